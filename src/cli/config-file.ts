@@ -1,0 +1,21 @@
+import { readFileSync } from 'node:fs';
+import { resolveTrainingConfig, type TrainingConfig } from '../nce';
+import { UsageError } from './args';
+
+/** Reads and validates a training config JSON file; no file means every default. */
+export function readTrainingConfig(file: string | undefined): TrainingConfig {
+  if (file === undefined) return resolveTrainingConfig({});
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e: unknown) {
+    throw new UsageError(`${file}: cannot read config (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e: unknown) {
+    throw new UsageError(`${file}: config is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  return resolveTrainingConfig(json);
+}

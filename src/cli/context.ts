@@ -1,0 +1,7 @@
+import type { BackendName } from '../nce';
+
+/** What every command gets from the process: its validated settings. */
+export interface CliContext {
+  /** Forced tfjs backend (TF_BACKEND), or undefined to pick the best available. */
+  backend?: BackendName;
+}

@@ -1,0 +1,63 @@
+import { loadSettings, SettingsError } from '../config';
+import { NceError } from '../nce';
+import { UsageError } from './args';
+import { evalCommand } from './commands/eval.command';
+import { scoreCommand } from './commands/score.command';
+import { trainCommand } from './commands/train.command';
+import type { CliContext } from './context';
+import { CsvError } from './csv';
+
+const USAGE = `usage:
+  nce-ood train --data FILE.csv --out DIR [--config cfg.json]
+  nce-ood score --model DIR --data FILE.csv
+  nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]`;
+
+const COMMANDS: Record<string, (argv: string[], ctx: CliContext) => Promise<void>> = {
+  train: trainCommand,
+  score: scoreCommand,
+  eval: evalCommand,
+};
+
+/**
+ * Runs the `nce-ood` command line; resolves to the exit code. Every failure is one line on stderr:
+ * 2 for a usage mistake, 1 for bad data or a failed run.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`nce-ood: unknown command "${name}" (see nce-ood --help)\n`);
+    return 2;
+  }
+  try {
+    const settings = loadSettings();
+    await command(rest, { backend: settings.TF_BACKEND });
+    return 0;
+  } catch (e: unknown) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`nce-ood ${name}: ${e.message} (see nce-ood --help)\n`);
+      return 2;
+    }
+    if (e instanceof CsvError || e instanceof NceError || e instanceof SettingsError) {
+      process.stderr.write(`nce-ood ${name}: ${e.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`nce-ood ${name}: unexpected error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    () => {
+      process.exitCode = 1;
+    },
+  );
+}

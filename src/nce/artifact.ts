@@ -1,0 +1,185 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Calibration } from './calibration';
+import type { ScoreKind, TrainingConfig } from './config';
+import type { ModelState } from './detector';
+import { layoutOf } from './encoding';
+import { NceError } from './errors';
+import type { Architecture, DenseWeights } from './model';
+import type { FittedNoise, NoiseSpec } from './noise';
+import type { DataRecord, Feature } from './schema';
+import type { TrainingSummary, TrainResult } from './trainer';
+
+/** Version of the artifact layout; loaders refuse others. */
+export const FORMAT_VERSION = 1;
+export const MANIFEST_FILE = 'manifest.json';
+export const WEIGHTS_FILE = 'weights.bin';
+
+/** The manifest of one model version (DESIGN.md, "Model artifact"). */
+export interface Manifest {
+  formatVersion: number;
+  createdAt: string;
+  schema: Feature[];
+  noise: { spec: NoiseSpec; fitted: FittedNoise; discrete: number[][] };
+  noiseRatio: number;
+  architecture: Architecture;
+  scoreKind: ScoreKind;
+  calibration: Calibration;
+  training: TrainingSummary;
+  config: TrainingConfig;
+  dataset: { fingerprint: string; rows: number };
+  /** Backend the model was trained on. */
+  backend: string;
+  weights: { file: string; sha256: string; bytes: number; layers: { in: number; out: number }[] };
+  /** sha256 of this manifest's JSON without this field: edits to the file are detected. */
+  manifestSha256: string;
+}
+
+/** A model in its stored form: the manifest text and the weights bytes. */
+export interface Artifact {
+  manifest: Manifest;
+  weights: Buffer;
+}
+
+/** Identifies training data: sha256 over the records' values in column order. */
+export function fingerprintRecords(records: readonly DataRecord[], columns: readonly string[]): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(columns));
+  for (const r of records) h.update(JSON.stringify(columns.map((c) => r[c] ?? null)) + '\n');
+  return h.digest('hex');
+}
+
+/** Builds the artifact of a training result. */
+export function toArtifact(result: TrainResult, meta: { datasetFingerprint: string; datasetRows: number; backend: string; createdAt?: Date }): Artifact {
+  const weights = packWeights(result.state.weights);
+  const body: Omit<Manifest, 'manifestSha256'> = {
+    formatVersion: FORMAT_VERSION,
+    createdAt: (meta.createdAt ?? new Date()).toISOString(),
+    schema: result.state.schema,
+    noise: result.state.noise,
+    noiseRatio: result.state.noiseRatio,
+    architecture: result.state.architecture,
+    scoreKind: result.state.scoreKind,
+    calibration: result.state.calibration,
+    training: result.training,
+    config: result.config,
+    dataset: { fingerprint: meta.datasetFingerprint, rows: meta.datasetRows },
+    backend: meta.backend,
+    weights: {
+      file: WEIGHTS_FILE,
+      sha256: sha256(weights),
+      bytes: weights.length,
+      layers: result.state.weights.map((w) => ({ in: w.in, out: w.out })),
+    },
+  };
+  return { manifest: { ...body, manifestSha256: manifestDigest(body) }, weights };
+}
+
+/** The model state of an artifact, after verifying both checksums and the shapes. */
+export function fromArtifact(manifestText: string, weights: Buffer): { manifest: Manifest; state: ModelState } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(manifestText);
+  } catch (e: unknown) {
+    throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} is not valid JSON`, { cause: e });
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} is not an object`);
+  const { manifestSha256, ...body } = parsed as Manifest;
+  if (typeof manifestSha256 !== 'string' || manifestDigest(body) !== manifestSha256) {
+    throw new NceError('ARTIFACT_TAMPERED', `${MANIFEST_FILE} does not match its checksum: the file was modified or damaged`);
+  }
+  const manifest = parsed as Manifest;
+  if (manifest.formatVersion !== FORMAT_VERSION) {
+    throw new NceError('ARTIFACT_INVALID', `artifact format ${String(manifest.formatVersion)} is not supported (expected ${FORMAT_VERSION})`);
+  }
+  if (weights.length !== manifest.weights.bytes || sha256(weights) !== manifest.weights.sha256) {
+    throw new NceError('ARTIFACT_TAMPERED', `${WEIGHTS_FILE} does not match the sha256 in ${MANIFEST_FILE}: the file was modified or damaged`);
+  }
+  const layers = unpackWeights(weights, manifest.weights.layers);
+  const widths = [manifest.architecture.inputWidth, ...manifest.architecture.hiddenUnits, 1];
+  const shapesOk = layers.length === widths.length - 1 && layers.every((l, i) => l.in === widths[i] && l.out === widths[i + 1]);
+  if (!shapesOk || layoutOf(manifest.schema).inputWidth !== manifest.architecture.inputWidth) {
+    throw new NceError('ARTIFACT_INVALID', `${WEIGHTS_FILE} layer shapes do not match the architecture in ${MANIFEST_FILE}`);
+  }
+  return {
+    manifest,
+    state: {
+      schema: manifest.schema,
+      noise: manifest.noise,
+      noiseRatio: manifest.noiseRatio,
+      architecture: manifest.architecture,
+      scoreKind: manifest.scoreKind,
+      calibration: manifest.calibration,
+      weights: layers,
+    },
+  };
+}
+
+/**
+ * Writes an artifact into `dir` (created if needed): weights first, manifest last, each through a
+ * temporary file and a rename, so a reader never sees a half-written file and a directory without
+ * a manifest is not a model.
+ */
+export async function saveArtifact(dir: string, a: Artifact): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeAtomic(join(dir, WEIGHTS_FILE), a.weights);
+  await writeAtomic(join(dir, MANIFEST_FILE), JSON.stringify(a.manifest, null, 2) + '\n');
+}
+
+/** Reads and verifies the artifact in `dir`. */
+export async function loadArtifact(dir: string): Promise<{ manifest: Manifest; state: ModelState }> {
+  let text: string;
+  let weights: Buffer;
+  try {
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+    weights = await readFile(join(dir, WEIGHTS_FILE));
+  } catch (e: unknown) {
+    throw new NceError('ARTIFACT_INVALID', `no model artifact in ${dir} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+  }
+  return fromArtifact(text, weights);
+}
+
+async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e: unknown) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+function sha256(b: Buffer | string): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+function manifestDigest(body: object): string {
+  return sha256(JSON.stringify(body));
+}
+
+function packWeights(layers: readonly DenseWeights[]): Buffer {
+  let floats = 0;
+  for (const l of layers) floats += l.kernel.length + l.bias.length;
+  const buf = Buffer.alloc(floats * 4);
+  let o = 0;
+  for (const l of layers) {
+    for (const v of l.kernel) o = buf.writeFloatLE(v, o);
+    for (const v of l.bias) o = buf.writeFloatLE(v, o);
+  }
+  return buf;
+}
+
+function unpackWeights(buf: Buffer, layers: readonly { in: number; out: number }[]): DenseWeights[] {
+  let o = 0;
+  const need = layers.reduce((s, l) => s + (l.in * l.out + l.out) * 4, 0);
+  if (need !== buf.length) throw new NceError('ARTIFACT_INVALID', `${WEIGHTS_FILE} has ${buf.length} bytes, the layers need ${need}`);
+  return layers.map((l) => {
+    const kernel = new Float32Array(l.in * l.out);
+    for (let i = 0; i < kernel.length; i++, o += 4) kernel[i] = buf.readFloatLE(o);
+    const bias = new Float32Array(l.out);
+    for (let i = 0; i < bias.length; i++, o += 4) bias[i] = buf.readFloatLE(o);
+    return { kernel, bias, in: l.in, out: l.out };
+  });
+}

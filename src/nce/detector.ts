@@ -1,0 +1,113 @@
+import type { Calibration } from './calibration';
+import { percentileOf } from './calibration';
+import type { ScoreKind } from './config';
+import { type Encoded, encode, layoutOf, type Layout, networkInput } from './encoding';
+import { type Architecture, type DenseWeights, Mlp } from './model';
+import { type ContinuousNoise, DiscreteNoise, type FittedNoise, type NoiseSpec, restoreNoise } from './noise';
+import type { DataRecord, Feature } from './schema';
+
+/** Everything a trained model is, in memory; the artifact stores exactly this. */
+export interface ModelState {
+  schema: Feature[];
+  noise: { spec: NoiseSpec; fitted: FittedNoise; discrete: number[][] };
+  noiseRatio: number;
+  architecture: Architecture;
+  scoreKind: ScoreKind;
+  calibration: Calibration;
+  weights: DenseWeights[];
+}
+
+/** The NCE quantities of a batch of rows. */
+export interface RawScores {
+  /** log p_data(x) - log q(x): classifier logit + log nu. */
+  logRatio: Float64Array;
+  /** logRatio + log q(x); -Infinity where q has no mass. */
+  logDensity: Float64Array;
+  /** The model's score: whichever of the two `scoreKind` names. */
+  score: Float64Array;
+}
+
+/** One record's result. */
+export interface ScoreResult {
+  /** The OOD score in nats; higher = more like the training data. */
+  score: number;
+  logRatio: number;
+  /** null where the noise has no density (outside a uniform box). */
+  logDensity: number | null;
+  /** Share of held-out reference records scoring lower. */
+  percentile: number;
+  /** score below the calibrated threshold. */
+  ood: boolean;
+  /** Per-feature contributions to score minus the baseline record's score (with `explain`). */
+  contributions?: Record<string, number>;
+}
+
+/** Lowest score reported, so a record far outside a bounded noise still gets a finite number. */
+export const SCORE_FLOOR = -1e6;
+
+/** A loaded model that scores records. Holds tfjs memory: {@link Detector.dispose} it. */
+export class Detector {
+  readonly layout: Layout;
+  private readonly mlp: Mlp;
+  private readonly noise: ContinuousNoise;
+  private readonly discrete: DiscreteNoise;
+  private readonly logNu: number;
+
+  constructor(readonly state: ModelState) {
+    this.layout = layoutOf(state.schema);
+    this.mlp = new Mlp(state.architecture, state.weights);
+    this.noise = restoreNoise(state.noise.fitted);
+    this.discrete = DiscreteNoise.fromJSON(state.noise.discrete);
+    this.logNu = Math.log(state.noiseRatio);
+  }
+
+  /** log q(x) of encoded rows: continuous noise on the numeric block plus the discrete fields. */
+  logNoise(e: Encoded): Float64Array {
+    const cont = this.noise.logDensity(e.numeric, e.n);
+    const disc = this.discrete.logProb(e.codes, e.n);
+    for (let i = 0; i < e.n; i++) cont[i] += disc[i];
+    return cont;
+  }
+
+  /** The NCE quantities of encoded rows. */
+  evaluate(e: Encoded): RawScores {
+    const n = e.n;
+    const logRatio = new Float64Array(n);
+    const score = new Float64Array(n);
+    if (n === 0) return { logRatio, logDensity: new Float64Array(0), score };
+    const logits = this.mlp.predict(networkInput(this.layout, e), n);
+    const logDensity = this.logNoise(e);
+    for (let i = 0; i < n; i++) {
+      logRatio[i] = logits[i] + this.logNu;
+      logDensity[i] += logRatio[i];
+      const s = this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
+      score[i] = Math.max(SCORE_FLOOR, s);
+    }
+    return { logRatio, logDensity, score };
+  }
+
+  /**
+   * Scores records, in order.
+   * @throws NceError INVALID_RECORD naming the record and field
+   */
+  score(records: readonly DataRecord[]): ScoreResult[] {
+    const raw = this.evaluate(encode(this.state.schema, records));
+    const c = this.state.calibration;
+    const out: ScoreResult[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const s = raw.score[i];
+      out[i] = {
+        score: s,
+        logRatio: raw.logRatio[i],
+        logDensity: Number.isFinite(raw.logDensity[i]) ? raw.logDensity[i] : null,
+        percentile: percentileOf(c, s),
+        ood: s < c.threshold,
+      };
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.mlp.dispose();
+  }
+}

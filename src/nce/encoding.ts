@@ -1,0 +1,177 @@
+import { NceError } from './errors';
+import type { DataRecord, Feature } from './schema';
+
+/**
+ * Records in the model's space. Numeric features are robust-scaled (missing -> 0, the median);
+ * every discrete field (a missing indicator of a numeric feature, or a categorical feature) is an
+ * integer code.
+ */
+export interface Encoded {
+  n: number;
+  /** n x numericCount, row-major. */
+  numeric: Float64Array;
+  /** n x discrete fields, row-major. */
+  codes: Int32Array;
+}
+
+/** A discrete field of the encoding: which feature it comes from and how many codes it has. */
+export interface DiscreteField {
+  feature: string;
+  /** `missing` codes 0 = present, 1 = missing; `categorical` codes are category indices. */
+  role: 'missing' | 'categorical';
+  size: number;
+  /** For a numeric feature's missing indicator: its numeric column. */
+  numericIndex?: number;
+}
+
+/** The layout of the encoding, derived from the schema. */
+export interface Layout {
+  numeric: string[];
+  discrete: DiscreteField[];
+  /** Width of the network input: numeric columns + one column per missing flag + one-hot widths. */
+  inputWidth: number;
+}
+
+/** Codes of a categorical feature with K known categories: 0..K-1 known, K other/unseen, K+1 missing. */
+export function categoricalSize(k: number): number {
+  return k + 2;
+}
+
+/** Derives the encoding layout from a fitted schema. */
+export function layoutOf(schema: readonly Feature[]): Layout {
+  const numeric: string[] = [];
+  const discrete: DiscreteField[] = [];
+  for (const f of schema) {
+    if (f.kind === 'numeric') {
+      numeric.push(f.name);
+      if (f.hasMissing) discrete.push({ feature: f.name, role: 'missing', size: 2, numericIndex: numeric.length - 1 });
+    } else {
+      discrete.push({ feature: f.name, role: 'categorical', size: categoricalSize(f.categories.length) });
+    }
+  }
+  let inputWidth = numeric.length;
+  for (const f of discrete) inputWidth += f.role === 'missing' ? 1 : f.size;
+  return { numeric, discrete, inputWidth };
+}
+
+/**
+ * Encodes records with a fitted schema. A wrong type or non-finite number is an INVALID_RECORD
+ * error naming the record and field; null is a missing value; an unseen category is "other".
+ * @param offset - added to record indices in error messages (for batches that are slices)
+ */
+export function encode(schema: readonly Feature[], records: readonly DataRecord[], offset = 0): Encoded {
+  const layout = layoutOf(schema);
+  const n = records.length;
+  const dn = layout.numeric.length;
+  const dd = layout.discrete.length;
+  const numeric = new Float64Array(n * dn);
+  const codes = new Int32Array(n * dd);
+  const lookups = schema.map((f) => (f.kind === 'categorical' ? new Map(f.categories.map((c, i) => [c, i])) : null));
+  for (let i = 0; i < n; i++) {
+    const r = records[i];
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) {
+      throw new NceError('INVALID_RECORD', `record ${i + offset} must be an object`, { record: i + offset });
+    }
+    let ni = 0;
+    let di = 0;
+    for (let j = 0; j < schema.length; j++) {
+      const f = schema[j];
+      if (!Object.prototype.hasOwnProperty.call(r, f.name)) {
+        throw new NceError('INVALID_RECORD', `record ${i + offset} is missing field "${f.name}"`, { record: i + offset, field: f.name });
+      }
+      const v = r[f.name];
+      if (f.kind === 'numeric') {
+        if (v === null) {
+          numeric[i * dn + ni] = 0;
+          if (f.hasMissing) codes[i * dd + di] = 1;
+        } else if (typeof v === 'number' && Number.isFinite(v)) {
+          numeric[i * dn + ni] = (v - f.center) / f.scale;
+        } else {
+          const what = typeof v === 'number' ? 'a finite number' : `a number (got ${v === undefined ? 'undefined' : typeof v})`;
+          throw new NceError('INVALID_RECORD', `record ${i + offset} field "${f.name}" must be ${what}`, { record: i + offset, field: f.name });
+        }
+        ni++;
+        if (f.hasMissing) di++;
+      } else {
+        const k = f.categories.length;
+        if (v === null) {
+          codes[i * dd + di] = k + 1;
+        } else if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
+          codes[i * dd + di] = lookups[j]?.get(String(v)) ?? k;
+        } else {
+          throw new NceError('INVALID_RECORD', `record ${i + offset} field "${f.name}" must be a string, a finite number or null`, {
+            record: i + offset,
+            field: f.name,
+          });
+        }
+        di++;
+      }
+    }
+  }
+  return { n, numeric, codes };
+}
+
+/**
+ * The network input for encoded rows: numeric columns, then per discrete field either the missing
+ * flag or a one-hot block.
+ */
+export function networkInput(layout: Layout, e: Encoded): Float32Array {
+  const dn = layout.numeric.length;
+  const dd = layout.discrete.length;
+  const w = layout.inputWidth;
+  const out = new Float32Array(e.n * w);
+  for (let i = 0; i < e.n; i++) {
+    const o = i * w;
+    for (let j = 0; j < dn; j++) out[o + j] = e.numeric[i * dn + j];
+    let c = o + dn;
+    for (let j = 0; j < dd; j++) {
+      const f = layout.discrete[j];
+      const code = e.codes[i * dd + j];
+      if (f.role === 'missing') {
+        out[c] = code;
+        c += 1;
+      } else {
+        out[c + code] = 1;
+        c += f.size;
+      }
+    }
+  }
+  return out;
+}
+
+/** Rows `idx` of an encoding. */
+export function takeEncoded(e: Encoded, idx: ArrayLike<number>, layout: Layout): Encoded {
+  const dn = layout.numeric.length;
+  const dd = layout.discrete.length;
+  const numeric = new Float64Array(idx.length * dn);
+  const codes = new Int32Array(idx.length * dd);
+  for (let i = 0; i < idx.length; i++) {
+    const r = idx[i];
+    numeric.set(e.numeric.subarray(r * dn, (r + 1) * dn), i * dn);
+    codes.set(e.codes.subarray(r * dd, (r + 1) * dd), i * dd);
+  }
+  return { n: idx.length, numeric, codes };
+}
+
+/** Concatenates encodings row-wise. */
+export function concatEncoded(parts: readonly Encoded[]): Encoded {
+  let n = 0;
+  let nl = 0;
+  let cl = 0;
+  for (const p of parts) {
+    n += p.n;
+    nl += p.numeric.length;
+    cl += p.codes.length;
+  }
+  const numeric = new Float64Array(nl);
+  const codes = new Int32Array(cl);
+  let a = 0;
+  let b = 0;
+  for (const p of parts) {
+    numeric.set(p.numeric, a);
+    codes.set(p.codes, b);
+    a += p.numeric.length;
+    b += p.codes.length;
+  }
+  return { n, numeric, codes };
+}

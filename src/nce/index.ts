@@ -1,0 +1,32 @@
+/** The NCE engine: pure math over records, no transport. */
+export { activeBackend, type BackendName, initBackend } from './backend';
+export { type Calibration, calibrate, percentileOf } from './calibration';
+export {
+  DEFAULT_NOISE,
+  DEFAULT_TRAINING_CONFIG,
+  resolveTrainingConfig,
+  type ScoreKind,
+  type TrainingConfig,
+  type TrainingConfigInput,
+  trainingConfigSchema,
+} from './config';
+export { Detector, type ModelState, type RawScores, SCORE_FLOOR, type ScoreResult } from './detector';
+export { encode, layoutOf } from './encoding';
+export { NceError, type NceErrorCode } from './errors';
+export { auprc, auroc } from './metrics';
+export type { FittedNoise, NoiseSpec } from './noise';
+export { type DataRecord, type Feature, type FieldValue, inferSchema } from './schema';
+export { type EpochProgress, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';
+export {
+  type Artifact,
+  FORMAT_VERSION,
+  fingerprintRecords,
+  fromArtifact,
+  loadArtifact,
+  type Manifest,
+  MANIFEST_FILE,
+  saveArtifact,
+  toArtifact,
+  WEIGHTS_FILE,
+} from './artifact';
+export { DEFAULT_PERMUTATIONS, explain, type Explanation } from './explain';

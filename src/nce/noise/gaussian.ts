@@ -1,0 +1,71 @@
+import { cholesky, LOG_2PI, logDetFromCholesky, mahalanobis2, meanCov, type Matrix } from '../linalg';
+import type { Rng } from '../random';
+import type { ContinuousNoise, FittedNoise } from './types';
+
+/** A multivariate normal N(mean, L L^T), sampled and evaluated through its Cholesky factor L. */
+export class GaussianNoise implements ContinuousNoise {
+  readonly fullSupport = true;
+  private readonly logNorm: number;
+
+  constructor(
+    readonly dim: number,
+    readonly mean: Float64Array,
+    readonly chol: Float64Array,
+    readonly scale = 1,
+  ) {
+    this.logNorm = -0.5 * (dim * LOG_2PI + logDetFromCholesky(chol, dim));
+  }
+
+  /**
+   * Fits mean and full covariance to the rows of `x`, then inflates the covariance by `scale`^2.
+   * @param scale - standard-deviation multiplier (default 1: the fitted Gaussian itself)
+   */
+  static fit(x: Matrix, scale = 1, weights?: Float64Array): GaussianNoise {
+    const { mean, cov } = meanCov(x, weights);
+    for (let i = 0; i < cov.length; i++) cov[i] *= scale * scale;
+    return new GaussianNoise(x.cols, mean, cholesky(cov, x.cols, 1e-4), scale);
+  }
+
+  static fromJSON(p: Extract<FittedNoise, { type: 'gaussian' }>): GaussianNoise {
+    return new GaussianNoise(p.mean.length, Float64Array.from(p.mean), Float64Array.from(p.chol), p.scale);
+  }
+
+  sample(n: number, rng: Rng): Float64Array {
+    const d = this.dim;
+    const out = new Float64Array(n * d);
+    const z = new Float64Array(d);
+    for (let i = 0; i < n; i++) this.sampleInto(out, i * d, z, rng);
+    return out;
+  }
+
+  /** Writes one sample at `out[offset..offset+dim)`, using `z` as scratch. */
+  sampleInto(out: Float64Array, offset: number, z: Float64Array, rng: Rng): void {
+    const d = this.dim;
+    const l = this.chol;
+    for (let j = 0; j < d; j++) z[j] = rng.normal();
+    for (let j = 0; j < d; j++) {
+      let s = this.mean[j];
+      for (let k = 0; k <= j; k++) s += l[j * d + k] * z[k];
+      out[offset + j] = s;
+    }
+  }
+
+  logDensity(x: Float64Array, n: number): Float64Array {
+    const d = this.dim;
+    const out = new Float64Array(n);
+    const r = new Float64Array(d);
+    const z = new Float64Array(d);
+    for (let i = 0; i < n; i++) out[i] = this.logDensityAt(x, i * d, r, z);
+    return out;
+  }
+
+  /** log q of the row at `x[offset..]`, with scratch buffers `r` and `z` of length dim. */
+  logDensityAt(x: Float64Array, offset: number, r: Float64Array, z: Float64Array): number {
+    for (let j = 0; j < this.dim; j++) r[j] = x[offset + j] - this.mean[j];
+    return this.logNorm - 0.5 * mahalanobis2(this.chol, this.dim, r, z);
+  }
+
+  toJSON(): FittedNoise {
+    return { type: 'gaussian', scale: this.scale, mean: [...this.mean], chol: [...this.chol] };
+  }
+}

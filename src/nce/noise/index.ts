@@ -1,0 +1,49 @@
+import type { Matrix } from '../linalg';
+import type { Rng } from '../random';
+import { GaussianNoise } from './gaussian';
+import { GmmNoise } from './gmm';
+import { MarginalsNoise } from './marginals';
+import { MixtureNoise } from './mixture';
+import type { ContinuousNoise, FittedNoise, NoiseSpec } from './types';
+import { UniformNoise } from './uniform';
+
+export type { ContinuousNoise, FittedNoise, NoiseSpec } from './types';
+export { DiscreteNoise } from './discrete';
+export { GaussianNoise, GmmNoise, MarginalsNoise, MixtureNoise, UniformNoise };
+
+/** Fits the noise distribution `spec` to the numeric block `x` of the training data. */
+export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng): ContinuousNoise {
+  switch (spec.type) {
+    case 'gaussian':
+      return GaussianNoise.fit(x, spec.scale ?? 1);
+    case 'gmm':
+      return GmmNoise.fit(x, rng, { components: spec.components, maxComponents: spec.maxComponents, scale: spec.scale });
+    case 'uniform':
+      return UniformNoise.fit(x, spec.margin ?? 0.1);
+    case 'marginals':
+      return MarginalsNoise.fit(x, rng, spec.bandwidth ?? 1);
+    case 'mixture': {
+      const total = spec.components.reduce((s, c) => s + c.weight, 0);
+      return new MixtureNoise(
+        Float64Array.from(spec.components.map((c) => c.weight / total)),
+        spec.components.map((c) => fitNoise(c.noise, x, rng)),
+      );
+    }
+  }
+}
+
+/** Rebuilds a fitted noise distribution from its manifest form. */
+export function restoreNoise(p: FittedNoise): ContinuousNoise {
+  switch (p.type) {
+    case 'gaussian':
+      return GaussianNoise.fromJSON(p);
+    case 'gmm':
+      return GmmNoise.fromJSON(p);
+    case 'uniform':
+      return UniformNoise.fromJSON(p);
+    case 'marginals':
+      return MarginalsNoise.fromJSON(p);
+    case 'mixture':
+      return new MixtureNoise(Float64Array.from(p.weights), p.components.map(restoreNoise));
+  }
+}

@@ -1,0 +1,56 @@
+import { logSumExp } from '../linalg';
+import type { Rng } from '../random';
+import { pick } from './gmm';
+import type { ContinuousNoise, FittedNoise } from './types';
+
+/** A weighted mixture of noise distributions: near noise for fine structure, broad noise for far regions. */
+export class MixtureNoise implements ContinuousNoise {
+  readonly fullSupport: boolean;
+  private readonly logWeights: Float64Array;
+
+  constructor(
+    readonly weights: Float64Array,
+    readonly components: ContinuousNoise[],
+  ) {
+    this.fullSupport = components.some((c) => c.fullSupport);
+    this.logWeights = weights.map((w) => Math.log(w));
+  }
+
+  get dim(): number {
+    return this.components[0].dim;
+  }
+
+  sample(n: number, rng: Rng): Float64Array {
+    const d = this.dim;
+    const counts = new Int32Array(this.components.length);
+    const which = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      which[i] = pick(this.weights, rng);
+      counts[which[i]]++;
+    }
+    const drawn = this.components.map((c, k) => c.sample(counts[k], rng));
+    const used = new Int32Array(this.components.length);
+    const out = new Float64Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const k = which[i];
+      out.set(drawn[k].subarray(used[k] * d, (used[k] + 1) * d), i * d);
+      used[k]++;
+    }
+    return out;
+  }
+
+  logDensity(x: Float64Array, n: number): Float64Array {
+    const parts = this.components.map((c) => c.logDensity(x, n));
+    const out = new Float64Array(n);
+    const terms = new Float64Array(parts.length);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < parts.length; k++) terms[k] = this.logWeights[k] + parts[k][i];
+      out[i] = logSumExp(terms);
+    }
+    return out;
+  }
+
+  toJSON(): FittedNoise {
+    return { type: 'mixture', weights: [...this.weights], components: this.components.map((c) => c.toJSON()) };
+  }
+}

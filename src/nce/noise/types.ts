@@ -1,0 +1,30 @@
+import type { Rng } from '../random';
+
+/** A noise spec as a user writes it in the training config. */
+export type NoiseSpec =
+  | { type: 'gaussian'; scale?: number }
+  | { type: 'gmm'; components?: number; maxComponents?: number; scale?: number }
+  | { type: 'uniform'; margin?: number }
+  | { type: 'marginals'; bandwidth?: number }
+  | { type: 'mixture'; components: { weight: number; noise: NoiseSpec }[] };
+
+/** Fitted parameters of a noise distribution, as stored in the model manifest. */
+export type FittedNoise =
+  | { type: 'gaussian'; scale: number; mean: number[]; chol: number[] }
+  | { type: 'gmm'; scale: number; weights: number[]; means: number[][]; chols: number[][] }
+  | { type: 'uniform'; margin: number; low: number[]; high: number[] }
+  | { type: 'marginals'; values: number[][]; bandwidths: number[] }
+  | { type: 'mixture'; weights: number[]; components: FittedNoise[] };
+
+/** A noise distribution q over the numeric block of the encoding. */
+export interface ContinuousNoise {
+  readonly dim: number;
+  /** Whether q has positive density everywhere (log q finite for every input). */
+  readonly fullSupport: boolean;
+  /** n samples, n x dim row-major. */
+  sample(n: number, rng: Rng): Float64Array;
+  /** log q(x) for n rows of x; -Infinity outside q's support. */
+  logDensity(x: Float64Array, n: number): Float64Array;
+  /** The fitted parameters, for the artifact. */
+  toJSON(): FittedNoise;
+}

@@ -1,0 +1,116 @@
+import { NceError } from './errors';
+
+/** One feature value: a number, a category name, or null for missing. */
+export type FieldValue = number | string | null;
+
+/** A tabular record: feature name -> value. */
+export type DataRecord = Readonly<Record<string, FieldValue>>;
+
+/** A numeric feature and its robust scaling, fitted on training data. */
+export interface NumericFeature {
+  name: string;
+  kind: 'numeric';
+  /** Median of the training values. */
+  center: number;
+  /** Robust spread (IQR / 1.349, falling back to MAD, then standard deviation, then 1). */
+  scale: number;
+  /** Whether training data had missing values (the model then sees a missing indicator). */
+  hasMissing: boolean;
+}
+
+/** A categorical feature: the known categories, most frequent first. */
+export interface CategoricalFeature {
+  name: string;
+  kind: 'categorical';
+  /** Known categories; anything else falls in the "other" bucket. */
+  categories: string[];
+  hasMissing: boolean;
+}
+
+/** One feature of the schema. */
+export type Feature = NumericFeature | CategoricalFeature;
+
+/** Most categories a categorical feature keeps; rarer ones share the "other" bucket. */
+export const MAX_CATEGORIES = 64;
+
+/**
+ * Infers the feature schema from records and fits the preprocessing on them: a feature is numeric
+ * when every present value is a number, categorical when any value is a string.
+ * @param records - training records; every record must carry the same keys
+ * @param columns - feature names in order (default: the keys of the first record)
+ */
+export function inferSchema(records: readonly DataRecord[], columns?: readonly string[]): Feature[] {
+  if (records.length === 0) throw new NceError('INSUFFICIENT_DATA', 'inferSchema: no records to learn a schema from');
+  const names = columns ?? Object.keys(records[0]);
+  if (names.length === 0) throw new NceError('INSUFFICIENT_DATA', 'inferSchema: records have no fields');
+  return names.map((name) => inferFeature(records, name));
+}
+
+function inferFeature(records: readonly DataRecord[], name: string): Feature {
+  const numbers: number[] = [];
+  const counts = new Map<string, number>();
+  let hasString = false;
+  let missing = 0;
+  for (let i = 0; i < records.length; i++) {
+    if (!Object.prototype.hasOwnProperty.call(records[i], name)) {
+      throw new NceError('INVALID_RECORD', `record ${i} has no field "${name}"`, { record: i, field: name });
+    }
+    const v = records[i][name];
+    if (v === null) {
+      missing++;
+    } else if (typeof v === 'number') {
+      if (!Number.isFinite(v)) {
+        throw new NceError('INVALID_RECORD', `record ${i} field "${name}" is not a finite number`, { record: i, field: name });
+      }
+      numbers.push(v);
+      counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
+    } else if (typeof v === 'string') {
+      hasString = true;
+      counts.set(v, (counts.get(v) ?? 0) + 1);
+    } else {
+      throw new NceError('INVALID_RECORD', `record ${i} field "${name}" must be a number, a string or null`, { record: i, field: name });
+    }
+  }
+  const hasMissing = missing > 0;
+  if (hasString) {
+    const categories = [...counts.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, MAX_CATEGORIES)
+      .map(([c]) => c);
+    return { name, kind: 'categorical', categories, hasMissing };
+  }
+  const { center, scale } = robustScale(Float64Array.from(numbers));
+  return { name, kind: 'numeric', center, scale, hasMissing };
+}
+
+/**
+ * Median and a robust spread of `values`, so that a few extreme reference values cannot wreck the
+ * scaling the way they wreck a mean and standard deviation.
+ */
+export function robustScale(values: Float64Array): { center: number; scale: number } {
+  if (values.length === 0) return { center: 0, scale: 1 };
+  const s = Float64Array.from(values).sort();
+  const center = quantileSorted(s, 0.5);
+  const iqr = quantileSorted(s, 0.75) - quantileSorted(s, 0.25);
+  if (iqr > 0) return { center, scale: iqr / 1.349 };
+  const dev = s.map((v) => Math.abs(v - center)).sort();
+  const mad = quantileSorted(dev, 0.5) * 1.4826;
+  if (mad > 0) return { center, scale: mad };
+  let m = 0;
+  for (const v of s) m += v;
+  m /= s.length;
+  let v2 = 0;
+  for (const v of s) v2 += (v - m) * (v - m);
+  const sd = Math.sqrt(v2 / s.length);
+  return { center, scale: sd > 0 ? sd : 1 };
+}
+
+/** Linear-interpolated quantile of sorted values, q in [0, 1]. */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  const pos = (n - 1) * Math.min(1, Math.max(0, q));
+  const lo = Math.floor(pos);
+  const hi = Math.min(n - 1, lo + 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}

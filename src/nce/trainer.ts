@@ -1,0 +1,225 @@
+import * as tf from '@tensorflow/tfjs';
+import { calibrate } from './calibration';
+import { resolveTrainingConfig, type ScoreKind, type TrainingConfig } from './config';
+import { Detector, type ModelState } from './detector';
+import { concatEncoded, type Encoded, encode, layoutOf, type Layout, networkInput, takeEncoded } from './encoding';
+import { NceError } from './errors';
+import { auroc } from './metrics';
+import { Mlp } from './model';
+import { type ContinuousNoise, DiscreteNoise, fitNoise } from './noise';
+import { createRng, permutation, type Rng } from './random';
+import { type DataRecord, inferSchema } from './schema';
+
+/** Fewest records a model can be trained on. */
+export const MIN_TRAINING_RECORDS = 20;
+
+/** What one epoch achieved, reported to the progress callback. */
+export interface EpochProgress {
+  epoch: number;
+  epochs: number;
+  /** Mean training NCE loss. */
+  loss: number;
+  /** NCE loss on held-out records and fixed validation noise. */
+  valLoss: number;
+  /** How well the classifier tells held-out records from validation noise (AUC). */
+  valAuc: number;
+  seconds: number;
+}
+
+/** How training went; stored in the manifest. */
+export interface TrainingSummary {
+  trainRows: number;
+  validationRows: number;
+  epochsRun: number;
+  bestEpoch: number;
+  valLoss: number;
+  valAuc: number;
+  seconds: number;
+  samplesPerSecond: number;
+  history: EpochProgress[];
+}
+
+/** A trained model and how it was trained. */
+export interface TrainResult {
+  state: ModelState;
+  training: TrainingSummary;
+  config: TrainingConfig;
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Called after every epoch. */
+  onEpoch?: (p: EpochProgress) => void;
+  /** Feature names in order (default: the first record's keys). */
+  columns?: readonly string[];
+}
+
+/**
+ * Trains an NCE model: a classifier of real records against fresh noise from q every epoch, with
+ * early stopping on held-out records, then calibrates the `ood` threshold on them.
+ * @param records - reference data (may hold a few anomalies)
+ * @param configInput - partial training config; defaults fill the rest
+ */
+export async function train(records: readonly DataRecord[], configInput: unknown = {}, options: TrainOptions = {}): Promise<TrainResult> {
+  const config = resolveTrainingConfig(configInput);
+  if (records.length < MIN_TRAINING_RECORDS) {
+    throw new NceError('INSUFFICIENT_DATA', `training needs at least ${MIN_TRAINING_RECORDS} records, got ${records.length}`);
+  }
+  const started = Date.now();
+  const rng = createRng(config.seed);
+  const schema = inferSchema(records, options.columns);
+  const layout = layoutOf(schema);
+  const all = encode(schema, records);
+
+  const order = permutation(all.n, rng.fork());
+  const nVal = Math.max(1, Math.round(all.n * config.validationSplit));
+  const val = takeEncoded(all, order.subarray(0, nVal), layout);
+  const fit = takeEncoded(all, order.subarray(nVal), layout);
+
+  const numericMatrix = { rows: fit.n, cols: layout.numeric.length, data: fit.numeric };
+  const continuous = fitNoise(config.noise, numericMatrix, rng.fork());
+  const discrete = DiscreteNoise.fit(layout.discrete, fit);
+  const sampler = new NoiseSampler(layout, continuous, discrete);
+
+  const nu = config.noiseRatio;
+  const valNoise = sampler.sample(val.n * nu, rng.fork());
+  const valSet = labelled(layout, val, valNoise, 1);
+
+  const mlp = Mlp.init({ inputWidth: layout.inputWidth, hiddenUnits: config.hiddenUnits, activation: config.activation }, rng.fork());
+  const optimizer = tf.train.adam(config.learningRate);
+  const history: EpochProgress[] = [];
+  let best = { valLoss: Infinity, epoch: 0, weights: mlp.readWeights(), valAuc: NaN };
+  let samples = 0;
+  const trainRng = rng.fork();
+  try {
+    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      const t0 = Date.now();
+      const real = fit.n > config.maxRecordsPerEpoch ? takeEncoded(fit, permutation(fit.n, trainRng).subarray(0, config.maxRecordsPerEpoch), layout) : fit;
+      const set = labelled(layout, real, sampler.sample(real.n * nu, trainRng), 1 - config.labelSmoothing);
+      const loss = runEpoch(mlp, optimizer, set, config.batchSize, trainRng);
+      samples += set.n;
+      const { valLoss, valAuc } = validate(mlp, valSet);
+      const p: EpochProgress = { epoch, epochs: config.epochs, loss, valLoss, valAuc, seconds: (Date.now() - t0) / 1000 };
+      history.push(p);
+      options.onEpoch?.(p);
+      if (valLoss < best.valLoss - 1e-4) best = { valLoss, epoch, weights: mlp.readWeights(), valAuc };
+      else if (epoch - best.epoch >= config.patience) break;
+    }
+  } finally {
+    optimizer.dispose();
+    mlp.dispose();
+  }
+
+  const scoreKind: ScoreKind = config.scoreKind ?? (continuous.fullSupport ? 'logDensity' : 'logRatio');
+  const partial: ModelState = {
+    schema,
+    noise: { spec: config.noise, fitted: continuous.toJSON(), discrete: discrete.toJSON() },
+    noiseRatio: nu,
+    architecture: { inputWidth: layout.inputWidth, hiddenUnits: config.hiddenUnits, activation: config.activation },
+    scoreKind,
+    calibration: { targetFpr: config.targetFpr, threshold: -Infinity, quantiles: [0], referenceCount: 0 },
+    weights: best.weights,
+  };
+  const detector = new Detector(partial);
+  let reference: Float64Array;
+  try {
+    reference = detector.evaluate(val).score;
+  } finally {
+    detector.dispose();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    state: { ...partial, calibration: calibrate(reference, config.targetFpr) },
+    config,
+    training: {
+      trainRows: fit.n,
+      validationRows: val.n,
+      epochsRun: history.length,
+      bestEpoch: best.epoch,
+      valLoss: best.valLoss,
+      valAuc: best.valAuc,
+      seconds,
+      samplesPerSecond: samples / Math.max(1e-9, history.reduce((s, h) => s + h.seconds, 0)),
+      history,
+    },
+  };
+}
+
+/** Draws noise rows in the encoded space: numeric block from q, discrete fields from their own noise. */
+export class NoiseSampler {
+  constructor(
+    private readonly layout: Layout,
+    private readonly continuous: ContinuousNoise,
+    private readonly discrete: DiscreteNoise,
+  ) {}
+
+  sample(n: number, rng: Rng): Encoded {
+    const numeric = this.continuous.sample(n, rng);
+    const codes = this.discrete.sample(n, rng);
+    const dn = this.layout.numeric.length;
+    const dd = this.layout.discrete.length;
+    // A noise row whose missing flag is up carries the imputed value, exactly like a real one.
+    this.layout.discrete.forEach((f, j) => {
+      if (f.role !== 'missing' || f.numericIndex === undefined) return;
+      for (let i = 0; i < n; i++) if (codes[i * dd + j] === 1) numeric[i * dn + f.numericIndex] = 0;
+    });
+    return { n, numeric, codes };
+  }
+}
+
+interface LabelledSet {
+  n: number;
+  x: Float32Array;
+  y: Float32Array;
+  width: number;
+}
+
+function labelled(layout: Layout, real: Encoded, noise: Encoded, realLabel: number): LabelledSet {
+  const both = concatEncoded([real, noise]);
+  const y = new Float32Array(both.n);
+  y.fill(realLabel, 0, real.n);
+  return { n: both.n, x: networkInput(layout, both), y, width: layout.inputWidth };
+}
+
+/** Mean logistic loss of logits against (soft) labels: max(f, 0) - f y + log(1 + exp(-|f|)). */
+function nceLoss(logits: tf.Tensor1D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() =>
+    tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, labels)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))))),
+  );
+}
+
+function runEpoch(mlp: Mlp, optimizer: tf.Optimizer, set: LabelledSet, batchSize: number, rng: Rng): number {
+  const order = permutation(set.n, rng);
+  const x = tf.tensor2d(set.x, [set.n, set.width]);
+  const y = tf.tensor1d(set.y);
+  let total = tf.scalar(0);
+  const vars = mlp.variables();
+  try {
+    for (let start = 0; start < set.n; start += batchSize) {
+      const idx = tf.tensor1d(order.subarray(start, Math.min(set.n, start + batchSize)), 'int32');
+      const cost = optimizer.minimize(() => nceLoss(mlp.logits(tf.gather(x, idx) as tf.Tensor2D), tf.gather(y, idx) as tf.Tensor1D), true, vars);
+      idx.dispose();
+      if (cost) {
+        const next = tf.add(total, tf.mul(cost, idx.shape[0]));
+        total.dispose();
+        cost.dispose();
+        total = next as tf.Scalar;
+      }
+    }
+    return total.dataSync()[0] / set.n;
+  } finally {
+    total.dispose();
+    x.dispose();
+    y.dispose();
+  }
+}
+
+function validate(mlp: Mlp, set: LabelledSet): { valLoss: number; valAuc: number } {
+  const logits = mlp.predict(set.x, set.n);
+  let loss = 0;
+  for (let i = 0; i < set.n; i++) {
+    const f = logits[i];
+    loss += Math.max(f, 0) - f * set.y[i] + Math.log1p(Math.exp(-Math.abs(f)));
+  }
+  return { valLoss: loss / set.n, valAuc: auroc(logits, set.y) };
+}

@@ -1,0 +1,72 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Detector, fingerprintRecords, initBackend, loadArtifact, saveArtifact, toArtifact, train, type TrainResult } from '../../../src/nce';
+import { normalRecords } from '../../helpers/data';
+
+let result: TrainResult;
+let dir: string;
+
+beforeAll(async () => {
+  await initBackend();
+  const records = normalRecords(300, 3, 1);
+  result = await train(records, { epochs: 4 });
+  dir = await mkdtemp(join(tmpdir(), 'nce-artifact-'));
+  await saveArtifact(dir, toArtifact(result, { datasetFingerprint: fingerprintRecords(records, ['f0', 'f1', 'f2']), datasetRows: 300, backend: 'wasm' }));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function copyOf(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'nce-artifact-copy-'));
+  for (const f of ['manifest.json', 'weights.bin']) await writeFile(join(d, f), await readFile(join(dir, f)));
+  return d;
+}
+
+describe('model artifact', () => {
+  it('a save and load round trip gives identical scores', async () => {
+    const probes = normalRecords(50, 3, 5);
+    const before = new Detector(result.state);
+    const loaded = await loadArtifact(dir);
+    const after = new Detector(loaded.state);
+    try {
+      expect(after.score(probes)).toEqual(before.score(probes));
+      expect(loaded.manifest.weights.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(loaded.manifest.dataset.rows).toBe(300);
+    } finally {
+      before.dispose();
+      after.dispose();
+    }
+  });
+
+  it('when one byte of weights.bin is flipped, refuses with ARTIFACT_TAMPERED naming the file', async () => {
+    const d = await copyOf();
+    const w = await readFile(join(d, 'weights.bin'));
+    w[10] ^= 0xff;
+    await writeFile(join(d, 'weights.bin'), w);
+    await expect(loadArtifact(d)).rejects.toMatchObject({ code: 'ARTIFACT_TAMPERED', message: expect.stringContaining('weights.bin') });
+    await rm(d, { recursive: true });
+  });
+
+  it('when manifest.json is edited (threshold lowered), refuses with ARTIFACT_TAMPERED naming the file', async () => {
+    const d = await copyOf();
+    const m = JSON.parse(await readFile(join(d, 'manifest.json'), 'utf8'));
+    m.calibration.threshold -= 100;
+    await writeFile(join(d, 'manifest.json'), JSON.stringify(m));
+    await expect(loadArtifact(d)).rejects.toMatchObject({ code: 'ARTIFACT_TAMPERED', message: expect.stringContaining('manifest.json') });
+    await rm(d, { recursive: true });
+  });
+
+  it('when manifest.json is truncated or weights.bin is missing, refuses with ARTIFACT_INVALID', async () => {
+    const d = await copyOf();
+    const text = await readFile(join(d, 'manifest.json'), 'utf8');
+    await writeFile(join(d, 'manifest.json'), text.slice(0, 100));
+    await expect(loadArtifact(d)).rejects.toMatchObject({ code: 'ARTIFACT_INVALID' });
+    await writeFile(join(d, 'manifest.json'), text);
+    await rm(join(d, 'weights.bin'));
+    await expect(loadArtifact(d)).rejects.toMatchObject({ code: 'ARTIFACT_INVALID' });
+    await rm(d, { recursive: true });
+  });
+});

@@ -1,0 +1,96 @@
+import * as tf from '@tensorflow/tfjs';
+import { Detector, explain, initBackend, train, type TrainResult } from '../../../src/nce';
+import { createRng } from '../../../src/nce/random';
+
+/** Mixed records: two numeric features (one sometimes missing) and a categorical one. */
+function mixedRecords(n: number, seed: number): Record<string, number | string | null>[] {
+  const rng = createRng(seed);
+  const colours = ['red', 'green', 'blue'];
+  return Array.from({ length: n }, () => {
+    const a = rng.normal();
+    return {
+      amount: 100 + 10 * a,
+      ratio: rng.uniform() < 0.1 ? null : a + 0.3 * rng.normal(),
+      colour: colours[rng.int(colours.length)],
+    };
+  });
+}
+
+let result: TrainResult;
+let detector: Detector;
+
+beforeAll(async () => {
+  await initBackend();
+  result = await train(mixedRecords(600, 1), { epochs: 8 });
+  detector = new Detector(result.state);
+});
+
+afterAll(() => detector.dispose());
+
+describe('Detector.score', () => {
+  it('scores mixed numeric, categorical and missing values, one result per record in order', () => {
+    const records = mixedRecords(5, 2);
+    const results = detector.score(records);
+    expect(results).toHaveLength(5);
+    for (const r of results) {
+      expect(Number.isFinite(r.score) && Number.isFinite(r.logRatio)).toBe(true);
+      expect(r.score).toBeCloseTo(r.logDensity as number, 10);
+      expect(r.percentile).toBeGreaterThanOrEqual(0);
+      expect(r.percentile).toBeLessThanOrEqual(1);
+      expect(r.ood).toBe(r.score < result.state.calibration.threshold);
+    }
+    expect(detector.score([records[3]])[0]).toEqual(results[3]);
+  });
+
+  it('when a record is far from the training data, it scores lower and is flagged', () => {
+    const [typical, far] = detector.score([
+      { amount: 100, ratio: 0, colour: 'red' },
+      { amount: 400, ratio: -9, colour: 'red' },
+    ]);
+    expect(far.score).toBeLessThan(typical.score);
+    expect(far.ood).toBe(true);
+    expect(typical.ood).toBe(false);
+  });
+
+  it('an unseen category and a missing value are normal inputs', () => {
+    const [r] = detector.score([{ amount: 101, ratio: null, colour: 'purple' }]);
+    expect(Number.isFinite(r.score)).toBe(true);
+  });
+
+  it.each([
+    [{ amount: 'lots', ratio: 0, colour: 'red' }, 'amount'],
+    [{ amount: Infinity, ratio: 0, colour: 'red' }, 'amount'],
+    [{ amount: 100, colour: 'red' }, 'ratio'],
+    [{ amount: 100, ratio: 0, colour: { x: 1 } }, 'colour'],
+  ])('when record 1 is %j, throws INVALID_RECORD naming record 1 and field %s', (bad, field) => {
+    const good = { amount: 100, ratio: 0, colour: 'red' };
+    expect(() => detector.score([good, bad as never])).toThrow(expect.objectContaining({ code: 'INVALID_RECORD', record: 1, field }));
+  });
+
+  it('tf.memory().numTensors does not grow across 1,000 repeated scoring calls', () => {
+    const records = mixedRecords(16, 3);
+    detector.score(records);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 1000; i++) detector.score(records);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('explain', () => {
+  it('contributions of each feature sum to the score minus the baseline score within 1e-6 nats', () => {
+    const records = mixedRecords(10, 4);
+    const scores = detector.score(records);
+    explain(detector, records).forEach((e, i) => {
+      const sum = Object.values(e.contributions).reduce((a, b) => a + b, 0);
+      expect(Object.keys(e.contributions).sort()).toEqual(['amount', 'colour', 'ratio']);
+      expect(Math.abs(sum - (e.score - e.baselineScore))).toBeLessThan(1e-6);
+      expect(e.score).toBeCloseTo(scores[i].score, 6);
+    });
+  });
+
+  it('when only one feature is far out, that feature gets the most negative contribution', () => {
+    const [e] = explain(detector, [{ amount: 100, ratio: 8, colour: 'red' }]);
+    const worst = Object.entries(e.contributions).sort((a, b) => a[1] - b[1])[0][0];
+    expect(worst).toBe('ratio');
+  });
+});

@@ -1,0 +1,163 @@
+import { createRng } from '../../../src/nce/random';
+import { zeros, type Matrix } from '../../../src/nce/linalg';
+import { GaussianNoise, GmmNoise, MarginalsNoise, MixtureNoise, UniformNoise, fitNoise, restoreNoise } from '../../../src/nce/noise';
+import type { ContinuousNoise } from '../../../src/nce/noise';
+
+/** Rows of a 1-D or 2-D matrix from a generator. */
+function matrix(rows: number, cols: number, gen: (i: number, j: number) => number): Matrix {
+  const m = zeros(rows, cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) m.data[i * cols + j] = gen(i, j);
+  return m;
+}
+
+/**
+ * Compares exp(logDensity) of a 1-D distribution with a histogram of 200k of its own samples,
+ * on bins where the density is not tiny; returns the largest relative error.
+ */
+function histogramError(q: ContinuousNoise, lo: number, hi: number, seed = 7): number {
+  const n = 200_000;
+  const bins = 40;
+  const width = (hi - lo) / bins;
+  const s = q.sample(n, createRng(seed));
+  const counts = new Float64Array(bins);
+  for (const v of s) if (v >= lo && v < hi) counts[Math.floor((v - lo) / width)]++;
+  const centers = Float64Array.from({ length: bins }, (_, b) => lo + (b + 0.5) * width);
+  const dens = q.logDensity(centers, bins).map(Math.exp);
+  let worst = 0;
+  for (let b = 0; b < bins; b++) {
+    if (dens[b] < 0.05) continue;
+    worst = Math.max(worst, Math.abs(counts[b] / (n * width) - dens[b]) / dens[b]);
+  }
+  return worst;
+}
+
+describe('GaussianNoise', () => {
+  it('logDensity equals the closed-form bivariate normal density', () => {
+    // Sigma = [[4, 1.2], [1.2, 1]] -> L = [[2, 0], [0.6, 0.8]], det = 2.56.
+    const q = new GaussianNoise(2, Float64Array.from([1, -1]), Float64Array.from([2, 0, 0.6, 0.8]));
+    const x = Float64Array.from([0.5, 0.3, -2, 1]);
+    const got = q.logDensity(x, 2);
+    const inv = [1 / 2.56, -1.2 / 2.56, -1.2 / 2.56, 4 / 2.56];
+    for (let i = 0; i < 2; i++) {
+      const r0 = x[i * 2] - 1;
+      const r1 = x[i * 2 + 1] + 1;
+      const m = r0 * (inv[0] * r0 + inv[1] * r1) + r1 * (inv[2] * r0 + inv[3] * r1);
+      expect(got[i]).toBeCloseTo(-Math.log(2 * Math.PI) - 0.5 * Math.log(2.56) - 0.5 * m, 10);
+    }
+  });
+
+  it('fit with scale 2 recovers the mean and four times the covariance', () => {
+    const rng = createRng(1);
+    const x = matrix(20_000, 2, () => rng.normal());
+    const q = GaussianNoise.fit(x, 2);
+    expect(Math.abs(q.mean[0])).toBeLessThan(0.05);
+    expect(q.chol[0] ** 2).toBeCloseTo(4, 0);
+    expect(q.chol[3] ** 2 + q.chol[2] ** 2).toBeCloseTo(4, 0);
+  });
+
+  it('logDensity agrees with a histogram of its samples', () => {
+    const q = new GaussianNoise(1, Float64Array.from([0.5]), Float64Array.from([1.5]));
+    expect(histogramError(q, -3, 4)).toBeLessThan(0.06);
+  });
+});
+
+describe('GmmNoise', () => {
+  const rng = createRng(3);
+  const twoClusters = matrix(1500, 2, (i) => (i % 3 === 0 ? 6 : -2) + 0.5 * rng.normal());
+
+  it('when data has two separated clusters, BIC chooses two components with the right weights', () => {
+    const q = GmmNoise.fit(twoClusters, createRng(4));
+    expect(q.components).toHaveLength(2);
+    const small = Math.min(...q.weights);
+    expect(small).toBeCloseTo(1 / 3, 1);
+  });
+
+  it('logDensity equals log of the weighted sum of its component densities', () => {
+    const q = GmmNoise.fit(twoClusters, createRng(4));
+    const x = Float64Array.from([0, 0, 6, 6, -2, -2]);
+    const got = q.logDensity(x, 3);
+    const parts = q.components.map((c) => c.logDensity(x, 3));
+    for (let i = 0; i < 3; i++) {
+      const sum = q.weights.reduce((s, w, k) => s + w * Math.exp(parts[k][i]), 0);
+      expect(got[i]).toBeCloseTo(Math.log(sum), 8);
+    }
+  });
+
+  it('logDensity agrees with a histogram of its samples', () => {
+    const r = createRng(5);
+    const x = matrix(3000, 1, (i) => (i % 2 ? 3 : -1) + 0.7 * r.normal());
+    expect(histogramError(GmmNoise.fit(x, createRng(6), { components: 2 }), -3, 5)).toBeLessThan(0.06);
+  });
+});
+
+describe('UniformNoise', () => {
+  it('is -log(volume) inside the expanded box and -Infinity outside', () => {
+    const x = matrix(2, 2, (i, j) => (i === 0 ? 0 : j === 0 ? 10 : 2));
+    const q = UniformNoise.fit(x, 0.1);
+    // Box: [-1, 11] x [-0.2, 2.2] -> volume 12 * 2.4.
+    const got = q.logDensity(Float64Array.from([5, 1, 11.5, 1]), 2);
+    expect(got[0]).toBeCloseTo(-Math.log(12 * 2.4), 10);
+    expect(got[1]).toBe(-Infinity);
+    const s = q.sample(1000, createRng(1));
+    for (let i = 0; i < 1000; i++) {
+      expect(s[i * 2]).toBeGreaterThanOrEqual(-1);
+      expect(s[i * 2]).toBeLessThanOrEqual(11);
+    }
+  });
+
+  it('logDensity agrees with a histogram of its samples', () => {
+    const q = UniformNoise.fit(matrix(2, 1, (i) => i * 4), 0.25);
+    expect(histogramError(q, -1, 5)).toBeLessThan(0.06);
+  });
+});
+
+describe('MarginalsNoise', () => {
+  it('logDensity agrees with a histogram of its samples', () => {
+    const r = createRng(8);
+    const x = matrix(4000, 1, (i) => (i % 4 === 0 ? 2 * r.normal() + 4 : r.normal()));
+    expect(histogramError(MarginalsNoise.fit(x, createRng(9)), -3, 8)).toBeLessThan(0.08);
+  });
+
+  it('resamples each feature independently: samples of correlated data lose the correlation', () => {
+    const r = createRng(10);
+    const x = matrix(4000, 2, () => 0);
+    for (let i = 0; i < 4000; i++) {
+      const v = r.normal();
+      x.data[i * 2] = v;
+      x.data[i * 2 + 1] = v;
+    }
+    const s = MarginalsNoise.fit(x, createRng(11)).sample(20_000, createRng(12));
+    let c = 0;
+    for (let i = 0; i < 20_000; i++) c += s[i * 2] * s[i * 2 + 1];
+    expect(Math.abs(c / 20_000)).toBeLessThan(0.05);
+  });
+});
+
+describe('MixtureNoise', () => {
+  it('logDensity is the log of the weighted component densities and matches a histogram', () => {
+    const a = new GaussianNoise(1, Float64Array.from([0]), Float64Array.from([1]));
+    const b = new GaussianNoise(1, Float64Array.from([0]), Float64Array.from([3]));
+    const q = new MixtureNoise(Float64Array.from([0.3, 0.7]), [a, b]);
+    const x = Float64Array.from([0.2]);
+    expect(q.logDensity(x, 1)[0]).toBeCloseTo(Math.log(0.3 * Math.exp(a.logDensity(x, 1)[0]) + 0.7 * Math.exp(b.logDensity(x, 1)[0])), 10);
+    expect(histogramError(q, -5, 5)).toBeLessThan(0.06);
+  });
+});
+
+describe('fitNoise and restoreNoise', () => {
+  it.each([
+    [{ type: 'gaussian' as const, scale: 2 }],
+    [{ type: 'gmm' as const, maxComponents: 3 }],
+    [{ type: 'uniform' as const, margin: 0.5 }],
+    [{ type: 'marginals' as const }],
+    [{ type: 'mixture' as const, components: [{ weight: 1, noise: { type: 'marginals' as const } }, { weight: 1, noise: { type: 'gaussian' as const, scale: 3 } }] }],
+  ])('%j: same seed gives the same samples, and the restored copy the same densities', (spec) => {
+    const r = createRng(20);
+    const x = matrix(500, 3, () => r.normal());
+    const q = fitNoise(spec, x, createRng(21));
+    const a = q.sample(50, createRng(22));
+    expect(q.sample(50, createRng(22))).toEqual(a);
+    const restored = restoreNoise(JSON.parse(JSON.stringify(q.toJSON())));
+    expect(restored.logDensity(a, 50)).toEqual(q.logDensity(a, 50));
+  });
+});
