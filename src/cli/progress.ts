@@ -1,8 +1,15 @@
-import type { EpochProgress } from '../nce';
+import type { EpochProgress, TrainingSummary } from '../nce';
 
 /** Writes one line of training progress to stderr. */
 export function reportEpoch(p: EpochProgress): void {
   process.stderr.write(
     `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val_loss ${p.valLoss.toFixed(4)} val_auc ${p.valAuc.toFixed(4)} (${p.seconds.toFixed(1)}s)\n`,
+  );
+}
+
+/** Writes the training summary line (the benchmark reads samples_per_second from it). */
+export function reportTraining(t: TrainingSummary): void {
+  process.stderr.write(
+    `trained ${t.epochsRun} epochs (best ${t.bestEpoch}) in ${t.seconds.toFixed(1)}s, val_auc ${t.valAuc.toFixed(4)}, samples_per_second=${Math.round(t.samplesPerSecond)}\n`,
   );
 }

@@ -50,6 +50,8 @@ async function select(preferred?: BackendName): Promise<BackendName> {
 
 function register(name: BackendName): void {
   // Importing a backend package registers it with tfjs-core; the native one may be absent.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional native package, loaded only when chosen
   if (name === 'tensorflow') require('@tensorflow/tfjs-node');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- registers the backend on first use only
   else if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
 }

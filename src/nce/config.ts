@@ -7,7 +7,7 @@ const positive = z.number().finite().positive();
 /** Schema of one noise spec; `mixture` nests specs. */
 export const noiseSpecSchema: z.ZodType<NoiseSpec> = z.lazy(() =>
   z.discriminatedUnion('type', [
-    z.object({ type: z.literal('gaussian'), scale: positive.max(100).optional() }).strict(),
+    z.object({ type: z.literal('gaussian'), scale: positive.max(100).optional(), trim: z.number().finite().min(0).max(0.5).optional() }).strict(),
     z
       .object({
         type: z.literal('gmm'),

@@ -2,7 +2,7 @@ import { auprc, auroc, Detector, type DataRecord, initBackend, train } from '../
 import { parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
 import { CsvError, readCsv } from '../csv';
-import { reportEpoch } from '../progress';
+import { reportEpoch, reportTraining } from '../progress';
 import type { CliContext } from '../context';
 
 /** What `eval` prints: one JSON line. */
@@ -53,6 +53,7 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
   const t0 = process.hrtime.bigint();
   const result = await train(trainRows, config, { columns: features, onEpoch: reportEpoch });
   const fitSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  reportTraining(result.training);
   const detector = new Detector(result.state);
   try {
     const t1 = process.hrtime.bigint();

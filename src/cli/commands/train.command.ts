@@ -2,7 +2,7 @@ import { fingerprintRecords, initBackend, saveArtifact, toArtifact, train } from
 import { parseFlags } from '../args';
 import { readTrainingConfig } from '../config-file';
 import { readCsv } from '../csv';
-import { reportEpoch } from '../progress';
+import { reportEpoch, reportTraining } from '../progress';
 import type { CliContext } from '../context';
 
 /** `nce-ood train --data FILE.csv --out DIR [--config cfg.json]` */
@@ -19,8 +19,6 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
     backend,
   });
   await saveArtifact(flags.out as string, artifact);
-  const t = result.training;
-  process.stderr.write(
-    `saved ${flags.out}: ${t.epochsRun} epochs (best ${t.bestEpoch}), val_auc ${t.valAuc.toFixed(4)}, threshold ${result.state.calibration.threshold.toFixed(3)}, ${t.seconds.toFixed(1)}s\n`,
-  );
+  reportTraining(result.training);
+  process.stderr.write(`saved ${flags.out} (ood threshold ${result.state.calibration.threshold.toFixed(3)})\n`);
 }

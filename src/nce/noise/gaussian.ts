@@ -1,4 +1,7 @@
-import { cholesky, LOG_2PI, logDetFromCholesky, mahalanobis2, meanCov, type Matrix } from '../linalg';
+import { cholesky, LOG_2PI, logDetFromCholesky, mahalanobis2, meanCov, type Matrix, takeRows } from '../linalg';
+
+/** Concentration steps of a trimmed fit; a few suffice in practice. */
+const TRIM_STEPS = 3;
 import type { Rng } from '../random';
 import type { ContinuousNoise, FittedNoise } from './types';
 
@@ -19,11 +22,22 @@ export class GaussianNoise implements ContinuousNoise {
   /**
    * Fits mean and full covariance to the rows of `x`, then inflates the covariance by `scale`^2.
    * @param scale - standard-deviation multiplier (default 1: the fitted Gaussian itself)
+   * @param trim - share of the most outlying rows left out of the fit (concentration steps, as in
+   *   the minimum covariance determinant), so anomalies in the reference data do not widen it
+   *   (default 0)
    */
-  static fit(x: Matrix, scale = 1, weights?: Float64Array): GaussianNoise {
-    const { mean, cov } = meanCov(x, weights);
+  static fit(x: Matrix, scale = 1, trim = 0): GaussianNoise {
+    const d = x.cols;
+    let { mean, cov } = meanCov(x);
+    const keep = Math.max(d + 1, Math.round(x.rows * (1 - trim)));
+    for (let step = 0; trim > 0 && keep < x.rows && step < TRIM_STEPS; step++) {
+      const g = new GaussianNoise(d, mean, cholesky(cov, d, 1e-4));
+      const ld = g.logDensity(x.data, x.rows);
+      const order = Array.from({ length: x.rows }, (_, i) => i).sort((a, b) => ld[b] - ld[a]);
+      ({ mean, cov } = meanCov(takeRows(x, order.slice(0, keep))));
+    }
     for (let i = 0; i < cov.length; i++) cov[i] *= scale * scale;
-    return new GaussianNoise(x.cols, mean, cholesky(cov, x.cols, 1e-4), scale);
+    return new GaussianNoise(d, mean, cholesky(cov, d, 1e-4), scale);
   }
 
   static fromJSON(p: Extract<FittedNoise, { type: 'gaussian' }>): GaussianNoise {

@@ -15,7 +15,7 @@ export { GaussianNoise, GmmNoise, MarginalsNoise, MixtureNoise, UniformNoise };
 export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng): ContinuousNoise {
   switch (spec.type) {
     case 'gaussian':
-      return GaussianNoise.fit(x, spec.scale ?? 1);
+      return GaussianNoise.fit(x, spec.scale ?? 1, spec.trim ?? 0);
     case 'gmm':
       return GmmNoise.fit(x, rng, { components: spec.components, maxComponents: spec.maxComponents, scale: spec.scale });
     case 'uniform':

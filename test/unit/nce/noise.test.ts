@@ -55,6 +55,13 @@ describe('GaussianNoise', () => {
     expect(q.chol[3] ** 2 + q.chol[2] ** 2).toBeCloseTo(4, 0);
   });
 
+  it('with trim 0.1, 10% far outliers barely widen the fit, while an untrimmed fit balloons', () => {
+    const rng = createRng(2);
+    const x = matrix(5000, 1, (i) => (i % 10 === 0 ? 40 + rng.normal() : rng.normal()));
+    expect(GaussianNoise.fit(x, 1, 0.1).chol[0]).toBeLessThan(1.2);
+    expect(GaussianNoise.fit(x, 1, 0).chol[0]).toBeGreaterThan(10);
+  });
+
   it('logDensity agrees with a histogram of its samples', () => {
     const q = new GaussianNoise(1, Float64Array.from([0.5]), Float64Array.from([1.5]));
     expect(histogramError(q, -3, 4)).toBeLessThan(0.06);

@@ -1,0 +1,112 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createRng } from '../../src/nce/random';
+
+const BIN = resolve(__dirname, '../../bin/nce-ood.js');
+let dir: string;
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+}
+
+/** A CSV of two correlated numeric features and a category; with a split, test rows 0-9 are anomalies. */
+function datasetCsv(withSplit: boolean): string {
+  const rng = createRng(3);
+  const lines = [withSplit ? 'x,y,kind,label,split' : 'x,y,kind'];
+  for (let i = 0; i < 400; i++) {
+    const test = i < 60;
+    const anomaly = withSplit && test && i < 10;
+    const a = rng.normal();
+    const x = anomaly ? 6 + rng.normal() : a;
+    const y = anomaly ? -6 + rng.normal() : a + 0.2 * rng.normal();
+    const kind = rng.uniform() < 0.5 ? 'p' : 'q';
+    const row = `${x.toFixed(4)},${y.toFixed(4)},${kind}`;
+    lines.push(withSplit ? `${row},${anomaly ? 1 : 0},${test ? 'test' : 'train'}` : row);
+  }
+  return lines.join('\n') + '\n';
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'nce-cli-'));
+  await writeFile(join(dir, 'eval.csv'), datasetCsv(true));
+  await writeFile(join(dir, 'train.csv'), datasetCsv(false));
+  await writeFile(join(dir, 'fast.json'), JSON.stringify({ epochs: 5 }));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('nce-ood eval', () => {
+  it('prints exactly one JSON line with AUROC, AUPRC, row counts, timings and backend', () => {
+    const r = cli('eval', '--data', join(dir, 'eval.csv'), '--config', join(dir, 'fast.json'));
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const report = JSON.parse(lines[0]);
+    expect(Object.keys(report)).toEqual(['auroc', 'auprc', 'trainRows', 'testRows', 'fitSeconds', 'scoreRowsPerSecond', 'backend']);
+    expect(report.trainRows).toBe(340);
+    expect(report.testRows).toBe(60);
+    expect(report.auroc).toBeGreaterThan(0.9);
+    expect(report.backend).toBe('wasm');
+    expect(r.stderr).toMatch(/epoch 1\/5/);
+  });
+
+  it('when the label column does not exist, exits non-zero with one line naming it', () => {
+    const r = cli('eval', '--data', join(dir, 'eval.csv'), '--label-column', 'target');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('missing column "target"');
+  });
+});
+
+describe('nce-ood train and score', () => {
+  it('trains a model directory, then scores a CSV into one result row per input row, in order', async () => {
+    const out = join(dir, 'model');
+    const t = cli('train', '--data', join(dir, 'train.csv'), '--out', out, '--config', join(dir, 'fast.json'));
+    expect(t.status).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['manifest.json', 'weights.bin']);
+
+    await writeFile(join(dir, 'probe.csv'), 'kind,y,x\np,0,0\nq,-6,6\np,,0.1\n');
+    const s = cli('score', '--model', out, '--data', join(dir, 'probe.csv'));
+    expect(s.status).toBe(0);
+    const rows = s.stdout.trim().split('\n');
+    expect(rows[0]).toBe('score,logRatio,logDensity,percentile,ood');
+    expect(rows).toHaveLength(4);
+    const [normal, far] = rows.slice(1).map((l) => l.split(','));
+    expect(Number(far[0])).toBeLessThan(Number(normal[0]));
+    expect(far[4]).toBe('true');
+    expect(normal[4]).toBe('false');
+  });
+
+  it('when a scored row has text in a numeric column, exits non-zero naming file, line and column', async () => {
+    const out = join(dir, 'model');
+    await writeFile(join(dir, 'bad.csv'), 'x,y,kind\n0,0,p\n1,abc,q\n');
+    const s = cli('score', '--model', out, '--data', join(dir, 'bad.csv'));
+    expect(s.status).toBe(1);
+    expect(s.stderr.trim().split('\n')).toHaveLength(1);
+    expect(s.stderr).toMatch(/bad\.csv:3: column "y"/);
+  });
+
+  it('when the scored file lacks a trained column or has a ragged row, exits non-zero with file and line', async () => {
+    const out = join(dir, 'model');
+    await writeFile(join(dir, 'nocol.csv'), 'x,kind\n0,p\n');
+    expect(cli('score', '--model', out, '--data', join(dir, 'nocol.csv')).stderr).toMatch(/nocol\.csv:1: missing column "y"/);
+    await writeFile(join(dir, 'ragged.csv'), 'x,y,kind\n0,0,p\n0,0\n');
+    const r = cli('score', '--model', out, '--data', join(dir, 'ragged.csv'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/ragged\.csv:3: row has 2 fields/);
+  });
+
+  it('when a flag is unknown or missing, exits 2 with one line naming it', () => {
+    const bad = cli('train', '--data', 'x.csv', '--out', 'y', '--epochs', '3');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain("'--epochs'");
+    const missing = cli('score', '--data', 'x.csv');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('missing required flag --model');
+  });
+});

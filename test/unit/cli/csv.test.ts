@@ -1,0 +1,48 @@
+import { parseCsv, typeField } from '../../../src/cli/csv';
+
+describe('typeField', () => {
+  it.each([
+    ['3.5', 3.5],
+    [' -2e3 ', -2000],
+    ['', null],
+    ['  ', null],
+    ['red', 'red'],
+    ['NaN', 'NaN'],
+    ['Infinity', 'Infinity'],
+  ])('types %j as %j', (raw, expected) => {
+    expect(typeField(raw)).toEqual(expected);
+  });
+});
+
+describe('parseCsv', () => {
+  it('reads a header, numbers, categories, missing values and quoted fields with their line numbers', () => {
+    const t = parseCsv('a,b,c\n1,x,\n2,"y, z",3\n', 'f.csv');
+    expect(t.columns).toEqual(['a', 'b', 'c']);
+    expect(t.records).toEqual([
+      { a: 1, b: 'x', c: null },
+      { a: 2, b: 'y, z', c: 3 },
+    ]);
+    expect(t.lines).toEqual([2, 3]);
+  });
+
+  it('strips a byte-order mark from the header', () => {
+    expect(parseCsv('\ufeffa,b\n1,2\n').columns).toEqual(['a', 'b']);
+  });
+
+  it('when a row is ragged, names the file and its line', () => {
+    expect(() => parseCsv('a,b\n1,2\n3\n', 'data.csv')).toThrow('data.csv:3: row has 1 fields but the header has 2');
+  });
+
+  it('when the first row is numbers, says the header is missing', () => {
+    expect(() => parseCsv('1,2\n3,4\n', 'data.csv')).toThrow(/data\.csv:1: header column 1 is the number "1"/);
+  });
+
+  it('when the file is empty or a quote is unclosed, says so with the line', () => {
+    expect(() => parseCsv('', 'e.csv')).toThrow('e.csv:1: empty file');
+    expect(() => parseCsv('a,b\n1,"2\n', 'q.csv')).toThrow(/^q\.csv:\d+: malformed CSV/);
+  });
+
+  it('when a column name repeats, names it', () => {
+    expect(() => parseCsv('a,a\n1,2\n', 'd.csv')).toThrow('d.csv:1: duplicate column "a"');
+  });
+});

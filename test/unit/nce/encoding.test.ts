@@ -1,0 +1,75 @@
+import { encode, inferSchema, layoutOf } from '../../../src/nce';
+import { networkInput, squashTail } from '../../../src/nce/encoding';
+import { robustScale } from '../../../src/nce/schema';
+
+describe('inferSchema', () => {
+  it('types a feature numeric when every value is a number, categorical when any is a string', () => {
+    const schema = inferSchema([
+      { a: 1, b: 'x', c: null },
+      { a: 2, b: 3, c: 4 },
+      { a: 3, b: 'x', c: 5 },
+    ]);
+    expect(schema.map((f) => [f.name, f.kind, f.hasMissing])).toEqual([
+      ['a', 'numeric', false],
+      ['b', 'categorical', false],
+      ['c', 'numeric', true],
+    ]);
+    expect(schema[1].kind === 'categorical' && schema[1].categories).toEqual(['x', '3']);
+  });
+
+  it('when a training value is not finite, names the record and field', () => {
+    expect(() => inferSchema([{ a: 1 }, { a: NaN }])).toThrow(expect.objectContaining({ code: 'INVALID_RECORD', record: 1, field: 'a' }));
+  });
+});
+
+describe('robustScale', () => {
+  it('one huge outlier moves neither the center nor the spread much (reference: median 3, IQR 2 -> 2/1.349)', () => {
+    const { center, scale } = robustScale(Float64Array.from([1, 2, 3, 4, 5, 1e9]));
+    expect(center).toBeCloseTo(3.5, 10);
+    expect(scale).toBeCloseTo(2.5 / 1.349, 10);
+  });
+
+  it('falls back to MAD, then standard deviation, then 1 when the spread is zero', () => {
+    expect(robustScale(Float64Array.from([0, 0, 0, 0, 0, 0, 0, 10])).scale).toBeGreaterThan(0);
+    expect(robustScale(Float64Array.from([5, 5, 5])).scale).toBe(1);
+  });
+});
+
+describe('encode and networkInput', () => {
+  const schema = inferSchema([
+    { n: 0, c: 'a', m: 1 },
+    { n: 2, c: 'b', m: null },
+    { n: 4, c: 'a', m: 3 },
+  ]);
+
+  it('scales numerics, flags missing values and one-hot encodes categories with unseen and missing buckets', () => {
+    const layout = layoutOf(schema);
+    // n, m, then c's one-hot over [a, b, other, missing], then m's missing flag.
+    expect(layout.inputWidth).toBe(2 + 1 + 4);
+    const e = encode(schema, [
+      { n: 2, c: 'b', m: null },
+      { n: 2, c: 'zzz', m: 2 },
+      { n: 2, c: null, m: 2 },
+    ]);
+    const x = Array.from(networkInput(layout, e));
+    expect(x.slice(0, 7)).toEqual([0, 0, 0, 1, 0, 0, 1]);
+    expect(x.slice(7, 14)).toEqual([0, 0, 0, 0, 1, 0, 0]);
+    expect(x.slice(14, 21)).toEqual([0, 0, 0, 0, 0, 1, 0]);
+  });
+
+  it('when a numeric field holds a string, names the record (with offset) and field', () => {
+    expect(() => encode(schema, [{ n: 1, c: 'a', m: 1 }, { n: '1', c: 'a', m: 1 }], 10)).toThrow(
+      expect.objectContaining({ code: 'INVALID_RECORD', record: 11, field: 'n', message: expect.stringContaining('record 11 field "n" must be a number') }),
+    );
+  });
+});
+
+describe('squashTail', () => {
+  it('is the identity within the knee and a monotone logarithm beyond (3 + log(1 + 257) at z = 260)', () => {
+    expect(squashTail(2.5)).toBe(2.5);
+    expect(squashTail(-3)).toBe(-3);
+    expect(squashTail(260)).toBeCloseTo(3 + Math.log(258), 12);
+    expect(squashTail(-260)).toBeCloseTo(-(3 + Math.log(258)), 12);
+    expect(squashTail(10)).toBeLessThan(squashTail(11));
+  });
+});
