@@ -2,20 +2,7 @@ import { NceError } from './errors';
 import type { DataRecord, Feature } from './schema';
 
 /**
- * Robust-scaled values beyond this many units from the median are compressed logarithmically, so a
- * heavy-tailed feature (tiny spread, rare huge values) cannot dominate the noise or the network
- * input, while its order is kept.
- */
-export const TAIL_KNEE = 3;
-
-/** The monotone tail compression: identity on [-knee, knee], logarithmic beyond. */
-export function squashTail(z: number): number {
-  const a = Math.abs(z);
-  return a <= TAIL_KNEE ? z : Math.sign(z) * (TAIL_KNEE + Math.log1p(a - TAIL_KNEE));
-}
-
-/**
- * Records in the model's space. Numeric features are robust-scaled and tail-compressed (missing -> 0, the median);
+ * Records in the model's space. Numeric features are robust-scaled (missing -> 0, the median);
  * every discrete field (a missing indicator of a numeric feature, or a categorical feature) is an
  * integer code.
  */
@@ -98,7 +85,7 @@ export function encode(schema: readonly Feature[], records: readonly DataRecord[
           numeric[i * dn + ni] = 0;
           if (f.hasMissing) codes[i * dd + di] = 1;
         } else if (typeof v === 'number' && Number.isFinite(v)) {
-          numeric[i * dn + ni] = squashTail((v - f.center) / f.scale);
+          numeric[i * dn + ni] = (v - f.center) / f.scale;
         } else {
           const what = typeof v === 'number' ? 'a finite number' : `a number (got ${v === undefined ? 'undefined' : typeof v})`;
           throw new NceError('INVALID_RECORD', `record ${i + offset} field "${f.name}" must be ${what}`, { record: i + offset, field: f.name });

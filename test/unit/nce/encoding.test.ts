@@ -1,5 +1,5 @@
 import { encode, inferSchema, layoutOf } from '../../../src/nce';
-import { networkInput, squashTail } from '../../../src/nce/encoding';
+import { networkInput } from '../../../src/nce/encoding';
 import { robustScale } from '../../../src/nce/schema';
 
 describe('inferSchema', () => {
@@ -64,12 +64,3 @@ describe('encode and networkInput', () => {
   });
 });
 
-describe('squashTail', () => {
-  it('is the identity within the knee and a monotone logarithm beyond (3 + log(1 + 257) at z = 260)', () => {
-    expect(squashTail(2.5)).toBe(2.5);
-    expect(squashTail(-3)).toBe(-3);
-    expect(squashTail(260)).toBeCloseTo(3 + Math.log(258), 12);
-    expect(squashTail(-260)).toBeCloseTo(-(3 + Math.log(258)), 12);
-    expect(squashTail(10)).toBeLessThan(squashTail(11));
-  });
-});
