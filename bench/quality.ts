@@ -109,10 +109,10 @@ async function main(): Promise<void> {
   const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
   const datasets = rows.map((r) => r.dataset);
   console.log('');
-  console.log(`mean AUROC   nce-ood ${f3(mean(rows.map((r) => r.auroc)))}`);
+  console.log(`mean AUROC   ${pad("nce-ood", 10)}${f3(mean(rows.map((r) => r.auroc)))}`);
   for (const m of ['IForest', 'Gaussian', 'GMM', 'KNN', 'OCSVM', 'LOF']) {
     const xs = datasets.map((d) => find(d, m)).filter(Number.isFinite);
-    if (xs.length) console.log(`             ${pad(m, 8)}${f3(mean(xs))}`);
+    if (xs.length) console.log(`             ${pad(m, 10)}${f3(mean(xs))}`);
   }
   console.log('');
   console.log(`at least GMM on ${beatsGmm} of ${rows.length} datasets; worst gap to IForest ${worstGap.toFixed(3)}`);

@@ -1,14 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Calibration } from './calibration';
-import type { ScoreKind, TrainingConfig } from './config';
+import type { TrainingConfig } from './config';
 import type { ModelState } from './detector';
 import { layoutOf } from './encoding';
 import { NceError } from './errors';
-import type { Architecture, DenseWeights } from './model';
-import type { FittedNoise, NoiseSpec } from './noise';
-import type { DataRecord, Feature } from './schema';
+import type { DenseWeights } from './model';
+import type { DataRecord } from './schema';
 import type { TrainingSummary, TrainResult } from './trainer';
 
 /** Version of the artifact layout; loaders refuse others. */
@@ -17,15 +15,9 @@ export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.bin';
 
 /** The manifest of one model version (DESIGN.md, "Model artifact"). */
-export interface Manifest {
+export interface Manifest extends Omit<ModelState, 'weights'> {
   formatVersion: number;
   createdAt: string;
-  schema: Feature[];
-  noise: { spec: NoiseSpec; fitted: FittedNoise; discrete: number[][] };
-  noiseRatio: number;
-  architecture: Architecture;
-  scoreKind: ScoreKind;
-  calibration: Calibration;
   training: TrainingSummary;
   config: TrainingConfig;
   dataset: { fingerprint: string; rows: number };

@@ -77,3 +77,13 @@ export function permutation(n: number, rng: Rng): Int32Array {
   for (let i = 0; i < n; i++) p[i] = i;
   return shuffle(p, rng);
 }
+
+/** Draws an index with probability proportional to `weights` (which sum to 1). */
+export function pick(weights: ArrayLike<number>, rng: Rng): number {
+  let u = rng.uniform();
+  for (let c = 0; c < weights.length - 1; c++) {
+    u -= weights[c];
+    if (u < 0) return c;
+  }
+  return weights.length - 1;
+}

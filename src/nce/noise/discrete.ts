@@ -1,6 +1,5 @@
 import type { DiscreteField, Encoded } from '../encoding';
-import type { Rng } from '../random';
-import { pick } from './gmm';
+import { pick, type Rng } from '../random';
 
 /** Share of each discrete field's noise that is uniform over all codes (unseen and missing included). */
 const UNIFORM_SHARE = 0.5;

@@ -1,5 +1,5 @@
-import { cholesky, type Matrix, logSumExp, takeRows } from '../linalg';
-import { type Rng, permutation } from '../random';
+import { cholesky, type Matrix, logSumExp, meanCov, takeRows } from '../linalg';
+import { pick, type Rng, permutation } from '../random';
 import { GaussianNoise } from './gaussian';
 import type { ContinuousNoise, FittedNoise } from './types';
 
@@ -96,16 +96,6 @@ export class GmmNoise implements ContinuousNoise {
   }
 }
 
-/** Draws an index with probability proportional to `weights` (which sum to 1). */
-export function pick(weights: ArrayLike<number>, rng: Rng): number {
-  let u = rng.uniform();
-  for (let c = 0; c < weights.length - 1; c++) {
-    u -= weights[c];
-    if (u < 0) return c;
-  }
-  return weights.length - 1;
-}
-
 function range(a: number, b: number): number[] {
   const out: number[] = [];
   for (let i = a; i <= b; i++) out.push(i);
@@ -152,7 +142,8 @@ function em(x: Matrix, k: number, rng: Rng): EmResult {
         sw += w[i];
       }
       weights[c] = Math.max(sw / n, 1e-12);
-      const mc = weightedMeanCov(x, w, sw);
+      // A component that lost every row restarts as a unit Gaussian at the origin.
+      const mc = sw > 1e-12 ? meanCov(x, w) : { mean: new Float64Array(d), cov: new Float64Array(d * d).map((_, i) => (i % (d + 1) === 0 ? 1 : 0)) };
       means[c] = mc.mean;
       for (let j = 0; j < d; j++) mc.cov[j * d + j] += COVARIANCE_FLOOR;
       covs.push(mc.cov);
@@ -177,35 +168,6 @@ function em(x: Matrix, k: number, rng: Rng): EmResult {
     if (converged) break;
   }
   return { weights, means, covs, logLik };
-}
-
-function weightedMeanCov(x: Matrix, w: Float64Array, sw: number): { mean: Float64Array; cov: Float64Array } {
-  const { rows: n, cols: d, data } = x;
-  const mean = new Float64Array(d);
-  const cov = new Float64Array(d * d);
-  if (sw <= 1e-12) return { mean, cov: cov.map((_, i) => (i % (d + 1) === 0 ? 1 : 0)) };
-  for (let i = 0; i < n; i++) {
-    if (w[i] === 0) continue;
-    for (let j = 0; j < d; j++) mean[j] += w[i] * data[i * d + j];
-  }
-  for (let j = 0; j < d; j++) mean[j] /= sw;
-  const r = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const wi = w[i];
-    if (wi < 1e-10) continue;
-    for (let j = 0; j < d; j++) r[j] = data[i * d + j] - mean[j];
-    for (let j = 0; j < d; j++) {
-      const a = wi * r[j];
-      for (let l = 0; l <= j; l++) cov[j * d + l] += a * r[l];
-    }
-  }
-  for (let j = 0; j < d; j++) {
-    for (let l = 0; l <= j; l++) {
-      cov[j * d + l] /= sw;
-      cov[l * d + j] = cov[j * d + l];
-    }
-  }
-  return { mean, cov };
 }
 
 function kmeansPlusPlus(x: Matrix, k: number, rng: Rng): Float64Array[] {

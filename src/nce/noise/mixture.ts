@@ -1,6 +1,5 @@
 import { logSumExp } from '../linalg';
-import type { Rng } from '../random';
-import { pick } from './gmm';
+import { pick, type Rng } from '../random';
 import type { ContinuousNoise, FittedNoise } from './types';
 
 /** A weighted mixture of noise distributions: near noise for fine structure, broad noise for far regions. */
