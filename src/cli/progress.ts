@@ -3,13 +3,13 @@ import type { EpochProgress, TrainingSummary } from '../nce';
 /** Writes one line of training progress to stderr. */
 export function reportEpoch(p: EpochProgress): void {
   process.stderr.write(
-    `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val_loss ${p.valLoss.toFixed(4)} val_auc ${p.valAuc.toFixed(4)} (${p.seconds.toFixed(1)}s)\n`,
+    `${p.pass > 1 ? 'final fit ' : ''}epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val_loss ${p.valLoss.toFixed(4)} val_auc ${p.valAuc.toFixed(4)} (${p.seconds.toFixed(1)}s)\n`,
   );
 }
 
 /** Writes the training summary line (the benchmark reads samples_per_second from it). */
 export function reportTraining(t: TrainingSummary): void {
   process.stderr.write(
-    `trained ${t.epochsRun} epochs (best ${t.bestEpoch}) in ${t.seconds.toFixed(1)}s, val_auc ${t.valAuc.toFixed(4)}, samples_per_second=${Math.round(t.samplesPerSecond)}\n`,
+    `trained ${t.epochsRun} epochs (best ${t.bestEpoch}) on ${t.trainRows} rows (${t.trimmedRows} trimmed) in ${t.seconds.toFixed(1)}s, val_auc ${t.valAuc.toFixed(4)}, samples_per_second=${Math.round(t.samplesPerSecond)}\n`,
   );
 }

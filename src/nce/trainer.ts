@@ -8,13 +8,15 @@ import { auroc } from './metrics';
 import { Mlp } from './model';
 import { type ContinuousNoise, DiscreteNoise, fitNoise } from './noise';
 import { createRng, permutation, type Rng } from './random';
-import { type DataRecord, inferSchema } from './schema';
+import { type DataRecord, type Feature, inferSchema } from './schema';
 
 /** Fewest records a model can be trained on. */
 export const MIN_TRAINING_RECORDS = 20;
 
 /** What one epoch achieved, reported to the progress callback. */
 export interface EpochProgress {
+  /** 1 for the first fit; 2 for the final fit after contamination trimming. */
+  pass: number;
   epoch: number;
   epochs: number;
   /** Mean training NCE loss. */
@@ -29,6 +31,8 @@ export interface EpochProgress {
 /** How training went; stored in the manifest. */
 export interface TrainingSummary {
   trainRows: number;
+  /** Reference records left out of the final fit by contamination trimming. */
+  trimmedRows: number;
   validationRows: number;
   epochsRun: number;
   bestEpoch: number;
@@ -56,7 +60,9 @@ export interface TrainOptions {
 
 /**
  * Trains an NCE model: a classifier of real records against fresh noise from q every epoch, with
- * early stopping on held-out records, then calibrates the `ood` threshold on them.
+ * early stopping on held-out records, then calibrates the `ood` threshold on them. With
+ * `contaminationTrim` > 0, a first model scores the records and the final model is trained without
+ * the lowest-scoring share of them.
  * @param records - reference data (may hold a few anomalies)
  * @param configInput - partial training config; defaults fill the rest
  */
@@ -70,12 +76,43 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const schema = inferSchema(records, options.columns);
   const layout = layoutOf(schema);
   const all = encode(schema, records);
-
+  // The held-out records are shared by both passes and never trimmed: the threshold is calibrated
+  // on reference data as it is, anomalies included, so targetFpr holds on such data.
   const order = permutation(all.n, rng.fork());
   const nVal = Math.max(1, Math.round(all.n * config.validationSplit));
   const val = takeEncoded(all, order.subarray(0, nVal), layout);
   const fit = takeEncoded(all, order.subarray(nVal), layout);
+  const data: SplitData = { schema, layout, fit, val };
 
+  const drop = Math.floor(fit.n * config.contaminationTrim);
+  const first = await trainOnce(data, config, options, 1, 0);
+  if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return first;
+  const detector = new Detector(first.state);
+  let scores: Float64Array;
+  try {
+    scores = detector.evaluate(fit).score;
+  } finally {
+    detector.dispose();
+  }
+  // Ties keep row order, so one seed keeps one subset.
+  const ranked = Array.from({ length: fit.n }, (_, i) => i).sort((x, y) => scores[x] - scores[y] || x - y);
+  const kept = takeEncoded(fit, ranked.slice(drop).sort((x, y) => x - y), layout);
+  const final = await trainOnce({ ...data, fit: kept }, config, options, 2, drop);
+  const history = [...first.training.history, ...final.training.history];
+  return { ...final, training: { ...final.training, history, seconds: (Date.now() - started) / 1000 } };
+}
+
+interface SplitData {
+  schema: Feature[];
+  layout: Layout;
+  fit: Encoded;
+  val: Encoded;
+}
+
+async function trainOnce(data: SplitData, config: TrainingConfig, options: TrainOptions, pass: number, trimmedRows: number): Promise<TrainResult> {
+  const started = Date.now();
+  const { schema, layout, fit, val } = data;
+  const rng = createRng(config.seed + pass);
   const numericMatrix = { rows: fit.n, cols: layout.numeric.length, data: fit.numeric };
   const continuous = fitNoise(config.noise, numericMatrix, rng.fork());
   const discrete = DiscreteNoise.fit(layout.discrete, fit);
@@ -99,7 +136,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
       const loss = runEpoch(mlp, optimizer, set, config.batchSize, trainRng);
       samples += set.n;
       const { valLoss, valAuc } = validate(mlp, valSet);
-      const p: EpochProgress = { epoch, epochs: config.epochs, loss, valLoss, valAuc, seconds: (Date.now() - t0) / 1000 };
+      const p: EpochProgress = { pass, epoch, epochs: config.epochs, loss, valLoss, valAuc, seconds: (Date.now() - t0) / 1000 };
       history.push(p);
       options.onEpoch?.(p);
       if (valLoss < best.valLoss - 1e-4) best = { valLoss, epoch, weights: mlp.readWeights(), valAuc };
@@ -133,6 +170,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
     config,
     training: {
       trainRows: fit.n,
+      trimmedRows,
       validationRows: val.n,
       epochsRun: history.length,
       bestEpoch: best.epoch,

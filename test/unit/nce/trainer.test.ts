@@ -50,7 +50,7 @@ describe('train', () => {
 
   it('reports every epoch to the progress callback with loss, validation loss and validation AUC', async () => {
     const seen: number[] = [];
-    const result = await train(normalRecords(200, 2, 3), { epochs: 4, patience: 100 }, {
+    const result = await train(normalRecords(200, 2, 3), { epochs: 4, patience: 100, contaminationTrim: 0 }, {
       onEpoch: (p) => {
         expect(Number.isFinite(p.loss) && Number.isFinite(p.valLoss)).toBe(true);
         expect(p.valAuc).toBeGreaterThanOrEqual(0);
@@ -59,6 +59,25 @@ describe('train', () => {
     });
     expect(seen).toEqual([1, 2, 3, 4]);
     expect(result.training.history).toHaveLength(4);
+  });
+
+  it('with contaminationTrim 0.05, trains twice, leaving the lowest-scoring 5% of fit rows out of the final fit but not out of calibration', async () => {
+    const records = normalRecords(400, 2, 6);
+    for (let i = 0; i < 20; i++) records[i * 20] = { f0: 8 + i * 0.1, f1: -8 };
+    const passes = new Set<number>();
+    const result = await train(records, { epochs: 6, contaminationTrim: 0.05 }, { onEpoch: (p) => passes.add(p.pass) });
+    expect([...passes]).toEqual([1, 2]);
+    // 400 records: 80 held out (never trimmed), 320 fit rows, of which floor(0.05 * 320) = 16 trimmed.
+    expect(result.training.validationRows).toBe(80);
+    expect(result.training.trimmedRows).toBe(16);
+    expect(result.training.trainRows).toBe(304);
+    const detector = new Detector(result.state);
+    try {
+      const [planted, typical] = detector.score([{ f0: 8.5, f1: -8 }, { f0: 0, f1: 0 }]);
+      expect(planted.score).toBeLessThan(typical.score);
+    } finally {
+      detector.dispose();
+    }
   });
 
   it('calibrates the threshold so about targetFpr of held-out reference records are flagged', async () => {
