@@ -34,12 +34,15 @@ export interface TrainingSummary {
   /** Reference records left out of the final fit by contamination trimming. */
   trimmedRows: number;
   validationRows: number;
+  /** Epochs run, over both passes when trimming. */
   epochsRun: number;
+  /** Best epoch of the final fit. */
   bestEpoch: number;
   valLoss: number;
   valAuc: number;
   seconds: number;
   samplesPerSecond: number;
+  /** Every epoch, each tagged with its pass. */
   history: EpochProgress[];
 }
 
@@ -99,7 +102,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const kept = takeEncoded(fit, ranked.slice(drop).sort((x, y) => x - y), layout);
   const final = await trainOnce({ ...data, fit: kept }, config, options, 2, drop);
   const history = [...first.training.history, ...final.training.history];
-  return { ...final, training: { ...final.training, history, seconds: (Date.now() - started) / 1000 } };
+  return { ...final, training: { ...final.training, history, epochsRun: history.length, seconds: (Date.now() - started) / 1000 } };
 }
 
 interface SplitData {

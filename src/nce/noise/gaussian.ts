@@ -1,9 +1,9 @@
 import { cholesky, LOG_2PI, logDetFromCholesky, mahalanobis2, meanCov, type Matrix, takeRows } from '../linalg';
+import type { Rng } from '../random';
+import type { ContinuousNoise, FittedNoise } from './types';
 
 /** Concentration steps of a trimmed fit; a few suffice in practice. */
 const TRIM_STEPS = 3;
-import type { Rng } from '../random';
-import type { ContinuousNoise, FittedNoise } from './types';
 
 /** A multivariate normal N(mean, L L^T), sampled and evaluated through its Cholesky factor L. */
 export class GaussianNoise implements ContinuousNoise {

@@ -67,6 +67,7 @@ describe('train', () => {
     const passes = new Set<number>();
     const result = await train(records, { epochs: 6, contaminationTrim: 0.05 }, { onEpoch: (p) => passes.add(p.pass) });
     expect([...passes]).toEqual([1, 2]);
+    expect(result.training.epochsRun).toBe(result.training.history.length);
     // 400 records: 80 held out (never trimmed), 320 fit rows, of which floor(0.05 * 320) = 16 trimmed.
     expect(result.training.validationRows).toBe(80);
     expect(result.training.trimmedRows).toBe(16);
