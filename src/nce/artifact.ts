@@ -5,7 +5,7 @@ import type { TrainingConfig } from './config';
 import type { ModelState } from './detector';
 import { layoutOf } from './encoding';
 import { NceError } from './errors';
-import type { DenseWeights } from './model';
+import { type DenseWeights, layerWidths } from './model';
 import type { DataRecord } from './schema';
 import type { TrainingSummary, TrainResult } from './trainer';
 
@@ -89,8 +89,12 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
     throw new NceError('ARTIFACT_TAMPERED', `${WEIGHTS_FILE} does not match the sha256 in ${MANIFEST_FILE}: the file was modified or damaged`);
   }
   const layers = unpackWeights(weights, manifest.weights.layers);
-  const widths = [manifest.architecture.inputWidth, ...manifest.architecture.hiddenUnits, 1];
-  const shapesOk = layers.length === widths.length - 1 && layers.every((l, i) => l.in === widths[i] && l.out === widths[i + 1]);
+  const widths = layerWidths(manifest.architecture);
+  const perMember = widths.length - 1;
+  const shapesOk =
+    Number.isInteger(manifest.architecture.members) &&
+    layers.length === manifest.architecture.members * perMember &&
+    layers.every((l, i) => l.in === widths[i % perMember] && l.out === widths[(i % perMember) + 1]);
   if (!shapesOk || layoutOf(manifest.schema).inputWidth !== manifest.architecture.inputWidth) {
     throw new NceError('ARTIFACT_INVALID', `${WEIGHTS_FILE} layer shapes do not match the architecture in ${MANIFEST_FILE}`);
   }

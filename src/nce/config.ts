@@ -54,6 +54,13 @@ export const trainingConfigSchema = z
     noiseRatio: z.number().int().min(1).max(64).default(4),
     /** Hidden layer widths of the classifier. @defaultValue [64, 64] */
     hiddenUnits: z.array(z.number().int().min(1).max(1024)).min(1).max(4).default([64, 64]),
+    /** Networks trained side by side on the same batches, their logits averaged. @defaultValue 1 */
+    ensemble: z.number().int().min(1).max(16).default(1),
+    /**
+     * Decay of the per-epoch moving average of the weights that is validated, early-stopped and
+     * kept (0 keeps the last epoch's weights as they are). @defaultValue 0.7
+     */
+    weightAveraging: z.number().finite().min(0).max(0.99).default(0.7),
     /** Hidden activation. @defaultValue 'swish' */
     activation: z.enum(['relu', 'tanh', 'elu', 'swish']).default('swish'),
     /** Most epochs; early stopping usually ends sooner. @defaultValue 60 */

@@ -4,11 +4,12 @@ import type { Rng } from './random';
 /** Hidden activation of the classifier. */
 export type Activation = 'relu' | 'tanh' | 'elu' | 'swish';
 
-/** The classifier's shape. */
+/** The classifier's shape: `members` networks of one shape whose logits are averaged. */
 export interface Architecture {
   inputWidth: number;
   hiddenUnits: number[];
   activation: Activation;
+  members: number;
 }
 
 /** Weights of one dense layer, as plain arrays: kernel is in x out, row-major. */
@@ -19,102 +20,149 @@ export interface DenseWeights {
   out: number;
 }
 
+/** Layer widths of one member, input to output. */
+export function layerWidths(arch: Architecture): number[] {
+  return [arch.inputWidth, ...arch.hiddenUnits, 1];
+}
+
 /**
- * A multilayer perceptron whose single output is the logit of "real record, not noise".
+ * An ensemble of multilayer perceptrons whose averaged output is the logit of "real record, not
+ * noise". The members run as one network: their first layers side by side in one matrix, the
+ * later ones as a batched product, so K members cost far less than K separate forward passes.
+ * Weights travel member-major (member 0's layers, then member 1's, ...).
  * Holds tfjs variables; call {@link Mlp.dispose} when done.
  */
 export class Mlp {
-  private readonly vars: { kernel: tf.Variable; bias: tf.Variable }[];
+  private readonly first: { kernel: tf.Variable; bias: tf.Variable };
+  private readonly rest: { kernel: tf.Variable; bias: tf.Variable }[];
+  private readonly widths: number[];
 
   constructor(
     readonly arch: Architecture,
     weights: DenseWeights[],
   ) {
-    this.vars = weights.map((w) => ({
-      kernel: tf.variable(tf.tensor2d(w.kernel, [w.in, w.out])),
-      bias: tf.variable(tf.tensor1d(w.bias)),
-    }));
+    this.widths = layerWidths(arch);
+    const k = arch.members;
+    const layers = this.widths.length - 1;
+    if (weights.length !== k * layers) throw new RangeError(`Mlp: expected ${k * layers} layers of weights, got ${weights.length}`);
+    const of = (m: number, l: number): DenseWeights => weights[m * layers + l];
+    const [d, h1] = [this.widths[0], this.widths[1]];
+    const kernel0 = new Float32Array(d * k * h1);
+    const bias0 = new Float32Array(k * h1);
+    for (let m = 0; m < k; m++) {
+      const w = of(m, 0);
+      for (let i = 0; i < d; i++) kernel0.set(w.kernel.subarray(i * h1, (i + 1) * h1), i * k * h1 + m * h1);
+      bias0.set(w.bias, m * h1);
+    }
+    this.first = { kernel: variableOf(tf.tensor2d(kernel0, [d, k * h1])), bias: variableOf(tf.tensor1d(bias0)) };
+    this.rest = [];
+    for (let l = 1; l < layers; l++) {
+      const [inW, outW] = [this.widths[l], this.widths[l + 1]];
+      const kernel = new Float32Array(k * inW * outW);
+      const bias = new Float32Array(k * outW);
+      for (let m = 0; m < k; m++) {
+        kernel.set(of(m, l).kernel, m * inW * outW);
+        bias.set(of(m, l).bias, m * outW);
+      }
+      this.rest.push({ kernel: variableOf(tf.tensor3d(kernel, [k, inW, outW])), bias: variableOf(tf.tensor3d(bias, [k, 1, outW])) });
+    }
   }
 
-  /** A fresh network with He-scaled normal weights drawn from `rng`. */
+  /** Fresh members with He-scaled normal weights drawn from `rng`. */
   static init(arch: Architecture, rng: Rng): Mlp {
-    const widths = [arch.inputWidth, ...arch.hiddenUnits, 1];
+    const widths = layerWidths(arch);
     const weights: DenseWeights[] = [];
-    for (let l = 0; l + 1 < widths.length; l++) {
-      const fanIn = widths[l];
-      const fanOut = widths[l + 1];
-      const std = Math.sqrt((l + 2 === widths.length ? 1 : 2) / fanIn);
-      const kernel = new Float32Array(fanIn * fanOut);
-      for (let i = 0; i < kernel.length; i++) kernel[i] = std * rng.normal();
-      weights.push({ kernel, bias: new Float32Array(fanOut), in: fanIn, out: fanOut });
+    for (let m = 0; m < arch.members; m++) {
+      for (let l = 0; l + 1 < widths.length; l++) {
+        const fanIn = widths[l];
+        const fanOut = widths[l + 1];
+        const std = Math.sqrt((l + 2 === widths.length ? 1 : 2) / fanIn);
+        const kernel = new Float32Array(fanIn * fanOut);
+        for (let i = 0; i < kernel.length; i++) kernel[i] = std * rng.normal();
+        weights.push({ kernel, bias: new Float32Array(fanOut), in: fanIn, out: fanOut });
+      }
     }
     return new Mlp(arch, weights);
   }
 
   /** The trainable variables, for an optimiser. */
   variables(): tf.Variable[] {
-    return this.vars.flatMap((v) => [v.kernel, v.bias]);
+    return [this.first.kernel, this.first.bias, ...this.rest.flatMap((v) => [v.kernel, v.bias])];
   }
 
-  /** Logits for a batch of network inputs (n x inputWidth) -> n. */
-  logits(x: tf.Tensor2D): tf.Tensor1D {
+  /** Every member's logits for a batch of network inputs (n x inputWidth) -> members x n. */
+  memberLogits(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      let h: tf.Tensor2D = x;
-      this.vars.forEach((v, l) => {
-        const z = tf.add(tf.matMul(h, v.kernel), v.bias) as tf.Tensor2D;
-        h = l + 1 === this.vars.length ? z : activate(z, this.arch.activation);
+      const k = this.arch.members;
+      const n = x.shape[0];
+      const z0 = tf.add(tf.matMul(x, this.first.kernel), this.first.bias);
+      const a0 = this.rest.length === 0 ? z0 : activate(z0, this.arch.activation);
+      let h = tf.transpose(tf.reshape(a0, [n, k, this.widths[1]]), [1, 0, 2]) as tf.Tensor3D;
+      this.rest.forEach((v, l) => {
+        const z = tf.add(tf.matMul(h, v.kernel), v.bias) as tf.Tensor3D;
+        h = l + 1 === this.rest.length ? z : activate(z, this.arch.activation);
       });
-      return tf.reshape(h, [-1]) as tf.Tensor1D;
+      return tf.reshape(h, [k, n]) as tf.Tensor2D;
     });
   }
 
-  /** Logits for plain inputs, read back synchronously. */
+  /** The ensemble logit (mean over members) for a batch -> n. */
+  logits(x: tf.Tensor2D): tf.Tensor1D {
+    return tf.tidy(() => tf.mean(this.memberLogits(x), 0) as tf.Tensor1D);
+  }
+
+  /** Ensemble logits for plain inputs, read back synchronously. */
   predict(input: Float32Array, n: number): Float32Array {
-    const x = tf.tensor2d(input, [n, this.arch.inputWidth]);
+    const y = tf.tidy(() => this.logits(tf.tensor2d(input, [n, this.arch.inputWidth])));
     try {
-      const y = this.logits(x);
-      try {
-        return y.dataSync() as Float32Array;
-      } finally {
-        y.dispose();
-      }
+      return y.dataSync() as Float32Array;
     } finally {
-      x.dispose();
+      y.dispose();
     }
   }
 
-  /** A copy of the current weights. */
+  /** A copy of the current weights, member-major. */
   readWeights(): DenseWeights[] {
-    return this.vars.map((v) => {
-      const [inW, outW] = v.kernel.shape;
-      return {
-        kernel: Float32Array.from(v.kernel.dataSync()),
-        bias: Float32Array.from(v.bias.dataSync()),
-        in: inW,
-        out: outW,
-      };
-    });
-  }
-
-  /** Overwrites the weights (same shapes). */
-  writeWeights(weights: DenseWeights[]): void {
-    weights.forEach((w, l) => {
-      tf.tidy(() => {
-        this.vars[l].kernel.assign(tf.tensor2d(w.kernel, [w.in, w.out]));
-        this.vars[l].bias.assign(tf.tensor1d(w.bias));
-      });
-    });
+    const k = this.arch.members;
+    const layers = this.widths.length - 1;
+    const [d, h1] = [this.widths[0], this.widths[1]];
+    const k0 = this.first.kernel.dataSync();
+    const b0 = this.first.bias.dataSync();
+    const rest = this.rest.map((v) => ({ kernel: v.kernel.dataSync(), bias: v.bias.dataSync() }));
+    const out: DenseWeights[] = [];
+    for (let m = 0; m < k; m++) {
+      const kernel = new Float32Array(d * h1);
+      for (let i = 0; i < d; i++) kernel.set(k0.subarray(i * k * h1 + m * h1, i * k * h1 + (m + 1) * h1), i * h1);
+      out.push({ kernel, bias: Float32Array.from(b0.subarray(m * h1, (m + 1) * h1)), in: d, out: h1 });
+      for (let l = 1; l < layers; l++) {
+        const [inW, outW] = [this.widths[l], this.widths[l + 1]];
+        const r = rest[l - 1];
+        out.push({
+          kernel: Float32Array.from(r.kernel.subarray(m * inW * outW, (m + 1) * inW * outW)),
+          bias: Float32Array.from(r.bias.subarray(m * outW, (m + 1) * outW)),
+          in: inW,
+          out: outW,
+        });
+      }
+    }
+    return out;
   }
 
   dispose(): void {
-    for (const v of this.vars) {
-      v.kernel.dispose();
-      v.bias.dispose();
-    }
+    for (const v of this.variables()) v.dispose();
   }
 }
 
-function activate(z: tf.Tensor2D, a: Activation): tf.Tensor2D {
+/** A variable holding `t`'s values; `t` itself is released. */
+function variableOf(t: tf.Tensor): tf.Variable {
+  try {
+    return tf.variable(t);
+  } finally {
+    t.dispose();
+  }
+}
+
+function activate<T extends tf.Tensor>(z: T, a: Activation): T {
   switch (a) {
     case 'relu':
       return tf.relu(z);

@@ -5,7 +5,7 @@ import { Detector, type ModelState } from './detector';
 import { concatEncoded, type Encoded, encode, layoutOf, type Layout, networkInput, takeEncoded } from './encoding';
 import { NceError } from './errors';
 import { auroc } from './metrics';
-import { Mlp } from './model';
+import { type Architecture, type DenseWeights, Mlp } from './model';
 import { type ContinuousNoise, DiscreteNoise, fitNoise } from './noise';
 import { createRng, permutation, type Rng } from './random';
 import { type DataRecord, type Feature, inferSchema } from './schema';
@@ -125,11 +125,13 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const valNoise = sampler.sample(val.n * nu, rng.fork());
   const valSet = labelled(layout, val, valNoise, 1);
 
-  const mlp = Mlp.init({ inputWidth: layout.inputWidth, hiddenUnits: config.hiddenUnits, activation: config.activation }, rng.fork());
+  const architecture = { inputWidth: layout.inputWidth, hiddenUnits: config.hiddenUnits, activation: config.activation, members: config.ensemble };
+  const mlp = Mlp.init(architecture, rng.fork());
   const optimizer = tf.train.adam(config.learningRate);
   const history: EpochProgress[] = [];
   let best = { valLoss: Infinity, epoch: 0, weights: mlp.readWeights(), valAuc: NaN };
   let samples = 0;
+  let averaged: DenseWeights[] | null = null;
   const trainRng = rng.fork();
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
@@ -138,11 +140,13 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
       const set = labelled(layout, real, sampler.sample(real.n * nu, trainRng), 1 - config.labelSmoothing);
       const loss = runEpoch(mlp, optimizer, set, config.batchSize, trainRng);
       samples += set.n;
-      const { valLoss, valAuc } = validate(mlp, valSet);
+      const current = mlp.readWeights();
+      averaged = averaged ? blend(averaged, current, config.weightAveraging) : current;
+      const { valLoss, valAuc } = validateWeights(architecture, averaged, valSet);
       const p: EpochProgress = { pass, epoch, epochs: config.epochs, loss, valLoss, valAuc, seconds: (Date.now() - t0) / 1000 };
       history.push(p);
       options.onEpoch?.(p);
-      if (valLoss < best.valLoss - 1e-4) best = { valLoss, epoch, weights: mlp.readWeights(), valAuc };
+      if (valLoss < best.valLoss - 1e-4) best = { valLoss, epoch, weights: averaged, valAuc };
       else if (epoch - best.epoch >= config.patience) break;
     }
   } finally {
@@ -155,7 +159,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
     schema,
     noise: { spec: config.noise, fitted: continuous.toJSON(), discrete: discrete.toJSON() },
     noiseRatio: nu,
-    architecture: { inputWidth: layout.inputWidth, hiddenUnits: config.hiddenUnits, activation: config.activation },
+    architecture,
     scoreKind,
     calibration: { targetFpr: config.targetFpr, threshold: -Infinity, quantiles: [0], referenceCount: 0 },
     weights: best.weights,
@@ -222,8 +226,11 @@ function labelled(layout: Layout, real: Encoded, noise: Encoded, realLabel: numb
   return { n: both.n, x: networkInput(layout, both), y, width: layout.inputWidth };
 }
 
-/** Mean logistic loss of logits against (soft) labels: max(f, 0) - f y + log(1 + exp(-|f|)). */
-function nceLoss(logits: tf.Tensor1D, labels: tf.Tensor1D): tf.Scalar {
+/**
+ * Mean logistic loss of every member's logits (members x n) against (soft) labels (n):
+ * max(f, 0) - f y + log(1 + exp(-|f|)). Members share the batch but not their gradients.
+ */
+function nceLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() =>
     tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, labels)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))))),
   );
@@ -238,7 +245,7 @@ function runEpoch(mlp: Mlp, optimizer: tf.Optimizer, set: LabelledSet, batchSize
   try {
     for (let start = 0; start < set.n; start += batchSize) {
       const idx = tf.tensor1d(order.subarray(start, Math.min(set.n, start + batchSize)), 'int32');
-      const cost = optimizer.minimize(() => nceLoss(mlp.logits(tf.gather(x, idx) as tf.Tensor2D), tf.gather(y, idx) as tf.Tensor1D), true, vars);
+      const cost = optimizer.minimize(() => nceLoss(mlp.memberLogits(tf.gather(x, idx) as tf.Tensor2D), tf.gather(y, idx) as tf.Tensor1D), true, vars);
       idx.dispose();
       if (cost) {
         const next = tf.add(total, tf.mul(cost, idx.shape[0]));
@@ -255,8 +262,20 @@ function runEpoch(mlp: Mlp, optimizer: tf.Optimizer, set: LabelledSet, batchSize
   }
 }
 
-function validate(mlp: Mlp, set: LabelledSet): { valLoss: number; valAuc: number } {
-  const logits = mlp.predict(set.x, set.n);
+/** Exponential moving average of weights: decay * average + (1 - decay) * current, in new arrays. */
+function blend(average: DenseWeights[], current: DenseWeights[], decay: number): DenseWeights[] {
+  const mix = (a: Float32Array, c: Float32Array): Float32Array => a.map((v, i) => decay * v + (1 - decay) * c[i]);
+  return average.map((a, l) => ({ ...a, kernel: mix(a.kernel, current[l].kernel), bias: mix(a.bias, current[l].bias) }));
+}
+
+function validateWeights(arch: Architecture, weights: DenseWeights[], set: LabelledSet): { valLoss: number; valAuc: number } {
+  const mlp = new Mlp(arch, weights);
+  let logits: Float32Array;
+  try {
+    logits = mlp.predict(set.x, set.n);
+  } finally {
+    mlp.dispose();
+  }
   let loss = 0;
   for (let i = 0; i < set.n; i++) {
     const f = logits[i];

@@ -4,7 +4,9 @@ import { quantileSorted } from '../schema';
 import type { ContinuousNoise, FittedNoise } from './types';
 
 /** Values kept per feature: enough for the marginal's shape, small enough for the manifest. */
-const MAX_VALUES = 256;
+const MAX_VALUES = 1024;
+/** Bandwidths beyond the nearest value that the density sums over. */
+const WINDOW = 8;
 
 /**
  * Product of the empirical marginals: each feature resampled independently from its training
@@ -82,17 +84,29 @@ export class MarginalsNoise implements ContinuousNoise {
     return out;
   }
 
+  /**
+   * log of one feature's kernel density at v. Values are sorted, so only those within
+   * (nearest distance + WINDOW bandwidths) of v are summed: every value farther out weighs less
+   * than exp(-WINDOW^2 / 2) of the nearest one, far below float precision.
+   */
   private logMarginal(j: number, v: number): number {
     const vals = this.values[j];
     const h = this.bandwidths[j];
-    let m = -Infinity;
-    for (let k = 0; k < vals.length; k++) {
-      const e = -0.5 * ((v - vals[k]) / h) ** 2;
-      if (e > m) m = e;
+    const n = vals.length;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (vals[mid] < v) lo = mid + 1;
+      else hi = mid;
     }
+    const nearest = Math.min(lo < n ? vals[lo] - v : Infinity, lo > 0 ? v - vals[lo - 1] : Infinity);
+    const reach = nearest + WINDOW * h;
+    const m = -0.5 * (nearest / h) ** 2;
     let s = 0;
-    for (let k = 0; k < vals.length; k++) s += Math.exp(-0.5 * ((v - vals[k]) / h) ** 2 - m);
-    return m + Math.log(s / vals.length) - Math.log(h) - 0.5 * LOG_2PI;
+    for (let k = lo; k < n && vals[k] - v <= reach; k++) s += Math.exp(-0.5 * ((vals[k] - v) / h) ** 2 - m);
+    for (let k = lo - 1; k >= 0 && v - vals[k] <= reach; k--) s += Math.exp(-0.5 * ((v - vals[k]) / h) ** 2 - m);
+    return m + Math.log(s / n) - Math.log(h) - 0.5 * LOG_2PI;
   }
 
   toJSON(): FittedNoise {

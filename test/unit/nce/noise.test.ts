@@ -125,6 +125,26 @@ describe('MarginalsNoise', () => {
     expect(histogramError(MarginalsNoise.fit(x, createRng(9)), -3, 8)).toBeLessThan(0.08);
   });
 
+  it('logDensity equals the full kernel sum (computed here term by term), in the bulk and far out', () => {
+    const r = createRng(13);
+    const x = matrix(3000, 2, (_, j) => (j === 0 ? r.normal() : Math.round(5 * r.uniform())));
+    const q = MarginalsNoise.fit(x, createRng(14));
+    const p = q.toJSON() as { values: number[][]; bandwidths: number[] };
+    const probes = [0, 0, 0.3, 2.5, -4, 7, 50, -50];
+    const got = q.logDensity(Float64Array.from(probes), 4);
+    for (let i = 0; i < 4; i++) {
+      let expected = 0;
+      for (let j = 0; j < 2; j++) {
+        const v = probes[i * 2 + j];
+        const h = p.bandwidths[j];
+        const terms = p.values[j].map((c) => -0.5 * ((v - c) / h) ** 2);
+        const m = Math.max(...terms);
+        expected += m + Math.log(terms.reduce((a, t) => a + Math.exp(t - m), 0) / terms.length) - Math.log(h) - 0.5 * Math.log(2 * Math.PI);
+      }
+      expect(got[i]).toBeCloseTo(expected, 8);
+    }
+  });
+
   it('resamples each feature independently: samples of correlated data lose the correlation', () => {
     const r = createRng(10);
     const x = matrix(4000, 2, () => 0);

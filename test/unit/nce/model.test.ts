@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../../src/nce';
+import { type Architecture, Mlp } from '../../../src/nce/model';
+import { createRng } from '../../../src/nce/random';
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+describe('Mlp', () => {
+  const arch: Architecture = { inputWidth: 3, hiddenUnits: [5, 4], activation: 'swish', members: 3 };
+
+  it('packs and unpacks member-major weights unchanged', () => {
+    const a = Mlp.init(arch, createRng(1));
+    const weights = a.readWeights();
+    const b = new Mlp(arch, weights);
+    try {
+      expect(weights).toHaveLength(3 * 3);
+      expect(b.readWeights()).toEqual(weights);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it('the ensemble logit is the mean of each member run alone as a one-member network', () => {
+    const ensemble = Mlp.init(arch, createRng(2));
+    const weights = ensemble.readWeights();
+    const input = Float32Array.from({ length: 4 * 3 }, (_, i) => Math.sin(i));
+    const single = [0, 1, 2].map((m) => {
+      const net = new Mlp({ ...arch, members: 1 }, weights.slice(m * 3, m * 3 + 3));
+      try {
+        return net.predict(input, 4);
+      } finally {
+        net.dispose();
+      }
+    });
+    const mean = ensemble.predict(input, 4);
+    for (let i = 0; i < 4; i++) expect(mean[i]).toBeCloseTo((single[0][i] + single[1][i] + single[2][i]) / 3, 5);
+    ensemble.dispose();
+  });
+
+  it('dispose releases every variable', () => {
+    const before = tf.memory().numTensors;
+    Mlp.init(arch, createRng(3)).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
