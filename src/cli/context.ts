@@ -4,4 +4,6 @@ import type { BackendName } from '../nce';
 export interface CliContext {
   /** Forced tfjs backend (TF_BACKEND), or undefined to pick the best available. */
   backend?: BackendName;
+  /** The model registry directory (MODELS_DIR). */
+  modelsDir: string;
 }

@@ -8,7 +8,7 @@ import type { CliContext } from './context';
 import { CsvError } from './csv';
 
 const USAGE = `usage:
-  nce-ood train --data FILE.csv --out DIR [--config cfg.json]
+  nce-ood train --data FILE.csv (--out DIR | --model NAME) [--config cfg.json]
   nce-ood score --model DIR --data FILE.csv
   nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]`;
 
@@ -35,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     const settings = loadSettings();
-    await command(rest, { backend: settings.TF_BACKEND });
+    await command(rest, { backend: settings.TF_BACKEND, modelsDir: settings.MODELS_DIR });
     return 0;
   } catch (e: unknown) {
     if (e instanceof UsageError) {

@@ -1,10 +1,48 @@
 import { z } from 'zod';
 
+/** An API key and what it may do: `score` keys may only score, `admin` keys may do everything. */
+export interface ApiKey {
+  scope: 'admin' | 'score';
+  key: string;
+}
+
+const apiKeys = z
+  .string()
+  .transform((s, ctx): ApiKey[] => {
+    const keys: ApiKey[] = [];
+    for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const i = part.indexOf(':');
+      const scope = part.slice(0, i);
+      const key = part.slice(i + 1);
+      if (i < 0 || (scope !== 'admin' && scope !== 'score') || key.length < 8) {
+        ctx.addIssue({ code: 'custom', message: 'expected comma-separated scope:key pairs, scope admin or score, keys of 8+ characters' });
+        return z.NEVER;
+      }
+      keys.push({ scope, key });
+    }
+    return keys;
+  })
+  .optional();
+
 /**
  * Settings read from the environment. This module is the only code that reads `process.env`;
  * it validates everything at start-up and reports every problem at once.
  */
 export const settingsSchema = z.object({
+  /** HTTP port. @defaultValue 8080 */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Model registry directory (embedded mode). @defaultValue './models' */
+  MODELS_DIR: z.string().min(1).default('./models'),
+  /** Dataset directory (embedded mode). @defaultValue './data' */
+  DATASETS_DIR: z.string().min(1).default('./data'),
+  /** Redis URL; unset = embedded mode. @defaultValue unset */
+  REDIS_URL: z.string().url().optional(),
+  /** `scope:key` pairs (scopes admin, score); unset = open API, with a warning. @defaultValue unset */
+  API_KEYS: apiKeys,
+  /** Largest accepted request body in bytes. @defaultValue 1048576 (1 MiB) */
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(1 << 20),
+  /** Most records in one scoring request. @defaultValue 10000 */
+  MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /**
    * Force a tfjs backend instead of the best available (tensorflow > wasm > cpu).
    * @defaultValue unset
@@ -30,7 +68,8 @@ export class SettingsError extends Error {
  * @throws SettingsError listing every bad variable
  */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const keys = Object.keys(settingsSchema.shape);
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => keys.includes(k) && v !== undefined && v !== ''));
   const r = settingsSchema.safeParse(present);
   if (r.success) return r.data;
   throw new SettingsError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { Settings } from '../config';
+import type { Metrics } from '../metrics';
+import type { ModelStore } from '../store';
+import { requireScope } from './auth';
+import { AppError, toAppError, toProblem } from './errors';
+import type { ModelCache } from './model-cache';
+import { modelsRouter } from './models.route';
+import { scoreRouter } from './score.route';
+
+/** What the app is built from; the composition root (src/main.ts) supplies it. */
+export interface AppDeps {
+  settings: Settings;
+  store: ModelStore;
+  models: ModelCache;
+  metrics: Metrics;
+  logger: Logger;
+  backend: string;
+}
+
+/** Builds the Express app. */
+export function createApp(deps: AppDeps): Express {
+  const { settings, metrics, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const id = req.get('x-request-id') ?? randomUUID();
+    res.set('x-request-id', id);
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      // Route patterns and status only: never record values, bodies or keys.
+      logger.info({ reqId: id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+    });
+    next();
+  });
+
+  app.use(express.json({ limit: settings.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    let store = 'ok';
+    try {
+      await deps.store.list();
+    } catch {
+      store = 'unreachable';
+    }
+    const ready = store === 'ok';
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', store, backend: deps.backend, modelsLoaded: deps.models.loaded() });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  const scoreAuth = requireScope(settings.API_KEYS, 'score');
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (req.method === 'POST' && req.get('content-type') !== undefined && !req.is(['application/json', 'application/*+json'])) {
+      return next(new AppError('UNSUPPORTED_MEDIA_TYPE', `send application/json, not ${req.get('content-type')}`));
+    }
+    next();
+  });
+  app.use(scoreRouter({ models: deps.models, metrics, maxBatch: settings.MAX_BATCH_RECORDS, auth: scoreAuth }));
+  app.use(modelsRouter({ store: deps.store, models: deps.models, auth: scoreAuth }));
+
+  app.use((req: Request, _res: Response, next: NextFunction) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const e = bodyParserError(err, settings.MAX_BODY_BYTES) ?? toAppError(err);
+    if (!e.isOperational) logger.error({ err: err instanceof Error ? err.message : String(err), reqId: res.get('x-request-id') }, 'unexpected error');
+    res.status(e.status).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl.split('?')[0])));
+  });
+  return app;
+}
+
+/** body-parser reports its own failures with a `type`; they become our codes. */
+function bodyParserError(err: unknown, limit: number): AppError | null {
+  const type = (err as { type?: unknown } | null)?.type;
+  if (type === 'entity.too.large') return new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
+  if (type === 'entity.parse.failed') return new AppError('MALFORMED_BODY', 'the body is not valid JSON');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');
+  if (typeof type === 'string' && type.startsWith('request.')) return new AppError('MALFORMED_BODY', 'the request body could not be read');
+  return null;
+}

@@ -1,0 +1,4 @@
+/** The HTTP API. */
+export { type AppDeps, createApp } from './app';
+export { AppError, type ErrorCode, toProblem } from './errors';
+export { ModelCache, type ServedModel } from './model-cache';

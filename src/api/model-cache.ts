@@ -1,0 +1,89 @@
+import type { Logger } from 'pino';
+import { Detector, type Manifest } from '../nce';
+import type { ModelStore } from '../store';
+import { AppError } from './errors';
+
+/** How long a model's current version is trusted before the store is asked again. */
+export const REFRESH_MS = 1000;
+
+/** A model ready to score. */
+export interface ServedModel {
+  name: string;
+  version: string;
+  manifest: Manifest;
+  detector: Detector;
+}
+
+interface Entry {
+  served: ServedModel;
+  checkedAt: number;
+}
+
+/**
+ * Keeps one loaded Detector per model and swaps in a new current version when the store names
+ * one. Scoring is synchronous, so a swapped-out detector is never in use when it is disposed. A
+ * version that fails to load (a damaged artifact) is refused and the previous one keeps serving.
+ */
+export class ModelCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<ServedModel>>();
+
+  constructor(
+    private readonly store: ModelStore,
+    private readonly logger: Logger,
+    private readonly onSwap: (m: ServedModel, previous: ServedModel | undefined) => void = () => undefined,
+  ) {}
+
+  /** The model to score with, loading or refreshing it as needed. */
+  async get(name: string): Promise<ServedModel> {
+    const entry = this.entries.get(name);
+    if (entry && Date.now() - entry.checkedAt < REFRESH_MS) return entry.served;
+    let pending = this.loading.get(name);
+    if (!pending) {
+      pending = this.refresh(name, entry).finally(() => this.loading.delete(name));
+      this.loading.set(name, pending);
+    }
+    return pending;
+  }
+
+  /** Names of the models loaded now. */
+  loaded(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  dispose(): void {
+    for (const e of this.entries.values()) e.served.detector.dispose();
+    this.entries.clear();
+  }
+
+  private async refresh(name: string, entry: Entry | undefined): Promise<ServedModel> {
+    const version = await this.store.currentVersion(name);
+    if (version === null) {
+      if (entry) {
+        entry.served.detector.dispose();
+        this.entries.delete(name);
+      }
+      throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist or has no version`, undefined);
+    }
+    if (entry && entry.served.version === version) {
+      entry.checkedAt = Date.now();
+      return entry.served;
+    }
+    try {
+      const m = await this.store.load(name, version);
+      const served: ServedModel = { name, version, manifest: m.manifest, detector: new Detector(m.state) };
+      this.entries.set(name, { served, checkedAt: Date.now() });
+      this.onSwap(served, entry?.served);
+      entry?.served.detector.dispose();
+      this.logger.info({ model: name, version }, 'model version loaded');
+      return served;
+    } catch (e: unknown) {
+      this.logger.error({ model: name, version, err: e instanceof Error ? e.message : String(e) }, 'model version refused');
+      if (entry) {
+        entry.checkedAt = Date.now();
+        return entry.served;
+      }
+      throw new AppError('MODEL_UNAVAILABLE', `model "${name}" version ${version} cannot be loaded: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}

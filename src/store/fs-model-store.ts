@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadArtifact, saveArtifact, type Artifact } from '../nce';
+import type { LoadedModel, ModelStore } from './model-store';
+
+const CURRENT = 'CURRENT';
+const VERSION_PATTERN = /^\d{8}T\d{9}Z-[0-9a-f]{6}$/;
+
+/**
+ * The model registry on a filesystem: `root/<name>/<version>/{manifest.json,weights.bin}` and
+ * `root/<name>/CURRENT` naming the current version. A version is written into a temporary
+ * directory and renamed into place, and CURRENT is replaced by a rename, so readers never see a
+ * half-written version.
+ */
+export class FsModelStore implements ModelStore {
+  constructor(private readonly root: string) {}
+
+  async list(): Promise<string[]> {
+    const names = await readdirOrEmpty(this.root);
+    const current = await Promise.all(names.map(async (n) => ((await this.currentVersion(n)) ? n : null)));
+    return current.filter((n): n is string => n !== null).sort();
+  }
+
+  async versions(name: string): Promise<string[]> {
+    return (await readdirOrEmpty(join(this.root, name))).filter((v) => VERSION_PATTERN.test(v)).sort();
+  }
+
+  async currentVersion(name: string): Promise<string | null> {
+    try {
+      const v = (await readFile(join(this.root, name, CURRENT), 'utf8')).trim();
+      return VERSION_PATTERN.test(v) ? v : null;
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      throw e;
+    }
+  }
+
+  async load(name: string, version: string): Promise<LoadedModel> {
+    const { manifest, state } = await loadArtifact(join(this.root, name, version));
+    return { name, version, manifest, state };
+  }
+
+  async save(name: string, artifact: Artifact): Promise<string> {
+    const dir = join(this.root, name);
+    await mkdir(dir, { recursive: true });
+    const version = newVersionId();
+    const tmp = join(dir, `.tmp-${version}`);
+    try {
+      await saveArtifact(tmp, artifact);
+      await rename(tmp, join(dir, version));
+    } catch (e: unknown) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    const pointer = join(dir, `.${CURRENT}-${version}`);
+    await writeFile(pointer, version + '\n');
+    await rename(pointer, join(dir, CURRENT));
+    return version;
+  }
+}
+
+/** A sortable, unique version id: UTC time to the millisecond plus random hex. */
+function newVersionId(): string {
+  const t = new Date().toISOString().replace(/[-:.]/g, '');
+  return `${t.slice(0, 15)}${t.slice(15, 18)}Z-${randomBytes(3).toString('hex')}`;
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e: unknown) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}

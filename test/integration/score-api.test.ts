@@ -1,0 +1,160 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import pino from 'pino';
+import request from 'supertest';
+import type { Express } from 'express';
+import { createApp, ModelCache } from '../../src/api';
+import { loadSettings } from '../../src/config';
+import { createMetrics } from '../../src/metrics';
+import { initBackend, toArtifact, train, type TrainResult } from '../../src/nce';
+import { FsModelStore } from '../../src/store';
+import { normalRecords, suffix } from '../helpers/data';
+
+let dir: string;
+let store: FsModelStore;
+let models: ModelCache;
+let app: Express;
+let result: TrainResult;
+const name = `m-${suffix()}`;
+const ADMIN = 'admin-key-123456';
+const SCORER = 'score-key-123456';
+
+beforeAll(async () => {
+  const backend = await initBackend();
+  dir = await mkdtemp(join(tmpdir(), 'nce-api-'));
+  store = new FsModelStore(dir);
+  result = await train(normalRecords(400, 3, 1), { epochs: 5 });
+  await store.save(name, toArtifact(result, { datasetFingerprint: 'test', datasetRows: 400, backend }));
+  const settings = loadSettings({ MODELS_DIR: dir, MAX_BATCH_RECORDS: '50', MAX_BODY_BYTES: '20000', API_KEYS: `admin:${ADMIN},score:${SCORER}` });
+  const logger = pino({ level: 'silent' });
+  models = new ModelCache(store, logger);
+  app = createApp({ settings, store, models, metrics: createMetrics(), logger, backend });
+});
+
+afterAll(async () => {
+  models.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const score = (body: unknown, key = SCORER) => request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${key}`).send(body as object);
+
+describe('POST /v1/models/:name/score', () => {
+  it('returns one result per record in order, naming the model version', async () => {
+    const res = await score({ records: [{ f0: 0, f1: 0, f2: 0 }, { f0: 9, f1: -9, f2: 9 }] });
+    expect(res.status).toBe(200);
+    expect(res.body.model).toBe(name);
+    expect(res.body.version).toBe(await store.currentVersion(name));
+    expect(res.body.results).toHaveLength(2);
+    const [near, far] = res.body.results;
+    expect(far.score).toBeLessThan(near.score);
+    expect(far.ood).toBe(true);
+    expect(Object.keys(near).sort()).toEqual(['logDensity', 'logRatio', 'ood', 'percentile', 'score']);
+  });
+
+  it('with explain, adds per-feature contributions', async () => {
+    const res = await score({ records: [{ f0: 1, f1: 2, f2: 0 }], explain: true });
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body.results[0].contributions).sort()).toEqual(['f0', 'f1', 'f2']);
+  });
+
+  it.each([
+    [{ records: [{ f0: 0, f1: 0, f2: 0 }, { f0: 0, f1: 0, f2: 0 }, { f0: 0, f1: 0, f2: 0 }, { f0: 'x', f1: 0, f2: 0 }] }, '/records/3/f0'],
+    [{ records: [{ f0: 0, f1: 0, f2: 0 }, { f0: 0, f2: 0 }] }, '/records/1/f1'],
+    [{ records: [{ f0: 0, f1: 0, f2: [1] }] }, '/records/0/f2'],
+    [{ records: [{ f0: 0, f1: 0, f2: { a: 1 } }] }, '/records/0/f2'],
+  ])('when a record is wrong, answers 400 INVALID_RECORD pointing at it (%j)', async (body, pointer) => {
+    const res = await score(body);
+    expect(res.status).toBe(400);
+    expect(res.type).toBe('application/problem+json');
+    expect(res.body).toMatchObject({ code: 'INVALID_RECORD', status: 400, pointer });
+  });
+
+  it('when the JSON is malformed, answers 400 MALFORMED_BODY', async () => {
+    const res = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'application/json').send('{"records": [');
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('MALFORMED_BODY');
+  });
+
+  it('when the batch or the body is over its limit, answers 413', async () => {
+    const many = { records: Array.from({ length: 51 }, () => ({ f0: 0, f1: 0, f2: 0 })) };
+    expect((await score(many)).body).toMatchObject({ status: 413, code: 'BATCH_TOO_LARGE' });
+    const big = { records: [{ f0: 0, f1: 0, f2: 'x'.repeat(30000) }] };
+    expect((await score(big)).body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
+  });
+
+  it('when the body is not JSON, answers 415', async () => {
+    const res = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/plain').send('f0,f1');
+    expect(res.status).toBe(415);
+  });
+
+  it('when the model does not exist or its name is a path, answers 404 MODEL_NOT_FOUND', async () => {
+    for (const bad of ['nope', '..%2F..%2Fetc']) {
+      const res = await request(app).post(`/v1/models/${bad}/score`).set('authorization', `Bearer ${SCORER}`).send({ records: [{ f0: 0 }] });
+      expect(res.status).toBe(404);
+      expect(res.body.code).toBe('MODEL_NOT_FOUND');
+    }
+  });
+
+  it('without a key answers 401, with a wrong key 401', async () => {
+    expect((await request(app).post(`/v1/models/${name}/score`).send({ records: [{ f0: 0, f1: 0, f2: 0 }] })).status).toBe(401);
+    expect((await score({ records: [{ f0: 0, f1: 0, f2: 0 }] }, 'wrong-key-000000')).status).toBe(401);
+    expect((await score({ records: [{ f0: 0, f1: 0, f2: 0 }] }, ADMIN)).status).toBe(200);
+  });
+
+  it('after rejected requests the service still scores, and tensors do not grow across repeated scoring', async () => {
+    await score({ records: [{ f0: 'bad' }] });
+    await score({ records: [{ f0: 0, f1: 0, f2: 0 }] });
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) expect((await score({ records: [{ f0: i / 10, f1: 0, f2: 0 }] })).status).toBe(200);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('when a new version is saved, serves it after the refresh interval without a restart', async () => {
+    const v1 = (await score({ records: [{ f0: 0, f1: 0, f2: 0 }] })).body.version;
+    const v2 = await store.save(name, toArtifact(result, { datasetFingerprint: 'test2', datasetRows: 400, backend: 'wasm' }));
+    expect(v2).not.toBe(v1);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await score({ records: [{ f0: 0, f1: 0, f2: 0 }] })).body.version).toBe(v2);
+  });
+
+  it('when the new current version is tampered with, keeps serving the previous one', async () => {
+    const good = (await score({ records: [{ f0: 0, f1: 0, f2: 0 }] })).body.version;
+    const bad = await store.save(name, toArtifact(result, { datasetFingerprint: 'test3', datasetRows: 400, backend: 'wasm' }));
+    const w = join(dir, name, bad, 'weights.bin');
+    const bytes = await readFile(w);
+    bytes[0] ^= 0xff;
+    await writeFile(w, bytes);
+    await new Promise((r) => setTimeout(r, 1100));
+    const res = await score({ records: [{ f0: 0, f1: 0, f2: 0 }] });
+    expect(res.status).toBe(200);
+    expect(res.body.version).toBe(good);
+  });
+});
+
+describe('GET routes', () => {
+  it('/healthz, /readyz report ok and the backend; /metrics counts scored records', async () => {
+    expect((await request(app).get('/healthz')).body).toEqual({ status: 'ok' });
+    const ready = await request(app).get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(['tensorflow', 'wasm', 'cpu']).toContain(ready.body.backend);
+    const metrics = await request(app).get('/metrics');
+    expect(metrics.text).toMatch(new RegExp(`nce_ood_scored_records_total\\{model="${name}"\\} [1-9]`));
+    expect(metrics.text).toMatch(new RegExp(`nce_ood_flagged_records_total\\{model="${name}"\\} [1-9]`));
+    expect(metrics.text).toContain('nce_ood_http_request_duration_seconds_bucket');
+  });
+
+  it('/v1/models lists the model and /v1/models/:name summarises its current version', async () => {
+    const list = await request(app).get('/v1/models').set('authorization', `Bearer ${SCORER}`);
+    expect(list.body.models.map((m: { name: string }) => m.name)).toContain(name);
+    const one = await request(app).get(`/v1/models/${name}`).set('authorization', `Bearer ${SCORER}`);
+    expect(one.body).toMatchObject({ name, features: [{ name: 'f0', kind: 'numeric' }, { name: 'f1' }, { name: 'f2' }] });
+  });
+
+  it('an unknown route answers 404 problem+json', async () => {
+    const res = await request(app).get('/nothing');
+    expect(res.status).toBe(404);
+    expect(res.type).toBe('application/problem+json');
+  });
+});
