@@ -3,7 +3,8 @@ import { createApp, ModelCache } from './api';
 import { loadSettings, SettingsError } from './config';
 import { createMetrics } from './metrics';
 import { initBackend } from './nce';
-import { FsModelStore } from './store';
+import { InProcessQueue } from './queue';
+import { FsDatasetStore, FsModelStore } from './store';
 
 /** Composition root: settings -> backend -> store -> metrics -> app, then serve until SIGTERM. */
 async function main(): Promise<void> {
@@ -24,7 +25,18 @@ async function main(): Promise<void> {
     if (previous) metrics.modelInfo.remove({ model: previous.name, version: previous.version, backend });
     metrics.modelInfo.set({ model: m.name, version: m.version, backend }, 1);
   });
-  const app = createApp({ settings, store, models, metrics, logger, backend });
+  const datasets = new FsDatasetStore(settings.DATASETS_DIR);
+  const queue = new InProcessQueue({
+    datasets,
+    models: store,
+    logger,
+    backend: settings.TF_BACKEND,
+    onFinished: (job, seconds) => {
+      metrics.trainingJobs.inc({ outcome: job.state });
+      metrics.trainingDuration.observe({ outcome: job.state }, seconds);
+    },
+  });
+  const app = createApp({ settings, store, datasets, queue, models, metrics, logger, backend });
   const server = app.listen(settings.PORT, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : settings.PORT;
@@ -33,8 +45,10 @@ async function main(): Promise<void> {
   const stop = (): void => {
     logger.info('shutting down');
     server.close(() => {
-      models.dispose();
-      process.exit(0);
+      void queue.close().then(() => {
+        models.dispose();
+        process.exit(0);
+      });
     });
   };
   process.on('SIGTERM', stop);

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { JobQueue } from '../queue';
 import type { Logger } from 'pino';
 import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
-import type { ModelStore } from '../store';
+import type { DatasetStore, ModelStore } from '../store';
 import { requireScope } from './auth';
 import { AppError, toAppError, toProblem } from './errors';
 import type { ModelCache } from './model-cache';
+import { datasetsRouter } from './datasets.route';
+import { jobsRouter } from './jobs.route';
 import { modelsRouter } from './models.route';
 import { scoreRouter } from './score.route';
 
@@ -14,6 +17,8 @@ import { scoreRouter } from './score.route';
 export interface AppDeps {
   settings: Settings;
   store: ModelStore;
+  datasets: DatasetStore;
+  queue: JobQueue;
   models: ModelCache;
   metrics: Metrics;
   logger: Logger;
@@ -41,8 +46,6 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
-  app.use(express.json({ limit: settings.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
-
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -61,14 +64,11 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const scoreAuth = requireScope(settings.API_KEYS, 'score');
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    if (req.method === 'POST' && req.get('content-type') !== undefined && !req.is(['application/json', 'application/*+json'])) {
-      return next(new AppError('UNSUPPORTED_MEDIA_TYPE', `send application/json, not ${req.get('content-type')}`));
-    }
-    next();
-  });
-  app.use(scoreRouter({ models: deps.models, metrics, maxBatch: settings.MAX_BATCH_RECORDS, auth: scoreAuth }));
+  const adminAuth = requireScope(settings.API_KEYS, 'admin');
+  app.use(scoreRouter({ models: deps.models, metrics, maxBatch: settings.MAX_BATCH_RECORDS, maxBytes: settings.MAX_BODY_BYTES, auth: scoreAuth }));
   app.use(modelsRouter({ store: deps.store, models: deps.models, auth: scoreAuth }));
+  app.use(datasetsRouter({ datasets: deps.datasets, maxBytes: settings.MAX_DATASET_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
+  app.use(jobsRouter({ datasets: deps.datasets, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {

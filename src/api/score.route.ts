@@ -3,11 +3,11 @@ import { z } from 'zod';
 import { explain, type DataRecord } from '../nce';
 import type { Metrics } from '../metrics';
 import { NAME_PATTERN } from '../store';
-import { AppError, escapePointer } from './errors';
+import { body } from './body';
+import { AppError } from './errors';
+import { fieldValue, requestError } from './validation';
 import type { ModelCache } from './model-cache';
 import type { RequestHandler } from 'express';
-
-const fieldValue = z.union([z.number(), z.string(), z.null()]);
 
 /** The body of `POST /v1/models/{name}/score`. */
 export const scoreRequestSchema = z
@@ -18,22 +18,22 @@ export const scoreRequestSchema = z
   .strict();
 
 /** Scoring route: validates the body, scores in order, names the model version. */
-export function scoreRouter(deps: { models: ModelCache; metrics: Metrics; maxBatch: number; auth: RequestHandler }): Router {
+export function scoreRouter(deps: { models: ModelCache; metrics: Metrics; maxBatch: number; maxBytes: number; auth: RequestHandler }): Router {
   const router = Router();
-  router.post('/v1/models/:name/score', deps.auth, async (req, res) => {
+  router.post('/v1/models/:name/score', deps.auth, ...body(deps.maxBytes), async (req, res) => {
     const name = String(req.params.name);
     if (!NAME_PATTERN.test(name)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
-    const body: unknown = req.body;
-    const records = (body as { records?: unknown } | undefined)?.records;
+    const input: unknown = req.body;
+    const records = (input as { records?: unknown } | undefined)?.records;
     if (Array.isArray(records) && records.length > deps.maxBatch) {
       throw new AppError('BATCH_TOO_LARGE', `${records.length} records in one request; the limit is ${deps.maxBatch}`, '/records');
     }
-    const parsed = scoreRequestSchema.safeParse(body);
+    const parsed = scoreRequestSchema.safeParse(input);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     const model = await deps.models.get(name);
-    const input = parsed.data.records as DataRecord[];
-    const results = model.detector.score(input);
-    const explanations = parsed.data.explain ? explain(model.detector, input) : null;
+    const recs = parsed.data.records as DataRecord[];
+    const results = model.detector.score(recs);
+    const explanations = parsed.data.explain ? explain(model.detector, recs) : null;
     let flagged = 0;
     for (const r of results) if (r.ood) flagged++;
     deps.metrics.scoredRecords.inc({ model: name }, results.length);
@@ -45,14 +45,4 @@ export function scoreRouter(deps: { models: ModelCache; metrics: Metrics; maxBat
     });
   });
   return router;
-}
-
-function requestError(issue: z.core.$ZodIssue): AppError {
-  const path = issue.path.map((p) => String(p));
-  const pointer = '/' + path.map(escapePointer).join('/');
-  if (path[0] === 'records' && path.length >= 3) {
-    return new AppError('INVALID_RECORD', `record ${path[1]} field "${path[2]}" must be a number, a string or null`, pointer);
-  }
-  if (path[0] === 'records' && path.length === 2) return new AppError('INVALID_RECORD', `record ${path[1]} must be an object`, pointer);
-  return new AppError('INVALID_REQUEST', `${path.length ? path.join('.') : 'body'}: ${issue.message}`, pointer === '/' ? '' : pointer);
 }

@@ -5,7 +5,7 @@ import { evalCommand } from './commands/eval.command';
 import { scoreCommand } from './commands/score.command';
 import { trainCommand } from './commands/train.command';
 import type { CliContext } from './context';
-import { CsvError } from './csv';
+import { CsvError } from '../store';
 
 const USAGE = `usage:
   nce-ood train --data FILE.csv (--out DIR | --model NAME) [--config cfg.json]

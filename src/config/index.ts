@@ -41,6 +41,8 @@ export const settingsSchema = z.object({
   API_KEYS: apiKeys,
   /** Largest accepted request body in bytes. @defaultValue 1048576 (1 MiB) */
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(1 << 20),
+  /** Largest dataset upload (CSV, NDJSON or JSON) in bytes. @defaultValue 67108864 (64 MiB) */
+  MAX_DATASET_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(64 << 20),
   /** Most records in one scoring request. @defaultValue 10000 */
   MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /**

@@ -9,7 +9,8 @@ import { createApp, ModelCache } from '../../src/api';
 import { loadSettings } from '../../src/config';
 import { createMetrics } from '../../src/metrics';
 import { initBackend, toArtifact, train, type TrainResult } from '../../src/nce';
-import { FsModelStore } from '../../src/store';
+import { InProcessQueue } from '../../src/queue';
+import { FsDatasetStore, FsModelStore } from '../../src/store';
 import { normalRecords, suffix } from '../helpers/data';
 
 let dir: string;
@@ -30,7 +31,9 @@ beforeAll(async () => {
   const settings = loadSettings({ MODELS_DIR: dir, MAX_BATCH_RECORDS: '50', MAX_BODY_BYTES: '20000', API_KEYS: `admin:${ADMIN},score:${SCORER}` });
   const logger = pino({ level: 'silent' });
   models = new ModelCache(store, logger);
-  app = createApp({ settings, store, models, metrics: createMetrics(), logger, backend });
+  const datasets = new FsDatasetStore(join(dir, 'data'));
+  const queue = new InProcessQueue({ datasets, models: store, logger });
+  app = createApp({ settings, store, datasets, queue, models, metrics: createMetrics(), logger, backend });
 });
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { auprc, auroc, Detector, type DataRecord, initBackend, train } from '../../nce';
 import { parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
-import { CsvError, readCsv } from '../csv';
+import { CsvError, readCsv } from '../../store';
 import { reportEpoch, reportTraining } from '../progress';
 import type { CliContext } from '../context';
 

@@ -1,6 +1,6 @@
 import { Detector, initBackend, loadArtifact, NceError, type ScoreResult } from '../../nce';
 import { parseFlags } from '../args';
-import { CsvError, readCsv } from '../csv';
+import { CsvError, readCsv } from '../../store';
 import type { CliContext } from '../context';
 
 /** Records scored per forward pass: bounds memory on large files. */

@@ -1,8 +1,7 @@
 import { fingerprintRecords, initBackend, saveArtifact, toArtifact, train } from '../../nce';
-import { FsModelStore, NAME_PATTERN } from '../../store';
+import { FsModelStore, NAME_PATTERN, readCsv } from '../../store';
 import { parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
-import { readCsv } from '../csv';
 import { reportEpoch, reportTraining } from '../progress';
 import type { CliContext } from '../context';
 

@@ -7,6 +7,7 @@ describe('loadSettings', () => {
       MODELS_DIR: './models',
       DATASETS_DIR: './data',
       MAX_BODY_BYTES: 1 << 20,
+      MAX_DATASET_BYTES: 64 << 20,
       MAX_BATCH_RECORDS: 10_000,
       LOG_LEVEL: 'info',
     });

@@ -1,4 +1,4 @@
-import { parseCsv, typeField } from '../../../src/cli/csv';
+import { parseCsv, typeField } from '../../../src/store/csv';
 
 describe('typeField', () => {
   it.each([

@@ -1,0 +1,54 @@
+import { Router, type RequestHandler } from 'express';
+import type { DatasetStore } from '../store';
+import { NAME_PATTERN } from '../store';
+import { body } from './body';
+import { checkColumns, parseDatasetBody } from './dataset-body';
+import { AppError } from './errors';
+
+/** Checks a dataset name from the path: letters, digits, `_` and `-` only (no traversal). */
+export function datasetName(raw: unknown): string {
+  const name = String(raw);
+  if (!NAME_PATTERN.test(name)) throw new AppError('INVALID_REQUEST', 'a dataset name is 1-64 letters, digits, "_" or "-", starting with a letter or digit', '/name');
+  return name;
+}
+
+/** Dataset routes: create/replace, append with retention, inspect, list, delete. */
+export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; readAuth: RequestHandler; writeAuth: RequestHandler }): Router {
+  const router = Router();
+  const upload = body(deps.maxBytes, { text: true });
+
+  router.put('/v1/datasets/:name', deps.writeAuth, ...upload, async (req, res) => {
+    const name = datasetName(req.params.name);
+    const { columns, records } = parseDatasetBody(req);
+    res.json(await deps.datasets.put(name, columns, records));
+  });
+
+  router.post('/v1/datasets/:name/records', deps.writeAuth, ...upload, async (req, res) => {
+    const name = datasetName(req.params.name);
+    const maxRows = req.query.maxRows === undefined ? undefined : Number(req.query.maxRows);
+    if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', 'maxRows must be a positive integer', '/maxRows');
+    const existing = await deps.datasets.info(name);
+    if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
+    const { records } = parseDatasetBody(req);
+    checkColumns(records, existing.columns);
+    res.json(await deps.datasets.append(name, records, maxRows));
+  });
+
+  router.get('/v1/datasets', deps.readAuth, async (_req, res) => {
+    res.json({ datasets: await deps.datasets.list() });
+  });
+
+  router.get('/v1/datasets/:name', deps.readAuth, async (req, res) => {
+    const name = datasetName(req.params.name);
+    const info = await deps.datasets.info(name);
+    if (!info) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist`);
+    res.json(info);
+  });
+
+  router.delete('/v1/datasets/:name', deps.writeAuth, async (req, res) => {
+    const name = datasetName(req.params.name);
+    if (!(await deps.datasets.delete(name))) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist`);
+    res.status(204).end();
+  });
+  return router;
+}

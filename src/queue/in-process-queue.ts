@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { type Artifact, type BackendName, fromArtifact } from '../nce';
+import type { DatasetStore, ModelStore } from '../store';
+import type { JobInfo, JobPayload, JobQueue } from './job-queue';
+import type { TrainWorkerInput, TrainWorkerMessage } from './train.worker';
+
+/** Finished jobs kept for `GET /v1/jobs/{id}`. */
+const KEEP_FINISHED = 1000;
+
+/** The compiled worker script (under ts-jest this file runs from src/, the worker from dist/). */
+function workerScript(): string {
+  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'dist', 'src', 'queue', 'train.worker.js') : join(__dirname, 'train.worker.js');
+}
+
+/**
+ * The embedded mode's queue: jobs run one at a time, each training in a worker thread so the API's
+ * event loop keeps scoring. Job state lives in memory (a restart forgets queued jobs).
+ */
+export class InProcessQueue implements JobQueue {
+  private readonly jobs = new Map<string, JobInfo>();
+  private readonly waiting: string[] = [];
+  private running: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly deps: {
+      datasets: DatasetStore;
+      models: ModelStore;
+      logger: Logger;
+      backend?: BackendName;
+      onFinished?: (job: JobInfo, seconds: number) => void;
+    },
+  ) {}
+
+  async enqueue(payload: JobPayload): Promise<JobInfo> {
+    if (this.closed) throw new Error('the queue is closed');
+    const job: JobInfo = { id: randomUUID(), state: 'queued', payload, progress: [], createdAt: new Date().toISOString() };
+    this.jobs.set(job.id, job);
+    this.waiting.push(job.id);
+    this.pump();
+    return job;
+  }
+
+  async get(id: string): Promise<JobInfo | null> {
+    return this.jobs.get(id) ?? null;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.waiting.length = 0;
+    await this.running;
+  }
+
+  private pump(): void {
+    if (this.running || this.waiting.length === 0) return;
+    const job = this.jobs.get(this.waiting.shift() as string) as JobInfo;
+    this.running = this.run(job).finally(() => {
+      this.running = null;
+      this.forgetOld();
+      this.pump();
+    });
+  }
+
+  private async run(job: JobInfo): Promise<void> {
+    job.state = 'running';
+    job.startedAt = new Date().toISOString();
+    const t0 = Date.now();
+    try {
+      switch (job.payload.kind) {
+        case 'train': {
+          const { records, info } = await this.deps.datasets.records(job.payload.dataset);
+          const artifact = await this.trainInWorker(job, { records, columns: info.columns, config: job.payload.config, backend: this.deps.backend });
+          const version = await this.deps.models.save(job.payload.model, artifact);
+          job.result = { model: job.payload.model, version };
+          break;
+        }
+      }
+      job.state = 'completed';
+    } catch (e: unknown) {
+      job.state = 'failed';
+      job.error = { code: (e as { code?: string }).code ?? 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+      this.deps.logger.warn({ jobId: job.id, code: job.error.code }, 'job failed');
+    } finally {
+      job.finishedAt = new Date().toISOString();
+      this.deps.onFinished?.(job, (Date.now() - t0) / 1000);
+    }
+  }
+
+  private trainInWorker(job: JobInfo, input: TrainWorkerInput): Promise<Artifact> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(workerScript(), { workerData: input });
+      let settled = false;
+      worker.on('message', (m: TrainWorkerMessage) => {
+        if (m.type === 'epoch') {
+          job.progress.push(m.progress);
+        } else if (m.type === 'done') {
+          settled = true;
+          const weights = Buffer.from(m.weights);
+          // Verified like any stored artifact before it is saved.
+          fromArtifact(m.manifest, weights);
+          resolve({ manifest: JSON.parse(m.manifest), weights });
+          void worker.terminate();
+        } else {
+          settled = true;
+          reject(Object.assign(new Error(m.message), { code: m.code }));
+          void worker.terminate();
+        }
+      });
+      worker.on('error', (e) => {
+        if (!settled) reject(e);
+      });
+      worker.on('exit', (code) => {
+        if (!settled) reject(new Error(`training thread exited with code ${code}`));
+      });
+    });
+  }
+
+  private forgetOld(): void {
+    const finished = [...this.jobs.values()].filter((j) => j.state === 'completed' || j.state === 'failed');
+    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.id);
+  }
+}

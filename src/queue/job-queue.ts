@@ -1,0 +1,35 @@
+import type { EpochProgress } from '../nce';
+
+/** A training request: train `model` on the stored `dataset` with `config`. */
+export interface TrainJobPayload {
+  kind: 'train';
+  model: string;
+  dataset: string;
+  config: unknown;
+}
+
+/** Every job payload; switch on `kind`. */
+export type JobPayload = TrainJobPayload;
+
+export type JobState = 'queued' | 'running' | 'completed' | 'failed';
+
+/** A job as `GET /v1/jobs/{id}` shows it. */
+export interface JobInfo {
+  id: string;
+  state: JobState;
+  payload: JobPayload;
+  progress: EpochProgress[];
+  result?: { model: string; version: string };
+  error?: { code: string; message: string };
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/** Training jobs: enqueued by the API, run off the API's event loop. */
+export interface JobQueue {
+  enqueue(payload: JobPayload): Promise<JobInfo>;
+  get(id: string): Promise<JobInfo | null>;
+  /** Waits for the running job, then stops taking jobs. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,36 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { type BackendName, type DataRecord, type EpochProgress, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../nce';
+
+/** What the queue sends the training thread. */
+export interface TrainWorkerInput {
+  records: DataRecord[];
+  columns: string[];
+  config: unknown;
+  backend?: BackendName;
+}
+
+/** What the training thread sends back. */
+export type TrainWorkerMessage =
+  | { type: 'epoch'; progress: EpochProgress }
+  | { type: 'done'; manifest: string; weights: ArrayBuffer }
+  | { type: 'error'; code: string; message: string };
+
+async function run(input: TrainWorkerInput): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('train.worker must run in a worker thread');
+  try {
+    const backend = await initBackend(input.backend);
+    const result = await train(input.records, input.config, {
+      columns: input.columns,
+      onEpoch: (progress) => port.postMessage({ type: 'epoch', progress } satisfies TrainWorkerMessage),
+    });
+    const artifact = toArtifact(result, { datasetFingerprint: fingerprintRecords(input.records, input.columns), datasetRows: input.records.length, backend });
+    const weights = artifact.weights.buffer.slice(artifact.weights.byteOffset, artifact.weights.byteOffset + artifact.weights.byteLength) as ArrayBuffer;
+    port.postMessage({ type: 'done', manifest: JSON.stringify(artifact.manifest), weights } satisfies TrainWorkerMessage, [weights]);
+  } catch (e: unknown) {
+    const code = e instanceof NceError ? e.code : 'INTERNAL';
+    port.postMessage({ type: 'error', code, message: e instanceof Error ? e.message : String(e) } satisfies TrainWorkerMessage);
+  }
+}
+
+void run(workerData as TrainWorkerInput);

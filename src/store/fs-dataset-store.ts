@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DataRecord } from '../nce';
+import type { DatasetInfo, DatasetStore } from './dataset-store';
+
+/**
+ * Datasets on a filesystem: `root/<name>.json` holds columns, rows and records. Every write goes
+ * to a temporary file renamed over the old one, so a crash leaves the old or the new dataset,
+ * never a mix. Appends rewrite the file: fine for the embedded mode's sizes.
+ */
+export class FsDatasetStore implements DatasetStore {
+  constructor(private readonly root: string) {}
+
+  async list(): Promise<DatasetInfo[]> {
+    let files: string[];
+    try {
+      files = await readdir(this.root);
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const names = files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+    const infos = await Promise.all(names.map((n) => this.info(n)));
+    return infos.filter((i): i is DatasetInfo => i !== null);
+  }
+
+  async info(name: string): Promise<DatasetInfo | null> {
+    try {
+      return (await this.records(name)).info;
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }> {
+    const stored = JSON.parse(await readFile(this.file(name), 'utf8')) as { columns: string[]; updatedAt: string; records: DataRecord[] };
+    return { info: { name, rows: stored.records.length, columns: stored.columns, updatedAt: stored.updatedAt }, records: stored.records };
+  }
+
+  async put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
+    const updatedAt = new Date().toISOString();
+    await mkdir(this.root, { recursive: true });
+    const tmp = `${this.file(name)}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeFile(tmp, JSON.stringify({ columns, updatedAt, records }));
+      await rename(tmp, this.file(name));
+    } catch (e: unknown) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    return { name, rows: records.length, columns: [...columns], updatedAt };
+  }
+
+  async append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo> {
+    const existing = await this.records(name);
+    const all = [...existing.records, ...records];
+    return this.put(name, existing.info.columns, maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    try {
+      await rm(this.file(name));
+      return true;
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
+  private file(name: string): string {
+    return join(this.root, `${name}.json`);
+  }
+}

@@ -1,0 +1,112 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import request from 'supertest';
+import type { Express } from 'express';
+import { createApp, ModelCache } from '../../src/api';
+import { loadSettings } from '../../src/config';
+import { createMetrics } from '../../src/metrics';
+import { auroc, initBackend } from '../../src/nce';
+import { InProcessQueue } from '../../src/queue';
+import { FsDatasetStore, FsModelStore, parseCsv } from '../../src/store';
+import { suffix } from '../helpers/data';
+
+const ROOT = resolve(__dirname, '../..');
+const DATA = resolve(ROOT, '..', 'shared', 'datasets', 'thyroid.csv');
+const CONFIG = { epochs: 15, seed: 3 };
+let dir: string;
+let app: Express;
+let queue: InProcessQueue;
+let models: ModelCache;
+
+beforeAll(async () => {
+  const backend = await initBackend();
+  dir = await mkdtemp(join(tmpdir(), 'nce-flow-'));
+  const settings = loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data'), MAX_BATCH_RECORDS: '1000' });
+  const logger = pino({ level: 'silent' });
+  const store = new FsModelStore(settings.MODELS_DIR);
+  const datasets = new FsDatasetStore(settings.DATASETS_DIR);
+  queue = new InProcessQueue({ datasets, models: store, logger });
+  models = new ModelCache(store, logger);
+  app = createApp({ settings, store, datasets, queue, models, metrics: createMetrics(), logger, backend });
+});
+
+afterAll(async () => {
+  await queue.close();
+  models.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function waitForJob(id: string): Promise<{ state: string; result?: { version: string }; error?: { code: string }; progress: unknown[] }> {
+  for (let i = 0; i < 600; i++) {
+    const job = (await request(app).get(`/v1/jobs/${id}`)).body;
+    if (job.state === 'completed' || job.state === 'failed') return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} did not finish`);
+}
+
+describe('embedded mode, end to end', () => {
+  it('upload a train split as CSV, train, poll the job, score the test split: AUROC within 0.02 of `nce-ood eval`', async () => {
+    const table = parseCsv(await readFile(DATA, 'utf8'));
+    const features = table.columns.filter((c) => c !== 'label' && c !== 'split');
+    const trainCsv = [features.join(','), ...table.records.filter((r) => r.split === 'train').map((r) => features.map((c) => r[c]).join(','))].join('\n');
+    const dataset = `thyroid-${suffix()}`;
+    const put = await request(app).put(`/v1/datasets/${dataset}`).set('content-type', 'text/csv').send(trainCsv);
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ name: dataset, columns: features, rows: 2263 });
+
+    const model = `thyroid-${suffix()}`;
+    const started = await request(app).post(`/v1/models/${model}/train`).send({ dataset, config: CONFIG });
+    expect(started.status).toBe(202);
+    // The event loop is free while the worker thread trains: scoring-side routes still answer.
+    expect((await request(app).get('/healthz')).status).toBe(200);
+    const job = await waitForJob(started.body.jobId);
+    expect(job.state).toBe('completed');
+    expect(job.progress.length).toBeGreaterThan(0);
+
+    const test = table.records.filter((r) => r.split === 'test');
+    const scores: number[] = [];
+    for (let i = 0; i < test.length; i += 1000) {
+      const records = test.slice(i, i + 1000).map((r) => Object.fromEntries(features.map((c) => [c, r[c]])));
+      const res = await request(app).post(`/v1/models/${model}/score`).send({ records });
+      expect(res.status).toBe(200);
+      expect(res.body.version).toBe(job.result?.version);
+      for (const r of res.body.results) scores.push(-r.score);
+    }
+    const apiAuroc = auroc(scores, test.map((r) => r.label as number));
+
+    await writeFile(join(dir, 'cfg.json'), JSON.stringify(CONFIG));
+    const cli = spawnSync(process.execPath, [join(ROOT, 'bin/nce-ood.js'), 'eval', '--data', DATA, '--config', join(dir, 'cfg.json')], { encoding: 'utf8' });
+    expect(cli.status).toBe(0);
+    const cliAuroc = JSON.parse(cli.stdout).auroc as number;
+    expect(Math.abs(apiAuroc - cliAuroc)).toBeLessThan(0.02);
+  });
+
+  it('bad uploads and training requests get the documented status and code, and the service keeps serving', async () => {
+    const ragged = await request(app).put('/v1/datasets/bad').set('content-type', 'text/csv').send('a,b\n1,2\n3\n');
+    expect(ragged.status).toBe(400);
+    expect(ragged.body).toMatchObject({ code: 'MALFORMED_BODY', detail: expect.stringContaining('body:3') });
+    const ndjson = await request(app).put('/v1/datasets/bad').set('content-type', 'application/x-ndjson').send('{"a":1}\n{"a":"x","b":2}\n');
+    expect(ndjson.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/b' });
+    const wrongType = await request(app).put('/v1/datasets/bad').send({ records: [{ a: 1 }, { a: [2] }] });
+    expect(wrongType.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/a' });
+    expect((await request(app).put('/v1/datasets/..%2Fetc').set('content-type', 'text/csv').send('a\n1\n')).status).toBe(400);
+    expect((await request(app).get('/v1/datasets/bad')).status).toBe(404);
+
+    const noData = await request(app).post('/v1/models/m1/train').send({ dataset: 'missing' });
+    expect(noData.body).toMatchObject({ status: 404, code: 'NOT_FOUND', pointer: '/dataset' });
+    await request(app).put('/v1/datasets/small').send({ records: Array.from({ length: 30 }, (_, i) => ({ x: i, y: i % 3 })) });
+    const badConfig = await request(app).post('/v1/models/m1/train').send({ dataset: 'small', config: { noiseRatio: 0 } });
+    expect(badConfig.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config/noiseRatio' });
+
+    const append = await request(app).post('/v1/datasets/small/records?maxRows=25').send({ records: [{ x: 99, y: 0 }] });
+    expect(append.body).toMatchObject({ rows: 25 });
+    expect((await request(app).post('/v1/datasets/small/records').send({ records: [{ x: 1 }] })).body).toMatchObject({ code: 'INVALID_RECORD', pointer: '/records/0/y' });
+    expect((await request(app).get('/v1/datasets')).body.datasets.map((d: { name: string }) => d.name)).toContain('small');
+    expect((await request(app).delete('/v1/datasets/small')).status).toBe(204);
+    expect((await request(app).get('/healthz')).status).toBe(200);
+  });
+});
