@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     models: store,
     logger,
     backend: settings.TF_BACKEND,
+    gate: { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP },
     onFinished: (job, seconds) => {
       metrics.trainingJobs.inc({ outcome: job.state });
       metrics.trainingDuration.observe({ outcome: job.state }, seconds);

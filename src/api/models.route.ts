@@ -5,7 +5,7 @@ import { AppError } from './errors';
 import type { ModelCache } from './model-cache';
 
 /** Read-only registry routes: the model list and the current version's manifest summary. */
-export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth: RequestHandler }): Router {
+export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth: RequestHandler; adminAuth: RequestHandler }): Router {
   const router = Router();
   router.get('/v1/models', deps.auth, async (_req, res) => {
     const names = await deps.store.list();
@@ -13,8 +13,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
     res.json({ models });
   });
   router.get('/v1/models/:name', deps.auth, async (req, res) => {
-    const name = String(req.params.name);
-    if (!NAME_PATTERN.test(name)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    const name = modelName(req.params.name);
     const { version, manifest } = await deps.models.get(name);
     res.json({
       name,
@@ -29,5 +28,41 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
       backend: manifest.backend,
     });
   });
+  router.get('/v1/models/:name/versions', deps.auth, async (req, res) => {
+    const name = modelName(req.params.name);
+    const current = await deps.store.currentVersion(name);
+    const ids = await deps.store.versions(name);
+    if (ids.length === 0) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    const versions = await Promise.all(
+      ids.map(async (version) => {
+        const candidate = await deps.store.candidateReason(name, version);
+        try {
+          const { manifest } = await deps.store.load(name, version);
+          return { version, current: version === current, candidate, createdAt: manifest.createdAt, valAuc: manifest.training.valAuc, trainRows: manifest.training.trainRows };
+        } catch (e: unknown) {
+          return { version, current: version === current, candidate, damaged: e instanceof Error ? e.message : String(e) };
+        }
+      }),
+    );
+    res.json({ name, versions });
+  });
+  router.post('/v1/models/:name/versions/:version/promote', deps.adminAuth, async (req, res) => {
+    const name = modelName(req.params.name);
+    const version = String(req.params.version);
+    if (!(await deps.store.versions(name)).includes(version)) throw new AppError('NOT_FOUND', `model "${name}" has no version "${version}"`);
+    await deps.store.promote(name, version);
+    res.json({ name, version, current: true });
+  });
+  router.delete('/v1/models/:name', deps.adminAuth, async (req, res) => {
+    const name = modelName(req.params.name);
+    if (!(await deps.store.delete(name))) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    res.status(204).end();
+  });
   return router;
+}
+
+function modelName(raw: unknown): string {
+  const name = String(raw);
+  if (!NAME_PATTERN.test(name)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+  return name;
 }

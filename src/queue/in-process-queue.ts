@@ -7,6 +7,29 @@ import type { DatasetStore, ModelStore } from '../store';
 import type { JobInfo, JobPayload, JobQueue } from './job-queue';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train.worker';
 
+/** When a retrained version may replace the current one. */
+export interface QualityGate {
+  minValAuc: number;
+  maxAucDrop: number;
+}
+
+/** Why `artifact` fails the gate against the model's current version, or null when it passes. */
+export async function gateFailure(models: ModelStore, name: string, artifact: Artifact, gate: QualityGate | undefined): Promise<string | null> {
+  if (!gate) return null;
+  const auc = artifact.manifest.training.valAuc;
+  if (!(auc >= gate.minValAuc)) return `validation AUC ${auc.toFixed(4)} is below the gate's minimum ${gate.minValAuc}`;
+  const current = await models.currentVersion(name);
+  if (current === null) return null;
+  let currentAuc: number;
+  try {
+    currentAuc = (await models.load(name, current)).manifest.training.valAuc;
+  } catch {
+    return null;
+  }
+  if (auc < currentAuc - gate.maxAucDrop) return `validation AUC ${auc.toFixed(4)} is more than ${gate.maxAucDrop} below the current version's ${currentAuc.toFixed(4)}`;
+  return null;
+}
+
 /** Finished jobs kept for `GET /v1/jobs/{id}`. */
 const KEEP_FINISHED = 1000;
 
@@ -31,6 +54,8 @@ export class InProcessQueue implements JobQueue {
       models: ModelStore;
       logger: Logger;
       backend?: BackendName;
+      /** A new version must pass this to become current; otherwise it is kept as a candidate. */
+      gate?: QualityGate;
       onFinished?: (job: JobInfo, seconds: number) => void;
     },
   ) {}
@@ -73,8 +98,9 @@ export class InProcessQueue implements JobQueue {
         case 'train': {
           const { records, info } = await this.deps.datasets.records(job.payload.dataset);
           const artifact = await this.trainInWorker(job, { records, columns: info.columns, config: job.payload.config, backend: this.deps.backend });
-          const version = await this.deps.models.save(job.payload.model, artifact);
-          job.result = { model: job.payload.model, version };
+          const candidate = await gateFailure(this.deps.models, job.payload.model, artifact, this.deps.gate);
+          const version = await this.deps.models.save(job.payload.model, artifact, candidate === null ? {} : { candidate });
+          job.result = { model: job.payload.model, version, promoted: candidate === null, ...(candidate === null ? {} : { reason: candidate }) };
           break;
         }
       }

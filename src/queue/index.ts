@@ -1,3 +1,3 @@
 /** Training jobs. */
-export { InProcessQueue } from './in-process-queue';
+export { gateFailure, InProcessQueue, type QualityGate } from './in-process-queue';
 export type { JobInfo, JobPayload, JobQueue, JobState, TrainJobPayload } from './job-queue';

@@ -19,7 +19,8 @@ export interface JobInfo {
   state: JobState;
   payload: JobPayload;
   progress: EpochProgress[];
-  result?: { model: string; version: string };
+  /** The new version; `promoted` false when the quality gate kept it as a candidate, with the reason. */
+  result?: { model: string; version: string; promoted: boolean; reason?: string };
   error?: { code: string; message: string };
   createdAt: string;
   startedAt?: string;

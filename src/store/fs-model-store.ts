@@ -5,6 +5,7 @@ import { loadArtifact, saveArtifact, type Artifact } from '../nce';
 import type { LoadedModel, ModelStore } from './model-store';
 
 const CURRENT = 'CURRENT';
+const CANDIDATE = 'CANDIDATE';
 const VERSION_PATTERN = /^\d{8}T\d{9}Z-[0-9a-f]{6}$/;
 
 /**
@@ -17,7 +18,7 @@ export class FsModelStore implements ModelStore {
   constructor(private readonly root: string) {}
 
   async list(): Promise<string[]> {
-    const names = await readdirOrEmpty(this.root);
+    const names = (await readdirOrEmpty(this.root)).filter((n) => !n.startsWith('.'));
     const current = await Promise.all(names.map(async (n) => ((await this.currentVersion(n)) ? n : null)));
     return current.filter((n): n is string => n !== null).sort();
   }
@@ -41,22 +42,55 @@ export class FsModelStore implements ModelStore {
     return { name, version, manifest, state };
   }
 
-  async save(name: string, artifact: Artifact): Promise<string> {
+  async save(name: string, artifact: Artifact, options: { candidate?: string } = {}): Promise<string> {
     const dir = join(this.root, name);
     await mkdir(dir, { recursive: true });
     const version = newVersionId();
     const tmp = join(dir, `.tmp-${version}`);
     try {
       await saveArtifact(tmp, artifact);
+      if (options.candidate !== undefined) await writeFile(join(tmp, CANDIDATE), options.candidate + '\n');
       await rename(tmp, join(dir, version));
     } catch (e: unknown) {
       await rm(tmp, { recursive: true, force: true });
       throw e;
     }
-    const pointer = join(dir, `.${CURRENT}-${version}`);
+    if (options.candidate === undefined) await this.setCurrent(name, version);
+    return version;
+  }
+
+  async candidateReason(name: string, version: string): Promise<string | null> {
+    try {
+      return (await readFile(join(this.root, name, version, CANDIDATE), 'utf8')).trim();
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async promote(name: string, version: string): Promise<void> {
+    if (!VERSION_PATTERN.test(version) || !(await this.versions(name)).includes(version)) {
+      throw Object.assign(new Error(`model "${name}" has no version "${version}"`), { code: 'VERSION_NOT_FOUND' });
+    }
+    await this.load(name, version);
+    await this.setCurrent(name, version);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const dir = join(this.root, name);
+    if ((await this.currentVersion(name)) === null && (await this.versions(name)).length === 0) return false;
+    // Renamed away first, so readers see the whole model or none of it.
+    const doomed = join(this.root, `.deleted-${name}-${randomBytes(3).toString('hex')}`);
+    await rename(dir, doomed);
+    await rm(doomed, { recursive: true, force: true });
+    return true;
+  }
+
+  private async setCurrent(name: string, version: string): Promise<void> {
+    const dir = join(this.root, name);
+    const pointer = join(dir, `.${CURRENT}-${version}-${randomBytes(3).toString('hex')}`);
     await writeFile(pointer, version + '\n');
     await rename(pointer, join(dir, CURRENT));
-    return version;
   }
 }
 

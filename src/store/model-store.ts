@@ -21,6 +21,15 @@ export interface ModelStore {
   currentVersion(name: string): Promise<string | null>;
   /** Loads and verifies one version (throws NceError ARTIFACT_* when it is damaged). */
   load(name: string, version: string): Promise<LoadedModel>;
-  /** Stores a new version and makes it current; returns its id. */
-  save(name: string, artifact: Artifact): Promise<string>;
+  /**
+   * Stores a new version; returns its id. It becomes current unless `candidate` gives the reason
+   * it did not (a failed quality gate), which is kept beside it.
+   */
+  save(name: string, artifact: Artifact, options?: { candidate?: string }): Promise<string>;
+  /** Why a version was kept as a candidate, or null. */
+  candidateReason(name: string, version: string): Promise<string | null>;
+  /** Makes an existing version current (a rollback when it is older). */
+  promote(name: string, version: string): Promise<void>;
+  /** Deletes a model and all its versions; false when there was none. */
+  delete(name: string): Promise<boolean>;
 }

@@ -136,6 +136,25 @@ describe('POST /v1/models/:name/score', () => {
   });
 });
 
+describe('model versions', () => {
+  it('lists versions with the current one and the damaged one marked; promote rolls back; delete removes the model', async () => {
+    const list = await request(app).get(`/v1/models/${name}/versions`).set('authorization', `Bearer ${SCORER}`);
+    expect(list.status).toBe(200);
+    const versions = list.body.versions as { version: string; current: boolean; damaged?: string }[];
+    expect(versions.length).toBeGreaterThanOrEqual(3);
+    expect(versions.filter((v) => v.current)).toHaveLength(1);
+    expect(versions.some((v) => v.damaged?.includes('weights.bin'))).toBe(true);
+
+    const oldest = versions[0].version;
+    expect((await request(app).post(`/v1/models/${name}/versions/${oldest}/promote`).set('authorization', `Bearer ${SCORER}`)).status).toBe(403);
+    const promoted = await request(app).post(`/v1/models/${name}/versions/${oldest}/promote`).set('authorization', `Bearer ${ADMIN}`);
+    expect(promoted.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await score({ records: [{ f0: 0, f1: 0, f2: 0 }] })).body.version).toBe(oldest);
+    expect((await request(app).post(`/v1/models/${name}/versions/nope/promote`).set('authorization', `Bearer ${ADMIN}`)).status).toBe(404);
+  });
+});
+
 describe('GET routes', () => {
   it('/healthz, /readyz report ok and the backend; /metrics counts scored records', async () => {
     expect((await request(app).get('/healthz')).body).toEqual({ status: 'ok' });
@@ -153,6 +172,14 @@ describe('GET routes', () => {
     expect(list.body.models.map((m: { name: string }) => m.name)).toContain(name);
     const one = await request(app).get(`/v1/models/${name}`).set('authorization', `Bearer ${SCORER}`);
     expect(one.body).toMatchObject({ name, features: [{ name: 'f0', kind: 'numeric' }, { name: 'f1' }, { name: 'f2' }] });
+  });
+
+  it('DELETE /v1/models/:name needs admin, then the model is gone', async () => {
+    const other = `d-${suffix()}`;
+    await store.save(other, toArtifact(result, { datasetFingerprint: 'd', datasetRows: 400, backend: 'wasm' }));
+    expect((await request(app).delete(`/v1/models/${other}`).set('authorization', `Bearer ${SCORER}`)).status).toBe(403);
+    expect((await request(app).delete(`/v1/models/${other}`).set('authorization', `Bearer ${ADMIN}`)).status).toBe(204);
+    expect((await request(app).get(`/v1/models/${other}`).set('authorization', `Bearer ${ADMIN}`)).status).toBe(404);
   });
 
   it('an unknown route answers 404 problem+json', async () => {
