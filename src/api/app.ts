@@ -11,6 +11,7 @@ import type { ModelCache } from './model-cache';
 import { datasetsRouter } from './datasets.route';
 import { jobsRouter } from './jobs.route';
 import { modelsRouter } from './models.route';
+import { docsPage, openApiDocument } from './openapi';
 import { scoreRouter } from './score.route';
 
 /** What the app is built from; the composition root (src/main.ts) supplies it. */
@@ -58,6 +59,14 @@ export function createApp(deps: AppDeps): Express {
     }
     const ready = store === 'ok';
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', store, backend: deps.backend, modelsLoaded: deps.models.loaded() });
+  });
+  const doc = openApiDocument();
+  const docs = docsPage(doc);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(doc);
+  });
+  app.get('/docs', (_req, res) => {
+    res.type('html').send(docs);
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

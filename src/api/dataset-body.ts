@@ -5,7 +5,8 @@ import { CsvError, parseCsv } from '../store';
 import { AppError, escapePointer } from './errors';
 import { fieldValue, requestError } from './validation';
 
-const jsonDataset = z.object({ records: z.array(z.record(z.string(), fieldValue)).min(1) }).strict();
+/** A JSON dataset upload. */
+export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string(), fieldValue)).min(1) }).strict();
 
 /**
  * The records of a dataset upload, from CSV (header row), NDJSON (one object per line) or JSON
@@ -26,7 +27,7 @@ export function parseDatasetBody(req: Request): { columns: string[]; records: Da
     records = parseNdjson(String(req.body ?? ''));
     columns = records.length ? Object.keys(records[0]) : [];
   } else {
-    const parsed = jsonDataset.safeParse(req.body);
+    const parsed = datasetJsonSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     records = parsed.data.records;
     columns = Object.keys(records[0]);

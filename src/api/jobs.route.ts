@@ -9,7 +9,8 @@ import { datasetName } from './datasets.route';
 import { AppError, toAppError } from './errors';
 import { requestError } from './validation';
 
-const trainRequest = z.object({ dataset: z.string(), config: z.unknown().optional() }).strict();
+/** The body of `POST /v1/models/{name}/train` (the config is validated by the engine's own schema). */
+export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unknown().optional() }).strict();
 
 /** Training requests and job status. */
 export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxBytes: number; readAuth: RequestHandler; writeAuth: RequestHandler }): Router {
@@ -18,7 +19,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
   router.post('/v1/models/:name/train', deps.writeAuth, ...body(deps.maxBytes), async (req, res) => {
     const model = String(req.params.name);
     if (!NAME_PATTERN.test(model)) throw new AppError('INVALID_REQUEST', 'a model name is 1-64 letters, digits, "_" or "-", starting with a letter or digit', '/name');
-    const parsed = trainRequest.safeParse(req.body);
+    const parsed = trainRequestSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     const dataset = datasetName(parsed.data.dataset);
     try {

@@ -182,6 +182,20 @@ describe('GET routes', () => {
     expect((await request(app).get(`/v1/models/${other}`).set('authorization', `Bearer ${ADMIN}`)).status).toBe(404);
   });
 
+  it('/openapi.json is OpenAPI 3.1 with every $ref resolvable, generated from the request schemas; /docs links to it', async () => {
+    const doc = (await request(app).get('/openapi.json')).body;
+    expect(doc.openapi).toBe('3.1.0');
+    const refs = JSON.stringify(doc).match(/"\$ref":"#\/components\/schemas\/[^"]+"/g) ?? [];
+    expect(refs.length).toBeGreaterThan(3);
+    for (const ref of refs) expect(doc.components.schemas).toHaveProperty([ref.split('/').pop()?.replace('"', '') as string]);
+    expect(doc.components.schemas.ScoreRequest.properties.records.type).toBe('array');
+    expect(doc.components.schemas.TrainingConfig.properties.noiseRatio).toMatchObject({ type: 'integer', minimum: 1 });
+    for (const path of ['/v1/models/{name}/score', '/v1/models/{name}/train', '/v1/jobs/{id}', '/v1/datasets/{name}']) expect(doc.paths).toHaveProperty([path]);
+    const docs = await request(app).get('/docs');
+    expect(docs.type).toBe('text/html');
+    expect(docs.text).toContain('/openapi.json');
+  });
+
   it('an unknown route answers 404 problem+json', async () => {
     const res = await request(app).get('/nothing');
     expect(res.status).toBe(404);
