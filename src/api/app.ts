@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { JobQueue } from '../queue';
+import type { InProcessScheduler, JobQueue } from '../queue';
 import type { Logger } from 'pino';
 import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
@@ -12,6 +12,7 @@ import { datasetsRouter } from './datasets.route';
 import { jobsRouter } from './jobs.route';
 import { modelsRouter } from './models.route';
 import { docsPage, openApiDocument } from './openapi';
+import { scheduleRouter } from './schedule.route';
 import { scoreRouter } from './score.route';
 
 /** What the app is built from; the composition root (src/main.ts) supplies it. */
@@ -20,6 +21,7 @@ export interface AppDeps {
   store: ModelStore;
   datasets: DatasetStore;
   queue: JobQueue;
+  scheduler: InProcessScheduler;
   models: ModelCache;
   metrics: Metrics;
   logger: Logger;
@@ -77,6 +79,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(scoreRouter({ models: deps.models, metrics, maxBatch: settings.MAX_BATCH_RECORDS, maxBytes: settings.MAX_BODY_BYTES, auth: scoreAuth }));
   app.use(modelsRouter({ store: deps.store, models: deps.models, auth: scoreAuth, adminAuth }));
   app.use(datasetsRouter({ datasets: deps.datasets, maxBytes: settings.MAX_DATASET_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
+  app.use(scheduleRouter({ scheduler: deps.scheduler, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
   app.use(jobsRouter({ datasets: deps.datasets, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));

@@ -45,8 +45,8 @@ export const settingsSchema = z.object({
   MAX_DATASET_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(64 << 20),
   /** Most records in one scoring request. @defaultValue 10000 */
   MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
-  /** Quality gate: a retrained version becomes current only if its validation AUC (data vs noise) reaches this. @defaultValue 0.6 */
-  QUALITY_GATE_MIN_VAL_AUC: z.coerce.number().min(0).max(1).default(0.6),
+  /** Quality gate: a retrained version becomes current only if its validation AUC (data vs noise) reaches this (0.5 = chance: noise close to independent data is legitimately hard to tell apart). @defaultValue 0.5 */
+  QUALITY_GATE_MIN_VAL_AUC: z.coerce.number().min(0).max(1).default(0.5),
   /** Quality gate: ... and is at most this much below the current version's. @defaultValue 0.05 */
   QUALITY_GATE_MAX_AUC_DROP: z.coerce.number().min(0).max(1).default(0.05),
   /**

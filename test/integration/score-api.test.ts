@@ -5,17 +5,15 @@ import * as tf from '@tensorflow/tfjs';
 import pino from 'pino';
 import request from 'supertest';
 import type { Express } from 'express';
-import { createApp, ModelCache } from '../../src/api';
+import { composeEmbedded, type EmbeddedService } from '../../src/compose';
 import { loadSettings } from '../../src/config';
-import { createMetrics } from '../../src/metrics';
 import { initBackend, toArtifact, train, type TrainResult } from '../../src/nce';
-import { InProcessQueue } from '../../src/queue';
-import { FsDatasetStore, FsModelStore } from '../../src/store';
+import type { FsModelStore } from '../../src/store';
 import { normalRecords, suffix } from '../helpers/data';
 
 let dir: string;
 let store: FsModelStore;
-let models: ModelCache;
+let service: EmbeddedService;
 let app: Express;
 let result: TrainResult;
 const name = `m-${suffix()}`;
@@ -25,19 +23,15 @@ const SCORER = 'score-key-123456';
 beforeAll(async () => {
   const backend = await initBackend();
   dir = await mkdtemp(join(tmpdir(), 'nce-api-'));
-  store = new FsModelStore(dir);
+  const settings = loadSettings({ MODELS_DIR: dir, DATASETS_DIR: join(dir, 'data'), MAX_BATCH_RECORDS: '50', MAX_BODY_BYTES: '20000', API_KEYS: `admin:${ADMIN},score:${SCORER}` });
+  service = await composeEmbedded(settings, pino({ level: 'silent' }), backend);
+  ({ app, store } = service);
   result = await train(normalRecords(400, 3, 1), { epochs: 5 });
   await store.save(name, toArtifact(result, { datasetFingerprint: 'test', datasetRows: 400, backend }));
-  const settings = loadSettings({ MODELS_DIR: dir, MAX_BATCH_RECORDS: '50', MAX_BODY_BYTES: '20000', API_KEYS: `admin:${ADMIN},score:${SCORER}` });
-  const logger = pino({ level: 'silent' });
-  models = new ModelCache(store, logger);
-  const datasets = new FsDatasetStore(join(dir, 'data'));
-  const queue = new InProcessQueue({ datasets, models: store, logger });
-  app = createApp({ settings, store, datasets, queue, models, metrics: createMetrics(), logger, backend });
 });
 
 afterAll(async () => {
-  models.dispose();
+  await service.close();
   await rm(dir, { recursive: true, force: true });
 });
 

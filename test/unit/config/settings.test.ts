@@ -9,7 +9,7 @@ describe('loadSettings', () => {
       MAX_BODY_BYTES: 1 << 20,
       MAX_DATASET_BYTES: 64 << 20,
       MAX_BATCH_RECORDS: 10_000,
-      QUALITY_GATE_MIN_VAL_AUC: 0.6,
+      QUALITY_GATE_MIN_VAL_AUC: 0.5,
       QUALITY_GATE_MAX_AUC_DROP: 0.05,
       LOG_LEVEL: 'info',
     });

@@ -1,0 +1,101 @@
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Cron } from 'croner';
+import type { Logger } from 'pino';
+import type { JobQueue } from './job-queue';
+
+/** A retraining schedule: train `model` on `dataset` with `config` whenever `cron` fires. */
+export interface Schedule {
+  cron: string;
+  dataset: string;
+  config?: unknown;
+}
+
+/** A schedule with its next firing time. */
+export interface ScheduleInfo extends Schedule {
+  model: string;
+  nextRun: string | null;
+}
+
+/** Checks a cron expression (5 fields, or 6 with seconds); returns the problem or null. */
+export function cronProblem(cron: string): string | null {
+  try {
+    new Cron(cron, { paused: true }).stop();
+    return null;
+  } catch (e: unknown) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/**
+ * The embedded mode's cron: one timer per model that enqueues a training job, which then goes
+ * through the quality gate. Schedules are kept as `root/<model>.json` and restored at start-up.
+ */
+export class InProcessScheduler {
+  private readonly timers = new Map<string, { cron: Cron; schedule: Schedule }>();
+
+  constructor(
+    private readonly root: string,
+    private readonly queue: JobQueue,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Restores the stored schedules. */
+  async start(): Promise<void> {
+    let files: string[] = [];
+    try {
+      files = await readdir(this.root);
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    for (const f of files.filter((x) => x.endsWith('.json'))) {
+      const model = f.slice(0, -5);
+      try {
+        this.arm(model, JSON.parse(await readFile(join(this.root, f), 'utf8')) as Schedule);
+      } catch (e: unknown) {
+        this.logger.error({ model, err: e instanceof Error ? e.message : String(e) }, 'stored schedule refused');
+      }
+    }
+  }
+
+  async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
+    await mkdir(this.root, { recursive: true });
+    const file = join(this.root, `${model}.json`);
+    await writeFile(`${file}.tmp`, JSON.stringify(schedule));
+    await rename(`${file}.tmp`, file);
+    this.arm(model, schedule);
+    return this.get(model) as ScheduleInfo;
+  }
+
+  get(model: string): ScheduleInfo | null {
+    const t = this.timers.get(model);
+    if (!t) return null;
+    const next = t.cron.nextRun();
+    return { model, ...t.schedule, nextRun: next ? next.toISOString() : null };
+  }
+
+  async delete(model: string): Promise<boolean> {
+    const t = this.timers.get(model);
+    if (!t) return false;
+    t.cron.stop();
+    this.timers.delete(model);
+    await rm(join(this.root, `${model}.json`), { force: true });
+    return true;
+  }
+
+  stop(): void {
+    for (const t of this.timers.values()) t.cron.stop();
+    this.timers.clear();
+  }
+
+  private arm(model: string, schedule: Schedule): void {
+    this.timers.get(model)?.cron.stop();
+    const cron = new Cron(schedule.cron, { protect: true }, () => {
+      this.queue
+        .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {} })
+        .then((job) => this.logger.info({ model, jobId: job.id }, 'scheduled retrain enqueued'))
+        .catch((e: unknown) => this.logger.error({ model, err: e instanceof Error ? e.message : String(e) }, 'scheduled retrain not enqueued'));
+    });
+    this.timers.set(model, { cron, schedule });
+  }
+}
