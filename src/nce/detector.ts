@@ -2,7 +2,7 @@ import type { Calibration } from './calibration';
 import { percentileOf } from './calibration';
 import type { ScoreKind } from './config';
 import { type Encoded, encode, layoutOf, type Layout, networkInput } from './encoding';
-import { type Architecture, type DenseWeights, Mlp } from './model';
+import { type Architecture, type DenseWeights, forwardHost, Mlp } from './model';
 import { type ContinuousNoise, DiscreteNoise, type FittedNoise, type NoiseSpec, restoreNoise } from './noise';
 import type { DataRecord, Feature } from './schema';
 
@@ -42,6 +42,9 @@ export interface ScoreResult {
   contributions?: Record<string, number>;
 }
 
+/** Up to this many rows the forward pass runs in plain JavaScript rather than on the tfjs backend. */
+export const HOST_FORWARD_ROWS = 64;
+
 /** Lowest score reported, so a record far outside a bounded noise still gets a finite number. */
 export const SCORE_FLOOR = -1e6;
 
@@ -75,7 +78,8 @@ export class Detector {
     const logRatio = new Float64Array(n);
     const score = new Float64Array(n);
     if (n === 0) return { logRatio, logDensity: new Float64Array(0), score };
-    const logits = this.mlp.predict(networkInput(this.layout, e), n);
+    const input = networkInput(this.layout, e);
+    const logits = n <= HOST_FORWARD_ROWS ? forwardHost(this.state.architecture, this.state.weights, input, n) : this.mlp.predict(input, n);
     const logDensity = this.logNoise(e);
     for (let i = 0; i < n; i++) {
       logRatio[i] = logits[i] + this.logNu;

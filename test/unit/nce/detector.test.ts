@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Detector, explain, initBackend, train, type TrainResult } from '../../../src/nce';
+import { Detector, explain, HOST_FORWARD_ROWS, initBackend, train, type TrainResult } from '../../../src/nce';
 import { createRng } from '../../../src/nce/random';
 
 /** Mixed records: two numeric features (one sometimes missing) and a categorical one. */
@@ -67,12 +67,19 @@ describe('Detector.score', () => {
     expect(() => detector.score([good, bad as never])).toThrow(expect.objectContaining({ code: 'INVALID_RECORD', record: 1, field }));
   });
 
-  it('tf.memory().numTensors does not grow across 1,000 repeated scoring calls', () => {
-    const records = mixedRecords(16, 3);
-    detector.score(records);
+  it('tf.memory().numTensors does not grow across 1,000 repeated scoring calls, on the tfjs and the host path', () => {
+    const large = mixedRecords(HOST_FORWARD_ROWS + 36, 3);
+    const small = large.slice(0, 4);
+    detector.score(large);
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 1000; i++) detector.score(records);
+    for (let i = 0; i < 1000; i++) detector.score(i % 2 ? large : small);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a record scores the same alone (host forward pass) as in a large batch (tfjs) to 1e-4 nats', () => {
+    const large = mixedRecords(HOST_FORWARD_ROWS + 36, 5);
+    const inBatch = detector.score(large);
+    [0, 50, 99].forEach((i) => expect(Math.abs(detector.score([large[i]])[0].score - inBatch[i].score)).toBeLessThan(1e-4));
   });
 });
 

@@ -1,0 +1,135 @@
+/**
+ * Serving benchmark: scoring throughput of the real service against a plain Express 5 endpoint
+ * (same body parsing, same response shape, no model work), single records and 1,000-record batches,
+ * 16 connections on loopback; then single-record p99 latency idle and while a model trains.
+ *
+ *   npm run bench:serve [-- --seconds 10]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { parseCsv } from '../src/store';
+
+const root = resolve(__dirname, '..', '..');
+const { values } = parseArgs({ options: { seconds: { type: 'string' } } });
+const seconds = Number(values.seconds ?? 10);
+const DATA = resolve(root, '..', 'shared', 'datasets', 'shuttle.csv');
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => ok(p));
+    });
+  });
+}
+
+/** Starts a server script on a free port and waits until it answers. */
+async function start(script: string, env: Record<string, string>, probe: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
+    try {
+      await fetch(`http://127.0.0.1:${port}${probe}`);
+      return { child, port };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${script} did not start`);
+}
+
+async function load(url: string, body: string, connections: number, duration: number): Promise<autocannon.Result> {
+  return autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration });
+}
+
+/** p99 latency in ms of single requests sent one after another for `duration` seconds. */
+async function sequentialP99(url: string, body: string, duration: number): Promise<{ p99: number; n: number }> {
+  const times: number[] = [];
+  const end = Date.now() + duration * 1000;
+  while (Date.now() < end) {
+    const t0 = process.hrtime.bigint();
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return { p99: times[Math.floor(times.length * 0.99)], n: times.length };
+}
+
+async function send(method: 'PUT' | 'POST', url: string, body: unknown, type = 'application/json'): Promise<unknown> {
+  const res = await fetch(url, { method, headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  if (res.status >= 300) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'nce-serve-'));
+  const table = parseCsv(readFileSync(DATA, 'utf8'));
+  const features = table.columns.filter((c) => c !== 'label' && c !== 'split');
+  const rows = table.records.filter((r) => r.split === 'train');
+  const csv = [features.join(','), ...rows.map((r) => features.map((c) => r[c]).join(','))].join('\n');
+  const record = Object.fromEntries(features.map((c) => [c, rows[0][c]]));
+  const single = JSON.stringify({ records: [record] });
+  const batch = JSON.stringify({ records: rows.slice(0, 1000).map((r) => Object.fromEntries(features.map((c) => [c, r[c]]))) });
+
+  const service = await start(join(root, 'dist', 'src', 'main.js'), {
+    MODELS_DIR: join(dir, 'models'),
+    DATASETS_DIR: join(dir, 'data'),
+    LOG_LEVEL: 'warn',
+    MAX_DATASET_BYTES: String(256 << 20),
+  }, '/healthz');
+  const plain = await start(join(root, 'dist', 'bench', 'plain-server.js'), {}, '/');
+  const base = `http://127.0.0.1:${service.port}`;
+  try {
+    await send('PUT', `${base}/v1/datasets/shuttle`, csv, 'text/csv');
+    const job = (await send('POST', `${base}/v1/models/shuttle/train`, { dataset: 'shuttle', config: { epochs: 5 } })) as { jobId: string };
+    for (;;) {
+      const j = (await (await fetch(`${base}/v1/jobs/${job.jobId}`)).json()) as { state: string };
+      if (j.state === 'completed') break;
+      if (j.state === 'failed') throw new Error('warm-up training failed');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const scoreUrl = `${base}/v1/models/shuttle/score`;
+    const plainUrl = `http://127.0.0.1:${plain.port}/v1/models/shuttle/score`;
+    await load(scoreUrl, single, 16, 2);
+    await load(plainUrl, single, 16, 2);
+
+    console.log(`serving benchmark: ${seconds}s per run, 16 connections, loopback, shuttle model (${features.length} features)`);
+    const s1 = await load(scoreUrl, single, 16, seconds);
+    const p1 = await load(plainUrl, single, 16, seconds);
+    console.log(`single record   nce-ood ${s1.requests.average.toFixed(0)} req/s (p99 ${s1.latency.p99} ms)   plain ${p1.requests.average.toFixed(0)} req/s (p99 ${p1.latency.p99} ms)   ratio ${(s1.requests.average / p1.requests.average).toFixed(2)}`);
+    const s2 = await load(scoreUrl, batch, 16, seconds);
+    const p2 = await load(plainUrl, batch, 16, seconds);
+    console.log(`1,000 records   nce-ood ${(s2.requests.average * 1000).toFixed(0)} records/s   plain ${(p2.requests.average * 1000).toFixed(0)} records/s   ratio ${(s2.requests.average / p2.requests.average).toFixed(2)}`);
+    const errors = s1.non2xx + s2.non2xx + s1.errors + s2.errors;
+    console.log(`non-2xx or errors during scoring runs: ${errors}`);
+
+    const idle = await sequentialP99(scoreUrl, single, seconds);
+    const training = (await send('POST', `${base}/v1/models/shuttle-retrain/train`, { dataset: 'shuttle' })) as { jobId: string };
+    await new Promise((r) => setTimeout(r, 2000));
+    const busy = await sequentialP99(scoreUrl, single, seconds);
+    const state = ((await (await fetch(`${base}/v1/jobs/${training.jobId}`)).json()) as { state: string }).state;
+    console.log(
+      `single-record p99 latency, one request at a time: idle ${idle.p99.toFixed(2)} ms (${idle.n} requests), while training ${busy.p99.toFixed(2)} ms (${busy.n} requests; job ${state} at the end), ratio ${(busy.p99 / idle.p99).toFixed(2)}`,
+    );
+  } finally {
+    service.child.kill('SIGKILL');
+    plain.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exitCode = 1;
+});
