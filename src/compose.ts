@@ -1,41 +1,45 @@
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { createApp, ModelCache } from './api';
 import type { Settings } from './config';
 import { createMetrics, type Metrics } from './metrics';
-import { InProcessQueue, InProcessScheduler } from './queue';
-import { FsDatasetStore, FsModelStore } from './store';
+import { BullMqQueue, BullMqScheduler, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX, type Scheduler } from './queue';
+import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from './store';
 
-/** The embedded service, wired: what `npm start` runs and what the tests drive. */
-export interface EmbeddedService {
+/** The service, wired: what `npm start` runs and what the tests drive. */
+export interface Service {
+  mode: 'embedded' | 'distributed';
   app: Express;
-  store: FsModelStore;
-  datasets: FsDatasetStore;
-  queue: InProcessQueue;
-  scheduler: InProcessScheduler;
+  store: ModelStore;
+  datasets: DatasetStore;
+  queue: JobQueue;
+  scheduler: Scheduler;
   models: ModelCache;
   metrics: Metrics;
-  /** Stops the schedules, waits for the running job, releases the models. */
+  /** Stops the schedules, lets the running job finish (embedded), releases models and connections. */
   close(): Promise<void>;
 }
 
-/** Wires store -> queue -> scheduler -> metrics -> app for the embedded mode. */
-export async function composeEmbedded(settings: Settings, logger: Logger, backend: string): Promise<EmbeddedService> {
+/** Embedded with no REDIS_URL, distributed with one. */
+export function composeService(settings: Settings, logger: Logger, backend: string): Promise<Service> {
+  return settings.REDIS_URL ? composeDistributed(settings, settings.REDIS_URL, logger, backend) : composeEmbedded(settings, logger, backend);
+}
+
+/** One process: registry and datasets on disk, training in a worker thread, cron in-process. */
+export async function composeEmbedded(settings: Settings, logger: Logger, backend: string): Promise<Service> {
   const metrics = createMetrics();
   const store = new FsModelStore(settings.MODELS_DIR);
   const datasets = new FsDatasetStore(settings.DATASETS_DIR);
-  const models = new ModelCache(store, logger, (m, previous) => {
-    if (previous) metrics.modelInfo.remove({ model: previous.name, version: previous.version, backend });
-    metrics.modelInfo.set({ model: m.name, version: m.version, backend }, 1);
-  });
+  const models = modelCache(store, metrics, logger, backend);
   const queue = new InProcessQueue({
     datasets,
     models: store,
     logger,
     backend: settings.TF_BACKEND,
     gate: { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP },
-    onFinished: (job, seconds) => {
+    onFinished: (job: JobInfo, seconds: number) => {
       metrics.trainingJobs.inc({ outcome: job.state });
       metrics.trainingDuration.observe({ outcome: job.state }, seconds);
     },
@@ -44,6 +48,7 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
   await scheduler.start();
   const app = createApp({ settings, store, datasets, queue, scheduler, models, metrics, logger, backend });
   return {
+    mode: 'embedded',
     app,
     store,
     datasets,
@@ -52,9 +57,59 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
     models,
     metrics,
     close: async () => {
-      scheduler.stop();
+      await scheduler.stop();
       await queue.close();
       models.dispose();
     },
   };
+}
+
+/**
+ * An API replica on Redis: registry and datasets in Redis, training by `npm run worker`
+ * processes through BullMQ, cron as BullMQ job schedulers, and new versions announced over
+ * pub/sub so every replica hot-swaps them.
+ */
+export async function composeDistributed(settings: Settings, url: string, logger: Logger, backend: string): Promise<Service> {
+  const metrics = createMetrics();
+  const redis = await openRedis(url, 'commands');
+  const subscriber = await openRedis(url, 'subscriber');
+  const store = new RedisModelStore(redis);
+  const datasets = new RedisDatasetStore(redis);
+  const models = modelCache(store, metrics, logger, backend);
+  subscriber.on('message', (_channel: string, message: string) => {
+    try {
+      models.announce((JSON.parse(message) as ModelEvent).model);
+    } catch {
+      logger.warn('malformed model event ignored');
+    }
+  });
+  await subscriber.subscribe(redisKeys.modelEvents);
+  const bull = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redis, prefix: QUEUE_PREFIX });
+  bull.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+  const queue = new BullMqQueue(bull, settings.JOB_ATTEMPTS);
+  const scheduler = new BullMqScheduler(bull, settings.JOB_ATTEMPTS);
+  const app = createApp({ settings, store, datasets, queue, scheduler, models, metrics, logger, backend });
+  return {
+    mode: 'distributed',
+    app,
+    store,
+    datasets,
+    queue,
+    scheduler,
+    models,
+    metrics,
+    close: async () => {
+      await queue.close();
+      models.dispose();
+      await Promise.allSettled([subscriber.quit(), redis.quit()]);
+    },
+  };
+}
+
+/** The model cache, keeping `nce_ood_model_info` in step with the versions it serves. */
+function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, backend: string): ModelCache {
+  return new ModelCache(store, logger, (m, previous) => {
+    if (previous) metrics.modelInfo.remove({ model: previous.name, version: previous.version, backend });
+    metrics.modelInfo.set({ model: m.name, version: m.version, backend }, 1);
+  });
 }

@@ -1,9 +1,9 @@
 import pino from 'pino';
-import { composeEmbedded } from './compose';
+import { composeService } from './compose';
 import { loadSettings, type Settings, SettingsError } from './config';
 import { initBackend } from './nce';
 
-/** Composition root: settings -> backend -> embedded service; serves until SIGTERM. */
+/** Composition root: settings -> backend -> service (embedded, or distributed with REDIS_URL); serves until SIGTERM. */
 async function main(): Promise<void> {
   let settings: Settings;
   try {
@@ -14,13 +14,12 @@ async function main(): Promise<void> {
   }
   const logger = pino({ level: settings.LOG_LEVEL, base: { service: 'nce-ood' } });
   if (!settings.API_KEYS?.length) logger.warn('API_KEYS is not set: the API is open to anyone who can reach it');
-  if (settings.REDIS_URL) logger.warn('REDIS_URL is set, but distributed mode is not built yet: running embedded');
   const backend = await initBackend(settings.TF_BACKEND);
-  const service = await composeEmbedded(settings, logger, backend);
+  const service = await composeService(settings, logger, backend);
   const server = service.app.listen(settings.PORT, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : settings.PORT;
-    logger.info({ port, backend, modelsDir: settings.MODELS_DIR }, 'nce-ood listening');
+    logger.info({ port, backend, mode: service.mode }, 'nce-ood listening');
   });
   const stop = (): void => {
     logger.info('shutting down');

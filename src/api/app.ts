@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { InProcessScheduler, JobQueue } from '../queue';
+import type { JobQueue, Scheduler } from '../queue';
 import type { Logger } from 'pino';
 import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
@@ -21,7 +21,7 @@ export interface AppDeps {
   store: ModelStore;
   datasets: DatasetStore;
   queue: JobQueue;
-  scheduler: InProcessScheduler;
+  scheduler: Scheduler;
   models: ModelCache;
   metrics: Metrics;
   logger: Logger;

@@ -46,6 +46,17 @@ export class ModelCache {
     return pending;
   }
 
+  /**
+   * A model's current version changed elsewhere (distributed mode's pub/sub): load it now, in the
+   * background, so the next request already scores with it.
+   */
+  announce(name: string): void {
+    const entry = this.entries.get(name);
+    if (!entry) return;
+    entry.checkedAt = 0;
+    this.get(name).catch(() => undefined);
+  }
+
   /** Names of the models loaded now. */
   loaded(): string[] {
     return [...this.entries.keys()];
@@ -57,7 +68,16 @@ export class ModelCache {
   }
 
   private async refresh(name: string, entry: Entry | undefined): Promise<ServedModel> {
-    const version = await this.store.currentVersion(name);
+    let version: string | null;
+    try {
+      version = await this.store.currentVersion(name);
+    } catch (e: unknown) {
+      // The registry is unreachable (Redis down): keep scoring with the version we hold.
+      if (!entry) throw new AppError('MODEL_UNAVAILABLE', `model "${name}" cannot be loaded: the model registry is unreachable`, undefined, true, { cause: e });
+      this.logger.warn({ model: name, err: e instanceof Error ? e.message : String(e) }, 'model registry unreachable: serving the loaded version');
+      entry.checkedAt = Date.now();
+      return entry.served;
+    }
     if (version === null) {
       if (entry) {
         entry.served.detector.dispose();

@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { resolveTrainingConfig } from '../nce';
-import { cronProblem, type InProcessScheduler } from '../queue';
+import { cronProblem, type Scheduler } from '../queue';
 import { NAME_PATTERN } from '../store';
 import { body } from './body';
 import { datasetName } from './datasets.route';
@@ -12,7 +12,7 @@ import { requestError } from './validation';
 export const scheduleRequestSchema = z.object({ cron: z.string().min(1).max(200), dataset: z.string(), config: z.unknown().optional() }).strict();
 
 /** Cron retraining per model. */
-export function scheduleRouter(deps: { scheduler: InProcessScheduler; maxBytes: number; readAuth: RequestHandler; writeAuth: RequestHandler }): Router {
+export function scheduleRouter(deps: { scheduler: Scheduler; maxBytes: number; readAuth: RequestHandler; writeAuth: RequestHandler }): Router {
   const router = Router();
   const model = (raw: unknown): string => {
     const name = String(raw);
@@ -33,8 +33,8 @@ export function scheduleRouter(deps: { scheduler: InProcessScheduler; maxBytes: 
     }
     res.json(await deps.scheduler.put(name, { cron: parsed.data.cron, dataset, ...(parsed.data.config === undefined ? {} : { config: parsed.data.config }) }));
   });
-  router.get('/v1/models/:name/schedule', deps.readAuth, (req, res) => {
-    const s = deps.scheduler.get(model(req.params.name));
+  router.get('/v1/models/:name/schedule', deps.readAuth, async (req, res) => {
+    const s = await deps.scheduler.get(model(req.params.name));
     if (!s) throw new AppError('NOT_FOUND', `model "${String(req.params.name)}" has no schedule`);
     res.json(s);
   });

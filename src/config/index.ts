@@ -35,8 +35,11 @@ export const settingsSchema = z.object({
   MODELS_DIR: z.string().min(1).default('./models'),
   /** Dataset directory (embedded mode). @defaultValue './data' */
   DATASETS_DIR: z.string().min(1).default('./data'),
-  /** Redis URL; unset = embedded mode. @defaultValue unset */
-  REDIS_URL: z.string().url().optional(),
+  /** Redis URL (`redis://[user:password@]host:port[/db]`); unset = embedded mode. @defaultValue unset */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/[^\s]+$/, 'expected redis://host:port or rediss://host:port')
+    .optional(),
   /** `scope:key` pairs (scopes admin, score); unset = open API, with a warning. @defaultValue unset */
   API_KEYS: apiKeys,
   /** Largest accepted request body in bytes. @defaultValue 1048576 (1 MiB) */
@@ -49,6 +52,14 @@ export const settingsSchema = z.object({
   QUALITY_GATE_MIN_VAL_AUC: z.coerce.number().min(0).max(1).default(0.5),
   /** Quality gate: ... and is at most this much below the current version's. @defaultValue 0.05 */
   QUALITY_GATE_MAX_AUC_DROP: z.coerce.number().min(0).max(1).default(0.05),
+  /** Distributed mode: training jobs one worker process runs at once. @defaultValue 1 */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  /** Distributed mode: runs of a job before a transient failure (e.g. Redis down) fails it; bad input never retries. @defaultValue 3 */
+  JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  /** Distributed mode: a job whose worker stopped renewing its lock this long (ms) is handed to another worker. @defaultValue 30000 */
+  JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /** Distributed mode: on SIGTERM a worker finishes its job for at most this long (ms), then hands it back. @defaultValue 25000 */
+  WORKER_SHUTDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(25_000),
   /**
    * Force a tfjs backend instead of the best available (tensorflow > wasm > cpu).
    * @defaultValue unset

@@ -5,30 +5,8 @@ import type { Logger } from 'pino';
 import { type Artifact, type BackendName, fromArtifact } from '../nce';
 import type { DatasetStore, ModelStore } from '../store';
 import type { JobInfo, JobPayload, JobQueue } from './job-queue';
+import { failureCode, type QualityGate, runTrainJob, type TrainInput } from './train-job';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train.worker';
-
-/** When a retrained version may replace the current one. */
-export interface QualityGate {
-  minValAuc: number;
-  maxAucDrop: number;
-}
-
-/** Why `artifact` fails the gate against the model's current version, or null when it passes. */
-export async function gateFailure(models: ModelStore, name: string, artifact: Artifact, gate: QualityGate | undefined): Promise<string | null> {
-  if (!gate) return null;
-  const auc = artifact.manifest.training.valAuc;
-  if (!(auc >= gate.minValAuc)) return `validation AUC ${auc.toFixed(4)} is below the gate's minimum ${gate.minValAuc}`;
-  const current = await models.currentVersion(name);
-  if (current === null) return null;
-  let currentAuc: number;
-  try {
-    currentAuc = (await models.load(name, current)).manifest.training.valAuc;
-  } catch {
-    return null;
-  }
-  if (auc < currentAuc - gate.maxAucDrop) return `validation AUC ${auc.toFixed(4)} is more than ${gate.maxAucDrop} below the current version's ${currentAuc.toFixed(4)}`;
-  return null;
-}
 
 /** Finished jobs kept for `GET /v1/jobs/{id}`. */
 const KEEP_FINISHED = 1000;
@@ -95,19 +73,19 @@ export class InProcessQueue implements JobQueue {
     const t0 = Date.now();
     try {
       switch (job.payload.kind) {
-        case 'train': {
-          const { records, info } = await this.deps.datasets.records(job.payload.dataset);
-          const artifact = await this.trainInWorker(job, { records, columns: info.columns, config: job.payload.config, backend: this.deps.backend });
-          const candidate = await gateFailure(this.deps.models, job.payload.model, artifact, this.deps.gate);
-          const version = await this.deps.models.save(job.payload.model, artifact, candidate === null ? {} : { candidate });
-          job.result = { model: job.payload.model, version, promoted: candidate === null, ...(candidate === null ? {} : { reason: candidate }) };
+        case 'train':
+          job.result = await runTrainJob(job.payload, {
+            datasets: this.deps.datasets,
+            models: this.deps.models,
+            ...(this.deps.gate ? { gate: this.deps.gate } : {}),
+            trainer: (input) => this.trainInWorker(job, input),
+          });
           break;
-        }
       }
       job.state = 'completed';
     } catch (e: unknown) {
       job.state = 'failed';
-      job.error = { code: (e as { code?: string }).code ?? 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+      job.error = { code: failureCode(e), message: e instanceof Error ? e.message : String(e) };
       this.deps.logger.warn({ jobId: job.id, code: job.error.code }, 'job failed');
     } finally {
       job.finishedAt = new Date().toISOString();
@@ -115,9 +93,9 @@ export class InProcessQueue implements JobQueue {
     }
   }
 
-  private trainInWorker(job: JobInfo, input: TrainWorkerInput): Promise<Artifact> {
+  private trainInWorker(job: JobInfo, input: TrainInput): Promise<Artifact> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(workerScript(), { workerData: input });
+      const worker = new Worker(workerScript(), { workerData: { ...input, backend: this.deps.backend } satisfies TrainWorkerInput });
       let settled = false;
       worker.on('message', (m: TrainWorkerMessage) => {
         if (m.type === 'epoch') {

@@ -1,4 +1,6 @@
 /** Training jobs. */
-export { gateFailure, InProcessQueue, type QualityGate } from './in-process-queue';
-export type { JobInfo, JobPayload, JobQueue, JobState, TrainJobPayload } from './job-queue';
-export { cronProblem, InProcessScheduler, type Schedule, type ScheduleInfo } from './scheduler';
+export { InProcessQueue } from './in-process-queue';
+export { BullMqQueue, BullMqScheduler, failedReason, jobOptions, type JobProgress, QUEUE_NAME, QUEUE_PREFIX } from './bullmq-queue';
+export type { JobInfo, JobPayload, JobQueue, JobResult, JobState, TrainJobPayload } from './job-queue';
+export { cronProblem, InProcessScheduler, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
+export { failureCode, gateFailure, isPermanentFailure, type QualityGate, runTrainJob, trainArtifact, type TrainInput } from './train-job';

@@ -13,14 +13,23 @@ export type JobPayload = TrainJobPayload;
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed';
 
+/** A finished training job: the new version; `promoted` false when the quality gate kept it as a candidate, with the reason. */
+export interface JobResult {
+  model: string;
+  version: string;
+  promoted: boolean;
+  reason?: string;
+}
+
 /** A job as `GET /v1/jobs/{id}` shows it. */
 export interface JobInfo {
   id: string;
   state: JobState;
   payload: JobPayload;
   progress: EpochProgress[];
-  /** The new version; `promoted` false when the quality gate kept it as a candidate, with the reason. */
-  result?: { model: string; version: string; promoted: boolean; reason?: string };
+  /** Runs so far (more than one when a transient failure was retried). */
+  attempts?: number;
+  result?: JobResult;
   error?: { code: string; message: string };
   createdAt: string;
   startedAt?: string;

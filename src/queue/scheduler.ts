@@ -17,6 +17,15 @@ export interface ScheduleInfo extends Schedule {
   nextRun: string | null;
 }
 
+/** Cron retraining per model; `put` replaces a model's schedule. */
+export interface Scheduler {
+  put(model: string, schedule: Schedule): Promise<ScheduleInfo>;
+  get(model: string): Promise<ScheduleInfo | null>;
+  delete(model: string): Promise<boolean>;
+  /** Stops firing in this process (stored schedules stay). */
+  stop(): Promise<void>;
+}
+
 /** Checks a cron expression (5 fields, or 6 with seconds); returns the problem or null. */
 export function cronProblem(cron: string): string | null {
   try {
@@ -31,7 +40,7 @@ export function cronProblem(cron: string): string | null {
  * The embedded mode's cron: one timer per model that enqueues a training job, which then goes
  * through the quality gate. Schedules are kept as `root/<model>.json` and restored at start-up.
  */
-export class InProcessScheduler {
+export class InProcessScheduler implements Scheduler {
   private readonly timers = new Map<string, { cron: Cron; schedule: Schedule }>();
 
   constructor(
@@ -64,10 +73,10 @@ export class InProcessScheduler {
     await writeFile(`${file}.tmp`, JSON.stringify(schedule));
     await rename(`${file}.tmp`, file);
     this.arm(model, schedule);
-    return this.get(model) as ScheduleInfo;
+    return (await this.get(model)) as ScheduleInfo;
   }
 
-  get(model: string): ScheduleInfo | null {
+  async get(model: string): Promise<ScheduleInfo | null> {
     const t = this.timers.get(model);
     if (!t) return null;
     const next = t.cron.nextRun();
@@ -83,7 +92,7 @@ export class InProcessScheduler {
     return true;
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     for (const t of this.timers.values()) t.cron.stop();
     this.timers.clear();
   }

@@ -1,12 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendName, type DataRecord, type EpochProgress, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../nce';
+import { type BackendName, type EpochProgress, initBackend, NceError } from '../nce';
+import { trainArtifact, type TrainInput } from './train-job';
 
 /** What the queue sends the training thread. */
-export interface TrainWorkerInput {
-  records: DataRecord[];
-  columns: string[];
-  config: unknown;
-  backend?: BackendName;
+export interface TrainWorkerInput extends TrainInput {
+  backend?: BackendName | undefined;
 }
 
 /** What the training thread sends back. */
@@ -20,11 +18,7 @@ async function run(input: TrainWorkerInput): Promise<void> {
   if (!port) throw new Error('train.worker must run in a worker thread');
   try {
     const backend = await initBackend(input.backend);
-    const result = await train(input.records, input.config, {
-      columns: input.columns,
-      onEpoch: (progress) => port.postMessage({ type: 'epoch', progress } satisfies TrainWorkerMessage),
-    });
-    const artifact = toArtifact(result, { datasetFingerprint: fingerprintRecords(input.records, input.columns), datasetRows: input.records.length, backend });
+    const artifact = await trainArtifact(input, backend, (progress) => port.postMessage({ type: 'epoch', progress } satisfies TrainWorkerMessage));
     const weights = artifact.weights.buffer.slice(artifact.weights.byteOffset, artifact.weights.byteOffset + artifact.weights.byteLength) as ArrayBuffer;
     port.postMessage({ type: 'done', manifest: JSON.stringify(artifact.manifest), weights } satisfies TrainWorkerMessage, [weights]);
   } catch (e: unknown) {

@@ -22,3 +22,8 @@ export interface DatasetStore {
   /** Deletes a dataset; false when there was none. */
   delete(name: string): Promise<boolean>;
 }
+
+/** The error a store throws for a dataset that does not exist (a job then fails without retries). */
+export function datasetNotFound(name: string): Error {
+  return Object.assign(new Error(`dataset "${name}" does not exist`), { code: 'DATASET_NOT_FOUND' });
+}

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataRecord } from '../nce';
-import type { DatasetInfo, DatasetStore } from './dataset-store';
+import { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-store';
 
 /**
  * Datasets on a filesystem: `root/<name>.json` holds columns, rows and records. Every write goes
@@ -29,13 +29,20 @@ export class FsDatasetStore implements DatasetStore {
     try {
       return (await this.records(name)).info;
     } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if ((e as NodeJS.ErrnoException).code === 'DATASET_NOT_FOUND') return null;
       throw e;
     }
   }
 
   async records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }> {
-    const stored = JSON.parse(await readFile(this.file(name), 'utf8')) as { columns: string[]; updatedAt: string; records: DataRecord[] };
+    let text: string;
+    try {
+      text = await readFile(this.file(name), 'utf8');
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw datasetNotFound(name);
+      throw e;
+    }
+    const stored = JSON.parse(text) as { columns: string[]; updatedAt: string; records: DataRecord[] };
     return { info: { name, rows: stored.records.length, columns: stored.columns, updatedAt: stored.updatedAt }, records: stored.records };
   }
 

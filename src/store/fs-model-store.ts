@@ -2,11 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadArtifact, saveArtifact, type Artifact } from '../nce';
-import type { LoadedModel, ModelStore } from './model-store';
+import { type LoadedModel, type ModelStore, newVersionId, VERSION_PATTERN, versionNotFound } from './model-store';
 
 const CURRENT = 'CURRENT';
 const CANDIDATE = 'CANDIDATE';
-const VERSION_PATTERN = /^\d{8}T\d{9}Z-[0-9a-f]{6}$/;
 
 /**
  * The model registry on a filesystem: `root/<name>/<version>/{manifest.json,weights.bin}` and
@@ -70,7 +69,7 @@ export class FsModelStore implements ModelStore {
 
   async promote(name: string, version: string): Promise<void> {
     if (!VERSION_PATTERN.test(version) || !(await this.versions(name)).includes(version)) {
-      throw Object.assign(new Error(`model "${name}" has no version "${version}"`), { code: 'VERSION_NOT_FOUND' });
+      throw versionNotFound(name, version);
     }
     await this.load(name, version);
     await this.setCurrent(name, version);
@@ -92,12 +91,6 @@ export class FsModelStore implements ModelStore {
     await writeFile(pointer, version + '\n');
     await rename(pointer, join(dir, CURRENT));
   }
-}
-
-/** A sortable, unique version id: UTC time to the millisecond plus random hex. */
-function newVersionId(): string {
-  const t = new Date().toISOString().replace(/[-:.]/g, '');
-  return `${t.slice(0, 15)}${t.slice(15, 18)}Z-${randomBytes(3).toString('hex')}`;
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {

@@ -1,6 +1,10 @@
 /** Model registry and dataset storage. */
 export { FsModelStore } from './fs-model-store';
-export { type LoadedModel, type ModelStore, NAME_PATTERN } from './model-store';
+export { type LoadedModel, type ModelStore, NAME_PATTERN, VERSION_PATTERN } from './model-store';
 export { CsvError, type CsvTable, parseCsv, readCsv, typeField } from './csv';
-export { type DatasetInfo, type DatasetStore } from './dataset-store';
+export { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-store';
 export { FsDatasetStore } from './fs-dataset-store';
+export { RedisDatasetStore } from './redis-dataset-store';
+export { RedisModelStore } from './redis-model-store';
+export { type ModelEvent, redisKeys } from './redis-keys';
+export { openRedis, type RedisRole } from './redis-connection';

@@ -1,7 +1,25 @@
+import { randomBytes } from 'node:crypto';
 import type { Artifact, Manifest, ModelState } from '../nce';
 
 /** Names of models and datasets: no path separators, no dots up front, no NUL, at most 64 characters. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** Version ids: UTC time to the millisecond plus random hex, so they sort by age. */
+export const VERSION_PATTERN = /^\d{8}T\d{9}Z-[0-9a-f]{6}$/;
+
+let lastVersionMs = 0;
+
+/** A new, sortable, unique version id (strictly later than the previous one from this process). */
+export function newVersionId(): string {
+  lastVersionMs = Math.max(Date.now(), lastVersionMs + 1);
+  const t = new Date(lastVersionMs).toISOString().replace(/[-:.]/g, '');
+  return `${t.slice(0, 15)}${t.slice(15, 18)}Z-${randomBytes(3).toString('hex')}`;
+}
+
+/** The error `promote` throws for a version that does not exist. */
+export function versionNotFound(name: string, version: string): Error {
+  return Object.assign(new Error(`model "${name}" has no version "${version}"`), { code: 'VERSION_NOT_FOUND' });
+}
 
 /** A stored model version, verified on load. */
 export interface LoadedModel {

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
 import type { Express } from 'express';
-import { composeEmbedded, type EmbeddedService } from '../../src/compose';
+import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { auroc, initBackend } from '../../src/nce';
 import { parseCsv } from '../../src/store';
@@ -16,7 +16,7 @@ const DATA = resolve(ROOT, '..', 'shared', 'datasets', 'thyroid.csv');
 const CONFIG = { epochs: 15, seed: 3 };
 let dir: string;
 let app: Express;
-let service: EmbeddedService;
+let service: Service;
 
 beforeAll(async () => {
   const backend = await initBackend();

@@ -1,0 +1,124 @@
+import { Job, type JobsOptions, type Queue } from 'bullmq';
+import type { EpochProgress } from '../nce';
+import type { JobInfo, JobPayload, JobQueue, JobResult, JobState } from './job-queue';
+import type { Schedule, ScheduleInfo, Scheduler } from './scheduler';
+
+/** The BullMQ queue the API enqueues training on and `npm run worker` consumes. */
+export const QUEUE_NAME = 'training';
+
+/** Key prefix of the queue's Redis keys (beside the registry's `nce-ood:` keys). */
+export const QUEUE_PREFIX = 'nce-ood:bull';
+
+/** Retries with backoff for transient failures; bounded history for `GET /v1/jobs/{id}`. */
+export function jobOptions(attempts: number): JobsOptions {
+  return {
+    attempts,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: { count: 1000, age: 7 * 24 * 3600 },
+    removeOnFail: { count: 1000, age: 7 * 24 * 3600 },
+  };
+}
+
+/** What the processor reports as progress: every epoch so far. */
+export interface JobProgress {
+  epochs: EpochProgress[];
+}
+
+/** How the processor spells a failure in `failedReason`, so the code survives the trip. */
+export function failedReason(code: string, message: string): string {
+  return `[${code}] ${message}`;
+}
+
+const REASON = /^\[([A-Z_]+)\] ([\s\S]*)$/;
+
+/** Distributed mode's queue: jobs live in Redis, workers anywhere run them. */
+export class BullMqQueue implements JobQueue {
+  constructor(
+    private readonly queue: Queue<JobPayload, JobResult>,
+    private readonly attempts: number,
+  ) {}
+
+  async enqueue(payload: JobPayload): Promise<JobInfo> {
+    const job = await this.queue.add(payload.kind, payload, jobOptions(this.attempts));
+    return toJobInfo(job, 'queued');
+  }
+
+  async get(id: string): Promise<JobInfo | null> {
+    const job = await Job.fromId<JobPayload, JobResult>(this.queue, id);
+    if (!job) return null;
+    return toJobInfo(job, stateOf(await job.getState()));
+  }
+
+  /** Closes this process's connection; jobs stay queued for the workers. */
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+function stateOf(s: string): JobState {
+  if (s === 'active') return 'running';
+  if (s === 'completed' || s === 'failed') return s;
+  return 'queued';
+}
+
+function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
+  const progress = job.progress as Partial<JobProgress> | number;
+  const info: JobInfo = {
+    id: job.id as string,
+    state,
+    payload: job.data,
+    progress: typeof progress === 'object' && Array.isArray(progress.epochs) ? progress.epochs : [],
+    attempts: job.attemptsMade,
+    createdAt: new Date(job.timestamp).toISOString(),
+  };
+  if (job.processedOn) info.startedAt = new Date(job.processedOn).toISOString();
+  if (job.finishedOn && (state === 'completed' || state === 'failed')) info.finishedAt = new Date(job.finishedOn).toISOString();
+  if (state === 'completed') info.result = job.returnvalue;
+  if (state === 'failed') {
+    const m = REASON.exec(job.failedReason ?? '');
+    info.error = m ? { code: m[1] as string, message: m[2] as string } : { code: 'INTERNAL', message: job.failedReason ?? 'failed' };
+  }
+  return info;
+}
+
+/** Distributed mode's cron: one BullMQ job scheduler per model, fired by whichever worker is up. */
+export class BullMqScheduler implements Scheduler {
+  constructor(
+    private readonly queue: Queue<JobPayload, JobResult>,
+    private readonly attempts: number,
+  ) {}
+
+  async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
+    const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {} };
+    await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });
+    return (await this.get(model)) as ScheduleInfo;
+  }
+
+  async get(model: string): Promise<ScheduleInfo | null> {
+    const s = await this.queue.getJobScheduler(schedulerId(model));
+    const data = s?.template?.data;
+    if (!s || !s.pattern || !data) return null;
+    return {
+      model,
+      cron: s.pattern,
+      dataset: data.dataset,
+      ...(isEmpty(data.config) ? {} : { config: data.config }),
+      nextRun: s.next ? new Date(s.next).toISOString() : null,
+    };
+  }
+
+  async delete(model: string): Promise<boolean> {
+    return this.queue.removeJobScheduler(schedulerId(model));
+  }
+
+  /** Nothing fires in the API process: the workers run the schedulers. */
+  async stop(): Promise<void> {}
+}
+
+function schedulerId(model: string): string {
+  return `retrain:${model}`;
+}
+
+function isEmpty(config: unknown): boolean {
+  return config === undefined || (typeof config === 'object' && config !== null && Object.keys(config).length === 0);
+}

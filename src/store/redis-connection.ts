@@ -1,0 +1,28 @@
+import { Redis } from 'ioredis';
+
+/**
+ * What a connection is for:
+ * - `commands`: registry, datasets and queue producers. Fails fast while Redis is down
+ *   (no offline queue, one retry), so requests answer 503 at once instead of hanging, and the
+ *   API keeps scoring with the models it holds.
+ * - `worker`: BullMQ workers, whose blocking commands must wait out a Redis restart.
+ * - `subscriber`: pub/sub; reconnects and resubscribes by itself.
+ */
+export type RedisRole = 'commands' | 'worker' | 'subscriber';
+
+/** Reconnect every 0.2 s at first, backing off to every 2 s, forever. */
+const retryStrategy = (attempt: number): number => Math.min(attempt * 200, 2000);
+
+/** Opens a connection and waits until it is ready. */
+export async function openRedis(url: string, role: RedisRole): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    retryStrategy,
+    connectionName: `nce-ood-${role}`,
+    ...(role === 'commands' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),
+  });
+  // Connection errors are retried by retryStrategy; without a listener ioredis would print each one.
+  redis.on('error', () => undefined);
+  await redis.connect();
+  return redis;
+}

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { DataRecord } from '../nce';
+import { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-store';
+import { redisKeys } from './redis-keys';
+import { exec } from './redis-model-store';
+
+/** Records per RPUSH, so one command never carries a whole large upload. */
+const CHUNK = 1000;
+
+/**
+ * Datasets in Redis (distributed mode): a list of JSON records plus a meta hash. A replacement is
+ * built under a temporary key and renamed into place in one MULTI with its meta; an append pushes
+ * and trims in one MULTI. Readers see the old dataset or the new one, never a mix.
+ */
+export class RedisDatasetStore implements DatasetStore {
+  constructor(private readonly redis: Redis) {}
+
+  async list(): Promise<DatasetInfo[]> {
+    const names = (await this.redis.smembers(redisKeys.datasets)).sort();
+    const infos = await Promise.all(names.map((n) => this.info(n)));
+    return infos.filter((i): i is DatasetInfo => i !== null);
+  }
+
+  async info(name: string): Promise<DatasetInfo | null> {
+    const [meta, rows] = await Promise.all([this.redis.hgetall(redisKeys.datasetMeta(name)), this.redis.llen(redisKeys.datasetRows(name))]);
+    if (meta.columns === undefined) return null;
+    return { name, rows, columns: JSON.parse(meta.columns) as string[], updatedAt: meta.updatedAt ?? '' };
+  }
+
+  async records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }> {
+    const [[, meta], [, rows]] = (await this.redis.multi().hgetall(redisKeys.datasetMeta(name)).lrange(redisKeys.datasetRows(name), 0, -1).exec()) as [
+      [Error | null, Record<string, string>],
+      [Error | null, string[]],
+    ];
+    if (meta.columns === undefined) throw datasetNotFound(name);
+    const records = rows.map((r) => JSON.parse(r) as DataRecord);
+    return { info: { name, rows: records.length, columns: JSON.parse(meta.columns) as string[], updatedAt: meta.updatedAt ?? '' }, records };
+  }
+
+  async put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
+    const updatedAt = new Date().toISOString();
+    const tmp = `${redisKeys.datasetRows(name)}:tmp-${randomBytes(6).toString('hex')}`;
+    try {
+      for (let i = 0; i < records.length; i += CHUNK) {
+        await this.redis.rpush(tmp, ...records.slice(i, i + CHUNK).map((r) => JSON.stringify(r)));
+      }
+      const tx = this.redis.multi();
+      if (records.length > 0) tx.rename(tmp, redisKeys.datasetRows(name));
+      else tx.del(redisKeys.datasetRows(name));
+      await exec(tx.del(redisKeys.datasetMeta(name)).hset(redisKeys.datasetMeta(name), { columns: JSON.stringify(columns), updatedAt }).sadd(redisKeys.datasets, name));
+    } finally {
+      await this.redis.del(tmp);
+    }
+    return { name, rows: records.length, columns: [...columns], updatedAt };
+  }
+
+  async append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo> {
+    const info = await this.info(name);
+    if (!info) throw datasetNotFound(name);
+    const updatedAt = new Date().toISOString();
+    const tx = this.redis.multi();
+    for (let i = 0; i < records.length; i += CHUNK) tx.rpush(redisKeys.datasetRows(name), ...records.slice(i, i + CHUNK).map((r) => JSON.stringify(r)));
+    if (maxRows !== undefined) tx.ltrim(redisKeys.datasetRows(name), -maxRows, -1);
+    await exec(tx.hset(redisKeys.datasetMeta(name), 'updatedAt', updatedAt));
+    const rows = maxRows === undefined ? info.rows + records.length : Math.min(maxRows, info.rows + records.length);
+    return { ...info, rows, updatedAt };
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const results = await this.redis.multi().del(redisKeys.datasetMeta(name), redisKeys.datasetRows(name)).srem(redisKeys.datasets, name).exec();
+    return results?.[0]?.[1] !== 0;
+  }
+}

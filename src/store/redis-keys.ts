@@ -1,0 +1,31 @@
+/**
+ * Every Redis key the service writes, in one place. Names reaching here match NAME_PATTERN
+ * (letters, digits, `_`, `-`), so a name can never add a `:` segment to a key.
+ */
+export const KEY_PREFIX = 'nce-ood';
+
+export const redisKeys = {
+  /** Set of model names. */
+  models: `${KEY_PREFIX}:models`,
+  /** Sorted set (all scores 0, so lexical order = time order) of a model's version ids. */
+  versions: (model: string) => `${KEY_PREFIX}:model:${model}:versions`,
+  /** The current version id. */
+  current: (model: string) => `${KEY_PREFIX}:model:${model}:current`,
+  /** Hash of one version: `manifest`, `weights`, and `candidate` when the gate kept it back. */
+  version: (model: string, version: string) => `${KEY_PREFIX}:model:${model}:v:${version}`,
+  /** Pub/sub channel announcing `{ model, version }` whenever a model's current version changes. */
+  modelEvents: `${KEY_PREFIX}:model-events`,
+  /** Set of dataset names. */
+  datasets: `${KEY_PREFIX}:datasets`,
+  /** Hash: `columns` (JSON) and `updatedAt`. */
+  datasetMeta: (name: string) => `${KEY_PREFIX}:dataset:${name}:meta`,
+  /** List of records, one JSON object each, oldest first. */
+  datasetRows: (name: string) => `${KEY_PREFIX}:dataset:${name}:rows`,
+};
+
+/** What is published on `redisKeys.modelEvents`. */
+export interface ModelEvent {
+  model: string;
+  /** The new current version, or null when the model was deleted. */
+  version: string | null;
+}

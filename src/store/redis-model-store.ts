@@ -1,0 +1,81 @@
+import type { Redis } from 'ioredis';
+import { type Artifact, fromArtifact, NceError } from '../nce';
+import { type LoadedModel, type ModelStore, newVersionId, VERSION_PATTERN, versionNotFound } from './model-store';
+import { type ModelEvent, redisKeys } from './redis-keys';
+
+/**
+ * The model registry in Redis (distributed mode), shared by every API replica and worker. A
+ * version's manifest and weights are written in one MULTI with the version list (and the current
+ * pointer), so no reader sees half a version; every change of a current version is published on
+ * `redisKeys.modelEvents` for the replicas to hot-swap.
+ */
+export class RedisModelStore implements ModelStore {
+  constructor(private readonly redis: Redis) {}
+
+  async list(): Promise<string[]> {
+    const names = (await this.redis.smembers(redisKeys.models)).sort();
+    if (names.length === 0) return [];
+    const current = await this.redis.mget(names.map(redisKeys.current));
+    return names.filter((_, i) => current[i] !== null);
+  }
+
+  async versions(name: string): Promise<string[]> {
+    return (await this.redis.zrange(redisKeys.versions(name), 0, -1)).filter((v) => VERSION_PATTERN.test(v));
+  }
+
+  async currentVersion(name: string): Promise<string | null> {
+    return this.redis.get(redisKeys.current(name));
+  }
+
+  async load(name: string, version: string): Promise<LoadedModel> {
+    const [manifest, weights] = await this.redis.hmgetBuffer(redisKeys.version(name, version), 'manifest', 'weights');
+    if (!manifest || !weights) throw new NceError('ARTIFACT_INVALID', `no model artifact for ${name} version ${version}`);
+    const verified = fromArtifact(manifest.toString('utf8'), weights);
+    return { name, version, ...verified };
+  }
+
+  async save(name: string, artifact: Artifact, options: { candidate?: string } = {}): Promise<string> {
+    const version = newVersionId();
+    const fields: Record<string, string | Buffer> = { manifest: JSON.stringify(artifact.manifest), weights: artifact.weights };
+    if (options.candidate !== undefined) fields.candidate = options.candidate;
+    const tx = this.redis.multi().hset(redisKeys.version(name, version), fields).zadd(redisKeys.versions(name), 0, version).sadd(redisKeys.models, name);
+    if (options.candidate === undefined) tx.set(redisKeys.current(name), version).publish(redisKeys.modelEvents, event({ model: name, version }));
+    await exec(tx);
+    return version;
+  }
+
+  async candidateReason(name: string, version: string): Promise<string | null> {
+    return this.redis.hget(redisKeys.version(name, version), 'candidate');
+  }
+
+  async promote(name: string, version: string): Promise<void> {
+    if (!VERSION_PATTERN.test(version) || (await this.redis.zscore(redisKeys.versions(name), version)) === null) throw versionNotFound(name, version);
+    await this.load(name, version);
+    await exec(this.redis.multi().set(redisKeys.current(name), version).publish(redisKeys.modelEvents, event({ model: name, version })));
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const versions = await this.redis.zrange(redisKeys.versions(name), 0, -1);
+    const existed = versions.length > 0 || (await this.redis.exists(redisKeys.current(name))) === 1;
+    if (!existed) return false;
+    await exec(
+      this.redis
+        .multi()
+        .del(redisKeys.current(name), redisKeys.versions(name), ...versions.map((v) => redisKeys.version(name, v)))
+        .srem(redisKeys.models, name)
+        .publish(redisKeys.modelEvents, event({ model: name, version: null })),
+    );
+    return true;
+  }
+}
+
+function event(e: ModelEvent): string {
+  return JSON.stringify(e);
+}
+
+/** Runs a MULTI and throws the first command error (EXEC itself only fails on a conflict). */
+export async function exec(tx: ReturnType<Redis['multi']>): Promise<void> {
+  const results = await tx.exec();
+  const failed = results?.find(([err]) => err !== null);
+  if (failed) throw failed[0];
+}

@@ -1,0 +1,171 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { auroc } from '../../src/nce';
+import { parseCsv } from '../../src/store';
+import { suffix } from '../helpers/data';
+import { eventually, ROOT, run, type Running, startApi, startRedis } from '../helpers/processes';
+
+/**
+ * Distributed mode as it is deployed: one redis-server of the test's own, two API processes
+ * (`npm start` with REDIS_URL) and training workers (`npm run worker`), all separate processes.
+ */
+const DATA = resolve(ROOT, '..', 'shared', 'datasets', 'thyroid.csv');
+const CONFIG = { epochs: 15, seed: 3 };
+const LOCK_MS = '2000';
+let dir: string;
+let redis: Awaited<ReturnType<typeof startRedis>>;
+let apiA: Running & { url: string };
+let apiB: Running & { url: string };
+const workers: Running[] = [];
+
+const startWorker = (): Running => {
+  const w = run(process.execPath, ['dist/workers/train-worker.js'], { REDIS_URL: redis.url, JOB_LOCK_MS: LOCK_MS, LOG_LEVEL: 'info', JOB_ATTEMPTS: '3' });
+  workers.push(w);
+  return w;
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'nce-dist-'));
+  redis = await startRedis();
+  [apiA, apiB] = await Promise.all([startApi({ REDIS_URL: redis.url, MAX_BATCH_RECORDS: '2000' }), startApi({ REDIS_URL: redis.url, MAX_BATCH_RECORDS: '2000' })]);
+  startWorker();
+});
+
+afterAll(async () => {
+  await Promise.all([...workers, apiA, apiB].filter(Boolean).map((p) => p.stop('SIGKILL')));
+  await redis?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field with toMatchObject
+type Json = any;
+
+async function call(base: string, method: string, path: string, body?: unknown, type = 'application/json'): Promise<{ status: number; body: Json }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    ...(body === undefined ? {} : { headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function finished(base: string, id: string, timeoutMs = 120_000): Promise<Json> {
+  return eventually(
+    async () => {
+      const job = (await call(base, 'GET', `/v1/jobs/${id}`)).body;
+      return job.state === 'completed' || job.state === 'failed' ? job : undefined;
+    },
+    timeoutMs,
+    `job ${id}`,
+  );
+}
+
+function splitCsv(table: ReturnType<typeof parseCsv>, split: string): { features: string[]; csv: string; rows: Record<string, unknown>[] } {
+  const features = table.columns.filter((c) => c !== 'label' && c !== 'split');
+  const rows = table.records.filter((r) => r.split === split);
+  return { features, rows, csv: [features.join(','), ...rows.map((r) => features.map((c) => r[c]).join(','))].join('\n') };
+}
+
+describe('distributed mode: two APIs, workers, one Redis', () => {
+  it('trains through either API; both serve the new version within 2 s of completion; AUROC within 0.02 of `nce-ood eval`', async () => {
+    const table = parseCsv(await readFile(DATA, 'utf8'));
+    const train = splitCsv(table, 'train');
+    const dataset = `thyroid-${suffix()}`;
+    const put = await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, train.csv, 'text/csv');
+    expect(put).toMatchObject({ status: 200, body: { rows: 2263 } });
+    // Stored in Redis: the other API sees it.
+    expect((await call(apiB.url, 'GET', `/v1/datasets/${dataset}`)).body).toMatchObject({ rows: 2263, columns: train.features });
+
+    const model = `thyroid-${suffix()}`;
+    const started = await call(apiB.url, 'POST', `/v1/models/${model}/train`, { dataset, config: CONFIG });
+    expect(started.status).toBe(202);
+    const job = await finished(apiA.url, started.body.jobId);
+    const completedAt = Date.now();
+    expect(job).toMatchObject({ state: 'completed', attempts: 1, result: { model, promoted: true } });
+    expect(job.progress.length).toBeGreaterThan(0);
+    for (const api of [apiA, apiB]) {
+      await eventually(async () => ((await call(api.url, 'GET', `/v1/models/${model}`)).body.version === job.result.version ? true : undefined), 2000, 'the new version');
+    }
+    expect(Date.now() - completedAt).toBeLessThan(2000);
+
+    const test = splitCsv(table, 'test');
+    const scores: number[] = [];
+    for (let i = 0; i < test.rows.length; i += 1000) {
+      const records = test.rows.slice(i, i + 1000).map((r) => Object.fromEntries(test.features.map((c) => [c, r[c]])));
+      const res = await call(i % 2000 === 0 ? apiA.url : apiB.url, 'POST', `/v1/models/${model}/score`, { records });
+      expect(res.status).toBe(200);
+      expect(res.body.version).toBe(job.result.version);
+      for (const r of res.body.results) scores.push(-r.score);
+    }
+    const apiAuroc = auroc(scores, test.rows.map((r) => r.label as number));
+    await writeFile(join(dir, 'cfg.json'), JSON.stringify(CONFIG));
+    const cli = spawnSync(process.execPath, [join(ROOT, 'bin/nce-ood.js'), 'eval', '--data', DATA, '--config', join(dir, 'cfg.json')], { encoding: 'utf8' });
+    expect(cli.status).toBe(0);
+    expect(Math.abs(apiAuroc - (JSON.parse(cli.stdout).auroc as number))).toBeLessThan(0.02);
+
+    // Rollback through one API is served by the other.
+    const again = await finished(apiA.url, (await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { ...CONFIG, epochs: 3 } })).body.jobId);
+    expect(again.state).toBe('completed');
+    expect((await call(apiA.url, 'POST', `/v1/models/${model}/versions/${job.result.version}/promote`)).status).toBe(200);
+    await eventually(async () => ((await call(apiB.url, 'GET', `/v1/models/${model}`)).body.version === job.result.version ? true : undefined), 2000, 'the rollback');
+  });
+
+  it('a job whose worker is killed with SIGKILL mid-training is picked up again and completes, with no partial version', async () => {
+    const dataset = `big-${suffix()}`;
+    const table = parseCsv(await readFile(DATA, 'utf8'));
+    expect((await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, splitCsv(table, 'train').csv, 'text/csv')).status).toBe(200);
+    const model = `killed-${suffix()}`;
+    const started = await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 40, patience: 40, seed: 5 } });
+    await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${started.body.jobId}`)).body.progress.length >= 2 ? true : undefined), 60_000, 'two epochs');
+    await workers[0]?.stop('SIGKILL');
+    expect((await call(apiA.url, 'GET', `/v1/models/${model}/versions`)).status).toBe(404);
+    startWorker();
+    const job = await finished(apiB.url, started.body.jobId);
+    expect(job).toMatchObject({ state: 'completed', result: { model } });
+    const versions = (await call(apiB.url, 'GET', `/v1/models/${model}/versions`)).body.versions;
+    expect(versions).toHaveLength(1);
+    expect(versions[0]).toMatchObject({ version: job.result.version, current: true });
+    expect(versions[0].damaged).toBeUndefined();
+  });
+
+  it('a cron schedule of every 3 seconds fires on the workers and yields a new version', async () => {
+    const dataset = `sched-${suffix()}`;
+    await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, { records: Array.from({ length: 80 }, (_, i) => ({ x: Math.sin(i), y: Math.cos(i) })) });
+    const model = `sched-${suffix()}`;
+    const put = await call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '*/3 * * * * *', dataset, config: { epochs: 2 } });
+    expect(put).toMatchObject({ status: 200, body: { model, cron: '*/3 * * * * *', dataset, nextRun: expect.any(String) } });
+    expect((await call(apiB.url, 'GET', `/v1/models/${model}/schedule`)).body).toMatchObject({ cron: '*/3 * * * * *', dataset, config: { epochs: 2 } });
+    await eventually(async () => ((await call(apiB.url, 'GET', `/v1/models/${model}/versions`)).body.versions?.length > 0 ? true : undefined), 30_000, 'a scheduled version');
+    expect((await call(apiB.url, 'DELETE', `/v1/models/${model}/schedule`)).status).toBe(204);
+    expect((await call(apiA.url, 'GET', `/v1/models/${model}/schedule`)).status).toBe(404);
+  });
+
+  it('bad input gets the documented problem; a job with a missing dataset fails at once without retries; the APIs keep serving', async () => {
+    expect((await call(apiA.url, 'POST', '/v1/models/m/train', { dataset: 'nope' })).body).toMatchObject({ status: 404, code: 'NOT_FOUND', pointer: '/dataset' });
+    expect((await call(apiA.url, 'PUT', '/v1/datasets/bad', 'a,b\n1,2\n3\n', 'text/csv')).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY' });
+    expect((await call(apiB.url, 'PUT', '/v1/datasets/bad', { records: [{ a: 1 }, { a: [2] }] })).body).toMatchObject({ code: 'INVALID_RECORD', pointer: '/records/1/a' });
+    expect((await call(apiB.url, 'POST', '/v1/models/nothing-here/score', { records: [{ a: 1 }] })).body).toMatchObject({ status: 404, code: 'MODEL_NOT_FOUND' });
+    expect((await call(apiB.url, 'GET', '/v1/jobs/no-such-job')).status).toBe(404);
+
+    // The schedule names a dataset that does not exist: its job fails as bad input, once.
+    const model = `orphan-${suffix()}`;
+    await call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '*/2 * * * * *', dataset: 'never-uploaded' });
+    const failed = await eventually(
+      async () => {
+        const raw = spawnSync('redis-cli', ['-p', String(redis.port), '--raw', 'keys', 'nce-ood:bull:training:repeat:retrain:*'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+        for (const key of raw) {
+          const job = (await call(apiA.url, 'GET', `/v1/jobs/${key.split(':').slice(3).join(':')}`)).body;
+          if (job?.state === 'failed' && job.payload.model === model) return job;
+        }
+        return undefined;
+      },
+      20_000,
+      'the failed scheduled job',
+    );
+    expect(failed).toMatchObject({ attempts: 1, error: { code: 'DATASET_NOT_FOUND' } });
+    await call(apiA.url, 'DELETE', `/v1/models/${model}/schedule`);
+    for (const api of [apiA, apiB]) expect((await call(api.url, 'GET', '/readyz')).status).toBe(200);
+  });
+});

@@ -1,0 +1,74 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '../..');
+
+/** A TCP port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => ok(port));
+    });
+  });
+}
+
+/** A child process with its output kept (shown when a test fails to start it). */
+export interface Running {
+  child: ChildProcess;
+  output: () => string;
+  /** Sends `signal` and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  return {
+    child,
+    output: () => out,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Polls `check` every 100 ms until it returns a value other than undefined. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A private redis-server on a free port, without persistence; `stop` shuts it down. */
+export async function startRedis(): Promise<Running & { url: string; port: number }> {
+  const port = await freePort();
+  const server = run('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await eventually(async () => (server.output().includes('Ready to accept connections') ? true : undefined), 10_000, `redis-server on ${port}: ${server.output()}`);
+  return { ...server, url: `redis://127.0.0.1:${port}`, port };
+}
+
+/** `npm start` (dist/src/main.js) on a free port; resolves once /healthz answers. */
+export async function startApi(env: NodeJS.ProcessEnv): Promise<Running & { url: string }> {
+  const port = await freePort();
+  const api = run(process.execPath, ['dist/src/main.js'], { PORT: String(port), LOG_LEVEL: 'warn', ...env });
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), 20_000, `the API on ${port}: ${api.output()}`);
+  return { ...api, url };
+}

@@ -1,0 +1,101 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
+import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from '../../src/store';
+import { normalRecords, suffix } from '../helpers/data';
+import { startRedis } from '../helpers/processes';
+
+/** One contract, two implementations: the embedded mode's files and the distributed mode's Redis. */
+let dir: string;
+let redisServer: Awaited<ReturnType<typeof startRedis>>;
+let redis: Redis;
+let artifact: Artifact;
+
+beforeAll(async () => {
+  const backend = await initBackend();
+  artifact = toArtifact(await train(normalRecords(120, 2, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 120, backend });
+  dir = await mkdtemp(join(tmpdir(), 'nce-stores-'));
+  redisServer = await startRedis();
+  redis = await openRedis(redisServer.url, 'commands');
+});
+
+afterAll(async () => {
+  await redis?.quit();
+  await redisServer?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const kinds: [string, () => { models: ModelStore; datasets: DatasetStore }][] = [
+  ['filesystem', () => ({ models: new FsModelStore(join(dir, 'models')), datasets: new FsDatasetStore(join(dir, 'data')) })],
+  ['redis', () => ({ models: new RedisModelStore(redis), datasets: new RedisDatasetStore(redis) })],
+];
+
+describe.each(kinds)('%s stores', (_kind, make) => {
+  it('keep versions in order, a current one, candidates with their reason, promote and delete', async () => {
+    const { models } = make();
+    const name = `m-${suffix()}`;
+    expect(await models.currentVersion(name)).toBeNull();
+    const v1 = await models.save(name, artifact);
+    const v2 = await models.save(name, artifact, { candidate: 'validation AUC too low' });
+    expect(await models.versions(name)).toEqual([v1, v2]);
+    expect(await models.currentVersion(name)).toBe(v1);
+    expect(await models.candidateReason(name, v2)).toBe('validation AUC too low');
+    expect(await models.candidateReason(name, v1)).toBeNull();
+    expect(await models.list()).toContain(name);
+    const loaded = await models.load(name, v1);
+    expect(loaded.manifest.manifestSha256).toBe(artifact.manifest.manifestSha256);
+    expect(loaded.state.weights).toHaveLength(artifact.manifest.weights.layers.length);
+    await models.promote(name, v2);
+    expect(await models.currentVersion(name)).toBe(v2);
+    await expect(models.promote(name, '20990101T000000000Z-abcdef')).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
+    expect(await models.delete(name)).toBe(true);
+    expect(await models.delete(name)).toBe(false);
+    expect(await models.versions(name)).toEqual([]);
+    expect(await models.list()).not.toContain(name);
+  });
+
+  it('keep datasets whole: put replaces, append keeps the newest maxRows, a missing one is DATASET_NOT_FOUND', async () => {
+    const { datasets } = make();
+    const name = `d-${suffix()}`;
+    expect(await datasets.info(name)).toBeNull();
+    await expect(datasets.records(name)).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' });
+    const rows = Array.from({ length: 2500 }, (_, i) => ({ a: i, b: i % 2 ? 'x' : null }));
+    expect(await datasets.put(name, ['a', 'b'], rows)).toMatchObject({ name, rows: 2500, columns: ['a', 'b'] });
+    expect((await datasets.records(name)).records).toEqual(rows);
+    expect(await datasets.append(name, [{ a: -1, b: 'y' }], 10)).toMatchObject({ rows: 10 });
+    const kept = (await datasets.records(name)).records;
+    expect(kept).toEqual([...rows.slice(-9), { a: -1, b: 'y' }]);
+    await datasets.put(name, ['c'], [{ c: 1 }]);
+    expect(await datasets.records(name)).toMatchObject({ info: { rows: 1, columns: ['c'] }, records: [{ c: 1 }] });
+    expect((await datasets.list()).map((d) => d.name)).toContain(name);
+    expect(await datasets.delete(name)).toBe(true);
+    expect(await datasets.delete(name)).toBe(false);
+    expect(await datasets.info(name)).toBeNull();
+  });
+});
+
+describe('redis model store', () => {
+  it('refuses a version whose stored weights were changed, and announces every new current version', async () => {
+    const models = new RedisModelStore(redis);
+    const sub = await openRedis(redisServer.url, 'subscriber');
+    const events: ModelEvent[] = [];
+    sub.on('message', (_c: string, m: string) => events.push(JSON.parse(m) as ModelEvent));
+    await sub.subscribe(redisKeys.modelEvents);
+    const name = `t-${suffix()}`;
+    const v1 = await models.save(name, artifact);
+    await models.save(name, artifact, { candidate: 'gate' });
+    const damaged = Buffer.from(artifact.weights);
+    damaged[0] = (damaged[0] as number) ^ 0xff;
+    await redis.hset(redisKeys.version(name, v1), 'weights', damaged);
+    await expect(models.load(name, v1)).rejects.toMatchObject({ code: 'ARTIFACT_TAMPERED' });
+    await models.delete(name);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(events.filter((e) => e.model === name)).toEqual([
+      { model: name, version: v1 },
+      { model: name, version: null },
+    ]);
+    await sub.quit();
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * `npm run worker`: consumes training jobs from the Redis queue (distributed mode). Each job runs
+ * in a sandboxed child process; job schedulers (cron retraining) fire here. On SIGTERM the worker
+ * finishes its job for up to WORKER_SHUTDOWN_MS, then hands it back: it exits, its lock lapses and
+ * another worker picks the job up after JOB_LOCK_MS.
+ */
+import { join } from 'node:path';
+import { Worker } from 'bullmq';
+import pino from 'pino';
+import { loadSettings, type Settings, SettingsError } from '../src/config';
+import { QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
+import { openRedis } from '../src/store';
+
+async function main(): Promise<void> {
+  let settings: Settings;
+  try {
+    settings = loadSettings();
+  } catch (e: unknown) {
+    process.stderr.write(`${e instanceof SettingsError ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+  if (!settings.REDIS_URL) {
+    process.stderr.write('invalid configuration: REDIS_URL is required by the worker (the embedded mode trains inside `npm start`)\n');
+    process.exit(1);
+  }
+  const logger = pino({ level: settings.LOG_LEVEL, base: { service: 'nce-ood-worker' } });
+  const connection = await openRedis(settings.REDIS_URL, 'worker');
+  const worker = new Worker(QUEUE_NAME, join(__dirname, 'train.processor.js'), {
+    connection,
+    prefix: QUEUE_PREFIX,
+    concurrency: settings.WORKER_CONCURRENCY,
+    lockDuration: settings.JOB_LOCK_MS,
+    stalledInterval: settings.JOB_LOCK_MS,
+    useWorkerThreads: false,
+  });
+  worker.on('active', (job) => logger.info({ jobId: job.id, model: job.data.model, attempt: job.attemptsMade + 1 }, 'training started'));
+  worker.on('completed', (job) => logger.info({ jobId: job.id, model: job.data.model, result: job.returnvalue }, 'training completed'));
+  worker.on('failed', (job, err) => logger.warn({ jobId: job?.id, model: job?.data.model, reason: err.message }, 'training failed'));
+  worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+  await worker.waitUntilReady();
+  logger.info({ queue: QUEUE_NAME, concurrency: settings.WORKER_CONCURRENCY }, 'nce-ood worker ready');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: settings.WORKER_SHUTDOWN_MS }, 'shutting down: finishing the active job');
+    const handBack = setTimeout(() => {
+      logger.warn('active job not finished in time: handing it back to the queue');
+      process.exit(1);
+    }, settings.WORKER_SHUTDOWN_MS);
+    void worker
+      .close()
+      .then(() => connection.quit())
+      .finally(() => {
+        clearTimeout(handBack);
+        process.exit(0);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

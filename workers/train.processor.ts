@@ -1,0 +1,47 @@
+/**
+ * BullMQ's sandboxed processor: runs in a child process of `npm run worker`, so CPU-bound training
+ * never stalls the worker's lock renewals. One Redis connection and one tfjs backend per child.
+ */
+import { type SandboxedJob, UnrecoverableError } from 'bullmq';
+import { loadSettings } from '../src/config';
+import { type EpochProgress, initBackend } from '../src/nce';
+import { failedReason, failureCode, isPermanentFailure, type JobPayload, type JobProgress, type JobResult, runTrainJob, trainArtifact } from '../src/queue';
+import { openRedis, RedisDatasetStore, RedisModelStore } from '../src/store';
+
+// The worker died (even by SIGKILL): stop too, its job goes back to the queue when its lock lapses.
+process.on('disconnect', () => process.exit(1));
+
+async function open() {
+  const settings = loadSettings();
+  if (!settings.REDIS_URL) throw new Error('REDIS_URL is not set');
+  const redis = await openRedis(settings.REDIS_URL, 'commands');
+  const backend = await initBackend(settings.TF_BACKEND);
+  return {
+    datasets: new RedisDatasetStore(redis),
+    models: new RedisModelStore(redis),
+    gate: { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP },
+    backend,
+  };
+}
+
+let opened: ReturnType<typeof open> | null = null;
+
+export default async function processTrainJob(job: SandboxedJob<JobPayload, JobResult>): Promise<JobResult> {
+  try {
+    opened ??= open();
+    const deps = await opened;
+    const epochs: EpochProgress[] = [];
+    return await runTrainJob(job.data, {
+      ...deps,
+      trainer: (input) =>
+        trainArtifact(input, deps.backend, (p) => {
+          epochs.push(p);
+          void job.updateProgress({ epochs: [...epochs] } satisfies JobProgress);
+        }),
+    });
+  } catch (e: unknown) {
+    const reason = failedReason(failureCode(e), e instanceof Error ? e.message : String(e));
+    // Bad input fails at once; anything else (Redis away, a crash) is retried with backoff.
+    throw isPermanentFailure(e) ? new UnrecoverableError(reason) : new Error(reason);
+  }
+}
