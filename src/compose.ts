@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { createApp, ModelCache } from './api';
+import { createApp, ModelCache, type ServedModel } from './api';
 import type { Settings } from './config';
-import { createMetrics, type Metrics } from './metrics';
+import { createMetrics, type Metrics, type ServedModelInfo } from './metrics';
 import { BullMqQueue, BullMqScheduler, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX, type Scheduler } from './queue';
 import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from './store';
 
@@ -29,10 +29,10 @@ export function composeService(settings: Settings, logger: Logger, backend: stri
 
 /** One process: registry and datasets on disk, training in a worker thread, cron in-process. */
 export async function composeEmbedded(settings: Settings, logger: Logger, backend: string): Promise<Service> {
-  const metrics = createMetrics();
+  const metrics = metricsFor(settings, backend);
   const store = new FsModelStore(settings.MODELS_DIR);
   const datasets = new FsDatasetStore(settings.DATASETS_DIR);
-  const models = modelCache(store, metrics, logger, backend);
+  const models = modelCache(store, metrics, logger);
   const queue = new InProcessQueue({
     datasets,
     models: store,
@@ -44,6 +44,7 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
       metrics.trainingDuration.observe({ outcome: job.state }, seconds);
     },
   });
+  metrics.watchQueue(() => queue.counts());
   const scheduler = new InProcessScheduler(join(settings.MODELS_DIR, '.schedules'), queue, logger);
   await scheduler.start();
   const app = createApp({ settings, store, datasets, queue, scheduler, models, metrics, logger, backend });
@@ -70,12 +71,12 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
  * pub/sub so every replica hot-swaps them.
  */
 export async function composeDistributed(settings: Settings, url: string, logger: Logger, backend: string): Promise<Service> {
-  const metrics = createMetrics();
+  const metrics = metricsFor(settings, backend);
   const redis = await openRedis(url, 'commands');
   const subscriber = await openRedis(url, 'subscriber');
   const store = new RedisModelStore(redis);
   const datasets = new RedisDatasetStore(redis);
-  const models = modelCache(store, metrics, logger, backend);
+  const models = modelCache(store, metrics, logger);
   subscriber.on('message', (_channel: string, message: string) => {
     try {
       models.announce((JSON.parse(message) as ModelEvent).model);
@@ -87,6 +88,7 @@ export async function composeDistributed(settings: Settings, url: string, logger
   const bull = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redis, prefix: QUEUE_PREFIX });
   bull.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
   const queue = new BullMqQueue(bull, settings.JOB_ATTEMPTS);
+  metrics.watchQueue(() => queue.counts());
   const scheduler = new BullMqScheduler(bull, settings.JOB_ATTEMPTS);
   const app = createApp({ settings, store, datasets, queue, scheduler, models, metrics, logger, backend });
   return {
@@ -106,10 +108,21 @@ export async function composeDistributed(settings: Settings, url: string, logger
   };
 }
 
-/** The model cache, keeping `nce_ood_model_info` in step with the versions it serves. */
-function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, backend: string): ModelCache {
-  return new ModelCache(store, logger, (m, previous) => {
-    if (previous) metrics.modelInfo.remove({ model: previous.name, version: previous.version, backend });
-    metrics.modelInfo.set({ model: m.name, version: m.version, backend }, 1);
-  });
+/** The model cache, keeping the model metrics in step with the versions it serves. */
+function modelCache(store: ModelStore, metrics: Metrics, logger: Logger): ModelCache {
+  const info = (m: ServedModel): ServedModelInfo => ({ name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr: m.manifest.calibration.targetFpr });
+  return new ModelCache(
+    store,
+    logger,
+    (m, previous) => metrics.served(info(m), previous && info(previous)),
+    (name) => metrics.unserved(name),
+  );
+}
+
+/** The metrics, with the drift window as configured. */
+function metricsFor(settings: Settings, backend: string): Metrics {
+  return createMetrics(
+    { windowRecords: settings.DRIFT_WINDOW_RECORDS, windowSeconds: settings.DRIFT_WINDOW_SECONDS, minRecords: settings.DRIFT_MIN_RECORDS, topFeatures: settings.DRIFT_TOP_FEATURES },
+    backend,
+  );
 }

@@ -32,6 +32,7 @@ export class ModelCache {
     private readonly store: ModelStore,
     private readonly logger: Logger,
     private readonly onSwap: (m: ServedModel, previous: ServedModel | undefined) => void = () => undefined,
+    private readonly onGone: (name: string) => void = () => undefined,
   ) {}
 
   /** The model to score with, loading or refreshing it as needed. */
@@ -82,6 +83,7 @@ export class ModelCache {
       if (entry) {
         entry.served.detector.dispose();
         this.entries.delete(name);
+        this.onGone(name);
       }
       throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist or has no version`, undefined);
     }

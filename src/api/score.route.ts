@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { explain, type DataRecord } from '../nce';
+import { explain, type DataRecord, type ScoreResult } from '../nce';
 import type { Metrics } from '../metrics';
 import { NAME_PATTERN } from '../store';
 import { body } from './body';
 import { AppError } from './errors';
 import { fieldValue, requestError } from './validation';
-import type { ModelCache } from './model-cache';
+import type { ModelCache, ServedModel } from './model-cache';
 import type { RequestHandler } from 'express';
 
 /** The body of `POST /v1/models/{name}/score`. */
@@ -34,10 +34,7 @@ export function scoreRouter(deps: { models: ModelCache; metrics: Metrics; maxBat
     const recs = parsed.data.records as DataRecord[];
     const results = model.detector.score(recs);
     const explanations = parsed.data.explain ? explain(model.detector, recs) : null;
-    let flagged = 0;
-    for (const r of results) if (r.ood) flagged++;
-    deps.metrics.scoredRecords.inc({ model: name }, results.length);
-    if (flagged) deps.metrics.flaggedRecords.inc({ model: name }, flagged);
+    observe(deps.metrics, model, recs, results);
     res.json({
       model: name,
       version: model.version,
@@ -45,4 +42,20 @@ export function scoreRouter(deps: { models: ModelCache; metrics: Metrics; maxBat
     });
   });
   return router;
+}
+
+/** Counts, score histograms and the drift window of one scored batch. */
+function observe(metrics: Metrics, model: ServedModel, records: readonly DataRecord[], results: readonly ScoreResult[]): void {
+  const labels = { model: model.name };
+  const score = metrics.score.labels(labels);
+  const percentile = metrics.scorePercentile.labels(labels);
+  let flagged = 0;
+  for (const r of results) {
+    if (r.ood) flagged++;
+    score.observe(r.score);
+    percentile.observe(r.percentile);
+  }
+  metrics.scoredRecords.inc(labels, results.length);
+  if (flagged) metrics.flaggedRecords.inc(labels, flagged);
+  metrics.drift.observe(model.name, model.version, model.manifest.featureReference, records, results);
 }

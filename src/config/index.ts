@@ -52,6 +52,14 @@ export const settingsSchema = z.object({
   QUALITY_GATE_MIN_VAL_AUC: z.coerce.number().min(0).max(1).default(0.5),
   /** Quality gate: ... and is at most this much below the current version's. @defaultValue 0.05 */
   QUALITY_GATE_MAX_AUC_DROP: z.coerce.number().min(0).max(1).default(0.05),
+  /** Drift monitoring: most recent scored records kept per model. @defaultValue 5000 */
+  DRIFT_WINDOW_RECORDS: z.coerce.number().int().min(10).max(1_000_000).default(5000),
+  /** Drift monitoring: records older than this many seconds leave the window. @defaultValue 3600 */
+  DRIFT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(30 * 86400).default(3600),
+  /** Drift monitoring: drift statistics are exported once the window holds this many records. @defaultValue 100 */
+  DRIFT_MIN_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  /** Drift monitoring: per-feature drift is exported for this many features per model, the most drifted first. @defaultValue 10 */
+  DRIFT_TOP_FEATURES: z.coerce.number().int().min(0).max(1000).default(10),
   /** Distributed mode: training jobs one worker process runs at once. @defaultValue 1 */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   /** Distributed mode: runs of a job before a transient failure (e.g. Redis down) fails it; bad input never retries. @defaultValue 3 */

@@ -1,39 +1,158 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions } from './drift-monitor';
 
-/** The service's Prometheus metrics, on a registry of their own (names prefixed `nce_ood_`). */
+export { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions, type DriftStats } from './drift-monitor';
+export { DriftWindow, ksUniform, PERCENTILE_BINS, percentileBin, psi } from './drift';
+
+/** A model version being served, as the metrics describe it. */
+export interface ServedModelInfo {
+  name: string;
+  version: string;
+  createdAt: string;
+  valAuc: number;
+  /** The false-positive rate its `ood` threshold was calibrated for. */
+  targetFpr: number;
+}
+
+/** Job counts by state, for the queue depth gauge. */
+export type QueueCounts = () => Promise<Record<string, number>>;
+
+/** The service's Prometheus metrics, on a registry of their own (names prefixed `nce_ood_`, base units). */
 export interface Metrics {
   registry: Registry;
+  drift: DriftMonitor;
   scoredRecords: Counter<'model'>;
   flaggedRecords: Counter<'model'>;
+  score: Histogram<'model'>;
+  scorePercentile: Histogram<'model'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   modelInfo: Gauge<'model' | 'version' | 'backend'>;
   trainingJobs: Counter<'outcome'>;
   trainingDuration: Histogram<'outcome'>;
+  driftRetrains: Counter<'model'>;
+  /** Records that `model` now serves `version` (replacing `previous`). */
+  served(model: ServedModelInfo, previous: ServedModelInfo | undefined): void;
+  /** Forgets a model that is no longer served. */
+  unserved(model: string): void;
+  /** Where the queue depth gauge reads from. */
+  watchQueue(counts: QueueCounts): void;
 }
 
+/** Buckets of the score (log density, nats): wide, since its scale depends on the data's dimension. */
+const SCORE_BUCKETS = [-200, -100, -50, -30, -20, -15, -10, -7.5, -5, -2.5, 0, 2.5, 5, 10, 20];
+/** Buckets of the percentile: the same for every model, uniform when nothing has drifted. */
+const PERCENTILE_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
+
 /** Creates the metrics with Node's process defaults. */
-export function createMetrics(): Metrics {
+export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS, backend = ''): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'nce_ood_' });
+  const drift = new DriftMonitor(driftOptions);
+  const served = new Map<string, ServedModelInfo>();
+  let queueCounts: QueueCounts | null = null;
+  const registers = [registry];
+
+  /** A gauge with one series per tracked model, computed at scrape time. */
+  const perModel = (name: string, help: string, value: (model: string) => number | null | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['model'],
+      registers,
+      collect() {
+        this.reset();
+        for (const m of [...new Set([...drift.models(), ...served.keys()])]) {
+          const v = value(m);
+          if (v != null) this.set({ model: m }, v);
+        }
+      },
+    });
+  };
+  perModel('nce_ood_drift_psi', 'Population stability index of the recent score percentiles against the reference (uniform); >0.25 is a large shift', (m) => drift.stats(m)?.psi);
+  perModel('nce_ood_drift_ks', 'Kolmogorov-Smirnov statistic of the recent score percentiles against the reference (uniform)', (m) => drift.stats(m)?.ks);
+  perModel('nce_ood_drift_window_records', 'Records in the drift window', (m) => drift.stats(m)?.records);
+  perModel('nce_ood_model_age_seconds', 'Age of the served model version', (m) => {
+    const s = served.get(m);
+    return s ? (Date.now() - Date.parse(s.createdAt)) / 1000 : null;
+  });
+  perModel('nce_ood_model_target_fpr', 'False-positive rate the served version calibrated its ood threshold for (the expected flagged ratio)', (m) => served.get(m)?.targetFpr);
+  perModel('nce_ood_model_validation_auc', 'Validation AUC (data vs noise) of the served model version at training', (m) => served.get(m)?.valAuc);
+  new Gauge({
+    name: 'nce_ood_feature_drift_psi',
+    help: `PSI of each feature in the drift window against the training data, for the ${driftOptions.topFeatures} most drifted features per model`,
+    labelNames: ['model', 'feature'],
+    registers,
+    collect() {
+      this.reset();
+      for (const m of drift.models()) for (const f of drift.stats(m)?.features ?? []) this.set({ model: m, feature: f.feature }, f.psi);
+    },
+  });
+  new Gauge({
+    name: 'nce_ood_queue_jobs',
+    help: 'Training jobs in the queue by state',
+    labelNames: ['state'],
+    registers,
+    async collect() {
+      if (!queueCounts) return;
+      try {
+        const counts = await queueCounts();
+        this.reset();
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      } catch {
+        // The queue is unreachable (Redis down): keep the last values; /readyz reports it.
+      }
+    },
+  });
+
+  const scoredRecords = new Counter({ name: 'nce_ood_scored_records_total', help: 'Records scored', labelNames: ['model'], registers });
+  const flaggedRecords = new Counter({ name: 'nce_ood_flagged_records_total', help: 'Records flagged ood', labelNames: ['model'], registers });
+  const score = new Histogram({ name: 'nce_ood_score', help: 'OOD score (log density, nats) of scored records', labelNames: ['model'], buckets: SCORE_BUCKETS, registers });
+  const scorePercentile = new Histogram({
+    name: 'nce_ood_score_percentile',
+    help: 'Percentile of scored records against the reference scores (uniform on [0,1] without drift)',
+    labelNames: ['model'],
+    buckets: PERCENTILE_BUCKETS,
+    registers,
+  });
+  const modelInfo = new Gauge({ name: 'nce_ood_model_info', help: 'Model version being served (value 1)', labelNames: ['model', 'version', 'backend'], registers });
   return {
     registry,
-    scoredRecords: new Counter({ name: 'nce_ood_scored_records_total', help: 'Records scored', labelNames: ['model'], registers: [registry] }),
-    flaggedRecords: new Counter({ name: 'nce_ood_flagged_records_total', help: 'Records flagged ood', labelNames: ['model'], registers: [registry] }),
+    drift,
+    scoredRecords,
+    flaggedRecords,
+    score,
+    scorePercentile,
     httpDuration: new Histogram({
       name: 'nce_ood_http_request_duration_seconds',
       help: 'HTTP request duration by route and status',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [registry],
+      registers,
     }),
-    trainingJobs: new Counter({ name: 'nce_ood_training_jobs_total', help: 'Training jobs by outcome', labelNames: ['outcome'], registers: [registry] }),
+    trainingJobs: new Counter({ name: 'nce_ood_training_jobs_total', help: 'Training jobs by outcome', labelNames: ['outcome'], registers }),
     trainingDuration: new Histogram({
       name: 'nce_ood_training_duration_seconds',
       help: 'Training job duration by outcome',
       labelNames: ['outcome'],
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
-      registers: [registry],
+      registers,
     }),
-    modelInfo: new Gauge({ name: 'nce_ood_model_info', help: 'Model version being served (value 1)', labelNames: ['model', 'version', 'backend'], registers: [registry] }),
+    driftRetrains: new Counter({ name: 'nce_ood_drift_retrains_total', help: 'Retrains enqueued because drift stayed high', labelNames: ['model'], registers }),
+    modelInfo,
+    served(model, previous) {
+      if (previous) modelInfo.remove({ model: previous.name, version: previous.version, backend });
+      modelInfo.set({ model: model.name, version: model.version, backend }, 1);
+      served.set(model.name, model);
+    },
+    unserved(name) {
+      const m = served.get(name);
+      if (m) modelInfo.remove({ model: m.name, version: m.version, backend });
+      served.delete(name);
+      drift.forget(name);
+      for (const metric of [scoredRecords, flaggedRecords, score, scorePercentile]) metric.remove({ model: name });
+    },
+    watchQueue(counts) {
+      queueCounts = counts;
+    },
   };
 }

@@ -7,6 +7,7 @@ import { layoutOf } from './encoding';
 import { NceError } from './errors';
 import { type DenseWeights, layerWidths } from './model';
 import type { DataRecord } from './schema';
+import type { FeatureReference } from './reference';
 import type { TrainingSummary, TrainResult } from './trainer';
 
 /** Version of the artifact layout; loaders refuse others. */
@@ -21,6 +22,8 @@ export interface Manifest extends Omit<ModelState, 'weights'> {
   training: TrainingSummary;
   config: TrainingConfig;
   dataset: { fingerprint: string; rows: number };
+  /** Training data binned per feature, for drift monitoring (absent in older artifacts). */
+  featureReference?: FeatureReference[];
   /** Backend the model was trained on. */
   backend: string;
   weights: { file: string; sha256: string; bytes: number; layers: { in: number; out: number }[] };
@@ -56,6 +59,7 @@ export function toArtifact(result: TrainResult, meta: { datasetFingerprint: stri
     calibration: result.state.calibration,
     training: result.training,
     config: result.config,
+    ...(result.reference ? { featureReference: result.reference } : {}),
     dataset: { fingerprint: meta.datasetFingerprint, rows: meta.datasetRows },
     backend: meta.backend,
     weights: {

@@ -30,3 +30,4 @@ export {
   WEIGHTS_FILE,
 } from './artifact';
 export { DEFAULT_PERMUTATIONS, explain, type Explanation } from './explain';
+export { binCount, binOf, featureReference, type FeatureReference } from './reference';

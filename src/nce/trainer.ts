@@ -8,6 +8,7 @@ import { auroc } from './metrics';
 import { type Architecture, type DenseWeights, Mlp } from './model';
 import { type ContinuousNoise, DiscreteNoise, fitNoise } from './noise';
 import { createRng, permutation, type Rng } from './random';
+import { featureReference, type FeatureReference } from './reference';
 import { type DataRecord, type Feature, inferSchema } from './schema';
 
 /** Fewest records a model can be trained on. */
@@ -49,6 +50,8 @@ export interface TrainingSummary {
 /** A trained model and how it was trained. */
 export interface TrainResult {
   state: ModelState;
+  /** How each feature was distributed in the training data (for drift monitoring). */
+  reference?: FeatureReference[];
   training: TrainingSummary;
   config: TrainingConfig;
 }
@@ -88,8 +91,9 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const data: SplitData = { schema, layout, fit, val };
 
   const drop = Math.floor(fit.n * config.contaminationTrim);
+  const reference = featureReference(records, schema);
   const first = await trainOnce(data, config, options, 1, 0);
-  if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return first;
+  if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return { ...first, reference };
   const detector = new Detector(first.state);
   let scores: Float64Array;
   try {
@@ -102,7 +106,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const kept = takeEncoded(fit, ranked.slice(drop).sort((x, y) => x - y), layout);
   const final = await trainOnce({ ...data, fit: kept }, config, options, 2, drop);
   const history = [...first.training.history, ...final.training.history];
-  return { ...final, training: { ...final.training, history, epochsRun: history.length, seconds: (Date.now() - started) / 1000 } };
+  return { ...final, reference, training: { ...final.training, history, epochsRun: history.length, seconds: (Date.now() - started) / 1000 } };
 }
 
 interface SplitData {

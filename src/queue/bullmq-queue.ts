@@ -49,6 +49,12 @@ export class BullMqQueue implements JobQueue {
     return toJobInfo(job, stateOf(await job.getState()));
   }
 
+  async counts(): Promise<Record<JobState, number>> {
+    const c = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'waiting-children', 'active', 'completed', 'failed');
+    const n = (k: string): number => c[k] ?? 0;
+    return { queued: n('waiting') + n('delayed') + n('prioritized') + n('waiting-children'), running: n('active'), completed: n('completed'), failed: n('failed') };
+  }
+
   /** Closes this process's connection; jobs stay queued for the workers. */
   async close(): Promise<void> {
     await this.queue.close();

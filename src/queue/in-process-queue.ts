@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { type Artifact, type BackendName, fromArtifact } from '../nce';
 import type { DatasetStore, ModelStore } from '../store';
-import type { JobInfo, JobPayload, JobQueue } from './job-queue';
+import type { JobInfo, JobPayload, JobQueue, JobState } from './job-queue';
 import { failureCode, type QualityGate, runTrainJob, type TrainInput } from './train-job';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train.worker';
 
@@ -49,6 +49,12 @@ export class InProcessQueue implements JobQueue {
 
   async get(id: string): Promise<JobInfo | null> {
     return this.jobs.get(id) ?? null;
+  }
+
+  async counts(): Promise<Record<JobState, number>> {
+    const counts: Record<JobState, number> = { queued: 0, running: 0, completed: 0, failed: 0 };
+    for (const j of this.jobs.values()) counts[j.state]++;
+    return counts;
   }
 
   async close(): Promise<void> {

@@ -40,6 +40,8 @@ export interface JobInfo {
 export interface JobQueue {
   enqueue(payload: JobPayload): Promise<JobInfo>;
   get(id: string): Promise<JobInfo | null>;
+  /** How many jobs are in each state (finished ones as far as they are kept). */
+  counts(): Promise<Record<JobState, number>>;
   /** Waits for the running job, then stops taking jobs. */
   close(): Promise<void>;
 }

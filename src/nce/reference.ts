@@ -1,0 +1,64 @@
+import type { DataRecord, Feature, FieldValue } from './schema';
+
+/** Most categories a categorical reference keeps; the rest share one bin. */
+export const REFERENCE_CATEGORIES = 20;
+
+/** Bins of a numeric reference: deciles of the training values. */
+const NUMERIC_BINS = 10;
+
+/**
+ * How one feature was distributed in the training data, binned for drift monitoring. The last
+ * share is the missing values'; for categories, the one before it is "any other category".
+ */
+export type FeatureReference =
+  | { name: string; kind: 'numeric'; /** Ascending, distinct bin edges. */ edges: number[]; shares: number[] }
+  | { name: string; kind: 'categorical'; categories: string[]; shares: number[] };
+
+/** Bins every feature of `records` as the training data was binned. */
+export function featureReference(records: readonly DataRecord[], schema: readonly Feature[]): FeatureReference[] {
+  return schema.map((f) => {
+    if (f.kind === 'numeric') {
+      const present = records.map((r) => r[f.name]).filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+      const edges: number[] = [];
+      for (let k = 1; k < NUMERIC_BINS; k++) {
+        const q = present[Math.floor((k * present.length) / NUMERIC_BINS)];
+        // Ties (a discrete feature) merge bins: edges stay distinct and every bin is non-empty.
+        if (q !== undefined && q > (present[0] as number) && q !== edges[edges.length - 1]) edges.push(q);
+      }
+      const ref: FeatureReference = { name: f.name, kind: 'numeric', edges, shares: [] };
+      return { ...ref, shares: shares(ref, records) };
+    }
+    const ref: FeatureReference = { name: f.name, kind: 'categorical', categories: f.categories.slice(0, REFERENCE_CATEGORIES), shares: [] };
+    return { ...ref, shares: shares(ref, records) };
+  });
+}
+
+/** Number of bins of a reference (the last one holds missing values). */
+export function binCount(ref: FeatureReference): number {
+  return ref.kind === 'numeric' ? ref.edges.length + 2 : ref.categories.length + 2;
+}
+
+/** The bin of one value. */
+export function binOf(ref: FeatureReference, value: FieldValue | undefined): number {
+  if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) return binCount(ref) - 1;
+  if (ref.kind === 'categorical') {
+    const i = ref.categories.indexOf(String(value));
+    return i >= 0 ? i : ref.categories.length;
+  }
+  if (typeof value !== 'number') return binCount(ref) - 1;
+  // First edge above the value: values equal to an edge go to the bin it opens.
+  let lo = 0;
+  let hi = ref.edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((ref.edges[mid] as number) <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function shares(ref: FeatureReference, records: readonly DataRecord[]): number[] {
+  const counts = new Array<number>(binCount(ref)).fill(0);
+  for (const r of records) counts[binOf(ref, r[ref.name])]++;
+  return counts.map((c) => c / Math.max(1, records.length));
+}

@@ -1,0 +1,123 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { composeEmbedded, type Service } from '../../src/compose';
+import { loadSettings } from '../../src/config';
+import { type DataRecord, initBackend, toArtifact, train } from '../../src/nce';
+import { parseCsv } from '../../src/store';
+import { eventually, freePort, ROOT, run, type Running } from '../helpers/processes';
+
+/** The shipped rules and dashboard against a real Prometheus scraping the service. */
+const RULES = join(ROOT, 'monitoring', 'prometheus', 'rules.yml');
+const DASHBOARD = join(ROOT, 'monitoring', 'grafana', 'nce-ood-dashboard.json');
+const DATA = resolve(ROOT, '..', 'shared', 'datasets', 'thyroid.csv');
+let dir: string;
+let service: Service;
+let server: Server;
+let prometheus: Running;
+let promUrl: string;
+let serviceUrl: string;
+
+beforeAll(async () => {
+  const backend = await initBackend();
+  dir = await mkdtemp(join(tmpdir(), 'nce-prom-'));
+  service = await composeEmbedded(loadSettings({ MODELS_DIR: dir, DATASETS_DIR: join(dir, 'data'), MAX_BATCH_RECORDS: '5000' }), pino({ level: 'silent' }), backend);
+  const port = await freePort();
+  server = service.app.listen(port, '127.0.0.1');
+  serviceUrl = `http://127.0.0.1:${port}`;
+  const promPort = await freePort();
+  promUrl = `http://127.0.0.1:${promPort}`;
+  await writeFile(
+    join(dir, 'prometheus.yml'),
+    [
+      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+      `rule_files: ['${RULES}']`,
+      'scrape_configs:',
+      `  - { job_name: nce-ood, static_configs: [{ targets: ['127.0.0.1:${port}'] }] }`,
+    ].join('\n'),
+  );
+  prometheus = run('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`]);
+  await eventually(async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 30_000, `prometheus: ${prometheus.output()}`);
+});
+
+afterAll(async () => {
+  await prometheus?.stop();
+  server?.close();
+  await service?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function query(promql: string): Promise<{ status: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string }> {
+  return (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(promql)}`)).json() as Promise<never>;
+}
+
+async function post(path: string, body: unknown): Promise<void> {
+  const res = await fetch(`${serviceUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+}
+
+describe('monitoring with a real Prometheus', () => {
+  it('promtool accepts the rules; after shifted traffic PromQL sees the drift gauge over 0.25 and the drift alert goes pending', async () => {
+    const check = spawnSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' });
+    expect(check.stdout + check.stderr).toContain('SUCCESS');
+    expect(check.status).toBe(0);
+
+    const table = parseCsv(await readFile(DATA, 'utf8'));
+    const features = table.columns.filter((c) => c !== 'label' && c !== 'split');
+    const pick = (r: DataRecord): DataRecord => Object.fromEntries(features.map((c) => [c, r[c] ?? null]));
+    const trainRows = table.records.filter((r) => r.split === 'train').map(pick);
+    const backend = await initBackend();
+    await service.store.save('thyroid', toArtifact(await train(trainRows, { epochs: 10, seed: 4 }), { datasetFingerprint: 'x', datasetRows: trainRows.length, backend }));
+    const normal = table.records.filter((r) => r.split === 'test' && r.label === 0).map(pick);
+    const shift = features.slice(0, 2);
+    await post('/v1/models/thyroid/score', { records: normal.map((r) => ({ ...r, ...Object.fromEntries(shift.map((f) => [f, (r[f] as number) + 0.5])) })) });
+
+    const psi = await eventually(
+      async () => {
+        const r = await query('nce_ood_drift_psi{model="thyroid"}');
+        const v = Number(r.data?.result[0]?.value[1]);
+        return v > 0.25 ? v : undefined;
+      },
+      30_000,
+      'the drift gauge in Prometheus',
+    );
+    expect(psi).toBeGreaterThan(0.25);
+    const alert = await eventually(
+      async () => {
+        const alerts = ((await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } }).data.alerts;
+        return alerts.find((a) => a.labels.alertname === 'NceOodDriftHigh' && a.labels.model === 'thyroid' && (a.state === 'pending' || a.state === 'firing'));
+      },
+      30_000,
+      'NceOodDriftHigh pending',
+    );
+    expect(alert.state).toMatch(/pending|firing/);
+  });
+
+  it('every dashboard query parses in Prometheus and reads a metric the service exports or a rule records', async () => {
+    const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const exported = new Set(
+      (await (await fetch(`${serviceUrl}/metrics`)).text())
+        .split('\n')
+        .filter((l) => l.startsWith('# HELP '))
+        .map((l) => l.split(' ')[2]),
+    );
+    const recorded = new Set([...(await readFile(RULES, 'utf8')).matchAll(/record: (\S+)/g)].map((m) => m[1]));
+    expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
+    for (const panel of dashboard.panels) {
+      expect(panel.targets.length).toBeGreaterThan(0);
+      for (const { expr } of panel.targets) {
+        const r = await query(expr.replace(/\$model/g, '.*').replace(/\$__rate_interval/g, '1m'));
+        expect({ panel: panel.title, expr, status: r.status, error: r.error }).toMatchObject({ status: 'success' });
+        const names = [...expr.matchAll(/\bnce_ood[a-z0-9_:]*/g)].map((m) => m[0]);
+        expect(names.length).toBeGreaterThan(0);
+        for (const name of names) {
+          const known = name.includes(':') ? recorded.has(name) : exported.has(name.replace(/_(bucket|count|sum)$/, ''));
+          expect({ panel: panel.title, name, known }).toEqual({ panel: panel.title, name, known: true });
+        }
+      }
+    }
+  });
+});

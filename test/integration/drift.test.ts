@@ -1,0 +1,79 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import request from 'supertest';
+import { composeEmbedded, type Service } from '../../src/compose';
+import { loadSettings } from '../../src/config';
+import { type DataRecord, fingerprintRecords, initBackend, toArtifact, train } from '../../src/nce';
+import { parseCsv } from '../../src/store';
+
+/** Drift on real data: thyroid's normal test records, as they are and with two features shifted. */
+const DATA = resolve(__dirname, '../../..', 'shared', 'datasets', 'thyroid.csv');
+let dir: string;
+let service: Service;
+let normal: DataRecord[];
+let features: string[];
+
+beforeAll(async () => {
+  const backend = await initBackend();
+  const table = parseCsv(await readFile(DATA, 'utf8'));
+  features = table.columns.filter((c) => c !== 'label' && c !== 'split');
+  const pick = (r: DataRecord): DataRecord => Object.fromEntries(features.map((c) => [c, r[c] ?? null]));
+  const trainRows = table.records.filter((r) => r.split === 'train').map(pick);
+  normal = table.records.filter((r) => r.split === 'test' && r.label === 0).map(pick);
+  dir = await mkdtemp(join(tmpdir(), 'nce-drift-'));
+  service = await composeEmbedded(loadSettings({ MODELS_DIR: dir, DATASETS_DIR: join(dir, 'data'), MAX_BATCH_RECORDS: '2000', DRIFT_WINDOW_RECORDS: '2000' }), pino({ level: 'silent' }), backend);
+  const result = await train(trainRows, { epochs: 15, seed: 3 });
+  await service.store.save('thyroid', toArtifact(result, { datasetFingerprint: fingerprintRecords(trainRows, features), datasetRows: trainRows.length, backend }));
+});
+
+afterAll(async () => {
+  await service.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The value of one sample of the /metrics text, or undefined. */
+async function sample(name: string, labels: string): Promise<number | undefined> {
+  const text = (await request(service.app).get('/metrics')).text;
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line === undefined ? undefined : Number(line.split(' ').pop());
+}
+
+async function featureDrift(): Promise<{ feature: string; psi: number }[]> {
+  const text = (await request(service.app).get('/metrics')).text;
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('nce_ood_feature_drift_psi{'))
+    .map((l) => ({ feature: /feature="([^"]+)"/.exec(l)?.[1] as string, psi: Number(l.split(' ').pop()) }))
+    .sort((a, b) => b.psi - a.psi);
+}
+
+describe('drift metrics on real data', () => {
+  it('normal traffic keeps PSI under 0.1; two shifted features push it over 0.25, lead the feature drift, and raise the flagged count', async () => {
+    const res = await request(service.app).post('/v1/models/thyroid/score').send({ records: normal });
+    expect(res.status).toBe(200);
+    const calm = await sample('nce_ood_drift_psi', 'model="thyroid"');
+    expect(await sample('nce_ood_drift_window_records', 'model="thyroid"')).toBe(normal.length);
+    expect(calm).toBeLessThan(0.1);
+    expect(await sample('nce_ood_drift_ks', 'model="thyroid"')).toBeLessThan(0.1);
+    const flaggedCalm = (await sample('nce_ood_flagged_records_total', 'model="thyroid"')) ?? 0;
+
+    // The same records, the first two features moved by three of their standard deviations.
+    const shifted = [features[0], features[1]] as string[];
+    const sd = (f: string): number => {
+      const v = normal.map((r) => r[f] as number);
+      const m = v.reduce((a, b) => a + b, 0) / v.length;
+      return Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length);
+    };
+    const moved = normal.map((r) => ({ ...r, ...Object.fromEntries(shifted.map((f) => [f, (r[f] as number) + 3 * sd(f)])) }));
+    expect((await request(service.app).post('/v1/models/thyroid/score').send({ records: moved })).status).toBe(200);
+    // The window (2000 records) now holds mostly shifted traffic.
+    expect(await sample('nce_ood_drift_psi', 'model="thyroid"')).toBeGreaterThan(0.25);
+    const top = await featureDrift();
+    expect(top.slice(0, 2).map((t) => t.feature).sort()).toEqual([...shifted].sort());
+    expect(top[1]?.psi).toBeGreaterThan(0.25);
+    const flagged = (await sample('nce_ood_flagged_records_total', 'model="thyroid"')) ?? 0;
+    expect(flagged - flaggedCalm).toBeGreaterThan(5 * Math.max(1, flaggedCalm));
+  });
+});

@@ -1,0 +1,86 @@
+import { binOf, featureReference, inferSchema, type ScoreResult } from '../../../src/nce';
+import { createMetrics, DriftWindow, ksUniform, psi } from '../../../src/metrics';
+
+describe('psi', () => {
+  it('matches the value computed by hand', () => {
+    // (0.3-0.5)ln(0.3/0.5) + (0.7-0.5)ln(0.7/0.5) = 0.2*(ln(5/3) + ln(7/5)) = 0.2*ln(7/3)
+    expect(psi([0.5, 0.5], [0.3, 0.7])).toBeCloseTo(0.2 * Math.log(7 / 3), 12);
+    expect(psi([0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25])).toBe(0);
+    // An empty bin counts as 1e-4: (1e-4 - 0.5) ln(1e-4 / 0.5) + (1 - 0.5) ln(1 / 0.5)
+    expect(psi([0.5, 0.5], [0, 1])).toBeCloseTo((1e-4 - 0.5) * Math.log(1e-4 / 0.5) + 0.5 * Math.log(2), 12);
+  });
+});
+
+describe('ksUniform', () => {
+  it('matches the value computed by hand', () => {
+    // Sorted 0.1, 0.2, 0.9: gaps i/n - x = 0.233, 0.467, 0.1; x - (i-1)/n = 0.1, -0.133, 0.233 -> 0.4667
+    expect(ksUniform([0.9, 0.1, 0.2])).toBeCloseTo(2 / 3 - 0.2, 12);
+    expect(ksUniform([0.5])).toBeCloseTo(0.5, 12);
+    expect(ksUniform([0.125, 0.375, 0.625, 0.875])).toBeCloseTo(0.125, 12);
+  });
+});
+
+describe('DriftWindow', () => {
+  it('evicts the oldest records beyond its capacity, keeping bin counts exact', () => {
+    const w = new DriftWindow(3, 60_000, [2]);
+    w.add(0, 0.05, [0]);
+    w.add(1, 0.15, [1]);
+    w.add(2, 0.95, [1]);
+    w.add(3, 0.96, [0]);
+    expect(w.size).toBe(3);
+    expect(w.percentileValues()).toEqual([0.15, 0.95, 0.96]);
+    expect(w.scoreCounts).toEqual([0, 1, 0, 0, 0, 0, 0, 0, 0, 2]);
+    expect(w.featureCounts).toEqual([[1, 2]]);
+  });
+
+  it('evicts records older than its maximum age', () => {
+    const w = new DriftWindow(10, 1000, [2]);
+    w.add(0, 0.5, [0]);
+    w.add(600, 0.5, [1]);
+    w.add(1200, 0.5, [1]);
+    w.evict(1500);
+    expect(w.size).toBe(2);
+    expect(w.featureCounts).toEqual([[0, 2]]);
+    w.evict(10_000);
+    expect(w.size).toBe(0);
+    expect(w.scoreCounts.every((c) => c === 0)).toBe(true);
+  });
+});
+
+describe('featureReference', () => {
+  it('bins numeric features by training deciles, categories by name, missing apart', () => {
+    const records = Array.from({ length: 100 }, (_, i) => ({ x: i, c: i % 4 === 0 ? 'a' : 'b', k: i % 2 }));
+    const refs = featureReference(records, inferSchema(records));
+    const [x, c, k] = refs;
+    expect(x).toMatchObject({ kind: 'numeric', edges: [10, 20, 30, 40, 50, 60, 70, 80, 90] });
+    expect(x?.shares.slice(0, 10).every((s) => Math.abs(s - 0.1) < 1e-12)).toBe(true);
+    expect(c).toMatchObject({ kind: 'categorical', categories: ['b', 'a'], shares: [0.75, 0.25, 0, 0] });
+    // A two-valued feature keeps two non-empty bins.
+    expect(k).toMatchObject({ edges: [1], shares: [0.5, 0.5, 0] });
+    expect(binOf(x!, -5)).toBe(0);
+    expect(binOf(x!, 10)).toBe(1);
+    expect(binOf(x!, 1e9)).toBe(9);
+    expect(binOf(x!, null)).toBe(10);
+    expect(binOf(c!, 'zzz')).toBe(2);
+  });
+});
+
+describe('drift metrics', () => {
+  it('keep labels bounded: top features per model only, and nothing left of a model that is no longer served', async () => {
+    const metrics = createMetrics({ windowRecords: 100, windowSeconds: 60, minRecords: 10, topFeatures: 3 });
+    const records = Array.from({ length: 50 }, (_, i) => Object.fromEntries(Array.from({ length: 12 }, (_, j) => [`f${j}`, (i * (j + 1)) % 17])));
+    const refs = featureReference(records, inferSchema(records));
+    const results: ScoreResult[] = records.map((_, i) => ({ score: 0, logRatio: 0, logDensity: 0, percentile: (i % 10) / 10, ood: false }));
+    for (let m = 0; m < 40; m++) {
+      metrics.served({ name: `m${m}`, version: 'v1', createdAt: new Date().toISOString(), valAuc: 0.8, targetFpr: 0.01 }, undefined);
+      metrics.drift.observe(`m${m}`, 'v1', refs, records, results);
+    }
+    const series = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`));
+    let text = await metrics.registry.metrics();
+    expect(series(text, 'nce_ood_feature_drift_psi')).toHaveLength(40 * 3);
+    expect(series(text, 'nce_ood_drift_psi')).toHaveLength(40);
+    for (let m = 0; m < 40; m++) metrics.unserved(`m${m}`);
+    text = await metrics.registry.metrics();
+    for (const name of ['nce_ood_feature_drift_psi', 'nce_ood_drift_psi', 'nce_ood_drift_ks', 'nce_ood_model_info', 'nce_ood_model_age_seconds']) expect(series(text, name)).toEqual([]);
+  });
+});
