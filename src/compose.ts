@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createApp, ModelCache, type ServedModel } from './api';
 import type { Settings } from './config';
 import { createMetrics, type Metrics, type ServedModelInfo } from './metrics';
-import { BullMqQueue, BullMqScheduler, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX, type Scheduler } from './queue';
+import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX, type Scheduler } from './queue';
 import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from './store';
 
 /** The service, wired: what `npm start` runs and what the tests drive. */
@@ -18,6 +18,7 @@ export interface Service {
   scheduler: Scheduler;
   models: ModelCache;
   metrics: Metrics;
+  drift: DriftRetrainer;
   /** Stops the schedules, lets the running job finish (embedded), releases models and connections. */
   close(): Promise<void>;
 }
@@ -47,9 +48,11 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
   metrics.watchQueue(() => queue.counts());
   const scheduler = new InProcessScheduler(join(settings.MODELS_DIR, '.schedules'), queue, logger);
   await scheduler.start();
+  const drift = driftRetrainer(settings, metrics, models, queue, logger);
   const app = createApp({ settings, store, datasets, queue, scheduler, models, metrics, logger, backend });
   return {
     mode: 'embedded',
+    drift,
     app,
     store,
     datasets,
@@ -58,6 +61,7 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
     models,
     metrics,
     close: async () => {
+      drift.stop();
       await scheduler.stop();
       await queue.close();
       models.dispose();
@@ -90,9 +94,11 @@ export async function composeDistributed(settings: Settings, url: string, logger
   const queue = new BullMqQueue(bull, settings.JOB_ATTEMPTS);
   metrics.watchQueue(() => queue.counts());
   const scheduler = new BullMqScheduler(bull, settings.JOB_ATTEMPTS);
+  const drift = driftRetrainer(settings, metrics, models, queue, logger);
   const app = createApp({ settings, store, datasets, queue, scheduler, models, metrics, logger, backend });
   return {
     mode: 'distributed',
+    drift,
     app,
     store,
     datasets,
@@ -101,6 +107,7 @@ export async function composeDistributed(settings: Settings, url: string, logger
     models,
     metrics,
     close: async () => {
+      drift.stop();
       await queue.close();
       models.dispose();
       await Promise.allSettled([subscriber.quit(), redis.quit()]);
@@ -117,6 +124,23 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger): ModelC
     (m, previous) => metrics.served(info(m), previous && info(previous)),
     (name) => metrics.unserved(name),
   );
+}
+
+/** Drift-triggered retraining for the models DRIFT_RETRAIN opts in, checked every few seconds. */
+function driftRetrainer(settings: Settings, metrics: Metrics, models: ModelCache, queue: JobQueue, logger: Logger): DriftRetrainer {
+  const afterMs = settings.DRIFT_RETRAIN_AFTER_SECONDS * 1000;
+  const retrainer = new DriftRetrainer({
+    policies: settings.DRIFT_RETRAIN ?? [],
+    psi: settings.DRIFT_RETRAIN_PSI,
+    afterMs,
+    drift: (model) => metrics.drift.stats(model)?.psi ?? null,
+    configOf: async (model) => (await models.get(model)).manifest.config,
+    queue,
+    logger,
+    onTrigger: (model) => metrics.driftRetrains.inc({ model }),
+  });
+  retrainer.start(Math.min(30_000, Math.max(1000, afterMs / 4)));
+  return retrainer;
 }
 
 /** The metrics, with the drift window as configured. */

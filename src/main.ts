@@ -21,6 +21,10 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : settings.PORT;
     logger.info({ port, backend, mode: service.mode }, 'nce-ood listening');
   });
+  // Longer than the idle timeout of common load balancers (60 s), so a client never reuses a
+  // keep-alive connection the server is closing.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const stop = (): void => {
     logger.info('shutting down');
     server.close(() => {

@@ -60,6 +60,23 @@ export const settingsSchema = z.object({
   DRIFT_MIN_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** Drift monitoring: per-feature drift is exported for this many features per model, the most drifted first. @defaultValue 10 */
   DRIFT_TOP_FEATURES: z.coerce.number().int().min(0).max(1000).default(10),
+  /**
+   * Drift-triggered retraining, opt-in per model: comma-separated `model:dataset` pairs. Such a
+   * model retrains on its dataset (with its current config) when its score PSI stays above
+   * DRIFT_RETRAIN_PSI for DRIFT_RETRAIN_AFTER_SECONDS. @defaultValue unset (off)
+   */
+  DRIFT_RETRAIN: z
+    .string()
+    .regex(/^\s*[A-Za-z0-9][A-Za-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\s*,\s*[A-Za-z0-9][A-Za-z0-9_-]{0,63}:[A-Za-z0-9][A-Za-z0-9_-]{0,63})*\s*$/, 'expected comma-separated model:dataset pairs')
+    .transform((s) => s.split(',').map((p) => {
+      const [model, dataset] = p.trim().split(':') as [string, string];
+      return { model, dataset };
+    }))
+    .optional(),
+  /** Drift-triggered retraining: the PSI threshold. @defaultValue 0.25 */
+  DRIFT_RETRAIN_PSI: z.coerce.number().positive().max(100).default(0.25),
+  /** Drift-triggered retraining: how long PSI must stay above the threshold, in seconds. @defaultValue 900 */
+  DRIFT_RETRAIN_AFTER_SECONDS: z.coerce.number().int().min(0).max(30 * 86400).default(900),
   /** Distributed mode: training jobs one worker process runs at once. @defaultValue 1 */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   /** Distributed mode: runs of a job before a transient failure (e.g. Redis down) fails it; bad input never retries. @defaultValue 3 */

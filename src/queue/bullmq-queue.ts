@@ -38,15 +38,22 @@ export class BullMqQueue implements JobQueue {
     private readonly attempts: number,
   ) {}
 
-  async enqueue(payload: JobPayload): Promise<JobInfo> {
-    const job = await this.queue.add(payload.kind, payload, jobOptions(this.attempts));
-    return toJobInfo(job, 'queued');
+  async enqueue(payload: JobPayload, options: { dedupeKey?: string } = {}): Promise<JobInfo> {
+    const job = await this.queue.add(payload.kind, payload, {
+      ...jobOptions(this.attempts),
+      // BullMQ's simple deduplication: ignored while the first job is not completed or failed.
+      ...(options.dedupeKey === undefined ? {} : { deduplication: { id: options.dedupeKey } }),
+    });
+    return (await this.get(job.id as string)) ?? toJobInfo(job, 'queued');
   }
 
   async get(id: string): Promise<JobInfo | null> {
+    // State first: a job that completes between the two reads then shows as running, never as
+    // completed without its result.
+    const state = await this.queue.getJobState(id);
     const job = await Job.fromId<JobPayload, JobResult>(this.queue, id);
-    if (!job) return null;
-    return toJobInfo(job, stateOf(await job.getState()));
+    if (!job || state === 'unknown') return null;
+    return toJobInfo(job, stateOf(state));
   }
 
   async counts(): Promise<Record<JobState, number>> {

@@ -38,10 +38,16 @@ export class InProcessQueue implements JobQueue {
     },
   ) {}
 
-  async enqueue(payload: JobPayload): Promise<JobInfo> {
+  private readonly deduped = new Map<string, string>();
+
+  async enqueue(payload: JobPayload, options: { dedupeKey?: string } = {}): Promise<JobInfo> {
     if (this.closed) throw new Error('the queue is closed');
+    const key = options.dedupeKey;
+    const pending = key === undefined ? undefined : this.jobs.get(this.deduped.get(key) ?? '');
+    if (pending && (pending.state === 'queued' || pending.state === 'running')) return pending;
     const job: JobInfo = { id: randomUUID(), state: 'queued', payload, progress: [], createdAt: new Date().toISOString() };
     this.jobs.set(job.id, job);
+    if (key !== undefined) this.deduped.set(key, job.id);
     this.waiting.push(job.id);
     this.pump();
     return job;

@@ -4,3 +4,4 @@ export { BullMqQueue, BullMqScheduler, failedReason, jobOptions, type JobProgres
 export type { JobInfo, JobPayload, JobQueue, JobResult, JobState, TrainJobPayload } from './job-queue';
 export { cronProblem, InProcessScheduler, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
 export { failureCode, gateFailure, isPermanentFailure, type QualityGate, runTrainJob, trainArtifact, type TrainInput } from './train-job';
+export { type DriftPolicy, DriftRetrainer } from './drift-retrainer';

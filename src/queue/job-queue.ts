@@ -38,7 +38,11 @@ export interface JobInfo {
 
 /** Training jobs: enqueued by the API, run off the API's event loop. */
 export interface JobQueue {
-  enqueue(payload: JobPayload): Promise<JobInfo>;
+  /**
+   * Adds a job. With `dedupeKey`, while a job enqueued with the same key is still queued or
+   * running, that job is returned instead of adding another.
+   */
+  enqueue(payload: JobPayload, options?: { dedupeKey?: string }): Promise<JobInfo>;
   get(id: string): Promise<JobInfo | null>;
   /** How many jobs are in each state (finished ones as far as they are kept). */
   counts(): Promise<Record<JobState, number>>;

@@ -23,7 +23,18 @@ beforeAll(async () => {
   const trainRows = table.records.filter((r) => r.split === 'train').map(pick);
   normal = table.records.filter((r) => r.split === 'test' && r.label === 0).map(pick);
   dir = await mkdtemp(join(tmpdir(), 'nce-drift-'));
-  service = await composeEmbedded(loadSettings({ MODELS_DIR: dir, DATASETS_DIR: join(dir, 'data'), MAX_BATCH_RECORDS: '2000', DRIFT_WINDOW_RECORDS: '2000' }), pino({ level: 'silent' }), backend);
+  const settings = loadSettings({
+    MODELS_DIR: dir,
+    DATASETS_DIR: join(dir, 'data'),
+    MAX_BATCH_RECORDS: '2000',
+    DRIFT_WINDOW_RECORDS: '2000',
+    DRIFT_RETRAIN: 'thyroid:thyroid-ref',
+    DRIFT_RETRAIN_AFTER_SECONDS: '60',
+  });
+  service = await composeEmbedded(settings, pino({ level: 'silent' }), backend);
+  // The test drives the drift checks itself, with its own clock.
+  service.drift.stop();
+  await service.datasets.put('thyroid-ref', features, trainRows);
   const result = await train(trainRows, { epochs: 15, seed: 3 });
   await service.store.save('thyroid', toArtifact(result, { datasetFingerprint: fingerprintRecords(trainRows, features), datasetRows: trainRows.length, backend }));
 });
@@ -75,5 +86,20 @@ describe('drift metrics on real data', () => {
     expect(top[1]?.psi).toBeGreaterThan(0.25);
     const flagged = (await sample('nce_ood_flagged_records_total', 'model="thyroid"')) ?? 0;
     expect(flagged - flaggedCalm).toBeGreaterThan(5 * Math.max(1, flaggedCalm));
+  });
+
+  it('drift that stays high for DRIFT_RETRAIN_AFTER_SECONDS enqueues one retrain, counted, which yields a version through the gate', async () => {
+    const t0 = Date.now();
+    // The window still holds the shifted traffic of the test above.
+    expect(await service.drift.check(t0)).toEqual([]);
+    expect(await service.drift.check(t0 + 30_000)).toEqual([]);
+    expect(await service.drift.check(t0 + 61_000)).toEqual(['thyroid']);
+    // Still pending: no second retrain, however long drift stays high.
+    expect(await service.drift.check(t0 + 200_000)).toEqual([]);
+    expect(await sample('nce_ood_drift_retrains_total', 'model="thyroid"')).toBe(1);
+    const jobs = await service.queue.counts();
+    expect(jobs.queued + jobs.running).toBe(1);
+    for (let i = 0; i < 600 && (await service.store.versions('thyroid')).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await service.store.versions('thyroid')).toHaveLength(2);
   });
 });

@@ -10,6 +10,16 @@ describe('loadSettings', () => {
       MAX_DATASET_BYTES: 64 << 20,
       MAX_BATCH_RECORDS: 10_000,
       QUALITY_GATE_MIN_VAL_AUC: 0.5,
+      DRIFT_WINDOW_RECORDS: 5000,
+      DRIFT_WINDOW_SECONDS: 3600,
+      DRIFT_MIN_RECORDS: 100,
+      DRIFT_TOP_FEATURES: 10,
+      DRIFT_RETRAIN_PSI: 0.25,
+      DRIFT_RETRAIN_AFTER_SECONDS: 900,
+      WORKER_CONCURRENCY: 1,
+      JOB_ATTEMPTS: 3,
+      JOB_LOCK_MS: 30000,
+      WORKER_SHUTDOWN_MS: 25000,
       QUALITY_GATE_MAX_AUC_DROP: 0.05,
       LOG_LEVEL: 'info',
     });
@@ -22,14 +32,23 @@ describe('loadSettings', () => {
     ]);
   });
 
+  it('reads a Redis URL and drift-retraining pairs', () => {
+    const s = loadSettings({ REDIS_URL: 'redis://cache:6379/2', DRIFT_RETRAIN: 'fraud:fraud-ref, sensors:sensor_ref' });
+    expect(s.REDIS_URL).toBe('redis://cache:6379/2');
+    expect(s.DRIFT_RETRAIN).toEqual([
+      { model: 'fraud', dataset: 'fraud-ref' },
+      { model: 'sensors', dataset: 'sensor_ref' },
+    ]);
+  });
+
   it('when several values are bad, names every variable at once', () => {
     try {
-      loadSettings({ PORT: 'eighty', API_KEYS: 'root:x', TF_BACKEND: 'gpu', MAX_BATCH_RECORDS: '0' });
+      loadSettings({ PORT: 'eighty', API_KEYS: 'root:x', TF_BACKEND: 'gpu', MAX_BATCH_RECORDS: '0', REDIS_URL: 'localhost:6379', DRIFT_RETRAIN: 'fraud' });
       throw new Error('expected SettingsError');
     } catch (e: unknown) {
       expect(e).toBeInstanceOf(SettingsError);
       const problems = (e as SettingsError).problems.join('\n');
-      for (const v of ['PORT', 'API_KEYS', 'TF_BACKEND', 'MAX_BATCH_RECORDS']) expect(problems).toContain(v);
+      for (const v of ['PORT', 'API_KEYS', 'TF_BACKEND', 'MAX_BATCH_RECORDS', 'REDIS_URL', 'DRIFT_RETRAIN']) expect(problems).toContain(v);
     }
   });
 });
