@@ -1,17 +1,11 @@
 import pino from 'pino';
 import { composeService } from './compose';
-import { loadSettings, type Settings, SettingsError } from './config';
+import { settingsOrExit } from './config';
 import { initBackend } from './nce';
 
 /** Composition root: settings -> backend -> service (embedded, or distributed with REDIS_URL); serves until SIGTERM. */
 async function main(): Promise<void> {
-  let settings: Settings;
-  try {
-    settings = loadSettings();
-  } catch (e: unknown) {
-    process.stderr.write(`${e instanceof SettingsError ? e.message : String(e)}\n`);
-    process.exit(1);
-  }
+  const settings = settingsOrExit();
   const logger = pino({ level: settings.LOG_LEVEL, base: { service: 'nce-ood' } });
   if (!settings.API_KEYS?.length) logger.warn('API_KEYS is not set: the API is open to anyone who can reach it');
   const backend = await initBackend(settings.TF_BACKEND);

@@ -7,18 +7,12 @@
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
 import pino from 'pino';
-import { loadSettings, type Settings, SettingsError } from '../src/config';
+import { settingsOrExit } from '../src/config';
 import { QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
 import { openRedis } from '../src/store';
 
 async function main(): Promise<void> {
-  let settings: Settings;
-  try {
-    settings = loadSettings();
-  } catch (e: unknown) {
-    process.stderr.write(`${e instanceof SettingsError ? e.message : String(e)}\n`);
-    process.exit(1);
-  }
+  const settings = settingsOrExit();
   if (!settings.REDIS_URL) {
     process.stderr.write('invalid configuration: REDIS_URL is required by the worker (the embedded mode trains inside `npm start`)\n');
     process.exit(1);

@@ -116,3 +116,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (r.success) return r.data;
   throw new SettingsError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
 }
+
+/** For entry points: the settings, or the problems on stderr and exit code 1. */
+export function settingsOrExit(env: NodeJS.ProcessEnv = process.env): Settings {
+  try {
+    return loadSettings(env);
+  } catch (e: unknown) {
+    process.stderr.write(`${e instanceof SettingsError ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+}
