@@ -1,0 +1,95 @@
+{{- define "nce-ood.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "nce-ood.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nce-ood.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/name: {{ include "nce-ood.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "nce-ood.selector" -}}
+app.kubernetes.io/name: {{ include "nce-ood.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "nce-ood.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{- define "nce-ood.secretName" -}}
+{{- .Values.secrets.existingSecret | default (include "nce-ood.fullname" .) -}}
+{{- end -}}
+
+{{/* The Redis URL: external, or the in-chart Redis. */}}
+{{- define "nce-ood.redisUrl" -}}
+{{- if .Values.redis.externalUrl -}}
+{{- .Values.redis.externalUrl -}}
+{{- else if .Values.redis.enabled -}}
+{{- printf "redis://%s-redis:6379/0" (include "nce-ood.fullname" .) -}}
+{{- else -}}
+{{- fail "redis: set redis.externalUrl or redis.enabled=true (API replicas and workers share one Redis)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* host:port of the Redis, for KEDA's redis scaler. */}}
+{{- define "nce-ood.redisAddress" -}}
+{{- $u := urlParse (include "nce-ood.redisUrl" .) -}}
+{{- if contains ":" $u.host -}}{{ $u.host }}{{- else -}}{{ printf "%s:6379" $u.host }}{{- end -}}
+{{- end -}}
+
+{{/* Environment shared by the API and the workers. */}}
+{{- define "nce-ood.env" -}}
+envFrom:
+  - configMapRef:
+      name: {{ include "nce-ood.fullname" . }}
+env:
+  - name: REDIS_URL
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "nce-ood.secretName" . }}
+        key: REDIS_URL
+  - name: API_KEYS
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "nce-ood.secretName" . }}
+        key: API_KEYS
+        optional: true
+{{- end -}}
+
+{{- define "nce-ood.pod" -}}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+automountServiceAccountToken: false
+securityContext:
+  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+terminationGracePeriodSeconds: {{ .values.terminationGracePeriodSeconds }}
+volumes:
+  - name: tmp
+    emptyDir: {}
+{{- end -}}
