@@ -6,7 +6,7 @@ import { createApp, ModelCache, type ServedModel } from './api';
 import type { Settings } from './config';
 import { createMetrics, type Metrics, type ServedModelInfo } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX, type Scheduler } from './queue';
-import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from './store';
+import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from './store';
 
 /** The service, wired: what `npm start` runs and what the tests drive. */
 export interface Service {
@@ -78,8 +78,9 @@ export async function composeDistributed(settings: Settings, url: string, logger
   const metrics = metricsFor(settings, backend);
   const redis = await openRedis(url, 'commands');
   const subscriber = await openRedis(url, 'subscriber');
-  const store = new RedisModelStore(redis);
-  const datasets = new RedisDatasetStore(redis);
+  // While Redis is away, their calls fail fast with STORE_UNAVAILABLE (503).
+  const store = guardRedis(new RedisModelStore(redis), redis);
+  const datasets = guardRedis(new RedisDatasetStore(redis), redis);
   const models = modelCache(store, metrics, logger);
   subscriber.on('message', (_channel: string, message: string) => {
     try {
@@ -91,9 +92,9 @@ export async function composeDistributed(settings: Settings, url: string, logger
   await subscriber.subscribe(redisKeys.modelEvents);
   const bull = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redis, prefix: QUEUE_PREFIX });
   bull.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
-  const queue = new BullMqQueue(bull, settings.JOB_ATTEMPTS);
+  const queue = guardRedis(new BullMqQueue(bull, settings.JOB_ATTEMPTS), redis);
   metrics.watchQueue(() => queue.counts());
-  const scheduler = new BullMqScheduler(bull, settings.JOB_ATTEMPTS);
+  const scheduler = guardRedis(new BullMqScheduler(bull, settings.JOB_ATTEMPTS), redis);
   const drift = driftRetrainer(settings, metrics, models, queue, logger);
   const app = createApp({ settings, store, datasets, queue, scheduler, models, metrics, logger, backend });
   return {

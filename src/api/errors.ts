@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'MODEL_UNAVAILABLE'
+  | 'STORE_UNAVAILABLE'
   | 'INTERNAL';
 
 const TABLE: Record<ErrorCode, { status: number; title: string }> = {
@@ -27,6 +28,7 @@ const TABLE: Record<ErrorCode, { status: number; title: string }> = {
   UNAUTHORIZED: { status: 401, title: 'An API key is required' },
   FORBIDDEN: { status: 403, title: 'The API key may not do this' },
   MODEL_UNAVAILABLE: { status: 503, title: 'The model cannot be loaded' },
+  STORE_UNAVAILABLE: { status: 503, title: 'The store is unreachable' },
   INTERNAL: { status: 500, title: 'Internal error' },
 };
 
@@ -71,6 +73,7 @@ export function toAppError(e: unknown): AppError {
     if (e.code === 'ARTIFACT_INVALID' || e.code === 'ARTIFACT_TAMPERED') return new AppError('MODEL_UNAVAILABLE', e.message, undefined, true, { cause: e });
     if (e.code === 'INVALID_CONFIG') return new AppError('INVALID_REQUEST', e.message, e.field ? `/config/${e.field.replace(/\./g, '/')}` : undefined);
   }
+  if ((e as { code?: unknown } | null)?.code === 'STORE_UNAVAILABLE') return new AppError('STORE_UNAVAILABLE', 'the store (Redis) is unreachable; scoring with loaded models continues', undefined, true, { cause: e });
   return new AppError('INTERNAL', 'internal error', undefined, false, { cause: e });
 }
 

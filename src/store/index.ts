@@ -7,4 +7,4 @@ export { FsDatasetStore } from './fs-dataset-store';
 export { RedisDatasetStore } from './redis-dataset-store';
 export { RedisModelStore } from './redis-model-store';
 export { type ModelEvent, redisKeys } from './redis-keys';
-export { openRedis, type RedisRole } from './redis-connection';
+export { guardRedis, openRedis, type RedisRole, StoreUnavailableError } from './redis-connection';

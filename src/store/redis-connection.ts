@@ -26,3 +26,32 @@ export async function openRedis(url: string, role: RedisRole): Promise<Redis> {
   await redis.connect();
   return redis;
 }
+
+/** The error of a store call made while Redis is unreachable (the API answers 503). */
+export class StoreUnavailableError extends Error {
+  readonly code = 'STORE_UNAVAILABLE';
+  constructor(cause: unknown) {
+    super(`the store (Redis) is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * Wraps an object whose async methods talk to `redis`: a call that fails while the connection is
+ * not ready throws StoreUnavailableError instead of the client's own error.
+ */
+export function guardRedis<T extends object>(target: T, redis: Redis): T {
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value: unknown = Reflect.get(obj, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => unknown).apply(obj, args);
+        } catch (e: unknown) {
+          throw redis.status === 'ready' ? e : new StoreUnavailableError(e);
+        }
+      };
+    },
+  });
+}

@@ -28,7 +28,7 @@ const startWorker = (): Running => {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'nce-dist-'));
-  redis = await startRedis();
+  redis = await startRedis({ dir });
   [apiA, apiB] = await Promise.all([startApi({ REDIS_URL: redis.url, MAX_BATCH_RECORDS: '2000' }), startApi({ REDIS_URL: redis.url, MAX_BATCH_RECORDS: '2000' })]);
   startWorker();
 });
@@ -110,6 +110,35 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect(again.state).toBe('completed');
     expect((await call(apiA.url, 'POST', `/v1/models/${model}/versions/${job.result.version}/promote`)).status).toBe(200);
     await eventually(async () => ((await call(apiB.url, 'GET', `/v1/models/${model}`)).body.version === job.result.version ? true : undefined), 2000, 'the rollback');
+  });
+
+  it('while Redis is down the APIs keep scoring with the loaded model and report it; after a restart they reconnect and training works again', async () => {
+    const dataset = `outage-${suffix()}`;
+    // Points on a ring: clearly unlike the noise, so the quality gate lets every version through.
+    await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, { records: Array.from({ length: 400 }, (_, i) => ({ x: Math.cos(i), y: Math.sin(i) })) });
+    const model = `outage-${suffix()}`;
+    const first = await finished(apiA.url, (await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 10 } })).body.jobId);
+    expect(first).toMatchObject({ state: 'completed', result: { promoted: true } });
+    const score = (api: string) => call(api, 'POST', `/v1/models/${model}/score`, { records: [{ x: 0.6, y: 0.8 }] });
+    expect((await score(apiA.url)).status).toBe(200);
+    expect((await score(apiB.url)).status).toBe(200);
+
+    await redis.stop();
+    for (const api of [apiA, apiB]) {
+      // Past the model cache's refresh interval, so the registry is asked (and is away).
+      await new Promise((r) => setTimeout(r, 1100));
+      const scored = await score(api.url);
+      expect(scored).toMatchObject({ status: 200, body: { version: first.result.version } });
+      expect((await call(api.url, 'GET', '/readyz')).body).toMatchObject({ status: 'not ready', store: 'unreachable' });
+      expect((await call(api.url, 'PUT', `/v1/datasets/${dataset}`, { records: [{ x: 1, y: 2 }] })).body).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE' });
+      expect((await call(api.url, 'POST', `/v1/models/${model}/train`, { dataset })).body).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE' });
+    }
+
+    redis = await startRedis({ port: redis.port, dir });
+    for (const api of [apiA, apiB]) await eventually(async () => ((await call(api.url, 'GET', '/readyz')).status === 200 ? true : undefined), 15_000, 'readiness after the restart');
+    const again = await finished(apiB.url, (await call(apiB.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 10, seed: 7 } })).body.jobId);
+    expect(again).toMatchObject({ state: 'completed', result: { promoted: true } });
+    await eventually(async () => ((await score(apiA.url)).body.version === again.result.version ? true : undefined), 2000, 'the new version after the restart');
   });
 
   it('a job whose worker is killed with SIGKILL mid-training is picked up again and completes, with no partial version', async () => {

@@ -56,10 +56,14 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
 }
 
-/** A private redis-server on a free port, without persistence; `stop` shuts it down. */
-export async function startRedis(): Promise<Running & { url: string; port: number }> {
-  const port = await freePort();
-  const server = run('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+/**
+ * A private redis-server on a free port (or `port`); with `dir`, it keeps an append-only file there,
+ * so a restart on the same port and dir finds the data again. `stop` shuts it down.
+ */
+export async function startRedis(options: { port?: number; dir?: string } = {}): Promise<Running & { url: string; port: number }> {
+  const port = options.port ?? (await freePort());
+  const persistence = options.dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', options.dir] : ['--appendonly', 'no'];
+  const server = run('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence]);
   await eventually(async () => (server.output().includes('Ready to accept connections') ? true : undefined), 10_000, `redis-server on ${port}: ${server.output()}`);
   return { ...server, url: `redis://127.0.0.1:${port}`, port };
 }
