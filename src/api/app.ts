@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import helmet from 'helmet';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { JobQueue, Scheduler } from '../queue';
 import type { Logger } from 'pino';
@@ -6,6 +7,7 @@ import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
 import type { DatasetStore, ModelStore } from '../store';
 import { requireScope } from './auth';
+import { rateLimitPerKey } from './rate-limit';
 import { AppError, toAppError, toProblem } from './errors';
 import type { ModelCache } from './model-cache';
 import { datasetsRouter } from './datasets.route';
@@ -33,6 +35,8 @@ export function createApp(deps: AppDeps): Express {
   const { settings, metrics, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // Security headers (CSP, HSTS, nosniff, frame options, ...).
+  app.use(helmet());
   app.set('query parser', 'simple');
 
   app.use((req: Request, res: Response, next: NextFunction) => {
@@ -74,6 +78,7 @@ export function createApp(deps: AppDeps): Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
+  app.use('/v1', rateLimitPerKey(settings.RATE_LIMIT_PER_MINUTE));
   const scoreAuth = requireScope(settings.API_KEYS, 'score');
   const adminAuth = requireScope(settings.API_KEYS, 'admin');
   app.use(scoreRouter({ models: deps.models, metrics, maxBatch: settings.MAX_BATCH_RECORDS, maxBytes: settings.MAX_BODY_BYTES, auth: scoreAuth }));
@@ -92,12 +97,14 @@ export function createApp(deps: AppDeps): Express {
   return app;
 }
 
-/** body-parser reports its own failures with a `type`; they become our codes. */
+/** body-parser (with a `type`) and the router (URIError) report their own failures; they become our codes. */
 function bodyParserError(err: unknown, limit: number): AppError | null {
   const type = (err as { type?: unknown } | null)?.type;
   if (type === 'entity.too.large') return new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
   if (type === 'entity.parse.failed') return new AppError('MALFORMED_BODY', 'the body is not valid JSON');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');
   if (typeof type === 'string' && type.startsWith('request.')) return new AppError('MALFORMED_BODY', 'the request body could not be read');
+  // The router could not decode a path parameter (e.g. %C0%AE: not UTF-8).
+  if (err instanceof URIError) return new AppError('INVALID_REQUEST', 'the URL path is not valid percent-encoded UTF-8');
   return null;
 }

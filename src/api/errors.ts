@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'MODEL_UNAVAILABLE'
   | 'STORE_UNAVAILABLE'
+  | 'RATE_LIMITED'
   | 'INTERNAL';
 
 const TABLE: Record<ErrorCode, { status: number; title: string }> = {
@@ -29,6 +30,7 @@ const TABLE: Record<ErrorCode, { status: number; title: string }> = {
   FORBIDDEN: { status: 403, title: 'The API key may not do this' },
   MODEL_UNAVAILABLE: { status: 503, title: 'The model cannot be loaded' },
   STORE_UNAVAILABLE: { status: 503, title: 'The store is unreachable' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
   INTERNAL: { status: 500, title: 'Internal error' },
 };
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { trainingConfigSchema } from '../nce';
 import { datasetJsonSchema } from './dataset-body';
 import { trainRequestSchema } from './jobs.route';
+import { scheduleRequestSchema } from './schedule.route';
 import { scoreRequestSchema } from './score.route';
 
 /** JSON Schema of a zod schema, its `$defs` hoisted into `components.schemas` under `prefix`. */
@@ -28,6 +29,8 @@ export function openApiDocument(): Record<string, unknown> {
   schemas.TrainRequest = component(trainRequestSchema, 'TrainRequest', schemas);
   schemas.TrainingConfig = component(trainingConfigSchema, 'TrainingConfig', schemas);
   schemas.DatasetJson = component(datasetJsonSchema, 'DatasetJson', schemas);
+  schemas.ScheduleRequest = component(scheduleRequestSchema, 'ScheduleRequest', schemas);
+  (schemas.ScheduleRequest as { properties: Record<string, unknown> }).properties.config = { $ref: '#/components/schemas/TrainingConfig' };
   (schemas.TrainRequest as { properties: Record<string, unknown> }).properties.config = { $ref: '#/components/schemas/TrainingConfig' };
   schemas.Problem = {
     type: 'object',
@@ -85,13 +88,23 @@ export function openApiDocument(): Record<string, unknown> {
         parameters: [named('model')],
         post: { summary: 'Train a new version on a stored dataset', requestBody: { required: true, ...json({ $ref: '#/components/schemas/TrainRequest' }) }, responses: { '202': { description: 'job accepted: {jobId}' }, ...errors(400, 403, 404, 415) } },
       },
+      '/v1/models/{name}/schedule': {
+        parameters: [named('model')],
+        put: {
+          summary: 'Retrain on a cron schedule (5 fields, or 6 with seconds); replaces the model\'s schedule',
+          requestBody: { required: true, ...json({ $ref: '#/components/schemas/ScheduleRequest' }) },
+          responses: { '200': { description: 'the schedule with its next run' }, ...errors(400, 401, 403, 415, 503) },
+        },
+        get: { summary: "The model's schedule and its next run", responses: { '200': { description: 'schedule' }, ...errors(404) } },
+        delete: { summary: 'Stop retraining on a schedule', responses: { '204': { description: 'deleted' }, ...errors(403, 404) } },
+      },
       '/v1/jobs/{id}': { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'Job state, per-epoch progress, result or error', responses: { '200': { description: 'job' }, ...errors(404) } } },
       '/v1/models/{name}/score': {
         parameters: [named('model')],
         post: {
           summary: 'Score records: one result per record, in order, naming the model version',
           requestBody: { required: true, ...json({ $ref: '#/components/schemas/ScoreRequest' }) },
-          responses: { '200': { description: '{model, version, results}' }, ...errors(400, 401, 403, 404, 413, 415, 503) },
+          responses: { '200': { description: '{model, version, results}' }, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
         },
       },
     },

@@ -48,6 +48,8 @@ export const settingsSchema = z.object({
   MAX_DATASET_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(64 << 20),
   /** Most records in one scoring request. @defaultValue 10000 */
   MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Requests per minute per API key (per IP without a key) on /v1 routes, per process; 0 = no limit. @defaultValue 0 */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(0),
   /** Quality gate: a retrained version becomes current only if its validation AUC (data vs noise) reaches this (0.5 = chance: noise close to independent data is legitimately hard to tell apart). @defaultValue 0.5 */
   QUALITY_GATE_MIN_VAL_AUC: z.coerce.number().min(0).max(1).default(0.5),
   /** Quality gate: ... and is at most this much below the current version's. @defaultValue 0.05 */

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { liveTensors } from '../nce';
 import { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions } from './drift-monitor';
 
 export { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions, type DriftStats } from './drift-monitor';
@@ -113,6 +114,14 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
     labelNames: ['model'],
     buckets: PERCENTILE_BUCKETS,
     registers,
+  });
+  new Gauge({
+    name: 'nce_ood_tf_tensors',
+    help: 'Tensors alive on the tfjs backend (flat under steady scoring)',
+    registers,
+    collect() {
+      this.set(liveTensors());
+    },
   });
   const modelInfo = new Gauge({ name: 'nce_ood_model_info', help: 'Model version being served (value 1)', labelNames: ['model', 'version', 'backend'], registers });
   return {

@@ -55,3 +55,8 @@ function register(name: BackendName): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- registers the backend on first use only
   else if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
 }
+
+/** Tensors alive on the backend now: flat under steady scoring, or something leaks. */
+export function liveTensors(): number {
+  return tf.memory().numTensors;
+}

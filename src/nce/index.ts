@@ -1,5 +1,5 @@
 /** The NCE engine: pure math over records, no transport. */
-export { activeBackend, type BackendName, initBackend } from './backend';
+export { activeBackend, type BackendName, initBackend, liveTensors } from './backend';
 export { type Calibration, calibrate, percentileOf } from './calibration';
 export {
   DEFAULT_NOISE,

@@ -1,0 +1,120 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import request from 'supertest';
+import { composeEmbedded, type Service } from '../../src/compose';
+import { loadSettings } from '../../src/config';
+import { openApiDocument } from '../../src/api/openapi';
+import { initBackend } from '../../src/nce';
+
+const ADMIN = 'admin-key-SECRET-1234';
+const SCORER = 'score-key-SECRET-5678';
+const VALUE = 'SENSITIVE-VALUE-0042';
+let dir: string;
+let service: Service;
+let logs = '';
+let limited: Service;
+
+beforeAll(async () => {
+  const backend = await initBackend();
+  dir = await mkdtemp(join(tmpdir(), 'nce-sec-'));
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs += chunk.toString();
+      done();
+    },
+  });
+  service = await composeEmbedded(
+    loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data'), API_KEYS: `admin:${ADMIN},score:${SCORER}`, LOG_LEVEL: 'trace' }),
+    pino({ level: 'trace' }, sink),
+    backend,
+  );
+  limited = await composeEmbedded(loadSettings({ MODELS_DIR: join(dir, 'm2'), DATASETS_DIR: join(dir, 'd2'), API_KEYS: `admin:${ADMIN},score:${SCORER}`, RATE_LIMIT_PER_MINUTE: '3' }), pino({ level: 'silent' }), backend);
+});
+
+afterAll(async () => {
+  await service.close();
+  await limited.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Every route of the OpenAPI document with the scope it needs (public ones excluded). */
+function routes(): { method: string; path: string; scope: 'score' | 'admin' }[] {
+  const doc = openApiDocument() as { paths: Record<string, Record<string, unknown>> };
+  const out: { method: string; path: string; scope: 'score' | 'admin' }[] = [];
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const method of Object.keys(ops).filter((m) => ['get', 'put', 'post', 'delete'].includes(m))) {
+      if ((ops[method] as { security?: unknown[] }).security?.length === 0) continue;
+      const concrete = path.replace('{name}', 'm1').replace('{version}', 'v1').replace('{id}', 'j1');
+      out.push({ method, path: concrete, scope: method === 'get' || path.endsWith('/score') ? 'score' : 'admin' });
+    }
+  }
+  return out;
+}
+
+describe('security', () => {
+  it('every route of the API needs a key; score keys only read and score, admin keys do everything', async () => {
+    const all = routes();
+    expect(all.length).toBeGreaterThanOrEqual(14);
+    for (const r of all) {
+      const call = (key?: string) => {
+        const req = (request(service.app) as unknown as Record<string, (p: string) => request.Test>)[r.method](r.path);
+        return key ? req.set('authorization', `Bearer ${key}`) : req;
+      };
+      const anonymous = await call();
+      expect({ route: `${r.method} ${r.path}`, status: anonymous.status, type: anonymous.type }).toEqual({ route: `${r.method} ${r.path}`, status: 401, type: 'application/problem+json' });
+      expect((await call('not-a-key-at-all')).status).toBe(401);
+      const scorer = await call(SCORER);
+      expect({ route: `${r.method} ${r.path}`, forbidden: scorer.status === 403 }).toEqual({ route: `${r.method} ${r.path}`, forbidden: r.scope === 'admin' });
+      const admin = await call(ADMIN);
+      expect([401, 403]).not.toContain(admin.status);
+    }
+  });
+
+  it('answers with security headers and a request id', async () => {
+    const res = await request(service.app).get('/healthz');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(res.headers['strict-transport-security']).toBeDefined();
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await request(service.app).get('/healthz').set('x-request-id', 'abc-123')).headers['x-request-id']).toBe('abc-123');
+  });
+
+  it('refuses names that could escape the stores: traversal, absolute paths, NUL, Redis key separators', async () => {
+    const bad = ['..', '..%2F..%2Fetc', '%2Fetc%2Fpasswd', 'a%00b', 'a:b', 'a*', '.hidden', '-x', 'x'.repeat(65), '%C0%AE%C0%AE'];
+    for (const name of bad) {
+      const put = await request(service.app).put(`/v1/datasets/${name}`).set('authorization', `Bearer ${ADMIN}`).send({ records: [{ a: 1 }] });
+      expect({ name, status: put.status, body: put.body }).toMatchObject({ name, status: put.status >= 400 && put.status < 500 ? put.status : 'not 4xx' });
+      const train = await request(service.app).post(`/v1/models/${name}/train`).set('authorization', `Bearer ${ADMIN}`).send({ dataset: 'd' });
+      expect(train.status).toBeGreaterThanOrEqual(400);
+      expect(train.status).toBeLessThan(500);
+    }
+    // Nothing was written anywhere.
+    expect(await readdir(dir)).toEqual(expect.not.arrayContaining(['etc', 'passwd']));
+    await expect(readdir(join(dir, 'data'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('keeps record values and keys out of the logs', async () => {
+    await request(service.app).put('/v1/datasets/logged').set('authorization', `Bearer ${ADMIN}`).send({ records: [{ a: VALUE, b: 1 }, { a: 'x', b: 2 }] });
+    await request(service.app).put('/v1/datasets/logged2').set('authorization', `Bearer ${ADMIN}`).send({ records: [{ a: 1 }, { a: [VALUE] }] });
+    await request(service.app).post('/v1/models/nope/score').set('authorization', `Bearer ${SCORER}`).send({ records: [{ a: VALUE }] });
+    await request(service.app).get('/v1/models').set('x-api-key', 'wrong-SECRET-key');
+    expect(logs.length).toBeGreaterThan(0);
+    for (const secret of [VALUE, ADMIN, SCORER, 'wrong-SECRET-key', 'SECRET']) expect(logs).not.toContain(secret);
+  });
+
+  it('limits requests per key when RATE_LIMIT_PER_MINUTE is set: 429 problem+json, other keys unaffected', async () => {
+    const get = (key: string) => request(limited.app).get('/v1/models').set('authorization', `Bearer ${key}`);
+    for (let i = 0; i < 3; i++) expect((await get(SCORER)).status).toBe(200);
+    const over = await get(SCORER);
+    expect(over.status).toBe(429);
+    expect(over.type).toBe('application/problem+json');
+    expect(over.body).toMatchObject({ code: 'RATE_LIMITED', status: 429 });
+    expect(over.headers['retry-after']).toBeDefined();
+    expect((await get(ADMIN)).status).toBe(200);
+    expect((await request(limited.app).get('/healthz')).status).toBe(200);
+  });
+});
