@@ -85,7 +85,8 @@ export class Detector {
       logRatio[i] = logits[i] + this.logNu;
       logDensity[i] += logRatio[i];
       const s = this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
-      score[i] = Math.max(SCORE_FLOOR, s);
+      // NaN (never expected: inputs are clamped) would slip through Math.max; it scores as the floor.
+      score[i] = Number.isNaN(s) ? SCORE_FLOOR : Math.max(SCORE_FLOOR, s);
     }
     return { logRatio, logDensity, score };
   }

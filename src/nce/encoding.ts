@@ -85,7 +85,7 @@ export function encode(schema: readonly Feature[], records: readonly DataRecord[
           numeric[i * dn + ni] = 0;
           if (f.hasMissing) codes[i * dd + di] = 1;
         } else if (typeof v === 'number' && Number.isFinite(v)) {
-          numeric[i * dn + ni] = (v - f.center) / f.scale;
+          numeric[i * dn + ni] = clampScaled((v - f.center) / f.scale);
         } else {
           const what = typeof v === 'number' ? 'a finite number' : `a number (got ${v === undefined ? 'undefined' : typeof v})`;
           throw new NceError('INVALID_RECORD', `record ${i + offset} field "${f.name}" must be ${what}`, { record: i + offset, field: f.name });
@@ -174,4 +174,15 @@ export function concatEncoded(parts: readonly Encoded[]): Encoded {
     b += p.codes.length;
   }
   return { n, numeric, codes };
+}
+
+/**
+ * Largest scaled value, in robust scales from the median. Farther out every record is equally, and
+ * maximally, out of distribution; clamping keeps the float32 network and log q finite for any
+ * finite input (1e300 would overflow to Infinity, then NaN).
+ */
+export const MAX_SCALED = 1e4;
+
+function clampScaled(x: number): number {
+  return x > MAX_SCALED ? MAX_SCALED : x < -MAX_SCALED ? -MAX_SCALED : x;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Detector, explain, HOST_FORWARD_ROWS, initBackend, train, type TrainResult } from '../../../src/nce';
+import { Detector, explain, HOST_FORWARD_ROWS, initBackend, SCORE_FLOOR, train, type TrainResult } from '../../../src/nce';
 import { createRng } from '../../../src/nce/random';
 
 /** Mixed records: two numeric features (one sometimes missing) and a categorical one. */
@@ -50,6 +50,18 @@ describe('Detector.score', () => {
     expect(far.score).toBeLessThan(typical.score);
     expect(far.ood).toBe(true);
     expect(typical.ood).toBe(false);
+  });
+
+  it('any finite value, however extreme, gives finite scores at the floor and is flagged, on both forward paths', () => {
+    const extreme = [1e10, 2.5e38, 1e300, -1.7e308, Number.MAX_VALUE].map((amount) => ({ amount, ratio: 0, colour: 'red' }));
+    const batch = Array.from({ length: HOST_FORWARD_ROWS + 1 }, (_, i) => extreme[i % extreme.length] as (typeof extreme)[number]);
+    for (const results of [detector.score(extreme), detector.score(batch)]) {
+      for (const r of results) {
+        expect(Number.isFinite(r.score) && Number.isFinite(r.logRatio)).toBe(true);
+        expect(r.score).toBe(SCORE_FLOOR);
+        expect(r.ood).toBe(true);
+      }
+    }
   });
 
   it('an unseen category and a missing value are normal inputs', () => {
