@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'MODEL_UNAVAILABLE'
   | 'STORE_UNAVAILABLE'
   | 'RATE_LIMITED'
+  | 'STORAGE_FULL'
+  | 'VERSION_DAMAGED'
   | 'INTERNAL';
 
 const TABLE: Record<ErrorCode, { status: number; title: string }> = {
@@ -31,6 +33,8 @@ const TABLE: Record<ErrorCode, { status: number; title: string }> = {
   MODEL_UNAVAILABLE: { status: 503, title: 'The model cannot be loaded' },
   STORE_UNAVAILABLE: { status: 503, title: 'The store is unreachable' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  STORAGE_FULL: { status: 507, title: 'The store is out of space' },
+  VERSION_DAMAGED: { status: 409, title: 'The model version is damaged' },
   INTERNAL: { status: 500, title: 'Internal error' },
 };
 
@@ -75,7 +79,10 @@ export function toAppError(e: unknown): AppError {
     if (e.code === 'ARTIFACT_INVALID' || e.code === 'ARTIFACT_TAMPERED') return new AppError('MODEL_UNAVAILABLE', e.message, undefined, true, { cause: e });
     if (e.code === 'INVALID_CONFIG') return new AppError('INVALID_REQUEST', e.message, e.field ? `/config/${e.field.replace(/\./g, '/')}` : undefined);
   }
-  if ((e as { code?: unknown } | null)?.code === 'STORE_UNAVAILABLE') return new AppError('STORE_UNAVAILABLE', 'the store (Redis) is unreachable; scoring with loaded models continues', undefined, true, { cause: e });
+  const errno = (e as { code?: unknown } | null)?.code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') return new AppError('STORAGE_FULL', `the store could not write (${errno}): nothing was changed`, undefined, true, { cause: e });
+  if (errno === 'EROFS' || errno === 'EACCES' || errno === 'EPERM') return new AppError('STORE_UNAVAILABLE', `the store is not writable (${errno}): nothing was changed`, undefined, true, { cause: e });
+  if (errno === 'STORE_UNAVAILABLE') return new AppError('STORE_UNAVAILABLE', 'the store (Redis) is unreachable; scoring with loaded models continues', undefined, true, { cause: e });
   return new AppError('INTERNAL', 'internal error', undefined, false, { cause: e });
 }
 

@@ -1,4 +1,5 @@
 import { Router, type RequestHandler } from 'express';
+import { NceError } from '../nce';
 import type { ModelStore } from '../store';
 import { NAME_PATTERN } from '../store';
 import { AppError } from './errors';
@@ -50,7 +51,12 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
     const name = modelName(req.params.name);
     const version = String(req.params.version);
     if (!(await deps.store.versions(name)).includes(version)) throw new AppError('NOT_FOUND', `model "${name}" has no version "${version}"`);
-    await deps.store.promote(name, version);
+    try {
+      await deps.store.promote(name, version);
+    } catch (e: unknown) {
+      if (e instanceof NceError && e.code.startsWith('ARTIFACT_')) throw new AppError('VERSION_DAMAGED', `version ${version} of "${name}" cannot be promoted: ${e.message}`);
+      throw e;
+    }
     res.json({ name, version, current: true });
   });
   router.delete('/v1/models/:name', deps.adminAuth, async (req, res) => {

@@ -64,7 +64,7 @@ export function openApiDocument(): Record<string, unknown> {
         put: {
           summary: 'Create or replace a dataset from CSV, NDJSON or JSON',
           requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } }, 'application/x-ndjson': { schema: { type: 'string' } }, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } },
-          responses: { '200': { description: 'stored' }, ...errors(400, 401, 403, 413, 415) },
+          responses: { '200': { description: 'stored' }, ...errors(400, 401, 403, 413, 415, 503, 507) },
         },
         get: { summary: 'Rows and columns of a dataset', responses: { '200': { description: 'summary' }, ...errors(404) } },
         delete: { summary: 'Delete a dataset', responses: { '204': { description: 'deleted' }, ...errors(404) } },
@@ -82,7 +82,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/models/{name}/versions': { parameters: [named('model')], get: { summary: 'Versions, current and candidates', responses: { '200': { description: 'versions' }, ...errors(404) } } },
       '/v1/models/{name}/versions/{version}/promote': {
         parameters: [named('model'), { name: 'version', in: 'path', required: true, schema: { type: 'string' } }],
-        post: { summary: 'Make a version current (rollback)', responses: { '200': { description: 'promoted' }, ...errors(403, 404, 503) } },
+        post: { summary: 'Make a version current (rollback)', responses: { '200': { description: 'promoted' }, ...errors(403, 404, 409, 503) } },
       },
       '/v1/models/{name}/train': {
         parameters: [named('model')],

@@ -146,6 +146,10 @@ describe('model versions', () => {
     await new Promise((r) => setTimeout(r, 1100));
     expect((await score({ records: [{ f0: 0, f1: 0, f2: 0 }] })).body.version).toBe(oldest);
     expect((await request(app).post(`/v1/models/${name}/versions/nope/promote`).set('authorization', `Bearer ${ADMIN}`)).status).toBe(404);
+    const damaged = versions.find((v) => v.damaged) as { version: string };
+    const refused = await request(app).post(`/v1/models/${name}/versions/${damaged.version}/promote`).set('authorization', `Bearer ${ADMIN}`);
+    expect(refused.body).toMatchObject({ status: 409, code: 'VERSION_DAMAGED' });
+    expect(await store.currentVersion(name)).toBe(oldest);
   });
 });
 

@@ -1,0 +1,99 @@
+import * as fsp from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import request from 'supertest';
+import { composeEmbedded, type Service } from '../../src/compose';
+import { loadSettings } from '../../src/config';
+import { initBackend, toArtifact, train } from '../../src/nce';
+import { normalRecords } from '../helpers/data';
+
+/**
+ * Embedded mode when the disk fails: a full disk or a read-only models directory. The error is
+ * reported, and nothing stored before is damaged. Faults are injected into node:fs/promises
+ * (the tests may run as root, for whom a read-only directory is still writable).
+ */
+let dir: string;
+let service: Service;
+let v1: string;
+
+/** The failure writes get now: an errno code for the paths `when` picks, or none. */
+let fault: { code: string; when: (path: string) => boolean } | null = null;
+
+jest.mock('node:fs/promises', () => {
+  const actual = jest.requireActual<typeof import('node:fs/promises')>('node:fs/promises');
+  return {
+    ...actual,
+    writeFile: (path: Parameters<typeof actual.writeFile>[0], ...rest: unknown[]) =>
+      fault && fault.when(String(path))
+        ? Promise.reject(Object.assign(new Error(`${fault.code}: simulated`), { code: fault.code }))
+        : (actual.writeFile as (...a: unknown[]) => Promise<void>)(path, ...rest),
+  };
+});
+
+beforeAll(async () => {
+  const backend = await initBackend();
+  dir = await fsp.mkdtemp(join(tmpdir(), 'nce-disk-'));
+  service = await composeEmbedded(loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data') }), pino({ level: 'silent' }), backend);
+  v1 = await service.store.save('m', toArtifact(await train(normalRecords(200, 2, 1), { epochs: 3 }), { datasetFingerprint: 'x', datasetRows: 200, backend }));
+  await service.datasets.put('d', ['f0', 'f1'], normalRecords(200, 2, 2));
+});
+
+afterAll(async () => {
+  fault = null;
+  await service.close();
+  await fsp.rm(dir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  fault = null;
+});
+
+function failWrites(code: string, when: (path: string) => boolean): void {
+  fault = { code, when };
+}
+
+async function finished(id: string): Promise<{ state: string; error?: { code: string; message: string } }> {
+  for (let i = 0; i < 600; i++) {
+    const job = (await request(service.app).get(`/v1/jobs/${id}`)).body;
+    if (job.state === 'completed' || job.state === 'failed') return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('job did not finish');
+}
+
+describe('storage faults in embedded mode', () => {
+  it('a full disk while a trained version is written: the job fails saying so, no partial version appears, the current one keeps serving', async () => {
+    failWrites('ENOSPC', (p) => p.includes(join(dir, 'models')) && p.includes('weights.bin'));
+    const started = await request(service.app).post('/v1/models/m/train').send({ dataset: 'd', config: { epochs: 2 } });
+    const job = await finished(started.body.jobId);
+    expect(job).toMatchObject({ state: 'failed', error: { code: 'ENOSPC' } });
+    expect(await service.store.versions('m')).toEqual([v1]);
+    expect(await service.store.currentVersion('m')).toBe(v1);
+    expect((await fsp.readdir(join(dir, 'models', 'm'))).filter((f) => f.startsWith('.tmp'))).toEqual([]);
+    fault = null;
+    const scored = await request(service.app).post('/v1/models/m/score').send({ records: [{ f0: 0, f1: 0 }] });
+    expect(scored.body).toMatchObject({ version: v1 });
+  });
+
+  it('a full disk while a dataset is replaced: 507 STORAGE_FULL, the old dataset intact', async () => {
+    const before = await service.datasets.records('d');
+    failWrites('ENOSPC', (p) => p.includes(join(dir, 'data')));
+    const put = await request(service.app).put('/v1/datasets/d').send({ records: [{ f0: 1, f1: 2 }] });
+    expect(put.status).toBe(507);
+    expect(put.body).toMatchObject({ code: 'STORAGE_FULL', detail: expect.stringContaining('ENOSPC') });
+    fault = null;
+    expect(await service.datasets.records('d')).toEqual(before);
+    expect((await fsp.readdir(join(dir, 'data'))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a read-only models directory: promote answers 503 saying so, the current version unchanged', async () => {
+    const v2 = await service.store.save('m', toArtifact(await train(normalRecords(200, 2, 3), { epochs: 2 }), { datasetFingerprint: 'y', datasetRows: 200, backend: 'wasm' }), { candidate: 'kept back' });
+    failWrites('EROFS', (p) => p.includes(join(dir, 'models')));
+    const promoted = await request(service.app).post(`/v1/models/m/versions/${v2}/promote`);
+    expect(promoted.body).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE', detail: expect.stringContaining('EROFS') });
+    fault = null;
+    expect(await service.store.currentVersion('m')).toBe(v1);
+    expect((await request(service.app).get('/healthz')).status).toBe(200);
+  });
+});
