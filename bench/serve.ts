@@ -5,47 +5,18 @@
  *
  *   npm run bench:serve [-- --seconds 10]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { parseCsv } from '../src/store';
+import { send, start, waitForJob } from './serve-utils';
 
 const root = resolve(__dirname, '..', '..');
 const { values } = parseArgs({ options: { seconds: { type: 'string' } } });
 const seconds = Number(values.seconds ?? 10);
 const DATA = resolve(root, '..', 'shared', 'datasets', 'shuttle.csv');
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => ok(p));
-    });
-  });
-}
-
-/** Starts a server script on a free port and waits until it answers. */
-async function start(script: string, env: Record<string, string>, probe: string): Promise<{ child: ChildProcess; port: number }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
-    try {
-      await fetch(`http://127.0.0.1:${port}${probe}`);
-      return { child, port };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  child.kill('SIGKILL');
-  throw new Error(`${script} did not start`);
-}
 
 async function load(url: string, body: string, connections: number, duration: number): Promise<autocannon.Result> {
   return autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration });
@@ -64,12 +35,6 @@ async function sequentialP99(url: string, body: string, duration: number): Promi
   }
   times.sort((a, b) => a - b);
   return { p99: times[Math.floor(times.length * 0.99)], n: times.length };
-}
-
-async function send(method: 'PUT' | 'POST', url: string, body: unknown, type = 'application/json'): Promise<unknown> {
-  const res = await fetch(url, { method, headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  if (res.status >= 300) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  return res.json();
 }
 
 async function main(): Promise<void> {
@@ -93,12 +58,7 @@ async function main(): Promise<void> {
   try {
     await send('PUT', `${base}/v1/datasets/shuttle`, csv, 'text/csv');
     const job = (await send('POST', `${base}/v1/models/shuttle/train`, { dataset: 'shuttle', config: { epochs: 5 } })) as { jobId: string };
-    for (;;) {
-      const j = (await (await fetch(`${base}/v1/jobs/${job.jobId}`)).json()) as { state: string };
-      if (j.state === 'completed') break;
-      if (j.state === 'failed') throw new Error('warm-up training failed');
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await waitForJob(base, job.jobId);
     const scoreUrl = `${base}/v1/models/shuttle/score`;
     const plainUrl = `http://127.0.0.1:${plain.port}/v1/models/shuttle/score`;
     await load(scoreUrl, single, 16, 2);

@@ -106,6 +106,11 @@ describe('security', () => {
     for (const secret of [VALUE, ADMIN, SCORER, 'wrong-SECRET-key', 'SECRET']) expect(logs).not.toContain(secret);
   });
 
+  it('refuses a body over the limit from its size, before parsing it: 5 MB of invalid JSON is 413, not 400', async () => {
+    const res = await request(service.app).post('/v1/models/m/score').set('authorization', `Bearer ${SCORER}`).set('content-type', 'application/json').send('x'.repeat(5 << 20));
+    expect(res.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
+  });
+
   it('limits requests per key when RATE_LIMIT_PER_MINUTE is set: 429 problem+json, other keys unaffected', async () => {
     const get = (key: string) => request(limited.app).get('/v1/models').set('authorization', `Bearer ${key}`);
     for (let i = 0; i < 3; i++) expect((await get(SCORER)).status).toBe(200);
