@@ -7,6 +7,22 @@ import type { ContinuousNoise, FittedNoise } from './types';
 const MAX_VALUES = 1024;
 /** Bandwidths beyond the nearest value that the density sums over. */
 const WINDOW = 8;
+/** Grid step of the scoring tables, in bandwidths. */
+const TABLE_STEP = 1 / 32;
+/** Most grid points per feature; a feature whose values span more falls back to the exact sum. */
+const TABLE_MAX = 1 << 15;
+
+/**
+ * One feature's log density and its slope on a uniform grid over the values (plus WINDOW
+ * bandwidths on each side), for cubic Hermite interpolation: within 1e-5 nats of the exact
+ * kernel sum, at the cost of two lookups instead of a sum over every value in reach.
+ */
+interface LogTable {
+  start: number;
+  step: number;
+  f: Float64Array;
+  df: Float64Array;
+}
 
 /**
  * Product of the empirical marginals: each feature resampled independently from its training
@@ -16,6 +32,8 @@ export class MarginalsNoise implements ContinuousNoise {
   readonly fullSupport = true;
   /** Distinct kept values per feature and how often each was kept: the density sums these. */
   private readonly distinct: { values: Float64Array; counts: Float64Array }[];
+  /** Scoring tables per feature, built on first use (null: the feature spans too far for one). */
+  private tables: (LogTable | null)[] | null = null;
 
   constructor(
     readonly values: Float64Array[],
@@ -92,21 +110,49 @@ export class MarginalsNoise implements ContinuousNoise {
 
   logDensity(x: Float64Array, n: number): Float64Array {
     const d = this.dim;
+    this.tables ??= this.distinct.map((_, j) => this.buildTable(j));
+    const tables = this.tables;
     const out = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       let s = 0;
-      for (let j = 0; j < d; j++) s += this.logMarginal(j, x[i * d + j]);
+      for (let j = 0; j < d; j++) {
+        const v = x[i * d + j];
+        const t = tables[j];
+        const pos = t ? (v - t.start) / t.step : -1;
+        if (t && pos >= 0 && pos < t.f.length - 1) {
+          const k = pos | 0;
+          const u = pos - k;
+          const u2 = u * u;
+          const w = 1 - u;
+          s += (1 + 2 * u) * w * w * t.f[k] + u * w * w * t.step * t.df[k] + u2 * (3 - 2 * u) * t.f[k + 1] - u2 * w * t.step * t.df[k + 1];
+        } else {
+          s += this.logMarginal(j, v)[0];
+        }
+      }
       out[i] = s;
     }
     return out;
   }
 
+  private buildTable(j: number): LogTable | null {
+    const vals = this.distinct[j].values;
+    const h = this.bandwidths[j];
+    const step = h * TABLE_STEP;
+    const start = vals[0] - WINDOW * h;
+    const size = Math.ceil((vals[vals.length - 1] + WINDOW * h - start) / step) + 1;
+    if (!(size <= TABLE_MAX)) return null;
+    const f = new Float64Array(size);
+    const df = new Float64Array(size);
+    for (let k = 0; k < size; k++) [f[k], df[k]] = this.logMarginal(j, start + k * step);
+    return { start, step, f, df };
+  }
+
   /**
-   * log of one feature's kernel density at v. Values are sorted, so only those within
-   * (nearest distance + WINDOW bandwidths) of v are summed: every value farther out weighs less
-   * than exp(-WINDOW^2 / 2) of the nearest one, far below float precision.
+   * log of one feature's kernel density at v, and its derivative in v. Values are sorted, so only
+   * those within (nearest distance + WINDOW bandwidths) of v are summed: every value farther out
+   * weighs less than exp(-WINDOW^2 / 2) of the nearest one, far below float precision.
    */
-  private logMarginal(j: number, v: number): number {
+  private logMarginal(j: number, v: number): [number, number] {
     const { values: vals, counts } = this.distinct[j];
     const h = this.bandwidths[j];
     const total = this.values[j].length;
@@ -122,9 +168,19 @@ export class MarginalsNoise implements ContinuousNoise {
     const reach = nearest + WINDOW * h;
     const m = -0.5 * (nearest / h) ** 2;
     let s = 0;
-    for (let k = lo; k < n && vals[k] - v <= reach; k++) s += counts[k] * Math.exp(-0.5 * ((vals[k] - v) / h) ** 2 - m);
-    for (let k = lo - 1; k >= 0 && v - vals[k] <= reach; k--) s += counts[k] * Math.exp(-0.5 * ((v - vals[k]) / h) ** 2 - m);
-    return m + Math.log(s / total) - Math.log(h) - 0.5 * LOG_2PI;
+    // Sum of weight * (value - v): the slope of the log density is that over s, over h^2.
+    let pull = 0;
+    for (let k = lo; k < n && vals[k] - v <= reach; k++) {
+      const w = counts[k] * Math.exp(-0.5 * ((vals[k] - v) / h) ** 2 - m);
+      s += w;
+      pull += w * (vals[k] - v);
+    }
+    for (let k = lo - 1; k >= 0 && v - vals[k] <= reach; k--) {
+      const w = counts[k] * Math.exp(-0.5 * ((v - vals[k]) / h) ** 2 - m);
+      s += w;
+      pull += w * (vals[k] - v);
+    }
+    return [m + Math.log(s / total) - Math.log(h) - 0.5 * LOG_2PI, pull / s / (h * h)];
   }
 
   toJSON(): FittedNoise {
