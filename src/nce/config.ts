@@ -27,8 +27,12 @@ export const noiseSpecSchema: z.ZodType<NoiseSpec> = z.lazy(() =>
   ]),
 );
 
-/** Which NCE quantity a model's `score` is. */
-export type ScoreKind = 'logDensity' | 'logRatio';
+/**
+ * Which NCE quantity a model's `score` is: `logRatio`; `logDensity` = logRatio + log q; or
+ * `productOfExperts` = logDensity + log of the weighted harmonic mean of q's mixture components
+ * (of q itself when q is not a mixture).
+ */
+export type ScoreKind = 'logDensity' | 'logRatio' | 'productOfExperts';
 
 /**
  * The default noise: the product of the empirical marginals (near noise: the classifier must learn
@@ -86,8 +90,11 @@ export const trainingConfigSchema = z
     maxRecordsPerEpoch: z.number().int().min(64).max(10_000_000).default(8192),
     /** False-positive rate of the `ood` threshold on held-out reference records. @defaultValue 0.01 */
     targetFpr: z.number().finite().min(0).max(0.5).default(0.01),
-    /** Which quantity `score` is; default: logDensity when q has full support, else logRatio. */
-    scoreKind: z.enum(['logDensity', 'logRatio']).optional(),
+    /**
+     * Which quantity `score` is; default: productOfExperts when every component of q has full
+     * support, else logDensity when q has, else logRatio.
+     */
+    scoreKind: z.enum(['logDensity', 'logRatio', 'productOfExperts']).optional(),
     /** Seed of every random choice. @defaultValue 42 */
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
   })

@@ -3,7 +3,7 @@ import { percentileOf } from './calibration';
 import type { ScoreKind } from './config';
 import { type Encoded, encode, layoutOf, type Layout, networkInput } from './encoding';
 import { type Architecture, type DenseWeights, forwardHost, Mlp } from './model';
-import { type ContinuousNoise, DiscreteNoise, type FittedNoise, type NoiseSpec, restoreNoise } from './noise';
+import { type ContinuousNoise, DiscreteNoise, type FittedNoise, type NoiseSpec, noiseLogDensities, restoreNoise } from './noise';
 import type { DataRecord, Feature } from './schema';
 
 /** Everything a trained model is, in memory; the artifact stores exactly this. */
@@ -23,7 +23,7 @@ export interface RawScores {
   logRatio: Float64Array;
   /** logRatio + log q(x); -Infinity where q has no mass. */
   logDensity: Float64Array;
-  /** The model's score: whichever of the two `scoreKind` names. */
+  /** The model's score: whichever quantity `scoreKind` names. */
   score: Float64Array;
 }
 
@@ -66,10 +66,23 @@ export class Detector {
 
   /** log q(x) of encoded rows: continuous noise on the numeric block plus the discrete fields. */
   logNoise(e: Encoded): Float64Array {
-    const cont = this.noise.logDensity(e.numeric, e.n);
+    return this.logNoiseParts(e).density;
+  }
+
+  /** log q(x) and, for productOfExperts, the log harmonic mean of the continuous components. */
+  private logNoiseParts(e: Encoded): { density: Float64Array; harmonic: Float64Array | null } {
+    let density: Float64Array;
+    let harmonic: Float64Array | null = null;
+    if (this.state.scoreKind === 'productOfExperts') {
+      ({ density, harmonic } = noiseLogDensities(this.noise, e.numeric, e.n));
+      // When q is not a mixture the two are one array; the discrete part belongs to the density only.
+      if (density === harmonic) density = Float64Array.from(density);
+    } else {
+      density = this.noise.logDensity(e.numeric, e.n);
+    }
     const disc = this.discrete.logProb(e.codes, e.n);
-    for (let i = 0; i < e.n; i++) cont[i] += disc[i];
-    return cont;
+    for (let i = 0; i < e.n; i++) density[i] += disc[i];
+    return { density, harmonic };
   }
 
   /** The NCE quantities of encoded rows. */
@@ -80,11 +93,11 @@ export class Detector {
     if (n === 0) return { logRatio, logDensity: new Float64Array(0), score };
     const input = networkInput(this.layout, e);
     const logits = n <= HOST_FORWARD_ROWS ? forwardHost(this.state.architecture, this.state.weights, input, n) : this.mlp.predict(input, n);
-    const logDensity = this.logNoise(e);
+    const { density: logDensity, harmonic } = this.logNoiseParts(e);
     for (let i = 0; i < n; i++) {
       logRatio[i] = logits[i] + this.logNu;
       logDensity[i] += logRatio[i];
-      const s = this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
+      const s = harmonic ? logDensity[i] + harmonic[i] : this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
       // NaN (never expected: inputs are clamped) would slip through Math.max; it scores as the floor.
       score[i] = Number.isNaN(s) ? SCORE_FLOOR : Math.max(SCORE_FLOOR, s);
     }

@@ -116,7 +116,7 @@ export function mahalanobis2(l: Float64Array, d: number, r: Float64Array, z: Flo
 export function logSumExp(v: ArrayLike<number>): number {
   let m = -Infinity;
   for (let i = 0; i < v.length; i++) if (v[i] > m) m = v[i];
-  if (m === -Infinity) return -Infinity;
+  if (m === -Infinity || m === Infinity) return m;
   let s = 0;
   for (let i = 0; i < v.length; i++) s += Math.exp(v[i] - m);
   return m + Math.log(s);

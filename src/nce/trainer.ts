@@ -6,7 +6,7 @@ import { concatEncoded, type Encoded, encode, layoutOf, type Layout, networkInpu
 import { NceError } from './errors';
 import { auroc } from './metrics';
 import { type Architecture, type DenseWeights, Mlp } from './model';
-import { type ContinuousNoise, DiscreteNoise, fitNoise } from './noise';
+import { type ContinuousNoise, DiscreteNoise, fitNoise, harmonicFullSupport } from './noise';
 import { createRng, permutation, type Rng } from './random';
 import { featureReference, type FeatureReference } from './reference';
 import { type DataRecord, type Feature, inferSchema } from './schema';
@@ -158,7 +158,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
     mlp.dispose();
   }
 
-  const scoreKind: ScoreKind = config.scoreKind ?? (continuous.fullSupport ? 'logDensity' : 'logRatio');
+  const scoreKind: ScoreKind = config.scoreKind ?? defaultScoreKind(continuous);
   const partial: ModelState = {
     schema,
     noise: { spec: config.noise, fitted: continuous.toJSON(), discrete: discrete.toJSON() },
@@ -192,6 +192,17 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
       history,
     },
   };
+}
+
+/**
+ * productOfExperts wherever it is finite: the NCE density estimate can learn clusters of the
+ * anomalies that reference data holds (it is fitted to that data, anomalies included), while the
+ * noise components are too simple to; multiplying it by their soft minimum keeps a record's score
+ * low when either the learned density or any one component finds it unlikely.
+ */
+function defaultScoreKind(noise: ContinuousNoise): ScoreKind {
+  if (harmonicFullSupport(noise)) return 'productOfExperts';
+  return noise.fullSupport ? 'logDensity' : 'logRatio';
 }
 
 /** Draws noise rows in the encoded space: numeric block from q, discrete fields from their own noise. */

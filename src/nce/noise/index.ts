@@ -32,6 +32,21 @@ export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng): ContinuousNoise 
   }
 }
 
+/**
+ * log q(x) for n rows, and the log weighted harmonic mean of q's mixture components (log q itself
+ * when q is not a mixture).
+ */
+export function noiseLogDensities(noise: ContinuousNoise, x: Float64Array, n: number): { density: Float64Array; harmonic: Float64Array } {
+  if (noise instanceof MixtureNoise) return noise.logDensityAndHarmonic(x, n);
+  const density = noise.logDensity(x, n);
+  return { density, harmonic: density };
+}
+
+/** Whether the harmonic mean of {@link noiseLogDensities} is positive everywhere. */
+export function harmonicFullSupport(noise: ContinuousNoise): boolean {
+  return noise instanceof MixtureNoise ? noise.components.every((c) => c.fullSupport) : noise.fullSupport;
+}
+
 /** Rebuilds a fitted noise distribution from its manifest form. */
 export function restoreNoise(p: FittedNoise): ContinuousNoise {
   switch (p.type) {

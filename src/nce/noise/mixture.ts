@@ -39,14 +39,26 @@ export class MixtureNoise implements ContinuousNoise {
   }
 
   logDensity(x: Float64Array, n: number): Float64Array {
+    return this.logDensityAndHarmonic(x, n).density;
+  }
+
+  /**
+   * log q(x) = log sum_k w_k q_k(x), and the log of the components' weighted harmonic mean,
+   * -log sum_k w_k / q_k(x), for n rows, from one evaluation of each component. The harmonic mean
+   * is a soft minimum: small wherever any one component finds x unlikely.
+   */
+  logDensityAndHarmonic(x: Float64Array, n: number): { density: Float64Array; harmonic: Float64Array } {
     const parts = this.components.map((c) => c.logDensity(x, n));
-    const out = new Float64Array(n);
+    const density = new Float64Array(n);
+    const harmonic = new Float64Array(n);
     const terms = new Float64Array(parts.length);
     for (let i = 0; i < n; i++) {
       for (let k = 0; k < parts.length; k++) terms[k] = this.logWeights[k] + parts[k][i];
-      out[i] = logSumExp(terms);
+      density[i] = logSumExp(terms);
+      for (let k = 0; k < parts.length; k++) terms[k] = this.logWeights[k] - parts[k][i];
+      harmonic[i] = -logSumExp(terms);
     }
-    return out;
+    return { density, harmonic };
   }
 
   toJSON(): FittedNoise {

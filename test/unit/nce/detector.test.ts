@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Detector, explain, HOST_FORWARD_ROWS, initBackend, SCORE_FLOOR, train, type TrainResult } from '../../../src/nce';
+import { encode } from '../../../src/nce/encoding';
+import { type MixtureNoise, restoreNoise } from '../../../src/nce/noise';
 import { createRng } from '../../../src/nce/random';
 
 /** Mixed records: two numeric features (one sometimes missing) and a categorical one. */
@@ -34,12 +36,33 @@ describe('Detector.score', () => {
     expect(results).toHaveLength(5);
     for (const r of results) {
       expect(Number.isFinite(r.score) && Number.isFinite(r.logRatio)).toBe(true);
-      expect(r.score).toBeCloseTo(r.logDensity as number, 10);
       expect(r.percentile).toBeGreaterThanOrEqual(0);
       expect(r.percentile).toBeLessThanOrEqual(1);
       expect(r.ood).toBe(r.score < result.state.calibration.threshold);
     }
     expect(detector.score([records[3]])[0]).toEqual(results[3]);
+  });
+
+  it('by default, score is logDensity plus the log weighted harmonic mean of the noise components', () => {
+    const records = mixedRecords(5, 2);
+    const results = detector.score(records);
+    const noise = restoreNoise(result.state.noise.fitted) as MixtureNoise;
+    const e = encode(result.state.schema, records);
+    const parts = noise.components.map((c) => c.logDensity(e.numeric, e.n));
+    expect(result.state.scoreKind).toBe('productOfExperts');
+    results.forEach((r, i) => {
+      const harmonic = -Math.log(parts.reduce((s, p, k) => s + noise.weights[k] * Math.exp(-p[i]), 0));
+      expect(r.score).toBeCloseTo((r.logDensity as number) + harmonic, 6);
+    });
+  });
+
+  it.each(['logDensity', 'logRatio'] as const)('with scoreKind %s, score is that quantity', (kind) => {
+    const other = new Detector({ ...result.state, scoreKind: kind });
+    try {
+      for (const r of other.score(mixedRecords(5, 4))) expect(r.score).toBe(kind === 'logDensity' ? r.logDensity : r.logRatio);
+    } finally {
+      other.dispose();
+    }
   });
 
   it('when a record is far from the training data, it scores lower and is flagged', () => {

@@ -1,6 +1,6 @@
 import { createRng } from '../../../src/nce/random';
 import { zeros, type Matrix } from '../../../src/nce/linalg';
-import { GaussianNoise, GmmNoise, MarginalsNoise, MixtureNoise, UniformNoise, fitNoise, restoreNoise } from '../../../src/nce/noise';
+import { GaussianNoise, GmmNoise, MarginalsNoise, MixtureNoise, UniformNoise, fitNoise, noiseLogDensities, restoreNoise } from '../../../src/nce/noise';
 import type { ContinuousNoise } from '../../../src/nce/noise';
 
 /** Rows of a 1-D or 2-D matrix from a generator. */
@@ -171,6 +171,38 @@ describe('MixtureNoise', () => {
     const x = Float64Array.from([0.2]);
     expect(q.logDensity(x, 1)[0]).toBeCloseTo(Math.log(0.3 * Math.exp(a.logDensity(x, 1)[0]) + 0.7 * Math.exp(b.logDensity(x, 1)[0])), 10);
     expect(histogramError(q, -5, 5)).toBeLessThan(0.06);
+  });
+
+  it('the harmonic mean is 1 / sum_k (w_k / q_k), near the smaller component far out, and never above the mixture', () => {
+    const a = new GaussianNoise(1, Float64Array.from([0]), Float64Array.from([1]));
+    const b = new GaussianNoise(1, Float64Array.from([0]), Float64Array.from([3]));
+    const q = new MixtureNoise(Float64Array.from([0.3, 0.7]), [a, b]);
+    const x = Float64Array.from([0.2, 6]);
+    const { density, harmonic } = q.logDensityAndHarmonic(x, 2);
+    const [la, lb] = [a.logDensity(x, 2), b.logDensity(x, 2)];
+    for (let i = 0; i < 2; i++) {
+      expect(density[i]).toBeCloseTo(q.logDensity(x, 2)[i], 12);
+      expect(harmonic[i]).toBeCloseTo(-Math.log(0.3 / Math.exp(la[i]) + 0.7 / Math.exp(lb[i])), 10);
+      expect(harmonic[i]).toBeLessThanOrEqual(density[i]);
+    }
+    // At x = 6 the narrow component is e^-16 below the broad one: the harmonic mean follows it.
+    expect(harmonic[1]).toBeCloseTo(la[1] - Math.log(0.3), 5);
+  });
+
+  it('outside a uniform component\'s box, the harmonic mean is 0 (log -Infinity) while the mixture is not', () => {
+    const box = UniformNoise.fit(matrix(2, 1, (i) => i), 0);
+    const q = new MixtureNoise(Float64Array.from([0.5, 0.5]), [box, new GaussianNoise(1, Float64Array.from([0]), Float64Array.from([1]))]);
+    const { density, harmonic } = q.logDensityAndHarmonic(Float64Array.from([3]), 1);
+    expect(Number.isFinite(density[0])).toBe(true);
+    expect(harmonic[0]).toBe(-Infinity);
+  });
+
+  it('noiseLogDensities of a distribution that is not a mixture gives log q as both', () => {
+    const a = new GaussianNoise(1, Float64Array.from([1]), Float64Array.from([2]));
+    const x = Float64Array.from([0, 3]);
+    const { density, harmonic } = noiseLogDensities(a, x, 2);
+    expect([...harmonic]).toEqual([...a.logDensity(x, 2)]);
+    expect([...density]).toEqual([...harmonic]);
   });
 });
 

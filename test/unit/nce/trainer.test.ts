@@ -96,6 +96,16 @@ describe('train', () => {
     }
   });
 
+  it.each([
+    [{ type: 'mixture' as const, components: [{ weight: 1, noise: { type: 'marginals' as const } }, { weight: 1, noise: { type: 'gaussian' as const } }] }, 'productOfExperts'],
+    [{ type: 'gaussian' as const }, 'productOfExperts'],
+    [{ type: 'mixture' as const, components: [{ weight: 1, noise: { type: 'uniform' as const } }, { weight: 1, noise: { type: 'gaussian' as const } }] }, 'logDensity'],
+    [{ type: 'uniform' as const }, 'logRatio'],
+  ])('with noise %j and no scoreKind, the model scores by %s', async (noise, kind) => {
+    const result = await train(normalRecords(100, 2, 4), { noise, epochs: 1 });
+    expect(result.state.scoreKind).toBe(kind);
+  });
+
   it('when given too few records, refuses with INSUFFICIENT_DATA', async () => {
     await expect(train(normalRecords(5, 2, 1))).rejects.toMatchObject({ code: 'INSUFFICIENT_DATA' });
   });
