@@ -1,7 +1,10 @@
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { DataRecord } from '../nce';
-import { CsvError, parseCsv } from '../store';
+import { CsvError, parseCsvStream } from '../store';
+import { TABLE_TYPES } from './body';
 import { AppError, escapePointer } from './errors';
 import { fieldValue, requestError } from './validation';
 
@@ -10,22 +13,29 @@ export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string()
 
 /**
  * The records of a dataset upload, from CSV (header row), NDJSON (one object per line) or JSON
- * (`{records:[...]}`). Every record must carry the same fields as the first (or the CSV header).
- * @throws AppError MALFORMED_BODY naming the line, INVALID_RECORD naming record and field
+ * (`{records:[...]}`). CSV and NDJSON are parsed as they stream in, at most `limit` bytes; JSON
+ * was parsed by the body parser. Every record must carry the same fields as the first (or the CSV
+ * header).
+ * @throws AppError MALFORMED_BODY naming the line, INVALID_RECORD naming record and field, BODY_TOO_LARGE
  */
-export function parseDatasetBody(req: Request): { columns: string[]; records: DataRecord[] } {
+export async function readDatasetBody(req: Request, limit: number): Promise<{ columns: string[]; records: DataRecord[] }> {
   let columns: string[];
   let records: DataRecord[];
-  if (req.is('text/csv')) {
-    try {
-      ({ columns, records } = parseCsv(String(req.body ?? ''), 'body'));
-    } catch (e: unknown) {
-      if (e instanceof CsvError) throw new AppError('MALFORMED_BODY', e.message);
-      throw e;
+  if (req.is(TABLE_TYPES)) {
+    const charset = /;\s*charset=([^;]+)/i.exec(req.get('content-type') ?? '')?.[1]?.trim().toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') throw new AppError('UNSUPPORTED_MEDIA_TYPE', `CSV and NDJSON must be UTF-8, not ${charset}`);
+    const source = limited(req, limit);
+    if (req.is('text/csv')) {
+      try {
+        ({ columns, records } = await parseCsvStream(source, 'body'));
+      } catch (e: unknown) {
+        if (e instanceof CsvError) throw new AppError('MALFORMED_BODY', e.message);
+        throw e;
+      }
+    } else {
+      records = await parseNdjson(source);
+      columns = records.length ? Object.keys(records[0]) : [];
     }
-  } else if (req.is('application/x-ndjson')) {
-    records = parseNdjson(String(req.body ?? ''));
-    columns = records.length ? Object.keys(records[0]) : [];
   } else {
     const parsed = datasetJsonSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
@@ -51,16 +61,30 @@ export function checkColumns(records: readonly DataRecord[], columns: readonly s
   });
 }
 
-function parseNdjson(text: string): DataRecord[] {
+/** The request body's bytes, refusing more than `limit` (first by Content-Length, then as they come). */
+async function* limited(req: Request, limit: number): AsyncGenerator<Buffer> {
+  const tooLarge = () => new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
+  if (Number(req.get('content-length') ?? 0) > limit) throw tooLarge();
+  let bytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > limit) throw tooLarge();
+    yield chunk;
+  }
+}
+
+async function parseNdjson(source: AsyncIterable<Buffer>): Promise<DataRecord[]> {
   const records: DataRecord[] = [];
   const value = z.record(z.string(), fieldValue);
-  text.split('\n').forEach((line, n) => {
-    if (line.trim() === '') return;
+  let n = 0;
+  for await (const line of createInterface({ input: Readable.from(source), crlfDelay: Infinity })) {
+    n++;
+    if (line.trim() === '') continue;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
     } catch {
-      throw new AppError('MALFORMED_BODY', `NDJSON line ${n + 1} is not valid JSON`);
+      throw new AppError('MALFORMED_BODY', `NDJSON line ${n} is not valid JSON`);
     }
     const r = value.safeParse(parsed);
     if (!r.success) {
@@ -68,6 +92,6 @@ function parseNdjson(text: string): DataRecord[] {
       throw requestError({ ...issue, path: ['records', records.length, ...issue.path] } as typeof issue);
     }
     records.push(r.data);
-  });
+  }
   return records;
 }

@@ -2,7 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import type { DatasetStore } from '../store';
 import { NAME_PATTERN } from '../store';
 import { body } from './body';
-import { checkColumns, parseDatasetBody } from './dataset-body';
+import { checkColumns, readDatasetBody } from './dataset-body';
 import { AppError } from './errors';
 
 /** Checks a dataset name from the path: letters, digits, `_` and `-` only (no traversal). */
@@ -15,11 +15,11 @@ export function datasetName(raw: unknown): string {
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
 export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; readAuth: RequestHandler; writeAuth: RequestHandler }): Router {
   const router = Router();
-  const upload = body(deps.maxBytes, { text: true });
+  const upload = body(deps.maxBytes, { tables: true });
 
   router.put('/v1/datasets/:name', deps.writeAuth, ...upload, async (req, res) => {
     const name = datasetName(req.params.name);
-    const { columns, records } = parseDatasetBody(req);
+    const { columns, records } = await readDatasetBody(req, deps.maxBytes);
     res.json(await deps.datasets.put(name, columns, records));
   });
 
@@ -29,7 +29,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', 'maxRows must be a positive integer', '/maxRows');
     const existing = await deps.datasets.info(name);
     if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
-    const { records } = parseDatasetBody(req);
+    const { records } = await readDatasetBody(req, deps.maxBytes);
     checkColumns(records, existing.columns);
     res.json(await deps.datasets.append(name, records, maxRows));
   });

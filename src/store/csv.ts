@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { CsvError as CsvParseError, parse as parseStream } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
 import type { DataRecord, FieldValue } from '../nce';
 
@@ -46,38 +47,94 @@ export function readCsv(file: string): CsvTable {
   return parseCsv(text, file);
 }
 
+/** csv-parse options shared by the whole-text and the streaming parse. */
+const CSV_OPTIONS = { bom: true, info: true, skip_empty_lines: true, relax_column_count: true } as const;
+
+/** A csv-parse failure as a CsvError naming the line. */
+function csvParseError(e: unknown, file: string): CsvError {
+  const err = e as { lines?: number; message?: string };
+  return new CsvError(file, err.lines ?? 0, `malformed CSV: ${String(err.message).replace(/^Invalid[^:]*:\s*/, '')}`);
+}
+
+/** Turns CSV rows, header first, into typed records, checking each row as it arrives. */
+class CsvRecords {
+  private header: string[] | null = null;
+  readonly records: DataRecord[] = [];
+  readonly lines: number[] = [];
+
+  constructor(private readonly file: string) {}
+
+  push(record: string[], line: number): void {
+    if (this.header === null) {
+      this.header = checkHeader(record, line, this.file);
+      return;
+    }
+    const header = this.header;
+    if (record.length !== header.length) throw new CsvError(this.file, line, `row has ${record.length} fields but the header has ${header.length}`);
+    const rec: Record<string, FieldValue> = Object.create(null);
+    for (let j = 0; j < header.length; j++) rec[header[j]] = typeField(record[j]);
+    this.records.push(rec);
+    this.lines.push(line);
+  }
+
+  table(): CsvTable {
+    if (this.header === null) throw new CsvError(this.file, 1, 'empty file: expected a header row');
+    return { columns: this.header, records: this.records, lines: this.lines };
+  }
+}
+
+function checkHeader(record: string[], line: number, file: string): string[] {
+  const header = record.map((h) => h.trim());
+  const seen = new Set<string>();
+  header.forEach((h, i) => {
+    if (h === '') throw new CsvError(file, line, `header column ${i + 1} is empty`);
+    if (typeof typeField(h) === 'number') throw new CsvError(file, line, `header column ${i + 1} is the number "${h}": the first row must name the columns`);
+    if (seen.has(h)) throw new CsvError(file, line, `duplicate column "${h}"`);
+    seen.add(h);
+  });
+  return header;
+}
+
 /** Parses CSV text (see {@link readCsv}); `file` only names the source in errors. */
 export function parseCsv(text: string, file = '<csv>'): CsvTable {
   let rows: { record: string[]; info: { lines: number } }[];
   try {
-    rows = parse(text, { bom: true, info: true, skip_empty_lines: true, relax_column_count: true }) as unknown as typeof rows;
+    rows = parse(text, CSV_OPTIONS) as unknown as typeof rows;
   } catch (e: unknown) {
-    const err = e as { lines?: number; message?: string };
-    throw new CsvError(file, err.lines ?? 0, `malformed CSV: ${String(err.message).replace(/^Invalid[^:]*:\s*/, '')}`);
+    throw csvParseError(e, file);
   }
-  if (rows.length === 0) throw new CsvError(file, 1, 'empty file: expected a header row');
-  const header = rows[0].record.map((h) => h.trim());
-  const headerLine = rows[0].info.lines;
-  const seen = new Set<string>();
-  header.forEach((h, i) => {
-    if (h === '') throw new CsvError(file, headerLine, `header column ${i + 1} is empty`);
-    if (typeof typeField(h) === 'number') {
-      throw new CsvError(file, headerLine, `header column ${i + 1} is the number "${h}": the first row must name the columns`);
+  const out = new CsvRecords(file);
+  for (const { record, info } of rows) out.push(record, info.lines);
+  return out.table();
+}
+
+/**
+ * Parses CSV as it streams in (see {@link readCsv}): rows become records while later bytes are
+ * still arriving, so the text is never held whole.
+ */
+export async function parseCsvStream(source: AsyncIterable<Buffer | string>, file = '<csv>'): Promise<CsvTable> {
+  const out = new CsvRecords(file);
+  const parser = parseStream(CSV_OPTIONS);
+  const feed = (async () => {
+    try {
+      for await (const chunk of source) {
+        if (parser.destroyed) return;
+        // Backpressure: wait until the parser drains, or stops (a parse error destroys it).
+        if (!parser.write(chunk)) await new Promise((r) => (parser.once('drain', r), parser.once('close', r)));
+      }
+      if (!parser.destroyed) parser.end();
+    } catch (e: unknown) {
+      parser.destroy(e instanceof Error ? e : new Error(String(e)));
     }
-    if (seen.has(h)) throw new CsvError(file, headerLine, `duplicate column "${h}"`);
-    seen.add(h);
-  });
-  const records: DataRecord[] = [];
-  const lines: number[] = [];
-  for (let r = 1; r < rows.length; r++) {
-    const { record, info } = rows[r];
-    if (record.length !== header.length) {
-      throw new CsvError(file, info.lines, `row has ${record.length} fields but the header has ${header.length}`);
-    }
-    const rec: Record<string, FieldValue> = Object.create(null);
-    for (let j = 0; j < header.length; j++) rec[header[j]] = typeField(record[j]);
-    records.push(rec);
-    lines.push(info.lines);
+  })();
+  try {
+    for await (const row of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) out.push(row.record, row.info.lines);
+  } catch (e: unknown) {
+    // csv-parse's own errors name the line; anything else (ours, or the source's) goes up as is.
+    if (e instanceof CsvParseError) throw csvParseError(e, file);
+    throw e;
+  } finally {
+    await feed;
   }
-  return { columns: header, records, lines };
+  return out.table();
 }

@@ -74,10 +74,13 @@ async function send(method: string, path: string, body: string | Uint8Array | un
   const before = await state();
   const headers: Record<string, string> = {};
   if (type !== undefined) headers['content-type'] = type;
-  const res = await fetch(`${base}${path}`, { method, headers, ...(body === undefined || method === 'GET' ? {} : { body }) });
+  const where = `${method} ${path} [${type}] ${String(body).slice(0, 120)}`;
+  // A hung request fails with its input instead of timing the whole test out.
+  const res = await fetch(`${base}${path}`, { method, headers, signal: AbortSignal.timeout(10_000), ...(body === undefined || method === 'GET' ? {} : { body }) }).catch((e: unknown) => {
+    throw new Error(`no answer (${e instanceof Error ? e.message : String(e)}) for ${where}`);
+  });
   requests++;
   const text = await res.text();
-  const where = `${method} ${path} [${type}] ${String(body).slice(0, 120)}`;
   if (res.status >= 500) throw new Error(`${res.status} for ${where}: ${text.slice(0, 300)}`);
   if (res.status >= 400) {
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);

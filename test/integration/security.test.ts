@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import request from 'supertest';
@@ -27,7 +28,7 @@ beforeAll(async () => {
     },
   });
   service = await composeEmbedded(
-    loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data'), API_KEYS: `admin:${ADMIN},score:${SCORER}`, LOG_LEVEL: 'trace' }),
+    loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data'), API_KEYS: `admin:${ADMIN},score:${SCORER}`, LOG_LEVEL: 'trace', MAX_DATASET_BYTES: String(1 << 20) }),
     pino({ level: 'trace' }, sink),
     backend,
   );
@@ -109,6 +110,33 @@ describe('security', () => {
   it('refuses a body over the limit from its size, before parsing it: 5 MB of invalid JSON is 413, not 400', async () => {
     const res = await request(service.app).post('/v1/models/m/score').set('authorization', `Bearer ${SCORER}`).set('content-type', 'application/json').send('x'.repeat(5 << 20));
     expect(res.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
+  });
+
+  it.each(['text/csv', 'application/x-ndjson'])('stops a chunked %s upload (no Content-Length) at the dataset limit while it streams: 413, nothing stored', async (type) => {
+    const server = service.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as { port: number };
+    const answer = await new Promise<{ status: number; body: string }>((ok, fail) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: '/v1/datasets/chunked', headers: { 'content-type': type, 'transfer-encoding': 'chunked', authorization: `Bearer ${ADMIN}` } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', fail);
+      const line = type === 'text/csv' ? '1,2\n' : '{"a":1,"b":2}\n';
+      if (type === 'text/csv') req.write('a,b\n');
+      let i = 0;
+      // 4 MB in all, over the 1 MiB dataset limit.
+      const pump = (): void => {
+        while (i++ < (4 << 20) / line.length) if (!req.write(line)) return void req.once('drain', pump);
+        req.end();
+      };
+      pump();
+    });
+    server.close();
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'BODY_TOO_LARGE' });
+    expect(await service.datasets.info('chunked')).toBeNull();
   });
 
   it('limits requests per key when RATE_LIMIT_PER_MINUTE is set: 429 problem+json, other keys unaffected', async () => {
