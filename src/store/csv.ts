@@ -120,7 +120,17 @@ export async function parseCsvStream(source: AsyncIterable<Buffer | string>, fil
       for await (const chunk of source) {
         if (parser.destroyed) return;
         // Backpressure: wait until the parser drains, or stops (a parse error destroys it).
-        if (!parser.write(chunk)) await new Promise((r) => (parser.once('drain', r), parser.once('close', r)));
+        if (!parser.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              parser.off('drain', done);
+              parser.off('close', done);
+              resolve();
+            };
+            parser.on('drain', done);
+            parser.on('close', done);
+          });
+        }
       }
       if (!parser.destroyed) parser.end();
     } catch (e: unknown) {
