@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { createApp, ModelCache, type ServedModel } from './api';
+import { type AppDeps, createApp, ModelCache, type ServedModel } from './api';
 import type { Settings } from './config';
 import { createMetrics, type Metrics, type ServedModelInfo } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX, type Scheduler } from './queue';
@@ -48,25 +48,11 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
   metrics.watchQueue(() => queue.counts());
   const scheduler = new InProcessScheduler(join(settings.MODELS_DIR, '.schedules'), queue, logger);
   await scheduler.start();
-  const drift = driftRetrainer(settings, metrics, models, queue, logger);
-  const app = createApp({ settings, store, datasets, queue, scheduler, models, metrics, logger, backend });
-  return {
-    mode: 'embedded',
-    drift,
-    app,
-    store,
-    datasets,
-    queue,
-    scheduler,
-    models,
-    metrics,
-    close: async () => {
-      drift.stop();
-      await scheduler.stop();
-      await queue.close();
-      models.dispose();
-    },
-  };
+  return assemble('embedded', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async () => {
+    await scheduler.stop();
+    await queue.close();
+    models.dispose();
+  });
 }
 
 /**
@@ -95,23 +81,30 @@ export async function composeDistributed(settings: Settings, url: string, logger
   const queue = guardRedis(new BullMqQueue(bull, settings.JOB_ATTEMPTS), redis);
   metrics.watchQueue(() => queue.counts());
   const scheduler = guardRedis(new BullMqScheduler(bull, settings.JOB_ATTEMPTS), redis);
+  return assemble('distributed', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async () => {
+    await queue.close();
+    models.dispose();
+    await Promise.allSettled([subscriber.quit(), redis.quit()]);
+  });
+}
+
+/** The app and drift retraining on top of a mode's parts; `release` frees the mode's own resources. */
+function assemble(mode: Service['mode'], parts: AppDeps, release: () => Promise<void>): Service {
+  const { settings, metrics, models, queue, logger } = parts;
   const drift = driftRetrainer(settings, metrics, models, queue, logger);
-  const app = createApp({ settings, store, datasets, queue, scheduler, models, metrics, logger, backend });
   return {
-    mode: 'distributed',
-    drift,
-    app,
-    store,
-    datasets,
+    mode,
+    app: createApp(parts),
+    store: parts.store,
+    datasets: parts.datasets,
     queue,
-    scheduler,
+    scheduler: parts.scheduler,
     models,
     metrics,
+    drift,
     close: async () => {
       drift.stop();
-      await queue.close();
-      models.dispose();
-      await Promise.allSettled([subscriber.quit(), redis.quit()]);
+      await release();
     },
   };
 }

@@ -70,14 +70,14 @@ describe('drift metrics on real data', () => {
     expect(await sample('nce_ood_drift_ks', 'model="thyroid"')).toBeLessThan(0.1);
     const flaggedCalm = (await sample('nce_ood_flagged_records_total', 'model="thyroid"')) ?? 0;
 
-    // The same records, the first two features moved by three of their standard deviations.
+    // The same records, the first two features moved by five of their standard deviations.
     const shifted = [features[0], features[1]] as string[];
     const sd = (f: string): number => {
       const v = normal.map((r) => r[f] as number);
       const m = v.reduce((a, b) => a + b, 0) / v.length;
       return Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length);
     };
-    const moved = normal.map((r) => ({ ...r, ...Object.fromEntries(shifted.map((f) => [f, (r[f] as number) + 3 * sd(f)])) }));
+    const moved = normal.map((r) => ({ ...r, ...Object.fromEntries(shifted.map((f) => [f, (r[f] as number) + 5 * sd(f)])) }));
     expect((await request(service.app).post('/v1/models/thyroid/score').send({ records: moved })).status).toBe(200);
     // The window (2000 records) now holds mostly shifted traffic.
     expect(await sample('nce_ood_drift_psi', 'model="thyroid"')).toBeGreaterThan(0.25);
