@@ -4,10 +4,12 @@
  * finishes its job for up to WORKER_SHUTDOWN_MS, then hands it back: it exits, its lock lapses and
  * another worker picks the job up after JOB_LOCK_MS.
  */
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
 import pino from 'pino';
 import { settingsOrExit } from '../src/config';
+import { createTrainingMetrics, type TrainingMetrics } from '../src/metrics';
 import { QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
 import { openRedis } from '../src/store';
 
@@ -27,9 +29,18 @@ async function main(): Promise<void> {
     stalledInterval: settings.JOB_LOCK_MS,
     useWorkerThreads: false,
   });
+  const metrics = createTrainingMetrics();
+  const metricsServer = settings.WORKER_METRICS_PORT ? serveMetrics(metrics, settings.WORKER_METRICS_PORT) : null;
+  metricsServer?.on('error', (err) => logger.error({ err: err.message, port: settings.WORKER_METRICS_PORT }, 'metrics endpoint not served'));
   worker.on('active', (job) => logger.info({ jobId: job.id, model: job.data.model, attempt: job.attemptsMade + 1 }, 'training started'));
-  worker.on('completed', (job) => logger.info({ jobId: job.id, model: job.data.model, result: job.returnvalue }, 'training completed'));
-  worker.on('failed', (job, err) => logger.warn({ jobId: job?.id, model: job?.data.model, reason: err.message }, 'training failed'));
+  worker.on('completed', (job) => {
+    count(metrics, 'completed', job);
+    logger.info({ jobId: job.id, model: job.data.model, result: job.returnvalue }, 'training completed');
+  });
+  worker.on('failed', (job, err) => {
+    count(metrics, 'failed', job);
+    logger.warn({ jobId: job?.id, model: job?.data.model, reason: err.message }, 'training failed');
+  });
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
   await worker.waitUntilReady();
   logger.info({ queue: QUEUE_NAME, concurrency: settings.WORKER_CONCURRENCY }, 'nce-ood worker ready');
@@ -46,6 +57,7 @@ async function main(): Promise<void> {
     void worker
       .close()
       .then(() => connection.quit())
+      .then(() => metricsServer?.close())
       .finally(() => {
         clearTimeout(handBack);
         process.exit(0);
@@ -53,6 +65,23 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** One finished run of a job (a retried failure counts each time). */
+function count(metrics: TrainingMetrics, outcome: 'completed' | 'failed', job: { processedOn?: number; finishedOn?: number } | undefined): void {
+  metrics.trainingJobs.inc({ outcome });
+  if (job?.processedOn) metrics.trainingDuration.observe({ outcome }, ((job.finishedOn ?? Date.now()) - job.processedOn) / 1000);
+}
+
+/** GET /metrics for Prometheus; anything else is a 404. */
+function serveMetrics(metrics: TrainingMetrics, port: number): Server {
+  return createServer((req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
+  }).listen(port);
 }
 
 void main();

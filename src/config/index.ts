@@ -85,6 +85,8 @@ export const settingsSchema = z.object({
   JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   /** Distributed mode: a job whose worker stopped renewing its lock this long (ms) is handed to another worker. @defaultValue 30000 */
   JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /** Distributed mode: port of the worker's /metrics (training outcomes and durations); 0 = off. @defaultValue 9091 */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9091),
   /** Distributed mode: on SIGTERM a worker finishes its job for at most this long (ms), then hands it back. @defaultValue 25000 */
   WORKER_SHUTDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(25_000),
   /**

@@ -44,6 +44,33 @@ const SCORE_BUCKETS = [-200, -100, -50, -30, -20, -15, -10, -7.5, -5, -2.5, 0, 2
 /** Buckets of the percentile: the same for every model, uniform when nothing has drifted. */
 const PERCENTILE_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
 
+/** Training outcomes: the API process counts them in embedded mode, `npm run worker` in distributed mode. */
+export interface TrainingMetrics {
+  registry: Registry;
+  trainingJobs: Counter<'outcome'>;
+  trainingDuration: Histogram<'outcome'>;
+}
+
+function training(registry: Registry): Omit<TrainingMetrics, 'registry'> {
+  return {
+    trainingJobs: new Counter({ name: 'nce_ood_training_jobs_total', help: 'Training jobs by outcome', labelNames: ['outcome'], registers: [registry] }),
+    trainingDuration: new Histogram({
+      name: 'nce_ood_training_duration_seconds',
+      help: 'Training job duration by outcome',
+      labelNames: ['outcome'],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
+      registers: [registry],
+    }),
+  };
+}
+
+/** The training worker's metrics: job outcomes and durations, and Node's process defaults. */
+export function createTrainingMetrics(): TrainingMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'nce_ood_worker_' });
+  return { registry, ...training(registry) };
+}
+
 /** Creates the metrics with Node's process defaults. */
 export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS, backend = ''): Metrics {
   const registry = new Registry();
@@ -138,14 +165,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    trainingJobs: new Counter({ name: 'nce_ood_training_jobs_total', help: 'Training jobs by outcome', labelNames: ['outcome'], registers }),
-    trainingDuration: new Histogram({
-      name: 'nce_ood_training_duration_seconds',
-      help: 'Training job duration by outcome',
-      labelNames: ['outcome'],
-      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
-      registers,
-    }),
+    ...training(registry),
     driftRetrains: new Counter({ name: 'nce_ood_drift_retrains_total', help: 'Retrains enqueued because drift stayed high', labelNames: ['model'], registers }),
     modelInfo,
     served(model, previous) {

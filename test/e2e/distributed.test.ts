@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { auroc } from '../../src/nce';
 import { parseCsv } from '../../src/store';
 import { suffix } from '../helpers/data';
-import { eventually, ROOT, run, type Running, startApi, startRedis } from '../helpers/processes';
+import { eventually, freePort, ROOT, run, type Running, startApi, startRedis } from '../helpers/processes';
 
 /**
  * Distributed mode as it is deployed: one redis-server of the test's own, two API processes
@@ -20,8 +20,12 @@ let apiA: Running & { url: string };
 let apiB: Running & { url: string };
 const workers: Running[] = [];
 
-const startWorker = (): Running => {
-  const w = run(process.execPath, ['dist/workers/train-worker.js'], { REDIS_URL: redis.url, JOB_LOCK_MS: LOCK_MS, LOG_LEVEL: 'info', JOB_ATTEMPTS: '3' });
+let workerMetrics = '';
+
+const startWorker = async (): Promise<Running> => {
+  const port = await freePort();
+  const w = run(process.execPath, ['dist/workers/train-worker.js'], { REDIS_URL: redis.url, JOB_LOCK_MS: LOCK_MS, LOG_LEVEL: 'info', JOB_ATTEMPTS: '3', WORKER_METRICS_PORT: String(port) });
+  workerMetrics = `http://127.0.0.1:${port}/metrics`;
   workers.push(w);
   return w;
 };
@@ -30,7 +34,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'nce-dist-'));
   redis = await startRedis({ dir });
   [apiA, apiB] = await Promise.all([startApi({ REDIS_URL: redis.url, MAX_BATCH_RECORDS: '2000' }), startApi({ REDIS_URL: redis.url, MAX_BATCH_RECORDS: '2000' })]);
-  startWorker();
+  await startWorker();
 });
 
 afterAll(async () => {
@@ -105,6 +109,11 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect(cli.status).toBe(0);
     expect(Math.abs(apiAuroc - (JSON.parse(cli.stdout).auroc as number))).toBeLessThan(0.02);
 
+    // The worker counts what it trained, on its own /metrics.
+    const counted = await (await fetch(workerMetrics)).text();
+    expect(Number(/^nce_ood_training_jobs_total\{outcome="completed"\} (\d+)$/m.exec(counted)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(counted).toContain('nce_ood_training_duration_seconds_bucket');
+
     // Rollback through one API is served by the other.
     const again = await finished(apiA.url, (await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { ...CONFIG, epochs: 3 } })).body.jobId);
     expect(again.state).toBe('completed');
@@ -150,7 +159,7 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${started.body.jobId}`)).body.progress.length >= 2 ? true : undefined), 60_000, 'two epochs');
     await workers[0]?.stop('SIGKILL');
     expect((await call(apiA.url, 'GET', `/v1/models/${model}/versions`)).status).toBe(404);
-    startWorker();
+    await startWorker();
     const job = await finished(apiB.url, started.body.jobId);
     expect(job).toMatchObject({ state: 'completed', result: { model } });
     const versions = (await call(apiB.url, 'GET', `/v1/models/${model}/versions`)).body.versions;

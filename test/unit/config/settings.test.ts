@@ -21,6 +21,7 @@ describe('loadSettings', () => {
       JOB_ATTEMPTS: 3,
       JOB_LOCK_MS: 30000,
       WORKER_SHUTDOWN_MS: 25000,
+      WORKER_METRICS_PORT: 9091,
       QUALITY_GATE_MAX_AUC_DROP: 0.05,
       LOG_LEVEL: 'info',
     });
