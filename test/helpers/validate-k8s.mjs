@@ -1,6 +1,6 @@
 // Validates Kubernetes manifests (a multi-document YAML on stdin) against the Kubernetes schemas of
 // kubernetes-models (and the KEDA and Prometheus Operator CRDs). Prints one JSON line per document:
-// {"kind","name","error"} with error null when valid. An ES module because kubernetes-models is one.
+// {"kind","name","error"} with error null when valid. The test runs it in a process of its own.
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 
