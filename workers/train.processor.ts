@@ -15,7 +15,13 @@ async function open() {
   const settings = loadSettings();
   if (!settings.REDIS_URL) throw new Error('REDIS_URL is not set');
   const redis = await openRedis(settings.REDIS_URL, 'commands');
-  const backend = await initBackend(settings.TF_BACKEND);
+  let backend: string;
+  try {
+    backend = await initBackend(settings.TF_BACKEND);
+  } catch (e: unknown) {
+    redis.disconnect();
+    throw e;
+  }
   return {
     datasets: new RedisDatasetStore(redis),
     models: new RedisModelStore(redis),
@@ -28,7 +34,11 @@ let opened: ReturnType<typeof open> | null = null;
 
 export default async function processTrainJob(job: SandboxedJob<JobPayload, JobResult>): Promise<JobResult> {
   try {
-    opened ??= open();
+    // A failed start (Redis away) is retried by the next job, not remembered.
+    opened ??= open().catch((e: unknown) => {
+      opened = null;
+      throw e;
+    });
     const deps = await opened;
     const epochs: EpochProgress[] = [];
     return await runTrainJob(job.data, {

@@ -63,8 +63,11 @@ export function createApp(deps: AppDeps): Express {
     } catch {
       store = 'unreachable';
     }
-    const ready = store === 'ok';
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', store, backend: deps.backend, modelsLoaded: deps.models.loaded() });
+    // Without its store a replica still scores with the models it holds: it stays in the load
+    // balancer (degraded) unless it has none to serve.
+    const modelsLoaded = deps.models.loaded();
+    const status = store === 'ok' ? 'ready' : modelsLoaded.length > 0 ? 'degraded' : 'not ready';
+    res.status(status === 'not ready' ? 503 : 200).json({ status, store, backend: deps.backend, modelsLoaded });
   });
   const doc = openApiDocument();
   const docs = docsPage(doc);
@@ -78,7 +81,7 @@ export function createApp(deps: AppDeps): Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.use('/v1', rateLimitPerKey(settings.RATE_LIMIT_PER_MINUTE));
+  app.use('/v1', rateLimitPerKey(settings.RATE_LIMIT_PER_MINUTE, settings.API_KEYS));
   const scoreAuth = requireScope(settings.API_KEYS, 'score');
   const adminAuth = requireScope(settings.API_KEYS, 'admin');
   app.use(scoreRouter({ models: deps.models, metrics, maxBatch: settings.MAX_BATCH_RECORDS, maxBytes: settings.MAX_BODY_BYTES, auth: scoreAuth }));
@@ -90,6 +93,8 @@ export function createApp(deps: AppDeps): Express {
   app.use((req: Request, _res: Response, next: NextFunction) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
+    // A body left unread (refused before or while streaming): drain it, so the client gets the answer.
+    if (!req.complete && !req.destroyed) req.resume();
     const e = bodyParserError(err, settings.MAX_BODY_BYTES) ?? toAppError(err);
     if (!e.isOperational) logger.error({ err: err instanceof Error ? err.message : String(err), reqId: res.get('x-request-id') }, 'unexpected error');
     res.status(e.status).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl.split('?')[0])));

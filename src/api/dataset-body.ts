@@ -66,7 +66,8 @@ async function* limited(req: Request, limit: number): AsyncGenerator<Buffer> {
   const tooLarge = () => new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
   if (Number(req.get('content-length') ?? 0) > limit) throw tooLarge();
   let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  // Not destroyed when parsing stops early: the error handler drains the rest, so the client gets the answer.
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     bytes += chunk.length;
     if (bytes > limit) throw tooLarge();
     yield chunk;

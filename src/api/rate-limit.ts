@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import type { ApiKey } from '../config';
 import { AppError } from './errors';
 
 /**
- * Requests per minute per API key (clients without a key: per IP address), counted in this
+ * Requests per minute per API key (clients without a valid key: per IP address), counted in this
  * process. `perMinute` 0 turns it off. Over the limit: 429 `RATE_LIMITED` with a Retry-After.
  */
-export function rateLimitPerKey(perMinute: number): RequestHandler {
+export function rateLimitPerKey(perMinute: number, keys: readonly ApiKey[] = []): RequestHandler {
   if (perMinute === 0) return (_req, _res, next) => next();
+  const digest = (k: string): string => createHash('sha256').update(k).digest('hex');
+  const known = new Set(keys.map((k) => digest(k.key)));
   return rateLimit({
     windowMs: 60_000,
     limit: perMinute,
@@ -17,8 +20,10 @@ export function rateLimitPerKey(perMinute: number): RequestHandler {
     keyGenerator: (req: Request) => {
       const header = req.get('authorization') ?? '';
       const key = header.startsWith('Bearer ') ? header.slice(7) : req.get('x-api-key');
-      // Keys are hashed: the limiter's memory never holds a key.
-      return key ? `key:${createHash('sha256').update(key).digest('hex')}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
+      // Only configured keys get a bucket of their own (hashed: the limiter never holds a key);
+      // anything else, made-up keys included, shares its IP address's.
+      const d = key ? digest(key) : null;
+      return d !== null && known.has(d) ? `key:${d}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
     },
     handler: (_req, _res, next) => next(new AppError('RATE_LIMITED', `more than ${perMinute} requests in a minute; retry after the Retry-After header's seconds`)),
   });

@@ -51,8 +51,10 @@ export class BullMqQueue implements JobQueue {
     // State first: a job that completes between the two reads then shows as running, never as
     // completed without its result.
     const state = await this.queue.getJobState(id);
+    // Unknown ids (BullMQ's own key names among them) are never read as job hashes.
+    if (state === 'unknown') return null;
     const job = await Job.fromId<JobPayload, JobResult>(this.queue, id);
-    if (!job || state === 'unknown') return null;
+    if (!job) return null;
     return toJobInfo(job, stateOf(state));
   }
 

@@ -23,7 +23,13 @@ export async function openRedis(url: string, role: RedisRole): Promise<Redis> {
   });
   // Connection errors are retried by retryStrategy; without a listener ioredis would print each one.
   redis.on('error', () => undefined);
-  await redis.connect();
+  try {
+    await redis.connect();
+  } catch (e: unknown) {
+    // No client left reconnecting in the background after a failed start.
+    redis.disconnect();
+    throw e;
+  }
   return redis;
 }
 

@@ -139,6 +139,12 @@ describe('security', () => {
     expect(await service.datasets.info('chunked')).toBeNull();
   });
 
+  it('answers a bad row early in a large streamed CSV with the 400 naming its line, not a reset connection', async () => {
+    const csv = 'a,b\n1,2\n3\n' + '4,5\n'.repeat(200_000);
+    const res = await request(service.app).put('/v1/datasets/early-error').set('authorization', `Bearer ${ADMIN}`).set('content-type', 'text/csv').send(csv);
+    expect(res.body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', detail: expect.stringContaining('body:3') });
+  });
+
   it('limits requests per key when RATE_LIMIT_PER_MINUTE is set: 429 problem+json, other keys unaffected', async () => {
     const get = (key: string) => request(limited.app).get('/v1/models').set('authorization', `Bearer ${key}`);
     for (let i = 0; i < 3; i++) expect((await get(SCORER)).status).toBe(200);
@@ -149,5 +155,9 @@ describe('security', () => {
     expect(over.headers['retry-after']).toBeDefined();
     expect((await get(ADMIN)).status).toBe(200);
     expect((await request(limited.app).get('/healthz')).status).toBe(200);
+    // Made-up keys get no bucket of their own: they share their IP address's.
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await get(`made-up-key-${i}-xxxxxxxx`)).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
   });
 });
