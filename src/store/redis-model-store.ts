@@ -3,6 +3,17 @@ import { type Artifact, fromArtifact, NceError } from '../nce';
 import { type LoadedModel, type ModelStore, newVersionId, VERSION_PATTERN, versionNotFound } from './model-store';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
+/** Deletes a model's versions, current pointer and name, and announces it; 0 when there was none. */
+const DELETE_MODEL = `
+local versions = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #versions == 0 and redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+for _, v in ipairs(versions) do redis.call('DEL', ARGV[1] .. v) end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
 /**
  * The model registry in Redis (distributed mode), shared by every API replica and worker. A
  * version's manifest and weights are written in one MULTI with the version list (and the current
@@ -55,17 +66,20 @@ export class RedisModelStore implements ModelStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    const versions = await this.redis.zrange(redisKeys.versions(name), 0, -1);
-    const existed = versions.length > 0 || (await this.redis.exists(redisKeys.current(name))) === 1;
-    if (!existed) return false;
-    await exec(
-      this.redis
-        .multi()
-        .del(redisKeys.current(name), redisKeys.versions(name), ...versions.map((v) => redisKeys.version(name, v)))
-        .srem(redisKeys.models, name)
-        .publish(redisKeys.modelEvents, event({ model: name, version: null })),
+    // One script, so a version saved while the model is being deleted cannot be orphaned or
+    // bring the model back: Redis runs it atomically.
+    const deleted = await this.redis.eval(
+      DELETE_MODEL,
+      3,
+      redisKeys.versions(name),
+      redisKeys.current(name),
+      redisKeys.models,
+      redisKeys.version(name, ''),
+      name,
+      redisKeys.modelEvents,
+      event({ model: name, version: null }),
     );
-    return true;
+    return deleted === 1;
   }
 }
 

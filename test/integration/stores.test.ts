@@ -91,6 +91,8 @@ describe('redis model store', () => {
     await redis.hset(redisKeys.version(name, v1), 'weights', damaged);
     await expect(models.load(name, v1)).rejects.toMatchObject({ code: 'ARTIFACT_TAMPERED' });
     await models.delete(name);
+    // Nothing of the model is left behind, its version hashes included.
+    expect(await redis.keys(`nce-ood:model:${name}:*`)).toEqual([]);
     await new Promise((r) => setTimeout(r, 200));
     expect(events.filter((e) => e.model === name)).toEqual([
       { model: name, version: v1 },
