@@ -1,16 +1,9 @@
 import { Router, type RequestHandler } from 'express';
 import type { DatasetStore } from '../store';
-import { NAME_PATTERN } from '../store';
 import { body } from './body';
 import { checkColumns, readDatasetBody } from './dataset-body';
 import { AppError } from './errors';
-
-/** Checks a dataset name from the path: letters, digits, `_` and `-` only (no traversal). */
-export function datasetName(raw: unknown): string {
-  const name = String(raw);
-  if (!NAME_PATTERN.test(name)) throw new AppError('INVALID_REQUEST', 'a dataset name is 1-64 letters, digits, "_" or "-", starting with a letter or digit', '/name');
-  return name;
-}
+import { validName } from './validation';
 
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
 export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; readAuth: RequestHandler; writeAuth: RequestHandler }): Router {
@@ -18,13 +11,13 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
   const upload = body(deps.maxBytes, { tables: true });
 
   router.put('/v1/datasets/:name', deps.writeAuth, ...upload, async (req, res) => {
-    const name = datasetName(req.params.name);
+    const name = validName(req.params.name, 'dataset');
     const { columns, records } = await readDatasetBody(req, deps.maxBytes);
     res.json(await deps.datasets.put(name, columns, records));
   });
 
   router.post('/v1/datasets/:name/records', deps.writeAuth, ...upload, async (req, res) => {
-    const name = datasetName(req.params.name);
+    const name = validName(req.params.name, 'dataset');
     const maxRows = req.query.maxRows === undefined ? undefined : Number(req.query.maxRows);
     if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', 'maxRows must be a positive integer', '/maxRows');
     const existing = await deps.datasets.info(name);
@@ -39,14 +32,14 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
   });
 
   router.get('/v1/datasets/:name', deps.readAuth, async (req, res) => {
-    const name = datasetName(req.params.name);
+    const name = validName(req.params.name, 'dataset');
     const info = await deps.datasets.info(name);
     if (!info) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist`);
     res.json(info);
   });
 
   router.delete('/v1/datasets/:name', deps.writeAuth, async (req, res) => {
-    const name = datasetName(req.params.name);
+    const name = validName(req.params.name, 'dataset');
     if (!(await deps.datasets.delete(name))) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist`);
     res.status(204).end();
   });

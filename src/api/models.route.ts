@@ -1,9 +1,9 @@
 import { Router, type RequestHandler } from 'express';
 import { NceError } from '../nce';
 import type { ModelStore } from '../store';
-import { NAME_PATTERN } from '../store';
 import { AppError } from './errors';
 import type { ModelCache } from './model-cache';
+import { lookupModelName } from './validation';
 
 /** Read-only registry routes: the model list and the current version's manifest summary. */
 export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth: RequestHandler; adminAuth: RequestHandler }): Router {
@@ -14,7 +14,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
     res.json({ models });
   });
   router.get('/v1/models/:name', deps.auth, async (req, res) => {
-    const name = modelName(req.params.name);
+    const name = lookupModelName(req.params.name);
     const { version, manifest } = await deps.models.get(name);
     res.json({
       name,
@@ -30,7 +30,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
     });
   });
   router.get('/v1/models/:name/versions', deps.auth, async (req, res) => {
-    const name = modelName(req.params.name);
+    const name = lookupModelName(req.params.name);
     const current = await deps.store.currentVersion(name);
     const ids = await deps.store.versions(name);
     if (ids.length === 0) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
@@ -48,7 +48,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
     res.json({ name, versions });
   });
   router.post('/v1/models/:name/versions/:version/promote', deps.adminAuth, async (req, res) => {
-    const name = modelName(req.params.name);
+    const name = lookupModelName(req.params.name);
     const version = String(req.params.version);
     if (!(await deps.store.versions(name)).includes(version)) throw new AppError('NOT_FOUND', `model "${name}" has no version "${version}"`);
     try {
@@ -60,15 +60,10 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
     res.json({ name, version, current: true });
   });
   router.delete('/v1/models/:name', deps.adminAuth, async (req, res) => {
-    const name = modelName(req.params.name);
+    const name = lookupModelName(req.params.name);
     if (!(await deps.store.delete(name))) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     res.status(204).end();
   });
   return router;
 }
 
-function modelName(raw: unknown): string {
-  const name = String(raw);
-  if (!NAME_PATTERN.test(name)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
-  return name;
-}

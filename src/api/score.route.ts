@@ -2,10 +2,9 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { explain, type DataRecord, type ScoreResult } from '../nce';
 import type { Metrics } from '../metrics';
-import { NAME_PATTERN } from '../store';
 import { body } from './body';
 import { AppError } from './errors';
-import { fieldValue, requestError } from './validation';
+import { fieldValue, lookupModelName, requestError } from './validation';
 import type { ModelCache, ServedModel } from './model-cache';
 import type { RequestHandler } from 'express';
 
@@ -21,8 +20,7 @@ export const scoreRequestSchema = z
 export function scoreRouter(deps: { models: ModelCache; metrics: Metrics; maxBatch: number; maxBytes: number; auth: RequestHandler }): Router {
   const router = Router();
   router.post('/v1/models/:name/score', deps.auth, ...body(deps.maxBytes), async (req, res) => {
-    const name = String(req.params.name);
-    if (!NAME_PATTERN.test(name)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    const name = lookupModelName(req.params.name);
     const input: unknown = req.body;
     const records = (input as { records?: unknown } | undefined)?.records;
     if (Array.isArray(records) && records.length > deps.maxBatch) {

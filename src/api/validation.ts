@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { AppError, escapePointer } from './errors';
+import { resolveTrainingConfig } from '../nce';
+import { NAME_PATTERN } from '../store';
+import { AppError, escapePointer, toAppError } from './errors';
 
 /** One field of a record as JSON carries it. */
 export const fieldValue = z.union([z.number(), z.string(), z.null()]);
@@ -13,4 +15,27 @@ export function requestError(issue: z.core.$ZodIssue): AppError {
   }
   if (path[0] === 'records' && path.length === 2) return new AppError('INVALID_RECORD', `record ${path[1]} must be an object`, pointer);
   return new AppError('INVALID_REQUEST', `${path.length ? path.join('.') : 'body'}: ${issue.message}`, pointer === '/' ? '' : pointer);
+}
+
+/** A model or dataset name a request creates or writes (also no path traversal): 400 when it could never be one. */
+export function validName(raw: unknown, what: 'model' | 'dataset'): string {
+  const name = String(raw);
+  if (!NAME_PATTERN.test(name)) throw new AppError('INVALID_REQUEST', `a ${what} name is 1-64 letters, digits, "_" or "-", starting with a letter or digit`, '/name');
+  return name;
+}
+
+/** A model name a request looks up: one that could never exist is simply not found. */
+export function lookupModelName(raw: unknown): string {
+  const name = String(raw);
+  if (!NAME_PATTERN.test(name)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+  return name;
+}
+
+/** Checks a training config with the engine's own schema; a bad key is a 400 pointing into /config. */
+export function checkTrainingConfig(config: unknown): void {
+  try {
+    resolveTrainingConfig(config ?? {});
+  } catch (e: unknown) {
+    throw toAppError(e);
+  }
 }
