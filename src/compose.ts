@@ -5,19 +5,13 @@ import type { Logger } from 'pino';
 import { type AppDeps, createApp, ModelCache, type ServedModel } from './api';
 import type { Settings } from './config';
 import { createMetrics, type Metrics, type ServedModelInfo } from './metrics';
-import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX, type Scheduler } from './queue';
-import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from './store';
+import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
+import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from './store';
 
 /** The service, wired: what `npm start` runs and what the tests drive. */
-export interface Service {
+export interface Service extends Pick<AppDeps, 'store' | 'datasets' | 'queue' | 'scheduler' | 'models' | 'metrics'> {
   mode: 'embedded' | 'distributed';
   app: Express;
-  store: ModelStore;
-  datasets: DatasetStore;
-  queue: JobQueue;
-  scheduler: Scheduler;
-  models: ModelCache;
-  metrics: Metrics;
   drift: DriftRetrainer;
   /** Stops the schedules, lets the running job finish (embedded), releases models and connections. */
   close(): Promise<void>;
@@ -90,17 +84,13 @@ export async function composeDistributed(settings: Settings, url: string, logger
 
 /** The app and drift retraining on top of a mode's parts; `release` frees the mode's own resources. */
 function assemble(mode: Service['mode'], parts: AppDeps, release: () => Promise<void>): Service {
-  const { settings, metrics, models, queue, logger } = parts;
-  const drift = driftRetrainer(settings, metrics, models, queue, logger);
+  // Everything but what the app alone needs is also part of the service.
+  const { settings, logger, backend, ...served } = parts;
+  const drift = driftRetrainer(settings, served.metrics, served.models, served.queue, logger);
   return {
     mode,
     app: createApp(parts),
-    store: parts.store,
-    datasets: parts.datasets,
-    queue,
-    scheduler: parts.scheduler,
-    models,
-    metrics,
+    ...served,
     drift,
     close: async () => {
       drift.stop();
