@@ -30,6 +30,8 @@ interface Tracked {
   version: string;
   refs: FeatureReference[];
   window: DriftWindow;
+  /** The last statistics and the window state they describe (several gauges read them per scrape). */
+  last?: { changes: number; stats: DriftStats };
 }
 
 const UNIFORM = new Array<number>(PERCENTILE_BINS).fill(1 / PERCENTILE_BINS);
@@ -76,6 +78,12 @@ export class DriftMonitor {
     if (!t) return null;
     const w = t.window;
     w.evict(now);
+    if (t.last?.changes !== w.changes) t.last = { changes: w.changes, stats: this.compute(t) };
+    return t.last.stats;
+  }
+
+  private compute(t: Tracked): DriftStats {
+    const w = t.window;
     if (w.size < this.options.minRecords) return { version: t.version, records: w.size, psi: null, ks: null, features: [] };
     const features = t.refs
       .map((ref, j) => ({ feature: ref.name, psi: psi(ref.shares, w.shares(w.featureCounts[j] as number[])) }))

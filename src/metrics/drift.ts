@@ -53,6 +53,7 @@ export class DriftWindow {
   private readonly bins: Uint16Array;
   private start = 0;
   private count = 0;
+  private edits = 0;
   readonly scoreCounts = new Array<number>(PERCENTILE_BINS).fill(0);
   readonly featureCounts: number[][];
 
@@ -72,6 +73,11 @@ export class DriftWindow {
     return this.count;
   }
 
+  /** Grows with every record added or dropped: equal values mean equal contents. */
+  get changes(): number {
+    return this.edits;
+  }
+
   /** Adds one record: its score percentile and the bin of each feature. */
   add(now: number, percentile: number, bins: ArrayLike<number>): void {
     if (this.count === this.capacity) this.dropOldest();
@@ -86,6 +92,7 @@ export class DriftWindow {
       (this.featureCounts[j] as number[])[b]++;
     }
     this.count++;
+    this.edits++;
   }
 
   /** Drops records older than `maxAgeMs` before `now`. */
@@ -112,5 +119,6 @@ export class DriftWindow {
     for (let j = 0; j < f; j++) (this.featureCounts[j] as number[])[this.bins[slot * f + j] as number]--;
     this.start = (this.start + 1) % this.capacity;
     this.count--;
+    this.edits++;
   }
 }
