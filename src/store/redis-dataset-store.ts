@@ -24,8 +24,7 @@ export class RedisDatasetStore implements DatasetStore {
 
   async info(name: string): Promise<DatasetInfo | null> {
     const [meta, rows] = await Promise.all([this.redis.hgetall(redisKeys.datasetMeta(name)), this.redis.llen(redisKeys.datasetRows(name))]);
-    if (meta.columns === undefined) return null;
-    return { name, rows, columns: JSON.parse(meta.columns) as string[], updatedAt: meta.updatedAt ?? '' };
+    return meta.columns === undefined ? null : toInfo(name, meta, rows);
   }
 
   async records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }> {
@@ -34,8 +33,7 @@ export class RedisDatasetStore implements DatasetStore {
       [Error | null, string[]],
     ];
     if (meta.columns === undefined) throw datasetNotFound(name);
-    const records = rows.map((r) => JSON.parse(r) as DataRecord);
-    return { info: { name, rows: records.length, columns: JSON.parse(meta.columns) as string[], updatedAt: meta.updatedAt ?? '' }, records };
+    return { info: toInfo(name, meta, rows.length), records: rows.map((r) => JSON.parse(r) as DataRecord) };
   }
 
   async put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
@@ -71,4 +69,9 @@ export class RedisDatasetStore implements DatasetStore {
     const results = await this.redis.multi().del(redisKeys.datasetMeta(name), redisKeys.datasetRows(name)).srem(redisKeys.datasets, name).exec();
     return results?.[0]?.[1] !== 0;
   }
+}
+
+/** A dataset's summary from its meta hash (which has `columns`) and its row count. */
+function toInfo(name: string, meta: Record<string, string>, rows: number): DatasetInfo {
+  return { name, rows, columns: JSON.parse(meta.columns as string) as string[], updatedAt: meta.updatedAt ?? '' };
 }
