@@ -93,7 +93,14 @@ export class ModelCache {
     }
     try {
       const m = await this.store.load(name, version);
-      const served: ServedModel = { name, version, manifest: m.manifest, detector: new Detector(m.state) };
+      const detector = new Detector(m.state);
+      try {
+        detector.warmUp();
+      } catch (e: unknown) {
+        detector.dispose();
+        throw e;
+      }
+      const served: ServedModel = { name, version, manifest: m.manifest, detector };
       this.entries.set(name, { served, checkedAt: Date.now() });
       this.onSwap(served, entry?.served);
       entry?.served.detector.dispose();

@@ -78,8 +78,8 @@ export class DriftWindow {
     return this.edits;
   }
 
-  /** Adds one record: its score percentile and the bin of each feature. */
-  add(now: number, percentile: number, bins: ArrayLike<number>): void {
+  /** Adds one record: its score percentile and the bin of each feature (`bins[offset + j]` for feature j). */
+  add(now: number, percentile: number, bins: ArrayLike<number>, offset = 0): void {
     if (this.count === this.capacity) this.dropOldest();
     const slot = (this.start + this.count) % this.capacity;
     this.times[slot] = now;
@@ -87,7 +87,7 @@ export class DriftWindow {
     this.scoreCounts[percentileBin(percentile)]++;
     const f = this.featureBins.length;
     for (let j = 0; j < f; j++) {
-      const b = bins[j] as number;
+      const b = bins[offset + j] as number;
       this.bins[slot * f + j] = b;
       (this.featureCounts[j] as number[])[b]++;
     }

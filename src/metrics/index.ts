@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { RecordHistogram } from './record-histogram';
 import { liveTensors } from '../nce';
 import { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions } from './drift-monitor';
 
@@ -24,8 +25,8 @@ export interface Metrics {
   drift: DriftMonitor;
   scoredRecords: Counter<'model'>;
   flaggedRecords: Counter<'model'>;
-  score: Histogram<'model'>;
-  scorePercentile: Histogram<'model'>;
+  score: RecordHistogram;
+  scorePercentile: RecordHistogram;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   modelInfo: Gauge<'model' | 'version' | 'backend'>;
   trainingJobs: Counter<'outcome'>;
@@ -134,14 +135,13 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
 
   const scoredRecords = new Counter({ name: 'nce_ood_scored_records_total', help: 'Records scored', labelNames: ['model'], registers });
   const flaggedRecords = new Counter({ name: 'nce_ood_flagged_records_total', help: 'Records flagged ood', labelNames: ['model'], registers });
-  const score = new Histogram({ name: 'nce_ood_score', help: 'OOD score (log density, nats) of scored records', labelNames: ['model'], buckets: SCORE_BUCKETS, registers });
-  const scorePercentile = new Histogram({
-    name: 'nce_ood_score_percentile',
-    help: 'Percentile of scored records against the reference scores (uniform on [0,1] without drift)',
-    labelNames: ['model'],
-    buckets: PERCENTILE_BUCKETS,
+  const score = new RecordHistogram('nce_ood_score', 'OOD score (log density, nats) of scored records', SCORE_BUCKETS, registers);
+  const scorePercentile = new RecordHistogram(
+    'nce_ood_score_percentile',
+    'Percentile of scored records against the reference scores (uniform on [0,1] without drift)',
+    PERCENTILE_BUCKETS,
     registers,
-  });
+  );
   new Gauge({
     name: 'nce_ood_tf_tensors',
     help: 'Tensors alive on the tfjs backend (flat under steady scoring)',

@@ -1,7 +1,7 @@
 import type { Calibration } from './calibration';
 import { percentileOf } from './calibration';
 import type { ScoreKind } from './config';
-import { type Encoded, encode, layoutOf, type Layout, networkInput } from './encoding';
+import { type Encoded, encoderFor, layoutOf, type Layout, networkInput } from './encoding';
 import { type Architecture, type DenseWeights, forwardHost, Mlp } from './model';
 import { type ContinuousNoise, DiscreteNoise, type FittedNoise, type NoiseSpec, noiseLogDensities, restoreNoise } from './noise';
 import type { DataRecord, Feature } from './schema';
@@ -42,8 +42,12 @@ export interface ScoreResult {
   contributions?: Record<string, number>;
 }
 
-/** Up to this many rows the forward pass runs in plain JavaScript rather than on the tfjs backend. */
-export const HOST_FORWARD_ROWS = 64;
+/**
+ * Up to this many multiply-adds a batch's forward pass runs in plain JavaScript rather than on the
+ * tfjs backend, whose fixed cost per call (~70-100 us on wasm) is worth paying from about 8 rows of
+ * the default network (4.7k multiply-adds each) on.
+ */
+export const HOST_FORWARD_MACS = 40_000;
 
 /** Lowest score reported, so a record far outside a bounded noise still gets a finite number. */
 export const SCORE_FLOOR = -1e6;
@@ -55,9 +59,16 @@ export class Detector {
   private readonly noise: ContinuousNoise;
   private readonly discrete: DiscreteNoise;
   private readonly logNu: number;
+  private readonly encode: ReturnType<typeof encoderFor>;
+  /** Batches up to this many rows take the host forward pass. */
+  readonly hostForwardRows: number;
 
   constructor(readonly state: ModelState) {
     this.layout = layoutOf(state.schema);
+    this.encode = encoderFor(state.schema);
+    let macs = 0;
+    for (const w of state.weights) macs += w.in * w.out;
+    this.hostForwardRows = Math.max(1, Math.floor(HOST_FORWARD_MACS / macs));
     this.mlp = new Mlp(state.architecture, state.weights);
     this.noise = restoreNoise(state.noise.fitted);
     this.discrete = DiscreteNoise.fromJSON(state.noise.discrete);
@@ -92,7 +103,7 @@ export class Detector {
     const score = new Float64Array(n);
     if (n === 0) return { logRatio, logDensity: new Float64Array(0), score };
     const input = networkInput(this.layout, e);
-    const logits = n <= HOST_FORWARD_ROWS ? forwardHost(this.state.architecture, this.state.weights, input, n) : this.mlp.predict(input, n);
+    const logits = n <= this.hostForwardRows ? forwardHost(this.state.architecture, this.state.weights, input, n) : this.mlp.predict(input, n);
     const { density: logDensity, harmonic } = this.logNoiseParts(e);
     for (let i = 0; i < n; i++) {
       logRatio[i] = logits[i] + this.logNu;
@@ -109,7 +120,7 @@ export class Detector {
    * @throws NceError INVALID_RECORD naming the record and field
    */
   score(records: readonly DataRecord[]): ScoreResult[] {
-    const raw = this.evaluate(encode(this.state.schema, records));
+    const raw = this.evaluate(this.encode(records));
     const c = this.state.calibration;
     const out: ScoreResult[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
@@ -123,6 +134,15 @@ export class Detector {
       };
     }
     return out;
+  }
+
+  /**
+   * Builds what scoring builds on first use (the noise's interpolation tables, the backend's
+   * kernels) with a batch of baseline rows, so that the first request does not pay for it.
+   */
+  warmUp(): void {
+    const n = this.hostForwardRows + 1;
+    this.evaluate({ n, numeric: new Float64Array(n * this.layout.numeric.length), codes: new Int32Array(n * this.layout.discrete.length) });
   }
 
   dispose(): void {

@@ -60,55 +60,98 @@ export function layoutOf(schema: readonly Feature[]): Layout {
  * @param offset - added to record indices in error messages (for batches that are slices)
  */
 export function encode(schema: readonly Feature[], records: readonly DataRecord[], offset = 0): Encoded {
+  return encoderFor(schema)(records, offset);
+}
+
+/** {@link encode} for one schema, with its layout and category lookups built once (a served model scores many batches). */
+export function encoderFor(schema: readonly Feature[]): (records: readonly DataRecord[], offset?: number) => Encoded {
   const layout = layoutOf(schema);
-  const n = records.length;
   const dn = layout.numeric.length;
   const dd = layout.discrete.length;
+  const lookups = schema.map((f) => (f.kind === 'categorical' ? new Map(f.categories.map((c, i) => [c, i])) : null));
+  return (records, offset = 0) => encodeWith(schema, dn, dd, lookups, records, offset);
+}
+
+function encodeWith(
+  schema: readonly Feature[],
+  dn: number,
+  dd: number,
+  lookups: readonly (Map<string, number> | null)[],
+  records: readonly DataRecord[],
+  offset: number,
+): Encoded {
+  const n = records.length;
   const numeric = new Float64Array(n * dn);
   const codes = new Int32Array(n * dd);
-  const lookups = schema.map((f) => (f.kind === 'categorical' ? new Map(f.categories.map((c, i) => [c, i])) : null));
   for (let i = 0; i < n; i++) {
     const r = records[i];
     if (r === null || typeof r !== 'object' || Array.isArray(r)) {
       throw new NceError('INVALID_RECORD', `record ${i + offset} must be an object`, { record: i + offset });
     }
-    let ni = 0;
-    let di = 0;
-    for (let j = 0; j < schema.length; j++) {
-      const f = schema[j];
-      if (!Object.prototype.hasOwnProperty.call(r, f.name)) {
-        throw new NceError('INVALID_RECORD', `record ${i + offset} is missing field "${f.name}"`, { record: i + offset, field: f.name });
-      }
-      const v = r[f.name];
-      if (f.kind === 'numeric') {
-        if (v === null) {
+  }
+  // Feature by feature: reading one name from records of one shape is a fast property load, where
+  // reading a new name every time is a dictionary lookup. The first bad field, in record order, is
+  // then found by checkRecords.
+  let ni = 0;
+  let di = 0;
+  for (let j = 0; j < schema.length; j++) {
+    const f = schema[j];
+    const name = f.name;
+    if (f.kind === 'numeric') {
+      const { center, scale, hasMissing } = f;
+      for (let i = 0; i < n; i++) {
+        // A number, string or null is the record's own: Object.prototype holds none of them.
+        const v = records[i][name];
+        if (typeof v === 'number' && Number.isFinite(v)) {
+          numeric[i * dn + ni] = clampScaled((v - center) / scale);
+        } else if (v === null) {
           numeric[i * dn + ni] = 0;
-          if (f.hasMissing) codes[i * dd + di] = 1;
-        } else if (typeof v === 'number' && Number.isFinite(v)) {
-          numeric[i * dn + ni] = clampScaled((v - f.center) / f.scale);
+          if (hasMissing) codes[i * dd + di] = 1;
         } else {
-          const what = typeof v === 'number' ? 'a finite number' : `a number (got ${v === undefined ? 'undefined' : typeof v})`;
-          throw new NceError('INVALID_RECORD', `record ${i + offset} field "${f.name}" must be ${what}`, { record: i + offset, field: f.name });
+          checkRecords(schema, records, offset);
         }
-        ni++;
-        if (f.hasMissing) di++;
-      } else {
-        const k = f.categories.length;
-        if (v === null) {
-          codes[i * dd + di] = k + 1;
-        } else if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
-          codes[i * dd + di] = lookups[j]?.get(String(v)) ?? k;
-        } else {
-          throw new NceError('INVALID_RECORD', `record ${i + offset} field "${f.name}" must be a string, a finite number or null`, {
-            record: i + offset,
-            field: f.name,
-          });
-        }
-        di++;
       }
+      ni++;
+      if (hasMissing) di++;
+    } else {
+      const k = f.categories.length;
+      const lookup = lookups[j];
+      for (let i = 0; i < n; i++) {
+        const v = records[i][name];
+        if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
+          codes[i * dd + di] = lookup?.get(String(v)) ?? k;
+        } else if (v === null) {
+          codes[i * dd + di] = k + 1;
+        } else {
+          checkRecords(schema, records, offset);
+        }
+      }
+      di++;
     }
   }
   return { n, numeric, codes };
+}
+
+/**
+ * Throws the INVALID_RECORD error of the first record, then field, that cannot be encoded.
+ * @throws NceError always (it is only called once a bad field has been seen)
+ */
+function checkRecords(schema: readonly Feature[], records: readonly DataRecord[], offset: number): never {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    for (const f of schema) {
+      const at = { record: i + offset, field: f.name };
+      if (!Object.prototype.hasOwnProperty.call(r, f.name)) throw new NceError('INVALID_RECORD', `record ${i + offset} is missing field "${f.name}"`, at);
+      const v = r[f.name];
+      if (v === null || (typeof v === 'number' && Number.isFinite(v))) continue;
+      if (f.kind === 'numeric') {
+        const what = typeof v === 'number' ? 'a finite number' : `a number (got ${v === undefined ? 'undefined' : typeof v})`;
+        throw new NceError('INVALID_RECORD', `record ${i + offset} field "${f.name}" must be ${what}`, at);
+      }
+      if (typeof v !== 'string') throw new NceError('INVALID_RECORD', `record ${i + offset} field "${f.name}" must be a string, a finite number or null`, at);
+    }
+  }
+  throw new Error('checkRecords found no bad field');
 }
 
 /**

@@ -161,24 +161,37 @@ export class Mlp {
 export function forwardHost(arch: Architecture, weights: readonly DenseWeights[], input: Float32Array, n: number): Float32Array {
   const layers = weights.length / arch.members;
   const out = new Float32Array(n);
-  const widest = Math.max(...weights.map((w) => w.out));
-  let a = new Float64Array(widest);
-  let b = new Float64Array(widest);
+  let widest = 0;
+  for (const w of weights) widest = Math.max(widest, w.out);
+  let a = new Float64Array(Math.max(widest, arch.inputWidth));
+  let b = new Float64Array(a.length);
+  const width = arch.inputWidth;
   for (let i = 0; i < n; i++) {
     let sum = 0;
     for (let m = 0; m < arch.members; m++) {
-      let width = arch.inputWidth;
       for (let j = 0; j < width; j++) a[j] = input[i * width + j];
       for (let l = 0; l < layers; l++) {
-        const w = weights[m * layers + l];
-        const last = l + 1 === layers;
-        for (let o = 0; o < w.out; o++) {
-          let z = w.bias[o];
-          for (let k = 0; k < w.in; k++) z += a[k] * w.kernel[k * w.out + o];
-          b[o] = last ? z : activateScalar(z, arch.activation);
+        const { kernel, bias, in: fanIn, out: fanOut } = weights[m * layers + l];
+        // Row by row through the kernel (row-major in x out), so the inner loop reads it in order.
+        for (let o = 0; o < fanOut; o++) b[o] = bias[o];
+        for (let k = 0; k < fanIn; k++) {
+          const ak = a[k];
+          if (ak === 0) continue;
+          const row = k * fanOut;
+          let o = 0;
+          // Four at a time: fewer loop tests per multiply-add.
+          for (; o + 3 < fanOut; o += 4) {
+            b[o] += ak * kernel[row + o];
+            b[o + 1] += ak * kernel[row + o + 1];
+            b[o + 2] += ak * kernel[row + o + 2];
+            b[o + 3] += ak * kernel[row + o + 3];
+          }
+          for (; o < fanOut; o++) b[o] += ak * kernel[row + o];
         }
-        width = w.out;
-        [a, b] = [b, a];
+        if (l + 1 < layers) activateInPlace(b, fanOut, arch.activation);
+        const t = a;
+        a = b;
+        b = t;
       }
       sum += a[0];
     }
@@ -187,16 +200,20 @@ export function forwardHost(arch: Architecture, weights: readonly DenseWeights[]
   return out;
 }
 
-function activateScalar(z: number, a: Activation): number {
+function activateInPlace(x: Float64Array, n: number, a: Activation): void {
   switch (a) {
     case 'relu':
-      return z > 0 ? z : 0;
+      for (let i = 0; i < n; i++) if (x[i] < 0) x[i] = 0;
+      return;
     case 'tanh':
-      return Math.tanh(z);
+      for (let i = 0; i < n; i++) x[i] = Math.tanh(x[i]);
+      return;
     case 'elu':
-      return z > 0 ? z : Math.expm1(z);
+      for (let i = 0; i < n; i++) if (x[i] < 0) x[i] = Math.expm1(x[i]);
+      return;
     case 'swish':
-      return z / (1 + Math.exp(-z));
+      for (let i = 0; i < n; i++) x[i] = x[i] / (1 + Math.exp(-x[i]));
+      return;
   }
 }
 

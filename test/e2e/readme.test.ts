@@ -41,7 +41,8 @@ describe('the README', () => {
 
   it('walkthrough: upload, train, watch, score and metrics work verbatim', () => {
     const script = block('walkthrough').replace(/localhost:8080/g, `localhost:${port}`);
-    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+    // stdin not a socket: bash run with a socket on stdin takes itself for a remote shell and reads the system bashrc.
+    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: ROOT, encoding: 'utf8', timeout: 180_000, stdio: ['ignore', 'pipe', 'pipe'] });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const out = r.stdout.split('\n');

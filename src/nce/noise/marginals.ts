@@ -9,20 +9,27 @@ const MAX_VALUES = 1024;
 const WINDOW = 8;
 /** Grid step of the scoring tables, in bandwidths. */
 const TABLE_STEP = 1 / 32;
-/** Most grid points per feature; a feature whose values span more falls back to the exact sum. */
+/** Most grid points per feature; beyond them the exact sum takes over. */
 const TABLE_MAX = 1 << 15;
 
 /**
  * One feature's log density and its slope on a uniform grid over the values (plus WINDOW
- * bandwidths on each side), for cubic Hermite interpolation: within 1e-5 nats of the exact
- * kernel sum, at the cost of two lookups instead of a sum over every value in reach.
+ * bandwidths on each side), for cubic Hermite interpolation: two lookups instead of a sum over
+ * every value in reach. Each cell is checked at its midpoint when the table is built; a cell where
+ * interpolation strays more than TABLE_TOLERANCE from the exact sum (between sparse values far
+ * apart, the log density bends too sharply) is marked for the exact sum.
  */
 interface LogTable {
   start: number;
   step: number;
   f: Float64Array;
   df: Float64Array;
+  /** 1 where the cell from grid point k to k+1 is left to the exact sum. */
+  exact: Uint8Array;
 }
+
+/** Largest interpolation error a table cell may have at its midpoint, in nats. */
+const TABLE_TOLERANCE = 1e-6;
 
 /**
  * Product of the empirical marginals: each feature resampled independently from its training
@@ -119,12 +126,9 @@ export class MarginalsNoise implements ContinuousNoise {
         const v = x[i * d + j];
         const t = tables[j];
         const pos = t ? (v - t.start) / t.step : -1;
-        if (t && pos >= 0 && pos < t.f.length - 1) {
-          const k = pos | 0;
-          const u = pos - k;
-          const u2 = u * u;
-          const w = 1 - u;
-          s += (1 + 2 * u) * w * w * t.f[k] + u * w * w * t.step * t.df[k] + u2 * (3 - 2 * u) * t.f[k + 1] - u2 * w * t.step * t.df[k + 1];
+        const k = pos | 0;
+        if (t && pos >= 0 && pos < t.f.length - 1 && t.exact[k] === 0) {
+          s += hermite(t, k, pos - k);
         } else {
           s += this.logMarginal(j, v)[0];
         }
@@ -138,13 +142,22 @@ export class MarginalsNoise implements ContinuousNoise {
     const vals = this.distinct[j].values;
     const h = this.bandwidths[j];
     const step = h * TABLE_STEP;
-    const start = vals[0] - WINDOW * h;
-    const size = Math.ceil((vals[vals.length - 1] + WINDOW * h - start) / step) + 1;
-    if (!(size <= TABLE_MAX)) return null;
+    let start = vals[0] - WINDOW * h;
+    let size = Math.ceil((vals[vals.length - 1] + WINDOW * h - start) / step) + 1;
+    if (!(size <= TABLE_MAX)) {
+      // The values span more than a table can: it covers the span holding most of them; values
+      // beyond it are summed exactly.
+      start = densestStart(this.values[j], (TABLE_MAX - 1) * step, WINDOW * h);
+      size = TABLE_MAX;
+    }
     const f = new Float64Array(size);
     const df = new Float64Array(size);
     for (let k = 0; k < size; k++) [f[k], df[k]] = this.logMarginal(j, start + k * step);
-    return { start, step, f, df };
+    const table = { start, step, f, df, exact: new Uint8Array(size) };
+    for (let k = 0; k + 1 < size; k++) {
+      if (Math.abs(hermite(table, k, 0.5) - this.logMarginal(j, start + (k + 0.5) * step)[0]) > TABLE_TOLERANCE) table.exact[k] = 1;
+    }
+    return table;
   }
 
   /**
@@ -186,4 +199,30 @@ export class MarginalsNoise implements ContinuousNoise {
   toJSON(): FittedNoise {
     return { type: 'marginals', values: this.values.map((v) => [...v]), bandwidths: [...this.bandwidths] };
   }
+}
+
+/**
+ * Start of the window of width `span` that holds the most of the sorted `values`, `margin` below
+ * the first value it holds.
+ */
+function densestStart(values: Float64Array, span: number, margin: number): number {
+  let best = 0;
+  let bestCount = 0;
+  let end = 0;
+  for (let i = 0; i < values.length; i++) {
+    const limit = values[i] - margin + span;
+    while (end < values.length && values[end] <= limit) end++;
+    if (end - i > bestCount) {
+      bestCount = end - i;
+      best = i;
+    }
+  }
+  return values[best] - margin;
+}
+
+/** Cubic Hermite interpolation of a table at fraction u of the way from grid point k to k+1. */
+function hermite(t: LogTable, k: number, u: number): number {
+  const u2 = u * u;
+  const w = 1 - u;
+  return (1 + 2 * u) * w * w * t.f[k] + u * w * w * t.step * t.df[k] + u2 * (3 - 2 * u) * t.f[k + 1] - u2 * w * t.step * t.df[k + 1];
 }

@@ -62,5 +62,20 @@ describe('encode and networkInput', () => {
       expect.objectContaining({ code: 'INVALID_RECORD', record: 11, field: 'n', message: expect.stringContaining('record 11 field "n" must be a number') }),
     );
   });
+
+  it('names the first bad record, then its first bad field, whatever the order of the features', () => {
+    // schema order: n, c, m. Record 1 is bad in m (a later feature) and record 2 in n.
+    const records = [
+      { n: 1, c: 'a', m: 1 },
+      { n: 1, c: 'a', m: Infinity },
+      { n: 'x', c: 'a', m: 1 },
+    ];
+    expect(() => encode(schema, records)).toThrow(expect.objectContaining({ code: 'INVALID_RECORD', record: 1, field: 'm' }));
+    expect(() => encode(schema, [{ n: 1, c: 'a', m: 1 }, { n: 1, m: 1 }])).toThrow(
+      expect.objectContaining({ record: 1, field: 'c', message: expect.stringContaining('missing field "c"') }),
+    );
+    expect(() => encode(schema, [{ n: 1, c: { x: 1 }, m: 1 }] as never)).toThrow(expect.objectContaining({ record: 0, field: 'c' }));
+    expect(() => encode(schema, [{ n: 1, c: 'a', m: 1 }, null] as never)).toThrow(expect.objectContaining({ record: 1, message: 'record 1 must be an object' }));
+  });
 });
 

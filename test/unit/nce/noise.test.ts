@@ -127,18 +127,22 @@ describe('MarginalsNoise', () => {
 
   it('logDensity equals the full kernel sum (computed here term by term) within 1e-5 nats, in the bulk and far out', () => {
     const r = createRng(13);
-    const x = matrix(3000, 2, (_, j) => (j === 0 ? r.normal() : Math.round(5 * r.uniform())));
+    // A normal, a discrete and a heavy-tailed feature (its values span more than one table holds).
+    const d = 3;
+    const x = matrix(3000, d, (_, j) => (j === 0 ? r.normal() : j === 1 ? Math.round(5 * r.uniform()) : r.normal() / (0.002 + r.uniform())));
     const q = MarginalsNoise.fit(x, createRng(14));
     const p = q.toJSON() as { values: number[][]; bandwidths: number[] };
+    const third = p.values[2];
+    expect((Math.max(...third) - Math.min(...third)) / (p.bandwidths[2] / 32)).toBeGreaterThan(1 << 15);
     // Fixed probes, then a dense sweep over the bulk, the edges of the scoring tables and beyond.
-    const probes = [0, 0, 0.3, 2.5, -4, 7, 50, -50];
-    for (let i = 0; i < 2000; i++) probes.push(-6 + 12 * r.uniform(), -3 + 11 * r.uniform());
-    const n = probes.length / 2;
+    const probes = [0, 0, 0, 0.3, 2.5, 40, -4, 7, -300, 50, -50, 1e4];
+    for (let i = 0; i < 3000; i++) probes.push(-6 + 12 * r.uniform(), -3 + 11 * r.uniform(), -200 + 400 * r.uniform());
+    const n = probes.length / d;
     const got = q.logDensity(Float64Array.from(probes), n);
     for (let i = 0; i < n; i++) {
       let expected = 0;
-      for (let j = 0; j < 2; j++) {
-        const v = probes[i * 2 + j];
+      for (let j = 0; j < d; j++) {
+        const v = probes[i * d + j];
         const h = p.bandwidths[j];
         const terms = p.values[j].map((c) => -0.5 * ((v - c) / h) ** 2);
         const m = Math.max(...terms);

@@ -1,0 +1,42 @@
+import fc from 'fast-check';
+import { isValidScoreRequest, parseScoreRequest, scoreRequestSchema } from '../../../src/api/score.route';
+import { AppError } from '../../../src/api/errors';
+
+/** JSON values shaped like score requests, with every way of being wrong mixed in. */
+const field = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.constant(null), fc.boolean(), fc.constant({}), fc.constant([1]));
+const key = fc.oneof(fc.string(), fc.constantFrom('a', 'records', 'explain', '__proto__', 'constructor', 'toString', '0'));
+const record = fc.oneof({ weight: 5, arbitrary: fc.dictionary(key, fc.oneof({ weight: 6, arbitrary: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.constant(null)) }, field)) }, { weight: 1, arbitrary: fc.jsonValue() });
+const body = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ records: fc.array(record, { maxLength: 4 }), explain: fc.oneof(fc.boolean(), fc.constant('yes')) }, { requiredKeys: ['records'] }) },
+  { weight: 1, arbitrary: fc.record({ records: fc.array(record, { maxLength: 3 }), extra: fc.jsonValue() }) },
+  { weight: 1, arbitrary: fc.dictionary(key, fc.array(record, { maxLength: 2 })) },
+  { weight: 1, arbitrary: fc.jsonValue() },
+);
+
+describe('score request validation', () => {
+  it('accepts exactly the bodies the schema accepts (bodies as JSON.parse gives them)', () => {
+    fc.assert(
+      fc.property(body, (value) => {
+        const parsed: unknown = JSON.parse(JSON.stringify(value) ?? 'null');
+        expect(isValidScoreRequest(parsed)).toBe(scoreRequestSchema.safeParse(parsed).success);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('names the record and field of a bad value', () => {
+    const body = JSON.parse('{"records":[{"a":1},{"a":1,"b":{"x":2}}]}') as unknown;
+    expect(() => parseScoreRequest(body)).toThrow(AppError);
+    try {
+      parseScoreRequest(body);
+    } catch (e) {
+      expect((e as AppError).code).toBe('INVALID_RECORD');
+      expect((e as AppError).pointer).toBe('/records/1/b');
+    }
+  });
+
+  it('passes a valid body through unchanged', () => {
+    const body = { records: [{ a: 1, b: 'x', c: null }], explain: true };
+    expect(parseScoreRequest(body)).toEqual(body);
+  });
+});
