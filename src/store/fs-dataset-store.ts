@@ -7,9 +7,14 @@ import { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-
 /**
  * Datasets on a filesystem: `root/<name>.json` holds columns, rows and records. Every write goes
  * to a temporary file renamed over the old one, so a crash leaves the old or the new dataset,
- * never a mix. Appends rewrite the file: fine for the embedded mode's sizes.
+ * never a mix. Appends rewrite the file: fine for the embedded mode's sizes. Writes to one dataset
+ * run one after another (the embedded mode is one process): two concurrent appends both land, and
+ * an append never brings back a dataset deleted meanwhile.
  */
 export class FsDatasetStore implements DatasetStore {
+  /** The last write queued per dataset. */
+  private readonly writes = new Map<string, Promise<unknown>>();
+
   constructor(private readonly root: string) {}
 
   async list(): Promise<DatasetInfo[]> {
@@ -46,7 +51,11 @@ export class FsDatasetStore implements DatasetStore {
     return { info: { name, rows: stored.records.length, columns: stored.columns, updatedAt: stored.updatedAt }, records: stored.records };
   }
 
-  async put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
+  put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
+    return this.serialized(name, () => this.write(name, columns, records));
+  }
+
+  private async write(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
     const updatedAt = new Date().toISOString();
     await mkdir(this.root, { recursive: true });
     const tmp = `${this.file(name)}.${randomBytes(6).toString('hex')}.tmp`;
@@ -60,20 +69,35 @@ export class FsDatasetStore implements DatasetStore {
     return { name, rows: records.length, columns: [...columns], updatedAt };
   }
 
-  async append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo> {
-    const existing = await this.records(name);
-    const all = [...existing.records, ...records];
-    return this.put(name, existing.info.columns, maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all);
+  append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo> {
+    return this.serialized(name, async () => {
+      const existing = await this.records(name);
+      const all = [...existing.records, ...records];
+      return this.write(name, existing.info.columns, maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all);
+    });
   }
 
-  async delete(name: string): Promise<boolean> {
-    try {
-      await rm(this.file(name));
-      return true;
-    } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw e;
-    }
+  delete(name: string): Promise<boolean> {
+    return this.serialized(name, async () => {
+      try {
+        await rm(this.file(name));
+        return true;
+      } catch (e: unknown) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw e;
+      }
+    });
+  }
+
+  /** Runs `work` once every write to `name` queued before it has settled. */
+  private serialized<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.writes.get(name) ?? Promise.resolve()).then(work, work);
+    const settled = run.catch(() => undefined);
+    this.writes.set(name, settled);
+    void settled.then(() => {
+      if (this.writes.get(name) === settled) this.writes.delete(name);
+    });
+    return run;
   }
 
   private file(name: string): string {

@@ -11,7 +11,7 @@ const CHUNK = 1000;
 /**
  * Datasets in Redis (distributed mode): a list of JSON records plus a meta hash. A replacement is
  * built under a temporary key and renamed into place in one MULTI with its meta; an append pushes
- * and trims in one MULTI. Readers see the old dataset or the new one, never a mix.
+ * and trims in one script. Readers see the old dataset or the new one, never a mix.
  */
 export class RedisDatasetStore implements DatasetStore {
   constructor(private readonly redis: Redis) {}
@@ -54,15 +54,20 @@ export class RedisDatasetStore implements DatasetStore {
   }
 
   async append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo> {
-    const info = await this.info(name);
-    if (!info) throw datasetNotFound(name);
     const updatedAt = new Date().toISOString();
-    const tx = this.redis.multi();
-    for (let i = 0; i < records.length; i += CHUNK) tx.rpush(redisKeys.datasetRows(name), ...records.slice(i, i + CHUNK).map((r) => JSON.stringify(r)));
-    if (maxRows !== undefined) tx.ltrim(redisKeys.datasetRows(name), -maxRows, -1);
-    await exec(tx.hset(redisKeys.datasetMeta(name), 'updatedAt', updatedAt));
-    const rows = maxRows === undefined ? info.rows + records.length : Math.min(maxRows, info.rows + records.length);
-    return { ...info, rows, updatedAt };
+    // One script: a dataset deleted or replaced meanwhile is never appended to (no orphaned rows,
+    // no meta without columns), and the row count returned is the one the append left.
+    const result = (await this.redis.eval(
+      APPEND_SCRIPT,
+      2,
+      redisKeys.datasetMeta(name),
+      redisKeys.datasetRows(name),
+      updatedAt,
+      maxRows === undefined ? '0' : String(maxRows),
+      ...records.map((r) => JSON.stringify(r)),
+    )) as [string, number] | null;
+    if (!result) throw datasetNotFound(name);
+    return { name, rows: result[1], columns: JSON.parse(result[0]) as string[], updatedAt };
   }
 
   async delete(name: string): Promise<boolean> {
@@ -70,6 +75,22 @@ export class RedisDatasetStore implements DatasetStore {
     return results?.[0]?.[1] !== 0;
   }
 }
+
+/**
+ * KEYS: meta hash, rows list. ARGV: updatedAt, maxRows (0 = all), then the records as JSON.
+ * Returns [columns JSON, rows] or nil when the dataset does not exist.
+ */
+const APPEND_SCRIPT = `
+local columns = redis.call('HGET', KEYS[1], 'columns')
+if not columns then return nil end
+for i = 3, #ARGV, ${CHUNK} do
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + ${CHUNK} - 1, #ARGV)))
+end
+local maxRows = tonumber(ARGV[2])
+if maxRows > 0 then redis.call('LTRIM', KEYS[2], -maxRows, -1) end
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
+return {columns, redis.call('LLEN', KEYS[2])}
+`;
 
 /** A dataset's summary from its meta hash (which has `columns`) and its row count. */
 function toInfo(name: string, meta: Record<string, string>, rows: number): DatasetInfo {

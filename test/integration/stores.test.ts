@@ -74,6 +74,36 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     expect(await datasets.delete(name)).toBe(false);
     expect(await datasets.info(name)).toBeNull();
   });
+
+  it('keep every row of concurrent appends, and never append to a dataset deleted meanwhile', async () => {
+    const { datasets } = make();
+    const name = `d-${suffix()}`;
+    await datasets.put(name, ['a'], [{ a: 0 }]);
+    const counts = await Promise.all(Array.from({ length: 8 }, (_, k) => datasets.append(name, Array.from({ length: 10 }, (_, i) => ({ a: 1 + k * 10 + i })))));
+    expect(counts.map((c) => c.rows).sort((x, y) => x - y)).toEqual([11, 21, 31, 41, 51, 61, 71, 81]);
+    expect((await datasets.records(name)).records.map((r) => r.a).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 81 }, (_, i) => i));
+    for (let round = 0; round < 10; round++) {
+      await datasets.put(name, ['a'], [{ a: 0 }]);
+      const [appended] = await Promise.allSettled([datasets.append(name, [{ a: 1 }]), datasets.delete(name)]);
+      if (appended.status === 'rejected') expect(appended.reason).toMatchObject({ code: 'DATASET_NOT_FOUND' });
+      // Deleted last either way: nothing of it is left, whatever the order.
+      expect(await datasets.info(name)).toBeNull();
+      await expect(datasets.append(name, [{ a: 2 }])).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' });
+      expect(await datasets.info(name)).toBeNull();
+    }
+  });
+});
+
+describe('redis dataset store', () => {
+  it('leaves no key behind when an append loses a race with a delete', async () => {
+    const datasets = new RedisDatasetStore(redis);
+    const name = `d-${suffix()}`;
+    for (let round = 0; round < 20; round++) {
+      await datasets.put(name, ['a'], [{ a: 0 }]);
+      await Promise.allSettled([datasets.append(name, [{ a: 1 }], 5), datasets.delete(name)]);
+      expect(await redis.exists(redisKeys.datasetMeta(name), redisKeys.datasetRows(name))).toBe(0);
+    }
+  });
 });
 
 describe('redis model store', () => {
