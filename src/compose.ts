@@ -34,6 +34,7 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
     logger,
     backend: settings.TF_BACKEND,
     gate: { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP },
+    journal: join(settings.MODELS_DIR, '.jobs'),
     onFinished: (job: JobInfo, seconds: number) => {
       metrics.trainingJobs.inc({ outcome: job.state });
       metrics.trainingDuration.observe({ outcome: job.state }, seconds);
@@ -42,6 +43,8 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
   metrics.watchQueue(() => queue.counts());
   const scheduler = new InProcessScheduler(join(settings.MODELS_DIR, '.schedules'), queue, logger);
   await scheduler.start();
+  const resumed = await queue.restore();
+  if (resumed > 0) logger.info({ jobs: resumed }, 'jobs from before the restart queued again');
   return assemble('embedded', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async () => {
     await scheduler.stop();
     await queue.close();

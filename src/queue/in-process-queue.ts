@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { type Artifact, type BackendName, fromArtifact } from '../nce';
-import type { DatasetStore, ModelStore } from '../store';
+import { type DatasetStore, KeyedSerial, type ModelStore, writeFileAtomic } from '../store';
 import type { JobInfo, JobPayload, JobQueue, JobState } from './job-queue';
 import { failureCode, type QualityGate, runTrainJob, type TrainInput } from './train-job';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train.worker';
@@ -18,7 +19,10 @@ function workerScript(): string {
 
 /**
  * The embedded mode's queue: jobs run one at a time, each training in a worker thread so the API's
- * event loop keeps scoring. Job state lives in memory (a restart forgets queued jobs).
+ * event loop keeps scoring. With a `journal` directory every job is kept there as `<id>.json`,
+ * rewritten atomically at each change: after a restart {@link InProcessQueue.restore} shows the
+ * finished jobs again and runs the unfinished ones from the start (training is deterministic for a
+ * seed), as the distributed queue hands a dead worker's job to another.
  */
 export class InProcessQueue implements JobQueue {
   private readonly jobs = new Map<string, JobInfo>();
@@ -35,8 +39,71 @@ export class InProcessQueue implements JobQueue {
       /** A new version must pass this to become current; otherwise it is kept as a candidate. */
       gate?: QualityGate;
       onFinished?: (job: JobInfo, seconds: number) => void;
+      /** Directory the jobs are kept in; without one they live in memory only. */
+      journal?: string;
     },
   ) {}
+
+  private readonly writes = new KeyedSerial();
+
+  /**
+   * Loads the journal: finished jobs are shown again, queued and interrupted ones run again in
+   * the order they were enqueued. Returns how many will run.
+   */
+  async restore(): Promise<number> {
+    const dir = this.deps.journal;
+    if (!dir) return 0;
+    let files: string[];
+    try {
+      files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw e;
+    }
+    const unfinished: JobInfo[] = [];
+    for (const f of files) {
+      let job: JobInfo;
+      try {
+        job = JSON.parse(await readFile(join(dir, f), 'utf8')) as JobInfo;
+      } catch (e: unknown) {
+        this.deps.logger.warn({ file: f, err: e instanceof Error ? e.message : String(e) }, 'unreadable job record skipped');
+        continue;
+      }
+      if (this.jobs.has(job.id)) continue;
+      this.jobs.set(job.id, job);
+      if (job.state === 'queued' || job.state === 'running') unfinished.push(job);
+    }
+    unfinished.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    for (const job of unfinished) {
+      if (job.state === 'running') {
+        job.attempts = (job.attempts ?? 1) + 1;
+        this.deps.logger.warn({ jobId: job.id }, 'job interrupted by a restart: running it again');
+      }
+      job.state = 'queued';
+      job.progress = [];
+      delete job.startedAt;
+      this.waiting.push(job.id);
+      this.save(job);
+    }
+    this.pump();
+    return unfinished.length;
+  }
+
+  /** Queues a write of the job's record (writes of one job land in order; a failed one is logged). */
+  private save(job: JobInfo): void {
+    const dir = this.deps.journal;
+    if (!dir) return;
+    const text = JSON.stringify(job);
+    void this.writes.run(job.id, () => writeFileAtomic(join(dir, `${job.id}.json`), text)).catch((e: unknown) => {
+      this.deps.logger.error({ jobId: job.id, err: e instanceof Error ? e.message : String(e) }, 'job record not saved');
+    });
+  }
+
+  private forget(job: JobInfo): void {
+    this.jobs.delete(job.id);
+    const dir = this.deps.journal;
+    if (dir) void this.writes.run(job.id, () => rm(join(dir, `${job.id}.json`), { force: true })).catch(() => undefined);
+  }
 
   private readonly deduped = new Map<string, string>();
 
@@ -49,6 +116,7 @@ export class InProcessQueue implements JobQueue {
     this.jobs.set(job.id, job);
     if (key !== undefined) this.deduped.set(key, job.id);
     this.waiting.push(job.id);
+    this.save(job);
     this.pump();
     return job;
   }
@@ -63,10 +131,12 @@ export class InProcessQueue implements JobQueue {
     return counts;
   }
 
+  /** Waits for the running job; queued jobs stay in the journal for the next start. */
   async close(): Promise<void> {
     this.closed = true;
     this.waiting.length = 0;
     await this.running;
+    await this.writes.idle();
   }
 
   private pump(): void {
@@ -82,6 +152,7 @@ export class InProcessQueue implements JobQueue {
   private async run(job: JobInfo): Promise<void> {
     job.state = 'running';
     job.startedAt = new Date().toISOString();
+    this.save(job);
     const t0 = Date.now();
     try {
       switch (job.payload.kind) {
@@ -101,6 +172,7 @@ export class InProcessQueue implements JobQueue {
       this.deps.logger.warn({ jobId: job.id, code: job.error.code }, 'job failed');
     } finally {
       job.finishedAt = new Date().toISOString();
+      this.save(job);
       this.deps.onFinished?.(job, (Date.now() - t0) / 1000);
     }
   }
@@ -112,6 +184,7 @@ export class InProcessQueue implements JobQueue {
       worker.on('message', (m: TrainWorkerMessage) => {
         if (m.type === 'epoch') {
           job.progress.push(m.progress);
+          this.save(job);
         } else if (m.type === 'done') {
           settled = true;
           const weights = Buffer.from(m.weights);
@@ -136,6 +209,6 @@ export class InProcessQueue implements JobQueue {
 
   private forgetOld(): void {
     const finished = [...this.jobs.values()].filter((j) => j.state === 'completed' || j.state === 'failed');
-    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.id);
+    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.forget(j);
   }
 }

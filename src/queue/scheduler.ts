@@ -1,8 +1,9 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { JobQueue } from './job-queue';
+import { writeFileAtomic } from '../store';
 
 /** A retraining schedule: train `model` on `dataset` with `config` whenever `cron` fires. */
 export interface Schedule {
@@ -68,10 +69,7 @@ export class InProcessScheduler implements Scheduler {
   }
 
   async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
-    await mkdir(this.root, { recursive: true });
-    const file = join(this.root, `${model}.json`);
-    await writeFile(`${file}.tmp`, JSON.stringify(schedule));
-    await rename(`${file}.tmp`, file);
+    await writeFileAtomic(join(this.root, `${model}.json`), JSON.stringify(schedule));
     this.arm(model, schedule);
     return (await this.get(model)) as ScheduleInfo;
   }

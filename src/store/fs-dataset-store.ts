@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataRecord } from '../nce';
 import { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-store';
+import { KeyedSerial, writeFileAtomic } from './files';
 
 /**
  * Datasets on a filesystem: `root/<name>.json` holds columns, rows and records. Every write goes
@@ -12,8 +12,7 @@ import { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-
  * an append never brings back a dataset deleted meanwhile.
  */
 export class FsDatasetStore implements DatasetStore {
-  /** The last write queued per dataset. */
-  private readonly writes = new Map<string, Promise<unknown>>();
+  private readonly writes = new KeyedSerial();
 
   constructor(private readonly root: string) {}
 
@@ -52,25 +51,17 @@ export class FsDatasetStore implements DatasetStore {
   }
 
   put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
-    return this.serialized(name, () => this.write(name, columns, records));
+    return this.writes.run(name, () => this.write(name, columns, records));
   }
 
   private async write(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
     const updatedAt = new Date().toISOString();
-    await mkdir(this.root, { recursive: true });
-    const tmp = `${this.file(name)}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(tmp, JSON.stringify({ columns, updatedAt, records }));
-      await rename(tmp, this.file(name));
-    } catch (e: unknown) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
+    await writeFileAtomic(this.file(name), JSON.stringify({ columns, updatedAt, records }));
     return { name, rows: records.length, columns: [...columns], updatedAt };
   }
 
   append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo> {
-    return this.serialized(name, async () => {
+    return this.writes.run(name, async () => {
       const existing = await this.records(name);
       const all = [...existing.records, ...records];
       return this.write(name, existing.info.columns, maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all);
@@ -78,7 +69,7 @@ export class FsDatasetStore implements DatasetStore {
   }
 
   delete(name: string): Promise<boolean> {
-    return this.serialized(name, async () => {
+    return this.writes.run(name, async () => {
       try {
         await rm(this.file(name));
         return true;
@@ -87,17 +78,6 @@ export class FsDatasetStore implements DatasetStore {
         throw e;
       }
     });
-  }
-
-  /** Runs `work` once every write to `name` queued before it has settled. */
-  private serialized<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const run = (this.writes.get(name) ?? Promise.resolve()).then(work, work);
-    const settled = run.catch(() => undefined);
-    this.writes.set(name, settled);
-    void settled.then(() => {
-      if (this.writes.get(name) === settled) this.writes.delete(name);
-    });
-    return run;
   }
 
   private file(name: string): string {

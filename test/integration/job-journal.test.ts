@@ -1,0 +1,61 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { initBackend } from '../../src/nce';
+import { type JobInfo, InProcessQueue } from '../../src/queue';
+import { FsDatasetStore, FsModelStore } from '../../src/store';
+import { normalRecords } from '../helpers/data';
+import { eventually } from '../helpers/processes';
+
+let dir: string;
+
+beforeAll(async () => {
+  await initBackend();
+  dir = await mkdtemp(join(tmpdir(), 'nce-journal-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the embedded queue across a restart', () => {
+  it('shows finished jobs again and runs queued and interrupted ones to completion', async () => {
+    const datasets = new FsDatasetStore(join(dir, 'data'));
+    const models = new FsModelStore(join(dir, 'models'));
+    const journal = join(dir, 'models', '.jobs');
+    const logger = pino({ level: 'silent' });
+    await datasets.put('d', ['f0', 'f1'], normalRecords(300, 2, 1));
+    const config = { epochs: 2, seed: 1 };
+
+    const first = new InProcessQueue({ datasets, models, logger, journal });
+    const done = await first.enqueue({ kind: 'train', model: 'a', dataset: 'd', config });
+    const queued = await first.enqueue({ kind: 'train', model: 'b', dataset: 'd', config });
+    // Stops after the running job: the queued one is left to the next start.
+    await first.close();
+    expect((await first.get(done.id))?.state).toBe('completed');
+    expect((await first.get(queued.id))?.state).toBe('queued');
+
+    // A job the process was running when it died, and a record that cannot be read.
+    const interrupted: JobInfo = { id: 'c0ffee00-0000-4000-8000-000000000000', state: 'running', payload: { kind: 'train', model: 'c', dataset: 'd', config }, progress: [], createdAt: new Date(0).toISOString(), startedAt: new Date(1).toISOString() };
+    await writeFile(join(journal, `${interrupted.id}.json`), JSON.stringify(interrupted));
+    await writeFile(join(journal, 'garbage.json'), '{"id":');
+
+    const second = new InProcessQueue({ datasets, models, logger, journal });
+    expect(await second.restore()).toBe(2);
+    expect(await second.get(done.id)).toMatchObject({ state: 'completed', result: { model: 'a', promoted: true } });
+    await eventually(async () => {
+      expect(await second.get(queued.id)).toMatchObject({ state: 'completed', result: { model: 'b' } });
+      expect(await second.get(interrupted.id)).toMatchObject({ state: 'completed', attempts: 2, result: { model: 'c' } });
+      return true;
+    }, 60_000, 'both jobs to complete after the restart');
+    expect((await models.versions('b')).length).toBe(1);
+    expect((await models.versions('c')).length).toBe(1);
+    await second.close();
+    // What the journal holds now reads back the same after another restart; nothing is left to run.
+    const third = new InProcessQueue({ datasets, models, logger, journal });
+    expect(await third.restore()).toBe(0);
+    expect(await third.get(interrupted.id)).toEqual(await second.get(interrupted.id));
+    expect((await readdir(journal)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  }, 120_000);
+});
