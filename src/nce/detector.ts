@@ -2,7 +2,7 @@ import type { Calibration } from './calibration';
 import { percentileOf } from './calibration';
 import type { ScoreKind } from './config';
 import { type Encoded, encoderFor, layoutOf, type Layout, networkInput } from './encoding';
-import { type Architecture, type DenseWeights, forwardHost, Mlp } from './model';
+import { type Architecture, type DenseWeights, forwardHost, ServingNet } from './model';
 import { type ContinuousNoise, DiscreteNoise, type FittedNoise, type NoiseSpec, noiseLogDensities, restoreNoise } from './noise';
 import type { DataRecord, Feature } from './schema';
 
@@ -55,7 +55,7 @@ export const SCORE_FLOOR = -1e6;
 /** A loaded model that scores records. Holds tfjs memory: {@link Detector.dispose} it. */
 export class Detector {
   readonly layout: Layout;
-  private readonly mlp: Mlp;
+  private readonly net: ServingNet;
   private readonly noise: ContinuousNoise;
   private readonly discrete: DiscreteNoise;
   private readonly logNu: number;
@@ -69,7 +69,7 @@ export class Detector {
     let macs = 0;
     for (const w of state.weights) macs += w.in * w.out;
     this.hostForwardRows = Math.max(1, Math.floor(HOST_FORWARD_MACS / macs));
-    this.mlp = new Mlp(state.architecture, state.weights);
+    this.net = new ServingNet(state.architecture, state.weights);
     this.noise = restoreNoise(state.noise.fitted);
     this.discrete = DiscreteNoise.fromJSON(state.noise.discrete);
     this.logNu = Math.log(state.noiseRatio);
@@ -103,7 +103,7 @@ export class Detector {
     const score = new Float64Array(n);
     if (n === 0) return { logRatio, logDensity: new Float64Array(0), score };
     const input = networkInput(this.layout, e);
-    const logits = n <= this.hostForwardRows ? forwardHost(this.state.architecture, this.state.weights, input, n) : this.mlp.predict(input, n);
+    const logits = n <= this.hostForwardRows ? forwardHost(this.state.architecture, this.state.weights, input, n) : this.net.predict(input, n);
     const { density: logDensity, harmonic } = this.logNoiseParts(e);
     for (let i = 0; i < n; i++) {
       logRatio[i] = logits[i] + this.logNu;
@@ -146,6 +146,6 @@ export class Detector {
   }
 
   dispose(): void {
-    this.mlp.dispose();
+    this.net.dispose();
   }
 }

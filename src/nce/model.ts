@@ -154,6 +154,54 @@ export class Mlp {
 }
 
 /**
+ * A trained network for scoring only: each member's layers as plain matrices, every layer one
+ * fused matrix-multiply-plus-bias on the backend (training's stacked ensemble layout needs
+ * reshapes and transposes around each layer). About a third faster than {@link Mlp.predict} for
+ * 1,000 rows on wasm, with the same float32 results.
+ */
+export class ServingNet {
+  private readonly layers: { kernel: tf.Tensor2D; bias: tf.Tensor1D }[][];
+
+  constructor(
+    private readonly arch: Architecture,
+    weights: readonly DenseWeights[],
+  ) {
+    const perMember = weights.length / arch.members;
+    this.layers = Array.from({ length: arch.members }, (_, m) =>
+      weights.slice(m * perMember, (m + 1) * perMember).map((w) => ({ kernel: tf.tensor2d(w.kernel, [w.in, w.out]), bias: tf.tensor1d(w.bias) })),
+    );
+  }
+
+  /** Ensemble logits (mean over members) of n rows of network inputs. */
+  predict(input: Float32Array, n: number): Float32Array {
+    const y = tf.tidy(() => {
+      const x = tf.tensor2d(input, [n, this.arch.inputWidth]);
+      const members = this.layers.map((layers) => {
+        let h: tf.Tensor2D = x;
+        layers.forEach((l, i) => {
+          const z = tf.fused.matMul({ a: h, b: l.kernel, bias: l.bias }) as tf.Tensor2D;
+          h = i + 1 < layers.length ? activate(z, this.arch.activation) : z;
+        });
+        return tf.reshape(h, [n]);
+      });
+      return members.length === 1 ? members[0] : tf.div(tf.addN(members), members.length);
+    });
+    try {
+      return y.dataSync() as Float32Array;
+    } finally {
+      y.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const l of this.layers.flat()) {
+      l.kernel.dispose();
+      l.bias.dispose();
+    }
+  }
+}
+
+/**
  * Ensemble logits computed in plain JavaScript from member-major weights: for a few rows this
  * beats the round trip through a tfjs backend many times over. Agrees with {@link Mlp.predict}
  * to float32 rounding.

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/nce';
-import { type Architecture, forwardHost, Mlp } from '../../../src/nce/model';
+import { type Architecture, forwardHost, Mlp, ServingNet } from '../../../src/nce/model';
 import { createRng } from '../../../src/nce/random';
 
 beforeAll(async () => {
@@ -59,5 +59,24 @@ describe('forwardHost', () => {
     } finally {
       net.dispose();
     }
+  });
+});
+
+describe('ServingNet', () => {
+  it.each([1, 3])('with %i members, gives the training network\'s logits (float32) and releases its tensors', (members) => {
+    const arch: Architecture = { inputWidth: 5, hiddenUnits: [16, 8], activation: 'swish', members };
+    const net = Mlp.init(arch, createRng(members));
+    const input = Float32Array.from({ length: 200 * 5 }, (_, i) => Math.sin(i * 0.7) * 3);
+    const before = tf.memory().numTensors;
+    const serving = new ServingNet(arch, net.readWeights());
+    try {
+      const expected = net.predict(input, 200);
+      const got = serving.predict(input, 200);
+      for (let i = 0; i < 200; i++) expect(Math.abs(got[i] - expected[i])).toBeLessThan(1e-5);
+    } finally {
+      serving.dispose();
+      net.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before - net.variables().length);
   });
 });
