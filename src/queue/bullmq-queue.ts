@@ -38,13 +38,17 @@ export class BullMqQueue implements JobQueue {
     private readonly attempts: number,
   ) {}
 
-  async enqueue(payload: JobPayload, options: { dedupeKey?: string } = {}): Promise<JobInfo> {
+  async enqueue(payload: JobPayload, options: { dedupeKey?: string } = {}): Promise<JobInfo & { created: boolean }> {
     const job = await this.queue.add(payload.kind, payload, {
       ...jobOptions(this.attempts),
       // BullMQ's simple deduplication: ignored while the first job is not completed or failed.
       ...(options.dedupeKey === undefined ? {} : { deduplication: { id: options.dedupeKey } }),
     });
-    return (await this.get(job.id as string)) ?? toJobInfo(job, 'queued');
+    const stored = await this.get(job.id as string);
+    // A deduplicated add hands back the pending job's id with a Job object of its own: the stored
+    // job's creation time then differs from the one this call made.
+    if (stored) return { ...stored, created: stored.createdAt === new Date(job.timestamp).toISOString() };
+    return { ...toJobInfo(job, 'queued'), created: true };
   }
 
   async get(id: string): Promise<JobInfo | null> {

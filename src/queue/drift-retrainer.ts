@@ -11,11 +11,10 @@ export interface DriftPolicy {
  * Drift-triggered retraining: when a model's score PSI stays above `psi` for `afterMs`, enqueue a
  * retrain with the served version's config, which then goes through the quality gate. At most one
  * retrain per model is pending (deduplicated by the queue, across replicas in distributed mode);
- * every trigger is logged and counted.
+ * every retrain enqueued is logged and counted once, by the replica that enqueued it.
  */
 export class DriftRetrainer {
   private readonly aboveSince = new Map<string, number>();
-  private readonly lastJob = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -47,9 +46,9 @@ export class DriftRetrainer {
       if (now - since < this.deps.afterMs) continue;
       try {
         const job = await this.deps.queue.enqueue({ kind: 'train', model, dataset, config: await this.deps.configOf(model) }, { dedupeKey: `drift-retrain:${model}` });
-        // The previous retrain is still pending: the queue handed it back instead of a new one.
-        if (this.lastJob.get(model) === job.id) continue;
-        this.lastJob.set(model, job.id);
+        // A retrain is still pending (enqueued here earlier, or by another replica): the queue
+        // handed it back. Only the replica whose enqueue created the job counts the trigger.
+        if (!job.created) continue;
         // Drift must stay high for the whole period again before the next trigger.
         this.aboveSince.delete(model);
         this.deps.onTrigger(model);

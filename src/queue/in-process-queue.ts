@@ -107,18 +107,18 @@ export class InProcessQueue implements JobQueue {
 
   private readonly deduped = new Map<string, string>();
 
-  async enqueue(payload: JobPayload, options: { dedupeKey?: string } = {}): Promise<JobInfo> {
+  async enqueue(payload: JobPayload, options: { dedupeKey?: string } = {}): Promise<JobInfo & { created: boolean }> {
     if (this.closed) throw new Error('the queue is closed');
     const key = options.dedupeKey;
     const pending = key === undefined ? undefined : this.jobs.get(this.deduped.get(key) ?? '');
-    if (pending && (pending.state === 'queued' || pending.state === 'running')) return pending;
+    if (pending && (pending.state === 'queued' || pending.state === 'running')) return { ...pending, created: false };
     const job: JobInfo = { id: randomUUID(), state: 'queued', payload, progress: [], createdAt: new Date().toISOString() };
     this.jobs.set(job.id, job);
     if (key !== undefined) this.deduped.set(key, job.id);
     this.waiting.push(job.id);
     this.save(job);
     this.pump();
-    return job;
+    return { ...job, created: true };
   }
 
   async get(id: string): Promise<JobInfo | null> {

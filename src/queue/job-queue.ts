@@ -40,9 +40,9 @@ export interface JobInfo {
 export interface JobQueue {
   /**
    * Adds a job. With `dedupeKey`, while a job enqueued with the same key is still queued or
-   * running, that job is returned instead of adding another.
+   * running, that job is returned instead of adding another (`created` false).
    */
-  enqueue(payload: JobPayload, options?: { dedupeKey?: string }): Promise<JobInfo>;
+  enqueue(payload: JobPayload, options?: { dedupeKey?: string }): Promise<JobInfo & { created: boolean }>;
   get(id: string): Promise<JobInfo | null>;
   /** How many jobs are in each state (finished ones as far as they are kept). */
   counts(): Promise<Record<JobState, number>>;

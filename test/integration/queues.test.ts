@@ -1,0 +1,57 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { BullMqQueue, InProcessQueue, type JobPayload, type JobResult, QUEUE_NAME } from '../../src/queue';
+import { FsDatasetStore, FsModelStore, openRedis } from '../../src/store';
+import { startRedis } from '../helpers/processes';
+
+const payload: JobPayload = { kind: 'train', model: 'm', dataset: 'no-such-dataset', config: {} };
+
+describe('queue deduplication', () => {
+  it('embedded: a second enqueue with the key of a pending job gets that job, not created', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-dedupe-'));
+    const queue = new InProcessQueue({ datasets: new FsDatasetStore(join(dir, 'd')), models: new FsModelStore(join(dir, 'm')), logger: pino({ level: 'silent' }) });
+    try {
+      const a = await queue.enqueue(payload, { dedupeKey: 'k' });
+      const b = await queue.enqueue(payload, { dedupeKey: 'k' });
+      const c = await queue.enqueue(payload);
+      expect([a.created, b.created, c.created]).toEqual([true, false, true]);
+      expect(b.id).toBe(a.id);
+      expect(c.id).not.toBe(a.id);
+    } finally {
+      await queue.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('distributed: of two replicas enqueueing with one key, exactly one creates the job', async () => {
+    const server = await startRedis();
+    const connections: Redis[] = [];
+    const queues: Queue<JobPayload, JobResult>[] = [];
+    try {
+      const prefix = `dedupe-${Date.now()}`;
+      // Two replicas, each with its own connection, on one queue.
+      const redisA = await openRedis(server.url, 'commands');
+      const redisB = await openRedis(server.url, 'commands');
+      connections.push(redisA, redisB);
+      const qa = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redisA, prefix });
+      const qb = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redisB, prefix });
+      queues.push(qa, qb);
+      const [a, b] = [new BullMqQueue(qa, 1), new BullMqQueue(qb, 1)];
+      const first = await a.enqueue(payload, { dedupeKey: 'drift-retrain:m' });
+      // Created in another millisecond: a duplicate is recognised by the stored job's creation time.
+      await new Promise((r) => setTimeout(r, 5));
+      const second = await b.enqueue(payload, { dedupeKey: 'drift-retrain:m' });
+      expect([first.created, second.created]).toEqual([true, false]);
+      expect(second.id).toBe(first.id);
+      expect((await a.enqueue(payload, { dedupeKey: 'another' })).created).toBe(true);
+    } finally {
+      for (const q of queues) await q.close();
+      for (const c of connections) await c.quit();
+      await server.stop();
+    }
+  });
+});
