@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { TrainingConfig } from './config';
 import type { ModelState } from './detector';
 import { layoutOf } from './encoding';
@@ -123,8 +123,8 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
  */
 export async function saveArtifact(dir: string, a: Artifact): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeAtomic(join(dir, WEIGHTS_FILE), a.weights);
-  await writeAtomic(join(dir, MANIFEST_FILE), JSON.stringify(a.manifest, null, 2) + '\n');
+  await writeFileAtomic(join(dir, WEIGHTS_FILE), a.weights);
+  await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(a.manifest, null, 2) + '\n');
 }
 
 /** Reads and verifies the artifact in `dir`. */
@@ -140,7 +140,12 @@ export async function loadArtifact(dir: string): Promise<{ manifest: Manifest; s
   return fromArtifact(text, weights);
 }
 
-async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
+/**
+ * Writes `path` (creating its directory) through a temporary file in that directory renamed over
+ * it: readers, and a restart after a crash, see the old content or the new one, never part of it.
+ */
+export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, data);

@@ -28,6 +28,7 @@ export {
   saveArtifact,
   toArtifact,
   WEIGHTS_FILE,
+  writeFileAtomic,
 } from './artifact';
 export { DEFAULT_PERMUTATIONS, explain, type Explanation } from './explain';
 export { binCount, binOf, featureReference, type FeatureReference } from './reference';
