@@ -42,9 +42,9 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
   });
   metrics.watchQueue(() => queue.counts());
   const scheduler = new InProcessScheduler(join(settings.MODELS_DIR, '.schedules'), queue, logger);
-  await scheduler.start();
   const resumed = await queue.restore();
   if (resumed > 0) logger.info({ jobs: resumed }, 'jobs from before the restart queued again');
+  await scheduler.start();
   return assemble('embedded', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async () => {
     await scheduler.stop();
     await queue.close();

@@ -28,7 +28,11 @@ export function parseScoreRequest(input: unknown): z.infer<typeof scoreRequestSc
   return parsed.data;
 }
 
-/** Exactly the bodies `scoreRequestSchema` accepts (a property test holds the two together). */
+/**
+ * Exactly the bodies `scoreRequestSchema` accepts (a property test holds the two together). An
+ * accepted body is used as it is, where the schema would return a copy: the one difference is that
+ * a record's `__proto__` key, which the schema drops, stays (the engine reads it like any field).
+ */
 export function isValidScoreRequest(input: unknown): input is z.infer<typeof scoreRequestSchema> {
   if (!isPlainObject(input)) return false;
   for (const key in input) if (key !== 'records' && key !== 'explain') return false;

@@ -10,7 +10,8 @@ interface Series {
  * A per-model histogram of per-record values (scores, percentiles), exported exactly as a
  * prom-client Histogram with a `model` label is. It takes a whole batch in one call: prom-client
  * observes one value at a time, hashing the labels and looking the bucket up by its string key each
- * time, which costs more than scoring the record.
+ * time, which costs more than scoring the record. One difference: a value that is not finite is
+ * skipped, where prom-client throws (scores are clamped to finite values before they get here).
  */
 export class RecordHistogram {
   readonly type = 'histogram' as const;
@@ -55,10 +56,12 @@ export class RecordHistogram {
     }
   }
 
+  /** Drops one model's series (the model is no longer served). */
   remove(labels: { model: string }): void {
     this.series.delete(labels.model);
   }
 
+  /** Drops every series. */
   reset(): void {
     this.series.clear();
   }

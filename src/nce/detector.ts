@@ -69,10 +69,11 @@ export class Detector {
     let macs = 0;
     for (const w of state.weights) macs += w.in * w.out;
     this.hostForwardRows = Math.max(1, Math.floor(HOST_FORWARD_MACS / macs));
-    this.net = new ServingNet(state.architecture, state.weights);
     this.noise = restoreNoise(state.noise.fitted);
     this.discrete = DiscreteNoise.fromJSON(state.noise.discrete);
     this.logNu = Math.log(state.noiseRatio);
+    // Last: the only part holding backend memory, so nothing that can still fail leaves it behind.
+    this.net = new ServingNet(state.architecture, state.weights);
   }
 
   /** log q(x) of encoded rows: continuous noise on the numeric block plus the discrete fields. */

@@ -85,9 +85,7 @@ function encodeWith(
   const codes = new Int32Array(n * dd);
   for (let i = 0; i < n; i++) {
     const r = records[i];
-    if (r === null || typeof r !== 'object' || Array.isArray(r)) {
-      throw new NceError('INVALID_RECORD', `record ${i + offset} must be an object`, { record: i + offset });
-    }
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) checkRecords(schema, records, offset);
   }
   // Feature by feature: reading one name from records of one shape is a fast property load, where
   // reading a new name every time is a dictionary lookup. The first bad field, in record order, is
@@ -133,12 +131,14 @@ function encodeWith(
 }
 
 /**
- * Throws the INVALID_RECORD error of the first record, then field, that cannot be encoded.
+ * Throws the INVALID_RECORD error of the first record (not an object, or then its first field)
+ * that cannot be encoded.
  * @throws NceError always (it is only called once a bad field has been seen)
  */
 function checkRecords(schema: readonly Feature[], records: readonly DataRecord[], offset: number): never {
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new NceError('INVALID_RECORD', `record ${i + offset} must be an object`, { record: i + offset });
     for (const f of schema) {
       const at = { record: i + offset, field: f.name };
       if (!Object.prototype.hasOwnProperty.call(r, f.name)) throw new NceError('INVALID_RECORD', `record ${i + offset} is missing field "${f.name}"`, at);

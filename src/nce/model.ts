@@ -167,9 +167,19 @@ export class ServingNet {
     weights: readonly DenseWeights[],
   ) {
     const perMember = weights.length / arch.members;
-    this.layers = Array.from({ length: arch.members }, (_, m) =>
-      weights.slice(m * perMember, (m + 1) * perMember).map((w) => ({ kernel: tf.tensor2d(w.kernel, [w.in, w.out]), bias: tf.tensor1d(w.bias) })),
-    );
+    const made: tf.Tensor[] = [];
+    const keep = <T extends tf.Tensor>(t: T): T => {
+      made.push(t);
+      return t;
+    };
+    try {
+      this.layers = Array.from({ length: arch.members }, (_, m) =>
+        weights.slice(m * perMember, (m + 1) * perMember).map((w) => ({ kernel: keep(tf.tensor2d(w.kernel, [w.in, w.out])), bias: keep(tf.tensor1d(w.bias)) })),
+      );
+    } catch (e: unknown) {
+      for (const t of made) t.dispose();
+      throw e;
+    }
   }
 
   /** Ensemble logits (mean over members) of n rows of network inputs. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { EpochProgress } from '../nce';
 import type { JobInfo, JobPayload, JobQueue, JobResult, JobState } from './job-queue';
@@ -39,16 +40,17 @@ export class BullMqQueue implements JobQueue {
   ) {}
 
   async enqueue(payload: JobPayload, options: { dedupeKey?: string } = {}): Promise<JobInfo & { created: boolean }> {
+    const id = randomUUID();
     const job = await this.queue.add(payload.kind, payload, {
       ...jobOptions(this.attempts),
+      jobId: id,
       // BullMQ's simple deduplication: ignored while the first job is not completed or failed.
       ...(options.dedupeKey === undefined ? {} : { deduplication: { id: options.dedupeKey } }),
     });
+    // A deduplicated add hands back the pending job's id instead of this one.
+    const created = job.id === id;
     const stored = await this.get(job.id as string);
-    // A deduplicated add hands back the pending job's id with a Job object of its own: the stored
-    // job's creation time then differs from the one this call made.
-    if (stored) return { ...stored, created: stored.createdAt === new Date(job.timestamp).toISOString() };
-    return { ...toJobInfo(job, 'queued'), created: true };
+    return { ...(stored ?? toJobInfo(job, 'queued')), created };
   }
 
   async get(id: string): Promise<JobInfo | null> {

@@ -29,6 +29,10 @@ export class InProcessQueue implements JobQueue {
   private readonly waiting: string[] = [];
   private running: Promise<void> | null = null;
   private closed = false;
+  /** Dedupe key -> the job enqueued with it, and back (the journal keeps a job's key). */
+  private readonly deduped = new Map<string, string>();
+  private readonly keys = new Map<string, string>();
+  private readonly writes = new KeyedSerial();
 
   constructor(
     private readonly deps: {
@@ -44,8 +48,6 @@ export class InProcessQueue implements JobQueue {
     },
   ) {}
 
-  private readonly writes = new KeyedSerial();
-
   /**
    * Loads the journal: finished jobs are shown again, queued and interrupted ones run again in
    * the order they were enqueued. Returns how many will run.
@@ -60,20 +62,29 @@ export class InProcessQueue implements JobQueue {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
       throw e;
     }
-    const unfinished: JobInfo[] = [];
+    const stored: (JobInfo & { dedupeKey?: string })[] = [];
     for (const f of files) {
-      let job: JobInfo;
       try {
-        job = JSON.parse(await readFile(join(dir, f), 'utf8')) as JobInfo;
+        const record = JSON.parse(await readFile(join(dir, f), 'utf8')) as unknown;
+        if (!isJobRecord(record)) throw new Error('not a job record');
+        stored.push(record);
       } catch (e: unknown) {
         this.deps.logger.warn({ file: f, err: e instanceof Error ? e.message : String(e) }, 'unreadable job record skipped');
-        continue;
       }
+    }
+    // Oldest first, as they were enqueued: the oldest finished jobs are the first forgotten.
+    stored.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const unfinished: JobInfo[] = [];
+    for (const { dedupeKey, ...job } of stored) {
       if (this.jobs.has(job.id)) continue;
       this.jobs.set(job.id, job);
-      if (job.state === 'queued' || job.state === 'running') unfinished.push(job);
+      if (job.state !== 'queued' && job.state !== 'running') continue;
+      unfinished.push(job);
+      if (dedupeKey !== undefined) {
+        this.deduped.set(dedupeKey, job.id);
+        this.keys.set(job.id, dedupeKey);
+      }
     }
-    unfinished.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     for (const job of unfinished) {
       if (job.state === 'running') {
         job.attempts = (job.attempts ?? 1) + 1;
@@ -93,7 +104,7 @@ export class InProcessQueue implements JobQueue {
   private save(job: JobInfo): void {
     const dir = this.deps.journal;
     if (!dir) return;
-    const text = JSON.stringify(job);
+    const text = JSON.stringify({ ...job, dedupeKey: this.keys.get(job.id) });
     void this.writes.run(job.id, () => writeFileAtomic(join(dir, `${job.id}.json`), text)).catch((e: unknown) => {
       this.deps.logger.error({ jobId: job.id, err: e instanceof Error ? e.message : String(e) }, 'job record not saved');
     });
@@ -101,11 +112,10 @@ export class InProcessQueue implements JobQueue {
 
   private forget(job: JobInfo): void {
     this.jobs.delete(job.id);
+    this.keys.delete(job.id);
     const dir = this.deps.journal;
     if (dir) void this.writes.run(job.id, () => rm(join(dir, `${job.id}.json`), { force: true })).catch(() => undefined);
   }
-
-  private readonly deduped = new Map<string, string>();
 
   async enqueue(payload: JobPayload, options: { dedupeKey?: string } = {}): Promise<JobInfo & { created: boolean }> {
     if (this.closed) throw new Error('the queue is closed');
@@ -114,7 +124,10 @@ export class InProcessQueue implements JobQueue {
     if (pending && (pending.state === 'queued' || pending.state === 'running')) return { ...pending, created: false };
     const job: JobInfo = { id: randomUUID(), state: 'queued', payload, progress: [], createdAt: new Date().toISOString() };
     this.jobs.set(job.id, job);
-    if (key !== undefined) this.deduped.set(key, job.id);
+    if (key !== undefined) {
+      this.deduped.set(key, job.id);
+      this.keys.set(job.id, key);
+    }
     this.waiting.push(job.id);
     this.save(job);
     this.pump();
@@ -211,4 +224,19 @@ export class InProcessQueue implements JobQueue {
     const finished = [...this.jobs.values()].filter((j) => j.state === 'completed' || j.state === 'failed');
     for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.forget(j);
   }
+}
+
+/** A job record as the journal holds it (anything else in the directory is skipped). */
+function isJobRecord(v: unknown): v is JobInfo & { dedupeKey?: string } {
+  const r = v as Partial<JobInfo> | null;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.id === 'string' &&
+    typeof r.createdAt === 'string' &&
+    ['queued', 'running', 'completed', 'failed'].includes(r.state as string) &&
+    typeof r.payload === 'object' &&
+    r.payload !== null &&
+    Array.isArray(r.progress)
+  );
 }

@@ -30,7 +30,7 @@ describe('the embedded queue across a restart', () => {
 
     const first = new InProcessQueue({ datasets, models, logger, journal });
     const done = await first.enqueue({ kind: 'train', model: 'a', dataset: 'd', config });
-    const queued = await first.enqueue({ kind: 'train', model: 'b', dataset: 'd', config });
+    const queued = await first.enqueue({ kind: 'train', model: 'b', dataset: 'd', config }, { dedupeKey: 'retrain:b' });
     // Stops after the running job: the queued one is left to the next start.
     await first.close();
     expect((await first.get(done.id))?.state).toBe('completed');
@@ -40,9 +40,12 @@ describe('the embedded queue across a restart', () => {
     const interrupted: JobInfo = { id: 'c0ffee00-0000-4000-8000-000000000000', state: 'running', payload: { kind: 'train', model: 'c', dataset: 'd', config }, progress: [], createdAt: new Date(0).toISOString(), startedAt: new Date(1).toISOString() };
     await writeFile(join(journal, `${interrupted.id}.json`), JSON.stringify(interrupted));
     await writeFile(join(journal, 'garbage.json'), '{"id":');
+    await writeFile(join(journal, 'null.json'), 'null');
 
     const second = new InProcessQueue({ datasets, models, logger, journal });
     expect(await second.restore()).toBe(2);
+    // The pending job keeps its dedupe key across the restart.
+    expect(await second.enqueue({ kind: 'train', model: 'b', dataset: 'd', config }, { dedupeKey: 'retrain:b' })).toMatchObject({ id: queued.id, created: false });
     expect(await second.get(done.id)).toMatchObject({ state: 'completed', result: { model: 'a', promoted: true } });
     await eventually(async () => {
       expect(await second.get(queued.id)).toMatchObject({ state: 'completed', result: { model: 'b' } });

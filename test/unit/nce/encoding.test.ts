@@ -76,6 +76,7 @@ describe('encode and networkInput', () => {
     );
     expect(() => encode(schema, [{ n: 1, c: { x: 1 }, m: 1 }] as never)).toThrow(expect.objectContaining({ record: 0, field: 'c' }));
     expect(() => encode(schema, [{ n: 1, c: 'a', m: 1 }, null] as never)).toThrow(expect.objectContaining({ record: 1, message: 'record 1 must be an object' }));
+    expect(() => encode(schema, [{ n: 'x', c: 'a', m: 1 }, null] as never)).toThrow(expect.objectContaining({ record: 0, field: 'n' }));
   });
 });
 
