@@ -12,6 +12,70 @@ const TABLE_STEP = 1 / 32;
 /** Most grid points per feature; beyond them the exact sum takes over. */
 const TABLE_MAX = 1 << 15;
 
+/** Widening steps tried beyond Silverman's bandwidth: h * 2^(k / 2) for k = 0..WIDEN_STEPS. */
+const WIDEN_STEPS = 10;
+
+/**
+ * Silverman's bandwidth h, widened to whichever of h * 2^(k/2), k = 0..WIDEN_STEPS, gives the
+ * feature's own values the highest leave-one-out log-likelihood (likelihood cross-validation; on a
+ * tie the narrower wins). Silverman's rule fits its spread to the bulk (the smaller of the standard deviation
+ * and the IQR): on a feature that is mostly one value with a long tail (a count that is usually 0,
+ * a robust-scaled spike) it is far too narrow for the tail, whose values are then isolated bumps:
+ * a record between them gets hundreds of nats less log q than its neighbours, and that one feature
+ * outweighs every other in log q. Held-out values in the tail show the overfit, so the bandwidth
+ * widens there; on features whose bulk the rule fits, the first step already loses and h is kept.
+ * Never narrower than the rule: on discrete features the leave-one-out likelihood only grows as h
+ * shrinks.
+ * @param sorted - the kept values, ascending
+ */
+export function widenedBandwidth(sorted: Float64Array, h: number): number {
+  if (sorted.length < 3) return h;
+  const values: number[] = [];
+  const counts: number[] = [];
+  for (const v of sorted) {
+    if (values.length > 0 && values[values.length - 1] === v) counts[counts.length - 1]++;
+    else {
+      values.push(v);
+      counts.push(1);
+    }
+  }
+  if (values.length < 2) return h;
+  let best = h;
+  let bestLl = looLogLikelihood(values, counts, sorted.length, h);
+  for (let k = 1; k <= WIDEN_STEPS; k++) {
+    const hk = h * Math.pow(2, k / 2);
+    const ll = looLogLikelihood(values, counts, sorted.length, hk);
+    if (ll > bestLl) {
+      best = hk;
+      bestLl = ll;
+    }
+  }
+  return best;
+}
+
+/**
+ * Leave-one-out log-likelihood of m values (distinct `values`, ascending, with their `counts`)
+ * under a Gaussian kernel density of bandwidth h, up to a constant: each value is scored by the
+ * kernels of all the others (the other copies of a repeated value included). Sums stop WINDOW
+ * bandwidths beyond the nearest other value, as in logMarginal.
+ */
+function looLogLikelihood(values: readonly number[], counts: readonly number[], m: number, h: number): number {
+  const n = values.length;
+  let ll = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    const self = counts[i] - 1;
+    const nearest = self > 0 ? 0 : Math.min(i + 1 < n ? values[i + 1] - v : Infinity, i > 0 ? v - values[i - 1] : Infinity);
+    const reach = nearest + WINDOW * h;
+    const shift = -0.5 * (nearest / h) ** 2;
+    let s = self;
+    for (let k = i + 1; k < n && values[k] - v <= reach; k++) s += counts[k] * Math.exp(-0.5 * ((values[k] - v) / h) ** 2 - shift);
+    for (let k = i - 1; k >= 0 && v - values[k] <= reach; k--) s += counts[k] * Math.exp(-0.5 * ((v - values[k]) / h) ** 2 - shift);
+    ll += counts[i] * (shift + Math.log(s / (m - 1)) - Math.log(h));
+  }
+  return ll;
+}
+
 /**
  * One feature's log density and its slope on a uniform grid over the values (plus WINDOW
  * bandwidths on each side), for cubic Hermite interpolation: two lookups instead of a sum over
@@ -67,8 +131,9 @@ export class MarginalsNoise implements ContinuousNoise {
   }
 
   /**
-   * Keeps a random subset of each feature's values and sets Silverman's bandwidth.
-   * @param bandwidth - multiplier of Silverman's rule (default 1)
+   * Keeps a random subset of each feature's values and sets Silverman's bandwidth, widened where
+   * the kept values' leave-one-out likelihood says it overfits (see {@link widenedBandwidth}).
+   * @param bandwidth - multiplier of that bandwidth (default 1)
    */
   static fit(x: Matrix, rng: Rng, bandwidth = 1): MarginalsNoise {
     const d = x.cols;
@@ -87,11 +152,12 @@ export class MarginalsNoise implements ContinuousNoise {
       const sd = Math.sqrt(v2 / all.length);
       const iqr = (quantileSorted(all, 0.75) - quantileSorted(all, 0.25)) / 1.349;
       const spread = iqr > 0 ? Math.min(sd, iqr) : sd;
-      const h = 0.9 * (spread > 0 ? spread : 0.05) * Math.pow(x.rows, -0.2) * bandwidth;
-      bandwidths[j] = Math.max(h, 1e-3);
+      const h = Math.max(0.9 * (spread > 0 ? spread : 0.05) * Math.pow(x.rows, -0.2), 1e-3);
       const kept = new Float64Array(take.length);
       for (let i = 0; i < take.length; i++) kept[i] = x.data[take[i] * d + j];
-      values.push(kept.sort());
+      kept.sort();
+      bandwidths[j] = widenedBandwidth(kept, h) * bandwidth;
+      values.push(kept);
     }
     return new MarginalsNoise(values, bandwidths);
   }

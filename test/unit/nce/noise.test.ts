@@ -1,6 +1,8 @@
 import { createRng } from '../../../src/nce/random';
 import { zeros, type Matrix } from '../../../src/nce/linalg';
 import { GaussianNoise, GmmNoise, MarginalsNoise, MixtureNoise, UniformNoise, fitNoise, noiseLogDensities, restoreNoise } from '../../../src/nce/noise';
+import { widenedBandwidth } from '../../../src/nce/noise/marginals';
+import { quantileSorted } from '../../../src/nce/schema';
 import type { ContinuousNoise } from '../../../src/nce/noise';
 
 /** Rows of a 1-D or 2-D matrix from a generator. */
@@ -150,6 +152,40 @@ describe('MarginalsNoise', () => {
       }
       expect(Math.abs(got[i] - expected)).toBeLessThan(1e-5);
     }
+  });
+
+  it('widens the bandwidth of a mostly-zero feature with a long tail: held-out tail values lose far fewer nats', () => {
+    const r = createRng(15);
+    // Column 0 normal; column 1 is 0 in 60% of rows, else spread over a long tail (1 to e^8).
+    const tail = (): number => Math.exp(8 * r.uniform());
+    const x = matrix(1000, 2, (i, j) => (j === 0 ? r.normal() : i % 5 < 3 ? 0 : tail()));
+    const q = MarginalsNoise.fit(x, createRng(16));
+    const silverman = (j: number): number => {
+      const col = Float64Array.from({ length: x.rows }, (_, i) => x.data[i * 2 + j]).sort();
+      const mean = col.reduce((a, v) => a + v, 0) / col.length;
+      const sd = Math.sqrt(col.reduce((a, v) => a + (v - mean) ** 2, 0) / col.length);
+      const iqr = (quantileSorted(col, 0.75) - quantileSorted(col, 0.25)) / 1.349;
+      return 0.9 * Math.min(sd, iqr) * Math.pow(x.rows, -0.2);
+    };
+    // The normal column keeps Silverman's bandwidth; the spiky one gets a wider one.
+    expect(q.bandwidths[0]).toBeCloseTo(silverman(0), 10);
+    expect(q.bandwidths[1]).toBeGreaterThan(2 * silverman(1));
+    // Fresh tail values fall between the kept ones: under Silverman's bandwidth they cost on average
+    // some 90 nats of log q, under the widened one under 20.
+    const narrow = new MarginalsNoise(q.values, Float64Array.from([q.bandwidths[0], silverman(1)]));
+    const held = matrix(500, 2, (_, j) => (j === 0 ? 0 : tail()));
+    const mean = (a: Float64Array): number => a.reduce((s, v) => s + v, 0) / a.length;
+    const wide = mean(q.logDensity(held.data, held.rows));
+    const tight = mean(narrow.logDensity(held.data, held.rows));
+    expect(tight).toBeLessThan(-50);
+    expect(wide).toBeGreaterThan(-25);
+  });
+
+  it('widenedBandwidth keeps Silverman\'s bandwidth on a discrete feature and on too few values', () => {
+    const counts = Float64Array.from({ length: 600 }, (_, i) => i % 3).sort();
+    expect(widenedBandwidth(counts, 0.2)).toBe(0.2);
+    expect(widenedBandwidth(Float64Array.from([0, 1]), 0.2)).toBe(0.2);
+    expect(widenedBandwidth(Float64Array.from([4, 4, 4, 4]), 0.2)).toBe(0.2);
   });
 
   it('resamples each feature independently: samples of correlated data lose the correlation', () => {
