@@ -30,7 +30,8 @@ export const noiseSpecSchema: z.ZodType<NoiseSpec> = z.lazy(() =>
 /**
  * Which NCE quantity a model's `score` is: `logRatio`; `logDensity` = logRatio + log q; or
  * `productOfExperts` = logDensity + log of the weighted harmonic mean of q's mixture components
- * (of q itself when q is not a mixture).
+ * (of q itself when q is not a mixture), each taken as fitted to the data: a Gaussian component at
+ * scale 1, not at the scale that widens it into broad noise.
  */
 export type ScoreKind = 'logDensity' | 'logRatio' | 'productOfExperts';
 

@@ -9,7 +9,16 @@ import type { DataRecord, Feature } from './schema';
 /** Everything a trained model is, in memory; the artifact stores exactly this. */
 export interface ModelState {
   schema: Feature[];
-  noise: { spec: NoiseSpec; fitted: FittedNoise; discrete: number[][] };
+  noise: {
+    spec: NoiseSpec;
+    fitted: FittedNoise;
+    discrete: number[][];
+    /**
+     * How productOfExperts takes q's components: 'fitted' = as fitted to the data (a Gaussian at
+     * scale 1); absent (artifacts from before it existed, calibrated that way) = as widened for the noise.
+     */
+    experts?: 'fitted';
+  };
   noiseRatio: number;
   architecture: Architecture;
   scoreKind: ScoreKind;
@@ -86,7 +95,7 @@ export class Detector {
     let density: Float64Array;
     let harmonic: Float64Array | null = null;
     if (this.state.scoreKind === 'productOfExperts') {
-      ({ density, harmonic } = noiseLogDensities(this.noise, e.numeric, e.n));
+      ({ density, harmonic } = noiseLogDensities(this.noise, e.numeric, e.n, this.state.noise.experts === 'fitted'));
       // When q is not a mixture the two are one array; the discrete part belongs to the density only.
       if (density === harmonic) density = Float64Array.from(density);
     } else {

@@ -161,7 +161,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const scoreKind: ScoreKind = config.scoreKind ?? defaultScoreKind(continuous);
   const partial: ModelState = {
     schema,
-    noise: { spec: config.noise, fitted: continuous.toJSON(), discrete: discrete.toJSON() },
+    noise: { spec: config.noise, fitted: continuous.toJSON(), discrete: discrete.toJSON(), experts: 'fitted' },
     noiseRatio: nu,
     architecture,
     scoreKind,
@@ -198,7 +198,10 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
  * productOfExperts wherever it is finite: the NCE density estimate can learn clusters of the
  * anomalies that reference data holds (it is fitted to that data, anomalies included), while the
  * noise components are too simple to; multiplying it by their soft minimum keeps a record's score
- * low when either the learned density or any one component finds it unlikely.
+ * low when either the learned density or any one component finds it unlikely. The components count
+ * as fitted (a Gaussian at scale 1): widened to scale 2 for the noise, a Gaussian expert forgives
+ * 4x the squared Mahalanobis distance, and a contaminated reference set (cardio: 10% anomalies in
+ * one cluster, which the learned density does learn) needs that expert's full say.
  */
 function defaultScoreKind(noise: ContinuousNoise): ScoreKind {
   if (harmonicFullSupport(noise)) return 'productOfExperts';

@@ -9,6 +9,7 @@ const TRIM_STEPS = 3;
 export class GaussianNoise implements ContinuousNoise {
   readonly fullSupport = true;
   private readonly logNorm: number;
+  private unscaled: GaussianNoise | null = null;
 
   constructor(
     readonly dim: number,
@@ -77,6 +78,18 @@ export class GaussianNoise implements ContinuousNoise {
   logDensityAt(x: Float64Array, offset: number, r: Float64Array, z: Float64Array): number {
     for (let j = 0; j < this.dim; j++) r[j] = x[offset + j] - this.mean[j];
     return this.logNorm - 0.5 * mahalanobis2(this.chol, this.dim, r, z);
+  }
+
+  /** The fitted Gaussian: this one with its covariance shrunk back by `scale`^2. */
+  expert(): GaussianNoise {
+    if (this.scale === 1) return this;
+    this.unscaled ??= new GaussianNoise(
+      this.dim,
+      this.mean,
+      this.chol.map((v) => v / this.scale),
+      1,
+    );
+    return this.unscaled;
   }
 
   toJSON(): FittedNoise {

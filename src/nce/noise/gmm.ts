@@ -13,6 +13,7 @@ const COVARIANCE_FLOOR = 1e-2;
 export class GmmNoise implements ContinuousNoise {
   readonly fullSupport = true;
   private readonly logWeights: Float64Array;
+  private unscaled: GmmNoise | null = null;
 
   constructor(
     readonly weights: Float64Array,
@@ -83,6 +84,17 @@ export class GmmNoise implements ContinuousNoise {
       out[i] = logSumExp(terms);
     }
     return out;
+  }
+
+  /** The fitted mixture: every component with its covariance shrunk back by `scale`^2. */
+  expert(): GmmNoise {
+    if (this.scale === 1) return this;
+    this.unscaled ??= new GmmNoise(
+      this.weights,
+      this.components.map((c) => c.expert()),
+      1,
+    );
+    return this.unscaled;
   }
 
   toJSON(): FittedNoise {

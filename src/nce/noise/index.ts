@@ -3,7 +3,7 @@ import type { Rng } from '../random';
 import { GaussianNoise } from './gaussian';
 import { GmmNoise } from './gmm';
 import { MarginalsNoise } from './marginals';
-import { MixtureNoise } from './mixture';
+import { expertLogDensity, MixtureNoise } from './mixture';
 import type { ContinuousNoise, FittedNoise, NoiseSpec } from './types';
 import { UniformNoise } from './uniform';
 
@@ -35,11 +35,18 @@ export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng): ContinuousNoise 
 /**
  * log q(x) for n rows, and the log weighted harmonic mean of q's mixture components (log q itself
  * when q is not a mixture).
+ * @param experts - take the components as fitted to the data, not as widened for the noise (a
+ *   Gaussian at scale 1, not at its noise scale)
  */
-export function noiseLogDensities(noise: ContinuousNoise, x: Float64Array, n: number): { density: Float64Array; harmonic: Float64Array } {
-  if (noise instanceof MixtureNoise) return noise.logDensityAndHarmonic(x, n);
+export function noiseLogDensities(
+  noise: ContinuousNoise,
+  x: Float64Array,
+  n: number,
+  experts = false,
+): { density: Float64Array; harmonic: Float64Array } {
+  if (noise instanceof MixtureNoise) return noise.logDensityAndHarmonic(x, n, experts);
   const density = noise.logDensity(x, n);
-  return { density, harmonic: density };
+  return { density, harmonic: experts ? expertLogDensity(noise, density, x, n) : density };
 }
 
 /** Whether the harmonic mean of {@link noiseLogDensities} is positive everywhere. */

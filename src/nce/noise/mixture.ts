@@ -46,16 +46,19 @@ export class MixtureNoise implements ContinuousNoise {
    * log q(x) = log sum_k w_k q_k(x), and the log of the components' weighted harmonic mean,
    * -log sum_k w_k / q_k(x), for n rows, from one evaluation of each component. The harmonic mean
    * is a soft minimum: small wherever any one component finds x unlikely.
+   * @param experts - take each component of the harmonic mean as fitted to the data (its
+   *   {@link ContinuousNoise.expert}), not as widened for the noise
    */
-  logDensityAndHarmonic(x: Float64Array, n: number): { density: Float64Array; harmonic: Float64Array } {
+  logDensityAndHarmonic(x: Float64Array, n: number, experts = false): { density: Float64Array; harmonic: Float64Array } {
     const parts = this.components.map((c) => c.logDensity(x, n));
+    const expertParts = experts ? this.components.map((c, k) => expertLogDensity(c, parts[k], x, n)) : parts;
     const density = new Float64Array(n);
     const harmonic = new Float64Array(n);
     const terms = new Float64Array(parts.length);
     for (let i = 0; i < n; i++) {
       for (let k = 0; k < parts.length; k++) terms[k] = this.logWeights[k] + parts[k][i];
       density[i] = logSumExp(terms);
-      for (let k = 0; k < parts.length; k++) terms[k] = this.logWeights[k] - parts[k][i];
+      for (let k = 0; k < parts.length; k++) terms[k] = this.logWeights[k] - expertParts[k][i];
       harmonic[i] = -logSumExp(terms);
     }
     return { density, harmonic };
@@ -64,4 +67,10 @@ export class MixtureNoise implements ContinuousNoise {
   toJSON(): FittedNoise {
     return { type: 'mixture', weights: [...this.weights], components: this.components.map((c) => c.toJSON()) };
   }
+}
+
+/** log of `noise`'s expert at n rows of x; `own` (its log q there) when the expert is the noise itself. */
+export function expertLogDensity(noise: ContinuousNoise, own: Float64Array, x: Float64Array, n: number): Float64Array {
+  const e = noise.expert?.() ?? noise;
+  return e === noise ? own : e.logDensity(x, n);
 }

@@ -27,4 +27,9 @@ export interface ContinuousNoise {
   logDensity(x: Float64Array, n: number): Float64Array;
   /** The fitted parameters, for the artifact. */
   toJSON(): FittedNoise;
+  /**
+   * This distribution as a model of the data, for the productOfExperts score: as fitted, before the
+   * widening (`scale`) that makes it cover far regions as noise. Absent: the noise itself.
+   */
+  expert?(): ContinuousNoise;
 }

@@ -43,17 +43,36 @@ describe('Detector.score', () => {
     expect(detector.score([records[3]])[0]).toEqual(results[3]);
   });
 
-  it('by default, score is logDensity plus the log weighted harmonic mean of the noise components', () => {
+  it('by default, score is logDensity plus the log weighted harmonic mean of the noise components as fitted (Gaussian at scale 1)', () => {
     const records = mixedRecords(5, 2);
     const results = detector.score(records);
     const noise = restoreNoise(result.state.noise.fitted) as MixtureNoise;
     const e = encode(result.state.schema, records);
-    const parts = noise.components.map((c) => c.logDensity(e.numeric, e.n));
+    const parts = noise.components.map((c) => (c.expert?.() ?? c).logDensity(e.numeric, e.n));
     expect(result.state.scoreKind).toBe('productOfExperts');
+    expect(result.state.noise.experts).toBe('fitted');
+    expect(noise.components.some((c) => c.expert && c.expert() !== c)).toBe(true);
     results.forEach((r, i) => {
       const harmonic = -Math.log(parts.reduce((s, p, k) => s + noise.weights[k] * Math.exp(-p[i]), 0));
       expect(r.score).toBeCloseTo((r.logDensity as number) + harmonic, 6);
     });
+  });
+
+  it('a model state from before fitted experts (older artifacts) keeps scoring with the widened components it was calibrated on', () => {
+    const records = mixedRecords(5, 2);
+    const { experts: _, ...noiseState } = result.state.noise;
+    const old = new Detector({ ...result.state, noise: noiseState });
+    try {
+      const noise = restoreNoise(result.state.noise.fitted) as MixtureNoise;
+      const e = encode(result.state.schema, records);
+      const parts = noise.components.map((c) => c.logDensity(e.numeric, e.n));
+      old.score(records).forEach((r, i) => {
+        const harmonic = -Math.log(parts.reduce((s, p, k) => s + noise.weights[k] * Math.exp(-p[i]), 0));
+        expect(r.score).toBeCloseTo((r.logDensity as number) + harmonic, 6);
+      });
+    } finally {
+      old.dispose();
+    }
   });
 
   it.each(['logDensity', 'logRatio'] as const)('with scoreKind %s, score is that quantity', (kind) => {

@@ -57,6 +57,19 @@ describe('GaussianNoise', () => {
     expect(q.chol[3] ** 2 + q.chol[2] ** 2).toBeCloseTo(4, 0);
   });
 
+  it('expert() of a Gaussian fitted at scale 2 is the Gaussian fitted at scale 1', () => {
+    const rng = createRng(3);
+    const x = matrix(3000, 2, (_, j) => (j === 0 ? rng.normal() : 3 * rng.normal() + 1));
+    const wide = GaussianNoise.fit(x, 2);
+    const fitted = GaussianNoise.fit(x, 1);
+    expect(fitted.expert()).toBe(fitted);
+    const probes = Float64Array.from([0, 1, 2, -3, -1, 7]);
+    const got = wide.expert().logDensity(probes, 3);
+    const expected = fitted.logDensity(probes, 3);
+    for (let i = 0; i < 3; i++) expect(got[i]).toBeCloseTo(expected[i], 3);
+    expect(wide.expert().scale).toBe(1);
+  });
+
   it('with trim 0.1, 10% far outliers barely widen the fit, while an untrimmed fit balloons', () => {
     const rng = createRng(2);
     const x = matrix(5000, 1, (i) => (i % 10 === 0 ? 40 + rng.normal() : rng.normal()));
@@ -235,6 +248,27 @@ describe('MixtureNoise', () => {
     const { density, harmonic } = q.logDensityAndHarmonic(Float64Array.from([3]), 1);
     expect(Number.isFinite(density[0])).toBe(true);
     expect(harmonic[0]).toBe(-Infinity);
+  });
+
+  it('with experts, the harmonic mean takes each component as fitted (a Gaussian at scale 1) while log q stays the noise', () => {
+    const r = createRng(17);
+    const x = matrix(2000, 1, () => r.normal());
+    const wide = GaussianNoise.fit(x, 2);
+    const m = MarginalsNoise.fit(x, createRng(18));
+    const q = new MixtureNoise(Float64Array.from([0.5, 0.5]), [m, wide]);
+    const probes = Float64Array.from([0, 1.5, -4]);
+    const plain = q.logDensityAndHarmonic(probes, 3);
+    const fitted = q.logDensityAndHarmonic(probes, 3, true);
+    const [lm, lg] = [m.logDensity(probes, 3), wide.expert().logDensity(probes, 3)];
+    for (let i = 0; i < 3; i++) {
+      expect(fitted.density[i]).toBe(plain.density[i]);
+      expect(fitted.harmonic[i]).toBeCloseTo(-Math.log(0.5 / Math.exp(lm[i]) + 0.5 / Math.exp(lg[i])), 8);
+    }
+    // The fitted Gaussian is narrower than the widened one: off-centre records are less likely under it.
+    for (let i = 1; i < 3; i++) expect(fitted.harmonic[i]).toBeLessThan(plain.harmonic[i]);
+    const single = noiseLogDensities(wide, probes, 3, true);
+    expect([...single.density]).toEqual([...wide.logDensity(probes, 3)]);
+    expect([...single.harmonic]).toEqual([...wide.expert().logDensity(probes, 3)]);
   });
 
   it('noiseLogDensities of a distribution that is not a mixture gives log q as both', () => {
