@@ -144,7 +144,7 @@ describe('MarginalsNoise', () => {
     const r = createRng(13);
     // A normal, a discrete and a heavy-tailed feature (its values span more than one table holds).
     const d = 3;
-    const x = matrix(3000, d, (_, j) => (j === 0 ? r.normal() : j === 1 ? Math.round(5 * r.uniform()) : r.normal() / (0.002 + r.uniform())));
+    const x = matrix(3000, d, (_, j) => (j === 0 ? r.normal() : j === 1 ? Math.round(5 * r.uniform()) : r.normal() / (1e-5 + r.uniform() ** 3)));
     const q = MarginalsNoise.fit(x, createRng(14));
     const p = q.toJSON() as { values: number[][]; bandwidths: number[] };
     const third = p.values[2];
