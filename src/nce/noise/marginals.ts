@@ -30,15 +30,7 @@ const WIDEN_STEPS = 10;
  */
 export function widenedBandwidth(sorted: Float64Array, h: number): number {
   if (sorted.length < 3) return h;
-  const values: number[] = [];
-  const counts: number[] = [];
-  for (const v of sorted) {
-    if (values.length > 0 && values[values.length - 1] === v) counts[counts.length - 1]++;
-    else {
-      values.push(v);
-      counts.push(1);
-    }
-  }
+  const { values, counts } = distinctCounts(sorted);
   if (values.length < 2) return h;
   let best = h;
   let bestLl = looLogLikelihood(values, counts, sorted.length, h);
@@ -113,15 +105,7 @@ export class MarginalsNoise implements ContinuousNoise {
     // Tabular features repeat values a lot; summing each distinct value once, weighted by its
     // count, gives the same density for a fraction of the kernel evaluations.
     this.distinct = values.map((sorted) => {
-      const u: number[] = [];
-      const c: number[] = [];
-      for (const v of sorted) {
-        if (u.length > 0 && u[u.length - 1] === v) c[c.length - 1]++;
-        else {
-          u.push(v);
-          c.push(1);
-        }
-      }
+      const { values: u, counts: c } = distinctCounts(sorted);
       return { values: Float64Array.from(u), counts: Float64Array.from(c) };
     });
   }
@@ -291,4 +275,19 @@ function hermite(t: LogTable, k: number, u: number): number {
   const u2 = u * u;
   const w = 1 - u;
   return (1 + 2 * u) * w * w * t.f[k] + u * w * w * t.step * t.df[k] + u2 * (3 - 2 * u) * t.f[k + 1] - u2 * w * t.step * t.df[k + 1];
+}
+
+/** The distinct values of an ascending array, with how often each occurs. */
+function distinctCounts(sorted: ArrayLike<number>): { values: number[]; counts: number[] } {
+  const values: number[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const v = sorted[i];
+    if (values.length > 0 && values[values.length - 1] === v) counts[counts.length - 1]++;
+    else {
+      values.push(v);
+      counts.push(1);
+    }
+  }
+  return { values, counts };
 }
