@@ -122,7 +122,7 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
  * a manifest is not a model.
  */
 export async function saveArtifact(dir: string, a: Artifact): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  // writeFileAtomic creates `dir`.
   await writeFileAtomic(join(dir, WEIGHTS_FILE), a.weights);
   await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(a.manifest, null, 2) + '\n');
 }
