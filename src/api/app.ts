@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet from 'helmet';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { JobQueue, Scheduler } from '../queue';
@@ -16,6 +17,39 @@ import { modelsRouter } from './models.route';
 import { docsPage, openApiDocument } from './openapi';
 import { scheduleRouter } from './schedule.route';
 import { scoreRouter } from './score.route';
+
+/**
+ * The security headers a JSON API needs (OWASP REST guidance): nothing may load or frame it, HSTS,
+ * nosniff, no referrer, same-origin reads. The headers for HTML documents only are left out: every
+ * response carries its headers, and a scored record is smaller than helmet's defaults. helmet
+ * computes them once here; each request then sets them in one loop rather than through helmet's
+ * chain of seven middlewares (a measurable share of a single-record score request).
+ */
+export const SECURITY_HEADERS: readonly (readonly [string, string])[] = headersOf(
+  helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    xFrameOptions: { action: 'deny' },
+    crossOriginOpenerPolicy: false,
+    originAgentCluster: false,
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
+    xPermittedCrossDomainPolicies: false,
+    xXssProtection: false,
+  }),
+);
+
+/** The headers a middleware that only sets static headers (as helmet's do) sets on a response. */
+function headersOf(middleware: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void): [string, string][] {
+  const headers: [string, string][] = [];
+  const res = { setHeader: (name: string, value: unknown) => headers.push([name.toLowerCase(), String(value)]), removeHeader: () => undefined };
+  let done = false;
+  middleware({ headers: {} } as IncomingMessage, res as unknown as ServerResponse, (err?: unknown) => {
+    if (err) throw err instanceof Error ? err : new Error(String(err));
+    done = true;
+  });
+  if (!done) throw new Error('the security headers middleware did not finish synchronously');
+  return headers;
+}
 
 /** What the app is built from; the composition root (src/main.ts) supplies it. */
 export interface AppDeps {
@@ -37,26 +71,13 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   // No ETag: hashing every response (a scored batch is ~100 KB) costs more than any client saves.
   app.set('etag', false);
-  // The security headers a JSON API needs (OWASP REST guidance): nothing may load or frame it, HSTS,
-  // nosniff, no referrer, same-origin reads. The headers for HTML documents only are left out: every
-  // response carries its headers, and a scored record is smaller than helmet's defaults.
-  app.use(
-    helmet({
-      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-      xFrameOptions: { action: 'deny' },
-      crossOriginOpenerPolicy: false,
-      originAgentCluster: false,
-      xDnsPrefetchControl: false,
-      xDownloadOptions: false,
-      xPermittedCrossDomainPolicies: false,
-      xXssProtection: false,
-    }),
-  );
   app.set('query parser', 'simple');
 
+  const security = SECURITY_HEADERS;
   app.use((req: Request, res: Response, next: NextFunction) => {
+    for (const [name, value] of security) res.setHeader(name, value);
     const id = req.get('x-request-id') ?? randomUUID();
-    res.set('x-request-id', id);
+    res.setHeader('x-request-id', id);
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -98,7 +119,7 @@ export function createApp(deps: AppDeps): Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.use('/v1', rateLimitPerKey(settings.RATE_LIMIT_PER_MINUTE, settings.API_KEYS));
+  if (settings.RATE_LIMIT_PER_MINUTE > 0) app.use('/v1', rateLimitPerKey(settings.RATE_LIMIT_PER_MINUTE, settings.API_KEYS));
   const scoreAuth = requireScope(settings.API_KEYS, 'score');
   const adminAuth = requireScope(settings.API_KEYS, 'admin');
   app.use(scoreRouter({ models: deps.models, metrics, maxBatch: settings.MAX_BATCH_RECORDS, maxBytes: settings.MAX_BODY_BYTES, auth: scoreAuth }));

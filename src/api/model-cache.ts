@@ -35,10 +35,17 @@ export class ModelCache {
     private readonly onGone: (name: string) => void = () => undefined,
   ) {}
 
+  /** The model to score with when it is loaded and recently checked; else undefined (use {@link ModelCache.get}). */
+  fresh(name: string): ServedModel | undefined {
+    const entry = this.entries.get(name);
+    return entry && Date.now() - entry.checkedAt < REFRESH_MS ? entry.served : undefined;
+  }
+
   /** The model to score with, loading or refreshing it as needed. */
   async get(name: string): Promise<ServedModel> {
+    const fresh = this.fresh(name);
+    if (fresh) return fresh;
     const entry = this.entries.get(name);
-    if (entry && Date.now() - entry.checkedAt < REFRESH_MS) return entry.served;
     let pending = this.loading.get(name);
     if (!pending) {
       pending = this.refresh(name, entry).finally(() => this.loading.delete(name));

@@ -69,7 +69,8 @@ export function scoreRouter(deps: { models: ModelCache; metrics: Metrics; maxBat
       throw new AppError('BATCH_TOO_LARGE', `${records.length} records in one request; the limit is ${deps.maxBatch}`, '/records');
     }
     const request = parseScoreRequest(input);
-    const model = await deps.models.get(name);
+    // Synchronously when the model is loaded and fresh: most requests then never wait on a promise.
+    const model = deps.models.fresh(name) ?? (await deps.models.get(name));
     const recs = request.records as DataRecord[];
     const results = model.detector.score(recs);
     const explanations = request.explain ? explain(model.detector, recs) : null;

@@ -2,7 +2,7 @@ import type { Calibration } from './calibration';
 import { percentileOf } from './calibration';
 import type { ScoreKind } from './config';
 import { type Encoded, encoderFor, layoutOf, type Layout, networkInput } from './encoding';
-import { type Architecture, type DenseWeights, forwardHost, ServingNet } from './model';
+import { type Architecture, type DenseWeights, HostNet, ServingNet } from './model';
 import { type ContinuousNoise, DiscreteNoise, type FittedNoise, type NoiseSpec, noiseLogDensities, restoreNoise } from './noise';
 import type { DataRecord, Feature } from './schema';
 
@@ -20,6 +20,11 @@ export interface ModelState {
     experts?: 'fitted';
   };
   noiseRatio: number;
+  /**
+   * productOfExperts counts logRatio up to this value: the median over held-out reference records.
+   * Absent (artifacts from before it existed, calibrated that way): uncapped.
+   */
+  ratioCap?: number;
   architecture: Architecture;
   scoreKind: ScoreKind;
   calibration: Calibration;
@@ -65,6 +70,7 @@ export const SCORE_FLOOR = -1e6;
 export class Detector {
   readonly layout: Layout;
   private readonly net: ServingNet;
+  private readonly host: HostNet;
   private readonly noise: ContinuousNoise;
   private readonly discrete: DiscreteNoise;
   private readonly logNu: number;
@@ -81,6 +87,7 @@ export class Detector {
     this.noise = restoreNoise(state.noise.fitted);
     this.discrete = DiscreteNoise.fromJSON(state.noise.discrete);
     this.logNu = Math.log(state.noiseRatio);
+    this.host = new HostNet(state.architecture, state.weights);
     // Last: the only part holding backend memory, so nothing that can still fail leaves it behind.
     this.net = new ServingNet(state.architecture, state.weights);
   }
@@ -113,12 +120,18 @@ export class Detector {
     const score = new Float64Array(n);
     if (n === 0) return { logRatio, logDensity: new Float64Array(0), score };
     const input = networkInput(this.layout, e);
-    const logits = n <= this.hostForwardRows ? forwardHost(this.state.architecture, this.state.weights, input, n) : this.net.predict(input, n);
+    const logits = n <= this.hostForwardRows ? this.host.predict(input, n) : this.net.predict(input, n);
     const { density: logDensity, harmonic } = this.logNoiseParts(e);
+    const cap = this.state.ratioCap ?? Infinity;
     for (let i = 0; i < n; i++) {
       logRatio[i] = logits[i] + this.logNu;
       logDensity[i] += logRatio[i];
-      const s = harmonic ? logDensity[i] + harmonic[i] : this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
+      // productOfExperts: log q + the capped ratio + the experts' harmonic mean.
+      const s = harmonic
+        ? logDensity[i] - logRatio[i] + Math.min(logRatio[i], cap) + harmonic[i]
+        : this.state.scoreKind === 'logDensity'
+          ? logDensity[i]
+          : logRatio[i];
       // NaN (never expected: inputs are clamped) would slip through Math.max; it scores as the floor.
       score[i] = Number.isNaN(s) ? SCORE_FLOOR : Math.max(SCORE_FLOOR, s);
     }

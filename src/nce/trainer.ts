@@ -9,7 +9,7 @@ import { type Architecture, type DenseWeights, Mlp } from './model';
 import { type ContinuousNoise, DiscreteNoise, fitNoise, harmonicFullSupport } from './noise';
 import { createRng, permutation, type Rng } from './random';
 import { featureReference, type FeatureReference } from './reference';
-import { type DataRecord, type Feature, inferSchema } from './schema';
+import { type DataRecord, type Feature, inferSchema, quantileSorted } from './schema';
 
 /** Fewest records a model can be trained on. */
 export const MIN_TRAINING_RECORDS = 20;
@@ -168,8 +168,15 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
     calibration: { targetFpr: config.targetFpr, threshold: -Infinity, quantiles: [0], referenceCount: 0 },
     weights: best.weights,
   };
-  const detector = new Detector(partial);
   let reference: Float64Array;
+  const uncapped = new Detector(partial);
+  try {
+    // The ratio's cap is what the classifier gives a typical held-out reference record.
+    if (scoreKind === 'productOfExperts') partial.ratioCap = quantileSorted(uncapped.evaluate(val).logRatio.sort(), 0.5);
+  } finally {
+    uncapped.dispose();
+  }
+  const detector = new Detector(partial);
   try {
     reference = detector.evaluate(val).score;
   } finally {

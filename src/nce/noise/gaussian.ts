@@ -92,6 +92,18 @@ export class GaussianNoise implements ContinuousNoise {
     return this.unscaled;
   }
 
+  /**
+   * The fitted Gaussian's log density from this one's: both share the Mahalanobis distance up to
+   * the factor scale^2, so log q_1(x) = logNorm_1 - scale^2 (logNorm_s - log q_s(x)).
+   */
+  expertFromOwn(own: Float64Array): Float64Array {
+    const e = this.expert();
+    const s2 = this.scale * this.scale;
+    const out = new Float64Array(own.length);
+    for (let i = 0; i < own.length; i++) out[i] = e.logNorm - s2 * (this.logNorm - own[i]);
+    return out;
+  }
+
   toJSON(): FittedNoise {
     return { type: 'gaussian', scale: this.scale, mean: [...this.mean], chol: [...this.chol] };
   }

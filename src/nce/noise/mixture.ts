@@ -72,5 +72,6 @@ export class MixtureNoise implements ContinuousNoise {
 /** log of `noise`'s expert at n rows of x; `own` (its log q there) when the expert is the noise itself. */
 export function expertLogDensity(noise: ContinuousNoise, own: Float64Array, x: Float64Array, n: number): Float64Array {
   const e = noise.expert?.() ?? noise;
-  return e === noise ? own : e.logDensity(x, n);
+  if (e === noise) return own;
+  return noise.expertFromOwn ? noise.expertFromOwn(own) : e.logDensity(x, n);
 }

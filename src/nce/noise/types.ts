@@ -32,4 +32,9 @@ export interface ContinuousNoise {
    * widening (`scale`) that makes it cover far regions as noise. Absent: the noise itself.
    */
   expert?(): ContinuousNoise;
+  /**
+   * The expert's log density at rows where this distribution's own is `own`, when the one follows
+   * from the other without looking at the rows again (saves a second pass over them).
+   */
+  expertFromOwn?(own: Float64Array): Float64Array;
 }

@@ -52,16 +52,37 @@ describe('Detector.score', () => {
     expect(result.state.scoreKind).toBe('productOfExperts');
     expect(result.state.noise.experts).toBe('fitted');
     expect(noise.components.some((c) => c.expert && c.expert() !== c)).toBe(true);
+    const cap = result.state.ratioCap as number;
     results.forEach((r, i) => {
       const harmonic = -Math.log(parts.reduce((s, p, k) => s + noise.weights[k] * Math.exp(-p[i]), 0));
-      expect(r.score).toBeCloseTo((r.logDensity as number) + harmonic, 6);
+      expect(r.score).toBeCloseTo((r.logDensity as number) + harmonic + Math.min(0, cap - r.logRatio), 6);
     });
   });
 
-  it('a model state from before fitted experts (older artifacts) keeps scoring with the widened components it was calibrated on', () => {
+  it('counts logRatio up to ratioCap, the median over held-out reference records', () => {
+    const cap = result.state.ratioCap as number;
+    expect(Number.isFinite(cap)).toBe(true);
+    const like = detector.score(mixedRecords(400, 7));
+    const above = like.filter((r) => r.logRatio > cap).length / like.length;
+    expect(above).toBeGreaterThan(0.3);
+    expect(above).toBeLessThan(0.7);
+    // Uncapped, the records above the cap would score higher by exactly their excess.
+    const { ratioCap: _, ...uncappedState } = result.state;
+    const uncapped = new Detector(uncappedState);
+    try {
+      const records = mixedRecords(50, 8);
+      const capped = detector.score(records);
+      uncapped.score(records).forEach((u, i) => expect(u.score - capped[i].score).toBeCloseTo(Math.max(0, u.logRatio - cap), 6));
+    } finally {
+      uncapped.dispose();
+    }
+  });
+
+  it('a model state from before fitted experts and the ratio cap (older artifacts) keeps scoring with the widened components it was calibrated on', () => {
     const records = mixedRecords(5, 2);
     const { experts: _, ...noiseState } = result.state.noise;
-    const old = new Detector({ ...result.state, noise: noiseState });
+    const { ratioCap: _cap, ...before } = result.state;
+    const old = new Detector({ ...before, noise: noiseState });
     try {
       const noise = restoreNoise(result.state.noise.fitted) as MixtureNoise;
       const e = encode(result.state.schema, records);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/nce';
-import { type Architecture, forwardHost, Mlp, ServingNet } from '../../../src/nce/model';
+import { type Architecture, HostNet, Mlp, ServingNet } from '../../../src/nce/model';
 import { createRng } from '../../../src/nce/random';
 
 beforeAll(async () => {
@@ -47,14 +47,14 @@ describe('Mlp', () => {
   });
 });
 
-describe('forwardHost', () => {
+describe('HostNet', () => {
   it.each(['swish', 'relu', 'tanh', 'elu'] as const)('with %s, agrees with the tfjs forward pass to 1e-4 (float32 rounding)', (activation) => {
     const arch: Architecture = { inputWidth: 4, hiddenUnits: [8, 6], activation, members: 2 };
     const net = Mlp.init(arch, createRng(5));
     const input = Float32Array.from({ length: 10 * 4 }, (_, i) => 2 * Math.cos(i * 1.3));
     try {
       const expected = net.predict(input, 10);
-      const got = forwardHost(arch, net.readWeights(), input, 10);
+      const got = new HostNet(arch, net.readWeights()).predict(input, 10);
       for (let i = 0; i < 10; i++) expect(Math.abs(got[i] - expected[i])).toBeLessThan(1e-4);
     } finally {
       net.dispose();
