@@ -5,6 +5,7 @@
  *
  *   npm run bench:serve [-- --seconds 10] [--rounds 3]
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +19,36 @@ const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: {
 const seconds = Number(values.seconds ?? 10);
 const rounds = Number(values.rounds ?? 3);
 const DATA = resolve(root, '..', 'shared', 'datasets', 'shuttle.csv');
+
+/** Clock ticks per second of /proc's CPU times. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) a process has used so far; null where /proc does not exist (not Linux). */
+function cpuSeconds(pid: number | undefined): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** A load run and the server's CPU microseconds per request during it (null off Linux). */
+async function measured(pid: number | undefined, url: string, body: string, duration: number): Promise<{ result: autocannon.Result; cpuPerRequest: number | null }> {
+  const before = cpuSeconds(pid);
+  const result = await load(url, body, 16, duration);
+  const after = cpuSeconds(pid);
+  const requests = result.requests.total;
+  return { result, cpuPerRequest: before === null || after === null || requests === 0 ? null : ((after - before) * 1e6) / requests };
+}
 
 async function load(url: string, body: string, connections: number, duration: number): Promise<autocannon.Result> {
   return autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration });
@@ -36,6 +67,12 @@ async function sequentialP99(url: string, body: string, duration: number): Promi
   }
   times.sort((a, b) => a - b);
   return { p99: times[Math.floor(times.length * 0.99)], n: times.length };
+}
+
+/** Median of ratios, with their range. */
+function spread(values: number[]): string {
+  const v = [...values].sort((a, b) => a - b);
+  return `${v[Math.floor(v.length / 2)].toFixed(2)} (range ${v[0].toFixed(2)}-${v[v.length - 1].toFixed(2)})`;
 }
 
 async function main(): Promise<void> {
@@ -72,17 +109,22 @@ async function main(): Promise<void> {
       ['1,000 records', batch, 1000],
     ] as const) {
       // Alternating rounds, median ratio: one run of each is at the mercy of a GC pause or a busy core.
+      // Each server's CPU time per request is printed beside its throughput: on a shared machine,
+      // where the load generator competes for the same cores, it is the steadier figure.
       const ratios: number[] = [];
+      const cpuRatios: number[] = [];
       for (let r = 0; r < rounds; r++) {
-        const ours = await load(scoreUrl, body, 16, seconds);
-        const theirs = await load(plainUrl, body, 16, seconds);
-        errors += ours.non2xx + ours.errors;
-        ratios.push(ours.requests.average / theirs.requests.average);
-        const rate = (x: autocannon.Result): string => `${(x.requests.average * unit).toFixed(0)} ${unit === 1 ? 'req/s' : 'records/s'} (p99 ${x.latency.p99} ms)`;
+        const ours = await measured(service.child.pid, scoreUrl, body, seconds);
+        const theirs = await measured(plain.child.pid, plainUrl, body, seconds);
+        errors += ours.result.non2xx + ours.result.errors;
+        ratios.push(ours.result.requests.average / theirs.result.requests.average);
+        if (ours.cpuPerRequest !== null && theirs.cpuPerRequest !== null) cpuRatios.push(theirs.cpuPerRequest / ours.cpuPerRequest);
+        const rate = (x: { result: autocannon.Result; cpuPerRequest: number | null }): string =>
+          `${(x.result.requests.average * unit).toFixed(0)} ${unit === 1 ? 'req/s' : 'records/s'} (p99 ${x.result.latency.p99} ms${x.cpuPerRequest === null ? '' : `, ${x.cpuPerRequest.toFixed(0)} us CPU/request`})`;
         console.log(`${what}   round ${r + 1}: nce-ood ${rate(ours)}   plain ${rate(theirs)}   ratio ${ratios[r].toFixed(2)}`);
       }
-      ratios.sort((a, b) => a - b);
-      console.log(`${what}   median ratio ${ratios[Math.floor(rounds / 2)].toFixed(2)} (range ${ratios[0].toFixed(2)}-${ratios[rounds - 1].toFixed(2)})`);
+      console.log(`${what}   median throughput ratio ${spread(ratios)}`);
+      if (cpuRatios.length > 0) console.log(`${what}   median CPU-per-request ratio (plain / nce-ood) ${spread(cpuRatios)}`);
     }
     console.log(`non-2xx or errors during scoring runs: ${errors}`);
 

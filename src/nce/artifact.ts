@@ -93,6 +93,9 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
   if (weights.length !== manifest.weights.bytes || sha256(weights) !== manifest.weights.sha256) {
     throw new NceError('ARTIFACT_TAMPERED', `${WEIGHTS_FILE} does not match the sha256 in ${MANIFEST_FILE}: the file was modified or damaged`);
   }
+  if (manifest.ratioCap !== undefined && !Number.isFinite(manifest.ratioCap)) {
+    throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has a ratioCap that is not a finite number`);
+  }
   const layers = unpackWeights(weights, manifest.weights.layers);
   const widths = layerWidths(manifest.architecture);
   const perMember = widths.length - 1;
@@ -109,7 +112,7 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
       schema: manifest.schema,
       noise: manifest.noise,
       noiseRatio: manifest.noiseRatio,
-      ...(typeof manifest.ratioCap === 'number' ? { ratioCap: manifest.ratioCap } : {}),
+      ...(manifest.ratioCap === undefined ? {} : { ratioCap: manifest.ratioCap }),
       architecture: manifest.architecture,
       scoreKind: manifest.scoreKind,
       calibration: manifest.calibration,

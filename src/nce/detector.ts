@@ -124,14 +124,11 @@ export class Detector {
     const { density: logDensity, harmonic } = this.logNoiseParts(e);
     const cap = this.state.ratioCap ?? Infinity;
     for (let i = 0; i < n; i++) {
+      const logQ = logDensity[i];
       logRatio[i] = logits[i] + this.logNu;
-      logDensity[i] += logRatio[i];
+      logDensity[i] = logQ + logRatio[i];
       // productOfExperts: log q + the capped ratio + the experts' harmonic mean.
-      const s = harmonic
-        ? logDensity[i] - logRatio[i] + Math.min(logRatio[i], cap) + harmonic[i]
-        : this.state.scoreKind === 'logDensity'
-          ? logDensity[i]
-          : logRatio[i];
+      const s = harmonic ? logQ + Math.min(logRatio[i], cap) + harmonic[i] : this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
       // NaN (never expected: inputs are clamped) would slip through Math.max; it scores as the floor.
       score[i] = Number.isNaN(s) ? SCORE_FLOOR : Math.max(SCORE_FLOOR, s);
     }

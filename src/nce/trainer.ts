@@ -168,14 +168,17 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
     calibration: { targetFpr: config.targetFpr, threshold: -Infinity, quantiles: [0], referenceCount: 0 },
     weights: best.weights,
   };
-  let reference: Float64Array;
-  const uncapped = new Detector(partial);
-  try {
+  if (scoreKind === 'productOfExperts') {
     // The ratio's cap is what the classifier gives a typical held-out reference record.
-    if (scoreKind === 'productOfExperts') partial.ratioCap = quantileSorted(uncapped.evaluate(val).logRatio.sort(), 0.5);
-  } finally {
-    uncapped.dispose();
+    const uncapped = new Detector(partial);
+    try {
+      const cap = quantileSorted(uncapped.evaluate(val).logRatio.sort(), 0.5);
+      if (Number.isFinite(cap)) partial.ratioCap = cap;
+    } finally {
+      uncapped.dispose();
+    }
   }
+  let reference: Float64Array;
   const detector = new Detector(partial);
   try {
     reference = detector.evaluate(val).score;

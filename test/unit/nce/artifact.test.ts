@@ -35,6 +35,8 @@ describe('model artifact', () => {
       expect(after.score(probes)).toEqual(before.score(probes));
       expect(loaded.manifest.weights.sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(loaded.manifest.dataset.rows).toBe(300);
+      expect(loaded.state.ratioCap).toBe(result.state.ratioCap);
+      expect(Number.isFinite(loaded.state.ratioCap)).toBe(true);
     } finally {
       before.dispose();
       after.dispose();
@@ -56,6 +58,13 @@ describe('model artifact', () => {
     m.calibration.threshold -= 100;
     await writeFile(join(d, 'manifest.json'), JSON.stringify(m));
     await expect(loadArtifact(d)).rejects.toMatchObject({ code: 'ARTIFACT_TAMPERED', message: expect.stringContaining('manifest.json') });
+    await rm(d, { recursive: true });
+  });
+
+  it('refuses a manifest whose ratioCap is not a finite number (NaN is written as null) with ARTIFACT_INVALID', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'nce-artifact-nan-'));
+    await saveArtifact(d, toArtifact({ ...result, state: { ...result.state, ratioCap: NaN } }, { datasetFingerprint: 'x', datasetRows: 300, backend: 'wasm' }));
+    await expect(loadArtifact(d)).rejects.toMatchObject({ code: 'ARTIFACT_INVALID', message: expect.stringContaining('ratioCap') });
     await rm(d, { recursive: true });
   });
 

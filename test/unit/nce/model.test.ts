@@ -48,14 +48,30 @@ describe('Mlp', () => {
 });
 
 describe('HostNet', () => {
+  it('with an input wider than every hidden layer, agrees with the tfjs forward pass', () => {
+    const arch: Architecture = { inputWidth: 13, hiddenUnits: [5, 3], activation: 'swish', members: 1 };
+    const net = Mlp.init(arch, createRng(9));
+    const input = Float32Array.from({ length: 7 * 13 }, (_, i) => Math.sin(i * 0.9));
+    try {
+      const expected = net.predict(input, 7);
+      const got = new HostNet(arch, net.readWeights()).predict(input, 7);
+      for (let i = 0; i < 7; i++) expect(Math.abs(got[i] - expected[i])).toBeLessThan(1e-4);
+    } finally {
+      net.dispose();
+    }
+  });
+
   it.each(['swish', 'relu', 'tanh', 'elu'] as const)('with %s, agrees with the tfjs forward pass to 1e-4 (float32 rounding)', (activation) => {
     const arch: Architecture = { inputWidth: 4, hiddenUnits: [8, 6], activation, members: 2 };
     const net = Mlp.init(arch, createRng(5));
     const input = Float32Array.from({ length: 10 * 4 }, (_, i) => 2 * Math.cos(i * 1.3));
     try {
       const expected = net.predict(input, 10);
-      const got = new HostNet(arch, net.readWeights()).predict(input, 10);
+      const host = new HostNet(arch, net.readWeights());
+      const got = host.predict(input, 10);
       for (let i = 0; i < 10; i++) expect(Math.abs(got[i] - expected[i])).toBeLessThan(1e-4);
+      // Its scratch buffers carry nothing from one call to the next.
+      expect(host.predict(input.subarray(4 * 4), 6)).toEqual(got.subarray(4));
     } finally {
       net.dispose();
     }
