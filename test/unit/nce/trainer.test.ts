@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Detector, encode, initBackend, train, type TrainResult } from '../../../src/nce';
 import { restoreNoise } from '../../../src/nce/noise';
 import { normalRecords } from '../../helpers/data';
@@ -104,6 +106,18 @@ describe('train', () => {
   ])('with noise %j and no scoreKind, the model scores by %s', async (noise, kind) => {
     const result = await train(normalRecords(100, 2, 4), { noise, epochs: 1 });
     expect(result.state.scoreKind).toBe(kind);
+  });
+
+  it('with examples/multimodal-config.json on two separated classes, q mixes the marginals with a Gaussian mixture of one component per class', async () => {
+    const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'multimodal-config.json'), 'utf8')) as object;
+    const records = normalRecords(600, 2, 3).map((r, i) => ({ ...r, f0: (r.f0 as number) + (i % 2 === 0 ? 10 : -10) }));
+    const result = await train(records, { ...config, epochs: 2 });
+    const fitted = result.state.noise.fitted;
+    if (fitted.type !== 'mixture') throw new Error(`expected a mixture, got ${fitted.type}`);
+    expect(fitted.components.map((c) => c.type)).toEqual(['marginals', 'gmm']);
+    const gmm = fitted.components[1];
+    if (gmm.type !== 'gmm') throw new Error('expected a gmm');
+    expect(gmm.weights).toHaveLength(2);
   });
 
   it('when given too few records, refuses with INSUFFICIENT_DATA', async () => {
