@@ -5,8 +5,8 @@
  * zero failed requests (the swaps included), and RSS growth under 10% from one retrain to the next
  * (the lowest RSS of a window of steady load after the first swap against that of the same window
  * after the second). The first retrain raises the floor once (the training thread's memory that the
- * allocator and V8 keep: +30-65 MB on shuttle, then level over six retrains), so the step from
- * before it is printed but not judged: a leak grows with every retrain, a step does not.
+ * allocator and V8 keep: +28 to +66 MB on shuttle in four runs, then level over six retrains), so
+ * the step from before it is printed but not judged: a leak grows with every retrain, a step does not.
  *
  *   npm run bench:soak [-- --requests 200000] [--dataset shuttle] [--check]
  *
