@@ -73,9 +73,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  const security = SECURITY_HEADERS;
   app.use((req: Request, res: Response, next: NextFunction) => {
-    for (const [name, value] of security) res.setHeader(name, value);
+    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     const id = req.get('x-request-id') ?? randomUUID();
     res.setHeader('x-request-id', id);
     const start = process.hrtime.bigint();

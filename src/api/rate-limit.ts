@@ -6,10 +6,11 @@ import { AppError } from './errors';
 
 /**
  * Requests per minute per API key (clients without a valid key: per IP address), counted in this
- * process. `perMinute` 0 turns it off. Over the limit: 429 `RATE_LIMITED` with a Retry-After.
+ * process. Over the limit: 429 `RATE_LIMITED` with a Retry-After. The app mounts it only when a
+ * limit is configured (`RATE_LIMIT_PER_MINUTE` 0, the default, turns it off).
+ * @param perMinute - at least 1
  */
 export function rateLimitPerKey(perMinute: number, keys: readonly ApiKey[] = []): RequestHandler {
-  if (perMinute === 0) return (_req, _res, next) => next();
   const digest = (k: string): string => createHash('sha256').update(k).digest('hex');
   const known = new Set(keys.map((k) => digest(k.key)));
   return rateLimit({

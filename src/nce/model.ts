@@ -219,8 +219,8 @@ export class ServingNet {
 export class HostNet {
   /** Per member, per layer: kernel as out x in (row-major), bias. */
   private readonly layers: { kernelT: Float64Array; bias: Float64Array; in: number; out: number }[][];
-  private a: Float64Array;
-  private b: Float64Array;
+  private readonly a: Float64Array;
+  private readonly b: Float64Array;
 
   constructor(
     private readonly arch: Architecture,

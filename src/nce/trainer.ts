@@ -168,20 +168,21 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
     calibration: { targetFpr: config.targetFpr, threshold: -Infinity, quantiles: [0], referenceCount: 0 },
     weights: best.weights,
   };
-  if (scoreKind === 'productOfExperts') {
-    // The ratio's cap is what the classifier gives a typical held-out reference record.
-    const uncapped = new Detector(partial);
-    try {
-      const cap = quantileSorted(uncapped.evaluate(val).logRatio.sort(), 0.5);
-      if (Number.isFinite(cap)) partial.ratioCap = cap;
-    } finally {
-      uncapped.dispose();
-    }
-  }
   let reference: Float64Array;
   const detector = new Detector(partial);
   try {
-    reference = detector.evaluate(val).score;
+    const held = detector.evaluate(val);
+    reference = held.score;
+    if (scoreKind === 'productOfExperts') {
+      // The ratio's cap is what the classifier gives a typical held-out reference record. The
+      // detector reads the cap from its state (`partial`) at each evaluation: once set, the
+      // reference scores are taken again as the capped model gives them.
+      const cap = quantileSorted(held.logRatio.sort(), 0.5);
+      if (Number.isFinite(cap)) {
+        partial.ratioCap = cap;
+        reference = detector.evaluate(val).score;
+      }
+    }
   } finally {
     detector.dispose();
   }
