@@ -88,6 +88,16 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
+  // The API first, scoring at its head: every layer before a route costs each of its requests a match.
+  if (settings.RATE_LIMIT_PER_MINUTE > 0) app.use('/v1', rateLimitPerKey(settings.RATE_LIMIT_PER_MINUTE, settings.API_KEYS));
+  const scoreAuth = requireScope(settings.API_KEYS, 'score');
+  const adminAuth = requireScope(settings.API_KEYS, 'admin');
+  app.use(scoreRouter({ models: deps.models, metrics, maxBatch: settings.MAX_BATCH_RECORDS, maxBytes: settings.MAX_BODY_BYTES, auth: scoreAuth }));
+  app.use(modelsRouter({ store: deps.store, models: deps.models, auth: scoreAuth, adminAuth }));
+  app.use(datasetsRouter({ datasets: deps.datasets, maxBytes: settings.MAX_DATASET_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
+  app.use(scheduleRouter({ scheduler: deps.scheduler, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
+  app.use(jobsRouter({ datasets: deps.datasets, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -117,15 +127,6 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-
-  if (settings.RATE_LIMIT_PER_MINUTE > 0) app.use('/v1', rateLimitPerKey(settings.RATE_LIMIT_PER_MINUTE, settings.API_KEYS));
-  const scoreAuth = requireScope(settings.API_KEYS, 'score');
-  const adminAuth = requireScope(settings.API_KEYS, 'admin');
-  app.use(scoreRouter({ models: deps.models, metrics, maxBatch: settings.MAX_BATCH_RECORDS, maxBytes: settings.MAX_BODY_BYTES, auth: scoreAuth }));
-  app.use(modelsRouter({ store: deps.store, models: deps.models, auth: scoreAuth, adminAuth }));
-  app.use(datasetsRouter({ datasets: deps.datasets, maxBytes: settings.MAX_DATASET_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
-  app.use(scheduleRouter({ scheduler: deps.scheduler, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
-  app.use(jobsRouter({ datasets: deps.datasets, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {

@@ -7,17 +7,19 @@ export const JSON_TYPES = ['application/json', 'application/*+json'];
 export const TABLE_TYPES = ['text/csv', 'application/x-ndjson'];
 
 /**
- * Body parsing for one route: refuses other media types with 415 before reading the body, then
- * parses JSON up to `limit` bytes (413 beyond). With `tables`, CSV and NDJSON are accepted too and
- * left unread, for the route to parse as they stream in.
+ * Body parsing for one route: parses JSON up to `limit` bytes (413 beyond), then refuses a body it
+ * did not parse with 415 unless, with `tables`, it is CSV or NDJSON, which is left unread for the
+ * route to parse as it streams in. The parser reads no body of another media type, so the check
+ * after it refuses such a body unread; a parsed body skips the check (one media-type parse per
+ * request, not two).
  */
 export function body(limit: number, options: { tables?: boolean } = {}): RequestHandler[] {
   const accepted = options.tables ? [...JSON_TYPES, ...TABLE_TYPES] : JSON_TYPES;
   const check = (req: Request, _res: Response, next: NextFunction): void => {
-    if (!req.is(accepted)) {
+    if (req.body === undefined && !req.is(accepted)) {
       return next(new AppError('UNSUPPORTED_MEDIA_TYPE', `send ${accepted.join(', ')}${req.get('content-type') ? `, not ${req.get('content-type')}` : ''}`));
     }
     next();
   };
-  return [check, express.json({ limit, type: JSON_TYPES })];
+  return [express.json({ limit, type: JSON_TYPES }), check];
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { explain, type DataRecord, type ScoreResult } from '../nce';
 import type { Metrics } from '../metrics';
 import { body } from './body';
+import { jsonListBody, sendJsonBody } from './json-body';
 import { AppError } from './errors';
 import { fieldValue, lookupModelName, requestError } from './validation';
 import type { ModelCache, ServedModel } from './model-cache';
@@ -75,11 +76,8 @@ export function scoreRouter(deps: { models: ModelCache; metrics: Metrics; maxBat
     const results = model.detector.score(recs);
     const explanations = request.explain ? explain(model.detector, recs) : null;
     observe(deps.metrics, model, recs, results);
-    res.json({
-      model: name,
-      version: model.version,
-      results: explanations ? results.map((r, i) => ({ ...r, contributions: explanations[i].contributions })) : results,
-    });
+    const list = explanations ? results.map((r, i) => ({ ...r, contributions: explanations[i].contributions })) : results;
+    sendJsonBody(res, jsonListBody({ model: name, version: model.version }, 'results', list));
   });
   return router;
 }

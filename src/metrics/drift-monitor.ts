@@ -42,6 +42,8 @@ const UNIFORM = new Array<number>(PERCENTILE_BINS).fill(1 / PERCENTILE_BINS);
  */
 export class DriftMonitor {
   private readonly tracked = new Map<string, Tracked>();
+  /** Bins of the batch being added (reused: most batches are small and frequent). */
+  private scratch = new Uint16Array(1024);
 
   constructor(readonly options: DriftOptions = DEFAULT_DRIFT_OPTIONS) {}
 
@@ -55,7 +57,8 @@ export class DriftMonitor {
     }
     // Feature by feature (one property name at a time reads fast), then record by record.
     const f = t.refs.length;
-    const bins = new Uint16Array(records.length * f);
+    if (this.scratch.length < records.length * f) this.scratch = new Uint16Array(records.length * f);
+    const bins = this.scratch;
     for (let j = 0; j < f; j++) {
       const ref = t.refs[j] as FeatureReference;
       const name = ref.name;
