@@ -1,4 +1,4 @@
-import { binCount, binOf, type DataRecord, type FeatureReference, type ScoreResult } from '../nce';
+import { binCount, binner, type DataRecord, type FeatureReference, fieldReader, type FieldReader, type FieldValue, type ScoreResult } from '../nce';
 import { DriftWindow, ksUniform, PERCENTILE_BINS, psi } from './drift';
 
 /** How the drift window is kept. */
@@ -29,6 +29,9 @@ export interface DriftStats {
 interface Tracked {
   version: string;
   refs: FeatureReference[];
+  /** Reads the referenced features of a record, and bins each. */
+  read: FieldReader;
+  binners: ((value: FieldValue | undefined) => number)[];
   window: DriftWindow;
   /** The last statistics and the window state they describe (several gauges read them per scrape). */
   last?: { changes: number; stats: DriftStats };
@@ -52,17 +55,16 @@ export class DriftMonitor {
     let t = this.tracked.get(model);
     if (!t || t.version !== version) {
       const features = refs ?? [];
-      t = { version, refs: [...features], window: new DriftWindow(this.options.windowRecords, this.options.windowSeconds * 1000, features.map(binCount)) };
+      t = { version, refs: [...features], read: fieldReader(features.map((r) => r.name)), binners: features.map(binner), window: new DriftWindow(this.options.windowRecords, this.options.windowSeconds * 1000, features.map(binCount)) };
       this.tracked.set(model, t);
     }
-    // Feature by feature (one property name at a time reads fast), then record by record.
     const f = t.refs.length;
     if (this.scratch.length < records.length * f) this.scratch = new Uint16Array(records.length * f);
     const bins = this.scratch;
-    for (let j = 0; j < f; j++) {
-      const ref = t.refs[j] as FeatureReference;
-      const name = ref.name;
-      for (let i = 0; i < records.length; i++) bins[i * f + j] = binOf(ref, (records[i] as DataRecord)[name]);
+    const values: (FieldValue | undefined)[] = new Array(f);
+    for (let i = 0; i < records.length; i++) {
+      t.read(records[i] as DataRecord, values);
+      for (let j = 0; j < f; j++) bins[i * f + j] = (t.binners[j] as (value: FieldValue | undefined) => number)(values[j]);
     }
     for (let i = 0; i < records.length; i++) t.window.add(now, (results[i] as ScoreResult).percentile, bins, i * f);
   }

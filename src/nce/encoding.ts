@@ -1,5 +1,5 @@
 import { NceError } from './errors';
-import type { DataRecord, Feature } from './schema';
+import { type DataRecord, type Feature, type FieldReader, type FieldValue, fieldReader } from './schema';
 
 /**
  * Records in the model's space. Numeric features are robust-scaled (missing -> 0, the median);
@@ -63,68 +63,69 @@ export function encode(schema: readonly Feature[], records: readonly DataRecord[
   return encoderFor(schema)(records, offset);
 }
 
-/** {@link encode} for one schema, with its layout and category lookups built once (a served model scores many batches). */
+/** {@link encode} for one schema, with its layout, field reader and category lookups built once (a served model scores many batches). */
 export function encoderFor(schema: readonly Feature[]): (records: readonly DataRecord[], offset?: number) => Encoded {
   const layout = layoutOf(schema);
-  const dn = layout.numeric.length;
-  const dd = layout.discrete.length;
-  const lookups = schema.map((f) => (f.kind === 'categorical' ? new Map(f.categories.map((c, i) => [c, i])) : null));
-  return (records, offset = 0) => encodeWith(schema, dn, dd, lookups, records, offset);
+  const plan: EncodingPlan = {
+    schema,
+    dn: layout.numeric.length,
+    dd: layout.discrete.length,
+    read: fieldReader(schema.map((f) => f.name)),
+    lookups: schema.map((f) => (f.kind === 'categorical' ? new Map(f.categories.map((c, i) => [c, i])) : null)),
+  };
+  return (records, offset = 0) => encodeWith(plan, records, offset);
 }
 
-function encodeWith(
-  schema: readonly Feature[],
-  dn: number,
-  dd: number,
-  lookups: readonly (Map<string, number> | null)[],
-  records: readonly DataRecord[],
-  offset: number,
-): Encoded {
+/** What encoding with one schema needs, built once. */
+interface EncodingPlan {
+  schema: readonly Feature[];
+  /** Numeric columns and discrete fields of the encoding. */
+  dn: number;
+  dd: number;
+  read: FieldReader;
+  lookups: readonly (Map<string, number> | null)[];
+}
+
+function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: number): Encoded {
+  const { schema, dn, dd, read, lookups } = plan;
   const n = records.length;
   const numeric = new Float64Array(n * dn);
   const codes = new Int32Array(n * dd);
+  const values: (FieldValue | undefined)[] = new Array(schema.length);
+  // Record by record, each read by the schema's compiled reader; the first bad field, in record
+  // order, is found by checkRecords.
   for (let i = 0; i < n; i++) {
     const r = records[i];
     if (r === null || typeof r !== 'object' || Array.isArray(r)) checkRecords(schema, records, offset);
-  }
-  // Feature by feature: reading one name from records of one shape is a fast property load, where
-  // reading a new name every time is a dictionary lookup. The first bad field, in record order, is
-  // then found by checkRecords.
-  let ni = 0;
-  let di = 0;
-  for (let j = 0; j < schema.length; j++) {
-    const f = schema[j];
-    const name = f.name;
-    if (f.kind === 'numeric') {
-      const { center, scale, hasMissing } = f;
-      for (let i = 0; i < n; i++) {
-        // A number, string or null is the record's own: Object.prototype holds none of them.
-        const v = records[i][name];
+    read(r, values);
+    let ni = i * dn;
+    let di = i * dd;
+    for (let j = 0; j < schema.length; j++) {
+      const f = schema[j];
+      // A number, string or null is the record's own: Object.prototype holds none of them.
+      const v = values[j];
+      if (f.kind === 'numeric') {
         if (typeof v === 'number' && Number.isFinite(v)) {
-          numeric[i * dn + ni] = clampScaled((v - center) / scale);
+          numeric[ni] = clampScaled((v - f.center) / f.scale);
         } else if (v === null) {
-          numeric[i * dn + ni] = 0;
-          if (hasMissing) codes[i * dd + di] = 1;
+          numeric[ni] = 0;
+          if (f.hasMissing) codes[di] = 1;
         } else {
           checkRecords(schema, records, offset);
         }
-      }
-      ni++;
-      if (hasMissing) di++;
-    } else {
-      const k = f.categories.length;
-      const lookup = lookups[j];
-      for (let i = 0; i < n; i++) {
-        const v = records[i][name];
+        ni++;
+        if (f.hasMissing) di++;
+      } else {
+        const k = f.categories.length;
         if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
-          codes[i * dd + di] = lookup?.get(String(v)) ?? k;
+          codes[di] = lookups[j]?.get(String(v)) ?? k;
         } else if (v === null) {
-          codes[i * dd + di] = k + 1;
+          codes[di] = k + 1;
         } else {
           checkRecords(schema, records, offset);
         }
+        di++;
       }
-      di++;
     }
   }
   return { n, numeric, codes };

@@ -15,7 +15,7 @@ export { encode, layoutOf } from './encoding';
 export { NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';
 export type { FittedNoise, NoiseSpec } from './noise';
-export { type DataRecord, type Feature, type FieldValue, inferSchema } from './schema';
+export { type DataRecord, type Feature, type FieldReader, type FieldValue, fieldReader, inferSchema } from './schema';
 export { type EpochProgress, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';
 export {
   type Artifact,
@@ -31,4 +31,4 @@ export {
   writeFileAtomic,
 } from './artifact';
 export { DEFAULT_PERMUTATIONS, explain, type Explanation } from './explain';
-export { binCount, binOf, featureReference, type FeatureReference } from './reference';
+export { binCount, binner, binOf, featureReference, type FeatureReference } from './reference';

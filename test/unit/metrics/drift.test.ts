@@ -1,4 +1,5 @@
-import { binOf, featureReference, inferSchema, type ScoreResult } from '../../../src/nce';
+import fc from 'fast-check';
+import { binner, binOf, featureReference, inferSchema, type ScoreResult } from '../../../src/nce';
 import { createMetrics, DriftWindow, ksUniform, psi } from '../../../src/metrics';
 
 describe('psi', () => {
@@ -62,6 +63,20 @@ describe('featureReference', () => {
     expect(binOf(x!, 1e9)).toBe(9);
     expect(binOf(x!, null)).toBe(10);
     expect(binOf(c!, 'zzz')).toBe(2);
+  });
+
+  it('bins with a compiled binner exactly as binOf does', () => {
+    const value = fc.oneof(fc.double(), fc.integer({ min: -3, max: 12 }), fc.constantFrom('a', 'b', 'zzz', '1', 'NaN', null, undefined));
+    const column = fc.array(fc.oneof(fc.integer({ min: 0, max: 9 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom('a', 'b', '1', null)), { minLength: 1, maxLength: 60 });
+    fc.assert(
+      fc.property(column, fc.array(value, { maxLength: 30 }), (col, probes) => {
+        const records = col.map((x) => ({ x }));
+        const [ref] = featureReference(records, inferSchema(records));
+        const bin = binner(ref!);
+        for (const v of probes) expect(bin(v)).toBe(binOf(ref!, v));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

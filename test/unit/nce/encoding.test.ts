@@ -1,4 +1,5 @@
-import { encode, inferSchema, layoutOf } from '../../../src/nce';
+import fc from 'fast-check';
+import { encode, fieldReader, type FieldValue, inferSchema, layoutOf } from '../../../src/nce';
 import { networkInput } from '../../../src/nce/encoding';
 import { robustScale } from '../../../src/nce/schema';
 
@@ -77,6 +78,24 @@ describe('encode and networkInput', () => {
     expect(() => encode(schema, [{ n: 1, c: { x: 1 }, m: 1 }] as never)).toThrow(expect.objectContaining({ record: 0, field: 'c' }));
     expect(() => encode(schema, [{ n: 1, c: 'a', m: 1 }, null] as never)).toThrow(expect.objectContaining({ record: 1, message: 'record 1 must be an object' }));
     expect(() => encode(schema, [{ n: 'x', c: 'a', m: 1 }, null] as never)).toThrow(expect.objectContaining({ record: 0, field: 'n' }));
+  });
+
+  it('reads fields of any name as themselves, quotes, backslashes and line breaks included', () => {
+    const names = ['a"b', 'c\\d', 'e\nf', "g'h", '${x}', '</script>', '__proto__', 'constructor', '0', ''];
+    const record = JSON.parse(JSON.stringify(Object.fromEntries(names.map((n, i) => [n, i])))) as Record<string, number>;
+    const into: (FieldValue | undefined)[] = [];
+    fieldReader(names)(record, into);
+    // JSON.parse makes "__proto__" an own property, which shadows the prototype's accessor.
+    expect(into).toEqual(names.map((_, i) => i));
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string(), { maxLength: 8 }), (keys) => {
+        const named = keys.filter((k) => k !== '__proto__');
+        const r = Object.fromEntries(named.map((k, i) => [k, i]));
+        const out: (FieldValue | undefined)[] = [];
+        fieldReader(named)(r, out);
+        expect(out).toEqual(named.map((k) => r[k]));
+      }),
+    );
   });
 });
 
