@@ -8,10 +8,14 @@ const SLICE_BYTES = 48 * 1024;
  * One JSON.stringify of a large answer (1,000 scored records are ~136 KB) yields a string past V8's
  * large-object size (128 KB), and UTF-8 encoding such a string costs several times more per byte:
  * measured on Node 20, 1.4 ms for 136 KB against 0.19 ms for 122 KB. Slices stay below it.
- * A short list is one string: Node then sends it in one write with the headers.
+ * A short list is one string: Node then sends it in one write with the headers. The first slice
+ * is short too, and each next one is sized from the bytes per item so far, so that records with
+ * many `contributions` (explain) stay below the limit as well. For plain data only: `head` does not
+ * hold `key`, `key` is not an array index, and no item has a `toJSON` (each would serialize
+ * differently from one JSON.stringify).
  */
 export function jsonListBody(head: Record<string, unknown>, key: string, items: readonly unknown[]): string | Buffer {
-  let size = 64;
+  let size = 16;
   if (items.length <= size) return JSON.stringify({ ...head, [key]: items });
   const open = JSON.stringify(head);
   const parts = [Buffer.from(`${open.length > 2 ? `${open.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`)];

@@ -27,8 +27,12 @@ describe('jsonListBody', () => {
     );
   });
 
-  it('keeps every string it builds for a large answer below 128 KB', () => {
-    const items = Array.from({ length: 5000 }, (_, i) => ({ score: -i / 7, logRatio: i / 3, logDensity: -i / 11, percentile: i / 5000, ood: i % 2 === 0 }));
+  it.each([
+    ['5,000 scored records', 5000, 0],
+    ['300 explained records of 150 features', 300, 150],
+  ])('keeps every string it builds for a large answer below 128 KB: %s', (_what, n, features) => {
+    const contributions = (i: number) => Object.fromEntries(Array.from({ length: features }, (_, j) => [`feature_${j}`, (i * j) / 7]));
+    const items = Array.from({ length: n }, (_, i) => ({ score: -i / 7, logRatio: i / 3, logDensity: -i / 11, percentile: i / n, ood: i % 2 === 0, ...(features ? { contributions: contributions(i) } : {}) }));
     const stringify = jest.spyOn(JSON, 'stringify');
     try {
       const body = jsonListBody({ model: 'm', version: 'v' }, 'results', items);
@@ -36,6 +40,7 @@ describe('jsonListBody', () => {
       expect(body.length).toBeGreaterThan(128 * 1024);
       expect(stringify.mock.results.length).toBeGreaterThan(1);
       for (const r of stringify.mock.results) expect((r.value as string).length).toBeLessThan(128 * 1024);
+      expect(bytes(body).equals(Buffer.from(JSON.stringify({ model: 'm', version: 'v', results: items })))).toBe(true);
     } finally {
       stringify.mockRestore();
     }
