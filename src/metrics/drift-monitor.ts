@@ -90,8 +90,9 @@ export class DriftMonitor {
   private compute(t: Tracked): DriftStats {
     const w = t.window;
     if (w.size < this.options.minRecords) return { version: t.version, records: w.size, psi: null, ks: null, features: [] };
+    const counts = w.featureCounts;
     const features = t.refs
-      .map((ref, j) => ({ feature: ref.name, psi: psi(ref.shares, w.shares(w.featureCounts[j] as number[])) }))
+      .map((ref, j) => ({ feature: ref.name, psi: psi(ref.shares, w.shares(counts[j] as number[])) }))
       .sort((a, b) => b.psi - a.psi)
       .slice(0, this.options.topFeatures);
     return { version: t.version, records: w.size, psi: psi(UNIFORM, w.shares(w.scoreCounts)), ks: ksUniform(w.percentileValues()), features };

@@ -50,12 +50,15 @@ export function percentileBin(p: number): number {
 export class DriftWindow {
   private readonly times: Float64Array;
   private readonly percentiles: Float64Array;
-  private readonly bins: Uint16Array;
+  /** Per record and feature: the index of its bin in `counts` (feature offset + bin). */
+  private readonly slots: Uint32Array;
+  /** Every feature's bin counts, one after another from `offsets[j]`. */
+  private readonly counts: Float64Array;
+  private readonly offsets: Uint32Array;
   private start = 0;
   private count = 0;
   private edits = 0;
   readonly scoreCounts = new Array<number>(PERCENTILE_BINS).fill(0);
-  readonly featureCounts: number[][];
 
   /** @param featureBins - number of bins of each monitored feature */
   constructor(
@@ -65,8 +68,19 @@ export class DriftWindow {
   ) {
     this.times = new Float64Array(capacity);
     this.percentiles = new Float64Array(capacity);
-    this.bins = new Uint16Array(capacity * featureBins.length);
-    this.featureCounts = featureBins.map((k) => new Array<number>(k).fill(0));
+    this.slots = new Uint32Array(capacity * featureBins.length);
+    this.offsets = new Uint32Array(featureBins.length);
+    let total = 0;
+    featureBins.forEach((k, j) => {
+      this.offsets[j] = total;
+      total += k;
+    });
+    this.counts = new Float64Array(total);
+  }
+
+  /** Each feature's bin counts in the window. */
+  get featureCounts(): number[][] {
+    return this.featureBins.map((k, j) => Array.from(this.counts.subarray(this.offsets[j], (this.offsets[j] as number) + k)));
   }
 
   get size(): number {
@@ -87,9 +101,9 @@ export class DriftWindow {
     this.scoreCounts[percentileBin(percentile)]++;
     const f = this.featureBins.length;
     for (let j = 0; j < f; j++) {
-      const b = bins[offset + j] as number;
-      this.bins[slot * f + j] = b;
-      (this.featureCounts[j] as number[])[b]++;
+      const c = (this.offsets[j] as number) + (bins[offset + j] as number);
+      this.slots[slot * f + j] = c;
+      this.counts[c]++;
     }
     this.count++;
     this.edits++;
@@ -116,7 +130,7 @@ export class DriftWindow {
     const slot = this.start;
     this.scoreCounts[percentileBin(this.percentiles[slot] as number)]--;
     const f = this.featureBins.length;
-    for (let j = 0; j < f; j++) (this.featureCounts[j] as number[])[this.bins[slot * f + j] as number]--;
+    for (let j = 0; j < f; j++) this.counts[this.slots[slot * f + j] as number]--;
     this.start = (this.start + 1) % this.capacity;
     this.count--;
     this.edits++;
