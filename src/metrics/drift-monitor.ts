@@ -1,4 +1,4 @@
-import { binCount, binner, type DataRecord, type FeatureReference, fieldReader, type FieldReader, type FieldValue, type ScoreResult } from '../nce';
+import { binCount, type Binner, binner, type DataRecord, type FeatureReference, fieldReader, type FieldReader, type FieldValue, type ScoreResult } from '../nce';
 import { DriftWindow, ksUniform, PERCENTILE_BINS, psi } from './drift';
 
 /** How the drift window is kept. */
@@ -29,9 +29,10 @@ export interface DriftStats {
 interface Tracked {
   version: string;
   refs: FeatureReference[];
-  /** Reads the referenced features of a record, and bins each. */
+  /** Reads the referenced features of a record. */
   read: FieldReader;
-  binners: ((value: FieldValue | undefined) => number)[];
+  /** Bins each of them, as `refs` do. */
+  binners: Binner[];
   window: DriftWindow;
   /** The last statistics and the window state they describe (several gauges read them per scrape). */
   last?: { changes: number; stats: DriftStats };
@@ -64,7 +65,7 @@ export class DriftMonitor {
     const values: (FieldValue | undefined)[] = new Array(f);
     for (let i = 0; i < records.length; i++) {
       t.read(records[i] as DataRecord, values);
-      for (let j = 0; j < f; j++) bins[i * f + j] = (t.binners[j] as (value: FieldValue | undefined) => number)(values[j]);
+      for (let j = 0; j < f; j++) bins[i * f + j] = (t.binners[j] as Binner)(values[j]);
     }
     for (let i = 0; i < records.length; i++) t.window.add(now, (results[i] as ScoreResult).percentile, bins, i * f);
   }

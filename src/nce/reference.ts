@@ -57,11 +57,14 @@ export function binOf(ref: FeatureReference, value: FieldValue | undefined): num
   return lo;
 }
 
+/** The bin of one value of a feature, for one reference. */
+export type Binner = (value: FieldValue | undefined) => number;
+
 /**
  * {@link binOf} for one reference, built once: edges in a typed array and categories in a map make
  * binning a served batch about 2.5x faster than binOf's generic lookups.
  */
-export function binner(ref: FeatureReference): (value: FieldValue | undefined) => number {
+export function binner(ref: FeatureReference): Binner {
   const missing = binCount(ref) - 1;
   if (ref.kind === 'categorical') {
     const index = new Map<string, number>();
