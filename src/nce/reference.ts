@@ -38,31 +38,15 @@ export function binCount(ref: FeatureReference): number {
   return ref.kind === 'numeric' ? ref.edges.length + 2 : ref.categories.length + 2;
 }
 
-/** The bin of one value. */
-export function binOf(ref: FeatureReference, value: FieldValue | undefined): number {
-  if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) return binCount(ref) - 1;
-  if (ref.kind === 'categorical') {
-    const i = ref.categories.indexOf(String(value));
-    return i >= 0 ? i : ref.categories.length;
-  }
-  if (typeof value !== 'number') return binCount(ref) - 1;
-  // First edge above the value: values equal to an edge go to the bin it opens.
-  let lo = 0;
-  let hi = ref.edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((ref.edges[mid] as number) <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** The bin of one value of a feature, for one reference. */
 export type Binner = (value: FieldValue | undefined) => number;
 
 /**
- * {@link binOf} for one reference, built once: edges in a typed array and categories in a map make
- * binning a served batch about 2.5x faster than binOf's generic lookups.
+ * The binning of one reference, built once (edges in a typed array, categories in a map: a served
+ * batch bins ~2.5x faster than with lookups in the reference itself). Missing values (null, absent,
+ * NaN, or not a number for a numeric feature) go to the last bin; a category not in the reference
+ * to the one before it; a number to the bin of the first edge above it (a value equal to an edge
+ * goes to the bin that edge opens).
  */
 export function binner(ref: FeatureReference): Binner {
   const missing = binCount(ref) - 1;
@@ -90,6 +74,7 @@ export function binner(ref: FeatureReference): Binner {
 
 function shares(ref: FeatureReference, records: readonly DataRecord[]): number[] {
   const counts = new Array<number>(binCount(ref)).fill(0);
-  for (const r of records) counts[binOf(ref, r[ref.name])]++;
+  const bin = binner(ref);
+  for (const r of records) counts[bin(r[ref.name])]++;
   return counts.map((c) => c / Math.max(1, records.length));
 }
