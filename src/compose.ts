@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { type AppDeps, createApp, ModelCache, type ServedModel } from './api';
+import { type AppDeps, createApp, ModelCache, ScoringThreads, type ServedModel } from './api';
 import type { Settings } from './config';
 import { createMetrics, type Metrics, type ServedModelInfo } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
@@ -86,17 +86,19 @@ export async function composeDistributed(settings: Settings, url: string, logger
 }
 
 /** The app and drift retraining on top of a mode's parts; `release` frees the mode's own resources. */
-function assemble(mode: Service['mode'], parts: AppDeps, release: () => Promise<void>): Service {
+function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, release: () => Promise<void>): Service {
   // Everything but what the app alone needs is also part of the service.
   const { settings, logger, backend, ...served } = parts;
   const drift = driftRetrainer(settings, served.metrics, served.models, served.queue, logger);
+  const scoring = settings.SCORING_THREADS > 0 ? new ScoringThreads(settings.SCORING_THREADS, backend, logger) : null;
   return {
     mode,
-    app: createApp(parts),
+    app: createApp({ ...parts, scoring }),
     ...served,
     drift,
     close: async () => {
       drift.stop();
+      await scoring?.close();
       await release();
     },
   };

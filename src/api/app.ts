@@ -17,6 +17,7 @@ import { modelsRouter } from './models.route';
 import { docsPage, openApiDocument } from './openapi';
 import { scheduleRouter } from './schedule.route';
 import { scoreRouter } from './score.route';
+import type { ScoringThreads } from './scoring-threads';
 
 /**
  * The security headers a JSON API needs (OWASP REST guidance): nothing may load or frame it, HSTS,
@@ -62,6 +63,8 @@ export interface AppDeps {
   metrics: Metrics;
   logger: Logger;
   backend: string;
+  /** Scoring threads for large batches; null = all scoring on the event loop. */
+  scoring: ScoringThreads | null;
 }
 
 /** Builds the Express app. */
@@ -92,7 +95,17 @@ export function createApp(deps: AppDeps): Express {
   if (settings.RATE_LIMIT_PER_MINUTE > 0) app.use('/v1', rateLimitPerKey(settings.RATE_LIMIT_PER_MINUTE, settings.API_KEYS));
   const scoreAuth = requireScope(settings.API_KEYS, 'score');
   const adminAuth = requireScope(settings.API_KEYS, 'admin');
-  app.use(scoreRouter({ models: deps.models, metrics, maxBatch: settings.MAX_BATCH_RECORDS, maxBytes: settings.MAX_BODY_BYTES, auth: scoreAuth }));
+  app.use(
+    scoreRouter({
+      models: deps.models,
+      metrics,
+      maxBatch: settings.MAX_BATCH_RECORDS,
+      maxBytes: settings.MAX_BODY_BYTES,
+      auth: scoreAuth,
+      threads: deps.scoring,
+      threadMinRecords: settings.SCORING_THREAD_MIN_RECORDS,
+    }),
+  );
   app.use(modelsRouter({ store: deps.store, models: deps.models, auth: scoreAuth, adminAuth }));
   app.use(datasetsRouter({ datasets: deps.datasets, maxBytes: settings.MAX_DATASET_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
   app.use(scheduleRouter({ scheduler: deps.scheduler, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));

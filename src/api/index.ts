@@ -2,3 +2,4 @@
 export { type AppDeps, createApp } from './app';
 export { AppError, type ErrorCode, toProblem } from './errors';
 export { ModelCache, type ServedModel } from './model-cache';
+export { ScoringThreads } from './scoring-threads';

@@ -15,10 +15,23 @@ const SLICE_BYTES = 48 * 1024;
  * differently from one JSON.stringify).
  */
 export function jsonListBody(head: Record<string, unknown>, key: string, items: readonly unknown[]): string | Buffer {
-  let size = 16;
-  if (items.length <= size) return JSON.stringify({ ...head, [key]: items });
+  if (items.length <= FIRST_SLICE) return JSON.stringify({ ...head, [key]: items });
+  return jsonListAround(head, key, jsonItems(items));
+}
+
+/** `{ ...head, [key]: [items] }` around the JSON of the items already serialized by {@link jsonItems}. */
+export function jsonListAround(head: Record<string, unknown>, key: string, items: Buffer): Buffer {
   const open = JSON.stringify(head);
-  const parts = [Buffer.from(`${open.length > 2 ? `${open.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`)];
+  return Buffer.concat([Buffer.from(`${open.length > 2 ? `${open.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`), items, CLOSE]);
+}
+
+const FIRST_SLICE = 16;
+const CLOSE = Buffer.from(']}');
+
+/** The JSON of the items of a list, comma-separated without the brackets, serialized a slice at a time. */
+export function jsonItems(items: readonly unknown[]): Buffer {
+  const parts: Buffer[] = [];
+  let size = FIRST_SLICE;
   for (let i = 0; i < items.length; ) {
     const slice = JSON.stringify(items.slice(i, i + size));
     parts.push(Buffer.from(i === 0 ? slice.slice(1, -1) : `,${slice.slice(1, -1)}`));
@@ -26,7 +39,6 @@ export function jsonListBody(head: Record<string, unknown>, key: string, items: 
     // Size the next slice from what this one weighed.
     size = Math.max(1, Math.floor((SLICE_BYTES * size) / slice.length));
   }
-  parts.push(Buffer.from(']}'));
   return Buffer.concat(parts);
 }
 

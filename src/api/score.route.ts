@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { explain, type DataRecord, type ScoreResult } from '../nce';
 import type { Metrics } from '../metrics';
 import { body } from './body';
-import { jsonListBody, sendJsonBody } from './json-body';
+import { jsonListAround, jsonListBody, sendJsonBody } from './json-body';
+import type { ScoringThreads, ThreadScores } from './scoring-threads';
 import { AppError } from './errors';
 import { fieldValue, lookupModelName, requestError } from './validation';
 import type { ModelCache, ServedModel } from './model-cache';
@@ -59,8 +60,20 @@ function isPlainObject(v: unknown): v is object {
   return proto === Object.prototype || proto === null;
 }
 
+/** What the scoring route needs. */
+export interface ScoreRouteDeps {
+  models: ModelCache;
+  metrics: Metrics;
+  maxBatch: number;
+  maxBytes: number;
+  auth: RequestHandler;
+  /** Where batches of at least `threadMinRecords` records are scored; null = all in place. */
+  threads: ScoringThreads | null;
+  threadMinRecords: number;
+}
+
 /** Scoring route: validates the body, scores in order, names the model version. */
-export function scoreRouter(deps: { models: ModelCache; metrics: Metrics; maxBatch: number; maxBytes: number; auth: RequestHandler }): Router {
+export function scoreRouter(deps: ScoreRouteDeps): Router {
   const router = Router();
   router.post('/v1/models/:name/score', deps.auth, ...body(deps.maxBytes), async (req, res) => {
     const name = lookupModelName(req.params.name);
@@ -73,31 +86,56 @@ export function scoreRouter(deps: { models: ModelCache; metrics: Metrics; maxBat
     // Synchronously when the model is loaded and fresh: most requests then never wait on a promise.
     const model = deps.models.fresh(name) ?? (await deps.models.get(name));
     const recs = request.records as DataRecord[];
+    const head = { model: name, version: model.version };
+    if (deps.threads && !request.explain && recs.length >= deps.threadMinRecords) {
+      // Encoded here, so that a bad record is named exactly as in place.
+      const scored = await onThread(deps.threads, model, recs);
+      if (scored) {
+        observe(deps.metrics, model, recs, scored);
+        sendJsonBody(res, jsonListAround(head, 'results', scored.items));
+        return;
+      }
+    }
     const results = model.detector.score(recs);
     const explanations = request.explain ? explain(model.detector, recs) : null;
-    observe(deps.metrics, model, recs, results);
+    observe(deps.metrics, model, recs, columns(results));
     const list = explanations ? results.map((r, i) => ({ ...r, contributions: explanations[i].contributions })) : results;
-    sendJsonBody(res, jsonListBody({ model: name, version: model.version }, 'results', list));
+    sendJsonBody(res, jsonListBody(head, 'results', list));
   });
   return router;
 }
 
-/** Counts, score histograms and the drift window of one scored batch. */
-function observe(metrics: Metrics, model: ServedModel, records: readonly DataRecord[], results: readonly ScoreResult[]): void {
-  const labels = { model: model.name };
+/** Scores a batch on a scoring thread; null when the thread failed (the caller then scores in place). */
+async function onThread(threads: ScoringThreads, model: ServedModel, records: readonly DataRecord[]): Promise<ThreadScores | null> {
+  const encoded = model.detector.encodeRecords(records);
+  try {
+    return await threads.score(model, encoded);
+  } catch {
+    return null;
+  }
+}
+
+/** What metrics and drift need of in-place results. */
+function columns(results: readonly ScoreResult[]): Omit<ThreadScores, 'items'> {
   const n = results.length;
-  const scores = new Float64Array(n);
-  const percentiles = new Float64Array(n);
+  const score = new Float64Array(n);
+  const percentile = new Float64Array(n);
   let flagged = 0;
   for (let i = 0; i < n; i++) {
     const r = results[i];
     if (r.ood) flagged++;
-    scores[i] = r.score;
-    percentiles[i] = r.percentile;
+    score[i] = r.score;
+    percentile[i] = r.percentile;
   }
-  metrics.score.observeMany(model.name, scores);
-  metrics.scorePercentile.observeMany(model.name, percentiles);
-  metrics.scoredRecords.inc(labels, results.length);
-  if (flagged) metrics.flaggedRecords.inc(labels, flagged);
-  metrics.drift.observe(model.name, model.version, model.manifest.featureReference, records, results);
+  return { score, percentile, flagged };
+}
+
+/** Counts, score histograms and the drift window of one scored batch. */
+function observe(metrics: Metrics, model: ServedModel, records: readonly DataRecord[], scored: Omit<ThreadScores, 'items'>): void {
+  const labels = { model: model.name };
+  metrics.score.observeMany(model.name, scored.score);
+  metrics.scorePercentile.observeMany(model.name, scored.percentile);
+  metrics.scoredRecords.inc(labels, records.length);
+  if (scored.flagged) metrics.flaggedRecords.inc(labels, scored.flagged);
+  metrics.drift.observe(model.name, model.version, model.manifest.featureReference, records, scored.percentile);
 }

@@ -42,12 +42,16 @@ export const settingsSchema = z.object({
     .optional(),
   /** `scope:key` pairs (scopes admin, score); unset = open API, with a warning. @defaultValue unset */
   API_KEYS: apiKeys,
-  /** Largest accepted request body in bytes. @defaultValue 1048576 (1 MiB) */
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(1 << 20),
+  /** Largest accepted request body in bytes: room for a full MAX_BATCH_RECORDS batch of a few dozen fields. @defaultValue 8388608 (8 MiB) */
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(8 << 20),
   /** Largest dataset upload (CSV, NDJSON or JSON) in bytes. @defaultValue 67108864 (64 MiB) */
   MAX_DATASET_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(64 << 20),
   /** Most records in one scoring request. @defaultValue 10000 */
   MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Worker threads that score large batches off the event loop (network, noise density, results' JSON); 0 = all scoring on the event loop. @defaultValue 1 */
+  SCORING_THREADS: z.coerce.number().int().min(0).max(64).default(1),
+  /** Batches of at least this many records go to a scoring thread; smaller ones are scored in place, where the hop would cost more than it saves. @defaultValue 128 */
+  SCORING_THREAD_MIN_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(128),
   /** Requests per minute per API key (per IP without a key) on /v1 routes, per process; 0 = no limit. @defaultValue 0 */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(0),
   /** Quality gate: a retrained version becomes current only if its validation AUC (data vs noise) reaches this (0.5 = chance: noise close to independent data is legitimately hard to tell apart). @defaultValue 0.5 */

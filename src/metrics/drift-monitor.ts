@@ -1,4 +1,4 @@
-import { binCount, type Binner, binner, type DataRecord, type FeatureReference, fieldReader, type FieldReader, type FieldValue, type ScoreResult } from '../nce';
+import { binCount, type Binner, binner, type DataRecord, type FeatureReference, fieldReader, type FieldReader, type FieldValue } from '../nce';
 import { DriftWindow, ksUniform, PERCENTILE_BINS, psi } from './drift';
 
 /** How the drift window is kept. */
@@ -51,8 +51,8 @@ export class DriftMonitor {
 
   constructor(readonly options: DriftOptions = DEFAULT_DRIFT_OPTIONS) {}
 
-  /** Records scored by `model` at version `version`, whose training data `refs` describe. */
-  observe(model: string, version: string, refs: readonly FeatureReference[] | undefined, records: readonly DataRecord[], results: readonly ScoreResult[], now = Date.now()): void {
+  /** Records scored by `model` at version `version`, whose training data `refs` describe, with their percentiles. */
+  observe(model: string, version: string, refs: readonly FeatureReference[] | undefined, records: readonly DataRecord[], percentiles: ArrayLike<number>, now = Date.now()): void {
     let t = this.tracked.get(model);
     if (!t || t.version !== version) {
       const features = refs ?? [];
@@ -67,7 +67,7 @@ export class DriftMonitor {
       t.read(records[i] as DataRecord, values);
       for (let j = 0; j < f; j++) bins[i * f + j] = (t.binners[j] as Binner)(values[j]);
     }
-    for (let i = 0; i < records.length; i++) t.window.add(now, (results[i] as ScoreResult).percentile, bins, i * f);
+    for (let i = 0; i < records.length; i++) t.window.add(now, percentiles[i] as number, bins, i * f);
   }
 
   /** Stops tracking a model (deleted or unloaded). */

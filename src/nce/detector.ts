@@ -140,10 +140,23 @@ export class Detector {
    * @throws NceError INVALID_RECORD naming the record and field
    */
   score(records: readonly DataRecord[]): ScoreResult[] {
-    const raw = this.evaluate(this.encode(records));
+    return this.results(this.evaluate(this.encodeRecords(records)));
+  }
+
+  /**
+   * Records in the model's space, the input of {@link Detector.evaluate}.
+   * @throws NceError INVALID_RECORD naming the record and field
+   */
+  encodeRecords(records: readonly DataRecord[]): Encoded {
+    return this.encode(records);
+  }
+
+  /** Each row's result, with its percentile and flag from the calibration. */
+  results(raw: RawScores): ScoreResult[] {
     const c = this.state.calibration;
-    const out: ScoreResult[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
+    const n = raw.score.length;
+    const out: ScoreResult[] = new Array(n);
+    for (let i = 0; i < n; i++) {
       const s = raw.score[i];
       out[i] = {
         score: s,

@@ -11,7 +11,7 @@ export {
   trainingConfigSchema,
 } from './config';
 export { Detector, HOST_FORWARD_MACS, type ModelState, type RawScores, SCORE_FLOOR, type ScoreResult } from './detector';
-export { encode, layoutOf } from './encoding';
+export { encode, type Encoded, layoutOf } from './encoding';
 export { NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';
 export type { FittedNoise, NoiseSpec } from './noise';

@@ -111,8 +111,8 @@ describe('security', () => {
     for (const secret of [VALUE, ADMIN, SCORER, 'wrong-SECRET-key', 'SECRET']) expect(logs).not.toContain(secret);
   });
 
-  it('refuses a body over the limit from its size, before parsing it: 5 MB of invalid JSON is 413, not 400', async () => {
-    const res = await request(service.app).post('/v1/models/m/score').set('authorization', `Bearer ${SCORER}`).set('content-type', 'application/json').send('x'.repeat(5 << 20));
+  it('refuses a body over the limit from its size, before parsing it: 9 MiB of invalid JSON (the default limit is 8 MiB) is 413, not 400', async () => {
+    const res = await request(service.app).post('/v1/models/m/score').set('authorization', `Bearer ${SCORER}`).set('content-type', 'application/json').send('x'.repeat(9 << 20));
     expect(res.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
   });
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { binCount, binner, featureReference, type FeatureReference, type FieldValue, inferSchema, type ScoreResult } from '../../../src/nce';
+import { binCount, binner, featureReference, type FeatureReference, type FieldValue, inferSchema } from '../../../src/nce';
 import { createMetrics, DriftWindow, ksUniform, psi } from '../../../src/metrics';
 
 describe('psi', () => {
@@ -93,10 +93,10 @@ describe('drift metrics', () => {
     const metrics = createMetrics({ windowRecords: 100, windowSeconds: 60, minRecords: 10, topFeatures: 3 });
     const records = Array.from({ length: 50 }, (_, i) => Object.fromEntries(Array.from({ length: 12 }, (_, j) => [`f${j}`, (i * (j + 1)) % 17])));
     const refs = featureReference(records, inferSchema(records));
-    const results: ScoreResult[] = records.map((_, i) => ({ score: 0, logRatio: 0, logDensity: 0, percentile: (i % 10) / 10, ood: false }));
+    const percentiles = records.map((_, i) => (i % 10) / 10);
     for (let m = 0; m < 40; m++) {
       metrics.served({ name: `m${m}`, version: 'v1', createdAt: new Date().toISOString(), valAuc: 0.8, targetFpr: 0.01 }, undefined);
-      metrics.drift.observe(`m${m}`, 'v1', refs, records, results);
+      metrics.drift.observe(`m${m}`, 'v1', refs, records, percentiles);
     }
     const series = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`));
     let text = await metrics.registry.metrics();

@@ -1,0 +1,21 @@
+/** The messages between the API and its scoring threads ({@link ScoringThreads}). */
+import type { Encoded, ModelState } from '../nce';
+
+/** What the API sends a scoring thread: encoded rows of one model version, with its state the first time. */
+export interface ScoringTask {
+  id: number;
+  /** `name@version`. */
+  key: string;
+  state?: ModelState | undefined;
+  encoded: Encoded;
+}
+
+/** What a scoring thread answers. */
+export type ScoringReply =
+  | { id: number; type: 'scored'; items: Uint8Array; score: Float64Array; percentile: Float64Array; flagged: number }
+  /** The thread does not hold the model (never sent, or evicted): send the task again with its state. */
+  | { id: number; type: 'missing' }
+  | { id: number; type: 'error'; message: string };
+
+/** Models a thread keeps loaded, least recently used dropped first. */
+export const THREAD_MODELS = 32;

@@ -1,0 +1,130 @@
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Encoded } from '../nce';
+import type { ServedModel } from './model-cache';
+import { type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
+
+/** A batch scored on a thread: its results as JSON list items, and what metrics and drift need. */
+export interface ThreadScores {
+  /** The results' JSON, comma-separated, without the brackets. */
+  items: Buffer;
+  score: Float64Array;
+  percentile: Float64Array;
+  flagged: number;
+}
+
+function workerScript(): string {
+  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'dist', 'src', 'api', 'scoring.worker.js') : join(__dirname, 'scoring.worker.js');
+}
+
+interface Pending {
+  task: ScoringTask;
+  model: ServedModel;
+  resolve: (s: ThreadScores) => void;
+  reject: (e: Error) => void;
+}
+
+let nextId = 0;
+
+/** One scoring thread and the tasks it has not answered yet. */
+class ScoringThread {
+  readonly pending = new Map<number, Pending>();
+  private readonly worker: Worker;
+  /** Keys sent with their state: the thread holds them unless it evicted them (it then says so). */
+  private readonly sent = new Set<string>();
+  private ended = false;
+
+  constructor(backend: string, onEnd: (thread: ScoringThread, error: Error) => void) {
+    this.worker = new Worker(workerScript(), { workerData: { backend } });
+    // Idle threads never keep the process alive; close() ends them at shutdown.
+    this.worker.unref();
+    this.worker.on('message', (r: ScoringReply) => this.answer(r));
+    const end = (error: Error): void => {
+      if (this.ended) return;
+      this.fail(error);
+      onEnd(this, error);
+    };
+    this.worker.on('error', end);
+    this.worker.on('exit', (code) => end(new Error(`scoring thread exited with code ${code}`)));
+  }
+
+  private fail(error: Error): void {
+    this.ended = true;
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+  }
+
+  score(model: ServedModel, encoded: Encoded): Promise<ThreadScores> {
+    return new Promise((resolve, reject) => {
+      const key = `${model.name}@${model.version}`;
+      const task: ScoringTask = { id: nextId++, key, encoded };
+      if (!this.sent.has(key)) this.withState(task, model);
+      this.pending.set(task.id, { task, model, resolve, reject });
+      this.worker.postMessage(task);
+    });
+  }
+
+  terminate(): Promise<number> {
+    this.fail(new Error('scoring threads closed'));
+    return this.worker.terminate();
+  }
+
+  private withState(task: ScoringTask, model: ServedModel): void {
+    task.state = model.detector.state;
+    // Bounded like the thread's own models; forgetting a key only costs sending its state again.
+    if (this.sent.size >= 4 * THREAD_MODELS) this.sent.clear();
+    this.sent.add(task.key);
+  }
+
+  private answer(r: ScoringReply): void {
+    const p = this.pending.get(r.id);
+    if (!p) return;
+    if (r.type === 'missing') {
+      this.withState(p.task, p.model);
+      this.worker.postMessage(p.task);
+      return;
+    }
+    this.pending.delete(r.id);
+    if (r.type === 'error') p.reject(new Error(r.message));
+    else p.resolve({ items: Buffer.from(r.items.buffer, r.items.byteOffset, r.items.byteLength), score: r.score, percentile: r.percentile, flagged: r.flagged });
+  }
+}
+
+/**
+ * Worker threads that score large batches off the event loop: the network, the noise density and
+ * the results' JSON of a batch run there, so one process scores on more than one core and a large
+ * batch never holds up the requests behind it. Each thread loads a model version the first time it
+ * gets rows of it (the state travels with that task) and keeps a few. A thread that dies fails its
+ * tasks (the caller scores them in-process) and is replaced on next use.
+ */
+export class ScoringThreads {
+  private threads: ScoringThread[] = [];
+
+  constructor(
+    readonly size: number,
+    private readonly backend: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Scores encoded rows of `model` on the least busy thread. */
+  score(model: ServedModel, encoded: Encoded): Promise<ThreadScores> {
+    while (this.threads.length < this.size) {
+      this.threads.push(
+        new ScoringThread(this.backend, (thread, error) => {
+          this.threads = this.threads.filter((t) => t !== thread);
+          this.logger.warn({ err: error.message }, 'scoring thread ended; it is replaced on next use');
+        }),
+      );
+    }
+    let best = this.threads[0] as ScoringThread;
+    for (const t of this.threads) if (t.pending.size < best.pending.size) best = t;
+    return best.score(model, encoded);
+  }
+
+  async close(): Promise<void> {
+    const threads = this.threads;
+    this.threads = [];
+    await Promise.all(threads.map((t) => t.terminate()));
+  }
+}

@@ -1,0 +1,78 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import pino from 'pino';
+import request from 'supertest';
+import { composeEmbedded, type Service } from '../../src/compose';
+import { loadSettings } from '../../src/config';
+import { initBackend, toArtifact, train } from '../../src/nce';
+import { normalRecords, suffix } from '../helpers/data';
+
+// The same models directory served twice: every batch on a scoring thread, and none.
+let dir: string;
+let threaded: Service;
+let inPlace: Service;
+const name = `t-${suffix()}`;
+
+beforeAll(async () => {
+  const backend = await initBackend();
+  dir = await mkdtemp(join(tmpdir(), 'nce-threads-'));
+  const base = { MODELS_DIR: dir, DATASETS_DIR: join(dir, 'data') };
+  threaded = await composeEmbedded(loadSettings({ ...base, SCORING_THREADS: '1', SCORING_THREAD_MIN_RECORDS: '2' }), pino({ level: 'silent' }), backend);
+  inPlace = await composeEmbedded(loadSettings({ ...base, SCORING_THREADS: '0' }), pino({ level: 'silent' }), backend);
+  const result = await train(normalRecords(300, 3, 7), { epochs: 3 });
+  await threaded.store.save(name, toArtifact(result, { datasetFingerprint: 'test', datasetRows: 300, backend }));
+});
+
+afterAll(async () => {
+  await threaded.close();
+  await inPlace.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const post = (s: Service, body: object) => request(s.app).post(`/v1/models/${name}/score`).send(body);
+
+describe('scoring threads', () => {
+  it('answer a batch byte for byte as scoring in place does', async () => {
+    const records = normalRecords(200, 3, 8, 3);
+    const [a, b] = await Promise.all([post(threaded, { records }), post(inPlace, { records })]);
+    expect(a.status).toBe(200);
+    expect(a.body.results).toHaveLength(200);
+    expect(a.text).toBe(b.text);
+  });
+
+  it('still name the bad record and field before any thread work', async () => {
+    const records = normalRecords(10, 3, 9).map((r, i) => (i === 6 ? { ...r, f1: 'x' } : r));
+    const res = await post(threaded, { records });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(JSON.stringify(res.body)).toContain('/records/6/f1');
+  });
+
+  it('serve a new version once it is promoted', async () => {
+    const records = normalRecords(20, 3, 10);
+    const before = await post(threaded, { records });
+    const next = await train(normalRecords(300, 3, 11, 2), { epochs: 3 });
+    await threaded.store.save(name, toArtifact(next, { datasetFingerprint: 'test2', datasetRows: 300, backend: tf.getBackend() }));
+    const version = await threaded.store.currentVersion(name);
+    let after = await post(threaded, { records });
+    for (let i = 0; i < 50 && after.body.version !== version; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await post(threaded, { records });
+    }
+    expect(after.body.version).toBe(version);
+    expect(after.body.version).not.toBe(before.body.version);
+    const reference = await post(inPlace, { records });
+    expect(reference.body.version).toBe(version);
+    expect(after.text).toBe(reference.text);
+  });
+
+  it('leave no tensors behind on the main thread', async () => {
+    const records = normalRecords(50, 3, 12);
+    await post(threaded, { records });
+    const start = tf.memory().numTensors;
+    for (let i = 0; i < 10; i++) expect((await post(threaded, { records })).status).toBe(200);
+    expect(tf.memory().numTensors).toBe(start);
+  });
+});
