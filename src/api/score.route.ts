@@ -1,9 +1,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { explain, type DataRecord, type ScoreResult } from '../nce';
+import { explain, type DataRecord } from '../nce';
 import type { Metrics } from '../metrics';
 import { body } from './body';
 import { jsonListAround, jsonListBody, sendJsonBody } from './json-body';
+import { type ScoreColumns, scoreColumns } from './scoring-protocol';
 import type { ScoringThreads, ThreadScores } from './scoring-threads';
 import { AppError } from './errors';
 import { fieldValue, lookupModelName, requestError } from './validation';
@@ -98,7 +99,7 @@ export function scoreRouter(deps: ScoreRouteDeps): Router {
     }
     const results = model.detector.score(recs);
     const explanations = request.explain ? explain(model.detector, recs) : null;
-    observe(deps.metrics, model, recs, columns(results));
+    observe(deps.metrics, model, recs, scoreColumns(results));
     const list = explanations ? results.map((r, i) => ({ ...r, contributions: explanations[i].contributions })) : results;
     sendJsonBody(res, jsonListBody(head, 'results', list));
   });
@@ -115,23 +116,8 @@ async function onThread(threads: ScoringThreads, model: ServedModel, records: re
   }
 }
 
-/** What metrics and drift need of in-place results. */
-function columns(results: readonly ScoreResult[]): Omit<ThreadScores, 'items'> {
-  const n = results.length;
-  const score = new Float64Array(n);
-  const percentile = new Float64Array(n);
-  let flagged = 0;
-  for (let i = 0; i < n; i++) {
-    const r = results[i];
-    if (r.ood) flagged++;
-    score[i] = r.score;
-    percentile[i] = r.percentile;
-  }
-  return { score, percentile, flagged };
-}
-
 /** Counts, score histograms and the drift window of one scored batch. */
-function observe(metrics: Metrics, model: ServedModel, records: readonly DataRecord[], scored: Omit<ThreadScores, 'items'>): void {
+function observe(metrics: Metrics, model: ServedModel, records: readonly DataRecord[], scored: ScoreColumns): void {
   const labels = { model: model.name };
   metrics.score.observeMany(model.name, scored.score);
   metrics.scorePercentile.observeMany(model.name, scored.percentile);

@@ -3,15 +3,12 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Encoded } from '../nce';
 import type { ServedModel } from './model-cache';
-import { type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
+import { type ScoreColumns, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
 /** A batch scored on a thread: its results as JSON list items, and what metrics and drift need. */
-export interface ThreadScores {
+export interface ThreadScores extends ScoreColumns {
   /** The results' JSON, comma-separated, without the brackets. */
   items: Buffer;
-  score: Float64Array;
-  percentile: Float64Array;
-  flagged: number;
 }
 
 function workerScript(): string {

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendName, Detector, initBackend } from '../nce';
 import { jsonItems } from './json-body';
-import { type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
+import { scoreColumns, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
 const port = parentPort;
 if (!port) throw new Error('scoring.worker must run in a worker thread');
@@ -36,16 +36,8 @@ function detectorFor(task: ScoringTask): Detector | null {
 function score(task: ScoringTask): ScoringReply {
   const detector = detectorFor(task);
   if (!detector) return { id: task.id, type: 'missing' };
-  const raw = detector.evaluate(task.encoded);
-  const results = detector.results(raw);
-  const n = results.length;
-  const percentile = new Float64Array(n);
-  let flagged = 0;
-  for (let i = 0; i < n; i++) {
-    percentile[i] = results[i].percentile;
-    if (results[i].ood) flagged++;
-  }
-  return { id: task.id, type: 'scored', items: jsonItems(results), score: raw.score, percentile, flagged };
+  const results = detector.results(detector.evaluate(task.encoded));
+  return { id: task.id, type: 'scored', items: jsonItems(results), ...scoreColumns(results) };
 }
 
 /** The buffers of a reply that can move rather than be copied: those a typed array owns whole (not a slice of Node's buffer pool). */
