@@ -20,7 +20,7 @@ export function jsonListBody(head: Record<string, unknown>, key: string, items: 
 }
 
 /** `{ ...head, [key]: [items] }` around the JSON of the items already serialized by {@link jsonItems}. */
-export function jsonListAround(head: Record<string, unknown>, key: string, items: Buffer): Buffer {
+function jsonListAround(head: Record<string, unknown>, key: string, items: Buffer): Buffer {
   const open = JSON.stringify(head);
   return Buffer.concat([Buffer.from(`${open.length > 2 ? `${open.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`), items, CLOSE]);
 }
@@ -29,7 +29,7 @@ const FIRST_SLICE = 16;
 const CLOSE = Buffer.from(']}');
 
 /** The JSON of the items of a list, comma-separated without the brackets, serialized a slice at a time. */
-export function jsonItems(items: readonly unknown[]): Buffer {
+function jsonItems(items: readonly unknown[]): Buffer {
   const parts: Buffer[] = [];
   let size = FIRST_SLICE;
   for (let i = 0; i < items.length; ) {

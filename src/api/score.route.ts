@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { explain, type DataRecord } from '../nce';
 import type { Metrics } from '../metrics';
 import { body } from './body';
-import { jsonListAround, jsonListBody, sendJsonBody } from './json-body';
+import { sendJsonBody } from './json-body';
+import { scoreAnswer } from './score-answer';
 import { type ScoreColumns, scoreColumns } from './scoring-protocol';
 import type { ScoringThreads, ThreadScores } from './scoring-threads';
 import { AppError } from './errors';
@@ -93,7 +94,7 @@ export function scoreRouter(deps: ScoreRouteDeps): Router {
       const scored = await onThread(deps.threads, model, recs);
       if (scored) {
         observe(deps.metrics, model, recs, scored);
-        sendJsonBody(res, jsonListAround(head, 'results', scored.items));
+        sendJsonBody(res, scored.body);
         return;
       }
     }
@@ -101,7 +102,7 @@ export function scoreRouter(deps: ScoreRouteDeps): Router {
     const explanations = request.explain ? explain(model.detector, recs) : null;
     observe(deps.metrics, model, recs, scoreColumns(results));
     const list = explanations ? results.map((r, i) => ({ ...r, contributions: explanations[i].contributions })) : results;
-    sendJsonBody(res, jsonListBody(head, 'results', list));
+    sendJsonBody(res, scoreAnswer(head, list));
   });
   return router;
 }

@@ -4,15 +4,16 @@ import type { Encoded, ModelState, ScoreResult } from '../nce';
 /** What the API sends a scoring thread: encoded rows of one model version, with its state the first time. */
 export interface ScoringTask {
   id: number;
-  /** `name@version`. */
-  key: string;
+  model: string;
+  version: string;
   state?: ModelState | undefined;
   encoded: Encoded;
 }
 
 /** What a scoring thread answers. */
 export type ScoringReply =
-  | { id: number; type: 'scored'; items: Uint8Array; score: Float64Array; percentile: Float64Array; flagged: number }
+  /** `body`: the whole JSON answer, as score-answer.ts writes it. */
+  | { id: number; type: 'scored'; body: Uint8Array; score: Float64Array; percentile: Float64Array; flagged: number }
   /** The thread does not hold the model (never sent, or evicted): send the task again with its state. */
   | { id: number; type: 'missing' }
   | { id: number; type: 'error'; message: string };

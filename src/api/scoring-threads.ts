@@ -5,10 +5,10 @@ import type { Encoded } from '../nce';
 import type { ServedModel } from './model-cache';
 import { type ScoreColumns, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
-/** A batch scored on a thread: its results as JSON list items, and what metrics and drift need. */
+/** A batch scored on a thread: its answer, and what metrics and drift need. */
 export interface ThreadScores extends ScoreColumns {
-  /** The results' JSON, comma-separated, without the brackets. */
-  items: Buffer;
+  /** The whole JSON answer. */
+  body: Buffer;
 }
 
 function workerScript(): string {
@@ -28,7 +28,7 @@ let nextId = 0;
 class ScoringThread {
   readonly pending = new Map<number, Pending>();
   private readonly worker: Worker;
-  /** Keys sent with their state: the thread holds them unless it evicted them (it then says so). */
+  /** `name@version` of the models sent with their state: the thread holds them unless it evicted them (it then says so). */
   private readonly sent = new Set<string>();
   private ended = false;
 
@@ -54,9 +54,8 @@ class ScoringThread {
 
   score(model: ServedModel, encoded: Encoded): Promise<ThreadScores> {
     return new Promise((resolve, reject) => {
-      const key = `${model.name}@${model.version}`;
-      const task: ScoringTask = { id: nextId++, key, encoded };
-      if (!this.sent.has(key)) this.withState(task, model);
+      const task: ScoringTask = { id: nextId++, model: model.name, version: model.version, encoded };
+      if (!this.sent.has(keyOf(task))) this.withState(task, model);
       this.pending.set(task.id, { task, model, resolve, reject });
       this.worker.postMessage(task);
     });
@@ -71,7 +70,7 @@ class ScoringThread {
     task.state = model.detector.state;
     // Bounded like the thread's own models; forgetting a key only costs sending its state again.
     if (this.sent.size >= 4 * THREAD_MODELS) this.sent.clear();
-    this.sent.add(task.key);
+    this.sent.add(keyOf(task));
   }
 
   private answer(r: ScoringReply): void {
@@ -84,8 +83,12 @@ class ScoringThread {
     }
     this.pending.delete(r.id);
     if (r.type === 'error') p.reject(new Error(r.message));
-    else p.resolve({ items: Buffer.from(r.items.buffer, r.items.byteOffset, r.items.byteLength), score: r.score, percentile: r.percentile, flagged: r.flagged });
+    else p.resolve({ body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength), score: r.score, percentile: r.percentile, flagged: r.flagged });
   }
+}
+
+function keyOf(task: ScoringTask): string {
+  return `${task.model}@${task.version}`;
 }
 
 /**

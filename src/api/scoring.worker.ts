@@ -1,49 +1,41 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendName, Detector, initBackend } from '../nce';
-import { jsonItems } from './json-body';
+import { writeAnswer } from './score-answer';
 import { scoreColumns, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
 const port = parentPort;
 if (!port) throw new Error('scoring.worker must run in a worker thread');
 const ready = initBackend((workerData as { backend?: BackendName }).backend);
-/** Loaded detectors by key, least recently used first; one version per model name. */
-const detectors = new Map<string, Detector>();
+/** Loaded detectors by model name (one version each), least recently used first. */
+const detectors = new Map<string, { version: string; detector: Detector }>();
 
 function detectorFor(task: ScoringTask): Detector | null {
-  let d = detectors.get(task.key);
-  if (d) {
-    detectors.delete(task.key);
-  } else {
+  let held = detectors.get(task.model);
+  if (held?.version !== task.version) {
     if (!task.state) return null;
-    const name = task.key.slice(0, task.key.lastIndexOf('@'));
-    for (const [key, other] of detectors) {
-      if (key.slice(0, key.lastIndexOf('@')) === name) {
-        other.dispose();
-        detectors.delete(key);
-      }
-    }
-    d = new Detector(task.state);
+    held?.detector.dispose();
+    held = { version: task.version, detector: new Detector(task.state) };
   }
-  detectors.set(task.key, d);
-  for (const [key, old] of detectors) {
+  detectors.delete(task.model);
+  detectors.set(task.model, held);
+  for (const [name, old] of detectors) {
     if (detectors.size <= THREAD_MODELS) break;
-    old.dispose();
-    detectors.delete(key);
+    old.detector.dispose();
+    detectors.delete(name);
   }
-  return d;
+  return held.detector;
 }
 
 function score(task: ScoringTask): ScoringReply {
   const detector = detectorFor(task);
   if (!detector) return { id: task.id, type: 'missing' };
   const results = detector.results(detector.evaluate(task.encoded));
-  return { id: task.id, type: 'scored', items: jsonItems(results), ...scoreColumns(results) };
+  return { id: task.id, type: 'scored', body: writeAnswer({ model: task.model, version: task.version }, results), ...scoreColumns(results) };
 }
 
-/** The buffers of a reply that can move rather than be copied: those a typed array owns whole (not a slice of Node's buffer pool). */
+/** A scored reply's buffers, all owned by it: they move to the API rather than being copied. */
 function movable(reply: ScoringReply): ArrayBuffer[] {
-  if (reply.type !== 'scored') return [];
-  return [reply.items, reply.score, reply.percentile].filter((a) => a.byteOffset === 0 && a.byteLength === a.buffer.byteLength).map((a) => a.buffer as ArrayBuffer);
+  return reply.type === 'scored' ? [reply.body.buffer as ArrayBuffer, reply.score.buffer as ArrayBuffer, reply.percentile.buffer as ArrayBuffer] : [];
 }
 
 function failure(id: number, e: unknown): ScoringReply {

@@ -1,4 +1,4 @@
-import { binCount, type Binner, binner, type DataRecord, type FeatureReference, fieldReader, type FieldReader, type FieldValue } from '../nce';
+import { binCount, Binning, type DataRecord, type FeatureReference, fieldReader, type FieldReader, type FieldValue } from '../nce';
 import { DriftWindow, ksUniform, PERCENTILE_BINS, psi } from './drift';
 
 /** How the drift window is kept. */
@@ -32,7 +32,7 @@ interface Tracked {
   /** Reads the referenced features of a record. */
   read: FieldReader;
   /** Bins each of them, as `refs` do. */
-  binners: Binner[];
+  binning: Binning;
   window: DriftWindow;
   /** The last statistics and the window state they describe (several gauges read them per scrape). */
   last?: { changes: number; stats: DriftStats };
@@ -56,7 +56,7 @@ export class DriftMonitor {
     let t = this.tracked.get(model);
     if (!t || t.version !== version) {
       const features = refs ?? [];
-      t = { version, refs: [...features], read: fieldReader(features.map((r) => r.name)), binners: features.map(binner), window: new DriftWindow(this.options.windowRecords, this.options.windowSeconds * 1000, features.map(binCount)) };
+      t = { version, refs: [...features], read: fieldReader(features.map((r) => r.name)), binning: new Binning(features), window: new DriftWindow(this.options.windowRecords, this.options.windowSeconds * 1000, features.map(binCount)) };
       this.tracked.set(model, t);
     }
     const f = t.refs.length;
@@ -65,7 +65,7 @@ export class DriftMonitor {
     const values: (FieldValue | undefined)[] = new Array(f);
     for (let i = 0; i < records.length; i++) {
       t.read(records[i] as DataRecord, values);
-      for (let j = 0; j < f; j++) bins[i * f + j] = (t.binners[j] as Binner)(values[j]);
+      for (let j = 0; j < f; j++) bins[i * f + j] = t.binning.bin(j, values[j]);
     }
     for (let i = 0; i < records.length; i++) t.window.add(now, percentiles[i] as number, bins, i * f);
   }

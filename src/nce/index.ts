@@ -31,4 +31,4 @@ export {
   writeFileAtomic,
 } from './artifact';
 export { DEFAULT_PERMUTATIONS, explain, type Explanation } from './explain';
-export { binCount, type Binner, binner, featureReference, type FeatureReference } from './reference';
+export { binCount, type Binner, binner, Binning, featureReference, type FeatureReference } from './reference';

@@ -122,5 +122,12 @@ export function logSumExp(v: ArrayLike<number>): number {
   return m + Math.log(s);
 }
 
+/** log(e^a + e^b): with two terms, one exp and one log1p (logSumExp takes two exps and a log). */
+export function logAddExp(a: number, b: number): number {
+  const m = a > b ? a : b;
+  if (m === -Infinity || m === Infinity) return m;
+  return m + Math.log1p(Math.exp(-Math.abs(a - b)));
+}
+
 /** log(2 pi) */
 export const LOG_2PI = Math.log(2 * Math.PI);

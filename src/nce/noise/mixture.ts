@@ -1,4 +1,4 @@
-import { logSumExp } from '../linalg';
+import { logAddExp } from '../linalg';
 import { pick, type Rng } from '../random';
 import type { ContinuousNoise, FittedNoise } from './types';
 
@@ -52,15 +52,19 @@ export class MixtureNoise implements ContinuousNoise {
   logDensityAndHarmonic(x: Float64Array, n: number, experts = false): { density: Float64Array; harmonic: Float64Array } {
     const parts = this.components.map((c) => c.logDensity(x, n));
     const expertParts = experts ? this.components.map((c, k) => expertLogDensity(c, parts[k], x, n)) : parts;
-    const density = new Float64Array(n);
-    const harmonic = new Float64Array(n);
-    const terms = new Float64Array(parts.length);
-    for (let i = 0; i < n; i++) {
-      for (let k = 0; k < parts.length; k++) terms[k] = this.logWeights[k] + parts[k][i];
-      density[i] = logSumExp(terms);
-      for (let k = 0; k < parts.length; k++) terms[k] = this.logWeights[k] - expertParts[k][i];
-      harmonic[i] = -logSumExp(terms);
+    const density = new Float64Array(n).fill(-Infinity);
+    const harmonic = new Float64Array(n).fill(-Infinity);
+    // Component by component, each row's sums accumulated in log space.
+    for (let k = 0; k < parts.length; k++) {
+      const w = this.logWeights[k] as number;
+      const part = parts[k] as Float64Array;
+      const expert = expertParts[k] as Float64Array;
+      for (let i = 0; i < n; i++) {
+        density[i] = logAddExp(density[i] as number, w + (part[i] as number));
+        harmonic[i] = logAddExp(harmonic[i] as number, w - (expert[i] as number));
+      }
     }
+    for (let i = 0; i < n; i++) harmonic[i] = -(harmonic[i] as number);
     return { density, harmonic };
   }
 
