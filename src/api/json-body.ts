@@ -14,13 +14,13 @@ const SLICE_BYTES = 48 * 1024;
  * hold `key`, `key` is not an array index, and no item has a `toJSON` (each would serialize
  * differently from one JSON.stringify).
  */
-export function jsonListBody(head: Record<string, unknown>, key: string, items: readonly unknown[]): string | Buffer {
+export function jsonListBody(head: object, key: string, items: readonly unknown[]): string | Buffer {
   if (items.length <= FIRST_SLICE) return JSON.stringify({ ...head, [key]: items });
   return jsonListAround(head, key, jsonItems(items));
 }
 
 /** `{ ...head, [key]: [items] }` around the JSON of the items already serialized by {@link jsonItems}. */
-function jsonListAround(head: Record<string, unknown>, key: string, items: Buffer): Buffer {
+function jsonListAround(head: object, key: string, items: Buffer): Buffer {
   const open = JSON.stringify(head);
   return Buffer.concat([Buffer.from(`${open.length > 2 ? `${open.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`), items, CLOSE]);
 }

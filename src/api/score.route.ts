@@ -1,11 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { explain, type DataRecord } from '../nce';
+import { explain, type DataRecord, resultsOf } from '../nce';
 import type { Metrics } from '../metrics';
 import { body } from './body';
 import { sendJsonBody } from './json-body';
-import { scoreAnswer } from './score-answer';
-import { type ScoreColumns, scoreColumns } from './scoring-protocol';
+import { answerBody, scoreAnswer } from './score-answer';
+import type { ScoreColumns } from './scoring-protocol';
 import type { ScoringThreads, ThreadScores } from './scoring-threads';
 import { AppError } from './errors';
 import { fieldValue, lookupModelName, requestError } from './validation';
@@ -98,11 +98,14 @@ export function scoreRouter(deps: ScoreRouteDeps): Router {
         return;
       }
     }
-    const results = model.detector.score(recs);
-    const explanations = request.explain ? explain(model.detector, recs) : null;
-    observe(deps.metrics, model, recs, scoreColumns(results));
-    const list = explanations ? results.map((r, i) => ({ ...r, contributions: explanations[i].contributions })) : results;
-    sendJsonBody(res, scoreAnswer(head, list));
+    const rows = model.detector.scoreRows(model.detector.encodeRecords(recs));
+    observe(deps.metrics, model, recs, rows);
+    if (!request.explain) {
+      sendJsonBody(res, answerBody(head, rows));
+      return;
+    }
+    const explanations = explain(model.detector, recs);
+    sendJsonBody(res, scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions }))));
   });
   return router;
 }

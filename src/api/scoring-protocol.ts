@@ -1,5 +1,5 @@
 /** The messages between the API and its scoring threads ({@link ScoringThreads}). */
-import type { Encoded, ModelState, ScoreResult } from '../nce';
+import type { Encoded, ModelState } from '../nce';
 
 /** What the API sends a scoring thread: encoded rows of one model version, with its state the first time. */
 export interface ScoringTask {
@@ -26,19 +26,4 @@ export interface ScoreColumns {
   score: Float64Array;
   percentile: Float64Array;
   flagged: number;
-}
-
-/** The columns metrics and drift read, taken from a batch's results. */
-export function scoreColumns(results: readonly ScoreResult[]): ScoreColumns {
-  const n = results.length;
-  const score = new Float64Array(n);
-  const percentile = new Float64Array(n);
-  let flagged = 0;
-  for (let i = 0; i < n; i++) {
-    const r = results[i] as ScoreResult;
-    if (r.ood) flagged++;
-    score[i] = r.score;
-    percentile[i] = r.percentile;
-  }
-  return { score, percentile, flagged };
 }

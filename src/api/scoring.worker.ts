@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendName, Detector, initBackend } from '../nce';
 import { writeAnswer } from './score-answer';
-import { scoreColumns, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
+import { type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
 const port = parentPort;
 if (!port) throw new Error('scoring.worker must run in a worker thread');
@@ -29,8 +29,9 @@ function detectorFor(task: ScoringTask): Detector | null {
 function score(task: ScoringTask): ScoringReply {
   const detector = detectorFor(task);
   if (!detector) return { id: task.id, type: 'missing' };
-  const results = detector.results(detector.evaluate(task.encoded));
-  return { id: task.id, type: 'scored', body: writeAnswer({ model: task.model, version: task.version }, results), ...scoreColumns(results) };
+  const rows = detector.scoreRows(task.encoded);
+  const body = writeAnswer({ model: task.model, version: task.version }, rows);
+  return { id: task.id, type: 'scored', body, score: rows.score, percentile: rows.percentile, flagged: rows.flagged };
 }
 
 /** A scored reply's buffers, all owned by it: they move to the API rather than being copied. */

@@ -41,6 +41,16 @@ export interface RawScores {
   score: Float64Array;
 }
 
+/** A batch's NCE quantities with the calibration's reading of each row: answers are written from these columns. */
+export interface ScoredRows extends RawScores {
+  /** Share of held-out reference records scoring lower. */
+  percentile: Float64Array;
+  /** 1 where the score is below the calibrated threshold. */
+  ood: Uint8Array;
+  /** Rows with ood = 1. */
+  flagged: number;
+}
+
 /** One record's result. */
 export interface ScoreResult {
   /** The OOD score in nats; higher = more like the training data. */
@@ -140,7 +150,7 @@ export class Detector {
    * @throws NceError INVALID_RECORD naming the record and field
    */
   score(records: readonly DataRecord[]): ScoreResult[] {
-    return this.results(this.evaluate(this.encodeRecords(records)));
+    return resultsOf(this.scoreRows(this.encodeRecords(records)));
   }
 
   /**
@@ -151,22 +161,23 @@ export class Detector {
     return this.encode(records);
   }
 
-  /** Each row's result, with its percentile and flag from the calibration. */
-  results(raw: RawScores): ScoreResult[] {
+  /** The NCE quantities of encoded rows, with each row's percentile and flag from the calibration. */
+  scoreRows(e: Encoded): ScoredRows {
+    const raw = this.evaluate(e);
     const c = this.state.calibration;
     const n = raw.score.length;
-    const out: ScoreResult[] = new Array(n);
+    const percentile = new Float64Array(n);
+    const ood = new Uint8Array(n);
+    let flagged = 0;
     for (let i = 0; i < n; i++) {
       const s = raw.score[i];
-      out[i] = {
-        score: s,
-        logRatio: raw.logRatio[i],
-        logDensity: Number.isFinite(raw.logDensity[i]) ? raw.logDensity[i] : null,
-        percentile: percentileOf(c, s),
-        ood: s < c.threshold,
-      };
+      percentile[i] = percentileOf(c, s);
+      if (s < c.threshold) {
+        ood[i] = 1;
+        flagged++;
+      }
     }
-    return out;
+    return { ...raw, percentile, ood, flagged };
   }
 
   /**
@@ -181,4 +192,21 @@ export class Detector {
   dispose(): void {
     this.net.dispose();
   }
+}
+
+/** Each row's result. */
+export function resultsOf(rows: ScoredRows): ScoreResult[] {
+  const n = rows.score.length;
+  const out: ScoreResult[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const logDensity = rows.logDensity[i] as number;
+    out[i] = {
+      score: rows.score[i] as number,
+      logRatio: rows.logRatio[i] as number,
+      logDensity: Number.isFinite(logDensity) ? logDensity : null,
+      percentile: rows.percentile[i] as number,
+      ood: rows.ood[i] === 1,
+    };
+  }
+  return out;
 }

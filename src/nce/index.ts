@@ -10,7 +10,7 @@ export {
   type TrainingConfigInput,
   trainingConfigSchema,
 } from './config';
-export { Detector, HOST_FORWARD_MACS, type ModelState, type RawScores, SCORE_FLOOR, type ScoreResult } from './detector';
+export { Detector, HOST_FORWARD_MACS, type ModelState, type RawScores, resultsOf, SCORE_FLOOR, type ScoredRows, type ScoreResult } from './detector';
 export { encode, type Encoded, layoutOf } from './encoding';
 export { NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';

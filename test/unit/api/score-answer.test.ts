@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { answerNumber, answerResult, scoreAnswer, writeAnswer } from '../../../src/api/score-answer';
-import type { ScoreResult } from '../../../src/nce';
+import { answerBody, answerNumber, answerResult, scoreAnswer, writeAnswer } from '../../../src/api/score-answer';
+import { resultsOf, type ScoredRows, type ScoreResult } from '../../../src/nce';
 
 /** Numbers as scoring produces them, and the edges of the fast path: huge, tiny, halves, -0. */
 const number = fc.oneof(
@@ -11,13 +11,29 @@ const number = fc.oneof(
   fc.constantFrom(0, -0, 1e9, -1e9, 999999999.9999995, -999999999.9999995, 5e-7, -5e-7, 4.9e-7, -4.9e-7, 1e-300, -1e6),
 );
 
-const result: fc.Arbitrary<ScoreResult> = fc.record({
-  score: number,
-  logRatio: number,
-  logDensity: fc.oneof(number, fc.constant(null)),
-  percentile: fc.double({ min: 0, max: 1, noNaN: true }),
-  ood: fc.boolean(),
-});
+/** Rows as a detector scores them; no density is -Infinity (or NaN). */
+const rows: fc.Arbitrary<ScoredRows> = fc
+  .array(fc.tuple(number, number, fc.oneof(number, fc.constantFrom(-Infinity, NaN)), fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean()), { maxLength: 200 })
+  .map((rs) => ({
+    score: Float64Array.from(rs, (r) => r[0]),
+    logRatio: Float64Array.from(rs, (r) => r[1]),
+    logDensity: Float64Array.from(rs, (r) => r[2]),
+    percentile: Float64Array.from(rs, (r) => r[3]),
+    ood: Uint8Array.from(rs, (r) => (r[4] ? 1 : 0)),
+    flagged: rs.filter((r) => r[4]).length,
+  }));
+
+/** One row. */
+function rowsOf(r: ScoreResult): ScoredRows {
+  return {
+    score: Float64Array.of(r.score),
+    logRatio: Float64Array.of(r.logRatio),
+    logDensity: Float64Array.of(r.logDensity ?? -Infinity),
+    percentile: Float64Array.of(r.percentile),
+    ood: Uint8Array.of(r.ood ? 1 : 0),
+    flagged: r.ood ? 1 : 0,
+  };
+}
 
 const head = { model: 'shuttle', version: '20261202T091807533Z-fe8127' };
 const expected = (results: readonly ScoreResult[]): string => JSON.stringify({ ...head, results: results.map(answerResult) });
@@ -26,8 +42,10 @@ const text = (b: string | Buffer): string => (typeof b === 'string' ? b : b.toSt
 describe('scoring answers', () => {
   it('writes exactly what JSON.stringify writes of the rounded results, for any numbers', () => {
     fc.assert(
-      fc.property(fc.array(result, { maxLength: 200 }), (results) => {
-        expect(writeAnswer(head, results).toString('utf8')).toBe(expected(results));
+      fc.property(rows, (r) => {
+        const results = resultsOf(r);
+        expect(writeAnswer(head, r).toString('utf8')).toBe(expected(results));
+        expect(text(answerBody(head, r))).toBe(expected(results));
         expect(text(scoreAnswer(head, results))).toBe(expected(results));
       }),
       { numRuns: 300 },
@@ -39,7 +57,7 @@ describe('scoring answers', () => {
     expect(answerNumber(0.18783333333333332)).toBe(0.187833);
     expect(Object.is(answerNumber(-1e-7), -0)).toBe(true);
     const r: ScoreResult = { score: -2.0000004, logRatio: 1.23456789, logDensity: null, percentile: 1 / 3, ood: true };
-    expect(writeAnswer(head, [r]).toString()).toBe(`{"model":"shuttle","version":"${head.version}","results":[{"score":-2,"logRatio":1.234568,"logDensity":null,"percentile":0.333333,"ood":true}]}`);
+    expect(writeAnswer(head, rowsOf(r)).toString()).toBe(`{"model":"shuttle","version":"${head.version}","results":[{"score":-2,"logRatio":1.234568,"logDensity":null,"percentile":0.333333,"ood":true}]}`);
   });
 
   it('rounds contributions too and keeps their feature names as they are', () => {
