@@ -16,7 +16,7 @@ import { jobsRouter } from './jobs.route';
 import { modelsRouter } from './models.route';
 import { docsPage, openApiDocument } from './openapi';
 import { scheduleRouter } from './schedule.route';
-import { scoreRouter } from './score.route';
+import { SCORE_PATH, scoreHandlers } from './score.route';
 import type { ScoringThreads } from './scoring-threads';
 
 /**
@@ -95,8 +95,9 @@ export function createApp(deps: AppDeps): Express {
   if (settings.RATE_LIMIT_PER_MINUTE > 0) app.use('/v1', rateLimitPerKey(settings.RATE_LIMIT_PER_MINUTE, settings.API_KEYS));
   const scoreAuth = requireScope(settings.API_KEYS, 'score');
   const adminAuth = requireScope(settings.API_KEYS, 'admin');
-  app.use(
-    scoreRouter({
+  app.post(
+    SCORE_PATH,
+    ...scoreHandlers({
       models: deps.models,
       metrics,
       maxBatch: settings.MAX_BATCH_RECORDS,

@@ -1,4 +1,3 @@
-import { Router } from 'express';
 import { z } from 'zod';
 import { explain, type DataRecord, resultsOf } from '../nce';
 import type { Metrics } from '../metrics';
@@ -74,10 +73,16 @@ export interface ScoreRouteDeps {
   threadMinRecords: number;
 }
 
-/** Scoring route: validates the body, scores in order, names the model version. */
-export function scoreRouter(deps: ScoreRouteDeps): Router {
-  const router = Router();
-  router.post('/v1/models/:name/score', deps.auth, ...body(deps.maxBytes), async (req, res) => {
+/** The scoring route's path. */
+export const SCORE_PATH = '/v1/models/:name/score';
+
+/**
+ * The handlers of the scoring route (at {@link SCORE_PATH}): validates the body, scores in order,
+ * names the model version. Handlers, not a Router: the app mounts them itself, so the hottest
+ * route costs no nested router's dispatch.
+ */
+export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
+  return [deps.auth, ...body(deps.maxBytes), async (req, res) => {
     const name = lookupModelName(req.params.name);
     const input: unknown = req.body;
     const records = (input as { records?: unknown } | undefined)?.records;
@@ -106,8 +111,7 @@ export function scoreRouter(deps: ScoreRouteDeps): Router {
     }
     const explanations = explain(model.detector, recs);
     sendJsonBody(res, scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions }))));
-  });
-  return router;
+  }];
 }
 
 /** Scores a batch on a scoring thread; null when the thread failed (the caller then scores in place). */
