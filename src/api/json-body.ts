@@ -15,7 +15,7 @@ const SLICE_BYTES = 48 * 1024;
  * differently from one JSON.stringify).
  */
 export function jsonListBody(head: object, key: string, items: readonly unknown[]): string | Buffer {
-  if (items.length <= FIRST_SLICE) return JSON.stringify({ ...head, [key]: items });
+  if (items.length <= SHORT_LIST) return JSON.stringify({ ...head, [key]: items });
   return jsonListAround(head, key, jsonItems(items));
 }
 
@@ -25,13 +25,14 @@ function jsonListAround(head: object, key: string, items: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${open.length > 2 ? `${open.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`), items, CLOSE]);
 }
 
-const FIRST_SLICE = 16;
+/** A list of up to this many items is one string (and the first slice of a longer one this long). */
+export const SHORT_LIST = 16;
 const CLOSE = Buffer.from(']}');
 
 /** The JSON of the items of a list, comma-separated without the brackets, serialized a slice at a time. */
 function jsonItems(items: readonly unknown[]): Buffer {
   const parts: Buffer[] = [];
-  let size = FIRST_SLICE;
+  let size = SHORT_LIST;
   for (let i = 0; i < items.length; ) {
     const slice = JSON.stringify(items.slice(i, i + size));
     parts.push(Buffer.from(i === 0 ? slice.slice(1, -1) : `,${slice.slice(1, -1)}`));

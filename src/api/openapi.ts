@@ -104,7 +104,7 @@ export function openApiDocument(): Record<string, unknown> {
         post: {
           summary: 'Score records: one result per record, in order, naming the model version',
           requestBody: { required: true, ...json({ $ref: '#/components/schemas/ScoreRequest' }) },
-          responses: { '200': { description: '{model, version, results}' }, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
+          responses: { '200': { description: '{model, version, results}: per record score, logRatio, logDensity (null without a noise density), percentile, ood, and contributions with explain; numbers rounded to six decimal places' }, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
         },
       },
     },

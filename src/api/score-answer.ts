@@ -1,8 +1,9 @@
 import { resultsOf, type ScoredRows, type ScoreResult } from '../nce';
-import { jsonListBody } from './json-body';
+import { jsonListBody, SHORT_LIST } from './json-body';
 
 /**
- * A scoring answer's numbers have six decimal places (writeNumber writes exactly six). The network
+ * A scoring answer's numbers are rounded to six decimal places (writeNumber writes up to six,
+ * without trailing zeros, as JSON.stringify writes the rounded number). The network
  * computes in float32, whose resolution at a typical logit (|x| ~ 1-10) is 1e-7 to 1e-6: digits
  * past the sixth are noise, and writing them makes the answer ~40% larger and slower to build,
  * send and parse.
@@ -33,7 +34,7 @@ export function answerResult(r: ScoreResult): ScoreResult {
  * are one string (Node sends it in one write with the headers); more are written by {@link writeAnswer}.
  */
 export function answerBody(head: AnswerHead, rows: ScoredRows): string | Buffer {
-  return rows.score.length <= FEW ? scoreAnswer(head, resultsOf(rows)) : writeAnswer(head, rows);
+  return rows.score.length <= SHORT_LIST ? scoreAnswer(head, resultsOf(rows)) : writeAnswer(head, rows);
 }
 
 /** The body of a scoring answer from its results, which may carry `contributions`. */
@@ -46,9 +47,6 @@ export interface AnswerHead {
   model: string;
   version: string;
 }
-
-/** Up to this many rows, an answer is one string. */
-const FEW = 16;
 
 /**
  * {@link answerBody} written straight from the columns into one buffer, digits by integer

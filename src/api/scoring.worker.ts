@@ -13,8 +13,10 @@ function detectorFor(task: ScoringTask): Detector | null {
   let held = detectors.get(task.model);
   if (held?.version !== task.version) {
     if (!task.state) return null;
+    // Built before the old one goes: if building fails, the thread still holds a working version.
+    const detector = new Detector(task.state);
     held?.detector.dispose();
-    held = { version: task.version, detector: new Detector(task.state) };
+    held = { version: task.version, detector };
   }
   detectors.delete(task.model);
   detectors.set(task.model, held);

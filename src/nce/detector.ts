@@ -154,7 +154,7 @@ export class Detector {
   }
 
   /**
-   * Records in the model's space, the input of {@link Detector.evaluate}.
+   * Records in the model's space, the input of {@link Detector.scoreRows} and {@link Detector.evaluate}.
    * @throws NceError INVALID_RECORD naming the record and field
    */
   encodeRecords(records: readonly DataRecord[]): Encoded {

@@ -43,11 +43,11 @@ export type Binner = (value: FieldValue | undefined) => number;
 
 /**
  * The binning of a list of references, built once: every numeric feature's edges in one typed
- * array, categories in maps (a served batch of 1,000 records of 9 features bins in ~95 us, against
- * ~260 us with one closure per feature). Missing values (null, absent, NaN, or not a number for a
- * numeric feature) go to the last bin; a category not in the reference to the one before it; a
- * number to the bin of the first edge above it (a value equal to an edge goes to the bin that edge
- * opens).
+ * array, categories in maps, one monomorphic method (a served batch of 1,000 records of 9
+ * features bins about twice as fast as with one closure per feature). Missing values (null,
+ * absent, NaN, or not a number for a numeric feature) go to the last bin; a category not in the
+ * reference to the one before it; a number to the bin of the first edge above it (a value equal to
+ * an edge goes to the bin that edge opens).
  */
 export class Binning {
   /** Numeric features' edges, feature j's from starts[j] to starts[j + 1]. */

@@ -54,7 +54,8 @@ export class MixtureNoise implements ContinuousNoise {
     const expertParts = experts ? this.components.map((c, k) => expertLogDensity(c, parts[k], x, n)) : parts;
     const density = new Float64Array(n).fill(-Infinity);
     const harmonic = new Float64Array(n).fill(-Infinity);
-    // Component by component, each row's sums accumulated in log space.
+    // Component by component, each row's sums accumulated in log space: with two components (the
+    // default mixture) one exp and one log1p per sum.
     for (let k = 0; k < parts.length; k++) {
       const w = this.logWeights[k] as number;
       const part = parts[k] as Float64Array;

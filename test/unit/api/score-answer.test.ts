@@ -11,9 +11,9 @@ const number = fc.oneof(
   fc.constantFrom(0, -0, 1e9, -1e9, 999999999.9999995, -999999999.9999995, 5e-7, -5e-7, 4.9e-7, -4.9e-7, 1e-300, -1e6),
 );
 
-/** Rows as a detector scores them; no density is -Infinity (or NaN). */
+/** Rows as a detector scores them; a missing density is -Infinity (or NaN). Lists of every length up to 300: both sides of the one-string limit. */
 const rows: fc.Arbitrary<ScoredRows> = fc
-  .array(fc.tuple(number, number, fc.oneof(number, fc.constantFrom(-Infinity, NaN)), fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean()), { maxLength: 200 })
+  .array(fc.tuple(number, number, fc.oneof(number, fc.constantFrom(-Infinity, NaN)), fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean()), { maxLength: 300, size: 'max' })
   .map((rs) => ({
     score: Float64Array.from(rs, (r) => r[0]),
     logRatio: Float64Array.from(rs, (r) => r[1]),
@@ -52,7 +52,7 @@ describe('scoring answers', () => {
     );
   });
 
-  it('rounds every number to six decimal places and keeps ood as decided on the unrounded score', () => {
+  it('rounds every number to six decimal places and writes each ood flag as scored', () => {
     expect(answerNumber(-8.792777940740109)).toBe(-8.792778);
     expect(answerNumber(0.18783333333333332)).toBe(0.187833);
     expect(Object.is(answerNumber(-1e-7), -0)).toBe(true);
