@@ -4,9 +4,13 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import pino from 'pino';
 import request from 'supertest';
+import { writeAnswer } from '../../src/api/score-answer';
+import { ScoringThreads } from '../../src/api/scoring-threads';
+import { THREAD_MODELS } from '../../src/api/scoring-protocol';
+import type { ServedModel } from '../../src/api/model-cache';
 import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
-import { initBackend, toArtifact, train } from '../../src/nce';
+import { Detector, initBackend, type Manifest, type ModelState, toArtifact, train } from '../../src/nce';
 import { normalRecords, suffix } from '../helpers/data';
 
 // The same models directory served twice: every batch on a scoring thread, and none.
@@ -74,5 +78,51 @@ describe('scoring threads', () => {
     const start = tf.memory().numTensors;
     for (let i = 0; i < 10; i++) expect((await post(threaded, { records })).status).toBe(200);
     expect(tf.memory().numTensors).toBe(start);
+  });
+});
+
+describe('a pool of scoring threads', () => {
+  let state: ModelState;
+  let detector: Detector;
+  let threads: ScoringThreads;
+
+  beforeAll(async () => {
+    state = (await train(normalRecords(300, 3, 13), { epochs: 2 })).state;
+    detector = new Detector(state);
+    threads = new ScoringThreads(1, tf.getBackend(), pino({ level: 'silent' }));
+  });
+
+  afterAll(async () => {
+    await threads.close();
+    detector.dispose();
+  });
+
+  const served = (name: string, s: ModelState = state): ServedModel => ({ name, version: 'v1', manifest: {} as Manifest, detector: { state: s } as Detector });
+
+  it('load a model again after evicting it, and answer as in place', async () => {
+    const encoded = detector.encodeRecords(normalRecords(40, 3, 14));
+    const inPlace = writeAnswer({ model: 'm0', version: 'v1' }, detector.scoreRows(encoded));
+    expect((await threads.score(served('m0'), encoded)).body.equals(inPlace)).toBe(true);
+    // More models than a thread keeps: m0 is evicted; the thread says so and gets its state again.
+    for (let i = 1; i <= THREAD_MODELS + 1; i++) await threads.score(served(`m${i}`), encoded);
+    const again = await threads.score(served('m0'), encoded);
+    expect(again.body.equals(inPlace)).toBe(true);
+    expect(again.flagged).toBe(detector.scoreRows(encoded).flagged);
+  });
+
+  it('reject a task the thread cannot score with its reason, and keep serving', async () => {
+    const encoded = detector.encodeRecords(normalRecords(20, 3, 15));
+    // A noise the thread cannot evaluate: scoring it throws there.
+    const broken = { ...state, noise: { ...state.noise, fitted: { type: 'none' } } } as unknown as ModelState;
+    await expect(threads.score(served('broken', broken), encoded)).rejects.toThrow(/logDensity/);
+    const ok = await threads.score(served('fine'), encoded);
+    expect(ok.body.equals(writeAnswer({ model: 'fine', version: 'v1' }, detector.scoreRows(encoded)))).toBe(true);
+  });
+
+  it('reject the tasks still pending when closed', async () => {
+    const pool = new ScoringThreads(1, tf.getBackend(), pino({ level: 'silent' }));
+    const rejected = expect(pool.score(served('late'), detector.encodeRecords(normalRecords(20, 3, 16)))).rejects.toThrow(/closed/);
+    await pool.close();
+    await rejected;
   });
 });
