@@ -15,14 +15,16 @@ const SLICE_BYTES = 48 * 1024;
  * differently from one JSON.stringify).
  */
 export function jsonListBody(head: object, key: string, items: readonly unknown[]): string | Buffer {
-  if (items.length <= SHORT_LIST) return JSON.stringify({ ...head, [key]: items });
-  return jsonListAround(head, key, jsonItems(items));
+  // Strings joined, not `{ ...head, [key]: items }`: spreading into an object with a computed key
+  // costs more than stringifying a one-record answer.
+  if (items.length <= SHORT_LIST) return `${listOpening(head, key)}${JSON.stringify(items)}}`;
+  return Buffer.concat([Buffer.from(`${listOpening(head, key)}[`), jsonItems(items), CLOSE]);
 }
 
-/** `{ ...head, [key]: [items] }` around the JSON of the items already serialized by {@link jsonItems}. */
-function jsonListAround(head: object, key: string, items: Buffer): Buffer {
+/** `{...head, "key":` as JSON. */
+function listOpening(head: object, key: string): string {
   const open = JSON.stringify(head);
-  return Buffer.concat([Buffer.from(`${open.length > 2 ? `${open.slice(0, -1)},` : '{'}${JSON.stringify(key)}:[`), items, CLOSE]);
+  return `${open.length > 2 ? `${open.slice(0, -1)},` : '{'}${JSON.stringify(key)}:`;
 }
 
 /** A list of up to this many items is one string (and the first slice of a longer one this long). */

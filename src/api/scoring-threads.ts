@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { Encoded } from '../nce';
+import { type Encoded, owned } from '../nce';
 import type { ServedModel } from './model-cache';
 import { type ScoreColumns, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
@@ -54,7 +54,8 @@ class ScoringThread {
 
   score(model: ServedModel, encoded: Encoded): Promise<ThreadScores> {
     return new Promise((resolve, reject) => {
-      const task: ScoringTask = { id: nextId++, model: model.name, version: model.version, encoded };
+      // Arrays that own their buffers: posting a view of a shared slab would copy the whole slab.
+      const task: ScoringTask = { id: nextId++, model: model.name, version: model.version, encoded: { n: encoded.n, numeric: owned(encoded.numeric), codes: owned(encoded.codes) } };
       if (!this.sent.has(keyOf(task))) this.withState(task, model);
       this.pending.set(task.id, { task, model, resolve, reject });
       this.worker.postMessage(task);

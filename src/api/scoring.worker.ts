@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendName, Detector, initBackend } from '../nce';
+import { type BackendName, Detector, initBackend, owned } from '../nce';
 import { writeAnswer } from './score-answer';
 import { type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
@@ -33,10 +33,10 @@ function score(task: ScoringTask): ScoringReply {
   if (!detector) return { id: task.id, type: 'missing' };
   const rows = detector.scoreRows(task.encoded);
   const body = writeAnswer({ model: task.model, version: task.version }, rows);
-  return { id: task.id, type: 'scored', body, score: rows.score, percentile: rows.percentile, flagged: rows.flagged };
+  return { id: task.id, type: 'scored', body, score: owned(rows.score), percentile: owned(rows.percentile), flagged: rows.flagged };
 }
 
-/** A scored reply's buffers, all owned by it: they move to the API rather than being copied. */
+/** A scored reply's buffers, all its own (see `owned`): they move to the API rather than being copied. */
 function movable(reply: ScoringReply): ArrayBuffer[] {
   return reply.type === 'scored' ? [reply.body.buffer as ArrayBuffer, reply.score.buffer as ArrayBuffer, reply.percentile.buffer as ArrayBuffer] : [];
 }

@@ -1,3 +1,4 @@
+import { float64, uint8 } from './arrays';
 import type { Calibration } from './calibration';
 import { percentileOf } from './calibration';
 import type { ScoreKind } from './config';
@@ -114,7 +115,10 @@ export class Detector {
     if (this.state.scoreKind === 'productOfExperts') {
       ({ density, harmonic } = noiseLogDensities(this.noise, e.numeric, e.n, this.state.noise.experts === 'fitted'));
       // When q is not a mixture the two are one array; the discrete part belongs to the density only.
-      if (density === harmonic) density = Float64Array.from(density);
+      if (density === harmonic) {
+        density = float64(harmonic.length);
+        density.set(harmonic);
+      }
     } else {
       density = this.noise.logDensity(e.numeric, e.n);
     }
@@ -126,8 +130,8 @@ export class Detector {
   /** The NCE quantities of encoded rows. */
   evaluate(e: Encoded): RawScores {
     const n = e.n;
-    const logRatio = new Float64Array(n);
-    const score = new Float64Array(n);
+    const logRatio = float64(n);
+    const score = float64(n);
     if (n === 0) return { logRatio, logDensity: new Float64Array(0), score };
     const input = networkInput(this.layout, e);
     const logits = n <= this.hostForwardRows ? this.host.predict(input, n) : this.net.predict(input, n);
@@ -166,8 +170,8 @@ export class Detector {
     const raw = this.evaluate(e);
     const c = this.state.calibration;
     const n = raw.score.length;
-    const percentile = new Float64Array(n);
-    const ood = new Uint8Array(n);
+    const percentile = float64(n);
+    const ood = uint8(n);
     let flagged = 0;
     for (let i = 0; i < n; i++) {
       const s = raw.score[i];
@@ -177,7 +181,7 @@ export class Detector {
         flagged++;
       }
     }
-    return { ...raw, percentile, ood, flagged };
+    return { logRatio: raw.logRatio, logDensity: raw.logDensity, score: raw.score, percentile, ood, flagged };
   }
 
   /**

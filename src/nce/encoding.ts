@@ -1,4 +1,5 @@
 import { NceError } from './errors';
+import { float32, float64, int32 } from './arrays';
 import { type DataRecord, type Feature, type FieldReader, type FieldValue, fieldReader } from './schema';
 
 /**
@@ -89,8 +90,8 @@ interface EncodingPlan {
 function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: number): Encoded {
   const { schema, dn, dd, read, lookups } = plan;
   const n = records.length;
-  const numeric = new Float64Array(n * dn);
-  const codes = new Int32Array(n * dd);
+  const numeric = float64(n * dn);
+  const codes = int32(n * dd);
   const values: (FieldValue | undefined)[] = new Array(schema.length);
   // Record by record, each read by the schema's compiled reader; the first bad field, in record
   // order, is found by checkRecords.
@@ -163,7 +164,7 @@ export function networkInput(layout: Layout, e: Encoded): Float32Array {
   const dn = layout.numeric.length;
   const dd = layout.discrete.length;
   const w = layout.inputWidth;
-  const out = new Float32Array(e.n * w);
+  const out = float32(e.n * w);
   for (let i = 0; i < e.n; i++) {
     const o = i * w;
     for (let j = 0; j < dn; j++) out[o + j] = e.numeric[i * dn + j];

@@ -10,6 +10,7 @@ export {
   type TrainingConfigInput,
   trainingConfigSchema,
 } from './config';
+export { owned } from './arrays';
 export { Detector, HOST_FORWARD_MACS, type ModelState, type RawScores, resultsOf, SCORE_FLOOR, type ScoredRows, type ScoreResult } from './detector';
 export { encode, type Encoded, layoutOf } from './encoding';
 export { NceError, type NceErrorCode } from './errors';

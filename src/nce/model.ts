@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { float32 } from './arrays';
 import type { Rng } from './random';
 
 /** Hidden activation of the classifier. */
@@ -242,7 +243,7 @@ export class HostNet {
 
   /** Ensemble logits (mean over members) of n rows of network inputs. */
   predict(input: Float32Array, n: number): Float32Array {
-    const out = new Float32Array(n);
+    const out = float32(n);
     const width = this.arch.inputWidth;
     for (let i = 0; i < n; i++) {
       let sum = 0;

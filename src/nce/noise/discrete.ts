@@ -1,5 +1,6 @@
 import type { DiscreteField, Encoded } from '../encoding';
 import { pick, type Rng } from '../random';
+import { float64 } from '../arrays';
 
 /** Share of each discrete field's noise that is uniform over all codes (unseen and missing included). */
 const UNIFORM_SHARE = 0.5;
@@ -41,7 +42,7 @@ export class DiscreteNoise {
   /** Sum over fields of log q(code) for each of n rows. */
   logProb(codes: Int32Array, n: number): Float64Array {
     const dd = this.probs.length;
-    const out = new Float64Array(n);
+    const out = float64(n);
     for (let i = 0; i < n; i++) {
       let s = 0;
       for (let j = 0; j < dd; j++) s += this.logProbs[j][codes[i * dd + j]];

@@ -1,3 +1,4 @@
+import { float64 } from '../arrays';
 import { cholesky, LOG_2PI, logDetFromCholesky, mahalanobis2, meanCov, type Matrix, takeRows } from '../linalg';
 import type { Rng } from '../random';
 import type { ContinuousNoise, FittedNoise } from './types';
@@ -67,9 +68,9 @@ export class GaussianNoise implements ContinuousNoise {
 
   logDensity(x: Float64Array, n: number): Float64Array {
     const d = this.dim;
-    const out = new Float64Array(n);
-    const r = new Float64Array(d);
-    const z = new Float64Array(d);
+    const out = float64(n);
+    const r = float64(d);
+    const z = float64(d);
     for (let i = 0; i < n; i++) out[i] = this.logDensityAt(x, i * d, r, z);
     return out;
   }
@@ -99,7 +100,7 @@ export class GaussianNoise implements ContinuousNoise {
   expertFromOwn(own: Float64Array): Float64Array {
     const e = this.expert();
     const s2 = this.scale * this.scale;
-    const out = new Float64Array(own.length);
+    const out = float64(own.length);
     for (let i = 0; i < own.length; i++) out[i] = e.logNorm - s2 * (this.logNorm - own[i]);
     return out;
   }

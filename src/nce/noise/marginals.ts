@@ -1,3 +1,4 @@
+import { float64 } from '../arrays';
 import { LOG_2PI, type Matrix } from '../linalg';
 import { type Rng, permutation } from '../random';
 import { quantileSorted } from '../schema';
@@ -169,7 +170,7 @@ export class MarginalsNoise implements ContinuousNoise {
     const d = this.dim;
     this.tables ??= this.distinct.map((_, j) => this.buildTable(j));
     const tables = this.tables;
-    const out = new Float64Array(n);
+    const out = float64(n);
     for (let i = 0; i < n; i++) {
       let s = 0;
       for (let j = 0; j < d; j++) {

@@ -1,3 +1,4 @@
+import { float64 } from '../arrays';
 import { logAddExp } from '../linalg';
 import { pick, type Rng } from '../random';
 import type { ContinuousNoise, FittedNoise } from './types';
@@ -52,8 +53,8 @@ export class MixtureNoise implements ContinuousNoise {
   logDensityAndHarmonic(x: Float64Array, n: number, experts = false): { density: Float64Array; harmonic: Float64Array } {
     const parts = this.components.map((c) => c.logDensity(x, n));
     const expertParts = experts ? this.components.map((c, k) => expertLogDensity(c, parts[k], x, n)) : parts;
-    const density = new Float64Array(n).fill(-Infinity);
-    const harmonic = new Float64Array(n).fill(-Infinity);
+    const density = float64(n).fill(-Infinity);
+    const harmonic = float64(n).fill(-Infinity);
     // Component by component, each row's sums accumulated in log space: with two components (the
     // default mixture) one exp and one log1p per sum.
     for (let k = 0; k < parts.length; k++) {
