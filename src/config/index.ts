@@ -48,7 +48,7 @@ export const settingsSchema = z.object({
   MAX_DATASET_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(64 << 20),
   /** Most records in one scoring request. @defaultValue 10000 */
   MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
-  /** Worker threads that score large batches off the event loop (network, noise density, results' JSON); 0 = all scoring on the event loop. @defaultValue 1 */
+  /** Worker threads that score batches of SCORING_THREAD_MIN_RECORDS or more off the event loop (network, noise density, the answer's JSON); 0 = all scoring on the event loop. @defaultValue 1 */
   SCORING_THREADS: z.coerce.number().int().min(0).max(64).default(1),
   /**
    * Batches of at least this many records go to a scoring thread; smaller ones are scored in place,
