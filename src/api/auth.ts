@@ -9,14 +9,15 @@ export type Scope = 'score' | 'admin';
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /**
- * Builds the auth check for one scope. With no keys configured every request passes. Keys are
- * compared as sha256 digests with timingSafeEqual, so the comparison takes the same time whatever
- * the key, and every configured key is compared.
+ * The auth check for one scope, as the handlers to put before a route's own: none with no keys
+ * configured (every request passes, and costs no layer), else one. Keys are compared as sha256
+ * digests with timingSafeEqual, so the comparison takes the same time whatever the key, and every
+ * configured key is compared.
  */
-export function requireScope(keys: readonly ApiKey[] | undefined, scope: Scope): RequestHandler {
+export function requireScope(keys: readonly ApiKey[] | undefined, scope: Scope): RequestHandler[] {
   const stored = (keys ?? []).map((k) => ({ scope: k.scope, digest: digest(k.key) }));
-  return (req: Request, _res: Response, next: NextFunction) => {
-    if (stored.length === 0) return next();
+  if (stored.length === 0) return [];
+  const check = (req: Request, _res: Response, next: NextFunction): void => {
     const header = req.get('authorization') ?? '';
     const presented = header.startsWith('Bearer ') ? header.slice(7) : (req.get('x-api-key') ?? '');
     if (!presented) return next(new AppError('UNAUTHORIZED', 'send an API key as "Authorization: Bearer <key>" or "X-API-Key"'));
@@ -27,4 +28,5 @@ export function requireScope(keys: readonly ApiKey[] | undefined, scope: Scope):
     if (scope === 'admin' && match !== 'admin') return next(new AppError('FORBIDDEN', 'this needs an admin key'));
     next();
   };
+  return [check];
 }

@@ -10,10 +10,10 @@ import { checkTrainingConfig, requestError, validName } from './validation';
 export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unknown().optional() }).strict();
 
 /** Training requests and job status. */
-export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxBytes: number; readAuth: RequestHandler; writeAuth: RequestHandler }): Router {
+export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
 
-  router.post('/v1/models/:name/train', deps.writeAuth, ...body(deps.maxBytes), async (req, res) => {
+  router.post('/v1/models/:name/train', ...deps.writeAuth, body(deps.maxBytes), async (req, res) => {
     const model = validName(req.params.name, 'model');
     const parsed = trainRequestSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
@@ -24,7 +24,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     res.status(202).location(`/v1/jobs/${job.id}`).json({ jobId: job.id, state: job.state });
   });
 
-  router.get('/v1/jobs/:id', deps.readAuth, async (req, res) => {
+  router.get('/v1/jobs/:id', ...deps.readAuth, async (req, res) => {
     const job = await deps.queue.get(String(req.params.id));
     if (!job) throw new AppError('NOT_FOUND', `job "${String(req.params.id)}" does not exist`);
     res.json(job);

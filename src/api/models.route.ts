@@ -6,14 +6,14 @@ import type { ModelCache } from './model-cache';
 import { lookupModelName } from './validation';
 
 /** Read-only registry routes: the model list and the current version's manifest summary. */
-export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth: RequestHandler; adminAuth: RequestHandler }): Router {
+export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth: RequestHandler[]; adminAuth: RequestHandler[] }): Router {
   const router = Router();
-  router.get('/v1/models', deps.auth, async (_req, res) => {
+  router.get('/v1/models', ...deps.auth, async (_req, res) => {
     const names = await deps.store.list();
     const models = await Promise.all(names.map(async (name) => ({ name, version: await deps.store.currentVersion(name) })));
     res.json({ models });
   });
-  router.get('/v1/models/:name', deps.auth, async (req, res) => {
+  router.get('/v1/models/:name', ...deps.auth, async (req, res) => {
     const name = lookupModelName(req.params.name);
     const { version, manifest } = await deps.models.get(name);
     res.json({
@@ -29,7 +29,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
       backend: manifest.backend,
     });
   });
-  router.get('/v1/models/:name/versions', deps.auth, async (req, res) => {
+  router.get('/v1/models/:name/versions', ...deps.auth, async (req, res) => {
     const name = lookupModelName(req.params.name);
     const current = await deps.store.currentVersion(name);
     const ids = await deps.store.versions(name);
@@ -47,7 +47,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
     );
     res.json({ name, versions });
   });
-  router.post('/v1/models/:name/versions/:version/promote', deps.adminAuth, async (req, res) => {
+  router.post('/v1/models/:name/versions/:version/promote', ...deps.adminAuth, async (req, res) => {
     const name = lookupModelName(req.params.name);
     const version = String(req.params.version);
     if (!(await deps.store.versions(name)).includes(version)) throw new AppError('NOT_FOUND', `model "${name}" has no version "${version}"`);
@@ -59,7 +59,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
     }
     res.json({ name, version, current: true });
   });
-  router.delete('/v1/models/:name', deps.adminAuth, async (req, res) => {
+  router.delete('/v1/models/:name', ...deps.adminAuth, async (req, res) => {
     const name = lookupModelName(req.params.name);
     if (!(await deps.store.delete(name))) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     res.status(204).end();

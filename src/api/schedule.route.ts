@@ -9,10 +9,10 @@ import { checkTrainingConfig, requestError, validName } from './validation';
 export const scheduleRequestSchema = z.object({ cron: z.string().min(1).max(200), dataset: z.string(), config: z.unknown().optional() }).strict();
 
 /** Cron retraining per model. */
-export function scheduleRouter(deps: { scheduler: Scheduler; maxBytes: number; readAuth: RequestHandler; writeAuth: RequestHandler }): Router {
+export function scheduleRouter(deps: { scheduler: Scheduler; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
   const model = (raw: unknown): string => validName(raw, 'model');
-  router.put('/v1/models/:name/schedule', deps.writeAuth, ...body(deps.maxBytes), async (req, res) => {
+  router.put('/v1/models/:name/schedule', ...deps.writeAuth, body(deps.maxBytes), async (req, res) => {
     const name = model(req.params.name);
     const parsed = scheduleRequestSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
@@ -22,12 +22,12 @@ export function scheduleRouter(deps: { scheduler: Scheduler; maxBytes: number; r
     checkTrainingConfig(parsed.data.config);
     res.json(await deps.scheduler.put(name, { cron: parsed.data.cron, dataset, ...(parsed.data.config === undefined ? {} : { config: parsed.data.config }) }));
   });
-  router.get('/v1/models/:name/schedule', deps.readAuth, async (req, res) => {
+  router.get('/v1/models/:name/schedule', ...deps.readAuth, async (req, res) => {
     const s = await deps.scheduler.get(model(req.params.name));
     if (!s) throw new AppError('NOT_FOUND', `model "${String(req.params.name)}" has no schedule`);
     res.json(s);
   });
-  router.delete('/v1/models/:name/schedule', deps.writeAuth, async (req, res) => {
+  router.delete('/v1/models/:name/schedule', ...deps.writeAuth, async (req, res) => {
     if (!(await deps.scheduler.delete(model(req.params.name)))) throw new AppError('NOT_FOUND', `model "${String(req.params.name)}" has no schedule`);
     res.status(204).end();
   });

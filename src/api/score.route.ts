@@ -67,7 +67,7 @@ export interface ScoreRouteDeps {
   metrics: Metrics;
   maxBatch: number;
   maxBytes: number;
-  auth: RequestHandler;
+  auth: RequestHandler[];
   /** Where batches of at least `threadMinRecords` records are scored; null = all in place. */
   threads: ScoringThreads | null;
   threadMinRecords: number;
@@ -82,7 +82,7 @@ export const SCORE_PATH = '/v1/models/:name/score';
  * route costs no nested router's dispatch.
  */
 export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
-  return [deps.auth, ...body(deps.maxBytes), async (req, res) => {
+  return [...deps.auth, body(deps.maxBytes), async (req, res) => {
     const name = lookupModelName(req.params.name);
     const input: unknown = req.body;
     const records = (input as { records?: unknown } | undefined)?.records;
