@@ -63,7 +63,7 @@ export interface AppDeps {
   metrics: Metrics;
   logger: Logger;
   backend: string;
-  /** Scoring threads for large batches; null = all scoring on the event loop. */
+  /** Scoring threads for batches of SCORING_THREAD_MIN_RECORDS or more; null = all scoring on the event loop. */
   scoring: ScoringThreads | null;
 }
 

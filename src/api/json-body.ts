@@ -22,7 +22,7 @@ export function jsonListBody(head: object, key: string, items: readonly unknown[
 }
 
 /** `{...head, "key":` as JSON. */
-function listOpening(head: object, key: string): string {
+export function listOpening(head: object, key: string): string {
   const open = JSON.stringify(head);
   return `${open.length > 2 ? `${open.slice(0, -1)},` : '{'}${JSON.stringify(key)}:`;
 }

@@ -1,5 +1,5 @@
 import { resultsOf, type ScoredRows, type ScoreResult } from '../nce';
-import { jsonListBody, SHORT_LIST } from './json-body';
+import { jsonListBody, listOpening, SHORT_LIST } from './json-body';
 
 /**
  * A scoring answer's numbers are rounded to six decimal places (writeNumber writes up to six,
@@ -56,7 +56,7 @@ export interface AnswerHead {
  */
 export function writeAnswer(head: AnswerHead, rows: ScoredRows): Buffer {
   const n = rows.score.length;
-  const open = bytes(`${JSON.stringify(head).slice(0, -1)},"results":[`);
+  const open = bytes(`${listOpening(head, 'results')}[`);
   // A plain Uint8Array: V8 writes its elements faster than a Buffer's.
   const buf = new Uint8Array(open.length + n * MAX_ROW_BYTES + 2);
   let pos = put(buf, 0, open);

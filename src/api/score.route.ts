@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { explain, type DataRecord, resultsOf } from '../nce';
+import { explain, type DataRecord, type Encoded, resultsOf } from '../nce';
 import type { Metrics } from '../metrics';
 import { body } from './body';
 import { sendJsonBody } from './json-body';
@@ -94,16 +94,17 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     const model = deps.models.fresh(name) ?? (await deps.models.get(name));
     const recs = request.records as DataRecord[];
     const head = { model: name, version: model.version };
+    // Encoded here whatever scores it, so that a bad record is named the same way.
+    const encoded = model.detector.encodeRecords(recs);
     if (deps.threads && !request.explain && recs.length >= deps.threadMinRecords) {
-      // Encoded here, so that a bad record is named exactly as in place.
-      const scored = await onThread(deps.threads, model, recs);
+      const scored = await onThread(deps.threads, model, encoded);
       if (scored) {
         observe(deps.metrics, model, recs, scored);
         sendJsonBody(res, scored.body);
         return;
       }
     }
-    const rows = model.detector.scoreRows(model.detector.encodeRecords(recs));
+    const rows = model.detector.scoreRows(encoded);
     observe(deps.metrics, model, recs, rows);
     if (!request.explain) {
       sendJsonBody(res, answerBody(head, rows));
@@ -114,9 +115,8 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   }];
 }
 
-/** Scores a batch on a scoring thread; null when the thread failed (the caller then scores in place). */
-async function onThread(threads: ScoringThreads, model: ServedModel, records: readonly DataRecord[]): Promise<ThreadScores | null> {
-  const encoded = model.detector.encodeRecords(records);
+/** Scores encoded rows on a scoring thread; null when the thread failed (the caller then scores them in place). */
+async function onThread(threads: ScoringThreads, model: ServedModel, encoded: Encoded): Promise<ThreadScores | null> {
   try {
     return await threads.score(model, encoded);
   } catch {

@@ -93,8 +93,8 @@ function keyOf(task: ScoringTask): string {
 }
 
 /**
- * Worker threads that score large batches off the event loop: the network, the noise density and
- * the whole JSON answer of a batch run there, so one process scores on more than one core and a large
+ * Worker threads that score batches off the event loop: the network, the noise density and the
+ * whole JSON answer of a batch run there, so one process scores on more than one core and a large
  * batch never holds up the requests behind it. Each thread loads a model version the first time it
  * gets rows of it (the state travels with that task) and keeps a few. A thread that dies fails its
  * tasks (the caller scores them in-process) and is replaced on next use.

@@ -27,33 +27,25 @@ function carve(bytes: number): number {
   return at;
 }
 
-/** A zeroed Float64Array of length n. */
-export function float64(n: number): Float64Array {
-  if (n * 8 > SMALL_BYTES) return new Float64Array(n);
-  const at = carve(n * 8);
-  return new Float64Array(slab, at, n);
+/** The typed arrays made here, by constructor. */
+interface TypedArrayKind<T> {
+  readonly BYTES_PER_ELEMENT: number;
+  new (length: number): T;
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
 }
 
-/** A zeroed Float32Array of length n. */
-export function float32(n: number): Float32Array {
-  if (n * 4 > SMALL_BYTES) return new Float32Array(n);
-  const at = carve(n * 4);
-  return new Float32Array(slab, at, n);
+/** A zeroed array of `kind` of length n: its own buffer when large, else a fresh slab region. */
+function made<T>(kind: TypedArrayKind<T>, n: number): T {
+  const bytes = n * kind.BYTES_PER_ELEMENT;
+  if (bytes > SMALL_BYTES) return new kind(n);
+  const at = carve(bytes);
+  return new kind(slab, at, n);
 }
 
-/** A zeroed Int32Array of length n. */
-export function int32(n: number): Int32Array {
-  if (n * 4 > SMALL_BYTES) return new Int32Array(n);
-  const at = carve(n * 4);
-  return new Int32Array(slab, at, n);
-}
-
-/** A zeroed Uint8Array of length n. */
-export function uint8(n: number): Uint8Array {
-  if (n > SMALL_BYTES) return new Uint8Array(n);
-  const at = carve(n);
-  return new Uint8Array(slab, at, n);
-}
+export const float64 = (n: number): Float64Array => made(Float64Array, n);
+export const float32 = (n: number): Float32Array => made(Float32Array, n);
+export const int32 = (n: number): Int32Array => made(Int32Array, n);
+export const uint8 = (n: number): Uint8Array => made(Uint8Array, n);
 
 /** `a` itself when it owns its whole buffer, else a copy that does: safe to transfer or post. */
 export function owned<T extends Float64Array | Float32Array | Int32Array | Uint8Array>(a: T): T {
