@@ -1,4 +1,4 @@
-import { resultsOf, type ScoredRows, type ScoreResult } from '../nce';
+import type { ScoredRows, ScoreResult } from '../nce';
 import { jsonListBody, listOpening, SHORT_LIST } from './json-body';
 
 /**
@@ -34,7 +34,24 @@ export function answerResult(r: ScoreResult): ScoreResult {
  * are one string (Node sends it in one write with the headers); more are written by {@link writeAnswer}.
  */
 export function answerBody(head: AnswerHead, rows: ScoredRows): string | Buffer {
-  return rows.score.length <= SHORT_LIST ? scoreAnswer(head, resultsOf(rows)) : writeAnswer(head, rows);
+  return rows.score.length <= SHORT_LIST ? shortAnswer(head, rows) : writeAnswer(head, rows);
+}
+
+/** {@link answerBody} of a few rows, joined as a string straight from the columns. */
+function shortAnswer(head: AnswerHead, rows: ScoredRows): string {
+  let body = `${listOpening(head, 'results')}[`;
+  for (let i = 0; i < rows.score.length; i++) {
+    const logDensity = rows.logDensity[i] as number;
+    // As resultsOf: no density is null.
+    body += `${i > 0 ? ',' : ''}{"score":${jsonNumber(rows.score[i] as number)},"logRatio":${jsonNumber(rows.logRatio[i] as number)},"logDensity":${Number.isFinite(logDensity) ? jsonNumber(logDensity) : 'null'},"percentile":${jsonNumber(rows.percentile[i] as number)},"ood":${rows.ood[i] === 1}}`;
+  }
+  return `${body}]}`;
+}
+
+/** JSON.stringify(answerNumber(x)): a finite number converts to the same digits either way. */
+function jsonNumber(x: number): string {
+  const rounded = answerNumber(x);
+  return Number.isFinite(rounded) ? String(rounded) : 'null';
 }
 
 /** The body of a scoring answer from its results, which may carry `contributions`. */
@@ -50,43 +67,59 @@ export interface AnswerHead {
 
 /**
  * {@link answerBody} written straight from the columns into one buffer, digits by integer
- * arithmetic: for 1,000 records that takes about a third of the time of JSON.stringify, whose
- * shortest-round-trip formatting of doubles is most of its cost. The buffer owns its memory, so a
- * scoring thread can hand it over without a copy.
+ * arithmetic: for 1,000 records that takes about a fifth of the time of JSON.stringify, whose
+ * shortest-round-trip formatting of doubles is most of its cost. Bytes go in through a DataView,
+ * four or two at a time where it can (V8 compiles its unaligned stores to single instructions).
+ * The buffer owns its memory, so a scoring thread can hand it over without a copy.
  */
 export function writeAnswer(head: AnswerHead, rows: ScoredRows): Buffer {
   const n = rows.score.length;
   const open = bytes(`${listOpening(head, 'results')}[`);
-  // A plain Uint8Array: V8 writes its elements faster than a Buffer's.
   const buf = new Uint8Array(open.length + n * MAX_ROW_BYTES + 2);
-  let pos = put(buf, 0, open);
+  buf.set(open);
+  const out = new DataView(buf.buffer);
+  let pos = open.length;
   for (let i = 0; i < n; i++) {
-    if (i > 0) buf[pos++] = COMMA;
-    pos = put(buf, pos, SCORE);
-    pos = writeNumber(buf, pos, rows.score[i] as number);
-    pos = put(buf, pos, LOG_RATIO);
-    pos = writeNumber(buf, pos, rows.logRatio[i] as number);
-    pos = put(buf, pos, LOG_DENSITY);
+    if (i > 0) out.setUint8(pos++, COMMA);
+    pos = put(out, pos, SCORE);
+    pos = writeNumber(out, pos, rows.score[i] as number);
+    pos = put(out, pos, LOG_RATIO);
+    pos = writeNumber(out, pos, rows.logRatio[i] as number);
+    pos = put(out, pos, LOG_DENSITY);
     const logDensity = rows.logDensity[i] as number;
     // As resultsOf: no density is null.
-    pos = Number.isFinite(logDensity) ? writeNumber(buf, pos, logDensity) : put(buf, pos, NULL);
-    pos = put(buf, pos, PERCENTILE);
-    pos = writeNumber(buf, pos, rows.percentile[i] as number);
-    pos = put(buf, pos, rows.ood[i] === 1 ? OOD_TRUE : OOD_FALSE);
+    pos = Number.isFinite(logDensity) ? writeNumber(out, pos, logDensity) : put(out, pos, NULL);
+    pos = put(out, pos, PERCENTILE);
+    pos = writeNumber(out, pos, rows.percentile[i] as number);
+    pos = put(out, pos, rows.ood[i] === 1 ? OOD_TRUE : OOD_FALSE);
   }
-  pos = put(buf, pos, CLOSE);
+  pos = put(out, pos, CLOSE);
   return Buffer.from(buf.buffer, 0, pos);
 }
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
-const SCORE = bytes('{"score":');
-const LOG_RATIO = bytes(',"logRatio":');
-const LOG_DENSITY = bytes(',"logDensity":');
-const PERCENTILE = bytes(',"percentile":');
-const OOD_TRUE = bytes(',"ood":true}');
-const OOD_FALSE = bytes(',"ood":false}');
-const NULL = bytes('null');
-const CLOSE = bytes(']}');
+
+/** A constant piece of the answer as little-endian 32-bit words and the bytes left over. */
+interface Piece {
+  length: number;
+  words: Int32Array;
+  tail: Uint8Array;
+}
+
+function piece(s: string): Piece {
+  const b = bytes(s);
+  const whole = b.length >> 2;
+  return { length: b.length, words: new Int32Array(b.slice(0, whole * 4).buffer), tail: b.slice(whole * 4) };
+}
+
+const SCORE = piece('{"score":');
+const LOG_RATIO = piece(',"logRatio":');
+const LOG_DENSITY = piece(',"logDensity":');
+const PERCENTILE = piece(',"percentile":');
+const OOD_TRUE = piece(',"ood":true}');
+const OOD_FALSE = piece(',"ood":false}');
+const NULL = piece('null');
+const CLOSE = piece(']}');
 const COMMA = 0x2c;
 /** Longest JSON of a number: 17 significant digits, sign, point and a 4-character exponent. */
 const MAX_NUMBER_BYTES = 24;
@@ -97,32 +130,36 @@ const MAX_ROW_BYTES = 1 + SCORE.length + LOG_RATIO.length + LOG_DENSITY.length +
  */
 const PLAIN_LIMIT = 1e9;
 
-function put(buf: Uint8Array, pos: number, b: Uint8Array): number {
-  for (let i = 0; i < b.length; i++) buf[pos + i] = b[i] as number;
-  return pos + b.length;
+function put(out: DataView, pos: number, p: Piece): number {
+  const { words, tail } = p;
+  // The host's byte order does not matter: words were read from the bytes as little-endian.
+  for (let i = 0; i < words.length; i++) out.setInt32(pos + 4 * i, words[i] as number, true);
+  const at = pos + 4 * words.length;
+  for (let i = 0; i < tail.length; i++) out.setUint8(at + i, tail[i] as number);
+  return pos + p.length;
 }
 
-/** "00" to "99": the two ASCII digits of n at 2n and 2n + 1. */
-const PAIRS = bytes(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''));
+/** "00" to "99": the two ASCII digits of n as one little-endian 16-bit value at n. */
+const PAIRS = Uint16Array.from({ length: 100 }, (_, i) => (0x30 + ((i / 10) | 0)) | ((0x30 + (i % 10)) << 8));
 const digits = new Uint8Array(16);
 
 /** Writes JSON.stringify(answerNumber(x)) at `pos`; returns the position after it. */
-function writeNumber(buf: Uint8Array, pos: number, x: number): number {
-  if (!(Math.abs(x) < PLAIN_LIMIT)) return put(buf, pos, bytes(JSON.stringify(answerNumber(x))));
+function writeNumber(out: DataView, pos: number, x: number): number {
+  if (!(Math.abs(x) < PLAIN_LIMIT)) return put(out, pos, piece(JSON.stringify(answerNumber(x))));
   let m = Math.round(x * SCALE);
   // -0 (a small negative number rounded) is written "0", as JSON.stringify writes it.
   if (m < 0) {
-    buf[pos++] = 0x2d;
+    out.setUint8(pos++, 0x2d);
     m = -m;
   }
   // Below PLAIN_LIMIT both parts fit in 32 bits.
   let whole = Math.floor(m / SCALE);
   const frac = m - whole * SCALE;
   if (whole < 10) {
-    buf[pos++] = 0x30 + whole;
+    out.setUint8(pos++, 0x30 + whole);
   } else if (whole < 100) {
-    buf[pos++] = PAIRS[2 * whole] as number;
-    buf[pos++] = PAIRS[2 * whole + 1] as number;
+    out.setUint16(pos, PAIRS[whole] as number, true);
+    pos += 2;
   } else {
     let d = 0;
     do {
@@ -130,22 +167,20 @@ function writeNumber(buf: Uint8Array, pos: number, x: number): number {
       digits[d++] = 0x30 + whole - q * 10;
       whole = q;
     } while (whole > 0);
-    while (d > 0) buf[pos++] = digits[--d] as number;
+    while (d > 0) out.setUint8(pos++, digits[--d] as number);
   }
   if (frac === 0) return pos;
-  // Six digits, two at a time, then the trailing zeros taken back.
-  buf[pos] = 0x2e;
+  // Six digits, two at a time, then the trailing zeros left out.
+  out.setUint8(pos, 0x2e);
   const high = (frac / 10000) | 0;
   const rest = frac - high * 10000;
   const mid = (rest / 100) | 0;
   const low = rest - mid * 100;
-  buf[pos + 1] = PAIRS[2 * high] as number;
-  buf[pos + 2] = PAIRS[2 * high + 1] as number;
-  buf[pos + 3] = PAIRS[2 * mid] as number;
-  buf[pos + 4] = PAIRS[2 * mid + 1] as number;
-  buf[pos + 5] = PAIRS[2 * low] as number;
-  buf[pos + 6] = PAIRS[2 * low + 1] as number;
-  pos += 7;
-  while (buf[pos - 1] === 0x30) pos--;
-  return pos;
+  out.setUint16(pos + 1, PAIRS[high] as number, true);
+  out.setUint16(pos + 3, PAIRS[mid] as number, true);
+  out.setUint16(pos + 5, PAIRS[low] as number, true);
+  // The last non-zero pair, less its second digit if that is 0 (frac > 0, so one pair is non-zero).
+  if (low !== 0) return pos + (low % 10 === 0 ? 6 : 7);
+  if (mid !== 0) return pos + (mid % 10 === 0 ? 4 : 5);
+  return pos + (high % 10 === 0 ? 2 : 3);
 }

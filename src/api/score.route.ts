@@ -1,15 +1,15 @@
 import { z } from 'zod';
 import { explain, type DataRecord, type Encoded, resultsOf } from '../nce';
-import type { Metrics } from '../metrics';
+import type { BinnedRecords, Metrics } from '../metrics';
 import { body } from './body';
 import { sendJsonBody } from './json-body';
-import { answerBody, scoreAnswer } from './score-answer';
+import { answerBody, type AnswerHead, scoreAnswer } from './score-answer';
 import type { ScoreColumns } from './scoring-protocol';
 import type { ScoringThreads, ThreadScores } from './scoring-threads';
 import { AppError } from './errors';
 import { fieldValue, lookupModelName, requestError } from './validation';
 import type { ModelCache, ServedModel } from './model-cache';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 
 /** The body of `POST /v1/models/{name}/score`. */
 export const scoreRequestSchema = z
@@ -94,18 +94,19 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     const model = deps.models.fresh(name) ?? (await deps.models.get(name));
     const recs = request.records as DataRecord[];
     const head = { model: name, version: model.version };
-    // Encoded here whatever scores it, so that a bad record is named the same way.
+    // Encoded here whatever scores the records, so that a bad record is named the same way; binned
+    // for the drift window before they are scored.
     const encoded = model.detector.encodeRecords(recs);
+    const binned = deps.metrics.drift.bin(name, model.version, model.manifest.featureReference, recs);
     if (deps.threads && !request.explain && recs.length >= deps.threadMinRecords) {
-      const scored = await onThread(deps.threads, model, encoded);
-      if (scored) {
-        observe(deps.metrics, model, recs, scored);
-        sendJsonBody(res, scored.body);
-        return;
-      }
+      // Nothing reads the records past here. Letting go of the parsed body while a thread scores
+      // lets the young generation collect it: held across the wait, the records of every batch in
+      // flight would be promoted to the old generation, whose collection is far dearer.
+      req.body = undefined;
+      return scoreOnThread(deps, deps.threads, model, head, encoded, binned, res);
     }
     const rows = model.detector.scoreRows(encoded);
-    observe(deps.metrics, model, recs, rows);
+    observe(deps.metrics, model, binned, rows);
     if (!request.explain) {
       sendJsonBody(res, answerBody(head, rows));
       return;
@@ -115,21 +116,30 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   }];
 }
 
-/** Scores encoded rows on a scoring thread; null when the thread failed (the caller then scores them in place). */
-async function onThread(threads: ScoringThreads, model: ServedModel, encoded: Encoded): Promise<ThreadScores | null> {
+/** Scores encoded rows on a scoring thread, or in place when the thread fails, and answers. */
+async function scoreOnThread(deps: ScoreRouteDeps, threads: ScoringThreads, model: ServedModel, head: AnswerHead, encoded: Encoded, binned: BinnedRecords, res: Response): Promise<void> {
+  let scored: ThreadScores | null = null;
   try {
-    return await threads.score(model, encoded);
+    scored = await threads.score(model, encoded);
   } catch {
-    return null;
+    // Scored in place below.
   }
+  if (scored) {
+    observe(deps.metrics, model, binned, scored);
+    sendJsonBody(res, scored.body);
+    return;
+  }
+  const rows = model.detector.scoreRows(encoded);
+  observe(deps.metrics, model, binned, rows);
+  sendJsonBody(res, answerBody(head, rows));
 }
 
 /** Counts, score histograms and the drift window of one scored batch. */
-function observe(metrics: Metrics, model: ServedModel, records: readonly DataRecord[], scored: ScoreColumns): void {
+function observe(metrics: Metrics, model: ServedModel, binned: BinnedRecords, scored: ScoreColumns): void {
   const labels = { model: model.name };
   metrics.score.observeMany(model.name, scored.score);
   metrics.scorePercentile.observeMany(model.name, scored.percentile);
-  metrics.scoredRecords.inc(labels, records.length);
+  metrics.scoredRecords.inc(labels, scored.score.length);
   if (scored.flagged) metrics.flaggedRecords.inc(labels, scored.flagged);
-  metrics.drift.observe(model.name, model.version, model.manifest.featureReference, records, scored.percentile);
+  metrics.drift.add(binned, scored.percentile);
 }

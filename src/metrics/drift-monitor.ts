@@ -26,6 +26,14 @@ export interface DriftStats {
   features: { feature: string; psi: number }[];
 }
 
+/** Records binned by {@link DriftMonitor.bin}, waiting for their percentiles. */
+export interface BinnedRecords {
+  readonly tracked: Tracked;
+  /** Records at the start of the batch left out (beyond the window's capacity). */
+  readonly skip: number;
+  readonly bins: Uint16Array;
+}
+
 interface Tracked {
   version: string;
   refs: FeatureReference[];
@@ -46,13 +54,15 @@ const UNIFORM = new Array<number>(PERCENTILE_BINS).fill(1 / PERCENTILE_BINS);
  */
 export class DriftMonitor {
   private readonly tracked = new Map<string, Tracked>();
-  /** Bins of the batch being added (reused: most batches are small and frequent). */
-  private scratch = new Uint16Array(1024);
 
   constructor(readonly options: DriftOptions = DEFAULT_DRIFT_OPTIONS) {}
 
-  /** Records scored by `model` at version `version`, whose training data `refs` describe, with their percentiles. */
-  observe(model: string, version: string, refs: readonly FeatureReference[] | undefined, records: readonly DataRecord[], percentiles: ArrayLike<number>, now = Date.now()): void {
+  /**
+   * Bins records `model` at version `version` is about to score, whose training data `refs`
+   * describe; {@link add} then enters them with their percentiles. Two steps, so that a caller
+   * that scores elsewhere can let go of the records meanwhile.
+   */
+  bin(model: string, version: string, refs: readonly FeatureReference[] | undefined, records: readonly DataRecord[]): BinnedRecords {
     let t = this.tracked.get(model);
     if (!t || t.version !== version) {
       const features = refs ?? [];
@@ -60,14 +70,26 @@ export class DriftMonitor {
       this.tracked.set(model, t);
     }
     const f = t.refs.length;
-    if (this.scratch.length < records.length * f) this.scratch = new Uint16Array(records.length * f);
-    const bins = this.scratch;
+    // Only the records the window can hold: a batch larger than it leaves its last ones.
+    const skip = Math.max(0, records.length - this.options.windowRecords);
+    const bins = new Uint16Array((records.length - skip) * f);
     const values: (FieldValue | undefined)[] = new Array(f);
-    for (let i = 0; i < records.length; i++) {
+    for (let i = skip; i < records.length; i++) {
       t.read(records[i] as DataRecord, values);
-      for (let j = 0; j < f; j++) bins[i * f + j] = t.binning.bin(j, values[j]);
+      t.binning.binAll(values, bins, (i - skip) * f);
     }
-    for (let i = 0; i < records.length; i++) t.window.add(now, percentiles[i] as number, bins, i * f);
+    return { tracked: t, skip, bins };
+  }
+
+  /** Enters binned records into their window with their score percentiles (of all the records binned). */
+  add(binned: BinnedRecords, percentiles: ArrayLike<number>, now = Date.now()): void {
+    // A window replaced meanwhile (a new version) is no longer read: adding to it is harmless.
+    binned.tracked.window.add(now, percentiles, binned.bins, binned.skip);
+  }
+
+  /** {@link bin} and {@link add} at once. */
+  observe(model: string, version: string, refs: readonly FeatureReference[] | undefined, records: readonly DataRecord[], percentiles: ArrayLike<number>, now = Date.now()): void {
+    this.add(this.bin(model, version, refs, records), percentiles, now);
   }
 
   /** Stops tracking a model (deleted or unloaded). */

@@ -45,22 +45,22 @@ export function percentileBin(p: number): number {
 
 /**
  * A sliding window of recent records: at most `capacity` of them, none older than `maxAgeMs`.
- * Keeps bin counts up to date as records enter and leave, so statistics cost O(bins).
+ * Adding a record only stores it (its time, percentile and feature bins in ring buffers); the bin
+ * counts are tallied when statistics are asked for, at most once per change. Records arrive
+ * thousands of times more often than statistics are read (a scrape every few seconds), so a
+ * tally of the whole window per read costs far less than keeping counts current per record.
  */
 export class DriftWindow {
   private readonly times: Float64Array;
   private readonly percentiles: Float64Array;
-  /** Per record and feature: the index of its bin in `counts` (feature offset + bin). */
-  private readonly slots: Uint32Array;
-  /** Every feature's bin counts, one after another from `offsets[j]`. */
-  private readonly counts: Float64Array;
-  private readonly offsets: Uint32Array;
+  /** Per record, each feature's bin: record slot s holds features [s * f, (s + 1) * f). */
+  private readonly bins: Uint16Array;
   private start = 0;
   private count = 0;
   private edits = 0;
-  readonly scoreCounts = new Array<number>(PERCENTILE_BINS).fill(0);
+  private tally: { edits: number; score: number[]; features: number[][] } | undefined;
 
-  /** @param featureBins - number of bins of each monitored feature */
+  /** @param featureBins - number of bins of each monitored feature (at most 65,536) */
   constructor(
     readonly capacity: number,
     readonly maxAgeMs: number,
@@ -68,19 +68,17 @@ export class DriftWindow {
   ) {
     this.times = new Float64Array(capacity);
     this.percentiles = new Float64Array(capacity);
-    this.slots = new Uint32Array(capacity * featureBins.length);
-    this.offsets = new Uint32Array(featureBins.length);
-    let total = 0;
-    featureBins.forEach((k, j) => {
-      this.offsets[j] = total;
-      total += k;
-    });
-    this.counts = new Float64Array(total);
+    this.bins = new Uint16Array(capacity * featureBins.length);
   }
 
   /** Each feature's bin counts in the window. */
   get featureCounts(): number[][] {
-    return this.featureBins.map((k, j) => Array.from(this.counts.subarray(this.offsets[j], (this.offsets[j] as number) + k)));
+    return this.tallied().features;
+  }
+
+  /** The window's score percentiles counted per {@link percentileBin}. */
+  get scoreCounts(): number[] {
+    return this.tallied().score;
   }
 
   get size(): number {
@@ -92,20 +90,24 @@ export class DriftWindow {
     return this.edits;
   }
 
-  /** Adds one record: its score percentile and the bin of each feature (`bins[offset + j]` for feature j). */
-  add(now: number, percentile: number, bins: ArrayLike<number>, offset = 0): void {
-    if (this.count === this.capacity) this.dropOldest();
-    const slot = (this.start + this.count) % this.capacity;
-    this.times[slot] = now;
-    this.percentiles[slot] = percentile;
-    this.scoreCounts[percentileBin(percentile)]++;
+  /**
+   * Adds records `from` to the last of a batch scored at `now`: record i's score percentile and,
+   * at `bins[(i - from) * f + j]`, the bin of its feature j. A batch larger than the window leaves
+   * its last `capacity` records.
+   */
+  add(now: number, percentiles: ArrayLike<number>, bins: ArrayLike<number>, from = 0): void {
     const f = this.featureBins.length;
-    for (let j = 0; j < f; j++) {
-      const c = (this.offsets[j] as number) + (bins[offset + j] as number);
-      this.slots[slot * f + j] = c;
-      this.counts[c]++;
+    const n = percentiles.length;
+    const first = Math.max(from, n - this.capacity);
+    if (first >= n) return;
+    for (let i = first; i < n; i++) {
+      if (this.count === this.capacity) this.dropOldest();
+      const slot = (this.start + this.count) % this.capacity;
+      this.times[slot] = now;
+      this.percentiles[slot] = percentiles[i] as number;
+      for (let j = 0; j < f; j++) this.bins[slot * f + j] = bins[(i - from) * f + j] as number;
+      this.count++;
     }
-    this.count++;
     this.edits++;
   }
 
@@ -127,12 +129,22 @@ export class DriftWindow {
   }
 
   private dropOldest(): void {
-    const slot = this.start;
-    this.scoreCounts[percentileBin(this.percentiles[slot] as number)]--;
-    const f = this.featureBins.length;
-    for (let j = 0; j < f; j++) this.counts[this.slots[slot * f + j] as number]--;
     this.start = (this.start + 1) % this.capacity;
     this.count--;
     this.edits++;
+  }
+
+  private tallied(): { score: number[]; features: number[][] } {
+    if (this.tally?.edits === this.edits) return this.tally;
+    const f = this.featureBins.length;
+    const score = new Array<number>(PERCENTILE_BINS).fill(0);
+    const features = this.featureBins.map((k) => new Array<number>(k).fill(0));
+    for (let i = 0; i < this.count; i++) {
+      const slot = (this.start + i) % this.capacity;
+      score[percentileBin(this.percentiles[slot] as number)]++;
+      for (let j = 0; j < f; j++) (features[j] as number[])[this.bins[slot * f + j] as number]++;
+    }
+    this.tally = { edits: this.edits, score, features };
+    return this.tally;
   }
 }

@@ -3,7 +3,7 @@ import { RecordHistogram } from './record-histogram';
 import { liveTensors } from '../nce';
 import { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions } from './drift-monitor';
 
-export { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions, type DriftStats } from './drift-monitor';
+export { type BinnedRecords, DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions, type DriftStats } from './drift-monitor';
 export { DriftWindow, ksUniform, PERCENTILE_BINS, percentileBin, psi } from './drift';
 
 /** A model version being served, as the metrics describe it. */

@@ -73,6 +73,9 @@ export function encoderFor(schema: readonly Feature[]): (records: readonly DataR
     dd: layout.discrete.length,
     read: fieldReader(schema.map((f) => f.name)),
     lookups: schema.map((f) => (f.kind === 'categorical' ? new Map(f.categories.map((c, i) => [c, i])) : null)),
+    center: Float64Array.from(schema, (f) => (f.kind === 'numeric' ? f.center : 0)),
+    scale: Float64Array.from(schema, (f) => (f.kind === 'numeric' ? f.scale : 1)),
+    role: Uint8Array.from(schema, (f) => (f.kind === 'categorical' ? CATEGORICAL : f.hasMissing ? NUMERIC_WITH_MISSING : NUMERIC)),
   };
   return (records, offset = 0) => encodeWith(plan, records, offset);
 }
@@ -85,14 +88,23 @@ interface EncodingPlan {
   dd: number;
   read: FieldReader;
   lookups: readonly (Map<string, number> | null)[];
+  /** Per feature, what the loop reads of it, unpacked from the schema's objects: their two shapes make every read of them polymorphic. */
+  center: Float64Array;
+  scale: Float64Array;
+  role: Uint8Array;
 }
 
+const NUMERIC = 0;
+const NUMERIC_WITH_MISSING = 1;
+const CATEGORICAL = 2;
+
 function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: number): Encoded {
-  const { schema, dn, dd, read, lookups } = plan;
+  const { schema, dn, dd, read, lookups, center, scale, role } = plan;
   const n = records.length;
+  const d = schema.length;
   const numeric = float64(n * dn);
   const codes = int32(n * dd);
-  const values: (FieldValue | undefined)[] = new Array(schema.length);
+  const values: (FieldValue | undefined)[] = new Array(d);
   // Record by record, each read by the schema's compiled reader; the first bad field, in record
   // order, is found by checkRecords.
   for (let i = 0; i < n; i++) {
@@ -101,23 +113,23 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
     read(r, values);
     let ni = i * dn;
     let di = i * dd;
-    for (let j = 0; j < schema.length; j++) {
-      const f = schema[j];
+    for (let j = 0; j < d; j++) {
       // A number, string or null is the record's own: Object.prototype holds none of them.
       const v = values[j];
-      if (f.kind === 'numeric') {
+      const kind = role[j] as number;
+      if (kind !== CATEGORICAL) {
         if (typeof v === 'number' && Number.isFinite(v)) {
-          numeric[ni] = clampScaled((v - f.center) / f.scale);
+          numeric[ni] = clampScaled((v - (center[j] as number)) / (scale[j] as number));
         } else if (v === null) {
           numeric[ni] = 0;
-          if (f.hasMissing) codes[di] = 1;
+          if (kind === NUMERIC_WITH_MISSING) codes[di] = 1;
         } else {
           checkRecords(schema, records, offset);
         }
         ni++;
-        if (f.hasMissing) di++;
+        if (kind === NUMERIC_WITH_MISSING) di++;
       } else {
-        const k = f.categories.length;
+        const k = (schema[j] as Extract<Feature, { kind: 'categorical' }>).categories.length;
         if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
           codes[di] = lookups[j]?.get(String(v)) ?? k;
         } else if (v === null) {

@@ -99,19 +99,6 @@ export function logDetFromCholesky(l: Float64Array, d: number): number {
   return 2 * s;
 }
 
-/** Squared Mahalanobis norm |L^-1 r|^2, solving L z = r by forward substitution into `z`. */
-export function mahalanobis2(l: Float64Array, d: number, r: Float64Array, z: Float64Array): number {
-  let q = 0;
-  for (let i = 0; i < d; i++) {
-    let s = r[i];
-    for (let k = 0; k < i; k++) s -= l[i * d + k] * z[k];
-    const zi = s / l[i * d + i];
-    z[i] = zi;
-    q += zi * zi;
-  }
-  return q;
-}
-
 /** Numerically stable log(sum(exp(v))). */
 export function logSumExp(v: ArrayLike<number>): number {
   let m = -Infinity;

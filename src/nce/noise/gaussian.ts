@@ -1,5 +1,5 @@
 import { float64 } from '../arrays';
-import { cholesky, LOG_2PI, logDetFromCholesky, mahalanobis2, meanCov, type Matrix, takeRows } from '../linalg';
+import { cholesky, LOG_2PI, logDetFromCholesky, meanCov, type Matrix, takeRows } from '../linalg';
 import type { Rng } from '../random';
 import type { ContinuousNoise, FittedNoise } from './types';
 
@@ -10,6 +10,8 @@ const TRIM_STEPS = 3;
 export class GaussianNoise implements ContinuousNoise {
   readonly fullSupport = true;
   private readonly logNorm: number;
+  /** 1 / L[i][i]: forward substitution multiplies by them (a division per element costs more). */
+  private readonly invDiag: Float64Array;
   private unscaled: GaussianNoise | null = null;
 
   constructor(
@@ -19,6 +21,7 @@ export class GaussianNoise implements ContinuousNoise {
     readonly scale = 1,
   ) {
     this.logNorm = -0.5 * (dim * LOG_2PI + logDetFromCholesky(chol, dim));
+    this.invDiag = Float64Array.from({ length: dim }, (_, i) => 1 / (chol[i * dim + i] as number));
   }
 
   /**
@@ -69,16 +72,27 @@ export class GaussianNoise implements ContinuousNoise {
   logDensity(x: Float64Array, n: number): Float64Array {
     const d = this.dim;
     const out = float64(n);
-    const r = float64(d);
     const z = float64(d);
-    for (let i = 0; i < n; i++) out[i] = this.logDensityAt(x, i * d, r, z);
+    for (let i = 0; i < n; i++) out[i] = this.logDensityAt(x, i * d, z);
     return out;
   }
 
-  /** log q of the row at `x[offset..]`, with scratch buffers `r` and `z` of length dim. */
-  logDensityAt(x: Float64Array, offset: number, r: Float64Array, z: Float64Array): number {
-    for (let j = 0; j < this.dim; j++) r[j] = x[offset + j] - this.mean[j];
-    return this.logNorm - 0.5 * mahalanobis2(this.chol, this.dim, r, z);
+  /**
+   * log q of the row at `x[offset..]`, with a scratch buffer `z` of length dim: the squared norm
+   * of z = L^-1 (x - mean), solved by forward substitution.
+   */
+  logDensityAt(x: Float64Array, offset: number, z: Float64Array): number {
+    const d = this.dim;
+    const l = this.chol;
+    let q = 0;
+    for (let i = 0; i < d; i++) {
+      let s = (x[offset + i] as number) - (this.mean[i] as number);
+      for (let k = 0; k < i; k++) s -= (l[i * d + k] as number) * (z[k] as number);
+      const zi = s * (this.invDiag[i] as number);
+      z[i] = zi;
+      q += zi * zi;
+    }
+    return this.logNorm - 0.5 * q;
   }
 
   /** The fitted Gaussian: this one with its covariance shrunk back by `scale`^2. */

@@ -76,11 +76,10 @@ export class GmmNoise implements ContinuousNoise {
     const d = this.dim;
     const k = this.components.length;
     const out = new Float64Array(n);
-    const r = new Float64Array(d);
     const z = new Float64Array(d);
     const terms = new Float64Array(k);
     for (let i = 0; i < n; i++) {
-      for (let c = 0; c < k; c++) terms[c] = this.logWeights[c] + this.components[c].logDensityAt(x, i * d, r, z);
+      for (let c = 0; c < k; c++) terms[c] = this.logWeights[c] + this.components[c].logDensityAt(x, i * d, z);
       out[i] = logSumExp(terms);
     }
     return out;
@@ -165,12 +164,11 @@ function em(x: Matrix, k: number, rng: Rng): EmResult {
     for (let c = 0; c < k; c++) weights[c] /= ws;
     // E step
     const gs = covs.map((cov, c) => new GaussianNoise(d, means[c], cholesky(cov, d, 1e-6)));
-    const r = new Float64Array(d);
     const z = new Float64Array(d);
     const terms = new Float64Array(k);
     let ll = 0;
     for (let i = 0; i < n; i++) {
-      for (let c = 0; c < k; c++) terms[c] = Math.log(weights[c]) + gs[c].logDensityAt(x.data, i * d, r, z);
+      for (let c = 0; c < k; c++) terms[c] = Math.log(weights[c]) + gs[c].logDensityAt(x.data, i * d, z);
       const lse = logSumExp(terms);
       ll += lse;
       for (let c = 0; c < k; c++) resp[i * k + c] = Math.exp(terms[c] - lse);

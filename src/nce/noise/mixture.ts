@@ -53,11 +53,18 @@ export class MixtureNoise implements ContinuousNoise {
   logDensityAndHarmonic(x: Float64Array, n: number, experts = false): { density: Float64Array; harmonic: Float64Array } {
     const parts = this.components.map((c) => c.logDensity(x, n));
     const expertParts = experts ? this.components.map((c, k) => expertLogDensity(c, parts[k], x, n)) : parts;
-    const density = float64(n).fill(-Infinity);
-    const harmonic = float64(n).fill(-Infinity);
-    // Component by component, each row's sums accumulated in log space: with two components (the
-    // default mixture) one exp and one log1p per sum.
-    for (let k = 0; k < parts.length; k++) {
+    const density = float64(n);
+    const harmonic = float64(n);
+    // Component by component, each row's sums accumulated in log space from the first component's
+    // terms: with two components (the default mixture) one exp and one log1p per sum.
+    const w0 = this.logWeights[0] as number;
+    const part0 = parts[0] as Float64Array;
+    const expert0 = expertParts[0] as Float64Array;
+    for (let i = 0; i < n; i++) {
+      density[i] = w0 + (part0[i] as number);
+      harmonic[i] = w0 - (expert0[i] as number);
+    }
+    for (let k = 1; k < parts.length; k++) {
       const w = this.logWeights[k] as number;
       const part = parts[k] as Float64Array;
       const expert = expertParts[k] as Float64Array;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { binCount, binner, featureReference, type FeatureReference, type FieldValue, inferSchema } from '../../../src/nce';
-import { createMetrics, DriftWindow, ksUniform, psi } from '../../../src/metrics';
+import { createMetrics, DriftWindow, ksUniform, percentileBin, psi } from '../../../src/metrics';
 
 describe('psi', () => {
   it('matches the value computed by hand', () => {
@@ -24,10 +24,10 @@ describe('ksUniform', () => {
 describe('DriftWindow', () => {
   it('evicts the oldest records beyond its capacity, keeping bin counts exact', () => {
     const w = new DriftWindow(3, 60_000, [2]);
-    w.add(0, 0.05, [0]);
-    w.add(1, 0.15, [1]);
-    w.add(2, 0.95, [1]);
-    w.add(3, 0.96, [0]);
+    w.add(0, [0.05], [0]);
+    w.add(1, [0.15], [1]);
+    w.add(2, [0.95], [1]);
+    w.add(3, [0.96], [0]);
     expect(w.size).toBe(3);
     expect(w.percentileValues()).toEqual([0.15, 0.95, 0.96]);
     expect(w.scoreCounts).toEqual([0, 1, 0, 0, 0, 0, 0, 0, 0, 2]);
@@ -36,15 +36,54 @@ describe('DriftWindow', () => {
 
   it('evicts records older than its maximum age', () => {
     const w = new DriftWindow(10, 1000, [2]);
-    w.add(0, 0.5, [0]);
-    w.add(600, 0.5, [1]);
-    w.add(1200, 0.5, [1]);
+    w.add(0, [0.5], [0]);
+    w.add(600, [0.5], [1]);
+    w.add(1200, [0.5], [1]);
     w.evict(1500);
     expect(w.size).toBe(2);
     expect(w.featureCounts).toEqual([[0, 2]]);
     w.evict(10_000);
     expect(w.size).toBe(0);
     expect(w.scoreCounts.every((c) => c === 0)).toBe(true);
+  });
+  it('holds what a plain list of the records would, whatever the batches and evictions', () => {
+    // The model: every record kept in a list, the window its last `capacity` within the age limit.
+    const featureBins = [3, 2];
+    const batch = fc.record({
+      time: fc.integer({ min: 0, max: 50 }),
+      records: fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1 })), { maxLength: 9 }),
+      from: fc.integer({ min: 0, max: 3 }),
+      evictAt: fc.option(fc.integer({ min: 0, max: 50 })),
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.array(batch, { maxLength: 12 }), (capacity, batches) => {
+        const w = new DriftWindow(capacity, 20, featureBins);
+        let list: { time: number; p: number; bins: number[] }[] = [];
+        let now = 0;
+        const holdsList = (): void => {
+          expect(w.size).toBe(list.length);
+          expect(w.percentileValues()).toEqual(list.map((r) => r.p));
+          expect(w.scoreCounts).toEqual(Array.from({ length: 10 }, (_, k) => list.filter((r) => percentileBin(r.p) === k).length));
+          expect(w.featureCounts).toEqual(featureBins.map((size, j) => Array.from({ length: size }, (_, k) => list.filter((r) => r.bins[j] === k).length)));
+        };
+        for (const b of batches) {
+          now += b.time;
+          const from = Math.min(b.from, b.records.length);
+          const before = w.changes;
+          w.add(now, b.records.map((r) => r[0]), b.records.slice(from).flatMap((r) => [r[1], r[2]]), from);
+          list = [...list, ...b.records.slice(from).map((r) => ({ time: now, p: r[0], bins: [r[1], r[2]] }))].slice(-capacity);
+          expect(w.changes !== before).toBe(b.records.length > from);
+          // Read after every change: statistics tallied once must follow the next change.
+          holdsList();
+          if (b.evictAt !== null) {
+            w.evict(now + b.evictAt);
+            list = list.filter((r) => r.time >= now + b.evictAt! - 20);
+            holdsList();
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
