@@ -45,9 +45,8 @@ function jsonItems(items: readonly unknown[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Answers 200 with a JSON body already serialized. */
+/** Answers 200 with a JSON body already serialized (Node sets its Content-Length: it is sent whole). */
 export function sendJsonBody(res: Response, body: string | Buffer): void {
   res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
   res.end(body);
 }

@@ -39,13 +39,24 @@ export function answerBody(head: AnswerHead, rows: ScoredRows): string | Buffer 
 
 /** {@link answerBody} of a few rows, joined as a string straight from the columns. */
 function shortAnswer(head: AnswerHead, rows: ScoredRows): string {
-  let body = `${listOpening(head, 'results')}[`;
+  let body = answerOpening(head);
   for (let i = 0; i < rows.score.length; i++) {
     const logDensity = rows.logDensity[i] as number;
     // As resultsOf: no density is null.
     body += `${i > 0 ? ',' : ''}{"score":${jsonNumber(rows.score[i] as number)},"logRatio":${jsonNumber(rows.logRatio[i] as number)},"logDensity":${Number.isFinite(logDensity) ? jsonNumber(logDensity) : 'null'},"percentile":${jsonNumber(rows.percentile[i] as number)},"ood":${rows.ood[i] === 1}}`;
   }
   return `${body}]}`;
+}
+
+/** The last answer opening made: consecutive answers mostly name the same model version. */
+let lastOpening = { model: '', version: '', text: '' };
+
+/** `{...head,"results":[` as JSON. */
+function answerOpening(head: AnswerHead): string {
+  if (head.model !== lastOpening.model || head.version !== lastOpening.version) {
+    lastOpening = { model: head.model, version: head.version, text: `${listOpening(head, 'results')}[` };
+  }
+  return lastOpening.text;
 }
 
 /** JSON.stringify(answerNumber(x)): a finite number converts to the same digits either way. */
@@ -74,7 +85,7 @@ export interface AnswerHead {
  */
 export function writeAnswer(head: AnswerHead, rows: ScoredRows): Buffer {
   const n = rows.score.length;
-  const open = bytes(`${listOpening(head, 'results')}[`);
+  const open = bytes(answerOpening(head));
   const buf = new Uint8Array(open.length + n * MAX_ROW_BYTES + 2);
   buf.set(open);
   const out = new DataView(buf.buffer);
