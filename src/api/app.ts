@@ -105,6 +105,7 @@ export function createApp(deps: AppDeps): Express {
       auth: scoreAuth,
       threads: deps.scoring,
       threadMinRecords: settings.SCORING_THREAD_MIN_RECORDS,
+      logger,
     }),
   );
   app.use(modelsRouter({ store: deps.store, models: deps.models, auth: scoreAuth, adminAuth }));

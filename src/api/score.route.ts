@@ -10,6 +10,7 @@ import { AppError } from './errors';
 import { fieldValue, lookupModelName, requestError } from './validation';
 import type { ModelCache, ServedModel } from './model-cache';
 import type { RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
 
 /** The body of `POST /v1/models/{name}/score`. */
 export const scoreRequestSchema = z
@@ -71,6 +72,7 @@ export interface ScoreRouteDeps {
   /** Where batches of at least `threadMinRecords` records are scored; null = all in place. */
   threads: ScoringThreads | null;
   threadMinRecords: number;
+  logger: Logger;
 }
 
 /** The scoring route's path. */
@@ -82,6 +84,10 @@ export const SCORE_PATH = '/v1/models/:name/score';
  * route costs no nested router's dispatch.
  */
 export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
+  // Each path's counter bound once: a labelled increment hashes its labels every time.
+  const counted = deps.metrics.scoredBatches;
+  const inPlace = counted.labels('in_place');
+  const threadPath: ThreadPath | null = deps.threads ? { ...deps, threads: deps.threads, scored: counted.labels('thread'), failed: counted.labels('thread_failed') } : null;
   return [...deps.auth, body(deps.maxBytes), async (req, res) => {
     const name = lookupModelName(req.params.name);
     const input: unknown = req.body;
@@ -98,13 +104,14 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     // for the drift window before they are scored.
     const encoded = model.detector.encodeRecords(recs);
     const binned = deps.metrics.drift.bin(name, model.version, model.manifest.featureReference, recs);
-    if (deps.threads && !request.explain && recs.length >= deps.threadMinRecords) {
+    if (threadPath && !request.explain && recs.length >= deps.threadMinRecords) {
       // Nothing reads the records past here. Letting go of the parsed body while a thread scores
       // lets the young generation collect it: held across the wait, the records of every batch in
       // flight would be promoted to the old generation, whose collection is far dearer.
       req.body = undefined;
-      return scoreOnThread(deps, deps.threads, model, head, encoded, binned, res);
+      return scoreOnThread(threadPath, model, head, encoded, binned, res);
     }
+    inPlace.inc();
     const rows = model.detector.scoreRows(encoded);
     observe(deps.metrics, model, binned, rows);
     if (!request.explain) {
@@ -116,19 +123,31 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   }];
 }
 
-/** Scores encoded rows on a scoring thread, or in place when the thread fails, and answers. */
-async function scoreOnThread(deps: ScoreRouteDeps, threads: ScoringThreads, model: ServedModel, head: AnswerHead, encoded: Encoded, binned: BinnedRecords, res: Response): Promise<void> {
+/** What scoring on a thread needs: the route's dependencies, its threads and its two batch counters. */
+interface ThreadPath extends ScoreRouteDeps {
+  threads: ScoringThreads;
+  scored: { inc(): void };
+  failed: { inc(): void };
+}
+
+/**
+ * Scores encoded rows on a scoring thread and answers; when the thread fails (it died, or cannot
+ * score the model), scores them in place instead, so the request is still answered.
+ */
+async function scoreOnThread(deps: ThreadPath, model: ServedModel, head: AnswerHead, encoded: Encoded, binned: BinnedRecords, res: Response): Promise<void> {
   let scored: ThreadScores | null = null;
   try {
-    scored = await threads.score(model, encoded);
-  } catch {
-    // Scored in place below.
+    scored = await deps.threads.score(model, encoded);
+  } catch (e: unknown) {
+    deps.logger.warn({ model: model.name, version: model.version, err: e instanceof Error ? e.message : String(e) }, 'scoring thread failed; the batch is scored in place');
   }
   if (scored) {
+    deps.scored.inc();
     observe(deps.metrics, model, binned, scored);
     sendJsonBody(res, scored.body);
     return;
   }
+  deps.failed.inc();
   const rows = model.detector.scoreRows(encoded);
   observe(deps.metrics, model, binned, rows);
   sendJsonBody(res, answerBody(head, rows));

@@ -85,7 +85,7 @@ export class DriftWindow {
     return this.count;
   }
 
-  /** Grows with every record added or dropped: equal values mean equal contents. */
+  /** Grows whenever records are added or dropped: equal values mean equal contents. */
   get changes(): number {
     return this.edits;
   }

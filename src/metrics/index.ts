@@ -25,6 +25,8 @@ export interface Metrics {
   drift: DriftMonitor;
   scoredRecords: Counter<'model'>;
   flaggedRecords: Counter<'model'>;
+  /** Scored batches by where they were scored: `thread`, `in_place`, or `thread_failed` (in place after a scoring thread failed). */
+  scoredBatches: Counter<'path'>;
   score: RecordHistogram;
   scorePercentile: RecordHistogram;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
@@ -135,6 +137,12 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
 
   const scoredRecords = new Counter({ name: 'nce_ood_scored_records_total', help: 'Records scored', labelNames: ['model'], registers });
   const flaggedRecords = new Counter({ name: 'nce_ood_flagged_records_total', help: 'Records flagged ood', labelNames: ['model'], registers });
+  const scoredBatches = new Counter({
+    name: 'nce_ood_scored_batches_total',
+    help: 'Scoring requests by where they were scored: thread, in_place, or thread_failed (in place after a scoring thread failed)',
+    labelNames: ['path'],
+    registers,
+  });
   const score = new RecordHistogram('nce_ood_score', 'OOD score (log density, nats) of scored records', SCORE_BUCKETS, registers);
   const scorePercentile = new RecordHistogram(
     'nce_ood_score_percentile',
@@ -156,6 +164,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
     drift,
     scoredRecords,
     flaggedRecords,
+    scoredBatches,
     score,
     scorePercentile,
     httpDuration: new Histogram({

@@ -2,14 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import express from 'express';
 import pino from 'pino';
 import request from 'supertest';
 import { writeAnswer } from '../../src/api/score-answer';
+import { SCORE_PATH, scoreHandlers } from '../../src/api/score.route';
 import { ScoringThreads } from '../../src/api/scoring-threads';
 import { THREAD_MODELS } from '../../src/api/scoring-protocol';
 import type { ServedModel } from '../../src/api/model-cache';
 import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
+import { createMetrics } from '../../src/metrics';
 import { Detector, initBackend, type Manifest, type ModelState, toArtifact, train } from '../../src/nce';
 import { normalRecords, suffix } from '../helpers/data';
 
@@ -38,12 +41,35 @@ afterAll(async () => {
 const post = (s: Service, body: object) => request(s.app).post(`/v1/models/${name}/score`).send(body);
 
 describe('scoring threads', () => {
-  it('answer a batch byte for byte as scoring in place does', async () => {
+  it('answer a batch byte for byte as scoring in place does, and count where each request was scored', async () => {
+    const batches = async (s: Service, path: string) => (await s.metrics.scoredBatches.get()).values.find((v) => v.labels.path === path)?.value ?? 0;
+    const before = { thread: await batches(threaded, 'thread'), inPlace: await batches(inPlace, 'in_place') };
     const records = normalRecords(200, 3, 8, 3);
     const [a, b] = await Promise.all([post(threaded, { records }), post(inPlace, { records })]);
     expect(a.status).toBe(200);
     expect(a.body.results).toHaveLength(200);
     expect(a.text).toBe(b.text);
+    expect(await batches(threaded, 'thread')).toBe(before.thread + 1);
+    expect(await batches(inPlace, 'in_place')).toBe(before.inPlace + 1);
+  });
+
+  it('score a batch in place when its thread fails, answering it all the same, and say so', async () => {
+    // A pool whose thread has died: every task it takes is rejected.
+    const dead = { score: () => Promise.reject(new Error('scoring thread exited with code 1')) } as unknown as ScoringThreads;
+    const lines: string[] = [];
+    const metrics = createMetrics();
+    const app = express();
+    app.post(
+      SCORE_PATH,
+      ...scoreHandlers({ models: inPlace.models, metrics, maxBatch: 1000, maxBytes: 1 << 20, auth: [], threads: dead, threadMinRecords: 2, logger: pino({ level: 'warn' }, { write: (l: string) => lines.push(l) }) }),
+    );
+    const records = normalRecords(50, 3, 17);
+    const [fallback, reference] = await Promise.all([request(app).post(`/v1/models/${name}/score`).send({ records }), post(inPlace, { records })]);
+    expect(fallback.status).toBe(200);
+    expect(fallback.text).toBe(reference.text);
+    expect((await metrics.scoredBatches.get()).values.map((v) => [v.labels.path, v.value])).toEqual([['thread_failed', 1]]);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, model: name, err: 'scoring thread exited with code 1', msg: 'scoring thread failed; the batch is scored in place' });
   });
 
   it('still name the bad record and field before any thread work', async () => {
