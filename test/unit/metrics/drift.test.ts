@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { binCount, binner, featureReference, type FeatureReference, type FieldValue, inferSchema } from '../../../src/nce';
-import { createMetrics, DriftWindow, ksUniform, percentileBin, psi } from '../../../src/metrics';
+import { createMetrics, DriftMonitor, DriftWindow, ksUniform, percentileBin, psi } from '../../../src/metrics';
 
 describe('psi', () => {
   it('matches the value computed by hand', () => {
@@ -124,6 +124,23 @@ describe('featureReference', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('DriftMonitor', () => {
+  it('keeps the last records of a batch larger than its window, binned as the reference bins them', () => {
+    const records = Array.from({ length: 100 }, (_, i) => ({ x: i }));
+    const refs = featureReference(records, inferSchema(records));
+    const monitor = new DriftMonitor({ windowRecords: 20, windowSeconds: 60, topFeatures: 1, minRecords: 1 });
+    // Records 0..79 leave; 80..99 (the top decile, percentiles 0.8-0.99) stay.
+    const binned = monitor.bin('m', 'v1', refs, records);
+    monitor.add(binned, records.map((r) => r.x / 100), 0);
+    const stats = monitor.stats('m', 0)!;
+    expect(stats.records).toBe(20);
+    // The window is all in deciles 9 and 10 of x, against 10% each in the reference: PSI of that mix.
+    const expected = psi(refs[0]!.shares, [0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5, 0]);
+    expect(stats.features).toEqual([{ feature: 'x', psi: expected }]);
+    expect(stats.psi).toBeCloseTo(psi(Array(10).fill(0.1), [0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5]), 12);
   });
 });
 
