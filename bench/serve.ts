@@ -103,8 +103,11 @@ async function main(): Promise<void> {
     await waitForJob(base, job.jobId);
     const scoreUrl = `${base}/v1/models/shuttle/score`;
     const plainUrl = `http://127.0.0.1:${plain.port}/v1/models/shuttle/score`;
-    await load(scoreUrl, single, 16, 2);
-    await load(plainUrl, single, 16, 2);
+    // Both servers warmed on both loads (JIT, the scoring thread's first batch of this model).
+    for (const body of [single, batch]) {
+      await load(scoreUrl, body, 16, 2);
+      await load(plainUrl, body, 16, 2);
+    }
 
     console.log(`serving benchmark: ${rounds} rounds of ${seconds}s per server, alternating, 16 connections, loopback, shuttle model (${features.length} features)`);
     let errors = 0;

@@ -102,14 +102,25 @@ function keyOf(task: ScoringTask): string {
 export class ScoringThreads {
   private threads: ScoringThread[] = [];
 
+  /** Starts the threads now: the first batch should not wait for a thread to start its backend. */
   constructor(
     readonly size: number,
     private readonly backend: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.fill();
+  }
 
   /** Scores encoded rows of `model` on the least busy thread. */
   score(model: ServedModel, encoded: Encoded): Promise<ThreadScores> {
+    this.fill();
+    let best = this.threads[0] as ScoringThread;
+    for (const t of this.threads) if (t.pending.size < best.pending.size) best = t;
+    return best.score(model, encoded);
+  }
+
+  /** Starts threads up to `size` (in place of any that ended). */
+  private fill(): void {
     while (this.threads.length < this.size) {
       this.threads.push(
         new ScoringThread(this.backend, (thread, error) => {
@@ -118,9 +129,6 @@ export class ScoringThreads {
         }),
       );
     }
-    let best = this.threads[0] as ScoringThread;
-    for (const t of this.threads) if (t.pending.size < best.pending.size) best = t;
-    return best.score(model, encoded);
   }
 
   async close(): Promise<void> {
