@@ -103,8 +103,9 @@ async function main(): Promise<void> {
     await waitForJob(base, job.jobId);
     const scoreUrl = `${base}/v1/models/shuttle/score`;
     const plainUrl = `http://127.0.0.1:${plain.port}/v1/models/shuttle/score`;
-    // Both servers warmed on both loads (JIT, the scoring thread's first batch of this model).
-    for (const body of [single, batch]) {
+    // Both servers warmed on both loads (JIT, the scoring thread's first batch of this model),
+    // single records last, as they are measured first.
+    for (const body of [batch, single]) {
       await load(scoreUrl, body, 16, 2);
       await load(plainUrl, body, 16, 2);
     }
