@@ -120,7 +120,9 @@ interface Piece {
 function piece(s: string): Piece {
   const b = bytes(s);
   const whole = b.length >> 2;
-  return { length: b.length, words: new Int32Array(b.slice(0, whole * 4).buffer), tail: b.slice(whole * 4) };
+  // Read as little-endian whatever the host's order: put() writes them back as little-endian.
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { length: b.length, words: Int32Array.from({ length: whole }, (_, i) => view.getInt32(4 * i, true)), tail: b.slice(whole * 4) };
 }
 
 const SCORE = piece('{"score":');
@@ -143,7 +145,7 @@ const PLAIN_LIMIT = 1e9;
 
 function put(out: DataView, pos: number, p: Piece): number {
   const { words, tail } = p;
-  // The host's byte order does not matter: words were read from the bytes as little-endian.
+  // The host's byte order does not matter: piece() read the words from the bytes as little-endian.
   for (let i = 0; i < words.length; i++) out.setInt32(pos + 4 * i, words[i] as number, true);
   const at = pos + 4 * words.length;
   for (let i = 0; i < tail.length; i++) out.setUint8(at + i, tail[i] as number);
@@ -156,7 +158,7 @@ const digits = new Uint8Array(16);
 
 /** Writes JSON.stringify(answerNumber(x)) at `pos`; returns the position after it. */
 function writeNumber(out: DataView, pos: number, x: number): number {
-  if (!(Math.abs(x) < PLAIN_LIMIT)) return put(out, pos, piece(JSON.stringify(answerNumber(x))));
+  if (!(Math.abs(x) < PLAIN_LIMIT)) return put(out, pos, piece(jsonNumber(x)));
   let m = Math.round(x * SCALE);
   // -0 (a small negative number rounded) is written "0", as JSON.stringify writes it.
   if (m < 0) {
