@@ -8,6 +8,7 @@ import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
 import type { DatasetStore, ModelStore } from '../store';
 import { requireScope } from './auth';
+import { notJson } from './body';
 import { rateLimitPerKey } from './rate-limit';
 import { AppError, toAppError, toProblem } from './errors';
 import type { ModelCache } from './model-cache';
@@ -159,9 +160,12 @@ export function createApp(deps: AppDeps): Express {
 function bodyParserError(err: unknown, limit: number): AppError | null {
   const type = (err as { type?: unknown } | null)?.type;
   if (type === 'entity.too.large') return new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
-  if (type === 'entity.parse.failed') return new AppError('MALFORMED_BODY', 'the body is not valid JSON');
+  if (type === 'entity.parse.failed') return notJson();
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');
   if (typeof type === 'string' && type.startsWith('request.')) return new AppError('MALFORMED_BODY', 'the request body could not be read');
+  // zlib's own error, passed on by body-parser: the body is not in its Content-Encoding.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) return new AppError('MALFORMED_BODY', 'the body could not be decompressed as its Content-Encoding says');
   // The router could not decode a path parameter (e.g. %C0%AE: not UTF-8).
   if (err instanceof URIError) return new AppError('INVALID_REQUEST', 'the URL path is not valid percent-encoded UTF-8');
   return null;

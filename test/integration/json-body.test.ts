@@ -1,0 +1,99 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import pino from 'pino';
+import { composeEmbedded, type Service } from '../../src/compose';
+import { loadSettings } from '../../src/config';
+import { initBackend, toArtifact, train } from '../../src/nce';
+import { normalRecords } from '../helpers/data';
+
+/**
+ * JSON bodies are read on one of two paths (src/api/body.ts): a plain `application/json` body
+ * directly, anything else through body-parser. A client must not be able to tell which: the same
+ * body gets the same answer on both. `application/json; charset=UTF-8` (upper case) takes the
+ * body-parser path, `application/json` the direct one.
+ */
+const MAX_BODY = 4096;
+let dir: string;
+let service: Service;
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  const backend = await initBackend();
+  dir = await mkdtemp(join(tmpdir(), 'nce-body-'));
+  const settings = loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data'), MAX_BODY_BYTES: String(MAX_BODY) });
+  service = await composeEmbedded(settings, pino({ level: 'silent' }), backend);
+  server = service.app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await service.store.save('m', toArtifact(await train(normalRecords(100, 3, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 100, backend }));
+});
+
+afterAll(async () => {
+  server?.close();
+  await service?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const DIRECT = 'application/json';
+const BODY_PARSER = 'application/json; charset=UTF-8';
+
+/** Sends a body byte for byte (supertest re-encodes a Buffer sent as JSON); the answer's body parsed. */
+async function answer(body: string | Buffer, type: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; body: unknown }> {
+  const res = await fetch(`${base}/v1/models/m/score`, { method: 'POST', headers: { 'content-type': type, ...headers }, body });
+  return { status: res.status, type: res.headers.get('content-type'), body: JSON.parse(await res.text()) as unknown };
+}
+
+/** Bodies at the edges of what body-parser's strict mode reads. */
+const EDGES = ['', '   ', 'null', '5', '"x"', '[]', '{}', '{', '{"records":[{"f0":1,"f1":2,"f2":3}]', '\uFEFF{"records":[{"f0":1,"f1":2,"f2":3}]}', '\uFEFF', '{"records":[{"f0":1,"f1":2,"f2":3}]}\u0000'];
+const leaf = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string({ maxLength: 4 }), fc.constant(null), fc.boolean());
+const record = fc.dictionary(fc.constantFrom('f0', 'f1', 'f2', 'x', '__proto__'), leaf, { maxKeys: 4 });
+const scoreBody = fc.record({ records: fc.array(record, { maxLength: 4 }), explain: fc.option(fc.boolean(), { nil: undefined }) }, { requiredKeys: [] }).map((b) => JSON.stringify(b));
+const text = fc.oneof(
+  scoreBody,
+  fc.json({ maxDepth: 2 }),
+  fc.string({ maxLength: 40 }),
+  fc.constantFrom(...EDGES),
+  fc.nat({ max: 2 * MAX_BODY }).map((n) => `{"records":[${'1,'.repeat(n)}1]}`),
+);
+const padded = fc.tuple(fc.constantFrom('', ' ', '\n\t '), text, fc.constantFrom('', ' ', '\r\n')).map(([a, t, b]) => a + t + b);
+
+describe('JSON bodies', () => {
+  it.each(EDGES)('get the same answer read directly as through body-parser: %j', async (body) => {
+    expect(await answer(body, DIRECT)).toEqual(await answer(body, BODY_PARSER));
+  });
+
+  it('get the same answer read directly as through body-parser, generated', async () => {
+    await fc.assert(
+      fc.asyncProperty(padded, async (body) => {
+        const direct = await answer(body, DIRECT);
+        expect(direct).toEqual(await answer(body, BODY_PARSER));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads the direct path for what it is: a score, a malformed body, a body over the limit', async () => {
+    const ok = await answer('{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT);
+    expect(ok.status).toBe(200);
+    expect((await answer('{"records":', DIRECT)).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY' });
+    expect((await answer('7', DIRECT)).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY' });
+    expect((await answer(`{"records":[${'1,'.repeat(MAX_BODY)}1]}`, DIRECT)).body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
+    // The UTF-8 byte order mark is dropped, as body-parser drops it.
+    expect((await answer('\uFEFF{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT)).status).toBe(200);
+  });
+
+  it('leaves a compressed body to body-parser, which inflates it; a corrupt one is 400 MALFORMED_BODY', async () => {
+    const plain = '{"records":[{"f0":1,"f1":2,"f2":3}]}';
+    const inflated = await answer(gzipSync(plain), DIRECT, { 'content-encoding': 'gzip' });
+    expect(inflated.status).toBe(200);
+    expect(inflated).toEqual(await answer(plain, DIRECT));
+    const corrupt = await answer(plain, DIRECT, { 'content-encoding': 'gzip' });
+    expect(corrupt).toMatchObject({ status: 400, body: { status: 400, code: 'MALFORMED_BODY' } });
+  });
+});
