@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
-    const id = req.get('x-request-id') ?? randomUUID();
+    const id = req.headers['x-request-id'] ?? randomUUID();
     res.setHeader('x-request-id', id);
     const start = process.hrtime.bigint();
     res.on('finish', () => {

@@ -9,7 +9,7 @@ import type { ScoringThreads, ThreadScores } from './scoring-threads';
 import { AppError } from './errors';
 import { fieldValue, lookupModelName, requestError } from './validation';
 import type { ModelCache, ServedModel } from './model-cache';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 
 /** The body of `POST /v1/models/{name}/score`. */
@@ -20,12 +20,15 @@ export const scoreRequestSchema = z
   })
   .strict();
 
+/** A valid score request. */
+export type ScoreRequest = z.infer<typeof scoreRequestSchema>;
+
 /**
  * Validates a score request. The schema is the authority (it also generates the OpenAPI document);
  * a body it would accept is recognised by a direct check first, since running the schema over
  * every field of a large batch costs more than scoring it. The schema only runs to name what is wrong.
  */
-export function parseScoreRequest(input: unknown): z.infer<typeof scoreRequestSchema> {
+export function parseScoreRequest(input: unknown): ScoreRequest {
   if (isValidScoreRequest(input)) return input;
   const parsed = scoreRequestSchema.safeParse(input);
   if (!parsed.success) throw requestError(parsed.error.issues[0]);
@@ -37,7 +40,7 @@ export function parseScoreRequest(input: unknown): z.infer<typeof scoreRequestSc
  * accepted body is used as it is, where the schema would return a copy: the one difference is that
  * a record's `__proto__` key, which the schema drops, stays (the engine reads it like any field).
  */
-export function isValidScoreRequest(input: unknown): input is z.infer<typeof scoreRequestSchema> {
+export function isValidScoreRequest(input: unknown): input is ScoreRequest {
   if (!isPlainObject(input)) return false;
   for (const key in input) if (key !== 'records' && key !== 'explain') return false;
   const { records, explain } = input as { records?: unknown; explain?: unknown };
@@ -88,22 +91,14 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   const counted = deps.metrics.scoredBatches;
   const inPlace = counted.labels('in_place');
   const threadPath: ThreadPath | null = deps.threads ? { ...deps, threads: deps.threads, scored: counted.labels('thread'), failed: counted.labels('thread_failed') } : null;
-  return [...deps.auth, body(deps.maxBytes), async (req, res) => {
-    const name = lookupModelName(req.params.name);
-    const input: unknown = req.body;
-    const records = (input as { records?: unknown } | undefined)?.records;
-    if (Array.isArray(records) && records.length > deps.maxBatch) {
-      throw new AppError('BATCH_TOO_LARGE', `${records.length} records in one request; the limit is ${deps.maxBatch}`, '/records');
-    }
-    const request = parseScoreRequest(input);
-    // Synchronously when the model is loaded and fresh: most requests then never wait on a promise.
-    const model = deps.models.fresh(name) ?? (await deps.models.get(name));
+  /** Scores a validated request with its model and answers. */
+  const scoreWith = (req: Request, res: Response, request: ScoreRequest, model: ServedModel): void | Promise<void> => {
     const recs = request.records as DataRecord[];
-    const head = { model: name, version: model.version };
+    const head = { model: model.name, version: model.version };
     // Encoded here whatever scores the records, so that a bad record is named the same way; binned
     // for the drift window before they are scored.
     const encoded = model.detector.encodeRecords(recs);
-    const binned = deps.metrics.drift.bin(name, model.version, model.manifest.featureReference, recs);
+    const binned = deps.metrics.drift.bin(model.name, model.version, model.manifest.featureReference, recs);
     if (threadPath && !request.explain && recs.length >= deps.threadMinRecords) {
       // Nothing reads the records past here. Letting go of the parsed body while a thread scores
       // lets the young generation collect it: held across the wait, the records of every batch in
@@ -120,6 +115,18 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     }
     const explanations = explain(model.detector, recs);
     sendJsonBody(res, scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions }))));
+  };
+  return [...deps.auth, body(deps.maxBytes), (req, res) => {
+    const name = lookupModelName(req.params.name);
+    const input: unknown = req.body;
+    const records = (input as { records?: unknown } | undefined)?.records;
+    if (Array.isArray(records) && records.length > deps.maxBatch) {
+      throw new AppError('BATCH_TOO_LARGE', `${records.length} records in one request; the limit is ${deps.maxBatch}`, '/records');
+    }
+    const request = parseScoreRequest(input);
+    // Synchronously when the model is loaded and fresh: most requests then make no promise at all.
+    const model = deps.models.fresh(name);
+    return model ? scoreWith(req, res, request, model) : deps.models.get(name).then((m) => scoreWith(req, res, request, m));
   }];
 }
 
