@@ -88,12 +88,16 @@ describe('JSON bodies', () => {
     expect((await answer('\uFEFF{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT)).status).toBe(200);
   });
 
-  it('leaves a compressed body to body-parser, which inflates it; a corrupt one is 400 MALFORMED_BODY', async () => {
+  it('leaves a compressed body to body-parser, which inflates it within the limit; a corrupt one is 400 MALFORMED_BODY', async () => {
     const plain = '{"records":[{"f0":1,"f1":2,"f2":3}]}';
     const inflated = await answer(gzipSync(plain), DIRECT, { 'content-encoding': 'gzip' });
     expect(inflated.status).toBe(200);
     expect(inflated).toEqual(await answer(plain, DIRECT));
     const corrupt = await answer(plain, DIRECT, { 'content-encoding': 'gzip' });
     expect(corrupt).toMatchObject({ status: 400, body: { status: 400, code: 'MALFORMED_BODY' } });
+    // The limit holds for what the body inflates to, not what was sent.
+    const bomb = gzipSync(`{"records":[${' '.repeat(4 * MAX_BODY)}]}`);
+    expect(bomb.length).toBeLessThan(MAX_BODY);
+    expect(await answer(bomb, DIRECT, { 'content-encoding': 'gzip' })).toMatchObject({ status: 413, body: { code: 'BODY_TOO_LARGE' } });
   });
 });
