@@ -3,7 +3,7 @@
  * (same body parsing, same response shape, no model work), single records and 1,000-record batches,
  * 16 connections on loopback; then single-record p99 latency idle and while a model trains.
  *
- *   npm run bench:serve [-- --seconds 2] [--rounds 15]
+ *   npm run bench:serve [-- --seconds 2] [--rounds 25]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,12 +16,13 @@ import { send, start, waitForJob } from './serve-utils';
 
 const root = resolve(__dirname, '..', '..');
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' } } });
-// Many short rounds: the two rounds of a pair run close together, and the median of fifteen pairs
+// Many short rounds: the two rounds of a pair run close together, and the median of many pairs
 // holds on a machine whose speed drifts (seen here: the same server's CPU time per request doubled
 // from one 3 s round to the next). Shorter rounds make each pair's two halves likelier to see the
-// same machine.
+// same machine. Twenty-five pairs: with fifteen, four back-to-back runs of one build here gave
+// medians from 0.77 to 0.98 for the same load, as single pairs ranged from 0.6 to 1.3.
 const seconds = Number(values.seconds ?? 2);
-const rounds = Number(values.rounds ?? 15);
+const rounds = Number(values.rounds ?? 25);
 const DATA = resolve(root, '..', 'shared', 'datasets', 'shuttle.csv');
 
 /** Clock ticks per second of /proc's CPU times. */
