@@ -69,11 +69,47 @@ export class GaussianNoise implements ContinuousNoise {
     }
   }
 
+  /**
+   * log q of n rows. Two rows at a time: forward substitution is a chain of dependent
+   * multiply-adds, and two independent chains run side by side in about the time of one (~1.5x
+   * faster for 9 features). Each row's arithmetic is {@link logDensityAt}'s, in the same order, so
+   * the results are identical to it.
+   */
   logDensity(x: Float64Array, n: number): Float64Array {
     const d = this.dim;
+    const l = this.chol;
+    const mean = this.mean;
+    const invDiag = this.invDiag;
     const out = float64(n);
     const z = float64(d);
-    for (let i = 0; i < n; i++) out[i] = this.logDensityAt(x, i * d, z);
+    const w = float64(d);
+    let i = 0;
+    for (; i + 1 < n; i += 2) {
+      const a = i * d;
+      const b = a + d;
+      let qa = 0;
+      let qb = 0;
+      for (let j = 0; j < d; j++) {
+        const m = mean[j] as number;
+        let sa = (x[a + j] as number) - m;
+        let sb = (x[b + j] as number) - m;
+        const row = j * d;
+        for (let k = 0; k < j; k++) {
+          const ljk = l[row + k] as number;
+          sa -= ljk * (z[k] as number);
+          sb -= ljk * (w[k] as number);
+        }
+        const za = sa * (invDiag[j] as number);
+        const zb = sb * (invDiag[j] as number);
+        z[j] = za;
+        w[j] = zb;
+        qa += za * za;
+        qb += zb * zb;
+      }
+      out[i] = this.logNorm - 0.5 * qa;
+      out[i + 1] = this.logNorm - 0.5 * qb;
+    }
+    if (i < n) out[i] = this.logDensityAt(x, i * d, z);
     return out;
   }
 

@@ -48,6 +48,19 @@ describe('GaussianNoise', () => {
     }
   });
 
+  it('logDensity of a batch, taken two rows at a time, is each row\'s logDensityAt exactly, for odd and even batches', () => {
+    const rng = createRng(7);
+    for (const d of [1, 2, 5, 9]) {
+      const q = GaussianNoise.fit(matrix(200, d, () => rng.normal() * 2 + rng.normal()), 1.5);
+      for (const n of [1, 2, 3, 8, 11]) {
+        const x = matrix(n, d, () => rng.normal() * 3).data;
+        const got = q.logDensity(x, n);
+        const z = new Float64Array(d);
+        for (let i = 0; i < n; i++) expect(got[i]).toBe(q.logDensityAt(x, i * d, z));
+      }
+    }
+  });
+
   it('fit with scale 2 recovers the mean and four times the covariance', () => {
     const rng = createRng(1);
     const x = matrix(20_000, 2, () => rng.normal());
