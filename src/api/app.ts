@@ -163,9 +163,11 @@ function bodyParserError(err: unknown, limit: number): AppError | null {
   if (type === 'entity.parse.failed') return notJson();
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');
   if (typeof type === 'string' && type.startsWith('request.')) return new AppError('MALFORMED_BODY', 'the request body could not be read');
-  // zlib's own error, passed on by body-parser: the body is not in its Content-Encoding.
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && code.startsWith('Z_')) return new AppError('MALFORMED_BODY', 'the body could not be decompressed as its Content-Encoding says');
+  // What body-parser passes on from decompressing (zlib's Z_*, brotli's ERR__ERROR_*, zstd's
+  // codes) it marks 400 with no type: the body is not in its Content-Encoding.
+  if (!(err instanceof AppError) && (err as { status?: unknown } | null)?.status === 400 && (err as { expose?: unknown }).expose === true) {
+    return new AppError('MALFORMED_BODY', 'the body could not be decompressed as its Content-Encoding says');
+  }
   // The router could not decode a path parameter (e.g. %C0%AE: not UTF-8).
   if (err instanceof URIError) return new AppError('INVALID_REQUEST', 'the URL path is not valid percent-encoded UTF-8');
   return null;

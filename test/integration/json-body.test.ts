@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { gzipSync } from 'node:zlib';
+import { type AddressInfo, connect } from 'node:net';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import pino from 'pino';
 import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { initBackend, toArtifact, train } from '../../src/nce';
-import { normalRecords } from '../helpers/data';
+import { normalRecords, suffix } from '../helpers/data';
 
 /**
  * JSON bodies are read on one of two paths (src/api/body.ts): a plain `application/json` body
@@ -19,6 +19,7 @@ import { normalRecords } from '../helpers/data';
  */
 const MAX_BODY = 4096;
 let dir: string;
+const name = `m-${suffix()}`;
 let service: Service;
 let server: Server;
 let base: string;
@@ -31,7 +32,7 @@ beforeAll(async () => {
   server = service.app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  await service.store.save('m', toArtifact(await train(normalRecords(100, 3, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 100, backend }));
+  await service.store.save(name, toArtifact(await train(normalRecords(100, 3, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 100, backend }));
 });
 
 afterAll(async () => {
@@ -45,8 +46,30 @@ const BODY_PARSER = 'application/json; charset=UTF-8';
 
 /** Sends a body byte for byte (supertest re-encodes a Buffer sent as JSON); the answer's body parsed. */
 async function answer(body: string | Buffer, type: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; body: unknown }> {
-  const res = await fetch(`${base}/v1/models/m/score`, { method: 'POST', headers: { 'content-type': type, ...headers }, body });
+  const res = await fetch(`${base}/v1/models/${name}/score`, { method: 'POST', headers: { 'content-type': type, ...headers }, body });
   return { status: res.status, type: res.headers.get('content-type'), body: JSON.parse(await res.text()) as unknown };
+}
+
+/**
+ * Sends only a request's headers, declaring `length` bytes of body, and returns the first answer
+ * that comes back (or fails after 3 s without one).
+ */
+function headersOnly(type: string, length: number): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((ok, fail) => {
+    const socket = connect(Number(port), hostname);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      fail(new Error('no answer within 3 s to headers alone'));
+    }, 3000);
+    socket.once('error', fail);
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      socket.destroy();
+      ok(chunk.toString('latin1'));
+    });
+    socket.write(`POST /v1/models/${name}/score HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: ${type}\r\nContent-Length: ${length}\r\n\r\n`);
+  });
 }
 
 /** Bodies at the edges of what body-parser's strict mode reads. */
@@ -63,12 +86,12 @@ const text = fc.oneof(
 );
 const padded = fc.tuple(fc.constantFrom('', ' ', '\n\t '), text, fc.constantFrom('', ' ', '\r\n')).map(([a, t, b]) => a + t + b);
 
-describe('JSON bodies', () => {
-  it.each(EDGES)('get the same answer read directly as through body-parser: %j', async (body) => {
+describe('POST /v1/models/:name/score with a JSON body', () => {
+  it.each(EDGES)('when the body is %j, answers the same read directly as through body-parser', async (body) => {
     expect(await answer(body, DIRECT)).toEqual(await answer(body, BODY_PARSER));
   });
 
-  it('get the same answer read directly as through body-parser, generated', async () => {
+  it('when the body is generated JSON, text or an oversized batch, answers the same read directly as through body-parser', async () => {
     await fc.assert(
       fc.asyncProperty(padded, async (body) => {
         const direct = await answer(body, DIRECT);
@@ -78,7 +101,7 @@ describe('JSON bodies', () => {
     );
   });
 
-  it('reads the direct path for what it is: a score, a malformed body, a body over the limit', async () => {
+  it('when sent as plain application/json, scores it, and answers 400 MALFORMED_BODY to broken JSON or a scalar and 413 BODY_TOO_LARGE over the limit', async () => {
     const ok = await answer('{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT);
     expect(ok.status).toBe(200);
     expect((await answer('{"records":', DIRECT)).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY' });
@@ -88,13 +111,22 @@ describe('JSON bodies', () => {
     expect((await answer('\uFEFF{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT)).status).toBe(200);
   });
 
-  it('leaves a compressed body to body-parser, which inflates it within the limit; a corrupt one is 400 MALFORMED_BODY', async () => {
+  it('when plain application/json declares a Content-Length over the limit, answers 413 before any of the body is sent (read directly)', async () => {
+    // body-parser would wait for the whole body; only the direct path answers from the headers.
+    const head = await headersOnly(DIRECT, 2 * MAX_BODY);
+    expect(head).toMatch(/^HTTP\/1\.1 413 /);
+    expect(head).toContain('application/problem+json');
+  });
+
+  it('when compressed, inflates it (body-parser), applies the limit to the inflated size, and answers 400 MALFORMED_BODY to a body that does not decompress', async () => {
     const plain = '{"records":[{"f0":1,"f1":2,"f2":3}]}';
     const inflated = await answer(gzipSync(plain), DIRECT, { 'content-encoding': 'gzip' });
     expect(inflated.status).toBe(200);
     expect(inflated).toEqual(await answer(plain, DIRECT));
-    const corrupt = await answer(plain, DIRECT, { 'content-encoding': 'gzip' });
-    expect(corrupt).toMatchObject({ status: 400, body: { status: 400, code: 'MALFORMED_BODY' } });
+    expect(await answer(brotliCompressSync(plain), DIRECT, { 'content-encoding': 'br' })).toEqual(inflated);
+    for (const encoding of ['gzip', 'deflate', 'br']) {
+      expect(await answer(`${plain}${plain}`, DIRECT, { 'content-encoding': encoding })).toMatchObject({ status: 400, body: { status: 400, code: 'MALFORMED_BODY' } });
+    }
     // The limit holds for what the body inflates to, not what was sent.
     const bomb = gzipSync(`{"records":[${' '.repeat(4 * MAX_BODY)}]}`);
     expect(bomb.length).toBeLessThan(MAX_BODY);
