@@ -87,11 +87,6 @@ export class DriftMonitor {
     binned.tracked.window.add(now, percentiles, binned.bins, binned.skip);
   }
 
-  /** {@link bin} and {@link add} at once. */
-  observe(model: string, version: string, refs: readonly FeatureReference[] | undefined, records: readonly DataRecord[], percentiles: ArrayLike<number>, now = Date.now()): void {
-    this.add(this.bin(model, version, refs, records), percentiles, now);
-  }
-
   /** Stops tracking a model (deleted or unloaded). */
   forget(model: string): void {
     this.tracked.delete(model);

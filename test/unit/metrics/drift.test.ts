@@ -152,7 +152,7 @@ describe('drift metrics', () => {
     const percentiles = records.map((_, i) => (i % 10) / 10);
     for (let m = 0; m < 40; m++) {
       metrics.served({ name: `m${m}`, version: 'v1', createdAt: new Date().toISOString(), valAuc: 0.8, targetFpr: 0.01 }, undefined);
-      metrics.drift.observe(`m${m}`, 'v1', refs, records, percentiles);
+      metrics.drift.add(metrics.drift.bin(`m${m}`, 'v1', refs, records), percentiles);
     }
     const series = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`));
     let text = await metrics.registry.metrics();
