@@ -1,34 +1,30 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import pino from 'pino';
 import request from 'supertest';
 import type { Express } from 'express';
-import { composeEmbedded, type Service } from '../../src/compose';
-import { loadSettings } from '../../src/config';
-import { auroc, initBackend } from '../../src/nce';
+import type { Service } from '../../src/compose';
+import { auroc } from '../../src/nce';
 import { parseCsv } from '../../src/store';
 import { suffix } from '../helpers/data';
+import { type EmbeddedService, startEmbedded } from '../helpers/service';
 
 const ROOT = resolve(__dirname, '../..');
 const DATA = resolve(ROOT, '..', 'shared', 'datasets', 'thyroid.csv');
 const CONFIG = { epochs: 15, seed: 3 };
+let running: EmbeddedService;
 let dir: string;
 let app: Express;
 let service: Service;
 
 beforeAll(async () => {
-  const backend = await initBackend();
-  dir = await mkdtemp(join(tmpdir(), 'nce-flow-'));
-  const settings = loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data'), MAX_BATCH_RECORDS: '1000' });
-  service = await composeEmbedded(settings, pino({ level: 'silent' }), backend);
+  running = await startEmbedded({ MAX_BATCH_RECORDS: '1000' });
+  ({ service, dir } = running);
   app = service.app;
 });
 
 afterAll(async () => {
-  await service.close();
-  await rm(dir, { recursive: true, force: true });
+  await running.close();
 });
 
 async function waitForJob(id: string): Promise<{ state: string; result?: { version: string }; error?: { code: string }; progress: unknown[] }> {

@@ -1,19 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pino from 'pino';
-import { composeEmbedded, type Service } from '../../src/compose';
-import { loadSettings } from '../../src/config';
-import { type DataRecord, initBackend, toArtifact, train } from '../../src/nce';
+import type { Service } from '../../src/compose';
+import { type DataRecord, toArtifact, train } from '../../src/nce';
 import { parseCsv } from '../../src/store';
 import { eventually, freePort, ROOT, run, type Running } from '../helpers/processes';
+import { type EmbeddedService, listen, startEmbedded } from '../helpers/service';
 
 /** The shipped rules and dashboard against a real Prometheus scraping the service. */
 const RULES = join(ROOT, 'monitoring', 'prometheus', 'rules.yml');
 const DASHBOARD = join(ROOT, 'monitoring', 'grafana', 'nce-ood-dashboard.json');
 const DATA = resolve(ROOT, '..', 'shared', 'datasets', 'thyroid.csv');
+let running: EmbeddedService;
 let dir: string;
 let service: Service;
 let server: Server;
@@ -22,12 +21,10 @@ let promUrl: string;
 let serviceUrl: string;
 
 beforeAll(async () => {
-  const backend = await initBackend();
-  dir = await mkdtemp(join(tmpdir(), 'nce-prom-'));
-  service = await composeEmbedded(loadSettings({ MODELS_DIR: dir, DATASETS_DIR: join(dir, 'data'), MAX_BATCH_RECORDS: '5000' }), pino({ level: 'silent' }), backend);
-  const port = await freePort();
-  server = service.app.listen(port, '127.0.0.1');
-  serviceUrl = `http://127.0.0.1:${port}`;
+  running = await startEmbedded({ MAX_BATCH_RECORDS: '5000' });
+  ({ service, dir } = running);
+  ({ server, base: serviceUrl } = await listen(service.app));
+  const { port } = new URL(serviceUrl);
   const promPort = await freePort();
   promUrl = `http://127.0.0.1:${promPort}`;
   await writeFile(
@@ -46,8 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await prometheus?.stop();
   server?.close();
-  await service?.close();
-  await rm(dir, { recursive: true, force: true });
+  await running?.close();
 });
 
 async function query(promql: string): Promise<{ status: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string }> {
@@ -69,7 +65,7 @@ describe('monitoring with a real Prometheus', () => {
     const features = table.columns.filter((c) => c !== 'label' && c !== 'split');
     const pick = (r: DataRecord): DataRecord => Object.fromEntries(features.map((c) => [c, r[c] ?? null]));
     const trainRows = table.records.filter((r) => r.split === 'train').map(pick);
-    const backend = await initBackend();
+    const { backend } = running;
     await service.store.save('thyroid', toArtifact(await train(trainRows, { epochs: 10, seed: 4 }), { datasetFingerprint: 'x', datasetRows: trainRows.length, backend }));
     const normal = table.records.filter((r) => r.split === 'test' && r.label === 0).map(pick);
     const shift = features.slice(0, 2);

@@ -1,14 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import pino from 'pino';
-import { composeEmbedded, type Service } from '../../src/compose';
-import { loadSettings } from '../../src/config';
-import { initBackend, toArtifact, train } from '../../src/nce';
+import type { Service } from '../../src/compose';
+import { toArtifact, train } from '../../src/nce';
 import { normalRecords } from '../helpers/data';
-import { freePort } from '../helpers/processes';
+import { type EmbeddedService, listen, startEmbedded } from '../helpers/service';
 
 /**
  * Hostile input, generated: 10,000+ requests with random and adversarial bodies, content types
@@ -26,28 +21,23 @@ const DOCUMENTED = new Map<string, number>([
   ['NOT_FOUND', 404],
 ]);
 const MAX_BODY = 65_536;
-let dir: string;
+let running: EmbeddedService;
 let service: Service;
 let server: Server;
 let base: string;
 let requests = 0;
 
 beforeAll(async () => {
-  const backend = await initBackend();
-  dir = await mkdtemp(join(tmpdir(), 'nce-fuzz-'));
-  const settings = loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data'), MAX_BODY_BYTES: String(MAX_BODY), MAX_DATASET_BYTES: String(MAX_BODY), MAX_BATCH_RECORDS: '100' });
-  service = await composeEmbedded(settings, pino({ level: 'silent' }), backend);
-  await service.store.save('m', toArtifact(await train(normalRecords(100, 3, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 100, backend }));
+  running = await startEmbedded({ MAX_BODY_BYTES: String(MAX_BODY), MAX_DATASET_BYTES: String(MAX_BODY), MAX_BATCH_RECORDS: '100' });
+  service = running.service;
+  await service.store.save('m', toArtifact(await train(normalRecords(100, 3, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 100, backend: running.backend }));
   await service.datasets.put('d', ['f0', 'f1', 'f2'], normalRecords(30, 3, 2));
-  const port = await freePort();
-  server = service.app.listen(port, '127.0.0.1');
-  base = `http://127.0.0.1:${port}`;
+  ({ server, base } = await listen(service.app));
 });
 
 afterAll(async () => {
   server?.close();
-  await service?.close();
-  await rm(dir, { recursive: true, force: true });
+  await running?.close();
   // The acceptance floor: at least 10,000 generated requests.
   expect(requests).toBeGreaterThanOrEqual(10_000);
 });

@@ -1,15 +1,10 @@
 import type { Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { connect } from 'node:net';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import pino from 'pino';
-import { composeEmbedded, type Service } from '../../src/compose';
-import { loadSettings } from '../../src/config';
-import { initBackend, toArtifact, train } from '../../src/nce';
+import { toArtifact, train } from '../../src/nce';
 import { normalRecords, suffix } from '../helpers/data';
+import { type EmbeddedService, listen, startEmbedded } from '../helpers/service';
 
 /**
  * JSON bodies are read on one of two paths (src/api/body.ts): a plain `application/json` body
@@ -18,27 +13,20 @@ import { normalRecords, suffix } from '../helpers/data';
  * body-parser path, `application/json` the direct one.
  */
 const MAX_BODY = 4096;
-let dir: string;
 const name = `m-${suffix()}`;
-let service: Service;
+let running: EmbeddedService;
 let server: Server;
 let base: string;
 
 beforeAll(async () => {
-  const backend = await initBackend();
-  dir = await mkdtemp(join(tmpdir(), 'nce-body-'));
-  const settings = loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data'), MAX_BODY_BYTES: String(MAX_BODY) });
-  service = await composeEmbedded(settings, pino({ level: 'silent' }), backend);
-  server = service.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  await service.store.save(name, toArtifact(await train(normalRecords(100, 3, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 100, backend }));
+  running = await startEmbedded({ MAX_BODY_BYTES: String(MAX_BODY) });
+  ({ server, base } = await listen(running.service.app));
+  await running.service.store.save(name, toArtifact(await train(normalRecords(100, 3, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 100, backend: running.backend }));
 });
 
 afterAll(async () => {
   server?.close();
-  await service?.close();
-  await rm(dir, { recursive: true, force: true });
+  await running?.close();
 });
 
 const DIRECT = 'application/json';

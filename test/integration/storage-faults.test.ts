@@ -1,18 +1,17 @@
 import * as fsp from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import request from 'supertest';
-import { composeEmbedded, type Service } from '../../src/compose';
-import { loadSettings } from '../../src/config';
-import { initBackend, toArtifact, train } from '../../src/nce';
+import type { Service } from '../../src/compose';
+import { toArtifact, train } from '../../src/nce';
 import { normalRecords } from '../helpers/data';
+import { type EmbeddedService, startEmbedded } from '../helpers/service';
 
 /**
  * Embedded mode when the disk fails: a full disk or a read-only models directory. The error is
  * reported, and nothing stored before is damaged. Faults are injected into node:fs/promises
  * (the tests may run as root, for whom a read-only directory is still writable).
  */
+let running: EmbeddedService;
 let dir: string;
 let service: Service;
 let v1: string;
@@ -32,17 +31,15 @@ jest.mock('node:fs/promises', () => {
 });
 
 beforeAll(async () => {
-  const backend = await initBackend();
-  dir = await fsp.mkdtemp(join(tmpdir(), 'nce-disk-'));
-  service = await composeEmbedded(loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data') }), pino({ level: 'silent' }), backend);
-  v1 = await service.store.save('m', toArtifact(await train(normalRecords(200, 2, 1), { epochs: 3 }), { datasetFingerprint: 'x', datasetRows: 200, backend }));
+  running = await startEmbedded();
+  ({ service, dir } = running);
+  v1 = await service.store.save('m', toArtifact(await train(normalRecords(200, 2, 1), { epochs: 3 }), { datasetFingerprint: 'x', datasetRows: 200, backend: running.backend }));
   await service.datasets.put('d', ['f0', 'f1'], normalRecords(200, 2, 2));
 });
 
 afterAll(async () => {
   fault = null;
-  await service.close();
-  await fsp.rm(dir, { recursive: true, force: true });
+  await running.close();
 });
 
 afterEach(() => {
