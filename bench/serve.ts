@@ -1,21 +1,25 @@
 /**
  * Serving benchmark: scoring throughput of the real service against a plain Express 5 endpoint
- * (same body parsing, same response shape, no model work), single records and 1,000-record batches,
- * 16 connections on loopback; then single-record p99 latency idle and while a model trains.
+ * (same body parsing, same response shape, no model work), single records and batches (1,000
+ * records unless --batch says otherwise), 16 connections on loopback; then single-record p99
+ * latency idle and while a model trains.
  *
- *   npm run bench:serve [-- --seconds 2] [--rounds 25]
+ *   npm run bench:serve [-- --seconds 2] [--rounds 25] [--dataset shuttle|NAME|FILE.csv] [--batch 1000]
+ *
+ * --dataset takes a CSV path or the name of a dataset in ../shared/datasets or
+ * ../shared/benchmarks/{adbench,embeddings} (for example cifar10_0_resnet18, 512 features).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { parseCsv } from '../src/store';
 import { send, start, waitForJob } from './serve-utils';
 
 const root = resolve(__dirname, '..', '..');
-const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, dataset: { type: 'string' }, batch: { type: 'string' } } });
 // Many short rounds: the two rounds of a pair run close together, and the median of many pairs
 // holds on a machine whose speed drifts (seen here: the same server's CPU time per request doubled
 // from one 3 s round to the next). Shorter rounds make each pair's two halves likelier to see the
@@ -23,7 +27,19 @@ const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: {
 // medians from 0.77 to 0.98 for the same load, as single pairs ranged from 0.6 to 1.3.
 const seconds = Number(values.seconds ?? 2);
 const rounds = Number(values.rounds ?? 25);
-const DATA = resolve(root, '..', 'shared', 'datasets', 'shuttle.csv');
+const batchSize = Number(values.batch ?? 1000);
+if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch must be a positive integer, got ${values.batch}`);
+
+/** The CSV of --dataset: a path, or a name looked up in the shared benchmark folders. */
+function datasetFile(name: string): string {
+  if (name.endsWith('.csv')) return resolve(name);
+  const shared = resolve(root, '..', 'shared');
+  const found = [join(shared, 'datasets'), join(shared, 'benchmarks', 'adbench'), join(shared, 'benchmarks', 'embeddings')].map((d) => join(d, `${name}.csv`)).find(existsSync);
+  if (!found) throw new Error(`--dataset: no ${name}.csv in the shared datasets or benchmarks`);
+  return found;
+}
+const DATA = datasetFile(values.dataset ?? 'shuttle');
+const NAME = basename(DATA, '.csv').toLowerCase().replace(/[^a-z0-9-]+/g, '-');
 
 /** Clock ticks per second of /proc's CPU times. */
 const CLOCK_TICKS = (() => {
@@ -88,7 +104,8 @@ async function main(): Promise<void> {
   const csv = [features.join(','), ...rows.map((r) => features.map((c) => r[c]).join(','))].join('\n');
   const record = Object.fromEntries(features.map((c) => [c, rows[0][c]]));
   const single = JSON.stringify({ records: [record] });
-  const batch = JSON.stringify({ records: rows.slice(0, 1000).map((r) => Object.fromEntries(features.map((c) => [c, r[c]]))) });
+  const batchRows = rows.slice(0, batchSize);
+  const batch = JSON.stringify({ records: batchRows.map((r) => Object.fromEntries(features.map((c) => [c, r[c]]))) });
 
   const service = await start(join(root, 'dist', 'src', 'main.js'), {
     MODELS_DIR: join(dir, 'models'),
@@ -99,11 +116,11 @@ async function main(): Promise<void> {
   const plain = await start(join(root, 'dist', 'bench', 'plain-server.js'), {}, '/');
   const base = `http://127.0.0.1:${service.port}`;
   try {
-    await send('PUT', `${base}/v1/datasets/shuttle`, csv, 'text/csv');
-    const job = (await send('POST', `${base}/v1/models/shuttle/train`, { dataset: 'shuttle', config: { epochs: 5 } })) as { jobId: string };
+    await send('PUT', `${base}/v1/datasets/${NAME}`, csv, 'text/csv');
+    const job = (await send('POST', `${base}/v1/models/${NAME}/train`, { dataset: NAME, config: { epochs: 5 } })) as { jobId: string };
     await waitForJob(base, job.jobId);
-    const scoreUrl = `${base}/v1/models/shuttle/score`;
-    const plainUrl = `http://127.0.0.1:${plain.port}/v1/models/shuttle/score`;
+    const scoreUrl = `${base}/v1/models/${NAME}/score`;
+    const plainUrl = `http://127.0.0.1:${plain.port}/v1/models/${NAME}/score`;
     // Both servers warmed on both loads (JIT, the scoring thread's first batch of this model),
     // single records last, as they are measured first.
     for (const body of [batch, single]) {
@@ -111,11 +128,11 @@ async function main(): Promise<void> {
       await load(plainUrl, body, 16, 2);
     }
 
-    console.log(`serving benchmark: ${rounds} rounds of ${seconds}s per server, alternating, 16 connections, loopback, shuttle model (${features.length} features)`);
+    console.log(`serving benchmark: ${rounds} rounds of ${seconds}s per server, alternating, 16 connections, loopback, ${NAME} model (${features.length} features)`);
     let errors = 0;
     for (const [what, body, unit] of [
       ['single record', single, 1],
-      ['1,000 records', batch, 1000],
+      [`${batchRows.length.toLocaleString('en')} records`, batch, batchRows.length],
     ] as const) {
       // Alternating rounds, median ratio: one run of each is at the mercy of a GC pause or a busy core.
       // Each server's CPU time per request is printed beside its throughput: on a shared machine,
@@ -152,7 +169,7 @@ async function main(): Promise<void> {
     // A p99 wants a few thousand requests: at least 3 s of them.
     const latencySeconds = Math.max(3, seconds);
     const idle = await sequentialP99(scoreUrl, single, latencySeconds);
-    const training = (await send('POST', `${base}/v1/models/shuttle-retrain/train`, { dataset: 'shuttle' })) as { jobId: string };
+    const training = (await send('POST', `${base}/v1/models/${NAME}-retrain/train`, { dataset: NAME })) as { jobId: string };
     await new Promise((r) => setTimeout(r, 2000));
     const busy = await sequentialP99(scoreUrl, single, latencySeconds);
     const state = ((await (await fetch(`${base}/v1/jobs/${training.jobId}`)).json()) as { state: string }).state;

@@ -69,18 +69,26 @@ export class Mlp {
     }
   }
 
-  /** Fresh members with He-scaled normal weights drawn from `rng`. */
-  static init(arch: Architecture, rng: Rng): Mlp {
+  /**
+   * Fresh members with He-scaled normal weights drawn from `rng`.
+   * @param constantLogit - when given, every member starts as this constant: the output layer's
+   *   weights are zero and its bias is this value (the hidden layers still start at random, and
+   *   the output weights move off zero from the first step)
+   */
+  static init(arch: Architecture, rng: Rng, constantLogit?: number): Mlp {
     const widths = layerWidths(arch);
     const weights: DenseWeights[] = [];
     for (let m = 0; m < arch.members; m++) {
       for (let l = 0; l + 1 < widths.length; l++) {
         const fanIn = widths[l];
         const fanOut = widths[l + 1];
-        const std = Math.sqrt((l + 2 === widths.length ? 1 : 2) / fanIn);
+        const output = l + 2 === widths.length;
+        const std = Math.sqrt((output ? 1 : 2) / fanIn);
         const kernel = new Float32Array(fanIn * fanOut);
-        for (let i = 0; i < kernel.length; i++) kernel[i] = std * rng.normal();
-        weights.push({ kernel, bias: new Float32Array(fanOut), in: fanIn, out: fanOut });
+        const bias = new Float32Array(fanOut);
+        if (output && constantLogit !== undefined) bias.fill(constantLogit);
+        else for (let i = 0; i < kernel.length; i++) kernel[i] = std * rng.normal();
+        weights.push({ kernel, bias, in: fanIn, out: fanOut });
       }
     }
     return new Mlp(arch, weights);

@@ -1,4 +1,4 @@
-import { type Artifact, type BackendName, type DataRecord, type EpochProgress, fingerprintRecords, NceError, toArtifact, train } from '../nce';
+import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, fingerprintRecords, type Manifest, NceError, toArtifact, train } from '../nce';
 import type { DatasetStore, ModelStore } from '../store';
 import type { JobResult, TrainJobPayload } from './job-queue';
 
@@ -7,6 +7,12 @@ export interface QualityGate {
   minValAuc: number;
   maxAucDrop: number;
 }
+
+/**
+ * Nats per held-out row a model's NCE loss may exceed that of its noise alone before the gate
+ * refuses it: above that, training made the model worse than its own starting point (p = q).
+ */
+export const GATE_LOSS_SLACK = 0.01;
 
 /** What training needs besides the config: the dataset's records and columns. */
 export interface TrainInput {
@@ -31,36 +37,94 @@ export async function runTrainJob(
 ): Promise<JobResult> {
   const { records, info } = await deps.datasets.records(payload.dataset);
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
-  const candidate = await gateFailure(deps.models, payload.model, artifact, deps.gate);
+  const candidate = await gateFailure(deps.models, payload.model, artifact, deps.gate, { allowSchemaChange: payload.allowSchemaChange });
   const version = await deps.models.save(payload.model, artifact, candidate === null ? {} : { candidate });
   return { model: payload.model, version, promoted: candidate === null, ...(candidate === null ? {} : { reason: candidate }) };
 }
 
-/** Why `artifact` fails the gate against the model's current version, or null when it passes. */
-export async function gateFailure(models: ModelStore, name: string, artifact: Artifact, gate: QualityGate | undefined): Promise<string | null> {
+/**
+ * How a retrained model's features differ from the current version's (names, order, kinds, and
+ * whether a feature may be missing), or null when they agree: new categories are not a change.
+ */
+export function schemaChange(current: readonly Feature[], next: readonly Feature[]): string | null {
+  const names = (fs: readonly Feature[]): string => fs.map((f) => f.name).join(', ');
+  if (names(current) !== names(next)) return `the features changed from [${names(current)}] to [${names(next)}]`;
+  for (let i = 0; i < next.length; i++) {
+    const [was, now] = [current[i] as Feature, next[i] as Feature];
+    if (was.kind !== now.kind) return `feature "${now.name}" was ${was.kind} and is now ${now.kind}`;
+    if (was.hasMissing !== now.hasMissing) return `feature "${now.name}" ${now.hasMissing ? 'now has' : 'no longer has'} missing values`;
+  }
+  return null;
+}
+
+/**
+ * Why `artifact` may not replace the model's current version, or null when it may: its features
+ * differ from the current version's (SCHEMA_CHANGED, unless `allowSchemaChange`), its held-out loss
+ * is worse than its noise alone, or the gate's AUC rules refuse it.
+ */
+export async function gateFailure(
+  models: ModelStore,
+  name: string,
+  artifact: Artifact,
+  gate: QualityGate | undefined,
+  options: { allowSchemaChange?: boolean } = {},
+): Promise<string | null> {
+  const current = await models.currentVersion(name);
+  let currentManifest: Manifest | null = null;
+  if (current !== null) {
+    try {
+      currentManifest = (await models.load(name, current)).manifest;
+    } catch {
+      // A damaged current version: nothing to compare with, and nothing worth keeping.
+    }
+  }
+  if (currentManifest && !options.allowSchemaChange) {
+    const change = schemaChange(currentManifest.schema, artifact.manifest.schema);
+    if (change) return `${SCHEMA_CHANGED}: ${change}; train with "allowSchemaChange": true to accept it`;
+  }
   if (!gate) return null;
+  const { valLoss, valLossNoise } = artifact.manifest.training;
+  if (valLossNoise !== undefined && !(valLoss <= valLossNoise + GATE_LOSS_SLACK)) {
+    return `held-out NCE loss ${valLoss.toFixed(4)} is above its noise's alone (${valLossNoise.toFixed(4)}): the model describes held-out records worse than q does`;
+  }
   const auc = artifact.manifest.training.valAuc;
   if (!(auc >= gate.minValAuc)) return `validation AUC ${auc.toFixed(4)} is below the gate's minimum ${gate.minValAuc}`;
-  const current = await models.currentVersion(name);
-  if (current === null) return null;
-  let currentAuc: number;
-  try {
-    currentAuc = (await models.load(name, current)).manifest.training.valAuc;
-  } catch {
-    return null;
-  }
+  if (!currentManifest) return null;
+  const currentAuc = currentManifest.training.valAuc;
   if (auc < currentAuc - gate.maxAucDrop) return `validation AUC ${auc.toFixed(4)} is more than ${gate.maxAucDrop} below the current version's ${currentAuc.toFixed(4)}`;
   return null;
 }
 
+/** The reason's prefix when a retrain's features differ from the current version's. */
+export const SCHEMA_CHANGED = 'SCHEMA_CHANGED';
+
 /** Codes of failures that retrying cannot fix: the input is wrong, not the infrastructure. */
 const PERMANENT = new Set(['INVALID_ARGUMENT', 'INVALID_CONFIG', 'INVALID_RECORD', 'INSUFFICIENT_DATA', 'DATASET_NOT_FOUND']);
+
+/**
+ * Store errors by the errno they surface as: a failed job names the condition, never the raw
+ * errno. ENOENT mid-save is a store that vanished under the job (a read-only or unmounted volume
+ * reports it that way too).
+ */
+const ERRNO_CODES: Record<string, string> = {
+  ENOSPC: 'STORAGE_FULL',
+  EDQUOT: 'STORAGE_FULL',
+  EROFS: 'STORE_UNAVAILABLE',
+  EACCES: 'STORE_UNAVAILABLE',
+  EPERM: 'STORE_UNAVAILABLE',
+  EIO: 'STORE_UNAVAILABLE',
+  ENOENT: 'STORE_UNAVAILABLE',
+  ENOTDIR: 'STORE_UNAVAILABLE',
+};
 
 /** The stable code of a job failure. */
 export function failureCode(e: unknown): string {
   if (e instanceof NceError) return e.code;
   const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : 'INTERNAL';
+  if (typeof code !== 'string') return 'INTERNAL';
+  // An errno (E and capitals, no underscore) is translated or internal; our own codes pass.
+  if (/^E[A-Z0-9]+$/.test(code)) return ERRNO_CODES[code] ?? 'INTERNAL';
+  return /^[A-Z_]+$/.test(code) ? code : 'INTERNAL';
 }
 
 /** True when a failure is the job's own fault and must not be retried. */

@@ -40,13 +40,16 @@ afterAll(async () => {
 });
 
 describe('nce-ood eval', () => {
-  it('prints exactly one JSON line with AUROC, AUPRC, row counts, timings and backend', () => {
+  it('prints exactly one JSON line with AUROC, AUPRC, the AUROC of each NCE quantity, row counts, timings and backend', () => {
     const r = cli('eval', '--data', join(dir, 'eval.csv'), '--config', join(dir, 'fast.json'));
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const report = JSON.parse(lines[0]);
-    expect(Object.keys(report)).toEqual(['auroc', 'auprc', 'trainRows', 'testRows', 'fitSeconds', 'scoreRowsPerSecond', 'backend']);
+    expect(Object.keys(report)).toEqual(['auroc', 'auprc', 'aurocOf', 'trainRows', 'testRows', 'fitSeconds', 'scoreRowsPerSecond', 'backend']);
+    expect(Object.keys(report.aurocOf)).toEqual(['logRatio', 'logDensity', 'logQ']);
+    // The default score is logDensity: the same ranking, the same AUROC.
+    expect(report.aurocOf.logDensity).toBeCloseTo(report.auroc, 9);
     expect(report.trainRows).toBe(340);
     expect(report.testRows).toBe(60);
     expect(report.auroc).toBeGreaterThan(0.9);

@@ -7,8 +7,11 @@ import type { CliContext } from '../context';
 
 /** What `eval` prints: one JSON line. */
 export interface EvalReport {
+  /** Of the model's score (minus it, as the anomaly score). */
   auroc: number;
   auprc: number;
+  /** AUROC of each NCE quantity of the same model taken alone as the score. */
+  aurocOf: { logRatio: number; logDensity: number; logQ: number };
   trainRows: number;
   testRows: number;
   fitSeconds: number;
@@ -57,11 +60,19 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
   const detector = new Detector(result.state);
   try {
     const t1 = process.hrtime.bigint();
-    const scores = detector.score(testRows).map((s) => -s.score);
+    const results = detector.score(testRows);
     const scoreSeconds = Number(process.hrtime.bigint() - t1) / 1e9;
+    const scores = results.map((s) => -s.score);
+    // logDensity is null where q has no mass: the most anomalous a record can be.
+    const aurocOf = (f: (r: (typeof results)[number]) => number | null): number => auroc(results.map((r) => -(f(r) ?? -Infinity)), labels);
     const report: EvalReport = {
       auroc: auroc(scores, labels),
       auprc: auprc(scores, labels),
+      aurocOf: {
+        logRatio: aurocOf((r) => r.logRatio),
+        logDensity: aurocOf((r) => r.logDensity),
+        logQ: aurocOf((r) => (r.logDensity === null ? null : r.logDensity - r.logRatio)),
+      },
       trainRows: trainRows.length,
       testRows: testRows.length,
       fitSeconds,

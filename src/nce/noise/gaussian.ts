@@ -1,6 +1,6 @@
 import { float64 } from '../arrays';
 import { cholesky, LOG_2PI, logDetFromCholesky, meanCov, type Matrix, takeRows } from '../linalg';
-import type { Rng } from '../random';
+import { permutation, type Rng } from '../random';
 import type { ContinuousNoise, FittedNoise } from './types';
 
 /** Concentration steps of a trimmed fit; a few suffice in practice. */
@@ -30,19 +30,33 @@ export class GaussianNoise implements ContinuousNoise {
    * @param trim - share of the most outlying rows left out of the fit (concentration steps, as in
    *   the minimum covariance determinant), so anomalies in the reference data do not widen it
    *   (default 0)
+   * @param shrink - a ridge proportional to each feature's own variance: cov_jj *= 1 + shrink. It
+   *   keeps the covariance well conditioned when features outnumber records or are collinear
+   *   (embeddings, one-hot style columns) without the absolute ridge that would swamp features of
+   *   small scale. Unset: a fixed 1e-4 ridge, as before the option existed.
    */
-  static fit(x: Matrix, scale = 1, trim = 0): GaussianNoise {
+  static fit(x: Matrix, scale = 1, trim = 0, shrink?: number): GaussianNoise {
     const d = x.cols;
+    const regularised = (cov: Float64Array): Float64Array => {
+      if (shrink === undefined) return cov;
+      let trace = 0;
+      for (let j = 0; j < d; j++) trace += cov[j * d + j] / d;
+      // A constant feature gets a ridge on the scale of the others, so q keeps a density there.
+      for (let j = 0; j < d; j++) cov[j * d + j] += shrink * Math.max(cov[j * d + j], 1e-6 * (trace || 1));
+      return cov;
+    };
+    const jitter = shrink === undefined ? 1e-4 : 1e-9;
     let { mean, cov } = meanCov(x);
     const keep = Math.max(d + 1, Math.round(x.rows * (1 - trim)));
     for (let step = 0; trim > 0 && keep < x.rows && step < TRIM_STEPS; step++) {
-      const g = new GaussianNoise(d, mean, cholesky(cov, d, 1e-4));
+      const g = new GaussianNoise(d, mean, cholesky(regularised(cov), d, jitter));
       const ld = g.logDensity(x.data, x.rows);
       const order = Array.from({ length: x.rows }, (_, i) => i).sort((a, b) => ld[b] - ld[a]);
       ({ mean, cov } = meanCov(takeRows(x, order.slice(0, keep))));
     }
+    cov = regularised(cov);
     for (let i = 0; i < cov.length; i++) cov[i] *= scale * scale;
-    return new GaussianNoise(d, mean, cholesky(cov, d, 1e-4), scale);
+    return new GaussianNoise(d, mean, cholesky(cov, d, jitter), scale);
   }
 
   static fromJSON(p: Extract<FittedNoise, { type: 'gaussian' }>): GaussianNoise {
@@ -54,6 +68,35 @@ export class GaussianNoise implements ContinuousNoise {
     const out = new Float64Array(n * d);
     const z = new Float64Array(d);
     for (let i = 0; i < n; i++) this.sampleInto(out, i * d, z, rng);
+    return out;
+  }
+
+  /**
+   * n fresh draws of q from n earlier ones, in O(n d) instead of the O(n d^2) of {@link sample}:
+   * the centred rows are paired at random and each pair turned by its own random angle. An
+   * orthogonal map of independent N(0, S) rows gives independent N(0, S) rows again, so every
+   * call returns an exact sample of q; successive calls are dependent, which the trainer accepts
+   * for wide inputs, where drawing anew each epoch would cost more than training.
+   */
+  refresh(previous: Float64Array, rng: Rng): Float64Array {
+    const d = this.dim;
+    const n = previous.length / d;
+    const out = Float64Array.from(previous);
+    const order = permutation(n, rng);
+    for (let p = 0; p + 1 < n; p += 2) {
+      const a = order[p] * d;
+      const b = order[p + 1] * d;
+      const angle = 2 * Math.PI * rng.uniform();
+      const c = Math.cos(angle);
+      const s = Math.sin(angle);
+      for (let j = 0; j < d; j++) {
+        const m = this.mean[j];
+        const u = out[a + j] - m;
+        const v = out[b + j] - m;
+        out[a + j] = m + c * u - s * v;
+        out[b + j] = m + s * u + c * v;
+      }
+    }
     return out;
   }
 

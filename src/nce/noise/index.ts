@@ -15,7 +15,7 @@ export { GaussianNoise, GmmNoise, MarginalsNoise, MixtureNoise, UniformNoise };
 export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng): ContinuousNoise {
   switch (spec.type) {
     case 'gaussian':
-      return GaussianNoise.fit(x, spec.scale ?? 1, spec.trim ?? 0);
+      return GaussianNoise.fit(x, spec.scale ?? 1, spec.trim ?? 0, spec.shrink);
     case 'gmm':
       return GmmNoise.fit(x, rng, { components: spec.components, maxComponents: spec.maxComponents, scale: spec.scale });
     case 'uniform':
@@ -47,11 +47,6 @@ export function noiseLogDensities(
   if (noise instanceof MixtureNoise) return noise.logDensityAndHarmonic(x, n, experts);
   const density = noise.logDensity(x, n);
   return { density, harmonic: experts ? expertLogDensity(noise, density, x, n) : density };
-}
-
-/** Whether the harmonic mean of {@link noiseLogDensities} is positive everywhere. */
-export function harmonicFullSupport(noise: ContinuousNoise): boolean {
-  return noise instanceof MixtureNoise ? noise.components.every((c) => c.fullSupport) : noise.fullSupport;
 }
 
 /** Rebuilds a fitted noise distribution from its manifest form. */

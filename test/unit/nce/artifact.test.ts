@@ -10,7 +10,8 @@ let dir: string;
 beforeAll(async () => {
   await initBackend();
   const records = normalRecords(300, 3, 1);
-  result = await train(records, { epochs: 4 });
+  // A product-of-experts model, so the round trip covers the ratio cap too.
+  result = await train(records, { epochs: 4, scoreKind: 'productOfExperts' });
   dir = await mkdtemp(join(tmpdir(), 'nce-artifact-'));
   await saveArtifact(dir, toArtifact(result, { datasetFingerprint: fingerprintRecords(records, ['f0', 'f1', 'f2']), datasetRows: 300, backend: 'wasm' }));
 });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Detector, explain, initBackend, SCORE_FLOOR, train, type TrainResult } from '../../../src/nce';
 import { encode } from '../../../src/nce/encoding';
-import { type MixtureNoise, restoreNoise } from '../../../src/nce/noise';
+import { DiscreteNoise, type MixtureNoise, restoreNoise } from '../../../src/nce/noise';
 import { createRng } from '../../../src/nce/random';
 
 /** Mixed records: two numeric features (one sometimes missing) and a categorical one. */
@@ -18,16 +18,30 @@ function mixedRecords(n: number, seed: number): Record<string, number | string |
   });
 }
 
+/** The earlier default noise, scored as a product of experts (still supported for models that chose it). */
+const POE_CONFIG = {
+  epochs: 8,
+  noise: { type: 'mixture', components: [{ weight: 0.5, noise: { type: 'marginals' } }, { weight: 0.5, noise: { type: 'gaussian', scale: 2 } }] },
+  scoreKind: 'productOfExperts',
+};
+
 let result: TrainResult;
 let detector: Detector;
+let poeResult: TrainResult;
+let poeDetector: Detector;
 
 beforeAll(async () => {
   await initBackend();
   result = await train(mixedRecords(600, 1), { epochs: 8 });
   detector = new Detector(result.state);
+  poeResult = await train(mixedRecords(600, 1), POE_CONFIG);
+  poeDetector = new Detector(poeResult.state);
 });
 
-afterAll(() => detector.dispose());
+afterAll(() => {
+  detector.dispose();
+  poeDetector.dispose();
+});
 
 describe('Detector.score', () => {
   it('scores mixed numeric, categorical and missing values, one result per record in order', () => {
@@ -43,16 +57,29 @@ describe('Detector.score', () => {
     expect(detector.score([records[3]])[0]).toEqual(results[3]);
   });
 
-  it('by default, score is logDensity plus the log weighted harmonic mean of the noise components as fitted (Gaussian at scale 1)', () => {
-    const records = mixedRecords(5, 2);
+  it('by default, score is logDensity, and logDensity is logRatio plus log q of the fitted noise (numeric and discrete parts)', () => {
+    const records = mixedRecords(20, 2);
     const results = detector.score(records);
-    const noise = restoreNoise(result.state.noise.fitted) as MixtureNoise;
+    expect(result.state.scoreKind).toBe('logDensity');
     const e = encode(result.state.schema, records);
+    const numeric = restoreNoise(result.state.noise.fitted).logDensity(e.numeric, e.n);
+    const discrete = DiscreteNoise.fromJSON(result.state.noise.discrete).logProb(e.codes, e.n);
+    results.forEach((r, i) => {
+      expect(r.score).toBe(r.logDensity);
+      expect(r.logDensity as number).toBeCloseTo(r.logRatio + numeric[i] + discrete[i], 6);
+    });
+  });
+
+  it('with scoreKind productOfExperts, score is logDensity plus the log weighted harmonic mean of the noise components as fitted (Gaussian at scale 1)', () => {
+    const records = mixedRecords(5, 2);
+    const results = poeDetector.score(records);
+    const noise = restoreNoise(poeResult.state.noise.fitted) as MixtureNoise;
+    const e = encode(poeResult.state.schema, records);
     const parts = noise.components.map((c) => (c.expert?.() ?? c).logDensity(e.numeric, e.n));
-    expect(result.state.scoreKind).toBe('productOfExperts');
-    expect(result.state.noise.experts).toBe('fitted');
+    expect(poeResult.state.scoreKind).toBe('productOfExperts');
+    expect(poeResult.state.noise.experts).toBe('fitted');
     expect(noise.components.some((c) => c.expert && c.expert() !== c)).toBe(true);
-    const cap = result.state.ratioCap as number;
+    const cap = poeResult.state.ratioCap as number;
     results.forEach((r, i) => {
       const harmonic = -Math.log(parts.reduce((s, p, k) => s + noise.weights[k] * Math.exp(-p[i]), 0));
       expect(r.score).toBeCloseTo((r.logDensity as number) + harmonic + Math.min(0, cap - r.logRatio), 6);
@@ -60,18 +87,18 @@ describe('Detector.score', () => {
   });
 
   it('counts logRatio up to ratioCap, the median over held-out reference records', () => {
-    const cap = result.state.ratioCap as number;
+    const cap = poeResult.state.ratioCap as number;
     expect(Number.isFinite(cap)).toBe(true);
-    const like = detector.score(mixedRecords(400, 7));
+    const like = poeDetector.score(mixedRecords(400, 7));
     const above = like.filter((r) => r.logRatio > cap).length / like.length;
     expect(above).toBeGreaterThan(0.3);
     expect(above).toBeLessThan(0.7);
     // Uncapped, the records above the cap would score higher by exactly their excess.
-    const { ratioCap: _, ...uncappedState } = result.state;
+    const { ratioCap: _, ...uncappedState } = poeResult.state;
     const uncapped = new Detector(uncappedState);
     try {
       const records = mixedRecords(50, 8);
-      const capped = detector.score(records);
+      const capped = poeDetector.score(records);
       uncapped.score(records).forEach((u, i) => expect(u.score - capped[i].score).toBeCloseTo(Math.max(0, u.logRatio - cap), 6));
     } finally {
       uncapped.dispose();
@@ -80,12 +107,12 @@ describe('Detector.score', () => {
 
   it('a model state from before fitted experts and the ratio cap (older artifacts) keeps scoring with the widened components it was calibrated on', () => {
     const records = mixedRecords(5, 2);
-    const { experts: _, ...noiseState } = result.state.noise;
-    const { ratioCap: _cap, ...before } = result.state;
+    const { experts: _, ...noiseState } = poeResult.state.noise;
+    const { ratioCap: _cap, ...before } = poeResult.state;
     const old = new Detector({ ...before, noise: noiseState });
     try {
-      const noise = restoreNoise(result.state.noise.fitted) as MixtureNoise;
-      const e = encode(result.state.schema, records);
+      const noise = restoreNoise(poeResult.state.noise.fitted) as MixtureNoise;
+      const e = encode(poeResult.state.schema, records);
       const parts = noise.components.map((c) => c.logDensity(e.numeric, e.n));
       old.score(records).forEach((r, i) => {
         const harmonic = -Math.log(parts.reduce((s, p, k) => s + noise.weights[k] * Math.exp(-p[i]), 0));

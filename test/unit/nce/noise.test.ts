@@ -100,6 +100,52 @@ describe('GaussianNoise', () => {
     expect(GaussianNoise.fit(x, 1, 0).chol[0]).toBeGreaterThan(10);
   });
 
+  it('with shrink 0.01, each variance grows by 1% and the covariances stay; a constant feature still gets a density', () => {
+    const rng = createRng(3);
+    const x = matrix(4000, 3, (_, j) => (j === 2 ? 5 : rng.normal() * (j + 1)));
+    for (let i = 0; i < x.rows; i++) x.data[i * 3 + 1] += x.data[i * 3];
+    const plain = GaussianNoise.fit(x, 1, 0);
+    const shrunk = GaussianNoise.fit(x, 1, 0, 0.01);
+    const cov = (q: GaussianNoise, a: number, b: number): number => {
+      let s = 0;
+      for (let k = 0; k < 3; k++) s += q.chol[a * 3 + k] * q.chol[b * 3 + k];
+      return s;
+    };
+    expect(cov(shrunk, 0, 0) / cov(plain, 0, 0)).toBeCloseTo(1.01, 3);
+    expect(cov(shrunk, 1, 1) / cov(plain, 1, 1)).toBeCloseTo(1.01, 3);
+    expect(cov(shrunk, 0, 1) / cov(plain, 0, 1)).toBeCloseTo(1, 3);
+    expect(cov(shrunk, 2, 2)).toBeGreaterThan(0);
+    expect(Number.isFinite(shrunk.logDensity(Float64Array.from([0, 0, 5]), 1)[0])).toBe(true);
+  });
+
+  it('refresh turns n samples into n new ones with the same mean and covariance, unlike the rows it started from', () => {
+    const d = 3;
+    const rng = createRng(5);
+    const x = matrix(3000, d, () => rng.normal());
+    for (let i = 0; i < x.rows; i++) x.data[i * d + 2] = 0.8 * x.data[i * d] + 0.6 * x.data[i * d + 2] + 4;
+    const q = GaussianNoise.fit(x, 1.5);
+    const n = 40_000;
+    const first = q.sample(n, createRng(6));
+    let current = first;
+    for (let k = 0; k < 5; k++) current = q.refresh(current, createRng(10 + k));
+    const mean = new Float64Array(d);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += current[i * d + j] / n;
+    const moment = (a: number, b: number): number => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += (current[i * d + a] - mean[a]) * (current[i * d + b] - mean[b]);
+      return s / n;
+    };
+    for (let j = 0; j < d; j++) expect(mean[j]).toBeCloseTo(q.mean[j], 1);
+    for (const [a, b] of [[0, 0], [2, 2], [0, 2], [1, 2]]) {
+      let expected = 0;
+      for (let k = 0; k < d; k++) expected += q.chol[a * d + k] * q.chol[b * d + k];
+      expect(Math.abs(moment(a, b) - expected)).toBeLessThan(0.05 * Math.max(1, Math.abs(expected)));
+    }
+    let unchanged = 0;
+    for (let i = 0; i < n * d; i++) if (current[i] === first[i]) unchanged++;
+    expect(unchanged).toBeLessThan(n * d * 0.01);
+  });
+
   it('logDensity agrees with a histogram of its samples', () => {
     const q = new GaussianNoise(1, Float64Array.from([0.5]), Float64Array.from([1.5]));
     expect(histogramError(q, -3, 4)).toBeLessThan(0.06);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Detector, encode, initBackend, train, type TrainResult } from '../../../src/nce';
 import { restoreNoise } from '../../../src/nce/noise';
+import { defaultHiddenUnits } from '../../../src/nce/config';
 import { normalRecords } from '../../helpers/data';
 
 beforeAll(async () => {
@@ -99,8 +100,8 @@ describe('train', () => {
   });
 
   it.each([
-    [{ type: 'mixture' as const, components: [{ weight: 1, noise: { type: 'marginals' as const } }, { weight: 1, noise: { type: 'gaussian' as const } }] }, 'productOfExperts'],
-    [{ type: 'gaussian' as const }, 'productOfExperts'],
+    [{ type: 'mixture' as const, components: [{ weight: 1, noise: { type: 'marginals' as const } }, { weight: 1, noise: { type: 'gaussian' as const } }] }, 'logDensity'],
+    [{ type: 'gaussian' as const }, 'logDensity'],
     [{ type: 'mixture' as const, components: [{ weight: 1, noise: { type: 'uniform' as const } }, { weight: 1, noise: { type: 'gaussian' as const } }] }, 'logDensity'],
     [{ type: 'uniform' as const }, 'logRatio'],
   ])('with noise %j and no scoreKind, the model scores by %s', async (noise, kind) => {
@@ -108,16 +109,24 @@ describe('train', () => {
     expect(result.state.scoreKind).toBe(kind);
   });
 
-  it('with examples/multimodal-config.json on two separated classes, q mixes the marginals with a Gaussian mixture of one component per class', async () => {
+  it('with examples/multimodal-config.json on two separated classes, q is a Gaussian mixture of one component per class, and the model scores by logDensity', async () => {
     const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'multimodal-config.json'), 'utf8')) as object;
     const records = normalRecords(600, 2, 3).map((r, i) => ({ ...r, f0: (r.f0 as number) + (i % 2 === 0 ? 10 : -10) }));
     const result = await train(records, { ...config, epochs: 2 });
     const fitted = result.state.noise.fitted;
-    if (fitted.type !== 'mixture') throw new Error(`expected a mixture, got ${fitted.type}`);
-    expect(fitted.components.map((c) => c.type)).toEqual(['marginals', 'gmm']);
-    const gmm = fitted.components[1];
-    if (gmm.type !== 'gmm') throw new Error('expected a gmm');
-    expect(gmm.weights).toHaveLength(2);
+    if (fitted.type !== 'gmm') throw new Error(`expected a gmm, got ${fitted.type}`);
+    expect(fitted.weights).toHaveLength(2);
+    expect(result.state.scoreKind).toBe('logDensity');
+  });
+
+  it('without hiddenUnits in the config, the network width follows the training rows, from 16 to 64', async () => {
+    expect(defaultHiddenUnits(80)).toEqual([16, 16]);
+    expect(defaultHiddenUnits(1000)).toEqual([32, 32]);
+    expect(defaultHiddenUnits(20_000)).toEqual([64, 64]);
+    const small = await train(normalRecords(200, 3, 5), { epochs: 1 });
+    expect(small.state.architecture.hiddenUnits).toEqual(defaultHiddenUnits(small.training.trainRows));
+    const chosen = await train(normalRecords(200, 3, 5), { epochs: 1, hiddenUnits: [7] });
+    expect(chosen.state.architecture.hiddenUnits).toEqual([7]);
   });
 
   it('when given too few records, refuses with INSUFFICIENT_DATA', async () => {

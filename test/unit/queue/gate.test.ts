@@ -22,6 +22,18 @@ afterAll(async () => {
 });
 
 describe('gateFailure', () => {
+  it('refuses a version whose held-out loss is above its noise alone, whatever its AUC; a model at the noise passes', async () => {
+    const store = new FsModelStore(dir);
+    const at = (valLoss: number, valLossNoise: number | undefined) =>
+      toArtifact({ ...result, training: { ...result.training, valAuc: 0.9, valLoss, valLossNoise } }, { datasetFingerprint: 'x', datasetRows: 100, backend: 'wasm' });
+    expect(await gateFailure(store, 'c', at(0.52, 0.5), gate)).toMatch(/held-out NCE loss 0\.5200 is above its noise's alone \(0\.5000\)/);
+    expect(await gateFailure(store, 'c', at(Number.NaN, 0.5), gate)).toMatch(/held-out NCE loss NaN/);
+    expect(await gateFailure(store, 'c', at(0.505, 0.5), gate)).toBeNull();
+    expect(await gateFailure(store, 'c', at(0.6, undefined), gate)).toBeNull();
+    // nu = 4: a held-out record has probability 1/5 of being real under p = q, a noise row 4/5.
+    expect(result.training.valLossNoise).toBeCloseTo((Math.log(5) + 4 * Math.log(1.25)) / 5, 6);
+  });
+
   it('passes a first version above the minimum and refuses one below it, saying why', async () => {
     const store = new FsModelStore(dir);
     expect(await gateFailure(store, 'a', withAuc(0.8), gate)).toBeNull();
