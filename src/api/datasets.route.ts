@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import type { DatasetStore } from '../store';
+import { checkContract, type DatasetStore } from '../store';
 import { body } from './body';
 import { checkColumns, readDatasetBody } from './dataset-body';
 import { AppError } from './errors';
@@ -24,6 +24,8 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
     const { records } = await readDatasetBody(req, deps.maxBytes);
     checkColumns(records, existing.columns);
+    // Datasets created before contracts existed have none to check against.
+    if (existing.schema) checkContract(existing.schema, records);
     res.json(await deps.datasets.append(name, records, maxRows));
   });
 

@@ -7,7 +7,7 @@ import { AppError } from './errors';
 import { checkTrainingConfig, requestError, validName } from './validation';
 
 /** The body of `POST /v1/models/{name}/train` (the config is validated by the engine's own schema). */
-export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unknown().optional() }).strict();
+export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unknown().optional(), allowSchemaChange: z.boolean().optional() }).strict();
 
 /** Training requests and job status. */
 export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
@@ -20,7 +20,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     const dataset = validName(parsed.data.dataset, 'dataset');
     checkTrainingConfig(parsed.data.config);
     if (!(await deps.datasets.info(dataset))) throw new AppError('NOT_FOUND', `dataset "${dataset}" does not exist`, '/dataset');
-    const job = await deps.queue.enqueue({ kind: 'train', model, dataset, config: parsed.data.config ?? {} });
+    const job = await deps.queue.enqueue({ kind: 'train', model, dataset, config: parsed.data.config ?? {}, ...(parsed.data.allowSchemaChange ? { allowSchemaChange: true } : {}) });
     res.status(202).location(`/v1/jobs/${job.id}`).json({ jobId: job.id, state: job.state });
   });
 

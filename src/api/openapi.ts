@@ -66,12 +66,12 @@ export function openApiDocument(): Record<string, unknown> {
           requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } }, 'application/x-ndjson': { schema: { type: 'string' } }, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } },
           responses: { '200': { description: 'stored' }, ...errors(400, 401, 403, 413, 415, 503, 507) },
         },
-        get: { summary: 'Rows and columns of a dataset', responses: { '200': { description: 'summary' }, ...errors(404) } },
+        get: { summary: 'Rows, columns and contract (schema: each column\'s kind and whether it may be missing, fixed when the dataset was created) of a dataset', responses: { '200': { description: 'summary' }, ...errors(404) } },
         delete: { summary: 'Delete a dataset', responses: { '204': { description: 'deleted' }, ...errors(404) } },
       },
       '/v1/datasets/{name}/records': {
         parameters: [named('dataset'), { name: 'maxRows', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'keep only the newest rows' }],
-        post: { summary: 'Append records', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } }, responses: { '200': { description: 'appended' }, ...errors(400, 404, 413, 415) } },
+        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } }, responses: { '200': { description: 'appended' }, ...errors(400, 404, 413, 415) } },
       },
       '/v1/models': { get: { summary: 'List models', responses: { '200': { description: 'models' } } } },
       '/v1/models/{name}': {

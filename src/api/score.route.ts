@@ -98,7 +98,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     // Encoded here whatever scores the records, so that a bad record is named the same way; binned
     // for the drift window before they are scored.
     const encoded = model.detector.encodeRecords(recs);
-    const binned = deps.metrics.drift.bin(model.name, model.version, model.manifest.featureReference, recs);
+    const binned = deps.metrics.drift.bin(model.name, model.version, model.manifest.featureReference, recs, model.manifest.calibration.referenceShares);
     if (threadPath && !request.explain && recs.length >= deps.threadMinRecords) {
       // Nothing reads the records past here. Letting go of the parsed body while a thread scores
       // lets the young generation collect it: held across the wait, the records of every batch in

@@ -1,5 +1,5 @@
 import { binCount, Binning, type DataRecord, type FeatureReference, fieldReader, type FieldReader, type FieldValue } from '../nce';
-import { DriftWindow, ksUniform, PERCENTILE_BINS, psi } from './drift';
+import { DriftWindow, psi, scoreKs, scorePsi } from './drift';
 
 /** How the drift window is kept. */
 export interface DriftOptions {
@@ -19,7 +19,7 @@ export const DEFAULT_DRIFT_OPTIONS: DriftOptions = { windowRecords: 5000, window
 export interface DriftStats {
   version: string;
   records: number;
-  /** PSI and KS of the score percentiles against uniform (= against the reference scores); null below minRecords. */
+  /** PSI and KS of the score percentiles against the held-out reference records' own; null below minRecords. */
   psi: number | null;
   ks: number | null;
   /** Per-feature PSI against the training data, most drifted first (empty below minRecords). */
@@ -41,12 +41,12 @@ interface Tracked {
   read: FieldReader;
   /** Bins each of them, as `refs` do. */
   binning: Binning;
+  /** Shares of the reference records' percentiles per bin (undefined: uniform, older artifacts). */
+  scoreReference: readonly number[] | undefined;
   window: DriftWindow;
   /** The last statistics and the window state they describe (several gauges read them per scrape). */
   last?: { changes: number; stats: DriftStats };
 }
-
-const UNIFORM = new Array<number>(PERCENTILE_BINS).fill(1 / PERCENTILE_BINS);
 
 /**
  * Keeps a sliding window of each model's recent records and computes their drift on demand. A new
@@ -59,14 +59,15 @@ export class DriftMonitor {
 
   /**
    * Bins records `model` at version `version` is about to score, whose training data `refs`
-   * describe; {@link add} then enters them with their percentiles. Two steps, so that a caller
-   * that scores elsewhere can let go of the records meanwhile.
+   * describe and whose held-out reference records' percentiles `scoreReference` describes (shares
+   * per percentile bin, as the calibration stores them); {@link add} then enters them with their
+   * percentiles. Two steps, so that a caller that scores elsewhere can let go of the records meanwhile.
    */
-  bin(model: string, version: string, refs: readonly FeatureReference[] | undefined, records: readonly DataRecord[]): BinnedRecords {
+  bin(model: string, version: string, refs: readonly FeatureReference[] | undefined, records: readonly DataRecord[], scoreReference?: readonly number[]): BinnedRecords {
     let t = this.tracked.get(model);
     if (!t || t.version !== version) {
       const features = refs ?? [];
-      t = { version, refs: [...features], read: fieldReader(features.map((r) => r.name)), binning: new Binning(features), window: new DriftWindow(this.options.windowRecords, this.options.windowSeconds * 1000, features.map(binCount)) };
+      t = { version, refs: [...features], read: fieldReader(features.map((r) => r.name)), binning: new Binning(features), scoreReference, window: new DriftWindow(this.options.windowRecords, this.options.windowSeconds * 1000, features.map(binCount)) };
       this.tracked.set(model, t);
     }
     const f = t.refs.length;
@@ -113,6 +114,7 @@ export class DriftMonitor {
       .map((ref, j) => ({ feature: ref.name, psi: psi(ref.shares, w.shares(counts[j] as number[])) }))
       .sort((a, b) => b.psi - a.psi)
       .slice(0, this.options.topFeatures);
-    return { version: t.version, records: w.size, psi: psi(UNIFORM, w.shares(w.scoreCounts)), ks: ksUniform(w.percentileValues()), features };
+    const scores = w.shares(w.scoreCounts);
+    return { version: t.version, records: w.size, psi: scorePsi(t.scoreReference, scores), ks: scoreKs(t.scoreReference, scores), features };
   }
 }

@@ -1,4 +1,5 @@
 /** Drift statistics of a window of recent records against a model's reference. Pure functions and one data structure. */
+import { PERCENTILE_BINS, percentileBin } from '../nce';
 
 /** Share given to an empty bin, so PSI stays finite (the usual convention). */
 export const PSI_EPSILON = 1e-4;
@@ -19,28 +20,44 @@ export function psi(expected: readonly number[], actual: readonly number[]): num
   return total;
 }
 
-/**
- * Kolmogorov-Smirnov statistic of percentiles against the uniform distribution on [0, 1]: the
- * largest gap between their empirical CDF and the identity. A model's percentiles are uniform
- * when the traffic is distributed like its reference data.
- */
-export function ksUniform(percentiles: readonly number[]): number {
-  const p = [...percentiles].sort((a, b) => a - b);
-  const n = p.length;
-  let d = 0;
-  for (let i = 0; i < n; i++) {
-    const x = p[i] as number;
-    d = Math.max(d, (i + 1) / n - x, x - i / n);
-  }
-  return d;
+/** Deciles: score PSI sums the fine percentile bins ten at a time. */
+const PSI_GROUPS = 10;
+
+/** Uniform shares over the percentile bins: the reference of artifacts that store none. */
+const UNIFORM = new Array<number>(PERCENTILE_BINS).fill(1 / PERCENTILE_BINS);
+
+function deciles(shares: readonly number[]): number[] {
+  const out = new Array<number>(PSI_GROUPS).fill(0);
+  const per = shares.length / PSI_GROUPS;
+  shares.forEach((v, i) => (out[Math.floor(i / per)] += v));
+  return out;
 }
 
-/** Bins of the score percentile: deciles, expected 0.1 each when nothing has drifted. */
-export const PERCENTILE_BINS = 10;
+/**
+ * PSI of a window's score percentiles over deciles, against the reference records' own shares
+ * (uniform when the artifact stores none).
+ * @param reference - shares per {@link percentileBin} of the held-out reference records
+ * @param window - shares per {@link percentileBin} of the window
+ */
+export function scorePsi(reference: readonly number[] | undefined, window: readonly number[]): number {
+  return psi(deciles(reference ?? UNIFORM), deciles(window));
+}
 
-/** The decile bin of a percentile in [0, 1]. */
-export function percentileBin(p: number): number {
-  return Math.min(PERCENTILE_BINS - 1, Math.max(0, Math.floor(p * PERCENTILE_BINS)));
+/**
+ * Kolmogorov-Smirnov statistic of a window's score percentiles against the reference records':
+ * the largest gap between their cumulative shares at the percentile bins' edges.
+ */
+export function scoreKs(reference: readonly number[] | undefined, window: readonly number[]): number {
+  const ref = reference ?? UNIFORM;
+  let a = 0;
+  let b = 0;
+  let d = 0;
+  for (let i = 0; i < window.length; i++) {
+    a += ref[i] ?? 0;
+    b += window[i] as number;
+    d = Math.max(d, Math.abs(a - b));
+  }
+  return d;
 }
 
 /**

@@ -4,7 +4,7 @@ import { liveTensors } from '../nce';
 import { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions } from './drift-monitor';
 
 export { type BinnedRecords, DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions, type DriftStats } from './drift-monitor';
-export { DriftWindow, ksUniform, PERCENTILE_BINS, percentileBin, psi } from './drift';
+export { DriftWindow, psi, scoreKs, scorePsi } from './drift';
 
 /** A model version being served, as the metrics describe it. */
 export interface ServedModelInfo {
@@ -34,6 +34,8 @@ export interface Metrics {
   trainingJobs: Counter<'outcome'>;
   trainingDuration: Histogram<'outcome'>;
   driftRetrains: Counter<'model'>;
+  /** Crash leftovers (temporary files and folders) removed at start-up. */
+  leftoversRemoved: Counter;
   /** Records that `model` now serves `version` (replacing `previous`). */
   served(model: ServedModelInfo, previous: ServedModelInfo | undefined): void;
   /** Forgets a model that is no longer served. */
@@ -176,6 +178,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
     }),
     ...training(registry),
     driftRetrains: new Counter({ name: 'nce_ood_drift_retrains_total', help: 'Retrains enqueued because drift stayed high', labelNames: ['model'], registers }),
+    leftoversRemoved: new Counter({ name: 'nce_ood_leftovers_removed_total', help: 'Temporary files and folders left by a crash, removed at start-up', registers }),
     modelInfo,
     served(model, previous) {
       if (previous) modelInfo.remove({ model: previous.name, version: previous.version, backend });

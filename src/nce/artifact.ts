@@ -1,3 +1,4 @@
+import { PERCENTILE_BINS } from './calibration';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -95,6 +96,10 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
   }
   if (manifest.ratioCap !== undefined && !Number.isFinite(manifest.ratioCap)) {
     throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has a ratioCap that is not a finite number`);
+  }
+  const shares = manifest.calibration?.referenceShares;
+  if (shares !== undefined && !(Array.isArray(shares) && shares.length === PERCENTILE_BINS && shares.every((v) => Number.isFinite(v) && v >= 0))) {
+    throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has calibration.referenceShares that are not ${PERCENTILE_BINS} non-negative numbers`);
   }
   const layers = unpackWeights(weights, manifest.weights.layers);
   const widths = layerWidths(manifest.architecture);

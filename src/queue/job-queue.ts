@@ -6,6 +6,8 @@ export interface TrainJobPayload {
   model: string;
   dataset: string;
   config: unknown;
+  /** Promote the new version even if its features differ from the current version's. */
+  allowSchemaChange?: boolean;
 }
 
 /** Every job payload; switch on `kind`. */

@@ -1,4 +1,5 @@
 import type { DataRecord } from '../nce';
+import type { ColumnContract } from './dataset-contract';
 
 /** What is known about a stored dataset without reading its rows. */
 export interface DatasetInfo {
@@ -6,6 +7,8 @@ export interface DatasetInfo {
   rows: number;
   columns: string[];
   updatedAt: string;
+  /** What each column may hold, fixed at creation; absent for datasets created before contracts. */
+  schema?: ColumnContract[];
 }
 
 /** Named tabular datasets that models are trained on. */
@@ -15,7 +18,7 @@ export interface DatasetStore {
   info(name: string): Promise<DatasetInfo | null>;
   /** Its records in order (throws when it does not exist). */
   records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }>;
-  /** Creates or replaces a dataset. */
+  /** Creates or replaces a dataset; its contract is inferred from these records. */
   put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo>;
   /** Appends records (same columns); with `maxRows`, keeps only the newest that many. */
   append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo>;

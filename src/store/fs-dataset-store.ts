@@ -1,6 +1,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataRecord } from '../nce';
+import { type ColumnContract, contractOf } from './dataset-contract';
 import { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-store';
 import { KeyedSerial, writeFileAtomic } from './files';
 
@@ -46,25 +47,26 @@ export class FsDatasetStore implements DatasetStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw datasetNotFound(name);
       throw e;
     }
-    const stored = JSON.parse(text) as { columns: string[]; updatedAt: string; records: DataRecord[] };
-    return { info: { name, rows: stored.records.length, columns: stored.columns, updatedAt: stored.updatedAt }, records: stored.records };
+    const stored = JSON.parse(text) as { columns: string[]; updatedAt: string; schema?: ColumnContract[]; records: DataRecord[] };
+    const info: DatasetInfo = { name, rows: stored.records.length, columns: stored.columns, updatedAt: stored.updatedAt, ...(stored.schema ? { schema: stored.schema } : {}) };
+    return { info, records: stored.records };
   }
 
   put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
-    return this.writes.run(name, () => this.write(name, columns, records));
+    return this.writes.run(name, () => this.write(name, columns, records, contractOf(columns, records)));
   }
 
-  private async write(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
+  private async write(name: string, columns: readonly string[], records: readonly DataRecord[], schema: ColumnContract[] | undefined): Promise<DatasetInfo> {
     const updatedAt = new Date().toISOString();
-    await writeFileAtomic(this.file(name), JSON.stringify({ columns, updatedAt, records }));
-    return { name, rows: records.length, columns: [...columns], updatedAt };
+    await writeFileAtomic(this.file(name), JSON.stringify({ columns, updatedAt, ...(schema ? { schema } : {}), records }));
+    return { name, rows: records.length, columns: [...columns], updatedAt, ...(schema ? { schema } : {}) };
   }
 
   append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo> {
     return this.writes.run(name, async () => {
       const existing = await this.records(name);
       const all = [...existing.records, ...records];
-      return this.write(name, existing.info.columns, maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all);
+      return this.write(name, existing.info.columns, maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all, existing.info.schema);
     });
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DataRecord } from '../nce';
+import { type ColumnContract, contractOf } from './dataset-contract';
 import { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-store';
 import { redisKeys } from './redis-keys';
 import { exec } from './redis-model-store';
@@ -38,6 +39,7 @@ export class RedisDatasetStore implements DatasetStore {
 
   async put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
     const updatedAt = new Date().toISOString();
+    const schema = contractOf(columns, records);
     const tmp = `${redisKeys.datasetRows(name)}:tmp-${randomBytes(6).toString('hex')}`;
     try {
       for (let i = 0; i < records.length; i += CHUNK) {
@@ -46,11 +48,11 @@ export class RedisDatasetStore implements DatasetStore {
       const tx = this.redis.multi();
       if (records.length > 0) tx.rename(tmp, redisKeys.datasetRows(name));
       else tx.del(redisKeys.datasetRows(name));
-      await exec(tx.del(redisKeys.datasetMeta(name)).hset(redisKeys.datasetMeta(name), { columns: JSON.stringify(columns), updatedAt }).sadd(redisKeys.datasets, name));
+      await exec(tx.del(redisKeys.datasetMeta(name)).hset(redisKeys.datasetMeta(name), { columns: JSON.stringify(columns), schema: JSON.stringify(schema), updatedAt }).sadd(redisKeys.datasets, name));
     } finally {
       await this.redis.del(tmp);
     }
-    return { name, rows: records.length, columns: [...columns], updatedAt };
+    return { name, rows: records.length, columns: [...columns], updatedAt, schema };
   }
 
   async append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo> {
@@ -65,9 +67,9 @@ export class RedisDatasetStore implements DatasetStore {
       updatedAt,
       maxRows === undefined ? '0' : String(maxRows),
       ...records.map((r) => JSON.stringify(r)),
-    )) as [string, number] | null;
+    )) as [string, number, string | null] | null;
     if (!result) throw datasetNotFound(name);
-    return { name, rows: result[1], columns: JSON.parse(result[0]) as string[], updatedAt };
+    return { name, rows: result[1], columns: JSON.parse(result[0]) as string[], updatedAt, ...(result[2] ? { schema: JSON.parse(result[2]) as ColumnContract[] } : {}) };
   }
 
   async delete(name: string): Promise<boolean> {
@@ -78,7 +80,7 @@ export class RedisDatasetStore implements DatasetStore {
 
 /**
  * KEYS: meta hash, rows list. ARGV: updatedAt, maxRows (0 = all), then the records as JSON.
- * Returns [columns JSON, rows] or nil when the dataset does not exist.
+ * Returns [columns JSON, rows, schema JSON or nil] or nil when the dataset does not exist.
  */
 const APPEND_SCRIPT = `
 local columns = redis.call('HGET', KEYS[1], 'columns')
@@ -89,10 +91,10 @@ end
 local maxRows = tonumber(ARGV[2])
 if maxRows > 0 then redis.call('LTRIM', KEYS[2], -maxRows, -1) end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
-return {columns, redis.call('LLEN', KEYS[2])}
+return {columns, redis.call('LLEN', KEYS[2]), redis.call('HGET', KEYS[1], 'schema')}
 `;
 
 /** A dataset's summary from its meta hash (which has `columns`) and its row count. */
 function toInfo(name: string, meta: Record<string, string>, rows: number): DatasetInfo {
-  return { name, rows, columns: JSON.parse(meta.columns as string) as string[], updatedAt: meta.updatedAt ?? '' };
+  return { name, rows, columns: JSON.parse(meta.columns as string) as string[], updatedAt: meta.updatedAt ?? '', ...(meta.schema ? { schema: JSON.parse(meta.schema) as ColumnContract[] } : {}) };
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
-import { binCount, binner, featureReference, type FeatureReference, type FieldValue, inferSchema } from '../../../src/nce';
-import { createMetrics, DriftMonitor, DriftWindow, ksUniform, percentileBin, psi } from '../../../src/metrics';
+import { binCount, binner, calibrate, featureReference, type FeatureReference, type FieldValue, inferSchema, percentileBin, percentileOf } from '../../../src/nce';
+import { createMetrics, DriftMonitor, DriftWindow, psi, scoreKs, scorePsi } from '../../../src/metrics';
+import { createRng } from '../../../src/nce/random';
 
 describe('psi', () => {
   it('matches the value computed by hand', () => {
@@ -12,12 +13,37 @@ describe('psi', () => {
   });
 });
 
-describe('ksUniform', () => {
-  it('matches the value computed by hand', () => {
-    // Sorted 0.1, 0.2, 0.9: gaps i/n - x = 0.233, 0.467, 0.1; x - (i-1)/n = 0.1, -0.133, 0.233 -> 0.4667
-    expect(ksUniform([0.9, 0.1, 0.2])).toBeCloseTo(2 / 3 - 0.2, 12);
-    expect(ksUniform([0.5])).toBeCloseTo(0.5, 12);
-    expect(ksUniform([0.125, 0.375, 0.625, 0.875])).toBeCloseTo(0.125, 12);
+describe('scorePsi and scoreKs', () => {
+  const uniform = Array(100).fill(0.01);
+  it('without a stored reference, compare with uniform percentiles: PSI over deciles, KS over hundredths', () => {
+    // Everything in the top decile: PSI of [0.1 x 9, 0.1] against [0 x 9, 1]; KS 0.9 (cumulative 0.9 vs 0).
+    const top = [...Array(90).fill(0), ...Array(10).fill(0.1)];
+    expect(scorePsi(undefined, top)).toBeCloseTo(psi(Array(10).fill(0.1), [...Array(9).fill(0), 1]), 12);
+    expect(scoreKs(undefined, top)).toBeCloseTo(0.9, 12);
+    expect(scorePsi(undefined, uniform)).toBeCloseTo(0, 12);
+    expect(scoreKs(undefined, uniform)).toBeCloseTo(0, 12);
+  });
+
+  it('a window distributed like the reference has PSI and KS 0 however lumpy that reference is', () => {
+    const lumpy = [...Array(80).fill(0.5 / 80), ...Array(20).fill(0)];
+    lumpy[85] = 0.5;
+    expect(scorePsi(lumpy, lumpy)).toBeCloseTo(0, 12);
+    expect(scoreKs(lumpy, lumpy)).toBeCloseTo(0, 12);
+    expect(scorePsi(undefined, lumpy)).toBeGreaterThan(0.25);
+  });
+
+  it('when 30% of reference scores tie at the top, in-distribution traffic drifts by nothing (mid-rank percentiles against the stored shares)', () => {
+    const rng = createRng(3);
+    const draw = (n: number): number[] => Array.from({ length: n }, () => (rng.uniform() < 0.3 ? 5 : rng.normal()));
+    const c = calibrate(draw(2000), 0.01);
+    const traffic = draw(1000);
+    const shares = Array(100).fill(0);
+    for (const s of traffic) shares[percentileBin(percentileOf(c, s))] += 1 / traffic.length;
+    expect(scorePsi(c.referenceShares, shares)).toBeLessThan(0.05);
+    expect(scoreKs(c.referenceShares, shares)).toBeLessThan(0.06);
+    // The tied scores sit at the middle of their run (mid-rank), not at 1.
+    expect(percentileOf(c, 5)).toBeGreaterThan(0.8);
+    expect(percentileOf(c, 5)).toBeLessThan(0.9);
   });
 });
 
@@ -30,7 +56,7 @@ describe('DriftWindow', () => {
     w.add(3, [0.96], [0]);
     expect(w.size).toBe(3);
     expect(w.percentileValues()).toEqual([0.15, 0.95, 0.96]);
-    expect(w.scoreCounts).toEqual([0, 1, 0, 0, 0, 0, 0, 0, 0, 2]);
+    expect(w.scoreCounts).toEqual(Array.from({ length: 100 }, (_, k) => (k === 15 ? 1 : k === 95 || k === 96 ? 1 : 0)));
     expect(w.featureCounts).toEqual([[1, 2]]);
   });
 
@@ -63,7 +89,7 @@ describe('DriftWindow', () => {
         const holdsList = (): void => {
           expect(w.size).toBe(list.length);
           expect(w.percentileValues()).toEqual(list.map((r) => r.p));
-          expect(w.scoreCounts).toEqual(Array.from({ length: 10 }, (_, k) => list.filter((r) => percentileBin(r.p) === k).length));
+          expect(w.scoreCounts).toEqual(Array.from({ length: 100 }, (_, k) => list.filter((r) => percentileBin(r.p) === k).length));
           expect(w.featureCounts).toEqual(featureBins.map((size, j) => Array.from({ length: size }, (_, k) => list.filter((r) => r.bins[j] === k).length)));
         };
         for (const b of batches) {
@@ -141,6 +167,7 @@ describe('DriftMonitor', () => {
     const expected = psi(refs[0]!.shares, [0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5, 0]);
     expect(stats.features).toEqual([{ feature: 'x', psi: expected }]);
     expect(stats.psi).toBeCloseTo(psi(Array(10).fill(0.1), [0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5]), 12);
+    expect(stats.ks).toBeCloseTo(0.8, 12);
   });
 });
 

@@ -28,4 +28,22 @@ describe('calibrate and percentileOf', () => {
     expect(percentileOf(c, -1)).toBe(0);
     expect(percentileOf(c, 1000)).toBe(1);
   });
+
+  it('counts ties as half: a score that 40% of the reference shares sits mid-run, at the top and in the middle', () => {
+    const top = calibrate([...Array.from({ length: 600 }, (_, i) => i), ...Array(400).fill(1000)], 0.01);
+    expect(percentileOf(top, 1000)).toBeCloseTo(0.8, 2);
+    expect(percentileOf(top, 1001)).toBe(1);
+    const middle = calibrate([...Array.from({ length: 300 }, (_, i) => i), ...Array(400).fill(500), ...Array.from({ length: 300 }, (_, i) => 600 + i)], 0.01);
+    expect(percentileOf(middle, 500)).toBeCloseTo(0.5, 2);
+    expect(percentileOf(middle, 499)).toBeLessThan(0.31);
+  });
+
+  it('stores the share of reference records in each percentile hundredth: uniform without ties, lumped with them', () => {
+    const plain = calibrate(reference, 0.01).referenceShares as number[];
+    expect(plain).toHaveLength(100);
+    expect(plain.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 9);
+    expect(Math.max(...plain)).toBeLessThan(0.02);
+    const tied = calibrate([...Array.from({ length: 600 }, (_, i) => i), ...Array(400).fill(1000)], 0.01).referenceShares as number[];
+    expect(tied[80]).toBeCloseTo(0.4, 6);
+  });
 });

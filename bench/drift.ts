@@ -1,0 +1,202 @@
+/**
+ * Drift and calibration benchmark: how the monitoring reads real data. For every dataset of the
+ * suites it trains the default model on the train split, then:
+ *
+ * - false alarms: scores the test normals in windows of up to --window records and prints the
+ *   score PSI (and KS) of each window against the model's reference, as the service's drift
+ *   gauges compute them;
+ * - power: shifts the two numeric features with the largest standard deviation by 1, 2 and 3 of
+ *   their standard deviations in the first window, and prints the score PSI and whether both
+ *   features are among the 3 most drifted features;
+ * - calibration: the `ood` threshold's false-positive rate on the test normals (it was set for
+ *   `targetFpr`) and its recall on the test anomalies.
+ *
+ *   npm run bench:drift [-- --suite datasets,adbench] [--only a,b] [--window 1000] [--out DIR] [--check]
+ *
+ * It writes drift.md and drift.csv to --out (default bench/results). --check exits non-zero unless
+ * the targets hold: PSI below 0.1 in 95% of windows of 500+ records; a 3-sd shift seen (PSI above
+ * 0.25, both features in the top 3) on 90% of datasets; FPR within [0.005, 0.03] on every dataset
+ * whose anomaly rate is below 5% and on 75% of all.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import { DriftMonitor } from '../src/metrics';
+import { type DataRecord, Detector, initBackend, PERCENTILE_BINS, percentileBin, train } from '../src/nce';
+import { createRng, permutation } from '../src/nce/random';
+import { readCsv } from '../src/store';
+import { scoreKs, scorePsi } from '../src/metrics';
+
+const root = resolve(__dirname, '..', '..');
+const shared = join(root, '..', 'shared');
+const SUITES: Record<string, string> = { datasets: join(shared, 'datasets'), adbench: join(shared, 'benchmarks', 'adbench'), embeddings: join(shared, 'benchmarks', 'embeddings') };
+const SHIFTS = [1, 2, 3];
+/** Windows this large or larger count for the false-alarm check. */
+const JUDGED_WINDOW = 500;
+
+const { values } = parseArgs({
+  options: {
+    suite: { type: 'string', default: 'datasets,adbench' },
+    only: { type: 'string' },
+    window: { type: 'string', default: '1000' },
+    out: { type: 'string', default: join(root, 'bench', 'results') },
+    seed: { type: 'string', default: '1' },
+    check: { type: 'boolean', default: false },
+  },
+});
+
+interface Row {
+  suite: string;
+  dataset: string;
+  anomalyRate: number;
+  windows: { size: number; psi: number; ks: number }[];
+  shifts: { sds: number; psi: number; topFeatures: boolean }[];
+  fpr: number;
+  recall: number;
+  targetFpr: number;
+}
+
+function datasetsOf(suite: string): string[] {
+  const dir = SUITES[suite];
+  const rows = parse(readFileSync(join(dir, 'baselines.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+  return [...new Set(rows.map((r) => r.dataset))].sort().map((d) => join(dir, `${d}.csv`));
+}
+
+function percentileShares(percentiles: ArrayLike<number>): number[] {
+  const shares = new Array<number>(PERCENTILE_BINS).fill(0);
+  for (let i = 0; i < percentiles.length; i++) shares[percentileBin(percentiles[i] as number)] += 1 / percentiles.length;
+  return shares;
+}
+
+async function runDataset(suite: string, file: string, windowSize: number, seed: number): Promise<Row> {
+  const table = readCsv(file);
+  const features = table.columns.filter((c) => c !== 'label' && c !== 'split');
+  const strip = (r: DataRecord): DataRecord => Object.fromEntries(features.map((c) => [c, r[c]]));
+  const trainRows = table.records.filter((r) => r.split === 'train').map(strip);
+  const test = table.records.filter((r) => r.split === 'test');
+  const normals = test.filter((r) => r.label === 0).map(strip);
+  const anomalies = test.filter((r) => r.label === 1).map(strip);
+  const result = await train(trainRows, { seed }, { columns: features });
+  const detector = new Detector(result.state);
+  const refs = result.reference ?? [];
+  const shares = result.state.calibration.referenceShares;
+  try {
+    const order = permutation(normals.length, createRng(seed));
+    const shuffled = Array.from(order, (i) => normals[i] as DataRecord);
+    const windows: Row['windows'] = [];
+    for (let start = 0; start < shuffled.length; start += windowSize) {
+      const w = shuffled.slice(start, start + windowSize);
+      const p = detector.scoreRows(detector.encodeRecords(w)).percentile;
+      const s = percentileShares(p);
+      windows.push({ size: w.length, psi: scorePsi(shares, s), ks: scoreKs(shares, s) });
+    }
+    // The two numeric features of largest standard deviation on the training data.
+    const numeric = result.state.schema.filter((f) => f.kind === 'numeric').map((f) => f.name);
+    const sd = (name: string): number => {
+      const xs = trainRows.map((r) => r[name]).filter((v): v is number => typeof v === 'number');
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+      return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
+    };
+    const spread = numeric.map((name) => ({ name, sd: sd(name) })).sort((a, b) => b.sd - a.sd).slice(0, 2);
+    const first = shuffled.slice(0, windowSize);
+    const shifts: Row['shifts'] = [];
+    for (const k of SHIFTS) {
+      const shifted = new Map(spread.map((f) => [f.name, k * f.sd]));
+      const moved = first.map((r): DataRecord =>
+        Object.fromEntries(Object.entries(r).map(([name, v]) => [name, typeof v === 'number' && shifted.has(name) ? v + (shifted.get(name) as number) : v])),
+      );
+      const monitor = new DriftMonitor({ windowRecords: moved.length, windowSeconds: 3600, topFeatures: 3, minRecords: 1 });
+      const binned = monitor.bin('m', 'v', refs, moved, shares);
+      monitor.add(binned, detector.scoreRows(detector.encodeRecords(moved)).percentile, 0);
+      const stats = monitor.stats('m', 0);
+      const top = new Set(stats?.features.map((f) => f.feature));
+      shifts.push({ sds: k, psi: stats?.psi ?? NaN, topFeatures: spread.length === 2 && spread.every((f) => top.has(f.name)) });
+    }
+    const flaggedShare = (rows: DataRecord[]): number => (rows.length === 0 ? NaN : detector.scoreRows(detector.encodeRecords(rows)).flagged / rows.length);
+    return {
+      suite,
+      dataset: file.replace(/^.*\//, '').replace(/\.csv$/, ''),
+      anomalyRate: anomalies.length / Math.max(1, test.length),
+      windows,
+      shifts,
+      fpr: flaggedShare(normals),
+      recall: flaggedShare(anomalies),
+      targetFpr: result.state.calibration.targetFpr,
+    };
+  } finally {
+    detector.dispose();
+  }
+}
+
+const f3 = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : '-');
+
+async function main(): Promise<void> {
+  await initBackend();
+  const windowSize = Number(values.window);
+  const seed = Number(values.seed);
+  const only = values.only ? new Set(values.only.split(',')) : null;
+  const rows: Row[] = [];
+  for (const suite of values.suite.split(',')) {
+    if (!SUITES[suite]) throw new Error(`--suite: unknown suite "${suite}"`);
+    for (const file of datasetsOf(suite)) {
+      const name = file.replace(/^.*\//, '').replace(/\.csv$/, '');
+      if (only && !only.has(name)) continue;
+      const row = await runDataset(suite, file, windowSize, seed);
+      rows.push(row);
+      const worst = Math.max(...row.windows.map((w) => w.psi));
+      process.stderr.write(`${suite}/${name}: worst window PSI ${f3(worst)}, 3-sd shift PSI ${f3(row.shifts[2]?.psi ?? NaN)}, FPR ${f3(row.fpr)}, recall ${f3(row.recall)}\n`);
+    }
+  }
+
+  const judged = rows.flatMap((r) => r.windows.filter((w) => w.size >= JUDGED_WINDOW));
+  const quiet = judged.filter((w) => w.psi < 0.1).length;
+  const powered = rows.filter((r) => r.shifts.some((s) => s.sds === 3 && s.psi > 0.25 && s.topFeatures)).length;
+  const lowRate = rows.filter((r) => r.anomalyRate < 0.05);
+  const inBand = (r: Row): boolean => r.fpr >= 0.005 && r.fpr <= 0.03;
+  const lines: string[] = [];
+  lines.push(`Default model per dataset (seed ${seed}), test normals in windows of up to ${windowSize} records; targetFpr ${rows[0]?.targetFpr ?? ''}.`);
+  lines.push('');
+  lines.push(`| suite | dataset | anomaly rate | windows | score PSI per window (max) | KS (max) | ${SHIFTS.map((k) => `${k}-sd shift PSI (both in top 3)`).join(' | ')} | FPR on normals | recall on anomalies |`);
+  lines.push(`|---|---|---|---|---|---|${SHIFTS.map(() => '---').join('|')}|---|---|`);
+  for (const r of rows) {
+    lines.push(
+      `| ${r.suite} | ${r.dataset} | ${f3(r.anomalyRate)} | ${r.windows.length} | ${f3(Math.max(...r.windows.map((w) => w.psi)))} | ${f3(Math.max(...r.windows.map((w) => w.ks)))} | ${r.shifts.map((s) => `${f3(s.psi)} (${s.topFeatures ? 'yes' : 'no'})`).join(' | ')} | ${f3(r.fpr)} | ${f3(r.recall)} |`,
+    );
+  }
+  lines.push('');
+  lines.push(`- False alarms: score PSI below 0.1 in ${quiet} of ${judged.length} windows of ${JUDGED_WINDOW}+ records (${((100 * quiet) / Math.max(1, judged.length)).toFixed(1)}%).`);
+  lines.push(`- Power: a 3-sd shift of two features gives PSI above 0.25 with both in the top 3 on ${powered} of ${rows.length} datasets (${((100 * powered) / Math.max(1, rows.length)).toFixed(0)}%).`);
+  lines.push(
+    `- Calibration: FPR within [0.005, 0.03] on ${lowRate.filter(inBand).length} of ${lowRate.length} datasets with an anomaly rate below 5%, and on ${rows.filter(inBand).length} of ${rows.length} in all.`,
+  );
+  const md = lines.join('\n');
+  console.log(md);
+  const out = resolve(values.out);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'drift.md'), md + '\n');
+  const csv = [
+    ['suite', 'dataset', 'anomaly_rate', 'windows', 'max_window_psi', 'max_window_ks', ...SHIFTS.flatMap((k) => [`shift${k}_psi`, `shift${k}_top3`]), 'fpr', 'recall'].join(','),
+    ...rows.map((r) =>
+      [r.suite, r.dataset, r.anomalyRate.toFixed(4), r.windows.length, Math.max(...r.windows.map((w) => w.psi)).toFixed(4), Math.max(...r.windows.map((w) => w.ks)).toFixed(4), ...r.shifts.flatMap((s) => [s.psi.toFixed(4), s.topFeatures]), r.fpr.toFixed(4), r.recall.toFixed(4)].join(','),
+    ),
+  ].join('\n');
+  writeFileSync(join(out, 'drift.csv'), csv + '\n');
+  console.log(`\nwrote ${relative(process.cwd(), join(out, 'drift.md'))} and drift.csv`);
+  if (values.check) {
+    const failed = [
+      quiet < 0.95 * judged.length && 'false alarms',
+      powered < 0.9 * rows.length && 'power',
+      (lowRate.some((r) => !inBand(r)) || rows.filter(inBand).length < 0.75 * rows.length) && 'calibration',
+    ].filter(Boolean);
+    if (failed.length > 0) {
+      console.error(`targets missed: ${failed.join(', ')}`);
+      process.exitCode = 1;
+    } else console.log('targets hold');
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+  process.exitCode = 1;
+});

@@ -1,0 +1,67 @@
+import request from 'supertest';
+import { createRng } from '../../src/nce/random';
+import { type EmbeddedService, startEmbedded } from '../helpers/service';
+
+/** A dataset's contract is fixed when it is created; appends keep to it; a retrain that changes the features is held back. */
+let running: EmbeddedService;
+
+beforeAll(async () => {
+  running = await startEmbedded();
+});
+
+afterAll(async () => {
+  await running.close();
+});
+
+/** Payments: amount (numeric, never missing), channel (web, store, app). */
+function payments(n: number, seed: number, amount: (i: number) => number | string = (i) => 20 + (i % 50)): string {
+  const rng = createRng(seed);
+  const channels = ['web', 'store', 'app'];
+  return ['amount,channel', ...Array.from({ length: n }, (_, i) => `${amount(i)},${channels[Math.floor(rng.uniform() * 3)]}`)].join('\n');
+}
+
+async function finished(id: string): Promise<{ state: string; result?: { promoted: boolean; reason?: string; version: string } }> {
+  for (let i = 0; i < 600; i++) {
+    const job = (await request(running.service.app).get(`/v1/jobs/${id}`)).body;
+    if (job.state === 'completed' || job.state === 'failed') return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('job did not finish');
+}
+
+describe('data contract', () => {
+  it('GET shows the contract fixed at creation; an append that breaks it is a 400 naming the record and field, and nothing is appended', async () => {
+    const { app } = running.service;
+    expect((await request(app).put('/v1/datasets/payments').set('content-type', 'text/csv').send(payments(200, 1))).status).toBe(200);
+    const info = (await request(app).get('/v1/datasets/payments')).body;
+    expect(info.schema).toEqual([
+      { name: 'amount', kind: 'numeric', missing: false },
+      { name: 'channel', kind: 'categorical', missing: false, categories: expect.arrayContaining(['web', 'store', 'app']) },
+    ]);
+    const bad = await request(app).post('/v1/datasets/payments/records').send({ records: [{ amount: 12, channel: 'web' }, { amount: 'x', channel: 'web' }] });
+    expect(bad.status).toBe(400);
+    expect(bad.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(bad.body).toMatchObject({ code: 'INVALID_RECORD', pointer: '/records/1/amount', detail: expect.stringContaining('numeric') });
+    const missing = await request(app).post('/v1/datasets/payments/records').send({ records: [{ amount: null, channel: 'web' }] });
+    expect(missing.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/0/amount' });
+    expect((await request(app).get('/v1/datasets/payments')).body.rows).toBe(200);
+    const good = await request(app).post('/v1/datasets/payments/records').send({ records: [{ amount: 12, channel: 'phone' }] });
+    expect(good.status).toBe(200);
+    expect(good.body.rows).toBe(201);
+  });
+
+  it('a retrain whose features changed kind stays a candidate with SCHEMA_CHANGED, unless the request says allowSchemaChange', async () => {
+    const { app } = running.service;
+    await request(app).put('/v1/datasets/shop').set('content-type', 'text/csv').send(payments(200, 2));
+    const first = await finished((await request(app).post('/v1/models/shop/train').send({ dataset: 'shop', config: { epochs: 2 } })).body.jobId);
+    expect(first.result?.promoted).toBe(true);
+    // Replaced (a new contract): amount now holds text.
+    await request(app).put('/v1/datasets/shop').set('content-type', 'text/csv').send(payments(200, 3, (i) => (i % 2 === 0 ? 'low' : 'high')));
+    const changed = await finished((await request(app).post('/v1/models/shop/train').send({ dataset: 'shop', config: { epochs: 2 } })).body.jobId);
+    expect(changed.result).toMatchObject({ promoted: false, reason: expect.stringMatching(/^SCHEMA_CHANGED: feature "amount" was numeric and is now categorical/) });
+    expect((await request(app).get('/v1/models/shop')).body.version).toBe(first.result?.version);
+    const allowed = await finished((await request(app).post('/v1/models/shop/train').send({ dataset: 'shop', config: { epochs: 2 }, allowSchemaChange: true })).body.jobId);
+    expect(allowed.result?.promoted).toBe(true);
+    expect((await request(app).get('/v1/models/shop')).body.version).toBe(allowed.result?.version);
+  });
+});
