@@ -6,7 +6,7 @@ import { type AppDeps, createApp, ModelCache, ScoringThreads, type ServedModel }
 import type { Settings } from './config';
 import { createMetrics, type Metrics, type ServedModelInfo } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
-import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from './store';
+import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
 
 /** The service, wired: what `npm start` runs and what the tests drive. */
 export interface Service extends Pick<AppDeps, 'store' | 'datasets' | 'queue' | 'scheduler' | 'models' | 'metrics'> {
@@ -25,9 +25,13 @@ export function composeService(settings: Settings, logger: Logger, backend: stri
 /** One process: registry and datasets on disk, training in a worker thread, cron in-process. */
 export async function composeEmbedded(settings: Settings, logger: Logger, backend: string): Promise<Service> {
   const metrics = metricsFor(settings, backend);
+  // Before anything writes: what a crash left half-written is removed, and said so.
+  const leftovers = await sweepLeftovers(settings.MODELS_DIR, settings.DATASETS_DIR);
+  if (leftovers.length > 0) logger.warn({ removed: leftovers }, 'removed what an earlier crash left behind');
+  metrics.leftoversRemoved.inc(leftovers.length);
   const store = new FsModelStore(settings.MODELS_DIR);
   const datasets = new FsDatasetStore(settings.DATASETS_DIR);
-  const models = modelCache(store, metrics, logger);
+  const models = modelCache(store, metrics, logger, settings.MODEL_CACHE_MAX);
   const queue = new InProcessQueue({
     datasets,
     models: store,
@@ -38,6 +42,8 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
     onFinished: (job: JobInfo, seconds: number) => {
       metrics.trainingJobs.inc({ outcome: job.state });
       metrics.trainingDuration.observe({ outcome: job.state }, seconds);
+      // A new current version: scoring switches to it now, not at the cache's next check.
+      if (job.result?.promoted) models.announce(job.result.model);
     },
   });
   metrics.watchQueue(() => queue.counts());
@@ -64,7 +70,7 @@ export async function composeDistributed(settings: Settings, url: string, logger
   // While Redis is away, their calls fail fast with STORE_UNAVAILABLE (503).
   const store = guardRedis(new RedisModelStore(redis), redis);
   const datasets = guardRedis(new RedisDatasetStore(redis), redis);
-  const models = modelCache(store, metrics, logger);
+  const models = modelCache(store, metrics, logger, settings.MODEL_CACHE_MAX);
   subscriber.on('message', (_channel: string, message: string) => {
     try {
       models.announce((JSON.parse(message) as ModelEvent).model);
@@ -105,13 +111,14 @@ function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, releas
 }
 
 /** The model cache, keeping the model metrics in step with the versions it serves. */
-function modelCache(store: ModelStore, metrics: Metrics, logger: Logger): ModelCache {
+function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxModels: number): ModelCache {
   const info = (m: ServedModel): ServedModelInfo => ({ name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr: m.manifest.calibration.targetFpr });
   return new ModelCache(
     store,
     logger,
     (m, previous) => metrics.served(info(m), previous && info(previous)),
     (name) => metrics.unserved(name),
+    maxModels,
   );
 }
 

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { createHttpServer } from './api';
 import { composeService } from './compose';
 import { settingsOrExit } from './config';
 import { initBackend } from './nce';
@@ -10,15 +11,23 @@ async function main(): Promise<void> {
   if (!settings.API_KEYS?.length) logger.warn('API_KEYS is not set: the API is open to anyone who can reach it');
   const backend = await initBackend(settings.TF_BACKEND);
   const service = await composeService(settings, logger, backend);
-  const server = service.app.listen(settings.PORT, () => {
+  const server = createHttpServer(service.app, {
+    headersTimeoutMs: settings.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: settings.HTTP_REQUEST_TIMEOUT_MS,
+    maxConnections: settings.HTTP_MAX_CONNECTIONS,
+  });
+  // A port already in use, or any listen error: one clear line and a non-zero exit, never a
+  // process that runs without listening.
+  server.once('error', (err: NodeJS.ErrnoException) => {
+    logger.fatal({ err: err.message, port: settings.PORT }, 'cannot listen');
+    process.stderr.write(`nce-ood: cannot listen on port ${settings.PORT}: ${err.code === 'EADDRINUSE' ? 'the port is already in use' : err.message}\n`);
+    process.exit(1);
+  });
+  server.listen(settings.PORT, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : settings.PORT;
     logger.info({ port, backend, mode: service.mode }, 'nce-ood listening');
   });
-  // Longer than the idle timeout of common load balancers (60 s), so a client never reuses a
-  // keep-alive connection the server is closing.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
   const stop = (): void => {
     logger.info('shutting down');
     server.close(() => {

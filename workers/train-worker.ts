@@ -31,7 +31,12 @@ async function main(): Promise<void> {
   });
   const metrics = createTrainingMetrics();
   const metricsServer = settings.WORKER_METRICS_PORT ? serveMetrics(metrics, settings.WORKER_METRICS_PORT) : null;
-  metricsServer?.on('error', (err) => logger.error({ err: err.message, port: settings.WORKER_METRICS_PORT }, 'metrics endpoint not served'));
+  // A port already in use (or any listen error) stops the worker loudly: unmonitored is not running.
+  metricsServer?.on('error', (err) => {
+    logger.fatal({ err: err.message, port: settings.WORKER_METRICS_PORT }, 'metrics endpoint cannot listen');
+    process.stderr.write(`nce-ood worker: cannot listen on metrics port ${settings.WORKER_METRICS_PORT}: ${err.message}\n`);
+    process.exit(1);
+  });
   worker.on('active', (job) => logger.info({ jobId: job.id, model: job.data.model, attempt: job.attemptsMade + 1 }, 'training started'));
   worker.on('completed', (job) => {
     count(metrics, 'completed', job);

@@ -118,16 +118,18 @@ export function createApp(deps: AppDeps): Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    let store = 'ok';
+    let store: string;
     try {
       await deps.store.list();
+      store = await deps.store.writable();
     } catch {
       store = 'unreachable';
     }
     // Without its store a replica still scores with the models it holds: it stays in the load
-    // balancer (degraded) unless it has none to serve.
+    // balancer (degraded) unless it has none to serve. A full or read-only store still serves
+    // every model it has, but nothing can be trained or uploaded: degraded too.
     const modelsLoaded = deps.models.loaded();
-    const status = store === 'ok' ? 'ready' : modelsLoaded.length > 0 ? 'degraded' : 'not ready';
+    const status = store === 'ok' ? 'ready' : store !== 'unreachable' || modelsLoaded.length > 0 ? 'degraded' : 'not ready';
     res.status(status === 'not ready' ? 503 : 200).json({ status, store, backend: deps.backend, modelsLoaded });
   });
   const doc = openApiDocument();

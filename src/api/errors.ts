@@ -82,6 +82,7 @@ export function toAppError(e: unknown): AppError {
   const errno = (e as { code?: unknown } | null)?.code;
   if (errno === 'ENOSPC' || errno === 'EDQUOT') return new AppError('STORAGE_FULL', `the store could not write (${errno}): nothing was changed`, undefined, true, { cause: e });
   if (errno === 'EROFS' || errno === 'EACCES' || errno === 'EPERM') return new AppError('STORE_UNAVAILABLE', `the store is not writable (${errno}): nothing was changed`, undefined, true, { cause: e });
+  if (errno === 'VERSION_NOT_FOUND') return new AppError('NOT_FOUND', e instanceof Error ? e.message : 'no such version');
   if (errno === 'STORE_UNAVAILABLE') return new AppError('STORE_UNAVAILABLE', 'the store (Redis) is unreachable; scoring with loaded models continues', undefined, true, { cause: e });
   return new AppError('INTERNAL', 'internal error', undefined, false, { cause: e });
 }

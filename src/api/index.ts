@@ -1,5 +1,6 @@
 /** The HTTP API. */
 export { type AppDeps, createApp } from './app';
 export { AppError, type ErrorCode, toProblem } from './errors';
+export { createHttpServer, type HttpLimits } from './http-server';
 export { ModelCache, type ServedModel } from './model-cache';
 export { ScoringThreads } from './scoring-threads';

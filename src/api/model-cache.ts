@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Detector, type Manifest } from '../nce';
+import { Detector, type Manifest, NceError } from '../nce';
 import type { ModelStore } from '../store';
 import { AppError } from './errors';
 
@@ -23,6 +23,8 @@ interface Entry {
  * Keeps one loaded Detector per model and swaps in a new current version when the store names
  * one. Scoring is synchronous, so a swapped-out detector is never in use when it is disposed. A
  * version that fails to load (a damaged artifact) is refused and the previous one keeps serving.
+ * At most `maxModels` stay loaded: loading one more evicts the least recently used (its metric
+ * series go with it), and a model evicted and asked for again loads again.
  */
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
@@ -33,12 +35,17 @@ export class ModelCache {
     private readonly logger: Logger,
     private readonly onSwap: (m: ServedModel, previous: ServedModel | undefined) => void = () => undefined,
     private readonly onGone: (name: string) => void = () => undefined,
+    private readonly maxModels = Infinity,
   ) {}
 
   /** The model to score with when it is loaded and recently checked; else undefined (use {@link ModelCache.get}). */
   fresh(name: string): ServedModel | undefined {
     const entry = this.entries.get(name);
-    return entry && Date.now() - entry.checkedAt < REFRESH_MS ? entry.served : undefined;
+    if (!entry) return undefined;
+    // Most recently used last: the map's order is the eviction order.
+    this.entries.delete(name);
+    this.entries.set(name, entry);
+    return Date.now() - entry.checkedAt < REFRESH_MS ? entry.served : undefined;
   }
 
   /** The model to score with, loading or refreshing it as needed. */
@@ -55,8 +62,9 @@ export class ModelCache {
   }
 
   /**
-   * A model's current version changed elsewhere (distributed mode's pub/sub): load it now, in the
-   * background, so the next request already scores with it.
+   * A model's current version changed (a promote or delete here, or elsewhere: distributed mode's
+   * pub/sub): no request scores with the loaded version without asking the store again, and the
+   * new one is loaded now, in the background.
    */
   announce(name: string): void {
     const entry = this.entries.get(name);
@@ -70,12 +78,23 @@ export class ModelCache {
     return [...this.entries.keys()];
   }
 
+  /** Unloads the least recently used models until at most `max` stay. */
+  private evictBeyond(max: number): void {
+    for (const [name, entry] of this.entries) {
+      if (this.entries.size <= max) return;
+      entry.served.detector.dispose();
+      this.entries.delete(name);
+      this.onGone(name);
+      this.logger.info({ model: name, version: entry.served.version }, 'model unloaded (least recently used)');
+    }
+  }
+
   dispose(): void {
     for (const e of this.entries.values()) e.served.detector.dispose();
     this.entries.clear();
   }
 
-  private async refresh(name: string, entry: Entry | undefined): Promise<ServedModel> {
+  private async refresh(name: string, entry: Entry | undefined, again = true): Promise<ServedModel> {
     let version: string | null;
     try {
       version = await this.store.currentVersion(name);
@@ -108,18 +127,30 @@ export class ModelCache {
         throw e;
       }
       const served: ServedModel = { name, version, manifest: m.manifest, detector };
+      this.entries.delete(name);
       this.entries.set(name, { served, checkedAt: Date.now() });
+      this.evictBeyond(this.maxModels);
       this.onSwap(served, entry?.served);
       entry?.served.detector.dispose();
       this.logger.info({ model: name, version }, 'model version loaded');
       return served;
     } catch (e: unknown) {
+      // Deleted or replaced while it loaded (a DELETE or promote raced this refresh): what the
+      // store says now decides, once.
+      if (again && (await this.store.currentVersion(name).catch(() => version)) !== version) return this.refresh(name, entry, false);
       this.logger.error({ model: name, version, err: e instanceof Error ? e.message : String(e) }, 'model version refused');
       if (entry) {
         entry.checkedAt = Date.now();
         return entry.served;
       }
-      throw new AppError('MODEL_UNAVAILABLE', `model "${name}" version ${version} cannot be loaded: ${e instanceof Error ? e.message : String(e)}`);
+      throw new AppError('MODEL_UNAVAILABLE', `model "${name}" version ${version} cannot be loaded: ${why(e)}`);
     }
   }
+}
+
+/** Why a version did not load, in words that name no path of the server's. */
+function why(e: unknown): string {
+  if (e instanceof NceError && e.code === 'ARTIFACT_TAMPERED') return 'its files do not match their checksums (modified or damaged)';
+  if (e instanceof NceError && e.code === 'ARTIFACT_INVALID') return 'its artifact is missing, incomplete or of an unsupported format';
+  return 'the store could not read it';
 }

@@ -54,14 +54,20 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
     try {
       await deps.store.promote(name, version);
     } catch (e: unknown) {
+      // Deleted since the check above (a DELETE raced this promote): not found, not damaged.
+      const gone = (e as { code?: unknown } | null)?.code === 'VERSION_NOT_FOUND' || !(await deps.store.versions(name)).includes(version);
+      if (gone) throw new AppError('NOT_FOUND', `model "${name}" has no version "${version}" (deleted meanwhile)`);
       if (e instanceof NceError && e.code.startsWith('ARTIFACT_')) throw new AppError('VERSION_DAMAGED', `version ${version} of "${name}" cannot be promoted: ${e.message}`);
       throw e;
     }
+    // Scoring here switches at once, not at the cache's next check of the store.
+    deps.models.announce(name);
     res.json({ name, version, current: true });
   });
   router.delete('/v1/models/:name', ...deps.adminAuth, async (req, res) => {
     const name = lookupModelName(req.params.name);
     if (!(await deps.store.delete(name))) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    deps.models.announce(name);
     res.status(204).end();
   });
   return router;

@@ -31,6 +31,20 @@ const apiKeys = z
 export const settingsSchema = z.object({
   /** HTTP port. @defaultValue 8080 */
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /**
+   * Longest a client may take to send a request's headers, in ms; then 408 and the connection
+   * closes (slow-header clients cannot hold connections). @defaultValue 20000
+   */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(20_000),
+  /** Longest a client may take to send a whole request (headers and body), in ms. @defaultValue 120000 */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
+  /** Most open client connections; more are closed on arrival (file descriptors stay available). @defaultValue 4096 */
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /**
+   * Most models kept loaded for scoring; one more evicts the least recently used (it loads again
+   * when asked for). A loaded model costs a few MiB (about 10 MiB for 1 MB of weights). @defaultValue 64
+   */
+  MODEL_CACHE_MAX: z.coerce.number().int().min(1).max(100_000).default(64),
   /** Model registry directory (embedded mode). @defaultValue './models' */
   MODELS_DIR: z.string().min(1).default('./models'),
   /** Dataset directory (embedded mode). @defaultValue './data' */
@@ -59,10 +73,20 @@ export const settingsSchema = z.object({
   SCORING_THREAD_MIN_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(16),
   /** Requests per minute per API key (per IP without a key) on /v1 routes, per process; 0 = no limit. @defaultValue 0 */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(0),
-  /** Quality gate: a retrained version becomes current only if its validation AUC (data vs noise) reaches this (0.5 = chance: noise close to independent data is legitimately hard to tell apart). @defaultValue 0.5 */
-  QUALITY_GATE_MIN_VAL_AUC: z.coerce.number().min(0).max(1).default(0.5),
-  /** Quality gate: ... and is at most this much below the current version's. @defaultValue 0.05 */
-  QUALITY_GATE_MAX_AUC_DROP: z.coerce.number().min(0).max(1).default(0.05),
+  /**
+   * Quality gate: a trained version becomes current only if its validation AUC (held-out data vs
+   * noise) reaches this. Off by default: the default noise is fitted close to the data, so on data
+   * it already describes well the AUC is near 0.5 for a perfectly good model. Whatever this says,
+   * a version whose held-out NCE loss is above its noise's alone stays a candidate.
+   * @defaultValue 0
+   */
+  QUALITY_GATE_MIN_VAL_AUC: z.coerce.number().min(0).max(1).default(0),
+  /**
+   * Quality gate: ... and is at most this much below the current version's. Off (1) by default:
+   * that AUC moves by a few hundredths from one training to the next on the same data.
+   * @defaultValue 1
+   */
+  QUALITY_GATE_MAX_AUC_DROP: z.coerce.number().min(0).max(1).default(1),
   /** Drift monitoring: most recent scored records kept per model. @defaultValue 5000 */
   DRIFT_WINDOW_RECORDS: z.coerce.number().int().min(10).max(1_000_000).default(5000),
   /** Drift monitoring: records older than this many seconds leave the window. @defaultValue 3600 */

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadArtifact, saveArtifact, type Artifact } from '../nce';
-import { type LoadedModel, type ModelStore, newVersionId, VERSION_PATTERN, versionNotFound } from './model-store';
+import { KeyedSerial } from './files';
+import { type LoadedModel, type ModelStore, newVersionId, type StoreWritability, VERSION_PATTERN, versionNotFound } from './model-store';
 
 const CURRENT = 'CURRENT';
 const CANDIDATE = 'CANDIDATE';
@@ -11,9 +12,13 @@ const CANDIDATE = 'CANDIDATE';
  * The model registry on a filesystem: `root/<name>/<version>/{manifest.json,weights.bin}` and
  * `root/<name>/CURRENT` naming the current version. A version is written into a temporary
  * directory and renamed into place, and CURRENT is replaced by a rename, so readers never see a
- * half-written version.
+ * half-written version. Saves, promotes and deletes of one model run one at a time in this
+ * process (the one that owns the directory), so they cannot interleave: two deletes are one
+ * delete and a no-op, and a promote sees the model wholly before or wholly after a delete.
  */
 export class FsModelStore implements ModelStore {
+  private readonly serial = new KeyedSerial();
+
   constructor(private readonly root: string) {}
 
   async list(): Promise<string[]> {
@@ -41,7 +46,11 @@ export class FsModelStore implements ModelStore {
     return { name, version, manifest, state };
   }
 
-  async save(name: string, artifact: Artifact, options: { candidate?: string } = {}): Promise<string> {
+  save(name: string, artifact: Artifact, options: { candidate?: string } = {}): Promise<string> {
+    return this.serial.run(name, () => this.saveNow(name, artifact, options));
+  }
+
+  private async saveNow(name: string, artifact: Artifact, options: { candidate?: string }): Promise<string> {
     const dir = join(this.root, name);
     await mkdir(dir, { recursive: true });
     const version = newVersionId();
@@ -67,22 +76,50 @@ export class FsModelStore implements ModelStore {
     }
   }
 
-  async promote(name: string, version: string): Promise<void> {
-    if (!VERSION_PATTERN.test(version) || !(await this.versions(name)).includes(version)) {
-      throw versionNotFound(name, version);
-    }
-    await this.load(name, version);
-    await this.setCurrent(name, version);
+  promote(name: string, version: string): Promise<void> {
+    return this.serial.run(name, async () => {
+      if (!VERSION_PATTERN.test(version) || !(await this.versions(name)).includes(version)) {
+        throw versionNotFound(name, version);
+      }
+      await this.load(name, version);
+      await this.setCurrent(name, version);
+    });
   }
 
-  async delete(name: string): Promise<boolean> {
-    const dir = join(this.root, name);
-    if ((await this.currentVersion(name)) === null && (await this.versions(name)).length === 0) return false;
-    // Renamed away first, so readers see the whole model or none of it.
-    const doomed = join(this.root, `.deleted-${name}-${randomBytes(3).toString('hex')}`);
-    await rename(dir, doomed);
-    await rm(doomed, { recursive: true, force: true });
-    return true;
+  delete(name: string): Promise<boolean> {
+    return this.serial.run(name, async () => {
+      const dir = join(this.root, name);
+      if ((await this.currentVersion(name)) === null && (await this.versions(name)).length === 0) return false;
+      // Renamed away first, so readers see the whole model or none of it.
+      const doomed = join(this.root, `.deleted-${name}-${randomBytes(3).toString('hex')}`);
+      try {
+        await rename(dir, doomed);
+      } catch (e: unknown) {
+        // Gone meanwhile (another process sharing the directory): nothing left to delete.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw e;
+      }
+      await rm(doomed, { recursive: true, force: true });
+      return true;
+    });
+  }
+
+  /** Writes and removes a small probe file in the root. */
+  async writable(): Promise<StoreWritability> {
+    const probe = join(this.root, `.probe-${randomBytes(3).toString('hex')}`);
+    try {
+      await mkdir(this.root, { recursive: true });
+      await writeFile(probe, 'probe\n');
+      await unlink(probe);
+      return 'ok';
+    } catch (e: unknown) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') return 'full';
+      if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return 'read-only';
+      throw e;
+    } finally {
+      await rm(probe, { force: true }).catch(() => undefined);
+    }
   }
 
   private async setCurrent(name: string, version: string): Promise<void> {

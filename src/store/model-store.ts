@@ -50,4 +50,12 @@ export interface ModelStore {
   promote(name: string, version: string): Promise<void>;
   /** Deletes a model and all its versions; false when there was none. */
   delete(name: string): Promise<boolean>;
+  /**
+   * Whether a version could be written now: 'ok', or 'full' (no space left) or 'read-only'
+   * (not writable); throws when the store is unreachable.
+   */
+  writable(): Promise<StoreWritability>;
 }
+
+/** What {@link ModelStore.writable} finds. */
+export type StoreWritability = 'ok' | 'full' | 'read-only';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type Artifact, fromArtifact, NceError } from '../nce';
-import { type LoadedModel, type ModelStore, newVersionId, VERSION_PATTERN, versionNotFound } from './model-store';
+import { type LoadedModel, type ModelStore, newVersionId, type StoreWritability, VERSION_PATTERN, versionNotFound } from './model-store';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
 /** Deletes a model's versions, current pointer and name, and announces it; 0 when there was none. */
@@ -11,6 +11,14 @@ for _, v in ipairs(versions) do redis.call('DEL', ARGV[1] .. v) end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
+/** Makes a version current and announces it, only if it is still listed (a delete may have run); 0 when not. */
+const PROMOTE_VERSION = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `;
 
@@ -62,7 +70,21 @@ export class RedisModelStore implements ModelStore {
   async promote(name: string, version: string): Promise<void> {
     if (!VERSION_PATTERN.test(version) || (await this.redis.zscore(redisKeys.versions(name), version)) === null) throw versionNotFound(name, version);
     await this.load(name, version);
-    await exec(this.redis.multi().set(redisKeys.current(name), version).publish(redisKeys.modelEvents, event({ model: name, version })));
+    // One script: a delete between the check above and here must not leave a current pointer to
+    // a version that no longer exists.
+    const promoted = await this.redis.eval(PROMOTE_VERSION, 2, redisKeys.versions(name), redisKeys.current(name), version, redisKeys.modelEvents, event({ model: name, version }));
+    if (promoted !== 1) throw versionNotFound(name, version);
+  }
+
+  /** Redis refuses writes when it is out of memory (maxmemory with noeviction) or a read-only replica. */
+  async writable(): Promise<StoreWritability> {
+    const info = await this.redis.info('memory');
+    const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+    const max = Number(/maxmemory:(\d+)/.exec(info)?.[1] ?? 0);
+    const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1] ?? '';
+    if (max > 0 && used >= max && policy === 'noeviction') return 'full';
+    const role = /role:(\w+)/.exec(await this.redis.info('replication'))?.[1];
+    return role === 'slave' ? 'read-only' : 'ok';
   }
 
   async delete(name: string): Promise<boolean> {

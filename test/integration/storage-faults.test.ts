@@ -60,11 +60,33 @@ async function finished(id: string): Promise<{ state: string; error?: { code: st
 }
 
 describe('storage faults in embedded mode', () => {
+  it.each([
+    ['ENOSPC', 'full'],
+    ['EROFS', 'read-only'],
+  ])('/readyz on a store failing writes with %s: degraded, store "%s"; ready again once writes succeed', async (errno, store) => {
+    failWrites(errno, (p) => p.includes(join(dir, 'models')));
+    expect((await request(service.app).get('/readyz')).body).toMatchObject({ status: 'degraded', store });
+    fault = null;
+    expect((await request(service.app).get('/readyz')).body).toMatchObject({ status: 'ready', store: 'ok' });
+    expect((await fsp.readdir(join(dir, 'models'))).filter((f) => f.startsWith('.probe'))).toEqual([]);
+  });
+
+  it.each([
+    ['EROFS', 'STORE_UNAVAILABLE'],
+    ['ENOENT', 'STORE_UNAVAILABLE'],
+  ])('a store that fails a save with %s: the job fails with %s, not the raw errno', async (errno, code) => {
+    failWrites(errno, (p) => p.includes(join(dir, 'models')) && p.includes('weights.bin'));
+    const started = await request(service.app).post('/v1/models/m/train').send({ dataset: 'd', config: { epochs: 2 } });
+    const job = await finished(started.body.jobId);
+    expect(job).toMatchObject({ state: 'failed', error: { code } });
+    expect(await service.store.versions('m')).toEqual([v1]);
+  });
+
   it('a full disk while a trained version is written: the job fails saying so, no partial version appears, the current one keeps serving', async () => {
     failWrites('ENOSPC', (p) => p.includes(join(dir, 'models')) && p.includes('weights.bin'));
     const started = await request(service.app).post('/v1/models/m/train').send({ dataset: 'd', config: { epochs: 2 } });
     const job = await finished(started.body.jobId);
-    expect(job).toMatchObject({ state: 'failed', error: { code: 'ENOSPC' } });
+    expect(job).toMatchObject({ state: 'failed', error: { code: 'STORAGE_FULL' } });
     expect(await service.store.versions('m')).toEqual([v1]);
     expect(await service.store.currentVersion('m')).toBe(v1);
     expect((await fsp.readdir(join(dir, 'models', 'm'))).filter((f) => f.startsWith('.tmp'))).toEqual([]);

@@ -4,6 +4,10 @@ describe('loadSettings', () => {
   it('with an empty environment, gives every default', () => {
     expect(loadSettings({})).toEqual({
       PORT: 8080,
+      HTTP_HEADERS_TIMEOUT_MS: 20_000,
+      HTTP_REQUEST_TIMEOUT_MS: 120_000,
+      HTTP_MAX_CONNECTIONS: 4096,
+      MODEL_CACHE_MAX: 64,
       MODELS_DIR: './models',
       DATASETS_DIR: './data',
       MAX_BODY_BYTES: 8 << 20,
@@ -11,7 +15,7 @@ describe('loadSettings', () => {
       MAX_BATCH_RECORDS: 10_000,
       SCORING_THREADS: 1,
       SCORING_THREAD_MIN_RECORDS: 16,
-      QUALITY_GATE_MIN_VAL_AUC: 0.5,
+      QUALITY_GATE_MIN_VAL_AUC: 0,
       RATE_LIMIT_PER_MINUTE: 0,
       DRIFT_WINDOW_RECORDS: 5000,
       DRIFT_WINDOW_SECONDS: 3600,
@@ -24,7 +28,7 @@ describe('loadSettings', () => {
       JOB_LOCK_MS: 30000,
       WORKER_SHUTDOWN_MS: 25000,
       WORKER_METRICS_PORT: 9091,
-      QUALITY_GATE_MAX_AUC_DROP: 0.05,
+      QUALITY_GATE_MAX_AUC_DROP: 1,
       LOG_LEVEL: 'info',
     });
   });

@@ -1,0 +1,75 @@
+import { connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import { createHttpServer } from '../../src/api';
+
+/** The API server's own limits against slow and greedy clients, on a real socket. */
+let server: Server;
+let port: number;
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  const app = express();
+  app.post('/echo', express.text(), (req, res) => {
+    res.send(String(req.body));
+  });
+  server = createHttpServer(app, { headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxConnections: 3 });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  port = (server.address() as AddressInfo).port;
+});
+
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.destroy();
+});
+
+afterAll(async () => {
+  await new Promise((ok) => server.close(ok));
+});
+
+/** Opens a socket, writes `text`, and resolves with what came back and how long until it closed. */
+async function openAndWait(text: string): Promise<{ answer: string; ms: number }> {
+  const socket = connect(port, '127.0.0.1');
+  sockets.push(socket);
+  await new Promise((ok) => socket.once('connect', ok));
+  const t0 = Date.now();
+  let answer = '';
+  socket.on('data', (b: Buffer) => (answer += b.toString()));
+  socket.write(text);
+  await new Promise((ok) => socket.once('close', ok));
+  return { answer, ms: Date.now() - t0 };
+}
+
+describe('HTTP limits', () => {
+  it('a client that never finishes its headers gets 408 and the connection closes soon after headersTimeout', async () => {
+    const { answer, ms } = await openAndWait('POST /echo HTTP/1.1\r\nHost: x\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(ms).toBeGreaterThanOrEqual(900);
+    expect(ms).toBeLessThan(2500);
+  });
+
+  it('a client that sends its headers but not its whole body gets 408 after requestTimeout', async () => {
+    const { answer, ms } = await openAndWait('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nonly ten b');
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(ms).toBeGreaterThanOrEqual(1900);
+    expect(ms).toBeLessThan(4000);
+  });
+
+  it('beyond maxConnections a new connection is closed on arrival, while the open ones still get answers', async () => {
+    const held = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const s = connect(port, '127.0.0.1');
+        sockets.push(s);
+        await new Promise((ok) => s.once('connect', ok));
+        return s;
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const extra = await openAndWait('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi');
+    expect(extra.answer).toBe('');
+    const first = held[0] as Socket;
+    const reply = new Promise<string>((ok) => first.once('data', (b: Buffer) => ok(b.toString())));
+    first.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi');
+    expect(await reply).toMatch(/^HTTP\/1\.1 200[\s\S]*hi$/);
+  });
+});

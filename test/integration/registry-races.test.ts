@@ -1,0 +1,72 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import request from 'supertest';
+import { type Artifact, toArtifact, train } from '../../src/nce';
+import { normalRecords } from '../helpers/data';
+import { type EmbeddedService, startEmbedded } from '../helpers/service';
+
+/**
+ * Registry operations of one model racing each other through the API, in embedded mode on the real
+ * filesystem: every answer is a documented code (never a 500), and the directory afterwards
+ * matches what the answers say.
+ */
+let running: EmbeddedService;
+let artifact: Artifact;
+const ROUNDS = 12;
+
+beforeAll(async () => {
+  running = await startEmbedded();
+  artifact = toArtifact(await train(normalRecords(120, 2, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 120, backend: running.backend });
+});
+
+afterAll(async () => {
+  await running.close();
+});
+
+describe('registry races', () => {
+  it('two concurrent DELETEs of one model: one answers 204 and the other 404, never 500', async () => {
+    const { app, store } = running.service;
+    for (let round = 0; round < ROUNDS; round++) {
+      const name = `twice-${round}`;
+      await store.save(name, artifact);
+      const answers = await Promise.all([request(app).delete(`/v1/models/${name}`), request(app).delete(`/v1/models/${name}`)]);
+      expect(answers.map((a) => a.status).sort()).toEqual([204, 404]);
+      expect(answers.find((a) => a.status === 404)?.body).toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    }
+    // Nothing of those models is left, not even a renamed-away folder.
+    expect((await readdir(join(running.dir, 'models'))).filter((f) => f.includes('twice-'))).toEqual([]);
+  });
+
+  it('a promote racing a DELETE answers 200 (before it) or 404 (after it), never 500 or VERSION_DAMAGED; the model is gone either way', async () => {
+    const { app, store } = running.service;
+    for (let round = 0; round < ROUNDS; round++) {
+      const name = `race-${round}`;
+      const older = await store.save(name, artifact);
+      await store.save(name, artifact);
+      const [promote, del] = await Promise.all([
+        request(app).post(`/v1/models/${name}/versions/${older}/promote`),
+        request(app).delete(`/v1/models/${name}`),
+      ]);
+      expect([200, 404]).toContain(promote.status);
+      if (promote.status === 404) expect(promote.body.code).toBe('NOT_FOUND');
+      expect(del.status).toBe(204);
+      expect(await store.currentVersion(name)).toBeNull();
+      expect(await store.versions(name)).toEqual([]);
+    }
+  });
+
+  it('once DELETE answers 204, scoring answers 404; once a promote answers, scoring names the promoted version', async () => {
+    const { app, store } = running.service;
+    const body = { records: [{ f0: 0, f1: 0 }] };
+    for (let round = 0; round < 5; round++) {
+      const name = `swap-${round}`;
+      const older = await store.save(name, artifact);
+      const newer = await store.save(name, artifact);
+      expect((await request(app).post(`/v1/models/${name}/score`).send(body)).body.version).toBe(newer);
+      expect((await request(app).post(`/v1/models/${name}/versions/${older}/promote`)).status).toBe(200);
+      expect((await request(app).post(`/v1/models/${name}/score`).send(body)).body.version).toBe(older);
+      expect((await request(app).delete(`/v1/models/${name}`)).status).toBe(204);
+      expect((await request(app).post(`/v1/models/${name}/score`).send(body)).status).toBe(404);
+    }
+  });
+});

@@ -1,0 +1,50 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import request from 'supertest';
+import { composeEmbedded } from '../../src/compose';
+import { loadSettings } from '../../src/config';
+import { initBackend, toArtifact, train } from '../../src/nce';
+import { FsModelStore } from '../../src/store';
+import { normalRecords } from '../helpers/data';
+
+/** What a kill -9 leaves in the embedded mode's folders is swept at start-up, and nothing else. */
+describe('start-up sweep', () => {
+  it('removes temporary version folders, pointer files, renamed-away models and atomic-write temp files; keeps every model and dataset; counts and logs them', async () => {
+    const backend = await initBackend();
+    const dir = await mkdtemp(join(tmpdir(), 'nce-sweep-'));
+    const models = join(dir, 'models');
+    const data = join(dir, 'data');
+    try {
+      const version = await new FsModelStore(models).save('m', toArtifact(await train(normalRecords(100, 2, 1), { epochs: 1 }), { datasetFingerprint: 'x', datasetRows: 100, backend }));
+      await mkdir(join(models, 'm', `.tmp-${version.replace(/.$/, '0')}`), { recursive: true });
+      await writeFile(join(models, 'm', `.tmp-${version.replace(/.$/, '0')}`, 'weights.bin'), Buffer.alloc(512 * 1024));
+      await writeFile(join(models, 'm', `.CURRENT-${version}-abc123`), `${version}\n`);
+      await mkdir(join(models, '.deleted-old-abc123', 'v'), { recursive: true });
+      await mkdir(join(models, '.jobs'), { recursive: true });
+      await writeFile(join(models, '.jobs', 'job1.json.0123456789ab.tmp'), '{"id":');
+      await mkdir(data, { recursive: true });
+      await writeFile(join(data, 'd.json'), JSON.stringify({ columns: ['f0'], updatedAt: new Date().toISOString(), records: [{ f0: 1 }] }));
+      await writeFile(join(data, 'd.json.a1b2c3d4e5f6.tmp'), 'partial');
+
+      const lines: string[] = [];
+      const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+      const service = await composeEmbedded(loadSettings({ MODELS_DIR: models, DATASETS_DIR: data }), logger, backend);
+      try {
+        expect((await readdir(join(models, 'm'))).sort()).toEqual([version, 'CURRENT']);
+        expect((await readdir(models)).filter((f) => f.startsWith('.deleted'))).toEqual([]);
+        expect(await readdir(join(models, '.jobs'))).not.toContain('job1.json.0123456789ab.tmp');
+        expect(await readdir(data)).toEqual(['d.json']);
+        expect(lines.join('')).toContain('removed what an earlier crash left behind');
+        const metrics = (await request(service.app).get('/metrics')).text;
+        expect(metrics).toMatch(/^nce_ood_leftovers_removed_total 5$/m);
+        expect((await request(service.app).post('/v1/models/m/score').send({ records: [{ f0: 0, f1: 0 }] })).body.version).toBe(version);
+      } finally {
+        await service.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
