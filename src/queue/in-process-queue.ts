@@ -102,12 +102,17 @@ export class InProcessQueue implements JobQueue {
 
   /** Queues a write of the job's record (writes of one job land in order; a failed one is logged). */
   private save(job: JobInfo): void {
-    const dir = this.deps.journal;
-    if (!dir) return;
-    const text = JSON.stringify({ ...job, dedupeKey: this.keys.get(job.id) });
-    void this.writes.run(job.id, () => writeFileAtomic(join(dir, `${job.id}.json`), text)).catch((e: unknown) => {
+    this.record(job).catch((e: unknown) => {
       this.deps.logger.error({ jobId: job.id, err: e instanceof Error ? e.message : String(e) }, 'job record not saved');
     });
+  }
+
+  /** Writes the job's record to the journal, after any earlier write of it. */
+  private record(job: JobInfo): Promise<void> {
+    const dir = this.deps.journal;
+    if (!dir) return Promise.resolve();
+    const text = JSON.stringify({ ...job, dedupeKey: this.keys.get(job.id) });
+    return this.writes.run(job.id, () => writeFileAtomic(join(dir, `${job.id}.json`), text));
   }
 
   private forget(job: JobInfo): void {
@@ -128,8 +133,17 @@ export class InProcessQueue implements JobQueue {
       this.deduped.set(key, job.id);
       this.keys.set(job.id, key);
     }
+    // Recorded before it is queued: an accepted job is one a restart finds. A journal that cannot
+    // be written (a full or read-only disk) refuses the job with the store's error instead.
+    try {
+      await this.record(job);
+    } catch (e: unknown) {
+      this.jobs.delete(job.id);
+      this.keys.delete(job.id);
+      if (key !== undefined && this.deduped.get(key) === job.id) this.deduped.delete(key);
+      throw e;
+    }
     this.waiting.push(job.id);
-    this.save(job);
     this.pump();
     return { ...job, created: true };
   }

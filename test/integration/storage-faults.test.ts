@@ -61,6 +61,21 @@ async function finished(id: string): Promise<{ state: string; error?: { code: st
 
 describe('storage faults in embedded mode', () => {
   it.each([
+    ['ENOSPC', 507, 'STORAGE_FULL'],
+    ['EROFS', 503, 'STORE_UNAVAILABLE'],
+  ])('a train request whose job record cannot be written (%s) is refused with %i %s, not accepted and lost', async (errno, status, code) => {
+    failWrites(errno, (p) => p.includes(join(dir, 'models', '.jobs')));
+    const refused = await request(service.app).post('/v1/models/journal/train').send({ dataset: 'd', config: { epochs: 1 } });
+    expect(refused.status).toBe(status);
+    expect(refused.body).toMatchObject({ code });
+    expect((await service.queue.counts()).queued).toBe(0);
+    fault = null;
+    const accepted = await request(service.app).post('/v1/models/journal/train').send({ dataset: 'd', config: { epochs: 1 } });
+    expect(accepted.status).toBe(202);
+    expect((await finished(accepted.body.jobId)).state).toBe('completed');
+  });
+
+  it.each([
     ['ENOSPC', 'full'],
     ['EROFS', 'read-only'],
   ])('/readyz on a store failing writes with %s: degraded, store "%s"; ready again once writes succeed', async (errno, store) => {
