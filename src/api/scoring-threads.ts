@@ -55,7 +55,7 @@ class ScoringThread {
   score(model: ServedModel, encoded: Encoded): Promise<ThreadScores> {
     return new Promise((resolve, reject) => {
       // Arrays that own their buffers: posting a view of a shared slab would copy the whole slab.
-      const task: ScoringTask = { id: nextId++, model: model.name, version: model.version, encoded: { n: encoded.n, numeric: owned(encoded.numeric), codes: owned(encoded.codes) } };
+      const task: ScoringTask = { id: nextId++, model: model.name, version: model.version, encoded: { n: encoded.n, numeric: owned(encoded.numeric), codes: owned(encoded.codes), ...(encoded.novel ? { novel: owned(encoded.novel) } : {}) } };
       if (!this.sent.has(keyOf(task))) this.withState(task, model);
       this.pending.set(task.id, { task, model, resolve, reject });
       this.worker.postMessage(task);

@@ -56,6 +56,7 @@ export function toArtifact(result: TrainResult, meta: { datasetFingerprint: stri
     noise: result.state.noise,
     noiseRatio: result.state.noiseRatio,
     ...(result.state.ratioCap === undefined ? {} : { ratioCap: result.state.ratioCap }),
+    ...(result.state.noveltyLogProb === undefined ? {} : { noveltyLogProb: result.state.noveltyLogProb }),
     architecture: result.state.architecture,
     scoreKind: result.state.scoreKind,
     calibration: result.state.calibration,
@@ -94,6 +95,9 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
   if (weights.length !== manifest.weights.bytes || sha256(weights) !== manifest.weights.sha256) {
     throw new NceError('ARTIFACT_TAMPERED', `${WEIGHTS_FILE} does not match the sha256 in ${MANIFEST_FILE}: the file was modified or damaged`);
   }
+  if (manifest.noveltyLogProb !== undefined && !(Number.isFinite(manifest.noveltyLogProb) && manifest.noveltyLogProb <= 0)) {
+    throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has a noveltyLogProb that is not a finite log-probability`);
+  }
   if (manifest.ratioCap !== undefined && !Number.isFinite(manifest.ratioCap)) {
     throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has a ratioCap that is not a finite number`);
   }
@@ -118,6 +122,7 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
       noise: manifest.noise,
       noiseRatio: manifest.noiseRatio,
       ...(manifest.ratioCap === undefined ? {} : { ratioCap: manifest.ratioCap }),
+      ...(manifest.noveltyLogProb === undefined ? {} : { noveltyLogProb: manifest.noveltyLogProb }),
       architecture: manifest.architecture,
       scoreKind: manifest.scoreKind,
       calibration: manifest.calibration,

@@ -26,6 +26,12 @@ export interface ModelState {
    * Absent (artifacts from before it existed, calibrated that way): uncapped.
    */
   ratioCap?: number;
+  /**
+   * What the score adds per value training never had (see `Encoded.novel`): the log-probability of
+   * such a value, (0 + 1/2) / (n + 1) over the n reference records (the Krichevsky-Trofimov
+   * estimate of an event never seen). Absent (artifacts from before it existed): nothing.
+   */
+  noveltyLogProb?: number;
   architecture: Architecture;
   scoreKind: ScoreKind;
   calibration: Calibration;
@@ -38,7 +44,7 @@ export interface RawScores {
   logRatio: Float64Array;
   /** logRatio + log q(x); -Infinity where q has no mass. */
   logDensity: Float64Array;
-  /** The model's score: whichever quantity `scoreKind` names. */
+  /** The model's score: whichever quantity `scoreKind` names, plus `noveltyLogProb` per value training never had. */
   score: Float64Array;
 }
 
@@ -137,12 +143,15 @@ export class Detector {
     const logits = n <= this.hostForwardRows ? this.host.predict(input, n) : this.net.predict(input, n);
     const { density: logDensity, harmonic } = this.logNoiseParts(e);
     const cap = this.state.ratioCap ?? Infinity;
+    const novelty = this.state.noveltyLogProb ?? 0;
+    const d = this.state.schema.length;
     for (let i = 0; i < n; i++) {
       const logQ = logDensity[i];
       logRatio[i] = logits[i] + this.logNu;
       logDensity[i] = logQ + logRatio[i];
       // productOfExperts: log q + the capped ratio + the experts' harmonic mean.
-      const s = harmonic ? logQ + Math.min(logRatio[i], cap) + harmonic[i] : this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
+      let s = harmonic ? logQ + Math.min(logRatio[i], cap) + harmonic[i] : this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
+      if (e.novel && novelty !== 0) for (let j = 0; j < d; j++) s += (e.novel[i * d + j] as number) * novelty;
       // NaN (never expected: inputs are clamped) would slip through Math.max; it scores as the floor.
       score[i] = Number.isNaN(s) ? SCORE_FLOOR : Math.max(SCORE_FLOOR, s);
     }

@@ -13,6 +13,12 @@ export interface Encoded {
   numeric: Float64Array;
   /** n x discrete fields, row-major. */
   codes: Int32Array;
+  /**
+   * n x features (schema order), 1 where the record has a value training never had: a null in a
+   * feature that was never missing, or a category outside those seen in a feature whose training
+   * values all were among them. Absent: none (training rows, noise).
+   */
+  novel?: Uint8Array;
 }
 
 /** A discrete field of the encoding: which feature it comes from and how many codes it has. */
@@ -76,6 +82,8 @@ export function encoderFor(schema: readonly Feature[]): (records: readonly DataR
     center: Float64Array.from(schema, (f) => (f.kind === 'numeric' ? f.center : 0)),
     scale: Float64Array.from(schema, (f) => (f.kind === 'numeric' ? f.scale : 1)),
     role: Uint8Array.from(schema, (f) => (f.kind === 'categorical' ? CATEGORICAL : f.hasMissing ? NUMERIC_WITH_MISSING : NUMERIC)),
+    novelNull: Uint8Array.from(schema, (f) => (f.hasMissing ? 0 : 1)),
+    novelOther: Uint8Array.from(schema, (f) => (f.kind === 'categorical' && f.hasOther === false ? 1 : 0)),
   };
   return (records, offset = 0) => encodeWith(plan, records, offset);
 }
@@ -92,6 +100,9 @@ interface EncodingPlan {
   center: Float64Array;
   scale: Float64Array;
   role: Uint8Array;
+  /** Per feature, 1 where a null, or an unseen category, is a value training never had. */
+  novelNull: Uint8Array;
+  novelOther: Uint8Array;
 }
 
 const NUMERIC = 0;
@@ -99,11 +110,12 @@ const NUMERIC_WITH_MISSING = 1;
 const CATEGORICAL = 2;
 
 function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: number): Encoded {
-  const { schema, dn, dd, read, lookups, center, scale, role } = plan;
+  const { schema, dn, dd, read, lookups, center, scale, role, novelNull, novelOther } = plan;
   const n = records.length;
   const d = schema.length;
   const numeric = float64(n * dn);
   const codes = int32(n * dd);
+  const novel = new Uint8Array(n * d);
   const values: (FieldValue | undefined)[] = new Array(d);
   // Record by record, each read by the schema's compiled reader; the first bad field, in record
   // order, is found by checkRecords.
@@ -123,6 +135,7 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
         } else if (v === null) {
           numeric[ni] = 0;
           if (kind === NUMERIC_WITH_MISSING) codes[di] = 1;
+          novel[i * d + j] = novelNull[j] as number;
         } else {
           checkRecords(schema, records, offset);
         }
@@ -131,9 +144,12 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
       } else {
         const k = (schema[j] as Extract<Feature, { kind: 'categorical' }>).categories.length;
         if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
-          codes[di] = lookups[j]?.get(String(v)) ?? k;
+          const code = lookups[j]?.get(String(v));
+          codes[di] = code ?? k;
+          if (code === undefined) novel[i * d + j] = novelOther[j] as number;
         } else if (v === null) {
           codes[di] = k + 1;
+          novel[i * d + j] = novelNull[j] as number;
         } else {
           checkRecords(schema, records, offset);
         }
@@ -141,7 +157,7 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
       }
     }
   }
-  return { n, numeric, codes };
+  return { n, numeric, codes, novel };
 }
 
 /**

@@ -48,17 +48,22 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
       n: rowsPerRecord,
       numeric: new Float64Array(rowsPerRecord * dn),
       codes: new Int32Array(rowsPerRecord * dd),
+      novel: new Uint8Array(rowsPerRecord * d),
     };
     let row = 1;
     for (const order of orders) {
       const numeric = new Float64Array(dn);
       const codes = new Int32Array(dd);
+      // A value training never had moves in with its feature, and with it the score's novelty term.
+      const novel = new Uint8Array(d);
       for (const f of order) {
         const o = owns[f];
         if (o.numeric >= 0) numeric[o.numeric] = enc.numeric[r * dn + o.numeric];
         for (const j of o.discrete) codes[j] = enc.codes[r * dd + j];
+        novel[f] = enc.novel?.[r * d + f] ?? 0;
         batch.numeric.set(numeric, row * dn);
         batch.codes.set(codes, row * dd);
+        batch.novel?.set(novel, row * d);
         row++;
       }
     }

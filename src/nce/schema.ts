@@ -25,6 +25,12 @@ export interface CategoricalFeature {
   /** Known categories; anything else falls in the "other" bucket. */
   categories: string[];
   hasMissing: boolean;
+  /**
+   * Whether training values fell in the "other" bucket (more distinct values than are kept):
+   * then an unseen category is an ordinary "other"; without, it is a value training never had.
+   * Absent in artifacts from before it was recorded: taken as true.
+   */
+  hasOther?: boolean;
 }
 
 /** One feature of the schema. */
@@ -77,7 +83,7 @@ function inferFeature(records: readonly DataRecord[], name: string): Feature {
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, MAX_CATEGORIES)
       .map(([c]) => c);
-    return { name, kind: 'categorical', categories, hasMissing };
+    return { name, kind: 'categorical', categories, hasMissing, hasOther: counts.size > MAX_CATEGORIES };
   }
   const { center, scale } = robustScale(Float64Array.from(numbers));
   return { name, kind: 'numeric', center, scale, hasMissing };

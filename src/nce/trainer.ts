@@ -170,6 +170,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const scoreKind: ScoreKind = config.scoreKind ?? defaultScoreKind(continuous);
   const partial: ModelState = {
     schema,
+    noveltyLogProb: Math.log(0.5 / (fit.n + val.n + 1)),
     noise: { spec: config.noise, fitted: continuous.toJSON(), discrete: discrete.toJSON(), experts: 'fitted' },
     noiseRatio: nu,
     architecture,

@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import request from 'supertest';
+import { Detector, explain, initBackend, train } from '../../src/nce';
+import { createRng } from '../../src/nce/random';
+import { ROOT } from '../helpers/processes';
+import { type EmbeddedService, startEmbedded } from '../helpers/service';
+
+/**
+ * Values the reference data never had score as what they are: a null where no record had one, a
+ * category outside those seen. High-cardinality fields, where unseen values are ordinary, are the
+ * exception.
+ */
+let running: EmbeddedService;
+
+beforeAll(async () => {
+  running = await startEmbedded();
+});
+
+afterAll(async () => {
+  await running.close();
+});
+
+async function finished(id: string): Promise<{ state: string }> {
+  for (let i = 0; i < 600; i++) {
+    const job = (await request(running.service.app).get(`/v1/jobs/${id}`)).body;
+    if (job.state === 'completed' || job.state === 'failed') return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('job did not finish');
+}
+
+describe('values training never had', () => {
+  it('the payments walkthrough: {"amount": null} and {"channel": "phone"} come back ood, a usual payment does not', async () => {
+    const { app } = running.service;
+    const csv = await readFile(join(ROOT, 'examples', 'payments.csv'), 'utf8');
+    await request(app).put('/v1/datasets/payments').set('content-type', 'text/csv').send(csv);
+    const job = await request(app).post('/v1/models/payments/train').send({ dataset: 'payments' });
+    expect((await finished(job.body.jobId)).state).toBe('completed');
+    const scored = await request(app)
+      .post('/v1/models/payments/score')
+      .send({ records: [{ amount: 38.5, channel: 'web', hour: 14 }, { amount: null, channel: 'web', hour: 14 }, { amount: 38.5, channel: 'phone', hour: 14 }] });
+    expect(scored.status).toBe(200);
+    const [usual, missing, unseen] = scored.body.results as { score: number; ood: boolean }[];
+    expect(usual.ood).toBe(false);
+    expect(missing.ood).toBe(true);
+    expect(unseen.ood).toBe(true);
+    expect(missing.score).toBeLessThan(usual.score);
+    expect(unseen.score).toBeLessThan(usual.score);
+    // A batch large enough for a scoring thread carries the same information there.
+    const batch = [...Array.from({ length: 19 }, () => ({ amount: 38.5, channel: 'web', hour: 14 })), { amount: null, channel: 'web', hour: 14 }];
+    const threaded = (await request(app).post('/v1/models/payments/score').send({ records: batch })).body.results as { score: number; ood: boolean }[];
+    expect(threaded.map((r) => r.ood)).toEqual([...Array(19).fill(false), true]);
+    expect(threaded[19]?.score).toBeCloseTo(missing.score, 5);
+  });
+
+  it('an unseen value of a high-cardinality field (training had more values than are kept) is an ordinary "other", not flagged; explanations name the field of a novel value', async () => {
+    await initBackend();
+    const rng = createRng(3);
+    const records = Array.from({ length: 600 }, (_, i) => ({ x: rng.normal(), merchant: `m${i % 300}`, channel: ['web', 'app'][i % 2] as string }));
+    const result = await train(records, { epochs: 3 });
+    const detector = new Detector(result.state);
+    try {
+      const [usual, newMerchant, newChannel] = detector.score([
+        { x: 0, merchant: 'm1', channel: 'web' },
+        { x: 0, merchant: 'never-seen', channel: 'web' },
+        { x: 0, merchant: 'm1', channel: 'phone' },
+      ]);
+      expect(newMerchant?.ood).toBe(false);
+      expect(newChannel?.ood).toBe(true);
+      expect((usual?.score as number) - (newChannel?.score as number)).toBeGreaterThan(-(result.state.noveltyLogProb as number) - 3);
+      const [why] = explain(detector, [{ x: 0, merchant: 'm1', channel: 'phone' }]);
+      const worst = Object.entries(why?.contributions ?? {}).sort((a, b) => a[1] - b[1])[0];
+      expect(worst?.[0]).toBe('channel');
+    } finally {
+      detector.dispose();
+    }
+  });
+});
