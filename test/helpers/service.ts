@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
+import request from 'supertest';
 import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { type BackendName, initBackend } from '../../src/nce';
@@ -52,4 +53,14 @@ export async function listen(app: Express): Promise<{ server: Server; base: stri
     server.once('error', fail);
   });
   return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/** Polls a job through the API every 100 ms until it completed or failed (at most 60 s). */
+export async function jobFinished<T extends { state: string }>(app: Express, id: string): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const job = (await request(app).get(`/v1/jobs/${id}`)).body as T;
+    if (job.state === 'completed' || job.state === 'failed') return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} did not finish`);
 }

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { createRng } from '../../src/nce/random';
-import { type EmbeddedService, startEmbedded } from '../helpers/service';
+import { type EmbeddedService, jobFinished, startEmbedded } from '../helpers/service';
 
 /** A dataset's contract is fixed when it is created; appends keep to it; a retrain that changes the features is held back. */
 let running: EmbeddedService;
@@ -20,14 +20,7 @@ function payments(n: number, seed: number, amount: (i: number) => number | strin
   return ['amount,channel', ...Array.from({ length: n }, (_, i) => `${amount(i)},${channels[Math.floor(rng.uniform() * 3)]}`)].join('\n');
 }
 
-async function finished(id: string): Promise<{ state: string; result?: { promoted: boolean; reason?: string; version: string } }> {
-  for (let i = 0; i < 600; i++) {
-    const job = (await request(running.service.app).get(`/v1/jobs/${id}`)).body;
-    if (job.state === 'completed' || job.state === 'failed') return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('job did not finish');
-}
+const finished = (id: string) => jobFinished<{ state: string; result?: { promoted: boolean; reason?: string; version: string } }>(running.service.app, id);
 
 describe('data contract', () => {
   it('GET shows the contract fixed at creation; an append that breaks it is a 400 naming the record and field, and nothing is appended', async () => {

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { Detector, explain, initBackend, train } from '../../src/nce';
 import { createRng } from '../../src/nce/random';
 import { ROOT } from '../helpers/processes';
-import { type EmbeddedService, startEmbedded } from '../helpers/service';
+import { type EmbeddedService, jobFinished, startEmbedded } from '../helpers/service';
 
 /**
  * Values the reference data never had score as what they are: a null where no record had one, a
@@ -21,14 +21,7 @@ afterAll(async () => {
   await running.close();
 });
 
-async function finished(id: string): Promise<{ state: string }> {
-  for (let i = 0; i < 600; i++) {
-    const job = (await request(running.service.app).get(`/v1/jobs/${id}`)).body;
-    if (job.state === 'completed' || job.state === 'failed') return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('job did not finish');
-}
+const finished = (id: string) => jobFinished<{ state: string }>(running.service.app, id);
 
 describe('values training never had', () => {
   it('the payments walkthrough: {"amount": null} and {"channel": "phone"} come back ood, a usual payment does not', async () => {
