@@ -26,7 +26,9 @@ async function main(): Promise<void> {
     prefix: QUEUE_PREFIX,
     concurrency: settings.WORKER_CONCURRENCY,
     lockDuration: settings.JOB_LOCK_MS,
-    stalledInterval: settings.JOB_LOCK_MS,
+    // A dead worker's lock expires after JOB_LOCK_MS; the stalled-job check then hands its job on
+    // within a sixth of that (checked at the lock's own period, takeover took 1x-2x the lock).
+    stalledInterval: Math.max(1000, Math.round(settings.JOB_LOCK_MS / 6)),
     useWorkerThreads: false,
   });
   const metrics = createTrainingMetrics();

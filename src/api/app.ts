@@ -114,6 +114,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(scheduleRouter({ scheduler: deps.scheduler, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
   app.use(jobsRouter({ datasets: deps.datasets, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
 
+  app.get('/', (_req, res) => {
+    res.json({ name: 'nce-ood', links: { docs: '/docs', openapi: '/openapi.json', metrics: '/metrics', models: '/v1/models', health: '/healthz', ready: '/readyz' } });
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { loadSettings, SettingsError } from '../config';
 import { NceError } from '../nce';
 import { UsageError } from './args';
@@ -7,10 +9,20 @@ import { trainCommand } from './commands/train.command';
 import type { CliContext } from './context';
 import { CsvError } from '../store';
 
+/** The package's version, from the nearest package.json above this file (src/ or dist/). */
+function version(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+
 const USAGE = `usage:
   nce-ood train --data FILE.csv (--out DIR | --model NAME) [--config cfg.json]
   nce-ood score --model DIR --data FILE.csv
-  nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]`;
+  nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]
+  nce-ood --version`;
 
 const COMMANDS: Record<string, (argv: string[], ctx: CliContext) => Promise<void>> = {
   train: trainCommand,
@@ -27,6 +39,10 @@ export async function run(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE + '\n');
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`nce-ood ${version()}\n`);
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {

@@ -1,3 +1,4 @@
+import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { NceError } from './errors';
 import type { NoiseSpec } from './noise';
@@ -135,7 +136,22 @@ export const DEFAULT_TRAINING_CONFIG: TrainingConfig = trainingConfigSchema.pars
 export function resolveTrainingConfig(input: unknown): TrainingConfig {
   const r = trainingConfigSchema.safeParse(input ?? {});
   if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
+  const issues = r.error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') {
+      return i.keys.map((k) => {
+        const near = i.path.length === 0 ? nearest(k, Object.keys(trainingConfigSchema.shape)) : null;
+        return `${[...i.path, k].join('.')}: unknown key${near ? ` (did you mean "${near}"?)` : ''}`;
+      }).join('; ');
+    }
+    return `${i.path.join('.') || '(config)'}: ${i.message}`;
+  });
   const first = r.error.issues[0];
-  throw new NceError('INVALID_CONFIG', `invalid training config: ${issues.join('; ')}`, { field: first.path.join('.') });
+  const field = first.code === 'unrecognized_keys' ? [...first.path, first.keys[0]].join('.') : first.path.join('.');
+  throw new NceError('INVALID_CONFIG', `invalid training config: ${issues.join('; ')}`, { field });
+}
+
+/** The candidate closest to `key` in edit distance, if it is within 2 edits. */
+function nearest(key: string, candidates: readonly string[]): string | null {
+  const best = closest(key, [...candidates]);
+  return distance(key.toLowerCase(), best.toLowerCase()) <= 2 ? best : null;
 }

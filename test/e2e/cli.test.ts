@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -37,6 +38,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
+});
+
+describe('nce-ood --version', () => {
+  it('prints the package version', () => {
+    const r = cli('--version');
+    expect(r.status).toBe(0);
+    const pkg = JSON.parse(readFileSync(resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    expect(r.stdout.trim()).toBe(`nce-ood ${pkg.version}`);
+  });
 });
 
 describe('nce-ood eval', () => {

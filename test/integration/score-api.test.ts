@@ -154,6 +154,14 @@ describe('model versions', () => {
 });
 
 describe('GET routes', () => {
+  it('GET / points a newcomer to the docs, the OpenAPI document, the metrics and the models', async () => {
+    const root = await request(app).get('/');
+    expect(root.status).toBe(200);
+    expect(root.body.links).toMatchObject({ docs: '/docs', openapi: '/openapi.json', metrics: '/metrics', models: '/v1/models' });
+    // Every link is a route (this app has API keys: /v1/models asks for one).
+    for (const path of Object.values(root.body.links as Record<string, string>)) expect([200, 401]).toContain((await request(app).get(path)).status);
+  });
+
   it('/healthz, /readyz report ok and the backend; /metrics counts scored records', async () => {
     expect((await request(app).get('/healthz')).body).toEqual({ status: 'ok' });
     const ready = await request(app).get('/readyz');

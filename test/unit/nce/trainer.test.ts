@@ -135,7 +135,12 @@ describe('train', () => {
 
   it('when the config has an unknown key or a bad value, refuses with INVALID_CONFIG naming it', async () => {
     await expect(train(normalRecords(50, 2, 1), { noiseRatio: 0 })).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'noiseRatio' });
-    await expect(train(normalRecords(50, 2, 1), { epoch: 3 })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    await expect(train(normalRecords(50, 2, 1), { epoch: 3 })).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      field: 'epoch',
+      message: expect.stringContaining('epoch: unknown key (did you mean "epochs"?)'),
+    });
+    await expect(train(normalRecords(50, 2, 1), { zzz: 1 })).rejects.toMatchObject({ message: expect.not.stringContaining('did you mean') });
   });
 });
 
