@@ -69,24 +69,6 @@ async function main(): Promise<void> {
     const batch = JSON.stringify({ records: rows.slice(0, 100) });
     const t0 = Date.now();
     let tailFailed = 0;
-    const load = Promise.all([
-      autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: single, connections: 8, amount: singles }),
-      autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: batch, connections: 4, amount: batches }),
-    ]);
-    let loading = true;
-    void load.finally(() => (loading = false));
-    let retrain: Promise<unknown> | null = null;
-    while (loading) {
-      await new Promise((r) => setTimeout(r, SAMPLE_MS));
-      samples.push(await sample(base, t0));
-      if (!retrain && Date.now() - t0 > RETRAIN_AT_MS) {
-        retrain = send('POST', `${base}/v1/models/soak/train`, { dataset: 'soak', config: { seed: 7 } }).then((j) => waitForJob(base, (j as { jobId: string }).jobId));
-      }
-    }
-    const [a, b] = await load;
-    await retrain;
-    samples.push(await sample(base, t0));
-    const seconds = (Date.now() - t0) / 1000;
     /** The same traffic for `ms` (sampled): failed requests, and the samples it took. */
     const steady = async (ms: number): Promise<{ failed: number; window: Sample[] }> => {
       const from = samples.length;
@@ -103,6 +85,34 @@ async function main(): Promise<void> {
       const [sa, sb] = await run;
       return { failed: sa.non2xx + sa.errors + sa.timeouts + sb.non2xx + sb.errors + sb.timeouts, window: samples.slice(from) };
     };
+
+    const load = Promise.all([
+      autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: single, connections: 8, amount: singles }),
+      autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: batch, connections: 4, amount: batches }),
+    ]);
+    let loading = true;
+    void load.finally(() => (loading = false));
+    let retrain: Promise<unknown> | null = null;
+    let retrained = false;
+    const startRetrain = (): Promise<unknown> =>
+      send('POST', `${base}/v1/models/soak/train`, { dataset: 'soak', config: { seed: 7 } })
+        .then((j) => waitForJob(base, (j as { jobId: string }).jobId))
+        .finally(() => (retrained = true));
+    while (loading) {
+      await new Promise((r) => setTimeout(r, SAMPLE_MS));
+      samples.push(await sample(base, t0));
+      if (!retrain && Date.now() - t0 > RETRAIN_AT_MS) retrain = startRetrain();
+    }
+    const [a, b] = await load;
+    const seconds = (Date.now() - t0) / 1000;
+    // A fast machine can send a short run's requests before the retrain has started or swapped
+    // in: the same traffic goes on, in short rounds, until it has.
+    while (!retrained) {
+      if (!retrain && Date.now() - t0 > RETRAIN_AT_MS) retrain = startRetrain();
+      tailFailed += (await steady(2000)).failed;
+    }
+    await retrain;
+    samples.push(await sample(base, t0));
     // The same traffic for a while after the swap: the end state is a steady one, not the moment
     // the training thread has just exited. Then a second retrain and swap under load, and the same
     // window after it.
