@@ -18,19 +18,15 @@
  * 0.25, both features in the top 3) on 90% of datasets; FPR within [0.005, 0.03] on every dataset
  * whose anomaly rate is below 5% and on 75% of all.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse } from 'csv-parse/sync';
-import { DriftMonitor } from '../src/metrics';
+import { DriftMonitor, scoreKs, scorePsi } from '../src/metrics';
 import { type DataRecord, Detector, initBackend, PERCENTILE_BINS, percentileBin, train } from '../src/nce';
 import { createRng, permutation } from '../src/nce/random';
 import { readCsv } from '../src/store';
-import { scoreKs, scorePsi } from '../src/metrics';
+import { baselineRows, ROOT as root, SUITES } from './suites';
 
-const root = resolve(__dirname, '..', '..');
-const shared = join(root, '..', 'shared');
-const SUITES: Record<string, string> = { datasets: join(shared, 'datasets'), adbench: join(shared, 'benchmarks', 'adbench'), embeddings: join(shared, 'benchmarks', 'embeddings') };
 const SHIFTS = [1, 2, 3];
 /** Windows this large or larger count for the false-alarm check. */
 const JUDGED_WINDOW = 500;
@@ -58,9 +54,7 @@ interface Row {
 }
 
 function datasetsOf(suite: string): string[] {
-  const dir = SUITES[suite];
-  const rows = parse(readFileSync(join(dir, 'baselines.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
-  return [...new Set(rows.map((r) => r.dataset))].sort().map((d) => join(dir, `${d}.csv`));
+  return [...new Set(baselineRows(suite).map((r) => r.dataset))].sort().map((d) => join(SUITES[suite], `${d}.csv`));
 }
 
 function percentileShares(percentiles: ArrayLike<number>): number[] {

@@ -20,15 +20,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse } from 'csv-parse/sync';
+import { baselineRows, ROOT as root, SUITES } from './suites';
 
-const root = resolve(__dirname, '..', '..');
-const shared = join(root, '..', 'shared');
-const SUITES: Record<string, string> = {
-  datasets: join(shared, 'datasets'),
-  adbench: join(shared, 'benchmarks', 'adbench'),
-  embeddings: join(shared, 'benchmarks', 'embeddings'),
-};
 const CLASSIC = ['IForest', 'LOF', 'OCSVM', 'KNN', 'Gaussian', 'GMM'] as const;
 const QUANTITIES = ['logRatio', 'logDensity', 'logQ'] as const;
 /** A dataset result within this of the best classic detector's is a tie. */
@@ -86,7 +79,7 @@ interface DatasetResult {
 
 function loadSuite(suite: string): Dataset[] {
   const dir = SUITES[suite];
-  const rows = parse(readFileSync(join(dir, 'baselines.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+  const rows = baselineRows(suite);
   const byName = new Map<string, Dataset>();
   for (const r of rows) {
     let ds = byName.get(r.dataset);

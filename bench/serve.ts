@@ -17,8 +17,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { parseCsv } from '../src/store';
 import { send, start, waitForJob } from './serve-utils';
+import { ROOT as root, SUITES } from './suites';
 
-const root = resolve(__dirname, '..', '..');
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, dataset: { type: 'string' }, batch: { type: 'string' } } });
 // Many short rounds: the two rounds of a pair run close together, and the median of many pairs
 // holds on a machine whose speed drifts (seen here: the same server's CPU time per request doubled
@@ -33,8 +33,7 @@ if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch must
 /** The CSV of --dataset: a path, or a name looked up in the shared benchmark folders. */
 function datasetFile(name: string): string {
   if (name.endsWith('.csv')) return resolve(name);
-  const shared = resolve(root, '..', 'shared');
-  const found = [join(shared, 'datasets'), join(shared, 'benchmarks', 'adbench'), join(shared, 'benchmarks', 'embeddings')].map((d) => join(d, `${name}.csv`)).find(existsSync);
+  const found = Object.values(SUITES).map((d) => join(d, `${name}.csv`)).find(existsSync);
   if (!found) throw new Error(`--dataset: no ${name}.csv in the shared datasets or benchmarks`);
   return found;
 }

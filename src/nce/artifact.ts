@@ -1,7 +1,7 @@
-import { PERCENTILE_BINS } from './calibration';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { PERCENTILE_BINS } from './calibration';
 import type { TrainingConfig } from './config';
 import type { ModelState } from './detector';
 import { layoutOf } from './encoding';

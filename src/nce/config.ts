@@ -49,8 +49,8 @@ export type ScoreKind = 'logDensity' | 'logRatio' | 'productOfExperts';
  * close to the data makes the classifier learn where the data departs from a Gaussian (clusters,
  * curved manifolds, heavy tails), and log q carries the Mahalanobis distance, the strongest single
  * classic signal across the benchmark suites. Chosen by `npm run bench:quality` over 53 datasets
- * against the earlier default (half marginals, half a Gaussian at twice the scale), Gaussians at
- * scales 1.5 and 2, trimmed Gaussians, GMMs, marginals and kernel densities: see the README.
+ * against the earlier default (half marginals, half a Gaussian at twice the scale), trimmed
+ * Gaussians, GMMs, marginals and kernel densities: see the README.
  */
 export const DEFAULT_NOISE: NoiseSpec = { type: 'gaussian', shrink: 0.01 };
 

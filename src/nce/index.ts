@@ -16,7 +16,7 @@ export { encode, type Encoded, layoutOf } from './encoding';
 export { NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';
 export type { FittedNoise, NoiseSpec } from './noise';
-export { type DataRecord, type Feature, type FieldReader, type FieldValue, fieldReader, inferSchema, MAX_CATEGORIES } from './schema';
+export { type DataRecord, type Feature, type FieldReader, type FieldValue, fieldReader, inferSchema } from './schema';
 export { type EpochProgress, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';
 export {
   type Artifact,

@@ -253,8 +253,8 @@ export class NoiseSampler {
   nextEpoch(n: number, rng: Rng): Encoded {
     const q = this.continuous;
     const dn = this.layout.numeric.length;
-    const refresh = q instanceof GaussianNoise && dn >= REFRESH_FROM_WIDTH && this.previous?.length === n * dn;
-    const numeric = refresh && this.previous ? q.refresh(this.previous, rng) : q.sample(n, rng);
+    const previous = this.previous;
+    const numeric = q instanceof GaussianNoise && dn >= REFRESH_FROM_WIDTH && previous?.length === n * dn ? q.refresh(previous, rng) : q.sample(n, rng);
     this.previous = numeric;
     return this.withDiscrete(n, Float64Array.from(numeric), rng);
   }
@@ -328,10 +328,15 @@ function blend(average: DenseWeights[], current: DenseWeights[], decay: number):
   return average.map((a, l) => ({ ...a, kernel: mix(a.kernel, current[l].kernel), bias: mix(a.bias, current[l].bias) }));
 }
 
+/** Logistic loss of logit `f` against (soft) label `y`, computed stably: max(f, 0) - f y + log(1 + exp(-|f|)). */
+function logisticLoss(f: number, y: number): number {
+  return Math.max(f, 0) - f * y + Math.log1p(Math.exp(-Math.abs(f)));
+}
+
 /** Mean logistic loss of one logit `f` for every row of `set`. */
 function constantLoss(set: LabelledSet, f: number): number {
   let loss = 0;
-  for (let i = 0; i < set.n; i++) loss += Math.max(f, 0) - f * set.y[i] + Math.log1p(Math.exp(-Math.abs(f)));
+  for (let i = 0; i < set.n; i++) loss += logisticLoss(f, set.y[i]);
   return loss / set.n;
 }
 
@@ -344,9 +349,6 @@ function validateWeights(arch: Architecture, weights: DenseWeights[], set: Label
     mlp.dispose();
   }
   let loss = 0;
-  for (let i = 0; i < set.n; i++) {
-    const f = logits[i];
-    loss += Math.max(f, 0) - f * set.y[i] + Math.log1p(Math.exp(-Math.abs(f)));
-  }
+  for (let i = 0; i < set.n; i++) loss += logisticLoss(logits[i], set.y[i]);
   return { valLoss: loss / set.n, valAuc: auroc(logits, set.y) };
 }

@@ -1,4 +1,4 @@
-import { type DataRecord, MAX_CATEGORIES, NceError } from '../nce';
+import { type DataRecord, inferSchema, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
 export interface ColumnContract {
@@ -12,29 +12,16 @@ export interface ColumnContract {
 }
 
 /**
- * The contract of a new dataset, from its records: a column is categorical when any value is a
- * string, numeric otherwise; null is allowed where the records had one.
+ * The contract of a new dataset, from its records, read as the engine reads features
+ * (`inferSchema`): a column is categorical when any value is a string, numeric otherwise; null is
+ * allowed where the records had one. A dataset without records (possible in a store, not through
+ * the API) gets numeric columns that are never missing.
  */
 export function contractOf(columns: readonly string[], records: readonly DataRecord[]): ColumnContract[] {
-  return columns.map((name) => {
-    let missing = false;
-    let strings = false;
-    const counts = new Map<string, number>();
-    for (const r of records) {
-      const v = r[name];
-      if (v === null || v === undefined) missing = true;
-      else {
-        if (typeof v === 'string') strings = true;
-        counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
-      }
-    }
-    if (!strings) return { name, kind: 'numeric', missing };
-    const categories = [...counts.entries()]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, MAX_CATEGORIES)
-      .map(([c]) => c);
-    return { name, kind: 'categorical', missing, categories };
-  });
+  if (records.length === 0) return columns.map((name) => ({ name, kind: 'numeric', missing: false }));
+  return inferSchema(records, columns).map((f) =>
+    f.kind === 'numeric' ? { name: f.name, kind: 'numeric', missing: f.hasMissing } : { name: f.name, kind: 'categorical', missing: f.hasMissing, categories: f.categories },
+  );
 }
 
 /**

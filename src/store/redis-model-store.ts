@@ -78,13 +78,13 @@ export class RedisModelStore implements ModelStore {
 
   /** Redis refuses writes when it is out of memory (maxmemory with noeviction) or a read-only replica. */
   async writable(): Promise<StoreWritability> {
-    const info = await this.redis.info('memory');
+    // One round trip: the default sections hold both memory and replication.
+    const info = await this.redis.info();
     const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
     const max = Number(/maxmemory:(\d+)/.exec(info)?.[1] ?? 0);
     const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1] ?? '';
     if (max > 0 && used >= max && policy === 'noeviction') return 'full';
-    const role = /role:(\w+)/.exec(await this.redis.info('replication'))?.[1];
-    return role === 'slave' ? 'read-only' : 'ok';
+    return /^role:slave/m.test(info) ? 'read-only' : 'ok';
   }
 
   async delete(name: string): Promise<boolean> {
