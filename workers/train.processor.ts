@@ -48,7 +48,7 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
           epochs.push(p);
           void job.updateProgress({ epochs: [...epochs] } satisfies JobProgress);
         }),
-    });
+    }, job.id);
   } catch (e: unknown) {
     const reason = failedReason(failureCode(e), e instanceof Error ? e.message : String(e));
     // Bad input fails at once; anything else (Redis away, a crash) is retried with backoff.

@@ -1,4 +1,5 @@
 import { NceError } from '../nce';
+import { storeConditionOf } from '../store';
 
 /** Every error code the API answers with. */
 export type ErrorCode =
@@ -17,6 +18,7 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'STORAGE_FULL'
   | 'VERSION_DAMAGED'
+  | 'INSUFFICIENT_DATA'
   | 'INTERNAL';
 
 const TABLE: Record<ErrorCode, { status: number; title: string }> = {
@@ -35,6 +37,7 @@ const TABLE: Record<ErrorCode, { status: number; title: string }> = {
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   STORAGE_FULL: { status: 507, title: 'The store is out of space' },
   VERSION_DAMAGED: { status: 409, title: 'The model version is damaged' },
+  INSUFFICIENT_DATA: { status: 422, title: 'The dataset is too small to train on' },
   INTERNAL: { status: 500, title: 'Internal error' },
 };
 
@@ -80,8 +83,9 @@ export function toAppError(e: unknown): AppError {
     if (e.code === 'INVALID_CONFIG') return new AppError('INVALID_REQUEST', e.message, e.field ? `/config/${e.field.replace(/\./g, '/')}` : undefined);
   }
   const errno = (e as { code?: unknown } | null)?.code;
-  if (errno === 'ENOSPC' || errno === 'EDQUOT') return new AppError('STORAGE_FULL', `the store could not write (${errno}): nothing was changed`, undefined, true, { cause: e });
-  if (errno === 'EROFS' || errno === 'EACCES' || errno === 'EPERM') return new AppError('STORE_UNAVAILABLE', `the store is not writable (${errno}): nothing was changed`, undefined, true, { cause: e });
+  const condition = storeConditionOf(errno);
+  if (condition === 'STORAGE_FULL') return new AppError('STORAGE_FULL', `the store could not write (${String(errno)}): nothing was changed`, undefined, true, { cause: e });
+  if (condition === 'STORE_UNAVAILABLE') return new AppError('STORE_UNAVAILABLE', `the store is not writable or not there (${String(errno)}): nothing was changed`, undefined, true, { cause: e });
   if (errno === 'VERSION_NOT_FOUND') return new AppError('NOT_FOUND', e instanceof Error ? e.message : 'no such version');
   if (errno === 'STORE_UNAVAILABLE') return new AppError('STORE_UNAVAILABLE', 'the store (Redis) is unreachable; scoring with loaded models continues', undefined, true, { cause: e });
   return new AppError('INTERNAL', 'internal error', undefined, false, { cause: e });

@@ -4,7 +4,7 @@ import type { JobQueue } from '../queue';
 import type { DatasetStore } from '../store';
 import { body } from './body';
 import { AppError } from './errors';
-import { checkTrainingConfig, requestError, validName } from './validation';
+import { checkTrainable, checkTrainingConfig, requestError, validName } from './validation';
 
 /** The body of `POST /v1/models/{name}/train` (the config is validated by the engine's own schema). */
 export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unknown().optional(), allowSchemaChange: z.boolean().optional() }).strict();
@@ -19,7 +19,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     const dataset = validName(parsed.data.dataset, 'dataset');
     checkTrainingConfig(parsed.data.config);
-    if (!(await deps.datasets.info(dataset))) throw new AppError('NOT_FOUND', `dataset "${dataset}" does not exist`, '/dataset');
+    await checkTrainable(deps.datasets, dataset);
     const job = await deps.queue.enqueue({ kind: 'train', model, dataset, config: parsed.data.config ?? {}, ...(parsed.data.allowSchemaChange ? { allowSchemaChange: true } : {}) });
     res.status(202).location(`/v1/jobs/${job.id}`).json({ jobId: job.id, state: job.state });
   });

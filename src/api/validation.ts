@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { resolveTrainingConfig } from '../nce';
-import { NAME_PATTERN } from '../store';
+import { MIN_TRAINING_RECORDS, resolveTrainingConfig } from '../nce';
+import { type DatasetStore, NAME_PATTERN } from '../store';
 import { AppError, escapePointer, toAppError } from './errors';
 
 /** One field of a record as JSON carries it. */
@@ -37,5 +37,17 @@ export function checkTrainingConfig(config: unknown): void {
     resolveTrainingConfig(config ?? {});
   } catch (e: unknown) {
     throw toAppError(e);
+  }
+}
+
+/**
+ * Refuses at once what a training job would fail on later: a dataset that does not exist (404)
+ * or holds fewer records than training needs (422 INSUFFICIENT_DATA).
+ */
+export async function checkTrainable(datasets: DatasetStore, dataset: string): Promise<void> {
+  const info = await datasets.info(dataset);
+  if (!info) throw new AppError('NOT_FOUND', `dataset "${dataset}" does not exist`, '/dataset');
+  if (info.rows < MIN_TRAINING_RECORDS) {
+    throw new AppError('INSUFFICIENT_DATA', `dataset "${dataset}" has ${info.rows} records; training needs at least ${MIN_TRAINING_RECORDS}`, '/dataset');
   }
 }

@@ -189,7 +189,7 @@ export class InProcessQueue implements JobQueue {
             models: this.deps.models,
             ...(this.deps.gate ? { gate: this.deps.gate } : {}),
             trainer: (input) => this.trainInWorker(job, input),
-          });
+          }, job.id);
           break;
       }
       job.state = 'completed';

@@ -1,5 +1,5 @@
 import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, fingerprintRecords, type Manifest, NceError, toArtifact, train } from '../nce';
-import type { DatasetStore, ModelStore } from '../store';
+import { type DatasetStore, type ModelStore, storeConditionOf } from '../store';
 import type { JobResult, TrainJobPayload } from './job-queue';
 
 /** When a retrained version may replace the current one. */
@@ -30,16 +30,33 @@ export async function trainArtifact(input: TrainInput, backend: BackendName | st
 /**
  * One training job, the same in both modes: read the dataset, train (`trainer` decides where),
  * store the version, current only if it passes the quality gate, else a candidate with the reason.
+ * A job run again after its process died finds the version it had already saved (by `jobId`)
+ * and finishes that one instead of training and saving another.
  */
 export async function runTrainJob(
   payload: TrainJobPayload,
   deps: { datasets: DatasetStore; models: ModelStore; gate?: QualityGate; trainer: (input: TrainInput) => Promise<Artifact> },
+  jobId?: string,
 ): Promise<JobResult> {
+  const saved = jobId === undefined ? null : await deps.models.versionOfJob(payload.model, jobId);
+  if (saved !== null) return finishSavedVersion(deps.models, payload.model, saved);
   const { records, info } = await deps.datasets.records(payload.dataset);
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
   const candidate = await gateFailure(deps.models, payload.model, artifact, deps.gate, { allowSchemaChange: payload.allowSchemaChange });
-  const version = await deps.models.save(payload.model, artifact, candidate === null ? {} : { candidate });
+  const version = await deps.models.save(payload.model, artifact, { ...(candidate === null ? {} : { candidate }), ...(jobId === undefined ? {} : { jobId }) });
   return { model: payload.model, version, promoted: candidate === null, ...(candidate === null ? {} : { reason: candidate }) };
+}
+
+/**
+ * The result of a job whose version was saved before its process died: a candidate stays one; a
+ * version that passed the gate becomes current unless a newer version already is.
+ */
+async function finishSavedVersion(models: ModelStore, model: string, version: string): Promise<JobResult> {
+  const reason = await models.candidateReason(model, version);
+  if (reason !== null) return { model, version, promoted: false, reason };
+  const current = await models.currentVersion(model);
+  if (current === null || current < version) await models.promote(model, version);
+  return { model, version, promoted: true };
 }
 
 /**
@@ -101,29 +118,13 @@ export const SCHEMA_CHANGED = 'SCHEMA_CHANGED';
 /** Codes of failures that retrying cannot fix: the input is wrong, not the infrastructure. */
 const PERMANENT = new Set(['INVALID_ARGUMENT', 'INVALID_CONFIG', 'INVALID_RECORD', 'INSUFFICIENT_DATA', 'DATASET_NOT_FOUND']);
 
-/**
- * Store errors by the errno they surface as: a failed job names the condition, never the raw
- * errno. ENOENT mid-save is a store that vanished under the job (a read-only or unmounted volume
- * reports it that way too).
- */
-const ERRNO_CODES: Record<string, string> = {
-  ENOSPC: 'STORAGE_FULL',
-  EDQUOT: 'STORAGE_FULL',
-  EROFS: 'STORE_UNAVAILABLE',
-  EACCES: 'STORE_UNAVAILABLE',
-  EPERM: 'STORE_UNAVAILABLE',
-  EIO: 'STORE_UNAVAILABLE',
-  ENOENT: 'STORE_UNAVAILABLE',
-  ENOTDIR: 'STORE_UNAVAILABLE',
-};
-
 /** The stable code of a job failure. */
 export function failureCode(e: unknown): string {
   if (e instanceof NceError) return e.code;
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return 'INTERNAL';
   // An errno (E and capitals, no underscore) is translated or internal; our own codes pass.
-  if (/^E[A-Z0-9]+$/.test(code)) return ERRNO_CODES[code] ?? 'INTERNAL';
+  if (/^E[A-Z0-9]+$/.test(code)) return storeConditionOf(code) ?? 'INTERNAL';
   return /^[A-Z_]+$/.test(code) ? code : 'INTERNAL';
 }
 

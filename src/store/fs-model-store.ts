@@ -3,10 +3,11 @@ import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { loadArtifact, saveArtifact, type Artifact } from '../nce';
 import { KeyedSerial } from './files';
-import { type LoadedModel, type ModelStore, newVersionId, type StoreWritability, VERSION_PATTERN, versionNotFound } from './model-store';
+import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound } from './model-store';
 
 const CURRENT = 'CURRENT';
 const CANDIDATE = 'CANDIDATE';
+const JOB = 'JOB';
 
 /**
  * The model registry on a filesystem: `root/<name>/<version>/{manifest.json,weights.bin}` and
@@ -46,11 +47,18 @@ export class FsModelStore implements ModelStore {
     return { name, version, manifest, state };
   }
 
-  save(name: string, artifact: Artifact, options: { candidate?: string } = {}): Promise<string> {
+  save(name: string, artifact: Artifact, options: SaveOptions = {}): Promise<string> {
     return this.serial.run(name, () => this.saveNow(name, artifact, options));
   }
 
-  private async saveNow(name: string, artifact: Artifact, options: { candidate?: string }): Promise<string> {
+  async versionOfJob(name: string, jobId: string): Promise<string | null> {
+    for (const version of (await this.versions(name)).reverse()) {
+      if ((await this.readNote(name, version, JOB)) === jobId) return version;
+    }
+    return null;
+  }
+
+  private async saveNow(name: string, artifact: Artifact, options: SaveOptions): Promise<string> {
     const dir = join(this.root, name);
     await mkdir(dir, { recursive: true });
     const version = newVersionId();
@@ -58,6 +66,7 @@ export class FsModelStore implements ModelStore {
     try {
       await saveArtifact(tmp, artifact);
       if (options.candidate !== undefined) await writeFile(join(tmp, CANDIDATE), options.candidate + '\n');
+      if (options.jobId !== undefined) await writeFile(join(tmp, JOB), options.jobId + '\n');
       await rename(tmp, join(dir, version));
     } catch (e: unknown) {
       await rm(tmp, { recursive: true, force: true });
@@ -67,9 +76,14 @@ export class FsModelStore implements ModelStore {
     return version;
   }
 
-  async candidateReason(name: string, version: string): Promise<string | null> {
+  candidateReason(name: string, version: string): Promise<string | null> {
+    return this.readNote(name, version, CANDIDATE);
+  }
+
+  /** A one-line file kept beside a version's artifact, or null when it has none. */
+  private async readNote(name: string, version: string, note: string): Promise<string | null> {
     try {
-      return (await readFile(join(this.root, name, version, CANDIDATE), 'utf8')).trim();
+      return (await readFile(join(this.root, name, version, note), 'utf8')).trim();
     } catch (e: unknown) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;

@@ -9,5 +9,5 @@ export { RedisDatasetStore } from './redis-dataset-store';
 export { RedisModelStore } from './redis-model-store';
 export { type ModelEvent, redisKeys } from './redis-keys';
 export { guardRedis, openRedis, type RedisRole, StoreUnavailableError } from './redis-connection';
-export { KeyedSerial, writeFileAtomic } from './files';
+export { KeyedSerial, storeConditionOf, writeFileAtomic } from './files';
 export { sweepLeftovers } from './sweep';

@@ -43,7 +43,12 @@ export interface ModelStore {
    * Stores a new version; returns its id. It becomes current unless `candidate` gives the reason
    * it did not (a failed quality gate), which is kept beside it.
    */
-  save(name: string, artifact: Artifact, options?: { candidate?: string }): Promise<string>;
+  save(name: string, artifact: Artifact, options?: SaveOptions): Promise<string>;
+  /**
+   * The version a job saved, newest first, or null: a job run again after a crash (between
+   * saving its version and finishing) finds its own version instead of adding another.
+   */
+  versionOfJob(name: string, jobId: string): Promise<string | null>;
   /** Why a version was kept as a candidate, or null. */
   candidateReason(name: string, version: string): Promise<string | null>;
   /** Makes an existing version current (a rollback when it is older). */
@@ -55,6 +60,14 @@ export interface ModelStore {
    * (not writable); throws when the store is unreachable.
    */
   writable(): Promise<StoreWritability>;
+}
+
+/** How {@link ModelStore.save} stores a version. */
+export interface SaveOptions {
+  /** Why the version is kept as a candidate instead of becoming current (a failed quality gate). */
+  candidate?: string;
+  /** The job that trained it, recorded beside it for {@link ModelStore.versionOfJob}. */
+  jobId?: string;
 }
 
 /** What {@link ModelStore.writable} finds. */

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type Artifact, fromArtifact, NceError } from '../nce';
-import { type LoadedModel, type ModelStore, newVersionId, type StoreWritability, VERSION_PATTERN, versionNotFound } from './model-store';
+import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound } from './model-store';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
 /** Deletes a model's versions, current pointer and name, and announces it; 0 when there was none. */
@@ -53,14 +53,25 @@ export class RedisModelStore implements ModelStore {
     return { name, version, ...verified };
   }
 
-  async save(name: string, artifact: Artifact, options: { candidate?: string } = {}): Promise<string> {
+  async save(name: string, artifact: Artifact, options: SaveOptions = {}): Promise<string> {
     const version = newVersionId();
     const fields: Record<string, string | Buffer> = { manifest: JSON.stringify(artifact.manifest), weights: artifact.weights };
     if (options.candidate !== undefined) fields.candidate = options.candidate;
+    if (options.jobId !== undefined) fields.job = options.jobId;
     const tx = this.redis.multi().hset(redisKeys.version(name, version), fields).zadd(redisKeys.versions(name), 0, version).sadd(redisKeys.models, name);
     if (options.candidate === undefined) tx.set(redisKeys.current(name), version).publish(redisKeys.modelEvents, event({ model: name, version }));
     await exec(tx);
     return version;
+  }
+
+  async versionOfJob(name: string, jobId: string): Promise<string | null> {
+    const versions = (await this.versions(name)).reverse();
+    if (versions.length === 0) return null;
+    const tx = this.redis.pipeline();
+    for (const v of versions) tx.hget(redisKeys.version(name, v), 'job');
+    const jobs = (await tx.exec()) ?? [];
+    const i = jobs.findIndex(([err, job]) => err === null && job === jobId);
+    return i < 0 ? null : versions[i];
   }
 
   async candidateReason(name: string, version: string): Promise<string | null> {

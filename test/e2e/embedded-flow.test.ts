@@ -105,6 +105,15 @@ describe('embedded mode, end to end', () => {
 
     const noData = await request(app).post('/v1/models/m1/train').send({ dataset: 'missing' });
     expect(noData.body).toMatchObject({ status: 404, code: 'NOT_FOUND', pointer: '/dataset' });
+    const noDataSchedule = await request(app).put('/v1/models/m1/schedule').send({ cron: '0 3 * * *', dataset: 'missing' });
+    expect(noDataSchedule.body).toMatchObject({ status: 404, code: 'NOT_FOUND', pointer: '/dataset' });
+    // Too few records to train on: refused at once, not by a job that fails later.
+    await request(app).put('/v1/datasets/tiny').send({ records: Array.from({ length: 10 }, (_, i) => ({ x: i })) });
+    const tiny = await request(app).post('/v1/models/m1/train').send({ dataset: 'tiny' });
+    expect(tiny.headers['content-type']).toContain('application/problem+json');
+    expect(tiny.body).toMatchObject({ status: 422, code: 'INSUFFICIENT_DATA', pointer: '/dataset', detail: expect.stringContaining('10 records') });
+    expect((await request(app).put('/v1/models/m1/schedule').send({ cron: '0 3 * * *', dataset: 'tiny' })).body).toMatchObject({ status: 422, code: 'INSUFFICIENT_DATA' });
+    expect((await request(app).get('/v1/models/m1/schedule')).status).toBe(404);
     await request(app).put('/v1/datasets/small').send({ records: Array.from({ length: 30 }, (_, i) => ({ x: i, y: i % 3 })) });
     const badConfig = await request(app).post('/v1/models/m1/train').send({ dataset: 'small', config: { noiseRatio: 0 } });
     expect(badConfig.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config/noiseRatio' });

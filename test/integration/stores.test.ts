@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
 import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from '../../src/store';
+import { runTrainJob } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
 import { startRedis } from '../helpers/processes';
 
@@ -54,6 +55,29 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     expect(await models.delete(name)).toBe(false);
     expect(await models.versions(name)).toEqual([]);
     expect(await models.list()).not.toContain(name);
+  });
+
+  it('let a job run again after a crash finish the version it saved, without training another', async () => {
+    const { models, datasets } = make();
+    const name = `m-${suffix()}`;
+    const v1 = await models.save(name, artifact);
+    const v2 = await models.save(name, artifact, { jobId: 'job-1' });
+    // What a kill between saving v2 and moving CURRENT leaves: v2 stored, v1 still current.
+    await models.promote(name, v1);
+    const v3 = await models.save(name, artifact, { jobId: 'job-2', candidate: 'SCHEMA_CHANGED: x' });
+    expect(await models.versionOfJob(name, 'job-1')).toBe(v2);
+    expect(await models.versionOfJob(name, 'job-9')).toBeNull();
+    const trainer = jest.fn(() => Promise.resolve(artifact));
+    const payload = { kind: 'train' as const, model: name, dataset: 'never-read', config: {} };
+    await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-1')).resolves.toEqual({ model: name, version: v2, promoted: true });
+    await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-2')).resolves.toEqual({ model: name, version: v3, promoted: false, reason: 'SCHEMA_CHANGED: x' });
+    expect(trainer).not.toHaveBeenCalled();
+    expect(await models.versions(name)).toEqual([v1, v2, v3]);
+    expect(await models.currentVersion(name)).toBe(v2);
+    // A job whose version is older than one promoted since leaves the newer one current.
+    const v4 = await models.save(name, artifact);
+    await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-1')).resolves.toMatchObject({ version: v2 });
+    expect(await models.currentVersion(name)).toBe(v4);
   });
 
   it('keep datasets whole: put replaces, append keeps the newest maxRows, a missing one is DATASET_NOT_FOUND', async () => {

@@ -15,13 +15,33 @@ describe('psi', () => {
 
 describe('scorePsi and scoreKs', () => {
   const uniform = Array(100).fill(0.01);
-  it('without a stored reference, compare with uniform percentiles: PSI over deciles, KS over hundredths', () => {
-    // Everything in the top decile: PSI of [0.1 x 9, 0.1] against [0 x 9, 1]; KS 0.9 (cumulative 0.9 vs 0).
+  it('without a stored reference, compare with uniform percentiles: PSI over the lowest fifth and the deciles above, KS over hundredths', () => {
+    // Everything in the top decile: PSI of [0.2, 0.1 x 8] against [0 x 8, 1]; KS 0.9 (cumulative 0.9 vs 0).
     const top = [...Array(90).fill(0), ...Array(10).fill(0.1)];
-    expect(scorePsi(undefined, top)).toBeCloseTo(psi(Array(10).fill(0.1), [...Array(9).fill(0), 1]), 12);
+    expect(scorePsi(undefined, top)).toBeCloseTo(psi([0.2, ...Array(8).fill(0.1)], [...Array(8).fill(0), 1]), 12);
+    // Everything in the lowest fifth: one bin of 0.2 against 1.
+    const low = [...Array(20).fill(0.05), ...Array(80).fill(0)];
+    expect(scorePsi(undefined, low)).toBeCloseTo(psi([0.2, ...Array(8).fill(0.1)], [1, ...Array(8).fill(0)]), 12);
     expect(scoreKs(undefined, top)).toBeCloseTo(0.9, 12);
     expect(scorePsi(undefined, uniform)).toBeCloseTo(0, 12);
     expect(scoreKs(undefined, uniform)).toBeCloseTo(0, 12);
+  });
+
+  it('clean traffic against a reference holding 7% anomalies at its lowest scores stays below 0.1', () => {
+    const rng = createRng(5);
+    const normal = (n: number): number[] => Array.from({ length: n }, () => rng.normal());
+    // The reference: 93% normal scores and 7% anomalies far below them.
+    const c = calibrate([...normal(1860), ...normal(140).map((s) => s - 8)], 0.01);
+    const shares = (traffic: number[]): number[] => {
+      const out = Array(100).fill(0);
+      for (const s of traffic) out[percentileBin(percentileOf(c, s))] += 1 / traffic.length;
+      return out;
+    };
+    expect(scorePsi(c.referenceShares, shares(normal(1000)))).toBeLessThan(0.06);
+    // Traffic with a quarter of its records at the anomalies' scores reads as a moderate shift, half as a large one.
+    const anomalous = (share: number): number[] => [...normal(1000 * (1 - share)), ...normal(1000 * share).map((s) => s - 8)];
+    expect(scorePsi(c.referenceShares, shares(anomalous(0.25)))).toBeGreaterThan(0.1);
+    expect(scorePsi(c.referenceShares, shares(anomalous(0.5)))).toBeGreaterThan(0.25);
   });
 
   it('a window distributed like the reference has PSI and KS 0 however lumpy that reference is', () => {
@@ -166,7 +186,7 @@ describe('DriftMonitor', () => {
     // The window is all in deciles 9 and 10 of x, against 10% each in the reference: PSI of that mix.
     const expected = psi(refs[0]!.shares, [0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5, 0]);
     expect(stats.features).toEqual([{ feature: 'x', psi: expected }]);
-    expect(stats.psi).toBeCloseTo(psi(Array(10).fill(0.1), [0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5]), 12);
+    expect(stats.psi).toBeCloseTo(psi([0.2, ...Array(8).fill(0.1)], [0, 0, 0, 0, 0, 0, 0, 0.5, 0.5]), 12);
     expect(stats.ks).toBeCloseTo(0.8, 12);
   });
 });
