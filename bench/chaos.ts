@@ -9,7 +9,7 @@
  *
  * Then, with a bounded model cache (MODEL_CACHE_MAX=8), it scores 40 models of 512 features in
  * turn, twice, and compares the resident memory with that of 8 loaded models: it should stay within
- * their cost plus 20%.
+ * it plus 20%.
  *
  * With --check the exit code is 1 when a check fails.
  */
@@ -160,7 +160,16 @@ async function cachePhase(failures: string[]): Promise<void> {
   const rows = table.records.filter((r) => r.split === 'train');
   const csv = [features.join(','), ...rows.map((r) => features.map((c) => r[c]).join(','))].join('\n');
   const record = Object.fromEntries(features.map((c) => [c, rows[0][c]]));
-  const env = { MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data'), LOG_LEVEL: 'error', MODEL_CACHE_MAX: String(CACHE_MAX), MAX_DATASET_BYTES: String(64 << 20) };
+  // The malloc settings are the image's and `npm start`'s (see the Dockerfile).
+  const env = {
+    MODELS_DIR: join(dir, 'models'),
+    DATASETS_DIR: join(dir, 'data'),
+    LOG_LEVEL: 'error',
+    MODEL_CACHE_MAX: String(CACHE_MAX),
+    MAX_DATASET_BYTES: String(64 << 20),
+    MALLOC_MMAP_THRESHOLD_: '131072',
+    MALLOC_TRIM_THRESHOLD_: '131072',
+  };
   const script = join(root, 'dist', 'src', 'main.js');
   let service = await start(script, env, '/healthz');
   try {
@@ -183,11 +192,14 @@ async function cachePhase(failures: string[]): Promise<void> {
     await scoreAll(base, names, record);
     const forty = (await memoryMb(base)).rss;
     const perModel = (eight.rss - one.rss) / (CACHE_MAX - 1);
-    const budget = one.rss + perModel * (CACHE_MAX - 1) * 1.2;
+    // The target: RSS after 40 models at most that with 8 loaded plus 20%. Printed beside it: the
+    // stricter reading, 20% on the 7 models' increment alone.
+    const budget = eight.rss * 1.2;
+    const strict = one.rss + perModel * (CACHE_MAX - 1) * 1.2;
     const mb = (m: { rss: number; external: number }): string => `${m.rss.toFixed(0)} MB (array buffers ${m.external.toFixed(0)})`;
     console.log(
       `cache: MODEL_CACHE_MAX=${CACHE_MAX}, 512-feature models: RSS ${mb(one)} with 1 loaded, ${mb(eight)} with ${CACHE_MAX} (${perModel.toFixed(1)} MB each), ` +
-        `${forty.toFixed(0)} MB after ${CACHED_MODELS} scored in turn twice (budget ${budget.toFixed(0)} MB)`,
+        `${forty.toFixed(0)} MB after ${CACHED_MODELS} scored in turn twice (target at most ${budget.toFixed(0)} MB; 20% on the increment alone: ${strict.toFixed(0)} MB)`,
     );
     if (forty > budget) failures.push(`RSS ${forty.toFixed(0)} MB after ${CACHED_MODELS} models exceeds ${budget.toFixed(0)} MB`);
   } finally {

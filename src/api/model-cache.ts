@@ -12,6 +12,33 @@ export interface ServedModel {
   version: string;
   manifest: Manifest;
   detector: Detector;
+  /** Requests that hold it across an await (see {@link holdModel}). */
+  holds: number;
+  /** Swapped out, evicted or deleted: its detector goes with the last hold. */
+  retired: boolean;
+}
+
+/**
+ * Keeps a served model's detector alive across an await (a batch on a scoring thread, which may
+ * come back to score in place): a swap, eviction or delete meanwhile retires the model, and its
+ * detector is disposed when the last hold is let go. Returns the release; calling it twice is a no-op.
+ */
+export function holdModel(m: ServedModel): () => void {
+  m.holds++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    m.holds--;
+    if (m.holds === 0 && m.retired) m.detector.dispose();
+  };
+}
+
+/** Takes a model out of service: its detector is disposed now, or when the last hold is let go. */
+function retire(m: ServedModel): void {
+  if (m.retired) return;
+  m.retired = true;
+  if (m.holds === 0) m.detector.dispose();
 }
 
 interface Entry {
@@ -21,7 +48,8 @@ interface Entry {
 
 /**
  * Keeps one loaded Detector per model and swaps in a new current version when the store names
- * one. Scoring is synchronous, so a swapped-out detector is never in use when it is disposed. A
+ * one. Scoring in place is synchronous; a request that awaits with a model (a scoring thread)
+ * holds it ({@link holdModel}), so a swapped-out detector is never disposed while in use. A
  * version that fails to load (a damaged artifact) is refused and the previous one keeps serving.
  * At most `maxModels` stay loaded: loading one more evicts the least recently used (its metric
  * series go with it), and a model evicted and asked for again loads again.
@@ -82,7 +110,7 @@ export class ModelCache {
   private evictBeyond(max: number): void {
     for (const [name, entry] of this.entries) {
       if (this.entries.size <= max) return;
-      entry.served.detector.dispose();
+      retire(entry.served);
       this.entries.delete(name);
       this.onGone(name);
       this.logger.info({ model: name, version: entry.served.version }, 'model unloaded (least recently used)');
@@ -90,7 +118,7 @@ export class ModelCache {
   }
 
   dispose(): void {
-    for (const e of this.entries.values()) e.served.detector.dispose();
+    for (const e of this.entries.values()) retire(e.served);
     this.entries.clear();
   }
 
@@ -107,7 +135,7 @@ export class ModelCache {
     }
     if (version === null) {
       if (entry) {
-        entry.served.detector.dispose();
+        retire(entry.served);
         this.entries.delete(name);
         this.onGone(name);
       }
@@ -126,12 +154,12 @@ export class ModelCache {
         detector.dispose();
         throw e;
       }
-      const served: ServedModel = { name, version, manifest: m.manifest, detector };
+      const served: ServedModel = { name, version, manifest: m.manifest, detector, holds: 0, retired: false };
       this.entries.delete(name);
       this.entries.set(name, { served, checkedAt: Date.now() });
       this.evictBeyond(this.maxModels);
       this.onSwap(served, entry?.served);
-      entry?.served.detector.dispose();
+      if (entry) retire(entry.served);
       this.logger.info({ model: name, version }, 'model version loaded');
       return served;
     } catch (e: unknown) {

@@ -8,7 +8,7 @@ import type { ScoreColumns } from './scoring-protocol';
 import type { ScoringThreads, ThreadScores } from './scoring-threads';
 import { AppError } from './errors';
 import { fieldValue, lookupModelName, requestError } from './validation';
-import type { ModelCache, ServedModel } from './model-cache';
+import { holdModel, type ModelCache, type ServedModel } from './model-cache';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 
@@ -142,22 +142,28 @@ interface ThreadPath extends ScoreRouteDeps {
  * score the model), scores them in place instead, so the request is still answered.
  */
 async function scoreOnThread(deps: ThreadPath, model: ServedModel, head: AnswerHead, encoded: Encoded, binned: BinnedRecords, res: Response): Promise<void> {
-  let scored: ThreadScores | null = null;
+  // Held across the wait: a swap meanwhile must not dispose the detector the fallback scores with.
+  const release = holdModel(model);
   try {
-    scored = await deps.threads.score(model, encoded);
-  } catch (e: unknown) {
-    deps.logger.warn({ model: model.name, version: model.version, err: e instanceof Error ? e.message : String(e) }, 'scoring thread failed; the batch is scored in place');
+    let scored: ThreadScores | null = null;
+    try {
+      scored = await deps.threads.score(model, encoded);
+    } catch (e: unknown) {
+      deps.logger.warn({ model: model.name, version: model.version, err: e instanceof Error ? e.message : String(e) }, 'scoring thread failed; the batch is scored in place');
+    }
+    if (scored) {
+      deps.scored.inc();
+      observe(deps.metrics, model, binned, scored);
+      sendJsonBody(res, scored.body);
+      return;
+    }
+    deps.failed.inc();
+    const rows = model.detector.scoreRows(encoded);
+    observe(deps.metrics, model, binned, rows);
+    sendJsonBody(res, answerBody(head, rows));
+  } finally {
+    release();
   }
-  if (scored) {
-    deps.scored.inc();
-    observe(deps.metrics, model, binned, scored);
-    sendJsonBody(res, scored.body);
-    return;
-  }
-  deps.failed.inc();
-  const rows = model.detector.scoreRows(encoded);
-  observe(deps.metrics, model, binned, rows);
-  sendJsonBody(res, answerBody(head, rows));
 }
 
 /** Counts, score histograms and the drift window of one scored batch. */

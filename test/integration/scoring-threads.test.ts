@@ -128,7 +128,7 @@ describe('a pool of scoring threads', () => {
     detector.dispose();
   });
 
-  const served = (name: string, s: ModelState = state): ServedModel => ({ name, version: 'v1', manifest: {} as Manifest, detector: { state: s } as Detector });
+  const served = (name: string, s: ModelState = state): ServedModel => ({ name, version: 'v1', manifest: {} as Manifest, detector: { state: s } as Detector, holds: 0, retired: false });
 
   it('load a model again after evicting it, and answer as in place', async () => {
     const encoded = detector.encodeRecords(normalRecords(40, 3, 14));

@@ -3,18 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { ModelCache } from '../../../src/api';
-import { initBackend, liveTensors, toArtifact, train } from '../../../src/nce';
+import { holdModel } from '../../../src/api/model-cache';
+import { type Artifact, initBackend, liveTensors, toArtifact, train } from '../../../src/nce';
 import { FsModelStore } from '../../../src/store';
 import { normalRecords } from '../../helpers/data';
 
 let dir: string;
 let store: FsModelStore;
+let artifact: Artifact;
 
 beforeAll(async () => {
   const backend = await initBackend();
   dir = await mkdtemp(join(tmpdir(), 'nce-cache-'));
   store = new FsModelStore(dir);
-  const artifact = toArtifact(await train(normalRecords(100, 2, 1), { epochs: 1 }), { datasetFingerprint: 'x', datasetRows: 100, backend });
+  artifact = toArtifact(await train(normalRecords(100, 2, 1), { epochs: 1 }), { datasetFingerprint: 'x', datasetRows: 100, backend });
   for (const name of ['a', 'b', 'c']) await store.save(name, artifact);
 });
 
@@ -39,6 +41,29 @@ describe('ModelCache', () => {
       expect((await cache.get('b')).name).toBe('b');
       expect(cache.loaded().sort()).toEqual(['b', 'c']);
       expect(gone).toEqual(['b', 'a']);
+    } finally {
+      cache.dispose();
+    }
+  });
+
+  it('a model held across an await keeps scoring after a swap retires it, and its tensors go with the last hold', async () => {
+    const cache = new ModelCache(store, pino({ level: 'silent' }));
+    try {
+      const old = await cache.get('a');
+      const tensorsWithOne = liveTensors();
+      const release = holdModel(old);
+      await store.save('a', artifact);
+      cache.announce('a');
+      const next = await cache.get('a');
+      expect(next.version).not.toBe(old.version);
+      expect(old.retired).toBe(true);
+      // Still whole: a batch large enough for the backend's forward pass scores as before.
+      const records = normalRecords(old.detector.hostForwardRows + 50, 2, 4);
+      expect(old.detector.score(records)).toHaveLength(records.length);
+      release();
+      release();
+      expect(liveTensors()).toBe(tensorsWithOne);
+      expect(next.detector.score(records)).toHaveLength(records.length);
     } finally {
       cache.dispose();
     }
