@@ -38,6 +38,7 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
     logger,
     backend: settings.TF_BACKEND,
     gate: { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP },
+    keepVersions: settings.MODEL_KEEP_VERSIONS,
     journal: join(settings.MODELS_DIR, '.jobs'),
     onFinished: (job: JobInfo, seconds: number) => {
       metrics.trainingJobs.inc({ outcome: job.state });

@@ -26,6 +26,7 @@ async function open() {
     datasets: new RedisDatasetStore(redis),
     models: new RedisModelStore(redis),
     gate: { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP },
+    keepVersions: settings.MODEL_KEEP_VERSIONS,
     backend,
   };
 }

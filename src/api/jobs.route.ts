@@ -9,6 +9,15 @@ import { checkTrainable, checkTrainingConfig, requestError, validName } from './
 /** The body of `POST /v1/models/{name}/train` (the config is validated by the engine's own schema). */
 export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unknown().optional(), allowSchemaChange: z.boolean().optional() }).strict();
 
+/** The query of `GET /v1/jobs`. */
+export const jobListQuerySchema = z
+  .object({
+    model: z.string().optional(),
+    state: z.enum(['queued', 'running', 'completed', 'failed']).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(50),
+  })
+  .strict();
+
 /** Training requests and job status. */
 export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
@@ -22,6 +31,13 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     await checkTrainable(deps.datasets, dataset);
     const job = await deps.queue.enqueue({ kind: 'train', model, dataset, config: parsed.data.config ?? {}, ...(parsed.data.allowSchemaChange ? { allowSchemaChange: true } : {}) });
     res.status(202).location(`/v1/jobs/${job.id}`).json({ jobId: job.id, state: job.state });
+  });
+
+  router.get('/v1/jobs', ...deps.readAuth, async (req, res) => {
+    const parsed = jobListQuerySchema.safeParse(req.query);
+    if (!parsed.success) throw requestError(parsed.error.issues[0]);
+    const { model, state, limit } = parsed.data;
+    res.json({ jobs: await deps.queue.list({ limit, ...(model === undefined ? {} : { model: validName(model, 'model') }), ...(state === undefined ? {} : { state }) }) });
   });
 
   router.get('/v1/jobs/:id', ...deps.readAuth, async (req, res) => {

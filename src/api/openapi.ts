@@ -98,6 +98,17 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: "The model's schedule and its next run", responses: { '200': { description: 'schedule' }, ...errors(404) } },
         delete: { summary: 'Stop retraining on a schedule', responses: { '204': { description: 'deleted' }, ...errors(403, 404) } },
       },
+      '/v1/jobs': {
+        get: {
+          summary: 'Jobs newest first (per-epoch progress left out): those of one model, in one state, at most limit',
+          parameters: [
+            { name: 'model', in: 'query', schema: { type: 'string' } },
+            { name: 'state', in: 'query', schema: { type: 'string', enum: ['queued', 'running', 'completed', 'failed'] } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } },
+          ],
+          responses: { '200': { description: '{jobs: [...]}' }, ...errors(400, 401) },
+        },
+      },
       '/v1/jobs/{id}': { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'Job state, per-epoch progress, result or error', responses: { '200': { description: 'job' }, ...errors(404) } } },
       '/v1/models/{name}/score': {
         parameters: [named('model')],

@@ -45,6 +45,11 @@ export const settingsSchema = z.object({
    * when asked for). A loaded model costs a few MiB (about 10 MiB for 1 MB of weights). @defaultValue 64
    */
   MODEL_CACHE_MAX: z.coerce.number().int().min(1).max(100_000).default(64),
+  /**
+   * Versions kept per model: a training job that saves one deletes the oldest beyond this many,
+   * never the current version nor the newest one before it (the rollback). @defaultValue 10
+   */
+  MODEL_KEEP_VERSIONS: z.coerce.number().int().min(2).max(100_000).default(10),
   /** Model registry directory (embedded mode). @defaultValue './models' */
   MODELS_DIR: z.string().min(1).default('./models'),
   /** Dataset directory (embedded mode). @defaultValue './data' */

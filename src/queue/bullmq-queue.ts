@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { EpochProgress } from '../nce';
-import type { JobInfo, JobPayload, JobQueue, JobResult, JobState } from './job-queue';
+import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobResult, type JobState, selectJobs } from './job-queue';
 import type { Schedule, ScheduleInfo, Scheduler } from './scheduler';
 
 /** The BullMQ queue the API enqueues training on and `npm run worker` consumes. */
@@ -64,6 +64,16 @@ export class BullMqQueue implements JobQueue {
     return toJobInfo(job, stateOf(state));
   }
 
+  async list(filter: JobFilter): Promise<JobInfo[]> {
+    const states: JobState[] = filter.state ? [filter.state] : ['queued', 'running', 'completed', 'failed'];
+    // Each state's newest jobs (BullMQ keeps at most 1,000 finished ones of each kind), then the
+    // filter over all of them: the model is not indexed.
+    const found = await Promise.all(
+      states.map(async (state) => (await this.queue.getJobs(BULL_STATES[state], 0, KEPT_PER_STATE - 1, false)).filter((j): j is Job<JobPayload, JobResult> => Boolean(j)).map((j) => toJobInfo(j, state))),
+    );
+    return selectJobs(found.flat(), filter);
+  }
+
   async counts(): Promise<Record<JobState, number>> {
     const c = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'waiting-children', 'active', 'completed', 'failed');
     const n = (k: string): number => c[k] ?? 0;
@@ -75,6 +85,17 @@ export class BullMqQueue implements JobQueue {
     await this.queue.close();
   }
 }
+
+/** Most jobs read per state when listing: as many finished ones as the queue keeps. */
+const KEPT_PER_STATE = 1000;
+
+/** BullMQ's states behind each of ours. */
+const BULL_STATES: Record<JobState, ('waiting' | 'delayed' | 'prioritized' | 'waiting-children' | 'active' | 'completed' | 'failed')[]> = {
+  queued: ['waiting', 'delayed', 'prioritized', 'waiting-children'],
+  running: ['active'],
+  completed: ['completed'],
+  failed: ['failed'],
+};
 
 function stateOf(s: string): JobState {
   if (s === 'active') return 'running';

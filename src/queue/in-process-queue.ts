@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { type Artifact, type BackendName, fromArtifact } from '../nce';
 import { type DatasetStore, KeyedSerial, type ModelStore, writeFileAtomic } from '../store';
-import type { JobInfo, JobPayload, JobQueue, JobState } from './job-queue';
+import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
 import { failureCode, type QualityGate, runTrainJob, type TrainInput } from './train-job';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train.worker';
 
@@ -42,6 +42,8 @@ export class InProcessQueue implements JobQueue {
       backend?: BackendName;
       /** A new version must pass this to become current; otherwise it is kept as a candidate. */
       gate?: QualityGate;
+      /** Versions kept per model (see MODEL_KEEP_VERSIONS); all when absent. */
+      keepVersions?: number;
       onFinished?: (job: JobInfo, seconds: number) => void;
       /** Directory the jobs are kept in; without one they live in memory only. */
       journal?: string;
@@ -152,6 +154,10 @@ export class InProcessQueue implements JobQueue {
     return this.jobs.get(id) ?? null;
   }
 
+  async list(filter: JobFilter): Promise<JobInfo[]> {
+    return selectJobs(this.jobs.values(), filter);
+  }
+
   async counts(): Promise<Record<JobState, number>> {
     const counts: Record<JobState, number> = { queued: 0, running: 0, completed: 0, failed: 0 };
     for (const j of this.jobs.values()) counts[j.state]++;
@@ -188,6 +194,7 @@ export class InProcessQueue implements JobQueue {
             datasets: this.deps.datasets,
             models: this.deps.models,
             ...(this.deps.gate ? { gate: this.deps.gate } : {}),
+            ...(this.deps.keepVersions === undefined ? {} : { keepVersions: this.deps.keepVersions }),
             trainer: (input) => this.trainInWorker(job, input),
           }, job.id);
           break;

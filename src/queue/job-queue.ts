@@ -21,6 +21,8 @@ export interface JobResult {
   version: string;
   promoted: boolean;
   reason?: string;
+  /** True when the records and config were the current version's: no new version was saved, `version` is the current one. */
+  unchanged?: boolean;
 }
 
 /** A job as `GET /v1/jobs/{id}` shows it. */
@@ -38,6 +40,21 @@ export interface JobInfo {
   finishedAt?: string;
 }
 
+/** Which jobs {@link JobQueue.list} returns. */
+export interface JobFilter {
+  model?: string;
+  state?: JobState;
+  limit: number;
+}
+
+/** The jobs a filter selects from a collection of them: newest first, progress left out. */
+export function selectJobs(jobs: Iterable<JobInfo>, filter: JobFilter): JobInfo[] {
+  const picked: JobInfo[] = [];
+  for (const j of jobs) if ((filter.model === undefined || j.payload.model === filter.model) && (filter.state === undefined || j.state === filter.state)) picked.push(j);
+  picked.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  return picked.slice(0, filter.limit).map((j) => ({ ...j, progress: [] }));
+}
+
 /** Training jobs: enqueued by the API, run off the API's event loop. */
 export interface JobQueue {
   /**
@@ -46,6 +63,8 @@ export interface JobQueue {
    */
   enqueue(payload: JobPayload, options?: { dedupeKey?: string }): Promise<JobInfo & { created: boolean }>;
   get(id: string): Promise<JobInfo | null>;
+  /** Jobs newest first, at most `limit`, those of `model` and in `state` when given (per-epoch progress left out). */
+  list(filter: JobFilter): Promise<JobInfo[]>;
   /** How many jobs are in each state (finished ones as far as they are kept). */
   counts(): Promise<Record<JobState, number>>;
   /** Waits for the running job, then stops taking jobs. */

@@ -35,16 +35,23 @@ export async function trainArtifact(input: TrainInput, backend: BackendName | st
  */
 export async function runTrainJob(
   payload: TrainJobPayload,
-  deps: { datasets: DatasetStore; models: ModelStore; gate?: QualityGate; trainer: (input: TrainInput) => Promise<Artifact> },
+  deps: { datasets: DatasetStore; models: ModelStore; gate?: QualityGate; keepVersions?: number; trainer: (input: TrainInput) => Promise<Artifact> },
   jobId?: string,
 ): Promise<JobResult> {
-  const saved = jobId === undefined ? null : await deps.models.versionOfJob(payload.model, jobId);
-  if (saved !== null) return finishSavedVersion(deps.models, payload.model, saved);
+  const { model } = payload;
+  const saved = jobId === undefined ? null : await deps.models.versionOfJob(model, jobId);
+  if (saved !== null) return finishSavedVersion(deps.models, model, saved);
   const { records, info } = await deps.datasets.records(payload.dataset);
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
-  const candidate = await gateFailure(deps.models, payload.model, artifact, deps.gate, { allowSchemaChange: payload.allowSchemaChange });
-  const version = await deps.models.save(payload.model, artifact, { ...(candidate === null ? {} : { candidate }), ...(jobId === undefined ? {} : { jobId }) });
-  return { model: payload.model, version, promoted: candidate === null, ...(candidate === null ? {} : { reason: candidate }) };
+  const current = await currentVersionOf(deps.models, model);
+  // The same records and config as the current version's (a schedule firing on unchanged data):
+  // nothing new to keep.
+  if (current && sameTraining(current.manifest, artifact.manifest)) return { model, version: current.version, promoted: true, unchanged: true };
+  const candidate = await gateFailure(deps.models, model, artifact, deps.gate, { allowSchemaChange: payload.allowSchemaChange, current });
+  const version = await deps.models.save(model, artifact, { ...(candidate === null ? {} : { candidate }), ...(jobId === undefined ? {} : { jobId }) });
+  // Retention is housekeeping: a failure here leaves old versions for the next save to remove.
+  if (deps.keepVersions !== undefined) await deps.models.prune(model, deps.keepVersions).catch(() => undefined);
+  return { model, version, promoted: candidate === null, ...(candidate === null ? {} : { reason: candidate }) };
 }
 
 /**
@@ -84,17 +91,9 @@ export async function gateFailure(
   name: string,
   artifact: Artifact,
   gate: QualityGate | undefined,
-  options: { allowSchemaChange?: boolean } = {},
+  options: { allowSchemaChange?: boolean; current?: CurrentVersion | null } = {},
 ): Promise<string | null> {
-  const current = await models.currentVersion(name);
-  let currentManifest: Manifest | null = null;
-  if (current !== null) {
-    try {
-      currentManifest = (await models.load(name, current)).manifest;
-    } catch {
-      // A damaged current version: nothing to compare with, and nothing worth keeping.
-    }
-  }
+  const currentManifest = (options.current === undefined ? await currentVersionOf(models, name) : options.current)?.manifest ?? null;
   if (currentManifest && !options.allowSchemaChange) {
     const change = schemaChange(currentManifest.schema, artifact.manifest.schema);
     if (change) return `${SCHEMA_CHANGED}: ${change}; train with "allowSchemaChange": true to accept it`;
@@ -110,6 +109,28 @@ export async function gateFailure(
   const currentAuc = currentManifest.training.valAuc;
   if (auc < currentAuc - gate.maxAucDrop) return `validation AUC ${auc.toFixed(4)} is more than ${gate.maxAucDrop} below the current version's ${currentAuc.toFixed(4)}`;
   return null;
+}
+
+/** A model's current version with its manifest. */
+export interface CurrentVersion {
+  version: string;
+  manifest: Manifest;
+}
+
+/** The current version and its manifest; null when there is none or it is damaged (nothing to compare with, nothing worth keeping). */
+async function currentVersionOf(models: ModelStore, name: string): Promise<CurrentVersion | null> {
+  const version = await models.currentVersion(name);
+  if (version === null) return null;
+  try {
+    return { version, manifest: (await models.load(name, version)).manifest };
+  } catch {
+    return null;
+  }
+}
+
+/** Whether two versions were trained on the same records with the same resolved config. */
+function sameTraining(a: Manifest, b: Manifest): boolean {
+  return a.dataset.fingerprint === b.dataset.fingerprint && JSON.stringify(a.config) === JSON.stringify(b.config);
 }
 
 /** The reason's prefix when a retrain's features differ from the current version's. */

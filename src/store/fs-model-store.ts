@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { loadArtifact, saveArtifact, type Artifact } from '../nce';
 import { KeyedSerial } from './files';
-import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound } from './model-store';
+import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound, versionsToPrune } from './model-store';
 
 const CURRENT = 'CURRENT';
 const CANDIDATE = 'CANDIDATE';
@@ -97,6 +97,20 @@ export class FsModelStore implements ModelStore {
       }
       await this.load(name, version);
       await this.setCurrent(name, version);
+    });
+  }
+
+  prune(name: string, keep: number): Promise<string[]> {
+    return this.serial.run(name, async () => {
+      const doomed = versionsToPrune(await this.versions(name), await this.currentVersion(name), keep);
+      for (const version of doomed) {
+        // Renamed out of the version list first; a crash before the removal leaves a temporary
+        // folder that the start-up sweep removes.
+        const away = join(this.root, name, `.tmp-pruned-${version}`);
+        await rename(join(this.root, name, version), away);
+        await rm(away, { recursive: true, force: true });
+      }
+      return doomed;
     });
   }
 

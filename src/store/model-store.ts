@@ -53,6 +53,11 @@ export interface ModelStore {
   candidateReason(name: string, version: string): Promise<string | null>;
   /** Makes an existing version current (a rollback when it is older). */
   promote(name: string, version: string): Promise<void>;
+  /**
+   * Deletes the oldest versions beyond the newest `keep`, never the current one nor the newest
+   * version before it (the one a rollback goes to); returns the versions deleted.
+   */
+  prune(name: string, keep: number): Promise<string[]>;
   /** Deletes a model and all its versions; false when there was none. */
   delete(name: string): Promise<boolean>;
   /**
@@ -72,3 +77,15 @@ export interface SaveOptions {
 
 /** What {@link ModelStore.writable} finds. */
 export type StoreWritability = 'ok' | 'full' | 'read-only';
+
+/** The versions {@link ModelStore.prune} deletes: oldest first, beyond the newest `keep`, sparing the current one and the newest before it. */
+export function versionsToPrune(versions: readonly string[], current: string | null, keep: number): string[] {
+  const sorted = [...versions].sort();
+  const spared = new Set<string>(sorted.slice(Math.max(0, sorted.length - keep)));
+  if (current !== null) {
+    spared.add(current);
+    const before = sorted.filter((v) => v < current).pop();
+    if (before !== undefined) spared.add(before);
+  }
+  return sorted.filter((v) => !spared.has(v));
+}

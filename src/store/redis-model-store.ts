@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type Artifact, fromArtifact, NceError } from '../nce';
-import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound } from './model-store';
+import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound, versionsToPrune } from './model-store';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
 /** Deletes a model's versions, current pointer and name, and announces it; 0 when there was none. */
@@ -20,6 +20,21 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return 0 end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
+`;
+
+/** Deletes the versions named, except one that became current meanwhile; returns those deleted. */
+const PRUNE_VERSIONS = `
+local current = redis.call('GET', KEYS[2])
+local removed = {}
+for i = 2, #ARGV do
+  local v = ARGV[i]
+  if v ~= current and redis.call('ZSCORE', KEYS[1], v) then
+    redis.call('DEL', ARGV[1] .. v)
+    redis.call('ZREM', KEYS[1], v)
+    table.insert(removed, v)
+  end
+end
+return removed
 `;
 
 /**
@@ -96,6 +111,13 @@ export class RedisModelStore implements ModelStore {
     const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1] ?? '';
     if (max > 0 && used >= max && policy === 'noeviction') return 'full';
     return /^role:slave/m.test(info) ? 'read-only' : 'ok';
+  }
+
+  async prune(name: string, keep: number): Promise<string[]> {
+    const doomed = versionsToPrune(await this.versions(name), await this.currentVersion(name), keep);
+    if (doomed.length === 0) return [];
+    // One script: a promote between the reads above and here keeps its version.
+    return (await this.redis.eval(PRUNE_VERSIONS, 2, redisKeys.versions(name), redisKeys.current(name), redisKeys.version(name, ''), ...doomed)) as string[];
   }
 
   async delete(name: string): Promise<boolean> {

@@ -117,6 +117,11 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     // Rollback through one API is served by the other.
     const again = await finished(apiA.url, (await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { ...CONFIG, epochs: 3 } })).body.jobId);
     expect(again.state).toBe('completed');
+    // Either API lists both jobs of the model, newest first, from the queue in Redis.
+    const listed = (await call(apiB.url, 'GET', `/v1/jobs?model=${model}&state=completed`)).body.jobs as { id: string; state: string; result: { version: string } }[];
+    expect(listed.map((j) => j.id)).toEqual([again.id, job.id]);
+    expect(listed[1]!.result.version).toBe(job.result.version);
+    expect((await call(apiB.url, 'GET', `/v1/jobs?model=${model}&limit=1`)).body.jobs.map((j: { id: string }) => j.id)).toEqual([again.id]);
     expect((await call(apiA.url, 'POST', `/v1/models/${model}/versions/${job.result.version}/promote`)).status).toBe(200);
     await eventually(async () => ((await call(apiB.url, 'GET', `/v1/models/${model}`)).body.version === job.result.version ? true : undefined), 2000, 'the rollback');
   });
@@ -188,18 +193,16 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect((await call(apiB.url, 'POST', '/v1/models/nothing-here/score', { records: [{ a: 1 }] })).body).toMatchObject({ status: 404, code: 'MODEL_NOT_FOUND' });
     for (const id of ['no-such-job', 'events', 'wait', 'id', 'meta']) expect((await call(apiB.url, 'GET', `/v1/jobs/${id}`)).status).toBe(404);
 
-    // The schedule names a dataset that does not exist: its job fails as bad input, once.
+    // A schedule naming a dataset that does not exist is refused at once; one whose dataset is
+    // deleted afterwards gets a job that fails as bad input, once.
     const model = `orphan-${suffix()}`;
-    await call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '*/2 * * * * *', dataset: 'never-uploaded' });
+    expect((await call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '*/2 * * * * *', dataset: 'never-uploaded' })).body).toMatchObject({ status: 404, pointer: '/dataset' });
+    const doomed = `doomed-${suffix()}`;
+    await call(apiA.url, 'PUT', `/v1/datasets/${doomed}`, { records: Array.from({ length: 30 }, (_, i) => ({ a: i })) });
+    expect((await call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '*/2 * * * * *', dataset: doomed })).status).toBe(200);
+    expect((await call(apiA.url, 'DELETE', `/v1/datasets/${doomed}`)).status).toBe(204);
     const failed = await eventually(
-      async () => {
-        const raw = spawnSync('redis-cli', ['-p', String(redis.port), '--raw', 'keys', 'nce-ood:bull:training:repeat:retrain:*'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
-        for (const key of raw) {
-          const job = (await call(apiA.url, 'GET', `/v1/jobs/${key.split(':').slice(3).join(':')}`)).body;
-          if (job?.state === 'failed' && job.payload.model === model) return job;
-        }
-        return undefined;
-      },
+      async () => (await call(apiB.url, 'GET', `/v1/jobs?model=${model}&state=failed&limit=1`)).body.jobs[0],
       20_000,
       'the failed scheduled job',
     );

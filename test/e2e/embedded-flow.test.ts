@@ -54,6 +54,12 @@ describe('embedded mode, end to end', () => {
     const job = await waitForJob(started.body.jobId);
     expect(job.state).toBe('completed');
     expect(job.progress.length).toBeGreaterThan(0);
+    // The job list finds it by model and state, without its per-epoch progress.
+    const listed = await request(app).get(`/v1/jobs?model=${model}&state=completed`);
+    expect(listed.body.jobs).toEqual([{ ...job, progress: [] }]);
+    expect((await request(app).get(`/v1/jobs?model=${model}&state=failed`)).body.jobs).toEqual([]);
+    expect((await request(app).get('/v1/jobs?state=done')).body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/state' });
+    expect((await request(app).get('/v1/jobs?limit=0')).body).toMatchObject({ status: 400, pointer: '/limit' });
 
     const test = table.records.filter((r) => r.split === 'test');
     const scores: number[] = [];

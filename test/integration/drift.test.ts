@@ -89,6 +89,9 @@ describe('drift metrics on real data', () => {
   });
 
   it('drift that stays high for DRIFT_RETRAIN_AFTER_SECONDS enqueues one retrain, counted, which yields a version through the gate', async () => {
+    // New reference records arrived since the model was trained (a retrain on the very same
+    // records and config would save nothing: its job says unchanged).
+    await service.datasets.append('thyroid-ref', (await service.datasets.records('thyroid-ref')).records.slice(0, 200));
     const t0 = Date.now();
     // The window still holds the shifted traffic of the test above.
     expect(await service.drift.check(t0)).toEqual([]);

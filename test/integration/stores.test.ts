@@ -13,10 +13,12 @@ let dir: string;
 let redisServer: Awaited<ReturnType<typeof startRedis>>;
 let redis: Redis;
 let artifact: Artifact;
+let trained: Awaited<ReturnType<typeof train>>;
 
 beforeAll(async () => {
   const backend = await initBackend();
-  artifact = toArtifact(await train(normalRecords(120, 2, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 120, backend });
+  trained = await train(normalRecords(120, 2, 1), { epochs: 2 });
+  artifact = toArtifact(trained, { datasetFingerprint: 'x', datasetRows: 120, backend });
   dir = await mkdtemp(join(tmpdir(), 'nce-stores-'));
   redisServer = await startRedis();
   redis = await openRedis(redisServer.url, 'commands');
@@ -78,6 +80,41 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     const v4 = await models.save(name, artifact);
     await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-1')).resolves.toMatchObject({ version: v2 });
     expect(await models.currentVersion(name)).toBe(v4);
+  });
+
+  it('prune the oldest versions beyond the newest N, never the current one nor the one before it', async () => {
+    const { models } = make();
+    const name = `m-${suffix()}`;
+    const vs: string[] = [];
+    for (let i = 0; i < 6; i++) vs.push(await models.save(name, artifact));
+    // Rolled back to the second: it and the first (the one before it) stay whatever N says.
+    await models.promote(name, vs[1]!);
+    expect(await models.prune(name, 2)).toEqual([vs[2], vs[3]]);
+    expect(await models.versions(name)).toEqual([vs[0], vs[1], vs[4], vs[5]]);
+    expect(await models.currentVersion(name)).toBe(vs[1]);
+    expect((await models.load(name, vs[1]!)).version).toBe(vs[1]);
+    expect(await models.prune(name, 2)).toEqual([]);
+    await models.delete(name);
+  });
+
+  it('save no new version when a retrain has the current version\'s records and config, and keep MODEL_KEEP_VERSIONS', async () => {
+    const { models, datasets } = make();
+    const name = `m-${suffix()}`;
+    const v1 = await models.save(name, artifact);
+    const payload = { kind: 'train' as const, model: name, dataset: `d-${suffix()}`, config: {} };
+    await datasets.put(payload.dataset, ['f0', 'f1'], normalRecords(30, 2, 1));
+    // The same training as v1's: nothing saved.
+    await expect(runTrainJob(payload, { datasets, models, trainer: () => Promise.resolve(artifact) })).resolves.toEqual({ model: name, version: v1, promoted: true, unchanged: true });
+    expect(await models.versions(name)).toEqual([v1]);
+    // Other records each time: saved, and only the newest 2 are kept.
+    const saved: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const other = toArtifact(trained, { datasetFingerprint: `other-${i}`, datasetRows: 30, backend: 'wasm' });
+      saved.push((await runTrainJob(payload, { datasets, models, keepVersions: 2, trainer: () => Promise.resolve(other) })).version);
+    }
+    expect(await models.versions(name)).toEqual(saved.slice(1));
+    expect(await models.currentVersion(name)).toBe(saved[2]);
+    await models.delete(name);
   });
 
   it('keep datasets whole: put replaces, append keeps the newest maxRows, a missing one is DATASET_NOT_FOUND', async () => {
