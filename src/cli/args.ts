@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { NAME_PATTERN } from '../store';
 
 /** A command-line mistake: the message is shown with the usage. */
 export class UsageError extends Error {
@@ -9,15 +10,15 @@ export class UsageError extends Error {
 }
 
 /**
- * Parses `--flag value` options strictly: an unknown flag, a missing value or a missing required
- * flag is a UsageError that names it.
+ * Parses `--flag value` options (and `--switch` booleans) strictly: an unknown flag, a missing
+ * value or a missing required flag is a UsageError that names it. A switch given reads as 'true'.
  */
-export function parseFlags<K extends string>(argv: string[], flags: readonly K[], required: readonly K[]): Record<K, string | undefined> {
+export function parseFlags<K extends string>(argv: string[], flags: readonly K[], required: readonly K[], switches: readonly K[] = []): Record<K, string | undefined> {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: Object.fromEntries(flags.map((f) => [f, { type: 'string' as const }])),
+      options: Object.fromEntries(flags.map((f) => [f, { type: switches.includes(f) ? ('boolean' as const) : ('string' as const) }])),
       strict: true,
       allowPositionals: false,
     }));
@@ -25,5 +26,28 @@ export function parseFlags<K extends string>(argv: string[], flags: readonly K[]
     throw new UsageError(e instanceof Error ? e.message.replace(/\. To specify.*$/s, '') : String(e));
   }
   for (const f of required) if (values[f] === undefined) throw new UsageError(`missing required flag --${f}`);
-  return values as Record<K, string | undefined>;
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === true ? 'true' : v])) as Record<K, string | undefined>;
+}
+
+/** Columns `train` leaves out unless `--exclude` says otherwise: a benchmark CSV's label and split. */
+export const DEFAULT_EXCLUDED = ['label', 'split'];
+
+/** The `--exclude` list: comma-separated names; absent = {@link DEFAULT_EXCLUDED}; empty = none. */
+export function excludedColumns(flag: string | undefined): string[] {
+  if (flag === undefined) return DEFAULT_EXCLUDED;
+  return flag
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c.length > 0);
+}
+
+/** `--model NAME` (the registry under MODELS_DIR) or `--artifact DIR` (a folder), exactly one. */
+export function modelOrArtifact(flags: { model?: string | undefined; artifact?: string | undefined }): { model: string } | { artifact: string } {
+  if ((flags.model === undefined) === (flags.artifact === undefined)) throw new UsageError('give exactly one of --model NAME or --artifact DIR');
+  if (flags.artifact !== undefined) return { artifact: flags.artifact };
+  const model = flags.model as string;
+  if (!NAME_PATTERN.test(model)) {
+    throw new UsageError(`--model names a model in the registry (1-64 letters, digits, "_" or "-"); for a folder, use --artifact ${model}`);
+  }
+  return { model };
 }

@@ -1,4 +1,5 @@
 import type { BackendName } from '../nce';
+import type { QualityGate } from '../queue';
 
 /** What every command gets from the process: its validated settings. */
 export interface CliContext {
@@ -6,4 +7,8 @@ export interface CliContext {
   backend?: BackendName;
   /** The model registry directory (MODELS_DIR). */
   modelsDir: string;
+  /** The quality gate `train --model` applies, as the service does (QUALITY_GATE_*). */
+  gate: QualityGate;
+  /** Versions kept per model (MODEL_KEEP_VERSIONS). */
+  keepVersions: number;
 }

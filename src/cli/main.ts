@@ -19,8 +19,8 @@ function version(): string {
 }
 
 const USAGE = `usage:
-  nce-ood train --data FILE.csv (--out DIR | --model NAME) [--config cfg.json]
-  nce-ood score --model DIR --data FILE.csv
+  nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude COL,...]
+  nce-ood score (--model NAME | --artifact DIR) --data FILE.csv [--keep all|COL,...]
   nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]
   nce-ood --version`;
 
@@ -51,7 +51,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     const settings = loadSettings();
-    await command(rest, { backend: settings.TF_BACKEND, modelsDir: settings.MODELS_DIR });
+    await command(rest, {
+      backend: settings.TF_BACKEND,
+      modelsDir: settings.MODELS_DIR,
+      gate: { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP },
+      keepVersions: settings.MODEL_KEEP_VERSIONS,
+    });
     return 0;
   } catch (e: unknown) {
     if (e instanceof UsageError) {

@@ -9,7 +9,7 @@ const BIN = resolve(__dirname, '../../bin/nce-ood.js');
 let dir: string;
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, MODELS_DIR: join(dir, 'registry') } });
 }
 
 /** A CSV of two correlated numeric features and a category; with a split, test rows 0-9 are anomalies. */
@@ -78,13 +78,14 @@ describe('nce-ood eval', () => {
 describe('nce-ood train and score', () => {
   it('trains a model directory, then scores a CSV into one result row per input row, in order', async () => {
     const out = join(dir, 'model');
-    const t = cli('train', '--data', join(dir, 'train.csv'), '--out', out, '--config', join(dir, 'fast.json'));
+    const t = cli('train', '--data', join(dir, 'train.csv'), '--artifact', out, '--config', join(dir, 'fast.json'));
     expect(t.status).toBe(0);
     expect((await readdir(out)).sort()).toEqual(['manifest.json', 'weights.bin']);
 
     await writeFile(join(dir, 'probe.csv'), 'kind,y,x\np,0,0\nq,-6,6\np,,0.1\n');
-    const s = cli('score', '--model', out, '--data', join(dir, 'probe.csv'));
+    const s = cli('score', '--artifact', out, '--data', join(dir, 'probe.csv'));
     expect(s.status).toBe(0);
+    expect(s.stderr).toMatch(/scored 3 records with .*model, backend (tensorflow|wasm|cpu)/);
     const rows = s.stdout.trim().split('\n');
     expect(rows[0]).toBe('score,logRatio,logDensity,percentile,ood');
     expect(rows).toHaveLength(4);
@@ -97,7 +98,7 @@ describe('nce-ood train and score', () => {
   it('when a scored row has text in a numeric column, exits non-zero naming file, line and column', async () => {
     const out = join(dir, 'model');
     await writeFile(join(dir, 'bad.csv'), 'x,y,kind\n0,0,p\n1,abc,q\n');
-    const s = cli('score', '--model', out, '--data', join(dir, 'bad.csv'));
+    const s = cli('score', '--artifact', out, '--data', join(dir, 'bad.csv'));
     expect(s.status).toBe(1);
     expect(s.stderr.trim().split('\n')).toHaveLength(1);
     expect(s.stderr).toMatch(/bad\.csv:3: column "y"/);
@@ -106,9 +107,9 @@ describe('nce-ood train and score', () => {
   it('when the scored file lacks a trained column or has a ragged row, exits non-zero with file and line', async () => {
     const out = join(dir, 'model');
     await writeFile(join(dir, 'nocol.csv'), 'x,kind\n0,p\n');
-    expect(cli('score', '--model', out, '--data', join(dir, 'nocol.csv')).stderr).toMatch(/nocol\.csv:1: missing column "y"/);
+    expect(cli('score', '--artifact', out, '--data', join(dir, 'nocol.csv')).stderr).toMatch(/nocol\.csv:1: missing column "y"/);
     await writeFile(join(dir, 'ragged.csv'), 'x,y,kind\n0,0,p\n0,0\n');
-    const r = cli('score', '--model', out, '--data', join(dir, 'ragged.csv'));
+    const r = cli('score', '--artifact', out, '--data', join(dir, 'ragged.csv'));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/ragged\.csv:3: row has 2 fields/);
   });
@@ -120,6 +121,40 @@ describe('nce-ood train and score', () => {
     expect(bad.stderr).toContain("'--epochs'");
     const missing = cli('score', '--data', 'x.csv');
     expect(missing.status).toBe(2);
-    expect(missing.stderr).toContain('missing required flag --model');
+    expect(missing.stderr).toContain('give exactly one of --model NAME or --artifact DIR');
+    // --model is a registry name in every command; a folder given there is pointed to --artifact.
+    const folder = cli('score', '--model', join(dir, 'model'), '--data', 'x.csv');
+    expect(folder.status).toBe(2);
+    expect(folder.stderr).toContain(`for a folder, use --artifact ${join(dir, 'model')}`);
+  });
+
+  it('train --model goes through the quality gate (--force promotes anyway), leaves label and split out, and score --model scores the current version with the columns --keep names', async () => {
+    // A gate no model passes: the version stays a candidate, as the API would keep it.
+    const strict = { ...process.env, MODELS_DIR: join(dir, 'registry'), QUALITY_GATE_MIN_VAL_AUC: '1' };
+    const trainGated = (...extra: string[]) => spawnSync(process.execPath, [BIN, 'train', '--data', join(dir, 'eval.csv'), '--model', 'gated', '--config', join(dir, 'fast.json'), ...extra], { encoding: 'utf8', env: strict });
+    const refused = trainGated();
+    expect(refused.status).toBe(0);
+    expect(refused.stderr).toContain('left out: label, split');
+    expect(refused.stderr).toMatch(/as a candidate, not current: validation AUC .* below the gate's minimum 1/);
+    expect(cli('score', '--model', 'gated', '--data', join(dir, 'train.csv')).stderr).toContain('no model "gated"');
+    const forced = trainGated('--force');
+    expect(forced.status).toBe(0);
+    expect(forced.stderr).toMatch(/now current/);
+    const current = readFileSync(join(dir, 'registry', 'gated', 'CURRENT'), 'utf8').trim();
+    const manifest = JSON.parse(readFileSync(join(dir, 'registry', 'gated', current, 'manifest.json'), 'utf8')) as { schema: { name: string }[] };
+    expect(manifest.schema.map((f) => f.name)).toEqual(['x', 'y', 'kind']);
+
+    await writeFile(join(dir, 'ids.csv'), ['id,x,y,kind,note', 'a-1,0,0,p,"plain, with a comma"', 'a-2,6,-6,q,"say ""hi"""', ''].join('\n'));
+    const kept = cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'id,note');
+    expect(kept.status).toBe(0);
+    const lines = kept.stdout.trim().split('\n');
+    expect(lines[0]).toBe('id,note,score,logRatio,logDensity,percentile,ood');
+    expect(lines[1]).toMatch(/^a-1,"plain, with a comma",-?\d/);
+    expect(lines[2]).toMatch(/^a-2,"say ""hi""",-?\d/);
+    // The far record scores lower: the kept columns did not shift the score columns.
+    const score = (line: string): number => Number(line.split(',').at(-5));
+    expect(score(lines[2]!)).toBeLessThan(score(lines[1]!));
+    expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'all').stdout.split('\n')[0]).toBe('id,x,y,kind,note,score,logRatio,logDensity,percentile,ood');
+    expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'ident').stderr).toContain('--keep names "ident"');
   });
 });

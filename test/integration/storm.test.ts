@@ -12,7 +12,7 @@ import { type EmbeddedService, listen, startEmbedded } from '../helpers/service'
  * may be a 5xx, every scoring answer names a version that existed, and afterwards the registry
  * matches the disk.
  */
-const STORM_MS = 12_000;
+const STORM_MS = 20_000;
 let running: EmbeddedService;
 let server: Server;
 let base: string;

@@ -1,23 +1,32 @@
-import { Detector, initBackend, loadArtifact, NceError, type ScoreResult } from '../../nce';
-import { parseFlags } from '../args';
-import { CsvError, readCsv } from '../../store';
+import { Detector, initBackend, loadArtifact, type ModelState, NceError, type ScoreResult } from '../../nce';
+import { CsvError, type CsvTable, FsModelStore, readCsv } from '../../store';
+import { modelOrArtifact, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
 
 /** Records scored per forward pass: bounds memory on large files. */
 const CHUNK = 4096;
 
-/** `nce-ood score --model DIR --data FILE.csv`: CSV of results on stdout, in input order. */
+const SCORE_COLUMNS = ['score', 'logRatio', 'logDensity', 'percentile', 'ood'];
+
+/**
+ * `nce-ood score (--model NAME | --artifact DIR) --data FILE.csv [--keep all|COL,...]`: CSV of
+ * results on stdout, one row per input row in input order, after the input columns `--keep` names
+ * (`all`: every input column). `--model` scores with the current version of NAME in the registry
+ * under MODELS_DIR; `--artifact` with the model in DIR.
+ */
 export async function scoreCommand(argv: string[], ctx: CliContext): Promise<void> {
-  const flags = parseFlags(argv, ['model', 'data'], ['model', 'data']);
+  const flags = parseFlags(argv, ['model', 'artifact', 'data', 'keep'], ['data']);
+  const target = modelOrArtifact(flags);
   const file = flags.data as string;
-  await initBackend(ctx.backend);
-  const { state } = await loadArtifact(flags.model as string);
+  const backend = await initBackend(ctx.backend);
+  const { state, label } = await modelToScore(target, ctx);
   const table = readCsv(file);
+  const kept = keptColumns(flags.keep, table);
   const missing = state.schema.find((f) => !table.columns.includes(f.name));
   if (missing) throw new CsvError(file, 1, `missing column "${missing.name}" that the model was trained on`);
   const detector = new Detector(state);
   try {
-    const out: string[] = ['score,logRatio,logDensity,percentile,ood'];
+    const out: string[] = [[...kept, ...SCORE_COLUMNS].map(csvField).join(',')];
     for (let start = 0; start < table.records.length; start += CHUNK) {
       let results: ScoreResult[];
       try {
@@ -28,12 +37,41 @@ export async function scoreCommand(argv: string[], ctx: CliContext): Promise<voi
         }
         throw e;
       }
-      for (const r of results) out.push(formatRow(r));
+      results.forEach((r, i) => {
+        const record = table.records[start + i];
+        out.push([...kept.map((c) => csvField(record?.[c] ?? '')), formatRow(r)].join(','));
+      });
     }
     process.stdout.write(out.join('\n') + '\n');
+    process.stderr.write(`scored ${table.records.length} records with ${label}, backend ${backend}\n`);
   } finally {
     detector.dispose();
   }
+}
+
+/** The model's state and how to name it: the current version of a registry model, or a folder's artifact. */
+async function modelToScore(target: { model: string } | { artifact: string }, ctx: CliContext): Promise<{ state: ModelState; label: string }> {
+  if ('artifact' in target) return { state: (await loadArtifact(target.artifact)).state, label: target.artifact };
+  const store = new FsModelStore(ctx.modelsDir);
+  const version = await store.currentVersion(target.model);
+  if (version === null) throw new UsageError(`no model "${target.model}" in ${ctx.modelsDir} (MODELS_DIR); for a model folder, use --artifact DIR`);
+  return { state: (await store.load(target.model, version)).state, label: `model ${target.model} version ${version}` };
+}
+
+/** The input columns `--keep` names, each checked against the file's header. */
+function keptColumns(flag: string | undefined, table: CsvTable): string[] {
+  if (flag === undefined) return [];
+  if (flag === 'all') return table.columns;
+  const names = flag.split(',').map((c) => c.trim()).filter((c) => c.length > 0);
+  const unknown = names.find((c) => !table.columns.includes(c));
+  if (unknown !== undefined) throw new UsageError(`--keep names "${unknown}", which is not a column of the file`);
+  return names;
+}
+
+/** One CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180). */
+function csvField(value: unknown): string {
+  const text = value === null ? '' : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 function formatRow(r: ScoreResult): string {

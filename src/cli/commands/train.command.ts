@@ -1,39 +1,46 @@
 import { fingerprintRecords, initBackend, saveArtifact, toArtifact, train } from '../../nce';
-import { FsModelStore, NAME_PATTERN, readCsv } from '../../store';
-import { parseFlags, UsageError } from '../args';
+import { gateFailure } from '../../queue';
+import { FsModelStore, readCsv } from '../../store';
+import { excludedColumns, modelOrArtifact, parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
 import { reportEpoch, reportTraining } from '../progress';
 import type { CliContext } from '../context';
 
 /**
- * `nce-ood train --data FILE.csv (--out DIR | --model NAME) [--config cfg.json]`: `--out` writes
- * the artifact into DIR; `--model` stores it as the new current version of NAME in the registry
- * under MODELS_DIR, where a running service picks it up.
+ * `nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude a,b]`:
+ * `--model` stores the result as a new version of NAME in the registry under MODELS_DIR, through
+ * the same quality gate as the API (a refused version stays a candidate unless `--force`), where a
+ * running service picks it up; `--artifact` writes it into DIR (`--out` is the older spelling).
+ * Columns named by `--exclude` are left out; by default `label` and `split`, when present.
  */
 export async function trainCommand(argv: string[], ctx: CliContext): Promise<void> {
-  const flags = parseFlags(argv, ['data', 'out', 'model', 'config'], ['data']);
-  if ((flags.out === undefined) === (flags.model === undefined)) throw new UsageError('give exactly one of --out DIR or --model NAME');
-  if (flags.model !== undefined && !NAME_PATTERN.test(flags.model)) {
-    throw new UsageError(`--model must be 1-64 letters, digits, "_" or "-", starting with a letter or digit`);
-  }
+  const flags = parseFlags(argv, ['data', 'model', 'artifact', 'out', 'config', 'exclude', 'force'], ['data'], ['force']);
+  if (flags.out !== undefined && flags.artifact !== undefined) throw new UsageError('--out is the older spelling of --artifact: give one');
+  const target = modelOrArtifact({ model: flags.model, artifact: flags.artifact ?? flags.out });
+  if (flags.force !== undefined && !('model' in target)) throw new UsageError('--force applies to --model (the registry), not to an artifact folder');
   const config = readTrainingConfig(flags.config);
   const table = readCsv(flags.data as string);
+  const excluded = excludedColumns(flags.exclude).filter((c) => table.columns.includes(c));
+  const columns = table.columns.filter((c) => !excluded.includes(c));
+  if (columns.length === 0) throw new UsageError(`no feature columns left in ${flags.data as string} after --exclude`);
+  const records = excluded.length === 0 ? table.records : table.records.map((r) => Object.fromEntries(columns.map((c) => [c, r[c]])));
   const backend = await initBackend(ctx.backend);
-  process.stderr.write(`training on ${table.records.length} records, ${table.columns.length} features, backend ${backend}\n`);
-  const result = await train(table.records, config, { columns: table.columns, onEpoch: reportEpoch });
-  const artifact = toArtifact(result, {
-    datasetFingerprint: fingerprintRecords(table.records, table.columns),
-    datasetRows: table.records.length,
-    backend,
-  });
+  const left = excluded.length > 0 ? ` (left out: ${excluded.join(', ')}; --exclude "" keeps them)` : '';
+  process.stderr.write(`training on ${records.length} records, ${columns.length} features${left}, backend ${backend}\n`);
+  const result = await train(records, config, { columns, onEpoch: reportEpoch });
+  const artifact = toArtifact(result, { datasetFingerprint: fingerprintRecords(records, columns), datasetRows: records.length, backend });
   reportTraining(result.training);
-  let where: string;
-  if (flags.model !== undefined) {
-    const version = await new FsModelStore(ctx.modelsDir).save(flags.model, artifact);
-    where = `model ${flags.model} version ${version} in ${ctx.modelsDir}`;
-  } else {
-    await saveArtifact(flags.out as string, artifact);
-    where = flags.out as string;
+  const threshold = `ood threshold ${result.state.calibration.threshold.toFixed(3)}`;
+  if ('artifact' in target) {
+    await saveArtifact(target.artifact, artifact);
+    process.stderr.write(`saved ${target.artifact} (${threshold})\n`);
+    return;
   }
-  process.stderr.write(`saved ${where} (ood threshold ${result.state.calibration.threshold.toFixed(3)})\n`);
+  const store = new FsModelStore(ctx.modelsDir);
+  const refused = flags.force === undefined ? await gateFailure(store, target.model, artifact, ctx.gate) : null;
+  const version = await store.save(target.model, artifact, refused === null ? {} : { candidate: refused });
+  await store.prune(target.model, ctx.keepVersions);
+  const where = `model ${target.model} version ${version} in ${ctx.modelsDir}`;
+  if (refused === null) process.stderr.write(`saved ${where}, now current (${threshold})\n`);
+  else process.stderr.write(`saved ${where} as a candidate, not current: ${refused} (--force promotes it anyway)\n`);
 }
