@@ -111,7 +111,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(modelsRouter({ store: deps.store, models: deps.models, auth: scoreAuth, adminAuth }));
   app.use(datasetsRouter({ datasets: deps.datasets, maxBytes: settings.MAX_DATASET_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
-  app.use(scheduleRouter({ scheduler: deps.scheduler, datasets: deps.datasets, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
+  app.use(scheduleRouter({ scheduler: deps.scheduler, datasets: deps.datasets, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
   app.use(jobsRouter({ datasets: deps.datasets, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
 
   app.get('/', (_req, res) => {

@@ -91,11 +91,11 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/models/{name}/schedule': {
         parameters: [named('model')],
         put: {
-          summary: 'Retrain on a cron schedule (5 fields, or 6 with seconds); replaces the model\'s schedule',
+          summary: 'Retrain on a cron schedule (5 fields, or 6 with seconds first, read in timezone, UTC by default); replaces the model\'s schedule',
           requestBody: { required: true, ...json({ $ref: '#/components/schemas/ScheduleRequest' }) },
           responses: { '200': { description: 'the schedule with its next run' }, ...errors(400, 401, 403, 404, 415, 422, 503) },
         },
-        get: { summary: "The model's schedule and its next run", responses: { '200': { description: 'schedule' }, ...errors(404) } },
+        get: { summary: "The model's schedule, its time zone, next run and last run (the newest job it enqueued)", responses: { '200': { description: 'schedule' }, ...errors(404) } },
         delete: { summary: 'Stop retraining on a schedule', responses: { '204': { description: 'deleted' }, ...errors(403, 404) } },
       },
       '/v1/jobs': {

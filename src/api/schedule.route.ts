@@ -1,37 +1,50 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { cronProblem, type Scheduler } from '../queue';
+import { cronProblem, type JobInfo, type JobQueue, type ScheduleInfo, type Scheduler, timezoneProblem } from '../queue';
 import { body } from './body';
 import { AppError } from './errors';
 import type { DatasetStore } from '../store';
 import { checkTrainable, checkTrainingConfig, requestError, validName } from './validation';
 
 /** The body of `PUT /v1/models/{name}/schedule`. */
-export const scheduleRequestSchema = z.object({ cron: z.string().min(1).max(200), dataset: z.string(), config: z.unknown().optional() }).strict();
+export const scheduleRequestSchema = z.object({ cron: z.string().min(1).max(200), dataset: z.string(), config: z.unknown().optional(), timezone: z.string().min(1).max(64).optional() }).strict();
 
 /** Cron retraining per model. */
-export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetStore; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
+export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetStore; queue: JobQueue; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
   const model = (raw: unknown): string => validName(raw, 'model');
   router.put('/v1/models/:name/schedule', ...deps.writeAuth, body(deps.maxBytes), async (req, res) => {
     const name = model(req.params.name);
     const parsed = scheduleRequestSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
-    const problem = cronProblem(parsed.data.cron);
+    const { cron, timezone, config } = parsed.data;
+    const problem = cronProblem(cron);
     if (problem) throw new AppError('INVALID_REQUEST', `cron: ${problem}`, '/cron');
+    const zoneProblem = timezone === undefined ? null : timezoneProblem(timezone);
+    if (zoneProblem) throw new AppError('INVALID_REQUEST', `timezone: ${zoneProblem}`, '/timezone');
     const dataset = validName(parsed.data.dataset, 'dataset');
-    checkTrainingConfig(parsed.data.config);
+    checkTrainingConfig(config);
     await checkTrainable(deps.datasets, dataset);
-    res.json(await deps.scheduler.put(name, { cron: parsed.data.cron, dataset, ...(parsed.data.config === undefined ? {} : { config: parsed.data.config }) }));
+    const info = await deps.scheduler.put(name, { cron, dataset, ...(config === undefined ? {} : { config }), ...(timezone === undefined ? {} : { timezone }) });
+    res.json(await withLastRun(deps.queue, info));
   });
   router.get('/v1/models/:name/schedule', ...deps.readAuth, async (req, res) => {
     const s = await deps.scheduler.get(model(req.params.name));
     if (!s) throw new AppError('NOT_FOUND', `model "${String(req.params.name)}" has no schedule`);
-    res.json(s);
+    res.json(await withLastRun(deps.queue, s));
   });
   router.delete('/v1/models/:name/schedule', ...deps.writeAuth, async (req, res) => {
     if (!(await deps.scheduler.delete(model(req.params.name)))) throw new AppError('NOT_FOUND', `model "${String(req.params.name)}" has no schedule`);
     res.status(204).end();
   });
   return router;
+}
+
+/** Jobs looked through for a schedule's last run: the model's newest. */
+const LAST_RUN_WINDOW = 100;
+
+/** A schedule with its last run: the newest job it enqueued (state, result or error), or null. */
+async function withLastRun(queue: JobQueue, info: ScheduleInfo): Promise<ScheduleInfo & { lastRun: JobInfo | null }> {
+  const jobs = await queue.list({ model: info.model, limit: LAST_RUN_WINDOW });
+  return { ...info, lastRun: jobs.find((j) => j.payload.trigger === 'schedule') ?? null };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { EpochProgress } from '../nce';
 import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobResult, type JobState, selectJobs } from './job-queue';
-import type { Schedule, ScheduleInfo, Scheduler } from './scheduler';
+import { DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
 
 /** The BullMQ queue the API enqueues training on and `npm run worker` consumes. */
 export const QUEUE_NAME = 'training';
@@ -131,8 +131,9 @@ export class BullMqScheduler implements Scheduler {
   ) {}
 
   async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
-    const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {} };
-    await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });
+    const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' };
+    const tz = schedule.timezone ?? DEFAULT_TIMEZONE;
+    await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron, tz }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });
     return (await this.get(model)) as ScheduleInfo;
   }
 
@@ -145,6 +146,7 @@ export class BullMqScheduler implements Scheduler {
       cron: s.pattern,
       dataset: data.dataset,
       ...(isEmpty(data.config) ? {} : { config: data.config }),
+      timezone: s.tz ?? DEFAULT_TIMEZONE,
       nextRun: s.next ? new Date(s.next).toISOString() : null,
     };
   }

@@ -45,7 +45,7 @@ export class DriftRetrainer {
       this.aboveSince.set(model, since);
       if (now - since < this.deps.afterMs) continue;
       try {
-        const job = await this.deps.queue.enqueue({ kind: 'train', model, dataset, config: await this.deps.configOf(model) }, { dedupeKey: `drift-retrain:${model}` });
+        const job = await this.deps.queue.enqueue({ kind: 'train', model, dataset, config: await this.deps.configOf(model), trigger: 'drift' }, { dedupeKey: `drift-retrain:${model}` });
         // A retrain is still pending (enqueued here earlier, or by another replica): the queue
         // handed it back. Only the replica whose enqueue created the job counts the trigger.
         if (!job.created) continue;

@@ -8,6 +8,8 @@ export interface TrainJobPayload {
   config: unknown;
   /** Promote the new version even if its features differ from the current version's. */
   allowSchemaChange?: boolean;
+  /** What enqueued it besides a train request: the model's schedule, or drift that stayed high. */
+  trigger?: 'schedule' | 'drift';
 }
 
 /** Every job payload; switch on `kind`. */

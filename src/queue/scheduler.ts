@@ -10,11 +10,17 @@ export interface Schedule {
   cron: string;
   dataset: string;
   config?: unknown;
+  /** IANA time zone the cron reads its times in; UTC when absent. */
+  timezone?: string;
 }
 
-/** A schedule with its next firing time. */
+/** The time zone of schedules that name none. */
+export const DEFAULT_TIMEZONE = 'UTC';
+
+/** A schedule with its time zone and next firing time. */
 export interface ScheduleInfo extends Schedule {
   model: string;
+  timezone: string;
   nextRun: string | null;
 }
 
@@ -27,13 +33,25 @@ export interface Scheduler {
   stop(): Promise<void>;
 }
 
-/** Checks a cron expression (5 fields, or 6 with seconds); returns the problem or null. */
+/** Checks a cron expression (5 fields, or 6 with seconds first); returns the problem or null. */
 export function cronProblem(cron: string): string | null {
+  const fields = cron.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) return `"${cron}" has ${fields} fields; a cron has 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)`;
   try {
     new Cron(cron, { paused: true }).stop();
     return null;
   } catch (e: unknown) {
     return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** Checks an IANA time zone name (e.g. Europe/Berlin); returns the problem or null. */
+export function timezoneProblem(timezone: string): string | null {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: timezone });
+    return null;
+  } catch {
+    return `"${timezone}" is not an IANA time zone (such as UTC, Europe/Berlin or America/New_York)`;
   }
 }
 
@@ -78,7 +96,7 @@ export class InProcessScheduler implements Scheduler {
     const t = this.timers.get(model);
     if (!t) return null;
     const next = t.cron.nextRun();
-    return { model, ...t.schedule, nextRun: next ? next.toISOString() : null };
+    return { model, ...t.schedule, timezone: t.schedule.timezone ?? DEFAULT_TIMEZONE, nextRun: next ? next.toISOString() : null };
   }
 
   async delete(model: string): Promise<boolean> {
@@ -97,9 +115,9 @@ export class InProcessScheduler implements Scheduler {
 
   private arm(model: string, schedule: Schedule): void {
     this.timers.get(model)?.cron.stop();
-    const cron = new Cron(schedule.cron, { protect: true }, () => {
+    const cron = new Cron(schedule.cron, { protect: true, timezone: schedule.timezone ?? DEFAULT_TIMEZONE }, () => {
       this.queue
-        .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {} })
+        .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' })
         .then((job) => this.logger.info({ model, jobId: job.id }, 'scheduled retrain enqueued'))
         .catch((e: unknown) => this.logger.error({ model, err: e instanceof Error ? e.message : String(e) }, 'scheduled retrain not enqueued'));
     });

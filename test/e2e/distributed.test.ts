@@ -182,6 +182,9 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect(put).toMatchObject({ status: 200, body: { model, cron: '*/3 * * * * *', dataset, nextRun: expect.any(String) } });
     expect((await call(apiB.url, 'GET', `/v1/models/${model}/schedule`)).body).toMatchObject({ cron: '*/3 * * * * *', dataset, config: { epochs: 2 } });
     await eventually(async () => ((await call(apiB.url, 'GET', `/v1/models/${model}/versions`)).body.versions?.length > 0 ? true : undefined), 30_000, 'a scheduled version');
+    // The schedule shows its last run, the job its BullMQ job scheduler enqueued.
+    const shown = (await call(apiA.url, 'GET', `/v1/models/${model}/schedule`)).body;
+    expect(shown).toMatchObject({ timezone: 'UTC', lastRun: { payload: { model, trigger: 'schedule' } } });
     expect((await call(apiB.url, 'DELETE', `/v1/models/${model}/schedule`)).status).toBe(204);
     expect((await call(apiA.url, 'GET', `/v1/models/${model}/schedule`)).status).toBe(404);
   });

@@ -82,10 +82,18 @@ describe('embedded mode, end to end', () => {
   it('a cron schedule of every 2 seconds fires and yields a new version; a bad cron is a 400 naming it', async () => {
     await request(app).put('/v1/datasets/sched').send({ records: Array.from({ length: 60 }, (_, i) => ({ x: Math.sin(i), y: Math.cos(i) })) });
     const bad = await request(app).put('/v1/models/sched/schedule').send({ cron: 'every minute', dataset: 'sched' });
-    expect(bad.body).toMatchObject({ status: 400, pointer: '/cron' });
+    expect(bad.body).toMatchObject({ status: 400, pointer: '/cron', detail: expect.stringContaining('has 2 fields; a cron has 5') });
+    const badZone = await request(app).put('/v1/models/sched/schedule').send({ cron: '0 3 * * *', dataset: 'sched', timezone: 'Mars/Olympus' });
+    expect(badZone.body).toMatchObject({ status: 400, pointer: '/timezone' });
+    // The next run is at 03:00 on Berlin's clocks (01:00 or 02:00 UTC), not at 03:00 UTC.
+    const berlin = await request(app).put('/v1/models/sched/schedule').send({ cron: '0 3 * * *', dataset: 'sched', timezone: 'Europe/Berlin' });
+    expect(berlin.body).toMatchObject({ timezone: 'Europe/Berlin', lastRun: null });
+    const next = new Date(berlin.body.nextRun as string);
+    expect(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' }).format(next)).toBe('03:00');
+    expect([1, 2]).toContain(next.getUTCHours());
     const put = await request(app).put('/v1/models/sched/schedule').send({ cron: '*/2 * * * * *', dataset: 'sched', config: { epochs: 2 } });
     expect(put.status).toBe(200);
-    expect(put.body.nextRun).toEqual(expect.any(String));
+    expect(put.body).toMatchObject({ timezone: 'UTC', nextRun: expect.any(String) });
     // A new version, current or kept as a candidate by the quality gate.
     let versions: string[] = [];
     for (let i = 0; i < 150 && versions.length === 0; i++) {
@@ -93,7 +101,10 @@ describe('embedded mode, end to end', () => {
       versions = await service.store.versions('sched');
     }
     expect(versions.length).toBeGreaterThan(0);
-    expect((await request(app).get('/v1/models/sched/schedule')).body).toMatchObject({ cron: '*/2 * * * * *', dataset: 'sched' });
+    // The schedule shows its last run: the job it enqueued, with its outcome.
+    const shown = (await request(app).get('/v1/models/sched/schedule')).body;
+    expect(shown).toMatchObject({ cron: '*/2 * * * * *', dataset: 'sched', lastRun: { payload: { trigger: 'schedule', model: 'sched' } } });
+    expect(['queued', 'running', 'completed']).toContain(shown.lastRun.state);
     expect((await request(app).delete('/v1/models/sched/schedule')).status).toBe(204);
     expect((await request(app).get('/v1/models/sched/schedule')).status).toBe(404);
   });
