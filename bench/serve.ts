@@ -70,8 +70,8 @@ async function measured(pid: number | undefined, url: string, body: string, dura
   return { result, cpuPerRequest: before === null || after === null || requests === 0 ? null : ((after - before) * 1e6) / requests };
 }
 
-async function load(url: string, body: string, connections: number, duration: number): Promise<autocannon.Result> {
-  return autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration });
+async function load(url: string, body: string, connections: number, duration: number, type = 'application/json'): Promise<autocannon.Result> {
+  return autocannon({ url, method: 'POST', headers: { 'content-type': type }, body, connections, duration });
 }
 
 /** p99 latency in ms of single requests sent one after another for `duration` seconds. */
@@ -162,6 +162,26 @@ async function main(): Promise<void> {
       }
       console.log(`${what}   median throughput ratio ${spread(ratios)}`);
       if (cpuRatios.length > 0) console.log(`${what}   median CPU-per-request ratio (plain / nce-ood) ${spread(cpuRatios)}`);
+    }
+
+    // The other batch layouts, each against the plain endpoint's JSON objects: what a client
+    // sending columns (pandas' to_dict("list")) or CSV gets, in records per second.
+    const columnar = JSON.stringify({ columns: Object.fromEntries(features.map((c) => [c, batchRows.map((r) => r[c])])) });
+    const csvBatch = [features.join(','), ...batchRows.map((r) => features.map((c) => r[c]).join(','))].join('\n');
+    for (const [what, body, type] of [
+      ['columns (JSON)', columnar, 'application/json'],
+      ['CSV', csvBatch, 'text/csv'],
+    ] as const) {
+      const ratios: number[] = [];
+      let rate = 0;
+      for (let r = 0; r < Math.max(5, Math.round(rounds / 3)); r++) {
+        const ours = await load(scoreUrl, body, 16, seconds, type);
+        const theirs = await load(plainUrl, batch, 16, seconds);
+        errors += ours.non2xx + ours.errors;
+        ratios.push(ours.requests.average / theirs.requests.average);
+        rate = ours.requests.average * batchRows.length;
+      }
+      console.log(`${batchRows.length.toLocaleString('en')} records as ${what}   median throughput ratio to the plain endpoint's JSON objects ${spread(ratios)} (last round ${rate.toFixed(0)} records/s)`);
     }
     console.log(`non-2xx or errors during scoring runs: ${errors}`);
 

@@ -3,7 +3,7 @@ import { trainingConfigSchema } from '../nce';
 import { datasetJsonSchema } from './dataset-body';
 import { trainRequestSchema } from './jobs.route';
 import { scheduleRequestSchema } from './schedule.route';
-import { scoreRequestSchema } from './score.route';
+import { columnarScoreRequestSchema, scoreRequestSchema } from './score.route';
 
 /** JSON Schema of a zod schema, its `$defs` hoisted into `components.schemas` under `prefix`. */
 function component(schema: z.ZodType, prefix: string, defs: Record<string, unknown>): unknown {
@@ -26,6 +26,7 @@ const named = (what: string) => ({ name: 'name', in: 'path', required: true, des
 export function openApiDocument(): Record<string, unknown> {
   const schemas: Record<string, unknown> = {};
   schemas.ScoreRequest = component(scoreRequestSchema, 'ScoreRequest', schemas);
+  schemas.ColumnarScoreRequest = component(columnarScoreRequestSchema, 'ColumnarScoreRequest', schemas);
   schemas.TrainRequest = component(trainRequestSchema, 'TrainRequest', schemas);
   schemas.TrainingConfig = component(trainingConfigSchema, 'TrainingConfig', schemas);
   schemas.DatasetJson = component(datasetJsonSchema, 'DatasetJson', schemas);
@@ -114,8 +115,21 @@ export function openApiDocument(): Record<string, unknown> {
         parameters: [named('model')],
         post: {
           summary: 'Score records: one result per record, in order, naming the model version',
-          requestBody: { required: true, ...json({ $ref: '#/components/schemas/ScoreRequest' }) },
-          responses: { '200': { description: '{model, version, results}: per record score, logRatio, logDensity (null without a noise density), percentile, ood, and contributions with explain; numbers rounded to six decimal places' }, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
+          requestBody: {
+            required: true,
+            description: 'records as objects, as columns (one array per field, as pandas to_dict("list") gives), or as CSV with a header row (or NDJSON)',
+            content: {
+              'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/ScoreRequest' }, { $ref: '#/components/schemas/ColumnarScoreRequest' }] } },
+              'text/csv': { schema: { type: 'string' } },
+              'application/x-ndjson': { schema: { type: 'string' } },
+            },
+          },
+          responses: {
+            '200': {
+              description: '{model, version, results}: per record score, logRatio, logDensity (null without a noise density), percentile, ood, and contributions with explain; numbers rounded to six decimal places. With Accept: text/csv, a CSV of score,logRatio,logDensity,percentile,ood (the version in the x-model-version header)',
+            },
+            ...errors(400, 401, 403, 404, 413, 415, 429, 503),
+          },
         },
       },
     },

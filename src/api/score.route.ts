@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { explain, type DataRecord, type Encoded, resultsOf } from '../nce';
+import { explain, type DataRecord, type Encoded, NceError, resultsOf, type ScoredRows } from '../nce';
 import type { BinnedRecords, Metrics } from '../metrics';
-import { body } from './body';
+import { body, TABLE_TYPES } from './body';
+import { readDatasetBody } from './dataset-body';
 import { sendJsonBody } from './json-body';
-import { answerBody, type AnswerHead, scoreAnswer } from './score-answer';
+import { answerBody, type AnswerHead, answerNumber, scoreAnswer } from './score-answer';
 import type { ScoreColumns } from './scoring-protocol';
 import type { ScoringThreads, ThreadScores } from './scoring-threads';
-import { AppError } from './errors';
+import { AppError, escapePointer } from './errors';
 import { fieldValue, lookupModelName, requestError } from './validation';
 import { holdModel, type ModelCache, type ServedModel } from './model-cache';
 import type { Request, RequestHandler, Response } from 'express';
@@ -22,6 +23,72 @@ export const scoreRequestSchema = z
 
 /** A valid score request. */
 export type ScoreRequest = z.infer<typeof scoreRequestSchema>;
+
+/**
+ * The columnar body of `POST /v1/models/{name}/score`: one array per field, all of one length, as
+ * pandas' `DataFrame.to_dict("list")` gives (`{"columns": {"amount": [...], "channel": [...]}}`).
+ */
+export const columnarScoreRequestSchema = z
+  .object({
+    columns: z.record(z.string(), z.array(fieldValue).min(1)),
+    explain: z.boolean().optional(),
+  })
+  .strict();
+
+/** How a score request's records came: as objects, as columns, or as a table (CSV, NDJSON). */
+type Layout = 'records' | 'columns' | 'table';
+
+/** A score request as the route scores it: its records, in whatever layout they came. */
+interface ParsedScoreRequest {
+  records: DataRecord[];
+  explain?: boolean;
+  layout: Layout;
+}
+
+/** The records of a columnar request, row by row; the columns must be of one length. */
+export function recordsFromColumns(columns: Record<string, (number | string | null)[]>): DataRecord[] {
+  const names = Object.keys(columns);
+  if (names.length === 0) throw new AppError('INVALID_REQUEST', 'columns: give at least one column', '/columns');
+  const n = (columns[names[0] as string] as unknown[]).length;
+  for (const name of names) {
+    const length = (columns[name] as unknown[]).length;
+    if (length !== n) throw new AppError('INVALID_REQUEST', `column "${name}" has ${length} values where "${names[0]}" has ${n}: every column needs one value per record`, `/columns/${escapePointer(name)}`);
+  }
+  const records: DataRecord[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const r: Record<string, number | string | null> = {};
+    for (const name of names) r[name] = (columns[name] as (number | string | null)[])[i] as number | string | null;
+    records[i] = r;
+  }
+  return records;
+}
+
+/** A JSON score body, as records or as columns. */
+function parseJsonScoreRequest(input: unknown): ParsedScoreRequest {
+  if (input !== null && typeof input === 'object' && 'columns' in input) {
+    const parsed = columnarScoreRequestSchema.safeParse(input);
+    if (!parsed.success) throw requestError(parsed.error.issues[0]);
+    return { records: recordsFromColumns(parsed.data.columns), layout: 'columns', ...(parsed.data.explain === undefined ? {} : { explain: parsed.data.explain }) };
+  }
+  const request = parseScoreRequest(input);
+  return { records: request.records as DataRecord[], layout: 'records', ...(request.explain === undefined ? {} : { explain: request.explain }) };
+}
+
+/** A record error of a columnar request, pointed at its column and row (`/columns/amount/3`). */
+function inColumns(e: unknown): unknown {
+  if (!(e instanceof NceError) || e.record === undefined || e.field === undefined) return e;
+  return new AppError('INVALID_RECORD', `column "${e.field}" row ${e.record}: ${e.message.replace(/^record \d+ field "[^"]*" /, '')}`, `/columns/${escapePointer(e.field)}/${e.record}`);
+}
+
+/** The CSV answer of scored rows: a header row, then one row per record (numbers as in JSON answers). */
+function csvAnswer(rows: ScoredRows): string {
+  const lines = ['score,logRatio,logDensity,percentile,ood'];
+  for (let i = 0; i < rows.score.length; i++) {
+    const logDensity = rows.logDensity[i] as number;
+    lines.push(`${answerNumber(rows.score[i] as number)},${answerNumber(rows.logRatio[i] as number)},${Number.isFinite(logDensity) ? answerNumber(logDensity) : ''},${answerNumber(rows.percentile[i] as number)},${rows.ood[i] === 1}`);
+  }
+  return lines.join('\n') + '\n';
+}
 
 /**
  * Validates a score request. The schema is the authority (it also generates the OpenAPI document);
@@ -92,14 +159,22 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   const inPlace = counted.labels('in_place');
   const threadPath: ThreadPath | null = deps.threads ? { ...deps, threads: deps.threads, scored: counted.labels('thread'), failed: counted.labels('thread_failed') } : null;
   /** Scores a validated request with its model and answers. */
-  const scoreWith = (req: Request, res: Response, request: ScoreRequest, model: ServedModel): void | Promise<void> => {
-    const recs = request.records as DataRecord[];
+  const scoreWith = (req: Request, res: Response, request: ParsedScoreRequest, model: ServedModel): void | Promise<void> => {
+    const recs = request.records;
     const head = { model: model.name, version: model.version };
     // Encoded here whatever scores the records, so that a bad record is named the same way; binned
     // for the drift window before they are scored.
-    const encoded = model.detector.encodeRecords(recs);
+    let encoded: Encoded;
+    try {
+      encoded = model.detector.encodeRecords(recs);
+    } catch (e: unknown) {
+      throw request.layout === 'columns' ? inColumns(e) : e;
+    }
     const binned = deps.metrics.drift.bin(model.name, model.version, model.manifest.featureReference, recs, model.manifest.calibration.referenceShares);
-    if (threadPath && !request.explain && recs.length >= deps.threadMinRecords) {
+    // Negotiated only when the Accept header names CSV at all: most requests carry none or */*.
+    const accept = req.headers.accept;
+    const csv = accept !== undefined && accept.includes('text/csv') && req.accepts(['application/json', 'text/csv']) === 'text/csv';
+    if (threadPath && !request.explain && !csv && recs.length >= deps.threadMinRecords) {
       // Nothing reads the records past here. Letting go of the parsed body while a thread scores
       // lets the young generation collect it: held across the wait, the records of every batch in
       // flight would be promoted to the old generation, whose collection is far dearer.
@@ -109,6 +184,10 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     inPlace.inc();
     const rows = model.detector.scoreRows(encoded);
     observe(deps.metrics, model, binned, rows);
+    if (csv) {
+      res.type('text/csv').set('x-model-version', model.version).send(csvAnswer(rows));
+      return;
+    }
     if (!request.explain) {
       sendJsonBody(res, answerBody(head, rows));
       return;
@@ -116,17 +195,25 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     const explanations = explain(model.detector, recs);
     sendJsonBody(res, scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions }))));
   };
-  return [...deps.auth, body(deps.maxBytes), (req, res) => {
+  /** Scores a parsed request with the named model, loaded or refreshed as needed. */
+  const scoreNamed = (req: Request, res: Response, name: string, request: ParsedScoreRequest): void | Promise<void> => {
+    if (request.records.length > deps.maxBatch) {
+      throw new AppError('BATCH_TOO_LARGE', `${request.records.length} records in one request; the limit is ${deps.maxBatch}`, request.layout === 'columns' ? '/columns' : '/records');
+    }
+    // Synchronously when the model is loaded and fresh: most requests then make no promise at all.
+    const model = deps.models.fresh(name);
+    return model ? scoreWith(req, res, request, model) : deps.models.get(name).then((m) => scoreWith(req, res, request, m));
+  };
+  return [...deps.auth, body(deps.maxBytes, { tables: true }), (req, res) => {
     const name = lookupModelName(req.params.name);
+    // CSV or NDJSON: left unread by the body parser, parsed here as it streams in.
+    if (req.body === undefined && req.is(TABLE_TYPES)) return readDatasetBody(req, deps.maxBytes).then(({ records }) => scoreNamed(req, res, name, { records, layout: 'table' }));
     const input: unknown = req.body;
     const records = (input as { records?: unknown } | undefined)?.records;
     if (Array.isArray(records) && records.length > deps.maxBatch) {
       throw new AppError('BATCH_TOO_LARGE', `${records.length} records in one request; the limit is ${deps.maxBatch}`, '/records');
     }
-    const request = parseScoreRequest(input);
-    // Synchronously when the model is loaded and fresh: most requests then make no promise at all.
-    const model = deps.models.fresh(name);
-    return model ? scoreWith(req, res, request, model) : deps.models.get(name).then((m) => scoreWith(req, res, request, m));
+    return scoreNamed(req, res, name, parseJsonScoreRequest(input));
   }];
 }
 

@@ -68,6 +68,38 @@ describe('POST /v1/models/:name/score', () => {
     expect(res.body).toMatchObject({ code: 'INVALID_RECORD', status: 400, pointer });
   });
 
+  it('takes the same records as columns or as CSV, answers CSV when asked, and names a bad cell by column and row', async () => {
+    const records = normalRecords(20, 3, 5);
+    const objects = (await score({ records })).body.results as { score: number }[];
+    const columns = { f0: records.map((r) => r.f0), f1: records.map((r) => r.f1), f2: records.map((r) => r.f2) };
+    const columnar = await score({ columns });
+    expect(columnar.status).toBe(200);
+    expect(columnar.body.results).toEqual(objects);
+    const csv = ['f2,f0,f1', ...records.map((r) => `${r.f2},${r.f0},${r.f1}`)].join('\n');
+    const fromCsv = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send(csv);
+    expect(fromCsv.status).toBe(200);
+    expect((fromCsv.body.results as { score: number }[]).map((r) => r.score)).toEqual(objects.map((r) => r.score));
+    // CSV back when the Accept header asks for it, with the version in a header.
+    const asCsv = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('accept', 'text/csv').send({ columns });
+    expect(asCsv.status).toBe(200);
+    expect(asCsv.headers['content-type']).toContain('text/csv');
+    expect(asCsv.headers['x-model-version']).toBe(await store.currentVersion(name));
+    const lines = asCsv.text.trim().split('\n');
+    expect(lines[0]).toBe('score,logRatio,logDensity,percentile,ood');
+    expect(lines.slice(1).map((l) => Number(l.split(',')[0]))).toEqual(objects.map((r) => r.score));
+
+    const badCell = await score({ columns: { ...columns, f1: columns.f1.map((v, i) => (i === 3 ? 'x' : v)) } });
+    expect(badCell.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/columns/f1/3', detail: expect.stringContaining('column "f1" row 3') });
+    const ragged = await score({ columns: { ...columns, f2: columns.f2.slice(1) } });
+    expect(ragged.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/columns/f2' });
+    const wrongType = await score({ columns: { ...columns, f0: [[1]] } });
+    expect(wrongType.body).toMatchObject({ status: 400, pointer: '/columns/f0/0' });
+    const badCsv = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send('f0,f1,f2\n1,2\n');
+    expect(badCsv.body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', detail: expect.stringContaining('body:2') });
+    const tooMany = await score({ columns: { f0: Array(51).fill(0), f1: Array(51).fill(0), f2: Array(51).fill(0) } });
+    expect(tooMany.body).toMatchObject({ status: 413, code: 'BATCH_TOO_LARGE', pointer: '/columns' });
+  });
+
   it('when the JSON is malformed, answers 400 MALFORMED_BODY', async () => {
     const res = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'application/json').send('{"records": [');
     expect(res.status).toBe(400);
