@@ -10,7 +10,7 @@ import type { DatasetStore, ModelStore } from '../store';
 import { requireScope } from './auth';
 import { notJson } from './body';
 import { rateLimitPerKey } from './rate-limit';
-import { AppError, toAppError, toProblem } from './errors';
+import { AppError, problemPage, toAppError, toProblem } from './errors';
 import type { ModelCache } from './model-cache';
 import { datasetsRouter } from './datasets.route';
 import { jobsRouter } from './jobs.route';
@@ -116,6 +116,11 @@ export function createApp(deps: AppDeps): Express {
 
   app.get('/', (_req, res) => {
     res.json({ name: 'nce-ood', links: { docs: '/docs', openapi: '/openapi.json', metrics: '/metrics', models: '/v1/models', health: '/healthz', ready: '/readyz' } });
+  });
+  app.get('/problems/:slug', (req, res) => {
+    const page = problemPage(String(req.params.slug));
+    if (page === null) throw new AppError('NOT_FOUND', `no problem type "${String(req.params.slug)}"`);
+    res.type('html').send(page);
   });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

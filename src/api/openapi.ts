@@ -3,6 +3,7 @@ import { trainingConfigSchema } from '../nce';
 import { datasetJsonSchema } from './dataset-body';
 import { trainRequestSchema } from './jobs.route';
 import { scheduleRequestSchema } from './schedule.route';
+import { ANSWERS } from './responses';
 import { columnarScoreRequestSchema, scoreRequestSchema } from './score.route';
 
 /** JSON Schema of a zod schema, its `$defs` hoisted into `components.schemas` under `prefix`. */
@@ -19,7 +20,22 @@ function component(schema: z.ZodType, prefix: string, defs: Record<string, unkno
 const problem = { $ref: '#/components/schemas/Problem' };
 const errors = (...codes: number[]): Record<string, unknown> =>
   Object.fromEntries(codes.map((c) => [String(c), { description: 'problem', content: { 'application/problem+json': { schema: problem } } }]));
-const json = (schema: unknown): Record<string, unknown> => ({ content: { 'application/json': { schema } } });
+const json = (schema: unknown, example?: unknown): Record<string, unknown> => ({ content: { 'application/json': { schema, ...(example === undefined ? {} : { example }) } } });
+/** A 2xx answer whose body is one of {@link ANSWERS}, with an example. */
+const answer = (description: string, name: keyof typeof ANSWERS, example?: unknown): Record<string, unknown> => ({ description, ...json({ $ref: `#/components/schemas/${name}` }, example) });
+
+const VERSION = '20261204T101500123Z-3fa9c2';
+const JOB = {
+  id: '804d0e17-152e-4d32-9302-f8caf609ce77',
+  state: 'completed',
+  payload: { kind: 'train', model: 'payments', dataset: 'payments', config: {} },
+  progress: [{ pass: 1, epoch: 1, epochs: 60, loss: 0.4727, valLoss: 0.4998, valAuc: 0.54, seconds: 0.8 }],
+  attempts: 1,
+  result: { model: 'payments', version: VERSION, promoted: true },
+  createdAt: '2026-12-04T10:14:58.093Z',
+  startedAt: '2026-12-04T10:14:58.101Z',
+  finishedAt: '2026-12-04T10:15:00.466Z',
+};
 const named = (what: string) => ({ name: 'name', in: 'path', required: true, description: `${what} name`, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' } });
 
 /** The OpenAPI 3.1 document, built from the same zod schemas that validate requests. */
@@ -33,6 +49,7 @@ export function openApiDocument(): Record<string, unknown> {
   schemas.ScheduleRequest = component(scheduleRequestSchema, 'ScheduleRequest', schemas);
   (schemas.ScheduleRequest as { properties: Record<string, unknown> }).properties.config = { $ref: '#/components/schemas/TrainingConfig' };
   (schemas.TrainRequest as { properties: Record<string, unknown> }).properties.config = { $ref: '#/components/schemas/TrainingConfig' };
+  for (const [name, schema] of Object.entries(ANSWERS)) schemas[name] = component(schema, name, schemas);
   schemas.Problem = {
     type: 'object',
     required: ['type', 'title', 'status', 'detail', 'code'],
@@ -55,48 +72,52 @@ export function openApiDocument(): Record<string, unknown> {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
     },
     security: auth,
+    servers: [{ url: '/', description: 'this service: paths are relative to where the document is served' }],
     paths: {
-      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'alive' } } } },
-      '/readyz': { get: { summary: 'Readiness: store, backend, loaded models', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
-      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text format' } } } },
-      '/v1/datasets': { get: { summary: 'List datasets', responses: { '200': { description: 'datasets' } } } },
+      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': answer('alive', 'HealthAnswer', { status: 'ok' }) } } },
+      '/readyz': { get: { summary: 'Readiness: store, backend, loaded models', security: [], responses: { '200': answer('ready, or degraded (the store is full, read-only or unreachable: loaded models still score)', 'ReadyAnswer', { status: 'ready', store: 'ok', backend: 'wasm', modelsLoaded: ['payments'] }), '503': answer('not ready: no store and no model to serve', 'ReadyAnswer') } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      '/v1/datasets': { get: { summary: 'List datasets', responses: { '200': answer('datasets', 'DatasetListAnswer') } } },
       '/v1/datasets/{name}': {
         parameters: [named('dataset')],
         put: {
           summary: 'Create or replace a dataset from CSV, NDJSON or JSON',
           requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } }, 'application/x-ndjson': { schema: { type: 'string' } }, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } },
-          responses: { '200': { description: 'stored' }, ...errors(400, 401, 403, 413, 415, 503, 507) },
+          responses: {
+            '200': answer('stored', 'DatasetAnswer', { name: 'payments', rows: 5000, columns: ['amount', 'channel'], updatedAt: '2026-12-04T10:14:50.026Z', schema: [{ name: 'amount', kind: 'numeric', missing: false }, { name: 'channel', kind: 'categorical', missing: false }] }),
+            ...errors(400, 401, 403, 413, 415, 503, 507),
+          },
         },
-        get: { summary: 'Rows, columns and contract (schema: each column\'s kind and whether it may be missing, fixed when the dataset was created) of a dataset', responses: { '200': { description: 'summary' }, ...errors(404) } },
+        get: { summary: 'Rows, columns and contract (schema: each column\'s kind and whether it may be missing, fixed when the dataset was created) of a dataset', responses: { '200': answer('summary', 'DatasetAnswer'), ...errors(404) } },
         delete: { summary: 'Delete a dataset', responses: { '204': { description: 'deleted' }, ...errors(404) } },
       },
       '/v1/datasets/{name}/records': {
         parameters: [named('dataset'), { name: 'maxRows', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'keep only the newest rows' }],
-        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } }, responses: { '200': { description: 'appended' }, ...errors(400, 404, 413, 415) } },
+        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } }, responses: { '200': answer('appended', 'DatasetAnswer'), ...errors(400, 404, 413, 415) } },
       },
-      '/v1/models': { get: { summary: 'List models', responses: { '200': { description: 'models' } } } },
+      '/v1/models': { get: { summary: 'List models', responses: { '200': answer('models and their current versions', 'ModelListAnswer', { models: [{ name: 'payments', version: VERSION }] }) } } },
       '/v1/models/{name}': {
         parameters: [named('model')],
-        get: { summary: "The current version's manifest summary", responses: { '200': { description: 'summary' }, ...errors(404, 503) } },
+        get: { summary: "The current version's manifest summary", responses: { '200': answer('summary', 'ModelAnswer'), ...errors(404, 503) } },
         delete: { summary: 'Delete a model and its versions', responses: { '204': { description: 'deleted' }, ...errors(403, 404) } },
       },
-      '/v1/models/{name}/versions': { parameters: [named('model')], get: { summary: 'Versions, current and candidates', responses: { '200': { description: 'versions' }, ...errors(404) } } },
+      '/v1/models/{name}/versions': { parameters: [named('model')], get: { summary: 'Versions, current and candidates', responses: { '200': answer('versions, oldest first', 'VersionListAnswer', { name: 'payments', versions: [{ version: VERSION, current: true, candidate: null, createdAt: '2026-12-04T10:15:00.440Z', valAuc: 0.54, trainRows: 4000 }] }), ...errors(404) } } },
       '/v1/models/{name}/versions/{version}/promote': {
         parameters: [named('model'), { name: 'version', in: 'path', required: true, schema: { type: 'string' } }],
-        post: { summary: 'Make a version current (rollback)', responses: { '200': { description: 'promoted' }, ...errors(403, 404, 409, 503) } },
+        post: { summary: 'Make a version current (rollback)', responses: { '200': answer('promoted; this replica serves it at once', 'PromoteAnswer', { name: 'payments', version: VERSION, current: true }), ...errors(403, 404, 409, 503) } },
       },
       '/v1/models/{name}/train': {
         parameters: [named('model')],
-        post: { summary: 'Train a new version on a stored dataset', requestBody: { required: true, ...json({ $ref: '#/components/schemas/TrainRequest' }) }, responses: { '202': { description: 'job accepted: {jobId}' }, ...errors(400, 403, 404, 415, 422) } },
+        post: { summary: 'Train a new version on a stored dataset', requestBody: { required: true, ...json({ $ref: '#/components/schemas/TrainRequest' }) }, responses: { '202': answer('job accepted (recorded before this answer)', 'TrainAnswer', { jobId: JOB.id, state: 'queued' }), ...errors(400, 403, 404, 415, 422, 503, 507) } },
       },
       '/v1/models/{name}/schedule': {
         parameters: [named('model')],
         put: {
           summary: 'Retrain on a cron schedule (5 fields, or 6 with seconds first, read in timezone, UTC by default); replaces the model\'s schedule',
           requestBody: { required: true, ...json({ $ref: '#/components/schemas/ScheduleRequest' }) },
-          responses: { '200': { description: 'the schedule with its next run' }, ...errors(400, 401, 403, 404, 415, 422, 503) },
+          responses: { '200': answer('the schedule with its next and last run', 'ScheduleAnswer', { model: 'payments', cron: '0 3 * * *', dataset: 'payments', timezone: 'UTC', nextRun: '2026-12-05T03:00:00.000Z', lastRun: null }), ...errors(400, 401, 403, 404, 415, 422, 503) },
         },
-        get: { summary: "The model's schedule, its time zone, next run and last run (the newest job it enqueued)", responses: { '200': { description: 'schedule' }, ...errors(404) } },
+        get: { summary: "The model's schedule, its time zone, next run and last run (the newest job it enqueued)", responses: { '200': answer('schedule', 'ScheduleAnswer'), ...errors(404) } },
         delete: { summary: 'Stop retraining on a schedule', responses: { '204': { description: 'deleted' }, ...errors(403, 404) } },
       },
       '/v1/jobs': {
@@ -107,10 +128,10 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'state', in: 'query', schema: { type: 'string', enum: ['queued', 'running', 'completed', 'failed'] } },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } },
           ],
-          responses: { '200': { description: '{jobs: [...]}' }, ...errors(400, 401) },
+          responses: { '200': answer('jobs, newest first', 'JobListAnswer', { jobs: [{ ...JOB, progress: [] }] }), ...errors(400, 401) },
         },
       },
-      '/v1/jobs/{id}': { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'Job state, per-epoch progress, result or error', responses: { '200': { description: 'job' }, ...errors(404) } } },
+      '/v1/jobs/{id}': { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'Job state, per-epoch progress, result or error', responses: { '200': answer('job', 'JobAnswer', JOB), ...errors(404) } } },
       '/v1/models/{name}/score': {
         parameters: [named('model')],
         post: {
@@ -119,14 +140,27 @@ export function openApiDocument(): Record<string, unknown> {
             required: true,
             description: 'records as objects, as columns (one array per field, as pandas to_dict("list") gives), or as CSV with a header row (or NDJSON)',
             content: {
-              'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/ScoreRequest' }, { $ref: '#/components/schemas/ColumnarScoreRequest' }] } },
+              'application/json': {
+                schema: { oneOf: [{ $ref: '#/components/schemas/ScoreRequest' }, { $ref: '#/components/schemas/ColumnarScoreRequest' }] },
+                examples: {
+                  records: { value: { records: [{ amount: 42.5, channel: 'web' }, { amount: 9500, channel: 'atm' }] } },
+                  columns: { value: { columns: { amount: [42.5, 9500], channel: ['web', 'atm'] } } },
+                },
+              },
               'text/csv': { schema: { type: 'string' } },
               'application/x-ndjson': { schema: { type: 'string' } },
             },
           },
           responses: {
             '200': {
-              description: '{model, version, results}: per record score, logRatio, logDensity (null without a noise density), percentile, ood, and contributions with explain; numbers rounded to six decimal places. With Accept: text/csv, a CSV of score,logRatio,logDensity,percentile,ood (the version in the x-model-version header)',
+              description: 'per record score, logRatio, logDensity (null without a noise density), percentile, ood, and contributions with explain; numbers rounded to six decimal places. With Accept: text/csv, a CSV of score,logRatio,logDensity,percentile,ood (the version in the x-model-version header)',
+              content: {
+                'application/json': {
+                  schema: { $ref: '#/components/schemas/ScoreAnswer' },
+                  example: { model: 'payments', version: VERSION, results: [{ score: -9.91, logRatio: 0.12, logDensity: -9.91, percentile: 0.42, ood: false }, { score: -48.3, logRatio: -2.05, logDensity: -48.3, percentile: 0, ood: true }] },
+                },
+                'text/csv': { schema: { type: 'string' }, example: 'score,logRatio,logDensity,percentile,ood\n-9.91,0.12,-9.91,0.42,false\n' },
+              },
             },
             ...errors(400, 401, 403, 404, 413, 415, 429, 503),
           },

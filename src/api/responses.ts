@@ -1,0 +1,168 @@
+/**
+ * The shapes of the API's 2xx answers, as zod schemas: the OpenAPI document's response schemas
+ * are generated from them, and a test holds every route's real answers to them (strictly: a field
+ * a route adds without adding it here fails that test).
+ */
+import { z } from 'zod';
+
+const isoTime = z.string().describe('ISO 8601 time, UTC');
+const version = z.string().describe('version id: UTC time to the millisecond and random hex, sortable by age');
+
+/** `GET /healthz`. */
+export const healthAnswer = z.object({ status: z.literal('ok') }).strict();
+
+/** `GET /readyz` (200 when ready or degraded, 503 when not ready). */
+export const readyAnswer = z
+  .object({
+    status: z.enum(['ready', 'degraded', 'not ready']),
+    store: z.enum(['ok', 'full', 'read-only', 'unreachable']),
+    backend: z.string(),
+    modelsLoaded: z.array(z.string()),
+  })
+  .strict();
+
+/** `GET /`. */
+export const rootAnswer = z.object({ name: z.literal('nce-ood'), links: z.record(z.string(), z.string()) }).strict();
+
+/** One column of a dataset's contract. */
+const columnContract = z.object({ name: z.string(), kind: z.enum(['numeric', 'categorical']), missing: z.boolean() }).strict();
+
+/** `PUT`/`GET /v1/datasets/{name}`, `POST .../records`. */
+export const datasetAnswer = z
+  .object({
+    name: z.string(),
+    rows: z.number().int(),
+    columns: z.array(z.string()),
+    updatedAt: isoTime,
+    schema: z.array(columnContract).optional().describe('the contract fixed when the dataset was created'),
+  })
+  .strict();
+
+/** `GET /v1/datasets`. */
+export const datasetListAnswer = z.object({ datasets: z.array(datasetAnswer) }).strict();
+
+/** `GET /v1/models`. */
+export const modelListAnswer = z.object({ models: z.array(z.object({ name: z.string(), version }).strict()) }).strict();
+
+/** `GET /v1/models/{name}`: the current version's manifest summary. */
+export const modelAnswer = z
+  .object({
+    name: z.string(),
+    version,
+    createdAt: isoTime,
+    features: z.array(z.object({ name: z.string(), kind: z.enum(['numeric', 'categorical']), hasMissing: z.boolean() }).strict()),
+    scoreKind: z.enum(['logDensity', 'logRatio', 'productOfExperts']),
+    noise: z.unknown().describe('the noise spec q was fitted from'),
+    calibration: z.object({ targetFpr: z.number(), threshold: z.number(), referenceCount: z.number().int() }).strict(),
+    training: z.object({ trainRows: z.number().int(), validationRows: z.number().int(), valAuc: z.number(), seconds: z.number() }).strict(),
+    dataset: z.object({ fingerprint: z.string(), rows: z.number().int() }).strict(),
+    backend: z.string(),
+  })
+  .strict();
+
+/** `GET /v1/models/{name}/versions`. */
+export const versionListAnswer = z
+  .object({
+    name: z.string(),
+    versions: z.array(
+      z
+        .object({
+          version,
+          current: z.boolean(),
+          candidate: z.string().nullable().describe("why the quality gate kept it from being current, or null"),
+          createdAt: isoTime.optional(),
+          valAuc: z.number().optional(),
+          trainRows: z.number().int().optional(),
+          damaged: z.string().optional().describe('why the version cannot be loaded'),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+/** `POST /v1/models/{name}/versions/{version}/promote`. */
+export const promoteAnswer = z.object({ name: z.string(), version, current: z.literal(true) }).strict();
+
+/** `POST /v1/models/{name}/train` (202). */
+export const trainAnswer = z.object({ jobId: z.string(), state: z.enum(['queued', 'running', 'completed', 'failed']) }).strict();
+
+const epochProgress = z
+  .object({ pass: z.number().int(), epoch: z.number().int(), epochs: z.number().int(), loss: z.number(), valLoss: z.number(), valAuc: z.number(), seconds: z.number() })
+  .strict();
+
+/** A job, as `GET /v1/jobs/{id}` shows it (the list leaves `progress` empty). */
+export const jobAnswer = z
+  .object({
+    id: z.string(),
+    state: z.enum(['queued', 'running', 'completed', 'failed']),
+    payload: z
+      .object({
+        kind: z.literal('train'),
+        model: z.string(),
+        dataset: z.string(),
+        config: z.unknown(),
+        allowSchemaChange: z.boolean().optional(),
+        trigger: z.enum(['schedule', 'drift']).optional(),
+      })
+      .strict(),
+    progress: z.array(epochProgress),
+    attempts: z.number().int().optional(),
+    result: z
+      .object({ model: z.string(), version, promoted: z.boolean(), reason: z.string().optional(), unchanged: z.boolean().optional() })
+      .strict()
+      .optional(),
+    error: z.object({ code: z.string(), message: z.string() }).strict().optional(),
+    createdAt: isoTime,
+    startedAt: isoTime.optional(),
+    finishedAt: isoTime.optional(),
+  })
+  .strict();
+
+/** `GET /v1/jobs`. */
+export const jobListAnswer = z.object({ jobs: z.array(jobAnswer) }).strict();
+
+/** `PUT`/`GET /v1/models/{name}/schedule`. */
+export const scheduleAnswer = z
+  .object({
+    model: z.string(),
+    cron: z.string(),
+    dataset: z.string(),
+    config: z.unknown().optional(),
+    timezone: z.string(),
+    nextRun: isoTime.nullable(),
+    lastRun: jobAnswer.nullable().describe('the newest job the schedule enqueued, or null'),
+  })
+  .strict();
+
+/** One scored record. */
+export const scoreResultAnswer = z
+  .object({
+    score: z.number().describe('the OOD score in nats; higher is more like the reference data'),
+    logRatio: z.number(),
+    logDensity: z.number().nullable().describe('null where the noise has no density'),
+    percentile: z.number().min(0).max(1),
+    ood: z.boolean(),
+    contributions: z.record(z.string(), z.number()).optional().describe('with explain: per feature, its part of the score'),
+  })
+  .strict();
+
+/** `POST /v1/models/{name}/score` (JSON). */
+export const scoreAnswerSchema = z.object({ model: z.string(), version, results: z.array(scoreResultAnswer) }).strict();
+
+/** Each 2xx answer schema by the name the OpenAPI document gives it. */
+export const ANSWERS = {
+  HealthAnswer: healthAnswer,
+  ReadyAnswer: readyAnswer,
+  RootAnswer: rootAnswer,
+  DatasetAnswer: datasetAnswer,
+  DatasetListAnswer: datasetListAnswer,
+  ModelListAnswer: modelListAnswer,
+  ModelAnswer: modelAnswer,
+  VersionListAnswer: versionListAnswer,
+  PromoteAnswer: promoteAnswer,
+  TrainAnswer: trainAnswer,
+  JobAnswer: jobAnswer,
+  JobListAnswer: jobListAnswer,
+  ScheduleAnswer: scheduleAnswer,
+  ScoreAnswer: scoreAnswerSchema,
+} as const;

@@ -1,0 +1,99 @@
+import { spawnSync } from 'node:child_process';
+import request from 'supertest';
+import type { z } from 'zod';
+import { openApiDocument } from '../../src/api/openapi';
+import { errorTable, problemType } from '../../src/api/errors';
+import { ANSWERS } from '../../src/api/responses';
+import { normalRecords } from '../helpers/data';
+import { type EmbeddedService, jobFinished, startEmbedded } from '../helpers/service';
+
+let running: EmbeddedService;
+
+/**
+ * Validates an OpenAPI document with @apidevtools/swagger-parser in a child process (its
+ * dependencies are ES modules, which Node loads and Jest's module system does not): null when
+ * valid, else the validator's message.
+ */
+function openApiProblem(doc: unknown): string | null {
+  const script = `require('@apidevtools/swagger-parser').validate(JSON.parse(require('node:fs').readFileSync(0, 'utf8'))).then(() => process.stdout.write('valid'), (e) => process.stdout.write(e.message))`;
+  const out = spawnSync(process.execPath, ['-e', script], { input: JSON.stringify(doc), encoding: 'utf8', cwd: __dirname });
+  return out.stdout === 'valid' ? null : out.stdout + out.stderr;
+}
+
+beforeAll(async () => {
+  running = await startEmbedded();
+});
+
+afterAll(async () => {
+  await running.close();
+});
+
+describe('the OpenAPI document', () => {
+  it('validates with a real OpenAPI validator, and every 2xx answer with a body has a schema', async () => {
+    const doc = openApiDocument();
+    expect(openApiProblem(doc)).toBeNull();
+    // The validator does find what is wrong in a broken document.
+    expect(openApiProblem({ ...doc, paths: { '/x': { get: { responses: { '200': { content: { 'application/json': { schema: { $ref: '#/components/schemas/Nothing' } } } } } } } } })).toMatch(/Nothing|description/);
+    const bare: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>>)) {
+      for (const [method, op] of Object.entries(item)) {
+        for (const [status, answer] of Object.entries(op.responses ?? {})) {
+          if (!/^2/.test(status) || status === '204') continue;
+          if (!answer.content || Object.values(answer.content).some((c) => c.schema === undefined)) bare.push(`${method} ${path} ${status}`);
+        }
+      }
+    }
+    expect(bare).toEqual([]);
+    expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })]);
+  });
+
+  it('describes what the routes really answer: each 2xx body parses with its answer schema', async () => {
+    const { app } = running.service;
+    const checked = new Set<string>();
+    const holds = async <T extends keyof typeof ANSWERS>(name: T, res: request.Response, status = 200): Promise<z.infer<(typeof ANSWERS)[T]>> => {
+      expect(res.status).toBe(status);
+      checked.add(name);
+      return ANSWERS[name].parse(res.body) as z.infer<(typeof ANSWERS)[T]>;
+    };
+    await holds('RootAnswer', await request(app).get('/'));
+    await holds('HealthAnswer', await request(app).get('/healthz'));
+    await holds('ReadyAnswer', await request(app).get('/readyz'));
+    await holds('DatasetAnswer', await request(app).put('/v1/datasets/d').send({ records: normalRecords(80, 2, 1) }));
+    await holds('DatasetAnswer', await request(app).post('/v1/datasets/d/records').send({ records: normalRecords(3, 2, 2) }));
+    await holds('DatasetAnswer', await request(app).get('/v1/datasets/d'));
+    await holds('DatasetListAnswer', await request(app).get('/v1/datasets'));
+    const { jobId } = await holds('TrainAnswer', await request(app).post('/v1/models/m/train').send({ dataset: 'd', config: { epochs: 2 } }), 202);
+    await jobFinished(app, jobId);
+    await holds('JobAnswer', await request(app).get(`/v1/jobs/${jobId}`));
+    await holds('JobListAnswer', await request(app).get('/v1/jobs?model=m'));
+    await holds('ModelListAnswer', await request(app).get('/v1/models'));
+    await holds('ModelAnswer', await request(app).get('/v1/models/m'));
+    const { versions } = await holds('VersionListAnswer', await request(app).get('/v1/models/m/versions'));
+    await holds('PromoteAnswer', await request(app).post(`/v1/models/m/versions/${versions[0]!.version}/promote`));
+    await holds('ScheduleAnswer', await request(app).put('/v1/models/m/schedule').send({ cron: '0 3 * * *', dataset: 'd' }));
+    await holds('ScheduleAnswer', await request(app).get('/v1/models/m/schedule'));
+    await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: normalRecords(3, 2, 3) }));
+    await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: normalRecords(300, 2, 3) }));
+    await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: normalRecords(2, 2, 3), explain: true }));
+    // Every answer schema the document names was held to a real answer.
+    expect([...checked].sort()).toEqual(Object.keys(ANSWERS).sort());
+  });
+});
+
+describe('problem types', () => {
+  it('every code has a status and a page at its type URI that says what it means; an unknown one is a 404', async () => {
+    const { app } = running.service;
+    for (const { code, status, title, help } of errorTable()) {
+      expect(status).toBeGreaterThanOrEqual(400);
+      expect(help.length).toBeGreaterThan(20);
+      const page = await request(app).get(problemType(code));
+      expect(page.status).toBe(200);
+      expect(page.headers['content-type']).toContain('text/html');
+      expect(page.text).toContain(code);
+      expect(page.text).toContain(title);
+    }
+    const unknown = await request(app).get('/problems/no-such-problem');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ code: 'NOT_FOUND', type: problemType('NOT_FOUND') });
+  });
+});
