@@ -123,6 +123,9 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect(listed[1]!.result.version).toBe(job.result.version);
     expect((await call(apiB.url, 'GET', `/v1/jobs?model=${model}&limit=1`)).body.jobs.map((j: { id: string }) => j.id)).toEqual([again.id]);
     expect((await call(apiA.url, 'POST', `/v1/models/${model}/versions/${job.result.version}/promote`)).status).toBe(200);
+    // The replica that answered the promote serves the promoted version at once; the other within
+    // its pub/sub delay.
+    expect((await call(apiA.url, 'POST', `/v1/models/${model}/score`, { records: [Object.fromEntries(test.features.map((c) => [c, 0]))] })).body.version).toBe(job.result.version);
     await eventually(async () => ((await call(apiB.url, 'GET', `/v1/models/${model}`)).body.version === job.result.version ? true : undefined), 2000, 'the rollback');
   });
 
