@@ -1,11 +1,14 @@
 /**
- * Chaos benchmark, embedded mode: kills the service with SIGKILL at random points of training and
+ * Chaos benchmark, embedded mode. First a storm (bench/storm.ts) for --storm-seconds (default
+ * 120; the test suite runs 20): scoring through concurrent deletes, promotes, retrains and
+ * dataset replacements, with no 5xx, only versions that existed, and the registry matching the
+ * disk afterwards. Then it kills the service with SIGKILL at random points of training and
  * saving, restarts it on the same directory each time, and then checks what a restart must leave:
  * every accepted job finished (none lost), exactly one version per completed job, no version
  * without a job, and no temporary files (version folders, pointer files, dataset and journal temp
  * files, renamed-away models).
  *
- *   npm run bench:chaos [-- --kills 10] [--dataset thyroid] [--seed 1] [--check]
+ *   npm run bench:chaos [-- --storm-seconds 120] [--kills 10] [--dataset thyroid] [--seed 1] [--check]
  *
  * Then, with a bounded model cache (MODEL_CACHE_MAX=8), it scores 40 models of 512 features in
  * turn, twice, and compares the resident memory with that of 8 loaded models: it should stay within
@@ -18,17 +21,24 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { composeEmbedded } from '../src/compose';
+import { loadSettings } from '../src/config';
+import { initBackend, toArtifact, train } from '../src/nce';
 import { createRng } from '../src/nce/random';
+import { runStorm } from './storm';
 import { parseCsv, VERSION_PATTERN } from '../src/store';
 import { send, start } from './serve-utils';
 
 const root = resolve(__dirname, '..', '..');
-const { values } = parseArgs({ options: { kills: { type: 'string' }, dataset: { type: 'string' }, seed: { type: 'string' }, check: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { 'storm-seconds': { type: 'string' }, kills: { type: 'string' }, dataset: { type: 'string' }, seed: { type: 'string' }, check: { type: 'boolean' } } });
+const stormSeconds = Number(values['storm-seconds'] ?? 120);
 const kills = Number(values.kills ?? 10);
 const dataset = values.dataset ?? 'thyroid';
 const rng = createRng(Number(values.seed ?? 1));
 const MODEL = 'chaos';
-/** Epochs per job: long enough that a kill lands in training as often as around the save. */
+/** Epochs per job: long enough that a kill lands in training as often as around the save. Each job has its own seed: a retrain identical to the current version saves nothing. */
 const CONFIG = { epochs: 6, patience: 100 };
 
 interface JobView {
@@ -56,7 +66,46 @@ async function job(base: string, id: string): Promise<JobView | null> {
   return res.status === 404 ? null : ((await res.json()) as JobView);
 }
 
+/** Two correlated numeric features, f0 and f1, as CSV (header first). */
+function storeCsv(seed: number): string {
+  const r = createRng(seed);
+  const lines = ['f0,f1'];
+  for (let i = 0; i < 150; i++) {
+    const a = r.normal();
+    lines.push(`${a},${a + 0.3 * r.normal()}`);
+  }
+  return lines.join('\n');
+}
+
+/** The storm, in this process against an embedded service of its own. */
+async function stormPhase(seconds: number, failures: string[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'nce-chaos-storm-'));
+  const backend = await initBackend();
+  const service = await composeEmbedded(loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data') }), pino({ level: 'silent' }), backend);
+  const server = service.app.listen(0, '127.0.0.1');
+  try {
+    await new Promise((ok, fail) => server.once('listening', ok).once('error', fail));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const records = parseCsv(storeCsv(1)).records;
+    const artifact = toArtifact(await train(records, { epochs: 2 }), { datasetFingerprint: 'storm', datasetRows: records.length, backend });
+    const report = await runStorm(service, base, join(dir, 'models'), artifact, storeCsv, seconds * 1000);
+    const statuses = [...report.statuses.entries()].sort(([a], [b]) => a - b).map(([k, v]) => `${k}: ${v}`).join(', ');
+    const strangers = report.served.filter((v) => !report.created.has(v));
+    console.log(`storm: ${seconds} s; answers by status ${statuses}; ${report.served.length} scoring answers naming ${new Set(report.served).size} versions, ${strangers.length} of them never created; registry ${report.registry.length === report.disk.length && report.registry.every((v, i) => v === report.disk[i]) ? 'matches' : 'differs from'} the disk`);
+    for (const f of report.failures) failures.push(`storm: ${f}`);
+    if (strangers.length > 0) failures.push(`storm: ${strangers.length} answers named versions that never existed`);
+    if (JSON.stringify(report.registry) !== JSON.stringify(report.disk)) failures.push(`storm: registry ${report.registry.join(',')} differs from disk ${report.disk.join(',')}`);
+    if (report.leftovers.length > 0) failures.push(`storm: left over ${report.leftovers.join(', ')}`);
+  } finally {
+    await new Promise((ok) => server.close(ok));
+    await service.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  const failures: string[] = [];
+  if (stormSeconds > 0) await stormPhase(stormSeconds, failures);
   const dir = mkdtempSync(join(tmpdir(), 'nce-chaos-'));
   const table = parseCsv(readFileSync(resolve(root, '..', 'shared', 'datasets', `${dataset}.csv`), 'utf8'));
   const features = table.columns.filter((c) => c !== 'label' && c !== 'split');
@@ -67,13 +116,12 @@ async function main(): Promise<void> {
   let service: { child: ChildProcess; port: number } = await start(script, env, '/healthz');
   let base = `http://127.0.0.1:${service.port}`;
   const accepted: string[] = [];
-  const failures: string[] = [];
   const log: string[] = [];
   try {
     await send('PUT', `${base}/v1/datasets/${MODEL}`, csv, 'text/csv');
     // One job undisturbed, to learn how long a job takes here.
     const t0 = Date.now();
-    const first = ((await send('POST', `${base}/v1/models/${MODEL}/train`, { dataset: MODEL, config: CONFIG })) as { jobId: string }).jobId;
+    const first = ((await send('POST', `${base}/v1/models/${MODEL}/train`, { dataset: MODEL, config: { ...CONFIG, seed: accepted.length + 1 } })) as { jobId: string }).jobId;
     accepted.push(first);
     while ((await job(base, first))?.state !== 'completed') await new Promise((r) => setTimeout(r, 100));
     const jobMs = Date.now() - t0;
@@ -83,17 +131,21 @@ async function main(): Promise<void> {
       // A new job now and then; otherwise the last one, interrupted, runs again after the restart.
       if (k % 2 === 1) {
         try {
-          accepted.push(((await send('POST', `${base}/v1/models/${MODEL}/train`, { dataset: MODEL, config: CONFIG })) as { jobId: string }).jobId);
+          accepted.push(((await send('POST', `${base}/v1/models/${MODEL}/train`, { dataset: MODEL, config: { ...CONFIG, seed: accepted.length + 1 } })) as { jobId: string }).jobId);
         } catch (e: unknown) {
           failures.push(`kill ${k}: POST train failed: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
-      const delay = Math.floor(rng.uniform() * jobMs * 1.2);
+      // From the moment the newest job runs (or the restart, when it is done), a random point of
+      // its training or saving.
+      const newest = accepted[accepted.length - 1] as string;
+      for (let i = 0; i < 100 && (await job(base, newest))?.state === 'queued'; i++) await new Promise((r) => setTimeout(r, 20));
+      const delay = Math.floor(rng.uniform() * jobMs);
       await new Promise((r) => setTimeout(r, delay));
       const states = await Promise.all(accepted.map((id) => job(base, id).then((j) => j?.state ?? 'missing')));
       service.child.kill('SIGKILL');
       await new Promise((r) => service.child.once('exit', r));
-      log.push(`kill ${k} after ${delay} ms: jobs ${states.join(', ')}`);
+      log.push(`kill ${k}, ${delay} ms into the newest job: jobs ${states.join(', ')}`);
       service = await start(script, env, '/healthz');
       base = `http://127.0.0.1:${service.port}`;
     }
@@ -133,7 +185,7 @@ async function main(): Promise<void> {
     for (const f of failures) console.log(`FAIL ${f}`);
     if (values.check) process.exitCode = 1;
   } else {
-    console.log('ok: no job lost, one version per completed job, no leftovers; memory within the cache bound');
+    console.log('ok: the storm answered no 5xx and only versions that existed; no job lost, one version per completed job, no leftovers; memory within the cache bound');
   }
 }
 
