@@ -2,9 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { auroc } from '../../src/nce';
-import { parseCsv } from '../../src/store';
-import { suffix } from '../helpers/data';
+import { auroc, toArtifact, train } from '../../src/nce';
+import { openRedis, parseCsv, RedisModelStore } from '../../src/store';
+import { normalRecords, suffix } from '../helpers/data';
+import { swapUnderLoad } from '../helpers/hot-swap';
 import { eventually, freePort, ROOT, run, type Running, startApi, startRedis } from '../helpers/processes';
 
 /**
@@ -191,6 +192,23 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect((await call(apiB.url, 'DELETE', `/v1/models/${model}/schedule`)).status).toBe(204);
     expect((await call(apiA.url, 'GET', `/v1/models/${model}/schedule`)).status).toBe(404);
   });
+
+  it('hot swap under load: two versions promoted back and forth every 40 ms through one API while 8 clients score both: only 200s, each naming one of the two', async () => {
+    const connection = await openRedis(redis.url, 'commands');
+    try {
+      const store = new RedisModelStore(connection);
+      const trained = async (seed: number) => toArtifact(await train(normalRecords(300, 3, seed), { epochs: 2, seed }), { datasetFingerprint: String(seed), datasetRows: 300, backend: 'wasm' });
+      const v1 = await store.save('m', await trained(1));
+      const v2 = await store.save('m', await trained(2));
+      const { answers, wrong, promotes } = await swapUnderLoad([apiA.url, apiB.url], apiA.url, v1, v2, 20_000);
+      expect(wrong.slice(0, 5)).toEqual([]);
+      expect(answers.get(`200 ${v1}`)).toBeGreaterThan(50);
+      expect(answers.get(`200 ${v2}`)).toBeGreaterThan(50);
+      expect(promotes).toBeGreaterThan(100);
+    } finally {
+      await connection.quit();
+    }
+  }, 60_000);
 
   it('bad input gets the documented problem; a job with a missing dataset fails at once without retries; the APIs keep serving', async () => {
     expect((await call(apiA.url, 'POST', '/v1/models/m/train', { dataset: 'nope' })).body).toMatchObject({ status: 404, code: 'NOT_FOUND', pointer: '/dataset' });

@@ -1,12 +1,14 @@
 import type { Server } from 'node:http';
 import { toArtifact, train } from '../../src/nce';
 import { normalRecords } from '../helpers/data';
+import { swapUnderLoad } from '../helpers/hot-swap';
 import { type EmbeddedService, listen, startEmbedded } from '../helpers/service';
 
 /**
  * Hot swap under load, embedded mode with a scoring thread: two versions promoted back and forth
  * every 40 ms for 20 s while 8 clients score batches of 1, 16, 64 and 300 records (all but the
- * single records go to the thread). Every answer is a 200 naming one of the two versions.
+ * single records go to the thread). Every answer is a 200 naming one of the two versions. The
+ * distributed form is in test/e2e/distributed.test.ts.
  */
 const SWAP_MS = 20_000;
 let running: EmbeddedService;
@@ -29,31 +31,7 @@ describe('hot swap under load', () => {
     const trained = async (seed: number) => toArtifact(await train(normalRecords(300, 3, seed), { epochs: 2, seed }), { datasetFingerprint: String(seed), datasetRows: 300, backend: running.backend });
     const v1 = await store.save('m', await trained(1));
     const v2 = await store.save('m', await trained(2));
-    const sizes = [1, 16, 64, 300];
-    const bodies = sizes.map((n) => JSON.stringify({ records: normalRecords(n, 3, 10 + n) }));
-    const answers = new Map<string, number>();
-    const wrong: string[] = [];
-    const end = Date.now() + SWAP_MS;
-    let promotes = 0;
-    const client = async (c: number): Promise<void> => {
-      for (let i = c; Date.now() < end; i++) {
-        const size = i % sizes.length;
-        const res = await fetch(`${base}/v1/models/m/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[size] });
-        const body = (await res.json()) as { version?: string; results?: unknown[] };
-        const key = `${res.status} ${body.version}`;
-        answers.set(key, (answers.get(key) ?? 0) + 1);
-        if (res.status !== 200 || (body.version !== v1 && body.version !== v2) || body.results?.length !== sizes[size]) wrong.push(`${key} ${JSON.stringify(body).slice(0, 200)}`);
-      }
-    };
-    const swapper = async (): Promise<void> => {
-      for (let i = 0; Date.now() < end; i++) {
-        const res = await fetch(`${base}/v1/models/m/versions/${i % 2 === 0 ? v1 : v2}/promote`, { method: 'POST' });
-        if (res.status !== 200) wrong.push(`promote: ${res.status} ${await res.text()}`);
-        promotes++;
-        await new Promise((r) => setTimeout(r, 40));
-      }
-    };
-    await Promise.all([swapper(), ...Array.from({ length: 8 }, (_, c) => client(c))]);
+    const { answers, wrong, promotes } = await swapUnderLoad([base], base, v1, v2, SWAP_MS);
     expect(wrong.slice(0, 5)).toEqual([]);
     // Both versions answered, often, through as many swaps as 40 ms allow.
     expect(answers.get(`200 ${v1}`)).toBeGreaterThan(50);
