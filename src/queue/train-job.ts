@@ -41,8 +41,13 @@ export async function runTrainJob(
   const { model } = payload;
   const saved = jobId === undefined ? null : await deps.models.versionOfJob(model, jobId);
   if (saved !== null) return finishSavedVersion(deps.models, model, saved);
+  const existed = (await deps.models.versions(model)).length > 0;
   const { records, info } = await deps.datasets.records(payload.dataset);
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
+  // Deleted while this job trained it: the delete wins, the model does not come back.
+  if (existed && (await deps.models.versions(model)).length === 0) {
+    throw Object.assign(new Error(`model "${model}" was deleted while this job trained it: nothing was saved`), { code: 'MODEL_DELETED' });
+  }
   const current = await currentVersionOf(deps.models, model);
   // The same records and config as the current version's (a schedule firing on unchanged data):
   // nothing new to keep.
@@ -137,7 +142,7 @@ function sameTraining(a: Manifest, b: Manifest): boolean {
 export const SCHEMA_CHANGED = 'SCHEMA_CHANGED';
 
 /** Codes of failures that retrying cannot fix: the input is wrong, not the infrastructure. */
-const PERMANENT = new Set(['INVALID_ARGUMENT', 'INVALID_CONFIG', 'INVALID_RECORD', 'INSUFFICIENT_DATA', 'DATASET_NOT_FOUND']);
+const PERMANENT = new Set(['INVALID_ARGUMENT', 'INVALID_CONFIG', 'INVALID_RECORD', 'INSUFFICIENT_DATA', 'DATASET_NOT_FOUND', 'MODEL_DELETED']);
 
 /** The stable code of a job failure. */
 export function failureCode(e: unknown): string {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
 import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from '../../src/store';
-import { runTrainJob } from '../../src/queue';
+import { failureCode, isPermanentFailure, runTrainJob } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
 import { startRedis } from '../helpers/processes';
 
@@ -80,6 +80,23 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     const v4 = await models.save(name, artifact);
     await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-1')).resolves.toMatchObject({ version: v2 });
     expect(await models.currentVersion(name)).toBe(v4);
+  });
+
+  it('fail a job whose model was deleted while it trained with MODEL_DELETED, without bringing the model back', async () => {
+    const { models, datasets } = make();
+    const name = `m-${suffix()}`;
+    await models.save(name, artifact);
+    const dataset = `d-${suffix()}`;
+    await datasets.put(dataset, ['f0', 'f1'], normalRecords(30, 2, 1));
+    const trainer = async (): Promise<Artifact> => {
+      await models.delete(name);
+      return toArtifact(trained, { datasetFingerprint: 'new', datasetRows: 30, backend: 'wasm' });
+    };
+    const failed = runTrainJob({ kind: 'train', model: name, dataset, config: {} }, { datasets, models, trainer }, 'job-x');
+    await expect(failed).rejects.toMatchObject({ code: 'MODEL_DELETED' });
+    await expect(failed.catch((e: unknown) => [failureCode(e), isPermanentFailure(e)])).resolves.toEqual(['MODEL_DELETED', true]);
+    expect(await models.versions(name)).toEqual([]);
+    expect(await models.list()).not.toContain(name);
   });
 
   it('prune the oldest versions beyond the newest N, never the current one nor the one before it', async () => {
