@@ -25,7 +25,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { composeEmbedded } from '../src/compose';
 import { loadSettings } from '../src/config';
-import { initBackend, toArtifact, train } from '../src/nce';
+import { initBackend, messageOf, toArtifact, train } from '../src/nce';
 import { createRng } from '../src/nce/random';
 import { runStorm } from './storm';
 import { parseCsv, VERSION_PATTERN } from '../src/store';
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
         try {
           accepted.push(((await send('POST', `${base}/v1/models/${MODEL}/train`, { dataset: MODEL, config: { ...CONFIG, seed: accepted.length + 1 } })) as { jobId: string }).jobId);
         } catch (e: unknown) {
-          failures.push(`kill ${k}: POST train failed: ${e instanceof Error ? e.message : String(e)}`);
+          failures.push(`kill ${k}: POST train failed: ${messageOf(e)}`);
         }
       }
       // From the moment the newest job runs (or the restart, when it is done), a random point of

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baselineRows, ROOT as root, SUITES } from './suites';
+import { messageOf } from '../src/nce';
 
 const CLASSIC = ['IForest', 'LOF', 'OCSVM', 'KNN', 'Gaussian', 'GMM'] as const;
 const QUANTITIES = ['logRatio', 'logDensity', 'logQ'] as const;
@@ -357,6 +358,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : String(e));
+  console.error(messageOf(e));
   process.exitCode = 1;
 });

@@ -18,6 +18,7 @@ import autocannon from 'autocannon';
 import { parseCsv } from '../src/store';
 import { send, start, waitForJob } from './serve-utils';
 import { ROOT as root, SUITES } from './suites';
+import { messageOf } from '../src/nce';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, dataset: { type: 'string' }, batch: { type: 'string' } } });
 // Many short rounds: the two rounds of a pair run close together, and the median of many pairs
@@ -203,6 +204,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : String(e));
+  console.error(messageOf(e));
   process.exitCode = 1;
 });

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { parseCsv } from '../src/store';
 import { send, start, waitForJob } from './serve-utils';
+import { messageOf } from '../src/nce';
 
 const root = resolve(__dirname, '..', '..');
 const { values } = parseArgs({ options: { requests: { type: 'string' }, dataset: { type: 'string' }, check: { type: 'boolean' } } });
@@ -172,6 +173,6 @@ function floor(samples: readonly Sample[]): number {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : String(e));
+  console.error(messageOf(e));
   process.exitCode = 1;
 });

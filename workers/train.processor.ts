@@ -4,7 +4,7 @@
  */
 import { type SandboxedJob, UnrecoverableError } from 'bullmq';
 import { loadSettings } from '../src/config';
-import { type EpochProgress, initBackend } from '../src/nce';
+import { type EpochProgress, initBackend, messageOf } from '../src/nce';
 import { failedReason, failureCode, isPermanentFailure, type JobPayload, type JobProgress, type JobResult, runTrainJob, trainArtifact } from '../src/queue';
 import { openRedis, RedisDatasetStore, RedisModelStore } from '../src/store';
 
@@ -51,7 +51,7 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
         }),
     }, job.id);
   } catch (e: unknown) {
-    const reason = failedReason(failureCode(e), e instanceof Error ? e.message : String(e));
+    const reason = failedReason(failureCode(e), messageOf(e));
     // Bad input fails at once; anything else (Redis away, a crash) is retried with backoff.
     throw isPermanentFailure(e) ? new UnrecoverableError(reason) : new Error(reason);
   }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Detector, type Manifest, NceError } from '../nce';
+import { Detector, type Manifest, messageOf, NceError } from '../nce';
 import type { ModelStore } from '../store';
 import { AppError } from './errors';
 
@@ -129,7 +129,7 @@ export class ModelCache {
     } catch (e: unknown) {
       // The registry is unreachable (Redis down): keep scoring with the version we hold.
       if (!entry) throw new AppError('MODEL_UNAVAILABLE', `model "${name}" cannot be loaded: the model registry is unreachable`, undefined, true, { cause: e });
-      this.logger.warn({ model: name, err: e instanceof Error ? e.message : String(e) }, 'model registry unreachable: serving the loaded version');
+      this.logger.warn({ model: name, err: messageOf(e) }, 'model registry unreachable: serving the loaded version');
       entry.checkedAt = Date.now();
       return entry.served;
     }
@@ -166,7 +166,7 @@ export class ModelCache {
       // Deleted or replaced while it loaded (a DELETE or promote raced this refresh): what the
       // store says now decides, once.
       if (again && (await this.store.currentVersion(name).catch(() => version)) !== version) return this.refresh(name, entry, false);
-      this.logger.error({ model: name, version, err: e instanceof Error ? e.message : String(e) }, 'model version refused');
+      this.logger.error({ model: name, version, err: messageOf(e) }, 'model version refused');
       if (entry) {
         entry.checkedAt = Date.now();
         return entry.served;

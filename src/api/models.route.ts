@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { NceError } from '../nce';
+import { messageOf, NceError } from '../nce';
 import type { ModelStore } from '../store';
 import { AppError } from './errors';
 import type { ModelCache } from './model-cache';
@@ -41,7 +41,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
           const { manifest } = await deps.store.load(name, version);
           return { version, current: version === current, candidate, createdAt: manifest.createdAt, valAuc: manifest.training.valAuc, trainRows: manifest.training.trainRows };
         } catch (e: unknown) {
-          return { version, current: version === current, candidate, damaged: e instanceof Error ? e.message : String(e) };
+          return { version, current: version === current, candidate, damaged: messageOf(e) };
         }
       }),
     );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { explain, type DataRecord, type Encoded, NceError, resultsOf, type ScoredRows } from '../nce';
+import { type DataRecord, type Encoded, explain, messageOf, NceError, resultsOf, type ScoredRows } from '../nce';
 import type { BinnedRecords, Metrics } from '../metrics';
 import { body, TABLE_TYPES } from './body';
 import { readDatasetBody } from './dataset-body';
@@ -236,7 +236,7 @@ async function scoreOnThread(deps: ThreadPath, model: ServedModel, head: AnswerH
     try {
       scored = await deps.threads.score(model, encoded);
     } catch (e: unknown) {
-      deps.logger.warn({ model: model.name, version: model.version, err: e instanceof Error ? e.message : String(e) }, 'scoring thread failed; the batch is scored in place');
+      deps.logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'scoring thread failed; the batch is scored in place');
     }
     if (scored) {
       deps.scored.inc();

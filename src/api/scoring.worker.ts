@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendName, Detector, initBackend, owned } from '../nce';
+import { type BackendName, Detector, initBackend, messageOf, owned } from '../nce';
 import { writeAnswer } from './score-answer';
 import { type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
@@ -42,7 +42,7 @@ function movable(reply: ScoringReply): ArrayBuffer[] {
 }
 
 function failure(id: number, e: unknown): ScoringReply {
-  return { id, type: 'error', message: e instanceof Error ? e.message : String(e) };
+  return { id, type: 'error', message: messageOf(e) };
 }
 
 port.on('message', (task: ScoringTask) => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolveTrainingConfig, type TrainingConfig } from '../nce';
+import { messageOf, resolveTrainingConfig, type TrainingConfig } from '../nce';
 import { UsageError } from './args';
 
 /** Reads and validates a training config JSON file; no file means every default. */
@@ -15,7 +15,7 @@ export function readTrainingConfig(file: string | undefined): TrainingConfig {
   try {
     json = JSON.parse(text);
   } catch (e: unknown) {
-    throw new UsageError(`${file}: config is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new UsageError(`${file}: config is not valid JSON (${messageOf(e)})`);
   }
   return resolveTrainingConfig(json);
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadSettings, SettingsError } from '../config';
-import { NceError } from '../nce';
+import { messageOf, NceError } from '../nce';
 import { UsageError } from './args';
 import { evalCommand } from './commands/eval.command';
 import { scoreCommand } from './commands/score.command';
@@ -67,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`nce-ood ${name}: ${e.message}\n`);
       return 1;
     }
-    process.stderr.write(`nce-ood ${name}: unexpected error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`nce-ood ${name}: unexpected error: ${messageOf(e)}\n`);
     return 1;
   }
 }

@@ -24,3 +24,8 @@ export class NceError extends Error {
     if (where.field !== undefined) this.field = where.field;
   }
 }
+
+/** The message of anything thrown: an Error's message, anything else as a string. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -13,7 +13,7 @@ export {
 export { owned } from './arrays';
 export { Detector, HOST_FORWARD_MACS, type ModelState, type RawScores, resultsOf, SCORE_FLOOR, type ScoredRows, type ScoreResult } from './detector';
 export { encode, type Encoded, layoutOf } from './encoding';
-export { NceError, type NceErrorCode } from './errors';
+export { messageOf, NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';
 export type { FittedNoise, NoiseSpec } from './noise';
 export { type DataRecord, type Feature, type FieldReader, type FieldValue, fieldReader, inferSchema } from './schema';

@@ -60,6 +60,8 @@ export interface TrainResult {
   reference?: FeatureReference[];
   training: TrainingSummary;
   config: TrainingConfig;
+  /** The held-out reference records' scores the calibration was set from (not stored in the artifact). */
+  heldOutScores?: Float64Array;
 }
 
 /** Options of {@link train}. */
@@ -199,6 +201,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const seconds = (Date.now() - started) / 1000;
   return {
     state: { ...partial, calibration: calibrate(reference, config.targetFpr) },
+    heldOutScores: reference,
     config,
     training: {
       trainRows: fit.n,

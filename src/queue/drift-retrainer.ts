@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { JobQueue } from './job-queue';
+import { messageOf } from '../nce';
 
 /** A model that retrains on `dataset` when its drift stays high (opt-in, from DRIFT_RETRAIN). */
 export interface DriftPolicy {
@@ -55,7 +56,7 @@ export class DriftRetrainer {
         this.deps.logger.warn({ model, dataset, psi, jobId: job.id }, 'drift stayed high: retrain enqueued');
         triggered.push(model);
       } catch (e: unknown) {
-        this.deps.logger.error({ model, err: e instanceof Error ? e.message : String(e) }, 'drift retrain not enqueued');
+        this.deps.logger.error({ model, err: messageOf(e) }, 'drift retrain not enqueued');
       }
     }
     return triggered;

@@ -3,7 +3,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { type Artifact, type BackendName, fromArtifact } from '../nce';
+import { type Artifact, type BackendName, fromArtifact, messageOf } from '../nce';
 import { type DatasetStore, KeyedSerial, type ModelStore, writeFileAtomic } from '../store';
 import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
 import { failureCode, type QualityGate, runTrainJob, type TrainInput } from './train-job';
@@ -71,7 +71,7 @@ export class InProcessQueue implements JobQueue {
         if (!isJobRecord(record)) throw new Error('not a job record');
         stored.push(record);
       } catch (e: unknown) {
-        this.deps.logger.warn({ file: f, err: e instanceof Error ? e.message : String(e) }, 'unreadable job record skipped');
+        this.deps.logger.warn({ file: f, err: messageOf(e) }, 'unreadable job record skipped');
       }
     }
     // Oldest first, as they were enqueued: the oldest finished jobs are the first forgotten.
@@ -105,7 +105,7 @@ export class InProcessQueue implements JobQueue {
   /** Queues a write of the job's record (writes of one job land in order; a failed one is logged). */
   private save(job: JobInfo): void {
     this.record(job).catch((e: unknown) => {
-      this.deps.logger.error({ jobId: job.id, err: e instanceof Error ? e.message : String(e) }, 'job record not saved');
+      this.deps.logger.error({ jobId: job.id, err: messageOf(e) }, 'job record not saved');
     });
   }
 
@@ -202,7 +202,7 @@ export class InProcessQueue implements JobQueue {
       job.state = 'completed';
     } catch (e: unknown) {
       job.state = 'failed';
-      job.error = { code: failureCode(e), message: e instanceof Error ? e.message : String(e) };
+      job.error = { code: failureCode(e), message: messageOf(e) };
       this.deps.logger.warn({ jobId: job.id, code: job.error.code }, 'job failed');
     } finally {
       job.finishedAt = new Date().toISOString();

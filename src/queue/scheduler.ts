@@ -4,6 +4,7 @@ import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { JobQueue } from './job-queue';
 import { writeFileAtomic } from '../store';
+import { messageOf } from '../nce';
 
 /** A retraining schedule: train `model` on `dataset` with `config` whenever `cron` fires. */
 export interface Schedule {
@@ -41,7 +42,7 @@ export function cronProblem(cron: string): string | null {
     new Cron(cron, { paused: true }).stop();
     return null;
   } catch (e: unknown) {
-    return e instanceof Error ? e.message : String(e);
+    return messageOf(e);
   }
 }
 
@@ -81,7 +82,7 @@ export class InProcessScheduler implements Scheduler {
       try {
         this.arm(model, JSON.parse(await readFile(join(this.root, f), 'utf8')) as Schedule);
       } catch (e: unknown) {
-        this.logger.error({ model, err: e instanceof Error ? e.message : String(e) }, 'stored schedule refused');
+        this.logger.error({ model, err: messageOf(e) }, 'stored schedule refused');
       }
     }
   }
@@ -119,7 +120,7 @@ export class InProcessScheduler implements Scheduler {
       this.queue
         .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' })
         .then((job) => this.logger.info({ model, jobId: job.id }, 'scheduled retrain enqueued'))
-        .catch((e: unknown) => this.logger.error({ model, err: e instanceof Error ? e.message : String(e) }, 'scheduled retrain not enqueued'));
+        .catch((e: unknown) => this.logger.error({ model, err: messageOf(e) }, 'scheduled retrain not enqueued'));
     });
     this.timers.set(model, { cron, schedule });
   }

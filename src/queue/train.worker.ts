@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendName, type EpochProgress, initBackend, NceError } from '../nce';
+import { type BackendName, type EpochProgress, initBackend, messageOf, NceError } from '../nce';
 import { trainArtifact, type TrainInput } from './train-job';
 
 /** What the queue sends the training thread. */
@@ -23,7 +23,7 @@ async function run(input: TrainWorkerInput): Promise<void> {
     port.postMessage({ type: 'done', manifest: JSON.stringify(artifact.manifest), weights } satisfies TrainWorkerMessage, [weights]);
   } catch (e: unknown) {
     const code = e instanceof NceError ? e.code : 'INTERNAL';
-    port.postMessage({ type: 'error', code, message: e instanceof Error ? e.message : String(e) } satisfies TrainWorkerMessage);
+    port.postMessage({ type: 'error', code, message: messageOf(e) } satisfies TrainWorkerMessage);
   }
 }
 

@@ -1,4 +1,5 @@
 import { toAppError, toProblem } from '../../../src/api/errors';
+import { messageOf } from '../../../src/nce';
 import { failureCode } from '../../../src/queue';
 
 const errnoError = (code: string): Error => Object.assign(new Error(`${code}: something at /srv/models/m/x`), { code });
@@ -24,5 +25,13 @@ describe('one table of store conditions', () => {
     const problem = toProblem(toAppError(errnoError('ECONNRESET')));
     expect(problem).toMatchObject({ code: 'INTERNAL', status: 500, detail: 'Internal error' });
     expect(failureCode(errnoError('ECONNRESET'))).toBe('INTERNAL');
+  });
+});
+
+describe('messageOf', () => {
+  it("gives an Error's message and anything else as a string", () => {
+    expect(messageOf(new RangeError('out of range'))).toBe('out of range');
+    expect(messageOf('plain')).toBe('plain');
+    expect(messageOf(42)).toBe('42');
   });
 });
