@@ -1,6 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { PERCENTILE_BINS } from './calibration';
 import type { TrainingConfig } from './config';
 import type { ModelState } from './detector';
@@ -129,46 +127,6 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
       weights: layers,
     },
   };
-}
-
-/**
- * Writes an artifact into `dir` (created if needed): weights first, manifest last, each through a
- * temporary file and a rename, so a reader never sees a half-written file and a directory without
- * a manifest is not a model.
- */
-export async function saveArtifact(dir: string, a: Artifact): Promise<void> {
-  // writeFileAtomic creates `dir`.
-  await writeFileAtomic(join(dir, WEIGHTS_FILE), a.weights);
-  await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(a.manifest, null, 2) + '\n');
-}
-
-/** Reads and verifies the artifact in `dir`. */
-export async function loadArtifact(dir: string): Promise<{ manifest: Manifest; state: ModelState }> {
-  let text: string;
-  let weights: Buffer;
-  try {
-    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
-    weights = await readFile(join(dir, WEIGHTS_FILE));
-  } catch (e: unknown) {
-    throw new NceError('ARTIFACT_INVALID', `no model artifact in ${dir} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
-  }
-  return fromArtifact(text, weights);
-}
-
-/**
- * Writes `path` (creating its directory) through a temporary file in that directory renamed over
- * it: readers, and a restart after a crash, see the old content or the new one, never part of it.
- */
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (e: unknown) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
 }
 
 function sha256(b: Buffer | string): string {

@@ -23,13 +23,10 @@ export {
   FORMAT_VERSION,
   fingerprintRecords,
   fromArtifact,
-  loadArtifact,
   type Manifest,
   MANIFEST_FILE,
-  saveArtifact,
   toArtifact,
   WEIGHTS_FILE,
-  writeFileAtomic,
 } from './artifact';
 export { DEFAULT_PERMUTATIONS, explain, type Explanation } from './explain';
 export { binCount, type Binner, binner, Binning, featureReference, type FeatureReference } from './reference';

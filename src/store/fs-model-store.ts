@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadArtifact, saveArtifact, type Artifact } from '../nce';
+import type { Artifact } from '../nce';
+import { loadArtifact, saveArtifact } from './artifact-files';
 import { KeyedSerial } from './files';
 import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound, versionsToPrune } from './model-store';
 

@@ -10,4 +10,5 @@ export { RedisModelStore } from './redis-model-store';
 export { type ModelEvent, redisKeys } from './redis-keys';
 export { guardRedis, openRedis, type RedisRole, StoreUnavailableError } from './redis-connection';
 export { KeyedSerial, storeConditionOf, writeFileAtomic } from './files';
+export { loadArtifact, saveArtifact } from './artifact-files';
 export { sweepLeftovers } from './sweep';

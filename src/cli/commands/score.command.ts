@@ -1,5 +1,5 @@
-import { Detector, initBackend, loadArtifact, type ModelState, NceError, type ScoreResult } from '../../nce';
-import { CsvError, type CsvTable, FsModelStore, readCsv } from '../../store';
+import { Detector, initBackend, type ModelState, NceError, type ScoreResult } from '../../nce';
+import { CsvError, type CsvTable, FsModelStore, loadArtifact, readCsv } from '../../store';
 import { modelOrArtifact, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
 

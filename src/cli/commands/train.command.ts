@@ -1,6 +1,6 @@
-import { fingerprintRecords, initBackend, saveArtifact, toArtifact, train } from '../../nce';
+import { fingerprintRecords, initBackend, toArtifact, train } from '../../nce';
 import { gateFailure } from '../../queue';
-import { FsModelStore, readCsv } from '../../store';
+import { FsModelStore, readCsv, saveArtifact } from '../../store';
 import { excludedColumns, modelOrArtifact, parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
 import { reportEpoch, reportTraining } from '../progress';

@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Detector, fingerprintRecords, initBackend, loadArtifact, saveArtifact, toArtifact, train, type TrainResult } from '../../../src/nce';
+import { Detector, fingerprintRecords, initBackend, toArtifact, train, type TrainResult } from '../../../src/nce';
+import { loadArtifact, saveArtifact } from '../../../src/store';
 import { normalRecords } from '../../helpers/data';
 
 let result: TrainResult;
