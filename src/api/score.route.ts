@@ -80,6 +80,11 @@ function inColumns(e: unknown): unknown {
   return new AppError('INVALID_RECORD', `column "${e.field}" row ${e.record}: ${e.message.replace(/^record \d+ field "[^"]*" /, '')}`, `/columns/${escapePointer(e.field)}/${e.record}`);
 }
 
+/** The answer to a request of more than `max` records (`pointer`: where they are). */
+function batchTooLarge(n: number, max: number, pointer: string): AppError {
+  return new AppError('BATCH_TOO_LARGE', `${n} records in one request; the limit is ${max}`, pointer);
+}
+
 /** The CSV answer of scored rows: a header row, then one row per record (numbers as in JSON answers). */
 function csvAnswer(rows: ScoredRows): string {
   const lines = ['score,logRatio,logDensity,percentile,ood'];
@@ -197,9 +202,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   };
   /** Scores a parsed request with the named model, loaded or refreshed as needed. */
   const scoreNamed = (req: Request, res: Response, name: string, request: ParsedScoreRequest): void | Promise<void> => {
-    if (request.records.length > deps.maxBatch) {
-      throw new AppError('BATCH_TOO_LARGE', `${request.records.length} records in one request; the limit is ${deps.maxBatch}`, request.layout === 'columns' ? '/columns' : '/records');
-    }
+    if (request.records.length > deps.maxBatch) throw batchTooLarge(request.records.length, deps.maxBatch, request.layout === 'columns' ? '/columns' : '/records');
     // Synchronously when the model is loaded and fresh: most requests then make no promise at all.
     const model = deps.models.fresh(name);
     return model ? scoreWith(req, res, request, model) : deps.models.get(name).then((m) => scoreWith(req, res, request, m));
@@ -210,9 +213,8 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     if (req.body === undefined && req.is(TABLE_TYPES)) return readDatasetBody(req, deps.maxBytes).then(({ records }) => scoreNamed(req, res, name, { records, layout: 'table' }));
     const input: unknown = req.body;
     const records = (input as { records?: unknown } | undefined)?.records;
-    if (Array.isArray(records) && records.length > deps.maxBatch) {
-      throw new AppError('BATCH_TOO_LARGE', `${records.length} records in one request; the limit is ${deps.maxBatch}`, '/records');
-    }
+    // Refused before its records are validated, which costs more than the check.
+    if (Array.isArray(records) && records.length > deps.maxBatch) throw batchTooLarge(records.length, deps.maxBatch, '/records');
     return scoreNamed(req, res, name, parseJsonScoreRequest(input));
   }];
 }

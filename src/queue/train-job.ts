@@ -52,10 +52,30 @@ export async function runTrainJob(
   // The same records and config as the current version's (a schedule firing on unchanged data):
   // nothing new to keep.
   if (current && sameTraining(current.manifest, artifact.manifest)) return { model, version: current.version, promoted: true, unchanged: true };
-  const candidate = await gateFailure(deps.models, model, artifact, deps.gate, { allowSchemaChange: payload.allowSchemaChange, current });
-  const version = await deps.models.save(model, artifact, { ...(candidate === null ? {} : { candidate }), ...(jobId === undefined ? {} : { jobId }) });
+  return storeVersion(deps.models, model, artifact, {
+    current,
+    ...(deps.gate ? { gate: deps.gate } : {}),
+    ...(payload.allowSchemaChange ? { allowSchemaChange: true } : {}),
+    ...(jobId === undefined ? {} : { jobId }),
+    ...(deps.keepVersions === undefined ? {} : { keepVersions: deps.keepVersions }),
+  });
+}
+
+/**
+ * Stores a trained artifact as a new version of `model`, as a training job does (and `nce-ood
+ * train --model`): current when it passes {@link gateFailure} (or with `force`), else a candidate
+ * with the reason; then the oldest versions beyond `keepVersions` go.
+ */
+export async function storeVersion(
+  models: ModelStore,
+  model: string,
+  artifact: Artifact,
+  options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null },
+): Promise<JobResult> {
+  const candidate = options.force ? null : await gateFailure(models, model, artifact, options.gate, { ...(options.allowSchemaChange ? { allowSchemaChange: true } : {}), ...(options.current === undefined ? {} : { current: options.current }) });
+  const version = await models.save(model, artifact, { ...(candidate === null ? {} : { candidate }), ...(options.jobId === undefined ? {} : { jobId: options.jobId }) });
   // Retention is housekeeping: a failure here leaves old versions for the next save to remove.
-  if (deps.keepVersions !== undefined) await deps.models.prune(model, deps.keepVersions).catch(() => undefined);
+  if (options.keepVersions !== undefined) await models.prune(model, options.keepVersions).catch(() => undefined);
   return { model, version, promoted: candidate === null, ...(candidate === null ? {} : { reason: candidate }) };
 }
 

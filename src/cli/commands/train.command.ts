@@ -1,5 +1,5 @@
 import { fingerprintRecords, initBackend, toArtifact, train } from '../../nce';
-import { gateFailure } from '../../queue';
+import { storeVersion } from '../../queue';
 import { FsModelStore, readCsv, saveArtifact } from '../../store';
 import { excludedColumns, modelOrArtifact, parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
@@ -36,11 +36,8 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
     process.stderr.write(`saved ${target.artifact} (${threshold})\n`);
     return;
   }
-  const store = new FsModelStore(ctx.modelsDir);
-  const refused = flags.force === undefined ? await gateFailure(store, target.model, artifact, ctx.gate) : null;
-  const version = await store.save(target.model, artifact, refused === null ? {} : { candidate: refused });
-  await store.prune(target.model, ctx.keepVersions);
-  const where = `model ${target.model} version ${version} in ${ctx.modelsDir}`;
-  if (refused === null) process.stderr.write(`saved ${where}, now current (${threshold})\n`);
-  else process.stderr.write(`saved ${where} as a candidate, not current: ${refused} (--force promotes it anyway)\n`);
+  const stored = await storeVersion(new FsModelStore(ctx.modelsDir), target.model, artifact, { gate: ctx.gate, force: flags.force !== undefined, keepVersions: ctx.keepVersions });
+  const where = `model ${target.model} version ${stored.version} in ${ctx.modelsDir}`;
+  if (stored.promoted) process.stderr.write(`saved ${where}, now current (${threshold})\n`);
+  else process.stderr.write(`saved ${where} as a candidate, not current: ${stored.reason} (--force promotes it anyway)\n`);
 }
