@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { type AppDeps, createApp, ModelCache, ScoringThreads, type ServedModel } from './api';
-import type { Settings } from './config';
+import { qualityGateOf, type Settings } from './config';
 import { createMetrics, type Metrics, type ServedModelInfo } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
 import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
@@ -37,7 +37,7 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
     models: store,
     logger,
     backend: settings.TF_BACKEND,
-    gate: { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP },
+    gate: qualityGateOf(settings),
     keepVersions: settings.MODEL_KEEP_VERSIONS,
     journal: join(settings.MODELS_DIR, '.jobs'),
     onFinished: (job: JobInfo, seconds: number) => {

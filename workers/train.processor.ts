@@ -3,7 +3,7 @@
  * never stalls the worker's lock renewals. One Redis connection and one tfjs backend per child.
  */
 import { type SandboxedJob, UnrecoverableError } from 'bullmq';
-import { loadSettings } from '../src/config';
+import { loadSettings, qualityGateOf } from '../src/config';
 import { type EpochProgress, initBackend, messageOf } from '../src/nce';
 import { failedReason, failureCode, isPermanentFailure, type JobPayload, type JobProgress, type JobResult, runTrainJob, trainArtifact } from '../src/queue';
 import { openRedis, RedisDatasetStore, RedisModelStore } from '../src/store';
@@ -25,7 +25,7 @@ async function open() {
   return {
     datasets: new RedisDatasetStore(redis),
     models: new RedisModelStore(redis),
-    gate: { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP },
+    gate: qualityGateOf(settings),
     keepVersions: settings.MODEL_KEEP_VERSIONS,
     backend,
   };

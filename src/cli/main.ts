@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadSettings, SettingsError } from '../config';
+import { loadSettings, qualityGateOf, SettingsError } from '../config';
 import { messageOf, NceError } from '../nce';
 import { UsageError } from './args';
 import { evalCommand } from './commands/eval.command';
@@ -54,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     await command(rest, {
       backend: settings.TF_BACKEND,
       modelsDir: settings.MODELS_DIR,
-      gate: { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP },
+      gate: qualityGateOf(settings),
       keepVersions: settings.MODEL_KEEP_VERSIONS,
     });
     return 0;

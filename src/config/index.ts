@@ -139,6 +139,11 @@ export const settingsSchema = z.object({
 /** Validated settings. */
 export type Settings = z.output<typeof settingsSchema>;
 
+/** The quality gate as QUALITY_GATE_* set it: what training jobs and `nce-ood train --model` apply. */
+export function qualityGateOf(settings: Settings): { minValAuc: number; maxAucDrop: number } {
+  return { minValAuc: settings.QUALITY_GATE_MIN_VAL_AUC, maxAucDrop: settings.QUALITY_GATE_MAX_AUC_DROP };
+}
+
 /** A setting that failed validation, by variable name. */
 export class SettingsError extends Error {
   constructor(readonly problems: string[]) {
