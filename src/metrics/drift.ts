@@ -143,7 +143,7 @@ export class DriftWindow {
     while (this.count > 0 && (this.times[this.start] as number) < now - this.maxAgeMs) this.dropOldest();
   }
 
-  /** The percentiles in the window (for KS). */
+  /** The percentiles in the window, oldest first (what the score bins are tallied from). */
   percentileValues(): number[] {
     const out = new Array<number>(this.count);
     for (let i = 0; i < this.count; i++) out[i] = this.percentiles[(this.start + i) % this.capacity] as number;

@@ -5,9 +5,9 @@ const QUANTILE_POINTS = 201;
 
 /**
  * Bins of a percentile whose shares among the held-out reference records a calibration stores:
- * hundredths. Drift compares recent traffic with these shares (PSI over deciles, ten bins
- * summed; KS over the hundredths), not with a uniform distribution, which they are not when
- * reference records tie (duplicate rows, discrete features).
+ * hundredths. Drift compares recent traffic with these shares (PSI over the lowest fifth and
+ * the deciles above it, the hundredths summed; KS over the hundredths), not with a uniform
+ * distribution, which they are not when reference records tie (duplicate rows, discrete features).
  */
 export const PERCENTILE_BINS = 100;
 
