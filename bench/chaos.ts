@@ -29,7 +29,7 @@ import { initBackend, messageOf, toArtifact, train } from '../src/nce';
 import { createRng } from '../src/nce/random';
 import { runStorm } from './storm';
 import { parseCsv, VERSION_PATTERN } from '../src/store';
-import { send, start } from './serve-utils';
+import { send, start, waitForJob } from './serve-utils';
 
 const root = resolve(__dirname, '..', '..');
 const { values } = parseArgs({ options: { 'storm-seconds': { type: 'string' }, kills: { type: 'string' }, dataset: { type: 'string' }, seed: { type: 'string' }, check: { type: 'boolean' } } });
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const first = ((await send('POST', `${base}/v1/models/${MODEL}/train`, { dataset: MODEL, config: { ...CONFIG, seed: accepted.length + 1 } })) as { jobId: string }).jobId;
     accepted.push(first);
-    while ((await job(base, first))?.state !== 'completed') await new Promise((r) => setTimeout(r, 100));
+    await waitForJob(base, first, 100);
     const jobMs = Date.now() - t0;
     console.log(`chaos: ${kills} kills (SIGKILL) of the embedded service, ${dataset} (${rows.length} rows), a job takes ${jobMs} ms here`);
 
@@ -228,7 +228,7 @@ async function cachePhase(failures: string[]): Promise<void> {
     let base = `http://127.0.0.1:${service.port}`;
     await send('PUT', `${base}/v1/datasets/emb`, csv, 'text/csv');
     const id = ((await send('POST', `${base}/v1/models/m0/train`, { dataset: 'emb', config: { epochs: 1, hiddenUnits: [256, 256] } })) as { jobId: string }).jobId;
-    while ((await job(base, id))?.state !== 'completed') await new Promise((r) => setTimeout(r, 200));
+    await waitForJob(base, id, 200);
     service.child.kill('SIGKILL');
     await new Promise((r) => service.child.once('exit', r));
     // The same version under 40 names: each loads as a model of its own.

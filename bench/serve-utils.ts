@@ -37,12 +37,12 @@ export async function send(method: 'PUT' | 'POST', url: string, body: unknown, t
   return res.json();
 }
 
-/** Polls a training job until it completes; throws when it fails. */
-export async function waitForJob(base: string, id: string): Promise<void> {
+/** Polls a training job every `everyMs` until it completes; throws when it fails. */
+export async function waitForJob(base: string, id: string, everyMs = 500): Promise<void> {
   for (;;) {
     const j = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as { state: string; error?: { message: string } };
     if (j.state === 'completed') return;
     if (j.state === 'failed') throw new Error(`training failed: ${j.error?.message ?? ''}`);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
