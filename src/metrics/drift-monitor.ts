@@ -26,6 +26,17 @@ export interface DriftStats {
   features: { feature: string; psi: number }[];
 }
 
+/** What a model's drift window holds, for display: each feature's reference and window shares, and the score percentiles'. */
+export interface WindowContents {
+  version: string;
+  records: number;
+  /** Per monitored feature: its reference (bins and training shares) and the window's shares of the same bins. */
+  features: { ref: FeatureReference; window: number[] }[];
+  /** The window's shares per percentile bin, and the held-out reference records' (undefined: uniform). */
+  scores: number[];
+  scoreReference: readonly number[] | undefined;
+}
+
 /** Records binned by {@link DriftMonitor.bin}, waiting for their percentiles. */
 export interface BinnedRecords {
   readonly tracked: Tracked;
@@ -104,6 +115,22 @@ export class DriftMonitor {
     w.evict(now);
     if (t.last?.changes !== w.changes) t.last = { changes: w.changes, stats: this.compute(t) };
     return t.last.stats;
+  }
+
+  /** What the model's window holds now (read-only), or null when it is not tracked. */
+  contents(model: string, now = Date.now()): WindowContents | null {
+    const t = this.tracked.get(model);
+    if (!t) return null;
+    const w = t.window;
+    w.evict(now);
+    const counts = w.featureCounts;
+    return {
+      version: t.version,
+      records: w.size,
+      features: t.refs.map((ref, j) => ({ ref, window: w.shares(counts[j] as number[]) })),
+      scores: w.shares(w.scoreCounts),
+      scoreReference: t.scoreReference,
+    };
   }
 
   private compute(t: Tracked): DriftStats {

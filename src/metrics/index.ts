@@ -2,8 +2,10 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { RecordHistogram } from './record-histogram';
 import { liveTensors } from '../nce';
 import { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions } from './drift-monitor';
+import { DEFAULT_RECENT_TRAFFIC, RecentTraffic, type RecentTrafficOptions } from './recent-traffic';
 
-export { type BinnedRecords, DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions, type DriftStats } from './drift-monitor';
+export { type BinnedRecords, DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions, type DriftStats, type WindowContents } from './drift-monitor';
+export { DEFAULT_RECENT_TRAFFIC, flaggedRecord, type FlaggedRecord, RecentTraffic, type RecentTrafficOptions, type TrafficView } from './recent-traffic';
 export { DriftWindow, psi, scoreKs, scorePsi } from './drift';
 
 /** A model version being served, as the metrics describe it. */
@@ -23,6 +25,8 @@ export type QueueCounts = () => Promise<Record<string, number>>;
 export interface Metrics {
   registry: Registry;
   drift: DriftMonitor;
+  /** Recent scores and a sample of flagged records, for the web console. */
+  traffic: RecentTraffic;
   scoredRecords: Counter<'model'>;
   flaggedRecords: Counter<'model'>;
   /** Scored batches by where they were scored: `thread`, `in_place`, or `thread_failed` (in place after a scoring thread failed). */
@@ -77,10 +81,11 @@ export function createTrainingMetrics(): TrainingMetrics {
 }
 
 /** Creates the metrics with Node's process defaults. */
-export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS, backend = ''): Metrics {
+export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS, backend = '', trafficOptions: RecentTrafficOptions = DEFAULT_RECENT_TRAFFIC): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'nce_ood_' });
   const drift = new DriftMonitor(driftOptions);
+  const traffic = new RecentTraffic(trafficOptions);
   const served = new Map<string, ServedModelInfo>();
   let queueCounts: QueueCounts | null = null;
   const registers = [registry];
@@ -164,6 +169,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
   return {
     registry,
     drift,
+    traffic,
     scoredRecords,
     flaggedRecords,
     scoredBatches,
@@ -190,6 +196,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
       if (m) modelInfo.remove({ model: m.name, version: m.version, backend });
       served.delete(name);
       drift.forget(name);
+      traffic.forget(name);
       for (const metric of [scoredRecords, flaggedRecords, score, scorePercentile]) metric.remove({ model: name });
     },
     watchQueue(counts) {

@@ -1,0 +1,161 @@
+import type { DataRecord, FieldValue } from '../nce';
+
+/** One flagged record as the web console shows it. */
+export interface FlaggedRecord {
+  /** When it was scored (ISO 8601). */
+  at: string;
+  version: string;
+  score: number;
+  percentile: number;
+  /** The features that lowered its score most, most first: each one's part of the score minus the baseline record's, in nats. */
+  contributions: { feature: string; value: number }[];
+  /** Its values of the model's features; only kept when the console may show raw values. */
+  values?: Record<string, FieldValue>;
+  /** In a report: its line in the file. */
+  row?: number;
+}
+
+/** Contributions a flagged record keeps: the features that lowered its score most. */
+export const TOP_CONTRIBUTIONS = 5;
+
+/**
+ * A flagged record as the console keeps it: its top contributions (most negative first) and,
+ * with `keepValues`, its values of the model's `features`.
+ */
+export function flaggedRecord(
+  scored: { at: string; version: string; score: number; percentile: number },
+  record: DataRecord,
+  contributions: Readonly<Record<string, number>>,
+  features: readonly string[],
+  keepValues: boolean,
+): FlaggedRecord {
+  const top = Object.entries(contributions)
+    .map(([feature, value]) => ({ feature, value }))
+    .sort((a, b) => a.value - b.value)
+    .slice(0, TOP_CONTRIBUTIONS);
+  const out: FlaggedRecord = { ...scored, contributions: top };
+  if (keepValues) out.values = Object.fromEntries(features.map((f) => [f, record[f] ?? null]));
+  return out;
+}
+
+/** How much of a model's recent traffic is kept for the console. */
+export interface RecentTrafficOptions {
+  /** Most recent scores kept per model (as the drift window). */
+  windowRecords: number;
+  /** Scores older than this leave the window. */
+  windowSeconds: number;
+  /** Flagged records kept per model, the newest. */
+  flaggedRecords: number;
+  /** Whether flagged records keep their values (CONSOLE_RAW_VALUES is not `off`). */
+  keepValues: boolean;
+}
+
+export const DEFAULT_RECENT_TRAFFIC: RecentTrafficOptions = { windowRecords: 5000, windowSeconds: 3600, flaggedRecords: 50, keepValues: true };
+
+/**
+ * Explaining a record runs the network on 1 + 8 x features rows, so the sample is rationed: after
+ * explaining for t ms, the next batch is sampled no sooner than t / SAMPLE_DUTY later (at most 2%
+ * of the event loop), and never sooner than SAMPLE_MIN_GAP_MS.
+ */
+const SAMPLE_DUTY = 0.02;
+const SAMPLE_MIN_GAP_MS = 200;
+
+/** A model's recent scores in a ring, its counts, and its flagged sample, newest first. */
+interface ModelTraffic {
+  version: string;
+  scores: Float64Array;
+  times: Float64Array;
+  start: number;
+  count: number;
+  scored: number;
+  flagged: number;
+  sample: FlaggedRecord[];
+  nextSampleAt: number;
+}
+
+/** What the console reads of a model's recent traffic. */
+export interface TrafficView {
+  version: string;
+  /** Scores in the window, oldest first. */
+  scores: number[];
+  /** Records scored and flagged by this version in this process. */
+  scored: number;
+  flagged: number;
+  /** Flagged records, newest first. */
+  sample: FlaggedRecord[];
+}
+
+/**
+ * What the web console shows of each model's recent traffic: the scores of the last records (as
+ * the drift window keeps them, which holds only their percentiles), records scored and flagged,
+ * and a bounded sample of flagged records with their explanations. A new version starts afresh.
+ */
+export class RecentTraffic {
+  private readonly models = new Map<string, ModelTraffic>();
+
+  constructor(readonly options: RecentTrafficOptions = DEFAULT_RECENT_TRAFFIC) {}
+
+  /** Enters a scored batch: its scores and how many of them were flagged. */
+  observe(model: string, version: string, scores: ArrayLike<number>, flagged: number, now = Date.now()): void {
+    const t = this.of(model, version);
+    const capacity = t.scores.length;
+    for (let i = Math.max(0, scores.length - capacity); i < scores.length; i++) {
+      if (t.count === capacity) {
+        t.start = (t.start + 1) % capacity;
+        t.count--;
+      }
+      const slot = (t.start + t.count) % capacity;
+      t.scores[slot] = scores[i] as number;
+      t.times[slot] = now;
+      t.count++;
+    }
+    t.scored += scores.length;
+    t.flagged += flagged;
+  }
+
+  /** Whether a batch scored now may add to the flagged sample (the caller then keeps its records). */
+  wantsSample(model: string, now = Date.now()): boolean {
+    const t = this.models.get(model);
+    return !t || now >= t.nextSampleAt;
+  }
+
+  /** Adds explained flagged records (newest last) that took `costMs` to explain. */
+  sampled(model: string, version: string, records: readonly FlaggedRecord[], costMs: number, now = Date.now()): void {
+    const t = this.models.get(model);
+    // Explained after the answer: the model may have moved to another version meanwhile.
+    if (!t || t.version !== version) return;
+    t.nextSampleAt = now + Math.max(SAMPLE_MIN_GAP_MS, costMs / SAMPLE_DUTY);
+    const kept = this.options.keepValues ? records : records.map(({ values: _values, ...rest }) => rest);
+    t.sample = [...kept].reverse().concat(t.sample).slice(0, this.options.flaggedRecords);
+  }
+
+  /** The model's recent traffic, or null when it scored nothing since it was loaded. */
+  view(model: string, now = Date.now()): TrafficView | null {
+    const t = this.models.get(model);
+    if (!t) return null;
+    const capacity = t.scores.length;
+    const oldest = now - this.options.windowSeconds * 1000;
+    while (t.count > 0 && (t.times[t.start] as number) < oldest) {
+      t.start = (t.start + 1) % capacity;
+      t.count--;
+    }
+    const scores = new Array<number>(t.count);
+    for (let i = 0; i < t.count; i++) scores[i] = t.scores[(t.start + i) % capacity] as number;
+    return { version: t.version, scores, scored: t.scored, flagged: t.flagged, sample: [...t.sample] };
+  }
+
+  /** Stops keeping a model's traffic (deleted or unloaded). */
+  forget(model: string): void {
+    this.models.delete(model);
+  }
+
+  private of(model: string, version: string): ModelTraffic {
+    let t = this.models.get(model);
+    if (!t || t.version !== version) {
+      const n = this.options.windowRecords;
+      t = { version, scores: new Float64Array(n), times: new Float64Array(n), start: 0, count: 0, scored: 0, flagged: 0, sample: [], nextSampleAt: 0 };
+      this.models.set(model, t);
+    }
+    return t;
+  }
+}
