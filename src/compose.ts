@@ -4,7 +4,7 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { type AppDeps, createApp, ModelCache, ScoringThreads, type ServedModel } from './api';
 import { qualityGateOf, type Settings } from './config';
-import { createMetrics, type Metrics, type ServedModelInfo } from './metrics';
+import { createMetrics, DEFAULT_RECENT_TRAFFIC, type Metrics, type ServedModelInfo } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
 import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
 
@@ -145,5 +145,6 @@ function metricsFor(settings: Settings, backend: string): Metrics {
   return createMetrics(
     { windowRecords: settings.DRIFT_WINDOW_RECORDS, windowSeconds: settings.DRIFT_WINDOW_SECONDS, minRecords: settings.DRIFT_MIN_RECORDS, topFeatures: settings.DRIFT_TOP_FEATURES },
     backend,
+    { ...DEFAULT_RECENT_TRAFFIC, windowRecords: settings.DRIFT_WINDOW_RECORDS, windowSeconds: settings.DRIFT_WINDOW_SECONDS, keepValues: settings.CONSOLE_RAW_VALUES !== 'off' },
   );
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type DataRecord, type Encoded, explain, messageOf, NceError, resultsOf, type ScoredRows } from '../nce';
+import { type DataRecord, type Encoded, explain, type Explanation, messageOf, NceError, resultsOf, type ScoredRows } from '../nce';
 import type { BinnedRecords, Metrics } from '../metrics';
 import { body, TABLE_TYPES } from './body';
 import { readDatasetBody } from './dataset-body';
@@ -8,6 +8,7 @@ import { answerBody, type AnswerHead, answerNumber, scoreAnswer } from './score-
 import type { ScoreColumns } from './scoring-protocol';
 import type { ScoringThreads, ThreadScores } from './scoring-threads';
 import { AppError, escapePointer } from './errors';
+import { sampleFlagged } from './flagged-sample';
 import { fieldValue, lookupModelName, requestError } from './validation';
 import { holdModel, type ModelCache, type ServedModel } from './model-cache';
 import type { Request, RequestHandler, Response } from 'express';
@@ -176,29 +177,33 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
       throw request.layout === 'columns' ? inColumns(e) : e;
     }
     const binned = deps.metrics.drift.bin(model.name, model.version, model.manifest.featureReference, recs, model.manifest.calibration.referenceShares);
+    // Kept past scoring only when the console's flagged sample wants this batch (a few per second at most).
+    const sample = deps.metrics.traffic.wantsSample(model.name) ? recs : null;
     // Negotiated only when the Accept header names CSV at all: most requests carry none or */*.
     const accept = req.headers.accept;
     const csv = accept !== undefined && accept.includes('text/csv') && req.accepts(['application/json', 'text/csv']) === 'text/csv';
     if (threadPath && !request.explain && !csv && recs.length >= deps.threadMinRecords) {
-      // Nothing reads the records past here. Letting go of the parsed body while a thread scores
-      // lets the young generation collect it: held across the wait, the records of every batch in
-      // flight would be promoted to the old generation, whose collection is far dearer.
+      // Nothing reads the records past here (but the console's sample, rarely). Letting go of the
+      // parsed body while a thread scores lets the young generation collect it: held across the
+      // wait, the records of every batch in flight would be promoted to the old generation, whose
+      // collection is far dearer.
       req.body = undefined;
-      return scoreOnThread(threadPath, model, head, encoded, binned, res);
+      return scoreOnThread(threadPath, model, head, encoded, binned, sample, res);
     }
     inPlace.inc();
     const rows = model.detector.scoreRows(encoded);
     observe(deps.metrics, model, binned, rows);
+    let explanations: Explanation[] | undefined;
     if (csv) {
       res.type('text/csv').set('x-model-version', model.version).send(csvAnswer(rows));
-      return;
-    }
-    if (!request.explain) {
+    } else if (!request.explain) {
       sendJsonBody(res, answerBody(head, rows));
-      return;
+    } else {
+      const explained = explain(model.detector, recs);
+      explanations = explained;
+      sendJsonBody(res, scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explained[i].contributions }))));
     }
-    const explanations = explain(model.detector, recs);
-    sendJsonBody(res, scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions }))));
+    if (sample) sampleFlagged(deps.metrics.traffic, model, sample, rows, deps.logger, explanations);
   };
   /** Scores a parsed request with the named model, loaded or refreshed as needed. */
   const scoreNamed = (req: Request, res: Response, name: string, request: ParsedScoreRequest): void | Promise<void> => {
@@ -230,7 +235,7 @@ interface ThreadPath extends ScoreRouteDeps {
  * Scores encoded rows on a scoring thread and answers; when the thread fails (it died, or cannot
  * score the model), scores them in place instead, so the request is still answered.
  */
-async function scoreOnThread(deps: ThreadPath, model: ServedModel, head: AnswerHead, encoded: Encoded, binned: BinnedRecords, res: Response): Promise<void> {
+async function scoreOnThread(deps: ThreadPath, model: ServedModel, head: AnswerHead, encoded: Encoded, binned: BinnedRecords, sample: readonly DataRecord[] | null, res: Response): Promise<void> {
   // Held across the wait: a swap meanwhile must not dispose the detector the fallback scores with.
   const release = holdModel(model);
   try {
@@ -244,18 +249,20 @@ async function scoreOnThread(deps: ThreadPath, model: ServedModel, head: AnswerH
       deps.scored.inc();
       observe(deps.metrics, model, binned, scored);
       sendJsonBody(res, scored.body);
+      if (sample) sampleFlagged(deps.metrics.traffic, model, sample, scored, deps.logger);
       return;
     }
     deps.failed.inc();
     const rows = model.detector.scoreRows(encoded);
     observe(deps.metrics, model, binned, rows);
     sendJsonBody(res, answerBody(head, rows));
+    if (sample) sampleFlagged(deps.metrics.traffic, model, sample, rows, deps.logger);
   } finally {
     release();
   }
 }
 
-/** Counts, score histograms and the drift window of one scored batch. */
+/** Counts, score histograms, the drift window and the console's recent scores of one scored batch. */
 function observe(metrics: Metrics, model: ServedModel, binned: BinnedRecords, scored: ScoreColumns): void {
   const labels = { model: model.name };
   metrics.score.observeMany(model.name, scored.score);
@@ -263,4 +270,5 @@ function observe(metrics: Metrics, model: ServedModel, binned: BinnedRecords, sc
   metrics.scoredRecords.inc(labels, scored.score.length);
   if (scored.flagged) metrics.flaggedRecords.inc(labels, scored.flagged);
   metrics.drift.add(binned, scored.percentile);
+  metrics.traffic.observe(model.name, model.version, scored.score, scored.flagged);
 }

@@ -61,6 +61,12 @@ export const settingsSchema = z.object({
     .optional(),
   /** `scope:key` pairs (scopes admin, score); unset = open API, with a warning. @defaultValue unset */
   API_KEYS: apiKeys,
+  /**
+   * Whether the web console shows flagged records' raw values: `admin` keeps them in memory (a
+   * bounded sample) and shows them to admin keys, and to everyone when API_KEYS is unset; `off`
+   * neither keeps nor shows them (contributions only). @defaultValue 'admin'
+   */
+  CONSOLE_RAW_VALUES: z.enum(['admin', 'off']).default('admin'),
   /** Largest accepted request body in bytes: room for a full MAX_BATCH_RECORDS batch of a few dozen fields. @defaultValue 8388608 (8 MiB) */
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(8 << 20),
   /** Largest dataset upload (CSV, NDJSON or JSON) in bytes. @defaultValue 67108864 (64 MiB) */

@@ -31,6 +31,7 @@ describe('loadSettings', () => {
       WORKER_METRICS_PORT: 9091,
       QUALITY_GATE_MAX_AUC_DROP: 1,
       LOG_LEVEL: 'info',
+      CONSOLE_RAW_VALUES: 'admin',
     });
   });
 

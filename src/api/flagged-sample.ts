@@ -1,0 +1,45 @@
+import type { Logger } from 'pino';
+import { type DataRecord, explain, type Explanation, messageOf } from '../nce';
+import { flaggedRecord, type FlaggedRecord, type RecentTraffic } from '../metrics';
+import { holdModel, type ServedModel } from './model-cache';
+import type { ScoreColumns } from './scoring-protocol';
+
+/** Most flagged records of one batch added to the console's sample: its last ones. */
+export const SAMPLE_PER_BATCH = 4;
+
+/**
+ * Adds the last flagged records of a scored batch to the console's sample ({@link RecentTraffic}),
+ * explained. The caller keeps a batch's records only when the sample wants them
+ * ({@link RecentTraffic.wantsSample}), so most batches cost nothing here. Explanations a request
+ * asked for are reused; others are computed after the answer is sent, holding the model so that
+ * a swap meanwhile cannot dispose it. Failures only cost the sample.
+ */
+export function sampleFlagged(traffic: RecentTraffic, model: ServedModel, records: readonly DataRecord[], scored: ScoreColumns, logger: Logger, explained?: readonly Explanation[]): void {
+  if (scored.flagged === 0) return;
+  const threshold = model.manifest.calibration.threshold;
+  const picked: number[] = [];
+  for (let i = records.length - 1; i >= 0 && picked.length < SAMPLE_PER_BATCH; i--) if ((scored.score[i] as number) < threshold) picked.unshift(i);
+  if (picked.length === 0) return;
+  const at = new Date().toISOString();
+  const features = model.manifest.schema.map((f) => f.name);
+  const entries = (explanations: readonly Explanation[]): FlaggedRecord[] =>
+    picked.map((i, k) =>
+      flaggedRecord({ at, version: model.version, score: scored.score[i] as number, percentile: scored.percentile[i] as number }, records[i] as DataRecord, (explanations[k] as Explanation).contributions, features, traffic.options.keepValues),
+    );
+  if (explained) {
+    traffic.sampled(model.name, model.version, entries(picked.map((i) => explained[i] as Explanation)), 0);
+    return;
+  }
+  const release = holdModel(model);
+  setImmediate(() => {
+    try {
+      const started = performance.now();
+      const explanations = explain(model.detector, picked.map((i) => records[i] as DataRecord));
+      traffic.sampled(model.name, model.version, entries(explanations), performance.now() - started);
+    } catch (e: unknown) {
+      logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'flagged records could not be explained for the console');
+    } finally {
+      release();
+    }
+  });
+}
