@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
-import { messageOf, NceError } from '../nce';
-import type { ModelStore } from '../store';
+import { NceError } from '../nce';
+import { describeVersions, type ModelStore } from '../store';
 import { AppError } from './errors';
 import type { ModelCache } from './model-cache';
 import { lookupModelName } from './validation';
@@ -31,20 +31,8 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
   });
   router.get('/v1/models/:name/versions', ...deps.auth, async (req, res) => {
     const name = lookupModelName(req.params.name);
-    const current = await deps.store.currentVersion(name);
-    const ids = await deps.store.versions(name);
-    if (ids.length === 0) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
-    const versions = await Promise.all(
-      ids.map(async (version) => {
-        const candidate = await deps.store.candidateReason(name, version);
-        try {
-          const { manifest } = await deps.store.load(name, version);
-          return { version, current: version === current, candidate, createdAt: manifest.createdAt, valAuc: manifest.training.valAuc, trainRows: manifest.training.trainRows };
-        } catch (e: unknown) {
-          return { version, current: version === current, candidate, damaged: messageOf(e) };
-        }
-      }),
-    );
+    const versions = await describeVersions(deps.store, name);
+    if (versions.length === 0) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     res.json({ name, versions });
   });
   router.post('/v1/models/:name/versions/:version/promote', ...deps.adminAuth, async (req, res) => {

@@ -12,3 +12,4 @@ export { guardRedis, openRedis, type RedisRole, StoreUnavailableError } from './
 export { KeyedSerial, storeConditionOf, writeFileAtomic } from './files';
 export { loadArtifact, saveArtifact } from './artifact-files';
 export { sweepLeftovers } from './sweep';
+export { describeVersions, type VersionSummary } from './version-list';

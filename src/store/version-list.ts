@@ -1,0 +1,36 @@
+import { messageOf } from '../nce';
+import type { LoadedModel, ModelStore } from './model-store';
+
+/** One version of a model as the versions list shows it. */
+export interface VersionSummary {
+  version: string;
+  current: boolean;
+  /** Why the quality gate kept it from being current, or null. */
+  candidate: string | null;
+  createdAt?: string;
+  valAuc?: number;
+  trainRows?: number;
+  /** Why it cannot be loaded (its files are damaged or incomplete). */
+  damaged?: string;
+}
+
+/**
+ * Every version of a model, oldest first: current, candidate (with the gate's reason) or damaged
+ * (with why). `load` reads a version (default: the store's load; a caller may cache, since a
+ * version never changes). Empty when the model has no version.
+ */
+export async function describeVersions(store: ModelStore, name: string, load: (name: string, version: string) => Promise<Pick<LoadedModel, 'manifest'>> = (n, v) => store.load(n, v)): Promise<VersionSummary[]> {
+  const current = await store.currentVersion(name);
+  const ids = await store.versions(name);
+  return Promise.all(
+    ids.map(async (version) => {
+      const candidate = await store.candidateReason(name, version);
+      try {
+        const { manifest } = await load(name, version);
+        return { version, current: version === current, candidate, createdAt: manifest.createdAt, valAuc: manifest.training.valAuc, trainRows: manifest.training.trainRows };
+      } catch (e: unknown) {
+        return { version, current: version === current, candidate, damaged: messageOf(e) };
+      }
+    }),
+  );
+}
