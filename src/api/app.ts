@@ -7,18 +7,20 @@ import type { Logger } from 'pino';
 import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
 import type { DatasetStore, ModelStore } from '../store';
-import { requireScope } from './auth';
+import { accessOf, requireScope } from './auth';
 import { notJson } from './body';
 import { rateLimitPerKey } from './rate-limit';
 import { AppError, problemPage, toAppError, toProblem } from './errors';
 import type { ModelCache } from './model-cache';
+import { consoleRouter } from './console.route';
 import { datasetsRouter } from './datasets.route';
 import { jobsRouter } from './jobs.route';
 import { modelsRouter } from './models.route';
-import { docsPage, openApiDocument } from './openapi';
+import { openApiDocument, routeTable } from './openapi';
 import { scheduleRouter } from './schedule.route';
 import { SCORE_PATH, scoreHandlers } from './score.route';
 import type { ScoringThreads } from './scoring-threads';
+import { uiRouter } from '../ui';
 
 /**
  * The security headers a JSON API needs (OWASP REST guidance): nothing may load or frame it, HSTS,
@@ -110,12 +112,13 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(modelsRouter({ store: deps.store, models: deps.models, auth: scoreAuth, adminAuth }));
+  app.use(consoleRouter({ store: deps.store, models: deps.models, metrics, auth: scoreAuth, access: accessOf(settings.API_KEYS), rawValues: settings.CONSOLE_RAW_VALUES, minRecords: settings.DRIFT_MIN_RECORDS }));
   app.use(datasetsRouter({ datasets: deps.datasets, maxBytes: settings.MAX_DATASET_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
   app.use(scheduleRouter({ scheduler: deps.scheduler, datasets: deps.datasets, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
   app.use(jobsRouter({ datasets: deps.datasets, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, readAuth: scoreAuth, writeAuth: adminAuth }));
 
   app.get('/', (_req, res) => {
-    res.json({ name: 'nce-ood', links: { docs: '/docs', openapi: '/openapi.json', metrics: '/metrics', models: '/v1/models', health: '/healthz', ready: '/readyz' } });
+    res.json({ name: 'nce-ood', links: { console: '/ui/', docs: '/docs', openapi: '/openapi.json', metrics: '/metrics', models: '/v1/models', health: '/healthz', ready: '/readyz' } });
   });
   app.get('/problems/:slug', (req, res) => {
     const page = problemPage(String(req.params.slug));
@@ -141,15 +144,11 @@ export function createApp(deps: AppDeps): Express {
     res.status(status === 'not ready' ? 503 : 200).json({ status, store, backend: deps.backend, modelsLoaded });
   });
   const doc = openApiDocument();
-  const docs = docsPage(doc);
   app.get('/openapi.json', (_req, res) => {
     res.json(doc);
   });
-  app.get('/docs', (_req, res) => {
-    // The one HTML page: its inline stylesheet is all it loads.
-    res.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
-    res.type('html').send(docs);
-  });
+  // The web console (/ui/, /ui/models/{name}) and the interactive API console (/docs).
+  app.use(uiRouter({ authRequired: (settings.API_KEYS ?? []).length > 0, routeTable: routeTable(doc) }));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

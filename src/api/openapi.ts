@@ -101,6 +101,16 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: "The current version's manifest summary", responses: { '200': answer('summary', 'ModelAnswer'), ...errors(404, 503) } },
         delete: { summary: 'Delete a model and its versions', responses: { '204': { description: 'deleted' }, ...errors(403, 404) } },
       },
+      '/v1/console': {
+        get: { summary: 'The web console\'s models page: every model\'s current version, records scored and flagged, and score PSI on this replica', responses: { '200': answer('models', 'ConsoleOverviewAnswer'), ...errors(401, 503) } },
+      },
+      '/v1/models/{name}/console': {
+        parameters: [named('model')],
+        get: {
+          summary: 'The web console\'s model page: training history, score histogram against the reference with the ood threshold, score and per-feature drift of the recent window, a sample of flagged records with their top contributions (values for admin keys, per CONSOLE_RAW_VALUES)',
+          responses: { '200': answer('what the model page draws', 'ModelConsoleAnswer'), ...errors(401, 404, 503) },
+        },
+      },
       '/v1/models/{name}/versions': { parameters: [named('model')], get: { summary: 'Versions, current and candidates', responses: { '200': answer('versions, oldest first', 'VersionListAnswer', { name: 'payments', versions: [{ version: VERSION, current: true, candidate: null, createdAt: '2026-12-04T10:15:00.440Z', valAuc: 0.54, trainRows: 4000 }] }), ...errors(404) } } },
       '/v1/models/{name}/versions/{version}/promote': {
         parameters: [named('model'), { name: 'version', in: 'path', required: true, schema: { type: 'string' } }],
@@ -143,8 +153,8 @@ export function openApiDocument(): Record<string, unknown> {
               'application/json': {
                 schema: { oneOf: [{ $ref: '#/components/schemas/ScoreRequest' }, { $ref: '#/components/schemas/ColumnarScoreRequest' }] },
                 examples: {
-                  records: { value: { records: [{ amount: 42.5, channel: 'web' }, { amount: 9500, channel: 'atm' }] } },
-                  columns: { value: { columns: { amount: [42.5, 9500], channel: ['web', 'atm'] } } },
+                  records: { value: { records: [{ amount: 38.5, channel: 'web', hour: 14 }, { amount: 9500, channel: 'app', hour: 3 }] } },
+                  columns: { value: { columns: { amount: [38.5, 9500], channel: ['web', 'app'], hour: [14, 3] } } },
                 },
               },
               'text/csv': { schema: { type: 'string' } },
@@ -170,8 +180,8 @@ export function openApiDocument(): Record<string, unknown> {
   };
 }
 
-/** A small self-contained page describing the API (no external assets: it works offline). */
-export function docsPage(doc: Record<string, unknown>): string {
+/** The API's routes as an HTML table (method, path, summary), for the /docs page: no data in it, only the document's text, escaped. */
+export function routeTable(doc: Record<string, unknown>): string {
   const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
   const rows: string[] = [];
   for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { summary?: string }>>)) {
@@ -180,8 +190,5 @@ export function docsPage(doc: Record<string, unknown>): string {
       rows.push(`<tr><td><code>${method.toUpperCase()}</code></td><td><code>${esc(path)}</code></td><td>${esc(op.summary ?? '')}</td></tr>`);
     }
   }
-  return `<!doctype html><html><head><meta charset="utf-8"><title>nce-ood API</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}td{padding:.3rem .8rem;border-bottom:1px solid #ddd}</style></head>
-<body><h1>nce-ood API</h1><p>Errors are <code>application/problem+json</code> with a stable <code>code</code> and a JSON <code>pointer</code>.
-The full schema is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p><table>${rows.join('')}</table></body></html>`;
+  return `<table><thead><tr><th scope="col">Method</th><th scope="col">Path</th><th scope="col">What it does</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }

@@ -4,6 +4,7 @@
  * a route adds without adding it here fails that test).
  */
 import { z } from 'zod';
+import { consoleOverviewSchema, modelConsoleSchema } from '../ui';
 
 const isoTime = z.string().describe('ISO 8601 time, UTC');
 const version = z.string().describe('version id: UTC time to the millisecond and random hex, sortable by age');
@@ -165,4 +166,6 @@ export const ANSWERS = {
   JobListAnswer: jobListAnswer,
   ScheduleAnswer: scheduleAnswer,
   ScoreAnswer: scoreAnswerSchema,
+  ConsoleOverviewAnswer: consoleOverviewSchema,
+  ModelConsoleAnswer: modelConsoleSchema,
 } as const;

@@ -75,6 +75,8 @@ describe('the OpenAPI document', () => {
     await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: normalRecords(3, 2, 3) }));
     await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: normalRecords(300, 2, 3) }));
     await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: normalRecords(2, 2, 3), explain: true }));
+    await holds('ConsoleOverviewAnswer', await request(app).get('/v1/console'));
+    await holds('ModelConsoleAnswer', await request(app).get('/v1/models/m/console'));
     // Every answer schema the document names was held to a real answer.
     expect([...checked].sort()).toEqual(Object.keys(ANSWERS).sort());
   });

@@ -8,6 +8,7 @@ import request from 'supertest';
 import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { openApiDocument } from '../../src/api/openapi';
+import { PAGE_CSP } from '../../src/ui';
 import { initBackend } from '../../src/nce';
 
 const ADMIN = 'admin-key-SECRET-1234';
@@ -81,8 +82,13 @@ describe('security', () => {
     expect(res.headers['x-frame-options']).toBe('DENY');
     expect(res.headers['strict-transport-security']).toBeDefined();
     expect(res.headers['referrer-policy']).toBe('no-referrer');
-    const docs = await request(service.app).get('/docs');
-    expect(docs.headers['content-security-policy']).toBe("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    // The HTML pages run scripts and styles of this service only, none inline.
+    for (const path of ['/docs', '/ui/', '/ui/models/m1']) {
+      const page = await request(service.app).get(path);
+      expect(page.headers['content-security-policy']).toBe(PAGE_CSP);
+    }
+    expect(PAGE_CSP).toContain("script-src 'self';");
+    expect(PAGE_CSP).not.toContain('unsafe');
     expect(res.headers['x-powered-by']).toBeUndefined();
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect((await request(service.app).get('/healthz').set('x-request-id', 'abc-123')).headers['x-request-id']).toBe('abc-123');

@@ -1,0 +1,87 @@
+import { Router, type Request, type RequestHandler } from 'express';
+import { type Manifest, NceError } from '../nce';
+import type { Metrics } from '../metrics';
+import type { ModelStore } from '../store';
+import { type Access, type ConsoleOverview, modelConsole } from '../ui';
+import type { ModelCache } from './model-cache';
+import { lookupModelName } from './validation';
+
+/** What the console's data routes need. */
+export interface ConsoleRouteDeps {
+  store: ModelStore;
+  models: ModelCache;
+  metrics: Metrics;
+  /** Read auth (score or admin keys). */
+  auth: RequestHandler[];
+  /** What the request's key may do. */
+  access: (req: Request) => Access | null;
+  /** CONSOLE_RAW_VALUES: `admin` shows flagged records' values to admin keys (everyone without API_KEYS). */
+  rawValues: 'admin' | 'off';
+  /** DRIFT_MIN_RECORDS. */
+  minRecords: number;
+}
+
+/** Versions summarised at most; a version never changes, so a summary never goes stale. */
+const SUMMARIES_MAX = 1024;
+
+/**
+ * The data of the web console's pages: `GET /v1/console` (every model's current version, its
+ * traffic and score drift on this replica) and `GET /v1/models/{name}/console` (training, score
+ * distribution, drift, flagged records). Read auth; a flagged record's values only for admin keys.
+ */
+export function consoleRouter(deps: ConsoleRouteDeps): Router {
+  const router = Router();
+  const summaries = new Map<string, Pick<Manifest, 'createdAt' | 'training'>>();
+  const summaryOf = async (name: string, version: string): Promise<Pick<Manifest, 'createdAt' | 'training'>> => {
+    const key = `${name}/${version}`;
+    let s = summaries.get(key);
+    if (!s) {
+      const { manifest } = await deps.store.load(name, version);
+      s = { createdAt: manifest.createdAt, training: manifest.training };
+      if (summaries.size >= SUMMARIES_MAX) summaries.delete(summaries.keys().next().value as string);
+      summaries.set(key, s);
+    }
+    return s;
+  };
+
+  router.get('/v1/console', ...deps.auth, async (req, res) => {
+    const names = await deps.store.list();
+    const rows = await Promise.all(
+      names.map(async (name): Promise<ConsoleOverview['models'][number] | null> => {
+        const version = await deps.store.currentVersion(name);
+        if (version === null) return null;
+        const traffic = deps.metrics.traffic.view(name);
+        const stats = deps.metrics.drift.stats(name);
+        const served = { scored: traffic?.version === version ? traffic.scored : 0, flagged: traffic?.version === version ? traffic.flagged : 0, psi: stats?.version === version ? stats.psi : null };
+        try {
+          const s = await summaryOf(name, version);
+          return { name, version, createdAt: s.createdAt, valAuc: s.training.valAuc, ...served };
+        } catch (e: unknown) {
+          if (e instanceof NceError) return { name, version, damaged: e.message, ...served };
+          throw e;
+        }
+      }),
+    );
+    const answer: ConsoleOverview = { access: deps.access(req) ?? 'score', models: rows.filter((r) => r !== null) };
+    res.json(answer);
+  });
+
+  router.get('/v1/models/:name/console', ...deps.auth, async (req, res) => {
+    const name = lookupModelName(req.params.name);
+    const m = await deps.models.get(name);
+    const access = deps.access(req) ?? 'score';
+    res.json(
+      modelConsole({
+        name,
+        version: m.version,
+        manifest: m.manifest,
+        window: deps.metrics.drift.contents(name),
+        traffic: deps.metrics.traffic.view(name),
+        minRecords: deps.minRecords,
+        access,
+        rawValues: deps.rawValues === 'admin' && access !== 'score',
+      }),
+    );
+  });
+  return router;
+}

@@ -1,0 +1,130 @@
+import { type Calibration, type FeatureReference, type Manifest, percentileOf } from '../nce';
+import { type FlaggedRecord, psi, scoreKs, scorePsi, type TrafficView, type WindowContents } from '../metrics';
+import type { Access, FeatureDrift, ModelConsole } from './console-schema';
+
+/** Bins of the score histogram. */
+export const SCORE_BINS = 40;
+
+/** What a model page is drawn from. */
+export interface ConsoleInput {
+  name: string;
+  version: string;
+  manifest: Manifest;
+  /** The model's drift window (null, or another version's: nothing scored yet). */
+  window: WindowContents | null;
+  /** Its recent traffic (null, or another version's: nothing scored yet). */
+  traffic: TrafficView | null;
+  /** Drift statistics are given once the window holds this many records (DRIFT_MIN_RECORDS). */
+  minRecords: number;
+  access: Access;
+  /** Whether flagged records' values may be shown to this reader. */
+  rawValues: boolean;
+}
+
+/** The data of a model page: training, scores, drift, flagged records (what `GET /v1/models/{name}/console` answers). */
+export function modelConsole(input: ConsoleInput): ModelConsole {
+  const { manifest: m, version } = input;
+  const window = input.window?.version === version ? input.window : null;
+  const traffic = input.traffic?.version === version ? input.traffic : null;
+  const t = m.training;
+  const enough = window !== null && window.records >= input.minRecords;
+  return {
+    name: input.name,
+    version,
+    access: input.access,
+    rawValues: input.rawValues,
+    model: {
+      createdAt: m.createdAt,
+      scoreKind: m.scoreKind,
+      backend: m.backend,
+      noise: m.noise.spec,
+      config: m.config,
+      features: m.schema.map((f) => ({ name: f.name, kind: f.kind })),
+      datasetRows: m.dataset.rows,
+      trainRows: t.trainRows,
+      validationRows: t.validationRows,
+      trimmedRows: t.trimmedRows,
+      epochsRun: t.epochsRun,
+      bestEpoch: t.bestEpoch,
+      valAuc: t.valAuc,
+      valLoss: t.valLoss,
+      seconds: t.seconds,
+      targetFpr: m.calibration.targetFpr,
+      threshold: m.calibration.threshold,
+    },
+    history: t.history.map((h) => ({ pass: h.pass, epoch: h.epoch, loss: h.loss, valLoss: h.valLoss, valAuc: h.valAuc })),
+    scores: scoreHistogram(m.calibration, traffic?.scores ?? []),
+    drift: {
+      records: window?.records ?? 0,
+      minRecords: input.minRecords,
+      psi: enough ? scorePsi(window.scoreReference, window.scores) : null,
+      ks: enough ? scoreKs(window.scoreReference, window.scores) : null,
+      features: featureDrift(m.featureReference ?? [], window, enough),
+    },
+    traffic: { scored: traffic?.scored ?? 0, flagged: traffic?.flagged ?? 0 },
+    flagged: (traffic?.sample ?? []).map((f) => (input.rawValues ? f : withoutValues(f))),
+  };
+}
+
+function withoutValues(f: FlaggedRecord): FlaggedRecord {
+  const { values: _values, ...rest } = f;
+  return rest;
+}
+
+/**
+ * The held-out reference records' scores and recent scores over one set of bins: from the
+ * reference's range, widened to the recent scores' by at most that range again on either side
+ * (scores far outside count in the outermost bins, and `outside` says how many). The reference's
+ * share of a bin comes from its calibration's quantile table (the difference of the percentiles
+ * of the bin's edges).
+ */
+export function scoreHistogram(cal: Calibration, scores: readonly number[], bins = SCORE_BINS): ModelConsole['scores'] {
+  const q = cal.quantiles;
+  const lo0 = q[0] as number;
+  const hi0 = q[q.length - 1] as number;
+  const span = hi0 - lo0 > 0 ? hi0 - lo0 : 1;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const s of scores) {
+    if (s < min) min = s;
+    if (s > max) max = s;
+  }
+  const lo = Math.max(Math.min(lo0, min), lo0 - span);
+  const hi = Math.min(Math.max(hi0, max), hi0 + span);
+  const width = (hi - lo) / bins;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => (i === bins ? hi : lo + i * width));
+  const reference = edges.slice(1).map((e, i) => Math.max(0, (i === bins - 1 ? 1 : percentileOf(cal, e)) - (i === 0 ? 0 : percentileOf(cal, edges[i] as number))));
+  const counts = new Array<number>(bins).fill(0);
+  let outside = 0;
+  for (const s of scores) {
+    if (s < lo || s > hi) outside++;
+    counts[Math.min(bins - 1, Math.max(0, Math.floor((s - lo) / width)))]++;
+  }
+  const n = Math.max(1, scores.length);
+  return { edges, reference, window: counts.map((c) => c / n), records: scores.length, outside: outside / n, threshold: cal.threshold };
+}
+
+/** Each feature's PSI (once the window holds enough records) and distributions, most drifted first. */
+function featureDrift(refs: readonly FeatureReference[], window: WindowContents | null, enough: boolean): FeatureDrift[] {
+  const features = refs.map((ref, j) => {
+    const shares = window?.features[j]?.window ?? new Array<number>(ref.shares.length).fill(0);
+    return { feature: ref.name, kind: ref.kind, psi: enough ? psi(ref.shares, shares) : null, bins: binLabels(ref), reference: ref.shares, window: shares };
+  });
+  return enough ? features.sort((a, b) => (b.psi as number) - (a.psi as number)) : features;
+}
+
+/** A number short enough for a bin label. */
+function short(x: number): string {
+  return String(Number(x.toPrecision(4)));
+}
+
+/** The labels of a reference's bins: value ranges or categories, then "other" (categories) and "missing". */
+export function binLabels(ref: FeatureReference): string[] {
+  if (ref.kind === 'categorical') return [...ref.categories, '(other)', '(missing)'];
+  const e = ref.edges;
+  if (e.length === 0) return ['(any value)', '(missing)'];
+  const ranges = [`< ${short(e[0] as number)}`];
+  for (let i = 1; i < e.length; i++) ranges.push(`${short(e[i - 1] as number)} to ${short(e[i] as number)}`);
+  ranges.push(`>= ${short(e[e.length - 1] as number)}`);
+  return [...ranges, '(missing)'];
+}

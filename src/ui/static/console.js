@@ -1,0 +1,547 @@
+/*
+ * The nce-ood web console: the models page (/ui/) and a model's page (/ui/models/{name}), served
+ * by the service, or the same model page inlined in a report file. Plain browser JavaScript, no
+ * build step. Data comes from the API with the reader's API key (kept in this tab's session
+ * storage, sent in a header) or, in a report, from the page itself. Every value taken from data
+ * enters the page as text (textContent, canvas text), never as markup.
+ */
+(function () {
+  'use strict';
+
+  var KEY = 'nce-ood.apiKey';
+  var REFRESH_MS = 5000;
+  var VERSIONS_REFRESH_MS = 30000;
+  var TOP_FEATURES = 15;
+  var COLORS = { reference: 'rgba(90, 100, 115, 0.55)', window: 'rgba(0, 102, 204, 0.6)', loss: '#b35900', valLoss: '#7a3e9d', auc: '#0066cc', threshold: '#b00020', psi: '#0066cc', selected: '#b35900' };
+
+  var embedded = document.getElementById('console-data');
+  var report = embedded ? JSON.parse(embedded.textContent) : null;
+  var main = document.getElementById('main');
+  var pageKind = main ? main.getAttribute('data-page') : '';
+  var authMeta = document.querySelector('meta[name="nce-ood-auth"]');
+  var authRequired = !report && authMeta !== null && authMeta.getAttribute('content') === 'required';
+  var charts = {};
+  var selectedFeature = null;
+  var lastConsole = null;
+
+  /** An element with attributes and children; strings become text nodes. */
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        if (k === 'text') el.textContent = attrs[k];
+        else if (k === 'className') el.className = attrs[k];
+        else if (k === 'onclick') el.addEventListener('click', attrs[k]);
+        else el.setAttribute(k, attrs[k]);
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === null || c === undefined) continue;
+      el.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    }
+    return el;
+  }
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  function clear(el) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+    return el;
+  }
+
+  function num(x, digits) {
+    if (x === null || x === undefined || !isFinite(x)) return 'n/a';
+    if (x !== 0 && (Math.abs(x) >= 1e5 || Math.abs(x) < 1e-3)) return x.toExponential(2);
+    return x.toFixed(digits === undefined ? 2 : digits);
+  }
+
+  function pct(x) {
+    return x === null || x === undefined || !isFinite(x) ? 'n/a' : (100 * x).toFixed(x > 0 && x < 0.01 ? 2 : 1) + '%';
+  }
+
+  function when(iso) {
+    return iso ? String(iso).replace('T', ' ').slice(0, 19) + ' UTC' : 'n/a';
+  }
+
+  function setStatus(text) {
+    var s = byId('status');
+    if (s) s.textContent = text;
+  }
+
+  /** A term and its value in a definition list. */
+  function facts(dl, pairs) {
+    clear(dl);
+    pairs.forEach(function (p) {
+      dl.appendChild(h('div', null, h('dt', { text: p[0] }), h('dd', { text: p[1] })));
+    });
+  }
+
+  // ---- the API, with the reader's key ----
+
+  function NeedKey(message) {
+    this.message = message;
+  }
+
+  function apiKey() {
+    try {
+      return sessionStorage.getItem(KEY);
+    } catch {
+      return null;
+    }
+  }
+
+  function api(path, init) {
+    var headers = { accept: 'application/json' };
+    var key = apiKey();
+    if (key) headers.authorization = 'Bearer ' + key;
+    return fetch(path, Object.assign({ headers: headers, credentials: 'same-origin', cache: 'no-store' }, init || {})).then(function (res) {
+      if (res.status === 401) {
+        try {
+          sessionStorage.removeItem(KEY);
+        } catch {
+          /* storage unavailable */
+        }
+        throw new NeedKey(key ? 'That key was not accepted.' : '');
+      }
+      return res.json().then(
+        function (body) {
+          if (!res.ok) throw new Error((body && body.detail) || 'HTTP ' + res.status);
+          return body;
+        },
+        function () {
+          throw new Error('HTTP ' + res.status);
+        },
+      );
+    });
+  }
+
+  function askForKey(message) {
+    var section = byId('auth');
+    if (!section) return;
+    section.hidden = false;
+    byId('key-error').textContent = message || '';
+    byId('key').focus();
+  }
+
+  function setUpKeyForm(start) {
+    var form = byId('key-form');
+    if (!form) return;
+    var button = byId('key-button');
+    if (button && authRequired) {
+      button.hidden = false;
+      button.addEventListener('click', function () {
+        askForKey('');
+      });
+    }
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var value = byId('key').value.trim();
+      if (!value) return;
+      try {
+        sessionStorage.setItem(KEY, value);
+      } catch {
+        /* storage unavailable: the key lives as long as this page */
+      }
+      byId('key').value = '';
+      byId('auth').hidden = true;
+      start();
+    });
+  }
+
+  function failed(e) {
+    if (e instanceof NeedKey) {
+      askForKey(e.message);
+      setStatus('An API key is needed.');
+      return;
+    }
+    setStatus('Could not load: ' + (e && e.message ? e.message : String(e)));
+  }
+
+  // ---- charts (Chart.js) ----
+
+  /** Draws a vertical line at `options.plugins.threshold.value` on a chart whose x axis is evenly spaced bins from `lo` to `hi`. */
+  var thresholdLine = {
+    id: 'threshold',
+    afterDatasetsDraw: function (chart, _args, opts) {
+      if (!opts || opts.value === undefined || opts.value === null) return;
+      var x = chart.scales.x;
+      var px = x.left + ((opts.value - opts.lo) / (opts.hi - opts.lo)) * (x.right - x.left);
+      if (!(px >= x.left && px <= x.right)) return;
+      var ctx = chart.ctx;
+      ctx.save();
+      ctx.strokeStyle = COLORS.threshold;
+      ctx.lineWidth = 2;
+      ctx.setLineDash([6, 4]);
+      ctx.beginPath();
+      ctx.moveTo(px, chart.chartArea.top);
+      ctx.lineTo(px, chart.chartArea.bottom);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = COLORS.threshold;
+      ctx.font = '12px system-ui, sans-serif';
+      ctx.fillText(opts.label, Math.min(px + 4, x.right - ctx.measureText(opts.label).width), chart.chartArea.top + 12);
+      ctx.restore();
+    },
+  };
+
+  /** Creates the chart on a canvas, or updates the one there in place (no animation, no flicker). */
+  function chart(id, config, label) {
+    var canvas = byId(id);
+    if (!canvas || typeof Chart === 'undefined') return null;
+    canvas.setAttribute('aria-label', label);
+    var existing = charts[id];
+    if (existing && existing.config.type === config.type && existing.data.datasets.length === config.data.datasets.length) {
+      existing.data.labels = config.data.labels;
+      existing.data.datasets.forEach(function (d, i) {
+        d.data = config.data.datasets[i].data;
+        d.label = config.data.datasets[i].label;
+        d.backgroundColor = config.data.datasets[i].backgroundColor;
+      });
+      existing.options.plugins.threshold = config.options.plugins.threshold;
+      existing.update('none');
+      return existing;
+    }
+    if (existing) existing.destroy();
+    config.options.animation = false;
+    config.options.responsive = true;
+    config.options.maintainAspectRatio = false;
+    config.plugins = [thresholdLine];
+    charts[id] = new Chart(canvas, config);
+    return charts[id];
+  }
+
+  function drawHistory(c) {
+    var hist = c.history;
+    chart(
+      'history-chart',
+      {
+        type: 'line',
+        data: {
+          labels: hist.map(function (e, i) {
+            return hist.some(function (x) { return x.pass > 1; }) ? 'pass ' + e.pass + ' epoch ' + e.epoch : String(i + 1);
+          }),
+          datasets: [
+            { label: 'training loss', data: hist.map(function (e) { return e.loss; }), borderColor: COLORS.loss, backgroundColor: COLORS.loss, yAxisID: 'y', pointRadius: 2 },
+            { label: 'validation loss', data: hist.map(function (e) { return e.valLoss; }), borderColor: COLORS.valLoss, backgroundColor: COLORS.valLoss, yAxisID: 'y', pointRadius: 2 },
+            { label: 'validation AUC', data: hist.map(function (e) { return e.valAuc; }), borderColor: COLORS.auc, backgroundColor: COLORS.auc, yAxisID: 'auc', pointRadius: 2, borderDash: [4, 3] },
+          ],
+        },
+        options: {
+          plugins: { threshold: {}, legend: { position: 'bottom' } },
+          scales: {
+            x: { title: { display: true, text: 'epoch' } },
+            y: { position: 'left', title: { display: true, text: 'NCE loss (nats)' } },
+            auc: { position: 'right', min: 0, max: 1, grid: { drawOnChartArea: false }, title: { display: true, text: 'AUC' } },
+          },
+        },
+      },
+      'Training of version ' + c.version + ': loss and validation AUC over ' + hist.length + ' epochs',
+    );
+    var m = c.model;
+    facts(byId('training-facts'), [
+      ['Version', c.version],
+      ['Trained', when(m.createdAt)],
+      ['Training rows', String(m.trainRows)],
+      ['Validation rows', String(m.validationRows)],
+      ['Rows left out (contamination)', String(m.trimmedRows)],
+      ['Dataset rows', String(m.datasetRows)],
+      ['Epochs (best)', m.epochsRun + ' (' + m.bestEpoch + ')'],
+      ['Validation AUC', num(m.valAuc, 3)],
+      ['Validation loss', num(m.valLoss, 4)],
+      ['Training time', num(m.seconds, 1) + ' s'],
+      ['Score', m.scoreKind],
+      ['Noise', m.noise && m.noise.type ? m.noise.type : 'n/a'],
+      ['Backend', m.backend],
+    ]);
+    byId('training-config').textContent = JSON.stringify({ noise: m.noise, config: m.config }, null, 2);
+  }
+
+  function drawScores(c) {
+    var s = c.scores;
+    // Bin centres; records beyond the range count in the outermost bins.
+    var labels = s.reference.map(function (_v, i) {
+      var centre = num((s.edges[i] + s.edges[i + 1]) / 2, 1);
+      return i === 0 ? '<= ' + centre : i === s.reference.length - 1 ? '>= ' + centre : centre;
+    });
+    var windowName = report ? report.source.file : 'recent traffic';
+    chart(
+      'score-chart',
+      {
+        type: 'bar',
+        data: {
+          labels: labels,
+          datasets: [
+            { label: 'reference (held-out records)', data: s.reference, backgroundColor: COLORS.reference, grouped: false, barPercentage: 1, categoryPercentage: 1 },
+            { label: windowName + ' (' + s.records + ' records)', data: s.window, backgroundColor: COLORS.window, grouped: false, barPercentage: 0.7, categoryPercentage: 1 },
+          ],
+        },
+        options: {
+          plugins: { threshold: { value: s.threshold, lo: s.edges[0], hi: s.edges[s.edges.length - 1], label: 'ood threshold ' + num(s.threshold, 2) }, legend: { position: 'bottom' } },
+          scales: { x: { title: { display: true, text: 'score (nats; higher = more like the reference)' } }, y: { title: { display: true, text: 'share of records' } } },
+        },
+      },
+      'Score distribution of version ' + c.version + ': reference and ' + s.records + ' recent records, ood threshold ' + num(s.threshold, 2),
+    );
+    byId('scores-note').textContent =
+      s.records === 0
+        ? 'No records scored by this version yet: the reference alone is shown.'
+        : s.records + (report ? ' records of the file; ' : ' recent records; ') + pct(s.outside) + ' of them lie outside the range shown and count in the outermost bars. Records below the threshold are flagged ood (' + pct(c.model.targetFpr) + ' of the reference by design).';
+  }
+
+  function drawDrift(c) {
+    var d = c.drift;
+    facts(byId('drift-facts'), [
+      ['Records in the window', String(d.records)],
+      ['Score PSI', d.psi === null ? 'from ' + d.minRecords + ' records on' : num(d.psi, 3)],
+      ['Score KS', d.ks === null ? 'from ' + d.minRecords + ' records on' : num(d.ks, 3)],
+    ]);
+    var ranked = d.features.slice(0, TOP_FEATURES);
+    var hasPsi = d.psi !== null;
+    var barChart = chart(
+      'feature-chart',
+      {
+        type: 'bar',
+        data: {
+          labels: ranked.map(function (f) { return f.feature; }),
+          datasets: [
+            {
+              label: 'PSI against the training data',
+              data: ranked.map(function (f) { return f.psi === null ? 0 : f.psi; }),
+              backgroundColor: ranked.map(function (f) { return f.feature === selectedFeature ? COLORS.selected : COLORS.psi; }),
+            },
+          ],
+        },
+        options: {
+          indexAxis: 'y',
+          plugins: { threshold: {}, legend: { display: false } },
+          scales: { x: { min: 0, title: { display: true, text: 'PSI (above 0.25: a large shift)' } } },
+          onClick: function (_event, elements) {
+            if (elements.length > 0) selectFeature(ranked[elements[0].index].feature);
+          },
+        },
+      },
+      hasPsi && ranked.length > 0 ? 'Feature drift of version ' + c.version + ', most drifted first: ' + ranked[0].feature + ' (PSI ' + num(ranked[0].psi, 3) + ')' : 'Feature drift of version ' + c.version + ': not enough records yet',
+    );
+    var wrap = byId('feature-chart').parentNode;
+    wrap.style.height = Math.max(120, 40 + 26 * ranked.length) + 'px';
+    if (barChart) barChart.resize();
+    var body = clear(byId('feature-table').querySelector('tbody'));
+    d.features.forEach(function (f, i) {
+      var button = h('button', { type: 'button', className: 'link', 'aria-pressed': String(f.feature === selectedFeature), onclick: function () { selectFeature(f.feature); } }, f.feature);
+      body.appendChild(h('tr', { 'data-rank': String(i + 1) }, h('td', null, button), h('td', { text: f.psi === null ? 'n/a' : num(f.psi, 3) })));
+    });
+    drawFeatureDetail(c);
+  }
+
+  function selectFeature(name) {
+    selectedFeature = name;
+    if (lastConsole) drawDrift(lastConsole);
+    var detail = byId('feature-detail');
+    if (detail && detail.scrollIntoView) detail.scrollIntoView({ block: 'nearest' });
+  }
+
+  function drawFeatureDetail(c) {
+    var f = null;
+    c.drift.features.forEach(function (x) {
+      if (x.feature === selectedFeature) f = x;
+    });
+    var detail = byId('feature-detail');
+    if (!f) {
+      detail.hidden = true;
+      return;
+    }
+    detail.hidden = false;
+    byId('feature-detail-h').textContent = f.feature + ': training data against ' + (report ? report.source.file : 'the window') + (f.psi === null ? '' : ' (PSI ' + num(f.psi, 3) + ')');
+    chart(
+      'feature-dist-chart',
+      {
+        type: 'bar',
+        data: {
+          labels: f.bins,
+          datasets: [
+            { label: 'training data', data: f.reference, backgroundColor: COLORS.reference },
+            { label: report ? report.source.file : 'window', data: f.window, backgroundColor: COLORS.window },
+          ],
+        },
+        options: { plugins: { threshold: {}, legend: { position: 'bottom' } }, scales: { y: { title: { display: true, text: 'share of records' } } } },
+      },
+      'Distribution of feature ' + f.feature + ' in the training data and the window, version ' + c.version,
+    );
+  }
+
+  function drawFlagged(c) {
+    var list = clear(byId('flagged-list'));
+    byId('flagged-note').textContent =
+      c.flagged.length === 0
+        ? 'No flagged records ' + (report ? 'in the file.' : 'sampled yet.')
+        : (report ? 'Flagged rows of the file, the last ones' : 'The most recent flagged records (a bounded sample)') +
+          ', with the features that lowered their score most.' +
+          (c.rawValues ? '' : ' Values are not shown' + (report ? '.' : ' (CONSOLE_RAW_VALUES, or a key without admin scope).'));
+    c.flagged.forEach(function (r) {
+      var max = 0;
+      r.contributions.forEach(function (x) {
+        max = Math.max(max, Math.abs(x.value));
+      });
+      var bars = h('ul', { className: 'contributions', 'aria-label': 'top contributions' });
+      r.contributions.forEach(function (x) {
+        var fill = h('span', { className: 'fill' + (x.value < 0 ? ' negative' : '') });
+        fill.style.width = (max > 0 ? (100 * Math.abs(x.value)) / max : 0) + '%';
+        bars.appendChild(h('li', { className: 'contribution' }, h('span', { className: 'feature', text: x.feature }), h('span', { className: 'bar', 'aria-hidden': 'true' }, fill), h('span', { className: 'value', text: num(x.value, 2) })));
+      });
+      var head = h('p', { className: 'flagged-head' }, (r.row !== undefined ? 'row ' + r.row : when(r.at)) + ': score ' + num(r.score, 2) + ', percentile ' + pct(r.percentile));
+      var item = h('li', { className: 'flagged-record' }, head, bars);
+      if (r.values) {
+        var table = h('table', { className: 'values' }, h('caption', { text: 'values' }));
+        Object.keys(r.values).forEach(function (k) {
+          var v = r.values[k];
+          table.appendChild(h('tr', null, h('th', { scope: 'row', text: k }), h('td', { text: v === null ? 'missing' : String(v) })));
+        });
+        item.appendChild(table);
+      }
+      list.appendChild(item);
+    });
+  }
+
+  function drawVersions(name, versions, access) {
+    var body = clear(byId('versions-table').querySelector('tbody'));
+    var canPromote = !report && (access === 'admin' || access === 'open');
+    versions
+      .slice()
+      .reverse()
+      .forEach(function (v) {
+        var status = v.damaged ? 'damaged: ' + v.damaged : v.current ? 'current' : v.candidate ? 'candidate: ' + v.candidate : 'previous';
+        var action = null;
+        if (canPromote && !v.current && !v.damaged) {
+          action = h('button', { type: 'button', onclick: function () { promote(name, v.version); } }, 'Promote');
+        }
+        body.appendChild(
+          h('tr', { className: v.current ? 'current' : '' }, h('td', { text: v.version }), h('td', { text: status }), h('td', { text: when(v.createdAt) }), h('td', { text: v.valAuc === undefined ? 'n/a' : num(v.valAuc, 3) }), h('td', { text: v.trainRows === undefined ? 'n/a' : String(v.trainRows) }), h('td', null, action)),
+        );
+      });
+  }
+
+  function promote(name, version) {
+    var out = byId('promote-status');
+    out.textContent = 'Promoting ' + version + '...';
+    api('/v1/models/' + encodeURIComponent(name) + '/versions/' + encodeURIComponent(version) + '/promote', { method: 'POST' }).then(
+      function () {
+        out.textContent = 'Version ' + version + ' is current.';
+        refreshModel(name, true);
+      },
+      function (e) {
+        if (e instanceof NeedKey) return failed(e);
+        out.textContent = 'Not promoted: ' + e.message;
+      },
+    );
+  }
+
+  function drawModel(c) {
+    lastConsole = c;
+    byId('title').textContent = c.name;
+    document.title = 'nce-ood: ' + c.name;
+    byId('summary').textContent =
+      'Version ' + c.version + ', trained ' + when(c.model.createdAt) + '. ' + c.traffic.scored + ' records scored, ' + c.traffic.flagged + ' flagged (' + pct(c.traffic.scored ? c.traffic.flagged / c.traffic.scored : null) + ')' + (report ? ' in ' + report.source.file + '.' : ' by this version on this replica.');
+    drawHistory(c);
+    drawScores(c);
+    drawDrift(c);
+    drawFlagged(c);
+  }
+
+  // ---- pages ----
+
+  var versionsLoadedAt = 0;
+  var versionsOf = null;
+
+  function refreshModel(name, versionsToo) {
+    return api('/v1/models/' + encodeURIComponent(name) + '/console').then(function (c) {
+      drawModel(c);
+      var stale = versionsToo || versionsOf !== c.version || Date.now() - versionsLoadedAt > VERSIONS_REFRESH_MS;
+      setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+      if (!stale) return;
+      return api('/v1/models/' + encodeURIComponent(name) + '/versions').then(function (v) {
+        versionsLoadedAt = Date.now();
+        versionsOf = c.version;
+        drawVersions(name, v.versions, c.access);
+      });
+    });
+  }
+
+  function refreshIndex() {
+    return Promise.all([api('/v1/console'), api('/v1/datasets')]).then(function (answers) {
+      var models = answers[0].models;
+      var body = clear(byId('models-table').querySelector('tbody'));
+      byId('models-empty').hidden = models.length > 0;
+      models.forEach(function (m) {
+        var link = h('a', { href: '/ui/models/' + encodeURIComponent(m.name) }, m.name);
+        body.appendChild(
+          h(
+            'tr',
+            null,
+            h('th', { scope: 'row' }, link),
+            h('td', { text: m.version }),
+            h('td', { text: m.damaged ? 'damaged: ' + m.damaged : when(m.createdAt) }),
+            h('td', { text: m.valAuc === undefined ? 'n/a' : num(m.valAuc, 3) }),
+            h('td', { text: String(m.scored) }),
+            h('td', { text: m.scored ? pct(m.flagged / m.scored) : 'n/a' }),
+            h('td', { text: m.psi === null ? 'n/a' : num(m.psi, 3) }),
+          ),
+        );
+      });
+      var datasets = clear(byId('datasets-table').querySelector('tbody'));
+      answers[1].datasets.forEach(function (d) {
+        datasets.appendChild(h('tr', null, h('th', { scope: 'row', text: d.name }), h('td', { text: String(d.rows) }), h('td', { text: d.columns.join(', ') }), h('td', { text: when(d.updatedAt) })));
+      });
+      setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+    });
+  }
+
+  /** Runs `step` now and every REFRESH_MS; stops asking while a key is needed. */
+  function every(step) {
+    var timer = null;
+    function tick() {
+      step().then(
+        function () {
+          timer = setTimeout(tick, REFRESH_MS);
+        },
+        function (e) {
+          failed(e);
+          if (!(e instanceof NeedKey)) timer = setTimeout(tick, REFRESH_MS);
+        },
+      );
+    }
+    return function start() {
+      if (timer !== null) clearTimeout(timer);
+      tick();
+    };
+  }
+
+  function run() {
+    if (report) {
+      drawModel(report.console);
+      drawVersions(report.console.name, report.versions, 'report');
+      setStatus('Report of ' + report.source.file + ' (' + report.source.rows + ' rows), made ' + when(report.source.createdAt) + '.');
+      return;
+    }
+    var start;
+    if (pageKind === 'model') {
+      var name = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop());
+      byId('title').textContent = name;
+      start = every(function () {
+        return refreshModel(name, false);
+      });
+    } else if (pageKind === 'index') {
+      start = every(refreshIndex);
+    } else {
+      return;
+    }
+    setUpKeyForm(start);
+    if (authRequired && !apiKey()) askForKey('');
+    else start();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', run);
+  else run();
+})();

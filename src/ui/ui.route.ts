@@ -1,0 +1,44 @@
+import { Router, type Request, type Response } from 'express';
+import { asset } from './assets';
+import { docsPage, indexPage, modelPage, PAGE_CSP } from './pages';
+
+/** What the console's pages need to know of the service. */
+export interface UiOptions {
+  /** API_KEYS is set: the pages ask for a key before they fetch. */
+  authRequired: boolean;
+  /** The route table /docs shows below the interactive console (HTML, data free). */
+  routeTable: string;
+}
+
+/**
+ * The web console's pages and files: `/ui/`, `/ui/models/{name}`, `/docs` and `/ui/static/*`.
+ * The pages are shells with no data (they need no key; their script fetches the data from the
+ * API with one) and a Content-Security-Policy that allows no inline script; the files are sent
+ * gzipped when the browser takes it.
+ */
+export function uiRouter(options: UiOptions): Router {
+  const router = Router();
+  const html = (body: string) => (_req: Request, res: Response) => {
+    res.set('content-security-policy', PAGE_CSP);
+    res.set('cache-control', 'no-cache');
+    res.type('html').send(body);
+  };
+  // Also /ui: routes match with or without a trailing slash, and the pages' links are absolute.
+  router.get('/ui/', html(indexPage(options.authRequired)));
+  router.get('/ui/models/:name', html(modelPage(options.authRequired)));
+  router.get('/docs', html(docsPage(options.authRequired, options.routeTable)));
+  router.get('/ui/static/:file', (req, res, next) => {
+    const a = asset(String(req.params.file));
+    if (!a) return next();
+    res.set('cache-control', 'public, max-age=600');
+    res.set('vary', 'accept-encoding');
+    res.type(a.type);
+    if (req.acceptsEncodings('gzip') === 'gzip') {
+      res.set('content-encoding', 'gzip');
+      res.send(a.gzip);
+    } else {
+      res.send(a.body);
+    }
+  });
+  return router;
+}

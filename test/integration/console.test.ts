@@ -1,0 +1,162 @@
+import type { Express } from 'express';
+import request from 'supertest';
+import { PAGE_CSP } from '../../src/ui';
+import { normalRecords } from '../helpers/data';
+import { type EmbeddedService, startEmbedded } from '../helpers/service';
+
+const ADMIN = 'admin-key-console-0001';
+const SCORER = 'score-key-console-0002';
+/** The console's JavaScript budget per page, gzipped. */
+const JS_BUDGET = 300 * 1024;
+
+const services: EmbeddedService[] = [];
+
+/** A service with `env`, a model `m` trained on 3 normal features, scored with 200 normal records and then 100 with f1 shifted by 6. */
+async function serviceWithTraffic(env: Record<string, string>, key = ADMIN): Promise<Express> {
+  const running = await startEmbedded({ DRIFT_MIN_RECORDS: '50', ...env });
+  services.push(running);
+  const { app } = running.service;
+  const auth = { authorization: `Bearer ${key}` };
+  expect((await request(app).put('/v1/datasets/d').set(auth).send({ records: normalRecords(400, 3, 1) })).status).toBe(200);
+  const started = await request(app).post('/v1/models/m/train').set(auth).send({ dataset: 'd', config: { epochs: 5, seed: 1 } });
+  expect(await jobState(app, started.body.jobId, auth)).toBe('completed');
+  expect((await request(app).post('/v1/models/m/score').set(auth).send({ records: normalRecords(200, 3, 2) })).status).toBe(200);
+  // The flagged sample takes a batch at most every 200 ms.
+  await new Promise((r) => setTimeout(r, 250));
+  const shifted = normalRecords(100, 3, 3).map((r) => ({ ...r, f1: (r.f1 as number) + 6 }));
+  expect((await request(app).post('/v1/models/m/score').set(auth).send({ records: shifted })).status).toBe(200);
+  return app;
+}
+
+/** Polls a job with a key until it completed or failed. */
+async function jobState(app: Express, id: string, auth: Record<string, string>): Promise<string> {
+  for (let i = 0; i < 600; i++) {
+    const { state } = (await request(app).get(`/v1/jobs/${id}`).set(auth)).body as { state: string };
+    if (state === 'completed' || state === 'failed') return state;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} did not finish`);
+}
+
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.close()));
+});
+
+describe('GET /v1/models/:name/console', () => {
+  let app: Express;
+  beforeAll(async () => {
+    app = await serviceWithTraffic({});
+  });
+
+  it('gives the training history, the scores against the reference, drift with the shifted feature first, and flagged records explained by it', async () => {
+    const res = await request(app).get('/v1/models/m/console');
+    expect(res.status).toBe(200);
+    const c = res.body;
+    expect(c).toMatchObject({ name: 'm', access: 'open', rawValues: true, traffic: { scored: 300 } });
+    expect(c.history.length).toBe(c.model.epochsRun);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    expect(sum(c.scores.reference)).toBeCloseTo(1, 6);
+    expect(sum(c.scores.window)).toBeCloseTo(1, 6);
+    expect(c.scores.records).toBe(300);
+    expect(c.scores.edges.length).toBe(c.scores.reference.length + 1);
+    expect(c.drift.records).toBe(300);
+    expect(c.drift.psi).toBeGreaterThan(0.1);
+    expect(c.drift.features.map((f: { feature: string }) => f.feature)).toEqual(['f1', expect.any(String), expect.any(String)]);
+    expect(c.drift.features[0].psi).toBeGreaterThan(0.25);
+    expect(c.drift.features[0].bins.length).toBe(c.drift.features[0].reference.length);
+    expect(c.flagged.length).toBeGreaterThan(0);
+    expect(c.flagged[0].contributions[0].feature).toBe('f1');
+    expect(Object.keys(c.flagged[0].values).sort()).toEqual(['f0', 'f1', 'f2']);
+  });
+
+  it('an unknown model is a 404 problem', async () => {
+    const res = await request(app).get('/v1/models/nope/console');
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe('MODEL_NOT_FOUND');
+  });
+
+  it('GET /v1/console lists the model with its records scored and flagged and its score PSI', async () => {
+    const res = await request(app).get('/v1/console');
+    expect(res.status).toBe(200);
+    const m = res.body.models.find((x: { name: string }) => x.name === 'm');
+    expect(m).toMatchObject({ scored: 300, version: expect.any(String), createdAt: expect.any(String), valAuc: expect.any(Number) });
+    expect(m.flagged).toBeGreaterThan(50);
+    expect(m.psi).toBeGreaterThan(0.1);
+  });
+});
+
+describe('raw values of flagged records', () => {
+  it('with API_KEYS, an admin key sees them and a score key does not', async () => {
+    const app = await serviceWithTraffic({ API_KEYS: `admin:${ADMIN},score:${SCORER}` });
+    const admin = (await request(app).get('/v1/models/m/console').set('authorization', `Bearer ${ADMIN}`)).body;
+    expect(admin).toMatchObject({ access: 'admin', rawValues: true });
+    expect(admin.flagged[0].values).toBeDefined();
+    const scorer = (await request(app).get('/v1/models/m/console').set('x-api-key', SCORER)).body;
+    expect(scorer).toMatchObject({ access: 'score', rawValues: false });
+    expect(scorer.flagged.length).toBeGreaterThan(0);
+    expect(scorer.flagged.every((f: object) => !('values' in f))).toBe(true);
+    expect((await request(app).get('/v1/models/m/console')).status).toBe(401);
+  });
+
+  it('with CONSOLE_RAW_VALUES=off, they are neither kept nor shown, even to an admin key', async () => {
+    const app = await serviceWithTraffic({ CONSOLE_RAW_VALUES: 'off' });
+    const c = (await request(app).get('/v1/models/m/console')).body;
+    expect(c.rawValues).toBe(false);
+    expect(c.flagged.length).toBeGreaterThan(0);
+    expect(c.flagged.every((f: object) => !('values' in f))).toBe(true);
+    const running = services[services.length - 1] as EmbeddedService;
+    expect(running.service.metrics.traffic.view('m')?.sample.every((f) => f.values === undefined)).toBe(true);
+  });
+});
+
+describe('the console pages', () => {
+  let app: Express;
+  beforeAll(async () => {
+    const running = await startEmbedded();
+    services.push(running);
+    app = running.service.app;
+  });
+
+  it('are shells with no inline script and a CSP, whose scripts are served from this service, gzipped, within the JavaScript budget', async () => {
+    for (const path of ['/ui/', '/ui', '/ui/models/anything']) {
+      const page = await request(app).get(path);
+      expect(page.status).toBe(200);
+      expect(page.headers['content-security-policy']).toBe(PAGE_CSP);
+      const scripts = [...page.text.matchAll(/<script([^>]*)>/g)].map((m) => m[1] as string);
+      expect(scripts.length).toBeGreaterThan(0);
+      expect(scripts.every((attrs) => /src="\/ui\/static\/[a-z.]+\.js"/.test(attrs))).toBe(true);
+      let gzipped = 0;
+      for (const attrs of scripts) {
+        const src = (attrs.match(/src="([^"]+)"/) as RegExpMatchArray)[1] as string;
+        const js = await request(app).get(src).set('accept-encoding', 'gzip');
+        expect(js.status).toBe(200);
+        expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
+        expect(js.headers['content-encoding']).toBe('gzip');
+        // supertest hands over the body decompressed; the bytes sent are the content-length.
+        const sent = Number(js.headers['content-length']);
+        expect(sent).toBeGreaterThan(0);
+        expect(sent).toBeLessThan(Buffer.byteLength(js.text));
+        gzipped += sent;
+      }
+      expect(gzipped).toBeLessThan(JS_BUDGET);
+    }
+  });
+
+  it('serves /docs from swagger-ui in node_modules, with the route table kept as a section', async () => {
+    const docs = await request(app).get('/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.text).toContain('/ui/static/swagger-ui-bundle.js');
+    expect(docs.text).toContain('<code>/v1/models/{name}/score</code>');
+    const bundle = await request(app).get('/ui/static/swagger-ui-bundle.js');
+    expect(bundle.status).toBe(200);
+    expect(bundle.text).toContain('SwaggerUIBundle');
+  });
+
+  it('serves no file outside its list', async () => {
+    for (const path of ['/ui/static/nothing.js', '/ui/static/..%2F..%2Fpackage.json', '/ui/static/assets.ts']) {
+      const res = await request(app).get(path);
+      expect(res.status).toBe(404);
+      expect(res.type).toBe('application/problem+json');
+    }
+  });
+});

@@ -1,0 +1,40 @@
+import { calibrate, percentileOf } from '../../../src/nce';
+import { binLabels, scoreHistogram } from '../../../src/ui';
+
+/** Held-out reference scores: 1,000 evenly spaced in [-10, 0]. */
+const calibration = calibrate(Float64Array.from({ length: 1000 }, (_, i) => -10 + (10 * i) / 999), 0.05);
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+describe('scoreHistogram', () => {
+  it('with no recent scores, spans the reference and gives each bin the share its calibration says (evenly spaced scores: equal shares)', () => {
+    const h = scoreHistogram(calibration, [], 10);
+    expect(h.edges[0]).toBeCloseTo(-10, 9);
+    expect(h.edges[10]).toBeCloseTo(0, 9);
+    expect(sum(h.reference)).toBeCloseTo(1, 9);
+    for (const share of h.reference) expect(share).toBeCloseTo(0.1, 2);
+    expect(h.window).toEqual(new Array(10).fill(0));
+    expect(h).toMatchObject({ records: 0, outside: 0, threshold: calibration.threshold });
+  });
+
+  it('widens to recent scores by at most the reference range, and counts the rest in the outermost bins', () => {
+    const h = scoreHistogram(calibration, [-15, -5, -5, -1000], 10);
+    expect(h.edges[0]).toBeCloseTo(-20, 9);
+    expect(h.edges[10]).toBeCloseTo(0, 9);
+    expect(h.window[0]).toBeCloseTo(0.25, 9);
+    expect(h.window[2]).toBeCloseTo(0.25, 9);
+    expect(h.window[7]).toBeCloseTo(0.5, 9);
+    expect(h.outside).toBeCloseTo(0.25, 9);
+    expect(sum(h.reference)).toBeCloseTo(1, 9);
+    // Below the reference's lowest score, the reference has nothing.
+    expect(sum(h.reference.slice(0, 5))).toBeCloseTo(0, 9);
+    expect(h.reference[6]).toBeCloseTo(percentileOf(calibration, -6) - percentileOf(calibration, -8), 9);
+  });
+});
+
+describe('binLabels', () => {
+  it('labels numeric deciles as ranges and categories by name, then other and missing, one label per share', () => {
+    expect(binLabels({ name: 'x', kind: 'numeric', edges: [1, 2.5], shares: [0.3, 0.3, 0.4, 0] })).toEqual(['< 1', '1 to 2.5', '>= 2.5', '(missing)']);
+    expect(binLabels({ name: 'x', kind: 'numeric', edges: [], shares: [1, 0] })).toEqual(['(any value)', '(missing)']);
+    expect(binLabels({ name: 'c', kind: 'categorical', categories: ['<b>a</b>', 'b'], shares: [0.5, 0.5, 0, 0] })).toEqual(['<b>a</b>', 'b', '(other)', '(missing)']);
+  });
+});
