@@ -4,6 +4,7 @@ import { loadSettings, qualityGateOf, SettingsError } from '../config';
 import { messageOf, NceError } from '../nce';
 import { UsageError } from './args';
 import { evalCommand } from './commands/eval.command';
+import { reportCommand } from './commands/report.command';
 import { scoreCommand } from './commands/score.command';
 import { trainCommand } from './commands/train.command';
 import type { CliContext } from './context';
@@ -22,12 +23,14 @@ const USAGE = `usage:
   nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude COL,...]
   nce-ood score (--model NAME | --artifact DIR) --data FILE.csv [--keep all|COL,...]
   nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]
+  nce-ood report --model NAME [--data FILE.csv] [--values] --out report.html
   nce-ood --version`;
 
 const COMMANDS: Record<string, (argv: string[], ctx: CliContext) => Promise<void>> = {
   train: trainCommand,
   score: scoreCommand,
   eval: evalCommand,
+  report: reportCommand,
 };
 
 /**
