@@ -1,0 +1,241 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { parseCsv } from '../../src/store';
+import { ARTIFACTS, chartView, launchChromium, onlyOrigin, seriousViolations, watch } from '../helpers/browser';
+import { eventually, ROOT, type Running, startApi } from '../helpers/processes';
+
+const ADMIN = 'admin-key-ui-test-0001';
+const SCORER = 'score-key-ui-test-0002';
+const INJECTED = '<img src=x onerror=alert(1)>';
+const INJECTED_VALUE = '<svg onload=alert(2)>';
+const AXE = readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+let dir: string;
+let api: Running & { url: string };
+let browser: Browser;
+let context: BrowserContext;
+let outside: string[];
+let versions: string[];
+const payments = parseCsv(readFileSync(join(ROOT, 'examples', 'payments.csv'), 'utf8')).records;
+/** Payments with the amount shifted far beyond the reference's. */
+const shifted = (rows: typeof payments): typeof payments => rows.map((r) => ({ ...r, amount: (r.amount as number) * 25 + 500 }));
+
+/** An API answer's body, read loosely: the contract tests hold the shapes. */
+type Loose = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- answers are checked field by field
+
+async function call(method: string, path: string, body?: unknown, key = ADMIN): Promise<{ status: number; body: Loose }> {
+  const res = await fetch(`${api.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'text/csv' : 'application/json' }) },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  return { status: res.status, body: res.status === 204 ? {} : ((await res.json()) as Loose) };
+}
+
+async function train(model: string, dataset: string, config: object): Promise<string> {
+  const started = await call('POST', `/v1/models/${model}/train`, { dataset, config });
+  expect(started.status).toBe(202);
+  const job = await eventually(async () => {
+    const j = (await call('GET', `/v1/jobs/${started.body.jobId}`)).body;
+    return j.state === 'completed' || j.state === 'failed' ? j : undefined;
+  }, 60_000, `training ${model}`);
+  expect(job.state).toBe('completed');
+  return job.result.version as string;
+}
+
+async function score(model: string, records: object[]): Promise<{ ood: boolean }[]> {
+  const res = await call('POST', `/v1/models/${model}/score`, { records }, SCORER);
+  expect(res.status).toBe(200);
+  return res.body.results;
+}
+
+/** A new page that knows `key` (as if given to the key form), watched for console errors and dialogs. */
+async function openPage(key: string | null): Promise<{ page: Page; problems: string[] }> {
+  const page = await context.newPage();
+  if (key !== null) await page.addInitScript(`sessionStorage.setItem('nce-ood.apiKey', ${JSON.stringify(key)})`);
+  const { problems } = watch(page);
+  return { page, problems };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'nce-ui-'));
+  api = await startApi({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data'), API_KEYS: `admin:${ADMIN},score:${SCORER}`, DRIFT_MIN_RECORDS: '50', SCORING_THREADS: '1' });
+  const csv = await readFile(join(ROOT, 'examples', 'payments.csv'), 'utf8');
+  expect((await call('PUT', '/v1/datasets/payments', csv)).status).toBe(200);
+  // Two versions, so the page has one to promote: the second (seed 2) is current.
+  versions = [await train('payments', 'payments', { seed: 1 }), await train('payments', 'payments', { seed: 2 })];
+  // A model whose feature name and category are markup: the pages must show them as text.
+  const xss = Array.from({ length: 120 }, (_, i) => ({ [INJECTED]: (i % 17) - 8 + (i % 5) / 10, kind: i % 3 === 0 ? INJECTED_VALUE : 'plain' }));
+  expect((await call('PUT', '/v1/datasets/xss', { records: xss })).status).toBe(200);
+  await train('xss', 'xss', { epochs: 5 });
+  // Normal traffic, then payments with shifted amounts in three batches (the flagged sample takes a few per batch, spaced).
+  await score('payments', payments.slice(0, 300));
+  for (let k = 0; k < 3; k++) {
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await score('payments', shifted(payments.slice(300 + 50 * k, 350 + 50 * k)))).filter((r) => r.ood).length).toBeGreaterThan(40);
+  }
+  await score('xss', [{ [INJECTED]: 900, kind: INJECTED_VALUE }]);
+  browser = await launchChromium();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  outside = await onlyOrigin(context, api.url);
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await api?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  // No page of any test asked anything of another host (no CDN, no fonts, no telemetry).
+  expect(outside).toEqual([]);
+});
+
+describe('the web console in a browser', () => {
+  it('/ui/ asks for an API key, keeps it in session storage and never in the URL, then lists the models and datasets', async () => {
+    const { page, problems } = await openPage(null);
+    await page.goto(`${api.url}/ui/`);
+    await page.locator('#key').waitFor({ state: 'visible' });
+    await page.fill('#key', SCORER);
+    await page.click('#key-form button[type=submit]');
+    const row = page.locator('#models-table tbody tr', { hasText: 'payments' });
+    await row.waitFor();
+    expect(await row.locator('td').first().textContent()).toBe(versions[1]);
+    expect(await row.locator('td').nth(3).textContent()).toBe('450');
+    expect(Number(await row.locator('td').last().textContent())).toBeGreaterThan(0.25);
+    expect(await page.locator('#datasets-table tbody tr').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('payments')]));
+    expect(page.url()).toBe(`${api.url}/ui/`);
+    expect(await page.evaluate("sessionStorage.getItem('nce-ood.apiKey')")).toBe(SCORER);
+    expect(await seriousViolations(page, await AXE)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'index.png'), fullPage: true });
+    await row.locator('a').click();
+    await page.waitForURL(`${api.url}/ui/models/payments`);
+    await page.locator('#feature-table tbody tr').first().waitFor();
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('/ui/models/payments draws training, scores, drift with the shifted feature first, flagged records with their top contribution; a score key sees no values and no promote', async () => {
+    const { page, problems } = await openPage(SCORER);
+    await page.goto(`${api.url}/ui/models/payments`);
+    await page.locator('#feature-table tbody tr').first().waitFor();
+    for (const id of ['history-chart', 'score-chart', 'feature-chart']) {
+      const chart = await chartView(page, id);
+      expect({ id, ...chart, sized: chart.width > 100 && chart.height > 100, drawn: chart.points > 0 && chart.painted > 1000 }).toMatchObject({ id, sized: true, drawn: true });
+      expect(chart.label).toContain(versions[1]);
+    }
+    expect((await chartView(page, 'feature-chart')).label).toContain('most drifted first: amount');
+    expect(await page.locator('#feature-table tbody tr').first().locator('td').first().textContent()).toBe('amount');
+    // Selecting a feature compares its distributions.
+    await page.locator('#feature-table tbody tr').first().locator('button').click();
+    await page.locator('#feature-detail').waitFor({ state: 'visible' });
+    expect((await chartView(page, 'feature-dist-chart')).points).toBeGreaterThan(0);
+    const flagged = page.locator('#flagged-list > li').first();
+    expect(await flagged.locator('.contribution .feature').first().textContent()).toBe('amount');
+    expect(await page.locator('#flagged-list table.values').count()).toBe(0);
+    await page.locator('#versions-table tbody tr').nth(1).waitFor();
+    expect(await page.locator('#versions-table button').count()).toBe(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('an admin key sees raw values and promotes; the page follows new traffic every few seconds without a reload', async () => {
+    const { page, problems } = await openPage(ADMIN);
+    let navigations = 0;
+    page.on('framenavigated', () => navigations++);
+    await page.goto(`${api.url}/ui/models/payments`);
+    await page.locator('#flagged-list table.values').first().waitFor();
+    expect(await page.locator('#flagged-list table.values').first().textContent()).toContain('channel');
+    const summary = page.locator('#summary');
+    expect(await summary.textContent()).toContain('450 records scored');
+    await score('payments', payments.slice(0, 20));
+    await page.locator('#summary', { hasText: '470 records scored' }).waitFor({ timeout: 15_000 });
+    expect(navigations).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, 'model.png'), fullPage: true });
+    expect(await seriousViolations(page, await AXE)).toEqual([]);
+    // Promote the older version: it becomes current, and the page says so.
+    const older = page.locator('#versions-table tbody tr', { hasText: versions[0] as string });
+    await older.locator('button', { hasText: 'Promote' }).click();
+    await page.locator('#promote-status', { hasText: 'is current' }).waitFor();
+    await page.locator('#summary', { hasText: versions[0] as string }).waitFor();
+    expect((await call('GET', '/v1/models/payments')).body.version).toBe(versions[0]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a feature and a category named as markup as text, and runs none of it', async () => {
+    const { page, problems } = await openPage(ADMIN);
+    await page.goto(`${api.url}/ui/models/xss`);
+    await page.locator('#feature-table tbody tr').first().waitFor();
+    await page.locator('#flagged-list > li').first().waitFor();
+    expect(await page.locator('#feature-table').getByText(INJECTED, { exact: true }).count()).toBe(1);
+    expect(await page.locator('#flagged-list .contribution .feature').getByText(INJECTED, { exact: true }).count()).toBeGreaterThan(0);
+    expect(await page.locator('#flagged-list table.values').getByText(INJECTED_VALUE, { exact: true }).count()).toBeGreaterThan(0);
+    expect(await page.locator('#main img, #main svg').count()).toBe(0);
+    await page.goto(`${api.url}/ui/`);
+    await page.locator('#datasets-table tbody tr', { hasText: 'xss' }).waitFor();
+    expect(await page.locator('#datasets-table').getByText(`${INJECTED}, kind`).count()).toBe(1);
+    expect(await page.locator('#main img').count()).toBe(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('/docs is an interactive console from /openapi.json: "Try it out" on the score route answers 200 with the key the console was given', async () => {
+    const { page, problems } = await openPage(SCORER);
+    await page.goto(`${api.url}/docs`);
+    const operation = page.locator('#operations-default-post_v1_models__name__score');
+    await operation.waitFor();
+    await operation.locator('.opblock-summary-control').click();
+    await operation.locator('button.try-out__btn').click();
+    await operation.locator('input[placeholder="name"]').fill('payments');
+    const answered = page.waitForResponse((r) => r.url() === `${api.url}/v1/models/payments/score` && r.request().method() === 'POST');
+    await operation.locator('button.execute').click();
+    const response = await answered;
+    expect(response.status()).toBe(200);
+    expect(response.request().headers()['x-api-key']).toBe(SCORER);
+    const status = operation.locator('.live-responses-table tbody .response-col_status').first();
+    await status.waitFor();
+    expect((await status.textContent())?.trim()).toBe('200');
+    // The route table stays as a section.
+    expect(await page.locator('#routes-h').textContent()).toBe('Routes');
+    await page.screenshot({ path: join(ARTIFACTS, 'docs.png'), fullPage: false });
+    expect(await seriousViolations(page, await AXE)).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('nce-ood report writes one HTML file that opens offline (file://) and draws the same charts, with the file\'s drift', async () => {
+    const data = join(dir, 'incoming.csv');
+    const rows = [...payments.slice(0, 150), ...shifted(payments.slice(150, 200))];
+    await writeFile(data, ['amount,channel,hour', ...rows.map((r) => `${r.amount},${r.channel},${r.hour}`)].join('\n'));
+    const out = join(dir, 'report.html');
+    const cli = spawnSync(process.execPath, [join(ROOT, 'bin', 'nce-ood.js'), 'report', '--model', 'payments', '--data', data, '--out', out], { encoding: 'utf8', env: { ...process.env, MODELS_DIR: join(dir, 'models') } });
+    expect(cli.stderr).toContain('wrote');
+    expect(cli.status).toBe(0);
+    const current = (await call('GET', '/v1/models/payments')).body.version as string;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const { problems } = watch(page);
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(pathToFileURL(out).href);
+    await page.locator('#feature-table tbody tr').first().waitFor();
+    for (const id of ['history-chart', 'score-chart', 'feature-chart']) {
+      const chart = await chartView(page, id);
+      expect({ id, sized: chart.width > 100 && chart.height > 100, drawn: chart.points > 0 && chart.painted > 1000 }).toEqual({ id, sized: true, drawn: true });
+      expect(chart.label).toContain(current);
+    }
+    expect(await page.locator('#feature-table tbody tr').first().locator('td').first().textContent()).toBe('amount');
+    expect(await page.locator('#flagged-list .contribution .feature').first().textContent()).toBe('amount');
+    expect(await page.locator('#status').textContent()).toContain('incoming.csv (200 rows)');
+    // Nothing but the file itself was loaded.
+    expect(requests.filter((u) => u !== pathToFileURL(out).href)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
