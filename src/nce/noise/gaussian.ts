@@ -174,6 +174,59 @@ export class GaussianNoise implements ContinuousNoise {
     return this.logNorm - 0.5 * q;
   }
 
+  /**
+   * log q of rows this Gaussian was fitted to, each under the Gaussian fitted to the other rows
+   * (leave-one-out): what a new record gets, where a fitted row sits closer to a Gaussian fitted to
+   * it, the more so the more features there are per row. Leaving row i out moves the mean by
+   * -u/(n-1) and the covariance C to n/(n-1) C - n/(n-1)^2 u u^T - shrink n/(n-1)^2 diag(u^2)
+   * (u = x_i - mean; the last term is the ridge's share of it). Sherman-Morrison solves the rank-one
+   * part exactly: with δ = u^T C^-1 u and γ = δ/(n-1), the distance becomes n/(n-1) δ/(1-γ) and the
+   * log determinant grows by d log(n/(n-1)) + log(1-γ); the ridge's part is taken to first order,
+   * w^T (shrink n/(n-1)^2 diag(u^2)) w with w = C^-1 u/(1-γ). O(d^2) per row.
+   * @param x - rows of the fitted data, row-major
+   * @param rows - how many rows `x` holds
+   * @param fitted - how many rows this Gaussian was fitted to
+   * @param shrink - the ridge it was fitted with (see {@link GaussianNoise.fit})
+   */
+  leaveOneOut(x: Float64Array, rows: number, fitted: number, shrink = 0): Float64Array {
+    const d = this.dim;
+    const l = this.chol;
+    const n = fitted;
+    const s2 = this.scale * this.scale;
+    const a = n / (n - 1);
+    const b = n / ((n - 1) * (n - 1));
+    const out = float64(rows);
+    const z = float64(d);
+    const w = float64(d);
+    for (let i = 0; i < rows; i++) {
+      const own = this.logDensityAt(x, i * d, z);
+      let zz = 0;
+      for (let j = 0; j < d; j++) zz += (z[j] as number) * (z[j] as number);
+      // δ in the fitted (unscaled) covariance; a ridge keeps γ below 1, the clamp guards rounding.
+      const delta = zz * s2;
+      const gamma = Math.min(delta / (n - 1), 1 - 1e-12);
+      let ridge = 0;
+      if (shrink > 0) {
+        // w = C^-1 u / (1 - γ) = s^2 L^-T z / (1 - γ): back substitution through the factor.
+        for (let j = d - 1; j >= 0; j--) {
+          let t = z[j] as number;
+          for (let k = j + 1; k < d; k++) t -= (l[k * d + j] as number) * (w[k] as number);
+          w[j] = t * (this.invDiag[j] as number);
+        }
+        const f = s2 / (1 - gamma);
+        for (let j = 0; j < d; j++) {
+          const u = (x[i * d + j] as number) - (this.mean[j] as number);
+          const wj = (w[j] as number) * f;
+          ridge += u * u * wj * wj;
+        }
+        ridge *= shrink * b;
+      }
+      const left = a * (delta / (1 - gamma)) + ridge;
+      out[i] = own - 0.5 * (d * Math.log(a) + Math.log1p(-gamma)) - (0.5 * (left - delta)) / s2;
+    }
+    return out;
+  }
+
   /** The fitted Gaussian: this one with its covariance shrunk back by `scale`^2. */
   expert(): GaussianNoise {
     if (this.scale === 1) return this;

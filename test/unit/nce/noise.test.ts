@@ -152,6 +152,43 @@ describe('GaussianNoise', () => {
   });
 });
 
+describe('GaussianNoise.leaveOneOut', () => {
+  /** Each row's log q under the Gaussian refitted without it, the slow way. */
+  function refitted(x: Matrix, scale: number, shrink: number): Float64Array {
+    const d = x.cols;
+    return Float64Array.from({ length: x.rows }, (_, i) => {
+      const rest = matrix(x.rows - 1, d, (r, j) => x.data[(r < i ? r : r + 1) * d + j]);
+      return GaussianNoise.fit(rest, scale, 0, shrink).logDensity(x.data.subarray(i * d, (i + 1) * d), 1)[0];
+    });
+  }
+
+  it.each([
+    [1, 1],
+    [2.5, 1],
+  ])('equals refitting without each row, unregularised (scale %s)', (scale) => {
+    const rng = createRng(5);
+    const x = matrix(30, 4, (i, j) => rng.normal() * (j + 1) + (j === 2 ? 0.5 * i : 0));
+    const q = GaussianNoise.fit(x, scale, 0, 0);
+    const left = q.leaveOneOut(x.data, x.rows, x.rows);
+    const want = refitted(x, scale, 0);
+    for (let i = 0; i < x.rows; i++) expect(left[i]).toBeCloseTo(want[i], 6);
+  });
+
+  it('takes the ridge into account when features outnumber rows, and lies far below the in-sample log q', () => {
+    const rng = createRng(6);
+    const x = matrix(60, 150, () => rng.normal());
+    const q = GaussianNoise.fit(x, 1, 0, 0.01);
+    const own = q.logDensity(x.data, x.rows);
+    const left = q.leaveOneOut(x.data, x.rows, x.rows, 0.01);
+    const want = refitted(x, 1, 0.01);
+    for (let i = 0; i < x.rows; i++) {
+      expect(Math.abs(left[i] - want[i])).toBeLessThan(0.01 * Math.abs(want[i]));
+      // 150 features and 59 other rows: a row is far from the others' Gaussian, much farther than from its own.
+      expect(left[i]).toBeLessThan(own[i] - 50);
+    }
+  });
+});
+
 describe('GmmNoise', () => {
   const rng = createRng(3);
   const twoClusters = matrix(1500, 2, (i) => (i % 3 === 0 ? 6 : -2) + 0.5 * rng.normal());
