@@ -188,10 +188,14 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
     reference = held.score;
     if (whole && continuous instanceof GaussianNoise) {
       // The held-out records helped fit q: calibrate on their log q under the Gaussian fitted
-      // without each of them, as new records will score, not on their in-sample log q.
+      // without each of them, as new records will score, not on their in-sample log q. A held-out
+      // record that another reference record repeats keeps its in-sample score: new records that
+      // repeat a reference row score exactly that (duplicate rows are common, and moving their
+      // tied reference scores by a hair would put every such new record above the tie).
       const own = continuous.logDensity(val.numeric, val.n);
       const left = continuous.leaveOneOut(val.numeric, val.n, qRows.n, config.noise.type === 'gaussian' ? (config.noise.shrink ?? 0) : 0);
-      for (let i = 0; i < val.n; i++) reference[i] = Math.max(SCORE_FLOOR, reference[i] + left[i] - own[i]);
+      const repeated = repeatedRows(val, fit);
+      for (let i = 0; i < val.n; i++) if (!repeated[i]) reference[i] = Math.max(SCORE_FLOOR, reference[i] + left[i] - own[i]);
     }
     if (scoreKind === 'productOfExperts') {
       // The ratio's cap is what the classifier gives a typical held-out reference record. The
@@ -236,6 +240,16 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
 function fitsWholeReference(config: TrainingConfig): boolean {
   const q = config.noise;
   return q.type === 'gaussian' && !((q.trim ?? 0) > 0) && (config.scoreKind ?? 'logDensity') === 'logDensity';
+}
+
+/** Which rows of `val` are repeated exactly, numeric block and discrete codes, in `val` or `fit`. */
+function repeatedRows(val: Encoded, fit: Encoded): Uint8Array {
+  const dn = val.numeric.length / Math.max(1, val.n);
+  const dd = val.codes.length / Math.max(1, val.n);
+  const key = (e: Encoded, i: number): string => `${e.numeric.subarray(i * dn, (i + 1) * dn).join(',')}|${e.codes.subarray(i * dd, (i + 1) * dd).join(',')}`;
+  const counts = new Map<string, number>();
+  for (const e of [val, fit]) for (let i = 0; i < e.n; i++) counts.set(key(e, i), (counts.get(key(e, i)) ?? 0) + 1);
+  return Uint8Array.from({ length: val.n }, (_, i) => ((counts.get(key(val, i)) ?? 0) > 1 ? 1 : 0));
 }
 
 /**

@@ -109,6 +109,38 @@ describe('train', () => {
     expect(result.state.scoreKind).toBe(kind);
   });
 
+  it('calibrates wide data on out-of-sample scores: new records from the reference distribution sit at their percentiles, not below them all', async () => {
+    // 120 rows of 60 features: a Gaussian fitted to them scores its own rows far above new ones.
+    const records = normalRecords(120, 60, 3);
+    const result = await train(records, { seed: 2, epochs: 3 });
+    const detector = new Detector(result.state);
+    try {
+      const fresh = detector.score(normalRecords(400, 60, 77));
+      const mean = fresh.reduce((s, r) => s + r.percentile, 0) / fresh.length;
+      expect(mean).toBeGreaterThan(0.3);
+      expect(mean).toBeLessThan(0.7);
+      expect(fresh.filter((r) => r.ood).length / fresh.length).toBeLessThan(0.1);
+    } finally {
+      detector.dispose();
+    }
+  });
+
+  it('keeps in-sample calibration scores for reference rows repeated exactly, so new copies of them sit inside their tie', async () => {
+    const distinct = normalRecords(300, 3, 4);
+    const repeated = { f0: 0.1, f1: -0.2, f2: 0.3 };
+    const records = [...distinct, ...Array.from({ length: 120 }, () => ({ ...repeated }))];
+    const result = await train(records, { seed: 3, epochs: 3 });
+    const detector = new Detector(result.state);
+    try {
+      const [copy] = detector.score([repeated]);
+      // About 120 of 420 reference records tie with it: its mid-rank lies well inside (0, 1).
+      expect(copy?.percentile).toBeGreaterThan(0.2);
+      expect(copy?.percentile).toBeLessThan(0.98);
+    } finally {
+      detector.dispose();
+    }
+  });
+
   it('with examples/multimodal-config.json on two separated classes, q is a Gaussian mixture of one component per class, and the model scores by logDensity', async () => {
     const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'multimodal-config.json'), 'utf8')) as object;
     const records = normalRecords(600, 2, 3).map((r, i) => ({ ...r, f0: (r.f0 as number) + (i % 2 === 0 ? 10 : -10) }));
