@@ -192,10 +192,9 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
       // record that another reference record repeats keeps its in-sample score: new records that
       // repeat a reference row score exactly that (duplicate rows are common, and moving their
       // tied reference scores by a hair would put every such new record above the tie).
-      const own = continuous.logDensity(val.numeric, val.n);
-      const left = continuous.leaveOneOut(val.numeric, val.n, qRows.n, config.noise.type === 'gaussian' ? (config.noise.shrink ?? 0) : 0);
+      const change = continuous.leaveOneOutChange(val.numeric, val.n, qRows.n, config.noise.type === 'gaussian' ? (config.noise.shrink ?? 0) : 0);
       const repeated = repeatedRows(val, fit);
-      for (let i = 0; i < val.n; i++) if (!repeated[i]) reference[i] = Math.max(SCORE_FLOOR, reference[i] + left[i] - own[i]);
+      for (let i = 0; i < val.n; i++) if (!repeated[i]) reference[i] = Math.max(SCORE_FLOOR, reference[i] + change[i]);
     }
     if (scoreKind === 'productOfExperts') {
       // The ratio's cap is what the classifier gives a typical held-out reference record. The
@@ -247,9 +246,16 @@ function repeatedRows(val: Encoded, fit: Encoded): Uint8Array {
   const dn = val.numeric.length / Math.max(1, val.n);
   const dd = val.codes.length / Math.max(1, val.n);
   const key = (e: Encoded, i: number): string => `${e.numeric.subarray(i * dn, (i + 1) * dn).join(',')}|${e.codes.subarray(i * dd, (i + 1) * dd).join(',')}`;
+  const valKeys = Array.from({ length: val.n }, (_, i) => key(val, i));
   const counts = new Map<string, number>();
-  for (const e of [val, fit]) for (let i = 0; i < e.n; i++) counts.set(key(e, i), (counts.get(key(e, i)) ?? 0) + 1);
-  return Uint8Array.from({ length: val.n }, (_, i) => ((counts.get(key(val, i)) ?? 0) > 1 ? 1 : 0));
+  for (const k of valKeys) counts.set(k, (counts.get(k) ?? 0) + 1);
+  // Fit rows count only where they repeat a held-out one: the map never grows past val.n keys.
+  for (let i = 0; i < fit.n; i++) {
+    const k = key(fit, i);
+    const c = counts.get(k);
+    if (c !== undefined) counts.set(k, c + 1);
+  }
+  return Uint8Array.from(valKeys, (k) => ((counts.get(k) as number) > 1 ? 1 : 0));
 }
 
 /**

@@ -175,8 +175,9 @@ export class GaussianNoise implements ContinuousNoise {
   }
 
   /**
-   * log q of rows this Gaussian was fitted to, each under the Gaussian fitted to the other rows
-   * (leave-one-out): what a new record gets, where a fitted row sits closer to a Gaussian fitted to
+   * How much log q of rows this Gaussian was fitted to changes when each is scored under the
+   * Gaussian fitted to the other rows (leave-one-out): added to a row's log q under this one, it
+   * gives what a new record gets, where a fitted row sits closer to a Gaussian fitted to
    * it, the more so the more features there are per row. Leaving row i out moves the mean by
    * -u/(n-1) and the covariance C to n/(n-1) C - n/(n-1)^2 u u^T - shrink n/(n-1)^2 diag(u^2)
    * (u = x_i - mean; the last term is the ridge's share of it). Sherman-Morrison solves the rank-one
@@ -188,7 +189,7 @@ export class GaussianNoise implements ContinuousNoise {
    * @param fitted - how many rows this Gaussian was fitted to
    * @param shrink - the ridge it was fitted with (see {@link GaussianNoise.fit})
    */
-  leaveOneOut(x: Float64Array, rows: number, fitted: number, shrink = 0): Float64Array {
+  leaveOneOutChange(x: Float64Array, rows: number, fitted: number, shrink = 0): Float64Array {
     const d = this.dim;
     const l = this.chol;
     const n = fitted;
@@ -199,7 +200,8 @@ export class GaussianNoise implements ContinuousNoise {
     const z = float64(d);
     const w = float64(d);
     for (let i = 0; i < rows; i++) {
-      const own = this.logDensityAt(x, i * d, z);
+      // Only z = L^-1 (x - mean) is wanted here; logDensityAt leaves it in `z`.
+      this.logDensityAt(x, i * d, z);
       let zz = 0;
       for (let j = 0; j < d; j++) zz += (z[j] as number) * (z[j] as number);
       // δ in the fitted (unscaled) covariance; a ridge keeps γ below 1, the clamp guards rounding.
@@ -222,7 +224,7 @@ export class GaussianNoise implements ContinuousNoise {
         ridge *= shrink * b;
       }
       const left = a * (delta / (1 - gamma)) + ridge;
-      out[i] = own - 0.5 * (d * Math.log(a) + Math.log1p(-gamma)) - (0.5 * (left - delta)) / s2;
+      out[i] = -0.5 * (d * Math.log(a) + Math.log1p(-gamma)) - (0.5 * (left - delta)) / s2;
     }
     return out;
   }
