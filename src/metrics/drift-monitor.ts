@@ -30,8 +30,14 @@ export interface DriftStats {
 export interface WindowContents {
   version: string;
   records: number;
-  /** Per monitored feature: its reference (bins and training shares) and the window's shares of the same bins. */
-  features: { ref: FeatureReference; window: number[] }[];
+  /** PSI and KS of the score percentiles, as {@link DriftStats} has them; null below minRecords. */
+  psi: number | null;
+  ks: number | null;
+  /**
+   * Per monitored feature, in reference order: its reference (bins and training shares), the
+   * window's shares of the same bins, and their PSI (null below minRecords).
+   */
+  features: { ref: FeatureReference; window: number[]; psi: number | null }[];
   /** The window's shares per percentile bin, and the held-out reference records' (undefined: uniform). */
   scores: number[];
   scoreReference: readonly number[] | undefined;
@@ -121,27 +127,38 @@ export class DriftMonitor {
   contents(model: string, now = Date.now()): WindowContents | null {
     const t = this.tracked.get(model);
     if (!t) return null;
-    const w = t.window;
-    w.evict(now);
-    const counts = w.featureCounts;
+    t.window.evict(now);
+    const m = this.measure(t);
     return {
       version: t.version,
-      records: w.size,
-      features: t.refs.map((ref, j) => ({ ref, window: w.shares(counts[j] as number[]) })),
-      scores: w.shares(w.scoreCounts),
+      records: t.window.size,
+      psi: m.psi,
+      ks: m.ks,
+      features: t.refs.map((ref, j) => ({ ref, window: m.featureShares[j] as number[], psi: m.featurePsi?.[j] ?? null })),
+      scores: m.scoreShares,
       scoreReference: t.scoreReference,
     };
   }
 
   private compute(t: Tracked): DriftStats {
+    const m = this.measure(t);
+    const drifted = m.featurePsi;
+    const features = drifted === null ? [] : t.refs.map((ref, j) => ({ feature: ref.name, psi: drifted[j] as number })).sort((a, b) => b.psi - a.psi).slice(0, this.options.topFeatures);
+    return { version: t.version, records: t.window.size, psi: m.psi, ks: m.ks, features };
+  }
+
+  /** A window's shares and, from minRecords on, its drift: what both the gauges and the console read. */
+  private measure(t: Tracked): { scoreShares: number[]; featureShares: number[][]; psi: number | null; ks: number | null; featurePsi: number[] | null } {
     const w = t.window;
-    if (w.size < this.options.minRecords) return { version: t.version, records: w.size, psi: null, ks: null, features: [] };
-    const counts = w.featureCounts;
-    const features = t.refs
-      .map((ref, j) => ({ feature: ref.name, psi: psi(ref.shares, w.shares(counts[j] as number[])) }))
-      .sort((a, b) => b.psi - a.psi)
-      .slice(0, this.options.topFeatures);
-    const scores = w.shares(w.scoreCounts);
-    return { version: t.version, records: w.size, psi: scorePsi(t.scoreReference, scores), ks: scoreKs(t.scoreReference, scores), features };
+    const scoreShares = w.shares(w.scoreCounts);
+    const featureShares = w.featureCounts.map((c) => w.shares(c));
+    if (w.size < this.options.minRecords) return { scoreShares, featureShares, psi: null, ks: null, featurePsi: null };
+    return {
+      scoreShares,
+      featureShares,
+      psi: scorePsi(t.scoreReference, scoreShares),
+      ks: scoreKs(t.scoreReference, scoreShares),
+      featurePsi: t.refs.map((ref, j) => psi(ref.shares, featureShares[j] as number[])),
+    };
   }
 }

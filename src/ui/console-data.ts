@@ -1,5 +1,5 @@
 import { type Calibration, type FeatureReference, type Manifest, percentileOf } from '../nce';
-import { type FlaggedRecord, psi, scoreKs, scorePsi, type TrafficView, type WindowContents } from '../metrics';
+import type { FlaggedRecord, TrafficView, WindowContents } from '../metrics';
 import type { Access, FeatureDrift, ModelConsole } from './console-schema';
 
 /** Bins of the score histogram. */
@@ -14,7 +14,7 @@ export interface ConsoleInput {
   window: WindowContents | null;
   /** Its recent traffic (null, or another version's: nothing scored yet). */
   traffic: TrafficView | null;
-  /** Drift statistics are given once the window holds this many records (DRIFT_MIN_RECORDS). */
+  /** Records from which the window's drift is measured (DRIFT_MIN_RECORDS; the page says so below it). */
   minRecords: number;
   access: Access;
   /** Whether flagged records' values may be shown to this reader. */
@@ -27,7 +27,6 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
   const window = input.window?.version === version ? input.window : null;
   const traffic = input.traffic?.version === version ? input.traffic : null;
   const t = m.training;
-  const enough = window !== null && window.records >= input.minRecords;
   return {
     name: input.name,
     version,
@@ -57,9 +56,9 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
     drift: {
       records: window?.records ?? 0,
       minRecords: input.minRecords,
-      psi: enough ? scorePsi(window.scoreReference, window.scores) : null,
-      ks: enough ? scoreKs(window.scoreReference, window.scores) : null,
-      features: featureDrift(m.featureReference ?? [], window, enough),
+      psi: window?.psi ?? null,
+      ks: window?.ks ?? null,
+      features: featureDrift(m.featureReference ?? [], window),
     },
     traffic: { scored: traffic?.scored ?? 0, flagged: traffic?.flagged ?? 0 },
     flagged: (traffic?.sample ?? []).map((f) => (input.rawValues ? f : withoutValues(f))),
@@ -104,13 +103,13 @@ export function scoreHistogram(cal: Calibration, scores: readonly number[], bins
   return { edges, reference, window: counts.map((c) => c / n), records: scores.length, outside: outside / n, threshold: cal.threshold };
 }
 
-/** Each feature's PSI (once the window holds enough records) and distributions, most drifted first. */
-function featureDrift(refs: readonly FeatureReference[], window: WindowContents | null, enough: boolean): FeatureDrift[] {
+/** Each feature's distributions and PSI as the drift window measured them (once it holds enough records), most drifted first. */
+function featureDrift(refs: readonly FeatureReference[], window: WindowContents | null): FeatureDrift[] {
   const features = refs.map((ref, j) => {
-    const shares = window?.features[j]?.window ?? new Array<number>(ref.shares.length).fill(0);
-    return { feature: ref.name, kind: ref.kind, psi: enough ? psi(ref.shares, shares) : null, bins: binLabels(ref), reference: ref.shares, window: shares };
+    const measured = window?.features[j];
+    return { feature: ref.name, kind: ref.kind, psi: measured?.psi ?? null, bins: binLabels(ref), reference: ref.shares, window: measured?.window ?? new Array<number>(ref.shares.length).fill(0) };
   });
-  return enough ? features.sort((a, b) => (b.psi as number) - (a.psi as number)) : features;
+  return window === null || window.psi === null ? features : features.sort((a, b) => (b.psi as number) - (a.psi as number));
 }
 
 /** A number short enough for a bin label. */
