@@ -5,6 +5,7 @@
  *
  *   npm run bench:quality [-- --suite datasets,adbench,embeddings] [--quick] [--seeds 1,2,3]
  *     [--only name1,name2] [--config cfg.json] [--jobs 2] [--out DIR] [--update-readme] [--from-runs FILE]
+ *     [--suite-dir DIR]
  *
  * Per suite it prints the mean AUROC of nce-ood and of each classic detector, nce-ood's average
  * rank among the seven, its win/tie/loss against the best classic detector on each dataset (a tie
@@ -14,13 +15,16 @@
  * lines (runs.jsonl) and a chart (quality.svg) to --out; --update-readme puts the markdown into
  * the README between its quality markers. --quick: seed 1, datasets of at most 3,000 training rows.
  * --from-runs FILE: no training; the report is rebuilt from an earlier run's runs.jsonl.
+ * --suite-dir DIR: one more suite, named after its folder, laid out as the shared ones are (CSVs
+ * with a `split` column, and a baselines.csv of the classic detectors on the same splits): your own
+ * data, or a set held back from tuning.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { baselineRows, ROOT as root, SUITES } from './suites';
+import { addSuite, baselineRows, ROOT as root, SUITES } from './suites';
 import { messageOf } from '../src/nce';
 
 const CLASSIC = ['IForest', 'LOF', 'OCSVM', 'KNN', 'Gaussian', 'GMM'] as const;
@@ -44,6 +48,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: join(root, 'bench', 'results') },
     'update-readme': { type: 'boolean', default: false },
     'from-runs': { type: 'string' },
+    'suite-dir': { type: 'string', multiple: true },
   },
 });
 
@@ -315,7 +320,8 @@ function readRuns(file: string, datasets: Dataset[], seeds: number[]): Run[] {
 }
 
 async function main(): Promise<void> {
-  const suites = (values.suite ?? Object.keys(SUITES).join(',')).split(',');
+  const extra = (values['suite-dir'] ?? []).map(addSuite);
+  const suites = values.suite ? values.suite.split(',') : [...Object.keys(SUITES).filter((s) => !extra.includes(s)), ...extra];
   for (const s of suites) if (!SUITES[s]) throw new Error(`--suite: unknown suite "${s}" (one or more of ${Object.keys(SUITES).join(', ')})`);
   const seeds = (values.seeds ?? (values.quick ? '1' : '1,2,3')).split(',').map(Number);
   if (seeds.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--seeds must be non-negative integers, got ${values.seeds}`);

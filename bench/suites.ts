@@ -1,6 +1,6 @@
 /** The benchmark suites beside the project, as the benchmark scripts find them. */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 
 /** The project's root (the scripts run from dist/bench). */
@@ -14,6 +14,13 @@ export const SUITES: Record<string, string> = {
   adbench: join(shared, 'benchmarks', 'adbench'),
   embeddings: join(shared, 'benchmarks', 'embeddings'),
 };
+
+/** Adds a suite folder of one's own (CSVs and a baselines.csv), named after the folder; returns the name. */
+export function addSuite(dir: string): string {
+  const name = basename(resolve(dir));
+  SUITES[name] = resolve(dir);
+  return name;
+}
 
 /** The rows of a suite's baselines.csv: dataset, method, auroc, n_train, features, ... */
 export function baselineRows(suite: string): Record<string, string>[] {
