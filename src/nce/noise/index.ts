@@ -2,6 +2,7 @@ import type { Matrix } from '../linalg';
 import type { Rng } from '../random';
 import { GaussianNoise } from './gaussian';
 import { GmmNoise } from './gmm';
+import { KdeNoise } from './kde';
 import { MarginalsNoise } from './marginals';
 import { expertLogDensity, MixtureNoise } from './mixture';
 import type { ContinuousNoise, FittedNoise, NoiseSpec } from './types';
@@ -9,7 +10,7 @@ import { UniformNoise } from './uniform';
 
 export type { ContinuousNoise, FittedNoise, NoiseSpec } from './types';
 export { DiscreteNoise } from './discrete';
-export { GaussianNoise, GmmNoise, MarginalsNoise, MixtureNoise, UniformNoise };
+export { GaussianNoise, GmmNoise, KdeNoise, MarginalsNoise, MixtureNoise, UniformNoise };
 
 /** Fits the noise distribution `spec` to the numeric block `x` of the training data. */
 export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng): ContinuousNoise {
@@ -22,6 +23,8 @@ export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng): ContinuousNoise 
       return UniformNoise.fit(x, spec.margin ?? 0.1);
     case 'marginals':
       return MarginalsNoise.fit(x, rng, spec.bandwidth ?? 1);
+    case 'kde':
+      return KdeNoise.fit(x, rng, spec.neighbours ?? 10, spec.bandwidth ?? 0.5);
     case 'mixture': {
       const total = spec.components.reduce((s, c) => s + c.weight, 0);
       return new MixtureNoise(
@@ -60,6 +63,8 @@ export function restoreNoise(p: FittedNoise): ContinuousNoise {
       return UniformNoise.fromJSON(p);
     case 'marginals':
       return MarginalsNoise.fromJSON(p);
+    case 'kde':
+      return KdeNoise.fromJSON(p);
     case 'mixture':
       return new MixtureNoise(Float64Array.from(p.weights), p.components.map(restoreNoise));
   }

@@ -6,6 +6,7 @@ export type NoiseSpec =
   | { type: 'gmm'; components?: number; maxComponents?: number; scale?: number }
   | { type: 'uniform'; margin?: number }
   | { type: 'marginals'; bandwidth?: number }
+  | { type: 'kde'; neighbours?: number; bandwidth?: number }
   | { type: 'mixture'; components: { weight: number; noise: NoiseSpec }[] };
 
 /** Fitted parameters of a noise distribution, as stored in the model manifest. */
@@ -14,6 +15,7 @@ export type FittedNoise =
   | { type: 'gmm'; scale: number; weights: number[]; means: number[][]; chols: number[][] }
   | { type: 'uniform'; margin: number; low: number[]; high: number[] }
   | { type: 'marginals'; values: number[][]; bandwidths: number[] }
+  | { type: 'kde'; shift: number[]; scale: number[]; centres: number[][]; widths: number[] }
   | { type: 'mixture'; weights: number[]; components: FittedNoise[] };
 
 /** A noise distribution q over the numeric block of the encoding. */

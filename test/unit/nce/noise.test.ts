@@ -1,6 +1,6 @@
 import { createRng } from '../../../src/nce/random';
 import { zeros, type Matrix } from '../../../src/nce/linalg';
-import { GaussianNoise, GmmNoise, MarginalsNoise, MixtureNoise, UniformNoise, fitNoise, noiseLogDensities, restoreNoise } from '../../../src/nce/noise';
+import { GaussianNoise, GmmNoise, KdeNoise, MarginalsNoise, MixtureNoise, UniformNoise, fitNoise, noiseLogDensities, restoreNoise } from '../../../src/nce/noise';
 import { widenedBandwidth } from '../../../src/nce/noise/marginals';
 import { quantileSorted } from '../../../src/nce/schema';
 import type { ContinuousNoise } from '../../../src/nce/noise';
@@ -16,15 +16,17 @@ function matrix(rows: number, cols: number, gen: (i: number, j: number) => numbe
  * Compares exp(logDensity) of a 1-D distribution with a histogram of 200k of its own samples,
  * on bins where the density is not tiny; returns the largest relative error.
  */
-function histogramError(q: ContinuousNoise, lo: number, hi: number, seed = 7): number {
+function histogramError(q: ContinuousNoise, lo: number, hi: number, seed = 7, points = 1): number {
   const n = 200_000;
   const bins = 40;
   const width = (hi - lo) / bins;
   const s = q.sample(n, createRng(seed));
   const counts = new Float64Array(bins);
   for (const v of s) if (v >= lo && v < hi) counts[Math.floor((v - lo) / width)]++;
-  const centers = Float64Array.from({ length: bins }, (_, b) => lo + (b + 0.5) * width);
-  const dens = q.logDensity(centers, bins).map(Math.exp);
+  // The density averaged over `points` evenly spaced points of each bin (its centre when 1).
+  const at = Float64Array.from({ length: bins * points }, (_, i) => lo + (Math.floor(i / points) + ((i % points) + 0.5) / points) * width);
+  const each = q.logDensity(at, at.length).map(Math.exp);
+  const dens = Float64Array.from({ length: bins }, (_, b) => each.subarray(b * points, (b + 1) * points).reduce((s, v) => s + v, 0) / points);
   let worst = 0;
   for (let b = 0; b < bins; b++) {
     if (dens[b] < 0.05) continue;
@@ -323,6 +325,53 @@ describe('MarginalsNoise', () => {
   });
 });
 
+describe('KdeNoise', () => {
+  it('logDensity agrees with a histogram of its samples', () => {
+    const r = createRng(8);
+    // Its kernels are narrower than the bins: the density is averaged over each bin.
+    expect(histogramError(KdeNoise.fit(matrix(400, 1, () => r.normal()), createRng(9), 10, 0.5), -2, 2, 7, 25)).toBeLessThan(0.08);
+  });
+
+  it('logDensity is the sum of its kernels, each as wide as a share of its centre\'s k-th neighbour distance', () => {
+    // Centres 0, 1, 3 (standard deviation 1.247): k = 1 neighbour distances 1, 1, 2 (standardised: / sd).
+    const x = matrix(3, 1, (i) => [0, 1, 3][i]);
+    const q = KdeNoise.fit(x, createRng(1), 1, 0.5);
+    const mean = 4 / 3;
+    const sd = Math.sqrt(((0 - mean) ** 2 + (1 - mean) ** 2 + (3 - mean) ** 2) / 3);
+    const widths = [0.5, 0.5, 1]; // in the data's units: 0.5 of 1, 1, 2
+    for (const probe of [-1, 0.5, 2, 10]) {
+      const want = Math.log(widths.reduce((s, h, c) => s + Math.exp(-0.5 * ((probe - [0, 1, 3][c]) / h) ** 2) / (h * Math.sqrt(2 * Math.PI)), 0) / 3);
+      expect(q.logDensity(Float64Array.of(probe), 1)[0]).toBeCloseTo(want, 8);
+    }
+    expect([...q.scale]).toEqual([sd]);
+  });
+
+  it('a small cluster far from a large one keeps its own mode: the gap between them is less likely than either', () => {
+    const r = createRng(4);
+    const x = matrix(600, 2, (i) => (i < 500 ? 0 : 6) + 0.5 * r.normal());
+    const q = KdeNoise.fit(x, createRng(5), 10, 0.5);
+    const g = GaussianNoise.fit(x);
+    const [big, gap, small] = q.logDensity(Float64Array.of(0, 0, 3, 3, 6, 6), 3);
+    expect(gap).toBeLessThan(small - 5);
+    expect(gap).toBeLessThan(big - 5);
+    // The Gaussian fitted to both clusters has its mode in the gap.
+    const [gBig, gGap, gSmall] = g.logDensity(Float64Array.of(0, 0, 3, 3, 6, 6), 3);
+    expect(gGap).toBeGreaterThan(gSmall);
+    expect(gGap).toBeGreaterThan(gBig - 1);
+  });
+
+  it('keeps a finite density when most rows repeat one value, and at most MAX_CENTRES kernels', () => {
+    const r = createRng(6);
+    const x = matrix(3000, 2, (i) => (i % 3 === 0 ? r.normal() : 1));
+    const q = KdeNoise.fit(x, createRng(7), 10, 0.5);
+    expect(q.widths.length).toBe(1024);
+    expect(Math.min(...q.widths)).toBeGreaterThan(0);
+    const ld = q.logDensity(Float64Array.of(1, 1, 0, 0, 50, 50), 3);
+    for (const v of ld) expect(Number.isFinite(v)).toBe(true);
+    expect(ld[0]).toBeGreaterThan(ld[1]);
+  });
+});
+
 describe('MixtureNoise', () => {
   it('logDensity is the log of the weighted component densities and matches a histogram', () => {
     const a = new GaussianNoise(1, Float64Array.from([0]), Float64Array.from([1]));
@@ -394,6 +443,7 @@ describe('fitNoise and restoreNoise', () => {
     [{ type: 'gmm' as const, maxComponents: 3 }],
     [{ type: 'uniform' as const, margin: 0.5 }],
     [{ type: 'marginals' as const }],
+    [{ type: 'kde' as const, neighbours: 5 }],
     [{ type: 'mixture' as const, components: [{ weight: 1, noise: { type: 'marginals' as const } }, { weight: 1, noise: { type: 'gaussian' as const, scale: 3 } }] }],
   ])('%j: same seed gives the same samples, and the restored copy the same densities', (spec) => {
     const r = createRng(20);
