@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { calibrate } from './calibration';
-import { defaultHiddenUnits, resolveTrainingConfig, type ScoreKind, type TrainingConfig } from './config';
+import { defaultHiddenUnits, defaultMinRecordsPerEpoch, resolveTrainingConfig, type ScoreKind, type TrainingConfig } from './config';
 import { Detector, type ModelState, SCORE_FLOOR } from './detector';
 import { concatEncoded, type Encoded, encode, layoutOf, type Layout, networkInput, takeEncoded } from './encoding';
 import { NceError } from './errors';
@@ -32,6 +32,8 @@ export interface EpochProgress {
 /** How training went; stored in the manifest. */
 export interface TrainingSummary {
   trainRows: number;
+  /** Real records per epoch (the fit rows, passed over more than once when few, or a subset when many). */
+  recordsPerEpoch?: number;
   /** Reference records left out of the final fit by contamination trimming. */
   trimmedRows: number;
   validationRows: number;
@@ -149,10 +151,12 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   let samples = 0;
   let averaged: DenseWeights[] | null = null;
   const trainRng = rng.fork();
+  let recordsPerEpoch = fit.n;
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
       const t0 = Date.now();
-      const real = fit.n > config.maxRecordsPerEpoch ? takeEncoded(fit, permutation(fit.n, trainRng).subarray(0, config.maxRecordsPerEpoch), layout) : fit;
+      const real = epochRecords(fit, config, layout, trainRng);
+      recordsPerEpoch = real.n;
       const set = labelled(layout, real, sampler.nextEpoch(real.n * nu, trainRng), 1 - config.labelSmoothing);
       const loss = runEpoch(mlp, optimizer, set, config.batchSize, trainRng);
       samples += set.n;
@@ -216,6 +220,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
     config,
     training: {
       trainRows: fit.n,
+      recordsPerEpoch,
       trimmedRows,
       validationRows: val.n,
       epochsRun: history.length,
@@ -239,6 +244,19 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
 function fitsWholeReference(config: TrainingConfig): boolean {
   const q = config.noise;
   return q.type === 'gaussian' && !((q.trim ?? 0) > 0) && (config.scoreKind ?? 'logDensity') === 'logDensity';
+}
+
+/**
+ * One epoch's real records: a random maxRecordsPerEpoch of larger data; every record of smaller
+ * data, passed over again (in a fresh random order, as far as needed) up to minRecordsPerEpoch.
+ */
+function epochRecords(fit: Encoded, config: TrainingConfig, layout: Layout, rng: Rng): Encoded {
+  const n = fit.n;
+  if (n > config.maxRecordsPerEpoch) return takeEncoded(fit, permutation(n, rng).subarray(0, config.maxRecordsPerEpoch), layout);
+  const least = config.minRecordsPerEpoch ?? defaultMinRecordsPerEpoch(layout.numeric.length);
+  if (n >= least) return fit;
+  const order = permutation(n, rng);
+  return takeEncoded(fit, Int32Array.from({ length: least }, (_, i) => (i < n ? i : order[i % n])), layout);
 }
 
 /** Which rows of `val` are repeated exactly, numeric block and discrete codes, in `val` or `fit`. */

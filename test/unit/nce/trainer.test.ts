@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Detector, encode, initBackend, train, type TrainResult } from '../../../src/nce';
 import { restoreNoise } from '../../../src/nce/noise';
-import { defaultHiddenUnits } from '../../../src/nce/config';
+import { defaultHiddenUnits, defaultMinRecordsPerEpoch } from '../../../src/nce/config';
+import { createRng } from '../../../src/nce/random';
 import { normalRecords } from '../../helpers/data';
 
 beforeAll(async () => {
@@ -160,6 +161,36 @@ describe('train', () => {
     expect(small.state.architecture.hiddenUnits).toEqual(defaultHiddenUnits(small.training.trainRows));
     const chosen = await train(normalRecords(200, 3, 5), { epochs: 1, hiddenUnits: [7] });
     expect(chosen.state.architecture.hiddenUnits).toEqual([7]);
+  });
+
+  it('on a small table of six classes around a ring, learns the gap at its centre that q (one Gaussian) calls the most likely place; without passing over the rows more than once an epoch it does not', async () => {
+    const rng = createRng(3);
+    const centres = Array.from({ length: 6 }, (_, k) => [4 * Math.cos((k * Math.PI) / 3), 4 * Math.sin((k * Math.PI) / 3)]);
+    const records = Array.from({ length: 180 }, (_, i) => ({ a: centres[i % 6][0] + 0.4 * rng.normal(), b: centres[i % 6][1] + 0.4 * rng.normal() }));
+    const probes = [{ a: 0, b: 0 }, { a: 2, b: 0 }, ...centres.map(([a, b]) => ({ a, b }))];
+    const scores = async (config: object): Promise<{ gap: number[]; classes: number[]; perEpoch?: number }> => {
+      const result = await train(records, config);
+      const detector = new Detector(result.state);
+      try {
+        const s = detector.score(probes).map((r) => r.score);
+        return { gap: s.slice(0, 2), classes: s.slice(2), perEpoch: result.training.recordsPerEpoch };
+      } finally {
+        detector.dispose();
+      }
+    };
+    const learnt = await scores({});
+    expect(learnt.perEpoch).toBe(defaultMinRecordsPerEpoch(2));
+    expect(Math.max(...learnt.gap)).toBeLessThan(Math.min(...learnt.classes) - 3);
+    const once = await scores({ minRecordsPerEpoch: 0 });
+    expect(once.perEpoch).toBe(144);
+    expect(once.gap[0]).toBeGreaterThan(Math.max(...once.classes));
+  });
+
+  it('passes over small data up to 2,048 records an epoch, fewer in proportion beyond 64 features', () => {
+    expect(defaultMinRecordsPerEpoch(9)).toBe(2048);
+    expect(defaultMinRecordsPerEpoch(64)).toBe(2048);
+    expect(defaultMinRecordsPerEpoch(128)).toBe(1024);
+    expect(defaultMinRecordsPerEpoch(1555)).toBe(84);
   });
 
   it('when given too few records, refuses with INSUFFICIENT_DATA', async () => {
