@@ -11,7 +11,6 @@ import { accessOf, requireScope } from './auth';
 import { notJson } from './body';
 import { rateLimitPerKey } from './rate-limit';
 import { AppError, problemPage, toAppError, toProblem } from './errors';
-import type { ModelCache } from './model-cache';
 import { consoleRouter } from './console.route';
 import { datasetsRouter } from './datasets.route';
 import { jobsRouter } from './jobs.route';
@@ -19,7 +18,7 @@ import { modelsRouter } from './models.route';
 import { openApiDocument, routeTable } from './openapi';
 import { scheduleRouter } from './schedule.route';
 import { SCORE_PATH, scoreHandlers } from './score.route';
-import type { ScoringThreads } from './scoring-threads';
+import { type ModelCache, Scorer, type ScoringThreads } from '../serving';
 import { uiRouter } from '../ui';
 
 /**
@@ -102,12 +101,11 @@ export function createApp(deps: AppDeps): Express {
     SCORE_PATH,
     ...scoreHandlers({
       models: deps.models,
+      scorer: new Scorer({ threads: deps.scoring, threadMinRecords: settings.SCORING_THREAD_MIN_RECORDS, batches: metrics.scoredBatches, logger }),
       metrics,
       maxBatch: settings.MAX_BATCH_RECORDS,
       maxBytes: settings.MAX_BODY_BYTES,
       auth: scoreAuth,
-      threads: deps.scoring,
-      threadMinRecords: settings.SCORING_THREAD_MIN_RECORDS,
       logger,
     }),
   );

@@ -2,5 +2,3 @@
 export { type AppDeps, createApp } from './app';
 export { AppError, type ErrorCode, toProblem } from './errors';
 export { createHttpServer, type HttpLimits } from './http-server';
-export { ModelCache, type ServedModel } from './model-cache';
-export { ScoringThreads } from './scoring-threads';

@@ -2,7 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import { NceError } from '../nce';
 import { describeVersions, type ModelStore } from '../store';
 import { AppError } from './errors';
-import type { ModelCache } from './model-cache';
+import type { ModelCache } from '../serving';
 import { lookupModelName } from './validation';
 
 /** Read-only registry routes: the model list and the current version's manifest summary. */

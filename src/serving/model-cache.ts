@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Detector, type Manifest, messageOf, NceError } from '../nce';
 import type { ModelStore } from '../store';
-import { AppError } from './errors';
+import { AppError } from '../api/errors';
 
 /** How long a model's current version is trusted before the store is asked again. */
 export const REFRESH_MS = 1000;

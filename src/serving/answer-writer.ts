@@ -1,5 +1,5 @@
 import type { ScoredRows, ScoreResult } from '../nce';
-import { jsonListBody, listOpening, SHORT_LIST } from './json-body';
+import { jsonListBody, listOpening, SHORT_LIST } from './json-list';
 
 /**
  * A scoring answer's numbers are rounded to six decimal places (writeNumber writes up to six,
@@ -68,6 +68,16 @@ function jsonNumber(x: number): string {
 /** The body of a scoring answer from its results, which may carry `contributions`. */
 export function scoreAnswer(head: AnswerHead, results: readonly ScoreResult[]): string | Buffer {
   return jsonListBody(head, 'results', results.map(answerResult));
+}
+
+/** The CSV answer of scored rows: a header row, then one row per record (numbers as in JSON answers). */
+export function csvAnswer(rows: ScoredRows): string {
+  const lines = ['score,logRatio,logDensity,percentile,ood'];
+  for (let i = 0; i < rows.score.length; i++) {
+    const logDensity = rows.logDensity[i] as number;
+    lines.push(`${answerNumber(rows.score[i] as number)},${answerNumber(rows.logRatio[i] as number)},${Number.isFinite(logDensity) ? answerNumber(logDensity) : ''},${answerNumber(rows.percentile[i] as number)},${rows.ood[i] === 1}`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 /** What an answer names before its results. */

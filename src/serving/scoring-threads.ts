@@ -12,7 +12,7 @@ export interface ThreadScores extends ScoreColumns {
 }
 
 function workerScript(): string {
-  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'dist', 'src', 'api', 'scoring.worker.js') : join(__dirname, 'scoring.worker.js');
+  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'dist', 'src', 'serving', 'scoring.worker.js') : join(__dirname, 'scoring.worker.js');
 }
 
 interface Pending {
