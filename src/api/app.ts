@@ -10,7 +10,8 @@ import type { DatasetStore, ModelStore } from '../store';
 import { accessOf, requireScope } from './auth';
 import { notJson } from './body';
 import { rateLimitPerKey } from './rate-limit';
-import { AppError, problemPage, toAppError, toProblem } from './errors';
+import { AppError, describe } from '../errors';
+import { problemPage, toProblem } from './problems';
 import { consoleRouter } from './console.route';
 import { datasetsRouter } from './datasets.route';
 import { jobsRouter } from './jobs.route';
@@ -156,8 +157,9 @@ export function createApp(deps: AppDeps): Express {
     if (res.headersSent) return next(err);
     // A body left unread (refused before or while streaming): drain it, so the client gets the answer.
     if (!req.complete && !req.destroyed) req.resume();
-    const e = bodyParserError(err, settings.MAX_BODY_BYTES) ?? toAppError(err);
-    if (!e.isOperational) logger.error({ err: err instanceof Error ? err.message : String(err), reqId: res.get('x-request-id') }, 'unexpected error');
+    const e = bodyParserError(err, settings.MAX_BODY_BYTES) ?? describe(err);
+    // Logged whole, stack and all; the answer says only that it happened.
+    if (!e.isOperational) logger.error({ err, reqId: res.get('x-request-id') }, 'unexpected error');
     res.status(e.status).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl.split('?')[0])));
   });
   return app;

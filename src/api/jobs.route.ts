@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { JobQueue } from '../queue';
 import type { DatasetStore } from '../store';
 import { body } from './body';
-import { AppError } from './errors';
+import { AppError } from '../errors';
 import { checkTrainable, checkTrainingConfig, requestError, validName } from './validation';
 
 /** The body of `POST /v1/models/{name}/train` (the config is validated by the engine's own schema). */

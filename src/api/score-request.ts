@@ -1,7 +1,7 @@
 /** The score route's request: its schemas, and the records of a JSON body as objects or as columns. */
 import { z } from 'zod';
 import { type DataRecord, NceError } from '../nce';
-import { AppError, escapePointer } from './errors';
+import { AppError, escapePointer } from '../errors';
 import { fieldValue, requestError } from './validation';
 
 /** The body of `POST /v1/models/{name}/score`. */

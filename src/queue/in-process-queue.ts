@@ -3,10 +3,11 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { AppError, describe } from '../errors';
 import { type Artifact, type BackendName, fromArtifact, messageOf } from '../nce';
 import { type DatasetStore, KeyedSerial, type ModelStore, writeFileAtomic } from '../store';
 import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
-import { failureCode, type QualityGate, runTrainJob, type TrainInput } from './train-job';
+import { type QualityGate, runTrainJob, type TrainInput } from './train-job';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train.worker';
 
 /** Finished jobs kept for `GET /v1/jobs/{id}`. */
@@ -202,7 +203,7 @@ export class InProcessQueue implements JobQueue {
       job.state = 'completed';
     } catch (e: unknown) {
       job.state = 'failed';
-      job.error = { code: failureCode(e), message: messageOf(e) };
+      job.error = { code: describe(e).code, message: messageOf(e) };
       this.deps.logger.warn({ jobId: job.id, code: job.error.code }, 'job failed');
     } finally {
       job.finishedAt = new Date().toISOString();
@@ -228,7 +229,7 @@ export class InProcessQueue implements JobQueue {
           void worker.terminate();
         } else {
           settled = true;
-          reject(Object.assign(new Error(m.message), { code: m.code }));
+          reject(new AppError(m.code, m.message));
           void worker.terminate();
         }
       });

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendName, type EpochProgress, initBackend, messageOf, NceError } from '../nce';
+import { describe, type ErrorCode } from '../errors';
+import { type BackendName, type EpochProgress, initBackend, messageOf } from '../nce';
 import { trainArtifact, type TrainInput } from './train-job';
 
 /** What the queue sends the training thread. */
@@ -11,7 +12,7 @@ export interface TrainWorkerInput extends TrainInput {
 export type TrainWorkerMessage =
   | { type: 'epoch'; progress: EpochProgress }
   | { type: 'done'; manifest: string; weights: ArrayBuffer }
-  | { type: 'error'; code: string; message: string };
+  | { type: 'error'; code: ErrorCode; message: string };
 
 async function run(input: TrainWorkerInput): Promise<void> {
   const port = parentPort;
@@ -22,8 +23,7 @@ async function run(input: TrainWorkerInput): Promise<void> {
     const weights = artifact.weights.buffer.slice(artifact.weights.byteOffset, artifact.weights.byteOffset + artifact.weights.byteLength) as ArrayBuffer;
     port.postMessage({ type: 'done', manifest: JSON.stringify(artifact.manifest), weights } satisfies TrainWorkerMessage, [weights]);
   } catch (e: unknown) {
-    const code = e instanceof NceError ? e.code : 'INTERNAL';
-    port.postMessage({ type: 'error', code, message: messageOf(e) } satisfies TrainWorkerMessage);
+    port.postMessage({ type: 'error', code: describe(e).code, message: messageOf(e) } satisfies TrainWorkerMessage);
   }
 }
 
