@@ -1,4 +1,4 @@
-import type { ScoredRows, ScoreResult } from '../nce';
+import { resultsOf, SCORE_FIELDS, type ScoredRows, type ScoreResult } from '../nce';
 import { jsonListBody, listOpening, SHORT_LIST } from './json-list';
 
 /**
@@ -15,17 +15,19 @@ export function answerNumber(x: number): number {
   return Math.round(x * SCALE) / SCALE;
 }
 
-/** A result as a scoring answer gives it. `ood` is decided on the unrounded score. */
+/**
+ * A result as a scoring answer gives it: each of {@link SCORE_FIELDS} with its numbers rounded,
+ * then any contributions. `ood` is decided on the unrounded score.
+ */
 export function answerResult(r: ScoreResult): ScoreResult {
-  const out: ScoreResult = {
-    score: answerNumber(r.score),
-    logRatio: answerNumber(r.logRatio),
-    logDensity: r.logDensity === null ? null : answerNumber(r.logDensity),
-    percentile: answerNumber(r.percentile),
-    ood: r.ood,
-  };
+  const out: Record<string, unknown> = {};
+  for (const { name } of SCORE_FIELDS) {
+    const v = r[name];
+    out[name] = typeof v === 'number' ? answerNumber(v) : v;
+  }
   if (r.contributions) out.contributions = Object.fromEntries(Object.entries(r.contributions).map(([k, v]) => [k, answerNumber(v)]));
-  return out;
+  // Built field by field from SCORE_FIELDS, which the type is made from.
+  return out as unknown as ScoreResult;
 }
 
 /**
@@ -37,13 +39,20 @@ export function answerBody(head: AnswerHead, rows: ScoredRows): string | Buffer 
   return rows.score.length <= SHORT_LIST ? shortAnswer(head, rows) : writeAnswer(head, rows);
 }
 
+/**
+ * Each field's key as the writers write it: `{"score":`, `,"logRatio":`, ... The two writers below
+ * are unrolled for the fields of {@link SCORE_FIELDS} in this order (score, logRatio, logDensity,
+ * percentile, ood); `test/unit/serving/score-fields.test.ts` fails until they follow a change there.
+ */
+const [SCORE_KEY, LOG_RATIO_KEY, LOG_DENSITY_KEY, PERCENTILE_KEY, OOD_KEY] = SCORE_FIELDS.map((f, i) => `${i === 0 ? '{' : ','}"${f.name}":`) as [string, string, string, string, string];
+
 /** {@link answerBody} of a few rows, joined as a string straight from the columns. */
 function shortAnswer(head: AnswerHead, rows: ScoredRows): string {
   let body = answerOpening(head);
   for (let i = 0; i < rows.score.length; i++) {
-    const logDensity = rows.logDensity[i] as number;
+    const logDensity = rows.logDensity[i];
     // As resultsOf: no density is null.
-    body += `${i > 0 ? ',' : ''}{"score":${jsonNumber(rows.score[i] as number)},"logRatio":${jsonNumber(rows.logRatio[i] as number)},"logDensity":${Number.isFinite(logDensity) ? jsonNumber(logDensity) : 'null'},"percentile":${jsonNumber(rows.percentile[i] as number)},"ood":${rows.ood[i] === 1}}`;
+    body += `${i > 0 ? ',' : ''}${SCORE_KEY}${jsonNumber(rows.score[i])}${LOG_RATIO_KEY}${jsonNumber(rows.logRatio[i])}${LOG_DENSITY_KEY}${Number.isFinite(logDensity) ? jsonNumber(logDensity) : 'null'}${PERCENTILE_KEY}${jsonNumber(rows.percentile[i])}${OOD_KEY}${rows.ood[i] === 1}}`;
   }
   return `${body}]}`;
 }
@@ -70,14 +79,21 @@ export function scoreAnswer(head: AnswerHead, results: readonly ScoreResult[]): 
   return jsonListBody(head, 'results', results.map(answerResult));
 }
 
-/** The CSV answer of scored rows: a header row, then one row per record (numbers as in JSON answers). */
+/** The header of a CSV of results: the names of {@link SCORE_FIELDS}. */
+export const CSV_HEADER = SCORE_FIELDS.map((f) => f.name).join(',');
+
+/** One result as a CSV row under {@link CSV_HEADER}: numbers as in JSON answers, null as an empty field. */
+export function csvRow(r: ScoreResult): string {
+  const a = answerResult(r);
+  return SCORE_FIELDS.map(({ name }) => {
+    const v = a[name];
+    return v === null ? '' : String(v);
+  }).join(',');
+}
+
+/** The CSV answer of scored rows: {@link CSV_HEADER}, then one {@link csvRow} per record. */
 export function csvAnswer(rows: ScoredRows): string {
-  const lines = ['score,logRatio,logDensity,percentile,ood'];
-  for (let i = 0; i < rows.score.length; i++) {
-    const logDensity = rows.logDensity[i] as number;
-    lines.push(`${answerNumber(rows.score[i] as number)},${answerNumber(rows.logRatio[i] as number)},${Number.isFinite(logDensity) ? answerNumber(logDensity) : ''},${answerNumber(rows.percentile[i] as number)},${rows.ood[i] === 1}`);
-  }
-  return lines.join('\n') + '\n';
+  return [CSV_HEADER, ...resultsOf(rows).map(csvRow)].join('\n') + '\n';
 }
 
 /** What an answer names before its results. */
@@ -135,12 +151,12 @@ function piece(s: string): Piece {
   return { length: b.length, words: Int32Array.from({ length: whole }, (_, i) => view.getInt32(4 * i, true)), tail: b.slice(whole * 4) };
 }
 
-const SCORE = piece('{"score":');
-const LOG_RATIO = piece(',"logRatio":');
-const LOG_DENSITY = piece(',"logDensity":');
-const PERCENTILE = piece(',"percentile":');
-const OOD_TRUE = piece(',"ood":true}');
-const OOD_FALSE = piece(',"ood":false}');
+const SCORE = piece(SCORE_KEY);
+const LOG_RATIO = piece(LOG_RATIO_KEY);
+const LOG_DENSITY = piece(LOG_DENSITY_KEY);
+const PERCENTILE = piece(PERCENTILE_KEY);
+const OOD_TRUE = piece(`${OOD_KEY}true}`);
+const OOD_FALSE = piece(`${OOD_KEY}false}`);
 const NULL = piece('null');
 const CLOSE = piece(']}');
 const COMMA = 0x2c;
