@@ -8,7 +8,7 @@ import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
 import type { DatasetStore, ModelStore } from '../store';
 import { accessOf, requireScope } from './auth';
-import { notJson } from './body';
+import { notJson } from './request-body';
 import { rateLimitPerKey } from './rate-limit';
 import { AppError, describe } from '../errors';
 import { problemPage, toProblem } from './problems';

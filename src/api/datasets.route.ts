@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { checkContract, type DatasetStore } from '../store';
-import { body } from './body';
-import { checkColumns, readDatasetBody } from './dataset-body';
+import { body } from './request-body';
+import { checkColumns, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
 import { validName } from './validation';
 

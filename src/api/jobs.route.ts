@@ -2,7 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { JobQueue } from '../queue';
 import type { DatasetStore } from '../store';
-import { body } from './body';
+import { body } from './request-body';
 import { AppError } from '../errors';
 import { checkTrainable, checkTrainingConfig, requestError, validName } from './validation';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { trainingConfigSchema } from '../nce';
-import { datasetJsonSchema } from './dataset-body';
+import { datasetJsonSchema } from './dataset-parser';
 import { trainRequestSchema } from './jobs.route';
 import { scheduleRequestSchema } from './schedule.route';
 import { ANSWERS } from './responses';

@@ -1,7 +1,7 @@
 import type { BinnedRecords, Metrics } from '../metrics';
 import { type ModelCache, sampleFlagged, type Scored, type Scorer, type ServedModel } from '../serving';
-import { body, TABLE_TYPES } from './body';
-import { readDatasetBody } from './dataset-body';
+import { body, TABLE_TYPES } from './request-body';
+import { readDatasetBody } from './dataset-parser';
 import { sendJsonBody } from './json-response';
 import { batchTooLarge, inColumns, parseJsonScoreRequest, type ParsedScoreRequest } from './score-request';
 import { lookupModelName } from './validation';

@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import type { DataRecord } from '../nce';
 import { parseCsvStream } from '../store';
-import { TABLE_TYPES } from './body';
+import { TABLE_TYPES } from './request-body';
 import { AppError, escapePointer } from '../errors';
 import { fieldValue, requestError } from './validation';
 
