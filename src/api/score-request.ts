@@ -40,15 +40,15 @@ export interface ParsedScoreRequest {
 export function recordsFromColumns(columns: Record<string, (number | string | null)[]>): DataRecord[] {
   const names = Object.keys(columns);
   if (names.length === 0) throw new AppError('INVALID_REQUEST', 'columns: give at least one column', '/columns');
-  const n = (columns[names[0] as string] as unknown[]).length;
+  const n = columns[names[0]].length;
   for (const name of names) {
-    const length = (columns[name] as unknown[]).length;
+    const length = columns[name].length;
     if (length !== n) throw new AppError('INVALID_REQUEST', `column "${name}" has ${length} values where "${names[0]}" has ${n}: every column needs one value per record`, `/columns/${escapePointer(name)}`);
   }
   const records: DataRecord[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const r: Record<string, number | string | null> = {};
-    for (const name of names) r[name] = (columns[name] as (number | string | null)[])[i] as number | string | null;
+    for (const name of names) r[name] = columns[name][i];
     records[i] = r;
   }
   return records;

@@ -137,7 +137,7 @@ export class Detector {
       logDensity[i] = logQ + logRatio[i];
       // productOfExperts: log q + the capped ratio + the experts' harmonic mean.
       let s = harmonic ? logQ + Math.min(logRatio[i], cap) + harmonic[i] : this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
-      if (e.novel && novelty !== 0) for (let j = 0; j < d; j++) s += (e.novel[i * d + j] as number) * novelty;
+      if (e.novel && novelty !== 0) for (let j = 0; j < d; j++) s += e.novel[i * d + j] * novelty;
       // NaN (never expected: inputs are clamped) would slip through Math.max; it scores as the floor.
       score[i] = Number.isNaN(s) ? SCORE_FLOOR : Math.max(SCORE_FLOOR, s);
     }

@@ -119,15 +119,15 @@ export function writeAnswer(head: AnswerHead, rows: ScoredRows): Buffer {
   for (let i = 0; i < n; i++) {
     if (i > 0) out.setUint8(pos++, COMMA);
     pos = put(out, pos, SCORE);
-    pos = writeNumber(out, pos, rows.score[i] as number);
+    pos = writeNumber(out, pos, rows.score[i]);
     pos = put(out, pos, LOG_RATIO);
-    pos = writeNumber(out, pos, rows.logRatio[i] as number);
+    pos = writeNumber(out, pos, rows.logRatio[i]);
     pos = put(out, pos, LOG_DENSITY);
-    const logDensity = rows.logDensity[i] as number;
+    const logDensity = rows.logDensity[i];
     // As resultsOf: no density is null.
     pos = Number.isFinite(logDensity) ? writeNumber(out, pos, logDensity) : put(out, pos, NULL);
     pos = put(out, pos, PERCENTILE);
-    pos = writeNumber(out, pos, rows.percentile[i] as number);
+    pos = writeNumber(out, pos, rows.percentile[i]);
     pos = put(out, pos, rows.ood[i] === 1 ? OOD_TRUE : OOD_FALSE);
   }
   pos = put(out, pos, CLOSE);
@@ -172,9 +172,9 @@ const PLAIN_LIMIT = 1e9;
 function put(out: DataView, pos: number, p: Piece): number {
   const { words, tail } = p;
   // The host's byte order does not matter: piece() read the words from the bytes as little-endian.
-  for (let i = 0; i < words.length; i++) out.setInt32(pos + 4 * i, words[i] as number, true);
+  for (let i = 0; i < words.length; i++) out.setInt32(pos + 4 * i, words[i], true);
   const at = pos + 4 * words.length;
-  for (let i = 0; i < tail.length; i++) out.setUint8(at + i, tail[i] as number);
+  for (let i = 0; i < tail.length; i++) out.setUint8(at + i, tail[i]);
   return pos + p.length;
 }
 
@@ -197,7 +197,7 @@ function writeNumber(out: DataView, pos: number, x: number): number {
   if (whole < 10) {
     out.setUint8(pos++, 0x30 + whole);
   } else if (whole < 100) {
-    out.setUint16(pos, PAIRS[whole] as number, true);
+    out.setUint16(pos, PAIRS[whole], true);
     pos += 2;
   } else {
     let d = 0;
@@ -206,7 +206,7 @@ function writeNumber(out: DataView, pos: number, x: number): number {
       digits[d++] = 0x30 + whole - q * 10;
       whole = q;
     } while (whole > 0);
-    while (d > 0) out.setUint8(pos++, digits[--d] as number);
+    while (d > 0) out.setUint8(pos++, digits[--d]);
   }
   if (frac === 0) return pos;
   // Six digits, two at a time, then the trailing zeros left out.
@@ -215,9 +215,9 @@ function writeNumber(out: DataView, pos: number, x: number): number {
   const rest = frac - high * 10000;
   const mid = (rest / 100) | 0;
   const low = rest - mid * 100;
-  out.setUint16(pos + 1, PAIRS[high] as number, true);
-  out.setUint16(pos + 3, PAIRS[mid] as number, true);
-  out.setUint16(pos + 5, PAIRS[low] as number, true);
+  out.setUint16(pos + 1, PAIRS[high], true);
+  out.setUint16(pos + 3, PAIRS[mid], true);
+  out.setUint16(pos + 5, PAIRS[low], true);
   // The last non-zero pair, less its second digit if that is 0 (frac > 0, so one pair is non-zero).
   if (low !== 0) return pos + (low % 10 === 0 ? 6 : 7);
   if (mid !== 0) return pos + (mid % 10 === 0 ? 4 : 5);

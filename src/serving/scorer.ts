@@ -74,7 +74,7 @@ export class Scorer {
     if (!options.explain) return inPlace(model, head, encoded, options.format === 'csv' ? 'csv' : 'json');
     const rows = model.detector.scoreRows(encoded);
     const explanations = explain(model.detector, records);
-    const body = scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: (explanations[i] as Explanation).contributions })));
+    const body = scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions })));
     return { body, score: rows.score, percentile: rows.percentile, flagged: rows.flagged, explanations };
   }
 
