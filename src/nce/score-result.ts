@@ -41,7 +41,7 @@ export type ScoreResult = { [F in (typeof SCORE_FIELDS)[number] as F['name']]: V
 };
 
 /** A field's value from its column's number. */
-export function fieldValue(kind: ScoreFieldKind, x: number): number | boolean | null {
+export function resultValue(kind: ScoreFieldKind, x: number): number | boolean | null {
   if (kind === 'flag') return x === 1;
   if (kind === 'numberOrNull') return Number.isFinite(x) ? x : null;
   return x;
@@ -53,7 +53,7 @@ export function resultsOf(rows: ScoredRows): ScoreResult[] {
   const out: ScoreResult[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const r: Record<string, number | boolean | null> = {};
-    for (const f of SCORE_FIELDS) r[f.name] = fieldValue(f.kind, rows[f.name][i]);
+    for (const f of SCORE_FIELDS) r[f.name] = resultValue(f.kind, rows[f.name][i]);
     // Built field by field from SCORE_FIELDS, which the type is made from.
     out[i] = r as unknown as ScoreResult;
   }

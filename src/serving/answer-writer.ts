@@ -1,4 +1,4 @@
-import { resultsOf, SCORE_FIELDS, type ScoredRows, type ScoreResult } from '../nce';
+import { resultValue, SCORE_FIELDS, type ScoredRows, type ScoreFieldKind, type ScoreResult } from '../nce';
 import { jsonListBody, listOpening, SHORT_LIST } from './json-list';
 
 /**
@@ -82,18 +82,32 @@ export function scoreAnswer(head: AnswerHead, results: readonly ScoreResult[]): 
 /** The header of a CSV of results: the names of {@link SCORE_FIELDS}. */
 export const CSV_HEADER = SCORE_FIELDS.map((f) => f.name).join(',');
 
-/** One result as a CSV row under {@link CSV_HEADER}: numbers as in JSON answers, null as an empty field. */
-export function csvRow(r: ScoreResult): string {
-  const a = answerResult(r);
-  return SCORE_FIELDS.map(({ name }) => {
-    const v = a[name];
-    return v === null ? '' : String(v);
-  }).join(',');
+/** One field's value in a CSV row: a number as JSON answers give it, no density an empty field. */
+function csvValue(kind: ScoreFieldKind, x: number): string {
+  const v = resultValue(kind, x);
+  return v === null ? '' : String(typeof v === 'number' ? answerNumber(v) : v);
 }
 
-/** The CSV answer of scored rows: {@link CSV_HEADER}, then one {@link csvRow} per record. */
+/**
+ * Scored rows as CSV lines under {@link CSV_HEADER}, written straight from the columns: the one CSV
+ * writer of results, for the API's CSV answers and `nce-ood score`.
+ */
+export function csvRows(rows: ScoredRows): string[] {
+  const lines: string[] = new Array(rows.score.length);
+  for (let i = 0; i < lines.length; i++) {
+    let line = '';
+    for (let k = 0; k < SCORE_FIELDS.length; k++) {
+      const f = SCORE_FIELDS[k];
+      line += `${k > 0 ? ',' : ''}${csvValue(f.kind, rows[f.name][i])}`;
+    }
+    lines[i] = line;
+  }
+  return lines;
+}
+
+/** The CSV answer of scored rows: {@link CSV_HEADER}, then {@link csvRows}. */
 export function csvAnswer(rows: ScoredRows): string {
-  return [CSV_HEADER, ...resultsOf(rows).map(csvRow)].join('\n') + '\n';
+  return [CSV_HEADER, ...csvRows(rows)].join('\n') + '\n';
 }
 
 /** What an answer names before its results. */

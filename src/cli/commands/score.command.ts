@@ -1,5 +1,5 @@
-import { Detector, initBackend, type ModelState, NceError, type ScoreResult } from '../../nce';
-import { CSV_HEADER, csvRow } from '../../serving';
+import { Detector, initBackend, type ModelState, NceError } from '../../nce';
+import { CSV_HEADER, csvRows } from '../../serving';
 import { CsvError, type CsvTable, FsModelStore, loadArtifact, readCsv } from '../../store';
 import { modelOrArtifact, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
@@ -28,18 +28,18 @@ export async function scoreCommand(argv: string[], ctx: CliContext): Promise<voi
   try {
     const out: string[] = [[...kept.map(csvField), CSV_HEADER].join(',')];
     for (let start = 0; start < table.records.length; start += CHUNK) {
-      let results: ScoreResult[];
+      let scored: string[];
       try {
-        results = detector.score(table.records.slice(start, start + CHUNK));
+        scored = csvRows(detector.scoreRows(detector.encodeRecords(table.records.slice(start, start + CHUNK))));
       } catch (e: unknown) {
         if (e instanceof NceError && e.record !== undefined) {
           throw new CsvError(file, table.lines[start + e.record], `column "${e.field}": ${e.message.replace(/^record \d+ /, '')}`);
         }
         throw e;
       }
-      results.forEach((r, i) => {
+      scored.forEach((row, i) => {
         const record = table.records[start + i];
-        out.push([...kept.map((c) => csvField(record?.[c] ?? '')), csvRow(r)].join(','));
+        out.push([...kept.map((c) => csvField(record?.[c] ?? '')), row].join(','));
       });
     }
     process.stdout.write(out.join('\n') + '\n');
