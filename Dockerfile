@@ -1,4 +1,4 @@
-# nce-ood: API (default command) and training worker (`node dist/workers/train-worker.js`).
+# nce-ood: API (default command) and training worker (`node dist/workers/bullmq-worker.js`).
 # Multi-stage on a slim Node 20: the build stage has a compiler toolchain and internet, so
 # @tensorflow/tfjs-node (an optional dependency) installs and production runs on the native backend.
 

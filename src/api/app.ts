@@ -8,10 +8,10 @@ import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
 import type { DatasetStore, ModelStore } from '../store';
 import { accessOf, requireScope } from './auth';
-import { notJson } from './body';
+import { notJson } from './request-body';
 import { rateLimitPerKey } from './rate-limit';
-import { AppError, problemPage, toAppError, toProblem } from './errors';
-import type { ModelCache } from './model-cache';
+import { AppError, describe } from '../errors';
+import { problemPage, toProblem } from './problems';
 import { consoleRouter } from './console.route';
 import { datasetsRouter } from './datasets.route';
 import { jobsRouter } from './jobs.route';
@@ -19,7 +19,7 @@ import { modelsRouter } from './models.route';
 import { openApiDocument, routeTable } from './openapi';
 import { scheduleRouter } from './schedule.route';
 import { SCORE_PATH, scoreHandlers } from './score.route';
-import type { ScoringThreads } from './scoring-threads';
+import { type ModelCache, Scorer, type ScoringThreads } from '../serving';
 import { uiRouter } from '../ui';
 
 /**
@@ -102,12 +102,11 @@ export function createApp(deps: AppDeps): Express {
     SCORE_PATH,
     ...scoreHandlers({
       models: deps.models,
+      scorer: new Scorer({ threads: deps.scoring, threadMinRecords: settings.SCORING_THREAD_MIN_RECORDS, batches: metrics.scoredBatches, logger }),
       metrics,
       maxBatch: settings.MAX_BATCH_RECORDS,
       maxBytes: settings.MAX_BODY_BYTES,
       auth: scoreAuth,
-      threads: deps.scoring,
-      threadMinRecords: settings.SCORING_THREAD_MIN_RECORDS,
       logger,
     }),
   );
@@ -158,8 +157,9 @@ export function createApp(deps: AppDeps): Express {
     if (res.headersSent) return next(err);
     // A body left unread (refused before or while streaming): drain it, so the client gets the answer.
     if (!req.complete && !req.destroyed) req.resume();
-    const e = bodyParserError(err, settings.MAX_BODY_BYTES) ?? toAppError(err);
-    if (!e.isOperational) logger.error({ err: err instanceof Error ? err.message : String(err), reqId: res.get('x-request-id') }, 'unexpected error');
+    const e = bodyParserError(err, settings.MAX_BODY_BYTES) ?? describe(err);
+    // Logged whole, stack and all; the answer says only that it happened.
+    if (!e.isOperational) logger.error({ err, reqId: res.get('x-request-id') }, 'unexpected error');
     res.status(e.status).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl.split('?')[0])));
   });
   return app;

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ApiKey } from '../config';
-import { AppError } from './errors';
+import { AppError } from '../errors';
 
 /** What a route needs: `score` routes accept score and admin keys, `admin` routes only admin keys. */
 export type Scope = 'score' | 'admin';

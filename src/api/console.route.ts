@@ -3,7 +3,7 @@ import { type Manifest, NceError } from '../nce';
 import type { Metrics } from '../metrics';
 import type { ModelStore } from '../store';
 import { type Access, type ConsoleOverview, modelConsole } from '../ui';
-import type { ModelCache } from './model-cache';
+import type { ModelCache } from '../serving';
 import { lookupModelName } from './validation';
 
 /** What the console's data routes need. */

@@ -1,8 +1,8 @@
 import { Router, type RequestHandler } from 'express';
 import { checkContract, type DatasetStore } from '../store';
-import { body } from './body';
-import { checkColumns, readDatasetBody } from './dataset-body';
-import { AppError } from './errors';
+import { body } from './request-body';
+import { checkColumns, readDatasetBody } from './dataset-parser';
+import { AppError } from '../errors';
 import { validName } from './validation';
 
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */

@@ -1,6 +1,4 @@
 /** The HTTP API. */
 export { type AppDeps, createApp } from './app';
-export { AppError, type ErrorCode, toProblem } from './errors';
+export { toProblem } from './problems';
 export { createHttpServer, type HttpLimits } from './http-server';
-export { ModelCache, type ServedModel } from './model-cache';
-export { ScoringThreads } from './scoring-threads';

@@ -2,8 +2,8 @@ import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { JobQueue } from '../queue';
 import type { DatasetStore } from '../store';
-import { body } from './body';
-import { AppError } from './errors';
+import { body } from './request-body';
+import { AppError } from '../errors';
 import { checkTrainable, checkTrainingConfig, requestError, validName } from './validation';
 
 /** The body of `POST /v1/models/{name}/train` (the config is validated by the engine's own schema). */

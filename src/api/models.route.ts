@@ -1,8 +1,8 @@
 import { Router, type RequestHandler } from 'express';
 import { NceError } from '../nce';
 import { describeVersions, type ModelStore } from '../store';
-import { AppError } from './errors';
-import type { ModelCache } from './model-cache';
+import { AppError } from '../errors';
+import type { ModelCache } from '../serving';
 import { lookupModelName } from './validation';
 
 /** Read-only registry routes: the model list and the current version's manifest summary. */
@@ -38,13 +38,13 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
   router.post('/v1/models/:name/versions/:version/promote', ...deps.adminAuth, async (req, res) => {
     const name = lookupModelName(req.params.name);
     const version = String(req.params.version);
-    if (!(await deps.store.versions(name)).includes(version)) throw new AppError('NOT_FOUND', `model "${name}" has no version "${version}"`);
+    if (!(await deps.store.versions(name)).includes(version)) throw new AppError('VERSION_NOT_FOUND', `model "${name}" has no version "${version}"`);
     try {
       await deps.store.promote(name, version);
     } catch (e: unknown) {
       // Deleted since the check above (a DELETE raced this promote): not found, not damaged.
-      const gone = (e as { code?: unknown } | null)?.code === 'VERSION_NOT_FOUND' || !(await deps.store.versions(name)).includes(version);
-      if (gone) throw new AppError('NOT_FOUND', `model "${name}" has no version "${version}" (deleted meanwhile)`);
+      const gone = (e instanceof AppError && e.code === 'VERSION_NOT_FOUND') || !(await deps.store.versions(name)).includes(version);
+      if (gone) throw new AppError('VERSION_NOT_FOUND', `model "${name}" has no version "${version}" (deleted meanwhile)`);
       if (e instanceof NceError && e.code.startsWith('ARTIFACT_')) throw new AppError('VERSION_DAMAGED', `version ${version} of "${name}" cannot be promoted: ${e.message}`);
       throw e;
     }

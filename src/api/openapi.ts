@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { trainingConfigSchema } from '../nce';
-import { datasetJsonSchema } from './dataset-body';
+import { datasetJsonSchema } from './dataset-parser';
 import { trainRequestSchema } from './jobs.route';
 import { scheduleRequestSchema } from './schedule.route';
 import { ANSWERS } from './responses';
-import { columnarScoreRequestSchema, scoreRequestSchema } from './score.route';
+import { columnarScoreRequestSchema, scoreRequestSchema } from './score-request';
 
 /** JSON Schema of a zod schema, its `$defs` hoisted into `components.schemas` under `prefix`. */
 function component(schema: z.ZodType, prefix: string, defs: Record<string, unknown>): unknown {

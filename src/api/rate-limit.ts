@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { ApiKey } from '../config';
-import { AppError } from './errors';
+import { AppError } from '../errors';
 
 /**
  * Requests per minute per API key (clients without a valid key: per IP address), counted in this

@@ -4,6 +4,7 @@
  * a route adds without adding it here fails that test).
  */
 import { z } from 'zod';
+import { SCORE_FIELDS, type ScoreFieldKind } from '../nce';
 import { consoleOverviewSchema, modelConsoleSchema } from '../ui';
 
 const isoTime = z.string().describe('ISO 8601 time, UTC');
@@ -135,14 +136,18 @@ export const scheduleAnswer = z
   })
   .strict();
 
-/** One scored record. */
+/** A field of a scored record, by its kind (see `SCORE_FIELDS`). */
+const SCORE_FIELD_SCHEMAS: Record<ScoreFieldKind, () => z.ZodType> = {
+  number: () => z.number(),
+  share: () => z.number().min(0).max(1),
+  numberOrNull: () => z.number().nullable(),
+  flag: () => z.boolean(),
+};
+
+/** One scored record: the fields of `SCORE_FIELDS`, then the contributions `explain` adds. */
 export const scoreResultAnswer = z
   .object({
-    score: z.number().describe('the OOD score in nats; higher is more like the reference data'),
-    logRatio: z.number(),
-    logDensity: z.number().nullable().describe('null where the noise has no density'),
-    percentile: z.number().min(0).max(1),
-    ood: z.boolean(),
+    ...Object.fromEntries(SCORE_FIELDS.map((f) => [f.name, SCORE_FIELD_SCHEMAS[f.kind]().describe(f.description)])),
     contributions: z.record(z.string(), z.number()).optional().describe('with explain: per feature, its part of the score'),
   })
   .strict();

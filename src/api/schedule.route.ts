@@ -1,8 +1,8 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { cronProblem, type JobInfo, type JobQueue, type ScheduleInfo, type Scheduler, timezoneProblem } from '../queue';
-import { body } from './body';
-import { AppError } from './errors';
+import { body } from './request-body';
+import { AppError } from '../errors';
 import type { DatasetStore } from '../store';
 import { checkTrainable, checkTrainingConfig, requestError, validName } from './validation';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { MIN_TRAINING_RECORDS, resolveTrainingConfig } from '../nce';
+import { MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig } from '../nce';
 import { type DatasetStore, NAME_PATTERN } from '../store';
-import { AppError, escapePointer, toAppError } from './errors';
+import { AppError, escapePointer } from '../errors';
 
 /** One field of a record as JSON carries it. */
 export const fieldValue = z.union([z.number(), z.string(), z.null()]);
@@ -36,7 +36,9 @@ export function checkTrainingConfig(config: unknown): void {
   try {
     resolveTrainingConfig(config ?? {});
   } catch (e: unknown) {
-    throw toAppError(e);
+    // The engine's INVALID_CONFIG is, to the API, a request whose /config part is wrong.
+    if (e instanceof NceError && e.code === 'INVALID_CONFIG') throw new AppError('INVALID_REQUEST', e.message, e.field ? `/config/${e.field.replace(/\./g, '/')}` : undefined);
+    throw e;
   }
 }
 

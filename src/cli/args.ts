@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
+import { AppError } from '../errors';
 import { NAME_PATTERN } from '../store';
 
 /** A command-line mistake: the message is shown with the usage. */
-export class UsageError extends Error {
+export class UsageError extends AppError {
   constructor(message: string) {
-    super(message);
+    super('INVALID_REQUEST', message);
     this.name = 'UsageError';
   }
 }

@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadSettings, qualityGateOf, SettingsError } from '../config';
-import { messageOf, NceError } from '../nce';
+import { loadSettings, qualityGateOf } from '../config';
+import { describe } from '../errors';
+import { messageOf } from '../nce';
 import { UsageError } from './args';
 import { evalCommand } from './commands/eval.command';
 import { reportCommand } from './commands/report.command';
 import { scoreCommand } from './commands/score.command';
 import { trainCommand } from './commands/train.command';
 import type { CliContext } from './context';
-import { CsvError } from '../store';
 
 /** The package's version, from the nearest package.json above this file (src/ or dist/). */
 function version(): string {
@@ -66,11 +66,9 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`nce-ood ${name}: ${e.message} (see nce-ood --help)\n`);
       return 2;
     }
-    if (e instanceof CsvError || e instanceof NceError || e instanceof SettingsError) {
-      process.stderr.write(`nce-ood ${name}: ${e.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`nce-ood ${name}: unexpected error: ${messageOf(e)}\n`);
+    // Bad data, a bad config or settings: their message says it all. Anything else is unexpected.
+    const failure = describe(e);
+    process.stderr.write(`nce-ood ${name}: ${failure.isOperational ? '' : 'unexpected error: '}${messageOf(e)}\n`);
     return 1;
   }
 }

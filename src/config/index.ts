@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AppError } from '../errors';
 
 /** An API key and what it may do: `score` keys may only score, `admin` keys may do everything. */
 export interface ApiKey {
@@ -151,9 +152,9 @@ export function qualityGateOf(settings: Settings): { minValAuc: number; maxAucDr
 }
 
 /** A setting that failed validation, by variable name. */
-export class SettingsError extends Error {
+export class SettingsError extends AppError {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration: ${problems.join('; ')}`);
+    super('INVALID_SETTINGS', `invalid configuration: ${problems.join('; ')}`);
     this.name = 'SettingsError';
   }
 }

@@ -134,7 +134,7 @@ export class DriftMonitor {
       records: t.window.size,
       psi: m.psi,
       ks: m.ks,
-      features: t.refs.map((ref, j) => ({ ref, window: m.featureShares[j] as number[], psi: m.featurePsi?.[j] ?? null })),
+      features: t.refs.map((ref, j) => ({ ref, window: m.featureShares[j], psi: m.featurePsi?.[j] ?? null })),
       scores: m.scoreShares,
       scoreReference: t.scoreReference,
     };
@@ -143,7 +143,7 @@ export class DriftMonitor {
   private compute(t: Tracked): DriftStats {
     const m = this.measure(t);
     const drifted = m.featurePsi;
-    const features = drifted === null ? [] : t.refs.map((ref, j) => ({ feature: ref.name, psi: drifted[j] as number })).sort((a, b) => b.psi - a.psi).slice(0, this.options.topFeatures);
+    const features = drifted === null ? [] : t.refs.map((ref, j) => ({ feature: ref.name, psi: drifted[j] })).sort((a, b) => b.psi - a.psi).slice(0, this.options.topFeatures);
     return { version: t.version, records: t.window.size, psi: m.psi, ks: m.ks, features };
   }
 
@@ -158,7 +158,7 @@ export class DriftMonitor {
       featureShares,
       psi: scorePsi(t.scoreReference, scoreShares),
       ks: scoreKs(t.scoreReference, scoreShares),
-      featurePsi: t.refs.map((ref, j) => psi(ref.shares, featureShares[j] as number[])),
+      featurePsi: t.refs.map((ref, j) => psi(ref.shares, featureShares[j])),
     };
   }
 }

@@ -13,7 +13,7 @@ export const PSI_EPSILON = 1e-4;
 export function psi(expected: readonly number[], actual: readonly number[]): number {
   let total = 0;
   for (let i = 0; i < expected.length; i++) {
-    const e = Math.max(expected[i] as number, PSI_EPSILON);
+    const e = Math.max(expected[i], PSI_EPSILON);
     const a = Math.max(actual[i] ?? 0, PSI_EPSILON);
     total += (a - e) * Math.log(a / e);
   }
@@ -37,7 +37,7 @@ function psiBins(shares: readonly number[]): number[] {
   const out = new Array<number>(PSI_EDGES.length).fill(0);
   let group = 0;
   shares.forEach((v, i) => {
-    while ((i + 0.5) / shares.length > (PSI_EDGES[group] as number)) group++;
+    while ((i + 0.5) / shares.length > PSI_EDGES[group]) group++;
     out[group] += v;
   });
   return out;
@@ -64,7 +64,7 @@ export function scoreKs(reference: readonly number[] | undefined, window: readon
   let d = 0;
   for (let i = 0; i < window.length; i++) {
     a += ref[i] ?? 0;
-    b += window[i] as number;
+    b += window[i];
     d = Math.max(d, Math.abs(a - b));
   }
   return d;
@@ -131,8 +131,8 @@ export class DriftWindow {
       if (this.count === this.capacity) this.dropOldest();
       const slot = (this.start + this.count) % this.capacity;
       this.times[slot] = now;
-      this.percentiles[slot] = percentiles[i] as number;
-      for (let j = 0; j < f; j++) this.bins[slot * f + j] = bins[(i - from) * f + j] as number;
+      this.percentiles[slot] = percentiles[i];
+      for (let j = 0; j < f; j++) this.bins[slot * f + j] = bins[(i - from) * f + j];
       this.count++;
     }
     this.edits++;
@@ -140,13 +140,13 @@ export class DriftWindow {
 
   /** Drops records older than `maxAgeMs` before `now`. */
   evict(now: number): void {
-    while (this.count > 0 && (this.times[this.start] as number) < now - this.maxAgeMs) this.dropOldest();
+    while (this.count > 0 && this.times[this.start] < now - this.maxAgeMs) this.dropOldest();
   }
 
   /** The percentiles in the window, oldest first (what the score bins are tallied from). */
   percentileValues(): number[] {
     const out = new Array<number>(this.count);
-    for (let i = 0; i < this.count; i++) out[i] = this.percentiles[(this.start + i) % this.capacity] as number;
+    for (let i = 0; i < this.count; i++) out[i] = this.percentiles[(this.start + i) % this.capacity];
     return out;
   }
 
@@ -168,8 +168,8 @@ export class DriftWindow {
     const features = this.featureBins.map((k) => new Array<number>(k).fill(0));
     for (let i = 0; i < this.count; i++) {
       const slot = (this.start + i) % this.capacity;
-      score[percentileBin(this.percentiles[slot] as number)]++;
-      for (let j = 0; j < f; j++) (features[j] as number[])[this.bins[slot * f + j] as number]++;
+      score[percentileBin(this.percentiles[slot])]++;
+      for (let j = 0; j < f; j++) features[j][this.bins[slot * f + j]]++;
     }
     this.tally = { edits: this.edits, score, features };
     return this.tally;

@@ -105,7 +105,7 @@ export class RecentTraffic {
         t.count--;
       }
       const slot = (t.start + t.count) % capacity;
-      t.scores[slot] = scores[i] as number;
+      t.scores[slot] = scores[i];
       t.times[slot] = now;
       t.count++;
     }
@@ -135,12 +135,12 @@ export class RecentTraffic {
     if (!t) return null;
     const capacity = t.scores.length;
     const oldest = now - this.options.windowSeconds * 1000;
-    while (t.count > 0 && (t.times[t.start] as number) < oldest) {
+    while (t.count > 0 && t.times[t.start] < oldest) {
       t.start = (t.start + 1) % capacity;
       t.count--;
     }
     const scores = new Array<number>(t.count);
-    for (let i = 0; i < t.count; i++) scores[i] = t.scores[(t.start + i) % capacity] as number;
+    for (let i = 0; i < t.count; i++) scores[i] = t.scores[(t.start + i) % capacity];
     return { version: t.version, scores, scored: t.scored, flagged: t.flagged, sample: [...t.sample] };
   }
 

@@ -6,6 +6,7 @@ import { type Encoded, encoderFor, layoutOf, type Layout, networkInput } from '.
 import { type Architecture, type DenseWeights, HostNet, ServingNet } from './model';
 import { type ContinuousNoise, DiscreteNoise, type FittedNoise, type NoiseSpec, noiseLogDensities, restoreNoise } from './noise';
 import type { DataRecord, Feature } from './schema';
+import { resultsOf, type ScoreResult } from './score-result';
 
 /** Everything a trained model is, in memory; the artifact stores exactly this. */
 export interface ModelState {
@@ -56,21 +57,6 @@ export interface ScoredRows extends RawScores {
   ood: Uint8Array;
   /** Rows with ood = 1. */
   flagged: number;
-}
-
-/** One record's result. */
-export interface ScoreResult {
-  /** The OOD score in nats; higher = more like the training data. */
-  score: number;
-  logRatio: number;
-  /** null where the noise has no density (outside a uniform box). */
-  logDensity: number | null;
-  /** Share of held-out reference records scoring lower. */
-  percentile: number;
-  /** score below the calibrated threshold. */
-  ood: boolean;
-  /** Per-feature contributions to score minus the baseline record's score (with `explain`). */
-  contributions?: Record<string, number>;
 }
 
 /**
@@ -151,7 +137,7 @@ export class Detector {
       logDensity[i] = logQ + logRatio[i];
       // productOfExperts: log q + the capped ratio + the experts' harmonic mean.
       let s = harmonic ? logQ + Math.min(logRatio[i], cap) + harmonic[i] : this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
-      if (e.novel && novelty !== 0) for (let j = 0; j < d; j++) s += (e.novel[i * d + j] as number) * novelty;
+      if (e.novel && novelty !== 0) for (let j = 0; j < d; j++) s += e.novel[i * d + j] * novelty;
       // NaN (never expected: inputs are clamped) would slip through Math.max; it scores as the floor.
       score[i] = Number.isNaN(s) ? SCORE_FLOOR : Math.max(SCORE_FLOOR, s);
     }
@@ -205,21 +191,4 @@ export class Detector {
   dispose(): void {
     this.net.dispose();
   }
-}
-
-/** Each row's result. */
-export function resultsOf(rows: ScoredRows): ScoreResult[] {
-  const n = rows.score.length;
-  const out: ScoreResult[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const logDensity = rows.logDensity[i] as number;
-    out[i] = {
-      score: rows.score[i] as number,
-      logRatio: rows.logRatio[i] as number,
-      logDensity: Number.isFinite(logDensity) ? logDensity : null,
-      percentile: rows.percentile[i] as number,
-      ood: rows.ood[i] === 1,
-    };
-  }
-  return out;
 }

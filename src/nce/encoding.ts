@@ -128,14 +128,14 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
     for (let j = 0; j < d; j++) {
       // A number, string or null is the record's own: Object.prototype holds none of them.
       const v = values[j];
-      const kind = role[j] as number;
+      const kind = role[j];
       if (kind !== CATEGORICAL) {
         if (typeof v === 'number' && Number.isFinite(v)) {
-          numeric[ni] = clampScaled((v - (center[j] as number)) / (scale[j] as number));
+          numeric[ni] = clampScaled((v - center[j]) / scale[j]);
         } else if (v === null) {
           numeric[ni] = 0;
           if (kind === NUMERIC_WITH_MISSING) codes[di] = 1;
-          novel[i * d + j] = novelNull[j] as number;
+          novel[i * d + j] = novelNull[j];
         } else {
           checkRecords(schema, records, offset);
         }
@@ -146,10 +146,10 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
         if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
           const code = lookups[j]?.get(String(v));
           codes[di] = code ?? k;
-          if (code === undefined) novel[i * d + j] = novelOther[j] as number;
+          if (code === undefined) novel[i * d + j] = novelOther[j];
         } else if (v === null) {
           codes[di] = k + 1;
-          novel[i * d + j] = novelNull[j] as number;
+          novel[i * d + j] = novelNull[j];
         } else {
           checkRecords(schema, records, offset);
         }

@@ -11,7 +11,8 @@ export {
   trainingConfigSchema,
 } from './config';
 export { owned } from './arrays';
-export { Detector, HOST_FORWARD_MACS, type ModelState, type RawScores, resultsOf, SCORE_FLOOR, type ScoredRows, type ScoreResult } from './detector';
+export { Detector, HOST_FORWARD_MACS, type ModelState, type RawScores, SCORE_FLOOR, type ScoredRows } from './detector';
+export { resultsOf, resultValue, SCORE_FIELDS, type ScoreField, type ScoreFieldKind, type ScoreResult } from './score-result';
 export { encode, type Encoded, layoutOf } from './encoding';
 export { messageOf, NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';

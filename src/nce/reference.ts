@@ -23,7 +23,7 @@ export function featureReference(records: readonly DataRecord[], schema: readonl
       for (let k = 1; k < NUMERIC_BINS; k++) {
         const q = present[Math.floor((k * present.length) / NUMERIC_BINS)];
         // Ties (a discrete feature) merge bins: edges stay distinct and every bin is non-empty.
-        if (q !== undefined && q > (present[0] as number) && q !== edges[edges.length - 1]) edges.push(q);
+        if (q !== undefined && q > present[0] && q !== edges[edges.length - 1]) edges.push(q);
       }
       const ref: FeatureReference = { name: f.name, kind: 'numeric', edges, shares: [] };
       return { ...ref, shares: shares(ref, records) };
@@ -89,20 +89,20 @@ export class Binning {
   }
 
   private numberBin(j: number, value: FieldValue | undefined): number {
-    if (typeof value !== 'number' || Number.isNaN(value)) return this.missing[j] as number;
-    const first = this.starts[j] as number;
-    const end = this.starts[j + 1] as number;
+    if (typeof value !== 'number' || Number.isNaN(value)) return this.missing[j];
+    const first = this.starts[j];
+    const end = this.starts[j + 1];
     // A linear scan: a reference has at most nine edges (deciles), and the scan's one mispredicted
     // branch costs less than a binary search's several.
     let k = first;
-    while (k < end && (this.edges[k] as number) <= value) k++;
+    while (k < end && this.edges[k] <= value) k++;
     return k - first;
   }
 
   private categoryBin(j: number, value: FieldValue | undefined): number {
-    if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) return this.missing[j] as number;
+    if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) return this.missing[j];
     // Unknown categories share the bin before the missing one.
-    return (this.categories[j] as Map<string, number>).get(String(value)) ?? (this.missing[j] as number) - 1;
+    return (this.categories[j] as Map<string, number>).get(String(value)) ?? this.missing[j] - 1;
   }
 }
 

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { EpochProgress } from '../nce';
 import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobResult, type JobState, selectJobs } from './job-queue';
-import { DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
 
 /** The BullMQ queue the API enqueues training on and `npm run worker` consumes. */
 export const QUEUE_NAME = 'training';
@@ -121,48 +120,4 @@ function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
     info.error = m ? { code: m[1] as string, message: m[2] as string } : { code: 'INTERNAL', message: job.failedReason ?? 'failed' };
   }
   return info;
-}
-
-/** Distributed mode's cron: one BullMQ job scheduler per model, fired by whichever worker is up. */
-export class BullMqScheduler implements Scheduler {
-  constructor(
-    private readonly queue: Queue<JobPayload, JobResult>,
-    private readonly attempts: number,
-  ) {}
-
-  async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
-    const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' };
-    const tz = schedule.timezone ?? DEFAULT_TIMEZONE;
-    await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron, tz }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });
-    return (await this.get(model)) as ScheduleInfo;
-  }
-
-  async get(model: string): Promise<ScheduleInfo | null> {
-    const s = await this.queue.getJobScheduler(schedulerId(model));
-    const data = s?.template?.data;
-    if (!s || !s.pattern || !data) return null;
-    return {
-      model,
-      cron: s.pattern,
-      dataset: data.dataset,
-      ...(isEmpty(data.config) ? {} : { config: data.config }),
-      timezone: s.tz ?? DEFAULT_TIMEZONE,
-      nextRun: s.next ? new Date(s.next).toISOString() : null,
-    };
-  }
-
-  async delete(model: string): Promise<boolean> {
-    return this.queue.removeJobScheduler(schedulerId(model));
-  }
-
-  /** Nothing fires in the API process: the workers run the schedulers. */
-  async stop(): Promise<void> {}
-}
-
-function schedulerId(model: string): string {
-  return `retrain:${model}`;
-}
-
-function isEmpty(config: unknown): boolean {
-  return config === undefined || (typeof config === 'object' && config !== null && Object.keys(config).length === 0);
 }

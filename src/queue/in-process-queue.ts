@@ -3,18 +3,19 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { AppError, describe } from '../errors';
 import { type Artifact, type BackendName, fromArtifact, messageOf } from '../nce';
 import { type DatasetStore, KeyedSerial, type ModelStore, writeFileAtomic } from '../store';
 import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
-import { failureCode, type QualityGate, runTrainJob, type TrainInput } from './train-job';
-import type { TrainWorkerInput, TrainWorkerMessage } from './train.worker';
+import { type QualityGate, runTrainJob, type TrainInput } from './train-job';
+import type { TrainingThreadInput, TrainingThreadMessage } from './training-thread';
 
 /** Finished jobs kept for `GET /v1/jobs/{id}`. */
 const KEEP_FINISHED = 1000;
 
 /** The compiled worker script (under ts-jest this file runs from src/, the worker from dist/). */
 function workerScript(): string {
-  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'dist', 'src', 'queue', 'train.worker.js') : join(__dirname, 'train.worker.js');
+  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'dist', 'src', 'queue', 'training-thread.js') : join(__dirname, 'training-thread.js');
 }
 
 /**
@@ -202,7 +203,7 @@ export class InProcessQueue implements JobQueue {
       job.state = 'completed';
     } catch (e: unknown) {
       job.state = 'failed';
-      job.error = { code: failureCode(e), message: messageOf(e) };
+      job.error = { code: describe(e).code, message: messageOf(e) };
       this.deps.logger.warn({ jobId: job.id, code: job.error.code }, 'job failed');
     } finally {
       job.finishedAt = new Date().toISOString();
@@ -213,9 +214,9 @@ export class InProcessQueue implements JobQueue {
 
   private trainInWorker(job: JobInfo, input: TrainInput): Promise<Artifact> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(workerScript(), { workerData: { ...input, backend: this.deps.backend } satisfies TrainWorkerInput });
+      const worker = new Worker(workerScript(), { workerData: { ...input, backend: this.deps.backend } satisfies TrainingThreadInput });
       let settled = false;
-      worker.on('message', (m: TrainWorkerMessage) => {
+      worker.on('message', (m: TrainingThreadMessage) => {
         if (m.type === 'epoch') {
           job.progress.push(m.progress);
           this.save(job);
@@ -228,7 +229,7 @@ export class InProcessQueue implements JobQueue {
           void worker.terminate();
         } else {
           settled = true;
-          reject(Object.assign(new Error(m.message), { code: m.code }));
+          reject(new AppError(m.code, m.message));
           void worker.terminate();
         }
       });

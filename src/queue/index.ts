@@ -1,7 +1,9 @@
 /** Training jobs. */
 export { InProcessQueue } from './in-process-queue';
-export { BullMqQueue, BullMqScheduler, failedReason, jobOptions, type JobProgress, QUEUE_NAME, QUEUE_PREFIX } from './bullmq-queue';
+export { BullMqQueue, failedReason, jobOptions, type JobProgress, QUEUE_NAME, QUEUE_PREFIX } from './bullmq-queue';
 export type { JobInfo, JobPayload, JobQueue, JobResult, JobState, TrainJobPayload } from './job-queue';
-export { cronProblem, DEFAULT_TIMEZONE, InProcessScheduler, type Schedule, type ScheduleInfo, type Scheduler, timezoneProblem } from './scheduler';
-export { failureCode, gateFailure, isPermanentFailure, type QualityGate, runTrainJob, storeVersion, trainArtifact, type TrainInput } from './train-job';
+export { BullMqScheduler } from './bullmq-scheduler';
+export { InProcessScheduler } from './in-process-scheduler';
+export { cronProblem, DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler, timezoneProblem } from './scheduler';
+export { gateFailure, type QualityGate, runTrainJob, storeVersion, trainArtifact, type TrainInput } from './train-job';
 export { type DriftPolicy, DriftRetrainer } from './drift-retrainer';

@@ -1,9 +1,4 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Cron } from 'croner';
-import type { Logger } from 'pino';
-import type { JobQueue } from './job-queue';
-import { writeFileAtomic } from '../store';
 import { messageOf } from '../nce';
 
 /** A retraining schedule: train `model` on `dataset` with `config` whenever `cron` fires. */
@@ -53,75 +48,5 @@ export function timezoneProblem(timezone: string): string | null {
     return null;
   } catch {
     return `"${timezone}" is not an IANA time zone (such as UTC, Europe/Berlin or America/New_York)`;
-  }
-}
-
-/**
- * The embedded mode's cron: one timer per model that enqueues a training job, which then goes
- * through the quality gate. Schedules are kept as `root/<model>.json` and restored at start-up.
- */
-export class InProcessScheduler implements Scheduler {
-  private readonly timers = new Map<string, { cron: Cron; schedule: Schedule }>();
-
-  constructor(
-    private readonly root: string,
-    private readonly queue: JobQueue,
-    private readonly logger: Logger,
-  ) {}
-
-  /** Restores the stored schedules. */
-  async start(): Promise<void> {
-    let files: string[] = [];
-    try {
-      files = await readdir(this.root);
-    } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    for (const f of files.filter((x) => x.endsWith('.json'))) {
-      const model = f.slice(0, -5);
-      try {
-        this.arm(model, JSON.parse(await readFile(join(this.root, f), 'utf8')) as Schedule);
-      } catch (e: unknown) {
-        this.logger.error({ model, err: messageOf(e) }, 'stored schedule refused');
-      }
-    }
-  }
-
-  async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
-    await writeFileAtomic(join(this.root, `${model}.json`), JSON.stringify(schedule));
-    this.arm(model, schedule);
-    return (await this.get(model)) as ScheduleInfo;
-  }
-
-  async get(model: string): Promise<ScheduleInfo | null> {
-    const t = this.timers.get(model);
-    if (!t) return null;
-    const next = t.cron.nextRun();
-    return { model, ...t.schedule, timezone: t.schedule.timezone ?? DEFAULT_TIMEZONE, nextRun: next ? next.toISOString() : null };
-  }
-
-  async delete(model: string): Promise<boolean> {
-    const t = this.timers.get(model);
-    if (!t) return false;
-    t.cron.stop();
-    this.timers.delete(model);
-    await rm(join(this.root, `${model}.json`), { force: true });
-    return true;
-  }
-
-  async stop(): Promise<void> {
-    for (const t of this.timers.values()) t.cron.stop();
-    this.timers.clear();
-  }
-
-  private arm(model: string, schedule: Schedule): void {
-    this.timers.get(model)?.cron.stop();
-    const cron = new Cron(schedule.cron, { protect: true, timezone: schedule.timezone ?? DEFAULT_TIMEZONE }, () => {
-      this.queue
-        .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' })
-        .then((job) => this.logger.info({ model, jobId: job.id }, 'scheduled retrain enqueued'))
-        .catch((e: unknown) => this.logger.error({ model, err: messageOf(e) }, 'scheduled retrain not enqueued'));
-    });
-    this.timers.set(model, { cron, schedule });
   }
 }

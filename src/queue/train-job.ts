@@ -1,5 +1,6 @@
-import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, fingerprintRecords, type Manifest, NceError, toArtifact, train } from '../nce';
-import { type DatasetStore, type ModelStore, storeConditionOf } from '../store';
+import { AppError } from '../errors';
+import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, fingerprintRecords, type Manifest, toArtifact, train } from '../nce';
+import { type DatasetStore, type ModelStore } from '../store';
 import type { JobResult, TrainJobPayload } from './job-queue';
 
 /** When a retrained version may replace the current one. */
@@ -46,7 +47,7 @@ export async function runTrainJob(
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
   // Deleted while this job trained it: the delete wins, the model does not come back.
   if (existed && (await deps.models.versions(model)).length === 0) {
-    throw Object.assign(new Error(`model "${model}" was deleted while this job trained it: nothing was saved`), { code: 'MODEL_DELETED' });
+    throw new AppError('MODEL_DELETED', `model "${model}" was deleted while this job trained it: nothing was saved`);
   }
   const current = await currentVersionOf(deps.models, model);
   // The same records and config as the current version's (a schedule firing on unchanged data):
@@ -160,21 +161,3 @@ function sameTraining(a: Manifest, b: Manifest): boolean {
 
 /** The reason's prefix when a retrain's features differ from the current version's. */
 export const SCHEMA_CHANGED = 'SCHEMA_CHANGED';
-
-/** Codes of failures that retrying cannot fix: the input is wrong, not the infrastructure. */
-const PERMANENT = new Set(['INVALID_ARGUMENT', 'INVALID_CONFIG', 'INVALID_RECORD', 'INSUFFICIENT_DATA', 'DATASET_NOT_FOUND', 'MODEL_DELETED']);
-
-/** The stable code of a job failure. */
-export function failureCode(e: unknown): string {
-  if (e instanceof NceError) return e.code;
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return 'INTERNAL';
-  // An errno (E and capitals, no underscore) is translated or internal; our own codes pass.
-  if (/^E[A-Z0-9]+$/.test(code)) return storeConditionOf(code) ?? 'INTERNAL';
-  return /^[A-Z_]+$/.test(code) ? code : 'INTERNAL';
-}
-
-/** True when a failure is the job's own fault and must not be retried. */
-export function isPermanentFailure(e: unknown): boolean {
-  return PERMANENT.has(failureCode(e));
-}

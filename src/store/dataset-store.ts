@@ -1,3 +1,4 @@
+import { AppError } from '../errors';
 import type { DataRecord } from '../nce';
 import type { ColumnContract } from './dataset-contract';
 
@@ -27,6 +28,6 @@ export interface DatasetStore {
 }
 
 /** The error a store throws for a dataset that does not exist (a job then fails without retries). */
-export function datasetNotFound(name: string): Error {
-  return Object.assign(new Error(`dataset "${name}" does not exist`), { code: 'DATASET_NOT_FOUND' });
+export function datasetNotFound(name: string): AppError {
+  return new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`);
 }

@@ -20,25 +20,3 @@ export class KeyedSerial {
     await Promise.all(this.tails.values());
   }
 }
-
-/**
- * The condition behind a filesystem errno, as the API and failed jobs name it (never the raw
- * errno), or null for one that says nothing about the store. ENOENT and ENOTDIR under a store
- * operation mean the store vanished under it (a read-only or unmounted volume reports that way too).
- */
-export function storeConditionOf(errno: unknown): 'STORAGE_FULL' | 'STORE_UNAVAILABLE' | null {
-  switch (errno) {
-    case 'ENOSPC':
-    case 'EDQUOT':
-      return 'STORAGE_FULL';
-    case 'EROFS':
-    case 'EACCES':
-    case 'EPERM':
-    case 'EIO':
-    case 'ENOENT':
-    case 'ENOTDIR':
-      return 'STORE_UNAVAILABLE';
-    default:
-      return null;
-  }
-}

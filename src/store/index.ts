@@ -1,15 +1,15 @@
 /** Model registry and dataset storage. */
 export { FsModelStore } from './fs-model-store';
 export { type LoadedModel, type ModelStore, NAME_PATTERN, VERSION_PATTERN } from './model-store';
-export { CsvError, type CsvTable, parseCsv, parseCsvStream, readCsv, typeField } from './csv';
+export { CsvError, type CsvTable, parseCsv, parseCsvStream, readCsv, typeField } from './csv-parser';
 export { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-store';
 export { checkContract, type ColumnContract, contractOf } from './dataset-contract';
 export { FsDatasetStore } from './fs-dataset-store';
 export { RedisDatasetStore } from './redis-dataset-store';
 export { RedisModelStore } from './redis-model-store';
 export { type ModelEvent, redisKeys } from './redis-keys';
-export { guardRedis, openRedis, type RedisRole, StoreUnavailableError } from './redis-connection';
-export { KeyedSerial, storeConditionOf, writeFileAtomic } from './files';
+export { guardRedis, openRedis, type RedisRole } from './redis-connection';
+export { KeyedSerial, writeFileAtomic } from './files';
 export { loadArtifact, saveArtifact } from './artifact-files';
 export { sweepLeftovers } from './sweep';
 export { describeVersions, type VersionSummary } from './version-list';

@@ -1,3 +1,4 @@
+import { AppError } from '../errors';
 import { randomBytes } from 'node:crypto';
 import type { Artifact, Manifest, ModelState } from '../nce';
 
@@ -17,8 +18,8 @@ export function newVersionId(): string {
 }
 
 /** The error `promote` throws for a version that does not exist. */
-export function versionNotFound(name: string, version: string): Error {
-  return Object.assign(new Error(`model "${name}" has no version "${version}"`), { code: 'VERSION_NOT_FOUND' });
+export function versionNotFound(name: string, version: string): AppError {
+  return new AppError('VERSION_NOT_FOUND', `model "${name}" has no version "${version}"`);
 }
 
 /** A stored model version, verified on load. */

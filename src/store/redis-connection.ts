@@ -1,3 +1,4 @@
+import { AppError } from '../errors';
 import { Redis } from 'ioredis';
 
 /**
@@ -33,18 +34,14 @@ export async function openRedis(url: string, role: RedisRole): Promise<Redis> {
   return redis;
 }
 
-/** The error of a store call made while Redis is unreachable (the API answers 503). */
-export class StoreUnavailableError extends Error {
-  readonly code = 'STORE_UNAVAILABLE';
-  constructor(cause: unknown) {
-    super(`the store (Redis) is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'StoreUnavailableError';
-  }
+/** The error of a store call made while Redis is unreachable (the API answers 503); the client's own error is its cause. */
+function storeUnavailable(cause: unknown): AppError {
+  return new AppError('STORE_UNAVAILABLE', 'the store (Redis) is unreachable; scoring with loaded models continues', undefined, { cause });
 }
 
 /**
  * Wraps an object whose async methods talk to `redis`: a call that fails while the connection is
- * not ready throws StoreUnavailableError instead of the client's own error.
+ * not ready throws STORE_UNAVAILABLE instead of the client's own error.
  */
 export function guardRedis<T extends object>(target: T, redis: Redis): T {
   return new Proxy(target, {
@@ -55,7 +52,7 @@ export function guardRedis<T extends object>(target: T, redis: Redis): T {
         try {
           return await (value as (...a: unknown[]) => unknown).apply(obj, args);
         } catch (e: unknown) {
-          throw redis.status === 'ready' ? e : new StoreUnavailableError(e);
+          throw redis.status === 'ready' ? e : storeUnavailable(e);
         }
       };
     },

@@ -79,8 +79,8 @@ function withoutValues(f: FlaggedRecord): FlaggedRecord {
  */
 export function scoreHistogram(cal: Calibration, scores: readonly number[], bins = SCORE_BINS): ModelConsole['scores'] {
   const q = cal.quantiles;
-  const lo0 = q[0] as number;
-  const hi0 = q[q.length - 1] as number;
+  const lo0 = q[0];
+  const hi0 = q[q.length - 1];
   const span = hi0 - lo0 > 0 ? hi0 - lo0 : 1;
   let min = Infinity;
   let max = -Infinity;
@@ -92,7 +92,7 @@ export function scoreHistogram(cal: Calibration, scores: readonly number[], bins
   const hi = Math.min(Math.max(hi0, max), hi0 + span);
   const width = (hi - lo) / bins;
   const edges = Array.from({ length: bins + 1 }, (_, i) => (i === bins ? hi : lo + i * width));
-  const reference = edges.slice(1).map((e, i) => Math.max(0, (i === bins - 1 ? 1 : percentileOf(cal, e)) - (i === 0 ? 0 : percentileOf(cal, edges[i] as number))));
+  const reference = edges.slice(1).map((e, i) => Math.max(0, (i === bins - 1 ? 1 : percentileOf(cal, e)) - (i === 0 ? 0 : percentileOf(cal, edges[i]))));
   const counts = new Array<number>(bins).fill(0);
   let outside = 0;
   for (const s of scores) {
@@ -109,7 +109,7 @@ function featureDrift(refs: readonly FeatureReference[], window: WindowContents 
     const measured = window?.features[j];
     return { feature: ref.name, kind: ref.kind, psi: measured?.psi ?? null, bins: binLabels(ref), reference: ref.shares, window: measured?.window ?? new Array<number>(ref.shares.length).fill(0) };
   });
-  return window === null || window.psi === null ? features : features.sort((a, b) => (b.psi as number) - (a.psi as number));
+  return window === null || window.psi === null ? features : features.sort((a, b) => (b.psi ?? 0) - (a.psi ?? 0));
 }
 
 /** A number short enough for a bin label. */
@@ -122,8 +122,8 @@ export function binLabels(ref: FeatureReference): string[] {
   if (ref.kind === 'categorical') return [...ref.categories, '(other)', '(missing)'];
   const e = ref.edges;
   if (e.length === 0) return ['(any value)', '(missing)'];
-  const ranges = [`< ${short(e[0] as number)}`];
-  for (let i = 1; i < e.length; i++) ranges.push(`${short(e[i - 1] as number)} to ${short(e[i] as number)}`);
-  ranges.push(`>= ${short(e[e.length - 1] as number)}`);
+  const ranges = [`< ${short(e[0])}`];
+  for (let i = 1; i < e.length; i++) ranges.push(`${short(e[i - 1])} to ${short(e[i])}`);
+  ranges.push(`>= ${short(e[e.length - 1])}`);
   return [...ranges, '(missing)'];
 }

@@ -25,7 +25,7 @@ let workerMetrics = '';
 
 const startWorker = async (): Promise<Running> => {
   const port = await freePort();
-  const w = run(process.execPath, ['dist/workers/train-worker.js'], { REDIS_URL: redis.url, JOB_LOCK_MS: LOCK_MS, LOG_LEVEL: 'info', JOB_ATTEMPTS: '3', WORKER_METRICS_PORT: String(port) });
+  const w = run(process.execPath, ['dist/workers/bullmq-worker.js'], { REDIS_URL: redis.url, JOB_LOCK_MS: LOCK_MS, LOG_LEVEL: 'info', JOB_ATTEMPTS: '3', WORKER_METRICS_PORT: String(port) });
   workerMetrics = `http://127.0.0.1:${port}/metrics`;
   workers.push(w);
   return w;

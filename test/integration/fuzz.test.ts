@@ -19,6 +19,7 @@ const DOCUMENTED = new Map<string, number>([
   ['UNSUPPORTED_MEDIA_TYPE', 415],
   ['MODEL_NOT_FOUND', 404],
   ['NOT_FOUND', 404],
+  ['VERSION_NOT_FOUND', 404],
 ]);
 const MAX_BODY = 65_536;
 let running: EmbeddedService;

@@ -48,7 +48,7 @@ describe('registry races', () => {
         request(app).delete(`/v1/models/${name}`),
       ]);
       expect([200, 404]).toContain(promote.status);
-      if (promote.status === 404) expect(promote.body.code).toBe('NOT_FOUND');
+      if (promote.status === 404) expect(promote.body.code).toBe('VERSION_NOT_FOUND');
       expect(del.status).toBe(204);
       expect(await store.currentVersion(name)).toBeNull();
       expect(await store.versions(name)).toEqual([]);

@@ -5,11 +5,10 @@ import * as tf from '@tensorflow/tfjs';
 import express from 'express';
 import pino from 'pino';
 import request from 'supertest';
-import { writeAnswer } from '../../src/api/score-answer';
+import { writeAnswer } from '../../src/serving/answer-writer';
 import { SCORE_PATH, scoreHandlers } from '../../src/api/score.route';
-import { ScoringThreads } from '../../src/api/scoring-threads';
-import { THREAD_MODELS } from '../../src/api/scoring-protocol';
-import type { ServedModel } from '../../src/api/model-cache';
+import { Scorer, ScoringThreads, type ServedModel } from '../../src/serving';
+import { THREAD_MODELS } from '../../src/serving/scoring-protocol';
 import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { createMetrics } from '../../src/metrics';
@@ -59,10 +58,9 @@ describe('scoring threads', () => {
     const lines: string[] = [];
     const metrics = createMetrics();
     const app = express();
-    app.post(
-      SCORE_PATH,
-      ...scoreHandlers({ models: inPlace.models, metrics, maxBatch: 1000, maxBytes: 1 << 20, auth: [], threads: dead, threadMinRecords: 2, logger: pino({ level: 'warn' }, { write: (l: string) => lines.push(l) }) }),
-    );
+    const logger = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+    const scorer = new Scorer({ threads: dead, threadMinRecords: 2, batches: metrics.scoredBatches, logger });
+    app.post(SCORE_PATH, ...scoreHandlers({ models: inPlace.models, scorer, metrics, maxBatch: 1000, maxBytes: 1 << 20, auth: [], logger }));
     const records = normalRecords(50, 3, 17);
     const [fallback, reference] = await Promise.all([request(app).post(`/v1/models/${name}/score`).send({ records }), post(inPlace, { records })]);
     expect(fallback.status).toBe(200);

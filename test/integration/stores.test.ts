@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
 import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from '../../src/store';
-import { failureCode, isPermanentFailure, runTrainJob } from '../../src/queue';
+import { describe as describeError } from '../../src/errors';
+import { runTrainJob } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
 import { startRedis } from '../helpers/processes';
 
@@ -94,7 +95,7 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     };
     const failed = runTrainJob({ kind: 'train', model: name, dataset, config: {} }, { datasets, models, trainer }, 'job-x');
     await expect(failed).rejects.toMatchObject({ code: 'MODEL_DELETED' });
-    await expect(failed.catch((e: unknown) => [failureCode(e), isPermanentFailure(e)])).resolves.toEqual(['MODEL_DELETED', true]);
+    await expect(failed.catch((e: unknown) => [describeError(e).code, describeError(e).retry])).resolves.toEqual(['MODEL_DELETED', false]);
     expect(await models.versions(name)).toEqual([]);
     expect(await models.list()).not.toContain(name);
   });

@@ -69,7 +69,7 @@ function scoreFile(file: string, table: CsvTable, name: string, version: string,
       try {
         results = detector.score(records.slice(start, start + CHUNK));
       } catch (e: unknown) {
-        if (e instanceof NceError && e.record !== undefined) throw new CsvError(file, lines[start + e.record] as number, `column "${e.field}": ${e.message.replace(/^record \d+ /, '')}`);
+        if (e instanceof NceError && e.record !== undefined) throw new CsvError(file, lines[start + e.record], `column "${e.field}": ${e.message.replace(/^record \d+ /, '')}`);
         throw e;
       }
       results.forEach((r, i) => {
@@ -83,8 +83,8 @@ function scoreFile(file: string, table: CsvTable, name: string, version: string,
     const explanations = explain(detector, last.map((i) => records[i] as DataRecord));
     const features = manifest.schema.map((f) => f.name);
     const sample: FlaggedRecord[] = last.map((i, k) => ({
-      ...flaggedRecord({ at: new Date(now).toISOString(), version, score: scores[i] as number, percentile: percentiles[i] as number }, records[i] as DataRecord, explanations[k]?.contributions ?? {}, features, keepValues),
-      row: lines[i] as number,
+      ...flaggedRecord({ at: new Date(now).toISOString(), version, score: scores[i], percentile: percentiles[i] }, records[i] as DataRecord, explanations[k]?.contributions ?? {}, features, keepValues),
+      row: lines[i],
     }));
     traffic.sampled(name, version, sample, 0, now);
   } finally {

@@ -1,4 +1,5 @@
-import { Detector, initBackend, type ModelState, NceError, type ScoreResult } from '../../nce';
+import { Detector, initBackend, type ModelState, NceError } from '../../nce';
+import { CSV_HEADER, csvRows } from '../../serving';
 import { CsvError, type CsvTable, FsModelStore, loadArtifact, readCsv } from '../../store';
 import { modelOrArtifact, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
@@ -6,13 +7,12 @@ import type { CliContext } from '../context';
 /** Records scored per forward pass: bounds memory on large files. */
 const CHUNK = 4096;
 
-const SCORE_COLUMNS = ['score', 'logRatio', 'logDensity', 'percentile', 'ood'];
-
 /**
  * `nce-ood score (--model NAME | --artifact DIR) --data FILE.csv [--keep all|COL,...]`: CSV of
  * results on stdout, one row per input row in input order, after the input columns `--keep` names
- * (`all`: every input column). `--model` scores with the current version of NAME in the registry
- * under MODELS_DIR; `--artifact` with the model in DIR.
+ * (`all`: every input column), the results written as the API's CSV answers write them (numbers
+ * to six decimal places). `--model` scores with the current version of NAME in the registry under
+ * MODELS_DIR; `--artifact` with the model in DIR.
  */
 export async function scoreCommand(argv: string[], ctx: CliContext): Promise<void> {
   const flags = parseFlags(argv, ['model', 'artifact', 'data', 'keep'], ['data']);
@@ -26,20 +26,20 @@ export async function scoreCommand(argv: string[], ctx: CliContext): Promise<voi
   if (missing) throw new CsvError(file, 1, `missing column "${missing.name}" that the model was trained on`);
   const detector = new Detector(state);
   try {
-    const out: string[] = [[...kept, ...SCORE_COLUMNS].map(csvField).join(',')];
+    const out: string[] = [[...kept.map(csvField), CSV_HEADER].join(',')];
     for (let start = 0; start < table.records.length; start += CHUNK) {
-      let results: ScoreResult[];
+      let scored: string[];
       try {
-        results = detector.score(table.records.slice(start, start + CHUNK));
+        scored = csvRows(detector.scoreRows(detector.encodeRecords(table.records.slice(start, start + CHUNK))));
       } catch (e: unknown) {
         if (e instanceof NceError && e.record !== undefined) {
           throw new CsvError(file, table.lines[start + e.record], `column "${e.field}": ${e.message.replace(/^record \d+ /, '')}`);
         }
         throw e;
       }
-      results.forEach((r, i) => {
+      scored.forEach((row, i) => {
         const record = table.records[start + i];
-        out.push([...kept.map((c) => csvField(record?.[c] ?? '')), formatRow(r)].join(','));
+        out.push([...kept.map((c) => csvField(record?.[c] ?? '')), row].join(','));
       });
     }
     process.stdout.write(out.join('\n') + '\n');
@@ -72,8 +72,4 @@ function keptColumns(flag: string | undefined, table: CsvTable): string[] {
 function csvField(value: unknown): string {
   const text = value === null ? '' : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-function formatRow(r: ScoreResult): string {
-  return [r.score, r.logRatio, r.logDensity ?? '', r.percentile, r.ood].join(',');
 }

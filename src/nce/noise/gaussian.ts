@@ -21,7 +21,7 @@ export class GaussianNoise implements ContinuousNoise {
     readonly scale = 1,
   ) {
     this.logNorm = -0.5 * (dim * LOG_2PI + logDetFromCholesky(chol, dim));
-    this.invDiag = Float64Array.from({ length: dim }, (_, i) => 1 / (chol[i * dim + i] as number));
+    this.invDiag = Float64Array.from({ length: dim }, (_, i) => 1 / chol[i * dim + i]);
   }
 
   /**
@@ -133,17 +133,17 @@ export class GaussianNoise implements ContinuousNoise {
       let qa = 0;
       let qb = 0;
       for (let j = 0; j < d; j++) {
-        const m = mean[j] as number;
-        let sa = (x[a + j] as number) - m;
-        let sb = (x[b + j] as number) - m;
+        const m = mean[j];
+        let sa = x[a + j] - m;
+        let sb = x[b + j] - m;
         const row = j * d;
         for (let k = 0; k < j; k++) {
-          const ljk = l[row + k] as number;
-          sa -= ljk * (z[k] as number);
-          sb -= ljk * (w[k] as number);
+          const ljk = l[row + k];
+          sa -= ljk * z[k];
+          sb -= ljk * w[k];
         }
-        const za = sa * (invDiag[j] as number);
-        const zb = sb * (invDiag[j] as number);
+        const za = sa * invDiag[j];
+        const zb = sb * invDiag[j];
         z[j] = za;
         w[j] = zb;
         qa += za * za;
@@ -165,9 +165,9 @@ export class GaussianNoise implements ContinuousNoise {
     const l = this.chol;
     let q = 0;
     for (let i = 0; i < d; i++) {
-      let s = (x[offset + i] as number) - (this.mean[i] as number);
-      for (let k = 0; k < i; k++) s -= (l[i * d + k] as number) * (z[k] as number);
-      const zi = s * (this.invDiag[i] as number);
+      let s = x[offset + i] - this.mean[i];
+      for (let k = 0; k < i; k++) s -= l[i * d + k] * z[k];
+      const zi = s * this.invDiag[i];
       z[i] = zi;
       q += zi * zi;
     }
@@ -203,7 +203,7 @@ export class GaussianNoise implements ContinuousNoise {
       // Only z = L^-1 (x - mean) is wanted here; logDensityAt leaves it in `z`.
       this.logDensityAt(x, i * d, z);
       let zz = 0;
-      for (let j = 0; j < d; j++) zz += (z[j] as number) * (z[j] as number);
+      for (let j = 0; j < d; j++) zz += z[j] * z[j];
       // δ in the fitted (unscaled) covariance; a ridge keeps γ below 1, the clamp guards rounding.
       const delta = zz * s2;
       const gamma = Math.min(delta / (n - 1), 1 - 1e-12);
@@ -211,14 +211,14 @@ export class GaussianNoise implements ContinuousNoise {
       if (shrink > 0) {
         // w = C^-1 u / (1 - γ) = s^2 L^-T z / (1 - γ): back substitution through the factor.
         for (let j = d - 1; j >= 0; j--) {
-          let t = z[j] as number;
-          for (let k = j + 1; k < d; k++) t -= (l[k * d + j] as number) * (w[k] as number);
-          w[j] = t * (this.invDiag[j] as number);
+          let t = z[j];
+          for (let k = j + 1; k < d; k++) t -= l[k * d + j] * w[k];
+          w[j] = t * this.invDiag[j];
         }
         const f = s2 / (1 - gamma);
         for (let j = 0; j < d; j++) {
-          const u = (x[i * d + j] as number) - (this.mean[j] as number);
-          const wj = (w[j] as number) * f;
+          const u = x[i * d + j] - this.mean[j];
+          const wj = w[j] * f;
           ridge += u * u * wj * wj;
         }
         ridge *= shrink * b;

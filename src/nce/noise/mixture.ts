@@ -57,23 +57,23 @@ export class MixtureNoise implements ContinuousNoise {
     const harmonic = float64(n);
     // Component by component, each row's sums accumulated in log space from the first component's
     // terms: with two components (the default mixture) one exp and one log1p per sum.
-    const w0 = this.logWeights[0] as number;
+    const w0 = this.logWeights[0];
     const part0 = parts[0] as Float64Array;
     const expert0 = expertParts[0] as Float64Array;
     for (let i = 0; i < n; i++) {
-      density[i] = w0 + (part0[i] as number);
-      harmonic[i] = w0 - (expert0[i] as number);
+      density[i] = w0 + part0[i];
+      harmonic[i] = w0 - expert0[i];
     }
     for (let k = 1; k < parts.length; k++) {
-      const w = this.logWeights[k] as number;
+      const w = this.logWeights[k];
       const part = parts[k] as Float64Array;
       const expert = expertParts[k] as Float64Array;
       for (let i = 0; i < n; i++) {
-        density[i] = logAddExp(density[i] as number, w + (part[i] as number));
-        harmonic[i] = logAddExp(harmonic[i] as number, w - (expert[i] as number));
+        density[i] = logAddExp(density[i], w + part[i]);
+        harmonic[i] = logAddExp(harmonic[i], w - expert[i]);
       }
     }
-    for (let i = 0; i < n; i++) harmonic[i] = -(harmonic[i] as number);
+    for (let i = 0; i < n; i++) harmonic[i] = -harmonic[i];
     return { density, harmonic };
   }
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { isValidScoreRequest, parseScoreRequest, scoreRequestSchema } from '../../../src/api/score.route';
+import { isValidScoreRequest, parseScoreRequest, scoreRequestSchema } from '../../../src/api/score-request';
 
 /** JSON values shaped like score requests, with every way of being wrong mixed in. */
 const field = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.constant(null), fc.boolean(), fc.constant({}), fc.constant([1]));

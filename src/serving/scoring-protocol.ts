@@ -1,4 +1,4 @@
-/** The messages between the API and its scoring threads ({@link ScoringThreads}). */
+/** The messages between the scorer and its scoring threads ({@link ScoringThreads}). */
 import type { Encoded, ModelState } from '../nce';
 
 /** What the API sends a scoring thread: encoded rows of one model version, with its state the first time. */
@@ -12,7 +12,7 @@ export interface ScoringTask {
 
 /** What a scoring thread answers. */
 export type ScoringReply =
-  /** `body`: the whole JSON answer, as score-answer.ts writes it. */
+  /** `body`: the whole JSON answer, as answer-writer.ts writes it. */
   | { id: number; type: 'scored'; body: Uint8Array; score: Float64Array; percentile: Float64Array; flagged: number }
   /** The thread does not hold the model (never sent, or evicted): send the task again with its state. */
   | { id: number; type: 'missing' }

@@ -1,5 +1,5 @@
-import type { ScoredRows, ScoreResult } from '../nce';
-import { jsonListBody, listOpening, SHORT_LIST } from './json-body';
+import { resultValue, SCORE_FIELDS, type ScoredRows, type ScoreFieldKind, type ScoreResult } from '../nce';
+import { jsonListBody, listOpening, SHORT_LIST } from './json-list';
 
 /**
  * A scoring answer's numbers are rounded to six decimal places (writeNumber writes up to six,
@@ -15,17 +15,19 @@ export function answerNumber(x: number): number {
   return Math.round(x * SCALE) / SCALE;
 }
 
-/** A result as a scoring answer gives it. `ood` is decided on the unrounded score. */
+/**
+ * A result as a scoring answer gives it: each of {@link SCORE_FIELDS} with its numbers rounded,
+ * then any contributions. `ood` is decided on the unrounded score.
+ */
 export function answerResult(r: ScoreResult): ScoreResult {
-  const out: ScoreResult = {
-    score: answerNumber(r.score),
-    logRatio: answerNumber(r.logRatio),
-    logDensity: r.logDensity === null ? null : answerNumber(r.logDensity),
-    percentile: answerNumber(r.percentile),
-    ood: r.ood,
-  };
+  const out: Record<string, unknown> = {};
+  for (const { name } of SCORE_FIELDS) {
+    const v = r[name];
+    out[name] = typeof v === 'number' ? answerNumber(v) : v;
+  }
   if (r.contributions) out.contributions = Object.fromEntries(Object.entries(r.contributions).map(([k, v]) => [k, answerNumber(v)]));
-  return out;
+  // Built field by field from SCORE_FIELDS, which the type is made from.
+  return out as unknown as ScoreResult;
 }
 
 /**
@@ -37,13 +39,20 @@ export function answerBody(head: AnswerHead, rows: ScoredRows): string | Buffer 
   return rows.score.length <= SHORT_LIST ? shortAnswer(head, rows) : writeAnswer(head, rows);
 }
 
+/**
+ * Each field's key as the writers write it: `{"score":`, `,"logRatio":`, ... The two writers below
+ * are unrolled for the fields of {@link SCORE_FIELDS} in this order (score, logRatio, logDensity,
+ * percentile, ood); `test/unit/serving/score-fields.test.ts` fails until they follow a change there.
+ */
+const [SCORE_KEY, LOG_RATIO_KEY, LOG_DENSITY_KEY, PERCENTILE_KEY, OOD_KEY] = SCORE_FIELDS.map((f, i) => `${i === 0 ? '{' : ','}"${f.name}":`) as [string, string, string, string, string];
+
 /** {@link answerBody} of a few rows, joined as a string straight from the columns. */
 function shortAnswer(head: AnswerHead, rows: ScoredRows): string {
   let body = answerOpening(head);
   for (let i = 0; i < rows.score.length; i++) {
-    const logDensity = rows.logDensity[i] as number;
+    const logDensity = rows.logDensity[i];
     // As resultsOf: no density is null.
-    body += `${i > 0 ? ',' : ''}{"score":${jsonNumber(rows.score[i] as number)},"logRatio":${jsonNumber(rows.logRatio[i] as number)},"logDensity":${Number.isFinite(logDensity) ? jsonNumber(logDensity) : 'null'},"percentile":${jsonNumber(rows.percentile[i] as number)},"ood":${rows.ood[i] === 1}}`;
+    body += `${i > 0 ? ',' : ''}${SCORE_KEY}${jsonNumber(rows.score[i])}${LOG_RATIO_KEY}${jsonNumber(rows.logRatio[i])}${LOG_DENSITY_KEY}${Number.isFinite(logDensity) ? jsonNumber(logDensity) : 'null'}${PERCENTILE_KEY}${jsonNumber(rows.percentile[i])}${OOD_KEY}${rows.ood[i] === 1}}`;
   }
   return `${body}]}`;
 }
@@ -70,6 +79,37 @@ export function scoreAnswer(head: AnswerHead, results: readonly ScoreResult[]): 
   return jsonListBody(head, 'results', results.map(answerResult));
 }
 
+/** The header of a CSV of results: the names of {@link SCORE_FIELDS}. */
+export const CSV_HEADER = SCORE_FIELDS.map((f) => f.name).join(',');
+
+/** One field's value in a CSV row: a number as JSON answers give it, no density an empty field. */
+function csvValue(kind: ScoreFieldKind, x: number): string {
+  const v = resultValue(kind, x);
+  return v === null ? '' : String(typeof v === 'number' ? answerNumber(v) : v);
+}
+
+/**
+ * Scored rows as CSV lines under {@link CSV_HEADER}, written straight from the columns: the one CSV
+ * writer of results, for the API's CSV answers and `nce-ood score`.
+ */
+export function csvRows(rows: ScoredRows): string[] {
+  const lines: string[] = new Array(rows.score.length);
+  for (let i = 0; i < lines.length; i++) {
+    let line = '';
+    for (let k = 0; k < SCORE_FIELDS.length; k++) {
+      const f = SCORE_FIELDS[k];
+      line += `${k > 0 ? ',' : ''}${csvValue(f.kind, rows[f.name][i])}`;
+    }
+    lines[i] = line;
+  }
+  return lines;
+}
+
+/** The CSV answer of scored rows: {@link CSV_HEADER}, then {@link csvRows}. */
+export function csvAnswer(rows: ScoredRows): string {
+  return [CSV_HEADER, ...csvRows(rows)].join('\n') + '\n';
+}
+
 /** What an answer names before its results. */
 export interface AnswerHead {
   model: string;
@@ -93,15 +133,15 @@ export function writeAnswer(head: AnswerHead, rows: ScoredRows): Buffer {
   for (let i = 0; i < n; i++) {
     if (i > 0) out.setUint8(pos++, COMMA);
     pos = put(out, pos, SCORE);
-    pos = writeNumber(out, pos, rows.score[i] as number);
+    pos = writeNumber(out, pos, rows.score[i]);
     pos = put(out, pos, LOG_RATIO);
-    pos = writeNumber(out, pos, rows.logRatio[i] as number);
+    pos = writeNumber(out, pos, rows.logRatio[i]);
     pos = put(out, pos, LOG_DENSITY);
-    const logDensity = rows.logDensity[i] as number;
+    const logDensity = rows.logDensity[i];
     // As resultsOf: no density is null.
     pos = Number.isFinite(logDensity) ? writeNumber(out, pos, logDensity) : put(out, pos, NULL);
     pos = put(out, pos, PERCENTILE);
-    pos = writeNumber(out, pos, rows.percentile[i] as number);
+    pos = writeNumber(out, pos, rows.percentile[i]);
     pos = put(out, pos, rows.ood[i] === 1 ? OOD_TRUE : OOD_FALSE);
   }
   pos = put(out, pos, CLOSE);
@@ -125,12 +165,12 @@ function piece(s: string): Piece {
   return { length: b.length, words: Int32Array.from({ length: whole }, (_, i) => view.getInt32(4 * i, true)), tail: b.slice(whole * 4) };
 }
 
-const SCORE = piece('{"score":');
-const LOG_RATIO = piece(',"logRatio":');
-const LOG_DENSITY = piece(',"logDensity":');
-const PERCENTILE = piece(',"percentile":');
-const OOD_TRUE = piece(',"ood":true}');
-const OOD_FALSE = piece(',"ood":false}');
+const SCORE = piece(SCORE_KEY);
+const LOG_RATIO = piece(LOG_RATIO_KEY);
+const LOG_DENSITY = piece(LOG_DENSITY_KEY);
+const PERCENTILE = piece(PERCENTILE_KEY);
+const OOD_TRUE = piece(`${OOD_KEY}true}`);
+const OOD_FALSE = piece(`${OOD_KEY}false}`);
 const NULL = piece('null');
 const CLOSE = piece(']}');
 const COMMA = 0x2c;
@@ -146,9 +186,9 @@ const PLAIN_LIMIT = 1e9;
 function put(out: DataView, pos: number, p: Piece): number {
   const { words, tail } = p;
   // The host's byte order does not matter: piece() read the words from the bytes as little-endian.
-  for (let i = 0; i < words.length; i++) out.setInt32(pos + 4 * i, words[i] as number, true);
+  for (let i = 0; i < words.length; i++) out.setInt32(pos + 4 * i, words[i], true);
   const at = pos + 4 * words.length;
-  for (let i = 0; i < tail.length; i++) out.setUint8(at + i, tail[i] as number);
+  for (let i = 0; i < tail.length; i++) out.setUint8(at + i, tail[i]);
   return pos + p.length;
 }
 
@@ -171,7 +211,7 @@ function writeNumber(out: DataView, pos: number, x: number): number {
   if (whole < 10) {
     out.setUint8(pos++, 0x30 + whole);
   } else if (whole < 100) {
-    out.setUint16(pos, PAIRS[whole] as number, true);
+    out.setUint16(pos, PAIRS[whole], true);
     pos += 2;
   } else {
     let d = 0;
@@ -180,7 +220,7 @@ function writeNumber(out: DataView, pos: number, x: number): number {
       digits[d++] = 0x30 + whole - q * 10;
       whole = q;
     } while (whole > 0);
-    while (d > 0) out.setUint8(pos++, digits[--d] as number);
+    while (d > 0) out.setUint8(pos++, digits[--d]);
   }
   if (frac === 0) return pos;
   // Six digits, two at a time, then the trailing zeros left out.
@@ -189,9 +229,9 @@ function writeNumber(out: DataView, pos: number, x: number): number {
   const rest = frac - high * 10000;
   const mid = (rest / 100) | 0;
   const low = rest - mid * 100;
-  out.setUint16(pos + 1, PAIRS[high] as number, true);
-  out.setUint16(pos + 3, PAIRS[mid] as number, true);
-  out.setUint16(pos + 5, PAIRS[low] as number, true);
+  out.setUint16(pos + 1, PAIRS[high], true);
+  out.setUint16(pos + 3, PAIRS[mid], true);
+  out.setUint16(pos + 5, PAIRS[low], true);
   // The last non-zero pair, less its second digit if that is 0 (frac > 0, so one pair is non-zero).
   if (low !== 0) return pos + (low % 10 === 0 ? 6 : 7);
   if (mid !== 0) return pos + (mid % 10 === 0 ? 4 : 5);

@@ -1,4 +1,4 @@
-import { parseCsv, typeField } from '../../../src/store/csv';
+import { parseCsv, typeField } from '../../../src/store/csv-parser';
 
 describe('typeField', () => {
   it.each([

@@ -1,3 +1,4 @@
+import { AppError } from '../errors';
 import { readFileSync } from 'node:fs';
 import { CsvError as CsvParseError, parse as parseStream } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
@@ -11,13 +12,13 @@ export interface CsvTable {
 }
 
 /** A CSV problem with the file and line it is on. */
-export class CsvError extends Error {
+export class CsvError extends AppError {
   constructor(
     readonly file: string,
     readonly line: number,
     message: string,
   ) {
-    super(`${file}:${line}: ${message}`);
+    super('MALFORMED_BODY', `${file}:${line}: ${message}`);
     this.name = 'CsvError';
   }
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { answerBody, answerNumber, answerResult, scoreAnswer, writeAnswer } from '../../../src/api/score-answer';
+import { answerBody, answerNumber, answerResult, scoreAnswer, writeAnswer } from '../../../src/serving/answer-writer';
 import { resultsOf, type ScoredRows, type ScoreResult } from '../../../src/nce';
 
 /** Numbers as scoring produces them, and the edges of the fast path: huge, tiny, halves, -0. */

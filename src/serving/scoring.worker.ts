@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendName, Detector, initBackend, messageOf, owned } from '../nce';
-import { writeAnswer } from './score-answer';
+import { writeAnswer } from './answer-writer';
 import { type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
 const port = parentPort;

@@ -18,23 +18,23 @@ export function sampleFlagged(traffic: RecentTraffic, model: ServedModel, record
   if (scored.flagged === 0) return;
   const threshold = model.manifest.calibration.threshold;
   const picked: number[] = [];
-  for (let i = records.length - 1; i >= 0 && picked.length < SAMPLE_PER_BATCH; i--) if ((scored.score[i] as number) < threshold) picked.unshift(i);
+  for (let i = records.length - 1; i >= 0 && picked.length < SAMPLE_PER_BATCH; i--) if (scored.score[i] < threshold) picked.unshift(i);
   if (picked.length === 0) return;
   const at = new Date().toISOString();
   const features = model.manifest.schema.map((f) => f.name);
   const entries = (explanations: readonly Explanation[]): FlaggedRecord[] =>
     picked.map((i, k) =>
-      flaggedRecord({ at, version: model.version, score: scored.score[i] as number, percentile: scored.percentile[i] as number }, records[i] as DataRecord, (explanations[k] as Explanation).contributions, features, traffic.options.keepValues),
+      flaggedRecord({ at, version: model.version, score: scored.score[i], percentile: scored.percentile[i] }, records[i], explanations[k].contributions, features, traffic.options.keepValues),
     );
   if (explained) {
-    traffic.sampled(model.name, model.version, entries(picked.map((i) => explained[i] as Explanation)), 0);
+    traffic.sampled(model.name, model.version, entries(picked.map((i) => explained[i])), 0);
     return;
   }
   const release = holdModel(model);
   setImmediate(() => {
     try {
       const started = performance.now();
-      const explanations = explain(model.detector, picked.map((i) => records[i] as DataRecord));
+      const explanations = explain(model.detector, picked.map((i) => records[i]));
       traffic.sampled(model.name, model.version, entries(explanations), performance.now() - started);
     } catch (e: unknown) {
       logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'flagged records could not be explained for the console');

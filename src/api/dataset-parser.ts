@@ -3,9 +3,9 @@ import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { DataRecord } from '../nce';
-import { CsvError, parseCsvStream } from '../store';
-import { TABLE_TYPES } from './body';
-import { AppError, escapePointer } from './errors';
+import { parseCsvStream } from '../store';
+import { TABLE_TYPES } from './request-body';
+import { AppError, escapePointer } from '../errors';
 import { fieldValue, requestError } from './validation';
 
 /** A JSON dataset upload. */
@@ -26,12 +26,8 @@ export async function readDatasetBody(req: Request, limit: number): Promise<{ co
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') throw new AppError('UNSUPPORTED_MEDIA_TYPE', `CSV and NDJSON must be UTF-8, not ${charset}`);
     const source = limited(req, limit);
     if (req.is('text/csv')) {
-      try {
-        ({ columns, records } = await parseCsvStream(source, 'body'));
-      } catch (e: unknown) {
-        if (e instanceof CsvError) throw new AppError('MALFORMED_BODY', e.message);
-        throw e;
-      }
+      // A CsvError is MALFORMED_BODY naming the line.
+      ({ columns, records } = await parseCsvStream(source, 'body'));
     } else {
       records = await parseNdjson(source);
       columns = records.length ? Object.keys(records[0]) : [];

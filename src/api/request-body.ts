@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import getRawBody from 'raw-body';
-import { AppError } from './errors';
+import { AppError } from '../errors';
 
 /** Media types of JSON bodies. */
 export const JSON_TYPES = ['application/json', 'application/*+json'];

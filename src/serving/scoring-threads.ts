@@ -12,7 +12,7 @@ export interface ThreadScores extends ScoreColumns {
 }
 
 function workerScript(): string {
-  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'dist', 'src', 'api', 'scoring.worker.js') : join(__dirname, 'scoring.worker.js');
+  return __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'dist', 'src', 'serving', 'scoring.worker.js') : join(__dirname, 'scoring.worker.js');
 }
 
 interface Pending {
@@ -114,7 +114,7 @@ export class ScoringThreads {
   /** Scores encoded rows of `model` on the least busy thread. */
   score(model: ServedModel, encoded: Encoded): Promise<ThreadScores> {
     this.fill();
-    let best = this.threads[0] as ScoringThread;
+    let best = this.threads[0];
     for (const t of this.threads) if (t.pending.size < best.pending.size) best = t;
     return best.score(model, encoded);
   }

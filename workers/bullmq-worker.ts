@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   }
   const logger = pino({ level: settings.LOG_LEVEL, base: { service: 'nce-ood-worker' } });
   const connection = await openRedis(settings.REDIS_URL, 'worker');
-  const worker = new Worker(QUEUE_NAME, join(__dirname, 'train.processor.js'), {
+  const worker = new Worker(QUEUE_NAME, join(__dirname, 'sandboxed-training.js'), {
     connection,
     prefix: QUEUE_PREFIX,
     concurrency: settings.WORKER_CONCURRENCY,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Detector, type Manifest, messageOf, NceError } from '../nce';
 import type { ModelStore } from '../store';
-import { AppError } from './errors';
+import { AppError } from '../errors';
 
 /** How long a model's current version is trusted before the store is asked again. */
 export const REFRESH_MS = 1000;
@@ -128,7 +128,7 @@ export class ModelCache {
       version = await this.store.currentVersion(name);
     } catch (e: unknown) {
       // The registry is unreachable (Redis down): keep scoring with the version we hold.
-      if (!entry) throw new AppError('MODEL_UNAVAILABLE', `model "${name}" cannot be loaded: the model registry is unreachable`, undefined, true, { cause: e });
+      if (!entry) throw new AppError('MODEL_UNAVAILABLE', `model "${name}" cannot be loaded: the model registry is unreachable`, undefined, { cause: e });
       this.logger.warn({ model: name, err: messageOf(e) }, 'model registry unreachable: serving the loaded version');
       entry.checkedAt = Date.now();
       return entry.served;
@@ -139,7 +139,7 @@ export class ModelCache {
         this.entries.delete(name);
         this.onGone(name);
       }
-      throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist or has no version`, undefined);
+      throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist or has no version`);
     }
     if (entry && entry.served.version === version) {
       entry.checkedAt = Date.now();

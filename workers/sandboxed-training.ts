@@ -4,8 +4,9 @@
  */
 import { type SandboxedJob, UnrecoverableError } from 'bullmq';
 import { loadSettings, qualityGateOf } from '../src/config';
+import { describe } from '../src/errors';
 import { type EpochProgress, initBackend, messageOf } from '../src/nce';
-import { failedReason, failureCode, isPermanentFailure, type JobPayload, type JobProgress, type JobResult, runTrainJob, trainArtifact } from '../src/queue';
+import { failedReason, type JobPayload, type JobProgress, type JobResult, runTrainJob, trainArtifact } from '../src/queue';
 import { openRedis, RedisDatasetStore, RedisModelStore } from '../src/store';
 
 // The worker died (even by SIGKILL): stop too, its job goes back to the queue when its lock lapses.
@@ -51,8 +52,9 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
         }),
     }, job.id);
   } catch (e: unknown) {
-    const reason = failedReason(failureCode(e), messageOf(e));
+    const failure = describe(e);
+    const reason = failedReason(failure.code, messageOf(e));
     // Bad input fails at once; anything else (Redis away, a crash) is retried with backoff.
-    throw isPermanentFailure(e) ? new UnrecoverableError(reason) : new Error(reason);
+    throw failure.retry ? new Error(reason) : new UnrecoverableError(reason);
   }
 }

@@ -1,5 +1,3 @@
-import type { Response } from 'express';
-
 /** Bytes of JSON per string when a long list is serialized: well under V8's large-object size. */
 const SLICE_BYTES = 48 * 1024;
 
@@ -43,10 +41,4 @@ function jsonItems(items: readonly unknown[]): Buffer {
     size = Math.max(1, Math.floor((SLICE_BYTES * size) / slice.length));
   }
   return Buffer.concat(parts);
-}
-
-/** Answers 200 with a JSON body already serialized (Node sets its Content-Length: it is sent whole). */
-export function sendJsonBody(res: Response, body: string | Buffer): void {
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(body);
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { jsonListBody } from '../../../src/api/json-body';
+import { jsonListBody } from '../../../src/serving/json-list';
 
 /** Items shaped like scored records, some with per-feature contributions (as `explain` adds). */
 const result = fc.record(

@@ -1,0 +1,119 @@
+/** The score route's request: its schemas, and the records of a JSON body as objects or as columns. */
+import { z } from 'zod';
+import { type DataRecord, NceError } from '../nce';
+import { AppError, escapePointer } from '../errors';
+import { fieldValue, requestError } from './validation';
+
+/** The body of `POST /v1/models/{name}/score`. */
+export const scoreRequestSchema = z
+  .object({
+    records: z.array(z.record(z.string(), fieldValue)).min(1),
+    explain: z.boolean().optional(),
+  })
+  .strict();
+
+/** A valid score request. */
+export type ScoreRequest = z.infer<typeof scoreRequestSchema>;
+
+/**
+ * The columnar body of `POST /v1/models/{name}/score`: one array per field, all of one length, as
+ * pandas' `DataFrame.to_dict("list")` gives (`{"columns": {"amount": [...], "channel": [...]}}`).
+ */
+export const columnarScoreRequestSchema = z
+  .object({
+    columns: z.record(z.string(), z.array(fieldValue).min(1)),
+    explain: z.boolean().optional(),
+  })
+  .strict();
+
+/** How a score request's records came: as objects, as columns, or as a table (CSV, NDJSON). */
+export type Layout = 'records' | 'columns' | 'table';
+
+/** A score request as the route scores it: its records, in whatever layout they came. */
+export interface ParsedScoreRequest {
+  records: DataRecord[];
+  explain?: boolean;
+  layout: Layout;
+}
+
+/** The records of a columnar request, row by row; the columns must be of one length. */
+export function recordsFromColumns(columns: Record<string, (number | string | null)[]>): DataRecord[] {
+  const names = Object.keys(columns);
+  if (names.length === 0) throw new AppError('INVALID_REQUEST', 'columns: give at least one column', '/columns');
+  const n = columns[names[0]].length;
+  for (const name of names) {
+    const length = columns[name].length;
+    if (length !== n) throw new AppError('INVALID_REQUEST', `column "${name}" has ${length} values where "${names[0]}" has ${n}: every column needs one value per record`, `/columns/${escapePointer(name)}`);
+  }
+  const records: DataRecord[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const r: Record<string, number | string | null> = {};
+    for (const name of names) r[name] = columns[name][i];
+    records[i] = r;
+  }
+  return records;
+}
+
+/** A JSON score body, as records or as columns. */
+export function parseJsonScoreRequest(input: unknown): ParsedScoreRequest {
+  if (input !== null && typeof input === 'object' && 'columns' in input) {
+    const parsed = columnarScoreRequestSchema.safeParse(input);
+    if (!parsed.success) throw requestError(parsed.error.issues[0]);
+    return { records: recordsFromColumns(parsed.data.columns), layout: 'columns', ...(parsed.data.explain === undefined ? {} : { explain: parsed.data.explain }) };
+  }
+  const request = parseScoreRequest(input);
+  return { records: request.records as DataRecord[], layout: 'records', ...(request.explain === undefined ? {} : { explain: request.explain }) };
+}
+
+/** A record error of a columnar request, pointed at its column and row (`/columns/amount/3`). */
+export function inColumns(e: unknown): unknown {
+  if (!(e instanceof NceError) || e.record === undefined || e.field === undefined) return e;
+  return new AppError('INVALID_RECORD', `column "${e.field}" row ${e.record}: ${e.message.replace(/^record \d+ field "[^"]*" /, '')}`, `/columns/${escapePointer(e.field)}/${e.record}`);
+}
+
+/** The answer to a request of more than `max` records (`pointer`: where they are). */
+export function batchTooLarge(n: number, max: number, pointer: string): AppError {
+  return new AppError('BATCH_TOO_LARGE', `${n} records in one request; the limit is ${max}`, pointer);
+}
+
+/**
+ * Validates a score request. The schema is the authority (it also generates the OpenAPI document);
+ * a body it would accept is recognised by a direct check first, since running the schema over
+ * every field of a large batch costs more than scoring it. The schema only runs to name what is wrong.
+ */
+export function parseScoreRequest(input: unknown): ScoreRequest {
+  if (isValidScoreRequest(input)) return input;
+  const parsed = scoreRequestSchema.safeParse(input);
+  if (!parsed.success) throw requestError(parsed.error.issues[0]);
+  return parsed.data;
+}
+
+/**
+ * Exactly the bodies `scoreRequestSchema` accepts (a property test holds the two together). An
+ * accepted body is used as it is, where the schema would return a copy: the one difference is that
+ * a record's `__proto__` key, which the schema drops, stays (the engine reads it like any field).
+ */
+export function isValidScoreRequest(input: unknown): input is ScoreRequest {
+  if (!isPlainObject(input)) return false;
+  for (const key in input) if (key !== 'records' && key !== 'explain') return false;
+  const { records, explain } = input as { records?: unknown; explain?: unknown };
+  if (explain !== undefined && typeof explain !== 'boolean') return false;
+  if (!Array.isArray(records) || records.length === 0) return false;
+  for (let i = 0; i < records.length; i++) {
+    const r: unknown = records[i];
+    if (!isPlainObject(r)) return false;
+    for (const key in r) {
+      // The schema passes over a "__proto__" key without looking at its value; so does this check.
+      if (key === '__proto__') continue;
+      const v = (r as Record<string, unknown>)[key];
+      if (v !== null && typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) return false;
+    }
+  }
+  return true;
+}
+
+function isPlainObject(v: unknown): v is object {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}

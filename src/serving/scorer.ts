@@ -1,0 +1,106 @@
+import type { Logger } from 'pino';
+import { type DataRecord, type Encoded, explain, type Explanation, messageOf, resultsOf } from '../nce';
+import { answerBody, type AnswerHead, csvAnswer, scoreAnswer } from './answer-writer';
+import { holdModel, type ServedModel } from './model-cache';
+import type { ScoreColumns } from './scoring-protocol';
+import type { ScoringThreads, ThreadScores } from './scoring-threads';
+
+/** How a batch is to be answered. */
+export interface ScoreOptions {
+  /** Add each record's per-feature `contributions`. */
+  explain?: boolean;
+  /** The answer's format. @defaultValue 'json' */
+  format?: 'json' | 'csv';
+}
+
+/** A scored batch: its whole answer, and what metrics, drift and the console's sample need of it. */
+export interface Scored extends ScoreColumns {
+  /** The answer's bytes, in the format asked for. */
+  body: string | Buffer;
+  /** Each record's explanation, when asked for. */
+  explanations?: readonly Explanation[];
+}
+
+/** A counter of scored batches by where they were scored (`nce_ood_scored_batches_total`). */
+interface BatchCounter {
+  labels(path: 'in_place' | 'thread' | 'thread_failed'): { inc(): void };
+}
+
+/** What a {@link Scorer} is built from. */
+export interface ScorerOptions {
+  /** Where batches of at least `threadMinRecords` records are scored; null = all in place. */
+  threads: ScoringThreads | null;
+  threadMinRecords: number;
+  batches: BatchCounter;
+  logger: Logger;
+}
+
+/**
+ * The one way records are scored into an answer. A plain JSON batch of `threadMinRecords` or more
+ * goes to a scoring thread, which writes the whole answer off the event loop; a smaller one, an
+ * explained one or a CSV answer is scored in place. A thread that fails (it died, or cannot load the
+ * model) costs only time: the batch is then scored in place. The model is held across the wait, so
+ * that a hot swap meanwhile cannot dispose the detector the fallback scores with.
+ */
+export class Scorer {
+  private readonly threads: ScoringThreads | null;
+  private readonly threadMinRecords: number;
+  private readonly logger: Logger;
+  // Each path's counter bound once: a labelled increment hashes its labels every time.
+  private readonly inPlace: { inc(): void };
+  private readonly onThread: { inc(): void };
+  private readonly threadFailed: { inc(): void };
+
+  constructor(options: ScorerOptions) {
+    this.threads = options.threads;
+    this.threadMinRecords = options.threadMinRecords;
+    this.logger = options.logger;
+    this.inPlace = options.batches.labels('in_place');
+    this.onThread = options.batches.labels('thread');
+    this.threadFailed = options.batches.labels('thread_failed');
+  }
+
+  /**
+   * Scores records with a served model, in order, into their answer: synchronously in place, or a
+   * promise when a thread scores them. Nothing holds the records once this returns (a thread gets
+   * them encoded), so a caller that lets go of them too lets them be collected young.
+   * @throws NceError INVALID_RECORD naming the record and field, before any scoring
+   */
+  score(model: ServedModel, records: readonly DataRecord[], options: ScoreOptions = {}): Scored | Promise<Scored> {
+    const encoded = model.detector.encodeRecords(records);
+    const head = { model: model.name, version: model.version };
+    if (this.threads && !options.explain && options.format !== 'csv' && encoded.n >= this.threadMinRecords) return this.scoreOnThread(this.threads, model, head, encoded);
+    this.inPlace.inc();
+    if (!options.explain) return inPlace(model, head, encoded, options.format === 'csv' ? 'csv' : 'json');
+    const rows = model.detector.scoreRows(encoded);
+    const explanations = explain(model.detector, records);
+    const body = scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions })));
+    return { body, score: rows.score, percentile: rows.percentile, flagged: rows.flagged, explanations };
+  }
+
+  private async scoreOnThread(threads: ScoringThreads, model: ServedModel, head: AnswerHead, encoded: Encoded): Promise<Scored> {
+    const release = holdModel(model);
+    try {
+      let scored: ThreadScores | null = null;
+      try {
+        scored = await threads.score(model, encoded);
+      } catch (e: unknown) {
+        this.logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'scoring thread failed; the batch is scored in place');
+      }
+      if (scored) {
+        this.onThread.inc();
+        return scored;
+      }
+      this.threadFailed.inc();
+      return inPlace(model, head, encoded, 'json');
+    } finally {
+      release();
+    }
+  }
+}
+
+/** Scores encoded rows on this thread into a JSON or CSV answer. */
+function inPlace(model: ServedModel, head: AnswerHead, encoded: Encoded, format: 'json' | 'csv'): Scored {
+  const rows = model.detector.scoreRows(encoded);
+  return { body: format === 'csv' ? csvAnswer(rows) : answerBody(head, rows), score: rows.score, percentile: rows.percentile, flagged: rows.flagged };
+}
