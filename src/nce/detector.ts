@@ -45,7 +45,11 @@ export interface RawScores {
   logRatio: Float64Array;
   /** logRatio + log q(x); -Infinity where q has no mass. */
   logDensity: Float64Array;
-  /** The model's score: whichever quantity `scoreKind` names, plus `noveltyLogProb` per value training never had. */
+  /**
+   * The model's score: whichever quantity `scoreKind` names; a record with values training never
+   * had scores `noveltyLogProb` per such value below that score or below the threshold, whichever
+   * is lower, so it is always flagged.
+   */
   score: Float64Array;
 }
 
@@ -130,6 +134,7 @@ export class Detector {
     const { density: logDensity, harmonic } = this.logNoiseParts(e);
     const cap = this.state.ratioCap ?? Infinity;
     const novelty = this.state.noveltyLogProb ?? 0;
+    const threshold = this.state.calibration.threshold;
     const d = this.state.schema.length;
     for (let i = 0; i < n; i++) {
       const logQ = logDensity[i];
@@ -137,7 +142,13 @@ export class Detector {
       logDensity[i] = logQ + logRatio[i];
       // productOfExperts: log q + the capped ratio + the experts' harmonic mean.
       let s = harmonic ? logQ + Math.min(logRatio[i], cap) + harmonic[i] : this.state.scoreKind === 'logDensity' ? logDensity[i] : logRatio[i];
-      if (e.novel && novelty !== 0) for (let j = 0; j < d; j++) s += e.novel[i * d + j] * novelty;
+      if (e.novel && novelty !== 0) {
+        let values = 0;
+        for (let j = 0; j < d; j++) values += e.novel[i * d + j];
+        // A value training never had is out of distribution whatever the rest of the record says:
+        // it costs its log probability, from the calibrated threshold down at most, so it is flagged.
+        if (values > 0) s = (Number.isFinite(threshold) ? Math.min(s, threshold) : s) + values * novelty;
+      }
       // NaN (never expected: inputs are clamped) would slip through Math.max; it scores as the floor.
       score[i] = Number.isNaN(s) ? SCORE_FLOOR : Math.max(SCORE_FLOOR, s);
     }

@@ -273,7 +273,7 @@ function repeatedRows(val: Encoded, fit: Encoded): Uint8Array {
     const c = counts.get(k);
     if (c !== undefined) counts.set(k, c + 1);
   }
-  return Uint8Array.from(valKeys, (k) => ((counts.get(k) as number) > 1 ? 1 : 0));
+  return Uint8Array.from(valKeys, (k) => ((counts.get(k) ?? 0) > 1 ? 1 : 0));
 }
 
 /**
