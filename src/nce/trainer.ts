@@ -151,12 +151,11 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   let samples = 0;
   let averaged: DenseWeights[] | null = null;
   const trainRng = rng.fork();
-  let recordsPerEpoch = fit.n;
+  const recordsPerEpoch = recordsPerEpochOf(fit.n, config, layout);
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
       const t0 = Date.now();
-      const real = epochRecords(fit, config, layout, trainRng);
-      recordsPerEpoch = real.n;
+      const real = epochRecords(fit, recordsPerEpoch, layout, trainRng);
       const set = labelled(layout, real, sampler.nextEpoch(real.n * nu, trainRng), 1 - config.labelSmoothing);
       const loss = runEpoch(mlp, optimizer, set, config.batchSize, trainRng);
       samples += set.n;
@@ -246,17 +245,22 @@ function fitsWholeReference(config: TrainingConfig): boolean {
   return q.type === 'gaussian' && !((q.trim ?? 0) > 0) && (config.scoreKind ?? 'logDensity') === 'logDensity';
 }
 
+/** Real records per epoch: at most maxRecordsPerEpoch, at least minRecordsPerEpoch, else all of them. */
+function recordsPerEpochOf(rows: number, config: TrainingConfig, layout: Layout): number {
+  if (rows > config.maxRecordsPerEpoch) return config.maxRecordsPerEpoch;
+  return Math.max(rows, config.minRecordsPerEpoch ?? defaultMinRecordsPerEpoch(layout.numeric.length));
+}
+
 /**
- * One epoch's real records: a random maxRecordsPerEpoch of larger data; every record of smaller
- * data, passed over again (in a fresh random order, as far as needed) up to minRecordsPerEpoch.
+ * One epoch's `count` real records: a random subset of larger data; every record of smaller data,
+ * passed over again (in a fresh random order, as far as needed) up to `count`.
  */
-function epochRecords(fit: Encoded, config: TrainingConfig, layout: Layout, rng: Rng): Encoded {
+function epochRecords(fit: Encoded, count: number, layout: Layout, rng: Rng): Encoded {
   const n = fit.n;
-  if (n > config.maxRecordsPerEpoch) return takeEncoded(fit, permutation(n, rng).subarray(0, config.maxRecordsPerEpoch), layout);
-  const least = config.minRecordsPerEpoch ?? defaultMinRecordsPerEpoch(layout.numeric.length);
-  if (n >= least) return fit;
+  if (count === n) return fit;
   const order = permutation(n, rng);
-  return takeEncoded(fit, Int32Array.from({ length: least }, (_, i) => (i < n ? i : order[i % n])), layout);
+  if (count < n) return takeEncoded(fit, order.subarray(0, count), layout);
+  return takeEncoded(fit, Int32Array.from({ length: count }, (_, i) => (i < n ? i : order[i % n])), layout);
 }
 
 /** Which rows of `val` are repeated exactly, numeric block and discrete codes, in `val` or `fit`. */

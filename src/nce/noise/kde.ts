@@ -1,4 +1,4 @@
-import { LOG_2PI, type Matrix } from '../linalg';
+import { LOG_2PI, logSumExp, type Matrix } from '../linalg';
 import { permutation, type Rng } from '../random';
 import type { ContinuousNoise, FittedNoise } from './types';
 
@@ -105,7 +105,6 @@ export class KdeNoise implements ContinuousNoise {
     const terms = new Float64Array(m);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < d; j++) z[j] = (x[i * d + j] - this.shift[j]) / this.scale[j];
-      let top = -Infinity;
       for (let c = 0; c < m; c++) {
         let s = 0;
         const o = c * d;
@@ -113,13 +112,9 @@ export class KdeNoise implements ContinuousNoise {
           const t = z[j] - this.centres[o + j];
           s += t * t;
         }
-        const v = this.logNorms[c] - s * this.precisions[c];
-        terms[c] = v;
-        if (v > top) top = v;
+        terms[c] = this.logNorms[c] - s * this.precisions[c];
       }
-      let sum = 0;
-      for (let c = 0; c < m; c++) sum += Math.exp(terms[c] - top);
-      out[i] = top + Math.log(sum);
+      out[i] = logSumExp(terms);
     }
     return out;
   }
@@ -139,8 +134,8 @@ function kthNeighbourDistances(rows: Float64Array, m: number, d: number, k: numb
       dist[b] = s;
     }
     dist[a] = Infinity;
-    // The k-th smallest: a partial sort of m values is cheap beside the m x d distances above.
-    out[a] = Math.sqrt(Float64Array.from(dist).sort()[k - 1]);
+    // The k-th smallest: sorting m values is cheap beside the m x d distances above.
+    out[a] = Math.sqrt(dist.sort()[k - 1]);
   }
   return out;
 }
