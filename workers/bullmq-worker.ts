@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const metricsServer = settings.WORKER_METRICS_PORT ? serveMetrics(metrics, settings.WORKER_METRICS_PORT) : null;
   // A port already in use (or any listen error) stops the worker loudly: unmonitored is not running.
   metricsServer?.on('error', (err) => {
-    logger.fatal({ err: err.message, port: settings.WORKER_METRICS_PORT }, 'metrics endpoint cannot listen');
+    logger.fatal({ err, port: settings.WORKER_METRICS_PORT }, 'metrics endpoint cannot listen');
     process.stderr.write(`nce-ood worker: cannot listen on metrics port ${settings.WORKER_METRICS_PORT}: ${err.message}\n`);
     process.exit(1);
   });
@@ -46,9 +46,11 @@ async function main(): Promise<void> {
   });
   worker.on('failed', (job, err) => {
     count(metrics, 'failed', job);
-    logger.warn({ jobId: job?.id, model: job?.data.model, reason: err.message }, 'training failed');
+    // The error with its stack (pino's serializer): for a job that failed on a bug, the stack is
+    // the only trace of where; for bad data, the message names the record and field.
+    logger.warn({ jobId: job?.id, model: job?.data.model, reason: err.message, err }, 'training failed');
   });
-  worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+  worker.on('error', (err) => logger.error({ err }, 'worker error'));
   await worker.waitUntilReady();
   logger.info({ queue: QUEUE_NAME, concurrency: settings.WORKER_CONCURRENCY }, 'nce-ood worker ready');
 
