@@ -89,7 +89,16 @@ export const promoteAnswer = z.object({ name: z.string(), version, current: z.li
 export const trainAnswer = z.object({ jobId: z.string(), state: z.enum(['queued', 'running', 'completed', 'failed']) }).strict();
 
 const epochProgress = z
-  .object({ pass: z.number().int(), epoch: z.number().int(), epochs: z.number().int(), loss: z.number(), valLoss: z.number(), valAuc: z.number(), seconds: z.number() })
+  .object({
+    pass: z.number().int(),
+    epoch: z.number().int(),
+    epochs: z.number().int(),
+    loss: z.number(),
+    valLoss: z.number(),
+    valAuc: z.number(),
+    seconds: z.number(),
+    partner: z.literal(true).optional().describe("an epoch of the kernel partner's classifier (see kernelPartner), after the main model's"),
+  })
   .strict();
 
 /** A job, as `GET /v1/jobs/{id}` shows it (the list leaves `progress` empty). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PERCENTILE_BINS } from './calibration';
 import type { TrainingConfig } from './config';
-import type { ModelState } from './detector';
+import type { ModelState, PartnerState } from './detector';
 import { layoutOf } from './encoding';
 import { NceError } from './errors';
 import { type DenseWeights, layerWidths } from './model';
@@ -15,7 +15,9 @@ export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.bin';
 
 /** The manifest of one model version (DESIGN.md, "Model artifact"). */
-export interface Manifest extends Omit<ModelState, 'weights'> {
+export interface Manifest extends Omit<ModelState, 'weights' | 'partners'> {
+  /** The partners' noises and shapes; their layers follow the main model's in the weights file. */
+  partners?: Omit<PartnerState, 'weights'>[];
   formatVersion: number;
   createdAt: string;
   training: TrainingSummary;
@@ -46,7 +48,9 @@ export function fingerprintRecords(records: readonly DataRecord[], columns: read
 
 /** Builds the artifact of a training result. */
 export function toArtifact(result: TrainResult, meta: { datasetFingerprint: string; datasetRows: number; backend: string; createdAt?: Date }): Artifact {
-  const weights = packWeights(result.state.weights);
+  const partners = result.state.partners ?? [];
+  const layers = [...result.state.weights, ...partners.flatMap((p) => p.weights)];
+  const weights = packWeights(layers);
   const body: Omit<Manifest, 'manifestSha256'> = {
     formatVersion: FORMAT_VERSION,
     createdAt: (meta.createdAt ?? new Date()).toISOString(),
@@ -58,6 +62,7 @@ export function toArtifact(result: TrainResult, meta: { datasetFingerprint: stri
     architecture: result.state.architecture,
     scoreKind: result.state.scoreKind,
     calibration: result.state.calibration,
+    ...(partners.length > 0 ? { partners: partners.map((p) => ({ noise: p.noise, architecture: p.architecture })) } : {}),
     training: result.training,
     config: result.config,
     ...(result.reference ? { featureReference: result.reference } : {}),
@@ -67,7 +72,7 @@ export function toArtifact(result: TrainResult, meta: { datasetFingerprint: stri
       file: WEIGHTS_FILE,
       sha256: sha256(weights),
       bytes: weights.length,
-      layers: result.state.weights.map((w) => ({ in: w.in, out: w.out })),
+      layers: layers.map((w) => ({ in: w.in, out: w.out })),
     },
   };
   return { manifest: { ...body, manifestSha256: manifestDigest(body) }, weights };
@@ -103,16 +108,21 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
   if (shares !== undefined && !(Array.isArray(shares) && shares.length === PERCENTILE_BINS && shares.every((v) => Number.isFinite(v) && v >= 0))) {
     throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has calibration.referenceShares that are not ${PERCENTILE_BINS} non-negative numbers`);
   }
-  const layers = unpackWeights(weights, manifest.weights.layers);
-  const widths = layerWidths(manifest.architecture);
-  const perMember = widths.length - 1;
-  const shapesOk =
-    Number.isInteger(manifest.architecture.members) &&
-    layers.length === manifest.architecture.members * perMember &&
-    layers.every((l, i) => l.in === widths[i % perMember] && l.out === widths[(i % perMember) + 1]);
-  if (!shapesOk || layoutOf(manifest.schema).inputWidth !== manifest.architecture.inputWidth) {
-    throw new NceError('ARTIFACT_INVALID', `${WEIGHTS_FILE} layer shapes do not match the architecture in ${MANIFEST_FILE}`);
+  if (manifest.partners !== undefined && !(Array.isArray(manifest.partners) && manifest.partners.every((p) => p?.architecture && p.noise?.fitted))) {
+    throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has partners without a noise and an architecture`);
   }
+  const layers = unpackWeights(weights, manifest.weights.layers);
+  // The main model's layers, then each partner's, each run matching its architecture exactly.
+  const inputWidth = layoutOf(manifest.schema).inputWidth;
+  const runs: DenseWeights[][] = [];
+  let next = 0;
+  for (const arch of [manifest.architecture, ...(manifest.partners ?? []).map((p) => p.architecture)]) {
+    const run = layersOf(layers, next, arch, inputWidth);
+    if (!run) throw new NceError('ARTIFACT_INVALID', `${WEIGHTS_FILE} layer shapes do not match the architecture in ${MANIFEST_FILE}`);
+    runs.push(run);
+    next += run.length;
+  }
+  if (next !== layers.length) throw new NceError('ARTIFACT_INVALID', `${WEIGHTS_FILE} layer shapes do not match the architecture in ${MANIFEST_FILE}`);
   return {
     manifest,
     state: {
@@ -124,9 +134,20 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
       architecture: manifest.architecture,
       scoreKind: manifest.scoreKind,
       calibration: manifest.calibration,
-      weights: layers,
+      weights: runs[0],
+      ...(manifest.partners ? { partners: manifest.partners.map((p, i) => ({ noise: p.noise, architecture: p.architecture, weights: runs[i + 1] })) } : {}),
     },
   };
+}
+
+/** The layers of one network of shape `arch` from `start` on, or null where they do not fit it. */
+function layersOf(layers: DenseWeights[], start: number, arch: Manifest['architecture'], inputWidth: number): DenseWeights[] | null {
+  if (!Number.isInteger(arch.members) || arch.members < 1 || arch.inputWidth !== inputWidth) return null;
+  const widths = layerWidths(arch);
+  const perMember = widths.length - 1;
+  const run = layers.slice(start, start + arch.members * perMember);
+  const ok = run.length === arch.members * perMember && run.every((l, i) => l.in === widths[i % perMember] && l.out === widths[(i % perMember) + 1]);
+  return ok ? run : null;
 }
 
 function sha256(b: Buffer | string): string {

@@ -79,6 +79,35 @@ export function defaultMinRecordsPerEpoch(numericFeatures: number): number {
   return Math.round(2048 * Math.min(1, 64 / Math.max(1, numericFeatures)));
 }
 
+/** The kernel partner's q: an adaptive kernel density, each kernel 0.3 of its centre's 10th-neighbour distance. */
+export const KERNEL_PARTNER_NOISE: NoiseSpec = { type: 'kde', neighbours: 10, bandwidth: 0.3 };
+
+/**
+ * Most reference records with which `kernelPartner: "auto"` trains the partner: beyond them the
+ * kernel density keeps fewer than a quarter of the fit rows as centres (at most 1,024), blurs what
+ * the classifier of the main model learns from that much data by itself, and costs fit time.
+ */
+export const KERNEL_PARTNER_MAX_ROWS = 5000;
+
+/**
+ * Most numeric features with which `kernelPartner: "auto"` trains the partner: beyond them
+ * distances between records concentrate, a kernel density says little that the Gaussian does not
+ * (on the 512-768-feature embedding suite the pair scores as the Gaussian model alone) and only
+ * costs fit time.
+ */
+export const KERNEL_PARTNER_MAX_FEATURES = 128;
+
+/**
+ * Whether a model of `rows` reference records with `numericFeatures` numeric features trains the
+ * kernel partner: as the config says; on "auto" when there are 1 to
+ * {@link KERNEL_PARTNER_MAX_FEATURES} numeric features and at most {@link KERNEL_PARTNER_MAX_ROWS}
+ * records. Never unless the score is logDensity: the partner's share of the score is a log density.
+ */
+export function usesKernelPartner(config: TrainingConfig, rows: number, numericFeatures: number, scoreKind: ScoreKind): boolean {
+  if (numericFeatures === 0 || scoreKind !== 'logDensity' || config.kernelPartner === false) return false;
+  return config.kernelPartner === true || (rows <= KERNEL_PARTNER_MAX_ROWS && numericFeatures <= KERNEL_PARTNER_MAX_FEATURES);
+}
+
 /** Training options; every field has a default (see {@link DEFAULT_TRAINING_CONFIG}). */
 export const trainingConfigSchema = z
   .object({
@@ -135,6 +164,15 @@ export const trainingConfigSchema = z
      * else logRatio. productOfExperts is kept for models that chose it.
      */
     scoreKind: z.enum(['logDensity', 'logRatio', 'productOfExperts']).optional(),
+    /**
+     * A second NCE model of the same records against a kernel density q ({@link KERNEL_PARTNER_NOISE}),
+     * its log density averaged with the main model's: an ensemble over noises. The Gaussian q sees
+     * the data's global shape (and a cluster of reference anomalies as rare), the kernel density
+     * its local shape (several normal classes with gaps between them). "auto": on reference sets
+     * of at most {@link KERNEL_PARTNER_MAX_ROWS} records (see {@link usesKernelPartner}).
+     * @defaultValue 'auto'
+     */
+    kernelPartner: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     /** Seed of every random choice. @defaultValue 42 */
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
   })

@@ -37,6 +37,27 @@ export interface ModelState {
   scoreKind: ScoreKind;
   calibration: Calibration;
   weights: DenseWeights[];
+  /**
+   * Further NCE models of the same records, each a classifier against its own continuous noise
+   * (the discrete fields keep this model's noise): an ensemble over noises. logRatio, log q and
+   * logDensity are the means over this model and these, so logDensity = logRatio + log q still
+   * holds. Absent (and in artifacts from before they existed): this model alone.
+   */
+  partners?: PartnerState[];
+}
+
+/** One partner of a model (see {@link ModelState.partners}). */
+export interface PartnerState {
+  noise: { spec: NoiseSpec; fitted: FittedNoise };
+  architecture: Architecture;
+  weights: DenseWeights[];
+}
+
+/** A partner, loaded. */
+interface Partner {
+  noise: ContinuousNoise;
+  host: HostNet;
+  net: ServingNet;
 }
 
 /** The NCE quantities of a batch of rows. */
@@ -82,6 +103,7 @@ export class Detector {
   private readonly discrete: DiscreteNoise;
   private readonly logNu: number;
   private readonly encode: ReturnType<typeof encoderFor>;
+  private readonly partners: Partner[] = [];
   /** Batches up to this many rows take the host forward pass. */
   readonly hostForwardRows: number;
 
@@ -95,13 +117,15 @@ export class Detector {
     this.discrete = DiscreteNoise.fromJSON(state.noise.discrete);
     this.logNu = Math.log(state.noiseRatio);
     this.host = new HostNet(state.architecture, state.weights);
-    // Last: the only part holding backend memory, so nothing that can still fail leaves it behind.
+    const partners = (state.partners ?? []).map((p) => ({ state: p, noise: restoreNoise(p.noise.fitted), host: new HostNet(p.architecture, p.weights) }));
+    // Last: the only parts holding backend memory, so nothing that can still fail leaves them behind.
     this.net = new ServingNet(state.architecture, state.weights);
-  }
-
-  /** log q(x) of encoded rows: continuous noise on the numeric block plus the discrete fields. */
-  logNoise(e: Encoded): Float64Array {
-    return this.logNoiseParts(e).density;
+    try {
+      for (const p of partners) this.partners.push({ noise: p.noise, host: p.host, net: new ServingNet(p.state.architecture, p.state.weights) });
+    } catch (e: unknown) {
+      this.dispose();
+      throw e;
+    }
   }
 
   /** log q(x) and, for productOfExperts, the log harmonic mean of the continuous components. */
@@ -130,8 +154,27 @@ export class Detector {
     const score = float64(n);
     if (n === 0) return { logRatio, logDensity: new Float64Array(0), score };
     const input = networkInput(this.layout, e);
-    const logits = n <= this.hostForwardRows ? this.host.predict(input, n) : this.net.predict(input, n);
+    const forward = (host: HostNet, net: ServingNet): Float32Array => (n <= this.hostForwardRows ? host.predict(input, n) : net.predict(input, n));
+    const logits = Float64Array.from(forward(this.host, this.net));
     const { density: logDensity, harmonic } = this.logNoiseParts(e);
+    if (this.partners.length > 0) {
+      // The ensemble over noises: every model's logit and log q, averaged (the discrete fields'
+      // log probability is in each log q alike).
+      const disc = this.discrete.logProb(e.codes, n);
+      for (const p of this.partners) {
+        const pl = forward(p.host, p.net);
+        const pq = p.noise.logDensity(e.numeric, n);
+        for (let i = 0; i < n; i++) {
+          logits[i] += pl[i];
+          logDensity[i] += pq[i] + disc[i];
+        }
+      }
+      const k = 1 + this.partners.length;
+      for (let i = 0; i < n; i++) {
+        logits[i] /= k;
+        logDensity[i] /= k;
+      }
+    }
     const cap = this.state.ratioCap ?? Infinity;
     const novelty = this.state.noveltyLogProb ?? 0;
     const threshold = this.state.calibration.threshold;
@@ -201,5 +244,6 @@ export class Detector {
 
   dispose(): void {
     this.net.dispose();
+    for (const p of this.partners) p.net.dispose();
   }
 }

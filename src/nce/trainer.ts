@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { calibrate } from './calibration';
-import { defaultHiddenUnits, defaultMinRecordsPerEpoch, resolveTrainingConfig, type ScoreKind, type TrainingConfig } from './config';
-import { Detector, type ModelState, SCORE_FLOOR } from './detector';
+import { defaultHiddenUnits, defaultMinRecordsPerEpoch, KERNEL_PARTNER_NOISE, resolveTrainingConfig, type ScoreKind, type TrainingConfig, usesKernelPartner } from './config';
+import { Detector, type ModelState, type PartnerState, SCORE_FLOOR } from './detector';
 import { concatEncoded, type Encoded, encode, layoutOf, type Layout, networkInput, takeEncoded } from './encoding';
 import { NceError } from './errors';
 import { auroc } from './metrics';
@@ -27,6 +27,8 @@ export interface EpochProgress {
   /** How well the classifier tells held-out records from validation noise (AUC). */
   valAuc: number;
   seconds: number;
+  /** An epoch of the kernel partner's classifier (see `kernelPartner`), not of the main model's. */
+  partner?: true;
 }
 
 /** How training went; stored in the manifest. */
@@ -51,8 +53,20 @@ export interface TrainingSummary {
   valAuc: number;
   seconds: number;
   samplesPerSecond: number;
-  /** Every epoch, each tagged with its pass. */
+  /** How the kernel partner's classifier went (see `kernelPartner`); absent without one. */
+  partner?: PartnerSummary;
+  /** Every epoch, each tagged with its pass (and the partner's as such). */
   history: EpochProgress[];
+}
+
+/** The kernel partner's training, in the manifest. */
+export interface PartnerSummary {
+  noise: string;
+  epochsRun: number;
+  bestEpoch: number;
+  valLoss: number;
+  valLossNoise: number;
+  valAuc: number;
 }
 
 /** A trained model and how it was trained. */
@@ -134,8 +148,119 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const qRows = whole ? concatEncoded([fit, val]) : fit;
   const continuous = fitNoise(config.noise, { rows: qRows.n, cols: layout.numeric.length, data: qRows.numeric }, rng.fork());
   const discrete = DiscreteNoise.fit(layout.discrete, fit);
-  const sampler = new NoiseSampler(layout, continuous, discrete);
+  const main = await fitClassifier(data, continuous, discrete, config, options, pass, rng, false);
 
+  const scoreKind: ScoreKind = config.scoreKind ?? defaultScoreKind(continuous);
+  const runs = [main];
+  const partners: PartnerState[] = [];
+  if (usesKernelPartner(config, fit.n + val.n, layout.numeric.length, scoreKind)) {
+    // The partner draws from a stream of its own, as a model trained with the kernel density
+    // as its only q would: the same held-out split, the same starting network.
+    const partnerRng = createRng(config.seed + pass);
+    const kernel = fitNoise(KERNEL_PARTNER_NOISE, { rows: fit.n, cols: layout.numeric.length, data: fit.numeric }, partnerRng.fork());
+    const run = await fitClassifier(data, kernel, discrete, config, options, pass, partnerRng, true);
+    runs.push(run);
+    partners.push({ noise: { spec: KERNEL_PARTNER_NOISE, fitted: kernel.toJSON() }, architecture: run.architecture, weights: run.weights });
+  }
+  const partial: ModelState = {
+    schema,
+    noveltyLogProb: Math.log(0.5 / (fit.n + val.n + 1)),
+    noise: { spec: config.noise, fitted: continuous.toJSON(), discrete: discrete.toJSON(), experts: 'fitted' },
+    noiseRatio: config.noiseRatio,
+    architecture: main.architecture,
+    scoreKind,
+    calibration: { targetFpr: config.targetFpr, threshold: -Infinity, quantiles: [0], referenceCount: 0 },
+    weights: main.weights,
+    ...(partners.length > 0 ? { partners } : {}),
+  };
+  let reference: Float64Array;
+  const detector = new Detector(partial);
+  try {
+    const held = detector.evaluate(val);
+    reference = held.score;
+    if (whole && continuous instanceof GaussianNoise) {
+      // The held-out records helped fit q: calibrate on their log q under the Gaussian fitted
+      // without each of them, as new records will score, not on their in-sample log q. A held-out
+      // record that another reference record repeats keeps its in-sample score: new records that
+      // repeat a reference row score exactly that (duplicate rows are common, and moving their
+      // tied reference scores by a hair would put every such new record above the tie). With
+      // partners, the Gaussian's log q is one of the averaged terms.
+      const change = continuous.leaveOneOutChange(val.numeric, val.n, qRows.n, config.noise.type === 'gaussian' ? (config.noise.shrink ?? 0) : 0);
+      const repeated = repeatedRows(val, fit);
+      for (let i = 0; i < val.n; i++) if (!repeated[i]) reference[i] = Math.max(SCORE_FLOOR, reference[i] + change[i] / runs.length);
+    }
+    if (scoreKind === 'productOfExperts') {
+      // The ratio's cap is what the classifier gives a typical held-out reference record. The
+      // detector reads the cap from its state (`partial`) at each evaluation: once set, the
+      // reference scores are taken again as the capped model gives them.
+      const cap = quantileSorted(held.logRatio.sort(), 0.5);
+      if (Number.isFinite(cap)) {
+        partial.ratioCap = cap;
+        reference = detector.evaluate(val).score;
+      }
+    }
+  } finally {
+    detector.dispose();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const history = runs.flatMap((r) => r.history);
+  const epochSeconds = history.reduce((s, h) => s + h.seconds, 0);
+  return {
+    state: { ...partial, calibration: calibrate(reference, config.targetFpr) },
+    heldOutScores: reference,
+    config,
+    training: {
+      trainRows: fit.n,
+      recordsPerEpoch: main.recordsPerEpoch,
+      trimmedRows,
+      validationRows: val.n,
+      epochsRun: history.length,
+      bestEpoch: main.bestEpoch,
+      valLoss: main.valLoss,
+      valLossNoise: main.valLossNoise,
+      valAuc: main.valAuc,
+      ...(runs.length > 1 ? { partner: summaryOf(runs[1]) } : {}),
+      seconds,
+      samplesPerSecond: runs.reduce((s, r) => s + r.samples, 0) / Math.max(1e-9, epochSeconds),
+      history,
+    },
+  };
+}
+
+/** One classifier of real records against a noise, early-stopped on the held-out records. */
+interface ClassifierRun {
+  architecture: Architecture;
+  weights: DenseWeights[];
+  recordsPerEpoch: number;
+  history: EpochProgress[];
+  bestEpoch: number;
+  valLoss: number;
+  valLossNoise: number;
+  valAuc: number;
+  samples: number;
+}
+
+function summaryOf(run: ClassifierRun): PartnerSummary {
+  return { noise: KERNEL_PARTNER_NOISE.type, epochsRun: run.history.length, bestEpoch: run.bestEpoch, valLoss: run.valLoss, valLossNoise: run.valLossNoise, valAuc: run.valAuc };
+}
+
+/**
+ * Trains a classifier of the fit records against fresh noise from `continuous` (and the discrete
+ * fields' noise) every epoch, keeping the weight average of the epoch with the lowest held-out
+ * NCE loss. `rng` is the model's stream after q was fitted from it.
+ */
+async function fitClassifier(
+  data: SplitData,
+  continuous: ContinuousNoise,
+  discrete: DiscreteNoise,
+  config: TrainingConfig,
+  options: TrainOptions,
+  pass: number,
+  rng: Rng,
+  partner: boolean,
+): Promise<ClassifierRun> {
+  const { layout, fit, val } = data;
+  const sampler = new NoiseSampler(layout, continuous, discrete);
   const nu = config.noiseRatio;
   const valNoise = sampler.sample(val.n * nu, rng.fork());
   const valSet = labelled(layout, val, valNoise, 1);
@@ -162,7 +287,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
       const current = mlp.readWeights();
       averaged = averaged ? blend(averaged, current, config.weightAveraging) : current;
       const { valLoss, valAuc } = validateWeights(architecture, averaged, valSet);
-      const p: EpochProgress = { pass, epoch, epochs: config.epochs, loss, valLoss, valAuc, seconds: (Date.now() - t0) / 1000 };
+      const p: EpochProgress = { pass, epoch, epochs: config.epochs, loss, valLoss, valAuc, seconds: (Date.now() - t0) / 1000, ...(partner ? { partner } : {}) };
       history.push(p);
       options.onEpoch?.(p);
       if (valLoss < best.valLoss - 1e-4) best = { valLoss, epoch, weights: averaged, valAuc };
@@ -172,65 +297,16 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
     optimizer.dispose();
     mlp.dispose();
   }
-
-  const scoreKind: ScoreKind = config.scoreKind ?? defaultScoreKind(continuous);
-  const partial: ModelState = {
-    schema,
-    noveltyLogProb: Math.log(0.5 / (fit.n + val.n + 1)),
-    noise: { spec: config.noise, fitted: continuous.toJSON(), discrete: discrete.toJSON(), experts: 'fitted' },
-    noiseRatio: nu,
-    architecture,
-    scoreKind,
-    calibration: { targetFpr: config.targetFpr, threshold: -Infinity, quantiles: [0], referenceCount: 0 },
-    weights: best.weights,
-  };
-  let reference: Float64Array;
-  const detector = new Detector(partial);
-  try {
-    const held = detector.evaluate(val);
-    reference = held.score;
-    if (whole && continuous instanceof GaussianNoise) {
-      // The held-out records helped fit q: calibrate on their log q under the Gaussian fitted
-      // without each of them, as new records will score, not on their in-sample log q. A held-out
-      // record that another reference record repeats keeps its in-sample score: new records that
-      // repeat a reference row score exactly that (duplicate rows are common, and moving their
-      // tied reference scores by a hair would put every such new record above the tie).
-      const change = continuous.leaveOneOutChange(val.numeric, val.n, qRows.n, config.noise.type === 'gaussian' ? (config.noise.shrink ?? 0) : 0);
-      const repeated = repeatedRows(val, fit);
-      for (let i = 0; i < val.n; i++) if (!repeated[i]) reference[i] = Math.max(SCORE_FLOOR, reference[i] + change[i]);
-    }
-    if (scoreKind === 'productOfExperts') {
-      // The ratio's cap is what the classifier gives a typical held-out reference record. The
-      // detector reads the cap from its state (`partial`) at each evaluation: once set, the
-      // reference scores are taken again as the capped model gives them.
-      const cap = quantileSorted(held.logRatio.sort(), 0.5);
-      if (Number.isFinite(cap)) {
-        partial.ratioCap = cap;
-        reference = detector.evaluate(val).score;
-      }
-    }
-  } finally {
-    detector.dispose();
-  }
-  const seconds = (Date.now() - started) / 1000;
   return {
-    state: { ...partial, calibration: calibrate(reference, config.targetFpr) },
-    heldOutScores: reference,
-    config,
-    training: {
-      trainRows: fit.n,
-      recordsPerEpoch,
-      trimmedRows,
-      validationRows: val.n,
-      epochsRun: history.length,
-      bestEpoch: best.epoch,
-      valLoss: best.valLoss,
-      valLossNoise: constantLoss(valSet, -Math.log(nu)),
-      valAuc: best.valAuc,
-      seconds,
-      samplesPerSecond: samples / Math.max(1e-9, history.reduce((s, h) => s + h.seconds, 0)),
-      history,
-    },
+    architecture,
+    weights: best.weights,
+    recordsPerEpoch,
+    history,
+    bestEpoch: best.epoch,
+    valLoss: best.valLoss,
+    valLossNoise: constantLoss(valSet, -Math.log(nu)),
+    valAuc: best.valAuc,
+    samples,
   };
 }
 

@@ -27,6 +27,8 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
   const window = input.window?.version === version ? input.window : null;
   const traffic = input.traffic?.version === version ? input.traffic : null;
   const t = m.training;
+  // The main model's epochs: the kernel partner's run again from epoch 1 and would read as a restart.
+  const mainEpochs = t.history.filter((h) => !h.partner);
   return {
     name: input.name,
     version,
@@ -43,7 +45,7 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
       trainRows: t.trainRows,
       validationRows: t.validationRows,
       trimmedRows: t.trimmedRows,
-      epochsRun: t.epochsRun,
+      epochsRun: mainEpochs.length,
       bestEpoch: t.bestEpoch,
       valAuc: t.valAuc,
       valLoss: t.valLoss,
@@ -51,7 +53,7 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
       targetFpr: m.calibration.targetFpr,
       threshold: m.calibration.threshold,
     },
-    history: t.history.map((h) => ({ pass: h.pass, epoch: h.epoch, loss: h.loss, valLoss: h.valLoss, valAuc: h.valAuc })),
+    history: mainEpochs.map((h) => ({ pass: h.pass, epoch: h.epoch, loss: h.loss, valLoss: h.valLoss, valAuc: h.valAuc })),
     scores: scoreHistogram(m.calibration, traffic?.scores ?? []),
     drift: {
       records: window?.records ?? 0,

@@ -50,7 +50,10 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     expect(await models.list()).toContain(name);
     const loaded = await models.load(name, v1);
     expect(loaded.manifest.manifestSha256).toBe(artifact.manifest.manifestSha256);
-    expect(loaded.state.weights).toHaveLength(artifact.manifest.weights.layers.length);
+    // The main model's layers, then the kernel partner's (the default on this small data).
+    const partnerLayers = (loaded.state.partners ?? []).reduce((s, p) => s + p.weights.length, 0);
+    expect(loaded.state.partners).toHaveLength(1);
+    expect(loaded.state.weights.length + partnerLayers).toBe(artifact.manifest.weights.layers.length);
     await models.promote(name, v2);
     expect(await models.currentVersion(name)).toBe(v2);
     await expect(models.promote(name, '20990101T000000000Z-abcdef')).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });

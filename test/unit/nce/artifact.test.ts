@@ -45,6 +45,34 @@ describe('model artifact', () => {
     }
   });
 
+  it('a model with a kernel partner (the default on small data) keeps it through a save and load, scores identically, and refuses partner weights that do not fit its architecture', async () => {
+    const records = normalRecords(300, 3, 2);
+    const small = await train(records, { epochs: 3 });
+    expect(small.state.partners).toHaveLength(1);
+    const d = await mkdtemp(join(tmpdir(), 'nce-artifact-partner-'));
+    try {
+      await saveArtifact(d, toArtifact(small, { datasetFingerprint: 'x', datasetRows: 300, backend: 'wasm' }));
+      const loaded = await loadArtifact(d);
+      expect(loaded.state.partners?.[0]?.noise.fitted.type).toBe('kde');
+      expect(loaded.manifest.weights.layers).toHaveLength(small.state.weights.length * 2);
+      const before = new Detector(small.state);
+      const after = new Detector(loaded.state);
+      try {
+        const probes = normalRecords(30, 3, 6);
+        expect(after.score(probes)).toEqual(before.score(probes));
+      } finally {
+        before.dispose();
+        after.dispose();
+      }
+      const [p] = small.state.partners ?? [];
+      const wider = { ...p, architecture: { ...p.architecture, hiddenUnits: p.architecture.hiddenUnits.map((u) => u + 1) } };
+      await saveArtifact(d, toArtifact({ ...small, state: { ...small.state, partners: [wider] } }, { datasetFingerprint: 'x', datasetRows: 300, backend: 'wasm' }));
+      await expect(loadArtifact(d)).rejects.toMatchObject({ code: 'ARTIFACT_INVALID', message: expect.stringContaining('layer shapes') });
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
   it('when one byte of weights.bin is flipped, refuses with ARTIFACT_TAMPERED naming the file', async () => {
     const d = await copyOf();
     const w = await readFile(join(d, 'weights.bin'));

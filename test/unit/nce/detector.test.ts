@@ -57,17 +57,53 @@ describe('Detector.score', () => {
     expect(detector.score([records[3]])[0]).toEqual(results[3]);
   });
 
-  it('by default, score is logDensity, and logDensity is logRatio plus log q of the fitted noise (numeric and discrete parts)', () => {
+  it('by default, score is logDensity, and logDensity is logRatio plus log q of the fitted noise (numeric and discrete parts)', async () => {
     const records = mixedRecords(20, 2);
-    const results = detector.score(records);
-    expect(result.state.scoreKind).toBe('logDensity');
-    const e = encode(result.state.schema, records);
-    const numeric = restoreNoise(result.state.noise.fitted).logDensity(e.numeric, e.n);
-    const discrete = DiscreteNoise.fromJSON(result.state.noise.discrete).logProb(e.codes, e.n);
-    results.forEach((r, i) => {
-      expect(r.score).toBe(r.logDensity);
-      expect(r.logDensity as number).toBeCloseTo(r.logRatio + numeric[i] + discrete[i], 6);
-    });
+    const alone = await train(mixedRecords(600, 1), { epochs: 8, kernelPartner: false });
+    const d = new Detector(alone.state);
+    try {
+      const results = d.score(records);
+      expect(alone.state.scoreKind).toBe('logDensity');
+      const e = encode(alone.state.schema, records);
+      const numeric = restoreNoise(alone.state.noise.fitted).logDensity(e.numeric, e.n);
+      const discrete = DiscreteNoise.fromJSON(alone.state.noise.discrete).logProb(e.codes, e.n);
+      results.forEach((r, i) => {
+        expect(r.score).toBe(r.logDensity);
+        expect(r.logDensity as number).toBeCloseTo(r.logRatio + numeric[i] + discrete[i], 6);
+      });
+    } finally {
+      d.dispose();
+    }
+  });
+
+  it('with the kernel partner (the default on small data), logRatio, log q and logDensity are the means of the two models\', and logDensity = logRatio + log q still', () => {
+    const records = mixedRecords(20, 2);
+    const partners = result.state.partners ?? [];
+    expect(partners.map((p) => p.noise.fitted.type)).toEqual(['kde']);
+    const [partner] = partners;
+    // Each model alone, as a detector of its own (the partner keeps the main model's discrete noise).
+    const main = new Detector({ ...result.state, partners: undefined });
+    const second = new Detector({ ...result.state, noise: { ...result.state.noise, fitted: partner.noise.fitted }, architecture: partner.architecture, weights: partner.weights, partners: undefined });
+    try {
+      const e = encode(result.state.schema, records);
+      const both = detector.evaluate(e);
+      const a = main.evaluate(e);
+      const b = second.evaluate(e);
+      const discrete = DiscreteNoise.fromJSON(result.state.noise.discrete).logProb(e.codes, e.n);
+      const qMain = restoreNoise(result.state.noise.fitted).logDensity(e.numeric, e.n);
+      const qPartner = restoreNoise(partner.noise.fitted).logDensity(e.numeric, e.n);
+      for (let i = 0; i < e.n; i++) {
+        expect(both.logRatio[i]).toBeCloseTo((a.logRatio[i] + b.logRatio[i]) / 2, 5);
+        expect(both.logDensity[i]).toBeCloseTo((a.logDensity[i] + b.logDensity[i]) / 2, 5);
+        expect(both.logDensity[i]).toBeCloseTo(both.logRatio[i] + (qMain[i] + qPartner[i]) / 2 + discrete[i], 5);
+        expect(both.score[i]).toBe(both.logDensity[i]);
+      }
+      // The two models do disagree: the mean is not one of them twice.
+      expect(Array.from(a.logDensity).some((v, i) => Math.abs(v - b.logDensity[i]) > 0.1)).toBe(true);
+    } finally {
+      main.dispose();
+      second.dispose();
+    }
   });
 
   it('with scoreKind productOfExperts, score is logDensity plus the log weighted harmonic mean of the noise components as fitted (Gaussian at scale 1)', () => {

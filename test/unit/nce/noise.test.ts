@@ -346,6 +346,33 @@ describe('KdeNoise', () => {
     expect([...q.scale]).toEqual([sd]);
   });
 
+  it('scores a batch row by row as the sum of its kernels, whatever the batch size (7 rows, 5 features, one far out)', () => {
+    const r = createRng(12);
+    const d = 5;
+    const q = KdeNoise.fit(matrix(200, d, () => r.normal()), createRng(13), 10, 0.3);
+    const rows = Float64Array.from({ length: 7 * d }, (_, i) => (i < d ? 30 : r.normal()));
+    const direct = (row: Float64Array): number => {
+      const terms = Array.from(q.widths, (h, c) => {
+        let s = 0;
+        let logJacobian = 0;
+        for (let j = 0; j < d; j++) {
+          s += ((row[j] - q.shift[j]) / q.scale[j] - q.centres[c * d + j]) ** 2;
+          logJacobian += Math.log(q.scale[j]);
+        }
+        return -s / (2 * h * h) - d * Math.log(h) - (d / 2) * Math.log(2 * Math.PI) - logJacobian - Math.log(q.widths.length);
+      });
+      const top = Math.max(...terms);
+      return top + Math.log(terms.reduce((a, t) => a + Math.exp(t - top), 0));
+    };
+    const batch = q.logDensity(rows, 7);
+    for (let i = 0; i < 7; i++) {
+      const row = rows.subarray(i * d, (i + 1) * d);
+      expect(batch[i]).toBeCloseTo(direct(row), 6);
+      expect(q.logDensity(Float64Array.from(row), 1)[0]).toBe(batch[i]);
+    }
+    expect(batch[0]).toBeLessThan(Math.min(...batch.subarray(1)) - 100);
+  });
+
   it('a small cluster far from a large one keeps its own mode: the gap between them is less likely than either', () => {
     const r = createRng(4);
     const x = matrix(600, 2, (i) => (i < 500 ? 0 : 6) + 0.5 * r.normal());

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Detector, encode, initBackend, train, type TrainResult } from '../../../src/nce';
 import { restoreNoise } from '../../../src/nce/noise';
-import { defaultHiddenUnits, defaultMinRecordsPerEpoch } from '../../../src/nce/config';
+import { defaultHiddenUnits, defaultMinRecordsPerEpoch, resolveTrainingConfig, usesKernelPartner } from '../../../src/nce/config';
 import { createRng } from '../../../src/nce/random';
 import { normalRecords } from '../../helpers/data';
 
@@ -16,6 +16,7 @@ describe('train', () => {
     const result = await train(records, {
       noise: { type: 'gaussian', scale: 2 },
       labelSmoothing: 0,
+      kernelPartner: false,
       seed: 5,
       epochs: 80,
       patience: 10,
@@ -52,17 +53,34 @@ describe('train', () => {
     expect(scores(c)).not.toEqual(scores(a));
   });
 
-  it('reports every epoch to the progress callback with loss, validation loss and validation AUC', async () => {
-    const seen: number[] = [];
+  it('reports every epoch to the progress callback with loss, validation loss and validation AUC, the kernel partner\'s after the main model\'s', async () => {
+    const seen: string[] = [];
     const result = await train(normalRecords(200, 2, 3), { epochs: 4, patience: 100, contaminationTrim: 0 }, {
       onEpoch: (p) => {
         expect(Number.isFinite(p.loss) && Number.isFinite(p.valLoss)).toBe(true);
         expect(p.valAuc).toBeGreaterThanOrEqual(0);
-        seen.push(p.epoch);
+        seen.push(`${p.partner ? 'partner ' : ''}${p.epoch}`);
       },
     });
-    expect(seen).toEqual([1, 2, 3, 4]);
-    expect(result.training.history).toHaveLength(4);
+    expect(seen).toEqual(['1', '2', '3', '4', 'partner 1', 'partner 2', 'partner 3', 'partner 4']);
+    expect(result.training.history).toHaveLength(8);
+    expect(result.training.partner).toMatchObject({ noise: 'kde', epochsRun: 4 });
+    const alone = await train(normalRecords(200, 2, 3), { epochs: 4, patience: 100, kernelPartner: false });
+    expect(alone.training.history).toHaveLength(4);
+    expect(alone.training.partner).toBeUndefined();
+    expect(alone.state.partners).toBeUndefined();
+  });
+
+  it('trains the kernel partner by default on 1 to 128 numeric features and at most 5,000 records, as the config says otherwise', () => {
+    const auto = resolveTrainingConfig({});
+    expect(usesKernelPartner(auto, 5000, 128, 'logDensity')).toBe(true);
+    expect(usesKernelPartner(auto, 5001, 9, 'logDensity')).toBe(false);
+    expect(usesKernelPartner(auto, 300, 129, 'logDensity')).toBe(false);
+    expect(usesKernelPartner(auto, 300, 0, 'logDensity')).toBe(false);
+    expect(usesKernelPartner(auto, 300, 9, 'logRatio')).toBe(false);
+    expect(usesKernelPartner(resolveTrainingConfig({ kernelPartner: true }), 20_000, 768, 'logDensity')).toBe(true);
+    expect(usesKernelPartner(resolveTrainingConfig({ kernelPartner: false }), 300, 9, 'logDensity')).toBe(false);
+    expect(() => resolveTrainingConfig({ kernelPartner: 'yes' })).toThrow(/kernelPartner/);
   });
 
   it('with contaminationTrim 0.05, trains twice, leaving the lowest-scoring 5% of fit rows out of the final fit but not out of calibration', async () => {
@@ -178,10 +196,10 @@ describe('train', () => {
         detector.dispose();
       }
     };
-    const learnt = await scores({});
+    const learnt = await scores({ kernelPartner: false });
     expect(learnt.perEpoch).toBe(defaultMinRecordsPerEpoch(2));
     expect(Math.max(...learnt.gap)).toBeLessThan(Math.min(...learnt.classes) - 3);
-    const once = await scores({ minRecordsPerEpoch: 0 });
+    const once = await scores({ minRecordsPerEpoch: 0, kernelPartner: false });
     expect(once.perEpoch).toBe(144);
     expect(once.gap[0]).toBeGreaterThan(Math.max(...once.classes));
   });
