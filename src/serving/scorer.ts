@@ -37,8 +37,9 @@ export interface ScorerOptions {
 
 /**
  * The one way records are scored into an answer. A plain JSON batch of `threadMinRecords` or more
- * goes to a scoring thread, which writes the whole answer off the event loop; a smaller one, an
- * explained one or a CSV answer is scored in place. A thread that fails (it died, or cannot load the
+ * goes to a scoring thread, which writes the whole answer off the event loop, and so does an
+ * explained batch of any size (explanations score each record permutations x features times); a
+ * smaller plain batch or a CSV answer is scored in place. A thread that fails (it died, or cannot load the
  * model) costs only time: the batch is then scored in place. The model is held across the wait, so
  * that a hot swap meanwhile cannot dispose the detector the fallback scores with.
  */
@@ -69,21 +70,19 @@ export class Scorer {
   score(model: ServedModel, records: readonly DataRecord[], options: ScoreOptions = {}): Scored | Promise<Scored> {
     const encoded = model.detector.encodeRecords(records);
     const head = { model: model.name, version: model.version };
-    if (this.threads && !options.explain && options.format !== 'csv' && encoded.n >= this.threadMinRecords) return this.scoreOnThread(this.threads, model, head, encoded);
+    if (this.threads && options.format !== 'csv' && (options.explain || encoded.n >= this.threadMinRecords)) {
+      return this.scoreOnThread(this.threads, model, head, encoded, options.explain ? records : undefined);
+    }
     this.inPlace.inc();
-    if (!options.explain) return inPlace(model, head, encoded, options.format === 'csv' ? 'csv' : 'json');
-    const rows = model.detector.scoreRows(encoded);
-    const explanations = explain(model.detector, records);
-    const body = scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions })));
-    return { body, score: rows.score, percentile: rows.percentile, flagged: rows.flagged, explanations };
+    return options.explain ? explainedInPlace(model, head, encoded, records) : inPlace(model, head, encoded, options.format === 'csv' ? 'csv' : 'json');
   }
 
-  private async scoreOnThread(threads: ScoringThreads, model: ServedModel, head: AnswerHead, encoded: Encoded): Promise<Scored> {
+  private async scoreOnThread(threads: ScoringThreads, model: ServedModel, head: AnswerHead, encoded: Encoded, explain?: readonly DataRecord[]): Promise<Scored> {
     const release = holdModel(model);
     try {
       let scored: ThreadScores | null = null;
       try {
-        scored = await threads.score(model, encoded);
+        scored = await threads.score(model, encoded, explain);
       } catch (e: unknown) {
         this.logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'scoring thread failed; the batch is scored in place');
       }
@@ -92,11 +91,19 @@ export class Scorer {
         return scored;
       }
       this.threadFailed.inc();
-      return inPlace(model, head, encoded, 'json');
+      return explain ? explainedInPlace(model, head, encoded, explain) : inPlace(model, head, encoded, 'json');
     } finally {
       release();
     }
   }
+}
+
+/** Scores and explains records on this thread into a JSON answer with their contributions. */
+function explainedInPlace(model: ServedModel, head: AnswerHead, encoded: Encoded, records: readonly DataRecord[]): Scored {
+  const rows = model.detector.scoreRows(encoded);
+  const explanations = explain(model.detector, records);
+  const body = scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions })));
+  return { body, score: rows.score, percentile: rows.percentile, flagged: rows.flagged, explanations };
 }
 
 /** Scores encoded rows on this thread into a JSON or CSV answer. */

@@ -1,5 +1,5 @@
 /** The messages between the scorer and its scoring threads ({@link ScoringThreads}). */
-import type { Encoded, ModelState } from '../nce';
+import type { DataRecord, Encoded, Explanation, ModelState } from '../nce';
 
 /** What the API sends a scoring thread: encoded rows of one model version, with its state the first time. */
 export interface ScoringTask {
@@ -8,12 +8,14 @@ export interface ScoringTask {
   version: string;
   state?: ModelState | undefined;
   encoded: Encoded;
+  /** The records themselves when the answer explains them (explanations sample from raw records). */
+  explain?: DataRecord[];
 }
 
 /** What a scoring thread answers. */
 export type ScoringReply =
   /** `body`: the whole JSON answer, as answer-writer.ts writes it. */
-  | { id: number; type: 'scored'; body: Uint8Array; score: Float64Array; percentile: Float64Array; flagged: number }
+  | { id: number; type: 'scored'; body: Uint8Array; score: Float64Array; percentile: Float64Array; flagged: number; explanations?: Explanation[] }
   /** The thread does not hold the model (never sent, or evicted): send the task again with its state. */
   | { id: number; type: 'missing' }
   | { id: number; type: 'error'; message: string };

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { type Encoded, owned } from '../nce';
+import { type DataRecord, type Encoded, type Explanation, owned } from '../nce';
 import type { ServedModel } from './model-cache';
 import { type ScoreColumns, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
@@ -9,6 +9,8 @@ import { type ScoreColumns, type ScoringReply, type ScoringTask, THREAD_MODELS }
 export interface ThreadScores extends ScoreColumns {
   /** The whole JSON answer. */
   body: Buffer;
+  /** Each record's explanation, when the task asked for them. */
+  explanations?: Explanation[];
 }
 
 function workerScript(): string {
@@ -52,10 +54,16 @@ class ScoringThread {
     this.pending.clear();
   }
 
-  score(model: ServedModel, encoded: Encoded): Promise<ThreadScores> {
+  score(model: ServedModel, encoded: Encoded, explain?: readonly DataRecord[]): Promise<ThreadScores> {
     return new Promise((resolve, reject) => {
       // Arrays that own their buffers: posting a view of a shared slab would copy the whole slab.
-      const task: ScoringTask = { id: nextId++, model: model.name, version: model.version, encoded: { n: encoded.n, numeric: owned(encoded.numeric), codes: owned(encoded.codes), ...(encoded.novel ? { novel: owned(encoded.novel) } : {}) } };
+      const task: ScoringTask = {
+        id: nextId++,
+        model: model.name,
+        version: model.version,
+        encoded: { n: encoded.n, numeric: owned(encoded.numeric), codes: owned(encoded.codes), ...(encoded.novel ? { novel: owned(encoded.novel) } : {}) },
+        ...(explain ? { explain: [...explain] } : {}),
+      };
       if (!this.sent.has(keyOf(task))) this.withState(task, model);
       this.pending.set(task.id, { task, model, resolve, reject });
       this.worker.postMessage(task);
@@ -84,7 +92,10 @@ class ScoringThread {
     }
     this.pending.delete(r.id);
     if (r.type === 'error') p.reject(new Error(r.message));
-    else p.resolve({ body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength), score: r.score, percentile: r.percentile, flagged: r.flagged });
+    else {
+      const body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
+      p.resolve({ body, score: r.score, percentile: r.percentile, flagged: r.flagged, ...(r.explanations ? { explanations: r.explanations } : {}) });
+    }
   }
 }
 
@@ -112,11 +123,11 @@ export class ScoringThreads {
   }
 
   /** Scores encoded rows of `model` on the least busy thread. */
-  score(model: ServedModel, encoded: Encoded): Promise<ThreadScores> {
+  score(model: ServedModel, encoded: Encoded, explain?: readonly DataRecord[]): Promise<ThreadScores> {
     this.fill();
     let best = this.threads[0];
     for (const t of this.threads) if (t.pending.size < best.pending.size) best = t;
-    return best.score(model, encoded);
+    return best.score(model, encoded, explain);
   }
 
   /** Starts threads up to `size` (in place of any that ended). */

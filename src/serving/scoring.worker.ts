@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendName, Detector, initBackend, messageOf, owned } from '../nce';
-import { writeAnswer } from './answer-writer';
+import { type BackendName, Detector, explain, initBackend, messageOf, owned, resultsOf } from '../nce';
+import { scoreAnswer, writeAnswer } from './answer-writer';
 import { type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
 const port = parentPort;
@@ -32,8 +32,14 @@ function score(task: ScoringTask): ScoringReply {
   const detector = detectorFor(task);
   if (!detector) return { id: task.id, type: 'missing' };
   const rows = detector.scoreRows(task.encoded);
-  const body = writeAnswer({ model: task.model, version: task.version }, rows);
-  return { id: task.id, type: 'scored', body, score: owned(rows.score), percentile: owned(rows.percentile), flagged: rows.flagged };
+  const head = { model: task.model, version: task.version };
+  const columns = { score: owned(rows.score), percentile: owned(rows.percentile), flagged: rows.flagged };
+  if (!task.explain) return { id: task.id, type: 'scored', body: writeAnswer(head, rows), ...columns };
+  // Explanations score every record many times over (permutations x features): the costliest
+  // answer there is, and the reason it runs here rather than on the event loop.
+  const explanations = explain(detector, task.explain);
+  const text = scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions })));
+  return { id: task.id, type: 'scored', body: typeof text === 'string' ? Buffer.from(text) : text, ...columns, explanations };
 }
 
 /** A scored reply's buffers, all its own (see `owned`): they move to the API rather than being copied. */

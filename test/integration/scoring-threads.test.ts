@@ -52,6 +52,20 @@ describe('scoring threads', () => {
     expect(await batches(inPlace, 'in_place')).toBe(before.inPlace + 1);
   });
 
+  it('explain a batch on a thread whatever its size, answering byte for byte as explaining in place does', async () => {
+    const batches = async (s: Service, path: string) => (await s.metrics.scoredBatches.get()).values.find((v) => v.labels.path === path)?.value ?? 0;
+    for (const records of [normalRecords(1, 3, 21), normalRecords(30, 3, 22, 3)]) {
+      const before = await batches(threaded, 'thread');
+      const [a, b] = await Promise.all([post(threaded, { records, explain: true }), post(inPlace, { records, explain: true })]);
+      expect(a.status).toBe(200);
+      expect(a.body.results).toHaveLength(records.length);
+      expect(Object.keys(a.body.results[0].contributions).sort()).toEqual(['f0', 'f1', 'f2']);
+      expect(a.text).toBe(b.text);
+      // One record is below SCORING_THREAD_MIN_RECORDS: explained, it goes to the thread all the same.
+      expect(await batches(threaded, 'thread')).toBe(before + 1);
+    }
+  });
+
   it('score a batch in place when its thread fails, answering it all the same, and say so', async () => {
     // A pool whose thread has died: every task it takes is rejected.
     const dead = { score: () => Promise.reject(new Error('scoring thread exited with code 1')) } as unknown as ScoringThreads;
@@ -68,6 +82,13 @@ describe('scoring threads', () => {
     expect((await metrics.scoredBatches.get()).values.map((v) => [v.labels.path, v.value])).toEqual([['thread_failed', 1]]);
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, model: name, err: 'scoring thread exited with code 1', msg: 'scoring thread failed; the batch is scored in place' });
+    // An explained batch falls back in place too, with its contributions.
+    const explained = { records: records.slice(0, 3), explain: true };
+    const [fallbackExplained, referenceExplained] = await Promise.all([request(app).post(`/v1/models/${name}/score`).send(explained), post(inPlace, explained)]);
+    expect(fallbackExplained.status).toBe(200);
+    expect(fallbackExplained.text).toBe(referenceExplained.text);
+    expect(fallbackExplained.body.results[0].contributions).toBeDefined();
+    expect(lines).toHaveLength(2);
   });
 
   it('still name the bad record and field before any thread work', async () => {
