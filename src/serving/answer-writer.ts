@@ -1,4 +1,4 @@
-import { resultValue, SCORE_FIELDS, type ScoredRows, type ScoreFieldKind, type ScoreResult } from '../nce';
+import { type Explanation, resultsOf, resultValue, SCORE_FIELDS, type ScoredRows, type ScoreFieldKind, type ScoreResult } from '../nce';
 import { jsonListBody, listOpening, SHORT_LIST } from './json-list';
 
 /**
@@ -77,6 +77,11 @@ function jsonNumber(x: number): string {
 /** The body of a scoring answer from its results, which may carry `contributions`. */
 export function scoreAnswer(head: AnswerHead, results: readonly ScoreResult[]): string | Buffer {
   return jsonListBody(head, 'results', results.map(answerResult));
+}
+
+/** The body of a scoring answer whose results carry each record's `contributions`. */
+export function explainedAnswer(head: AnswerHead, rows: ScoredRows, explanations: readonly Explanation[]): string | Buffer {
+  return scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions })));
 }
 
 /** The header of a CSV of results: the names of {@link SCORE_FIELDS}. */

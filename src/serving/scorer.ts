@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { type DataRecord, type Encoded, explain, type Explanation, messageOf, resultsOf } from '../nce';
-import { answerBody, type AnswerHead, csvAnswer, scoreAnswer } from './answer-writer';
+import { type DataRecord, type Encoded, explain, type Explanation, messageOf } from '../nce';
+import { answerBody, type AnswerHead, csvAnswer, explainedAnswer } from './answer-writer';
 import { holdModel, type ServedModel } from './model-cache';
 import type { ScoreColumns } from './scoring-protocol';
 import type { ScoringThreads, ThreadScores } from './scoring-threads';
@@ -102,8 +102,7 @@ export class Scorer {
 function explainedInPlace(model: ServedModel, head: AnswerHead, encoded: Encoded, records: readonly DataRecord[]): Scored {
   const rows = model.detector.scoreRows(encoded);
   const explanations = explain(model.detector, records);
-  const body = scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions })));
-  return { body, score: rows.score, percentile: rows.percentile, flagged: rows.flagged, explanations };
+  return { body: explainedAnswer(head, rows, explanations), score: rows.score, percentile: rows.percentile, flagged: rows.flagged, explanations };
 }
 
 /** Scores encoded rows on this thread into a JSON or CSV answer. */

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendName, Detector, explain, initBackend, messageOf, owned, resultsOf } from '../nce';
-import { scoreAnswer, writeAnswer } from './answer-writer';
+import { type BackendName, Detector, explain, initBackend, messageOf, owned } from '../nce';
+import { explainedAnswer, writeAnswer } from './answer-writer';
 import { type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
 const port = parentPort;
@@ -38,7 +38,7 @@ function score(task: ScoringTask): ScoringReply {
   // Explanations score every record many times over (permutations x features): the costliest
   // answer there is, and the reason it runs here rather than on the event loop.
   const explanations = explain(detector, task.explain);
-  const text = scoreAnswer(head, resultsOf(rows).map((r, i) => ({ ...r, contributions: explanations[i].contributions })));
+  const text = explainedAnswer(head, rows, explanations);
   return { id: task.id, type: 'scored', body: typeof text === 'string' ? Buffer.from(text) : text, ...columns, explanations };
 }
 
