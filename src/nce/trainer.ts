@@ -153,7 +153,8 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const scoreKind: ScoreKind = config.scoreKind ?? defaultScoreKind(continuous);
   const runs = [main];
   const partners: PartnerState[] = [];
-  if (usesKernelPartner(config, fit.n + val.n, layout.numeric.length, scoreKind)) {
+  // Judged on the reference as given (trimmed rows too), so both passes of a trimmed fit agree.
+  if (usesKernelPartner(config, fit.n + val.n + trimmedRows, layout.numeric.length, scoreKind)) {
     // The partner draws from a stream of its own, as a model trained with the kernel density
     // as its only q would: the same held-out split, the same starting network.
     const partnerRng = createRng(config.seed + pass);

@@ -39,7 +39,9 @@ function score(task: ScoringTask): ScoringReply {
   // answer there is, and the reason it runs here rather than on the event loop.
   const explanations = explain(detector, task.explain);
   const text = explainedAnswer(head, rows, explanations);
-  return { id: task.id, type: 'scored', body: typeof text === 'string' ? Buffer.from(text) : text, ...columns, explanations };
+  // Bytes of its own: a small Buffer lives in Node's shared pool, which cannot be transferred.
+  const body = typeof text === 'string' ? new TextEncoder().encode(text) : new Uint8Array(text);
+  return { id: task.id, type: 'scored', body, ...columns, explanations };
 }
 
 /** A scored reply's buffers, all its own (see `owned`): they move to the API rather than being copied. */
@@ -61,7 +63,12 @@ port.on('message', (task: ScoringTask) => {
       } catch (e: unknown) {
         reply = failure(task.id, e);
       }
-      port.postMessage(reply, movable(reply));
+      try {
+        port.postMessage(reply, movable(reply));
+      } catch (e: unknown) {
+        // A reply that cannot be posted fails its task (the API scores it in place), not the thread.
+        port.postMessage(failure(task.id, e));
+      }
     },
     (e: unknown) => port.postMessage(failure(task.id, e)),
   );

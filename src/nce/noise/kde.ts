@@ -106,10 +106,13 @@ export class KdeNoise implements ContinuousNoise {
   }
 
   /**
-   * log q of n rows: the log-sum-exp of every kernel's log density, each squared distance taken as
-   * |z|^2 + |c|^2 - 2 z.c (dot products, four rows at a time so each centre is read once per four),
-   * and only the kernels within 40 nats of the nearest one exponentiated (the others add less than
-   * 1e-17 of the sum). A kernel per reference row is the bulk of a small model's scoring cost.
+   * log q of n rows: the log-sum-exp of every kernel's log density. Each kernel is first placed by
+   * its squared distance taken as |z|^2 + |c|^2 - 2 z.c (dot products, four rows at a time so each
+   * centre is read once per four); that form rounds in proportion to the vectors' size rather than
+   * their distance, so the kernels that can matter (within 40 nats of the nearest, allowing for
+   * that rounding) are computed again exactly from z - c, and only those are summed: the others add
+   * less than 1e-17 of the sum. A kernel per reference row is the bulk of a small model's scoring
+   * cost.
    */
   logDensity(x: Float64Array, n: number): Float64Array {
     const d = this.dim;
@@ -120,6 +123,12 @@ export class KdeNoise implements ContinuousNoise {
     const terms = new Float64Array(4 * m);
     const top = new Float64Array(4);
     const dots = new Float64Array(4);
+    let widest = 0;
+    let largest = 0;
+    for (let c = 0; c < m; c++) {
+      widest = Math.max(widest, this.precisions[c]);
+      largest = Math.max(largest, this.norms[c]);
+    }
     for (let i0 = 0; i0 < n; i0 += 4) {
       const rows = Math.min(4, n - i0);
       z.fill(0);
@@ -157,14 +166,33 @@ export class KdeNoise implements ContinuousNoise {
         }
       }
       for (let r = 0; r < rows; r++) {
-        const best = top[r];
-        if (!Number.isFinite(best)) {
-          out[i0 + r] = best;
+        if (!Number.isFinite(top[r])) {
+          out[i0 + r] = top[r];
           continue;
+        }
+        // Bound on any term's rounding above (float64, up to d-term sums), twice over: every kernel
+        // that could be within 40 nats of the exact nearest one is a candidate.
+        const slack = 1e-12 * (zz[r] + largest) * widest;
+        const cut = top[r] - 40 - 2 * slack;
+        let best = -Infinity;
+        const zo = r * d;
+        for (let c = 0, k = r * m; c < m; c++, k++) {
+          if (!(terms[k] > cut)) {
+            terms[k] = -Infinity;
+            continue;
+          }
+          let s = 0;
+          const o = c * d;
+          for (let j = 0; j < d; j++) {
+            const t = z[zo + j] - this.centres[o + j];
+            s += t * t;
+          }
+          terms[k] = this.logNorms[c] - s * this.precisions[c];
+          if (terms[k] > best) best = terms[k];
         }
         let sum = 0;
         const floor = best - 40;
-        for (let c = r * m, end = c + m; c < end; c++) if (terms[c] > floor) sum += Math.exp(terms[c] - best);
+        for (let k = r * m, end = k + m; k < end; k++) if (terms[k] > floor) sum += Math.exp(terms[k] - best);
         out[i0 + r] = best + Math.log(sum);
       }
     }

@@ -373,6 +373,27 @@ describe('KdeNoise', () => {
     expect(batch[0]).toBeLessThan(Math.min(...batch.subarray(1)) - 100);
   });
 
+  it('keeps distances exact where values are large beside their spread (a dense cluster at 1,000 and a few rows at a million)', () => {
+    const r = createRng(14);
+    const x = matrix(600, 2, (i) => (i < 597 ? 1000 + 1e-3 * r.normal() : 1e6));
+    const q = KdeNoise.fit(x, createRng(15), 10, 0.3);
+    const probes = Float64Array.from(x.data.subarray(0, 20 * 2));
+    const got = q.logDensity(probes, 20);
+    for (let i = 0; i < 20; i++) {
+      const terms = Array.from(q.widths, (h, c) => {
+        let s = 0;
+        let logJacobian = 0;
+        for (let j = 0; j < 2; j++) {
+          s += ((probes[i * 2 + j] - q.shift[j]) / q.scale[j] - q.centres[c * 2 + j]) ** 2;
+          logJacobian += Math.log(q.scale[j]);
+        }
+        return -s / (2 * h * h) - 2 * Math.log(h) - Math.log(2 * Math.PI) - logJacobian - Math.log(q.widths.length);
+      });
+      const top = Math.max(...terms);
+      expect(got[i]).toBeCloseTo(top + Math.log(terms.reduce((a, t) => a + Math.exp(t - top), 0)), 6);
+    }
+  });
+
   it('a small cluster far from a large one keeps its own mode: the gap between them is less likely than either', () => {
     const r = createRng(4);
     const x = matrix(600, 2, (i) => (i < 500 ? 0 : 6) + 0.5 * r.normal());
