@@ -141,10 +141,35 @@ export class Detector {
       }
     } else {
       density = this.noise.logDensity(e.numeric, e.n);
+      if (this.partners.length > 0) {
+        // The ensemble over noises: the mean of every model's continuous log q (the discrete
+        // fields' noise is one for all, added once below).
+        for (const p of this.partners) {
+          const pq = p.noise.logDensity(e.numeric, e.n);
+          for (let i = 0; i < e.n; i++) density[i] += pq[i];
+        }
+        const k = 1 + this.partners.length;
+        for (let i = 0; i < e.n; i++) density[i] /= k;
+      }
     }
     const disc = this.discrete.logProb(e.codes, e.n);
     for (let i = 0; i < e.n; i++) density[i] += disc[i];
     return { density, harmonic };
+  }
+
+  /** The classifier logit of n rows of network inputs: with partners, the mean over every model's. */
+  private logits(input: Float32Array, n: number): Float32Array | Float64Array {
+    const forward = (host: HostNet, net: ServingNet): Float32Array => (n <= this.hostForwardRows ? host.predict(input, n) : net.predict(input, n));
+    const own = forward(this.host, this.net);
+    if (this.partners.length === 0) return own;
+    const mean = Float64Array.from(own);
+    for (const p of this.partners) {
+      const pl = forward(p.host, p.net);
+      for (let i = 0; i < n; i++) mean[i] += pl[i];
+    }
+    const k = 1 + this.partners.length;
+    for (let i = 0; i < n; i++) mean[i] /= k;
+    return mean;
   }
 
   /** The NCE quantities of encoded rows. */
@@ -153,28 +178,8 @@ export class Detector {
     const logRatio = float64(n);
     const score = float64(n);
     if (n === 0) return { logRatio, logDensity: new Float64Array(0), score };
-    const input = networkInput(this.layout, e);
-    const forward = (host: HostNet, net: ServingNet): Float32Array => (n <= this.hostForwardRows ? host.predict(input, n) : net.predict(input, n));
-    const logits = Float64Array.from(forward(this.host, this.net));
+    const logits = this.logits(networkInput(this.layout, e), n);
     const { density: logDensity, harmonic } = this.logNoiseParts(e);
-    if (this.partners.length > 0) {
-      // The ensemble over noises: every model's logit and log q, averaged (the discrete fields'
-      // log probability is in each log q alike).
-      const disc = this.discrete.logProb(e.codes, n);
-      for (const p of this.partners) {
-        const pl = forward(p.host, p.net);
-        const pq = p.noise.logDensity(e.numeric, n);
-        for (let i = 0; i < n; i++) {
-          logits[i] += pl[i];
-          logDensity[i] += pq[i] + disc[i];
-        }
-      }
-      const k = 1 + this.partners.length;
-      for (let i = 0; i < n; i++) {
-        logits[i] /= k;
-        logDensity[i] /= k;
-      }
-    }
     const cap = this.state.ratioCap ?? Infinity;
     const novelty = this.state.noveltyLogProb ?? 0;
     const threshold = this.state.calibration.threshold;

@@ -23,6 +23,9 @@ export class KdeNoise implements ContinuousNoise {
   private readonly precisions: Float64Array;
   /** Per centre: its squared norm, for distances as |z|^2 + |c|^2 - 2 z.c. */
   private readonly norms: Float64Array;
+  /** The largest of {@link norms} and of {@link precisions}: they bound that form's rounding. */
+  private readonly largestNorm: number;
+  private readonly largestPrecision: number;
 
   /**
    * @param centres - m x dim, row-major, in standardised coordinates ((x - shift) / scale)
@@ -47,6 +50,8 @@ export class KdeNoise implements ContinuousNoise {
       for (let j = 0; j < dim; j++) s += centres[c * dim + j] ** 2;
       this.norms[c] = s;
     }
+    this.largestNorm = this.norms.reduce((a, v) => Math.max(a, v), 0);
+    this.largestPrecision = this.precisions.reduce((a, v) => Math.max(a, v), 0);
   }
 
   /**
@@ -123,12 +128,6 @@ export class KdeNoise implements ContinuousNoise {
     const terms = new Float64Array(4 * m);
     const top = new Float64Array(4);
     const dots = new Float64Array(4);
-    let widest = 0;
-    let largest = 0;
-    for (let c = 0; c < m; c++) {
-      widest = Math.max(widest, this.precisions[c]);
-      largest = Math.max(largest, this.norms[c]);
-    }
     for (let i0 = 0; i0 < n; i0 += 4) {
       const rows = Math.min(4, n - i0);
       z.fill(0);
@@ -172,7 +171,7 @@ export class KdeNoise implements ContinuousNoise {
         }
         // Bound on any term's rounding above (float64, up to d-term sums), twice over: every kernel
         // that could be within 40 nats of the exact nearest one is a candidate.
-        const slack = 1e-12 * (zz[r] + largest) * widest;
+        const slack = 1e-12 * (zz[r] + this.largestNorm) * this.largestPrecision;
         const cut = top[r] - 40 - 2 * slack;
         let best = -Infinity;
         const zo = r * d;
