@@ -146,7 +146,8 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const rng = createRng(config.seed + pass);
   const whole = fitsWholeReference(config);
   const qRows = whole ? concatEncoded([fit, val]) : fit;
-  const continuous = fitNoise(config.noise, { rows: qRows.n, cols: layout.numeric.length, data: qRows.numeric }, rng.fork());
+  const units = schema.flatMap((f) => (f.kind === 'numeric' ? [f.scale] : []));
+  const continuous = fitNoise(config.noise, { rows: qRows.n, cols: layout.numeric.length, data: qRows.numeric }, rng.fork(), units);
   const discrete = DiscreteNoise.fit(layout.discrete, fit);
   const main = await fitClassifier(data, continuous, discrete, config, options, pass, rng, false);
 
@@ -186,7 +187,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
       // repeat a reference row score exactly that (duplicate rows are common, and moving their
       // tied reference scores by a hair would put every such new record above the tie). With
       // partners, the Gaussian's log q is one of the averaged terms.
-      const change = continuous.leaveOneOutChange(val.numeric, val.n, qRows.n, config.noise.type === 'gaussian' ? (config.noise.shrink ?? 0) : 0);
+      const change = continuous.leaveOneOutChange(val.numeric, val.n, qRows.n);
       const repeated = repeatedRows(val, fit);
       for (let i = 0; i < val.n; i++) if (!repeated[i]) reference[i] = Math.max(SCORE_FLOOR, reference[i] + change[i] / runs.length);
     }

@@ -11,12 +11,16 @@ import { UniformNoise } from './uniform';
 export type { ContinuousNoise, FittedNoise, NoiseSpec } from './types';
 export { DiscreteNoise } from './discrete';
 export { GaussianNoise, GmmNoise, KdeNoise, MarginalsNoise, MixtureNoise, UniformNoise };
+export type { Shrinkage } from './gaussian';
 
-/** Fits the noise distribution `spec` to the numeric block `x` of the training data. */
-export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng): ContinuousNoise {
+/**
+ * Fits the noise distribution `spec` to the numeric block `x` of the training data.
+ * @param units - each column's unit in the data's own terms (see {@link GaussianNoise.fit})
+ */
+export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng, units?: ArrayLike<number>): ContinuousNoise {
   switch (spec.type) {
     case 'gaussian':
-      return GaussianNoise.fit(x, spec.scale ?? 1, spec.trim ?? 0, spec.shrink);
+      return GaussianNoise.fit(x, spec.scale ?? 1, spec.trim ?? 0, spec.shrink, units);
     case 'gmm':
       return GmmNoise.fit(x, rng, { components: spec.components, maxComponents: spec.maxComponents, scale: spec.scale });
     case 'uniform':
@@ -29,7 +33,7 @@ export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng): ContinuousNoise 
       const total = spec.components.reduce((s, c) => s + c.weight, 0);
       return new MixtureNoise(
         Float64Array.from(spec.components.map((c) => c.weight / total)),
-        spec.components.map((c) => fitNoise(c.noise, x, rng)),
+        spec.components.map((c) => fitNoise(c.noise, x, rng, units)),
       );
     }
   }

@@ -2,7 +2,7 @@ import type { Rng } from '../random';
 
 /** A noise spec as a user writes it in the training config. */
 export type NoiseSpec =
-  | { type: 'gaussian'; scale?: number; trim?: number; shrink?: number }
+  | { type: 'gaussian'; scale?: number; trim?: number; shrink?: number | 'ledoitWolf' | 'auto' }
   | { type: 'gmm'; components?: number; maxComponents?: number; scale?: number }
   | { type: 'uniform'; margin?: number }
   | { type: 'marginals'; bandwidth?: number }

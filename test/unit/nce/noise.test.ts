@@ -3,7 +3,7 @@ import { zeros, type Matrix } from '../../../src/nce/linalg';
 import { GaussianNoise, GmmNoise, KdeNoise, MarginalsNoise, MixtureNoise, UniformNoise, fitNoise, noiseLogDensities, restoreNoise } from '../../../src/nce/noise';
 import { widenedBandwidth } from '../../../src/nce/noise/marginals';
 import { quantileSorted } from '../../../src/nce/schema';
-import type { ContinuousNoise } from '../../../src/nce/noise';
+import type { ContinuousNoise, Shrinkage } from '../../../src/nce/noise';
 
 /** Rows of a 1-D or 2-D matrix from a generator. */
 function matrix(rows: number, cols: number, gen: (i: number, j: number) => number): Matrix {
@@ -154,16 +154,16 @@ describe('GaussianNoise', () => {
   });
 });
 
-describe('GaussianNoise.leaveOneOutChange', () => {
-  /** Each row's log q under the Gaussian refitted without it, the slow way. */
-  function refitted(x: Matrix, scale: number, shrink: number): Float64Array {
-    const d = x.cols;
-    return Float64Array.from({ length: x.rows }, (_, i) => {
-      const rest = matrix(x.rows - 1, d, (r, j) => x.data[(r < i ? r : r + 1) * d + j]);
-      return GaussianNoise.fit(rest, scale, 0, shrink).logDensity(x.data.subarray(i * d, (i + 1) * d), 1)[0];
-    });
-  }
+/** Each row's log q under the Gaussian refitted without it, the slow way. */
+function refitted(x: Matrix, scale: number, shrink: Shrinkage, units?: number[]): Float64Array {
+  const d = x.cols;
+  return Float64Array.from({ length: x.rows }, (_, i) => {
+    const rest = matrix(x.rows - 1, d, (r, j) => x.data[(r < i ? r : r + 1) * d + j]);
+    return GaussianNoise.fit(rest, scale, 0, shrink, units).logDensity(x.data.subarray(i * d, (i + 1) * d), 1)[0];
+  });
+}
 
+describe('GaussianNoise.leaveOneOutChange', () => {
   it.each([
     [1, 1],
     [2.5, 1],
@@ -182,13 +182,59 @@ describe('GaussianNoise.leaveOneOutChange', () => {
     const x = matrix(60, 150, () => rng.normal());
     const q = GaussianNoise.fit(x, 1, 0, 0.01);
     const own = q.logDensity(x.data, x.rows);
-    const left = q.leaveOneOutChange(x.data, x.rows, x.rows, 0.01).map((c, i) => own[i] + c);
+    const left = q.leaveOneOutChange(x.data, x.rows, x.rows).map((c, i) => own[i] + c);
     const want = refitted(x, 1, 0.01);
     for (let i = 0; i < x.rows; i++) {
       expect(Math.abs(left[i] - want[i])).toBeLessThan(0.01 * Math.abs(want[i]));
       // 150 features and 59 other rows: a row is far from the others' Gaussian, much farther than from its own.
       expect(left[i]).toBeLessThan(own[i] - 50);
     }
+  });
+});
+
+describe('GaussianNoise with Ledoit-Wolf shrinkage', () => {
+  // 40 rows of 150 features in units 1, 2 or 3 apart, a third of them never varying (as ResNet
+  // units no normal image fires): the shrinkage's isotropic target is isotropic in those units.
+  const units = Array.from({ length: 150 }, (_, j) => 1 + (j % 3));
+  const wide = (seed: number): Matrix => {
+    const rng = createRng(seed);
+    return matrix(40, 150, (_, j) => (j % 3 === 0 ? 0 : (rng.normal() + 0.3 * (j % 7)) / units[j]));
+  };
+
+  it('leaves one row out as refitting without it does, within 1%', () => {
+    const x = wide(7);
+    const q = GaussianNoise.fit(x, 1, 0, 'ledoitWolf', units);
+    const own = q.logDensity(x.data, x.rows);
+    const left = q.leaveOneOutChange(x.data, x.rows, x.rows).map((c, i) => own[i] + c);
+    const want = refitted(x, 1, 'ledoitWolf', units);
+    for (let i = 0; i < x.rows; i++) {
+      expect(Math.abs(left[i] - want[i])).toBeLessThan(0.01 * Math.abs(want[i]));
+      expect(left[i]).toBeLessThan(own[i] - 10);
+    }
+  });
+
+  it('gives a feature that never varied the typical variance, not a sliver: a value there costs what it costs elsewhere', () => {
+    const x = wide(8);
+    const q = GaussianNoise.fit(x, 1, 0, 'ledoitWolf', units);
+    const ridge = GaussianNoise.fit(x, 1, 0, 0.01, units);
+    const at = (g: GaussianNoise, j: number): number => {
+      const row = Float64Array.from({ length: 150 }, (_, k) => (k % 3 === 0 ? 0 : 0.3 * (k % 7) / units[k]));
+      const base = g.logDensity(row, 1)[0];
+      row[j] += 1 / units[j];
+      return base - g.logDensity(row, 1)[0];
+    };
+    // One raw unit in a feature that never varied (0) against one that did (1).
+    expect(at(q, 0)).toBeLessThan(5 * at(q, 1));
+    expect(at(ridge, 0)).toBeGreaterThan(1000 * at(ridge, 1));
+  });
+
+  it('"auto" is the 1% ridge up to 128 features and Ledoit-Wolf beyond', () => {
+    const x = wide(9);
+    const narrow: Matrix = { rows: x.rows, cols: 100, data: Float64Array.from({ length: x.rows * 100 }, (_, k) => x.data[Math.floor(k / 100) * 150 + (k % 100)]) };
+    const probe = Float64Array.from({ length: 150 }, (_, j) => 0.5 / units[j]);
+    expect(GaussianNoise.fit(x, 1, 0, 'auto', units).logDensity(probe, 1)[0]).toBe(GaussianNoise.fit(x, 1, 0, 'ledoitWolf', units).logDensity(probe, 1)[0]);
+    const u100 = units.slice(0, 100);
+    expect(GaussianNoise.fit(narrow, 1, 0, 'auto', u100).logDensity(probe, 1)[0]).toBe(GaussianNoise.fit(narrow, 1, 0, 0.01, u100).logDensity(probe, 1)[0]);
   });
 });
 
