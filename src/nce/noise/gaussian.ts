@@ -1,6 +1,7 @@
 import { float64 } from '../arrays';
 import { cholesky, LOG_2PI, logDetFromCholesky, meanCov, type Matrix, takeRows } from '../linalg';
 import { permutation, type Rng } from '../random';
+import { quantileSorted } from '../schema';
 import type { ContinuousNoise, FittedNoise } from './types';
 
 /** Concentration steps of a trimmed fit; a few suffice in practice. */
@@ -12,7 +13,8 @@ const TRIM_STEPS = 3;
  *   the covariance invertible when features outnumber records or are collinear without an absolute
  *   ridge that would swamp features of small scale;
  * - `"ledoitWolf"`: Ledoit-Wolf shrinkage, (1 - λ) S + λ μ I with λ estimated from the rows and μ
- *   the mean variance, in the data's own units (see `units` of {@link GaussianNoise.fit}). Where
+ *   the mean variance, isotropic in the data's own units (see `units` of {@link GaussianNoise.fit})
+ *   or in standard deviations, whichever held-out rows favour (see `ledoitWolfTarget`). Where
  *   records are few beside the features (image and text embeddings: 60 to 900 rows of 512 to 768
  *   features), the sample covariance's small eigenvalues are mostly estimation noise, and many
  *   features never vary in the reference (a ResNet unit that no normal image fires): a 1% ridge
@@ -25,6 +27,10 @@ export type Shrinkage = number | 'ledoitWolf' | 'auto';
 /** Beyond this many features `shrink: "auto"` is Ledoit-Wolf shrinkage; up to it, a 1% ridge. */
 export const LEDOIT_WOLF_ABOVE_FEATURES = 128;
 const AUTO_RIDGE = 0.01;
+/** Ledoit-Wolf chooses its target on held-out rows when it has at least this many. */
+const LEDOIT_WOLF_MIN_ROWS = 10;
+
+type Target = 'units' | 'standardised';
 
 /**
  * A covariance as its estimator formed it from the sample covariance S:
@@ -51,7 +57,29 @@ function estimate(x: Matrix, how: number | 'ledoitWolf' | undefined, units: Floa
   const { mean, cov } = meanCov(x);
   if (how === undefined) return { mean, cov, form: SAMPLE };
   if (how !== 'ledoitWolf') return { mean, cov: ridged(cov, x.cols, how), form: { sample: 1, diagonal: how, isotropic: 0, units: null } };
-  return { mean, ...ledoitWolf(x, mean, cov, units) };
+  return { mean, ...ledoitWolf(x, mean, cov, units, ledoitWolfTarget(x, units)) };
+}
+
+/**
+ * Where Ledoit-Wolf's identity target is isotropic: in `units` (the data's own) or in standard
+ * deviations. Chosen on every fifth row by the median log q of each fitted to the other rows: the
+ * data's own units pay where they are shared (embedding units; the features that never vary
+ * there then get the typical variance in those units), standard deviations where columns are
+ * measured in different units and one large-scale column would lend every small one its variance.
+ * Too few rows to hold any out: standard deviations, which cannot go wrong that way.
+ */
+function ledoitWolfTarget(x: Matrix, units: Float64Array): Target {
+  if (x.rows < LEDOIT_WOLF_MIN_ROWS) return 'standardised';
+  const rows = Array.from({ length: x.rows }, (_, i) => i);
+  const rest = takeRows(x, rows.filter((i) => i % 5 !== 4));
+  const held = takeRows(x, rows.filter((i) => i % 5 === 4));
+  const part = meanCov(rest);
+  const likelihood = (target: Target): number => {
+    const c = ledoitWolf(rest, part.mean, Float64Array.from(part.cov), units, target).cov;
+    const g = new GaussianNoise(x.cols, part.mean, cholesky(c, x.cols, 1e-9));
+    return quantileSorted(g.logDensity(held.data, held.rows).sort(), 0.5);
+  };
+  return likelihood('units') > likelihood('standardised') ? 'units' : 'standardised';
 }
 
 /** cov + shrink diag(cov), a constant feature's variance floored on the scale of the others. */
@@ -65,13 +93,15 @@ function ridged(cov: Float64Array, d: number, shrink: number): Float64Array {
 
 /**
  * Ledoit and Wolf's (2004) shrinkage of the sample covariance `cov` (overwritten), computed in
- * coordinates where feature j is multiplied by `units[j]`, toward the mean variance there times the
+ * coordinates where feature j is multiplied by unit j, toward the mean variance there times the
  * identity: λ = min(β, δ) / δ with δ = |S - μ I|^2 / d and β = (mean over rows of |r r^T|^2 - |S|^2)
- * / (d n). `units` null: each feature's own standard deviation, so the target is diag(S).
+ * / (d n). Unit j is `units[j]` for the target 'units', 1 / (feature j's standard deviation) for
+ * 'standardised' (the target is then μ diag(S), and μ for a feature that never varied).
  */
-function ledoitWolf(x: Matrix, mean: Float64Array, cov: Float64Array, unit: Float64Array): { cov: Float64Array; form: CovarianceForm } {
+function ledoitWolf(x: Matrix, mean: Float64Array, cov: Float64Array, units: Float64Array, target: Target): { cov: Float64Array; form: CovarianceForm } {
   const { rows: n, cols: d, data } = x;
   const variances = Float64Array.from({ length: d }, (_, j) => cov[j * d + j]);
+  const unit = target === 'units' ? units : variances.map((v) => (v > 0 ? 1 / Math.sqrt(v) : 1));
   let trace = 0;
   let frobenius = 0;
   for (let j = 0; j < d; j++) {
@@ -93,7 +123,10 @@ function ledoitWolf(x: Matrix, mean: Float64Array, cov: Float64Array, unit: Floa
   // The target mu I in the scaled coordinates is mu / unit^2 in these, constant features included:
   // a feature that never varied in the rows gets the typical variance of one that did, times λ.
   for (let j = 0; j < d; j++) cov[j * d + j] = Math.max(cov[j * d + j] + (lambda * mu) / (unit[j] * unit[j]), 1e-6 * (meanVariance || 1));
-  return { cov, form: { sample: 1 - lambda, diagonal: 0, isotropic: lambda, units: unit } };
+  // Leaving a row out moves the standardised target only through diag(S): μ there is the share of
+  // features that vary.
+  const form = target === 'units' ? { sample: 1 - lambda, diagonal: 0, isotropic: lambda, units } : { sample: 1 - lambda, diagonal: lambda * mu, isotropic: 0, units: null };
+  return { cov, form };
 }
 
 /** A multivariate normal N(mean, L L^T), sampled and evaluated through its Cholesky factor L. */
@@ -131,6 +164,9 @@ export class GaussianNoise implements ContinuousNoise {
   static fit(x: Matrix, scale = 1, trim = 0, shrink?: Shrinkage, units?: ArrayLike<number>): GaussianNoise {
     const d = x.cols;
     const own = units ? Float64Array.from(units) : new Float64Array(d).fill(1);
+    if (own.length !== d || own.some((u) => !(u > 0 && Number.isFinite(u)))) {
+      throw new RangeError(`GaussianNoise.fit: units must be ${d} positive finite numbers`);
+    }
     const how = shrink === 'auto' ? (d > LEDOIT_WOLF_ABOVE_FEATURES ? 'ledoitWolf' : AUTO_RIDGE) : shrink;
     const jitter = how === undefined ? 1e-4 : 1e-9;
     let est = estimate(x, how, own);
@@ -281,6 +317,7 @@ export class GaussianNoise implements ContinuousNoise {
    */
   leaveOneOutChange(x: Float64Array, rows: number, fitted: number): Float64Array {
     const d = this.dim;
+    if (d === 0) return float64(rows);
     const l = this.chol;
     const n = fitted;
     const s2 = this.scale * this.scale;

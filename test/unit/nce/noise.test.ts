@@ -201,16 +201,38 @@ describe('GaussianNoise with Ledoit-Wolf shrinkage', () => {
     return matrix(40, 150, (_, j) => (j % 3 === 0 ? 0 : (rng.normal() + 0.3 * (j % 7)) / units[j]));
   };
 
-  it('leaves one row out as refitting without it does, within 1%', () => {
-    const x = wide(7);
-    const q = GaussianNoise.fit(x, 1, 0, 'ledoitWolf', units);
+  // 200 rows of 150 features, robust-scaled as the encoding leaves them, whose raw units are 1e4 for
+  // the first and 0.01 for the rest: isotropic in raw units, the first would lend every other
+  // feature a variance of 1e4^2 / 150, in which a 5-sd move is nothing.
+  const mixedUnits = Array.from({ length: 150 }, (_, j) => (j === 0 ? 1e4 : 0.01));
+  const mixed = (seed: number): Matrix => {
+    const rng = createRng(seed);
+    return matrix(200, 150, () => rng.normal());
+  };
+
+  // The update holds the shrinkage's weight λ fixed; refitting re-estimates it, which moves the
+  // change by up to a tenth of a nat where λ is large (many independent features).
+  it.each([
+    ['shared units, a third never varying', wide(7), units],
+    ['columns in different units', mixed(7), mixedUnits],
+  ])('leaves one row out as refitting without it does (%s): the change within 1%% and 0.1 nats', (_, x, u) => {
+    const q = GaussianNoise.fit(x, 1, 0, 'ledoitWolf', u);
     const own = q.logDensity(x.data, x.rows);
-    const left = q.leaveOneOutChange(x.data, x.rows, x.rows).map((c, i) => own[i] + c);
-    const want = refitted(x, 1, 'ledoitWolf', units);
+    const change = q.leaveOneOutChange(x.data, x.rows, x.rows);
+    const want = refitted(x, 1, 'ledoitWolf', u);
     for (let i = 0; i < x.rows; i++) {
-      expect(Math.abs(left[i] - want[i])).toBeLessThan(0.01 * Math.abs(want[i]));
-      expect(left[i]).toBeLessThan(own[i] - 10);
+      expect(Math.abs(change[i] - (want[i] - own[i]))).toBeLessThan(0.01 * Math.abs(want[i] - own[i]) + 0.1);
+      expect(change[i]).toBeLessThan(0);
     }
+  });
+
+  it('keeps each feature its own scale when the columns are measured in different units', () => {
+    const x = mixed(8);
+    const probe = new Float64Array(150);
+    const moved = Float64Array.from(probe, (v, j) => (j === 1 ? 5 : v));
+    const cost = (g: GaussianNoise): number => g.logDensity(probe, 1)[0] - g.logDensity(moved, 1)[0];
+    expect(cost(GaussianNoise.fit(x, 1, 0, 'auto', mixedUnits))).toBeGreaterThan(5);
+    expect(cost(GaussianNoise.fit(x, 1, 0, 'ledoitWolf'))).toBeGreaterThan(5);
   });
 
   it('gives a feature that never varied the typical variance, not a sliver: a value there costs what it costs elsewhere', () => {

@@ -211,6 +211,18 @@ describe('train', () => {
     expect(defaultMinRecordsPerEpoch(1555)).toBe(84);
   });
 
+  it('on records without numeric fields, calibrates on finite held-out scores', async () => {
+    const rng = createRng(12);
+    const pick = (xs: string[]): string => xs[Math.floor(rng.uniform() * xs.length)];
+    // Mostly distinct rows: a held-out row that a fit row repeats keeps its in-sample score.
+    const shops = Array.from({ length: 40 }, (_, i) => `shop${i}`);
+    const records = Array.from({ length: 200 }, () => ({ channel: pick(['web', 'store', 'app']), country: pick(['de', 'fr', 'it', 'es']), shop: pick(shops) }));
+    const r = await train(records, { epochs: 2, seed: 3 });
+    expect(Array.from(r.heldOutScores ?? [NaN]).every((s) => Number.isFinite(s))).toBe(true);
+    expect(Number.isFinite(r.state.calibration.threshold)).toBe(true);
+    expect(r.state.calibration.quantiles.every((q) => Number.isFinite(q))).toBe(true);
+  });
+
   it('when given too few records, refuses with INSUFFICIENT_DATA', async () => {
     await expect(train(normalRecords(5, 2, 1))).rejects.toMatchObject({ code: 'INSUFFICIENT_DATA' });
   });
