@@ -50,7 +50,7 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
           epochs.push(p);
           void job.updateProgress({ epochs: [...epochs] } satisfies JobProgress);
         }),
-    }, job.id);
+    }, job.id, new Date(job.timestamp));
   } catch (e: unknown) {
     const failure = describe(e);
     const reason = failedReason(failure.code, messageOf(e));

@@ -2,11 +2,12 @@ import { Router, type RequestHandler } from 'express';
 import { NceError } from '../nce';
 import { describeVersions, type ModelStore } from '../store';
 import { AppError } from '../errors';
+import type { JobQueue, Scheduler } from '../queue';
 import type { ModelCache } from '../serving';
 import { lookupModelName } from './validation';
 
 /** Read-only registry routes: the model list and the current version's manifest summary. */
-export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth: RequestHandler[]; adminAuth: RequestHandler[] }): Router {
+export function modelsRouter(deps: { store: ModelStore; models: ModelCache; scheduler: Scheduler; queue: JobQueue; auth: RequestHandler[]; adminAuth: RequestHandler[] }): Router {
   const router = Router();
   router.get('/v1/models', ...deps.auth, async (_req, res) => {
     const names = await deps.store.list();
@@ -54,7 +55,13 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; auth
   });
   router.delete('/v1/models/:name', ...deps.adminAuth, async (req, res) => {
     const name = lookupModelName(req.params.name);
-    if (!(await deps.store.delete(name))) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    // Its schedule goes with it: left behind, the next run would train the model back. Training
+    // jobs enqueued before the delete save nothing (they fail with MODEL_DELETED), the model's
+    // first training too: a model that is only being trained is a model to delete.
+    const deleted = await deps.store.delete(name);
+    const unscheduled = await deps.scheduler.delete(name);
+    const pending = async (): Promise<boolean> => (await deps.queue.list({ model: name, state: 'running', limit: 1 })).length + (await deps.queue.list({ model: name, state: 'queued', limit: 1 })).length > 0;
+    if (!deleted && !unscheduled && !(await pending())) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     deps.models.announce(name);
     res.status(204).end();
   });

@@ -197,7 +197,7 @@ export class InProcessQueue implements JobQueue {
             ...(this.deps.gate ? { gate: this.deps.gate } : {}),
             ...(this.deps.keepVersions === undefined ? {} : { keepVersions: this.deps.keepVersions }),
             trainer: (input) => this.trainInWorker(job, input),
-          }, job.id);
+          }, job.id, new Date(job.createdAt));
           break;
       }
       job.state = 'completed';

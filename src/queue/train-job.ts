@@ -32,12 +32,14 @@ export async function trainArtifact(input: TrainInput, backend: BackendName | st
  * One training job, the same in both modes: read the dataset, train (`trainer` decides where),
  * store the version, current only if it passes the quality gate, else a candidate with the reason.
  * A job run again after its process died finds the version it had already saved (by `jobId`)
- * and finishes that one instead of training and saving another.
+ * and finishes that one instead of training and saving another. A delete of the model after the
+ * job was enqueued (`enqueuedAt`) wins: nothing is saved.
  */
 export async function runTrainJob(
   payload: TrainJobPayload,
   deps: { datasets: DatasetStore; models: ModelStore; gate?: QualityGate; keepVersions?: number; trainer: (input: TrainInput) => Promise<Artifact> },
   jobId?: string,
+  enqueuedAt?: Date,
 ): Promise<JobResult> {
   const { model } = payload;
   const saved = jobId === undefined ? null : await deps.models.versionOfJob(model, jobId);
@@ -45,8 +47,10 @@ export async function runTrainJob(
   const existed = (await deps.models.versions(model)).length > 0;
   const { records, info } = await deps.datasets.records(payload.dataset);
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
-  // Deleted while this job trained it: the delete wins, the model does not come back.
-  if (existed && (await deps.models.versions(model)).length === 0) {
+  // Deleted while this job waited or trained (a model's first training too): the delete wins, the
+  // model does not come back.
+  const deletedAt = enqueuedAt === undefined ? null : await deps.models.deletedAt(model);
+  if ((deletedAt !== null && enqueuedAt !== undefined && deletedAt > enqueuedAt) || (existed && (await deps.models.versions(model)).length === 0)) {
     throw new AppError('MODEL_DELETED', `model "${model}" was deleted while this job trained it: nothing was saved`);
   }
   const current = await currentVersionOf(deps.models, model);

@@ -9,6 +9,8 @@ import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type
 const CURRENT = 'CURRENT';
 const CANDIDATE = 'CANDIDATE';
 const JOB = 'JOB';
+/** Folder of one file per deleted model name: when it was deleted (see ModelStore.deletedAt). */
+const TOMBSTONES = '.deletions';
 
 /**
  * The model registry on a filesystem: `root/<name>/<version>/{manifest.json,weights.bin}` and
@@ -118,6 +120,8 @@ export class FsModelStore implements ModelStore {
   delete(name: string): Promise<boolean> {
     return this.serial.run(name, async () => {
       const dir = join(this.root, name);
+      await mkdir(join(this.root, TOMBSTONES), { recursive: true });
+      await writeFile(join(this.root, TOMBSTONES, name), `${new Date().toISOString()}\n`);
       if ((await this.currentVersion(name)) === null && (await this.versions(name)).length === 0) return false;
       // Renamed away first, so readers see the whole model or none of it.
       const doomed = join(this.root, `.deleted-${name}-${randomBytes(3).toString('hex')}`);
@@ -131,6 +135,15 @@ export class FsModelStore implements ModelStore {
       await rm(doomed, { recursive: true, force: true });
       return true;
     });
+  }
+
+  async deletedAt(name: string): Promise<Date | null> {
+    try {
+      return new Date((await readFile(join(this.root, TOMBSTONES, name), 'utf8')).trim());
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
   }
 
   /** Writes and removes a small probe file in the root. */

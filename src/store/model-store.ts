@@ -59,8 +59,13 @@ export interface ModelStore {
    * version before it (the one a rollback goes to); returns the versions deleted.
    */
   prune(name: string, keep: number): Promise<string[]>;
-  /** Deletes a model and all its versions; false when there was none. */
+  /**
+   * Deletes a model and all its versions; false when there was none. Either way it records when
+   * (see {@link deletedAt}), so a training job enqueued before cannot bring the model back.
+   */
   delete(name: string): Promise<boolean>;
+  /** When the model was last deleted (asked to be, whether or not it had versions), or null. */
+  deletedAt(name: string): Promise<Date | null>;
   /**
    * Whether a version could be written now: 'ok', or 'full' (no space left) or 'read-only'
    * (not writable); throws when the store is unreachable.

@@ -13,6 +13,8 @@ export const redisKeys = {
   current: (model: string) => `${KEY_PREFIX}:model:${model}:current`,
   /** Hash of one version: `manifest`, `weights`, and `candidate` when the gate kept it back. */
   version: (model: string, version: string) => `${KEY_PREFIX}:model:${model}:v:${version}`,
+  /** When the model was last deleted (milliseconds since the epoch), kept for a week. */
+  deleted: (model: string) => `${KEY_PREFIX}:deletion:${model}`,
   /** Pub/sub channel announcing `{ model, version }` whenever a model's current version changes. */
   modelEvents: `${KEY_PREFIX}:model-events`,
   /** Set of dataset names. */

@@ -121,6 +121,7 @@ export class RedisModelStore implements ModelStore {
   }
 
   async delete(name: string): Promise<boolean> {
+    await this.redis.set(redisKeys.deleted(name), String(Date.now()), 'EX', DELETION_MEMORY_SECONDS);
     // One script, so a version saved while the model is being deleted cannot be orphaned or
     // bring the model back: Redis runs it atomically.
     const deleted = await this.redis.eval(
@@ -136,7 +137,15 @@ export class RedisModelStore implements ModelStore {
     );
     return deleted === 1;
   }
+
+  async deletedAt(name: string): Promise<Date | null> {
+    const at = await this.redis.get(redisKeys.deleted(name));
+    return at === null ? null : new Date(Number(at));
+  }
 }
+
+/** How long a deletion is remembered: longer than any training job waits and runs. */
+const DELETION_MEMORY_SECONDS = 7 * 24 * 3600;
 
 function event(e: ModelEvent): string {
   return JSON.stringify(e);

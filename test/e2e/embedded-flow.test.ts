@@ -109,6 +109,23 @@ describe('embedded mode, end to end', () => {
     expect((await request(app).get('/v1/models/sched/schedule')).status).toBe(404);
   });
 
+  it('deleting a model during its first training answers 204, and the job saves nothing (MODEL_DELETED)', async () => {
+    await request(app).put('/v1/datasets/first').send({ records: Array.from({ length: 60 }, (_, i) => ({ x: Math.sin(i), y: Math.cos(i) })) }).expect(200);
+    const job = await request(app).post('/v1/models/first/train').send({ dataset: 'first', config: { epochs: 2 } });
+    expect(job.status).toBe(202);
+    expect((await request(app).delete('/v1/models/first')).status).toBe(204);
+    expect(await waitForJob(job.body.jobId as string)).toMatchObject({ state: 'failed', error: { code: 'MODEL_DELETED' } });
+    expect(await service.store.versions('first')).toEqual([]);
+    expect((await request(app).get('/v1/models/first')).status).toBe(404);
+  });
+
+  it('deleting a model deletes its schedule, which would otherwise train it back; a schedule alone is a model to delete', async () => {
+    await request(app).put('/v1/models/gone/schedule').send({ cron: '0 3 * * *', dataset: 'sched' }).expect(200);
+    expect((await request(app).delete('/v1/models/gone')).status).toBe(204);
+    expect((await request(app).get('/v1/models/gone/schedule')).status).toBe(404);
+    expect((await request(app).delete('/v1/models/gone')).status).toBe(404);
+  });
+
   it('bad uploads and training requests get the documented status and code, and the service keeps serving', async () => {
     const ragged = await request(app).put('/v1/datasets/bad').set('content-type', 'text/csv').send('a,b\n1,2\n3\n');
     expect(ragged.status).toBe(400);

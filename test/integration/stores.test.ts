@@ -103,6 +103,28 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     expect(await models.list()).not.toContain(name);
   });
 
+  it('fail the first training of a model deleted after it was enqueued, and remember the delete: a job enqueued after it trains', async () => {
+    const { models, datasets } = make();
+    const name = `m-${suffix()}`;
+    const dataset = `d-${suffix()}`;
+    await datasets.put(dataset, ['f0', 'f1'], normalRecords(30, 2, 1));
+    expect(await models.deletedAt(name)).toBeNull();
+    const enqueued = new Date(Date.now() - 1000);
+    const trainer = async (): Promise<Artifact> => {
+      // Nothing to delete yet: the delete is remembered all the same.
+      expect(await models.delete(name)).toBe(false);
+      return toArtifact(trained, { datasetFingerprint: 'new', datasetRows: 30, backend: 'wasm' });
+    };
+    const payload = { kind: 'train' as const, model: name, dataset, config: {} };
+    await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-y', enqueued)).rejects.toMatchObject({ code: 'MODEL_DELETED' });
+    expect(await models.list()).not.toContain(name);
+    const at = await models.deletedAt(name);
+    expect(at?.getTime()).toBeGreaterThan(enqueued.getTime());
+    const plain = async (): Promise<Artifact> => toArtifact(trained, { datasetFingerprint: 'new', datasetRows: 30, backend: 'wasm' });
+    await expect(runTrainJob(payload, { datasets, models, trainer: plain }, 'job-z', new Date(Date.now() + 1))).resolves.toMatchObject({ model: name });
+    expect(await models.list()).toContain(name);
+  });
+
   it('prune the oldest versions beyond the newest N, never the current one nor the one before it', async () => {
     const { models } = make();
     const name = `m-${suffix()}`;
@@ -205,6 +227,8 @@ describe('redis model store', () => {
     await models.delete(name);
     // Nothing of the model is left behind, its version hashes included.
     expect(await redis.keys(`nce-ood:model:${name}:*`)).toEqual([]);
+    // Only when it was deleted, for a week, so a training job enqueued before cannot bring it back.
+    expect(await redis.ttl(`nce-ood:deletion:${name}`)).toBeGreaterThan(6 * 24 * 3600);
     await new Promise((r) => setTimeout(r, 200));
     expect(events.filter((e) => e.model === name)).toEqual([
       { model: name, version: v1 },
