@@ -1,3 +1,4 @@
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Express } from 'express';
@@ -5,6 +6,7 @@ import type { Logger } from 'pino';
 import { type AppDeps, createApp } from './api';
 import { ModelCache, ScoringThreads, type ServedModel } from './serving';
 import { qualityGateOf, type Settings } from './config';
+import { messageOf } from './nce';
 import { createMetrics, DEFAULT_RECENT_TRAFFIC, type Metrics, type ServedModelInfo } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
 import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
@@ -23,9 +25,22 @@ export function composeService(settings: Settings, logger: Logger, backend: stri
   return settings.REDIS_URL ? composeDistributed(settings, settings.REDIS_URL, logger, backend) : composeEmbedded(settings, logger, backend);
 }
 
+/** Creates `dir` when missing; a path that is there but no folder fails naming the setting. */
+async function usableFolder(setting: string, dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e: unknown) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${setting} "${dir}" cannot be used as a folder (${code === 'EEXIST' || code === 'ENOTDIR' ? 'it, or a folder above it, is a file' : messageOf(e)})`);
+  }
+  if (!(await stat(dir)).isDirectory()) throw new Error(`${setting} "${dir}" is not a folder`);
+}
+
 /** One process: registry and datasets on disk, training in a worker thread, cron in-process. */
 export async function composeEmbedded(settings: Settings, logger: Logger, backend: string): Promise<Service> {
   const metrics = metricsFor(settings, backend);
+  await usableFolder('MODELS_DIR', settings.MODELS_DIR);
+  await usableFolder('DATASETS_DIR', settings.DATASETS_DIR);
   // Before anything writes: what a crash left half-written is removed, and said so.
   const leftovers = await sweepLeftovers(settings.MODELS_DIR, settings.DATASETS_DIR);
   if (leftovers.length > 0) logger.warn({ removed: leftovers }, 'removed what an earlier crash left behind');

@@ -28,14 +28,31 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : settings.PORT;
     logger.info({ port, backend, mode: service.mode }, 'nce-ood listening');
   });
+  let stopping = false;
   const stop = (): void => {
-    logger.info('shutting down');
+    if (stopping) return;
+    stopping = true;
+    logger.info({ drainMs: settings.SHUTDOWN_MS }, 'shutting down');
+    // Idle keep-alive connections would hold close() open: they go now; requests in flight get
+    // SHUTDOWN_MS to finish, then whatever is still open (a slow upload) is cut.
+    const deadline = setTimeout(() => {
+      logger.warn('shutdown: closing connections still open after the drain time');
+      server.closeAllConnections();
+    }, settings.SHUTDOWN_MS);
+    deadline.unref();
     server.close(() => {
+      clearTimeout(deadline);
       void service.close().then(() => process.exit(0));
     });
+    server.closeIdleConnections();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
 
-void main();
+main().catch((e: unknown) => {
+  // A models or datasets folder that cannot be used, Redis refusing the first connection: one
+  // line naming the cause and a non-zero exit, not a stack trace.
+  process.stderr.write(`nce-ood: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

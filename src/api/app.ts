@@ -11,6 +11,7 @@ import { accessOf, requireScope } from './auth';
 import { notJson } from './request-body';
 import { rateLimitPerKey } from './rate-limit';
 import { AppError, describe } from '../errors';
+import { messageOf } from '../nce';
 import { problemPage, toProblem } from './problems';
 import { consoleRouter } from './console.route';
 import { datasetsRouter } from './datasets.route';
@@ -155,6 +156,13 @@ export function createApp(deps: AppDeps): Express {
   app.use((req: Request, _res: Response, next: NextFunction) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
+    // The client hung up while its request was being read (or shutdown cut a slow upload): no one
+    // to answer, and no fault of the service.
+    const hungUp = (err as { code?: unknown; type?: unknown } | null) ?? {};
+    if ((!req.complete && req.socket.destroyed) || hungUp.code === 'ECONNRESET' || hungUp.code === 'ECONNABORTED' || hungUp.type === 'request.aborted') {
+      logger.info({ reqId: res.get('x-request-id'), reason: messageOf(err) }, 'client closed the connection before its request was read');
+      return;
+    }
     // A body left unread (refused before or while streaming): drain it, so the client gets the answer.
     if (!req.complete && !req.destroyed) req.resume();
     const e = bodyParserError(err, settings.MAX_BODY_BYTES) ?? describe(err);

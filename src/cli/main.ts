@@ -38,6 +38,7 @@ const COMMANDS: Record<string, (argv: string[], ctx: CliContext) => Promise<void
  * 2 for a usage mistake, 1 for bad data or a failed run.
  */
 export async function run(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE + '\n');
@@ -71,6 +72,18 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`nce-ood ${name}: ${failure.isOperational ? '' : 'unexpected error: '}${messageOf(e)}\n`);
     return 1;
   }
+}
+
+/**
+ * A reader that stops early (`nce-ood score ... | head`) closes the pipe: writing on fails with
+ * EPIPE, which is no error of ours. The command ends there, quietly, as Unix tools do.
+ */
+function quietOnClosedPipe(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
 }
 
 if (require.main === module) {

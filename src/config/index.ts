@@ -132,6 +132,12 @@ export const settingsSchema = z.object({
   JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /** Distributed mode: port of the worker's /metrics (training outcomes and durations); 0 = off. @defaultValue 9091 */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9091),
+  /**
+   * On SIGTERM the API stops taking connections and lets requests in flight finish for up to this
+   * long, then closes whatever is still open (a slow upload) and exits: under the pod's grace
+   * period, so it is never killed mid-write. @defaultValue 15000
+   */
+  SHUTDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
   /** Distributed mode: on SIGTERM a worker finishes its job for at most this long (ms), then hands it back. @defaultValue 25000 */
   WORKER_SHUTDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(25_000),
   /**

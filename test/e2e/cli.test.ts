@@ -95,6 +95,15 @@ describe('nce-ood train and score', () => {
     expect(normal[4]).toBe('false');
   });
 
+  it('ends quietly when the reader closes the pipe early (score ... | head -1)', async () => {
+    const out = join(dir, 'piped');
+    expect(cli('train', '--data', join(dir, 'train.csv'), '--artifact', out, '--config', join(dir, 'fast.json')).status).toBe(0);
+    await writeFile(join(dir, 'many.csv'), 'x,y,kind\n' + '0.1,0.2,p\n'.repeat(100_000));
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" score --artifact "${out}" --data "${join(dir, 'many.csv')}" | head -1`], { encoding: 'utf8' });
+    expect(r.stdout).toBe('score,logRatio,logDensity,percentile,ood\n');
+    expect(r.stderr).not.toMatch(/EPIPE|Error/);
+  });
+
   it('when a scored row has text in a numeric column, exits non-zero naming file, line and column', async () => {
     const out = join(dir, 'model');
     await writeFile(join(dir, 'bad.csv'), 'x,y,kind\n0,0,p\n1,abc,q\n');

@@ -1,8 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ROOT, run } from '../helpers/processes';
+import { freePort, ROOT, run, startApi } from '../helpers/processes';
 
 /** Start-up fails loudly: a port already taken is one clear line and a non-zero exit, not a process that never listens. */
 describe('start-up', () => {
@@ -18,6 +18,44 @@ describe('start-up', () => {
       expect(service.output()).toContain(`nce-ood: cannot listen on port ${port}: the port is already in use`);
     } finally {
       await new Promise((ok) => taken.close(ok));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when MODELS_DIR is a file, exits non-zero with one line naming the setting, not a stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-startup-'));
+    try {
+      await writeFile(join(dir, 'file'), 'x');
+      const service = run(process.execPath, [join(ROOT, 'dist/src/main.js')], { PORT: String(await freePort()), MODELS_DIR: join(dir, 'file'), DATASETS_DIR: join(dir, 'd'), LOG_LEVEL: 'silent' });
+      const code = await new Promise<number | null>((ok) => service.child.once('exit', (c) => ok(c)));
+      expect(code).toBe(1);
+      expect(service.output().trim()).toBe(`nce-ood: cannot start: MODELS_DIR "${join(dir, 'file')}" cannot be used as a folder (it, or a folder above it, is a file)`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('shutdown', () => {
+  it('on SIGTERM with a slow upload still open, exits 0 once SHUTDOWN_MS has passed, not when the client gives up', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-shutdown-'));
+    const api = await startApi({ MODELS_DIR: join(dir, 'm'), DATASETS_DIR: join(dir, 'd'), SHUTDOWN_MS: '1000' });
+    const socket = connect(Number(new URL(api.url).port), '127.0.0.1');
+    try {
+      await new Promise<void>((ok) => socket.once('connect', () => ok()));
+      socket.on('error', () => undefined);
+      socket.write('PUT /v1/datasets/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"rec');
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      const code = new Promise<number | null>((ok) => api.child.once('exit', (c) => ok(c)));
+      api.child.kill('SIGTERM');
+      expect(await code).toBe(0);
+      const took = Date.now() - started;
+      expect(took).toBeGreaterThanOrEqual(900);
+      expect(took).toBeLessThan(10_000);
+    } finally {
+      socket.destroy();
+      await api.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -28,6 +28,7 @@ describe('loadSettings', () => {
       JOB_ATTEMPTS: 3,
       JOB_LOCK_MS: 30000,
       WORKER_SHUTDOWN_MS: 25000,
+      SHUTDOWN_MS: 15000,
       WORKER_METRICS_PORT: 9091,
       QUALITY_GATE_MAX_AUC_DROP: 1,
       LOG_LEVEL: 'info',
