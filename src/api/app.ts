@@ -157,9 +157,11 @@ export function createApp(deps: AppDeps): Express {
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     // The client hung up while its request was being read (or shutdown cut a slow upload): no one
-    // to answer, and no fault of the service.
+    // to answer, and no fault of the service. Judged by the client's socket, never by the error's
+    // code alone: a store that resets its connection (Redis away) reports ECONNRESET too, and
+    // that client is still waiting for its 503.
     const hungUp = (err as { code?: unknown; type?: unknown } | null) ?? {};
-    if ((!req.complete && req.socket.destroyed) || hungUp.code === 'ECONNRESET' || hungUp.code === 'ECONNABORTED' || hungUp.type === 'request.aborted') {
+    if (req.socket.destroyed && (!req.complete || hungUp.code === 'ECONNRESET' || hungUp.code === 'ECONNABORTED' || hungUp.type === 'request.aborted')) {
       logger.info({ reqId: res.get('x-request-id'), reason: messageOf(err) }, 'client closed the connection before its request was read');
       return;
     }
