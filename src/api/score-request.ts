@@ -57,6 +57,7 @@ export function recordsFromColumns(columns: Record<string, (number | string | nu
 /** A JSON score body, as records or as columns. */
 export function parseJsonScoreRequest(input: unknown): ParsedScoreRequest {
   if (input !== null && typeof input === 'object' && 'columns' in input) {
+    if ('records' in input) throw new AppError('INVALID_REQUEST', 'body: send the records either as "records" (objects) or as "columns" (arrays), not both', '/records');
     const parsed = columnarScoreRequestSchema.safeParse(input);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     return { records: recordsFromColumns(parsed.data.columns), layout: 'columns', ...(parsed.data.explain === undefined ? {} : { explain: parsed.data.explain }) };

@@ -75,6 +75,9 @@ describe('POST /v1/models/:name/score', () => {
     const columnar = await score({ columns });
     expect(columnar.status).toBe(200);
     expect(columnar.body.results).toEqual(objects);
+    const both = await score({ records, columns });
+    expect(both.status).toBe(400);
+    expect(both.body).toMatchObject({ code: 'INVALID_REQUEST', detail: expect.stringContaining('either as "records" (objects) or as "columns" (arrays), not both') });
     const csv = ['f2,f0,f1', ...records.map((r) => `${r.f2},${r.f0},${r.f1}`)].join('\n');
     const fromCsv = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send(csv);
     expect(fromCsv.status).toBe(200);
