@@ -49,8 +49,8 @@ export async function runTrainJob(
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
   // Deleted while this job waited or trained (a model's first training too): the delete wins, the
   // model does not come back.
-  const deletedAt = enqueuedAt === undefined ? null : await deps.models.deletedAt(model);
-  if ((deletedAt !== null && enqueuedAt !== undefined && deletedAt > enqueuedAt) || (existed && (await deps.models.versions(model)).length === 0)) {
+  const deletedSince = enqueuedAt !== undefined && ((await deps.models.deletedAt(model))?.getTime() ?? -Infinity) > enqueuedAt.getTime();
+  if (deletedSince || (existed && (await deps.models.versions(model)).length === 0)) {
     throw new AppError('MODEL_DELETED', `model "${model}" was deleted while this job trained it: nothing was saved`);
   }
   const current = await currentVersionOf(deps.models, model);
