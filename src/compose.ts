@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Express } from 'express';
@@ -9,7 +9,7 @@ import { qualityGateOf, type Settings } from './config';
 import { messageOf } from './nce';
 import { createMetrics, DEFAULT_RECENT_TRAFFIC, type Metrics, type ServedModelInfo } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
-import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
+import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, makeFolder, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
 
 /** The service, wired: what `npm start` runs and what the tests drive. */
 export interface Service extends Pick<AppDeps, 'store' | 'datasets' | 'queue' | 'scheduler' | 'models' | 'metrics'> {
@@ -25,15 +25,17 @@ export function composeService(settings: Settings, logger: Logger, backend: stri
   return settings.REDIS_URL ? composeDistributed(settings, settings.REDIS_URL, logger, backend) : composeEmbedded(settings, logger, backend);
 }
 
-/** Creates `dir` when missing; a path that is there but no folder fails naming the setting. */
+/** Creates `dir` when missing; a path that is there but no folder, or cannot be made one, fails naming the setting. */
 async function usableFolder(setting: string, dir: string): Promise<void> {
+  const unusable = (why: string): Error => new Error(`${setting} "${dir}" cannot be used as a folder (${why})`);
+  const isFile = 'it, or a folder above it, is a file';
   try {
-    await mkdir(dir, { recursive: true });
+    await makeFolder(dir);
   } catch (e: unknown) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${setting} "${dir}" cannot be used as a folder (${code === 'EEXIST' || code === 'ENOTDIR' ? 'it, or a folder above it, is a file' : messageOf(e)})`);
+    throw unusable(code === 'EEXIST' || code === 'ENOTDIR' ? isFile : messageOf(e));
   }
-  if (!(await stat(dir)).isDirectory()) throw new Error(`${setting} "${dir}" is not a folder`);
+  if (!(await stat(dir)).isDirectory()) throw unusable(isFile);
 }
 
 /** One process: registry and datasets on disk, training in a worker thread, cron in-process. */

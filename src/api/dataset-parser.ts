@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { DataRecord } from '../nce';
 import { parseCsvStream } from '../store';
 import { TABLE_TYPES } from './request-body';
-import { AppError, escapePointer } from '../errors';
+import { AppError, describe, escapePointer } from '../errors';
 import { fieldValue, requestError } from './validation';
 
 /** A JSON dataset upload. */
@@ -18,16 +18,17 @@ export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string()
  * header).
  * @throws AppError MALFORMED_BODY naming the line, INVALID_RECORD naming record and field, BODY_TOO_LARGE
  */
-export async function readDatasetBody(req: Request, limit: number): Promise<{ columns: string[]; records: DataRecord[] }> {
+export async function readDatasetBody(req: Request, limit: number): Promise<{ columns: string[]; records: DataRecord[]; lines?: number[] }> {
   let columns: string[];
   let records: DataRecord[];
+  let lines: number[] | undefined;
   if (req.is(TABLE_TYPES)) {
     const charset = /;\s*charset=([^;]+)/i.exec(req.get('content-type') ?? '')?.[1]?.trim().toLowerCase();
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') throw new AppError('UNSUPPORTED_MEDIA_TYPE', `CSV and NDJSON must be UTF-8, not ${charset}`);
     const source = limited(req, limit);
     if (req.is('text/csv')) {
       // A CsvError is MALFORMED_BODY naming the line.
-      ({ columns, records } = await parseCsvStream(source, 'body'));
+      ({ columns, records, lines } = await parseCsvStream(source, 'body'));
     } else {
       records = await parseNdjson(source);
       columns = records.length ? Object.keys(records[0]) : [];
@@ -38,10 +39,27 @@ export async function readDatasetBody(req: Request, limit: number): Promise<{ co
     records = parsed.data.records;
     columns = Object.keys(records[0]);
   }
-  if (records.length === 0) throw new AppError('INVALID_REQUEST', 'the dataset has no records');
+  if (records.length === 0) throw new AppError('INVALID_REQUEST', 'the body has no records');
   if (columns.length === 0) throw new AppError('INVALID_RECORD', 'record 0 has no fields', '/records/0');
-  checkColumns(records, columns);
-  return { columns, records };
+  await atCsvLines(lines, () => checkColumns(records, columns));
+  return { columns, records, ...(lines ? { lines } : {}) };
+}
+
+/**
+ * Runs `check` over the records of a body; when the body was CSV (`lines`: the file line of each
+ * record), an error naming a record also names its CSV line, the number an editor shows.
+ */
+export async function atCsvLines<T>(lines: readonly number[] | undefined, check: () => T | Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (e: unknown) {
+    if (!lines) throw e;
+    const err = describe(e);
+    const record = /^\/records\/(\d+)/.exec(err.pointer ?? '')?.[1];
+    const line = record === undefined ? undefined : lines[Number(record)];
+    if (line === undefined) throw e;
+    throw new AppError(err.code, `CSV line ${line}: ${err.message}`, err.pointer, { cause: e });
+  }
 }
 
 /** Every record has exactly `columns`. */

@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { checkContract, type DatasetStore } from '../store';
 import { body } from './request-body';
-import { checkColumns, readDatasetBody } from './dataset-parser';
+import { atCsvLines, checkColumns, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
 import { validName } from './validation';
 
@@ -12,8 +12,8 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
 
   router.put('/v1/datasets/:name', ...deps.writeAuth, upload, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
-    const { columns, records } = await readDatasetBody(req, deps.maxBytes);
-    res.json(await deps.datasets.put(name, columns, records));
+    const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes);
+    res.json(await atCsvLines(lines, () => deps.datasets.put(name, columns, records)));
   });
 
   router.post('/v1/datasets/:name/records', ...deps.writeAuth, upload, async (req, res) => {
@@ -22,11 +22,14 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', 'maxRows must be a positive integer', '/maxRows');
     const existing = await deps.datasets.info(name);
     if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
-    const { records } = await readDatasetBody(req, deps.maxBytes);
-    checkColumns(records, existing.columns);
-    // Datasets created before contracts existed have none to check against.
-    if (existing.schema) checkContract(existing.schema, records);
-    res.json(await deps.datasets.append(name, records, maxRows));
+    const { records, lines } = await readDatasetBody(req, deps.maxBytes);
+    const appended = await atCsvLines(lines, () => {
+      checkColumns(records, existing.columns);
+      // Datasets created before contracts existed have none to check against.
+      if (existing.schema) checkContract(existing.schema, records);
+      return deps.datasets.append(name, records, maxRows);
+    });
+    res.json(appended);
   });
 
   router.get('/v1/datasets', ...deps.readAuth, async (_req, res) => {

@@ -172,7 +172,7 @@ export function openApiDocument(): Record<string, unknown> {
                 'text/csv': { schema: { type: 'string' }, example: 'score,logRatio,logDensity,percentile,ood\n-9.91,0.12,-9.91,0.42,false\n' },
               },
             },
-            ...errors(400, 401, 403, 404, 413, 415, 429, 503),
+            ...errors(400, 401, 403, 404, 406, 413, 415, 429, 503),
           },
         },
       },

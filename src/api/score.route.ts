@@ -1,10 +1,11 @@
 import type { BinnedRecords, Metrics } from '../metrics';
 import { type ModelCache, sampleFlagged, type Scored, type Scorer, type ServedModel } from '../serving';
 import { body, TABLE_TYPES } from './request-body';
-import { readDatasetBody } from './dataset-parser';
+import { atCsvLines, readDatasetBody } from './dataset-parser';
 import { sendJsonBody } from './json-response';
 import { batchTooLarge, inColumns, parseJsonScoreRequest, type ParsedScoreRequest } from './score-request';
 import { lookupModelName } from './validation';
+import { AppError } from '../errors';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 
@@ -34,6 +35,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     // Negotiated only when the Accept header names CSV at all: most requests carry none or */*.
     const accept = req.headers.accept;
     const csv = accept !== undefined && accept.includes('text/csv') && req.accepts(['application/json', 'text/csv']) === 'text/csv';
+    if (csv && request.explain) throw new AppError('NOT_ACCEPTABLE', 'explanations come as JSON only: accept application/json, or leave explain out', '/explain');
     let scored: Scored | Promise<Scored>;
     try {
       scored = deps.scorer.score(model, records, { ...(request.explain ? { explain: true } : {}), ...(csv ? { format: 'csv' } : {}) });
@@ -62,7 +64,9 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   return [...deps.auth, body(deps.maxBytes, { tables: true }), (req, res) => {
     const name = lookupModelName(req.params.name);
     // CSV or NDJSON: left unread by the body parser, parsed here as it streams in.
-    if (req.body === undefined && req.is(TABLE_TYPES)) return readDatasetBody(req, deps.maxBytes).then(({ records }) => scoreNamed(req, res, name, { records, layout: 'table' }));
+    if (req.body === undefined && req.is(TABLE_TYPES)) {
+      return readDatasetBody(req, deps.maxBytes).then(({ records, lines }) => atCsvLines(lines, () => scoreNamed(req, res, name, { records, layout: 'table' })));
+    }
     const input: unknown = req.body;
     // The parsed request holds the records from here: the body goes, so that nothing keeps a
     // batch's records alive while a thread scores it.

@@ -19,12 +19,34 @@ function version(): string {
   return 'unknown';
 }
 
-const USAGE = `usage:
-  nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude COL,...]
-  nce-ood score (--model NAME | --artifact DIR) --data FILE.csv [--keep all|COL,...]
-  nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]
-  nce-ood report --model NAME [--data FILE.csv] [--values] --out report.html
-  nce-ood --version`;
+/** Each command's usage line and what it does, for `nce-ood COMMAND --help`. */
+const HELP: Record<string, { usage: string; about: string }> = {
+  train: {
+    usage: 'nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude COL,...]',
+    about: `Trains a model on the CSV's records and saves it: as a new version of NAME in the registry under
+MODELS_DIR (promoted when it passes the quality gate, or always with --force), or as a folder DIR.
+--config: a JSON file of training options; --exclude: columns left out (default: label,split).`,
+  },
+  score: {
+    usage: 'nce-ood score (--model NAME | --artifact DIR) --data FILE.csv [--keep all|COL,...]',
+    about: `Scores every record of the CSV with the current version of NAME (or the model folder DIR) and
+writes CSV to stdout: score, logRatio, logDensity, percentile, ood, and the columns --keep names.`,
+  },
+  eval: {
+    usage: 'nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]',
+    about: `Trains on the rows whose split column says train, scores the rows that say test, and prints
+the AUROC against the label column (1 = anomaly).`,
+  },
+  report: {
+    usage: 'nce-ood report --model NAME [--data FILE.csv] [--values] --out report.html',
+    about: `Writes a self-contained HTML report of the current version of NAME: its training, calibration
+and, with --data, how the CSV's records score (--values lists them).`,
+  },
+};
+
+const USAGE = `usage:\n${Object.values(HELP)
+  .map((h) => `  ${h.usage}`)
+  .join('\n')}\n  nce-ood COMMAND --help\n  nce-ood --version`;
 
 const COMMANDS: Record<string, (argv: string[], ctx: CliContext) => Promise<void>> = {
   train: trainCommand,
@@ -52,6 +74,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!command) {
     process.stderr.write(`nce-ood: unknown command "${name}" (see nce-ood --help)\n`);
     return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`usage: ${HELP[name].usage}\n\n${HELP[name].about}\n`);
+    return 0;
   }
   try {
     const settings = loadSettings();

@@ -29,13 +29,18 @@ export interface Scheduler {
   stop(): Promise<void>;
 }
 
-/** Checks a cron expression (5 fields, or 6 with seconds first); returns the problem or null. */
+/**
+ * Checks a cron expression (5 fields, or 6 with seconds first); returns the problem or null. A
+ * cron that never fires (February 30th) is a problem too: it is no schedule anyone means.
+ */
 export function cronProblem(cron: string): string | null {
   const fields = cron.trim().split(/\s+/).length;
   if (fields !== 5 && fields !== 6) return `"${cron}" has ${fields} fields; a cron has 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)`;
   try {
-    new Cron(cron, { paused: true }).stop();
-    return null;
+    const parsed = new Cron(cron, { paused: true });
+    const next = parsed.nextRun();
+    parsed.stop();
+    return next === null ? `"${cron}" never fires` : null;
   } catch (e: unknown) {
     return messageOf(e);
   }

@@ -34,11 +34,33 @@ export async function loadArtifact(dir: string): Promise<{ manifest: Manifest; s
 }
 
 /**
+ * Creates `dir` and any missing folder above it, as `mkdir -p` does. Not Node's recursive mkdir:
+ * under a file system that refuses new entries with ENOENT (procfs, a folder under /proc), that
+ * one loops for ever. Here the refusal is the error.
+ */
+export async function makeFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (e: unknown) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw e;
+    await makeFolder(parent);
+    try {
+      await mkdir(dir);
+    } catch (again: unknown) {
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
+    }
+  }
+}
+
+/**
  * Writes `path` (creating its directory) through a temporary file in that directory renamed over
  * it: readers, and a restart after a crash, see the old content or the new one, never part of it.
  */
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeFolder(dirname(path));
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, data);

@@ -12,13 +12,63 @@ export interface ColumnContract {
 }
 
 /**
+ * Share of a column's present values that are numbers at or above which a text among them is taken
+ * for a bad value of a numeric column (refused) rather than a sign that the column is categorical.
+ */
+export const NUMERIC_COLUMN_SHARE = 0.9;
+
+/** Texts that spell a number that is not finite ("NaN", "Infinity", "-inf", "1e400"): a numeric column's bad value. */
+function isNonFiniteNumberText(v: string): boolean {
+  const t = v.trim();
+  return /^[+-]?(nan|inf|infinity)$/i.test(t) || (t !== '' && !Number.isFinite(Number(t)) && !Number.isNaN(Number(t)));
+}
+
+/**
+ * Refuses a column that is numbers but for a few texts, naming the first: one bad value ("x",
+ * "NaN", "1e400") would otherwise make the whole column categorical, and every model of the
+ * dataset would then read its numbers as unrelated labels. A column counts as numeric when at
+ * least {@link NUMERIC_COLUMN_SHARE} of its present values are numbers, or when a text in it
+ * spells a non-finite number.
+ * @throws NceError INVALID_RECORD naming the record and field
+ */
+function checkMixedColumns(columns: readonly string[], records: readonly DataRecord[]): void {
+  for (const name of columns) {
+    let numbers = 0;
+    let texts = 0;
+    let first = -1;
+    let nonFinite = -1;
+    records.forEach((r, i) => {
+      const v = r[name];
+      if (typeof v === 'number') numbers++;
+      else if (typeof v === 'string') {
+        texts++;
+        if (first < 0) first = i;
+        if (nonFinite < 0 && isNonFiniteNumberText(v)) nonFinite = i;
+      }
+    });
+    if (numbers === 0 || texts === 0) continue;
+    const at = nonFinite >= 0 ? nonFinite : numbers / (numbers + texts) >= NUMERIC_COLUMN_SHARE ? first : -1;
+    if (at < 0) continue;
+    const value = JSON.stringify(records[at][name]);
+    throw new NceError(
+      'INVALID_RECORD',
+      `record ${at} field "${name}" is ${value}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (an empty CSV cell). Nothing was stored.`,
+      { record: at, field: name },
+    );
+  }
+}
+
+/**
  * The contract of a new dataset, from its records, read as the engine reads features
  * (`inferSchema`): a column is categorical when any value is a string, numeric otherwise; null is
- * allowed where the records had one. A dataset without records (possible in a store, not through
+ * allowed where the records had one. A column of numbers with a few texts is refused
+ * (see {@link checkMixedColumns}). A dataset without records (possible in a store, not through
  * the API) gets numeric columns that are never missing.
+ * @throws NceError INVALID_RECORD naming the record and field
  */
 export function contractOf(columns: readonly string[], records: readonly DataRecord[]): ColumnContract[] {
   if (records.length === 0) return columns.map((name) => ({ name, kind: 'numeric', missing: false }));
+  checkMixedColumns(columns, records);
   return inferSchema(records, columns).map((f) =>
     f.kind === 'numeric' ? { name: f.name, kind: 'numeric', missing: f.hasMissing } : { name: f.name, kind: 'categorical', missing: f.hasMissing, categories: f.categories },
   );

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Artifact } from '../nce';
 import { loadArtifact, saveArtifact } from './artifact-files';
-import { KeyedSerial } from './files';
+import { KeyedSerial, makeFolder } from './files';
 import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound, versionsToPrune } from './model-store';
 
 const CURRENT = 'CURRENT';
@@ -63,7 +63,7 @@ export class FsModelStore implements ModelStore {
 
   private async saveNow(name: string, artifact: Artifact, options: SaveOptions): Promise<string> {
     const dir = join(this.root, name);
-    await mkdir(dir, { recursive: true });
+    await makeFolder(dir);
     const version = newVersionId();
     const tmp = join(dir, `.tmp-${version}`);
     try {
@@ -120,7 +120,7 @@ export class FsModelStore implements ModelStore {
   delete(name: string): Promise<boolean> {
     return this.serial.run(name, async () => {
       const dir = join(this.root, name);
-      await mkdir(join(this.root, TOMBSTONES), { recursive: true });
+      await makeFolder(join(this.root, TOMBSTONES));
       await writeFile(join(this.root, TOMBSTONES, name), `${new Date().toISOString()}\n`);
       if ((await this.currentVersion(name)) === null && (await this.versions(name)).length === 0) return false;
       // Renamed away first, so readers see the whole model or none of it.
@@ -150,7 +150,7 @@ export class FsModelStore implements ModelStore {
   async writable(): Promise<StoreWritability> {
     const probe = join(this.root, `.probe-${randomBytes(3).toString('hex')}`);
     try {
-      await mkdir(this.root, { recursive: true });
+      await makeFolder(this.root);
       await writeFile(probe, 'probe\n');
       await unlink(probe);
       return 'ok';

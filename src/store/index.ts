@@ -9,7 +9,7 @@ export { RedisDatasetStore } from './redis-dataset-store';
 export { RedisModelStore } from './redis-model-store';
 export { type ModelEvent, redisKeys } from './redis-keys';
 export { guardRedis, openRedis, type RedisRole } from './redis-connection';
-export { KeyedSerial, writeFileAtomic } from './files';
+export { KeyedSerial, makeFolder, writeFileAtomic } from './files';
 export { loadArtifact, saveArtifact } from './artifact-files';
 export { sweepLeftovers } from './sweep';
 export { describeVersions, type VersionSummary } from './version-list';

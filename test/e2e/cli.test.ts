@@ -40,6 +40,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+describe('nce-ood COMMAND --help', () => {
+  it('prints the command\'s usage and what it does, and exits 0', () => {
+    for (const command of ['train', 'score', 'eval', 'report']) {
+      const r = cli(command, '--help');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^usage: nce-ood ${command} +\\(?--`));
+    }
+    expect(cli('--help').stdout).toContain('nce-ood COMMAND --help');
+  });
+});
+
 describe('nce-ood --version', () => {
   it('prints the package version', () => {
     const r = cli('--version');
@@ -145,13 +156,19 @@ describe('nce-ood train and score', () => {
     expect(refused.status).toBe(0);
     expect(refused.stderr).toContain('left out: label, split');
     expect(refused.stderr).toMatch(/as a candidate, not current: validation AUC .* below the gate's minimum 1/);
-    expect(cli('score', '--model', 'gated', '--data', join(dir, 'train.csv')).stderr).toContain('no model "gated"');
+    const none = cli('score', '--model', 'gated', '--data', join(dir, 'train.csv'));
+    expect(none.stderr).toContain('no model "gated"');
+    expect(none.status).toBe(1);
     const forced = trainGated('--force');
     expect(forced.status).toBe(0);
     expect(forced.stderr).toMatch(/now current/);
     const current = readFileSync(join(dir, 'registry', 'gated', 'CURRENT'), 'utf8').trim();
     const manifest = JSON.parse(readFileSync(join(dir, 'registry', 'gated', current, 'manifest.json'), 'utf8')) as { schema: { name: string }[] };
     expect(manifest.schema.map((f) => f.name)).toEqual(['x', 'y', 'kind']);
+    // The registry's model folder given as an artifact: pointed to --model, or to one version's folder.
+    const folder = cli('score', '--artifact', join(dir, 'registry', 'gated'), '--data', join(dir, 'train.csv'));
+    expect(folder.status).toBe(1);
+    expect(folder.stderr).toContain(`is a model folder of a registry, not one version: score its current version with MODELS_DIR=${join(dir, 'registry')} and --model gated`);
 
     await writeFile(join(dir, 'ids.csv'), ['id,x,y,kind,note', 'a-1,0,0,p,"plain, with a comma"', 'a-2,6,-6,q,"say ""hi"""', ''].join('\n'));
     const kept = cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'id,note');

@@ -83,6 +83,8 @@ describe('embedded mode, end to end', () => {
     await request(app).put('/v1/datasets/sched').send({ records: Array.from({ length: 60 }, (_, i) => ({ x: Math.sin(i), y: Math.cos(i) })) });
     const bad = await request(app).put('/v1/models/sched/schedule').send({ cron: 'every minute', dataset: 'sched' });
     expect(bad.body).toMatchObject({ status: 400, pointer: '/cron', detail: expect.stringContaining('has 2 fields; a cron has 5') });
+    const never = await request(app).put('/v1/models/sched/schedule').send({ cron: '0 3 30 2 *', dataset: 'sched' });
+    expect(never.body).toMatchObject({ status: 400, pointer: '/cron', detail: expect.stringContaining('never fires') });
     const badZone = await request(app).put('/v1/models/sched/schedule').send({ cron: '0 3 * * *', dataset: 'sched', timezone: 'Mars/Olympus' });
     expect(badZone.body).toMatchObject({ status: 400, pointer: '/timezone' });
     // The next run is at 03:00 on Berlin's clocks (01:00 or 02:00 UTC), not at 03:00 UTC.

@@ -34,6 +34,19 @@ describe('start-up', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('when MODELS_DIR cannot be created (under /proc), exits non-zero at once naming the setting', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-startup-'));
+    try {
+      const models = `/proc/nce-ood-${process.pid}/models`;
+      const service = run(process.execPath, [join(ROOT, 'dist/src/main.js')], { PORT: String(await freePort()), MODELS_DIR: models, DATASETS_DIR: join(dir, 'd'), LOG_LEVEL: 'silent' });
+      const code = await new Promise<number | null>((ok) => service.child.once('exit', (c) => ok(c)));
+      expect(code).toBe(1);
+      expect(service.output().trim()).toMatch(new RegExp(`^nce-ood: cannot start: MODELS_DIR "${models}" cannot be used as a folder \\(ENOENT`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('shutdown', () => {

@@ -43,6 +43,47 @@ describe('data contract', () => {
     expect(good.body.rows).toBe(201);
   });
 
+  it.each([
+    ['x', 'x'],
+    ['NaN', 'NaN'],
+    ['1e400', '1e400'],
+  ])('creating a dataset whose numeric column holds one %s is a 400 naming its CSV line and field, and nothing is stored', async (cell, shown) => {
+    const { app } = running.service;
+    // Record 7 is the CSV's line 9 (the header is line 1).
+    const csv = payments(200, 4, (i) => (i === 7 ? cell : 20 + i));
+    const res = await request(app).put('/v1/datasets/typo').set('content-type', 'text/csv').send(csv);
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.body).toMatchObject({ code: 'INVALID_RECORD', pointer: '/records/7/amount' });
+    expect(res.body.detail).toContain('CSV line 9');
+    expect(res.body.detail).toContain(`"${shown}"`);
+    expect(res.body.detail).toContain('199 of the column');
+    expect((await request(app).get('/v1/datasets/typo')).status).toBe(404);
+  });
+
+  it('a JSON dataset with one text among numbers is refused; a column of mixed codes stays categorical', async () => {
+    const { app } = running.service;
+    const records = Array.from({ length: 50 }, (_, i) => ({ amount: i === 3 ? 'n/a' : i, code: i % 3 === 0 ? `A${i}` : i }));
+    const res = await request(app).put('/v1/datasets/mixed').send({ records });
+    expect(res.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/3/amount' });
+    expect(res.body.detail).not.toContain('CSV line');
+    const codes = records.map((r, i) => ({ ...r, amount: i }));
+    expect((await request(app).put('/v1/datasets/mixed').send({ records: codes })).status).toBe(200);
+    expect((await request(app).get('/v1/datasets/mixed')).body.schema).toEqual([
+      { name: 'amount', kind: 'numeric', missing: false },
+      expect.objectContaining({ name: 'code', kind: 'categorical' }),
+    ]);
+  });
+
+  it('an append of CSV that breaks the contract names the CSV line', async () => {
+    const { app } = running.service;
+    await request(app).put('/v1/datasets/lines').set('content-type', 'text/csv').send(payments(20, 5));
+    const res = await request(app).post('/v1/datasets/lines/records').set('content-type', 'text/csv').send('amount,channel\n12,web\n,web\n');
+    expect(res.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/amount' });
+    expect(res.body.detail).toMatch(/^CSV line 3: record 1 field "amount" is missing/);
+    expect((await request(app).get('/v1/datasets/lines')).body.rows).toBe(20);
+  });
+
   it('a retrain whose features changed kind stays a candidate with SCHEMA_CHANGED, unless the request says allowSchemaChange', async () => {
     const { app } = running.service;
     await request(app).put('/v1/datasets/shop').set('content-type', 'text/csv').send(payments(200, 2));

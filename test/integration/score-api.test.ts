@@ -87,6 +87,9 @@ describe('POST /v1/models/:name/score', () => {
     expect(asCsv.status).toBe(200);
     expect(asCsv.headers['content-type']).toContain('text/csv');
     expect(asCsv.headers['x-model-version']).toBe(await store.currentVersion(name));
+    const explainedCsv = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('accept', 'text/csv').send({ columns, explain: true });
+    expect(explainedCsv.status).toBe(406);
+    expect(explainedCsv.body).toMatchObject({ code: 'NOT_ACCEPTABLE', pointer: '/explain' });
     const lines = asCsv.text.trim().split('\n');
     expect(lines[0]).toBe('score,logRatio,logDensity,percentile,ood');
     expect(lines.slice(1).map((l) => Number(l.split(',')[0]))).toEqual(objects.map((r) => r.score));
@@ -99,6 +102,11 @@ describe('POST /v1/models/:name/score', () => {
     expect(wrongType.body).toMatchObject({ status: 400, pointer: '/columns/f0/0' });
     const badCsv = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send('f0,f1,f2\n1,2\n');
     expect(badCsv.body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', detail: expect.stringContaining('body:2') });
+    // A bad cell of a CSV body is named by its line, as an editor numbers it (the header is line 1).
+    const textCell = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send('f0,f1,f2\n1,2,3\n1,x,3\n');
+    expect(textCell.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/f1', detail: expect.stringMatching(/^CSV line 3: /) });
+    const empty = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send('f0,f1,f2\n');
+    expect(empty.body).toMatchObject({ status: 400, detail: 'the body has no records' });
     const tooMany = await score({ columns: { f0: Array(51).fill(0), f1: Array(51).fill(0), f2: Array(51).fill(0) } });
     expect(tooMany.body).toMatchObject({ status: 413, code: 'BATCH_TOO_LARGE', pointer: '/columns' });
   });

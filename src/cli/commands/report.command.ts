@@ -4,6 +4,7 @@ import { type DataRecord, Detector, explain, initBackend, type Manifest, NceErro
 import { DriftMonitor, flaggedRecord, type FlaggedRecord, RecentTraffic, type TrafficView, type WindowContents } from '../../metrics';
 import { CsvError, type CsvTable, describeVersions, FsModelStore, NAME_PATTERN, readCsv } from '../../store';
 import { modelConsole, reportHtml } from '../../ui';
+import { AppError } from '../../errors';
 import { parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
 
@@ -26,7 +27,7 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
   if (!NAME_PATTERN.test(name)) throw new UsageError('--model names a model in the registry (1-64 letters, digits, "_" or "-")');
   const store = new FsModelStore(ctx.modelsDir);
   const version = await store.currentVersion(name);
-  if (version === null) throw new UsageError(`no model "${name}" in ${ctx.modelsDir} (MODELS_DIR)`);
+  if (version === null) throw new AppError('MODEL_NOT_FOUND', `no model "${name}" in ${ctx.modelsDir} (MODELS_DIR)`);
   const loaded = await store.load(name, version);
   const keepValues = flags.values !== undefined;
   // The file is one window, seen at one instant.

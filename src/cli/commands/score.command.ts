@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Detector, initBackend, type ModelState, NceError } from '../../nce';
 import { CSV_HEADER, csvRows } from '../../serving';
 import { CsvError, type CsvTable, FsModelStore, loadArtifact, readCsv } from '../../store';
+import { AppError } from '../../errors';
 import { modelOrArtifact, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
 
@@ -51,10 +54,21 @@ export async function scoreCommand(argv: string[], ctx: CliContext): Promise<voi
 
 /** The model's state and how to name it: the current version of a registry model, or a folder's artifact. */
 async function modelToScore(target: { model: string } | { artifact: string }, ctx: CliContext): Promise<{ state: ModelState; label: string }> {
-  if ('artifact' in target) return { state: (await loadArtifact(target.artifact)).state, label: target.artifact };
+  if ('artifact' in target) {
+    const dir = target.artifact;
+    try {
+      return { state: (await loadArtifact(dir)).state, label: dir };
+    } catch (e: unknown) {
+      // A registry's model folder (its versions, and CURRENT naming one) is not itself an artifact.
+      if (e instanceof NceError && e.code === 'ARTIFACT_INVALID' && existsSync(join(dir, 'CURRENT'))) {
+        throw new NceError('ARTIFACT_INVALID', `${dir} is a model folder of a registry, not one version: score its current version with MODELS_DIR=${dirname(resolve(dir))} and --model ${basename(resolve(dir))}, or one version with --artifact ${join(dir, 'VERSION')}`, { cause: e });
+      }
+      throw e;
+    }
+  }
   const store = new FsModelStore(ctx.modelsDir);
   const version = await store.currentVersion(target.model);
-  if (version === null) throw new UsageError(`no model "${target.model}" in ${ctx.modelsDir} (MODELS_DIR); for a model folder, use --artifact DIR`);
+  if (version === null) throw new AppError('MODEL_NOT_FOUND', `no model "${target.model}" in ${ctx.modelsDir} (MODELS_DIR); for a model folder, use --artifact DIR`);
   return { state: (await store.load(target.model, version)).state, label: `model ${target.model} version ${version}` };
 }
 
