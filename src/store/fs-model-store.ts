@@ -4,13 +4,18 @@ import { join } from 'node:path';
 import type { Artifact } from '../nce';
 import { loadArtifact, saveArtifact } from './artifact-files';
 import { KeyedSerial, makeFolder } from './files';
-import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound, versionsToPrune } from './model-store';
+import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound, versionsToPrune } from './model-store';
 
 const CURRENT = 'CURRENT';
 const CANDIDATE = 'CANDIDATE';
 const JOB = 'JOB';
 /** Folder of one file per deleted model name: when it was deleted (see ModelStore.deletedAt). */
 const TOMBSTONES = '.deletions';
+
+/** Whether a deletion at `at` is still remembered; an unreadable date is not. */
+function remembered(at: Date): boolean {
+  return Date.now() - at.getTime() < DELETION_MEMORY_MS;
+}
 
 /**
  * The model registry on a filesystem: `root/<name>/<version>/{manifest.json,weights.bin}` and
@@ -117,7 +122,8 @@ export class FsModelStore implements ModelStore {
     });
   }
 
-  delete(name: string): Promise<boolean> {
+  async delete(name: string): Promise<boolean> {
+    await this.forgetOldDeletions();
     return this.serial.run(name, async () => {
       const dir = join(this.root, name);
       await makeFolder(join(this.root, TOMBSTONES));
@@ -138,11 +144,33 @@ export class FsModelStore implements ModelStore {
   }
 
   async deletedAt(name: string): Promise<Date | null> {
+    let at: Date;
     try {
-      return new Date((await readFile(join(this.root, TOMBSTONES, name), 'utf8')).trim());
+      at = new Date((await readFile(join(this.root, TOMBSTONES, name), 'utf8')).trim());
     } catch (e: unknown) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
+    }
+    return remembered(at) ? at : null;
+  }
+
+  /**
+   * Removes the records of deletions older than {@link DELETION_MEMORY_MS}: a delete of a name that
+   * never existed leaves one too. Each is checked and removed in its name's turn, so a delete of
+   * that name running now cannot have its fresh record removed.
+   */
+  private async forgetOldDeletions(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.root, TOMBSTONES));
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    for (const name of names) {
+      await this.serial.run(name, async () => {
+        if ((await this.deletedAt(name)) === null) await rm(join(this.root, TOMBSTONES, name), { force: true });
+      });
     }
   }
 

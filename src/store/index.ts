@@ -1,6 +1,6 @@
 /** Model registry and dataset storage. */
 export { FsModelStore } from './fs-model-store';
-export { type LoadedModel, type ModelStore, NAME_PATTERN, VERSION_PATTERN } from './model-store';
+export { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, NAME_PATTERN, VERSION_PATTERN } from './model-store';
 export { CsvError, type CsvTable, parseCsv, parseCsvStream, readCsv, typeField } from './csv-parser';
 export { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-store';
 export { checkContract, type ColumnContract, contractOf } from './dataset-contract';

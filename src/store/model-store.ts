@@ -64,7 +64,10 @@ export interface ModelStore {
    * (see {@link deletedAt}), so a training job enqueued before cannot bring the model back.
    */
   delete(name: string): Promise<boolean>;
-  /** When the model was last deleted (asked to be, whether or not it had versions), or null. */
+  /**
+   * When the model was last deleted (asked to be, whether or not it had versions), or null; a
+   * deletion is remembered for {@link DELETION_MEMORY_MS}.
+   */
   deletedAt(name: string): Promise<Date | null>;
   /**
    * Whether a version could be written now: 'ok', or 'full' (no space left) or 'read-only'
@@ -95,3 +98,6 @@ export function versionsToPrune(versions: readonly string[], current: string | n
   }
   return sorted.filter((v) => !spared.has(v));
 }
+
+/** How long a deletion is remembered (see {@link ModelStore.deletedAt}): longer than any training job waits and runs. */
+export const DELETION_MEMORY_MS = 7 * 24 * 3600 * 1000;

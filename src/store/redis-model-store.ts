@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type Artifact, fromArtifact, NceError } from '../nce';
-import { type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound, versionsToPrune } from './model-store';
+import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound, versionsToPrune } from './model-store';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
 /** Deletes a model's versions, current pointer and name, and announces it; 0 when there was none. */
@@ -121,7 +121,7 @@ export class RedisModelStore implements ModelStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    await this.redis.set(redisKeys.deleted(name), String(Date.now()), 'EX', DELETION_MEMORY_SECONDS);
+    await this.redis.set(redisKeys.deleted(name), String(Date.now()), 'PX', DELETION_MEMORY_MS);
     // One script, so a version saved while the model is being deleted cannot be orphaned or
     // bring the model back: Redis runs it atomically.
     const deleted = await this.redis.eval(
@@ -144,8 +144,6 @@ export class RedisModelStore implements ModelStore {
   }
 }
 
-/** How long a deletion is remembered: longer than any training job waits and runs. */
-const DELETION_MEMORY_SECONDS = 7 * 24 * 3600;
 
 function event(e: ModelEvent): string {
   return JSON.stringify(e);

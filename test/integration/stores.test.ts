@@ -1,9 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
-import { type DatasetStore, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from '../../src/store';
+import { type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { runTrainJob } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
@@ -195,6 +195,20 @@ describe.each(kinds)('%s stores', (_kind, make) => {
       await expect(datasets.append(name, [{ a: 2 }])).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' });
       expect(await datasets.info(name)).toBeNull();
     }
+  });
+});
+
+describe('filesystem model store', () => {
+  it('forgets a deletion after DELETION_MEMORY_MS, and drops its record at the next delete', async () => {
+    const root = join(dir, `forget-${suffix()}`);
+    const models = new FsModelStore(root);
+    expect(await models.delete('never-was')).toBe(false);
+    expect(await models.deletedAt('never-was')).not.toBeNull();
+    // Deleted longer ago than the store remembers.
+    await writeFile(join(root, '.deletions', 'never-was'), `${new Date(Date.now() - DELETION_MEMORY_MS - 1000).toISOString()}\n`);
+    expect(await models.deletedAt('never-was')).toBeNull();
+    expect(await models.delete('other')).toBe(false);
+    expect((await readdir(join(root, '.deletions'))).sort()).toEqual(['other']);
   });
 });
 
