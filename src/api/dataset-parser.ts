@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { DataRecord } from '../nce';
-import { parseCsvStream } from '../store';
+import { parseCsvStream, RESERVED_FIELD } from '../store';
 import { TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
 import { fieldValue, requestError } from './validation';
@@ -34,6 +34,7 @@ export async function readDatasetBody(req: Request, limit: number): Promise<{ co
       columns = records.length ? Object.keys(records[0]) : [];
     }
   } else {
+    reservedField((req.body as { records?: unknown } | undefined)?.records);
     const parsed = datasetJsonSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     records = parsed.data.records;
@@ -60,6 +61,16 @@ export async function atCsvLines<T>(lines: readonly number[] | undefined, check:
     if (line === undefined) throw e;
     throw new AppError(err.code, `CSV line ${line}: ${err.message}`, err.pointer, { cause: e });
   }
+}
+
+/** Refuses a record (of a raw, unvalidated list) with a "__proto__" field, which validation would silently drop. */
+function reservedField(records: unknown, offset = 0): void {
+  if (!Array.isArray(records)) return;
+  records.forEach((r, i) => {
+    if (r !== null && typeof r === 'object' && Object.prototype.hasOwnProperty.call(r, RESERVED_FIELD)) {
+      throw new AppError('INVALID_RECORD', `record ${i + offset} has a field "${RESERVED_FIELD}", which cannot name a column`, `/records/${i + offset}/${RESERVED_FIELD}`);
+    }
+  });
 }
 
 /** Every record has exactly `columns`. */
@@ -101,6 +112,7 @@ async function parseNdjson(source: AsyncIterable<Buffer>): Promise<DataRecord[]>
     } catch {
       throw new AppError('MALFORMED_BODY', `NDJSON line ${n} is not valid JSON`);
     }
+    reservedField([parsed], records.length);
     const r = value.safeParse(parsed);
     if (!r.success) {
       const issue = r.error.issues[0];

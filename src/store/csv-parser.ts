@@ -84,6 +84,12 @@ class CsvRecords {
   }
 }
 
+/**
+ * The one name no column may have: JSON readers (and the request validation) drop a
+ * "__proto__" key, so such a column would vanish from some records and not from others.
+ */
+export const RESERVED_FIELD = '__proto__';
+
 function checkHeader(record: string[], line: number, file: string): string[] {
   const header = record.map((h) => h.trim());
   const seen = new Set<string>();
@@ -91,6 +97,7 @@ function checkHeader(record: string[], line: number, file: string): string[] {
     if (h === '') throw new CsvError(file, line, `header column ${i + 1} is empty`);
     if (typeof typeField(h) === 'number') throw new CsvError(file, line, `header column ${i + 1} is the number "${h}": the first row must name the columns`);
     if (seen.has(h)) throw new CsvError(file, line, `duplicate column "${h}"`);
+    if (h === RESERVED_FIELD) throw new CsvError(file, line, `header column ${i + 1} is "${RESERVED_FIELD}", which cannot name a column`);
     seen.add(h);
   });
   return header;

@@ -75,6 +75,17 @@ describe('data contract', () => {
     ]);
   });
 
+  it('a column named __proto__ is refused in CSV, NDJSON and JSON, not dropped from some records', async () => {
+    const { app } = running.service;
+    const csv = await request(app).put('/v1/datasets/proto').set('content-type', 'text/csv').send('__proto__,a\n1,2\n');
+    expect(csv.body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', detail: expect.stringContaining('"__proto__", which cannot name a column') });
+    const json = await request(app).put('/v1/datasets/proto').set('content-type', 'application/json').send('{"records":[{"a":1},{"__proto__":1,"a":2}]}');
+    expect(json.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/__proto__' });
+    const ndjson = await request(app).put('/v1/datasets/proto').set('content-type', 'application/x-ndjson').send('{"a":1}\n{"__proto__":1,"a":2}\n');
+    expect(ndjson.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/__proto__' });
+    expect((await request(app).get('/v1/datasets/proto')).status).toBe(404);
+  });
+
   it('an append of CSV that breaks the contract names the CSV line', async () => {
     const { app } = running.service;
     await request(app).put('/v1/datasets/lines').set('content-type', 'text/csv').send(payments(20, 5));
