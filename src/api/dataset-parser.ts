@@ -1,4 +1,6 @@
 import { createInterface } from 'node:readline';
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { z } from 'zod';
@@ -86,20 +88,63 @@ export function checkColumns(records: readonly DataRecord[], columns: readonly s
   });
 }
 
-/** The request body's bytes, refusing more than `limit` (first by Content-Length, then as they come). */
-async function* limited(req: Request, limit: number): AsyncGenerator<Buffer> {
+/** Decompressors of the Content-Encodings a table body may have (as JSON bodies may). */
+const DECOMPRESSORS: Record<string, () => Transform> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+/**
+ * The request body as UTF-8 text, decompressed as its Content-Encoding says, refusing more than
+ * `limit` bytes (first by Content-Length, then as they come, compressed and decompressed alike).
+ * Bytes that are not UTF-8 are refused, not replaced: a replaced byte would be stored as a new
+ * category, and the same value sent correctly would then look unseen.
+ */
+async function* limited(req: Request, limit: number): AsyncGenerator<string> {
   const tooLarge = () => new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
   if (Number(req.get('content-length') ?? 0) > limit) throw tooLarge();
+  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  const decompressor = encoding === 'identity' ? null : DECOMPRESSORS[encoding];
+  if (decompressor === undefined) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${encoding}": send gzip, deflate, br or none`);
+  const inflate = decompressor?.() ?? null;
+  const text = new TextDecoder('utf-8', { fatal: true });
   let bytes = 0;
-  // Not destroyed when parsing stops early: the error handler drains the rest, so the client gets the answer.
-  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > limit) throw tooLarge();
-    yield chunk;
+  const decode = (chunk: Buffer | null): string => {
+    try {
+      return chunk === null ? text.decode() : text.decode(chunk, { stream: true });
+    } catch {
+      throw new AppError('MALFORMED_BODY', 'the body is not valid UTF-8: send CSV and NDJSON in UTF-8');
+    }
+  };
+  if (inflate) {
+    req.pipe(inflate);
+    req.once('error', (e) => inflate.destroy(e));
   }
+  try {
+    // Not destroyed when parsing stops early: the error handler drains the rest, so the client gets the answer.
+    for await (const chunk of (inflate ?? req).iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > limit) throw tooLarge();
+      yield decode(chunk);
+    }
+  } catch (e: unknown) {
+    // zlib's and brotli's errors: the bytes are not in the Content-Encoding given.
+    if (inflate && !(e instanceof AppError)) {
+      throw new AppError('MALFORMED_BODY', `the body could not be decompressed as its Content-Encoding (${encoding}) says`);
+    }
+    throw e;
+  } finally {
+    if (inflate) {
+      req.unpipe(inflate);
+      inflate.destroy();
+    }
+  }
+  yield decode(null);
 }
 
-async function parseNdjson(source: AsyncIterable<Buffer>): Promise<DataRecord[]> {
+async function parseNdjson(source: AsyncIterable<string>): Promise<DataRecord[]> {
   const records: DataRecord[] = [];
   const value = z.record(z.string(), fieldValue);
   let n = 0;

@@ -27,8 +27,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     const parsed = trainRequestSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     const dataset = validName(parsed.data.dataset, 'dataset');
-    checkTrainingConfig(parsed.data.config);
-    await checkTrainable(deps.datasets, dataset);
+    await checkTrainable(deps.datasets, dataset, checkTrainingConfig(parsed.data.config));
     const job = await deps.queue.enqueue({ kind: 'train', model, dataset, config: parsed.data.config ?? {}, ...(parsed.data.allowSchemaChange ? { allowSchemaChange: true } : {}) });
     res.status(202).location(`/v1/jobs/${job.id}`).json({ jobId: job.id, state: job.state });
   });

@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { isUtf8 } from 'node:buffer';
 import getRawBody from 'raw-body';
 import { AppError } from '../errors';
 
@@ -32,14 +33,16 @@ export function body(limit: number, options: { tables?: boolean } = {}): Request
     }
     next();
   };
-  const parse = express.json({ limit, type: JSON_TYPES });
+  const parse = express.json({ limit, type: JSON_TYPES, verify: refuseInvalidUtf8 });
   // One layer for both: every layer costs each request a dispatch.
   return (req, res, next) => {
     if (!isPlainJson(req)) return parse(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
-    getRawBody(req, { limit, length: req.headers['content-length'], encoding: 'utf8' }, (err, text) => {
+    getRawBody(req, { limit, length: req.headers['content-length'] }, (err, bytes) => {
       if (err) return next(err);
+      if (!isUtf8(bytes)) return next(notUtf8());
       try {
-        req.body = parseStrict(text);
+        // A leading byte-order mark is dropped, as body-parser's decoding drops it.
+        req.body = parseStrict(bytes.toString('utf8', bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0));
       } catch {
         return next(notJson());
       }
@@ -56,6 +59,21 @@ function isPlainJson(req: Request): boolean {
   const { 'content-type': type, 'content-length': length, 'content-encoding': encoding } = req.headers;
   return (type === 'application/json' || type === 'application/json; charset=utf-8') && length !== undefined && encoding === undefined;
 }
+
+/** The answer to a body whose bytes are not UTF-8 (they are refused, not replaced: see the table bodies' reader). */
+export const notUtf8 = (): AppError => new AppError('MALFORMED_BODY', 'the body is not valid UTF-8');
+
+/**
+ * body-parser's `verify` hook: refuses a UTF-8 body (as declared, or by default) whose bytes are
+ * not UTF-8, which body-parser would decode with replacement characters. Thrown with a `type` of
+ * its own, which the error handler turns into {@link notUtf8}.
+ */
+function refuseInvalidUtf8(_req: unknown, _res: unknown, bytes: Buffer, encoding: string): void {
+  if (/^utf-?8$/i.test(encoding) && !isUtf8(bytes)) throw Object.assign(new Error('the body is not valid UTF-8'), { type: NOT_UTF8 });
+}
+
+/** The `type` of body-parser's error for a body refused by {@link refuseInvalidUtf8}. */
+export const NOT_UTF8 = 'body.not.utf8';
 
 /** JSON.parse as body-parser's strict mode: an empty body is `{}`, a top level other than an object or array is refused. */
 function parseStrict(text: string): unknown {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig } from '../nce';
+import { featureColumns, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
 import { type DatasetStore, NAME_PATTERN } from '../store';
 import { AppError, escapePointer } from '../errors';
 
@@ -31,24 +31,29 @@ export function lookupModelName(raw: unknown): string {
   return name;
 }
 
-/** Checks a training config with the engine's own schema; a bad key is a 400 pointing into /config. */
-export function checkTrainingConfig(config: unknown): void {
+/** Runs `check`; the engine's INVALID_CONFIG it throws is, to the API, a request whose /config part is wrong (a 400 pointing there). */
+function asConfigRequest<T>(check: () => T): T {
   try {
-    resolveTrainingConfig(config ?? {});
+    return check();
   } catch (e: unknown) {
-    // The engine's INVALID_CONFIG is, to the API, a request whose /config part is wrong.
     if (e instanceof NceError && e.code === 'INVALID_CONFIG') throw new AppError('INVALID_REQUEST', e.message, e.field ? `/config/${e.field.replace(/\./g, '/')}` : undefined);
     throw e;
   }
+}
+
+/** Checks a training config with the engine's own schema; a bad key is a 400 pointing into /config. */
+export function checkTrainingConfig(config: unknown): TrainingConfig {
+  return asConfigRequest(() => resolveTrainingConfig(config ?? {}));
 }
 
 /**
  * Refuses at once what a training job would fail on later: a dataset that does not exist (404)
  * or holds fewer records than training needs (422 INSUFFICIENT_DATA).
  */
-export async function checkTrainable(datasets: DatasetStore, dataset: string): Promise<void> {
+export async function checkTrainable(datasets: DatasetStore, dataset: string, config: TrainingConfig): Promise<void> {
   const info = await datasets.info(dataset);
   if (!info) throw new AppError('NOT_FOUND', `dataset "${dataset}" does not exist`, '/dataset');
+  asConfigRequest(() => featureColumns(info.columns, config.exclude));
   if (info.rows < MIN_TRAINING_RECORDS) {
     throw new AppError('INSUFFICIENT_DATA', `dataset "${dataset}" has ${info.rows} records; training needs at least ${MIN_TRAINING_RECORDS}`, '/dataset');
   }

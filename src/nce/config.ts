@@ -114,6 +114,11 @@ export const trainingConfigSchema = z
   .object({
     /** The noise distribution q. @defaultValue {@link DEFAULT_NOISE} */
     noise: noiseSpecSchema.default(DEFAULT_NOISE),
+    /**
+     * Columns of the records left out of the features: an id, a label, a timestamp that says
+     * nothing of normality. Each must be a column of the training records. @defaultValue []
+     */
+    exclude: z.array(z.string().min(1)).max(10_000).default([]),
     /** nu: noise samples per real record, drawn fresh every epoch. @defaultValue 4 */
     noiseRatio: z.number().int().min(1).max(64).default(4),
     /** Hidden layer widths of the classifier; default: {@link defaultHiddenUnits} of the training rows. */

@@ -18,7 +18,7 @@ export { messageOf, NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';
 export type { FittedNoise, NoiseSpec } from './noise';
 export { type DataRecord, type Feature, type FieldReader, type FieldValue, fieldReader, inferSchema } from './schema';
-export { type EpochProgress, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';
+export { type EpochProgress, featureColumns, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';
 export {
   type Artifact,
   FORMAT_VERSION,

@@ -103,7 +103,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   }
   const started = Date.now();
   const rng = createRng(config.seed);
-  const schema = inferSchema(records, options.columns);
+  const schema = inferSchema(records, featureColumns(options.columns ?? Object.keys(records[0]), config.exclude));
   const layout = layoutOf(schema);
   const all = encode(schema, records);
   // The held-out records are shared by both passes and never trimmed: the threshold is calibrated
@@ -310,6 +310,18 @@ async function fitClassifier(
     valAuc: best.valAuc,
     samples,
   };
+}
+
+/**
+ * The columns that are features: `columns` without those `exclude` names.
+ * @throws NceError INVALID_CONFIG when `exclude` names a column that is not there, or leaves none
+ */
+export function featureColumns(columns: readonly string[], exclude: readonly string[]): string[] {
+  const unknown = exclude.findIndex((c) => !columns.includes(c));
+  if (unknown >= 0) throw new NceError('INVALID_CONFIG', `exclude names "${exclude[unknown]}", which is not a column (columns: ${columns.join(', ')})`, { field: `exclude.${unknown}` });
+  const kept = columns.filter((c) => !exclude.includes(c));
+  if (kept.length === 0) throw new NceError('INVALID_CONFIG', 'exclude leaves no column to train on', { field: 'exclude' });
+  return kept;
 }
 
 /**

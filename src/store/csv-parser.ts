@@ -23,13 +23,17 @@ export class CsvError extends AppError {
   }
 }
 
+/** A decimal number as CSV writers write one: sign, digits, point, exponent; not hex, octal or binary. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /**
- * Types one CSV field: a value that parses as a finite number is numeric, any other non-empty value
- * is a category, an empty field is missing.
+ * Types one CSV field: a decimal number that is finite is numeric, any other non-empty value
+ * (including "0x10", which JavaScript would read as 16) is a category, an empty field is missing.
  */
 export function typeField(raw: string): FieldValue {
   const t = raw.trim();
   if (t === '') return null;
+  if (!DECIMAL.test(t)) return raw;
   const n = Number(t);
   return Number.isFinite(n) ? n : raw;
 }

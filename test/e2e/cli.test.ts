@@ -139,6 +139,9 @@ describe('nce-ood train and score', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toContain("'--epochs'");
+    const notColumn = cli('train', '--data', join(dir, 'eval.csv'), '--artifact', join(dir, 'never'), '--exclude', 'label,nosuch');
+    expect(notColumn.status).toBe(2);
+    expect(notColumn.stderr).toContain('--exclude names "nosuch", which is not a column');
     const missing = cli('score', '--data', 'x.csv');
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain('give exactly one of --model NAME or --artifact DIR');

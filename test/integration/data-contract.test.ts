@@ -95,6 +95,19 @@ describe('data contract', () => {
     expect((await request(app).get('/v1/datasets/lines')).body.rows).toBe(20);
   });
 
+  it('a training config may leave columns out of the features (exclude); one that is not a column is a 400 pointing at it', async () => {
+    const { app } = running.service;
+    await request(app).put('/v1/datasets/labelled').set('content-type', 'text/csv').send(payments(200, 6));
+    const unknown = await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { exclude: ['channel', 'label'] } });
+    expect(unknown.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config/exclude/1', detail: expect.stringContaining('exclude names "label", which is not a column') });
+    const job = await finished((await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { epochs: 2, exclude: ['channel'] } })).body.jobId);
+    expect(job.result?.promoted).toBe(true);
+    const scored = await request(app).post('/v1/models/labelled/score').send({ records: [{ amount: 30 }] });
+    expect(scored.status).toBe(200);
+    const schedule = await request(app).put('/v1/models/labelled/schedule').send({ cron: '0 3 * * *', dataset: 'labelled', config: { exclude: ['amount', 'channel'] } });
+    expect(schedule.body).toMatchObject({ status: 400, pointer: '/config/exclude', detail: 'exclude leaves no column to train on' });
+  });
+
   it('a retrain whose features changed kind stays a candidate with SCHEMA_CHANGED, unless the request says allowSchemaChange', async () => {
     const { app } = running.service;
     await request(app).put('/v1/datasets/shop').set('content-type', 'text/csv').send(payments(200, 2));

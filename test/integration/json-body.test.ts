@@ -125,4 +125,30 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
     expect(bomb.length).toBeLessThan(MAX_BODY);
     expect(await answer(bomb, DIRECT, { 'content-encoding': 'gzip' })).toMatchObject({ status: 413, body: { code: 'BODY_TOO_LARGE' } });
   });
+
+  it('when the bytes are not UTF-8, answers 400 MALFORMED_BODY on both paths instead of replacing them', async () => {
+    const bytes = Buffer.concat([Buffer.from('{"records":[{"f0":1,"f1":2,"f2":"w'), Buffer.from([0xff]), Buffer.from('b"}]}')]);
+    for (const type of [DIRECT, BODY_PARSER]) {
+      expect(await answer(bytes, type)).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: 'the body is not valid UTF-8' } });
+    }
+    // Valid multi-byte UTF-8 is read as itself.
+    expect((await answer('{"records":[{"f0":1,"f1":2,"f2":"Zürich"}]}', DIRECT)).body).toMatchObject({ code: 'INVALID_RECORD' });
+  });
+
+  it('a CSV body is decompressed as its Content-Encoding says, its limit applies inflated, and bytes that are not UTF-8 or not compressed are a 400', async () => {
+    const csv = `f0,f1,f2\n${'1,2,3\n'.repeat(5)}`;
+    const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
+      fetch(`${base}/v1/models/${name}/score`, { method: 'POST', headers: { 'content-type': 'text/csv', ...headers }, body }).then(async (r) => ({ status: r.status, body: JSON.parse(await r.text()) as { results?: unknown[]; code?: string; detail?: string } }));
+    const plain = await post(csv);
+    expect(plain.status).toBe(200);
+    expect(await post(gzipSync(csv), { 'content-encoding': 'gzip' })).toEqual(plain);
+    expect(await post(brotliCompressSync(csv), { 'content-encoding': 'br' })).toEqual(plain);
+    expect(await post(csv, { 'content-encoding': 'gzip' })).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringContaining('decompressed') } });
+    expect(await post(gzipSync(csv), { 'content-encoding': 'zstd-ish' })).toMatchObject({ status: 415, body: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
+    const bomb = gzipSync(`f0,f1,f2\n${'1,2,3\n'.repeat(MAX_BODY)}`);
+    expect(bomb.length).toBeLessThan(MAX_BODY);
+    expect(await post(bomb, { 'content-encoding': 'gzip' })).toMatchObject({ status: 413, body: { code: 'BODY_TOO_LARGE' } });
+    const latin1 = Buffer.concat([Buffer.from('f0,f1,f2\n1,2,Z'), Buffer.from([0xfc]), Buffer.from('rich\n')]);
+    expect(await post(latin1)).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringContaining('not valid UTF-8') } });
+  });
 });

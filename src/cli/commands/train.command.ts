@@ -20,6 +20,8 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   if (flags.force !== undefined && !('model' in target)) throw new UsageError('--force applies to --model (the registry), not to an artifact folder');
   const config = readTrainingConfig(flags.config);
   const table = readCsv(flags.data as string);
+  const unknown = flags.exclude === undefined ? undefined : excludedColumns(flags.exclude).find((c) => !table.columns.includes(c));
+  if (unknown !== undefined) throw new UsageError(`--exclude names "${unknown}", which is not a column of ${flags.data as string}`);
   const excluded = excludedColumns(flags.exclude).filter((c) => table.columns.includes(c));
   const columns = table.columns.filter((c) => !excluded.includes(c));
   if (columns.length === 0) throw new UsageError(`no feature columns left in ${flags.data as string} after --exclude`);

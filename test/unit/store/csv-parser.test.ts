@@ -9,6 +9,15 @@ describe('typeField', () => {
     ['red', 'red'],
     ['NaN', 'NaN'],
     ['Infinity', 'Infinity'],
+    ['1e400', '1e400'],
+    ['.5', 0.5],
+    ['7.', 7],
+    ['+4', 4],
+    ['0x10', '0x10'],
+    ['0b101', '0b101'],
+    ['0o17', '0o17'],
+    ['1_000', '1_000'],
+    ['1,5', '1,5'],
   ])('types %j as %j', (raw, expected) => {
     expect(typeField(raw)).toEqual(expected);
   });
