@@ -135,7 +135,11 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxMode
   return new ModelCache(
     store,
     logger,
-    (m, previous) => metrics.served(info(m), previous && info(previous)),
+    (m, previous) => {
+      metrics.served(info(m), previous && info(previous));
+      // A version that starts serving starts its drift window: the previous one's no longer shows.
+      metrics.drift.track(m.name, m.version, m.manifest.featureReference, m.manifest.calibration.referenceShares);
+    },
     (name) => metrics.unserved(name),
     maxModels,
   );

@@ -81,12 +81,7 @@ export class DriftMonitor {
    * percentiles. Two steps, so that a caller that scores elsewhere can let go of the records meanwhile.
    */
   bin(model: string, version: string, refs: readonly FeatureReference[] | undefined, records: readonly DataRecord[], scoreReference?: readonly number[]): BinnedRecords {
-    let t = this.tracked.get(model);
-    if (!t || t.version !== version) {
-      const features = refs ?? [];
-      t = { version, refs: [...features], read: fieldReader(features.map((r) => r.name)), binning: new Binning(features), scoreReference, window: new DriftWindow(this.options.windowRecords, this.options.windowSeconds * 1000, features.map(binCount)) };
-      this.tracked.set(model, t);
-    }
+    const t = this.track(model, version, refs, scoreReference);
     const f = t.refs.length;
     // Only the records the window can hold: a batch larger than it leaves its last ones.
     const skip = Math.max(0, records.length - this.options.windowRecords);
@@ -97,6 +92,20 @@ export class DriftMonitor {
       t.binning.binAll(values, bins, (i - skip) * f);
     }
     return { tracked: t, skip, bins };
+  }
+
+  /**
+   * The window of `model` at `version`: the one kept, or a new, empty one when the model was not
+   * tracked or another version was. Called when a version starts serving, so that the gauges and
+   * the console stop showing the previous version's window at once, not at the next record.
+   */
+  track(model: string, version: string, refs: readonly FeatureReference[] | undefined, scoreReference?: readonly number[]): Tracked {
+    const kept = this.tracked.get(model);
+    if (kept && kept.version === version) return kept;
+    const features = refs ?? [];
+    const t: Tracked = { version, refs: [...features], read: fieldReader(features.map((r) => r.name)), binning: new Binning(features), scoreReference, window: new DriftWindow(this.options.windowRecords, this.options.windowSeconds * 1000, features.map(binCount)) };
+    this.tracked.set(model, t);
+    return t;
   }
 
   /** Enters binned records into their window with their score percentiles (of all the records binned). */

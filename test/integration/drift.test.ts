@@ -14,9 +14,10 @@ let dir: string;
 let service: Service;
 let normal: DataRecord[];
 let features: string[];
+let backend: string;
 
 beforeAll(async () => {
-  const backend = await initBackend();
+  backend = await initBackend();
   const table = parseCsv(await readFile(DATA, 'utf8'));
   features = table.columns.filter((c) => c !== 'label' && c !== 'split');
   const pick = (r: DataRecord): DataRecord => Object.fromEntries(features.map((c) => [c, r[c] ?? null]));
@@ -104,5 +105,19 @@ describe('drift metrics on real data', () => {
     expect(jobs.queued + jobs.running).toBe(1);
     for (let i = 0; i < 600 && (await service.store.versions('thyroid')).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await service.store.versions('thyroid')).toHaveLength(2);
+  });
+
+  it('a promote starts a fresh window at once: the gauges stop showing the previous version\'s drift before any new record', async () => {
+    const versions = await service.store.versions('thyroid');
+    const current = await service.store.currentVersion('thyroid');
+    const other = versions.find((v) => v !== current) as string;
+    expect((await request(service.app).post('/v1/models/thyroid/score').send({ records: normal })).status).toBe(200);
+    expect(await sample('nce_ood_drift_window_records', 'model="thyroid"')).toBe(normal.length);
+    expect(await sample('nce_ood_drift_psi', 'model="thyroid"')).toBeDefined();
+    expect((await request(service.app).post(`/v1/models/thyroid/versions/${other}/promote`)).status).toBe(200);
+    for (let i = 0; i < 100 && (await sample('nce_ood_model_info', `model="thyroid",version="${other}",backend="${backend}"`)) === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await sample('nce_ood_model_info', `model="thyroid",version="${other}",backend="${backend}"`)).toBe(1);
+    expect(await sample('nce_ood_drift_window_records', 'model="thyroid"')).toBe(0);
+    expect(await sample('nce_ood_drift_psi', 'model="thyroid"')).toBeUndefined();
   });
 });
