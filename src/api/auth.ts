@@ -11,10 +11,10 @@ export type Access = 'open' | Scope;
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
-/** The key a request presents: `Authorization: Bearer KEY` or `X-API-Key: KEY` ('' for none). */
+/** The key a request presents: `Authorization: Bearer KEY` (the scheme in any case, as RFC 9110 has it) or `X-API-Key: KEY` ('' for none). */
 function presentedKey(req: Request): string {
-  const header = req.get('authorization') ?? '';
-  return header.startsWith('Bearer ') ? header.slice(7) : (req.get('x-api-key') ?? '');
+  const bearer = /^bearer +(.*)$/i.exec(req.get('authorization') ?? '');
+  return bearer ? bearer[1].trim() : (req.get('x-api-key') ?? '');
 }
 
 /**

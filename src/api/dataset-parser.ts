@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { DataRecord } from '../nce';
-import { parseCsvStream, RESERVED_FIELD } from '../store';
+import { columnNameProblem, parseCsvStream } from '../store';
 import { TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
 import { fieldValue, requestError } from './validation';
@@ -65,12 +65,17 @@ export async function atCsvLines<T>(lines: readonly number[] | undefined, check:
   }
 }
 
-/** Refuses a record (of a raw, unvalidated list) with a "__proto__" field, which validation would silently drop. */
+/**
+ * Refuses a record (of a raw, unvalidated list) with a field no column can be named: empty, with
+ * control characters, or "__proto__", which validation would silently drop.
+ */
 function reservedField(records: unknown, offset = 0): void {
   if (!Array.isArray(records)) return;
   records.forEach((r, i) => {
-    if (r !== null && typeof r === 'object' && Object.prototype.hasOwnProperty.call(r, RESERVED_FIELD)) {
-      throw new AppError('INVALID_RECORD', `record ${i + offset} has a field "${RESERVED_FIELD}", which cannot name a column`, `/records/${i + offset}/${RESERVED_FIELD}`);
+    if (r === null || typeof r !== 'object') return;
+    for (const key of Object.keys(r)) {
+      const why = columnNameProblem(key);
+      if (why) throw new AppError('INVALID_RECORD', `record ${i + offset} has a field ${JSON.stringify(key)}: ${why}`, `/records/${i + offset}/${escapePointer(key)}`);
     }
   });
 }

@@ -26,7 +26,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     const model = validName(req.params.name, 'model');
     const parsed = trainRequestSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
-    const dataset = validName(parsed.data.dataset, 'dataset');
+    const dataset = validName(parsed.data.dataset, 'dataset', '/dataset');
     await checkTrainable(deps.datasets, dataset, checkTrainingConfig(parsed.data.config));
     const job = await deps.queue.enqueue({ kind: 'train', model, dataset, config: parsed.data.config ?? {}, ...(parsed.data.allowSchemaChange ? { allowSchemaChange: true } : {}) });
     res.status(202).location(`/v1/jobs/${job.id}`).json({ jobId: job.id, state: job.state });
@@ -36,7 +36,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     const parsed = jobListQuerySchema.safeParse(req.query);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     const { model, state, limit } = parsed.data;
-    res.json({ jobs: await deps.queue.list({ limit, ...(model === undefined ? {} : { model: validName(model, 'model') }), ...(state === undefined ? {} : { state }) }) });
+    res.json({ jobs: await deps.queue.list({ limit, ...(model === undefined ? {} : { model: validName(model, 'model', '/model') }), ...(state === undefined ? {} : { state }) }) });
   });
 
   router.get('/v1/jobs/:id', ...deps.readAuth, async (req, res) => {

@@ -22,7 +22,7 @@ export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetSt
     if (problem) throw new AppError('INVALID_REQUEST', `cron: ${problem}`, '/cron');
     const zoneProblem = timezone === undefined ? null : timezoneProblem(timezone);
     if (zoneProblem) throw new AppError('INVALID_REQUEST', `timezone: ${zoneProblem}`, '/timezone');
-    const dataset = validName(parsed.data.dataset, 'dataset');
+    const dataset = validName(parsed.data.dataset, 'dataset', '/dataset');
     await checkTrainable(deps.datasets, dataset, checkTrainingConfig(config));
     const info = await deps.scheduler.put(name, { cron, dataset, ...(config === undefined ? {} : { config }), ...(timezone === undefined ? {} : { timezone }) });
     res.json(await withLastRun(deps.queue, info));

@@ -17,10 +17,13 @@ export function requestError(issue: z.core.$ZodIssue): AppError {
   return new AppError('INVALID_REQUEST', `${path.length ? path.join('.') : 'body'}: ${issue.message}`, pointer === '/' ? '' : pointer);
 }
 
-/** A model or dataset name a request creates or writes (also no path traversal): 400 when it could never be one. */
-export function validName(raw: unknown, what: 'model' | 'dataset'): string {
+/**
+ * A model or dataset name a request creates or writes (also no path traversal): 400 when it could
+ * never be one, pointing at `pointer` (the path's name, or the body's field that held it).
+ */
+export function validName(raw: unknown, what: 'model' | 'dataset', pointer = '/name'): string {
   const name = String(raw);
-  if (!NAME_PATTERN.test(name)) throw new AppError('INVALID_REQUEST', `a ${what} name is 1-64 letters, digits, "_" or "-", starting with a letter or digit`, '/name');
+  if (!NAME_PATTERN.test(name)) throw new AppError('INVALID_REQUEST', `a ${what} name is 1-64 letters, digits, "_" or "-", starting with a letter or digit`, pointer);
   return name;
 }
 

@@ -89,10 +89,17 @@ class CsvRecords {
 }
 
 /**
- * The one name no column may have: JSON readers (and the request validation) drop a
- * "__proto__" key, so such a column would vanish from some records and not from others.
+ * Why `name` cannot name a column, or null: empty, control characters (a NUL in a header is a
+ * file that is not text), or "__proto__", which JSON readers (and request validation) drop, so
+ * such a column would vanish from some records and not from others.
  */
-export const RESERVED_FIELD = '__proto__';
+export function columnNameProblem(name: string): string | null {
+  if (name === '') return 'a column name cannot be empty';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'a column name cannot hold control characters';
+  if (name === '__proto__') return '"__proto__" cannot name a column';
+  return null;
+}
 
 function checkHeader(record: string[], line: number, file: string): string[] {
   const header = record.map((h) => h.trim());
@@ -101,7 +108,8 @@ function checkHeader(record: string[], line: number, file: string): string[] {
     if (h === '') throw new CsvError(file, line, `header column ${i + 1} is empty`);
     if (typeof typeField(h) === 'number') throw new CsvError(file, line, `header column ${i + 1} is the number "${h}": the first row must name the columns`);
     if (seen.has(h)) throw new CsvError(file, line, `duplicate column "${h}"`);
-    if (h === RESERVED_FIELD) throw new CsvError(file, line, `header column ${i + 1} is "${RESERVED_FIELD}", which cannot name a column`);
+    const problem = columnNameProblem(h);
+    if (problem) throw new CsvError(file, line, `header column ${i + 1} (${JSON.stringify(h)}): ${problem}`);
     seen.add(h);
   });
   return header;

@@ -49,10 +49,12 @@ function checkMixedColumns(columns: readonly string[], records: readonly DataRec
     if (numbers === 0 || texts === 0) continue;
     const at = nonFinite >= 0 ? nonFinite : numbers / (numbers + texts) >= NUMERIC_COLUMN_SHARE ? first : -1;
     if (at < 0) continue;
-    const value = JSON.stringify(records[at][name]);
+    const text = String(records[at][name]);
+    // "12" in JSON: a number sent as a string.
+    const quoted = text.trim() !== '' && Number.isFinite(Number(text)) ? ` Send numbers as JSON numbers (${text.trim()}, not "${text}").` : '';
     throw new NceError(
       'INVALID_RECORD',
-      `record ${at} field "${name}" is ${value}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (an empty CSV cell). Nothing was stored.`,
+      `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (an empty CSV cell).${quoted} Nothing was stored.`,
       { record: at, field: name },
     );
   }

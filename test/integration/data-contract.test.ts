@@ -67,6 +67,8 @@ describe('data contract', () => {
     const res = await request(app).put('/v1/datasets/mixed').send({ records });
     expect(res.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/3/amount' });
     expect(res.body.detail).not.toContain('CSV line');
+    const quoted = await request(app).put('/v1/datasets/mixed').send({ records: records.map((r, i) => ({ ...r, amount: i === 3 ? '12' : i })) });
+    expect(quoted.body).toMatchObject({ status: 400, pointer: '/records/3/amount', detail: expect.stringContaining('Send numbers as JSON numbers (12, not "12")') });
     const codes = records.map((r, i) => ({ ...r, amount: i }));
     expect((await request(app).put('/v1/datasets/mixed').send({ records: codes })).status).toBe(200);
     expect((await request(app).get('/v1/datasets/mixed')).body.schema).toEqual([
@@ -78,11 +80,15 @@ describe('data contract', () => {
   it('a column named __proto__ is refused in CSV, NDJSON and JSON, not dropped from some records', async () => {
     const { app } = running.service;
     const csv = await request(app).put('/v1/datasets/proto').set('content-type', 'text/csv').send('__proto__,a\n1,2\n');
-    expect(csv.body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', detail: expect.stringContaining('"__proto__", which cannot name a column') });
+    expect(csv.body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', detail: expect.stringContaining('"__proto__" cannot name a column') });
     const json = await request(app).put('/v1/datasets/proto').set('content-type', 'application/json').send('{"records":[{"a":1},{"__proto__":1,"a":2}]}');
     expect(json.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/__proto__' });
     const ndjson = await request(app).put('/v1/datasets/proto').set('content-type', 'application/x-ndjson').send('{"a":1}\n{"__proto__":1,"a":2}\n');
     expect(ndjson.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/__proto__' });
+    const empty = await request(app).put('/v1/datasets/proto').send({ records: [{ '': 1, a: 2 }] });
+    expect(empty.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/0/', detail: expect.stringContaining('cannot be empty') });
+    const control = await request(app).put('/v1/datasets/proto').send({ records: [{ 'a\u0000b': 1 }] });
+    expect(control.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', detail: expect.stringContaining('control characters') });
     expect((await request(app).get('/v1/datasets/proto')).status).toBe(404);
   });
 
@@ -98,6 +104,8 @@ describe('data contract', () => {
   it('a training config may leave columns out of the features (exclude); one that is not a column is a 400 pointing at it', async () => {
     const { app } = running.service;
     await request(app).put('/v1/datasets/labelled').set('content-type', 'text/csv').send(payments(200, 6));
+    const badName = await request(app).post('/v1/models/labelled/train').send({ dataset: '../labelled' });
+    expect(badName.body).toMatchObject({ status: 400, pointer: '/dataset' });
     const unknown = await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { exclude: ['channel', 'label'] } });
     expect(unknown.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config/exclude/1', detail: expect.stringContaining('exclude names "label", which is not a column') });
     const job = await finished((await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { epochs: 2, exclude: ['channel'] } })).body.jobId);

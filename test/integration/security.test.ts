@@ -75,6 +75,14 @@ describe('security', () => {
     }
   });
 
+  it('takes the Bearer scheme in any case, and X-API-Key', async () => {
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+      expect((await request(service.app).get('/v1/models').set('authorization', `${scheme} ${SCORER}`)).status).toBe(200);
+    }
+    expect((await request(service.app).get('/v1/models').set('x-api-key', SCORER)).status).toBe(200);
+    expect((await request(service.app).get('/v1/models').set('authorization', `Basic ${SCORER}`)).status).toBe(401);
+  });
+
   it('answers with security headers and a request id', async () => {
     const res = await request(service.app).get('/healthz');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
