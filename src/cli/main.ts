@@ -30,7 +30,8 @@ MODELS_DIR (promoted when it passes the quality gate, or always with --force), o
   score: {
     usage: 'nce-ood score (--model NAME | --artifact DIR) --data FILE.csv [--keep all|COL,...]',
     about: `Scores every record of the CSV with the current version of NAME (or the model folder DIR) and
-writes CSV to stdout: score, logRatio, logDensity, percentile, ood, and the columns --keep names.`,
+writes CSV to stdout, one row per record in order: the columns --keep names first (all: every
+input column), then score, logRatio, logDensity, percentile, ood.`,
   },
   eval: {
     usage: 'nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]',

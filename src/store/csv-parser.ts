@@ -18,7 +18,8 @@ export class CsvError extends AppError {
     readonly line: number,
     message: string,
   ) {
-    super('MALFORMED_BODY', `${file}:${line}: ${message}`);
+    // Line 0: the file as a whole (it cannot be read).
+    super('MALFORMED_BODY', line > 0 ? `${file}:${line}: ${message}` : `${file}: ${message}`);
     this.name = 'CsvError';
   }
 }
@@ -47,9 +48,16 @@ export function readCsv(file: string): CsvTable {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e: unknown) {
-    throw new CsvError(file, 0, `cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new CsvError(file, 0, `cannot read the file: ${fileProblem(e)}`);
   }
   return parseCsv(text, file);
+}
+
+/** Why a file could not be read or written, in words (the errno after them). */
+export function fileProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = { ENOENT: 'no such file or folder', EACCES: 'permission denied', EISDIR: 'it is a folder', ENOTDIR: 'a folder in its path is a file' };
+  return code === undefined ? String(e) : `${words[code] ?? 'it could not be opened'} (${code})`;
 }
 
 /** csv-parse options shared by the whole-text and the streaming parse. */

@@ -168,6 +168,13 @@ describe('nce-ood train and score', () => {
     const current = readFileSync(join(dir, 'registry', 'gated', 'CURRENT'), 'utf8').trim();
     const manifest = JSON.parse(readFileSync(join(dir, 'registry', 'gated', current, 'manifest.json'), 'utf8')) as { schema: { name: string }[] };
     expect(manifest.schema.map((f) => f.name)).toEqual(['x', 'y', 'kind']);
+    // Files that cannot be read or written: one line in words, exit 1.
+    const noFile = cli('score', '--model', 'gated', '--data', join(dir, 'nope.csv'));
+    expect(noFile.status).toBe(1);
+    expect(noFile.stderr.trim()).toBe(`nce-ood score: ${join(dir, 'nope.csv')}: cannot read the file: no such file or folder (ENOENT)`);
+    const noFolder = cli('report', '--model', 'gated', '--out', join(dir, 'no-such-folder', 'r.html'));
+    expect(noFolder.status).toBe(1);
+    expect(noFolder.stderr.trim()).toBe(`nce-ood report: cannot write ${join(dir, 'no-such-folder', 'r.html')}: no such file or folder (ENOENT)`);
     // The registry's model folder given as an artifact: pointed to --model, or to one version's folder.
     const folder = cli('score', '--artifact', join(dir, 'registry', 'gated'), '--data', join(dir, 'train.csv'));
     expect(folder.status).toBe(1);

@@ -144,6 +144,17 @@ describe('the web console in a browser', () => {
     await page.close();
   });
 
+  it('/ui/models/{name} of a model that does not exist says so, links to the list and hides the empty sections', async () => {
+    const { page, problems } = await openPage(SCORER);
+    await page.goto(`${api.url}/ui/models/nosuch`);
+    await page.getByText('There is no model named "nosuch"').waitFor();
+    expect(await page.locator('#summary a').getAttribute('href')).toBe('/ui/');
+    for (const id of ['training', 'scores', 'drift', 'flagged', 'versions']) expect(await page.locator(`#${id}`).isHidden()).toBe(true);
+    // The only complaint is the browser's own line about the API's 404.
+    expect(problems.filter((p) => !p.includes('404'))).toEqual([]);
+    await page.close();
+  });
+
   it('an admin key sees raw values and promotes; the page follows new traffic every few seconds without a reload', async () => {
     const { page, problems } = await openPage(ADMIN);
     let navigations = 0;

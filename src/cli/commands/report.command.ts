@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type DataRecord, Detector, explain, initBackend, type Manifest, NceError } from '../../nce';
 import { DriftMonitor, flaggedRecord, type FlaggedRecord, RecentTraffic, type TrafficView, type WindowContents } from '../../metrics';
-import { CsvError, type CsvTable, describeVersions, FsModelStore, NAME_PATTERN, readCsv } from '../../store';
+import { CsvError, type CsvTable, describeVersions, FsModelStore, NAME_PATTERN, readCsv, fileProblem } from '../../store';
 import { modelConsole, reportHtml } from '../../ui';
 import { AppError } from '../../errors';
 import { parseFlags, UsageError } from '../args';
@@ -53,7 +53,11 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
     versions: await describeVersions(store, name),
     source: { file: flags.data === undefined ? 'no data' : basename(flags.data), rows, createdAt: new Date().toISOString() },
   };
-  writeFileSync(flags.out as string, reportHtml(data));
+  try {
+    writeFileSync(flags.out as string, reportHtml(data));
+  } catch (e: unknown) {
+    throw new AppError('INVALID_REQUEST', `cannot write ${flags.out as string}: ${fileProblem(e)}`, undefined, { cause: e });
+  }
   process.stderr.write(`wrote ${flags.out} (model ${name} version ${version}${flags.data === undefined ? '' : `, ${rows} rows of ${basename(flags.data)}`})\n`);
 }
 

@@ -108,7 +108,7 @@
       }
       return res.json().then(
         function (body) {
-          if (!res.ok) throw new Error((body && body.detail) || 'HTTP ' + res.status);
+          if (!res.ok) throw Object.assign(new Error((body && body.detail) || 'HTTP ' + res.status), { status: res.status });
           return body;
         },
         function () {
@@ -295,8 +295,8 @@
     var d = c.drift;
     facts(byId('drift-facts'), [
       ['Records in the window', String(d.records)],
-      ['Score PSI', d.psi === null ? 'from ' + d.minRecords + ' records on' : num(d.psi, 3)],
-      ['Score KS', d.ks === null ? 'from ' + d.minRecords + ' records on' : num(d.ks, 3)],
+      ['Score PSI', d.psi === null ? 'after ' + d.minRecords + ' records' : num(d.psi, 3)],
+      ['Score KS', d.ks === null ? 'after ' + d.minRecords + ' records' : num(d.ks, 3)],
     ]);
     var ranked = d.features.slice(0, TOP_FEATURES);
     var hasPsi = d.psi !== null;
@@ -455,8 +455,16 @@
   var versionsLoadedAt = 0;
   var versionsOf = null;
 
+  /** Shows the model page's sections, or (no such model) hides them and says so, linking to the list. */
+  function showSections(shown) {
+    document.querySelectorAll('main > section.card:not(#auth)').forEach(function (section) {
+      section.hidden = !shown;
+    });
+  }
+
   function refreshModel(name, versionsToo) {
     return api('/v1/models/' + encodeURIComponent(name) + '/console').then(function (c) {
+      showSections(true);
       drawModel(c);
       var stale = versionsToo || versionsOf !== c.version || Date.now() - versionsLoadedAt > VERSIONS_REFRESH_MS;
       setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
@@ -466,6 +474,15 @@
         versionsOf = c.version;
         drawVersions(name, v.versions, c.access);
       });
+    }, function (e) {
+      if (e && e.status === 404) {
+        showSections(false);
+        var summary = clear(byId('summary'));
+        summary.appendChild(document.createTextNode('There is no model named "' + name + '" (yet): '));
+        summary.appendChild(h('a', { href: '/ui/' }, 'see the models there are'));
+        summary.appendChild(document.createTextNode('. This page shows it once it is trained.'));
+      }
+      throw e;
     });
   }
 
