@@ -28,6 +28,7 @@ type ServiceCode =
   | 'BATCH_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'NOT_ACCEPTABLE'
+  | 'METHOD_NOT_ALLOWED'
   | 'MODEL_NOT_FOUND'
   | 'VERSION_NOT_FOUND'
   | 'DATASET_NOT_FOUND'
@@ -55,6 +56,7 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   BODY_TOO_LARGE: { status: 413, retry: false, title: 'The body is too large', help: 'The body is over MAX_BODY_BYTES (MAX_DATASET_BYTES for dataset uploads). Send fewer records per request.' },
   BATCH_TOO_LARGE: { status: 413, retry: false, title: 'Too many records in one request', help: 'A scoring request holds more than MAX_BATCH_RECORDS records. Split it into several requests.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false, title: 'Unsupported content type', help: 'Send application/json (or text/csv or application/x-ndjson where the route takes tables), in UTF-8.' },
+  METHOD_NOT_ALLOWED: { status: 405, retry: false, title: 'The route does not take this method', help: 'The path is a route of the API, asked with a method it does not take; the Allow header lists the ones it does (the OpenAPI document at /openapi.json has them all).' },
   NOT_ACCEPTABLE: { status: 406, retry: false, title: 'The answer cannot take the format asked for', help: 'Scores come as JSON, or as CSV when the Accept header asks for text/csv; explanations (explain: true) come as JSON only. Accept application/json, or leave explain out.' },
   MODEL_NOT_FOUND: { status: 404, retry: false, title: 'No such model', help: 'No model of that name has a current version. List the models with GET /v1/models; train one with POST /v1/models/{name}/train.' },
   VERSION_NOT_FOUND: { status: 404, retry: false, title: 'No such model version', help: 'The model has no version of that id (never, or deleted meanwhile). List its versions with GET /v1/models/{name}/versions.' },

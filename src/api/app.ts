@@ -153,7 +153,13 @@ export function createApp(deps: AppDeps): Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.use((req: Request, _res: Response, next: NextFunction) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
+  const methodsOf = documentedMethods(doc);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const allowed = methodsOf(req.path);
+    if (allowed.length === 0) return next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`));
+    res.set('allow', allowed.join(', '));
+    next(new AppError('METHOD_NOT_ALLOWED', `${req.path} takes ${allowed.join(', ')}, not ${req.method}`));
+  });
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     // The client hung up while its request was being read (or shutdown cut a slow upload): no one
@@ -173,6 +179,19 @@ export function createApp(deps: AppDeps): Express {
     res.status(e.status).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl.split('?')[0])));
   });
   return app;
+}
+
+/**
+ * The methods the OpenAPI document gives the route a path matches (GET with HEAD), none for a
+ * path of no route: a documented path asked with another method is a 405, not a 404.
+ */
+export function documentedMethods(doc: Record<string, unknown>): (path: string) => string[] {
+  const routes = Object.entries((doc as { paths: Record<string, Record<string, unknown>> }).paths).map(([template, operations]) => {
+    const pattern = new RegExp(`^${template.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+')}/?$`);
+    const methods = Object.keys(operations).map((m) => m.toUpperCase());
+    return { pattern, methods: methods.includes('GET') ? [...methods, 'HEAD'] : methods };
+  });
+  return (path) => routes.find((r) => r.pattern.test(path))?.methods ?? [];
 }
 
 /** body-parser (with a `type`) and the router (URIError) report their own failures; they become our codes. */

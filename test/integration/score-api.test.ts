@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import pino from 'pino';
 import request from 'supertest';
+import { openApiDocument } from '../../src/api/openapi';
 import type { Express } from 'express';
 import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
@@ -249,5 +250,19 @@ describe('GET routes', () => {
     const res = await request(app).get('/nothing');
     expect(res.status).toBe(404);
     expect(res.type).toBe('application/problem+json');
+  });
+
+  it('every documented path asked with a method it does not take answers 405 with the Allow header', async () => {
+    const doc = openApiDocument() as { paths: Record<string, Record<string, unknown>> };
+    for (const [template, operations] of Object.entries(doc.paths)) {
+      const path = template.replace('{name}', name).replace('{version}', 'v1').replace('{id}', 'j1');
+      const documented = Object.keys(operations);
+      const other = ['patch', 'put', 'post', 'delete'].find((m) => !documented.includes(m)) as 'patch' | 'put' | 'post' | 'delete';
+      const res = await request(app)[other](path).set('authorization', `Bearer ${ADMIN}`);
+      expect({ path, method: other, status: res.status, type: res.type, code: res.body.code }).toEqual({ path, method: other, status: 405, type: 'application/problem+json', code: 'METHOD_NOT_ALLOWED' });
+      const allow = String(res.headers.allow).split(', ');
+      expect(allow).toEqual(expect.arrayContaining(documented.map((m) => m.toUpperCase())));
+      expect(allow.includes('HEAD')).toBe(documented.includes('get'));
+    }
   });
 });
