@@ -171,7 +171,11 @@ describe('the web console in a browser', () => {
     expect(await seriousViolations(page, await AXE)).toEqual([]);
     // Promote the older version: it becomes current, and the page says so.
     const older = page.locator('#versions-table tbody tr', { hasText: versions[0] as string });
+    // The first click only asks; nothing is promoted until the second.
     await older.locator('button', { hasText: 'Promote' }).click();
+    await older.locator('button', { hasText: 'Click again to promote' }).waitFor();
+    expect((await call('GET', '/v1/models/payments')).body.version).toBe(versions[1]);
+    await older.locator('button', { hasText: 'Click again to promote' }).click();
     await page.locator('#promote-status', { hasText: 'is current' }).waitFor();
     await page.locator('#summary', { hasText: versions[0] as string }).waitFor();
     expect((await call('GET', '/v1/models/payments')).body.version).toBe(versions[0]);

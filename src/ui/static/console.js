@@ -11,6 +11,7 @@
   var KEY = 'nce-ood.apiKey';
   var REFRESH_MS = 5000;
   var VERSIONS_REFRESH_MS = 30000;
+  var CONFIRM_MS = 5000;
   var TOP_FEATURES = 15;
   var COLORS = { reference: 'rgba(90, 100, 115, 0.55)', window: 'rgba(0, 102, 204, 0.6)', loss: '#b35900', valLoss: '#7a3e9d', auc: '#0066cc', threshold: '#b00020', psi: '#0066cc', selected: '#b35900' };
 
@@ -415,12 +416,34 @@
         var status = v.damaged ? 'damaged: ' + v.damaged : v.current ? 'current' : v.candidate ? 'candidate: ' + v.candidate : 'previous';
         var action = null;
         if (canPromote && !v.current && !v.damaged) {
-          action = h('button', { type: 'button', onclick: function () { promote(name, v.version); } }, 'Promote');
+          action = h('button', { type: 'button', onclick: function (event) { onSecondClick(event.currentTarget, function () { promote(name, v.version); }); } }, 'Promote');
         }
         body.appendChild(
           h('tr', { className: v.current ? 'current' : '' }, h('td', { text: v.version }), h('td', { text: status }), h('td', { text: when(v.createdAt) }), h('td', { text: v.valAuc === undefined ? 'n/a' : num(v.valAuc, 3) }), h('td', { text: v.trainRows === undefined ? 'n/a' : String(v.trainRows) }), h('td', null, action)),
         );
       });
+  }
+
+  /**
+   * Acts on a second click within CONFIRM_MS: the first one only asks (a promote changes what
+   * every client is scored with, so one stray click must not do it).
+   */
+  function onSecondClick(button, act) {
+    var label = button.getAttribute('data-label') || button.textContent;
+    if (button.getAttribute('data-armed') === 'true') {
+      button.removeAttribute('data-armed');
+      button.textContent = label;
+      act();
+      return;
+    }
+    button.setAttribute('data-armed', 'true');
+    button.setAttribute('data-label', label);
+    button.textContent = 'Click again to ' + label.toLowerCase();
+    setTimeout(function () {
+      if (button.getAttribute('data-armed') !== 'true') return;
+      button.removeAttribute('data-armed');
+      button.textContent = label;
+    }, CONFIRM_MS);
   }
 
   function promote(name, version) {
