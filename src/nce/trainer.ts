@@ -45,9 +45,10 @@ export interface TrainingSummary {
   bestEpoch: number;
   valLoss: number;
   /**
-   * Held-out NCE loss of the model p = q (logRatio 0 everywhere, the classifier's start): a model
-   * whose valLoss is above it describes held-out records worse than its noise alone. Absent in
-   * artifacts from before it was recorded.
+   * Held-out NCE loss of the model p = q (logRatio 0 everywhere, the classifier's start, epoch 0).
+   * valLoss is at most this: an epoch is kept only when held-out records prefer it to the start
+   * (models trained before that rule could be above it: they describe held-out records worse than
+   * their noise alone). Absent in artifacts from before it was recorded.
    */
   valLossNoise?: number;
   valAuc: number;
@@ -274,7 +275,8 @@ async function fitClassifier(
   const mlp = Mlp.init(architecture, rng.fork(), -Math.log(nu));
   const optimizer = tf.train.adam(config.learningRate);
   const history: EpochProgress[] = [];
-  let best = { valLoss: Infinity, epoch: 0, weights: mlp.readWeights(), valAuc: NaN };
+  // Epoch 0 is the start, p = q: an epoch is kept only when held-out data prefers it to that.
+  let best = { valLoss: constantLoss(valSet, -Math.log(nu)), epoch: 0, weights: mlp.readWeights(), valAuc: 0.5 };
   let samples = 0;
   let averaged: DenseWeights[] | null = null;
   const trainRng = rng.fork();

@@ -11,6 +11,22 @@ beforeAll(async () => {
 });
 
 describe('train', () => {
+  it('keeps the start, p = q (logRatio 0), when no epoch beats it on held-out data', async () => {
+    // A learning rate this large throws the classifier off at once: every epoch's held-out loss is
+    // worse than the start's, which is then kept.
+    const records = normalRecords(300, 3, 21);
+    const result = await train(records, { kernelPartner: false, learningRate: 1, epochs: 3, patience: 3, seed: 2 });
+    expect(result.training.bestEpoch).toBe(0);
+    expect(result.training.valLoss).toBeCloseTo(result.training.valLossNoise as number, 9);
+    const detector = new Detector(result.state);
+    try {
+      const raw = detector.evaluate(encode(result.state.schema, normalRecords(50, 3, 22)));
+      for (const r of raw.logRatio) expect(Math.abs(r)).toBeLessThan(1e-5);
+    } finally {
+      detector.dispose();
+    }
+  });
+
   it('when real data is N(0, I) and noise N(0, 4I) in 2-D, recovers the true log ratio within 0.15 nats on the bulk', async () => {
     const records = normalRecords(4000, 2, 11);
     const result = await train(records, {
