@@ -181,14 +181,21 @@ export function createApp(deps: AppDeps): Express {
   return app;
 }
 
+/** The keys of an OpenAPI path item that are HTTP methods. */
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
 /**
  * The methods the OpenAPI document gives the route a path matches (GET with HEAD), none for a
  * path of no route: a documented path asked with another method is a 405, not a 404.
  */
 export function documentedMethods(doc: Record<string, unknown>): (path: string) => string[] {
   const routes = Object.entries((doc as { paths: Record<string, Record<string, unknown>> }).paths).map(([template, operations]) => {
-    const pattern = new RegExp(`^${template.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+')}/?$`);
-    const methods = Object.keys(operations).map((m) => m.toUpperCase());
+    // Case-insensitive, as Express matches routes.
+    const pattern = new RegExp(`^${template.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+')}/?$`, 'i');
+    // A path item also holds `parameters`, `summary` ...: only its HTTP methods are methods.
+    const methods = Object.keys(operations)
+      .filter((key) => HTTP_METHODS.includes(key))
+      .map((m) => m.toUpperCase());
     return { pattern, methods: methods.includes('GET') ? [...methods, 'HEAD'] : methods };
   });
   return (path) => routes.find((r) => r.pattern.test(path))?.methods ?? [];

@@ -1,7 +1,5 @@
-import { createInterface } from 'node:readline';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { DataRecord } from '../nce';
@@ -123,9 +121,20 @@ async function* limited(req: Request, limit: number): AsyncGenerator<string> {
       throw new AppError('MALFORMED_BODY', 'the body is not valid UTF-8: send CSV and NDJSON in UTF-8');
     }
   };
+  // What arrives counts as well as what it inflates to: a stream of empty compressed blocks is
+  // small inflated and as large as the client likes on the wire.
+  let received = 0;
+  const onReceived = (chunk: Buffer): void => {
+    received += chunk.length;
+    if (received > limit) inflate?.destroy(tooLarge());
+  };
+  const onError = (e: Error): void => {
+    inflate?.destroy(e);
+  };
   if (inflate) {
+    req.on('data', onReceived);
+    req.once('error', onError);
     req.pipe(inflate);
-    req.once('error', (e) => inflate.destroy(e));
   }
   try {
     // Not destroyed when parsing stops early: the error handler drains the rest, so the client gets the answer.
@@ -142,6 +151,8 @@ async function* limited(req: Request, limit: number): AsyncGenerator<string> {
     throw e;
   } finally {
     if (inflate) {
+      req.off('data', onReceived);
+      req.off('error', onError);
       req.unpipe(inflate);
       inflate.destroy();
     }
@@ -149,13 +160,18 @@ async function* limited(req: Request, limit: number): AsyncGenerator<string> {
   yield decode(null);
 }
 
+/**
+ * Records of an NDJSON body, a line at a time as its text arrives. Lines are split here, not by
+ * readline: stopping early (a bad line) must end the source, whose later errors (more bad bytes,
+ * the limit) would otherwise reach a readline interface that no longer listens, and crash.
+ */
 async function parseNdjson(source: AsyncIterable<string>): Promise<DataRecord[]> {
   const records: DataRecord[] = [];
   const value = z.record(z.string(), fieldValue);
   let n = 0;
-  for await (const line of createInterface({ input: Readable.from(source), crlfDelay: Infinity })) {
+  const take = (line: string): void => {
     n++;
-    if (line.trim() === '') continue;
+    if (line.trim() === '') return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
@@ -169,6 +185,14 @@ async function parseNdjson(source: AsyncIterable<string>): Promise<DataRecord[]>
       throw requestError({ ...issue, path: ['records', records.length, ...issue.path] } as typeof issue);
     }
     records.push(r.data);
+  };
+  let rest = '';
+  // A for-await that throws returns the generator, which ends reading the body.
+  for await (const text of source) {
+    const lines = (rest + text).split('\n');
+    rest = lines.pop() as string;
+    for (const line of lines) take(line.endsWith('\r') ? line.slice(0, -1) : line);
   }
+  if (rest !== '') take(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
   return records;
 }

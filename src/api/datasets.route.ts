@@ -1,4 +1,5 @@
 import { Router, type RequestHandler } from 'express';
+import type { DataRecord, FieldValue } from '../nce';
 import { checkContract, type DatasetStore } from '../store';
 import { body } from './request-body';
 import { atCsvLines, checkColumns, readDatasetBody } from './dataset-parser';
@@ -13,7 +14,8 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
   router.put('/v1/datasets/:name', ...deps.writeAuth, upload, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
     const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes);
-    res.json(await atCsvLines(lines, () => deps.datasets.put(name, columns, records)));
+    const typed = asCategories(records, categoricalColumns(req.query.categorical, columns));
+    res.json(await atCsvLines(lines, () => deps.datasets.put(name, columns, typed)));
   });
 
   router.post('/v1/datasets/:name/records', ...deps.writeAuth, upload, async (req, res) => {
@@ -49,4 +51,27 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     res.status(204).end();
   });
   return router;
+}
+
+/**
+ * The columns `?categorical=a,b` declares categorical (codes that look like numbers, such as floor
+ * 1-30 and "G"); each must be a column of the upload.
+ */
+function categoricalColumns(raw: unknown, columns: readonly string[]): string[] {
+  if (raw === undefined) return [];
+  if (typeof raw !== 'string') throw new AppError('INVALID_REQUEST', 'categorical is one comma-separated list of column names', '/categorical');
+  const names = raw.split(',').map((c) => c.trim()).filter((c) => c !== '');
+  const unknown = names.find((c) => !columns.includes(c));
+  if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
+  return names;
+}
+
+/** The records with the numbers of `names` as their text, so that the contract reads those columns as categories. */
+function asCategories(records: DataRecord[], names: readonly string[]): DataRecord[] {
+  if (names.length === 0) return records;
+  return records.map((r) => {
+    const out: Record<string, FieldValue> = { ...r };
+    for (const c of names) if (typeof out[c] === 'number') out[c] = String(out[c]);
+    return out;
+  });
 }

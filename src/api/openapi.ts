@@ -82,6 +82,7 @@ export function openApiDocument(): Record<string, unknown> {
         parameters: [named('dataset')],
         put: {
           summary: 'Create or replace a dataset from CSV, NDJSON or JSON',
+          parameters: [{ name: 'categorical', in: 'query', schema: { type: 'string' }, description: 'comma-separated columns whose values are categories even where they look like numbers (floor 1-30 and G); a column of numbers with a few texts is refused without it' }],
           requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } }, 'application/x-ndjson': { schema: { type: 'string' } }, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } },
           responses: {
             '200': answer('stored', 'DatasetAnswer', { name: 'payments', rows: 5000, columns: ['amount', 'channel'], updatedAt: '2026-12-04T10:14:50.026Z', schema: [{ name: 'amount', kind: 'numeric', missing: false }, { name: 'channel', kind: 'categorical', missing: false }] }),

@@ -72,7 +72,7 @@ export class InProcessQueue implements JobQueue {
         if (!isJobRecord(record)) throw new Error('not a job record');
         stored.push(record);
       } catch (e: unknown) {
-        this.deps.logger.warn({ file: f, err: messageOf(e) }, 'fileProblem job record skipped');
+        this.deps.logger.warn({ file: f, err: messageOf(e) }, 'unreadable job record skipped');
       }
     }
     // Oldest first, as they were enqueued: the oldest finished jobs are the first forgotten.

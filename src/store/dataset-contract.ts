@@ -54,7 +54,7 @@ function checkMixedColumns(columns: readonly string[], records: readonly DataRec
     const quoted = text.trim() !== '' && Number.isFinite(Number(text)) ? ` Send numbers as JSON numbers (${text.trim()}, not "${text}").` : '';
     throw new NceError(
       'INVALID_RECORD',
-      `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (an empty CSV cell).${quoted} Nothing was stored.`,
+      `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (in CSV, an empty cell).${quoted} If the column holds categories (codes), create the dataset with ?categorical=${encodeURIComponent(name)}. Nothing was stored.`,
       { record: at, field: name },
     );
   }

@@ -12,7 +12,7 @@ const JOB = 'JOB';
 /** Folder of one file per deleted model name: when it was deleted (see ModelStore.deletedAt). */
 const TOMBSTONES = '.deletions';
 
-/** Whether a deletion at `at` is still remembered; an fileProblem date is not. */
+/** Whether a deletion at `at` is still remembered; an unreadable date is not. */
 function remembered(at: Date): boolean {
   return Date.now() - at.getTime() < DELETION_MEMORY_MS;
 }

@@ -134,6 +134,17 @@ describe('nce-ood train and score', () => {
     expect(r.stderr).toMatch(/ragged\.csv:3: row has 2 fields/);
   });
 
+  it('a config file\'s exclude joins --exclude (and its default), and the model\'s config records them all', async () => {
+    await writeFile(join(dir, 'exclude.json'), JSON.stringify({ epochs: 2, exclude: ['kind'] }));
+    const out = join(dir, 'excluded');
+    const t = cli('train', '--data', join(dir, 'eval.csv'), '--artifact', out, '--config', join(dir, 'exclude.json'));
+    expect(t.status).toBe(0);
+    expect(t.stderr).toContain('left out: kind, label, split');
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { schema: { name: string }[]; config: { exclude: string[] } };
+    expect(manifest.schema.map((f) => f.name)).toEqual(['x', 'y']);
+    expect(manifest.config.exclude).toEqual(['kind', 'label', 'split']);
+  });
+
   it('when a flag is unknown or missing, exits 2 with one line naming it', () => {
     const bad = cli('train', '--data', 'x.csv', '--out', 'y', '--epochs', '3');
     expect(bad.status).toBe(2);

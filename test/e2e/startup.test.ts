@@ -73,3 +73,39 @@ describe('shutdown', () => {
     }
   });
 });
+
+describe('a bad streamed body', () => {
+  it('an NDJSON upload refused at its first line, whose later bytes are bad too (not UTF-8), gets its 400 and the process stays up', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-ndjson-'));
+    const api = await startApi({ MODELS_DIR: join(dir, 'm'), DATASETS_DIR: join(dir, 'd'), MAX_DATASET_BYTES: '4096' });
+    const { hostname, port } = new URL(api.url);
+    try {
+      for (const later of [Buffer.from([0xff, 0x0a]), Buffer.from('{"a":\n')]) {
+        const answer = await new Promise<string>((ok, fail) => {
+          const socket = connect(Number(port), hostname);
+          const timer = setTimeout(() => fail(new Error('no answer')), 5000);
+          socket.on('error', () => undefined);
+          socket.once('data', (d: Buffer) => {
+            clearTimeout(timer);
+            // The rest of the body comes after the first line was refused: reading it must not fail unheard.
+            socket.write(later);
+            setTimeout(() => {
+              socket.destroy();
+              ok(d.toString('latin1'));
+            }, 300);
+          });
+          const first = Buffer.from('notjson\n');
+          socket.write(`POST /v1/models/anything/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: ${first.length + later.length}\r\n\r\n`);
+          socket.write(first);
+        });
+        expect(answer).toMatch(/^HTTP\/1\.1 400/);
+        expect(answer).toContain('NDJSON line 1 is not valid JSON');
+        await new Promise((r) => setTimeout(r, 300));
+        expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+      }
+    } finally {
+      await api.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

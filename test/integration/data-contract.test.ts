@@ -61,6 +61,23 @@ describe('data contract', () => {
     expect((await request(app).get('/v1/datasets/typo')).status).toBe(404);
   });
 
+  it('?categorical= declares columns of numeric-looking codes categorical; the refusal says so, and records score alike with the codes as numbers or text', async () => {
+    const { app } = running.service;
+    const floors = ['floor,amount', ...Array.from({ length: 60 }, (_, i) => `${i % 20 === 0 ? 'G' : 1 + (i % 30)},${20 + (i % 7)}`)].join('\n');
+    const refused = await request(app).put('/v1/datasets/floors').set('content-type', 'text/csv').send(floors);
+    expect(refused.body).toMatchObject({ status: 400, pointer: '/records/0/floor', detail: expect.stringContaining('create the dataset with ?categorical=floor') });
+    const wrong = await request(app).put('/v1/datasets/floors?categorical=level').set('content-type', 'text/csv').send(floors);
+    expect(wrong.body).toMatchObject({ status: 400, pointer: '/categorical', detail: expect.stringContaining('categorical names "level", which is not a column') });
+    const created = await request(app).put('/v1/datasets/floors?categorical=floor').set('content-type', 'text/csv').send(floors);
+    expect(created.status).toBe(200);
+    expect(created.body.schema[0]).toMatchObject({ name: 'floor', kind: 'categorical', categories: expect.arrayContaining(['G', '1', '29']) });
+    expect((await request(app).post('/v1/datasets/floors/records').send({ records: [{ floor: 4, amount: 21 }] })).status).toBe(200);
+    const job = await finished((await request(app).post('/v1/models/floors/train').send({ dataset: 'floors', config: { epochs: 2 } })).body.jobId);
+    expect(job.result?.promoted).toBe(true);
+    const scored = (await request(app).post('/v1/models/floors/score').send({ records: [{ floor: 4, amount: 21 }, { floor: '4', amount: 21 }] })).body.results as { score: number }[];
+    expect(scored[0].score).toBe(scored[1].score);
+  });
+
   it('a JSON dataset with one text among numbers is refused; a column of mixed codes stays categorical', async () => {
     const { app } = running.service;
     const records = Array.from({ length: 50 }, (_, i) => ({ amount: i === 3 ? 'n/a' : i, code: i % 3 === 0 ? `A${i}` : i }));

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
-import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gzipSync, inflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import { toArtifact, train } from '../../src/nce';
 import { normalRecords, suffix } from '../helpers/data';
@@ -148,7 +148,14 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
     const bomb = gzipSync(`f0,f1,f2\n${'1,2,3\n'.repeat(MAX_BODY)}`);
     expect(bomb.length).toBeLessThan(MAX_BODY);
     expect(await post(bomb, { 'content-encoding': 'gzip' })).toMatchObject({ status: 413, body: { code: 'BODY_TOO_LARGE' } });
+    // Sent chunked (no Content-Length): empty deflate blocks inflate to nothing, and still count as they arrive.
+    const deflated = deflateSync(csv);
+    const padded = Buffer.concat([deflated.subarray(0, 2), Buffer.from('000000ffff'.repeat(2 * MAX_BODY / 5), 'hex'), deflated.subarray(2)]);
+    expect(inflateSync(padded).toString()).toBe(csv);
+    const streamed = await fetch(`${base}/v1/models/${name}/score`, { method: 'POST', headers: { 'content-type': 'text/csv', 'content-encoding': 'deflate' }, body: new Blob([padded]).stream(), duplex: 'half' } as RequestInit);
+    expect({ status: streamed.status, code: ((await streamed.json()) as { code: string }).code }).toEqual({ status: 413, code: 'BODY_TOO_LARGE' });
     const latin1 = Buffer.concat([Buffer.from('f0,f1,f2\n1,2,Z'), Buffer.from([0xfc]), Buffer.from('rich\n')]);
     expect(await post(latin1)).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringContaining('not valid UTF-8') } });
   });
 });
+

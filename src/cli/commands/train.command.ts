@@ -22,14 +22,16 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   const table = readCsv(flags.data as string);
   const unknown = flags.exclude === undefined ? undefined : excludedColumns(flags.exclude).find((c) => !table.columns.includes(c));
   if (unknown !== undefined) throw new UsageError(`--exclude names "${unknown}", which is not a column of ${flags.data as string}`);
-  const excluded = excludedColumns(flags.exclude).filter((c) => table.columns.includes(c));
+  // --exclude joins the config's own `exclude`: the model's config then says what was left out,
+  // and a retrain of it (a schedule, the API) leaves out the same.
+  const excluded = [...new Set([...config.exclude, ...excludedColumns(flags.exclude).filter((c) => table.columns.includes(c))])];
   const columns = table.columns.filter((c) => !excluded.includes(c));
   if (columns.length === 0) throw new UsageError(`no feature columns left in ${flags.data as string} after --exclude`);
-  const records = excluded.length === 0 ? table.records : table.records.map((r) => Object.fromEntries(columns.map((c) => [c, r[c]])));
+  const records = table.records;
   const backend = await initBackend(ctx.backend);
   const left = excluded.length > 0 ? ` (left out: ${excluded.join(', ')}; --exclude "" keeps them)` : '';
   process.stderr.write(`training on ${records.length} records, ${columns.length} features${left}, backend ${backend}\n`);
-  const result = await train(records, config, { columns, onEpoch: reportEpoch });
+  const result = await train(records, { ...config, exclude: excluded }, { columns: table.columns, onEpoch: reportEpoch });
   const artifact = toArtifact(result, { datasetFingerprint: fingerprintRecords(records, columns), datasetRows: records.length, backend });
   reportTraining(result.training);
   const threshold = `ood threshold ${result.state.calibration.threshold.toFixed(3)}`;
