@@ -29,7 +29,9 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   if (columns.length === 0) throw new UsageError(`no feature columns left in ${flags.data as string} after --exclude`);
   const records = table.records;
   const backend = await initBackend(ctx.backend);
-  const left = excluded.length > 0 ? ` (left out: ${excluded.join(', ')}; --exclude "" keeps them)` : '';
+  // The hint names what it can change: the default exclusions, not the config's own.
+  const byDefault = flags.exclude === undefined ? excluded.filter((c) => !config.exclude.includes(c)) : [];
+  const left = excluded.length > 0 ? ` (left out: ${excluded.join(', ')}${byDefault.length > 0 ? `; --exclude "" keeps ${byDefault.join(', ')}` : ''})` : '';
   process.stderr.write(`training on ${records.length} records, ${columns.length} features${left}, backend ${backend}\n`);
   const result = await train(records, { ...config, exclude: excluded }, { columns: table.columns, onEpoch: reportEpoch });
   const artifact = toArtifact(result, { datasetFingerprint: fingerprintRecords(records, columns), datasetRows: records.length, backend });
