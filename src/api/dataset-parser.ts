@@ -1,10 +1,8 @@
-import type { Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { DataRecord } from '../nce';
 import { columnNameProblem, parseCsvStream } from '../store';
-import { TABLE_TYPES } from './request-body';
+import { bodyText, TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
 import { fieldValue, requestError } from './validation';
 
@@ -25,7 +23,7 @@ export async function readDatasetBody(req: Request, limit: number): Promise<{ co
   if (req.is(TABLE_TYPES)) {
     const charset = /;\s*charset=([^;]+)/i.exec(req.get('content-type') ?? '')?.[1]?.trim().toLowerCase();
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') throw new AppError('UNSUPPORTED_MEDIA_TYPE', `CSV and NDJSON must be UTF-8, not ${charset}`);
-    const source = limited(req, limit);
+    const source = bodyText(req, limit);
     if (req.is('text/csv')) {
       // A CsvError is MALFORMED_BODY naming the line.
       ({ columns, records, lines } = await parseCsvStream(source, 'body'));
@@ -89,75 +87,6 @@ export function checkColumns(records: readonly DataRecord[], columns: readonly s
       if (!want.has(k)) throw new AppError('INVALID_RECORD', `record ${i} has field "${k}", which the dataset does not have`, `/records/${i}/${escapePointer(k)}`);
     }
   });
-}
-
-/** Decompressors of the Content-Encodings a table body may have (as JSON bodies may). */
-const DECOMPRESSORS: Record<string, () => Transform> = {
-  gzip: createGunzip,
-  'x-gzip': createGunzip,
-  deflate: createInflate,
-  br: createBrotliDecompress,
-};
-
-/**
- * The request body as UTF-8 text, decompressed as its Content-Encoding says, refusing more than
- * `limit` bytes (first by Content-Length, then as they come, compressed and decompressed alike).
- * Bytes that are not UTF-8 are refused, not replaced: a replaced byte would be stored as a new
- * category, and the same value sent correctly would then look unseen.
- */
-async function* limited(req: Request, limit: number): AsyncGenerator<string> {
-  const tooLarge = () => new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
-  if (Number(req.get('content-length') ?? 0) > limit) throw tooLarge();
-  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
-  const decompressor = encoding === 'identity' ? null : DECOMPRESSORS[encoding];
-  if (decompressor === undefined) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${encoding}": send gzip, deflate, br or none`);
-  const inflate = decompressor?.() ?? null;
-  const text = new TextDecoder('utf-8', { fatal: true });
-  let bytes = 0;
-  const decode = (chunk: Buffer | null): string => {
-    try {
-      return chunk === null ? text.decode() : text.decode(chunk, { stream: true });
-    } catch {
-      throw new AppError('MALFORMED_BODY', 'the body is not valid UTF-8: send CSV and NDJSON in UTF-8');
-    }
-  };
-  // What arrives counts as well as what it inflates to: a stream of empty compressed blocks is
-  // small inflated and as large as the client likes on the wire.
-  let received = 0;
-  const onReceived = (chunk: Buffer): void => {
-    received += chunk.length;
-    if (received > limit) inflate?.destroy(tooLarge());
-  };
-  const onError = (e: Error): void => {
-    inflate?.destroy(e);
-  };
-  if (inflate) {
-    req.on('data', onReceived);
-    req.once('error', onError);
-    req.pipe(inflate);
-  }
-  try {
-    // Not destroyed when parsing stops early: the error handler drains the rest, so the client gets the answer.
-    for await (const chunk of (inflate ?? req).iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      if (bytes > limit) throw tooLarge();
-      yield decode(chunk);
-    }
-  } catch (e: unknown) {
-    // zlib's and brotli's errors: the bytes are not in the Content-Encoding given.
-    if (inflate && !(e instanceof AppError)) {
-      throw new AppError('MALFORMED_BODY', `the body could not be decompressed as its Content-Encoding (${encoding}) says`);
-    }
-    throw e;
-  } finally {
-    if (inflate) {
-      req.off('data', onReceived);
-      req.off('error', onError);
-      req.unpipe(inflate);
-      inflate.destroy();
-    }
-  }
-  yield decode(null);
 }
 
 /**

@@ -1,5 +1,7 @@
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { isUtf8 } from 'node:buffer';
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import getRawBody from 'raw-body';
 import { AppError } from '../errors';
 
@@ -36,6 +38,13 @@ export function body(limit: number, options: { tables?: boolean } = {}): Request
   const parse = express.json({ limit, type: JSON_TYPES, verify: refuseInvalidUtf8 });
   // One layer for both: every layer costs each request a dispatch.
   return (req, res, next) => {
+    if (isCompressedJson(req)) {
+      readCompressedJson(req, limit).then((value) => {
+        req.body = value;
+        next();
+      }, next);
+      return;
+    }
     if (!isPlainJson(req)) return parse(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
     getRawBody(req, { limit, length: req.headers['content-length'] }, (err, bytes) => {
       if (err) return next(err);
@@ -81,4 +90,95 @@ function parseStrict(text: string): unknown {
   const value: unknown = JSON.parse(text);
   if (value === null || typeof value !== 'object') throw new SyntaxError('the top level is not an object or array');
   return value;
+}
+
+/** Decompressors of the Content-Encodings a body may have. */
+const DECOMPRESSORS: Record<string, () => Transform> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+/**
+ * The request body as UTF-8 text, decompressed as its Content-Encoding says, refusing more than
+ * `limit` bytes (first by Content-Length, then as they come, compressed and decompressed alike).
+ * Bytes that are not UTF-8 are refused, not replaced: a replaced byte would be stored as a new
+ * category, and the same value sent correctly would then look unseen.
+ */
+export async function* bodyText(req: Request, limit: number): AsyncGenerator<string> {
+  const tooLarge = () => new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
+  if (Number(req.get('content-length') ?? 0) > limit) throw tooLarge();
+  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  const decompressor = encoding === 'identity' ? null : DECOMPRESSORS[encoding];
+  if (decompressor === undefined) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${encoding}": send gzip, deflate, br or none`);
+  const inflate = decompressor?.() ?? null;
+  const text = new TextDecoder('utf-8', { fatal: true });
+  let bytes = 0;
+  const decode = (chunk: Buffer | null): string => {
+    try {
+      return chunk === null ? text.decode() : text.decode(chunk, { stream: true });
+    } catch {
+      throw notUtf8();
+    }
+  };
+  // What arrives counts as well as what it inflates to: a stream of empty compressed blocks is
+  // small inflated and as large as the client likes on the wire.
+  let received = 0;
+  const onReceived = (chunk: Buffer): void => {
+    received += chunk.length;
+    if (received > limit) inflate?.destroy(tooLarge());
+  };
+  const onError = (e: Error): void => {
+    inflate?.destroy(e);
+  };
+  if (inflate) {
+    req.on('data', onReceived);
+    req.once('error', onError);
+    req.pipe(inflate);
+  }
+  try {
+    // Not destroyed when parsing stops early: the error handler drains the rest, so the client gets the answer.
+    for await (const chunk of (inflate ?? req).iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > limit) throw tooLarge();
+      yield decode(chunk);
+    }
+  } catch (e: unknown) {
+    // zlib's and brotli's errors: the bytes are not in the Content-Encoding given.
+    if (inflate && !(e instanceof AppError)) {
+      throw new AppError('MALFORMED_BODY', `the body could not be decompressed as its Content-Encoding (${encoding}) says`);
+    }
+    throw e;
+  } finally {
+    if (inflate) {
+      req.off('data', onReceived);
+      req.off('error', onError);
+      req.unpipe(inflate);
+      inflate.destroy();
+    }
+  }
+  yield decode(null);
+}
+
+/**
+ * A compressed JSON body in UTF-8 (as declared, or by default), read by {@link bodyText}: its limit
+ * then holds for the bytes received as well as inflated, which body-parser's inflating does not.
+ */
+function isCompressedJson(req: Request): boolean {
+  const encoding = req.headers['content-encoding'];
+  if (encoding === undefined || encoding.trim().toLowerCase() === 'identity' || !req.is(JSON_TYPES)) return false;
+  const charset = /;\s*charset=([^;]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.trim();
+  return charset === undefined || /^utf-?8$/i.test(charset);
+}
+
+/** A compressed JSON body parsed as body-parser's strict mode does. */
+async function readCompressedJson(req: Request, limit: number): Promise<unknown> {
+  let text = '';
+  for await (const part of bodyText(req, limit)) text += part;
+  try {
+    return parseStrict(text);
+  } catch {
+    throw notJson();
+  }
 }

@@ -124,6 +124,13 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
     const bomb = gzipSync(`{"records":[${' '.repeat(4 * MAX_BODY)}]}`);
     expect(bomb.length).toBeLessThan(MAX_BODY);
     expect(await answer(bomb, DIRECT, { 'content-encoding': 'gzip' })).toMatchObject({ status: 413, body: { code: 'BODY_TOO_LARGE' } });
+    // ...and for what arrives: sent chunked, empty deflate blocks inflate to nothing but still count.
+    const deflated = deflateSync(plain);
+    const padded = Buffer.concat([deflated.subarray(0, 2), Buffer.from('000000ffff'.repeat((2 * MAX_BODY) / 5), 'hex'), deflated.subarray(2)]);
+    expect(inflateSync(padded).toString()).toBe(plain);
+    const streamed = await fetch(`${base}/v1/models/${name}/score`, { method: 'POST', headers: { 'content-type': DIRECT, 'content-encoding': 'deflate' }, body: new Blob([padded]).stream(), duplex: 'half' } as RequestInit);
+    expect({ status: streamed.status, code: ((await streamed.json()) as { code: string }).code }).toEqual({ status: 413, code: 'BODY_TOO_LARGE' });
+    expect(await answer(gzipSync(plain), DIRECT, { 'content-encoding': 'zstd' })).toMatchObject({ status: 415, body: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
   });
 
   it('when the bytes are not UTF-8, answers 400 MALFORMED_BODY on both paths instead of replacing them', async () => {
