@@ -2,7 +2,7 @@ import pino from 'pino';
 import { createHttpServer } from './api';
 import { composeService } from './compose';
 import { settingsOrExit } from './config';
-import { initBackend } from './nce';
+import { initBackend, messageOf } from './nce';
 
 /** Composition root: settings -> backend -> service (embedded, or distributed with REDIS_URL); serves until SIGTERM. */
 async function main(): Promise<void> {
@@ -53,6 +53,6 @@ async function main(): Promise<void> {
 main().catch((e: unknown) => {
   // A models or datasets folder that cannot be used, Redis refusing the first connection: one
   // line naming the cause and a non-zero exit, not a stack trace.
-  process.stderr.write(`nce-ood: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`nce-ood: cannot start: ${messageOf(e)}\n`);
   process.exit(1);
 });

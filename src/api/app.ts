@@ -8,7 +8,7 @@ import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
 import type { DatasetStore, ModelStore } from '../store';
 import { accessOf, requireScope } from './auth';
-import { NOT_UTF8, notJson, notUtf8 } from './request-body';
+import { bodyTooLarge, NOT_UTF8, notJson, notUtf8 } from './request-body';
 import { rateLimitPerKey } from './rate-limit';
 import { AppError, describe } from '../errors';
 import { messageOf } from '../nce';
@@ -204,7 +204,7 @@ export function documentedMethods(doc: Record<string, unknown>): (path: string) 
 /** body-parser (with a `type`) and the router (URIError) report their own failures; they become our codes. */
 function bodyParserError(err: unknown, limit: number): AppError | null {
   const type = (err as { type?: unknown } | null)?.type;
-  if (type === 'entity.too.large') return new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
+  if (type === 'entity.too.large') return bodyTooLarge(limit);
   if (type === 'entity.parse.failed') return notJson();
   if (type === NOT_UTF8) return notUtf8();
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import type { DataRecord } from '../nce';
 import { columnNameProblem, parseCsvStream } from '../store';
-import { bodyText, TABLE_TYPES } from './request-body';
+import { bodyText, charsetOf, isUtf8Charset, TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
 import { fieldValue, requestError } from './validation';
 
@@ -21,8 +21,8 @@ export async function readDatasetBody(req: Request, limit: number): Promise<{ co
   let records: DataRecord[];
   let lines: number[] | undefined;
   if (req.is(TABLE_TYPES)) {
-    const charset = /;\s*charset=([^;]+)/i.exec(req.get('content-type') ?? '')?.[1]?.trim().toLowerCase();
-    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') throw new AppError('UNSUPPORTED_MEDIA_TYPE', `CSV and NDJSON must be UTF-8, not ${charset}`);
+    const charset = charsetOf(req);
+    if (charset !== undefined && !isUtf8Charset(charset)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `CSV and NDJSON must be UTF-8, not ${charset}`);
     const source = bodyText(req, limit);
     if (req.is('text/csv')) {
       // A CsvError is MALFORMED_BODY naming the line.
@@ -98,8 +98,9 @@ async function parseNdjson(source: AsyncIterable<string>): Promise<DataRecord[]>
   const records: DataRecord[] = [];
   const value = z.record(z.string(), fieldValue);
   let n = 0;
-  const take = (line: string): void => {
+  const take = (raw: string): void => {
     n++;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
     let parsed: unknown;
     try {
@@ -120,8 +121,8 @@ async function parseNdjson(source: AsyncIterable<string>): Promise<DataRecord[]>
   for await (const text of source) {
     const lines = (rest + text).split('\n');
     rest = lines.pop() as string;
-    for (const line of lines) take(line.endsWith('\r') ? line.slice(0, -1) : line);
+    for (const line of lines) take(line);
   }
-  if (rest !== '') take(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
+  if (rest !== '') take(rest);
   return records;
 }

@@ -69,6 +69,24 @@ function isPlainJson(req: Request): boolean {
   return (type === 'application/json' || type === 'application/json; charset=utf-8') && length !== undefined && encoding === undefined;
 }
 
+/** The charset the Content-Type declares, lower case, or undefined for none. */
+export function charsetOf(req: Request): string | undefined {
+  return /;\s*charset=([^;]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.trim().toLowerCase();
+}
+
+/** Whether a charset name is UTF-8 ("utf-8", "UTF8"). */
+export function isUtf8Charset(charset: string): boolean {
+  return /^utf-?8$/i.test(charset);
+}
+
+/** The Content-Encoding, lower case; "identity" when there is none. */
+function contentEncodingOf(req: Request): string {
+  return (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+}
+
+/** The answer to a body over its limit of `limit` bytes, however it was found out. */
+export const bodyTooLarge = (limit: number): AppError => new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
+
 /** The answer to a body whose bytes are not UTF-8 (they are refused, not replaced: see the table bodies' reader). */
 export const notUtf8 = (): AppError => new AppError('MALFORMED_BODY', 'the body is not valid UTF-8');
 
@@ -78,7 +96,7 @@ export const notUtf8 = (): AppError => new AppError('MALFORMED_BODY', 'the body 
  * its own, which the error handler turns into {@link notUtf8}.
  */
 function refuseInvalidUtf8(_req: unknown, _res: unknown, bytes: Buffer, encoding: string): void {
-  if (/^utf-?8$/i.test(encoding) && !isUtf8(bytes)) throw Object.assign(new Error('the body is not valid UTF-8'), { type: NOT_UTF8 });
+  if (isUtf8Charset(encoding) && !isUtf8(bytes)) throw Object.assign(new Error('the body is not valid UTF-8'), { type: NOT_UTF8 });
 }
 
 /** The `type` of body-parser's error for a body refused by {@link refuseInvalidUtf8}. */
@@ -107,9 +125,9 @@ const DECOMPRESSORS: Record<string, () => Transform> = {
  * category, and the same value sent correctly would then look unseen.
  */
 export async function* bodyText(req: Request, limit: number): AsyncGenerator<string> {
-  const tooLarge = () => new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
+  const tooLarge = (): AppError => bodyTooLarge(limit);
   if (Number(req.get('content-length') ?? 0) > limit) throw tooLarge();
-  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  const encoding = contentEncodingOf(req);
   const decompressor = encoding === 'identity' ? null : DECOMPRESSORS[encoding];
   if (decompressor === undefined) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${encoding}": send gzip, deflate, br or none`);
   const inflate = decompressor?.() ?? null;
@@ -166,10 +184,9 @@ export async function* bodyText(req: Request, limit: number): AsyncGenerator<str
  * then holds for the bytes received as well as inflated, which body-parser's inflating does not.
  */
 function isCompressedJson(req: Request): boolean {
-  const encoding = req.headers['content-encoding'];
-  if (encoding === undefined || encoding.trim().toLowerCase() === 'identity' || !req.is(JSON_TYPES)) return false;
-  const charset = /;\s*charset=([^;]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.trim();
-  return charset === undefined || /^utf-?8$/i.test(charset);
+  if (contentEncodingOf(req) === 'identity' || !req.is(JSON_TYPES)) return false;
+  const charset = charsetOf(req);
+  return charset === undefined || isUtf8Charset(charset);
 }
 
 /** A compressed JSON body parsed as body-parser's strict mode does. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { messageOf, resolveTrainingConfig, type TrainingConfig } from '../nce';
+import { fileProblem } from '../store';
 import { UsageError } from './args';
 
 /** Reads and validates a training config JSON file; no file means every default. */
@@ -9,7 +10,7 @@ export function readTrainingConfig(file: string | undefined): TrainingConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e: unknown) {
-    throw new UsageError(`${file}: cannot read config (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new UsageError(`${file}: cannot read config: ${fileProblem(e)}`);
   }
   let json: unknown;
   try {

@@ -20,7 +20,7 @@ export const NUMERIC_COLUMN_SHARE = 0.9;
 /** Texts that spell a number that is not finite ("NaN", "Infinity", "-inf", "1e400"): a numeric column's bad value. */
 function isNonFiniteNumberText(v: string): boolean {
   const t = v.trim();
-  return /^[+-]?(nan|inf|infinity)$/i.test(t) || (t !== '' && !Number.isFinite(Number(t)) && !Number.isNaN(Number(t)));
+  return /^[+-]?(nan|inf|infinity)$/i.test(t) || Math.abs(Number(t)) === Infinity;
 }
 
 /**

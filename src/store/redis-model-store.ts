@@ -144,7 +144,6 @@ export class RedisModelStore implements ModelStore {
   }
 }
 
-
 function event(e: ModelEvent): string {
   return JSON.stringify(e);
 }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type DataRecord, Detector, explain, initBackend, type Manifest, NceError } from '../../nce';
 import { DriftMonitor, flaggedRecord, type FlaggedRecord, RecentTraffic, type TrafficView, type WindowContents } from '../../metrics';
-import { CsvError, type CsvTable, describeVersions, FsModelStore, NAME_PATTERN, readCsv, fileProblem } from '../../store';
+import { CsvError, type CsvTable, describeVersions, fileProblem, FsModelStore, NAME_PATTERN, readCsv } from '../../store';
 import { modelConsole, reportHtml } from '../../ui';
 import { AppError } from '../../errors';
 import { parseFlags, UsageError } from '../args';

@@ -20,14 +20,16 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   if (flags.force !== undefined && !('model' in target)) throw new UsageError('--force applies to --model (the registry), not to an artifact folder');
   const config = readTrainingConfig(flags.config);
   const table = readCsv(flags.data as string);
-  const unknown = flags.exclude === undefined ? undefined : excludedColumns(flags.exclude).find((c) => !table.columns.includes(c));
+  // Named with --exclude, each must be a column; the default ones are left out where present.
+  const asked = excludedColumns(flags.exclude);
+  const unknown = flags.exclude === undefined ? undefined : asked.find((c) => !table.columns.includes(c));
   if (unknown !== undefined) throw new UsageError(`--exclude names "${unknown}", which is not a column of ${flags.data as string}`);
   // --exclude joins the config's own `exclude`: the model's config then says what was left out,
   // and a retrain of it (a schedule, the API) leaves out the same.
-  const excluded = [...new Set([...config.exclude, ...excludedColumns(flags.exclude).filter((c) => table.columns.includes(c))])];
+  const excluded = [...new Set([...config.exclude, ...asked.filter((c) => table.columns.includes(c))])];
   const columns = table.columns.filter((c) => !excluded.includes(c));
   if (columns.length === 0) throw new UsageError(`no feature columns left in ${flags.data as string} after --exclude`);
-  const records = table.records;
+  const { records } = table;
   const backend = await initBackend(ctx.backend);
   // The hint names what it can change: the default exclusions, not the config's own.
   const byDefault = flags.exclude === undefined ? excluded.filter((c) => !config.exclude.includes(c)) : [];
