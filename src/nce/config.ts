@@ -80,29 +80,39 @@ export function defaultMinRecordsPerEpoch(numericFeatures: number): number {
   return Math.round(2048 * Math.min(1, 64 / Math.max(1, numericFeatures)));
 }
 
-/** The kernel partner's q: an adaptive kernel density, each kernel 0.3 of its centre's 10th-neighbour distance. */
-export const KERNEL_PARTNER_NOISE: NoiseSpec = { type: 'kde', neighbours: 10, bandwidth: 0.3 };
+/**
+ * The kernel partners' q, adaptive kernel densities: a smooth one (each kernel 0.3 of its
+ * centre's 10th-neighbour distance) and a sharp one (0.2 of the 5th-neighbour distance). The sharp
+ * one resolves what the smooth one blurs: gaps between several normal classes, the textbook OOD
+ * case (one class of letters or vowels against others), where nearest-neighbour distances are the
+ * strongest classic signal. It costs reference sets whose anomalies form a cluster of their own,
+ * which it models as one more class (see the README's quality section for both).
+ */
+export const KERNEL_PARTNER_NOISES: readonly NoiseSpec[] = [
+  { type: 'kde', neighbours: 10, bandwidth: 0.3 },
+  { type: 'kde', neighbours: 5, bandwidth: 0.2 },
+];
 
 /**
- * Most reference records with which `kernelPartner: "auto"` trains the partner: beyond them the
+ * Most reference records with which `kernelPartner: "auto"` trains the partners: beyond them a
  * kernel density keeps fewer than a quarter of the fit rows as centres (at most 1,024), blurs what
  * the classifier of the main model learns from that much data by itself, and costs fit time.
  */
 export const KERNEL_PARTNER_MAX_ROWS = 5000;
 
 /**
- * Most numeric features with which `kernelPartner: "auto"` trains the partner: beyond them
+ * Most numeric features with which `kernelPartner: "auto"` trains the partners: beyond them
  * distances between records concentrate, a kernel density says little that the Gaussian does not
- * (on the 512-768-feature embedding suite the pair scores as the Gaussian model alone) and only
+ * (on the 512-768-feature embedding suite a partner scored as the Gaussian model alone) and only
  * costs fit time.
  */
 export const KERNEL_PARTNER_MAX_FEATURES = 128;
 
 /**
  * Whether a model of `rows` reference records with `numericFeatures` numeric features trains the
- * kernel partner: as the config says; on "auto" when there are 1 to
+ * kernel partners: as the config says; on "auto" when there are 1 to
  * {@link KERNEL_PARTNER_MAX_FEATURES} numeric features and at most {@link KERNEL_PARTNER_MAX_ROWS}
- * records. Never unless the score is logDensity: the partner's share of the score is a log density.
+ * records. Never unless the score is logDensity: a partner's share of the score is a log density.
  */
 export function usesKernelPartner(config: TrainingConfig, rows: number, numericFeatures: number, scoreKind: ScoreKind): boolean {
   if (numericFeatures === 0 || scoreKind !== 'logDensity' || config.kernelPartner === false) return false;
@@ -171,11 +181,12 @@ export const trainingConfigSchema = z
      */
     scoreKind: z.enum(['logDensity', 'logRatio', 'productOfExperts']).optional(),
     /**
-     * A second NCE model of the same records against a kernel density q ({@link KERNEL_PARTNER_NOISE}),
-     * its log density averaged with the main model's: an ensemble over noises. The Gaussian q sees
-     * the data's global shape (and a cluster of reference anomalies as rare), the kernel density
-     * its local shape (several normal classes with gaps between them). "auto": on reference sets
-     * of at most {@link KERNEL_PARTNER_MAX_ROWS} records (see {@link usesKernelPartner}).
+     * Further NCE models of the same records, each against a kernel density q
+     * ({@link KERNEL_PARTNER_NOISES}), their log densities averaged with the main model's: an
+     * ensemble over noises. The Gaussian q sees the data's global shape (and a cluster of
+     * reference anomalies as rare), the kernel densities its local shape (several normal classes
+     * with gaps between them). "auto": on reference sets of at most
+     * {@link KERNEL_PARTNER_MAX_ROWS} records (see {@link usesKernelPartner}).
      * @defaultValue 'auto'
      */
     kernelPartner: z.union([z.boolean(), z.literal('auto')]).default('auto'),

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { calibrate } from './calibration';
-import { defaultHiddenUnits, defaultMinRecordsPerEpoch, KERNEL_PARTNER_NOISE, resolveTrainingConfig, type ScoreKind, type TrainingConfig, usesKernelPartner } from './config';
+import { defaultHiddenUnits, defaultMinRecordsPerEpoch, KERNEL_PARTNER_NOISES, resolveTrainingConfig, type ScoreKind, type TrainingConfig, usesKernelPartner } from './config';
 import { Detector, type ModelState, type PartnerState, SCORE_FLOOR } from './detector';
 import { concatEncoded, type Encoded, encode, layoutOf, type Layout, networkInput, takeEncoded } from './encoding';
 import { NceError } from './errors';
 import { auroc } from './metrics';
 import { type Architecture, type DenseWeights, Mlp } from './model';
-import { type ContinuousNoise, DiscreteNoise, fitNoise, GaussianNoise } from './noise';
+import { type ContinuousNoise, DiscreteNoise, fitNoise, GaussianNoise, type NoiseSpec } from './noise';
 import { createRng, permutation, type Rng } from './random';
 import { featureReference, type FeatureReference } from './reference';
 import { type DataRecord, type Feature, inferSchema, quantileSorted } from './schema';
@@ -27,7 +27,7 @@ export interface EpochProgress {
   /** How well the classifier tells held-out records from validation noise (AUC). */
   valAuc: number;
   seconds: number;
-  /** An epoch of the kernel partner's classifier (see `kernelPartner`), not of the main model's. */
+  /** An epoch of a kernel partner's classifier (see `kernelPartner`), not of the main model's. */
   partner?: true;
 }
 
@@ -54,13 +54,16 @@ export interface TrainingSummary {
   valAuc: number;
   seconds: number;
   samplesPerSecond: number;
-  /** How the kernel partner's classifier went (see `kernelPartner`); absent without one. */
-  partner?: PartnerSummary;
-  /** Every epoch, each tagged with its pass (and the partner's as such). */
+  /**
+   * How each kernel partner's classifier went (see `kernelPartner`), in the order of
+   * `state.partners`; absent without them. Artifacts from before there were two held `partner`.
+   */
+  partners?: PartnerSummary[];
+  /** Every epoch, each tagged with its pass (and a partner's as such). */
   history: EpochProgress[];
 }
 
-/** The kernel partner's training, in the manifest. */
+/** A kernel partner's training, in the manifest. */
 export interface PartnerSummary {
   noise: string;
   epochsRun: number;
@@ -157,13 +160,15 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const partners: PartnerState[] = [];
   // Judged on the reference as given (trimmed rows too), so both passes of a trimmed fit agree.
   if (usesKernelPartner(config, fit.n + val.n + trimmedRows, layout.numeric.length, scoreKind)) {
-    // The partner draws from a stream of its own, as a model trained with the kernel density
-    // as its only q would: the same held-out split, the same starting network.
-    const partnerRng = createRng(config.seed + pass);
-    const kernel = fitNoise(KERNEL_PARTNER_NOISE, { rows: fit.n, cols: layout.numeric.length, data: fit.numeric }, partnerRng.fork());
-    const run = await fitClassifier(data, kernel, discrete, config, options, pass, partnerRng, true);
-    runs.push(run);
-    partners.push({ noise: { spec: KERNEL_PARTNER_NOISE, fitted: kernel.toJSON() }, architecture: run.architecture, weights: run.weights });
+    for (const spec of KERNEL_PARTNER_NOISES) {
+      // Each partner draws from a stream of its own, as a model trained with its kernel density
+      // as its only q would: the same held-out split, the same starting network.
+      const partnerRng = createRng(config.seed + pass);
+      const kernel = fitNoise(spec, { rows: fit.n, cols: layout.numeric.length, data: fit.numeric }, partnerRng.fork());
+      const run = await fitClassifier(data, kernel, discrete, config, options, pass, partnerRng, true);
+      runs.push(run);
+      partners.push({ noise: { spec, fitted: kernel.toJSON() }, architecture: run.architecture, weights: run.weights });
+    }
   }
   const partial: ModelState = {
     schema,
@@ -222,7 +227,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
       valLoss: main.valLoss,
       valLossNoise: main.valLossNoise,
       valAuc: main.valAuc,
-      ...(runs.length > 1 ? { partner: summaryOf(runs[1]) } : {}),
+      ...(partners.length > 0 ? { partners: partners.map((p, i) => summaryOf(runs[i + 1], p.noise.spec)) } : {}),
       seconds,
       samplesPerSecond: runs.reduce((s, r) => s + r.samples, 0) / Math.max(1e-9, epochSeconds),
       history,
@@ -243,8 +248,8 @@ interface ClassifierRun {
   samples: number;
 }
 
-function summaryOf(run: ClassifierRun): PartnerSummary {
-  return { noise: KERNEL_PARTNER_NOISE.type, epochsRun: run.history.length, bestEpoch: run.bestEpoch, valLoss: run.valLoss, valLossNoise: run.valLossNoise, valAuc: run.valAuc };
+function summaryOf(run: ClassifierRun, spec: NoiseSpec): PartnerSummary {
+  return { noise: spec.type, epochsRun: run.history.length, bestEpoch: run.bestEpoch, valLoss: run.valLoss, valLossNoise: run.valLossNoise, valAuc: run.valAuc };
 }
 
 /**

@@ -8,6 +8,7 @@ import { describe as describeError } from '../../src/errors';
 import { runTrainJob } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
 import { startRedis } from '../helpers/processes';
+import { KERNEL_PARTNER_NOISES } from '../../src/nce/config';
 
 /** One contract, two implementations: the embedded mode's files and the distributed mode's Redis. */
 let dir: string;
@@ -50,9 +51,9 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     expect(await models.list()).toContain(name);
     const loaded = await models.load(name, v1);
     expect(loaded.manifest.manifestSha256).toBe(artifact.manifest.manifestSha256);
-    // The main model's layers, then the kernel partner's (the default on this small data).
+    // The main model's layers, then each kernel partner's (the default on this small data).
     const partnerLayers = (loaded.state.partners ?? []).reduce((s, p) => s + p.weights.length, 0);
-    expect(loaded.state.partners).toHaveLength(1);
+    expect(loaded.state.partners).toHaveLength(KERNEL_PARTNER_NOISES.length);
     expect(loaded.state.weights.length + partnerLayers).toBe(artifact.manifest.weights.layers.length);
     await models.promote(name, v2);
     expect(await models.currentVersion(name)).toBe(v2);

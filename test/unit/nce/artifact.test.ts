@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Detector, fingerprintRecords, initBackend, toArtifact, train, type TrainResult } from '../../../src/nce';
 import { loadArtifact, saveArtifact } from '../../../src/store';
 import { normalRecords } from '../../helpers/data';
+import { KERNEL_PARTNER_NOISES } from '../../../src/nce/config';
 
 let result: TrainResult;
 let dir: string;
@@ -45,16 +46,16 @@ describe('model artifact', () => {
     }
   });
 
-  it('a model with a kernel partner (the default on small data) keeps it through a save and load, scores identically, and refuses partner weights that do not fit its architecture', async () => {
+  it('a model with kernel partners (the default on small data) keeps them through a save and load, scores identically, and refuses partner weights that do not fit its architecture', async () => {
     const records = normalRecords(300, 3, 2);
     const small = await train(records, { epochs: 3 });
-    expect(small.state.partners).toHaveLength(1);
+    expect(small.state.partners).toHaveLength(KERNEL_PARTNER_NOISES.length);
     const d = await mkdtemp(join(tmpdir(), 'nce-artifact-partner-'));
     try {
       await saveArtifact(d, toArtifact(small, { datasetFingerprint: 'x', datasetRows: 300, backend: 'wasm' }));
       const loaded = await loadArtifact(d);
-      expect(loaded.state.partners?.[0]?.noise.fitted.type).toBe('kde');
-      expect(loaded.manifest.weights.layers).toHaveLength(small.state.weights.length * 2);
+      expect(loaded.state.partners?.map((p) => p.noise.fitted.type)).toEqual(KERNEL_PARTNER_NOISES.map((q) => q.type));
+      expect(loaded.manifest.weights.layers).toHaveLength(small.state.weights.length * (1 + KERNEL_PARTNER_NOISES.length));
       const before = new Detector(small.state);
       const after = new Detector(loaded.state);
       try {
@@ -64,9 +65,9 @@ describe('model artifact', () => {
         before.dispose();
         after.dispose();
       }
-      const [p] = small.state.partners ?? [];
+      const [p, ...others] = small.state.partners ?? [];
       const wider = { ...p, architecture: { ...p.architecture, hiddenUnits: p.architecture.hiddenUnits.map((u) => u + 1) } };
-      await saveArtifact(d, toArtifact({ ...small, state: { ...small.state, partners: [wider] } }, { datasetFingerprint: 'x', datasetRows: 300, backend: 'wasm' }));
+      await saveArtifact(d, toArtifact({ ...small, state: { ...small.state, partners: [wider, ...others] } }, { datasetFingerprint: 'x', datasetRows: 300, backend: 'wasm' }));
       await expect(loadArtifact(d)).rejects.toMatchObject({ code: 'ARTIFACT_INVALID', message: expect.stringContaining('layer shapes') });
     } finally {
       await rm(d, { recursive: true, force: true });

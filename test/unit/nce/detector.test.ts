@@ -3,6 +3,7 @@ import { Detector, explain, initBackend, SCORE_FLOOR, train, type TrainResult } 
 import { encode } from '../../../src/nce/encoding';
 import { DiscreteNoise, type MixtureNoise, restoreNoise } from '../../../src/nce/noise';
 import { createRng } from '../../../src/nce/random';
+import { KERNEL_PARTNER_NOISES } from '../../../src/nce/config';
 
 /** Mixed records: two numeric features (one sometimes missing) and a categorical one. */
 function mixedRecords(n: number, seed: number): Record<string, number | string | null>[] {
@@ -76,33 +77,33 @@ describe('Detector.score', () => {
     }
   });
 
-  it('with the kernel partner (the default on small data), logRatio, log q and logDensity are the means of the two models\', and logDensity = logRatio + log q still', () => {
+  it('with the kernel partners (the default on small data), logRatio, log q and logDensity are the means over every model\'s, and logDensity = logRatio + log q still', () => {
     const records = mixedRecords(20, 2);
     const partners = result.state.partners ?? [];
-    expect(partners.map((p) => p.noise.fitted.type)).toEqual(['kde']);
-    const [partner] = partners;
-    // Each model alone, as a detector of its own (the partner keeps the main model's discrete noise).
-    const main = new Detector({ ...result.state, partners: undefined });
-    const second = new Detector({ ...result.state, noise: { ...result.state.noise, fitted: partner.noise.fitted }, architecture: partner.architecture, weights: partner.weights, partners: undefined });
+    expect(partners.map((p) => p.noise.spec)).toEqual(KERNEL_PARTNER_NOISES);
+    // Each model alone, as a detector of its own (a partner keeps the main model's discrete noise).
+    const alone = [
+      new Detector({ ...result.state, partners: undefined }),
+      ...partners.map((p) => new Detector({ ...result.state, noise: { ...result.state.noise, fitted: p.noise.fitted }, architecture: p.architecture, weights: p.weights, partners: undefined })),
+    ];
     try {
       const e = encode(result.state.schema, records);
-      const both = detector.evaluate(e);
-      const a = main.evaluate(e);
-      const b = second.evaluate(e);
+      const all = detector.evaluate(e);
+      const each = alone.map((d) => d.evaluate(e));
       const discrete = DiscreteNoise.fromJSON(result.state.noise.discrete).logProb(e.codes, e.n);
-      const qMain = restoreNoise(result.state.noise.fitted).logDensity(e.numeric, e.n);
-      const qPartner = restoreNoise(partner.noise.fitted).logDensity(e.numeric, e.n);
+      const qs = [result.state.noise.fitted, ...partners.map((p) => p.noise.fitted)].map((f) => restoreNoise(f).logDensity(e.numeric, e.n));
+      const k = alone.length;
+      const mean = (xs: Float64Array[], i: number): number => xs.reduce((s, x) => s + x[i], 0) / k;
       for (let i = 0; i < e.n; i++) {
-        expect(both.logRatio[i]).toBeCloseTo((a.logRatio[i] + b.logRatio[i]) / 2, 5);
-        expect(both.logDensity[i]).toBeCloseTo((a.logDensity[i] + b.logDensity[i]) / 2, 5);
-        expect(both.logDensity[i]).toBeCloseTo(both.logRatio[i] + (qMain[i] + qPartner[i]) / 2 + discrete[i], 5);
-        expect(both.score[i]).toBe(both.logDensity[i]);
+        expect(all.logRatio[i]).toBeCloseTo(mean(each.map((r) => r.logRatio), i), 5);
+        expect(all.logDensity[i]).toBeCloseTo(mean(each.map((r) => r.logDensity), i), 5);
+        expect(all.logDensity[i]).toBeCloseTo(all.logRatio[i] + mean(qs, i) + discrete[i], 5);
+        expect(all.score[i]).toBe(all.logDensity[i]);
       }
-      // The two models do disagree: the mean is not one of them twice.
-      expect(Array.from(a.logDensity).some((v, i) => Math.abs(v - b.logDensity[i]) > 0.1)).toBe(true);
+      // The models do disagree: the mean is not one of them several times.
+      for (const other of each.slice(1)) expect(Array.from(each[0].logDensity).some((v, i) => Math.abs(v - other.logDensity[i]) > 0.1)).toBe(true);
     } finally {
-      main.dispose();
-      second.dispose();
+      for (const d of alone) d.dispose();
     }
   });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Detector, encode, initBackend, train, type TrainResult } from '../../../src/nce';
 import { restoreNoise } from '../../../src/nce/noise';
-import { defaultHiddenUnits, defaultMinRecordsPerEpoch, resolveTrainingConfig, usesKernelPartner } from '../../../src/nce/config';
+import { defaultHiddenUnits, defaultMinRecordsPerEpoch, KERNEL_PARTNER_NOISES, resolveTrainingConfig, usesKernelPartner } from '../../../src/nce/config';
 import { createRng } from '../../../src/nce/random';
 import { normalRecords } from '../../helpers/data';
 
@@ -69,7 +69,7 @@ describe('train', () => {
     expect(scores(c)).not.toEqual(scores(a));
   });
 
-  it('reports every epoch to the progress callback with loss, validation loss and validation AUC, the kernel partner\'s after the main model\'s', async () => {
+  it('reports every epoch to the progress callback with loss, validation loss and validation AUC, each kernel partner\'s after the main model\'s', async () => {
     const seen: string[] = [];
     const result = await train(normalRecords(200, 2, 3), { epochs: 4, patience: 100, contaminationTrim: 0 }, {
       onEpoch: (p) => {
@@ -78,12 +78,14 @@ describe('train', () => {
         seen.push(`${p.partner ? 'partner ' : ''}${p.epoch}`);
       },
     });
-    expect(seen).toEqual(['1', '2', '3', '4', 'partner 1', 'partner 2', 'partner 3', 'partner 4']);
-    expect(result.training.history).toHaveLength(8);
-    expect(result.training.partner).toMatchObject({ noise: 'kde', epochsRun: 4 });
+    const partnerEpochs = ['partner 1', 'partner 2', 'partner 3', 'partner 4'];
+    expect(seen).toEqual(['1', '2', '3', '4', ...partnerEpochs, ...partnerEpochs]);
+    expect(result.training.history).toHaveLength(12);
+    expect(result.training.partners).toEqual([expect.objectContaining({ noise: 'kde', epochsRun: 4 }), expect.objectContaining({ noise: 'kde', epochsRun: 4 })]);
+    expect(result.state.partners?.map((p) => p.noise.spec)).toEqual(KERNEL_PARTNER_NOISES);
     const alone = await train(normalRecords(200, 2, 3), { epochs: 4, patience: 100, kernelPartner: false });
     expect(alone.training.history).toHaveLength(4);
-    expect(alone.training.partner).toBeUndefined();
+    expect(alone.training.partners).toBeUndefined();
     expect(alone.state.partners).toBeUndefined();
   });
 
