@@ -27,7 +27,12 @@ export const noiseSpecSchema: z.ZodType<NoiseSpec> = z.lazy(() =>
     z.object({ type: z.literal('uniform'), margin: z.number().finite().min(0).max(100).optional() }).strict(),
     z.object({ type: z.literal('marginals'), bandwidth: positive.max(100).optional() }).strict(),
     z
-      .object({ type: z.literal('kde'), neighbours: z.number().int().min(1).max(100).optional(), bandwidth: positive.max(100).optional() })
+      .object({
+        type: z.literal('kde'),
+        neighbours: z.number().int().min(1).max(100).optional(),
+        neighbourShare: z.number().finite().min(0).max(0.5).optional(),
+        bandwidth: positive.max(100).optional(),
+      })
       .strict(),
     z
       .object({
@@ -82,15 +87,16 @@ export function defaultMinRecordsPerEpoch(numericFeatures: number): number {
 
 /**
  * The kernel partners' q, adaptive kernel densities: a smooth one (each kernel 0.3 of its
- * centre's 10th-neighbour distance) and a sharp one (0.2 of the 5th-neighbour distance). The sharp
- * one resolves what the smooth one blurs: gaps between several normal classes, the textbook OOD
- * case (one class of letters or vowels against others), where nearest-neighbour distances are the
- * strongest classic signal. It costs reference sets whose anomalies form a cluster of their own,
- * which it models as one more class (see the README's quality section for both).
+ * centre's 10th-neighbour distance) and a sharp one (0.15 of the distance to the k-th neighbour,
+ * k the larger of 10 and 5% of the centres). The sharp one resolves what the smooth one blurs:
+ * the gaps between several normal classes, the textbook OOD case (some letters or vowels against
+ * the others), where nearest-neighbour distances are the strongest classic signal. Its k follows
+ * the reference's size so that a group of fewer than 5% of the records, such as a cluster of
+ * reference anomalies, does not read as a class of its own (see the README's quality section).
  */
 export const KERNEL_PARTNER_NOISES: readonly NoiseSpec[] = [
   { type: 'kde', neighbours: 10, bandwidth: 0.3 },
-  { type: 'kde', neighbours: 5, bandwidth: 0.2 },
+  { type: 'kde', neighbours: 10, neighbourShare: 0.05, bandwidth: 0.15 },
 ];
 
 /**

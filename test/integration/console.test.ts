@@ -21,8 +21,9 @@ async function serviceWithTraffic(env: Record<string, string>, key = ADMIN): Pro
   const started = await request(app).post('/v1/models/m/train').set(auth).send({ dataset: 'd', config: { epochs: 5, seed: 1 } });
   expect(await jobState(app, started.body.jobId, auth)).toBe('completed');
   expect((await request(app).post('/v1/models/m/score').set(auth).send({ records: normalRecords(200, 3, 2) })).status).toBe(200);
-  // The flagged sample takes a batch at most every 200 ms.
-  await new Promise((r) => setTimeout(r, 250));
+  // The flagged sample takes the next batch no sooner than 200 ms, or 50 times as long as explaining
+  // the last one took (a few ms here, several times that on a loaded machine), after it.
+  await new Promise((r) => setTimeout(r, 1500));
   const shifted = normalRecords(100, 3, 3).map((r) => ({ ...r, f1: (r.f1 as number) + 6 }));
   expect((await request(app).post('/v1/models/m/score').set(auth).send({ records: shifted })).status).toBe(200);
   return app;

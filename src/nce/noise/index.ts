@@ -28,7 +28,7 @@ export function fitNoise(spec: NoiseSpec, x: Matrix, rng: Rng, units?: ArrayLike
     case 'marginals':
       return MarginalsNoise.fit(x, rng, spec.bandwidth ?? 1);
     case 'kde':
-      return KdeNoise.fit(x, rng, spec.neighbours ?? 10, spec.bandwidth ?? 0.5);
+      return KdeNoise.fit(x, rng, spec.neighbours ?? 10, spec.bandwidth ?? 0.5, spec.neighbourShare ?? 0);
     case 'mixture': {
       const total = spec.components.reduce((s, c) => s + c.weight, 0);
       return new MixtureNoise(

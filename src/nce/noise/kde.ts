@@ -58,8 +58,11 @@ export class KdeNoise implements ContinuousNoise {
    * Fits the density to the rows of `x`.
    * @param neighbours - k of the k-th nearest neighbour that sets each kernel's width
    * @param bandwidth - the width as a share of that distance
+   * @param neighbourShare - k is at least this share of the centres: a group of fewer rows than k
+   *   then has kernels as wide as the distance to rows outside it, so it does not read as a mode
+   *   of its own however tight it is
    */
-  static fit(x: Matrix, rng: Rng, neighbours: number, bandwidth: number): KdeNoise {
+  static fit(x: Matrix, rng: Rng, neighbours: number, bandwidth: number, neighbourShare = 0): KdeNoise {
     const d = x.cols;
     const shift = new Float64Array(d);
     const scale = new Float64Array(d);
@@ -78,7 +81,7 @@ export class KdeNoise implements ContinuousNoise {
     picked.forEach((row, c) => {
       for (let j = 0; j < d; j++) centres[c * d + j] = (x.data[row * d + j] - shift[j]) / scale[j];
     });
-    const k = Math.max(1, Math.min(neighbours, m - 1));
+    const k = Math.max(1, Math.min(Math.max(neighbours, Math.round(neighbourShare * m)), m - 1));
     const distances = kthNeighbourDistances(centres, m, d, k);
     // Repeated rows are at distance 0 from their copies: their kernels get the width that a
     // typical centre's distance gives, a tenth of it, so the density stays finite and smooth.

@@ -6,7 +6,7 @@ export type NoiseSpec =
   | { type: 'gmm'; components?: number; maxComponents?: number; scale?: number }
   | { type: 'uniform'; margin?: number }
   | { type: 'marginals'; bandwidth?: number }
-  | { type: 'kde'; neighbours?: number; bandwidth?: number }
+  | { type: 'kde'; neighbours?: number; neighbourShare?: number; bandwidth?: number }
   | { type: 'mixture'; components: { weight: number; noise: NoiseSpec }[] };
 
 /** Fitted parameters of a noise distribution, as stored in the model manifest. */

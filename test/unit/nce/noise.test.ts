@@ -3,6 +3,7 @@ import { zeros, type Matrix } from '../../../src/nce/linalg';
 import { GaussianNoise, GmmNoise, KdeNoise, MarginalsNoise, MixtureNoise, UniformNoise, fitNoise, noiseLogDensities, restoreNoise } from '../../../src/nce/noise';
 import { widenedBandwidth } from '../../../src/nce/noise/marginals';
 import { quantileSorted } from '../../../src/nce/schema';
+import { resolveTrainingConfig } from '../../../src/nce/config';
 import type { ContinuousNoise, Shrinkage } from '../../../src/nce/noise';
 
 /** Rows of a 1-D or 2-D matrix from a generator. */
@@ -474,6 +475,24 @@ describe('KdeNoise', () => {
     const [gBig, gGap, gSmall] = g.logDensity(Float64Array.of(0, 0, 3, 3, 6, 6), 3);
     expect(gGap).toBeGreaterThan(gSmall);
     expect(gGap).toBeGreaterThan(gBig - 1);
+  });
+
+  it('with neighbourShare, a group of fewer rows than that share of the centres does not read as a mode of its own, a larger one does', () => {
+    const r = createRng(16);
+    // 570 rows around 0, a tight group of 12 (2%) at 6 and a tight group of 60 (10%) at -6.
+    const x = matrix(642, 2, (i) => (i < 570 ? 0 : i < 582 ? 6 : -6) + (i < 570 ? 1 : 0.05) * r.normal());
+    const plain = KdeNoise.fit(x, createRng(17), 10, 0.15);
+    const shared = KdeNoise.fit(x, createRng(17), 10, 0.15, 0.05);
+    const probes = Float64Array.of(6, 6, -6, -6, 0, 0);
+    const [smallPlain, largePlain] = plain.logDensity(probes, 3);
+    const [smallShared, largeShared, bulkShared] = shared.logDensity(probes, 3);
+    // k = 10: both groups are modes, denser than the bulk.
+    expect(smallPlain).toBeGreaterThan(bulkShared);
+    // k = 5% of 642 = 32: the 12 rows' kernels reach out of their group, the 60 rows' do not.
+    expect(smallShared).toBeLessThan(smallPlain - 3);
+    expect(largeShared).toBeGreaterThan(bulkShared);
+    expect(largeShared).toBeGreaterThan(largePlain - 1);
+    expect(() => resolveTrainingConfig({ noise: { type: 'kde', neighbourShare: 0.6 } })).toThrow(/neighbourShare/);
   });
 
   it('keeps a finite density when most rows repeat one value, and at most MAX_CENTRES kernels', () => {
