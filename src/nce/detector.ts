@@ -4,7 +4,7 @@ import { percentileOf } from './calibration';
 import type { ScoreKind } from './config';
 import { type Encoded, encoderFor, layoutOf, type Layout, networkInput } from './encoding';
 import { type Architecture, type DenseWeights, HostNet, ServingNet } from './model';
-import { type ContinuousNoise, DiscreteNoise, type FittedNoise, type NoiseSpec, noiseLogDensities, restoreNoise } from './noise';
+import { type ContinuousNoise, DiscreteNoise, type FittedNoise, KdeNoise, kernelLogDensities, type NoiseSpec, noiseLogDensities, restoreNoise } from './noise';
 import type { DataRecord, Feature } from './schema';
 import { resultsOf, type ScoreResult } from './score-result';
 
@@ -104,6 +104,8 @@ export class Detector {
   private readonly logNu: number;
   private readonly encode: ReturnType<typeof encoderFor>;
   private readonly partners: Partner[] = [];
+  /** The partners' kernel densities when they all sit on the same centres (scored together), else null. */
+  private readonly sharedKernels: KdeNoise[] | null;
   /** Batches up to this many rows take the host forward pass. */
   readonly hostForwardRows: number;
 
@@ -118,6 +120,8 @@ export class Detector {
     this.logNu = Math.log(state.noiseRatio);
     this.host = new HostNet(state.architecture, state.weights);
     const partners = (state.partners ?? []).map((p) => ({ state: p, noise: restoreNoise(p.noise.fitted), host: new HostNet(p.architecture, p.weights) }));
+    const kernels = partners.flatMap((p) => (p.noise instanceof KdeNoise ? [p.noise] : []));
+    this.sharedKernels = kernels.length > 1 && kernels.length === partners.length && kernels.every((k) => k.sharesCentresWith(kernels[0])) ? kernels : null;
     // Last: the only parts holding backend memory, so nothing that can still fail leaves them behind.
     this.net = new ServingNet(state.architecture, state.weights);
     try {
@@ -144,10 +148,9 @@ export class Detector {
       if (this.partners.length > 0) {
         // The ensemble over noises: the mean of every model's continuous log q (the discrete
         // fields' noise is one for all, added once below).
-        for (const p of this.partners) {
-          const pq = p.noise.logDensity(e.numeric, e.n);
-          for (let i = 0; i < e.n; i++) density[i] += pq[i];
-        }
+        // Kernel densities on the same centres share the distances from each row to them.
+        const partnerDensities = this.sharedKernels ? kernelLogDensities(this.sharedKernels, e.numeric, e.n) : this.partners.map((p) => p.noise.logDensity(e.numeric, e.n));
+        for (const pq of partnerDensities) for (let i = 0; i < e.n; i++) density[i] += pq[i];
         const k = 1 + this.partners.length;
         for (let i = 0; i < e.n; i++) density[i] /= k;
       }

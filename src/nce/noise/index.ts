@@ -11,6 +11,7 @@ import { UniformNoise } from './uniform';
 export type { ContinuousNoise, FittedNoise, NoiseSpec } from './types';
 export { DiscreteNoise } from './discrete';
 export { GaussianNoise, GmmNoise, KdeNoise, MarginalsNoise, MixtureNoise, UniformNoise };
+export { kernelLogDensities } from './kde';
 export type { Shrinkage } from './gaussian';
 
 /**

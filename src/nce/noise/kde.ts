@@ -18,14 +18,9 @@ export const MAX_CENTRES = 1024;
 export class KdeNoise implements ContinuousNoise {
   readonly fullSupport = true;
   /** Per centre: -dim log h - log m - dim/2 log 2 pi - sum log scale (the kernel's log normaliser). */
-  private readonly logNorms: Float64Array;
+  readonly logNorms: Float64Array;
   /** Per centre: 1 / (2 h^2). */
-  private readonly precisions: Float64Array;
-  /** Per centre: its squared norm, for distances as |z|^2 + |c|^2 - 2 z.c. */
-  private readonly norms: Float64Array;
-  /** The largest of {@link norms} and of {@link precisions}: they bound that form's rounding. */
-  private readonly largestNorm: number;
-  private readonly largestPrecision: number;
+  readonly precisions: Float64Array;
 
   /**
    * @param centres - m x dim, row-major, in standardised coordinates ((x - shift) / scale)
@@ -44,14 +39,6 @@ export class KdeNoise implements ContinuousNoise {
     const common = -Math.log(m) - 0.5 * dim * LOG_2PI - logJacobian;
     this.logNorms = widths.map((h) => common - dim * Math.log(h));
     this.precisions = widths.map((h) => 1 / (2 * h * h));
-    this.norms = new Float64Array(widths.length);
-    for (let c = 0; c < widths.length; c++) {
-      let s = 0;
-      for (let j = 0; j < dim; j++) s += centres[c * dim + j] ** 2;
-      this.norms[c] = s;
-    }
-    this.largestNorm = this.norms.reduce((a, v) => Math.max(a, v), 0);
-    this.largestPrecision = this.precisions.reduce((a, v) => Math.max(a, v), 0);
   }
 
   /**
@@ -114,92 +101,90 @@ export class KdeNoise implements ContinuousNoise {
   }
 
   /**
-   * log q of n rows: the log-sum-exp of every kernel's log density. Each kernel is first placed by
-   * its squared distance taken as |z|^2 + |c|^2 - 2 z.c (dot products, four rows at a time so each
-   * centre is read once per four); that form rounds in proportion to the vectors' size rather than
-   * their distance, so the kernels that can matter (within 40 nats of the nearest, allowing for
-   * that rounding) are computed again exactly from z - c, and only those are summed: the others add
-   * less than 1e-17 of the sum. A kernel per reference row is the bulk of a small model's scoring
-   * cost.
+   * log q of n rows: the log-sum-exp of every kernel's log density (see {@link kernelLogDensities}).
    */
   logDensity(x: Float64Array, n: number): Float64Array {
-    const d = this.dim;
-    const m = this.widths.length;
-    const out = new Float64Array(n);
-    const z = new Float64Array(4 * d);
-    const zz = new Float64Array(4);
-    const terms = new Float64Array(4 * m);
-    const top = new Float64Array(4);
-    const dots = new Float64Array(4);
-    for (let i0 = 0; i0 < n; i0 += 4) {
-      const rows = Math.min(4, n - i0);
-      z.fill(0);
-      for (let r = 0; r < rows; r++) {
-        let s = 0;
-        for (let j = 0; j < d; j++) {
-          const v = (x[(i0 + r) * d + j] - this.shift[j]) / this.scale[j];
-          z[r * d + j] = v;
-          s += v * v;
-        }
-        zz[r] = s;
+    return kernelLogDensities([this], x, n)[0];
+  }
+
+  /**
+   * Whether `other` has the same coordinates and centres (kernel densities fitted to the same rows
+   * with the same draw of centres, differing in their widths): the distances from a record to
+   * the centres then serve both, see {@link kernelLogDensities}.
+   */
+  sharesCentresWith(other: KdeNoise): boolean {
+    const same = (a: Float64Array, b: Float64Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+    return other === this || (same(this.shift, other.shift) && same(this.scale, other.scale) && same(this.centres, other.centres));
+  }
+}
+
+/**
+ * log q of n rows under each of `kdes`, kernel densities on the same centres (see
+ * {@link KdeNoise.sharesCentresWith}), each the log-sum-exp of its kernels' log densities. The
+ * squared distances from each row to every centre are computed once for all the densities, exactly
+ * as the sum of (z - c)^2 (four rows at a time, so each centre is read once per four); kernels more
+ * than 40 nats below the nearest one add less than 1e-17 of the sum and are left out of it. A
+ * kernel per reference row is the bulk of a small model's scoring cost.
+ */
+export function kernelLogDensities(kdes: readonly KdeNoise[], x: Float64Array, n: number): Float64Array[] {
+  const [first] = kdes;
+  const d = first.dim;
+  const m = first.widths.length;
+  const { shift, scale, centres } = first;
+  const outs = kdes.map(() => new Float64Array(n));
+  const z = new Float64Array(4 * d);
+  const distances = new Float64Array(4 * m);
+  const terms = new Float64Array(m);
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const rows = Math.min(4, n - i0);
+    z.fill(0);
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < d; j++) z[r * d + j] = (x[(i0 + r) * d + j] - shift[j]) / scale[j];
+    }
+    for (let c = 0; c < m; c++) {
+      const o = c * d;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let j = 0; j < d; j++) {
+        const v = centres[o + j];
+        const t0 = z[j] - v;
+        const t1 = z[d + j] - v;
+        const t2 = z[2 * d + j] - v;
+        const t3 = z[3 * d + j] - v;
+        s0 += t0 * t0;
+        s1 += t1 * t1;
+        s2 += t2 * t2;
+        s3 += t3 * t3;
       }
-      top.fill(-Infinity);
-      for (let c = 0; c < m; c++) {
-        const o = c * d;
-        let d0 = 0;
-        let d1 = 0;
-        let d2 = 0;
-        let d3 = 0;
-        for (let j = 0; j < d; j++) {
-          const v = this.centres[o + j];
-          d0 += z[j] * v;
-          d1 += z[d + j] * v;
-          d2 += z[2 * d + j] * v;
-          d3 += z[3 * d + j] * v;
-        }
-        dots[0] = d0;
-        dots[1] = d1;
-        dots[2] = d2;
-        dots[3] = d3;
-        for (let r = 0; r < rows; r++) {
-          const t = this.logNorms[c] - Math.max(0, zz[r] + this.norms[c] - 2 * dots[r]) * this.precisions[c];
-          terms[r * m + c] = t;
-          if (t > top[r]) top[r] = t;
-        }
-      }
-      for (let r = 0; r < rows; r++) {
-        if (!Number.isFinite(top[r])) {
-          out[i0 + r] = top[r];
-          continue;
-        }
-        // Bound on any term's rounding above (float64, up to d-term sums), twice over: every kernel
-        // that could be within 40 nats of the exact nearest one is a candidate.
-        const slack = 1e-12 * (zz[r] + this.largestNorm) * this.largestPrecision;
-        const cut = top[r] - 40 - 2 * slack;
+      distances[c] = s0;
+      distances[m + c] = s1;
+      distances[2 * m + c] = s2;
+      distances[3 * m + c] = s3;
+    }
+    for (let r = 0; r < rows; r++) {
+      const ro = r * m;
+      kdes.forEach((q, k) => {
+        const { logNorms, precisions } = q;
         let best = -Infinity;
-        const zo = r * d;
-        for (let c = 0, k = r * m; c < m; c++, k++) {
-          if (!(terms[k] > cut)) {
-            terms[k] = -Infinity;
-            continue;
-          }
-          let s = 0;
-          const o = c * d;
-          for (let j = 0; j < d; j++) {
-            const t = z[zo + j] - this.centres[o + j];
-            s += t * t;
-          }
-          terms[k] = this.logNorms[c] - s * this.precisions[c];
-          if (terms[k] > best) best = terms[k];
+        for (let c = 0; c < m; c++) {
+          const t = logNorms[c] - distances[ro + c] * precisions[c];
+          terms[c] = t;
+          if (t > best) best = t;
+        }
+        if (!Number.isFinite(best)) {
+          outs[k][i0 + r] = best;
+          return;
         }
         let sum = 0;
         const floor = best - 40;
-        for (let k = r * m, end = k + m; k < end; k++) if (terms[k] > floor) sum += Math.exp(terms[k] - best);
-        out[i0 + r] = best + Math.log(sum);
-      }
+        for (let c = 0; c < m; c++) if (terms[c] > floor) sum += Math.exp(terms[c] - best);
+        outs[k][i0 + r] = best + Math.log(sum);
+      });
     }
-    return out;
   }
+  return outs;
 }
 
 /** Each of m rows' Euclidean distance to its k-th nearest other row. */

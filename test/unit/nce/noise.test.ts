@@ -1,6 +1,6 @@
 import { createRng } from '../../../src/nce/random';
 import { zeros, type Matrix } from '../../../src/nce/linalg';
-import { GaussianNoise, GmmNoise, KdeNoise, MarginalsNoise, MixtureNoise, UniformNoise, fitNoise, noiseLogDensities, restoreNoise } from '../../../src/nce/noise';
+import { GaussianNoise, GmmNoise, KdeNoise, kernelLogDensities, MarginalsNoise, MixtureNoise, UniformNoise, fitNoise, noiseLogDensities, restoreNoise } from '../../../src/nce/noise';
 import { widenedBandwidth } from '../../../src/nce/noise/marginals';
 import { quantileSorted } from '../../../src/nce/schema';
 import { resolveTrainingConfig } from '../../../src/nce/config';
@@ -493,6 +493,21 @@ describe('KdeNoise', () => {
     expect(largeShared).toBeGreaterThan(bulkShared);
     expect(largeShared).toBeGreaterThan(largePlain - 1);
     expect(() => resolveTrainingConfig({ noise: { type: 'kde', neighbourShare: 0.6 } })).toThrow(/neighbourShare/);
+  });
+
+  it('kernel densities on the same centres score together exactly as each alone (the distances computed once)', () => {
+    const r = createRng(18);
+    const x = matrix(1500, 4, () => r.normal());
+    const smooth = KdeNoise.fit(x, createRng(19), 10, 0.3);
+    const sharp = KdeNoise.fit(x, createRng(19), 10, 0.15, 0.05);
+    const other = KdeNoise.fit(x, createRng(20), 10, 0.3);
+    expect(sharp.sharesCentresWith(smooth)).toBe(true);
+    expect(other.sharesCentresWith(smooth)).toBe(false);
+    const probes = Float64Array.from({ length: 9 * 4 }, (_, i) => (i < 4 ? 40 : r.normal()));
+    const [a, b] = kernelLogDensities([smooth, sharp], probes, 9);
+    expect(a).toEqual(smooth.logDensity(probes, 9));
+    expect(b).toEqual(sharp.logDensity(probes, 9));
+    expect(a).not.toEqual(b);
   });
 
   it('keeps a finite density when most rows repeat one value, and at most MAX_CENTRES kernels', () => {
