@@ -104,7 +104,7 @@ export class Detector {
   private readonly logNu: number;
   private readonly encode: ReturnType<typeof encoderFor>;
   private readonly partners: Partner[] = [];
-  /** The partners' kernel densities when they all sit on the same centres (scored together), else null. */
+  /** The partners' kernel densities when every partner's is one on the same centres (scored together), else null. */
   private readonly sharedKernels: KdeNoise[] | null;
   /** Batches up to this many rows take the host forward pass. */
   readonly hostForwardRows: number;
@@ -121,7 +121,7 @@ export class Detector {
     this.host = new HostNet(state.architecture, state.weights);
     const partners = (state.partners ?? []).map((p) => ({ state: p, noise: restoreNoise(p.noise.fitted), host: new HostNet(p.architecture, p.weights) }));
     const kernels = partners.flatMap((p) => (p.noise instanceof KdeNoise ? [p.noise] : []));
-    this.sharedKernels = kernels.length > 1 && kernels.length === partners.length && kernels.every((k) => k.sharesCentresWith(kernels[0])) ? kernels : null;
+    this.sharedKernels = kernels.length > 0 && kernels.length === partners.length && kernels.every((k) => k.sharesCentresWith(kernels[0])) ? kernels : null;
     // Last: the only parts holding backend memory, so nothing that can still fail leaves them behind.
     this.net = new ServingNet(state.architecture, state.weights);
     try {

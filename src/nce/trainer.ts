@@ -162,7 +162,8 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   if (usesKernelPartner(config, fit.n + val.n + trimmedRows, layout.numeric.length, scoreKind)) {
     for (const spec of KERNEL_PARTNER_NOISES) {
       // Each partner draws from a stream of its own, as a model trained with its kernel density
-      // as its only q would: the same held-out split, the same starting network.
+      // as its only q would: the same held-out split, the same starting network, and the same
+      // kernel centres as the other partners (scoring then shares their distances, see Detector).
       const partnerRng = createRng(config.seed + pass);
       const kernel = fitNoise(spec, { rows: fit.n, cols: layout.numeric.length, data: fit.numeric }, partnerRng.fork());
       const run = await fitClassifier(data, kernel, discrete, config, options, pass, partnerRng, true);
