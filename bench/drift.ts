@@ -80,6 +80,7 @@ async function runDataset(suite: string, file: string, windowSize: number, seed:
   const detector = new Detector(result.state);
   const refs = result.reference ?? [];
   const shares = result.state.calibration.referenceShares;
+  const referenceCount = result.state.calibration.referenceCount;
   try {
     const order = permutation(normals.length, createRng(seed));
     const shuffled = Array.from(order, (i) => normals[i] as DataRecord);
@@ -88,7 +89,7 @@ async function runDataset(suite: string, file: string, windowSize: number, seed:
       const w = shuffled.slice(start, start + windowSize);
       const p = detector.scoreRows(detector.encodeRecords(w)).percentile;
       const s = percentileShares(p);
-      windows.push({ size: w.length, psi: scorePsi(shares, s), ks: scoreKs(shares, s) });
+      windows.push({ size: w.length, psi: scorePsi(shares, s, { reference: referenceCount, window: w.length }), ks: scoreKs(shares, s) });
     }
     // The two numeric features of largest standard deviation on the training data.
     const numeric = result.state.schema.filter((f) => f.kind === 'numeric').map((f) => f.name);
@@ -106,7 +107,7 @@ async function runDataset(suite: string, file: string, windowSize: number, seed:
         Object.fromEntries(Object.entries(r).map(([name, v]) => [name, typeof v === 'number' && shifted.has(name) ? v + (shifted.get(name) as number) : v])),
       );
       const monitor = new DriftMonitor({ windowRecords: moved.length, windowSeconds: 3600, topFeatures: 3, minRecords: 1 });
-      const binned = monitor.bin('m', 'v', refs, moved, shares);
+      const binned = monitor.bin('m', 'v', { features: refs, featureRecords: trainRows.length, scoreShares: shares, scoreRecords: referenceCount }, moved);
       monitor.add(binned, detector.scoreRows(detector.encodeRecords(moved)).percentile, 0);
       const stats = monitor.stats('m', 0);
       const top = new Set(stats?.features.map((f) => f.feature));

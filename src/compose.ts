@@ -7,7 +7,7 @@ import { type AppDeps, createApp } from './api';
 import { ModelCache, ScoringThreads, type ServedModel } from './serving';
 import { qualityGateOf, type Settings } from './config';
 import { messageOf } from './nce';
-import { createMetrics, DEFAULT_RECENT_TRAFFIC, type Metrics, type ServedModelInfo } from './metrics';
+import { createMetrics, DEFAULT_RECENT_TRAFFIC, driftReferenceOf, type Metrics, type ServedModelInfo } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
 import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, makeFolder, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
 
@@ -138,7 +138,7 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxMode
     (m, previous) => {
       metrics.served(info(m), previous && info(previous));
       // A version that starts serving starts its drift window: the previous one's no longer shows.
-      metrics.drift.track(m.name, m.version, m.manifest.featureReference, m.manifest.calibration.referenceShares);
+      metrics.drift.track(m.name, m.version, driftReferenceOf(m.manifest));
     },
     (name) => metrics.unserved(name),
     maxModels,

@@ -1,4 +1,4 @@
-import type { BinnedRecords, Metrics } from '../metrics';
+import { type BinnedRecords, driftReferenceOf, type Metrics } from '../metrics';
 import { type ModelCache, sampleFlagged, type Scored, type Scorer, type ServedModel } from '../serving';
 import { body, TABLE_TYPES } from './request-body';
 import { atCsvLines, readDatasetBody } from './dataset-parser';
@@ -44,7 +44,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     }
     // Binned while a thread scores; the records are not held past here (but by the console's
     // sample, rarely), so a batch in flight does not keep them from the young generation.
-    const binned = deps.metrics.drift.bin(model.name, model.version, model.manifest.featureReference, records, model.manifest.calibration.referenceShares);
+    const binned = deps.metrics.drift.bin(model.name, model.version, driftReferenceOf(model.manifest), records);
     const sample = deps.metrics.traffic.wantsSample(model.name) ? records : null;
     const answer = (s: Scored): void => {
       observe(deps.metrics, model, binned, s);

@@ -1,5 +1,5 @@
 import { binCount, Binning, type DataRecord, type FeatureReference, fieldReader, type FieldReader, type FieldValue } from '../nce';
-import { DriftWindow, psi, scoreKs, scorePsi } from './drift';
+import { DriftWindow, samplePsi, scoreKs, scorePsi } from './drift';
 
 /** How the drift window is kept. */
 export interface DriftOptions {
@@ -15,14 +15,34 @@ export interface DriftOptions {
 
 export const DEFAULT_DRIFT_OPTIONS: DriftOptions = { windowRecords: 5000, windowSeconds: 3600, topFeatures: 10, minRecords: 100 };
 
+/** What a model version's drift is measured against: its artifact's references and how many records each counts. */
+export interface DriftReference {
+  /** Training data binned per feature (absent in older artifacts: no feature drift). */
+  features: readonly FeatureReference[] | undefined;
+  /** Records the feature shares were counted over (0: unknown). */
+  featureRecords: number;
+  /** Shares of the held-out reference records' percentiles per bin (undefined: uniform, older artifacts). */
+  scoreShares: readonly number[] | undefined;
+  /** Held-out reference records the calibration was set from. */
+  scoreRecords: number;
+}
+
+/** The drift reference of a model's manifest. */
+export function driftReferenceOf(manifest: { featureReference?: FeatureReference[]; calibration: { referenceShares?: number[]; referenceCount: number }; dataset: { rows: number } }): DriftReference {
+  return { features: manifest.featureReference, featureRecords: manifest.dataset.rows, scoreShares: manifest.calibration.referenceShares, scoreRecords: manifest.calibration.referenceCount };
+}
+
 /** Drift of one model's recent traffic. */
 export interface DriftStats {
   version: string;
   records: number;
-  /** PSI and KS of the score percentiles against the held-out reference records' own; null below minRecords. */
+  /**
+   * PSI of the score percentiles against the held-out reference records' own, less what samples of
+   * these sizes show by chance (see `samplePsi`), and their KS; null below minRecords.
+   */
   psi: number | null;
   ks: number | null;
-  /** Per-feature PSI against the training data, most drifted first (empty below minRecords). */
+  /** Per-feature PSI against the training data (as `psi`, less chance), most drifted first (empty below minRecords). */
   features: { feature: string; psi: number }[];
 }
 
@@ -54,12 +74,11 @@ export interface BinnedRecords {
 interface Tracked {
   version: string;
   refs: FeatureReference[];
+  reference: DriftReference;
   /** Reads the referenced features of a record. */
   read: FieldReader;
   /** Bins each of them, as `refs` do. */
   binning: Binning;
-  /** Shares of the reference records' percentiles per bin (undefined: uniform, older artifacts). */
-  scoreReference: readonly number[] | undefined;
   window: DriftWindow;
   /** The last statistics and the window state they describe (several gauges read them per scrape). */
   last?: { changes: number; stats: DriftStats };
@@ -75,13 +94,12 @@ export class DriftMonitor {
   constructor(readonly options: DriftOptions = DEFAULT_DRIFT_OPTIONS) {}
 
   /**
-   * Bins records `model` at version `version` is about to score, whose training data `refs`
-   * describe and whose held-out reference records' percentiles `scoreReference` describes (shares
-   * per percentile bin, as the calibration stores them); {@link add} then enters them with their
-   * percentiles. Two steps, so that a caller that scores elsewhere can let go of the records meanwhile.
+   * Bins records `model` at version `version` is about to score, against that version's
+   * `reference`; {@link add} then enters them with their percentiles. Two steps, so that a caller
+   * that scores elsewhere can let go of the records meanwhile.
    */
-  bin(model: string, version: string, refs: readonly FeatureReference[] | undefined, records: readonly DataRecord[], scoreReference?: readonly number[]): BinnedRecords {
-    const t = this.track(model, version, refs, scoreReference);
+  bin(model: string, version: string, reference: DriftReference, records: readonly DataRecord[]): BinnedRecords {
+    const t = this.track(model, version, reference);
     const f = t.refs.length;
     // Only the records the window can hold: a batch larger than it leaves its last ones.
     const skip = Math.max(0, records.length - this.options.windowRecords);
@@ -99,11 +117,11 @@ export class DriftMonitor {
    * tracked or another version was. Called when a version starts serving, so that the gauges and
    * the console stop showing the previous version's window at once, not at the next record.
    */
-  track(model: string, version: string, refs: readonly FeatureReference[] | undefined, scoreReference?: readonly number[]): Tracked {
+  track(model: string, version: string, reference: DriftReference): Tracked {
     const kept = this.tracked.get(model);
     if (kept && kept.version === version) return kept;
-    const features = refs ?? [];
-    const t: Tracked = { version, refs: [...features], read: fieldReader(features.map((r) => r.name)), binning: new Binning(features), scoreReference, window: new DriftWindow(this.options.windowRecords, this.options.windowSeconds * 1000, features.map(binCount)) };
+    const features = reference.features ?? [];
+    const t: Tracked = { version, refs: [...features], reference, read: fieldReader(features.map((r) => r.name)), binning: new Binning(features), window: new DriftWindow(this.options.windowRecords, this.options.windowSeconds * 1000, features.map(binCount)) };
     this.tracked.set(model, t);
     return t;
   }
@@ -145,7 +163,7 @@ export class DriftMonitor {
       ks: m.ks,
       features: t.refs.map((ref, j) => ({ ref, window: m.featureShares[j], psi: m.featurePsi?.[j] ?? null })),
       scores: m.scoreShares,
-      scoreReference: t.scoreReference,
+      scoreReference: t.reference.scoreShares,
     };
   }
 
@@ -162,12 +180,13 @@ export class DriftMonitor {
     const scoreShares = w.shares(w.scoreCounts);
     const featureShares = w.featureCounts.map((c) => w.shares(c));
     if (w.size < this.options.minRecords) return { scoreShares, featureShares, psi: null, ks: null, featurePsi: null };
+    const r = t.reference;
     return {
       scoreShares,
       featureShares,
-      psi: scorePsi(t.scoreReference, scoreShares),
-      ks: scoreKs(t.scoreReference, scoreShares),
-      featurePsi: t.refs.map((ref, j) => psi(ref.shares, featureShares[j])),
+      psi: scorePsi(r.scoreShares, scoreShares, { reference: r.scoreRecords, window: w.size }),
+      ks: scoreKs(r.scoreShares, scoreShares),
+      featurePsi: t.refs.map((ref, j) => samplePsi(ref.shares, featureShares[j], { reference: r.featureRecords, window: w.size })),
     };
   }
 }

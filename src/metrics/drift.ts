@@ -43,14 +43,45 @@ function psiBins(shares: readonly number[]): number[] {
   return out;
 }
 
+/** How many records each side of a PSI was counted from. */
+export interface SampleSizes {
+  reference: number;
+  window: number;
+}
+
+/**
+ * The PSI two samples of one distribution show on average, by chance alone: (bins - 1)(1/n + 1/m)
+ * for samples of n and m records, over the bins the reference has records in (PSI is a symmetrised
+ * chi-square divergence; n times it is about chi-square with bins - 1 degrees of freedom). A size
+ * of 0 is read as unknown and adds nothing. A held-out reference of 40 records (a model of 200
+ * rows) puts it at 0.2 whatever the window's size: the plug-in PSI of such a model would read
+ * clean traffic as drift.
+ */
+export function psiNoise(expected: readonly number[], sizes: SampleSizes): number {
+  const bins = expected.filter((e) => e > 0).length;
+  const inverse = (n: number): number => (n > 0 ? 1 / n : 0);
+  return Math.max(0, bins - 1) * (inverse(sizes.reference) + inverse(sizes.window));
+}
+
+/**
+ * PSI of two samples less {@link psiNoise}, floored at 0: an estimate of the PSI between the
+ * distributions they were drawn from, where the plug-in value overstates it by the noise. Large
+ * samples leave it nearly unchanged (0.01 at 1,000 reference and 5,000 window records over 9 bins).
+ */
+export function samplePsi(expected: readonly number[], actual: readonly number[], sizes: SampleSizes): number {
+  return Math.max(0, psi(expected, actual) - psiNoise(expected, sizes));
+}
+
 /**
  * PSI of a window's score percentiles over {@link PSI_EDGES}, against the reference records' own
- * shares (uniform when the artifact stores none).
+ * shares (uniform when the artifact stores none): as {@link samplePsi} when the sizes are given,
+ * else the plug-in value.
  * @param reference - shares per {@link percentileBin} of the held-out reference records
  * @param window - shares per {@link percentileBin} of the window
  */
-export function scorePsi(reference: readonly number[] | undefined, window: readonly number[]): number {
-  return psi(psiBins(reference ?? UNIFORM), psiBins(window));
+export function scorePsi(reference: readonly number[] | undefined, window: readonly number[], sizes?: SampleSizes): number {
+  const [expected, actual] = [psiBins(reference ?? UNIFORM), psiBins(window)];
+  return sizes ? samplePsi(expected, actual, sizes) : psi(expected, actual);
 }
 
 /**

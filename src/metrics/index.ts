@@ -4,9 +4,9 @@ import { liveTensors } from '../nce';
 import { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions } from './drift-monitor';
 import { DEFAULT_RECENT_TRAFFIC, RecentTraffic, type RecentTrafficOptions } from './recent-traffic';
 
-export { type BinnedRecords, DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions, type DriftStats, type WindowContents } from './drift-monitor';
+export { type BinnedRecords, DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions, type DriftReference, driftReferenceOf, type DriftStats, type WindowContents } from './drift-monitor';
 export { DEFAULT_RECENT_TRAFFIC, flaggedRecord, type FlaggedRecord, RecentTraffic, type RecentTrafficOptions, type TrafficView } from './recent-traffic';
-export { DriftWindow, psi, scoreKs, scorePsi } from './drift';
+export { DriftWindow, psi, psiNoise, samplePsi, type SampleSizes, scoreKs, scorePsi } from './drift';
 
 /** A model version being served, as the metrics describe it. */
 export interface ServedModelInfo {
@@ -106,8 +106,8 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
       },
     });
   };
-  perModel('nce_ood_drift_psi', 'Population stability index of the recent score percentiles against the reference (uniform); >0.25 is a large shift', (m) => drift.stats(m)?.psi);
-  perModel('nce_ood_drift_ks', 'Kolmogorov-Smirnov statistic of the recent score percentiles against the reference (uniform)', (m) => drift.stats(m)?.ks);
+  perModel('nce_ood_drift_psi', 'Population stability index of the recent score percentiles against the held-out reference records\' own, less the (bins - 1)(1/n + 1/m) that samples of n reference and m window records show by chance; >0.25 is a large shift', (m) => drift.stats(m)?.psi);
+  perModel('nce_ood_drift_ks', 'Kolmogorov-Smirnov statistic of the recent score percentiles against the held-out reference records\' own', (m) => drift.stats(m)?.ks);
   perModel('nce_ood_drift_window_records', 'Records in the drift window', (m) => drift.stats(m)?.records);
   perModel('nce_ood_model_age_seconds', 'Age of the served model version', (m) => {
     const s = served.get(m);

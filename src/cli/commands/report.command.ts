@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type DataRecord, Detector, explain, initBackend, type Manifest, NceError } from '../../nce';
-import { DriftMonitor, flaggedRecord, type FlaggedRecord, RecentTraffic, type TrafficView, type WindowContents } from '../../metrics';
+import { DriftMonitor, driftReferenceOf, flaggedRecord, type FlaggedRecord, RecentTraffic, type TrafficView, type WindowContents } from '../../metrics';
 import { CsvError, type CsvTable, describeVersions, fileProblem, FsModelStore, NAME_PATTERN, readCsv } from '../../store';
 import { modelConsole, reportHtml } from '../../ui';
 import { AppError } from '../../errors';
@@ -42,7 +42,7 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
     if (missing) throw new CsvError(flags.data, 1, `missing column "${missing.name}" that the model was trained on`);
     rows = table.records.length;
     const drift = new DriftMonitor({ windowRecords: Math.max(1, rows), windowSeconds: 1, topFeatures: 0, minRecords: 1 });
-    const binned = drift.bin(name, version, loaded.manifest.featureReference, table.records, loaded.manifest.calibration.referenceShares);
+    const binned = drift.bin(name, version, driftReferenceOf(loaded.manifest), table.records);
     const seen = scoreFile(flags.data, table, name, version, loaded.manifest, new Detector(loaded.state), keepValues, now);
     drift.add(binned, seen.percentiles, now);
     window = drift.contents(name, now);

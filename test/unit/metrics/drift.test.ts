@@ -44,6 +44,34 @@ describe('scorePsi and scoreKs', () => {
     expect(scorePsi(c.referenceShares, shares(anomalous(0.5)))).toBeGreaterThan(0.25);
   });
 
+  it('against a held-out reference of 40 records, clean traffic reads as drift-free once chance is taken off, and a shift still reads as large', () => {
+    const rng = createRng(11);
+    const normal = (n: number, shift = 0): number[] => Array.from({ length: n }, () => rng.normal() + shift);
+    const shares = (c: ReturnType<typeof calibrate>, traffic: number[]): number[] => {
+      const out = Array(100).fill(0);
+      for (const s of traffic) out[percentileBin(percentileOf(c, s))] += 1 / traffic.length;
+      return out;
+    };
+    const plugIn: number[] = [];
+    const corrected: number[] = [];
+    const shifted: number[] = [];
+    for (let model = 0; model < 60; model++) {
+      const c = calibrate(normal(40), 0.01);
+      const sizes = { reference: c.referenceCount, window: 1000 };
+      const clean = shares(c, normal(1000));
+      plugIn.push(scorePsi(c.referenceShares, clean));
+      corrected.push(scorePsi(c.referenceShares, clean, sizes));
+      shifted.push(scorePsi(c.referenceShares, shares(c, normal(1000, -1)), sizes));
+    }
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    // The plug-in PSI of such a model averages 8 (1/40 + 1/1000) = 0.21 on clean traffic.
+    expect(mean(plugIn)).toBeGreaterThan(0.15);
+    expect(mean(corrected)).toBeLessThan(0.05);
+    expect(corrected.filter((v) => v > 0.25).length).toBeLessThanOrEqual(3);
+    // Traffic one standard deviation lower is a large shift for every one of them.
+    expect(Math.min(...shifted)).toBeGreaterThan(0.25);
+  });
+
   it('a window distributed like the reference has PSI and KS 0 however lumpy that reference is', () => {
     const lumpy = [...Array(80).fill(0.5 / 80), ...Array(20).fill(0)];
     lumpy[85] = 0.5;
@@ -179,14 +207,17 @@ describe('DriftMonitor', () => {
     const refs = featureReference(records, inferSchema(records));
     const monitor = new DriftMonitor({ windowRecords: 20, windowSeconds: 60, topFeatures: 1, minRecords: 1 });
     // Records 0..79 leave; 80..99 (the top decile, percentiles 0.8-0.99) stay.
-    const binned = monitor.bin('m', 'v1', refs, records);
+    const binned = monitor.bin('m', 'v1', { features: refs, featureRecords: 100, scoreShares: undefined, scoreRecords: 0 }, records);
     monitor.add(binned, records.map((r) => r.x / 100), 0);
     const stats = monitor.stats('m', 0)!;
     expect(stats.records).toBe(20);
-    // The window is all in deciles 9 and 10 of x, against 10% each in the reference: PSI of that mix.
-    const expected = psi(refs[0]!.shares, [0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5, 0]);
-    expect(stats.features).toEqual([{ feature: 'x', psi: expected }]);
-    expect(stats.psi).toBeCloseTo(psi([0.2, ...Array(8).fill(0.1)], [0, 0, 0, 0, 0, 0, 0, 0.5, 0.5]), 12);
+    // The window is all in deciles 9 and 10 of x, against 10% each in the reference: PSI of that
+    // mix, less the chance level of 100 reference and 20 window records over 10 bins, 9 (1/100 + 1/20).
+    const expected = psi(refs[0]!.shares, [0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5, 0]) - 9 * (1 / 100 + 1 / 20);
+    expect(stats.features).toHaveLength(1);
+    expect(stats.features[0]!.psi).toBeCloseTo(expected, 12);
+    // Scores: against uniform (no stored reference, size unknown), 9 bins, 8 (0 + 1/20) by chance.
+    expect(stats.psi).toBeCloseTo(psi([0.2, ...Array(8).fill(0.1)], [0, 0, 0, 0, 0, 0, 0, 0.5, 0.5]) - 8 / 20, 12);
     expect(stats.ks).toBeCloseTo(0.8, 12);
   });
 });
@@ -199,7 +230,7 @@ describe('drift metrics', () => {
     const percentiles = records.map((_, i) => (i % 10) / 10);
     for (let m = 0; m < 40; m++) {
       metrics.served({ name: `m${m}`, version: 'v1', createdAt: new Date().toISOString(), valAuc: 0.8, targetFpr: 0.01 }, undefined);
-      metrics.drift.add(metrics.drift.bin(`m${m}`, 'v1', refs, records), percentiles);
+      metrics.drift.add(metrics.drift.bin(`m${m}`, 'v1', { features: refs, featureRecords: records.length, scoreShares: undefined, scoreRecords: 0 }, records), percentiles);
     }
     const series = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`));
     let text = await metrics.registry.metrics();
