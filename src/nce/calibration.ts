@@ -46,10 +46,26 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number)
   const sorted = Float64Array.from(referenceScores).sort();
   const quantiles: number[] = [];
   for (let i = 0; i < QUANTILE_POINTS; i++) quantiles.push(quantileSorted(sorted, i / (QUANTILE_POINTS - 1)));
-  const c: Calibration = { targetFpr, threshold: quantileSorted(sorted, targetFpr), quantiles, referenceCount: sorted.length };
+  const c: Calibration = { targetFpr, threshold: thresholdAt(sorted, targetFpr), quantiles, referenceCount: sorted.length };
   const shares = new Array<number>(PERCENTILE_BINS).fill(0);
   for (const s of sorted) shares[percentileBin(percentileOf(c, s))] += 1 / sorted.length;
   return { ...c, referenceShares: shares };
+}
+
+/**
+ * The score a new record of the reference's distribution falls below with probability `p`: the
+ * reference's order statistic at rank p (n + 1), interpolated, since a fresh draw lies below the
+ * k-th lowest of n with probability k / (n + 1). The usual interpolated quantile sits at rank
+ * p (n - 1) + 1 instead, and flags more than `p` of such records wherever the reference is small
+ * (at `p` 0.01: 2% with 100 held-out records, 3.4% with 40). Below rank 1 (fewer than 1/p - 1
+ * records) it is the lowest score, which such a record falls below with probability 1 / (n + 1).
+ */
+export function thresholdAt(sorted: ArrayLike<number>, p: number): number {
+  const n = sorted.length;
+  const rank = Math.min(n, Math.max(1, p * (n + 1)));
+  const below = Math.floor(rank);
+  if (below >= n) return sorted[n - 1];
+  return sorted[below - 1] + (rank - below) * (sorted[below] - sorted[below - 1]);
 }
 
 /**

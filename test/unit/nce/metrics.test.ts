@@ -1,4 +1,6 @@
 import { auprc, auroc, calibrate, percentileOf } from '../../../src/nce';
+import { thresholdAt } from '../../../src/nce/calibration';
+import { createRng } from '../../../src/nce/random';
 
 describe('auroc', () => {
   it('matches the hand-counted Mann-Whitney statistic, ties counted half', () => {
@@ -18,8 +20,24 @@ describe('auprc', () => {
 describe('calibrate and percentileOf', () => {
   const reference = Array.from({ length: 1001 }, (_, i) => i / 10);
 
-  it('sets the threshold at the targetFpr quantile of reference scores', () => {
-    expect(calibrate(reference, 0.05).threshold).toBeCloseTo(5, 6);
+  it('sets the threshold at rank targetFpr (n + 1) of the reference scores: the 50.1th lowest of 1,001 for 0.05', () => {
+    expect(calibrate(reference, 0.05).threshold).toBeCloseTo(4.91, 6);
+    // Fewer than 1/targetFpr - 1 records: the lowest.
+    expect(calibrate([3, 1, 2], 0.05).threshold).toBe(1);
+  });
+
+  it('flags about targetFpr of fresh records of the reference distribution, however small the reference', () => {
+    const rng = createRng(7);
+    for (const n of [99, 199, 999]) {
+      let flagged = 0;
+      const trials = 4000;
+      for (let t = 0; t < trials; t++) {
+        const threshold = thresholdAt(Float64Array.from({ length: n }, () => rng.normal()).sort(), 0.01);
+        if (rng.normal() < threshold) flagged++;
+      }
+      // Binomial sd at 4,000 trials: 0.0016.
+      expect(Math.abs(flagged / trials - 0.01)).toBeLessThan(0.005);
+    }
   });
 
   it('gives the share of reference scores below, clamped to [0, 1]', () => {
