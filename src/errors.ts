@@ -32,6 +32,7 @@ type ServiceCode =
   | 'MODEL_NOT_FOUND'
   | 'VERSION_NOT_FOUND'
   | 'DATASET_NOT_FOUND'
+  | 'DATASET_CHANGED'
   | 'NOT_FOUND'
   | 'MODEL_DELETED'
   | 'UNAUTHORIZED'
@@ -61,6 +62,7 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   MODEL_NOT_FOUND: { status: 404, retry: false, title: 'No such model', help: 'No model of that name has a current version. List the models with GET /v1/models; train one with POST /v1/models/{name}/train.' },
   VERSION_NOT_FOUND: { status: 404, retry: false, title: 'No such model version', help: 'The model has no version of that id (never, or deleted meanwhile). List its versions with GET /v1/models/{name}/versions.' },
   DATASET_NOT_FOUND: { status: 404, retry: false, title: 'No such dataset', help: 'The dataset named does not exist (or was deleted while a job waited for it). List the datasets with GET /v1/datasets.' },
+  DATASET_CHANGED: { status: 409, retry: false, title: 'The dataset was replaced meanwhile', help: 'An append was checked against the dataset\'s columns and contract, and a PUT replaced the dataset before the records landed: nothing was appended. GET the dataset, check the records against its columns, and send them again.' },
   NOT_FOUND: { status: 404, retry: false, title: 'Not found', help: 'The route, dataset, version, job or schedule named does not exist (or was deleted meanwhile).' },
   MODEL_DELETED: { status: 409, retry: false, title: 'The model was deleted meanwhile', help: 'A training job\'s model was deleted while it trained: the delete wins and nothing was saved. Train it again to bring the model back.' },
   UNAUTHORIZED: { status: 401, retry: false, title: 'An API key is required', help: 'API_KEYS is set: send a key as Authorization: Bearer KEY or X-API-Key: KEY.' },

@@ -1,13 +1,13 @@
-import pino from 'pino';
 import { createHttpServer } from './api';
 import { composeService } from './compose';
 import { settingsOrExit } from './config';
+import { createLogger } from './logger';
 import { initBackend, messageOf } from './nce';
 
 /** Composition root: settings -> backend -> service (embedded, or distributed with REDIS_URL); serves until SIGTERM. */
 async function main(): Promise<void> {
   const settings = settingsOrExit();
-  const logger = pino({ level: settings.LOG_LEVEL, base: { service: 'nce-ood' } });
+  const logger = createLogger(settings.LOG_LEVEL);
   if (!settings.API_KEYS?.length) logger.warn('API_KEYS is not set: the API is open to anyone who can reach it');
   const backend = await initBackend(settings.TF_BACKEND);
   const service = await composeService(settings, logger, backend);

@@ -7,11 +7,11 @@
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
-import pino from 'pino';
 import { settingsOrExit } from '../src/config';
 import { createTrainingMetrics, type TrainingMetrics } from '../src/metrics';
 import { QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
 import { openRedis } from '../src/store';
+import { createLogger } from '../src/logger';
 
 async function main(): Promise<void> {
   const settings = settingsOrExit();
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     process.stderr.write('invalid configuration: REDIS_URL is required by the worker (the embedded mode trains inside `npm start`)\n');
     process.exit(1);
   }
-  const logger = pino({ level: settings.LOG_LEVEL, base: { service: 'nce-ood-worker' } });
+  const logger = createLogger(settings.LOG_LEVEL, 'nce-ood-worker');
   const connection = await openRedis(settings.REDIS_URL, 'worker');
   const worker = new Worker(QUEUE_NAME, join(__dirname, 'sandboxed-training.js'), {
     connection,

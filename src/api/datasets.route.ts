@@ -21,7 +21,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
   router.post('/v1/datasets/:name/records', ...deps.writeAuth, upload, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
     const maxRows = req.query.maxRows === undefined ? undefined : Number(req.query.maxRows);
-    if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', 'maxRows must be a positive integer', '/maxRows');
+    if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
     const existing = await deps.datasets.info(name);
     if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
     const { records, lines } = await readDatasetBody(req, deps.maxBytes);
@@ -29,7 +29,8 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
       checkColumns(records, existing.columns);
       // Datasets created before contracts existed have none to check against.
       if (existing.schema) checkContract(existing.schema, records);
-      return deps.datasets.append(name, records, maxRows);
+      // Appended only to the dataset checked against: a PUT that replaced it meanwhile makes this a 409.
+      return deps.datasets.append(name, records, { ...(maxRows === undefined ? {} : { maxRows }), expect: existing });
     });
     res.json(appended);
   });

@@ -93,8 +93,8 @@ export function openApiDocument(): Record<string, unknown> {
         delete: { summary: 'Delete a dataset', responses: { '204': { description: 'deleted' }, ...errors(404) } },
       },
       '/v1/datasets/{name}/records': {
-        parameters: [named('dataset'), { name: 'maxRows', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'keep only the newest rows' }],
-        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } }, responses: { '200': answer('appended', 'DatasetAnswer'), ...errors(400, 404, 413, 415) } },
+        parameters: [named('dataset'), { name: 'maxRows', in: 'query', schema: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER }, description: 'keep only the newest rows' }],
+        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended; a 409 when a PUT replaced the dataset while the records were checked (nothing appended)', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } }, responses: { '200': answer('appended', 'DatasetAnswer'), ...errors(400, 404, 409, 413, 415) } },
       },
       '/v1/models': { get: { summary: 'List models', responses: { '200': answer('models and their current versions', 'ModelListAnswer', { models: [{ name: 'payments', version: VERSION }] }) } } },
       '/v1/models/{name}': {

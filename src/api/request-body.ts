@@ -11,7 +11,7 @@ export const JSON_TYPES = ['application/json', 'application/*+json'];
 export const TABLE_TYPES = ['text/csv', 'application/x-ndjson'];
 
 /** The answer to a body that is not JSON (or, as body-parser's strict mode has it, whose top level is not an object or array). */
-export const notJson = (): AppError => new AppError('MALFORMED_BODY', 'the body is not valid JSON');
+export const notJson = (): AppError => new AppError('MALFORMED_BODY', 'the body is not a JSON object or array: it is not valid JSON, or its top level is a bare value ("text", a number, true)');
 
 /**
  * Body parsing for one route: parses JSON up to `limit` bytes (413 beyond), then refuses a body it

@@ -12,6 +12,14 @@ export interface DatasetInfo {
   schema?: ColumnContract[];
 }
 
+/** How an append keeps a dataset. */
+export interface AppendOptions {
+  /** Keep only the newest this many rows. */
+  maxRows?: number;
+  /** The columns and contract the records were checked against (see {@link DatasetStore.append}). */
+  expect?: Pick<DatasetInfo, 'columns' | 'schema'>;
+}
+
 /** Named tabular datasets that models are trained on. */
 export interface DatasetStore {
   list(): Promise<DatasetInfo[]>;
@@ -21,10 +29,29 @@ export interface DatasetStore {
   records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }>;
   /** Creates or replaces a dataset; its contract is inferred from these records. */
   put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo>;
-  /** Appends records (same columns); with `maxRows`, keeps only the newest that many. */
-  append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo>;
+  /**
+   * Appends records (same columns); with `maxRows`, keeps only the newest that many. With
+   * `expect`, appends only while the dataset still has those columns and that contract (the ones
+   * the records were checked against), else throws DATASET_CHANGED and appends nothing.
+   */
+  append(name: string, records: readonly DataRecord[], options?: AppendOptions): Promise<DatasetInfo>;
   /** Deletes a dataset; false when there was none. */
   delete(name: string): Promise<boolean>;
+}
+
+/** Whether a dataset still has the columns and contract `expect` names. */
+export function sameShape(info: Pick<DatasetInfo, 'columns' | 'schema'>, expect: Pick<DatasetInfo, 'columns' | 'schema'>): boolean {
+  return shapeText(info.columns, info.schema) === shapeText(expect.columns, expect.schema);
+}
+
+/** A dataset's columns and contract as text, the form a store compares them in. */
+export function shapeText(columns: readonly string[], schema: DatasetInfo['schema']): string {
+  return JSON.stringify([columns, schema ?? null]);
+}
+
+/** The error an append throws when its dataset was replaced after the records were checked. */
+export function datasetChanged(name: string): AppError {
+  return new AppError('DATASET_CHANGED', `dataset "${name}" was replaced while the records were checked against it: nothing was appended; check them against its current columns and send them again`);
 }
 
 /** The error a store throws for a dataset that does not exist (a job then fails without retries). */

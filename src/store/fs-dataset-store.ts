@@ -2,7 +2,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
-import { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-store';
+import { type AppendOptions, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, sameShape } from './dataset-store';
 import { KeyedSerial, writeFileAtomic } from './files';
 
 /**
@@ -62,9 +62,11 @@ export class FsDatasetStore implements DatasetStore {
     return { name, rows: records.length, columns: [...columns], updatedAt, ...(schema ? { schema } : {}) };
   }
 
-  append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo> {
+  append(name: string, records: readonly DataRecord[], options: AppendOptions = {}): Promise<DatasetInfo> {
+    const { maxRows, expect } = options;
     return this.writes.run(name, async () => {
       const existing = await this.records(name);
+      if (expect && !sameShape(existing.info, expect)) throw datasetChanged(name);
       const all = [...existing.records, ...records];
       return this.write(name, existing.info.columns, maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all, existing.info.schema);
     });

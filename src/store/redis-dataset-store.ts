@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
-import { type DatasetInfo, type DatasetStore, datasetNotFound } from './dataset-store';
+import { type AppendOptions, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, shapeText } from './dataset-store';
 import { redisKeys } from './redis-keys';
 import { exec } from './redis-model-store';
 
@@ -55,10 +55,12 @@ export class RedisDatasetStore implements DatasetStore {
     return { name, rows: records.length, columns: [...columns], updatedAt, schema };
   }
 
-  async append(name: string, records: readonly DataRecord[], maxRows?: number): Promise<DatasetInfo> {
+  async append(name: string, records: readonly DataRecord[], options: AppendOptions = {}): Promise<DatasetInfo> {
+    const { maxRows, expect } = options;
     const updatedAt = new Date().toISOString();
-    // One script: a dataset deleted or replaced meanwhile is never appended to (no orphaned rows,
-    // no meta without columns), and the row count returned is the one the append left.
+    // One script: a dataset deleted meanwhile is never appended to (no orphaned rows, no meta
+    // without columns), one replaced meanwhile only when its columns and contract are the ones
+    // expected, and the row count returned is the one the append left.
     const result = (await this.redis.eval(
       APPEND_SCRIPT,
       2,
@@ -66,9 +68,11 @@ export class RedisDatasetStore implements DatasetStore {
       redisKeys.datasetRows(name),
       updatedAt,
       maxRows === undefined ? '0' : String(maxRows),
+      expect ? shapeText(expect.columns, expect.schema) : '',
       ...records.map((r) => JSON.stringify(r)),
-    )) as [string, number, string | null] | null;
+    )) as [string, number, string | null] | 'changed' | null;
     if (!result) throw datasetNotFound(name);
+    if (result === 'changed') throw datasetChanged(name);
     return { name, rows: result[1], columns: JSON.parse(result[0]) as string[], updatedAt, ...(result[2] ? { schema: JSON.parse(result[2]) as ColumnContract[] } : {}) };
   }
 
@@ -79,19 +83,23 @@ export class RedisDatasetStore implements DatasetStore {
 }
 
 /**
- * KEYS: meta hash, rows list. ARGV: updatedAt, maxRows (0 = all), then the records as JSON.
- * Returns [columns JSON, rows, schema JSON or nil] or nil when the dataset does not exist.
+ * KEYS: meta hash, rows list. ARGV: updatedAt, maxRows (0 = all), the expected shape (see
+ * `shapeText`; empty: any), then the records as JSON. Returns [columns JSON, rows, schema JSON or
+ * nil]; nil when the dataset does not exist; 'changed' when its shape is not the one expected.
+ * The shape is compared as `shapeText` writes it: [columns, schema or null], from their JSON as stored.
  */
 const APPEND_SCRIPT = `
 local columns = redis.call('HGET', KEYS[1], 'columns')
 if not columns then return nil end
-for i = 3, #ARGV, ${CHUNK} do
+local schema = redis.call('HGET', KEYS[1], 'schema')
+if ARGV[3] ~= '' and ARGV[3] ~= '[' .. columns .. ',' .. (schema or 'null') .. ']' then return 'changed' end
+for i = 4, #ARGV, ${CHUNK} do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + ${CHUNK} - 1, #ARGV)))
 end
 local maxRows = tonumber(ARGV[2])
 if maxRows > 0 then redis.call('LTRIM', KEYS[2], -maxRows, -1) end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
-return {columns, redis.call('LLEN', KEYS[2]), redis.call('HGET', KEYS[1], 'schema')}
+return {columns, redis.call('LLEN', KEYS[2]), schema}
 `;
 
 /** A dataset's summary from its meta hash (which has `columns`) and its row count. */

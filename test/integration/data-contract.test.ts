@@ -109,6 +109,37 @@ describe('data contract', () => {
     expect((await request(app).get('/v1/datasets/proto')).status).toBe(404);
   });
 
+  it('appends racing replacements with other columns land only in the dataset they fit: 200 or 409 DATASET_CHANGED, and every stored row has the dataset\'s columns', async () => {
+    const { app } = running.service;
+    const rows = (keys: [string, string], n: number) => Array.from({ length: n }, (_, i) => ({ [keys[0]]: i, [keys[1]]: i + 1 }));
+    const answers = new Map<number, number>();
+    for (let round = 0; round < 15; round++) {
+      expect((await request(app).put('/v1/datasets/racing').send({ records: rows(['a', 'b'], 25) })).status).toBe(200);
+      const [append] = await Promise.all([
+        request(app).post('/v1/datasets/racing/records').send({ records: rows(['a', 'b'], 2) }),
+        request(app).put('/v1/datasets/racing').send({ records: rows(['c', 'd'], 25) }),
+      ]);
+      answers.set(append.status, (answers.get(append.status) ?? 0) + 1);
+      if (append.status === 409) expect(append.body).toMatchObject({ code: 'DATASET_CHANGED' });
+      else expect(append.body.columns).toEqual(['a', 'b']);
+      const info = (await request(app).get('/v1/datasets/racing')).body;
+      expect(info.columns).toEqual(['c', 'd']);
+      // The replacement landed last: only its 25 rows, whichever way the race went.
+      expect(info.rows).toBe(25);
+    }
+    expect([...answers.keys()].every((status) => status === 200 || status === 409)).toBe(true);
+  });
+
+  it.each(['0', '1.5', 'x', '9007199254740993', '99999999999999999999'])('?maxRows=%s is a 400 pointing at it, and nothing is appended', async (maxRows) => {
+    const { app } = running.service;
+    await request(app).put('/v1/datasets/kept').send({ records: [{ a: 1 }, { a: 2 }] });
+    const res = await request(app).post(`/v1/datasets/kept/records?maxRows=${maxRows}`).send({ records: [{ a: 3 }] });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.body).toMatchObject({ code: 'INVALID_REQUEST', pointer: '/maxRows' });
+    expect((await request(app).get('/v1/datasets/kept')).body.rows).toBe(2);
+  });
+
   it('an append of CSV that breaks the contract names the CSV line', async () => {
     const { app } = running.service;
     await request(app).put('/v1/datasets/lines').set('content-type', 'text/csv').send(payments(20, 5));

@@ -94,6 +94,8 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
     expect(ok.status).toBe(200);
     expect((await answer('{"records":', DIRECT)).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY' });
     expect((await answer('7', DIRECT)).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY' });
+    // Valid JSON, but a bare value: the answer says what is wanted rather than that it is not JSON.
+    expect((await answer('"str"', DIRECT)).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', detail: expect.stringContaining('its top level is a bare value') });
     expect((await answer(`{"records":[${'1,'.repeat(MAX_BODY)}1]}`, DIRECT)).body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
     // The UTF-8 byte order mark is dropped, as body-parser drops it.
     expect((await answer('\uFEFF{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT)).status).toBe(200);

@@ -169,7 +169,7 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     const rows = Array.from({ length: 2500 }, (_, i) => ({ a: i, b: i % 2 ? 'x' : null }));
     expect(await datasets.put(name, ['a', 'b'], rows)).toMatchObject({ name, rows: 2500, columns: ['a', 'b'] });
     expect((await datasets.records(name)).records).toEqual(rows);
-    expect(await datasets.append(name, [{ a: -1, b: 'y' }], 10)).toMatchObject({ rows: 10 });
+    expect(await datasets.append(name, [{ a: -1, b: 'y' }], { maxRows: 10 })).toMatchObject({ rows: 10 });
     const kept = (await datasets.records(name)).records;
     expect(kept).toEqual([...rows.slice(-9), { a: -1, b: 'y' }]);
     await datasets.put(name, ['c'], [{ c: 1 }]);
@@ -197,6 +197,24 @@ describe.each(kinds)('%s stores', (_kind, make) => {
       expect(await datasets.info(name)).toBeNull();
     }
   });
+
+  it('append only to the columns and contract the records were checked against: a dataset replaced meanwhile by another is DATASET_CHANGED, with nothing appended', async () => {
+    const { datasets } = make();
+    const name = `d-${suffix()}`;
+    const checked = await datasets.put(name, ['a', 'b'], [{ a: 1, b: 'x' }, { a: 2, b: 'y' }]);
+    // Replaced by other columns after the records were checked against the first dataset.
+    await datasets.put(name, ['c', 'd'], [{ c: 1, d: 2 }]);
+    await expect(datasets.append(name, [{ a: 3, b: 'x' }], { expect: checked })).rejects.toMatchObject({ code: 'DATASET_CHANGED' });
+    expect((await datasets.records(name)).records).toEqual([{ c: 1, d: 2 }]);
+    // Same columns, but a contract that now forbids text in a: also refused.
+    await datasets.put(name, ['a', 'b'], [{ a: 1, b: 'x' }, { a: 2, b: null }]);
+    await expect(datasets.append(name, [{ a: 3, b: 'x' }], { expect: checked })).rejects.toMatchObject({ code: 'DATASET_CHANGED' });
+    // Replaced by one of the same columns and contract: the records fit it, and land.
+    await datasets.put(name, ['a', 'b'], [{ a: 5, b: 'x' }, { a: 6, b: 'y' }]);
+    expect(await datasets.append(name, [{ a: 3, b: 'x' }], { expect: checked, maxRows: 2 })).toMatchObject({ rows: 2, columns: ['a', 'b'] });
+    expect((await datasets.records(name)).records).toEqual([{ a: 6, b: 'y' }, { a: 3, b: 'x' }]);
+    await datasets.delete(name);
+  });
 });
 
 describe('filesystem model store', () => {
@@ -219,7 +237,7 @@ describe('redis dataset store', () => {
     const name = `d-${suffix()}`;
     for (let round = 0; round < 20; round++) {
       await datasets.put(name, ['a'], [{ a: 0 }]);
-      await Promise.allSettled([datasets.append(name, [{ a: 1 }], 5), datasets.delete(name)]);
+      await Promise.allSettled([datasets.append(name, [{ a: 1 }], { maxRows: 5 }), datasets.delete(name)]);
       expect(await redis.exists(redisKeys.datasetMeta(name), redisKeys.datasetRows(name))).toBe(0);
     }
   });

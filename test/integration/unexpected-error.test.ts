@@ -1,5 +1,5 @@
-import pino from 'pino';
 import request from 'supertest';
+import { createLogger } from '../../src/logger';
 import { type EmbeddedService, startEmbedded } from '../helpers/service';
 
 describe('an unexpected error in a route', () => {
@@ -7,7 +7,7 @@ describe('an unexpected error in a route', () => {
   const lines: string[] = [];
 
   beforeAll(async () => {
-    running = await startEmbedded({}, pino({ level: 'error' }, { write: (l: string) => lines.push(l) }));
+    running = await startEmbedded({}, createLogger('error', 'nce-ood', { write: (l: string) => lines.push(l) }));
   });
   afterAll(() => running.close());
 
@@ -24,5 +24,18 @@ describe('an unexpected error in a route', () => {
     expect(logged).toMatchObject({ reqId: 'req-500', err: { message: failure.message } });
     expect(logged?.err?.stack).toContain('TypeError');
     expect(logged?.err?.stack).toContain('unexpected-error.test.ts');
+  });
+
+  it('logs a store error without the command arguments its client attached (records, in an append)', async () => {
+    const { service } = running;
+    // As ioredis fails a script: the command and its arguments on the error, the records among them.
+    const failure = Object.assign(new Error('ERR value is not an integer or out of range'), { command: { name: 'eval', args: ['script', '2', '{"amount":9500.25,"channel":"web"}'] } });
+    failure.cause = Object.assign(new Error('cause'), { command: { name: 'eval', args: ['{"amount":9500.25}'] } });
+    service.store.list = () => Promise.reject(failure);
+    lines.length = 0;
+    expect((await request(service.app).get('/v1/models').set('x-request-id', 'req-redis')).status).toBe(500);
+    const logged = lines.find((l) => l.includes('req-redis'));
+    expect(logged).toContain('not an integer or out of range');
+    expect(logged).not.toContain('9500.25');
   });
 });

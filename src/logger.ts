@@ -1,0 +1,24 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+/**
+ * What clients put on their errors that can carry record values: ioredis puts the failed command
+ * and its arguments on its errors as `command`, and a dataset append's arguments are its records.
+ */
+const DATA_FIELDS = ['command', 'args'];
+
+/** pino's error serialiser, without {@link DATA_FIELDS}, on the error and every cause it carries. */
+function errorWithoutData(e: unknown): unknown {
+  const out = pino.stdSerializers.err(e as Error) as Record<string, unknown> | undefined;
+  if (out === null || typeof out !== 'object') return out;
+  for (const key of DATA_FIELDS) delete out[key];
+  if (out.cause !== undefined && typeof out.cause === 'object') out.cause = errorWithoutData(out.cause);
+  return out;
+}
+
+/**
+ * A process's logger: JSON lines; an `err` is logged without the data clients attach to it, so
+ * logs never hold record values.
+ */
+export function createLogger(level: string, service = 'nce-ood', destination?: DestinationStream): Logger {
+  return pino({ level, base: { service }, serializers: { err: errorWithoutData } }, destination);
+}
