@@ -24,8 +24,10 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
     const existing = await deps.datasets.info(name);
     if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
-    const { records, lines } = await readDatasetBody(req, deps.maxBytes);
-    const appended = await atCsvLines(lines, () => {
+    const body = await readDatasetBody(req, deps.maxBytes);
+    // A number in a categorical column is stored as its text, as a PUT with ?categorical= stores it.
+    const records = asCategories(body.records, (existing.schema ?? []).filter((c) => c.kind === 'categorical').map((c) => c.name));
+    const appended = await atCsvLines(body.lines, () => {
       checkColumns(records, existing.columns);
       // Datasets created before contracts existed have none to check against.
       if (existing.schema) checkContract(existing.schema, records);

@@ -39,7 +39,7 @@ function asConfigRequest<T>(check: () => T): T {
   try {
     return check();
   } catch (e: unknown) {
-    if (e instanceof NceError && e.code === 'INVALID_CONFIG') throw new AppError('INVALID_REQUEST', e.message, e.field ? `/config/${e.field.replace(/\./g, '/')}` : undefined);
+    if (e instanceof NceError && e.code === 'INVALID_CONFIG') throw new AppError('INVALID_REQUEST', e.message, e.field ? `/config/${e.field.replace(/\./g, '/')}` : '/config');
     throw e;
   }
 }

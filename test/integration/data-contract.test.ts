@@ -41,6 +41,9 @@ describe('data contract', () => {
     const good = await request(app).post('/v1/datasets/payments/records').send({ records: [{ amount: 12, channel: 'phone' }] });
     expect(good.status).toBe(200);
     expect(good.body.rows).toBe(201);
+    // A number in the categorical column is kept as its text, as the column's other values are.
+    expect((await request(app).post('/v1/datasets/payments/records').send({ records: [{ amount: 13, channel: 5 }] })).body.rows).toBe(202);
+    expect((await running.service.datasets.records('payments')).records[201]).toEqual({ amount: 13, channel: '5' });
   });
 
   it.each([
@@ -156,6 +159,8 @@ describe('data contract', () => {
     expect(badName.body).toMatchObject({ status: 400, pointer: '/dataset' });
     const unknown = await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { exclude: ['channel', 'label'] } });
     expect(unknown.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config/exclude/1', detail: expect.stringContaining('exclude names "label", which is not a column') });
+    // A config that is not an object at all: the pointer is the config itself.
+    expect((await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: [] })).body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config' });
     const job = await finished((await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { epochs: 2, exclude: ['channel'] } })).body.jobId);
     expect(job.result?.promoted).toBe(true);
     const scored = await request(app).post('/v1/models/labelled/score').send({ records: [{ amount: 30 }] });
