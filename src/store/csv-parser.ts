@@ -44,11 +44,18 @@ export function typeField(raw: string): FieldValue {
  * @throws CsvError naming file and line: no header, a ragged row, duplicate or empty column names
  */
 export function readCsv(file: string): CsvTable {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (e: unknown) {
     throw new CsvError(file, 0, `cannot read the file: ${fileProblem(e)}`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // Read leniently, the bytes would become replacement characters in a header or a value.
+    throw new CsvError(file, 0, 'the file is not UTF-8 text: save it as UTF-8 (for example with iconv -f LATIN1 -t UTF-8)');
   }
   return parseCsv(text, file);
 }

@@ -132,6 +132,11 @@ describe('nce-ood train and score', () => {
     const r = cli('score', '--artifact', out, '--data', join(dir, 'ragged.csv'));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/ragged\.csv:3: row has 2 fields/);
+    // Latin-1 bytes (0xFF, 0xE9) are not read as replacement characters in a header or a value.
+    await writeFile(join(dir, 'latin1.csv'), Buffer.concat([Buffer.from([0xff]), Buffer.from('x,y,kind\n0,0,caf'), Buffer.from([0xe9, 0x0a])]));
+    const latin = cli('score', '--artifact', out, '--data', join(dir, 'latin1.csv'));
+    expect(latin.status).toBe(1);
+    expect(latin.stderr).toMatch(/latin1\.csv.*not UTF-8/);
   });
 
   it('a config file\'s exclude joins --exclude (and its default), and the model\'s config records them all', async () => {
