@@ -25,7 +25,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
       scoreKind: manifest.scoreKind,
       noise: manifest.noise.spec,
       calibration: { targetFpr: manifest.calibration.targetFpr, threshold: manifest.calibration.threshold, referenceCount: manifest.calibration.referenceCount },
-      training: { trainRows: manifest.training.trainRows, validationRows: manifest.training.validationRows, valAuc: manifest.training.valAuc, seconds: manifest.training.seconds },
+      training: { trainRows: manifest.training.trainRows, validationRows: manifest.training.validationRows, valAuc: manifest.training.valAuc, seconds: manifest.training.seconds, ...(manifest.training.warnings ? { warnings: manifest.training.warnings } : {}) },
       dataset: manifest.dataset,
       backend: manifest.backend,
     });

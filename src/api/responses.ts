@@ -56,7 +56,15 @@ export const modelAnswer = z
     scoreKind: z.enum(['logDensity', 'logRatio', 'productOfExperts']),
     noise: z.unknown().describe('the noise spec q was fitted from'),
     calibration: z.object({ targetFpr: z.number(), threshold: z.number(), referenceCount: z.number().int() }).strict(),
-    training: z.object({ trainRows: z.number().int(), validationRows: z.number().int(), valAuc: z.number(), seconds: z.number() }).strict(),
+    training: z
+      .object({
+        trainRows: z.number().int(),
+        validationRows: z.number().int(),
+        valAuc: z.number(),
+        seconds: z.number(),
+        warnings: z.array(z.string()).optional().describe('what in the training data will make the model flag records for a reason likely not meant (a row number or timestamp among the features, a column with one value), one sentence each'),
+      })
+      .strict(),
     dataset: z.object({ fingerprint: z.string(), rows: z.number().int() }).strict(),
     backend: z.string(),
   })
@@ -119,7 +127,7 @@ export const jobAnswer = z
     progress: z.array(epochProgress),
     attempts: z.number().int().optional(),
     result: z
-      .object({ model: z.string(), version, promoted: z.boolean(), reason: z.string().optional(), unchanged: z.boolean().optional() })
+      .object({ model: z.string(), version, promoted: z.boolean(), reason: z.string().optional(), unchanged: z.boolean().optional(), warnings: z.array(z.string()).optional().describe("the trained version's training.warnings (see GET /v1/models/{name})") })
       .strict()
       .optional(),
     error: z.object({ code: z.string(), message: z.string() }).strict().optional(),

@@ -10,6 +10,6 @@ export function reportEpoch(p: EpochProgress): void {
 /** Writes the training summary line (the benchmark reads samples_per_second from it). */
 export function reportTraining(t: TrainingSummary): void {
   process.stderr.write(
-    `trained ${t.history.filter((h) => !h.partner).length} epochs (best ${t.bestEpoch})${(t.partners ?? []).map((p) => `, a kernel partner ${p.epochsRun} (best ${p.bestEpoch})`).join('')} on ${t.trainRows} rows (${t.trimmedRows} trimmed) in ${t.seconds.toFixed(1)}s, val_auc ${t.valAuc.toFixed(4)}, samples_per_second=${Math.round(t.samplesPerSecond)}\n`,
+    `${(t.warnings ?? []).map((w) => `warning: ${w}\n`).join('')}trained ${t.history.filter((h) => !h.partner).length} epochs (best ${t.bestEpoch})${(t.partners ?? []).map((p) => `, a kernel partner ${p.epochsRun} (best ${p.bestEpoch})`).join('')} on ${t.trainRows} rows (${t.trimmedRows} trimmed) in ${t.seconds.toFixed(1)}s, val_auc ${t.valAuc.toFixed(4)}, samples_per_second=${Math.round(t.samplesPerSecond)}\n`,
   );
 }

@@ -5,6 +5,7 @@ import { Detector, type ModelState, type PartnerState, SCORE_FLOOR } from './det
 import { concatEncoded, type Encoded, encode, layoutOf, type Layout, networkInput, takeEncoded } from './encoding';
 import { NceError } from './errors';
 import { auroc } from './metrics';
+import { dataWarnings } from './data-checks';
 import { type Architecture, type DenseWeights, Mlp } from './model';
 import { type ContinuousNoise, DiscreteNoise, fitNoise, GaussianNoise, type NoiseSpec } from './noise';
 import { createRng, permutation, type Rng } from './random';
@@ -61,6 +62,12 @@ export interface TrainingSummary {
   partners?: PartnerSummary[];
   /** Every epoch, each tagged with its pass (and a partner's as such). */
   history: EpochProgress[];
+  /**
+   * What in the training data will make the model flag records for a reason likely not meant (a
+   * row number or timestamp among the features, a column with one value; see `dataWarnings`),
+   * one sentence each; absent when nothing was found.
+   */
+  warnings?: string[];
 }
 
 /** A kernel partner's training, in the manifest. */
@@ -120,8 +127,10 @@ export async function train(records: readonly DataRecord[], configInput: unknown
 
   const drop = Math.floor(fit.n * config.contaminationTrim);
   const reference = featureReference(records, schema);
+  const warnings = dataWarnings(records, schema);
+  const noted = (r: TrainResult): TrainResult => (warnings.length > 0 ? { ...r, training: { ...r.training, warnings } } : r);
   const first = await trainOnce(data, config, options, 1, 0);
-  if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return { ...first, reference };
+  if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return noted({ ...first, reference });
   const detector = new Detector(first.state);
   let scores: Float64Array;
   try {
@@ -134,7 +143,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const kept = takeEncoded(fit, ranked.slice(drop).sort((x, y) => x - y), layout);
   const final = await trainOnce({ ...data, fit: kept }, config, options, 2, drop);
   const history = [...first.training.history, ...final.training.history];
-  return { ...final, reference, training: { ...final.training, history, epochsRun: history.length, seconds: (Date.now() - started) / 1000 } };
+  return noted({ ...final, reference, training: { ...final.training, history, epochsRun: history.length, seconds: (Date.now() - started) / 1000 } });
 }
 
 interface SplitData {

@@ -25,6 +25,8 @@ export interface JobResult {
   reason?: string;
   /** True when the records and config were the current version's: no new version was saved, `version` is the current one. */
   unchanged?: boolean;
+  /** The trained version's `training.warnings`, when it has any. */
+  warnings?: string[];
 }
 
 /** A job as `GET /v1/jobs/{id}` shows it. */

@@ -56,14 +56,16 @@ export async function runTrainJob(
   const current = await currentVersionOf(deps.models, model);
   // The same records and config as the current version's (a schedule firing on unchanged data):
   // nothing new to keep.
-  if (current && sameTraining(current.manifest, artifact.manifest)) return { model, version: current.version, promoted: true, unchanged: true };
-  return storeVersion(deps.models, model, artifact, {
+  const warnings = artifact.manifest.training.warnings ? { warnings: artifact.manifest.training.warnings } : {};
+  if (current && sameTraining(current.manifest, artifact.manifest)) return { model, version: current.version, promoted: true, unchanged: true, ...warnings };
+  const stored = await storeVersion(deps.models, model, artifact, {
     current,
     ...(deps.gate ? { gate: deps.gate } : {}),
     ...(payload.allowSchemaChange ? { allowSchemaChange: true } : {}),
     ...(jobId === undefined ? {} : { jobId }),
     ...(deps.keepVersions === undefined ? {} : { keepVersions: deps.keepVersions }),
   });
+  return { ...stored, ...warnings };
 }
 
 /**

@@ -20,7 +20,7 @@ function payments(n: number, seed: number, amount: (i: number) => number | strin
   return ['amount,channel', ...Array.from({ length: n }, (_, i) => `${amount(i)},${channels[Math.floor(rng.uniform() * 3)]}`)].join('\n');
 }
 
-const finished = (id: string) => jobFinished<{ state: string; result?: { promoted: boolean; reason?: string; version: string } }>(running.service.app, id);
+const finished = (id: string) => jobFinished<{ state: string; result?: { promoted: boolean; reason?: string; version: string; warnings?: string[] } }>(running.service.app, id);
 
 describe('data contract', () => {
   it('GET shows the contract fixed at creation; an append that breaks it is a 400 naming the record and field, and nothing is appended', async () => {
@@ -167,6 +167,19 @@ describe('data contract', () => {
     expect(scored.status).toBe(200);
     const schedule = await request(app).put('/v1/models/labelled/schedule').send({ cron: '0 3 * * *', dataset: 'labelled', config: { exclude: ['amount', 'channel'] } });
     expect(schedule.body).toMatchObject({ status: 400, pointer: '/config/exclude', detail: 'exclude leaves no column to train on' });
+  });
+
+  it('training on a row number says so in the job result and the model summary; leaving it out (exclude) leaves no warning', async () => {
+    const { app } = running.service;
+    const csv = payments(200, 8).split('\n').map((line, i) => (i === 0 ? `row,${line}` : `${i - 1},${line}`)).join('\n');
+    expect((await request(app).put('/v1/datasets/numbered').set('content-type', 'text/csv').send(csv)).status).toBe(200);
+    const job = await finished((await request(app).post('/v1/models/numbered/train').send({ dataset: 'numbered', config: { epochs: 2 } })).body.jobId);
+    expect(job.result?.warnings).toEqual([expect.stringMatching(/^column "row" rises with every record, like a row number/)]);
+    expect((await request(app).get('/v1/models/numbered')).body.training.warnings).toEqual(job.result?.warnings);
+    const without = await finished((await request(app).post('/v1/models/numbered/train').send({ dataset: 'numbered', config: { epochs: 2, exclude: ['row'] } })).body.jobId);
+    expect(without.result?.warnings).toBeUndefined();
+    const current = (await request(app).get('/v1/models/numbered')).body;
+    if (without.result?.promoted) expect(current.training.warnings).toBeUndefined();
   });
 
   it('a retrain whose features changed kind stays a candidate with SCHEMA_CHANGED, unless the request says allowSchemaChange', async () => {

@@ -1,0 +1,56 @@
+import type { DataRecord, Feature } from './schema';
+
+/** Fewest records from which a column's order or range can say it is an identifier. */
+const MIN_ROWS = 20;
+
+/**
+ * What in training data will make a model flag new records for a reason the user did not mean,
+ * one sentence per column, for the training summary:
+ * - a numeric column that rises (or falls) with every row, or whose values are every integer of
+ *   one range once each: a row number, an id or a timestamp. New records lie beyond its training
+ *   range and read as out of distribution whatever else they hold;
+ * - a column with one value only (several: one sentence): it carries nothing, and a new record
+ *   with any other value reads as out of distribution.
+ * Nothing is changed: the user decides, with `exclude`.
+ */
+export function dataWarnings(records: readonly DataRecord[], schema: readonly Feature[]): string[] {
+  if (records.length < MIN_ROWS) return [];
+  const warnings: string[] = [];
+  const constant: string[] = [];
+  for (const f of schema) {
+    const values = records.map((r) => r[f.name]);
+    if (values.some((v) => v === null || v === undefined)) continue;
+    if (new Set(values).size === 1) {
+      constant.push(f.name);
+      continue;
+    }
+    if (f.kind !== 'numeric') continue;
+    const numbers = values as number[];
+    const like = monotonic(numbers) ? `${numbers[1] > numbers[0] ? 'rises' : 'falls'} with every record, like a row number, an id or a timestamp` : enumerates(numbers) ? `holds every integer from ${Math.min(...numbers)} to ${Math.max(...numbers)} once, like a row number or an id` : null;
+    if (like) warnings.push(`column "${f.name}" ${like}: new records will lie beyond its training range and be flagged for it alone; leave it out with exclude unless that is meant`);
+  }
+  if (constant.length > 0) {
+    const named = constant.length <= 5 ? constant.map((c) => `"${c}"`).join(', ') : `${constant.slice(0, 5).map((c) => `"${c}"`).join(', ')} and ${constant.length - 5} more`;
+    warnings.push(`${constant.length === 1 ? `column ${named} has` : `columns ${named} have`} one value in every record: a new record with another value there will be flagged for it alone; leave ${constant.length === 1 ? 'it' : 'them'} out with exclude unless that is meant`);
+  }
+  return warnings;
+}
+
+/** Strictly increasing or strictly decreasing in row order. */
+function monotonic(xs: readonly number[]): boolean {
+  const up = xs[1] > xs[0];
+  for (let i = 1; i < xs.length; i++) if (up ? !(xs[i] > xs[i - 1]) : !(xs[i] < xs[i - 1])) return false;
+  return true;
+}
+
+/** Distinct integers filling one range exactly (a shuffled row number). */
+function enumerates(xs: readonly number[]): boolean {
+  if (!xs.every(Number.isInteger)) return false;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const x of xs) {
+    min = Math.min(min, x);
+    max = Math.max(max, x);
+  }
+  return max - min + 1 === xs.length && new Set(xs).size === xs.length;
+}

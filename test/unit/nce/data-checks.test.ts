@@ -1,0 +1,39 @@
+import { inferSchema } from '../../../src/nce';
+import { dataWarnings } from '../../../src/nce/data-checks';
+import { createRng, permutation } from '../../../src/nce/random';
+
+describe('dataWarnings', () => {
+  const rng = createRng(4);
+  const order = permutation(200, createRng(9));
+  const records = Array.from({ length: 200 }, (_, i) => ({
+    amount: Math.round(rng.normal() * 1000) / 10,
+    at: 1_700_000_000 - i * 37 - (i % 5),
+    row: order[i]!,
+    site: 'eu',
+    channel: i % 3 === 0 ? 'web' : 'app',
+  }));
+  const warnings = dataWarnings(records, inferSchema(records));
+
+  it('names a timestamp that falls with every row, a shuffled row number, and the columns with one value', () => {
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/^column "at" falls with every record/);
+    expect(warnings[1]).toMatch(/^column "row" holds every integer from 0 to 199 once/);
+    expect(warnings[2]).toMatch(/^column "site" has one value in every record/);
+    for (const w of warnings) expect(w).toContain('exclude');
+  });
+
+  it('says nothing of ordinary columns, of small data, or of a column that has missing values', () => {
+    const plain = records.map(({ amount, channel }) => ({ amount, channel }));
+    expect(dataWarnings(plain, inferSchema(plain))).toEqual([]);
+    const few = records.slice(0, 19);
+    expect(dataWarnings(few, inferSchema(few))).toEqual([]);
+    const gappy = records.map((r, i) => ({ ...r, at: i === 5 ? null : r.at, site: i === 7 ? null : r.site, row: i === 9 ? null : r.row }));
+    expect(dataWarnings(gappy, inferSchema(gappy))).toEqual([]);
+  });
+
+  it('puts many one-value columns in one sentence', () => {
+    const wide = records.map((r) => ({ amount: r.amount, ...Object.fromEntries(Array.from({ length: 8 }, (_, j) => [`z${j}`, 0])) }));
+    const w = dataWarnings(wide, inferSchema(wide));
+    expect(w).toEqual([expect.stringMatching(/^columns "z0", "z1", "z2", "z3", "z4" and 3 more have one value in every record/)]);
+  });
+});
