@@ -50,7 +50,20 @@ async function main(): Promise<void> {
     // the only trace of where; for bad data, the message names the record and field.
     logger.warn({ jobId: job?.id, model: job?.data.model, reason: err.message, err }, 'training failed');
   });
-  worker.on('error', (err) => logger.error({ err }, 'worker error'));
+  // While Redis is away every reconnect attempt fails: one warning per outage, not an error each.
+  let outage = false;
+  worker.on('error', (err) => {
+    if (connection.status === 'ready') {
+      logger.error({ err }, 'worker error');
+    } else if (!outage) {
+      outage = true;
+      logger.warn({ reason: err.message }, 'Redis is unreachable: the worker waits for it');
+    }
+  });
+  connection.on('ready', () => {
+    if (outage) logger.info('Redis is reachable again');
+    outage = false;
+  });
   await worker.waitUntilReady();
   logger.info({ queue: QUEUE_NAME, concurrency: settings.WORKER_CONCURRENCY }, 'nce-ood worker ready');
 

@@ -40,8 +40,10 @@ function storeUnavailable(cause: unknown): AppError {
 }
 
 /**
- * Wraps an object whose async methods talk to `redis`: a call that fails while the connection is
- * not ready throws STORE_UNAVAILABLE instead of the client's own error.
+ * Wraps an object whose async methods talk to `redis`: a call made or failing while the connection
+ * is not ready throws STORE_UNAVAILABLE instead of the client's own error. Made while it is not
+ * ready, a call fails at once rather than reaching the client: BullMQ builds some helpers on first
+ * use (the job scheduler's), and those wait for the connection without a timeout.
  */
 export function guardRedis<T extends object>(target: T, redis: Redis): T {
   return new Proxy(target, {
@@ -49,6 +51,7 @@ export function guardRedis<T extends object>(target: T, redis: Redis): T {
       const value: unknown = Reflect.get(obj, prop, receiver);
       if (typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
+        if (redis.status !== 'ready') throw storeUnavailable(new Error(`the connection is ${redis.status}`));
         try {
           return await (value as (...a: unknown[]) => unknown).apply(obj, args);
         } catch (e: unknown) {

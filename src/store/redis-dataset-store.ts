@@ -10,8 +10,15 @@ import { exec } from './redis-model-store';
 const CHUNK = 1000;
 
 /**
+ * Seconds a replacement's rows under construction live unless renamed into place: a process that
+ * dies while writing them (or loses Redis meanwhile) cannot delete them, and Redis drops them.
+ */
+export const TMP_ROWS_TTL_SECONDS = 3600;
+
+/**
  * Datasets in Redis (distributed mode): a list of JSON records plus a meta hash. A replacement is
- * built under a temporary key and renamed into place in one MULTI with its meta; an append pushes
+ * built under a temporary key (which expires, should the process die before renaming or deleting
+ * it) and renamed into place in one MULTI with its meta; an append pushes
  * and trims in one script. Readers see the old dataset or the new one, never a mix.
  */
 export class RedisDatasetStore implements DatasetStore {
@@ -44,9 +51,11 @@ export class RedisDatasetStore implements DatasetStore {
     try {
       for (let i = 0; i < records.length; i += CHUNK) {
         await this.redis.rpush(tmp, ...records.slice(i, i + CHUNK).map((r) => JSON.stringify(r)));
+        if (i === 0) await this.redis.expire(tmp, TMP_ROWS_TTL_SECONDS);
       }
       const tx = this.redis.multi();
-      if (records.length > 0) tx.rename(tmp, redisKeys.datasetRows(name));
+      // The rename carries the expiry over: the dataset's rows then lose it.
+      if (records.length > 0) tx.rename(tmp, redisKeys.datasetRows(name)).persist(redisKeys.datasetRows(name));
       else tx.del(redisKeys.datasetRows(name));
       await exec(tx.del(redisKeys.datasetMeta(name)).hset(redisKeys.datasetMeta(name), { columns: JSON.stringify(columns), schema: JSON.stringify(schema), updatedAt }).sadd(redisKeys.datasets, name));
     } finally {

@@ -151,10 +151,19 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
       expect(await call(api.url, 'GET', '/readyz')).toMatchObject({ status: 200, body: { status: 'degraded', store: 'unreachable' } });
       expect((await call(api.url, 'PUT', `/v1/datasets/${dataset}`, { records: [{ x: 1, y: 2 }] })).body).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE' });
       expect((await call(api.url, 'POST', `/v1/models/${model}/train`, { dataset })).body).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE' });
+      // The schedule routes too, on an API that has not used the scheduler before: BullMQ's
+      // scheduler, built on first use, would wait for the connection without end.
+      expect((await call(api.url, 'GET', `/v1/models/${model}/schedule`)).body).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE' });
+      expect((await call(api.url, 'DELETE', `/v1/models/${model}/schedule`)).body).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE' });
     }
 
     redis = await startRedis({ port: redis.port, dir });
     for (const api of [apiA, apiB]) await eventually(async () => ((await call(api.url, 'GET', '/readyz')).body.status === 'ready' ? true : undefined), 15_000, 'readiness after the restart');
+    // The worker said so once, as a warning, and not as an error per reconnect attempt.
+    const worker = workers[0] as Running;
+    await eventually(async () => (worker.output().includes('Redis is reachable again') ? true : undefined), 15_000, 'the worker back on Redis');
+    expect(worker.output()).toContain('Redis is unreachable: the worker waits for it');
+    expect(worker.output()).not.toContain('"msg":"worker error"');
     const again = await finished(apiB.url, (await call(apiB.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 10, seed: 7 } })).body.jobId);
     expect(again).toMatchObject({ state: 'completed', result: { promoted: true } });
     await eventually(async () => ((await score(apiA.url)).body.version === again.result.version ? true : undefined), 2000, 'the new version after the restart');

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
+import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { runTrainJob } from '../../src/queue';
@@ -232,6 +233,31 @@ describe('filesystem model store', () => {
 });
 
 describe('redis dataset store', () => {
+  it('leaves rows that a replacement could not finish to expire, and the rows it did finish without an expiry', async () => {
+    const name = `d-${suffix()}`;
+    const rows = Array.from({ length: 2500 }, (_, i) => ({ a: i }));
+    await new RedisDatasetStore(redis).put(name, ['a'], rows);
+    expect(await redis.ttl(redisKeys.datasetRows(name))).toBe(-1);
+    // As a process that dies after writing the rows: the rename never comes, nor the cleanup.
+    const dying = new Proxy(redis, {
+      get(target, prop, receiver) {
+        if (prop === 'multi') return () => { throw new Error('process killed'); };
+        if (prop === 'del') return async () => 0;
+        const v: unknown = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    await expect(new RedisDatasetStore(dying).put(name, ['a'], rows)).rejects.toThrow('process killed');
+    const left = await redis.keys(`${redisKeys.datasetRows(name)}:tmp-*`);
+    expect(left).toHaveLength(1);
+    const ttl = await redis.ttl(left[0]!);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(TMP_ROWS_TTL_SECONDS);
+    expect((await new RedisDatasetStore(redis).records(name)).records).toHaveLength(2500);
+    await redis.del(left[0]!);
+    await new RedisDatasetStore(redis).delete(name);
+  });
+
   it('leaves no key behind when an append loses a race with a delete', async () => {
     const datasets = new RedisDatasetStore(redis);
     const name = `d-${suffix()}`;
