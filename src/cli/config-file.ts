@@ -18,5 +18,10 @@ export function readTrainingConfig(file: string | undefined): TrainingConfig {
   } catch (e: unknown) {
     throw new UsageError(`${file}: config is not valid JSON (${messageOf(e)})`);
   }
-  return resolveTrainingConfig(json);
+  try {
+    return resolveTrainingConfig(json);
+  } catch (e: unknown) {
+    // A config the engine refuses is a usage error like one that does not parse: exit code 2 for both.
+    throw new UsageError(`${file}: ${messageOf(e)}`);
+  }
 }

@@ -167,6 +167,18 @@ describe('nce-ood train and score', () => {
     expect(folder.stderr).toContain(`for a folder, use --artifact ${join(dir, 'model')}`);
   });
 
+  it('a config file that does not parse and one the engine refuses both exit 2 with one line naming the file', async () => {
+    await writeFile(join(dir, 'broken.json'), '{"epochs": ');
+    await writeFile(join(dir, 'wrong.json'), '{"epochs": -3}');
+    for (const [file, says] of [['broken.json', 'not valid JSON'], ['wrong.json', 'epochs']] as const) {
+      const r = cli('train', '--data', join(dir, 'eval.csv'), '--artifact', join(dir, 'never'), '--config', join(dir, file));
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(file);
+      expect(r.stderr).toContain(says);
+    }
+  });
+
   it('train --model goes through the quality gate (--force promotes anyway), leaves label and split out, and score --model scores the current version with the columns --keep names', async () => {
     // A gate no model passes: the version stays a candidate, as the API would keep it.
     const strict = { ...process.env, MODELS_DIR: join(dir, 'registry'), QUALITY_GATE_MIN_VAL_AUC: '1' };
