@@ -106,6 +106,7 @@ export function createApp(deps: AppDeps): Express {
       scorer: new Scorer({ threads: deps.scoring, threadMinRecords: settings.SCORING_THREAD_MIN_RECORDS, batches: metrics.scoredBatches, logger }),
       metrics,
       maxBatch: settings.MAX_BATCH_RECORDS,
+      maxExplain: settings.MAX_EXPLAIN_RECORDS,
       maxBytes: settings.MAX_BODY_BYTES,
       auth: scoreAuth,
       logger,

@@ -15,6 +15,8 @@ export interface ScoreRouteDeps {
   scorer: Scorer;
   metrics: Metrics;
   maxBatch: number;
+  /** Most records one request may ask explanations of (MAX_EXPLAIN_RECORDS). */
+  maxExplain: number;
   maxBytes: number;
   auth: RequestHandler[];
   logger: Logger;
@@ -36,6 +38,9 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     const accept = req.headers.accept;
     const csv = accept !== undefined && accept.includes('text/csv') && req.accepts(['application/json', 'text/csv']) === 'text/csv';
     if (csv && request.explain) throw new AppError('NOT_ACCEPTABLE', 'explanations come as JSON only: accept application/json, or leave explain out', '/explain');
+    if (request.explain && records.length > deps.maxExplain) {
+      throw new AppError('BATCH_TOO_LARGE', `${records.length} records to explain in one request; the limit is ${deps.maxExplain} (MAX_EXPLAIN_RECORDS): each explanation scores its record permutations x features times. Explain the records of interest, such as the flagged ones`, '/explain');
+    }
     let scored: Scored | Promise<Scored>;
     try {
       scored = deps.scorer.score(model, records, { ...(request.explain ? { explain: true } : {}), ...(csv ? { format: 'csv' } : {}) });

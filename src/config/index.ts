@@ -74,6 +74,11 @@ export const settingsSchema = z.object({
   MAX_DATASET_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(64 << 20),
   /** Most records in one scoring request. @defaultValue 10000 */
   MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /**
+   * Most records one request may ask explanations of: each costs permutations x features scores
+   * (about 0.7 s for a 600-feature model on one core). @defaultValue 100
+   */
+  MAX_EXPLAIN_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** Worker threads that score batches of SCORING_THREAD_MIN_RECORDS or more off the event loop (network, noise density, the answer's JSON); 0 = all scoring on the event loop. @defaultValue 1 */
   SCORING_THREADS: z.coerce.number().int().min(0).max(64).default(1),
   /**

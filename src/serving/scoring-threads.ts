@@ -106,12 +106,16 @@ function keyOf(task: ScoringTask): string {
 /**
  * Worker threads that score batches off the event loop: the network, the noise density and the
  * whole JSON answer of a batch run there, so one process scores on more than one core and a large
- * batch never holds up the requests behind it. Each thread loads a model version the first time it
- * gets rows of it (the state travels with that task) and keeps a few. A thread that dies fails its
- * tasks (the caller scores them in-process) and is replaced on next use.
+ * batch never holds up the requests behind it. Explained batches have a thread of their own: an
+ * explanation scores its record permutations x features times (a 100-record batch of a 600-feature
+ * model takes over a minute), and plain batches must not wait behind it. Each thread loads a model
+ * version the first time it gets rows of it (the state travels with that task) and keeps a few. A
+ * thread that dies fails its tasks (the caller scores them in-process) and is replaced on next use.
  */
 export class ScoringThreads {
   private threads: ScoringThread[] = [];
+  /** The thread that explains; started on the first explained batch. */
+  private explainer: ScoringThread | null = null;
 
   /** Starts the threads now: the first batch should not wait for a thread to start its backend. */
   constructor(
@@ -122,8 +126,12 @@ export class ScoringThreads {
     this.fill();
   }
 
-  /** Scores encoded rows of `model` on the least busy thread. */
+  /** Scores encoded rows of `model` on the least busy thread, or explains them on the explaining thread. */
   score(model: ServedModel, encoded: Encoded, explain?: readonly DataRecord[]): Promise<ThreadScores> {
+    if (explain) {
+      this.explainer ??= this.start();
+      return this.explainer.score(model, encoded, explain);
+    }
     this.fill();
     let best = this.threads[0];
     for (const t of this.threads) if (t.pending.size < best.pending.size) best = t;
@@ -132,19 +140,21 @@ export class ScoringThreads {
 
   /** Starts threads up to `size` (in place of any that ended). */
   private fill(): void {
-    while (this.threads.length < this.size) {
-      this.threads.push(
-        new ScoringThread(this.backend, (thread, error) => {
-          this.threads = this.threads.filter((t) => t !== thread);
-          this.logger.warn({ err: error.message }, 'scoring thread ended; it is replaced on next use');
-        }),
-      );
-    }
+    while (this.threads.length < this.size) this.threads.push(this.start());
+  }
+
+  private start(): ScoringThread {
+    return new ScoringThread(this.backend, (thread, error) => {
+      this.threads = this.threads.filter((t) => t !== thread);
+      if (this.explainer === thread) this.explainer = null;
+      this.logger.warn({ err: error.message }, 'scoring thread ended; it is replaced on next use');
+    });
   }
 
   async close(): Promise<void> {
-    const threads = this.threads;
+    const threads = this.explainer ? [...this.threads, this.explainer] : this.threads;
     this.threads = [];
+    this.explainer = null;
     await Promise.all(threads.map((t) => t.terminate()));
   }
 }

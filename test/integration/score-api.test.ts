@@ -24,7 +24,7 @@ const SCORER = 'score-key-123456';
 beforeAll(async () => {
   const backend = await initBackend();
   dir = await mkdtemp(join(tmpdir(), 'nce-api-'));
-  const settings = loadSettings({ MODELS_DIR: dir, DATASETS_DIR: join(dir, 'data'), MAX_BATCH_RECORDS: '50', MAX_BODY_BYTES: '20000', API_KEYS: `admin:${ADMIN},score:${SCORER}` });
+  const settings = loadSettings({ MODELS_DIR: dir, DATASETS_DIR: join(dir, 'data'), MAX_BATCH_RECORDS: '50', MAX_EXPLAIN_RECORDS: '5', MAX_BODY_BYTES: '20000', API_KEYS: `admin:${ADMIN},score:${SCORER}` });
   service = await composeEmbedded(settings, pino({ level: 'silent' }), backend);
   ({ app, store } = service);
   result = await train(normalRecords(400, 3, 1), { epochs: 5 });
@@ -55,6 +55,14 @@ describe('POST /v1/models/:name/score', () => {
     const res = await score({ records: [{ f0: 1, f1: 2, f2: 0 }], explain: true });
     expect(res.status).toBe(200);
     expect(Object.keys(res.body.results[0].contributions).sort()).toEqual(['f0', 'f1', 'f2']);
+    // Explanations are limited apart (MAX_EXPLAIN_RECORDS, 5 here): the same 6 records score, but are not explained.
+    const six = Array.from({ length: 6 }, (_, i) => ({ f0: i, f1: 0, f2: 0 }));
+    expect((await score({ records: six.slice(0, 5), explain: true })).status).toBe(200);
+    const over = await score({ records: six, explain: true });
+    expect(over.status).toBe(413);
+    expect(over.type).toBe('application/problem+json');
+    expect(over.body).toMatchObject({ code: 'BATCH_TOO_LARGE', pointer: '/explain', detail: expect.stringContaining('MAX_EXPLAIN_RECORDS') });
+    expect((await score({ records: six })).status).toBe(200);
   });
 
   it.each([

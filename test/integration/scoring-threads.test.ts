@@ -74,7 +74,7 @@ describe('scoring threads', () => {
     const app = express();
     const logger = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
     const scorer = new Scorer({ threads: dead, threadMinRecords: 2, batches: metrics.scoredBatches, logger });
-    app.post(SCORE_PATH, ...scoreHandlers({ models: inPlace.models, scorer, metrics, maxBatch: 1000, maxBytes: 1 << 20, auth: [], logger }));
+    app.post(SCORE_PATH, ...scoreHandlers({ models: inPlace.models, scorer, metrics, maxBatch: 1000, maxExplain: 100, maxBytes: 1 << 20, auth: [], logger }));
     const records = normalRecords(50, 3, 17);
     const [fallback, reference] = await Promise.all([request(app).post(`/v1/models/${name}/score`).send({ records }), post(inPlace, { records })]);
     expect(fallback.status).toBe(200);
@@ -174,6 +174,28 @@ describe('a pool of scoring threads', () => {
     await expect(threads.score(served('broken', broken), encoded)).rejects.toThrow(/logDensity/);
     const ok = await threads.score(served('fine'), encoded);
     expect(ok.body.equals(writeAnswer({ model: 'fine', version: 'v1' }, detector.scoreRows(encoded)))).toBe(true);
+  });
+
+  it('explain on a thread of their own: a plain batch sent after a long explanation is answered first', async () => {
+    // 40 features: explaining 100 records scores 100 x (1 + 8 x 40) rows, about a second's work.
+    const wide = (await train(normalRecords(300, 40, 21), { epochs: 1 })).state;
+    const wideDetector = new Detector(wide);
+    const pool = new ScoringThreads(1, tf.getBackend(), pino({ level: 'silent' }));
+    try {
+      const records = normalRecords(100, 40, 22);
+      const encoded = wideDetector.encodeRecords(records);
+      // Both threads have the model loaded before the race.
+      await pool.score(served('wide', wide), encoded);
+      await pool.score(served('wide', wide), wideDetector.encodeRecords(records.slice(0, 1)), records.slice(0, 1));
+      const finished: string[] = [];
+      const explained = pool.score(served('wide', wide), encoded, records).then(() => finished.push('explained'));
+      const plain = pool.score(served('wide', wide), encoded).then(() => finished.push('plain'));
+      await Promise.all([explained, plain]);
+      expect(finished).toEqual(['plain', 'explained']);
+    } finally {
+      await pool.close();
+      wideDetector.dispose();
+    }
   });
 
   it('reject the tasks still pending when closed', async () => {
