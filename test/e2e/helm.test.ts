@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { settingsSchema } from '../../src/config';
@@ -69,11 +71,50 @@ describe('the Helm chart', () => {
   it('maps every setting of the config module, and nothing else, to an environment variable', () => {
     const docs = render('-f', PRODUCTION);
     const config = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ood-nce-ood') as never as { data: Record<string, string> };
-    const secret = docs.find((d) => d.kind === 'Secret') as never as { stringData: Record<string, string> };
+    const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name === 'ood-nce-ood') as never as { stringData: Record<string, string> };
     const env = [...Object.keys(config.data), ...Object.keys(secret.stringData)].sort();
     // TF_BACKEND is only set when values.config.tfBackend is; the production values leave it to the image.
     expect(env).toEqual(Object.keys(settingsSchema.shape).filter((k) => k !== 'TF_BACKEND').sort());
     expect(secret.stringData.REDIS_URL).toBe('redis://:s3cret@redis-master.data.svc.cluster.local:6379/0');
+  });
+
+  it("scales workers with KEDA on the queue's list in the URL's database, over TLS for rediss://, with the URL's user and password", () => {
+    type Keda = { kind: string; metadata: { name: string }; spec: { triggers: { metadata: Record<string, string>; authenticationRef?: { name: string } }[]; secretTargetRef?: { parameter: string; name: string; key: string }[] }; stringData?: Record<string, string> };
+    const production = render('-f', PRODUCTION) as never as Keda[];
+    const scaled = production.find((d) => d.kind === 'ScaledObject') as Keda;
+    expect(scaled.spec.triggers[0]).toMatchObject({ metadata: { address: 'redis-master.data.svc.cluster.local:6379', databaseIndex: '0', enableTLS: 'false', listName: 'nce-ood:bull:training:wait' }, authenticationRef: { name: 'ood-nce-ood-worker' } });
+    const auth = production.find((d) => d.kind === 'TriggerAuthentication') as Keda;
+    expect(auth.spec.secretTargetRef).toEqual([{ parameter: 'password', name: 'ood-nce-ood-keda', key: 'password' }]);
+    expect(production.find((d) => d.metadata.name === 'ood-nce-ood-keda')?.stringData).toEqual({ password: 's3cret' });
+    const acl = render('-f', PRODUCTION, '--set', 'redis.externalUrl=rediss://jobs:pw@redis.prod.svc:6380/3') as never as Keda[];
+    expect((acl.find((d) => d.kind === 'ScaledObject') as Keda).spec.triggers[0]?.metadata).toMatchObject({ address: 'redis.prod.svc:6380', databaseIndex: '3', enableTLS: 'true' });
+    expect(acl.find((d) => d.metadata.name === 'ood-nce-ood-keda')?.stringData).toEqual({ password: 'pw', username: 'jobs' });
+    // A Secret of one's own: referenced, none written.
+    const own = render('-f', PRODUCTION, '--set', 'worker.keda.authSecret=redis-auth') as never as Keda[];
+    expect((own.find((d) => d.kind === 'TriggerAuthentication') as Keda).spec.secretTargetRef).toEqual([{ parameter: 'password', name: 'redis-auth', key: 'password' }]);
+    expect(own.some((d) => d.metadata.name === 'ood-nce-ood-keda')).toBe(false);
+    // No password in the URL: no authentication at all.
+    const open = render('-f', PRODUCTION, '--set', 'redis.externalUrl=redis://redis.prod.svc:6379') as never as Keda[];
+    expect(open.some((d) => d.kind === 'TriggerAuthentication')).toBe(false);
+    expect((open.find((d) => d.kind === 'ScaledObject') as Keda).spec.triggers[0]?.authenticationRef).toBeUndefined();
+  });
+
+  it('accepts the API keys the service accepts, spaces around them included, and only those', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nce-helm-'));
+    try {
+      const rendered = (keys: string): number | null => {
+        const file = join(dir, 'keys.yaml');
+        writeFileSync(file, `secrets:\n  apiKeys: ${JSON.stringify(keys)}\n`);
+        const status = helm('template', 'ood', CHART, ...KUBE, '-f', file).status;
+        // What the service makes of them, for comparison.
+        expect(settingsSchema.safeParse({ API_KEYS: keys }).success).toBe(status === 0);
+        return status;
+      };
+      for (const keys of ['admin:abcdefghij, score:abcdefghij', ' admin:abcdefghij ,', 'admin:abcd efgh']) expect(rendered(keys)).toBe(0);
+      for (const keys of ['admin:abc     ', 'admin:abcdefg', 'root:abcdefghij']) expect(rendered(keys)).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([
