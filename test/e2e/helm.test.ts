@@ -129,6 +129,17 @@ describe('the Helm chart', () => {
     expect(r.stderr).toContain(field);
   });
 
+  it.each([
+    ['API autoscaling bounds out of order', ['--set', 'api.autoscaling.minReplicas=8', '--set', 'api.autoscaling.maxReplicas=3'], 'minReplicas (8) is above maxReplicas (3)'],
+    ['KEDA bounds out of order', ['--set', 'worker.keda.enabled=true', '--set', 'worker.keda.minReplicas=6', '--set', 'worker.keda.maxReplicas=2'], 'worker.keda: minReplicas (6)'],
+    ['an API PDB as large as the replicas', ['--set', 'api.pdb.minAvailable=2', '--set', 'api.autoscaling.enabled=false', '--set', 'api.replicas=2'], 'api.pdb.minAvailable (2) must be below'],
+    ['an API PDB of 100% or more', ['--set', 'api.pdb.minAvailable=150%'], 'api.pdb.minAvailable: "150%"'],
+  ])('refuses to render %s, which Kubernetes would take and then never drain or scale by', (_label, values, says) => {
+    const r = helm('template', 'ood', CHART, ...KUBE, ...values);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(says);
+  });
+
   it('refuses to render without any Redis', () => {
     const r = helm('template', 'ood', CHART, ...KUBE, '--set', 'redis.enabled=false');
     expect(r.status).not.toBe(0);

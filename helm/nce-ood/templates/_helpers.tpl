@@ -93,3 +93,29 @@ volumes:
   - name: tmp
     emptyDir: {}
 {{- end -}}
+
+{{/*
+What values.schema.json cannot say, since it relates two values: replica bounds in order, and an API
+PDB that leaves a pod free to be evicted (else node drains block for good).
+*/}}
+{{- define "nce-ood.validate" -}}
+{{- $as := .Values.api.autoscaling -}}
+{{- if and $as.enabled (gt (int $as.minReplicas) (int $as.maxReplicas)) -}}
+{{- fail (printf "api.autoscaling: minReplicas (%d) is above maxReplicas (%d)" (int $as.minReplicas) (int $as.maxReplicas)) -}}
+{{- end -}}
+{{- $keda := .Values.worker.keda -}}
+{{- if and $keda.enabled (gt (int $keda.minReplicas) (int $keda.maxReplicas)) -}}
+{{- fail (printf "worker.keda: minReplicas (%d) is above maxReplicas (%d)" (int $keda.minReplicas) (int $keda.maxReplicas)) -}}
+{{- end -}}
+{{- $pdb := .Values.api.pdb -}}
+{{- $fewest := ternary (int $as.minReplicas) (int .Values.api.replicas) $as.enabled -}}
+{{- if $pdb.enabled -}}
+{{- if kindIs "string" $pdb.minAvailable -}}
+{{- if not (regexMatch "^([0-9]|[1-9][0-9])%$" $pdb.minAvailable) -}}
+{{- fail (printf "api.pdb.minAvailable: %q leaves no API pod free to be evicted; use fewer than 100%%, or a count" $pdb.minAvailable) -}}
+{{- end -}}
+{{- else if ge (int $pdb.minAvailable) $fewest -}}
+{{- fail (printf "api.pdb.minAvailable (%d) must be below the API's fewest replicas (%d), or node drains block" (int $pdb.minAvailable) $fewest) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
