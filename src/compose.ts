@@ -100,13 +100,21 @@ export async function composeDistributed(settings: Settings, url: string, logger
   await subscriber.subscribe(redisKeys.modelEvents);
   const bull = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redis, prefix: QUEUE_PREFIX });
   bull.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+  // BullMQ builds its job-scheduler helper on first use and then waits for the connection without a
+  // timeout: built now, while Redis is there, a schedule request during an outage fails at once.
+  const jobScheduler = await bull.jobScheduler;
   const queue = guardRedis(new BullMqQueue(bull, settings.JOB_ATTEMPTS), redis);
   metrics.watchQueue(() => queue.counts());
   const scheduler = guardRedis(new BullMqScheduler(bull, settings.JOB_ATTEMPTS), redis);
   return assemble('distributed', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async () => {
-    await queue.close();
-    models.dispose();
-    await Promise.allSettled([subscriber.quit(), redis.quit()]);
+    try {
+      // The queue does not close the scheduler helper it built.
+      await Promise.all([jobScheduler.close(), queue.close()]);
+    } finally {
+      models.dispose();
+      // QUIT needs the server; without it the clients would keep reconnecting: disconnect them.
+      await Promise.allSettled([subscriber, redis].map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())));
+    }
   });
 }
 

@@ -42,7 +42,13 @@ async function main(): Promise<void> {
     deadline.unref();
     server.close(() => {
       clearTimeout(deadline);
-      void service.close().then(() => process.exit(0));
+      service.close().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          logger.warn({ err: messageOf(e) }, 'shutdown: releasing the service failed');
+          process.exit(1);
+        },
+      );
     });
     server.closeIdleConnections();
   };

@@ -50,17 +50,41 @@ export interface SampleSizes {
 }
 
 /**
- * The PSI two samples of one distribution show on average, by chance alone: (bins - 1)(1/n + 1/m)
- * for samples of n and m records, over the bins the reference has records in (PSI is a symmetrised
- * chi-square divergence; n times it is about chi-square with bins - 1 degrees of freedom). A size
- * of 0 is read as unknown and adds nothing. A held-out reference of 40 records (a model of 200
- * rows) puts it at 0.2 whatever the window's size: the plug-in PSI of such a model would read
- * clean traffic as drift.
+ * The PSI two samples of one distribution show on average, by chance alone: the sum over the bins
+ * the reference has records in of what each side's sampling adds to the bin. For the reference,
+ * whose bins are its own quantiles (or counts over a training set), that is (1 - share) / n, so
+ * (bins - 1)(1/n + 1/m) over all bins where both sides are dense (PSI is a symmetrised chi-square
+ * divergence). For the window, counted over m records, a bin of few expected records (a rare
+ * category in a window of 100) is often empty and then counts at PSI_EPSILON, which the chi-square
+ * reading overstates: its expectation is summed over the Poisson counts. A size of 0 is read as
+ * unknown and adds nothing. A held-out reference of 40 records (a model of 200 rows) puts it at 0.2
+ * whatever the window's size: the plug-in PSI of such a model would read clean traffic as drift.
  */
 export function psiNoise(expected: readonly number[], sizes: SampleSizes): number {
-  const bins = expected.filter((e) => e > 0).length;
-  const inverse = (n: number): number => (n > 0 ? 1 / n : 0);
-  return Math.max(0, bins - 1) * (inverse(sizes.reference) + inverse(sizes.window));
+  const n = sizes.reference;
+  let total = 0;
+  for (const e of expected) if (e > 0) total += (n > 0 ? (1 - e) / n : 0) + windowBinNoise(e, sizes.window);
+  return total;
+}
+
+/** Expected records in a bin from which the chi-square reading of its PSI term holds. */
+const DENSE_BIN = 10;
+
+/** The expected PSI term of a bin of share `e` counted over a window of `n` records, against `e` itself. */
+function windowBinNoise(e: number, n: number): number {
+  if (!(n > 0)) return 0;
+  const mean = n * e;
+  if (mean >= DENSE_BIN) return (1 - e) / n;
+  const expected = Math.max(e, PSI_EPSILON);
+  let total = 0;
+  let p = Math.exp(-mean);
+  const last = Math.ceil(mean + 10 * Math.sqrt(mean) + 10);
+  for (let k = 0; k <= last; k++) {
+    if (k > 0) p *= mean / k;
+    const a = Math.max(k / n, PSI_EPSILON);
+    total += p * (a - expected) * Math.log(a / expected);
+  }
+  return total;
 }
 
 /**

@@ -117,7 +117,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
   perModel('nce_ood_model_validation_auc', 'Validation AUC (data vs noise) of the served model version at training', (m) => served.get(m)?.valAuc);
   new Gauge({
     name: 'nce_ood_feature_drift_psi',
-    help: `PSI of each feature in the drift window against the training data, for the ${driftOptions.topFeatures} most drifted features per model`,
+    help: `PSI of each feature in the drift window against the training data, less what samples of these sizes show by chance, for the ${driftOptions.topFeatures} most drifted features per model`,
     labelNames: ['model', 'feature'],
     registers,
     collect() {

@@ -39,7 +39,7 @@ export interface Calibration {
  * `targetFpr` (see `npm run bench:drift`). Leaving "far out" scores out first (Tukey's 3 IQR, and
  * up to 10 IQR) was measured and rejected: score distributions have long lower tails, and it
  * flagged 3-10% of clean traffic on aloi, smtp, mammography and spambase.
- * @param targetFpr - share of reference records that should be flagged
+ * @param targetFpr - share of new records distributed as the reference that should be flagged
  */
 export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number): Calibration {
   if (referenceScores.length === 0) throw new RangeError('calibrate: needs at least one reference score');
@@ -62,6 +62,7 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number)
  */
 export function thresholdAt(sorted: ArrayLike<number>, p: number): number {
   const n = sorted.length;
+  if (n === 0) return NaN;
   const rank = Math.min(n, Math.max(1, p * (n + 1)));
   const below = Math.floor(rank);
   if (below >= n) return sorted[n - 1];

@@ -179,7 +179,10 @@ export const trainingConfigSchema = z
     minRecordsPerEpoch: z.number().int().min(0).max(1_000_000).optional(),
     /** Most real records per epoch (a random subset each epoch on larger data). @defaultValue 8192 */
     maxRecordsPerEpoch: z.number().int().min(64).max(10_000_000).default(8192),
-    /** False-positive rate of the `ood` threshold on held-out reference records. @defaultValue 0.01 */
+    /**
+     * False-positive rate the `ood` threshold is set for: the share of new records distributed as the
+     * held-out reference records that it flags (see `thresholdAt`). @defaultValue 0.01
+     */
     targetFpr: z.number().finite().min(0).max(0.5).default(0.01),
     /**
      * Which quantity `score` is; default: logDensity (logRatio + log q) when q has full support,

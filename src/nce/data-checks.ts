@@ -20,13 +20,14 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
   for (const f of schema) {
     const values = records.map((r) => r[f.name]);
     if (values.some((v) => v === null || v === undefined)) continue;
-    if (new Set(values).size === 1) {
+    if (values.every((v) => v === values[0])) {
       constant.push(f.name);
       continue;
     }
     if (f.kind !== 'numeric') continue;
     const numbers = values as number[];
-    const like = monotonic(numbers) ? `${numbers[1] > numbers[0] ? 'rises' : 'falls'} with every record, like a row number, an id or a timestamp` : enumerates(numbers) ? `holds every integer from ${Math.min(...numbers)} to ${Math.max(...numbers)} once, like a row number or an id` : null;
+    const range = enumerated(numbers);
+    const like = monotonic(numbers) ? `${numbers[1] > numbers[0] ? 'rises' : 'falls'} with every record, like a row number, an id or a timestamp` : range ? `holds every integer from ${range.min} to ${range.max} once, like a row number or an id` : null;
     if (like) warnings.push(`column "${f.name}" ${like}: new records will lie beyond its training range and be flagged for it alone; leave it out with exclude unless that is meant`);
   }
   if (constant.length > 0) {
@@ -43,14 +44,15 @@ function monotonic(xs: readonly number[]): boolean {
   return true;
 }
 
-/** Distinct integers filling one range exactly (a shuffled row number). */
-function enumerates(xs: readonly number[]): boolean {
-  if (!xs.every(Number.isInteger)) return false;
+/** The range of distinct integers that fill it exactly (a shuffled row number), or null. */
+function enumerated(xs: readonly number[]): { min: number; max: number } | null {
+  if (!xs.every(Number.isInteger)) return null;
+  // A loop, not Math.min(...xs): spreading a few hundred thousand arguments overflows the stack.
   let min = Infinity;
   let max = -Infinity;
   for (const x of xs) {
     min = Math.min(min, x);
     max = Math.max(max, x);
   }
-  return max - min + 1 === xs.length && new Set(xs).size === xs.length;
+  return max - min + 1 === xs.length && new Set(xs).size === xs.length ? { min, max } : null;
 }

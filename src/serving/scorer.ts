@@ -81,10 +81,14 @@ export class Scorer {
     const release = holdModel(model);
     try {
       let scored: ThreadScores | null = null;
-      try {
-        scored = await threads.score(model, encoded, explain);
-      } catch (e: unknown) {
-        this.logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'scoring thread failed; the batch is scored in place');
+      // An explained batch is tried on a fresh thread once more before it is explained in place:
+      // in place it would hold the event loop for as long as it takes (seconds to a minute).
+      for (let attempt = explain ? 2 : 1; scored === null && attempt > 0; attempt--) {
+        try {
+          scored = await threads.score(model, encoded, explain);
+        } catch (e: unknown) {
+          this.logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, attempt > 1 ? 'scoring thread failed; the batch is tried once more on a thread' : 'scoring thread failed; the batch is scored in place');
+        }
       }
       if (scored) {
         this.onThread.inc();

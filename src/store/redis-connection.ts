@@ -39,6 +39,13 @@ function storeUnavailable(cause: unknown): AppError {
   return new AppError('STORE_UNAVAILABLE', 'the store (Redis) is unreachable; scoring with loaded models continues', undefined, { cause });
 }
 
+/** What ioredis throws for a command when the connection is gone (whatever its status says yet). */
+const CONNECTION_LOST = /Stream isn't writeable|Connection is closed|max retries per request|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH/i;
+
+function lostConnection(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'MaxRetriesPerRequestError' || CONNECTION_LOST.test(e.message));
+}
+
 /**
  * Wraps an object whose async methods talk to `redis`: a call made or failing while the connection
  * is not ready throws STORE_UNAVAILABLE instead of the client's own error. Made while it is not
@@ -50,12 +57,15 @@ export function guardRedis<T extends object>(target: T, redis: Redis): T {
     get(obj, prop, receiver) {
       const value: unknown = Reflect.get(obj, prop, receiver);
       if (typeof value !== 'function') return value;
+      // Closing and stopping need no connection (and must not fail a shutdown during an outage).
+      if (prop === 'close' || prop === 'stop') return value.bind(obj) as unknown;
       return async (...args: unknown[]) => {
         if (redis.status !== 'ready') throw storeUnavailable(new Error(`the connection is ${redis.status}`));
         try {
           return await (value as (...a: unknown[]) => unknown).apply(obj, args);
         } catch (e: unknown) {
-          throw redis.status === 'ready' ? e : storeUnavailable(e);
+          // The connection can drop before the client's status says so: its errors tell too.
+          throw redis.status === 'ready' && !lostConnection(e) ? e : storeUnavailable(e);
         }
       };
     },

@@ -50,8 +50,9 @@ export class RedisDatasetStore implements DatasetStore {
     const tmp = `${redisKeys.datasetRows(name)}:tmp-${randomBytes(6).toString('hex')}`;
     try {
       for (let i = 0; i < records.length; i += CHUNK) {
-        await this.redis.rpush(tmp, ...records.slice(i, i + CHUNK).map((r) => JSON.stringify(r)));
-        if (i === 0) await this.redis.expire(tmp, TMP_ROWS_TTL_SECONDS);
+        // Each chunk renews the expiry with its push, in one transaction: the key never lives
+        // without one, and a slow upload never loses its first rows to it.
+        await exec(this.redis.multi().rpush(tmp, ...records.slice(i, i + CHUNK).map((r) => JSON.stringify(r))).expire(tmp, TMP_ROWS_TTL_SECONDS));
       }
       const tx = this.redis.multi();
       // The rename carries the expiry over: the dataset's rows then lose it.

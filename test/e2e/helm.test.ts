@@ -89,9 +89,15 @@ describe('the Helm chart', () => {
     const acl = render('-f', PRODUCTION, '--set', 'redis.externalUrl=rediss://jobs:pw@redis.prod.svc:6380/3') as never as Keda[];
     expect((acl.find((d) => d.kind === 'ScaledObject') as Keda).spec.triggers[0]?.metadata).toMatchObject({ address: 'redis.prod.svc:6380', databaseIndex: '3', enableTLS: 'true' });
     expect(acl.find((d) => d.metadata.name === 'ood-nce-ood-keda')?.stringData).toEqual({ password: 'pw', username: 'jobs' });
-    // A Secret of one's own: referenced, none written.
-    const own = render('-f', PRODUCTION, '--set', 'worker.keda.authSecret=redis-auth') as never as Keda[];
-    expect((own.find((d) => d.kind === 'TriggerAuthentication') as Keda).spec.secretTargetRef).toEqual([{ parameter: 'password', name: 'redis-auth', key: 'password' }]);
+    // Characters that URLs may carry unescaped reach KEDA as written (urlParse would escape them).
+    const marks = render('-f', PRODUCTION, '--set', 'redis.externalUrl=redis://:p!ss*(x)@redis.prod.svc:6379/0') as never as Keda[];
+    expect(marks.find((d) => d.metadata.name === 'ood-nce-ood-keda')?.stringData).toEqual({ password: 'p!ss*(x)' });
+    // A Secret of one's own: referenced (its username too, when the URL names a user), none written.
+    const own = render('-f', PRODUCTION, '--set', 'worker.keda.authSecret=redis-auth', '--set', 'redis.externalUrl=redis://jobs:p%40ss@redis.prod.svc:6379/0') as never as Keda[];
+    expect((own.find((d) => d.kind === 'TriggerAuthentication') as Keda).spec.secretTargetRef).toEqual([
+      { parameter: 'password', name: 'redis-auth', key: 'password' },
+      { parameter: 'username', name: 'redis-auth', key: 'username' },
+    ]);
     expect(own.some((d) => d.metadata.name === 'ood-nce-ood-keda')).toBe(false);
     // No password in the URL: no authentication at all.
     const open = render('-f', PRODUCTION, '--set', 'redis.externalUrl=redis://redis.prod.svc:6379') as never as Keda[];
@@ -132,8 +138,10 @@ describe('the Helm chart', () => {
   it.each([
     ['API autoscaling bounds out of order', ['--set', 'api.autoscaling.minReplicas=8', '--set', 'api.autoscaling.maxReplicas=3'], 'minReplicas (8) is above maxReplicas (3)'],
     ['KEDA bounds out of order', ['--set', 'worker.keda.enabled=true', '--set', 'worker.keda.minReplicas=6', '--set', 'worker.keda.maxReplicas=2'], 'worker.keda: minReplicas (6)'],
-    ['an API PDB as large as the replicas', ['--set', 'api.pdb.minAvailable=2', '--set', 'api.autoscaling.enabled=false', '--set', 'api.replicas=2'], 'api.pdb.minAvailable (2) must be below'],
-    ['an API PDB of 100% or more', ['--set', 'api.pdb.minAvailable=150%'], 'api.pdb.minAvailable: "150%"'],
+    ['an API PDB as large as the replicas', ['--set', 'api.pdb.minAvailable=2', '--set', 'api.autoscaling.enabled=false', '--set', 'api.replicas=2'], 'api.pdb.minAvailable (2) keeps all'],
+    ['an API PDB of 100% or more', ['--set', 'api.pdb.minAvailable=150%'], 'api.pdb.minAvailable (150%) keeps all'],
+    ['an API PDB percentage that rounds up to every replica', ['--set', 'api.pdb.minAvailable=50%', '--set', 'api.autoscaling.enabled=false', '--set', 'api.replicas=1'], 'or set api.pdb.enabled=false'],
+    ['a percent-encoded Redis password KEDA would read wrongly', ['--set', 'worker.keda.enabled=true', '--set', 'redis.enabled=false', '--set', 'redis.externalUrl=redis://:p%40ss@redis:6379/0'], 'worker.keda.authSecret'],
   ])('refuses to render %s, which Kubernetes would take and then never drain or scale by', (_label, values, says) => {
     const r = helm('template', 'ood', CHART, ...KUBE, ...values);
     expect(r.status).not.toBe(0);

@@ -88,7 +88,8 @@ describe('scoring threads', () => {
     expect(fallbackExplained.status).toBe(200);
     expect(fallbackExplained.text).toBe(referenceExplained.text);
     expect(fallbackExplained.body.results[0].contributions).toBeDefined();
-    expect(lines).toHaveLength(2);
+    // Tried on a thread once more first: in place it holds the event loop.
+    expect(lines.slice(1).map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['scoring thread failed; the batch is tried once more on a thread', 'scoring thread failed; the batch is scored in place']);
   });
 
   it('still name the bad record and field before any thread work', async () => {

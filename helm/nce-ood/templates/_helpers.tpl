@@ -110,12 +110,18 @@ PDB that leaves a pod free to be evicted (else node drains block for good).
 {{- $pdb := .Values.api.pdb -}}
 {{- $fewest := ternary (int $as.minReplicas) (int .Values.api.replicas) $as.enabled -}}
 {{- if $pdb.enabled -}}
+{{- $kept := 0 -}}
 {{- if kindIs "string" $pdb.minAvailable -}}
-{{- if not (regexMatch "^([0-9]|[1-9][0-9])%$" $pdb.minAvailable) -}}
-{{- fail (printf "api.pdb.minAvailable: %q leaves no API pod free to be evicted; use fewer than 100%%, or a count" $pdb.minAvailable) -}}
+{{- if not (regexMatch "^[0-9]+%$" $pdb.minAvailable) -}}
+{{- fail (printf "api.pdb.minAvailable: %q is neither a count nor a percentage" $pdb.minAvailable) -}}
 {{- end -}}
-{{- else if ge (int $pdb.minAvailable) $fewest -}}
-{{- fail (printf "api.pdb.minAvailable (%d) must be below the API's fewest replicas (%d), or node drains block" (int $pdb.minAvailable) $fewest) -}}
+{{- /* Kubernetes rounds a percentage of pods to keep up. */ -}}
+{{- $kept = div (add (mul (int (trimSuffix "%" $pdb.minAvailable)) $fewest) 99) 100 -}}
+{{- else -}}
+{{- $kept = int $pdb.minAvailable -}}
+{{- end -}}
+{{- if ge (int $kept) $fewest -}}
+{{- fail (printf "api.pdb.minAvailable (%v) keeps all of the API's fewest replicas (%d) up, so node drains would block: lower it, or set api.pdb.enabled=false" $pdb.minAvailable $fewest) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

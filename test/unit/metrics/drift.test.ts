@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { binCount, binner, calibrate, featureReference, type FeatureReference, type FieldValue, inferSchema, percentileBin, percentileOf } from '../../../src/nce';
-import { createMetrics, DriftMonitor, DriftWindow, psi, scoreKs, scorePsi } from '../../../src/metrics';
+import { createMetrics, DriftMonitor, DriftWindow, psi, psiNoise, samplePsi, scoreKs, scorePsi } from '../../../src/metrics';
 import { createRng } from '../../../src/nce/random';
 
 describe('psi', () => {
@@ -70,6 +70,39 @@ describe('scorePsi and scoreKs', () => {
     expect(corrected.filter((v) => v > 0.25).length).toBeLessThanOrEqual(3);
     // Traffic one standard deviation lower is a large shift for every one of them.
     expect(Math.min(...shifted)).toBeGreaterThan(0.25);
+  });
+
+  it('takes off the chance level of sparse bins too: a rare category in a 100-record window reads neither as drift nor hides one', () => {
+    const rng = createRng(12);
+    // One common category and 20 rare ones, counted over 10,000 reference and 100 window records.
+    const truth = [0.98, ...Array(20).fill(0.001)];
+    const draw = (shares: number[], n: number): number[] => {
+      const counts = shares.map(() => 0);
+      for (let i = 0; i < n; i++) {
+        let u = rng.uniform();
+        let k = 0;
+        while (k < shares.length - 1 && u >= shares[k]!) u -= shares[k++]!;
+        counts[k]!++;
+      }
+      return counts.map((c) => c / n);
+    };
+    const sizes = { reference: 10_000, window: 100 };
+    // Where every bin is dense, the chi-square reading: (bins - 1)(1/n + 1/m).
+    expect(psiNoise([0.2, ...Array(8).fill(0.1)], { reference: 40, window: 1000 })).toBeCloseTo(8 * (1 / 40 + 1 / 1000), 12);
+    const clean: number[] = [];
+    const plugIn: number[] = [];
+    for (let t = 0; t < 400; t++) {
+      const [ref, win] = [draw(truth, 10_000), draw(truth, 100)];
+      plugIn.push(psi(ref, win));
+      clean.push(samplePsi(ref, win, sizes));
+    }
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    // The chance level is what clean windows show on average (the chi-square reading says 0.2).
+    expect(Math.abs(psiNoise(truth, sizes) - mean(plugIn))).toBeLessThan(0.01);
+    expect(mean(clean)).toBeLessThan(0.02);
+    // A category that takes 8% of the traffic still reads as drift.
+    const moved = [0.9, 0.08, ...Array(19).fill(0.001)];
+    expect(mean(Array.from({ length: 50 }, () => samplePsi(draw(truth, 10_000), draw(moved, 100), sizes)))).toBeGreaterThan(0.2);
   });
 
   it('a window distributed like the reference has PSI and KS 0 however lumpy that reference is', () => {
@@ -212,12 +245,14 @@ describe('DriftMonitor', () => {
     const stats = monitor.stats('m', 0)!;
     expect(stats.records).toBe(20);
     // The window is all in deciles 9 and 10 of x, against 10% each in the reference: PSI of that
-    // mix, less the chance level of 100 reference and 20 window records over 10 bins, 9 (1/100 + 1/20).
-    const expected = psi(refs[0]!.shares, [0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5, 0]) - 9 * (1 / 100 + 1 / 20);
+    // mix, less the chance level of 100 reference and 20 window records.
+    const expected = psi(refs[0]!.shares, [0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5, 0]) - psiNoise(refs[0]!.shares, { reference: 100, window: 20 });
+    expect(expected).toBeGreaterThan(1);
     expect(stats.features).toHaveLength(1);
     expect(stats.features[0]!.psi).toBeCloseTo(expected, 12);
-    // Scores: against uniform (no stored reference, size unknown), 9 bins, 8 (0 + 1/20) by chance.
-    expect(stats.psi).toBeCloseTo(psi([0.2, ...Array(8).fill(0.1)], [0, 0, 0, 0, 0, 0, 0, 0.5, 0.5]) - 8 / 20, 12);
+    // Scores: against uniform (no stored reference, size unknown), 20 window records by chance.
+    const uniform = [0.2, ...Array(8).fill(0.1)];
+    expect(stats.psi).toBeCloseTo(psi(uniform, [0, 0, 0, 0, 0, 0, 0, 0.5, 0.5]) - psiNoise(uniform, { reference: 0, window: 20 }), 12);
     expect(stats.ks).toBeCloseTo(0.8, 12);
   });
 });

@@ -31,6 +31,12 @@ describe('dataWarnings', () => {
     expect(dataWarnings(gappy, inferSchema(gappy))).toEqual([]);
   });
 
+  it('handles a shuffled id of 200,000 rows', () => {
+    const ids = permutation(200_000, createRng(3));
+    const many = Array.from(ids, (id, i) => ({ id, x: i % 7 }));
+    expect(dataWarnings(many, inferSchema(many))).toEqual([expect.stringMatching(/^column "id" holds every integer from 0 to 199999 once/)]);
+  });
+
   it('puts many one-value columns in one sentence', () => {
     const wide = records.map((r) => ({ amount: r.amount, ...Object.fromEntries(Array.from({ length: 8 }, (_, j) => [`z${j}`, 0])) }));
     const w = dataWarnings(wide, inferSchema(wide));
