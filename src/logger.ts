@@ -6,12 +6,14 @@ import pino, { type DestinationStream, type Logger } from 'pino';
  */
 const DATA_FIELDS = ['command', 'args'];
 
-/** pino's error serialiser, without {@link DATA_FIELDS}, on the error and every cause it carries. */
+/**
+ * pino's error serialiser without {@link DATA_FIELDS}. It writes a cause only into the message and
+ * the stack (as "caused by: ..."), never its fields, so the error's own fields are all there is to drop.
+ */
 function errorWithoutData(e: unknown): unknown {
   const out = pino.stdSerializers.err(e as Error) as Record<string, unknown> | undefined;
   if (out === null || typeof out !== 'object') return out;
   for (const key of DATA_FIELDS) delete out[key];
-  if (out.cause !== undefined && typeof out.cause === 'object') out.cause = errorWithoutData(out.cause);
   return out;
 }
 
