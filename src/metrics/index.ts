@@ -106,7 +106,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
       },
     });
   };
-  perModel('nce_ood_drift_psi', 'Population stability index of the recent score percentiles against the held-out reference records\' own, less the (bins - 1)(1/n + 1/m) that samples of n reference and m window records show by chance; >0.25 is a large shift', (m) => drift.stats(m)?.psi);
+  perModel('nce_ood_drift_psi', 'Population stability index of the recent score percentiles against the held-out reference records\' own, less what samples of these sizes show by chance (about (bins - 1)(1/n + 1/m) for n reference and m window records); >0.25 is a large shift', (m) => drift.stats(m)?.psi);
   perModel('nce_ood_drift_ks', 'Kolmogorov-Smirnov statistic of the recent score percentiles against the held-out reference records\' own', (m) => drift.stats(m)?.ks);
   perModel('nce_ood_drift_window_records', 'Records in the drift window', (m) => drift.stats(m)?.records);
   perModel('nce_ood_model_age_seconds', 'Age of the served model version', (m) => {
