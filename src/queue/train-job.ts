@@ -1,6 +1,5 @@
-import { AppError } from '../errors';
 import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, fingerprintRecords, type Manifest, toArtifact, train } from '../nce';
-import { type DatasetStore, type ModelStore } from '../store';
+import { type DatasetStore, deletedMeanwhile, type ModelStore } from '../store';
 import type { JobResult, TrainJobPayload } from './job-queue';
 
 /** When a retrained version may replace the current one. */
@@ -50,9 +49,7 @@ export async function runTrainJob(
   // Deleted while this job waited or trained (a model's first training too): the delete wins, the
   // model does not come back.
   const deletedSince = enqueuedAt !== undefined && ((await deps.models.deletedAt(model))?.getTime() ?? -Infinity) > enqueuedAt.getTime();
-  if (deletedSince || (existed && (await deps.models.versions(model)).length === 0)) {
-    throw new AppError('MODEL_DELETED', `model "${model}" was deleted while this job trained it: nothing was saved`);
-  }
+  if (deletedSince || (existed && (await deps.models.versions(model)).length === 0)) throw deletedMeanwhile(model);
   const current = await currentVersionOf(deps.models, model);
   // The same records and config as the current version's (a schedule firing on unchanged data):
   // nothing new to keep.
@@ -64,6 +61,8 @@ export async function runTrainJob(
     ...(payload.allowSchemaChange ? { allowSchemaChange: true } : {}),
     ...(jobId === undefined ? {} : { jobId }),
     ...(deps.keepVersions === undefined ? {} : { keepVersions: deps.keepVersions }),
+    // Checked again as the version is written: a delete while the gate loaded the current version wins.
+    ...(enqueuedAt === undefined ? {} : { unlessDeletedAfter: enqueuedAt }),
   });
   return { ...stored, ...warnings };
 }
@@ -77,10 +76,14 @@ export async function storeVersion(
   models: ModelStore,
   model: string,
   artifact: Artifact,
-  options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null },
+  options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null; unlessDeletedAfter?: Date },
 ): Promise<JobResult> {
   const candidate = options.force ? null : await gateFailure(models, model, artifact, options.gate, { ...(options.allowSchemaChange ? { allowSchemaChange: true } : {}), ...(options.current === undefined ? {} : { current: options.current }) });
-  const version = await models.save(model, artifact, { ...(candidate === null ? {} : { candidate }), ...(options.jobId === undefined ? {} : { jobId: options.jobId }) });
+  const version = await models.save(model, artifact, {
+    ...(candidate === null ? {} : { candidate }),
+    ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
+    ...(options.unlessDeletedAfter === undefined ? {} : { unlessDeletedAfter: options.unlessDeletedAfter }),
+  });
   // Retention is housekeeping: a failure here leaves old versions for the next save to remove.
   if (options.keepVersions !== undefined) await models.prune(model, options.keepVersions).catch(() => undefined);
   return { model, version, promoted: candidate === null, ...(candidate === null ? {} : { reason: candidate }) };

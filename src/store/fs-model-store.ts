@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Artifact } from '../nce';
 import { loadArtifact, saveArtifact } from './artifact-files';
 import { KeyedSerial, makeFolder } from './files';
-import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound, versionsToPrune } from './model-store';
+import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
 
 const CURRENT = 'CURRENT';
 const CANDIDATE = 'CANDIDATE';
@@ -67,6 +67,9 @@ export class FsModelStore implements ModelStore {
   }
 
   private async saveNow(name: string, artifact: Artifact, options: SaveOptions): Promise<string> {
+    // Run in the model's queue, as delete is: the delete either came first and is seen here, or
+    // comes after and removes this version with the rest.
+    if (options.unlessDeletedAfter !== undefined && ((await this.deletedAt(name))?.getTime() ?? -Infinity) > options.unlessDeletedAfter.getTime()) throw deletedMeanwhile(name);
     const dir = join(this.root, name);
     await makeFolder(dir);
     const version = newVersionId();

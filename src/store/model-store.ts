@@ -82,6 +82,16 @@ export interface SaveOptions {
   candidate?: string;
   /** The job that trained it, recorded beside it for {@link ModelStore.versionOfJob}. */
   jobId?: string;
+  /**
+   * Refuse (MODEL_DELETED, nothing saved) when the model was deleted after this time: checked in
+   * the same atomic step as the write, so a delete that lands while a job finishes wins.
+   */
+  unlessDeletedAfter?: Date;
+}
+
+/** The error `save` throws when the model was deleted after `unlessDeletedAfter`. */
+export function deletedMeanwhile(name: string): AppError {
+  return new AppError('MODEL_DELETED', `model "${name}" was deleted while this job trained it: nothing was saved`);
 }
 
 /** What {@link ModelStore.writable} finds. */

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type Artifact, fromArtifact, NceError } from '../nce';
-import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, versionNotFound, versionsToPrune } from './model-store';
+import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
 /** Deletes a model's versions, current pointer and name, and announces it; 0 when there was none. */
@@ -11,6 +11,26 @@ for _, v in ipairs(versions) do redis.call('DEL', ARGV[1] .. v) end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
+/**
+ * Saves a version (its hash from ARGV 7 on, field and value pairs), lists it and, with ARGV[4] "1",
+ * makes it current and announces it; unless the model was deleted after ARGV[3] (ms, "" for no
+ * check): 0 then, nothing written. One script, so a delete cannot land between check and write.
+ */
+const SAVE_VERSION = `
+if ARGV[3] ~= '' then
+  local at = redis.call('GET', KEYS[5])
+  if at and tonumber(at) > tonumber(ARGV[3]) then return 0 end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+if ARGV[4] == '1' then
+  redis.call('SET', KEYS[4], ARGV[1])
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
+end
 return 1
 `;
 
@@ -70,12 +90,26 @@ export class RedisModelStore implements ModelStore {
 
   async save(name: string, artifact: Artifact, options: SaveOptions = {}): Promise<string> {
     const version = newVersionId();
-    const fields: Record<string, string | Buffer> = { manifest: JSON.stringify(artifact.manifest), weights: artifact.weights };
-    if (options.candidate !== undefined) fields.candidate = options.candidate;
-    if (options.jobId !== undefined) fields.job = options.jobId;
-    const tx = this.redis.multi().hset(redisKeys.version(name, version), fields).zadd(redisKeys.versions(name), 0, version).sadd(redisKeys.models, name);
-    if (options.candidate === undefined) tx.set(redisKeys.current(name), version).publish(redisKeys.modelEvents, event({ model: name, version }));
-    await exec(tx);
+    const fields: (string | Buffer)[] = ['manifest', JSON.stringify(artifact.manifest), 'weights', artifact.weights];
+    if (options.candidate !== undefined) fields.push('candidate', options.candidate);
+    if (options.jobId !== undefined) fields.push('job', options.jobId);
+    const saved = await this.redis.eval(
+      SAVE_VERSION,
+      5,
+      redisKeys.version(name, version),
+      redisKeys.versions(name),
+      redisKeys.models,
+      redisKeys.current(name),
+      redisKeys.deleted(name),
+      version,
+      name,
+      options.unlessDeletedAfter === undefined ? '' : String(options.unlessDeletedAfter.getTime()),
+      options.candidate === undefined ? '1' : '0',
+      redisKeys.modelEvents,
+      event({ model: name, version }),
+      ...fields,
+    );
+    if (saved !== 1) throw deletedMeanwhile(name);
     return version;
   }
 

@@ -105,6 +105,49 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     expect(await models.list()).not.toContain(name);
   });
 
+  it('refuse a save after a delete later than unlessDeletedAfter, in the write itself, leaving nothing', async () => {
+    const { models } = make();
+    const name = `m-${suffix()}`;
+    const before = new Date(Date.now() - 1000);
+    await models.save(name, artifact);
+    await models.delete(name);
+    await expect(models.save(name, artifact, { unlessDeletedAfter: before })).rejects.toMatchObject({ code: 'MODEL_DELETED' });
+    await expect(models.save(name, artifact, { unlessDeletedAfter: before, candidate: 'LOW_VAL_AUC: x' })).rejects.toMatchObject({ code: 'MODEL_DELETED' });
+    expect(await models.versions(name)).toEqual([]);
+    expect(await models.currentVersion(name)).toBeNull();
+    expect(await models.list()).not.toContain(name);
+    // Enqueued after the delete: saved.
+    const v = await models.save(name, artifact, { unlessDeletedAfter: new Date(Date.now() + 1) });
+    expect(await models.currentVersion(name)).toBe(v);
+  });
+
+  it('fail a job whose model is deleted after its own check, while the gate loads the current version: the model stays deleted', async () => {
+    const { models, datasets } = make();
+    const name = `m-${suffix()}`;
+    const dataset = `d-${suffix()}`;
+    await datasets.put(dataset, ['f0', 'f1'], normalRecords(30, 2, 1));
+    await models.save(name, artifact);
+    const enqueued = new Date(Date.now() - 1000);
+    // The delete lands inside the gate's load of the current version, after runTrainJob's check.
+    const racing = new Proxy(models, {
+      get(target, prop) {
+        if (prop === 'load') {
+          return async (n: string, v: string) => {
+            const loaded = await target.load(n, v);
+            await target.delete(n);
+            return loaded;
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const trainer = async (): Promise<Artifact> => toArtifact(trained, { datasetFingerprint: 'other', datasetRows: 30, backend: 'wasm' });
+    await expect(runTrainJob({ kind: 'train', model: name, dataset, config: {} }, { datasets, models: racing, trainer }, 'job-r', enqueued)).rejects.toMatchObject({ code: 'MODEL_DELETED' });
+    expect(await models.versions(name)).toEqual([]);
+    expect(await models.currentVersion(name)).toBeNull();
+  });
+
   it('fail the first training of a model deleted after it was enqueued, and remember the delete: a job enqueued after it trains', async () => {
     const { models, datasets } = make();
     const name = `m-${suffix()}`;
