@@ -83,8 +83,10 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   }];
 }
 
-/** Counts, score histograms, the drift window and the console's recent scores of one scored batch. */
+/** Counts, score histograms, the drift window and the console's recent scores of one scored batch of a model still served. */
 function observe(metrics: Metrics, model: ServedModel, binned: BinnedRecords, scored: Scored): void {
+  // Deleted (or evicted) while a thread scored the batch: its series are gone and stay gone.
+  if (!metrics.serves(model.name)) return;
   const labels = { model: model.name };
   metrics.score.observeMany(model.name, scored.score);
   metrics.scorePercentile.observeMany(model.name, scored.percentile);

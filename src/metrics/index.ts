@@ -44,6 +44,8 @@ export interface Metrics {
   served(model: ServedModelInfo, previous: ServedModelInfo | undefined): void;
   /** Forgets a model that is no longer served. */
   unserved(model: string): void;
+  /** Whether `model` is served (not deleted or evicted since): a batch scored before may then still count. */
+  serves(model: string): boolean;
   /** Where the queue depth gauge reads from. */
   watchQueue(counts: QueueCounts): void;
 }
@@ -198,6 +200,9 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
       drift.forget(name);
       traffic.forget(name);
       for (const metric of [scoredRecords, flaggedRecords, score, scorePercentile]) metric.remove({ model: name });
+    },
+    serves(name) {
+      return served.has(name);
     },
     watchQueue(counts) {
       queueCounts = counts;

@@ -123,6 +123,29 @@ describe('scoring threads', () => {
     expect(after.text).toBe(reference.text);
   });
 
+  it('count nothing for a model deleted while a thread scored its batch: its series stay gone', async () => {
+    const gone = `gone-${suffix()}`;
+    await threaded.store.save(gone, toArtifact(await train(normalRecords(200, 3, 9), { epochs: 2 }), { datasetFingerprint: 'test', datasetRows: 200, backend: 'wasm' }));
+    const events: string[] = [];
+    const scoring = request(threaded.app)
+      .post(`/v1/models/${gone}/score`)
+      .send({ records: normalRecords(10_000, 3, 10) })
+      .then((r) => {
+        events.push('answered');
+        return r;
+      });
+    // The model is loaded (served) before its batch goes to the thread; then it is deleted.
+    while (!threaded.metrics.serves(gone)) await new Promise((r) => setTimeout(r, 1));
+    expect((await request(threaded.app).delete(`/v1/models/${gone}`)).status).toBe(204);
+    while (threaded.metrics.serves(gone)) await new Promise((r) => setTimeout(r, 1));
+    events.push('unserved');
+    expect((await scoring).status).toBe(200);
+    // The race this is about: the answer came after the model's series were removed.
+    expect(events).toEqual(['unserved', 'answered']);
+    const text = await threaded.metrics.registry.metrics();
+    expect(text).not.toContain(`model="${gone}"`);
+  });
+
   it('leave no tensors behind on the main thread: batches scored in place on the backend, explained, and sent to the thread', async () => {
     const records = normalRecords(600, 3, 12);
     // Larger than the host forward pass takes: in place, the batch runs on the tfjs backend.
