@@ -1,5 +1,6 @@
 import { cholesky, type Matrix, logSumExp, meanCov, takeRows } from '../linalg';
 import { pick, type Rng, permutation } from '../random';
+import { NceError } from '../errors';
 import { GaussianNoise } from './gaussian';
 import type { ContinuousNoise, FittedNoise } from './types';
 
@@ -36,6 +37,9 @@ export class GmmNoise implements ContinuousNoise {
   static fit(x: Matrix, rng: Rng, options: { components?: number; maxComponents?: number; scale?: number } = {}): GmmNoise {
     const idx = permutation(x.rows, rng).subarray(0, Math.min(MAX_FIT_ROWS, x.rows));
     const data = takeRows(x, idx);
+    if (options.components !== undefined && options.components > data.rows) {
+      throw new NceError('INSUFFICIENT_DATA', `a gmm noise of ${options.components} components needs at least as many records to fit, and has ${data.rows} (the held-out share is not fitted): lower noise.components, or train on more records`, { field: 'noise.components' });
+    }
     const counts = options.components !== undefined ? [options.components] : range(1, options.maxComponents ?? 6);
     let best: { bic: number; fit: EmResult } | null = null;
     for (const k of counts) {

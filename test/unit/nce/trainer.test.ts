@@ -241,6 +241,10 @@ describe('train', () => {
     expect(r.state.calibration.quantiles.every((q) => Number.isFinite(q))).toBe(true);
   });
 
+  it('refuses a gmm noise of more components than fit records with INSUFFICIENT_DATA naming noise.components, not an internal error', async () => {
+    await expect(train(normalRecords(25, 2, 3), { noise: { type: 'gmm', components: 32 }, epochs: 1 })).rejects.toMatchObject({ code: 'INSUFFICIENT_DATA', field: 'noise.components' });
+  });
+
   it('when given too few records, refuses with INSUFFICIENT_DATA', async () => {
     await expect(train(normalRecords(5, 2, 1))).rejects.toMatchObject({ code: 'INSUFFICIENT_DATA' });
   });
