@@ -17,6 +17,15 @@ export function requestError(issue: z.core.$ZodIssue): AppError {
   return new AppError('INVALID_REQUEST', `${path.length ? path.join('.') : 'body'}: ${issue.message}`, pointer === '/' ? '' : pointer);
 }
 
+/** The AppError of the first zod issue of a request's query string, naming the parameter. */
+export function queryError(issue: z.core.$ZodIssue): AppError {
+  if (issue.code === 'unrecognized_keys') {
+    return new AppError('INVALID_REQUEST', `unknown query parameter ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`, `/${escapePointer(issue.keys[0] ?? '')}`);
+  }
+  const name = issue.path.map((p) => String(p))[0] ?? '';
+  return new AppError('INVALID_REQUEST', `query parameter ${JSON.stringify(name)}: ${issue.message}`, name === '' ? '' : `/${escapePointer(name)}`);
+}
+
 /**
  * A model or dataset name a request creates or writes (also no path traversal): 400 when it could
  * never be one, pointing at `pointer` (the path's name, or the body's field that held it).

@@ -60,6 +60,8 @@ describe('embedded mode, end to end', () => {
     expect((await request(app).get(`/v1/jobs?model=${model}&state=failed`)).body.jobs).toEqual([]);
     expect((await request(app).get('/v1/jobs?state=done')).body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/state' });
     expect((await request(app).get('/v1/jobs?limit=0')).body).toMatchObject({ status: 400, pointer: '/limit' });
+    expect((await request(app).get('/v1/jobs?limit=0')).body.detail).toMatch(/^query parameter "limit": /);
+    expect((await request(app).get('/v1/jobs?foo=1')).body).toMatchObject({ status: 400, detail: 'unknown query parameter "foo"', pointer: '/foo' });
 
     const test = table.records.filter((r) => r.split === 'test');
     const scores: number[] = [];
