@@ -1,6 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import type { DataRecord, FieldValue } from '../nce';
-import { checkContract, type DatasetStore } from '../store';
+import { checkContract, type DatasetStore, withCategories } from '../store';
 import { body } from './request-body';
 import { atCsvLines, checkColumns, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
@@ -14,7 +13,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
   router.put('/v1/datasets/:name', ...deps.writeAuth, upload, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
     const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes);
-    const typed = asCategories(records, categoricalColumns(req.query.categorical, columns));
+    const typed = withCategories(records, categoricalColumns(req.query.categorical, columns));
     res.json(await atCsvLines(lines, () => deps.datasets.put(name, columns, typed)));
   });
 
@@ -26,7 +25,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
     const body = await readDatasetBody(req, deps.maxBytes);
     // A number in a categorical column is stored as its text, as a PUT with ?categorical= stores it.
-    const records = asCategories(body.records, (existing.schema ?? []).filter((c) => c.kind === 'categorical').map((c) => c.name));
+    const records = withCategories(body.records, (existing.schema ?? []).filter((c) => c.kind === 'categorical').map((c) => c.name));
     const appended = await atCsvLines(body.lines, () => {
       checkColumns(records, existing.columns);
       // Datasets created before contracts existed have none to check against.
@@ -67,14 +66,4 @@ function categoricalColumns(raw: unknown, columns: readonly string[]): string[] 
   const unknown = names.find((c) => !columns.includes(c));
   if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
   return names;
-}
-
-/** The records with the numbers of `names` as their text, so that the contract reads those columns as categories. */
-function asCategories(records: DataRecord[], names: readonly string[]): DataRecord[] {
-  if (names.length === 0) return records;
-  return records.map((r) => {
-    const out: Record<string, FieldValue> = { ...r };
-    for (const c of names) if (typeof out[c] === 'number') out[c] = String(out[c]);
-    return out;
-  });
 }

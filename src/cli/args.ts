@@ -12,7 +12,7 @@ export class UsageError extends AppError {
 
 /**
  * Parses `--flag value` options (and `--switch` booleans) strictly: an unknown flag, a missing
- * value or a missing required flag is a UsageError that names it. A switch given reads as 'true'.
+ * value, a flag given twice or a missing required flag is a UsageError that names it. A switch given reads as 'true'.
  */
 export function parseFlags<K extends string>(argv: string[], flags: readonly K[], required: readonly K[], switches: readonly K[] = []): Record<K, string | undefined> {
   let values: Record<string, string | boolean | undefined>;
@@ -26,6 +26,11 @@ export function parseFlags<K extends string>(argv: string[], flags: readonly K[]
   } catch (e: unknown) {
     throw new UsageError(e instanceof Error ? e.message.replace(/\. To specify.*$/s, '') : String(e));
   }
+  // parseArgs keeps the last of a repeated flag: "--data a.csv --data b.csv" would drop a.csv unsaid.
+  for (const f of flags) {
+    const given = argv.filter((a) => a === `--${f}` || a.startsWith(`--${f}=`)).length;
+    if (given > 1) throw new UsageError(`--${f} is given ${given} times: give it once${switches.includes(f) ? '' : ' (a list is one comma-separated value, where the flag takes one)'}`);
+  }
   for (const f of required) if (values[f] === undefined) throw new UsageError(`missing required flag --${f}`);
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === true ? 'true' : v])) as Record<K, string | undefined>;
 }
@@ -35,7 +40,11 @@ export const DEFAULT_EXCLUDED = ['label', 'split'];
 
 /** The `--exclude` list: comma-separated names; absent = {@link DEFAULT_EXCLUDED}; empty = none. */
 export function excludedColumns(flag: string | undefined): string[] {
-  if (flag === undefined) return DEFAULT_EXCLUDED;
+  return flag === undefined ? DEFAULT_EXCLUDED : columnList(flag);
+}
+
+/** A flag's comma-separated column names, trimmed; empty = none. */
+export function columnList(flag: string): string[] {
   return flag
     .split(',')
     .map((c) => c.trim())

@@ -11,4 +11,6 @@ export interface CliContext {
   gate: QualityGate;
   /** Versions kept per model (MODEL_KEEP_VERSIONS). */
   keepVersions: number;
+  /** Records below which `report` shows no drift for its file, as the console does (DRIFT_MIN_RECORDS). */
+  driftMinRecords: number;
 }

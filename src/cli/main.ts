@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { loadSettings, qualityGateOf } from '../config';
 import { describe } from '../errors';
 import { messageOf } from '../nce';
+import { fileProblem } from '../store';
 import { UsageError } from './args';
 import { evalCommand } from './commands/eval.command';
 import { reportCommand } from './commands/report.command';
@@ -22,10 +23,12 @@ function version(): string {
 /** Each command's usage line and what it does, for `nce-ood COMMAND --help`. */
 const HELP: Record<string, { usage: string; about: string }> = {
   train: {
-    usage: 'nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude COL,...]',
+    usage: 'nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude COL,...] [--categorical COL,...]',
     about: `Trains a model on the CSV's records and saves it: as a new version of NAME in the registry under
 MODELS_DIR (promoted when it passes the quality gate, or always with --force), or as a folder DIR.
---config: a JSON file of training options; --exclude: columns left out (default: label,split).`,
+--config: a JSON file of training options; --exclude: columns left out (default: label,split);
+--categorical: columns of category codes that look like numbers. A column of numbers with a few
+texts ("n/a") is refused, naming its line: a missing value is an empty cell.`,
   },
   score: {
     usage: 'nce-ood score (--model NAME | --artifact DIR) --data FILE.csv [--keep all|COL,...]',
@@ -87,6 +90,7 @@ export async function run(argv: string[]): Promise<number> {
       modelsDir: settings.MODELS_DIR,
       gate: qualityGateOf(settings),
       keepVersions: settings.MODEL_KEEP_VERSIONS,
+      driftMinRecords: settings.DRIFT_MIN_RECORDS,
     });
     return 0;
   } catch (e: unknown) {
@@ -103,13 +107,16 @@ export async function run(argv: string[]): Promise<number> {
 
 /**
  * A reader that stops early (`nce-ood score ... | head`) closes the pipe: writing on fails with
- * EPIPE, which is no error of ours. The command ends there, quietly, as Unix tools do.
+ * EPIPE, which is no error of ours. The command ends there, quietly, as Unix tools do. Any other
+ * write failure (ENOSPC) ends it with one line and exit code 1, not a stack trace.
  */
 function quietOnClosedPipe(): void {
   if (process.stdout.listenerCount('error') > 0) return;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
-    throw e;
+    // Any other failure to write (a full disk, a file that cannot grow): one line, and exit 1.
+    process.stderr.write(`nce-ood: cannot write the output: ${fileProblem(e)}\n`);
+    process.exit(1);
   });
 }
 

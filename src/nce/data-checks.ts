@@ -10,7 +10,9 @@ const MIN_ROWS = 20;
  *   one range once each: a row number, an id or a timestamp. New records lie beyond its training
  *   range and read as out of distribution whatever else they hold;
  * - a column with one value only (several: one sentence): it carries nothing, and a new record
- *   with any other value reads as out of distribution.
+ *   with any other value reads as out of distribution;
+ * - a text column with a different value in every record: an id or free text, which says nothing
+ *   of a new record (and a file of another separator read as one column looks so).
  * Nothing is changed: the user decides, with `exclude`.
  */
 export function dataWarnings(records: readonly DataRecord[], schema: readonly Feature[]): string[] {
@@ -24,7 +26,12 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
       constant.push(f.name);
       continue;
     }
-    if (f.kind !== 'numeric') continue;
+    if (f.kind !== 'numeric') {
+      if (new Set(values).size === values.length) {
+        warnings.push(`column "${f.name}" holds a different text in every record, like an id or free text: its values say nothing of a new record's, and a model of it alone flags nothing; leave it out with exclude unless that is meant (a CSV file separated by another character than commas reads as one such column)`);
+      }
+      continue;
+    }
     const numbers = values as number[];
     const range = enumerated(numbers);
     const like = monotonic(numbers) ? `${numbers[1] > numbers[0] ? 'rises' : 'falls'} with every record, like a row number, an id or a timestamp` : range ? `holds every integer from ${range.min} to ${range.max} once, like a row number or an id` : null;

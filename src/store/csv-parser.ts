@@ -28,15 +28,16 @@ export class CsvError extends AppError {
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /**
- * Types one CSV field: a decimal number that is finite is numeric, any other non-empty value
+ * Types one CSV field, trimmed of surrounding spaces as the header's names are (a file written
+ * "38.5, web" means "web"): a decimal number that is finite is numeric, any other non-empty value
  * (including "0x10", which JavaScript would read as 16) is a category, an empty field is missing.
  */
 export function typeField(raw: string): FieldValue {
   const t = raw.trim();
   if (t === '') return null;
-  if (!DECIMAL.test(t)) return raw;
+  if (!DECIMAL.test(t)) return t;
   const n = Number(t);
-  return Number.isFinite(n) ? n : raw;
+  return Number.isFinite(n) ? n : t;
 }
 
 /**
@@ -63,7 +64,14 @@ export function readCsv(file: string): CsvTable {
 /** Why a file could not be read or written, in words (the errno after them). */
 export function fileProblem(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
-  const words: Record<string, string> = { ENOENT: 'no such file or folder', EACCES: 'permission denied', EISDIR: 'it is a folder', ENOTDIR: 'a folder in its path is a file' };
+  const words: Record<string, string> = {
+    ENOENT: 'no such file or folder',
+    EACCES: 'permission denied',
+    EISDIR: 'it is a folder',
+    ENOTDIR: 'a folder in its path is a file',
+    ENOSPC: 'no space left on the device',
+    EFBIG: 'the file is too large',
+  };
   return code === undefined ? String(e) : `${words[code] ?? 'it could not be opened'} (${code})`;
 }
 
@@ -118,6 +126,12 @@ export function columnNameProblem(name: string): string | null {
 
 function checkHeader(record: string[], line: number, file: string): string[] {
   const header = record.map((h) => h.trim());
+  // One column whose name holds semicolons or tabs: a file of another separator, which would
+  // otherwise load as one text column (every row a different value) and train a useless model.
+  const other = header.length === 1 ? [';', '\t', '|'].find((sep) => header[0].split(sep).filter((p) => p.trim() !== '').length > 1) : undefined;
+  if (other !== undefined) {
+    throw new CsvError(file, line, `the header is one column, ${JSON.stringify(header[0])}: fields are separated by commas, and this file looks separated by ${JSON.stringify(other)} (save it as comma-separated CSV)`);
+  }
   const seen = new Set<string>();
   header.forEach((h, i) => {
     if (h === '') throw new CsvError(file, line, `header column ${i + 1} is empty`);

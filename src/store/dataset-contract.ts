@@ -1,4 +1,4 @@
-import { type DataRecord, inferSchema, NceError } from '../nce';
+import { type DataRecord, type FieldValue, inferSchema, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
 export interface ColumnContract {
@@ -31,7 +31,7 @@ function isNonFiniteNumberText(v: string): boolean {
  * spells a non-finite number.
  * @throws NceError INVALID_RECORD naming the record and field
  */
-function checkMixedColumns(columns: readonly string[], records: readonly DataRecord[]): void {
+function checkMixedColumns(columns: readonly string[], records: readonly DataRecord[], declare: (column: string) => string): void {
   for (const name of columns) {
     let numbers = 0;
     let texts = 0;
@@ -54,7 +54,7 @@ function checkMixedColumns(columns: readonly string[], records: readonly DataRec
     const quoted = text.trim() !== '' && Number.isFinite(Number(text)) ? ` Send numbers as JSON numbers (${text.trim()}, not "${text}").` : '';
     throw new NceError(
       'INVALID_RECORD',
-      `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (in CSV, an empty cell).${quoted} If the column holds categories (codes), create the dataset with ?categorical=${encodeURIComponent(name)}. Nothing was stored.`,
+      `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (in CSV, an empty cell).${quoted} If the column holds categories (codes), ${declare(name)}. Nothing was stored.`,
       { record: at, field: name },
     );
   }
@@ -66,11 +66,16 @@ function checkMixedColumns(columns: readonly string[], records: readonly DataRec
  * allowed where the records had one. A column of numbers with a few texts is refused
  * (see {@link checkMixedColumns}). A dataset without records (possible in a store, not through
  * the API) gets numeric columns that are never missing.
+ * @param declare - how the caller declares a column categorical, for the refusal's message
  * @throws NceError INVALID_RECORD naming the record and field
  */
-export function contractOf(columns: readonly string[], records: readonly DataRecord[]): ColumnContract[] {
+export function contractOf(
+  columns: readonly string[],
+  records: readonly DataRecord[],
+  declare: (column: string) => string = (c) => `create the dataset with ?categorical=${encodeURIComponent(c)}`,
+): ColumnContract[] {
   if (records.length === 0) return columns.map((name) => ({ name, kind: 'numeric', missing: false }));
-  checkMixedColumns(columns, records);
+  checkMixedColumns(columns, records, declare);
   return inferSchema(records, columns).map((f) =>
     f.kind === 'numeric' ? { name: f.name, kind: 'numeric', missing: f.hasMissing } : { name: f.name, kind: 'categorical', missing: f.hasMissing, categories: f.categories },
   );
@@ -93,5 +98,18 @@ export function checkContract(contract: readonly ColumnContract[], records: read
         throw new NceError('INVALID_RECORD', `record ${i + offset} field "${c.name}" is ${JSON.stringify(v)}, but the dataset's contract says numeric`, { record: i + offset, field: c.name });
       }
     }
+  });
+}
+
+/**
+ * The records with the numbers of the columns `names` as their text: columns declared categorical
+ * (codes that look like numbers, such as floors 1-30 and "G"), read so by the contract and the engine.
+ */
+export function withCategories(records: readonly DataRecord[], names: readonly string[]): DataRecord[] {
+  if (names.length === 0) return records as DataRecord[];
+  return records.map((r) => {
+    const out: Record<string, FieldValue> = { ...r };
+    for (const c of names) if (typeof out[c] === 'number') out[c] = String(out[c]);
+    return out;
   });
 }

@@ -139,6 +139,50 @@ describe('nce-ood train and score', () => {
     expect(latin.stderr).toMatch(/latin1\.csv.*not UTF-8/);
   });
 
+  it('train refuses a numeric column with a few texts, naming file, line and field, and trains it as categories with --categorical', async () => {
+    const rows = ['amount,channel'];
+    for (let i = 0; i < 200; i++) rows.push(`${i === 50 || i === 120 ? 'n/a' : (20 + (i % 37)).toFixed(1)},${i % 2 ? 'web' : 'pos'}`);
+    await writeFile(join(dir, 'stray.csv'), rows.join('\n') + '\n');
+    const out = join(dir, 'stray-model');
+    const r = cli('train', '--data', join(dir, 'stray.csv'), '--artifact', out, '--config', join(dir, 'fast.json'));
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    // Record 50 is on line 52 (the header is line 1).
+    expect(r.stderr).toMatch(/stray\.csv:52: .*field "amount" is "n\/a", but 198 of the column's 200 values are numbers.*pass --categorical amount\. Nothing was trained\./);
+    await expect(readdir(out)).rejects.toThrow();
+    const declared = cli('train', '--data', join(dir, 'stray.csv'), '--artifact', out, '--config', join(dir, 'fast.json'), '--categorical', 'amount');
+    expect(declared.status).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { schema: { name: string; kind: string }[] };
+    expect(manifest.schema.find((f) => f.name === 'amount')?.kind).toBe('categorical');
+    expect(cli('train', '--data', join(dir, 'stray.csv'), '--artifact', out, '--categorical', 'nosuch').stderr).toContain('--categorical names "nosuch"');
+  });
+
+  it('a flag given twice exits 2 naming it, and a failed write of the output is one line and exit 1', () => {
+    const twice = cli('train', '--data', join(dir, 'train.csv'), '--data', join(dir, 'eval.csv'), '--artifact', join(dir, 'never'));
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toContain('--data is given 2 times');
+    const full = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" --version > /dev/full`], { encoding: 'utf8' });
+    expect(full.status).toBe(1);
+    expect(full.stderr.trim()).toBe('nce-ood: cannot write the output: no space left on the device (ENOSPC)');
+  });
+
+  it('score --keep refuses an input column named as a result column, which would repeat in the header', async () => {
+    await writeFile(join(dir, 'scored-before.csv'), 'x,y,kind,score\n0,0,p,1\n');
+    for (const keep of ['all', 'x,score']) {
+      const r = cli('score', '--artifact', join(dir, 'model'), '--data', join(dir, 'scored-before.csv'), '--keep', keep);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('the column "score", which the results have too');
+    }
+    expect(cli('score', '--artifact', join(dir, 'model'), '--data', join(dir, 'scored-before.csv'), '--keep', 'x').stdout.split('\n')[0]).toBe('x,score,logRatio,logDensity,percentile,ood');
+  });
+
+  it('eval refuses test rows of one label before training', async () => {
+    await writeFile(join(dir, 'onelabel.csv'), datasetCsv(true).replace(/,1,test/g, ',0,test'));
+    const r = cli('eval', '--data', join(dir, 'onelabel.csv'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/every test row has "label" 0: AUROC and AUPRC need test rows of both labels/);
+  });
+
   it('a config file\'s exclude joins --exclude (and its default), and the model\'s config records them all', async () => {
     await writeFile(join(dir, 'exclude.json'), JSON.stringify({ epochs: 2, exclude: ['kind'] }));
     const out = join(dir, 'excluded');
@@ -200,6 +244,13 @@ describe('nce-ood train and score', () => {
     const noFile = cli('score', '--model', 'gated', '--data', join(dir, 'nope.csv'));
     expect(noFile.status).toBe(1);
     expect(noFile.stderr.trim()).toBe(`nce-ood score: ${join(dir, 'nope.csv')}: cannot read the file: no such file or folder (ENOENT)`);
+    // A file of a few rows is too few to rank feature drift on (DRIFT_MIN_RECORDS, as the console).
+    await writeFile(join(dir, 'two.csv'), 'x,y,kind\n0,0,p\n9,-9,q\n');
+    expect(cli('report', '--model', 'gated', '--data', join(dir, 'two.csv'), '--out', join(dir, 'two.html')).status).toBe(0);
+    const embedded = /<script type="application\/json" id="console-data">(.*?)<\/script>/s.exec(readFileSync(join(dir, 'two.html'), 'utf8'))?.[1] ?? '';
+    const drift = (JSON.parse(embedded) as { console: { drift: { psi: number | null; features: { psi: number | null }[] } } }).console.drift;
+    expect(drift.psi).toBeNull();
+    expect(drift.features.every((f) => f.psi === null)).toBe(true);
     const noFolder = cli('report', '--model', 'gated', '--out', join(dir, 'no-such-folder', 'r.html'));
     expect(noFolder.status).toBe(1);
     expect(noFolder.stderr.trim()).toBe(`nce-ood report: cannot write ${join(dir, 'no-such-folder', 'r.html')}: no such file or folder (ENOENT)`);

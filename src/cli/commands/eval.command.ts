@@ -50,6 +50,9 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
     }
   });
   if (testRows.length === 0) throw new CsvError(file, 1, `no rows whose "${splitCol}" is "test"`);
+  if (!labels.includes(0) || !labels.includes(1)) {
+    throw new CsvError(file, 1, `every test row has "${labelCol}" ${labels[0]}: AUROC and AUPRC need test rows of both labels (1 = anomaly, 0 = normal)`);
+  }
 
   const backend = await initBackend(ctx.backend);
   process.stderr.write(`eval ${file}: ${trainRows.length} train rows, ${testRows.length} test rows, backend ${backend}\n`);

@@ -41,7 +41,7 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
     const missing = loaded.manifest.schema.find((f) => !table.columns.includes(f.name));
     if (missing) throw new CsvError(flags.data, 1, `missing column "${missing.name}" that the model was trained on`);
     rows = table.records.length;
-    const drift = new DriftMonitor({ windowRecords: Math.max(1, rows), windowSeconds: 1, topFeatures: 0, minRecords: 1 });
+    const drift = new DriftMonitor({ windowRecords: Math.max(1, rows), windowSeconds: 1, topFeatures: 0, minRecords: ctx.driftMinRecords });
     const binned = drift.bin(name, version, driftReferenceOf(loaded.manifest), table.records);
     const seen = scoreFile(flags.data, table, name, version, loaded.manifest, new Detector(loaded.state), keepValues, now);
     drift.add(binned, seen.percentiles, now);
@@ -49,7 +49,7 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
     traffic = seen.traffic.view(name, now);
   }
   const data = {
-    console: modelConsole({ name, version, manifest: loaded.manifest, window, traffic, minRecords: 1, access: 'open', rawValues: keepValues }),
+    console: modelConsole({ name, version, manifest: loaded.manifest, window, traffic, minRecords: ctx.driftMinRecords, access: 'open', rawValues: keepValues }),
     versions: await describeVersions(store, name),
     source: { file: flags.data === undefined ? 'no data' : basename(flags.data), rows, createdAt: new Date().toISOString() },
   };

@@ -4,7 +4,7 @@ import { Detector, initBackend, type ModelState, NceError } from '../../nce';
 import { CSV_HEADER, csvRows } from '../../serving';
 import { CsvError, type CsvTable, FsModelStore, loadArtifact, readCsv } from '../../store';
 import { AppError } from '../../errors';
-import { modelOrArtifact, parseFlags, UsageError } from '../args';
+import { columnList, modelOrArtifact, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
 
 /** Records scored per forward pass: bounds memory on large files. */
@@ -75,10 +75,13 @@ async function modelToScore(target: { model: string } | { artifact: string }, ct
 /** The input columns `--keep` names, each checked against the file's header. */
 function keptColumns(flag: string | undefined, table: CsvTable): string[] {
   if (flag === undefined) return [];
-  if (flag === 'all') return table.columns;
-  const names = flag.split(',').map((c) => c.trim()).filter((c) => c.length > 0);
+  const names = flag === 'all' ? table.columns : columnList(flag);
   const unknown = names.find((c) => !table.columns.includes(c));
   if (unknown !== undefined) throw new UsageError(`--keep names "${unknown}", which is not a column of the file`);
+  // A kept "score" beside the result's score would make a header that names two columns alike.
+  const results = CSV_HEADER.split(',');
+  const clash = names.find((c) => results.includes(c));
+  if (clash !== undefined) throw new UsageError(`--keep ${flag === 'all' ? 'all keeps' : 'names'} the column "${clash}", which the results have too: rename it in the file, or name the columns to keep without it`);
   return names;
 }
 

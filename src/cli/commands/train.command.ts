@@ -1,20 +1,22 @@
-import { fingerprintRecords, initBackend, toArtifact, train } from '../../nce';
+import { type DataRecord, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../nce';
 import { storeVersion } from '../../queue';
-import { FsModelStore, readCsv, saveArtifact } from '../../store';
-import { excludedColumns, modelOrArtifact, parseFlags, UsageError } from '../args';
+import { contractOf, CsvError, FsModelStore, readCsv, saveArtifact, withCategories } from '../../store';
+import { columnList, excludedColumns, modelOrArtifact, parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
 import { reportEpoch, reportTraining } from '../progress';
 import type { CliContext } from '../context';
 
 /**
- * `nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude a,b]`:
+ * `nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude a,b] [--categorical c,d]`:
  * `--model` stores the result as a new version of NAME in the registry under MODELS_DIR, through
  * the same quality gate as the API (a refused version stays a candidate unless `--force`), where a
  * running service picks it up; `--artifact` writes it into DIR (`--out` is the older spelling).
  * Columns named by `--exclude` are left out; by default `label` and `split`, when present.
+ * Columns named by `--categorical` are categories even where they hold numbers. A column of numbers
+ * with a few texts is refused, naming the line, as the API refuses such a dataset.
  */
 export async function trainCommand(argv: string[], ctx: CliContext): Promise<void> {
-  const flags = parseFlags(argv, ['data', 'model', 'artifact', 'out', 'config', 'exclude', 'force'], ['data'], ['force']);
+  const flags = parseFlags(argv, ['data', 'model', 'artifact', 'out', 'config', 'exclude', 'categorical', 'force'], ['data'], ['force']);
   if (flags.out !== undefined && flags.artifact !== undefined) throw new UsageError('--out is the older spelling of --artifact: give one');
   const target = modelOrArtifact({ model: flags.model, artifact: flags.artifact ?? flags.out });
   if (flags.force !== undefined && !('model' in target)) throw new UsageError('--force applies to --model (the registry), not to an artifact folder');
@@ -29,7 +31,10 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   const excluded = [...new Set([...config.exclude, ...asked.filter((c) => table.columns.includes(c))])];
   const columns = table.columns.filter((c) => !excluded.includes(c));
   if (columns.length === 0) throw new UsageError(`no feature columns left in ${flags.data as string} after --exclude`);
-  const { records } = table;
+  const categorical = columnList(flags.categorical ?? '');
+  const undeclared = categorical.find((c) => !columns.includes(c));
+  if (undeclared !== undefined) throw new UsageError(`--categorical names "${undeclared}", which is not a feature column of ${flags.data as string}`);
+  const records = checked(withCategories(table.records, categorical), columns, table.lines, flags.data as string);
   const backend = await initBackend(ctx.backend);
   // The hint names what it can change: the default exclusions, not the config's own.
   const byDefault = flags.exclude === undefined ? excluded.filter((c) => !config.exclude.includes(c)) : [];
@@ -48,4 +53,20 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   const where = `model ${target.model} version ${stored.version} in ${ctx.modelsDir}`;
   if (stored.promoted) process.stderr.write(`saved ${where}, now current (${threshold})\n`);
   else process.stderr.write(`saved ${where} as a candidate, not current: ${stored.reason} (--force promotes it anyway)\n`);
+}
+
+/**
+ * The records, once the data contract the API holds datasets to accepts them: a column of numbers
+ * with a few texts ("n/a") would otherwise train as categorical, and the model would read the
+ * column's numbers as unrelated labels.
+ * @throws CsvError naming the file, the line and the field
+ */
+function checked(records: DataRecord[], columns: readonly string[], lines: readonly number[], file: string): DataRecord[] {
+  try {
+    contractOf(columns, records, (c) => `pass --categorical ${c}`);
+  } catch (e: unknown) {
+    if (!(e instanceof NceError) || e.record === undefined) throw e;
+    throw new CsvError(file, lines[e.record] ?? 0, `${e.message.replace(/ Nothing was stored\.$/, '')} Nothing was trained.`);
+  }
+  return records;
 }

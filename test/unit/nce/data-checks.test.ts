@@ -37,6 +37,13 @@ describe('dataWarnings', () => {
     expect(dataWarnings(many, inferSchema(many))).toEqual([expect.stringMatching(/^column "id" holds every integer from 0 to 199999 once/)]);
   });
 
+  it('names a text column with a different value in every record: an id, or a file of another separator read as one column', () => {
+    const semi = records.map((r, i) => ({ 'amount;channel;hour': `${r.amount};${r.channel};${i % 24}` }));
+    expect(dataWarnings(semi, inferSchema(semi))).toEqual([expect.stringMatching(/^column "amount;channel;hour" holds a different text in every record, like an id or free text/)]);
+    const repeated = records.map((r) => ({ amount: r.amount, channel: `${r.channel}-${Math.floor(r.amount) % 5}` }));
+    expect(dataWarnings(repeated, inferSchema(repeated))).toEqual([]);
+  });
+
   it('puts many one-value columns in one sentence', () => {
     const wide = records.map((r) => ({ amount: r.amount, ...Object.fromEntries(Array.from({ length: 8 }, (_, j) => [`z${j}`, 0])) }));
     const w = dataWarnings(wide, inferSchema(wide));

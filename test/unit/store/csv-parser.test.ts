@@ -7,6 +7,7 @@ describe('typeField', () => {
     ['', null],
     ['  ', null],
     ['red', 'red'],
+    [' web ', 'web'],
     ['NaN', 'NaN'],
     ['Infinity', 'Infinity'],
     ['1e400', '1e400'],
@@ -49,6 +50,14 @@ describe('parseCsv', () => {
   it('when the file is empty or a quote is unclosed, says so with the line', () => {
     expect(() => parseCsv('', 'e.csv')).toThrow('e.csv:1: empty file');
     expect(() => parseCsv('a,b\n1,"2\n', 'q.csv')).toThrow(/^q\.csv:\d+: malformed CSV/);
+  });
+
+  it('when the header is one column holding semicolons or tabs, says the file has another separator', () => {
+    expect(() => parseCsv('amount;channel;hour\n38.5;web;14\n', 's.csv')).toThrow('s.csv:1: the header is one column, "amount;channel;hour": fields are separated by commas, and this file looks separated by ";"');
+    expect(() => parseCsv('amount\tchannel\n1\t2\n', 't.csv')).toThrow(/looks separated by "\\t"/);
+    // One column is fine, and so is a semicolon inside one of several names.
+    expect(parseCsv('amount\n1\n').columns).toEqual(['amount']);
+    expect(parseCsv('a;b,c\n1,2\n').columns).toEqual(['a;b', 'c']);
   });
 
   it('when a column name repeats, names it', () => {
