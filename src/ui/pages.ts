@@ -16,7 +16,7 @@ export function escapeHtml(text: string): string {
 /** The top of every page: the site's links and the status line the scripts write to. */
 const HEADER = `<header class="top"><a class="brand" href="/ui/">nce-ood</a>
 <nav aria-label="Site"><a href="/ui/">Models</a><a href="/docs">API</a><a href="/metrics">Metrics</a></nav>
-<p id="status" role="status" aria-live="polite"></p><button id="key-button" class="key-button" type="button" hidden>API key</button></header>`;
+<p id="status"></p><p id="announce" class="visually-hidden" role="status" aria-live="polite"></p><button id="key-button" class="key-button" type="button" hidden>API key</button></header>`;
 
 /** The form that asks for an API key when API_KEYS is set (shown by the script when needed). */
 const KEY_FORM = `<section id="auth" class="card" hidden aria-labelledby="auth-h"><h2 id="auth-h">API key</h2>
@@ -47,17 +47,17 @@ export const MODEL_BODY = `<main id="main" class="console" data-page="model">${K
 <section id="flagged" class="card" aria-labelledby="flagged-h"><h2 id="flagged-h">Flagged records</h2>
 <p id="flagged-note" class="note"></p><ol id="flagged-list" class="flagged"></ol></section>
 <section id="versions" class="card" aria-labelledby="versions-h"><h2 id="versions-h">Versions</h2>
-<table id="versions-table"><thead><tr><th scope="col">Version</th><th scope="col">Status</th><th scope="col">Trained</th><th scope="col">Validation AUC</th><th scope="col">Training rows</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody></tbody></table>
+<div class="table-scroll"><table id="versions-table"><thead><tr><th scope="col">Version</th><th scope="col">Status</th><th scope="col">Trained</th><th scope="col">Validation AUC</th><th scope="col">Training rows</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody></tbody></table></div>
 <p id="promote-status" role="status"></p></section>
 </main>`;
 
 const INDEX_BODY = `<main id="main" class="console" data-page="index">${KEY_FORM}
 <h1>Models</h1>
-<table id="models-table"><caption>Each model's current version and its recent traffic on this replica</caption>
-<thead><tr><th scope="col">Model</th><th scope="col">Version</th><th scope="col">Trained</th><th scope="col">Validation AUC</th><th scope="col">Records scored</th><th scope="col">Flagged</th><th scope="col">Score PSI</th></tr></thead><tbody></tbody></table>
+<div class="table-scroll"><table id="models-table"><caption>Each model's current version and its recent traffic on this replica</caption>
+<thead><tr><th scope="col">Model</th><th scope="col">Version</th><th scope="col">Trained</th><th scope="col">Validation AUC</th><th scope="col">Records scored</th><th scope="col">Flagged</th><th scope="col">Score PSI</th></tr></thead><tbody></tbody></table></div>
 <p id="models-empty" class="note" hidden>No models yet: upload a dataset and train one (see the API page).</p>
 <h2>Datasets</h2>
-<table id="datasets-table"><thead><tr><th scope="col">Dataset</th><th scope="col">Rows</th><th scope="col">Columns</th><th scope="col">Updated</th></tr></thead><tbody></tbody></table>
+<div class="table-scroll"><table id="datasets-table"><thead><tr><th scope="col">Dataset</th><th scope="col">Rows</th><th scope="col">Columns</th><th scope="col">Updated</th></tr></thead><tbody></tbody></table></div>
 </main>`;
 
 /** A page of the console: its title, its body, whether the service asks for API keys. */

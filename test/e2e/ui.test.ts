@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { parseCsv } from '../../src/store';
+import { FsModelStore, parseCsv } from '../../src/store';
 import { ARTIFACTS, chartView, launchChromium, onlyOrigin, seriousViolations, watch } from '../helpers/browser';
 import { eventually, ROOT, type Running, startApi } from '../helpers/processes';
 
@@ -251,6 +251,78 @@ describe('the web console in a browser', () => {
     expect(requests.filter((u) => u !== pathToFileURL(out).href)).toEqual([]);
     await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('keeps keyboard focus on a feature through refreshes, announces only what matters, and keeps numbers whole in a narrow window', async () => {
+    const { page, problems } = await openPage(SCORER);
+    await page.goto(`${api.url}/ui/models/payments`);
+    const amount = page.locator('#feature-table button', { hasText: 'amount' });
+    await amount.waitFor();
+    await amount.focus();
+    const focused = (): Promise<string | null> => page.evaluate("document.activeElement && document.activeElement.getAttribute('data-key')");
+    expect(await focused()).toBe('amount');
+    // Two refreshes later (every 5 s) the rebuilt button has the focus, so Enter still selects it.
+    const before = await page.locator('#status').textContent();
+    await eventually(async () => ((await page.locator('#status').textContent()) !== before ? true : undefined), 15_000, 'a refresh');
+    await page.waitForTimeout(5500);
+    expect(await focused()).toBe('amount');
+    await page.keyboard.press('Enter');
+    await page.locator('#feature-detail').waitFor({ state: 'visible' });
+    // The routine "Updated ..." line is not a live region; the live one stays empty while all is well.
+    expect(await page.locator('#status').getAttribute('aria-live')).toBeNull();
+    expect(await page.locator('#announce').getAttribute('aria-live')).toBe('polite');
+    expect(await page.locator('#announce').textContent()).toBe('');
+    // At 400 px the tables scroll rather than break numbers and names into pieces.
+    await page.setViewportSize({ width: 400, height: 800 });
+    await page.goto(`${api.url}/ui/`);
+    await page.locator('#models-table tbody tr').first().waitFor();
+    // Cells of one word (numbers, names; a version id may wrap at its hyphen) whose text runs over more than one line.
+    const broken = await page.evaluate(`Array.from(document.querySelectorAll('#models-table td, #models-table th, #datasets-table td:nth-child(2)'))
+      .filter(function (cell) {
+        var range = document.createRange();
+        range.selectNodeContents(cell);
+        var tops = new Set(Array.from(range.getClientRects(), function (r) { return Math.round(r.top); }));
+        return !/[\\s-]/.test(cell.textContent.trim()) && tops.size > 1;
+      })
+      .map(function (cell) { return cell.textContent; })`);
+    expect(broken).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('draws the versions again when another key is given: an admin key gets the promote buttons at once', async () => {
+    const { page, problems } = await openPage(SCORER);
+    await page.goto(`${api.url}/ui/models/payments`);
+    await page.locator('#versions-table tbody tr').nth(1).waitFor();
+    expect(await page.locator('#versions-table button').count()).toBe(0);
+    await page.click('#key-button');
+    await page.fill('#key', ADMIN);
+    await page.click('#key-form button[type=submit]');
+    // Within a refresh or two, not the 30 s the versions otherwise wait.
+    await page.locator('#versions-table button', { hasText: 'Promote' }).first().waitFor({ timeout: 12_000 });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('/ui/models/{name} of a model whose only versions are candidates lists them and promotes one', async () => {
+    const store = new FsModelStore(join(dir, 'models'));
+    const current = (await call('GET', '/v1/models/payments')).body.version as string;
+    const loaded = await store.load('payments', current);
+    const weights = await readFile(join(dir, 'models', 'payments', current, 'weights.bin'));
+    const candidate = await store.save('cand', { manifest: loaded.manifest, weights }, { candidate: 'LOW_VAL_AUC: for the test' });
+    const { page, problems } = await openPage(ADMIN);
+    await page.goto(`${api.url}/ui/models/cand`);
+    await page.getByText('Model "cand" has no current version').waitFor();
+    const row = page.locator('#versions-table tbody tr', { hasText: candidate });
+    expect(await row.textContent()).toContain('candidate: LOW_VAL_AUC: for the test');
+    await row.locator('button', { hasText: 'Promote' }).click();
+    await row.locator('button', { hasText: 'Click again to promote' }).click();
+    await page.locator('#promote-status', { hasText: 'is current' }).waitFor();
+    await page.locator('#summary', { hasText: `Version ${candidate}` }).waitFor();
+    expect((await call('GET', '/v1/models/cand')).body.version).toBe(candidate);
+    // The browser's own line about the console's 404 before the promote is the only complaint.
+    expect(problems.filter((p) => !p.includes('404'))).toEqual([]);
     await page.close();
   });
 });

@@ -53,6 +53,22 @@
     return el;
   }
 
+  /**
+   * Empties `el` and fills it again with `fill(el)`, keeping keyboard focus on the new element of
+   * the same `data-key` as the focused one: a refresh every few seconds must not throw a keyboard
+   * user back to the top of the page.
+   */
+  function refill(el, fill) {
+    var active = document.activeElement;
+    var key = active && active !== el && el.contains(active) ? active.getAttribute('data-key') : null;
+    fill(clear(el));
+    if (key === null) return;
+    var again = Array.prototype.filter.call(el.querySelectorAll('[data-key]'), function (x) {
+      return x.getAttribute('data-key') === key;
+    })[0];
+    if (again) again.focus();
+  }
+
   function num(x, digits) {
     if (x === null || x === undefined || !isFinite(x)) return 'n/a';
     if (x !== 0 && (Math.abs(x) >= 1e5 || Math.abs(x) < 1e-3)) return x.toExponential(2);
@@ -67,9 +83,15 @@
     return iso ? String(iso).replace('T', ' ').slice(0, 19) + ' UTC' : 'n/a';
   }
 
-  function setStatus(text) {
+  /**
+   * Writes the status line. Only `announce`d texts (a key is needed, a load failed) go to the
+   * live region screen readers read out; the routine "Updated ..." of every refresh does not.
+   */
+  function setStatus(text, announce) {
     var s = byId('status');
     if (s) s.textContent = text;
+    var live = byId('announce');
+    if (live) live.textContent = announce ? text : '';
   }
 
   /** A term and its value in a definition list. */
@@ -148,6 +170,8 @@
       }
       byId('key').value = '';
       byId('auth').hidden = true;
+      // Another key may allow other actions (promote): the versions are drawn again for it.
+      versionsLoadedAt = 0;
       start();
     });
   }
@@ -155,10 +179,10 @@
   function failed(e) {
     if (e instanceof NeedKey) {
       askForKey(e.message);
-      setStatus('An API key is needed.');
+      setStatus('An API key is needed.', true);
       return;
     }
-    setStatus('Could not load: ' + (e && e.message ? e.message : String(e)));
+    setStatus('Could not load: ' + (e && e.message ? e.message : String(e)), true);
   }
 
   // ---- charts (Chart.js) ----
@@ -329,10 +353,11 @@
     var wrap = byId('feature-chart').parentNode;
     wrap.style.height = Math.max(120, 40 + 26 * ranked.length) + 'px';
     if (barChart) barChart.resize();
-    var body = clear(byId('feature-table').querySelector('tbody'));
-    d.features.forEach(function (f, i) {
-      var button = h('button', { type: 'button', className: 'link', 'aria-pressed': String(f.feature === selectedFeature), onclick: function () { selectFeature(f.feature); } }, f.feature);
-      body.appendChild(h('tr', { 'data-rank': String(i + 1) }, h('td', null, button), h('td', { text: f.psi === null ? 'n/a' : num(f.psi, 3) })));
+    refill(byId('feature-table').querySelector('tbody'), function (body) {
+      d.features.forEach(function (f, i) {
+        var button = h('button', { type: 'button', className: 'link', 'data-key': f.feature, 'aria-pressed': String(f.feature === selectedFeature), onclick: function () { selectFeature(f.feature); } }, f.feature);
+        body.appendChild(h('tr', { 'data-rank': String(i + 1) }, h('td', null, button), h('td', { text: f.psi === null ? 'n/a' : num(f.psi, 3) })));
+      });
     });
     drawFeatureDetail(c);
   }
@@ -407,7 +432,12 @@
   }
 
   function drawVersions(name, versions, access) {
-    var body = clear(byId('versions-table').querySelector('tbody'));
+    refill(byId('versions-table').querySelector('tbody'), function (body) {
+      drawVersionRows(body, name, versions, access);
+    });
+  }
+
+  function drawVersionRows(body, name, versions, access) {
     var canPromote = !report && (access === 'admin' || access === 'open');
     versions
       .slice()
@@ -416,7 +446,7 @@
         var status = v.damaged ? 'damaged: ' + v.damaged : v.current ? 'current' : v.candidate ? 'candidate: ' + v.candidate : 'previous';
         var action = null;
         if (canPromote && !v.current && !v.damaged) {
-          action = h('button', { type: 'button', onclick: function (event) { onSecondClick(event.currentTarget, function () { promote(name, v.version); }); } }, 'Promote');
+          action = h('button', { type: 'button', 'data-key': v.version, onclick: function (event) { onSecondClick(event.currentTarget, function () { promote(name, v.version); }); } }, 'Promote');
         }
         body.appendChild(
           h('tr', { className: v.current ? 'current' : '' }, h('td', { text: v.version }), h('td', { text: status }), h('td', { text: when(v.createdAt) }), h('td', { text: v.valAuc === undefined ? 'n/a' : num(v.valAuc, 3) }), h('td', { text: v.trainRows === undefined ? 'n/a' : String(v.trainRows) }), h('td', null, action)),
@@ -498,43 +528,68 @@
         drawVersions(name, v.versions, c.access);
       });
     }, function (e) {
-      if (e && e.status === 404) {
+      if (!e || e.status !== 404) throw e;
+      return drawWithoutCurrent(name);
+    });
+  }
+
+  /**
+   * A model without a current version: its versions when it has some (candidates the quality
+   * gate refused, to promote from here), else that there is no such model yet.
+   */
+  function drawWithoutCurrent(name) {
+    return Promise.all([api('/v1/console'), api('/v1/models/' + encodeURIComponent(name) + '/versions')]).then(
+      function (answers) {
+        showSections(false);
+        byId('versions').hidden = false;
+        versionsOf = null;
+        var summary = clear(byId('summary'));
+        summary.appendChild(document.createTextNode('Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. Promote one to serve it.'));
+        drawVersions(name, answers[1].versions, answers[0].access);
+        setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+      },
+      function (e) {
+        if (!e || e.status !== 404) throw e;
         showSections(false);
         var summary = clear(byId('summary'));
         summary.appendChild(document.createTextNode('There is no model named "' + name + '" (yet): '));
         summary.appendChild(h('a', { href: '/ui/' }, 'see the models there are'));
         summary.appendChild(document.createTextNode('. This page shows it once it is trained.'));
-      }
-      throw e;
-    });
+      },
+    );
   }
 
   function refreshIndex() {
     return Promise.all([api('/v1/console'), api('/v1/datasets')]).then(function (answers) {
       var models = answers[0].models;
-      var body = clear(byId('models-table').querySelector('tbody'));
       byId('models-empty').hidden = models.length > 0;
-      models.forEach(function (m) {
-        var link = h('a', { href: '/ui/models/' + encodeURIComponent(m.name) }, m.name);
-        body.appendChild(
-          h(
-            'tr',
-            null,
-            h('th', { scope: 'row' }, link),
-            h('td', { text: m.version }),
-            h('td', { text: m.damaged ? 'damaged: ' + m.damaged : when(m.createdAt) }),
-            h('td', { text: m.valAuc === undefined ? 'n/a' : num(m.valAuc, 3) }),
-            h('td', { text: String(m.scored) }),
-            h('td', { text: m.scored ? pct(m.flagged / m.scored) : 'n/a' }),
-            h('td', { text: m.psi === null ? 'n/a' : num(m.psi, 3) }),
-          ),
-        );
+      refill(byId('models-table').querySelector('tbody'), function (body) {
+        drawModelRows(body, models);
       });
       var datasets = clear(byId('datasets-table').querySelector('tbody'));
       answers[1].datasets.forEach(function (d) {
         datasets.appendChild(h('tr', null, h('th', { scope: 'row', text: d.name }), h('td', { text: String(d.rows) }), h('td', { text: d.columns.join(', ') }), h('td', { text: when(d.updatedAt) })));
       });
       setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+    });
+  }
+
+  function drawModelRows(body, models) {
+    models.forEach(function (m) {
+      var link = h('a', { href: '/ui/models/' + encodeURIComponent(m.name), 'data-key': m.name }, m.name);
+      body.appendChild(
+        h(
+          'tr',
+          null,
+          h('th', { scope: 'row' }, link),
+          h('td', { text: m.version }),
+          h('td', { text: m.damaged ? 'damaged: ' + m.damaged : when(m.createdAt) }),
+          h('td', { text: m.valAuc === undefined ? 'n/a' : num(m.valAuc, 3) }),
+          h('td', { text: String(m.scored) }),
+          h('td', { text: m.scored ? pct(m.flagged / m.scored) : 'n/a' }),
+          h('td', { text: m.psi === null ? 'n/a' : num(m.psi, 3) }),
+        ),
+      );
     });
   }
 
