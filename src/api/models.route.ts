@@ -24,7 +24,12 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
       features: manifest.schema.map((f) => ({ name: f.name, kind: f.kind, hasMissing: f.hasMissing })),
       scoreKind: manifest.scoreKind,
       noise: manifest.noise.spec,
-      calibration: { targetFpr: manifest.calibration.targetFpr, threshold: manifest.calibration.threshold, referenceCount: manifest.calibration.referenceCount },
+      calibration: {
+        targetFpr: manifest.calibration.targetFpr,
+        ...(manifest.calibration.contamination ? { contamination: manifest.calibration.contamination } : {}),
+        threshold: manifest.calibration.threshold,
+        referenceCount: manifest.calibration.referenceCount,
+      },
       training: { trainRows: manifest.training.trainRows, validationRows: manifest.training.validationRows, valAuc: manifest.training.valAuc, seconds: manifest.training.seconds, ...(manifest.training.warnings ? { warnings: manifest.training.warnings } : {}) },
       dataset: manifest.dataset,
       backend: manifest.backend,

@@ -55,7 +55,14 @@ export const modelAnswer = z
     features: z.array(z.object({ name: z.string(), kind: z.enum(['numeric', 'categorical']), hasMissing: z.boolean() }).strict()),
     scoreKind: z.enum(['logDensity', 'logRatio', 'productOfExperts']),
     noise: z.unknown().describe('the noise spec q was fitted from'),
-    calibration: z.object({ targetFpr: z.number(), threshold: z.number(), referenceCount: z.number().int() }).strict(),
+    calibration: z
+      .object({
+        targetFpr: z.number(),
+        contamination: z.number().optional().describe('share of the reference stated as anomalies (training config `contamination`); absent when 0'),
+        threshold: z.number(),
+        referenceCount: z.number().int(),
+      })
+      .strict(),
     training: z
       .object({
         trainRows: z.number().int(),

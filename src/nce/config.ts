@@ -185,6 +185,16 @@ export const trainingConfigSchema = z
      */
     targetFpr: z.number().finite().min(0).max(0.5).default(0.01),
     /**
+     * Share of the training records you know or expect to be anomalies (as `contamination` in
+     * PyOD or scikit-learn). The threshold then flags that share of the held-out reference records
+     * besides `targetFpr` of the rest: `targetFpr` of clean traffic where those anomalies score
+     * below the normal records, more where they mix with them (see `calibrate`). 0 takes the
+     * reference as clean: anomalies in it then take part of the `targetFpr` share, and clean
+     * traffic is flagged less often. Nothing is left out of the fit.
+     * @defaultValue 0
+     */
+    contamination: z.number().finite().min(0).max(0.5).default(0),
+    /**
      * Which quantity `score` is; default: logDensity (logRatio + log q) when q has full support,
      * else logRatio. productOfExperts is kept for models that chose it.
      */

@@ -224,7 +224,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const history = runs.flatMap((r) => r.history);
   const epochSeconds = history.reduce((s, h) => s + h.seconds, 0);
   return {
-    state: { ...partial, calibration: calibrate(reference, config.targetFpr) },
+    state: { ...partial, calibration: calibrate(reference, config.targetFpr, config.contamination) },
     heldOutScores: reference,
     config,
     training: {

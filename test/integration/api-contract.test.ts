@@ -63,12 +63,13 @@ describe('the OpenAPI document', () => {
     await holds('DatasetAnswer', await request(app).post('/v1/datasets/d/records').send({ records: normalRecords(3, 2, 2) }));
     await holds('DatasetAnswer', await request(app).get('/v1/datasets/d'));
     await holds('DatasetListAnswer', await request(app).get('/v1/datasets'));
-    const { jobId } = await holds('TrainAnswer', await request(app).post('/v1/models/m/train').send({ dataset: 'd', config: { epochs: 2 } }), 202);
+    const { jobId } = await holds('TrainAnswer', await request(app).post('/v1/models/m/train').send({ dataset: 'd', config: { epochs: 2, contamination: 0.05 } }), 202);
     await jobFinished(app, jobId);
     await holds('JobAnswer', await request(app).get(`/v1/jobs/${jobId}`));
     await holds('JobListAnswer', await request(app).get('/v1/jobs?model=m'));
     await holds('ModelListAnswer', await request(app).get('/v1/models'));
-    await holds('ModelAnswer', await request(app).get('/v1/models/m'));
+    const model = await holds('ModelAnswer', await request(app).get('/v1/models/m'));
+    expect(model.calibration.contamination).toBe(0.05);
     const { versions } = await holds('VersionListAnswer', await request(app).get('/v1/models/m/versions'));
     await holds('PromoteAnswer', await request(app).post(`/v1/models/m/versions/${versions[0]!.version}/promote`));
     await holds('ScheduleAnswer', await request(app).put('/v1/models/m/schedule').send({ cron: '0 3 * * *', dataset: 'd' }));

@@ -40,6 +40,28 @@ describe('calibrate and percentileOf', () => {
     }
   });
 
+  it('with a stated contamination, flags about targetFpr of clean records where the reference holds that share of anomalies', () => {
+    const rng = createRng(11);
+    // 970 normal reference scores and 30 anomalies well below them (3%), as a reference set of a
+    // fraud table would hold; fresh clean traffic is normal only.
+    const reference = [...Array.from({ length: 970 }, () => rng.normal()), ...Array.from({ length: 30 }, () => -6 + rng.normal())];
+    const clean = Array.from({ length: 20_000 }, () => rng.normal());
+    const flagged = (threshold: number): number => clean.filter((s) => s < threshold).length / clean.length;
+    const asGiven = calibrate(reference, 0.01);
+    const stated = calibrate(reference, 0.01, 0.03);
+    // As given, the anomalies fill the lowest 1% and the threshold sits among them.
+    expect(flagged(asGiven.threshold)).toBeLessThan(0.002);
+    expect(asGiven.contamination).toBeUndefined();
+    // Stated, the threshold is the reference's 3% + 1% x 97% point: about 1% of the clean records.
+    expect(flagged(stated.threshold)).toBeGreaterThan(0.005);
+    expect(flagged(stated.threshold)).toBeLessThan(0.02);
+    expect(stated.contamination).toBe(0.03);
+    expect(stated.threshold).toBeCloseTo(thresholdAt(Float64Array.from(reference).sort(), 0.03 + 0.01 * 0.97), 12);
+    // Percentiles and drift shares are the reference's as it is, whatever is stated.
+    expect(stated.quantiles).toEqual(asGiven.quantiles);
+    expect(stated.referenceShares).toEqual(asGiven.referenceShares);
+  });
+
   it('gives the share of reference scores below, clamped to [0, 1]', () => {
     const c = calibrate(reference, 0.01);
     expect(percentileOf(c, 25)).toBeCloseTo(0.25, 3);
