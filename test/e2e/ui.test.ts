@@ -325,4 +325,28 @@ describe('the web console in a browser', () => {
     expect(problems.filter((p) => !p.includes('404'))).toEqual([]);
     await page.close();
   });
+
+  it('shows a wide model\'s flagged record with its contributing values first and the rest behind a toggle that stays open through refreshes', async () => {
+    const wide = Array.from({ length: 150 }, (_, i) => Object.fromEntries(Array.from({ length: 30 }, (_, j) => [`f${String(j).padStart(2, '0')}`, ((i * (j + 3)) % 17) / 4 + j])));
+    expect((await call('PUT', '/v1/datasets/wide', { records: wide })).status).toBe(200);
+    await train('wide', 'wide', { epochs: 3 });
+    expect((await score('wide', [{ ...wide[0], f17: 500 }]))[0]?.ood).toBe(true);
+    const { page, problems } = await openPage(ADMIN);
+    await page.goto(`${api.url}/ui/models/wide`);
+    const card = page.locator('#flagged-list > li').first();
+    await card.waitFor();
+    const shown = card.locator('table.values').first().locator('tr');
+    expect(await shown.count()).toBe(12);
+    expect(await shown.first().locator('th').textContent()).toBe(await card.locator('.contribution .feature').first().textContent());
+    const more = card.locator('details.more-values');
+    expect(await more.locator('summary').textContent()).toBe('18 more values');
+    await more.locator('summary').click();
+    await more.locator('tr').nth(17).waitFor();
+    expect(await more.locator('tr').count()).toBe(18);
+    const before = await page.locator('#status').textContent();
+    await eventually(async () => ((await page.locator('#status').textContent()) !== before ? true : undefined), 15_000, 'a refresh');
+    expect(await page.locator('#flagged-list > li').first().locator('details.more-values').getAttribute('open')).toBe('');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
 });

@@ -11,6 +11,10 @@
   var KEY = 'nce-ood.apiKey';
   var REFRESH_MS = 5000;
   var VERSIONS_REFRESH_MS = 30000;
+  /** A flagged record's values shown at once; more behind a toggle. */
+  var VALUES_SHOWN = 12;
+  /** The flagged records whose further values are open, by record. */
+  var openValues = {};
   var CONFIRM_MS = 5000;
   var TOP_FEATURES = 15;
   var COLORS = { reference: 'rgba(90, 100, 115, 0.55)', window: 'rgba(0, 102, 204, 0.6)', loss: '#b35900', valLoss: '#7a3e9d', auc: '#0066cc', threshold: '#b00020', psi: '#0066cc', selected: '#b35900' };
@@ -419,16 +423,44 @@
       });
       var head = h('p', { className: 'flagged-head' }, (r.row !== undefined ? 'row ' + r.row : when(r.at)) + ': score ' + num(r.score, 2) + ', percentile ' + pct(r.percentile));
       var item = h('li', { className: 'flagged-record' }, head, bars);
-      if (r.values) {
-        var table = h('table', { className: 'values' }, h('caption', { text: 'values' }));
-        Object.keys(r.values).forEach(function (k) {
-          var v = r.values[k];
-          table.appendChild(h('tr', null, h('th', { scope: 'row', text: k }), h('td', { text: v === null ? 'missing' : String(v) })));
-        });
-        item.appendChild(table);
-      }
+      if (r.values) drawValues(item, r);
       list.appendChild(item);
     });
+  }
+
+  /**
+   * A flagged record's values: the contributing features' first, at most VALUES_SHOWN; the rest
+   * (a wide model has hundreds) behind a toggle, drawn when opened.
+   */
+  function drawValues(item, r) {
+    var top = r.contributions.map(function (x) {
+      return x.feature;
+    });
+    var keys = Object.keys(r.values).sort(function (a, b) {
+      var ia = top.indexOf(a);
+      var ib = top.indexOf(b);
+      return (ia < 0 ? top.length : ia) - (ib < 0 ? top.length : ib);
+    });
+    function rows(table, list) {
+      list.forEach(function (k) {
+        var v = r.values[k];
+        table.appendChild(h('tr', null, h('th', { scope: 'row', text: k }), h('td', { text: v === null ? 'missing' : String(v) })));
+      });
+      return table;
+    }
+    item.appendChild(rows(h('table', { className: 'values' }, h('caption', { text: 'values' })), keys.slice(0, VALUES_SHOWN)));
+    var rest = keys.slice(VALUES_SHOWN);
+    if (rest.length === 0) return;
+    // Which record's toggle is open outlives the redraw of every refresh.
+    var key = (r.row !== undefined ? 'row ' + r.row : r.at) + ' ' + r.score;
+    var more = h('details', { className: 'more-values' }, h('summary', { text: rest.length + ' more values' }));
+    more.addEventListener('toggle', function () {
+      if (more.open) openValues[key] = true;
+      else delete openValues[key];
+      if (more.open && !more.querySelector('table')) more.appendChild(rows(h('table', { className: 'values' }), rest));
+    });
+    if (openValues[key]) more.open = true;
+    item.appendChild(more);
   }
 
   function drawVersions(name, versions, access) {
