@@ -160,7 +160,10 @@ function driftRetrainer(settings: Settings, metrics: Metrics, models: ModelCache
     policies: settings.DRIFT_RETRAIN ?? [],
     psi: settings.DRIFT_RETRAIN_PSI,
     afterMs,
-    drift: (model) => metrics.drift.stats(model)?.psi ?? null,
+    drift: (model) => {
+      const stats = metrics.drift.stats(model);
+      return stats ? { psi: stats.psi, version: stats.version } : null;
+    },
     configOf: async (model) => (await models.get(model)).manifest.config,
     queue,
     logger,

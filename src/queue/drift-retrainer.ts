@@ -9,13 +9,33 @@ export interface DriftPolicy {
 }
 
 /**
+ * Doublings of the wait at most (64 times DRIFT_RETRAIN_AFTER_SECONDS: 16 hours at its default of
+ * 15 minutes) between retrains that leave the same version served.
+ */
+export const MAX_BACKOFF_DOUBLINGS = 6;
+
+/** A model's score drift now: the PSI (null while the window is too small) and the version it is of. */
+export interface ModelDrift {
+  psi: number | null;
+  version: string;
+}
+
+/**
  * Drift-triggered retraining: when a model's score PSI stays above `psi` for `afterMs`, enqueue a
  * retrain with the served version's config, which then goes through the quality gate. At most one
  * retrain per model is pending (deduplicated by the queue, across replicas in distributed mode);
  * every retrain enqueued is logged and counted once, by the replica that enqueued it.
+ *
+ * A retrain that leaves the same version served (its records and config unchanged, refused by the
+ * gate, or failed) cannot lower the drift, which then stays high: each further retrain of that
+ * version waits twice as long as the one before (afterMs, 2 afterMs, 4 afterMs, ... up to
+ * 2^{@link MAX_BACKOFF_DOUBLINGS} afterMs), so a lasting shift upstream or a reference full of
+ * anomalies does not cost a full training every period forever. A new version served starts over.
  */
 export class DriftRetrainer {
   private readonly aboveSince = new Map<string, number>();
+  /** Per model: the version drift retrains were enqueued for, and how many since it was served. */
+  private readonly streaks = new Map<string, { version: string; count: number }>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -23,8 +43,8 @@ export class DriftRetrainer {
       policies: readonly DriftPolicy[];
       psi: number;
       afterMs: number;
-      /** The model's current score PSI, or null when its window is too small to say. */
-      drift: (model: string) => number | null;
+      /** The model's current score drift, or null when it has no window. */
+      drift: (model: string) => ModelDrift | null;
       /** The training config of the version being served (a retrain keeps it). */
       configOf: (model: string) => Promise<unknown>;
       queue: JobQueue;
@@ -33,27 +53,38 @@ export class DriftRetrainer {
     },
   ) {}
 
+  /** How long drift must stay high before the next retrain of `version`. */
+  waitMs(model: string, version: string): number {
+    const streak = this.streaks.get(model);
+    const count = streak?.version === version ? streak.count : 0;
+    return this.deps.afterMs * 2 ** Math.min(count, MAX_BACKOFF_DOUBLINGS);
+  }
+
   /** Checks every policy now; returns the models a retrain was enqueued for. */
   async check(now = Date.now()): Promise<string[]> {
     const triggered: string[] = [];
     for (const { model, dataset } of this.deps.policies) {
-      const psi = this.deps.drift(model);
-      if (psi === null || !(psi > this.deps.psi)) {
+      const drift = this.deps.drift(model);
+      const psi = drift?.psi ?? null;
+      if (drift === null || psi === null || !(psi > this.deps.psi)) {
         this.aboveSince.delete(model);
         continue;
       }
       const since = this.aboveSince.get(model) ?? now;
       this.aboveSince.set(model, since);
-      if (now - since < this.deps.afterMs) continue;
+      const wait = this.waitMs(model, drift.version);
+      if (now - since < wait) continue;
       try {
         const job = await this.deps.queue.enqueue({ kind: 'train', model, dataset, config: await this.deps.configOf(model), trigger: 'drift' }, { dedupeKey: `drift-retrain:${model}` });
-        // A retrain is still pending (enqueued here earlier, or by another replica): the queue
-        // handed it back. Only the replica whose enqueue created the job counts the trigger.
-        if (!job.created) continue;
-        // Drift must stay high for the whole period again before the next trigger.
+        // Created here, or still pending from an earlier trigger (here or on another replica): a
+        // retrain of this version is under way either way. Drift must stay high for the next,
+        // longer wait before another; only the replica whose enqueue created the job counts it.
         this.aboveSince.delete(model);
+        const streak = this.streaks.get(model);
+        this.streaks.set(model, { version: drift.version, count: (streak?.version === drift.version ? streak.count : 0) + 1 });
+        if (!job.created) continue;
         this.deps.onTrigger(model);
-        this.deps.logger.warn({ model, dataset, psi, jobId: job.id }, 'drift stayed high: retrain enqueued');
+        this.deps.logger.warn({ model, dataset, psi, jobId: job.id, nextWaitSeconds: this.waitMs(model, drift.version) / 1000 }, 'drift stayed high: retrain enqueued');
         triggered.push(model);
       } catch (e: unknown) {
         this.deps.logger.error({ model, err: messageOf(e) }, 'drift retrain not enqueued');

@@ -1,0 +1,90 @@
+import pino from 'pino';
+import { DriftRetrainer, MAX_BACKOFF_DOUBLINGS, type ModelDrift } from '../../../src/queue/drift-retrainer';
+import type { JobInfo, JobQueue } from '../../../src/queue';
+
+const AFTER = 60_000;
+
+/** A retrainer of model m on drift that stays at `drift` (changeable), against a queue whose jobs end at once unless `pending`. */
+function setUp() {
+  const state: { drift: ModelDrift | null; pending: boolean; enqueued: number; counted: number } = { drift: { psi: 1, version: 'v1' }, pending: false, enqueued: 0, counted: 0 };
+  const queue = {
+    enqueue: async () => {
+      state.enqueued++;
+      return { id: `job-${state.enqueued}`, created: !state.pending } as JobInfo & { created: boolean };
+    },
+  } as unknown as JobQueue;
+  const retrainer = new DriftRetrainer({
+    policies: [{ model: 'm', dataset: 'd' }],
+    psi: 0.25,
+    afterMs: AFTER,
+    drift: () => state.drift,
+    configOf: async () => ({}),
+    queue,
+    logger: pino({ level: 'silent' }),
+    onTrigger: () => state.counted++,
+  });
+  return { state, retrainer };
+}
+
+/** The times at which checks every second from `from` to `to` trigger a retrain. */
+async function triggers(retrainer: DriftRetrainer, from: number, to: number): Promise<number[]> {
+  const at: number[] = [];
+  for (let t = from; t <= to; t += 1000) if ((await retrainer.check(t)).length > 0) at.push(t);
+  return at;
+}
+
+describe('DriftRetrainer', () => {
+  it('retrains a version whose drift stays high after afterMs, then waits twice as long each time the same version stays served', async () => {
+    const { state, retrainer } = setUp();
+    const at = await triggers(retrainer, 0, 16 * AFTER);
+    // afterMs, then 2, 4 and 8 afterMs of drift from the check after each trigger (checks are 1 s apart).
+    expect(at).toEqual([AFTER, 3 * AFTER + 1000, 7 * AFTER + 2000, 15 * AFTER + 3000]);
+    expect(state.counted).toBe(4);
+    // The wait stops doubling at 2^MAX_BACKOFF_DOUBLINGS afterMs.
+    let t = 20 * AFTER;
+    for (let i = 0; i < 2 * MAX_BACKOFF_DOUBLINGS; i++) {
+      await retrainer.check(t);
+      t += retrainer.waitMs('m', 'v1');
+      expect(await retrainer.check(t)).toEqual(['m']);
+      t += 1000;
+    }
+    expect(retrainer.waitMs('m', 'v1')).toBe(AFTER * 2 ** MAX_BACKOFF_DOUBLINGS);
+  });
+
+  it('starts over when a new version is served; after drift falls and rises again the wait runs from the rise', async () => {
+    const { state, retrainer } = setUp();
+    expect(await triggers(retrainer, 0, 4 * AFTER)).toEqual([AFTER, 3 * AFTER + 1000]);
+    // The retrain made a new version, whose window starts empty (no PSI), then drifts too: it is
+    // judged after afterMs again.
+    state.drift = null;
+    expect(await triggers(retrainer, 4 * AFTER, 4 * AFTER)).toEqual([]);
+    state.drift = { psi: 1, version: 'v2' };
+    expect(await triggers(retrainer, 4 * AFTER + 1000, 5 * AFTER + 1000)).toEqual([5 * AFTER + 1000]);
+    // Drift falls, then rises again: the (doubled) wait runs from the rise.
+    state.drift = { psi: 0.05, version: 'v2' };
+    expect(await triggers(retrainer, 5 * AFTER + 2000, 6 * AFTER)).toEqual([]);
+    state.drift = { psi: 1, version: 'v2' };
+    expect(await triggers(retrainer, 6 * AFTER + 1000, 9 * AFTER + 1000)).toEqual([8 * AFTER + 1000]);
+  });
+
+  it('backs off as well when the retrain is still pending from another replica, without counting it', async () => {
+    const { state, retrainer } = setUp();
+    state.pending = true;
+    expect(await triggers(retrainer, 0, 4 * AFTER)).toEqual([]);
+    // Asked at afterMs and 3 afterMs: the queue handed back the pending job both times.
+    expect(state.enqueued).toBe(2);
+    expect(state.counted).toBe(0);
+    expect(retrainer.waitMs('m', 'v1')).toBe(4 * AFTER);
+  });
+
+  it('never retrains without a window or with drift below the line', async () => {
+    const { state, retrainer } = setUp();
+    state.drift = null;
+    expect(await triggers(retrainer, 0, 3 * AFTER)).toEqual([]);
+    state.drift = { psi: null, version: 'v1' };
+    expect(await triggers(retrainer, 3 * AFTER, 6 * AFTER)).toEqual([]);
+    state.drift = { psi: 0.2, version: 'v1' };
+    expect(await triggers(retrainer, 6 * AFTER, 9 * AFTER)).toEqual([]);
+    expect(state.enqueued).toBe(0);
+  });
+});
