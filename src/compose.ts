@@ -7,7 +7,7 @@ import { type AppDeps, createApp } from './api';
 import { ModelCache, ScoringThreads, type ServedModel } from './serving';
 import { qualityGateOf, type Settings } from './config';
 import { messageOf } from './nce';
-import { createMetrics, DEFAULT_RECENT_TRAFFIC, driftReferenceOf, type Metrics, type ServedModelInfo } from './metrics';
+import { createMetrics, DEFAULT_RECENT_TRAFFIC, driftReferenceOf, type Metrics, type ServedModelInfo, trainingOutcome } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
 import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, makeFolder, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
 
@@ -59,8 +59,9 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
     keepVersions: settings.MODEL_KEEP_VERSIONS,
     journal: join(settings.MODELS_DIR, '.jobs'),
     onFinished: (job: JobInfo, seconds: number) => {
-      metrics.trainingJobs.inc({ outcome: job.state });
-      metrics.trainingDuration.observe({ outcome: job.state }, seconds);
+      const outcome = trainingOutcome(job.state === 'completed' ? 'completed' : 'failed', job.error?.code);
+      metrics.trainingJobs.inc({ outcome });
+      metrics.trainingDuration.observe({ outcome }, seconds);
       // A new current version: scoring switches to it now, not at the cache's next check.
       if (job.result?.promoted) models.announce(job.result.model);
     },

@@ -6,10 +6,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { Worker } from 'bullmq';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { settingsOrExit } from '../src/config';
-import { createTrainingMetrics, type TrainingMetrics } from '../src/metrics';
-import { QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
+import { createTrainingMetrics, type TrainingMetrics, type TrainingOutcome, trainingOutcome } from '../src/metrics';
+import { failureCode, QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
 import { openRedis } from '../src/store';
 import { createLogger } from '../src/logger';
 
@@ -41,11 +41,13 @@ async function main(): Promise<void> {
   });
   worker.on('active', (job) => logger.info({ jobId: job.id, model: job.data.model, attempt: job.attemptsMade + 1 }, 'training started'));
   worker.on('completed', (job) => {
-    count(metrics, 'completed', job);
+    count(metrics, trainingOutcome('completed'), job);
     logger.info({ jobId: job.id, model: job.data.model, result: job.returnvalue }, 'training completed');
   });
   worker.on('failed', (job, err) => {
-    count(metrics, 'failed', job);
+    // Runs again when attempts are left and the error is not one that fails at once.
+    const again = job !== undefined && !(err instanceof UnrecoverableError) && err.name !== 'UnrecoverableError' && job.attemptsMade < (job.opts.attempts ?? 1);
+    count(metrics, trainingOutcome('failed', failureCode(err.message), again), job);
     // The error with its stack (pino's serializer): for a job that failed on a bug, the stack is
     // the only trace of where; for bad data, the message names the record and field.
     logger.warn({ jobId: job?.id, model: job?.data.model, reason: err.message, err }, 'training failed');
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
 }
 
 /** One finished run of a job (a retried failure counts each time). */
-function count(metrics: TrainingMetrics, outcome: 'completed' | 'failed', job: { processedOn?: number; finishedOn?: number } | undefined): void {
+function count(metrics: TrainingMetrics, outcome: TrainingOutcome, job: { processedOn?: number; finishedOn?: number } | undefined): void {
   metrics.trainingJobs.inc({ outcome });
   if (job?.processedOn) metrics.trainingDuration.observe({ outcome }, ((job.finishedOn ?? Date.now()) - job.processedOn) / 1000);
 }

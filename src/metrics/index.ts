@@ -55,6 +55,21 @@ const SCORE_BUCKETS = [-200, -100, -50, -30, -20, -15, -10, -7.5, -5, -2.5, 0, 2
 /** Buckets of the percentile: the same for every model, uniform when nothing has drifted. */
 const PERCENTILE_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
 
+/**
+ * How a run of a training job ended: `completed`; `failed` for good (bad input, or out of
+ * attempts); `retried` (a transient failure, such as Redis away, with attempts left); `cancelled`
+ * (its model was deleted meanwhile, MODEL_DELETED, as the user asked). Only `failed` needs anyone.
+ */
+export const TRAINING_OUTCOMES = ['completed', 'failed', 'retried', 'cancelled'] as const;
+export type TrainingOutcome = (typeof TRAINING_OUTCOMES)[number];
+
+/** The outcome of a run that ended in `state`, with the error's code and whether it runs again. */
+export function trainingOutcome(state: 'completed' | 'failed', code?: string, retried = false): TrainingOutcome {
+  if (state === 'completed') return 'completed';
+  if (code === 'MODEL_DELETED') return 'cancelled';
+  return retried ? 'retried' : 'failed';
+}
+
 /** Training outcomes: the API process counts them in embedded mode, `npm run worker` in distributed mode. */
 export interface TrainingMetrics {
   registry: Registry;
@@ -63,8 +78,16 @@ export interface TrainingMetrics {
 }
 
 function training(registry: Registry): Omit<TrainingMetrics, 'registry'> {
+  const trainingJobs = new Counter({
+    name: 'nce_ood_training_jobs_total',
+    help: 'Runs of training jobs by outcome: completed, failed (for good), retried (a transient failure with attempts left), cancelled (model deleted)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  // Every outcome from 0, so that increase() sees a new process's first failure.
+  for (const outcome of TRAINING_OUTCOMES) trainingJobs.inc({ outcome }, 0);
   return {
-    trainingJobs: new Counter({ name: 'nce_ood_training_jobs_total', help: 'Training jobs by outcome', labelNames: ['outcome'], registers: [registry] }),
+    trainingJobs,
     trainingDuration: new Histogram({
       name: 'nce_ood_training_duration_seconds',
       help: 'Training job duration by outcome',
@@ -152,6 +175,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
     labelNames: ['path'],
     registers,
   });
+  for (const path of ['thread', 'in_place', 'thread_failed']) scoredBatches.inc({ path }, 0);
   const score = new RecordHistogram('nce_ood_score', 'OOD score (log density, nats) of scored records', SCORE_BUCKETS, registers);
   const scorePercentile = new RecordHistogram(
     'nce_ood_score_percentile',

@@ -309,6 +309,9 @@ async function fitClassifier(
       const p: EpochProgress = { pass, epoch, epochs: config.epochs, loss, valLoss, valAuc, seconds: (Date.now() - t0) / 1000, ...(partner ? { partner } : {}) };
       history.push(p);
       options.onEpoch?.(p);
+      // A turn of the event loop between epochs: a training process whose parent died (its
+      // 'disconnect' handler) or a thread asked to stop hears of it within an epoch, not at the end.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (valLoss < best.valLoss - 1e-4) best = { valLoss, epoch, weights: averaged, valAuc };
       else if (epoch - best.epoch >= config.patience) break;
     }

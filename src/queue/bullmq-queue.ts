@@ -31,6 +31,11 @@ export function failedReason(code: string, message: string): string {
 
 const REASON = /^\[([A-Z_]+)\] ([\s\S]*)$/;
 
+/** The error code a failed reason starts with (see {@link failedReason}), if any. */
+export function failureCode(reason: string): string | undefined {
+  return REASON.exec(reason)?.[1];
+}
+
 /** Distributed mode's queue: jobs live in Redis, workers anywhere run them. */
 export class BullMqQueue implements JobQueue {
   constructor(
@@ -73,10 +78,10 @@ export class BullMqQueue implements JobQueue {
     return selectJobs(found.flat(), filter);
   }
 
-  async counts(): Promise<Record<JobState, number>> {
+  async counts(): Promise<Record<JobState, number> & { delayed: number }> {
     const c = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'waiting-children', 'active', 'completed', 'failed');
     const n = (k: string): number => c[k] ?? 0;
-    return { queued: n('waiting') + n('delayed') + n('prioritized') + n('waiting-children'), running: n('active'), completed: n('completed'), failed: n('failed') };
+    return { queued: n('waiting') + n('prioritized') + n('waiting-children'), delayed: n('delayed'), running: n('active'), completed: n('completed'), failed: n('failed') };
   }
 
   /** Closes this process's connection; jobs stay queued for the workers. */

@@ -69,8 +69,12 @@ export interface JobQueue {
   get(id: string): Promise<JobInfo | null>;
   /** Jobs newest first, at most `limit`, those of `model` and in `state` when given (per-epoch progress left out). */
   list(filter: JobFilter): Promise<JobInfo[]>;
-  /** How many jobs are in each state (finished ones as far as they are kept). */
-  counts(): Promise<Record<JobState, number>>;
+  /**
+   * How many jobs are in each state (finished ones as far as they are kept). Distributed mode
+   * also counts `delayed` apart: jobs waiting for their time (a schedule's next run, a retry's
+   * backoff), which are not in `queued` here though `GET /v1/jobs` lists them as queued.
+   */
+  counts(): Promise<Record<JobState, number> & { delayed?: number }>;
   /** Waits for the running job, then stops taking jobs. */
   close(): Promise<void>;
 }

@@ -57,6 +57,8 @@ interface Entry {
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<ServedModel>>();
+  /** Models announced while a load of them ran: that load may have read the version before the change. */
+  private readonly announcedDuringLoad = new Set<string>();
 
   constructor(
     private readonly store: ModelStore,
@@ -83,7 +85,10 @@ export class ModelCache {
     const entry = this.entries.get(name);
     let pending = this.loading.get(name);
     if (!pending) {
-      pending = this.refresh(name, entry).finally(() => this.loading.delete(name));
+      pending = this.refresh(name, entry).finally(() => {
+        this.loading.delete(name);
+        if (this.announcedDuringLoad.delete(name)) this.announce(name);
+      });
       this.loading.set(name, pending);
     }
     return pending;
@@ -92,9 +97,15 @@ export class ModelCache {
   /**
    * A model's current version changed (a promote or delete here, or elsewhere: distributed mode's
    * pub/sub): no request scores with the loaded version without asking the store again, and the
-   * new one is loaded now, in the background.
+   * new one is loaded now, in the background; announced during a load, once that load ends.
    */
   announce(name: string): void {
+    // A load under way may have read the current version before this change: once it ends, the
+    // store is asked again (promotes in quick succession must leave the last one served).
+    if (this.loading.has(name)) {
+      this.announcedDuringLoad.add(name);
+      return;
+    }
     const entry = this.entries.get(name);
     if (!entry) return;
     entry.checkedAt = 0;

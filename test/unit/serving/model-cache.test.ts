@@ -67,4 +67,46 @@ describe('ModelCache', () => {
       cache.dispose();
     }
   });
+
+  it('a promote announced while a load of an earlier one runs is served once that load ends, not left behind', async () => {
+    const v1 = await store.currentVersion('b');
+    const v2 = await store.save('b', artifact);
+    const v3 = await store.save('b', artifact);
+    // The registry says v3 is current, but the first load reads v2 (a promote that landed while it
+    // loaded): the second announcement must not be lost.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let reads = 0;
+    const slow = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'currentVersion') {
+          return async (n: string) => {
+            reads++;
+            if (reads === 2) {
+              await gate;
+              return v2;
+            }
+            return target.currentVersion(n);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const swaps: string[] = [];
+    const cache = new ModelCache(slow, pino({ level: 'silent' }), (m) => swaps.push(m.version));
+    try {
+      await store.promote('b', v1 as string);
+      expect((await cache.get('b')).version).toBe(v1);
+      await store.promote('b', v3);
+      cache.announce('b'); // this load reads v2 (held at the gate)
+      cache.announce('b'); // announced during that load
+      release();
+      for (let i = 0; i < 100 && cache.fresh('b')?.version !== v3; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(cache.fresh('b')?.version).toBe(v3);
+      expect(swaps).toEqual([v1, v2, v3]);
+    } finally {
+      cache.dispose();
+    }
+  });
 });
