@@ -148,6 +148,34 @@ describe('the Helm chart', () => {
     expect(r.stderr).toContain(says);
   });
 
+  it.each([
+    ['/', ['/'], 'ingress path / would publish /metrics'],
+    ['/ui', ['/v1', '/ui'], 'ingress path /ui would publish /ui/'],
+  ])('refuses to render an ingress path %s that publishes what stays inside the cluster', (_label, paths, says) => {
+    const r = helm('template', 'ood', CHART, ...KUBE, '--set', 'ingress.enabled=true', '--set', 'ingress.hosts[0].host=a.example', '--set', `ingress.hosts[0].paths={${paths.join(',')}}`);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(says);
+  });
+
+  it('restarts pods when a secret changes, caps Redis memory below its limit, and probes the worker', () => {
+    const checksums = (key: string): string[] =>
+      render('--set', `secrets.apiKeys=admin:${key}`)
+        .filter((d) => d.kind === 'Deployment' && d.metadata.name !== 'ood-nce-ood-redis')
+        .map((d) => (d as never as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations['checksum/secret'] as string);
+    const [a, b] = [checksums('aaaaaaaaaaaaaaaa'), checksums('bbbbbbbbbbbbbbbb')];
+    expect(a).toHaveLength(2);
+    for (let i = 0; i < 2; i++) expect(a[i]).not.toBe(b[i]);
+    const docs = render();
+    const redis = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'ood-nce-ood-redis') as never as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+    const args = redis.spec.template.spec.containers[0]?.args ?? [];
+    expect(args[args.indexOf('--maxmemory') + 1]).toBe('384mb');
+    expect(args[args.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
+    const worker = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'ood-nce-ood-worker') as never as { spec: { template: { spec: { containers: { livenessProbe: { httpGet: { path: string; port: string } } }[] } } } };
+    expect(worker.spec.template.spec.containers[0]?.livenessProbe.httpGet).toEqual({ path: '/metrics', port: 'metrics' });
+    // Behind the user's own authentication, "/" may be published.
+    expect(render('--set', 'ingress.enabled=true', '--set', 'ingress.hosts[0].host=a.example', '--set', 'ingress.hosts[0].paths={/}', '--set', 'ingress.exposeInternal=true').some((d) => d.kind === 'Ingress')).toBe(true);
+  });
+
   it('refuses to render without any Redis', () => {
     const r = helm('template', 'ood', CHART, ...KUBE, '--set', 'redis.enabled=false');
     expect(r.status).not.toBe(0);
