@@ -7,6 +7,7 @@ import { type AppDeps, createApp } from './api';
 import { ModelCache, ScoringThreads, type ServedModel } from './serving';
 import { qualityGateOf, type Settings } from './config';
 import { messageOf } from './nce';
+import { outageLog } from './logger';
 import { createMetrics, DEFAULT_RECENT_TRAFFIC, driftReferenceOf, type Metrics, type ServedModelInfo, trainingOutcome } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
 import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, makeFolder, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
@@ -100,7 +101,9 @@ export async function composeDistributed(settings: Settings, url: string, logger
   });
   await subscriber.subscribe(redisKeys.modelEvents);
   const bull = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redis, prefix: QUEUE_PREFIX });
-  bull.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+  const queueOutage = outageLog(logger, { down: 'Redis is unreachable: training requests fail with 503 until it is back', up: 'Redis is reachable again' });
+  bull.on('error', (err) => queueOutage.down(err.message));
+  redis.on('ready', () => queueOutage.up());
   // BullMQ builds its job-scheduler helper on first use and then waits for the connection without a
   // timeout: built now, while Redis is there, a schedule request during an outage fails at once.
   const jobScheduler = await bull.jobScheduler;

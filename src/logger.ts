@@ -24,3 +24,23 @@ function errorWithoutData(e: unknown): unknown {
 export function createLogger(level: string, service = 'nce-ood', destination?: DestinationStream): Logger {
   return pino({ level, base: { service }, serializers: { err: errorWithoutData } }, destination);
 }
+
+/**
+ * Logs a dependency's outage once: `down` warns (`messages.down`) at the first failure of an
+ * outage and is quiet for the rest (a client retrying every second would otherwise log each try),
+ * `up` says `messages.up` when it is back.
+ */
+export function outageLog(logger: Logger, messages: { down: string; up: string }): { down: (reason: string) => void; up: () => void } {
+  let out = false;
+  return {
+    down(reason) {
+      if (out) return;
+      out = true;
+      logger.warn({ reason }, messages.down);
+    },
+    up() {
+      if (out) logger.info(messages.up);
+      out = false;
+    },
+  };
+}

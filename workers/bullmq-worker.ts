@@ -11,7 +11,7 @@ import { settingsOrExit } from '../src/config';
 import { createTrainingMetrics, type TrainingMetrics, type TrainingOutcome, trainingOutcome } from '../src/metrics';
 import { failureCode, QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
 import { openRedis } from '../src/store';
-import { createLogger } from '../src/logger';
+import { createLogger, outageLog } from '../src/logger';
 
 async function main(): Promise<void> {
   const settings = settingsOrExit();
@@ -53,19 +53,12 @@ async function main(): Promise<void> {
     logger.warn({ jobId: job?.id, model: job?.data.model, reason: err.message, err }, 'training failed');
   });
   // While Redis is away every reconnect attempt fails: one warning per outage, not an error each.
-  let outage = false;
+  const outage = outageLog(logger, { down: 'Redis is unreachable: the worker waits for it', up: 'Redis is reachable again' });
   worker.on('error', (err) => {
-    if (connection.status === 'ready') {
-      logger.error({ err }, 'worker error');
-    } else if (!outage) {
-      outage = true;
-      logger.warn({ reason: err.message }, 'Redis is unreachable: the worker waits for it');
-    }
+    if (connection.status === 'ready') logger.error({ err }, 'worker error');
+    else outage.down(err.message);
   });
-  connection.on('ready', () => {
-    if (outage) logger.info('Redis is reachable again');
-    outage = false;
-  });
+  connection.on('ready', () => outage.up());
   await worker.waitUntilReady();
   logger.info({ queue: QUEUE_NAME, concurrency: settings.WORKER_CONCURRENCY }, 'nce-ood worker ready');
 

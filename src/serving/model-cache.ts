@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { outageLog } from '../logger';
 import { Detector, type Manifest, messageOf, NceError } from '../nce';
 import type { ModelStore } from '../store';
 import { AppError } from '../errors';
@@ -59,6 +60,8 @@ export class ModelCache {
   private readonly loading = new Map<string, Promise<ServedModel>>();
   /** Models announced while a load of them ran: that load may have read the version before the change. */
   private readonly announcedDuringLoad = new Set<string>();
+  /** The registry's outages, logged once each (refreshes ask it every few seconds per model). */
+  private readonly registryOutage: ReturnType<typeof outageLog>;
 
   constructor(
     private readonly store: ModelStore,
@@ -66,7 +69,9 @@ export class ModelCache {
     private readonly onSwap: (m: ServedModel, previous: ServedModel | undefined) => void = () => undefined,
     private readonly onGone: (name: string) => void = () => undefined,
     private readonly maxModels = Infinity,
-  ) {}
+  ) {
+    this.registryOutage = outageLog(logger, { down: 'model registry unreachable: serving the loaded versions', up: 'model registry reachable again' });
+  }
 
   /** The model to score with when it is loaded and recently checked; else undefined (use {@link ModelCache.get}). */
   fresh(name: string): ServedModel | undefined {
@@ -137,10 +142,11 @@ export class ModelCache {
     let version: string | null;
     try {
       version = await this.store.currentVersion(name);
+      this.registryOutage.up();
     } catch (e: unknown) {
       // The registry is unreachable (Redis down): keep scoring with the version we hold.
       if (!entry) throw new AppError('MODEL_UNAVAILABLE', `model "${name}" cannot be loaded: the model registry is unreachable`, undefined, { cause: e });
-      this.logger.warn({ model: name, err: messageOf(e) }, 'model registry unreachable: serving the loaded version');
+      this.registryOutage.down(messageOf(e));
       entry.checkedAt = Date.now();
       return entry.served;
     }

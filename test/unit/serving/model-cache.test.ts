@@ -109,4 +109,33 @@ describe('ModelCache', () => {
       cache.dispose();
     }
   });
+
+  it('during a registry outage serves the loaded version and says so once, not at every refresh, and once more when it is back', async () => {
+    let down = false;
+    const flaky = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'currentVersion') return async (n: string) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : target.currentVersion(n));
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const lines: { msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
+    const cache = new ModelCache(flaky, logger);
+    try {
+      const loaded = await cache.get('c');
+      down = true;
+      for (let i = 0; i < 5; i++) {
+        cache.announce('c');
+        expect((await cache.get('c')).version).toBe(loaded.version);
+      }
+      down = false;
+      cache.announce('c');
+      await cache.get('c');
+      const said = lines.map((l) => l.msg).filter((m) => m.startsWith('model registry'));
+      expect(said).toEqual(['model registry unreachable: serving the loaded versions', 'model registry reachable again']);
+    } finally {
+      cache.dispose();
+    }
+  });
 });
