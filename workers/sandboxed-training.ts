@@ -7,7 +7,10 @@ import { loadSettings, qualityGateOf } from '../src/config';
 import { describe } from '../src/errors';
 import { type EpochProgress, initBackend, messageOf } from '../src/nce';
 import { failedReason, type JobPayload, type JobProgress, type JobResult, runTrainJob, trainArtifact } from '../src/queue';
-import { openRedis, RedisDatasetStore, RedisModelStore } from '../src/store';
+import { openRedis, RedisDatasetStore, RedisModelStore, whenConnected } from '../src/store';
+
+/** How long a job waits for this child's Redis connection to come back before it fails (and is retried). */
+const REDIS_WAIT_MS = 15_000;
 
 // The worker died (even by SIGKILL): stop too, its job goes back to the queue when its lock lapses.
 process.on('disconnect', () => process.exit(1));
@@ -24,6 +27,7 @@ async function open() {
     throw e;
   }
   return {
+    redis,
     datasets: new RedisDatasetStore(redis),
     models: new RedisModelStore(redis),
     gate: qualityGateOf(settings),
@@ -42,6 +46,9 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
       throw e;
     });
     const deps = await opened;
+    // After a Redis outage this child's connection may still be reconnecting when the next job
+    // arrives: wait for it rather than spend one of the job's attempts on a failed first read.
+    await whenConnected(deps.redis, REDIS_WAIT_MS);
     const epochs: EpochProgress[] = [];
     return await runTrainJob(job.data, {
       ...deps,

@@ -34,6 +34,27 @@ export async function openRedis(url: string, role: RedisRole): Promise<Redis> {
   return redis;
 }
 
+/**
+ * Resolves when `redis` is connected, waiting up to `ms` while it reconnects (after an outage a
+ * client may still be reconnecting when work arrives: its commands would fail at once, with the
+ * offline queue off); rejects with STORE_UNAVAILABLE after that.
+ */
+export async function whenConnected(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      redis.off('ready', done);
+      reject(storeUnavailable(new Error(`Redis not connected after ${ms} ms (status ${redis.status})`)));
+    }, ms);
+    redis.on('ready', done);
+  });
+}
+
 /** The error of a store call made while Redis is unreachable (the API answers 503); the client's own error is its cause. */
 function storeUnavailable(cause: unknown): AppError {
   return new AppError('STORE_UNAVAILABLE', 'the store (Redis) is unreachable; scoring with loaded models continues', undefined, { cause });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
-import { type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys } from '../../src/store';
+import { type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { runTrainJob } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
@@ -343,5 +343,29 @@ describe('redis model store', () => {
       { model: name, version: null },
     ]);
     await sub.quit();
+  });
+});
+
+describe('whenConnected', () => {
+  it('waits for a client that is reconnecting after an outage, and gives up with STORE_UNAVAILABLE when Redis stays away', async () => {
+    const server = await startRedis();
+    const client = await openRedis(server.url, 'commands');
+    try {
+      await expect(whenConnected(client, 100)).resolves.toBeUndefined();
+      await server.stop();
+      for (let i = 0; i < 100 && client.status === 'ready'; i++) await new Promise((r) => setTimeout(r, 20));
+      await expect(whenConnected(client, 200)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      // Back on the same port: the waiting caller goes on once the client has reconnected.
+      const waiting = whenConnected(client, 15_000);
+      const again = await startRedis({ port: server.port });
+      try {
+        await expect(waiting).resolves.toBeUndefined();
+        expect(await client.ping()).toBe('PONG');
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      client.disconnect();
+    }
   });
 });
