@@ -79,7 +79,12 @@ describe('scoring threads', () => {
     const [fallback, reference] = await Promise.all([request(app).post(`/v1/models/${name}/score`).send({ records }), post(inPlace, { records })]);
     expect(fallback.status).toBe(200);
     expect(fallback.text).toBe(reference.text);
-    expect((await metrics.scoredBatches.get()).values.map((v) => [v.labels.path, v.value])).toEqual([['thread_failed', 1]]);
+    // Every path is exported from 0; only the failed thread's went up.
+    expect((await metrics.scoredBatches.get()).values.map((v) => [v.labels.path, v.value])).toEqual([
+      ['thread', 0],
+      ['in_place', 0],
+      ['thread_failed', 1],
+    ]);
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, model: name, err: 'scoring thread exited with code 1', msg: 'scoring thread failed; the batch is scored in place' });
     // An explained batch falls back in place too, with its contributions.
