@@ -7,7 +7,7 @@ import { loadSettings, qualityGateOf } from '../src/config';
 import { describe } from '../src/errors';
 import { type EpochProgress, initBackend, messageOf } from '../src/nce';
 import { failedReason, type JobPayload, type JobProgress, type JobResult, runTrainJob, trainArtifact } from '../src/queue';
-import { openRedis, RedisDatasetStore, RedisModelStore, whenConnected } from '../src/store';
+import { guardRedis, openRedis, RedisDatasetStore, RedisModelStore, whenConnected } from '../src/store';
 
 /** How long a job waits for this child's Redis connection to come back before it fails (and is retried). */
 const REDIS_WAIT_MS = 15_000;
@@ -28,8 +28,9 @@ async function open() {
   }
   return {
     redis,
-    datasets: new RedisDatasetStore(redis),
-    models: new RedisModelStore(redis),
+    // Guarded as the API's are: a full Redis is STORAGE_FULL, a lost connection STORE_UNAVAILABLE.
+    datasets: guardRedis(new RedisDatasetStore(redis), redis),
+    models: guardRedis(new RedisModelStore(redis), redis),
     gate: qualityGateOf(settings),
     keepVersions: settings.MODEL_KEEP_VERSIONS,
     backend,

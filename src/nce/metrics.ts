@@ -47,5 +47,6 @@ export function auprc(scores: ArrayLike<number>, labels: ArrayLike<number>): num
     ap += (tpGroup / totalPos) * (tp / (j + 1));
     i = j + 1;
   }
-  return ap;
+  // The sum of shares of 1 can round to a hair above it.
+  return Math.min(1, ap);
 }

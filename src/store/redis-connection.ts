@@ -68,8 +68,29 @@ function lostConnection(e: unknown): boolean {
 }
 
 /**
+ * Redis refusing a write: at `maxmemory` with noeviction ("OOM command not allowed", also inside a
+ * script or as the reason an EXEC was aborted), or as a read-only replica.
+ */
+function refusedWrite(e: unknown): 'STORAGE_FULL' | 'STORE_UNAVAILABLE' | null {
+  if (!(e instanceof Error)) return null;
+  const reasons = [e.message, ...((e as { previousErrors?: Error[] }).previousErrors ?? []).map((p) => p.message)].join(' ');
+  if (/\bOOM command not allowed\b/.test(reasons)) return 'STORAGE_FULL';
+  if (/\bREADONLY\b/.test(reasons)) return 'STORE_UNAVAILABLE';
+  return null;
+}
+
+/** The AppError for a client error that says the store cannot take writes now, or the error itself. */
+function asStoreCondition(e: unknown): unknown {
+  const refused = refusedWrite(e);
+  if (refused === 'STORAGE_FULL') return new AppError('STORAGE_FULL', 'the store (Redis) is full (maxmemory): nothing was changed', undefined, { cause: e });
+  if (refused === 'STORE_UNAVAILABLE') return new AppError('STORE_UNAVAILABLE', 'the store (Redis) is a read-only replica: nothing was changed', undefined, { cause: e });
+  return e;
+}
+
+/**
  * Wraps an object whose async methods talk to `redis`: a call made or failing while the connection
- * is not ready throws STORE_UNAVAILABLE instead of the client's own error. Made while it is not
+ * is not ready throws STORE_UNAVAILABLE instead of the client's own error, and a write Redis
+ * refuses for memory (maxmemory with noeviction) STORAGE_FULL (507), nothing changed. Made while it is not
  * ready, a call fails at once rather than reaching the client: BullMQ builds some helpers on first
  * use (the job scheduler's), and those wait for the connection without a timeout.
  */
@@ -86,7 +107,7 @@ export function guardRedis<T extends object>(target: T, redis: Redis): T {
           return await (value as (...a: unknown[]) => unknown).apply(obj, args);
         } catch (e: unknown) {
           // The connection can drop before the client's status says so: its errors tell too.
-          throw redis.status === 'ready' && !lostConnection(e) ? e : storeUnavailable(e);
+          throw redis.status === 'ready' && !lostConnection(e) ? asStoreCondition(e) : storeUnavailable(e);
         }
       };
     },

@@ -172,6 +172,8 @@ describe('the Helm chart', () => {
     expect(args[args.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
     const worker = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'ood-nce-ood-worker') as never as { spec: { template: { spec: { containers: { livenessProbe: { httpGet: { path: string; port: string } } }[] } } } };
     expect(worker.spec.template.spec.containers[0]?.livenessProbe.httpGet).toEqual({ path: '/metrics', port: 'metrics' });
+    // Prefix paths match whole segments: "/met" publishes nothing of "/metrics".
+    expect(render('--set', 'ingress.enabled=true', '--set', 'ingress.hosts[0].host=a.example', '--set', 'ingress.hosts[0].paths={/met}').some((d) => d.kind === 'Ingress')).toBe(true);
     // Behind the user's own authentication, "/" may be published.
     expect(render('--set', 'ingress.enabled=true', '--set', 'ingress.hosts[0].host=a.example', '--set', 'ingress.hosts[0].paths={/}', '--set', 'ingress.exposeInternal=true').some((d) => d.kind === 'Ingress')).toBe(true);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
-import { type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../../src/store';
+import { type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { runTrainJob } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
@@ -343,6 +343,25 @@ describe('redis model store', () => {
       { model: name, version: null },
     ]);
     await sub.quit();
+  });
+});
+
+describe('a guarded Redis store', () => {
+  it('answers a write that Redis refuses at maxmemory (noeviction) with STORAGE_FULL, and writes nothing', async () => {
+    const datasets = guardRedis(new RedisDatasetStore(redis), redis);
+    const models = guardRedis(new RedisModelStore(redis), redis);
+    const name = `full-${suffix()}`;
+    const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+    await redis.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.config('SET', 'maxmemory', String(used + 64 * 1024));
+    try {
+      await expect(datasets.put(name, ['f0', 'f1'], normalRecords(20_000, 2, 1))).rejects.toMatchObject({ code: 'STORAGE_FULL' });
+      await expect(models.save(name, artifact)).rejects.toMatchObject({ code: 'STORAGE_FULL' });
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+    }
+    expect(await datasets.info(name)).toBeNull();
+    expect(await models.versions(name)).toEqual([]);
   });
 });
 

@@ -15,6 +15,11 @@ describe('auprc', () => {
   it('is the average precision at each positive (hand-computed: (1/1 + 2/3) / 2)', () => {
     expect(auprc([0.9, 0.8, 0.7, 0.1], [1, 0, 1, 0])).toBeCloseTo((1 + 2 / 3) / 2, 12);
   });
+
+  it('is exactly 1 for a perfect ranking, though 49 shares of 1/49 sum to a hair above it', () => {
+    const scores = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(auprc(scores, scores.map((_, i) => (i < 49 ? 1 : 0)))).toBe(1);
+  });
 });
 
 describe('calibrate and percentileOf', () => {
