@@ -164,10 +164,7 @@ function driftRetrainer(settings: Settings, metrics: Metrics, models: ModelCache
     policies: settings.DRIFT_RETRAIN ?? [],
     psi: settings.DRIFT_RETRAIN_PSI,
     afterMs,
-    drift: (model) => {
-      const stats = metrics.drift.stats(model);
-      return stats ? { psi: stats.psi, version: stats.version } : null;
-    },
+    drift: (model) => metrics.drift.stats(model),
     configOf: async (model) => (await models.get(model)).manifest.config,
     queue,
     logger,

@@ -53,11 +53,15 @@ export class DriftRetrainer {
     },
   ) {}
 
+  /** Drift retrains enqueued for `version` of `model` since it was served. */
+  private streak(model: string, version: string): number {
+    const streak = this.streaks.get(model);
+    return streak?.version === version ? streak.count : 0;
+  }
+
   /** How long drift must stay high before the next retrain of `version`. */
   waitMs(model: string, version: string): number {
-    const streak = this.streaks.get(model);
-    const count = streak?.version === version ? streak.count : 0;
-    return this.deps.afterMs * 2 ** Math.min(count, MAX_BACKOFF_DOUBLINGS);
+    return this.deps.afterMs * 2 ** Math.min(this.streak(model, version), MAX_BACKOFF_DOUBLINGS);
   }
 
   /** Checks every policy now; returns the models a retrain was enqueued for. */
@@ -80,8 +84,7 @@ export class DriftRetrainer {
         // retrain of this version is under way either way. Drift must stay high for the next,
         // longer wait before another; only the replica whose enqueue created the job counts it.
         this.aboveSince.delete(model);
-        const streak = this.streaks.get(model);
-        this.streaks.set(model, { version: drift.version, count: (streak?.version === drift.version ? streak.count : 0) + 1 });
+        this.streaks.set(model, { version: drift.version, count: this.streak(model, drift.version) + 1 });
         if (!job.created) continue;
         this.deps.onTrigger(model);
         this.deps.logger.warn({ model, dataset, psi, jobId: job.id, nextWaitSeconds: this.waitMs(model, drift.version) / 1000 }, 'drift stayed high: retrain enqueued');

@@ -98,6 +98,11 @@
     if (live) live.textContent = announce ? text : '';
   }
 
+  /** Says when the page last refreshed (not announced: it changes every few seconds). */
+  function setUpdated() {
+    setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+  }
+
   /** A term and its value in a definition list. */
   function facts(dl, pairs) {
     clear(dl);
@@ -552,7 +557,7 @@
       showSections(true);
       drawModel(c);
       var stale = versionsToo || versionsOf !== c.version || Date.now() - versionsLoadedAt > VERSIONS_REFRESH_MS;
-      setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+      setUpdated();
       if (!stale) return;
       return api('/v1/models/' + encodeURIComponent(name) + '/versions').then(function (v) {
         versionsLoadedAt = Date.now();
@@ -578,7 +583,7 @@
         var summary = clear(byId('summary'));
         summary.appendChild(document.createTextNode('Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. Promote one to serve it.'));
         drawVersions(name, answers[1].versions, answers[0].access);
-        setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+        setUpdated();
       },
       function (e) {
         if (!e || e.status !== 404) throw e;
@@ -602,7 +607,7 @@
       answers[1].datasets.forEach(function (d) {
         datasets.appendChild(h('tr', null, h('th', { scope: 'row', text: d.name }), h('td', { text: String(d.rows) }), h('td', { text: d.columns.join(', ') }), h('td', { text: when(d.updatedAt) })));
       });
-      setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+      setUpdated();
     });
   }
 
