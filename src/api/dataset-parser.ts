@@ -12,11 +12,12 @@ export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string()
 /**
  * The records of a dataset upload, from CSV (header row), NDJSON (one object per line) or JSON
  * (`{records:[...]}`). CSV and NDJSON are parsed as they stream in, at most `limit` bytes; JSON
- * was parsed by the body parser. Every record must carry the same fields as the first (or the CSV
- * header).
+ * was parsed by the body parser. Every record must carry the fields of `dataset` (an append), else
+ * those of the first record (or the CSV header).
+ * @param dataset - the columns of the dataset appended to
  * @throws AppError MALFORMED_BODY naming the line, INVALID_RECORD naming record and field, BODY_TOO_LARGE
  */
-export async function readDatasetBody(req: Request, limit: number): Promise<{ columns: string[]; records: DataRecord[]; lines?: number[] }> {
+export async function readDatasetBody(req: Request, limit: number, dataset?: readonly string[]): Promise<{ columns: string[]; records: DataRecord[]; lines?: number[] }> {
   let columns: string[];
   let records: DataRecord[];
   let lines: number[] | undefined;
@@ -40,7 +41,8 @@ export async function readDatasetBody(req: Request, limit: number): Promise<{ co
   }
   if (records.length === 0) throw new AppError('INVALID_REQUEST', 'the body has no records');
   if (columns.length === 0) throw new AppError('INVALID_RECORD', 'record 0 has no fields', '/records/0');
-  await atCsvLines(lines, () => checkColumns(records, columns));
+  const whose = dataset ? 'the dataset' : lines ? 'the header' : 'record 0';
+  await atCsvLines(lines, () => checkColumns(records, dataset ?? columns, whose));
   return { columns, records, ...(lines ? { lines } : {}) };
 }
 
@@ -76,15 +78,18 @@ function reservedField(records: unknown, offset = 0): void {
   });
 }
 
-/** Every record has exactly `columns`. */
-export function checkColumns(records: readonly DataRecord[], columns: readonly string[]): void {
+/**
+ * Every record has exactly `columns`.
+ * @param whose - what the columns are, for the refusal's words
+ */
+function checkColumns(records: readonly DataRecord[], columns: readonly string[], whose: string): void {
   const want = new Set(columns);
   records.forEach((r, i) => {
     for (const c of columns) {
       if (!Object.prototype.hasOwnProperty.call(r, c)) throw new AppError('INVALID_RECORD', `record ${i} has no field "${c}"`, `/records/${i}/${escapePointer(c)}`);
     }
     for (const k of Object.keys(r)) {
-      if (!want.has(k)) throw new AppError('INVALID_RECORD', `record ${i} has field "${k}", which the dataset does not have`, `/records/${i}/${escapePointer(k)}`);
+      if (!want.has(k)) throw new AppError('INVALID_RECORD', `record ${i} has field "${k}", which ${whose} does not have`, `/records/${i}/${escapePointer(k)}`);
     }
   });
 }

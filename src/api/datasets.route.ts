@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { checkContract, type DatasetStore, withCategories } from '../store';
 import { body } from './request-body';
-import { atCsvLines, checkColumns, readDatasetBody } from './dataset-parser';
+import { atCsvLines, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
 import { validName } from './validation';
 
@@ -23,11 +23,10 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
     const existing = await deps.datasets.info(name);
     if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
-    const body = await readDatasetBody(req, deps.maxBytes);
+    const body = await readDatasetBody(req, deps.maxBytes, existing.columns);
     // A number in a categorical column is stored as its text, as a PUT with ?categorical= stores it.
     const records = withCategories(body.records, (existing.schema ?? []).filter((c) => c.kind === 'categorical').map((c) => c.name));
     const appended = await atCsvLines(body.lines, () => {
-      checkColumns(records, existing.columns);
       // Datasets created before contracts existed have none to check against.
       if (existing.schema) checkContract(existing.schema, records);
       // Appended only to the dataset checked against: a PUT that replaced it meanwhile makes this a 409.

@@ -69,7 +69,7 @@ export const modelAnswer = z
         validationRows: z.number().int(),
         valAuc: z.number(),
         seconds: z.number(),
-        warnings: z.array(z.string()).optional().describe('what in the training data will make the model flag records for a reason likely not meant (a row number or timestamp among the features, a column with one value), one sentence each'),
+        warnings: z.array(z.string()).optional().describe('what in the training data will make the model flag records for a reason likely not meant (a row number or timestamp among the features, a column with one value, too few held-out records to calibrate targetFpr), one sentence each'),
       })
       .strict(),
     dataset: z.object({ fingerprint: z.string(), rows: z.number().int() }).strict(),

@@ -91,7 +91,8 @@ function observe(metrics: Metrics, model: ServedModel, binned: BinnedRecords, sc
   metrics.score.observeMany(model.name, scored.score);
   metrics.scorePercentile.observeMany(model.name, scored.percentile);
   metrics.scoredRecords.inc(labels, scored.score.length);
-  if (scored.flagged) metrics.flaggedRecords.inc(labels, scored.flagged);
+  // Counted from 0, so a healthy model's flagged ratio is 0 rather than no data.
+  metrics.flaggedRecords.inc(labels, scored.flagged);
   metrics.drift.add(binned, scored.percentile);
   metrics.traffic.observe(model.name, model.version, scored.score, scored.flagged);
 }

@@ -11,7 +11,7 @@ export function requestError(issue: z.core.$ZodIssue): AppError {
   const path = issue.path.map((p) => String(p));
   const pointer = '/' + path.map(escapePointer).join('/');
   if (path[0] === 'records' && path.length >= 3) {
-    return new AppError('INVALID_RECORD', `record ${path[1]} field "${path[2]}" must be a number, a string or null`, pointer);
+    return new AppError('INVALID_RECORD', `record ${path[1]} field "${path[2]}" must be a ${outOfRange(issue) ? 'finite number (this one is beyond ±1.8e308)' : 'number, a string or null'}`, pointer);
   }
   if (path[0] === 'records' && path.length === 2) return new AppError('INVALID_RECORD', `record ${path[1]} must be an object`, pointer);
   return new AppError('INVALID_REQUEST', `${path.length ? path.join('.') : 'body'}: ${issue.message}`, pointer === '/' ? '' : pointer);
@@ -69,4 +69,9 @@ export async function checkTrainable(datasets: DatasetStore, dataset: string, co
   if (info.rows < MIN_TRAINING_RECORDS) {
     throw new AppError('INSUFFICIENT_DATA', `dataset "${dataset}" has ${info.rows} records; training needs at least ${MIN_TRAINING_RECORDS}`, '/dataset');
   }
+}
+
+/** Whether a field was refused for a JSON number too large for a double (1e400 parses as Infinity). */
+function outOfRange(issue: z.core.$ZodIssue): boolean {
+  return issue.code === 'invalid_union' && issue.errors.some((branch) => branch.some((i) => i.code === 'invalid_type' && i.expected === 'number' && 'received' in i && /Infinity/.test(String(i.received))));
 }

@@ -73,6 +73,22 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number,
 }
 
 /**
+ * A sentence for the training summary when `heldOut` records are too few to calibrate the
+ * threshold at the share asked for (its rank p (n + 1) below 1, see {@link thresholdAt}), else
+ * null: the threshold is then the lowest held-out score, flagging about 1 / (n + 1) of clean
+ * records whatever `targetFpr` says, and with so few records that lowest score swings widely from
+ * one training to the next.
+ * @param validationSplit - share of training records held out, to say how many records would do
+ */
+export function calibrationWarning(heldOut: number, targetFpr: number, contamination: number, validationSplit: number): string | null {
+  const share = contamination + targetFpr * (1 - contamination);
+  // targetFpr 0 asks for the lowest score: no number of records would do better.
+  if (share <= 0 || share * (heldOut + 1) >= 1) return null;
+  const needed = Math.ceil((1 / share - 1) / validationSplit);
+  return `the ood threshold is calibrated on ${heldOut} held-out records, too few for targetFpr ${targetFpr}${contamination > 0 ? ` at contamination ${contamination}` : ''}: it is the lowest of their scores, so about ${(1 / (heldOut + 1)).toPrecision(2)} of clean records will be flagged, and that lowest score varies widely between trainings; train on at least ${needed} records, or raise targetFpr, for a threshold that means the share asked for`;
+}
+
+/**
  * The score a new record of the reference's distribution falls below with probability `p`: the
  * reference's order statistic at rank p (n + 1), interpolated, since a fresh draw lies below the
  * k-th lowest of n with probability k / (n + 1). The usual interpolated quantile sits at rank

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { calibrate } from './calibration';
+import { calibrate, calibrationWarning } from './calibration';
 import { defaultHiddenUnits, defaultMinRecordsPerEpoch, KERNEL_PARTNER_NOISES, resolveTrainingConfig, type ScoreKind, type TrainingConfig, usesKernelPartner } from './config';
 import { Detector, type ModelState, type PartnerState, SCORE_FLOOR } from './detector';
 import { concatEncoded, type Encoded, encode, layoutOf, type Layout, networkInput, takeEncoded } from './encoding';
@@ -64,8 +64,9 @@ export interface TrainingSummary {
   history: EpochProgress[];
   /**
    * What in the training data will make the model flag records for a reason likely not meant (a
-   * row number or timestamp among the features, a column with one value; see `dataWarnings`),
-   * one sentence each; absent when nothing was found.
+   * row number or timestamp among the features, a column with one value: see `dataWarnings`; too
+   * few held-out records to calibrate `targetFpr`: see `calibrationWarning`), one sentence each;
+   * absent when nothing was found.
    */
   warnings?: string[];
 }
@@ -128,6 +129,8 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const drop = Math.floor(fit.n * config.contaminationTrim);
   const reference = featureReference(records, schema);
   const warnings = dataWarnings(records, schema);
+  const thin = calibrationWarning(nVal, config.targetFpr, config.contamination, config.validationSplit);
+  if (thin) warnings.push(thin);
   const noted = (r: TrainResult): TrainResult => (warnings.length > 0 ? { ...r, training: { ...r.training, warnings } } : r);
   const first = await trainOnce(data, config, options, 1, 0);
   if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return noted({ ...first, reference });

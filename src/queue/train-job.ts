@@ -106,12 +106,19 @@ async function finishSavedVersion(models: ModelStore, model: string, version: st
  * whether a feature may be missing), or null when they agree: new categories are not a change.
  */
 export function schemaChange(current: readonly Feature[], next: readonly Feature[]): string | null {
-  const names = (fs: readonly Feature[]): string => fs.map((f) => f.name).join(', ');
-  if (names(current) !== names(next)) return `the features changed from [${names(current)}] to [${names(next)}]`;
+  const names = (fs: readonly Feature[]): string[] => fs.map((f) => f.name);
+  const [was, now] = [names(current), names(next)];
+  if (was.join('\n') !== now.join('\n')) {
+    const list = (ns: string[]): string => ns.map((n) => `"${n}"`).join(', ');
+    const removed = was.filter((n) => !now.includes(n));
+    const added = now.filter((n) => !was.includes(n));
+    const parts = [...(removed.length ? [`removed ${list(removed)}`] : []), ...(added.length ? [`added ${list(added)}`] : [])];
+    return parts.length ? `features ${parts.join('; ')}` : `the features are in another order: [${list(now)}], was [${list(was)}]`;
+  }
   for (let i = 0; i < next.length; i++) {
-    const [was, now] = [current[i] as Feature, next[i] as Feature];
-    if (was.kind !== now.kind) return `feature "${now.name}" was ${was.kind} and is now ${now.kind}`;
-    if (was.hasMissing !== now.hasMissing) return `feature "${now.name}" ${now.hasMissing ? 'now has' : 'no longer has'} missing values`;
+    const [before, after] = [current[i] as Feature, next[i] as Feature];
+    if (before.kind !== after.kind) return `feature "${after.name}" was ${before.kind} and is now ${after.kind}`;
+    if (before.hasMissing !== after.hasMissing) return `feature "${after.name}" ${after.hasMissing ? 'now has' : 'no longer has'} missing values`;
   }
   return null;
 }

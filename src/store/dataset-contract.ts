@@ -23,6 +23,17 @@ function isNonFiniteNumberText(v: string): boolean {
   return /^[+-]?(nan|inf|infinity)$/i.test(t) || Math.abs(Number(t)) === Infinity;
 }
 
+/** Who builds a contract, for the words of a refusal. */
+export interface ContractCaller {
+  /** How this caller's user declares a column categorical. */
+  declare: (column: string) => string;
+  /** What a refusal leaves undone. */
+  outcome: string;
+}
+
+/** A dataset created through the API. */
+const API_CALLER: ContractCaller = { declare: (c) => `create the dataset with ?categorical=${encodeURIComponent(c)}`, outcome: 'Nothing was stored.' };
+
 /**
  * Refuses a column that is numbers but for a few texts, naming the first: one bad value ("x",
  * "NaN", "1e400") would otherwise make the whole column categorical, and every model of the
@@ -31,7 +42,7 @@ function isNonFiniteNumberText(v: string): boolean {
  * spells a non-finite number.
  * @throws NceError INVALID_RECORD naming the record and field
  */
-function checkMixedColumns(columns: readonly string[], records: readonly DataRecord[], declare: (column: string) => string): void {
+function checkMixedColumns(columns: readonly string[], records: readonly DataRecord[], caller: ContractCaller): void {
   for (const name of columns) {
     let numbers = 0;
     let texts = 0;
@@ -54,7 +65,7 @@ function checkMixedColumns(columns: readonly string[], records: readonly DataRec
     const quoted = text.trim() !== '' && Number.isFinite(Number(text)) ? ` Send numbers as JSON numbers (${text.trim()}, not "${text}").` : '';
     throw new NceError(
       'INVALID_RECORD',
-      `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (in CSV, an empty cell).${quoted} If the column holds categories (codes), ${declare(name)}. Nothing was stored.`,
+      `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (in CSV, an empty cell).${quoted} If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,
       { record: at, field: name },
     );
   }
@@ -66,16 +77,16 @@ function checkMixedColumns(columns: readonly string[], records: readonly DataRec
  * allowed where the records had one. A column of numbers with a few texts is refused
  * (see {@link checkMixedColumns}). A dataset without records (possible in a store, not through
  * the API) gets numeric columns that are never missing.
- * @param declare - how the caller declares a column categorical, for the refusal's message
+ * @param caller - how the caller's user declares a column categorical, and what a refusal leaves undone
  * @throws NceError INVALID_RECORD naming the record and field
  */
 export function contractOf(
   columns: readonly string[],
   records: readonly DataRecord[],
-  declare: (column: string) => string = (c) => `create the dataset with ?categorical=${encodeURIComponent(c)}`,
+  caller: ContractCaller = API_CALLER,
 ): ColumnContract[] {
   if (records.length === 0) return columns.map((name) => ({ name, kind: 'numeric', missing: false }));
-  checkMixedColumns(columns, records, declare);
+  checkMixedColumns(columns, records, caller);
   return inferSchema(records, columns).map((f) =>
     f.kind === 'numeric' ? { name: f.name, kind: 'numeric', missing: f.hasMissing } : { name: f.name, kind: 'categorical', missing: f.hasMissing, categories: f.categories },
   );

@@ -46,6 +46,20 @@ describe('data contract', () => {
     expect((await running.service.datasets.records('payments')).records[201]).toEqual({ amount: 13, channel: '5' });
   });
 
+  it('a record missing a column or carrying an extra one is named as itself, first record included, and against what', async () => {
+    const { app } = running.service;
+    expect((await request(app).put('/v1/datasets/cols').send({ records: [{ a: 1, b: 2 }, { a: 2, b: 3 }] })).status).toBe(200);
+    // The first record is the bad one: it is named, not the good record after it.
+    const lacking = await request(app).post('/v1/datasets/cols/records').send({ records: [{ a: 1 }, { a: 2, b: 3 }] });
+    expect(lacking.body).toMatchObject({ status: 400, pointer: '/records/0/b', detail: 'record 0 has no field "b"' });
+    const extra = await request(app).post('/v1/datasets/cols/records').set('content-type', 'application/x-ndjson').send('{"a":1,"b":2,"c":3}\n{"a":2,"b":3}\n');
+    expect(extra.body).toMatchObject({ status: 400, pointer: '/records/0/c', detail: 'record 0 has field "c", which the dataset does not have' });
+    expect((await request(app).get('/v1/datasets/cols')).body.rows).toBe(2);
+    // A new dataset's columns are its first record's, and the refusal says so.
+    const created = await request(app).put('/v1/datasets/cols2').send({ records: [{ a: 1 }, { a: 2, c: 3 }] });
+    expect(created.body).toMatchObject({ status: 400, pointer: '/records/1/c', detail: 'record 1 has field "c", which record 0 does not have' });
+  });
+
   it.each([
     ['x', 'x'],
     ['NaN', 'NaN'],
@@ -173,13 +187,22 @@ describe('data contract', () => {
     const { app } = running.service;
     const csv = payments(200, 8).split('\n').map((line, i) => (i === 0 ? `row,${line}` : `${i - 1},${line}`)).join('\n');
     expect((await request(app).put('/v1/datasets/numbered').set('content-type', 'text/csv').send(csv)).status).toBe(200);
-    const job = await finished((await request(app).post('/v1/models/numbered/train').send({ dataset: 'numbered', config: { epochs: 2 } })).body.jobId);
+    // 40 held-out records calibrate targetFpr 0.05 at a rank of its own (at 0.01 they would be too few: the next test).
+    const job = await finished((await request(app).post('/v1/models/numbered/train').send({ dataset: 'numbered', config: { epochs: 2, targetFpr: 0.05 } })).body.jobId);
     expect(job.result?.warnings).toEqual([expect.stringMatching(/^column "row" rises with every record, like a row number/)]);
     expect((await request(app).get('/v1/models/numbered')).body.training.warnings).toEqual(job.result?.warnings);
-    const without = await finished((await request(app).post('/v1/models/numbered/train').send({ dataset: 'numbered', config: { epochs: 2, exclude: ['row'] } })).body.jobId);
+    const without = await finished((await request(app).post('/v1/models/numbered/train').send({ dataset: 'numbered', config: { epochs: 2, targetFpr: 0.05, exclude: ['row'] } })).body.jobId);
     expect(without.result?.warnings).toBeUndefined();
     const current = (await request(app).get('/v1/models/numbered')).body;
     if (without.result?.promoted) expect(current.training.warnings).toBeUndefined();
+  });
+
+  it('a model calibrated on too few held-out records for its targetFpr says so, with how many records would do', async () => {
+    const { app } = running.service;
+    expect((await request(app).put('/v1/datasets/thin').set('content-type', 'text/csv').send(payments(200, 9))).status).toBe(200);
+    const job = await finished((await request(app).post('/v1/models/thin/train').send({ dataset: 'thin', config: { epochs: 2 } })).body.jobId);
+    expect(job.result?.warnings).toEqual([expect.stringMatching(/^the ood threshold is calibrated on 40 held-out records, too few for targetFpr 0.01: .* about 0.024 of clean records .* at least 495 records/)]);
+    expect((await request(app).get('/v1/models/thin')).body.training.warnings).toEqual(job.result?.warnings);
   });
 
   it('a retrain whose features changed kind stays a candidate with SCHEMA_CHANGED, unless the request says allowSchemaChange', async () => {

@@ -99,6 +99,8 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
     expect((await answer(`{"records":[${'1,'.repeat(MAX_BODY)}1]}`, DIRECT)).body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
     // The UTF-8 byte order mark is dropped, as body-parser drops it.
     expect((await answer('\uFEFF{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT)).status).toBe(200);
+    // A number too large for a double parses as Infinity: the answer says why it is refused.
+    expect((await answer('{"records":[{"f0":1,"f1":1e400,"f2":3}]}', DIRECT)).body).toMatchObject({ status: 400, pointer: '/records/0/f1', detail: expect.stringContaining('must be a finite number') });
   });
 
   it('when plain application/json declares a Content-Length over the limit, answers 413 before any of the body is sent (read directly)', async () => {

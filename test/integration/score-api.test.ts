@@ -225,6 +225,16 @@ describe('GET routes', () => {
     expect(metrics.text).toContain('nce_ood_http_request_duration_seconds_bucket');
   });
 
+  it('a model that has flagged nothing yet exports its flagged count as 0, so its flagged ratio is 0 rather than no data', async () => {
+    const quiet = `${name}-quiet`;
+    await store.save(quiet, toArtifact(result, { datasetFingerprint: 'test', datasetRows: 400, backend: 'wasm' }));
+    const res = await request(app).post(`/v1/models/${quiet}/score`).set('authorization', `Bearer ${SCORER}`).send({ records: [{ f0: 0, f1: 0, f2: 0 }] });
+    expect(res.body.results[0].ood).toBe(false);
+    const metrics = (await request(app).get('/metrics')).text;
+    expect(metrics).toContain(`nce_ood_scored_records_total{model="${quiet}"} 1\n`);
+    expect(metrics).toContain(`nce_ood_flagged_records_total{model="${quiet}"} 0\n`);
+  });
+
   it('/v1/models lists the model and /v1/models/:name summarises its current version', async () => {
     const list = await request(app).get('/v1/models').set('authorization', `Bearer ${SCORER}`);
     expect(list.body.models.map((m: { name: string }) => m.name)).toContain(name);

@@ -63,10 +63,10 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
  */
 function checked(records: DataRecord[], columns: readonly string[], lines: readonly number[], file: string): DataRecord[] {
   try {
-    contractOf(columns, records, (c) => `pass --categorical ${c}`);
+    contractOf(columns, records, { declare: (c) => `pass --categorical ${c}`, outcome: 'Nothing was trained.' });
   } catch (e: unknown) {
     if (!(e instanceof NceError) || e.record === undefined) throw e;
-    throw new CsvError(file, lines[e.record] ?? 0, `${e.message.replace(/ Nothing was stored\.$/, '')} Nothing was trained.`);
+    throw new CsvError(file, lines[e.record] ?? 0, e.message);
   }
   return records;
 }

@@ -1,5 +1,5 @@
 import { auprc, auroc, calibrate, percentileOf } from '../../../src/nce';
-import { thresholdAt } from '../../../src/nce/calibration';
+import { calibrationWarning, thresholdAt } from '../../../src/nce/calibration';
 import { createRng } from '../../../src/nce/random';
 
 describe('auroc', () => {
@@ -65,6 +65,17 @@ describe('calibrate and percentileOf', () => {
     // Percentiles and drift shares are the reference's as it is, whatever is stated.
     expect(stated.quantiles).toEqual(asGiven.quantiles);
     expect(stated.referenceShares).toEqual(asGiven.referenceShares);
+  });
+
+  it('warns exactly when the held-out records are too few for the threshold to have a rank of its own', () => {
+    // Rank targetFpr (n + 1) reaches 1 at 99 records for 0.01: 98 are too few, 99 are not.
+    expect(calibrationWarning(98, 0.01, 0, 0.2)).toMatch(/calibrated on 98 held-out records, too few for targetFpr 0.01: .* about 0.010 of clean records .* at least 495 records/);
+    expect(calibrationWarning(99, 0.01, 0, 0.2)).toBeNull();
+    // A stated contamination raises the share, so fewer records do.
+    expect(calibrationWarning(40, 0.01, 0.05, 0.2)).toBeNull();
+    expect(calibrationWarning(10, 0.01, 0.05, 0.2)).toMatch(/at contamination 0.05/);
+    // targetFpr 0 asks for the lowest score, which no number of records changes.
+    expect(calibrationWarning(10, 0, 0, 0.2)).toBeNull();
   });
 
   it('gives the share of reference scores below, clamped to [0, 1]', () => {

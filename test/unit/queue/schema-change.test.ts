@@ -1,0 +1,24 @@
+import type { Feature } from '../../../src/nce';
+import { schemaChange } from '../../../src/queue/train-job';
+
+const numeric = (name: string, hasMissing = false): Feature => ({ name, kind: 'numeric', center: 0, scale: 1, hasMissing });
+
+describe('schemaChange', () => {
+  const current = ['amount', 'hour', 'size_band'].map((n) => numeric(n));
+
+  it('names only the features removed and added, not both whole lists', () => {
+    const next = ['amount', 'hour', 'texture_band'].map((n) => numeric(n));
+    expect(schemaChange(current, next)).toBe('features removed "size_band"; added "texture_band"');
+    expect(schemaChange(current, current.slice(0, 2))).toBe('features removed "size_band"');
+  });
+
+  it('says when the same features come in another order', () => {
+    const next = ['hour', 'amount', 'size_band'].map((n) => numeric(n));
+    expect(schemaChange(current, next)).toBe('the features are in another order: ["hour", "amount", "size_band"], was ["amount", "hour", "size_band"]');
+  });
+
+  it('names a feature whose missing values changed, and is null when nothing did', () => {
+    expect(schemaChange(current, [numeric('amount'), numeric('hour', true), numeric('size_band')])).toBe('feature "hour" now has missing values');
+    expect(schemaChange(current, current.map((f) => ({ ...f })))).toBeNull();
+  });
+});
