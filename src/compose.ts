@@ -17,8 +17,12 @@ export interface Service extends Pick<AppDeps, 'store' | 'datasets' | 'queue' | 
   mode: 'embedded' | 'distributed';
   app: Express;
   drift: DriftRetrainer;
-  /** Stops the schedules, lets the running job finish (embedded), releases models and connections. */
-  close(): Promise<void>;
+  /**
+   * Stops the schedules, lets the running job finish (embedded) for up to `graceMs` (without end
+   * when absent), releases models and connections. A job stopped at `graceMs` runs again from the
+   * start at the next start-up, as after a crash.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Embedded with no REDIS_URL, distributed with one. */
@@ -72,9 +76,9 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
   const resumed = await queue.restore();
   if (resumed > 0) logger.info({ jobs: resumed }, 'jobs from before the restart queued again');
   await scheduler.start();
-  return assemble('embedded', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async () => {
+  return assemble('embedded', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async (graceMs) => {
     await scheduler.stop();
-    await queue.close();
+    await queue.close(graceMs);
     models.dispose();
   });
 }
@@ -123,7 +127,7 @@ export async function composeDistributed(settings: Settings, url: string, logger
 }
 
 /** The app and drift retraining on top of a mode's parts; `release` frees the mode's own resources. */
-function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, release: () => Promise<void>): Service {
+function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, release: (graceMs?: number) => Promise<void>): Service {
   // Everything but what the app alone needs is also part of the service.
   const { settings, logger, backend, ...served } = parts;
   const drift = driftRetrainer(settings, served.metrics, served.models, served.queue, logger);
@@ -133,10 +137,10 @@ function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, releas
     app: createApp({ ...parts, scoring }),
     ...served,
     drift,
-    close: async () => {
+    close: async (graceMs?: number) => {
       drift.stop();
       await scoring?.close();
-      await release();
+      await release(graceMs);
     },
   };
 }
@@ -144,7 +148,7 @@ function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, releas
 /** The model cache, keeping the model metrics in step with the versions it serves. */
 function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxModels: number): ModelCache {
   const info = (m: ServedModel): ServedModelInfo => ({ name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr: m.manifest.calibration.targetFpr });
-  return new ModelCache(
+  const cache = new ModelCache(
     store,
     logger,
     (m, previous) => {
@@ -155,6 +159,8 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxMode
     (name) => metrics.unserved(name),
     maxModels,
   );
+  cache.watch();
+  return cache;
 }
 
 /** Drift-triggered retraining for the models DRIFT_RETRAIN opts in, checked every few seconds. */

@@ -35,6 +35,7 @@ type ServiceCode =
   | 'DATASET_CHANGED'
   | 'NOT_FOUND'
   | 'MODEL_DELETED'
+  | 'WORKER_LOST'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'MODEL_UNAVAILABLE'
@@ -62,16 +63,17 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   MODEL_NOT_FOUND: { status: 404, retry: false, title: 'No such model', help: 'No model of that name has a current version. List the models with GET /v1/models; train one with POST /v1/models/{name}/train.' },
   VERSION_NOT_FOUND: { status: 404, retry: false, title: 'No such model version', help: 'The model has no version of that id (never, or deleted meanwhile). List its versions with GET /v1/models/{name}/versions.' },
   DATASET_NOT_FOUND: { status: 404, retry: false, title: 'No such dataset', help: 'The dataset named does not exist (or was deleted while a job waited for it). List the datasets with GET /v1/datasets.' },
-  DATASET_CHANGED: { status: 409, retry: false, title: 'The dataset was replaced meanwhile', help: 'An append was checked against the dataset\'s columns and contract, and a PUT replaced the dataset before the records landed: nothing was appended. GET the dataset, check the records against its columns, and send them again.' },
+  DATASET_CHANGED: { status: 409, retry: false, title: 'The dataset was replaced meanwhile', help: 'An append was checked against the dataset, and a PUT replaced it (with other rows, whatever its columns) before the records landed: nothing was appended. GET the dataset, check the records against its columns, and send them again.' },
   NOT_FOUND: { status: 404, retry: false, title: 'Not found', help: 'The route, dataset, version, job or schedule named does not exist (or was deleted meanwhile).' },
   MODEL_DELETED: { status: 409, retry: false, title: 'The model was deleted meanwhile', help: 'A training job\'s model was deleted while it trained: the delete wins and nothing was saved. Train it again to bring the model back.' },
+  WORKER_LOST: { status: 503, retry: true, title: 'The training job\'s workers were lost', help: 'Distributed mode: the workers that ran the job died or were stopped before it finished (OOM kills, crashes, restarts) more than JOB_ATTEMPTS times. Nothing was saved. Check the workers\' logs and memory limits, then train again.' },
   UNAUTHORIZED: { status: 401, retry: false, title: 'An API key is required', help: 'API_KEYS is set: send a key as Authorization: Bearer KEY or X-API-Key: KEY.' },
   FORBIDDEN: { status: 403, retry: false, title: 'The API key may not do this', help: 'A score key may score and read; training, uploads, promotes and deletes need an admin key.' },
   MODEL_UNAVAILABLE: { status: 503, retry: true, title: 'The model cannot be loaded', help: 'The current version could not be loaded (a damaged artifact, or the registry is unreachable and this replica does not hold the model). A damaged version stays listed with the reason; promote another one.' },
   ARTIFACT_INVALID: { status: 503, retry: true, title: 'A model artifact is missing or incomplete', help: 'A version\'s files are missing, truncated or of an unsupported format, so it cannot be loaded. Promote another version or retrain.' },
   ARTIFACT_TAMPERED: { status: 503, retry: true, title: 'A model artifact does not match its checksums', help: 'A version\'s files were modified or damaged after they were saved, so it is refused. Promote another version or retrain.' },
   BACKEND_UNAVAILABLE: { status: 503, retry: true, title: 'The tensor backend cannot start', help: 'The tfjs backend named by TF_BACKEND (or none of tensorflow, wasm and cpu) could be initialised.' },
-  STORE_UNAVAILABLE: { status: 503, retry: true, title: 'The store is unreachable', help: 'The model registry or dataset store cannot be read or written (Redis is down, or the volume is read-only or gone). Loaded models keep scoring; retry the write once the store is back.' },
+  STORE_UNAVAILABLE: { status: 503, retry: true, title: 'The store is unavailable', help: 'The model registry or dataset store cannot be read or written (Redis is down or a read-only replica, or the volume is read-only or gone). Loaded models keep scoring; retry the write once the store is back.' },
   RATE_LIMITED: { status: 429, retry: true, title: 'Too many requests', help: 'This key sent more than RATE_LIMIT_PER_MINUTE requests in the last minute. Retry after the time the Retry-After header gives.' },
   STORAGE_FULL: { status: 507, retry: true, title: 'The store is out of space', help: 'The disk (or Redis memory) is full: nothing was changed. Free space, or lower MODEL_KEEP_VERSIONS, and retry.' },
   VERSION_DAMAGED: { status: 409, retry: false, title: 'The model version is damaged', help: 'The version\'s files do not match their checksums or are incomplete, so it cannot be promoted. Promote another version or retrain.' },

@@ -33,6 +33,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ drainMs: settings.SHUTDOWN_MS }, 'shutting down');
+    // One budget for everything: a training job gets what the requests left of it.
+    const closeBy = Date.now() + settings.SHUTDOWN_MS;
     // Idle keep-alive connections would hold close() open: they go now; requests in flight get
     // SHUTDOWN_MS to finish, then whatever is still open (a slow upload) is cut.
     const deadline = setTimeout(() => {
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
     deadline.unref();
     server.close(() => {
       clearTimeout(deadline);
-      service.close().then(
+      service.close(Math.max(0, closeBy - Date.now())).then(
         () => process.exit(0),
         (e: unknown) => {
           logger.warn({ err: messageOf(e) }, 'shutdown: releasing the service failed');

@@ -29,6 +29,9 @@ async function main(): Promise<void> {
     // A dead worker's lock expires after JOB_LOCK_MS; the stalled-job check then hands its job on
     // within a sixth of that (checked at the lock's own period, takeover took 1x-2x the lock).
     stalledInterval: Math.max(1000, Math.round(settings.JOB_LOCK_MS / 6)),
+    // A job whose worker was lost (killed, or stopped by a rolling restart) runs again up to
+    // JOB_ATTEMPTS times over, not once (BullMQ's default), before it fails as WORKER_LOST.
+    maxStalledCount: settings.JOB_ATTEMPTS,
     useWorkerThreads: false,
   });
   const metrics = createTrainingMetrics();
@@ -101,4 +104,8 @@ function serveMetrics(metrics: TrainingMetrics, port: number): Server {
   }).listen(port);
 }
 
-void main();
+main().catch((e: unknown) => {
+  // Redis unreachable at start (after waiting for it): one line naming the cause, not a stack trace.
+  process.stderr.write(`nce-ood worker: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -3,7 +3,7 @@ import { checkContract, type DatasetStore, withCategories } from '../store';
 import { body } from './request-body';
 import { atCsvLines, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
-import { validName } from './validation';
+import { onlyQuery, validName } from './validation';
 
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
 export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
@@ -12,6 +12,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
 
   router.put('/v1/datasets/:name', ...deps.writeAuth, upload, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
+    onlyQuery(req.query, ['categorical']);
     const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes);
     const typed = withCategories(records, categoricalColumns(req.query.categorical, columns));
     res.json(await atCsvLines(lines, () => deps.datasets.put(name, columns, typed)));
@@ -19,6 +20,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
 
   router.post('/v1/datasets/:name/records', ...deps.writeAuth, upload, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
+    onlyQuery(req.query, ['maxRows']);
     const maxRows = req.query.maxRows === undefined ? undefined : Number(req.query.maxRows);
     if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
     const existing = await deps.datasets.info(name);

@@ -37,6 +37,7 @@ export const datasetAnswer = z
     columns: z.array(z.string()),
     updatedAt: isoTime,
     schema: z.array(columnContract).optional().describe('the contract fixed when the dataset was created'),
+    generation: z.string().optional().describe('changes whenever a PUT replaces the dataset, never on an append (absent for datasets stored before it existed)'),
   })
   .strict();
 

@@ -27,6 +27,17 @@ export function queryError(issue: z.core.$ZodIssue): AppError {
 }
 
 /**
+ * Refuses query parameters a route does not take, naming the first: a misspelt one, or a list
+ * spelt `name[]=a`, would otherwise be ignored and the write done as if it were absent.
+ */
+export function onlyQuery(query: object, allowed: readonly string[]): void {
+  const unknown = Object.keys(query).find((k) => !allowed.includes(k));
+  if (unknown === undefined) return;
+  const takes = allowed.length > 0 ? `this route takes ${allowed.join(', ')}` : 'this route takes none';
+  throw new AppError('INVALID_REQUEST', `unknown query parameter ${JSON.stringify(unknown)} (${takes})`, `/${escapePointer(unknown)}`);
+}
+
+/**
  * A model or dataset name a request creates or writes (also no path traversal): 400 when it could
  * never be one, pointing at `pointer` (the path's name, or the body's field that held it).
  */

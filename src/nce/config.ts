@@ -5,7 +5,24 @@ import type { NoiseSpec } from './noise';
 
 const positive = z.number().finite().positive();
 
-/** Schema of one noise spec; `mixture` nests specs. */
+/** Deepest nesting of mixtures a noise spec may have (a mixture of mixtures is 2). */
+export const MAX_NOISE_DEPTH = 4;
+
+/** How deeply `value` nests mixtures, counted without recursion, and no further than one past the limit. */
+function mixtureDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0 && deepest <= MAX_NOISE_DEPTH) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object' || (v as { type?: unknown }).type !== 'mixture') continue;
+    deepest = Math.max(deepest, depth + 1);
+    const components = (v as { components?: unknown }).components;
+    if (Array.isArray(components)) for (const c of components) stack.push([(c as { noise?: unknown } | null)?.noise, depth + 1]);
+  }
+  return deepest;
+}
+
+/** Schema of one noise spec; `mixture` nests specs (at most {@link MAX_NOISE_DEPTH} deep, see resolveTrainingConfig). */
 export const noiseSpecSchema: z.ZodType<NoiseSpec> = z.lazy(() =>
   z.discriminatedUnion('type', [
     z
@@ -228,6 +245,10 @@ export const DEFAULT_TRAINING_CONFIG: TrainingConfig = trainingConfigSchema.pars
  * @throws NceError INVALID_CONFIG naming the first bad key
  */
 export function resolveTrainingConfig(input: unknown): TrainingConfig {
+  // Checked before the schema walks it: zod recurses once per level, and a request can nest thousands.
+  if (mixtureDepth((input as { noise?: unknown } | null)?.noise) > MAX_NOISE_DEPTH) {
+    throw new NceError('INVALID_CONFIG', `invalid training config: noise: mixtures nest at most ${MAX_NOISE_DEPTH} deep`, { field: 'noise' });
+  }
   const r = trainingConfigSchema.safeParse(input ?? {});
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => {

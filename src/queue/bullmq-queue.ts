@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
+import type { ErrorCode } from '../errors';
 import type { EpochProgress } from '../nce';
 import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobResult, type JobState, selectJobs } from './job-queue';
 
@@ -107,6 +108,14 @@ function stateOf(s: string): JobState {
   return 'queued';
 }
 
+/** BullMQ's reason for a job whose worker was lost more often than the worker's `maxStalledCount`. */
+const STALLED = /stalled more than allowable limit/;
+
+const WORKER_LOST: { code: ErrorCode; message: string } = {
+  code: 'WORKER_LOST',
+  message: 'the workers running this job were lost (killed, or stopped before it finished) more than JOB_ATTEMPTS times; train again, and check the workers for crashes or memory limits',
+};
+
 function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
   const progress = job.progress as Partial<JobProgress> | number;
   const info: JobInfo = {
@@ -122,7 +131,7 @@ function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
   if (state === 'completed') info.result = job.returnvalue;
   if (state === 'failed') {
     const m = REASON.exec(job.failedReason ?? '');
-    info.error = m ? { code: m[1] as string, message: m[2] as string } : { code: 'INTERNAL', message: job.failedReason ?? 'failed' };
+    info.error = m ? { code: m[1] as string, message: m[2] as string } : STALLED.test(job.failedReason ?? '') ? WORKER_LOST : { code: 'INTERNAL', message: job.failedReason ?? 'failed' };
   }
   return info;
 }

@@ -34,6 +34,10 @@ export class InProcessQueue implements JobQueue {
   private readonly deduped = new Map<string, string>();
   private readonly keys = new Map<string, string>();
   private readonly writes = new KeyedSerial();
+  /** The thread training the running job, while it trains. */
+  private training: Worker | null = null;
+  /** Set when close() stopped the running job: it is left in the journal as it was, not failed. */
+  private interrupted = false;
 
   constructor(
     private readonly deps: {
@@ -165,10 +169,24 @@ export class InProcessQueue implements JobQueue {
     return counts;
   }
 
-  /** Waits for the running job; queued jobs stay in the journal for the next start. */
-  async close(): Promise<void> {
+  /**
+   * Waits for the running job, for up to `graceMs` (without end when absent); a job still training
+   * then is stopped and stays in the journal as interrupted, like queued jobs, for the next start.
+   */
+  async close(graceMs?: number): Promise<void> {
     this.closed = true;
     this.waiting.length = 0;
+    const running = this.running;
+    if (running && graceMs !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stopped = await Promise.race([running.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+      clearTimeout(timer);
+      if (stopped && this.training) {
+        this.interrupted = true;
+        this.deps.logger.warn('shutdown: the running training job is stopped; it runs again at the next start');
+        await this.training.terminate();
+      }
+    }
     await this.running;
     await this.writes.idle();
   }
@@ -202,19 +220,21 @@ export class InProcessQueue implements JobQueue {
       }
       job.state = 'completed';
     } catch (e: unknown) {
+      // Stopped by a shutdown: the journal keeps it as running, so the next start runs it again.
+      if (this.interrupted) return;
       job.state = 'failed';
       job.error = { code: describe(e).code, message: messageOf(e) };
       this.deps.logger.warn({ jobId: job.id, code: job.error.code }, 'job failed');
-    } finally {
-      job.finishedAt = new Date().toISOString();
-      this.save(job);
-      this.deps.onFinished?.(job, (Date.now() - t0) / 1000);
     }
+    job.finishedAt = new Date().toISOString();
+    this.save(job);
+    this.deps.onFinished?.(job, (Date.now() - t0) / 1000);
   }
 
   private trainInWorker(job: JobInfo, input: TrainInput): Promise<Artifact> {
     return new Promise((resolve, reject) => {
       const worker = new Worker(workerScript(), { workerData: { ...input, backend: this.deps.backend } satisfies TrainingThreadInput });
+      this.training = worker;
       let settled = false;
       worker.on('message', (m: TrainingThreadMessage) => {
         if (m.type === 'epoch') {
@@ -237,6 +257,7 @@ export class InProcessQueue implements JobQueue {
         if (!settled) reject(e);
       });
       worker.on('exit', (code) => {
+        if (this.training === worker) this.training = null;
         if (!settled) reject(new Error(`training thread exited with code ${code}`));
       });
     });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import { messageOf } from '../nce';
-import { writeFileAtomic } from '../store';
+import { KeyedSerial, writeFileAtomic } from '../store';
 import type { JobQueue } from './job-queue';
 import { DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
 
@@ -13,6 +13,8 @@ import { DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler } fr
  */
 export class InProcessScheduler implements Scheduler {
   private readonly timers = new Map<string, { cron: Cron; schedule: Schedule }>();
+  /** A model's puts and deletes, one at a time: the file and the timer then always agree. */
+  private readonly changes = new KeyedSerial();
 
   constructor(
     private readonly root: string,
@@ -39,9 +41,11 @@ export class InProcessScheduler implements Scheduler {
   }
 
   async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
-    await writeFileAtomic(join(this.root, `${model}.json`), JSON.stringify(schedule));
-    this.arm(model, schedule);
-    return (await this.get(model)) as ScheduleInfo;
+    return this.changes.run(model, async () => {
+      await writeFileAtomic(join(this.root, `${model}.json`), JSON.stringify(schedule));
+      this.arm(model, schedule);
+      return (await this.get(model)) as ScheduleInfo;
+    });
   }
 
   async get(model: string): Promise<ScheduleInfo | null> {
@@ -52,12 +56,15 @@ export class InProcessScheduler implements Scheduler {
   }
 
   async delete(model: string): Promise<boolean> {
-    const t = this.timers.get(model);
-    if (!t) return false;
-    t.cron.stop();
-    this.timers.delete(model);
-    await rm(join(this.root, `${model}.json`), { force: true });
-    return true;
+    return this.changes.run(model, async () => {
+      const t = this.timers.get(model);
+      if (!t) return false;
+      // The file first: a delete that fails leaves the schedule running, as it is still stored.
+      await rm(join(this.root, `${model}.json`), { force: true });
+      t.cron.stop();
+      this.timers.delete(model);
+      return true;
+    });
   }
 
   async stop(): Promise<void> {
@@ -68,9 +75,11 @@ export class InProcessScheduler implements Scheduler {
   private arm(model: string, schedule: Schedule): void {
     this.timers.get(model)?.cron.stop();
     const cron = new Cron(schedule.cron, { protect: true, timezone: schedule.timezone ?? DEFAULT_TIMEZONE }, () => {
+      // One scheduled run per model queued or running at a time: a cron that fires faster than
+      // training runs would otherwise pile up jobs, and every other model's jobs behind them.
       this.queue
-        .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' })
-        .then((job) => this.logger.info({ model, jobId: job.id }, 'scheduled retrain enqueued'))
+        .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' }, { dedupeKey: `schedule:${model}` })
+        .then((job) => (job.created ? this.logger.info({ model, jobId: job.id }, 'scheduled retrain enqueued') : this.logger.info({ model, jobId: job.id }, 'scheduled retrain skipped: the last one has not finished')))
         .catch((e: unknown) => this.logger.error({ model, err: messageOf(e) }, 'scheduled retrain not enqueued'));
     });
     this.timers.set(model, { cron, schedule });

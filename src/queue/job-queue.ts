@@ -75,6 +75,9 @@ export interface JobQueue {
    * backoff), which are not in `queued` here though `GET /v1/jobs` lists them as queued.
    */
   counts(): Promise<Record<JobState, number> & { delayed?: number }>;
-  /** Waits for the running job, then stops taking jobs. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and waits for the running one, for up to `graceMs` where the queue runs jobs
+   * itself (embedded): a job still running then is stopped and left to run again at the next start.
+   */
+  close(graceMs?: number): Promise<void>;
 }

@@ -60,6 +60,8 @@ export class ModelCache {
   private readonly loading = new Map<string, Promise<ServedModel>>();
   /** Models announced while a load of them ran: that load may have read the version before the change. */
   private readonly announcedDuringLoad = new Set<string>();
+  /** The timer of {@link ModelCache.watch}. */
+  private watching: ReturnType<typeof setInterval> | undefined;
   /** The registry's outages, logged once each (refreshes ask it every few seconds per model). */
   private readonly registryOutage: ReturnType<typeof outageLog>;
 
@@ -85,18 +87,36 @@ export class ModelCache {
 
   /** The model to score with, loading or refreshing it as needed. */
   async get(name: string): Promise<ServedModel> {
-    const fresh = this.fresh(name);
-    if (fresh) return fresh;
-    const entry = this.entries.get(name);
+    return this.fresh(name) ?? this.load(name);
+  }
+
+  /** Loads or refreshes a model, once at a time per model. */
+  private load(name: string): Promise<ServedModel> {
     let pending = this.loading.get(name);
     if (!pending) {
-      pending = this.refresh(name, entry).finally(() => {
+      pending = this.refresh(name, this.entries.get(name)).finally(() => {
         this.loading.delete(name);
         if (this.announcedDuringLoad.delete(name)) this.announce(name);
       });
       this.loading.set(name, pending);
     }
     return pending;
+  }
+
+  /**
+   * Asks the store every `ms` about each loaded model not checked since, scored or not, so what a
+   * replica holds follows the registry even when nobody scores and an announcement was missed
+   * (pub/sub drops messages while its connection is away, and a Redis that comes back empty
+   * announces nothing): deleted models go, new versions come. Stopped by {@link ModelCache.dispose}.
+   */
+  watch(ms = REFRESH_MS): void {
+    clearInterval(this.watching);
+    this.watching = setInterval(() => {
+      const now = Date.now();
+      // Not through get(): that would count as a use and upset the eviction order.
+      for (const [name, entry] of [...this.entries]) if (now - entry.checkedAt >= ms) this.load(name).catch(() => undefined);
+    }, ms);
+    this.watching.unref();
   }
 
   /**
@@ -134,6 +154,7 @@ export class ModelCache {
   }
 
   dispose(): void {
+    clearInterval(this.watching);
     for (const e of this.entries.values()) retire(e.served);
     this.entries.clear();
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors';
 import type { DataRecord } from '../nce';
 import type { ColumnContract } from './dataset-contract';
@@ -10,14 +11,19 @@ export interface DatasetInfo {
   updatedAt: string;
   /** What each column may hold, fixed at creation; absent for datasets created before contracts. */
   schema?: ColumnContract[];
+  /**
+   * Changes whenever a PUT replaces the dataset, never on an append: an append checked against one
+   * generation lands in it or nowhere. Absent for datasets stored before it existed.
+   */
+  generation?: string;
 }
 
 /** How an append keeps a dataset. */
 export interface AppendOptions {
   /** Keep only the newest this many rows. */
   maxRows?: number;
-  /** The columns and contract the records were checked against (see {@link DatasetStore.append}). */
-  expect?: Pick<DatasetInfo, 'columns' | 'schema'>;
+  /** The dataset the records were checked against (see {@link DatasetStore.append}). */
+  expect?: Pick<DatasetInfo, 'columns' | 'schema' | 'generation'>;
 }
 
 /** Named tabular datasets that models are trained on. */
@@ -31,17 +37,22 @@ export interface DatasetStore {
   put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo>;
   /**
    * Appends records (same columns); with `maxRows`, keeps only the newest that many. With
-   * `expect`, appends only while the dataset still has those columns and that contract (the ones
-   * the records were checked against), else throws DATASET_CHANGED and appends nothing.
+   * `expect`, appends only while the dataset is still the one the records were checked against
+   * (its generation, and its columns and contract), else throws DATASET_CHANGED and appends nothing.
    */
   append(name: string, records: readonly DataRecord[], options?: AppendOptions): Promise<DatasetInfo>;
   /** Deletes a dataset; false when there was none. */
   delete(name: string): Promise<boolean>;
 }
 
-/** Whether a dataset still has the columns and contract `expect` names. */
-export function sameShape(info: Pick<DatasetInfo, 'columns' | 'schema'>, expect: Pick<DatasetInfo, 'columns' | 'schema'>): boolean {
-  return shapeText(info.columns, info.schema) === shapeText(expect.columns, expect.schema);
+/** Whether a dataset is still the one `expect` describes: no PUT replaced it, its columns and contract are the same. */
+export function sameDataset(info: Pick<DatasetInfo, 'columns' | 'schema' | 'generation'>, expect: NonNullable<AppendOptions['expect']>): boolean {
+  return info.generation === expect.generation && shapeText(info.columns, info.schema) === shapeText(expect.columns, expect.schema);
+}
+
+/** A new dataset generation (see {@link DatasetInfo.generation}). */
+export function newGeneration(): string {
+  return randomBytes(8).toString('hex');
 }
 
 /** A dataset's columns and contract as text, the form a store compares them in. */

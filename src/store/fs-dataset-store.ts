@@ -1,16 +1,25 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
-import { type AppendOptions, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, sameShape } from './dataset-store';
+import { type AppendOptions, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, newGeneration, sameDataset } from './dataset-store';
 import { KeyedSerial, writeFileAtomic } from './files';
 
+/** What the first line of a dataset file holds: everything {@link DatasetInfo} says but its name. */
+type StoredInfo = Omit<DatasetInfo, 'name'>;
+
+/** Bytes read at a time while looking for the end of a dataset file's first line. */
+const HEAD_CHUNK = 64 * 1024;
+
 /**
- * Datasets on a filesystem: `root/<name>.json` holds columns, rows and records. Every write goes
- * to a temporary file renamed over the old one, so a crash leaves the old or the new dataset,
- * never a mix. Appends rewrite the file: fine for the embedded mode's sizes. Writes to one dataset
- * run one after another (the embedded mode is one process): two concurrent appends both land, and
- * an append never brings back a dataset deleted meanwhile.
+ * Datasets on a filesystem: `root/<name>.json` holds, on its first line, the dataset's summary
+ * (columns, rows, contract, generation) and, on its second, the records, so listing or inspecting
+ * datasets reads a line, not every row. (Files written before hold one JSON object with the
+ * records inside; they are read whole.) Every write goes to a temporary file renamed over the old
+ * one, so a crash leaves the old or the new dataset, never a mix. Appends rewrite the file: fine
+ * for the embedded mode's sizes. Writes to one dataset run one after another (the embedded mode is
+ * one process): two concurrent appends both land, and an append never brings back a dataset
+ * deleted meanwhile.
  */
 export class FsDatasetStore implements DatasetStore {
   private readonly writes = new KeyedSerial();
@@ -31,12 +40,15 @@ export class FsDatasetStore implements DatasetStore {
   }
 
   async info(name: string): Promise<DatasetInfo | null> {
+    let head: string;
     try {
-      return (await this.records(name)).info;
+      head = await firstLine(this.file(name));
     } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'DATASET_NOT_FOUND') return null;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
+    const stored = JSON.parse(head) as StoredInfo | LegacyDataset;
+    return 'records' in stored ? legacyInfo(name, stored) : { name, ...stored };
   }
 
   async records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }> {
@@ -47,28 +59,31 @@ export class FsDatasetStore implements DatasetStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw datasetNotFound(name);
       throw e;
     }
-    const stored = JSON.parse(text) as { columns: string[]; updatedAt: string; schema?: ColumnContract[]; records: DataRecord[] };
-    const info: DatasetInfo = { name, rows: stored.records.length, columns: stored.columns, updatedAt: stored.updatedAt, ...(stored.schema ? { schema: stored.schema } : {}) };
-    return { info, records: stored.records };
+    const end = text.indexOf('\n');
+    if (end < 0) {
+      const legacy = JSON.parse(text) as LegacyDataset;
+      return { info: legacyInfo(name, legacy), records: legacy.records };
+    }
+    return { info: { name, ...(JSON.parse(text.slice(0, end)) as StoredInfo) }, records: JSON.parse(text.slice(end + 1)) as DataRecord[] };
   }
 
   put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
-    return this.writes.run(name, () => this.write(name, columns, records, contractOf(columns, records)));
+    return this.writes.run(name, () => this.write(name, columns, records, contractOf(columns, records), newGeneration()));
   }
 
-  private async write(name: string, columns: readonly string[], records: readonly DataRecord[], schema: ColumnContract[] | undefined): Promise<DatasetInfo> {
-    const updatedAt = new Date().toISOString();
-    await writeFileAtomic(this.file(name), JSON.stringify({ columns, updatedAt, ...(schema ? { schema } : {}), records }));
-    return { name, rows: records.length, columns: [...columns], updatedAt, ...(schema ? { schema } : {}) };
+  private async write(name: string, columns: readonly string[], records: readonly DataRecord[], schema: ColumnContract[] | undefined, generation: string | undefined): Promise<DatasetInfo> {
+    const info: StoredInfo = { rows: records.length, columns: [...columns], updatedAt: new Date().toISOString(), ...(schema ? { schema } : {}), ...(generation ? { generation } : {}) };
+    await writeFileAtomic(this.file(name), `${JSON.stringify(info)}\n${JSON.stringify(records)}`);
+    return { name, ...info };
   }
 
   append(name: string, records: readonly DataRecord[], options: AppendOptions = {}): Promise<DatasetInfo> {
     const { maxRows, expect } = options;
     return this.writes.run(name, async () => {
       const existing = await this.records(name);
-      if (expect && !sameShape(existing.info, expect)) throw datasetChanged(name);
+      if (expect && !sameDataset(existing.info, expect)) throw datasetChanged(name);
       const all = [...existing.records, ...records];
-      return this.write(name, existing.info.columns, maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all, existing.info.schema);
+      return this.write(name, existing.info.columns, maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all, existing.info.schema, existing.info.generation);
     });
   }
 
@@ -86,5 +101,38 @@ export class FsDatasetStore implements DatasetStore {
 
   private file(name: string): string {
     return join(this.root, `${name}.json`);
+  }
+}
+
+/** A dataset file as written before summaries had a line of their own. */
+interface LegacyDataset {
+  columns: string[];
+  updatedAt: string;
+  schema?: ColumnContract[];
+  records: DataRecord[];
+}
+
+function legacyInfo(name: string, stored: LegacyDataset): DatasetInfo {
+  return { name, rows: stored.records.length, columns: stored.columns, updatedAt: stored.updatedAt, ...(stored.schema ? { schema: stored.schema } : {}) };
+}
+
+/** A file's first line (all of it when it has one line), read a chunk at a time. */
+async function firstLine(path: string): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const buffer = Buffer.alloc(HEAD_CHUNK);
+      const { bytesRead } = await file.read(buffer, 0, HEAD_CHUNK, null);
+      const chunk = buffer.subarray(0, bytesRead);
+      const end = chunk.indexOf(0x0a);
+      if (end >= 0 || bytesRead === 0) {
+        chunks.push(end >= 0 ? chunk.subarray(0, end) : chunk);
+        return Buffer.concat(chunks).toString('utf8');
+      }
+      chunks.push(chunk);
+    }
+  } finally {
+    await file.close();
   }
 }

@@ -14,24 +14,52 @@ export type RedisRole = 'commands' | 'worker' | 'subscriber';
 /** Reconnect every 0.2 s at first, backing off to every 2 s, forever. */
 const retryStrategy = (attempt: number): number => Math.min(attempt * 200, 2000);
 
-/** Opens a connection and waits until it is ready. */
-export async function openRedis(url: string, role: RedisRole): Promise<Redis> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    retryStrategy,
-    connectionName: `nce-ood-${role}`,
-    ...(role === 'commands' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),
-  });
-  // Connection errors are retried by retryStrategy; without a listener ioredis would print each one.
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-  } catch (e: unknown) {
-    // No client left reconnecting in the background after a failed start.
-    redis.disconnect();
-    throw e;
+/** How long a process starting waits for Redis (started beside it, it may come up a little later). */
+export const REDIS_START_WAIT_MS = 15_000;
+
+/**
+ * Opens a connection and waits until it is ready, trying again for up to `waitMs` while Redis
+ * refuses it (a container started beside Redis often comes up first).
+ * @throws AppError STORE_UNAVAILABLE naming Redis's address (never its password) and the cause
+ */
+export async function openRedis(url: string, role: RedisRole, waitMs = REDIS_START_WAIT_MS): Promise<Redis> {
+  const started = Date.now();
+  // The client's own error (ECONNREFUSED, ENOTFOUND, NOAUTH ...) says more than connect()'s rejection.
+  let cause: unknown;
+  for (;;) {
+    const redis = new Redis(url, {
+      lazyConnect: true,
+      retryStrategy,
+      connectionName: `nce-ood-${role}`,
+      ...(role === 'commands' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),
+    });
+    // Connection errors are retried by retryStrategy; without a listener ioredis would print each one.
+    redis.on('error', (e: unknown) => {
+      cause = e;
+    });
+    try {
+      await redis.connect();
+      return redis;
+    } catch (e: unknown) {
+      // No client left reconnecting in the background after a failed attempt.
+      redis.disconnect();
+      const why = cause instanceof Error ? cause.message : e instanceof Error ? e.message : String(e);
+      if (Date.now() - started >= waitMs) {
+        throw new AppError('STORE_UNAVAILABLE', `Redis at ${addressOf(url)} is unreachable (${why}); waited ${Math.round(waitMs / 1000)} s`, undefined, { cause: e });
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
-  return redis;
+}
+
+/** A Redis URL without its user and password, for messages. */
+export function addressOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return '(an invalid REDIS_URL)';
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
-import { type AppendOptions, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, shapeText } from './dataset-store';
+import { type AppendOptions, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, newGeneration, shapeText } from './dataset-store';
 import { redisKeys } from './redis-keys';
 import { exec } from './redis-model-store';
 
@@ -47,6 +47,7 @@ export class RedisDatasetStore implements DatasetStore {
   async put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
     const updatedAt = new Date().toISOString();
     const schema = contractOf(columns, records);
+    const generation = newGeneration();
     const tmp = `${redisKeys.datasetRows(name)}:tmp-${randomBytes(6).toString('hex')}`;
     try {
       for (let i = 0; i < records.length; i += CHUNK) {
@@ -58,19 +59,18 @@ export class RedisDatasetStore implements DatasetStore {
       // The rename carries the expiry over: the dataset's rows then lose it.
       if (records.length > 0) tx.rename(tmp, redisKeys.datasetRows(name)).persist(redisKeys.datasetRows(name));
       else tx.del(redisKeys.datasetRows(name));
-      await exec(tx.del(redisKeys.datasetMeta(name)).hset(redisKeys.datasetMeta(name), { columns: JSON.stringify(columns), schema: JSON.stringify(schema), updatedAt }).sadd(redisKeys.datasets, name));
+      await exec(tx.del(redisKeys.datasetMeta(name)).hset(redisKeys.datasetMeta(name), { columns: JSON.stringify(columns), schema: JSON.stringify(schema), updatedAt, generation }).sadd(redisKeys.datasets, name));
     } finally {
       await this.redis.del(tmp);
     }
-    return { name, rows: records.length, columns: [...columns], updatedAt, schema };
+    return { name, rows: records.length, columns: [...columns], updatedAt, schema, generation };
   }
 
   async append(name: string, records: readonly DataRecord[], options: AppendOptions = {}): Promise<DatasetInfo> {
     const { maxRows, expect } = options;
     const updatedAt = new Date().toISOString();
-    // One script: a dataset deleted meanwhile is never appended to (no orphaned rows, no meta
-    // without columns), one replaced meanwhile only when its columns and contract are the ones
-    // expected, and the row count returned is the one the append left.
+    // One script: a dataset deleted or replaced meanwhile is never appended to (no orphaned rows,
+    // no meta without columns), and the row count returned is the one the append left.
     const result = (await this.redis.eval(
       APPEND_SCRIPT,
       2,
@@ -79,11 +79,12 @@ export class RedisDatasetStore implements DatasetStore {
       updatedAt,
       maxRows === undefined ? '0' : String(maxRows),
       expect ? shapeText(expect.columns, expect.schema) : '',
+      expect?.generation ?? '',
       ...records.map((r) => JSON.stringify(r)),
-    )) as [string, number, string | null] | 'changed' | null;
+    )) as [string, number, string | null, string | null] | 'changed' | null;
     if (!result) throw datasetNotFound(name);
     if (result === 'changed') throw datasetChanged(name);
-    return { name, rows: result[1], columns: JSON.parse(result[0]) as string[], updatedAt, ...(result[2] ? { schema: JSON.parse(result[2]) as ColumnContract[] } : {}) };
+    return { name, rows: result[1], columns: JSON.parse(result[0]) as string[], updatedAt, ...(result[2] ? { schema: JSON.parse(result[2]) as ColumnContract[] } : {}), ...(result[3] ? { generation: result[3] } : {}) };
   }
 
   async delete(name: string): Promise<boolean> {
@@ -94,25 +95,28 @@ export class RedisDatasetStore implements DatasetStore {
 
 /**
  * KEYS: meta hash, rows list. ARGV: updatedAt, maxRows (0 = all), the expected shape (see
- * `shapeText`; empty: any), then the records as JSON. Returns [columns JSON, rows, schema JSON or
- * nil]; nil when the dataset does not exist; 'changed' when its shape is not the one expected.
- * The shape is compared as `shapeText` writes it: [columns, schema or null], from their JSON as stored.
+ * `shapeText`; empty: any), the expected generation (empty with the shape: none; see
+ * `sameDataset`), then the records as JSON. Returns [columns JSON, rows, schema JSON or nil,
+ * generation or nil]; nil when the dataset does not exist; 'changed' when it is not the one
+ * expected. The shape is compared as `shapeText` writes it: [columns, schema or null], from their
+ * JSON as stored.
  */
 const APPEND_SCRIPT = `
 local columns = redis.call('HGET', KEYS[1], 'columns')
 if not columns then return nil end
 local schema = redis.call('HGET', KEYS[1], 'schema')
-if ARGV[3] ~= '' and ARGV[3] ~= '[' .. columns .. ',' .. (schema or 'null') .. ']' then return 'changed' end
-for i = 4, #ARGV, ${CHUNK} do
+local generation = redis.call('HGET', KEYS[1], 'generation')
+if ARGV[3] ~= '' and (ARGV[3] ~= '[' .. columns .. ',' .. (schema or 'null') .. ']' or ARGV[4] ~= (generation or '')) then return 'changed' end
+for i = 5, #ARGV, ${CHUNK} do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + ${CHUNK} - 1, #ARGV)))
 end
 local maxRows = tonumber(ARGV[2])
 if maxRows > 0 then redis.call('LTRIM', KEYS[2], -maxRows, -1) end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
-return {columns, redis.call('LLEN', KEYS[2]), schema}
+return {columns, redis.call('LLEN', KEYS[2]), schema, generation}
 `;
 
 /** A dataset's summary from its meta hash (which has `columns`) and its row count. */
 function toInfo(name: string, meta: Record<string, string>, rows: number): DatasetInfo {
-  return { name, rows, columns: JSON.parse(meta.columns as string) as string[], updatedAt: meta.updatedAt ?? '', ...(meta.schema ? { schema: JSON.parse(meta.schema) as ColumnContract[] } : {}) };
+  return { name, rows, columns: JSON.parse(meta.columns as string) as string[], updatedAt: meta.updatedAt ?? '', ...(meta.schema ? { schema: JSON.parse(meta.schema) as ColumnContract[] } : {}), ...(meta.generation ? { generation: meta.generation } : {}) };
 }

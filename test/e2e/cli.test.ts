@@ -166,6 +166,18 @@ describe('nce-ood train and score', () => {
     expect(full.stderr.trim()).toBe('nce-ood: cannot write the output: no space left on the device (ENOSPC)');
   });
 
+  it('train refuses, before training, an output folder a file stands at, naming the flag and the path', () => {
+    const file = join(dir, 'train.csv');
+    for (const path of [file, join(file, 'model')]) {
+      const r = cli('train', '--data', file, '--artifact', path, '--config', join(dir, 'fast.json'));
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^nce-ood train: --artifact ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: (it is a file, not a folder|a folder in its path is a file \\(ENOTDIR\\))`))]);
+    }
+    const models = spawnSync(process.execPath, [BIN, 'train', '--data', file, '--model', 'm'], { encoding: 'utf8', env: { ...process.env, MODELS_DIR: file } });
+    expect(models.status).toBe(2);
+    expect(models.stderr.trim()).toBe(`nce-ood train: MODELS_DIR ${file}: it is a file, not a folder (see nce-ood --help)`);
+  });
+
   it('score --keep refuses an input column named as a result column, which would repeat in the header', async () => {
     await writeFile(join(dir, 'scored-before.csv'), 'x,y,kind,score\n0,0,p,1\n');
     for (const keep of ['all', 'x,score']) {

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ROOT, run, startApi } from '../helpers/processes';
+import { eventually, freePort, ROOT, run, startApi } from '../helpers/processes';
 
 /** Start-up fails loudly: a port already taken is one clear line and a non-zero exit, not a process that never listens. */
 describe('start-up', () => {
@@ -68,6 +68,41 @@ describe('shutdown', () => {
       expect(took).toBeLessThan(10_000);
     } finally {
       socket.destroy();
+      await api.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('shutdown while training (embedded)', () => {
+  it('on SIGTERM exits within SHUTDOWN_MS though a long job trains, and the next start runs that job again to completion', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-shutdown-train-'));
+    const env = { MODELS_DIR: join(dir, 'm'), DATASETS_DIR: join(dir, 'd'), SHUTDOWN_MS: '1500' };
+    const api = await startApi(env);
+    try {
+      const post = (base: string, path: string, method: string, body: unknown) => fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
+      const records = Array.from({ length: 400 }, (_, i) => ({ x: Math.cos(i), y: Math.sin(i) }));
+      await post(api.url, '/v1/datasets/ring', 'PUT', { records });
+      // Long enough (400 epochs, no early stop) that it cannot finish within SHUTDOWN_MS.
+      const { jobId } = (await post(api.url, '/v1/models/ring/train', 'POST', { dataset: 'ring', config: { epochs: 400, patience: 400, kernelPartner: false } })) as { jobId: string };
+      for (let i = 0; i < 200 && ((await (await fetch(`${api.url}/v1/jobs/${jobId}`)).json()) as { progress: unknown[] }).progress.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      const code = new Promise<number | null>((ok) => api.child.once('exit', (c) => ok(c)));
+      api.child.kill('SIGTERM');
+      expect(await code).toBe(0);
+      expect(Date.now() - started).toBeLessThan(6000);
+      expect(api.output()).toContain('the running training job is stopped; it runs again at the next start');
+      const again = await startApi(env);
+      try {
+        const job = await eventually(async () => {
+          const j = (await (await fetch(`${again.url}/v1/jobs/${jobId}`)).json()) as { state: string };
+          return j.state === 'completed' || j.state === 'failed' ? j : undefined;
+        }, 120_000, 'the interrupted job run again');
+        expect(job).toMatchObject({ state: 'completed', result: { model: 'ring' } });
+      } finally {
+        await again.stop();
+      }
+    } finally {
       await api.stop();
       await rm(dir, { recursive: true, force: true });
     }

@@ -85,9 +85,13 @@ describe('data contract', () => {
     expect(refused.body).toMatchObject({ status: 400, pointer: '/records/0/floor', detail: expect.stringContaining('create the dataset with ?categorical=floor') });
     const wrong = await request(app).put('/v1/datasets/floors?categorical=level').set('content-type', 'text/csv').send(floors);
     expect(wrong.body).toMatchObject({ status: 400, pointer: '/categorical', detail: expect.stringContaining('categorical names "level", which is not a column') });
+    // A list spelt categorical[]= (or a misspelt parameter) is refused, not ignored.
+    const bracketed = await request(app).put('/v1/datasets/floors?categorical[]=floor').set('content-type', 'text/csv').send(floors);
+    expect(bracketed.body).toMatchObject({ status: 400, pointer: '/categorical[]', detail: 'unknown query parameter "categorical[]" (this route takes categorical)' });
     const created = await request(app).put('/v1/datasets/floors?categorical=floor').set('content-type', 'text/csv').send(floors);
     expect(created.status).toBe(200);
     expect(created.body.schema[0]).toMatchObject({ name: 'floor', kind: 'categorical', categories: expect.arrayContaining(['G', '1', '29']) });
+    expect((await request(app).post('/v1/datasets/floors/records?maxrows=5').send({ records: [{ floor: 4, amount: 21 }] })).body).toMatchObject({ status: 400, pointer: '/maxrows' });
     expect((await request(app).post('/v1/datasets/floors/records').send({ records: [{ floor: 4, amount: 21 }] })).status).toBe(200);
     const job = await finished((await request(app).post('/v1/models/floors/train').send({ dataset: 'floors', config: { epochs: 2 } })).body.jobId);
     expect(job.result?.promoted).toBe(true);
@@ -181,6 +185,16 @@ describe('data contract', () => {
     expect(scored.status).toBe(200);
     const schedule = await request(app).put('/v1/models/labelled/schedule').send({ cron: '0 3 * * *', dataset: 'labelled', config: { exclude: ['amount', 'channel'] } });
     expect(schedule.body).toMatchObject({ status: 400, pointer: '/config/exclude', detail: 'exclude leaves no column to train on' });
+    // Mixtures nested thousands deep (a 400, not a stack overflow in validation), and one level too deep.
+    // (Spelt as text: serialising such an object would overflow the test's own stack.)
+    const nested = (depth: number): string => `${'{"type":"mixture","components":[{"weight":1,"noise":'.repeat(depth)}{"type":"gaussian"}${'}]}'.repeat(depth)}`;
+    for (const depth of [5, 700, 20_000]) {
+      const train = `{"dataset":"labelled","config":{"noise":${nested(depth)}}}`;
+      const deep = await request(app).post('/v1/models/labelled/train').set('content-type', 'application/json').send(train);
+      expect(deep.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config/noise', detail: expect.stringContaining('mixtures nest at most 4 deep') });
+      const schedule = `{"cron":"0 3 * * *","dataset":"labelled","config":{"noise":${nested(depth)}}}`;
+      expect((await request(app).put('/v1/models/labelled/schedule').set('content-type', 'application/json').send(schedule)).body).toMatchObject({ status: 400, pointer: '/config/noise' });
+    }
   });
 
   it('training on a row number says so in the job result and the model summary; leaving it out (exclude) leaves no warning', async () => {

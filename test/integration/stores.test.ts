@@ -1,14 +1,14 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
-import { type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../../src/store';
+import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { runTrainJob } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
-import { startRedis } from '../helpers/processes';
+import { freePort, startRedis } from '../helpers/processes';
 import { KERNEL_PARTNER_NOISES } from '../../src/nce/config';
 
 /** One contract, two implementations: the embedded mode's files and the distributed mode's Redis. */
@@ -192,7 +192,7 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     const payload = { kind: 'train' as const, model: name, dataset: `d-${suffix()}`, config: {} };
     await datasets.put(payload.dataset, ['f0', 'f1'], normalRecords(30, 2, 1));
     // The same training as v1's: nothing saved.
-    await expect(runTrainJob(payload, { datasets, models, trainer: () => Promise.resolve(artifact) })).resolves.toEqual({ model: name, version: v1, promoted: true, unchanged: true });
+    await expect(runTrainJob(payload, { datasets, models, trainer: () => Promise.resolve(artifact) })).resolves.toMatchObject({ model: name, version: v1, promoted: true, unchanged: true });
     expect(await models.versions(name)).toEqual([v1]);
     // Other records each time: saved, and only the newest 2 are kept.
     const saved: string[] = [];
@@ -253,11 +253,36 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     // Same columns, but a contract that now forbids text in a: also refused.
     await datasets.put(name, ['a', 'b'], [{ a: 1, b: 'x' }, { a: 2, b: null }]);
     await expect(datasets.append(name, [{ a: 3, b: 'x' }], { expect: checked })).rejects.toMatchObject({ code: 'DATASET_CHANGED' });
-    // Replaced by one of the same columns and contract: the records fit it, and land.
-    await datasets.put(name, ['a', 'b'], [{ a: 5, b: 'x' }, { a: 6, b: 'y' }]);
-    expect(await datasets.append(name, [{ a: 3, b: 'x' }], { expect: checked, maxRows: 2 })).toMatchObject({ rows: 2, columns: ['a', 'b'] });
-    expect((await datasets.records(name)).records).toEqual([{ a: 6, b: 'y' }, { a: 3, b: 'x' }]);
+    // Replaced by one of the same columns and contract: another dataset all the same, refused.
+    const replaced = await datasets.put(name, ['a', 'b'], [{ a: 5, b: 'x' }, { a: 6, b: 'y' }]);
+    expect(replaced.generation).not.toBe(checked.generation);
+    await expect(datasets.append(name, [{ a: 3, b: 'x' }], { expect: checked })).rejects.toMatchObject({ code: 'DATASET_CHANGED' });
+    expect((await datasets.records(name)).records).toEqual([{ a: 5, b: 'x' }, { a: 6, b: 'y' }]);
+    // Checked against the dataset as it is, an append lands and keeps its generation; so does the next.
+    const appended = await datasets.append(name, [{ a: 3, b: 'x' }], { expect: replaced, maxRows: 2 });
+    expect(appended).toMatchObject({ rows: 2, columns: ['a', 'b'], generation: replaced.generation });
+    expect(await datasets.append(name, [{ a: 4, b: 'y' }], { expect: await datasets.info(name) as DatasetInfo })).toMatchObject({ rows: 3 });
+    expect((await datasets.records(name)).records).toEqual([{ a: 6, b: 'y' }, { a: 3, b: 'x' }, { a: 4, b: 'y' }]);
+    expect(await datasets.info(name)).toMatchObject({ rows: 3, generation: replaced.generation });
     await datasets.delete(name);
+  });
+});
+
+describe('filesystem dataset store', () => {
+  it('lists and describes a dataset from its first line, without reading its rows; files of the older one-object form still read', async () => {
+    const root = join(dir, 'data-lines');
+    const datasets = new FsDatasetStore(root);
+    const put = await datasets.put('big', ['a'], [{ a: 1 }, { a: 2 }]);
+    // Rows that could not be parsed: listing and describing the dataset do not touch them.
+    const text = await readFile(join(root, 'big.json'), 'utf8');
+    await writeFile(join(root, 'big.json'), `${text.split('\n')[0]}\n[{"a":`);
+    expect(await datasets.info('big')).toEqual(put);
+    expect(await datasets.list()).toEqual([put]);
+    await writeFile(join(root, 'old.json'), JSON.stringify({ columns: ['x'], updatedAt: '2026-01-01T00:00:00.000Z', records: [{ x: 1 }, { x: 2 }] }));
+    expect(await datasets.info('old')).toEqual({ name: 'old', rows: 2, columns: ['x'], updatedAt: '2026-01-01T00:00:00.000Z' });
+    expect((await datasets.records('old')).records).toEqual([{ x: 1 }, { x: 2 }]);
+    expect(await datasets.append('old', [{ x: 3 }])).toMatchObject({ rows: 3 });
+    expect((await datasets.records('old')).records).toEqual([{ x: 1 }, { x: 2 }, { x: 3 }]);
   });
 });
 
@@ -386,5 +411,24 @@ describe('whenConnected', () => {
     } finally {
       client.disconnect();
     }
+  });
+});
+
+describe('openRedis', () => {
+  it('waits for a Redis that comes up after the process, and gives up naming its address, never its password', async () => {
+    const port = await freePort();
+    const late = openRedis(`redis://127.0.0.1:${port}`, 'commands', 10_000);
+    await new Promise((r) => setTimeout(r, 800));
+    const server = await startRedis({ port });
+    try {
+      const client = await late;
+      expect(await client.ping()).toBe('PONG');
+      client.disconnect();
+    } finally {
+      await server.stop();
+    }
+    const refused = openRedis(`redis://nce:s3cret@127.0.0.1:${port}/2`, 'worker', 600);
+    await expect(refused).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(new RegExp(`^Redis at redis://127\\.0\\.0\\.1:${port}/2 is unreachable \\(.+\\); waited 1 s$`)) });
+    await expect(refused).rejects.not.toMatchObject({ message: expect.stringContaining('s3cret') });
   });
 });

@@ -1,6 +1,9 @@
 import { type DataRecord, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../nce';
 import { storeVersion } from '../../queue';
-import { contractOf, CsvError, FsModelStore, readCsv, saveArtifact, withCategories } from '../../store';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { AppError } from '../../errors';
+import { contractOf, CsvError, fileProblem, FsModelStore, readCsv, saveArtifact, withCategories } from '../../store';
 import { columnList, excludedColumns, modelOrArtifact, parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
 import { reportEpoch, reportTraining } from '../progress';
@@ -35,6 +38,9 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   const undeclared = categorical.find((c) => !columns.includes(c));
   if (undeclared !== undefined) throw new UsageError(`--categorical names "${undeclared}", which is not a feature column of ${flags.data as string}`);
   const records = checked(withCategories(table.records, categorical), columns, table.lines, flags.data as string);
+  // Before training, not after it: a file where the folder goes would waste the whole run.
+  if ('artifact' in target) writableFolder(target.artifact, flags.artifact === undefined ? '--out' : '--artifact');
+  else writableFolder(ctx.modelsDir, 'MODELS_DIR');
   const backend = await initBackend(ctx.backend);
   // The hint names what it can change: the default exclusions, not the config's own.
   const byDefault = flags.exclude === undefined ? excluded.filter((c) => !config.exclude.includes(c)) : [];
@@ -45,11 +51,11 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   reportTraining(result.training);
   const threshold = `ood threshold ${result.state.calibration.threshold.toFixed(3)}`;
   if ('artifact' in target) {
-    await saveArtifact(target.artifact, artifact);
+    await written(target.artifact, () => saveArtifact(target.artifact, artifact));
     process.stderr.write(`saved ${target.artifact} (${threshold})\n`);
     return;
   }
-  const stored = await storeVersion(new FsModelStore(ctx.modelsDir), target.model, artifact, { gate: ctx.gate, force: flags.force !== undefined, keepVersions: ctx.keepVersions });
+  const stored = await written(ctx.modelsDir, () => storeVersion(new FsModelStore(ctx.modelsDir), target.model, artifact, { gate: ctx.gate, force: flags.force !== undefined, keepVersions: ctx.keepVersions }));
   const where = `model ${target.model} version ${stored.version} in ${ctx.modelsDir}`;
   if (stored.promoted) process.stderr.write(`saved ${where}, now current (${threshold})\n`);
   else process.stderr.write(`saved ${where} as a candidate, not current: ${stored.reason} (--force promotes it anyway)\n`);
@@ -69,4 +75,44 @@ function checked(records: DataRecord[], columns: readonly string[], lines: reado
     throw new CsvError(file, lines[e.record] ?? 0, e.message);
   }
   return records;
+}
+
+/**
+ * Refuses, naming it, a folder to write into that cannot be one: a file stands at it or above it,
+ * or the nearest folder that exists on its path cannot be written in.
+ * @throws UsageError naming the flag, the path and the reason
+ */
+function writableFolder(path: string, flag: string): void {
+  let at = resolve(path);
+  for (;;) {
+    let isFolder: boolean;
+    try {
+      isFolder = statSync(at).isDirectory();
+    } catch (e: unknown) {
+      const parent = dirname(at);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && parent !== at) {
+        at = parent;
+        continue;
+      }
+      throw new UsageError(`${flag} ${path}: ${fileProblem(e)}`);
+    }
+    if (!isFolder) throw new UsageError(`${flag} ${path}: ${at === resolve(path) ? 'it is a file, not a folder' : `${at} is a file, not a folder`}`);
+    try {
+      accessSync(at, constants.W_OK);
+    } catch (e: unknown) {
+      throw new UsageError(`${flag} ${path}: cannot write in ${at} (${fileProblem(e)})`);
+    }
+    return;
+  }
+}
+
+/** What `save` returns; a failure of the file system (ENOSPC, EACCES ...) as one line naming `path`. */
+async function written<T>(path: string, save: () => Promise<T>): Promise<T> {
+  try {
+    return await save();
+  } catch (e: unknown) {
+    // Only a raw errno: the store's own errors (STORAGE_FULL ...) already say what happened.
+    if (e instanceof AppError || e instanceof NceError || !/^E[A-Z]+$/.test(String((e as NodeJS.ErrnoException).code))) throw e;
+    throw new AppError('STORE_UNAVAILABLE', `cannot write into ${path}: ${fileProblem(e)}; the model was trained but not saved`, undefined, { cause: e });
+  }
 }

@@ -138,4 +138,38 @@ describe('ModelCache', () => {
       cache.dispose();
     }
   });
+
+  it('watching, follows the store without scoring or announcements: a deleted model goes, a new version comes, and the eviction order stays that of use', async () => {
+    const gone: string[] = [];
+    const swaps: string[] = [];
+    const own = new FsModelStore(await mkdtemp(join(tmpdir(), 'nce-cache-watch-')));
+    for (const name of ['a', 'b', 'c']) await own.save(name, artifact);
+    const cache = new ModelCache(own, pino({ level: 'silent' }), (m) => swaps.push(`${m.name} ${m.version}`), (name) => gone.push(name), 2);
+    const until = async (done: () => boolean): Promise<void> => {
+      for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    try {
+      const sleep = (ms: number): Promise<unknown> => new Promise((r) => setTimeout(r, ms));
+      await cache.get('a');
+      await sleep(100);
+      cache.watch(300);
+      await sleep(100);
+      await cache.get('b');
+      // The first check (300 ms on) finds only a unchecked for 300 ms: a is asked about again, b
+      // not. Asked, a is not used: it stays the least recently used, and goes when c comes.
+      await sleep(300);
+      await cache.get('c');
+      expect(gone).toEqual(['a']);
+      // Deleted behind the cache's back (another replica, a registry come back empty): unloaded.
+      await own.delete('b');
+      await until(() => gone.includes('b'));
+      expect(cache.loaded()).toEqual(['c']);
+      // A new version promoted elsewhere, its announcement lost: swapped in all the same.
+      const version = await own.save('c', artifact);
+      await until(() => swaps.includes(`c ${version}`));
+      expect(cache.fresh('c')?.version).toBe(version);
+    } finally {
+      cache.dispose();
+    }
+  });
 });
