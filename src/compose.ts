@@ -176,6 +176,8 @@ function driftRetrainer(settings: Settings, metrics: Metrics, models: ModelCache
     logger,
     onTrigger: (model) => metrics.driftRetrains.inc({ model }),
   });
+  // Counted from 0 on every replica, so sum() over replicas and increase() see the first retrain.
+  for (const { model } of settings.DRIFT_RETRAIN ?? []) metrics.driftRetrains.inc({ model }, 0);
   retrainer.start(Math.min(30_000, Math.max(1000, afterMs / 4)));
   return retrainer;
 }

@@ -32,7 +32,7 @@ texts ("n/a") is refused, naming its line: a missing value is an empty cell.`,
   },
   score: {
     usage: 'nce-ood score (--model NAME | --artifact DIR) --data FILE.csv [--keep all|COL,...]',
-    about: `Scores every record of the CSV with the current version of NAME (or the model folder DIR) and
+    about: `Scores every record of the CSV (--data -: standard input) with the current version of NAME (or the model folder DIR) and
 writes CSV to stdout, one row per record in order: the columns --keep names first (all: every
 input column), then score, logRatio, logDensity, percentile, ood.`,
   },

@@ -41,13 +41,14 @@ export function typeField(raw: string): FieldValue {
 }
 
 /**
- * Reads a CSV file with a header row.
+ * Reads a CSV file with a header row; "-" reads standard input, as most Unix tools do.
  * @throws CsvError naming file and line: no header, a ragged row, duplicate or empty column names
  */
-export function readCsv(file: string): CsvTable {
+export function readCsv(path: string): CsvTable {
+  const file = path === '-' ? 'standard input' : path;
   let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    bytes = readFileSync(path === '-' ? 0 : path);
   } catch (e: unknown) {
     throw new CsvError(file, 0, `cannot read the file: ${fileProblem(e)}`);
   }

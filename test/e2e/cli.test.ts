@@ -104,6 +104,14 @@ describe('nce-ood train and score', () => {
     expect(Number(far[0])).toBeLessThan(Number(normal[0]));
     expect(far[4]).toBe('true');
     expect(normal[4]).toBe('false');
+    // --data - reads standard input: the same rows; one record is "1 record".
+    const piped = spawnSync(process.execPath, [BIN, 'score', '--artifact', out, '--data', '-'], { encoding: 'utf8', input: 'kind,y,x\np,0,0\nq,-6,6\np,,0.1\n' });
+    expect(piped.status).toBe(0);
+    expect(piped.stdout).toBe(s.stdout);
+    const one = spawnSync(process.execPath, [BIN, 'score', '--artifact', out, '--data', '-'], { encoding: 'utf8', input: 'kind,y,x\np,0,0\n' });
+    expect(one.stderr).toMatch(/scored 1 record with /);
+    const ragged = spawnSync(process.execPath, [BIN, 'score', '--artifact', out, '--data', '-'], { encoding: 'utf8', input: 'kind,y,x\np,0\n' });
+    expect(ragged.stderr.trim()).toMatch(/^nce-ood score: standard input:2: /);
   });
 
   it('ends quietly when the reader closes the pipe early (score ... | head -1)', async () => {
@@ -186,6 +194,12 @@ describe('nce-ood train and score', () => {
       expect(r.stderr).toContain('the column "score", which the results have too');
     }
     expect(cli('score', '--artifact', join(dir, 'model'), '--data', join(dir, 'scored-before.csv'), '--keep', 'x').stdout.split('\n')[0]).toBe('x,score,logRatio,logDensity,percentile,ood');
+  });
+
+  it('report --values without --data exits 2 saying why', () => {
+    const r = cli('report', '--model', 'any', '--values', '--out', join(dir, 'r.html'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--values lists the values of --data\'s records: give --data too');
   });
 
   it('eval refuses test rows of one label before training', async () => {

@@ -94,6 +94,8 @@ describe('drift metrics on real data', () => {
     // New reference records arrived since the model was trained (a retrain on the very same
     // records and config would save nothing: its job says unchanged).
     await service.datasets.append('thyroid-ref', (await service.datasets.records('thyroid-ref')).records.slice(0, 200));
+    // Exported from 0 before any retrain, so the first one shows in increase().
+    expect(await sample('nce_ood_drift_retrains_total', 'model="thyroid"')).toBe(0);
     const t0 = Date.now();
     // The window still holds the shifted traffic of the test above.
     expect(await service.drift.check(t0)).toEqual([]);

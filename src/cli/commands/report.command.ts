@@ -24,6 +24,7 @@ export const REPORT_FLAGGED = 20;
 export async function reportCommand(argv: string[], ctx: CliContext): Promise<void> {
   const flags = parseFlags(argv, ['model', 'data', 'out', 'values'], ['model', 'out'], ['values']);
   const name = flags.model as string;
+  if (flags.values !== undefined && flags.data === undefined) throw new UsageError('--values lists the values of --data\'s records: give --data too');
   if (!NAME_PATTERN.test(name)) throw new UsageError('--model names a model in the registry (1-64 letters, digits, "_" or "-")');
   const store = new FsModelStore(ctx.modelsDir);
   const version = await store.currentVersion(name);

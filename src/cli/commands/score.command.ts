@@ -46,7 +46,7 @@ export async function scoreCommand(argv: string[], ctx: CliContext): Promise<voi
       });
     }
     process.stdout.write(out.join('\n') + '\n');
-    process.stderr.write(`scored ${table.records.length} records with ${label}, backend ${backend}\n`);
+    process.stderr.write(`scored ${table.records.length} ${table.records.length === 1 ? 'record' : 'records'} with ${label}, backend ${backend}\n`);
   } finally {
     detector.dispose();
   }
