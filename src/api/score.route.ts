@@ -36,7 +36,8 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     const records = request.records;
     // Negotiated only when the Accept header names CSV at all: most requests carry none or */*.
     const accept = req.headers.accept;
-    const csv = accept !== undefined && accept.includes('text/csv') && req.accepts(['application/json', 'text/csv']) === 'text/csv';
+    // Explanations come as JSON only: CSV for them only when the client takes nothing else.
+    const csv = accept !== undefined && accept.includes('text/csv') && req.accepts(['application/json', 'text/csv']) === 'text/csv' && !(request.explain && req.accepts('application/json'));
     if (csv && request.explain) throw new AppError('NOT_ACCEPTABLE', 'explanations come as JSON only: accept application/json, or leave explain out', '/explain');
     if (request.explain && records.length > deps.maxExplain) {
       throw new AppError('BATCH_TOO_LARGE', `${records.length} records to explain in one request; the limit is ${deps.maxExplain} (MAX_EXPLAIN_RECORDS): each explanation scores its record permutations x features times. Explain the records of interest, such as the flagged ones`, '/explain');

@@ -99,6 +99,11 @@ describe('POST /v1/models/:name/score', () => {
     const explainedCsv = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('accept', 'text/csv').send({ columns, explain: true });
     expect(explainedCsv.status).toBe(406);
     expect(explainedCsv.body).toMatchObject({ code: 'NOT_ACCEPTABLE', pointer: '/explain' });
+    // A client that prefers CSV but takes JSON too gets its explanations as JSON.
+    const either = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('accept', 'text/csv, application/json;q=0.1').send({ records: [{ f0: 0, f1: 0, f2: 0 }], explain: true });
+    expect(either.status).toBe(200);
+    expect(either.headers['content-type']).toContain('application/json');
+    expect(Object.keys(either.body.results[0].contributions).length).toBeGreaterThan(0);
     const lines = asCsv.text.trim().split('\n');
     expect(lines[0]).toBe('score,logRatio,logDensity,percentile,ood');
     expect(lines.slice(1).map((l) => Number(l.split(',')[0]))).toEqual(objects.map((r) => r.score));
