@@ -14,10 +14,11 @@ export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string()
  * (`{records:[...]}`). CSV and NDJSON are parsed as they stream in, at most `limit` bytes; JSON
  * was parsed by the body parser. Every record must carry the fields of `dataset` (an append), else
  * those of the first record (or the CSV header).
- * @param dataset - the columns of the dataset appended to
+ * @param options.dataset - the columns of the dataset appended to
+ * @param options.text - CSV columns whose fields stay text as written (categorical codes, see `TextColumns`)
  * @throws AppError MALFORMED_BODY naming the line, INVALID_RECORD naming record and field, BODY_TOO_LARGE
  */
-export async function readDatasetBody(req: Request, limit: number, dataset?: readonly string[]): Promise<{ columns: string[]; records: DataRecord[]; lines?: number[] }> {
+export async function readDatasetBody(req: Request, limit: number, options: { dataset?: readonly string[]; text?: readonly string[] } = {}): Promise<{ columns: string[]; records: DataRecord[]; lines?: number[] }> {
   let columns: string[];
   let records: DataRecord[];
   let lines: number[] | undefined;
@@ -27,7 +28,7 @@ export async function readDatasetBody(req: Request, limit: number, dataset?: rea
     const source = bodyText(req, limit);
     if (req.is('text/csv')) {
       // A CsvError is MALFORMED_BODY naming the line.
-      ({ columns, records, lines } = await parseCsvStream(source, 'body'));
+      ({ columns, records, lines } = await parseCsvStream(source, 'body', options.text));
     } else {
       records = await parseNdjson(source);
       columns = records.length ? Object.keys(records[0]) : [];
@@ -41,6 +42,7 @@ export async function readDatasetBody(req: Request, limit: number, dataset?: rea
   }
   if (records.length === 0) throw new AppError('INVALID_REQUEST', 'the body has no records');
   if (columns.length === 0) throw new AppError('INVALID_RECORD', 'record 0 has no fields', '/records/0');
+  const { dataset } = options;
   const whose = dataset ? 'the dataset' : lines ? 'the header' : 'record 0';
   await atCsvLines(lines, () => checkColumns(records, dataset ?? columns, whose));
   return { columns, records, ...(lines ? { lines } : {}) };

@@ -13,7 +13,9 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
   router.put('/v1/datasets/:name', ...deps.writeAuth, upload, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
     onlyQuery(req.query, ['categorical']);
-    const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes);
+    // Declared categorical columns of a CSV keep their codes as written ("02134", "2.10").
+    const declared = typeof req.query.categorical === 'string' ? req.query.categorical.split(',').map((c) => c.trim()) : [];
+    const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes, { text: declared });
     const typed = withCategories(records, categoricalColumns(req.query.categorical, columns));
     res.json(await atCsvLines(lines, () => deps.datasets.put(name, columns, typed)));
   });
@@ -25,9 +27,10 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
     const existing = await deps.datasets.info(name);
     if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
-    const body = await readDatasetBody(req, deps.maxBytes, existing.columns);
-    // A number in a categorical column is stored as its text, as a PUT with ?categorical= stores it.
-    const records = withCategories(body.records, (existing.schema ?? []).filter((c) => c.kind === 'categorical').map((c) => c.name));
+    const categorical = (existing.schema ?? []).filter((c) => c.kind === 'categorical').map((c) => c.name);
+    const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: categorical });
+    // A number in a categorical column (JSON) is stored as its text, as a PUT with ?categorical= stores it.
+    const records = withCategories(body.records, categorical);
     const appended = await atCsvLines(body.lines, () => {
       // Datasets created before contracts existed have none to check against.
       if (existing.schema) checkContract(existing.schema, records);

@@ -71,7 +71,11 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     const name = lookupModelName(req.params.name);
     // CSV or NDJSON: left unread by the body parser, parsed here as it streams in.
     if (req.body === undefined && req.is(TABLE_TYPES)) {
-      return readDatasetBody(req, deps.maxBytes).then(({ records, lines }) => atCsvLines(lines, () => scoreNamed(req, res, name, { records, layout: 'table' })));
+      // The model first: its categorical fields are read as written ("02134"), as JSON sends them.
+      return deps.models
+        .get(name)
+        .then((m) => readDatasetBody(req, deps.maxBytes, { text: m.manifest.schema.filter((f) => f.kind === 'categorical').map((f) => f.name) }))
+        .then(({ records, lines }) => atCsvLines(lines, () => scoreNamed(req, res, name, { records, layout: 'table' })));
     }
     const input: unknown = req.body;
     // The parsed request holds the records from here: the body goes, so that nothing keeps a

@@ -41,10 +41,11 @@ export function typeField(raw: string): FieldValue {
 }
 
 /**
- * Reads a CSV file with a header row; "-" reads standard input, as most Unix tools do.
+ * Reads a CSV file with a header row; "-" reads standard input, as most Unix tools do. The
+ * columns `textColumns` names keep their fields as text (see {@link TextColumns}).
  * @throws CsvError naming file and line: no header, a ragged row, duplicate or empty column names
  */
-export function readCsv(path: string): CsvTable {
+export function readCsv(path: string, textColumns: TextColumns = []): CsvTable {
   const file = path === '-' ? 'standard input' : path;
   let bytes: Buffer;
   try {
@@ -59,7 +60,7 @@ export function readCsv(path: string): CsvTable {
     // Read leniently, the bytes would become replacement characters in a header or a value.
     throw new CsvError(file, 0, 'the file is not UTF-8 text: save it as UTF-8 (for example with iconv -f LATIN1 -t UTF-8)');
   }
-  return parseCsv(text, file);
+  return parseCsv(text, file, textColumns);
 }
 
 /** Why a file could not be read or written, in words (the errno after them). */
@@ -85,23 +86,35 @@ function csvParseError(e: unknown, file: string): CsvError {
   return new CsvError(file, err.lines ?? 0, `malformed CSV: ${String(err.message).replace(/^Invalid[^:]*:\s*/, '')}`);
 }
 
+/**
+ * Columns whose fields stay text as written (trimmed; an empty one is missing) instead of being
+ * typed: categorical codes that look like numbers ("02134", "2.10", "3.0") would lose their
+ * leading zeros and trailing digits, and no longer match the same codes sent as JSON strings.
+ */
+export type TextColumns = readonly string[];
+
 /** Turns CSV rows, header first, into typed records, checking each row as it arrives. */
 class CsvRecords {
   private header: string[] | null = null;
+  private asText: boolean[] = [];
   readonly records: DataRecord[] = [];
   readonly lines: number[] = [];
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly text: TextColumns = [],
+  ) {}
 
   push(record: string[], line: number): void {
     if (this.header === null) {
       this.header = checkHeader(record, line, this.file);
+      this.asText = this.header.map((h) => this.text.includes(h));
       return;
     }
     const header = this.header;
     if (record.length !== header.length) throw new CsvError(this.file, line, `row has ${record.length} fields but the header has ${header.length}`);
     const rec: Record<string, FieldValue> = Object.create(null);
-    for (let j = 0; j < header.length; j++) rec[header[j]] = typeField(record[j]);
+    for (let j = 0; j < header.length; j++) rec[header[j]] = this.asText[j] ? record[j].trim() || null : typeField(record[j]);
     this.records.push(rec);
     this.lines.push(line);
   }
@@ -146,14 +159,14 @@ function checkHeader(record: string[], line: number, file: string): string[] {
 }
 
 /** Parses CSV text (see {@link readCsv}); `file` only names the source in errors. */
-export function parseCsv(text: string, file = '<csv>'): CsvTable {
+export function parseCsv(text: string, file = '<csv>', textColumns: TextColumns = []): CsvTable {
   let rows: { record: string[]; info: { lines: number } }[];
   try {
     rows = parse(text, CSV_OPTIONS) as unknown as typeof rows;
   } catch (e: unknown) {
     throw csvParseError(e, file);
   }
-  const out = new CsvRecords(file);
+  const out = new CsvRecords(file, textColumns);
   for (const { record, info } of rows) out.push(record, info.lines);
   return out.table();
 }
@@ -162,8 +175,8 @@ export function parseCsv(text: string, file = '<csv>'): CsvTable {
  * Parses CSV as it streams in (see {@link readCsv}): rows become records while later bytes are
  * still arriving, so the text is never held whole.
  */
-export async function parseCsvStream(source: AsyncIterable<Buffer | string>, file = '<csv>'): Promise<CsvTable> {
-  const out = new CsvRecords(file);
+export async function parseCsvStream(source: AsyncIterable<Buffer | string>, file = '<csv>', textColumns: TextColumns = []): Promise<CsvTable> {
+  const out = new CsvRecords(file, textColumns);
   const parser = parseStream(CSV_OPTIONS);
   const feed = (async () => {
     try {

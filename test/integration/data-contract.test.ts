@@ -99,6 +99,27 @@ describe('data contract', () => {
     expect(scored[0].score).toBe(scored[1].score);
   });
 
+  it('declared categorical codes that look like numbers keep their text from CSV ("02134", "2.10"), and score alike sent as CSV or JSON', async () => {
+    const { app } = running.service;
+    const codes = ['02134', '2134', '2.10', '2.1', '3.0'];
+    const csv = ['zip,amount', ...Array.from({ length: 100 }, (_, i) => `${codes[i % codes.length]},${20 + (i % 9)}`)].join('\n');
+    const created = await request(app).put('/v1/datasets/codes?categorical=zip').set('content-type', 'text/csv').send(csv);
+    expect(created.body.schema[0]).toMatchObject({ name: 'zip', kind: 'categorical', categories: expect.arrayContaining(codes) });
+    expect(created.body.schema[0].categories).toHaveLength(codes.length);
+    // Appended as CSV, the codes stay as written too.
+    expect((await request(app).post('/v1/datasets/codes/records').set('content-type', 'text/csv').send('zip,amount\n02134,21\n')).status).toBe(200);
+    expect((await running.service.datasets.records('codes')).records.at(-1)).toEqual({ zip: '02134', amount: 21 });
+    const job = await finished((await request(app).post('/v1/models/codes/train').send({ dataset: 'codes', config: { epochs: 2 } })).body.jobId);
+    expect(job.result?.promoted).toBe(true);
+    const asJson = (await request(app).post('/v1/models/codes/score').send({ records: codes.map((zip) => ({ zip, amount: 21 })) })).body.results as { score: number; ood: boolean }[];
+    const asCsv = (await request(app).post('/v1/models/codes/score').set('content-type', 'text/csv').send(['zip,amount', ...codes.map((zip) => `${zip},21`)].join('\n'))).body.results as { score: number; ood: boolean }[];
+    expect(asCsv.map((r) => r.score)).toEqual(asJson.map((r) => r.score));
+    // Every code is one seen in training: each scores above a code never seen, which is flagged.
+    const [unseen] = (await request(app).post('/v1/models/codes/score').send({ records: [{ zip: '0213', amount: 21 }] })).body.results as { score: number; ood: boolean }[];
+    expect(unseen.ood).toBe(true);
+    for (const r of asJson) expect(r.score).toBeGreaterThan(unseen.score + 1);
+  });
+
   it('a JSON dataset with one text among numbers is refused; a column of mixed codes stays categorical', async () => {
     const { app } = running.service;
     const records = Array.from({ length: 50 }, (_, i) => ({ amount: i === 3 ? 'n/a' : i, code: i % 3 === 0 ? `A${i}` : i }));

@@ -38,7 +38,7 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
   let rows = 0;
   if (flags.data !== undefined) {
     await initBackend(ctx.backend);
-    const table = readCsv(flags.data);
+    const table = readCsv(flags.data, loaded.manifest.schema.filter((f) => f.kind === 'categorical').map((f) => f.name));
     const missing = loaded.manifest.schema.find((f) => !table.columns.includes(f.name));
     if (missing) throw new CsvError(flags.data, 1, `missing column "${missing.name}" that the model was trained on`);
     rows = table.records.length;

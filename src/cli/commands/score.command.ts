@@ -23,7 +23,8 @@ export async function scoreCommand(argv: string[], ctx: CliContext): Promise<voi
   const file = flags.data as string;
   const backend = await initBackend(ctx.backend);
   const { state, label } = await modelToScore(target, ctx);
-  const table = readCsv(file);
+  // The model's categorical fields as written ("02134"), as the API takes them.
+  const table = readCsv(file, state.schema.filter((f) => f.kind === 'categorical').map((f) => f.name));
   const kept = keptColumns(flags.keep, table);
   const missing = state.schema.find((f) => !table.columns.includes(f.name));
   if (missing) throw new CsvError(file, 1, `missing column "${missing.name}" that the model was trained on`);

@@ -24,7 +24,9 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   const target = modelOrArtifact({ model: flags.model, artifact: flags.artifact ?? flags.out });
   if (flags.force !== undefined && !('model' in target)) throw new UsageError('--force applies to --model (the registry), not to an artifact folder');
   const config = readTrainingConfig(flags.config);
-  const table = readCsv(flags.data as string);
+  // Declared categorical: their fields stay as written ("02134", "2.10"), not read as numbers.
+  const categorical = columnList(flags.categorical ?? '');
+  const table = readCsv(flags.data as string, categorical);
   // Named with --exclude, each must be a column; the default ones are left out where present.
   const asked = excludedColumns(flags.exclude);
   const unknown = flags.exclude === undefined ? undefined : asked.find((c) => !table.columns.includes(c));
@@ -34,7 +36,6 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   const excluded = [...new Set([...config.exclude, ...asked.filter((c) => table.columns.includes(c))])];
   const columns = table.columns.filter((c) => !excluded.includes(c));
   if (columns.length === 0) throw new UsageError(`no feature columns left in ${flags.data as string} after --exclude`);
-  const categorical = columnList(flags.categorical ?? '');
   const undeclared = categorical.find((c) => !columns.includes(c));
   if (undeclared !== undefined) throw new UsageError(`--categorical names "${undeclared}", which is not a feature column of ${flags.data as string}`);
   const records = checked(withCategories(table.records, categorical), columns, table.lines, flags.data as string);

@@ -64,3 +64,13 @@ describe('parseCsv', () => {
     expect(() => parseCsv('a,a\n1,2\n', 'd.csv')).toThrow('d.csv:1: duplicate column "a"');
   });
 });
+
+describe('parseCsv with text columns', () => {
+  it('keeps the fields of the columns named as written, trimmed (empty: missing), and types the others', () => {
+    const t = parseCsv('zip,fw,amount\n02134, 2.10 ,7\n2134,,08\n', 'x.csv', ['zip', 'fw']);
+    expect(t.records).toEqual([
+      { zip: '02134', fw: '2.10', amount: 7 },
+      { zip: '2134', fw: null, amount: 8 },
+    ]);
+  });
+});
