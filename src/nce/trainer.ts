@@ -149,6 +149,30 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   return noted({ ...final, reference, training: { ...final.training, history, epochsRun: history.length, seconds: (Date.now() - started) / 1000 } });
 }
 
+/**
+ * The numeric columns of `rows` to fit a continuous noise to: a missing value (imputed as the
+ * median, 0) is replaced by one of the column's present values, drawn at random. Fitted to the
+ * imputed zeros, q would shrink a mostly missing column's spread toward them (a column 90%
+ * missing: a third of its sd), and every record that has a value there would score several nats
+ * too low. Missingness itself is the discrete noise's to model (the missing flags). Without
+ * missing values, `rows.numeric` itself, and no random number is drawn.
+ */
+function presentValues(rows: Encoded, layout: Layout, seed: number): Float64Array {
+  const flags = layout.discrete.flatMap((f, j) => (f.role === 'missing' && f.numericIndex !== undefined ? [{ j, col: f.numericIndex }] : []));
+  const dn = layout.numeric.length;
+  const dd = layout.discrete.length;
+  let out: Float64Array | null = null;
+  const rng = createRng(seed + 0x5eed);
+  for (const { j, col } of flags) {
+    const present: number[] = [];
+    for (let i = 0; i < rows.n; i++) if (rows.codes[i * dd + j] !== 1) present.push(rows.numeric[i * dn + col]);
+    if (present.length === 0 || present.length === rows.n) continue;
+    out ??= Float64Array.from(rows.numeric);
+    for (let i = 0; i < rows.n; i++) if (rows.codes[i * dd + j] === 1) out[i * dn + col] = present[rng.int(present.length)];
+  }
+  return out ?? rows.numeric;
+}
+
 interface SplitData {
   schema: Feature[];
   layout: Layout;
@@ -163,7 +187,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const whole = fitsWholeReference(config);
   const qRows = whole ? concatEncoded([fit, val]) : fit;
   const units = schema.flatMap((f) => (f.kind === 'numeric' ? [f.scale] : []));
-  const continuous = fitNoise(config.noise, { rows: qRows.n, cols: layout.numeric.length, data: qRows.numeric }, rng.fork(), units);
+  const continuous = fitNoise(config.noise, { rows: qRows.n, cols: layout.numeric.length, data: presentValues(qRows, layout, config.seed) }, rng.fork(), units);
   const discrete = DiscreteNoise.fit(layout.discrete, fit);
   const main = await fitClassifier(data, continuous, discrete, config, options, pass, rng, false);
 
@@ -177,7 +201,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
       // as its only q would: the same held-out split, the same starting network, and the same
       // kernel centres as the other partners (scoring then shares their distances, see Detector).
       const partnerRng = createRng(config.seed + pass);
-      const kernel = fitNoise(spec, { rows: fit.n, cols: layout.numeric.length, data: fit.numeric }, partnerRng.fork());
+      const kernel = fitNoise(spec, { rows: fit.n, cols: layout.numeric.length, data: presentValues(fit, layout, config.seed) }, partnerRng.fork());
       const run = await fitClassifier(data, kernel, discrete, config, options, pass, partnerRng, true);
       runs.push(run);
       partners.push({ noise: { spec, fitted: kernel.toJSON() }, architecture: run.architecture, weights: run.weights });

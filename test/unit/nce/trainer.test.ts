@@ -229,6 +229,30 @@ describe('train', () => {
     expect(defaultMinRecordsPerEpoch(1555)).toBe(84);
   });
 
+  it('fits q to a mostly missing column\'s present values, not to its imputed medians: a record with a value there scores lower by about what its rarer pattern costs, not several nats more', async () => {
+    // x, y correlated; d uniform on [1, 20] and missing 90% of the time, independently.
+    const rng = createRng(5);
+    const rows = (n: number) => Array.from({ length: n }, () => {
+      const a = rng.normal();
+      return { x: a, y: a + 0.3 * rng.normal(), d: rng.uniform() < 0.9 ? null : 1 + 19 * rng.uniform() };
+    });
+    const detector = new Detector((await train(rows(800), { seed: 1 })).state);
+    try {
+      const fresh = rows(4000);
+      const { score } = detector.scoreRows(detector.encodeRecords(fresh));
+      const mean = (missing: boolean): number => {
+        const s = fresh.flatMap((r, i) => ((r.d === null) === missing ? [score[i]] : []));
+        return s.reduce((a, b) => a + b, 0) / s.length;
+      };
+      // log(0.9 / 0.1) = 2.2 nats for the rarer pattern, plus d's density about its median. Fitted
+      // to the imputed zeros, q gave 7.7.
+      expect(mean(true) - mean(false)).toBeLessThan(4);
+      expect(mean(true) - mean(false)).toBeGreaterThan(1);
+    } finally {
+      detector.dispose();
+    }
+  });
+
   it('on records without numeric fields, calibrates on finite held-out scores', async () => {
     const rng = createRng(12);
     const pick = (xs: string[]): string => xs[Math.floor(rng.uniform() * xs.length)];
