@@ -71,6 +71,9 @@ export interface AppDeps {
   scoring: ScoringThreads | null;
 }
 
+/** Longest /readyz waits for the store before calling it unreachable. */
+const READY_STORE_MS = 1500;
+
 /** Builds the Express app. */
 export function createApp(deps: AppDeps): Express {
   const { settings, metrics, logger } = deps;
@@ -131,11 +134,15 @@ export function createApp(deps: AppDeps): Express {
   });
   app.get('/readyz', async (_req, res) => {
     let store: string;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await deps.store.list();
-      store = await deps.store.writable();
+      // A store that hangs is as good as away: probes time out at a second or two.
+      const check = deps.store.list().then(() => deps.store.writable());
+      store = await Promise.race([check, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer')), READY_STORE_MS)))]);
     } catch {
       store = 'unreachable';
+    } finally {
+      clearTimeout(timer);
     }
     // Without its store a replica still scores with the models it holds: it stays in the load
     // balancer (degraded) unless it has none to serve. A full or read-only store still serves

@@ -53,6 +53,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
 
   router.delete('/v1/datasets/:name', ...deps.writeAuth, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
+    onlyQuery(req.query, []);
     if (!(await deps.datasets.delete(name))) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist`);
     res.status(204).end();
   });

@@ -181,10 +181,12 @@ export class InProcessQueue implements JobQueue {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const stopped = await Promise.race([running.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
       clearTimeout(timer);
-      if (stopped && this.training) {
+      if (stopped) {
+        // Stopped where it is: training now, or before its thread starts (still reading its
+        // dataset: trainInWorker then refuses to start one). A job saving its version finishes.
         this.interrupted = true;
         this.deps.logger.warn('shutdown: the running training job is stopped; it runs again at the next start');
-        await this.training.terminate();
+        await this.training?.terminate();
       }
     }
     await this.running;
@@ -232,6 +234,7 @@ export class InProcessQueue implements JobQueue {
   }
 
   private trainInWorker(job: JobInfo, input: TrainInput): Promise<Artifact> {
+    if (this.interrupted) return Promise.reject(new Error('stopped by a shutdown before training started'));
     return new Promise((resolve, reject) => {
       const worker = new Worker(workerScript(), { workerData: { ...input, backend: this.deps.backend } satisfies TrainingThreadInput });
       this.training = worker;

@@ -60,6 +60,10 @@ export class ModelCache {
   private readonly loading = new Map<string, Promise<ServedModel>>();
   /** Models announced while a load of them ran: that load may have read the version before the change. */
   private readonly announcedDuringLoad = new Set<string>();
+  /** Whether the registry's last answer was a failure to reach it. */
+  private registryDown = false;
+  /** The version of each model that failed to load, so it is not read and refused again every check. */
+  private readonly refused = new Map<string, string>();
   /** The timer of {@link ModelCache.watch}. */
   private watching: ReturnType<typeof setInterval> | undefined;
   /** The registry's outages, logged once each (refreshes ask it every few seconds per model). */
@@ -85,9 +89,20 @@ export class ModelCache {
     return Date.now() - entry.checkedAt < REFRESH_MS ? entry.served : undefined;
   }
 
-  /** The model to score with, loading or refreshing it as needed. */
+  /**
+   * The model to score with, loading or refreshing it as needed. While the registry is known to be
+   * unreachable, a loaded model is served at once and asked about in the background: a registry
+   * that hangs (it takes COMMAND_TIMEOUT_MS to fail) then holds up no request after the first.
+   */
   async get(name: string): Promise<ServedModel> {
-    return this.fresh(name) ?? this.load(name);
+    const fresh = this.fresh(name);
+    if (fresh) return fresh;
+    const entry = this.entries.get(name);
+    if (entry && this.registryDown) {
+      this.load(name).catch(() => undefined);
+      return entry.served;
+    }
+    return this.load(name);
   }
 
   /** Loads or refreshes a model, once at a time per model. */
@@ -113,8 +128,9 @@ export class ModelCache {
     clearInterval(this.watching);
     this.watching = setInterval(() => {
       const now = Date.now();
-      // Not through get(): that would count as a use and upset the eviction order.
-      for (const [name, entry] of [...this.entries]) if (now - entry.checkedAt >= ms) this.load(name).catch(() => undefined);
+      // Not through get(): that would count as a use and upset the eviction order. Checked at the
+      // last tick, a few milliseconds after it, an entry is half a period old or more by this one.
+      for (const [name, entry] of [...this.entries]) if (now - entry.checkedAt >= ms / 2) this.load(name).catch(() => undefined);
     }, ms);
     this.watching.unref();
   }
@@ -163,23 +179,28 @@ export class ModelCache {
     let version: string | null;
     try {
       version = await this.store.currentVersion(name);
+      this.registryDown = false;
       this.registryOutage.up();
     } catch (e: unknown) {
       // The registry is unreachable (Redis down): keep scoring with the version we hold.
+      this.registryDown = true;
       if (!entry) throw new AppError('MODEL_UNAVAILABLE', `model "${name}" cannot be loaded: the model registry is unreachable`, undefined, { cause: e });
       this.registryOutage.down(messageOf(e));
       entry.checkedAt = Date.now();
       return entry.served;
     }
     if (version === null) {
+      this.refused.delete(name);
       if (entry) {
         retire(entry.served);
         this.entries.delete(name);
         this.onGone(name);
+        this.logger.info({ model: name, version: entry.served.version }, 'model unloaded: the registry no longer has it (deleted)');
       }
       throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist or has no version`);
     }
-    if (entry && entry.served.version === version) {
+    if (entry && (entry.served.version === version || this.refused.get(name) === version)) {
+      // The version served, or one that failed to load and was logged once: the loaded one serves on.
       entry.checkedAt = Date.now();
       return entry.served;
     }
@@ -198,6 +219,7 @@ export class ModelCache {
       this.evictBeyond(this.maxModels);
       this.onSwap(served, entry?.served);
       if (entry) retire(entry.served);
+      this.refused.delete(name);
       this.logger.info({ model: name, version }, 'model version loaded');
       return served;
     } catch (e: unknown) {
@@ -206,6 +228,9 @@ export class ModelCache {
       if (again && (await this.store.currentVersion(name).catch(() => version)) !== version) return this.refresh(name, entry, false);
       this.logger.error({ model: name, version, err: messageOf(e) }, 'model version refused');
       if (entry) {
+        // A damaged artifact is not read (and refused) again at every check: only a newer version
+        // is tried. A store that failed to answer is asked again.
+        if (e instanceof NceError && (e.code === 'ARTIFACT_TAMPERED' || e.code === 'ARTIFACT_INVALID')) this.refused.set(name, version);
         entry.checkedAt = Date.now();
         return entry.served;
       }

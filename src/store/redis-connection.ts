@@ -11,6 +11,14 @@ import { Redis } from 'ioredis';
  */
 export type RedisRole = 'commands' | 'worker' | 'subscriber';
 
+/**
+ * Longest a command of the `commands` role may take: a Redis that accepts connections but does not
+ * answer (a partition that drops packets, a server stopped or blocked) then fails calls with
+ * STORE_UNAVAILABLE instead of holding them, and the requests behind them, without end. Far above
+ * what the largest artifact takes to save or load over a LAN.
+ */
+export const COMMAND_TIMEOUT_MS = 5000;
+
 /** Reconnect every 0.2 s at first, backing off to every 2 s, forever. */
 const retryStrategy = (attempt: number): number => Math.min(attempt * 200, 2000);
 
@@ -31,19 +39,23 @@ export async function openRedis(url: string, role: RedisRole, waitMs = REDIS_STA
       lazyConnect: true,
       retryStrategy,
       connectionName: `nce-ood-${role}`,
-      ...(role === 'commands' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),
+      ...(role === 'commands' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: COMMAND_TIMEOUT_MS } : { maxRetriesPerRequest: null }),
     });
     // Connection errors are retried by retryStrategy; without a listener ioredis would print each one.
     redis.on('error', (e: unknown) => {
       cause = e;
     });
     try {
-      await redis.connect();
+      // Bounded: an address that accepts the connection but never answers would hold it forever.
+      const left = Math.max(500, waitMs - (Date.now() - started));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([redis.connect(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(left / 1000)} s`)), left)))]).finally(() => clearTimeout(timer));
       return redis;
     } catch (e: unknown) {
       // No client left reconnecting in the background after a failed attempt.
       redis.disconnect();
-      const why = cause instanceof Error ? cause.message : e instanceof Error ? e.message : String(e);
+      const timedOut = e instanceof Error && e.message.startsWith('no answer within');
+      const why = !timedOut && cause instanceof Error ? cause.message : e instanceof Error ? e.message : String(e);
       if (Date.now() - started >= waitMs) {
         throw new AppError('STORE_UNAVAILABLE', `Redis at ${addressOf(url)} is unreachable (${why}); waited ${Math.round(waitMs / 1000)} s`, undefined, { cause: e });
       }
@@ -89,7 +101,7 @@ function storeUnavailable(cause: unknown): AppError {
 }
 
 /** What ioredis throws for a command when the connection is gone (whatever its status says yet). */
-const CONNECTION_LOST = /Stream isn't writeable|Connection is closed|max retries per request|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH/i;
+const CONNECTION_LOST = /Stream isn't writeable|Connection is closed|max retries per request|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH/i;
 
 function lostConnection(e: unknown): boolean {
   return e instanceof Error && (e.name === 'MaxRetriesPerRequestError' || CONNECTION_LOST.test(e.message));

@@ -92,6 +92,7 @@ describe('data contract', () => {
     expect(created.status).toBe(200);
     expect(created.body.schema[0]).toMatchObject({ name: 'floor', kind: 'categorical', categories: expect.arrayContaining(['G', '1', '29']) });
     expect((await request(app).post('/v1/datasets/floors/records?maxrows=5').send({ records: [{ floor: 4, amount: 21 }] })).body).toMatchObject({ status: 400, pointer: '/maxrows' });
+    expect((await request(app).delete('/v1/datasets/floors?force=true')).body).toMatchObject({ status: 400, pointer: '/force', detail: 'unknown query parameter "force" (this route takes none)' });
     expect((await request(app).post('/v1/datasets/floors/records').send({ records: [{ floor: 4, amount: 21 }] })).status).toBe(200);
     const job = await finished((await request(app).post('/v1/models/floors/train').send({ dataset: 'floors', config: { epochs: 2 } })).body.jobId);
     expect(job.result?.promoted).toBe(true);

@@ -61,4 +61,28 @@ describe('the embedded queue across a restart', () => {
     expect(await third.get(interrupted.id)).toEqual(await second.get(interrupted.id));
     expect((await readdir(journal)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 120_000);
+
+  it('closed with a grace of 0, stops the running job at once, whether it trains or still reads its dataset, and leaves it to the next start', async () => {
+    const datasets = new FsDatasetStore(join(dir, 'data-grace'));
+    const models = new FsModelStore(join(dir, 'models-grace'));
+    const journal = join(dir, 'models-grace', '.jobs');
+    const logger = pino({ level: 'silent' });
+    await datasets.put('d', ['f0', 'f1'], normalRecords(400, 2, 1));
+    // Far longer than the test: only a stop ends it.
+    const long = { epochs: 400, patience: 400, kernelPartner: false, seed: 1 };
+    for (const waitMs of [0, 1500]) {
+      const queue = new InProcessQueue({ datasets, models, logger, journal });
+      const job = await queue.enqueue({ kind: 'train', model: `g${waitMs}`, dataset: 'd', config: long });
+      // At once (the dataset is still being read), or once it trains.
+      await new Promise((r) => setTimeout(r, waitMs));
+      const started = Date.now();
+      await queue.close(0);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(await queue.get(job.id)).toMatchObject({ state: 'running' });
+      expect(await models.versions(`g${waitMs}`)).toEqual([]);
+    }
+    const next = new InProcessQueue({ datasets, models, logger, journal });
+    expect(await next.restore()).toBe(2);
+    await next.close(0);
+  }, 60_000);
 });

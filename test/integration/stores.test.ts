@@ -1,9 +1,11 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
+import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
 import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { runTrainJob } from '../../src/queue';
@@ -430,5 +432,38 @@ describe('openRedis', () => {
     const refused = openRedis(`redis://nce:s3cret@127.0.0.1:${port}/2`, 'worker', 600);
     await expect(refused).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(new RegExp(`^Redis at redis://127\\.0\\.0\\.1:${port}/2 is unreachable \\(.+\\); waited 1 s$`)) });
     await expect(refused).rejects.not.toMatchObject({ message: expect.stringContaining('s3cret') });
+  });
+
+  it('gives up on an address that takes the connection but never answers, saying so', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', () => ok()));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      await expect(openRedis(`redis://127.0.0.1:${port}`, 'commands', 1000)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('no answer within') });
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      silent.close();
+    }
+  });
+});
+
+describe('a Redis that stops answering', () => {
+  it('fails store calls with STORE_UNAVAILABLE once COMMAND_TIMEOUT_MS has passed, instead of holding them', async () => {
+    const server = await startRedis();
+    const client = await openRedis(server.url, 'commands');
+    try {
+      const store = guardRedis(new RedisModelStore(client), client);
+      expect(await store.currentVersion('none')).toBeNull();
+      server.child.kill('SIGSTOP');
+      const started = Date.now();
+      await expect(store.currentVersion('none')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS + 2000);
+      server.child.kill('SIGCONT');
+    } finally {
+      server.child.kill('SIGCONT');
+      client.disconnect();
+      await server.stop();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -132,6 +132,8 @@ describe('ModelCache', () => {
       down = false;
       cache.announce('c');
       await cache.get('c');
+      // Known away until then, the registry is asked again in the background.
+      for (let i = 0; i < 50 && !lines.some((l) => l.msg === 'model registry reachable again'); i++) await new Promise((r) => setTimeout(r, 20));
       const said = lines.map((l) => l.msg).filter((m) => m.startsWith('model registry'));
       expect(said).toEqual(['model registry unreachable: serving the loaded versions', 'model registry reachable again']);
     } finally {
@@ -168,6 +170,57 @@ describe('ModelCache', () => {
       const version = await own.save('c', artifact);
       await until(() => swaps.includes(`c ${version}`));
       expect(cache.fresh('c')?.version).toBe(version);
+    } finally {
+      cache.dispose();
+    }
+  });
+
+  it('while the registry is known to be away, serves a loaded model at once instead of waiting on each check of a registry that hangs', async () => {
+    let down = false;
+    const slow = new Proxy(store, {
+      get(target, prop) {
+        // Down: every answer takes 400 ms to fail, as a registry that hangs until a timeout.
+        if (prop === 'currentVersion') return async (n: string) => (down ? new Promise((_, reject) => setTimeout(() => reject(new Error('Command timed out')), 400)) : target.currentVersion(n));
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const cache = new ModelCache(slow, pino({ level: 'silent' }));
+    try {
+      const loaded = await cache.get('a');
+      down = true;
+      await new Promise((r) => setTimeout(r, 1100));
+      // The first request after the check is due learns that the registry is away: it waits.
+      let t = Date.now();
+      expect((await cache.get('a')).version).toBe(loaded.version);
+      expect(Date.now() - t).toBeGreaterThanOrEqual(350);
+      await new Promise((r) => setTimeout(r, 1100));
+      // Known away: served at once, asked again in the background.
+      t = Date.now();
+      expect((await cache.get('a')).version).toBe(loaded.version);
+      expect(Date.now() - t).toBeLessThan(200);
+    } finally {
+      cache.dispose();
+    }
+  });
+
+  it('a current version whose artifact is damaged is refused and logged once, not at every check; the loaded version serves on', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'nce-cache-damaged-'));
+    const own = new FsModelStore(root);
+    const good = await own.save('m', artifact);
+    const lines: { msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
+    const cache = new ModelCache(own, logger);
+    try {
+      await cache.get('m');
+      const bad = await own.save('m', artifact);
+      const folder = join(root, 'm', bad);
+      expect(await readdir(folder)).toContain('weights.bin');
+      await writeFile(join(folder, 'weights.bin'), Buffer.alloc(64, 7));
+      cache.watch(100);
+      await new Promise((r) => setTimeout(r, 800));
+      expect((await cache.get('m')).version).toBe(good);
+      expect(lines.filter((l) => l.msg === 'model version refused')).toHaveLength(1);
     } finally {
       cache.dispose();
     }
