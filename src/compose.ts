@@ -63,6 +63,7 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
     gate: qualityGateOf(settings),
     keepVersions: settings.MODEL_KEEP_VERSIONS,
     journal: join(settings.MODELS_DIR, '.jobs'),
+    attempts: settings.JOB_ATTEMPTS,
     onFinished: (job: JobInfo, seconds: number) => {
       const outcome = trainingOutcome(job.state === 'completed' ? 'completed' : 'failed', job.error?.code);
       metrics.trainingJobs.inc({ outcome });

@@ -29,9 +29,10 @@ async function main(): Promise<void> {
     // A dead worker's lock expires after JOB_LOCK_MS; the stalled-job check then hands its job on
     // within a sixth of that (checked at the lock's own period, takeover took 1x-2x the lock).
     stalledInterval: Math.max(1000, Math.round(settings.JOB_LOCK_MS / 6)),
-    // A job whose worker was lost (killed, or stopped by a rolling restart) runs again up to
-    // JOB_ATTEMPTS times over, not once (BullMQ's default), before it fails as WORKER_LOST.
-    maxStalledCount: settings.JOB_ATTEMPTS,
+    // A job whose worker was lost (killed, or stopped by a rolling restart) is handed on until it
+    // has had JOB_ATTEMPTS runs (BullMQ's default hands it on once), then fails as WORKER_LOST:
+    // as in embedded mode, where a restart interrupts the run.
+    maxStalledCount: Math.max(0, settings.JOB_ATTEMPTS - 1),
     useWorkerThreads: false,
   });
   const metrics = createTrainingMetrics();

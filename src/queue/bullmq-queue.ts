@@ -113,7 +113,7 @@ const STALLED = /stalled more than allowable limit/;
 
 const WORKER_LOST: { code: ErrorCode; message: string } = {
   code: 'WORKER_LOST',
-  message: 'the workers running this job were lost (killed, or stopped before it finished) more than JOB_ATTEMPTS times; train again, and check the workers for crashes or memory limits',
+  message: 'the workers running this job were lost (killed, or stopped before it finished) at each of its JOB_ATTEMPTS runs; train again, and check the workers for crashes or memory limits',
 };
 
 function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {

@@ -52,6 +52,12 @@ export class InProcessQueue implements JobQueue {
       onFinished?: (job: JobInfo, seconds: number) => void;
       /** Directory the jobs are kept in; without one they live in memory only. */
       journal?: string;
+      /**
+       * Runs a job gets across restarts (JOB_ATTEMPTS): one that was interrupted that many times
+       * fails as WORKER_LOST instead of running again, so a job that brings the process down does
+       * not do so at every start. Unbounded when absent.
+       */
+      attempts?: number;
     },
   ) {}
 
@@ -92,11 +98,23 @@ export class InProcessQueue implements JobQueue {
         this.keys.set(job.id, dedupeKey);
       }
     }
+    let restored = 0;
     for (const job of unfinished) {
       if (job.state === 'running') {
-        job.attempts = (job.attempts ?? 1) + 1;
+        const runs = job.attempts ?? 1;
+        if (this.deps.attempts !== undefined && runs >= this.deps.attempts) {
+          job.state = 'failed';
+          job.error = { code: 'WORKER_LOST', message: `the process stopped ${runs} times while running this job (a crash, a kill or a restart), as many as JOB_ATTEMPTS allows; train again, and check the logs and memory limits if it crashed` };
+          job.finishedAt = new Date().toISOString();
+          this.deps.logger.error({ jobId: job.id, runs }, 'job interrupted by a restart too often: failed');
+          this.save(job);
+          this.deps.onFinished?.(job, 0);
+          continue;
+        }
+        job.attempts = runs + 1;
         this.deps.logger.warn({ jobId: job.id }, 'job interrupted by a restart: running it again');
       }
+      restored++;
       job.state = 'queued';
       job.progress = [];
       delete job.startedAt;
@@ -104,7 +122,7 @@ export class InProcessQueue implements JobQueue {
       this.save(job);
     }
     this.pump();
-    return unfinished.length;
+    return restored;
   }
 
   /** Queues a write of the job's record (writes of one job land in order; a failed one is logged). */

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -84,5 +84,24 @@ describe('the embedded queue across a restart', () => {
     const next = new InProcessQueue({ datasets, models, logger, journal });
     expect(await next.restore()).toBe(2);
     await next.close(0);
+  }, 60_000);
+
+  it('fails as WORKER_LOST, instead of running again, a job the process was running at each of JOB_ATTEMPTS stops', async () => {
+    const datasets = new FsDatasetStore(join(dir, 'data-lost'));
+    const models = new FsModelStore(join(dir, 'models-lost'));
+    const journal = join(dir, 'models-lost', '.jobs');
+    const logger = pino({ level: 'silent' });
+    await datasets.put('d', ['f0', 'f1'], normalRecords(100, 2, 1));
+    await mkdir(journal, { recursive: true });
+    const record = (id: string, attempts: number): JobInfo => ({ id, state: 'running', attempts, payload: { kind: 'train', model: 'x', dataset: 'd', config: { epochs: 1 } }, progress: [], createdAt: new Date(0).toISOString(), startedAt: new Date(1).toISOString() });
+    await writeFile(join(journal, 'a.json'), JSON.stringify(record('a0000000-0000-4000-8000-000000000000', 3)));
+    await writeFile(join(journal, 'b.json'), JSON.stringify(record('b0000000-0000-4000-8000-000000000000', 2)));
+    const queue = new InProcessQueue({ datasets, models, logger, journal, attempts: 3 });
+    // The third stop under a: failed for good; b had two, and runs a third time.
+    expect(await queue.restore()).toBe(1);
+    expect(await queue.get('a0000000-0000-4000-8000-000000000000')).toMatchObject({ state: 'failed', error: { code: 'WORKER_LOST', message: expect.stringContaining('stopped 3 times') } });
+    await eventually(async () => ((await queue.get('b0000000-0000-4000-8000-000000000000'))?.state === 'completed' ? true : undefined), 30_000, 'b to complete');
+    expect(await queue.get('b0000000-0000-4000-8000-000000000000')).toMatchObject({ attempts: 3 });
+    await queue.close();
   }, 60_000);
 });
