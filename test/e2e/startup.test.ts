@@ -130,7 +130,7 @@ describe('a bad streamed body', () => {
             }, 300);
           });
           const first = Buffer.from('notjson\n');
-          socket.write(`POST /v1/models/anything/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: ${first.length + later.length}\r\n\r\n`);
+          socket.write(`PUT /v1/datasets/anything HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: ${first.length + later.length}\r\n\r\n`);
           socket.write(first);
         });
         expect(answer).toMatch(/^HTTP\/1\.1 400/);
