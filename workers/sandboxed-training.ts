@@ -18,7 +18,7 @@ process.on('disconnect', () => process.exit(1));
 async function open() {
   const settings = loadSettings();
   if (!settings.REDIS_URL) throw new Error('REDIS_URL is not set');
-  const redis = await openRedis(settings.REDIS_URL, 'commands');
+  const redis = await openRedis(settings.REDIS_URL, 'training');
   let backend: string;
   try {
     backend = await initBackend(settings.TF_BACKEND);

@@ -28,7 +28,9 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     const existing = await deps.datasets.info(name);
     if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
     const categorical = (existing.schema ?? []).filter((c) => c.kind === 'categorical').map((c) => c.name);
-    const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: categorical });
+    // Categorical CSV fields as written, as the dataset's own were stored; a dataset from before
+    // that (no generation) stored them as the numbers they spell, and its appends still do.
+    const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [] });
     // A number in a categorical column (JSON) is stored as its text, as a PUT with ?categorical= stores it.
     const records = withCategories(body.records, categorical);
     const appended = await atCsvLines(body.lines, () => {

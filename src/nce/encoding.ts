@@ -109,6 +109,19 @@ const NUMERIC = 0;
 const NUMERIC_WITH_MISSING = 1;
 const CATEGORICAL = 2;
 
+/**
+ * The code of a category text such as "02134" or "2.10" that the categories hold only as the
+ * number it spells ("2134", "2.1"): how models trained before declared categorical columns kept
+ * their CSV text stored such codes. Undefined when the text is no decimal number or that is no
+ * category either.
+ */
+function asNumberText(lookup: Map<string, number> | null | undefined, v: string): number | undefined {
+  const t = v.trim();
+  if (!lookup || t === '' || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? lookup.get(String(n)) : undefined;
+}
+
 function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: number): Encoded {
   const { schema, dn, dd, read, lookups, center, scale, role, novelNull, novelOther } = plan;
   const n = records.length;
@@ -144,7 +157,7 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
       } else {
         const k = (schema[j] as Extract<Feature, { kind: 'categorical' }>).categories.length;
         if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
-          const code = lookups[j]?.get(String(v));
+          const code = lookups[j]?.get(String(v)) ?? (typeof v === 'string' ? asNumberText(lookups[j], v) : undefined);
           codes[di] = code ?? k;
           if (code === undefined) novel[i * d + j] = novelOther[j];
         } else if (v === null) {

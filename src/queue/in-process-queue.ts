@@ -33,6 +33,8 @@ export class InProcessQueue implements JobQueue {
   /** Dedupe key -> the job enqueued with it, and back (the journal keeps a job's key). */
   private readonly deduped = new Map<string, string>();
   private readonly keys = new Map<string, string>();
+  /** Runs of a job that a shutdown stopped (the journal keeps them): they do not count against JOB_ATTEMPTS. */
+  private readonly shutdownStops = new Map<string, number>();
   private readonly writes = new KeyedSerial();
   /** The thread training the running job, while it trains. */
   private training: Worker | null = null;
@@ -75,7 +77,7 @@ export class InProcessQueue implements JobQueue {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
       throw e;
     }
-    const stored: (JobInfo & { dedupeKey?: string })[] = [];
+    const stored: (JobInfo & { dedupeKey?: string; shutdownStops?: number })[] = [];
     for (const f of files) {
       try {
         const record = JSON.parse(await readFile(join(dir, f), 'utf8')) as unknown;
@@ -88,9 +90,10 @@ export class InProcessQueue implements JobQueue {
     // Oldest first, as they were enqueued: the oldest finished jobs are the first forgotten.
     stored.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     const unfinished: JobInfo[] = [];
-    for (const { dedupeKey, ...job } of stored) {
+    for (const { dedupeKey, shutdownStops, ...job } of stored) {
       if (this.jobs.has(job.id)) continue;
       this.jobs.set(job.id, job);
+      if (shutdownStops) this.shutdownStops.set(job.id, shutdownStops);
       if (job.state !== 'queued' && job.state !== 'running') continue;
       unfinished.push(job);
       if (dedupeKey !== undefined) {
@@ -102,9 +105,10 @@ export class InProcessQueue implements JobQueue {
     for (const job of unfinished) {
       if (job.state === 'running') {
         const runs = job.attempts ?? 1;
-        if (this.deps.attempts !== undefined && runs >= this.deps.attempts) {
+        // Runs a graceful shutdown stopped are not lost to a crash: they do not count.
+        if (this.deps.attempts !== undefined && runs - (this.shutdownStops.get(job.id) ?? 0) >= this.deps.attempts) {
           job.state = 'failed';
-          job.error = { code: 'WORKER_LOST', message: `the process stopped ${runs} times while running this job (a crash, a kill or a restart), as many as JOB_ATTEMPTS allows; train again, and check the logs and memory limits if it crashed` };
+          job.error = { code: 'WORKER_LOST', message: `the process stopped ${runs} times while running this job (a crash or a kill), as many as JOB_ATTEMPTS allows; train again, and check the logs and memory limits if it crashed` };
           job.finishedAt = new Date().toISOString();
           this.deps.logger.error({ jobId: job.id, runs }, 'job interrupted by a restart too often: failed');
           this.save(job);
@@ -136,13 +140,14 @@ export class InProcessQueue implements JobQueue {
   private record(job: JobInfo): Promise<void> {
     const dir = this.deps.journal;
     if (!dir) return Promise.resolve();
-    const text = JSON.stringify({ ...job, dedupeKey: this.keys.get(job.id) });
+    const text = JSON.stringify({ ...job, dedupeKey: this.keys.get(job.id), shutdownStops: this.shutdownStops.get(job.id) });
     return this.writes.run(job.id, () => writeFileAtomic(join(dir, `${job.id}.json`), text));
   }
 
   private forget(job: JobInfo): void {
     this.jobs.delete(job.id);
     this.keys.delete(job.id);
+    this.shutdownStops.delete(job.id);
     const dir = this.deps.journal;
     if (dir) void this.writes.run(job.id, () => rm(join(dir, `${job.id}.json`), { force: true })).catch(() => undefined);
   }
@@ -241,7 +246,11 @@ export class InProcessQueue implements JobQueue {
       job.state = 'completed';
     } catch (e: unknown) {
       // Stopped by a shutdown: the journal keeps it as running, so the next start runs it again.
-      if (this.interrupted) return;
+      if (this.interrupted) {
+        this.shutdownStops.set(job.id, (this.shutdownStops.get(job.id) ?? 0) + 1);
+        this.save(job);
+        return;
+      }
       job.state = 'failed';
       job.error = { code: describe(e).code, message: messageOf(e) };
       this.deps.logger.warn({ jobId: job.id, code: job.error.code }, 'job failed');

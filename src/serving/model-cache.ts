@@ -175,14 +175,19 @@ export class ModelCache {
     this.entries.clear();
   }
 
-  private async refresh(name: string, entry: Entry | undefined, again = true): Promise<ServedModel> {
+  private async refresh(name: string, loaded: Entry | undefined, again = true): Promise<ServedModel> {
     let version: string | null;
+    let entry = loaded;
     try {
       version = await this.store.currentVersion(name);
+      // Evicted while the store answered (the watch refreshes idle models, the next to be
+      // evicted): its detector may be gone, so it is loaded again rather than handed out.
+      if (entry && this.entries.get(name) !== entry) entry = undefined;
       this.registryDown = false;
       this.registryOutage.up();
     } catch (e: unknown) {
-      // The registry is unreachable (Redis down): keep scoring with the version we hold.
+      // The registry is unreachable (Redis down): keep scoring with the version we hold, if we still do.
+      if (entry && this.entries.get(name) !== entry) entry = undefined;
       this.registryDown = true;
       if (!entry) throw new AppError('MODEL_UNAVAILABLE', `model "${name}" cannot be loaded: the model registry is unreachable`, undefined, { cause: e });
       this.registryOutage.down(messageOf(e));
@@ -214,6 +219,8 @@ export class ModelCache {
         throw e;
       }
       const served: ServedModel = { name, version, manifest: m.manifest, detector, holds: 0, retired: false };
+      // Evicted during the load: already retired and gone; the new version comes in as a first load.
+      if (entry && this.entries.get(name) !== entry) entry = undefined;
       this.entries.delete(name);
       this.entries.set(name, { served, checkedAt: Date.now() });
       this.evictBeyond(this.maxModels);
@@ -227,10 +234,12 @@ export class ModelCache {
       // store says now decides, once.
       if (again && (await this.store.currentVersion(name).catch(() => version)) !== version) return this.refresh(name, entry, false);
       this.logger.error({ model: name, version, err: messageOf(e) }, 'model version refused');
-      if (entry) {
+      if (entry && this.entries.get(name) === entry) {
         // A damaged artifact is not read (and refused) again at every check: only a newer version
         // is tried. A store that failed to answer is asked again.
-        if (e instanceof NceError && (e.code === 'ARTIFACT_TAMPERED' || e.code === 'ARTIFACT_INVALID')) this.refused.set(name, version);
+        // (Only files that do not match their checksums: ARTIFACT_INVALID is also what a file
+        // that could not be read gives, EMFILE or EIO, which the next check may read.)
+        if (e instanceof NceError && e.code === 'ARTIFACT_TAMPERED') this.refused.set(name, version);
         entry.checkedAt = Date.now();
         return entry.served;
       }

@@ -6,10 +6,12 @@ import { Redis } from 'ioredis';
  * - `commands`: registry, datasets and queue producers. Fails fast while Redis is down
  *   (no offline queue, one retry), so requests answer 503 at once instead of hanging, and the
  *   API keeps scoring with the models it holds.
+ * - `training`: a training job's reads and writes (a whole dataset at once, a version): as
+ *   `commands`, with a minute for a command instead of COMMAND_TIMEOUT_MS.
  * - `worker`: BullMQ workers, whose blocking commands must wait out a Redis restart.
  * - `subscriber`: pub/sub; reconnects and resubscribes by itself.
  */
-export type RedisRole = 'commands' | 'worker' | 'subscriber';
+export type RedisRole = 'commands' | 'training' | 'worker' | 'subscriber';
 
 /**
  * Longest a command of the `commands` role may take: a Redis that accepts connections but does not
@@ -39,7 +41,7 @@ export async function openRedis(url: string, role: RedisRole, waitMs = REDIS_STA
       lazyConnect: true,
       retryStrategy,
       connectionName: `nce-ood-${role}`,
-      ...(role === 'commands' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: COMMAND_TIMEOUT_MS } : { maxRetriesPerRequest: null }),
+      ...(role === 'commands' || role === 'training' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: role === 'commands' ? COMMAND_TIMEOUT_MS : 60_000 } : { maxRetriesPerRequest: null }),
     });
     // Connection errors are retried by retryStrategy; without a listener ioredis would print each one.
     redis.on('error', (e: unknown) => {

@@ -99,3 +99,17 @@ describe('encode and networkInput', () => {
   });
 });
 
+
+describe('categorical codes that spell numbers', () => {
+  const zip = (categories: string[]) => [{ name: 'zip', kind: 'categorical' as const, categories, hasMissing: false, hasOther: false }];
+
+  it('match a category exactly as written first, else the number they spell (how models trained before text was kept stored them)', () => {
+    const legacy = zip(['2134', '2.1', 'A']);
+    const e = encode(legacy, [{ zip: '02134' }, { zip: '2.10' }, { zip: 2134 }, { zip: '0x10' }, { zip: '9' }]);
+    expect(Array.from(e.codes)).toEqual([0, 1, 0, 3, 3]);
+    expect(Array.from(e.novel ?? [])).toEqual([0, 0, 0, 1, 1]);
+    // Both spellings known: each is its own category.
+    const both = zip(['02134', '2134']);
+    expect(Array.from(encode(both, [{ zip: '02134' }, { zip: '2134' }, { zip: 2134 }]).codes)).toEqual([0, 1, 1]);
+  });
+});

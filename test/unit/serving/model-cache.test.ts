@@ -225,4 +225,36 @@ describe('ModelCache', () => {
       cache.dispose();
     }
   });
+
+  it('a model evicted while a check of it waited on the store is loaded again, not handed out disposed', async () => {
+    let slow = false;
+    const store2 = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'currentVersion') return async (n: string) => {
+          if (slow && n === 'a') await new Promise((r) => setTimeout(r, 300));
+          return target.currentVersion(n);
+        };
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const cache = new ModelCache(store2, pino({ level: 'silent' }), () => undefined, () => undefined, 2);
+    try {
+      await cache.get('a');
+      await cache.get('b');
+      slow = true;
+      // The watch's check of a starts and waits on the store (not a use: a stays least recently used).
+      cache.watch(100);
+      await new Promise((r) => setTimeout(r, 150));
+      // Meanwhile c comes in and evicts a: its detector is disposed.
+      await cache.get('c');
+      expect(cache.loaded()).not.toContain('a');
+      const a = await cache.get('a');
+      expect(a.retired).toBe(false);
+      expect(cache.loaded()).toContain('a');
+      expect(a.detector.scoreRows(a.detector.encodeRecords(Array.from({ length: 200 }, () => ({ f0: 0, f1: 0 })))).score).toHaveLength(200);
+    } finally {
+      cache.dispose();
+    }
+  });
 });
