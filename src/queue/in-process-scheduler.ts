@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cron } from 'croner';
@@ -75,10 +76,13 @@ export class InProcessScheduler implements Scheduler {
   private arm(model: string, schedule: Schedule): void {
     this.timers.get(model)?.cron.stop();
     const cron = new Cron(schedule.cron, { protect: true, timezone: schedule.timezone ?? DEFAULT_TIMEZONE }, () => {
-      // One scheduled run per model queued or running at a time: a cron that fires faster than
-      // training runs would otherwise pile up jobs, and every other model's jobs behind them.
+      // One scheduled run per model and schedule queued or running at a time: a cron that fires
+      // faster than training runs would otherwise pile up jobs, and every other model's jobs
+      // behind them. A schedule changed since (another dataset or config) is not held back by a
+      // run of the old one.
+      const key = createHash('sha256').update(JSON.stringify([schedule.dataset, schedule.config ?? {}])).digest('hex').slice(0, 16);
       this.queue
-        .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' }, { dedupeKey: `schedule:${model}` })
+        .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' }, { dedupeKey: `schedule:${model}:${key}` })
         .then((job) => (job.created ? this.logger.info({ model, jobId: job.id }, 'scheduled retrain enqueued') : this.logger.info({ model, jobId: job.id }, 'scheduled retrain skipped: the last one has not finished')))
         .catch((e: unknown) => this.logger.error({ model, err: messageOf(e) }, 'scheduled retrain not enqueued'));
     });

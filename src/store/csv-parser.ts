@@ -41,6 +41,19 @@ export function typeField(raw: string): FieldValue {
 }
 
 /**
+ * All of standard input. Read from fd 0 (a pipe, a socket, a file); when a parent left it
+ * non-blocking and it has nothing yet (EAGAIN), opened anew as /dev/stdin, which blocks.
+ */
+function readStdin(): Buffer {
+  try {
+    return readFileSync(0);
+  } catch (e: unknown) {
+    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    return readFileSync('/dev/stdin');
+  }
+}
+
+/**
  * Reads a CSV file with a header row; "-" reads standard input, as most Unix tools do. The
  * columns `textColumns` names keep their fields as text (see {@link TextColumns}).
  * @throws CsvError naming file and line: no header, a ragged row, duplicate or empty column names
@@ -49,7 +62,7 @@ export function readCsv(path: string, textColumns: TextColumns = []): CsvTable {
   const file = path === '-' ? 'standard input' : path;
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path === '-' ? 0 : path);
+    bytes = path === '-' ? readStdin() : readFileSync(path);
   } catch (e: unknown) {
     throw new CsvError(file, 0, `cannot read the file: ${fileProblem(e)}`);
   }

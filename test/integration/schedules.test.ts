@@ -30,6 +30,10 @@ describe('embedded schedules', () => {
       await scheduler.put('m', { cron: '* * * * * *', dataset: 'd' });
       await new Promise((r) => setTimeout(r, 3500));
       expect(created()).toBe(1);
+      // Changed (another dataset): its runs are not held back by the old schedule's pending one.
+      await scheduler.put('m', { cron: '* * * * * *', dataset: 'd2' });
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(created()).toBe(2);
     } finally {
       await scheduler.stop();
       await rm(dir, { recursive: true, force: true });
