@@ -10,6 +10,7 @@ import type { DatasetStore, ModelStore } from '../store';
 import { accessOf, requireScope } from './auth';
 import { bodyTooLarge, NOT_UTF8, notJson, notUtf8 } from './request-body';
 import { rateLimitPerKey } from './rate-limit';
+import { withDeadline } from '../deadline';
 import { AppError, describe } from '../errors';
 import { messageOf } from '../nce';
 import { problemPage, toProblem } from './problems';
@@ -134,15 +135,11 @@ export function createApp(deps: AppDeps): Express {
   });
   app.get('/readyz', async (_req, res) => {
     let store: string;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       // A store that hangs is as good as away: probes time out at a second or two.
-      const check = deps.store.list().then(() => deps.store.writable());
-      store = await Promise.race([check, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer')), READY_STORE_MS)))]);
+      store = await withDeadline(deps.store.list().then(() => deps.store.writable()), READY_STORE_MS, () => new Error('no answer'));
     } catch {
       store = 'unreachable';
-    } finally {
-      clearTimeout(timer);
     }
     // Without its store a replica still scores with the models it holds: it stays in the load
     // balancer (degraded) unless it has none to serve. A full or read-only store still serves

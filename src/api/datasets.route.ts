@@ -3,6 +3,7 @@ import { checkContract, type DatasetStore, withCategories } from '../store';
 import { body } from './request-body';
 import { atCsvLines, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
+import { categoricalNames } from '../nce';
 import { onlyQuery, validName } from './validation';
 
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
@@ -14,9 +15,11 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     const name = validName(req.params.name, 'dataset');
     onlyQuery(req.query, ['categorical']);
     // Declared categorical columns of a CSV keep their codes as written ("02134", "2.10").
-    const declared = typeof req.query.categorical === 'string' ? req.query.categorical.split(',').map((c) => c.trim()) : [];
+    const declared = declaredCategorical(req.query.categorical);
     const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes, { text: declared });
-    const typed = withCategories(records, categoricalColumns(req.query.categorical, columns));
+    const unknown = declared.find((c) => !columns.includes(c));
+    if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
+    const typed = withCategories(records, declared);
     res.json(await atCsvLines(lines, () => deps.datasets.put(name, columns, typed)));
   });
 
@@ -27,7 +30,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
     const existing = await deps.datasets.info(name);
     if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
-    const categorical = (existing.schema ?? []).filter((c) => c.kind === 'categorical').map((c) => c.name);
+    const categorical = categoricalNames(existing.schema ?? []);
     // Categorical CSV fields as written, as the dataset's own were stored; a dataset from before
     // that (no generation) stored them as the numbers they spell, and its appends still do.
     const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [] });
@@ -64,13 +67,10 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
 
 /**
  * The columns `?categorical=a,b` declares categorical (codes that look like numbers, such as floor
- * 1-30 and "G"); each must be a column of the upload.
+ * 1-30 and "G"); the route checks, once the upload is read, that each is one of its columns.
  */
-function categoricalColumns(raw: unknown, columns: readonly string[]): string[] {
+function declaredCategorical(raw: unknown): string[] {
   if (raw === undefined) return [];
   if (typeof raw !== 'string') throw new AppError('INVALID_REQUEST', 'categorical is one comma-separated list of column names', '/categorical');
-  const names = raw.split(',').map((c) => c.trim()).filter((c) => c !== '');
-  const unknown = names.find((c) => !columns.includes(c));
-  if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
-  return names;
+  return raw.split(',').map((c) => c.trim()).filter((c) => c !== '');
 }

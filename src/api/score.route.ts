@@ -6,6 +6,7 @@ import { sendJsonBody } from './json-response';
 import { batchTooLarge, inColumns, parseJsonScoreRequest, type ParsedScoreRequest } from './score-request';
 import { lookupModelName } from './validation';
 import { AppError } from '../errors';
+import { categoricalNames } from '../nce';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 
@@ -74,7 +75,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
       // The model first: its categorical fields are read as written ("02134"), as JSON sends them.
       return deps.models
         .get(name)
-        .then((m) => readDatasetBody(req, deps.maxBytes, { text: m.manifest.schema.filter((f) => f.kind === 'categorical').map((f) => f.name) }))
+        .then((m) => readDatasetBody(req, deps.maxBytes, { text: categoricalNames(m.manifest.schema) }))
         .then(({ records, lines }) => atCsvLines(lines, () => scoreNamed(req, res, name, { records, layout: 'table' })));
     }
     const input: unknown = req.body;

@@ -1,6 +1,6 @@
 import { NceError } from './errors';
 import { float32, float64, int32 } from './arrays';
-import { type DataRecord, type Feature, type FieldReader, type FieldValue, fieldReader } from './schema';
+import { type DataRecord, DECIMAL_TEXT, type Feature, type FieldReader, type FieldValue, fieldReader } from './schema';
 
 /**
  * Records in the model's space. Numeric features are robust-scaled (missing -> 0, the median);
@@ -117,7 +117,7 @@ const CATEGORICAL = 2;
  */
 function asNumberText(lookup: Map<string, number> | null | undefined, v: string): number | undefined {
   const t = v.trim();
-  if (!lookup || t === '' || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return undefined;
+  if (!lookup || !DECIMAL_TEXT.test(t)) return undefined;
   const n = Number(t);
   return Number.isFinite(n) ? lookup.get(String(n)) : undefined;
 }

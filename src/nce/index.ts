@@ -17,7 +17,7 @@ export { encode, type Encoded, layoutOf } from './encoding';
 export { messageOf, NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';
 export type { FittedNoise, NoiseSpec } from './noise';
-export { type DataRecord, type Feature, type FieldReader, type FieldValue, fieldReader, inferSchema } from './schema';
+export { categoricalNames, type DataRecord, DECIMAL_TEXT, type Feature, type FieldReader, type FieldValue, fieldReader, inferSchema } from './schema';
 export { type EpochProgress, featureColumns, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';
 export {
   type Artifact,

@@ -36,6 +36,14 @@ export interface CategoricalFeature {
 /** One feature of the schema. */
 export type Feature = NumericFeature | CategoricalFeature;
 
+/** The names of the categorical ones among features (or a dataset's column contracts), in order. */
+export function categoricalNames(columns: readonly { name: string; kind: string }[]): string[] {
+  return columns.filter((c) => c.kind === 'categorical').map((c) => c.name);
+}
+
+/** A decimal number as CSV writers write one: sign, digits, point, exponent; not hex, octal or binary. */
+export const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** Most categories a categorical feature keeps; rarer ones share the "other" bucket. */
 export const MAX_CATEGORIES = 64;
 

@@ -9,6 +9,7 @@ import { type DatasetStore, KeyedSerial, type ModelStore, writeFileAtomic } from
 import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
 import { type QualityGate, runTrainJob, type TrainInput } from './train-job';
 import type { TrainingThreadInput, TrainingThreadMessage } from './training-thread';
+import { withDeadline } from '../deadline';
 
 /** Finished jobs kept for `GET /v1/jobs/{id}`. */
 const KEEP_FINISHED = 1000;
@@ -201,10 +202,9 @@ export class InProcessQueue implements JobQueue {
     this.waiting.length = 0;
     const running = this.running;
     if (running && graceMs !== undefined) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const stopped = await Promise.race([running.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
-      clearTimeout(timer);
-      if (stopped) {
+      // (running never rejects: run() settles every job itself.)
+      const finished = await withDeadline(running, graceMs, () => new Error('grace over')).then(() => true, () => false);
+      if (!finished) {
         // Stopped where it is: training now, or before its thread starts (still reading its
         // dataset: trainInWorker then refuses to start one). A job saving its version finishes.
         this.interrupted = true;

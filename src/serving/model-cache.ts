@@ -176,24 +176,25 @@ export class ModelCache {
   }
 
   private async refresh(name: string, loaded: Entry | undefined, again = true): Promise<ServedModel> {
+    // The entry this refresh started from, while the cache still holds it: evicted meanwhile (the
+    // watch refreshes idle models, the next to be evicted), its detector may be gone, so it is
+    // neither handed out nor swapped out, and the model is loaded as if for the first time.
+    const held = (): Entry | undefined => (loaded && this.entries.get(name) === loaded ? loaded : undefined);
     let version: string | null;
-    let entry = loaded;
     try {
       version = await this.store.currentVersion(name);
-      // Evicted while the store answered (the watch refreshes idle models, the next to be
-      // evicted): its detector may be gone, so it is loaded again rather than handed out.
-      if (entry && this.entries.get(name) !== entry) entry = undefined;
       this.registryDown = false;
       this.registryOutage.up();
     } catch (e: unknown) {
       // The registry is unreachable (Redis down): keep scoring with the version we hold, if we still do.
-      if (entry && this.entries.get(name) !== entry) entry = undefined;
       this.registryDown = true;
+      const entry = held();
       if (!entry) throw new AppError('MODEL_UNAVAILABLE', `model "${name}" cannot be loaded: the model registry is unreachable`, undefined, { cause: e });
       this.registryOutage.down(messageOf(e));
       entry.checkedAt = Date.now();
       return entry.served;
     }
+    const entry = held();
     if (version === null) {
       this.refused.delete(name);
       if (entry) {
@@ -219,29 +220,29 @@ export class ModelCache {
         throw e;
       }
       const served: ServedModel = { name, version, manifest: m.manifest, detector, holds: 0, retired: false };
-      // Evicted during the load: already retired and gone; the new version comes in as a first load.
-      if (entry && this.entries.get(name) !== entry) entry = undefined;
+      const previous = held();
       this.entries.delete(name);
       this.entries.set(name, { served, checkedAt: Date.now() });
       this.evictBeyond(this.maxModels);
-      this.onSwap(served, entry?.served);
-      if (entry) retire(entry.served);
+      this.onSwap(served, previous?.served);
+      if (previous) retire(previous.served);
       this.refused.delete(name);
       this.logger.info({ model: name, version }, 'model version loaded');
       return served;
     } catch (e: unknown) {
       // Deleted or replaced while it loaded (a DELETE or promote raced this refresh): what the
       // store says now decides, once.
-      if (again && (await this.store.currentVersion(name).catch(() => version)) !== version) return this.refresh(name, entry, false);
+      if (again && (await this.store.currentVersion(name).catch(() => version)) !== version) return this.refresh(name, held(), false);
       this.logger.error({ model: name, version, err: messageOf(e) }, 'model version refused');
-      if (entry && this.entries.get(name) === entry) {
+      const current = held();
+      if (current) {
         // A damaged artifact is not read (and refused) again at every check: only a newer version
         // is tried. A store that failed to answer is asked again.
         // (Only files that do not match their checksums: ARTIFACT_INVALID is also what a file
         // that could not be read gives, EMFILE or EIO, which the next check may read.)
         if (e instanceof NceError && e.code === 'ARTIFACT_TAMPERED') this.refused.set(name, version);
-        entry.checkedAt = Date.now();
-        return entry.served;
+        current.checkedAt = Date.now();
+        return current.served;
       }
       throw new AppError('MODEL_UNAVAILABLE', `model "${name}" version ${version} cannot be loaded: ${why(e)}`);
     }

@@ -2,7 +2,7 @@ import { AppError } from '../errors';
 import { readFileSync } from 'node:fs';
 import { CsvError as CsvParseError, parse as parseStream } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
-import type { DataRecord, FieldValue } from '../nce';
+import { type DataRecord, DECIMAL_TEXT, type FieldValue } from '../nce';
 
 /** A CSV file read into records, with the file line each record started on. */
 export interface CsvTable {
@@ -24,9 +24,6 @@ export class CsvError extends AppError {
   }
 }
 
-/** A decimal number as CSV writers write one: sign, digits, point, exponent; not hex, octal or binary. */
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
 /**
  * Types one CSV field, trimmed of surrounding spaces as the header's names are (a file written
  * "38.5, web" means "web"): a decimal number that is finite is numeric, any other non-empty value
@@ -35,7 +32,7 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 export function typeField(raw: string): FieldValue {
   const t = raw.trim();
   if (t === '') return null;
-  if (!DECIMAL.test(t)) return t;
+  if (!DECIMAL_TEXT.test(t)) return t;
   const n = Number(t);
   return Number.isFinite(n) ? n : t;
 }

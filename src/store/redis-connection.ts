@@ -1,5 +1,6 @@
 import { AppError } from '../errors';
 import { Redis } from 'ioredis';
+import { withDeadline } from '../deadline';
 
 /**
  * What a connection is for:
@@ -50,8 +51,7 @@ export async function openRedis(url: string, role: RedisRole, waitMs = REDIS_STA
     try {
       // Bounded: an address that accepts the connection but never answers would hold it forever.
       const left = Math.max(500, waitMs - (Date.now() - started));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([redis.connect(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(left / 1000)} s`)), left)))]).finally(() => clearTimeout(timer));
+      await withDeadline(redis.connect(), left, () => new Error(`no answer within ${Math.round(left / 1000)} s`));
       return redis;
     } catch (e: unknown) {
       // No client left reconnecting in the background after a failed attempt.

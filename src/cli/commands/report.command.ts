@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { type DataRecord, Detector, explain, initBackend, type Manifest, NceError } from '../../nce';
+import { categoricalNames, type DataRecord, Detector, explain, initBackend, type Manifest, NceError } from '../../nce';
 import { DriftMonitor, driftReferenceOf, flaggedRecord, type FlaggedRecord, RecentTraffic, type TrafficView, type WindowContents } from '../../metrics';
 import { CsvError, type CsvTable, describeVersions, fileProblem, FsModelStore, NAME_PATTERN, readCsv } from '../../store';
 import { modelConsole, reportHtml } from '../../ui';
@@ -38,7 +38,7 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
   let rows = 0;
   if (flags.data !== undefined) {
     await initBackend(ctx.backend);
-    const table = readCsv(flags.data, loaded.manifest.schema.filter((f) => f.kind === 'categorical').map((f) => f.name));
+    const table = readCsv(flags.data, categoricalNames(loaded.manifest.schema));
     const missing = loaded.manifest.schema.find((f) => !table.columns.includes(f.name));
     if (missing) throw new CsvError(flags.data, 1, `missing column "${missing.name}" that the model was trained on`);
     rows = table.records.length;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Detector, initBackend, type ModelState, NceError } from '../../nce';
+import { categoricalNames, Detector, initBackend, type ModelState, NceError } from '../../nce';
 import { CSV_HEADER, csvRows } from '../../serving';
 import { CsvError, type CsvTable, FsModelStore, loadArtifact, readCsv } from '../../store';
 import { AppError } from '../../errors';
@@ -24,7 +24,7 @@ export async function scoreCommand(argv: string[], ctx: CliContext): Promise<voi
   const backend = await initBackend(ctx.backend);
   const { state, label } = await modelToScore(target, ctx);
   // The model's categorical fields as written ("02134"), as the API takes them.
-  const table = readCsv(file, state.schema.filter((f) => f.kind === 'categorical').map((f) => f.name));
+  const table = readCsv(file, categoricalNames(state.schema));
   const kept = keptColumns(flags.keep, table);
   const missing = state.schema.find((f) => !table.columns.includes(f.name));
   if (missing) throw new CsvError(file, 1, `missing column "${missing.name}" that the model was trained on`);
