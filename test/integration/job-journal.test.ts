@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { initBackend } from '../../src/nce';
 import { type JobInfo, InProcessQueue } from '../../src/queue';
 import { FsDatasetStore, FsModelStore } from '../../src/store';
@@ -19,12 +19,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** A dataset store, a model store and its job journal of their own, under `dir`. */
+function stores(suffix: string): { datasets: FsDatasetStore; models: FsModelStore; journal: string; logger: Logger } {
+  return { datasets: new FsDatasetStore(join(dir, `data${suffix}`)), models: new FsModelStore(join(dir, `models${suffix}`)), journal: join(dir, `models${suffix}`, '.jobs'), logger: pino({ level: 'silent' }) };
+}
+
 describe('the embedded queue across a restart', () => {
   it('shows finished jobs again and runs queued and interrupted ones to completion', async () => {
-    const datasets = new FsDatasetStore(join(dir, 'data'));
-    const models = new FsModelStore(join(dir, 'models'));
-    const journal = join(dir, 'models', '.jobs');
-    const logger = pino({ level: 'silent' });
+    const { datasets, models, journal, logger } = stores('');
     await datasets.put('d', ['f0', 'f1'], normalRecords(300, 2, 1));
     const config = { epochs: 2, seed: 1 };
 
@@ -63,10 +65,7 @@ describe('the embedded queue across a restart', () => {
   }, 120_000);
 
   it('closed with a grace of 0, stops the running job at once, whether it trains or still reads its dataset, and leaves it to the next start', async () => {
-    const datasets = new FsDatasetStore(join(dir, 'data-grace'));
-    const models = new FsModelStore(join(dir, 'models-grace'));
-    const journal = join(dir, 'models-grace', '.jobs');
-    const logger = pino({ level: 'silent' });
+    const { datasets, models, journal, logger } = stores('-grace');
     await datasets.put('d', ['f0', 'f1'], normalRecords(400, 2, 1));
     // Far longer than the test: only a stop ends it.
     const long = { epochs: 400, patience: 400, kernelPartner: false, seed: 1 };
@@ -88,10 +87,7 @@ describe('the embedded queue across a restart', () => {
   }, 60_000);
 
   it('fails as WORKER_LOST, instead of running again, a job the process was running at each of JOB_ATTEMPTS stops', async () => {
-    const datasets = new FsDatasetStore(join(dir, 'data-lost'));
-    const models = new FsModelStore(join(dir, 'models-lost'));
-    const journal = join(dir, 'models-lost', '.jobs');
-    const logger = pino({ level: 'silent' });
+    const { datasets, models, journal, logger } = stores('-lost');
     await datasets.put('d', ['f0', 'f1'], normalRecords(100, 2, 1));
     await mkdir(journal, { recursive: true });
     const record = (id: string, attempts: number): JobInfo => ({ id, state: 'running', attempts, payload: { kind: 'train', model: 'x', dataset: 'd', config: { epochs: 1 } }, progress: [], createdAt: new Date(0).toISOString(), startedAt: new Date(1).toISOString() });

@@ -23,6 +23,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The shared store, with `currentVersion` answered by `answer` (which may ask the store's own). */
+function answering(answer: (name: string, own: (name: string) => Promise<string | null>) => Promise<string | null>): FsModelStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'currentVersion') return (n: string) => answer(n, (m) => target.currentVersion(m));
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 describe('ModelCache', () => {
   it('with maxModels 2, loading a third model unloads the least recently used one, which loads again when asked for', async () => {
     const gone: string[] = [];
@@ -77,21 +88,13 @@ describe('ModelCache', () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
     let reads = 0;
-    const slow = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'currentVersion') {
-          return async (n: string) => {
-            reads++;
-            if (reads === 2) {
-              await gate;
-              return v2;
-            }
-            return target.currentVersion(n);
-          };
-        }
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
+    const slow = answering(async (n, own) => {
+      reads++;
+      if (reads === 2) {
+        await gate;
+        return v2;
+      }
+      return own(n);
     });
     const swaps: string[] = [];
     const cache = new ModelCache(slow, pino({ level: 'silent' }), (m) => swaps.push(m.version));
@@ -112,13 +115,7 @@ describe('ModelCache', () => {
 
   it('during a registry outage serves the loaded version and says so once, not at every refresh, and once more when it is back', async () => {
     let down = false;
-    const flaky = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'currentVersion') return async (n: string) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : target.currentVersion(n));
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const flaky = answering((n, own) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : own(n)));
     const lines: { msg: string }[] = [];
     const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
     const cache = new ModelCache(flaky, logger);
@@ -177,14 +174,8 @@ describe('ModelCache', () => {
 
   it('while the registry is known to be away, serves a loaded model at once instead of waiting on each check of a registry that hangs', async () => {
     let down = false;
-    const slow = new Proxy(store, {
-      get(target, prop) {
-        // Down: every answer takes 400 ms to fail, as a registry that hangs until a timeout.
-        if (prop === 'currentVersion') return async (n: string) => (down ? new Promise((_, reject) => setTimeout(() => reject(new Error('Command timed out')), 400)) : target.currentVersion(n));
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    // Down: every answer takes 400 ms to fail, as a registry that hangs until a timeout.
+    const slow = answering((n, own) => (down ? new Promise((_, reject) => setTimeout(() => reject(new Error('Command timed out')), 400)) : own(n)));
     const cache = new ModelCache(slow, pino({ level: 'silent' }));
     try {
       const loaded = await cache.get('a');
@@ -228,15 +219,9 @@ describe('ModelCache', () => {
 
   it('a model evicted while a check of it waited on the store is loaded again, not handed out disposed', async () => {
     let slow = false;
-    const store2 = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'currentVersion') return async (n: string) => {
-          if (slow && n === 'a') await new Promise((r) => setTimeout(r, 300));
-          return target.currentVersion(n);
-        };
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
+    const store2 = answering(async (n, own) => {
+      if (slow && n === 'a') await new Promise((r) => setTimeout(r, 300));
+      return own(n);
     });
     const cache = new ModelCache(store2, pino({ level: 'silent' }), () => undefined, () => undefined, 2);
     try {
