@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { type DataRecord, NceError } from '../nce';
 import { AppError, escapePointer } from '../errors';
-import { fieldValue, requestError } from './validation';
+import { booleanCategory, fieldValue, requestError } from './validation';
 
 /** The body of `POST /v1/models/{name}/score`. */
 export const scoreRequestSchema = z
@@ -83,34 +83,38 @@ export function batchTooLarge(n: number, max: number, pointer: string): AppError
  * every field of a large batch costs more than scoring it. The schema only runs to name what is wrong.
  */
 export function parseScoreRequest(input: unknown): ScoreRequest {
-  if (isValidScoreRequest(input)) return input;
+  const valid = acceptedScoreRequest(input);
+  if (valid) return valid;
   const parsed = scoreRequestSchema.safeParse(input);
   if (!parsed.success) throw requestError(parsed.error.issues[0]);
   return parsed.data;
 }
 
 /**
- * Exactly the bodies `scoreRequestSchema` accepts (a property test holds the two together). An
- * accepted body is used as it is, where the schema would return a copy: the one difference is that
- * a record's `__proto__` key, which the schema drops, stays (the engine reads it like any field).
+ * The body itself when `scoreRequestSchema` accepts it, else null: exactly the bodies the schema
+ * accepts (a property test holds the two together). An accepted body is used as it is, where the
+ * schema would return a copy, with its booleans spelt "true" and "false" in place as the schema
+ * spells them. The one difference is that a record's `__proto__` key, which the schema drops,
+ * stays (the engine reads it like any field).
  */
-export function isValidScoreRequest(input: unknown): input is ScoreRequest {
-  if (!isPlainObject(input)) return false;
-  for (const key in input) if (key !== 'records' && key !== 'explain') return false;
+export function acceptedScoreRequest(input: unknown): ScoreRequest | null {
+  if (!isPlainObject(input)) return null;
+  for (const key in input) if (key !== 'records' && key !== 'explain') return null;
   const { records, explain } = input as { records?: unknown; explain?: unknown };
-  if (explain !== undefined && typeof explain !== 'boolean') return false;
-  if (!Array.isArray(records) || records.length === 0) return false;
+  if (explain !== undefined && typeof explain !== 'boolean') return null;
+  if (!Array.isArray(records) || records.length === 0) return null;
   for (let i = 0; i < records.length; i++) {
     const r: unknown = records[i];
-    if (!isPlainObject(r)) return false;
+    if (!isPlainObject(r)) return null;
     for (const key in r) {
       // The schema passes over a "__proto__" key without looking at its value; so does this check.
       if (key === '__proto__') continue;
       const v = (r as Record<string, unknown>)[key];
-      if (v !== null && typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) return false;
+      if (typeof v === 'boolean') (r as Record<string, unknown>)[key] = booleanCategory(v);
+      else if (v !== null && typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) return null;
     }
   }
-  return true;
+  return input as ScoreRequest;
 }
 
 function isPlainObject(v: unknown): v is object {

@@ -3,15 +3,23 @@ import { featureColumns, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, 
 import { type DatasetStore, NAME_PATTERN } from '../store';
 import { AppError, escapePointer } from '../errors';
 
-/** One field of a record as JSON carries it. */
-export const fieldValue = z.union([z.number(), z.string(), z.null()]);
+/**
+ * A JSON boolean as the category it is: "true" or "false", as the same field of a CSV file reads,
+ * so a field sent as booleans and one read from CSV text are one categorical feature.
+ */
+export function booleanCategory(value: boolean): string {
+  return value ? 'true' : 'false';
+}
+
+/** One field of a record as JSON carries it: a number, a string, null, or a boolean (see {@link booleanCategory}). */
+export const fieldValue = z.union([z.number(), z.string(), z.null(), z.boolean().transform(booleanCategory)]);
 
 /** The AppError of the first zod issue of a request body, pointing at the offending part. */
 export function requestError(issue: z.core.$ZodIssue): AppError {
   const path = issue.path.map((p) => String(p));
   const pointer = '/' + path.map(escapePointer).join('/');
   if (path[0] === 'records' && path.length >= 3) {
-    return new AppError('INVALID_RECORD', `record ${path[1]} field "${path[2]}" must be a ${outOfRange(issue) ? 'finite number (this one is beyond ±1.8e308)' : 'number, a string or null'}`, pointer);
+    return new AppError('INVALID_RECORD', `record ${path[1]} field "${path[2]}" must be a ${outOfRange(issue) ? 'finite number (this one is beyond ±1.8e308)' : 'number, a string, a boolean or null'}`, pointer);
   }
   if (path[0] === 'records' && path.length === 2) return new AppError('INVALID_RECORD', `record ${path[1]} must be an object`, pointer);
   return new AppError('INVALID_REQUEST', `${path.length ? path.join('.') : 'body'}: ${issue.message}`, pointer === '/' ? '' : pointer);

@@ -121,6 +121,26 @@ describe('data contract', () => {
     for (const r of asJson) expect(r.score).toBeGreaterThan(unseen.score + 1);
   });
 
+  it('JSON booleans are the categories "true" and "false" in datasets (JSON, NDJSON, appends) and scoring, as a CSV file spells them', async () => {
+    const { app } = running.service;
+    const records = Array.from({ length: 120 }, (_, i) => ({ amount: 20 + (i % 9), foreign: i % 10 === 0 }));
+    const created = await request(app).put('/v1/datasets/flags').send({ records });
+    expect(created.status).toBe(200);
+    expect(created.body.schema[1]).toEqual({ name: 'foreign', kind: 'categorical', missing: false, categories: ['false', 'true'] });
+    expect((await request(app).post('/v1/datasets/flags/records').set('content-type', 'application/x-ndjson').send('{"amount":21,"foreign":true}\n')).body.rows).toBe(121);
+    expect((await request(app).post('/v1/datasets/flags/records').send({ records: [{ amount: 22, foreign: false }] })).body.rows).toBe(122);
+    expect((await running.service.datasets.records('flags')).records.slice(-2)).toEqual([{ amount: 21, foreign: 'true' }, { amount: 22, foreign: 'false' }]);
+    const job = await finished((await request(app).post('/v1/models/flags/train').send({ dataset: 'flags', config: { epochs: 2 } })).body.jobId);
+    expect(job.result?.promoted).toBe(true);
+    const asJson = (await request(app).post('/v1/models/flags/score').send({ records: [{ amount: 21, foreign: true }, { amount: 21, foreign: false }] })).body.results as { score: number }[];
+    const asCsv = (await request(app).post('/v1/models/flags/score').set('content-type', 'text/csv').send('amount,foreign\n21,true\n21,false\n')).body.results as { score: number }[];
+    const asColumns = (await request(app).post('/v1/models/flags/score').send({ columns: { amount: [21, 21], foreign: [true, false] } })).body.results as { score: number }[];
+    expect(asJson.map((r) => r.score)).toEqual(asCsv.map((r) => r.score));
+    expect(asColumns.map((r) => r.score)).toEqual(asCsv.map((r) => r.score));
+    // Foreign payments are a tenth of the reference: rarer, so they score lower.
+    expect(asJson[0].score).toBeLessThan(asJson[1].score);
+  });
+
   it('a JSON dataset with one text among numbers is refused; a column of mixed codes stays categorical', async () => {
     const { app } = running.service;
     const records = Array.from({ length: 50 }, (_, i) => ({ amount: i === 3 ? 'n/a' : i, code: i % 3 === 0 ? `A${i}` : i }));
