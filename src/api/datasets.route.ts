@@ -26,6 +26,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
   router.post('/v1/datasets/:name/records', ...deps.writeAuth, upload, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
     onlyQuery(req.query, ['maxRows']);
+    const key = idempotencyKey(req.get('idempotency-key'));
     const maxRows = req.query.maxRows === undefined ? undefined : Number(req.query.maxRows);
     if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
     const existing = await deps.datasets.info(name);
@@ -40,9 +41,11 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
       // Datasets created before contracts existed have none to check against.
       if (existing.schema) checkContract(existing.schema, records);
       // Appended only to the dataset checked against: a PUT that replaced it meanwhile makes this a 409.
-      return deps.datasets.append(name, records, { ...(maxRows === undefined ? {} : { maxRows }), expect: existing });
+      return deps.datasets.append(name, records, { ...(maxRows === undefined ? {} : { maxRows }), expect: existing, ...(key === undefined ? {} : { key }) });
     });
-    res.json(appended);
+    const { replayed, ...info } = appended;
+    if (replayed) res.set('Idempotent-Replayed', 'true');
+    res.json(info);
   });
 
   router.get('/v1/datasets', ...deps.readAuth, async (_req, res) => {
@@ -73,4 +76,19 @@ function declaredCategorical(raw: unknown): string[] {
   if (raw === undefined) return [];
   if (typeof raw !== 'string') throw new AppError('INVALID_REQUEST', 'categorical is one comma-separated list of column names', '/categorical');
   return raw.split(',').map((c) => c.trim()).filter((c) => c !== '');
+}
+
+/** Longest `Idempotency-Key` an append takes. */
+export const IDEMPOTENCY_KEY_MAX = 255;
+
+/**
+ * An append's `Idempotency-Key` header (see `AppendOptions.key`): 1 to {@link IDEMPOTENCY_KEY_MAX}
+ * visible ASCII characters, such as a UUID; undefined when absent.
+ */
+function idempotencyKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (header.length === 0 || header.length > IDEMPOTENCY_KEY_MAX || !/^[\x20-\x7e]+$/.test(header)) {
+    throw new AppError('INVALID_REQUEST', `the Idempotency-Key header must be 1 to ${IDEMPOTENCY_KEY_MAX} visible ASCII characters, such as a UUID`);
+  }
+  return header;
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { trainingConfigSchema } from '../nce';
+import { REMEMBERED_APPEND_KEYS } from '../store';
 import { datasetJsonSchema } from './dataset-parser';
+import { IDEMPOTENCY_KEY_MAX } from './datasets.route';
 import { trainRequestSchema } from './jobs.route';
 import { scheduleRequestSchema } from './schedule.route';
 import { ANSWERS } from './responses';
@@ -93,8 +95,17 @@ export function openApiDocument(): Record<string, unknown> {
         delete: { summary: 'Delete a dataset', responses: { '204': { description: 'deleted' }, ...errors(404) } },
       },
       '/v1/datasets/{name}/records': {
-        parameters: [named('dataset'), { name: 'maxRows', in: 'query', schema: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER }, description: 'keep only the newest rows' }],
-        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended; a 409 when a PUT replaced the dataset while the records were checked (nothing appended)', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } }, responses: { '200': answer('appended', 'DatasetAnswer'), ...errors(400, 404, 409, 413, 415) } },
+        parameters: [
+          named('dataset'),
+          { name: 'maxRows', in: 'query', schema: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER }, description: 'keep only the newest rows' },
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_MAX },
+            description: `the client's name for this append (visible ASCII): sent again after a lost answer, an append whose key is among the dataset's last ${REMEMBERED_APPEND_KEYS.toLocaleString('en-US')} since its last PUT appends nothing and answers 200 with Idempotent-Replayed: true`,
+          },
+        ],
+        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended; a 409 when a PUT replaced the dataset while the records were checked (nothing appended)', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } }, responses: { '200': answer('appended (or, with an Idempotency-Key already appended, nothing appended again)', 'DatasetAnswer'), ...errors(400, 404, 409, 413, 415) } },
       },
       '/v1/models': { get: { summary: 'List models', responses: { '200': answer('models and their current versions', 'ModelListAnswer', { models: [{ name: 'payments', version: VERSION }] }) } } },
       '/v1/models/{name}': {

@@ -24,7 +24,22 @@ export interface AppendOptions {
   maxRows?: number;
   /** The dataset the records were checked against (see {@link DatasetStore.append}). */
   expect?: Pick<DatasetInfo, 'columns' | 'schema' | 'generation'>;
+  /**
+   * The client's name for this append (its `Idempotency-Key`): when one of the dataset's last
+   * {@link REMEMBERED_APPEND_KEYS} appends since its last PUT had it, nothing is appended again.
+   */
+  key?: string;
 }
+
+/** What an append left: the dataset's summary, and whether its key had already been appended (then nothing was). */
+export type AppendResult = DatasetInfo & { replayed?: true };
+
+/**
+ * Append keys a dataset remembers (the newest; a PUT forgets them all). A client retrying an
+ * append whose answer it lost (a timeout, a dropped connection) retries within seconds or minutes,
+ * long before a thousand other appends have passed.
+ */
+export const REMEMBERED_APPEND_KEYS = 1000;
 
 /** Named tabular datasets that models are trained on. */
 export interface DatasetStore {
@@ -39,8 +54,9 @@ export interface DatasetStore {
    * Appends records (same columns); with `maxRows`, keeps only the newest that many. With
    * `expect`, appends only while the dataset is still the one the records were checked against
    * (its generation, and its columns and contract), else throws DATASET_CHANGED and appends nothing.
+   * With `key`, appends nothing when an append with that key already landed (see {@link AppendOptions.key}).
    */
-  append(name: string, records: readonly DataRecord[], options?: AppendOptions): Promise<DatasetInfo>;
+  append(name: string, records: readonly DataRecord[], options?: AppendOptions): Promise<AppendResult>;
   /** Deletes a dataset; false when there was none. */
   delete(name: string): Promise<boolean>;
 }

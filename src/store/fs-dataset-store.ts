@@ -2,11 +2,14 @@ import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
-import { type AppendOptions, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, newGeneration, sameDataset } from './dataset-store';
+import { type AppendOptions, type AppendResult, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, newGeneration, REMEMBERED_APPEND_KEYS, sameDataset } from './dataset-store';
 import { KeyedSerial, writeFileAtomic } from './files';
 
-/** What the first line of a dataset file holds: everything {@link DatasetInfo} says but its name. */
-type StoredInfo = Omit<DatasetInfo, 'name'>;
+/**
+ * What the first line of a dataset file holds: everything {@link DatasetInfo} says but its name,
+ * and the keys of its latest appends (see `AppendOptions.key`), oldest first.
+ */
+type StoredInfo = Omit<DatasetInfo, 'name'> & { appendKeys?: string[] };
 
 /** Bytes read at a time while looking for the end of a dataset file's first line. */
 const HEAD_CHUNK = 64 * 1024;
@@ -48,10 +51,16 @@ export class FsDatasetStore implements DatasetStore {
       throw e;
     }
     const stored = JSON.parse(head) as StoredInfo | LegacyDataset;
-    return 'records' in stored ? legacyInfo(name, stored) : { name, ...stored };
+    return 'records' in stored ? legacyInfo(name, stored) : infoOf(name, stored);
   }
 
   async records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }> {
+    const { info, records } = await this.read(name);
+    return { info: infoOf(name, info), records };
+  }
+
+  /** The dataset's first line as stored, and its records. */
+  private async read(name: string): Promise<{ info: StoredInfo; records: DataRecord[] }> {
     let text: string;
     try {
       text = await readFile(this.file(name), 'utf8');
@@ -62,28 +71,32 @@ export class FsDatasetStore implements DatasetStore {
     const end = text.indexOf('\n');
     if (end < 0) {
       const legacy = JSON.parse(text) as LegacyDataset;
-      return { info: legacyInfo(name, legacy), records: legacy.records };
+      const { name: _, ...info } = legacyInfo(name, legacy);
+      return { info, records: legacy.records };
     }
-    return { info: { name, ...(JSON.parse(text.slice(0, end)) as StoredInfo) }, records: JSON.parse(text.slice(end + 1)) as DataRecord[] };
+    return { info: JSON.parse(text.slice(0, end)) as StoredInfo, records: JSON.parse(text.slice(end + 1)) as DataRecord[] };
   }
 
   put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
-    return this.writes.run(name, () => this.write(name, columns, records, contractOf(columns, records), newGeneration()));
+    return this.writes.run(name, () => this.write(name, columns, records, contractOf(columns, records), newGeneration(), []));
   }
 
-  private async write(name: string, columns: readonly string[], records: readonly DataRecord[], schema: ColumnContract[] | undefined, generation: string | undefined): Promise<DatasetInfo> {
+  private async write(name: string, columns: readonly string[], records: readonly DataRecord[], schema: ColumnContract[] | undefined, generation: string | undefined, appendKeys: string[]): Promise<DatasetInfo> {
     const info: StoredInfo = { rows: records.length, columns: [...columns], updatedAt: new Date().toISOString(), ...(schema ? { schema } : {}), ...(generation ? { generation } : {}) };
-    await writeFileAtomic(this.file(name), `${JSON.stringify(info)}\n${JSON.stringify(records)}`);
+    await writeFileAtomic(this.file(name), `${JSON.stringify(appendKeys.length > 0 ? { ...info, appendKeys } : info)}\n${JSON.stringify(records)}`);
     return { name, ...info };
   }
 
-  append(name: string, records: readonly DataRecord[], options: AppendOptions = {}): Promise<DatasetInfo> {
-    const { maxRows, expect } = options;
+  append(name: string, records: readonly DataRecord[], options: AppendOptions = {}): Promise<AppendResult> {
+    const { maxRows, expect, key } = options;
     return this.writes.run(name, async () => {
-      const existing = await this.records(name);
+      const existing = await this.read(name);
       if (expect && !sameDataset(existing.info, expect)) throw datasetChanged(name);
+      const keys = existing.info.appendKeys ?? [];
+      if (key !== undefined && keys.includes(key)) return { ...infoOf(name, existing.info), replayed: true as const };
       const all = [...existing.records, ...records];
-      return this.write(name, existing.info.columns, maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all, existing.info.schema, existing.info.generation);
+      const kept = maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all;
+      return this.write(name, existing.info.columns, kept, existing.info.schema, existing.info.generation, key === undefined ? keys : [...keys, key].slice(-REMEMBERED_APPEND_KEYS));
     });
   }
 
@@ -110,6 +123,11 @@ interface LegacyDataset {
   updatedAt: string;
   schema?: ColumnContract[];
   records: DataRecord[];
+}
+
+/** A dataset's summary from its first line, without what only the store reads. */
+function infoOf(name: string, { appendKeys: _, ...info }: StoredInfo): DatasetInfo {
+  return { name, ...info };
 }
 
 function legacyInfo(name: string, stored: LegacyDataset): DatasetInfo {

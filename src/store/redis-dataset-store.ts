@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
-import { type AppendOptions, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, newGeneration, shapeText } from './dataset-store';
+import { type AppendOptions, type AppendResult, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, newGeneration, REMEMBERED_APPEND_KEYS, shapeText } from './dataset-store';
 import { redisKeys } from './redis-keys';
 import { exec } from './redis-model-store';
 
@@ -59,47 +59,52 @@ export class RedisDatasetStore implements DatasetStore {
       // The rename carries the expiry over: the dataset's rows then lose it.
       if (records.length > 0) tx.rename(tmp, redisKeys.datasetRows(name)).persist(redisKeys.datasetRows(name));
       else tx.del(redisKeys.datasetRows(name));
-      await exec(tx.del(redisKeys.datasetMeta(name)).hset(redisKeys.datasetMeta(name), { columns: JSON.stringify(columns), schema: JSON.stringify(schema), updatedAt, generation }).sadd(redisKeys.datasets, name));
+      await exec(tx.del(redisKeys.datasetMeta(name), redisKeys.datasetAppendKeys(name)).hset(redisKeys.datasetMeta(name), { columns: JSON.stringify(columns), schema: JSON.stringify(schema), updatedAt, generation }).sadd(redisKeys.datasets, name));
     } finally {
       await this.redis.del(tmp);
     }
     return { name, rows: records.length, columns: [...columns], updatedAt, schema, generation };
   }
 
-  async append(name: string, records: readonly DataRecord[], options: AppendOptions = {}): Promise<DatasetInfo> {
-    const { maxRows, expect } = options;
+  async append(name: string, records: readonly DataRecord[], options: AppendOptions = {}): Promise<AppendResult> {
+    const { maxRows, expect, key } = options;
     const updatedAt = new Date().toISOString();
     // One script: a dataset deleted or replaced meanwhile is never appended to (no orphaned rows,
     // no meta without columns), and the row count returned is the one the append left.
     const result = (await this.redis.eval(
       APPEND_SCRIPT,
-      2,
+      3,
       redisKeys.datasetMeta(name),
       redisKeys.datasetRows(name),
+      redisKeys.datasetAppendKeys(name),
       updatedAt,
       maxRows === undefined ? '0' : String(maxRows),
       expect ? shapeText(expect.columns, expect.schema) : '',
       expect?.generation ?? '',
+      key ?? '',
       ...records.map((r) => JSON.stringify(r)),
-    )) as [string, number, string | null, string | null] | 'changed' | null;
+    )) as [string, number, string | null, string | null, string, number] | 'changed' | null;
     if (!result) throw datasetNotFound(name);
     if (result === 'changed') throw datasetChanged(name);
-    return { name, rows: result[1], columns: JSON.parse(result[0]) as string[], updatedAt, ...(result[2] ? { schema: JSON.parse(result[2]) as ColumnContract[] } : {}), ...(result[3] ? { generation: result[3] } : {}) };
+    const [columns, rows, schema, generation, at, replayed] = result;
+    return { name, rows, columns: JSON.parse(columns) as string[], updatedAt: at, ...(schema ? { schema: JSON.parse(schema) as ColumnContract[] } : {}), ...(generation ? { generation } : {}), ...(replayed ? { replayed: true } : {}) };
   }
 
   async delete(name: string): Promise<boolean> {
-    const results = await this.redis.multi().del(redisKeys.datasetMeta(name), redisKeys.datasetRows(name)).srem(redisKeys.datasets, name).exec();
+    const results = await this.redis.multi().del(redisKeys.datasetMeta(name), redisKeys.datasetRows(name), redisKeys.datasetAppendKeys(name)).srem(redisKeys.datasets, name).exec();
     return results?.[0]?.[1] !== 0;
   }
 }
 
 /**
- * KEYS: meta hash, rows list. ARGV: updatedAt, maxRows (0 = all), the expected shape (see
- * `shapeText`; empty: any), the expected generation (empty with the shape: none; see
- * `sameDataset`), then the records as JSON. Returns [columns JSON, rows, schema JSON or nil,
- * generation or nil]; nil when the dataset does not exist; 'changed' when it is not the one
- * expected. The shape is compared as `shapeText` writes it: [columns, schema or null], from their
- * JSON as stored.
+ * KEYS: meta hash, rows list, append keys (sorted set). ARGV: updatedAt, maxRows (0 = all), the
+ * expected shape (see `shapeText`; empty: any), the expected generation (empty with the shape:
+ * none; see `sameDataset`), the append's key (empty: none), then the records as JSON. Returns
+ * [columns JSON, rows, schema JSON or nil, generation or nil, updatedAt, 1 when the key had
+ * already been appended (then nothing is) else 0]; nil when the dataset does not exist; 'changed'
+ * when it is not the one expected. The shape is compared as `shapeText` writes it: [columns,
+ * schema or null], from their JSON as stored. A key is remembered with the append's order (the
+ * meta hash's `appends` counter), and only the newest REMEMBERED_APPEND_KEYS are kept.
  */
 const APPEND_SCRIPT = `
 local columns = redis.call('HGET', KEYS[1], 'columns')
@@ -107,13 +112,20 @@ if not columns then return nil end
 local schema = redis.call('HGET', KEYS[1], 'schema')
 local generation = redis.call('HGET', KEYS[1], 'generation')
 if ARGV[3] ~= '' and (ARGV[3] ~= '[' .. columns .. ',' .. (schema or 'null') .. ']' or ARGV[4] ~= (generation or '')) then return 'changed' end
-for i = 5, #ARGV, ${CHUNK} do
+if ARGV[5] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[5]) then
+  return {columns, redis.call('LLEN', KEYS[2]), schema, generation, redis.call('HGET', KEYS[1], 'updatedAt') or '', 1}
+end
+for i = 6, #ARGV, ${CHUNK} do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + ${CHUNK} - 1, #ARGV)))
 end
 local maxRows = tonumber(ARGV[2])
 if maxRows > 0 then redis.call('LTRIM', KEYS[2], -maxRows, -1) end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
-return {columns, redis.call('LLEN', KEYS[2]), schema, generation}
+if ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[3], redis.call('HINCRBY', KEYS[1], 'appends', 1), ARGV[5])
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -${REMEMBERED_APPEND_KEYS + 1})
+end
+return {columns, redis.call('LLEN', KEYS[2]), schema, generation, ARGV[1], 0}
 `;
 
 /** A dataset's summary from its meta hash (which has `columns`) and its row count. */

@@ -23,6 +23,8 @@ export const redisKeys = {
   datasetMeta: (name: string) => `${KEY_PREFIX}:dataset:${name}:meta`,
   /** List of records, one JSON object each, oldest first. */
   datasetRows: (name: string) => `${KEY_PREFIX}:dataset:${name}:rows`,
+  /** Sorted set of the keys of the dataset's latest appends, scored by their order (see `AppendOptions.key`). */
+  datasetAppendKeys: (name: string) => `${KEY_PREFIX}:dataset:${name}:append-keys`,
 };
 
 /** What is published on `redisKeys.modelEvents`. */

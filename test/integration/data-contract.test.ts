@@ -141,6 +141,26 @@ describe('data contract', () => {
     expect(asJson[0].score).toBeLessThan(asJson[1].score);
   });
 
+  it('an append sent again with its Idempotency-Key appends nothing and says so; a malformed key is a 400 and appends nothing', async () => {
+    const { app } = running.service;
+    await request(app).put('/v1/datasets/keyed').send({ records: [{ a: 1 }, { a: 2 }] });
+    const send = (key: string) => request(app).post('/v1/datasets/keyed/records').set('Idempotency-Key', key).send({ records: [{ a: 3 }] });
+    const first = await send('6f1c2a9e-batch-17');
+    expect(first.status).toBe(200);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    const again = await send('6f1c2a9e-batch-17');
+    expect(again.status).toBe(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    for (const bad of ['x'.repeat(256), 'caf\u00e9']) {
+      const res = await send(bad);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(res.body.detail).toContain('Idempotency-Key');
+    }
+    expect((await request(app).get('/v1/datasets/keyed')).body.rows).toBe(3);
+  });
+
   it('a JSON dataset with one text among numbers is refused; a column of mixed codes stays categorical', async () => {
     const { app } = running.service;
     const records = Array.from({ length: 50 }, (_, i) => ({ amount: i === 3 ? 'n/a' : i, code: i % 3 === 0 ? `A${i}` : i }));

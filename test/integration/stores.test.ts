@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
-import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../../src/store';
+import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { runTrainJob } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
@@ -268,6 +268,30 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     expect(await datasets.info(name)).toMatchObject({ rows: 3, generation: replaced.generation });
     await datasets.delete(name);
   });
+
+  it('append a key once: a repeat (concurrent too) appends nothing and says so; a PUT forgets the keys; only the newest REMEMBERED_APPEND_KEYS are kept', async () => {
+    const { datasets } = make();
+    const name = `d-${suffix()}`;
+    await datasets.put(name, ['a'], [{ a: 0 }]);
+    const first = await datasets.append(name, [{ a: 1 }], { key: 'k1' });
+    expect(first).toMatchObject({ rows: 2 });
+    expect(first.replayed).toBeUndefined();
+    const again = await datasets.append(name, [{ a: 1 }], { key: 'k1' });
+    expect(again).toMatchObject({ rows: 2, replayed: true, updatedAt: first.updatedAt });
+    const racing = await Promise.all(Array.from({ length: 6 }, () => datasets.append(name, [{ a: 2 }], { key: 'k2' })));
+    expect(racing.filter((r) => !r.replayed)).toHaveLength(1);
+    expect((await datasets.records(name)).records).toEqual([{ a: 0 }, { a: 1 }, { a: 2 }]);
+    // What the store keeps to know its keys is not part of the dataset's summary.
+    expect(Object.keys((await datasets.info(name)) as DatasetInfo).sort()).toEqual(['columns', 'generation', 'name', 'rows', 'schema', 'updatedAt']);
+    await datasets.put(name, ['a'], [{ a: 0 }]);
+    expect(await datasets.append(name, [{ a: 1 }], { key: 'k1' })).toMatchObject({ rows: 2 });
+    // Past the limit, the oldest key is forgotten and appends again; the newest are still known.
+    for (let k = 0; k < REMEMBERED_APPEND_KEYS; k++) await datasets.append(name, [{ a: 9 }], { key: `n${k}` });
+    expect((await datasets.append(name, [{ a: 9 }], { key: `n${REMEMBERED_APPEND_KEYS - 1}` })).replayed).toBe(true);
+    expect((await datasets.append(name, [{ a: 1 }], { key: 'k1' })).replayed).toBeUndefined();
+    expect((await datasets.info(name))?.rows).toBe(2 + REMEMBERED_APPEND_KEYS + 1);
+    await datasets.delete(name);
+  });
 });
 
 describe('filesystem dataset store', () => {
@@ -342,6 +366,12 @@ describe('redis dataset store', () => {
       await Promise.allSettled([datasets.append(name, [{ a: 1 }], { maxRows: 5 }), datasets.delete(name)]);
       expect(await redis.exists(redisKeys.datasetMeta(name), redisKeys.datasetRows(name))).toBe(0);
     }
+    // Nor the keys of its appends.
+    await datasets.put(name, ['a'], [{ a: 0 }]);
+    await datasets.append(name, [{ a: 1 }], { key: 'k' });
+    expect(await redis.exists(redisKeys.datasetAppendKeys(name))).toBe(1);
+    await datasets.delete(name);
+    expect(await redis.exists(redisKeys.datasetAppendKeys(name))).toBe(0);
   });
 });
 
@@ -460,6 +490,26 @@ describe('a Redis that stops answering', () => {
       await expect(store.currentVersion('none')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
       expect(Date.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS + 2000);
       server.child.kill('SIGCONT');
+    } finally {
+      server.child.kill('SIGCONT');
+      client.disconnect();
+      await server.stop();
+    }
+  });
+
+  it('may still run an append it timed out (the 503 cannot know); the retry with the same key then appends nothing', async () => {
+    const server = await startRedis();
+    const client = await openRedis(server.url, 'commands');
+    try {
+      const datasets = guardRedis(new RedisDatasetStore(client), client);
+      await datasets.put('d', ['a'], [{ a: 0 }]);
+      server.child.kill('SIGSTOP');
+      await expect(datasets.append('d', [{ a: 1 }], { key: 'batch-1' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      server.child.kill('SIGCONT');
+      // The command was sent before the timeout: Redis runs it once it answers again.
+      for (let i = 0; i < 50 && (await datasets.info('d'))?.rows !== 2; i++) await new Promise((ok) => setTimeout(ok, 100));
+      expect(await datasets.append('d', [{ a: 1 }], { key: 'batch-1' })).toMatchObject({ rows: 2, replayed: true });
+      expect((await datasets.records('d')).records).toEqual([{ a: 0 }, { a: 1 }]);
     } finally {
       server.child.kill('SIGCONT');
       client.disconnect();
