@@ -9,8 +9,8 @@ const MIN_ROWS = 20;
  * - a numeric column that rises (or falls) with every row, or whose values are every integer of
  *   one range once each: a row number, an id or a timestamp. New records lie beyond its training
  *   range and read as out of distribution whatever else they hold;
- * - a column with one value only (several: one sentence): it carries nothing, and a new record
- *   with any other value reads as out of distribution;
+ * - a column with one value only, or empty in every record (several: one sentence each): it
+ *   carries nothing, and a new record with any other value reads as out of distribution;
  * - a text column with a different value in every record: an id or free text, which says nothing
  *   of a new record (and a file of another separator read as one column looks so).
  * Nothing is changed: the user decides, with `exclude`.
@@ -19,8 +19,13 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
   if (records.length < MIN_ROWS) return [];
   const warnings: string[] = [];
   const constant: string[] = [];
+  const empty: string[] = [];
   for (const f of schema) {
     const values = records.map((r) => r[f.name]);
+    if (values.every((v) => v === null || v === undefined)) {
+      empty.push(f.name);
+      continue;
+    }
     if (values.some((v) => v === null || v === undefined)) continue;
     if (values.every((v) => v === values[0])) {
       constant.push(f.name);
@@ -38,10 +43,18 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
     if (like) warnings.push(`column "${f.name}" ${like}: new records will lie beyond its training range and be flagged for it alone; leave it out with exclude unless that is meant`);
   }
   if (constant.length > 0) {
-    const named = constant.length <= 5 ? constant.map((c) => `"${c}"`).join(', ') : `${constant.slice(0, 5).map((c) => `"${c}"`).join(', ')} and ${constant.length - 5} more`;
-    warnings.push(`${constant.length === 1 ? `column ${named} has` : `columns ${named} have`} one value in every record: a new record with another value there will be flagged for it alone; leave ${constant.length === 1 ? 'it' : 'them'} out with exclude unless that is meant`);
+    warnings.push(`${constant.length === 1 ? `column ${named(constant)} has` : `columns ${named(constant)} have`} one value in every record: a new record with another value there will be flagged for it alone; leave ${constant.length === 1 ? 'it' : 'them'} out with exclude unless that is meant`);
+  }
+  if (empty.length > 0) {
+    warnings.push(`${empty.length === 1 ? `column ${named(empty)} is` : `columns ${named(empty)} are`} empty in every record: a new record with any value there will be flagged for it alone; leave ${empty.length === 1 ? 'it' : 'them'} out with exclude unless that is meant`);
   }
   return warnings;
+}
+
+/** Up to five column names, quoted, then how many more. */
+function named(columns: readonly string[]): string {
+  const quoted = columns.slice(0, 5).map((c) => `"${c}"`).join(', ');
+  return columns.length <= 5 ? quoted : `${quoted} and ${columns.length - 5} more`;
 }
 
 /** Strictly increasing or strictly decreasing in row order. */

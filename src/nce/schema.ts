@@ -86,6 +86,11 @@ function inferFeature(records: readonly DataRecord[], name: string): Feature {
     }
   }
   const hasMissing = missing > 0;
+  if (missing === records.length) {
+    // Empty in every record: no value was ever seen there, so any value is one never seen (as a
+    // category never seen is), not a number placed against a scale no record gave.
+    return { name, kind: 'categorical', categories: [], hasMissing, hasOther: false };
+  }
   if (hasString) {
     const categories = [...counts.entries()]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))

@@ -69,4 +69,33 @@ describe('values training never had', () => {
       detector.dispose();
     }
   });
+
+  it('a column empty in every training record: the training says so, and any value there is one never seen (flagged, whatever the number), a null is not', async () => {
+    await initBackend();
+    const rng = createRng(5);
+    const records = Array.from({ length: 300 }, () => ({ x: rng.normal(), y: rng.normal(), note: null }));
+    const result = await train(records, { epochs: 3 });
+    expect(result.training.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^column "note" is empty in every record/)]));
+    const detector = new Detector(result.state);
+    try {
+      const [usual, zero, one, far, text] = detector.score([
+        { x: 0, y: 0, note: null },
+        { x: 0, y: 0, note: 0 },
+        { x: 0, y: 0, note: 1 },
+        { x: 0, y: 0, note: 1e9 },
+        { x: 0, y: 0, note: 'n/a' },
+      ]);
+      expect(usual?.ood).toBe(false);
+      // Every value alike: a novelty of noveltyLogProb, not a distance from a scale no record gave.
+      for (const r of [zero, one, far, text]) {
+        expect(r?.ood).toBe(true);
+        expect(r?.score).toBeCloseTo(zero?.score as number, 6);
+      }
+      const gap = (usual?.score as number) - (zero?.score as number);
+      expect(gap).toBeGreaterThan(-(result.state.noveltyLogProb as number) - 1);
+      expect(gap).toBeLessThan(30);
+    } finally {
+      detector.dispose();
+    }
+  });
 });
