@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { checkContract, type DatasetStore, withCategories } from '../store';
+import { checkContract, checkNumbersAsText, type DatasetStore, withCategories } from '../store';
 import { body } from './request-body';
 import { atCsvLines, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
@@ -20,7 +20,12 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     const unknown = declared.find((c) => !columns.includes(c));
     if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
     const typed = withCategories(records, declared);
-    res.json(await atCsvLines(lines, () => deps.datasets.put(name, columns, typed)));
+    res.json(
+      await atCsvLines(lines, () => {
+        checkNumbersAsText(columns, typed, declared);
+        return deps.datasets.put(name, columns, typed);
+      }),
+    );
   });
 
   router.post('/v1/datasets/:name/records', ...deps.writeAuth, upload, async (req, res) => {

@@ -1,4 +1,4 @@
-import { type DataRecord, type FieldValue, inferSchema, NceError } from '../nce';
+import { type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
 export interface ColumnContract {
@@ -72,6 +72,37 @@ function checkMixedColumns(columns: readonly string[], records: readonly DataRec
 }
 
 /**
+ * Refuses a column (not declared categorical) whose every value is a number written as text with
+ * a fraction, an exponent or a sign ("-0.19", "3.5"), naming its first record: numbers a client
+ * serialised as strings (a pandas column of dtype object), which would otherwise be read as
+ * categories, most of them too rare to keep, and the column would then tell the model nothing.
+ * Texts of digits alone ("02134", "17") stay categories: codes are written so.
+ * @throws NceError INVALID_RECORD naming the record and field
+ */
+export function checkNumbersAsText(columns: readonly string[], records: readonly DataRecord[], declared: readonly string[]): void {
+  for (const name of columns) {
+    if (declared.includes(name)) continue;
+    let first = -1;
+    let decimal = false;
+    const all = records.every((r, i) => {
+      const v = r[name];
+      if (v === null) return true;
+      if (typeof v !== 'string' || !DECIMAL_TEXT.test(v)) return false;
+      if (first < 0) first = i;
+      decimal ||= !/^\d+$/.test(v);
+      return true;
+    });
+    if (!all || !decimal || first < 0) continue;
+    const text = records[first][name] as string;
+    throw new NceError(
+      'INVALID_RECORD',
+      `record ${first} field "${name}" is ${JSON.stringify(text)}, a number sent as text, as is every value of the column: it would be read as categories, not numbers. Send numbers as JSON numbers (${text}, not "${text}"); if the column holds codes, ${API_CALLER.declare(name)}. ${API_CALLER.outcome}`,
+      { record: first, field: name },
+    );
+  }
+}
+
+/**
  * The contract of a new dataset, from its records, read as the engine reads features
  * (`inferSchema`): a column is categorical when any value is a string, numeric otherwise; null is
  * allowed where the records had one. A column of numbers with a few texts is refused
@@ -87,8 +118,10 @@ export function contractOf(
 ): ColumnContract[] {
   if (records.length === 0) return columns.map((name) => ({ name, kind: 'numeric', missing: false }));
   checkMixedColumns(columns, records, caller);
+  // A column empty in every record is a feature of no values seen (see inferSchema); its contract
+  // is numeric and missing, so that numbers appended later stay numbers.
   return inferSchema(records, columns).map((f) =>
-    f.kind === 'numeric' ? { name: f.name, kind: 'numeric', missing: f.hasMissing } : { name: f.name, kind: 'categorical', missing: f.hasMissing, categories: f.categories },
+    f.kind === 'numeric' || f.categories.length === 0 ? { name: f.name, kind: 'numeric', missing: f.hasMissing } : { name: f.name, kind: 'categorical', missing: f.hasMissing, categories: f.categories },
   );
 }
 

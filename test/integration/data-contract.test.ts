@@ -177,6 +177,22 @@ describe('data contract', () => {
     ]);
   });
 
+  it('a JSON column of numbers sent as text ("-0.19") is refused, naming the record and field; codes of digits stay categories, and ?categorical= keeps decimals as codes', async () => {
+    const { app } = running.service;
+    const records = Array.from({ length: 60 }, (_, i) => ({ a: i === 0 ? null : (((i * 37) % 100) / 10 - 3).toFixed(1), zip: String(2130 + (i % 7)).padStart(5, '0') }));
+    const res = await request(app).put('/v1/datasets/texty').send({ records });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.body).toMatchObject({ code: 'INVALID_RECORD', pointer: '/records/1/a', detail: expect.stringContaining('Send numbers as JSON numbers (0.7, not "0.7")') });
+    expect(res.body.detail).toContain('?categorical=a');
+    expect((await request(app).get('/v1/datasets/texty')).status).toBe(404);
+    const ndjson = await request(app).put('/v1/datasets/texty').set('content-type', 'application/x-ndjson').send(records.map((r) => JSON.stringify(r)).join('\n'));
+    expect(ndjson.body).toMatchObject({ status: 400, pointer: '/records/1/a' });
+    const declared = await request(app).put('/v1/datasets/texty?categorical=a').send({ records });
+    expect(declared.status).toBe(200);
+    expect(declared.body.schema.map((c: { kind: string }) => c.kind)).toEqual(['categorical', 'categorical']);
+  });
+
   it('a column named __proto__ is refused in CSV, NDJSON and JSON, not dropped from some records', async () => {
     const { app } = running.service;
     const csv = await request(app).put('/v1/datasets/proto').set('content-type', 'text/csv').send('__proto__,a\n1,2\n');
