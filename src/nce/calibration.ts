@@ -106,33 +106,58 @@ export function thresholdAt(sorted: ArrayLike<number>, p: number): number {
 }
 
 /**
+ * How far apart two scores of one record may come out and still be the same score: 1e-5 of its
+ * size (at least 1e-5 nats). The network runs in 32-bit floats, and how its sums are ordered
+ * differs between a small batch (the host's forward pass), a large one (tfjs) and one backend and
+ * the next: a record repeated in the reference scores a millionth of a nat apart along them.
+ * Reference records that tie (duplicate rows, discrete features) would otherwise put a repeat of
+ * them at the top or the bottom of their run, by that millionth, depending on its batch.
+ */
+export function scoreTolerance(score: number): number {
+  return 1e-5 * Math.max(1, Math.abs(score));
+}
+
+/**
+ * Whether a score is `ood`: below the threshold by more than {@link scoreTolerance}, so that a
+ * record that ties with the reference records the threshold sits on is flagged as they were not,
+ * whichever path scored it.
+ */
+export function isFlagged(c: Pick<Calibration, 'threshold'>, score: number): boolean {
+  return score < c.threshold - scoreTolerance(c.threshold);
+}
+
+/**
  * Share of reference records scoring lower than `score`, counting ties as half (mid-ranks),
  * interpolated in the quantile table: 0 below the lowest reference score, 1 above the highest, and
  * a score that many reference records share sits in the middle of their run, not at its top.
+ * Entries within {@link scoreTolerance} of the score tie with it.
  */
 export function percentileOf(c: Calibration, score: number): number {
   const q = c.quantiles;
   const m = q.length - 1;
-  if (!(score >= q[0])) return 0;
-  if (score > q[m]) return 1;
-  // first: the first entry >= score; last: the last entry <= score.
+  if (Number.isNaN(score)) return 0;
+  const tolerance = scoreTolerance(score);
+  const low = score - tolerance;
+  const high = score + tolerance;
+  if (q[0] > high) return 0;
+  if (q[m] < low) return 1;
+  // first: the first entry >= low; last: the last entry <= high.
   let lo = 0;
   let hi = m;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (q[mid] < score) lo = mid + 1;
+    if (q[mid] < low) lo = mid + 1;
     else hi = mid;
   }
   const first = lo;
   hi = m;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (q[mid] <= score) lo = mid;
+    if (q[mid] <= high) lo = mid;
     else hi = mid - 1;
   }
   const last = lo;
-  if (q[first] === score) return (first + last) / 2 / m;
-  // q[first - 1] < score < q[first]
-  const below = first - 1;
-  return (below + (score - q[below]) / (q[first] - q[below])) / m;
+  if (last >= first) return (first + last) / 2 / m;
+  // q[last] < low, high < q[first], last = first - 1
+  return (last + (score - q[last]) / (q[first] - q[last])) / m;
 }

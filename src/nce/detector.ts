@@ -1,6 +1,6 @@
 import { float64, uint8 } from './arrays';
 import type { Calibration } from './calibration';
-import { percentileOf } from './calibration';
+import { isFlagged, percentileOf } from './calibration';
 import type { ScoreKind } from './config';
 import { type Encoded, encoderFor, layoutOf, type Layout, networkInput } from './encoding';
 import { type Architecture, type DenseWeights, HostNet, ServingNet } from './model';
@@ -233,7 +233,7 @@ export class Detector {
     for (let i = 0; i < n; i++) {
       const s = raw.score[i];
       percentile[i] = percentileOf(c, s);
-      if (s < c.threshold) {
+      if (isFlagged(c, s)) {
         ood[i] = 1;
         flagged++;
       }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type DataRecord, explain, type Explanation, messageOf } from '../nce';
+import { type DataRecord, explain, type Explanation, isFlagged, messageOf } from '../nce';
 import { flaggedRecord, type FlaggedRecord, type RecentTraffic } from '../metrics';
 import { holdModel, type ServedModel } from './model-cache';
 import type { ScoreColumns } from './scoring-protocol';
@@ -16,9 +16,9 @@ export const SAMPLE_PER_BATCH = 4;
  */
 export function sampleFlagged(traffic: RecentTraffic, model: ServedModel, records: readonly DataRecord[], scored: ScoreColumns, logger: Logger, explained?: readonly Explanation[]): void {
   if (scored.flagged === 0) return;
-  const threshold = model.manifest.calibration.threshold;
+  const calibration = model.manifest.calibration;
   const picked: number[] = [];
-  for (let i = records.length - 1; i >= 0 && picked.length < SAMPLE_PER_BATCH; i--) if (scored.score[i] < threshold) picked.unshift(i);
+  for (let i = records.length - 1; i >= 0 && picked.length < SAMPLE_PER_BATCH; i--) if (isFlagged(calibration, scored.score[i])) picked.unshift(i);
   if (picked.length === 0) return;
   const at = new Date().toISOString();
   const features = model.manifest.schema.map((f) => f.name);

@@ -220,6 +220,26 @@ describe('Detector.score', () => {
     const inBatch = detector.score(large);
     [0, large.length >> 1, large.length - 1].forEach((i) => expect(Math.abs(detector.score([large[i]])[0].score - inBatch[i].score)).toBeLessThan(1e-4));
   });
+
+  it('a record repeated in the reference gets one percentile and one flag alone or in a large batch, though its score differs in the last float digits', async () => {
+    const rng = createRng(21);
+    const modal = { x: 0.5, y: -0.25, c: 'a' };
+    const other = () => ({ x: rng.normal(), y: rng.normal(), c: rng.uniform() < 0.5 ? 'a' : 'b' });
+    const tied = await train(Array.from({ length: 800 }, (_, i) => (i % 5 === 0 ? other() : modal)), { epochs: 3, kernelPartner: false });
+    const d = new Detector(tied.state);
+    try {
+      const batch = [...Array.from({ length: d.hostForwardRows + 20 }, other), modal];
+      const inBatch = d.score(batch).at(-1);
+      const alone = d.score([modal])[0];
+      expect(alone.percentile).toBe(inBatch?.percentile);
+      expect(alone.ood).toBe(inBatch?.ood);
+      // Most held-out records are that row: its percentile is mid-run, not the run's top or bottom.
+      expect(alone.percentile).toBeGreaterThan(0.2);
+      expect(alone.percentile).toBeLessThan(0.9);
+    } finally {
+      d.dispose();
+    }
+  });
 });
 
 describe('explain', () => {

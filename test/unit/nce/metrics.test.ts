@@ -1,4 +1,4 @@
-import { auprc, auroc, calibrate, percentileOf } from '../../../src/nce';
+import { auprc, auroc, calibrate, isFlagged, percentileOf } from '../../../src/nce';
 import { calibrationWarning, thresholdAt } from '../../../src/nce/calibration';
 import { createRng } from '../../../src/nce/random';
 
@@ -92,6 +92,21 @@ describe('calibrate and percentileOf', () => {
     const middle = calibrate([...Array.from({ length: 300 }, (_, i) => i), ...Array(400).fill(500), ...Array.from({ length: 300 }, (_, i) => 600 + i)], 0.01);
     expect(percentileOf(middle, 500)).toBeCloseTo(0.5, 2);
     expect(percentileOf(middle, 499)).toBeLessThan(0.31);
+  });
+
+  it('a score a millionth of a nat from tied reference scores ties with them (another batch size or backend): same percentile, same flag', () => {
+    const modal = 2.733316;
+    const tied = calibrate([...Array.from({ length: 170 }, (_, i) => -10 + i / 20), ...Array(830).fill(modal)], 0.01);
+    for (const s of [modal - 1e-6, modal + 1e-6]) expect(percentileOf(tied, s)).toBe(percentileOf(tied, modal));
+    expect(percentileOf(tied, modal)).toBeCloseTo(0.585, 2);
+    // A threshold sitting on a run of ties: neither the run nor a repeat of it a hair lower is flagged.
+    const onRun = calibrate([...Array(10).fill(-2.802842), ...Array.from({ length: 990 }, (_, i) => i / 100)], 0.005);
+    expect(onRun.threshold).toBe(-2.802842);
+    for (const s of [-2.802842, -2.802843, -2.8028415]) expect(isFlagged(onRun, s)).toBe(false);
+    expect(isFlagged(onRun, -2.81)).toBe(true);
+    // Distinct scores farther apart than the tolerance keep their order.
+    const plain = calibrate(reference, 0.01);
+    expect(percentileOf(plain, 25.01)).toBeGreaterThan(percentileOf(plain, 25));
   });
 
   it('stores the share of reference records in each percentile hundredth: uniform without ties, lumped with them', () => {
