@@ -148,7 +148,10 @@ function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, releas
 
 /** The model cache, keeping the model metrics in step with the versions it serves. */
 function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxModels: number): ModelCache {
-  const info = (m: ServedModel): ServedModelInfo => ({ name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr: m.manifest.calibration.targetFpr });
+  const info = (m: ServedModel): ServedModelInfo => {
+    const { targetFpr, contamination = 0 } = m.manifest.calibration;
+    return { name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr, expectedFlaggedRatio: contamination + targetFpr * (1 - contamination) };
+  };
   const cache = new ModelCache(
     store,
     logger,

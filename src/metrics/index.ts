@@ -16,6 +16,11 @@ export interface ServedModelInfo {
   valAuc: number;
   /** The false-positive rate its `ood` threshold was calibrated for. */
   targetFpr: number;
+  /**
+   * The share of records distributed as its reference that its threshold flags: targetFpr, plus
+   * the stated contamination c of the reference (c + targetFpr (1 - c); see `calibrate`).
+   */
+  expectedFlaggedRatio: number;
 }
 
 /** Job counts by state, for the queue depth gauge. */
@@ -138,7 +143,12 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
     const s = served.get(m);
     return s ? (Date.now() - Date.parse(s.createdAt)) / 1000 : null;
   });
-  perModel('nce_ood_model_target_fpr', 'False-positive rate the served version calibrated its ood threshold for (the expected flagged ratio)', (m) => served.get(m)?.targetFpr);
+  perModel('nce_ood_model_target_fpr', 'False-positive rate the served version calibrated its ood threshold for', (m) => served.get(m)?.targetFpr);
+  perModel(
+    'nce_ood_model_expected_flagged_ratio',
+    'Share of records distributed as its reference data that the served version flags: targetFpr, or with a stated contamination c, c + targetFpr (1 - c)',
+    (m) => served.get(m)?.expectedFlaggedRatio,
+  );
   perModel('nce_ood_model_validation_auc', 'Validation AUC (data vs noise) of the served model version at training', (m) => served.get(m)?.valAuc);
   new Gauge({
     name: 'nce_ood_feature_drift_psi',
@@ -176,10 +186,10 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
     registers,
   });
   for (const path of ['thread', 'in_place', 'thread_failed']) scoredBatches.inc({ path }, 0);
-  const score = new RecordHistogram('nce_ood_score', 'OOD score (log density, nats) of scored records', SCORE_BUCKETS, registers);
+  const score = new RecordHistogram('nce_ood_score', 'OOD score (nats) of scored records: their score field (by default the log density, less noveltyLogProb per value training never had, floored at -1e6)', SCORE_BUCKETS, registers);
   const scorePercentile = new RecordHistogram(
     'nce_ood_score_percentile',
-    'Percentile of scored records against the reference scores (uniform on [0,1] without drift)',
+    'Percentile of scored records against the held-out reference scores (without drift, distributed as the reference records\' own: uniform on [0,1] unless they tie)',
     PERCENTILE_BUCKETS,
     registers,
   );

@@ -150,6 +150,8 @@ export function percentileOf(c: Calibration, score: number): number {
     else hi = mid;
   }
   const first = lo;
+  // Entries from first on may all lie above high: the search starts one below (q[0] <= high).
+  lo = Math.max(0, first - 1);
   hi = m;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;

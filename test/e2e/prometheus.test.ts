@@ -60,6 +60,11 @@ describe('monitoring with a real Prometheus', () => {
     const check = spawnSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' });
     expect(check.stdout + check.stderr).toContain('SUCCESS');
     expect(check.status).toBe(0);
+    // The flagged-rate alert fires on the model flagging 5x what its threshold should, not on one
+    // whose stated contamination makes that share its normal state.
+    const unit = spawnSync('promtool', ['test', 'rules', join(ROOT, 'test', 'fixtures', 'rules-flagged-rate.test.yml')], { encoding: 'utf8' });
+    expect(unit.stdout + unit.stderr).toContain('SUCCESS');
+    expect(unit.status).toBe(0);
 
     const table = parseCsv(await readFile(DATA, 'utf8'));
     const features = table.columns.filter((c) => c !== 'label' && c !== 'split');

@@ -109,6 +109,23 @@ describe('calibrate and percentileOf', () => {
     expect(percentileOf(plain, 25.01)).toBeGreaterThan(percentileOf(plain, 25));
   });
 
+  it('is non-decreasing in the score and moves by interpolation between table entries, ties or not', () => {
+    const rng = createRng(17);
+    const distinct = Array.from({ length: 40 }, () => rng.normal());
+    for (const ref of [distinct, [...Array(300).fill(1), ...Array.from({ length: 100 }, () => rng.normal() * 3)]]) {
+      const c = calibrate(ref, 0.01);
+      let previous = -1;
+      for (let s = -10; s <= 10; s += 0.001) {
+        const p = percentileOf(c, s);
+        expect(p).toBeGreaterThanOrEqual(previous);
+        previous = p;
+      }
+    }
+    // Halfway between two neighbouring table entries of distinct scores: halfway between their levels.
+    const q = calibrate(distinct, 0.01).quantiles;
+    for (const k of [0, 50, 199]) expect(percentileOf(calibrate(distinct, 0.01), (q[k] + q[k + 1]) / 2)).toBeCloseTo((k + 0.5) / (q.length - 1), 9);
+  });
+
   it('stores the share of reference records in each percentile hundredth: uniform without ties, lumped with them', () => {
     const plain = calibrate(reference, 0.01).referenceShares as number[];
     expect(plain).toHaveLength(100);
