@@ -34,8 +34,11 @@ export interface ModelDrift {
  */
 export class DriftRetrainer {
   private readonly aboveSince = new Map<string, number>();
-  /** Per model: the version drift retrains were enqueued for, and how many since it was served. */
-  private readonly streaks = new Map<string, { version: string; count: number }>();
+  /**
+   * Per model: the version drift retrains were enqueued for, how many since it was served, and the
+   * last one's job (found pending again, it is the same retrain and counts once).
+   */
+  private readonly streaks = new Map<string, { version: string; count: number; job: string }>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -84,7 +87,8 @@ export class DriftRetrainer {
         // retrain of this version is under way either way. Drift must stay high for the next,
         // longer wait before another; only the replica whose enqueue created the job counts it.
         this.aboveSince.delete(model);
-        this.streaks.set(model, { version: drift.version, count: this.streak(model, drift.version) + 1 });
+        const same = this.streaks.get(model)?.job === job.id && this.streak(model, drift.version) > 0;
+        if (!same) this.streaks.set(model, { version: drift.version, count: this.streak(model, drift.version) + 1, job: job.id });
         if (!job.created) continue;
         this.deps.onTrigger(model);
         this.deps.logger.warn({ model, dataset, psi, jobId: job.id, nextWaitSeconds: this.waitMs(model, drift.version) / 1000 }, 'drift stayed high: retrain enqueued');

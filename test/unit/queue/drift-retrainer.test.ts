@@ -6,9 +6,11 @@ const AFTER = 60_000;
 
 /** A retrainer of model m on drift that stays at `drift` (changeable), against a queue whose jobs end at once unless `pending`. */
 function setUp() {
-  const state: { drift: ModelDrift | null; pending: boolean; enqueued: number; counted: number } = { drift: { psi: 1, version: 'v1' }, pending: false, enqueued: 0, counted: 0 };
+  const state: { drift: ModelDrift | null; pending: boolean; running: string | null; enqueued: number; counted: number } = { drift: { psi: 1, version: 'v1' }, pending: false, running: null, enqueued: 0, counted: 0 };
   const queue = {
     enqueue: async () => {
+      // A retrain still running is handed back as it is, as the queue's dedupe does.
+      if (state.running) return { id: state.running, created: false } as JobInfo & { created: boolean };
       state.enqueued++;
       return { id: `job-${state.enqueued}`, created: !state.pending } as JobInfo & { created: boolean };
     },
@@ -74,6 +76,19 @@ describe('DriftRetrainer', () => {
     // Asked at afterMs and 3 afterMs: the queue handed back the pending job both times.
     expect(state.enqueued).toBe(2);
     expect(state.counted).toBe(0);
+    expect(retrainer.waitMs('m', 'v1')).toBe(4 * AFTER);
+  });
+
+  it('counts a retrain once while it runs: a long training found pending at every later check does not lengthen the wait', async () => {
+    const { state, retrainer } = setUp();
+    expect(await triggers(retrainer, 0, AFTER)).toEqual([AFTER]);
+    state.running = 'job-1';
+    expect(await triggers(retrainer, AFTER + 1000, 20 * AFTER)).toEqual([]);
+    expect(retrainer.waitMs('m', 'v1')).toBe(2 * AFTER);
+    // It ended leaving the same version: the next retrain comes after the doubled wait, and counts.
+    state.running = null;
+    const next = await triggers(retrainer, 20 * AFTER + 1000, 23 * AFTER);
+    expect(next).toHaveLength(1);
     expect(retrainer.waitMs('m', 'v1')).toBe(4 * AFTER);
   });
 
