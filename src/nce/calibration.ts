@@ -82,8 +82,10 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number,
  */
 export function calibrationWarning(heldOut: number, targetFpr: number, contamination: number, validationSplit: number): string | null {
   const share = contamination + targetFpr * (1 - contamination);
-  // targetFpr 0 asks for the lowest score: no number of records would do better.
-  if (share <= 0 || share * (heldOut + 1) >= 1) return null;
+  if (share <= 0) {
+    return `targetFpr 0 puts the ood threshold at the lowest of the ${heldOut} held-out scores: about ${(1 / (heldOut + 1)).toPrecision(2)} of clean records will still be flagged (a new record falls below the lowest of n with probability 1/(n + 1)), not none; set targetFpr to the share of clean records you accept to flag`;
+  }
+  if (share * (heldOut + 1) >= 1) return null;
   const needed = Math.ceil((1 / share - 1) / validationSplit);
   return `the ood threshold is calibrated on ${heldOut} held-out records, too few for targetFpr ${targetFpr}${contamination > 0 ? ` at contamination ${contamination}` : ''}: it is the lowest of their scores, so about ${(1 / (heldOut + 1)).toPrecision(2)} of clean records will be flagged, and that lowest score varies widely between trainings; train on at least ${needed} records, or raise targetFpr, for a threshold that means the share asked for`;
 }

@@ -74,8 +74,8 @@ describe('calibrate and percentileOf', () => {
     // A stated contamination raises the share, so fewer records do.
     expect(calibrationWarning(40, 0.01, 0.05, 0.2)).toBeNull();
     expect(calibrationWarning(10, 0.01, 0.05, 0.2)).toMatch(/at contamination 0.05/);
-    // targetFpr 0 asks for the lowest score, which no number of records changes.
-    expect(calibrationWarning(10, 0, 0, 0.2)).toBeNull();
+    // targetFpr 0 puts the threshold at the lowest score, which still flags about 1 / (n + 1).
+    expect(calibrationWarning(1000, 0, 0, 0.2)).toMatch(/^targetFpr 0 puts the ood threshold at the lowest of the 1000 held-out scores: about 0.0010 of clean records will still be flagged/);
   });
 
   it('gives the share of reference scores below, clamped to [0, 1]', () => {
