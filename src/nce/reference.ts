@@ -3,7 +3,7 @@ import type { DataRecord, Feature, FieldValue } from './schema';
 /** Most categories a categorical reference keeps; the rest share one bin. */
 export const REFERENCE_CATEGORIES = 20;
 
-/** Bins of a numeric reference: deciles of the training values. */
+/** Bins of a numeric reference: deciles of the training values, and a bin of its own for each value a decile or more of them repeat. */
 const NUMERIC_BINS = 10;
 
 /**
@@ -19,12 +19,25 @@ export function featureReference(records: readonly DataRecord[], schema: readonl
   return schema.map((f) => {
     if (f.kind === 'numeric') {
       const present = records.map((r) => r[f.name]).filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
-      const edges: number[] = [];
+      const cuts = new Set<number>();
       for (let k = 1; k < NUMERIC_BINS; k++) {
         const q = present[Math.floor((k * present.length) / NUMERIC_BINS)];
-        // Ties (a discrete feature) merge bins: edges stay distinct and every bin is non-empty.
-        if (q !== undefined && q > present[0] && q !== edges[edges.length - 1]) edges.push(q);
+        if (q !== undefined) cuts.add(q);
       }
+      // A value that a decile or more of the records hold (the zeros of a zero-inflated count, a
+      // default) is a bin of its own: merged with its neighbours' values, a change in its share
+      // (70% zeros becoming 50%) would read as half the shift it is.
+      for (let i = 0; i < present.length; ) {
+        let j = i;
+        while (j < present.length && present[j] === present[i]) j++;
+        if ((j - i) * NUMERIC_BINS >= present.length) {
+          cuts.add(present[i]);
+          if (j < present.length) cuts.add(present[j]);
+        }
+        i = j;
+      }
+      // Ties (a discrete feature) merge bins: edges stay distinct, above the lowest value, and every bin is non-empty.
+      const edges = [...cuts].filter((q) => q > present[0]).sort((x, y) => x - y);
       const ref: FeatureReference = { name: f.name, kind: 'numeric', edges, shares: [] };
       return { ...ref, shares: shares(ref, records) };
     }
@@ -92,7 +105,7 @@ export class Binning {
     if (typeof value !== 'number' || Number.isNaN(value)) return this.missing[j];
     const first = this.starts[j];
     const end = this.starts[j + 1];
-    // A linear scan: a reference has at most nine edges (deciles), and the scan's one mispredicted
+    // A linear scan: a reference has a few edges (nine deciles at most, and two per repeated value), and the scan's one mispredicted
     // branch costs less than a binary search's several.
     let k = first;
     while (k < end && this.edges[k] <= value) k++;

@@ -211,6 +211,24 @@ describe('featureReference', () => {
     expect(binner(c!)('zzz')).toBe(2);
   });
 
+  it('gives a value a decile or more of the records repeat a bin of its own: a zero-inflated column whose zeros fall from 70% to 50% reads as drift', () => {
+    const rng = createRng(8);
+    const column = (zeros: number, n: number) => Array.from({ length: n }, () => ({ zi: rng.uniform() < zeros ? 0 : 1 + Math.floor(rng.uniform() * 20) }));
+    const reference = column(0.7, 4000);
+    const [ref] = featureReference(reference, inferSchema(reference));
+    expect(ref?.shares[0]).toBeCloseTo(reference.filter((r) => r.zi === 0).length / reference.length, 12);
+    expect(binner(ref!)(0)).toBe(0);
+    expect(binner(ref!)(1)).toBe(1);
+    const share = (records: { zi: number }[]) => {
+      const out = Array(binCount(ref!)).fill(0);
+      for (const r of records) out[binner(ref!)(r.zi)] += 1 / records.length;
+      return out;
+    };
+    const sizes = { reference: reference.length, window: 2000 };
+    expect(samplePsi(ref!.shares, share(column(0.5, 2000)), sizes)).toBeGreaterThan(0.12);
+    expect(samplePsi(ref!.shares, share(column(0.7, 2000)), sizes)).toBeLessThan(0.02);
+  });
+
   it('bins any value as the reference defines its bins', () => {
     // The definition, written plainly: missing values last, unknown categories before them, a
     // number to the count of edges at or below it.
