@@ -69,6 +69,8 @@ export function parseJsonScoreRequest(input: unknown): ParsedScoreRequest {
 /** A record error of a columnar request, pointed at its column and row (`/columns/amount/3`). */
 export function inColumns(e: unknown): unknown {
   if (!(e instanceof NceError) || e.record === undefined || e.field === undefined) return e;
+  // Every row lacks it: the column is missing, not one of its rows.
+  if (/^record \d+ is missing field/.test(e.message)) return new AppError('INVALID_RECORD', `column "${e.field}" is missing: the model scores it (send one array per feature)`, '/columns');
   return new AppError('INVALID_RECORD', `column "${e.field}" row ${e.record}: ${e.message.replace(/^record \d+ field "[^"]*" /, '')}`, `/columns/${escapePointer(e.field)}/${e.record}`);
 }
 

@@ -22,6 +22,9 @@ export function requestError(issue: z.core.$ZodIssue): AppError {
     return new AppError('INVALID_RECORD', `record ${path[1]} field "${path[2]}" must be a ${outOfRange(issue) ? 'finite number (this one is beyond ±1.8e308)' : 'number, a string, a boolean or null'}`, pointer);
   }
   if (path[0] === 'records' && path.length === 2) return new AppError('INVALID_RECORD', `record ${path[1]} must be an object`, pointer);
+  if (path[0] === 'columns' && path.length >= 3) {
+    return new AppError('INVALID_RECORD', `column "${path[1]}" row ${path[2]} must be a ${outOfRange(issue) ? 'finite number (this one is beyond ±1.8e308)' : 'number, a string, a boolean or null'}`, pointer);
+  }
   return new AppError('INVALID_REQUEST', `${path.length ? path.join('.') : 'body'}: ${issue.message}`, pointer === '/' ? '' : pointer);
 }
 
