@@ -77,7 +77,6 @@ function inferFeature(records: readonly DataRecord[], name: string): Feature {
         throw new NceError('INVALID_RECORD', `record ${i} field "${name}" is not a finite number`, { record: i, field: name });
       }
       numbers.push(v);
-      counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
     } else if (typeof v === 'string') {
       hasString = true;
       counts.set(v, (counts.get(v) ?? 0) + 1);
@@ -92,6 +91,9 @@ function inferFeature(records: readonly DataRecord[], name: string): Feature {
     return { name, kind: 'categorical', categories: [], hasMissing, hasOther: false };
   }
   if (hasString) {
+    // Numbers among texts are categories too, counted by their text (only here: a numeric
+    // column's hundreds of thousands of values are never turned into texts).
+    for (const v of numbers) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
     const categories = [...counts.entries()]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, MAX_CATEGORIES)

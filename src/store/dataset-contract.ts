@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
@@ -42,7 +43,7 @@ const API_CALLER: ContractCaller = { declare: (c) => `create the dataset with ?c
  * spells a non-finite number.
  * @throws NceError INVALID_RECORD naming the record and field
  */
-function checkMixedColumns(columns: readonly string[], records: readonly DataRecord[], caller: ContractCaller): void {
+export function checkMixedColumns(columns: readonly string[], records: readonly DataRecord[], caller: ContractCaller): void {
   for (const name of columns) {
     let numbers = 0;
     let texts = 0;
@@ -111,18 +112,24 @@ export function checkNumbersAsText(columns: readonly string[], records: readonly
  * @param caller - how the caller's user declares a column categorical, and what a refusal leaves undone
  * @throws NceError INVALID_RECORD naming the record and field
  */
-export function contractOf(
+export async function contractOf(
   columns: readonly string[],
   records: readonly DataRecord[],
   caller: ContractCaller = API_CALLER,
-): ColumnContract[] {
+): Promise<ColumnContract[]> {
   if (records.length === 0) return columns.map((name) => ({ name, kind: 'numeric', missing: false }));
   checkMixedColumns(columns, records, caller);
-  // A column empty in every record is a feature of no values seen (see inferSchema); its contract
-  // is numeric and missing, so that numbers appended later stay numbers.
-  return inferSchema(records, columns).map((f) =>
-    f.kind === 'numeric' || f.categories.length === 0 ? { name: f.name, kind: 'numeric', missing: f.hasMissing } : { name: f.name, kind: 'categorical', missing: f.hasMissing, categories: f.categories },
-  );
+  const contract: ColumnContract[] = [];
+  for (const name of columns) {
+    // A column at a time, the event loop served between them: a dataset of a few hundred thousand
+    // rows takes a second to read through.
+    await yieldToEventLoop();
+    const [f] = inferSchema(records, [name]);
+    // A column empty in every record is a feature of no values seen (see inferSchema); its
+    // contract is numeric and missing, so that numbers appended later stay numbers.
+    contract.push(f.kind === 'numeric' || f.categories.length === 0 ? { name: f.name, kind: 'numeric', missing: f.hasMissing } : { name: f.name, kind: 'categorical', missing: f.hasMissing, categories: f.categories });
+  }
+  return contract;
 }
 
 /**

@@ -3,7 +3,7 @@ export { FsModelStore } from './fs-model-store';
 export { deletedMeanwhile, DELETION_MEMORY_MS, type LoadedModel, type ModelStore, NAME_PATTERN, VERSION_PATTERN } from './model-store';
 export { columnNameProblem, CsvError, type CsvTable, fileProblem, parseCsv, parseCsvStream, readCsv, typeField } from './csv-parser';
 export { type AppendResult, type DatasetInfo, type DatasetStore, datasetNotFound, REMEMBERED_APPEND_KEYS } from './dataset-store';
-export { checkContract, checkNumbersAsText, type ColumnContract, contractOf, withCategories } from './dataset-contract';
+export { checkContract, checkMixedColumns, checkNumbersAsText, type ColumnContract, contractOf, withCategories } from './dataset-contract';
 export { FsDatasetStore } from './fs-dataset-store';
 export { RedisDatasetStore } from './redis-dataset-store';
 export { RedisModelStore } from './redis-model-store';

@@ -46,7 +46,7 @@ export class RedisDatasetStore implements DatasetStore {
 
   async put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
     const updatedAt = new Date().toISOString();
-    const schema = contractOf(columns, records);
+    const schema = await contractOf(columns, records);
     const generation = newGeneration();
     const tmp = `${redisKeys.datasetRows(name)}:tmp-${randomBytes(6).toString('hex')}`;
     try {

@@ -1,5 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { orphanedRowsFiles } from './fs-dataset-store';
 
 /** A temporary file of `writeFileAtomic`: `<file>.<12 hex>.tmp`. */
 const ATOMIC_TMP = /\.[0-9a-f]{12}\.tmp$/;
@@ -22,8 +23,9 @@ async function entries(dir: string): Promise<{ name: string; dir: boolean }[]> {
 /**
  * Removes what a crash can leave behind in the embedded mode's folders, before anything else
  * writes there: version folders and CURRENT pointers that were never renamed into place, models
- * renamed away by a delete that did not finish, readiness probes, and temporary files of atomic
- * writes (datasets, the job journal, schedules). Returns the paths removed. Only one process may
+ * renamed away by a delete that did not finish, readiness probes, temporary files of atomic
+ * writes (datasets, the job journal, schedules), and dataset rows files no summary names (a PUT
+ * or delete cut short). Returns the paths removed. Only one process may
  * own the folders (the embedded mode), so nothing found here is another writer's work in progress.
  */
 export async function sweepLeftovers(modelsDir: string, datasetsDir: string): Promise<string[]> {
@@ -37,7 +39,9 @@ export async function sweepLeftovers(modelsDir: string, datasetsDir: string): Pr
       }
     }
   }
-  for (const e of await entries(datasetsDir)) if (ATOMIC_TMP.test(e.name)) doomed.push(join(datasetsDir, e.name));
+  const datasets = await entries(datasetsDir);
+  for (const e of datasets) if (ATOMIC_TMP.test(e.name)) doomed.push(join(datasetsDir, e.name));
+  if (datasets.length > 0) doomed.push(...(await orphanedRowsFiles(datasetsDir)));
   for (const path of doomed) await rm(path, { recursive: true, force: true });
   return doomed;
 }

@@ -27,6 +27,12 @@ jest.mock('node:fs/promises', () => {
       fault && fault.when(String(path))
         ? Promise.reject(Object.assign(new Error(`${fault.code}: simulated`), { code: fault.code }))
         : (actual.writeFile as (...a: unknown[]) => Promise<void>)(path, ...rest),
+    // A disk that fills mid-append: part of the text lands, then the write fails.
+    appendFile: async (path: Parameters<typeof actual.appendFile>[0], data: string, ...rest: unknown[]) => {
+      if (!fault || !fault.when(String(path))) return (actual.appendFile as (...a: unknown[]) => Promise<void>)(path, data, ...rest);
+      await actual.appendFile(path, data.slice(0, Math.floor(data.length / 2)));
+      throw Object.assign(new Error(`${fault.code}: simulated`), { code: fault.code });
+    },
   };
 });
 
@@ -119,6 +125,18 @@ describe('storage faults in embedded mode', () => {
     fault = null;
     expect(await service.datasets.records('d')).toEqual(before);
     expect((await fsp.readdir(join(dir, 'data'))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a disk that fills during an append: 507 STORAGE_FULL, nothing of it appended; the next append lands whole', async () => {
+    const before = await service.datasets.records('d');
+    failWrites('ENOSPC', (p) => p.endsWith('.rows'));
+    const appended = await request(service.app).post('/v1/datasets/d/records').send({ records: [{ f0: 1, f1: 2 }, { f0: 3, f1: 4 }] });
+    expect(appended.status).toBe(507);
+    expect(appended.body).toMatchObject({ code: 'STORAGE_FULL' });
+    fault = null;
+    expect(await service.datasets.records('d')).toEqual(before);
+    expect((await request(service.app).post('/v1/datasets/d/records').send({ records: [{ f0: 5, f1: 6 }] })).body.rows).toBe(before.info.rows + 1);
+    expect((await service.datasets.records('d')).records).toEqual([...before.records, { f0: 5, f1: 6 }]);
   });
 
   it('a read-only models directory: promote answers 503 saying so, the current version unchanged', async () => {

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
-import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, whenConnected } from '../../src/store';
+import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, sweepLeftovers, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { runTrainJob } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
@@ -309,6 +309,73 @@ describe('filesystem dataset store', () => {
     expect((await datasets.records('old')).records).toEqual([{ x: 1 }, { x: 2 }]);
     expect(await datasets.append('old', [{ x: 3 }])).toMatchObject({ rows: 3 });
     expect((await datasets.records('old')).records).toEqual([{ x: 1 }, { x: 2 }, { x: 3 }]);
+    // The form before rows files: a summary line, then the records as one array.
+    await writeFile(join(root, 'lines.json'), `${JSON.stringify({ rows: 2, columns: ['x'], updatedAt: '2026-02-01T00:00:00.000Z', generation: 'g1' })}\n${JSON.stringify([{ x: 1 }, { x: 2 }])}`);
+    expect((await datasets.records('lines')).records).toEqual([{ x: 1 }, { x: 2 }]);
+    expect(await datasets.append('lines', [{ x: 3 }])).toMatchObject({ rows: 3, generation: 'g1' });
+    expect(await datasets.append('lines', [{ x: 4 }])).toMatchObject({ rows: 4 });
+    expect((await datasets.records('lines')).records).toEqual([{ x: 1 }, { x: 2 }, { x: 3 }, { x: 4 }]);
+  });
+
+  it('appends by adding its own lines to the rows file, not by rewriting it; bytes an append left before a crash (beyond the summary\'s count) are never read, and the next append cuts them off', async () => {
+    const root = join(dir, 'data-append');
+    const datasets = new FsDatasetStore(root);
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({ a: i, b: `t${i % 7}` }));
+    await datasets.put('big', ['a', 'b'], rows);
+    const rowsFiles = async () => (await readdir(root)).filter((f) => f.endsWith('.rows'));
+    const [file] = await rowsFiles();
+    const before = await readFile(join(root, file!));
+    await datasets.append('big', [{ a: -1, b: 'x' }]);
+    expect(await rowsFiles()).toEqual([file]);
+    const after = await readFile(join(root, file!));
+    expect(after.subarray(0, before.length).equals(before)).toBe(true);
+    expect(after.subarray(before.length).toString()).toBe('{"a":-1,"b":"x"}\n');
+    // A crash after writing rows but before the summary that counts them.
+    await writeFile(join(root, file!), '{"a":-2,"b":"lost"}\n{"a":', { flag: 'a' });
+    expect((await datasets.records('big')).records).toEqual([...rows, { a: -1, b: 'x' }]);
+    expect(await datasets.append('big', [{ a: -3, b: 'y' }])).toMatchObject({ rows: 20_002 });
+    expect((await datasets.records('big')).records.slice(-3)).toEqual([rows.at(-1), { a: -1, b: 'x' }, { a: -3, b: 'y' }]);
+    // A replacement writes new rows and deletes the old; so does a delete.
+    await datasets.put('big', ['a'], [{ a: 1 }]);
+    expect(await rowsFiles()).toHaveLength(1);
+    expect(await rowsFiles()).not.toEqual([file]);
+    await datasets.delete('big');
+    expect(await rowsFiles()).toEqual([]);
+  });
+
+  it('reads a dataset whole while it is replaced and appended to: always one version of it, never a mix or an error', async () => {
+    const root = join(dir, 'data-race');
+    const datasets = new FsDatasetStore(root);
+    const version = (k: number) => Array.from({ length: 3000 }, (_, i) => ({ v: k, i }));
+    await datasets.put('d', ['v', 'i'], version(0));
+    const writes = (async () => {
+      for (let k = 1; k <= 10; k++) {
+        await datasets.put('d', ['v', 'i'], version(k));
+        await datasets.append('d', [{ v: k, i: 3000 }]);
+      }
+    })();
+    const reads: Promise<void>[] = [];
+    for (let r = 0; r < 30; r++) {
+      reads.push(
+        datasets.records('d').then(({ info, records }) => {
+          expect(records).toHaveLength(info.rows);
+          expect(new Set(records.map((x) => x.v)).size).toBe(1);
+        }),
+      );
+      await new Promise((ok) => setTimeout(ok, 5));
+    }
+    await Promise.all([writes, ...reads]);
+  });
+});
+
+describe('sweepLeftovers', () => {
+  it('removes dataset rows files no summary names (a PUT cut short), not the ones in use', async () => {
+    const root = join(dir, 'data-sweep');
+    const datasets = new FsDatasetStore(root);
+    await datasets.put('kept', ['a'], [{ a: 1 }]);
+    await writeFile(join(root, 'kept.deadbeef.00000000.rows'), '{"a":2}\n');
+    expect(await sweepLeftovers(join(dir, 'no-models'), root)).toEqual([join(root, 'kept.deadbeef.00000000.rows')]);
+    expect((await datasets.records('kept')).records).toEqual([{ a: 1 }]);
   });
 });
 

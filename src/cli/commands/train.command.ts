@@ -3,7 +3,7 @@ import { storeVersion } from '../../queue';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AppError } from '../../errors';
-import { contractOf, CsvError, fileProblem, FsModelStore, readCsv, saveArtifact, withCategories } from '../../store';
+import { checkMixedColumns, CsvError, fileProblem, FsModelStore, readCsv, saveArtifact, withCategories } from '../../store';
 import { columnList, excludedColumns, modelOrArtifact, parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
 import { reportEpoch, reportTraining } from '../progress';
@@ -70,7 +70,7 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
  */
 function checked(records: DataRecord[], columns: readonly string[], lines: readonly number[], file: string): DataRecord[] {
   try {
-    contractOf(columns, records, { declare: (c) => `pass --categorical ${c}`, outcome: 'Nothing was trained.' });
+    checkMixedColumns(columns, records, { declare: (c) => `pass --categorical ${c}`, outcome: 'Nothing was trained.' });
   } catch (e: unknown) {
     if (!(e instanceof NceError) || e.record === undefined) throw e;
     throw new CsvError(file, lines[e.record] ?? 0, e.message);
