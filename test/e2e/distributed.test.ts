@@ -140,8 +140,17 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     const score = (api: string) => call(api, 'POST', `/v1/models/${model}/score`, { records: [{ x: 0.6, y: 0.8 }] });
     expect((await score(apiA.url)).status).toBe(200);
     expect((await score(apiB.url)).status).toBe(200);
+    const idle = await startWorker();
+    await eventually(async () => (idle.output().includes('nce-ood worker ready') ? true : undefined), 15_000, 'the second worker ready');
 
     await redis.stop();
+    // A worker with no job, stopped while Redis is away: it leaves within seconds, not after the
+    // whole grace a running job gets, and does not claim it handed a job back.
+    const stopping = Date.now();
+    await idle.stop('SIGTERM');
+    expect(Date.now() - stopping).toBeLessThan(8000);
+    expect(idle.child.exitCode).toBe(0);
+    expect(idle.output()).not.toContain('active job not finished');
     for (const api of [apiA, apiB]) {
       // Past the model cache's refresh interval, so the registry is asked (and is away).
       await new Promise((r) => setTimeout(r, 1100));
