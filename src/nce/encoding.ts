@@ -1,6 +1,6 @@
 import { NceError } from './errors';
 import { float32, float64, int32 } from './arrays';
-import { type DataRecord, DECIMAL_TEXT, type Feature, type FieldReader, type FieldValue, fieldReader } from './schema';
+import { canonicalText, type DataRecord, DECIMAL_TEXT, type Feature, type FieldReader, type FieldValue, fieldReader } from './schema';
 
 /**
  * Records in the model's space. Numeric features are robust-scaled (missing -> 0, the median);
@@ -157,7 +157,7 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
       } else {
         const k = (schema[j] as Extract<Feature, { kind: 'categorical' }>).categories.length;
         if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
-          const code = lookups[j]?.get(String(v)) ?? (typeof v === 'string' ? asNumberText(lookups[j], v) : undefined);
+          const code = lookups[j]?.get(String(v)) ?? (typeof v === 'string' ? (asNumberText(lookups[j], v) ?? lookups[j]?.get(canonicalText(v))) : undefined);
           codes[di] = code ?? k;
           if (code === undefined) novel[i * d + j] = novelOther[j];
         } else if (v === null) {

@@ -1,4 +1,4 @@
-import type { DataRecord, Feature, FieldValue } from './schema';
+import { canonicalText, type DataRecord, type Feature, type FieldValue } from './schema';
 
 /** Most categories a categorical reference keeps; the rest share one bin. */
 export const REFERENCE_CATEGORIES = 20;
@@ -115,7 +115,9 @@ export class Binning {
   private categoryBin(j: number, value: FieldValue | undefined): number {
     if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) return this.missing[j];
     // Unknown categories share the bin before the missing one.
-    return (this.categories[j] as Map<string, number>).get(String(value)) ?? this.missing[j] - 1;
+    const index = this.categories[j] as Map<string, number>;
+    const text = String(value);
+    return index.get(text) ?? index.get(canonicalText(text)) ?? this.missing[j] - 1;
   }
 }
 

@@ -44,6 +44,17 @@ export function categoricalNames(columns: readonly { name: string; kind: string 
 /** A decimal number as CSV writers write one: sign, digits, point, exponent; not hex, octal or binary. */
 export const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
+/** Any character beyond ASCII: only such texts can have more than one Unicode form. */
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A category text in one Unicode form (NFC), so that "Zürich" typed on one system and on another
+ * (where the ü is a u and a combining diaeresis, as macOS file names have it) are one category.
+ */
+export function canonicalText(v: string): string {
+  return NON_ASCII.test(v) ? v.normalize('NFC') : v;
+}
+
 /** Most categories a categorical feature keeps; rarer ones share the "other" bucket. */
 export const MAX_CATEGORIES = 64;
 
@@ -79,7 +90,8 @@ function inferFeature(records: readonly DataRecord[], name: string): Feature {
       numbers.push(v);
     } else if (typeof v === 'string') {
       hasString = true;
-      counts.set(v, (counts.get(v) ?? 0) + 1);
+      const text = canonicalText(v);
+      counts.set(text, (counts.get(text) ?? 0) + 1);
     } else {
       throw new NceError('INVALID_RECORD', `record ${i} field "${name}" must be a number, a string or null`, { record: i, field: name });
     }

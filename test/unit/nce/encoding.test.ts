@@ -113,3 +113,16 @@ describe('categorical codes that spell numbers', () => {
     expect(Array.from(encode(both, [{ zip: '02134' }, { zip: '2134' }, { zip: 2134 }]).codes)).toEqual([0, 1, 1]);
   });
 });
+
+describe('category texts in other Unicode forms', () => {
+  it('are one category: "Zürich" with a combining diaeresis (NFD, as macOS writes it) is the "Zürich" of training, in training data and in new records', () => {
+    const composed = 'Z\u00fcrich';
+    const decomposed = 'Zu\u0308rich';
+    const records = [...Array.from({ length: 30 }, () => ({ city: composed })), ...Array.from({ length: 10 }, () => ({ city: decomposed })), { city: 'Bern' }];
+    const [city] = inferSchema(records);
+    expect(city).toMatchObject({ kind: 'categorical', categories: [composed, 'Bern'] });
+    const e = encode([city!], [{ city: decomposed }, { city: composed }, { city: 'Zurich' }]);
+    expect(Array.from(e.codes)).toEqual([0, 0, 2]);
+    expect(Array.from(e.novel ?? [])).toEqual([0, 0, 1]);
+  });
+});
