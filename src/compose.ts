@@ -149,8 +149,11 @@ function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, releas
 /** The model cache, keeping the model metrics in step with the versions it serves. */
 function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxModels: number): ModelCache {
   const info = (m: ServedModel): ServedModelInfo => {
-    const { targetFpr, contamination = 0 } = m.manifest.calibration;
-    return { name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr, expectedFlaggedRatio: contamination + targetFpr * (1 - contamination) };
+    const { targetFpr, contamination = 0, referenceCount } = m.manifest.calibration;
+    // Too few held-out records for the share asked for put the threshold at the lowest of them,
+    // which about 1 / (n + 1) of such records fall below (see calibrationWarning).
+    const expectedFlaggedRatio = Math.max(contamination + targetFpr * (1 - contamination), 1 / (referenceCount + 1));
+    return { name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr, expectedFlaggedRatio };
   };
   const cache = new ModelCache(
     store,

@@ -146,7 +146,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
   perModel('nce_ood_model_target_fpr', 'False-positive rate the served version calibrated its ood threshold for', (m) => served.get(m)?.targetFpr);
   perModel(
     'nce_ood_model_expected_flagged_ratio',
-    'Share of records distributed as its reference data that the served version flags: targetFpr, or with a stated contamination c, c + targetFpr (1 - c)',
+    'Share of records distributed as its reference data that the served version flags: targetFpr, or with a stated contamination c, c + targetFpr (1 - c); at least 1/(n + 1) for n held-out reference records, the share the lowest of them flags',
     (m) => served.get(m)?.expectedFlaggedRatio,
   );
   perModel('nce_ood_model_validation_auc', 'Validation AUC (data vs noise) of the served model version at training', (m) => served.get(m)?.valAuc);

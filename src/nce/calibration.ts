@@ -107,16 +107,22 @@ export function thresholdAt(sorted: ArrayLike<number>, p: number): number {
   return sorted[below - 1] + (rank - below) * (sorted[below] - sorted[below - 1]);
 }
 
+/** Largest {@link scoreTolerance}, in nats: far below a value never seen (1 nat or more) or the gap to the floor. */
+const MAX_TOLERANCE = 1e-3;
+
 /**
  * How far apart two scores of one record may come out and still be the same score: 1e-5 of its
- * size (at least 1e-5 nats). The network runs in 32-bit floats, and how its sums are ordered
- * differs between a small batch (the host's forward pass), a large one (tfjs) and one backend and
- * the next: a record repeated in the reference scores a millionth of a nat apart along them.
- * Reference records that tie (duplicate rows, discrete features) would otherwise put a repeat of
- * them at the top or the bottom of their run, by that millionth, depending on its batch.
+ * size, at least 1e-5 and at most 1e-3 nats. The network runs in 32-bit floats, and how its sums
+ * are ordered differs between a small batch (the host's forward pass), a large one (tfjs) and one
+ * backend and the next: a record repeated in the reference scores a millionth of a nat apart
+ * along them (log q is computed in 64-bit floats alike on every path). Reference records that tie
+ * (duplicate rows, discrete features) would otherwise put a repeat of them at the top or the
+ * bottom of their run, by that millionth, depending on its batch. The cap keeps the tolerance far
+ * below what a value never seen costs and the distance to the score floor, however large the
+ * scores: both must always be flagged.
  */
 export function scoreTolerance(score: number): number {
-  return 1e-5 * Math.max(1, Math.abs(score));
+  return Math.min(MAX_TOLERANCE, 1e-5 * Math.max(1, Math.abs(score)));
 }
 
 /**

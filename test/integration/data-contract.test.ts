@@ -295,6 +295,11 @@ describe('data contract', () => {
     const job = await finished((await request(app).post('/v1/models/thin/train').send({ dataset: 'thin', config: { epochs: 2 } })).body.jobId);
     expect(job.result?.warnings).toEqual([expect.stringMatching(/^the ood threshold is calibrated on 40 held-out records, too few for targetFpr 0.01: .* about 0.024 of clean records .* at least 495 records/)]);
     expect((await request(app).get('/v1/models/thin')).body.training.warnings).toEqual(job.result?.warnings);
+    // The flagged share the alert compares with is what the threshold flags, 1/41, not targetFpr.
+    await request(app).post('/v1/models/thin/score').send({ records: [{ amount: 21, channel: 'web' }] });
+    const metrics = (await request(app).get('/metrics')).text;
+    const expected = metrics.split('\n').find((l) => l.startsWith('nce_ood_model_expected_flagged_ratio{model="thin"}'));
+    expect(Number(expected?.split(' ').pop())).toBeCloseTo(1 / 41, 9);
   });
 
   it('a retrain whose features changed kind stays a candidate with SCHEMA_CHANGED, unless the request says allowSchemaChange', async () => {

@@ -104,6 +104,11 @@ describe('calibrate and percentileOf', () => {
     expect(onRun.threshold).toBe(-2.802842);
     for (const s of [-2.802842, -2.802843, -2.8028415]) expect(isFlagged(onRun, s)).toBe(false);
     expect(isFlagged(onRun, -2.81)).toBe(true);
+    // The tolerance stays far below a never-seen value's cost and the floor's distance, however large the scores.
+    expect(isFlagged({ threshold: -6e5 }, -6e5 - 1)).toBe(true);
+    expect(isFlagged({ threshold: -999_995 }, -1e6)).toBe(true);
+    expect(percentileOf(onRun, Infinity)).toBe(1);
+    expect(percentileOf(onRun, -Infinity)).toBe(0);
     // Distinct scores farther apart than the tolerance keep their order.
     const plain = calibrate(reference, 0.01);
     expect(percentileOf(plain, 25.01)).toBeGreaterThan(percentileOf(plain, 25));
