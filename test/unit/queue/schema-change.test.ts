@@ -1,4 +1,4 @@
-import type { Feature } from '../../../src/nce';
+import { type Feature, inferSchema } from '../../../src/nce';
 import { schemaChange } from '../../../src/queue/train-job';
 
 const numeric = (name: string, hasMissing = false): Feature => ({ name, kind: 'numeric', center: 0, scale: 1, hasMissing });
@@ -20,5 +20,16 @@ describe('schemaChange', () => {
   it('names a feature whose missing values changed, and is null when nothing did', () => {
     expect(schemaChange(current, [numeric('amount'), numeric('hour', true), numeric('size_band')])).toBe('feature "hour" now has missing values');
     expect(schemaChange(current, current.map((f) => ({ ...f })))).toBeNull();
+  });
+
+  it('a column empty in every record is the same column once it fills, and as versions that read it as numeric had it: automatic retrains are not held back', () => {
+    const empty = Array.from({ length: 30 }, (_, i) => ({ x: i % 7, note: null }));
+    const filled = Array.from({ length: 30 }, (_, i) => ({ x: i % 7, note: i / 3 }));
+    const asBefore = [numeric('x'), numeric('note', true)];
+    expect(schemaChange(asBefore, inferSchema(empty))).toBeNull();
+    expect(schemaChange(inferSchema(empty), inferSchema(filled))).toBeNull();
+    expect(schemaChange(inferSchema(filled), inferSchema(empty))).toBeNull();
+    // A column of texts is still not one of numbers.
+    expect(schemaChange(inferSchema(filled), inferSchema(filled.map((r) => ({ ...r, note: `n${r.x}` }))))).toBe('feature "note" was numeric and is now categorical');
   });
 });
