@@ -80,22 +80,26 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    const idle = active === 0;
-    // Idle, nothing is lost by not waiting: only a Redis that does not answer could hold the
-    // close, and the process then leaves after IDLE_SHUTDOWN_MS, not the whole grace.
-    const graceMs = idle ? Math.min(IDLE_SHUTDOWN_MS, settings.WORKER_SHUTDOWN_MS) : settings.WORKER_SHUTDOWN_MS;
-    logger.info({ signal, graceMs, activeJobs: active }, idle ? 'shutting down' : 'shutting down: finishing the active job');
+    logger.info({ signal, graceMs: settings.WORKER_SHUTDOWN_MS, activeJobs: active }, active > 0 ? 'shutting down: finishing the active job' : 'shutting down');
     const handBack = setTimeout(() => {
-      if (active > 0) logger.warn('active job not finished in time: handing it back to the queue');
-      else logger.warn({ redis: connection.status }, 'Redis did not answer the shutdown in time: exiting without it');
-      process.exit(active > 0 ? 1 : 0);
-    }, graceMs);
+      logger.warn('active job not finished in time: handing it back to the queue');
+      process.exit(1);
+    }, settings.WORKER_SHUTDOWN_MS);
+    // With no job running nothing is lost by leaving: only a Redis that does not answer could hold
+    // the close, and the worker then goes after IDLE_SHUTDOWN_MS, not the whole grace. A job that
+    // started meanwhile keeps the whole grace.
+    const idleExit = setTimeout(() => {
+      if (active > 0) return;
+      logger.warn({ redis: connection.status }, 'Redis did not answer the shutdown in time: exiting without it');
+      process.exit(0);
+    }, Math.min(IDLE_SHUTDOWN_MS, settings.WORKER_SHUTDOWN_MS));
     void worker
-      .close(idle)
+      .close()
       .then(() => connection.quit())
       .then(() => metricsServer?.close())
       .finally(() => {
         clearTimeout(handBack);
+        clearTimeout(idleExit);
         process.exit(0);
       });
   };

@@ -92,7 +92,7 @@ export const IDEMPOTENCY_KEY_MAX = 255;
  */
 function idempotencyKey(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
-  if (header.length === 0 || header.length > IDEMPOTENCY_KEY_MAX || !/^[\x20-\x7e]+$/.test(header)) {
+  if (header.length === 0 || header.length > IDEMPOTENCY_KEY_MAX || !/^[\x21-\x7e]+$/.test(header)) {
     throw new AppError('INVALID_REQUEST', `the Idempotency-Key header must be 1 to ${IDEMPOTENCY_KEY_MAX} visible ASCII characters, such as a UUID`);
   }
   return header;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { AppError } from '../errors';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { DataRecord } from '../nce';
@@ -96,7 +97,7 @@ export class FsDatasetStore implements DatasetStore {
           return { info, records: stored.records };
         }
         try {
-          return { info: stored, records: await this.readRows(stored) };
+          return { info: stored, records: await this.readRows(name, stored) };
         } catch (e: unknown) {
           // A PUT replaced the rows file after the summary was read: read the new summary.
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= READ_ATTEMPTS) throw e;
@@ -108,9 +109,10 @@ export class FsDatasetStore implements DatasetStore {
   }
 
   /** The records the summary counts in its rows file. */
-  private async readRows(info: StoredInfo): Promise<DataRecord[]> {
+  private async readRows(name: string, info: StoredInfo): Promise<DataRecord[]> {
     if (!info.rowsFile || !info.rowsBytes) return [];
     const bytes = await readFile(join(this.root, info.rowsFile));
+    if (bytes.length < info.rowsBytes) throw shortRows(name, bytes.length, info.rowsBytes);
     const lines = bytes.subarray(0, info.rowsBytes).toString('utf8').split('\n');
     const records: DataRecord[] = [];
     for (let i = 0; i < lines.length; i++) {
@@ -122,7 +124,7 @@ export class FsDatasetStore implements DatasetStore {
 
   put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
     return this.writes.run(name, async () => {
-      const previous = await this.storedInfo(name);
+      const previous = await this.rowsOf(name);
       const info = await this.write(name, { rows: 0, columns: [...columns], updatedAt: '', ...withSchema(await contractOf(columns, records)), generation: newGeneration() }, records, []);
       await this.dropRows(previous, info);
       return infoOf(name, info);
@@ -149,6 +151,7 @@ export class FsDatasetStore implements DatasetStore {
     };
     try {
       await writeFile(join(this.root, rowsFile), text);
+      await syncFile(join(this.root, rowsFile));
       await writeFileAtomic(this.file(name), JSON.stringify(info));
     } catch (e: unknown) {
       await rm(join(this.root, rowsFile), { force: true });
@@ -177,9 +180,20 @@ export class FsDatasetStore implements DatasetStore {
       }
       const rowsPath = join(this.root, stored.rowsFile);
       const text = await linesOf(records);
-      // Bytes beyond the count are an append that crashed before its summary: cut them off first.
-      await truncate(rowsPath, stored.rowsBytes ?? 0);
+      const counted = stored.rowsBytes ?? 0;
+      const file = await open(rowsPath, 'r+');
+      try {
+        const { size } = await file.stat();
+        if (size < counted) throw shortRows(name, size, counted);
+        // Bytes beyond the count are an append that crashed before its summary: cut them off first.
+        await file.truncate(counted);
+      } finally {
+        await file.close();
+      }
       await appendFile(rowsPath, text);
+      // On disk before the summary that counts them: a power loss cannot leave a summary counting
+      // rows the disk never got.
+      await syncFile(rowsPath);
       const info: StoredInfo = { ...stored, rows: total, updatedAt: new Date().toISOString(), rowsBytes: (stored.rowsBytes ?? 0) + Buffer.byteLength(text), ...(appendKeys.length > 0 ? { appendKeys } : {}) };
       await writeFileAtomic(this.file(name), JSON.stringify(info));
       return infoOf(name, info);
@@ -188,7 +202,7 @@ export class FsDatasetStore implements DatasetStore {
 
   delete(name: string): Promise<boolean> {
     return this.writes.run(name, async () => {
-      const stored = await this.storedInfo(name);
+      const stored = await this.rowsOf(name);
       try {
         await rm(this.file(name));
       } catch (e: unknown) {
@@ -198,6 +212,19 @@ export class FsDatasetStore implements DatasetStore {
       await this.dropRows(stored, null);
       return true;
     });
+  }
+
+  /**
+   * The rows file a summary names, for a PUT or delete that replaces or removes it: none when the
+   * summary is missing or cannot be read (a damaged file must not stop its replacement; rows it
+   * named are swept at the next start).
+   */
+  private async rowsOf(name: string): Promise<StoredInfo | null> {
+    try {
+      return await this.storedInfo(name);
+    } catch {
+      return null;
+    }
   }
 
   /** The dataset's summary as stored (its first line), or null when there is none. */
@@ -213,9 +240,13 @@ export class FsDatasetStore implements DatasetStore {
     }
   }
 
-  /** Deletes the rows file of `previous` unless `now` still names it. */
+  /**
+   * Deletes the rows file of `previous` unless `now` still names it. The write it follows is done
+   * (its summary renamed into place): a failure here leaves a file no summary names, which the next
+   * start sweeps, and does not make the write fail.
+   */
   private async dropRows(previous: StoredInfo | null, now: StoredInfo | null): Promise<void> {
-    if (previous?.rowsFile && previous.rowsFile !== now?.rowsFile) await rm(join(this.root, previous.rowsFile), { force: true });
+    if (previous?.rowsFile && previous.rowsFile !== now?.rowsFile) await rm(join(this.root, previous.rowsFile), { force: true }).catch(() => undefined);
   }
 
   private file(name: string): string {
@@ -230,15 +261,33 @@ export class FsDatasetStore implements DatasetStore {
 export async function orphanedRowsFiles(root: string): Promise<string[]> {
   const files = await readdir(root);
   const named = new Set<string>();
+  // Datasets whose summary cannot be read: their rows may be all that is left of them, and stay.
+  const unreadable: string[] = [];
   for (const f of files.filter((f) => f.endsWith('.json'))) {
     try {
       const stored = JSON.parse(await firstLine(join(root, f))) as StoredInfo;
       if (stored.rowsFile) named.add(stored.rowsFile);
-    } catch {
-      // Unreadable or gone: it names nothing.
+    } catch (e: unknown) {
+      // Gone since the listing: it names nothing.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') unreadable.push(`${f.slice(0, -'.json'.length)}.`);
     }
   }
-  return files.filter((f) => f.endsWith('.rows') && !named.has(f)).map((f) => join(root, f));
+  return files.filter((f) => f.endsWith('.rows') && !named.has(f) && !unreadable.some((prefix) => f.startsWith(prefix))).map((f) => join(root, f));
+}
+
+/** Flushes a file's bytes to the disk. */
+async function syncFile(path: string): Promise<void> {
+  const file = await open(path, 'r');
+  try {
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** A rows file shorter than its summary counts: written by something else, or cut by a disk fault. */
+function shortRows(name: string, size: number, counted: number): AppError {
+  return new AppError('STORE_UNAVAILABLE', `dataset "${name}" is damaged: its rows file holds ${size} bytes where its summary counts ${counted}; nothing was changed; replace it with PUT`);
 }
 
 /** Records as lines of JSON, each ended by a newline, a few thousand per turn of the event loop. */

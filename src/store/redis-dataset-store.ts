@@ -103,8 +103,9 @@ export class RedisDatasetStore implements DatasetStore {
  * [columns JSON, rows, schema JSON or nil, generation or nil, updatedAt, 1 when the key had
  * already been appended (then nothing is) else 0]; nil when the dataset does not exist; 'changed'
  * when it is not the one expected. The shape is compared as `shapeText` writes it: [columns,
- * schema or null], from their JSON as stored. A key is remembered with the append's order (the
- * meta hash's `appends` counter), and only the newest REMEMBERED_APPEND_KEYS are kept.
+ * schema or null], from their JSON as stored. A key is remembered with the dataset's generation
+ * (a key of the dataset a PUT replaced never matches, even where that PUT did not clear them) and
+ * the time it landed; only the newest REMEMBERED_APPEND_KEYS are kept.
  */
 const APPEND_SCRIPT = `
 local columns = redis.call('HGET', KEYS[1], 'columns')
@@ -112,7 +113,8 @@ if not columns then return nil end
 local schema = redis.call('HGET', KEYS[1], 'schema')
 local generation = redis.call('HGET', KEYS[1], 'generation')
 if ARGV[3] ~= '' and (ARGV[3] ~= '[' .. columns .. ',' .. (schema or 'null') .. ']' or ARGV[4] ~= (generation or '')) then return 'changed' end
-if ARGV[5] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[5]) then
+local member = (generation or '') .. ':' .. ARGV[5]
+if ARGV[5] ~= '' and redis.call('ZSCORE', KEYS[3], member) then
   return {columns, redis.call('LLEN', KEYS[2]), schema, generation, redis.call('HGET', KEYS[1], 'updatedAt') or '', 1}
 end
 for i = 6, #ARGV, ${CHUNK} do
@@ -122,7 +124,8 @@ local maxRows = tonumber(ARGV[2])
 if maxRows > 0 then redis.call('LTRIM', KEYS[2], -maxRows, -1) end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
 if ARGV[5] ~= '' then
-  redis.call('ZADD', KEYS[3], redis.call('HINCRBY', KEYS[1], 'appends', 1), ARGV[5])
+  local now = redis.call('TIME')
+  redis.call('ZADD', KEYS[3], tonumber(now[1]) * 1000000 + tonumber(now[2]), member)
   redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -${REMEMBERED_APPEND_KEYS + 1})
 end
 return {columns, redis.call('LLEN', KEYS[2]), schema, generation, ARGV[1], 0}

@@ -152,7 +152,7 @@ describe('data contract', () => {
     expect(again.status).toBe(200);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toEqual(first.body);
-    for (const bad of ['x'.repeat(256), 'caf\u00e9']) {
+    for (const bad of ['x'.repeat(256), 'caf\u00e9', 'batch 17']) {
       const res = await send(bad);
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);

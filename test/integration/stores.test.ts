@@ -368,6 +368,30 @@ describe('filesystem dataset store', () => {
   });
 });
 
+describe('filesystem dataset store, damaged files', () => {
+  it('a damaged summary does not stop a PUT or a delete; a rows file shorter than its summary counts is refused on read and append, never padded', async () => {
+    const root = join(dir, 'data-damaged');
+    const datasets = new FsDatasetStore(root);
+    await datasets.put('d', ['a'], [{ a: 1 }, { a: 2 }]);
+    const summary = await readFile(join(root, 'd.json'), 'utf8');
+    await writeFile(join(root, 'd.json'), summary.slice(0, -1));
+    expect(await datasets.put('d', ['a'], [{ a: 3 }])).toMatchObject({ rows: 1 });
+    expect((await datasets.records('d')).records).toEqual([{ a: 3 }]);
+    await writeFile(join(root, 'd.json'), '{"rows":');
+    expect(await datasets.delete('d')).toBe(true);
+    expect(await datasets.info('d')).toBeNull();
+
+    // The summary reached the disk, its rows did not all (a power loss without the rows' flush).
+    await datasets.put('s', ['a'], [{ a: 1 }, { a: 2 }, { a: 3 }]);
+    const [rowsFile] = (await readdir(root)).filter((f) => f.startsWith('s.') && f.endsWith('.rows'));
+    await writeFile(join(root, rowsFile!), '{"a":1}\n{"a":2}\n');
+    await expect(datasets.records('s')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('damaged') });
+    await expect(datasets.append('s', [{ a: 4 }])).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(await readFile(join(root, rowsFile!), 'utf8')).toBe('{"a":1}\n{"a":2}\n');
+    expect(await datasets.put('s', ['a'], [{ a: 5 }])).toMatchObject({ rows: 1 });
+  });
+});
+
 describe('sweepLeftovers', () => {
   it('removes dataset rows files no summary names (a PUT cut short), not the ones in use', async () => {
     const root = join(dir, 'data-sweep');
@@ -376,6 +400,13 @@ describe('sweepLeftovers', () => {
     await writeFile(join(root, 'kept.deadbeef.00000000.rows'), '{"a":2}\n');
     expect(await sweepLeftovers(join(dir, 'no-models'), root)).toEqual([join(root, 'kept.deadbeef.00000000.rows')]);
     expect((await datasets.records('kept')).records).toEqual([{ a: 1 }]);
+    // A summary that cannot be read keeps every rows file of its dataset: they may be all that is left.
+    await datasets.put('hurt', ['a'], [{ a: 1 }]);
+    const summary = await readFile(join(root, 'hurt.json'), 'utf8');
+    await writeFile(join(root, 'hurt.json'), summary.slice(0, -1));
+    await writeFile(join(root, 'other.deadbeef.00000000.rows'), '{"a":2}\n');
+    expect(await sweepLeftovers(join(dir, 'no-models'), root)).toEqual([join(root, 'other.deadbeef.00000000.rows')]);
+    expect((await readdir(root)).filter((f) => f.startsWith('hurt.') && f.endsWith('.rows'))).toHaveLength(1);
   });
 });
 
@@ -439,6 +470,18 @@ describe('redis dataset store', () => {
     expect(await redis.exists(redisKeys.datasetAppendKeys(name))).toBe(1);
     await datasets.delete(name);
     expect(await redis.exists(redisKeys.datasetAppendKeys(name))).toBe(0);
+  });
+
+  it('never replays a key of the dataset a PUT replaced, even where that PUT left the keys (a replica of an earlier version)', async () => {
+    const datasets = new RedisDatasetStore(redis);
+    const name = `d-${suffix()}`;
+    await datasets.put(name, ['a'], [{ a: 0 }]);
+    expect(await datasets.append(name, [{ a: 1 }], { key: 'k' })).toMatchObject({ rows: 2 });
+    // Such a PUT: new meta and rows, the append keys left as they were.
+    await redis.multi().del(redisKeys.datasetMeta(name)).hset(redisKeys.datasetMeta(name), { columns: '["a"]', updatedAt: 'x', generation: 'replaced' }).del(redisKeys.datasetRows(name)).rpush(redisKeys.datasetRows(name), '{"a":5}').exec();
+    expect(await datasets.append(name, [{ a: 1 }], { key: 'k' })).toMatchObject({ rows: 2 });
+    expect((await datasets.append(name, [{ a: 1 }], { key: 'k' })).replayed).toBe(true);
+    await datasets.delete(name);
   });
 });
 
