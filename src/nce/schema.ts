@@ -45,7 +45,7 @@ export function categoricalNames(columns: readonly { name: string; kind: string 
 export const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** Any character beyond ASCII: only such texts can have more than one Unicode form. */
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * A category text in one Unicode form (NFC), so that "Zürich" typed on one system and on another
