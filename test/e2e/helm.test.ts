@@ -178,6 +178,27 @@ describe('the Helm chart', () => {
     expect(render('--set', 'ingress.enabled=true', '--set', 'ingress.hosts[0].host=a.example', '--set', 'ingress.hosts[0].paths={/}', '--set', 'ingress.exposeInternal=true').some((d) => d.kind === 'Ingress')).toBe(true);
   });
 
+  it('lets only the release\'s API and worker pods reach the in-chart Redis, which has no password', () => {
+    type Policy = { spec: { podSelector: { matchLabels: Record<string, string> }; ingress: { from: Record<string, { matchLabels: Record<string, string> }>[]; ports: { port: number }[] }[] } };
+    const docs = render();
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy') as never as Policy;
+    const podsOf = (component: string) => docs.filter((d) => d.kind === 'Deployment' && d.metadata.name === `ood-nce-ood-${component}`).map((d) => (d as never as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels);
+    const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    expect(selects(policy.spec.podSelector.matchLabels, podsOf('redis')[0]!)).toBe(true);
+    const peers = policy.spec.ingress[0]!.from.map((f) => f.podSelector?.matchLabels ?? {});
+    for (const component of ['api', 'worker']) expect(peers.some((p) => selects(p, podsOf(component)[0]!))).toBe(true);
+    expect(peers.some((p) => selects(p, podsOf('redis')[0]!))).toBe(false);
+    expect(policy.spec.ingress[0]!.ports).toEqual([{ protocol: 'TCP', port: 6379 }]);
+    const keda = render('--set', 'redis.networkPolicy.extraFrom[0].namespaceSelector.matchLabels.name=keda').find((d) => d.kind === 'NetworkPolicy') as never as Policy;
+    expect(keda.spec.ingress[0]!.from.at(-1)).toEqual({ namespaceSelector: { matchLabels: { name: 'keda' } } });
+    // Workers scaled by KEDA: its operator reads the queue from Redis, from its own namespace.
+    const scaled = render('--set', 'worker.keda.enabled=true').find((d) => d.kind === 'NetworkPolicy') as never as Policy;
+    expect(scaled.spec.ingress[0]!.from).toContainEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } });
+    expect(render('--set', 'redis.networkPolicy.enabled=false').some((d) => d.kind === 'NetworkPolicy')).toBe(false);
+    // An external Redis is the user's to guard.
+    expect(render('--set', 'redis.externalUrl=redis://r:6379').some((d) => d.kind === 'NetworkPolicy')).toBe(false);
+  });
+
   it('refuses to render without any Redis', () => {
     const r = helm('template', 'ood', CHART, ...KUBE, '--set', 'redis.enabled=false');
     expect(r.status).not.toBe(0);
