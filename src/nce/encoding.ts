@@ -1,6 +1,6 @@
 import { NceError } from './errors';
 import { float32, float64, int32 } from './arrays';
-import { canonicalText, type DataRecord, DECIMAL_TEXT, type Feature, type FieldReader, type FieldValue, fieldReader } from './schema';
+import { canonicalText, categoryIndex, type DataRecord, DECIMAL_TEXT, type Feature, type FieldReader, type FieldValue, fieldReader } from './schema';
 
 /**
  * Records in the model's space. Numeric features are robust-scaled (missing -> 0, the median);
@@ -78,7 +78,7 @@ export function encoderFor(schema: readonly Feature[]): (records: readonly DataR
     dn: layout.numeric.length,
     dd: layout.discrete.length,
     read: fieldReader(schema.map((f) => f.name)),
-    lookups: schema.map((f) => (f.kind === 'categorical' ? new Map(f.categories.map((c, i) => [c, i])) : null)),
+    lookups: schema.map((f) => (f.kind === 'categorical' ? categoryIndex(f.categories) : null)),
     center: Float64Array.from(schema, (f) => (f.kind === 'numeric' ? f.center : 0)),
     scale: Float64Array.from(schema, (f) => (f.kind === 'numeric' ? f.scale : 1)),
     role: Uint8Array.from(schema, (f) => (f.kind === 'categorical' ? CATEGORICAL : f.hasMissing ? NUMERIC_WITH_MISSING : NUMERIC)),

@@ -1,4 +1,4 @@
-import { canonicalText, type DataRecord, type Feature, type FieldValue } from './schema';
+import { canonicalText, categoryIndex, type DataRecord, type Feature, type FieldValue } from './schema';
 
 /** Most categories a categorical reference keeps; the rest share one bin. */
 export const REFERENCE_CATEGORIES = 20;
@@ -80,11 +80,7 @@ export class Binning {
         edges.push(...ref.edges);
         return null;
       }
-      const index = new Map<string, number>();
-      ref.categories.forEach((c, i) => {
-        if (!index.has(c)) index.set(c, i);
-      });
-      return index;
+      return categoryIndex(ref.categories);
     });
     this.starts[refs.length] = edges.length;
     this.edges = Float64Array.from(edges);

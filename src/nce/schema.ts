@@ -47,12 +47,34 @@ export const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 /** Any character beyond ASCII: only such texts can have more than one Unicode form. */
 const NON_ASCII = /[\u0080-\uffff]/;
 
+/** A boolean as writers spell it: JSON's and JavaScript's "true", pandas' "True", Excel's "TRUE". */
+const BOOLEAN_TEXT = /^(true|false)$/i;
+
 /**
- * A category text in one Unicode form (NFC), so that "Zürich" typed on one system and on another
- * (where the ü is a u and a combining diaeresis, as macOS file names have it) are one category.
+ * A category text in one form, so that spellings of one value are one category: Unicode texts in
+ * NFC ("Zürich" typed on one system and on another, where the ü is a u and a combining diaeresis
+ * as macOS file names have it), and booleans in lower case (a JSON `true` is "true", pandas writes
+ * "True" to CSV, Excel "TRUE").
  */
 export function canonicalText(v: string): string {
-  return NON_ASCII.test(v) ? v.normalize('NFC') : v;
+  if (NON_ASCII.test(v)) return v.normalize('NFC');
+  return BOOLEAN_TEXT.test(v) ? v.toLowerCase() : v;
+}
+
+/**
+ * The index of each category, under its own text and its {@link canonicalText} (a category stored
+ * before texts were made canonical, such as "True", is found as "true" too).
+ */
+export function categoryIndex(categories: readonly string[]): Map<string, number> {
+  const index = new Map<string, number>();
+  categories.forEach((c, i) => {
+    if (!index.has(c)) index.set(c, i);
+  });
+  categories.forEach((c, i) => {
+    const canonical = canonicalText(c);
+    if (!index.has(canonical)) index.set(canonical, i);
+  });
+  return index;
 }
 
 /** Most categories a categorical feature keeps; rarer ones share the "other" bucket. */

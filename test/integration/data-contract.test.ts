@@ -139,6 +139,20 @@ describe('data contract', () => {
     expect(asColumns.map((r) => r.score)).toEqual(asCsv.map((r) => r.score));
     // Foreign payments are a tenth of the reference: rarer, so they score lower.
     expect(asJson[0].score).toBeLessThan(asJson[1].score);
+
+    // A dataset written by pandas (True/False) scores JSON booleans as the same values: nothing flagged.
+    const pandas = ['amount,foreign', ...records.map((r) => `${r.amount},${r.foreign ? 'True' : 'False'}`)].join('\n');
+    expect((await request(app).put('/v1/datasets/flags2').set('content-type', 'text/csv').send(pandas)).status).toBe(200);
+    const job2 = await finished((await request(app).post('/v1/models/flags2/train').send({ dataset: 'flags2', config: { epochs: 2 } })).body.jobId);
+    expect(job2.result?.promoted).toBe(true);
+    const fromJson = (await request(app).post('/v1/models/flags2/score').send({ records: [{ amount: 21, foreign: true }, { amount: 21, foreign: false }] })).body.results as { score: number; ood: boolean }[];
+    const fromCsv = (await request(app).post('/v1/models/flags2/score').set('content-type', 'text/csv').send('amount,foreign\n21,True\n21,FALSE\n')).body.results as { score: number; ood: boolean }[];
+    expect(fromJson.map((r) => r.score)).toEqual(fromCsv.map((r) => r.score));
+    // Known values, not ones never seen: those cost a value never seen.
+    const [unseen] = (await request(app).post('/v1/models/flags2/score').send({ records: [{ amount: 21, foreign: 'maybe' }] })).body.results as { score: number; ood: boolean }[];
+    expect(unseen?.ood).toBe(true);
+    for (const r of fromJson) expect(r.score).toBeGreaterThan((unseen?.score as number) + 3);
+    expect(fromJson[1]?.ood).toBe(false);
   });
 
   it('an append sent again with its Idempotency-Key appends nothing and says so; a malformed key is a 400 and appends nothing', async () => {

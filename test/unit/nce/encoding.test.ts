@@ -126,3 +126,14 @@ describe('category texts in other Unicode forms', () => {
     expect(Array.from(e.novel ?? [])).toEqual([0, 0, 1]);
   });
 });
+
+describe('boolean spellings', () => {
+  it('are one category: JSON true ("true"), pandas True, Excel TRUE; a model whose categories kept "True" finds "true" too', () => {
+    const records = [...Array.from({ length: 20 }, () => ({ card: 'True' })), ...Array.from({ length: 10 }, () => ({ card: 'FALSE' })), { card: 'false' }];
+    const [card] = inferSchema(records);
+    expect(card).toMatchObject({ kind: 'categorical', categories: ['true', 'false'] });
+    expect(Array.from(encode([card!], [{ card: 'true' }, { card: 'True' }, { card: 'TRUE' }, { card: 'False' }, { card: 'yes' }]).codes)).toEqual([0, 0, 0, 1, 2]);
+    const legacy = [{ name: 'card', kind: 'categorical' as const, categories: ['True', 'False'], hasMissing: false, hasOther: false }];
+    expect(Array.from(encode(legacy, [{ card: 'true' }, { card: 'False' }, { card: 'false' }]).codes)).toEqual([0, 1, 1]);
+  });
+});
