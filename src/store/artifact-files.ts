@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Artifact, fromArtifact, type Manifest, MANIFEST_FILE, type ModelState, NceError, WEIGHTS_FILE } from '../nce';
 
@@ -64,9 +64,24 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, data);
+    // On the disk before the rename makes it the file: after a power loss the rename must not
+    // point at content the disk never got (an empty or cut file).
+    await syncPath(tmp);
     await rename(tmp, path);
   } catch (e: unknown) {
     await rm(tmp, { force: true });
     throw e;
+  }
+  // The rename itself, on the disk: best effort (some file systems refuse to sync a folder).
+  await syncPath(dirname(path)).catch(() => undefined);
+}
+
+/** Flushes a file's (or a folder's) content to the disk. */
+export async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

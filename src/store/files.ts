@@ -1,5 +1,5 @@
 /** Artifacts, datasets, the scheduler and the job journal are written this way. */
-export { makeFolder, writeFileAtomic } from './artifact-files';
+export { makeFolder, syncPath, writeFileAtomic } from './artifact-files';
 
 /** Runs tasks one after another per key (a file, a dataset): a task starts once every earlier one for its key has settled. */
 export class KeyedSerial {

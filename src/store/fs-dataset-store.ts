@@ -6,7 +6,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
 import { type AppendOptions, type AppendResult, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, newGeneration, REMEMBERED_APPEND_KEYS, sameDataset } from './dataset-store';
-import { KeyedSerial, makeFolder, writeFileAtomic } from './files';
+import { KeyedSerial, makeFolder, syncPath, writeFileAtomic } from './files';
 
 /**
  * What a dataset's summary file holds: everything {@link DatasetInfo} says but its name, where its
@@ -58,7 +58,9 @@ export class FsDatasetStore implements DatasetStore {
       throw e;
     }
     const names = files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
-    const infos = await Promise.all(names.map((n) => this.info(n)));
+    // A damaged dataset is left out of the list (its own routes say what is wrong with it), not
+    // made to fail the listing of every other.
+    const infos = await Promise.all(names.map((n) => this.info(n).catch((e: unknown) => (e instanceof AppError && e.code === 'STORE_UNAVAILABLE' ? null : Promise.reject(e)))));
     return infos.filter((i): i is DatasetInfo => i !== null);
   }
 
@@ -70,7 +72,7 @@ export class FsDatasetStore implements DatasetStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
-    const stored = JSON.parse(head) as StoredInfo | LegacyDataset;
+    const stored = parseStored(name, head);
     return 'records' in stored ? legacyInfo(name, stored) : infoOf(name, stored);
   }
 
@@ -91,7 +93,7 @@ export class FsDatasetStore implements DatasetStore {
       }
       const end = text.indexOf('\n');
       if (end < 0) {
-        const stored = JSON.parse(text) as StoredInfo | LegacyDataset;
+        const stored = parseStored(name, text);
         if ('records' in stored) {
           const { name: _, ...info } = legacyInfo(name, stored);
           return { info, records: stored.records };
@@ -151,7 +153,7 @@ export class FsDatasetStore implements DatasetStore {
     };
     try {
       await writeFile(join(this.root, rowsFile), text);
-      await syncFile(join(this.root, rowsFile));
+      await syncPath(join(this.root, rowsFile));
       await writeFileAtomic(this.file(name), JSON.stringify(info));
     } catch (e: unknown) {
       await rm(join(this.root, rowsFile), { force: true });
@@ -193,7 +195,7 @@ export class FsDatasetStore implements DatasetStore {
       await appendFile(rowsPath, text);
       // On disk before the summary that counts them: a power loss cannot leave a summary counting
       // rows the disk never got.
-      await syncFile(rowsPath);
+      await syncPath(rowsPath);
       const info: StoredInfo = { ...stored, rows: total, updatedAt: new Date().toISOString(), rowsBytes: (stored.rowsBytes ?? 0) + Buffer.byteLength(text), ...(appendKeys.length > 0 ? { appendKeys } : {}) };
       await writeFileAtomic(this.file(name), JSON.stringify(info));
       return infoOf(name, info);
@@ -230,7 +232,7 @@ export class FsDatasetStore implements DatasetStore {
   /** The dataset's summary as stored (its first line), or null when there is none. */
   private async storedInfo(name: string): Promise<StoredInfo | null> {
     try {
-      const stored = JSON.parse(await firstLine(this.file(name))) as StoredInfo | LegacyDataset;
+      const stored = parseStored(name, await firstLine(this.file(name)));
       if (!('records' in stored)) return stored;
       const { name: _, ...info } = legacyInfo(name, stored);
       return info;
@@ -275,19 +277,23 @@ export async function orphanedRowsFiles(root: string): Promise<string[]> {
   return files.filter((f) => f.endsWith('.rows') && !named.has(f) && !unreadable.some((prefix) => f.startsWith(prefix))).map((f) => join(root, f));
 }
 
-/** Flushes a file's bytes to the disk. */
-async function syncFile(path: string): Promise<void> {
-  const file = await open(path, 'r');
-  try {
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-}
-
 /** A rows file shorter than its summary counts: written by something else, or cut by a disk fault. */
 function shortRows(name: string, size: number, counted: number): AppError {
-  return new AppError('STORE_UNAVAILABLE', `dataset "${name}" is damaged: its rows file holds ${size} bytes where its summary counts ${counted}; nothing was changed; replace it with PUT`);
+  return damaged(name, `its rows file holds ${size} bytes where its summary counts ${counted}`);
+}
+
+/** A dataset whose files cannot be read as this store wrote them (see {@link FsDatasetStore.list}). */
+function damaged(name: string, why: string): AppError {
+  return new AppError('STORE_UNAVAILABLE', `dataset "${name}" is damaged: ${why}; nothing was changed; replace it with PUT or delete it`);
+}
+
+/** A summary file's content, parsed; a damaged dataset's error when it is not JSON (cut by a disk fault). */
+function parseStored(name: string, text: string): StoredInfo | LegacyDataset {
+  try {
+    return JSON.parse(text) as StoredInfo | LegacyDataset;
+  } catch {
+    throw damaged(name, 'its summary file is not JSON');
+  }
 }
 
 /** Records as lines of JSON, each ended by a newline, a few thousand per turn of the event loop. */
