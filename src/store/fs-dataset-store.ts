@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { appendFile, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -10,16 +13,20 @@ import { KeyedSerial, makeFolder, syncPath, writeFileAtomic } from './files';
 
 /**
  * What a dataset's summary file holds: everything {@link DatasetInfo} says but its name, where its
- * rows are (`rowsFile`, of which the first `rowsBytes` bytes are the dataset's), and the keys of
- * its latest appends (see `AppendOptions.key`), oldest first.
+ * rows are (`rowsFile`, whose bytes from `rowsStart`, 0 when absent, up to `rowsBytes` are the
+ * dataset's: rows before `rowsStart` were dropped by `maxRows`), and the keys of its latest appends
+ * (see `AppendOptions.key`), oldest first.
  */
-type StoredInfo = Omit<DatasetInfo, 'name'> & { rowsFile?: string; rowsBytes?: number; appendKeys?: string[] };
+type StoredInfo = Omit<DatasetInfo, 'name'> & { rowsFile?: string; rowsStart?: number; rowsBytes?: number; appendKeys?: string[] };
 
 /** Bytes read at a time while looking for the end of a summary file's first line. */
 const HEAD_CHUNK = 64 * 1024;
 
 /** Records turned into text or read from it between two turns of the event loop. */
 const RECORDS_PER_TURN = 5000;
+
+/** Bytes of a rows file read at a time. */
+const READ_CHUNK = 1 << 20;
 
 /** Attempts of a read that a concurrent replacement keeps moving the rows from under. */
 const READ_ATTEMPTS = 5;
@@ -110,16 +117,21 @@ export class FsDatasetStore implements DatasetStore {
     }
   }
 
-  /** The records the summary counts in its rows file. */
+  /**
+   * The records the summary counts in its rows file, read a megabyte at a time and parsed a few
+   * thousand per turn of the event loop: no string of the whole file is ever built (V8 cannot hold
+   * one past 512 MiB, and building it would hold up scoring).
+   */
   private async readRows(name: string, info: StoredInfo): Promise<DataRecord[]> {
-    if (!info.rowsFile || !info.rowsBytes) return [];
-    const bytes = await readFile(join(this.root, info.rowsFile));
-    if (bytes.length < info.rowsBytes) throw shortRows(name, bytes.length, info.rowsBytes);
-    const lines = bytes.subarray(0, info.rowsBytes).toString('utf8').split('\n');
+    const start = info.rowsStart ?? 0;
+    if (!info.rowsFile || !info.rowsBytes || info.rowsBytes <= start) return [];
+    const path = join(this.root, info.rowsFile);
+    const { size } = await stat(path);
+    if (size < info.rowsBytes) throw shortRows(name, size, info.rowsBytes);
     const records: DataRecord[] = [];
-    for (let i = 0; i < lines.length; i++) {
-      if (lines[i] !== '') records.push(JSON.parse(lines[i]) as DataRecord);
-      if (i % RECORDS_PER_TURN === RECORDS_PER_TURN - 1) await yieldToEventLoop();
+    for await (const line of lines(path, start, info.rowsBytes)) {
+      records.push(JSON.parse(line) as DataRecord);
+      if (records.length % RECORDS_PER_TURN === 0) await yieldToEventLoop();
     }
     return records;
   }
@@ -139,27 +151,33 @@ export class FsDatasetStore implements DatasetStore {
    */
   private async write(name: string, base: StoredInfo, records: readonly DataRecord[], appendKeys: string[]): Promise<StoredInfo> {
     await makeFolder(this.root);
-    const rowsFile = `${name}.${base.generation ?? 'legacy'}.${randomBytes(4).toString('hex')}.rows`;
-    const text = await linesOf(records);
-    const info: StoredInfo = {
-      rows: records.length,
-      columns: base.columns,
-      updatedAt: new Date().toISOString(),
-      ...withSchema(base.schema),
-      ...(base.generation ? { generation: base.generation } : {}),
-      rowsFile,
-      rowsBytes: Buffer.byteLength(text),
-      ...(appendKeys.length > 0 ? { appendKeys } : {}),
-    };
+    const rowsFile = this.newRowsFile(name, base);
     try {
-      await writeFile(join(this.root, rowsFile), text);
-      await syncPath(join(this.root, rowsFile));
+      const rowsBytes = await writeRows(join(this.root, rowsFile), records);
+      const info: StoredInfo = { ...this.summaryOf(base, records.length, appendKeys), rowsFile, rowsBytes };
       await writeFileAtomic(this.file(name), JSON.stringify(info));
+      return info;
     } catch (e: unknown) {
       await rm(join(this.root, rowsFile), { force: true });
       throw e;
     }
-    return info;
+  }
+
+  /** A fresh rows file's name for the dataset `base` describes. */
+  private newRowsFile(name: string, base: StoredInfo): string {
+    return `${name}.${base.generation ?? 'legacy'}.${randomBytes(4).toString('hex')}.rows`;
+  }
+
+  /** The summary of `base` with `rows` records, updated now, without where its rows are. */
+  private summaryOf(base: StoredInfo, rows: number, appendKeys: string[]): StoredInfo {
+    return {
+      rows,
+      columns: base.columns,
+      updatedAt: new Date().toISOString(),
+      ...withSchema(base.schema),
+      ...(base.generation ? { generation: base.generation } : {}),
+      ...(appendKeys.length > 0 ? { appendKeys } : {}),
+    };
   }
 
   append(name: string, records: readonly DataRecord[], options: AppendOptions = {}): Promise<AppendResult> {
@@ -172,16 +190,16 @@ export class FsDatasetStore implements DatasetStore {
       if (key !== undefined && keys.includes(key)) return { ...infoOf(name, stored), replayed: true as const };
       const appendKeys = key === undefined ? keys : [...keys, key].slice(-REMEMBERED_APPEND_KEYS);
       const total = stored.rows + records.length;
-      if (!stored.rowsFile || (maxRows !== undefined && total > maxRows)) {
-        // An older form of file, or rows to drop from the front: the rows are written anew.
-        const all = [...(await this.read(name)).records, ...records];
+      if (!stored.rowsFile || (maxRows !== undefined && records.length >= maxRows)) {
+        // An older form of file, or no stored row kept: the rows are written anew.
+        const all = stored.rowsFile ? [...records] : [...(await this.read(name)).records, ...records];
         const kept = maxRows !== undefined && all.length > maxRows ? all.slice(all.length - maxRows) : all;
         const info = await this.write(name, stored, kept, appendKeys);
         await this.dropRows(stored, info);
         return infoOf(name, info);
       }
       const rowsPath = join(this.root, stored.rowsFile);
-      const text = await linesOf(records);
+      const text = linesOfBatch(records);
       const counted = stored.rowsBytes ?? 0;
       const file = await open(rowsPath, 'r+');
       try {
@@ -192,13 +210,33 @@ export class FsDatasetStore implements DatasetStore {
       } finally {
         await file.close();
       }
+      // maxRows: the oldest rows stay in the file but before rowsStart, out of the dataset.
+      const drop = maxRows !== undefined && total > maxRows ? total - maxRows : 0;
+      const rowsStart = drop > 0 ? await offsetAfterLines(rowsPath, stored.rowsStart ?? 0, counted, drop) : (stored.rowsStart ?? 0);
       await appendFile(rowsPath, text);
       // On disk before the summary that counts them: a power loss cannot leave a summary counting
       // rows the disk never got.
       await syncPath(rowsPath);
-      const info: StoredInfo = { ...stored, rows: total, updatedAt: new Date().toISOString(), rowsBytes: (stored.rowsBytes ?? 0) + Buffer.byteLength(text), ...(appendKeys.length > 0 ? { appendKeys } : {}) };
-      await writeFileAtomic(this.file(name), JSON.stringify(info));
-      return infoOf(name, info);
+      const rowsBytes = counted + Buffer.byteLength(text);
+      const appended: StoredInfo = { ...this.summaryOf(stored, total - drop, appendKeys), rowsFile: stored.rowsFile, ...(rowsStart > 0 ? { rowsStart } : {}), rowsBytes };
+      if (rowsStart > rowsBytes - rowsStart) {
+        // More dropped bytes than kept: the kept ones are copied to a new file (bytes, not records),
+        // so a rolling window costs its appends' records, amortised, not the whole window each time.
+        const rowsFile = this.newRowsFile(name, stored);
+        try {
+          await copyRange(rowsPath, rowsStart, rowsBytes, join(this.root, rowsFile));
+          const { rowsStart: _dropped, ...kept } = appended;
+          const info: StoredInfo = { ...kept, rowsFile, rowsBytes: rowsBytes - rowsStart };
+          await writeFileAtomic(this.file(name), JSON.stringify(info));
+          await this.dropRows(stored, info);
+          return infoOf(name, info);
+        } catch (e: unknown) {
+          await rm(join(this.root, rowsFile), { force: true });
+          throw e;
+        }
+      }
+      await writeFileAtomic(this.file(name), JSON.stringify(appended));
+      return infoOf(name, appended);
     });
   }
 
@@ -296,16 +334,65 @@ function parseStored(name: string, text: string): StoredInfo | LegacyDataset {
   }
 }
 
-/** Records as lines of JSON, each ended by a newline, a few thousand per turn of the event loop. */
-async function linesOf(records: readonly DataRecord[]): Promise<string> {
-  const chunks: string[] = [];
-  for (let i = 0; i < records.length; i += RECORDS_PER_TURN) {
-    if (i > 0) await yieldToEventLoop();
-    let chunk = '';
-    for (const r of records.slice(i, i + RECORDS_PER_TURN)) chunk += JSON.stringify(r) + '\n';
-    chunks.push(chunk);
+/** Records as lines of JSON, each ended by a newline (an append's: its body's size at most). */
+function linesOfBatch(records: readonly DataRecord[]): string {
+  let text = '';
+  for (const r of records) text += JSON.stringify(r) + '\n';
+  return text;
+}
+
+/**
+ * Writes records to a new file as lines of JSON, a few thousand per turn of the event loop, and
+ * flushes it to the disk; returns its bytes. No string of the whole file is built.
+ */
+async function writeRows(path: string, records: readonly DataRecord[]): Promise<number> {
+  const file = await open(path, 'w');
+  let bytes = 0;
+  try {
+    for (let i = 0; i < records.length; i += RECORDS_PER_TURN) {
+      if (i > 0) await yieldToEventLoop();
+      const chunk = Buffer.from(linesOfBatch(records.slice(i, i + RECORDS_PER_TURN)));
+      await file.write(chunk);
+      bytes += chunk.length;
+    }
+    await file.sync();
+  } finally {
+    await file.close();
   }
-  return chunks.join('');
+  return bytes;
+}
+
+/** The lines of a file's bytes from `start` to `end` (each ended by a newline), read a megabyte at a time. */
+async function* lines(path: string, start: number, end: number): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: READ_CHUNK })) {
+    const parts = (rest + decoder.write(chunk as Buffer)).split('\n');
+    rest = parts.pop() as string;
+    for (const line of parts) if (line !== '') yield line;
+  }
+  rest += decoder.end();
+  if (rest !== '') yield rest;
+}
+
+/** The byte offset just after the `count`-th newline from `start` (below `end`). */
+async function offsetAfterLines(path: string, start: number, end: number, count: number): Promise<number> {
+  let seen = 0;
+  let at = start;
+  for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: READ_CHUNK })) {
+    const bytes = chunk as Buffer;
+    for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) {
+      if (++seen === count) return at + i + 1;
+    }
+    at += bytes.length;
+  }
+  return end;
+}
+
+/** Copies a file's bytes from `start` to `end` into a new file, flushed to the disk. */
+async function copyRange(from: string, start: number, end: number, to: string): Promise<void> {
+  await pipeline(createReadStream(from, { start, end: end - 1, highWaterMark: READ_CHUNK }), createWriteStream(to));
+  await syncPath(to);
 }
 
 function withSchema(schema: ColumnContract[] | undefined): { schema?: ColumnContract[] } {

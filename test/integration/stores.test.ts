@@ -343,6 +343,29 @@ describe('filesystem dataset store', () => {
     expect(await rowsFiles()).toEqual([]);
   });
 
+  it('keeps a rolling window (maxRows) by moving its start past dropped rows, and copies the kept bytes to a new file once more is dropped than kept', async () => {
+    const root = join(dir, 'data-window');
+    const datasets = new FsDatasetStore(root);
+    await datasets.put('w', ['a'], Array.from({ length: 100 }, (_, a) => ({ a })));
+    const sizes: number[] = [];
+    for (let k = 0; k < 60; k++) {
+      const batch = Array.from({ length: 7 }, (_, i) => ({ a: 100 + k * 7 + i }));
+      expect(await datasets.append('w', batch, { maxRows: 100 })).toMatchObject({ rows: 100 });
+      const [file] = (await readdir(root)).filter((f) => f.endsWith('.rows'));
+      sizes.push((await readFile(join(root, file!))).length);
+    }
+    const all = Array.from({ length: 520 }, (_, a) => ({ a }));
+    expect((await datasets.records('w')).records).toEqual(all.slice(-100));
+    // The file never holds much more than twice the window, and one rows file at a time.
+    const window = (await readFile(join(root, (await readdir(root)).find((f) => f.endsWith('.rows'))!))).length;
+    expect(Math.max(...sizes)).toBeLessThan(2.5 * 100 * 10);
+    expect(window).toBeGreaterThan(0);
+    expect((await readdir(root)).filter((f) => f.endsWith('.rows'))).toHaveLength(1);
+    // A batch larger than the window keeps its own newest rows.
+    expect(await datasets.append('w', Array.from({ length: 150 }, (_, i) => ({ a: 1000 + i })), { maxRows: 100 })).toMatchObject({ rows: 100 });
+    expect((await datasets.records('w')).records).toEqual(Array.from({ length: 100 }, (_, i) => ({ a: 1050 + i })));
+  });
+
   it('reads a dataset whole while it is replaced and appended to: always one version of it, never a mix or an error', async () => {
     const root = join(dir, 'data-race');
     const datasets = new FsDatasetStore(root);
