@@ -45,11 +45,15 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
   };
 
   router.get('/v1/console', ...deps.auth, async (req, res) => {
-    const names = await deps.store.list();
+    const names = await deps.store.names();
     const rows = await Promise.all(
       names.map(async (name): Promise<ConsoleOverview['models'][number] | null> => {
         const version = await deps.store.currentVersion(name);
-        if (version === null) return null;
+        if (version === null) {
+          // Every version kept back by the quality gate: listed, so that its page (and Promote) can be found.
+          const candidate = (await deps.store.versions(name)).at(-1);
+          return candidate === undefined ? null : { name, version: null, candidate, scored: 0, flagged: 0, psi: null };
+        }
         const traffic = deps.metrics.traffic.view(name);
         const stats = deps.metrics.drift.stats(name);
         const served = { scored: traffic?.version === version ? traffic.scored : 0, flagged: traffic?.version === version ? traffic.flagged : 0, psi: stats?.version === version ? stats.psi : null };

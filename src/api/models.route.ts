@@ -10,8 +10,14 @@ import { lookupModelName } from './validation';
 export function modelsRouter(deps: { store: ModelStore; models: ModelCache; scheduler: Scheduler; queue: JobQueue; auth: RequestHandler[]; adminAuth: RequestHandler[] }): Router {
   const router = Router();
   router.get('/v1/models', ...deps.auth, async (_req, res) => {
-    const names = await deps.store.list();
-    const models = await Promise.all(names.map(async (name) => ({ name, version: await deps.store.currentVersion(name) })));
+    const names = await deps.store.names();
+    const models = await Promise.all(
+      names.map(async (name) => {
+        const version = await deps.store.currentVersion(name);
+        // No current version: every version was kept back by the quality gate; name the newest.
+        return version !== null ? { name, version } : { name, version: null, candidate: (await deps.store.versions(name)).at(-1) as string };
+      }),
+    );
     res.json({ models });
   });
   router.get('/v1/models/:name', ...deps.auth, async (req, res) => {

@@ -45,7 +45,19 @@ export const datasetAnswer = z
 export const datasetListAnswer = z.object({ datasets: z.array(datasetAnswer) }).strict();
 
 /** `GET /v1/models`. */
-export const modelListAnswer = z.object({ models: z.array(z.object({ name: z.string(), version }).strict()) }).strict();
+export const modelListAnswer = z
+  .object({
+    models: z.array(
+      z
+        .object({
+          name: z.string(),
+          version: version.nullable().describe('the current version; null when every version is a candidate the quality gate kept back'),
+          candidate: version.optional().describe('without a current version: the newest candidate (promote it, or see GET /v1/models/{name}/versions)'),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
 
 /** `GET /v1/models/{name}`: the current version's manifest summary. */
 export const modelAnswer = z

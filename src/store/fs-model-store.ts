@@ -36,6 +36,12 @@ export class FsModelStore implements ModelStore {
     return current.filter((n): n is string => n !== null).sort();
   }
 
+  async names(): Promise<string[]> {
+    const names = (await readdirOrEmpty(this.root)).filter((n) => !n.startsWith('.'));
+    const held = await Promise.all(names.map(async (n) => ((await this.versions(n)).length > 0 ? n : null)));
+    return held.filter((n): n is string => n !== null).sort();
+  }
+
   async versions(name: string): Promise<string[]> {
     return (await readdirOrEmpty(join(this.root, name))).filter((v) => VERSION_PATTERN.test(v)).sort();
   }

@@ -34,6 +34,8 @@ export interface LoadedModel {
 export interface ModelStore {
   /** Names of models that have a current version. */
   list(): Promise<string[]>;
+  /** Names of every model with a version: those of {@link list}, and those whose only versions are candidates (refused by the quality gate). */
+  names(): Promise<string[]>;
   /** Version ids of a model, oldest first. */
   versions(name: string): Promise<string[]>;
   /** The current version id, or null when the model does not exist. */

@@ -73,6 +73,13 @@ export class RedisModelStore implements ModelStore {
     return names.filter((_, i) => current[i] !== null);
   }
 
+  async names(): Promise<string[]> {
+    const names = (await this.redis.smembers(redisKeys.models)).sort();
+    if (names.length === 0) return [];
+    const counts = (await this.redis.pipeline(names.map((n) => ['zcard', redisKeys.versions(n)])).exec()) ?? [];
+    return names.filter((_, i) => Number(counts[i]?.[1] ?? 0) > 0);
+  }
+
   async versions(name: string): Promise<string[]> {
     return (await this.redis.zrange(redisKeys.versions(name), 0, -1)).filter((v) => VERSION_PATTERN.test(v));
   }

@@ -100,7 +100,8 @@ export const consoleOverviewSchema = z
       z
         .object({
           name: z.string(),
-          version: z.string(),
+          version: z.string().nullable().describe('the current version; null when every version is a candidate the quality gate kept back'),
+          candidate: z.string().optional().describe('without a current version: the newest candidate'),
           createdAt: isoTime.optional(),
           valAuc: z.number().optional(),
           damaged: z.string().optional().describe('why the current version cannot be loaded'),

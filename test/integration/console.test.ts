@@ -86,6 +86,24 @@ describe('GET /v1/models/:name/console', () => {
   });
 });
 
+describe('a model whose every version the quality gate kept back', () => {
+  it('is listed by GET /v1/models and the console, with its newest candidate, so its page and Promote can be found', async () => {
+    const running = await startEmbedded({ QUALITY_GATE_MIN_VAL_AUC: '0.999' });
+    services.push(running);
+    const { app } = running.service;
+    expect((await request(app).put('/v1/datasets/d').send({ records: normalRecords(300, 3, 1) })).status).toBe(200);
+    const started = await request(app).post('/v1/models/kept/train').send({ dataset: 'd', config: { epochs: 2 } });
+    expect(await jobState(app, started.body.jobId, {})).toBe('completed');
+    const [candidate] = (await request(app).get('/v1/models/kept/versions')).body.versions as { version: string; candidate: string | null }[];
+    expect(candidate?.candidate).toEqual(expect.any(String));
+    expect((await request(app).get('/v1/models')).body).toEqual({ models: [{ name: 'kept', version: null, candidate: candidate?.version }] });
+    expect((await request(app).get('/v1/console')).body.models).toEqual([{ name: 'kept', version: null, candidate: candidate?.version, scored: 0, flagged: 0, psi: null }]);
+    // Promoted, it is an ordinary model.
+    expect((await request(app).post(`/v1/models/kept/versions/${candidate?.version}/promote`)).status).toBe(200);
+    expect((await request(app).get('/v1/models')).body).toEqual({ models: [{ name: 'kept', version: candidate?.version }] });
+  });
+});
+
 describe('raw values of flagged records', () => {
   it('with API_KEYS, an admin key sees them and a score key does not', async () => {
     const app = await serviceWithTraffic({ API_KEYS: `admin:${ADMIN},score:${SCORER}` });
