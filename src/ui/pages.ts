@@ -48,7 +48,7 @@ export const MODEL_BODY = `<main id="main" class="console" data-page="model">${K
 <p id="flagged-note" class="note"></p><ol id="flagged-list" class="flagged"></ol></section>
 <section id="versions" class="card" aria-labelledby="versions-h"><h2 id="versions-h">Versions</h2>
 <div class="table-scroll"><table id="versions-table"><thead><tr><th scope="col">Version</th><th scope="col">Status</th><th scope="col">Trained</th><th scope="col">Validation AUC</th><th scope="col">Training rows</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody></tbody></table></div>
-<p id="promote-status" role="status"></p></section>
+<p id="promote-status" role="status" tabindex="-1"></p></section>
 </main>`;
 
 const INDEX_BODY = `<main id="main" class="console" data-page="index">${KEY_FORM}

@@ -175,10 +175,14 @@ describe('the web console in a browser', () => {
     await older.locator('button', { hasText: 'Promote' }).click();
     await older.locator('button', { hasText: 'Click again to promote' }).waitFor();
     expect((await call('GET', '/v1/models/payments')).body.version).toBe(versions[1]);
-    await older.locator('button', { hasText: 'Click again to promote' }).click();
+    // By keyboard: Enter on the armed button promotes it.
+    await older.locator('button', { hasText: 'Click again to promote' }).focus();
+    await page.keyboard.press('Enter');
     await page.locator('#promote-status', { hasText: 'is current' }).waitFor();
     await page.locator('#summary', { hasText: versions[0] as string }).waitFor();
     expect((await call('GET', '/v1/models/payments')).body.version).toBe(versions[0]);
+    // Its button is gone with the redraw; keyboard focus is on the status that says so, not on the page.
+    await page.waitForFunction("document.activeElement && document.activeElement.id === 'promote-status'", undefined, { timeout: 10_000 });
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -62,7 +62,11 @@
    * the same `data-key` as the focused one: a refresh every few seconds must not throw a keyboard
    * user back to the top of the page.
    */
-  function refill(el, fill) {
+  /**
+   * Redraws `el`, keeping keyboard focus on the element of the same data-key; when that element is
+   * gone (a promoted version's button), on `fallback`, so focus never drops to the page.
+   */
+  function refill(el, fill, fallback) {
     var active = document.activeElement;
     var key = active && active !== el && el.contains(active) ? active.getAttribute('data-key') : null;
     fill(clear(el));
@@ -71,6 +75,7 @@
       return x.getAttribute('data-key') === key;
     })[0];
     if (again) again.focus();
+    else if (fallback) fallback.focus();
   }
 
   function num(x, digits) {
@@ -469,9 +474,13 @@
   }
 
   function drawVersions(name, versions, access) {
-    refill(byId('versions-table').querySelector('tbody'), function (body) {
-      drawVersionRows(body, name, versions, access);
-    });
+    refill(
+      byId('versions-table').querySelector('tbody'),
+      function (body) {
+        drawVersionRows(body, name, versions, access);
+      },
+      byId('promote-status'),
+    );
   }
 
   function drawVersionRows(body, name, versions, access) {
