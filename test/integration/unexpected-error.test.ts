@@ -14,7 +14,7 @@ describe('an unexpected error in a route', () => {
   it('answers 500 INTERNAL without its message or stack, and logs its stack with the request id', async () => {
     const { service } = running;
     const failure = new TypeError('cannot read "x" of undefined in /srv/secret/registry.js');
-    service.store.list = () => Promise.reject(failure);
+    service.store.names = () => Promise.reject(failure);
     const res = await request(service.app).get('/v1/models').set('x-request-id', 'req-500');
     expect(res.status).toBe(500);
     expect(res.headers['content-type']).toContain('application/problem+json');
@@ -31,7 +31,7 @@ describe('an unexpected error in a route', () => {
     // As ioredis fails a script: the command and its arguments on the error, the records among them.
     const failure = Object.assign(new Error('ERR value is not an integer or out of range'), { command: { name: 'eval', args: ['script', '2', '{"amount":9500.25,"channel":"web"}'] } });
     failure.cause = Object.assign(new Error('cause'), { command: { name: 'eval', args: ['{"amount":9500.25}'] } });
-    service.store.list = () => Promise.reject(failure);
+    service.store.names = () => Promise.reject(failure);
     lines.length = 0;
     expect((await request(service.app).get('/v1/models').set('x-request-id', 'req-redis')).status).toBe(500);
     const logged = lines.find((l) => l.includes('req-redis'));
