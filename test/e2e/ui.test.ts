@@ -97,6 +97,19 @@ afterEach(() => {
 });
 
 describe('the web console in a browser', () => {
+  it('a model page asks for an API key before drawing its sections, not below empty ones', async () => {
+    const { page, problems } = await openPage(null);
+    await page.goto(`${api.url}/ui/models/payments`);
+    await page.locator('#key').waitFor({ state: 'visible' });
+    expect(await page.locator('main > section.card:not(#auth):visible').count()).toBe(0);
+    await page.fill('#key', SCORER);
+    await page.click('#key-form button[type=submit]');
+    await page.locator('#feature-table tbody tr').first().waitFor();
+    expect(await page.locator('#versions').isVisible()).toBe(true);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('/ui/ asks for an API key, keeps it in session storage and never in the URL, then lists the models and datasets', async () => {
     const { page, problems } = await openPage(null);
     await page.goto(`${api.url}/ui/`);

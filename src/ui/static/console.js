@@ -190,9 +190,15 @@
     });
   }
 
+  /** Asks for a key before anything else: a model page draws no empty boxes under the prompt. */
+  function keyFirst(message) {
+    askForKey(message);
+    if (pageKind === 'model') showSections(false);
+  }
+
   function failed(e) {
     if (e instanceof NeedKey) {
-      askForKey(e.message);
+      keyFirst(e.message);
       setStatus('An API key is needed.', true);
       return;
     }
@@ -679,7 +685,7 @@
       return;
     }
     setUpKeyForm(start);
-    if (authRequired && !apiKey()) askForKey('');
+    if (authRequired && !apiKey()) keyFirst('');
     else start();
   }
 
