@@ -50,15 +50,20 @@ const NON_ASCII = /[\u0080-\uffff]/;
 /** A boolean as writers spell it: JSON's and JavaScript's "true", pandas' "True", Excel's "TRUE". */
 const BOOLEAN_TEXT = /^(true|false)$/i;
 
+/** Whitespace at either end of a text. */
+const PADDED = /^\s|\s$/;
+
 /**
- * A category text in one form, so that spellings of one value are one category: Unicode texts in
+ * A category text in one form, so that spellings of one value are one category: without
+ * whitespace at either end (as CSV fields are read: " web" sent as JSON is "web"), Unicode texts in
  * NFC ("Zürich" typed on one system and on another, where the ü is a u and a combining diaeresis
  * as macOS file names have it), and booleans in lower case (a JSON `true` is "true", pandas writes
  * "True" to CSV, Excel "TRUE").
  */
 export function canonicalText(v: string): string {
-  if (NON_ASCII.test(v)) return v.normalize('NFC');
-  return BOOLEAN_TEXT.test(v) ? v.toLowerCase() : v;
+  const t = PADDED.test(v) ? v.trim() : v;
+  if (NON_ASCII.test(t)) return t.normalize('NFC');
+  return BOOLEAN_TEXT.test(t) ? t.toLowerCase() : t;
 }
 
 /**

@@ -133,6 +133,8 @@ describe('boolean spellings', () => {
     const [card] = inferSchema(records);
     expect(card).toMatchObject({ kind: 'categorical', categories: ['true', 'false'] });
     expect(Array.from(encode([card!], [{ card: 'true' }, { card: 'True' }, { card: 'TRUE' }, { card: 'False' }, { card: 'yes' }]).codes)).toEqual([0, 0, 0, 1, 2]);
+    // Whitespace at either end, as CSV fields are read: " web" is "web".
+    expect(Array.from(encode([card!], [{ card: ' true' }, { card: 'False ' }]).codes)).toEqual([0, 1]);
     const legacy = [{ name: 'card', kind: 'categorical' as const, categories: ['True', 'False'], hasMissing: false, hasOther: false }];
     expect(Array.from(encode(legacy, [{ card: 'true' }, { card: 'False' }, { card: 'false' }]).codes)).toEqual([0, 1, 1]);
   });
