@@ -6,7 +6,7 @@ import { type SandboxedJob, UnrecoverableError } from 'bullmq';
 import { loadSettings, qualityGateOf } from '../src/config';
 import { describe } from '../src/errors';
 import { type EpochProgress, initBackend, messageOf } from '../src/nce';
-import { failedReason, type JobPayload, type JobProgress, type JobResult, runTrainJob, trainArtifact } from '../src/queue';
+import { failedReason, type JobPayload, type JobProgress, type JobResult, QUEUE_NAME, QUEUE_PREFIX, runTrainJob, trainArtifact } from '../src/queue';
 import { guardRedis, openRedis, RedisDatasetStore, RedisModelStore, whenConnected } from '../src/store';
 
 /** How long a job waits for this child's Redis connection to come back before it fails (and is retried). */
@@ -39,6 +39,14 @@ async function open() {
 
 let opened: ReturnType<typeof open> | null = null;
 
+/**
+ * The job's record in BullMQ's keys: while this run trains, a stalled worker can lose the job to
+ * another, or Redis can come back empty; the version is saved only while the record is there.
+ */
+function jobKey(id: string | undefined): string | undefined {
+  return id === undefined ? undefined : `${QUEUE_PREFIX}:${QUEUE_NAME}:${id}`;
+}
+
 export default async function processTrainJob(job: SandboxedJob<JobPayload, JobResult>): Promise<JobResult> {
   try {
     // A failed start (Redis away) is retried by the next job, not remembered.
@@ -58,7 +66,7 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
           epochs.push(p);
           void job.updateProgress({ epochs: [...epochs] } satisfies JobProgress);
         }),
-    }, job.id, new Date(job.timestamp));
+    }, job.id, new Date(job.timestamp), jobKey(job.id));
   } catch (e: unknown) {
     const failure = describe(e);
     const reason = failedReason(failure.code, messageOf(e));

@@ -1,5 +1,5 @@
 import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, fingerprintRecords, type Manifest, toArtifact, train } from '../nce';
-import { type DatasetStore, deletedMeanwhile, type ModelStore } from '../store';
+import { type DatasetStore, deletedMeanwhile, type ModelStore, SavedByAnotherRun } from '../store';
 import type { JobResult, TrainJobPayload } from './job-queue';
 
 /** When a retrained version may replace the current one. */
@@ -39,6 +39,8 @@ export async function runTrainJob(
   deps: { datasets: DatasetStore; models: ModelStore; gate?: QualityGate; keepVersions?: number; trainer: (input: TrainInput) => Promise<Artifact> },
   jobId?: string,
   enqueuedAt?: Date,
+  /** The job's record in the distributed queue: the version is saved only while it exists (see `SaveOptions.whileExists`). */
+  whileExists?: string,
 ): Promise<JobResult> {
   const { model } = payload;
   const saved = jobId === undefined ? null : await deps.models.versionOfJob(model, jobId);
@@ -63,6 +65,7 @@ export async function runTrainJob(
     ...(deps.keepVersions === undefined ? {} : { keepVersions: deps.keepVersions }),
     // Checked again as the version is written: a delete while the gate loaded the current version wins.
     ...(enqueuedAt === undefined ? {} : { unlessDeletedAfter: enqueuedAt }),
+    ...(whileExists === undefined ? {} : { whileExists }),
   });
   return { ...stored, ...warnings };
 }
@@ -76,14 +79,23 @@ export async function storeVersion(
   models: ModelStore,
   model: string,
   artifact: Artifact,
-  options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null; unlessDeletedAfter?: Date },
+  options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null; unlessDeletedAfter?: Date; whileExists?: string },
 ): Promise<JobResult> {
   const candidate = options.force ? null : await gateFailure(models, model, artifact, options.gate, { ...(options.allowSchemaChange ? { allowSchemaChange: true } : {}), ...(options.current === undefined ? {} : { current: options.current }) });
-  const version = await models.save(model, artifact, {
-    ...(candidate === null ? {} : { candidate }),
-    ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
-    ...(options.unlessDeletedAfter === undefined ? {} : { unlessDeletedAfter: options.unlessDeletedAfter }),
-  });
+  let version: string;
+  try {
+    version = await models.save(model, artifact, {
+      ...(candidate === null ? {} : { candidate }),
+      ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
+      ...(options.unlessDeletedAfter === undefined ? {} : { unlessDeletedAfter: options.unlessDeletedAfter }),
+      ...(options.whileExists === undefined ? {} : { whileExists: options.whileExists }),
+    });
+  } catch (e: unknown) {
+    // A worker that stalled past its lock trained on while another ran the job again: one saved
+    // first; this run's version is not kept, and the job's result is that one.
+    if (e instanceof SavedByAnotherRun) return finishSavedVersion(models, model, e.version);
+    throw e;
+  }
   // Retention is housekeeping: a failure here leaves old versions for the next save to remove.
   if (options.keepVersions !== undefined) await models.prune(model, options.keepVersions).catch(() => undefined);
   return { model, version, promoted: candidate === null, ...(candidate === null ? {} : { reason: candidate }) };

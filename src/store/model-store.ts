@@ -89,6 +89,22 @@ export interface SaveOptions {
    * the same atomic step as the write, so a delete that lands while a job finishes wins.
    */
   unlessDeletedAfter?: Date;
+  /**
+   * Save only while this key exists (the training job's record in the distributed queue): a run
+   * whose job the queue no longer has (another worker took it over, or Redis came back empty)
+   * saves nothing (WORKER_LOST). Checked in the write itself; stores without a queue ignore it.
+   */
+  whileExists?: string;
+}
+
+/**
+ * What `save` throws when another run of the same job (`jobId`) already saved a version: nothing
+ * is saved again, so one job makes one version; `version` is the one it made.
+ */
+export class SavedByAnotherRun extends Error {
+  constructor(readonly version: string) {
+    super(`another run of this job already saved version ${version}`);
+  }
 }
 
 /** The error `save` throws when the model was deleted after `unlessDeletedAfter`. */

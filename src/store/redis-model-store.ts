@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { type Artifact, fromArtifact, NceError } from '../nce';
-import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
+import { AppError } from '../errors';
+import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, SavedByAnotherRun, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
 /** Deletes a model's versions, current pointer and name, and announces it; 0 when there was none. */
@@ -15,16 +16,25 @@ return 1
 `;
 
 /**
- * Saves a version (its hash from ARGV 7 on, field and value pairs), lists it and, with ARGV[4] "1",
- * makes it current and announces it; unless the model was deleted after ARGV[3] (ms, "" for no
- * check): 0 then, nothing written. One script, so a delete cannot land between check and write.
+ * Saves a version (its hash from ARGV 10 on, field and value pairs), lists it and, with ARGV[4]
+ * "1", makes it current and announces it; unless the model was deleted after ARGV[3] (ms, "" for
+ * no check): 0 then; unless the key ARGV[9] ("" for no check) is gone, the job's record in the
+ * queue: 'lost' then; unless a version (keys ARGV[8] .. id) already records the job ARGV[7] ("" for
+ * no check): 'saved:<that version>' then. Nothing is written in those cases. One script, so a
+ * delete, or another run of the job, cannot land between check and write.
  */
 const SAVE_VERSION = `
 if ARGV[3] ~= '' then
   local at = redis.call('GET', KEYS[5])
   if at and tonumber(at) > tonumber(ARGV[3]) then return 0 end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+if ARGV[9] ~= '' and redis.call('EXISTS', ARGV[9]) == 0 then return 'lost' end
+if ARGV[7] ~= '' then
+  for _, v in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if redis.call('HGET', ARGV[8] .. v, 'job') == ARGV[7] then return 'saved:' .. v end
+  end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 10))
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[2])
 if ARGV[4] == '1' then
@@ -100,7 +110,7 @@ export class RedisModelStore implements ModelStore {
     const fields: (string | Buffer)[] = ['manifest', JSON.stringify(artifact.manifest), 'weights', artifact.weights];
     if (options.candidate !== undefined) fields.push('candidate', options.candidate);
     if (options.jobId !== undefined) fields.push('job', options.jobId);
-    const saved = await this.redis.eval(
+    const saved = (await this.redis.eval(
       SAVE_VERSION,
       5,
       redisKeys.version(name, version),
@@ -114,8 +124,13 @@ export class RedisModelStore implements ModelStore {
       options.candidate === undefined ? '1' : '0',
       redisKeys.modelEvents,
       event({ model: name, version }),
+      options.jobId ?? '',
+      redisKeys.version(name, ''),
+      options.whileExists ?? '',
       ...fields,
-    );
+    )) as number | string;
+    if (saved === 'lost') throw new AppError('WORKER_LOST', `the queue no longer has the job that trained this version of model "${name}" (another worker took it over, or Redis came back empty): nothing was saved`);
+    if (typeof saved === 'string' && saved.startsWith('saved:')) throw new SavedByAnotherRun(saved.slice('saved:'.length));
     if (saved !== 1) throw deletedMeanwhile(name);
     return version;
   }

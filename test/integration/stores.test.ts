@@ -6,9 +6,9 @@ import type { Redis } from 'ioredis';
 import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
-import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, sweepLeftovers, whenConnected } from '../../src/store';
+import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
-import { runTrainJob } from '../../src/queue';
+import { runTrainJob, storeVersion } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
 import { freePort, startRedis } from '../helpers/processes';
 import { KERNEL_PARTNER_NOISES } from '../../src/nce/config';
@@ -515,6 +515,26 @@ describe('redis dataset store', () => {
 });
 
 describe('redis model store', () => {
+  it('saves one version per job: another run of the same job saves nothing and names the one saved; a run whose job the queue no longer has saves nothing', async () => {
+    const models = new RedisModelStore(redis);
+    const name = `j-${suffix()}`;
+    const jobKey = `test-queue:${name}:job`;
+    await redis.set(jobKey, 'x');
+    const first = await models.save(name, artifact, { jobId: 'job-1', whileExists: jobKey });
+    await expect(models.save(name, artifact, { jobId: 'job-1', whileExists: jobKey })).rejects.toEqual(new SavedByAnotherRun(first));
+    expect(await models.versions(name)).toEqual([first]);
+    // Through a job's store step: the result is the version the other run saved, current.
+    expect(await storeVersion(models, name, toArtifact(trained, { datasetFingerprint: 'y', datasetRows: 120, backend: 'wasm' }), { jobId: 'job-1', whileExists: jobKey })).toEqual({ model: name, version: first, promoted: true });
+    expect(await models.versions(name)).toEqual([first]);
+    // Another job saves; a job whose record is gone (Redis came back empty, or taken over) does not.
+    const second = await models.save(name, artifact, { jobId: 'job-2', whileExists: jobKey });
+    await redis.del(jobKey);
+    await expect(models.save(name, artifact, { jobId: 'job-3', whileExists: jobKey })).rejects.toMatchObject({ code: 'WORKER_LOST' });
+    expect(await models.versions(name)).toEqual([first, second]);
+    await models.delete(name);
+  });
+
+
   it('refuses a version whose stored weights were changed, and announces every new current version', async () => {
     const models = new RedisModelStore(redis);
     const sub = await openRedis(redisServer.url, 'subscriber');
