@@ -14,11 +14,14 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     const models = await Promise.all(
       names.map(async (name) => {
         const version = await deps.store.currentVersion(name);
+        if (version !== null) return { name, version };
         // No current version: every version was kept back by the quality gate; name the newest.
-        return version !== null ? { name, version } : { name, version: null, candidate: (await deps.store.versions(name)).at(-1) as string };
+        // None at all: deleted since it was listed.
+        const candidate = (await deps.store.versions(name)).at(-1);
+        return candidate === undefined ? null : { name, version: null, candidate };
       }),
     );
-    res.json({ models });
+    res.json({ models: models.filter((m) => m !== null) });
   });
   router.get('/v1/models/:name', ...deps.auth, async (req, res) => {
     const name = lookupModelName(req.params.name);

@@ -73,8 +73,9 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
 }
 
 /**
- * Refuses a column (not declared categorical) whose every value is a number written as text with
- * a fraction, an exponent or a sign ("-0.19", "3.5"), naming its first record: numbers a client
+ * Refuses a column (not declared categorical) whose every value is a number, or a number written
+ * as text, with at least one such text with a fraction, an exponent or a sign ("-0.19", "3.5"),
+ * naming the first text: numbers a client
  * serialised as strings (a pandas column of dtype object), which would otherwise be read as
  * categories, most of them too rare to keep, and the column would then tell the model nothing.
  * Texts of digits alone ("02134", "17") stay categories: codes are written so.
@@ -87,8 +88,9 @@ export function checkNumbersAsText(columns: readonly string[], records: readonly
     let decimal = false;
     const all = records.every((r, i) => {
       const v = r[name];
-      if (v === null) return true;
-      if (typeof v !== 'string' || !DECIMAL_TEXT.test(v)) return false;
+      if (v === null || typeof v === 'number') return true;
+      // Not a finite number ("1e400"): the mixed-column check names that one.
+      if (typeof v !== 'string' || !DECIMAL_TEXT.test(v) || !Number.isFinite(Number(v))) return false;
       if (first < 0) first = i;
       decimal ||= !/^\d+$/.test(v);
       return true;
@@ -97,7 +99,7 @@ export function checkNumbersAsText(columns: readonly string[], records: readonly
     const text = records[first][name] as string;
     throw new NceError(
       'INVALID_RECORD',
-      `record ${first} field "${name}" is ${JSON.stringify(text)}, a number sent as text, as is every value of the column: it would be read as categories, not numbers. Send numbers as JSON numbers (${text}, not "${text}"); if the column holds codes, ${API_CALLER.declare(name)}. ${API_CALLER.outcome}`,
+      `record ${first} field "${name}" is ${JSON.stringify(text)}, a number sent as text, and every value of the column is a number: it would be read as categories, not numbers. Send numbers as JSON numbers (${text}, not "${text}"); if the column holds codes, ${API_CALLER.declare(name)}. ${API_CALLER.outcome}`,
       { record: first, field: name },
     );
   }

@@ -202,6 +202,9 @@ describe('data contract', () => {
     expect((await request(app).get('/v1/datasets/texty')).status).toBe(404);
     const ndjson = await request(app).put('/v1/datasets/texty').set('content-type', 'application/x-ndjson').send(records.map((r) => JSON.stringify(r)).join('\n'));
     expect(ndjson.body).toMatchObject({ status: 400, pointer: '/records/1/a' });
+    // Numbers partly as numbers, partly as text: the same.
+    const mixed = records.map((r, i) => ({ ...r, a: i % 3 === 0 || r.a === null ? r.a : Number(r.a) }));
+    expect((await request(app).put('/v1/datasets/texty').send({ records: mixed })).body).toMatchObject({ status: 400, code: 'INVALID_RECORD', detail: expect.stringContaining('a number sent as text') });
     const declared = await request(app).put('/v1/datasets/texty?categorical=a').send({ records });
     expect(declared.status).toBe(200);
     expect(declared.body.schema.map((c: { kind: string }) => c.kind)).toEqual(['categorical', 'categorical']);
