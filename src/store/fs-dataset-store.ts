@@ -400,7 +400,7 @@ function withSchema(schema: ColumnContract[] | undefined): { schema?: ColumnCont
 }
 
 /** A dataset's summary from what its file stores, without what only the store reads. */
-function infoOf(name: string, { appendKeys: _k, rowsFile: _f, rowsBytes: _b, ...info }: StoredInfo): DatasetInfo {
+function infoOf(name: string, { appendKeys: _k, rowsFile: _f, rowsStart: _s, rowsBytes: _b, ...info }: StoredInfo): DatasetInfo {
   return { name, ...info };
 }
 

@@ -356,6 +356,8 @@ describe('filesystem dataset store', () => {
     }
     const all = Array.from({ length: 520 }, (_, a) => ({ a }));
     expect((await datasets.records('w')).records).toEqual(all.slice(-100));
+    // Where the window starts in its file is the store's own: not part of the dataset's summary.
+    expect(Object.keys((await datasets.info('w')) as DatasetInfo).sort()).toEqual(['columns', 'generation', 'name', 'rows', 'schema', 'updatedAt']);
     // The file never holds much more than twice the window, and one rows file at a time.
     const window = (await readFile(join(root, (await readdir(root)).find((f) => f.endsWith('.rows'))!))).length;
     expect(Math.max(...sizes)).toBeLessThan(2.5 * 100 * 10);
