@@ -72,15 +72,8 @@ export class FsDatasetStore implements DatasetStore {
   }
 
   async info(name: string): Promise<DatasetInfo | null> {
-    let head: string;
-    try {
-      head = await firstLine(this.file(name));
-    } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    const stored = parseStored(name, head);
-    return 'records' in stored ? legacyInfo(name, stored) : infoOf(name, stored);
+    const stored = await this.storedInfo(name);
+    return stored && infoOf(name, stored);
   }
 
   async records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }> {
@@ -101,10 +94,7 @@ export class FsDatasetStore implements DatasetStore {
       const end = text.indexOf('\n');
       if (end < 0) {
         const stored = parseStored(name, text);
-        if ('records' in stored) {
-          const { name: _, ...info } = legacyInfo(name, stored);
-          return { info, records: stored.records };
-        }
+        if ('records' in stored) return { info: legacyStored(stored), records: stored.records };
         try {
           return { info: stored, records: await this.readRows(name, stored) };
         } catch (e: unknown) {
@@ -151,21 +141,24 @@ export class FsDatasetStore implements DatasetStore {
    */
   private async write(name: string, base: StoredInfo, records: readonly DataRecord[], appendKeys: string[]): Promise<StoredInfo> {
     await makeFolder(this.root);
-    const rowsFile = this.newRowsFile(name, base);
+    return this.withNewRows(name, base, (path) => writeRows(path, records), this.summaryOf(base, records.length, appendKeys));
+  }
+
+  /**
+   * Fills a new rows file for the dataset `base` describes (`fill` returns its bytes), then writes
+   * `summary` naming it; a failure removes the new file and leaves the dataset as it was.
+   */
+  private async withNewRows(name: string, base: StoredInfo, fill: (path: string) => Promise<number>, summary: StoredInfo): Promise<StoredInfo> {
+    const rowsFile = `${name}.${base.generation ?? 'legacy'}.${randomBytes(4).toString('hex')}.rows`;
+    const path = join(this.root, rowsFile);
     try {
-      const rowsBytes = await writeRows(join(this.root, rowsFile), records);
-      const info: StoredInfo = { ...this.summaryOf(base, records.length, appendKeys), rowsFile, rowsBytes };
+      const info: StoredInfo = { ...summary, rowsFile, rowsBytes: await fill(path) };
       await writeFileAtomic(this.file(name), JSON.stringify(info));
       return info;
     } catch (e: unknown) {
-      await rm(join(this.root, rowsFile), { force: true });
+      await rm(path, { force: true });
       throw e;
     }
-  }
-
-  /** A fresh rows file's name for the dataset `base` describes. */
-  private newRowsFile(name: string, base: StoredInfo): string {
-    return `${name}.${base.generation ?? 'legacy'}.${randomBytes(4).toString('hex')}.rows`;
   }
 
   /** The summary of `base` with `rows` records, updated now, without where its rows are. */
@@ -222,18 +215,10 @@ export class FsDatasetStore implements DatasetStore {
       if (rowsStart > rowsBytes - rowsStart) {
         // More dropped bytes than kept: the kept ones are copied to a new file (bytes, not records),
         // so a rolling window costs its appends' records, amortised, not the whole window each time.
-        const rowsFile = this.newRowsFile(name, stored);
-        try {
-          await copyRange(rowsPath, rowsStart, rowsBytes, join(this.root, rowsFile));
-          const { rowsStart: _dropped, ...kept } = appended;
-          const info: StoredInfo = { ...kept, rowsFile, rowsBytes: rowsBytes - rowsStart };
-          await writeFileAtomic(this.file(name), JSON.stringify(info));
-          await this.dropRows(stored, info);
-          return infoOf(name, info);
-        } catch (e: unknown) {
-          await rm(join(this.root, rowsFile), { force: true });
-          throw e;
-        }
+        const { rowsStart: _dropped, ...kept } = appended;
+        const info = await this.withNewRows(name, stored, (path) => copyRange(rowsPath, rowsStart, rowsBytes, path), kept);
+        await this.dropRows(stored, info);
+        return infoOf(name, info);
       }
       await writeFileAtomic(this.file(name), JSON.stringify(appended));
       return infoOf(name, appended);
@@ -271,9 +256,7 @@ export class FsDatasetStore implements DatasetStore {
   private async storedInfo(name: string): Promise<StoredInfo | null> {
     try {
       const stored = parseStored(name, await firstLine(this.file(name)));
-      if (!('records' in stored)) return stored;
-      const { name: _, ...info } = legacyInfo(name, stored);
-      return info;
+      return 'records' in stored ? legacyStored(stored) : stored;
     } catch (e: unknown) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -389,10 +372,11 @@ async function offsetAfterLines(path: string, start: number, end: number, count:
   return end;
 }
 
-/** Copies a file's bytes from `start` to `end` into a new file, flushed to the disk. */
-async function copyRange(from: string, start: number, end: number, to: string): Promise<void> {
+/** Copies a file's bytes from `start` to `end` into a new file, flushed to the disk; returns their count. */
+async function copyRange(from: string, start: number, end: number, to: string): Promise<number> {
   await pipeline(createReadStream(from, { start, end: end - 1, highWaterMark: READ_CHUNK }), createWriteStream(to));
   await syncPath(to);
+  return end - start;
 }
 
 function withSchema(schema: ColumnContract[] | undefined): { schema?: ColumnContract[] } {
@@ -412,8 +396,9 @@ interface LegacyDataset {
   records: DataRecord[];
 }
 
-function legacyInfo(name: string, stored: LegacyDataset): DatasetInfo {
-  return { name, rows: stored.records.length, columns: stored.columns, updatedAt: stored.updatedAt, ...(stored.schema ? { schema: stored.schema } : {}) };
+/** The summary of a dataset file of the one-object form. */
+function legacyStored(stored: LegacyDataset): StoredInfo {
+  return { rows: stored.records.length, columns: stored.columns, updatedAt: stored.updatedAt, ...withSchema(stored.schema) };
 }
 
 /** A file's first line (all of it when it has one line), read a chunk at a time. */
