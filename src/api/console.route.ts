@@ -1,7 +1,7 @@
 import { Router, type Request, type RequestHandler } from 'express';
 import { type Manifest, NceError } from '../nce';
 import type { Metrics } from '../metrics';
-import type { ModelStore } from '../store';
+import { listedModel, type ModelStore } from '../store';
 import { type Access, type ConsoleOverview, modelConsole } from '../ui';
 import type { ModelCache } from '../serving';
 import { lookupModelName } from './validation';
@@ -48,12 +48,11 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
     const names = await deps.store.names();
     const rows = await Promise.all(
       names.map(async (name): Promise<ConsoleOverview['models'][number] | null> => {
-        const version = await deps.store.currentVersion(name);
-        if (version === null) {
-          // Every version kept back by the quality gate: listed, so that its page (and Promote) can be found.
-          const candidate = (await deps.store.versions(name)).at(-1);
-          return candidate === undefined ? null : { name, version: null, candidate, scored: 0, flagged: 0, psi: null };
-        }
+        const listed = await listedModel(deps.store, name);
+        if (listed === null) return null;
+        // Every version kept back by the quality gate: listed, so that its page (and Promote) can be found.
+        if (listed.version === null) return { name, ...listed, scored: 0, flagged: 0, psi: null };
+        const { version } = listed;
         const traffic = deps.metrics.traffic.view(name);
         const stats = deps.metrics.drift.stats(name);
         const served = { scored: traffic?.version === version ? traffic.scored : 0, flagged: traffic?.version === version ? traffic.flagged : 0, psi: stats?.version === version ? stats.psi : null };

@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { NceError } from '../nce';
-import { describeVersions, type ModelStore } from '../store';
+import { describeVersions, listedModel, type ModelStore } from '../store';
 import { AppError } from '../errors';
 import type { JobQueue, Scheduler } from '../queue';
 import type { ModelCache } from '../serving';
@@ -13,12 +13,8 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     const names = await deps.store.names();
     const models = await Promise.all(
       names.map(async (name) => {
-        const version = await deps.store.currentVersion(name);
-        if (version !== null) return { name, version };
-        // No current version: every version was kept back by the quality gate; name the newest.
-        // None at all: deleted since it was listed.
-        const candidate = (await deps.store.versions(name)).at(-1);
-        return candidate === undefined ? null : { name, version: null, candidate };
+        const listed = await listedModel(deps.store, name);
+        return listed && { name, ...listed };
       }),
     );
     res.json({ models: models.filter((m) => m !== null) });

@@ -12,4 +12,4 @@ export { guardRedis, openRedis, type RedisRole, whenConnected } from './redis-co
 export { KeyedSerial, makeFolder, writeFileAtomic } from './files';
 export { loadArtifact, saveArtifact } from './artifact-files';
 export { sweepLeftovers } from './sweep';
-export { describeVersions, type VersionSummary } from './version-list';
+export { describeVersions, listedModel, type VersionSummary } from './version-list';

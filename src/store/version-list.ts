@@ -15,6 +15,18 @@ export interface VersionSummary {
 }
 
 /**
+ * How the model lists show a model: its current version; or, when the quality gate kept every
+ * version back, none and its newest candidate; or null when it has no version any more (deleted
+ * since its name was listed).
+ */
+export async function listedModel(store: ModelStore, name: string): Promise<{ version: string } | { version: null; candidate: string } | null> {
+  const version = await store.currentVersion(name);
+  if (version !== null) return { version };
+  const candidate = (await store.versions(name)).at(-1);
+  return candidate === undefined ? null : { version: null, candidate };
+}
+
+/**
  * Every version of a model, oldest first: current, candidate (with the gate's reason) or damaged
  * (with why). `load` reads a version (default: the store's load; a caller may cache, since a
  * version never changes). Empty when the model has no version.
