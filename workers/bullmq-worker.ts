@@ -52,13 +52,13 @@ async function main(): Promise<void> {
     active++;
     logger.info({ jobId: job.id, model: job.data.model, attempt: job.attemptsMade + 1 }, 'training started');
   });
-  worker.on('completed', () => void (active = Math.max(0, active - 1)));
-  worker.on('failed', () => void (active = Math.max(0, active - 1)));
   worker.on('completed', (job) => {
+    active = Math.max(0, active - 1);
     count(metrics, trainingOutcome('completed'), job);
     logger.info({ jobId: job.id, model: job.data.model, result: job.returnvalue }, 'training completed');
   });
   worker.on('failed', (job, err) => {
+    active = Math.max(0, active - 1);
     // Runs again when attempts are left and the error is not one that fails at once.
     const again = job !== undefined && !(err instanceof UnrecoverableError) && err.name !== 'UnrecoverableError' && job.attemptsMade < (job.opts.attempts ?? 1);
     count(metrics, trainingOutcome('failed', failureCode(err.message), again), job);
