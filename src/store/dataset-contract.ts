@@ -75,10 +75,10 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
 /**
  * Refuses a column (not declared categorical) whose every value is a number, or a number written
  * as text, with at least one such text with a fraction, an exponent or a sign ("-0.19", "3.5"),
- * naming the first text: numbers a client
- * serialised as strings (a pandas column of dtype object), which would otherwise be read as
- * categories, most of them too rare to keep, and the column would then tell the model nothing.
- * Texts of digits alone ("02134", "17") stay categories: codes are written so.
+ * naming the first text: numbers a client serialised as strings (a pandas column of dtype
+ * object), which would otherwise be read as categories, most of them too rare to keep, and the
+ * column would then tell the model nothing. Texts of digits alone ("02134", "17") stay
+ * categories: codes are written so.
  * @throws NceError INVALID_RECORD naming the record and field
  */
 export function checkNumbersAsText(columns: readonly string[], records: readonly DataRecord[], declared: readonly string[]): void {
