@@ -173,6 +173,12 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
   return { n, numeric, codes, novel };
 }
 
+/** A value that is not a number, as an error message names it: a text quoted (shortened past 40 characters), else its type. */
+function gotValue(v: unknown): string {
+  if (typeof v !== 'string') return v === undefined ? 'undefined' : typeof v;
+  return `the text ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+}
+
 /**
  * Throws the INVALID_RECORD error of the first record (not an object, or then its first field)
  * that cannot be encoded.
@@ -188,7 +194,7 @@ function checkRecords(schema: readonly Feature[], records: readonly DataRecord[]
       const v = r[f.name];
       if (v === null || (typeof v === 'number' && Number.isFinite(v))) continue;
       if (f.kind === 'numeric') {
-        const what = typeof v === 'number' ? 'a finite number' : `a number (got ${v === undefined ? 'undefined' : typeof v})`;
+        const what = typeof v === 'number' ? 'a finite number' : `a number (got ${gotValue(v)})`;
         throw new NceError('INVALID_RECORD', `record ${i + offset} field "${f.name}" must be ${what}`, at);
       }
       if (typeof v !== 'string') throw new NceError('INVALID_RECORD', `record ${i + offset} field "${f.name}" must be a string, a finite number or null`, at);
