@@ -35,7 +35,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     const maxRows = req.query.maxRows === undefined ? undefined : Number(req.query.maxRows);
     if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
     const existing = await deps.datasets.info(name);
-    if (!existing) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
+    if (!existing) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
     const categorical = categoricalNames(existing.schema ?? []);
     // Categorical CSV fields as written, as the dataset's own were stored; a dataset from before
     // that (no generation) stored them as the numbers they spell, and its appends still do.
@@ -60,14 +60,14 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
   router.get('/v1/datasets/:name', ...deps.readAuth, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
     const info = await deps.datasets.info(name);
-    if (!info) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist`);
+    if (!info) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`);
     res.json(info);
   });
 
   router.delete('/v1/datasets/:name', ...deps.writeAuth, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
     onlyQuery(req.query, []);
-    if (!(await deps.datasets.delete(name))) throw new AppError('NOT_FOUND', `dataset "${name}" does not exist`);
+    if (!(await deps.datasets.delete(name))) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`);
     res.status(204).end();
   });
   return router;

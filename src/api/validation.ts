@@ -86,7 +86,7 @@ export function checkTrainingConfig(config: unknown): TrainingConfig {
  */
 export async function checkTrainable(datasets: DatasetStore, dataset: string, config: TrainingConfig): Promise<void> {
   const info = await datasets.info(dataset);
-  if (!info) throw new AppError('NOT_FOUND', `dataset "${dataset}" does not exist`, '/dataset');
+  if (!info) throw new AppError('DATASET_NOT_FOUND', `dataset "${dataset}" does not exist`, '/dataset');
   asConfigRequest(() => featureColumns(info.columns, config.exclude));
   if (info.rows < MIN_TRAINING_RECORDS) {
     throw new AppError('INSUFFICIENT_DATA', `dataset "${dataset}" has ${info.rows} records; training needs at least ${MIN_TRAINING_RECORDS}`, '/dataset');

@@ -235,7 +235,7 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
   }, 60_000);
 
   it('bad input gets the documented problem; a job with a missing dataset fails at once without retries; the APIs keep serving', async () => {
-    expect((await call(apiA.url, 'POST', '/v1/models/m/train', { dataset: 'nope' })).body).toMatchObject({ status: 404, code: 'NOT_FOUND', pointer: '/dataset' });
+    expect((await call(apiA.url, 'POST', '/v1/models/m/train', { dataset: 'nope' })).body).toMatchObject({ status: 404, code: 'DATASET_NOT_FOUND', pointer: '/dataset' });
     expect((await call(apiA.url, 'PUT', '/v1/datasets/bad', 'a,b\n1,2\n3\n', 'text/csv')).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY' });
     expect((await call(apiB.url, 'PUT', '/v1/datasets/bad', { records: [{ a: 1 }, { a: [2] }] })).body).toMatchObject({ code: 'INVALID_RECORD', pointer: '/records/1/a' });
     expect((await call(apiB.url, 'POST', '/v1/models/nothing-here/score', { records: [{ a: 1 }] })).body).toMatchObject({ status: 404, code: 'MODEL_NOT_FOUND' });

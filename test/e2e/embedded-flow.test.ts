@@ -142,9 +142,9 @@ describe('embedded mode, end to end', () => {
     expect((await request(app).get('/v1/datasets/bad')).status).toBe(404);
 
     const noData = await request(app).post('/v1/models/m1/train').send({ dataset: 'missing' });
-    expect(noData.body).toMatchObject({ status: 404, code: 'NOT_FOUND', pointer: '/dataset' });
+    expect(noData.body).toMatchObject({ status: 404, code: 'DATASET_NOT_FOUND', pointer: '/dataset' });
     const noDataSchedule = await request(app).put('/v1/models/m1/schedule').send({ cron: '0 3 * * *', dataset: 'missing' });
-    expect(noDataSchedule.body).toMatchObject({ status: 404, code: 'NOT_FOUND', pointer: '/dataset' });
+    expect(noDataSchedule.body).toMatchObject({ status: 404, code: 'DATASET_NOT_FOUND', pointer: '/dataset' });
     // Too few records to train on: refused at once, not by a job that fails later.
     await request(app).put('/v1/datasets/tiny').send({ records: Array.from({ length: 10 }, (_, i) => ({ x: i })) });
     const tiny = await request(app).post('/v1/models/m1/train').send({ dataset: 'tiny' });

@@ -75,7 +75,15 @@ describe('data contract', () => {
     expect(res.body.detail).toContain('CSV line 9');
     expect(res.body.detail).toContain(`"${shown}"`);
     expect(res.body.detail).toContain('199 of the column');
-    expect((await request(app).get('/v1/datasets/typo')).status).toBe(404);
+    // Nothing was created: a dataset that does not exist answers one code on every route, the
+    // one an append that races a delete gets from the store.
+    for (const missing of [
+      request(app).get('/v1/datasets/typo'),
+      request(app).delete('/v1/datasets/typo'),
+      request(app).post('/v1/datasets/typo/records').set('content-type', 'text/csv').send(payments(2, 4, () => 20)),
+    ]) {
+      expect((await missing).body).toMatchObject({ status: 404, code: 'DATASET_NOT_FOUND' });
+    }
   });
 
   it('?categorical= declares columns of numeric-looking codes categorical; the refusal says so, and records score alike with the codes as numbers or text', async () => {

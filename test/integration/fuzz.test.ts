@@ -20,6 +20,7 @@ const DOCUMENTED = new Map<string, number>([
   ['METHOD_NOT_ALLOWED', 405],
   ['NOT_ACCEPTABLE', 406],
   ['MODEL_NOT_FOUND', 404],
+  ['DATASET_NOT_FOUND', 404],
   ['NOT_FOUND', 404],
   ['VERSION_NOT_FOUND', 404],
 ]);
