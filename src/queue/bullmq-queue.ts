@@ -123,7 +123,8 @@ function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
     state,
     payload: job.data,
     progress: typeof progress === 'object' && Array.isArray(progress.epochs) ? progress.epochs : [],
-    attempts: job.attemptsMade,
+    // Runs started: BullMQ counts a run its worker was lost in (a stall) only there, not in attemptsMade.
+    attempts: Math.max(job.attemptsMade, job.attemptsStarted ?? 0),
     createdAt: new Date(job.timestamp).toISOString(),
   };
   if (job.processedOn) info.startedAt = new Date(job.processedOn).toISOString();

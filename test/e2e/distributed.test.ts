@@ -195,7 +195,8 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     await second.stop('SIGKILL');
     await startWorker();
     const job = await finished(apiB.url, started.body.jobId);
-    expect(job).toMatchObject({ state: 'completed', result: { model } });
+    // Three runs: the two lost ones count (BullMQ's attemptsMade alone says 1).
+    expect(job).toMatchObject({ state: 'completed', attempts: 3, result: { model } });
     const versions = (await call(apiB.url, 'GET', `/v1/models/${model}/versions`)).body.versions;
     expect(versions).toHaveLength(1);
     expect(versions[0]).toMatchObject({ version: job.result.version, current: true });
