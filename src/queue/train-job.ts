@@ -82,6 +82,8 @@ export async function storeVersion(
   options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null; unlessDeletedAfter?: Date; whileExists?: string },
 ): Promise<JobResult> {
   const candidate = options.force ? null : await gateFailure(models, model, artifact, options.gate, { ...(options.allowSchemaChange ? { allowSchemaChange: true } : {}), ...(options.current === undefined ? {} : { current: options.current }) });
+  // The version served before this save: the rollback retention keeps, even when older than the newest.
+  const before = options.keepVersions === undefined ? null : options.current === undefined ? await models.currentVersion(model) : (options.current?.version ?? null);
   let version: string;
   try {
     version = await models.save(model, artifact, {
@@ -97,7 +99,7 @@ export async function storeVersion(
     throw e;
   }
   // Retention is housekeeping: a failure here leaves old versions for the next save to remove.
-  if (options.keepVersions !== undefined) await models.prune(model, options.keepVersions).catch(() => undefined);
+  if (options.keepVersions !== undefined) await models.prune(model, options.keepVersions, before === null ? [] : [before]).catch(() => undefined);
   return { model, version, promoted: candidate === null, ...(candidate === null ? {} : { reason: candidate }) };
 }
 
@@ -127,12 +129,16 @@ export function schemaChange(current: readonly Feature[], next: readonly Feature
     const parts = [...(removed.length ? [`removed ${list(removed)}`] : []), ...(added.length ? [`added ${list(added)}`] : [])];
     return parts.length ? `features ${parts.join('; ')}` : `the features are in another order: [${list(now)}], was [${list(was)}]`;
   }
-  // A column empty in every record has no kind of its own yet (see inferSchema): once it fills,
-  // or as versions before that rule read it (numeric), it is the same column.
+  // A column empty in every record has no kind of its own (see inferSchema): the current version
+  // flags every value there as never seen. Once it fills, the new version scores its values and
+  // refuses those of another kind (texts in a numeric column): what clients may send changes, as
+  // with any change of kind, so the gate holds it too.
   const empty = (f: Feature): boolean => f.kind === 'categorical' && f.categories.length === 0;
   for (let i = 0; i < next.length; i++) {
     const [before, after] = [current[i] as Feature, next[i] as Feature];
-    if (empty(before) || empty(after)) continue;
+    if (empty(before) && empty(after)) continue;
+    if (empty(before)) return `feature "${after.name}" was empty in every record (any value flagged as never seen) and is now ${after.kind}`;
+    if (empty(after)) return `feature "${after.name}" was ${before.kind} and is now empty in every record (any value will be flagged as never seen)`;
     if (before.kind !== after.kind) return `feature "${after.name}" was ${before.kind} and is now ${after.kind}`;
     if (before.hasMissing !== after.hasMissing) return `feature "${after.name}" ${after.hasMissing ? 'now has' : 'no longer has'} missing values`;
   }

@@ -117,9 +117,9 @@ export class FsModelStore implements ModelStore {
     });
   }
 
-  prune(name: string, keep: number): Promise<string[]> {
+  prune(name: string, keep: number, spare: readonly string[] = []): Promise<string[]> {
     return this.serial.run(name, async () => {
-      const doomed = versionsToPrune(await this.versions(name), await this.currentVersion(name), keep);
+      const doomed = versionsToPrune(await this.versions(name), await this.currentVersion(name), keep, spare);
       for (const version of doomed) {
         // Renamed out of the version list first; a crash before the removal leaves a temporary
         // folder that the start-up sweep removes.

@@ -57,10 +57,12 @@ export interface ModelStore {
   /** Makes an existing version current (a rollback when it is older). */
   promote(name: string, version: string): Promise<void>;
   /**
-   * Deletes the oldest versions beyond the newest `keep`, never the current one nor the newest
-   * version before it (the one a rollback goes to); returns the versions deleted.
+   * Deletes the oldest versions beyond the newest `keep`, never the current one, the newest
+   * version before it, nor those in `spare` (the version that was current before a save: the one
+   * a rollback goes back to, older than the newest when the model had been rolled back); returns
+   * the versions deleted.
    */
-  prune(name: string, keep: number): Promise<string[]>;
+  prune(name: string, keep: number, spare?: readonly string[]): Promise<string[]>;
   /**
    * Deletes a model and all its versions; false when there was none. Either way it records when
    * (see {@link deletedAt}), so a training job enqueued before cannot bring the model back.
@@ -115,10 +117,14 @@ export function deletedMeanwhile(name: string): AppError {
 /** What {@link ModelStore.writable} finds. */
 export type StoreWritability = 'ok' | 'full' | 'read-only';
 
-/** The versions {@link ModelStore.prune} deletes: oldest first, beyond the newest `keep`, sparing the current one and the newest before it. */
-export function versionsToPrune(versions: readonly string[], current: string | null, keep: number): string[] {
+/**
+ * The versions {@link ModelStore.prune} deletes: oldest first, beyond the newest `keep`, sparing
+ * the current one, the newest before it, and `spare` (the version that was current before the one
+ * just saved: after a rollback, an older one than the newest before it).
+ */
+export function versionsToPrune(versions: readonly string[], current: string | null, keep: number, spare: readonly string[] = []): string[] {
   const sorted = [...versions].sort();
-  const spared = new Set<string>(sorted.slice(Math.max(0, sorted.length - keep)));
+  const spared = new Set<string>([...sorted.slice(Math.max(0, sorted.length - keep)), ...spare]);
   if (current !== null) {
     spared.add(current);
     const before = sorted.filter((v) => v < current).pop();

@@ -169,8 +169,8 @@ export class RedisModelStore implements ModelStore {
     return /^role:slave/m.test(info) ? 'read-only' : 'ok';
   }
 
-  async prune(name: string, keep: number): Promise<string[]> {
-    const doomed = versionsToPrune(await this.versions(name), await this.currentVersion(name), keep);
+  async prune(name: string, keep: number, spare: readonly string[] = []): Promise<string[]> {
+    const doomed = versionsToPrune(await this.versions(name), await this.currentVersion(name), keep, spare);
     if (doomed.length === 0) return [];
     // One script: a promote between the reads above and here keeps its version.
     return (await this.redis.eval(PRUNE_VERSIONS, 2, redisKeys.versions(name), redisKeys.current(name), redisKeys.version(name, ''), ...doomed)) as string[];

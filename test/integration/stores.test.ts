@@ -187,6 +187,21 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     await models.delete(name);
   });
 
+  it('keep the version rolled back to when a training saves a newer one: it is what a rollback goes back to', async () => {
+    const { models } = make();
+    const name = `m-${suffix()}`;
+    const vs: string[] = [];
+    for (let i = 0; i < 3; i++) vs.push(await models.save(name, artifact));
+    // The third was bad: rolled back to the second, then a training saves a fourth.
+    await models.promote(name, vs[1]!);
+    const saved = await storeVersion(models, name, artifact, { keepVersions: 2, force: true });
+    expect(saved).toMatchObject({ promoted: true });
+    // The newest two (the bad third and the fourth), and the second that was served before the fourth.
+    expect(await models.versions(name)).toEqual([vs[1], vs[2], saved.version]);
+    expect(await models.currentVersion(name)).toBe(saved.version);
+    await models.delete(name);
+  });
+
   it('save no new version when a retrain has the current version\'s records and config, and keep MODEL_KEEP_VERSIONS', async () => {
     const { models, datasets } = make();
     const name = `m-${suffix()}`;

@@ -22,13 +22,13 @@ describe('schemaChange', () => {
     expect(schemaChange(current, current.map((f) => ({ ...f })))).toBeNull();
   });
 
-  it('a column empty in every record is the same column once it fills, and as versions that read it as numeric had it: automatic retrains are not held back', () => {
+  it('a column empty in every record that fills, or one that empties, is a change: what the model flags and refuses changes', () => {
     const empty = Array.from({ length: 30 }, (_, i) => ({ x: i % 7, note: null }));
     const filled = Array.from({ length: 30 }, (_, i) => ({ x: i % 7, note: i / 3 }));
-    const asBefore = [numeric('x'), numeric('note', true)];
-    expect(schemaChange(asBefore, inferSchema(empty))).toBeNull();
-    expect(schemaChange(inferSchema(empty), inferSchema(filled))).toBeNull();
-    expect(schemaChange(inferSchema(filled), inferSchema(empty))).toBeNull();
+    expect(schemaChange(inferSchema(empty), inferSchema(empty))).toBeNull();
+    expect(schemaChange(inferSchema(empty), inferSchema(filled))).toBe('feature "note" was empty in every record (any value flagged as never seen) and is now numeric');
+    expect(schemaChange(inferSchema(filled), inferSchema(empty))).toBe('feature "note" was numeric and is now empty in every record (any value will be flagged as never seen)');
+    expect(schemaChange(inferSchema(empty), inferSchema(filled.map((r) => ({ ...r, note: `n${r.x}` }))))).toBe('feature "note" was empty in every record (any value flagged as never seen) and is now categorical');
     // A column of texts is still not one of numbers.
     expect(schemaChange(inferSchema(filled), inferSchema(filled.map((r) => ({ ...r, note: `n${r.x}` }))))).toBe('feature "note" was numeric and is now categorical');
   });
