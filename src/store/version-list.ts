@@ -5,7 +5,7 @@ import type { LoadedModel, ModelStore } from './model-store';
 export interface VersionSummary {
   version: string;
   current: boolean;
-  /** Why the quality gate kept it from being current, or null. */
+  /** Why the quality gate kept it from being current, or null (always on the current version, a candidate promoted by hand included). */
   candidate: string | null;
   createdAt?: string;
   valAuc?: number;
@@ -36,7 +36,8 @@ export async function describeVersions(store: ModelStore, name: string, load: (n
   const ids = await store.versions(name);
   return Promise.all(
     ids.map(async (version) => {
-      const candidate = await store.candidateReason(name, version);
+      // A candidate promoted by hand is accepted: the current version is never shown as held back.
+      const candidate = version === current ? null : await store.candidateReason(name, version);
       try {
         const { manifest } = await load(name, version);
         return { version, current: version === current, candidate, createdAt: manifest.createdAt, valAuc: manifest.training.valAuc, trainRows: manifest.training.trainRows };

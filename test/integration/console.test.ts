@@ -101,6 +101,8 @@ describe('a model whose every version the quality gate kept back', () => {
     // Promoted, it is an ordinary model.
     expect((await request(app).post(`/v1/models/kept/versions/${candidate?.version}/promote`)).status).toBe(200);
     expect((await request(app).get('/v1/models')).body).toEqual({ models: [{ name: 'kept', version: candidate?.version }] });
+    // ...and its version no longer reads as held back.
+    expect((await request(app).get('/v1/models/kept/versions')).body.versions).toEqual([expect.objectContaining({ version: candidate?.version, current: true, candidate: null })]);
   });
 });
 
