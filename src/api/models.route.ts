@@ -68,9 +68,13 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     // Its schedule goes with it: left behind, the next run would train the model back. Training
     // jobs enqueued before the delete save nothing (they fail with MODEL_DELETED), the model's
     // first training too: a model that is only being trained is a model to delete.
+    // A job enqueued before an earlier delete is already doomed (it fails at its start): it does
+    // not make the model one to delete again.
+    const since = (await deps.store.deletedAt(name))?.toISOString() ?? '';
     const deleted = await deps.store.delete(name);
     const unscheduled = await deps.scheduler.delete(name);
-    const pending = async (): Promise<boolean> => (await deps.queue.list({ model: name, state: 'running', limit: 1 })).length + (await deps.queue.list({ model: name, state: 'queued', limit: 1 })).length > 0;
+    const alive = async (state: 'running' | 'queued'): Promise<boolean> => (await deps.queue.list({ model: name, state, limit: 1_000 })).some((j) => j.createdAt > since);
+    const pending = async (): Promise<boolean> => (await alive('running')) || (await alive('queued'));
     if (!deleted && !unscheduled && !(await pending())) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     deps.models.announce(name);
     res.status(204).end();

@@ -45,13 +45,15 @@ export async function runTrainJob(
   const { model } = payload;
   const saved = jobId === undefined ? null : await deps.models.versionOfJob(model, jobId);
   if (saved !== null) return finishSavedVersion(deps.models, model, saved);
+  // Deleted while this job waited or trained (a model's first training too): the delete wins, the
+  // model does not come back. Checked before training too: a job queued behind others when its
+  // model was deleted fails at once instead of training for nothing.
+  const deletedSince = async (): Promise<boolean> => enqueuedAt !== undefined && ((await deps.models.deletedAt(model))?.getTime() ?? -Infinity) > enqueuedAt.getTime();
+  if (await deletedSince()) throw deletedMeanwhile(model);
   const existed = (await deps.models.versions(model)).length > 0;
   const { records, info } = await deps.datasets.records(payload.dataset);
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
-  // Deleted while this job waited or trained (a model's first training too): the delete wins, the
-  // model does not come back.
-  const deletedSince = enqueuedAt !== undefined && ((await deps.models.deletedAt(model))?.getTime() ?? -Infinity) > enqueuedAt.getTime();
-  if (deletedSince || (existed && (await deps.models.versions(model)).length === 0)) throw deletedMeanwhile(model);
+  if ((await deletedSince()) || (existed && (await deps.models.versions(model)).length === 0)) throw deletedMeanwhile(model);
   const current = await currentVersionOf(deps.models, model);
   // The same records and config as the current version's (a schedule firing on unchanged data):
   // nothing new to keep.

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { type Artifact, toArtifact, train } from '../../src/nce';
 import { normalRecords } from '../helpers/data';
-import { type EmbeddedService, startEmbedded } from '../helpers/service';
+import { type EmbeddedService, jobFinished, startEmbedded } from '../helpers/service';
 
 /**
  * Registry operations of one model racing each other through the API, in embedded mode on the real
@@ -24,6 +24,22 @@ afterAll(async () => {
 });
 
 describe('registry races', () => {
+  it('a DELETE of a model whose only job is still queued: the job fails MODEL_DELETED at its turn without training, and a second DELETE is a 404', async () => {
+    const { app } = running.service;
+    expect((await request(app).put('/v1/datasets/queued-d').send({ records: normalRecords(300, 3, 4) })).status).toBe(200);
+    // The first job holds the one training slot while the second waits behind it.
+    const first = await request(app).post('/v1/models/queued-a/train').send({ dataset: 'queued-d', config: { epochs: 30, patience: 30, kernelPartner: false } });
+    const second = await request(app).post('/v1/models/queued-b/train').send({ dataset: 'queued-d', config: { epochs: 30, patience: 30, kernelPartner: false } });
+    expect((await request(app).get(`/v1/jobs/${second.body.jobId}`)).body.state).toBe('queued');
+    expect((await request(app).delete('/v1/models/queued-b')).status).toBe(204);
+    // Nothing of the model is left that a delete could remove: the queued job is doomed already.
+    expect((await request(app).delete('/v1/models/queued-b')).body).toMatchObject({ status: 404, code: 'MODEL_NOT_FOUND' });
+    const failed = await jobFinished<{ state: string; progress: unknown[]; error: { code: string } }>(app, second.body.jobId);
+    expect(failed).toMatchObject({ state: 'failed', error: { code: 'MODEL_DELETED' } });
+    expect(failed.progress).toEqual([]);
+    expect((await jobFinished<{ state: string }>(app, first.body.jobId)).state).toBe('completed');
+  });
+
   it('two concurrent DELETEs of one model: one answers 204 and the other 404, never 500', async () => {
     const { app, store } = running.service;
     for (let round = 0; round < ROUNDS; round++) {
