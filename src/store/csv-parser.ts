@@ -87,13 +87,19 @@ export function fileProblem(e: unknown): string {
   return code === undefined ? String(e) : `${words[code] ?? 'it could not be opened'} (${code})`;
 }
 
-/** csv-parse options shared by the whole-text and the streaming parse. */
-const CSV_OPTIONS = { bom: true, info: true, skip_empty_lines: true, relax_column_count: true } as const;
+/**
+ * csv-parse options shared by the whole-text and the streaming parse. `trim` takes the spaces
+ * around separators out before parsing, so `38.5, "web"` (a file written with ", " between fields)
+ * reads as `38.5,"web"`; a quoted field keeps the spaces inside its quotes.
+ */
+const CSV_OPTIONS = { bom: true, info: true, skip_empty_lines: true, relax_column_count: true, trim: true } as const;
 
 /** A csv-parse failure as a CsvError naming the line. */
 function csvParseError(e: unknown, file: string): CsvError {
   const err = e as { lines?: number; message?: string };
-  return new CsvError(file, err.lines ?? 0, `malformed CSV: ${String(err.message).replace(/^Invalid[^:]*:\s*/, '')}`);
+  // csv-parse counts fields from 0 ("field 1" is the second): named as the column, from 1.
+  const message = String(err.message).replace(/^Invalid[^:]*:\s*/, '').replace(/\bfield (\d+)/g, (_, i: string) => `column ${Number(i) + 1}`);
+  return new CsvError(file, err.lines ?? 0, `malformed CSV: ${message}`);
 }
 
 /**

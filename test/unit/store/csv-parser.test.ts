@@ -50,6 +50,17 @@ describe('parseCsv', () => {
   it('when the file is empty or a quote is unclosed, says so with the line', () => {
     expect(() => parseCsv('', 'e.csv')).toThrow('e.csv:1: empty file');
     expect(() => parseCsv('a,b\n1,"2\n', 'q.csv')).toThrow(/^q\.csv:\d+: malformed CSV/);
+    // A quote inside an unquoted field names its column counted from 1.
+    expect(() => parseCsv('a,b\n1,x"y"\n', 'q.csv')).toThrow(/^q\.csv:2: malformed CSV: a quote is found on column 2 at line 2/);
+  });
+
+  it('reads fields written with spaces after the separator, quoted ones too, keeping spaces inside quotes', () => {
+    const t = parseCsv('"Amount (€)", "näme" ,hour\n38.5, "web" ,14\n1 ,  " x, y ",2\n', 'f.csv');
+    expect(t.columns).toEqual(['Amount (€)', 'näme', 'hour']);
+    expect(t.records).toEqual([
+      { 'Amount (€)': 38.5, näme: 'web', hour: 14 },
+      { 'Amount (€)': 1, näme: 'x, y', hour: 2 },
+    ]);
   });
 
   it('when the header is one column holding semicolons or tabs, says the file has another separator', () => {
