@@ -25,7 +25,8 @@ const HELP: Record<string, { usage: string; about: string }> = {
   train: {
     usage: 'nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude COL,...] [--categorical COL,...]',
     about: `Trains a model on the CSV's records and saves it: as a new version of NAME in the registry under
-MODELS_DIR (promoted when it passes the quality gate, or always with --force), or as a folder DIR.
+MODELS_DIR (promoted when it passes the quality gate, or always with --force; exit code 3 when
+the gate kept it as a candidate, so the version served did not change), or as a folder DIR.
 --config: a JSON file of training options; --exclude: columns left out (default: label,split);
 --categorical: columns of category codes that look like numbers. A column of numbers with a few
 texts ("n/a") is refused, naming its line: a missing value is an empty cell.`,
@@ -52,7 +53,8 @@ const USAGE = `usage:\n${Object.values(HELP)
   .map((h) => `  ${h.usage}`)
   .join('\n')}\n  nce-ood COMMAND --help\n  nce-ood --version`;
 
-const COMMANDS: Record<string, (argv: string[], ctx: CliContext) => Promise<void>> = {
+/** A command resolves to nothing (exit code 0) or to an exit code of its own (3: `train --model` kept a candidate). */
+const COMMANDS: Record<string, (argv: string[], ctx: CliContext) => Promise<void | number>> = {
   train: trainCommand,
   score: scoreCommand,
   eval: evalCommand,
@@ -61,7 +63,7 @@ const COMMANDS: Record<string, (argv: string[], ctx: CliContext) => Promise<void
 
 /**
  * Runs the `nce-ood` command line; resolves to the exit code. Every failure is one line on stderr:
- * 2 for a usage mistake, 1 for bad data or a failed run.
+ * 2 for a usage mistake, 1 for bad data or a failed run; 3 when `train --model` saved a candidate.
  */
 export async function run(argv: string[]): Promise<number> {
   quietOnClosedPipe();
@@ -85,14 +87,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     const settings = loadSettings();
-    await command(rest, {
+    const code = await command(rest, {
       backend: settings.TF_BACKEND,
       modelsDir: settings.MODELS_DIR,
       gate: qualityGateOf(settings),
       keepVersions: settings.MODEL_KEEP_VERSIONS,
       driftMinRecords: settings.DRIFT_MIN_RECORDS,
     });
-    return 0;
+    return code ?? 0;
   } catch (e: unknown) {
     if (e instanceof UsageError) {
       process.stderr.write(`nce-ood ${name}: ${e.message} (see nce-ood --help)\n`);

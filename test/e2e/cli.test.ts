@@ -254,7 +254,8 @@ describe('nce-ood train and score', () => {
     const strict = { ...process.env, MODELS_DIR: join(dir, 'registry'), QUALITY_GATE_MIN_VAL_AUC: '1' };
     const trainGated = (...extra: string[]) => spawnSync(process.execPath, [BIN, 'train', '--data', join(dir, 'eval.csv'), '--model', 'gated', '--config', join(dir, 'fast.json'), ...extra], { encoding: 'utf8', env: strict });
     const refused = trainGated();
-    expect(refused.status).toBe(0);
+    // Saved, but not served: exit code 3, so a pipeline can tell.
+    expect(refused.status).toBe(3);
     expect(refused.stderr).toContain('left out: label, split');
     expect(refused.stderr).toMatch(/as a candidate, not current: validation AUC .* below the gate's minimum 1/);
     const none = cli('score', '--model', 'gated', '--data', join(dir, 'train.csv'));

@@ -18,7 +18,7 @@ import type { CliContext } from '../context';
  * Columns named by `--categorical` are categories even where they hold numbers. A column of numbers
  * with a few texts is refused, naming the line, as the API refuses such a dataset.
  */
-export async function trainCommand(argv: string[], ctx: CliContext): Promise<void> {
+export async function trainCommand(argv: string[], ctx: CliContext): Promise<void | number> {
   const flags = parseFlags(argv, ['data', 'model', 'artifact', 'out', 'config', 'exclude', 'categorical', 'force'], ['data'], ['force']);
   if (flags.out !== undefined && flags.artifact !== undefined) throw new UsageError('--out is the older spelling of --artifact: give one');
   const target = modelOrArtifact({ model: flags.model, artifact: flags.artifact ?? flags.out });
@@ -58,9 +58,17 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   }
   const stored = await written(ctx.modelsDir, () => storeVersion(new FsModelStore(ctx.modelsDir), target.model, artifact, { gate: ctx.gate, force: flags.force !== undefined, keepVersions: ctx.keepVersions }));
   const where = `model ${target.model} version ${stored.version} in ${ctx.modelsDir}`;
-  if (stored.promoted) process.stderr.write(`saved ${where}, now current (${threshold})\n`);
-  else process.stderr.write(`saved ${where} as a candidate, not current: ${stored.reason} (--force promotes it anyway)\n`);
+  if (stored.promoted) {
+    process.stderr.write(`saved ${where}, now current (${threshold})\n`);
+    return;
+  }
+  process.stderr.write(`saved ${where} as a candidate, not current: ${stored.reason} (--force promotes it anyway)\n`);
+  // Not an error, but not what a pipeline that trains and then serves expects: the version served is unchanged.
+  return EXIT_CANDIDATE;
 }
+
+/** The exit code of `train --model` when the quality gate kept the new version as a candidate. */
+export const EXIT_CANDIDATE = 3;
 
 /**
  * The records, once the data contract the API holds datasets to accepts them: a column of numbers
