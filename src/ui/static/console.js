@@ -562,12 +562,30 @@
 
   /** Shows the model page's sections, or (no such model) hides them and says so, linking to the list. */
   function showSections(shown) {
+    var active = document.activeElement;
+    var lost = false;
     document.querySelectorAll('main > section.card:not(#auth)').forEach(function (section) {
+      if (!shown && section.contains(active)) lost = true;
       section.hidden = !shown;
     });
+    // A control that was focused in a section now hidden (the model was deleted): focus goes to
+    // the line that says so, not back to the top of the document.
+    if (lost) {
+      var summary = byId('summary');
+      summary.setAttribute('tabindex', '-1');
+      summary.focus();
+    }
   }
 
+  /**
+   * Whether the last refresh found no current version. The next refreshes look the model up in the
+   * model list (always 200) before asking for its page: asked for every few seconds, a model
+   * that does not exist would answer 404s the browser logs as errors each time.
+   */
+  var withoutCurrent = false;
+
   function refreshModel(name, versionsToo) {
+    if (withoutCurrent) return drawWithoutCurrent(name);
     return api('/v1/models/' + encodeURIComponent(name) + '/console').then(function (c) {
       showSections(true);
       drawModel(c);
@@ -581,34 +599,52 @@
       });
     }, function (e) {
       if (!e || e.status !== 404) throw e;
+      withoutCurrent = true;
       return drawWithoutCurrent(name);
     });
   }
 
   /**
-   * A model without a current version: its versions when it has some (candidates the quality
-   * gate refused, to promote from here), else that there is no such model yet.
+   * A model without a current version, as the model list has it: its versions when it has some
+   * (candidates the quality gate refused, to promote from here), else that there is no such model
+   * yet. Once the list shows a current version, the page draws the model again.
    */
   function drawWithoutCurrent(name) {
-    return Promise.all([api('/v1/console'), api('/v1/models/' + encodeURIComponent(name) + '/versions')]).then(
-      function (answers) {
-        showSections(false);
-        byId('versions').hidden = false;
-        versionsOf = null;
-        var summary = clear(byId('summary'));
-        summary.appendChild(document.createTextNode('Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. Promote one to serve it.'));
-        drawVersions(name, answers[1].versions, answers[0].access);
-        setUpdated();
-      },
-      function (e) {
-        if (!e || e.status !== 404) throw e;
-        showSections(false);
-        var summary = clear(byId('summary'));
-        summary.appendChild(document.createTextNode('There is no model named "' + name + '" (yet): '));
-        summary.appendChild(h('a', { href: '/ui/' }, 'see the models there are'));
-        summary.appendChild(document.createTextNode('. This page shows it once it is trained.'));
-      },
-    );
+    return api('/v1/console').then(function (index) {
+      var listed = index.models.filter(function (m) {
+        return m.name === name;
+      })[0];
+      if (listed && listed.version !== null) {
+        withoutCurrent = false;
+        return refreshModel(name, true);
+      }
+      if (!listed) return drawMissing(name);
+      return api('/v1/models/' + encodeURIComponent(name) + '/versions').then(
+        function (v) {
+          showSections(false);
+          byId('versions').hidden = false;
+          versionsOf = null;
+          var summary = clear(byId('summary'));
+          summary.appendChild(document.createTextNode('Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. Promote one to serve it.'));
+          drawVersions(name, v.versions, index.access);
+          setUpdated();
+        },
+        function (e) {
+          // Deleted between the two answers.
+          if (!e || e.status !== 404) throw e;
+          drawMissing(name);
+        },
+      );
+    });
+  }
+
+  function drawMissing(name) {
+    showSections(false);
+    var summary = clear(byId('summary'));
+    summary.appendChild(document.createTextNode('There is no model named "' + name + '" (yet): '));
+    summary.appendChild(h('a', { href: '/ui/' }, 'see the models there are'));
+    summary.appendChild(document.createTextNode('. This page shows it once it is trained.'));
+    setUpdated();
   }
 
   function refreshIndex() {
