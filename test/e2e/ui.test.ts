@@ -12,6 +12,8 @@ import { eventually, ROOT, type Running, startApi } from '../helpers/processes';
 const ADMIN = 'admin-key-ui-test-0001';
 const SCORER = 'score-key-ui-test-0002';
 const INJECTED = '<img src=x onerror=alert(1)>';
+/** A feature name of 200 characters without a space. */
+const LONG_NAME = 'x'.repeat(200);
 const INJECTED_VALUE = '<svg onload=alert(2)>';
 const AXE = readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -70,7 +72,7 @@ beforeAll(async () => {
   // Two versions, so the page has one to promote: the second (seed 2) is current.
   versions = [await train('payments', 'payments', { seed: 1 }), await train('payments', 'payments', { seed: 2 })];
   // A model whose feature name and category are markup: the pages must show them as text.
-  const xss = Array.from({ length: 120 }, (_, i) => ({ [INJECTED]: (i % 17) - 8 + (i % 5) / 10, kind: i % 3 === 0 ? INJECTED_VALUE : 'plain' }));
+  const xss = Array.from({ length: 120 }, (_, i) => ({ [INJECTED]: (i % 17) - 8 + (i % 5) / 10, kind: i % 3 === 0 ? INJECTED_VALUE : 'plain', [LONG_NAME]: i % 4 }));
   expect((await call('PUT', '/v1/datasets/xss', { records: xss })).status).toBe(200);
   await train('xss', 'xss', { epochs: 5 });
   // Normal traffic, then payments with shifted amounts in three batches (the flagged sample takes a few per batch, spaced).
@@ -79,7 +81,7 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 300));
     expect((await score('payments', shifted(payments.slice(300 + 50 * k, 350 + 50 * k)))).filter((r) => r.ood).length).toBeGreaterThan(40);
   }
-  await score('xss', [{ [INJECTED]: 900, kind: INJECTED_VALUE }]);
+  await score('xss', [{ [INJECTED]: 900, kind: INJECTED_VALUE, [LONG_NAME]: 1 }]);
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   outside = await onlyOrigin(context, api.url);
@@ -232,6 +234,11 @@ describe('the web console in a browser', () => {
     expect(await page.locator('#flagged-list .contribution .feature').getByText(INJECTED, { exact: true }).count()).toBeGreaterThan(0);
     expect(await page.locator('#flagged-list table.values').getByText(INJECTED_VALUE, { exact: true }).count()).toBeGreaterThan(0);
     expect(await page.locator('#main img, #main svg').count()).toBe(0);
+    // A long name is shortened on the drift chart's axis, not drawn across the chart.
+    const labels = (await page.evaluate(`window.Chart.getChart(document.getElementById('feature-chart')).data.labels`)) as string[];
+    expect(labels).toContain(`${'x'.repeat(31)}\u2026`);
+    expect(Math.max(...labels.map((l) => Array.from(l).length))).toBeLessThanOrEqual(32);
+    expect(await page.locator('#feature-table').getByText(LONG_NAME, { exact: true }).count()).toBe(1);
     await page.goto(`${api.url}/ui/`);
     await page.locator('#datasets-table tbody tr', { hasText: 'xss' }).waitFor();
     expect(await page.locator('#datasets-table').getByText(`${INJECTED}, kind`).count()).toBe(1);

@@ -108,6 +108,15 @@
     setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
   }
 
+  /** Most characters of a name on a chart axis. */
+  var LABEL_CHARS = 32;
+
+  /** A name as a chart axis shows it: whole, or its first LABEL_CHARS characters and an ellipsis. */
+  function shortLabel(name) {
+    var chars = Array.from(String(name));
+    return chars.length > LABEL_CHARS ? chars.slice(0, LABEL_CHARS - 1).join('') + '\u2026' : String(name);
+  }
+
   /** A term and its value in a definition list. */
   function facts(dl, pairs) {
     clear(dl);
@@ -350,7 +359,8 @@
       {
         type: 'bar',
         data: {
-          labels: ranked.map(function (f) { return f.feature; }),
+          // Long names shortened on the axis (the tooltip, the table and the detail show them whole).
+          labels: ranked.map(function (f) { return shortLabel(f.feature); }),
           datasets: [
             {
               label: 'PSI against the training data',
@@ -361,7 +371,11 @@
         },
         options: {
           indexAxis: 'y',
-          plugins: { threshold: {}, legend: { display: false } },
+          plugins: {
+            threshold: {},
+            legend: { display: false },
+            tooltip: { callbacks: { title: function (items) { return items.length > 0 ? ranked[items[0].dataIndex].feature : ''; } } },
+          },
           scales: { x: { min: 0, title: { display: true, text: 'PSI (above 0.25: a large shift)' } } },
           onClick: function (_event, elements) {
             if (elements.length > 0) selectFeature(ranked[elements[0].index].feature);
@@ -435,7 +449,7 @@
       r.contributions.forEach(function (x) {
         var fill = h('span', { className: 'fill' + (x.value < 0 ? ' negative' : '') });
         fill.style.width = (max > 0 ? (100 * Math.abs(x.value)) / max : 0) + '%';
-        bars.appendChild(h('li', { className: 'contribution' }, h('span', { className: 'feature', text: x.feature }), h('span', { className: 'bar', 'aria-hidden': 'true' }, fill), h('span', { className: 'value', text: num(x.value, 2) })));
+        bars.appendChild(h('li', { className: 'contribution' }, h('span', { className: 'feature', title: x.feature, text: x.feature }), h('span', { className: 'bar', 'aria-hidden': 'true' }, fill), h('span', { className: 'value', text: num(x.value, 2) })));
       });
       var head = h('p', { className: 'flagged-head' }, (r.row !== undefined ? 'row ' + r.row : when(r.at)) + ': score ' + num(r.score, 2) + ', percentile ' + pct(r.percentile));
       var item = h('li', { className: 'flagged-record' }, head, bars);
@@ -460,7 +474,7 @@
     function rows(table, list) {
       list.forEach(function (k) {
         var v = r.values[k];
-        table.appendChild(h('tr', null, h('th', { scope: 'row', text: k }), h('td', { text: v === null ? 'missing' : String(v) })));
+        table.appendChild(h('tr', null, h('th', { scope: 'row', title: k, text: k }), h('td', { text: v === null ? 'missing' : String(v) })));
       });
       return table;
     }
