@@ -82,7 +82,9 @@ export class RedisDatasetStore implements DatasetStore {
       expect ? shapeText(expect.columns, expect.schema) : '',
       expect?.generation ?? '',
       key ?? '',
-      ...records.map((r) => JSON.stringify(r)),
+      // One argument, a record a line (JSON text never holds a raw newline): as many arguments
+      // as records would overflow the call stack from about 130,000 records.
+      records.map((r) => JSON.stringify(r)).join('\n'),
     )) as [string, number, string | null, string | null, string, number] | 'changed' | null;
     if (!result) throw datasetNotFound(name);
     if (result === 'changed') throw datasetChanged(name);
@@ -99,7 +101,7 @@ export class RedisDatasetStore implements DatasetStore {
 /**
  * KEYS: meta hash, rows list, append keys (sorted set). ARGV: updatedAt, maxRows (0 = all), the
  * expected shape (see `shapeText`; empty: any), the expected generation (empty with the shape:
- * none; see `sameDataset`), the append's key (empty: none), then the records as JSON. Returns
+ * none; see `sameDataset`), the append's key (empty: none), then the records as JSON, one a line. Returns
  * [columns JSON, rows, schema JSON or nil, generation or nil, updatedAt, 1 when the key had
  * already been appended (then nothing is) else 0]; nil when the dataset does not exist; 'changed'
  * when it is not the one expected. The shape is compared as `shapeText` writes it: [columns,
@@ -117,9 +119,17 @@ local member = (generation or '') .. ':' .. ARGV[5]
 if ARGV[5] ~= '' and redis.call('ZSCORE', KEYS[3], member) then
   return {columns, redis.call('LLEN', KEYS[2]), schema, generation, redis.call('HGET', KEYS[1], 'updatedAt') or '', 1}
 end
-for i = 6, #ARGV, ${CHUNK} do
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + ${CHUNK} - 1, #ARGV)))
+local rows, batch, start = ARGV[6], {}, 1
+while start <= #rows do
+  local stop = string.find(rows, '\\n', start, true) or (#rows + 1)
+  batch[#batch + 1] = string.sub(rows, start, stop - 1)
+  if #batch == ${CHUNK} then
+    redis.call('RPUSH', KEYS[2], unpack(batch))
+    batch = {}
+  end
+  start = stop + 1
 end
+if #batch > 0 then redis.call('RPUSH', KEYS[2], unpack(batch)) end
 local maxRows = tonumber(ARGV[2])
 if maxRows > 0 then redis.call('LTRIM', KEYS[2], -maxRows, -1) end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])

@@ -241,6 +241,20 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     expect(await datasets.info(name)).toBeNull();
   });
 
+  it('append 200,000 records in one call, in order, texts with newlines and quotes kept as they were', async () => {
+    const { datasets } = make();
+    const name = `d-${suffix()}`;
+    await datasets.put(name, ['a', 'b'], [{ a: 0, b: 'first' }]);
+    const many = Array.from({ length: 200_000 }, (_, i) => ({ a: i + 1, b: i % 1000 === 0 ? `line\n"${i}"\u2028` : null }));
+    expect(await datasets.append(name, many)).toMatchObject({ rows: 200_001 });
+    const stored = (await datasets.records(name)).records;
+    expect(stored).toHaveLength(200_001);
+    expect(stored[1]).toEqual(many[0]);
+    expect(stored[200_000]).toEqual(many[199_999]);
+    expect(stored.filter((r) => typeof r.b === 'string' && r.b.startsWith('line\n'))).toEqual(many.filter((r) => r.b !== null));
+    await datasets.delete(name);
+  });
+
   it('keep every row of concurrent appends, and never append to a dataset deleted meanwhile', async () => {
     const { datasets } = make();
     const name = `d-${suffix()}`;
