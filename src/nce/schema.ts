@@ -140,6 +140,12 @@ function inferFeature(records: readonly DataRecord[], name: string): Feature {
     return { name, kind: 'categorical', categories, hasMissing, hasOther: counts.size > MAX_CATEGORIES };
   }
   const { center, scale } = robustScale(Float64Array.from(numbers));
+  if (!Number.isFinite(center) || !Number.isFinite(scale)) {
+    // Finite values whose differences are not (±1.7e308 apart): no scale can be taken of them.
+    let at = 0;
+    for (let i = 1; i < records.length; i++) if (Math.abs(Number(records[i][name]) || 0) > Math.abs(Number(records[at][name]) || 0)) at = i;
+    throw new NceError('INVALID_RECORD', `field "${name}" cannot be scaled: its values lie further apart than the largest number (record ${at} holds ${String(records[at][name])}); rescale the column (for instance divide it by a power of ten) or leave it out with exclude`, { record: at, field: name });
+  }
   return { name, kind: 'numeric', center, scale, hasMissing };
 }
 

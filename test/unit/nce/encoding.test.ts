@@ -21,6 +21,13 @@ describe('inferSchema', () => {
   it('when a training value is not finite, names the record and field', () => {
     expect(() => inferSchema([{ a: 1 }, { a: NaN }])).toThrow(expect.objectContaining({ code: 'INVALID_RECORD', record: 1, field: 'a' }));
   });
+
+  it('when finite training values lie further apart than the largest number, says the column cannot be scaled and names a record holding one', () => {
+    const records = Array.from({ length: 30 }, (_, i) => ({ a: i % 2 ? 1.7e308 : -1.7e308, b: i }));
+    expect(() => inferSchema(records)).toThrow(expect.objectContaining({ code: 'INVALID_RECORD', record: 0, field: 'a', message: expect.stringContaining('field "a" cannot be scaled') }));
+    // Large values close together scale as any others.
+    expect(inferSchema(records.map((r, i) => ({ ...r, a: 1.7e308 - i * 1e292 })))[0]).toMatchObject({ kind: 'numeric' });
+  });
 });
 
 describe('robustScale', () => {
