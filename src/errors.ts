@@ -39,6 +39,7 @@ type ServiceCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'MODEL_UNAVAILABLE'
+  | 'SHUTTING_DOWN'
   | 'STORE_UNAVAILABLE'
   | 'RATE_LIMITED'
   | 'STORAGE_FULL'
@@ -73,6 +74,7 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   ARTIFACT_INVALID: { status: 503, retry: true, title: 'A model artifact is missing or incomplete', help: 'A version\'s files are missing, truncated or of an unsupported format, so it cannot be loaded. Promote another version or retrain.' },
   ARTIFACT_TAMPERED: { status: 503, retry: true, title: 'A model artifact does not match its checksums', help: 'A version\'s files were modified or damaged after they were saved, so it is refused. Promote another version or retrain.' },
   BACKEND_UNAVAILABLE: { status: 503, retry: true, title: 'The tensor backend cannot start', help: 'The tfjs backend named by TF_BACKEND (or none of tensorflow, wasm and cpu) could be initialised.' },
+  SHUTTING_DOWN: { status: 503, retry: true, title: 'The replica is shutting down', help: 'The process stopped taking work while the request waited (SIGTERM, a rolling update): nothing was scored. Send it again; another replica, or this one once restarted, answers it.' },
   STORE_UNAVAILABLE: { status: 503, retry: true, title: 'The store is unavailable', help: 'The model registry or dataset store cannot be read or written (Redis is down or a read-only replica, or the volume is read-only or gone). Loaded models keep scoring; retry the write once the store is back.' },
   RATE_LIMITED: { status: 429, retry: true, title: 'Too many requests', help: 'This key sent more than RATE_LIMIT_PER_MINUTE requests in the last minute. Retry after the time the Retry-After header gives.' },
   STORAGE_FULL: { status: 507, retry: true, title: 'The store is out of space', help: 'The disk (or Redis memory) is full: nothing was changed. Free space, or lower MODEL_KEEP_VERSIONS, and retry.' },

@@ -1,5 +1,5 @@
 import { type BinnedRecords, driftReferenceOf, type Metrics } from '../metrics';
-import { type ModelCache, sampleFlagged, type Scored, type Scorer, type ServedModel } from '../serving';
+import { type ModelCache, sampleFlagged, type Scored, ScoringCancelled, type Scorer, type ServedModel } from '../serving';
 import { body, TABLE_TYPES } from './request-body';
 import { atCsvLines, readDatasetBody } from './dataset-parser';
 import { sendJsonBody } from './json-response';
@@ -43,9 +43,18 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     if (request.explain && records.length > deps.maxExplain) {
       throw new AppError('BATCH_TOO_LARGE', `${records.length} records to explain in one request; the limit is ${deps.maxExplain} (MAX_EXPLAIN_RECORDS): each explanation scores its record permutations x features times. Explain the records of interest, such as the flagged ones`, '/explain');
     }
+    // An explanation can take seconds: when its client leaves, the scoring thread drops it.
+    let left: AbortController | undefined;
+    if (request.explain) {
+      const controller = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) controller.abort();
+      });
+      left = controller;
+    }
     let scored: Scored | Promise<Scored>;
     try {
-      scored = deps.scorer.score(model, records, { ...(request.explain ? { explain: true } : {}), ...(csv ? { format: 'csv' } : {}) });
+      scored = deps.scorer.score(model, records, { ...(request.explain ? { explain: true } : {}), ...(csv ? { format: 'csv' } : {}), ...(left ? { signal: left.signal } : {}) });
     } catch (e: unknown) {
       throw request.layout === 'columns' ? inColumns(e) : e;
     }
@@ -57,9 +66,14 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
       observe(deps.metrics, model, binned, s);
       if (csv) res.type('text/csv').set('x-model-version', model.version).send(s.body);
       else sendJsonBody(res, s.body);
-      if (sample) sampleFlagged(deps.metrics.traffic, model, sample, s, deps.logger, s.explanations);
+      if (sample) sampleFlagged(deps.metrics.traffic, model, sample, s, deps.logger, (picked) => deps.scorer.explanations(model, picked), s.explanations);
     };
-    return scored instanceof Promise ? scored.then(answer) : answer(scored);
+    if (!(scored instanceof Promise)) return answer(scored);
+    return scored.then(answer, (e: unknown) => {
+      // Nobody is left to answer.
+      if (e instanceof ScoringCancelled) return;
+      throw e;
+    });
   };
   /** Scores a parsed request with the named model, loaded or refreshed as needed. */
   const scoreNamed = (req: Request, res: Response, name: string, request: ParsedScoreRequest): void | Promise<void> => {

@@ -132,8 +132,12 @@ export class Detector {
     }
   }
 
-  /** log q(x) and, for productOfExperts, the log harmonic mean of the continuous components. */
-  private logNoiseParts(e: Encoded): { density: Float64Array; harmonic: Float64Array | null } {
+  /**
+   * log q(x) and, for productOfExperts, the log harmonic mean of the continuous components. With
+   * `path` (see {@link Detector.evaluate}), a noise that has a path form takes it.
+   */
+  private logNoiseParts(e: Encoded, path?: Int32Array): { density: Float64Array; harmonic: Float64Array | null } {
+    const continuous = (noise: ContinuousNoise): Float64Array => (path && noise.logDensityPath ? noise.logDensityPath(e.numeric, e.n, path) : noise.logDensity(e.numeric, e.n));
     let density: Float64Array;
     let harmonic: Float64Array | null = null;
     if (this.state.scoreKind === 'productOfExperts') {
@@ -144,12 +148,12 @@ export class Detector {
         density.set(harmonic);
       }
     } else {
-      density = this.noise.logDensity(e.numeric, e.n);
+      density = continuous(this.noise);
       if (this.partners.length > 0) {
         // The ensemble over noises: the mean of every model's continuous log q (the discrete
         // fields' noise is one for all, added once below).
         // Kernel densities on the same centres share the distances from each row to them.
-        const partnerDensities = this.sharedKernels ? kernelLogDensities(this.sharedKernels, e.numeric, e.n) : this.partners.map((p) => p.noise.logDensity(e.numeric, e.n));
+        const partnerDensities = this.sharedKernels ? kernelLogDensities(this.sharedKernels, e.numeric, e.n) : this.partners.map((p) => continuous(p.noise));
         for (const pq of partnerDensities) for (let i = 0; i < e.n; i++) density[i] += pq[i];
         const k = 1 + this.partners.length;
         for (let i = 0; i < e.n; i++) density[i] /= k;
@@ -175,14 +179,19 @@ export class Detector {
     return mean;
   }
 
-  /** The NCE quantities of encoded rows. */
-  evaluate(e: Encoded): RawScores {
+  /**
+   * The NCE quantities of encoded rows. With `path`, rows that each differ from the row before in
+   * one numeric column at most (`path[i]`: that column, -1 for none, -2 for a row to take in full),
+   * as an explanation walks them: a Gaussian q then costs O(d) a row instead of O(d^2), the same
+   * quantities up to float rounding.
+   */
+  evaluate(e: Encoded, path?: Int32Array): RawScores {
     const n = e.n;
     const logRatio = float64(n);
     const score = float64(n);
     if (n === 0) return { logRatio, logDensity: new Float64Array(0), score };
     const logits = this.logits(networkInput(this.layout, e), n);
-    const { density: logDensity, harmonic } = this.logNoiseParts(e);
+    const { density: logDensity, harmonic } = this.logNoiseParts(e, path);
     const cap = this.state.ratioCap ?? Infinity;
     const novelty = this.state.noveltyLogProb ?? 0;
     const threshold = this.state.calibration.threshold;

@@ -43,6 +43,14 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
     orders.push(o, Int32Array.from(o).reverse());
   }
   const rowsPerRecord = 1 + orders.length * d;
+  // Each row moves one feature from the row before (its numeric column, or none for a category),
+  // except the baseline and each order's first row, taken in full: a Gaussian q then costs O(d) a
+  // row, and a record O(d^2) instead of O(d^3) (a 768-feature embedding model: ms, not seconds).
+  const path = new Int32Array(rowsPerRecord).fill(-2);
+  let at = 1;
+  for (const order of orders) {
+    for (let k = 0; k < d; k++, at++) if (k > 0) path[at] = owns[order[k]].numeric;
+  }
   return records.map((_, r) => {
     const batch: Encoded = {
       n: rowsPerRecord,
@@ -67,7 +75,7 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
         row++;
       }
     }
-    const s = detector.evaluate(batch).score;
+    const s = detector.evaluate(batch, path).score;
     const totals = new Float64Array(d);
     row = 1;
     for (const order of orders) {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type DataRecord, explain, type Explanation, isFlagged, messageOf } from '../nce';
+import { type DataRecord, type Explanation, isFlagged, messageOf } from '../nce';
 import { flaggedRecord, type FlaggedRecord, type RecentTraffic } from '../metrics';
 import { holdModel, type ServedModel } from './model-cache';
 import type { ScoreColumns } from './scoring-protocol';
@@ -11,10 +11,19 @@ export const SAMPLE_PER_BATCH = 4;
  * Adds the last flagged records of a scored batch to the console's sample ({@link RecentTraffic}),
  * explained. The caller keeps a batch's records only when the sample wants them
  * ({@link RecentTraffic.wantsSample}), so most batches cost nothing here. Explanations a request
- * asked for are reused; others are computed after the answer is sent, holding the model so that
- * a swap meanwhile cannot dispose it. Failures only cost the sample.
+ * asked for are reused; others are computed after the answer is sent by `explainer` (on a scoring
+ * thread where there is one), holding the model so that a swap meanwhile cannot dispose it.
+ * Failures only cost the sample.
  */
-export function sampleFlagged(traffic: RecentTraffic, model: ServedModel, records: readonly DataRecord[], scored: ScoreColumns, logger: Logger, explained?: readonly Explanation[]): void {
+export function sampleFlagged(
+  traffic: RecentTraffic,
+  model: ServedModel,
+  records: readonly DataRecord[],
+  scored: ScoreColumns,
+  logger: Logger,
+  explainer: (records: readonly DataRecord[]) => Explanation[] | Promise<Explanation[]>,
+  explained?: readonly Explanation[],
+): void {
   if (scored.flagged === 0) return;
   const calibration = model.manifest.calibration;
   const picked: number[] = [];
@@ -32,14 +41,13 @@ export function sampleFlagged(traffic: RecentTraffic, model: ServedModel, record
   }
   const release = holdModel(model);
   setImmediate(() => {
-    try {
-      const started = performance.now();
-      const explanations = explain(model.detector, picked.map((i) => records[i]));
-      traffic.sampled(model.name, model.version, entries(explanations), performance.now() - started);
-    } catch (e: unknown) {
-      logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'flagged records could not be explained for the console');
-    } finally {
-      release();
-    }
+    const started = performance.now();
+    Promise.resolve()
+      .then(() => explainer(picked.map((i) => records[i])))
+      .then(
+        (explanations) => traffic.sampled(model.name, model.version, entries(explanations), performance.now() - started),
+        (e: unknown) => logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'flagged records could not be explained for the console'),
+      )
+      .finally(release);
   });
 }

@@ -3,4 +3,4 @@ export { answerNumber, csvAnswer, CSV_HEADER, csvRows } from './answer-writer';
 export { sampleFlagged } from './flagged-sample';
 export { holdModel, ModelCache, type ServedModel } from './model-cache';
 export { type Scored, type ScoreOptions, Scorer } from './scorer';
-export { ScoringThreads } from './scoring-threads';
+export { ScoringCancelled, ScoringClosed, ScoringThreads } from './scoring-threads';

@@ -12,6 +12,11 @@ export interface ScoringTask {
   explain?: DataRecord[];
 }
 
+/** Tells a scoring thread to drop a task: explained records stop at the next record (their client left). */
+export interface CancelTask {
+  cancel: number;
+}
+
 /** What a scoring thread answers. */
 export type ScoringReply =
   /** `body`: the whole JSON answer, as answer-writer.ts writes it. */

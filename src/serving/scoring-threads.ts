@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { type DataRecord, type Encoded, type Explanation, owned } from '../nce';
 import type { ServedModel } from './model-cache';
-import { type ScoreColumns, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
+import { type CancelTask, type ScoreColumns, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
 /** A batch scored on a thread: its answer, and what metrics and drift need. */
 export interface ThreadScores extends ScoreColumns {
@@ -25,6 +25,20 @@ interface Pending {
 }
 
 let nextId = 0;
+
+/** A task whose client gave up (its signal aborted): the thread drops it; nothing is to be answered. */
+export class ScoringCancelled extends Error {
+  constructor() {
+    super('the client left before its batch was scored');
+  }
+}
+
+/** A task sent after {@link ScoringThreads.close}, or pending then: the process is stopping. */
+export class ScoringClosed extends Error {
+  constructor() {
+    super('scoring threads closed');
+  }
+}
 
 /** One scoring thread and the tasks it has not answered yet. */
 class ScoringThread {
@@ -54,8 +68,9 @@ class ScoringThread {
     this.pending.clear();
   }
 
-  score(model: ServedModel, encoded: Encoded, explain?: readonly DataRecord[]): Promise<ThreadScores> {
+  score(model: ServedModel, encoded: Encoded, explain?: readonly DataRecord[], signal?: AbortSignal): Promise<ThreadScores> {
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(new ScoringCancelled());
       // Arrays that own their buffers: posting a view of a shared slab would copy the whole slab.
       const task: ScoringTask = {
         id: nextId++,
@@ -67,11 +82,21 @@ class ScoringThread {
       if (!this.sent.has(keyOf(task))) this.withState(task, model);
       this.pending.set(task.id, { task, model, resolve, reject });
       this.worker.postMessage(task);
+      // The client left: the thread drops the task (an explained one at its next record).
+      signal?.addEventListener(
+        'abort',
+        () => {
+          if (!this.pending.delete(task.id)) return;
+          if (!this.ended) this.worker.postMessage({ cancel: task.id } satisfies CancelTask);
+          reject(new ScoringCancelled());
+        },
+        { once: true },
+      );
     });
   }
 
   terminate(): Promise<number> {
-    this.fail(new Error('scoring threads closed'));
+    this.fail(new ScoringClosed());
     return this.worker.terminate();
   }
 
@@ -107,8 +132,9 @@ function keyOf(task: ScoringTask): string {
  * Worker threads that score batches off the event loop: the network, the noise density and the
  * whole JSON answer of a batch run there, so one process scores on more than one core and a large
  * batch never holds up the requests behind it. Explained batches have a thread of their own: an
- * explanation scores its record permutations x features times (a 100-record batch of a 600-feature
- * model takes over a minute), and plain batches must not wait behind it. Each thread loads a model
+ * explanation scores its record permutations x features times (a 100-record batch of a
+ * 1,555-feature model takes 40 s), and plain batches must not wait behind it; that thread explains
+ * a record at a time, so a batch whose client left ({@link ScoringCancelled}) ends at its next record. Each thread loads a model
  * version the first time it gets rows of it (the state travels with that task) and keeps a few. A
  * thread that dies fails its tasks (the caller scores them in-process) and is replaced on next use.
  */
@@ -116,6 +142,7 @@ export class ScoringThreads {
   private threads: ScoringThread[] = [];
   /** The thread that explains; started on the first explained batch. */
   private explainer: ScoringThread | null = null;
+  private closed = false;
 
   /** Starts the threads now: the first batch should not wait for a thread to start its backend. */
   constructor(
@@ -126,11 +153,16 @@ export class ScoringThreads {
     this.fill();
   }
 
-  /** Scores encoded rows of `model` on the least busy thread, or explains them on the explaining thread. */
-  score(model: ServedModel, encoded: Encoded, explain?: readonly DataRecord[]): Promise<ThreadScores> {
+  /**
+   * Scores encoded rows of `model` on the least busy thread, or explains them on the explaining
+   * thread. `signal` aborted (the client left) drops the task: it rejects with
+   * {@link ScoringCancelled}. After {@link close}, every task rejects with {@link ScoringClosed}.
+   */
+  score(model: ServedModel, encoded: Encoded, explain?: readonly DataRecord[], signal?: AbortSignal): Promise<ThreadScores> {
+    if (this.closed) return Promise.reject(new ScoringClosed());
     if (explain) {
       this.explainer ??= this.start();
-      return this.explainer.score(model, encoded, explain);
+      return this.explainer.score(model, encoded, explain, signal);
     }
     this.fill();
     let best = this.threads[0];
@@ -152,6 +184,7 @@ export class ScoringThreads {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const threads = this.explainer ? [...this.threads, this.explainer] : this.threads;
     this.threads = [];
     this.explainer = null;

@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendName, Detector, explain, initBackend, messageOf, owned } from '../nce';
 import { explainedAnswer, writeAnswer } from './answer-writer';
-import { type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
+import { type CancelTask, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
+if (!parentPort) throw new Error('scoring.worker must run in a worker thread');
 const port = parentPort;
-if (!port) throw new Error('scoring.worker must run in a worker thread');
 const ready = initBackend((workerData as { backend?: BackendName }).backend);
 /** Loaded detectors by model name (one version each), least recently used first. */
 const detectors = new Map<string, { version: string; detector: Detector }>();
@@ -28,7 +28,13 @@ function detectorFor(task: ScoringTask): Detector | null {
   return held.detector;
 }
 
-function score(task: ScoringTask): ScoringReply {
+/** Thrown inside a task its client gave up on (see {@link CancelTask}). */
+class Cancelled extends Error {}
+
+/** Ids of tasks cancelled while queued or running. */
+const cancelled = new Set<number>();
+
+async function score(task: ScoringTask): Promise<ScoringReply> {
   const detector = detectorFor(task);
   if (!detector) return { id: task.id, type: 'missing' };
   const rows = detector.scoreRows(task.encoded);
@@ -36,8 +42,15 @@ function score(task: ScoringTask): ScoringReply {
   const columns = { score: owned(rows.score), percentile: owned(rows.percentile), flagged: rows.flagged };
   if (!task.explain) return { id: task.id, type: 'scored', body: writeAnswer(head, rows), ...columns };
   // Explanations score every record many times over (permutations x features): the costliest
-  // answer there is, and the reason it runs here rather than on the event loop.
-  const explanations = explain(detector, task.explain);
+  // answer there is, and the reason it runs here rather than on the event loop. A record at a
+  // time, with a turn of this thread's event loop between records: a cancel (its client left)
+  // arrives between them and ends the task there, instead of minutes later.
+  const explanations = [];
+  for (const record of task.explain) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (cancelled.has(task.id)) throw new Cancelled();
+    explanations.push(...explain(detector, [record]));
+  }
   const text = explainedAnswer(head, rows, explanations);
   // Bytes of its own: a small Buffer lives in Node's shared pool, which cannot be transferred.
   const body = typeof text === 'string' ? new TextEncoder().encode(text) : new Uint8Array(text);
@@ -53,23 +66,45 @@ function failure(id: number, e: unknown): ScoringReply {
   return { id, type: 'error', message: messageOf(e) };
 }
 
-port.on('message', (task: ScoringTask) => {
-  // Tasks wait for the backend in the order they came.
-  ready.then(
-    () => {
-      let reply: ScoringReply;
-      try {
-        reply = score(task);
-      } catch (e: unknown) {
-        reply = failure(task.id, e);
-      }
-      try {
-        port.postMessage(reply, movable(reply));
-      } catch (e: unknown) {
-        // A reply that cannot be posted fails its task (the API scores it in place), not the thread.
-        port.postMessage(failure(task.id, e));
-      }
-    },
-    (e: unknown) => port.postMessage(failure(task.id, e)),
-  );
+/** Tasks in the order they came; one runs at a time (an explained one yields between records). */
+const queue: ScoringTask[] = [];
+let running = false;
+
+async function drain(): Promise<void> {
+  if (running) return;
+  running = true;
+  try {
+    // Tasks wait for the backend in the order they came.
+    await ready;
+  } catch (e: unknown) {
+    for (const task of queue.splice(0)) port.postMessage(failure(task.id, e));
+    running = false;
+    return;
+  }
+  for (let task = queue.shift(); task; task = queue.shift()) {
+    let reply: ScoringReply;
+    try {
+      reply = cancelled.has(task.id) ? failure(task.id, new Cancelled('cancelled')) : await score(task);
+    } catch (e: unknown) {
+      reply = failure(task.id, e instanceof Cancelled ? new Cancelled('cancelled') : e);
+    }
+    cancelled.delete(task.id);
+    try {
+      port.postMessage(reply, movable(reply));
+    } catch (e: unknown) {
+      // A reply that cannot be posted fails its task (the API scores it in place), not the thread.
+      port.postMessage(failure(task.id, e));
+    }
+  }
+  running = false;
+}
+
+port.on('message', (message: ScoringTask | CancelTask) => {
+  if ('cancel' in message) {
+    // Only for a task not answered yet: it is queued or running here.
+    cancelled.add(message.cancel);
+    return;
+  }
+  queue.push(message);
+  void drain();
 });

@@ -7,13 +7,14 @@ import pino from 'pino';
 import request from 'supertest';
 import { writeAnswer } from '../../src/serving/answer-writer';
 import { SCORE_PATH, scoreHandlers } from '../../src/api/score.route';
-import { Scorer, ScoringThreads, type ServedModel } from '../../src/serving';
+import { Scorer, ScoringCancelled, ScoringClosed, ScoringThreads, type ServedModel } from '../../src/serving';
 import { THREAD_MODELS } from '../../src/serving/scoring-protocol';
 import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { createMetrics } from '../../src/metrics';
 import { Detector, initBackend, type Manifest, type ModelState, toArtifact, train } from '../../src/nce';
 import { normalRecords, suffix } from '../helpers/data';
+import { listen } from '../helpers/service';
 
 // The same models directory served twice: every batch on a scoring thread, and none.
 let dir: string;
@@ -95,6 +96,34 @@ describe('scoring threads', () => {
     expect(fallbackExplained.body.results[0].contributions).toBeDefined();
     // Tried on a thread once more first: in place it holds the event loop.
     expect(lines.slice(1).map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['scoring thread failed; the batch is tried once more on a thread', 'scoring thread failed; the batch is scored in place']);
+  });
+
+  it('drop an explained request whose client hung up: a request behind it on the explaining thread is answered soon', async () => {
+    const wideName = `w-${suffix()}`;
+    // 300 features: explaining 100 records scores 100 x (1 + 8 x 300) rows, over a second's work.
+    const result = await train(normalRecords(200, 300, 41), { epochs: 1 });
+    await threaded.store.save(wideName, toArtifact(result, { datasetFingerprint: 'test', datasetRows: 300, backend: tf.getBackend() }));
+    const { server, base } = await listen(threaded.app);
+    try {
+      const explainRequest = (records: object[], signal?: AbortSignal) => fetch(`${base}/v1/models/${wideName}/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ records, explain: true }), ...(signal ? { signal } : {}) });
+      const records = normalRecords(100, 300, 42);
+      expect((await explainRequest(records.slice(0, 1))).status).toBe(200);
+      let started = performance.now();
+      expect((await explainRequest(records)).status).toBe(200);
+      const whole = performance.now() - started;
+      // The client hangs up 100 ms in; a one-record explanation is sent right after.
+      const hangUp = new AbortController();
+      const dropped = explainRequest(records, hangUp.signal).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 100));
+      hangUp.abort();
+      started = performance.now();
+      expect((await explainRequest(records.slice(0, 1))).status).toBe(200);
+      expect(performance.now() - started).toBeLessThan(whole / 3);
+      expect(((await dropped) as Error).name).toBe('AbortError');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it('still name the bad record and field before any thread work', async () => {
@@ -235,10 +264,46 @@ describe('a pool of scoring threads', () => {
     }
   });
 
-  it('reject the tasks still pending when closed', async () => {
+  it('reject the tasks still pending when closed, and every task after: no thread is started again', async () => {
     const pool = new ScoringThreads(1, tf.getBackend(), pino({ level: 'silent' }));
-    const rejected = expect(pool.score(served('late'), detector.encodeRecords(normalRecords(20, 3, 16)))).rejects.toThrow(/closed/);
+    const encoded = detector.encodeRecords(normalRecords(20, 3, 16));
+    const rejected = expect(pool.score(served('late'), encoded)).rejects.toBeInstanceOf(ScoringClosed);
     await pool.close();
     await rejected;
+    await expect(pool.score(served('later'), encoded, normalRecords(20, 3, 16))).rejects.toBeInstanceOf(ScoringClosed);
+    // The scorer neither tries another thread nor explains in place then: the process is stopping.
+    const scorer = new Scorer({ threads: pool, threadMinRecords: 1, batches: createMetrics().scoredBatches, logger: pino({ level: 'silent' }) });
+    await expect(scorer.score({ ...served('later'), detector }, normalRecords(20, 3, 16), { explain: true })).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+  });
+
+  it('drop an explanation whose client left at its next record: the explanation queued behind it is answered in a fraction of the time', async () => {
+    // 60 features: each record's explanation scores 1 + 8 x 60 rows; 200 of them take seconds.
+    const wide = (await train(normalRecords(300, 60, 31), { epochs: 1 })).state;
+    const wideDetector = new Detector(wide);
+    const pool = new ScoringThreads(1, tf.getBackend(), pino({ level: 'silent' }));
+    try {
+      const records = normalRecords(200, 60, 32);
+      const encoded = wideDetector.encodeRecords(records);
+      const one = wideDetector.encodeRecords(records.slice(0, 1));
+      // The whole batch, timed alone (the model loaded first).
+      await pool.score(served('wide', wide), one, records.slice(0, 1));
+      let started = performance.now();
+      await pool.score(served('wide', wide), encoded, records);
+      const whole = performance.now() - started;
+      // Again, its client leaving at once; a one-record explanation waits behind it.
+      const left = new AbortController();
+      const dropped = pool.score(served('wide', wide), encoded, records, left.signal);
+      started = performance.now();
+      const next = pool.score(served('wide', wide), one, records.slice(0, 1));
+      left.abort();
+      await expect(dropped).rejects.toBeInstanceOf(ScoringCancelled);
+      await next;
+      expect(performance.now() - started).toBeLessThan(whole / 4);
+      // Aborted before it was sent: rejected without reaching the thread.
+      await expect(pool.score(served('wide', wide), one, records.slice(0, 1), left.signal)).rejects.toBeInstanceOf(ScoringCancelled);
+    } finally {
+      await pool.close();
+      wideDetector.dispose();
+    }
   });
 });

@@ -136,6 +136,8 @@ export class GaussianNoise implements ContinuousNoise {
   /** 1 / L[i][i]: forward substitution multiplies by them (a division per element costs more). */
   private readonly invDiag: Float64Array;
   private unscaled: GaussianNoise | null = null;
+  /** C^-1 of this distribution's covariance C, row-major; built on the first {@link logDensityPath}. */
+  private precisionMatrix: Float64Array | null = null;
 
   constructor(
     readonly dim: number,
@@ -369,6 +371,74 @@ export class GaussianNoise implements ContinuousNoise {
       }
       const left = a * (delta / (1 - g)) + ridge;
       out[i] = -0.5 * (d * Math.log(a) + Math.log1p(-g) + logDet) - (0.5 * (left - delta)) / s2;
+    }
+    return out;
+  }
+
+  /**
+   * log q of rows that each differ from the row before in one column at most, in O(d) a row
+   * instead of {@link logDensity}'s O(d^2): the path an explanation walks from its baseline to a
+   * record, one feature at a time. With v = C^-1 (x - mean) and m = (x - mean)' v, moving column c
+   * by t adds 2 t v_c + t^2 C^-1_cc to m and t C^-1_.c to v. `col[i]` is the column in which row i
+   * differs from row i - 1, -1 where it does not, or -2 where row i starts a new path (taken in
+   * full, O(d^2)); row 0 always does. C^-1 is formed once per distribution, in O(d^3).
+   */
+  logDensityPath(x: Float64Array, n: number, col: Int32Array): Float64Array {
+    const d = this.dim;
+    const p = (this.precisionMatrix ??= this.precision());
+    const out = float64(n);
+    const v = float64(d);
+    const diff = float64(d);
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const c = col[i];
+      const at = i * d;
+      if (i === 0 || c === -2) {
+        for (let j = 0; j < d; j++) diff[j] = x[at + j] - this.mean[j];
+        m = 0;
+        for (let j = 0; j < d; j++) {
+          let s = 0;
+          const row = j * d;
+          for (let k = 0; k < d; k++) s += p[row + k] * diff[k];
+          v[j] = s;
+          m += diff[j] * s;
+        }
+      } else if (c >= 0) {
+        const t = x[at + c] - x[at - d + c];
+        if (t !== 0) {
+          m += 2 * t * v[c] + t * t * p[c * d + c];
+          const row = c * d;
+          for (let j = 0; j < d; j++) v[j] += t * p[row + j];
+        }
+      }
+      out[i] = this.logNorm - 0.5 * Math.max(0, m);
+    }
+    return out;
+  }
+
+  /** C^-1 = L^-T L^-1 of this distribution's covariance C = L L^T, row-major (symmetric). */
+  private precision(): Float64Array {
+    const d = this.dim;
+    const l = this.chol;
+    // cols[j d + r] = (L^-1)_rj: column j of L^-1 (forward substitution of e_j), nonzero from r = j on.
+    const cols = float64(d * d);
+    for (let j = 0; j < d; j++) {
+      const cj = j * d;
+      for (let r = j; r < d; r++) {
+        let t = r === j ? 1 : 0;
+        const lr = r * d;
+        for (let k = j; k < r; k++) t -= l[lr + k] * cols[cj + k];
+        cols[cj + r] = t * this.invDiag[r];
+      }
+    }
+    const out = float64(d * d);
+    for (let a = 0; a < d; a++) {
+      for (let b = a; b < d; b++) {
+        let s = 0;
+        for (let r = b; r < d; r++) s += cols[a * d + r] * cols[b * d + r];
+        out[a * d + b] = s;
+        out[b * d + a] = s;
+      }
     }
     return out;
   }

@@ -27,6 +27,12 @@ export interface ContinuousNoise {
   sample(n: number, rng: Rng): Float64Array;
   /** log q(x) for n rows of x; -Infinity outside q's support. */
   logDensity(x: Float64Array, n: number): Float64Array;
+  /**
+   * {@link logDensity} of rows that each differ from the row before in one column at most
+   * (`col[i]`: that column, -1 for none, -2 for a row to take in full), faster where q allows
+   * (see GaussianNoise). Absent: logDensity serves.
+   */
+  logDensityPath?(x: Float64Array, n: number, col: Int32Array): Float64Array;
   /** The fitted parameters, for the artifact. */
   toJSON(): FittedNoise;
   /**

@@ -164,6 +164,30 @@ function refitted(x: Matrix, scale: number, shrink: Shrinkage, units?: number[])
   });
 }
 
+describe('GaussianNoise.logDensityPath', () => {
+  it.each([
+    ['a ridge, 6 features', 6, 0.01 as Shrinkage, 1],
+    ['Ledoit-Wolf at twice the scale, 300 features', 300, 'ledoitWolf' as Shrinkage, 2],
+  ])('gives logDensity of every row of a walk that moves one column a step (%s)', (_name, d, shrink, scale) => {
+    const rng = createRng(11);
+    const x = matrix(Math.max(40, d / 2), d, (i, j) => rng.normal() * (1 + (j % 3)) + (i % 4) * (j % 2));
+    const q = GaussianNoise.fit(x, scale, 0, shrink);
+    // A walk: rows taken in full (-2), then one column moved a row (or none, -1), again and again.
+    const n = 3 * d;
+    const rows = new Float64Array(n * d);
+    const col = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const fresh = i % d === 0;
+      col[i] = fresh ? -2 : i % 7 === 0 ? -1 : rng.int(d);
+      for (let j = 0; j < d; j++) rows[i * d + j] = fresh ? rng.normal() * 3 : rows[(i - 1) * d + j];
+      if (col[i] >= 0) rows[i * d + col[i]] += rng.normal() * 4;
+    }
+    const exact = q.logDensity(rows, n);
+    const walked = q.logDensityPath(rows, n, col);
+    for (let i = 0; i < n; i++) expect(Math.abs(walked[i] - exact[i])).toBeLessThan(1e-7 * Math.max(1, Math.abs(exact[i])));
+  });
+});
+
 describe('GaussianNoise.leaveOneOutChange', () => {
   it.each([
     [1, 1],
