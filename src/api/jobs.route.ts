@@ -4,7 +4,7 @@ import type { JobQueue } from '../queue';
 import type { DatasetStore } from '../store';
 import { body } from './request-body';
 import { AppError } from '../errors';
-import { checkTrainable, checkTrainingConfig, queryError, requestError, validName } from './validation';
+import { checkTrainable, checkTrainingConfig, onceEach, queryError, requestError, validName } from './validation';
 
 /** The body of `POST /v1/models/{name}/train` (the config is validated by the engine's own schema). */
 export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unknown().optional(), allowSchemaChange: z.boolean().optional() }).strict();
@@ -33,6 +33,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
   });
 
   router.get('/v1/jobs', ...deps.readAuth, async (req, res) => {
+    onceEach(req.query);
     const parsed = jobListQuerySchema.safeParse(req.query);
     if (!parsed.success) throw queryError(parsed.error.issues[0]);
     const { model, state, limit } = parsed.data;

@@ -42,10 +42,17 @@ export function queryError(issue: z.core.$ZodIssue): AppError {
  * spelt `name[]=a`, would otherwise be ignored and the write done as if it were absent.
  */
 export function onlyQuery(query: object, allowed: readonly string[]): void {
+  onceEach(query);
   const unknown = Object.keys(query).find((k) => !allowed.includes(k));
   if (unknown === undefined) return;
   const takes = allowed.length > 0 ? `this route takes ${allowed.join(', ')}` : 'this route takes none';
   throw new AppError('INVALID_REQUEST', `unknown query parameter ${JSON.stringify(unknown)} (${takes})`, `/${escapePointer(unknown)}`);
+}
+
+/** 400 for a query parameter given more than once (`?limit=1&limit=2`): which one counts would be a guess. */
+export function onceEach(query: object): void {
+  const repeated = Object.entries(query).find(([, v]) => Array.isArray(v));
+  if (repeated) throw new AppError('INVALID_REQUEST', `query parameter ${JSON.stringify(repeated[0])} is given ${(repeated[1] as unknown[]).length} times; give it once`, `/${escapePointer(repeated[0])}`);
 }
 
 /**

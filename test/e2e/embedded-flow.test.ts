@@ -62,6 +62,7 @@ describe('embedded mode, end to end', () => {
     expect((await request(app).get('/v1/jobs?limit=0')).body).toMatchObject({ status: 400, pointer: '/limit' });
     expect((await request(app).get('/v1/jobs?limit=0')).body.detail).toMatch(/^query parameter "limit": /);
     expect((await request(app).get('/v1/jobs?foo=1')).body).toMatchObject({ status: 400, detail: 'unknown query parameter "foo"', pointer: '/foo' });
+    expect((await request(app).get('/v1/jobs?limit=1&limit=2')).body).toMatchObject({ status: 400, detail: 'query parameter "limit" is given 2 times; give it once', pointer: '/limit' });
 
     const test = table.records.filter((r) => r.split === 'test');
     const scores: number[] = [];

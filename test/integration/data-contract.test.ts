@@ -96,6 +96,9 @@ describe('data contract', () => {
     // A list spelt categorical[]= (or a misspelt parameter) is refused, not ignored.
     const bracketed = await request(app).put('/v1/datasets/floors?categorical[]=floor').set('content-type', 'text/csv').send(floors);
     expect(bracketed.body).toMatchObject({ status: 400, pointer: '/categorical[]', detail: 'unknown query parameter "categorical[]" (this route takes categorical)' });
+    // So is a parameter given twice: which one counts would be a guess.
+    const twice = await request(app).put('/v1/datasets/floors?categorical=floor&categorical=amount').set('content-type', 'text/csv').send(floors);
+    expect(twice.body).toMatchObject({ status: 400, pointer: '/categorical', detail: 'query parameter "categorical" is given 2 times; give it once' });
     const created = await request(app).put('/v1/datasets/floors?categorical=floor').set('content-type', 'text/csv').send(floors);
     expect(created.status).toBe(200);
     expect(created.body.schema[0]).toMatchObject({ name: 'floor', kind: 'categorical', categories: expect.arrayContaining(['G', '1', '29']) });
