@@ -8,7 +8,8 @@ import { escapeHtml, MODEL_BODY } from './pages';
 export interface ReportData {
   console: ModelConsole;
   versions: VersionSummary[];
-  source: { file: string; rows: number; createdAt: string };
+  /** The data file scored (`--data`), or null for a report of the model alone. */
+  source: { file: string | null; rows: number; createdAt: string };
 }
 
 const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
@@ -37,7 +38,7 @@ export function reportHtml(data: ReportData): string {
     if (/<\/script/i.test(text)) throw new Error(`${name} holds "</script": it cannot be inlined`);
   }
   const csp = `default-src 'none'; script-src ${sha256(chartJs)} ${sha256(consoleJs)}; style-src ${sha256(css)}; img-src data:; base-uri 'none'; form-action 'none'`;
-  const title = `nce-ood report: ${data.console.name} ${data.console.version}, ${data.source.file}`;
+  const title = `nce-ood report: ${data.console.name} ${data.console.version}${data.source.file === null ? '' : `, ${data.source.file}`}`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -278,6 +278,11 @@ describe('nce-ood train and score', () => {
     const drift = (JSON.parse(embedded) as { console: { drift: { psi: number | null; features: { psi: number | null }[] } } }).console.drift;
     expect(drift.psi).toBeNull();
     expect(drift.features.every((f) => f.psi === null)).toBe(true);
+    // Without --data: a report of the model alone, which names no data file.
+    expect(cli('report', '--model', 'gated', '--out', join(dir, 'alone.html')).status).toBe(0);
+    const alone = readFileSync(join(dir, 'alone.html'), 'utf8');
+    expect(JSON.parse(/<script type="application\/json" id="console-data">(.*?)<\/script>/s.exec(alone)?.[1] ?? '{}')).toMatchObject({ source: { file: null, rows: 0 } });
+    expect(alone).toMatch(/<title>nce-ood report: gated [^,<]+<\/title>/);
     const noFolder = cli('report', '--model', 'gated', '--out', join(dir, 'no-such-folder', 'r.html'));
     expect(noFolder.status).toBe(1);
     expect(noFolder.stderr.trim()).toBe(`nce-ood report: cannot write ${join(dir, 'no-such-folder', 'r.html')}: no such file or folder (ENOENT)`);

@@ -52,7 +52,7 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
   const data = {
     console: modelConsole({ name, version, manifest: loaded.manifest, window, traffic, minRecords: ctx.driftMinRecords, access: 'open', rawValues: keepValues }),
     versions: await describeVersions(store, name),
-    source: { file: flags.data === undefined ? 'no data' : basename(flags.data), rows, createdAt: new Date().toISOString() },
+    source: { file: flags.data === undefined ? null : basename(flags.data), rows, createdAt: new Date().toISOString() },
   };
   try {
     writeFileSync(flags.out as string, reportHtml(data));

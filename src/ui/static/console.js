@@ -320,7 +320,7 @@
       var centre = num((s.edges[i] + s.edges[i + 1]) / 2, 1);
       return i === 0 ? '<= ' + centre : i === s.reference.length - 1 ? '>= ' + centre : centre;
     });
-    var windowName = report ? report.source.file : 'recent traffic';
+    var windowName = report ? report.source.file || 'no data file' : 'recent traffic';
     chart(
       'score-chart',
       {
@@ -414,7 +414,7 @@
       return;
     }
     detail.hidden = false;
-    byId('feature-detail-h').textContent = f.feature + ': training data against ' + (report ? report.source.file : 'the window') + (f.psi === null ? '' : ' (PSI ' + num(f.psi, 3) + ')');
+    byId('feature-detail-h').textContent = f.feature + ': training data against ' + (report ? report.source.file || 'no data file' : 'the window') + (f.psi === null ? '' : ' (PSI ' + num(f.psi, 3) + ')');
     chart(
       'feature-dist-chart',
       {
@@ -423,7 +423,7 @@
           labels: f.bins,
           datasets: [
             { label: 'training data', data: f.reference, backgroundColor: COLORS.reference },
-            { label: report ? report.source.file : 'window', data: f.window, backgroundColor: COLORS.window },
+            { label: report ? report.source.file || 'no data file' : 'window', data: f.window, backgroundColor: COLORS.window },
           ],
         },
         options: { plugins: { threshold: {}, legend: { position: 'bottom' } }, scales: { y: { title: { display: true, text: 'share of records' } } } },
@@ -562,7 +562,7 @@
     byId('title').textContent = c.name;
     document.title = 'nce-ood: ' + c.name;
     byId('summary').textContent =
-      'Version ' + c.version + ', trained ' + when(c.model.createdAt) + '. ' + c.traffic.scored + ' records scored, ' + c.traffic.flagged + ' flagged (' + pct(c.traffic.scored ? c.traffic.flagged / c.traffic.scored : null) + ')' + (report ? ' in ' + report.source.file + '.' : ' by this version on this replica.');
+      'Version ' + c.version + ', trained ' + when(c.model.createdAt) + '.' + (report && report.source.file === null ? '' : ' ' + c.traffic.scored + ' records scored, ' + c.traffic.flagged + ' flagged (' + pct(c.traffic.scored ? c.traffic.flagged / c.traffic.scored : null) + ')' + (report ? ' in ' + report.source.file + '.' : ' by this version on this replica.'));
     drawHistory(c);
     drawScores(c);
     drawDrift(c);
@@ -719,7 +719,11 @@
     if (report) {
       drawModel(report.console);
       drawVersions(report.console.name, report.versions, 'report');
-      setStatus('Report of ' + report.source.file + ' (' + report.source.rows + ' rows), made ' + when(report.source.createdAt) + '.');
+      setStatus(
+        report.source.file === null
+          ? 'Report of the model alone (no data file scored: nce-ood report --data FILE.csv adds one), made ' + when(report.source.createdAt) + '.'
+          : 'Report of ' + report.source.file + ' (' + report.source.rows + ' rows), made ' + when(report.source.createdAt) + '.',
+      );
       return;
     }
     var start;
