@@ -55,7 +55,8 @@ export const DEFAULT_RECENT_TRAFFIC: RecentTrafficOptions = { windowRecords: 500
 /**
  * Explaining a record runs the network on 1 + 8 x features rows, so the sample is rationed: after
  * explaining for t ms, the next batch is sampled no sooner than t / SAMPLE_DUTY later (at most 2%
- * of the event loop), and never sooner than SAMPLE_MIN_GAP_MS.
+ * of the explaining thread, or of the event loop without scoring threads), and never sooner than
+ * SAMPLE_MIN_GAP_MS.
  */
 const SAMPLE_DUTY = 0.02;
 const SAMPLE_MIN_GAP_MS = 200;

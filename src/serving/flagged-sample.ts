@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type DataRecord, type Explanation, isFlagged, messageOf } from '../nce';
 import { flaggedRecord, type FlaggedRecord, type RecentTraffic } from '../metrics';
 import { holdModel, type ServedModel } from './model-cache';
+import type { TimedExplanations } from './scorer';
 import type { ScoreColumns } from './scoring-protocol';
 
 /** Most flagged records of one batch added to the console's sample: its last ones. */
@@ -21,7 +22,7 @@ export function sampleFlagged(
   records: readonly DataRecord[],
   scored: ScoreColumns,
   logger: Logger,
-  explainer: (records: readonly DataRecord[]) => Explanation[] | Promise<Explanation[]>,
+  explainer: (records: readonly DataRecord[]) => Promise<TimedExplanations>,
   explained?: readonly Explanation[],
 ): void {
   if (scored.flagged === 0) return;
@@ -41,11 +42,11 @@ export function sampleFlagged(
   }
   const release = holdModel(model);
   setImmediate(() => {
-    const started = performance.now();
     Promise.resolve()
       .then(() => explainer(picked.map((i) => records[i])))
       .then(
-        (explanations) => traffic.sampled(model.name, model.version, entries(explanations), performance.now() - started),
+        // Paced by the explaining's own cost, not by time spent waiting for a thread.
+        ({ explanations, costMs }) => traffic.sampled(model.name, model.version, entries(explanations), costMs),
         (e: unknown) => logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'flagged records could not be explained for the console'),
       )
       .finally(release);

@@ -85,14 +85,14 @@ export class Scorer {
    * when there are scoring threads, so that a wide model's (a 1,555-feature one: 0.4 s a record)
    * do not hold the event loop; in place otherwise.
    */
-  explanations(model: ServedModel, records: readonly DataRecord[]): Explanation[] | Promise<Explanation[]> {
-    if (!this.threads) return explain(model.detector, records);
+  explanations(model: ServedModel, records: readonly DataRecord[]): Promise<TimedExplanations> {
+    if (!this.threads) return Promise.resolve(timedExplain(model, records));
     return this.threads.score(model, model.detector.encodeRecords(records), records).then(
-      (s) => s.explanations ?? [],
+      (s) => ({ explanations: s.explanations ?? [], costMs: s.explainMs ?? 0 }),
       (e: unknown) => {
         if (e instanceof ScoringClosed) throw e;
         // A failed thread: explained in place, as a batch would be.
-        return explain(model.detector, records);
+        return timedExplain(model, records);
       },
     );
   }
@@ -124,6 +124,18 @@ export class Scorer {
       release();
     }
   }
+}
+
+/** Explanations and the milliseconds spent computing them (what the console's sample paces itself by). */
+export interface TimedExplanations {
+  explanations: Explanation[];
+  costMs: number;
+}
+
+function timedExplain(model: ServedModel, records: readonly DataRecord[]): TimedExplanations {
+  const started = performance.now();
+  const explanations = explain(model.detector, records);
+  return { explanations, costMs: performance.now() - started };
 }
 
 /** Scores and explains records on this thread into a JSON answer with their contributions. */

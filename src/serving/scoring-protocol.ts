@@ -20,7 +20,7 @@ export interface CancelTask {
 /** What a scoring thread answers. */
 export type ScoringReply =
   /** `body`: the whole JSON answer, as answer-writer.ts writes it. */
-  | { id: number; type: 'scored'; body: Uint8Array; score: Float64Array; percentile: Float64Array; flagged: number; explanations?: Explanation[] }
+  | { id: number; type: 'scored'; body: Uint8Array; score: Float64Array; percentile: Float64Array; flagged: number; explanations?: Explanation[]; explainMs?: number }
   /** The thread does not hold the model (never sent, or evicted): send the task again with its state. */
   | { id: number; type: 'missing' }
   | { id: number; type: 'error'; message: string };

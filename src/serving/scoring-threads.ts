@@ -11,6 +11,8 @@ export interface ThreadScores extends ScoreColumns {
   body: Buffer;
   /** Each record's explanation, when the task asked for them. */
   explanations?: Explanation[];
+  /** Milliseconds the thread spent explaining (not waiting, not loading the model). */
+  explainMs?: number;
 }
 
 function workerScript(): string {
@@ -119,7 +121,7 @@ class ScoringThread {
     if (r.type === 'error') p.reject(new Error(r.message));
     else {
       const body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
-      p.resolve({ body, score: r.score, percentile: r.percentile, flagged: r.flagged, ...(r.explanations ? { explanations: r.explanations } : {}) });
+      p.resolve({ body, score: r.score, percentile: r.percentile, flagged: r.flagged, ...(r.explanations ? { explanations: r.explanations } : {}), ...(r.explainMs === undefined ? {} : { explainMs: r.explainMs }) });
     }
   }
 }

@@ -46,15 +46,18 @@ async function score(task: ScoringTask): Promise<ScoringReply> {
   // time, with a turn of this thread's event loop between records: a cancel (its client left)
   // arrives between them and ends the task there, instead of minutes later.
   const explanations = [];
+  let explainMs = 0;
   for (const record of task.explain) {
     await new Promise((resolve) => setImmediate(resolve));
     if (cancelled.has(task.id)) throw new Cancelled();
+    const started = performance.now();
     explanations.push(...explain(detector, [record]));
+    explainMs += performance.now() - started;
   }
   const text = explainedAnswer(head, rows, explanations);
   // Bytes of its own: a small Buffer lives in Node's shared pool, which cannot be transferred.
   const body = typeof text === 'string' ? new TextEncoder().encode(text) : new Uint8Array(text);
-  return { id: task.id, type: 'scored', body, ...columns, explanations };
+  return { id: task.id, type: 'scored', body, ...columns, explanations, explainMs };
 }
 
 /** A scored reply's buffers, all its own (see `owned`): they move to the API rather than being copied. */

@@ -50,7 +50,13 @@ describe('GET /v1/models/:name/console', () => {
   });
 
   it('gives the training history, the scores against the reference, drift with the shifted feature first, and flagged records explained by it', async () => {
-    const res = await request(app).get('/v1/models/m/console');
+    // The flagged sample is explained on a scoring thread after the answer: the shifted batch's
+    // records (f1 moved by 6) join it within moments.
+    let res = await request(app).get('/v1/models/m/console');
+    for (let i = 0; i < 100 && !((res.body.flagged[0]?.values?.f1 ?? 0) > 4); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      res = await request(app).get('/v1/models/m/console');
+    }
     expect(res.status).toBe(200);
     const c = res.body;
     expect(c).toMatchObject({ name: 'm', access: 'open', rawValues: true, traffic: { scored: 300 } });
