@@ -62,9 +62,13 @@ describe('monitoring with a real Prometheus', () => {
     expect(check.status).toBe(0);
     // The flagged-rate alert fires on the model flagging 5x what its threshold should, not on one
     // whose stated contamination makes that share its normal state.
-    const unit = spawnSync('promtool', ['test', 'rules', join(ROOT, 'test', 'fixtures', 'rules-flagged-rate.test.yml')], { encoding: 'utf8' });
-    expect(unit.stdout + unit.stderr).toContain('SUCCESS');
-    expect(unit.status).toBe(0);
+    // The input drift alert (large windows, scored models), the elevated flagged share (twice the
+    // expected share and beyond chance), and no score drift alert on a window nobody scores.
+    for (const fixture of ['rules-flagged-rate.test.yml', 'rules-drift.test.yml']) {
+      const unit = spawnSync('promtool', ['test', 'rules', join(ROOT, 'test', 'fixtures', fixture)], { encoding: 'utf8' });
+      expect(unit.stdout + unit.stderr).toContain('SUCCESS');
+      expect(unit.status).toBe(0);
+    }
 
     const table = parseCsv(await readFile(DATA, 'utf8'));
     const features = table.columns.filter((c) => c !== 'label' && c !== 'split');
