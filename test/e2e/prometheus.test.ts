@@ -78,7 +78,8 @@ describe('monitoring with a real Prometheus', () => {
     await service.store.save('thyroid', toArtifact(await train(trainRows, { epochs: 10, seed: 4 }), { datasetFingerprint: 'x', datasetRows: trainRows.length, backend }));
     const normal = table.records.filter((r) => r.split === 'test' && r.label === 0).map(pick);
     const shift = features.slice(0, 2);
-    await post('/v1/models/thyroid/score', { records: normal.map((r) => ({ ...r, ...Object.fromEntries(shift.map((f) => [f, (r[f] as number) + 0.5])) })) });
+    const shifted = normal.map((r) => ({ ...r, ...Object.fromEntries(shift.map((f) => [f, (r[f] as number) + 0.5])) }));
+    await post('/v1/models/thyroid/score', { records: shifted });
 
     const psi = await eventually(
       async () => {
@@ -90,8 +91,12 @@ describe('monitoring with a real Prometheus', () => {
       'the drift gauge in Prometheus',
     );
     expect(psi).toBeGreaterThan(0.25);
+    // The drift alert holds while the model is scored: the traffic goes on.
+    let sent = 0;
     const alert = await eventually(
       async () => {
+        await post('/v1/models/thyroid/score', { records: shifted.slice(sent % 500, (sent % 500) + 20) });
+        sent += 20;
         const alerts = ((await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } }).data.alerts;
         return alerts.find((a) => a.labels.alertname === 'NceOodDriftHigh' && a.labels.model === 'thyroid' && (a.state === 'pending' || a.state === 'firing'));
       },
