@@ -16,6 +16,18 @@ import { createLogger, outageLog } from '../src/logger';
 /** Most a worker with no job running waits at shutdown for Redis to take its close. */
 const IDLE_SHUTDOWN_MS = 3000;
 
+/**
+ * A BullMQ worker that can say how many jobs it runs now: its lock manager tracks each job from the
+ * start of its run to the end, however it ends. Counting 'active' against 'completed' and 'failed'
+ * drifts: a run whose lock was lost meanwhile (Redis stalled past JOB_LOCK_MS) ends with neither
+ * event, and an idle worker then waited its whole shutdown grace for a job it did not have.
+ */
+class TrainingWorker extends Worker {
+  runningJobs(): number {
+    return this.lockManager.getActiveJobCount();
+  }
+}
+
 async function main(): Promise<void> {
   const settings = settingsOrExit();
   if (!settings.REDIS_URL) {
@@ -24,7 +36,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(settings.LOG_LEVEL, 'nce-ood-worker');
   const connection = await openRedis(settings.REDIS_URL, 'worker');
-  const worker = new Worker(QUEUE_NAME, join(__dirname, 'sandboxed-training.js'), {
+  const worker = new TrainingWorker(QUEUE_NAME, join(__dirname, 'sandboxed-training.js'), {
     connection,
     prefix: QUEUE_PREFIX,
     concurrency: settings.WORKER_CONCURRENCY,
@@ -36,6 +48,9 @@ async function main(): Promise<void> {
     // has had JOB_ATTEMPTS runs (BullMQ's default hands it on once), then fails as WORKER_LOST:
     // as in embedded mode, where a restart interrupts the run.
     maxStalledCount: Math.max(0, settings.JOB_ATTEMPTS - 1),
+    // And never more than JOB_ATTEMPTS runs in all, lost or failed: a run that starts beyond them
+    // fails at once (as WORKER_LOST when runs were lost).
+    maxStartedAttempts: settings.JOB_ATTEMPTS,
     useWorkerThreads: false,
   });
   const metrics = createTrainingMetrics();
@@ -46,19 +61,14 @@ async function main(): Promise<void> {
     process.stderr.write(`nce-ood worker: cannot listen on metrics port ${settings.WORKER_METRICS_PORT}: ${err.message}\n`);
     process.exit(1);
   });
-  // Jobs this worker runs now, for shutdown: an idle worker has nothing to finish or hand back.
-  let active = 0;
   worker.on('active', (job) => {
-    active++;
-    logger.info({ jobId: job.id, model: job.data.model, attempt: job.attemptsMade + 1 }, 'training started');
+    logger.info({ jobId: job.id, model: job.data.model, attempt: job.attemptsStarted }, 'training started');
   });
   worker.on('completed', (job) => {
-    active = Math.max(0, active - 1);
     count(metrics, trainingOutcome('completed'), job);
     logger.info({ jobId: job.id, model: job.data.model, result: job.returnvalue }, 'training completed');
   });
   worker.on('failed', (job, err) => {
-    active = Math.max(0, active - 1);
     // Runs again when attempts are left and the error is not one that fails at once.
     const again = job !== undefined && !(err instanceof UnrecoverableError) && err.name !== 'UnrecoverableError' && job.attemptsMade < (job.opts.attempts ?? 1);
     count(metrics, trainingOutcome('failed', failureCode(err.message), again), job);
@@ -80,6 +90,8 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    // Jobs this worker runs now: an idle worker has nothing to finish or hand back.
+    const active = worker.runningJobs();
     logger.info({ signal, graceMs: settings.WORKER_SHUTDOWN_MS, activeJobs: active }, active > 0 ? 'shutting down: finishing the active job' : 'shutting down');
     const handBack = setTimeout(() => {
       logger.warn('active job not finished in time: handing it back to the queue');
@@ -89,7 +101,7 @@ async function main(): Promise<void> {
     // the close, and the worker then goes after IDLE_SHUTDOWN_MS, not the whole grace. A job that
     // started meanwhile keeps the whole grace.
     const idleExit = setTimeout(() => {
-      if (active > 0) return;
+      if (worker.runningJobs() > 0) return;
       logger.warn({ redis: connection.status }, 'Redis did not answer the shutdown in time: exiting without it');
       process.exit(0);
     }, Math.min(IDLE_SHUTDOWN_MS, settings.WORKER_SHUTDOWN_MS));

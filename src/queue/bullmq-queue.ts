@@ -108,8 +108,11 @@ function stateOf(s: string): JobState {
   return 'queued';
 }
 
-/** BullMQ's reason for a job whose worker was lost more often than the worker's `maxStalledCount`. */
-const STALLED = /stalled more than allowable limit/;
+/**
+ * BullMQ's reasons for a job whose workers were lost: more often than the worker's
+ * `maxStalledCount`, or a run that would start beyond its `maxStartedAttempts` (JOB_ATTEMPTS runs).
+ */
+const STALLED = /(stalled|started) more than allowable limit/;
 
 const WORKER_LOST: { code: ErrorCode; message: string } = {
   code: 'WORKER_LOST',
