@@ -90,15 +90,18 @@ export class ModelCache {
   }
 
   /**
-   * The model to score with, loading or refreshing it as needed. While the registry is known to be
-   * unreachable, a loaded model is served at once and asked about in the background: a registry
-   * that hangs (it takes COMMAND_TIMEOUT_MS to fail) then holds up no request after the first.
+   * The model to score with, loading or refreshing it as needed. A loaded model that is only due
+   * for its periodic check is served at once and checked in the background: scoring it needs
+   * nothing from the registry, and a registry that stalls (a Redis fork, a failover: up to
+   * COMMAND_TIMEOUT_MS before a command fails) then holds up no request. Only a model announced as
+   * changed (a promote or delete here, or one another replica published) waits for its load, so
+   * that once such a change has answered, this replica scores with it.
    */
   async get(name: string): Promise<ServedModel> {
     const fresh = this.fresh(name);
     if (fresh) return fresh;
     const entry = this.entries.get(name);
-    if (entry && this.registryDown) {
+    if (entry && (entry.checkedAt > 0 || this.registryDown)) {
       this.load(name).catch(() => undefined);
       return entry.served;
     }
@@ -149,6 +152,7 @@ export class ModelCache {
     }
     const entry = this.entries.get(name);
     if (!entry) return;
+    // 0: changed, not merely due for a check (see get): requests wait for the load.
     entry.checkedAt = 0;
     this.get(name).catch(() => undefined);
   }

@@ -172,26 +172,38 @@ describe('ModelCache', () => {
     }
   });
 
-  it('while the registry is known to be away, serves a loaded model at once instead of waiting on each check of a registry that hangs', async () => {
-    let down = false;
-    // Down: every answer takes 400 ms to fail, as a registry that hangs until a timeout.
-    const slow = answering((n, own) => (down ? new Promise((_, reject) => setTimeout(() => reject(new Error('Command timed out')), 400)) : own(n)));
+  it('serves a loaded model at once when its periodic check is due, even from a registry that hangs; a model announced as changed waits for its load', async () => {
+    let mode: 'up' | 'hangs' | 'slow' = 'up';
+    // Hangs: every answer takes 400 ms to fail, as a registry that hangs until a timeout; slow:
+    // every answer takes 400 ms.
+    const delayed = (answer: () => Promise<string | null>) => new Promise<string | null>((resolve, reject) => setTimeout(() => answer().then(resolve, reject), 400));
+    const slow = answering((n, own) => (mode === 'up' ? own(n) : delayed(() => (mode === 'slow' ? own(n) : Promise.reject(new Error('Command timed out'))))));
     const cache = new ModelCache(slow, pino({ level: 'silent' }));
     try {
       const loaded = await cache.get('a');
-      down = true;
-      await new Promise((r) => setTimeout(r, 1100));
-      // The first request after the check is due learns that the registry is away: it waits.
-      let t = Date.now();
-      expect((await cache.get('a')).version).toBe(loaded.version);
-      expect(Date.now() - t).toBeGreaterThanOrEqual(350);
-      await new Promise((r) => setTimeout(r, 1100));
-      // Known away: served at once, asked again in the background.
-      t = Date.now();
-      expect((await cache.get('a')).version).toBe(loaded.version);
-      expect(Date.now() - t).toBeLessThan(200);
+      mode = 'hangs';
+      // Due for its check: served at once, asked in the background, the first request too.
+      for (let round = 0; round < 2; round++) {
+        await new Promise((r) => setTimeout(r, 1100));
+        const t = Date.now();
+        expect((await cache.get('a')).version).toBe(loaded.version);
+        expect(Date.now() - t).toBeLessThan(200);
+      }
     } finally {
       cache.dispose();
+    }
+    // Announced as changed, with the registry reachable: the request waits for the store's answer.
+    mode = 'up';
+    const fresh = new ModelCache(slow, pino({ level: 'silent' }));
+    try {
+      await fresh.get('a');
+      mode = 'slow';
+      fresh.announce('a');
+      const t = Date.now();
+      await fresh.get('a');
+      expect(Date.now() - t).toBeGreaterThanOrEqual(350);
+    } finally {
+      fresh.dispose();
     }
   });
 
