@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { RecordHistogram } from './record-histogram';
 import { liveTensors } from '../nce';
+import { withDeadline } from '../deadline';
 import { DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions } from './drift-monitor';
 import { DEFAULT_RECENT_TRAFFIC, RecentTraffic, type RecentTrafficOptions } from './recent-traffic';
 
@@ -58,6 +59,9 @@ export interface Metrics {
 /** Buckets of the score (log density, nats): wide, since its scale depends on the data's dimension. */
 const SCORE_BUCKETS = [-200, -100, -50, -30, -20, -15, -10, -7.5, -5, -2.5, 0, 2.5, 5, 10, 20];
 /** Buckets of the percentile: the same for every model, uniform when nothing has drifted. */
+/** Longest a scrape waits for the queue's counts (see nce_ood_queue_jobs). */
+const QUEUE_COUNTS_MS = 1000;
+
 const PERCENTILE_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
 
 /**
@@ -168,11 +172,15 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
     async collect() {
       if (!queueCounts) return;
       try {
-        const counts = await queueCounts();
+        // A scrape does not wait on a stalled Redis (its commands give up after 5 s): every other
+        // series of this process would be late with it.
+        const counts = await withDeadline(queueCounts(), QUEUE_COUNTS_MS, () => new Error('queue counts timed out'));
         this.reset();
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       } catch {
-        // The queue is unreachable (Redis down): keep the last values; /readyz reports it.
+        // The queue is unreachable (Redis down or stalled): no series rather than the last values
+        // shown as if current; /readyz reports it.
+        this.reset();
       }
     },
   });

@@ -19,3 +19,22 @@ describe('training outcomes and failure counters', () => {
     for (const path of ['thread', 'in_place', 'thread_failed']) expect(api).toContain(`nce_ood_scored_batches_total{path="${path}"} 0`);
   });
 });
+
+describe('queue depth', () => {
+  it('does not hold a scrape on a queue that stalls, and shows no series while the queue cannot be read rather than the last counts', async () => {
+    const metrics = createMetrics();
+    let answer: () => Promise<Record<'queued' | 'running' | 'completed' | 'failed', number>> = () => Promise.resolve({ queued: 2, running: 1, completed: 25, failed: 0 });
+    metrics.watchQueue(() => answer());
+    expect(await metrics.registry.metrics()).toContain('nce_ood_queue_jobs{state="completed"} 25');
+    // Stalled (a Redis that stopped answering): the scrape answers within about a second, without the series.
+    answer = () => new Promise(() => undefined);
+    const started = Date.now();
+    const stalled = await metrics.registry.metrics();
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(stalled).not.toMatch(/^nce_ood_queue_jobs\{/m);
+    expect(stalled).toContain('nce_ood_scored_records_total');
+    // Failing at once (Redis down): no series either.
+    answer = () => Promise.reject(new Error('Connection is closed.'));
+    expect(await metrics.registry.metrics()).not.toMatch(/^nce_ood_queue_jobs\{/m);
+  });
+});
