@@ -83,6 +83,13 @@ describe('the Helm chart', () => {
     const production = render('-f', PRODUCTION) as never as Keda[];
     const scaled = production.find((d) => d.kind === 'ScaledObject') as Keda;
     expect(scaled.spec.triggers[0]).toMatchObject({ metadata: { address: 'redis-master.data.svc.cluster.local:6379', databaseIndex: '0', enableTLS: 'false', listName: 'nce-ood:bull:training:wait' }, authenticationRef: { name: 'ood-nce-ood-worker' } });
+    // Running jobs count too: a worker still training is not scaled away once the wait list drains.
+    const twoAtOnce = (render('-f', PRODUCTION, '--set', 'worker.concurrency=2') as never as Keda[]).find((d) => d.kind === 'ScaledObject') as Keda;
+    expect(twoAtOnce.spec.triggers.map((t) => [t.metadata.listName, t.metadata.listLength])).toEqual([
+      ['nce-ood:bull:training:wait', '1'],
+      ['nce-ood:bull:training:active', '2'],
+    ]);
+    expect(scaled.spec.triggers[1]).toMatchObject({ metadata: { address: 'redis-master.data.svc.cluster.local:6379', databaseIndex: '0', enableTLS: 'false' }, authenticationRef: { name: 'ood-nce-ood-worker' } });
     const auth = production.find((d) => d.kind === 'TriggerAuthentication') as Keda;
     expect(auth.spec.secretTargetRef).toEqual([{ parameter: 'password', name: 'ood-nce-ood-keda', key: 'password' }]);
     expect(production.find((d) => d.metadata.name === 'ood-nce-ood-keda')?.stringData).toEqual({ password: 's3cret' });
@@ -141,6 +148,7 @@ describe('the Helm chart', () => {
     ['an API PDB as large as the replicas', ['--set', 'api.pdb.minAvailable=2', '--set', 'api.autoscaling.enabled=false', '--set', 'api.replicas=2'], 'api.pdb.minAvailable (2) keeps all'],
     ['an API PDB of 100% or more', ['--set', 'api.pdb.minAvailable=150%'], 'api.pdb.minAvailable (150%) keeps all'],
     ['an API PDB percentage that rounds up to every replica', ['--set', 'api.pdb.minAvailable=50%', '--set', 'api.autoscaling.enabled=false', '--set', 'api.replicas=1'], 'or set api.pdb.enabled=false'],
+    ['KEDA beside a Secret of your own, without the Redis address in values', ['--set', 'worker.keda.enabled=true', '--set', 'redis.enabled=false', '--set', 'secrets.existingSecret=mine'], 'set redis.externalUrl to the URL without its password'],
     ['a percent-encoded Redis password KEDA would read wrongly', ['--set', 'worker.keda.enabled=true', '--set', 'redis.enabled=false', '--set', 'redis.externalUrl=redis://:p%40ss@redis:6379/0'], 'worker.keda.authSecret'],
   ])('refuses to render %s, which Kubernetes would take and then never drain or scale by', (_label, values, says) => {
     const r = helm('template', 'ood', CHART, ...KUBE, ...values);
