@@ -26,8 +26,9 @@ export interface CategoricalFeature {
   categories: string[];
   hasMissing: boolean;
   /**
-   * Whether training values fell in the "other" bucket (more distinct values than are kept):
-   * then an unseen category is an ordinary "other"; without, it is a value training never had.
+   * Whether training values fell in the "other" bucket (more distinct values than are kept, or
+   * values seen once where such values are common, see {@link SchemaOptions.unseenShare}): then an
+   * unseen category is an ordinary "other"; without, it is a value training never had.
    * Absent in artifacts from before it was recorded: taken as true.
    */
   hasOther?: boolean;
@@ -85,20 +86,34 @@ export function categoryIndex(categories: readonly string[]): Map<string, number
 /** Most categories a categorical feature keeps; rarer ones share the "other" bucket. */
 export const MAX_CATEGORIES = 64;
 
+/** How {@link inferSchema} treats categories. */
+export interface SchemaOptions {
+  /**
+   * Where a category field's values seen once are more than this share of its values, values
+   * never seen are common there: a new record carries one about that often (the Good-Turing
+   * estimate of the unseen mass: the share of records whose value no other record has, as holding
+   * each out in turn would find). Such values then pool into the field's "other" category, trained
+   * on and scored at that frequency, instead of each being a value training never had, which is
+   * always flagged: a 60-row reference with 30 countries would otherwise flag about a third of
+   * clean records. Unset: no pooling (every value seen is a category).
+   */
+  unseenShare?: number;
+}
+
 /**
  * Infers the feature schema from records and fits the preprocessing on them: a feature is numeric
  * when every present value is a number, categorical when any value is a string.
  * @param records - training records; every record must carry the same keys
  * @param columns - feature names in order (default: the keys of the first record)
  */
-export function inferSchema(records: readonly DataRecord[], columns?: readonly string[]): Feature[] {
+export function inferSchema(records: readonly DataRecord[], columns?: readonly string[], options: SchemaOptions = {}): Feature[] {
   if (records.length === 0) throw new NceError('INSUFFICIENT_DATA', 'inferSchema: no records to learn a schema from');
   const names = columns ?? Object.keys(records[0]);
   if (names.length === 0) throw new NceError('INSUFFICIENT_DATA', 'inferSchema: records have no fields');
-  return names.map((name) => inferFeature(records, name));
+  return names.map((name) => inferFeature(records, name, options));
 }
 
-function inferFeature(records: readonly DataRecord[], name: string): Feature {
+function inferFeature(records: readonly DataRecord[], name: string, options: SchemaOptions): Feature {
   const numbers: number[] = [];
   const counts = new Map<string, number>();
   let hasString = false;
@@ -133,11 +148,15 @@ function inferFeature(records: readonly DataRecord[], name: string): Feature {
     // Numbers among texts are categories too, counted by their text (only here: a numeric
     // column's hundreds of thousands of values are never turned into texts).
     for (const v of numbers) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
+    let singletons = 0;
+    for (const c of counts.values()) if (c === 1) singletons++;
+    const pooled = options.unseenShare !== undefined && singletons > options.unseenShare * (records.length - missing);
     const categories = [...counts.entries()]
+      .filter(([, c]) => !pooled || c > 1)
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, MAX_CATEGORIES)
       .map(([c]) => c);
-    return { name, kind: 'categorical', categories, hasMissing, hasOther: counts.size > MAX_CATEGORIES };
+    return { name, kind: 'categorical', categories, hasMissing, hasOther: pooled || counts.size > MAX_CATEGORIES };
   }
   const { center, scale } = robustScale(Float64Array.from(numbers));
   if (!Number.isFinite(center) || !Number.isFinite(scale)) {

@@ -115,7 +115,9 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   }
   const started = Date.now();
   const rng = createRng(config.seed);
-  const schema = inferSchema(records, featureColumns(options.columns ?? Object.keys(records[0]), config.exclude));
+  // A value never seen is flagged, unless the reference shows such values come more often than the
+  // threshold may flag clean records (targetFpr): then they pool as "other" (see SchemaOptions).
+  const schema = inferSchema(records, featureColumns(options.columns ?? Object.keys(records[0]), config.exclude), { unseenShare: config.targetFpr });
   const layout = layoutOf(schema);
   const all = encode(schema, records);
   // The held-out records are shared by both passes and never trimmed: the threshold is calibrated

@@ -135,7 +135,7 @@ export function schemaChange(current: readonly Feature[], next: readonly Feature
   // flags every value there as never seen. Once it fills, the new version scores its values and
   // refuses those of another kind (texts in a numeric column): what clients may send changes, as
   // with any change of kind, so the gate holds it too.
-  const empty = (f: Feature): boolean => f.kind === 'categorical' && f.categories.length === 0;
+  const empty = (f: Feature): boolean => f.kind === 'categorical' && f.categories.length === 0 && f.hasOther === false;
   for (let i = 0; i < next.length; i++) {
     const [before, after] = [current[i] as Feature, next[i] as Feature];
     if (empty(before) && empty(after)) continue;

@@ -70,6 +70,34 @@ describe('values training never had', () => {
     }
   });
 
+  it('a small reference whose field has many values seen once: unseen values are common there, pooled as "other" and not flagged by themselves; a field without such values still flags them', async () => {
+    await initBackend();
+    const rng = createRng(5);
+    // 60 rows, 30 countries: about a third of the rows carry a country no other row has, as a
+    // third of new records will. The channel has two values, every one seen many times.
+    const country = (): string => `c${Math.floor(30 * rng.uniform() ** 2)}`;
+    const row = () => ({ x: rng.normal(), country: country(), channel: rng.uniform() < 0.5 ? 'web' : 'app' });
+    const records = Array.from({ length: 60 }, row);
+    const result = await train(records, { epochs: 3, seed: 2 });
+    const feature = result.state.schema.find((f) => f.name === 'country');
+    expect(feature).toMatchObject({ kind: 'categorical', hasOther: true });
+    expect(result.state.schema.find((f) => f.name === 'channel')).toMatchObject({ kind: 'categorical', hasOther: false });
+    const detector = new Detector(result.state);
+    try {
+      const [newCountry, newChannel] = detector.score([
+        { x: 0, country: 'never-seen', channel: 'web' },
+        { x: 0, country: 'c0', channel: 'phone' },
+      ]);
+      expect(newCountry?.ood).toBe(false);
+      expect(newChannel?.ood).toBe(true);
+      // Fresh records of the same source: before pooling, about a third were flagged for their country alone.
+      const fresh = detector.score(Array.from({ length: 500 }, row));
+      expect(fresh.filter((r) => r.ood).length / 500).toBeLessThan(0.15);
+    } finally {
+      detector.dispose();
+    }
+  });
+
   it('a column empty in every training record: the training says so, and any value there is one never seen (flagged, whatever the number), a null is not', async () => {
     await initBackend();
     const rng = createRng(5);

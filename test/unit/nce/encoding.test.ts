@@ -18,6 +18,18 @@ describe('inferSchema', () => {
     expect(schema[1].kind === 'categorical' && schema[1].categories).toEqual(['x', '3']);
   });
 
+  it('with unseenShare, pools the values seen once into "other" where they are more than that share of a field\'s values', () => {
+    // 10 of 40 values seen once (25%): pooled at 0.01; 'a' and 'b' (15 each) stay categories.
+    const records = Array.from({ length: 40 }, (_, i) => ({ c: i < 15 ? 'a' : i < 30 ? 'b' : `once${i}`, d: i % 2 ? 'x' : 'y' }));
+    expect(inferSchema(records, ['c', 'd'], { unseenShare: 0.01 })).toMatchObject([
+      { name: 'c', categories: ['a', 'b'], hasOther: true },
+      { name: 'd', categories: ['x', 'y'], hasOther: false },
+    ]);
+    // Above the share asked for, or without it, every value seen is a category and an unseen one is novel.
+    expect(inferSchema(records, ['c'], { unseenShare: 0.3 })[0]).toMatchObject({ hasOther: false });
+    expect((inferSchema(records, ['c'])[0] as { categories: string[] }).categories).toHaveLength(12);
+  });
+
   it('when a training value is not finite, names the record and field', () => {
     expect(() => inferSchema([{ a: 1 }, { a: NaN }])).toThrow(expect.objectContaining({ code: 'INVALID_RECORD', record: 1, field: 'a' }));
   });
