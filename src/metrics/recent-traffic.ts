@@ -120,6 +120,22 @@ export class RecentTraffic {
     return !t || now >= t.nextSampleAt;
   }
 
+  /**
+   * Marks a sample of the model's version as being explained: no batch adds to the sample until it
+   * lands ({@link sampled}) or fails ({@link sampleFailed}), so samples never queue up on the
+   * explaining thread ahead of the explanations clients ask for.
+   */
+  sampling(model: string, version: string): void {
+    const t = this.models.get(model);
+    if (t && t.version === version) t.nextSampleAt = Infinity;
+  }
+
+  /** A sample that could not be explained: the next batch may try again after the shortest gap. */
+  sampleFailed(model: string, version: string, now = Date.now()): void {
+    const t = this.models.get(model);
+    if (t && t.version === version) t.nextSampleAt = now + SAMPLE_MIN_GAP_MS;
+  }
+
   /** Adds explained flagged records (newest last) that took `costMs` to explain. */
   sampled(model: string, version: string, records: readonly FlaggedRecord[], costMs: number, now = Date.now()): void {
     const t = this.models.get(model);

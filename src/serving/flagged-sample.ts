@@ -40,6 +40,10 @@ export function sampleFlagged(
     traffic.sampled(model.name, model.version, entries(picked.map((i) => explained[i])), 0);
     return;
   }
+  // Batches scored while this sample is explained (others may have kept their records already)
+  // add nothing: one sample at a time.
+  if (!traffic.wantsSample(model.name)) return;
+  traffic.sampling(model.name, model.version);
   const release = holdModel(model);
   setImmediate(() => {
     Promise.resolve()
@@ -47,7 +51,10 @@ export function sampleFlagged(
       .then(
         // Paced by the explaining's own cost, not by time spent waiting for a thread.
         ({ explanations, costMs }) => traffic.sampled(model.name, model.version, entries(explanations), costMs),
-        (e: unknown) => logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'flagged records could not be explained for the console'),
+        (e: unknown) => {
+          traffic.sampleFailed(model.name, model.version);
+          logger.warn({ model: model.name, version: model.version, err: messageOf(e) }, 'flagged records could not be explained for the console');
+        },
       )
       .finally(release);
   });

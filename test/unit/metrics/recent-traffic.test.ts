@@ -49,6 +49,22 @@ describe('RecentTraffic', () => {
     expect(t.wantsSample('m', 2500)).toBe(true);
   });
 
+  it('takes one sample at a time: none while one is being explained, the shortest gap after one that failed, a new version afresh', () => {
+    const t = new RecentTraffic(options);
+    t.observe('m', 'v1', [0], 1, 0);
+    t.sampling('m', 'v1');
+    expect(t.wantsSample('m', 1e12)).toBe(false);
+    t.sampleFailed('m', 'v1', 5000);
+    expect(t.wantsSample('m', 5199)).toBe(false);
+    expect(t.wantsSample('m', 5200)).toBe(true);
+    t.sampling('m', 'v1');
+    // The version changed while its sample was explained: the new one samples from the start.
+    t.observe('m', 'v2', [0], 1, 6000);
+    expect(t.wantsSample('m', 6000)).toBe(true);
+    t.sampled('m', 'v1', [record(1)], 1, 6001);
+    expect(t.view('m', 6001)?.sample).toEqual([]);
+  });
+
   it('without keepValues, keeps no values even when given them', () => {
     const t = new RecentTraffic({ ...options, keepValues: false });
     t.observe('m', 'v1', [0], 1, 0);
