@@ -101,6 +101,12 @@ export class ModelCache {
     const fresh = this.fresh(name);
     if (fresh) return fresh;
     const entry = this.entries.get(name);
+    if (this.announcedDuringLoad.has(name)) {
+      // Announced while a check was under way, which may have read the registry before the
+      // change: that check, then the load the announcement starts once it ends.
+      await this.loading.get(name)?.catch(() => undefined);
+      return this.get(name);
+    }
     if (entry && (entry.checkedAt > 0 || this.registryDown)) {
       this.load(name).catch(() => undefined);
       return entry.served;
@@ -146,14 +152,14 @@ export class ModelCache {
   announce(name: string): void {
     // A load under way may have read the current version before this change: once it ends, the
     // store is asked again (promotes in quick succession must leave the last one served).
+    const entry = this.entries.get(name);
+    // 0: changed, not merely due for a check (see get): requests wait for the load.
+    if (entry) entry.checkedAt = 0;
     if (this.loading.has(name)) {
       this.announcedDuringLoad.add(name);
       return;
     }
-    const entry = this.entries.get(name);
     if (!entry) return;
-    // 0: changed, not merely due for a check (see get): requests wait for the load.
-    entry.checkedAt = 0;
     this.get(name).catch(() => undefined);
   }
 

@@ -207,6 +207,28 @@ describe('ModelCache', () => {
     }
   });
 
+  it('a delete announced while a background check is under way: the next request waits for that check and the load after it, and finds the model gone', async () => {
+    const name = `gone-${Date.now()}`;
+    await store.save(name, artifact);
+    let slow = false;
+    // A registry that answers after 300 ms what it holds then, as during a Redis stall.
+    const slowly = answering((n, own) => (slow ? new Promise<void>((r) => setTimeout(r, 300)).then(() => own(n)) : own(n)));
+    const cache = new ModelCache(slowly, pino({ level: 'silent' }));
+    try {
+      await cache.get(name);
+      slow = true;
+      await new Promise((r) => setTimeout(r, 1100));
+      // Due: served at once, its check under way.
+      await cache.get(name);
+      await store.delete(name);
+      // What a DELETE does before it answers 204.
+      cache.announce(name);
+      await expect(cache.get(name)).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    } finally {
+      cache.dispose();
+    }
+  });
+
   it('a current version whose artifact is damaged is refused and logged once, not at every check; the loaded version serves on', async () => {
     const root = await mkdtemp(join(tmpdir(), 'nce-cache-damaged-'));
     const own = new FsModelStore(root);
