@@ -47,9 +47,13 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     let left: AbortController | undefined;
     if (request.explain) {
       const controller = new AbortController();
-      res.on('close', () => {
-        if (!res.writableFinished) controller.abort();
-      });
+      // Gone already (while its model loaded), or going before the answer is written.
+      if (res.closed) controller.abort();
+      else {
+        res.on('close', () => {
+          if (!res.writableFinished) controller.abort();
+        });
+      }
       left = controller;
     }
     let scored: Scored | Promise<Scored>;

@@ -126,8 +126,10 @@ function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
     state,
     payload: job.data,
     progress: typeof progress === 'object' && Array.isArray(progress.epochs) ? progress.epochs : [],
-    // Runs started: BullMQ counts a run its worker was lost in (a stall) only there, not in attemptsMade.
-    attempts: Math.max(job.attemptsMade, job.attemptsStarted ?? 0),
+    // Runs started: BullMQ counts a run its worker was lost in (a stall) only there, not in
+    // attemptsMade; a run refused for starting beyond JOB_ATTEMPTS (maxStartedAttempts) is counted
+    // there too, though it never ran.
+    attempts: Math.max(job.attemptsMade, (job.attemptsStarted ?? 0) - (/started more than allowable limit/.test(job.failedReason ?? '') ? 1 : 0)),
     createdAt: new Date(job.timestamp).toISOString(),
   };
   if (job.processedOn) info.startedAt = new Date(job.processedOn).toISOString();

@@ -82,18 +82,28 @@ class ScoringThread {
         ...(explain ? { explain: [...explain] } : {}),
       };
       if (!this.sent.has(keyOf(task))) this.withState(task, model);
-      this.pending.set(task.id, { task, model, resolve, reject });
-      this.worker.postMessage(task);
       // The client left: the thread drops the task (an explained one at its next record).
-      signal?.addEventListener(
-        'abort',
-        () => {
-          if (!this.pending.delete(task.id)) return;
-          if (!this.ended) this.worker.postMessage({ cancel: task.id } satisfies CancelTask);
-          reject(new ScoringCancelled());
+      const onAbort = (): void => {
+        if (!this.pending.delete(task.id)) return;
+        if (!this.ended) this.worker.postMessage({ cancel: task.id } satisfies CancelTask);
+        reject(new ScoringCancelled());
+      };
+      // Settled, the task lets go of the signal (one that outlives it would hold every task's rows).
+      const settled = (): void => signal?.removeEventListener('abort', onAbort);
+      this.pending.set(task.id, {
+        task,
+        model,
+        resolve: (s) => {
+          settled();
+          resolve(s);
         },
-        { once: true },
-      );
+        reject: (e) => {
+          settled();
+          reject(e);
+        },
+      });
+      this.worker.postMessage(task);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -72,6 +72,8 @@ function failure(id: number, e: unknown): ScoringReply {
 /** Tasks in the order they came; one runs at a time (an explained one yields between records). */
 const queue: ScoringTask[] = [];
 let running = false;
+/** The task running now, if any. */
+let current: number | null = null;
 
 async function drain(): Promise<void> {
   if (running) return;
@@ -85,6 +87,7 @@ async function drain(): Promise<void> {
     return;
   }
   for (let task = queue.shift(); task; task = queue.shift()) {
+    current = task.id;
     let reply: ScoringReply;
     try {
       reply = cancelled.has(task.id) ? failure(task.id, new Cancelled('cancelled')) : await score(task);
@@ -92,6 +95,7 @@ async function drain(): Promise<void> {
       reply = failure(task.id, e instanceof Cancelled ? new Cancelled('cancelled') : e);
     }
     cancelled.delete(task.id);
+    current = null;
     try {
       port.postMessage(reply, movable(reply));
     } catch (e: unknown) {
@@ -104,8 +108,9 @@ async function drain(): Promise<void> {
 
 port.on('message', (message: ScoringTask | CancelTask) => {
   if ('cancel' in message) {
-    // Only for a task not answered yet: it is queued or running here.
-    cancelled.add(message.cancel);
+    // Only for a task not answered yet (a cancel may cross its answer on the way).
+    const id = message.cancel;
+    if (current === id || queue.some((t) => t.id === id)) cancelled.add(id);
     return;
   }
   queue.push(message);

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -301,6 +302,10 @@ describe('a pool of scoring threads', () => {
       expect(performance.now() - started).toBeLessThan(whole / 4);
       // Aborted before it was sent: rejected without reaching the thread.
       await expect(pool.score(served('wide', wide), one, records.slice(0, 1), left.signal)).rejects.toBeInstanceOf(ScoringCancelled);
+      // Tasks that settle let go of a signal that outlives them.
+      const lasting = new AbortController();
+      for (let i = 0; i < 5; i++) await pool.score(served('wide', wide), one, records.slice(0, 1), lasting.signal);
+      expect(getEventListeners(lasting.signal, 'abort')).toHaveLength(0);
     } finally {
       await pool.close();
       wideDetector.dispose();
