@@ -153,7 +153,7 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxMode
     // Too few held-out records for the share asked for put the threshold at the lowest of them,
     // which about 1 / (n + 1) of such records fall below (see calibrationWarning).
     const expectedFlaggedRatio = Math.max(contamination + targetFpr * (1 - contamination), 1 / (referenceCount + 1));
-    return { name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr, expectedFlaggedRatio };
+    return { name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr, expectedFlaggedRatio, referenceRecords: referenceCount };
   };
   const cache = new ModelCache(
     store,

@@ -4,7 +4,7 @@ import { body } from './request-body';
 import { atCsvLines, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
 import { categoricalNames } from '../nce';
-import { onlyQuery, validName } from './validation';
+import { lookupDatasetName, onlyQuery, validName } from './validation';
 
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
 export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
@@ -29,7 +29,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
   });
 
   router.post('/v1/datasets/:name/records', ...deps.writeAuth, upload, async (req, res) => {
-    const name = validName(req.params.name, 'dataset');
+    const name = lookupDatasetName(req.params.name);
     onlyQuery(req.query, ['maxRows']);
     const key = idempotencyKey(req.get('idempotency-key'));
     const maxRows = req.query.maxRows === undefined ? undefined : Number(req.query.maxRows);
@@ -53,19 +53,21 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     res.json(info);
   });
 
-  router.get('/v1/datasets', ...deps.readAuth, async (_req, res) => {
+  router.get('/v1/datasets', ...deps.readAuth, async (req, res) => {
+    // No parameters: a `?limit=` that would be ignored is refused instead.
+    onlyQuery(req.query, []);
     res.json({ datasets: await deps.datasets.list() });
   });
 
   router.get('/v1/datasets/:name', ...deps.readAuth, async (req, res) => {
-    const name = validName(req.params.name, 'dataset');
+    const name = lookupDatasetName(req.params.name);
     const info = await deps.datasets.info(name);
     if (!info) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`);
     res.json(info);
   });
 
   router.delete('/v1/datasets/:name', ...deps.writeAuth, async (req, res) => {
-    const name = validName(req.params.name, 'dataset');
+    const name = lookupDatasetName(req.params.name);
     onlyQuery(req.query, []);
     if (!(await deps.datasets.delete(name))) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`);
     res.status(204).end();

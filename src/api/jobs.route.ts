@@ -4,7 +4,7 @@ import type { JobQueue } from '../queue';
 import type { DatasetStore } from '../store';
 import { body } from './request-body';
 import { AppError } from '../errors';
-import { checkTrainable, checkTrainingConfig, onceEach, queryError, requestError, validName } from './validation';
+import { checkTrainable, checkTrainingConfig, lookupDatasetName, onceEach, queryError, requestError, validName } from './validation';
 
 /** The body of `POST /v1/models/{name}/train` (the config is validated by the engine's own schema). */
 export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unknown().optional(), allowSchemaChange: z.boolean().optional() }).strict();
@@ -26,7 +26,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     const model = validName(req.params.name, 'model');
     const parsed = trainRequestSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
-    const dataset = validName(parsed.data.dataset, 'dataset', '/dataset');
+    const dataset = lookupDatasetName(parsed.data.dataset, '/dataset');
     await checkTrainable(deps.datasets, dataset, checkTrainingConfig(parsed.data.config));
     const job = await deps.queue.enqueue({ kind: 'train', model, dataset, config: parsed.data.config ?? {}, ...(parsed.data.allowSchemaChange ? { allowSchemaChange: true } : {}) });
     res.status(202).location(`/v1/jobs/${job.id}`).json({ jobId: job.id, state: job.state });

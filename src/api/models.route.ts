@@ -4,12 +4,14 @@ import { describeVersions, listedModel, type ModelStore } from '../store';
 import { AppError } from '../errors';
 import type { JobQueue, Scheduler } from '../queue';
 import type { ModelCache } from '../serving';
-import { lookupModelName } from './validation';
+import { lookupModelName, onlyQuery } from './validation';
 
 /** Read-only registry routes: the model list and the current version's manifest summary. */
 export function modelsRouter(deps: { store: ModelStore; models: ModelCache; scheduler: Scheduler; queue: JobQueue; auth: RequestHandler[]; adminAuth: RequestHandler[] }): Router {
   const router = Router();
-  router.get('/v1/models', ...deps.auth, async (_req, res) => {
+  router.get('/v1/models', ...deps.auth, async (req, res) => {
+    // No parameters: a `?limit=` that would be ignored is refused instead.
+    onlyQuery(req.query, []);
     const names = await deps.store.names();
     const models = await Promise.all(
       names.map(async (name) => {

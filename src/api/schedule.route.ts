@@ -4,7 +4,7 @@ import { cronProblem, type JobInfo, type JobQueue, type ScheduleInfo, type Sched
 import { body } from './request-body';
 import { AppError } from '../errors';
 import type { DatasetStore } from '../store';
-import { checkTrainable, checkTrainingConfig, requestError, validName } from './validation';
+import { checkTrainable, checkTrainingConfig, lookupDatasetName, requestError, validName } from './validation';
 
 /** The body of `PUT /v1/models/{name}/schedule`. */
 export const scheduleRequestSchema = z.object({ cron: z.string().min(1).max(200), dataset: z.string(), config: z.unknown().optional(), timezone: z.string().min(1).max(64).optional() }).strict();
@@ -22,7 +22,7 @@ export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetSt
     if (problem) throw new AppError('INVALID_REQUEST', `cron: ${problem}`, '/cron');
     const zoneProblem = timezone === undefined ? null : timezoneProblem(timezone);
     if (zoneProblem) throw new AppError('INVALID_REQUEST', `timezone: ${zoneProblem}`, '/timezone');
-    const dataset = validName(parsed.data.dataset, 'dataset', '/dataset');
+    const dataset = lookupDatasetName(parsed.data.dataset, '/dataset');
     await checkTrainable(deps.datasets, dataset, checkTrainingConfig(config));
     const info = await deps.scheduler.put(name, { cron, dataset, ...(config === undefined ? {} : { config }), ...(timezone === undefined ? {} : { timezone }) });
     res.json(await withLastRun(deps.queue, info));

@@ -72,6 +72,13 @@ export function lookupModelName(raw: unknown): string {
   return name;
 }
 
+/** A dataset name a request looks up (a read, a delete, an append, a training's source): 404 when it could never be one, as when it is not there. */
+export function lookupDatasetName(raw: unknown, pointer?: string): string {
+  const name = String(raw);
+  if (!NAME_PATTERN.test(name)) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`, pointer);
+  return name;
+}
+
 /** Runs `check`; the engine's INVALID_CONFIG it throws is, to the API, a request whose /config part is wrong (a 400 pointing there). */
 function asConfigRequest<T>(check: () => T): T {
   try {

@@ -22,6 +22,8 @@ export interface ServedModelInfo {
    * the stated contamination c of the reference (c + targetFpr (1 - c); see `calibrate`).
    */
   expectedFlaggedRatio: number;
+  /** How many held-out reference records the threshold was set from (its own uncertainty follows). */
+  referenceRecords: number;
 }
 
 /** Job counts by state, for the queue depth gauge. */
@@ -152,6 +154,11 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
     'nce_ood_model_expected_flagged_ratio',
     'Share of records distributed as its reference data that the served version flags: targetFpr, or with a stated contamination c, c + targetFpr (1 - c); at least 1/(n + 1) for n held-out reference records, the share the lowest of them flags',
     (m) => served.get(m)?.expectedFlaggedRatio,
+  );
+  perModel(
+    'nce_ood_model_reference_records',
+    'Held-out reference records the served version set its ood threshold from: with n of them, the share of clean records that threshold flags is itself uncertain by about sqrt(p (1 - p) / (n + 2))',
+    (m) => served.get(m)?.referenceRecords,
   );
   perModel('nce_ood_model_validation_auc', 'Validation AUC (data vs noise) of the served model version at training', (m) => served.get(m)?.valAuc);
   new Gauge({

@@ -111,7 +111,7 @@ export class SavedByAnotherRun extends Error {
 
 /** The error `save` throws when the model was deleted after `unlessDeletedAfter`. */
 export function deletedMeanwhile(name: string): AppError {
-  return new AppError('MODEL_DELETED', `model "${name}" was deleted while this job trained it: nothing was saved`);
+  return new AppError('MODEL_DELETED', `model "${name}" was deleted after this job was enqueued (while it waited or trained): nothing was saved`);
 }
 
 /** What {@link ModelStore.writable} finds. */

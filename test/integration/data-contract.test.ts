@@ -77,13 +77,23 @@ describe('data contract', () => {
     expect(res.body.detail).toContain('199 of the column');
     // Nothing was created: a dataset that does not exist answers one code on every route, the
     // one an append that races a delete gets from the store.
+    // A name that could never be one is not there either: 404 where it is looked up (400 only where it would be created).
     for (const missing of [
       request(app).get('/v1/datasets/typo'),
       request(app).delete('/v1/datasets/typo'),
       request(app).post('/v1/datasets/typo/records').set('content-type', 'text/csv').send(payments(2, 4, () => 20)),
+      request(app).get('/v1/datasets/a.b'),
+      request(app).delete('/v1/datasets/a.b'),
+      request(app).post('/v1/datasets/a.b/records').send({ records: [{ amount: 1 }] }),
+      request(app).post('/v1/models/m1/train').send({ dataset: 'a.b' }),
+      request(app).put('/v1/models/m1/schedule').send({ cron: '0 * * * *', dataset: 'a.b' }),
     ]) {
       expect((await missing).body).toMatchObject({ status: 404, code: 'DATASET_NOT_FOUND' });
     }
+    expect((await request(app).put('/v1/datasets/a.b').set('content-type', 'text/csv').send(payments(2, 4, () => 20))).body).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+    // The lists take no parameters: one that would be ignored is refused.
+    expect((await request(app).get('/v1/datasets?limit=1')).body).toMatchObject({ status: 400, pointer: '/limit' });
+    expect((await request(app).get('/v1/models?limit=1&limit=2')).body).toMatchObject({ status: 400, pointer: '/limit' });
   });
 
   it('?categorical= declares columns of numeric-looking codes categorical; the refusal says so, and records score alike with the codes as numbers or text', async () => {
@@ -280,7 +290,7 @@ describe('data contract', () => {
     const { app } = running.service;
     await request(app).put('/v1/datasets/labelled').set('content-type', 'text/csv').send(payments(200, 6));
     const badName = await request(app).post('/v1/models/labelled/train').send({ dataset: '../labelled' });
-    expect(badName.body).toMatchObject({ status: 400, pointer: '/dataset' });
+    expect(badName.body).toMatchObject({ status: 404, code: 'DATASET_NOT_FOUND', pointer: '/dataset' });
     const unknown = await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { exclude: ['channel', 'label'] } });
     expect(unknown.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config/exclude/1', detail: expect.stringContaining('exclude names "label", which is not a column') });
     // A config that is not an object at all: the pointer is the config itself.

@@ -282,7 +282,7 @@ describe('drift metrics', () => {
     const refs = featureReference(records, inferSchema(records));
     const percentiles = records.map((_, i) => (i % 10) / 10);
     for (let m = 0; m < 40; m++) {
-      metrics.served({ name: `m${m}`, version: 'v1', createdAt: new Date().toISOString(), valAuc: 0.8, targetFpr: 0.01, expectedFlaggedRatio: m % 2 ? 0.01 : 0.109 }, undefined);
+      metrics.served({ name: `m${m}`, version: 'v1', createdAt: new Date().toISOString(), valAuc: 0.8, targetFpr: 0.01, expectedFlaggedRatio: m % 2 ? 0.01 : 0.109, referenceRecords: 40 + m }, undefined);
       metrics.drift.add(metrics.drift.bin(`m${m}`, 'v1', { features: refs, featureRecords: records.length, scoreShares: undefined, scoreRecords: 0 }, records), percentiles);
     }
     const series = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`));
@@ -290,8 +290,9 @@ describe('drift metrics', () => {
     expect(series(text, 'nce_ood_feature_drift_psi')).toHaveLength(40 * 3);
     expect(series(text, 'nce_ood_drift_psi')).toHaveLength(40);
     expect(series(text, 'nce_ood_model_expected_flagged_ratio').filter((l) => l.endsWith(' 0.109'))).toHaveLength(20);
+    expect(series(text, 'nce_ood_model_reference_records')).toContain('nce_ood_model_reference_records{model="m3"} 43');
     for (let m = 0; m < 40; m++) metrics.unserved(`m${m}`);
     text = await metrics.registry.metrics();
-    for (const name of ['nce_ood_feature_drift_psi', 'nce_ood_drift_psi', 'nce_ood_drift_ks', 'nce_ood_model_info', 'nce_ood_model_age_seconds', 'nce_ood_model_expected_flagged_ratio']) expect(series(text, name)).toEqual([]);
+    for (const name of ['nce_ood_feature_drift_psi', 'nce_ood_drift_psi', 'nce_ood_drift_ks', 'nce_ood_model_info', 'nce_ood_model_age_seconds', 'nce_ood_model_expected_flagged_ratio', 'nce_ood_model_reference_records']) expect(series(text, name)).toEqual([]);
   });
 });
