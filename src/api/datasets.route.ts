@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { checkContract, checkNumbersAsText, type DatasetStore, withCategories } from '../store';
+import { checkContract, checkNumbersAsText, type DatasetStore, datasetNotFound, withCategories } from '../store';
 import { body } from './request-body';
 import { atCsvLines, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
@@ -62,14 +62,14 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
   router.get('/v1/datasets/:name', ...deps.readAuth, async (req, res) => {
     const name = lookupDatasetName(req.params.name);
     const info = await deps.datasets.info(name);
-    if (!info) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`);
+    if (!info) throw datasetNotFound(name);
     res.json(info);
   });
 
   router.delete('/v1/datasets/:name', ...deps.writeAuth, async (req, res) => {
     const name = lookupDatasetName(req.params.name);
     onlyQuery(req.query, []);
-    if (!(await deps.datasets.delete(name))) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`);
+    if (!(await deps.datasets.delete(name))) throw datasetNotFound(name);
     res.status(204).end();
   });
   return router;

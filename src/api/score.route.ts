@@ -26,6 +26,18 @@ export interface ScoreRouteDeps {
 /** The scoring route's path. */
 export const SCORE_PATH = '/v1/models/:name/score';
 
+/** Aborted once the client has gone before its answer was written (already gone too, while its model loaded). */
+function clientGone(res: Response): AbortSignal {
+  const gone = new AbortController();
+  if (res.closed) gone.abort();
+  else {
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+  }
+  return gone.signal;
+}
+
 /**
  * The handlers of the scoring route (at {@link SCORE_PATH}): parse the body, score it (the serving
  * layer's {@link Scorer}), observe the batch, send the answer. Handlers, not a Router: the app
@@ -44,21 +56,10 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
       throw new AppError('BATCH_TOO_LARGE', `${records.length} records to explain in one request; the limit is ${deps.maxExplain} (MAX_EXPLAIN_RECORDS): each explanation scores its record permutations x features times. Explain the records of interest, such as the flagged ones`, '/explain');
     }
     // An explanation can take seconds: when its client leaves, the scoring thread drops it.
-    let left: AbortController | undefined;
-    if (request.explain) {
-      const controller = new AbortController();
-      // Gone already (while its model loaded), or going before the answer is written.
-      if (res.closed) controller.abort();
-      else {
-        res.on('close', () => {
-          if (!res.writableFinished) controller.abort();
-        });
-      }
-      left = controller;
-    }
+    const left = request.explain ? clientGone(res) : undefined;
     let scored: Scored | Promise<Scored>;
     try {
-      scored = deps.scorer.score(model, records, { ...(request.explain ? { explain: true } : {}), ...(csv ? { format: 'csv' } : {}), ...(left ? { signal: left.signal } : {}) });
+      scored = deps.scorer.score(model, records, { ...(request.explain ? { explain: true } : {}), ...(csv ? { format: 'csv' } : {}), ...(left ? { signal: left } : {}) });
     } catch (e: unknown) {
       throw request.layout === 'columns' ? inColumns(e) : e;
     }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { featureColumns, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
-import { type DatasetStore, NAME_PATTERN } from '../store';
+import { type DatasetStore, datasetNotFound, NAME_PATTERN } from '../store';
 import { AppError, escapePointer } from '../errors';
 
 /**
@@ -75,7 +75,7 @@ export function lookupModelName(raw: unknown): string {
 /** A dataset name a request looks up (a read, a delete, an append, a training's source): 404 when it could never be one, as when it is not there. */
 export function lookupDatasetName(raw: unknown, pointer?: string): string {
   const name = String(raw);
-  if (!NAME_PATTERN.test(name)) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`, pointer);
+  if (!NAME_PATTERN.test(name)) throw datasetNotFound(name, pointer);
   return name;
 }
 
@@ -100,7 +100,7 @@ export function checkTrainingConfig(config: unknown): TrainingConfig {
  */
 export async function checkTrainable(datasets: DatasetStore, dataset: string, config: TrainingConfig): Promise<void> {
   const info = await datasets.info(dataset);
-  if (!info) throw new AppError('DATASET_NOT_FOUND', `dataset "${dataset}" does not exist`, '/dataset');
+  if (!info) throw datasetNotFound(dataset, '/dataset');
   asConfigRequest(() => featureColumns(info.columns, config.exclude));
   if (info.rows < MIN_TRAINING_RECORDS) {
     throw new AppError('INSUFFICIENT_DATA', `dataset "${dataset}" has ${info.rows} records; training needs at least ${MIN_TRAINING_RECORDS}`, '/dataset');

@@ -26,6 +26,9 @@ export interface ServedModelInfo {
   referenceRecords: number;
 }
 
+/** Longest a scrape waits for the queue's counts (see nce_ood_queue_jobs). */
+const QUEUE_COUNTS_MS = 1000;
+
 /** Job counts by state, for the queue depth gauge. */
 export type QueueCounts = () => Promise<Record<string, number>>;
 
@@ -61,9 +64,6 @@ export interface Metrics {
 /** Buckets of the score (log density, nats): wide, since its scale depends on the data's dimension. */
 const SCORE_BUCKETS = [-200, -100, -50, -30, -20, -15, -10, -7.5, -5, -2.5, 0, 2.5, 5, 10, 20];
 /** Buckets of the percentile: the same for every model, uniform when nothing has drifted. */
-/** Longest a scrape waits for the queue's counts (see nce_ood_queue_jobs). */
-const QUEUE_COUNTS_MS = 1000;
-
 const PERCENTILE_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
 
 /**

@@ -126,24 +126,32 @@ export class RecentTraffic {
    * explaining thread ahead of the explanations clients ask for.
    */
   sampling(model: string, version: string): void {
-    const t = this.models.get(model);
-    if (t && t.version === version) t.nextSampleAt = Infinity;
+    const t = this.tracked(model, version);
+    if (t) t.nextSampleAt = Infinity;
   }
 
   /** A sample that could not be explained: the next batch may try again after the shortest gap. */
   sampleFailed(model: string, version: string, now = Date.now()): void {
-    const t = this.models.get(model);
-    if (t && t.version === version) t.nextSampleAt = now + SAMPLE_MIN_GAP_MS;
+    const t = this.tracked(model, version);
+    if (t) t.nextSampleAt = now + SAMPLE_MIN_GAP_MS;
   }
 
   /** Adds explained flagged records (newest last) that took `costMs` to explain. */
   sampled(model: string, version: string, records: readonly FlaggedRecord[], costMs: number, now = Date.now()): void {
-    const t = this.models.get(model);
-    // Explained after the answer: the model may have moved to another version meanwhile.
-    if (!t || t.version !== version) return;
+    const t = this.tracked(model, version);
+    if (!t) return;
     t.nextSampleAt = now + Math.max(SAMPLE_MIN_GAP_MS, costMs / SAMPLE_DUTY);
     const kept = this.options.keepValues ? records : records.map(({ values: _values, ...rest }) => rest);
     t.sample = [...kept].reverse().concat(t.sample).slice(0, this.options.flaggedRecords);
+  }
+
+  /**
+   * The model's traffic while it is of `version`: a sample is explained after the answer, and the
+   * model may have moved to another version meanwhile, which starts afresh.
+   */
+  private tracked(model: string, version: string): ModelTraffic | undefined {
+    const t = this.models.get(model);
+    return t?.version === version ? t : undefined;
   }
 
   /** The model's recent traffic, or null when it scored nothing since it was loaded. */

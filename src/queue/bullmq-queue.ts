@@ -108,11 +108,10 @@ function stateOf(s: string): JobState {
   return 'queued';
 }
 
-/**
- * BullMQ's reasons for a job whose workers were lost: more often than the worker's
- * `maxStalledCount`, or a run that would start beyond its `maxStartedAttempts` (JOB_ATTEMPTS runs).
- */
-const STALLED = /(stalled|started) more than allowable limit/;
+/** BullMQ's reason for a job whose workers were lost more often than the worker's `maxStalledCount`. */
+const STALLED = /stalled more than allowable limit/;
+/** BullMQ's reason for a run refused for starting beyond the worker's `maxStartedAttempts` (JOB_ATTEMPTS runs): its earlier runs were lost. */
+const STARTED_BEYOND = /started more than allowable limit/;
 
 const WORKER_LOST: { code: ErrorCode; message: string } = {
   code: 'WORKER_LOST',
@@ -129,15 +128,16 @@ function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
     // Runs started: BullMQ counts a run its worker was lost in (a stall) only there, not in
     // attemptsMade; a run refused for starting beyond JOB_ATTEMPTS (maxStartedAttempts) is counted
     // there too, though it never ran.
-    attempts: Math.max(job.attemptsMade, (job.attemptsStarted ?? 0) - (/started more than allowable limit/.test(job.failedReason ?? '') ? 1 : 0)),
+    attempts: Math.max(job.attemptsMade, (job.attemptsStarted ?? 0) - (STARTED_BEYOND.test(job.failedReason ?? '') ? 1 : 0)),
     createdAt: new Date(job.timestamp).toISOString(),
   };
   if (job.processedOn) info.startedAt = new Date(job.processedOn).toISOString();
   if (job.finishedOn && (state === 'completed' || state === 'failed')) info.finishedAt = new Date(job.finishedOn).toISOString();
   if (state === 'completed') info.result = job.returnvalue;
   if (state === 'failed') {
-    const m = REASON.exec(job.failedReason ?? '');
-    info.error = m ? { code: m[1] as string, message: m[2] as string } : STALLED.test(job.failedReason ?? '') ? WORKER_LOST : { code: 'INTERNAL', message: job.failedReason ?? 'failed' };
+    const reason = job.failedReason ?? '';
+    const m = REASON.exec(reason);
+    info.error = m ? { code: m[1] as string, message: m[2] as string } : STALLED.test(reason) || STARTED_BEYOND.test(reason) ? WORKER_LOST : { code: 'INTERNAL', message: job.failedReason ?? 'failed' };
   }
   return info;
 }

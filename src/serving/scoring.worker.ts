@@ -29,7 +29,11 @@ function detectorFor(task: ScoringTask): Detector | null {
 }
 
 /** Thrown inside a task its client gave up on (see {@link CancelTask}). */
-class Cancelled extends Error {}
+class Cancelled extends Error {
+  constructor() {
+    super('cancelled');
+  }
+}
 
 /** Ids of tasks cancelled while queued or running. */
 const cancelled = new Set<number>();
@@ -90,9 +94,9 @@ async function drain(): Promise<void> {
     current = task.id;
     let reply: ScoringReply;
     try {
-      reply = cancelled.has(task.id) ? failure(task.id, new Cancelled('cancelled')) : await score(task);
+      reply = cancelled.has(task.id) ? failure(task.id, new Cancelled()) : await score(task);
     } catch (e: unknown) {
-      reply = failure(task.id, e instanceof Cancelled ? new Cancelled('cancelled') : e);
+      reply = failure(task.id, e);
     }
     cancelled.delete(task.id);
     current = null;

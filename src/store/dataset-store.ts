@@ -81,7 +81,10 @@ export function datasetChanged(name: string): AppError {
   return new AppError('DATASET_CHANGED', `dataset "${name}" was replaced while the records were checked against it: nothing was appended; check them against its current columns and send them again`);
 }
 
-/** The error a store throws for a dataset that does not exist (a job then fails without retries). */
-export function datasetNotFound(name: string): AppError {
-  return new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`);
+/**
+ * The error for a dataset that does not exist (a job then fails without retries), as a store and
+ * the API's routes answer it; `pointer` names the request's field that named it.
+ */
+export function datasetNotFound(name: string, pointer?: string): AppError {
+  return new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist`, pointer);
 }
