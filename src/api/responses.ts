@@ -27,7 +27,14 @@ export const readyAnswer = z
 export const rootAnswer = z.object({ name: z.literal('nce-ood'), links: z.record(z.string(), z.string()) }).strict();
 
 /** One column of a dataset's contract. */
-const columnContract = z.object({ name: z.string(), kind: z.enum(['numeric', 'categorical']), missing: z.boolean() }).strict();
+const columnContract = z
+  .object({
+    name: z.string(),
+    kind: z.enum(['numeric', 'categorical']),
+    missing: z.boolean(),
+    categories: z.array(z.string()).optional().describe('categorical: the most frequent categories seen when the dataset was created (at most 64); others may follow'),
+  })
+  .strict();
 
 /** `PUT`/`GET /v1/datasets/{name}`, `POST .../records`. */
 export const datasetAnswer = z

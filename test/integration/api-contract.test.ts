@@ -59,8 +59,11 @@ describe('the OpenAPI document', () => {
     await holds('RootAnswer', await request(app).get('/'));
     await holds('HealthAnswer', await request(app).get('/healthz'));
     await holds('ReadyAnswer', await request(app).get('/readyz'));
-    await holds('DatasetAnswer', await request(app).put('/v1/datasets/d').send({ records: normalRecords(80, 2, 1) }));
-    await holds('DatasetAnswer', await request(app).post('/v1/datasets/d/records').send({ records: normalRecords(3, 2, 2) }));
+    // A category column too: its contract lists the categories seen.
+    const withChannel = (records: Record<string, unknown>[]) => records.map((r, i) => ({ ...r, channel: ['web', 'app', 'store'][i % 3] }));
+    const created = await holds('DatasetAnswer', await request(app).put('/v1/datasets/d').send({ records: withChannel(normalRecords(80, 2, 1)) }));
+    expect(created.schema?.find((c) => c.name === 'channel')).toMatchObject({ kind: 'categorical', categories: expect.arrayContaining(['web', 'app', 'store']) });
+    await holds('DatasetAnswer', await request(app).post('/v1/datasets/d/records').send({ records: withChannel(normalRecords(3, 2, 2)) }));
     await holds('DatasetAnswer', await request(app).get('/v1/datasets/d'));
     await holds('DatasetListAnswer', await request(app).get('/v1/datasets'));
     const { jobId } = await holds('TrainAnswer', await request(app).post('/v1/models/m/train').send({ dataset: 'd', config: { epochs: 2, contamination: 0.05 } }), 202);
@@ -74,9 +77,9 @@ describe('the OpenAPI document', () => {
     await holds('PromoteAnswer', await request(app).post(`/v1/models/m/versions/${versions[0]!.version}/promote`));
     await holds('ScheduleAnswer', await request(app).put('/v1/models/m/schedule').send({ cron: '0 3 * * *', dataset: 'd' }));
     await holds('ScheduleAnswer', await request(app).get('/v1/models/m/schedule'));
-    await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: normalRecords(3, 2, 3) }));
-    await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: normalRecords(300, 2, 3) }));
-    await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: normalRecords(2, 2, 3), explain: true }));
+    await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: withChannel(normalRecords(3, 2, 3)) }));
+    await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: withChannel(normalRecords(300, 2, 3)) }));
+    await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: withChannel(normalRecords(2, 2, 3)), explain: true }));
     await holds('ConsoleOverviewAnswer', await request(app).get('/v1/console'));
     await holds('ModelConsoleAnswer', await request(app).get('/v1/models/m/console'));
     // Every answer schema the document names was held to a real answer.
