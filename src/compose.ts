@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { type AppDeps, createApp } from './api';
 import { ModelCache, ScoringThreads, type ServedModel } from './serving';
 import { qualityGateOf, type Settings } from './config';
-import { messageOf } from './nce';
+import { expectedFlaggedShare, messageOf } from './nce';
 import { outageLog } from './logger';
 import { createMetrics, DEFAULT_RECENT_TRAFFIC, driftReferenceOf, type Metrics, type ServedModelInfo, trainingOutcome } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
@@ -149,10 +149,8 @@ function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, releas
 /** The model cache, keeping the model metrics in step with the versions it serves. */
 function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxModels: number): ModelCache {
   const info = (m: ServedModel): ServedModelInfo => {
-    const { targetFpr, contamination = 0, referenceCount } = m.manifest.calibration;
-    // Too few held-out records for the share asked for put the threshold at the lowest of them,
-    // which about 1 / (n + 1) of such records fall below (see calibrationWarning).
-    const expectedFlaggedRatio = Math.max(contamination + targetFpr * (1 - contamination), 1 / (referenceCount + 1));
+    const { targetFpr, referenceCount } = m.manifest.calibration;
+    const expectedFlaggedRatio = expectedFlaggedShare(m.manifest.calibration);
     return { name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr, expectedFlaggedRatio, referenceRecords: referenceCount };
   };
   const cache = new ModelCache(

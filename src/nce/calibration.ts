@@ -73,6 +73,17 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number,
 }
 
 /**
+ * The share of new records distributed as the reference (its anomalies included) that the
+ * threshold flags: the share asked for (`contamination`, plus `targetFpr` of the rest), or, with
+ * too few held-out records to calibrate that share, the 1 / (n + 1) that fall below the lowest of
+ * them (see {@link thresholdAt}).
+ */
+export function expectedFlaggedShare(c: Calibration): number {
+  const contamination = c.contamination ?? 0;
+  return Math.max(contamination + c.targetFpr * (1 - contamination), 1 / (c.referenceCount + 1));
+}
+
+/**
  * A sentence for the training summary when `heldOut` records are too few to calibrate the
  * threshold at the share asked for (its rank p (n + 1) below 1, see {@link thresholdAt}), else
  * null: the threshold is then the lowest held-out score, flagging about 1 / (n + 1) of clean

@@ -1,6 +1,6 @@
 /** The NCE engine: pure math over records, no transport. */
 export { activeBackend, type BackendName, initBackend, liveTensors } from './backend';
-export { type Calibration, calibrate, isFlagged, PERCENTILE_BINS, percentileBin, percentileOf } from './calibration';
+export { type Calibration, calibrate, expectedFlaggedShare, isFlagged, PERCENTILE_BINS, percentileBin, percentileOf } from './calibration';
 export {
   DEFAULT_NOISE,
   DEFAULT_TRAINING_CONFIG,

@@ -1,4 +1,4 @@
-import { type Calibration, type FeatureReference, type Manifest, percentileOf } from '../nce';
+import { type Calibration, expectedFlaggedShare, type FeatureReference, type Manifest, percentileOf } from '../nce';
 import type { FlaggedRecord, TrafficView, WindowContents } from '../metrics';
 import type { Access, FeatureDrift, ModelConsole } from './console-schema';
 
@@ -51,6 +51,8 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
       valLoss: t.valLoss,
       seconds: t.seconds,
       targetFpr: m.calibration.targetFpr,
+      ...(m.calibration.contamination ? { contamination: m.calibration.contamination } : {}),
+      expectedFlagged: expectedFlaggedShare(m.calibration),
       threshold: m.calibration.threshold,
     },
     history: mainEpochs.map((h) => ({ pass: h.pass, epoch: h.epoch, loss: h.loss, valLoss: h.valLoss, valAuc: h.valAuc })),

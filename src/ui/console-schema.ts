@@ -62,6 +62,10 @@ export const modelConsoleSchema = z
         valLoss: z.number(),
         seconds: z.number(),
         targetFpr: z.number(),
+        contamination: z.number().optional().describe('the share of the reference the training config said are anomalies (absent when 0)'),
+        expectedFlagged: z
+          .number()
+          .describe('share of records like the reference the threshold flags: targetFpr (plus the stated contamination), or 1 / (n + 1) when the n held-out records are too few for that'),
         threshold: z.number(),
       })
       .strict(),

@@ -145,6 +145,7 @@ describe('the web console in a browser', () => {
       expect(chart.label).toContain(versions[1]);
     }
     expect((await chartView(page, 'feature-chart')).label).toContain('most drifted first: amount');
+    expect(await page.locator('#scores-note').textContent()).toMatch(/flagged ood: about \d+(\.\d+)?% of records like the reference \(/);
     expect(await page.locator('#feature-table tbody tr').first().locator('td').first().textContent()).toBe('amount');
     // Selecting a feature compares its distributions.
     await page.locator('#feature-table tbody tr').first().locator('button').click();

@@ -342,7 +342,17 @@
     byId('scores-note').textContent =
       s.records === 0
         ? 'No records scored by this version yet: the reference alone is shown.'
-        : s.records + (report ? ' records of the file; ' : ' recent records; ') + pct(s.outside) + ' of them lie outside the range shown and count in the outermost bars. Records below the threshold are flagged ood (' + pct(c.model.targetFpr) + ' of the reference by design).';
+        : s.records + (report ? ' records of the file; ' : ' recent records; ') + pct(s.outside) + ' of them lie outside the range shown and count in the outermost bars. Records below the threshold are flagged ood: ' + flaggedByDesign(c.model) + '.';
+  }
+
+  /** What share of records like the reference the threshold flags, and why when it is not targetFpr. */
+  function flaggedByDesign(m) {
+    var why = [];
+    if (m.contamination) why.push('the stated contamination ' + pct(m.contamination) + ' and targetFpr ' + pct(m.targetFpr) + ' of the rest');
+    if (m.expectedFlagged > (m.contamination || 0) + m.targetFpr * (1 - (m.contamination || 0)) + 1e-12) {
+      why = ['targetFpr ' + pct(m.targetFpr) + ', but ' + m.validationRows + ' held-out records are too few to calibrate it: the threshold is the lowest of their scores'];
+    }
+    return 'about ' + pct(m.expectedFlagged) + ' of records like the reference' + (why.length ? ' (' + why.join('; ') + ')' : ' (targetFpr)');
   }
 
   function drawDrift(c) {

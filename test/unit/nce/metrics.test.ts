@@ -1,5 +1,5 @@
 import { auprc, auroc, calibrate, isFlagged, percentileOf } from '../../../src/nce';
-import { calibrationWarning, thresholdAt } from '../../../src/nce/calibration';
+import { calibrationWarning, expectedFlaggedShare, thresholdAt } from '../../../src/nce/calibration';
 import { createRng } from '../../../src/nce/random';
 
 describe('auroc', () => {
@@ -65,6 +65,23 @@ describe('calibrate and percentileOf', () => {
     // Percentiles and drift shares are the reference's as it is, whatever is stated.
     expect(stated.quantiles).toEqual(asGiven.quantiles);
     expect(stated.referenceShares).toEqual(asGiven.referenceShares);
+  });
+
+  it('expects the share asked for to be flagged, or 1 / (n + 1) where n held-out records are too few for it', () => {
+    const scores = (n: number) => Float64Array.from({ length: n }, (_, i) => i);
+    expect(expectedFlaggedShare(calibrate(scores(1000), 0.01))).toBeCloseTo(0.01, 12);
+    expect(expectedFlaggedShare(calibrate(scores(1000), 0.01, 0.1))).toBeCloseTo(0.1 + 0.01 * 0.9, 12);
+    expect(expectedFlaggedShare(calibrate(scores(40), 0.01))).toBeCloseTo(1 / 41, 12);
+    // Drawn from the reference's own distribution, new records fall below the threshold that often.
+    const rng = createRng(5);
+    const normal = () => rng.normal();
+    let flagged = 0;
+    const trials = 4000;
+    for (let t = 0; t < trials; t++) {
+      const c = calibrate(Float64Array.from({ length: 40 }, normal), 0.01);
+      if (isFlagged(c, normal())) flagged++;
+    }
+    expect(flagged / trials).toBeCloseTo(1 / 41, 2);
   });
 
   it('warns exactly when the held-out records are too few for the threshold to have a rank of its own', () => {
