@@ -294,6 +294,8 @@ describe('the web console in a browser', () => {
     }
     expect(await page.locator('#feature-table tbody tr').first().locator('td').first().textContent()).toBe('amount');
     expect(await page.locator('#flagged-list .contribution .feature').first().textContent()).toBe('amount');
+    // Named by their line in the file, as the CLI's messages name them (the header is line 1).
+    expect(await page.locator('#flagged-list .flagged-head').first().textContent()).toMatch(/^line \d+: score/);
     expect(await page.locator('#status').textContent()).toContain('incoming.csv (200 rows)');
     // Nothing but the file itself was loaded.
     expect(requests.filter((u) => u !== pathToFileURL(out).href)).toEqual([]);

@@ -461,7 +461,7 @@
         fill.style.width = (max > 0 ? (100 * Math.abs(x.value)) / max : 0) + '%';
         bars.appendChild(h('li', { className: 'contribution' }, h('span', { className: 'feature', title: x.feature, text: x.feature }), h('span', { className: 'bar', 'aria-hidden': 'true' }, fill), h('span', { className: 'value', text: num(x.value, 2) })));
       });
-      var head = h('p', { className: 'flagged-head' }, (r.row !== undefined ? 'row ' + r.row : when(r.at)) + ': score ' + num(r.score, 2) + ', percentile ' + pct(r.percentile));
+      var head = h('p', { className: 'flagged-head' }, (r.row !== undefined ? 'line ' + r.row : when(r.at)) + ': score ' + num(r.score, 2) + ', percentile ' + pct(r.percentile));
       var item = h('li', { className: 'flagged-record' }, head, bars);
       if (r.values) drawValues(item, r);
       list.appendChild(item);
@@ -492,7 +492,7 @@
     var rest = keys.slice(VALUES_SHOWN);
     if (rest.length === 0) return;
     // Which record's toggle is open outlives the redraw of every refresh.
-    var key = (r.row !== undefined ? 'row ' + r.row : r.at) + ' ' + r.score;
+    var key = (r.row !== undefined ? 'line ' + r.row : r.at) + ' ' + r.score;
     var more = h('details', { className: 'more-values' }, h('summary', { text: rest.length + ' more values' }));
     more.addEventListener('toggle', function () {
       if (more.open) openValues[key] = true;
