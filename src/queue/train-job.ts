@@ -184,7 +184,7 @@ export interface CurrentVersion {
 }
 
 /** The current version and its manifest; null when there is none or it is damaged (nothing to compare with, nothing worth keeping). */
-async function currentVersionOf(models: ModelStore, name: string): Promise<CurrentVersion | null> {
+export async function currentVersionOf(models: ModelStore, name: string): Promise<CurrentVersion | null> {
   const version = await models.currentVersion(name);
   if (version === null) return null;
   try {
@@ -194,8 +194,8 @@ async function currentVersionOf(models: ModelStore, name: string): Promise<Curre
   }
 }
 
-/** Whether two versions were trained on the same records with the same resolved config. */
-function sameTraining(a: Manifest, b: Manifest): boolean {
+/** Whether two versions were trained on the same records with the same resolved config: the newer one is nothing new to keep. */
+export function sameTraining(a: Manifest, b: Manifest): boolean {
   return a.dataset.fingerprint === b.dataset.fingerprint && JSON.stringify(a.config) === JSON.stringify(b.config);
 }
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -267,6 +267,12 @@ describe('nce-ood train and score', () => {
     const current = readFileSync(join(dir, 'registry', 'gated', 'CURRENT'), 'utf8').trim();
     const manifest = JSON.parse(readFileSync(join(dir, 'registry', 'gated', current, 'manifest.json'), 'utf8')) as { schema: { name: string }[] };
     expect(manifest.schema.map((f) => f.name)).toEqual(['x', 'y', 'kind']);
+    // The same file and config as the current version's: nothing new to keep, as a training job does.
+    const registered = readdirSync(join(dir, 'registry', 'gated')).sort();
+    const again = trainGated('--force');
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain(`model gated version ${current} in ${join(dir, 'registry')} was trained on the same records with the same config and stays current: nothing saved`);
+    expect(readdirSync(join(dir, 'registry', 'gated')).sort()).toEqual(registered);
     // Files that cannot be read or written: one line in words, exit 1.
     const noFile = cli('score', '--model', 'gated', '--data', join(dir, 'nope.csv'));
     expect(noFile.status).toBe(1);

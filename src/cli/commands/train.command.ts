@@ -1,5 +1,5 @@
 import { type DataRecord, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../nce';
-import { storeVersion } from '../../queue';
+import { currentVersionOf, sameTraining, storeVersion } from '../../queue';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AppError } from '../../errors';
@@ -48,7 +48,9 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   const left = excluded.length > 0 ? ` (left out: ${excluded.join(', ')}${byDefault.length > 0 ? `; --exclude "" keeps ${byDefault.join(', ')}` : ''})` : '';
   process.stderr.write(`training on ${records.length} records, ${columns.length} features${left}, backend ${backend}\n`);
   const result = await train(records, { ...config, exclude: excluded }, { columns: table.columns, onEpoch: reportEpoch });
-  const artifact = toArtifact(result, { datasetFingerprint: fingerprintRecords(records, columns), datasetRows: records.length, backend });
+  // Over the file's columns, as a training job fingerprints its dataset's: the same file and
+  // config trained through the API and here are the same training.
+  const artifact = toArtifact(result, { datasetFingerprint: fingerprintRecords(records, table.columns), datasetRows: records.length, backend });
   reportTraining(result.training);
   const threshold = `ood threshold ${result.state.calibration.threshold.toFixed(3)}`;
   if ('artifact' in target) {
@@ -56,7 +58,14 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
     process.stderr.write(`saved ${target.artifact} (${threshold})\n`);
     return;
   }
-  const stored = await written(ctx.modelsDir, () => storeVersion(new FsModelStore(ctx.modelsDir), target.model, artifact, { gate: ctx.gate, force: flags.force !== undefined, keepVersions: ctx.keepVersions }));
+  const models = new FsModelStore(ctx.modelsDir);
+  const current = await currentVersionOf(models, target.model);
+  if (current && sameTraining(current.manifest, artifact.manifest)) {
+    // As a training job does: the same records and config as the current version's save nothing.
+    process.stderr.write(`model ${target.model} version ${current.version} in ${ctx.modelsDir} was trained on the same records with the same config and stays current: nothing saved\n`);
+    return;
+  }
+  const stored = await written(ctx.modelsDir, () => storeVersion(models, target.model, artifact, { gate: ctx.gate, force: flags.force !== undefined, keepVersions: ctx.keepVersions, current }));
   const where = `model ${target.model} version ${stored.version} in ${ctx.modelsDir}`;
   if (stored.promoted) {
     process.stderr.write(`saved ${where}, now current (${threshold})\n`);
