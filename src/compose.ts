@@ -8,6 +8,7 @@ import { ModelCache, ScoringThreads, type ServedModel } from './serving';
 import { qualityGateOf, type Settings } from './config';
 import { expectedFlaggedShare, messageOf } from './nce';
 import { outageLog } from './logger';
+import { withDeadline } from './deadline';
 import { createMetrics, DEFAULT_RECENT_TRAFFIC, driftReferenceOf, type Metrics, type ServedModelInfo, trainingOutcome } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
 import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, makeFolder, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
@@ -115,17 +116,34 @@ export async function composeDistributed(settings: Settings, url: string, logger
   const queue = guardRedis(new BullMqQueue(bull, settings.JOB_ATTEMPTS), redis);
   metrics.watchQueue(() => queue.counts());
   const scheduler = guardRedis(new BullMqScheduler(bull, settings.JOB_ATTEMPTS), redis);
-  return assemble('distributed', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async () => {
+  return assemble('distributed', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async (graceMs = REDIS_CLOSE_MS) => {
+    // A Redis that takes connections but does not answer (a stall, a partition) would hold these
+    // closes, and the process, until it answers again: they get what is left of the shutdown, at
+    // most REDIS_CLOSE_MS, and the clients are then cut.
+    const ms = Math.max(MIN_REDIS_CLOSE_MS, Math.min(REDIS_CLOSE_MS, graceMs));
+    const late = () => new Error(`Redis did not answer within ${ms} ms`);
     try {
-      // The queue does not close the scheduler helper it built.
-      await Promise.all([jobScheduler.close(), queue.close()]);
+      // The queue does not close the scheduler helper it built. QUIT needs the server; without it
+      // the clients would keep reconnecting: disconnect them. Nothing of the API's is lost either
+      // way: jobs and versions live in Redis, written whole or not at all.
+      await withDeadline(
+        Promise.all([jobScheduler.close(), queue.close()]).then(() => Promise.all([subscriber, redis].map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())))),
+        ms,
+        late,
+      );
+    } catch (e: unknown) {
+      logger.warn({ err: messageOf(e), redis: redis.status }, 'shutdown: Redis did not take the closes: exiting without them');
     } finally {
       models.dispose();
-      // QUIT needs the server; without it the clients would keep reconnecting: disconnect them.
-      await Promise.allSettled([subscriber, redis].map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())));
+      for (const c of [subscriber, redis]) if (c.status !== 'end') c.disconnect();
     }
   });
 }
+
+/** Most a distributed API waits at shutdown for Redis to take its closes. */
+const REDIS_CLOSE_MS = 3000;
+/** ...and least, when the requests in flight used up the shutdown's time. */
+const MIN_REDIS_CLOSE_MS = 250;
 
 /** The app and drift retraining on top of a mode's parts; `release` frees the mode's own resources. */
 function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, release: (graceMs?: number) => Promise<void>): Service {

@@ -5,6 +5,9 @@ import { createLogger } from './logger';
 import { initBackend, messageOf } from './nce';
 
 /** Composition root: settings -> backend -> service (embedded, or distributed with REDIS_URL); serves until SIGTERM. */
+/** How long past SHUTDOWN_MS a shutdown may run before the process exits regardless. */
+const SHUTDOWN_OVERRUN_MS = 5000;
+
 async function main(): Promise<void> {
   const settings = settingsOrExit();
   const logger = createLogger(settings.LOG_LEVEL);
@@ -42,6 +45,11 @@ async function main(): Promise<void> {
       server.closeAllConnections();
     }, settings.SHUTDOWN_MS);
     deadline.unref();
+    // Whatever the service waits on at close (a Redis that stopped answering), the process goes.
+    setTimeout(() => {
+      logger.error({ afterMs: settings.SHUTDOWN_MS + SHUTDOWN_OVERRUN_MS }, 'shutdown: still not done: exiting');
+      process.exit(1);
+    }, settings.SHUTDOWN_MS + SHUTDOWN_OVERRUN_MS).unref();
     server.close(() => {
       clearTimeout(deadline);
       service.close(Math.max(0, closeBy - Date.now())).then(

@@ -24,3 +24,26 @@ describe('distributed mode without Redis', () => {
     }
   });
 });
+
+describe('distributed mode with a Redis that stops answering', () => {
+  it('exits on SIGTERM within SHUTDOWN_MS and a few seconds, not when Redis answers again', async () => {
+    const redis = await startRedis();
+    const api = await startApi({ REDIS_URL: redis.url, SHUTDOWN_MS: '2000' });
+    try {
+      // Stopped, not gone: the connections stay open and nothing answers (a stall, a partition).
+      redis.child.kill('SIGSTOP');
+      // A request that waits on Redis meanwhile, as traffic would.
+      const waiting = fetch(`${api.url}/v1/datasets`).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1000));
+      // SHUTDOWN_MS for the request in flight, then at most 3 s for Redis to take the closes.
+      await Promise.race([api.stop('SIGTERM'), new Promise((r) => setTimeout(r, 2000 + 3000 + 2000))]);
+      expect(api.child.exitCode).toBe(0);
+      expect(api.output()).toContain('shutdown: Redis did not take the closes: exiting without them');
+      await waiting;
+    } finally {
+      redis.child.kill('SIGCONT');
+      await api.stop('SIGKILL');
+      await redis.stop();
+    }
+  }, 30_000);
+});
