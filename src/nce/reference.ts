@@ -8,10 +8,13 @@ const NUMERIC_BINS = 10;
 
 /**
  * How one feature was distributed in the training data, binned for drift monitoring. The last
- * share is the missing values'; for categories, the one before it is "any other category".
+ * share is the missing values'; for categories, the one before it is "any other category". With
+ * `outer`, a numeric reference's first bin holds the values below the training data's lowest and
+ * the bin before the missing one those above its highest (references stored before it had no
+ * such bins: such values shared the lowest and highest deciles).
  */
 export type FeatureReference =
-  | { name: string; kind: 'numeric'; /** Ascending, distinct bin edges. */ edges: number[]; shares: number[] }
+  | { name: string; kind: 'numeric'; /** Ascending, distinct bin edges. */ edges: number[]; shares: number[]; outer?: true }
   | { name: string; kind: 'categorical'; categories: string[]; shares: number[] };
 
 /** Bins every feature of `records` as the training data was binned. */
@@ -38,8 +41,18 @@ export function featureReference(records: readonly DataRecord[], schema: readonl
       }
       // Ties (a discrete feature) merge bins: edges stay distinct, above the lowest value, and every bin is non-empty.
       const edges = [...cuts].filter((q) => q > present[0]).sort((x, y) => x - y);
-      const ref: FeatureReference = { name: f.name, kind: 'numeric', edges, shares: [] };
-      return { ...ref, shares: shares(ref, records) };
+      const lowest = present[0];
+      const above = present.length > 0 ? nextUp(present[present.length - 1]) : Infinity;
+      if (lowest === undefined || !Number.isFinite(above)) {
+        const ref: FeatureReference = { name: f.name, kind: 'numeric', edges, shares: [] };
+        return { ...ref, shares: shares(ref, records) };
+      }
+      // Values beyond the training range get bins of their own: a broken sensor's sentinel (-1
+      // where idle read 0, 9999) would otherwise join the lowest or highest decile and read as
+      // little or no drift. A new record lies beyond the lowest or highest of n with probability
+      // 1 / (n + 1) each: the reference's share there, so clean traffic does not read as drift.
+      const ref: FeatureReference = { name: f.name, kind: 'numeric', edges: [lowest, ...edges, above], shares: [], outer: true };
+      return { ...ref, shares: shares(ref, records, [0, edges.length + 2]) };
     }
     const ref: FeatureReference = { name: f.name, kind: 'categorical', categories: f.categories.slice(0, REFERENCE_CATEGORIES), shares: [] };
     return { ...ref, shares: shares(ref, records) };
@@ -123,9 +136,19 @@ export function binner(ref: FeatureReference): Binner {
   return (value) => binning.bin(0, value);
 }
 
-function shares(ref: FeatureReference, records: readonly DataRecord[]): number[] {
+/** Each bin's share of `records`; bins in `unseen` count one record more (a share for what no record showed). */
+function shares(ref: FeatureReference, records: readonly DataRecord[], unseen: readonly number[] = []): number[] {
   const counts = new Array<number>(binCount(ref)).fill(0);
   const bin = binner(ref);
   for (const r of records) counts[bin(r[ref.name])]++;
-  return counts.map((c) => c / Math.max(1, records.length));
+  for (const b of unseen) counts[b]++;
+  return counts.map((c) => c / Math.max(1, records.length + unseen.length));
+}
+
+/** The smallest number above finite `x`. */
+function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE;
+  const bits = new BigInt64Array(Float64Array.of(x).buffer);
+  bits[0] += x > 0 ? 1n : -1n;
+  return new Float64Array(bits.buffer)[0] as number;
 }

@@ -116,9 +116,16 @@ function featureDrift(refs: readonly FeatureReference[], window: WindowContents 
   return window === null || window.psi === null ? features : features.sort((a, b) => (b.psi ?? 0) - (a.psi ?? 0));
 }
 
-/** A number short enough for a bin label. */
-function short(x: number): string {
-  return String(Number(x.toPrecision(4)));
+/**
+ * Numbers short enough for bin labels, with as many significant digits (4 at least) as it takes
+ * for neighbouring edges to read apart (1013.2 and 1013.7, not 1013 and 1013).
+ */
+function shortNumbers(edges: readonly number[]): (x: number) => string {
+  let digits = 4;
+  const text = (x: number, p: number): string => String(Number(x.toPrecision(p)));
+  const apart = (p: number): boolean => edges.every((x, i) => i === 0 || text(edges[i - 1] as number, p) !== text(x, p));
+  while (digits < 15 && !apart(digits)) digits++;
+  return (x) => text(x, digits);
 }
 
 /** The labels of a reference's bins: value ranges or categories, then "other" (categories) and "missing". */
@@ -126,8 +133,15 @@ export function binLabels(ref: FeatureReference): string[] {
   if (ref.kind === 'categorical') return [...ref.categories, '(other)', '(missing)'];
   const e = ref.edges;
   if (e.length === 0) return ['(any value)', '(missing)'];
-  const ranges = [`< ${short(e[0])}`];
-  for (let i = 1; i < e.length; i++) ranges.push(`${short(e[i - 1])} to ${short(e[i])}`);
-  ranges.push(`>= ${short(e[e.length - 1])}`);
+  // With outer bins the last edge lies just above the training data's highest value: told apart
+  // from it by no number of digits.
+  const short = shortNumbers(ref.outer ? e.slice(0, -1) : e);
+  const ranges = [`< ${short(e[0] as number)}${ref.outer ? ' (below training)' : ''}`];
+  for (let i = 1; i < e.length; i++) {
+    const [from, to] = [short(e[i - 1] as number), short(e[i] as number)];
+    // A bin of one value (a repeated highest value) is named by it.
+    ranges.push(from === to ? from : `${from} to ${to}`);
+  }
+  ranges.push(ref.outer ? `> ${short(e[e.length - 1] as number)} (above training)` : `>= ${short(e[e.length - 1] as number)}`);
   return [...ranges, '(missing)'];
 }

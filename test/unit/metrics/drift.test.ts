@@ -199,16 +199,41 @@ describe('featureReference', () => {
     const records = Array.from({ length: 100 }, (_, i) => ({ x: i, c: i % 4 === 0 ? 'a' : 'b', k: i % 2 }));
     const refs = featureReference(records, inferSchema(records));
     const [x, c, k] = refs;
-    expect(x).toMatchObject({ kind: 'numeric', edges: [10, 20, 30, 40, 50, 60, 70, 80, 90] });
-    expect(x?.shares.slice(0, 10).every((s) => Math.abs(s - 0.1) < 1e-12)).toBe(true);
+    // Below the lowest value, the deciles, above the highest (just past 99), missing.
+    expect(x).toMatchObject({ kind: 'numeric', edges: [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, expect.any(Number)], outer: true });
+    expect(x!.kind === 'numeric' && x!.edges[10]! > 99 && x!.edges[10]! - 99 < 1e-12).toBe(true);
+    // Beyond the training range: a share of 1 / (n + 2) each, the deciles 10 / (n + 2).
+    expect(x?.shares[0]).toBeCloseTo(1 / 102, 12);
+    expect(x?.shares[11]).toBeCloseTo(1 / 102, 12);
+    expect(x?.shares.slice(1, 11).every((s) => Math.abs(s - 10 / 102) < 1e-12)).toBe(true);
+    expect(x?.shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
     expect(c).toMatchObject({ kind: 'categorical', categories: ['b', 'a'], shares: [0.75, 0.25, 0, 0] });
-    // A two-valued feature keeps two non-empty bins.
-    expect(k).toMatchObject({ edges: [1], shares: [0.5, 0.5, 0] });
+    // A two-valued feature keeps two bins of its values.
+    expect(k).toMatchObject({ edges: [0, 1, expect.any(Number)], shares: [1 / 102, 50 / 102, 50 / 102, 1 / 102, 0] });
     expect(binner(x!)(-5)).toBe(0);
-    expect(binner(x!)(10)).toBe(1);
-    expect(binner(x!)(1e9)).toBe(9);
-    expect(binner(x!)(null)).toBe(10);
+    expect(binner(x!)(0)).toBe(1);
+    expect(binner(x!)(10)).toBe(2);
+    expect(binner(x!)(99)).toBe(10);
+    expect(binner(x!)(99.5)).toBe(11);
+    expect(binner(x!)(1e9)).toBe(11);
+    expect(binner(x!)(null)).toBe(12);
     expect(binner(c!)('zzz')).toBe(2);
+  });
+
+  it('reads a sentinel beyond the training range as drift (a broken sensor sending -1 where idle read 0), and clean records as none', () => {
+    const rng = createRng(12);
+    // rpm: 0 while idle (30%), else about 1500.
+    const rpm = (n: number, idle: number) => Array.from({ length: n }, () => ({ rpm: rng.uniform() < 0.3 ? idle : 1500 + 50 * rng.normal() }));
+    const reference = rpm(5000, 0);
+    const [ref] = featureReference(reference, inferSchema(reference));
+    const share = (records: { rpm: number }[]) => {
+      const out = Array(binCount(ref!)).fill(0);
+      for (const r of records) out[binner(ref!)(r.rpm)] += 1 / records.length;
+      return out;
+    };
+    const sizes = { reference: reference.length, window: 1000 };
+    expect(samplePsi(ref!.shares, share(rpm(1000, -1)), sizes)).toBeGreaterThan(0.25);
+    expect(samplePsi(ref!.shares, share(rpm(1000, 0)), sizes)).toBeLessThan(0.05);
   });
 
   it('gives a value a decile or more of the records repeat a bin of its own: a zero-inflated column whose zeros fall from 70% to 50% reads as drift', () => {
@@ -216,9 +241,9 @@ describe('featureReference', () => {
     const column = (zeros: number, n: number) => Array.from({ length: n }, () => ({ zi: rng.uniform() < zeros ? 0 : 1 + Math.floor(rng.uniform() * 20) }));
     const reference = column(0.7, 4000);
     const [ref] = featureReference(reference, inferSchema(reference));
-    expect(ref?.shares[0]).toBeCloseTo(reference.filter((r) => r.zi === 0).length / reference.length, 12);
-    expect(binner(ref!)(0)).toBe(0);
-    expect(binner(ref!)(1)).toBe(1);
+    expect(ref?.shares[1]).toBeCloseTo(reference.filter((r) => r.zi === 0).length / (reference.length + 2), 12);
+    expect(binner(ref!)(0)).toBe(1);
+    expect(binner(ref!)(1)).toBe(2);
     const share = (records: { zi: number }[]) => {
       const out = Array(binCount(ref!)).fill(0);
       for (const r of records) out[binner(ref!)(r.zi)] += 1 / records.length;

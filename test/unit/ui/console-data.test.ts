@@ -1,4 +1,4 @@
-import { calibrate, percentileOf } from '../../../src/nce';
+import { calibrate, featureReference, inferSchema, percentileOf } from '../../../src/nce';
 import { binLabels, scoreHistogram } from '../../../src/ui';
 
 /** Held-out reference scores: 1,000 evenly spaced in [-10, 0]. */
@@ -35,6 +35,12 @@ describe('binLabels', () => {
   it('labels numeric deciles as ranges and categories by name, then other and missing, one label per share', () => {
     expect(binLabels({ name: 'x', kind: 'numeric', edges: [1, 2.5], shares: [0.3, 0.3, 0.4, 0] })).toEqual(['< 1', '1 to 2.5', '>= 2.5', '(missing)']);
     expect(binLabels({ name: 'x', kind: 'numeric', edges: [], shares: [1, 0] })).toEqual(['(any value)', '(missing)']);
+    // Bins beyond the training range; a bin of one repeated value; digits enough to tell edges apart.
+    const [ref] = featureReference(
+      Array.from({ length: 100 }, (_, i) => ({ p: i < 20 ? 1013.25 : i < 60 ? 1013.7 : 1014 })),
+      inferSchema([{ p: 1 }]),
+    );
+    expect(binLabels(ref!)).toEqual(['< 1013.3 (below training)', '1013.3 to 1013.7', '1013.7 to 1014', '1014', '> 1014 (above training)', '(missing)']);
     expect(binLabels({ name: 'c', kind: 'categorical', categories: ['<b>a</b>', 'b'], shares: [0.5, 0.5, 0, 0] })).toEqual(['<b>a</b>', 'b', '(other)', '(missing)']);
   });
 });
