@@ -221,7 +221,9 @@ describe('the web console in a browser', () => {
     await page.locator('#summary', { hasText: versions[0] as string }).waitFor();
     expect((await call('GET', '/v1/models/payments')).body.version).toBe(versions[0]);
     // Its button is gone with the redraw; keyboard focus is on the status that says so, not on the page.
-    await page.waitForFunction("document.activeElement && document.activeElement.id === 'promote-status'", undefined, { timeout: 10_000 });
+    // Polled from here: waitForFunction polls inside the page with a compiled predicate, which the
+    // console's CSP (no 'unsafe-eval') refuses once the first check fails.
+    await eventually(async () => ((await page.evaluate('document.activeElement && document.activeElement.id')) === 'promote-status' ? true : undefined), 10_000, 'focus on the promote status');
     expect(problems).toEqual([]);
     await page.close();
   });
