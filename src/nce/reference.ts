@@ -49,10 +49,16 @@ export function featureReference(records: readonly DataRecord[], schema: readonl
       }
       // Values beyond the training range get bins of their own: a broken sensor's sentinel (-1
       // where idle read 0, 9999) would otherwise join the lowest or highest decile and read as
-      // little or no drift. A new record lies beyond the lowest or highest of n with probability
-      // 1 / (n + 1) each: the reference's share there, so clean traffic does not read as drift.
+      // little or no drift. How often a new record lands there, estimated leaving each record out
+      // in turn: only a lowest (highest) value held by one record lies beyond all the others, so
+      // the bin counts one record more when the extreme is unique (a continuous reading: about
+      // 1 / (n + 2)) and none when it repeats (a count's zeros, a constant, an integer code),
+      // where clean traffic never lands beyond it and the bin's share of 0 keeps it from reading
+      // as drift.
       const ref: FeatureReference = { name: f.name, kind: 'numeric', edges: [lowest, ...edges, above], shares: [], outer: true };
-      return { ...ref, shares: shares(ref, records, [0, edges.length + 2]) };
+      const unique = (v: number | undefined, next: number | undefined): boolean => v !== undefined && v !== next;
+      const beyond = [...(unique(lowest, present[1]) ? [0] : []), ...(unique(present[present.length - 1], present[present.length - 2]) ? [edges.length + 2] : [])];
+      return { ...ref, shares: shares(ref, records, beyond) };
     }
     const ref: FeatureReference = { name: f.name, kind: 'categorical', categories: f.categories.slice(0, REFERENCE_CATEGORIES), shares: [] };
     return { ...ref, shares: shares(ref, records) };

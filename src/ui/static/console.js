@@ -350,7 +350,8 @@
     var why = [];
     if (m.contamination) why.push('the stated contamination ' + pct(m.contamination) + ' and targetFpr ' + pct(m.targetFpr) + ' of the rest');
     if (m.expectedFlagged > (m.contamination || 0) + m.targetFpr * (1 - (m.contamination || 0)) + 1e-12) {
-      why = ['targetFpr ' + pct(m.targetFpr) + ', but ' + m.validationRows + ' held-out records are too few to calibrate it: the threshold is the lowest of their scores'];
+      var asked = 'targetFpr ' + pct(m.targetFpr) + (m.contamination ? ' at contamination ' + pct(m.contamination) : '');
+      why = [asked + ', but ' + m.validationRows + ' held-out records are too few to calibrate it: the threshold is the lowest of their scores'];
     }
     return 'about ' + pct(m.expectedFlagged) + ' of records like the reference' + (why.length ? ' (' + why.join('; ') + ')' : ' (targetFpr)');
   }
