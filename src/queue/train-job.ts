@@ -1,4 +1,4 @@
-import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, fingerprintRecords, type Manifest, toArtifact, train } from '../nce';
+import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, fingerprintRecords, type Manifest, resolveTrainingConfig, toArtifact, train } from '../nce';
 import { type DatasetStore, deletedMeanwhile, type ModelStore, SavedByAnotherRun } from '../store';
 import type { JobResult, TrainJobPayload } from './job-queue';
 
@@ -52,13 +52,18 @@ export async function runTrainJob(
   if (await deletedSince()) throw deletedMeanwhile(model);
   const existed = (await deps.models.versions(model)).length > 0;
   const { records, info } = await deps.datasets.records(payload.dataset);
+  // The same records and config as the current version's (a schedule firing on unchanged data):
+  // nothing new to train or keep.
+  const before = await currentVersionOf(deps.models, model);
+  if (before && trainedOn(before.manifest, fingerprintRecords(records, info.columns), payload.config)) return unchangedResult(model, before);
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
   if ((await deletedSince()) || (existed && (await deps.models.versions(model)).length === 0)) throw deletedMeanwhile(model);
   const current = await currentVersionOf(deps.models, model);
   // The same records and config as the current version's (a schedule firing on unchanged data):
   // nothing new to keep.
   const warnings = artifact.manifest.training.warnings ? { warnings: artifact.manifest.training.warnings } : {};
-  if (current && sameTraining(current.manifest, artifact.manifest)) return { model, version: current.version, promoted: true, unchanged: true, ...warnings };
+  // Made current while this one trained.
+  if (current && sameTraining(current.manifest, artifact.manifest)) return unchangedResult(model, current);
   const stored = await storeVersion(deps.models, model, artifact, {
     current,
     ...(deps.gate ? { gate: deps.gate } : {}),
@@ -197,6 +202,21 @@ export async function currentVersionOf(models: ModelStore, name: string): Promis
 /** Whether two versions were trained on the same records with the same resolved config: the newer one is nothing new to keep. */
 export function sameTraining(a: Manifest, b: Manifest): boolean {
   return a.dataset.fingerprint === b.dataset.fingerprint && JSON.stringify(a.config) === JSON.stringify(b.config);
+}
+
+/**
+ * Whether a version was trained on records of `fingerprint` with `config` (as given, resolved
+ * here as training resolves it): a training that would repeat it need not run.
+ * @throws NceError INVALID_CONFIG as training would
+ */
+export function trainedOn(m: Manifest, fingerprint: string, config: unknown): boolean {
+  return m.dataset.fingerprint === fingerprint && JSON.stringify(m.config) === JSON.stringify(resolveTrainingConfig(config));
+}
+
+/** A training job's result when it repeated the current version: that version, unchanged. */
+function unchangedResult(model: string, current: CurrentVersion): JobResult {
+  const warnings = current.manifest.training.warnings;
+  return { model, version: current.version, promoted: true, unchanged: true, ...(warnings ? { warnings } : {}) };
 }
 
 /** The reason's prefix when a retrain's features differ from the current version's. */

@@ -272,6 +272,8 @@ describe('nce-ood train and score', () => {
     const again = trainGated('--force');
     expect(again.status).toBe(0);
     expect(again.stderr).toContain(`model gated version ${current} in ${join(dir, 'registry')} was trained on the same records with the same config and stays current: nothing saved`);
+    // Known before training: it does not train.
+    expect(again.stderr).not.toContain('training on');
     expect(readdirSync(join(dir, 'registry', 'gated')).sort()).toEqual(registered);
     // Files that cannot be read or written: one line in words, exit 1.
     const noFile = cli('score', '--model', 'gated', '--data', join(dir, 'nope.csv'));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { type Artifact, initBackend, toArtifact, train } from '../../src/nce';
+import { type Artifact, fingerprintRecords, initBackend, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
 import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
@@ -211,6 +211,14 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     // The same training as v1's: nothing saved.
     await expect(runTrainJob(payload, { datasets, models, trainer: () => Promise.resolve(artifact) })).resolves.toMatchObject({ model: name, version: v1, promoted: true, unchanged: true });
     expect(await models.versions(name)).toEqual([v1]);
+    // Known to repeat the current version before it trains (the dataset's fingerprint and the
+    // config as training resolves it): it does not train at all.
+    const { records, info } = await datasets.records(payload.dataset);
+    const same = await models.save(name, toArtifact(trained, { datasetFingerprint: fingerprintRecords(records, info.columns), datasetRows: 30, backend: 'wasm' }));
+    const untrained = () => Promise.reject(new Error('trained although nothing changed'));
+    await expect(runTrainJob({ ...payload, config: trained.config }, { datasets, models, trainer: untrained })).resolves.toMatchObject({ version: same, unchanged: true });
+    // A config that differs (one epoch more) trains.
+    await expect(runTrainJob({ ...payload, config: { ...trained.config, epochs: trained.config.epochs + 1 } }, { datasets, models, trainer: untrained })).rejects.toThrow('trained although nothing changed');
     // Other records each time: saved, and only the newest 2 are kept.
     const saved: string[] = [];
     for (let i = 0; i < 3; i++) {

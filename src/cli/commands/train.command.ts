@@ -1,5 +1,5 @@
 import { type DataRecord, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../nce';
-import { currentVersionOf, sameTraining, storeVersion } from '../../queue';
+import { currentVersionOf, sameTraining, storeVersion, trainedOn } from '../../queue';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AppError } from '../../errors';
@@ -46,11 +46,17 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   // The hint names what it can change: the default exclusions, not the config's own.
   const byDefault = flags.exclude === undefined ? excluded.filter((c) => !config.exclude.includes(c)) : [];
   const left = excluded.length > 0 ? ` (left out: ${excluded.join(', ')}${byDefault.length > 0 ? `; --exclude "" keeps ${byDefault.join(', ')}` : ''})` : '';
-  process.stderr.write(`training on ${records.length} records, ${columns.length} features${left}, backend ${backend}\n`);
-  const result = await train(records, { ...config, exclude: excluded }, { columns: table.columns, onEpoch: reportEpoch });
   // Over the file's columns, as a training job fingerprints its dataset's: the same file and
   // config trained through the API and here are the same training.
-  const artifact = toArtifact(result, { datasetFingerprint: fingerprintRecords(records, table.columns), datasetRows: records.length, backend });
+  const fingerprint = fingerprintRecords(records, table.columns);
+  const trainingConfig = { ...config, exclude: excluded };
+  if ('model' in target) {
+    const before = await currentVersionOf(new FsModelStore(ctx.modelsDir), target.model);
+    if (before && trainedOn(before.manifest, fingerprint, trainingConfig)) return unchanged(target.model, before.version, ctx.modelsDir);
+  }
+  process.stderr.write(`training on ${records.length} records, ${columns.length} features${left}, backend ${backend}\n`);
+  const result = await train(records, trainingConfig, { columns: table.columns, onEpoch: reportEpoch });
+  const artifact = toArtifact(result, { datasetFingerprint: fingerprint, datasetRows: records.length, backend });
   reportTraining(result.training);
   const threshold = `ood threshold ${result.state.calibration.threshold.toFixed(3)}`;
   if ('artifact' in target) {
@@ -58,13 +64,10 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
     process.stderr.write(`saved ${target.artifact} (${threshold})\n`);
     return;
   }
+  // Read again: another process may have saved a version while this one trained.
   const models = new FsModelStore(ctx.modelsDir);
   const current = await currentVersionOf(models, target.model);
-  if (current && sameTraining(current.manifest, artifact.manifest)) {
-    // As a training job does: the same records and config as the current version's save nothing.
-    process.stderr.write(`model ${target.model} version ${current.version} in ${ctx.modelsDir} was trained on the same records with the same config and stays current: nothing saved\n`);
-    return;
-  }
+  if (current && sameTraining(current.manifest, artifact.manifest)) return unchanged(target.model, current.version, ctx.modelsDir);
   const stored = await written(ctx.modelsDir, () => storeVersion(models, target.model, artifact, { gate: ctx.gate, force: flags.force !== undefined, keepVersions: ctx.keepVersions, current }));
   const where = `model ${target.model} version ${stored.version} in ${ctx.modelsDir}`;
   if (stored.promoted) {
@@ -74,6 +77,11 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   process.stderr.write(`saved ${where} as a candidate, not current: ${stored.reason} (--force promotes it anyway)\n`);
   // Not an error, but not what a pipeline that trains and then serves expects: the version served is unchanged.
   return EXIT_CANDIDATE;
+}
+
+/** As a training job does: the same records and config as the current version's save nothing. */
+function unchanged(model: string, version: string, modelsDir: string): void {
+  process.stderr.write(`model ${model} version ${version} in ${modelsDir} was trained on the same records with the same config and stays current: nothing saved\n`);
 }
 
 /** The exit code of `train --model` when the quality gate kept the new version as a candidate. */
