@@ -4,10 +4,10 @@ import { settingsOrExit } from './config';
 import { createLogger } from './logger';
 import { initBackend, messageOf } from './nce';
 
-/** Composition root: settings -> backend -> service (embedded, or distributed with REDIS_URL); serves until SIGTERM. */
 /** How long past SHUTDOWN_MS a shutdown may run before the process exits regardless. */
 const SHUTDOWN_OVERRUN_MS = 5000;
 
+/** Composition root: settings -> backend -> service (embedded, or distributed with REDIS_URL); serves until SIGTERM. */
 async function main(): Promise<void> {
   const settings = settingsOrExit();
   const logger = createLogger(settings.LOG_LEVEL);

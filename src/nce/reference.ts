@@ -41,8 +41,8 @@ export function featureReference(records: readonly DataRecord[], schema: readonl
       }
       // Ties (a discrete feature) merge bins: edges stay distinct, above the lowest value, and every bin is non-empty.
       const edges = [...cuts].filter((q) => q > present[0]).sort((x, y) => x - y);
-      const lowest = present[0];
-      const above = present.length > 0 ? nextUp(present[present.length - 1]) : Infinity;
+      const [lowest, highest] = [present[0], present[present.length - 1]];
+      const above = highest === undefined ? Infinity : nextUp(highest);
       if (lowest === undefined || !Number.isFinite(above)) {
         const ref: FeatureReference = { name: f.name, kind: 'numeric', edges, shares: [] };
         return { ...ref, shares: shares(ref, records) };
@@ -56,8 +56,7 @@ export function featureReference(records: readonly DataRecord[], schema: readonl
       // where clean traffic never lands beyond it and the bin's share of 0 keeps it from reading
       // as drift.
       const ref: FeatureReference = { name: f.name, kind: 'numeric', edges: [lowest, ...edges, above], shares: [], outer: true };
-      const unique = (v: number | undefined, next: number | undefined): boolean => v !== undefined && v !== next;
-      const beyond = [...(unique(lowest, present[1]) ? [0] : []), ...(unique(present[present.length - 1], present[present.length - 2]) ? [edges.length + 2] : [])];
+      const beyond = [...(lowest !== present[1] ? [0] : []), ...(highest !== present[present.length - 2] ? [edges.length + 2] : [])];
       return { ...ref, shares: shares(ref, records, beyond) };
     }
     const ref: FeatureReference = { name: f.name, kind: 'categorical', categories: f.categories.slice(0, REFERENCE_CATEGORIES), shares: [] };

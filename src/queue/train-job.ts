@@ -59,11 +59,9 @@ export async function runTrainJob(
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
   if ((await deletedSince()) || (existed && (await deps.models.versions(model)).length === 0)) throw deletedMeanwhile(model);
   const current = await currentVersionOf(deps.models, model);
-  // The same records and config as the current version's (a schedule firing on unchanged data):
-  // nothing new to keep.
-  const warnings = artifact.manifest.training.warnings ? { warnings: artifact.manifest.training.warnings } : {};
-  // Made current while this one trained.
+  // The same training made current while this one trained: nothing new to keep either.
   if (current && sameTraining(current.manifest, artifact.manifest)) return unchangedResult(model, current);
+  const warnings = artifact.manifest.training.warnings ? { warnings: artifact.manifest.training.warnings } : {};
   const stored = await storeVersion(deps.models, model, artifact, {
     current,
     ...(deps.gate ? { gate: deps.gate } : {}),

@@ -347,13 +347,14 @@
 
   /** What share of records like the reference the threshold flags, and why when it is not targetFpr. */
   function flaggedByDesign(m) {
-    var why = [];
-    if (m.contamination) why.push('the stated contamination ' + pct(m.contamination) + ' and targetFpr ' + pct(m.targetFpr) + ' of the rest');
-    if (m.expectedFlagged > (m.contamination || 0) + m.targetFpr * (1 - (m.contamination || 0)) + 1e-12) {
-      var asked = 'targetFpr ' + pct(m.targetFpr) + (m.contamination ? ' at contamination ' + pct(m.contamination) : '');
-      why = [asked + ', but ' + m.validationRows + ' held-out records are too few to calibrate it: the threshold is the lowest of their scores'];
+    var c = m.contamination || 0;
+    var why;
+    if (m.expectedFlagged > c + m.targetFpr * (1 - c) + 1e-12) {
+      why = 'targetFpr ' + pct(m.targetFpr) + (c ? ' at contamination ' + pct(c) : '') + ', but ' + m.validationRows + ' held-out records are too few to calibrate it: the threshold is the lowest of their scores';
+    } else {
+      why = c ? 'the stated contamination ' + pct(c) + ' and targetFpr ' + pct(m.targetFpr) + ' of the rest' : 'targetFpr';
     }
-    return 'about ' + pct(m.expectedFlagged) + ' of records like the reference' + (why.length ? ' (' + why.join('; ') + ')' : ' (targetFpr)');
+    return 'about ' + pct(m.expectedFlagged) + ' of records like the reference (' + why + ')';
   }
 
   function drawDrift(c) {
