@@ -55,7 +55,15 @@ export async function runTrainJob(
   // The same records and config as the current version's (a schedule firing on unchanged data):
   // nothing new to train or keep.
   const before = await currentVersionOf(deps.models, model);
-  if (before && trainedOn(before.manifest, fingerprintRecords(records, info.columns), payload.config)) return unchangedResult(model, before);
+  const fingerprint = fingerprintRecords(records, info.columns);
+  if (before && trainedOn(before.manifest, fingerprint, payload.config)) return unchangedResult(model, before);
+  // The same training refused by the gate last time (a schedule firing after a refusal): training is
+  // deterministic (the config holds the seed), so it would be refused again and only pile up copies.
+  const refused = await newestCandidate(deps.models, model, before?.version ?? null);
+  if (refused && trainedOn(refused.manifest, fingerprint, payload.config)) {
+    const reason = await gateFailure(deps.models, model, refused.manifest, deps.gate, { current: before, ...(payload.allowSchemaChange ? { allowSchemaChange: true } : {}) });
+    if (reason !== null) return { ...unchangedResult(model, refused), promoted: false, reason };
+  }
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
   if ((await deletedSince()) || (existed && (await deps.models.versions(model)).length === 0)) throw deletedMeanwhile(model);
   const current = await currentVersionOf(deps.models, model);
@@ -86,7 +94,7 @@ export async function storeVersion(
   artifact: Artifact,
   options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null; unlessDeletedAfter?: Date; whileExists?: string },
 ): Promise<JobResult> {
-  const candidate = options.force ? null : await gateFailure(models, model, artifact, options.gate, { ...(options.allowSchemaChange ? { allowSchemaChange: true } : {}), ...(options.current === undefined ? {} : { current: options.current }) });
+  const candidate = options.force ? null : await gateFailure(models, model, artifact.manifest, options.gate, { ...(options.allowSchemaChange ? { allowSchemaChange: true } : {}), ...(options.current === undefined ? {} : { current: options.current }) });
   // The version served before this save: the rollback retention keeps, even when older than the newest.
   const before = options.keepVersions === undefined ? null : options.current === undefined ? await models.currentVersion(model) : (options.current?.version ?? null);
   let version: string;
@@ -151,28 +159,28 @@ export function schemaChange(current: readonly Feature[], next: readonly Feature
 }
 
 /**
- * Why `artifact` may not replace the model's current version, or null when it may: its features
+ * Why a version of `manifest` may not replace the model's current version, or null when it may: its features
  * differ from the current version's (SCHEMA_CHANGED, unless `allowSchemaChange`), its held-out loss
  * is worse than its noise alone, or the gate's AUC rules refuse it.
  */
 export async function gateFailure(
   models: ModelStore,
   name: string,
-  artifact: Artifact,
+  manifest: Manifest,
   gate: QualityGate | undefined,
   options: { allowSchemaChange?: boolean; current?: CurrentVersion | null } = {},
 ): Promise<string | null> {
   const currentManifest = (options.current === undefined ? await currentVersionOf(models, name) : options.current)?.manifest ?? null;
   if (currentManifest && !options.allowSchemaChange) {
-    const change = schemaChange(currentManifest.schema, artifact.manifest.schema);
+    const change = schemaChange(currentManifest.schema, manifest.schema);
     if (change) return `${SCHEMA_CHANGED}: ${change}; train with "allowSchemaChange": true to accept it`;
   }
   if (!gate) return null;
-  const { valLoss, valLossNoise } = artifact.manifest.training;
+  const { valLoss, valLossNoise } = manifest.training;
   if (valLossNoise !== undefined && !(valLoss <= valLossNoise + GATE_LOSS_SLACK)) {
     return `held-out NCE loss ${valLoss.toFixed(4)} is above its noise's alone (${valLossNoise.toFixed(4)}): the model describes held-out records worse than q does`;
   }
-  const auc = artifact.manifest.training.valAuc;
+  const auc = manifest.training.valAuc;
   if (!(auc >= gate.minValAuc)) return `validation AUC ${auc.toFixed(4)} is below the gate's minimum ${gate.minValAuc}`;
   if (!currentManifest) return null;
   const currentAuc = currentManifest.training.valAuc;
@@ -197,6 +205,19 @@ export async function currentVersionOf(models: ModelStore, name: string): Promis
   }
 }
 
+/**
+ * The model's newest version when it is a candidate (refused by the quality gate) saved after the
+ * current one, with its manifest; null otherwise or when it is damaged.
+ */
+async function newestCandidate(models: ModelStore, name: string, current: string | null): Promise<CurrentVersion | null> {
+  const newest = (await models.versions(name)).at(-1);
+  if (newest === undefined || (current !== null && newest <= current) || (await models.candidateReason(name, newest)) === null) return null;
+  return models.load(name, newest).then(
+    (a) => ({ version: newest, manifest: a.manifest }),
+    () => null,
+  );
+}
+
 /** Whether two versions were trained on the same records with the same resolved config: the newer one is nothing new to keep. */
 export function sameTraining(a: Manifest, b: Manifest): boolean {
   return a.dataset.fingerprint === b.dataset.fingerprint && JSON.stringify(a.config) === JSON.stringify(b.config);
@@ -211,7 +232,7 @@ export function trainedOn(m: Manifest, fingerprint: string, config: unknown): bo
   return m.dataset.fingerprint === fingerprint && JSON.stringify(m.config) === JSON.stringify(resolveTrainingConfig(config));
 }
 
-/** A training job's result when it repeated the current version: that version, unchanged. */
+/** A training job's result when it repeated a stored version (the current one, or a refused candidate): that version, unchanged. */
 function unchangedResult(model: string, current: CurrentVersion): JobResult {
   const warnings = current.manifest.training.warnings;
   return { model, version: current.version, promoted: true, unchanged: true, ...(warnings ? { warnings } : {}) };

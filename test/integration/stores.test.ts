@@ -230,6 +230,30 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     await models.delete(name);
   });
 
+  it('train again, without saving a copy, only what the quality gate would not refuse again', async () => {
+    const { models, datasets } = make();
+    const name = `m-${suffix()}`;
+    const payload = { kind: 'train' as const, model: name, dataset: `d-${suffix()}`, config: trained.config };
+    await datasets.put(payload.dataset, ['f0', 'f1'], normalRecords(30, 2, 1));
+    const { records, info } = await datasets.records(payload.dataset);
+    const current = await models.save(name, artifact);
+    const retrained = toArtifact(trained, { datasetFingerprint: fingerprintRecords(records, info.columns), datasetRows: 30, backend: 'wasm' });
+    const strict = { minValAuc: 2, maxAucDrop: 0 };
+    const refused = await runTrainJob(payload, { datasets, models, gate: strict, trainer: () => Promise.resolve(retrained) });
+    expect(refused).toMatchObject({ promoted: false, reason: expect.stringContaining('below the gate') });
+    expect(refused.unchanged).toBeUndefined();
+    // The same records and config again, the gate as strict: that candidate, no training, no copy.
+    const untrained = () => Promise.reject(new Error('trained although the gate refuses it again'));
+    await expect(runTrainJob(payload, { datasets, models, gate: strict, trainer: untrained })).resolves.toEqual({ ...refused, unchanged: true });
+    expect(await models.versions(name)).toEqual([current, refused.version]);
+    expect(await models.currentVersion(name)).toBe(current);
+    // A gate that would pass it now: trained again and promoted.
+    const passed = await runTrainJob(payload, { datasets, models, gate: { minValAuc: 0, maxAucDrop: 1 }, trainer: () => Promise.resolve(retrained) });
+    expect(passed).toMatchObject({ promoted: true });
+    expect(await models.currentVersion(name)).toBe(passed.version);
+    await models.delete(name);
+  });
+
   it('keep datasets whole: put replaces, append keeps the newest maxRows, a missing one is DATASET_NOT_FOUND', async () => {
     const { datasets } = make();
     const name = `d-${suffix()}`;
