@@ -42,6 +42,7 @@ type ServiceCode =
   | 'SHUTTING_DOWN'
   | 'STORE_UNAVAILABLE'
   | 'RATE_LIMITED'
+  | 'QUEUE_FULL'
   | 'STORAGE_FULL'
   | 'VERSION_DAMAGED'
   | 'INVALID_SETTINGS'
@@ -77,6 +78,7 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   SHUTTING_DOWN: { status: 503, retry: true, title: 'The replica is shutting down', help: 'The process stopped taking work while the request waited (SIGTERM, a rolling update): nothing was scored. Send it again; another replica, or this one once restarted, answers it.' },
   STORE_UNAVAILABLE: { status: 503, retry: true, title: 'The store is unavailable', help: 'The model registry or dataset store cannot be read or written (Redis is down or a read-only replica, or the volume is read-only or gone). Loaded models keep scoring; retry the write once the store is back.' },
   RATE_LIMITED: { status: 429, retry: true, title: 'Too many requests', help: 'This key sent more than RATE_LIMIT_PER_MINUTE requests in the last minute. Retry after the time the Retry-After header gives.' },
+  QUEUE_FULL: { status: 503, retry: true, title: 'Too many training jobs are queued', help: 'MAX_QUEUED_JOBS training jobs wait to run: nothing was enqueued. Retry after the Retry-After header\'s seconds, once the workers have taken some (GET /v1/jobs?state=queued lists them).' },
   STORAGE_FULL: { status: 507, retry: true, title: 'The store is out of space', help: 'The disk (or Redis memory) is full: nothing was changed. Free space, or lower MODEL_KEEP_VERSIONS, and retry.' },
   VERSION_DAMAGED: { status: 409, retry: false, title: 'The model version is damaged', help: 'The version\'s files do not match their checksums or are incomplete, so it cannot be promoted. Promote another version or retrain.' },
   INSUFFICIENT_DATA: { status: 422, retry: false, title: 'The dataset is too small to train on', help: 'Training needs at least 20 records. Append more to the dataset and train again.' },

@@ -18,8 +18,11 @@ export const jobListQuerySchema = z
   })
   .strict();
 
+/** The Retry-After of a QUEUE_FULL answer: about what a small training takes. */
+export const QUEUE_FULL_RETRY_SECONDS = 30;
+
 /** Training requests and job status. */
-export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
+export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxBytes: number; maxQueued: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
 
   router.post('/v1/models/:name/train', ...deps.writeAuth, body(deps.maxBytes), async (req, res) => {
@@ -28,6 +31,13 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     const dataset = lookupDatasetName(parsed.data.dataset, '/dataset');
     await checkTrainable(deps.datasets, dataset, checkTrainingConfig(parsed.data.config));
+    // Counted before adding: concurrent requests may pass it together, so the bound holds to
+    // within the requests in flight.
+    const { queued } = await deps.queue.counts();
+    if (queued >= deps.maxQueued) {
+      res.set('Retry-After', String(QUEUE_FULL_RETRY_SECONDS));
+      throw new AppError('QUEUE_FULL', `${queued} training jobs wait to run, MAX_QUEUED_JOBS is ${deps.maxQueued}: nothing was enqueued; retry in ${QUEUE_FULL_RETRY_SECONDS} s`);
+    }
     const job = await deps.queue.enqueue({ kind: 'train', model, dataset, config: parsed.data.config ?? {}, ...(parsed.data.allowSchemaChange ? { allowSchemaChange: true } : {}) });
     res.status(202).location(`/v1/jobs/${job.id}`).json({ jobId: job.id, state: job.state });
   });

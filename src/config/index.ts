@@ -88,6 +88,12 @@ export const settingsSchema = z.object({
    * @defaultValue 16
    */
   SCORING_THREAD_MIN_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(16),
+  /**
+   * Most training jobs waiting to run (queued, not yet running; in distributed mode over every
+   * replica) before a train request is refused with 503 QUEUE_FULL: each costs a training, and
+   * nothing else bounds how many a client can ask for. @defaultValue 100
+   */
+  MAX_QUEUED_JOBS: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** Requests per minute per API key (per IP without a key) on /v1 routes, per process; 0 = no limit. @defaultValue 0 */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(0),
   /**

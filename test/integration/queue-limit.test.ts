@@ -1,0 +1,34 @@
+import request from 'supertest';
+import { type EmbeddedService, startEmbedded } from '../helpers/service';
+
+/** MAX_QUEUED_JOBS bounds the training jobs a client can leave waiting. */
+let running: EmbeddedService;
+
+beforeAll(async () => {
+  running = await startEmbedded({ MAX_QUEUED_JOBS: '1' });
+});
+
+afterAll(async () => {
+  await running.close();
+});
+
+it('refuses a train request once MAX_QUEUED_JOBS jobs wait: 503 QUEUE_FULL with a Retry-After, and nothing enqueued', async () => {
+  const { app } = running.service;
+  const rows = Array.from({ length: 200 }, (_, i) => ({ a: (i * 7) % 31, b: (i * 13) % 17 }));
+  expect((await request(app).put('/v1/datasets/q').send({ records: rows })).status).toBe(200);
+  // One job runs, one waits; the next is refused (the first may still be waiting when the second
+  // arrives: then the second is the one refused).
+  const answers = [];
+  for (let i = 0; i < 3; i++) answers.push(await request(app).post(`/v1/models/q${i}/train`).send({ dataset: 'q', config: { epochs: 200 } }));
+  const refused = answers.filter((a) => a.status !== 202);
+  expect(refused.length).toBeGreaterThanOrEqual(1);
+  for (const a of refused) {
+    expect(a.status).toBe(503);
+    expect(a.type).toBe('application/problem+json');
+    expect(a.body).toMatchObject({ code: 'QUEUE_FULL', detail: expect.stringContaining('MAX_QUEUED_JOBS is 1') });
+    expect(Number(a.headers['retry-after'])).toBeGreaterThan(0);
+  }
+  const accepted = answers.filter((a) => a.status === 202).map((a) => a.body.jobId as string);
+  const jobs = (await request(app).get('/v1/jobs')).body.jobs as { id: string }[];
+  expect(jobs.map((j) => j.id).sort()).toEqual(accepted.sort());
+});
