@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics';
 import { listedModel, type ModelStore } from '../store';
 import { type Access, type ConsoleOverview, modelConsole } from '../ui';
 import type { ModelCache } from '../serving';
-import { lookupModelName } from './validation';
+import { lookupModelName, onlyQuery } from './validation';
 
 /** What the console's data routes need. */
 export interface ConsoleRouteDeps {
@@ -45,6 +45,7 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
   };
 
   router.get('/v1/console', ...deps.auth, async (req, res) => {
+    onlyQuery(req.query, []);
     const names = await deps.store.names();
     const rows = await Promise.all(
       names.map(async (name): Promise<ConsoleOverview['models'][number] | null> => {
@@ -71,6 +72,7 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
 
   router.get('/v1/models/:name/console', ...deps.auth, async (req, res) => {
     const name = lookupModelName(req.params.name);
+    onlyQuery(req.query, []);
     const m = await deps.models.get(name);
     const access = deps.access(req) ?? 'score';
     res.json(

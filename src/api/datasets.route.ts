@@ -61,6 +61,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
 
   router.get('/v1/datasets/:name', ...deps.readAuth, async (req, res) => {
     const name = lookupDatasetName(req.params.name);
+    onlyQuery(req.query, []);
     const info = await deps.datasets.info(name);
     if (!info) throw datasetNotFound(name);
     res.json(info);

@@ -4,7 +4,7 @@ import type { JobQueue } from '../queue';
 import type { DatasetStore } from '../store';
 import { body } from './request-body';
 import { AppError } from '../errors';
-import { checkTrainable, checkTrainingConfig, lookupDatasetName, onceEach, queryError, requestError, validName } from './validation';
+import { checkTrainable, checkTrainingConfig, lookupDatasetName, onceEach, onlyQuery, queryError, requestError, validName } from './validation';
 
 /** The body of `POST /v1/models/{name}/train` (the config is validated by the engine's own schema). */
 export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unknown().optional(), allowSchemaChange: z.boolean().optional() }).strict();
@@ -27,6 +27,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
 
   router.post('/v1/models/:name/train', ...deps.writeAuth, body(deps.maxBytes), async (req, res) => {
     const model = validName(req.params.name, 'model');
+    onlyQuery(req.query, []);
     const parsed = trainRequestSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     const dataset = lookupDatasetName(parsed.data.dataset, '/dataset');
@@ -51,6 +52,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
   });
 
   router.get('/v1/jobs/:id', ...deps.readAuth, async (req, res) => {
+    onlyQuery(req.query, []);
     const job = await deps.queue.get(String(req.params.id));
     if (!job) throw new AppError('NOT_FOUND', `job "${String(req.params.id)}" does not exist`);
     res.json(job);

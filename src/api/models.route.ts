@@ -23,6 +23,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
   });
   router.get('/v1/models/:name', ...deps.auth, async (req, res) => {
     const name = lookupModelName(req.params.name);
+    onlyQuery(req.query, []);
     const { version, manifest } = await deps.models.get(name);
     res.json({
       name,
@@ -44,12 +45,14 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
   });
   router.get('/v1/models/:name/versions', ...deps.auth, async (req, res) => {
     const name = lookupModelName(req.params.name);
+    onlyQuery(req.query, []);
     const versions = await describeVersions(deps.store, name);
     if (versions.length === 0) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     res.json({ name, versions });
   });
   router.post('/v1/models/:name/versions/:version/promote', ...deps.adminAuth, async (req, res) => {
     const name = lookupModelName(req.params.name);
+    onlyQuery(req.query, []);
     const version = String(req.params.version);
     if (!(await deps.store.versions(name)).includes(version)) throw new AppError('VERSION_NOT_FOUND', `model "${name}" has no version "${version}"`);
     try {
@@ -67,6 +70,8 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
   });
   router.delete('/v1/models/:name', ...deps.adminAuth, async (req, res) => {
     const name = lookupModelName(req.params.name);
+    // Refused, not ignored: `?version=` ignored would delete every version of the model.
+    onlyQuery(req.query, [], 'it deletes the model with every version; a single version cannot be deleted (MODEL_KEEP_VERSIONS prunes old ones)');
     // Its schedule goes with it: left behind, the next run would train the model back. Training
     // jobs enqueued before the delete save nothing (they fail with MODEL_DELETED), the model's
     // first training too: a model that is only being trained is a model to delete.

@@ -4,7 +4,7 @@ import { cronProblem, type JobInfo, type JobQueue, type ScheduleInfo, type Sched
 import { body } from './request-body';
 import { AppError } from '../errors';
 import type { DatasetStore } from '../store';
-import { checkTrainable, checkTrainingConfig, lookupDatasetName, requestError, validName } from './validation';
+import { checkTrainable, checkTrainingConfig, lookupDatasetName, onlyQuery, requestError, validName } from './validation';
 
 /** The body of `PUT /v1/models/{name}/schedule`. */
 export const scheduleRequestSchema = z.object({ cron: z.string().min(1).max(200), dataset: z.string(), config: z.unknown().optional(), timezone: z.string().min(1).max(64).optional() }).strict();
@@ -15,6 +15,7 @@ export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetSt
   const model = (raw: unknown): string => validName(raw, 'model');
   router.put('/v1/models/:name/schedule', ...deps.writeAuth, body(deps.maxBytes), async (req, res) => {
     const name = model(req.params.name);
+    onlyQuery(req.query, []);
     const parsed = scheduleRequestSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     const { cron, timezone, config } = parsed.data;
@@ -28,11 +29,13 @@ export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetSt
     res.json(await withLastRun(deps.queue, info));
   });
   router.get('/v1/models/:name/schedule', ...deps.readAuth, async (req, res) => {
+    onlyQuery(req.query, []);
     const s = await deps.scheduler.get(model(req.params.name));
     if (!s) throw new AppError('NOT_FOUND', `model "${String(req.params.name)}" has no schedule`);
     res.json(await withLastRun(deps.queue, s));
   });
   router.delete('/v1/models/:name/schedule', ...deps.writeAuth, async (req, res) => {
+    onlyQuery(req.query, []);
     if (!(await deps.scheduler.delete(model(req.params.name)))) throw new AppError('NOT_FOUND', `model "${String(req.params.name)}" has no schedule`);
     res.status(204).end();
   });

@@ -4,7 +4,7 @@ import { body, TABLE_TYPES } from './request-body';
 import { atCsvLines, readDatasetBody } from './dataset-parser';
 import { sendJsonBody } from './json-response';
 import { batchTooLarge, inColumns, parseJsonScoreRequest, type ParsedScoreRequest } from './score-request';
-import { lookupModelName } from './validation';
+import { lookupModelName, onlyQuery } from './validation';
 import { AppError } from '../errors';
 import { categoricalNames } from '../nce';
 import type { Request, RequestHandler, Response } from 'express';
@@ -89,6 +89,8 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   };
   return [...deps.auth, body(deps.maxBytes, { tables: true }), (req, res) => {
     const name = lookupModelName(req.params.name);
+    // Looked at only when there is a query: most requests have none.
+    if (req.url.includes('?')) onlyQuery(req.query, [], 'explanations are asked for in the JSON body, {"records": [...], "explain": true}');
     // CSV or NDJSON: left unread by the body parser, parsed here as it streams in.
     if (req.body === undefined && req.is(TABLE_TYPES)) {
       // The model first: its categorical fields are read as written ("02134"), as JSON sends them.

@@ -39,14 +39,15 @@ export function queryError(issue: z.core.$ZodIssue): AppError {
 
 /**
  * Refuses query parameters a route does not take, naming the first: a misspelt one, or a list
- * spelt `name[]=a`, would otherwise be ignored and the write done as if it were absent.
+ * spelt `name[]=a`, would otherwise be ignored and the request done as if it were absent
+ * (`DELETE /v1/models/{name}?version=V` deleting every version). `hint` says what the client likely meant.
  */
-export function onlyQuery(query: object, allowed: readonly string[]): void {
+export function onlyQuery(query: object, allowed: readonly string[], hint?: string): void {
   onceEach(query);
   const unknown = Object.keys(query).find((k) => !allowed.includes(k));
   if (unknown === undefined) return;
   const takes = allowed.length > 0 ? `this route takes ${allowed.join(', ')}` : 'this route takes none';
-  throw new AppError('INVALID_REQUEST', `unknown query parameter ${JSON.stringify(unknown)} (${takes})`, `/${escapePointer(unknown)}`);
+  throw new AppError('INVALID_REQUEST', `unknown query parameter ${JSON.stringify(unknown)} (${takes}${hint === undefined ? '' : `: ${hint}`})`, `/${escapePointer(unknown)}`);
 }
 
 /** 400 for a query parameter given more than once (`?limit=1&limit=2`): which one counts would be a guess. */

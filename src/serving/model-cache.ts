@@ -220,8 +220,10 @@ export class ModelCache {
       entry.checkedAt = Date.now();
       return entry.served;
     }
+    let read = false;
     try {
       const m = await this.store.load(name, version);
+      read = true;
       const detector = new Detector(m.state);
       try {
         detector.warmUp();
@@ -243,8 +245,17 @@ export class ModelCache {
       // Deleted or replaced while it loaded (a DELETE or promote raced this refresh): what the
       // store says now decides, once.
       if (again && (await this.store.currentVersion(name).catch(() => version)) !== version) return this.refresh(name, held(), false);
-      this.logger.error({ model: name, version, err: messageOf(e) }, 'model version refused');
       const current = held();
+      if (!read && !(e instanceof NceError && e.code.startsWith('ARTIFACT_'))) {
+        // The store failed to answer (Redis went down mid-load), not the version: an outage, as
+        // when the current version cannot be asked; the next check asks again.
+        this.registryDown = true;
+        this.registryOutage.down(messageOf(e));
+        if (!current) throw new AppError('MODEL_UNAVAILABLE', `model "${name}" version ${version} cannot be loaded: the model registry is unreachable`, undefined, { cause: e });
+        current.checkedAt = Date.now();
+        return current.served;
+      }
+      this.logger.error({ model: name, version, err: messageOf(e) }, 'model version refused');
       if (current) {
         // A damaged artifact is not read (and refused) again at every check: only a newer version
         // is tried. A store that failed to answer is asked again.
@@ -263,5 +274,5 @@ export class ModelCache {
 function why(e: unknown): string {
   if (e instanceof NceError && e.code === 'ARTIFACT_TAMPERED') return 'its files do not match their checksums (modified or damaged)';
   if (e instanceof NceError && e.code === 'ARTIFACT_INVALID') return 'its artifact is missing, incomplete or of an unsupported format';
-  return 'the store could not read it';
+  return 'it could not be made ready to score';
 }

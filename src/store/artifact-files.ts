@@ -20,16 +20,21 @@ export async function saveArtifact(dir: string, a: Artifact): Promise<void> {
   await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(a.manifest, null, 2) + '\n');
 }
 
-/** Reads and verifies the artifact in `dir`. */
-export async function loadArtifact(dir: string): Promise<{ manifest: Manifest; state: ModelState }> {
-  let text: string;
-  let weights: Buffer;
-  try {
-    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
-    weights = await readFile(join(dir, WEIGHTS_FILE));
-  } catch (e: unknown) {
-    throw new NceError('ARTIFACT_INVALID', `no model artifact in ${dir} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
-  }
+/**
+ * Reads and verifies the artifact in `dir`.
+ * @param where - how a refusal names it: the folder by default (the command line's own), a
+ *   registry's model and version for the API, whose answers name no path of the server's
+ */
+export async function loadArtifact(dir: string, where = `in ${dir}`): Promise<{ manifest: Manifest; state: ModelState }> {
+  const read = async <T>(file: string, reader: (path: string) => Promise<T>): Promise<T> => {
+    try {
+      return await reader(join(dir, file));
+    } catch (e: unknown) {
+      throw new NceError('ARTIFACT_INVALID', `no model artifact ${where} (${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+    }
+  };
+  const text = await read(MANIFEST_FILE, (path) => readFile(path, 'utf8'));
+  const weights = await read(WEIGHTS_FILE, (path) => readFile(path));
   return fromArtifact(text, weights);
 }
 

@@ -57,7 +57,7 @@ export class FsModelStore implements ModelStore {
   }
 
   async load(name: string, version: string): Promise<LoadedModel> {
-    const { manifest, state } = await loadArtifact(join(this.root, name, version));
+    const { manifest, state } = await loadArtifact(join(this.root, name, version), `for ${name} version ${version}`);
     return { name, version, manifest, state };
   }
 

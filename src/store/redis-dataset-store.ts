@@ -31,7 +31,8 @@ export class RedisDatasetStore implements DatasetStore {
   }
 
   async info(name: string): Promise<DatasetInfo | null> {
-    const [meta, rows] = await Promise.all([this.redis.hgetall(redisKeys.datasetMeta(name)), this.redis.llen(redisKeys.datasetRows(name))]);
+    // One transaction: a PUT landing between two reads would pair one upload's meta with another's row count.
+    const [[, meta], [, rows]] = (await this.redis.multi().hgetall(redisKeys.datasetMeta(name)).llen(redisKeys.datasetRows(name)).exec()) as [[Error | null, Record<string, string>], [Error | null, number]];
     return meta.columns === undefined ? null : toInfo(name, meta, rows);
   }
 
@@ -60,8 +61,11 @@ export class RedisDatasetStore implements DatasetStore {
       if (records.length > 0) tx.rename(tmp, redisKeys.datasetRows(name)).persist(redisKeys.datasetRows(name));
       else tx.del(redisKeys.datasetRows(name));
       await exec(tx.del(redisKeys.datasetMeta(name), redisKeys.datasetAppendKeys(name)).hset(redisKeys.datasetMeta(name), { columns: JSON.stringify(columns), schema: JSON.stringify(schema), updatedAt, generation }).sadd(redisKeys.datasets, name));
-    } finally {
-      await this.redis.del(tmp);
+    } catch (e: unknown) {
+      // Not awaited: where Redis stopped answering, the failure is answered now rather than after
+      // a second timeout; the temporary key expires should this delete not land.
+      this.redis.del(tmp).catch(() => undefined);
+      throw e;
     }
     return { name, rows: records.length, columns: [...columns], updatedAt, schema, generation };
   }

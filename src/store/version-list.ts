@@ -34,16 +34,21 @@ export async function listedModel(store: ModelStore, name: string): Promise<{ ve
 export async function describeVersions(store: ModelStore, name: string, load: (name: string, version: string) => Promise<Pick<LoadedModel, 'manifest'>> = (n, v) => store.load(n, v)): Promise<VersionSummary[]> {
   const current = await store.currentVersion(name);
   const ids = await store.versions(name);
-  return Promise.all(
-    ids.map(async (version) => {
+  let listed: Promise<string[]> | undefined;
+  const described = await Promise.all(
+    ids.map(async (version): Promise<VersionSummary | null> => {
       // A candidate promoted by hand is accepted: the current version is never shown as held back.
       const candidate = version === current ? null : await store.candidateReason(name, version);
       try {
         const { manifest } = await load(name, version);
         return { version, current: version === current, candidate, createdAt: manifest.createdAt, valAuc: manifest.training.valAuc, trainRows: manifest.training.trainRows };
       } catch (e: unknown) {
+        // Deleted while listed (the model's delete, retention's pruning): gone, not damaged.
+        listed ??= store.versions(name);
+        if (!(await listed).includes(version)) return null;
         return { version, current: version === current, candidate, damaged: messageOf(e) };
       }
     }),
   );
+  return described.filter((v) => v !== null);
 }

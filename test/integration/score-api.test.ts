@@ -54,6 +54,9 @@ describe('POST /v1/models/:name/score', () => {
   it('with explain, adds per-feature contributions', async () => {
     const res = await score({ records: [{ f0: 1, f1: 2, f2: 0 }], explain: true });
     expect(res.status).toBe(200);
+    // Asked for in the body: `?explain=true` is refused, not ignored.
+    const inQuery = await request(app).post(`/v1/models/${name}/score?explain=true`).set('authorization', `Bearer ${SCORER}`).send({ records: [{ f0: 1, f1: 2, f2: 0 }] });
+    expect(inQuery.body).toMatchObject({ status: 400, pointer: '/explain', detail: expect.stringContaining('"explain": true') });
     expect(Object.keys(res.body.results[0].contributions).sort()).toEqual(['f0', 'f1', 'f2']);
     // Explanations are limited apart (MAX_EXPLAIN_RECORDS, 5 here): the same 6 records score, but are not explained.
     const six = Array.from({ length: 6 }, (_, i) => ({ f0: i, f1: 0, f2: 0 }));
@@ -211,6 +214,8 @@ describe('model versions', () => {
     expect(versions.length).toBeGreaterThanOrEqual(3);
     expect(versions.filter((v) => v.current)).toHaveLength(1);
     expect(versions.some((v) => v.damaged?.includes('weights.bin'))).toBe(true);
+    // Why, in words that name no path of the server's.
+    expect(JSON.stringify(list.body)).not.toContain(dir);
 
     const oldest = versions[0].version;
     expect((await request(app).post(`/v1/models/${name}/versions/${oldest}/promote`).set('authorization', `Bearer ${SCORER}`)).status).toBe(403);
@@ -222,6 +227,11 @@ describe('model versions', () => {
     const damaged = versions.find((v) => v.damaged) as { version: string };
     const refused = await request(app).post(`/v1/models/${name}/versions/${damaged.version}/promote`).set('authorization', `Bearer ${ADMIN}`);
     expect(refused.body).toMatchObject({ status: 409, code: 'VERSION_DAMAGED' });
+    expect(refused.body.detail).not.toContain(dir);
+    // A query the route does not take is refused, not ignored: `?version=` would delete every version.
+    const deleteOne = await request(app).delete(`/v1/models/${name}?version=${oldest}`).set('authorization', `Bearer ${ADMIN}`);
+    expect(deleteOne.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/version', detail: expect.stringContaining('a single version cannot be deleted') });
+    expect((await request(app).get(`/v1/models/${name}/versions`).set('authorization', `Bearer ${SCORER}`)).body.versions).toHaveLength(versions.length);
     expect(await store.currentVersion(name)).toBe(oldest);
   });
 });

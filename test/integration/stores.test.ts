@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { type Artifact, fingerprintRecords, initBackend, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
-import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
+import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, describeVersions, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { runTrainJob, storeVersion } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
@@ -227,6 +227,26 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     }
     expect(await models.versions(name)).toEqual(saved.slice(1));
     expect(await models.currentVersion(name)).toBe(saved[2]);
+    await models.delete(name);
+  });
+
+  it('list a model\'s versions as a delete leaves them: versions gone meanwhile are left out, not reported damaged', async () => {
+    const { models } = make();
+    const name = `m-${suffix()}`;
+    const [v1, v2] = [await models.save(name, artifact), await models.save(name, artifact)];
+    // The delete lands between the listing and the reading of the artifacts.
+    let deleting: Promise<boolean> | undefined;
+    const deletedWhileRead = async (n: string, v: string) => {
+      deleting ??= models.delete(n);
+      await deleting;
+      return models.load(n, v);
+    };
+    expect(await describeVersions(models, name, deletedWhileRead)).toEqual([]);
+    // A version that stays listed but cannot be read is damaged, and says why without a path.
+    const [w1, w2] = [await models.save(name, artifact), await models.save(name, artifact)];
+    const listed = await describeVersions(models, name, (n, v) => (v === w1 ? Promise.reject(new Error('unreadable')) : models.load(n, v)));
+    expect(listed).toEqual([expect.objectContaining({ version: w1, damaged: 'unreadable' }), expect.objectContaining({ version: w2, current: true })]);
+    expect([v1, v2]).not.toContain(w1);
     await models.delete(name);
   });
 

@@ -138,6 +138,29 @@ describe('ModelCache', () => {
     }
   });
 
+  it('a store that fails while a version loads is an outage, not a refused version: 503 MODEL_UNAVAILABLE naming the registry, a warning, and the next request loads it', async () => {
+    let down = true;
+    const failing = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'load') return (n: string, v: string) => (down ? Promise.reject(new Error('Connection is closed.')) : target.load(n, v));
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+    const cache = new ModelCache(failing, logger);
+    try {
+      await expect(cache.get('a')).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE', message: expect.stringContaining('the model registry is unreachable') });
+      expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+      expect(lines.map((l) => l.msg)).toContain('model registry unreachable: serving the loaded versions');
+      down = false;
+      expect((await cache.get('a')).version).toBe(await store.currentVersion('a'));
+    } finally {
+      cache.dispose();
+    }
+  });
+
   it('watching, follows the store without scoring or announcements: a deleted model goes, a new version comes, and the eviction order stays that of use', async () => {
     const gone: string[] = [];
     const swaps: string[] = [];
