@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { messageOf, resolveTrainingConfig, type TrainingConfig } from '../nce';
+import { messageOf, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
 import { fileProblem } from '../store';
 import { UsageError } from './args';
 
@@ -10,7 +10,8 @@ export function readTrainingConfig(file: string | undefined): TrainingConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e: unknown) {
-    throw new UsageError(`${file}: cannot read config: ${fileProblem(e)}`);
+    // A file that cannot be read, as a data file that cannot: exit code 1 (a flag misused is 2).
+    throw new NceError('INVALID_CONFIG', `${file}: cannot read config: ${fileProblem(e)}`);
   }
   let json: unknown;
   try {

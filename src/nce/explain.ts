@@ -10,7 +10,11 @@ export const DEFAULT_PERMUTATIONS = 8;
 export interface Explanation {
   /** Feature -> contribution in nats; they sum to `score - baselineScore`. */
   contributions: Record<string, number>;
-  /** Score of the baseline record (every numeric at its median, every category at its most frequent). */
+  /**
+   * Score of the baseline record: every numeric at its median, and every discrete field (a
+   * category, whether a value is missing) at its most frequent code in training, so a column
+   * empty in every record has a missing baseline, not a value it never had.
+   */
   baselineScore: number;
   score: number;
 }
@@ -42,6 +46,9 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
     const o = permutation(d, rng);
     orders.push(o, Int32Array.from(o).reverse());
   }
+  // The discrete noise is half the training frequencies and half uniform: its most likely code
+  // is the most frequent one in training.
+  const usual = Int32Array.from(detector.state.noise.discrete, (p) => p.reduce((best, v, k) => (v > p[best] ? k : best), 0));
   const rowsPerRecord = 1 + orders.length * d;
   // Each row moves one feature from the row before (its numeric column, or none for a category),
   // except the baseline and each order's first row, taken in full: a Gaussian q then costs O(d) a
@@ -58,10 +65,11 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
       codes: new Int32Array(rowsPerRecord * dd),
       novel: new Uint8Array(rowsPerRecord * d),
     };
+    batch.codes.set(usual);
     let row = 1;
     for (const order of orders) {
       const numeric = new Float64Array(dn);
-      const codes = new Int32Array(dd);
+      const codes = Int32Array.from(usual);
       // A value training never had moves in with its feature, and with it the score's novelty term.
       const novel = new Uint8Array(d);
       for (const f of order) {

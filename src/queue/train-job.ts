@@ -130,32 +130,34 @@ async function finishSavedVersion(models: ModelStore, model: string, version: st
 
 /**
  * How a retrained model's features differ from the current version's (names, order, kinds, and
- * whether a feature may be missing), or null when they agree: new categories are not a change.
+ * whether a feature may be missing), every difference, or null when they agree: new categories
+ * are not a change.
  */
 export function schemaChange(current: readonly Feature[], next: readonly Feature[]): string | null {
   const names = (fs: readonly Feature[]): string[] => fs.map((f) => f.name);
   const [was, now] = [names(current), names(next)];
-  if (was.join('\n') !== now.join('\n')) {
-    const list = (ns: string[]): string => ns.map((n) => `"${n}"`).join(', ');
-    const removed = was.filter((n) => !now.includes(n));
-    const added = now.filter((n) => !was.includes(n));
-    const parts = [...(removed.length ? [`removed ${list(removed)}`] : []), ...(added.length ? [`added ${list(added)}`] : [])];
-    return parts.length ? `features ${parts.join('; ')}` : `the features are in another order: [${list(now)}], was [${list(was)}]`;
-  }
+  const list = (ns: string[]): string => ns.map((n) => `"${n}"`).join(', ');
+  const removed = was.filter((n) => !now.includes(n));
+  const added = now.filter((n) => !was.includes(n));
+  const moved = [...(removed.length ? [`removed ${list(removed)}`] : []), ...(added.length ? [`added ${list(added)}`] : [])];
+  const changes = moved.length > 0 ? [`features ${moved.join('; ')}`] : [];
+  const kept = now.filter((n) => was.includes(n));
+  if (changes.length === 0 && was.join('\n') !== now.join('\n')) changes.push(`the features are in another order: [${list(now)}], was [${list(was)}]`);
   // A column empty in every record has no kind of its own (see inferSchema): the current version
   // flags every value there as never seen. Once it fills, the new version scores its values and
   // refuses those of another kind (texts in a numeric column): what clients may send changes, as
   // with any change of kind, so the gate holds it too.
   const empty = (f: Feature): boolean => f.kind === 'categorical' && f.categories.length === 0 && f.hasOther === false;
-  for (let i = 0; i < next.length; i++) {
-    const [before, after] = [current[i] as Feature, next[i] as Feature];
+  for (const name of kept) {
+    const before = current.find((f) => f.name === name) as Feature;
+    const after = next.find((f) => f.name === name) as Feature;
     if (empty(before) && empty(after)) continue;
-    if (empty(before)) return `feature "${after.name}" was empty in every record (any value flagged as never seen) and is now ${after.kind}`;
-    if (empty(after)) return `feature "${after.name}" was ${before.kind} and is now empty in every record (any value will be flagged as never seen)`;
-    if (before.kind !== after.kind) return `feature "${after.name}" was ${before.kind} and is now ${after.kind}`;
-    if (before.hasMissing !== after.hasMissing) return `feature "${after.name}" ${after.hasMissing ? 'now has' : 'no longer has'} missing values`;
+    if (empty(before)) changes.push(`feature "${name}" was empty in every record (any value flagged as never seen) and is now ${after.kind}`);
+    else if (empty(after)) changes.push(`feature "${name}" was ${before.kind} and is now empty in every record (any value will be flagged as never seen)`);
+    else if (before.kind !== after.kind) changes.push(`feature "${name}" was ${before.kind} and is now ${after.kind}`);
+    else if (before.hasMissing !== after.hasMissing) changes.push(`feature "${name}" ${after.hasMissing ? 'now has' : 'no longer has'} missing values`);
   }
-  return null;
+  return changes.length > 0 ? changes.join('; ') : null;
 }
 
 /**

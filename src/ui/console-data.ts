@@ -39,6 +39,7 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
       scoreKind: m.scoreKind,
       backend: m.backend,
       noise: m.noise.spec,
+      partnerNoises: (m.partners ?? []).map((p) => p.noise.spec),
       config: m.config,
       features: m.schema.map((f) => ({ name: f.name, kind: f.kind })),
       datasetRows: m.dataset.rows,

@@ -50,6 +50,7 @@ export const modelConsoleSchema = z
         scoreKind: z.string(),
         backend: z.string(),
         noise: z.unknown().describe('the noise spec q was fitted from'),
+        partnerNoises: z.array(z.unknown()).describe("the kernel partners' noise specs (an ensemble over noises: the score is the mean over this model and them); empty without partners"),
         config: z.unknown().describe('the training config, defaults filled in'),
         features: z.array(z.object({ name: z.string(), kind: z.enum(['numeric', 'categorical']) }).strict()),
         datasetRows: z.number().int(),

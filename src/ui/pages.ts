@@ -92,6 +92,6 @@ export function docsPage(authRequired: boolean, routeTable: string): string {
 <p class="note">Try a request with "Try it out". With API keys set, "Authorize" takes one (the key the console pages were given is filled in).
 Errors are <code>application/problem+json</code> with a stable <code>code</code> and a JSON <code>pointer</code>; the document is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
 <div id="swagger"></div>
-<section class="card" aria-labelledby="routes-h"><h2 id="routes-h">Routes</h2>${routeTable}</section></div>`;
+<section class="card" aria-labelledby="routes-h"><h2 id="routes-h">Routes</h2><div class="table-scroll" tabindex="0" role="region" aria-label="Routes, scrollable">${routeTable}</div></section></div>`;
   return page('nce-ood API', body, authRequired, ['swagger-ui-bundle.js', 'docs.js'], ['swagger-ui.css', 'console.css', 'docs.css']);
 }

@@ -84,6 +84,18 @@ describe('nce-ood eval', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('missing column "target"');
   });
+
+  it('a split value other than train or test is named with its line, not dropped; a config file that is not there exits 1, as a data file', async () => {
+    const lines = datasetCsv(true).trimEnd().split('\n');
+    lines[5] = lines[5].replace(/,test$/, ',Test');
+    await writeFile(join(dir, 'odd-split.csv'), lines.join('\n') + '\n');
+    const odd = cli('eval', '--data', join(dir, 'odd-split.csv'));
+    expect(odd.status).toBe(1);
+    expect(odd.stderr.trim().split('\n')).toEqual([expect.stringMatching(/odd-split\.csv:6: column "split" must be train or test, got "Test"$/)]);
+    const absent = cli('eval', '--data', join(dir, 'eval.csv'), '--config', join(dir, 'no-such.json'));
+    expect(absent.status).toBe(1);
+    expect(absent.stderr).toContain('no-such.json: cannot read config');
+  });
 });
 
 describe('nce-ood train and score', () => {

@@ -145,6 +145,8 @@ describe('the web console in a browser', () => {
       expect(chart.label).toContain(versions[1]);
     }
     expect((await chartView(page, 'feature-chart')).label).toContain('most drifted first: amount');
+    // The kernel partners are named beside the Gaussian: they make up most of the score.
+    expect(await page.locator('#training-facts').textContent()).toContain('gaussian + kde + kde');
     expect(await page.locator('#scores-note').textContent()).toMatch(/flagged ood: about \d+(\.\d+)?% of records like the reference \(/);
     expect(await page.locator('#feature-table tbody tr').first().locator('td').first().textContent()).toBe('amount');
     // Selecting a feature compares its distributions.
@@ -339,6 +341,17 @@ describe('the web console in a browser', () => {
       })
       .map(function (cell) { return cell.textContent; })`);
     expect(broken).toEqual([]);
+    // At a phone's 360 px nothing pushes the page sideways: tables scroll in their boxes, flagged
+    // records' cards fit the column, the versions table's hidden labels stay in theirs.
+    await page.setViewportSize({ width: 360, height: 800 });
+    const overflow = (): Promise<number> => page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
+    await page.goto(`${api.url}/ui/models/payments`);
+    await page.locator('#versions-table tbody tr').first().waitFor();
+    await page.locator('.flagged li').first().waitFor();
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.goto(`${api.url}/docs`);
+    await page.locator('#routes-h').waitFor();
+    expect(await overflow()).toBeLessThanOrEqual(0);
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -41,8 +41,10 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
   const labels: number[] = [];
   table.records.forEach((r, i) => {
     const strip = Object.fromEntries(features.map((c) => [c, r[c]]));
+    // Not dropped unseen: a "Train" or an empty cell would shrink either side without a word.
+    if (r[splitCol] !== 'train' && r[splitCol] !== 'test') throw new CsvError(file, table.lines[i], `column "${splitCol}" must be train or test, got ${r[splitCol] === null ? 'an empty cell' : `"${String(r[splitCol])}"`}`);
     if (r[splitCol] === 'train') trainRows.push(strip);
-    else if (r[splitCol] === 'test') {
+    else {
       const label = r[labelCol];
       if (label !== 0 && label !== 1) throw new CsvError(file, table.lines[i], `column "${labelCol}" must be 0 or 1, got "${String(label)}"`);
       testRows.push(strip);

@@ -307,10 +307,11 @@
       ['Validation loss', num(m.valLoss, 4)],
       ['Training time', num(m.seconds, 1) + ' s'],
       ['Score', m.scoreKind],
-      ['Noise', m.noise && m.noise.type ? m.noise.type : 'n/a'],
+      // The partners' noises too: they make up most of the score.
+      ['Noise', [m.noise].concat(m.partnerNoises || []).map(function (n) { return n && n.type ? n.type : 'n/a'; }).join(' + ')],
       ['Backend', m.backend],
     ]);
-    byId('training-config').textContent = JSON.stringify({ noise: m.noise, config: m.config }, null, 2);
+    byId('training-config').textContent = JSON.stringify({ noise: m.noise, partnerNoises: m.partnerNoises || [], config: m.config }, null, 2);
   }
 
   function drawScores(c) {

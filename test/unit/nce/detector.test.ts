@@ -254,6 +254,27 @@ describe('explain', () => {
     });
   });
 
+  it('starts from each discrete field\'s most frequent code: a column empty in every record gets nothing on a record that leaves it empty', async () => {
+    const rng = createRng(3);
+    const records = Array.from({ length: 300 }, () => ({ x: rng.normal(), empty: null, mostlyMissing: rng.uniform() < 0.9 ? null : rng.normal() }));
+    const d = new Detector((await train(records, { epochs: 3, kernelPartner: false })).state);
+    try {
+      const [usual, filled] = explain(d, [
+        { x: 0, empty: null, mostlyMissing: null },
+        { x: 0, empty: 'a value', mostlyMissing: null },
+      ]);
+      // The baseline is the usual record, so the usual record's contributions are about nothing;
+      // an all-zero code would start from a value the column never had (4.8 nats credited before).
+      for (const c of Object.values(usual.contributions)) expect(Math.abs(c)).toBeLessThan(0.5);
+      expect(Math.abs(usual.score - usual.baselineScore)).toBeLessThan(0.5);
+      // A value where there never was one: the whole drop is that column's.
+      expect(filled.contributions.empty).toBeLessThan(-3);
+      expect(filled.contributions.empty).toBeCloseTo(filled.score - filled.baselineScore, 2);
+    } finally {
+      d.dispose();
+    }
+  });
+
   it('when only one feature is far out, that feature gets the most negative contribution', () => {
     const [e] = explain(detector, [{ amount: 100, ratio: 8, colour: 'red' }]);
     const worst = Object.entries(e.contributions).sort((a, b) => a[1] - b[1])[0][0];

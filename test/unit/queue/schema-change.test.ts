@@ -12,6 +12,12 @@ describe('schemaChange', () => {
     expect(schemaChange(current, current.slice(0, 2))).toBe('features removed "size_band"');
   });
 
+  it('names every difference, not only the first: a column left out and another read as categories', () => {
+    const next: Feature[] = [numeric('amount'), { name: 'hour', kind: 'categorical', categories: ['1', '2'], hasMissing: false }];
+    expect(schemaChange(current, next)).toBe('features removed "size_band"; feature "hour" was numeric and is now categorical');
+    expect(schemaChange(current, [numeric('amount', true), numeric('hour', true), numeric('size_band')])).toBe('feature "amount" now has missing values; feature "hour" now has missing values');
+  });
+
   it('says when the same features come in another order', () => {
     const next = ['hour', 'amount', 'size_band'].map((n) => numeric(n));
     expect(schemaChange(current, next)).toBe('the features are in another order: ["hour", "amount", "size_band"], was ["amount", "hour", "size_band"]');
