@@ -32,7 +32,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     const name = lookupDatasetName(req.params.name);
     onlyQuery(req.query, ['maxRows']);
     const key = idempotencyKey(req.get('idempotency-key'));
-    const maxRows = req.query.maxRows === undefined ? undefined : Number(req.query.maxRows);
+    const maxRows = req.query.maxRows === undefined ? undefined : /^[0-9]+$/.test(String(req.query.maxRows)) ? Number(req.query.maxRows) : Number.NaN;
     if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
     const existing = await deps.datasets.info(name);
     if (!existing) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);

@@ -4,7 +4,7 @@ import type { JobQueue } from '../queue';
 import type { DatasetStore } from '../store';
 import { body } from './request-body';
 import { AppError } from '../errors';
-import { checkTrainable, checkTrainingConfig, lookupDatasetName, onceEach, onlyQuery, queryError, requestError, validName } from './validation';
+import { checkTrainable, checkTrainingConfig, lookupDatasetName, onlyQuery, queryError, requestError, validName } from './validation';
 
 /** The body of `POST /v1/models/{name}/train` (the config is validated by the engine's own schema). */
 export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unknown().optional(), allowSchemaChange: z.boolean().optional() }).strict();
@@ -14,7 +14,8 @@ export const jobListQuerySchema = z
   .object({
     model: z.string().optional(),
     state: z.enum(['queued', 'running', 'completed', 'failed']).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(50),
+    // Digits only: "1e3", "0x10" or " 50" are not what a client meant to send.
+    limit: z.string().regex(/^[0-9]+$/, 'expected a whole number of digits').transform(Number).pipe(z.number().int().min(1).max(1000)).default(50),
   })
   .strict();
 
@@ -44,7 +45,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
   });
 
   router.get('/v1/jobs', ...deps.readAuth, async (req, res) => {
-    onceEach(req.query);
+    onlyQuery(req.query, Object.keys(jobListQuerySchema.shape));
     const parsed = jobListQuerySchema.safeParse(req.query);
     if (!parsed.success) throw queryError(parsed.error.issues[0]);
     const { model, state, limit } = parsed.data;

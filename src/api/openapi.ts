@@ -20,8 +20,26 @@ function component(schema: z.ZodType, prefix: string, defs: Record<string, unkno
 }
 
 const problem = { $ref: '#/components/schemas/Problem' };
+const retryAfter = { 'Retry-After': { description: 'seconds to wait before trying again (RATE_LIMITED, QUEUE_FULL)', schema: { type: 'integer' } } };
 const errors = (...codes: number[]): Record<string, unknown> =>
-  Object.fromEntries(codes.map((c) => [String(c), { description: 'problem', content: { 'application/problem+json': { schema: problem } } }]));
+  Object.fromEntries(codes.map((c) => [String(c), { description: 'problem', ...(c === 429 || c === 503 ? { headers: retryAfter } : {}), content: { 'application/problem+json': { schema: problem } } }]));
+
+/**
+ * Problems every API route (under /v1) may answer, added where a route does not list them: 400 for
+ * a query parameter it does not take, 401 without a key when API_KEYS is set, 429 over
+ * RATE_LIMIT_PER_MINUTE, 503 when the store cannot be reached. Listed in status order.
+ */
+function withCommonProblems(paths: Record<string, Record<string, unknown>>): void {
+  for (const [path, item] of Object.entries(paths)) {
+    if (!path.startsWith('/v1/')) continue;
+    for (const [method, op] of Object.entries(item)) {
+      if (method === 'parameters') continue;
+      const responses = (op as { responses: Record<string, unknown> }).responses;
+      const all = { ...errors(400, 401, 429, 503), ...responses };
+      (op as { responses: Record<string, unknown> }).responses = Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b)));
+    }
+  }
+}
 const json = (schema: unknown, example?: unknown): Record<string, unknown> => ({ content: { 'application/json': { schema, ...(example === undefined ? {} : { example }) } } });
 /** A 2xx answer whose body is one of {@link ANSWERS}, with an example. */
 const answer = (description: string, name: keyof typeof ANSWERS, example?: unknown): Record<string, unknown> => ({ description, ...json({ $ref: `#/components/schemas/${name}` }, example) });
@@ -66,7 +84,7 @@ export function openApiDocument(): Record<string, unknown> {
     },
   };
   const auth = [{ bearer: [] }, { apiKey: [] }];
-  return {
+  const doc = {
     openapi: '3.1.0',
     info: { title: 'nce-ood', version: '0.1.0', description: 'Out-of-distribution detection for tabular records with NCE density-ratio models.' },
     components: {
@@ -190,6 +208,8 @@ export function openApiDocument(): Record<string, unknown> {
       },
     },
   };
+  withCommonProblems(doc.paths as Record<string, Record<string, unknown>>);
+  return doc;
 }
 
 /** The API's routes as an HTML table (method, path, summary), for the /docs page: no data in it, only the document's text, escaped. */

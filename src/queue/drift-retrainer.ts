@@ -14,6 +14,12 @@ export interface DriftPolicy {
  */
 export const MAX_BACKOFF_DOUBLINGS = 6;
 
+/**
+ * The wait the doublings start from at least: with DRIFT_RETRAIN_AFTER_SECONDS 0 (retrain as soon
+ * as drift is high), doubling 0 would retrain a version the gate keeps refusing at every check.
+ */
+export const MIN_BACKOFF_MS = 60_000;
+
 /** A model's score drift now: the PSI (null while the window is too small) and the version it is of. */
 export interface ModelDrift {
   psi: number | null;
@@ -29,7 +35,8 @@ export interface ModelDrift {
  * A retrain that leaves the same version served (its records and config unchanged, refused by the
  * gate, or failed) cannot lower the drift, which then stays high: each further retrain of that
  * version waits twice as long as the one before (afterMs, 2 afterMs, 4 afterMs, ... up to
- * 2^{@link MAX_BACKOFF_DOUBLINGS} afterMs), so a lasting shift upstream or a reference full of
+ * 2^{@link MAX_BACKOFF_DOUBLINGS} afterMs; the doublings start from {@link MIN_BACKOFF_MS} at
+ * least), so a lasting shift upstream or a reference full of
  * anomalies does not cost a full training every period forever. A new version served starts over.
  */
 export class DriftRetrainer {
@@ -64,7 +71,9 @@ export class DriftRetrainer {
 
   /** How long drift must stay high before the next retrain of `version`. */
   waitMs(model: string, version: string): number {
-    return this.deps.afterMs * 2 ** Math.min(this.streak(model, version), MAX_BACKOFF_DOUBLINGS);
+    const streak = this.streak(model, version);
+    if (streak === 0) return this.deps.afterMs;
+    return Math.max(this.deps.afterMs, MIN_BACKOFF_MS) * 2 ** Math.min(streak, MAX_BACKOFF_DOUBLINGS);
   }
 
   /** Checks every policy now; returns the models a retrain was enqueued for. */

@@ -57,13 +57,8 @@ export async function runTrainJob(
   const before = await currentVersionOf(deps.models, model);
   const fingerprint = fingerprintRecords(records, info.columns);
   if (before && trainedOn(before.manifest, fingerprint, payload.config)) return unchangedResult(model, before);
-  // The same training refused by the gate last time (a schedule firing after a refusal): training is
-  // deterministic (the config holds the seed), so it would be refused again and only pile up copies.
-  const refused = await newestCandidate(deps.models, model, before?.version ?? null);
-  if (refused && trainedOn(refused.manifest, fingerprint, payload.config)) {
-    const reason = await gateFailure(deps.models, model, refused.manifest, deps.gate, { current: before, ...(payload.allowSchemaChange ? { allowSchemaChange: true } : {}) });
-    if (reason !== null) return { ...unchangedResult(model, refused), promoted: false, reason };
-  }
+  const again = await refusedAgain(deps.models, model, fingerprint, payload.config, deps.gate, { current: before, ...(payload.allowSchemaChange ? { allowSchemaChange: true } : {}) });
+  if (again) return again;
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
   if ((await deletedSince()) || (existed && (await deps.models.versions(model)).length === 0)) throw deletedMeanwhile(model);
   const current = await currentVersionOf(deps.models, model);
@@ -208,16 +203,33 @@ export async function currentVersionOf(models: ModelStore, name: string): Promis
 }
 
 /**
- * The model's newest version when it is a candidate (refused by the quality gate) saved after the
- * current one, with its manifest; null otherwise or when it is damaged.
+ * A training the quality gate refused before and would refuse again (a schedule firing after a
+ * refusal, a config tried again): the candidate saved after the current version that was trained on
+ * records of `fingerprint` with `config`, answered unchanged with the gate's reason as it stands
+ * now. Training is deterministic (the config holds the seed), so it would only save a copy. Null
+ * when there is none, or when the gate would pass it now (`allowSchemaChange`, another current
+ * version): that training runs.
  */
-async function newestCandidate(models: ModelStore, name: string, current: string | null): Promise<CurrentVersion | null> {
-  const newest = (await models.versions(name)).at(-1);
-  if (newest === undefined || (current !== null && newest <= current) || (await models.candidateReason(name, newest)) === null) return null;
-  return models.load(name, newest).then(
-    (a) => ({ version: newest, manifest: a.manifest }),
-    () => null,
-  );
+export async function refusedAgain(
+  models: ModelStore,
+  model: string,
+  fingerprint: string,
+  config: unknown,
+  gate: QualityGate | undefined,
+  options: { current: CurrentVersion | null; allowSchemaChange?: boolean },
+): Promise<JobResult | null> {
+  for (const version of (await models.versions(model)).reverse()) {
+    if (options.current !== null && version <= options.current.version) break;
+    if ((await models.candidateReason(model, version)) === null) continue;
+    const manifest = await models.load(model, version).then(
+      (a) => a.manifest,
+      () => null,
+    );
+    if (manifest === null || !trainedOn(manifest, fingerprint, config)) continue;
+    const reason = await gateFailure(models, model, manifest, gate, { current: options.current, ...(options.allowSchemaChange ? { allowSchemaChange: true } : {}) });
+    return reason === null ? null : { ...unchangedResult(model, { version, manifest }), promoted: false, reason };
+  }
+  return null;
 }
 
 /** Whether two versions were trained on the same records with the same resolved config: the newer one is nothing new to keep. */

@@ -244,9 +244,11 @@ export class ModelCache {
     } catch (e: unknown) {
       // Deleted or replaced while it loaded (a DELETE or promote raced this refresh): what the
       // store says now decides, once.
-      if (again && (await this.store.currentVersion(name).catch(() => version)) !== version) return this.refresh(name, held(), false);
+      const outage = !read && !(e instanceof NceError && e.code.startsWith('ARTIFACT_'));
+      // (Not asked when the store just failed to answer: a store that hangs would cost a second timeout.)
+      if (again && !outage && (await this.store.currentVersion(name).catch(() => version)) !== version) return this.refresh(name, held(), false);
       const current = held();
-      if (!read && !(e instanceof NceError && e.code.startsWith('ARTIFACT_'))) {
+      if (outage) {
         // The store failed to answer (Redis went down mid-load), not the version: an outage, as
         // when the current version cannot be asked; the next check asks again.
         this.registryDown = true;

@@ -110,23 +110,30 @@ function lostConnection(e: unknown): boolean {
 }
 
 /**
- * Redis refusing a write: at `maxmemory` with noeviction ("OOM command not allowed", also inside a
- * script or as the reason an EXEC was aborted), or as a read-only replica.
+ * Redis's replies that refuse a command for the state Redis is in, not for the command: still
+ * loading its data, a replica cut off from its primary, a script running too long, a snapshot it
+ * cannot write, a cluster not ready, or a user the ACL does not allow the command.
  */
-function refusedWrite(e: unknown): 'STORAGE_FULL' | 'STORE_UNAVAILABLE' | null {
+const REFUSED_FOR_NOW = /\b(LOADING|MASTERDOWN|BUSY|MISCONF|CLUSTERDOWN|TRYAGAIN|NOPERM|NOAUTH|WRONGPASS)\b/;
+
+/**
+ * Redis refusing a command: at `maxmemory` with noeviction ("OOM command not allowed", also inside
+ * a script or as the reason an EXEC was aborted), as a read-only replica, or for its state now
+ * ({@link REFUSED_FOR_NOW}); the refusal's first words, for the message.
+ */
+function refusal(e: unknown): { code: 'STORAGE_FULL' | 'STORE_UNAVAILABLE'; reason: string } | null {
   if (!(e instanceof Error)) return null;
   const reasons = [e.message, ...((e as { previousErrors?: Error[] }).previousErrors ?? []).map((p) => p.message)].join(' ');
-  if (/\bOOM command not allowed\b/.test(reasons)) return 'STORAGE_FULL';
-  if (/\bREADONLY\b/.test(reasons)) return 'STORE_UNAVAILABLE';
-  return null;
+  if (/\bOOM command not allowed\b/.test(reasons)) return { code: 'STORAGE_FULL', reason: 'is full (maxmemory)' };
+  if (/\bREADONLY\b/.test(reasons)) return { code: 'STORE_UNAVAILABLE', reason: 'is a read-only replica' };
+  const now = REFUSED_FOR_NOW.exec(reasons);
+  return now ? { code: 'STORE_UNAVAILABLE', reason: `refused the command (${now[1]})` } : null;
 }
 
-/** The AppError for a client error that says the store cannot take writes now, or the error itself. */
+/** The AppError for a client error that says the store cannot take the command now, or the error itself. */
 function asStoreCondition(e: unknown): unknown {
-  const refused = refusedWrite(e);
-  if (refused === 'STORAGE_FULL') return new AppError('STORAGE_FULL', 'the store (Redis) is full (maxmemory): nothing was changed', undefined, { cause: e });
-  if (refused === 'STORE_UNAVAILABLE') return new AppError('STORE_UNAVAILABLE', 'the store (Redis) is a read-only replica: nothing was changed', undefined, { cause: e });
-  return e;
+  const refused = refusal(e);
+  return refused === null ? e : new AppError(refused.code, `the store (Redis) ${refused.reason}: nothing was changed`, undefined, { cause: e });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { messageOf } from '../nce';
+import { NceError } from '../nce';
 import type { LoadedModel, ModelStore } from './model-store';
 
 /** One version of a model as the versions list shows it. */
@@ -46,7 +46,9 @@ export async function describeVersions(store: ModelStore, name: string, load: (n
         // Deleted while listed (the model's delete, retention's pruning): gone, not damaged.
         listed ??= store.versions(name);
         if (!(await listed).includes(version)) return null;
-        return { version, current: version === current, candidate, damaged: messageOf(e) };
+        // A store that failed to answer says nothing of the version: the listing fails (503).
+        if (!(e instanceof NceError && e.code.startsWith('ARTIFACT_'))) throw e;
+        return { version, current: version === current, candidate, damaged: e.message };
       }
     }),
   );

@@ -270,6 +270,13 @@ describe('nce-ood train and score', () => {
     expect(refused.status).toBe(3);
     expect(refused.stderr).toContain('left out: label, split');
     expect(refused.stderr).toMatch(/as a candidate, not current: validation AUC .* below the gate's minimum 1/);
+    // The same training again: the gate would refuse it again, so it does not train or save a copy.
+    const before = readdirSync(join(dir, 'registry', 'gated')).sort();
+    const repeated = trainGated();
+    expect(repeated.status).toBe(3);
+    expect(repeated.stderr).toMatch(/was trained on the same records with the same config and stays a candidate, not current: validation AUC .* below the gate's minimum 1 .*nothing saved/);
+    expect(repeated.stderr).not.toContain('training on');
+    expect(readdirSync(join(dir, 'registry', 'gated')).sort()).toEqual(before);
     const none = cli('score', '--model', 'gated', '--data', join(dir, 'train.csv'));
     expect(none.stderr).toContain('no model "gated"');
     expect(none.status).toBe(1);

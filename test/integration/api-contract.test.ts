@@ -46,6 +46,13 @@ describe('the OpenAPI document', () => {
     }
     expect(bare).toEqual([]);
     expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })]);
+    // Every API route refuses a query parameter it does not take (400) and answers 503 when the
+    // store cannot be reached; a full queue's 503 and a rate limit's 429 carry a Retry-After.
+    const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>>)
+      .filter(([path]) => path.startsWith('/v1/'))
+      .flatMap(([path, item]) => Object.entries(item).filter(([m]) => m !== 'parameters').map(([method, op]) => ({ at: `${method} ${path}`, op })));
+    expect(ops.filter(({ op }) => !('400' in op.responses && '503' in op.responses)).map(({ at }) => at)).toEqual([]);
+    expect(ops.find(({ at }) => at === 'post /v1/models/{name}/train')?.op.responses['503'].headers).toHaveProperty('Retry-After');
   });
 
   it('describes what the routes really answer: each 2xx body parses with its answer schema', async () => {

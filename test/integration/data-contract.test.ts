@@ -267,7 +267,7 @@ describe('data contract', () => {
     expect([...answers.keys()].every((status) => status === 200 || status === 409)).toBe(true);
   });
 
-  it.each(['0', '1.5', 'x', '9007199254740993', '99999999999999999999'])('?maxRows=%s is a 400 pointing at it, and nothing is appended', async (maxRows) => {
+  it.each(['0', '1.5', 'x', '9007199254740993', '99999999999999999999', '1e3', '0x10', '%2010'])('?maxRows=%s is a 400 pointing at it, and nothing is appended', async (maxRows) => {
     const { app } = running.service;
     await request(app).put('/v1/datasets/kept').send({ records: [{ a: 1 }, { a: 2 }] });
     const res = await request(app).post(`/v1/datasets/kept/records?maxRows=${maxRows}`).send({ records: [{ a: 3 }] });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { type Artifact, fingerprintRecords, initBackend, toArtifact, train } from '../../src/nce';
+import { type Artifact, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
 import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, describeVersions, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
@@ -244,8 +244,11 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     expect(await describeVersions(models, name, deletedWhileRead)).toEqual([]);
     // A version that stays listed but cannot be read is damaged, and says why without a path.
     const [w1, w2] = [await models.save(name, artifact), await models.save(name, artifact)];
-    const listed = await describeVersions(models, name, (n, v) => (v === w1 ? Promise.reject(new Error('unreadable')) : models.load(n, v)));
+    const listed = await describeVersions(models, name, (n, v) => (v === w1 ? Promise.reject(new NceError('ARTIFACT_INVALID', 'unreadable')) : models.load(n, v)));
     expect(listed).toEqual([expect.objectContaining({ version: w1, damaged: 'unreadable' }), expect.objectContaining({ version: w2, current: true })]);
+    // A store that fails to answer says nothing of the version: the listing fails, nothing is called damaged.
+    const outage = new Error('NOPERM this user has no permissions');
+    await expect(describeVersions(models, name, () => Promise.reject(outage))).rejects.toBe(outage);
     expect([v1, v2]).not.toContain(w1);
     await models.delete(name);
   });
@@ -267,6 +270,14 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     await expect(runTrainJob(payload, { datasets, models, gate: strict, trainer: untrained })).resolves.toEqual({ ...refused, unchanged: true });
     expect(await models.versions(name)).toEqual([current, refused.version]);
     expect(await models.currentVersion(name)).toBe(current);
+    // Another config refused in between: the earlier candidate is still found, not only the newest.
+    const other = { ...trained.config, epochs: trained.config.epochs + 1 };
+    const otherArtifact = toArtifact({ ...trained, config: other }, { datasetFingerprint: fingerprintRecords(records, info.columns), datasetRows: 30, backend: 'wasm' });
+    const second = await runTrainJob({ ...payload, config: other }, { datasets, models, gate: strict, trainer: () => Promise.resolve(otherArtifact) });
+    expect(second).toMatchObject({ promoted: false });
+    expect(second.unchanged).toBeUndefined();
+    await expect(runTrainJob(payload, { datasets, models, gate: strict, trainer: untrained })).resolves.toEqual({ ...refused, unchanged: true });
+    expect(await models.versions(name)).toEqual([current, refused.version, second.version]);
     // A gate that would pass it now: trained again and promoted.
     const passed = await runTrainJob(payload, { datasets, models, gate: { minValAuc: 0, maxAucDrop: 1 }, trainer: () => Promise.resolve(retrained) });
     expect(passed).toMatchObject({ promoted: true });
@@ -661,6 +672,23 @@ describe('a guarded Redis store', () => {
     }
     expect(await datasets.info(name)).toBeNull();
     expect(await models.versions(name)).toEqual([]);
+  });
+
+  it('answers a command Redis refuses for its state now (here an ACL that denies it) with STORE_UNAVAILABLE, and the versions list fails rather than calling versions damaged', async () => {
+    const name = `acl-${suffix()}`;
+    const version = await new RedisModelStore(redis).save(name, artifact);
+    const user = `limited-${suffix()}`;
+    await redis.call('ACL', 'SETUSER', user, 'on', 'nopass', '~*', '&*', '+@all', '-hmget');
+    const limited = await openRedis(redisServer.url.replace('redis://', `redis://${user}:any@`), 'commands');
+    try {
+      const models = guardRedis(new RedisModelStore(limited), limited);
+      await expect(models.load(name, version)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('NOPERM') });
+      await expect(describeVersions(models, name)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    } finally {
+      limited.disconnect();
+      await redis.call('ACL', 'DELUSER', user);
+      await new RedisModelStore(redis).delete(name);
+    }
   });
 });
 

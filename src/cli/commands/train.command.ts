@@ -1,5 +1,5 @@
 import { type DataRecord, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../nce';
-import { currentVersionOf, sameTraining, storeVersion, trainedOn } from '../../queue';
+import { currentVersionOf, refusedAgain, sameTraining, storeVersion, trainedOn } from '../../queue';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AppError } from '../../errors';
@@ -53,6 +53,11 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   if ('model' in target) {
     const before = await currentVersionOf(new FsModelStore(ctx.modelsDir), target.model);
     if (before && trainedOn(before.manifest, fingerprint, trainingConfig)) return unchanged(target.model, before.version, ctx.modelsDir);
+    const again = flags.force === undefined ? await refusedAgain(new FsModelStore(ctx.modelsDir), target.model, fingerprint, trainingConfig, ctx.gate, { current: before }) : null;
+    if (again) {
+      process.stderr.write(`model ${target.model} version ${again.version} in ${ctx.modelsDir} was trained on the same records with the same config and stays a candidate, not current: ${again.reason} (--force promotes a new training anyway); nothing saved\n`);
+      return EXIT_CANDIDATE;
+    }
   }
   process.stderr.write(`training on ${records.length} records, ${columns.length} features${left}, backend ${backend}\n`);
   const result = await train(records, trainingConfig, { columns: table.columns, onEpoch: reportEpoch });

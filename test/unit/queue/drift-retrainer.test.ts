@@ -1,11 +1,11 @@
 import pino from 'pino';
-import { DriftRetrainer, MAX_BACKOFF_DOUBLINGS, type ModelDrift } from '../../../src/queue/drift-retrainer';
+import { DriftRetrainer, MAX_BACKOFF_DOUBLINGS, MIN_BACKOFF_MS, type ModelDrift } from '../../../src/queue/drift-retrainer';
 import type { JobInfo, JobQueue } from '../../../src/queue';
 
 const AFTER = 60_000;
 
 /** A retrainer of model m on drift that stays at `drift` (changeable), against a queue whose jobs end at once unless `pending`. */
-function setUp() {
+function setUp(afterMs = AFTER) {
   const state: { drift: ModelDrift | null; pending: boolean; running: string | null; enqueued: number; counted: number } = { drift: { psi: 1, version: 'v1' }, pending: false, running: null, enqueued: 0, counted: 0 };
   const queue = {
     enqueue: async () => {
@@ -18,7 +18,7 @@ function setUp() {
   const retrainer = new DriftRetrainer({
     policies: [{ model: 'm', dataset: 'd' }],
     psi: 0.25,
-    afterMs: AFTER,
+    afterMs,
     drift: () => state.drift,
     configOf: async () => ({}),
     queue,
@@ -36,6 +36,14 @@ async function triggers(retrainer: DriftRetrainer, from: number, to: number): Pr
 }
 
 describe('DriftRetrainer', () => {
+  it('with DRIFT_RETRAIN_AFTER_SECONDS 0 retrains at once, then backs off from a minute, not from 0 (a retrain a minute, then 2, 4 ...)', async () => {
+    const { retrainer } = setUp(0);
+    const at = await triggers(retrainer, 0, 8 * MIN_BACKOFF_MS);
+    // The first at once; each further one after drift stayed high for 2, 4 ... minutes from the
+    // check after the last (checks are 1 s apart).
+    expect(at).toEqual([0, 1000 + 2 * MIN_BACKOFF_MS, 2000 + 6 * MIN_BACKOFF_MS]);
+  });
+
   it('retrains a version whose drift stays high after afterMs, then waits twice as long each time the same version stays served', async () => {
     const { state, retrainer } = setUp();
     const at = await triggers(retrainer, 0, 16 * AFTER);
