@@ -101,6 +101,8 @@ export class Detector {
   private readonly host: HostNet;
   private readonly noise: ContinuousNoise;
   private readonly discrete: DiscreteNoise;
+  /** Per categorical field with an "other" bucket of known size: its code and a value's log share of it. */
+  private readonly otherShares: { field: number; code: number; logShare: number }[];
   private readonly logNu: number;
   private readonly encode: ReturnType<typeof encoderFor>;
   private readonly partners: Partner[] = [];
@@ -117,6 +119,12 @@ export class Detector {
     this.hostForwardRows = Math.max(1, Math.floor(HOST_FORWARD_MACS / macs));
     this.noise = restoreNoise(state.noise.fitted);
     this.discrete = DiscreteNoise.fromJSON(state.noise.discrete);
+    this.otherShares = this.layout.discrete.flatMap((g, field) => {
+      const f = state.schema.find((s) => s.name === g.feature);
+      if (g.role !== 'categorical' || f?.kind !== 'categorical' || !(f.otherValues && f.otherValues > 0)) return [];
+      // The bucket's values seen in training, and one share for every value never seen.
+      return [{ field, code: f.categories.length, logShare: -Math.log(f.otherValues + 1) }];
+    });
     this.logNu = Math.log(state.noiseRatio);
     this.host = new HostNet(state.architecture, state.weights);
     const partners = (state.partners ?? []).map((p) => ({ state: p, noise: restoreNoise(p.noise.fitted), host: new HostNet(p.architecture, p.weights) }));
@@ -161,6 +169,11 @@ export class Detector {
     }
     const disc = this.discrete.logProb(e.codes, e.n);
     for (let i = 0; i < e.n; i++) density[i] += disc[i];
+    // A value of an "other" bucket is one of the bucket's values: its share of the bucket.
+    const dd = this.layout.discrete.length;
+    for (const { field, code, logShare } of this.otherShares) {
+      for (let i = 0; i < e.n; i++) if (e.codes[i * dd + field] === code) density[i] += logShare;
+    }
     return { density, harmonic };
   }
 

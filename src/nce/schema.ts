@@ -32,6 +32,14 @@ export interface CategoricalFeature {
    * Absent in artifacts from before it was recorded: taken as true.
    */
   hasOther?: boolean;
+  /**
+   * How many distinct training values the "other" bucket holds. log q spreads the bucket's
+   * probability evenly over them and one more for values never seen (see the Detector), so a
+   * value of the bucket is scored as one value, not at the whole bucket's frequency, which put a
+   * rare or new id above a frequent known one. Absent (artifacts from before it was recorded, and
+   * features without the bucket): the bucket scores as one category.
+   */
+  otherValues?: number;
 }
 
 /** One feature of the schema. */
@@ -156,7 +164,8 @@ function inferFeature(records: readonly DataRecord[], name: string, options: Sch
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, MAX_CATEGORIES)
       .map(([c]) => c);
-    return { name, kind: 'categorical', categories, hasMissing, hasOther: pooled || counts.size > MAX_CATEGORIES };
+    const hasOther = pooled || counts.size > MAX_CATEGORIES;
+    return { name, kind: 'categorical', categories, hasMissing, hasOther, ...(hasOther ? { otherValues: counts.size - categories.length } : {}) };
   }
   const { center, scale } = robustScale(Float64Array.from(numbers));
   if (!Number.isFinite(center) || !Number.isFinite(scale)) {

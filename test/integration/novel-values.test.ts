@@ -61,6 +61,10 @@ describe('values training never had', () => {
       ]);
       expect(newMerchant?.ood).toBe(false);
       expect(newChannel?.ood).toBe(true);
+      // A value of the bucket is one of its 236 values, each about as frequent as m1: scored so,
+      // not at the whole bucket's frequency (79% of the records: 5.5 nats above m1 before).
+      expect(result.state.schema.find((f) => f.name === 'merchant')).toMatchObject({ hasOther: true, otherValues: 236 });
+      expect(Math.abs((newMerchant?.score as number) - (usual?.score as number))).toBeLessThan(1.5);
       expect((usual?.score as number) - (newChannel?.score as number)).toBeGreaterThan(-(result.state.noveltyLogProb as number) - 3);
       const [why] = explain(detector, [{ x: 0, merchant: 'm1', channel: 'phone' }]);
       const worst = Object.entries(why?.contributions ?? {}).sort((a, b) => a[1] - b[1])[0];

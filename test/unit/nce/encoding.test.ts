@@ -22,9 +22,10 @@ describe('inferSchema', () => {
     // 10 of 40 values seen once (25%): pooled at 0.01; 'a' and 'b' (15 each) stay categories.
     const records = Array.from({ length: 40 }, (_, i) => ({ c: i < 15 ? 'a' : i < 30 ? 'b' : `once${i}`, d: i % 2 ? 'x' : 'y' }));
     expect(inferSchema(records, ['c', 'd'], { unseenShare: 0.01 })).toMatchObject([
-      { name: 'c', categories: ['a', 'b'], hasOther: true },
+      { name: 'c', categories: ['a', 'b'], hasOther: true, otherValues: 10 },
       { name: 'd', categories: ['x', 'y'], hasOther: false },
     ]);
+    expect(inferSchema(records, ['d'], { unseenShare: 0.01 })[0]).not.toHaveProperty('otherValues');
     // Above the share asked for, or without it, every value seen is a category and an unseen one is novel.
     expect(inferSchema(records, ['c'], { unseenShare: 0.3 })[0]).toMatchObject({ hasOther: false });
     expect((inferSchema(records, ['c'])[0] as { categories: string[] }).categories).toHaveLength(12);
