@@ -95,18 +95,19 @@ function training(registry: Registry): Omit<TrainingMetrics, 'registry'> {
     labelNames: ['outcome'],
     registers: [registry],
   });
-  // Every outcome from 0, so that increase() sees a new process's first failure.
-  for (const outcome of TRAINING_OUTCOMES) trainingJobs.inc({ outcome }, 0);
-  return {
-    trainingJobs,
-    trainingDuration: new Histogram({
-      name: 'nce_ood_training_duration_seconds',
-      help: 'Training job duration by outcome',
-      labelNames: ['outcome'],
-      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
-      registers: [registry],
-    }),
-  };
+  const trainingDuration = new Histogram({
+    name: 'nce_ood_training_duration_seconds',
+    help: 'Training job duration by outcome',
+    labelNames: ['outcome'],
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
+    registers: [registry],
+  });
+  // Every outcome from 0, so that increase() and rate() see a new process's first job.
+  for (const outcome of TRAINING_OUTCOMES) {
+    trainingJobs.inc({ outcome }, 0);
+    trainingDuration.zero({ outcome });
+  }
+  return { trainingJobs, trainingDuration };
 }
 
 /** The training worker's metrics: job outcomes and durations, and Node's process defaults. */

@@ -66,6 +66,8 @@ export class ModelCache {
   private readonly refused = new Map<string, string>();
   /** The timer of {@link ModelCache.watch}. */
   private watching: ReturnType<typeof setInterval> | undefined;
+  /** Models evicted (unloaded, still served) with the version they had: the watch follows them too. */
+  private readonly evicted = new Map<string, string>();
   /** The registry's outages, logged once each (refreshes ask it every few seconds per model). */
   private readonly registryOutage: ReturnType<typeof outageLog>;
 
@@ -73,7 +75,12 @@ export class ModelCache {
     private readonly store: ModelStore,
     private readonly logger: Logger,
     private readonly onSwap: (m: ServedModel, previous: ServedModel | undefined) => void = () => undefined,
-    private readonly onGone: (name: string) => void = () => undefined,
+    /**
+     * A model no longer loaded: `deleted` (or its version replaced while it was unloaded, see
+     * {@link ModelCache.watch}), so its series go; `evicted` (least recently used), so it is not in
+     * memory but still served, and its counters and drift window stay.
+     */
+    private readonly onGone: (name: string, why: 'evicted' | 'deleted') => void = () => undefined,
     private readonly maxModels = Infinity,
   ) {
     this.registryOutage = outageLog(logger, { down: 'model registry unreachable: serving the loaded versions', up: 'model registry reachable again' });
@@ -140,8 +147,19 @@ export class ModelCache {
       // Not through get(): that would count as a use and upset the eviction order. Checked at the
       // last tick, a few milliseconds after it, an entry is half a period old or more by this one.
       for (const [name, entry] of [...this.entries]) if (now - entry.checkedAt >= ms / 2) this.load(name).catch(() => undefined);
+      for (const name of [...this.evicted.keys()]) void this.checkEvicted(name);
     }, ms);
     this.watching.unref();
+  }
+
+  /** An evicted model deleted or given another version meanwhile: what its metrics kept is over. */
+  private async checkEvicted(name: string): Promise<void> {
+    const version = this.evicted.get(name);
+    if (version === undefined) return;
+    const current = await this.store.currentVersion(name).catch(() => version);
+    if (current === version || this.evicted.get(name) !== version) return;
+    this.evicted.delete(name);
+    this.onGone(name, 'deleted');
   }
 
   /**
@@ -159,7 +177,10 @@ export class ModelCache {
       this.announcedDuringLoad.add(name);
       return;
     }
-    if (!entry) return;
+    if (!entry) {
+      void this.checkEvicted(name);
+      return;
+    }
     this.get(name).catch(() => undefined);
   }
 
@@ -174,7 +195,8 @@ export class ModelCache {
       if (this.entries.size <= max) return;
       retire(entry.served);
       this.entries.delete(name);
-      this.onGone(name);
+      this.evicted.set(name, entry.served.version);
+      this.onGone(name, 'evicted');
       this.logger.info({ model: name, version: entry.served.version }, 'model unloaded (least recently used)');
     }
   }
@@ -210,9 +232,9 @@ export class ModelCache {
       if (entry) {
         retire(entry.served);
         this.entries.delete(name);
-        this.onGone(name);
         this.logger.info({ model: name, version: entry.served.version }, 'model unloaded: the registry no longer has it (deleted)');
       }
+      if (entry || this.evicted.delete(name)) this.onGone(name, 'deleted');
       throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist or has no version`);
     }
     if (entry && (entry.served.version === version || this.refused.get(name) === version)) {
@@ -233,6 +255,10 @@ export class ModelCache {
       }
       const served: ServedModel = { name, version, manifest: m.manifest, detector, holds: 0, retired: false };
       const previous = held();
+      // Loaded again after an eviction: its metrics kept on, unless they were of another version.
+      const evictedAs = this.evicted.get(name);
+      this.evicted.delete(name);
+      if (evictedAs !== undefined && evictedAs !== version) this.onGone(name, 'deleted');
       this.entries.delete(name);
       this.entries.set(name, { served, checkedAt: Date.now() });
       this.evictBeyond(this.maxModels);

@@ -10,10 +10,14 @@ describe('training outcomes and failure counters', () => {
     expect(trainingOutcome('failed', 'MODEL_DELETED', true)).toBe('cancelled');
   });
 
-  it('export every outcome and scoring path from 0, so increase() sees a new process\'s first failure', async () => {
+  it('export every outcome, its duration and every scoring path from 0, so increase() sees a new process\'s first job', async () => {
     for (const registry of [createMetrics().registry, createTrainingMetrics().registry]) {
       const text = await registry.metrics();
-      for (const outcome of TRAINING_OUTCOMES) expect(text).toContain(`nce_ood_training_jobs_total{outcome="${outcome}"} 0`);
+      for (const outcome of TRAINING_OUTCOMES) {
+        expect(text).toContain(`nce_ood_training_jobs_total{outcome="${outcome}"} 0`);
+        // The duration too: a process's first training shows in rate() of its histogram.
+        expect(text).toContain(`nce_ood_training_duration_seconds_count{outcome="${outcome}"} 0`);
+      }
     }
     const api = await createMetrics().registry.metrics();
     for (const path of ['thread', 'in_place', 'thread_failed']) expect(api).toContain(`nce_ood_scored_batches_total{path="${path}"} 0`);

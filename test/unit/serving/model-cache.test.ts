@@ -37,7 +37,7 @@ function answering(answer: (name: string, own: (name: string) => Promise<string 
 describe('ModelCache', () => {
   it('with maxModels 2, loading a third model unloads the least recently used one, which loads again when asked for', async () => {
     const gone: string[] = [];
-    const cache = new ModelCache(store, pino({ level: 'silent' }), () => undefined, (name) => gone.push(name), 2);
+    const cache = new ModelCache(store, pino({ level: 'silent' }), () => undefined, (name, why) => gone.push(`${name} ${why}`), 2);
     try {
       await cache.get('a');
       await cache.get('b');
@@ -45,12 +45,12 @@ describe('ModelCache', () => {
       cache.fresh('a'); // a is now the most recently used
       await cache.get('c');
       expect(cache.loaded().sort()).toEqual(['a', 'c']);
-      expect(gone).toEqual(['b']);
+      expect(gone).toEqual(['b evicted']);
       // b's tensors went with it: c's came, b's left.
       expect(liveTensors()).toBe(tensors);
       expect((await cache.get('b')).name).toBe('b');
       expect(cache.loaded().sort()).toEqual(['b', 'c']);
-      expect(gone).toEqual(['b', 'a']);
+      expect(gone).toEqual(['b evicted', 'a evicted']);
     } finally {
       cache.dispose();
     }
@@ -166,7 +166,7 @@ describe('ModelCache', () => {
     const swaps: string[] = [];
     const own = new FsModelStore(await mkdtemp(join(tmpdir(), 'nce-cache-watch-')));
     for (const name of ['a', 'b', 'c']) await own.save(name, artifact);
-    const cache = new ModelCache(own, pino({ level: 'silent' }), (m) => swaps.push(`${m.name} ${m.version}`), (name) => gone.push(name), 2);
+    const cache = new ModelCache(own, pino({ level: 'silent' }), (m) => swaps.push(`${m.name} ${m.version}`), (name, why) => gone.push(`${name} ${why}`), 2);
     const until = async (done: () => boolean): Promise<void> => {
       for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
     };
@@ -181,11 +181,15 @@ describe('ModelCache', () => {
       // not. Asked, a is not used: it stays the least recently used, and goes when c comes.
       await sleep(300);
       await cache.get('c');
-      expect(gone).toEqual(['a']);
+      expect(gone).toEqual(['a evicted']);
       // Deleted behind the cache's back (another replica, a registry come back empty): unloaded.
       await own.delete('b');
-      await until(() => gone.includes('b'));
+      await until(() => gone.includes('b deleted'));
       expect(cache.loaded()).toEqual(['c']);
+      // Evicted, a is still served (its metrics stay) until it is deleted too: then it goes.
+      await own.delete('a');
+      await until(() => gone.includes('a deleted'));
+      expect(gone).toEqual(['a evicted', 'b deleted', 'a deleted']);
       // A new version promoted elsewhere, its announcement lost: swapped in all the same.
       const version = await own.save('c', artifact);
       await until(() => swaps.includes(`c ${version}`));

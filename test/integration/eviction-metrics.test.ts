@@ -1,0 +1,43 @@
+import request from 'supertest';
+import { toArtifact, train } from '../../src/nce';
+import { normalRecords } from '../helpers/data';
+import { type EmbeddedService, startEmbedded } from '../helpers/service';
+
+/** A model unloaded to make room (MODEL_CACHE_MAX) is still served: its metrics go on. */
+let running: EmbeddedService;
+
+beforeAll(async () => {
+  running = await startEmbedded({ MODEL_CACHE_MAX: '1', DRIFT_MIN_RECORDS: '20' });
+});
+
+afterAll(async () => {
+  await running.close();
+});
+
+it('counts every record of models scored in turn beyond MODEL_CACHE_MAX, keeps their drift windows, and drops a model\'s series when it is deleted', async () => {
+  const { app, store } = running.service;
+  const artifact = toArtifact(await train(normalRecords(200, 2, 1), { epochs: 2, kernelPartner: false }), { datasetFingerprint: 'x', datasetRows: 200, backend: running.backend });
+  for (const name of ['ev-a', 'ev-b']) await store.save(name, artifact);
+  const records = normalRecords(10, 2, 7);
+  // Each request unloads the other model (one fits).
+  for (let round = 0; round < 3; round++) {
+    for (const name of ['ev-a', 'ev-b']) expect((await request(app).post(`/v1/models/${name}/score`).send({ records })).status).toBe(200);
+  }
+  const metrics = (await request(app).get('/metrics')).text;
+  const value = (line: string): number => Number(metrics.split('\n').find((l) => l.startsWith(line))?.split(' ')[1]);
+  expect(value('nce_ood_scored_records_total{model="ev-a"}')).toBe(30);
+  expect(value('nce_ood_scored_records_total{model="ev-b"}')).toBe(30);
+  // Both windows hold all 30 records (10 each time), evicted or not.
+  expect(value('nce_ood_drift_window_records{model="ev-a"}')).toBe(30);
+  expect(value('nce_ood_drift_window_records{model="ev-b"}')).toBe(30);
+  // Deleted: its series go, loaded or not (the delete's announcement is checked in the background).
+  expect((await request(app).delete('/v1/models/ev-a')).status).toBe(204);
+  let after = '';
+  for (let i = 0; i < 40; i++) {
+    after = (await request(app).get('/metrics')).text;
+    if (!after.includes('model="ev-a"')) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(after).not.toContain('model="ev-a"');
+  expect(after).toContain('nce_ood_scored_records_total{model="ev-b"} 30');
+});
