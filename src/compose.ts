@@ -179,8 +179,8 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxMode
       // A version that starts serving starts its drift window: the previous one's no longer shows.
       metrics.drift.track(m.name, m.version, driftReferenceOf(m.manifest));
     },
-    // Evicted, a model is still served: its counters and drift window stay until it goes.
-    (name, why) => (why === 'deleted' ? metrics.unserved(name) : undefined),
+    // Evicted, a model is still served: its counters stay until it goes.
+    (name, why) => (why === 'deleted' ? metrics.unserved(name) : metrics.unloaded(name)),
     maxModels,
   );
   cache.watch();

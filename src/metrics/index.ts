@@ -55,6 +55,12 @@ export interface Metrics {
   served(model: ServedModelInfo, previous: ServedModelInfo | undefined): void;
   /** Forgets a model that is no longer served. */
   unserved(model: string): void;
+  /**
+   * A model unloaded to make room (MODEL_CACHE_MAX), still served: its counters and histograms
+   * stay, so a rate over models scored in turn counts every record; its drift window and recent
+   * scores go, as its tensors do (a window of 5,000 records of 512 features is 5 MB).
+   */
+  unloaded(model: string): void;
   /** Whether `model` is served (not deleted or evicted since): a batch scored before may then still count. */
   serves(model: string): boolean;
   /** Where the queue depth gauge reads from. */
@@ -250,6 +256,10 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
       drift.forget(name);
       traffic.forget(name);
       for (const metric of [scoredRecords, flaggedRecords, score, scorePercentile]) metric.remove({ model: name });
+    },
+    unloaded(name) {
+      drift.forget(name);
+      traffic.forget(name);
     },
     serves(name) {
       return served.has(name);
