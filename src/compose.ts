@@ -165,7 +165,20 @@ function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, releas
 }
 
 /** The model cache, keeping the model metrics in step with the versions it serves. */
+/** How often the registry's model names are read for the metrics (see `Metrics.inRegistry`). */
+const REGISTRY_FOLLOW_MS = 10_000;
+
 function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxModels: number): ModelCache {
+  // Every model of the registry has its record counters from 0 before it is first scored.
+  let followedAt = 0;
+  const followRegistry = (): void => {
+    if (Date.now() - followedAt < REGISTRY_FOLLOW_MS) return;
+    followedAt = Date.now();
+    store.list().then(
+      (names) => metrics.inRegistry(names),
+      () => undefined,
+    );
+  };
   const info = (m: ServedModel): ServedModelInfo => {
     const { targetFpr, referenceCount } = m.manifest.calibration;
     const expectedFlaggedRatio = expectedFlaggedShare(m.manifest.calibration);
@@ -182,7 +195,9 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxMode
     // Evicted, a model is still served: its counters stay until it goes.
     (name, why) => (why === 'deleted' ? metrics.unserved(name) : metrics.unloaded(name)),
     maxModels,
+    followRegistry,
   );
+  followRegistry();
   cache.watch();
   return cache;
 }

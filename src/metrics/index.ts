@@ -51,14 +51,21 @@ export interface Metrics {
   driftRetrains: Counter<'model'>;
   /** Crash leftovers (temporary files and folders) removed at start-up. */
   leftoversRemoved: Counter;
-  /** Records that `model` now serves `version` (replacing `previous`). */
+  /** Records that `model` now serves `version` (replacing `previous`, or the version it served before it was unloaded). */
   served(model: ServedModelInfo, previous: ServedModelInfo | undefined): void;
   /** Forgets a model that is no longer served. */
   unserved(model: string): void;
   /**
-   * A model unloaded to make room (MODEL_CACHE_MAX), still served: its counters and histograms
-   * stay, so a rate over models scored in turn counts every record; its drift window and recent
-   * scores go, as its tensors do (a window of 5,000 records of 512 features is 5 MB).
+   * The registry's models with a current version: each gets its record counters at 0 before it is
+   * first scored, so rate() and increase() see that first batch (a counter that appears at the
+   * size of its first batch counts from there); models gone from it, and not loaded, are forgotten.
+   */
+  inRegistry(models: readonly string[]): void;
+  /**
+   * A model unloaded to make room (MODEL_CACHE_MAX), still served: its counters, histograms and
+   * the console's counts and recent scores stay, so a rate over models scored in turn counts every
+   * record; its drift window goes, as its tensors do (a window of 5,000 records of 512 features is
+   * 5 MB), and starts again when it is loaded.
    */
   unloaded(model: string): void;
   /** Whether `model` is served (not deleted or evicted since): a batch scored before may then still count. */
@@ -130,6 +137,14 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
   const drift = new DriftMonitor(driftOptions);
   const traffic = new RecentTraffic(trafficOptions);
   const served = new Map<string, ServedModelInfo>();
+  /** Models whose record counters exist (from 0): served ones, and the registry's. */
+  const known = new Set<string>();
+  const counted = (name: string): void => {
+    if (known.has(name)) return;
+    known.add(name);
+    scoredRecords.inc({ model: name }, 0);
+    flaggedRecords.inc({ model: name }, 0);
+  };
   let queueCounts: QueueCounts | null = null;
   const registers = [registry];
 
@@ -245,21 +260,28 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
     leftoversRemoved: new Counter({ name: 'nce_ood_leftovers_removed_total', help: 'Temporary files and folders left by a crash, removed at start-up', registers }),
     modelInfo,
     served(model, previous) {
-      if (previous) modelInfo.remove({ model: previous.name, version: previous.version, backend });
+      const before = previous ?? served.get(model.name);
+      if (before && before.version !== model.version) modelInfo.remove({ model: before.name, version: before.version, backend });
       modelInfo.set({ model: model.name, version: model.version, backend }, 1);
       served.set(model.name, model);
+      counted(model.name);
     },
     unserved(name) {
       const m = served.get(name);
       if (m) modelInfo.remove({ model: m.name, version: m.version, backend });
       served.delete(name);
+      known.delete(name);
       drift.forget(name);
       traffic.forget(name);
       for (const metric of [scoredRecords, flaggedRecords, score, scorePercentile]) metric.remove({ model: name });
     },
+    inRegistry(models) {
+      for (const name of models) counted(name);
+      const listed = new Set(models);
+      for (const name of [...known]) if (!listed.has(name) && !served.has(name)) this.unserved(name);
+    },
     unloaded(name) {
       drift.forget(name);
-      traffic.forget(name);
     },
     serves(name) {
       return served.has(name);

@@ -177,6 +177,22 @@ export class Detector {
     return { density, harmonic };
   }
 
+  /**
+   * Each discrete field's most likely value's code under q: the most frequent code in training (the
+   * discrete noise is half the training frequencies and half uniform), where a value of an "other"
+   * bucket counts at its share of the bucket, so a bucket of many rare ids is not the usual id.
+   * Explanations start from it.
+   */
+  usualCodes(): Int32Array {
+    return Int32Array.from(this.state.noise.discrete, (probs, field) => {
+      const other = this.otherShares.find((o) => o.field === field);
+      const logProb = (code: number): number => Math.log(probs[code]) + (other?.code === code ? other.logShare : 0);
+      let best = 0;
+      for (let code = 1; code < probs.length; code++) if (logProb(code) > logProb(best)) best = code;
+      return best;
+    });
+  }
+
   /** The classifier logit of n rows of network inputs: with partners, the mean over every model's. */
   private logits(input: Float32Array, n: number): Float32Array | Float64Array {
     const forward = (host: HostNet, net: ServingNet): Float32Array => (n <= this.hostForwardRows ? host.predict(input, n) : net.predict(input, n));

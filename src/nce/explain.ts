@@ -12,8 +12,9 @@ export interface Explanation {
   contributions: Record<string, number>;
   /**
    * Score of the baseline record: every numeric at its median, and every discrete field (a
-   * category, whether a value is missing) at its most frequent code in training, so a column
-   * empty in every record has a missing baseline, not a value it never had.
+   * category, whether a value is missing) at its most likely value (see `Detector.usualCodes`), so
+   * a column empty in every record has a missing baseline, not a value it never had, and a rare id
+   * of an "other" bucket is not the baseline of an id column.
    */
   baselineScore: number;
   score: number;
@@ -46,9 +47,7 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
     const o = permutation(d, rng);
     orders.push(o, Int32Array.from(o).reverse());
   }
-  // The discrete noise is half the training frequencies and half uniform: its most likely code
-  // is the most frequent one in training.
-  const usual = Int32Array.from(detector.state.noise.discrete, (p) => p.reduce((best, v, k) => (v > p[best] ? k : best), 0));
+  const usual = detector.usualCodes();
   const rowsPerRecord = 1 + orders.length * d;
   // Each row moves one feature from the row before (its numeric column, or none for a category),
   // except the baseline and each order's first row, taken in full: a Gaussian q then costs O(d) a

@@ -82,6 +82,8 @@ export class ModelCache {
      */
     private readonly onGone: (name: string, why: 'evicted' | 'deleted') => void = () => undefined,
     private readonly maxModels = Infinity,
+    /** Called at each tick of {@link ModelCache.watch}, for what follows the registry beside the cache. */
+    private readonly onWatch: () => void = () => undefined,
   ) {
     this.registryOutage = outageLog(logger, { down: 'model registry unreachable: serving the loaded versions', up: 'model registry reachable again' });
   }
@@ -148,16 +150,18 @@ export class ModelCache {
       // last tick, a few milliseconds after it, an entry is half a period old or more by this one.
       for (const [name, entry] of [...this.entries]) if (now - entry.checkedAt >= ms / 2) this.load(name).catch(() => undefined);
       for (const name of [...this.evicted.keys()]) void this.checkEvicted(name);
+      this.onWatch();
     }, ms);
     this.watching.unref();
   }
 
-  /** An evicted model deleted or given another version meanwhile: what its metrics kept is over. */
+  /** An evicted model deleted meanwhile: what its metrics kept is over. */
   private async checkEvicted(name: string): Promise<void> {
     const version = this.evicted.get(name);
     if (version === undefined) return;
     const current = await this.store.currentVersion(name).catch(() => version);
-    if (current === version || this.evicted.get(name) !== version) return;
+    // Another version while it is unloaded: the metrics follow it when it is loaded again.
+    if (current !== null || this.evicted.get(name) !== version) return;
     this.evicted.delete(name);
     this.onGone(name, 'deleted');
   }
@@ -255,10 +259,8 @@ export class ModelCache {
       }
       const served: ServedModel = { name, version, manifest: m.manifest, detector, holds: 0, retired: false };
       const previous = held();
-      // Loaded again after an eviction: its metrics kept on, unless they were of another version.
-      const evictedAs = this.evicted.get(name);
+      // Loaded again after an eviction (its metrics kept on, whatever version it is now).
       this.evicted.delete(name);
-      if (evictedAs !== undefined && evictedAs !== version) this.onGone(name, 'deleted');
       this.entries.delete(name);
       this.entries.set(name, { served, checkedAt: Date.now() });
       this.evictBeyond(this.maxModels);

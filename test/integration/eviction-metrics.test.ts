@@ -18,6 +18,11 @@ it('counts every record of models scored in turn beyond MODEL_CACHE_MAX, and dro
   const { app, store } = running.service;
   const artifact = toArtifact(await train(normalRecords(200, 2, 1), { epochs: 2, kernelPartner: false }), { datasetFingerprint: 'x', datasetRows: 200, backend: running.backend });
   for (const name of ['ev-a', 'ev-b']) await store.save(name, artifact);
+  // Known to the registry, their counters start at 0 before anything is scored (read every 10 s,
+  // and at start-up: here the service started before they existed).
+  running.service.metrics.inRegistry(await store.list());
+  const before = (await request(app).get('/metrics')).text;
+  for (const name of ['ev-a', 'ev-b']) expect(before).toContain(`nce_ood_scored_records_total{model="${name}"} 0`);
   const records = normalRecords(10, 2, 7);
   // Each request unloads the other model (one fits).
   for (let round = 0; round < 3; round++) {
@@ -31,6 +36,12 @@ it('counts every record of models scored in turn beyond MODEL_CACHE_MAX, and dro
   // the records since it was last loaded, ev-a (unloaded) has none.
   expect(value('nce_ood_drift_window_records{model="ev-b"}')).toBe(10);
   expect(metrics).not.toContain('nce_ood_drift_window_records{model="ev-a"}');
+  // The console's counts stay too (each model scored 30 records by its version here).
+  const consoleModels = (await request(app).get('/v1/console')).body.models as { name: string; scored: number }[];
+  expect(consoleModels.filter((m) => m.name.startsWith('ev-')).map((m) => [m.name, m.scored])).toEqual([
+    ['ev-a', 30],
+    ['ev-b', 30],
+  ]);
   // Deleted: its series go, loaded or not (the delete's announcement is checked in the background).
   expect((await request(app).delete('/v1/models/ev-a')).status).toBe(204);
   let after = '';

@@ -275,6 +275,27 @@ describe('explain', () => {
     }
   });
 
+  it('starts an id column from a frequent id, not from an "other" bucket of rare ones: a new id is blamed for what it costs', async () => {
+    const rng = createRng(4);
+    // One id in 30% of the records, 400 others in the rest (a few records each): the bucket of
+    // rare ids is the most frequent code, but each of its ids is rare.
+    const records = Array.from({ length: 1200 }, (_, i) => ({ x: rng.normal(), id: i % 10 < 3 ? 'big' : `r${Math.floor(rng.uniform() * 400)}` }));
+    const d = new Detector((await train(records, { epochs: 3, kernelPartner: false })).state);
+    try {
+      const [usual, fresh] = explain(d, [
+        { x: 0, id: 'big' },
+        { x: 0, id: 'never-seen' },
+      ]);
+      expect(Math.abs(usual.contributions.id)).toBeLessThan(0.5);
+      // A new id is one of the bucket's ~340 values: several nats below the frequent one, all the id's.
+      expect(fresh.score).toBeLessThan(usual.score - 3);
+      expect(fresh.contributions.id).toBeLessThan(-3);
+      expect(fresh.contributions.id).toBeLessThan(fresh.contributions.x);
+    } finally {
+      d.dispose();
+    }
+  });
+
   it('when only one feature is far out, that feature gets the most negative contribution', () => {
     const [e] = explain(detector, [{ amount: 100, ratio: 8, colour: 'red' }]);
     const worst = Object.entries(e.contributions).sort((a, b) => a[1] - b[1])[0][0];
