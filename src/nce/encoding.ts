@@ -176,7 +176,9 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
 /** A value that is not a number, as an error message names it: a text quoted (shortened past 40 characters), else its type. */
 function gotValue(v: unknown): string {
   if (typeof v !== 'string') return v === undefined ? 'undefined' : typeof v;
-  return `the text ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  // A JSON boolean is read as the category "true" or "false": the client may have sent one.
+  const boolean = /^(true|false)$/i.test(v) ? ', as a JSON boolean is read' : '';
+  return `the text ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}${boolean}`;
 }
 
 /**

@@ -83,7 +83,7 @@ describe('encode and networkInput', () => {
       expect.objectContaining({ code: 'INVALID_RECORD', record: 11, field: 'n', message: expect.stringContaining('record 11 field "n" must be a number (got the text "1")') }),
     );
     // A JSON boolean reaches the engine as the category text it stands for, and is quoted as such.
-    expect(() => encode(schema, [{ n: 'true', c: 'a', m: 1 }])).toThrow(expect.objectContaining({ message: 'record 0 field "n" must be a number (got the text "true")' }));
+    expect(() => encode(schema, [{ n: 'true', c: 'a', m: 1 }])).toThrow(expect.objectContaining({ message: 'record 0 field "n" must be a number (got the text "true", as a JSON boolean is read)' }));
     expect(() => encode(schema, [{ n: 'x'.repeat(100), c: 'a', m: 1 }])).toThrow(expect.objectContaining({ message: `record 0 field "n" must be a number (got the text "${'x'.repeat(40)}…")` }));
   });
 
