@@ -164,10 +164,10 @@ function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, releas
   };
 }
 
-/** The model cache, keeping the model metrics in step with the versions it serves. */
 /** How often the registry's model names are read for the metrics (see `Metrics.inRegistry`). */
 const REGISTRY_FOLLOW_MS = 10_000;
 
+/** The model cache, keeping the model metrics in step with the versions it serves. */
 function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxModels: number): ModelCache {
   // Every model of the registry has its record counters from 0 before it is first scored.
   let followedAt = 0;

@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { NceError } from '../nce';
+import { isArtifactFault } from '../nce';
 import { describeVersions, listedModel, type ModelStore } from '../store';
 import { AppError } from '../errors';
 import type { JobQueue, Scheduler } from '../queue';
@@ -61,7 +61,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
       // Deleted since the check above (a DELETE raced this promote): not found, not damaged.
       const gone = (e instanceof AppError && e.code === 'VERSION_NOT_FOUND') || !(await deps.store.versions(name)).includes(version);
       if (gone) throw new AppError('VERSION_NOT_FOUND', `model "${name}" has no version "${version}" (deleted meanwhile)`);
-      if (e instanceof NceError && e.code.startsWith('ARTIFACT_')) throw new AppError('VERSION_DAMAGED', `version ${version} of "${name}" cannot be promoted: ${e.message}`);
+      if (isArtifactFault(e)) throw new AppError('VERSION_DAMAGED', `version ${version} of "${name}" cannot be promoted: ${e.message}`);
       throw e;
     }
     // Scoring here switches at once, not at the cache's next check of the store.

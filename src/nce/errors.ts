@@ -25,6 +25,14 @@ export class NceError extends Error {
   }
 }
 
+/**
+ * Whether `e` says a model artifact itself is at fault (files missing, incomplete, of another
+ * format, or not matching their checksums), as opposed to a store that failed to answer.
+ */
+export function isArtifactFault(e: unknown): e is NceError {
+  return e instanceof NceError && e.code.startsWith('ARTIFACT_');
+}
+
 /** The message of anything thrown: an Error's message, anything else as a string. */
 export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

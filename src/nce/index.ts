@@ -14,7 +14,7 @@ export { owned } from './arrays';
 export { Detector, HOST_FORWARD_MACS, type ModelState, type RawScores, SCORE_FLOOR, type ScoredRows } from './detector';
 export { resultsOf, resultValue, SCORE_FIELDS, type ScoreField, type ScoreFieldKind, type ScoreResult } from './score-result';
 export { encode, type Encoded, layoutOf } from './encoding';
-export { messageOf, NceError, type NceErrorCode } from './errors';
+export { isArtifactFault, messageOf, NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';
 export type { FittedNoise, NoiseSpec } from './noise';
 export { categoricalNames, type DataRecord, DECIMAL_TEXT, type Feature, type FieldReader, type FieldValue, fieldReader, inferSchema } from './schema';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { outageLog } from '../logger';
-import { Detector, type Manifest, messageOf, NceError } from '../nce';
+import { Detector, isArtifactFault, type Manifest, messageOf, NceError } from '../nce';
 import type { ModelStore } from '../store';
 import { AppError } from '../errors';
 
@@ -76,9 +76,9 @@ export class ModelCache {
     private readonly logger: Logger,
     private readonly onSwap: (m: ServedModel, previous: ServedModel | undefined) => void = () => undefined,
     /**
-     * A model no longer loaded: `deleted` (or its version replaced while it was unloaded, see
-     * {@link ModelCache.watch}), so its series go; `evicted` (least recently used), so it is not in
-     * memory but still served, and its counters and drift window stay.
+     * A model no longer loaded: `deleted` (found gone, loaded or evicted), so its series go;
+     * `evicted` (least recently used), so it is not in memory but still served, and its counters
+     * stay (see `Metrics.unloaded`).
      */
     private readonly onGone: (name: string, why: 'evicted' | 'deleted') => void = () => undefined,
     private readonly maxModels = Infinity,
@@ -272,7 +272,7 @@ export class ModelCache {
     } catch (e: unknown) {
       // Deleted or replaced while it loaded (a DELETE or promote raced this refresh): what the
       // store says now decides, once.
-      const outage = !read && !(e instanceof NceError && e.code.startsWith('ARTIFACT_'));
+      const outage = !read && !isArtifactFault(e);
       // (Not asked when the store just failed to answer: a store that hangs would cost a second timeout.)
       if (again && !outage && (await this.store.currentVersion(name).catch(() => version)) !== version) return this.refresh(name, held(), false);
       const current = held();

@@ -1,4 +1,4 @@
-import { NceError } from '../nce';
+import { isArtifactFault } from '../nce';
 import type { LoadedModel, ModelStore } from './model-store';
 
 /** One version of a model as the versions list shows it. */
@@ -47,7 +47,7 @@ export async function describeVersions(store: ModelStore, name: string, load: (n
         listed ??= store.versions(name);
         if (!(await listed).includes(version)) return null;
         // A store that failed to answer says nothing of the version: the listing fails (503).
-        if (!(e instanceof NceError && e.code.startsWith('ARTIFACT_'))) throw e;
+        if (!isArtifactFault(e)) throw e;
         return { version, current: version === current, candidate, damaged: e.message };
       }
     }),

@@ -50,10 +50,11 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   // config trained through the API and here are the same training.
   const fingerprint = fingerprintRecords(records, table.columns);
   const trainingConfig = { ...config, exclude: excluded };
+  const models = new FsModelStore(ctx.modelsDir);
   if ('model' in target) {
-    const before = await currentVersionOf(new FsModelStore(ctx.modelsDir), target.model);
+    const before = await currentVersionOf(models, target.model);
     if (before && trainedOn(before.manifest, fingerprint, trainingConfig)) return unchanged(target.model, before.version, ctx.modelsDir);
-    const again = flags.force === undefined ? await refusedAgain(new FsModelStore(ctx.modelsDir), target.model, fingerprint, trainingConfig, ctx.gate, { current: before }) : null;
+    const again = flags.force === undefined ? await refusedAgain(models, target.model, fingerprint, trainingConfig, ctx.gate, { current: before }) : null;
     if (again) {
       process.stderr.write(`model ${target.model} version ${again.version} in ${ctx.modelsDir} was trained on the same records with the same config and stays a candidate, not current: ${again.reason} (--force promotes a new training anyway); nothing saved\n`);
       return EXIT_CANDIDATE;
@@ -70,7 +71,6 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
     return;
   }
   // Read again: another process may have saved a version while this one trained.
-  const models = new FsModelStore(ctx.modelsDir);
   const current = await currentVersionOf(models, target.model);
   if (current && sameTraining(current.manifest, artifact.manifest)) return unchanged(target.model, current.version, ctx.modelsDir);
   const stored = await written(ctx.modelsDir, () => storeVersion(models, target.model, artifact, { gate: ctx.gate, force: flags.force !== undefined, keepVersions: ctx.keepVersions, current }));
