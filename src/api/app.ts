@@ -114,6 +114,7 @@ export function createApp(deps: AppDeps): Express {
       maxBytes: settings.MAX_BODY_BYTES,
       auth: scoreAuth,
       logger,
+      trainingOf: async (model) => (await deps.queue.list({ model, state: 'running', limit: 1 }))[0] ?? (await deps.queue.list({ model, state: 'queued', limit: 1 }))[0] ?? null,
     }),
   );
   app.use(modelsRouter({ store: deps.store, models: deps.models, scheduler: deps.scheduler, queue: deps.queue, auth: scoreAuth, adminAuth }));
@@ -211,7 +212,7 @@ function bodyParserError(err: unknown, limit: number): AppError | null {
   const type = (err as { type?: unknown } | null)?.type;
   if (type === 'entity.too.large') return bodyTooLarge(limit);
   if (type === 'entity.parse.failed') return notJson();
-  if (type === NOT_UTF8) return notUtf8();
+  if (type === NOT_UTF8) return (err as { answer?: AppError }).answer ?? notUtf8();
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');
   if (typeof type === 'string' && type.startsWith('request.')) return new AppError('MALFORMED_BODY', 'the request body could not be read');
   // What body-parser passes on from decompressing (zlib's Z_*, brotli's ERR__ERROR_*, zstd's

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import type { DataRecord } from '../nce';
+import { canonicalName, type DataRecord, type FieldValue } from '../nce';
 import { columnNameProblem, parseCsvStream } from '../store';
 import { bodyText, charsetOf, isUtf8Charset, TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
@@ -30,14 +30,14 @@ export async function readDatasetBody(req: Request, limit: number, options: { da
       // A CsvError is MALFORMED_BODY naming the line.
       ({ columns, records, lines } = await parseCsvStream(source, 'body', options.text));
     } else {
-      records = await parseNdjson(source);
+      records = canonicalNames(await parseNdjson(source));
       columns = records.length ? Object.keys(records[0]) : [];
     }
   } else {
     reservedField((req.body as { records?: unknown } | undefined)?.records);
     const parsed = datasetJsonSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
-    records = parsed.data.records;
+    records = canonicalNames(parsed.data.records);
     columns = Object.keys(records[0]);
   }
   if (records.length === 0) throw new AppError('INVALID_REQUEST', 'the body has no records');
@@ -77,6 +77,28 @@ function reservedField(records: unknown, offset = 0): void {
       const why = columnNameProblem(key);
       if (why) throw new AppError('INVALID_RECORD', `record ${i + offset} has a field ${JSON.stringify(key)}: ${why}`, `/records/${i + offset}/${escapePointer(key)}`);
     }
+  });
+}
+
+/**
+ * The records with their field names in one Unicode form (see `canonicalName`), as a CSV header's
+ * are: a name typed in NFC and the same name written in NFD (as macOS tools do) are one column. A
+ * record is copied only when a name changes.
+ * @throws AppError INVALID_RECORD for a record with two fields of one name in two forms
+ */
+function canonicalNames(records: DataRecord[]): DataRecord[] {
+  return records.map((r, i) => {
+    const keys = Object.keys(r);
+    if (keys.every((k) => canonicalName(k) === k)) return r;
+    const out: Record<string, FieldValue> = {};
+    for (const k of keys) {
+      const name = canonicalName(k);
+      if (Object.prototype.hasOwnProperty.call(out, name)) {
+        throw new AppError('INVALID_RECORD', `record ${i} has the field ${JSON.stringify(name)} twice, its name written in two Unicode forms`, `/records/${i}/${escapePointer(k)}`);
+      }
+      out[name] = r[k];
+    }
+    return out;
   });
 }
 

@@ -4,6 +4,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import getRawBody from 'raw-body';
 import { AppError } from '../errors';
+import { notUtf8Words, type Utf8Source } from '../store';
 
 /** Media types of JSON bodies. */
 export const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -48,7 +49,7 @@ export function body(limit: number, options: { tables?: boolean } = {}): Request
     if (!isPlainJson(req)) return parse(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
     getRawBody(req, { limit, length: req.headers['content-length'] }, (err, bytes) => {
       if (err) return next(err);
-      if (!isUtf8(bytes)) return next(notUtf8());
+      if (!isUtf8(bytes)) return next(notUtf8(bytes));
       try {
         // A leading byte-order mark is dropped, as body-parser's decoding drops it.
         req.body = parseStrict(bytes.toString('utf8', bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0));
@@ -87,8 +88,12 @@ function contentEncodingOf(req: Request): string {
 /** The answer to a body over its limit of `limit` bytes, however it was found out. */
 export const bodyTooLarge = (limit: number): AppError => new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
 
-/** The answer to a body whose bytes are not UTF-8 (they are refused, not replaced: see the table bodies' reader). */
-export const notUtf8 = (): AppError => new AppError('MALFORMED_BODY', 'the body is not valid UTF-8');
+/**
+ * The answer to a body whose bytes are not UTF-8 (they are refused, not replaced: see the table
+ * bodies' reader), saying where and why when the bytes are at hand (see `notUtf8Words`).
+ */
+export const notUtf8 = (bytes?: Uint8Array, at: Omit<Utf8Source, 'what'> = {}): AppError =>
+  new AppError('MALFORMED_BODY', bytes ? notUtf8Words(bytes, { what: 'the body', ...at }) : 'the body is not valid UTF-8');
 
 /**
  * body-parser's `verify` hook: refuses a UTF-8 body (as declared, or by default) whose bytes are
@@ -96,7 +101,7 @@ export const notUtf8 = (): AppError => new AppError('MALFORMED_BODY', 'the body 
  * its own, which the error handler turns into {@link notUtf8}.
  */
 function refuseInvalidUtf8(_req: unknown, _res: unknown, bytes: Buffer, encoding: string): void {
-  if (isUtf8Charset(encoding) && !isUtf8(bytes)) throw Object.assign(new Error('the body is not valid UTF-8'), { type: NOT_UTF8 });
+  if (isUtf8Charset(encoding) && !isUtf8(bytes)) throw Object.assign(new Error('the body is not valid UTF-8'), { type: NOT_UTF8, answer: notUtf8(bytes) });
 }
 
 /** The `type` of body-parser's error for a body refused by {@link refuseInvalidUtf8}. */
@@ -137,7 +142,8 @@ export async function* bodyText(req: Request, limit: number): AsyncGenerator<str
     try {
       return chunk === null ? text.decode() : text.decode(chunk, { stream: true });
     } catch {
-      throw notUtf8();
+      // Where in the body: the lines of the first chunk are counted, later ones only by byte.
+      throw chunk === null ? new AppError('MALFORMED_BODY', 'the body is not valid UTF-8: it ends within a character') : notUtf8(chunk, { start: bytes - chunk.length, final: false });
     }
   };
   // What arrives counts as well as what it inflates to: a stream of empty compressed blocks is

@@ -6,6 +6,7 @@ import { sendJsonBody } from './json-response';
 import { batchTooLarge, inColumns, parseJsonScoreRequest, type ParsedScoreRequest } from './score-request';
 import { lookupModelName, onlyQuery } from './validation';
 import { AppError } from '../errors';
+import type { JobInfo } from '../queue';
 import { categoricalNames } from '../nce';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
@@ -21,6 +22,8 @@ export interface ScoreRouteDeps {
   maxBytes: number;
   auth: RequestHandler[];
   logger: Logger;
+  /** A training job of the model that is queued or running, if any: a model scored before its first training ends is told so. */
+  trainingOf?: (model: string) => Promise<JobInfo | null>;
 }
 
 /** The scoring route's path. */
@@ -44,6 +47,15 @@ function clientGone(res: Response): AbortSignal {
  * mounts them itself, so the hottest route costs no nested router's dispatch.
  */
 export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
+  /** The model, loaded; a model that does not exist yet because its first training has not ended says which job to wait for. */
+  const modelNamed = (name: string): Promise<ServedModel> =>
+    deps.models.get(name).catch(async (e: unknown) => {
+      if (!(e instanceof AppError) || e.code !== 'MODEL_NOT_FOUND' || !deps.trainingOf) throw e;
+      // Only a hint: a queue that cannot answer leaves the 404 as it was.
+      const job = await deps.trainingOf(name).catch(() => null);
+      if (!job) throw e;
+      throw new AppError('MODEL_NOT_FOUND', `${e.message} yet: its training, job ${job.id}, is ${job.state}; score it once GET /v1/jobs/${job.id} says completed`);
+    });
   /** Scores a parsed request with its model and answers. */
   const scoreWith = (req: Request, res: Response, request: ParsedScoreRequest, model: ServedModel): void | Promise<void> => {
     const records = request.records;
@@ -85,7 +97,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     if (request.records.length > deps.maxBatch) throw batchTooLarge(request.records.length, deps.maxBatch, request.layout === 'columns' ? '/columns' : '/records');
     // Synchronously when the model is loaded and fresh: most requests then make no promise at all.
     const model = deps.models.fresh(name);
-    return model ? scoreWith(req, res, request, model) : deps.models.get(name).then((m) => scoreWith(req, res, request, m));
+    return model ? scoreWith(req, res, request, model) : modelNamed(name).then((m) => scoreWith(req, res, request, m));
   };
   return [...deps.auth, body(deps.maxBytes, { tables: true }), (req, res) => {
     const name = lookupModelName(req.params.name);
@@ -94,8 +106,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     // CSV or NDJSON: left unread by the body parser, parsed here as it streams in.
     if (req.body === undefined && req.is(TABLE_TYPES)) {
       // The model first: its categorical fields are read as written ("02134"), as JSON sends them.
-      return deps.models
-        .get(name)
+      return modelNamed(name)
         .then((m) => readDatasetBody(req, deps.maxBytes, { text: categoricalNames(m.manifest.schema) }))
         .then(({ records, lines }) => atCsvLines(lines, () => scoreNamed(req, res, name, { records, layout: 'table' })));
     }

@@ -1,5 +1,38 @@
 import type { DataRecord, Feature } from './schema';
 
+/**
+ * Texts that spreadsheets, exporters and people write for a value that is missing ("n/a", "NA",
+ * "null", "-", "?", an empty string), compared trimmed and in lower case.
+ */
+const MISSING_MARKERS = new Set(['', 'na', 'n/a', 'n.a.', '#n/a', 'null', 'none', 'nil', 'missing', 'unknown', 'undefined', '-', '--', '?', '.']);
+
+/** Whether a text is a common way of writing a missing value (see {@link MISSING_MARKERS}). */
+export function isMissingMarker(text: string): boolean {
+  return MISSING_MARKERS.has(text.trim().toLowerCase());
+}
+
+/**
+ * The first text of a column that holds numbers and, besides them, only texts that mark a missing
+ * value ("n/a", "NA", "-"), with how many values are numbers and how many such texts; null for any
+ * other column. Read as categories, such a column's numbers would be unrelated labels, and a model
+ * of it could not tell an extreme value from a usual one.
+ */
+export function missingMarkersAmongNumbers(values: readonly unknown[]): { first: number; numbers: number; markers: number } | null {
+  let numbers = 0;
+  let markers = 0;
+  let first = -1;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === 'number') numbers++;
+    else if (typeof v === 'string') {
+      if (!isMissingMarker(v)) return null;
+      markers++;
+      if (first < 0) first = i;
+    }
+  }
+  return numbers > 0 && markers > 0 ? { first, numbers, markers } : null;
+}
+
 /** Fewest records from which a column's order or range can say it is an identifier. */
 const MIN_ROWS = 20;
 
@@ -12,7 +45,10 @@ const MIN_ROWS = 20;
  * - a column with one value only, or empty in every record (several: one sentence each): it
  *   carries nothing, and a new record with any other value reads as out of distribution;
  * - a text column with a different value in every record: an id or free text, which says nothing
- *   of a new record (and a file of another separator read as one column looks so).
+ *   of a new record (and a file of another separator read as one column looks so);
+ * - a column of numbers with missing values written as text ("n/a"), read as categories (see
+ *   {@link missingMarkersAmongNumbers}); a dataset's contract refuses it, a file given to the
+ *   command line's eval does not.
  * Nothing is changed: the user decides, with `exclude`.
  */
 export function dataWarnings(records: readonly DataRecord[], schema: readonly Feature[]): string[] {
@@ -24,6 +60,12 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
     const values = records.map((r) => r[f.name]);
     if (values.every((v) => v === null || v === undefined)) {
       empty.push(f.name);
+      continue;
+    }
+    const marked = f.kind === 'numeric' ? null : missingMarkersAmongNumbers(values);
+    if (marked) {
+      const text = values[marked.first] as string;
+      warnings.push(`column "${f.name}" is numbers but for ${JSON.stringify(text)}${marked.markers > 1 ? ' and the like' : ''} in ${marked.markers} of ${values.length} records, so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; write a missing value as an empty cell (JSON null)`);
       continue;
     }
     if (values.some((v) => v === null || v === undefined)) continue;

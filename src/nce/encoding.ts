@@ -1,6 +1,6 @@
 import { NceError } from './errors';
 import { float32, float64, int32 } from './arrays';
-import { canonicalText, categoryIndex, type DataRecord, DECIMAL_TEXT, type Feature, type FieldReader, type FieldValue, fieldReader } from './schema';
+import { canonicalText, categoryIndex, type DataRecord, DECIMAL_TEXT, type Feature, fieldOf, type FieldReader, type FieldValue, fieldReader } from './schema';
 
 /**
  * Records in the model's space. Numeric features are robust-scaled (missing -> 0, the median);
@@ -192,8 +192,8 @@ function checkRecords(schema: readonly Feature[], records: readonly DataRecord[]
     if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new NceError('INVALID_RECORD', `record ${i + offset} must be an object`, { record: i + offset });
     for (const f of schema) {
       const at = { record: i + offset, field: f.name };
-      if (!Object.prototype.hasOwnProperty.call(r, f.name)) throw new NceError('INVALID_RECORD', `record ${i + offset} is missing field "${f.name}"`, at);
-      const v = r[f.name];
+      const v = fieldOf(r, f.name);
+      if (v === undefined) throw new NceError('INVALID_RECORD', `record ${i + offset} is missing field "${f.name}"`, at);
       if (v === null || (typeof v === 'number' && Number.isFinite(v))) continue;
       if (f.kind === 'numeric') {
         const what = typeof v === 'number' ? 'a finite number' : `a number (got ${gotValue(v)})`;

@@ -76,6 +76,28 @@ export function canonicalText(v: string): string {
 }
 
 /**
+ * A field or column name in one Unicode form (NFC), so that "Größe" typed on one system and sent
+ * from another, where the ö is an o and a combining diaeresis (as macOS writes it), name one
+ * column. Unlike category texts, whitespace and case are kept: they are part of a name.
+ */
+export function canonicalName(name: string): string {
+  return NON_ASCII.test(name) ? name.normalize('NFC') : name;
+}
+
+/**
+ * The value of the field `name` of a record, found under its own key or, when the record has no
+ * such key, under a key of another Unicode form of it (see {@link canonicalName}); undefined when
+ * neither is there.
+ */
+export function fieldOf(record: DataRecord, name: string): FieldValue | undefined {
+  if (Object.prototype.hasOwnProperty.call(record, name)) return record[name];
+  if (!NON_ASCII.test(name)) return undefined;
+  const want = name.normalize('NFC');
+  for (const key of Object.keys(record)) if (NON_ASCII.test(key) && key.normalize('NFC') === want) return record[key];
+  return undefined;
+}
+
+/**
  * The index of each category, under its own text and its {@link canonicalText} (a category stored
  * before texts were made canonical, such as "True", is found as "true" too).
  */
@@ -209,7 +231,10 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-/** Copies the fields `names` of a record into `into`, in order (undefined where a field is absent). */
+/**
+ * Copies the fields `names` of a record into `into`, in order (undefined where a field is absent),
+ * a field under another Unicode form of its name included (see {@link fieldOf}).
+ */
 export type FieldReader = (record: DataRecord, into: (FieldValue | undefined)[]) => void;
 
 /**
@@ -221,6 +246,9 @@ export type FieldReader = (record: DataRecord, into: (FieldValue | undefined)[])
  * encode records (none of the project's entry points or images sets it).
  */
 export function fieldReader(names: readonly string[]): FieldReader {
-  const body = names.map((name, j) => `into[${j}] = record[${JSON.stringify(name)}];`).join('\n');
-  return new Function('record', 'into', body) as FieldReader;
+  // A name beyond ASCII may come in another Unicode form: looked up so only when it is not there.
+  const body = names
+    .map((name, j) => `into[${j}] = record[${JSON.stringify(name)}];${NON_ASCII.test(name) ? ` if (into[${j}] === undefined) into[${j}] = fieldOf(record, ${JSON.stringify(name)});` : ''}`)
+    .join('\n');
+  return (new Function('fieldOf', `return function read(record, into) {\n${body}\n};`) as (lookup: typeof fieldOf) => FieldReader)(fieldOf);
 }

@@ -2,7 +2,8 @@ import { AppError } from '../errors';
 import { readFileSync } from 'node:fs';
 import { CsvError as CsvParseError, parse as parseStream } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
-import { type DataRecord, DECIMAL_TEXT, type FieldValue } from '../nce';
+import { canonicalName, type DataRecord, DECIMAL_TEXT, type FieldValue } from '../nce';
+import { notUtf8Words } from './utf8';
 
 /** A CSV file read into records, with the file line each record started on. */
 export interface CsvTable {
@@ -68,7 +69,7 @@ export function readCsv(path: string, textColumns: TextColumns = []): CsvTable {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     // Read leniently, the bytes would become replacement characters in a header or a value.
-    throw new CsvError(file, 0, 'the file is not UTF-8 text: save it as UTF-8 (for example with iconv -f LATIN1 -t UTF-8)');
+    throw new CsvError(file, 0, notUtf8Words(bytes, { what: 'the file' }));
   }
   return parseCsv(text, file, textColumns);
 }
@@ -149,13 +150,14 @@ class CsvRecords {
 export function columnNameProblem(name: string): string | null {
   if (name === '') return 'a column name cannot be empty';
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'a column name cannot hold control characters';
+  if (/[\u0000-\u001f\u007f]/.test(name)) return `a column name cannot hold control characters${name.includes('\u0000') ? ' (NUL bytes between the letters: the text may be UTF-16 without its byte-order mark; save it as UTF-8)' : ''}`;
   if (name === '__proto__') return '"__proto__" cannot name a column';
   return null;
 }
 
 function checkHeader(record: string[], line: number, file: string): string[] {
-  const header = record.map((h) => h.trim());
+  // One Unicode form: a name typed in NFC and the same name written in NFD are one column.
+  const header = record.map((h) => canonicalName(h.trim()));
   // One column whose name holds semicolons or tabs: a file of another separator, which would
   // otherwise load as one text column (every row a different value) and train a useless model.
   const other = header.length === 1 ? [';', '\t', '|'].find((sep) => header[0].split(sep).filter((p) => p.trim() !== '').length > 1) : undefined;

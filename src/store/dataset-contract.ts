@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, NceError } from '../nce';
+import { type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, missingMarkersAmongNumbers, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
 export interface ColumnContract {
@@ -39,8 +39,9 @@ const API_CALLER: ContractCaller = { declare: (c) => `create the dataset with ?c
  * Refuses a column that is numbers but for a few texts, naming the first: one bad value ("x",
  * "NaN", "1e400") would otherwise make the whole column categorical, and every model of the
  * dataset would then read its numbers as unrelated labels. A column counts as numeric when at
- * least {@link NUMERIC_COLUMN_SHARE} of its present values are numbers, or when a text in it
- * spells a non-finite number.
+ * least {@link NUMERIC_COLUMN_SHARE} of its present values are numbers, when a text in it
+ * spells a non-finite number, or when its only texts are ways of writing a missing value ("n/a",
+ * "NA", "-", whatever their share).
  * @throws NceError INVALID_RECORD naming the record and field
  */
 export function checkMixedColumns(columns: readonly string[], records: readonly DataRecord[], caller: ContractCaller): void {
@@ -59,9 +60,17 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
       }
     });
     if (numbers === 0 || texts === 0) continue;
-    const at = nonFinite >= 0 ? nonFinite : numbers / (numbers + texts) >= NUMERIC_COLUMN_SHARE ? first : -1;
+    const marked = missingMarkersAmongNumbers(records.map((r) => r[name]));
+    const at = nonFinite >= 0 ? nonFinite : numbers / (numbers + texts) >= NUMERIC_COLUMN_SHARE ? first : marked ? marked.first : -1;
     if (at < 0) continue;
     const text = String(records[at][name]);
+    if (marked && nonFinite < 0) {
+      throw new NceError(
+        'INVALID_RECORD',
+        `record ${at} field "${name}" is ${JSON.stringify(text)}, which reads as a missing value, and every other value of the column is a number (${numbers} of ${numbers + texts}): a missing value is null (in CSV, an empty cell); written as text it would make the whole column categories, and its numbers unrelated labels. Write missing values as empty cells (JSON null). If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,
+        { record: at, field: name },
+      );
+    }
     // "12" in JSON: a number sent as a string.
     const quoted = text.trim() !== '' && Number.isFinite(Number(text)) ? ` Send numbers as JSON numbers (${text.trim()}, not "${text}").` : '';
     throw new NceError(

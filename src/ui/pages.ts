@@ -53,7 +53,8 @@ export const MODEL_BODY = `<main id="main" class="console" data-page="model">${K
 
 const INDEX_BODY = `<main id="main" class="console" data-page="index">${KEY_FORM}
 <h1>Models</h1>
-<div class="table-scroll" tabindex="0" role="region" aria-label="Models, scrollable"><table id="models-table"><caption>Each model's current version and its recent traffic on this replica</caption>
+<p id="models-caption" class="table-caption">Each model's current version and its recent traffic on this replica</p>
+<div class="table-scroll" tabindex="0" role="region" aria-label="Models, scrollable"><table id="models-table" aria-labelledby="models-caption">
 <thead><tr><th scope="col">Model</th><th scope="col">Version</th><th scope="col">Trained</th><th scope="col">Validation AUC</th><th scope="col">Records scored</th><th scope="col">Flagged</th><th scope="col">Score PSI</th></tr></thead><tbody></tbody></table></div>
 <p id="models-empty" class="note" hidden>No models yet: upload a dataset and train one (see the API page).</p>
 <h2>Datasets</h2>
@@ -79,6 +80,17 @@ export function indexPage(authRequired: boolean): string {
 /** `GET /ui/models/{name}`: one model (the script reads the name from the URL). */
 export function modelPage(authRequired: boolean): string {
   return page('nce-ood: model', MODEL_BODY, authRequired, ['chart.umd.min.js', 'console.js'], ['console.css']);
+}
+
+/**
+ * `GET /ui/models/{name}` for a name no model can have (a space, a dot, over 64 characters): a
+ * page that says so, not the model page's "no model of that name yet", which would wait for a
+ * model that can never be trained.
+ */
+export function badNamePage(name: string, authRequired: boolean): string {
+  const body = `<main id="main" class="console" data-page="bad-name"><h1>No such model</h1>
+<p class="summary">${escapeHtml(JSON.stringify(name))} cannot name a model: a model's name is 1 to 64 letters, digits, "-" and "_", starting with a letter or a digit. <a href="/ui/">See the models there are</a>.</p></main>`;
+  return page('nce-ood: no such model', body, authRequired, [], ['console.css']);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { asset } from './assets';
-import { docsPage, indexPage, modelPage, PAGE_CSP } from './pages';
+import { NAME_PATTERN } from '../store';
+import { badNamePage, docsPage, indexPage, modelPage, PAGE_CSP } from './pages';
 
 /** What the console's pages need to know of the service. */
 export interface UiOptions {
@@ -25,7 +26,13 @@ export function uiRouter(options: UiOptions): Router {
   };
   // Also /ui: routes match with or without a trailing slash, and the pages' links are absolute.
   router.get('/ui/', html(indexPage(options.authRequired)));
-  router.get('/ui/models/:name', html(modelPage(options.authRequired)));
+  const model = html(modelPage(options.authRequired));
+  router.get('/ui/models/:name', (req, res) => {
+    const name = String(req.params.name);
+    if (NAME_PATTERN.test(name)) return model(req, res);
+    res.status(404);
+    html(badNamePage(name, options.authRequired))(req, res);
+  });
   router.get('/docs', html(docsPage(options.authRequired, options.routeTable)));
   router.get('/ui/static/:file', (req, res, next) => {
     const a = asset(String(req.params.file));

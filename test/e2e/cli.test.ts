@@ -156,19 +156,30 @@ describe('nce-ood train and score', () => {
     await writeFile(join(dir, 'latin1.csv'), Buffer.concat([Buffer.from([0xff]), Buffer.from('x,y,kind\n0,0,caf'), Buffer.from([0xe9, 0x0a])]));
     const latin = cli('score', '--artifact', out, '--data', join(dir, 'latin1.csv'));
     expect(latin.status).toBe(1);
-    expect(latin.stderr).toMatch(/latin1\.csv.*not UTF-8/);
+    expect(latin.stderr).toMatch(/latin1\.csv.*not UTF-8 text from line 1, byte 1 \(0xFF\) on: .*iconv -f WINDOWS-1252 -t UTF-8/);
+    // UTF-16 (Excel's "Unicode text") is named as such, with the conversion that fixes it.
+    await writeFile(join(dir, 'utf16.csv'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('x,y,kind\n0,0,a\n', 'utf16le')]));
+    const utf16 = cli('score', '--artifact', out, '--data', join(dir, 'utf16.csv'));
+    expect(utf16.status).toBe(1);
+    expect(utf16.stderr).toMatch(/utf16\.csv.*is UTF-16 text .*iconv -f UTF-16 -t UTF-8/);
   });
 
   it('train refuses a numeric column with a few texts, naming file, line and field, and trains it as categories with --categorical', async () => {
     const rows = ['amount,channel'];
-    for (let i = 0; i < 200; i++) rows.push(`${i === 50 || i === 120 ? 'n/a' : (20 + (i % 37)).toFixed(1)},${i % 2 ? 'web' : 'pos'}`);
+    for (let i = 0; i < 200; i++) rows.push(`${i === 50 || i === 120 ? 'x' : (20 + (i % 37)).toFixed(1)},${i % 2 ? 'web' : 'pos'}`);
     await writeFile(join(dir, 'stray.csv'), rows.join('\n') + '\n');
     const out = join(dir, 'stray-model');
     const r = cli('train', '--data', join(dir, 'stray.csv'), '--artifact', out, '--config', join(dir, 'fast.json'));
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     // Record 50 is on line 52 (the header is line 1).
-    expect(r.stderr).toMatch(/stray\.csv:52: .*field "amount" is "n\/a", but 198 of the column's 200 values are numbers.*pass --categorical amount\. Nothing was trained\./);
+    expect(r.stderr).toMatch(/stray\.csv:52: .*field "amount" is "x", but 198 of the column's 200 values are numbers.*pass --categorical amount\. Nothing was trained\./);
+    await expect(readdir(out)).rejects.toThrow();
+    // Missing values written as "n/a" in every 7th row (86% numbers, under the 90% line): refused too.
+    await writeFile(join(dir, 'marked.csv'), rows.map((row, i) => (i === 0 ? row : row.replace(/^[^,]*/, i % 7 === 0 ? 'n/a' : String(i)))).join('\n') + '\n');
+    const marked = cli('train', '--data', join(dir, 'marked.csv'), '--artifact', out, '--config', join(dir, 'fast.json'));
+    expect(marked.status).toBe(1);
+    expect(marked.stderr).toMatch(/marked\.csv:8: .*field "amount" is "n\/a", which reads as a missing value, and every other value of the column is a number \(172 of 200\).*empty cells/);
     await expect(readdir(out)).rejects.toThrow();
     const declared = cli('train', '--data', join(dir, 'stray.csv'), '--artifact', out, '--config', join(dir, 'fast.json'), '--categorical', 'amount');
     expect(declared.status).toBe(0);

@@ -46,6 +46,13 @@ describe('the Helm chart', () => {
     expect(results.filter((r) => r.error !== null)).toEqual([]);
   });
 
+  it('renders as the README shows it, without a --kube-version (the bundled Helm defaults to a Kubernetes the chart accepts)', () => {
+    const r = helm('template', 'ood', CHART);
+    expect(r.stderr.split('\n').filter((l) => l && !l.includes('symbolic link'))).toEqual([]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('kind: Deployment');
+  });
+
   it('renders every part of a production install, with probes, non-root read-only pods and drain time', () => {
     const docs = render('-f', PRODUCTION);
     const kinds = docs.map((d) => d.kind).sort();

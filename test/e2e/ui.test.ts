@@ -352,6 +352,12 @@ describe('the web console in a browser', () => {
     await page.goto(`${api.url}/docs`);
     await page.locator('#routes-h').waitFor();
     expect(await overflow()).toBeLessThanOrEqual(0);
+    // The models table's caption wraps at the page's width, not the wide table's (it was cut off).
+    await page.goto(`${api.url}/ui/`);
+    await page.locator('#models-table tbody tr').first().waitFor();
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    expect(await page.evaluate("document.getElementById('models-caption').getBoundingClientRect().right - window.innerWidth")).toBeLessThanOrEqual(0);
+    expect(await page.getByRole('table', { name: /Each model's current version/ }).count()).toBe(1);
     expect(problems).toEqual([]);
     await page.close();
   });

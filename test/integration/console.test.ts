@@ -170,6 +170,18 @@ describe('the console pages', () => {
     }
   });
 
+  it('answers a model page for a name no model can have (a space, a dot) with a 404 page that says why, not one waiting for it to be trained', async () => {
+    for (const name of ['my model', 'a.b', 'x'.repeat(65)]) {
+      const page = await request(app).get(`/ui/models/${encodeURIComponent(name)}`);
+      expect(page.status).toBe(404);
+      expect(page.type).toBe('text/html');
+      expect(page.headers['content-security-policy']).toBe(PAGE_CSP);
+      expect(page.text).toContain(`&#34;${name}&#34; cannot name a model`);
+      expect(page.text).not.toContain('<script');
+    }
+    expect((await request(app).get('/ui/models/my-model_2')).status).toBe(200);
+  });
+
   it('serves /docs from swagger-ui in node_modules, with the route table kept as a section', async () => {
     const docs = await request(app).get('/docs');
     expect(docs.status).toBe(200);

@@ -176,6 +176,27 @@ describe('data contract', () => {
     expect(fromJson[1]?.ood).toBe(false);
   });
 
+  it('column names in another Unicode form (NFD, as macOS tools write them) name the same column in CSV, JSON, appends and scoring', async () => {
+    const { app } = running.service;
+    const nfc = 'Gr\u00f6\u00dfe';
+    const nfd = 'Gro\u0308\u00dfe';
+    const csv = [`amount,${nfd}`, ...Array.from({ length: 120 }, (_, i) => `${20 + (i % 9)},${(1.5 + (i % 7) / 10).toFixed(1)}`)].join('\n');
+    const created = await request(app).put('/v1/datasets/sizes').set('content-type', 'text/csv').send(csv);
+    expect(created.status).toBe(200);
+    expect(created.body.schema.map((c: { name: string }) => c.name)).toEqual(['amount', nfc]);
+    expect((await request(app).post('/v1/datasets/sizes/records').send({ records: [{ amount: 21, [nfd]: 1.6 }] })).body.rows).toBe(121);
+    expect((await request(app).post('/v1/datasets/sizes/records').set('content-type', 'application/x-ndjson').send(`{"amount":22,"${nfc}":1.7}\n`)).body.rows).toBe(122);
+    const both = await request(app).post('/v1/datasets/sizes/records').send({ records: [{ amount: 21, [nfc]: 1.6, [nfd]: 1.6 }] });
+    expect(both.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', detail: expect.stringContaining('twice, its name written in two Unicode forms') });
+    expect((await running.service.datasets.info('sizes'))?.rows).toBe(122);
+    const job = await finished((await request(app).post('/v1/models/sizes/train').send({ dataset: 'sizes', config: { epochs: 2 } })).body.jobId);
+    expect(job.result?.promoted).toBe(true);
+    const score = async (name: string) => (await request(app).post('/v1/models/sizes/score').send({ records: [{ amount: 21, [name]: 1.6 }, { amount: 21, [name]: 9.9 }] })).body.results as { score: number; ood: boolean }[];
+    const [asNfc, asNfd] = [await score(nfc), await score(nfd)];
+    expect(asNfd.map((r) => r.score)).toEqual(asNfc.map((r) => r.score));
+    expect(asNfd.map((r) => r.ood)).toEqual([false, true]);
+  });
+
   it('an append sent again with its Idempotency-Key appends nothing and says so; a malformed key is a 400 and appends nothing', async () => {
     const { app } = running.service;
     await request(app).put('/v1/datasets/keyed').send({ records: [{ a: 1 }, { a: 2 }] });
@@ -196,7 +217,7 @@ describe('data contract', () => {
     expect((await request(app).get('/v1/datasets/keyed')).body.rows).toBe(3);
   });
 
-  it('a JSON dataset with one text among numbers is refused; a column of mixed codes stays categorical', async () => {
+  it('a JSON dataset with one text among numbers, or with missing values written as "n/a", is refused; a column of mixed codes stays categorical', async () => {
     const { app } = running.service;
     const records = Array.from({ length: 50 }, (_, i) => ({ amount: i === 3 ? 'n/a' : i, code: i % 3 === 0 ? `A${i}` : i }));
     const res = await request(app).put('/v1/datasets/mixed').send({ records });
@@ -204,6 +225,14 @@ describe('data contract', () => {
     expect(res.body.detail).not.toContain('CSV line');
     const quoted = await request(app).put('/v1/datasets/mixed').send({ records: records.map((r, i) => ({ ...r, amount: i === 3 ? '12' : i })) });
     expect(quoted.body).toMatchObject({ status: 400, pointer: '/records/3/amount', detail: expect.stringContaining('Send numbers as JSON numbers (12, not "12")') });
+    // Missing values written as text, at any share: the column is numbers with values missing.
+    const marked = records.map((r, i) => ({ ...r, amount: i % 7 === 2 ? 'n/a' : i }));
+    const markedRes = await request(app).put('/v1/datasets/mixed').send({ records: marked });
+    expect(markedRes.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/2/amount', detail: expect.stringContaining('"n/a", which reads as a missing value, and every other value of the column is a number (43 of 50)') });
+    expect(markedRes.body.detail).toContain('Write missing values as empty cells (JSON null)');
+    const nulls = records.map((r, i) => ({ ...r, amount: i % 7 === 2 ? null : i }));
+    expect((await request(app).put('/v1/datasets/mixed').send({ records: nulls })).status).toBe(200);
+    expect((await request(app).get('/v1/datasets/mixed')).body.schema[0]).toEqual({ name: 'amount', kind: 'numeric', missing: true });
     const codes = records.map((r, i) => ({ ...r, amount: i }));
     expect((await request(app).put('/v1/datasets/mixed').send({ records: codes })).status).toBe(200);
     expect((await request(app).get('/v1/datasets/mixed')).body.schema).toEqual([

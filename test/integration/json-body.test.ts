@@ -140,8 +140,12 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
   it('when the bytes are not UTF-8, answers 400 MALFORMED_BODY on both paths instead of replacing them', async () => {
     const bytes = Buffer.concat([Buffer.from('{"records":[{"f0":1,"f1":2,"f2":"w'), Buffer.from([0xff]), Buffer.from('b"}]}')]);
     for (const type of [DIRECT, BODY_PARSER]) {
-      expect(await answer(bytes, type)).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: 'the body is not valid UTF-8' } });
+      // Where: the line and byte of the first byte that is not UTF-8.
+      expect(await answer(bytes, type)).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringMatching(/^the body is not UTF-8 text from line 1, byte 35 \(0xFF\) on: save it as UTF-8 .*WINDOWS-1252/) } });
     }
+    // UTF-16 (Excel's "Unicode text", Windows tools) is named as what it is.
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"records":[]}', 'utf16le')]);
+    expect(await answer(utf16, DIRECT)).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringContaining('the body is UTF-16 text') } });
     // Valid multi-byte UTF-8 is read as itself.
     expect((await answer('{"records":[{"f0":1,"f1":2,"f2":"Zürich"}]}', DIRECT)).body).toMatchObject({ code: 'INVALID_RECORD' });
   });
@@ -166,7 +170,9 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
     const streamed = await fetch(`${base}/v1/models/${name}/score`, { method: 'POST', headers: { 'content-type': 'text/csv', 'content-encoding': 'deflate' }, body: new Blob([padded]).stream(), duplex: 'half' } as RequestInit);
     expect({ status: streamed.status, code: ((await streamed.json()) as { code: string }).code }).toEqual({ status: 413, code: 'BODY_TOO_LARGE' });
     const latin1 = Buffer.concat([Buffer.from('f0,f1,f2\n1,2,Z'), Buffer.from([0xfc]), Buffer.from('rich\n')]);
-    expect(await post(latin1)).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringContaining('not valid UTF-8') } });
+    expect(await post(latin1)).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringContaining('not UTF-8 text from line 2, byte 15 (0xFC) on') } });
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(csv, 'utf16le')]);
+    expect(await post(utf16)).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringContaining('the body is UTF-16 text (it starts with UTF-16\'s byte-order mark), not UTF-8: save it as UTF-8 (for example with iconv -f UTF-16 -t UTF-8') } });
   });
 });
 

@@ -12,7 +12,7 @@ afterAll(async () => {
   await running.close();
 });
 
-it('refuses a train request once MAX_QUEUED_JOBS jobs wait: 503 QUEUE_FULL with a Retry-After, and nothing enqueued', async () => {
+it('refuses a train request once MAX_QUEUED_JOBS jobs wait: 503 QUEUE_FULL with a Retry-After, and nothing enqueued; a model scored before its training ends is told which job to wait for', async () => {
   const { app } = running.service;
   const rows = Array.from({ length: 200 }, (_, i) => ({ a: (i * 7) % 31, b: (i * 13) % 17 }));
   expect((await request(app).put('/v1/datasets/q').send({ records: rows })).status).toBe(200);
@@ -29,6 +29,12 @@ it('refuses a train request once MAX_QUEUED_JOBS jobs wait: 503 QUEUE_FULL with 
     expect(Number(a.headers['retry-after'])).toBeGreaterThan(0);
   }
   const accepted = answers.filter((a) => a.status === 202).map((a) => a.body.jobId as string);
+  // Scored before its first training ends: the 404 names the job to wait for; a model nobody trains does not.
+  const i = answers.findIndex((a) => a.status === 202);
+  const early = await request(app).post(`/v1/models/q${i}/score`).send({ records: [{ a: 1, b: 2 }] });
+  expect(early.status).toBe(404);
+  expect(early.body).toMatchObject({ code: 'MODEL_NOT_FOUND', detail: expect.stringMatching(new RegExp(`^model "q${i}" does not exist or has no version yet: its training, job ${answers[i]!.body.jobId}, is (running|queued); score it once GET /v1/jobs/`)) });
+  expect((await request(app).post('/v1/models/nobody/score').send({ records: [{ a: 1, b: 2 }] })).body.detail).toBe('model "nobody" does not exist or has no version');
   const jobs = (await request(app).get('/v1/jobs')).body.jobs as { id: string }[];
   expect(jobs.map((j) => j.id).sort()).toEqual(accepted.sort());
 });

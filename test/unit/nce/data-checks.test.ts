@@ -22,6 +22,14 @@ describe('dataWarnings', () => {
     for (const w of warnings) expect(w).toContain('exclude');
   });
 
+  it('names a column of numbers whose missing values are written as text, which reads as categories; a column of codes with other texts is left alone', () => {
+    const marked = records.map(({ amount, channel }, i) => ({ amount: i % 7 === 3 ? (i % 2 ? 'n/a' : ' NA ') : amount, channel }));
+    const w = dataWarnings(marked, inferSchema(marked));
+    expect(w).toEqual([expect.stringMatching(/^column "amount" is numbers but for "n\/a" and the like in 29 of 200 records, so it is read as categories: .*cannot flag an extreme value.*empty cell \(JSON null\)$/)]);
+    const codes = records.map(({ channel }, i) => ({ floor: i % 9 === 0 ? 'G' : i % 30, channel }));
+    expect(dataWarnings(codes, inferSchema(codes))).toEqual([]);
+  });
+
   it('says nothing of ordinary columns, of small data, or of a column that has missing values', () => {
     const plain = records.map(({ amount, channel }) => ({ amount, channel }));
     expect(dataWarnings(plain, inferSchema(plain))).toEqual([]);

@@ -150,6 +150,25 @@ describe('category texts in other Unicode forms', () => {
   });
 });
 
+describe('field names in other Unicode forms', () => {
+  const composed = 'Gr\u00f6\u00dfe';
+  const decomposed = 'Gro\u0308\u00dfe';
+
+  it('name one field: a record keyed in NFD scores as the NFC one, and a model whose name is NFD reads NFC keys', () => {
+    const schema = inferSchema(Array.from({ length: 10 }, (_, i) => ({ [composed]: 1.5 + i / 10, a: i })));
+    const nfc = encode(schema, [{ [composed]: 1.7, a: 2 }]);
+    const nfd = encode(schema, [{ [decomposed]: 1.7, a: 2 }]);
+    expect(Array.from(nfd.numeric)).toEqual(Array.from(nfc.numeric));
+    const into: (FieldValue | undefined)[] = [];
+    fieldReader([decomposed, 'a', 'b'])({ [composed]: 3, a: 4 }, into);
+    expect(into).toEqual([3, 4, undefined]);
+    // Its own key wins over another form of it; a name absent in every form is still missing.
+    fieldReader([composed])({ [decomposed]: 1, [composed]: 2 }, into);
+    expect(into[0]).toBe(2);
+    expect(() => encode(schema, [{ Grosse: 1, a: 2 }])).toThrow(`record 0 is missing field "${composed}"`);
+  });
+});
+
 describe('boolean spellings', () => {
   it('are one category: JSON true ("true"), pandas True, Excel TRUE; a model whose categories kept "True" finds "true" too', () => {
     const records = [...Array.from({ length: 20 }, () => ({ card: 'True' })), ...Array.from({ length: 10 }, () => ({ card: 'FALSE' })), { card: 'false' }];

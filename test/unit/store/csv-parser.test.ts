@@ -71,6 +71,17 @@ describe('parseCsv', () => {
     expect(parseCsv('a;b,c\n1,2\n').columns).toEqual(['a;b', 'c']);
   });
 
+  it('reads a header name in NFD (as macOS tools write it) as its NFC form, so the two forms are one column, a repeated one', () => {
+    const t = parseCsv('Gro\u0308\u00dfe,b\n1,2\n', 'f.csv');
+    expect(t.columns).toEqual(['Gr\u00f6\u00dfe', 'b']);
+    expect(t.records[0]).toEqual({ 'Gr\u00f6\u00dfe': 1, b: 2 });
+    expect(() => parseCsv('Gro\u0308\u00dfe,Gr\u00f6\u00dfe\n1,2\n', 'f.csv')).toThrow('duplicate column');
+  });
+
+  it('says NUL bytes in the header may be UTF-16 text without its byte-order mark', () => {
+    expect(() => parseCsv(Buffer.from('a,b\n1,2\n', 'utf16le').toString('utf8'), 'f.csv')).toThrow(/UTF-16 without its byte-order mark/);
+  });
+
   it('when a column name repeats, names it', () => {
     expect(() => parseCsv('a,a\n1,2\n', 'd.csv')).toThrow('d.csv:1: duplicate column "a"');
   });
