@@ -1,0 +1,44 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import request from 'supertest';
+import pino from 'pino';
+import { SCORE_PATH, scoreHandlers } from '../../../src/api/score.route';
+import { AppError } from '../../../src/errors';
+import type { JobInfo } from '../../../src/queue';
+import type { ModelCache, Scorer } from '../../../src/serving';
+import type { Metrics } from '../../../src/metrics';
+
+/** The scoring route alone, over a model cache that knows no model, with a counted training lookup. */
+function route(trainingOf: (model: string) => Promise<JobInfo | null>) {
+  const models = { fresh: () => null, get: (name: string) => Promise.reject(new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist or has no version`)) } as unknown as ModelCache;
+  const app = express();
+  app.post(SCORE_PATH, ...scoreHandlers({ models, scorer: {} as Scorer, metrics: {} as Metrics, maxBatch: 10, maxExplain: 10, maxBytes: 1e5, auth: [], logger: pino({ level: 'silent' }), trainingOf }));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(err instanceof AppError ? 404 : 500).json({ detail: (err as Error).message });
+  });
+  return app;
+}
+
+describe("the scoring route's 404 for a model not trained yet", () => {
+  it('names the queued or running job, looked up once for many requests at once, and not at all for a model nobody trains', async () => {
+    let lookups = 0;
+    const app = route(async (model) => {
+      lookups++;
+      await new Promise((r) => setTimeout(r, 20));
+      return model === 'soon' ? ({ id: 'j1', state: 'running' } as JobInfo) : null;
+    });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => request(app).post('/v1/models/soon/score').send({ records: [{ a: 1 }] })));
+    for (const a of answers) {
+      expect(a.status).toBe(404);
+      expect(a.body.detail).toBe('model "soon" does not exist or has no version yet: its training, job j1, is running; score it once GET /v1/jobs/j1 says completed');
+    }
+    expect(lookups).toBe(1);
+    expect((await request(app).post('/v1/models/never/score').send({ records: [{ a: 1 }] })).body.detail).toBe('model "never" does not exist or has no version');
+  });
+
+  it('leaves the 404 as it was when the queue cannot answer', async () => {
+    const app = route(() => Promise.reject(new Error('redis down')));
+    const a = await request(app).post('/v1/models/soon/score').send({ records: [{ a: 1 }] });
+    expect(a.status).toBe(404);
+    expect(a.body.detail).toBe('model "soon" does not exist or has no version');
+  });
+});
