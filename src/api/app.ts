@@ -211,7 +211,7 @@ export function documentedMethods(doc: Record<string, unknown>): (path: string) 
 function bodyParserError(err: unknown, limit: number): AppError | null {
   const type = (err as { type?: unknown } | null)?.type;
   if (type === 'entity.too.large') return bodyTooLarge(limit);
-  if (type === 'entity.parse.failed') return notJson();
+  if (type === 'entity.parse.failed') return notJson(typeof (err as { body?: unknown }).body === 'string' ? (err as { body: string }).body : undefined);
   if (type === NOT_UTF8) return (err as { answer?: AppError }).answer ?? notUtf8();
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');
   if (typeof type === 'string' && type.startsWith('request.')) return new AppError('MALFORMED_BODY', 'the request body could not be read');

@@ -11,8 +11,24 @@ export const JSON_TYPES = ['application/json', 'application/*+json'];
 /** Media types a dataset upload may use besides JSON. */
 export const TABLE_TYPES = ['text/csv', 'application/x-ndjson'];
 
-/** The answer to a body that is not JSON (or, as body-parser's strict mode has it, whose top level is not an object or array). */
-export const notJson = (): AppError => new AppError('MALFORMED_BODY', 'the body is not a JSON object or array: it is not valid JSON, or its top level is a bare value ("text", a number, true)');
+/**
+ * The answer to a body that is not JSON (or, as body-parser's strict mode has it, whose top level
+ * is not an object or array). With the body's text at hand, one that is CSV or NDJSON sent as JSON
+ * is told which media type to send it with.
+ */
+export const notJson = (text?: string): AppError => {
+  const hint = text === undefined ? '' : tableHint(text);
+  return new AppError('MALFORMED_BODY', `the body is not a JSON object or array: it is not valid JSON, or its top level is a bare value ("text", a number, true)${hint}`);
+};
+
+/** What a body that is not JSON looks like instead, when it is a table this API reads under another media type. */
+function tableHint(text: string): string {
+  const body = text.replace(/^\uFEFF/, '').trimStart();
+  const lines = body.split('\n', 3).map((l) => l.trim()).filter((l) => l !== '');
+  if (lines.length >= 2 && lines.every((l) => l.startsWith('{') && l.endsWith('}'))) return '; it looks like NDJSON (one JSON object a line): send it with Content-Type: application/x-ndjson';
+  if (lines.length >= 1 && !/^[[{"]/.test(body) && lines[0].includes(',')) return '; it looks like CSV: send it with Content-Type: text/csv';
+  return '';
+}
 
 /**
  * Body parsing for one route: parses JSON up to `limit` bytes (413 beyond), then refuses a body it
@@ -50,11 +66,12 @@ export function body(limit: number, options: { tables?: boolean } = {}): Request
     getRawBody(req, { limit, length: req.headers['content-length'] }, (err, bytes) => {
       if (err) return next(err);
       if (!isUtf8(bytes)) return next(notUtf8(bytes));
+      // A leading byte-order mark is dropped, as body-parser's decoding drops it.
+      const text = bytes.toString('utf8', bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0);
       try {
-        // A leading byte-order mark is dropped, as body-parser's decoding drops it.
-        req.body = parseStrict(bytes.toString('utf8', bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0));
+        req.body = parseStrict(text);
       } catch {
-        return next(notJson());
+        return next(notJson(text));
       }
       next();
     });
@@ -202,6 +219,6 @@ async function readCompressedJson(req: Request, limit: number): Promise<unknown>
   try {
     return parseStrict(text);
   } catch {
-    throw notJson();
+    throw notJson(text);
   }
 }

@@ -96,6 +96,12 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
     expect((await answer('7', DIRECT)).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY' });
     // Valid JSON, but a bare value: the answer says what is wanted rather than that it is not JSON.
     expect((await answer('"str"', DIRECT)).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', detail: expect.stringContaining('its top level is a bare value') });
+    // A table sent as JSON is told its media type, on both paths.
+    for (const type of [DIRECT, BODY_PARSER]) {
+      expect((await answer('f0,f1,f2\n1,2,3\n', type)).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', detail: expect.stringContaining('it looks like CSV: send it with Content-Type: text/csv') });
+      expect((await answer('{"f0":1,"f1":2,"f2":3}\n{"f0":1,"f1":2,"f2":4}\n', type)).body).toMatchObject({ status: 400, detail: expect.stringContaining('it looks like NDJSON (one JSON object a line): send it with Content-Type: application/x-ndjson') });
+    }
+    expect(((await answer('{"records":', DIRECT)).body as { detail: string }).detail).not.toContain('looks like');
     expect((await answer(`{"records":[${'1,'.repeat(MAX_BODY)}1]}`, DIRECT)).body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
     // The UTF-8 byte order mark is dropped, as body-parser drops it.
     expect((await answer('\uFEFF{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT)).status).toBe(200);
