@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { JobQueue } from './job-queue';
+import type { JobInfo, JobQueue } from './job-queue';
 import { messageOf } from '../nce';
 
 /** A model that retrains on `dataset` when its drift stays high (opt-in, from DRIFT_RETRAIN). */
@@ -20,6 +20,9 @@ export const MAX_BACKOFF_DOUBLINGS = 6;
  */
 export const MIN_BACKOFF_MS = 60_000;
 
+/** How many of a model's newest jobs are looked through for a drift retrain another replica enqueued. */
+const RECENT_JOBS = 20;
+
 /** A model's score drift now: the PSI (null while the window is too small) and the version it is of. */
 export interface ModelDrift {
   psi: number | null;
@@ -37,10 +40,18 @@ export interface ModelDrift {
  * version waits twice as long as the one before (afterMs, 2 afterMs, 4 afterMs, ... up to
  * 2^{@link MAX_BACKOFF_DOUBLINGS} afterMs; the doublings start from {@link MIN_BACKOFF_MS} at
  * least), so a lasting shift upstream or a reference full of
- * anomalies does not cost a full training every period forever. A new version served starts over.
+ * anomalies does not cost a full training every period forever. A new version served starts over:
+ * its drift is timed from when it was first seen high on it, not from a rise on the version
+ * before (whose retrain made it), so a version served after a long training gets its full wait.
+ *
+ * Replicas each run this check. A drift retrain of the model that another replica enqueued, still
+ * pending or enqueued less than the wait ago (a retrain that changed nothing ends in
+ * milliseconds, and the queue's dedupe ends with it), is taken as this trigger's: it advances the
+ * backoff here too and is not enqueued or counted again.
  */
 export class DriftRetrainer {
-  private readonly aboveSince = new Map<string, number>();
+  /** Per model: since when its drift has been high, and on which version. */
+  private readonly aboveSince = new Map<string, { version: string; since: number }>();
   /**
    * Per model: the version drift retrains were enqueued for, how many since it was served, and the
    * last one's job (found pending again, it is the same retrain and counts once).
@@ -86,12 +97,15 @@ export class DriftRetrainer {
         this.aboveSince.delete(model);
         continue;
       }
-      const since = this.aboveSince.get(model) ?? now;
-      this.aboveSince.set(model, since);
+      const above = this.aboveSince.get(model);
+      const since = above?.version === drift.version ? above.since : now;
+      this.aboveSince.set(model, { version: drift.version, since });
       const wait = this.waitMs(model, drift.version);
       if (now - since < wait) continue;
       try {
-        const job = await this.deps.queue.enqueue({ kind: 'train', model, dataset, config: await this.deps.configOf(model), trigger: 'drift' }, { dedupeKey: `drift-retrain:${model}` });
+        const job =
+          (await this.recentRetrain(model, now - wait)) ??
+          (await this.deps.queue.enqueue({ kind: 'train', model, dataset, config: await this.deps.configOf(model), trigger: 'drift' }, { dedupeKey: `drift-retrain:${model}` }));
         // Created here, or still pending from an earlier trigger (here or on another replica): a
         // retrain of this version is under way either way. Drift must stay high for the next,
         // longer wait before another; only the replica whose enqueue created the job counts it.
@@ -107,6 +121,16 @@ export class DriftRetrainer {
       }
     }
     return triggered;
+  }
+
+  /**
+   * A drift retrain of `model` still pending, or enqueued at `since` or later (by any replica), as
+   * an enqueue that found it would hand it back; null when there is none.
+   */
+  private async recentRetrain(model: string, since: number): Promise<(JobInfo & { created: false }) | null> {
+    const jobs = await this.deps.queue.list({ model, limit: RECENT_JOBS });
+    const found = jobs.find((j) => j.payload.kind === 'train' && j.payload.trigger === 'drift' && (j.state === 'queued' || j.state === 'running' || Date.parse(j.createdAt) >= since));
+    return found ? { ...found, created: false } : null;
   }
 
   /** Checks every `intervalMs` until stopped. */

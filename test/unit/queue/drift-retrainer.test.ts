@@ -6,8 +6,10 @@ const AFTER = 60_000;
 
 /** A retrainer of model m on drift that stays at `drift` (changeable), against a queue whose jobs end at once unless `pending`. */
 function setUp(afterMs = AFTER) {
-  const state: { drift: ModelDrift | null; pending: boolean; running: string | null; enqueued: number; counted: number } = { drift: { psi: 1, version: 'v1' }, pending: false, running: null, enqueued: 0, counted: 0 };
+  const state: { drift: ModelDrift | null; pending: boolean; running: string | null; enqueued: number; counted: number; others: JobInfo[] } = { drift: { psi: 1, version: 'v1' }, pending: false, running: null, enqueued: 0, counted: 0, others: [] };
   const queue = {
+    // The jobs other replicas enqueued, as the shared queue lists them.
+    list: async () => state.others,
     enqueue: async () => {
       // A retrain still running is handed back as it is, as the queue's dedupe does.
       if (state.running) return { id: state.running, created: false } as JobInfo & { created: boolean };
@@ -98,6 +100,36 @@ describe('DriftRetrainer', () => {
     const next = await triggers(retrainer, 20 * AFTER + 1000, 23 * AFTER);
     expect(next).toHaveLength(1);
     expect(retrainer.waitMs('m', 'v1')).toBe(4 * AFTER);
+  });
+
+  it('times a new version from when its drift is first seen high, not from the rise on the version whose retrain made it', async () => {
+    const { state, retrainer } = setUp();
+    expect(await triggers(retrainer, 0, AFTER)).toEqual([AFTER]);
+    // The retrain trains for half an afterMs while v1 stays served and drifted.
+    state.running = 'job-1';
+    expect(await triggers(retrainer, AFTER + 1000, 1.5 * AFTER)).toEqual([]);
+    state.running = null;
+    // v2 is served at 1.5 afterMs and drifts at once: it gets its full afterMs (the wait once ran
+    // from v1's last rise, and v2 was retrained seconds after it was served).
+    state.drift = { psi: 1, version: 'v2' };
+    expect(await triggers(retrainer, 1.5 * AFTER + 1000, 3 * AFTER)).toEqual([2.5 * AFTER + 1000]);
+  });
+
+  it("takes another replica's drift retrain enqueued within the wait as this trigger's, even once it has finished: not enqueued or counted again, and the wait doubles", async () => {
+    const { state, retrainer } = setUp();
+    // The other replica's retrain changed nothing and ended at once (the queue's dedupe ended with it).
+    state.others = [{ id: 'other-1', state: 'completed', payload: { kind: 'train', model: 'm', dataset: 'd', config: {}, trigger: 'drift' }, progress: [], createdAt: new Date(AFTER - 500).toISOString() }];
+    expect(await triggers(retrainer, 0, AFTER)).toEqual([]);
+    expect(state.enqueued).toBe(0);
+    expect(state.counted).toBe(0);
+    expect(retrainer.waitMs('m', 'v1')).toBe(2 * AFTER);
+    // One enqueued before the wait began, or a scheduled run, is not this trigger's.
+    state.others = [
+      { ...state.others[0]!, createdAt: new Date(AFTER + 1000 - 2 * AFTER - 1).toISOString() },
+      { ...state.others[0]!, id: 'schedule-1', payload: { kind: 'train', model: 'm', dataset: 'd', config: {}, trigger: 'schedule' }, createdAt: new Date(3 * AFTER).toISOString() },
+    ];
+    expect(await triggers(retrainer, AFTER + 1000, 3 * AFTER + 1000)).toEqual([3 * AFTER + 1000]);
+    expect(state.counted).toBe(1);
   });
 
   it('never retrains without a window or with drift below the line', async () => {
