@@ -45,8 +45,12 @@ export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetSt
 /** Jobs looked through for a schedule's last run: the model's newest. */
 const LAST_RUN_WINDOW = 100;
 
-/** A schedule with its last run: the newest job it enqueued (state, result or error), or null. */
+/**
+ * A schedule with its last run: the newest job it enqueued that has started (running, or finished
+ * with its result or error), or null. Not one still queued: in distributed mode that is the next
+ * run, which BullMQ enqueues ahead as a delayed job, and it hid a last run that had failed.
+ */
 async function withLastRun(queue: JobQueue, info: ScheduleInfo): Promise<ScheduleInfo & { lastRun: JobInfo | null }> {
   const jobs = await queue.list({ model: info.model, limit: LAST_RUN_WINDOW });
-  return { ...info, lastRun: jobs.find((j) => j.payload.trigger === 'schedule') ?? null };
+  return { ...info, lastRun: jobs.find((j) => j.payload.trigger === 'schedule' && j.state !== 'queued') ?? null };
 }

@@ -111,7 +111,17 @@ describe('embedded mode, end to end', () => {
     // The schedule shows its last run: the job it enqueued, with its outcome.
     const shown = (await request(app).get('/v1/models/sched/schedule')).body;
     expect(shown).toMatchObject({ cron: '*/2 * * * * *', dataset: 'sched', lastRun: { payload: { trigger: 'schedule', model: 'sched' } } });
-    expect(['queued', 'running', 'completed']).toContain(shown.lastRun.state);
+    expect(['running', 'completed']).toContain(shown.lastRun.state);
+    // Its dataset deleted: the next run fails, and the schedule shows that failure.
+    await request(app).put('/v1/datasets/sched-gone').send({ records: Array.from({ length: 60 }, (_, i) => ({ x: Math.sin(i), y: Math.cos(i) })) }).expect(200);
+    await request(app).put('/v1/models/sched/schedule').send({ cron: '*/2 * * * * *', dataset: 'sched-gone', config: { epochs: 2 } }).expect(200);
+    expect((await request(app).delete('/v1/datasets/sched-gone')).status).toBe(204);
+    let last: { state: string; error?: { code: string } } | null = null;
+    for (let i = 0; i < 100 && last?.state !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      last = (await request(app).get('/v1/models/sched/schedule')).body.lastRun;
+    }
+    expect(last).toMatchObject({ state: 'failed', error: { code: 'DATASET_NOT_FOUND' } });
     expect((await request(app).delete('/v1/models/sched/schedule')).status).toBe(204);
     expect((await request(app).get('/v1/models/sched/schedule')).status).toBe(404);
   });
