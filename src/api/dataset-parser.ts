@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { canonicalName, type DataRecord, type FieldValue } from '../nce';
-import { columnNameProblem, parseCsvStream } from '../store';
+import { columnNameProblem, parseCsvStream, utf16Words } from '../store';
 import { bodyText, charsetOf, isUtf8Charset, TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
 import { fieldValue, requestError } from './validation';
@@ -135,7 +135,8 @@ async function parseNdjson(source: AsyncIterable<string>): Promise<DataRecord[]>
     try {
       parsed = JSON.parse(line);
     } catch {
-      throw new AppError('MALFORMED_BODY', `NDJSON line ${n} is not valid JSON`);
+      const utf16 = utf16Words(line, 'the body');
+      throw new AppError('MALFORMED_BODY', `NDJSON line ${n} is not valid JSON${utf16 ? `: ${utf16}` : ''}`);
     }
     reservedField([parsed], records.length);
     const r = value.safeParse(parsed);

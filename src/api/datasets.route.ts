@@ -3,7 +3,7 @@ import { checkContract, checkNumbersAsText, type DatasetStore, datasetNotFound, 
 import { body } from './request-body';
 import { atCsvLines, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
-import { categoricalNames } from '../nce';
+import { canonicalName, categoricalNames } from '../nce';
 import { lookupDatasetName, onlyQuery, validName } from './validation';
 
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
@@ -83,7 +83,8 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
 function declaredCategorical(raw: unknown): string[] {
   if (raw === undefined) return [];
   if (typeof raw !== 'string') throw new AppError('INVALID_REQUEST', 'categorical is one comma-separated list of column names', '/categorical');
-  return raw.split(',').map((c) => c.trim()).filter((c) => c !== '');
+  // In the Unicode form the columns are read in (NFC), as a name copied from a file may not be.
+  return raw.split(',').map((c) => canonicalName(c.trim())).filter((c) => c !== '');
 }
 
 /** Longest `Idempotency-Key` an append takes. */

@@ -4,7 +4,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import getRawBody from 'raw-body';
 import { AppError } from '../errors';
-import { notUtf8Words, type Utf8Source } from '../store';
+import { notUtf8Words, utf16Words, type Utf8Source } from '../store';
 
 /** Media types of JSON bodies. */
 export const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -23,11 +23,25 @@ export const notJson = (text?: string): AppError => {
 
 /** What a body that is not JSON looks like instead, when it is a table this API reads under another media type. */
 function tableHint(text: string): string {
+  const utf16 = utf16Words(text, 'it');
+  if (utf16) return `; ${utf16}`;
   const body = text.replace(/^\uFEFF/, '').trimStart();
   const lines = body.split('\n', 3).map((l) => l.trim()).filter((l) => l !== '');
-  if (lines.length >= 2 && lines.every((l) => l.startsWith('{') && l.endsWith('}'))) return '; it looks like NDJSON (one JSON object a line): send it with Content-Type: application/x-ndjson';
-  if (lines.length >= 1 && !/^[[{"]/.test(body) && lines[0].includes(',')) return '; it looks like CSV: send it with Content-Type: text/csv';
+  if (lines.length >= 2 && lines.every(isRecordLine)) return '; it looks like NDJSON (one JSON object a line): send it with Content-Type: application/x-ndjson';
+  // A header row: names, bare or quoted (pandas' quoting=ALL, Excel), separated by commas.
+  if (lines.length >= 1 && /^("[^"]*"|[^"[{,][^,]*)(,("[^"]*"|[^,]*))+$/.test(lines[0]) && !/^"[^"]*"\s*:/.test(lines[0])) return '; it looks like CSV: send it with Content-Type: text/csv';
   return '';
+}
+
+/** A line of NDJSON records: one JSON object, not a score or dataset request of its own ({"records": ...}). */
+function isRecordLine(line: string): boolean {
+  if (!line.startsWith('{')) return false;
+  try {
+    const v: unknown = JSON.parse(line);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && !('records' in v) && !('columns' in v);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { AppError } from '../errors';
+import { canonicalName } from '../nce';
 import { NAME_PATTERN } from '../store';
 
 /** A command-line mistake: the message is shown with the usage. */
@@ -43,11 +44,11 @@ export function excludedColumns(flag: string | undefined): string[] {
   return flag === undefined ? DEFAULT_EXCLUDED : columnList(flag);
 }
 
-/** A flag's comma-separated column names, trimmed; empty = none. */
+/** A flag's comma-separated column names, trimmed, in the Unicode form a CSV header's are read in (NFC); empty = none. */
 export function columnList(flag: string): string[] {
   return flag
     .split(',')
-    .map((c) => c.trim())
+    .map((c) => canonicalName(c.trim()))
     .filter((c) => c.length > 0);
 }
 

@@ -1,6 +1,7 @@
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { NceError } from './errors';
+import { canonicalName } from './schema';
 import type { NoiseSpec } from './noise';
 
 const positive = z.number().finite().positive();
@@ -151,7 +152,8 @@ export const trainingConfigSchema = z
      * Columns of the records left out of the features: an id, a label, a timestamp that says
      * nothing of normality. Each must be a column of the training records. @defaultValue []
      */
-    exclude: z.array(z.string().min(1)).max(10_000).default([]),
+    // Names in the Unicode form columns are read in (NFC), as one copied from a file may not be.
+    exclude: z.array(z.string().min(1).transform(canonicalName)).max(10_000).default([]),
     /** nu: noise samples per real record, drawn fresh every epoch. @defaultValue 4 */
     noiseRatio: z.number().int().min(1).max(64).default(4),
     /** Hidden layer widths of the classifier; default: {@link defaultHiddenUnits} of the training rows. */

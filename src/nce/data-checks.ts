@@ -12,25 +12,28 @@ export function isMissingMarker(text: string): boolean {
 }
 
 /**
- * The first text of a column that holds numbers and, besides them, only texts that mark a missing
- * value ("n/a", "NA", "-"), with how many values are numbers and how many such texts; null for any
- * other column. Read as categories, such a column's numbers would be unrelated labels, and a model
- * of it could not tell an extreme value from a usual one.
+ * The first text of a column whose only texts mark a missing value ("n/a", "NA", "-"), with how
+ * many values are numbers, how many such texts and how many distinct ones; null for a column with
+ * any other text, or none. Read as categories, such a column's numbers would be unrelated labels,
+ * and a model of it could not tell an extreme value from a usual one; one with no numbers yet is a
+ * column of missing values, to which numbers appended later would be categories too.
  */
-export function missingMarkersAmongNumbers(values: readonly unknown[]): { first: number; numbers: number; markers: number } | null {
+export function missingMarkers(values: readonly unknown[]): { first: number; numbers: number; markers: number; distinct: number } | null {
   let numbers = 0;
   let markers = 0;
   let first = -1;
+  const seen = new Set<string>();
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v === 'number') numbers++;
     else if (typeof v === 'string') {
       if (!isMissingMarker(v)) return null;
       markers++;
+      seen.add(v);
       if (first < 0) first = i;
     }
   }
-  return numbers > 0 && markers > 0 ? { first, numbers, markers } : null;
+  return markers > 0 ? { first, numbers, markers, distinct: seen.size } : null;
 }
 
 /** Fewest records from which a column's order or range can say it is an identifier. */
@@ -47,7 +50,7 @@ const MIN_ROWS = 20;
  * - a text column with a different value in every record: an id or free text, which says nothing
  *   of a new record (and a file of another separator read as one column looks so);
  * - a column of numbers with missing values written as text ("n/a"), read as categories (see
- *   {@link missingMarkersAmongNumbers}); a dataset's contract refuses it, a file given to the
+ *   {@link missingMarkers}); a dataset's contract refuses it, a file given to the
  *   command line's eval does not.
  * Nothing is changed: the user decides, with `exclude`.
  */
@@ -62,10 +65,10 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
       empty.push(f.name);
       continue;
     }
-    const marked = f.kind === 'numeric' ? null : missingMarkersAmongNumbers(values);
-    if (marked) {
+    const marked = f.kind === 'numeric' ? null : missingMarkers(values);
+    if (marked && marked.numbers > 0) {
       const text = values[marked.first] as string;
-      warnings.push(`column "${f.name}" is numbers but for ${JSON.stringify(text)}${marked.markers > 1 ? ' and the like' : ''} in ${marked.markers} of ${values.length} records, so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; write a missing value as an empty cell (JSON null)`);
+      warnings.push(`column "${f.name}" is numbers but for ${JSON.stringify(text)}${marked.distinct > 1 ? ' and the like' : ''} in ${marked.markers} of ${values.length} records, so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; write a missing value as an empty cell (JSON null)`);
       continue;
     }
     if (values.some((v) => v === null || v === undefined)) continue;

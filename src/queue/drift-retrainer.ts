@@ -44,10 +44,12 @@ export interface ModelDrift {
  * its drift is timed from when it was first seen high on it, not from a rise on the version
  * before (whose retrain made it), so a version served after a long training gets its full wait.
  *
- * Replicas each run this check. A drift retrain of the model that another replica enqueued, still
- * pending or enqueued less than the wait ago (a retrain that changed nothing ends in
- * milliseconds, and the queue's dedupe ends with it), is taken as this trigger's: it advances the
- * backoff here too and is not enqueued or counted again.
+ * Replicas each run this check, and their windows fill at their own pace. A drift retrain of the
+ * model that another replica enqueued, still pending or enqueued less than the wait ago (at least
+ * {@link MIN_BACKOFF_MS}: with a wait of 0, or drift seen high on one replica seconds after the
+ * other), is taken as this trigger's: it advances the backoff here too and is not enqueued or
+ * counted again. (A retrain that changed nothing ends in milliseconds, and the queue's dedupe ends
+ * with it.)
  */
 export class DriftRetrainer {
   /** Per model: since when its drift has been high, and on which version. */
@@ -104,7 +106,7 @@ export class DriftRetrainer {
       if (now - since < wait) continue;
       try {
         const job =
-          (await this.recentRetrain(model, now - wait)) ??
+          (await this.recentRetrain(model, now - Math.max(wait, MIN_BACKOFF_MS))) ??
           (await this.deps.queue.enqueue({ kind: 'train', model, dataset, config: await this.deps.configOf(model), trigger: 'drift' }, { dedupeKey: `drift-retrain:${model}` }));
         // Created here, or still pending from an earlier trigger (here or on another replica): a
         // retrain of this version is under way either way. Drift must stay high for the next,

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, missingMarkersAmongNumbers, NceError } from '../nce';
+import { type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, missingMarkers, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
 export interface ColumnContract {
@@ -41,7 +41,8 @@ const API_CALLER: ContractCaller = { declare: (c) => `create the dataset with ?c
  * dataset would then read its numbers as unrelated labels. A column counts as numeric when at
  * least {@link NUMERIC_COLUMN_SHARE} of its present values are numbers, when a text in it
  * spells a non-finite number, or when its only texts are ways of writing a missing value ("n/a",
- * "NA", "-", whatever their share).
+ * "NA", "-", whatever their share, and with no number yet: numbers appended to it later would be
+ * categories).
  * @throws NceError INVALID_RECORD naming the record and field
  */
 export function checkMixedColumns(columns: readonly string[], records: readonly DataRecord[], caller: ContractCaller): void {
@@ -59,15 +60,17 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
         if (nonFinite < 0 && isNonFiniteNumberText(v)) nonFinite = i;
       }
     });
-    if (numbers === 0 || texts === 0) continue;
-    const marked = missingMarkersAmongNumbers(records.map((r) => r[name]));
+    if (texts === 0) continue;
+    const marked = missingMarkers(records.map((r) => r[name]));
+    if (numbers === 0 && !marked) continue;
     const at = nonFinite >= 0 ? nonFinite : numbers / (numbers + texts) >= NUMERIC_COLUMN_SHARE ? first : marked ? marked.first : -1;
     if (at < 0) continue;
     const text = String(records[at][name]);
     if (marked && nonFinite < 0) {
+      const others = numbers > 0 ? `every other value of the column is a number (${numbers} of ${numbers + texts})` : `so does every other value of the column`;
       throw new NceError(
         'INVALID_RECORD',
-        `record ${at} field "${name}" is ${JSON.stringify(text)}, which reads as a missing value, and every other value of the column is a number (${numbers} of ${numbers + texts}): a missing value is null (in CSV, an empty cell); written as text it would make the whole column categories, and its numbers unrelated labels. Write missing values as empty cells (JSON null). If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,
+        `record ${at} field "${name}" is ${JSON.stringify(text)}, which reads as a missing value, and ${others}: a missing value is null (in CSV, an empty cell); written as text it would make the whole column categories, and its numbers (those appended later too) unrelated labels. Write missing values as empty cells (JSON null). If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,
         { record: at, field: name },
       );
     }

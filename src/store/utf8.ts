@@ -4,6 +4,25 @@ const UTF16_MARKS = [
   [0xfe, 0xff],
 ];
 
+/** What text with a NUL between most of its characters is, and what fixes it. */
+const UTF16_WITHOUT_MARK = 'looks like UTF-16 text without its byte-order mark (a NUL byte beside most characters), not UTF-8: save it as UTF-8 (for example with iconv -f UTF-16LE -t UTF-8)';
+
+/** The share of NUL bytes (or characters) among the first ones: UTF-16 text of Latin letters is half NULs; UTF-8 text has none. */
+function nulShare(units: ArrayLike<number> | string): number {
+  const n = Math.min(units.length, 512);
+  let nul = 0;
+  for (let i = 0; i < n; i++) if ((typeof units === 'string' ? units.charCodeAt(i) : units[i]) === 0) nul++;
+  return n === 0 ? 0 : nul / n;
+}
+
+/**
+ * Words for text that decoded as UTF-8 but holds a NUL beside most characters (UTF-16 of Latin
+ * letters without its byte-order mark, which is valid UTF-8 byte for byte), or null.
+ */
+export function utf16Words(text: string, what: string): string | null {
+  return nulShare(text) > 0.2 ? `${what} ${UTF16_WITHOUT_MARK}` : null;
+}
+
 /**
  * The offset of the first byte of `bytes` that does not belong to UTF-8 text, or -1 when there is
  * none. A sequence cut off at the end counts as invalid only when `final`.
@@ -42,10 +61,11 @@ export interface Utf8Source {
 export function notUtf8Words(bytes: Uint8Array, source: Utf8Source): string {
   const { what, start = 0, final = true, whole = start === 0 } = source;
   if (start === 0 && UTF16_MARKS.some(([a, b]) => bytes[0] === a && bytes[1] === b)) {
-    return `${what} is UTF-16 text (it starts with UTF-16's byte-order mark), not UTF-8: save it as UTF-8 (for example with iconv -f UTF-16 -t UTF-8, or as "CSV UTF-8" in Excel)`;
+    return `${what} is UTF-16 text (it starts with UTF-16's byte-order mark), not UTF-8: save it as UTF-8 (for example with iconv -f UTF-16 -t UTF-8)`;
   }
+  if (start === 0 && nulShare(bytes.subarray(0, 512)) > 0.2) return `${what} ${UTF16_WITHOUT_MARK}`;
   const at = firstInvalidByte(bytes, final);
-  const fix = 'save it as UTF-8 (text from Latin-1 or Windows-1252, as older Excel saves CSV: iconv -f WINDOWS-1252 -t UTF-8)';
+  const fix = 'save it as UTF-8 (from Latin-1 or Windows-1252 with iconv -f WINDOWS-1252 -t UTF-8)';
   if (at < 0) return `${what} is not UTF-8 text: ${fix}`;
   let line = 1;
   for (let i = 0; i < at && whole; i++) if (bytes[i] === 0x0a) line++;

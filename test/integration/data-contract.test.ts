@@ -195,6 +195,13 @@ describe('data contract', () => {
     const [asNfc, asNfd] = [await score(nfc), await score(nfd)];
     expect(asNfd.map((r) => r.score)).toEqual(asNfc.map((r) => r.score));
     expect(asNfd.map((r) => r.ood)).toEqual([false, true]);
+    // A name the user copies in NFD into ?categorical= or a config's exclude names the column too.
+    const declared = await request(app).put(`/v1/datasets/sizes-codes?categorical=${encodeURIComponent(nfd)}`).set('content-type', 'text/csv').send(csv);
+    expect(declared.status).toBe(200);
+    expect(declared.body.schema[1]).toMatchObject({ name: nfc, kind: 'categorical' });
+    const without = await finished((await request(app).post('/v1/models/sizes-amount/train').send({ dataset: 'sizes', config: { epochs: 2, exclude: [nfd] } })).body.jobId);
+    expect(without.state).toBe('completed');
+    expect((await request(app).get('/v1/models/sizes-amount')).body.features.map((f: { name: string }) => f.name)).toEqual(['amount']);
   });
 
   it('an append sent again with its Idempotency-Key appends nothing and says so; a malformed key is a 400 and appends nothing', async () => {
@@ -230,6 +237,9 @@ describe('data contract', () => {
     const markedRes = await request(app).put('/v1/datasets/mixed').send({ records: marked });
     expect(markedRes.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/2/amount', detail: expect.stringContaining('"n/a", which reads as a missing value, and every other value of the column is a number (43 of 50)') });
     expect(markedRes.body.detail).toContain('Write missing values as empty cells (JSON null)');
+    // A column of such texts alone: numbers appended to it later would be categories.
+    const allMarked = await request(app).put('/v1/datasets/mixed').set('content-type', 'text/csv').send('a,b\n1,n/a\n2,N/A\n3,n/a\n');
+    expect(allMarked.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/0/b', detail: expect.stringContaining('CSV line 2: record 0 field "b" is "n/a", which reads as a missing value, and so does every other value of the column') });
     const nulls = records.map((r, i) => ({ ...r, amount: i % 7 === 2 ? null : i }));
     expect((await request(app).put('/v1/datasets/mixed').send({ records: nulls })).status).toBe(200);
     expect((await request(app).get('/v1/datasets/mixed')).body.schema[0]).toEqual({ name: 'amount', kind: 'numeric', missing: true });

@@ -102,6 +102,13 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
       expect((await answer('{"f0":1,"f1":2,"f2":3}\n{"f0":1,"f1":2,"f2":4}\n', type)).body).toMatchObject({ status: 400, detail: expect.stringContaining('it looks like NDJSON (one JSON object a line): send it with Content-Type: application/x-ndjson') });
     }
     expect(((await answer('{"records":', DIRECT)).body as { detail: string }).detail).not.toContain('looks like');
+    // A quoted header (pandas' quoting=ALL) is CSV too; two JSON requests one after the other are not NDJSON, nor is a broken line.
+    expect((await answer('"f0","f1","f2"\n1,2,3\n', DIRECT)).body).toMatchObject({ detail: expect.stringContaining('it looks like CSV') });
+    for (const body of ['{"records":[{"f0":1,"f1":2,"f2":3}]}\n{"records":[{"f0":1,"f1":2,"f2":3}]}\n', '{"f0":1}\n{"f0":1,}\n']) {
+      expect(((await answer(body, DIRECT)).body as { detail: string }).detail).not.toContain('looks like');
+    }
+    // UTF-16 without its byte-order mark is valid UTF-8 byte for byte, with a NUL beside each letter.
+    expect((await answer(Buffer.from('{"records":[{"f0":1,"f1":2,"f2":3}]}', 'utf16le'), DIRECT)).body).toMatchObject({ detail: expect.stringContaining('looks like UTF-16 text without its byte-order mark') });
     expect((await answer(`{"records":[${'1,'.repeat(MAX_BODY)}1]}`, DIRECT)).body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
     // The UTF-8 byte order mark is dropped, as body-parser drops it.
     expect((await answer('\uFEFF{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT)).status).toBe(200);

@@ -26,6 +26,8 @@ describe('dataWarnings', () => {
     const marked = records.map(({ amount, channel }, i) => ({ amount: i % 7 === 3 ? (i % 2 ? 'n/a' : ' NA ') : amount, channel }));
     const w = dataWarnings(marked, inferSchema(marked));
     expect(w).toEqual([expect.stringMatching(/^column "amount" is numbers but for "n\/a" and the like in 29 of 200 records, so it is read as categories: .*cannot flag an extreme value.*empty cell \(JSON null\)$/)]);
+    const one = records.map(({ amount, channel }, i) => ({ amount: i % 7 === 3 ? 'n/a' : amount, channel }));
+    expect(dataWarnings(one, inferSchema(one))[0]).toMatch(/^column "amount" is numbers but for "n\/a" in 29 of 200 records/);
     const codes = records.map(({ channel }, i) => ({ floor: i % 9 === 0 ? 'G' : i % 30, channel }));
     expect(dataWarnings(codes, inferSchema(codes))).toEqual([]);
   });

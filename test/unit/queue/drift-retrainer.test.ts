@@ -132,6 +132,14 @@ describe('DriftRetrainer', () => {
     expect(state.counted).toBe(1);
   });
 
+  it("with a wait of 0, or drift seen high on this replica seconds after another's retrain, still takes that retrain as this trigger's (a minute back at least)", async () => {
+    const { state, retrainer } = setUp(0);
+    state.others = [{ id: 'other-1', state: 'completed', payload: { kind: 'train', model: 'm', dataset: 'd', config: {}, trigger: 'drift' }, progress: [], createdAt: new Date(100_000 - 9_700).toISOString() }];
+    expect(await retrainer.check(100_000)).toEqual([]);
+    expect(state.enqueued).toBe(0);
+    expect(retrainer.waitMs('m', 'v1')).toBe(2 * MIN_BACKOFF_MS);
+  });
+
   it('never retrains without a window or with drift below the line', async () => {
     const { state, retrainer } = setUp();
     state.drift = null;
