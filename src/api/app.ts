@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet from 'helmet';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { JobQueue, Scheduler } from '../queue';
+import type { JobInfo, JobQueue, Scheduler } from '../queue';
 import type { Logger } from 'pino';
 import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
@@ -72,6 +72,16 @@ export interface AppDeps {
   scoring: ScoringThreads | null;
 }
 
+/**
+ * A queued or running training of a model that will save a version: not one enqueued before the
+ * model was deleted, which ends MODEL_DELETED having saved nothing.
+ */
+async function pendingTraining(queue: JobQueue, store: ModelStore, model: string): Promise<JobInfo | null> {
+  const deleted = await store.deletedAt(model);
+  const live = (jobs: JobInfo[]): JobInfo | undefined => jobs.find((j) => deleted === null || Date.parse(j.createdAt) > deleted.getTime());
+  return live(await queue.list({ model, state: 'running', limit: 5 })) ?? live(await queue.list({ model, state: 'queued', limit: 5 })) ?? null;
+}
+
 /** Longest /readyz waits for the store before calling it unreachable. */
 const READY_STORE_MS = 1500;
 
@@ -114,7 +124,7 @@ export function createApp(deps: AppDeps): Express {
       maxBytes: settings.MAX_BODY_BYTES,
       auth: scoreAuth,
       logger,
-      trainingOf: async (model) => (await deps.queue.list({ model, state: 'running', limit: 1 }))[0] ?? (await deps.queue.list({ model, state: 'queued', limit: 1 }))[0] ?? null,
+      trainingOf: (model) => pendingTraining(deps.queue, deps.store, model),
     }),
   );
   app.use(modelsRouter({ store: deps.store, models: deps.models, scheduler: deps.scheduler, queue: deps.queue, auth: scoreAuth, adminAuth }));

@@ -35,6 +35,10 @@ it('refuses a train request once MAX_QUEUED_JOBS jobs wait: 503 QUEUE_FULL with 
   expect(early.status).toBe(404);
   expect(early.body).toMatchObject({ code: 'MODEL_NOT_FOUND', detail: expect.stringMatching(new RegExp(`^model "q${i}" does not exist or has no version yet: its training, job ${answers[i]!.body.jobId}, is (running|queued); score it once GET /v1/jobs/`)) });
   expect((await request(app).post('/v1/models/nobody/score').send({ records: [{ a: 1, b: 2 }] })).body.detail).toBe('model "nobody" does not exist or has no version');
+  // Deleted meanwhile: its job will save nothing (MODEL_DELETED), so it is not named (once the 2 s the hint is kept have passed).
+  expect((await request(app).delete(`/v1/models/q${i}`)).status).toBe(204);
+  await new Promise((r) => setTimeout(r, 2100));
+  expect((await request(app).post(`/v1/models/q${i}/score`).send({ records: [{ a: 1, b: 2 }] })).body.detail).toBe(`model "q${i}" does not exist or has no version`);
   const jobs = (await request(app).get('/v1/jobs')).body.jobs as { id: string }[];
   expect(jobs.map((j) => j.id).sort()).toEqual(accepted.sort());
 });
