@@ -72,14 +72,30 @@ export interface AppDeps {
   scoring: ScoringThreads | null;
 }
 
+/** How long the list of queued and running jobs read for 404 hints is reused. */
+const PENDING_JOBS_MS = 2000;
+
 /**
- * A queued or running training of a model that will save a version: not one enqueued before the
- * model was deleted, which ends MODEL_DELETED having saved nothing.
+ * A model's queued or running training that will save a version (not one enqueued before the
+ * model was deleted, which ends MODEL_DELETED having saved nothing), for the hint of a 404. The
+ * queue's pending jobs are read at most once per {@link PENDING_JOBS_MS} for every model name
+ * asked about: a client scoring many names that do not exist costs one listing, not one each.
  */
-async function pendingTraining(queue: JobQueue, store: ModelStore, model: string): Promise<JobInfo | null> {
-  const deleted = await store.deletedAt(model);
-  const live = (jobs: JobInfo[]): JobInfo | undefined => jobs.find((j) => deleted === null || Date.parse(j.createdAt) > deleted.getTime());
-  return live(await queue.list({ model, state: 'running', limit: 5 })) ?? live(await queue.list({ model, state: 'queued', limit: 5 })) ?? null;
+export function pendingTrainings(queue: JobQueue, store: ModelStore): (model: string) => Promise<JobInfo | null> {
+  let cached: { until: number; jobs: Promise<JobInfo[]> } | null = null;
+  const pending = (): Promise<JobInfo[]> => {
+    const now = Date.now();
+    if (cached && cached.until > now) return cached.jobs;
+    const jobs = Promise.all([queue.list({ state: 'running', limit: 1000 }), queue.list({ state: 'queued', limit: 1000 })]).then(([running, queued]) => [...running, ...queued]);
+    cached = { until: now + PENDING_JOBS_MS, jobs };
+    return jobs;
+  };
+  return async (model) => {
+    const mine = (await pending()).filter((j) => j.payload.model === model);
+    if (mine.length === 0) return null;
+    const deleted = await store.deletedAt(model);
+    return mine.find((j) => deleted === null || Date.parse(j.createdAt) > deleted.getTime()) ?? null;
+  };
 }
 
 /** Longest /readyz waits for the store before calling it unreachable. */
@@ -124,7 +140,7 @@ export function createApp(deps: AppDeps): Express {
       maxBytes: settings.MAX_BODY_BYTES,
       auth: scoreAuth,
       logger,
-      trainingOf: (model) => pendingTraining(deps.queue, deps.store, model),
+      trainingOf: pendingTrainings(deps.queue, deps.store),
     }),
   );
   app.use(modelsRouter({ store: deps.store, models: deps.models, scheduler: deps.scheduler, queue: deps.queue, auth: scoreAuth, adminAuth }));

@@ -3,9 +3,11 @@ import request from 'supertest';
 import pino from 'pino';
 import { SCORE_PATH, scoreHandlers } from '../../../src/api/score.route';
 import { AppError } from '../../../src/errors';
-import type { JobInfo } from '../../../src/queue';
+import type { JobInfo, JobQueue } from '../../../src/queue';
 import type { ModelCache, Scorer } from '../../../src/serving';
 import type { Metrics } from '../../../src/metrics';
+import { pendingTrainings } from '../../../src/api/app';
+import type { ModelStore } from '../../../src/store';
 
 /** The scoring route alone, over a model cache that knows no model, with a counted training lookup. */
 function route(trainingOf: (model: string) => Promise<JobInfo | null>) {
@@ -40,5 +42,26 @@ describe("the scoring route's 404 for a model not trained yet", () => {
     const a = await request(app).post('/v1/models/soon/score').send({ records: [{ a: 1 }] });
     expect(a.status).toBe(404);
     expect(a.body.detail).toBe('model "soon" does not exist or has no version');
+  });
+});
+
+describe('pendingTrainings', () => {
+  it("reads the queue's pending jobs once for many model names at once, and names no job enqueued before its model was deleted", async () => {
+    let listings = 0;
+    const job = (id: string, model: string, createdAt: string): JobInfo => ({ id, state: 'queued', payload: { kind: 'train', model, dataset: 'd', config: {} }, progress: [], createdAt });
+    const queue = {
+      list: async ({ state }: { state: string }) => {
+        listings++;
+        return state === 'queued' ? [job('j1', 'soon', '2026-01-01T00:00:02Z'), job('j0', 'gone', '2026-01-01T00:00:00Z')] : [];
+      },
+    } as unknown as JobQueue;
+    const store = { deletedAt: async (model: string) => (model === 'gone' ? new Date('2026-01-01T00:00:01Z') : null) } as unknown as ModelStore;
+    const trainingOf = pendingTrainings(queue, store);
+    const found = await Promise.all(Array.from({ length: 50 }, (_, i) => trainingOf(`unknown-${i}`)));
+    expect(found.every((j) => j === null)).toBe(true);
+    expect((await trainingOf('soon'))?.id).toBe('j1');
+    expect(await trainingOf('gone')).toBeNull();
+    // One listing of the running jobs and one of the queued, for all 52 names.
+    expect(listings).toBe(2);
   });
 });
