@@ -26,11 +26,6 @@ export interface ScoreRouteDeps {
   trainingOf?: (model: string) => Promise<JobInfo | null>;
 }
 
-/** How long a model's queued or running training, looked up for a 404's hint, is taken as known. */
-const HINT_MS = 2000;
-/** Most model names whose hint is kept at once (past it, all are forgotten). */
-const HINT_NAMES = 1000;
-
 /** The scoring route's path. */
 export const SCORE_PATH = '/v1/models/:name/score';
 
@@ -52,27 +47,12 @@ function clientGone(res: Response): AbortSignal {
  * mounts them itself, so the hottest route costs no nested router's dispatch.
  */
 export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
-  /**
-   * The queued or running training of a model, looked up once per {@link HINT_MS} and name
-   * however many requests ask (the queue lists jobs to find it: a client scoring a model that does
-   * not exist in a loop must not make each 404 a queue scan). Only a hint: a queue that cannot
-   * answer gives none.
-   */
-  const hints = new Map<string, { until: number; job: Promise<JobInfo | null> }>();
-  const trainingOf = (name: string, lookup: (model: string) => Promise<JobInfo | null>): Promise<JobInfo | null> => {
-    const now = Date.now();
-    const known = hints.get(name);
-    if (known && known.until > now) return known.job;
-    if (hints.size >= HINT_NAMES) hints.clear();
-    const job = lookup(name).catch(() => null);
-    hints.set(name, { until: now + HINT_MS, job });
-    return job;
-  };
   /** The model, loaded; a model that does not exist yet because its first training has not ended says which job to wait for. */
   const modelNamed = (name: string): Promise<ServedModel> =>
     deps.models.get(name).catch(async (e: unknown) => {
       if (!(e instanceof AppError) || e.code !== 'MODEL_NOT_FOUND' || !deps.trainingOf) throw e;
-      const job = await trainingOf(name, deps.trainingOf);
+      // Only a hint: a queue that cannot answer gives none.
+      const job = await deps.trainingOf(name).catch(() => null);
       if (!job) throw e;
       throw new AppError('MODEL_NOT_FOUND', `${e.message} yet: its training, job ${job.id}, is ${job.state}; score it once GET /v1/jobs/${job.id} says completed`);
     });

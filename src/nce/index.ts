@@ -16,7 +16,7 @@ export { resultsOf, resultValue, SCORE_FIELDS, type ScoreField, type ScoreFieldK
 export { encode, type Encoded, layoutOf } from './encoding';
 export { isArtifactFault, messageOf, NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';
-export { missingMarkers } from './data-checks';
+export { isMissingMarker, missingMarkers } from './data-checks';
 export type { FittedNoise, NoiseSpec } from './noise';
 export { canonicalName, categoricalNames, type DataRecord, DECIMAL_TEXT, type Feature, fieldOf, type FieldReader, type FieldValue, fieldReader, inferSchema } from './schema';
 export { type EpochProgress, featureColumns, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';

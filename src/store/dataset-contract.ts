@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, missingMarkers, NceError } from '../nce';
+import { type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, isMissingMarker, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
 export interface ColumnContract {
@@ -51,6 +51,8 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
     let texts = 0;
     let first = -1;
     let nonFinite = -1;
+    // Whether every text is a way of writing a missing value.
+    let marked = true;
     records.forEach((r, i) => {
       const v = r[name];
       if (typeof v === 'number') numbers++;
@@ -58,12 +60,11 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
         texts++;
         if (first < 0) first = i;
         if (nonFinite < 0 && isNonFiniteNumberText(v)) nonFinite = i;
+        marked &&= isMissingMarker(v);
       }
     });
-    if (texts === 0) continue;
-    const marked = missingMarkers(records.map((r) => r[name]));
-    if (numbers === 0 && !marked) continue;
-    const at = nonFinite >= 0 ? nonFinite : numbers / (numbers + texts) >= NUMERIC_COLUMN_SHARE ? first : marked ? marked.first : -1;
+    if (texts === 0 || (numbers === 0 && !marked)) continue;
+    const at = nonFinite >= 0 ? nonFinite : marked || numbers / (numbers + texts) >= NUMERIC_COLUMN_SHARE ? first : -1;
     if (at < 0) continue;
     const text = String(records[at][name]);
     if (marked && nonFinite < 0) {

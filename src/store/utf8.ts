@@ -55,8 +55,7 @@ export interface Utf8Source {
 /**
  * Why bytes that are not UTF-8 are not, in words a user can act on: UTF-16 (its byte-order mark
  * first) with the conversion that fixes it, else the first byte that is not UTF-8, its offset and,
- * when the bytes start the text, its line, with the usual cause (Latin-1 or Windows-1252, as older
- * Excel saves CSV).
+ * when the bytes start the text, its line, with the usual cause (Latin-1 or Windows-1252).
  */
 export function notUtf8Words(bytes: Uint8Array, source: Utf8Source): string {
   const { what, start = 0, final = true, whole = start === 0 } = source;
