@@ -18,19 +18,23 @@ export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string()
  * @param options.text - CSV columns whose fields stay text as written (categorical codes, see `TextColumns`)
  * @throws AppError MALFORMED_BODY naming the line, INVALID_RECORD naming record and field, BODY_TOO_LARGE
  */
-export async function readDatasetBody(req: Request, limit: number, options: { dataset?: readonly string[]; text?: readonly string[] } = {}): Promise<{ columns: string[]; records: DataRecord[]; lines?: number[] }> {
+export async function readDatasetBody(req: Request, limit: number, options: { dataset?: readonly string[]; text?: readonly string[] } = {}): Promise<{ columns: string[]; records: DataRecord[]; lines?: BodyLines }> {
   let columns: string[];
   let records: DataRecord[];
-  let lines: number[] | undefined;
+  let lines: BodyLines | undefined;
   if (req.is(TABLE_TYPES)) {
     const charset = charsetOf(req);
     if (charset !== undefined && !isUtf8Charset(charset)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `CSV and NDJSON must be UTF-8, not ${charset}`);
     const source = bodyText(req, limit);
     if (req.is('text/csv')) {
       // A CsvError is MALFORMED_BODY naming the line.
-      ({ columns, records, lines } = await parseCsvStream(source, 'body', options.text));
+      const csv = await parseCsvStream(source, 'body', options.text);
+      ({ columns, records } = csv);
+      lines = { format: 'CSV', of: csv.lines };
     } else {
-      records = canonicalNames(await parseNdjson(source));
+      const ndjson = await parseNdjson(source);
+      lines = { format: 'NDJSON', of: ndjson.lines };
+      records = await atLines(lines, () => canonicalNames(ndjson.records));
       columns = records.length ? Object.keys(records[0]) : [];
     }
   } else {
@@ -43,26 +47,37 @@ export async function readDatasetBody(req: Request, limit: number, options: { da
   if (records.length === 0) throw new AppError('INVALID_REQUEST', 'the body has no records');
   if (columns.length === 0) throw new AppError('INVALID_RECORD', 'record 0 has no fields', '/records/0');
   const { dataset } = options;
-  const whose = dataset ? 'the dataset' : lines ? 'the header' : 'record 0';
-  await atCsvLines(lines, () => checkColumns(records, dataset ?? columns, whose));
+  const whose = dataset ? 'the dataset' : lines?.format === 'CSV' ? 'the header' : 'record 0';
+  await atLines(lines, () => checkColumns(records, dataset ?? columns, whose));
   return { columns, records, ...(lines ? { lines } : {}) };
 }
 
+/** The line of a CSV or NDJSON body each record came from (blank lines and a header hold none). */
+export interface BodyLines {
+  format: 'CSV' | 'NDJSON';
+  /** The 1-based line of each record. */
+  of: readonly number[];
+}
+
 /**
- * Runs `check` over the records of a body; when the body was CSV (`lines`: the file line of each
- * record), an error naming a record also names its CSV line, the number an editor shows.
+ * Runs `check` over the records of a body; when the body was CSV or NDJSON, an error naming a
+ * record also names its line, the number an editor shows.
  */
-export async function atCsvLines<T>(lines: readonly number[] | undefined, check: () => T | Promise<T>): Promise<T> {
+export async function atLines<T>(lines: BodyLines | undefined, check: () => T | Promise<T>): Promise<T> {
   try {
     return await check();
   } catch (e: unknown) {
     if (!lines) throw e;
-    const err = describe(e);
-    const record = /^\/records\/(\d+)/.exec(err.pointer ?? '')?.[1];
-    const line = record === undefined ? undefined : lines[Number(record)];
-    if (line === undefined) throw e;
-    throw new AppError(err.code, `CSV line ${line}: ${err.message}`, err.pointer, { cause: e });
+    const record = /^\/records\/(\d+)/.exec(describe(e).pointer ?? '')?.[1];
+    throw onLine(e, lines.format, record === undefined ? undefined : lines.of[Number(record)]);
   }
+}
+
+/** An error naming a record, to name its line too (as it was without a line). */
+function onLine(e: unknown, format: BodyLines['format'], line: number | undefined): unknown {
+  if (line === undefined) return e;
+  const err = describe(e);
+  return new AppError(err.code, `${format} line ${line}: ${err.message}`, err.pointer, { cause: e });
 }
 
 /**
@@ -123,8 +138,9 @@ function checkColumns(records: readonly DataRecord[], columns: readonly string[]
  * readline: stopping early (a bad line) must end the source, whose later errors (more bad bytes,
  * the limit) would otherwise reach a readline interface that no longer listens, and crash.
  */
-async function parseNdjson(source: AsyncIterable<string>): Promise<DataRecord[]> {
+async function parseNdjson(source: AsyncIterable<string>): Promise<{ records: DataRecord[]; lines: number[] }> {
   const records: DataRecord[] = [];
+  const lines: number[] = [];
   const value = z.record(z.string(), fieldValue);
   let n = 0;
   const take = (raw: string): void => {
@@ -138,21 +154,26 @@ async function parseNdjson(source: AsyncIterable<string>): Promise<DataRecord[]>
       const utf16 = utf16Words(line, 'the body');
       throw new AppError('MALFORMED_BODY', `NDJSON line ${n} is not valid JSON${utf16 ? `: ${utf16}` : ''}`);
     }
-    reservedField([parsed], records.length);
-    const r = value.safeParse(parsed);
-    if (!r.success) {
-      const issue = r.error.issues[0];
-      throw requestError({ ...issue, path: ['records', records.length, ...issue.path] } as typeof issue);
+    try {
+      reservedField([parsed], records.length);
+      const r = value.safeParse(parsed);
+      if (!r.success) {
+        const issue = r.error.issues[0];
+        throw requestError({ ...issue, path: ['records', records.length, ...issue.path] } as typeof issue);
+      }
+      records.push(r.data);
+      lines.push(n);
+    } catch (e: unknown) {
+      throw onLine(e, 'NDJSON', n);
     }
-    records.push(r.data);
   };
   let rest = '';
   // A for-await that throws returns the generator, which ends reading the body.
   for await (const text of source) {
-    const lines = (rest + text).split('\n');
-    rest = lines.pop() as string;
-    for (const line of lines) take(line);
+    const split = (rest + text).split('\n');
+    rest = split.pop() as string;
+    for (const line of split) take(line);
   }
   if (rest !== '') take(rest);
-  return records;
+  return { records, lines };
 }

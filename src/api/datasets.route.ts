@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { checkContract, checkNumbersAsText, type DatasetStore, datasetNotFound, withCategories } from '../store';
 import { body } from './request-body';
-import { atCsvLines, readDatasetBody } from './dataset-parser';
+import { atLines, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
 import { canonicalName, categoricalNames } from '../nce';
 import { lookupDatasetName, onlyQuery, validName } from './validation';
@@ -21,7 +21,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
     const typed = withCategories(records, declared);
     res.json(
-      await atCsvLines(lines, () => {
+      await atLines(lines, () => {
         checkNumbersAsText(columns, typed, declared);
         return deps.datasets.put(name, columns, typed);
       }),
@@ -42,7 +42,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [] });
     // A number in a categorical column (JSON) is stored as its text, as a PUT with ?categorical= stores it.
     const records = withCategories(body.records, categorical);
-    const appended = await atCsvLines(body.lines, () => {
+    const appended = await atLines(body.lines, () => {
       // Datasets created before contracts existed have none to check against.
       if (existing.schema) checkContract(existing.schema, records);
       // Appended only to the dataset checked against: a PUT that replaced it meanwhile makes this a 409.

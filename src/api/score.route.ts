@@ -1,7 +1,7 @@
 import { type BinnedRecords, driftReferenceOf, type Metrics } from '../metrics';
 import { type ModelCache, sampleFlagged, type Scored, ScoringCancelled, type Scorer, type ServedModel } from '../serving';
 import { body, TABLE_TYPES } from './request-body';
-import { atCsvLines, readDatasetBody } from './dataset-parser';
+import { atLines, readDatasetBody } from './dataset-parser';
 import { sendJsonBody } from './json-response';
 import { batchTooLarge, inColumns, parseJsonScoreRequest, type ParsedScoreRequest } from './score-request';
 import { lookupModelName, onlyQuery } from './validation';
@@ -108,7 +108,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
       // The model first: its categorical fields are read as written ("02134"), as JSON sends them.
       return modelNamed(name)
         .then((m) => readDatasetBody(req, deps.maxBytes, { text: categoricalNames(m.manifest.schema) }))
-        .then(({ records, lines }) => atCsvLines(lines, () => scoreNamed(req, res, name, { records, layout: 'table' })));
+        .then(({ records, lines }) => atLines(lines, () => scoreNamed(req, res, name, { records, layout: 'table' })));
     }
     const input: unknown = req.body;
     // The parsed request holds the records from here: the body goes, so that nothing keeps a

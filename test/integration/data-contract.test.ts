@@ -53,7 +53,12 @@ describe('data contract', () => {
     const lacking = await request(app).post('/v1/datasets/cols/records').send({ records: [{ a: 1 }, { a: 2, b: 3 }] });
     expect(lacking.body).toMatchObject({ status: 400, pointer: '/records/0/b', detail: 'record 0 has no field "b"' });
     const extra = await request(app).post('/v1/datasets/cols/records').set('content-type', 'application/x-ndjson').send('{"a":1,"b":2,"c":3}\n{"a":2,"b":3}\n');
-    expect(extra.body).toMatchObject({ status: 400, pointer: '/records/0/c', detail: 'record 0 has field "c", which the dataset does not have' });
+    expect(extra.body).toMatchObject({ status: 400, pointer: '/records/0/c', detail: 'NDJSON line 1: record 0 has field "c", which the dataset does not have' });
+    // NDJSON names the line an editor shows: blank lines hold no record.
+    const later = await request(app).post('/v1/datasets/cols/records').set('content-type', 'application/x-ndjson').send('{"a":1,"b":2}\n\n{"a":2,"b":[3]}\n');
+    expect(later.body).toMatchObject({ status: 400, pointer: '/records/1/b', detail: 'NDJSON line 3: record 1 field "b" must be a number, a string, a boolean or null' });
+    const lacks = await request(app).post('/v1/datasets/cols/records').set('content-type', 'application/x-ndjson').send('\n{"a":1,"b":2}\n{"a":2}\n');
+    expect(lacks.body).toMatchObject({ status: 400, pointer: '/records/1/b', detail: 'NDJSON line 3: record 1 has no field "b"' });
     expect((await request(app).get('/v1/datasets/cols')).body.rows).toBe(2);
     // A new dataset's columns are its first record's, and the refusal says so.
     const created = await request(app).put('/v1/datasets/cols2').send({ records: [{ a: 1 }, { a: 2, c: 3 }] });
