@@ -40,8 +40,9 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     // Categorical CSV fields as written, as the dataset's own were stored; a dataset from before
     // that (no generation) stored them as the numbers they spell, and its appends still do.
     const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [] });
-    // A number in a categorical column (JSON) is stored as its text, as a PUT with ?categorical= stores it.
-    const records = withCategories(body.records, categorical);
+    // A number in a categorical column (JSON) is stored as its text, as a PUT with ?categorical= stores
+    // it, or as the dataset's own spelling of it ("4.0").
+    const records = withCategories(body.records, categorical, existing.schema ?? []);
     const appended = await atLines(body.lines, () => {
       // Datasets created before contracts existed have none to check against.
       if (existing.schema) checkContract(existing.schema, records);

@@ -1,6 +1,6 @@
 import { NceError } from './errors';
 import { float32, float64, int32 } from './arrays';
-import { canonicalText, categoryIndex, type DataRecord, DECIMAL_TEXT, type Feature, fieldOf, type FieldReader, type FieldValue, fieldReader } from './schema';
+import { categoryCode, categoryIndex, type DataRecord, type Feature, fieldOf, type FieldReader, type FieldValue, fieldReader } from './schema';
 
 /**
  * Records in the model's space. Numeric features are robust-scaled (missing -> 0, the median);
@@ -109,19 +109,6 @@ const NUMERIC = 0;
 const NUMERIC_WITH_MISSING = 1;
 const CATEGORICAL = 2;
 
-/**
- * The code of a category text such as "02134" or "2.10" that the categories hold only as the
- * number it spells ("2134", "2.1"): how models trained before declared categorical columns kept
- * their CSV text stored such codes. Undefined when the text is no decimal number or that is no
- * category either.
- */
-function asNumberText(lookup: Map<string, number> | null | undefined, v: string): number | undefined {
-  const t = v.trim();
-  if (!lookup || !DECIMAL_TEXT.test(t)) return undefined;
-  const n = Number(t);
-  return Number.isFinite(n) ? lookup.get(String(n)) : undefined;
-}
-
 function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: number): Encoded {
   const { schema, dn, dd, read, lookups, center, scale, role, novelNull, novelOther } = plan;
   const n = records.length;
@@ -157,7 +144,8 @@ function encodeWith(plan: EncodingPlan, records: readonly DataRecord[], offset: 
       } else {
         const k = (schema[j] as Extract<Feature, { kind: 'categorical' }>).categories.length;
         if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
-          const code = lookups[j]?.get(String(v)) ?? (typeof v === 'string' ? (asNumberText(lookups[j], v) ?? lookups[j]?.get(canonicalText(v))) : undefined);
+          const lookup = lookups[j];
+          const code = lookup ? categoryCode(lookup, v) : undefined;
           codes[di] = code ?? k;
           if (code === undefined) novel[i * d + j] = novelOther[j];
         } else if (v === null) {

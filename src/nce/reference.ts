@@ -1,4 +1,4 @@
-import { canonicalText, categoryIndex, type DataRecord, type Feature, type FieldValue } from './schema';
+import { categoryCode, categoryIndex, type DataRecord, type Feature, type FieldValue } from './schema';
 
 /** Most categories a categorical reference keeps; the rest share one bin. */
 export const REFERENCE_CATEGORIES = 20;
@@ -130,8 +130,7 @@ export class Binning {
     if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) return this.missing[j];
     // Unknown categories share the bin before the missing one.
     const index = this.categories[j] as Map<string, number>;
-    const text = String(value);
-    return index.get(text) ?? index.get(canonicalText(text)) ?? this.missing[j] - 1;
+    return categoryCode(index, typeof value === 'number' ? value : String(value)) ?? this.missing[j] - 1;
   }
 }
 

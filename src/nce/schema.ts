@@ -98,19 +98,46 @@ export function fieldOf(record: DataRecord, name: string): FieldValue | undefine
 }
 
 /**
- * The index of each category, under its own text and its {@link canonicalText} (a category stored
- * before texts were made canonical, such as "True", is found as "true" too).
+ * The index of each category, under its own text, its {@link canonicalText} (a category stored
+ * before texts were made canonical, such as "True", is found as "true" too) and, for a category
+ * that spells a decimal number, that number's own text: "4.0" is found as "4" (pandas writes a
+ * column of integer codes with a missing value as floats, "4.0", while clients send 4), "02134"
+ * as "2134". A text is taken under its own spelling first, so categories "4" and "4.0" both kept
+ * are two. See {@link categoryCode}.
  */
 export function categoryIndex(categories: readonly string[]): Map<string, number> {
   const index = new Map<string, number>();
+  const under = (key: string, i: number): void => {
+    if (!index.has(key)) index.set(key, i);
+  };
+  categories.forEach((c, i) => under(c, i));
+  categories.forEach((c, i) => under(canonicalText(c), i));
   categories.forEach((c, i) => {
-    if (!index.has(c)) index.set(c, i);
-  });
-  categories.forEach((c, i) => {
-    const canonical = canonicalText(c);
-    if (!index.has(canonical)) index.set(canonical, i);
+    const number = numberOfText(c);
+    if (number !== undefined) under(String(number), i);
   });
   return index;
+}
+
+/** The finite number a decimal text spells ("4.0", " 02134", "1e3"), or undefined. */
+function numberOfText(text: string): number | undefined {
+  const t = text.trim();
+  if (!DECIMAL_TEXT.test(t)) return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * The code of a value (a finite number, or a text) among categories indexed by
+ * {@link categoryIndex}, or undefined when it is none of them: its text as written, then, for a
+ * text, the number it spells (the text "04" is the category "4" or "4.0"), then its canonical
+ * form. A number is found by its own text (4 is "4", or "4.0" when only that is a category).
+ */
+export function categoryCode(index: ReadonlyMap<string, number>, value: string | number): number | undefined {
+  const exact = index.get(String(value));
+  if (exact !== undefined || typeof value === 'number') return exact;
+  const number = numberOfText(value);
+  return (number === undefined ? undefined : index.get(String(number))) ?? index.get(canonicalText(value));
 }
 
 /** Most categories a categorical feature keeps; rarer ones share the "other" bucket. */

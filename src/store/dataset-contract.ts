@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, isMissingMarker, NceError } from '../nce';
+import { categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, isMissingMarker, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
 export interface ColumnContract {
@@ -169,13 +169,24 @@ export function checkContract(contract: readonly ColumnContract[], records: read
 
 /**
  * The records with the numbers of the columns `names` as their text: columns declared categorical
- * (codes that look like numbers, such as floors 1-30 and "G"), read so by the contract and the engine.
+ * (codes that look like numbers, such as floors 1-30 and "G"), read so by the contract and the
+ * engine. With the dataset's `contract`, a number is stored as the category of the contract that
+ * spells it, where one does: 4 appended to a column whose codes were uploaded as "4.0" (as pandas
+ * writes integer codes of a column with a missing value) is "4.0", not a second category "4".
  */
-export function withCategories(records: readonly DataRecord[], names: readonly string[]): DataRecord[] {
+export function withCategories(records: readonly DataRecord[], names: readonly string[], contract: readonly ColumnContract[] = []): DataRecord[] {
   if (names.length === 0) return records as DataRecord[];
+  const spellings = names.map((c) => contract.find((k) => k.name === c)?.categories ?? []);
+  const indexes = spellings.map((categories) => (categories.length > 0 ? categoryIndex(categories) : null));
   return records.map((r) => {
     const out: Record<string, FieldValue> = { ...r };
-    for (const c of names) if (typeof out[c] === 'number') out[c] = String(out[c]);
+    names.forEach((c, j) => {
+      const v = out[c];
+      if (typeof v !== 'number') return;
+      const index = indexes[j];
+      const code = index ? categoryCode(index, v) : undefined;
+      out[c] = code === undefined ? String(v) : spellings[j][code];
+    });
     return out;
   });
 }

@@ -147,6 +147,23 @@ describe('data contract', () => {
     for (const r of asJson) expect(r.score).toBeGreaterThan(unseen.score + 1);
   });
 
+  it('a code uploaded as "4.0" (pandas writes integer codes of a column with a missing value so) is the 4 or "4" that clients send, in scoring and appends', async () => {
+    const { app } = running.service;
+    const csv = ['weekday,amount', ...Array.from({ length: 140 }, (_, i) => `${i === 5 ? '' : `${1 + (i % 7)}.0`},${20 + (i % 9)}`)].join('\n');
+    const created = await request(app).put('/v1/datasets/weekdays?categorical=weekday').set('content-type', 'text/csv').send(csv);
+    expect(created.body.schema[0]).toMatchObject({ name: 'weekday', kind: 'categorical', missing: true, categories: expect.arrayContaining(['4.0']) });
+    // Appended as a JSON number, it is the dataset's own "4.0", not a second category "4".
+    expect((await request(app).post('/v1/datasets/weekdays/records').send({ records: [{ weekday: 4, amount: 22 }] })).status).toBe(200);
+    expect((await running.service.datasets.records('weekdays')).records.at(-1)).toEqual({ weekday: '4.0', amount: 22 });
+    const job = await finished((await request(app).post('/v1/models/weekdays/train').send({ dataset: 'weekdays', config: { epochs: 2 } })).body.jobId);
+    expect(job.result?.promoted).toBe(true);
+    const sent = [{ weekday: '4.0', amount: 22 }, { weekday: 4, amount: 22 }, { weekday: '4', amount: 22 }, { weekday: '04', amount: 22 }];
+    const scored = (await request(app).post('/v1/models/weekdays/score').send({ records: Array.from({ length: 50 }, () => sent).flat() })).body.results as { score: number; ood: boolean }[];
+    for (const r of scored) expect(r).toMatchObject({ score: scored[0].score, ood: false });
+    const [eight] = (await request(app).post('/v1/models/weekdays/score').send({ records: [{ weekday: 8, amount: 22 }] })).body.results as { ood: boolean }[];
+    expect(eight.ood).toBe(true);
+  });
+
   it('JSON booleans are the categories "true" and "false" in datasets (JSON, NDJSON, appends) and scoring, as a CSV file spells them', async () => {
     const { app } = running.service;
     const records = Array.from({ length: 120 }, (_, i) => ({ amount: 20 + (i % 9), foreign: i % 10 === 0 }));

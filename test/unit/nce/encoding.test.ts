@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { encode, fieldReader, type FieldValue, inferSchema, layoutOf } from '../../../src/nce';
 import { networkInput } from '../../../src/nce/encoding';
+import { binner } from '../../../src/nce/reference';
 import { robustScale } from '../../../src/nce/schema';
 
 describe('inferSchema', () => {
@@ -134,6 +135,18 @@ describe('categorical codes that spell numbers', () => {
     // Both spellings known: each is its own category.
     const both = zip(['02134', '2134']);
     expect(Array.from(encode(both, [{ zip: '02134' }, { zip: '2134' }, { zip: 2134 }]).codes)).toEqual([0, 1, 1]);
+  });
+
+  it('a category written as a float ("4.0", as pandas writes integer codes of a column with a missing value) is the number 4 and the texts "4" and "04", in encoding and in drift bins', () => {
+    const weekday = [{ name: 'weekday', kind: 'categorical' as const, categories: ['3.0', '4.0', '5.0'], hasMissing: false, hasOther: false }];
+    const e = encode(weekday, [{ weekday: 4 }, { weekday: '4' }, { weekday: '04' }, { weekday: '4.0' }, { weekday: 4.5 }, { weekday: 6 }]);
+    expect(Array.from(e.codes)).toEqual([1, 1, 1, 1, 3, 3]);
+    expect(Array.from(e.novel ?? [])).toEqual([0, 0, 0, 0, 1, 1]);
+    const bin = binner({ name: 'weekday', kind: 'categorical', categories: ['3.0', '4.0', '5.0'], shares: [0.3, 0.3, 0.4, 0, 0] });
+    expect([4, '4', '04', '4.0', 6, null].map((v) => bin(v))).toEqual([1, 1, 1, 1, 3, 4]);
+    // Both spellings kept in training are two categories, each found as written; the number goes to its own text.
+    const both = [{ ...weekday[0], categories: ['4', '4.0'] }];
+    expect(Array.from(encode(both, [{ weekday: '4.0' }, { weekday: '4' }, { weekday: 4 }]).codes)).toEqual([1, 0, 0]);
   });
 });
 
