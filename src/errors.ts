@@ -43,6 +43,7 @@ type ServiceCode =
   | 'STORE_UNAVAILABLE'
   | 'RATE_LIMITED'
   | 'QUEUE_FULL'
+  | 'TOO_MANY_COLUMNS'
   | 'STORAGE_FULL'
   | 'VERSION_DAMAGED'
   | 'INVALID_SETTINGS'
@@ -58,6 +59,7 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   INVALID_ARGUMENT: { status: 500, retry: false, title: 'The engine was called wrongly', help: 'A function of the engine was given an argument it cannot take: a defect, not bad input. The service logged it.' },
   MALFORMED_BODY: { status: 400, retry: false, title: 'The body could not be parsed', help: 'The body (or a data file given to the command line) is not valid JSON, CSV or NDJSON (a ragged CSV row, a line that is not JSON). The detail names the line.' },
   BODY_TOO_LARGE: { status: 413, retry: false, title: 'The body is too large', help: 'The body is over MAX_BODY_BYTES (MAX_DATASET_BYTES for dataset uploads). Send fewer records per request.' },
+  TOO_MANY_COLUMNS: { status: 413, retry: false, title: 'Too many columns in a dataset', help: 'A dataset upload has more columns than MAX_DATASET_COLUMNS (4096 by default); nothing was stored. A model takes at most 4,096 feature columns: leave columns out, or reduce them (for instance to principal components), before upload.' },
   BATCH_TOO_LARGE: { status: 413, retry: false, title: 'Too many records in one request', help: 'A scoring request holds more than MAX_BATCH_RECORDS records. Split it into several requests.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false, title: 'Unsupported content type', help: 'Send application/json (or text/csv or application/x-ndjson where the route takes tables), in UTF-8.' },
   METHOD_NOT_ALLOWED: { status: 405, retry: false, title: 'The route does not take this method', help: 'The path is a route of the API, asked with a method it does not take; the Allow header lists the ones it does (the OpenAPI document at /openapi.json has them all).' },

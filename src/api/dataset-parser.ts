@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { canonicalName, type DataRecord, type FieldValue } from '../nce';
+import { canonicalName, type DataRecord, type FieldValue, MAX_FEATURES } from '../nce';
 import { columnNameProblem, parseCsvStream, utf16Words } from '../store';
 import { bodyText, charsetOf, isUtf8Charset, TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
@@ -16,9 +16,18 @@ export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string()
  * those of the first record (or the CSV header).
  * @param options.dataset - the columns of the dataset appended to
  * @param options.text - CSV columns whose fields stay text as written (categorical codes, see `TextColumns`)
- * @throws AppError MALFORMED_BODY naming the line, INVALID_RECORD naming record and field, BODY_TOO_LARGE
+ * @param options.maxColumns - most columns a record may have, checked on the header or first record before the rest is read
+ * @throws AppError MALFORMED_BODY naming the line, INVALID_RECORD naming record and field, BODY_TOO_LARGE, TOO_MANY_COLUMNS
  */
-export async function readDatasetBody(req: Request, limit: number, options: { dataset?: readonly string[]; text?: readonly string[] } = {}): Promise<{ columns: string[]; records: DataRecord[]; lines?: BodyLines }> {
+export async function readDatasetBody(
+  req: Request,
+  limit: number,
+  options: { dataset?: readonly string[]; text?: readonly string[]; maxColumns?: number } = {},
+): Promise<{ columns: string[]; records: DataRecord[]; lines?: BodyLines }> {
+  const { maxColumns = Infinity } = options;
+  const notTooWide = (fields: number, whose: string): void => {
+    if (fields > maxColumns) throw new AppError('TOO_MANY_COLUMNS', `${whose} has ${fields} columns; a dataset has at most ${maxColumns} (MAX_DATASET_COLUMNS), and a model takes at most ${MAX_FEATURES}. Nothing was stored`);
+  };
   let columns: string[];
   let records: DataRecord[];
   let lines: BodyLines | undefined;
@@ -28,17 +37,20 @@ export async function readDatasetBody(req: Request, limit: number, options: { da
     const source = bodyText(req, limit);
     if (req.is('text/csv')) {
       // A CsvError is MALFORMED_BODY naming the line.
-      const csv = await parseCsvStream(source, 'body', options.text);
+      const csv = await parseCsvStream(source, 'body', options.text, (header) => notTooWide(header.length, 'the header'));
       ({ columns, records } = csv);
       lines = { format: 'CSV', of: csv.lines };
     } else {
-      const ndjson = await parseNdjson(source);
+      const ndjson = await parseNdjson(source, (fields) => notTooWide(fields, 'the first record'));
       lines = { format: 'NDJSON', of: ndjson.lines };
       records = await atLines(lines, () => canonicalNames(ndjson.records));
       columns = records.length ? Object.keys(records[0]) : [];
     }
   } else {
-    reservedField((req.body as { records?: unknown } | undefined)?.records);
+    const raw = (req.body as { records?: unknown } | undefined)?.records;
+    // Before validation, which reads every field of every record.
+    if (Array.isArray(raw) && raw[0] !== null && typeof raw[0] === 'object') notTooWide(Object.keys(raw[0] as object).length, 'record 0');
+    reservedField(raw);
     const parsed = datasetJsonSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     records = canonicalNames(parsed.data.records);
@@ -138,7 +150,7 @@ function checkColumns(records: readonly DataRecord[], columns: readonly string[]
  * readline: stopping early (a bad line) must end the source, whose later errors (more bad bytes,
  * the limit) would otherwise reach a readline interface that no longer listens, and crash.
  */
-async function parseNdjson(source: AsyncIterable<string>): Promise<{ records: DataRecord[]; lines: number[] }> {
+async function parseNdjson(source: AsyncIterable<string>, first: (fields: number) => void): Promise<{ records: DataRecord[]; lines: number[] }> {
   const records: DataRecord[] = [];
   const lines: number[] = [];
   const value = z.record(z.string(), fieldValue);
@@ -154,6 +166,7 @@ async function parseNdjson(source: AsyncIterable<string>): Promise<{ records: Da
       const utf16 = utf16Words(line, 'the body');
       throw new AppError('MALFORMED_BODY', `NDJSON line ${n} is not valid JSON${utf16 ? `: ${utf16}` : ''}`);
     }
+    if (records.length === 0 && parsed !== null && typeof parsed === 'object') first(Object.keys(parsed).length);
     try {
       reservedField([parsed], records.length);
       const r = value.safeParse(parsed);

@@ -7,7 +7,7 @@ import { canonicalName, categoricalNames } from '../nce';
 import { lookupDatasetName, onlyQuery, validName } from './validation';
 
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
-export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
+export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; maxColumns: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
   const upload = body(deps.maxBytes, { tables: true });
 
@@ -16,7 +16,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     onlyQuery(req.query, ['categorical']);
     // Declared categorical columns of a CSV keep their codes as written ("02134", "2.10").
     const declared = declaredCategorical(req.query.categorical);
-    const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes, { text: declared });
+    const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes, { text: declared, maxColumns: deps.maxColumns });
     const unknown = declared.find((c) => !columns.includes(c));
     if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
     const typed = withCategories(records, declared);
@@ -39,7 +39,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     const categorical = categoricalNames(existing.schema ?? []);
     // Categorical CSV fields as written, as the dataset's own were stored; a dataset from before
     // that (no generation) stored them as the numbers they spell, and its appends still do.
-    const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [] });
+    const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [], maxColumns: deps.maxColumns });
     // A number in a categorical column (JSON) is stored as its text, as a PUT with ?categorical= stores
     // it, or as the dataset's own spelling of it ("4.0").
     const records = withCategories(body.records, categorical, existing.schema ?? []);

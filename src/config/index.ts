@@ -72,6 +72,12 @@ export const settingsSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(8 << 20),
   /** Largest dataset upload (CSV, NDJSON or JSON) in bytes. @defaultValue 67108864 (64 MiB) */
   MAX_DATASET_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(64 << 20),
+  /**
+   * Most columns a dataset may have: more are refused at upload (413 TOO_MANY_COLUMNS) as soon as
+   * the header or first record says so. A record of many fields costs far more memory than its
+   * bytes, and a model takes at most 4096 features. @defaultValue 4096
+   */
+  MAX_DATASET_COLUMNS: z.coerce.number().int().min(1).max(1_000_000).default(4096),
   /** Most records in one scoring request. @defaultValue 10000 */
   MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /**

@@ -362,14 +362,23 @@ async function fitClassifier(
 }
 
 /**
- * The columns that are features: `columns` without those `exclude` names.
- * @throws NceError INVALID_CONFIG when `exclude` names a column that is not there, or leaves none
+ * Most feature columns a model takes: q's covariance is features x features (128 MB at 4,096, and
+ * fitted in time cubic in them), and a dataset's width costs nothing to upload.
+ */
+export const MAX_FEATURES = 4096;
+
+/**
+ * The columns that are features: `columns` without those `exclude` names, at most {@link MAX_FEATURES}.
+ * @throws NceError INVALID_CONFIG when `exclude` names a column that is not there, or leaves none, or too many
  */
 export function featureColumns(columns: readonly string[], exclude: readonly string[]): string[] {
   const unknown = exclude.findIndex((c) => !columns.includes(c));
   if (unknown >= 0) throw new NceError('INVALID_CONFIG', `exclude names "${exclude[unknown]}", which is not a column (columns: ${columns.join(', ')})`, { field: `exclude.${unknown}` });
   const kept = columns.filter((c) => !exclude.includes(c));
   if (kept.length === 0) throw new NceError('INVALID_CONFIG', 'exclude leaves no column to train on', { field: 'exclude' });
+  if (kept.length > MAX_FEATURES) {
+    throw new NceError('INVALID_CONFIG', `${kept.length} feature columns; a model takes at most ${MAX_FEATURES}: its noise holds a covariance of features x features numbers, fitted in time that grows with their cube (50,000 columns would need 20 GB). Leave columns out with exclude, or reduce them (for instance to principal components) before upload`, { field: 'exclude' });
+  }
   return kept;
 }
 

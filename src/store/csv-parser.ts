@@ -120,10 +120,12 @@ class CsvRecords {
   constructor(
     private readonly file: string,
     private readonly text: TextColumns = [],
+    private readonly onHeader?: (columns: readonly string[]) => void,
   ) {}
 
   push(record: string[], line: number): void {
     if (this.header === null) {
+      this.onHeader?.(record);
       this.header = checkHeader(record, line, this.file);
       this.asText = this.header.map((h) => this.text.includes(h));
       return;
@@ -191,10 +193,11 @@ export function parseCsv(text: string, file = '<csv>', textColumns: TextColumns 
 
 /**
  * Parses CSV as it streams in (see {@link readCsv}): rows become records while later bytes are
- * still arriving, so the text is never held whole.
+ * still arriving, so the text is never held whole. `onHeader` sees the header's fields first, and
+ * may refuse them by throwing (before any row is read).
  */
-export async function parseCsvStream(source: AsyncIterable<Buffer | string>, file = '<csv>', textColumns: TextColumns = []): Promise<CsvTable> {
-  const out = new CsvRecords(file, textColumns);
+export async function parseCsvStream(source: AsyncIterable<Buffer | string>, file = '<csv>', textColumns: TextColumns = [], onHeader?: (columns: readonly string[]) => void): Promise<CsvTable> {
+  const out = new CsvRecords(file, textColumns, onHeader);
   const parser = parseStream(CSV_OPTIONS);
   const feed = (async () => {
     try {

@@ -13,6 +13,7 @@ describe('loadSettings', () => {
       DATASETS_DIR: './data',
       MAX_BODY_BYTES: 8 << 20,
       MAX_DATASET_BYTES: 64 << 20,
+      MAX_DATASET_COLUMNS: 4096,
       MAX_BATCH_RECORDS: 10_000,
       MAX_EXPLAIN_RECORDS: 100,
       SCORING_THREADS: 1,

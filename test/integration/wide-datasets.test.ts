@@ -1,0 +1,54 @@
+import request from 'supertest';
+import { featureColumns, MAX_FEATURES } from '../../src/nce';
+import { type EmbeddedService, startEmbedded } from '../helpers/service';
+
+// A dataset may be a little wider than a model takes, so that a training request of one can be refused.
+const MAX_COLUMNS = MAX_FEATURES + 4;
+
+let running: EmbeddedService;
+
+beforeAll(async () => {
+  running = await startEmbedded({ MAX_DATASET_COLUMNS: String(MAX_COLUMNS) });
+});
+
+afterAll(async () => {
+  await running?.close();
+});
+
+const names = (n: number): string[] => Array.from({ length: n }, (_, j) => `c${j}`);
+const csvOf = (columns: number, rows: number): string => [names(columns).join(','), ...Array.from({ length: rows }, (_, i) => names(columns).map((_, j) => (i * 7 + j) % 13).join(','))].join('\n');
+const recordOf = (columns: number, i: number): Record<string, number> => Object.fromEntries(names(columns).map((c, j) => [c, (i * 7 + j) % 13]));
+
+describe('datasets wider than MAX_DATASET_COLUMNS', () => {
+  it('are refused at upload as CSV, JSON and NDJSON (413 TOO_MANY_COLUMNS), and nothing is stored', async () => {
+    const { app } = running.service;
+    const wide = MAX_COLUMNS + 1;
+    const csv = await request(app).put('/v1/datasets/wide').set('content-type', 'text/csv').send(csvOf(wide, 3));
+    expect(csv.status).toBe(413);
+    expect(csv.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(csv.body).toMatchObject({ code: 'TOO_MANY_COLUMNS', detail: `the header has ${wide} columns; a dataset has at most ${MAX_COLUMNS} (MAX_DATASET_COLUMNS), and a model takes at most ${MAX_FEATURES}. Nothing was stored` });
+    const json = await request(app).put('/v1/datasets/wide').send({ records: [recordOf(wide, 0), recordOf(wide, 1)] });
+    expect(json.body).toMatchObject({ status: 413, code: 'TOO_MANY_COLUMNS', detail: expect.stringMatching(/^record 0 has \d+ columns/) });
+    const ndjson = await request(app).put('/v1/datasets/wide').set('content-type', 'application/x-ndjson').send(`\n${JSON.stringify(recordOf(wide, 0))}\n${JSON.stringify(recordOf(wide, 1))}\n`);
+    expect(ndjson.body).toMatchObject({ status: 413, code: 'TOO_MANY_COLUMNS', detail: expect.stringMatching(/^the first record has \d+ columns/) });
+    expect((await request(app).get('/v1/datasets/wide')).status).toBe(404);
+    // The service goes on: a dataset of the largest width is taken.
+    expect((await request(app).put('/v1/datasets/wide').set('content-type', 'text/csv').send(csvOf(MAX_COLUMNS, 3))).body.rows).toBe(3);
+  });
+
+  it('a training request over more than MAX_FEATURES columns is a 400 naming exclude, before any job', async () => {
+    const { app } = running.service;
+    expect((await request(app).put('/v1/datasets/wider').set('content-type', 'text/csv').send(csvOf(MAX_FEATURES + 1, 25))).status).toBe(200);
+    const refused = await request(app).post('/v1/models/wider/train').send({ dataset: 'wider' });
+    expect(refused.body).toMatchObject({ status: 400, pointer: '/config/exclude', detail: expect.stringContaining(`${MAX_FEATURES + 1} feature columns; a model takes at most ${MAX_FEATURES}`) });
+    expect((await request(app).get('/v1/jobs')).body.jobs).toEqual([]);
+  });
+});
+
+describe('featureColumns', () => {
+  it(`takes ${MAX_FEATURES} columns and refuses one more, counted after exclude`, () => {
+    expect(featureColumns(names(MAX_FEATURES), [])).toHaveLength(MAX_FEATURES);
+    expect(() => featureColumns(names(MAX_FEATURES + 1), [])).toThrow(`${MAX_FEATURES + 1} feature columns; a model takes at most ${MAX_FEATURES}`);
+    expect(featureColumns(names(MAX_FEATURES + 1), ['c0'])).toHaveLength(MAX_FEATURES);
+  });
+});
