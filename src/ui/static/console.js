@@ -300,7 +300,8 @@
       ['Trained', when(m.createdAt)],
       ['Training rows', String(m.trainRows)],
       ['Validation rows', String(m.validationRows)],
-      ['Rows left out (contamination)', String(m.trimmedRows)],
+      // contaminationTrim's rows, not contamination's (which moves the threshold and leaves every row in).
+      ['Rows left out of the fit (contaminationTrim)', String(m.trimmedRows)],
       ['Dataset rows', String(m.datasetRows)],
       ['Epochs (best)', m.epochsRun + ' (' + m.bestEpoch + ')'],
       ['Validation AUC', num(m.valAuc, 3)],
@@ -342,7 +343,9 @@
     );
     byId('scores-note').textContent =
       s.records === 0
-        ? 'No records scored by this version yet: the reference alone is shown.'
+        ? !report && c.traffic.scored > 0
+          ? 'None of the ' + c.traffic.scored + ' records this version scored on this replica is recent enough for the window (DRIFT_WINDOW_SECONDS): the reference alone is shown.'
+          : 'No records scored by this version yet: the reference alone is shown.'
         : s.records + (report ? ' records of the file; ' : ' recent records; ') + pct(s.outside) + ' of them lie outside the range shown and count in the outermost bars. Records below the threshold are flagged ood: ' + flaggedByDesign(c.model) + '.';
   }
 

@@ -37,16 +37,24 @@ describe('RecentTraffic', () => {
     expect(t.view('m', 0)?.sample.map((r) => r.score)).toEqual([4, 3, 2]);
   });
 
-  it('rations the sample: no batch within 200 ms of the last, nor within 50 times the time explaining took', () => {
+  it('rations the sample: no batch within 200 ms of the last, nor within 50 times the time explaining took (but for a version\'s first, which holds loading the model)', () => {
     const t = new RecentTraffic(options);
     expect(t.wantsSample('m', 0)).toBe(true);
     t.observe('m', 'v1', [0], 1, 0);
-    t.sampled('m', 'v1', [record(1)], 1, 1000);
+    // 1.7 s for the first sample, as a scoring thread loading the model took: the shortest gap only.
+    t.sampled('m', 'v1', [record(1)], 1700, 1000);
     expect(t.wantsSample('m', 1199)).toBe(false);
     expect(t.wantsSample('m', 1200)).toBe(true);
+    t.sampled('m', 'v1', [record(1)], 1, 1500);
+    expect(t.wantsSample('m', 1699)).toBe(false);
+    expect(t.wantsSample('m', 1700)).toBe(true);
     t.sampled('m', 'v1', [record(1)], 10, 2000);
     expect(t.wantsSample('m', 2499)).toBe(false);
     expect(t.wantsSample('m', 2500)).toBe(true);
+    // A new version's first sample is free again.
+    t.observe('m', 'v2', [0], 1, 3000);
+    t.sampled('m', 'v2', [record(1)], 1700, 3000);
+    expect(t.wantsSample('m', 3200)).toBe(true);
   });
 
   it('takes one sample at a time: none while one is being explained, the shortest gap after one that failed, a new version afresh', () => {
