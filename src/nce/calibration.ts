@@ -98,7 +98,7 @@ export function calibrationWarning(heldOut: number, targetFpr: number, contamina
   }
   if (share * (heldOut + 1) >= 1) return null;
   const needed = Math.ceil((1 / share - 1) / validationSplit);
-  return `the ood threshold is calibrated on ${heldOut} held-out records, too few for targetFpr ${targetFpr}${contamination > 0 ? ` at contamination ${contamination}` : ''}: it is the lowest of their scores, so about ${(1 / (heldOut + 1)).toPrecision(2)} of clean records will be flagged, and that lowest score varies widely between trainings; train on at least ${needed} records, or raise targetFpr, for a threshold that means the share asked for`;
+  return `the ood threshold is calibrated on ${heldOut} held-out records, too few for targetFpr ${targetFpr}${contamination > 0 ? ` at contamination ${contamination}` : ''}: it is the lowest of their scores, so about ${(1 / (heldOut + 1)).toPrecision(2)} of clean records will be flagged, and that lowest score varies widely between trainings: one unusual held-out record can set it far below the others, and then even grossly shifted records score above it (watch the score and feature drift, which still see them); train on at least ${needed} records, or raise targetFpr, for a threshold that means the share asked for`;
 }
 
 /**
