@@ -44,6 +44,7 @@ type ServiceCode =
   | 'RATE_LIMITED'
   | 'QUEUE_FULL'
   | 'TOO_MANY_COLUMNS'
+  | 'UPLOADS_BUSY'
   | 'STORAGE_FULL'
   | 'VERSION_DAMAGED'
   | 'INVALID_SETTINGS'
@@ -59,6 +60,7 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   INVALID_ARGUMENT: { status: 500, retry: false, title: 'The engine was called wrongly', help: 'A function of the engine was given an argument it cannot take: a defect, not bad input. The service logged it.' },
   MALFORMED_BODY: { status: 400, retry: false, title: 'The body could not be parsed', help: 'The body (or a data file given to the command line) is not valid JSON, CSV or NDJSON (a ragged CSV row, a line that is not JSON). The detail names the line.' },
   BODY_TOO_LARGE: { status: 413, retry: false, title: 'The body is too large', help: 'The body is over MAX_BODY_BYTES (MAX_DATASET_BYTES for dataset uploads). Send fewer records per request.' },
+  UPLOADS_BUSY: { status: 503, retry: true, title: 'Too many dataset uploads at once', help: 'MAX_CONCURRENT_UPLOADS dataset uploads (PUT and appends) are being read by this replica, each held in memory until stored: nothing was stored. Retry after the Retry-After header\'s seconds.' },
   TOO_MANY_COLUMNS: { status: 413, retry: false, title: 'Too many columns in a dataset', help: 'A dataset upload has more columns than MAX_DATASET_COLUMNS (4096 by default); nothing was stored. A model takes at most 4,096 feature columns: leave columns out, or reduce them (for instance to principal components), before upload.' },
   BATCH_TOO_LARGE: { status: 413, retry: false, title: 'Too many records in one request', help: 'A scoring request holds more than MAX_BATCH_RECORDS records. Split it into several requests.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false, title: 'Unsupported content type', help: 'Send application/json (or text/csv or application/x-ndjson where the route takes tables), in UTF-8.' },

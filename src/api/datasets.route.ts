@@ -6,12 +6,42 @@ import { AppError } from '../errors';
 import { canonicalName, categoricalNames } from '../nce';
 import { lookupDatasetName, onlyQuery, validName } from './validation';
 
-/** Dataset routes: create/replace, append with retention, inspect, list, delete. */
-export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; maxColumns: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
-  const router = Router();
-  const upload = body(deps.maxBytes, { tables: true });
+/** The Retry-After of an UPLOADS_BUSY answer: about what reading a large upload takes. */
+export const UPLOADS_BUSY_RETRY_SECONDS = 10;
 
-  router.put('/v1/datasets/:name', ...deps.writeAuth, upload, async (req, res) => {
+/**
+ * Lets at most `max` dataset uploads be read at once in this process, refusing more with 503
+ * UPLOADS_BUSY before their bodies are read: an upload's records are held in memory until stored,
+ * at several times their bytes (a 60 MB JSON upload takes about 400 MB), so a few concurrent
+ * uploads of the largest size would take the process past its heap (three did at a 600 MB heap).
+ */
+function fewAtOnce(max: number): RequestHandler {
+  let reading = 0;
+  return (_req, res, next) => {
+    if (reading >= max) {
+      res.set('Retry-After', String(UPLOADS_BUSY_RETRY_SECONDS));
+      throw new AppError('UPLOADS_BUSY', `${max} dataset uploads are being read on this replica (MAX_CONCURRENT_UPLOADS), each held in memory until stored; nothing was stored: retry after the Retry-After header's seconds`);
+    }
+    reading++;
+    let done = false;
+    const release = (): void => {
+      if (done) return;
+      done = true;
+      reading--;
+    };
+    // 'close' comes after 'finish', and alone when the client goes first.
+    res.on('finish', release);
+    res.on('close', release);
+    next();
+  };
+}
+
+/** Dataset routes: create/replace, append with retention, inspect, list, delete. */
+export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; maxColumns: number; maxUploads: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
+  const router = Router();
+  const upload = [fewAtOnce(deps.maxUploads), body(deps.maxBytes, { tables: true })];
+
+  router.put('/v1/datasets/:name', ...deps.writeAuth, ...upload, async (req, res) => {
     const name = validName(req.params.name, 'dataset');
     onlyQuery(req.query, ['categorical']);
     // Declared categorical columns of a CSV keep their codes as written ("02134", "2.10").
@@ -28,7 +58,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
     );
   });
 
-  router.post('/v1/datasets/:name/records', ...deps.writeAuth, upload, async (req, res) => {
+  router.post('/v1/datasets/:name/records', ...deps.writeAuth, ...upload, async (req, res) => {
     const name = lookupDatasetName(req.params.name);
     onlyQuery(req.query, ['maxRows']);
     const key = idempotencyKey(req.get('idempotency-key'));

@@ -78,6 +78,12 @@ export const settingsSchema = z.object({
    * bytes, and a model takes at most 4096 features. @defaultValue 4096
    */
   MAX_DATASET_COLUMNS: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /**
+   * Most dataset uploads (PUT and appends) read at once by one process; more get 503
+   * UPLOADS_BUSY with a Retry-After, before their bodies are read. Each is held in memory until
+   * stored, at several times its bytes. @defaultValue 2
+   */
+  MAX_CONCURRENT_UPLOADS: z.coerce.number().int().min(1).max(1000).default(2),
   /** Most records in one scoring request. @defaultValue 10000 */
   MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /**

@@ -1,6 +1,7 @@
+import { request as httpRequest } from 'node:http';
 import request from 'supertest';
 import { featureColumns, MAX_FEATURES } from '../../src/nce';
-import { type EmbeddedService, startEmbedded } from '../helpers/service';
+import { type EmbeddedService, listen, startEmbedded } from '../helpers/service';
 
 // A dataset may be a little wider than a model takes, so that a training request of one can be refused.
 const MAX_COLUMNS = MAX_FEATURES + 4;
@@ -8,7 +9,7 @@ const MAX_COLUMNS = MAX_FEATURES + 4;
 let running: EmbeddedService;
 
 beforeAll(async () => {
-  running = await startEmbedded({ MAX_DATASET_COLUMNS: String(MAX_COLUMNS) });
+  running = await startEmbedded({ MAX_DATASET_COLUMNS: String(MAX_COLUMNS), MAX_CONCURRENT_UPLOADS: '2' });
 });
 
 afterAll(async () => {
@@ -50,5 +51,52 @@ describe('featureColumns', () => {
     expect(featureColumns(names(MAX_FEATURES), [])).toHaveLength(MAX_FEATURES);
     expect(() => featureColumns(names(MAX_FEATURES + 1), [])).toThrow(`${MAX_FEATURES + 1} feature columns; a model takes at most ${MAX_FEATURES}`);
     expect(featureColumns(names(MAX_FEATURES + 1), ['c0'])).toHaveLength(MAX_FEATURES);
+  });
+});
+
+describe('concurrent dataset uploads', () => {
+  it('past MAX_CONCURRENT_UPLOADS being read, one more is a 503 UPLOADS_BUSY with a Retry-After before its body is read; once they end, uploads are taken again', async () => {
+    const { server, base } = await listen(running.service.app);
+    try {
+      // Two uploads whose bodies are still arriving.
+      const slow = [0, 1].map((k) => {
+        const req = httpRequest(`${base}/v1/datasets/slow${k}`, { method: 'PUT', headers: { 'content-type': 'text/csv', 'transfer-encoding': 'chunked' } });
+        const answer = new Promise<number>((resolve, reject) => {
+          req.on('response', (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on('error', reject);
+        });
+        req.write('a,b\n1,2\n');
+        return { req, answer };
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      const busy = await fetch(`${base}/v1/datasets/third`, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: 'a,b\n1,2\n' });
+      expect(busy.status).toBe(503);
+      expect(busy.headers.get('retry-after')).toBe('10');
+      expect(busy.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await busy.json()).toMatchObject({ code: 'UPLOADS_BUSY', detail: expect.stringContaining('2 dataset uploads are being read on this replica (MAX_CONCURRENT_UPLOADS)') });
+      // Reading is not writing: a scoring or listing request meanwhile is served.
+      expect((await fetch(`${base}/v1/datasets`)).status).toBe(200);
+      for (const { req } of slow) req.end('3,4\n');
+      expect(await Promise.all(slow.map((s) => s.answer))).toEqual([200, 200]);
+      expect((await fetch(`${base}/v1/datasets/third`, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: 'a,b\n1,2\n' })).status).toBe(200);
+      // A client that leaves mid-upload frees its place.
+      const gone = [0, 1].map((k) => {
+        const req = httpRequest(`${base}/v1/datasets/gone${k}`, { method: 'PUT', headers: { 'content-type': 'text/csv', 'transfer-encoding': 'chunked' } });
+        req.on('error', () => undefined);
+        req.write('a,b\n1,2\n');
+        return req;
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await fetch(`${base}/v1/datasets/fourth`, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: 'a,b\n1,2\n' })).status).toBe(503);
+      for (const req of gone) req.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await fetch(`${base}/v1/datasets/fourth`, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: 'a,b\n1,2\n' })).status).toBe(200);
+      expect((await fetch(`${base}/v1/datasets/gone0`)).status).toBe(404);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -14,6 +14,7 @@ describe('loadSettings', () => {
       MAX_BODY_BYTES: 8 << 20,
       MAX_DATASET_BYTES: 64 << 20,
       MAX_DATASET_COLUMNS: 4096,
+      MAX_CONCURRENT_UPLOADS: 2,
       MAX_BATCH_RECORDS: 10_000,
       MAX_EXPLAIN_RECORDS: 100,
       SCORING_THREADS: 1,
