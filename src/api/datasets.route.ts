@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
 import { checkContract, checkNumbersAsText, type DatasetStore, datasetNotFound, withCategories } from '../store';
 import { body } from './request-body';
 import { atLines, readDatasetBody } from './dataset-parser';
@@ -10,79 +10,98 @@ import { lookupDatasetName, onlyQuery, validName } from './validation';
 export const UPLOADS_BUSY_RETRY_SECONDS = 10;
 
 /**
- * Lets at most `max` dataset uploads be read at once in this process, refusing more with 503
- * UPLOADS_BUSY before their bodies are read: an upload's records are held in memory until stored,
- * at several times their bytes (a 60 MB JSON upload takes about 400 MB), so a few concurrent
- * uploads of the largest size would take the process past its heap (three did at a 600 MB heap).
+ * Lets at most `max` dataset uploads be read and stored at once in this process, refusing more
+ * with 503 UPLOADS_BUSY before their bodies are read: an upload's records are held in memory until
+ * stored, at several times their bytes (a 60 MB JSON upload takes about 400 MB), so a few
+ * concurrent uploads of the largest size would take the process past its heap (three did at a
+ * 600 MB heap). An upload holds its place until its handler is done with it, whether or not its
+ * client waits for the answer (a client that timed out and retried would otherwise add one more
+ * body in memory each time); only a client gone before its body ended frees it at once, since then
+ * no record of it will be stored.
+ * @returns a wrapper of upload handlers, which parses the body (`parse`) in the place too
  */
-function fewAtOnce(max: number): RequestHandler {
+export function fewAtOnce(max: number, parse: RequestHandler): (handle: (req: Request, res: Response) => Promise<void>) => RequestHandler {
   let reading = 0;
-  return (_req, res, next) => {
+  return (handle) => async (req, res) => {
     if (reading >= max) {
       res.set('Retry-After', String(UPLOADS_BUSY_RETRY_SECONDS));
       throw new AppError('UPLOADS_BUSY', `${max} dataset uploads are being read on this replica (MAX_CONCURRENT_UPLOADS), each held in memory until stored; nothing was stored: retry after the Retry-After header's seconds`);
     }
     reading++;
-    let done = false;
-    const release = (): void => {
-      if (done) return;
-      done = true;
+    let onClose: (() => void) | undefined;
+    // A body cut off leaves its reader waiting, maybe for ever: the place is freed then.
+    const cutOff = new Promise<never>((_, reject) => {
+      onClose = () => {
+        if (!req.complete) reject(new AppError('MALFORMED_BODY', 'the client closed the connection before the body ended'));
+      };
+      res.once('close', onClose);
+    });
+    cutOff.catch(() => undefined);
+    try {
+      await Promise.race([new Promise<void>((resolve, reject) => parse(req, res, (e?: unknown) => (e ? reject(e) : resolve()))), cutOff]);
+      await Promise.race([handle(req, res), cutOff]);
+    } finally {
+      if (onClose) res.off('close', onClose);
       reading--;
-    };
-    // 'close' comes after 'finish', and alone when the client goes first.
-    res.on('finish', release);
-    res.on('close', release);
-    next();
+    }
   };
 }
 
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
 export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; maxColumns: number; maxUploads: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
-  const upload = [fewAtOnce(deps.maxUploads), body(deps.maxBytes, { tables: true })];
+  const upload = fewAtOnce(deps.maxUploads, body(deps.maxBytes, { tables: true }));
 
-  router.put('/v1/datasets/:name', ...deps.writeAuth, ...upload, async (req, res) => {
-    const name = validName(req.params.name, 'dataset');
-    onlyQuery(req.query, ['categorical']);
-    // Declared categorical columns of a CSV keep their codes as written ("02134", "2.10").
-    const declared = declaredCategorical(req.query.categorical);
-    const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes, { text: declared, maxColumns: deps.maxColumns });
-    const unknown = declared.find((c) => !columns.includes(c));
-    if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
-    const typed = withCategories(records, declared);
-    res.json(
-      await atLines(lines, () => {
-        checkNumbersAsText(columns, typed, declared);
-        return deps.datasets.put(name, columns, typed);
-      }),
-    );
-  });
+  router.put(
+    '/v1/datasets/:name',
+    ...deps.writeAuth,
+    upload(async (req, res) => {
+      const name = validName(req.params.name, 'dataset');
+      onlyQuery(req.query, ['categorical']);
+      // Declared categorical columns of a CSV keep their codes as written ("02134", "2.10").
+      const declared = declaredCategorical(req.query.categorical);
+      const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes, { text: declared, maxColumns: deps.maxColumns });
+      const unknown = declared.find((c) => !columns.includes(c));
+      if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
+      const typed = withCategories(records, declared);
+      res.json(
+        await atLines(lines, () => {
+          checkNumbersAsText(columns, typed, declared);
+          return deps.datasets.put(name, columns, typed);
+        }),
+      );
+    }),
+  );
 
-  router.post('/v1/datasets/:name/records', ...deps.writeAuth, ...upload, async (req, res) => {
-    const name = lookupDatasetName(req.params.name);
-    onlyQuery(req.query, ['maxRows']);
-    const key = idempotencyKey(req.get('idempotency-key'));
-    const maxRows = req.query.maxRows === undefined ? undefined : /^[0-9]+$/.test(String(req.query.maxRows)) ? Number(req.query.maxRows) : Number.NaN;
-    if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
-    const existing = await deps.datasets.info(name);
-    if (!existing) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
-    const categorical = categoricalNames(existing.schema ?? []);
-    // Categorical CSV fields as written, as the dataset's own were stored; a dataset from before
-    // that (no generation) stored them as the numbers they spell, and its appends still do.
-    const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [], maxColumns: deps.maxColumns });
-    // A number in a categorical column (JSON) is stored as its text, as a PUT with ?categorical= stores
-    // it, or as the dataset's own spelling of it ("4.0").
-    const records = withCategories(body.records, categorical, existing.schema ?? []);
-    const appended = await atLines(body.lines, () => {
-      // Datasets created before contracts existed have none to check against.
-      if (existing.schema) checkContract(existing.schema, records);
-      // Appended only to the dataset checked against: a PUT that replaced it meanwhile makes this a 409.
-      return deps.datasets.append(name, records, { ...(maxRows === undefined ? {} : { maxRows }), expect: existing, ...(key === undefined ? {} : { key }) });
-    });
-    const { replayed, ...info } = appended;
-    if (replayed) res.set('Idempotent-Replayed', 'true');
-    res.json(info);
-  });
+  router.post(
+    '/v1/datasets/:name/records',
+    ...deps.writeAuth,
+    upload(async (req, res) => {
+      const name = lookupDatasetName(req.params.name);
+      onlyQuery(req.query, ['maxRows']);
+      const key = idempotencyKey(req.get('idempotency-key'));
+      const maxRows = req.query.maxRows === undefined ? undefined : /^[0-9]+$/.test(String(req.query.maxRows)) ? Number(req.query.maxRows) : Number.NaN;
+      if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows > 0)) throw new AppError('INVALID_REQUEST', `maxRows must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, '/maxRows');
+      const existing = await deps.datasets.info(name);
+      if (!existing) throw new AppError('DATASET_NOT_FOUND', `dataset "${name}" does not exist; create it with PUT first`);
+      const categorical = categoricalNames(existing.schema ?? []);
+      // Categorical CSV fields as written, as the dataset's own were stored; a dataset from before
+      // that (no generation) stored them as the numbers they spell, and its appends still do.
+      const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [], maxColumns: deps.maxColumns });
+      // A number in a categorical column (JSON) is stored as its text, as a PUT with ?categorical= stores
+      // it, or as the dataset's own spelling of it ("4.0").
+      const records = withCategories(body.records, categorical, existing.schema ?? []);
+      const appended = await atLines(body.lines, () => {
+        // Datasets created before contracts existed have none to check against.
+        if (existing.schema) checkContract(existing.schema, records);
+        // Appended only to the dataset checked against: a PUT that replaced it meanwhile makes this a 409.
+        return deps.datasets.append(name, records, { ...(maxRows === undefined ? {} : { maxRows }), expect: existing, ...(key === undefined ? {} : { key }) });
+      });
+      const { replayed, ...info } = appended;
+      if (replayed) res.set('Idempotent-Replayed', 'true');
+      res.json(info);
+    }),
+  );
 
   router.get('/v1/datasets', ...deps.readAuth, async (req, res) => {
     // No parameters: a `?limit=` that would be ignored is refused instead.

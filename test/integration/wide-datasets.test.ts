@@ -1,5 +1,9 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import express from 'express';
 import request from 'supertest';
+import { fewAtOnce } from '../../src/api/datasets.route';
+import { AppError } from '../../src/errors';
 import { featureColumns, MAX_FEATURES } from '../../src/nce';
 import { type EmbeddedService, listen, startEmbedded } from '../helpers/service';
 
@@ -95,6 +99,57 @@ describe('concurrent dataset uploads', () => {
       await new Promise((r) => setTimeout(r, 200));
       expect((await fetch(`${base}/v1/datasets/fourth`, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: 'a,b\n1,2\n' })).status).toBe(200);
       expect((await fetch(`${base}/v1/datasets/gone0`)).status).toBe(404);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('fewAtOnce', () => {
+  it('holds an upload\'s place until its handler is done, though its client left after sending the body; a client gone before its body ended frees it at once', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let handled = 0;
+    const app = express();
+    app.put(
+      '/up',
+      fewAtOnce(
+        1,
+        express.text({ type: '*/*' }),
+      )(async (_req, res) => {
+        handled++;
+        await gate;
+        res.send('stored');
+      }),
+    );
+    app.use((err: AppError, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(err.status ?? 500).json({ code: err.code });
+    });
+    const { server, base } = await listen(app);
+    try {
+      const { port } = new URL(base);
+      // The whole body, then the connection closed without waiting for the answer.
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.end('PUT /up HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello', () => resolve());
+        });
+        socket.on('error', reject);
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(handled).toBe(1);
+      expect((await fetch(`${base}/up`, { method: 'PUT', body: 'x' })).status).toBe(503);
+      release();
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await fetch(`${base}/up`, { method: 'PUT', body: 'x' })).status).toBe(200);
+      expect(handled).toBe(2);
+      // A body cut off: its place is free again, though its reader never called back.
+      const cut = connect(Number(port), '127.0.0.1', () => cut.write('PUT /up HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 500\r\n\r\nhel'));
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await fetch(`${base}/up`, { method: 'PUT', body: 'x' })).status).toBe(503);
+      cut.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await fetch(`${base}/up`, { method: 'PUT', body: 'x' })).status).toBe(200);
+      expect(handled).toBe(3);
     } finally {
       server.close();
     }
