@@ -17,16 +17,26 @@ export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string()
  * @param options.dataset - the columns of the dataset appended to
  * @param options.text - CSV columns whose fields stay text as written (categorical codes, see `TextColumns`)
  * @param options.maxColumns - most columns a record may have, checked on the header or first record before the rest is read
+ * @param options.maxValues - most values (rows x columns) the body may hold, checked as it is read
  * @throws AppError MALFORMED_BODY naming the line, INVALID_RECORD naming record and field, BODY_TOO_LARGE, TOO_MANY_COLUMNS
  */
 export async function readDatasetBody(
   req: Request,
   limit: number,
-  options: { dataset?: readonly string[]; text?: readonly string[]; maxColumns?: number } = {},
+  options: { dataset?: readonly string[]; text?: readonly string[]; maxColumns?: number; maxValues?: number } = {},
 ): Promise<{ columns: string[]; records: DataRecord[]; lines?: BodyLines }> {
-  const { maxColumns = Infinity } = options;
+  const { maxColumns = Infinity, maxValues = Infinity } = options;
   const notTooWide = (fields: number, whose: string): void => {
     if (fields > maxColumns) throw new AppError('TOO_MANY_COLUMNS', `${whose} has ${fields} columns; a dataset has at most ${maxColumns} (MAX_DATASET_COLUMNS), and a model takes at most ${MAX_FEATURES}. Nothing was stored`);
+  };
+  // Values, not bytes, are what an upload costs in memory: a CSV of single digits holds one in 2 bytes.
+  const notTooMany = (values: number, columns: number): void => {
+    if (values > maxValues) {
+      throw new AppError(
+        'BODY_TOO_LARGE',
+        `the body holds more than ${maxValues} values (rows x columns; MAX_UPLOAD_VALUES), each held in memory until stored: send at most ${Math.max(1, Math.floor(maxValues / Math.max(1, columns)))} rows of its ${columns} columns a request, and append the rest with POST /v1/datasets/{name}/records. Nothing was stored`,
+      );
+    }
   };
   let columns: string[];
   let records: DataRecord[];
@@ -37,19 +47,26 @@ export async function readDatasetBody(
     const source = bodyText(req, limit);
     if (req.is('text/csv')) {
       // A CsvError is MALFORMED_BODY naming the line.
-      const csv = await parseCsvStream(source, 'body', options.text, (header) => notTooWide(header.length, 'the header'));
+      const csv = await parseCsvStream(source, 'body', options.text, (header, rows) => {
+        if (rows === 0) notTooWide(header.length, 'the header');
+        else notTooMany(rows * header.length, header.length);
+      });
       ({ columns, records } = csv);
       lines = { format: 'CSV', of: csv.lines };
     } else {
-      const ndjson = await parseNdjson(source, (fields) => notTooWide(fields, 'the first record'));
+      const ndjson = await parseNdjson(source, (fields) => notTooWide(fields, 'the first record'), notTooMany);
       lines = { format: 'NDJSON', of: ndjson.lines };
       records = await atLines(lines, () => canonicalNames(ndjson.records));
       columns = records.length ? Object.keys(records[0]) : [];
     }
   } else {
     const raw = (req.body as { records?: unknown } | undefined)?.records;
-    // Before validation, which reads every field of every record.
-    if (Array.isArray(raw) && raw[0] !== null && typeof raw[0] === 'object') notTooWide(Object.keys(raw[0] as object).length, 'record 0');
+    // Before validation, which reads every field of every record (and copies each).
+    if (Array.isArray(raw) && raw[0] !== null && typeof raw[0] === 'object') {
+      const width = Object.keys(raw[0] as object).length;
+      notTooWide(width, 'record 0');
+      notTooMany(raw.length * width, width);
+    }
     reservedField(raw);
     const parsed = datasetJsonSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
@@ -150,7 +167,12 @@ function checkColumns(records: readonly DataRecord[], columns: readonly string[]
  * readline: stopping early (a bad line) must end the source, whose later errors (more bad bytes,
  * the limit) would otherwise reach a readline interface that no longer listens, and crash.
  */
-async function parseNdjson(source: AsyncIterable<string>, first: (fields: number) => void): Promise<{ records: DataRecord[]; lines: number[] }> {
+async function parseNdjson(
+  source: AsyncIterable<string>,
+  first: (fields: number) => void,
+  values: (count: number, columns: number) => void,
+): Promise<{ records: DataRecord[]; lines: number[] }> {
+  let held = 0;
   const records: DataRecord[] = [];
   const lines: number[] = [];
   const value = z.record(z.string(), fieldValue);
@@ -166,8 +188,13 @@ async function parseNdjson(source: AsyncIterable<string>, first: (fields: number
       const utf16 = utf16Words(line, 'the body');
       throw new AppError('MALFORMED_BODY', `NDJSON line ${n} is not valid JSON${utf16 ? `: ${utf16}` : ''}`);
     }
-    if (records.length === 0 && parsed !== null && typeof parsed === 'object') first(Object.keys(parsed).length);
     try {
+      if (parsed !== null && typeof parsed === 'object') {
+        const fields = Object.keys(parsed).length;
+        if (records.length === 0) first(fields);
+        held += fields;
+        values(held, fields);
+      }
       reservedField([parsed], records.length);
       const r = value.safeParse(parsed);
       if (!r.success) {

@@ -12,9 +12,8 @@ export const UPLOADS_BUSY_RETRY_SECONDS = 10;
 /**
  * Lets at most `max` dataset uploads be read and stored at once in this process, refusing more
  * with 503 UPLOADS_BUSY before their bodies are read: an upload's records are held in memory until
- * stored, at several times their bytes (a 60 MB JSON upload takes about 400 MB), so a few
- * concurrent uploads of the largest size would take the process past its heap (three did at a
- * 600 MB heap). An upload holds its place until its handler is done with it, whether or not its
+ * stored, at 70-180 bytes a value (one of 4 million values took 730 MB RSS), so a few concurrent
+ * uploads of the largest size would take the process past its heap (two did at a 640 MB heap). An upload holds its place until its handler is done with it, whether or not its
  * client waits for the answer (a client that timed out and retried would otherwise add one more
  * body in memory each time); only a client gone before its body ended frees it at once, since then
  * no record of it will be stored.
@@ -48,7 +47,7 @@ export function fewAtOnce(max: number, parse: RequestHandler): (handle: (req: Re
 }
 
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
-export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; maxColumns: number; maxUploads: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
+export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; maxColumns: number; maxValues: number; maxUploads: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
   const upload = fewAtOnce(deps.maxUploads, body(deps.maxBytes, { tables: true }));
 
@@ -60,7 +59,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
       onlyQuery(req.query, ['categorical']);
       // Declared categorical columns of a CSV keep their codes as written ("02134", "2.10").
       const declared = declaredCategorical(req.query.categorical);
-      const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes, { text: declared, maxColumns: deps.maxColumns });
+      const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes, { text: declared, maxColumns: deps.maxColumns, maxValues: deps.maxValues });
       const unknown = declared.find((c) => !columns.includes(c));
       if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
       const typed = withCategories(records, declared);
@@ -87,7 +86,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
       const categorical = categoricalNames(existing.schema ?? []);
       // Categorical CSV fields as written, as the dataset's own were stored; a dataset from before
       // that (no generation) stored them as the numbers they spell, and its appends still do.
-      const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [], maxColumns: deps.maxColumns });
+      const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [], maxColumns: deps.maxColumns, maxValues: deps.maxValues });
       // A number in a categorical column (JSON) is stored as its text, as a PUT with ?categorical= stores
       // it, or as the dataset's own spelling of it ("4.0").
       const records = withCategories(body.records, categorical, existing.schema ?? []);

@@ -81,9 +81,15 @@ export const settingsSchema = z.object({
   /**
    * Most dataset uploads (PUT and appends) read at once by one process; more get 503
    * UPLOADS_BUSY with a Retry-After, before their bodies are read. Each is held in memory until
-   * stored, at several times its bytes. @defaultValue 2
+   * stored, at 70-180 bytes a value (see MAX_UPLOAD_VALUES). @defaultValue 2
    */
   MAX_CONCURRENT_UPLOADS: z.coerce.number().int().min(1).max(1000).default(2),
+  /**
+   * Most values (rows x columns) one dataset upload may hold, refused with 413 BODY_TOO_LARGE as
+   * soon as it passes them: what an upload costs in memory follows its values, 70-180 bytes each
+   * (measured), not its bytes (a CSV of single digits holds one in 2). @defaultValue 4000000
+   */
+  MAX_UPLOAD_VALUES: z.coerce.number().int().min(1).max(1_000_000_000).default(4_000_000),
   /** Most records in one scoring request. @defaultValue 10000 */
   MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /**

@@ -120,12 +120,12 @@ class CsvRecords {
   constructor(
     private readonly file: string,
     private readonly text: TextColumns = [],
-    private readonly onHeader?: (columns: readonly string[]) => void,
+    private readonly watch?: (columns: readonly string[], rows: number) => void,
   ) {}
 
   push(record: string[], line: number): void {
     if (this.header === null) {
-      this.onHeader?.(record);
+      this.watch?.(record, 0);
       this.header = checkHeader(record, line, this.file);
       this.asText = this.header.map((h) => this.text.includes(h));
       return;
@@ -135,6 +135,7 @@ class CsvRecords {
     const rec: Record<string, FieldValue> = Object.create(null);
     for (let j = 0; j < header.length; j++) rec[header[j]] = this.asText[j] ? record[j].trim() || null : typeField(record[j]);
     this.records.push(rec);
+    this.watch?.(header, this.records.length);
     this.lines.push(line);
   }
 
@@ -193,11 +194,12 @@ export function parseCsv(text: string, file = '<csv>', textColumns: TextColumns 
 
 /**
  * Parses CSV as it streams in (see {@link readCsv}): rows become records while later bytes are
- * still arriving, so the text is never held whole. `onHeader` sees the header's fields first, and
- * may refuse them by throwing (before any row is read).
+ * still arriving, so the text is never held whole. `watch` sees the header's fields first (with 0
+ * rows), then the count of rows after each, and may refuse them by throwing: before any row is
+ * read, or before the next.
  */
-export async function parseCsvStream(source: AsyncIterable<Buffer | string>, file = '<csv>', textColumns: TextColumns = [], onHeader?: (columns: readonly string[]) => void): Promise<CsvTable> {
-  const out = new CsvRecords(file, textColumns, onHeader);
+export async function parseCsvStream(source: AsyncIterable<Buffer | string>, file = '<csv>', textColumns: TextColumns = [], watch?: (columns: readonly string[], rows: number) => void): Promise<CsvTable> {
+  const out = new CsvRecords(file, textColumns, watch);
   const parser = parseStream(CSV_OPTIONS);
   const feed = (async () => {
     try {

@@ -73,7 +73,7 @@ describe('the Helm chart', () => {
     expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
     // V8's heap is capped below each container's memory limit (Node 20 sizes it from the node's memory).
     const commands = Object.fromEntries(docs.filter((d) => d.kind === 'Deployment').map((d) => [d.metadata.name, (d as never as { spec: { template: { spec: { containers: { command: string[] }[] } } } }).spec.template.spec.containers[0].command]));
-    expect(commands['ood-nce-ood-api']).toEqual(['node', '--max-old-space-size=640', 'dist/src/main.js']);
+    expect(commands['ood-nce-ood-api']).toEqual(['node', '--max-old-space-size=1280', 'dist/src/main.js']);
     expect(commands['ood-nce-ood-worker']).toEqual(['node', '--max-old-space-size=2048', 'dist/workers/bullmq-worker.js']);
     const rule = docs.find((d) => d.kind === 'PrometheusRule') as never as { spec: { groups: { rules: { alert?: string }[] }[] } };
     expect(rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert)).filter(Boolean)).toContain('NceOodDriftHigh');

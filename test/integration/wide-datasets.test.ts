@@ -10,10 +10,13 @@ import { type EmbeddedService, listen, startEmbedded } from '../helpers/service'
 // A dataset may be a little wider than a model takes, so that a training request of one can be refused.
 const MAX_COLUMNS = MAX_FEATURES + 4;
 
+// Values an upload may hold: what its memory follows, rather than its bytes.
+const MAX_VALUES = 200_000;
+
 let running: EmbeddedService;
 
 beforeAll(async () => {
-  running = await startEmbedded({ MAX_DATASET_COLUMNS: String(MAX_COLUMNS), MAX_CONCURRENT_UPLOADS: '2' });
+  running = await startEmbedded({ MAX_DATASET_COLUMNS: String(MAX_COLUMNS), MAX_CONCURRENT_UPLOADS: '2', MAX_UPLOAD_VALUES: String(MAX_VALUES) });
 });
 
 afterAll(async () => {
@@ -35,7 +38,7 @@ describe('datasets wider than MAX_DATASET_COLUMNS', () => {
     const json = await request(app).put('/v1/datasets/wide').send({ records: [recordOf(wide, 0), recordOf(wide, 1)] });
     expect(json.body).toMatchObject({ status: 413, code: 'TOO_MANY_COLUMNS', detail: expect.stringMatching(/^record 0 has \d+ columns/) });
     const ndjson = await request(app).put('/v1/datasets/wide').set('content-type', 'application/x-ndjson').send(`\n${JSON.stringify(recordOf(wide, 0))}\n${JSON.stringify(recordOf(wide, 1))}\n`);
-    expect(ndjson.body).toMatchObject({ status: 413, code: 'TOO_MANY_COLUMNS', detail: expect.stringMatching(/^the first record has \d+ columns/) });
+    expect(ndjson.body).toMatchObject({ status: 413, code: 'TOO_MANY_COLUMNS', detail: expect.stringMatching(/^NDJSON line 2: the first record has \d+ columns/) });
     expect((await request(app).get('/v1/datasets/wide')).status).toBe(404);
     // The service goes on: a dataset of the largest width is taken.
     expect((await request(app).put('/v1/datasets/wide').set('content-type', 'text/csv').send(csvOf(MAX_COLUMNS, 3))).body.rows).toBe(3);
@@ -55,6 +58,26 @@ describe('featureColumns', () => {
     expect(featureColumns(names(MAX_FEATURES), [])).toHaveLength(MAX_FEATURES);
     expect(() => featureColumns(names(MAX_FEATURES + 1), [])).toThrow(`${MAX_FEATURES + 1} feature columns; a model takes at most ${MAX_FEATURES}`);
     expect(featureColumns(names(MAX_FEATURES + 1), ['c0'])).toHaveLength(MAX_FEATURES);
+  });
+});
+
+describe('uploads of more than MAX_UPLOAD_VALUES values', () => {
+  it('are refused as CSV, JSON and NDJSON, creating or appending (413 BODY_TOO_LARGE naming how many rows a request may carry), and nothing is stored', async () => {
+    const { app } = running.service;
+    const rows = MAX_VALUES / 10;
+    const hint = `the body holds more than ${MAX_VALUES} values (rows x columns; MAX_UPLOAD_VALUES), each held in memory until stored: send at most ${rows} rows of its 10 columns a request`;
+    const csv = await request(app).put('/v1/datasets/long').set('content-type', 'text/csv').send(csvOf(10, rows + 1));
+    expect(csv.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE', detail: expect.stringContaining(hint) });
+    const json = await request(app).put('/v1/datasets/long').send({ records: Array.from({ length: rows + 1 }, (_, i) => recordOf(10, i)) });
+    expect(json.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE', detail: expect.stringContaining(hint) });
+    const ndjson = await request(app).put('/v1/datasets/long').set('content-type', 'application/x-ndjson').send(Array.from({ length: rows + 1 }, (_, i) => JSON.stringify(recordOf(10, i))).join('\n'));
+    expect(ndjson.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE', detail: expect.stringContaining(hint) });
+    expect((await request(app).get('/v1/datasets/long')).status).toBe(404);
+    // At the limit it is taken, and appends are held to it too.
+    expect((await request(app).put('/v1/datasets/long').set('content-type', 'text/csv').send(csvOf(10, rows))).body.rows).toBe(rows);
+    const append = await request(app).post('/v1/datasets/long/records').set('content-type', 'text/csv').send(csvOf(10, rows + 1));
+    expect(append.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE', detail: expect.stringContaining(hint) });
+    expect((await request(app).get('/v1/datasets/long')).body.rows).toBe(rows);
   });
 });
 
