@@ -202,8 +202,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const keys = Object.keys(settingsSchema.shape);
   const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => keys.includes(k) && v !== undefined && v !== ''));
   const r = settingsSchema.safeParse(present);
-  if (r.success) return r.data;
-  throw new SettingsError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  if (!r.success) throw new SettingsError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  // Node's HTTP server refuses a headers timeout above the request timeout, with a message of its own.
+  if (r.data.HTTP_HEADERS_TIMEOUT_MS > r.data.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new SettingsError([`HTTP_HEADERS_TIMEOUT_MS: ${r.data.HTTP_HEADERS_TIMEOUT_MS} is above HTTP_REQUEST_TIMEOUT_MS (${r.data.HTTP_REQUEST_TIMEOUT_MS}): a request's headers come within its whole time; lower it or raise HTTP_REQUEST_TIMEOUT_MS`]);
+  }
+  return r.data;
 }
 
 /** For entry points: the settings, or the problems on stderr and exit code 1. */

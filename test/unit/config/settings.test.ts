@@ -67,4 +67,10 @@ describe('loadSettings', () => {
       for (const v of ['PORT', 'API_KEYS', 'TF_BACKEND', 'MAX_BATCH_RECORDS', 'REDIS_URL', 'DRIFT_RETRAIN']) expect(problems).toContain(v);
     }
   });
+
+  it('refuses a headers timeout above the request timeout by name, which Node would refuse at start-up in words of its own', () => {
+    expect(() => loadSettings({ HTTP_REQUEST_TIMEOUT_MS: '15000' })).toThrow(SettingsError);
+    expect(() => loadSettings({ HTTP_REQUEST_TIMEOUT_MS: '15000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS: 20000 is above HTTP_REQUEST_TIMEOUT_MS \(15000\)/);
+    expect(loadSettings({ HTTP_REQUEST_TIMEOUT_MS: '15000', HTTP_HEADERS_TIMEOUT_MS: '15000' }).HTTP_REQUEST_TIMEOUT_MS).toBe(15000);
+  });
 });
