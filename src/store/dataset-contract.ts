@@ -170,9 +170,11 @@ export function checkContract(contract: readonly ColumnContract[], records: read
 /**
  * The records with the numbers of the columns `names` as their text: columns declared categorical
  * (codes that look like numbers, such as floors 1-30 and "G"), read so by the contract and the
- * engine. With the dataset's `contract`, a number is stored as the category of the contract that
- * spells it, where one does: 4 appended to a column whose codes were uploaded as "4.0" (as pandas
- * writes integer codes of a column with a missing value) is "4.0", not a second category "4".
+ * engine. With the dataset's `contract`, a value that is no category of it as written but is one
+ * as scoring reads it (see `categoryCode`: the number it spells, its canonical text) is stored as
+ * that category: 4, "4" or "04" appended to a column whose codes were uploaded as "4.0" (as pandas
+ * writes integer codes of a column with a missing value) is "4.0", not a second category that
+ * would split the code's records between two at the next training.
  */
 export function withCategories(records: readonly DataRecord[], names: readonly string[], contract: readonly ColumnContract[] = []): DataRecord[] {
   if (names.length === 0) return records as DataRecord[];
@@ -182,7 +184,7 @@ export function withCategories(records: readonly DataRecord[], names: readonly s
     const out: Record<string, FieldValue> = { ...r };
     names.forEach((c, j) => {
       const v = out[c];
-      if (typeof v !== 'number') return;
+      if (typeof v !== 'number' && typeof v !== 'string') return;
       const index = indexes[j];
       const code = index ? categoryCode(index, v) : undefined;
       out[c] = code === undefined ? String(v) : spellings[j][code];

@@ -152,11 +152,23 @@ describe('data contract', () => {
     const csv = ['weekday,amount', ...Array.from({ length: 140 }, (_, i) => `${i === 5 ? '' : `${1 + (i % 7)}.0`},${20 + (i % 9)}`)].join('\n');
     const created = await request(app).put('/v1/datasets/weekdays?categorical=weekday').set('content-type', 'text/csv').send(csv);
     expect(created.body.schema[0]).toMatchObject({ name: 'weekday', kind: 'categorical', missing: true, categories: expect.arrayContaining(['4.0']) });
-    // Appended as a JSON number, it is the dataset's own "4.0", not a second category "4".
-    expect((await request(app).post('/v1/datasets/weekdays/records').send({ records: [{ weekday: 4, amount: 22 }] })).status).toBe(200);
-    expect((await running.service.datasets.records('weekdays')).records.at(-1)).toEqual({ weekday: '4.0', amount: 22 });
+    // Appended as a JSON number or string, or as CSV, it is the dataset's own "4.0", not a second
+    // category that would split the code's records between two at the next training.
+    expect((await request(app).post('/v1/datasets/weekdays/records').send({ records: [{ weekday: 4, amount: 22 }, { weekday: '04', amount: 23 }] })).status).toBe(200);
+    expect((await request(app).post('/v1/datasets/weekdays/records').set('content-type', 'text/csv').send('weekday,amount\n4,24\n9,25\n')).status).toBe(200);
+    expect((await running.service.datasets.records('weekdays')).records.slice(-4)).toEqual([
+      { weekday: '4.0', amount: 22 },
+      { weekday: '4.0', amount: 23 },
+      { weekday: '4.0', amount: 24 },
+      // A code the dataset never had stays as written.
+      { weekday: '9', amount: 25 },
+    ]);
     const job = await finished((await request(app).post('/v1/models/weekdays/train').send({ dataset: 'weekdays', config: { epochs: 2 } })).body.jobId);
     expect(job.result?.promoted).toBe(true);
+    const { store } = running.service;
+    const { manifest } = await store.load('weekdays', (await store.currentVersion('weekdays')) as string);
+    const weekday = manifest.schema.find((f) => f.name === 'weekday');
+    expect(weekday?.kind === 'categorical' && weekday.categories.filter((c) => Number(c) === 4)).toEqual(['4.0']);
     const sent = [{ weekday: '4.0', amount: 22 }, { weekday: 4, amount: 22 }, { weekday: '4', amount: 22 }, { weekday: '04', amount: 22 }];
     const scored = (await request(app).post('/v1/models/weekdays/score').send({ records: Array.from({ length: 50 }, () => sent).flat() })).body.results as { score: number; ood: boolean }[];
     for (const r of scored) expect(r).toMatchObject({ score: scored[0].score, ood: false });
