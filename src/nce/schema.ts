@@ -119,10 +119,16 @@ export function categoryIndex(categories: readonly string[]): Map<string, number
   return index;
 }
 
-/** The finite number a decimal text spells ("4.0", " 02134", "1e3"), or undefined. */
+/**
+ * The finite number a decimal text spells ("4.0", " 02134", "1e3"), or undefined, also for a text
+ * of more significant digits than a double holds exactly (15): two long ids that differ in their
+ * last digits are two codes, not one number.
+ */
 function numberOfText(text: string): number | undefined {
   const t = text.trim();
   if (!DECIMAL_TEXT.test(t)) return undefined;
+  const significant = t.replace(/^[+-]/, '').replace(/e.*$/i, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+  if (significant.length > 15) return undefined;
   const n = Number(t);
   return Number.isFinite(n) ? n : undefined;
 }

@@ -147,6 +147,9 @@ describe('categorical codes that spell numbers', () => {
     // Both spellings kept in training are two categories, each found as written; the number goes to its own text.
     const both = [{ ...weekday[0], categories: ['4', '4.0'] }];
     expect(Array.from(encode(both, [{ weekday: '4.0' }, { weekday: '4' }, { weekday: 4 }]).codes)).toEqual([1, 0, 0]);
+    // Ids longer than a double holds are codes as written: two that differ in their last digits are two.
+    const ids = [{ ...weekday[0], name: 'id', categories: ['12345678901234567890', '0.1000000000000000055'] }];
+    expect(Array.from(encode(ids, [{ id: '12345678901234567000' }, { id: Number('12345678901234567891') }, { id: '12345678901234567890' }, { id: 0.1 }]).codes)).toEqual([2, 2, 0, 2]);
   });
 });
 
