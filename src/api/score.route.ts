@@ -26,6 +26,14 @@ export interface ScoreRouteDeps {
   trainingOf?: (model: string) => Promise<JobInfo | null>;
 }
 
+/**
+ * The widest model whose explanations MAX_EXPLAIN_RECORDS counts as they are: an explanation scores
+ * 1 + 8 d rows of d features, so its cost grows with d² (measured at 4,096 features: 24 s of CPU
+ * and about 1 GB a record), and a wider model explains MAX_EXPLAIN_RECORDS x (600 / d)² records
+ * (100 by default: 8 at 2,048 features).
+ */
+const EXPLAIN_FULL_FEATURES = 600;
+
 /** The scoring route's path. */
 export const SCORE_PATH = '/v1/models/:name/score';
 
@@ -66,6 +74,11 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     if (csv && request.explain) throw new AppError('NOT_ACCEPTABLE', 'explanations come as JSON only: accept application/json, or leave explain out', '/explain');
     if (request.explain && records.length > deps.maxExplain) {
       throw new AppError('BATCH_TOO_LARGE', `${records.length} records to explain in one request; the limit is ${deps.maxExplain} (MAX_EXPLAIN_RECORDS): each explanation scores its record permutations x features times. Explain the records of interest, such as the flagged ones`, '/explain');
+    }
+    const features = model.manifest.schema.length;
+    const widest = Math.max(1, Math.floor((deps.maxExplain * EXPLAIN_FULL_FEATURES ** 2) / features ** 2));
+    if (request.explain && records.length > widest) {
+      throw new AppError('BATCH_TOO_LARGE', `${records.length} records to explain in one request; a model of ${features} features explains at most ${widest} a request (MAX_EXPLAIN_RECORDS x (${EXPLAIN_FULL_FEATURES} / features)²): each explanation scores 1 + 8 x ${features} rows of ${features} features, so its cost grows with their square. Explain fewer records a request`, '/explain');
     }
     // An explanation can take seconds: when its client leaves, the scoring thread drops it.
     const left = request.explain ? clientGone(res) : undefined;

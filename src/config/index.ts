@@ -75,7 +75,7 @@ export const settingsSchema = z.object({
   /**
    * Most columns a dataset may have: more are refused at upload (413 TOO_MANY_COLUMNS) as soon as
    * the header or first record says so. A record of many fields costs far more memory than its
-   * bytes, and a model takes at most 4096 features. @defaultValue 4096
+   * bytes; a model takes at most 2048 of them as features. @defaultValue 4096
    */
   MAX_DATASET_COLUMNS: z.coerce.number().int().min(1).max(1_000_000).default(4096),
   /**

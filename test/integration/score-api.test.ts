@@ -68,6 +68,17 @@ describe('POST /v1/models/:name/score', () => {
     expect((await score({ records: six })).status).toBe(200);
   });
 
+  it('a wide model explains fewer records a request, MAX_EXPLAIN_RECORDS x (600 / features)², since an explanation costs features² (413 saying how many)', async () => {
+    const d = 1000;
+    const wide = `wide-${suffix()}`;
+    const trained = await train(normalRecords(60, d, 2), { epochs: 1 });
+    await store.save(wide, toArtifact(trained, { datasetFingerprint: 'wide', datasetRows: 60, backend: 'test' }));
+    const record = Object.fromEntries(Array.from({ length: d }, (_, j) => [`f${j}`, 0]));
+    const two = await request(app).post(`/v1/models/${wide}/score`).set('authorization', `Bearer ${SCORER}`).send({ records: [record, record], explain: true });
+    expect(two.body).toMatchObject({ status: 413, code: 'BATCH_TOO_LARGE', pointer: '/explain', detail: expect.stringContaining(`a model of ${d} features explains at most 1 a request (MAX_EXPLAIN_RECORDS x (600 / features)²)`) });
+    expect((await request(app).post(`/v1/models/${wide}/score`).set('authorization', `Bearer ${SCORER}`).send({ records: [record, record] })).status).toBe(200);
+  });
+
   it.each([
     [{ records: [{ f0: 0, f1: 0, f2: 0 }, { f0: 0, f1: 0, f2: 0 }, { f0: 0, f1: 0, f2: 0 }, { f0: 'x', f1: 0, f2: 0 }] }, '/records/3/f0'],
     [{ records: [{ f0: 0, f1: 0, f2: 0 }, { f0: 0, f2: 0 }] }, '/records/1/f1'],
