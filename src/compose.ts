@@ -63,6 +63,7 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
     backend: settings.TF_BACKEND,
     gate: qualityGateOf(settings),
     keepVersions: settings.MODEL_KEEP_VERSIONS,
+    maxValues: settings.MAX_TRAINING_VALUES,
     journal: join(settings.MODELS_DIR, '.jobs'),
     attempts: settings.JOB_ATTEMPTS,
     onFinished: (job: JobInfo, seconds: number) => {

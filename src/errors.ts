@@ -45,6 +45,7 @@ type ServiceCode =
   | 'QUEUE_FULL'
   | 'TOO_MANY_COLUMNS'
   | 'UPLOADS_BUSY'
+  | 'DATASET_TOO_LARGE'
   | 'STORAGE_FULL'
   | 'VERSION_DAMAGED'
   | 'INVALID_SETTINGS'
@@ -60,6 +61,7 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   INVALID_ARGUMENT: { status: 500, retry: false, title: 'The engine was called wrongly', help: 'A function of the engine was given an argument it cannot take: a defect, not bad input. The service logged it.' },
   MALFORMED_BODY: { status: 400, retry: false, title: 'The body could not be parsed', help: 'The body (or a data file given to the command line) is not valid JSON, CSV or NDJSON (a ragged CSV row, a line that is not JSON). The detail names the line.' },
   BODY_TOO_LARGE: { status: 413, retry: false, title: 'The body is too large', help: 'The body is over MAX_BODY_BYTES (MAX_DATASET_BYTES for dataset uploads), or a dataset upload holds more than MAX_UPLOAD_VALUES values (rows x columns). Send fewer records per request; a dataset takes the rest as appends.' },
+  DATASET_TOO_LARGE: { status: 413, retry: false, title: 'The dataset is too large to train on', help: 'The dataset holds more values (rows x feature columns) than MAX_TRAINING_VALUES: the process that trains holds every record in memory. Keep fewer rows (appends take ?maxRows=), leave columns out with exclude, or raise MAX_TRAINING_VALUES with the workers\' memory.' },
   UPLOADS_BUSY: { status: 503, retry: true, title: 'Too many dataset uploads at once', help: 'MAX_CONCURRENT_UPLOADS dataset uploads (PUT and appends) are being read by this replica, each held in memory until stored: nothing was stored. Retry after the Retry-After header\'s seconds.' },
   TOO_MANY_COLUMNS: { status: 413, retry: false, title: 'Too many columns in a dataset', help: 'A dataset upload has more columns than MAX_DATASET_COLUMNS (4096 by default); nothing was stored. A model takes at most 2,048 feature columns: leave columns out, or reduce them (for instance to principal components), before upload.' },
   BATCH_TOO_LARGE: { status: 413, retry: false, title: 'Too many records in one request', help: 'A scoring request holds more than MAX_BATCH_RECORDS records. Split it into several requests.' },

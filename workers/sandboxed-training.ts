@@ -33,6 +33,7 @@ async function open() {
     models: guardRedis(new RedisModelStore(redis), redis),
     gate: qualityGateOf(settings),
     keepVersions: settings.MODEL_KEEP_VERSIONS,
+    maxValues: settings.MAX_TRAINING_VALUES,
     backend,
   };
 }

@@ -23,7 +23,7 @@ export const jobListQuerySchema = z
 export const QUEUE_FULL_RETRY_SECONDS = 30;
 
 /** Training requests and job status. */
-export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxBytes: number; maxQueued: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
+export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxBytes: number; maxQueued: number; maxTrainingValues: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
 
   router.post('/v1/models/:name/train', ...deps.writeAuth, body(deps.maxBytes), async (req, res) => {
@@ -32,7 +32,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     const parsed = trainRequestSchema.safeParse(req.body);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
     const dataset = lookupDatasetName(parsed.data.dataset, '/dataset');
-    await checkTrainable(deps.datasets, dataset, checkTrainingConfig(parsed.data.config));
+    await checkTrainable(deps.datasets, dataset, checkTrainingConfig(parsed.data.config), deps.maxTrainingValues);
     // Counted before adding: concurrent requests may pass it together, so the bound holds to
     // within the requests in flight.
     const { queued } = await deps.queue.counts();

@@ -10,7 +10,7 @@ import { checkTrainable, checkTrainingConfig, lookupDatasetName, onlyQuery, requ
 export const scheduleRequestSchema = z.object({ cron: z.string().min(1).max(200), dataset: z.string(), config: z.unknown().optional(), timezone: z.string().min(1).max(64).optional() }).strict();
 
 /** Cron retraining per model. */
-export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetStore; queue: JobQueue; maxBytes: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
+export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetStore; queue: JobQueue; maxBytes: number; maxTrainingValues: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
   const model = (raw: unknown): string => validName(raw, 'model');
   router.put('/v1/models/:name/schedule', ...deps.writeAuth, body(deps.maxBytes), async (req, res) => {
@@ -24,7 +24,7 @@ export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetSt
     const zoneProblem = timezone === undefined ? null : timezoneProblem(timezone);
     if (zoneProblem) throw new AppError('INVALID_REQUEST', `timezone: ${zoneProblem}`, '/timezone');
     const dataset = lookupDatasetName(parsed.data.dataset, '/dataset');
-    await checkTrainable(deps.datasets, dataset, checkTrainingConfig(config));
+    await checkTrainable(deps.datasets, dataset, checkTrainingConfig(config), deps.maxTrainingValues);
     const info = await deps.scheduler.put(name, { cron, dataset, ...(config === undefined ? {} : { config }), ...(timezone === undefined ? {} : { timezone }) });
     res.json(await withLastRun(deps.queue, info));
   });

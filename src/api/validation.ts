@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { featureColumns, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
 import { type DatasetStore, datasetNotFound, NAME_PATTERN } from '../store';
 import { AppError, escapePointer } from '../errors';
+import { trainingTooLarge } from '../queue';
 
 /**
  * A JSON boolean as the category it is: "true" or "false", as the same field of a CSV file reads,
@@ -99,10 +100,12 @@ export function checkTrainingConfig(config: unknown): TrainingConfig {
  * Refuses at once what a training job would fail on later: a dataset that does not exist (404)
  * or holds fewer records than training needs (422 INSUFFICIENT_DATA).
  */
-export async function checkTrainable(datasets: DatasetStore, dataset: string, config: TrainingConfig): Promise<void> {
+export async function checkTrainable(datasets: DatasetStore, dataset: string, config: TrainingConfig, maxValues = Infinity): Promise<void> {
   const info = await datasets.info(dataset);
   if (!info) throw datasetNotFound(dataset, '/dataset');
-  asConfigRequest(() => featureColumns(info.columns, config.exclude));
+  const features = asConfigRequest(() => featureColumns(info.columns, config.exclude));
+  const tooLarge = trainingTooLarge(dataset, info.rows, features.length, maxValues);
+  if (tooLarge) throw new AppError('DATASET_TOO_LARGE', tooLarge, '/dataset');
   if (info.rows < MIN_TRAINING_RECORDS) {
     throw new AppError('INSUFFICIENT_DATA', `dataset "${dataset}" has ${info.rows} records; training needs at least ${MIN_TRAINING_RECORDS}`, '/dataset');
   }

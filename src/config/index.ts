@@ -90,6 +90,13 @@ export const settingsSchema = z.object({
    * (measured), not its bytes (a CSV of single digits holds one in 2). @defaultValue 4000000
    */
   MAX_UPLOAD_VALUES: z.coerce.number().int().min(1).max(1_000_000_000).default(4_000_000),
+  /**
+   * Most values (rows x feature columns) a dataset may hold to be trained on: a training request
+   * over it is a 413, and a job (a schedule's, a drift retrain's) fails at once, before the
+   * dataset is read. The process that trains holds every record, at about 70 bytes a value: 33
+   * million values ran a 2,048 MB heap out, three times, each after 30 s. @defaultValue 16000000
+   */
+  MAX_TRAINING_VALUES: z.coerce.number().int().min(1).max(1_000_000_000).default(16_000_000),
   /** Most records in one scoring request. @defaultValue 10000 */
   MAX_BATCH_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /**

@@ -113,6 +113,9 @@ const STALLED = /stalled more than allowable limit/;
 /** BullMQ's reason for a run refused for starting beyond the worker's `maxStartedAttempts` (JOB_ATTEMPTS runs): its earlier runs were lost. */
 const STARTED_BEYOND = /started more than allowable limit/;
 
+/** BullMQ's reason for a run whose sandboxed training process died (V8 out of heap aborts; an OOM kill is SIGKILL). */
+const PROCESS_DIED = /Unexpected exit code: (\S+) signal: (\S+)/;
+
 const WORKER_LOST: { code: ErrorCode; message: string } = {
   code: 'WORKER_LOST',
   message: 'the workers running this job were lost (killed, or stopped before it finished) at each of its JOB_ATTEMPTS runs; train again, and check the workers for crashes or memory limits',
@@ -137,7 +140,14 @@ function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
   if (state === 'failed') {
     const reason = job.failedReason ?? '';
     const m = REASON.exec(reason);
-    info.error = m ? { code: m[1] as string, message: m[2] as string } : STALLED.test(reason) || STARTED_BEYOND.test(reason) ? WORKER_LOST : { code: 'INTERNAL', message: job.failedReason ?? 'failed' };
+    const died = PROCESS_DIED.exec(reason);
+    info.error = m
+      ? { code: m[1] as string, message: m[2] as string }
+      : STALLED.test(reason) || STARTED_BEYOND.test(reason)
+        ? WORKER_LOST
+        : died
+          ? { code: 'WORKER_LOST', message: `the training process died (exit code ${died[1]}, signal ${died[2]}: SIGABRT is V8 out of heap, SIGKILL an OOM kill) at each of its JOB_ATTEMPTS runs; give the workers more memory (worker.heapMegabytes), or train on fewer values (MAX_TRAINING_VALUES)` }
+          : { code: 'INTERNAL', message: job.failedReason ?? 'failed' };
   }
   return info;
 }

@@ -52,6 +52,8 @@ export class InProcessQueue implements JobQueue {
       gate?: QualityGate;
       /** Versions kept per model (see MODEL_KEEP_VERSIONS); all when absent. */
       keepVersions?: number;
+      /** Most values (rows x feature columns) of a dataset trained on (MAX_TRAINING_VALUES). */
+      maxValues?: number;
       onFinished?: (job: JobInfo, seconds: number) => void;
       /** Directory the jobs are kept in; without one they live in memory only. */
       journal?: string;
@@ -239,6 +241,7 @@ export class InProcessQueue implements JobQueue {
             models: this.deps.models,
             ...(this.deps.gate ? { gate: this.deps.gate } : {}),
             ...(this.deps.keepVersions === undefined ? {} : { keepVersions: this.deps.keepVersions }),
+            ...(this.deps.maxValues === undefined ? {} : { maxValues: this.deps.maxValues }),
             trainer: (input) => this.trainInWorker(job, input),
           }, job.id, new Date(job.createdAt));
           break;

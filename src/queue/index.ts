@@ -5,5 +5,5 @@ export type { JobInfo, JobPayload, JobQueue, JobResult, JobState, TrainJobPayloa
 export { BullMqScheduler } from './bullmq-scheduler';
 export { InProcessScheduler } from './in-process-scheduler';
 export { cronProblem, DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler, timezoneProblem } from './scheduler';
-export { currentVersionOf, gateFailure, type QualityGate, refusedAgain, runTrainJob, sameTraining, storeVersion, trainedOn, trainArtifact, type TrainInput } from './train-job';
+export { currentVersionOf, gateFailure, type QualityGate, refusedAgain, runTrainJob, sameTraining, storeVersion, trainedOn, trainArtifact, trainingTooLarge, type TrainInput } from './train-job';
 export { type DriftPolicy, DriftRetrainer } from './drift-retrainer';

@@ -1,4 +1,5 @@
-import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, fingerprintRecords, type Manifest, resolveTrainingConfig, toArtifact, train } from '../nce';
+import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, featureColumns, fingerprintRecords, type Manifest, resolveTrainingConfig, toArtifact, train } from '../nce';
+import { AppError } from '../errors';
 import { type DatasetStore, deletedMeanwhile, type ModelStore, SavedByAnotherRun } from '../store';
 import type { JobResult, TrainJobPayload } from './job-queue';
 
@@ -28,6 +29,15 @@ export async function trainArtifact(input: TrainInput, backend: BackendName | st
 }
 
 /**
+ * Why a dataset of `rows` records and `features` feature columns is too large to train on (more
+ * than `maxValues` values: the process that trains holds every record), or null.
+ */
+export function trainingTooLarge(dataset: string, rows: number, features: number, maxValues: number): string | null {
+  if (rows * features <= maxValues) return null;
+  return `dataset "${dataset}" holds ${rows} records of ${features} feature columns, ${rows * features} values; training takes at most ${maxValues} (MAX_TRAINING_VALUES), since the process that trains holds every record: keep at most ${Math.floor(maxValues / features)} rows (appends take ?maxRows=), or leave columns out with exclude`;
+}
+
+/**
  * One training job, the same in both modes: read the dataset, train (`trainer` decides where),
  * store the version, current only if it passes the quality gate, else a candidate with the reason.
  * A job run again after its process died finds the version it had already saved (by `jobId`)
@@ -36,7 +46,7 @@ export async function trainArtifact(input: TrainInput, backend: BackendName | st
  */
 export async function runTrainJob(
   payload: TrainJobPayload,
-  deps: { datasets: DatasetStore; models: ModelStore; gate?: QualityGate; keepVersions?: number; trainer: (input: TrainInput) => Promise<Artifact> },
+  deps: { datasets: DatasetStore; models: ModelStore; gate?: QualityGate; keepVersions?: number; maxValues?: number; trainer: (input: TrainInput) => Promise<Artifact> },
   jobId?: string,
   enqueuedAt?: Date,
   /** The job's record in the distributed queue: the version is saved only while it exists (see `SaveOptions.whileExists`). */
@@ -51,6 +61,13 @@ export async function runTrainJob(
   const deletedSince = async (): Promise<boolean> => enqueuedAt !== undefined && ((await deps.models.deletedAt(model))?.getTime() ?? -Infinity) > enqueuedAt.getTime();
   if (await deletedSince()) throw deletedMeanwhile(model);
   const existed = (await deps.models.versions(model)).length > 0;
+  // Before reading it: a dataset grown by appends since the request (a schedule's, a drift
+  // retrain's) would otherwise bring the training process down on every attempt.
+  if (deps.maxValues !== undefined) {
+    const known = await deps.datasets.info(payload.dataset);
+    const tooLarge = known && trainingTooLarge(payload.dataset, known.rows, featureColumns(known.columns, resolveTrainingConfig(payload.config).exclude).length, deps.maxValues);
+    if (tooLarge) throw new AppError('DATASET_TOO_LARGE', tooLarge);
+  }
   const { records, info } = await deps.datasets.records(payload.dataset);
   // The same records and config as the current version's (a schedule firing on unchanged data):
   // nothing new to train or keep.

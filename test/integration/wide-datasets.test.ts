@@ -4,6 +4,8 @@ import express from 'express';
 import request from 'supertest';
 import { fewAtOnce } from '../../src/api/datasets.route';
 import { AppError } from '../../src/errors';
+import { runTrainJob } from '../../src/queue';
+import type { DatasetStore, ModelStore } from '../../src/store';
 import { featureColumns, MAX_FEATURES } from '../../src/nce';
 import { type EmbeddedService, listen, startEmbedded } from '../helpers/service';
 
@@ -12,11 +14,13 @@ const MAX_COLUMNS = MAX_FEATURES + 4;
 
 // Values an upload may hold: what its memory follows, rather than its bytes.
 const MAX_VALUES = 200_000;
+// Values of a dataset trained on: what the training process holds.
+const MAX_TRAINING = 150_000;
 
 let running: EmbeddedService;
 
 beforeAll(async () => {
-  running = await startEmbedded({ MAX_DATASET_COLUMNS: String(MAX_COLUMNS), MAX_CONCURRENT_UPLOADS: '2', MAX_UPLOAD_VALUES: String(MAX_VALUES) });
+  running = await startEmbedded({ MAX_DATASET_COLUMNS: String(MAX_COLUMNS), MAX_CONCURRENT_UPLOADS: '2', MAX_UPLOAD_VALUES: String(MAX_VALUES), MAX_TRAINING_VALUES: String(MAX_TRAINING) });
 });
 
 afterAll(async () => {
@@ -78,6 +82,18 @@ describe('uploads of more than MAX_UPLOAD_VALUES values', () => {
     const append = await request(app).post('/v1/datasets/long/records').set('content-type', 'text/csv').send(csvOf(10, rows + 1));
     expect(append.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE', detail: expect.stringContaining(hint) });
     expect((await request(app).get('/v1/datasets/long')).body.rows).toBe(rows);
+  });
+
+  it('a dataset of more than MAX_TRAINING_VALUES values is not trained on: the request is a 413 saying how many rows would do, and a job (a schedule\'s) fails at once without reading it', async () => {
+    const { app } = running.service;
+    const refused = await request(app).post('/v1/models/long/train').send({ dataset: 'long' });
+    expect(refused.body).toMatchObject({ status: 413, code: 'DATASET_TOO_LARGE', pointer: '/dataset', detail: expect.stringContaining(`training takes at most ${MAX_TRAINING} (MAX_TRAINING_VALUES)`) });
+    expect(refused.body.detail).toContain(`keep at most ${MAX_TRAINING / 10} rows`);
+    let read = 0;
+    const datasets = { info: async () => ({ rows: 20_000, columns: names(10) }), records: async () => (read++, { records: [], info: {} }) } as unknown as DatasetStore;
+    const models = { versionOfJob: async () => null, deletedAt: async () => null, versions: async () => [] } as unknown as ModelStore;
+    await expect(runTrainJob({ kind: 'train', model: 'm', dataset: 'long', config: {} }, { datasets, models, maxValues: MAX_TRAINING, trainer: async () => Promise.reject(new Error('not reached')) }, 'j1', new Date())).rejects.toMatchObject({ code: 'DATASET_TOO_LARGE' });
+    expect(read).toBe(0);
   });
 });
 
