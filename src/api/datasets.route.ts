@@ -13,10 +13,11 @@ export const UPLOADS_BUSY_RETRY_SECONDS = 10;
  * Lets at most `max` dataset uploads be read and stored at once in this process, refusing more
  * with 503 UPLOADS_BUSY before their bodies are read: an upload's records are held in memory until
  * stored, at 70-180 bytes a value (one of 4 million values took 730 MB RSS), so a few concurrent
- * uploads of the largest size would take the process past its heap (two did at a 640 MB heap). An upload holds its place until its handler is done with it, whether or not its
- * client waits for the answer (a client that timed out and retried would otherwise add one more
- * body in memory each time); only a client gone before its body ended frees it at once, since then
- * no record of it will be stored.
+ * uploads of the largest size would take the process past its heap (two did at a 640 MB heap).
+ * An upload holds its place until its handler is done with it, whether or not its client waits
+ * for the answer (a client that timed out and retried would otherwise add one more body in memory
+ * each time); only a client gone before its body ended frees it at once, since then no record of
+ * it will be stored.
  * @returns a wrapper of upload handlers, which parses the body (`parse`) in the place too
  */
 export function fewAtOnce(max: number, parse: RequestHandler): (handle: (req: Request, res: Response) => Promise<void>) => RequestHandler {

@@ -72,13 +72,15 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     // Explanations come as JSON only: CSV for them only when the client takes nothing else.
     const csv = accept !== undefined && accept.includes('text/csv') && req.accepts(['application/json', 'text/csv']) === 'text/csv' && !(request.explain && req.accepts('application/json'));
     if (csv && request.explain) throw new AppError('NOT_ACCEPTABLE', 'explanations come as JSON only: accept application/json, or leave explain out', '/explain');
-    if (request.explain && records.length > deps.maxExplain) {
-      throw new AppError('BATCH_TOO_LARGE', `${records.length} records to explain in one request; the limit is ${deps.maxExplain} (MAX_EXPLAIN_RECORDS): each explanation scores its record permutations x features times. Explain the records of interest, such as the flagged ones`, '/explain');
-    }
-    const features = model.manifest.schema.length;
-    const widest = Math.max(1, Math.floor((deps.maxExplain * EXPLAIN_FULL_FEATURES ** 2) / features ** 2));
-    if (request.explain && records.length > widest) {
-      throw new AppError('BATCH_TOO_LARGE', `${records.length} records to explain in one request; a model of ${features} features explains at most ${widest} a request (MAX_EXPLAIN_RECORDS x (${EXPLAIN_FULL_FEATURES} / features)²): each explanation scores 1 + 8 x ${features} rows of ${features} features, so its cost grows with their square. Explain fewer records a request`, '/explain');
+    if (request.explain) {
+      if (records.length > deps.maxExplain) {
+        throw new AppError('BATCH_TOO_LARGE', `${records.length} records to explain in one request; the limit is ${deps.maxExplain} (MAX_EXPLAIN_RECORDS): each explanation scores its record permutations x features times. Explain the records of interest, such as the flagged ones`, '/explain');
+      }
+      const features = model.manifest.schema.length;
+      const widest = Math.max(1, Math.floor((deps.maxExplain * EXPLAIN_FULL_FEATURES ** 2) / features ** 2));
+      if (records.length > widest) {
+        throw new AppError('BATCH_TOO_LARGE', `${records.length} records to explain in one request; a model of ${features} features explains at most ${widest} a request (MAX_EXPLAIN_RECORDS x (${EXPLAIN_FULL_FEATURES} / features)²): each explanation scores 1 + 8 x ${features} rows of ${features} features, so its cost grows with their square. Explain fewer records a request`, '/explain');
+      }
     }
     // An explanation can take seconds: when its client leaves, the scoring thread drops it.
     const left = request.explain ? clientGone(res) : undefined;
