@@ -6,6 +6,9 @@ import type { DataRecord } from './schema';
 /** Feature orderings averaged per record (in reversed pairs); more = less sampling noise. */
 export const DEFAULT_PERMUTATIONS = 8;
 
+/** Numeric values an explanation scores at once: bounds its memory on wide models (8 MB a chunk). */
+const EXPLAIN_CHUNK_VALUES = 1 << 20;
+
 /** One record's explanation. */
 export interface Explanation {
   /** Feature -> contribution in nats; they sum to `score - baselineScore`. */
@@ -27,8 +30,9 @@ export interface Explanation {
  * contributions sum exactly (up to float rounding) to score minus the baseline's score.
  * @param permutations - orders per record, used as reversed pairs (default 8)
  * @param seed - fixes the orders, so one record always gets one explanation (default 0)
+ * @param chunkValues - numeric values scored at once (default 2^20); the result does not depend on it
  */
-export function explain(detector: Detector, records: readonly DataRecord[], permutations = DEFAULT_PERMUTATIONS, seed = 0): Explanation[] {
+export function explain(detector: Detector, records: readonly DataRecord[], permutations = DEFAULT_PERMUTATIONS, seed = 0, chunkValues = EXPLAIN_CHUNK_VALUES): Explanation[] {
   const schema = detector.state.schema;
   const layout = detector.layout;
   const dn = layout.numeric.length;
@@ -57,15 +61,41 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
   for (const order of orders) {
     for (let k = 0; k < d; k++, at++) if (k > 0) path[at] = owns[order[k]].numeric;
   }
+  const chunkRows = Math.min(rowsPerRecord, Math.max(2, Math.floor(chunkValues / Math.max(1, dn))));
+  const chunk: Encoded = {
+    n: chunkRows,
+    numeric: new Float64Array(chunkRows * dn),
+    codes: new Int32Array(chunkRows * dd),
+    novel: new Uint8Array(chunkRows * d),
+  };
+  const chunkPath = new Int32Array(chunkRows);
   return records.map((_, r) => {
-    const batch: Encoded = {
-      n: rowsPerRecord,
-      numeric: new Float64Array(rowsPerRecord * dn),
-      codes: new Int32Array(rowsPerRecord * dd),
-      novel: new Uint8Array(rowsPerRecord * d),
+    const s = new Float64Array(rowsPerRecord);
+    let filled = 0;
+    let done = 0;
+    // Rows are scored a chunk at a time, each chunk's first row taken in full, so a record's
+    // memory stays that of a chunk however wide the model (all 1 + 8 d rows of a 2,048-feature
+    // model at once: about 270 MB a record).
+    const flush = (): void => {
+      chunkPath.set(path.subarray(done, done + filled));
+      chunkPath[0] = -2;
+      const part: Encoded = {
+        n: filled,
+        numeric: chunk.numeric.subarray(0, filled * dn),
+        codes: chunk.codes.subarray(0, filled * dd),
+        novel: chunk.novel?.subarray(0, filled * d),
+      };
+      s.set(detector.evaluate(part, chunkPath.subarray(0, filled)).score.subarray(0, filled), done);
+      done += filled;
+      filled = 0;
     };
-    batch.codes.set(usual);
-    let row = 1;
+    const push = (numeric: Float64Array, codes: Int32Array, novel: Uint8Array): void => {
+      chunk.numeric.set(numeric, filled * dn);
+      chunk.codes.set(codes, filled * dd);
+      chunk.novel?.set(novel, filled * d);
+      if (++filled === chunkRows) flush();
+    };
+    push(new Float64Array(dn), usual, new Uint8Array(d));
     for (const order of orders) {
       const numeric = new Float64Array(dn);
       const codes = Int32Array.from(usual);
@@ -76,15 +106,12 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
         if (o.numeric >= 0) numeric[o.numeric] = enc.numeric[r * dn + o.numeric];
         for (const j of o.discrete) codes[j] = enc.codes[r * dd + j];
         novel[f] = enc.novel?.[r * d + f] ?? 0;
-        batch.numeric.set(numeric, row * dn);
-        batch.codes.set(codes, row * dd);
-        batch.novel?.set(novel, row * d);
-        row++;
+        push(numeric, codes, novel);
       }
     }
-    const s = detector.evaluate(batch, path).score;
+    if (filled > 0) flush();
     const totals = new Float64Array(d);
-    row = 1;
+    let row = 1;
     for (const order of orders) {
       let prev = s[0];
       for (const f of order) {

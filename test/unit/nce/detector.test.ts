@@ -254,6 +254,19 @@ describe('explain', () => {
     });
   });
 
+  it('scored a few rows at a time (as a wide model is), gives the explanation scored at once', () => {
+    const records = mixedRecords(4, 9);
+    const whole = explain(detector, records);
+    // Chunks of 2 and 5 rows of 25 a record: every chunk starts a new path, none lines up with an order.
+    for (const chunkValues of [3, 10]) {
+      explain(detector, records, undefined, undefined, chunkValues).forEach((e, i) => {
+        expect(e.score).toBeCloseTo(whole[i].score, 6);
+        expect(e.baselineScore).toBeCloseTo(whole[i].baselineScore, 6);
+        for (const [f, c] of Object.entries(whole[i].contributions)) expect(e.contributions[f]).toBeCloseTo(c, 6);
+      });
+    }
+  });
+
   it('starts from each discrete field\'s most frequent code: a column empty in every record gets nothing on a record that leaves it empty', async () => {
     const rng = createRng(3);
     const records = Array.from({ length: 300 }, () => ({ x: rng.normal(), empty: null, mostlyMissing: rng.uniform() < 0.9 ? null : rng.normal() }));

@@ -164,7 +164,8 @@ describe('ModelCache', () => {
   it('watching, follows the store without scoring or announcements: a deleted model goes, a new version comes, and the eviction order stays that of use', async () => {
     const gone: string[] = [];
     const swaps: string[] = [];
-    const own = new FsModelStore(await mkdtemp(join(tmpdir(), 'nce-cache-watch-')));
+    const root = await mkdtemp(join(tmpdir(), 'nce-cache-watch-'));
+    const own = new FsModelStore(root);
     for (const name of ['a', 'b', 'c']) await own.save(name, artifact);
     const cache = new ModelCache(own, pino({ level: 'silent' }), (m) => swaps.push(`${m.name} ${m.version}`), (name, why) => gone.push(`${name} ${why}`), 2);
     const until = async (done: () => boolean): Promise<void> => {
@@ -196,6 +197,7 @@ describe('ModelCache', () => {
       expect(cache.fresh('c')?.version).toBe(version);
     } finally {
       cache.dispose();
+      await rm(root, { recursive: true, force: true });
     }
   });
 
@@ -275,6 +277,7 @@ describe('ModelCache', () => {
       expect(lines.filter((l) => l.msg === 'model version refused')).toHaveLength(1);
     } finally {
       cache.dispose();
+      await rm(root, { recursive: true, force: true });
     }
   });
 
