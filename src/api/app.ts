@@ -117,10 +117,17 @@ export function createApp(deps: AppDeps): Express {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const route = routeLabel(req, res);
       metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
       // Route patterns and status only: never record values, bodies or keys.
       if (logger.isLevelEnabled('info')) logger.info({ reqId: id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+    });
+    // Closed with no answer of ours: the client left, or the server cut the request off
+    // (HTTP_REQUEST_TIMEOUT_MS: Node answers 408 itself). Logged, or it would leave no trace.
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      const route = routeLabel(req, res);
+      logger.info({ reqId: id, method: req.method, route, ms: Math.round(Number(process.hrtime.bigint() - start) / 1e6), bodyRead: req.complete }, 'request closed before it was answered (the client left, or HTTP_REQUEST_TIMEOUT_MS cut it off)');
     });
     next();
   });
@@ -185,10 +192,13 @@ export function createApp(deps: AppDeps): Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  const methodsOf = documentedMethods(doc);
+  const routeOf = documentedRoute(doc);
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const allowed = methodsOf(req.path);
-    if (allowed.length === 0) return next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`));
+    const documented = routeOf(req.path);
+    if (documented === null) return next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`));
+    const allowed = documented.methods;
+    // Counted under its route, as the route's own answers are, not among unmatched paths.
+    res.locals.route = documented.route;
     res.set('allow', allowed.join(', '));
     next(new AppError('METHOD_NOT_ALLOWED', `${req.path} takes ${allowed.join(', ')}, not ${req.method}`));
   });
@@ -213,14 +223,20 @@ export function createApp(deps: AppDeps): Express {
   return app;
 }
 
+/** The route pattern a request is counted and logged under: its route's, a 405's documented one, or "unmatched". */
+function routeLabel(req: Request, res: Response): string {
+  return req.route ? `${req.baseUrl}${String(req.route.path)}` : ((res.locals.route as string | undefined) ?? 'unmatched');
+}
+
 /** The keys of an OpenAPI path item that are HTTP methods. */
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
 /**
- * The methods the OpenAPI document gives the route a path matches (GET with HEAD), none for a
- * path of no route: a documented path asked with another method is a 405, not a 404.
+ * The route a path matches in the OpenAPI document, in Express's spelling (`/v1/models/:name`), with
+ * the methods the document gives it (GET with HEAD); null for a path of no route: a documented path
+ * asked with another method is a 405, not a 404.
  */
-export function documentedMethods(doc: Record<string, unknown>): (path: string) => string[] {
+export function documentedRoute(doc: Record<string, unknown>): (path: string) => { route: string; methods: string[] } | null {
   const routes = Object.entries((doc as { paths: Record<string, Record<string, unknown>> }).paths).map(([template, operations]) => {
     // Case-insensitive, as Express matches routes.
     const pattern = new RegExp(`^${template.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+')}/?$`, 'i');
@@ -228,9 +244,10 @@ export function documentedMethods(doc: Record<string, unknown>): (path: string) 
     const methods = Object.keys(operations)
       .filter((key) => HTTP_METHODS.includes(key))
       .map((m) => m.toUpperCase());
-    return { pattern, methods: methods.includes('GET') ? [...methods, 'HEAD'] : methods };
+    const route = template.replace(/\{([^}]+)\}/g, ':$1');
+    return { pattern, route, methods: methods.includes('GET') ? [...methods, 'HEAD'] : methods };
   });
-  return (path) => routes.find((r) => r.pattern.test(path))?.methods ?? [];
+  return (path) => routes.find((r) => r.pattern.test(path)) ?? null;
 }
 
 /** body-parser (with a `type`) and the router (URIError) report their own failures; they become our codes. */
@@ -239,7 +256,8 @@ function bodyParserError(err: unknown, limit: number): AppError | null {
   if (type === 'entity.too.large') return bodyTooLarge(limit);
   if (type === 'entity.parse.failed') return notJson(typeof (err as { body?: unknown }).body === 'string' ? (err as { body: string }).body : undefined);
   if (type === NOT_UTF8) return (err as { answer?: AppError }).answer ?? notUtf8();
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding');
+  if (type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', `the body's charset "${String((err as { charset?: unknown }).charset)}" is not supported: send UTF-8 (charset=utf-8, or no charset)`);
+  if (type === 'encoding.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${String((err as { encoding?: unknown }).encoding)}": send gzip, deflate, br or none`);
   if (typeof type === 'string' && type.startsWith('request.')) return new AppError('MALFORMED_BODY', 'the request body could not be read');
   // What body-parser passes on from decompressing (zlib's Z_*, brotli's ERR__ERROR_*, zstd's
   // codes) it marks 400 with no type: the body is not in its Content-Encoding.

@@ -69,6 +69,7 @@ export function body(limit: number, options: { tables?: boolean } = {}): Request
   const parse = express.json({ limit, type: JSON_TYPES, verify: refuseInvalidUtf8 });
   // One layer for both: every layer costs each request a dispatch.
   return (req, res, next) => {
+    if (hasNoBody(req)) return next(new AppError('MALFORMED_BODY', `the request has no body: send ${options.tables ? 'the records as JSON, CSV or NDJSON' : 'a JSON object'}`));
     if (isCompressedJson(req)) {
       readCompressedJson(req, limit).then((value) => {
         req.body = value;
@@ -90,6 +91,12 @@ export function body(limit: number, options: { tables?: boolean } = {}): Request
       next();
     });
   };
+}
+
+/** A request without a body, or with an empty one (Content-Length 0), which no route of this API takes. */
+function hasNoBody(req: Request): boolean {
+  const { 'content-length': length, 'transfer-encoding': chunked } = req.headers;
+  return chunked === undefined && (length === undefined || length === '0');
 }
 
 /**

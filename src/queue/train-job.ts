@@ -79,8 +79,13 @@ export async function runTrainJob(
   const artifact = await deps.trainer({ records, columns: info.columns, config: payload.config });
   if ((await deletedSince()) || (existed && (await deps.models.versions(model)).length === 0)) throw deletedMeanwhile(model);
   const current = await currentVersionOf(deps.models, model);
-  // The same training made current while this one trained: nothing new to keep either.
-  if (current && sameTraining(current.manifest, artifact.manifest)) return unchangedResult(model, current);
+  // The same training made current while this one trained: nothing new to keep either. Unless it
+  // is this job's own, saved by a run of it that stalled past its lock (Redis stopped, the process
+  // paused) while this one trained: that version is the job's, and new.
+  if (current && sameTraining(current.manifest, artifact.manifest)) {
+    const savedMeanwhile = jobId === undefined ? null : await deps.models.versionOfJob(model, jobId);
+    return savedMeanwhile === null ? unchangedResult(model, current) : finishSavedVersion(deps.models, model, savedMeanwhile);
+  }
   const warnings = artifact.manifest.training.warnings ? { warnings: artifact.manifest.training.warnings } : {};
   const stored = await storeVersion(deps.models, model, artifact, {
     current,

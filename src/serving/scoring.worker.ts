@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendName, Detector, explain, initBackend, messageOf, owned } from '../nce';
+import { type BackendName, type DataRecord, Detector, explain, type Explanation, initBackend, messageOf, owned, type ScoredRows } from '../nce';
 import { explainedAnswer, writeAnswer } from './answer-writer';
 import { type CancelTask, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
@@ -8,23 +8,41 @@ const port = parentPort;
 const ready = initBackend((workerData as { backend?: BackendName }).backend);
 /** Loaded detectors by model name (one version each), least recently used first. */
 const detectors = new Map<string, { version: string; detector: Detector }>();
+/** Detectors that tasks under way still use, with how many: dropped ones are disposed once none does. */
+const inUse = new Map<Detector, number>();
+/** Detectors dropped from {@link detectors} while in use. */
+const dropped = new Set<Detector>();
 
+function drop(detector: Detector): void {
+  if (inUse.has(detector)) dropped.add(detector);
+  else detector.dispose();
+}
+
+function release(detector: Detector): void {
+  const left = (inUse.get(detector) ?? 1) - 1;
+  if (left > 0) return void inUse.set(detector, left);
+  inUse.delete(detector);
+  if (dropped.delete(detector)) detector.dispose();
+}
+
+/** The task's detector, held for it until {@link release}; null when the thread does not hold its version and the task did not bring it. */
 function detectorFor(task: ScoringTask): Detector | null {
   let held = detectors.get(task.model);
   if (held?.version !== task.version) {
     if (!task.state) return null;
     // Built before the old one goes: if building fails, the thread still holds a working version.
     const detector = new Detector(task.state);
-    held?.detector.dispose();
+    if (held) drop(held.detector);
     held = { version: task.version, detector };
   }
   detectors.delete(task.model);
   detectors.set(task.model, held);
   for (const [name, old] of detectors) {
     if (detectors.size <= THREAD_MODELS) break;
-    old.detector.dispose();
+    drop(old.detector);
     detectors.delete(name);
   }
+  inUse.set(held.detector, (inUse.get(held.detector) ?? 0) + 1);
   return held.detector;
 }
 
@@ -38,30 +56,62 @@ class Cancelled extends Error {
 /** Ids of tasks cancelled while queued or running. */
 const cancelled = new Set<number>();
 
-async function score(task: ScoringTask): Promise<ScoringReply> {
+/** An explained task between its turns: its rows scored, its records explained up to `next`. */
+interface Explaining {
+  task: ScoringTask & { explain: DataRecord[] };
+  detector: Detector;
+  rows: ScoredRows;
+  explanations: Explanation[];
+  explainMs: number;
+}
+
+/**
+ * One turn of a task: a new task's rows are scored (the whole task, unless it explains them), an
+ * explained one explains its next record. Explanations score every record many times over
+ * (permutations x features): the costliest answer there is, and the reason it runs here rather
+ * than on the event loop. A record a turn, the tasks taking turns: a request of one record of a
+ * 4-feature model is not held up for the whole of another's 16 records of 1,500 features (20 s
+ * measured when they ran one after the other), and a cancel (its client left) ends its task at
+ * its next turn, instead of minutes later.
+ * @returns the reply when the task is done, else the task to give another turn
+ */
+function turn(item: ScoringTask | Explaining): ScoringReply | Explaining {
+  if ('task' in item) {
+    const { task, detector } = item;
+    const started = performance.now();
+    item.explanations.push(...explain(detector, [task.explain[item.explanations.length]]));
+    item.explainMs += performance.now() - started;
+    if (item.explanations.length < task.explain.length) return item;
+    return explained(task, item.rows, item.explanations, item.explainMs);
+  }
+  const task = item;
   const detector = detectorFor(task);
   if (!detector) return { id: task.id, type: 'missing' };
-  const rows = detector.scoreRows(task.encoded);
-  const head = { model: task.model, version: task.version };
-  const columns = { score: owned(rows.score), percentile: owned(rows.percentile), flagged: rows.flagged };
-  if (!task.explain) return { id: task.id, type: 'scored', body: writeAnswer(head, rows), ...columns };
-  // Explanations score every record many times over (permutations x features): the costliest
-  // answer there is, and the reason it runs here rather than on the event loop. A record at a
-  // time, with a turn of this thread's event loop between records: a cancel (its client left)
-  // arrives between them and ends the task there, instead of minutes later.
-  const explanations = [];
-  let explainMs = 0;
-  for (const record of task.explain) {
-    await new Promise((resolve) => setImmediate(resolve));
-    if (cancelled.has(task.id)) throw new Cancelled();
-    const started = performance.now();
-    explanations.push(...explain(detector, [record]));
-    explainMs += performance.now() - started;
+  let rows: ScoredRows;
+  try {
+    rows = detector.scoreRows(task.encoded);
+  } catch (e: unknown) {
+    release(detector);
+    throw e;
   }
-  const text = explainedAnswer(head, rows, explanations);
+  if (!task.explain || task.explain.length === 0) {
+    release(detector);
+    if (task.explain) return explained(task, rows, [], 0);
+    return { id: task.id, type: 'scored', body: writeAnswer({ model: task.model, version: task.version }, rows), ...columnsOf(rows) };
+  }
+  return { task: { ...task, explain: task.explain }, detector, rows, explanations: [], explainMs: 0 };
+}
+
+/** The reply to an explained task. */
+function explained(task: ScoringTask, rows: ScoredRows, explanations: Explanation[], explainMs: number): ScoringReply {
+  const text = explainedAnswer({ model: task.model, version: task.version }, rows, explanations);
   // Bytes of its own: a small Buffer lives in Node's shared pool, which cannot be transferred.
   const body = typeof text === 'string' ? new TextEncoder().encode(text) : new Uint8Array(text);
-  return { id: task.id, type: 'scored', body, ...columns, explanations, explainMs };
+  return { id: task.id, type: 'scored', body, ...columnsOf(rows), explanations, explainMs };
+}
+
+function columnsOf(rows: ScoredRows): { score: Float64Array; percentile: Float64Array; flagged: number } {
+  return { score: owned(rows.score), percentile: owned(rows.percentile), flagged: rows.flagged };
 }
 
 /** A scored reply's buffers, all its own (see `owned`): they move to the API rather than being copied. */
@@ -73,11 +123,11 @@ function failure(id: number, e: unknown): ScoringReply {
   return { id, type: 'error', message: messageOf(e) };
 }
 
-/** Tasks in the order they came; one runs at a time (an explained one yields between records). */
-const queue: ScoringTask[] = [];
+/** Tasks waiting for a turn, in the order they came or last had one. */
+const queue: (ScoringTask | Explaining)[] = [];
 let running = false;
-/** The task running now, if any. */
-let current: number | null = null;
+
+const idOf = (item: ScoringTask | Explaining): number => ('task' in item ? item.task.id : item.id);
 
 async function drain(): Promise<void> {
   if (running) return;
@@ -86,25 +136,33 @@ async function drain(): Promise<void> {
     // Tasks wait for the backend in the order they came.
     await ready;
   } catch (e: unknown) {
-    for (const task of queue.splice(0)) port.postMessage(failure(task.id, e));
+    for (const item of queue.splice(0)) port.postMessage(failure(idOf(item), e));
     running = false;
     return;
   }
-  for (let task = queue.shift(); task; task = queue.shift()) {
-    current = task.id;
+  for (let item = queue.shift(); item; item = queue.shift()) {
+    const id = idOf(item);
     let reply: ScoringReply;
     try {
-      reply = cancelled.has(task.id) ? failure(task.id, new Cancelled()) : await score(task);
+      if (cancelled.has(id)) throw new Cancelled();
+      const after = turn(item);
+      if ('task' in after) {
+        queue.push(after);
+        // A turn of this thread's event loop between turns: a cancel or a new task comes in.
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      reply = after;
     } catch (e: unknown) {
-      reply = failure(task.id, e);
+      reply = failure(id, e);
     }
-    cancelled.delete(task.id);
-    current = null;
+    if ('task' in item) release(item.detector);
+    cancelled.delete(id);
     try {
       port.postMessage(reply, movable(reply));
     } catch (e: unknown) {
       // A reply that cannot be posted fails its task (the API scores it in place), not the thread.
-      port.postMessage(failure(task.id, e));
+      port.postMessage(failure(id, e));
     }
   }
   running = false;
@@ -114,7 +172,7 @@ port.on('message', (message: ScoringTask | CancelTask) => {
   if ('cancel' in message) {
     // Only for a task not answered yet (a cancel may cross its answer on the way).
     const id = message.cancel;
-    if (current === id || queue.some((t) => t.id === id)) cancelled.add(id);
+    if (queue.some((item) => idOf(item) === id)) cancelled.add(id);
     return;
   }
   queue.push(message);

@@ -75,16 +75,21 @@ function withoutValues(f: FlaggedRecord): FlaggedRecord {
   return rest;
 }
 
+/** Share of the reference's lowest scores the score histogram leaves to its first bin (unless the threshold lies lower). */
+const HISTOGRAM_LOW_TAIL = 0.01;
+
 /**
  * The held-out reference records' scores and recent scores over one set of bins: from the
- * reference's range, widened to the recent scores' by at most that range again on either side
- * (scores far outside count in the outermost bins, and `outside` says how many). The reference's
- * share of a bin comes from its calibration's quantile table (the difference of the percentiles
- * of the bin's edges).
+ * reference's lowest 1% (or the threshold, if lower) to its highest score, widened to the recent
+ * scores' by at most that range again on either side (scores far outside count in the outermost
+ * bins, and `outside` says how many). Log densities have long lower tails: spanning the lowest
+ * reference score, one record hundreds of nats out would crowd the rest into the last bins. The
+ * reference's share of a bin comes from its calibration's quantile table (the difference of the
+ * percentiles of the bin's edges), its lowest scores counted in the first.
  */
 export function scoreHistogram(cal: Calibration, scores: readonly number[], bins = SCORE_BINS): ModelConsole['scores'] {
   const q = cal.quantiles;
-  const lo0 = q[0];
+  const lo0 = Math.min(cal.threshold, q[Math.round(HISTOGRAM_LOW_TAIL * (q.length - 1))]);
   const hi0 = q[q.length - 1];
   const span = hi0 - lo0 > 0 ? hi0 - lo0 : 1;
   let min = Infinity;

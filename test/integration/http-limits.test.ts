@@ -1,8 +1,15 @@
 import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
+import pino from 'pino';
 import { createHttpServer } from '../../src/api';
+import { composeEmbedded } from '../../src/compose';
+import { loadSettings } from '../../src/config';
+import { initBackend } from '../../src/nce';
 
 /** The API server's own limits against slow and greedy clients, on a real socket. */
 let server: Server;
@@ -53,6 +60,30 @@ describe('HTTP limits', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     expect(ms).toBeGreaterThanOrEqual(1900);
     expect(ms).toBeLessThan(4000);
+  });
+
+  it('the API logs a request the timeout cut off (Node answers its 408, which no route sees)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-limits-'));
+    const lines: { msg: string; route?: string; method?: string; bodyRead?: boolean }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as (typeof lines)[number]) });
+    const service = await composeEmbedded(loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data') }), logger, await initBackend());
+    const api = createHttpServer(service.app, { headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxConnections: 10 });
+    try {
+      await new Promise<void>((ok) => api.listen(0, '127.0.0.1', ok));
+      const socket = connect((api.address() as AddressInfo).port, '127.0.0.1');
+      sockets.push(socket);
+      let answer = '';
+      socket.on('data', (b: Buffer) => (answer += b.toString()));
+      socket.write('PUT /v1/datasets/slow HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\na,b\n1,');
+      await new Promise((ok) => socket.once('close', ok));
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(lines.filter((l) => l.msg.startsWith('request closed before it was answered'))).toEqual([expect.objectContaining({ method: 'PUT', route: '/v1/datasets/:name', bodyRead: false })]);
+    } finally {
+      await new Promise((ok) => api.close(ok));
+      await service.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('beyond maxConnections a new connection is closed on arrival, while the open ones still get answers', async () => {

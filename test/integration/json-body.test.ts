@@ -150,6 +150,27 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
     expect(await answer(gzipSync(plain), DIRECT, { 'content-encoding': 'zstd' })).toMatchObject({ status: 415, body: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
   });
 
+  it('a request without a body is told it has none, whatever its Content-Type; a charset other than UTF-8 is named', async () => {
+    const { hostname, port } = new URL(base);
+    // No Content-Length and no Transfer-Encoding (fetch always sends one of them for a POST).
+    const bare = (type: string): Promise<string> => new Promise((ok, fail) => {
+      const socket = connect(Number(port), hostname);
+      socket.once('error', fail);
+      let got = '';
+      socket.on('data', (chunk: Buffer) => (got += chunk.toString('utf8')));
+      socket.once('end', () => ok(got));
+      socket.write(`POST /v1/models/${name}/score HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n${type ? `Content-Type: ${type}\r\n` : ''}\r\n`);
+    });
+    for (const type of [DIRECT, 'text/csv', '']) {
+      const raw = await bare(type);
+      expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+      expect(raw).toContain('"code":"MALFORMED_BODY"');
+      expect(raw).toContain('the request has no body');
+    }
+    for (const type of [DIRECT, BODY_PARSER]) expect(await answer('', type)).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringContaining('the request has no body') } });
+    expect(await answer('{"records":[]}', 'application/json; charset=latin1')).toMatchObject({ status: 415, body: { code: 'UNSUPPORTED_MEDIA_TYPE', detail: expect.stringContaining('charset "latin1" is not supported: send UTF-8') } });
+  });
+
   it('when the bytes are not UTF-8, answers 400 MALFORMED_BODY on both paths instead of replacing them', async () => {
     const bytes = Buffer.concat([Buffer.from('{"records":[{"f0":1,"f1":2,"f2":"w'), Buffer.from([0xff]), Buffer.from('b"}]}')]);
     for (const type of [DIRECT, BODY_PARSER]) {

@@ -325,5 +325,9 @@ describe('GET routes', () => {
       expect(allow.includes('HEAD')).toBe(documented.includes('get'));
       expect(allow).toHaveLength(documented.length + (documented.includes('get') ? 1 : 0));
     }
+    // Counted under its route's pattern, as that route's other answers are, not as an unmatched path.
+    const metrics = (await request(app).get('/metrics')).text;
+    expect(metrics).toContain('nce_ood_http_request_duration_seconds_count{method="PATCH",route="/v1/models/:name/versions/:version/promote",status="405"}');
+    expect(metrics).not.toMatch(/route="unmatched",status="405"/);
   });
 });

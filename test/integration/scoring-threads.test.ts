@@ -6,14 +6,14 @@ import * as tf from '@tensorflow/tfjs';
 import express from 'express';
 import pino from 'pino';
 import request from 'supertest';
-import { writeAnswer } from '../../src/serving/answer-writer';
+import { explainedAnswer, writeAnswer } from '../../src/serving/answer-writer';
 import { SCORE_PATH, scoreHandlers } from '../../src/api/score.route';
 import { Scorer, ScoringCancelled, ScoringClosed, ScoringThreads, type ServedModel } from '../../src/serving';
 import { THREAD_MODELS } from '../../src/serving/scoring-protocol';
 import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { createMetrics } from '../../src/metrics';
-import { Detector, initBackend, type Manifest, type ModelState, toArtifact, train } from '../../src/nce';
+import { Detector, explain, initBackend, type Manifest, type ModelState, toArtifact, train } from '../../src/nce';
 import { normalRecords, suffix } from '../helpers/data';
 import { listen } from '../helpers/service';
 
@@ -259,6 +259,48 @@ describe('a pool of scoring threads', () => {
       const plain = pool.score(served('wide', wide), encoded).then(() => finished.push('plain'));
       await Promise.all([explained, plain]);
       expect(finished).toEqual(['plain', 'explained']);
+    } finally {
+      await pool.close();
+      wideDetector.dispose();
+    }
+  });
+
+  it('explain requests taking turns a record at a time: a small explanation sent behind a long one of a wide model is answered first, and both as in place', async () => {
+    // 60 features: each record's explanation scores 1 + 8 x 60 rows; 150 of them take seconds.
+    const wide = (await train(normalRecords(300, 60, 41), { epochs: 1 })).state;
+    const wideDetector = new Detector(wide);
+    const pool = new ScoringThreads(1, tf.getBackend(), pino({ level: 'silent' }));
+    try {
+      const records = normalRecords(150, 60, 42);
+      const encoded = wideDetector.encodeRecords(records);
+      const small = normalRecords(1, 3, 43);
+      const smallEncoded = detector.encodeRecords(small);
+      // Both models loaded on the explaining thread before the race.
+      await pool.score(served('wide', wide), wideDetector.encodeRecords(records.slice(0, 1)), records.slice(0, 1));
+      await pool.score(served('small'), smallEncoded, small);
+      const newer = (await train(normalRecords(300, 60, 44), { epochs: 1 })).state;
+      const newerDetector = new Detector(newer);
+      const finished: string[] = [];
+      const started = performance.now();
+      let smallMs = 0;
+      const long = pool.score(served('wide', wide), encoded, records).then((r) => (finished.push('long'), r));
+      // A new version of the wide model arrives while its old one explains (below): the old one serves on.
+      const short = pool.score(served('small'), smallEncoded, small).then((r) => {
+        smallMs = performance.now() - started;
+        finished.push('short');
+        return r;
+      });
+      const swapped = pool.score({ ...served('wide', newer), version: 'v2' }, newerDetector.encodeRecords(records.slice(0, 5)), records.slice(0, 5));
+      const [longAnswer, shortAnswer, swappedAnswer] = await Promise.all([long, short, swapped]);
+      const longMs = performance.now() - started;
+      expect(finished).toEqual(['short', 'long']);
+      expect(smallMs).toBeLessThan(longMs / 4);
+      const inPlace = (d: Detector, name: string, version: string, r: typeof records): string =>
+        JSON.stringify(JSON.parse(explainedAnswer({ model: name, version }, d.scoreRows(d.encodeRecords(r)), explain(d, r)).toString()));
+      expect(JSON.stringify(JSON.parse(longAnswer.body.toString()))).toBe(inPlace(wideDetector, 'wide', 'v1', records));
+      expect(JSON.stringify(JSON.parse(shortAnswer.body.toString()))).toBe(inPlace(detector, 'small', 'v1', small));
+      expect(JSON.stringify(JSON.parse(swappedAnswer.body.toString()))).toBe(inPlace(newerDetector, 'wide', 'v2', records.slice(0, 5)));
+      newerDetector.dispose();
     } finally {
       await pool.close();
       wideDetector.dispose();

@@ -90,6 +90,25 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     expect(await models.currentVersion(name)).toBe(v4);
   });
 
+  it('answer a job run again while its first run, stalled past its lock, saved the same training: the version is new, not "unchanged"', async () => {
+    const { models, datasets } = make();
+    const name = `m-${suffix()}`;
+    const dataset = `d-${suffix()}`;
+    await datasets.put(dataset, ['f0', 'f1'], normalRecords(30, 2, 1));
+    await models.save(name, artifact);
+    const same = toArtifact(trained, { datasetFingerprint: 'new', datasetRows: 30, backend: 'wasm' });
+    let firstRun = '';
+    // While this run trains, the first run finishes: it saves the same training under the job's id.
+    const trainer = async (): Promise<Artifact> => {
+      firstRun = await models.save(name, same, { jobId: 'job-s' });
+      return same;
+    };
+    const result = await runTrainJob({ kind: 'train', model: name, dataset, config: {} }, { datasets, models, trainer }, 'job-s');
+    expect(result).toEqual({ model: name, version: firstRun, promoted: true });
+    expect(await models.currentVersion(name)).toBe(firstRun);
+    expect(await models.versions(name)).toHaveLength(2);
+  });
+
   it('fail a job whose model was deleted while it trained with MODEL_DELETED, without bringing the model back', async () => {
     const { models, datasets } = make();
     const name = `m-${suffix()}`;

@@ -346,7 +346,7 @@
         ? !report && c.traffic.scored > 0
           ? 'None of the ' + c.traffic.scored + ' records this version scored on this replica is recent enough for the window (DRIFT_WINDOW_SECONDS): the reference alone is shown.'
           : 'No records scored by this version yet: the reference alone is shown.'
-        : s.records + (report ? ' records of the file; ' : ' recent records; ') + pct(s.outside) + ' of them lie outside the range shown and count in the outermost bars. Records below the threshold are flagged ood: ' + flaggedByDesign(c.model) + '.';
+        : s.records + (report ? ' records of the file; ' : ' recent records scored by this version; ') + pct(s.outside) + ' of them lie outside the range shown and count in the outermost bars (as the reference\'s lowest scores count in the first). Records below the threshold are flagged ood: ' + flaggedByDesign(c.model) + '.';
   }
 
   /** What share of records like the reference the threshold flags, and why when it is not targetFpr. */
@@ -363,11 +363,14 @@
 
   function drawDrift(c) {
     var d = c.drift;
-    facts(byId('drift-facts'), [
+    var rows = [
       ['Records in the window', String(d.records)],
       ['Score PSI', d.psi === null ? 'after ' + d.minRecords + ' records' : num(d.psi, 3)],
       ['Score KS', d.ks === null ? 'after ' + d.minRecords + ' records' : num(d.ks, 3)],
-    ]);
+    ];
+    // The drift window restarts when the served version changes; the Scores panel keeps a version's records.
+    if (!report && c.scores.records > d.records) rows.splice(1, 0, ['Window since', 'this version was last made current (the Scores panel counts its ' + c.scores.records + ' recent records from before too)']);
+    facts(byId('drift-facts'), rows);
     var ranked = d.features.slice(0, TOP_FEATURES);
     var hasPsi = d.psi !== null;
     var barChart = chart(
@@ -578,7 +581,7 @@
     byId('title').textContent = c.name;
     document.title = 'nce-ood: ' + c.name;
     byId('summary').textContent =
-      'Version ' + c.version + ', trained ' + when(c.model.createdAt) + '.' + (report && report.source.file === null ? '' : ' ' + c.traffic.scored + ' records scored, ' + c.traffic.flagged + ' flagged (' + pct(c.traffic.scored ? c.traffic.flagged / c.traffic.scored : null) + ')' + (report ? ' in ' + report.source.file + '.' : ' by this version on this replica.'));
+      'Version ' + c.version + ', trained ' + when(c.model.createdAt) + '.' + (report && report.source.file === null ? '' : ' ' + c.traffic.scored + (c.traffic.scored === 1 ? ' record' : ' records') + ' scored, ' + c.traffic.flagged + ' flagged (' + pct(c.traffic.scored ? c.traffic.flagged / c.traffic.scored : null) + ')' + (report ? ' in ' + report.source.file + '.' : ' by this version on this replica.'));
     drawHistory(c);
     drawScores(c);
     drawDrift(c);
