@@ -1,4 +1,4 @@
-import type { DataRecord, Feature } from './schema';
+import { type DataRecord, DECIMAL_TEXT, type Feature } from './schema';
 
 /**
  * Texts that spreadsheets, exporters and people write for a value that is missing ("n/a", "NA",
@@ -71,7 +71,17 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
       warnings.push(`column "${f.name}" is numbers but for ${JSON.stringify(text)}${marked.distinct > 1 ? ' and the like' : ''} in ${marked.markers} of ${values.length} records, so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; write a missing value as an empty cell (JSON null)`);
       continue;
     }
-    if (values.some((v) => v === null || v === undefined)) continue;
+    const present = values.filter((v) => v !== null && v !== undefined);
+    if (present.length <= SPARSE_SHARE * values.length) {
+      warnings.push(`column "${f.name}" is empty in ${values.length - present.length} of ${values.length} records: its few values say little, and a new record with a value there may be flagged for it alone; leave it out with exclude unless that is meant`);
+      continue;
+    }
+    const looks = f.kind === 'numeric' ? null : misreadText(f.name, present);
+    if (looks) {
+      warnings.push(looks);
+      continue;
+    }
+    if (present.length < values.length) continue;
     if (values.every((v) => v === values[0])) {
       constant.push(f.name);
       continue;
@@ -94,6 +104,58 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
     warnings.push(`${empty.length === 1 ? `column ${named(empty)} is` : `columns ${named(empty)} are`} empty in every record: a new record with any value there will be flagged for it alone; leave ${empty.length === 1 ? 'it' : 'them'} out with exclude unless that is meant`);
   }
   return warnings;
+}
+
+/** Largest share of records with a value at which a column counts as almost empty. */
+const SPARSE_SHARE = 0.05;
+
+/** Most distinct integers a column of codes holds beside its texts (floors, grades, classes). */
+const MAX_CODES = 50;
+
+/** Share of a column's texts that must look alike (dates, formatted numbers) for it to be said so. */
+const LOOKS_SHARE = 0.8;
+
+/** ISO dates and times ("2023-01-05", "2023-01-05T10:00:00Z") and day/month/year ones ("01/05/2023", "5.1.23 10:00"). */
+const DATE = /^(\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s?(Z|[+-]\d{2}:?\d{2})?)?|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?)$/;
+
+/** Numbers written with thousands separators, a decimal comma, a currency sign or a per cent sign ("53,360", "33,6", "$178.15", "40%"). */
+const FORMATTED_NUMBER = /^[-+]?\s*[$€£¥]?\s*[-+]?(\d{1,3}([,. '\u00a0]\d{3})+|\d+)([.,]\d+)?\s*(%|[$€£¥]|EUR|USD)?$/i;
+
+/**
+ * Why a categorical column's texts are likely misread, as a warning, or null: dates, numbers
+ * written with formatting, numbers mixed with other texts, or a way of writing a missing value
+ * kept as a category. Read as categories, none of them can be flagged for an extreme value: a
+ * date or an amount never seen scores as an ordinary rare label.
+ */
+function misreadText(name: string, present: readonly unknown[]): string | null {
+  const texts = present.filter((v): v is string => typeof v === 'string').map((t) => t.trim());
+  const numbers = present.length - texts.length;
+  const example = (match: (t: string) => boolean): string => JSON.stringify(texts.find(match));
+  if (texts.length > 0 && numbers === 0) {
+    const dates = texts.filter((t) => DATE.test(t)).length;
+    if (dates >= LOOKS_SHARE * texts.length) {
+      return `column "${name}" holds dates (${example((t) => DATE.test(t))}), read as categories: a date never seen scores as an ordinary rare value, so a record of another year is not flagged for it; leave it out with exclude, or send what matters of it as numbers (an age in days, a day of the week)`;
+    }
+    const isFormatted = (t: string): boolean => FORMATTED_NUMBER.test(t) && !DECIMAL_TEXT.test(t);
+    const formatted = texts.filter(isFormatted).length;
+    if (formatted >= LOOKS_SHARE * texts.length) {
+      return `column "${name}" holds numbers written with formatting (${example(isFormatted)}: thousands separators, a decimal comma, a currency or per cent sign), read as categories: an extreme amount scores as an ordinary rare label and is not flagged; send plain numbers (a decimal point, nothing else)`;
+    }
+  }
+  const other = texts.filter((t) => !isMissingMarker(t));
+  // Measurements (fractions, or many distinct values) with texts among them; a few integer codes
+  // with a text code among them ("G" for a ground floor) are categories as they are.
+  const measured = present.filter((v): v is number => typeof v === 'number');
+  const measurements = measured.some((x) => !Number.isInteger(x)) || new Set(measured).size > MAX_CODES;
+  if (numbers >= 0.5 * present.length && other.length > 0 && measurements) {
+    const some = [...new Set(other)].slice(0, 3).map((t) => JSON.stringify(t)).join(', ');
+    return `column "${name}" is numbers in ${numbers} of its ${present.length} values and text in the rest (${some}), so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; write missing values as empty cells (JSON null) and keep texts out of a numeric column`;
+  }
+  const markers = texts.filter(isMissingMarker);
+  if (markers.length > 0 && numbers === 0) {
+    return `column "${name}" holds ${JSON.stringify(markers[0])}${new Set(markers).size > 1 ? ' and the like' : ''} in ${markers.length} of its ${present.length} values, a way of writing a missing value, kept as a category of its own: a record sent with null there is flagged as a missing value training never had; send ${JSON.stringify(markers[0])} as the data does, or upload missing values as empty cells (JSON null)`;
+  }
+  return null;
 }
 
 /** Up to five column names, quoted, then how many more. */

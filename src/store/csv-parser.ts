@@ -131,7 +131,14 @@ class CsvRecords {
       return;
     }
     const header = this.header;
-    if (record.length !== header.length) throw new CsvError(this.file, line, `row has ${record.length} fields but the header has ${header.length}`);
+    if (record.length !== header.length) {
+      // A title line above the header: a "header" of one field, and rows of many.
+      const title = header.length === 1 && record.length > 1 && this.records.length === 0 ? `: is the first line (${JSON.stringify(header[0])}) a title above the header? Delete it, so that the header is the first line` : '';
+      throw new CsvError(this.file, line, `row has ${record.length} fields but the header has ${header.length}${title}`);
+    }
+    if (header.length > 1 && record.every((f, j) => f.trim() === header[j])) {
+      throw new CsvError(this.file, line, 'the header repeats here (files joined one after another?): delete the repeated header lines');
+    }
     const rec: Record<string, FieldValue> = Object.create(null);
     for (let j = 0; j < header.length; j++) rec[header[j]] = this.asText[j] ? record[j].trim() || null : typeField(record[j]);
     this.records.push(rec);
@@ -167,16 +174,27 @@ function checkHeader(record: string[], line: number, file: string): string[] {
   if (other !== undefined) {
     throw new CsvError(file, line, `the header is one column, ${JSON.stringify(header[0])}: fields are separated by commas, and this file looks separated by ${JSON.stringify(other)} (save it as comma-separated CSV)`);
   }
-  const seen = new Set<string>();
+  // Excel's "sep=," line above the header.
+  if (header.length <= 2 && /^sep=.?$/i.test(record.join(','))) {
+    throw new CsvError(file, line, `the first line is ${JSON.stringify(record.join(','))}, a spreadsheet's separator hint, not a header: delete that line`);
+  }
+  const seen = new Map<string, number>();
   header.forEach((h, i) => {
-    if (h === '') throw new CsvError(file, line, `header column ${i + 1} is empty`);
+    if (h === '') throw new CsvError(file, line, `header column ${i + 1} is empty${emptyNameCause(header, i)}`);
     if (typeof typeField(h) === 'number') throw new CsvError(file, line, `header column ${i + 1} is the number "${h}": the first row must name the columns`);
-    if (seen.has(h)) throw new CsvError(file, line, `duplicate column "${h}"`);
+    if (seen.has(h)) throw new CsvError(file, line, `duplicate column "${h}" (header columns ${(seen.get(h) as number) + 1} and ${i + 1})`);
     const problem = columnNameProblem(h);
     if (problem) throw new CsvError(file, line, `header column ${i + 1} (${JSON.stringify(h)}): ${problem}`);
-    seen.add(h);
+    seen.set(h, i);
   });
   return header;
+}
+
+/** What an empty column name in a header usually is, as a hint for the message. */
+function emptyNameCause(header: readonly string[], i: number): string {
+  if (i === 0 && header.length > 1) return ': an index written without a name? (pandas: to_csv(index=False)); name the column or leave it out';
+  if (i === header.length - 1 && header.length > 1) return ': does every line end with a comma (some spreadsheet exports do)? Remove the trailing commas, or name the column';
+  return ': name every column';
 }
 
 /** Parses CSV text (see {@link readCsv}); `file` only names the source in errors. */

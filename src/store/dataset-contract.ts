@@ -53,6 +53,7 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
     let nonFinite = -1;
     // Whether every text is a way of writing a missing value.
     let marked = true;
+    const spellings = new Set<string>();
     records.forEach((r, i) => {
       const v = r[name];
       if (typeof v === 'number') numbers++;
@@ -61,6 +62,7 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
         if (first < 0) first = i;
         if (nonFinite < 0 && isNonFiniteNumberText(v)) nonFinite = i;
         marked &&= isMissingMarker(v);
+        if (spellings.size < 4) spellings.add(JSON.stringify(v));
       }
     });
     if (texts === 0 || (numbers === 0 && !marked)) continue;
@@ -68,7 +70,7 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
     if (at < 0) continue;
     const text = String(records[at][name]);
     if (marked && nonFinite < 0) {
-      const others = numbers > 0 ? `every other value of the column is a number (${numbers} of ${numbers + texts})` : `so does every other value of the column`;
+      const others = numbers > 0 ? `the column holds numbers (${numbers} of its ${numbers + texts} values) and such texts only (${texts}: ${[...spellings].slice(0, 3).join(', ')}${spellings.size > 3 ? ' ...' : ''})` : `so does every other value of the column`;
       throw new NceError(
         'INVALID_RECORD',
         `record ${at} field "${name}" is ${JSON.stringify(text)}, which reads as a missing value, and ${others}: a missing value is null (in CSV, an empty cell); written as text it would make the whole column categories, and its numbers (those appended later too) unrelated labels. Write missing values as empty cells (JSON null). If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,

@@ -269,7 +269,7 @@ describe('data contract', () => {
     // Missing values written as text, at any share: the column is numbers with values missing.
     const marked = records.map((r, i) => ({ ...r, amount: i % 7 === 2 ? 'n/a' : i }));
     const markedRes = await request(app).put('/v1/datasets/mixed').send({ records: marked });
-    expect(markedRes.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/2/amount', detail: expect.stringContaining('"n/a", which reads as a missing value, and every other value of the column is a number (43 of 50)') });
+    expect(markedRes.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/2/amount', detail: expect.stringContaining('"n/a", which reads as a missing value, and the column holds numbers (43 of its 50 values) and such texts only (7: "n/a")') });
     expect(markedRes.body.detail).toContain('Write missing values as empty cells (JSON null)');
     // A column of such texts alone: numbers appended to it later would be categories.
     const allMarked = await request(app).put('/v1/datasets/mixed').set('content-type', 'text/csv').send('a,b\n1,n/a\n2,N/A\n3,n/a\n');

@@ -54,6 +54,30 @@ describe('dataWarnings', () => {
     expect(dataWarnings(repeated, inferSchema(repeated))).toEqual([]);
   });
 
+  it('names text columns that are likely misread: dates, formatted numbers, measurements among texts, a missing-value spelling kept as a category, and an almost empty column', () => {
+    const messy = records.map((r, i) => ({
+      amount: r.amount,
+      day: `2023-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`,
+      income: `${Math.floor(10 + i / 3)},${String(100 + i).slice(-3)}`,
+      price: `$${(i * 1.37).toFixed(2)}`,
+      glucose: i % 7 === 0 ? (i % 2 ? 'x' : 'err') : 60 + r.amount / 10,
+      vote: i % 10 === 0 ? 'NA' : i % 3 === 0 ? 'y' : 'n',
+      rare: i % 40 === 0 ? r.amount : null,
+      zip: ['02134', '10001', '94110'][i % 3],
+      code: `${(i % 6) + 1}.0`,
+      channel: r.channel,
+    }));
+    const w = dataWarnings(messy, inferSchema(messy));
+    expect(w).toEqual([
+      expect.stringMatching(/^column "day" holds dates \("2023-01-01"\), read as categories: a date never seen .* not flagged/),
+      expect.stringMatching(/^column "income" holds numbers written with formatting \("10,100": .*send plain numbers/),
+      expect.stringMatching(/^column "price" holds numbers written with formatting \("\$0\.00"/),
+      expect.stringMatching(/^column "glucose" is numbers in 171 of its 200 values and text in the rest \("err", "x"\), so it is read as categories/),
+      expect.stringMatching(/^column "vote" holds "NA" in 20 of its 200 values, a way of writing a missing value, kept as a category of its own: a record sent with null there is flagged/),
+      expect.stringMatching(/^column "rare" is empty in 195 of 200 records/),
+    ]);
+  });
+
   it('puts many one-value columns in one sentence', () => {
     const wide = records.map((r) => ({ amount: r.amount, ...Object.fromEntries(Array.from({ length: 8 }, (_, j) => [`z${j}`, 0])) }));
     const w = dataWarnings(wide, inferSchema(wide));

@@ -82,8 +82,17 @@ describe('parseCsv', () => {
     expect(() => parseCsv(Buffer.from('a,b\n1,2\n', 'utf16le').toString('utf8'), 'f.csv')).toThrow(/UTF-16 without its byte-order mark/);
   });
 
-  it('when a column name repeats, names it', () => {
-    expect(() => parseCsv('a,a\n1,2\n', 'd.csv')).toThrow('d.csv:1: duplicate column "a"');
+  it('when a column name repeats, names it and where', () => {
+    expect(() => parseCsv('a,b,a\n1,2,3\n', 'd.csv')).toThrow('d.csv:1: duplicate column "a" (header columns 1 and 3)');
+  });
+
+  it('says what the usual spreadsheet and pandas habits are when the header is not one: an unnamed index, trailing commas, a separator line, a title line', () => {
+    expect(() => parseCsv(',a,b\n0,1,2\n', 'p.csv')).toThrow(/p\.csv:1: header column 1 is empty: an index written without a name\? \(pandas: to_csv\(index=False\)\)/);
+    expect(() => parseCsv('a,b,\n1,2,\n', 't.csv')).toThrow(/t\.csv:1: header column 3 is empty: does every line end with a comma/);
+    expect(() => parseCsv('a,,b\n1,2,3\n', 'm.csv')).toThrow(/m\.csv:1: header column 2 is empty: name every column/);
+    expect(() => parseCsv('sep=,\na,b\n1,2\n', 's.csv')).toThrow(/s\.csv:1: the first line is "sep=,", a spreadsheet's separator hint, not a header: delete that line/);
+    expect(() => parseCsv('a,b\n1,2\na,b\n3,4\n', 'j.csv')).toThrow(/j\.csv:3: the header repeats here \(files joined one after another\?\)/);
+    expect(() => parseCsv('Monthly export\na,b\n1,2\n', 'h.csv')).toThrow(/h\.csv:2: row has 2 fields but the header has 1: is the first line \("Monthly export"\) a title above the header\?/);
   });
 });
 
