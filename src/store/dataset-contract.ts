@@ -73,7 +73,7 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
       const others = numbers > 0 ? `the column holds numbers (${numbers} of its ${numbers + texts} values) and such texts only (${texts}: ${[...spellings].slice(0, 3).join(', ')}${spellings.size > 3 ? ' ...' : ''})` : `so does every other value of the column`;
       throw new NceError(
         'INVALID_RECORD',
-        `record ${at} field "${name}" is ${JSON.stringify(text)}, which reads as a missing value, and ${others}: a missing value is null (in CSV, an empty cell); written as text it would make the whole column categories, and its numbers (those appended later too) unrelated labels. Write missing values as empty cells (JSON null). If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,
+        `record ${at} field "${name}" is ${JSON.stringify(text)}, which reads as a missing value, and ${others}: a missing value is null (in CSV, an empty cell); written as text it would make the whole column categories, and its numbers (those appended later too) unrelated labels. Write missing values as empty cells (JSON null)${/^na$/i.test(text.trim()) ? ' (R writes NA unless told: write.csv(x, "file.csv", na = "", row.names = FALSE))' : ''}. If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,
         { record: at, field: name },
       );
     }

@@ -230,6 +230,14 @@ describe('nce-ood train and score', () => {
     const r = cli('eval', '--data', join(dir, 'onelabel.csv'));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/every test row has "label" 0: AUROC and AUPRC need test rows of both labels/);
+    // An empty label on a test row is named as one, not as "null".
+    const lines = datasetCsv(true).trimEnd().split('\n');
+    const at = lines.findIndex((l) => /,[01],test$/.test(l));
+    lines[at] = lines[at].replace(/,[01],test$/, ',,test');
+    await writeFile(join(dir, 'nolabel.csv'), lines.join('\n') + '\n');
+    const empty = cli('eval', '--data', join(dir, 'nolabel.csv'));
+    expect(empty.status).toBe(1);
+    expect(empty.stderr).toMatch(new RegExp(`nolabel\\.csv:${at + 1}: column "label" must be 0 or 1 on a test row, got an empty cell`));
   });
 
   it('a config file\'s exclude joins --exclude (and its default), and the model\'s config records them all', async () => {

@@ -270,6 +270,10 @@ describe('data contract', () => {
     const marked = records.map((r, i) => ({ ...r, amount: i % 7 === 2 ? 'n/a' : i }));
     const markedRes = await request(app).put('/v1/datasets/mixed').send({ records: marked });
     expect(markedRes.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/2/amount', detail: expect.stringContaining('"n/a", which reads as a missing value, and the column holds numbers (43 of its 50 values) and such texts only (7: "n/a")') });
+    expect(markedRes.body.detail).not.toContain('write.csv');
+    // R's NA: how to have R write an empty cell instead.
+    const fromR = await request(app).put('/v1/datasets/mixed').send({ records: records.map((r, i) => ({ ...r, amount: i % 7 === 2 ? 'NA' : i })) });
+    expect(fromR.body).toMatchObject({ status: 400, pointer: '/records/2/amount', detail: expect.stringContaining('(R writes NA unless told: write.csv(x, "file.csv", na = "", row.names = FALSE))') });
     expect(markedRes.body.detail).toContain('Write missing values as empty cells (JSON null)');
     // A column of such texts alone: numbers appended to it later would be categories.
     const allMarked = await request(app).put('/v1/datasets/mixed').set('content-type', 'text/csv').send('a,b\n1,n/a\n2,N/A\n3,n/a\n');

@@ -46,7 +46,7 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
     if (r[splitCol] === 'train') trainRows.push(strip);
     else {
       const label = r[labelCol];
-      if (label !== 0 && label !== 1) throw new CsvError(file, table.lines[i], `column "${labelCol}" must be 0 or 1, got "${String(label)}"`);
+      if (label !== 0 && label !== 1) throw new CsvError(file, table.lines[i], `column "${labelCol}" must be 0 or 1 on a test row, got ${label === null ? 'an empty cell' : `"${String(label)}"`}`);
       testRows.push(strip);
       labels.push(label);
     }
