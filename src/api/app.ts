@@ -12,7 +12,6 @@ import { bodyTooLarge, NOT_UTF8, notJson, notUtf8 } from './request-body';
 import { rateLimitPerKey } from './rate-limit';
 import { withDeadline } from '../deadline';
 import { AppError, describe } from '../errors';
-import { messageOf } from '../nce';
 import { problemPage, toProblem } from './problems';
 import { consoleRouter } from './console.route';
 import { datasetsRouter } from './datasets.route';
@@ -205,14 +204,12 @@ export function createApp(deps: AppDeps): Express {
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     // The client hung up while its request was being read (or shutdown cut a slow upload): no one
-    // to answer, and no fault of the service. Judged by the client's socket, never by the error's
-    // code alone: a store that resets its connection (Redis away) reports ECONNRESET too, and
-    // that client is still waiting for its 503.
+    // to answer, and no fault of the service; the response's close logs it, as every request left
+    // unanswered. Judged by the client's socket, never by the error's code alone: a store that
+    // resets its connection (Redis away) reports ECONNRESET too, and that client is still waiting
+    // for its 503.
     const hungUp = (err as { code?: unknown; type?: unknown } | null) ?? {};
-    if (req.socket.destroyed && (!req.complete || hungUp.code === 'ECONNRESET' || hungUp.code === 'ECONNABORTED' || hungUp.type === 'request.aborted')) {
-      logger.info({ reqId: res.get('x-request-id'), reason: messageOf(err) }, 'client closed the connection before its request was read');
-      return;
-    }
+    if (req.socket.destroyed && (!req.complete || hungUp.code === 'ECONNRESET' || hungUp.code === 'ECONNABORTED' || hungUp.type === 'request.aborted')) return;
     // A body left unread (refused before or while streaming): drain it, so the client gets the answer.
     if (!req.complete && !req.destroyed) req.resume();
     const e = bodyParserError(err, settings.MAX_BODY_BYTES) ?? describe(err);

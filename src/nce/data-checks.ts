@@ -129,7 +129,8 @@ const FORMATTED_NUMBER = /^[-+]?\s*[$€£¥]?\s*[-+]?(\d{1,3}([,. '\u00a0]\d{3}
  */
 function misreadText(name: string, present: readonly unknown[]): string | null {
   const texts = present.filter((v): v is string => typeof v === 'string').map((t) => t.trim());
-  const numbers = present.length - texts.length;
+  const measured = present.filter((v): v is number => typeof v === 'number');
+  const numbers = measured.length;
   const example = (match: (t: string) => boolean): string => JSON.stringify(texts.find(match));
   if (texts.length > 0 && numbers === 0) {
     const dates = texts.filter((t) => DATE.test(t)).length;
@@ -145,7 +146,6 @@ function misreadText(name: string, present: readonly unknown[]): string | null {
   const other = texts.filter((t) => !isMissingMarker(t));
   // Measurements (fractions, or many distinct values) with texts among them; a few integer codes
   // with a text code among them ("G" for a ground floor) are categories as they are.
-  const measured = present.filter((v): v is number => typeof v === 'number');
   const measurements = measured.some((x) => !Number.isInteger(x)) || new Set(measured).size > MAX_CODES;
   if (numbers >= 0.5 * present.length && other.length > 0 && measurements) {
     const some = [...new Set(other)].slice(0, 3).map((t) => JSON.stringify(t)).join(', ');

@@ -62,8 +62,7 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
     for (let k = 0; k < d; k++, at++) if (k > 0) path[at] = owns[order[k]].numeric;
   }
   const chunkRows = Math.min(rowsPerRecord, Math.max(2, Math.floor(chunkValues / Math.max(1, dn))));
-  const chunk: Encoded = {
-    n: chunkRows,
+  const chunk = {
     numeric: new Float64Array(chunkRows * dn),
     codes: new Int32Array(chunkRows * dd),
     novel: new Uint8Array(chunkRows * d),
@@ -83,7 +82,7 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
         n: filled,
         numeric: chunk.numeric.subarray(0, filled * dn),
         codes: chunk.codes.subarray(0, filled * dd),
-        novel: chunk.novel?.subarray(0, filled * d),
+        novel: chunk.novel.subarray(0, filled * d),
       };
       s.set(detector.evaluate(part, chunkPath.subarray(0, filled)).score.subarray(0, filled), done);
       done += filled;
@@ -92,7 +91,7 @@ export function explain(detector: Detector, records: readonly DataRecord[], perm
     const push = (numeric: Float64Array, codes: Int32Array, novel: Uint8Array): void => {
       chunk.numeric.set(numeric, filled * dn);
       chunk.codes.set(codes, filled * dd);
-      chunk.novel?.set(novel, filled * d);
+      chunk.novel.set(novel, filled * d);
       if (++filled === chunkRows) flush();
     };
     push(new Float64Array(dn), usual, new Uint8Array(d));

@@ -56,7 +56,7 @@ class Cancelled extends Error {
 /** Ids of tasks cancelled while queued or running. */
 const cancelled = new Set<number>();
 
-/** An explained task between its turns: its rows scored, its records explained up to `next`. */
+/** An explained task between its turns: its rows scored, and as many of its records explained as `explanations` holds. */
 interface Explaining {
   task: ScoringTask & { explain: DataRecord[] };
   detector: Detector;
