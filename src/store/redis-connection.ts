@@ -22,6 +22,27 @@ export type RedisRole = 'commands' | 'training' | 'worker' | 'subscriber';
  */
 export const COMMAND_TIMEOUT_MS = 5000;
 
+/** Longest a command of the `training` role may take: a whole dataset read, a version written. */
+const TRAINING_COMMAND_TIMEOUT_MS = 60_000;
+
+/**
+ * How long a connection may wait for any byte of a reply before it is cut and made anew, per role.
+ * A connection whose peer vanished without a word (a Redis pod rescheduled onto another address,
+ * a partition that drops packets) sends no reset: the kernel keeps it open, a command timeout only
+ * fails the command, and every later command waits on the same dead socket, for as long as the
+ * kernel keeps retransmitting (about 15 minutes on Linux) or without end. A new connection reaches
+ * the Redis that is there now. BullMQ's blocking reads (at most 10 s, its own watchdog at 11 s) fit
+ * within the worker's.
+ */
+const SOCKET_TIMEOUT_MS: Record<RedisRole, number | undefined> = {
+  commands: COMMAND_TIMEOUT_MS,
+  training: TRAINING_COMMAND_TIMEOUT_MS,
+  worker: 20_000,
+  // Idle by design (it only listens): nothing to time. The registry is asked every second
+  // anyway, so a lost event delays a version by that much (see the model cache).
+  subscriber: undefined,
+};
+
 /** Reconnect every 0.2 s at first, backing off to every 2 s, forever. */
 const retryStrategy = (attempt: number): number => Math.min(attempt * 200, 2000);
 
@@ -42,7 +63,8 @@ export async function openRedis(url: string, role: RedisRole, waitMs = REDIS_STA
       lazyConnect: true,
       retryStrategy,
       connectionName: `nce-ood-${role}`,
-      ...(role === 'commands' || role === 'training' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: role === 'commands' ? COMMAND_TIMEOUT_MS : 60_000 } : { maxRetriesPerRequest: null }),
+      ...(role === 'commands' || role === 'training' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: role === 'commands' ? COMMAND_TIMEOUT_MS : TRAINING_COMMAND_TIMEOUT_MS } : { maxRetriesPerRequest: null }),
+      ...(SOCKET_TIMEOUT_MS[role] === undefined ? {} : { socketTimeout: SOCKET_TIMEOUT_MS[role] }),
     });
     // Connection errors are retried by retryStrategy; without a listener ioredis would print each one.
     redis.on('error', (e: unknown) => {
@@ -103,7 +125,7 @@ function storeUnavailable(cause: unknown): AppError {
 }
 
 /** What ioredis throws for a command when the connection is gone (whatever its status says yet). */
-const CONNECTION_LOST = /Stream isn't writeable|Connection is closed|max retries per request|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH/i;
+const CONNECTION_LOST = /Stream isn't writeable|Connection is closed|max retries per request|Command timed out|Socket timeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH/i;
 
 function lostConnection(e: unknown): boolean {
   return e instanceof Error && (e.name === 'MaxRetriesPerRequestError' || CONNECTION_LOST.test(e.message));

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '../..');
@@ -75,4 +75,52 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<Running & { url:
   const url = `http://127.0.0.1:${port}`;
   await eventually(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), 20_000, `the API on ${port}: ${api.output()}`);
   return { ...api, url };
+}
+
+/**
+ * A TCP proxy to `port` on 127.0.0.1 whose `freeze` stops passing bytes on the connections open at
+ * that moment, in both directions, without closing them: a peer gone without a word, as after a
+ * Redis pod is rescheduled onto another address. Connections made afterwards pass as before.
+ */
+export async function freezableProxy(port: number): Promise<{ port: number; url: string; freeze(): void; close(): Promise<void> }> {
+  const pairs = new Set<[Socket, Socket]>();
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = (): void => {
+      pairs.delete(pair);
+      sockets.delete(client);
+      sockets.delete(upstream);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const own = (server.address() as { port: number }).port;
+  return {
+    port: own,
+    url: `redis://127.0.0.1:${own}`,
+    freeze: () => {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        // Not read any more: what the client sends waits in the socket, unanswered.
+        client.pause();
+        upstream.pause();
+      }
+      pairs.clear();
+    },
+    close: async () => {
+      const closed = new Promise<void>((ok) => server.close(() => ok()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
 }
