@@ -95,7 +95,7 @@ describe('the Helm chart', () => {
     const scaled = production.find((d) => d.kind === 'ScaledObject') as Keda;
     expect(scaled.spec.triggers[0]).toMatchObject({ metadata: { address: 'redis-master.data.svc.cluster.local:6379', databaseIndex: '0', enableTLS: 'false', listName: 'nce-ood:bull:training:wait' }, authenticationRef: { name: 'ood-nce-ood-worker' } });
     // Running jobs count too: a worker still training is not scaled away once the wait list drains.
-    const twoAtOnce = (render('-f', PRODUCTION, '--set', 'worker.concurrency=2') as never as Keda[]).find((d) => d.kind === 'ScaledObject') as Keda;
+    const twoAtOnce = (render('-f', PRODUCTION, '--set', 'worker.concurrency=2', '--set', 'worker.resources.limits.memory=8Gi') as never as Keda[]).find((d) => d.kind === 'ScaledObject') as Keda;
     expect(twoAtOnce.spec.triggers.map((t) => [t.metadata.listName, t.metadata.listLength])).toEqual([
       ['nce-ood:bull:training:wait', '1'],
       ['nce-ood:bull:training:active', '2'],
@@ -160,11 +160,28 @@ describe('the Helm chart', () => {
     ['an API PDB of 100% or more', ['--set', 'api.pdb.minAvailable=150%'], 'api.pdb.minAvailable (150%) keeps all'],
     ['an API PDB percentage that rounds up to every replica', ['--set', 'api.pdb.minAvailable=50%', '--set', 'api.autoscaling.enabled=false', '--set', 'api.replicas=1'], 'or set api.pdb.enabled=false'],
     ['KEDA beside a Secret of your own, without the Redis address in values', ['--set', 'worker.keda.enabled=true', '--set', 'redis.enabled=false', '--set', 'secrets.existingSecret=mine'], 'set redis.externalUrl to the URL without its password'],
+    ['an API heap above its memory limit', ['--set', 'api.resources.limits.memory=1Gi'], 'api.heapMegabytes 1280 (1280 MiB of V8 heap) is more than 80% of api.resources.limits.memory (1Gi = 1024 MiB)'],
+    ['an API heap that leaves too little of its limit', ['--set', 'api.heapMegabytes=1700'], 'more than 80% of api.resources.limits.memory (2Gi = 2048 MiB)'],
+    ['training processes whose heaps together pass the worker limit', ['--set', 'worker.concurrency=2'], 'worker.concurrency 2 (each training process inherits the heap) (4096 MiB of V8 heap) is more than 80% of worker.resources.limits.memory (4Gi'],
+    ['HTTP header time above the whole request time, which the service refuses to start with', ['--set', 'config.httpHeadersTimeoutMs=200000'], 'config.httpHeadersTimeoutMs (200000) is above config.httpRequestTimeoutMs (120000)'],
     ['a percent-encoded Redis password KEDA would read wrongly', ['--set', 'worker.keda.enabled=true', '--set', 'redis.enabled=false', '--set', 'redis.externalUrl=redis://:p%40ss@redis:6379/0'], 'worker.keda.authSecret'],
-  ])('refuses to render %s, which Kubernetes would take and then never drain or scale by', (_label, values, says) => {
+  ])('refuses to render %s, which Kubernetes would take and then fail by (drains that block, no scaling, OOM kills, a crash loop)', (_label, values, says) => {
     const r = helm('template', 'ood', CHART, ...KUBE, ...values);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(says);
+  });
+
+  it('takes a heap raised together with its limit, in any unit Kubernetes takes, and no limit at all', () => {
+    for (const values of [
+      ['--set', 'api.heapMegabytes=2560', '--set', 'api.resources.limits.memory=4Gi'],
+      ['--set', 'api.resources.limits.memory=3000Mi'],
+      ['--set', 'api.resources.limits.memory=2147483648'],
+      ['--set', 'worker.concurrency=2', '--set', 'worker.resources.limits.memory=8G'],
+      ['--set', 'api.resources.limits=null'],
+    ]) {
+      const r = helm('template', 'ood', CHART, ...KUBE, ...values);
+      expect({ values, status: r.status, stderr: r.stderr.split('\n').filter((l) => l && !l.includes('symbolic link')) }).toEqual({ values, status: 0, stderr: [] });
+    }
   });
 
   it.each([

@@ -95,10 +95,51 @@ volumes:
 {{- end -}}
 
 {{/*
-What values.schema.json cannot say, since it relates two values: replica bounds in order, and an API
-PDB that leaves a pod free to be evicted (else node drains block for good).
+A Kubernetes memory quantity ("2Gi", "1536Mi", "2G", "2147483648") in MiB, rounded down; "" when
+there is none. Other forms (exponents, milli-bytes) are left unchecked: -1.
+*/}}
+{{- define "nce-ood.mebibytes" -}}
+{{- $q := toString (default "" .) -}}
+{{- $units := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "K" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- if eq $q "" -}}
+{{- else if regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|K|M|G|T)?$" $q -}}
+{{- $unit := regexFind "(Ki|Mi|Gi|Ti|k|K|M|G|T)$" $q -}}
+{{- $number := trimSuffix $unit $q | float64 -}}
+{{- $bytes := mulf $number (default 1 (get $units $unit)) -}}
+{{- divf $bytes 1048576 | floor | int -}}
+{{- else -}}
+-1
+{{- end -}}
+{{- end -}}
+
+{{/*
+A process's V8 heap ceiling against its container's memory limit: the heap must leave a fifth of the
+limit to what lives outside it (models' typed arrays, WebAssembly memory, buffers), or the process
+grows past the limit and is OOM-killed before it collects garbage. `processes` share the limit.
+*/}}
+{{- define "nce-ood.checkHeap" -}}
+{{- $memory := (default (dict) (default (dict) .resources).limits).memory -}}
+{{- $limit := include "nce-ood.mebibytes" $memory -}}
+{{- if and (ne $limit "") (ne $limit "-1") -}}
+{{- $heap := mul (int .heap) (int .processes) -}}
+{{- if gt (mul $heap 5) (mul (int $limit) 4) -}}
+{{- fail (printf "%s (%d MiB of V8 heap) is more than 80%% of %s.resources.limits.memory (%s = %s MiB); the rest of the limit holds what lives outside the heap (models' arrays, WebAssembly memory, buffers), so the pod would be OOM-killed before it collects garbage: lower %s.heapMegabytes or raise the limit (the defaults keep the heap at 50-60%% of it)" .what $heap .component (toString $memory) $limit .component) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What values.schema.json cannot say, since it relates two values: replica bounds in order, an API
+PDB that leaves a pod free to be evicted (else node drains block for good), heaps within their
+memory limits, and the HTTP timeouts in the order the service requires (else it refuses to start).
 */}}
 {{- define "nce-ood.validate" -}}
+{{- include "nce-ood.checkHeap" (dict "component" "api" "what" (printf "api.heapMegabytes %d" (int .Values.api.heapMegabytes)) "heap" .Values.api.heapMegabytes "processes" 1 "resources" .Values.api.resources) -}}
+{{- $concurrency := int .Values.worker.concurrency -}}
+{{- include "nce-ood.checkHeap" (dict "component" "worker" "what" (printf "worker.heapMegabytes %d x worker.concurrency %d (each training process inherits the heap)" (int .Values.worker.heapMegabytes) $concurrency) "heap" .Values.worker.heapMegabytes "processes" $concurrency "resources" .Values.worker.resources) -}}
+{{- if gt (int .Values.config.httpHeadersTimeoutMs) (int .Values.config.httpRequestTimeoutMs) -}}
+{{- fail (printf "config.httpHeadersTimeoutMs (%d) is above config.httpRequestTimeoutMs (%d): a request's headers come within its whole time, and the service refuses to start so; lower the first or raise the second" (int .Values.config.httpHeadersTimeoutMs) (int .Values.config.httpRequestTimeoutMs)) -}}
+{{- end -}}
 {{- $as := .Values.api.autoscaling -}}
 {{- if and $as.enabled (gt (int $as.minReplicas) (int $as.maxReplicas)) -}}
 {{- fail (printf "api.autoscaling: minReplicas (%d) is above maxReplicas (%d)" (int $as.minReplicas) (int $as.maxReplicas)) -}}
