@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { canonicalName, type DataRecord, type FieldValue, MAX_FEATURES } from '../nce';
 import { columnNameProblem, parseCsvStream, utf16Words } from '../store';
-import { bodyText, charsetOf, isUtf8Charset, TABLE_TYPES } from './request-body';
+import { type BodyLimitSetting, bodyText, charsetOf, isUtf8Charset, TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
 import { fieldValue, requestError } from './validation';
 
@@ -23,7 +23,7 @@ export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string()
 export async function readDatasetBody(
   req: Request,
   limit: number,
-  options: { dataset?: readonly string[]; text?: readonly string[]; maxColumns?: number; maxValues?: number } = {},
+  options: { dataset?: readonly string[]; text?: readonly string[]; maxColumns?: number; maxValues?: number; setting?: BodyLimitSetting } = {},
 ): Promise<{ columns: string[]; records: DataRecord[]; lines?: BodyLines }> {
   const { maxColumns = Infinity, maxValues = Infinity } = options;
   const notTooWide = (fields: number, whose: string): void => {
@@ -44,7 +44,7 @@ export async function readDatasetBody(
   if (req.is(TABLE_TYPES)) {
     const charset = charsetOf(req);
     if (charset !== undefined && !isUtf8Charset(charset)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `CSV and NDJSON must be UTF-8, not ${charset}`);
-    const source = bodyText(req, limit);
+    const source = bodyText(req, limit, options.setting);
     if (req.is('text/csv')) {
       // A CsvError is MALFORMED_BODY naming the line.
       const csv = await parseCsvStream(source, 'body', options.text, (header, rows) => {

@@ -50,7 +50,7 @@ export function fewAtOnce(max: number, parse: RequestHandler): (handle: (req: Re
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
 export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; maxColumns: number; maxValues: number; maxUploads: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
-  const upload = fewAtOnce(deps.maxUploads, body(deps.maxBytes, { tables: true }));
+  const upload = fewAtOnce(deps.maxUploads, body(deps.maxBytes, { tables: true, setting: 'MAX_DATASET_BYTES' }));
 
   router.put(
     '/v1/datasets/:name',
@@ -60,7 +60,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
       onlyQuery(req.query, ['categorical']);
       // Declared categorical columns of a CSV keep their codes as written ("02134", "2.10").
       const declared = declaredCategorical(req.query.categorical);
-      const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes, { text: declared, maxColumns: deps.maxColumns, maxValues: deps.maxValues });
+      const { columns, records, lines } = await readDatasetBody(req, deps.maxBytes, { setting: 'MAX_DATASET_BYTES', text: declared, maxColumns: deps.maxColumns, maxValues: deps.maxValues });
       const unknown = declared.find((c) => !columns.includes(c));
       if (unknown !== undefined) throw new AppError('INVALID_REQUEST', `categorical names "${unknown}", which is not a column (columns: ${columns.join(', ')})`, '/categorical');
       const typed = withCategories(records, declared);
@@ -87,7 +87,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
       const categorical = categoricalNames(existing.schema ?? []);
       // Categorical CSV fields as written, as the dataset's own were stored; a dataset from before
       // that (no generation) stored them as the numbers they spell, and its appends still do.
-      const body = await readDatasetBody(req, deps.maxBytes, { dataset: existing.columns, text: existing.generation ? categorical : [], maxColumns: deps.maxColumns, maxValues: deps.maxValues });
+      const body = await readDatasetBody(req, deps.maxBytes, { setting: 'MAX_DATASET_BYTES', dataset: existing.columns, text: existing.generation ? categorical : [], maxColumns: deps.maxColumns, maxValues: deps.maxValues });
       // A number in a categorical column (JSON) is stored as its text, as a PUT with ?categorical= stores
       // it, or as the dataset's own spelling of it ("4.0").
       const records = withCategories(body.records, categorical, existing.schema ?? []);

@@ -58,7 +58,7 @@ function isRecordLine(line: string): boolean {
  * whose Content-Length is over the limit is refused with 413 as soon as its headers arrive, where
  * body-parser reads it first.
  */
-export function body(limit: number, options: { tables?: boolean } = {}): RequestHandler {
+export function body(limit: number, options: { tables?: boolean; setting?: BodyLimitSetting } = {}): RequestHandler {
   const accepted = options.tables ? [...JSON_TYPES, ...TABLE_TYPES] : JSON_TYPES;
   const check = (req: Request, _res: Response, next: NextFunction): void => {
     if (req.body === undefined && !req.is(accepted)) {
@@ -71,7 +71,7 @@ export function body(limit: number, options: { tables?: boolean } = {}): Request
   return (req, res, next) => {
     if (hasNoBody(req)) return next(new AppError('MALFORMED_BODY', `the request has no body: send ${options.tables ? 'the records as JSON, CSV or NDJSON' : 'a JSON object'}`));
     if (isCompressedJson(req)) {
-      readCompressedJson(req, limit).then((value) => {
+      readCompressedJson(req, limit, options.setting).then((value) => {
         req.body = value;
         next();
       }, next);
@@ -123,8 +123,15 @@ function contentEncodingOf(req: Request): string {
   return (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
 }
 
-/** The answer to a body over its limit of `limit` bytes, however it was found out. */
-export const bodyTooLarge = (limit: number): AppError => new AppError('BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
+/** The setting that limits a request body's bytes: dataset uploads have their own. */
+export type BodyLimitSetting = 'MAX_BODY_BYTES' | 'MAX_DATASET_BYTES';
+
+/** The answer to a body over its limit of `limit` bytes (the `setting`'s), however it was found out. */
+export const bodyTooLarge = (limit: number, setting: BodyLimitSetting = 'MAX_BODY_BYTES'): AppError =>
+  new AppError(
+    'BODY_TOO_LARGE',
+    `the body is larger than the limit of ${limit} bytes (${setting}): ${setting === 'MAX_DATASET_BYTES' ? 'send fewer rows a request and append the rest with POST /v1/datasets/{name}/records' : 'send fewer records a request'}, or raise ${setting}`,
+  );
 
 /**
  * The answer to a body whose bytes are not UTF-8 (they are refused, not replaced: see the table
@@ -167,8 +174,8 @@ const DECOMPRESSORS: Record<string, () => Transform> = {
  * Bytes that are not UTF-8 are refused, not replaced: a replaced byte would be stored as a new
  * category, and the same value sent correctly would then look unseen.
  */
-export async function* bodyText(req: Request, limit: number): AsyncGenerator<string> {
-  const tooLarge = (): AppError => bodyTooLarge(limit);
+export async function* bodyText(req: Request, limit: number, setting?: BodyLimitSetting): AsyncGenerator<string> {
+  const tooLarge = (): AppError => bodyTooLarge(limit, setting);
   if (Number(req.get('content-length') ?? 0) > limit) throw tooLarge();
   const encoding = contentEncodingOf(req);
   const decompressor = encoding === 'identity' ? null : DECOMPRESSORS[encoding];
@@ -234,9 +241,9 @@ function isCompressedJson(req: Request): boolean {
 }
 
 /** A compressed JSON body parsed as body-parser's strict mode does. */
-async function readCompressedJson(req: Request, limit: number): Promise<unknown> {
+async function readCompressedJson(req: Request, limit: number, setting?: BodyLimitSetting): Promise<unknown> {
   let text = '';
-  for await (const part of bodyText(req, limit)) text += part;
+  for await (const part of bodyText(req, limit, setting)) text += part;
   try {
     return parseStrict(text);
   } catch {

@@ -109,7 +109,7 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
     }
     // UTF-16 without its byte-order mark is valid UTF-8 byte for byte, with a NUL beside each letter.
     expect((await answer(Buffer.from('{"records":[{"f0":1,"f1":2,"f2":3}]}', 'utf16le'), DIRECT)).body).toMatchObject({ detail: expect.stringContaining('looks like UTF-16 text without its byte-order mark') });
-    expect((await answer(`{"records":[${'1,'.repeat(MAX_BODY)}1]}`, DIRECT)).body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
+    expect((await answer(`{"records":[${'1,'.repeat(MAX_BODY)}1]}`, DIRECT)).body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE', detail: expect.stringContaining(`the limit of ${MAX_BODY} bytes (MAX_BODY_BYTES)`) });
     // The UTF-8 byte order mark is dropped, as body-parser drops it.
     expect((await answer('\uFEFF{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT)).status).toBe(200);
     // A number too large for a double parses as Infinity: the answer says why it is refused.

@@ -128,7 +128,17 @@ describe('security', () => {
 
   it('refuses a body over the limit from its size, before parsing it: 9 MiB of invalid JSON (the default limit is 8 MiB) is 413, not 400', async () => {
     const res = await request(service.app).post('/v1/models/m/score').set('authorization', `Bearer ${SCORER}`).set('content-type', 'application/json').send('x'.repeat(9 << 20));
-    expect(res.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE' });
+    expect(res.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE', detail: expect.stringContaining(`the limit of ${8 << 20} bytes (MAX_BODY_BYTES): send fewer records a request`) });
+    // A dataset upload names its own limit, MAX_DATASET_BYTES (1 MiB here), on each way a body is read.
+    const upload = `the limit of ${1 << 20} bytes (MAX_DATASET_BYTES): send fewer rows a request and append the rest`;
+    for (const [type, body] of [
+      ['application/json', `{"records":[${'{"a":1},'.repeat(1 << 18)}{"a":1}]}`],
+      ['text/csv', `a\n${'1\n'.repeat(1 << 20)}`],
+    ]) {
+      const put = await request(service.app).put('/v1/datasets/big').set('authorization', `Bearer ${ADMIN}`).set('content-type', type).send(body);
+      expect(put.body).toMatchObject({ status: 413, code: 'BODY_TOO_LARGE', detail: expect.stringContaining(upload) });
+    }
+    expect(await service.datasets.info('big')).toBeNull();
   });
 
   it.each(['text/csv', 'application/x-ndjson'])('stops a chunked %s upload (no Content-Length) at the dataset limit while it streams: 413, nothing stored', async (type) => {
@@ -154,7 +164,7 @@ describe('security', () => {
     });
     server.close();
     expect(answer.status).toBe(413);
-    expect(JSON.parse(answer.body)).toMatchObject({ code: 'BODY_TOO_LARGE' });
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'BODY_TOO_LARGE', detail: expect.stringContaining(`the limit of ${1 << 20} bytes (MAX_DATASET_BYTES)`) });
     expect(await service.datasets.info('chunked')).toBeNull();
   });
 
