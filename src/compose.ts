@@ -55,7 +55,7 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
   metrics.leftoversRemoved.inc(leftovers.length);
   const store = new FsModelStore(settings.MODELS_DIR);
   const datasets = new FsDatasetStore(settings.DATASETS_DIR);
-  const models = modelCache(store, metrics, logger, settings.MODEL_CACHE_MAX);
+  const models = modelCache(store, metrics, logger, settings);
   const queue = new InProcessQueue({
     datasets,
     models: store,
@@ -98,7 +98,7 @@ export async function composeDistributed(settings: Settings, url: string, logger
   // While Redis is away, their calls fail fast with STORE_UNAVAILABLE (503).
   const store = guardRedis(new RedisModelStore(redis), redis);
   const datasets = guardRedis(new RedisDatasetStore(redis), redis);
-  const models = modelCache(store, metrics, logger, settings.MODEL_CACHE_MAX);
+  const models = modelCache(store, metrics, logger, settings);
   subscriber.on('message', (_channel: string, message: string) => {
     try {
       models.announce((JSON.parse(message) as ModelEvent).model);
@@ -151,7 +151,7 @@ function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, releas
   // Everything but what the app alone needs is also part of the service.
   const { settings, logger, backend, ...served } = parts;
   const drift = driftRetrainer(settings, served.metrics, served.models, served.queue, logger);
-  const scoring = settings.SCORING_THREADS > 0 ? new ScoringThreads(settings.SCORING_THREADS, backend, logger) : null;
+  const scoring = settings.SCORING_THREADS > 0 ? new ScoringThreads(settings.SCORING_THREADS, backend, logger, settings.MODEL_CACHE_MEGABYTES * 1e6) : null;
   return {
     mode,
     app: createApp({ ...parts, scoring }),
@@ -169,7 +169,7 @@ function assemble(mode: Service['mode'], parts: Omit<AppDeps, 'scoring'>, releas
 const REGISTRY_FOLLOW_MS = 10_000;
 
 /** The model cache, keeping the model metrics in step with the versions it serves. */
-function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxModels: number): ModelCache {
+function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, settings: Settings): ModelCache {
   // Every model of the registry has its record counters from 0 before it is first scored.
   let followedAt = 0;
   const followRegistry = (): void => {
@@ -195,8 +195,9 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, maxMode
     },
     // Evicted, a model is still served: its counters stay until it goes.
     (name, why) => (why === 'deleted' ? metrics.unserved(name) : metrics.unloaded(name)),
-    maxModels,
+    settings.MODEL_CACHE_MAX,
     followRegistry,
+    settings.MODEL_CACHE_MEGABYTES * 1e6,
   );
   followRegistry();
   cache.watch();

@@ -43,9 +43,17 @@ export const settingsSchema = z.object({
   HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(4096),
   /**
    * Most models kept loaded for scoring; one more evicts the least recently used (it loads again
-   * when asked for). A loaded model costs a few MiB (about 10 MiB for 1 MB of weights). @defaultValue 64
+   * when asked for). See MODEL_CACHE_MEGABYTES for what they may hold. @defaultValue 64
    */
   MODEL_CACHE_MAX: z.coerce.number().int().min(1).max(100_000).default(64),
+  /**
+   * Most memory the loaded models may hold together, in MB, on the event loop and again on each
+   * scoring thread (each holds its own copy of the models it scores); one more evicts the least
+   * recently used, the one just loaded always stays. A model holds about 16 bytes per number of
+   * its noise fit and network: 0.3 MB at 9 features, 4.6 MB at 512, 10 MB at 768 (a Gaussian's
+   * d x d Cholesky factor). @defaultValue 256
+   */
+  MODEL_CACHE_MEGABYTES: z.coerce.number().int().min(1).max(1_000_000).default(256),
   /**
    * Versions kept per model: a training job that saves one deletes the oldest beyond this many,
    * never the current version nor the newest one before it (the rollback). @defaultValue 10

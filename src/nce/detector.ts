@@ -95,6 +95,27 @@ export const HOST_FORWARD_MACS = 40_000;
 export const SCORE_FLOOR = -1e6;
 
 /** A loaded model that scores records. Holds tfjs memory: {@link Detector.dispose} it. */
+/** What a loaded detector holds beyond its numbers: the network's layers, closures, tfjs bookkeeping. */
+const DETECTOR_OVERHEAD_BYTES = 256 << 10;
+
+/**
+ * About how many bytes a loaded model of this state holds: its numbers (the noise's fit, a kernel
+ * density's centres, the network's weights) twice, as the state's own arrays and as the detector's
+ * typed copies, and a fixed overhead. A 768-feature Gaussian noise holds a 768 x 768 Cholesky
+ * factor: about 10 MB; a 9-feature model about 0.3 MB. The allocator's own waste comes on top.
+ */
+export function modelFootprint(state: ModelState): number {
+  let bytes = 0;
+  const walk = (v: unknown): void => {
+    if (typeof v === 'number') bytes += 8;
+    else if (ArrayBuffer.isView(v)) bytes += v.byteLength;
+    else if (Array.isArray(v)) for (const x of v) walk(x);
+    else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) walk(x);
+  };
+  walk(state);
+  return 2 * bytes + DETECTOR_OVERHEAD_BYTES;
+}
+
 export class Detector {
   readonly layout: Layout;
   private readonly net: ServingNet;

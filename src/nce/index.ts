@@ -11,7 +11,7 @@ export {
   trainingConfigSchema,
 } from './config';
 export { owned } from './arrays';
-export { Detector, HOST_FORWARD_MACS, type ModelState, type RawScores, SCORE_FLOOR, type ScoredRows } from './detector';
+export { Detector, HOST_FORWARD_MACS, modelFootprint, type ModelState, type RawScores, SCORE_FLOOR, type ScoredRows } from './detector';
 export { resultsOf, resultValue, SCORE_FIELDS, type ScoreField, type ScoreFieldKind, type ScoreResult } from './score-result';
 export { encode, type Encoded, layoutOf } from './encoding';
 export { isArtifactFault, messageOf, NceError, type NceErrorCode } from './errors';

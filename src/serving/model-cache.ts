@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { outageLog } from '../logger';
-import { Detector, isArtifactFault, type Manifest, messageOf, NceError } from '../nce';
+import { Detector, isArtifactFault, type Manifest, messageOf, modelFootprint, NceError } from '../nce';
 import type { ModelStore } from '../store';
 import { AppError } from '../errors';
 
@@ -45,6 +45,8 @@ function retire(m: ServedModel): void {
 interface Entry {
   served: ServedModel;
   checkedAt: number;
+  /** About how much memory its detector holds ({@link modelFootprint}). */
+  bytes: number;
 }
 
 /**
@@ -52,8 +54,9 @@ interface Entry {
  * one. Scoring in place is synchronous; a request that awaits with a model (a scoring thread)
  * holds it ({@link holdModel}), so a swapped-out detector is never disposed while in use. A
  * version that fails to load (a damaged artifact) is refused and the previous one keeps serving.
- * At most `maxModels` stay loaded: loading one more evicts the least recently used (its metric
- * series go with it), and a model evicted and asked for again loads again.
+ * At most `maxModels` stay loaded, holding at most about `maxBytes` ({@link modelFootprint}):
+ * loading one more evicts the least recently used until both hold (the one loaded always stays),
+ * and a model evicted and asked for again loads again.
  */
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
@@ -84,6 +87,8 @@ export class ModelCache {
     private readonly maxModels = Infinity,
     /** Called at each tick of {@link ModelCache.watch}, for what follows the registry beside the cache. */
     private readonly onWatch: () => void = () => undefined,
+    /** Most memory the loaded models may hold together, by {@link modelFootprint}: wide models are large (10 MB at 768 features). */
+    private readonly maxBytes = Infinity,
   ) {
     this.registryOutage = outageLog(logger, { down: 'model registry unreachable: serving the loaded versions', up: 'model registry reachable again' });
   }
@@ -193,10 +198,13 @@ export class ModelCache {
     return [...this.entries.keys()];
   }
 
-  /** Unloads the least recently used models until at most `max` stay. */
-  private evictBeyond(max: number): void {
+  /** Unloads the least recently used models until at most `maxModels` stay, holding at most `maxBytes`; never the last one used. */
+  private evictBeyondLimits(): void {
+    let bytes = 0;
+    for (const entry of this.entries.values()) bytes += entry.bytes;
     for (const [name, entry] of this.entries) {
-      if (this.entries.size <= max) return;
+      if (this.entries.size <= 1 || (this.entries.size <= this.maxModels && bytes <= this.maxBytes)) return;
+      bytes -= entry.bytes;
       retire(entry.served);
       this.entries.delete(name);
       this.evicted.set(name, entry.served.version);
@@ -262,8 +270,8 @@ export class ModelCache {
       // Loaded again after an eviction (its metrics kept on, whatever version it is now).
       this.evicted.delete(name);
       this.entries.delete(name);
-      this.entries.set(name, { served, checkedAt: Date.now() });
-      this.evictBeyond(this.maxModels);
+      this.entries.set(name, { served, checkedAt: Date.now(), bytes: modelFootprint(m.state) });
+      this.evictBeyondLimits();
       this.onSwap(served, previous?.served);
       if (previous) retire(previous.served);
       this.refused.delete(name);

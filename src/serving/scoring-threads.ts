@@ -50,8 +50,8 @@ class ScoringThread {
   private readonly sent = new Set<string>();
   private ended = false;
 
-  constructor(backend: string, onEnd: (thread: ScoringThread, error: Error) => void) {
-    this.worker = new Worker(workerScript(), { workerData: { backend } });
+  constructor(backend: string, maxBytes: number, onEnd: (thread: ScoringThread, error: Error) => void) {
+    this.worker = new Worker(workerScript(), { workerData: { backend, maxBytes } });
     // Idle threads never keep the process alive; close() ends them at shutdown.
     this.worker.unref();
     this.worker.on('message', (r: ScoringReply) => this.answer(r));
@@ -161,6 +161,8 @@ export class ScoringThreads {
     readonly size: number,
     private readonly backend: string,
     private readonly logger: Logger,
+    /** Most memory each thread's models may hold together (the engine's modelFootprint), least recently used dropped first. */
+    private readonly maxBytes = Infinity,
   ) {
     this.fill();
   }
@@ -188,7 +190,7 @@ export class ScoringThreads {
   }
 
   private start(): ScoringThread {
-    return new ScoringThread(this.backend, (thread, error) => {
+    return new ScoringThread(this.backend, this.maxBytes, (thread, error) => {
       this.threads = this.threads.filter((t) => t !== thread);
       if (this.explainer === thread) this.explainer = null;
       this.logger.warn({ err: error.message }, 'scoring thread ended; it is replaced on next use');

@@ -1,13 +1,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendName, type DataRecord, Detector, explain, type Explanation, initBackend, messageOf, owned, type ScoredRows } from '../nce';
+import { type BackendName, type DataRecord, Detector, explain, type Explanation, initBackend, messageOf, modelFootprint, owned, type ScoredRows } from '../nce';
 import { explainedAnswer, writeAnswer } from './answer-writer';
 import { type CancelTask, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
 
 if (!parentPort) throw new Error('scoring.worker must run in a worker thread');
 const port = parentPort;
 const ready = initBackend((workerData as { backend?: BackendName }).backend);
-/** Loaded detectors by model name (one version each), least recently used first. */
-const detectors = new Map<string, { version: string; detector: Detector }>();
+/** Loaded detectors by model name (one version each, with its {@link modelFootprint}), least recently used first. */
+const detectors = new Map<string, { version: string; detector: Detector; bytes: number }>();
+/** Most memory the thread's detectors may hold together (MODEL_CACHE_MEGABYTES, as the API's cache). */
+const maxBytes = (workerData as { maxBytes?: number }).maxBytes ?? Infinity;
 /** Detectors that tasks under way still use, with how many: dropped ones are disposed once none does. */
 const inUse = new Map<Detector, number>();
 /** Detectors dropped from {@link detectors} while in use. */
@@ -33,12 +35,16 @@ function detectorFor(task: ScoringTask): Detector | null {
     // Built before the old one goes: if building fails, the thread still holds a working version.
     const detector = new Detector(task.state);
     if (held) drop(held.detector);
-    held = { version: task.version, detector };
+    held = { version: task.version, detector, bytes: modelFootprint(task.state) };
   }
   detectors.delete(task.model);
   detectors.set(task.model, held);
+  let bytes = 0;
+  for (const d of detectors.values()) bytes += d.bytes;
+  // The least recently used go, never the task's own.
   for (const [name, old] of detectors) {
-    if (detectors.size <= THREAD_MODELS) break;
+    if (detectors.size <= 1 || (detectors.size <= THREAD_MODELS && bytes <= maxBytes)) break;
+    bytes -= old.bytes;
     drop(old.detector);
     detectors.delete(name);
   }

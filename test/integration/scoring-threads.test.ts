@@ -13,7 +13,7 @@ import { THREAD_MODELS } from '../../src/serving/scoring-protocol';
 import { composeEmbedded, type Service } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { createMetrics } from '../../src/metrics';
-import { Detector, explain, initBackend, type Manifest, type ModelState, toArtifact, train } from '../../src/nce';
+import { Detector, explain, initBackend, type Manifest, modelFootprint, type ModelState, toArtifact, train } from '../../src/nce';
 import { normalRecords, suffix } from '../helpers/data';
 import { listen } from '../helpers/service';
 
@@ -232,6 +232,37 @@ describe('a pool of scoring threads', () => {
     const again = await threads.score(served('m0'), encoded);
     expect(again.body.equals(inPlace)).toBe(true);
     expect(again.flagged).toBe(detector.scoreRows(encoded).flagged);
+  });
+
+  it('keep the models within their memory (MODEL_CACHE_MEGABYTES): beyond it the least recently used goes and its state is sent again when asked for', async () => {
+    const encoded = detector.encodeRecords(normalRecords(20, 3, 16));
+    const inPlace = writeAnswer({ model: 'a', version: 'v1' }, detector.scoreRows(encoded));
+    /** A served model that counts how often its state is sent to the thread. */
+    const counted = (name: string, sends: { n: number }): ServedModel => ({
+      ...served(name),
+      detector: {
+        get state() {
+          sends.n++;
+          return state;
+        },
+      } as Detector,
+    });
+    // Room for one model and a half on the thread, then room enough.
+    for (const [room, sentTimes] of [
+      [1.5 * modelFootprint(state), 2],
+      [Infinity, 1],
+    ] as const) {
+      const pool = new ScoringThreads(1, tf.getBackend(), pino({ level: 'silent' }), room);
+      try {
+        const [a, b] = [{ n: 0 }, { n: 0 }];
+        expect((await pool.score(counted('a', a), encoded)).body.equals(inPlace)).toBe(true);
+        await pool.score(counted('b', b), encoded);
+        expect((await pool.score(counted('a', a), encoded)).body.equals(inPlace)).toBe(true);
+        expect({ room, sent: a.n }).toEqual({ room, sent: sentTimes });
+      } finally {
+        await pool.close();
+      }
+    }
   });
 
   it('reject a task the thread cannot score with its reason, and keep serving', async () => {

@@ -8,6 +8,7 @@ describe('loadSettings', () => {
       HTTP_REQUEST_TIMEOUT_MS: 120_000,
       HTTP_MAX_CONNECTIONS: 4096,
       MODEL_CACHE_MAX: 64,
+      MODEL_CACHE_MEGABYTES: 256,
       MODEL_KEEP_VERSIONS: 10,
       MODELS_DIR: './models',
       DATASETS_DIR: './data',

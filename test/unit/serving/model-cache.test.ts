@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { holdModel, ModelCache } from '../../../src/serving';
-import { type Artifact, initBackend, liveTensors, toArtifact, train } from '../../../src/nce';
+import { type Artifact, initBackend, liveTensors, modelFootprint, toArtifact, train } from '../../../src/nce';
 import { FsModelStore } from '../../../src/store';
 import { normalRecords } from '../../helpers/data';
 
@@ -35,6 +35,32 @@ function answering(answer: (name: string, own: (name: string) => Promise<string 
 }
 
 describe('ModelCache', () => {
+  it('with room for the memory of two models, loading a third unloads the least recently used one; with room for less than one, the one asked for stays', async () => {
+    const one = modelFootprint((await store.load('a', (await store.currentVersion('a')) as string)).state);
+    expect(one).toBeGreaterThan(0);
+    const gone: string[] = [];
+    const cache = new ModelCache(store, pino({ level: 'silent' }), () => undefined, (name, why) => gone.push(`${name} ${why}`), 64, () => undefined, 2.5 * one);
+    try {
+      await cache.get('a');
+      await cache.get('b');
+      cache.fresh('a');
+      await cache.get('c');
+      expect(cache.loaded().sort()).toEqual(['a', 'c']);
+      expect(gone).toEqual(['b evicted']);
+    } finally {
+      cache.dispose();
+    }
+    const tiny = new ModelCache(store, pino({ level: 'silent' }), () => undefined, () => undefined, 64, () => undefined, one / 2);
+    try {
+      await tiny.get('a');
+      expect(tiny.loaded()).toEqual(['a']);
+      expect((await tiny.get('b')).name).toBe('b');
+      expect(tiny.loaded()).toEqual(['b']);
+    } finally {
+      tiny.dispose();
+    }
+  });
+
   it('with maxModels 2, loading a third model unloads the least recently used one, which loads again when asked for', async () => {
     const gone: string[] = [];
     const cache = new ModelCache(store, pino({ level: 'silent' }), () => undefined, (name, why) => gone.push(`${name} ${why}`), 2);
