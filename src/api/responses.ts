@@ -149,6 +149,7 @@ export const jobAnswer = z
         config: z.unknown(),
         allowSchemaChange: z.boolean().optional(),
         trigger: z.enum(['schedule', 'drift']).optional(),
+        scheduleSince: z.string().optional().describe('of a scheduled job: when the schedule that enqueued it was created'),
       })
       .strict(),
     progress: z.array(epochProgress),
@@ -176,7 +177,8 @@ export const scheduleAnswer = z
     config: z.unknown().optional(),
     timezone: z.string(),
     nextRun: isoTime.nullable(),
-    lastRun: jobAnswer.nullable().describe('the newest job the schedule enqueued, or null'),
+    since: isoTime.optional().describe('when the schedule was created: a PUT that replaces it keeps it, one after a DELETE starts anew (absent for schedules from before it was kept)'),
+    lastRun: jobAnswer.nullable().describe('the newest job this schedule enqueued that has started, or null: not one of an earlier schedule of the model'),
   })
   .strict();
 

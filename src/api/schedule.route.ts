@@ -52,5 +52,7 @@ const LAST_RUN_WINDOW = 100;
  */
 async function withLastRun(queue: JobQueue, info: ScheduleInfo): Promise<ScheduleInfo & { lastRun: JobInfo | null }> {
   const jobs = await queue.list({ model: info.model, limit: LAST_RUN_WINDOW });
-  return { ...info, lastRun: jobs.find((j) => j.payload.trigger === 'schedule' && j.state !== 'queued') ?? null };
+  // Only this schedule's runs: not those of an earlier schedule of the model, since deleted.
+  const its = (j: JobInfo): boolean => j.payload.trigger === 'schedule' && j.payload.scheduleSince === info.since;
+  return { ...info, lastRun: jobs.find((j) => its(j) && j.state !== 'queued') ?? null };
 }

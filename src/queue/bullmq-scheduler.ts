@@ -11,7 +11,9 @@ export class BullMqScheduler implements Scheduler {
   ) {}
 
   async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
-    const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' };
+    // Replacing a schedule keeps its creation time: its runs so far stay its runs.
+    const since = (await this.get(model))?.since ?? new Date().toISOString();
+    const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule', scheduleSince: since };
     const tz = schedule.timezone ?? DEFAULT_TIMEZONE;
     await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron, tz }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });
     return (await this.get(model)) as ScheduleInfo;
@@ -28,6 +30,7 @@ export class BullMqScheduler implements Scheduler {
       ...(isEmpty(data.config) ? {} : { config: data.config }),
       timezone: s.tz ?? DEFAULT_TIMEZONE,
       nextRun: s.next ? new Date(s.next).toISOString() : null,
+      ...(data.scheduleSince === undefined ? {} : { since: data.scheduleSince }),
     };
   }
 

@@ -8,12 +8,15 @@ import { KeyedSerial, writeFileAtomic } from '../store';
 import type { JobQueue } from './job-queue';
 import { DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
 
+/** A schedule as its file holds it: with its creation time (absent in files from before it was kept). */
+type StoredSchedule = Schedule & { since?: string };
+
 /**
  * The embedded mode's cron: one timer per model that enqueues a training job, which then goes
  * through the quality gate. Schedules are kept as `root/<model>.json` and restored at start-up.
  */
 export class InProcessScheduler implements Scheduler {
-  private readonly timers = new Map<string, { cron: Cron; schedule: Schedule }>();
+  private readonly timers = new Map<string, { cron: Cron; schedule: StoredSchedule }>();
   /** A model's puts and deletes, one at a time: the file and the timer then always agree. */
   private readonly changes = new KeyedSerial();
 
@@ -34,7 +37,7 @@ export class InProcessScheduler implements Scheduler {
     for (const f of files.filter((x) => x.endsWith('.json'))) {
       const model = f.slice(0, -5);
       try {
-        this.arm(model, JSON.parse(await readFile(join(this.root, f), 'utf8')) as Schedule);
+        this.arm(model, JSON.parse(await readFile(join(this.root, f), 'utf8')) as StoredSchedule);
       } catch (e: unknown) {
         this.logger.error({ model, err: messageOf(e) }, 'stored schedule refused');
       }
@@ -43,8 +46,10 @@ export class InProcessScheduler implements Scheduler {
 
   async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
     return this.changes.run(model, async () => {
-      await writeFileAtomic(join(this.root, `${model}.json`), JSON.stringify(schedule));
-      this.arm(model, schedule);
+      // Replacing a schedule keeps its creation time: its runs so far stay its runs.
+      const stored: StoredSchedule = { ...schedule, since: this.timers.get(model)?.schedule.since ?? new Date().toISOString() };
+      await writeFileAtomic(join(this.root, `${model}.json`), JSON.stringify(stored));
+      this.arm(model, stored);
       return (await this.get(model)) as ScheduleInfo;
     });
   }
@@ -73,7 +78,7 @@ export class InProcessScheduler implements Scheduler {
     this.timers.clear();
   }
 
-  private arm(model: string, schedule: Schedule): void {
+  private arm(model: string, schedule: StoredSchedule): void {
     this.timers.get(model)?.cron.stop();
     const cron = new Cron(schedule.cron, { protect: true, timezone: schedule.timezone ?? DEFAULT_TIMEZONE }, () => {
       // One scheduled run per model and schedule queued or running at a time: a cron that fires
@@ -82,7 +87,7 @@ export class InProcessScheduler implements Scheduler {
       // run of the old one.
       const key = createHash('sha256').update(JSON.stringify([schedule.dataset, schedule.config ?? {}])).digest('hex').slice(0, 16);
       this.queue
-        .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule' }, { dedupeKey: `schedule:${model}:${key}` })
+        .enqueue({ kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule', ...(schedule.since === undefined ? {} : { scheduleSince: schedule.since }) }, { dedupeKey: `schedule:${model}:${key}` })
         .then((job) => (job.created ? this.logger.info({ model, jobId: job.id }, 'scheduled retrain enqueued') : this.logger.info({ model, jobId: job.id }, 'scheduled retrain skipped: the last one has not finished')))
         .catch((e: unknown) => this.logger.error({ model, err: messageOf(e) }, 'scheduled retrain not enqueued'));
     });

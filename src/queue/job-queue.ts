@@ -10,6 +10,8 @@ export interface TrainJobPayload {
   allowSchemaChange?: boolean;
   /** What enqueued it besides a train request: the model's schedule, or drift that stayed high. */
   trigger?: 'schedule' | 'drift';
+  /** Of a scheduled job: when its schedule was created (`ScheduleInfo.since`), which tells its runs from an earlier, deleted schedule's. */
+  scheduleSince?: string;
 }
 
 /** Every job payload; switch on `kind`. */

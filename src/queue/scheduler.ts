@@ -18,6 +18,11 @@ export interface ScheduleInfo extends Schedule {
   model: string;
   timezone: string;
   nextRun: string | null;
+  /**
+   * When the schedule was created (a PUT that replaces it keeps the time; one after a delete
+   * starts anew); its jobs carry it as `scheduleSince`. Absent for schedules stored before it was.
+   */
+  since?: string;
 }
 
 /** Cron retraining per model; `put` replaces a model's schedule. */

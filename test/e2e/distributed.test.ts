@@ -216,8 +216,17 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect(shown).toMatchObject({ timezone: 'UTC', lastRun: { payload: { model, trigger: 'schedule' } } });
     // A run that has started, not the next one BullMQ enqueued ahead (delayed, shown as queued).
     expect(['running', 'completed']).toContain(shown.lastRun.state);
+    expect(shown.lastRun.payload.scheduleSince).toBe(put.body.since);
+    // Replaced, it keeps its runs.
+    const replaced = await call(apiB.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '*/3 * * * * *', dataset, config: { epochs: 3 } });
+    expect(replaced.body).toMatchObject({ since: put.body.since, lastRun: { payload: { trigger: 'schedule' } } });
     expect((await call(apiB.url, 'DELETE', `/v1/models/${model}/schedule`)).status).toBe(204);
     expect((await call(apiA.url, 'GET', `/v1/models/${model}/schedule`)).status).toBe(404);
+    // Created again after the delete, it has run nothing yet.
+    const anew = await call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '0 3 * * *', dataset });
+    expect(anew.body).toMatchObject({ lastRun: null });
+    expect(anew.body.since).not.toBe(put.body.since);
+    expect((await call(apiA.url, 'DELETE', `/v1/models/${model}/schedule`)).status).toBe(204);
   });
 
   it('hot swap under load: two versions promoted back and forth every 40 ms through one API while 8 clients score both: only 200s, each naming one of the two', async () => {

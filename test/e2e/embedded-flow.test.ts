@@ -122,8 +122,15 @@ describe('embedded mode, end to end', () => {
       last = (await request(app).get('/v1/models/sched/schedule')).body.lastRun;
     }
     expect(last).toMatchObject({ state: 'failed', error: { code: 'DATASET_NOT_FOUND' } });
+    // Replaced three times, it is the schedule created first: its runs are its runs.
+    expect((await request(app).get('/v1/models/sched/schedule')).body.since).toBe(berlin.body.since);
     expect((await request(app).delete('/v1/models/sched/schedule')).status).toBe(204);
     expect((await request(app).get('/v1/models/sched/schedule')).status).toBe(404);
+    // A schedule created after the delete has run nothing yet: not the failure of the one deleted.
+    const anew = await request(app).put('/v1/models/sched/schedule').send({ cron: '0 3 * * *', dataset: 'sched' });
+    expect(anew.body).toMatchObject({ lastRun: null, since: expect.any(String) });
+    expect(Date.parse(anew.body.since as string)).toBeGreaterThan(Date.parse(berlin.body.since as string));
+    expect((await request(app).delete('/v1/models/sched/schedule')).status).toBe(204);
   });
 
   it('deleting a model during its first training answers 204, and the job saves nothing (MODEL_DELETED)', async () => {
