@@ -146,8 +146,8 @@ async function finishSavedVersion(models: ModelStore, model: string, version: st
 }
 
 /**
- * How a retrained model's features differ from the current version's (names, order, kinds, and
- * whether a feature may be missing), every difference, or null when they agree: new categories
+ * How a retrained model's features differ from the current version's (names, kinds, and whether a
+ * feature may be missing; not their order), every difference, or null when they agree: new categories
  * are not a change.
  */
 export function schemaChange(current: readonly Feature[], next: readonly Feature[]): string | null {
@@ -158,8 +158,8 @@ export function schemaChange(current: readonly Feature[], next: readonly Feature
   const added = now.filter((n) => !was.includes(n));
   const moved = [...(removed.length ? [`removed ${list(removed)}`] : []), ...(added.length ? [`added ${list(added)}`] : [])];
   const changes = moved.length > 0 ? [`features ${moved.join('; ')}`] : [];
+  // Not their order: clients send fields by name, and each version reads them by its own schema.
   const kept = now.filter((n) => was.includes(n));
-  if (changes.length === 0 && was.join('\n') !== now.join('\n')) changes.push(`the features are in another order: [${list(now)}], was [${list(was)}]`);
   // A column empty in every record has no kind of its own (see inferSchema): the current version
   // flags every value there as never seen. Once it fills, the new version scores its values and
   // refuses those of another kind (texts in a numeric column): what clients may send changes, as
