@@ -58,7 +58,8 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   /** The model, loaded; a model that does not exist yet because its first training has not ended says which job to wait for. */
   const modelNamed = (name: string): Promise<ServedModel> =>
     deps.models.get(name).catch(async (e: unknown) => {
-      if (!(e instanceof AppError) || e.code !== 'MODEL_NOT_FOUND' || !deps.trainingOf) throw e;
+      // (Not of a model whose versions are all candidates: its answer says what to do already.)
+      if (!(e instanceof AppError) || e.code !== 'MODEL_NOT_FOUND' || !e.message.endsWith('has no version') || !deps.trainingOf) throw e;
       // Only a hint: a queue that cannot answer gives none.
       const job = await deps.trainingOf(name).catch(() => null);
       if (!job) throw e;

@@ -247,6 +247,14 @@ export class ModelCache {
         this.logger.info({ model: name, version: entry.served.version }, 'model unloaded: the registry no longer has it (deleted)');
       }
       if (entry || this.evicted.delete(name)) this.onGone(name, 'deleted');
+      // Versions without a current one: the quality gate kept each as a candidate.
+      const candidates = await this.store.versions(name).catch(() => []);
+      if (candidates.length > 0) {
+        throw new AppError(
+          'MODEL_NOT_FOUND',
+          `model "${name}" has no current version: its ${candidates.length === 1 ? 'version is a candidate' : `${candidates.length} versions are candidates`} the quality gate held back (GET /v1/models/${name}/versions says why); promote one with POST /v1/models/${name}/versions/{version}/promote`,
+        );
+      }
       throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist or has no version`);
     }
     if (entry && (entry.served.version === version || this.refused.get(name) === version)) {

@@ -163,7 +163,11 @@ export function checkContract(contract: readonly ColumnContract[], records: read
           throw new NceError('INVALID_RECORD', `record ${i + offset} field "${c.name}" is missing, but the dataset's contract has no missing values there`, { record: i + offset, field: c.name });
         }
       } else if (c.kind === 'numeric' && typeof v !== 'number') {
-        throw new NceError('INVALID_RECORD', `record ${i + offset} field "${c.name}" is ${JSON.stringify(v)}, but the dataset's contract says numeric`, { record: i + offset, field: c.name });
+        // A number written as a JSON string reads as a number to a person: say what it is to the contract.
+        const asText = typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v));
+        const what = asText ? `the text ${JSON.stringify(v)}, a number sent as text` : `${JSON.stringify(v)}, not a number`;
+        const fix = asText ? `: send it as a JSON number (${v.trim()}, not ${JSON.stringify(v)})` : '';
+        throw new NceError('INVALID_RECORD', `record ${i + offset} field "${c.name}" is ${what}, but the dataset's contract says numeric${fix}`, { record: i + offset, field: c.name });
       }
     }
   });

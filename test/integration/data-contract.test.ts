@@ -34,7 +34,10 @@ describe('data contract', () => {
     const bad = await request(app).post('/v1/datasets/payments/records').send({ records: [{ amount: 12, channel: 'web' }, { amount: 'x', channel: 'web' }] });
     expect(bad.status).toBe(400);
     expect(bad.headers['content-type']).toMatch(/application\/problem\+json/);
-    expect(bad.body).toMatchObject({ code: 'INVALID_RECORD', pointer: '/records/1/amount', detail: expect.stringContaining('numeric') });
+    expect(bad.body).toMatchObject({ code: 'INVALID_RECORD', pointer: '/records/1/amount', detail: 'record 1 field "amount" is "x", not a number, but the dataset\'s contract says numeric' });
+    // A number sent as a JSON string is told so, and how to send it.
+    const quoted = await request(app).post('/v1/datasets/payments/records').send({ records: [{ amount: ' 95', channel: 'web' }] });
+    expect(quoted.body).toMatchObject({ code: 'INVALID_RECORD', pointer: '/records/0/amount', detail: 'record 0 field "amount" is the text " 95", a number sent as text, but the dataset\'s contract says numeric: send it as a JSON number (95, not " 95")' });
     const missing = await request(app).post('/v1/datasets/payments/records').send({ records: [{ amount: null, channel: 'web' }] });
     expect(missing.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/0/amount' });
     expect((await request(app).get('/v1/datasets/payments')).body.rows).toBe(200);

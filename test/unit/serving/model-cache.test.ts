@@ -61,6 +61,20 @@ describe('ModelCache', () => {
     }
   });
 
+  it('a model whose versions are all candidates says so, and how to promote one, instead of "does not exist"', async () => {
+    await store.save('held', artifact, { candidate: 'QUALITY_GATE: worse than its noise alone' });
+    const cache = new ModelCache(store, pino({ level: 'silent' }));
+    try {
+      await expect(cache.get('held')).rejects.toMatchObject({
+        code: 'MODEL_NOT_FOUND',
+        message: 'model "held" has no current version: its version is a candidate the quality gate held back (GET /v1/models/held/versions says why); promote one with POST /v1/models/held/versions/{version}/promote',
+      });
+      await expect(cache.get('nobody')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND', message: 'model "nobody" does not exist or has no version' });
+    } finally {
+      cache.dispose();
+    }
+  });
+
   it('with maxModels 2, loading a third model unloads the least recently used one, which loads again when asked for', async () => {
     const gone: string[] = [];
     const cache = new ModelCache(store, pino({ level: 'silent' }), () => undefined, (name, why) => gone.push(`${name} ${why}`), 2);
