@@ -19,6 +19,8 @@ export interface ConsoleInput {
   access: Access;
   /** Whether flagged records' values may be shown to this reader. */
   rawValues: boolean;
+  /** Most features whose drift is given, the most drifted (all when absent); `drift.featureCount` says how many there are. */
+  maxFeatures?: number;
 }
 
 /** The data of a model page: training, scores, drift, flagged records (what `GET /v1/models/{name}/console` answers). */
@@ -63,7 +65,8 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
       minRecords: input.minRecords,
       psi: window?.psi ?? null,
       ks: window?.ks ?? null,
-      features: featureDrift(m.featureReference ?? [], window),
+      features: featureDrift(m.featureReference ?? [], window).slice(0, input.maxFeatures ?? Infinity),
+      featureCount: (m.featureReference ?? []).length,
     },
     traffic: { scored: traffic?.scored ?? 0, flagged: traffic?.flagged ?? 0 },
     flagged: (traffic?.sample ?? []).map((f) => (input.rawValues ? f : withoutValues(f))),

@@ -89,7 +89,8 @@ export const modelConsoleSchema = z
         minRecords: z.number().int(),
         psi: z.number().nullable(),
         ks: z.number().nullable(),
-        features: z.array(featureDriftSchema).describe('most drifted first'),
+        features: z.array(featureDriftSchema).describe('most drifted first (the console route gives the 50 most drifted)'),
+        featureCount: z.number().int().describe('features with a drift reference, all of them: more than `features` holds on a wide model'),
       })
       .strict(),
     traffic: z.object({ scored: z.number().int(), flagged: z.number().int() }).strict().describe('records scored and flagged by this version on this replica'),

@@ -67,6 +67,7 @@ describe('GET /v1/models/:name/console', () => {
     expect(c.drift.records).toBe(300);
     expect(c.drift.psi).toBeGreaterThan(0.1);
     expect(c.drift.features.map((f: { feature: string }) => f.feature)).toEqual(['f1', expect.any(String), expect.any(String)]);
+    expect(c.drift.featureCount).toBe(3);
     expect(c.drift.features[0].psi).toBeGreaterThan(0.25);
     expect(c.drift.features[0].bins.length).toBe(c.drift.features[0].reference.length);
     expect(c.flagged.length).toBeGreaterThan(0);
@@ -75,6 +76,25 @@ describe('GET /v1/models/:name/console', () => {
     expect(moved.length).toBeGreaterThan(0);
     for (const f of moved) expect(f.contributions[0].feature).toBe('f1');
     expect(Object.keys(c.flagged[0].values).sort()).toEqual(['f0', 'f1', 'f2']);
+  });
+
+  it('of a wide model, gives the 50 most drifted features and how many there are, gzipped when the page takes it', async () => {
+    const wide = normalRecords(200, 80, 4);
+    expect((await request(app).put('/v1/datasets/wide').send({ records: wide })).status).toBe(200);
+    const started = await request(app).post('/v1/models/wide/train').send({ dataset: 'wide', config: { epochs: 2, seed: 1 } });
+    expect(await jobState(app, started.body.jobId, {})).toBe('completed');
+    const shifted = normalRecords(100, 80, 5).map((r) => ({ ...r, f70: (r.f70 as number) + 6 }));
+    expect((await request(app).post('/v1/models/wide/score').send({ records: shifted })).status).toBe(200);
+    const res = await request(app).get('/v1/models/wide/console').set('accept-encoding', 'gzip');
+    expect(res.headers['content-encoding']).toBe('gzip');
+    expect(res.headers.vary).toContain('accept-encoding');
+    // (supertest inflates it.)
+    expect(res.body.drift.featureCount).toBe(80);
+    expect(res.body.drift.features).toHaveLength(50);
+    expect(res.body.drift.features[0].feature).toBe('f70');
+    const plain = await request(app).get('/v1/models/wide/console').set('accept-encoding', 'identity');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.drift.features).toHaveLength(50);
   });
 
   it('an unknown model is a 404 problem', async () => {

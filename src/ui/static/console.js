@@ -406,6 +406,10 @@
     var wrap = byId('feature-chart').parentNode;
     wrap.style.height = Math.max(120, 40 + 26 * ranked.length) + 'px';
     if (barChart) barChart.resize();
+    // A wide model's page gets its most drifted features only.
+    var shown = d.features.length;
+    byId('feature-table').querySelector('caption').textContent =
+      (d.featureCount > shown ? 'The ' + shown + ' most drifted of ' + d.featureCount + ' features' : 'Features, most drifted first') + ': select one to compare its distributions';
     refill(byId('feature-table').querySelector('tbody'), function (body) {
       d.features.forEach(function (f, i) {
         var button = h('button', { type: 'button', className: 'link', 'data-key': f.feature, 'aria-pressed': String(f.feature === selectedFeature), onclick: function () { selectFeature(f.feature); } }, f.feature);
