@@ -417,6 +417,11 @@ describe('the web console in a browser', () => {
     const before = await page.locator('#status').textContent();
     await eventually(async () => ((await page.locator('#status').textContent()) !== before ? true : undefined), 15_000, 'a refresh');
     expect(await page.locator('#flagged-list > li').first().locator('details.more-values').getAttribute('open')).toBe('');
+    // The list of datasets names a wide one's first dozen columns and counts the rest.
+    await page.goto(`${api.url}/ui/`);
+    const row = page.locator('#datasets-table tbody tr', { hasText: 'f00' });
+    await row.waitFor();
+    expect(await row.locator('td').nth(1).textContent()).toBe(`${Array.from({ length: 12 }, (_, j) => `f${String(j).padStart(2, '0')}`).join(', ')} and 18 more`);
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -361,6 +361,12 @@
     return 'about ' + pct(m.expectedFlagged) + ' of records like the reference (' + why + ')';
   }
 
+  /** A dataset's columns for the list: the first dozen, then how many more (an embedding's 768 would fill the page). */
+  function columnList(columns) {
+    var shown = 12;
+    return columns.length <= shown ? columns.join(', ') : columns.slice(0, shown).join(', ') + ' and ' + (columns.length - shown) + ' more';
+  }
+
   function drawDrift(c) {
     var d = c.drift;
     var rows = [
@@ -693,7 +699,7 @@
       });
       var datasets = clear(byId('datasets-table').querySelector('tbody'));
       answers[1].datasets.forEach(function (d) {
-        datasets.appendChild(h('tr', null, h('th', { scope: 'row', text: d.name }), h('td', { text: String(d.rows) }), h('td', { text: d.columns.join(', ') }), h('td', { text: when(d.updatedAt) })));
+        datasets.appendChild(h('tr', null, h('th', { scope: 'row', text: d.name }), h('td', { text: String(d.rows) }), h('td', { text: columnList(d.columns) }), h('td', { text: when(d.updatedAt) })));
       });
       setUpdated();
     });
