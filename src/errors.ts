@@ -33,6 +33,7 @@ type ServiceCode =
   | 'VERSION_NOT_FOUND'
   | 'DATASET_NOT_FOUND'
   | 'DATASET_CHANGED'
+  | 'IDEMPOTENCY_KEY_REUSED'
   | 'NOT_FOUND'
   | 'MODEL_DELETED'
   | 'WORKER_LOST'
@@ -71,6 +72,7 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   MODEL_NOT_FOUND: { status: 404, retry: false, title: 'No such model', help: 'No model of that name has a current version. List the models with GET /v1/models; train one with POST /v1/models/{name}/train.' },
   VERSION_NOT_FOUND: { status: 404, retry: false, title: 'No such model version', help: 'The model has no version of that id (never, or deleted meanwhile). List its versions with GET /v1/models/{name}/versions.' },
   DATASET_NOT_FOUND: { status: 404, retry: false, title: 'No such dataset', help: 'The dataset named does not exist (never, or deleted meanwhile, or while a job waited for it). Create it with PUT /v1/datasets/{name}; list the datasets with GET /v1/datasets.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, retry: false, title: 'The Idempotency-Key was used for other records', help: 'An append of the dataset with this Idempotency-Key landed before with other records: a retry sends the same records under the same key, and a new append needs a new key (a UUID each). Nothing was appended. A key is remembered for the dataset\'s last 1,000 appends since its last PUT.' },
   DATASET_CHANGED: { status: 409, retry: false, title: 'The dataset was replaced meanwhile', help: 'An append was checked against the dataset, and a PUT replaced it (with other rows, whatever its columns) before the records landed: nothing was appended. GET the dataset, check the records against its columns, and send them again.' },
   NOT_FOUND: { status: 404, retry: false, title: 'Not found', help: 'The route, job or schedule named does not exist (or was deleted meanwhile).' },
   MODEL_DELETED: { status: 409, retry: false, title: 'The model was deleted meanwhile', help: 'A training job\'s model was deleted while it trained: the delete wins and nothing was saved. Train it again to bring the model back.' },

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../errors';
 import type { DataRecord } from '../nce';
 import type { ColumnContract } from './dataset-contract';
@@ -74,6 +74,34 @@ export function newGeneration(): string {
 /** A dataset's columns and contract as text, the form a store compares them in. */
 export function shapeText(columns: readonly string[], schema: DatasetInfo['schema']): string {
   return JSON.stringify([columns, schema ?? null]);
+}
+
+/** The answer to an append whose Idempotency-Key an earlier append of other records had. */
+export function keyReused(name: string, key: string): AppError {
+  return new AppError('IDEMPOTENCY_KEY_REUSED', `an append of dataset "${name}" with Idempotency-Key "${key}" landed before with other records: nothing was appended; a retry sends the same records under the same key, a new append a new key`);
+}
+
+/**
+ * What tells an append's records apart under its key: the SHA-256 of the records as stored, a JSON
+ * line each (the same records sent as CSV, NDJSON or JSON have one).
+ */
+export function appendFingerprint(lines: string): string {
+  return createHash('sha256').update(lines).digest('base64url').slice(0, 22);
+}
+
+/**
+ * An append key as remembered: the key, a newline and its records' fingerprint. Keys remembered
+ * before the fingerprint was (the key alone) match any records.
+ */
+export function rememberedKey(key: string, fingerprint: string): string {
+  return `${key}\n${fingerprint}`;
+}
+
+/** Whether a remembered key (see {@link rememberedKey}) is `key`'s, and with the same records: 'same', 'other', or null (another key). */
+export function matchKey(remembered: string, key: string, fingerprint: string): 'same' | 'other' | null {
+  if (remembered === key) return 'same';
+  if (!remembered.startsWith(`${key}\n`)) return null;
+  return remembered.slice(key.length + 1) === fingerprint ? 'same' : 'other';
 }
 
 /** The error an append throws when its dataset was replaced after the records were checked. */

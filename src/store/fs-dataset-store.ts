@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
-import { type AppendOptions, type AppendResult, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, newGeneration, REMEMBERED_APPEND_KEYS, sameDataset } from './dataset-store';
+import { appendFingerprint, type AppendOptions, type AppendResult, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, keyReused, matchKey, newGeneration, REMEMBERED_APPEND_KEYS, rememberedKey, sameDataset } from './dataset-store';
 import { KeyedSerial, makeFolder, syncPath, writeFileAtomic } from './files';
 
 /**
@@ -180,8 +180,15 @@ export class FsDatasetStore implements DatasetStore {
       if (!stored) throw datasetNotFound(name);
       if (expect && !sameDataset(stored, expect)) throw datasetChanged(name);
       const keys = stored.appendKeys ?? [];
-      if (key !== undefined && keys.includes(key)) return { ...infoOf(name, stored), replayed: true as const };
-      const appendKeys = key === undefined ? keys : [...keys, key].slice(-REMEMBERED_APPEND_KEYS);
+      const fingerprint = key === undefined ? '' : appendFingerprint(records.map((r) => JSON.stringify(r)).join('\n'));
+      if (key !== undefined) {
+        for (const k of keys) {
+          const match = matchKey(k, key, fingerprint);
+          if (match === 'same') return { ...infoOf(name, stored), replayed: true as const };
+          if (match === 'other') throw keyReused(name, key);
+        }
+      }
+      const appendKeys = key === undefined ? keys : [...keys, rememberedKey(key, fingerprint)].slice(-REMEMBERED_APPEND_KEYS);
       const total = stored.rows + records.length;
       if (!stored.rowsFile || (maxRows !== undefined && records.length >= maxRows)) {
         // An older form of file, or no stored row kept: the rows are written anew.

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
-import { type AppendOptions, type AppendResult, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, newGeneration, REMEMBERED_APPEND_KEYS, shapeText } from './dataset-store';
+import { appendFingerprint, type AppendOptions, type AppendResult, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, keyReused, newGeneration, REMEMBERED_APPEND_KEYS, shapeText } from './dataset-store';
 import { redisKeys } from './redis-keys';
 import { exec } from './redis-model-store';
 
@@ -73,6 +73,7 @@ export class RedisDatasetStore implements DatasetStore {
   async append(name: string, records: readonly DataRecord[], options: AppendOptions = {}): Promise<AppendResult> {
     const { maxRows, expect, key } = options;
     const updatedAt = new Date().toISOString();
+    const lines = records.map((r) => JSON.stringify(r)).join('\n');
     // One script: a dataset deleted or replaced meanwhile is never appended to (no orphaned rows,
     // no meta without columns), and the row count returned is the one the append left.
     const result = (await this.redis.eval(
@@ -86,12 +87,14 @@ export class RedisDatasetStore implements DatasetStore {
       expect ? shapeText(expect.columns, expect.schema) : '',
       expect?.generation ?? '',
       key ?? '',
+      key === undefined ? '' : appendFingerprint(lines),
       // One argument, a record a line (JSON text never holds a raw newline): as many arguments
       // as records would overflow the call stack from about 130,000 records.
-      records.map((r) => JSON.stringify(r)).join('\n'),
-    )) as [string, number, string | null, string | null, string, number] | 'changed' | null;
+      lines,
+    )) as [string, number, string | null, string | null, string, number] | 'changed' | 'reused' | null;
     if (!result) throw datasetNotFound(name);
     if (result === 'changed') throw datasetChanged(name);
+    if (result === 'reused') throw keyReused(name, key as string);
     const [columns, rows, schema, generation, at, replayed] = result;
     return { name, rows, columns: JSON.parse(columns) as string[], updatedAt: at, ...(schema ? { schema: JSON.parse(schema) as ColumnContract[] } : {}), ...(generation ? { generation } : {}), ...(replayed ? { replayed: true } : {}) };
   }
@@ -105,10 +108,11 @@ export class RedisDatasetStore implements DatasetStore {
 /**
  * KEYS: meta hash, rows list, append keys (sorted set). ARGV: updatedAt, maxRows (0 = all), the
  * expected shape (see `shapeText`; empty: any), the expected generation (empty with the shape:
- * none; see `sameDataset`), the append's key (empty: none), then the records as JSON, one a line. Returns
- * [columns JSON, rows, schema JSON or nil, generation or nil, updatedAt, 1 when the key had
- * already been appended (then nothing is) else 0]; nil when the dataset does not exist; 'changed'
- * when it is not the one expected. The shape is compared as `shapeText` writes it: [columns,
+ * none; see `sameDataset`), the append's key (empty: none), its records' fingerprint (see
+ * `appendFingerprint`), then the records as JSON, one a line. Returns [columns JSON, rows, schema
+ * JSON or nil, generation or nil, updatedAt, 1 when the key had already been appended with these
+ * records (then nothing is) else 0]; nil when the dataset does not exist; 'changed' when it is not
+ * the one expected; 'reused' when the key was appended with other records (nothing is). The shape is compared as `shapeText` writes it: [columns,
  * schema or null], from their JSON as stored. A key is remembered with the dataset's generation
  * (a key of the dataset a PUT replaced never matches, even where that PUT did not clear them) and
  * the time it landed; only the newest REMEMBERED_APPEND_KEYS are kept.
@@ -120,10 +124,18 @@ local schema = redis.call('HGET', KEYS[1], 'schema')
 local generation = redis.call('HGET', KEYS[1], 'generation')
 if ARGV[3] ~= '' and (ARGV[3] ~= '[' .. columns .. ',' .. (schema or 'null') .. ']' or ARGV[4] ~= (generation or '')) then return 'changed' end
 local member = (generation or '') .. ':' .. ARGV[5]
-if ARGV[5] ~= '' and redis.call('ZSCORE', KEYS[3], member) then
-  return {columns, redis.call('LLEN', KEYS[2]), schema, generation, redis.call('HGET', KEYS[1], 'updatedAt') or '', 1}
+if ARGV[5] ~= '' then
+  -- Remembered as the key, a newline and its records' fingerprint (the key alone before it was).
+  local prefix = member .. '\\n'
+  local remembered = prefix .. ARGV[6]
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    if m == member or m == remembered then
+      return {columns, redis.call('LLEN', KEYS[2]), schema, generation, redis.call('HGET', KEYS[1], 'updatedAt') or '', 1}
+    end
+    if string.sub(m, 1, #prefix) == prefix then return 'reused' end
+  end
 end
-local rows, batch, start = ARGV[6], {}, 1
+local rows, batch, start = ARGV[7], {}, 1
 while start <= #rows do
   local stop = string.find(rows, '\\n', start, true) or (#rows + 1)
   batch[#batch + 1] = string.sub(rows, start, stop - 1)
@@ -139,7 +151,7 @@ if maxRows > 0 then redis.call('LTRIM', KEYS[2], -maxRows, -1) end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
 if ARGV[5] ~= '' then
   local now = redis.call('TIME')
-  redis.call('ZADD', KEYS[3], tonumber(now[1]) * 1000000 + tonumber(now[2]), member)
+  redis.call('ZADD', KEYS[3], tonumber(now[1]) * 1000000 + tonumber(now[2]), member .. '\\n' .. ARGV[6])
   redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -${REMEMBERED_APPEND_KEYS + 1})
 end
 return {columns, redis.call('LLEN', KEYS[2]), schema, generation, ARGV[1], 0}

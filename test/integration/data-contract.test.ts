@@ -252,6 +252,13 @@ describe('data contract', () => {
     expect(again.status).toBe(200);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toEqual(first.body);
+    // The same records sent as CSV are the same append; other records under the key are a 422.
+    const asCsv = await request(app).post('/v1/datasets/keyed/records').set('Idempotency-Key', '6f1c2a9e-batch-17').set('content-type', 'text/csv').send('a\n3\n');
+    expect(asCsv.headers['idempotent-replayed']).toBe('true');
+    const other = await request(app).post('/v1/datasets/keyed/records').set('Idempotency-Key', '6f1c2a9e-batch-17').send({ records: [{ a: 4 }, { a: 5 }] });
+    expect(other.status).toBe(422);
+    expect(other.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(other.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', detail: expect.stringContaining('with Idempotency-Key "6f1c2a9e-batch-17" landed before with other records: nothing was appended') });
     for (const bad of ['x'.repeat(256), 'caf\u00e9', 'batch 17']) {
       const res = await send(bad);
       expect(res.status).toBe(400);

@@ -392,6 +392,10 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     const racing = await Promise.all(Array.from({ length: 6 }, () => datasets.append(name, [{ a: 2 }], { key: 'k2' })));
     expect(racing.filter((r) => !r.replayed)).toHaveLength(1);
     expect((await datasets.records(name)).records).toEqual([{ a: 0 }, { a: 1 }, { a: 2 }]);
+    // The key of an append of other records (a client reusing keys) is refused, not replayed: those records would be lost unseen.
+    await expect(datasets.append(name, [{ a: 3 }], { key: 'k1' })).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 422 });
+    expect((await datasets.records(name)).records).toEqual([{ a: 0 }, { a: 1 }, { a: 2 }]);
+    expect((await datasets.append(name, [{ a: 1 }], { key: 'k1' })).replayed).toBe(true);
     // What the store keeps to know its keys is not part of the dataset's summary.
     expect(Object.keys((await datasets.info(name)) as DatasetInfo).sort()).toEqual(['columns', 'generation', 'name', 'rows', 'schema', 'updatedAt']);
     await datasets.put(name, ['a'], [{ a: 0 }]);
@@ -623,6 +627,15 @@ describe('redis dataset store', () => {
     await redis.multi().del(redisKeys.datasetMeta(name)).hset(redisKeys.datasetMeta(name), { columns: '["a"]', updatedAt: 'x', generation: 'replaced' }).del(redisKeys.datasetRows(name)).rpush(redisKeys.datasetRows(name), '{"a":5}').exec();
     expect(await datasets.append(name, [{ a: 1 }], { key: 'k' })).toMatchObject({ rows: 2 });
     expect((await datasets.append(name, [{ a: 1 }], { key: 'k' })).replayed).toBe(true);
+    await datasets.delete(name);
+  });
+
+  it('replays a key remembered before its records were (the key alone), whatever the records', async () => {
+    const datasets = new RedisDatasetStore(redis);
+    const name = `d-${suffix()}`;
+    const { generation } = await datasets.put(name, ['a'], [{ a: 0 }]);
+    await redis.zadd(redisKeys.datasetAppendKeys(name), 1, `${generation ?? ''}:old`);
+    expect(await datasets.append(name, [{ a: 7 }], { key: 'old' })).toMatchObject({ rows: 1, replayed: true });
     await datasets.delete(name);
   });
 });
