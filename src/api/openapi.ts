@@ -160,6 +160,12 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: "The model's schedule, its time zone, next run and last run (the newest job it enqueued)", responses: { '200': answer('schedule', 'ScheduleAnswer'), ...errors(404) } },
         delete: { summary: 'Stop retraining on a schedule', responses: { '204': { description: 'deleted' }, ...errors(403, 404) } },
       },
+      '/v1/schedules': {
+        get: {
+          summary: "Every model's retraining schedule (also of a model with no version yet, or whose dataset is gone), by model name",
+          responses: { '200': answer('schedules', 'ScheduleListAnswer', { schedules: [{ model: 'payments', cron: '0 3 * * *', dataset: 'payments', timezone: 'UTC', nextRun: '2026-12-05T03:00:00.000Z', since: '2026-12-01T09:00:00.000Z' }] }) },
+        },
+      },
       '/v1/jobs': {
         get: {
           summary: 'Jobs newest first (per-epoch progress left out): those of one model, in one state, at most limit',

@@ -182,6 +182,11 @@ export const scheduleAnswer = z
   })
   .strict();
 
+/** `GET /v1/schedules`. */
+export const scheduleListAnswer = z
+  .object({ schedules: z.array(scheduleAnswer.omit({ lastRun: true })).describe("every model's schedule, by model name; a model's last run: GET /v1/models/{name}/schedule") })
+  .strict();
+
 /** A field of a scored record, by its kind (see `SCORE_FIELDS`). */
 const SCORE_FIELD_SCHEMAS: Record<ScoreFieldKind, () => z.ZodType> = {
   number: () => z.number(),
@@ -216,6 +221,7 @@ export const ANSWERS = {
   JobAnswer: jobAnswer,
   JobListAnswer: jobListAnswer,
   ScheduleAnswer: scheduleAnswer,
+  ScheduleListAnswer: scheduleListAnswer,
   ScoreAnswer: scoreAnswerSchema,
   ConsoleOverviewAnswer: consoleOverviewSchema,
   ModelConsoleAnswer: modelConsoleSchema,

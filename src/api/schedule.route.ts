@@ -28,6 +28,11 @@ export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetSt
     const info = await deps.scheduler.put(name, { cron, dataset, ...(config === undefined ? {} : { config }), ...(timezone === undefined ? {} : { timezone }) });
     res.json(await withLastRun(deps.queue, info));
   });
+  router.get('/v1/schedules', ...deps.readAuth, async (req, res) => {
+    onlyQuery(req.query, []);
+    // Found by model, whether or not the model has a version yet (a schedule of a name never trained, or of a dataset since deleted).
+    res.json({ schedules: await deps.scheduler.list() });
+  });
   router.get('/v1/models/:name/schedule', ...deps.readAuth, async (req, res) => {
     onlyQuery(req.query, []);
     const s = await deps.scheduler.get(model(req.params.name));

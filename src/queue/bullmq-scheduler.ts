@@ -34,6 +34,17 @@ export class BullMqScheduler implements Scheduler {
     };
   }
 
+  async list(): Promise<ScheduleInfo[]> {
+    const models = (await this.queue.getJobSchedulers(0, -1))
+      .map((s) => s.key)
+      .filter((key) => key.startsWith(SCHEDULER_PREFIX))
+      .map((key) => key.slice(SCHEDULER_PREFIX.length))
+      .sort();
+    // Each read on its own: one deleted meanwhile is left out.
+    const infos = await Promise.all(models.map((m) => this.get(m)));
+    return infos.filter((s): s is ScheduleInfo => s !== null);
+  }
+
   async delete(model: string): Promise<boolean> {
     return this.queue.removeJobScheduler(schedulerId(model));
   }
@@ -42,8 +53,11 @@ export class BullMqScheduler implements Scheduler {
   async stop(): Promise<void> {}
 }
 
+/** The id of a model's BullMQ job scheduler: this, then the model's name. */
+const SCHEDULER_PREFIX = 'retrain:';
+
 function schedulerId(model: string): string {
-  return `retrain:${model}`;
+  return `${SCHEDULER_PREFIX}${model}`;
 }
 
 function isEmpty(config: unknown): boolean {

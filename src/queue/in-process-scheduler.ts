@@ -61,6 +61,11 @@ export class InProcessScheduler implements Scheduler {
     return { model, ...t.schedule, timezone: t.schedule.timezone ?? DEFAULT_TIMEZONE, nextRun: next ? next.toISOString() : null };
   }
 
+  async list(): Promise<ScheduleInfo[]> {
+    const infos = await Promise.all([...this.timers.keys()].sort().map((m) => this.get(m)));
+    return infos.filter((s): s is ScheduleInfo => s !== null);
+  }
+
   async delete(model: string): Promise<boolean> {
     return this.changes.run(model, async () => {
       const t = this.timers.get(model);

@@ -29,6 +29,8 @@ export interface ScheduleInfo extends Schedule {
 export interface Scheduler {
   put(model: string, schedule: Schedule): Promise<ScheduleInfo>;
   get(model: string): Promise<ScheduleInfo | null>;
+  /** Every model's schedule, by model name. */
+  list(): Promise<ScheduleInfo[]>;
   delete(model: string): Promise<boolean>;
   /** Stops firing in this process (stored schedules stay). */
   stop(): Promise<void>;

@@ -217,6 +217,8 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     // A run that has started, not the next one BullMQ enqueued ahead (delayed, shown as queued).
     expect(['running', 'completed']).toContain(shown.lastRun.state);
     expect(shown.lastRun.payload.scheduleSince).toBe(put.body.since);
+    // Listed with every schedule, on either replica.
+    expect((await call(apiB.url, 'GET', '/v1/schedules')).body.schedules).toEqual(expect.arrayContaining([expect.objectContaining({ model, dataset, since: put.body.since, cron: '*/3 * * * * *' })]));
     // Replaced, it keeps its runs.
     const replaced = await call(apiB.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '*/3 * * * * *', dataset, config: { epochs: 3 } });
     expect(replaced.body).toMatchObject({ since: put.body.since, lastRun: { payload: { trigger: 'schedule' } } });

@@ -122,10 +122,14 @@ describe('embedded mode, end to end', () => {
       last = (await request(app).get('/v1/models/sched/schedule')).body.lastRun;
     }
     expect(last).toMatchObject({ state: 'failed', error: { code: 'DATASET_NOT_FOUND' } });
+    // Listed with every schedule, by model.
+    const listed = (await request(app).get('/v1/schedules')).body.schedules as { model: string; dataset: string; since: string }[];
+    expect(listed.find((s) => s.model === 'sched')).toMatchObject({ dataset: 'sched-gone', since: berlin.body.since });
     // Replaced three times, it is the schedule created first: its runs are its runs.
     expect((await request(app).get('/v1/models/sched/schedule')).body.since).toBe(berlin.body.since);
     expect((await request(app).delete('/v1/models/sched/schedule')).status).toBe(204);
     expect((await request(app).get('/v1/models/sched/schedule')).status).toBe(404);
+    expect(((await request(app).get('/v1/schedules')).body.schedules as { model: string }[]).map((s) => s.model)).not.toContain('sched');
     // A schedule created after the delete has run nothing yet: not the failure of the one deleted.
     const anew = await request(app).put('/v1/models/sched/schedule').send({ cron: '0 3 * * *', dataset: 'sched' });
     expect(anew.body).toMatchObject({ lastRun: null, since: expect.any(String) });

@@ -84,6 +84,7 @@ describe('the OpenAPI document', () => {
     await holds('PromoteAnswer', await request(app).post(`/v1/models/m/versions/${versions[0]!.version}/promote`));
     await holds('ScheduleAnswer', await request(app).put('/v1/models/m/schedule').send({ cron: '0 3 * * *', dataset: 'd' }));
     await holds('ScheduleAnswer', await request(app).get('/v1/models/m/schedule'));
+    expect((await holds('ScheduleListAnswer', await request(app).get('/v1/schedules'))).schedules.map((s) => s.model)).toEqual(['m']);
     await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: withChannel(normalRecords(3, 2, 3)) }));
     await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: withChannel(normalRecords(300, 2, 3)) }));
     await holds('ScoreAnswer', await request(app).post('/v1/models/m/score').send({ records: withChannel(normalRecords(2, 2, 3)), explain: true }));
