@@ -36,5 +36,7 @@ COPY monitoring ./monitoring
 RUN mkdir -p /var/lib/nce-ood && chown 10001:10001 /var/lib/nce-ood
 USER 10001:10001
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# The API answers /healthz on PORT; the same image run as a worker (node dist/workers/bullmq-worker.js)
+# answers /metrics on WORKER_METRICS_PORT instead.
+HEALTHCHECK --interval=30s --timeout=3s CMD node -e "const e=process.env,ok=(u)=>fetch(u).then((r)=>r.ok);ok('http://127.0.0.1:'+(e.PORT||8080)+'/healthz').catch(()=>ok('http://127.0.0.1:'+(e.WORKER_METRICS_PORT||9091)+'/metrics')).then((y)=>process.exit(y?0:1),()=>process.exit(1))"
 CMD ["node", "dist/src/main.js"]
