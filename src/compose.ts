@@ -116,7 +116,7 @@ export async function composeDistributed(settings: Settings, url: string, logger
   const jobScheduler = await bull.jobScheduler;
   const queue = guardRedis(new BullMqQueue(bull, settings.JOB_ATTEMPTS), redis);
   metrics.watchQueue(() => queue.counts());
-  const scheduler = guardRedis(new BullMqScheduler(bull, settings.JOB_ATTEMPTS), redis);
+  const scheduler = guardRedis(new BullMqScheduler(bull, settings.JOB_ATTEMPTS, redis), redis);
   return assemble('distributed', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async (graceMs = REDIS_CLOSE_MS) => {
     // A Redis that takes connections but does not answer (a stall, a partition) would hold these
     // closes, and the process, until it answers again: they get what is left of the shutdown, at

@@ -68,6 +68,12 @@ async function main(): Promise<void> {
     count(metrics, trainingOutcome('completed'), job);
     logger.info({ jobId: job.id, model: job.data.model, result: job.returnvalue }, 'training completed');
   });
+  // A run that ended without an answer (its worker died, or it lost its lock while Redis stalled)
+  // is handed on by whichever worker finds it stalled: that worker counts it, as a run retried.
+  worker.on('stalled', (jobId) => {
+    metrics.trainingJobs.inc({ outcome: 'retried' });
+    logger.warn({ jobId }, 'a training run was lost (its worker died or lost the job\'s lock): the job runs again');
+  });
   worker.on('failed', (job, err) => {
     // Runs again when attempts are left and the error is not one that fails at once.
     const again = job !== undefined && !(err instanceof UnrecoverableError) && err.name !== 'UnrecoverableError' && job.attemptsMade < (job.opts.attempts ?? 1);

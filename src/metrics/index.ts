@@ -104,7 +104,7 @@ export interface TrainingMetrics {
 function training(registry: Registry): Omit<TrainingMetrics, 'registry'> {
   const trainingJobs = new Counter({
     name: 'nce_ood_training_jobs_total',
-    help: 'Runs of training jobs by outcome: completed, failed (for good), retried (a transient failure with attempts left), cancelled (model deleted)',
+    help: 'Runs of training jobs by outcome: completed, failed (for good), retried (a transient failure with attempts left, or a run lost with its worker), cancelled (model deleted)',
     labelNames: ['outcome'],
     registers: [registry],
   });

@@ -1,22 +1,39 @@
+import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Cron } from 'croner';
+import { redisKeys } from '../store';
 import { jobOptions } from './bullmq-queue';
 import type { JobPayload, JobResult } from './job-queue';
 import { DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
+
+/** Longest a replica holds a model's schedule lock: a put or delete takes a few commands. */
+const LOCK_MS = 5000;
+
+/** Deletes the lock only while it is still the caller's (its token). */
+const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** Distributed mode's cron: one BullMQ job scheduler per model, fired by whichever worker is up. */
 export class BullMqScheduler implements Scheduler {
   constructor(
     private readonly queue: Queue<JobPayload, JobResult>,
     private readonly attempts: number,
+    /** The connection that holds the schedule locks (see {@link BullMqScheduler.locked}). */
+    private readonly redis: Redis,
   ) {}
 
   async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
-    // Replacing a schedule keeps its creation time: its runs so far stay its runs.
-    const since = (await this.get(model))?.since ?? new Date().toISOString();
-    const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule', scheduleSince: since };
-    const tz = schedule.timezone ?? DEFAULT_TIMEZONE;
-    await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron, tz }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });
-    return (await this.get(model)) as ScheduleInfo;
+    return this.locked(model, async () => {
+      // Replacing a schedule keeps its creation time: its runs so far stay its runs. (Read and
+      // written under the lock: a DELETE between them would leave a new schedule the old time.)
+      const since = (await this.get(model))?.since ?? new Date().toISOString();
+      const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule', scheduleSince: since };
+      const tz = schedule.timezone ?? DEFAULT_TIMEZONE;
+      await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron, tz }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });
+      // As written; a delete that waited for the lock comes after this answer.
+      const next = new Cron(schedule.cron, { timezone: tz }).nextRun();
+      return (await this.get(model)) ?? { model, ...schedule, timezone: tz, nextRun: next ? next.toISOString() : null, since };
+    });
   }
 
   async get(model: string): Promise<ScheduleInfo | null> {
@@ -46,7 +63,28 @@ export class BullMqScheduler implements Scheduler {
   }
 
   async delete(model: string): Promise<boolean> {
-    return this.queue.removeJobScheduler(schedulerId(model));
+    return this.locked(model, () => this.queue.removeJobScheduler(schedulerId(model)));
+  }
+
+  /**
+   * Runs a change of `model`'s schedule while no other replica changes it: puts and deletes from
+   * several replicas take turns, each whole. The lock expires after {@link LOCK_MS}, should its
+   * holder die; waiting for it longer is a store outage.
+   */
+  private async locked<T>(model: string, change: () => Promise<T>): Promise<T> {
+    const client = this.redis;
+    const key = redisKeys.scheduleLock(model);
+    const token = randomBytes(8).toString('hex');
+    const deadline = Date.now() + 2 * LOCK_MS;
+    while ((await client.set(key, token, 'PX', LOCK_MS, 'NX')) !== 'OK') {
+      if (Date.now() > deadline) throw new Error(`Command timed out: the schedule of "${model}" stayed locked by another replica`);
+      await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+    }
+    try {
+      return await change();
+    } finally {
+      await client.eval(UNLOCK_SCRIPT, 1, key, token).catch(() => undefined);
+    }
   }
 
   /** Nothing fires in the API process: the workers run the schedulers. */

@@ -82,11 +82,21 @@ export function keyReused(name: string, key: string): AppError {
 }
 
 /**
- * What tells an append's records apart under its key: the SHA-256 of the records as stored, a JSON
- * line each (the same records sent as CSV, NDJSON or JSON have one).
+ * What tells an append's records apart under its key: the SHA-256 of their fields and values, each
+ * record's fields in name order, missing ones (null, or left out) left out. The same records have
+ * one however they were sent (CSV, NDJSON or JSON, fields in any order, 10.00 or 10, an empty
+ * cell or no field), as fields are taken by name.
  */
-export function appendFingerprint(lines: string): string {
-  return createHash('sha256').update(lines).digest('base64url').slice(0, 22);
+export function appendFingerprint(records: readonly DataRecord[]): string {
+  const hash = createHash('sha256');
+  for (const r of records) {
+    const names = Object.keys(r)
+      .filter((n) => r[n] !== null && r[n] !== undefined)
+      .sort();
+    hash.update(JSON.stringify(names.map((n) => [n, r[n]])));
+    hash.update('\n');
+  }
+  return hash.digest('base64url').slice(0, 22);
 }
 
 /**

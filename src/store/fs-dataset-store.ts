@@ -180,7 +180,7 @@ export class FsDatasetStore implements DatasetStore {
       if (!stored) throw datasetNotFound(name);
       if (expect && !sameDataset(stored, expect)) throw datasetChanged(name);
       const keys = stored.appendKeys ?? [];
-      const fingerprint = key === undefined ? '' : appendFingerprint(records.map((r) => JSON.stringify(r)).join('\n'));
+      const fingerprint = key === undefined ? '' : appendFingerprint(records);
       if (key !== undefined) {
         for (const k of keys) {
           const match = matchKey(k, key, fingerprint);

@@ -87,7 +87,7 @@ export class RedisDatasetStore implements DatasetStore {
       expect ? shapeText(expect.columns, expect.schema) : '',
       expect?.generation ?? '',
       key ?? '',
-      key === undefined ? '' : appendFingerprint(lines),
+      key === undefined ? '' : appendFingerprint(records),
       // One argument, a record a line (JSON text never holds a raw newline): as many arguments
       // as records would overflow the call stack from about 130,000 records.
       lines,

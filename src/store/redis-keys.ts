@@ -25,6 +25,8 @@ export const redisKeys = {
   datasetRows: (name: string) => `${KEY_PREFIX}:dataset:${name}:rows`,
   /** Sorted set of the keys of the dataset's latest appends, scored by their order (see `AppendOptions.key`). */
   datasetAppendKeys: (name: string) => `${KEY_PREFIX}:dataset:${name}:append-keys`,
+  /** A model's schedule is being changed (a PUT or DELETE of it, on any replica): a token, with a short expiry. */
+  scheduleLock: (model: string) => `${KEY_PREFIX}:schedule-lock:${model}`,
 };
 
 /** What is published on `redisKeys.modelEvents`. */

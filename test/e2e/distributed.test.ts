@@ -193,10 +193,15 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     const second = await startWorker();
     await eventually(async () => (second.output().includes('"msg":"training started"') ? true : undefined), 30_000, 'the job taken over');
     await second.stop('SIGKILL');
-    await startWorker();
+    const third = await startWorker();
     const job = await finished(apiB.url, started.body.jobId);
     // Three runs: the two lost ones count (BullMQ's attemptsMade alone says 1).
     expect(job).toMatchObject({ state: 'completed', attempts: 3, result: { model } });
+    // The worker that found the second run lost counted it as retried, and the run it finished.
+    const counted = await (await fetch(workerMetrics)).text();
+    expect(third.output()).toContain('a training run was lost');
+    expect(Number(/^nce_ood_training_jobs_total\{outcome="retried"\} (\d+)$/m.exec(counted)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^nce_ood_training_jobs_total\{outcome="completed"\} (\d+)$/m.exec(counted)?.[1])).toBe(1);
     const versions = (await call(apiB.url, 'GET', `/v1/models/${model}/versions`)).body.versions;
     expect(versions).toHaveLength(1);
     expect(versions[0]).toMatchObject({ version: job.result.version, current: true });
@@ -229,6 +234,26 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect(anew.body).toMatchObject({ lastRun: null });
     expect(anew.body.since).not.toBe(put.body.since);
     expect((await call(apiA.url, 'DELETE', `/v1/models/${model}/schedule`)).status).toBe(204);
+  });
+
+  it('schedule PUTs racing deletes on the other replica: never a 5xx, and a schedule left after a delete answered is a new one (its own since)', async () => {
+    const dataset = `race-${suffix()}`;
+    await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, { records: Array.from({ length: 30 }, (_, i) => ({ x: Math.sin(i), y: Math.cos(i) })) });
+    const model = `race-${suffix()}`;
+    for (let i = 0; i < 25; i++) {
+      const first = await call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '0 3 * * *', dataset });
+      expect(first.status).toBe(200);
+      const [put, del] = await Promise.all([
+        call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '0 4 * * *', dataset }),
+        call(apiB.url, 'DELETE', i % 2 === 0 ? `/v1/models/${model}/schedule` : `/v1/models/${model}`),
+      ]);
+      expect({ round: i, put: put.status, del: del.status }).toEqual({ round: i, put: 200, del: 204 });
+      const after = await call(apiB.url, 'GET', `/v1/models/${model}/schedule`);
+      // Left after the delete: the PUT came second, so it made a new schedule.
+      if (after.status === 200) expect(after.body.since).not.toBe(first.body.since);
+      else expect(after.status).toBe(404);
+      await call(apiA.url, 'DELETE', `/v1/models/${model}/schedule`);
+    }
   });
 
   it('hot swap under load: two versions promoted back and forth every 40 ms through one API while 8 clients score both: only 200s, each naming one of the two', async () => {
