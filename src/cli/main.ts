@@ -38,7 +38,7 @@ writes CSV to stdout, one row per record in order: the columns --keep names firs
 input column), then score, logRatio, logDensity, percentile, ood.`,
   },
   eval: {
-    usage: 'nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]',
+    usage: 'nce-ood eval  --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json] [--categorical c,d]',
     about: `Trains on the rows whose split column says train, scores the rows that say test, and prints
 the AUROC against the label column (1 = anomaly).`,
   },

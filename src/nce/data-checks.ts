@@ -52,11 +52,18 @@ const MIN_ROWS = 20;
  * - a column of numbers with missing values written as text ("n/a"), read as categories (see
  *   {@link missingMarkers}); a dataset's contract refuses it, a file given to the
  *   command line's eval does not.
+ * - a column named as a label usually is (`label`, `class`, `target`, `is_anomaly` ...): a label
+ *   among the features is learnt as one, and every record scored must carry it.
  * Nothing is changed: the user decides, with `exclude`.
  */
 export function dataWarnings(records: readonly DataRecord[], schema: readonly Feature[]): string[] {
   if (records.length < MIN_ROWS) return [];
   const warnings: string[] = [];
+  for (const f of schema) {
+    if (LABEL_NAMES.test(f.name)) {
+      warnings.push(`column "${f.name}" is named like the records' label: it is a feature of this model, learnt with the others, and every record scored must carry it; if it labels the records (known anomalies, classes), leave it out with exclude (the command line leaves a column named label out by default)`);
+    }
+  }
   const constant: string[] = [];
   const empty: string[] = [];
   for (const f of schema) {
@@ -105,6 +112,9 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
   }
   return warnings;
 }
+
+/** Names a column of labels usually has, whatever their case. */
+const LABEL_NAMES = /^(labels?|class|target|y|outlier|anomaly|is_?anomaly|is_?outlier|ground_?truth|is_?fraud)$/i;
 
 /** Largest share of records with a value at which a column counts as almost empty. */
 const SPARSE_SHARE = 0.05;

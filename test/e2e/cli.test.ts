@@ -78,6 +78,27 @@ describe('nce-ood eval', () => {
     expect(r.stderr).toMatch(/epoch 1\/5/);
   });
 
+  it('--categorical measures codes written as numbers as train models them: a code never seen between two seen ones is found', async () => {
+    // Zones 1 and 3 in training; the anomalies are zone 2, which as a number lies between them.
+    const rng = createRng(8);
+    const lines = ['x,zone,label,split'];
+    for (let i = 0; i < 300; i++) {
+      const test = i < 60;
+      const anomaly = test && i < 10;
+      lines.push(`${rng.normal().toFixed(4)},${anomaly ? 2 : rng.uniform() < 0.5 ? 1 : 3},${anomaly ? 1 : 0},${test ? 'test' : 'train'}`);
+    }
+    await writeFile(join(dir, 'zones.csv'), lines.join('\n') + '\n');
+    const declared = cli('eval', '--data', join(dir, 'zones.csv'), '--config', join(dir, 'fast.json'), '--categorical', 'zone');
+    expect(declared.status).toBe(0);
+    expect(JSON.parse(declared.stdout).auroc).toBeGreaterThan(0.95);
+    // Read as numbers instead, another model: its classifier's ratio ranks the test rows otherwise.
+    const asNumbers = cli('eval', '--data', join(dir, 'zones.csv'), '--config', join(dir, 'fast.json'));
+    expect(JSON.parse(asNumbers.stdout).aurocOf.logRatio).not.toBeCloseTo(JSON.parse(declared.stdout).aurocOf.logRatio, 6);
+    const wrong = cli('eval', '--data', join(dir, 'zones.csv'), '--categorical', 'label');
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain('--categorical names "label", which is not a feature column');
+  });
+
   it('when the label column does not exist, exits non-zero with one line naming it', () => {
     const r = cli('eval', '--data', join(dir, 'eval.csv'), '--label-column', 'target');
     expect(r.status).not.toBe(0);

@@ -1,7 +1,7 @@
 import { auprc, auroc, Detector, type DataRecord, initBackend, train } from '../../nce';
-import { parseFlags, UsageError } from '../args';
+import { columnList, parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
-import { CsvError, readCsv } from '../../store';
+import { CsvError, readCsv, withCategories } from '../../store';
 import { reportEpoch, reportTraining } from '../progress';
 import type { CliContext } from '../context';
 
@@ -20,22 +20,27 @@ export interface EvalReport {
 }
 
 /**
- * `nce-ood eval --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json]`:
+ * `nce-ood eval --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json] [--categorical c,d]`:
  * trains on the `train` rows without label and split, scores the `test` rows, prints AUROC and AUPRC
- * with label 1 = anomaly and minus the score as the anomaly score.
+ * with label 1 = anomaly and minus the score as the anomaly score. `--categorical` declares columns
+ * of codes written as numbers, as `train` does, so that a setup can be measured as it is deployed.
  */
 export async function evalCommand(argv: string[], ctx: CliContext): Promise<void> {
-  const flags = parseFlags(argv, ['data', 'label-column', 'split-column', 'config'], ['data']);
+  const flags = parseFlags(argv, ['data', 'label-column', 'split-column', 'config', 'categorical'], ['data']);
   const file = flags.data as string;
   const labelCol = flags['label-column'] ?? 'label';
   const splitCol = flags['split-column'] ?? 'split';
   const config = readTrainingConfig(flags.config);
-  const table = readCsv(file);
+  const categorical = columnList(flags.categorical ?? '');
+  const read = readCsv(file, categorical);
   for (const c of [labelCol, splitCol]) {
-    if (!table.columns.includes(c)) throw new CsvError(file, 1, `missing column "${c}"`);
+    if (!read.columns.includes(c)) throw new CsvError(file, 1, `missing column "${c}"`);
   }
-  const features = table.columns.filter((c) => c !== labelCol && c !== splitCol);
+  const features = read.columns.filter((c) => c !== labelCol && c !== splitCol);
   if (features.length === 0) throw new UsageError(`${file} has no feature columns besides "${labelCol}" and "${splitCol}"`);
+  const undeclared = categorical.find((c) => !features.includes(c));
+  if (undeclared !== undefined) throw new UsageError(`--categorical names "${undeclared}", which is not a feature column of ${file}`);
+  const table = { ...read, records: withCategories(read.records, categorical) };
   const trainRows: DataRecord[] = [];
   const testRows: DataRecord[] = [];
   const labels: number[] = [];

@@ -32,6 +32,15 @@ describe('dataWarnings', () => {
     expect(dataWarnings(codes, inferSchema(codes))).toEqual([]);
   });
 
+  it('names a column named as labels are, among the features, whatever its case; not a name that merely holds such a word', () => {
+    for (const name of ['label', 'Class', 'is_anomaly', 'isFraud', 'target']) {
+      const labelled = records.map(({ amount }, i) => ({ amount, [name]: i % 10 === 0 ? 1 : 0 }));
+      expect(dataWarnings(labelled, inferSchema(labelled))).toEqual([expect.stringMatching(new RegExp(`^column "${name}" is named like the records' label: .*leave it out with exclude`))]);
+    }
+    const named = records.map(({ amount }, i) => ({ amount, class_of_service: i % 2 ? 'a' : 'b', labelled_at: (i % 7) * 1.5 }));
+    expect(dataWarnings(named, inferSchema(named))).toEqual([]);
+  });
+
   it('says nothing of ordinary columns, of small data, or of a column that has missing values', () => {
     const plain = records.map(({ amount, channel }) => ({ amount, channel }));
     expect(dataWarnings(plain, inferSchema(plain))).toEqual([]);
