@@ -8,7 +8,7 @@ import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
 import type { DatasetStore, ModelStore } from '../store';
 import { accessOf, requireScope } from './auth';
-import { type BodyLimitSetting, bodyTooLarge, NOT_UTF8, notJson, notUtf8 } from './request-body';
+import { NOT_UTF8, notJson, notUtf8 } from './request-body';
 import { rateLimitPerKey } from './rate-limit';
 import { withDeadline } from '../deadline';
 import { AppError, describe } from '../errors';
@@ -212,9 +212,7 @@ export function createApp(deps: AppDeps): Express {
     if (req.socket.destroyed && (!req.complete || hungUp.code === 'ECONNRESET' || hungUp.code === 'ECONNABORTED' || hungUp.type === 'request.aborted')) return;
     // A body left unread (refused before or while streaming): drain it, so the client gets the answer.
     if (!req.complete && !req.destroyed) req.resume();
-    // Dataset uploads have a limit of their own (MAX_DATASET_BYTES).
-    const datasetUpload = req.path.startsWith('/v1/datasets/');
-    const e = bodyParserError(err, datasetUpload ? { bytes: settings.MAX_DATASET_BYTES, setting: 'MAX_DATASET_BYTES' } : { bytes: settings.MAX_BODY_BYTES, setting: 'MAX_BODY_BYTES' }) ?? describe(err);
+    const e = bodyParserError(err) ?? describe(err);
     // Logged whole, stack and all; the answer says only that it happened.
     if (!e.isOperational) logger.error({ err, reqId: res.get('x-request-id') }, 'unexpected error');
     res.status(e.status).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl.split('?')[0])));
@@ -249,10 +247,12 @@ export function documentedRoute(doc: Record<string, unknown>): (path: string) =>
   return (path) => routes.find((r) => r.pattern.test(path)) ?? null;
 }
 
-/** body-parser (with a `type`) and the router (URIError) report their own failures; they become our codes. */
-function bodyParserError(err: unknown, limit: { bytes: number; setting: BodyLimitSetting }): AppError | null {
+/**
+ * body-parser (with a `type`) and the router (URIError) report their own failures; they become our
+ * codes. (A body over its limit is told where it is read, which knows the limit's setting: see `body`.)
+ */
+function bodyParserError(err: unknown): AppError | null {
   const type = (err as { type?: unknown } | null)?.type;
-  if (type === 'entity.too.large') return bodyTooLarge(limit.bytes, limit.setting);
   if (type === 'entity.parse.failed') return notJson(typeof (err as { body?: unknown }).body === 'string' ? (err as { body: string }).body : undefined);
   if (type === NOT_UTF8) return (err as { answer?: AppError }).answer ?? notUtf8();
   if (type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', `the body's charset "${String((err as { charset?: unknown }).charset)}" is not supported: send UTF-8 (charset=utf-8, or no charset)`);

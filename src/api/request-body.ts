@@ -67,6 +67,8 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
     next();
   };
   const parse = express.json({ limit, type: JSON_TYPES, verify: refuseInvalidUtf8 });
+  // body-parser's and raw-body's own error for a body over the limit, told as ours: the limit's setting is known here.
+  const failed = (err: unknown, next: NextFunction): void => next((err as { type?: unknown } | null)?.type === 'entity.too.large' ? bodyTooLarge(limit, options.setting) : err);
   // One layer for both: every layer costs each request a dispatch.
   return (req, res, next) => {
     if (hasNoBody(req)) return next(new AppError('MALFORMED_BODY', `the request has no body: send ${options.tables ? 'the records as JSON, CSV or NDJSON' : 'a JSON object'}`));
@@ -77,9 +79,9 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
       }, next);
       return;
     }
-    if (!isPlainJson(req)) return parse(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
+    if (!isPlainJson(req)) return parse(req, res, (err?: unknown) => (err ? failed(err, next) : check(req, res, next)));
     getRawBody(req, { limit, length: req.headers['content-length'] }, (err, bytes) => {
-      if (err) return next(err);
+      if (err) return failed(err, next);
       if (!isUtf8(bytes)) return next(notUtf8(bytes));
       // A leading byte-order mark is dropped, as body-parser's decoding drops it.
       const text = bytes.toString('utf8', bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0);

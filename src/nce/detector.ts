@@ -94,7 +94,6 @@ export const HOST_FORWARD_MACS = 40_000;
 /** Lowest score reported, so a record far outside a bounded noise still gets a finite number. */
 export const SCORE_FLOOR = -1e6;
 
-/** A loaded model that scores records. Holds tfjs memory: {@link Detector.dispose} it. */
 /** What a loaded detector holds beyond its numbers: the network's layers, closures, tfjs bookkeeping. */
 const DETECTOR_OVERHEAD_BYTES = 256 << 10;
 
@@ -116,6 +115,7 @@ export function modelFootprint(state: ModelState): number {
   return 2 * bytes + DETECTOR_OVERHEAD_BYTES;
 }
 
+/** A loaded model that scores records. Holds tfjs memory: {@link Detector.dispose} it. */
 export class Detector {
   readonly layout: Layout;
   private readonly net: ServingNet;

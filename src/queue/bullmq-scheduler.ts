@@ -30,9 +30,12 @@ export class BullMqScheduler implements Scheduler {
       const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule', scheduleSince: since };
       const tz = schedule.timezone ?? DEFAULT_TIMEZONE;
       await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron, tz }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });
-      // As written; a delete that waited for the lock comes after this answer.
+      const written = await this.get(model);
+      if (written) return written;
+      // As written (not there any more only where a delete ran meanwhile without the lock: one
+      // that waited for it comes after this answer).
       const next = new Cron(schedule.cron, { timezone: tz }).nextRun();
-      return (await this.get(model)) ?? { model, ...schedule, timezone: tz, nextRun: next ? next.toISOString() : null, since };
+      return { model, ...schedule, timezone: tz, nextRun: next ? next.toISOString() : null, since };
     });
   }
 

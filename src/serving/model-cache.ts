@@ -3,6 +3,7 @@ import { outageLog } from '../logger';
 import { Detector, isArtifactFault, type Manifest, messageOf, modelFootprint, NceError } from '../nce';
 import type { ModelStore } from '../store';
 import { AppError } from '../errors';
+import { unloadBeyond } from './loaded-limits';
 
 /** How long a model's current version is trusted before the store is asked again. */
 export const REFRESH_MS = 1000;
@@ -200,17 +201,12 @@ export class ModelCache {
 
   /** Unloads the least recently used models until at most `maxModels` stay, holding at most `maxBytes`; never the last one used. */
   private evictBeyondLimits(): void {
-    let bytes = 0;
-    for (const entry of this.entries.values()) bytes += entry.bytes;
-    for (const [name, entry] of this.entries) {
-      if (this.entries.size <= 1 || (this.entries.size <= this.maxModels && bytes <= this.maxBytes)) return;
-      bytes -= entry.bytes;
+    unloadBeyond(this.entries, { count: this.maxModels, bytes: this.maxBytes }, (name, entry) => {
       retire(entry.served);
-      this.entries.delete(name);
       this.evicted.set(name, entry.served.version);
       this.onGone(name, 'evicted');
       this.logger.info({ model: name, version: entry.served.version }, 'model unloaded (least recently used)');
-    }
+    });
   }
 
   dispose(): void {

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendName, type DataRecord, Detector, explain, type Explanation, initBackend, messageOf, modelFootprint, owned, type ScoredRows } from '../nce';
 import { explainedAnswer, writeAnswer } from './answer-writer';
 import { type CancelTask, type ScoringReply, type ScoringTask, THREAD_MODELS } from './scoring-protocol';
+import { unloadBeyond } from './loaded-limits';
 
 if (!parentPort) throw new Error('scoring.worker must run in a worker thread');
 const port = parentPort;
@@ -39,15 +40,8 @@ function detectorFor(task: ScoringTask): Detector | null {
   }
   detectors.delete(task.model);
   detectors.set(task.model, held);
-  let bytes = 0;
-  for (const d of detectors.values()) bytes += d.bytes;
   // The least recently used go, never the task's own.
-  for (const [name, old] of detectors) {
-    if (detectors.size <= 1 || (detectors.size <= THREAD_MODELS && bytes <= maxBytes)) break;
-    bytes -= old.bytes;
-    drop(old.detector);
-    detectors.delete(name);
-  }
+  unloadBeyond(detectors, { count: THREAD_MODELS, bytes: maxBytes }, (_name, old) => drop(old.detector));
   inUse.set(held.detector, (inUse.get(held.detector) ?? 0) + 1);
   return held.detector;
 }
