@@ -133,6 +133,18 @@ export class AppError extends Error {
 }
 
 /**
+ * MODEL_NOT_FOUND of a model that has no version at all, so far as the registry says: never
+ * trained, or its first training still running. (A model whose versions are all candidates is
+ * MODEL_NOT_FOUND too, with its own answer, and not this.) A caller that knows of a training job
+ * can say which one to wait for.
+ */
+export class NoVersionError extends AppError {
+  constructor(readonly model: string) {
+    super('MODEL_NOT_FOUND', `model "${model}" does not exist or has no version`);
+  }
+}
+
+/**
  * Anything thrown, as an {@link AppError}: the engine's errors keep their code (a record error its
  * record and field as a pointer), a filesystem errno becomes the store condition it means, an
  * error carrying a code of the table keeps it, and anything else is INTERNAL and not operational.

@@ -5,7 +5,7 @@ import { atLines, readDatasetBody } from './dataset-parser';
 import { sendJsonBody } from './json-response';
 import { batchTooLarge, inColumns, parseJsonScoreRequest, type ParsedScoreRequest } from './score-request';
 import { lookupModelName, onlyQuery } from './validation';
-import { AppError } from '../errors';
+import { AppError, NoVersionError } from '../errors';
 import type { JobInfo } from '../queue';
 import { categoricalNames } from '../nce';
 import type { Request, RequestHandler, Response } from 'express';
@@ -59,7 +59,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   const modelNamed = (name: string): Promise<ServedModel> =>
     deps.models.get(name).catch(async (e: unknown) => {
       // (Not of a model whose versions are all candidates: its answer says what to do already.)
-      if (!(e instanceof AppError) || e.code !== 'MODEL_NOT_FOUND' || !e.message.endsWith('has no version') || !deps.trainingOf) throw e;
+      if (!(e instanceof NoVersionError) || !deps.trainingOf) throw e;
       // Only a hint: a queue that cannot answer gives none.
       const job = await deps.trainingOf(name).catch(() => null);
       if (!job) throw e;

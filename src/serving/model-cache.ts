@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { outageLog } from '../logger';
 import { Detector, isArtifactFault, type Manifest, messageOf, modelFootprint, NceError } from '../nce';
 import type { ModelStore } from '../store';
-import { AppError } from '../errors';
+import { AppError, NoVersionError } from '../errors';
 import { unloadBeyond } from './loaded-limits';
 
 /** How long a model's current version is trusted before the store is asked again. */
@@ -251,7 +251,7 @@ export class ModelCache {
           `model "${name}" has no current version: its ${candidates.length === 1 ? 'version is a candidate' : `${candidates.length} versions are candidates`} the quality gate held back (GET /v1/models/${name}/versions says why); promote one with POST /v1/models/${name}/versions/{version}/promote`,
         );
       }
-      throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist or has no version`);
+      throw new NoVersionError(name);
     }
     if (entry && (entry.served.version === version || this.refused.get(name) === version)) {
       // The version served, or one that failed to load and was logged once: the loaded one serves on.
