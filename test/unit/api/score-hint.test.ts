@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import request from 'supertest';
 import pino from 'pino';
 import { SCORE_PATH, scoreHandlers } from '../../../src/api/score.route';
-import { AppError } from '../../../src/errors';
+import { AppError, NoVersionError } from '../../../src/errors';
 import type { JobInfo, JobQueue } from '../../../src/queue';
 import type { ModelCache, Scorer } from '../../../src/serving';
 import type { Metrics } from '../../../src/metrics';
@@ -11,7 +11,7 @@ import type { ModelStore } from '../../../src/store';
 
 /** The scoring route alone, over a model cache that knows no model, with a counted training lookup. */
 function route(trainingOf: (model: string) => Promise<JobInfo | null>) {
-  const models = { fresh: () => null, get: (name: string) => Promise.reject(new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist or has no version`)) } as unknown as ModelCache;
+  const models = { fresh: () => null, get: (name: string) => Promise.reject(name === 'held' ? new AppError('MODEL_NOT_FOUND', `model "held" has no current version: its version is a candidate`) : new NoVersionError(name)) } as unknown as ModelCache;
   const app = express();
   app.post(SCORE_PATH, ...scoreHandlers({ models, scorer: {} as Scorer, metrics: {} as Metrics, maxBatch: 10, maxExplain: 10, maxBytes: 1e5, auth: [], logger: pino({ level: 'silent' }), trainingOf }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -24,7 +24,7 @@ describe("the scoring route's 404 for a model not trained yet", () => {
   it('names the queued or running job, and none for a model nobody trains', async () => {
     const app = route(async (model) => {
       await new Promise((r) => setTimeout(r, 20));
-      return model === 'soon' ? ({ id: 'j1', state: 'running' } as JobInfo) : null;
+      return model === 'soon' || model === 'held' ? ({ id: 'j1', state: 'running' } as JobInfo) : null;
     });
     const answers = await Promise.all(Array.from({ length: 20 }, () => request(app).post('/v1/models/soon/score').send({ records: [{ a: 1 }] })));
     for (const a of answers) {
@@ -32,6 +32,8 @@ describe("the scoring route's 404 for a model not trained yet", () => {
       expect(a.body.detail).toBe('model "soon" does not exist or has no version yet: its training, job j1, is running; score it once GET /v1/jobs/j1 says completed');
     }
     expect((await request(app).post('/v1/models/never/score').send({ records: [{ a: 1 }] })).body.detail).toBe('model "never" does not exist or has no version');
+    // A model whose versions are all candidates has its own answer, whatever the queue holds.
+    expect((await request(app).post('/v1/models/held/score').send({ records: [{ a: 1 }] })).body.detail).toBe('model "held" has no current version: its version is a candidate');
   });
 
   it('leaves the 404 as it was when the queue cannot answer', async () => {
