@@ -114,7 +114,7 @@ export async function composeDistributed(settings: Settings, url: string, logger
   // BullMQ builds its job-scheduler helper on first use and then waits for the connection without a
   // timeout: built now, while Redis is there, a schedule request during an outage fails at once.
   const jobScheduler = await bull.jobScheduler;
-  const queue = guardRedis(new BullMqQueue(bull, settings.JOB_ATTEMPTS), redis);
+  const queue = guardRedis(new BullMqQueue(bull, settings.JOB_ATTEMPTS, redis), redis);
   metrics.watchQueue(() => queue.counts());
   const scheduler = guardRedis(new BullMqScheduler(bull, settings.JOB_ATTEMPTS, redis), redis);
   return assemble('distributed', { settings, store, datasets, queue, scheduler, models, metrics, logger, backend }, async (graceMs = REDIS_CLOSE_MS) => {

@@ -36,6 +36,8 @@ type ServiceCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'NOT_FOUND'
   | 'MODEL_DELETED'
+  | 'JOB_CANCELLED'
+  | 'JOB_FINISHED'
   | 'WORKER_LOST'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
@@ -76,6 +78,8 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   DATASET_CHANGED: { status: 409, retry: false, title: 'The dataset was replaced meanwhile', help: 'An append was checked against the dataset, and a PUT replaced it (with other rows, whatever its columns) before the records landed: nothing was appended. GET the dataset, check the records against its columns, and send them again.' },
   NOT_FOUND: { status: 404, retry: false, title: 'Not found', help: 'The route, job or schedule named does not exist (or was deleted meanwhile).' },
   MODEL_DELETED: { status: 409, retry: false, title: 'The model was deleted meanwhile', help: 'A training job\'s model was deleted while it trained: the delete wins and nothing was saved. Train it again to bring the model back.' },
+  JOB_CANCELLED: { status: 409, retry: false, title: 'The training job was cancelled', help: 'DELETE /v1/jobs/{id} stopped the job: at once while it waited, at the end of its current epoch while it trained. Nothing was saved. Train again to run it anew.' },
+  JOB_FINISHED: { status: 409, retry: false, title: 'The job has already finished', help: 'The job completed or failed before it could be cancelled: what it saved stays (GET /v1/jobs/{id} shows its result). To undo a version it made current, promote another one (POST /v1/models/{name}/versions/{version}/promote).' },
   WORKER_LOST: { status: 503, retry: true, title: 'The training job\'s workers were lost', help: 'The workers (distributed mode) or the process (embedded) running the job died or were stopped before it finished (OOM kills, crashes, restarts) as often as JOB_ATTEMPTS allows. Nothing was saved. Check the workers\' logs and memory limits, then train again.' },
   UNAUTHORIZED: { status: 401, retry: false, title: 'An API key is required', help: 'API_KEYS is set: send a key as Authorization: Bearer KEY or X-API-Key: KEY.' },
   FORBIDDEN: { status: 403, retry: false, title: 'The API key may not do this', help: 'A score key may score and read; training, uploads, promotes and deletes need an admin key.' },

@@ -10,7 +10,7 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import { settingsOrExit } from '../src/config';
 import { createTrainingMetrics, type TrainingMetrics, type TrainingOutcome, trainingOutcome } from '../src/metrics';
 import { failureCode, QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
-import { openRedis } from '../src/store';
+import { type JobCancel, openRedis, redisKeys } from '../src/store';
 import { createLogger, outageLog } from '../src/logger';
 
 /** Most a worker with no job running waits at shutdown for Redis to take its close. */
@@ -89,6 +89,20 @@ async function main(): Promise<void> {
     else outage.down(err.message);
   });
   connection.on('ready', () => outage.up());
+  // A job cancelled while this worker runs it (DELETE /v1/jobs/{id}, or its model deleted): its
+  // training process hears of it and stops at the end of its epoch. One missed while this
+  // connection was down is still found by the next run of the job, which reads the mark first.
+  const cancels = await openRedis(settings.REDIS_URL, 'subscriber');
+  cancels.on('message', (_channel: string, text: string) => {
+    let id: unknown;
+    try {
+      id = (JSON.parse(text) as Partial<JobCancel>).id;
+    } catch {
+      return;
+    }
+    if (typeof id === 'string' && worker.cancelJob(id, text)) logger.info({ jobId: id }, 'training cancelled: stopping it at the end of its epoch');
+  });
+  await cancels.subscribe(redisKeys.jobCancels);
   await worker.waitUntilReady();
   logger.info({ queue: QUEUE_NAME, concurrency: settings.WORKER_CONCURRENCY }, 'nce-ood worker ready');
 
@@ -113,7 +127,7 @@ async function main(): Promise<void> {
     }, Math.min(IDLE_SHUTDOWN_MS, settings.WORKER_SHUTDOWN_MS));
     void worker
       .close()
-      .then(() => connection.quit())
+      .then(() => Promise.all([connection.quit(), cancels.quit()]))
       .then(() => metricsServer?.close())
       .finally(() => {
         clearTimeout(handBack);

@@ -4,10 +4,10 @@
  */
 import { type SandboxedJob, UnrecoverableError } from 'bullmq';
 import { loadSettings, qualityGateOf } from '../src/config';
-import { describe } from '../src/errors';
+import { AppError, describe, isErrorCode } from '../src/errors';
 import { type EpochProgress, initBackend, messageOf } from '../src/nce';
 import { failedReason, type JobPayload, type JobProgress, type JobResult, QUEUE_NAME, QUEUE_PREFIX, runTrainJob, trainArtifact } from '../src/queue';
-import { guardRedis, openRedis, RedisDatasetStore, RedisModelStore, whenConnected } from '../src/store';
+import { guardRedis, type JobCancel, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../src/store';
 
 /** How long a job waits for this child's Redis connection to come back before it fails (and is retried). */
 const REDIS_WAIT_MS = 15_000;
@@ -48,7 +48,21 @@ function jobKey(id: string | undefined): string | undefined {
   return id === undefined ? undefined : `${QUEUE_PREFIX}:${QUEUE_NAME}:${id}`;
 }
 
-export default async function processTrainJob(job: SandboxedJob<JobPayload, JobResult>): Promise<JobResult> {
+/**
+ * The failure of a cancelled job (see `BullMqQueue.cancel`): the code and message its cancellation
+ * carries, as the worker passes it on (a JobCancel as JSON) or as it is kept in Redis.
+ */
+function cancelled(reason: unknown): AppError {
+  let cancel: Partial<JobCancel> = {};
+  try {
+    cancel = JSON.parse(String(reason)) as Partial<JobCancel>;
+  } catch {
+    // Not ours (BullMQ's own cancellations carry words): cancelled all the same.
+  }
+  return new AppError(isErrorCode(cancel.code) ? cancel.code : 'JOB_CANCELLED', typeof cancel.message === 'string' ? cancel.message : `the job was cancelled: ${String(reason)}`);
+}
+
+export default async function processTrainJob(job: SandboxedJob<JobPayload, JobResult>, _token?: string, signal?: AbortSignal): Promise<JobResult> {
   try {
     // A failed start (Redis away) is retried by the next job, not remembered.
     opened ??= open().catch((e: unknown) => {
@@ -59,16 +73,24 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
     // After a Redis outage this child's connection may still be reconnecting when the next job
     // arrives: wait for it rather than spend one of the job's attempts on a failed first read.
     await whenConnected(deps.redis, REDIS_WAIT_MS);
+    // Cancelled while it waited, or while a worker that missed the announcement ran it.
+    const cancel = job.id === undefined ? null : await deps.redis.get(redisKeys.jobCancel(job.id));
+    if (cancel !== null) throw cancelled(cancel);
     const epochs: EpochProgress[] = [];
     return await runTrainJob(job.data, {
       ...deps,
-      trainer: (input) =>
-        trainArtifact(input, deps.backend, (p) => {
+      trainer: async (input) => {
+        const artifact = await trainArtifact(input, deps.backend, (p) => {
           epochs.push(p);
           void job.updateProgress({ epochs: [...epochs] } satisfies JobProgress);
-        }),
+        }, signal);
+        // Cancelled as training ended: nothing is saved.
+        signal?.throwIfAborted();
+        return artifact;
+      },
     }, job.id, new Date(job.timestamp), jobKey(job.id));
-  } catch (e: unknown) {
+  } catch (thrown: unknown) {
+    const e = signal?.aborted && thrown === signal.reason ? cancelled(thrown) : thrown;
     const failure = describe(e);
     const reason = failedReason(failure.code, messageOf(e));
     // Bad input fails at once; anything else (Redis away, a crash) is retried with backoff.

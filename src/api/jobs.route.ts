@@ -58,5 +58,15 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     if (!job) throw new AppError('NOT_FOUND', `job "${String(req.params.id)}" does not exist`);
     res.json(job);
   });
+
+  router.delete('/v1/jobs/:id', ...deps.writeAuth, async (req, res) => {
+    onlyQuery(req.query, []);
+    const id = String(req.params.id);
+    const job = await deps.queue.get(id);
+    if (!job) throw new AppError('NOT_FOUND', `job "${id}" does not exist`);
+    if (job.state === 'completed' || job.state === 'failed') throw new AppError('JOB_FINISHED', `job "${id}" has already ${job.state === 'completed' ? 'completed' : 'failed'}: there is nothing to cancel (GET /v1/jobs/${id} shows what it did)`);
+    const after = await deps.queue.cancel(id, { code: 'JOB_CANCELLED', message: `cancelled by DELETE /v1/jobs/${id} while it ${job.state === 'queued' ? 'waited' : 'trained'}: nothing was saved` });
+    res.status(202).location(`/v1/jobs/${id}`).json(after ?? job);
+  });
   return router;
 }

@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { isArtifactFault } from '../nce';
-import { describeVersions, listedModel, type ModelStore } from '../store';
+import { deletedMeanwhile, describeVersions, listedModel, type ModelStore } from '../store';
 import { AppError } from '../errors';
 import type { JobQueue, Scheduler } from '../queue';
 import type { ModelCache } from '../serving';
@@ -80,10 +80,12 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     const since = (await deps.store.deletedAt(name))?.toISOString() ?? '';
     const deleted = await deps.store.delete(name);
     const unscheduled = await deps.scheduler.delete(name);
-    const alive = async (state: 'running' | 'queued'): Promise<boolean> => (await deps.queue.list({ model: name, state, limit: 1_000 })).some((j) => j.createdAt > since);
-    const pending = async (): Promise<boolean> => (await alive('running')) || (await alive('queued'));
-    if (!deleted && !unscheduled && !(await pending())) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    const pending = [...(await deps.queue.list({ model: name, state: 'running', limit: 1_000 })), ...(await deps.queue.list({ model: name, state: 'queued', limit: 1_000 }))];
+    if (!deleted && !unscheduled && !pending.some((j) => j.createdAt > since)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     deps.models.announce(name);
+    // Its jobs stop now rather than train on for nothing (they could save nothing anyway).
+    const stop = deletedMeanwhile(name);
+    await Promise.all(pending.map((j) => deps.queue.cancel(j.id, { code: stop.code, message: stop.message })));
     res.status(204).end();
   });
   return router;

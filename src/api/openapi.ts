@@ -45,6 +45,16 @@ const json = (schema: unknown, example?: unknown): Record<string, unknown> => ({
 const answer = (description: string, name: keyof typeof ANSWERS, example?: unknown): Record<string, unknown> => ({ description, ...json({ $ref: `#/components/schemas/${name}` }, example) });
 
 const VERSION = '20261204T101500123Z-3fa9c2';
+/**
+ * A train request as a user first sends one: the dataset alone, every config key at its default.
+ * Without it, API consoles build a body from the schema with a value for every optional config key
+ * (`"minRecordsPerEpoch": 1000000`, `"hiddenUnits": [1]`), which trains for hours.
+ */
+const TRAIN_EXAMPLE = { dataset: 'payments' };
+
+/** Records as a dataset upload or append sends them (the walkthrough's payments). */
+const DATASET_EXAMPLE = { records: [{ amount: 38.5, channel: 'web', hour: 14 }, { amount: 12.0, channel: 'app', hour: 9 }] };
+
 const JOB = {
   id: '804d0e17-152e-4d32-9302-f8caf609ce77',
   state: 'completed',
@@ -103,7 +113,7 @@ export function openApiDocument(): Record<string, unknown> {
         put: {
           summary: 'Create or replace a dataset from CSV, NDJSON or JSON',
           parameters: [{ name: 'categorical', in: 'query', schema: { type: 'string' }, description: 'comma-separated columns whose values are categories even where they look like numbers (floor 1-30 and G); a column of numbers with a few texts is refused without it' }],
-          requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } }, 'application/x-ndjson': { schema: { type: 'string' } }, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } },
+          requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' }, example: 'amount,channel,hour\n38.5,web,14\n12.0,app,9\n' }, 'application/x-ndjson': { schema: { type: 'string' } }, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' }, example: DATASET_EXAMPLE } } },
           responses: {
             '200': answer('stored', 'DatasetAnswer', { name: 'payments', rows: 5000, columns: ['amount', 'channel'], updatedAt: '2026-12-04T10:14:50.026Z', schema: [{ name: 'amount', kind: 'numeric', missing: false }, { name: 'channel', kind: 'categorical', missing: false }] }),
             ...errors(400, 401, 403, 413, 415, 503, 507),
@@ -123,7 +133,7 @@ export function openApiDocument(): Record<string, unknown> {
             description: `the client's name for this append (visible ASCII): sent again after a lost answer, an append whose key is among the dataset's last ${REMEMBERED_APPEND_KEYS.toLocaleString('en-US')} since its last PUT appends nothing and answers 200 with Idempotent-Replayed: true`,
           },
         ],
-        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended; a 409 when a PUT replaced the dataset while the records were checked (nothing appended)', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' } } } }, responses: { '200': answer('appended (or, with an Idempotency-Key already appended with these records, nothing appended again)', 'DatasetAnswer'), ...errors(400, 404, 409, 413, 415, 422) } },
+        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended; a 409 when a PUT replaced the dataset while the records were checked (nothing appended)', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' }, example: DATASET_EXAMPLE } } }, responses: { '200': answer('appended (or, with an Idempotency-Key already appended with these records, nothing appended again)', 'DatasetAnswer'), ...errors(400, 404, 409, 413, 415, 422) } },
       },
       '/v1/models': { get: { summary: 'List models', responses: { '200': answer('models and their current versions', 'ModelListAnswer', { models: [{ name: 'payments', version: VERSION }] }) } } },
       '/v1/models/{name}': {
@@ -148,13 +158,13 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/models/{name}/train': {
         parameters: [named('model')],
-        post: { summary: 'Train a new version on a stored dataset', requestBody: { required: true, ...json({ $ref: '#/components/schemas/TrainRequest' }) }, responses: { '202': answer('job accepted (recorded before this answer)', 'TrainAnswer', { jobId: JOB.id, state: 'queued' }), ...errors(400, 403, 404, 415, 422, 503, 507) } },
+        post: { summary: 'Train a new version on a stored dataset', requestBody: { required: true, ...json({ $ref: '#/components/schemas/TrainRequest' }, TRAIN_EXAMPLE) }, responses: { '202': answer('job accepted (recorded before this answer)', 'TrainAnswer', { jobId: JOB.id, state: 'queued' }), ...errors(400, 403, 404, 415, 422, 503, 507) } },
       },
       '/v1/models/{name}/schedule': {
         parameters: [named('model')],
         put: {
           summary: 'Retrain on a cron schedule (5 fields, or 6 with seconds first, read in timezone, UTC by default); replaces the model\'s schedule',
-          requestBody: { required: true, ...json({ $ref: '#/components/schemas/ScheduleRequest' }) },
+          requestBody: { required: true, ...json({ $ref: '#/components/schemas/ScheduleRequest' }, { cron: '0 3 * * *', dataset: 'payments' }) },
           responses: { '200': answer('the schedule with its next and last run', 'ScheduleAnswer', { model: 'payments', cron: '0 3 * * *', dataset: 'payments', timezone: 'UTC', nextRun: '2026-12-05T03:00:00.000Z', lastRun: null }), ...errors(400, 401, 403, 404, 415, 422, 503) },
         },
         get: { summary: "The model's schedule, its time zone, next run and last run (the newest job it enqueued)", responses: { '200': answer('schedule', 'ScheduleAnswer'), ...errors(404) } },
@@ -177,7 +187,12 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': answer('jobs, newest first', 'JobListAnswer', { jobs: [{ ...JOB, progress: [] }] }), ...errors(400, 401) },
         },
       },
-      '/v1/jobs/{id}': { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'Job state, per-epoch progress, result or error', responses: { '200': answer('job', 'JobAnswer', JOB), ...errors(404) } } },
+      '/v1/jobs/{id}': { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'Job state, per-epoch progress, result or error', responses: { '200': answer('job', 'JobAnswer', JOB), ...errors(404) } },
+        delete: {
+          summary: 'Cancel a queued or running training job: it fails with JOB_CANCELLED and saves nothing (while it waits: at once in embedded mode, when a worker takes it in distributed mode; while it trains: at the end of its current epoch, in embedded mode at once). 409 JOB_FINISHED when it has already completed or failed',
+          responses: { '202': answer('the job as it stands after the cancellation (failed, or still queued or running until it stops)', 'JobAnswer'), ...errors(401, 403, 404, 409, 503) },
+        },
+      },
       '/v1/models/{name}/score': {
         parameters: [named('model')],
         post: {

@@ -252,7 +252,13 @@ export function resolveTrainingConfig(input: unknown): TrainingConfig {
     throw new NceError('INVALID_CONFIG', `invalid training config: noise: mixtures nest at most ${MAX_NOISE_DEPTH} deep`, { field: 'noise' });
   }
   const r = trainingConfigSchema.safeParse(input ?? {});
-  if (r.success) return r.data;
+  if (r.success) {
+    const { minRecordsPerEpoch: least, maxRecordsPerEpoch: most } = r.data;
+    if (least !== undefined && least > most) {
+      throw new NceError('INVALID_CONFIG', `invalid training config: minRecordsPerEpoch (${least}) is above maxRecordsPerEpoch (${most}): an epoch cannot pass over more records than it may take; lower minRecordsPerEpoch, or leave it out (it follows the data)`, { field: 'minRecordsPerEpoch' });
+    }
+    return r.data;
+  }
   const issues = r.error.issues.map((i) => {
     if (i.code === 'unrecognized_keys') {
       return i.keys.map((k) => {

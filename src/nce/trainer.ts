@@ -96,6 +96,8 @@ export interface TrainResult {
 export interface TrainOptions {
   /** Called after every epoch. */
   onEpoch?: (p: EpochProgress) => void;
+  /** Training stops at the end of the epoch in which it aborts, throwing its reason. */
+  signal?: AbortSignal;
   /** Feature names in order (default: the first record's keys). */
   columns?: readonly string[];
 }
@@ -341,6 +343,7 @@ async function fitClassifier(
       // A turn of the event loop between epochs: a training process whose parent died (its
       // 'disconnect' handler) or a thread asked to stop hears of it within an epoch, not at the end.
       await new Promise<void>((resolve) => setImmediate(resolve));
+      options.signal?.throwIfAborted();
       if (valLoss < best.valLoss - 1e-4) best = { valLoss, epoch, weights: averaged, valAuc };
       else if (epoch - best.epoch >= config.patience) break;
     }

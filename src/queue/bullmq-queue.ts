@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Job, type JobsOptions, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { ErrorCode } from '../errors';
 import type { EpochProgress } from '../nce';
-import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobResult, type JobState, selectJobs } from './job-queue';
+import { type JobCancel, JOB_CANCEL_TTL_SECONDS, redisKeys } from '../store';
+import { type JobError, type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobResult, type JobState, selectJobs } from './job-queue';
 
 /** The BullMQ queue the API enqueues training on and `npm run worker` consumes. */
 export const QUEUE_NAME = 'training';
@@ -42,6 +44,8 @@ export class BullMqQueue implements JobQueue {
   constructor(
     private readonly queue: Queue<JobPayload, JobResult>,
     private readonly attempts: number,
+    /** The connection cancellations are kept and published on (see {@link BullMqQueue.cancel}). */
+    private readonly redis: Redis,
   ) {}
 
   async enqueue(payload: JobPayload, options: { dedupeKey?: string } = {}): Promise<JobInfo & { created: boolean }> {
@@ -83,6 +87,19 @@ export class BullMqQueue implements JobQueue {
     const c = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'waiting-children', 'active', 'completed', 'failed');
     const n = (k: string): number => c[k] ?? 0;
     return { queued: n('waiting') + n('prioritized') + n('waiting-children'), delayed: n('delayed'), running: n('active'), completed: n('completed'), failed: n('failed') };
+  }
+
+  /**
+   * Marks the job cancelled (for a week: a worker that takes it fails it at once) and tells the
+   * workers (the one running it stops it at the end of its epoch). A job that finished is left as it is.
+   */
+  async cancel(id: string, reason: JobError): Promise<JobInfo | null> {
+    const before = await this.get(id);
+    if (!before || before.state === 'completed' || before.state === 'failed') return before;
+    const cancel: JobCancel = { id, ...reason };
+    await this.redis.set(redisKeys.jobCancel(id), JSON.stringify(cancel), 'EX', JOB_CANCEL_TTL_SECONDS);
+    await this.redis.publish(redisKeys.jobCancels, JSON.stringify(cancel));
+    return (await this.get(id)) ?? before;
   }
 
   /** Closes this process's connection; jobs stay queued for the workers. */

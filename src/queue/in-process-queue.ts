@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { AppError, describe } from '../errors';
 import { type Artifact, type BackendName, fromArtifact, messageOf } from '../nce';
 import { type DatasetStore, KeyedSerial, type ModelStore, writeFileAtomic } from '../store';
-import { type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
+import { type JobError, type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
 import { type QualityGate, runTrainJob, type TrainInput } from './train-job';
 import type { TrainingThreadInput, TrainingThreadMessage } from './training-thread';
 import { withDeadline } from '../deadline';
@@ -41,6 +41,8 @@ export class InProcessQueue implements JobQueue {
   private training: Worker | null = null;
   /** Set when close() stopped the running job: it is left in the journal as it was, not failed. */
   private interrupted = false;
+  /** The running job asked to stop (see {@link cancel}), and why: it fails with that. */
+  private cancelling: { id: string; reason: JobError } | null = null;
 
   constructor(
     private readonly deps: {
@@ -110,11 +112,8 @@ export class InProcessQueue implements JobQueue {
         const runs = job.attempts ?? 1;
         // Runs a graceful shutdown stopped are not lost to a crash: they do not count.
         if (this.deps.attempts !== undefined && runs - (this.shutdownStops.get(job.id) ?? 0) >= this.deps.attempts) {
-          job.state = 'failed';
-          job.error = { code: 'WORKER_LOST', message: `the process stopped ${runs} times while running this job (a crash or a kill), as many as JOB_ATTEMPTS allows; train again, and check the logs and memory limits if it crashed` };
-          job.finishedAt = new Date().toISOString();
+          this.fail(job, { code: 'WORKER_LOST', message: `the process stopped ${runs} times while running this job (a crash or a kill), as many as JOB_ATTEMPTS allows; train again, and check the logs and memory limits if it crashed` });
           this.deps.logger.error({ jobId: job.id, runs }, 'job interrupted by a restart too often: failed');
-          this.save(job);
           this.deps.onFinished?.(job, 0);
           continue;
         }
@@ -196,6 +195,36 @@ export class InProcessQueue implements JobQueue {
   }
 
   /**
+   * Stops a job: a queued one fails at once; a running one's training thread is ended, and it fails
+   * once its run has settled (a run already saving its version finishes, and is returned completed).
+   */
+  async cancel(id: string, reason: JobError): Promise<JobInfo | null> {
+    const job = this.jobs.get(id);
+    if (!job) return null;
+    if (job.state === 'queued') {
+      const at = this.waiting.indexOf(id);
+      if (at >= 0) this.waiting.splice(at, 1);
+      this.fail(job, reason);
+      this.deps.onFinished?.(job, 0);
+    } else if (job.state === 'running') {
+      this.cancelling = { id, reason };
+      this.deps.logger.info({ jobId: id, code: reason.code }, 'job cancelled: stopping its training');
+      // Training now: its thread ends here. Before its thread starts, trainInWorker refuses to start one.
+      await this.training?.terminate();
+      await this.running;
+    }
+    return this.jobs.get(id) ?? null;
+  }
+
+  /** Marks a job failed with `error` and records it. */
+  private fail(job: JobInfo, error: JobError): void {
+    job.state = 'failed';
+    job.error = error;
+    job.finishedAt = new Date().toISOString();
+    this.save(job);
+  }
+
+  /**
    * Waits for the running job, for up to `graceMs` (without end when absent); a job still training
    * then is stopped and stays in the journal as interrupted, like queued jobs, for the next start.
    */
@@ -242,7 +271,12 @@ export class InProcessQueue implements JobQueue {
             ...(this.deps.gate ? { gate: this.deps.gate } : {}),
             ...(this.deps.keepVersions === undefined ? {} : { keepVersions: this.deps.keepVersions }),
             ...(this.deps.maxValues === undefined ? {} : { maxValues: this.deps.maxValues }),
-            trainer: (input) => this.trainInWorker(job, input),
+            trainer: async (input) => {
+              const artifact = await this.trainInWorker(job, input);
+              // Cancelled as its thread finished: nothing is saved.
+              if (this.cancelling?.id === job.id) throw new AppError('JOB_CANCELLED', this.cancelling.reason.message);
+              return artifact;
+            },
           }, job.id, new Date(job.createdAt));
           break;
       }
@@ -255,8 +289,10 @@ export class InProcessQueue implements JobQueue {
         return;
       }
       job.state = 'failed';
-      job.error = { code: describe(e).code, message: messageOf(e) };
+      job.error = this.cancelling?.id === job.id ? this.cancelling.reason : { code: describe(e).code, message: messageOf(e) };
       this.deps.logger.warn({ jobId: job.id, code: job.error.code }, 'job failed');
+    } finally {
+      if (this.cancelling?.id === job.id) this.cancelling = null;
     }
     job.finishedAt = new Date().toISOString();
     this.save(job);
@@ -265,6 +301,7 @@ export class InProcessQueue implements JobQueue {
 
   private trainInWorker(job: JobInfo, input: TrainInput): Promise<Artifact> {
     if (this.interrupted) return Promise.reject(new Error('stopped by a shutdown before training started'));
+    if (this.cancelling?.id === job.id) return Promise.reject(new Error('cancelled before training started'));
     return new Promise((resolve, reject) => {
       const worker = new Worker(workerScript(), { workerData: { ...input, backend: this.deps.backend } satisfies TrainingThreadInput });
       this.training = worker;

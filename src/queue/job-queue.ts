@@ -31,6 +31,12 @@ export interface JobResult {
   warnings?: string[];
 }
 
+/** Why a job failed: an error code (see `ErrorCode`) and what happened. */
+export interface JobError {
+  code: string;
+  message: string;
+}
+
 /** A job as `GET /v1/jobs/{id}` shows it. */
 export interface JobInfo {
   id: string;
@@ -40,7 +46,7 @@ export interface JobInfo {
   /** Runs so far (more than one when a transient failure was retried). */
   attempts?: number;
   result?: JobResult;
-  error?: { code: string; message: string };
+  error?: JobError;
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
@@ -77,6 +83,13 @@ export interface JobQueue {
    * backoff), which are not in `queued` here though `GET /v1/jobs` lists them as queued.
    */
   counts(): Promise<Record<JobState, number> & { delayed?: number }>;
+  /**
+   * Stops a queued or running job: it fails with `reason`'s code and message, and saves nothing.
+   * A queued job fails at once where the queue runs jobs itself (embedded), else when a worker
+   * takes it; a running one at the end of its current epoch (embedded: at once). Returns the job
+   * as it stands after the request (a finished one unchanged), or null when there is no such job.
+   */
+  cancel(id: string, reason: JobError): Promise<JobInfo | null>;
   /**
    * Stops taking jobs and waits for the running one, for up to `graceMs` where the queue runs jobs
    * itself (embedded): a job still running then is stopped and left to run again at the next start.

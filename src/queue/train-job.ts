@@ -23,8 +23,8 @@ export interface TrainInput {
 }
 
 /** Trains and packs an artifact, on the backend already initialised in this thread or process. */
-export async function trainArtifact(input: TrainInput, backend: BackendName | string, onEpoch: (p: EpochProgress) => void): Promise<Artifact> {
-  const result = await train(input.records, input.config, { columns: input.columns, onEpoch });
+export async function trainArtifact(input: TrainInput, backend: BackendName | string, onEpoch: (p: EpochProgress) => void, signal?: AbortSignal): Promise<Artifact> {
+  const result = await train(input.records, input.config, { columns: input.columns, onEpoch, ...(signal ? { signal } : {}) });
   return toArtifact(result, { datasetFingerprint: fingerprintRecords(input.records, input.columns), datasetRows: input.records.length, backend });
 }
 

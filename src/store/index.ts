@@ -8,7 +8,7 @@ export { checkContract, checkMixedColumns, checkNumbersAsText, type ColumnContra
 export { FsDatasetStore } from './fs-dataset-store';
 export { RedisDatasetStore } from './redis-dataset-store';
 export { RedisModelStore } from './redis-model-store';
-export { type ModelEvent, redisKeys } from './redis-keys';
+export { type JobCancel, JOB_CANCEL_TTL_SECONDS, type ModelEvent, redisKeys } from './redis-keys';
 export { COMMAND_TIMEOUT_MS, guardRedis, openRedis, type RedisRole, whenConnected } from './redis-connection';
 export { KeyedSerial, makeFolder, writeFileAtomic } from './files';
 export { loadArtifact, saveArtifact } from './artifact-files';

@@ -27,7 +27,21 @@ export const redisKeys = {
   datasetAppendKeys: (name: string) => `${KEY_PREFIX}:dataset:${name}:append-keys`,
   /** A model's schedule is being changed (a PUT or DELETE of it, on any replica): a token, with a short expiry. */
   scheduleLock: (model: string) => `${KEY_PREFIX}:schedule-lock:${model}`,
+  /** A training job asked to stop: its {@link JobCancel} as JSON, kept for a week (a worker reads it as it starts a run). */
+  jobCancel: (id: string) => `${KEY_PREFIX}:job-cancel:${id}`,
+  /** Pub/sub channel on which a {@link JobCancel} reaches the worker running that job. */
+  jobCancels: `${KEY_PREFIX}:job-cancels`,
 };
+
+/** What is published on `redisKeys.jobCancels` and kept at `redisKeys.jobCancel`: the job, and the code and message it fails with. */
+export interface JobCancel {
+  id: string;
+  code: string;
+  message: string;
+}
+
+/** How long a job's cancellation is kept: as long as the queue keeps finished jobs. */
+export const JOB_CANCEL_TTL_SECONDS = 7 * 24 * 3600;
 
 /** What is published on `redisKeys.modelEvents`. */
 export interface ModelEvent {

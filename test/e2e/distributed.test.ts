@@ -273,6 +273,27 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     }
   }, 60_000);
 
+  it('a job cancelled through the other API stops at the end of its epoch on the worker; one cancelled while queued fails as the worker takes it; neither saves a version', async () => {
+    const dataset = `cancel-${suffix()}`;
+    await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, { records: normalRecords(300, 2, 4) });
+    const long = { epochs: 1000, patience: 1000, kernelPartner: false };
+    const [m1, m2] = [`c1-${suffix()}`, `c2-${suffix()}`];
+    const first = (await call(apiA.url, 'POST', `/v1/models/${m1}/train`, { dataset, config: long })).body.jobId as string;
+    const second = (await call(apiA.url, 'POST', `/v1/models/${m2}/train`, { dataset, config: long })).body.jobId as string;
+    await eventually(async () => ((await call(apiB.url, 'GET', `/v1/jobs/${first}`)).body.progress.length > 0 ? true : undefined), 60_000, 'the first job to train');
+    // Only one worker, with one job at a time: the second waits.
+    const waiting = await call(apiB.url, 'DELETE', `/v1/jobs/${second}`);
+    expect(waiting).toMatchObject({ status: 202, body: { id: second, state: 'queued' } });
+    const asked = Date.now();
+    expect((await call(apiB.url, 'DELETE', `/v1/jobs/${first}`)).status).toBe(202);
+    const stopped = await finished(apiA.url, first, 30_000);
+    expect(Date.now() - asked).toBeLessThan(15_000);
+    expect(stopped).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'JOB_CANCELLED', message: expect.stringContaining('while it trained') } });
+    expect(await finished(apiA.url, second, 30_000)).toMatchObject({ state: 'failed', attempts: 1, progress: [], error: { code: 'JOB_CANCELLED', message: expect.stringContaining('while it waited') } });
+    for (const m of [m1, m2]) expect((await call(apiB.url, 'GET', `/v1/models/${m}/versions`)).status).toBe(404);
+    expect((await call(apiA.url, 'DELETE', `/v1/jobs/${first}`)).body).toMatchObject({ status: 409, code: 'JOB_FINISHED' });
+  });
+
   it('bad input gets the documented problem; a job with a missing dataset fails at once without retries; the APIs keep serving', async () => {
     expect((await call(apiA.url, 'POST', '/v1/models/m/train', { dataset: 'nope' })).body).toMatchObject({ status: 404, code: 'DATASET_NOT_FOUND', pointer: '/dataset' });
     expect((await call(apiA.url, 'PUT', '/v1/datasets/bad', 'a,b\n1,2\n3\n', 'text/csv')).body).toMatchObject({ status: 400, code: 'MALFORMED_BODY' });

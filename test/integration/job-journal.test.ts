@@ -86,6 +86,35 @@ describe('the embedded queue across a restart', () => {
     await next.close(0);
   }, 60_000);
 
+  it('cancels a queued job at once and a running one by ending its thread: both fail with the reason, save nothing, and stay failed after a restart', async () => {
+    const { datasets, models, journal, logger } = stores('-cancel');
+    await datasets.put('d', ['f0', 'f1'], normalRecords(400, 2, 1));
+    const long = { epochs: 400, patience: 400, kernelPartner: false, seed: 1 };
+    const queue = new InProcessQueue({ datasets, models, logger, journal });
+    const running = await queue.enqueue({ kind: 'train', model: 'r', dataset: 'd', config: long });
+    const waiting = await queue.enqueue({ kind: 'train', model: 'w', dataset: 'd', config: long });
+    const reason = { code: 'JOB_CANCELLED', message: 'cancelled by a test' };
+    expect(await queue.cancel(waiting.id, reason)).toMatchObject({ state: 'failed', error: reason, finishedAt: expect.any(String) });
+    // Cancelled once it trains: it stops now, not after its 400 epochs.
+    await eventually(async () => (((await queue.get(running.id))?.progress.length ?? 0) > 0 ? true : undefined), 30_000, 'the job to train');
+    const started = Date.now();
+    expect(await queue.cancel(running.id, reason)).toMatchObject({ state: 'failed', error: reason });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await models.versions('r')).toEqual([]);
+    expect(await models.versions('w')).toEqual([]);
+    // A finished job is left as it is; an unknown one is null.
+    expect(await queue.cancel(running.id, { code: 'MODEL_DELETED', message: 'x' })).toMatchObject({ error: reason });
+    expect(await queue.cancel('nope', reason)).toBeNull();
+    // The queue goes on: the next job runs.
+    const next = await queue.enqueue({ kind: 'train', model: 'n', dataset: 'd', config: { epochs: 2, seed: 1 } });
+    await eventually(async () => ((await queue.get(next.id))?.state === 'completed' ? true : undefined), 30_000, 'the next job to complete');
+    await queue.close();
+    const again = new InProcessQueue({ datasets, models, logger, journal });
+    expect(await again.restore()).toBe(0);
+    expect(await again.get(running.id)).toMatchObject({ state: 'failed', error: reason });
+    await again.close();
+  }, 60_000);
+
   it('fails as WORKER_LOST, instead of running again, a job the process was running at each of JOB_ATTEMPTS stops', async () => {
     const { datasets, models, journal, logger } = stores('-lost');
     await datasets.put('d', ['f0', 'f1'], normalRecords(100, 2, 1));

@@ -40,7 +40,7 @@ describe('queue deduplication', () => {
       const qa = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redisA, prefix });
       const qb = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redisB, prefix });
       queues.push(qa, qb);
-      const [a, b] = [new BullMqQueue(qa, 1), new BullMqQueue(qb, 1)];
+      const [a, b] = [new BullMqQueue(qa, 1, redisA), new BullMqQueue(qb, 1, redisB)];
       const first = await a.enqueue(payload, { dedupeKey: 'drift-retrain:m' });
       const [second, third] = await Promise.all([b.enqueue(payload, { dedupeKey: 'drift-retrain:m' }), a.enqueue(payload, { dedupeKey: 'drift-retrain:m' })]);
       expect([first.created, second.created, third.created]).toEqual([true, false, false]);

@@ -30,7 +30,7 @@ describe('the table of error codes', () => {
 
   it('fails a job at once for bad input and retries one the infrastructure failed', () => {
     const retry = (code: ErrorCode): boolean => new AppError(code, 'x').retry;
-    for (const code of ['INVALID_ARGUMENT', 'INVALID_CONFIG', 'INVALID_RECORD', 'INSUFFICIENT_DATA', 'DATASET_NOT_FOUND', 'MODEL_DELETED', 'VERSION_NOT_FOUND'] as const) expect([code, retry(code)]).toEqual([code, false]);
+    for (const code of ['INVALID_ARGUMENT', 'INVALID_CONFIG', 'INVALID_RECORD', 'INSUFFICIENT_DATA', 'DATASET_NOT_FOUND', 'MODEL_DELETED', 'JOB_CANCELLED', 'VERSION_NOT_FOUND'] as const) expect([code, retry(code)]).toEqual([code, false]);
     for (const code of ['STORE_UNAVAILABLE', 'STORAGE_FULL', 'BACKEND_UNAVAILABLE', 'INTERNAL'] as const) expect([code, retry(code)]).toEqual([code, true]);
   });
 

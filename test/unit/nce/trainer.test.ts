@@ -282,6 +282,12 @@ describe('train', () => {
     });
     await expect(train(normalRecords(50, 2, 1), { zzz: 1 })).rejects.toMatchObject({ message: expect.not.stringContaining('did you mean') });
   });
+
+  it('refuses an epoch that must pass over more records than it may take, naming minRecordsPerEpoch', () => {
+    expect(() => resolveTrainingConfig({ minRecordsPerEpoch: 1_000_000 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'minRecordsPerEpoch', message: expect.stringContaining('minRecordsPerEpoch (1000000) is above maxRecordsPerEpoch (8192)') }));
+    expect(resolveTrainingConfig({ minRecordsPerEpoch: 8192 }).minRecordsPerEpoch).toBe(8192);
+    expect(resolveTrainingConfig({ minRecordsPerEpoch: 20_000, maxRecordsPerEpoch: 20_000 }).minRecordsPerEpoch).toBe(20_000);
+  });
 });
 
 function scores(r: TrainResult): number[] {
