@@ -9,7 +9,7 @@ export interface FlaggedRecord {
   percentile: number;
   /** The features that lowered its score most, most first: each one's part of the score minus the baseline record's, in nats. */
   contributions: { feature: string; value: number }[];
-  /** Its values of the model's features; only kept when the console may show raw values. */
+  /** Its values of the model's features, long texts cut (see {@link KEPT_TEXT_CHARS}); only kept when the console may show raw values. */
   values?: Record<string, FieldValue>;
   /** In a report: its line in the file. */
   row?: number;
@@ -17,6 +17,29 @@ export interface FlaggedRecord {
 
 /** Contributions a flagged record keeps: the features that lowered its score most. */
 export const TOP_CONTRIBUTIONS = 5;
+
+/**
+ * Characters a kept text value keeps (a longer one is cut, ending in "…"), and characters of text
+ * a flagged record keeps in all (beyond, its texts are "…"). A value can be as long as a request
+ * body: 50 flagged records of 7 MB texts made the console's answer longer than a string can be
+ * (a 500, and 1.4 GB of memory per read).
+ */
+export const KEPT_TEXT_CHARS = 200;
+export const KEPT_RECORD_CHARS = 4096;
+
+/** A record's values of `features` as the console keeps them: texts cut to their budgets (see {@link KEPT_TEXT_CHARS}). */
+function keptValues(record: DataRecord, features: readonly string[]): Record<string, FieldValue> {
+  let budget = KEPT_RECORD_CHARS;
+  return Object.fromEntries(
+    features.map((f) => {
+      const v = record[f] ?? null;
+      if (typeof v !== 'string') return [f, v];
+      const kept = budget <= 0 ? '…' : v.length > Math.min(KEPT_TEXT_CHARS, budget) ? `${v.slice(0, Math.min(KEPT_TEXT_CHARS, budget))}…` : v;
+      budget -= kept.length;
+      return [f, kept];
+    }),
+  );
+}
 
 /**
  * A flagged record as the console keeps it: its top contributions (most negative first) and,
@@ -34,7 +57,7 @@ export function flaggedRecord(
     .sort((a, b) => a.value - b.value)
     .slice(0, TOP_CONTRIBUTIONS);
   const out: FlaggedRecord = { ...scored, contributions: top };
-  if (keepValues) out.values = Object.fromEntries(features.map((f) => [f, record[f] ?? null]));
+  if (keepValues) out.values = keptValues(record, features);
   return out;
 }
 

@@ -1,4 +1,5 @@
 import { Cron } from 'croner';
+import { parseExpression } from 'cron-parser';
 import { messageOf } from '../nce';
 
 /** A retraining schedule: train `model` on `dataset` with `config` whenever `cron` fires. */
@@ -38,7 +39,10 @@ export interface Scheduler {
 
 /**
  * Checks a cron expression (5 fields, or 6 with seconds first); returns the problem or null. A
- * cron that never fires (February 30th) is a problem too: it is no schedule anyone means.
+ * cron that never fires (February 30th) is a problem too: it is no schedule anyone means. Both
+ * modes take the crons both their schedulers read: croner (embedded) and cron-parser (BullMQ's job
+ * schedulers), which refuses some croner takes (`15W`, `LW`, `?`, `#` in a list): a cron that
+ * one mode took and the other refused would be a 500 there, and a schedule that cannot move.
  */
 export function cronProblem(cron: string): string | null {
   const fields = cron.trim().split(/\s+/).length;
@@ -47,9 +51,15 @@ export function cronProblem(cron: string): string | null {
     const parsed = new Cron(cron, { paused: true });
     const next = parsed.nextRun();
     parsed.stop();
-    return next === null ? `"${cron}" never fires` : null;
+    if (next === null) return `"${cron}" never fires`;
   } catch (e: unknown) {
     return messageOf(e);
+  }
+  try {
+    parseExpression(cron);
+    return null;
+  } catch (e: unknown) {
+    return `"${cron}": ${messageOf(e)} (the nearest weekday W, ? and # in a list are not taken)`;
   }
 }
 

@@ -305,6 +305,8 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     // deleted afterwards gets a job that fails as bad input, once.
     const model = `orphan-${suffix()}`;
     expect((await call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '*/2 * * * * *', dataset: 'never-uploaded' })).body).toMatchObject({ status: 404, pointer: '/dataset' });
+    // A cron BullMQ's parser refuses is a 400 naming it, not a 500 from the scheduler.
+    expect((await call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '0 0 15W * *', dataset: 'never-uploaded' })).body).toMatchObject({ status: 400, pointer: '/cron', detail: expect.stringContaining('15W') });
     const doomed = `doomed-${suffix()}`;
     await call(apiA.url, 'PUT', `/v1/datasets/${doomed}`, { records: Array.from({ length: 30 }, (_, i) => ({ a: i })) });
     expect((await call(apiA.url, 'PUT', `/v1/models/${model}/schedule`, { cron: '*/2 * * * * *', dataset: doomed })).status).toBe(200);

@@ -1,4 +1,5 @@
 import { flaggedRecord, RecentTraffic } from '../../../src/metrics';
+import { KEPT_RECORD_CHARS, KEPT_TEXT_CHARS } from '../../../src/metrics/recent-traffic';
 
 const options = { windowRecords: 5, windowSeconds: 10, flaggedRecords: 3, keepValues: true };
 const record = (score: number, values?: Record<string, number>) => ({ at: 't', version: 'v1', score, percentile: 0, contributions: [], ...(values ? { values } : {}) });
@@ -89,5 +90,20 @@ describe('flaggedRecord', () => {
     expect(r.contributions.map((c) => c.feature)).toEqual(['c', 'f', 'a', 'e', 'd']);
     expect(r.values).toEqual({ a: 1, b: null, c: 'x' });
     expect(flaggedRecord(scored, { a: 1 }, contributions, ['a'], false)).not.toHaveProperty('values');
+  });
+});
+
+describe('flaggedRecord', () => {
+  it('keeps long texts cut, and a record\'s texts within a budget, however long the values sent', () => {
+    const huge = '\u0001'.repeat(7_000_000);
+    const features = Array.from({ length: 40 }, (_, i) => `f${i}`);
+    const record = Object.fromEntries(features.map((f) => [f, huge]));
+    const kept = flaggedRecord({ at: 't', version: 'v1', score: -9, percentile: 0 }, { ...record, short: 'web', n: 3.5, gone: null }, {}, [...features, 'short', 'n', 'gone'], true);
+    const texts = Object.values(kept.values ?? {}).filter((v): v is string => typeof v === 'string');
+    expect(texts[0]).toBe(`${'\u0001'.repeat(KEPT_TEXT_CHARS)}…`);
+    expect(texts.reduce((n, t) => n + t.length, 0)).toBeLessThanOrEqual(KEPT_RECORD_CHARS + features.length + 3);
+    expect(kept.values).toMatchObject({ f39: '…', short: '…', n: 3.5, gone: null });
+    // Short values are kept as they are.
+    expect(flaggedRecord({ at: 't', version: 'v1', score: -9, percentile: 0 }, { a: 'web', b: 2 }, {}, ['a', 'b'], true).values).toEqual({ a: 'web', b: 2 });
   });
 });
