@@ -5,8 +5,8 @@
 import { type SandboxedJob, UnrecoverableError } from 'bullmq';
 import { loadSettings, qualityGateOf } from '../src/config';
 import { AppError, describe, isErrorCode } from '../src/errors';
-import { type EpochProgress, initBackend, messageOf } from '../src/nce';
-import { failedReason, type JobPayload, type JobProgress, type JobResult, QUEUE_NAME, QUEUE_PREFIX, runTrainJob, trainArtifact } from '../src/queue';
+import { type EpochProgress, initBackend } from '../src/nce';
+import { failedReason, jobError, type JobPayload, type JobProgress, type JobResult, QUEUE_NAME, QUEUE_PREFIX, runTrainJob, trainArtifact } from '../src/queue';
 import { guardRedis, type JobCancel, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../src/store';
 
 /** How long a job waits for this child's Redis connection to come back before it fails (and is retried). */
@@ -91,9 +91,9 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
     }, job.id, new Date(job.timestamp), jobKey(job.id));
   } catch (thrown: unknown) {
     const e = signal?.aborted && thrown === signal.reason ? cancelled(thrown) : thrown;
-    const failure = describe(e);
-    const reason = failedReason(failure.code, messageOf(e));
+    const failure = jobError(e);
+    const reason = failedReason(failure.code, failure.message);
     // Bad input fails at once; anything else (Redis away, a crash) is retried with backoff.
-    throw failure.retry ? new Error(reason) : new UnrecoverableError(reason);
+    throw describe(e).retry ? new Error(reason) : new UnrecoverableError(reason);
   }
 }

@@ -3,16 +3,19 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { AppError, describe } from '../errors';
+import { AppError } from '../errors';
 import { type Artifact, type BackendName, fromArtifact, messageOf } from '../nce';
 import { type DatasetStore, KeyedSerial, type ModelStore, writeFileAtomic } from '../store';
-import { type JobError, type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
+import { type JobError, jobError, type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
 import { type QualityGate, runTrainJob, type TrainInput } from './train-job';
 import type { TrainingThreadInput, TrainingThreadMessage } from './training-thread';
 import { withDeadline } from '../deadline';
 
 /** Finished jobs kept for `GET /v1/jobs/{id}`. */
 const KEEP_FINISHED = 1000;
+
+/** How often a job record that could not be written (a full or read-only disk) is written again. */
+const RESAVE_MS = 2000;
 
 /** The compiled worker script (under ts-jest this file runs from src/, the worker from dist/). */
 function workerScript(): string {
@@ -41,6 +44,12 @@ export class InProcessQueue implements JobQueue {
   private training: Worker | null = null;
   /** Set when close() stopped the running job: it is left in the journal as it was, not failed. */
   private interrupted = false;
+  /**
+   * Jobs whose last record write failed: written again every RESAVE_MS until one lands, so that a
+   * job answered failed or completed is not found running by the next start and run again.
+   */
+  private readonly unsaved = new Set<string>();
+  private resaving: NodeJS.Timeout | null = null;
   /** The running job asked to stop (see {@link cancel}), and why: it fails with that. */
   private cancelling: { id: string; reason: JobError } | null = null;
 
@@ -131,11 +140,34 @@ export class InProcessQueue implements JobQueue {
     return restored;
   }
 
-  /** Queues a write of the job's record (writes of one job land in order; a failed one is logged). */
+  /**
+   * Queues a write of the job's record (writes of one job land in order). A failed one is logged
+   * (once until one lands) and tried again, with the job as it is then, every RESAVE_MS.
+   */
   private save(job: JobInfo): void {
-    this.record(job).catch((e: unknown) => {
-      this.deps.logger.error({ jobId: job.id, err: messageOf(e) }, 'job record not saved');
-    });
+    this.record(job).then(
+      () => {
+        if (this.unsaved.delete(job.id)) this.deps.logger.info({ jobId: job.id, state: job.state }, 'job record saved again');
+      },
+      (e: unknown) => {
+        if (!this.unsaved.has(job.id)) this.deps.logger.error({ jobId: job.id, err: messageOf(e) }, 'job record not saved: trying again every few seconds');
+        this.unsaved.add(job.id);
+        this.resaveLater();
+      },
+    );
+  }
+
+  private resaveLater(): void {
+    if (this.resaving || !this.deps.journal) return;
+    this.resaving = setTimeout(() => {
+      this.resaving = null;
+      for (const id of [...this.unsaved]) {
+        const job = this.jobs.get(id);
+        if (job) this.save(job);
+        else this.unsaved.delete(id);
+      }
+    }, RESAVE_MS);
+    this.resaving.unref();
   }
 
   /** Writes the job's record to the journal, after any earlier write of it. */
@@ -245,6 +277,14 @@ export class InProcessQueue implements JobQueue {
     }
     await this.running;
     await this.writes.idle();
+    if (this.resaving) clearTimeout(this.resaving);
+    this.resaving = null;
+    // A last try for records that could not be written: what is not written now, the next start
+    // finds as it was last written.
+    for (const id of this.unsaved) {
+      const job = this.jobs.get(id);
+      if (job) await this.record(job).then(() => this.unsaved.delete(id), () => undefined);
+    }
   }
 
   private pump(): void {
@@ -289,7 +329,7 @@ export class InProcessQueue implements JobQueue {
         return;
       }
       job.state = 'failed';
-      job.error = this.cancelling?.id === job.id ? this.cancelling.reason : { code: describe(e).code, message: messageOf(e) };
+      job.error = this.cancelling?.id === job.id ? this.cancelling.reason : jobError(e);
       this.deps.logger.warn({ jobId: job.id, code: job.error.code }, 'job failed');
     } finally {
       if (this.cancelling?.id === job.id) this.cancelling = null;

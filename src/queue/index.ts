@@ -1,7 +1,7 @@
 /** Training jobs. */
 export { InProcessQueue } from './in-process-queue';
 export { BullMqQueue, failedReason, failureCode, jobOptions, type JobProgress, QUEUE_NAME, QUEUE_PREFIX } from './bullmq-queue';
-export type { JobInfo, JobPayload, JobQueue, JobResult, JobState, TrainJobPayload } from './job-queue';
+export { type JobError, jobError, type JobInfo, type JobPayload, type JobQueue, type JobResult, type JobState, type TrainJobPayload } from './job-queue';
 export { BullMqScheduler } from './bullmq-scheduler';
 export { InProcessScheduler } from './in-process-scheduler';
 export { cronProblem, DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler, timezoneProblem } from './scheduler';

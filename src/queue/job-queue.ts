@@ -1,4 +1,5 @@
-import type { EpochProgress } from '../nce';
+import { describe } from '../errors';
+import { type EpochProgress, messageOf } from '../nce';
 
 /** A training request: train `model` on the stored `dataset` with `config`. */
 export interface TrainJobPayload {
@@ -35,6 +36,16 @@ export interface JobResult {
 export interface JobError {
   code: string;
   message: string;
+}
+
+/**
+ * How a job that threw `e` shows its failure: the error's code and what happened, in words (a
+ * full disk as the condition it is, not a raw errno); an unexpected error with its own message,
+ * which only the job's reader sees.
+ */
+export function jobError(e: unknown): JobError {
+  const described = describe(e);
+  return { code: described.code, message: described.code === 'INTERNAL' ? messageOf(e) : described.message };
 }
 
 /** A job as `GET /v1/jobs/{id}` shows it. */

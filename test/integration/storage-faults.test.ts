@@ -116,6 +116,22 @@ describe('storage faults in embedded mode', () => {
     expect(scored.body).toMatchObject({ version: v1 });
   });
 
+  it('a disk full under the job journal too: the job fails saying so in words, and its record is written once the disk has room, so a restart does not run it again', async () => {
+    failWrites('ENOSPC', (p) => p.includes(join(dir, 'models')) && p.includes('weights.bin'));
+    const started = await request(service.app).post('/v1/models/m/train').send({ dataset: 'd', config: { epochs: 2 } });
+    expect(started.status).toBe(202);
+    // Accepted (its record written), then the disk fills for the journal too.
+    failWrites('ENOSPC', (p) => p.includes(join(dir, 'models')) && (p.includes('weights.bin') || p.includes('.jobs')));
+    const job = await finished(started.body.jobId);
+    expect(job).toMatchObject({ state: 'failed', error: { code: 'STORAGE_FULL', message: 'the store could not write (ENOSPC): nothing was changed' } });
+    const record = join(dir, 'models', '.jobs', `${started.body.jobId}.json`);
+    // What the disk holds while it is full: the job as queued or running, which a restart would run again.
+    expect(JSON.parse(await fsp.readFile(record, 'utf8')).state).toMatch(/^(queued|running)$/);
+    fault = null;
+    for (let i = 0; i < 50 && (await fsp.readFile(record, 'utf8').then((t) => JSON.parse(t).state as string, () => null)) !== 'failed'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(JSON.parse(await fsp.readFile(record, 'utf8'))).toMatchObject({ state: 'failed', error: { code: 'STORAGE_FULL' } });
+  });
+
   it('a full disk while a dataset is replaced: 507 STORAGE_FULL, the old dataset intact', async () => {
     const before = await service.datasets.records('d');
     failWrites('ENOSPC', (p) => p.includes(join(dir, 'data')));
