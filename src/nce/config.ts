@@ -23,6 +23,13 @@ function mixtureDepth(value: unknown): number {
   return deepest;
 }
 
+/**
+ * A kernel's width as a share of its scale: at least 0.01. Narrower kernels put every held-out
+ * record millions of nats below its neighbours (a bandwidth of 1e-6 put them all at the score
+ * floor, so the threshold sat there and the model flagged nothing, however far out).
+ */
+const narrowest = z.number().finite().min(0.01, 'a kernel this narrow scores every new record as if it were far out; at least 0.01');
+
 /** Schema of one noise spec; `mixture` nests specs (at most {@link MAX_NOISE_DEPTH} deep, see resolveTrainingConfig). */
 export const noiseSpecSchema: z.ZodType<NoiseSpec> = z.lazy(() =>
   z.discriminatedUnion('type', [
@@ -43,13 +50,13 @@ export const noiseSpecSchema: z.ZodType<NoiseSpec> = z.lazy(() =>
       })
       .strict(),
     z.object({ type: z.literal('uniform'), margin: z.number().finite().min(0).max(100).optional() }).strict(),
-    z.object({ type: z.literal('marginals'), bandwidth: positive.max(100).optional() }).strict(),
+    z.object({ type: z.literal('marginals'), bandwidth: narrowest.max(100).optional() }).strict(),
     z
       .object({
         type: z.literal('kde'),
         neighbours: z.number().int().min(1).max(100).optional(),
         neighbourShare: z.number().finite().min(0).max(0.5).optional(),
-        bandwidth: positive.max(100).optional(),
+        bandwidth: narrowest.max(100).optional(),
       })
       .strict(),
     z

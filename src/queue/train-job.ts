@@ -1,4 +1,4 @@
-import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, featureColumns, fingerprintRecords, type Manifest, resolveTrainingConfig, toArtifact, train } from '../nce';
+import { type Artifact, type BackendName, type DataRecord, type EpochProgress, type Feature, featureColumns, fingerprintRecords, type Manifest, resolveTrainingConfig, SCORE_FLOOR, toArtifact, train } from '../nce';
 import { AppError } from '../errors';
 import { type DatasetStore, deletedMeanwhile, type ModelStore, SavedByAnotherRun } from '../store';
 import type { JobResult, TrainJobPayload } from './job-queue';
@@ -193,6 +193,10 @@ export async function gateFailure(
   if (currentManifest && !options.allowSchemaChange) {
     const change = schemaChange(currentManifest.schema, manifest.schema);
     if (change) return `${SCHEMA_CHANGED}: ${change}; train with "allowSchemaChange": true to accept it`;
+  }
+  // Held-out records at the floor: no score can fall below the threshold, so nothing is ever flagged.
+  if (!(manifest.calibration.threshold > SCORE_FLOOR)) {
+    return `the ood threshold is at the score floor (${SCORE_FLOOR}): held-out reference records score that low, so no record could ever be flagged, however far out (a noise far narrower or wider than the data does this); train with the default noise`;
   }
   if (!gate) return null;
   const { valLoss, valLossNoise } = manifest.training;

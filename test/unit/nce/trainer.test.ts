@@ -286,6 +286,9 @@ describe('train', () => {
   it('refuses an epoch that must pass over more records than it may take, naming minRecordsPerEpoch', () => {
     expect(() => resolveTrainingConfig({ minRecordsPerEpoch: 1_000_000 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'minRecordsPerEpoch', message: expect.stringContaining('minRecordsPerEpoch (1000000) is above maxRecordsPerEpoch (8192)') }));
     expect(resolveTrainingConfig({ minRecordsPerEpoch: 8192 }).minRecordsPerEpoch).toBe(8192);
+    // Kernels so narrow that held-out records score at the floor, where nothing can be flagged.
+    expect(() => resolveTrainingConfig({ noise: { type: 'kde', bandwidth: 1e-6 } })).toThrow(expect.objectContaining({ field: 'noise.bandwidth', message: expect.stringContaining('at least 0.01') }));
+    expect(() => resolveTrainingConfig({ noise: { type: 'marginals', bandwidth: 0.001 } })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(resolveTrainingConfig({ minRecordsPerEpoch: 20_000, maxRecordsPerEpoch: 20_000 }).minRecordsPerEpoch).toBe(20_000);
   });
 });

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, toArtifact, train, type TrainResult } from '../../../src/nce';
+import { initBackend, SCORE_FLOOR, toArtifact, train, type TrainResult } from '../../../src/nce';
 import { gateFailure } from '../../../src/queue';
 import { FsModelStore } from '../../../src/store';
 import { normalRecords } from '../../helpers/data';
@@ -32,6 +32,13 @@ describe('gateFailure', () => {
     expect(await gateFailure(store, 'c', at(0.6, undefined).manifest, gate)).toBeNull();
     // nu = 4: a held-out record has probability 1/5 of being real under p = q, a noise row 4/5.
     expect(result.training.valLossNoise).toBeCloseTo((Math.log(5) + 4 * Math.log(1.25)) / 5, 6);
+  });
+
+  it('refuses, with or without a gate, a version whose threshold is at the score floor: it could never flag a record', async () => {
+    const store = new FsModelStore(dir);
+    const floored = toArtifact({ ...result, state: { ...result.state, calibration: { ...result.state.calibration, threshold: SCORE_FLOOR } } }, { datasetFingerprint: 'x', datasetRows: 100, backend: 'wasm' });
+    for (const g of [gate, undefined]) expect(await gateFailure(store, 'f', floored.manifest, g)).toMatch(/threshold is at the score floor \(-1000000\)/);
+    expect(await gateFailure(store, 'f', toArtifact(result, { datasetFingerprint: 'x', datasetRows: 100, backend: 'wasm' }).manifest, undefined)).toBeNull();
   });
 
   it('passes a first version above the minimum and refuses one below it, saying why', async () => {
