@@ -50,6 +50,23 @@ function clientGone(res: Response): AbortSignal {
 }
 
 /**
+ * An Accept header as negotiation reads it: media types are case-insensitive, and a range's
+ * parameters other than its weight say nothing about JSON or CSV (`TEXT/CSV; charset=utf-8` asks
+ * for CSV; left as sent, it matched neither and got JSON).
+ */
+export function mediaRanges(accept: string): string {
+  return accept
+    .toLowerCase()
+    .split(',')
+    .map((range) => {
+      const [type, ...params] = range.split(';').map((p) => p.trim());
+      const weight = params.find((p) => /^q=/.test(p));
+      return weight === undefined ? type : `${type};${weight}`;
+    })
+    .join(',');
+}
+
+/**
  * The handlers of the scoring route (at {@link SCORE_PATH}): parse the body, score it (the serving
  * layer's {@link Scorer}), observe the batch, send the answer. Handlers, not a Router: the app
  * mounts them itself, so the hottest route costs no nested router's dispatch.
@@ -69,7 +86,8 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   const scoreWith = (req: Request, res: Response, request: ParsedScoreRequest, model: ServedModel): void | Promise<void> => {
     const records = request.records;
     // Negotiated only when the Accept header names CSV at all: most requests carry none or */*.
-    const accept = req.headers.accept;
+    const accept = req.headers.accept === undefined ? undefined : mediaRanges(req.headers.accept);
+    if (accept !== undefined) req.headers.accept = accept;
     // Explanations come as JSON only: CSV for them only when the client takes nothing else.
     const csv = accept !== undefined && accept.includes('text/csv') && req.accepts(['application/json', 'text/csv']) === 'text/csv' && !(request.explain && req.accepts('application/json'));
     if (csv && request.explain) throw new AppError('NOT_ACCEPTABLE', 'explanations come as JSON only: accept application/json, or leave explain out', '/explain');

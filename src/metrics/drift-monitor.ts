@@ -13,6 +13,9 @@ export interface DriftOptions {
   minRecords: number;
 }
 
+/** Bytes the drift windows of unloaded models keep together: 64 MiB, about 380 windows of 9-feature models or 8 of 768-feature ones. */
+export const DORMANT_WINDOW_BYTES = 64 * 1024 * 1024;
+
 export const DEFAULT_DRIFT_OPTIONS: DriftOptions = { windowRecords: 5000, windowSeconds: 3600, topFeatures: 10, minRecords: 100 };
 
 /** What a model version's drift is measured against: its artifact's references and how many records each counts. */
@@ -90,8 +93,34 @@ interface Tracked {
  */
 export class DriftMonitor {
   private readonly tracked = new Map<string, Tracked>();
+  /** Windows of models unloaded while still served, oldest unload first, with their bytes (see {@link unload}). */
+  private readonly dormant = new Map<string, number>();
 
-  constructor(readonly options: DriftOptions = DEFAULT_DRIFT_OPTIONS) {}
+  constructor(
+    readonly options: DriftOptions = DEFAULT_DRIFT_OPTIONS,
+    /** Most bytes the windows of unloaded models keep together. */
+    readonly dormantBytes = DORMANT_WINDOW_BYTES,
+  ) {}
+
+  /**
+   * A model unloaded to make room (MODEL_CACHE_MAX, MODEL_CACHE_MEGABYTES) but still served: its
+   * window is kept, so the drift of models scored in turn beyond the cache is still measured
+   * (forgotten, each reload started an empty window, and no drift was ever reported for them).
+   * Kept up to {@link dormantBytes} together; beyond, the longest unloaded are forgotten.
+   */
+  unload(model: string): void {
+    const t = this.tracked.get(model);
+    if (!t) return;
+    this.dormant.delete(model);
+    this.dormant.set(model, t.window.capacity * (16 + 2 * t.refs.length));
+    let total = 0;
+    for (const bytes of this.dormant.values()) total += bytes;
+    for (const [name, bytes] of this.dormant) {
+      if (total <= this.dormantBytes) break;
+      this.forget(name);
+      total -= bytes;
+    }
+  }
 
   /**
    * Bins records `model` at version `version` is about to score, against that version's
@@ -118,6 +147,7 @@ export class DriftMonitor {
    * the console stop showing the previous version's window at once, not at the next record.
    */
   track(model: string, version: string, reference: DriftReference): Tracked {
+    this.dormant.delete(model);
     const kept = this.tracked.get(model);
     if (kept && kept.version === version) return kept;
     const features = reference.features ?? [];
@@ -135,6 +165,7 @@ export class DriftMonitor {
   /** Stops tracking a model (deleted or unloaded). */
   forget(model: string): void {
     this.tracked.delete(model);
+    this.dormant.delete(model);
   }
 
   models(): string[] {

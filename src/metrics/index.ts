@@ -64,8 +64,8 @@ export interface Metrics {
   /**
    * A model unloaded to make room (MODEL_CACHE_MAX), still served: its counters, histograms and
    * the console's counts and recent scores stay, so a rate over models scored in turn counts every
-   * record; its drift window goes, as its tensors do (a window of 5,000 records of 512 features is
-   * 5 MB), and starts again when it is loaded.
+   * record; so does its drift window, within the bound of unloaded models' windows (see
+   * `DriftMonitor.unload`: a window of 5,000 records of 512 features is 5 MB).
    */
   unloaded(model: string): void;
   /** Whether `model` is served (not deleted or evicted since): a batch scored before may then still count. */
@@ -281,7 +281,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
       for (const name of [...known]) if (!listed.has(name) && !served.has(name)) this.unserved(name);
     },
     unloaded(name) {
-      drift.forget(name);
+      drift.unload(name);
     },
     serves(name) {
       return served.has(name);

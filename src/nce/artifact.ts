@@ -104,6 +104,10 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
   if (manifest.ratioCap !== undefined && !Number.isFinite(manifest.ratioCap)) {
     throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has a ratioCap that is not a finite number`);
   }
+  const novelty = manifest.calibration?.novelty;
+  if (novelty !== undefined && !(Number.isFinite(novelty) && novelty >= 0 && novelty <= 1)) {
+    throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has a calibration.novelty that is not a share between 0 and 1`);
+  }
   const shares = manifest.calibration?.referenceShares;
   if (shares !== undefined && !(Array.isArray(shares) && shares.length === PERCENTILE_BINS && shares.every((v) => Number.isFinite(v) && v >= 0))) {
     throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has calibration.referenceShares that are not ${PERCENTILE_BINS} non-negative numbers`);

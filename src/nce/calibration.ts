@@ -25,6 +25,13 @@ export interface Calibration {
    * flags besides `targetFpr` of the others. Absent when 0 (and in artifacts from before it existed).
    */
   contamination?: number;
+  /**
+   * Share of the held-out reference records that carried a value no other reference record had
+   * (a category seen once, the only missing value of a field): the Good-Turing estimate of how
+   * often a new record carries a value never seen, which is always flagged. The threshold flags
+   * that much less of the rest, so that `targetFpr` counts both. Absent when 0 (and in older artifacts).
+   */
+  novelty?: number;
   /** Scores below this are `ood`. */
   threshold: number;
   /** Reference score quantiles at evenly spaced levels 0..1. */
@@ -54,33 +61,42 @@ export interface Calibration {
  * @param targetFpr - share of new records distributed as the reference's normal records that should be flagged
  * @param contamination - share of the reference records known or expected to be anomalies
  */
-export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number, contamination = 0): Calibration {
+export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number, contamination = 0, novel?: ArrayLike<boolean>): Calibration {
   if (referenceScores.length === 0) throw new RangeError('calibrate: needs at least one reference score');
-  const sorted = Float64Array.from(referenceScores).sort();
+  const n = referenceScores.length;
+  // Records with a value never seen are flagged whatever their score: the threshold is set on the
+  // others, at the share that makes the whole flagged share the one asked for.
+  const kept = novel === undefined ? Array.from(referenceScores) : Array.from(referenceScores).filter((_, i) => !novel[i]);
+  const sorted = Float64Array.from(kept.length > 0 ? kept : Array.from(referenceScores)).sort();
+  const novelty = (n - kept.length) / n;
   const quantiles: number[] = [];
   for (let i = 0; i < QUANTILE_POINTS; i++) quantiles.push(quantileSorted(sorted, i / (QUANTILE_POINTS - 1)));
   const share = contamination + targetFpr * (1 - contamination);
   const c: Calibration = {
     targetFpr,
     ...(contamination > 0 ? { contamination } : {}),
-    threshold: thresholdAt(sorted, share),
+    ...(novelty > 0 ? { novelty } : {}),
+    threshold: thresholdAt(sorted, novelty >= 1 ? 0 : Math.max(0, (share - novelty) / (1 - novelty))),
     quantiles,
-    referenceCount: sorted.length,
+    referenceCount: n,
   };
+  // The novel records as new ones score: below every other (percentile 0).
   const shares = new Array<number>(PERCENTILE_BINS).fill(0);
-  for (const s of sorted) shares[percentileBin(percentileOf(c, s))] += 1 / sorted.length;
+  shares[0] += novelty;
+  for (const s of sorted) shares[percentileBin(percentileOf(c, s))] += (1 - novelty) / sorted.length;
   return { ...c, referenceShares: shares };
 }
 
 /**
  * The share of new records distributed as the reference (its anomalies included) that the
- * threshold flags: the share asked for (`contamination`, plus `targetFpr` of the rest), or, with
+ * threshold flags: the share asked for (`contamination`, plus `targetFpr` of the rest, values never
+ * seen among them), or the share that carries a value never seen where that is more, or, with
  * too few held-out records to calibrate that share, the 1 / (n + 1) that fall below the lowest of
  * them (see {@link thresholdAt}).
  */
 export function expectedFlaggedShare(c: Calibration): number {
   const contamination = c.contamination ?? 0;
-  return Math.max(contamination + c.targetFpr * (1 - contamination), 1 / (c.referenceCount + 1));
+  return Math.max(contamination + c.targetFpr * (1 - contamination), c.novelty ?? 0, 1 / (c.referenceCount + 1));
 }
 
 /**

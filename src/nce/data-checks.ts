@@ -162,7 +162,13 @@ function misreadText(name: string, present: readonly unknown[]): string | null {
     return `column "${name}" is numbers in ${numbers} of its ${present.length} values and text in the rest (${some}), so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; write missing values as empty cells (JSON null) and keep texts out of a numeric column`;
   }
   const markers = texts.filter(isMissingMarker);
-  if (markers.length > 0 && numbers === 0) {
+  // A marker at least as common as every other value is the column's own category ("none" of
+  // none, untreated and resistant), not a stand-in for a value someone left out.
+  const counts = new Map<string, number>();
+  for (const t of texts) counts.set(t, (counts.get(t) ?? 0) + 1);
+  const commonest = Math.max(0, ...[...counts].filter(([t]) => !isMissingMarker(t)).map(([, c]) => c));
+  const ownCategory = markers.length > 0 && [...counts].some(([t, c]) => isMissingMarker(t) && c >= commonest);
+  if (markers.length > 0 && numbers === 0 && !ownCategory) {
     return `column "${name}" holds ${JSON.stringify(markers[0])}${new Set(markers).size > 1 ? ' and the like' : ''} in ${markers.length} of its ${present.length} values, a way of writing a missing value, kept as a category of its own: a record sent with null there is flagged as a missing value training never had; send ${JSON.stringify(markers[0])} as the data does, or upload missing values as empty cells (JSON null)`;
   }
   return null;

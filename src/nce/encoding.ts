@@ -1,3 +1,4 @@
+import { distance } from 'fastest-levenshtein';
 import { NceError } from './errors';
 import { float32, float64, int32 } from './arrays';
 import { categoryCode, categoryIndex, type DataRecord, type Feature, fieldOf, type FieldReader, type FieldValue, fieldReader } from './schema';
@@ -170,6 +171,16 @@ function gotValue(v: unknown): string {
 }
 
 /**
+ * What a record that lacks `name` sent instead, if it looks meant for it: a key no feature has
+ * that equals `name` but for case, or is within two edits of it. Field names match exactly.
+ */
+function misspelt(record: DataRecord, name: string, schema: readonly Feature[]): string {
+  const known = new Set(schema.map((f) => f.name));
+  const near = Object.keys(record).filter((k) => !known.has(k) && (k.toLowerCase() === name.toLowerCase() || (name.length > 3 && distance(k, name) <= 2)));
+  return near.length > 0 ? ` (it has "${near[0]}": field names must match the model's exactly, case included)` : '';
+}
+
+/**
  * Throws the INVALID_RECORD error of the first record (not an object, or then its first field)
  * that cannot be encoded.
  * @throws NceError always (it is only called once a bad field has been seen)
@@ -181,7 +192,7 @@ function checkRecords(schema: readonly Feature[], records: readonly DataRecord[]
     for (const f of schema) {
       const at = { record: i + offset, field: f.name };
       const v = fieldOf(r, f.name);
-      if (v === undefined) throw new NceError('INVALID_RECORD', `record ${i + offset} is missing field "${f.name}"`, at);
+      if (v === undefined) throw new NceError('INVALID_RECORD', `record ${i + offset} is missing field "${f.name}"${misspelt(r, f.name, schema)}`, at);
       if (v === null || (typeof v === 'number' && Number.isFinite(v))) continue;
       if (f.kind === 'numeric') {
         const what = typeof v === 'number' ? 'a finite number' : `a number (got ${gotValue(v)})`;

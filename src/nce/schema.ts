@@ -173,10 +173,29 @@ export function inferSchema(records: readonly DataRecord[], columns?: readonly s
   if (records.length === 0) throw new NceError('INSUFFICIENT_DATA', 'inferSchema: no records to learn a schema from');
   const names = columns ?? Object.keys(records[0]);
   if (names.length === 0) throw new NceError('INSUFFICIENT_DATA', 'inferSchema: records have no fields');
-  return names.map((name) => inferFeature(records, name, options));
+  const inferred = names.map((name) => inferFeature(records, name, options));
+  const share = options.unseenShare;
+  if (share !== undefined) {
+    // A record carries a value never seen in any of the fields that keep them about as often as
+    // the sum of their shares: nine fields of 1% each flag 9% of clean records, each field alone
+    // below the share. Pooled from the field where they are commonest on, until the rest are not.
+    const open = inferred.map((f, j) => ({ j, novelty: f.novelty })).filter((f) => f.novelty > 0);
+    let total = open.reduce((sum, f) => sum + f.novelty, 0);
+    for (const { j, novelty } of open.sort((a, b) => b.novelty - a.novelty || a.j - b.j)) {
+      if (total <= share) break;
+      inferred[j] = inferFeature(records, names[j], options, true);
+      total -= novelty;
+    }
+  }
+  return inferred.map((f) => f.feature);
 }
 
-function inferFeature(records: readonly DataRecord[], name: string, options: SchemaOptions): Feature {
+/**
+ * One feature's schema, and its novelty: the share of its present values seen once (the
+ * Good-Turing estimate of how often a new record's value there is one never seen), for a category
+ * field that keeps such values apart (0 otherwise). `pool` pools them into "other" whatever their share.
+ */
+function inferFeature(records: readonly DataRecord[], name: string, options: SchemaOptions, pool = false): { feature: Feature; novelty: number } {
   const numbers: number[] = [];
   const counts = new Map<string, number>();
   let hasString = false;
@@ -205,7 +224,7 @@ function inferFeature(records: readonly DataRecord[], name: string, options: Sch
   if (missing === records.length) {
     // Empty in every record: no value was ever seen there, so any value is one never seen (as a
     // category never seen is), not a number placed against a scale no record gave.
-    return { name, kind: 'categorical', categories: [], hasMissing, hasOther: false };
+    return { feature: { name, kind: 'categorical', categories: [], hasMissing, hasOther: false }, novelty: 0 };
   }
   if (hasString) {
     // Numbers among texts are categories too, counted by their text (only here: a numeric
@@ -213,14 +232,17 @@ function inferFeature(records: readonly DataRecord[], name: string, options: Sch
     for (const v of numbers) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
     let singletons = 0;
     for (const c of counts.values()) if (c === 1) singletons++;
-    const pooled = options.unseenShare !== undefined && singletons > options.unseenShare * (records.length - missing);
+    const pooled = pool || (options.unseenShare !== undefined && singletons > options.unseenShare * (records.length - missing));
     const categories = [...counts.entries()]
       .filter(([, c]) => !pooled || c > 1)
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, MAX_CATEGORIES)
       .map(([c]) => c);
     const hasOther = pooled || counts.size > MAX_CATEGORIES;
-    return { name, kind: 'categorical', categories, hasMissing, hasOther, ...(hasOther ? { otherValues: counts.size - categories.length } : {}) };
+    return {
+      feature: { name, kind: 'categorical', categories, hasMissing, hasOther, ...(hasOther ? { otherValues: counts.size - categories.length } : {}) },
+      novelty: hasOther ? 0 : singletons / (records.length - missing),
+    };
   }
   const { center, scale } = robustScale(Float64Array.from(numbers));
   if (!Number.isFinite(center) || !Number.isFinite(scale)) {
@@ -229,7 +251,7 @@ function inferFeature(records: readonly DataRecord[], name: string, options: Sch
     for (let i = 1; i < records.length; i++) if (Math.abs(Number(records[i][name]) || 0) > Math.abs(Number(records[at][name]) || 0)) at = i;
     throw new NceError('INVALID_RECORD', `field "${name}" cannot be scaled: its values lie further apart than the largest number (record ${at} holds ${String(records[at][name])}); rescale the column (for instance divide it by a power of ten) or leave it out with exclude`, { record: at, field: name });
   }
-  return { name, kind: 'numeric', center, scale, hasMissing };
+  return { feature: { name, kind: 'numeric', center, scale, hasMissing }, novelty: 0 };
 }
 
 /**

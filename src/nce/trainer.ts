@@ -128,7 +128,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const nVal = Math.max(1, Math.round(all.n * config.validationSplit));
   const val = takeEncoded(all, order.subarray(0, nVal), layout);
   const fit = takeEncoded(all, order.subarray(nVal), layout);
-  const data: SplitData = { schema, layout, fit, val };
+  const data: SplitData = { schema, layout, fit, val, valNovel: uniqueValues(all, layout, schema, order.subarray(0, nVal)) };
 
   const drop = Math.floor(fit.n * config.contaminationTrim);
   const reference = featureReference(records, schema);
@@ -182,6 +182,37 @@ interface SplitData {
   layout: Layout;
   fit: Encoded;
   val: Encoded;
+  /** Per held-out record: whether it carries a value no other reference record has (see {@link uniqueValues}). */
+  valNovel: boolean[];
+}
+
+/**
+ * Per record of `rows` (indices into `all`): whether it holds a value no other record of `all`
+ * has, where a value never seen would be flagged: a category of a feature that keeps its values
+ * apart (no "other" bucket), or the only missing value of a feature. As a new record, with the
+ * others as its reference, it would carry a value never seen: the held-out records so marked
+ * estimate how often new records will (Good-Turing, by leaving each out), which calibration counts.
+ */
+function uniqueValues(all: Encoded, layout: Layout, schema: readonly Feature[], rows: ArrayLike<number>): boolean[] {
+  const dd = layout.discrete.length;
+  const watched = layout.discrete.flatMap((f, j) => {
+    const feature = schema.find((x) => x.name === f.feature) as Feature;
+    if (f.role === 'missing') return [{ j, codes: [1] }];
+    if (feature.kind !== 'categorical') return [];
+    // Codes 0..K-1 known categories, K "other", K + 1 missing (see categoricalSize).
+    const k = f.size - 2;
+    const codes = feature.hasOther === false ? [...Array.from({ length: k }, (_, c) => c), k + 1] : [k + 1];
+    return [{ j, codes }];
+  });
+  const counts = watched.map(({ j }) => {
+    const c = new Int32Array(layout.discrete[j].size);
+    for (let i = 0; i < all.n; i++) c[all.codes[i * dd + j]]++;
+    return c;
+  });
+  return Array.from(rows, (i) => watched.some(({ j, codes }, w) => {
+    const code = all.codes[i * dd + j];
+    return counts[w][code] === 1 && codes.includes(code);
+  }));
 }
 
 async function trainOnce(data: SplitData, config: TrainingConfig, options: TrainOptions, pass: number, trimmedRows: number): Promise<TrainResult> {
@@ -255,7 +286,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const history = runs.flatMap((r) => r.history);
   const epochSeconds = history.reduce((s, h) => s + h.seconds, 0);
   return {
-    state: { ...partial, calibration: calibrate(reference, config.targetFpr, config.contamination) },
+    state: { ...partial, calibration: calibrate(reference, config.targetFpr, config.contamination, data.valNovel) },
     heldOutScores: reference,
     config,
     training: {

@@ -47,7 +47,7 @@ export const MODEL_BODY = `<main id="main" class="console" data-page="model">${K
 <section id="flagged" class="card" aria-labelledby="flagged-h"><h2 id="flagged-h">Flagged records</h2>
 <p id="flagged-note" class="note"></p><ol id="flagged-list" class="flagged"></ol></section>
 <section id="versions" class="card" aria-labelledby="versions-h"><h2 id="versions-h">Versions</h2>
-<div class="table-scroll" tabindex="0" role="region" aria-label="Versions, scrollable"><table id="versions-table"><thead><tr><th scope="col">Version</th><th scope="col">Status</th><th scope="col">Trained</th><th scope="col">Validation AUC</th><th scope="col">Training rows</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody></tbody></table></div>
+<div class="table-scroll" tabindex="0" role="region" aria-label="Versions, scrollable"><table id="versions-table"><thead><tr><th scope="col">Version</th><th scope="col">Status</th><th scope="col">Trained</th><th scope="col" title="How well the classifier tells held-out reference records from samples of its noise: a training diagnostic, not how well the model finds anomalies. Near 0.5 is usual when the noise is close to the data.">Validation AUC (data vs noise)</th><th scope="col">Training rows</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody></tbody></table></div>
 <p id="promote-status" role="status" tabindex="-1"></p></section>
 </main>`;
 
@@ -55,7 +55,7 @@ const INDEX_BODY = `<main id="main" class="console" data-page="index">${KEY_FORM
 <h1>Models</h1>
 <p id="models-caption" class="table-caption">Each model's current version and its recent traffic on this replica</p>
 <div class="table-scroll" tabindex="0" role="region" aria-label="Models, scrollable"><table id="models-table" aria-labelledby="models-caption">
-<thead><tr><th scope="col">Model</th><th scope="col">Version</th><th scope="col">Trained</th><th scope="col">Validation AUC</th><th scope="col">Records scored</th><th scope="col">Flagged</th><th scope="col">Score PSI</th></tr></thead><tbody></tbody></table></div>
+<thead><tr><th scope="col">Model</th><th scope="col">Version</th><th scope="col">Trained</th><th scope="col" title="How well the classifier tells held-out reference records from samples of its noise: a training diagnostic, not how well the model finds anomalies. Near 0.5 is usual when the noise is close to the data.">Validation AUC (data vs noise)</th><th scope="col">Records scored</th><th scope="col">Flagged</th><th scope="col">Score PSI</th></tr></thead><tbody></tbody></table></div>
 <p id="models-empty" class="note" hidden>No models yet: upload a dataset and train one (see the API page).</p>
 <h2>Datasets</h2>
 <div class="table-scroll" tabindex="0" role="region" aria-label="Datasets, scrollable"><table id="datasets-table"><thead><tr><th scope="col">Dataset</th><th scope="col">Rows</th><th scope="col">Columns</th><th scope="col">Updated</th></tr></thead><tbody></tbody></table></div>

@@ -176,6 +176,21 @@ describe('the web console in a browser', () => {
     await page.close();
   });
 
+  it('a model in its first training: its page follows the job, epoch by epoch, and says how it ended when it was cancelled', async () => {
+    const csv = await readFile(join(ROOT, 'examples', 'payments.csv'), 'utf8');
+    expect((await call('PUT', '/v1/datasets/first', csv)).status).toBe(200);
+    const started = await call('POST', '/v1/models/first/train', { dataset: 'first', config: { epochs: 1000, patience: 1000, kernelPartner: false } });
+    expect(started.status).toBe(202);
+    const { page, problems } = await openPage(SCORER);
+    await page.goto(`${api.url}/ui/models/first`);
+    await page.getByText('There is no model named "first"').waitFor();
+    await page.getByText(new RegExp(`Its training, job ${started.body.jobId}, is running: epoch \\d+ of at most 1000`)).waitFor({ timeout: 20_000 });
+    expect((await call('DELETE', `/v1/jobs/${started.body.jobId}`)).status).toBe(202);
+    await page.getByText(new RegExp(`Its last training, job ${started.body.jobId}, failed: JOB_CANCELLED`)).waitFor({ timeout: 12_000 });
+    expect(problems.filter((p) => !p.includes('404'))).toEqual([]);
+    await page.close();
+  });
+
   it('a model deleted while its page is open: the page says so, the focus moves to that line, and the refreshes stop asking for it', async () => {
     const csv = await readFile(join(ROOT, 'examples', 'payments.csv'), 'utf8');
     expect((await call('PUT', '/v1/datasets/doomed', csv)).status).toBe(200);

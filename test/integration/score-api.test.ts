@@ -113,6 +113,13 @@ describe('POST /v1/models/:name/score', () => {
     const explainedCsv = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('accept', 'text/csv').send({ columns, explain: true });
     expect(explainedCsv.status).toBe(406);
     expect(explainedCsv.body).toMatchObject({ code: 'NOT_ACCEPTABLE', pointer: '/explain' });
+    // Media types are case-insensitive, and parameters other than q say nothing about the type.
+    for (const accept of ['TEXT/CSV', 'text/csv; charset=utf-8', 'Text/Csv;header=present, application/json;q=0.5']) {
+      const again = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('accept', accept).send({ columns });
+      expect([accept, again.headers['content-type']]).toEqual([accept, expect.stringContaining('text/csv')]);
+      expect(again.text).toBe(asCsv.text);
+      expect((await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('accept', accept.split(',')[0]).send({ columns, explain: true })).status).toBe(406);
+    }
     // A client that prefers CSV but takes JSON too gets its explanations as JSON.
     const either = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('accept', 'text/csv, application/json;q=0.1').send({ records: [{ f0: 0, f1: 0, f2: 0 }], explain: true });
     expect(either.status).toBe(200);

@@ -304,7 +304,8 @@
       ['Rows left out of the fit (contaminationTrim)', String(m.trimmedRows)],
       ['Dataset rows', String(m.datasetRows)],
       ['Epochs (best)', m.epochsRun + ' (' + m.bestEpoch + ')'],
-      ['Validation AUC', num(m.valAuc, 3)],
+      // Of the classifier against its noise: not of detection (a model of data its noise describes well is near 0.5).
+      ['Validation AUC (data vs noise, not detection)', num(m.valAuc, 3)],
       ['Validation loss', num(m.valLoss, 4)],
       ['Training time', num(m.seconds, 1) + ' s'],
       ['Score', m.scoreKind],
@@ -675,19 +676,43 @@
         function (e) {
           // Deleted between the two answers.
           if (!e || e.status !== 404) throw e;
-          drawMissing(name);
+          return drawMissing(name);
         },
       );
     });
   }
 
+  /**
+   * A model with no version: that there is none (yet), and its newest training job while one is
+   * queued or running (its last epoch), or how its last one failed: a first training is watched here.
+   */
   function drawMissing(name) {
-    showSections(false);
-    var summary = clear(byId('summary'));
-    summary.appendChild(document.createTextNode('There is no model named "' + name + '" (yet): '));
-    summary.appendChild(h('a', { href: '/ui/' }, 'see the models there are'));
-    summary.appendChild(document.createTextNode('. This page shows it once it is trained.'));
-    setUpdated();
+    return api('/v1/jobs?limit=1&model=' + encodeURIComponent(name))
+      .then(function (list) {
+        var job = list.jobs[0];
+        if (!job || job.state === 'completed') return null;
+        return job.state === 'failed' ? job : api('/v1/jobs/' + encodeURIComponent(job.id));
+      })
+      .catch(function () {
+        // The job list is only a hint (a key that may not read it, a queue that cannot answer).
+        return null;
+      })
+      .then(function (job) {
+        showSections(false);
+        var summary = clear(byId('summary'));
+        summary.appendChild(document.createTextNode('There is no model named "' + name + '" (yet): '));
+        summary.appendChild(h('a', { href: '/ui/' }, 'see the models there are'));
+        summary.appendChild(document.createTextNode('. This page shows it once it is trained.'));
+        if (job) summary.appendChild(h('p', { id: 'training-job', text: jobLine(job) }));
+        setUpdated();
+      });
+  }
+
+  function jobLine(job) {
+    if (job.state === 'failed') return 'Its last training, job ' + job.id + ', failed: ' + (job.error ? job.error.code + ': ' + job.error.message : 'no reason given') + '.';
+    var last = job.progress && job.progress.length ? job.progress[job.progress.length - 1] : null;
+    if (!last) return 'Its training, job ' + job.id + ', is ' + job.state + '.';
+    return 'Its training, job ' + job.id + ', is running: epoch ' + last.epoch + ' of at most ' + last.epochs + (last.partner ? ' of a kernel partner' : '') + ', validation loss ' + num(last.valLoss, 4) + '.';
   }
 
   function refreshIndex() {

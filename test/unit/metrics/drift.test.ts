@@ -324,6 +324,29 @@ describe('DriftMonitor', () => {
   });
 });
 
+describe('DriftMonitor.unload', () => {
+  it('keeps the windows of unloaded models within its byte bound, forgetting the longest unloaded first; a model scored again is no longer counted', () => {
+    const records = Array.from({ length: 50 }, (_, i) => ({ x: i }));
+    const refs = featureReference(records, inferSchema(records));
+    const reference = { features: refs, featureRecords: 50, scoreShares: undefined, scoreRecords: 0 };
+    // 20 records x (16 + 2 x 1 feature) = 360 bytes a window; room for two.
+    const monitor = new DriftMonitor({ windowRecords: 20, windowSeconds: 60, topFeatures: 1, minRecords: 1 }, 800);
+    for (const m of ['a', 'b', 'c']) monitor.add(monitor.bin(m, 'v1', reference, records.slice(0, 5)), [0.1, 0.2, 0.3, 0.4, 0.5], 0);
+    monitor.unload('a');
+    monitor.unload('b');
+    expect(monitor.stats('a', 0)?.records).toBe(5);
+    // Loaded again: a's window is its own again, out of the bound's count.
+    monitor.add(monitor.bin('a', 'v1', reference, records.slice(0, 5)), [0.1, 0.2, 0.3, 0.4, 0.5], 0);
+    expect(monitor.stats('a', 0)?.records).toBe(10);
+    monitor.unload('c');
+    expect(monitor.models().sort()).toEqual(['a', 'b', 'c']);
+    // A third unloaded window is over the bound: the longest unloaded (b) goes.
+    monitor.unload('a');
+    expect(monitor.models().sort()).toEqual(['a', 'c']);
+    expect(monitor.stats('a', 0)?.records).toBe(10);
+  });
+});
+
 describe('drift metrics', () => {
   it('keep labels bounded: top features per model only, and nothing left of a model that is no longer served', async () => {
     const metrics = createMetrics({ windowRecords: 100, windowSeconds: 60, minRecords: 10, topFeatures: 3 });

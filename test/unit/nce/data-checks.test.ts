@@ -87,6 +87,11 @@ describe('dataWarnings', () => {
     ]);
   });
 
+  it('takes a marker as common as any other value of its column for the category it is ("none" of edema: none, untreated, resistant)', () => {
+    const rows = Array.from({ length: 200 }, (_, i) => ({ edema: i % 10 < 6 ? 'none' : i % 10 < 8 ? 'untreated' : 'resistant', vote: i % 10 < 1 ? 'NA' : i % 2 ? 'y' : 'n' }));
+    expect(dataWarnings(rows, inferSchema(rows))).toEqual([expect.stringMatching(/^column "vote" holds "NA" in 20 of its 200 values, a way of writing a missing value/)]);
+  });
+
   it('puts many one-value columns in one sentence', () => {
     const wide = records.map((r) => ({ amount: r.amount, ...Object.fromEntries(Array.from({ length: 8 }, (_, j) => [`z${j}`, 0])) }));
     const w = dataWarnings(wide, inferSchema(wide));

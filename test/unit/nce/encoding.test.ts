@@ -32,6 +32,18 @@ describe('inferSchema', () => {
     expect((inferSchema(records, ['c'])[0] as { categories: string[] }).categories).toHaveLength(12);
   });
 
+  it('with unseenShare, pools across fields too: where values seen once are rare in each field but their shares sum above it, from the commonest on', () => {
+    // 200 records, 9 fields: field j has j + 1 values seen once (0.5% to 4.5% of its values),
+    // together 22.5% of records; at 0.051, fields are pooled from the ninth down until the rest sum to at most that.
+    const records = Array.from({ length: 200 }, (_, i) => Object.fromEntries(Array.from({ length: 9 }, (_, j) => [`f${j}`, i <= j ? `once${i}` : ['a', 'b', 'c'][i % 3]])));
+    const names = Array.from({ length: 9 }, (_, j) => `f${j}`);
+    const pooled = inferSchema(records, names, { unseenShare: 0.051 }).map((f) => f.kind === 'categorical' && f.hasOther);
+    // Kept apart: f0..f3 (0.5 + 1 + 1.5 + 2 = 5%); pooled: f4..f8.
+    expect(pooled).toEqual([false, false, false, false, true, true, true, true, true]);
+    // One field alone, at the same share per field, is below the share and keeps its values apart.
+    expect(inferSchema(records, ['f8'], { unseenShare: 0.05 })[0]).toMatchObject({ hasOther: false });
+  });
+
   it('when a training value is not finite, names the record and field', () => {
     expect(() => inferSchema([{ a: 1 }, { a: NaN }])).toThrow(expect.objectContaining({ code: 'INVALID_RECORD', record: 1, field: 'a' }));
   });
@@ -182,6 +194,15 @@ describe('field names in other Unicode forms', () => {
     fieldReader([composed])({ [decomposed]: 1, [composed]: 2 }, into);
     expect(into[0]).toBe(2);
     expect(() => encode(schema, [{ Grosse: 1, a: 2 }])).toThrow(`record 0 is missing field "${composed}"`);
+  });
+});
+
+describe('a missing field', () => {
+  it('names what the record sent instead when it looks meant for it: the name in other case, or within two edits', () => {
+    const schema = inferSchema(Array.from({ length: 10 }, (_, i) => ({ amount: i, channel: i % 2 ? 'web' : 'app' })));
+    expect(() => encode(schema, [{ Amount: 1, channel: 'web' }])).toThrow('record 0 is missing field "amount" (it has "Amount": field names must match the model\'s exactly, case included)');
+    expect(() => encode(schema, [{ amount: 1, chanel: 'web' }])).toThrow('(it has "chanel"');
+    expect(() => encode(schema, [{ amount: 1, colour: 'web' }])).toThrow(/is missing field "channel"$/);
   });
 });
 

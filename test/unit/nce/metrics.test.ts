@@ -67,6 +67,25 @@ describe('calibrate and percentileOf', () => {
     expect(stated.referenceShares).toEqual(asGiven.referenceShares);
   });
 
+  it('counts held-out records that carried a value no other record had as flagged: the threshold flags that much less of the rest, the drift shares put them lowest', () => {
+    const scores = Float64Array.from({ length: 1000 }, (_, i) => i);
+    // 4 of 1,000 held-out records (0.4%) carry a unique value: 0.6% of the other 996 are flagged by score.
+    const novel = Array.from({ length: 1000 }, (_, i) => i % 250 === 100);
+    const c = calibrate(scores, 0.01, 0, novel);
+    expect(c.novelty).toBeCloseTo(0.004, 12);
+    const rest = Float64Array.from(Array.from(scores).filter((_, i) => !novel[i]));
+    expect(c.threshold).toBeCloseTo(thresholdAt(rest, (0.01 - 0.004) / 0.996), 12);
+    expect(c.referenceShares?.[0]).toBeGreaterThan(0.004);
+    expect(c.referenceShares?.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    expect(expectedFlaggedShare(c)).toBeCloseTo(0.01, 12);
+    // More novel records than the share asked for: the lowest of the rest is the threshold, and that many are expected flagged.
+    const many = calibrate(scores, 0.01, 0, Array.from({ length: 1000 }, (_, i) => i % 40 === 0));
+    expect(many.threshold).toBe(1);
+    expect(expectedFlaggedShare(many)).toBeCloseTo(0.025, 12);
+    // None marked: as without.
+    expect(calibrate(scores, 0.01, 0, new Array<boolean>(1000).fill(false))).toEqual(calibrate(scores, 0.01));
+  });
+
   it('expects the share asked for to be flagged, or 1 / (n + 1) where n held-out records are too few for it', () => {
     const scores = (n: number) => Float64Array.from({ length: n }, (_, i) => i);
     expect(expectedFlaggedShare(calibrate(scores(1000), 0.01))).toBeCloseTo(0.01, 12);

@@ -4,6 +4,7 @@ import { Detector, encode, initBackend, train, type TrainResult } from '../../..
 import { restoreNoise } from '../../../src/nce/noise';
 import { defaultHiddenUnits, defaultMinRecordsPerEpoch, KERNEL_PARTNER_NOISES, resolveTrainingConfig, usesKernelPartner } from '../../../src/nce/config';
 import { createRng } from '../../../src/nce/random';
+import { thresholdAt } from '../../../src/nce/calibration';
 import { normalRecords } from '../../helpers/data';
 
 beforeAll(async () => {
@@ -281,6 +282,20 @@ describe('train', () => {
       message: expect.stringContaining('epoch: unknown key (did you mean "epochs"?)'),
     });
     await expect(train(normalRecords(50, 2, 1), { zzz: 1 })).rejects.toMatchObject({ message: expect.not.stringContaining('did you mean') });
+  });
+
+  it('counts held-out records with a value no other record has (a category seen once) in its calibration', async () => {
+    // 400 records; 4 categories seen once (1% of the field, not pooled): a held-out record with one
+    // would, as a new record, carry a value never seen.
+    const records = normalRecords(400, 2, 3).map((r, i) => ({ ...r, c: i % 100 === 7 ? `once${i}` : ['x', 'y'][i % 2] }));
+    const r = await train(records, { epochs: 2, validationSplit: 0.5, kernelPartner: false, seed: 2 });
+    const unique = r.state.calibration.novelty ?? 0;
+    expect(unique * r.state.calibration.referenceCount).toBeGreaterThanOrEqual(1);
+    expect(unique * r.state.calibration.referenceCount).toBeLessThanOrEqual(4);
+    // The threshold is set on the others, at the share that leaves targetFpr flagged in all.
+    expect(r.state.calibration.threshold).toBeLessThanOrEqual(thresholdAt(Float64Array.from(r.heldOutScores ?? []).sort(), 0.01));
+    // Without such values, none is counted.
+    expect((await train(records.map((x) => ({ ...x, c: String(x.c).startsWith('once') ? 'x' : x.c })), { epochs: 2, validationSplit: 0.5, kernelPartner: false, seed: 2 })).state.calibration.novelty).toBeUndefined();
   });
 
   it('refuses an epoch that must pass over more records than it may take, naming minRecordsPerEpoch', () => {
