@@ -82,7 +82,7 @@ const PERCENTILE_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7
 /**
  * How a run of a training job ended: `completed`; `failed` for good (bad input, or out of
  * attempts); `retried` (a transient failure, such as Redis away, with attempts left); `cancelled`
- * (its model was deleted meanwhile, MODEL_DELETED, as the user asked). Only `failed` needs anyone.
+ * (its model was deleted meanwhile, MODEL_DELETED, or the job itself, JOB_CANCELLED, as the user asked). Only `failed` needs anyone.
  */
 export const TRAINING_OUTCOMES = ['completed', 'failed', 'retried', 'cancelled'] as const;
 export type TrainingOutcome = (typeof TRAINING_OUTCOMES)[number];
@@ -90,7 +90,7 @@ export type TrainingOutcome = (typeof TRAINING_OUTCOMES)[number];
 /** The outcome of a run that ended in `state`, with the error's code and whether it runs again. */
 export function trainingOutcome(state: 'completed' | 'failed', code?: string, retried = false): TrainingOutcome {
   if (state === 'completed') return 'completed';
-  if (code === 'MODEL_DELETED') return 'cancelled';
+  if (code === 'MODEL_DELETED' || code === 'JOB_CANCELLED') return 'cancelled';
   return retried ? 'retried' : 'failed';
 }
 

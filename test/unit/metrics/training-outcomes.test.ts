@@ -8,6 +8,8 @@ describe('training outcomes and failure counters', () => {
     expect(trainingOutcome('failed', 'INTERNAL', false)).toBe('failed');
     expect(trainingOutcome('failed', 'MODEL_DELETED')).toBe('cancelled');
     expect(trainingOutcome('failed', 'MODEL_DELETED', true)).toBe('cancelled');
+    // Cancelled on purpose (DELETE /v1/jobs/{id}): nothing for NceOodTrainingFailures to page about.
+    expect(trainingOutcome('failed', 'JOB_CANCELLED')).toBe('cancelled');
   });
 
   it('export every outcome, its duration and every scoring path from 0, so increase() sees a new process\'s first job', async () => {
