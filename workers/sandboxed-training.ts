@@ -4,10 +4,10 @@
  */
 import { type SandboxedJob, UnrecoverableError } from 'bullmq';
 import { loadSettings, qualityGateOf } from '../src/config';
-import { AppError, describe, isErrorCode } from '../src/errors';
+import { describe } from '../src/errors';
 import { type EpochProgress, initBackend } from '../src/nce';
 import { failedReason, jobError, type JobPayload, type JobProgress, type JobResult, QUEUE_NAME, QUEUE_PREFIX, runTrainJob, trainArtifact } from '../src/queue';
-import { guardRedis, type JobCancel, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../src/store';
+import { cancelledBy, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../src/store';
 
 /** How long a job waits for this child's Redis connection to come back before it fails (and is retried). */
 const REDIS_WAIT_MS = 15_000;
@@ -48,20 +48,6 @@ function jobKey(id: string | undefined): string | undefined {
   return id === undefined ? undefined : `${QUEUE_PREFIX}:${QUEUE_NAME}:${id}`;
 }
 
-/**
- * The failure of a cancelled job (see `BullMqQueue.cancel`): the code and message its cancellation
- * carries, as the worker passes it on (a JobCancel as JSON) or as it is kept in Redis.
- */
-function cancelled(reason: unknown): AppError {
-  let cancel: Partial<JobCancel> = {};
-  try {
-    cancel = JSON.parse(String(reason)) as Partial<JobCancel>;
-  } catch {
-    // Not ours (BullMQ's own cancellations carry words): cancelled all the same.
-  }
-  return new AppError(isErrorCode(cancel.code) ? cancel.code : 'JOB_CANCELLED', typeof cancel.message === 'string' ? cancel.message : `the job was cancelled: ${String(reason)}`);
-}
-
 export default async function processTrainJob(job: SandboxedJob<JobPayload, JobResult>, _token?: string, signal?: AbortSignal): Promise<JobResult> {
   try {
     // A failed start (Redis away) is retried by the next job, not remembered.
@@ -73,9 +59,9 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
     // After a Redis outage this child's connection may still be reconnecting when the next job
     // arrives: wait for it rather than spend one of the job's attempts on a failed first read.
     await whenConnected(deps.redis, REDIS_WAIT_MS);
-    // Cancelled while it waited, or while a worker that missed the announcement ran it.
+    // Cancelled while it waited: it fails at once. (A run cancelled later stops at its epoch, and its save checks the mark too.)
     const cancel = job.id === undefined ? null : await deps.redis.get(redisKeys.jobCancel(job.id));
-    if (cancel !== null) throw cancelled(cancel);
+    if (cancel !== null) throw cancelledBy(cancel);
     const epochs: EpochProgress[] = [];
     return await runTrainJob(job.data, {
       ...deps,
@@ -88,9 +74,9 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
         signal?.throwIfAborted();
         return artifact;
       },
-    }, job.id, new Date(job.timestamp), jobKey(job.id));
+    }, job.id, new Date(job.timestamp), { whileExists: jobKey(job.id), unlessCancelled: job.id === undefined ? undefined : redisKeys.jobCancel(job.id) });
   } catch (thrown: unknown) {
-    const e = signal?.aborted && thrown === signal.reason ? cancelled(thrown) : thrown;
+    const e = signal?.aborted && thrown === signal.reason ? cancelledBy(thrown) : thrown;
     const failure = jobError(e);
     const reason = failedReason(failure.code, failure.message);
     // Bad input fails at once; anything else (Redis away, a crash) is retried with backoff.

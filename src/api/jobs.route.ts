@@ -66,6 +66,8 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     if (!job) throw new AppError('NOT_FOUND', `job "${id}" does not exist`);
     if (job.state === 'completed' || job.state === 'failed') throw new AppError('JOB_FINISHED', `job "${id}" has already ${job.state === 'completed' ? 'completed' : 'failed'}: there is nothing to cancel (GET /v1/jobs/${id} shows what it did)`);
     const after = await deps.queue.cancel(id, { code: 'JOB_CANCELLED', message: `cancelled by DELETE /v1/jobs/${id} while it ${job.state === 'queued' ? 'waited' : 'trained'}: nothing was saved` });
+    // Finished meanwhile (a run already saving its version completes): nothing was cancelled.
+    if (after?.state === 'completed') throw new AppError('JOB_FINISHED', `job "${id}" completed while it was being cancelled: its version is saved (GET /v1/jobs/${id} shows it)`);
     res.status(202).location(`/v1/jobs/${id}`).json(after ?? job);
   });
   return router;

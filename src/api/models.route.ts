@@ -77,15 +77,17 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     // first training too: a model that is only being trained is a model to delete.
     // A job enqueued before an earlier delete is already doomed (it fails at its start): it does
     // not make the model one to delete again.
+    const asked = new Date().toISOString();
     const since = (await deps.store.deletedAt(name))?.toISOString() ?? '';
     const deleted = await deps.store.delete(name);
     const unscheduled = await deps.scheduler.delete(name);
     const pending = [...(await deps.queue.list({ model: name, state: 'running', limit: 1_000 })), ...(await deps.queue.list({ model: name, state: 'queued', limit: 1_000 }))];
     if (!deleted && !unscheduled && !pending.some((j) => j.createdAt > since)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     deps.models.announce(name);
-    // Its jobs stop now rather than train on for nothing (they could save nothing anyway).
+    // Its jobs stop now rather than train on for nothing (they could save nothing anyway); not one
+    // enqueued since this request came, which trains the model anew.
     const stop = deletedMeanwhile(name);
-    await Promise.all(pending.map((j) => deps.queue.cancel(j.id, { code: stop.code, message: stop.message })));
+    await Promise.all(pending.filter((j) => j.createdAt < asked).map((j) => deps.queue.cancel(j.id, { code: stop.code, message: stop.message })));
     res.status(204).end();
   });
   return router;

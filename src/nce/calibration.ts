@@ -66,8 +66,10 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number,
   const n = referenceScores.length;
   // Records with a value never seen are flagged whatever their score: the threshold is set on the
   // others, at the share that makes the whole flagged share the one asked for.
-  const kept = novel === undefined ? Array.from(referenceScores) : Array.from(referenceScores).filter((_, i) => !novel[i]);
-  const sorted = Float64Array.from(kept.length > 0 ? kept : Array.from(referenceScores)).sort();
+  const others = novel === undefined ? [] : Array.from(referenceScores).filter((_, i) => !novel[i]);
+  // Every held-out record novel (a reference of a few records): nothing to set a threshold on but them.
+  const kept = others.length > 0 ? others : Array.from(referenceScores);
+  const sorted = Float64Array.from(kept).sort();
   const novelty = (n - kept.length) / n;
   const quantiles: number[] = [];
   for (let i = 0; i < QUANTILE_POINTS; i++) quantiles.push(quantileSorted(sorted, i / (QUANTILE_POINTS - 1)));
@@ -96,7 +98,11 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number,
  */
 export function expectedFlaggedShare(c: Calibration): number {
   const contamination = c.contamination ?? 0;
-  return Math.max(contamination + c.targetFpr * (1 - contamination), c.novelty ?? 0, 1 / (c.referenceCount + 1));
+  const share = contamination + c.targetFpr * (1 - contamination);
+  const novelty = c.novelty ?? 0;
+  // The threshold is set on the records without such values: at least the lowest of them.
+  const others = Math.round(c.referenceCount * (1 - novelty));
+  return novelty + (1 - novelty) * Math.max(Math.max(0, (share - novelty) / (1 - novelty)), 1 / (others + 1));
 }
 
 /**

@@ -90,8 +90,11 @@ export class BullMqQueue implements JobQueue {
   }
 
   /**
-   * Marks the job cancelled (for a week: a worker that takes it fails it at once) and tells the
-   * workers (the one running it stops it at the end of its epoch). A job that finished is left as it is.
+   * Marks the job cancelled (for a week) and tells the workers: the one running it stops it at the
+   * end of its epoch, and its save refuses while the mark is there. A queued job is moved to run
+   * next (a delayed one, such as a schedule's next run, at once), where a worker fails it without
+   * training, and lets go of its deduplication key, so a drift retrain can be enqueued anew. A job
+   * that finished is left as it is.
    */
   async cancel(id: string, reason: JobError): Promise<JobInfo | null> {
     const before = await this.get(id);
@@ -99,6 +102,12 @@ export class BullMqQueue implements JobQueue {
     const cancel: JobCancel = { id, ...reason };
     await this.redis.set(redisKeys.jobCancel(id), JSON.stringify(cancel), 'EX', JOB_CANCEL_TTL_SECONDS);
     await this.redis.publish(redisKeys.jobCancels, JSON.stringify(cancel));
+    const job = await Job.fromId<JobPayload, JobResult>(this.queue, id);
+    if (job && before.state === 'queued') {
+      // Each a move the job may have made meanwhile (taken by a worker, fired): the mark holds it then.
+      await job.removeDeduplicationKey().catch(() => false);
+      await (this.queue.getJobState(id).then((state) => (state === 'delayed' ? job.promote() : job.changePriority({ lifo: true }))) as Promise<void>).catch(() => undefined);
+    }
     return (await this.get(id)) ?? before;
   }
 

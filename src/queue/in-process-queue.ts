@@ -241,9 +241,11 @@ export class InProcessQueue implements JobQueue {
     } else if (job.state === 'running') {
       this.cancelling = { id, reason };
       this.deps.logger.info({ jobId: id, code: reason.code }, 'job cancelled: stopping its training');
+      // This job's run: once it settles the next job may start, which this must not wait for.
+      const run = this.running;
       // Training now: its thread ends here. Before its thread starts, trainInWorker refuses to start one.
       await this.training?.terminate();
-      await this.running;
+      await run;
     }
     return this.jobs.get(id) ?? null;
   }
@@ -323,7 +325,8 @@ export class InProcessQueue implements JobQueue {
       job.state = 'completed';
     } catch (e: unknown) {
       // Stopped by a shutdown: the journal keeps it as running, so the next start runs it again.
-      if (this.interrupted) {
+      // Not one cancelled meanwhile: its cancellation was answered, and it stays failed.
+      if (this.interrupted && this.cancelling?.id !== job.id) {
         this.shutdownStops.set(job.id, (this.shutdownStops.get(job.id) ?? 0) + 1);
         this.save(job);
         return;

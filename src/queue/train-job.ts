@@ -49,8 +49,11 @@ export async function runTrainJob(
   deps: { datasets: DatasetStore; models: ModelStore; gate?: QualityGate; keepVersions?: number; maxValues?: number; trainer: (input: TrainInput) => Promise<Artifact> },
   jobId?: string,
   enqueuedAt?: Date,
-  /** The job's record in the distributed queue: the version is saved only while it exists (see `SaveOptions.whileExists`). */
-  whileExists?: string,
+  /**
+   * Distributed mode's guards of the save: the job's record, which must still exist, and its
+   * cancellation mark, which must not (see `SaveOptions`).
+   */
+  guard: { whileExists?: string | undefined; unlessCancelled?: string | undefined } = {},
 ): Promise<JobResult> {
   const { model } = payload;
   const saved = jobId === undefined ? null : await deps.models.versionOfJob(model, jobId);
@@ -95,7 +98,8 @@ export async function runTrainJob(
     ...(deps.keepVersions === undefined ? {} : { keepVersions: deps.keepVersions }),
     // Checked again as the version is written: a delete while the gate loaded the current version wins.
     ...(enqueuedAt === undefined ? {} : { unlessDeletedAfter: enqueuedAt }),
-    ...(whileExists === undefined ? {} : { whileExists }),
+    ...(guard.whileExists === undefined ? {} : { whileExists: guard.whileExists }),
+    ...(guard.unlessCancelled === undefined ? {} : { unlessCancelled: guard.unlessCancelled }),
   });
   return { ...stored, ...warnings };
 }
@@ -109,7 +113,7 @@ export async function storeVersion(
   models: ModelStore,
   model: string,
   artifact: Artifact,
-  options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null; unlessDeletedAfter?: Date; whileExists?: string },
+  options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null; unlessDeletedAfter?: Date; whileExists?: string; unlessCancelled?: string },
 ): Promise<JobResult> {
   const candidate = options.force ? null : await gateFailure(models, model, artifact.manifest, options.gate, { ...(options.allowSchemaChange ? { allowSchemaChange: true } : {}), ...(options.current === undefined ? {} : { current: options.current }) });
   // The version served before this save: the rollback retention keeps, even when older than the newest.
@@ -121,6 +125,7 @@ export async function storeVersion(
       ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
       ...(options.unlessDeletedAfter === undefined ? {} : { unlessDeletedAfter: options.unlessDeletedAfter }),
       ...(options.whileExists === undefined ? {} : { whileExists: options.whileExists }),
+      ...(options.unlessCancelled === undefined ? {} : { unlessCancelled: options.unlessCancelled }),
     });
   } catch (e: unknown) {
     // A worker that stalled past its lock trained on while another ran the job again: one saved

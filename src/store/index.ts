@@ -1,6 +1,6 @@
 /** Model registry and dataset storage. */
 export { FsModelStore } from './fs-model-store';
-export { deletedMeanwhile, DELETION_MEMORY_MS, type LoadedModel, type ModelStore, NAME_PATTERN, SavedByAnotherRun, VERSION_PATTERN } from './model-store';
+export { cancelledBy, deletedMeanwhile, DELETION_MEMORY_MS, type LoadedModel, type ModelStore, NAME_PATTERN, SavedByAnotherRun, VERSION_PATTERN } from './model-store';
 export { notUtf8Words, utf16Words, type Utf8Source } from './utf8';
 export { columnNameProblem, CsvError, type CsvTable, fileProblem, parseCsv, parseCsvStream, readCsv, typeField } from './csv-parser';
 export { type AppendResult, type DatasetInfo, type DatasetStore, datasetNotFound, REMEMBERED_APPEND_KEYS } from './dataset-store';

@@ -1,4 +1,4 @@
-import { AppError } from '../errors';
+import { AppError, isErrorCode } from '../errors';
 import { randomBytes } from 'node:crypto';
 import type { Artifact, Manifest, ModelState } from '../nce';
 
@@ -97,6 +97,23 @@ export interface SaveOptions {
    * saves nothing (WORKER_LOST). Checked in the write itself; stores without a queue ignore it.
    */
   whileExists?: string;
+  /**
+   * Refuse while this key exists (the job's cancellation mark, see `BullMqQueue.cancel`), failing
+   * with the code and message it holds: a run that missed the announcement saves nothing either.
+   * Checked in the write itself; stores without a queue ignore it.
+   */
+  unlessCancelled?: string;
+}
+
+/** The failure a cancellation mark (a JobCancel as JSON: the code and message its job fails with) stands for. */
+export function cancelledBy(mark: unknown): AppError {
+  let cancel: { code?: unknown; message?: unknown } = {};
+  try {
+    cancel = JSON.parse(String(mark)) as typeof cancel;
+  } catch {
+    // Not ours (BullMQ's own cancellations carry words): cancelled all the same.
+  }
+  return new AppError(isErrorCode(cancel.code) ? cancel.code : 'JOB_CANCELLED', typeof cancel.message === 'string' ? cancel.message : `the job was cancelled: ${String(mark)}`);
 }
 
 /**

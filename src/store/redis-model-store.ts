@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { type Artifact, fromArtifact, NceError } from '../nce';
 import { AppError } from '../errors';
-import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, SavedByAnotherRun, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
+import { cancelledBy, DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, SavedByAnotherRun, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
 /** Deletes a model's versions, current pointer and name, and announces it; 0 when there was none. */
@@ -29,12 +29,16 @@ if ARGV[3] ~= '' then
   if at and tonumber(at) > tonumber(ARGV[3]) then return 0 end
 end
 if ARGV[9] ~= '' and redis.call('EXISTS', ARGV[9]) == 0 then return 'lost' end
+if ARGV[10] ~= '' then
+  local cancel = redis.call('GET', ARGV[10])
+  if cancel then return 'cancelled:' .. cancel end
+end
 if ARGV[7] ~= '' then
   for _, v in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
     if redis.call('HGET', ARGV[8] .. v, 'job') == ARGV[7] then return 'saved:' .. v end
   end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 10))
+redis.call('HSET', KEYS[1], unpack(ARGV, 11))
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[2])
 if ARGV[4] == '1' then
@@ -127,8 +131,10 @@ export class RedisModelStore implements ModelStore {
       options.jobId ?? '',
       redisKeys.version(name, ''),
       options.whileExists ?? '',
+      options.unlessCancelled ?? '',
       ...fields,
     )) as number | string;
+    if (typeof saved === 'string' && saved.startsWith('cancelled:')) throw cancelledBy(saved.slice('cancelled:'.length));
     if (saved === 'lost') throw new AppError('WORKER_LOST', `the queue no longer has the job that trained this version of model "${name}" (another worker took it over, or Redis came back empty): nothing was saved`);
     if (typeof saved === 'string' && saved.startsWith('saved:')) throw new SavedByAnotherRun(saved.slice('saved:'.length));
     if (saved !== 1) throw deletedMeanwhile(name);
