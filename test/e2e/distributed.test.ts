@@ -292,6 +292,15 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect(await finished(apiA.url, second, 30_000)).toMatchObject({ state: 'failed', attempts: 1, progress: [], error: { code: 'JOB_CANCELLED', message: expect.stringContaining('while it waited') } });
     for (const m of [m1, m2]) expect((await call(apiB.url, 'GET', `/v1/models/${m}/versions`)).status).toBe(404);
     expect((await call(apiA.url, 'DELETE', `/v1/jobs/${first}`)).body).toMatchObject({ status: 409, code: 'JOB_FINISHED' });
+
+    // A schedule's next run, months away (a delayed job): cancelled, it runs at once and fails
+    // without training, rather than waiting past its mark's week.
+    const scheduled = `c3-${suffix()}`;
+    expect((await call(apiA.url, 'PUT', `/v1/models/${scheduled}/schedule`, { cron: '0 0 1 1 *', dataset })).status).toBe(200);
+    const next = await eventually(async () => (await call(apiB.url, 'GET', `/v1/jobs?model=${scheduled}&state=queued`)).body.jobs[0], 10_000, 'the schedule\'s next run');
+    expect((await call(apiB.url, 'DELETE', `/v1/jobs/${next.id}`)).status).toBe(202);
+    expect(await finished(apiA.url, next.id, 30_000)).toMatchObject({ state: 'failed', progress: [], error: { code: 'JOB_CANCELLED' } });
+    await call(apiA.url, 'DELETE', `/v1/models/${scheduled}/schedule`);
   });
 
   it('bad input gets the documented problem; a job with a missing dataset fails at once without retries; the APIs keep serving', async () => {

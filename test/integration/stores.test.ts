@@ -40,7 +40,7 @@ const kinds: [string, () => { models: ModelStore; datasets: DatasetStore }][] = 
   ['redis', () => ({ models: new RedisModelStore(redis), datasets: new RedisDatasetStore(redis) })],
 ];
 
-describe.each(kinds)('%s stores', (_kind, make) => {
+describe.each(kinds)('%s stores', (kind, make) => {
   it('keep versions in order, a current one, candidates with their reason, promote and delete', async () => {
     const { models } = make();
     const name = `m-${suffix()}`;
@@ -140,6 +140,26 @@ describe.each(kinds)('%s stores', (_kind, make) => {
     // Enqueued after the delete: saved.
     const v = await models.save(name, artifact, { unlessDeletedAfter: new Date(Date.now() + 1) });
     expect(await models.currentVersion(name)).toBe(v);
+  });
+
+  it('refuse a save while its job\'s cancellation mark exists (Redis; the filesystem has no queue to mark), with the mark\'s code and message', async () => {
+    const { models } = make();
+    const name = `m-${suffix()}`;
+    const mark = `nce-ood:job-cancel:test-${suffix()}`;
+    await redis.set(mark, JSON.stringify({ id: 'j', code: 'JOB_CANCELLED', message: 'cancelled by a test' }));
+    const saving = models.save(name, artifact, { unlessCancelled: mark });
+    if (kind === 'redis') {
+      await expect(saving).rejects.toMatchObject({ code: 'JOB_CANCELLED', message: 'cancelled by a test' });
+      expect(await models.versions(name)).toEqual([]);
+      expect(await models.list()).not.toContain(name);
+    } else {
+      const saved = await saving;
+      expect(await models.currentVersion(name)).toBe(saved);
+    }
+    await redis.del(mark);
+    // No mark: saved.
+    const saved = await models.save(name, artifact, { unlessCancelled: mark });
+    expect(await models.currentVersion(name)).toBe(saved);
   });
 
   it('fail a job whose model is deleted after its own check, while the gate loads the current version: the model stays deleted', async () => {
