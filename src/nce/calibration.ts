@@ -124,6 +124,18 @@ export function calibrationWarning(heldOut: number, targetFpr: number, contamina
 }
 
 /**
+ * A sentence for the training summary when more of the held-out records than `targetFpr` carry a
+ * value no other reference record has (see `Calibration.novelty`), else null: about that share of
+ * new records will carry a value never seen and be flagged, whatever the threshold.
+ */
+export function noveltyWarning(heldOut: number, novel: number, targetFpr: number, contamination: number): string | null {
+  const share = contamination + targetFpr * (1 - contamination);
+  if (heldOut === 0 || novel === heldOut || novel / heldOut <= share) return null;
+  const pct = (v: number): string => `${(100 * v).toPrecision(2)}%`;
+  return `${novel} of the ${heldOut} held-out records (${pct(novel / heldOut)}) carry a value no other reference record has (a category seen once, a field's only missing value): about that share of new records will carry a value never seen and be flagged, more than the ${pct(share)} asked for; more reference records make such values recur, or send fields of rare codes as numbers where their codes have an order`;
+}
+
+/**
  * The score a new record of the reference's distribution falls below with probability `p`: the
  * reference's order statistic at rank p (n + 1), interpolated, since a fresh draw lies below the
  * k-th lowest of n with probability k / (n + 1). The usual interpolated quantile sits at rank

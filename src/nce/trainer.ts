@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { calibrate, calibrationWarning } from './calibration';
+import { calibrate, calibrationWarning, noveltyWarning } from './calibration';
 import { defaultHiddenUnits, defaultMinRecordsPerEpoch, KERNEL_PARTNER_NOISES, resolveTrainingConfig, type ScoreKind, type TrainingConfig, usesKernelPartner } from './config';
 import { Detector, type ModelState, type PartnerState, SCORE_FLOOR } from './detector';
 import { concatEncoded, type Encoded, encode, layoutOf, type Layout, networkInput, takeEncoded } from './encoding';
@@ -135,6 +135,8 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const warnings = dataWarnings(records, schema);
   const thin = calibrationWarning(nVal, config.targetFpr, config.contamination, config.validationSplit);
   if (thin) warnings.push(thin);
+  const novel = noveltyWarning(nVal, data.valNovel.filter(Boolean).length, config.targetFpr, config.contamination);
+  if (novel) warnings.push(novel);
   const noted = (r: TrainResult): TrainResult => (warnings.length > 0 ? { ...r, training: { ...r.training, warnings } } : r);
   const first = await trainOnce(data, config, options, 1, 0);
   if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return noted({ ...first, reference });

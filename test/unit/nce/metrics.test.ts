@@ -1,5 +1,5 @@
 import { auprc, auroc, calibrate, isFlagged, percentileOf } from '../../../src/nce';
-import { calibrationWarning, expectedFlaggedShare, thresholdAt } from '../../../src/nce/calibration';
+import { calibrationWarning, expectedFlaggedShare, noveltyWarning, thresholdAt } from '../../../src/nce/calibration';
 import { createRng } from '../../../src/nce/random';
 
 describe('auroc', () => {
@@ -108,6 +108,10 @@ describe('calibrate and percentileOf', () => {
     // Rank targetFpr (n + 1) reaches 1 at 99 records for 0.01: 98 are too few, 99 are not.
     expect(calibrationWarning(98, 0.01, 0, 0.2)).toMatch(/calibrated on 98 held-out records, too few for targetFpr 0.01: .* about 0.010 of clean records .* at least 495 records/);
     expect(calibrationWarning(99, 0.01, 0, 0.2)).toBeNull();
+    // More held-out records with a value no other record has than the share asked for: said, with the share.
+    expect(noveltyWarning(200, 6, 0.01, 0)).toMatch(/^6 of the 200 held-out records \(3\.0%\) carry a value no other reference record has .* more than the 1\.0% asked for/);
+    expect(noveltyWarning(200, 2, 0.01, 0)).toBeNull();
+    expect(noveltyWarning(200, 6, 0.05, 0)).toBeNull();
     // A stated contamination raises the share, so fewer records do.
     expect(calibrationWarning(40, 0.01, 0.05, 0.2)).toBeNull();
     expect(calibrationWarning(10, 0.01, 0.05, 0.2)).toMatch(/at contamination 0.05/);
