@@ -132,7 +132,7 @@ export function noveltyWarning(heldOut: number, novel: number, targetFpr: number
   const share = contamination + targetFpr * (1 - contamination);
   if (heldOut === 0 || novel === heldOut || novel / heldOut <= share) return null;
   const pct = (v: number): string => `${(100 * v).toPrecision(2)}%`;
-  return `${novel} of the ${heldOut} held-out records (${pct(novel / heldOut)}) carry a value no other reference record has (a category seen once, a field's only missing value): about that share of new records will carry a value never seen and be flagged, more than the ${pct(share)} asked for; more reference records make such values recur, or send fields of rare codes as numbers where their codes have an order`;
+  return `${novel} of the ${heldOut} held-out records (${pct(novel / heldOut)}) ${novel === 1 ? 'carries' : 'carry'} a value no other reference record has (a category seen once, a field's only missing value): about that share of new records will carry a value never seen and be flagged, more than the ${pct(share)} asked for; more reference records make such values recur, or send fields of rare codes as numbers where their codes have an order`;
 }
 
 /**
