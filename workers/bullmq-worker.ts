@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   connection.on('ready', () => outage.up());
   // A job cancelled while this worker runs it (DELETE /v1/jobs/{id}, or its model deleted): its
   // training process hears of it and stops at the end of its epoch. One missed while this
-  // connection was down is still found by the next run of the job, which reads the mark first.
+  // connection was down trains on, but its save refuses while the job's mark is there.
   const cancels = await openRedis(settings.REDIS_URL, 'subscriber');
   cancels.on('message', (_channel: string, text: string) => {
     let id: unknown;

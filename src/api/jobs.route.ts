@@ -64,7 +64,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     const id = String(req.params.id);
     const job = await deps.queue.get(id);
     if (!job) throw new AppError('NOT_FOUND', `job "${id}" does not exist`);
-    if (job.state === 'completed' || job.state === 'failed') throw new AppError('JOB_FINISHED', `job "${id}" has already ${job.state === 'completed' ? 'completed' : 'failed'}: there is nothing to cancel (GET /v1/jobs/${id} shows what it did)`);
+    if (job.state === 'completed' || job.state === 'failed') throw new AppError('JOB_FINISHED', `job "${id}" has already ${job.state}: there is nothing to cancel (GET /v1/jobs/${id} shows what it did)`);
     const after = await deps.queue.cancel(id, { code: 'JOB_CANCELLED', message: `cancelled by DELETE /v1/jobs/${id} while it ${job.state === 'queued' ? 'waited' : 'trained'}: nothing was saved` });
     // Finished meanwhile (a run already saving its version completes): nothing was cancelled.
     if (after?.state === 'completed') throw new AppError('JOB_FINISHED', `job "${id}" completed while it was being cancelled: its version is saved (GET /v1/jobs/${id} shows it)`);

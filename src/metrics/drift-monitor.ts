@@ -112,7 +112,7 @@ export class DriftMonitor {
     const t = this.tracked.get(model);
     if (!t) return;
     this.dormant.delete(model);
-    this.dormant.set(model, t.window.capacity * (16 + 2 * t.refs.length));
+    this.dormant.set(model, t.window.bytes);
     let total = 0;
     for (const bytes of this.dormant.values()) total += bytes;
     for (const [name, bytes] of this.dormant) {

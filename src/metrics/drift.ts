@@ -167,6 +167,11 @@ export class DriftWindow {
     return this.count;
   }
 
+  /** Bytes its buffers hold, full or not: they are allocated at its capacity. */
+  get bytes(): number {
+    return this.times.byteLength + this.percentiles.byteLength + this.bins.byteLength;
+  }
+
   /** Grows whenever records are added or dropped: equal values mean equal contents. */
   get changes(): number {
     return this.edits;

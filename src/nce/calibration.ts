@@ -46,6 +46,22 @@ export interface Calibration {
 }
 
 /**
+ * The share of new records of the reference's distribution the threshold is asked to flag: the
+ * stated `contamination`, plus `targetFpr` of the rest.
+ */
+function askedShare(targetFpr: number, contamination: number): number {
+  return contamination + targetFpr * (1 - contamination);
+}
+
+/**
+ * The share of the records without a value never seen that the threshold flags, so that with the
+ * `novelty` share always flagged the whole is `share` (0 where novelty alone is more).
+ */
+function keptShare(share: number, novelty: number): number {
+  return Math.max(0, (share - novelty) / (1 - novelty));
+}
+
+/**
  * Calibrates on held-out reference scores. With `contamination` 0 they are taken as they are:
  * reference data that holds anomalies puts part of the `targetFpr` share among them, so clean
  * traffic is flagged less often than `targetFpr` (see `npm run bench:drift`). A stated
@@ -73,12 +89,11 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number,
   const novelty = (n - kept.length) / n;
   const quantiles: number[] = [];
   for (let i = 0; i < QUANTILE_POINTS; i++) quantiles.push(quantileSorted(sorted, i / (QUANTILE_POINTS - 1)));
-  const share = contamination + targetFpr * (1 - contamination);
   const c: Calibration = {
     targetFpr,
     ...(contamination > 0 ? { contamination } : {}),
     ...(novelty > 0 ? { novelty } : {}),
-    threshold: thresholdAt(sorted, novelty >= 1 ? 0 : Math.max(0, (share - novelty) / (1 - novelty))),
+    threshold: thresholdAt(sorted, keptShare(askedShare(targetFpr, contamination), novelty)),
     quantiles,
     referenceCount: n,
   };
@@ -97,12 +112,10 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number,
  * them (see {@link thresholdAt}).
  */
 export function expectedFlaggedShare(c: Calibration): number {
-  const contamination = c.contamination ?? 0;
-  const share = contamination + c.targetFpr * (1 - contamination);
   const novelty = c.novelty ?? 0;
   // The threshold is set on the records without such values: at least the lowest of them.
   const others = Math.round(c.referenceCount * (1 - novelty));
-  return novelty + (1 - novelty) * Math.max(Math.max(0, (share - novelty) / (1 - novelty)), 1 / (others + 1));
+  return novelty + (1 - novelty) * Math.max(keptShare(askedShare(c.targetFpr, c.contamination ?? 0), novelty), 1 / (others + 1));
 }
 
 /**
@@ -114,7 +127,7 @@ export function expectedFlaggedShare(c: Calibration): number {
  * @param validationSplit - share of training records held out, to say how many records would do
  */
 export function calibrationWarning(heldOut: number, targetFpr: number, contamination: number, validationSplit: number): string | null {
-  const share = contamination + targetFpr * (1 - contamination);
+  const share = askedShare(targetFpr, contamination);
   if (share <= 0) {
     return `targetFpr 0 puts the ood threshold at the lowest of the ${heldOut} held-out scores: about ${(1 / (heldOut + 1)).toPrecision(2)} of clean records will still be flagged (a new record falls below the lowest of n with probability 1/(n + 1)), not none; set targetFpr to the share of clean records you accept to flag`;
   }
@@ -129,7 +142,7 @@ export function calibrationWarning(heldOut: number, targetFpr: number, contamina
  * new records will carry a value never seen and be flagged, whatever the threshold.
  */
 export function noveltyWarning(heldOut: number, novel: number, targetFpr: number, contamination: number): string | null {
-  const share = contamination + targetFpr * (1 - contamination);
+  const share = askedShare(targetFpr, contamination);
   if (heldOut === 0 || novel === heldOut || novel / heldOut <= share) return null;
   const pct = (v: number): string => `${(100 * v).toPrecision(2)}%`;
   return `${novel} of the ${heldOut} held-out records (${pct(novel / heldOut)}) ${novel === 1 ? 'carries' : 'carry'} a value no other reference record has (a category seen once, a field's only missing value): about that share of new records will carry a value never seen and be flagged, more than the ${pct(share)} asked for; more reference records make such values recur, or send fields of rare codes as numbers where their codes have an order`;

@@ -315,8 +315,8 @@ export class InProcessQueue implements JobQueue {
             ...(this.deps.maxValues === undefined ? {} : { maxValues: this.deps.maxValues }),
             trainer: async (input) => {
               const artifact = await this.trainInWorker(job, input);
-              // Cancelled as its thread finished: nothing is saved.
-              if (this.cancelling?.id === job.id) throw new AppError('JOB_CANCELLED', this.cancelling.reason.message);
+              // Cancelled as its thread finished: nothing is saved (the run fails with the cancellation's reason).
+              if (this.cancelling?.id === job.id) throw new Error('cancelled as its training ended');
               return artifact;
             },
           }, job.id, new Date(job.createdAt));

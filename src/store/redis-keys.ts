@@ -27,7 +27,7 @@ export const redisKeys = {
   datasetAppendKeys: (name: string) => `${KEY_PREFIX}:dataset:${name}:append-keys`,
   /** A model's schedule is being changed (a PUT or DELETE of it, on any replica): a token, with a short expiry. */
   scheduleLock: (model: string) => `${KEY_PREFIX}:schedule-lock:${model}`,
-  /** A training job asked to stop: its {@link JobCancel} as JSON, kept for a week (a worker reads it as it starts a run). */
+  /** A training job asked to stop: its {@link JobCancel} as JSON, kept for a week (a worker reads it as it starts a run, and a run's save refuses while it is there). */
   jobCancel: (id: string) => `${KEY_PREFIX}:job-cancel:${id}`,
   /** Pub/sub channel on which a {@link JobCancel} reaches the worker running that job. */
   jobCancels: `${KEY_PREFIX}:job-cancels`,
