@@ -22,6 +22,9 @@ const IDLE_SHUTDOWN_MS = 3000;
  * drifts: a run whose lock was lost meanwhile (Redis stalled past JOB_LOCK_MS) ends with neither
  * event, and an idle worker then waited its whole shutdown grace for a job it did not have.
  */
+/** BullMQ's errors for a run whose job lock lapsed or whose job record is gone. */
+const LOCK_LOST = /could not renew lock|Lock mismatch|Missing lock|Missing key for job/i;
+
 class TrainingWorker extends Worker {
   runningJobs(): number {
     return this.lockManager.getActiveJobCount();
@@ -85,8 +88,11 @@ async function main(): Promise<void> {
   // While Redis is away every reconnect attempt fails: one warning per outage, not an error each.
   const outage = outageLog(logger, { down: 'Redis is unreachable: the worker waits for it', up: 'Redis is reachable again' });
   worker.on('error', (err) => {
-    if (connection.status === 'ready') logger.error({ err }, 'worker error');
-    else outage.down(err.message);
+    if (connection.status !== 'ready') outage.down(err.message);
+    // A run that outlived its lock (this worker stalled past JOB_LOCK_MS, or Redis lost the job):
+    // the stalled-job check hands the job on, and the save refuses without the lock's job record.
+    else if (LOCK_LOST.test(err.message)) logger.warn({ reason: err.message }, 'a training run lost its job\'s lock: the job runs again elsewhere, and this run saves nothing');
+    else logger.error({ err }, 'worker error');
   });
   connection.on('ready', () => outage.up());
   // A job cancelled while this worker runs it (DELETE /v1/jobs/{id}, or its model deleted): its

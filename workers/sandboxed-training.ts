@@ -6,7 +6,7 @@ import { type SandboxedJob, UnrecoverableError } from 'bullmq';
 import { loadSettings, qualityGateOf } from '../src/config';
 import { describe } from '../src/errors';
 import { type EpochProgress, initBackend } from '../src/nce';
-import { failedReason, jobError, type JobPayload, type JobProgress, type JobResult, QUEUE_NAME, QUEUE_PREFIX, runTrainJob, trainArtifact } from '../src/queue';
+import { failedReason, jobError, type JobPayload, type JobProgress, type JobResult, QUEUE_NAME, QUEUE_PREFIX, runTrainJob, trainArtifact, TRAPPED_EXIT_CODE } from '../src/queue';
 import { cancelledBy, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../src/store';
 
 /** How long a job waits for this child's Redis connection to come back before it fails (and is retried). */
@@ -39,6 +39,11 @@ async function open() {
 }
 
 let opened: ReturnType<typeof open> | null = null;
+
+/** Whether `e` is a WebAssembly trap: the backend's memory out of bounds or exhausted, or its runtime aborted. */
+function isTrap(e: unknown): boolean {
+  return e instanceof Error && e.name === 'RuntimeError';
+}
 
 /**
  * The job's record in BullMQ's keys: while this run trains, a stalled worker can lose the job to
@@ -76,6 +81,13 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
       },
     }, job.id, new Date(job.timestamp), { whileExists: jobKey(job.id), unlessCancelled: job.id === undefined ? undefined : redisKeys.jobCancel(job.id) });
   } catch (thrown: unknown) {
+    if (isTrap(thrown)) {
+      // A WebAssembly trap (its memory exhausted or corrupt) leaves this process's backend unusable:
+      // BullMQ would hand it every later job, and each would fail. It ends once this job's failure
+      // is sent (BullMQ's SIGTERM handler waits for that), and the worker starts a fresh process.
+      process.exitCode = TRAPPED_EXIT_CODE;
+      process.kill(process.pid, 'SIGTERM');
+    }
     const e = signal?.aborted && thrown === signal.reason ? cancelledBy(thrown) : thrown;
     const failure = jobError(e);
     const reason = failedReason(failure.code, failure.message);

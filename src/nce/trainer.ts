@@ -129,6 +129,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const val = takeEncoded(all, order.subarray(0, nVal), layout);
   const fit = takeEncoded(all, order.subarray(nVal), layout);
   const data: SplitData = { schema, layout, fit, val, valNovel: uniqueValues(all, layout, schema, order.subarray(0, nVal)) };
+  checkTrainingCost(config, fit.n, layout.inputWidth, layout.numeric.length);
 
   const drop = Math.floor(fit.n * config.contaminationTrim);
   const reference = featureReference(records, schema);
@@ -137,6 +138,9 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   if (thin) warnings.push(thin);
   const novel = noveltyWarning(nVal, data.valNovel.filter(Boolean).length, config.targetFpr, config.contamination);
   if (novel) warnings.push(novel);
+  if (config.kernelPartner === true && layout.numeric.length === 0) {
+    warnings.push('kernelPartner is true, but the records have no numeric feature for a kernel density: the model is trained alone');
+  }
   const noted = (r: TrainResult): TrainResult => (warnings.length > 0 ? { ...r, training: { ...r.training, warnings } } : r);
   const first = await trainOnce(data, config, options, 1, 0);
   if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return noted({ ...first, reference });
@@ -359,7 +363,7 @@ async function fitClassifier(
   let samples = 0;
   let averaged: DenseWeights[] | null = null;
   const trainRng = rng.fork();
-  const recordsPerEpoch = recordsPerEpochOf(fit.n, config, layout);
+  const recordsPerEpoch = recordsPerEpochOf(fit.n, config, layout.numeric.length);
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
       const t0 = Date.now();
@@ -431,10 +435,64 @@ function fitsWholeReference(config: TrainingConfig): boolean {
   return q.type === 'gaussian' && !((q.trim ?? 0) > 0) && (config.scoreKind ?? 'logDensity') === 'logDensity';
 }
 
+/**
+ * Most rows (real records and their noise samples) one epoch may hold: about 25 bytes of memory
+ * per input value pass through while it is drawn and encoded. The defaults reach 40,960 (8,192
+ * records, 4 noise samples each).
+ */
+export const MAX_EPOCH_ROWS = 2 ** 22;
+/**
+ * Most input values one epoch may hold: its real records and their noise, times the network's
+ * input width, held as an array and again as a tensor in the backend's memory (a WebAssembly
+ * memory of at most 4 GiB, which a trap leaves unusable). The defaults reach about 250 million
+ * at most (8,192 records, 4 noise samples each, 2,048 numeric features with missing values).
+ */
+export const MAX_EPOCH_VALUES = 2 ** 28;
+/**
+ * Most multiply-adds of one epoch's forward pass over every network of the ensemble: an epoch is
+ * also how long a cancelled job may run on. The defaults reach about 4 billion (minutes at most).
+ */
+export const MAX_EPOCH_MULTIPLY_ADDS = 2 ** 38;
+/** Most weights of the classifier, every network of the ensemble together (the defaults: at most about 135,000). */
+export const MAX_NETWORK_WEIGHTS = 2 ** 24;
+
+/**
+ * Refuses a config whose training would not fit: an epoch beyond {@link MAX_EPOCH_ROWS},
+ * {@link MAX_EPOCH_VALUES} or
+ * {@link MAX_EPOCH_MULTIPLY_ADDS}, or a network beyond {@link MAX_NETWORK_WEIGHTS}. Checked before
+ * anything is sampled, with the exact input width, and by the API when a job is asked for, with
+ * a width of one input per feature (a lower bound: categories take one input each).
+ * @param fitRows - the records the classifier trains on (the reference less its held-out share)
+ * @throws NceError INVALID_CONFIG naming the setting to lower
+ */
+export function checkTrainingCost(config: TrainingConfig, fitRows: number, inputWidth: number, numericFeatures: number): void {
+  const records = recordsPerEpochOf(fitRows, config, numericFeatures);
+  const rows = records * (1 + config.noiseRatio);
+  const epochField = config.minRecordsPerEpoch !== undefined && records > Math.min(fitRows, config.maxRecordsPerEpoch) ? 'minRecordsPerEpoch' : 'maxRecordsPerEpoch';
+  if (rows > MAX_EPOCH_ROWS) {
+    throw new NceError('INVALID_CONFIG', `one epoch would hold ${rows} rows (${records} records x (1 + noiseRatio ${config.noiseRatio})), more than ${MAX_EPOCH_ROWS}: lower ${epochField} (to at most ${Math.floor(MAX_EPOCH_ROWS / (1 + config.noiseRatio))}) or noiseRatio`, { field: epochField });
+  }
+  const values = rows * inputWidth;
+  if (values > MAX_EPOCH_VALUES) {
+    throw new NceError('INVALID_CONFIG', `one epoch would hold ${values.toExponential(2)} input values (${records} records x (1 + noiseRatio ${config.noiseRatio}) x ${inputWidth} inputs), more than ${MAX_EPOCH_VALUES.toExponential(2)}: lower ${epochField} (to at most ${Math.floor(MAX_EPOCH_VALUES / ((1 + config.noiseRatio) * inputWidth))}) or noiseRatio`, { field: epochField });
+  }
+  const widths = [inputWidth, ...(config.hiddenUnits ?? defaultHiddenUnits(fitRows)), 1];
+  let perRow = 0;
+  for (let l = 1; l < widths.length; l++) perRow += widths[l - 1] * widths[l];
+  const weights = config.ensemble * (perRow + widths.slice(1).reduce((a, b) => a + b, 0));
+  if (weights > MAX_NETWORK_WEIGHTS) {
+    throw new NceError('INVALID_CONFIG', `the classifier would have ${weights.toExponential(2)} weights (ensemble ${config.ensemble} x hiddenUnits [${widths.slice(1, -1).join(', ')}] on ${inputWidth} inputs), more than ${MAX_NETWORK_WEIGHTS.toExponential(2)}: lower hiddenUnits or ensemble`, { field: config.hiddenUnits ? 'hiddenUnits' : 'ensemble' });
+  }
+  const work = rows * config.ensemble * perRow;
+  if (work > MAX_EPOCH_MULTIPLY_ADDS) {
+    throw new NceError('INVALID_CONFIG', `one epoch would take ${work.toExponential(2)} multiply-adds (${rows} rows x ensemble ${config.ensemble} x ${perRow} per row), more than ${MAX_EPOCH_MULTIPLY_ADDS.toExponential(2)}: lower ${epochField}, noiseRatio, hiddenUnits or ensemble`, { field: epochField });
+  }
+}
+
 /** Real records per epoch: at most maxRecordsPerEpoch, at least minRecordsPerEpoch, else all of them. */
-function recordsPerEpochOf(rows: number, config: TrainingConfig, layout: Layout): number {
+function recordsPerEpochOf(rows: number, config: TrainingConfig, numericFeatures: number): number {
   if (rows > config.maxRecordsPerEpoch) return config.maxRecordsPerEpoch;
-  return Math.max(rows, config.minRecordsPerEpoch ?? defaultMinRecordsPerEpoch(layout.numeric.length));
+  return Math.max(rows, config.minRecordsPerEpoch ?? defaultMinRecordsPerEpoch(numericFeatures));
 }
 
 /**

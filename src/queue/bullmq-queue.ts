@@ -139,6 +139,12 @@ const STALLED = /stalled more than allowable limit/;
 /** BullMQ's reason for a run refused for starting beyond the worker's `maxStartedAttempts` (JOB_ATTEMPTS runs): its earlier runs were lost. */
 const STARTED_BEYOND = /started more than allowable limit/;
 
+/**
+ * The exit code of a training process that ended itself after a WebAssembly trap (EX_SOFTWARE): its
+ * backend is unusable, and BullMQ would hand it every later job.
+ */
+export const TRAPPED_EXIT_CODE = 70;
+
 /** BullMQ's reason for a run whose sandboxed training process died (V8 out of heap aborts; an OOM kill is SIGKILL). */
 const PROCESS_DIED = /Unexpected exit code: (\S+) signal: (\S+)/;
 
@@ -171,7 +177,9 @@ function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
       ? { code: m[1] as string, message: m[2] as string }
       : STALLED.test(reason) || STARTED_BEYOND.test(reason)
         ? WORKER_LOST
-        : died
+        : died?.[1] === String(TRAPPED_EXIT_CODE)
+          ? { code: 'WORKER_LOST', message: 'the training process handed this job ended at once, after a WebAssembly trap in the job it ran before (a fresh one takes the next), at each of its JOB_ATTEMPTS runs; train again' }
+          : died
           ? { code: 'WORKER_LOST', message: `the training process died (exit code ${died[1]}, signal ${died[2]}: SIGABRT is V8 out of heap, SIGKILL an OOM kill) at each of its JOB_ATTEMPTS runs; give the workers more memory (worker.heapMegabytes), or train on fewer values (MAX_TRAINING_VALUES)` }
           : { code: 'INTERNAL', message: job.failedReason ?? 'failed' };
   }

@@ -13,14 +13,18 @@ export interface CsvTable {
 }
 
 /** A CSV problem with the file and line it is on. */
+/** How errors name standard input (read as the file "-"). */
+const STDIN_NAME = 'standard input';
+
 export class CsvError extends AppError {
   constructor(
     readonly file: string,
     readonly line: number,
     message: string,
   ) {
-    // Line 0: the file as a whole (it cannot be read).
-    super('MALFORMED_BODY', line > 0 ? `${file}:${line}: ${message}` : `${file}: ${message}`);
+    // Line 0: the file as a whole (it cannot be read). "-" (the CLI's --data -) is standard input.
+    const name = file === '-' ? STDIN_NAME : file;
+    super('MALFORMED_BODY', line > 0 ? `${name}:${line}: ${message}` : `${name}: ${message}`);
     this.name = 'CsvError';
   }
 }
@@ -57,7 +61,7 @@ function readStdin(): Buffer {
  * @throws CsvError naming file and line: no header, a ragged row, duplicate or empty column names
  */
 export function readCsv(path: string, textColumns: TextColumns = []): CsvTable {
-  const file = path === '-' ? 'standard input' : path;
+  const file = path === '-' ? STDIN_NAME : path;
   let bytes: Buffer;
   try {
     bytes = path === '-' ? readStdin() : readFileSync(path);

@@ -145,6 +145,9 @@ describe('nce-ood train and score', () => {
     expect(one.stderr).toMatch(/scored 1 record with /);
     const ragged = spawnSync(process.execPath, [BIN, 'score', '--artifact', out, '--data', '-'], { encoding: 'utf8', input: 'kind,y,x\np,0\n' });
     expect(ragged.stderr.trim()).toMatch(/^nce-ood score: standard input:2: /);
+    // A value the model cannot read is named in the same words (not as the file "-").
+    const text = spawnSync(process.execPath, [BIN, 'score', '--artifact', out, '--data', '-'], { encoding: 'utf8', input: 'kind,y,x\np,0,0\np,abc,0\n' });
+    expect(text.stderr.trim()).toMatch(/^nce-ood score: standard input:3: column "y": /);
   });
 
   it('ends quietly when the reader closes the pipe early (score ... | head -1)', async () => {
@@ -259,6 +262,13 @@ describe('nce-ood train and score', () => {
     const empty = cli('eval', '--data', join(dir, 'nolabel.csv'));
     expect(empty.status).toBe(1);
     expect(empty.stderr).toMatch(new RegExp(`nolabel\\.csv:${at + 1}: column "label" must be 0 or 1 on a test row, got an empty cell`));
+    // Text on a test row where the train rows hold numbers: named by its line, before any training.
+    lines[at] = lines[at].replace(/^[^,]+,/, 'rotary,').replace(/,,test$/, ',0,test');
+    await writeFile(join(dir, 'texttest.csv'), lines.join('\n') + '\n');
+    const text = cli('eval', '--data', join(dir, 'texttest.csv'));
+    expect(text.status).toBe(1);
+    expect(text.stderr).toMatch(new RegExp(`texttest\\.csv:${at + 1}: column "x": .*"rotary".*pass --categorical x`));
+    expect(text.stderr).not.toContain('epoch 1/');
   });
 
   it('a config file\'s exclude joins --exclude (and its default), and the model\'s config records them all', async () => {

@@ -388,6 +388,13 @@ describe('data contract', () => {
     expect(scored.status).toBe(200);
     const schedule = await request(app).put('/v1/models/labelled/schedule').send({ cron: '0 3 * * *', dataset: 'labelled', config: { exclude: ['amount', 'channel'] } });
     expect(schedule.body).toMatchObject({ status: 400, pointer: '/config/exclude', detail: 'exclude leaves no column to train on' });
+    // A config whose epochs or network could not fit in memory is refused before it is queued, and nothing is queued.
+    const queued = (await request(app).get('/v1/jobs')).body.jobs.length;
+    const heavy = await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { minRecordsPerEpoch: 1_000_000, maxRecordsPerEpoch: 1_000_000, noiseRatio: 64 } });
+    expect(heavy.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config/minRecordsPerEpoch', detail: expect.stringContaining('one epoch would hold 65000000 rows') });
+    const wide = await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { hiddenUnits: [1024, 1024, 1024, 1024], ensemble: 16 } });
+    expect(wide.body).toMatchObject({ status: 400, pointer: '/config/hiddenUnits', detail: expect.stringContaining('weights') });
+    expect((await request(app).get('/v1/jobs')).body.jobs).toHaveLength(queued);
     // Mixtures nested thousands deep (a 400, not a stack overflow in validation), and one level too deep.
     // (Spelt as text: serialising such an object would overflow the test's own stack.)
     const nested = (depth: number): string => `${'{"type":"mixture","components":[{"weight":1,"noise":'.repeat(depth)}{"type":"gaussian"}${'}]}'.repeat(depth)}`;

@@ -1,4 +1,4 @@
-import { auprc, auroc, Detector, type DataRecord, initBackend, train } from '../../nce';
+import { auprc, auroc, Detector, type DataRecord, encode, featureColumns, inferSchema, initBackend, NceError, train, type TrainingConfig } from '../../nce';
 import { columnList, parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
 import { CsvError, readCsv, withCategories } from '../../store';
@@ -43,6 +43,7 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
   const table = { ...read, records: withCategories(read.records, categorical) };
   const trainRows: DataRecord[] = [];
   const testRows: DataRecord[] = [];
+  const testLines: number[] = [];
   const labels: number[] = [];
   table.records.forEach((r, i) => {
     const strip = Object.fromEntries(features.map((c) => [c, r[c]]));
@@ -53,6 +54,7 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
       const label = r[labelCol];
       if (label !== 0 && label !== 1) throw new CsvError(file, table.lines[i], `column "${labelCol}" must be 0 or 1 on a test row, got ${label === null ? 'an empty cell' : `"${String(label)}"`}`);
       testRows.push(strip);
+      testLines.push(table.lines[i]);
       labels.push(label);
     }
   });
@@ -61,6 +63,7 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
     throw new CsvError(file, 1, `every test row has "${labelCol}" ${labels[0]}: AUROC and AUPRC need test rows of both labels (1 = anomaly, 0 = normal)`);
   }
 
+  checkTestRows(file, trainRows, testRows, testLines, features, config);
   const backend = await initBackend(ctx.backend);
   process.stderr.write(`eval ${file}: ${trainRows.length} train rows, ${testRows.length} test rows, backend ${backend}\n`);
   const t0 = process.hrtime.bigint();
@@ -92,5 +95,22 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
     process.stdout.write(JSON.stringify(report) + '\n');
   } finally {
     detector.dispose();
+  }
+}
+
+/**
+ * Refuses, before the fit, a test row the trained model could not score: text in a column the
+ * train rows hold numbers in. Named by its line, as `train` names such rows of its file.
+ */
+function checkTestRows(file: string, trainRows: DataRecord[], testRows: DataRecord[], testLines: number[], features: string[], config: TrainingConfig): void {
+  const schema = inferSchema(trainRows, featureColumns(features, config.exclude), { unseenShare: config.targetFpr });
+  try {
+    encode(schema, testRows);
+  } catch (e: unknown) {
+    if (e instanceof NceError && e.record !== undefined) {
+      const hint = e.field !== undefined && schema.some((f) => f.name === e.field && f.kind === 'numeric') ? ` (the train rows hold numbers there; if the column is a code, pass --categorical ${e.field})` : '';
+      throw new CsvError(file, testLines[e.record], `column "${e.field}": ${e.message.replace(/^record \d+ /, '')}${hint}`);
+    }
+    throw e;
   }
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Detector, encode, initBackend, train, type TrainResult } from '../../../src/nce';
+import { checkTrainingCost, Detector, encode, inferSchema, initBackend, layoutOf, MAX_FEATURES, train, type TrainResult } from '../../../src/nce';
 import { restoreNoise } from '../../../src/nce/noise';
-import { defaultHiddenUnits, defaultMinRecordsPerEpoch, KERNEL_PARTNER_NOISES, resolveTrainingConfig, usesKernelPartner } from '../../../src/nce/config';
+import { DEFAULT_TRAINING_CONFIG, defaultHiddenUnits, defaultMinRecordsPerEpoch, KERNEL_PARTNER_NOISES, resolveTrainingConfig, usesKernelPartner } from '../../../src/nce/config';
 import { createRng } from '../../../src/nce/random';
 import { thresholdAt } from '../../../src/nce/calibration';
 import { normalRecords } from '../../helpers/data';
@@ -306,6 +306,12 @@ describe('train', () => {
     expect(() => resolveTrainingConfig({ noise: { type: 'marginals', bandwidth: 0.001 } })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(resolveTrainingConfig({ minRecordsPerEpoch: 20_000, maxRecordsPerEpoch: 20_000 }).minRecordsPerEpoch).toBe(20_000);
   });
+
+  it('refuses kernelPartner true with a score that is not a log density, which would leave the partners out unsaid', () => {
+    expect(() => resolveTrainingConfig({ kernelPartner: true, scoreKind: 'logRatio' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'kernelPartner' }));
+    expect(resolveTrainingConfig({ kernelPartner: true, scoreKind: 'logDensity' }).kernelPartner).toBe(true);
+    expect(resolveTrainingConfig({ kernelPartner: 'auto', scoreKind: 'logRatio' }).scoreKind).toBe('logRatio');
+  });
 });
 
 function scores(r: TrainResult): number[] {
@@ -316,3 +322,31 @@ function scores(r: TrainResult): number[] {
     d.dispose();
   }
 }
+
+describe('what a training config may cost', () => {
+  it('refuses, before anything is sampled, an epoch or a network that would exhaust the backend', async () => {
+    const records = normalRecords(200, 3, 1);
+    const started = Date.now();
+    // The epoch: a million records, each with 64 noise samples, is 65 million rows.
+    await expect(train(records, { minRecordsPerEpoch: 1_000_000, maxRecordsPerEpoch: 1_000_000, noiseRatio: 64 })).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'minRecordsPerEpoch' });
+    // The network: 16 members of four 1,024-wide layers are 50 million weights.
+    await expect(train(records, { hiddenUnits: [1024, 1024, 1024, 1024], ensemble: 16 })).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'hiddenUnits' });
+    // The work: 2.5 million rows an epoch through two 1,024-wide layers.
+    await expect(train(records, { minRecordsPerEpoch: 500_000, maxRecordsPerEpoch: 500_000, hiddenUnits: [1024, 1024] })).rejects.toThrow(/multiply-adds/);
+    // The values: 2 million rows of 200 features.
+    const wide = normalRecords(200, 200, 1);
+    await expect(train(wide, { minRecordsPerEpoch: 400_000, maxRecordsPerEpoch: 400_000 })).rejects.toThrow(/input values/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('lets the defaults train the widest tables a model takes', () => {
+    const columns = Array.from({ length: MAX_FEATURES }, (_, j) => `f${j}`);
+    // Every column numeric and sometimes missing: each takes its value and a missing flag.
+    const records = [0, 1, 2].map((i) => Object.fromEntries(columns.map((c) => [c, i === 0 ? null : i])));
+    const layout = layoutOf(inferSchema(records, columns));
+    expect(layout.inputWidth).toBeGreaterThan(MAX_FEATURES);
+    expect(() => checkTrainingCost(DEFAULT_TRAINING_CONFIG, 1_000_000, layout.inputWidth, layout.numeric.length)).not.toThrow();
+    expect(() => checkTrainingCost(DEFAULT_TRAINING_CONFIG, 300, layout.inputWidth, layout.numeric.length)).not.toThrow();
+    expect(() => checkTrainingCost(resolveTrainingConfig({ noiseRatio: 64 }), 1_000_000, layout.inputWidth, layout.numeric.length)).toThrow(/lower maxRecordsPerEpoch \(to at most \d+\) or noiseRatio/);
+  });
+});
