@@ -1,5 +1,5 @@
 import { binCount, Binning, type DataRecord, type FeatureReference, fieldReader, type FieldReader, type FieldValue } from '../nce';
-import { DriftWindow, samplePsi, scoreKs, scorePsi } from './drift';
+import { DriftWindow, featurePsi, scoreKs, scorePsi } from './drift';
 
 /** How the drift window is kept. */
 export interface DriftOptions {
@@ -217,7 +217,7 @@ export class DriftMonitor {
       featureShares,
       psi: scorePsi(r.scoreShares, scoreShares, { reference: r.scoreRecords, window: w.size }),
       ks: scoreKs(r.scoreShares, scoreShares),
-      featurePsi: t.refs.map((ref, j) => samplePsi(ref.shares, featureShares[j], { reference: r.featureRecords, window: w.size })),
+      featurePsi: t.refs.map((ref, j) => featurePsi(ref, featureShares[j], { reference: r.featureRecords, window: w.size })),
     };
   }
 }

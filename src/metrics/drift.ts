@@ -1,5 +1,5 @@
 /** Drift statistics of a window of recent records against a model's reference. Pure functions and one data structure. */
-import { PERCENTILE_BINS, percentileBin } from '../nce';
+import { type FeatureReference, PERCENTILE_BINS, percentileBin } from '../nce';
 
 /** Share given to an empty bin, so PSI stays finite (the usual convention). */
 export const PSI_EPSILON = 1e-4;
@@ -94,6 +94,22 @@ function windowBinNoise(e: number, n: number): number {
  */
 export function samplePsi(expected: readonly number[], actual: readonly number[], sizes: SampleSizes): number {
   return Math.max(0, psi(expected, actual) - psiNoise(expected, sizes));
+}
+
+/**
+ * PSI of a window's values of one feature against its reference, as {@link samplePsi}. The bins
+ * beyond a numeric feature's training range count only what the window holds there beyond the
+ * reference's share: that share is a guess (a unique lowest or highest value is taken as a
+ * continuous reading's, about 1 / (n + 2)), and a capped or rounded feature (an age capped at 100,
+ * held by one training record) never exceeds its range; fewer values beyond it than guessed is no
+ * shift, and read as one (0.18 of PSI at 30 training records) it fired the feature alert on clean
+ * traffic.
+ */
+export function featurePsi(ref: FeatureReference, window: readonly number[], sizes: SampleSizes): number {
+  if (ref.kind !== 'numeric' || !ref.outer) return samplePsi(ref.shares, window, sizes);
+  const actual = [...window];
+  for (const b of [0, ref.edges.length]) actual[b] = Math.max(actual[b] ?? 0, ref.shares[b] ?? 0);
+  return samplePsi(ref.shares, actual, sizes);
 }
 
 /**

@@ -7,7 +7,7 @@ import { DEFAULT_RECENT_TRAFFIC, RecentTraffic, type RecentTrafficOptions } from
 
 export { type BinnedRecords, DEFAULT_DRIFT_OPTIONS, DriftMonitor, type DriftOptions, type DriftReference, driftReferenceOf, type DriftStats, type WindowContents } from './drift-monitor';
 export { DEFAULT_RECENT_TRAFFIC, flaggedRecord, type FlaggedRecord, RecentTraffic, type RecentTrafficOptions, type TrafficView } from './recent-traffic';
-export { DriftWindow, psi, psiNoise, samplePsi, type SampleSizes, scoreKs, scorePsi } from './drift';
+export { DriftWindow, featurePsi, psi, psiNoise, samplePsi, type SampleSizes, scoreKs, scorePsi } from './drift';
 
 /** A model version being served, as the metrics describe it. */
 export interface ServedModelInfo {

@@ -97,11 +97,46 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number,
     quantiles,
     referenceCount: n,
   };
-  // The novel records as new ones score: below every other (percentile 0).
+  return { ...c, referenceShares: newRecordShares(c, sorted, novelty) };
+}
+
+/**
+ * The shares of the percentile bins that new records distributed as the reference fall in. The
+ * novel ones score below every other (percentile 0). Of the rest, each of the n + 1 gaps around the
+ * n sorted held-out scores is equally likely (below the lowest: percentile 0; above the highest:
+ * 1), and within a gap the percentile runs evenly between those of the scores on either side, as
+ * {@link percentileOf} interpolates; a gap between tied scores is their one (mid-rank) percentile.
+ * The held-out records' own percentiles would leave bins between them empty where they are few (at
+ * 6 held-out records, 3 of 10 deciles), and clean traffic, which lands in those bins, would read as
+ * drift.
+ */
+function newRecordShares(c: Calibration, sorted: Float64Array, novelty: number): number[] {
   const shares = new Array<number>(PERCENTILE_BINS).fill(0);
   shares[0] += novelty;
-  for (const s of sorted) shares[percentileBin(percentileOf(c, s))] += (1 - novelty) / sorted.length;
-  return { ...c, referenceShares: shares };
+  const gap = (1 - novelty) / (sorted.length + 1);
+  shares[0] += gap;
+  shares[PERCENTILE_BINS - 1] += gap;
+  let from = percentileOf(c, sorted[0]);
+  for (let k = 1; k < sorted.length; k++) {
+    const to = percentileOf(c, sorted[k]);
+    spread(shares, from, to, gap);
+    from = to;
+  }
+  return shares;
+}
+
+/** Adds `mass` to the bins of the percentiles in [from, to], in proportion to their overlap with it (all of it to one bin for a point). */
+function spread(shares: number[], from: number, to: number, mass: number): void {
+  const first = percentileBin(from);
+  const last = percentileBin(to);
+  if (to - from <= 1e-12 || first === last) {
+    shares[first] += mass;
+    return;
+  }
+  for (let b = first; b <= last; b++) {
+    const overlap = Math.min(to, (b + 1) / PERCENTILE_BINS) - Math.max(from, b / PERCENTILE_BINS);
+    shares[b] += (mass * Math.max(0, overlap)) / (to - from);
+  }
 }
 
 /**

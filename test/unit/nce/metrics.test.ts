@@ -172,12 +172,14 @@ describe('calibrate and percentileOf', () => {
     for (const k of [0, 50, 199]) expect(percentileOf(calibrate(distinct, 0.01), (q[k] + q[k + 1]) / 2)).toBeCloseTo((k + 0.5) / (q.length - 1), 9);
   });
 
-  it('stores the share of reference records in each percentile hundredth: uniform without ties, lumped with them', () => {
+  it('stores the share of new reference-like records in each percentile hundredth: uniform without ties, lumped with them', () => {
     const plain = calibrate(reference, 0.01).referenceShares as number[];
     expect(plain).toHaveLength(100);
     expect(plain.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 9);
     expect(Math.max(...plain)).toBeLessThan(0.02);
     const tied = calibrate([...Array.from({ length: 600 }, (_, i) => i), ...Array(400).fill(1000)], 0.01).referenceShares as number[];
-    expect(tied[80]).toBeCloseTo(0.4, 6);
+    // 400 tied records leave 399 of the 1,001 gaps around the scores at their mid-rank; a new record above them all is at 1.
+    expect(tied[80]).toBeCloseTo(399 / 1001, 4);
+    expect(tied[99]).toBeCloseTo(1 / 1001, 4);
   });
 });
