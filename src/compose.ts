@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { type AppDeps, createApp } from './api';
-import { ModelCache, ScoringThreads, type ServedModel } from './serving';
+import { ModelCache, ScoringThreads, type ServedVersion } from './serving';
 import { qualityGateOf, type Settings } from './config';
 import { expectedFlaggedShare, messageOf } from './nce';
 import { outageLog } from './logger';
@@ -180,7 +180,7 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, setting
       () => undefined,
     );
   };
-  const info = (m: ServedModel): ServedModelInfo => {
+  const info = (m: ServedVersion): ServedModelInfo => {
     const { targetFpr, referenceCount } = m.manifest.calibration;
     const expectedFlaggedRatio = expectedFlaggedShare(m.manifest.calibration);
     return { name: m.name, version: m.version, createdAt: m.manifest.createdAt, valAuc: m.manifest.training.valAuc, targetFpr, expectedFlaggedRatio, referenceRecords: referenceCount };

@@ -9,6 +9,9 @@ import { unloadBeyond } from './loaded-limits';
 export const REFRESH_MS = 1000;
 
 /** A model ready to score. */
+/** What the metrics read of a version served: its name, version and manifest. */
+export type ServedVersion = Pick<ServedModel, 'name' | 'version' | 'manifest'>;
+
 export interface ServedModel {
   name: string;
   version: string;
@@ -78,7 +81,12 @@ export class ModelCache {
   constructor(
     private readonly store: ModelStore,
     private readonly logger: Logger,
-    private readonly onSwap: (m: ServedModel, previous: ServedModel | undefined) => void = () => undefined,
+    /**
+     * A version starts serving (`previous`: the one it replaces, if loaded). Also for a model
+     * unloaded to make room whose current version changed meanwhile (`onGone` 'evicted' follows):
+     * its metrics then follow the registry, not its next request.
+     */
+    private readonly onSwap: (m: ServedVersion, previous: ServedVersion | undefined) => void = () => undefined,
     /**
      * A model no longer loaded: `deleted` (found gone, loaded or evicted), so its series go;
      * `evicted` (least recently used), so it is not in memory but still served, and its counters
@@ -161,15 +169,28 @@ export class ModelCache {
     this.watching.unref();
   }
 
-  /** An evicted model deleted meanwhile: what its metrics kept is over. */
+  /**
+   * An evicted model deleted meanwhile: what its metrics kept is over. Another version made current
+   * meanwhile (a promote, a rollback): its metrics follow it now (the version served, its threshold
+   * and expected flagged share, a fresh drift window), read from its manifest, while it stays
+   * unloaded.
+   */
   private async checkEvicted(name: string): Promise<void> {
     const version = this.evicted.get(name);
     if (version === undefined) return;
     const current = await this.store.currentVersion(name).catch(() => version);
-    // Another version while it is unloaded: the metrics follow it when it is loaded again.
-    if (current !== null || this.evicted.get(name) !== version) return;
-    this.evicted.delete(name);
-    this.onGone(name, 'deleted');
+    if (current === version || this.evicted.get(name) !== version) return;
+    if (current === null) {
+      this.evicted.delete(name);
+      this.onGone(name, 'deleted');
+      return;
+    }
+    const loaded = await this.store.load(name, current).catch(() => null);
+    // Loaded or changed again meanwhile: that load, or the next check, has it.
+    if (!loaded || this.evicted.get(name) !== version) return;
+    this.evicted.set(name, current);
+    this.onSwap(loaded, undefined);
+    this.onGone(name, 'evicted');
   }
 
   /**

@@ -54,3 +54,35 @@ it('counts every record of models scored in turn beyond MODEL_CACHE_MAX and meas
   expect(after).not.toContain('model="ev-a"');
   expect(after).toContain('nce_ood_scored_records_total{model="ev-b"} 30');
 });
+
+it('follows a promote of a model unloaded to make room: its version, threshold and drift window switch at once, not at its next request', async () => {
+  const { app, store } = running.service;
+  const records = normalRecords(200, 2, 3);
+  const at = async (targetFpr: number) => toArtifact(await train(records, { epochs: 2, kernelPartner: false, targetFpr }), { datasetFingerprint: `fpr-${targetFpr}`, datasetRows: 200, backend: running.backend });
+  const first = await store.save('ev-c', await at(0.05));
+  const second = await store.save('ev-c', await at(0.1), { candidate: 'kept for the test' });
+  const scored = normalRecords(30, 2, 8);
+  expect((await request(app).post('/v1/models/ev-c/score').send({ records: scored })).status).toBe(200);
+  // Scoring another model unloads it (one fits); its window stays.
+  expect((await request(app).post('/v1/models/ev-b/score').send({ records: scored })).status).toBe(200);
+  const value = (text: string, line: string): number | undefined => {
+    const found = text.split('\n').find((l) => l.startsWith(line));
+    return found === undefined ? undefined : Number(found.split(' ')[1]);
+  };
+  const metrics = async (): Promise<string> => (await request(app).get('/metrics')).text;
+  let text = await metrics();
+  expect(value(text, `nce_ood_model_info{model="ev-c",version="${first}"`)).toBe(1);
+  expect(value(text, 'nce_ood_drift_window_records{model="ev-c"}')).toBe(30);
+  expect(value(text, 'nce_ood_model_expected_flagged_ratio{model="ev-c"}')).toBeCloseTo(0.05, 6);
+  expect((await request(app).post(`/v1/models/ev-c/versions/${second}/promote`)).status).toBe(200);
+  for (let i = 0; i < 60 && value(text, `nce_ood_model_info{model="ev-c",version="${second}"`) === undefined; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    text = await metrics();
+  }
+  expect(value(text, `nce_ood_model_info{model="ev-c",version="${second}"`)).toBe(1);
+  expect(value(text, `nce_ood_model_info{model="ev-c",version="${first}"`)).toBeUndefined();
+  expect(value(text, 'nce_ood_model_expected_flagged_ratio{model="ev-c"}')).toBeCloseTo(0.1, 6);
+  // The new version's window starts empty; the counters of the model go on.
+  expect(value(text, 'nce_ood_drift_window_records{model="ev-c"}') ?? 0).toBe(0);
+  expect(value(text, 'nce_ood_scored_records_total{model="ev-c"}')).toBe(30);
+});
