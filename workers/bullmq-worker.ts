@@ -16,15 +16,15 @@ import { createLogger, outageLog } from '../src/logger';
 /** Most a worker with no job running waits at shutdown for Redis to take its close. */
 const IDLE_SHUTDOWN_MS = 3000;
 
+/** BullMQ's errors for a run whose job lock lapsed or whose job record is gone. */
+const LOCK_LOST = /could not renew lock|Lock mismatch|Missing lock|Missing key for job/i;
+
 /**
  * A BullMQ worker that can say how many jobs it runs now: its lock manager tracks each job from the
  * start of its run to the end, however it ends. Counting 'active' against 'completed' and 'failed'
  * drifts: a run whose lock was lost meanwhile (Redis stalled past JOB_LOCK_MS) ends with neither
  * event, and an idle worker then waited its whole shutdown grace for a job it did not have.
  */
-/** BullMQ's errors for a run whose job lock lapsed or whose job record is gone. */
-const LOCK_LOST = /could not renew lock|Lock mismatch|Missing lock|Missing key for job/i;
-
 class TrainingWorker extends Worker {
   runningJobs(): number {
     return this.lockManager.getActiveJobCount();

@@ -104,7 +104,7 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number,
  * The shares of the percentile bins that new records distributed as the reference fall in. The
  * novel ones score below every other (percentile 0). Of the rest, each of the n + 1 gaps around the
  * n sorted held-out scores is equally likely (below the lowest: percentile 0; above the highest:
- * 1), and within a gap the percentile runs evenly between those of the scores on either side, as
+ * 1; a tied run at either end is its own percentile there), and within a gap the percentile runs evenly between those of the scores on either side, as
  * {@link percentileOf} interpolates; a gap between tied scores is their one (mid-rank) percentile.
  * The held-out records' own percentiles would leave bins between them empty where they are few (at
  * 6 held-out records, 3 of 10 deciles), and clean traffic, which lands in those bins, would read as
@@ -114,9 +114,13 @@ function newRecordShares(c: Calibration, sorted: Float64Array, novelty: number):
   const shares = new Array<number>(PERCENTILE_BINS).fill(0);
   shares[0] += novelty;
   const gap = (1 - novelty) / (sorted.length + 1);
-  shares[0] += gap;
-  shares[PERCENTILE_BINS - 1] += gap;
-  let from = percentileOf(c, sorted[0]);
+  // Beyond the lowest and the highest score: percentile 0 and 1, unless the extreme is a run of
+  // tied scores (duplicate rows, discrete data), which new records tie with rather than pass.
+  const lowest = percentileOf(c, sorted[0]);
+  const highest = percentileOf(c, sorted[sorted.length - 1]);
+  shares[percentileBin(lowest)] += gap;
+  shares[percentileBin(highest)] += gap;
+  let from = lowest;
   for (let k = 1; k < sorted.length; k++) {
     const to = percentileOf(c, sorted[k]);
     spread(shares, from, to, gap);

@@ -260,10 +260,7 @@ export function resolveTrainingConfig(input: unknown): TrainingConfig {
   }
   const r = trainingConfigSchema.safeParse(input ?? {});
   if (r.success) {
-    const { minRecordsPerEpoch: least, maxRecordsPerEpoch: most, kernelPartner, scoreKind } = r.data;
-    if (kernelPartner === true && scoreKind !== undefined && scoreKind !== 'logDensity') {
-      throw new NceError('INVALID_CONFIG', `invalid training config: kernelPartner true needs scoreKind logDensity (a partner's share of the score is a log density), not ${scoreKind}: leave out one of the two`, { field: 'kernelPartner' });
-    }
+    const { minRecordsPerEpoch: least, maxRecordsPerEpoch: most } = r.data;
     if (least !== undefined && least > most) {
       throw new NceError('INVALID_CONFIG', `invalid training config: minRecordsPerEpoch (${least}) is above maxRecordsPerEpoch (${most}): an epoch cannot pass over more records than it may take; lower minRecordsPerEpoch, or leave it out (it follows the data)`, { field: 'minRecordsPerEpoch' });
     }

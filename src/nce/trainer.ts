@@ -129,7 +129,6 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const val = takeEncoded(all, order.subarray(0, nVal), layout);
   const fit = takeEncoded(all, order.subarray(nVal), layout);
   const data: SplitData = { schema, layout, fit, val, valNovel: uniqueValues(all, layout, schema, order.subarray(0, nVal)) };
-  checkTrainingCost(config, fit.n, layout.inputWidth, layout.numeric.length);
 
   const drop = Math.floor(fit.n * config.contaminationTrim);
   const reference = featureReference(records, schema);
@@ -138,8 +137,12 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   if (thin) warnings.push(thin);
   const novel = noveltyWarning(nVal, data.valNovel.filter(Boolean).length, config.targetFpr, config.contamination);
   if (novel) warnings.push(novel);
+  const cut = checkTrainingCost(config, fit.n, layout.inputWidth, layout.numeric.length);
+  if (cut) warnings.push(cut);
   if (config.kernelPartner === true && layout.numeric.length === 0) {
     warnings.push('kernelPartner is true, but the records have no numeric feature for a kernel density: the model is trained alone');
+  } else if (config.kernelPartner === true && (config.scoreKind ?? (config.noise.type === 'uniform' ? 'logRatio' : 'logDensity')) !== 'logDensity') {
+    warnings.push('kernelPartner is true, but the score is not a log density (scoreKind, or a uniform noise\'s default logRatio), of which a partner\'s share would be one: the model is trained alone');
   }
   const noted = (r: TrainResult): TrainResult => (warnings.length > 0 ? { ...r, training: { ...r.training, warnings } } : r);
   const first = await trainOnce(data, config, options, 1, 0);
@@ -363,7 +366,7 @@ async function fitClassifier(
   let samples = 0;
   let averaged: DenseWeights[] | null = null;
   const trainRng = rng.fork();
-  const recordsPerEpoch = recordsPerEpochOf(fit.n, config, layout.numeric.length);
+  const recordsPerEpoch = recordsPerEpochOf(fit.n, config, layout.numeric.length, layout.inputWidth);
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
       const t0 = Date.now();
@@ -436,46 +439,48 @@ function fitsWholeReference(config: TrainingConfig): boolean {
 }
 
 /**
- * Most rows (real records and their noise samples) one epoch may hold: about 25 bytes of memory
- * per input value pass through while it is drawn and encoded. The defaults reach 40,960 (8,192
- * records, 4 noise samples each).
+ * Most rows (real records and their noise samples) one epoch holds: about 25 bytes of memory per
+ * input value pass through while it is drawn and encoded. The defaults ask for 40,960 at most
+ * (8,192 records, 4 noise samples each).
  */
 export const MAX_EPOCH_ROWS = 2 ** 22;
 /**
- * Most input values one epoch may hold: its real records and their noise, times the network's
- * input width, held as an array and again as a tensor in the backend's memory (a WebAssembly
- * memory of at most 4 GiB, which a trap leaves unusable). The defaults reach about 250 million
- * at most (8,192 records, 4 noise samples each, 2,048 numeric features with missing values).
+ * Most input values one epoch holds: its rows times the network's input width, held as an array
+ * and again as a tensor in the backend's memory (a WebAssembly memory of at most 4 GiB, which a
+ * trap leaves unusable). The defaults ask for about 250 million with 2,048 numeric features that
+ * have missing values (two inputs each), and for more with many categorical columns (a column
+ * takes one input per category, up to 66): such an epoch takes fewer records (see
+ * {@link recordsPerEpochOf}).
  */
 export const MAX_EPOCH_VALUES = 2 ** 28;
+/** Fewest real records an epoch may be cut to by those bounds: below, the config is refused. */
+const MIN_EPOCH_RECORDS = 64;
 /**
  * Most multiply-adds of one epoch's forward pass over every network of the ensemble: an epoch is
- * also how long a cancelled job may run on. The defaults reach about 4 billion (minutes at most).
+ * also how long a cancelled job may run on. The defaults stay under about 2e10.
  */
 export const MAX_EPOCH_MULTIPLY_ADDS = 2 ** 38;
-/** Most weights of the classifier, every network of the ensemble together (the defaults: at most about 135,000). */
+/** Most weights of the classifier, every network of the ensemble together (the defaults: under 9 million, 135,000 for 2,048 numeric features). */
 export const MAX_NETWORK_WEIGHTS = 2 ** 24;
 
 /**
- * Refuses a config whose training would not fit: an epoch beyond {@link MAX_EPOCH_ROWS},
- * {@link MAX_EPOCH_VALUES} or
- * {@link MAX_EPOCH_MULTIPLY_ADDS}, or a network beyond {@link MAX_NETWORK_WEIGHTS}. Checked before
- * anything is sampled, with the exact input width, and by the API when a job is asked for, with
- * a width of one input per feature (a lower bound: categories take one input each).
+ * Refuses a config whose training would not fit: a network beyond {@link MAX_NETWORK_WEIGHTS}, an
+ * epoch beyond {@link MAX_EPOCH_MULTIPLY_ADDS}, or a noise ratio so high that even
+ * {@link MIN_EPOCH_RECORDS} records exceed the epoch's memory bounds. An epoch that would hold
+ * more rows or values than those bounds takes fewer records instead, and the sentence returned
+ * says so (null when it takes what was asked). Checked before anything is sampled, with the exact
+ * input width, and by the API when a job is asked for, with one input per feature (a lower bound).
  * @param fitRows - the records the classifier trains on (the reference less its held-out share)
  * @throws NceError INVALID_CONFIG naming the setting to lower
  */
-export function checkTrainingCost(config: TrainingConfig, fitRows: number, inputWidth: number, numericFeatures: number): void {
-  const records = recordsPerEpochOf(fitRows, config, numericFeatures);
+export function checkTrainingCost(config: TrainingConfig, fitRows: number, inputWidth: number, numericFeatures: number): string | null {
+  const capacity = epochCapacity(config, inputWidth);
+  if (capacity < MIN_EPOCH_RECORDS) {
+    throw new NceError('INVALID_CONFIG', `an epoch of ${MIN_EPOCH_RECORDS} records with noiseRatio ${config.noiseRatio} on ${inputWidth} inputs would hold more than ${MAX_EPOCH_VALUES.toExponential(2)} input values: lower noiseRatio`, { field: 'noiseRatio' });
+  }
+  const asked = askedRecordsPerEpoch(fitRows, config, numericFeatures);
+  const records = Math.min(asked, capacity);
   const rows = records * (1 + config.noiseRatio);
-  const epochField = config.minRecordsPerEpoch !== undefined && records > Math.min(fitRows, config.maxRecordsPerEpoch) ? 'minRecordsPerEpoch' : 'maxRecordsPerEpoch';
-  if (rows > MAX_EPOCH_ROWS) {
-    throw new NceError('INVALID_CONFIG', `one epoch would hold ${rows} rows (${records} records x (1 + noiseRatio ${config.noiseRatio})), more than ${MAX_EPOCH_ROWS}: lower ${epochField} (to at most ${Math.floor(MAX_EPOCH_ROWS / (1 + config.noiseRatio))}) or noiseRatio`, { field: epochField });
-  }
-  const values = rows * inputWidth;
-  if (values > MAX_EPOCH_VALUES) {
-    throw new NceError('INVALID_CONFIG', `one epoch would hold ${values.toExponential(2)} input values (${records} records x (1 + noiseRatio ${config.noiseRatio}) x ${inputWidth} inputs), more than ${MAX_EPOCH_VALUES.toExponential(2)}: lower ${epochField} (to at most ${Math.floor(MAX_EPOCH_VALUES / ((1 + config.noiseRatio) * inputWidth))}) or noiseRatio`, { field: epochField });
-  }
   const widths = [inputWidth, ...(config.hiddenUnits ?? defaultHiddenUnits(fitRows)), 1];
   let perRow = 0;
   for (let l = 1; l < widths.length; l++) perRow += widths[l - 1] * widths[l];
@@ -485,14 +490,33 @@ export function checkTrainingCost(config: TrainingConfig, fitRows: number, input
   }
   const work = rows * config.ensemble * perRow;
   if (work > MAX_EPOCH_MULTIPLY_ADDS) {
-    throw new NceError('INVALID_CONFIG', `one epoch would take ${work.toExponential(2)} multiply-adds (${rows} rows x ensemble ${config.ensemble} x ${perRow} per row), more than ${MAX_EPOCH_MULTIPLY_ADDS.toExponential(2)}: lower ${epochField}, noiseRatio, hiddenUnits or ensemble`, { field: epochField });
+    // More records than the fit rows: minRecordsPerEpoch (or its default) makes the epoch.
+    const field = records > fitRows ? 'minRecordsPerEpoch' : 'maxRecordsPerEpoch';
+    throw new NceError('INVALID_CONFIG', `one epoch would take ${work.toExponential(2)} multiply-adds (${rows} rows x ensemble ${config.ensemble} x ${perRow} per row), more than ${MAX_EPOCH_MULTIPLY_ADDS.toExponential(2)}: lower ${field}, noiseRatio, hiddenUnits or ensemble`, { field });
   }
+  return asked > capacity
+    ? `each epoch takes ${capacity} records, not the ${asked} asked for: with noiseRatio ${config.noiseRatio} on ${inputWidth} inputs, more would hold over ${MAX_EPOCH_ROWS} rows or ${MAX_EPOCH_VALUES.toExponential(2)} input values, beyond the training process's memory`
+    : null;
 }
 
-/** Real records per epoch: at most maxRecordsPerEpoch, at least minRecordsPerEpoch, else all of them. */
-function recordsPerEpochOf(rows: number, config: TrainingConfig, numericFeatures: number): number {
+/** The most real records an epoch of `inputWidth` inputs holds within {@link MAX_EPOCH_ROWS} and {@link MAX_EPOCH_VALUES}. */
+function epochCapacity(config: TrainingConfig, inputWidth: number): number {
+  return Math.floor(Math.min(MAX_EPOCH_ROWS, MAX_EPOCH_VALUES / Math.max(1, inputWidth)) / (1 + config.noiseRatio));
+}
+
+/**
+ * Real records per epoch as the config asks: at most maxRecordsPerEpoch, at least
+ * minRecordsPerEpoch (by default {@link defaultMinRecordsPerEpoch}, never above
+ * maxRecordsPerEpoch), else all of them.
+ */
+function askedRecordsPerEpoch(rows: number, config: TrainingConfig, numericFeatures: number): number {
   if (rows > config.maxRecordsPerEpoch) return config.maxRecordsPerEpoch;
-  return Math.max(rows, config.minRecordsPerEpoch ?? defaultMinRecordsPerEpoch(numericFeatures));
+  return Math.max(rows, config.minRecordsPerEpoch ?? Math.min(config.maxRecordsPerEpoch, defaultMinRecordsPerEpoch(numericFeatures)));
+}
+
+/** Real records per epoch: as the config asks, and no more than the epoch's memory bounds hold (see {@link checkTrainingCost}). */
+function recordsPerEpochOf(rows: number, config: TrainingConfig, numericFeatures: number, inputWidth: number): number {
+  return Math.min(askedRecordsPerEpoch(rows, config, numericFeatures), epochCapacity(config, inputWidth));
 }
 
 /**

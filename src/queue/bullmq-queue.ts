@@ -178,7 +178,7 @@ function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
       : STALLED.test(reason) || STARTED_BEYOND.test(reason)
         ? WORKER_LOST
         : died?.[1] === String(TRAPPED_EXIT_CODE)
-          ? { code: 'WORKER_LOST', message: 'the training process handed this job ended at once, after a WebAssembly trap in the job it ran before (a fresh one takes the next), at each of its JOB_ATTEMPTS runs; train again' }
+          ? { code: 'WORKER_LOST', message: 'the training process handed this job\'s last run was ending, after a WebAssembly trap in the job it ran before (a fresh process takes the next job); train again' }
           : died
           ? { code: 'WORKER_LOST', message: `the training process died (exit code ${died[1]}, signal ${died[2]}: SIGABRT is V8 out of heap, SIGKILL an OOM kill) at each of its JOB_ATTEMPTS runs; give the workers more memory (worker.heapMegabytes), or train on fewer values (MAX_TRAINING_VALUES)` }
           : { code: 'INTERNAL', message: job.failedReason ?? 'failed' };

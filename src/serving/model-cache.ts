@@ -8,10 +8,10 @@ import { unloadBeyond } from './loaded-limits';
 /** How long a model's current version is trusted before the store is asked again. */
 export const REFRESH_MS = 1000;
 
-/** A model ready to score. */
 /** What the metrics read of a version served: its name, version and manifest. */
 export type ServedVersion = Pick<ServedModel, 'name' | 'version' | 'manifest'>;
 
+/** A model ready to score. */
 export interface ServedModel {
   name: string;
   version: string;
@@ -71,6 +71,8 @@ export class ModelCache {
   private registryDown = false;
   /** The version of each model that failed to load, so it is not read and refused again every check. */
   private readonly refused = new Map<string, string>();
+  /** Evicted models whose new current version is being read for their metrics (see checkEvicted). */
+  private readonly following = new Set<string>();
   /** The timer of {@link ModelCache.watch}. */
   private watching: ReturnType<typeof setInterval> | undefined;
   /** Models evicted (unloaded, still served) with the version they had: the watch follows them too. */
@@ -185,12 +187,22 @@ export class ModelCache {
       this.onGone(name, 'deleted');
       return;
     }
-    const loaded = await this.store.load(name, current).catch(() => null);
-    // Loaded or changed again meanwhile: that load, or the next check, has it.
-    if (!loaded || this.evicted.get(name) !== version) return;
-    this.evicted.set(name, current);
-    this.onSwap(loaded, undefined);
-    this.onGone(name, 'evicted');
+    // A damaged version is not read again at every check (see refresh); one read at a time.
+    if (this.refused.get(name) === current || this.following.has(name)) return;
+    this.following.add(name);
+    try {
+      const loaded = await this.store.load(name, current).catch((e: unknown) => {
+        if (e instanceof NceError && e.code === 'ARTIFACT_TAMPERED') this.refused.set(name, current);
+        return null;
+      });
+      // Loaded or changed again meanwhile: that load, or the next check, has it.
+      if (!loaded || this.evicted.get(name) !== version) return;
+      this.evicted.set(name, current);
+      this.onSwap(loaded, undefined);
+      this.onGone(name, 'evicted');
+    } finally {
+      this.following.delete(name);
+    }
   }
 
   /**

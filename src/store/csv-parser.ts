@@ -12,10 +12,10 @@ export interface CsvTable {
   lines: number[];
 }
 
-/** A CSV problem with the file and line it is on. */
 /** How errors name standard input (read as the file "-"). */
 const STDIN_NAME = 'standard input';
 
+/** A CSV problem with the file and line it is on. */
 export class CsvError extends AppError {
   constructor(
     readonly file: string,

@@ -388,10 +388,10 @@ describe('data contract', () => {
     expect(scored.status).toBe(200);
     const schedule = await request(app).put('/v1/models/labelled/schedule').send({ cron: '0 3 * * *', dataset: 'labelled', config: { exclude: ['amount', 'channel'] } });
     expect(schedule.body).toMatchObject({ status: 400, pointer: '/config/exclude', detail: 'exclude leaves no column to train on' });
-    // A config whose epochs or network could not fit in memory is refused before it is queued, and nothing is queued.
+    // A config whose epochs would run for hours, or whose network could not fit in memory, is refused before it is queued.
     const queued = (await request(app).get('/v1/jobs')).body.jobs.length;
-    const heavy = await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { minRecordsPerEpoch: 1_000_000, maxRecordsPerEpoch: 1_000_000, noiseRatio: 64 } });
-    expect(heavy.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config/minRecordsPerEpoch', detail: expect.stringContaining('one epoch would hold 65000000 rows') });
+    const heavy = await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { minRecordsPerEpoch: 500_000, maxRecordsPerEpoch: 500_000, hiddenUnits: [1024, 1024] } });
+    expect(heavy.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', pointer: '/config/minRecordsPerEpoch', detail: expect.stringContaining('multiply-adds') });
     const wide = await request(app).post('/v1/models/labelled/train').send({ dataset: 'labelled', config: { hiddenUnits: [1024, 1024, 1024, 1024], ensemble: 16 } });
     expect(wide.body).toMatchObject({ status: 400, pointer: '/config/hiddenUnits', detail: expect.stringContaining('weights') });
     expect((await request(app).get('/v1/jobs')).body.jobs).toHaveLength(queued);

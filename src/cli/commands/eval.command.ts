@@ -109,7 +109,7 @@ function checkTestRows(file: string, trainRows: DataRecord[], testRows: DataReco
   } catch (e: unknown) {
     if (e instanceof NceError && e.record !== undefined) {
       const hint = e.field !== undefined && schema.some((f) => f.name === e.field && f.kind === 'numeric') ? ` (the train rows hold numbers there; if the column is a code, pass --categorical ${e.field})` : '';
-      throw new CsvError(file, testLines[e.record], `column "${e.field}": ${e.message.replace(/^record \d+ /, '')}${hint}`);
+      throw new CsvError(file, testLines[e.record], `column "${e.field}": ${e.message.replace(/^record \d+ (field "(?:[^"\\]|\\.)*" )?/, '')}${hint}`);
     }
     throw e;
   }

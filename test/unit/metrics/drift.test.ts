@@ -94,6 +94,19 @@ describe('scorePsi and scoreKs', () => {
       // Traffic two standard deviations lower still reads as a large shift for nearly all of them.
       expect(shifted.filter((v) => v > 0.25).length).toBeGreaterThanOrEqual(90);
     }
+    // 60% of the scores one tied top score (duplicate rows): new records tie with it, never above it.
+    const tiedTop = (n: number): number[] => Array.from({ length: n }, () => (rng.uniform() < 0.6 ? 5 : rng.normal()));
+    for (const held of [10, 20]) {
+      const corrected: number[] = [];
+      for (let model = 0; model < 100; model++) {
+        const c = calibrate(tiedTop(held), 0.01);
+        const out = Array(100).fill(0);
+        const traffic = tiedTop(500);
+        for (const s of traffic) out[percentileBin(percentileOf(c, s))] += 1 / traffic.length;
+        corrected.push(scorePsi(c.referenceShares, out, { reference: c.referenceCount, window: 500 }));
+      }
+      expect(corrected.filter((v) => v > 0.25).length).toBeLessThanOrEqual(15);
+    }
   });
 
   it('takes off the chance level of sparse bins too: a rare category in a 100-record window reads neither as drift nor hides one', () => {

@@ -178,8 +178,9 @@ describe('calibrate and percentileOf', () => {
     expect(plain.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 9);
     expect(Math.max(...plain)).toBeLessThan(0.02);
     const tied = calibrate([...Array.from({ length: 600 }, (_, i) => i), ...Array(400).fill(1000)], 0.01).referenceShares as number[];
-    // 400 tied records leave 399 of the 1,001 gaps around the scores at their mid-rank; a new record above them all is at 1.
-    expect(tied[80]).toBeCloseTo(399 / 1001, 4);
-    expect(tied[99]).toBeCloseTo(1 / 1001, 4);
+    // 400 tied records at the top: 399 of the 1,001 gaps around the scores lie between them and one
+    // above them all, and a new record there ties with them (their mid-rank) rather than passing them.
+    expect(tied[80]).toBeCloseTo(400 / 1001, 4);
+    expect(tied[99]).toBe(0);
   });
 });

@@ -307,10 +307,16 @@ describe('train', () => {
     expect(resolveTrainingConfig({ minRecordsPerEpoch: 20_000, maxRecordsPerEpoch: 20_000 }).minRecordsPerEpoch).toBe(20_000);
   });
 
-  it('refuses kernelPartner true with a score that is not a log density, which would leave the partners out unsaid', () => {
-    expect(() => resolveTrainingConfig({ kernelPartner: true, scoreKind: 'logRatio' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'kernelPartner' }));
-    expect(resolveTrainingConfig({ kernelPartner: true, scoreKind: 'logDensity' }).kernelPartner).toBe(true);
-    expect(resolveTrainingConfig({ kernelPartner: 'auto', scoreKind: 'logRatio' }).scoreKind).toBe('logRatio');
+  it('says so when kernelPartner true cannot train a partner: a score that is not a log density, or no numeric feature', async () => {
+    const records = normalRecords(120, 2, 4);
+    const ratio = await train(records, { kernelPartner: true, scoreKind: 'logRatio', epochs: 1 });
+    expect(ratio.state.partners).toBeUndefined();
+    expect(ratio.training.warnings).toEqual(expect.arrayContaining([expect.stringContaining('kernelPartner is true, but the score is not a log density')]));
+    const categories = await train(records.map((_, i) => ({ kind: i % 3 === 0 ? 'a' : 'b', site: i % 2 === 0 ? 'x' : 'y' })), { kernelPartner: true, epochs: 1 });
+    expect(categories.training.warnings).toEqual(expect.arrayContaining([expect.stringContaining('no numeric feature')]));
+    const density = await train(records, { kernelPartner: true, epochs: 1 });
+    expect(density.state.partners).toHaveLength(2);
+    expect(density.training.warnings ?? []).not.toEqual(expect.arrayContaining([expect.stringContaining('kernelPartner')]));
   });
 });
 
@@ -324,19 +330,25 @@ function scores(r: TrainResult): number[] {
 }
 
 describe('what a training config may cost', () => {
-  it('refuses, before anything is sampled, an epoch or a network that would exhaust the backend', async () => {
+  it('refuses, before anything is sampled, a network or an epoch\'s work that would exhaust the training process', async () => {
     const records = normalRecords(200, 3, 1);
     const started = Date.now();
-    // The epoch: a million records, each with 64 noise samples, is 65 million rows.
-    await expect(train(records, { minRecordsPerEpoch: 1_000_000, maxRecordsPerEpoch: 1_000_000, noiseRatio: 64 })).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'minRecordsPerEpoch' });
     // The network: 16 members of four 1,024-wide layers are 50 million weights.
     await expect(train(records, { hiddenUnits: [1024, 1024, 1024, 1024], ensemble: 16 })).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'hiddenUnits' });
-    // The work: 2.5 million rows an epoch through two 1,024-wide layers.
-    await expect(train(records, { minRecordsPerEpoch: 500_000, maxRecordsPerEpoch: 500_000, hiddenUnits: [1024, 1024] })).rejects.toThrow(/multiply-adds/);
-    // The values: 2 million rows of 200 features.
-    const wide = normalRecords(200, 200, 1);
-    await expect(train(wide, { minRecordsPerEpoch: 400_000, maxRecordsPerEpoch: 400_000 })).rejects.toThrow(/input values/);
+    // The work: 2.5 million rows an epoch (500,000 records of the 160 fit rows) through two 1,024-wide layers.
+    await expect(train(records, { minRecordsPerEpoch: 500_000, maxRecordsPerEpoch: 500_000, hiddenUnits: [1024, 1024] })).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'minRecordsPerEpoch', message: expect.stringContaining('multiply-adds') });
     expect(Date.now() - started).toBeLessThan(5_000);
+    // A noise ratio at which even 64 records a epoch would not fit in memory.
+    expect(() => checkTrainingCost(resolveTrainingConfig({ noiseRatio: 64 }), 1000, 100_000, 0)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'noiseRatio' }));
+  });
+
+  it('cuts an epoch that would hold more rows or input values than memory allows, and says so', () => {
+    // An outside probe's request: a million records a epoch, 64 noise samples each, of 3 features (65 million rows).
+    const heavy = resolveTrainingConfig({ minRecordsPerEpoch: 1_000_000, maxRecordsPerEpoch: 1_000_000, noiseRatio: 64 });
+    expect(checkTrainingCost(heavy, 160, 3, 3)).toMatch(/^each epoch takes 64527 records, not the 1000000 asked for/);
+    // 2 million rows of 200 inputs: 400 million values.
+    expect(checkTrainingCost(resolveTrainingConfig({ minRecordsPerEpoch: 400_000, maxRecordsPerEpoch: 400_000 }), 160, 200, 200)).toMatch(/^each epoch takes 268435 records, not the 400000 asked for/);
+    expect(checkTrainingCost(DEFAULT_TRAINING_CONFIG, 160, 200, 200)).toBeNull();
   });
 
   it('lets the defaults train the widest tables a model takes', () => {
@@ -345,8 +357,11 @@ describe('what a training config may cost', () => {
     const records = [0, 1, 2].map((i) => Object.fromEntries(columns.map((c) => [c, i === 0 ? null : i])));
     const layout = layoutOf(inferSchema(records, columns));
     expect(layout.inputWidth).toBeGreaterThan(MAX_FEATURES);
-    expect(() => checkTrainingCost(DEFAULT_TRAINING_CONFIG, 1_000_000, layout.inputWidth, layout.numeric.length)).not.toThrow();
-    expect(() => checkTrainingCost(DEFAULT_TRAINING_CONFIG, 300, layout.inputWidth, layout.numeric.length)).not.toThrow();
-    expect(() => checkTrainingCost(resolveTrainingConfig({ noiseRatio: 64 }), 1_000_000, layout.inputWidth, layout.numeric.length)).toThrow(/lower maxRecordsPerEpoch \(to at most \d+\) or noiseRatio/);
+    expect(checkTrainingCost(DEFAULT_TRAINING_CONFIG, 1_000_000, layout.inputWidth, layout.numeric.length)).toBeNull();
+    expect(checkTrainingCost(DEFAULT_TRAINING_CONFIG, 300, layout.inputWidth, layout.numeric.length)).toBeNull();
+    // 2,048 columns of 64 categories each (66 inputs a column): the epoch is cut, the network fits.
+    expect(checkTrainingCost(DEFAULT_TRAINING_CONFIG, 1_000_000, MAX_FEATURES * 66, 0)).toMatch(/^each epoch takes \d+ records/);
+    expect(checkTrainingCost(DEFAULT_TRAINING_CONFIG, 300, MAX_FEATURES * 66, 0)).toMatch(/^each epoch takes \d+ records/);
   });
 });
+
