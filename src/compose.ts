@@ -70,8 +70,12 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
       const outcome = trainingOutcome(job.state === 'completed' ? 'completed' : 'failed', job.error?.code);
       metrics.trainingJobs.inc({ outcome });
       metrics.trainingDuration.observe({ outcome }, seconds);
-      // A new current version: scoring switches to it now, not at the cache's next check.
-      if (job.result?.promoted) models.announce(job.result.model);
+      // A new current version: scoring switches to it now, not at the cache's next check, and a
+      // new model's record counters start at 0 now, so a scrape before its first batch sees them.
+      if (job.result?.promoted) {
+        metrics.registered(job.result.model);
+        models.announce(job.result.model);
+      }
     },
   });
   metrics.watchQueue(() => queue.counts());

@@ -61,6 +61,8 @@ export interface Metrics {
    * size of its first batch counts from there); models gone from it, and not loaded, are forgotten.
    */
   inRegistry(models: readonly string[]): void;
+  /** A model given a current version here (a training job this process ran): its record counters start at 0 now, not at the next registry read. */
+  registered(model: string): void;
   /**
    * A model unloaded to make room (MODEL_CACHE_MAX), still served: its counters, histograms and
    * the console's counts and recent scores stay, so a rate over models scored in turn counts every
@@ -279,6 +281,9 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
       for (const name of models) counted(name);
       const listed = new Set(models);
       for (const name of [...known]) if (!listed.has(name) && !served.has(name)) this.unserved(name);
+    },
+    registered(name) {
+      counted(name);
     },
     unloaded(name) {
       drift.unload(name);
