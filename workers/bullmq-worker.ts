@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   });
   connection.on('ready', () => outage.up());
   // A job cancelled while this worker runs it (DELETE /v1/jobs/{id}, or its model deleted): its
-  // training process hears of it and stops at the end of its epoch. One missed while this
+  // training process hears of it and stops within about a second. One missed while this
   // connection was down trains on, but its save refuses while the job's mark is there.
   const cancels = await openRedis(settings.REDIS_URL, 'subscriber');
   cancels.on('message', (_channel: string, text: string) => {
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     } catch {
       return;
     }
-    if (typeof id === 'string' && worker.cancelJob(id, text)) logger.info({ jobId: id }, 'training cancelled: stopping it at the end of its epoch');
+    if (typeof id === 'string' && worker.cancelJob(id, text)) logger.info({ jobId: id }, 'training cancelled: stopping it');
   });
   await cancels.subscribe(redisKeys.jobCancels);
   await worker.waitUntilReady();

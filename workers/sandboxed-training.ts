@@ -64,7 +64,7 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
     // After a Redis outage this child's connection may still be reconnecting when the next job
     // arrives: wait for it rather than spend one of the job's attempts on a failed first read.
     await whenConnected(deps.redis, REDIS_WAIT_MS);
-    // Cancelled while it waited: it fails at once. (A run cancelled later stops at its epoch, and its save checks the mark too.)
+    // Cancelled while it waited: it fails at once. (A run cancelled later stops within about a second, and its save checks the mark too.)
     const cancel = job.id === undefined ? null : await deps.redis.get(redisKeys.jobCancel(job.id));
     if (cancel !== null) throw cancelledBy(cancel);
     const epochs: EpochProgress[] = [];

@@ -96,7 +96,7 @@ export interface TrainResult {
 export interface TrainOptions {
   /** Called after every epoch. */
   onEpoch?: (p: EpochProgress) => void;
-  /** Training stops at the end of the epoch in which it aborts, throwing its reason. */
+  /** Training stops within about a second of an abort (at its next batch after a turn of the event loop), throwing its reason. */
   signal?: AbortSignal;
   /** Feature names in order (default: the first record's keys). */
   columns?: readonly string[];
@@ -372,7 +372,7 @@ async function fitClassifier(
       const t0 = Date.now();
       const real = epochRecords(fit, recordsPerEpoch, layout, trainRng);
       const set = labelled(layout, real, sampler.nextEpoch(real.n * nu, trainRng), 1 - config.labelSmoothing);
-      const loss = runEpoch(mlp, optimizer, set, config.batchSize, trainRng);
+      const loss = await runEpoch(mlp, optimizer, set, config.batchSize, trainRng, options.signal);
       samples += set.n;
       const current = mlp.readWeights();
       averaged = averaged ? blend(averaged, current, config.weightAveraging) : current;
@@ -628,14 +628,27 @@ function nceLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   );
 }
 
-function runEpoch(mlp: Mlp, optimizer: tf.Optimizer, set: LabelledSet, batchSize: number, rng: Rng): number {
+/**
+ * How often a long epoch gives the event loop a turn: a cancel (an abort message to a training
+ * process) is heard within about this long, not at the end of an epoch, which a large config
+ * (millions of rows an epoch) can stretch to many minutes.
+ */
+const EPOCH_YIELD_MS = 1000;
+
+async function runEpoch(mlp: Mlp, optimizer: tf.Optimizer, set: LabelledSet, batchSize: number, rng: Rng, signal?: AbortSignal): Promise<number> {
   const order = permutation(set.n, rng);
   const x = tf.tensor2d(set.x, [set.n, set.width]);
   const y = tf.tensor1d(set.y);
   let total = tf.scalar(0);
   const vars = mlp.variables();
+  let turned = Date.now();
   try {
     for (let start = 0; start < set.n; start += batchSize) {
+      if (Date.now() - turned >= EPOCH_YIELD_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        signal?.throwIfAborted();
+        turned = Date.now();
+      }
       const idx = tf.tensor1d(order.subarray(start, Math.min(set.n, start + batchSize)), 'int32');
       const cost = optimizer.minimize(() => nceLoss(mlp.memberLogits(tf.gather(x, idx) as tf.Tensor2D), tf.gather(y, idx) as tf.Tensor1D), true, vars);
       idx.dispose();

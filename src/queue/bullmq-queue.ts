@@ -91,7 +91,7 @@ export class BullMqQueue implements JobQueue {
 
   /**
    * Marks the job cancelled (for a week) and tells the workers: the one running it stops it at the
-   * end of its epoch, and its save refuses while the mark is there. A queued job is moved to run
+   * next turn of its event loop (about a second), and its save refuses while the mark is there. A queued job is moved to run
    * next (a delayed one, such as a schedule's next run, at once), where a worker fails it without
    * training, and lets go of its deduplication key, so a drift retrain can be enqueued anew. A job
    * that finished is left as it is.

@@ -342,6 +342,17 @@ describe('what a training config may cost', () => {
     expect(() => checkTrainingCost(resolveTrainingConfig({ noiseRatio: 64 }), 1000, 100_000, 0)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'noiseRatio' }));
   });
 
+  it('hears an abort within an epoch, not at its end: a long epoch does not delay a cancel', async () => {
+    const records = normalRecords(200, 3, 2);
+    const controller = new AbortController();
+    const epochs: number[] = [];
+    setTimeout(() => controller.abort(new Error('cancelled by the test')), 500);
+    // A million rows an epoch (200,000 records, 4 noise samples each): far more than a second.
+    const training = train(records, { minRecordsPerEpoch: 200_000, maxRecordsPerEpoch: 200_000, epochs: 2, kernelPartner: false }, { signal: controller.signal, onEpoch: (p) => epochs.push(p.epoch) });
+    await expect(training).rejects.toThrow('cancelled by the test');
+    expect(epochs).toEqual([]);
+  });
+
   it('cuts an epoch that would hold more rows or input values than memory allows, and says so', () => {
     // An outside probe's request: a million records a epoch, 64 noise samples each, of 3 features (65 million rows).
     const heavy = resolveTrainingConfig({ minRecordsPerEpoch: 1_000_000, maxRecordsPerEpoch: 1_000_000, noiseRatio: 64 });
