@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkTrainingCost, featureColumns, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
+import { checkTrainingCost, featureColumns, heldOutCount, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
 import { type DatasetStore, datasetNotFound, NAME_PATTERN } from '../store';
 import { AppError, escapePointer } from '../errors';
 import { trainingTooLarge } from '../queue';
@@ -106,7 +106,7 @@ export async function checkTrainable(datasets: DatasetStore, dataset: string, co
   const features = asConfigRequest(() => featureColumns(info.columns, config.exclude));
   // One input per feature is the least a record takes (a category takes one per value): a config
   // refused at that width would fail its job.
-  asConfigRequest(() => checkTrainingCost(config, info.rows - Math.max(1, Math.round(info.rows * config.validationSplit)), features.length, features.length));
+  asConfigRequest(() => checkTrainingCost(config, info.rows - heldOutCount(info.rows, config.validationSplit), features.length, features.length));
   const tooLarge = trainingTooLarge(dataset, info.rows, features.length, maxValues);
   if (tooLarge) throw new AppError('DATASET_TOO_LARGE', tooLarge, '/dataset');
   if (info.rows < MIN_TRAINING_RECORDS) {

@@ -125,7 +125,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   // The held-out records are shared by both passes and never trimmed: the threshold is calibrated
   // on reference data as it is, anomalies included, so targetFpr holds on such data.
   const order = permutation(all.n, rng.fork());
-  const nVal = Math.max(1, Math.round(all.n * config.validationSplit));
+  const nVal = heldOutCount(all.n, config.validationSplit);
   const val = takeEncoded(all, order.subarray(0, nVal), layout);
   const fit = takeEncoded(all, order.subarray(nVal), layout);
   const data: SplitData = { schema, layout, fit, val, valNovel: uniqueValues(all, layout, schema, order.subarray(0, nVal)) };
@@ -139,12 +139,11 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   if (novel) warnings.push(novel);
   const cut = checkTrainingCost(config, fit.n, layout.inputWidth, layout.numeric.length);
   if (cut) warnings.push(cut);
-  if (config.kernelPartner === true && layout.numeric.length === 0) {
-    warnings.push('kernelPartner is true, but the records have no numeric feature for a kernel density: the model is trained alone');
-  } else if (config.kernelPartner === true && (config.scoreKind ?? (config.noise.type === 'uniform' ? 'logRatio' : 'logDensity')) !== 'logDensity') {
-    warnings.push('kernelPartner is true, but the score is not a log density (scoreKind, or a uniform noise\'s default logRatio), of which a partner\'s share would be one: the model is trained alone');
-  }
-  const noted = (r: TrainResult): TrainResult => (warnings.length > 0 ? { ...r, training: { ...r.training, warnings } } : r);
+  // Besides those, the pass's own (which returns the final pass's).
+  const noted = (r: TrainResult): TrainResult => {
+    const all = [...warnings, ...(r.training.warnings ?? [])];
+    return all.length > 0 ? { ...r, training: { ...r.training, warnings: all } } : r;
+  };
   const first = await trainOnce(data, config, options, 1, 0);
   if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return noted({ ...first, reference });
   const detector = new Detector(first.state);
@@ -293,6 +292,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   }
   const seconds = (Date.now() - started) / 1000;
   const history = runs.flatMap((r) => r.history);
+  const alone = config.kernelPartner === true && partners.length === 0 ? partnerlessWarning(layout.numeric.length, scoreKind) : null;
   const epochSeconds = history.reduce((s, h) => s + h.seconds, 0);
   return {
     state: { ...partial, calibration: calibrate(reference, config.targetFpr, config.contamination, data.valNovel) },
@@ -312,8 +312,16 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
       seconds,
       samplesPerSecond: runs.reduce((s, r) => s + r.samples, 0) / Math.max(1e-9, epochSeconds),
       history,
+      ...(alone ? { warnings: [alone] } : {}),
     },
   };
+}
+
+/** Why `kernelPartner: true` trained no partner (see {@link usesKernelPartner}). */
+function partnerlessWarning(numericFeatures: number, scoreKind: ScoreKind): string {
+  return numericFeatures === 0
+    ? 'kernelPartner is true, but the records have no numeric feature for a kernel density: the model is trained alone'
+    : `kernelPartner is true, but the score is not a log density (scoreKind ${scoreKind}, set or the default of its noise), of which a partner's share would be one: the model is trained alone`;
 }
 
 /** One classifier of real records against a noise, early-stopped on the held-out records. */
@@ -380,10 +388,9 @@ async function fitClassifier(
       const p: EpochProgress = { pass, epoch, epochs: config.epochs, loss, valLoss, valAuc, seconds: (Date.now() - t0) / 1000, ...(partner ? { partner } : {}) };
       history.push(p);
       options.onEpoch?.(p);
-      // A turn of the event loop between epochs: a training process whose parent died (its
-      // 'disconnect' handler) or a thread asked to stop hears of it within an epoch, not at the end.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      options.signal?.throwIfAborted();
+      // A turn between epochs too: a training process whose parent died (its 'disconnect'
+      // handler) or a thread asked to stop hears of it at once, however short the epochs.
+      await turn(options.signal);
       if (valLoss < best.valLoss - 1e-4) best = { valLoss, epoch, weights: averaged, valAuc };
       else if (epoch - best.epoch >= config.patience) break;
     }
@@ -436,6 +443,11 @@ export function featureColumns(columns: readonly string[], exclude: readonly str
 function fitsWholeReference(config: TrainingConfig): boolean {
   const q = config.noise;
   return q.type === 'gaussian' && !((q.trim ?? 0) > 0) && (config.scoreKind ?? 'logDensity') === 'logDensity';
+}
+
+/** How many of `rows` reference records are held out for early stopping and calibration (at least one). */
+export function heldOutCount(rows: number, validationSplit: number): number {
+  return Math.max(1, Math.round(rows * validationSplit));
 }
 
 /**
@@ -635,6 +647,12 @@ function nceLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
  */
 const EPOCH_YIELD_MS = 1000;
 
+/** A turn of the event loop (messages, timers, an abort), then the abort's reason thrown if it came. */
+async function turn(signal: AbortSignal | undefined): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  signal?.throwIfAborted();
+}
+
 async function runEpoch(mlp: Mlp, optimizer: tf.Optimizer, set: LabelledSet, batchSize: number, rng: Rng, signal?: AbortSignal): Promise<number> {
   const order = permutation(set.n, rng);
   const x = tf.tensor2d(set.x, [set.n, set.width]);
@@ -645,8 +663,7 @@ async function runEpoch(mlp: Mlp, optimizer: tf.Optimizer, set: LabelledSet, bat
   try {
     for (let start = 0; start < set.n; start += batchSize) {
       if (Date.now() - turned >= EPOCH_YIELD_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        signal?.throwIfAborted();
+        await turn(signal);
         turned = Date.now();
       }
       const idx = tf.tensor1d(order.subarray(start, Math.min(set.n, start + batchSize)), 'int32');
