@@ -6,7 +6,8 @@ const QUANTILE_POINTS = 201;
 /**
  * Bins of a percentile whose shares among the held-out reference records a calibration stores:
  * hundredths. Drift compares recent traffic with these shares (PSI over the lowest fifth and
- * the deciles above it, the hundredths summed; KS over the hundredths), not with a uniform
+ * the deciles above it, the hundredths summed, below the median only an excess counting; KS over
+ * the hundredths), not with a uniform
  * distribution, which they are not when reference records tie (duplicate rows, discrete features).
  */
 export const PERCENTILE_BINS = 100;

@@ -196,7 +196,7 @@ function checkHeader(record: string[], line: number, file: string): string[] {
 
 /** What an empty column name in a header usually is, as a hint for the message. */
 function emptyNameCause(header: readonly string[], i: number): string {
-  if (i === 0 && header.length > 1) return ': an index written without a name? (pandas: to_csv(index=False)); name the column or leave it out';
+  if (i === 0 && header.length > 1) return ': an index written without a name? (pandas: to_csv(index=False); R: write.csv(x, row.names = FALSE)); name the column or leave it out';
   if (i === header.length - 1 && header.length > 1) return ': does every line end with a comma (some spreadsheet exports do)? Remove the trailing commas, or name the column';
   return ': name every column';
 }

@@ -10,6 +10,19 @@ import { reportEpoch, reportTraining } from '../progress';
 import type { CliContext } from '../context';
 
 /**
+ * A note when the default exclusions leave out a split column whose rows are not all train rows:
+ * `train` trains on every row (an outside probe trained on an `eval` file's test rows and labelled
+ * anomalies without a word), where `eval` would train on the train rows only.
+ */
+function splitNote(rows: readonly DataRecord[], byDefault: readonly string[]): string | null {
+  if (!byDefault.includes('split')) return null;
+  const other = rows.filter((r) => r.split !== 'train').length;
+  if (other === 0) return null;
+  const anomalies = byDefault.includes('label') ? rows.filter((r) => r.label === 1 || r.label === '1').length : 0;
+  return `note: every row is trained on, ${other} of them not marked train in the split column${anomalies > 0 ? `, and ${anomalies} labelled 1` : ''}; \`nce-ood eval\` trains on the train rows and scores the test rows, or filter the file first`;
+}
+
+/**
  * `nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude a,b] [--categorical c,d]`:
  * `--model` stores the result as a new version of NAME in the registry under MODELS_DIR, through
  * the same quality gate as the API (a refused version stays a candidate unless `--force`), where a
@@ -61,6 +74,8 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
     }
   }
   process.stderr.write(`training on ${records.length} records, ${columns.length} features${left}, backend ${backend}\n`);
+  const split = splitNote(table.records, byDefault);
+  if (split) process.stderr.write(`${split}\n`);
   const result = await train(records, trainingConfig, { columns: table.columns, onEpoch: reportEpoch });
   const artifact = toArtifact(result, { datasetFingerprint: fingerprint, datasetRows: records.length, backend });
   reportTraining(result.training);

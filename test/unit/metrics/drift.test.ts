@@ -15,13 +15,15 @@ describe('psi', () => {
 
 describe('scorePsi and scoreKs', () => {
   const uniform = Array(100).fill(0.01);
-  it('without a stored reference, compare with uniform percentiles: PSI over the lowest fifth and the deciles above, KS over hundredths', () => {
-    // Everything in the top decile: PSI of [0.2, 0.1 x 8] against [0 x 8, 1]; KS 0.9 (cumulative 0.9 vs 0).
+  it('without a stored reference, compare with uniform percentiles: PSI over the lowest fifth and the deciles above (below the median only an excess counts), KS over hundredths', () => {
+    // Everything in the top decile: PSI of [0.2, 0.1 x 8] against the window's [0 x 8, 1], whose
+    // deficit below the median counts nothing; KS 0.9 (cumulative 0.9 vs 0).
     const top = [...Array(90).fill(0), ...Array(10).fill(0.1)];
-    expect(scorePsi(undefined, top)).toBeCloseTo(psi([0.2, ...Array(8).fill(0.1)], [...Array(8).fill(0), 1]), 12);
+    expect(scorePsi(undefined, top)).toBeCloseTo(psi([0.2, ...Array(8).fill(0.1)], [0.2, 0.1, 0.1, 0.1, 0, 0, 0, 0, 1]), 12);
+    expect(scorePsi(undefined, top)).toBeGreaterThan(1);
     // Everything in the lowest fifth: one bin of 0.2 against 1.
     const low = [...Array(20).fill(0.05), ...Array(80).fill(0)];
-    expect(scorePsi(undefined, low)).toBeCloseTo(psi([0.2, ...Array(8).fill(0.1)], [1, ...Array(8).fill(0)]), 12);
+    expect(scorePsi(undefined, low)).toBeCloseTo(psi([0.2, ...Array(8).fill(0.1)], [1, 0.1, 0.1, 0.1, 0, 0, 0, 0, 0]), 12);
     expect(scoreKs(undefined, top)).toBeCloseTo(0.9, 12);
     expect(scorePsi(undefined, uniform)).toBeCloseTo(0, 12);
     expect(scoreKs(undefined, uniform)).toBeCloseTo(0, 12);
@@ -44,6 +46,34 @@ describe('scorePsi and scoreKs', () => {
     expect(scorePsi(c.referenceShares, shares(anomalous(0.5)))).toBeGreaterThan(0.25);
   });
 
+  it('clean traffic against a reference a fifth to a quarter anomalies, scoring anywhere below its median, stays below 0.1; more anomalies than the reference held, or a shift, still read as drift', () => {
+    const rng = createRng(21);
+    const normal = (n: number, shift = 0): number[] => Array.from({ length: n }, () => rng.normal() + shift);
+    const shares = (c: ReturnType<typeof calibrate>, traffic: number[]): number[] => {
+      const out = Array(100).fill(0);
+      for (const s of traffic) out[percentileBin(percentileOf(c, s))] += 1 / traffic.length;
+      return out;
+    };
+    // Anomalies far below the normal scores (25%), and anomalies in the normal records' lower tail
+    // (21%: they take the reference's 20th to 40th percentiles, as skin's do). Clean traffic still
+    // puts 1 / (1 - share) of the reference's share in every bin above the anomalies: a PSI of
+    // share x ln(1 / (1 - share)), 0.07 at 25%, 0.11 at 30%, 0.15 at 35%.
+    for (const [share, offset] of [[0.25, -4], [0.21, -1.2]] as const) {
+      const anomalies = (n: number): number[] => normal(n).map((s) => offset + 0.3 * s);
+      const count = Math.round(2000 * share);
+      const c = calibrate([...normal(2000 - count), ...anomalies(count)], 0.01);
+      const sizes = { reference: c.referenceCount, window: 1000 };
+      // Clean windows: plug-in PSI counted in full below the median read 0.16-0.9.
+      for (let w = 0; w < 5; w++) expect(scorePsi(c.referenceShares, shares(c, normal(1000)), sizes)).toBeLessThan(0.1);
+      // Twice the reference's share of anomalies: at least a moderate shift.
+      const more = Math.round(2000 * share);
+      expect(scorePsi(c.referenceShares, shares(c, [...normal(1000 - more), ...anomalies(more)]), sizes)).toBeGreaterThan(0.1);
+      // The whole traffic a standard deviation lower, or higher: large shifts both.
+      expect(scorePsi(c.referenceShares, shares(c, normal(1000, -1)), sizes)).toBeGreaterThan(0.25);
+      expect(scorePsi(c.referenceShares, shares(c, normal(1000, 1)), sizes)).toBeGreaterThan(0.25);
+    }
+  });
+
   it('against a held-out reference of 40 records, clean traffic reads as drift-free once chance is taken off, and a shift still reads as large', () => {
     const rng = createRng(11);
     const normal = (n: number, shift = 0): number[] => Array.from({ length: n }, () => rng.normal() + shift);
@@ -64,8 +94,10 @@ describe('scorePsi and scoreKs', () => {
       shifted.push(scorePsi(c.referenceShares, shares(c, normal(1000, -1)), sizes));
     }
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-    // The plug-in PSI of such a model averages 8 (1/40 + 1/1000) = 0.21 on clean traffic.
-    expect(mean(plugIn)).toBeGreaterThan(0.15);
+    // The plug-in PSI of such a model averages (4 + 4 / 2)(1/40 + 1/1000) = 0.16 on clean traffic
+    // (the four bins below the median count only their excess: half their chance level).
+    expect(mean(plugIn)).toBeGreaterThan(0.1);
+    expect(Math.abs(mean(plugIn) - psiNoise([0.2, ...Array(8).fill(0.1)], { reference: 40, window: 1000 }, 4))).toBeLessThan(0.05);
     expect(mean(corrected)).toBeLessThan(0.05);
     expect(corrected.filter((v) => v > 0.25).length).toBeLessThanOrEqual(3);
     // Traffic one standard deviation lower is a large shift for every one of them.
@@ -378,7 +410,8 @@ describe('DriftMonitor', () => {
     expect(stats.features[0]!.psi).toBeCloseTo(expected, 12);
     // Scores: against uniform (no stored reference, size unknown), 20 window records by chance.
     const uniform = [0.2, ...Array(8).fill(0.1)];
-    expect(stats.psi).toBeCloseTo(psi(uniform, [0, 0, 0, 0, 0, 0, 0, 0.5, 0.5]) - psiNoise(uniform, { reference: 0, window: 20 }), 12);
+    // (Below the median only an excess counts: the window's empty lower bins count nothing.)
+    expect(stats.psi).toBeCloseTo(psi(uniform, [0.2, 0.1, 0.1, 0.1, 0, 0, 0, 0.5, 0.5]) - psiNoise(uniform, { reference: 0, window: 20 }, 4), 12);
     expect(stats.ks).toBeCloseTo(0.8, 12);
   });
 });

@@ -87,7 +87,7 @@ describe('parseCsv', () => {
   });
 
   it('says what the usual spreadsheet and pandas habits are when the header is not one: an unnamed index, trailing commas, a separator line, a title line', () => {
-    expect(() => parseCsv(',a,b\n0,1,2\n', 'p.csv')).toThrow(/p\.csv:1: header column 1 is empty: an index written without a name\? \(pandas: to_csv\(index=False\)\)/);
+    expect(() => parseCsv(',a,b\n0,1,2\n', 'p.csv')).toThrow(/p\.csv:1: header column 1 is empty: an index written without a name\? \(pandas: to_csv\(index=False\); R: write\.csv\(x, row\.names = FALSE\)\)/);
     expect(() => parseCsv('a,b,\n1,2,\n', 't.csv')).toThrow(/t\.csv:1: header column 3 is empty: does every line end with a comma/);
     expect(() => parseCsv('a,,b\n1,2,3\n', 'm.csv')).toThrow(/m\.csv:1: header column 2 is empty: name every column/);
     expect(() => parseCsv('sep=,\na,b\n1,2\n', 's.csv')).toThrow(/s\.csv:1: the first line is "sep=,", a spreadsheet's separator hint, not a header: delete that line/);
