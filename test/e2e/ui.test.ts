@@ -429,9 +429,43 @@ describe('the web console in a browser', () => {
     await more.locator('summary').click();
     await more.locator('tr').nth(17).waitFor();
     expect(await more.locator('tr').count()).toBe(18);
+    // The click left keyboard focus on the toggle: the redraws keep it there (they dropped it to the page).
+    const focusedKey = (): Promise<string | null> => page.evaluate("document.activeElement && document.activeElement.getAttribute('data-key')");
+    const toggleKey = await focusedKey();
+    expect(toggleKey).not.toBeNull();
+    // Traffic that moves f05 to the top of the drift ranking while the page is open: every record
+    // at its median, which flags none of them (the flagged record above stays the one shown).
+    const median = wide.map((r) => r.f05 as number).sort((a, b) => a - b)[75];
+    await score('wide', wide.slice(0, 60).map((r) => ({ ...r, f05: median })));
     const before = await page.locator('#status').textContent();
     await eventually(async () => ((await page.locator('#status').textContent()) !== before ? true : undefined), 15_000, 'a refresh');
-    expect(await page.locator('#flagged-list > li').first().locator('details.more-values').getAttribute('open')).toBe('');
+    // The same record's toggle (new flagged records may come first now) is still open, and focused.
+    expect(await page.locator(`#flagged-list details.more-values:has(summary[data-key="${toggleKey}"])`).getAttribute('open')).toBe('');
+    expect(await focusedKey()).toBe(toggleKey);
+    // The drift chart, updated in place, names and opens its bars in the new order (its first
+    // draw's callbacks named f00 for the top bar and opened f00 on a click there).
+    const bars = (): Promise<{ label: string; tooltip: string }> =>
+      page.evaluate(`(() => {
+        const chart = window.Chart.getChart(document.getElementById('feature-chart'));
+        return { label: chart.data.labels[0], tooltip: chart.options.plugins.tooltip.callbacks.title([{ dataIndex: 0 }]) };
+      })()`);
+    await eventually(async () => ((await bars()).label === 'f05' ? true : undefined), 15_000, 'f05 ranked first');
+    expect((await bars()).tooltip).toBe('f05');
+    await page.evaluate("window.Chart.getChart(document.getElementById('feature-chart')).options.onClick(null, [{ index: 0 }])");
+    await page.locator('#feature-detail', { hasText: 'f05' }).waitFor();
+    // Text selected on the page is not taken away by the refresh (a version id could not be copied).
+    await page.evaluate(`(() => {
+      const range = document.createRange();
+      range.selectNodeContents(document.getElementById('summary'));
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+    })()`);
+    const selected = await page.evaluate<string>('getSelection().toString()');
+    expect(selected.length).toBeGreaterThan(10);
+    await page.locator('#status', { hasText: 'paused while text is selected' }).waitFor({ timeout: 12_000 });
+    expect(await page.evaluate('getSelection().toString()')).toBe(selected);
+    await page.evaluate('getSelection().removeAllRanges()');
+    await page.locator('#status', { hasText: 'Updated' }).waitFor({ timeout: 12_000 });
     // The list of datasets names a wide one's first dozen columns and counts the rest.
     await page.goto(`${api.url}/ui/`);
     const row = page.locator('#datasets-table tbody tr', { hasText: 'f00' });

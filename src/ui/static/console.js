@@ -255,6 +255,11 @@
         d.backgroundColor = config.data.datasets[i].backgroundColor;
       });
       existing.options.plugins.threshold = config.options.plugins.threshold;
+      // The callbacks too: they close over this draw's data (the drift chart's ranking), and the
+      // first draw's would name and open the features in their first order (an outside probe:
+      // the top bar labelled f8 said f0 in its tooltip, and a click on it opened f0).
+      if (config.options.plugins.tooltip) existing.options.plugins.tooltip = config.options.plugins.tooltip;
+      if (config.options.onClick) existing.options.onClick = config.options.onClick;
       existing.update('none');
       return existing;
     }
@@ -463,13 +468,19 @@
   }
 
   function drawFlagged(c) {
-    var list = clear(byId('flagged-list'));
     byId('flagged-note').textContent =
       c.flagged.length === 0
         ? 'No flagged records ' + (report ? 'in the file.' : 'sampled yet.')
         : (report ? 'Flagged rows of the file, the last ones' : 'The most recent flagged records (a bounded sample)') +
           ', with the features that lowered their score most.' +
           (c.rawValues ? '' : ' Values are not shown' + (report ? '.' : ' (CONSOLE_RAW_VALUES, or a key without admin scope).'));
+    // Redrawn with focus kept on the same record's toggle (its data-key).
+    refill(byId('flagged-list'), function (list) {
+      drawFlaggedItems(list, c);
+    });
+  }
+
+  function drawFlaggedItems(list, c) {
     c.flagged.forEach(function (r) {
       var max = 0;
       r.contributions.forEach(function (x) {
@@ -513,7 +524,7 @@
     if (rest.length === 0) return;
     // Which record's toggle is open outlives the redraw of every refresh.
     var key = (r.row !== undefined ? 'line ' + r.row : r.at) + ' ' + r.score;
-    var more = h('details', { className: 'more-values' }, h('summary', { text: rest.length + ' more values' }));
+    var more = h('details', { className: 'more-values' }, h('summary', { text: rest.length + ' more values', 'data-key': key }));
     more.addEventListener('toggle', function () {
       if (more.open) openValues[key] = true;
       else delete openValues[key];
@@ -749,21 +760,46 @@
     });
   }
 
-  /** Runs `step` now and every REFRESH_MS; stops asking while a key is needed. */
+  /** Whether the user holds a text selection on the page, which a redraw would take away. */
+  function selecting() {
+    var selection = window.getSelection ? window.getSelection() : null;
+    return selection !== null && !selection.isCollapsed && selection.toString().length > 0;
+  }
+
+  /**
+   * Runs `step` now and every REFRESH_MS; stops asking while a key is needed. It skips a refresh
+   * while text is selected (a redraw took the selection away within 5 s: a version id or a flagged
+   * record's values could not be copied), and asks nothing while the tab is in the background,
+   * refreshing at once when it is shown again.
+   */
   function every(step) {
     var timer = null;
-    function tick() {
-      step().then(
-        function () {
-          timer = setTimeout(tick, REFRESH_MS);
-        },
-        function (e) {
-          failed(e);
-          if (!(e instanceof NeedKey)) timer = setTimeout(tick, REFRESH_MS);
-        },
-      );
+    var asleep = false;
+    function later() {
+      timer = setTimeout(tick, REFRESH_MS);
     }
+    function tick() {
+      timer = null;
+      if (document.hidden) {
+        asleep = true;
+        return;
+      }
+      if (selecting()) {
+        setStatus('Refresh paused while text is selected.');
+        return later();
+      }
+      step().then(later, function (e) {
+        failed(e);
+        if (!(e instanceof NeedKey)) later();
+      });
+    }
+    document.addEventListener('visibilitychange', function () {
+      if (document.hidden || !asleep) return;
+      asleep = false;
+      tick();
+    });
     return function start() {
+      asleep = false;
       if (timer !== null) clearTimeout(timer);
       tick();
     };
