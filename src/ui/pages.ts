@@ -57,6 +57,7 @@ const INDEX_BODY = `<main id="main" class="console" data-page="index">${KEY_FORM
 <div class="table-scroll" tabindex="0" role="region" aria-label="Models, scrollable"><table id="models-table" aria-labelledby="models-caption">
 <thead><tr><th scope="col">Model</th><th scope="col">Version</th><th scope="col">Trained</th><th scope="col" title="How well the classifier tells held-out reference records from samples of its noise: a training diagnostic, not how well the model finds anomalies. Near 0.5 is usual when the noise is close to the data, near 1 where columns hold counts, codes or 0/1 flags (the noise never takes their exact values).">Validation AUC (data vs noise)</th><th scope="col">Records scored</th><th scope="col">Flagged</th><th scope="col">Score PSI</th></tr></thead><tbody></tbody></table></div>
 <p id="models-empty" class="note" hidden>No models yet: upload a dataset and train one (see the API page).</p>
+<section id="pending" hidden aria-labelledby="pending-h"><h2 id="pending-h">Models without a version yet</h2><ul id="pending-list"></ul></section>
 <h2>Datasets</h2>
 <div class="table-scroll" tabindex="0" role="region" aria-label="Datasets, scrollable"><table id="datasets-table"><thead><tr><th scope="col">Dataset</th><th scope="col">Rows</th><th scope="col">Columns</th><th scope="col">Updated</th></tr></thead><tbody></tbody></table></div>
 </main>`;

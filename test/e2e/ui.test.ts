@@ -185,8 +185,18 @@ describe('the web console in a browser', () => {
     await page.goto(`${api.url}/ui/models/first`);
     await page.getByText('There is no model named "first"').waitFor();
     await page.getByText(new RegExp(`Its training, job ${started.body.jobId}, is running: epoch \\d+ of at most 1000`)).waitFor({ timeout: 20_000 });
+    // The list of models has it too, training, with a link to this page (it said "No models yet" alone).
+    const index = await context.newPage();
+    await index.addInitScript(`sessionStorage.setItem('nce-ood.apiKey', ${JSON.stringify(SCORER)})`);
+    await index.goto(`${api.url}/ui/`);
+    const pending = index.locator('#pending-list li', { hasText: 'first' });
+    await pending.waitFor();
+    expect(await pending.textContent()).toBe(`first: training, job ${started.body.jobId} running`);
+    expect(await pending.locator('a').getAttribute('href')).toBe('/ui/models/first');
     expect((await call('DELETE', `/v1/jobs/${started.body.jobId}`)).status).toBe(202);
     await page.getByText(new RegExp(`Its last training, job ${started.body.jobId}, failed: JOB_CANCELLED`)).waitFor({ timeout: 12_000 });
+    await index.locator('#pending-list li', { hasText: 'first: its last training failed: JOB_CANCELLED' }).waitFor({ timeout: 12_000 });
+    await index.close();
     expect(problems.filter((p) => !p.includes('404'))).toEqual([]);
     await page.close();
   });

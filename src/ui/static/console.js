@@ -727,17 +727,49 @@
   }
 
   function refreshIndex() {
-    return Promise.all([api('/v1/console'), api('/v1/datasets')]).then(function (answers) {
+    // The job list only adds models in their first training: a key that may not read it, or a
+    // queue that cannot answer, leaves them out.
+    var jobs = api('/v1/jobs?limit=50').catch(function (e) {
+      if (e instanceof NeedKey) throw e;
+      return { jobs: [] };
+    });
+    return Promise.all([api('/v1/console'), api('/v1/datasets'), jobs]).then(function (answers) {
       var models = answers[0].models;
       byId('models-empty').hidden = models.length > 0;
       refill(byId('models-table').querySelector('tbody'), function (body) {
         drawModelRows(body, models);
       });
+      drawPending(models, answers[2].jobs);
       var datasets = clear(byId('datasets-table').querySelector('tbody'));
       answers[1].datasets.forEach(function (d) {
         datasets.appendChild(h('tr', null, h('th', { scope: 'row', text: d.name }), h('td', { text: String(d.rows) }), h('td', { text: columnList(d.columns) }), h('td', { text: when(d.updatedAt) })));
       });
       setUpdated();
+    });
+  }
+
+  /**
+   * Models that have no version yet, from their newest training job: queued, running, or how it
+   * failed (a first training, or one cancelled). Each links to its page, which follows the job.
+   */
+  function drawPending(models, jobs) {
+    var seen = {};
+    models.forEach(function (m) {
+      seen[m.name] = true;
+    });
+    var pending = [];
+    jobs.forEach(function (j) {
+      var name = j.payload.model;
+      if (seen[name]) return;
+      seen[name] = true;
+      if (j.state !== 'completed') pending.push(j);
+    });
+    byId('pending').hidden = pending.length === 0;
+    refill(byId('pending-list'), function (list) {
+      pending.forEach(function (j) {
+        var state = j.state === 'failed' ? 'its last training failed: ' + (j.error ? j.error.code : 'no reason given') : 'training, job ' + j.id + ' ' + j.state;
+        list.appendChild(h('li', null, h('a', { href: '/ui/models/' + encodeURIComponent(j.payload.model), 'data-key': j.payload.model }, j.payload.model), document.createTextNode(': ' + state)));
+      });
     });
   }
 
