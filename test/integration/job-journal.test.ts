@@ -115,6 +115,29 @@ describe('the embedded queue across a restart', () => {
     await again.close();
   }, 60_000);
 
+  it('a job cancelled while its record is still being written fails for good: it never runs, saves nothing, and finishes once', async () => {
+    const { datasets, models, journal, logger } = stores('-cancel-early');
+    await datasets.put('d', ['f0', 'f1'], normalRecords(300, 2, 1));
+    const finished: string[] = [];
+    const queue = new InProcessQueue({ datasets, models, logger, journal, onFinished: (job) => finished.push(`${job.payload.model} ${job.state}`) });
+    const reason = { code: 'JOB_CANCELLED', message: 'cancelled by a test' };
+    // Listed at once, while its journal record is written: a client can see it and cancel it then.
+    const enqueued = queue.enqueue({ kind: 'train', model: 'early', dataset: 'd', config: { epochs: 2, seed: 1 } });
+    const [listed] = await queue.list({ limit: 1 });
+    expect(listed).toMatchObject({ state: 'queued', payload: { model: 'early' } });
+    expect(await queue.cancel(listed!.id, reason)).toMatchObject({ state: 'failed', error: reason });
+    expect(await enqueued).toMatchObject({ id: listed!.id, state: 'failed', created: true });
+    // A job enqueued after it runs and completes; the cancelled one stayed failed and trained nothing
+    // (it trained, promoted its version and ended "completed" with the cancel's error before).
+    const next = await queue.enqueue({ kind: 'train', model: 'next', dataset: 'd', config: { epochs: 2, seed: 1 } });
+    await eventually(async () => ((await queue.get(next.id))?.state === 'completed' ? true : undefined), 30_000, 'the next job to complete');
+    expect(await queue.get(listed!.id)).toMatchObject({ state: 'failed', error: reason });
+    expect((await queue.get(listed!.id))?.result).toBeUndefined();
+    expect(await models.versions('early')).toEqual([]);
+    expect(finished).toEqual(['early failed', 'next completed']);
+    await queue.close();
+  }, 60_000);
+
   it('fails as WORKER_LOST, instead of running again, a job the process was running at each of JOB_ATTEMPTS stops', async () => {
     const { datasets, models, journal, logger } = stores('-lost');
     await datasets.put('d', ['f0', 'f1'], normalRecords(100, 2, 1));
