@@ -79,8 +79,12 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     // not make the model one to delete again.
     const asked = new Date().toISOString();
     const since = (await deps.store.deletedAt(name))?.toISOString() ?? '';
-    const deleted = await deps.store.delete(name);
+    // The schedule before the model: a run it fires until it is gone is enqueued before the
+    // model's deletion, and so fails with MODEL_DELETED. Unscheduled after, a run fired between
+    // the two was newer than the deletion and trained the model back (an outside probe: 2 of 12
+    // deletes sent just before a firing).
     const unscheduled = await deps.scheduler.delete(name);
+    const deleted = await deps.store.delete(name);
     const pending = [...(await deps.queue.list({ model: name, state: 'running', limit: 1_000 })), ...(await deps.queue.list({ model: name, state: 'queued', limit: 1_000 }))];
     if (!deleted && !unscheduled && !pending.some((j) => j.createdAt > since)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     deps.models.announce(name);

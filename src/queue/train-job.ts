@@ -60,8 +60,10 @@ export async function runTrainJob(
   if (saved !== null) return finishSavedVersion(deps.models, model, saved);
   // Deleted while this job waited or trained (a model's first training too): the delete wins, the
   // model does not come back. Checked before training too: a job queued behind others when its
-  // model was deleted fails at once instead of training for nothing.
-  const deletedSince = async (): Promise<boolean> => enqueuedAt !== undefined && ((await deps.models.deletedAt(model))?.getTime() ?? -Infinity) > enqueuedAt.getTime();
+  // model was deleted fails at once instead of training for nothing. A deletion in the job's own
+  // millisecond counts as after it: a schedule's last run, fired as the delete took the schedule
+  // away, is enqueued within a millisecond of the deletion.
+  const deletedSince = async (): Promise<boolean> => enqueuedAt !== undefined && ((await deps.models.deletedAt(model))?.getTime() ?? -Infinity) >= enqueuedAt.getTime();
   if (await deletedSince()) throw deletedMeanwhile(model);
   const existed = (await deps.models.versions(model)).length > 0;
   // Before reading it: a dataset grown by appends since the request (a schedule's, a drift

@@ -75,7 +75,7 @@ export class FsModelStore implements ModelStore {
   private async saveNow(name: string, artifact: Artifact, options: SaveOptions): Promise<string> {
     // Run in the model's queue, as delete is: the delete either came first and is seen here, or
     // comes after and removes this version with the rest.
-    if (options.unlessDeletedAfter !== undefined && ((await this.deletedAt(name))?.getTime() ?? -Infinity) > options.unlessDeletedAfter.getTime()) throw deletedMeanwhile(name);
+    if (options.unlessDeletedAfter !== undefined && ((await this.deletedAt(name))?.getTime() ?? -Infinity) >= options.unlessDeletedAfter.getTime()) throw deletedMeanwhile(name);
     const dir = join(this.root, name);
     await makeFolder(dir);
     const version = newVersionId();

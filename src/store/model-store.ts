@@ -87,8 +87,9 @@ export interface SaveOptions {
   /** The job that trained it, recorded beside it for {@link ModelStore.versionOfJob}. */
   jobId?: string;
   /**
-   * Refuse (MODEL_DELETED, nothing saved) when the model was deleted after this time: checked in
-   * the same atomic step as the write, so a delete that lands while a job finishes wins.
+   * Refuse (MODEL_DELETED, nothing saved) when the model was deleted at or after this time (to the
+   * millisecond): checked in the same atomic step as the write, so a delete that lands while a job
+   * finishes wins.
    */
   unlessDeletedAfter?: Date;
   /**

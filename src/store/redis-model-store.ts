@@ -17,7 +17,7 @@ return 1
 
 /**
  * Saves a version (its hash from ARGV 10 on, field and value pairs), lists it and, with ARGV[4]
- * "1", makes it current and announces it; unless the model was deleted after ARGV[3] (ms, "" for
+ * "1", makes it current and announces it; unless the model was deleted at or after ARGV[3] (ms, "" for
  * no check): 0 then; unless the key ARGV[9] ("" for no check) is gone, the job's record in the
  * queue: 'lost' then; unless a version (keys ARGV[8] .. id) already records the job ARGV[7] ("" for
  * no check): 'saved:<that version>' then. Nothing is written in those cases. One script, so a
@@ -26,7 +26,7 @@ return 1
 const SAVE_VERSION = `
 if ARGV[3] ~= '' then
   local at = redis.call('GET', KEYS[5])
-  if at and tonumber(at) > tonumber(ARGV[3]) then return 0 end
+  if at and tonumber(at) >= tonumber(ARGV[3]) then return 0 end
 end
 if ARGV[9] ~= '' and redis.call('EXISTS', ARGV[9]) == 0 then return 'lost' end
 if ARGV[10] ~= '' then

@@ -55,3 +55,31 @@ it('deleting a model stops its running training at once, which fails with MODEL_
   expect((await request(app).get(`/v1/jobs/${job}`)).body).toMatchObject({ state: 'failed', error: { code: 'MODEL_DELETED' } });
   expect((await request(app).get('/v1/models/gone')).status).toBe(404);
 }, 60_000);
+
+it('deleting a model whose schedule fires during the delete leaves it deleted: the run it fired fails with MODEL_DELETED and saves nothing', async () => {
+  const { app, scheduler, queue } = running.service;
+  const rows = Array.from({ length: 300 }, (_, i) => ({ a: (i * 7) % 31, b: (i * 13) % 17 }));
+  expect((await request(app).put('/v1/datasets/s').send({ records: rows })).status).toBe(200);
+  const first = (await request(app).post('/v1/models/s1/train').send({ dataset: 's', config: { epochs: 2 } })).body.jobId as string;
+  await eventually(async () => ((await request(app).get(`/v1/jobs/${first}`)).body.state === 'completed' ? true : undefined), 30_000, 'the first training');
+  expect((await request(app).put('/v1/models/s1/schedule').send({ cron: '0 3 * * *', dataset: 's', config: { epochs: 2 } })).status).toBe(200);
+  // The cron fires while the delete takes the schedule away: its run is enqueued then, as a firing is.
+  const unschedule = scheduler.delete.bind(scheduler);
+  let fired: string | undefined;
+  scheduler.delete = async (model: string) => {
+    fired = (await queue.enqueue({ kind: 'train', model, dataset: 's', config: { epochs: 2 }, trigger: 'schedule' })).id;
+    return unschedule(model);
+  };
+  try {
+    expect((await request(app).delete('/v1/models/s1')).status).toBe(204);
+  } finally {
+    scheduler.delete = unschedule;
+  }
+  const run = await eventually(async () => {
+    const j = (await request(app).get(`/v1/jobs/${fired as string}`)).body;
+    return j.state === 'completed' || j.state === 'failed' ? j : undefined;
+  }, 30_000, 'the fired run to end');
+  expect(run).toMatchObject({ state: 'failed', error: { code: 'MODEL_DELETED' } });
+  expect((await request(app).get('/v1/models/s1')).status).toBe(404);
+  expect((await request(app).get('/v1/models/s1/schedule')).status).toBe(404);
+});
