@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { JobQueue } from '../queue';
-import type { DatasetStore } from '../store';
+import type { DatasetStore, ModelStore } from '../store';
 import { body } from './request-body';
 import { AppError } from '../errors';
 import { checkTrainable, checkTrainingConfig, lookupDatasetName, onlyQuery, queryError, requestError, validName } from './validation';
@@ -23,7 +23,7 @@ export const jobListQuerySchema = z
 export const QUEUE_FULL_RETRY_SECONDS = 30;
 
 /** Training requests and job status. */
-export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxBytes: number; maxQueued: number; maxTrainingValues: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
+export function jobsRouter(deps: { datasets: DatasetStore; models: ModelStore; queue: JobQueue; maxBytes: number; maxQueued: number; maxTrainingValues: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
 
   router.post('/v1/models/:name/train', ...deps.writeAuth, body(deps.maxBytes), async (req, res) => {
@@ -66,8 +66,13 @@ export function jobsRouter(deps: { datasets: DatasetStore; queue: JobQueue; maxB
     if (!job) throw new AppError('NOT_FOUND', `job "${id}" does not exist`);
     if (job.state === 'completed' || job.state === 'failed') throw new AppError('JOB_FINISHED', `job "${id}" has already ${job.state}: there is nothing to cancel (GET /v1/jobs/${id} shows what it did)`);
     const after = await deps.queue.cancel(id, { code: 'JOB_CANCELLED', message: `cancelled by DELETE /v1/jobs/${id} while it ${job.state === 'queued' ? 'waited' : 'trained'}: nothing was saved` });
-    // Finished meanwhile (a run already saving its version completes): nothing was cancelled.
-    if (after?.state === 'completed') throw new AppError('JOB_FINISHED', `job "${id}" completed while it was being cancelled: its version is saved (GET /v1/jobs/${id} shows it)`);
+    // Finished meanwhile (a run already saving its version completes): nothing was cancelled. A
+    // worker's run saved its version just before the cancel's mark and is completing (the queue
+    // still says running): it completes, so the answer says so, not that nothing was saved (an
+    // outside probe: 2 of 20 cancels sent at the last epoch answered 202 "running", and the
+    // versions were promoted).
+    const saved = after?.state === 'running' ? await deps.models.versionOfJob(job.payload.model, id) : null;
+    if (after?.state === 'completed' || saved !== null) throw new AppError('JOB_FINISHED', `job "${id}" completed while it was being cancelled: its version${saved === null ? '' : ` ${saved}`} is saved (GET /v1/jobs/${id} shows it)`);
     res.status(202).location(`/v1/jobs/${id}`).json(after ?? job);
   });
   return router;

@@ -83,3 +83,29 @@ it('deleting a model whose schedule fires during the delete leaves it deleted: t
   expect((await request(app).get('/v1/models/s1')).status).toBe(404);
   expect((await request(app).get('/v1/models/s1/schedule')).status).toBe(404);
 });
+
+it('a cancel that reaches a worker\'s run just after it saved its version answers 409 JOB_FINISHED naming the version, not 202 "running"', async () => {
+  const { app, queue } = running.service;
+  const rows = Array.from({ length: 300 }, (_, i) => ({ a: (i * 7) % 31, b: (i * 13) % 17 }));
+  expect((await request(app).put('/v1/datasets/late').send({ records: rows })).status).toBe(200);
+  const id = (await request(app).post('/v1/models/late/train').send({ dataset: 'late', config: { epochs: 2 } })).body.jobId as string;
+  const done = await eventually(async () => {
+    const j = (await request(app).get(`/v1/jobs/${id}`)).body;
+    return j.state === 'completed' ? j : undefined;
+  }, 30_000, 'the training');
+  // The distributed queue's view in that window: the run saved its version (atomically, before the
+  // cancel's mark) and has not yet reported completion, so the job still reads as running.
+  const [get, cancel] = [queue.get.bind(queue), queue.cancel.bind(queue)];
+  queue.get = async (jobId) => {
+    const j = await get(jobId);
+    return j && { ...j, state: 'running' };
+  };
+  queue.cancel = async (jobId) => queue.get(jobId);
+  try {
+    const answer = await request(app).delete(`/v1/jobs/${id}`);
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ code: 'JOB_FINISHED', detail: expect.stringContaining(`completed while it was being cancelled: its version ${done.result.version as string} is saved`) });
+  } finally {
+    Object.assign(queue, { get, cancel });
+  }
+});
