@@ -215,10 +215,18 @@ export function createApp(deps: AppDeps): Express {
     const e = bodyParserError(err) ?? describe(err);
     // Logged whole, stack and all; the answer says only that it happened.
     if (!e.isOperational) logger.error({ err, reqId: res.get('x-request-id') }, 'unexpected error');
+    // Every 503 says when to try again: those that set their own (QUEUE_FULL, UPLOADS_BUSY) keep it.
+    if (e.status === 503 && res.get('Retry-After') === undefined) res.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
     res.status(e.status).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl.split('?')[0])));
   });
   return app;
 }
+
+/**
+ * The Retry-After of a 503 that sets none of its own (a store, model or backend unavailable, a
+ * replica shutting down): a few seconds, as a Redis failover or another replica takes over.
+ */
+export const UNAVAILABLE_RETRY_SECONDS = 5;
 
 /** The route pattern a request is counted and logged under: its route's, a 405's documented one, or "unmatched". */
 function routeLabel(req: Request, res: Response): string {

@@ -74,6 +74,8 @@ describe('storage faults in embedded mode', () => {
     const refused = await request(service.app).post('/v1/models/journal/train').send({ dataset: 'd', config: { epochs: 1 } });
     expect(refused.status).toBe(status);
     expect(refused.body).toMatchObject({ code });
+    // A 503 says when to try again, as QUEUE_FULL's does.
+    expect(refused.headers['retry-after']).toBe(status === 503 ? '5' : undefined);
     expect((await service.queue.counts()).queued).toBe(0);
     fault = null;
     const accepted = await request(service.app).post('/v1/models/journal/train').send({ dataset: 'd', config: { epochs: 1 } });
