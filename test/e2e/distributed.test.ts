@@ -172,8 +172,8 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     const worker = workers[0] as Running;
     await eventually(async () => (worker.output().includes('Redis is reachable again') ? true : undefined), 15_000, 'the worker back on Redis');
     expect(worker.output()).toContain('Redis is unreachable: the worker waits for it');
-    // BullMQ's blocking connection can still fail once after the main one is back: at most that.
-    expect(worker.output().split('"msg":"worker error"').length - 1).toBeLessThanOrEqual(2);
+    // BullMQ's blocking connection can still time out after the main one is back: a warning, not an error.
+    expect(worker.output().split('"msg":"worker error"').length - 1).toBe(0);
     const again = await finished(apiB.url, (await call(apiB.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 10, seed: 7 } })).body.jobId);
     expect(again).toMatchObject({ state: 'completed', result: { promoted: true } });
     await eventually(async () => ((await score(apiA.url)).body.version === again.result.version ? true : undefined), 2000, 'the new version after the restart');
