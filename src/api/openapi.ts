@@ -20,7 +20,7 @@ function component(schema: z.ZodType, prefix: string, defs: Record<string, unkno
 }
 
 const problem = { $ref: '#/components/schemas/Problem' };
-const retryAfter = { 'Retry-After': { description: 'seconds to wait before trying again (RATE_LIMITED, and every 503)', schema: { type: 'integer' } } };
+const retryAfter = { 'Retry-After': { description: 'seconds to wait before trying again (RATE_LIMITED, and every 503 problem)', schema: { type: 'integer' } } };
 const errors = (...codes: number[]): Record<string, unknown> =>
   Object.fromEntries(codes.map((c) => [String(c), { description: 'problem', ...(c === 429 || c === 503 ? { headers: retryAfter } : {}), content: { 'application/problem+json': { schema: problem } } }]));
 

@@ -65,20 +65,17 @@ export interface SampleSizes {
  * the reference has records in of what each side's sampling adds to the bin. For the reference,
  * whose bins are its own quantiles (or counts over a training set), that is (1 - share) / n, so
  * (bins - 1)(1/n + 1/m) over all bins where both sides are dense (PSI is a symmetrised chi-square
- * divergence); half that for the first `excessOnly` bins, which count only an excess (a bin's
- * chance deficits then count nothing). For the window, counted over m records, a bin of few expected records (a rare
+ * divergence); bins `skipped` marks add nothing (see {@link scorePsi}). For the window, counted over m records, a bin of few expected records (a rare
  * category in a window of 100) is often empty and then counts at PSI_EPSILON, which the chi-square
  * reading overstates: its expectation is summed over the Poisson counts. A size of 0 is read as
  * unknown and adds nothing. A held-out reference of 40 records (a model of 200 rows) puts it at 0.2
  * whatever the window's size: the plug-in PSI of such a model would read clean traffic as drift.
  */
-export function psiNoise(expected: readonly number[], sizes: SampleSizes, excessOnly = 0): number {
+export function psiNoise(expected: readonly number[], sizes: SampleSizes, skipped?: readonly boolean[]): number {
   const n = sizes.reference;
   let total = 0;
   expected.forEach((e, i) => {
-    if (!(e > 0)) return;
-    // A bin that counts only an excess shows about half the chance level: its chance deficits count nothing.
-    total += ((n > 0 ? (1 - e) / n : 0) + windowBinNoise(e, sizes.window)) * (i < excessOnly ? 0.5 : 1);
+    if (e > 0 && !skipped?.[i]) total += (n > 0 ? (1 - e) / n : 0) + windowBinNoise(e, sizes.window);
   });
   return total;
 }
@@ -108,8 +105,8 @@ function windowBinNoise(e: number, n: number): number {
  * distributions they were drawn from, where the plug-in value overstates it by the noise. Large
  * samples leave it nearly unchanged (0.01 at 1,000 reference and 5,000 window records over 9 bins).
  */
-export function samplePsi(expected: readonly number[], actual: readonly number[], sizes: SampleSizes, excessOnly = 0): number {
-  return Math.max(0, psi(expected, actual) - psiNoise(expected, sizes, excessOnly));
+export function samplePsi(expected: readonly number[], actual: readonly number[], sizes: SampleSizes, skipped?: readonly boolean[]): number {
+  return Math.max(0, psi(expected, actual) - psiNoise(expected, sizes, skipped));
 }
 
 /**
@@ -138,8 +135,15 @@ export function featurePsi(ref: FeatureReference, window: readonly number[], siz
  */
 export function scorePsi(reference: readonly number[] | undefined, window: readonly number[], sizes?: SampleSizes): number {
   const [expected, actual] = [psiBins(reference ?? UNIFORM), psiBins(window)];
-  for (let b = 0; b < EXCESS_ONLY_BINS; b++) actual[b] = Math.max(actual[b], expected[b]);
-  return sizes ? samplePsi(expected, actual, sizes, EXCESS_ONLY_BINS) : psi(expected, actual);
+  // A bin below the median that holds no more than its share counts nothing, and so takes off no
+  // chance level either: such a bin shows its chance level only when it holds an excess, which
+  // happens half the time by chance, so the correction stays right on average. Taken off for
+  // every such bin, it hid a shift of the whole window above the median on small models.
+  const clipped = expected.map((e, b) => b < EXCESS_ONLY_BINS && actual[b] <= e);
+  clipped.forEach((c, b) => {
+    if (c) actual[b] = expected[b];
+  });
+  return sizes ? samplePsi(expected, actual, sizes, clipped) : psi(expected, actual);
 }
 
 /**

@@ -320,7 +320,7 @@ describe('nce-ood train and score', () => {
     expect(refused.status).toBe(3);
     expect(refused.stderr).toContain('left out: label, split');
     // An eval file's test rows and anomalies are trained on too: said, with what to do instead.
-    expect(refused.stderr).toMatch(/note: every row is trained on, \d+ of them not marked train in the split column, and \d+ labelled 1; `nce-ood eval` trains on the train rows/);
+    expect(refused.stderr).toMatch(/note: every row is trained on, \d+ of them not marked train in the split column \(\d+ of those labelled 1\); `nce-ood eval` trains on the train rows/);
     expect(refused.stderr).toMatch(/as a candidate, not current: validation AUC .* below the gate's minimum 1/);
     // The same training again: the gate would refuse it again, so it does not train or save a copy.
     const before = readdirSync(join(dir, 'registry', 'gated')).sort();

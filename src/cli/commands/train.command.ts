@@ -16,10 +16,10 @@ import type { CliContext } from '../context';
  */
 function splitNote(rows: readonly DataRecord[], byDefault: readonly string[]): string | null {
   if (!byDefault.includes('split')) return null;
-  const other = rows.filter((r) => r.split !== 'train').length;
-  if (other === 0) return null;
-  const anomalies = byDefault.includes('label') ? rows.filter((r) => r.label === 1 || r.label === '1').length : 0;
-  return `note: every row is trained on, ${other} of them not marked train in the split column${anomalies > 0 ? `, and ${anomalies} labelled 1` : ''}; \`nce-ood eval\` trains on the train rows and scores the test rows, or filter the file first`;
+  const other = rows.filter((r) => r.split !== 'train');
+  if (other.length === 0) return null;
+  const anomalies = byDefault.includes('label') ? other.filter((r) => r.label === 1 || r.label === '1').length : 0;
+  return `note: every row is trained on, ${other.length} of them not marked train in the split column${anomalies > 0 ? ` (${anomalies} of those labelled 1)` : ''}; \`nce-ood eval\` trains on the train rows and scores the test rows, or filter the file first`;
 }
 
 /**

@@ -726,13 +726,32 @@
     return 'Its training, job ' + job.id + ', is running: epoch ' + last.epoch + ' of at most ' + last.epochs + (last.partner ? ' of a kernel partner' : '') + ', validation loss ' + num(last.valLoss, 4) + '.';
   }
 
+  /** The job list the models page last read, and when (see {@link refreshIndex}). */
+  var lastJobs = { jobs: [] };
+  var jobsLoadedAt = 0;
+
   function refreshIndex() {
     // The job list only adds models in their first training: a key that may not read it, or a
     // queue that cannot answer, leaves them out.
-    var jobs = api('/v1/jobs?limit=50').catch(function (e) {
-      if (e instanceof NeedKey) throw e;
-      return { jobs: [] };
+    // Asked every refresh while a job is queued or running, else every VERSIONS_REFRESH_MS: the
+    // distributed queue reads the jobs it keeps to list them.
+    var busy = lastJobs.jobs.some(function (j) {
+      return j.state === 'queued' || j.state === 'running';
     });
+    var jobs =
+      !busy && Date.now() - jobsLoadedAt < VERSIONS_REFRESH_MS
+        ? Promise.resolve(lastJobs)
+        : api('/v1/jobs?limit=50').then(
+            function (list) {
+              jobsLoadedAt = Date.now();
+              lastJobs = list;
+              return list;
+            },
+            function (e) {
+              if (e instanceof NeedKey) throw e;
+              return { jobs: [] };
+            },
+          );
     return Promise.all([api('/v1/console'), api('/v1/datasets'), jobs]).then(function (answers) {
       var models = answers[0].models;
       byId('models-empty').hidden = models.length > 0;
@@ -762,7 +781,8 @@
       var name = j.payload.model;
       if (seen[name]) return;
       seen[name] = true;
-      if (j.state !== 'completed') pending.push(j);
+      // A deleted model's jobs fail with MODEL_DELETED: it is gone, not waiting for a version.
+      if (j.state !== 'completed' && !(j.error && j.error.code === 'MODEL_DELETED')) pending.push(j);
     });
     byId('pending').hidden = pending.length === 0;
     refill(byId('pending-list'), function (list) {
