@@ -10,7 +10,7 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import { settingsOrExit } from '../src/config';
 import { createTrainingMetrics, type TrainingMetrics, type TrainingOutcome, trainingOutcome } from '../src/metrics';
 import { failureCode, QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
-import { type JobCancel, openRedis, redisKeys } from '../src/store';
+import { type JobCancel, lostConnection, openRedis, redisKeys } from '../src/store';
 import { createLogger, outageLog } from '../src/logger';
 
 /** Most a worker with no job running waits at shutdown for Redis to take its close. */
@@ -18,12 +18,6 @@ const IDLE_SHUTDOWN_MS = 3000;
 
 /** BullMQ's errors for a run whose job lock lapsed or whose job record is gone. */
 const LOCK_LOST = /could not renew lock|Lock mismatch|Missing lock|Missing key for job/i;
-/**
- * A connection's transient failure while the main one is ready again: BullMQ's blocking
- * connection, idle through an outage, times out once or twice after it (an outside probe: three
- * such errors 20, 40 and 60 s after every Redis restart, while the worker took jobs as usual).
- */
-const TRANSIENT = /Socket timeout|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|Connection is closed/i;
 
 /**
  * A BullMQ worker that can say how many jobs it runs now: its lock manager tracks each job from the
@@ -98,7 +92,10 @@ async function main(): Promise<void> {
     // A run that outlived its lock (this worker stalled past JOB_LOCK_MS, or Redis lost the job):
     // the stalled-job check hands the job on, and the save refuses without the lock's job record.
     else if (LOCK_LOST.test(err.message)) logger.warn({ reason: err.message }, 'a training run lost its job\'s lock: the job runs again elsewhere, and this run saves nothing');
-    else if (TRANSIENT.test(err.message)) logger.warn({ reason: err.message }, 'a Redis connection of the worker failed: it reconnects');
+    // Another connection's failure while the main one is ready again: BullMQ's blocking connection,
+    // idle through an outage, times out once or twice after it (an outside probe: three such errors
+    // 20, 40 and 60 s after every Redis restart, while the worker took jobs as usual).
+    else if (lostConnection(err)) logger.warn({ reason: err.message }, 'a Redis connection of the worker failed: it reconnects');
     else logger.error({ err }, 'worker error');
   });
   connection.on('ready', () => outage.up());

@@ -140,9 +140,7 @@ export function scorePsi(reference: readonly number[] | undefined, window: reado
   // happens half the time by chance, so the correction stays right on average. Taken off for
   // every such bin, it hid a shift of the whole window above the median on small models.
   const clipped = expected.map((e, b) => b < EXCESS_ONLY_BINS && actual[b] <= e);
-  clipped.forEach((c, b) => {
-    if (c) actual[b] = expected[b];
-  });
+  for (let b = 0; b < EXCESS_ONLY_BINS; b++) if (clipped[b]) actual[b] = expected[b];
   return sizes ? samplePsi(expected, actual, sizes, clipped) : psi(expected, actual);
 }
 

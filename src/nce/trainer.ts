@@ -141,8 +141,8 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   if (cut) warnings.push(cut);
   // Besides those, the pass's own (which returns the final pass's).
   const noted = (r: TrainResult): TrainResult => {
-    const all = [...warnings, ...(r.training.warnings ?? [])];
-    return all.length > 0 ? { ...r, training: { ...r.training, warnings: all } } : r;
+    const said = [...warnings, ...(r.training.warnings ?? [])];
+    return said.length > 0 ? { ...r, training: { ...r.training, warnings: said } } : r;
   };
   const first = await trainOnce(data, config, options, 1, 0);
   if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return noted({ ...first, reference });

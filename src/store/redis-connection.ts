@@ -127,7 +127,8 @@ function storeUnavailable(cause: unknown): AppError {
 /** What ioredis throws for a command when the connection is gone (whatever its status says yet). */
 const CONNECTION_LOST = /Stream isn't writeable|Connection is closed|max retries per request|Command timed out|Socket timeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH/i;
 
-function lostConnection(e: unknown): boolean {
+/** Whether an error is ioredis saying a connection is gone (or timed out), not Redis refusing a command. */
+export function lostConnection(e: unknown): boolean {
   return e instanceof Error && (e.name === 'MaxRetriesPerRequestError' || CONNECTION_LOST.test(e.message));
 }
 

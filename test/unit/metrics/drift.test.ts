@@ -14,6 +14,12 @@ describe('psi', () => {
 });
 
 describe('scorePsi and scoreKs', () => {
+  /** The shares per percentile bin of scored traffic, as a model calibrated as `c` bins it. */
+  const shares = (c: ReturnType<typeof calibrate>, traffic: number[]): number[] => {
+    const out = Array(100).fill(0);
+    for (const s of traffic) out[percentileBin(percentileOf(c, s))] += 1 / traffic.length;
+    return out;
+  };
   const uniform = Array(100).fill(0.01);
   it('without a stored reference, compare with uniform percentiles: PSI over the lowest fifth and the deciles above (below the median only an excess counts), KS over hundredths', () => {
     // Everything in the top decile: PSI of [0.2, 0.1 x 8] against the window's [0 x 8, 1], whose
@@ -49,11 +55,6 @@ describe('scorePsi and scoreKs', () => {
   it('clean traffic against a reference a fifth to a quarter anomalies, scoring anywhere below its median, stays below 0.1; more anomalies than the reference held, or a shift, still read as drift', () => {
     const rng = createRng(21);
     const normal = (n: number, shift = 0): number[] => Array.from({ length: n }, () => rng.normal() + shift);
-    const shares = (c: ReturnType<typeof calibrate>, traffic: number[]): number[] => {
-      const out = Array(100).fill(0);
-      for (const s of traffic) out[percentileBin(percentileOf(c, s))] += 1 / traffic.length;
-      return out;
-    };
     // Anomalies far below the normal scores (25%), and anomalies in the normal records' lower tail
     // (21%: they take the reference's 20th to 40th percentiles, as skin's do). Clean traffic still
     // puts 1 / (1 - share) of the reference's share in every bin above the anomalies: a PSI of
@@ -77,11 +78,6 @@ describe('scorePsi and scoreKs', () => {
   it('against a held-out reference of 40 records, clean traffic reads as drift-free once chance is taken off, and a shift still reads as large', () => {
     const rng = createRng(11);
     const normal = (n: number, shift = 0): number[] => Array.from({ length: n }, () => rng.normal() + shift);
-    const shares = (c: ReturnType<typeof calibrate>, traffic: number[]): number[] => {
-      const out = Array(100).fill(0);
-      for (const s of traffic) out[percentileBin(percentileOf(c, s))] += 1 / traffic.length;
-      return out;
-    };
     const plugIn: number[] = [];
     const corrected: number[] = [];
     const shifted: number[] = [];
