@@ -65,8 +65,10 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
     // arrives: wait for it rather than spend one of the job's attempts on a failed first read.
     await whenConnected(deps.redis, REDIS_WAIT_MS);
     // Cancelled while it waited: it fails at once. (A run cancelled later stops within about a second, and its save checks the mark too.)
+    // Unless a run of it saved its version before (then lost its lock, and the job came back): the
+    // cancel came after that save, was answered 409 naming the version, and the version stands.
     const cancel = job.id === undefined ? null : await deps.redis.get(redisKeys.jobCancel(job.id));
-    if (cancel !== null) throw cancelledBy(cancel);
+    if (cancel !== null && (job.id === undefined || (await deps.models.versionOfJob(job.data.model, job.id)) === null)) throw cancelledBy(cancel);
     const epochs: EpochProgress[] = [];
     return await runTrainJob(job.data, {
       ...deps,

@@ -179,6 +179,8 @@ export function createApp(deps: AppDeps): Express {
     // every model it has, but nothing can be trained or uploaded: degraded too.
     const modelsLoaded = deps.models.loaded();
     const status = store === 'ok' ? 'ready' : store !== 'unreachable' || modelsLoaded.length > 0 ? 'degraded' : 'not ready';
+    // Not ready says when to look again, as every 503 of the API does.
+    if (status === 'not ready') res.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
     res.status(status === 'not ready' ? 503 : 200).json({ status, store, backend: deps.backend, modelsLoaded });
   });
   const doc = openApiDocument();

@@ -16,11 +16,13 @@ return 1
 `;
 
 /**
- * Saves a version (its hash from ARGV 10 on, field and value pairs), lists it and, with ARGV[4]
+ * Saves a version (its hash from ARGV 11 on, field and value pairs), lists it and, with ARGV[4]
  * "1", makes it current and announces it; unless the model was deleted at or after ARGV[3] (ms, "" for
  * no check): 0 then; unless the key ARGV[9] ("" for no check) is gone, the job's record in the
  * queue: 'lost' then; unless a version (keys ARGV[8] .. id) already records the job ARGV[7] ("" for
- * no check): 'saved:<that version>' then. Nothing is written in those cases. One script, so a
+ * no check): 'saved:<that version>' then; unless the job's cancellation mark ARGV[10] ("" for no
+ * check) is set: 'cancelled:<the mark>' then (after 'saved:': a cancel that came after a run of the
+ * job saved its version was answered 409, and that version stands). Nothing is written in those cases. One script, so a
  * delete, or another run of the job, cannot land between check and write.
  */
 const SAVE_VERSION = `
@@ -29,14 +31,14 @@ if ARGV[3] ~= '' then
   if at and tonumber(at) >= tonumber(ARGV[3]) then return 0 end
 end
 if ARGV[9] ~= '' and redis.call('EXISTS', ARGV[9]) == 0 then return 'lost' end
-if ARGV[10] ~= '' then
-  local cancel = redis.call('GET', ARGV[10])
-  if cancel then return 'cancelled:' .. cancel end
-end
 if ARGV[7] ~= '' then
   for _, v in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
     if redis.call('HGET', ARGV[8] .. v, 'job') == ARGV[7] then return 'saved:' .. v end
   end
+end
+if ARGV[10] ~= '' then
+  local cancel = redis.call('GET', ARGV[10])
+  if cancel then return 'cancelled:' .. cancel end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 11))
 redis.call('ZADD', KEYS[2], 0, ARGV[1])

@@ -94,6 +94,23 @@ describe('storage faults in embedded mode', () => {
     expect((await fsp.readdir(join(dir, 'models'))).filter((f) => f.startsWith('.probe'))).toEqual([]);
   });
 
+  it('/readyz with the store unreachable and no model loaded: 503 not ready, saying when to look again', async () => {
+    const list = jest.spyOn(service.store, 'list').mockRejectedValue(Object.assign(new Error('EIO: simulated'), { code: 'EIO' }));
+    const loaded = jest.spyOn(service.models, 'loaded').mockReturnValue([]);
+    try {
+      const ready = await request(service.app).get('/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toMatchObject({ status: 'not ready', store: 'unreachable', modelsLoaded: [] });
+      expect(ready.headers['retry-after']).toBe('5');
+    } finally {
+      list.mockRestore();
+      loaded.mockRestore();
+    }
+    const ready = await request(service.app).get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.headers['retry-after']).toBeUndefined();
+  });
+
   it.each([
     ['EROFS', 'STORE_UNAVAILABLE'],
     ['ENOENT', 'STORE_UNAVAILABLE'],

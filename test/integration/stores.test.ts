@@ -162,6 +162,26 @@ describe.each(kinds)('%s stores', (kind, make) => {
     expect(await models.currentVersion(name)).toBe(saved);
   });
 
+  it('finish a job whose version a run of it saved before its cancel came: the cancellation mark does not undo that save', async () => {
+    const { models, datasets } = make();
+    const name = `m-${suffix()}`;
+    const dataset = `d-${suffix()}`;
+    await datasets.put(dataset, ['f0', 'f1'], normalRecords(30, 2, 1));
+    const mark = `nce-ood:job-cancel:test-${suffix()}`;
+    const first = await models.save(name, artifact, { jobId: 'job-c', unlessCancelled: mark });
+    // The cancel arrives after that save (the API answered 409 naming the version); the run that
+    // saved lost its lock, and the job runs again, training the same records once more.
+    await redis.set(mark, JSON.stringify({ id: 'job-c', code: 'JOB_CANCELLED', message: 'cancelled by a test' }));
+    const trainer = async (): Promise<Artifact> => toArtifact(trained, { datasetFingerprint: 'other', datasetRows: 30, backend: 'wasm' });
+    const result = await runTrainJob({ kind: 'train', model: name, dataset, config: {} }, { datasets, models, trainer }, 'job-c', undefined, { unlessCancelled: mark });
+    expect(result).toMatchObject({ model: name, version: first });
+    // The save itself, reached by a run that started before the first one saved, reports that version too.
+    if (kind === 'redis') await expect(models.save(name, artifact, { jobId: 'job-c', unlessCancelled: mark })).rejects.toMatchObject({ version: first });
+    expect(await models.versions(name)).toEqual([first]);
+    expect(await models.currentVersion(name)).toBe(first);
+    await redis.del(mark);
+  });
+
   it('fail a job whose model is deleted after its own check, while the gate loads the current version: the model stays deleted', async () => {
     const { models, datasets } = make();
     const name = `m-${suffix()}`;

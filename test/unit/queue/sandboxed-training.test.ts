@@ -6,16 +6,20 @@ import type { SandboxedJob } from 'bullmq';
 import { type JobPayload, type JobResult, TRAPPED_EXIT_CODE } from '../../../src/queue';
 
 const runTrainJob = jest.fn();
+/** The job's cancellation mark in Redis, and the version a run of the job saved, as the mocks read them. */
+const stored: { cancel: string | null; savedVersion: string | null } = { cancel: null, savedVersion: null };
 
 jest.mock('../../../src/store', () => {
   const actual = jest.requireActual<typeof import('../../../src/store')>('../../../src/store');
   return {
     ...actual,
-    openRedis: async () => ({ get: async () => null, disconnect: () => undefined }),
+    openRedis: async () => ({ get: async () => stored.cancel, disconnect: () => undefined }),
     whenConnected: async () => undefined,
     guardRedis: <T>(store: T) => store,
     RedisDatasetStore: class {},
-    RedisModelStore: class {},
+    RedisModelStore: class {
+      versionOfJob = async (): Promise<string | null> => stored.savedVersion;
+    },
   };
 });
 jest.mock('../../../src/nce', () => ({ ...jest.requireActual<typeof import('../../../src/nce')>('../../../src/nce'), initBackend: async () => 'cpu' }));
@@ -51,6 +55,8 @@ describe('the sandboxed training process', () => {
     kill = jest.spyOn(process, 'kill').mockImplementation(() => true);
   });
   afterEach(() => {
+    stored.cancel = null;
+    stored.savedVersion = null;
     kill.mockRestore();
     process.exitCode = undefined;
   });
@@ -67,5 +73,21 @@ describe('the sandboxed training process', () => {
     await expect(processTrainJob(job)).rejects.toThrow(/the disk is full/);
     expect(kill).not.toHaveBeenCalled();
     expect(process.exitCode).toBeUndefined();
+  });
+
+  it('fails a job cancelled while it waited, without training', async () => {
+    runTrainJob.mockClear();
+    stored.cancel = JSON.stringify({ id: 'j1', code: 'JOB_CANCELLED', message: 'cancelled by a test' });
+    await expect(processTrainJob(job)).rejects.toThrow(/JOB_CANCELLED/);
+    expect(runTrainJob).not.toHaveBeenCalled();
+  });
+
+  it('finishes a job whose version a run of it saved before the cancel came (that run lost its lock): the version stands', async () => {
+    runTrainJob.mockClear();
+    runTrainJob.mockResolvedValueOnce({ model: 'm', version: 'v1', promoted: true });
+    stored.cancel = JSON.stringify({ id: 'j1', code: 'JOB_CANCELLED', message: 'cancelled by a test' });
+    stored.savedVersion = 'v1';
+    await expect(processTrainJob(job)).resolves.toEqual({ model: 'm', version: 'v1', promoted: true });
+    expect(runTrainJob).toHaveBeenCalledTimes(1);
   });
 });
