@@ -251,6 +251,9 @@ export class InProcessQueue implements JobQueue {
       await this.training?.terminate();
       await run;
     }
+    // Answered once the journal says failed (or the write failed, and is tried again): a crash
+    // right after the answer would otherwise find the job queued, and run it at the next start.
+    await this.writes.run(id, async () => undefined);
     return this.jobs.get(id) ?? null;
   }
 

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -95,11 +95,15 @@ describe('the embedded queue across a restart', () => {
     const waiting = await queue.enqueue({ kind: 'train', model: 'w', dataset: 'd', config: long });
     const reason = { code: 'JOB_CANCELLED', message: 'cancelled by a test' };
     expect(await queue.cancel(waiting.id, reason)).toMatchObject({ state: 'failed', error: reason, finishedAt: expect.any(String) });
+    // Answered once the journal says so: a crash right after the answer leaves it failed, not queued.
+    const recorded = async (id: string): Promise<unknown> => JSON.parse(await readFile(join(journal, `${id}.json`), 'utf8'));
+    expect(await recorded(waiting.id)).toMatchObject({ state: 'failed', error: reason });
     // Cancelled once it trains: it stops now, not after its 400 epochs.
     await eventually(async () => (((await queue.get(running.id))?.progress.length ?? 0) > 0 ? true : undefined), 30_000, 'the job to train');
     const started = Date.now();
     expect(await queue.cancel(running.id, reason)).toMatchObject({ state: 'failed', error: reason });
     expect(Date.now() - started).toBeLessThan(3000);
+    expect(await recorded(running.id)).toMatchObject({ state: 'failed', error: reason });
     expect(await models.versions('r')).toEqual([]);
     expect(await models.versions('w')).toEqual([]);
     // A finished job is left as it is; an unknown one is null.
