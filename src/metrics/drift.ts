@@ -120,9 +120,23 @@ export function samplePsi(expected: readonly number[], actual: readonly number[]
  */
 export function featurePsi(ref: FeatureReference, window: readonly number[], sizes: SampleSizes): number {
   if (ref.kind !== 'numeric' || !ref.outer) return samplePsi(ref.shares, window, sizes);
-  const actual = [...window];
-  for (const b of [0, ref.edges.length]) actual[b] = Math.max(actual[b] ?? 0, ref.shares[b] ?? 0);
-  return samplePsi(ref.shares, actual, sizes);
+  const outer = new Set([0, ref.edges.length]);
+  return excessOnlyPsi(ref.shares, window, (b) => outer.has(b), sizes);
+}
+
+/**
+ * PSI in which the bins `excessOnly` picks count only what `actual` holds there beyond
+ * `expected`'s share. Such a bin that holds no more than its share counts nothing, and so takes off
+ * no chance level either: it shows its chance level only when it holds an excess, which happens
+ * about half the time by chance, so the correction stays right on average. (Taken off for every
+ * such bin, it hid a shift of a whole window of scores above the median on small models: an
+ * outside review.) Less the chance level when the sizes are given (as {@link samplePsi}), else the
+ * plug-in value.
+ */
+function excessOnlyPsi(expected: readonly number[], window: readonly number[], excessOnly: (bin: number) => boolean, sizes?: SampleSizes): number {
+  const clipped = expected.map((e, b) => excessOnly(b) && (window[b] ?? 0) <= e);
+  const actual = window.map((a, b) => (clipped[b] ? (expected[b] as number) : a));
+  return sizes ? samplePsi(expected, actual, sizes, clipped) : psi(expected, actual);
 }
 
 /**
@@ -134,14 +148,7 @@ export function featurePsi(ref: FeatureReference, window: readonly number[], siz
  * @param window - shares per {@link percentileBin} of the window
  */
 export function scorePsi(reference: readonly number[] | undefined, window: readonly number[], sizes?: SampleSizes): number {
-  const [expected, actual] = [psiBins(reference ?? UNIFORM), psiBins(window)];
-  // A bin below the median that holds no more than its share counts nothing, and so takes off no
-  // chance level either: such a bin shows its chance level only when it holds an excess, which
-  // happens half the time by chance, so the correction stays right on average. Taken off for
-  // every such bin, it hid a shift of the whole window above the median on small models.
-  const clipped = expected.map((e, b) => b < EXCESS_ONLY_BINS && actual[b] <= e);
-  for (let b = 0; b < EXCESS_ONLY_BINS; b++) if (clipped[b]) actual[b] = expected[b];
-  return sizes ? samplePsi(expected, actual, sizes, clipped) : psi(expected, actual);
+  return excessOnlyPsi(psiBins(reference ?? UNIFORM), psiBins(window), (b) => b < EXCESS_ONLY_BINS, sizes);
 }
 
 /**
