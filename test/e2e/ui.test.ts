@@ -397,9 +397,26 @@ describe('the web console in a browser', () => {
     await page.click('#key-form button[type=submit]');
     // Within a refresh or two, not the 30 s the versions otherwise wait.
     await page.locator('#versions-table button', { hasText: 'Promote' }).first().waitFor({ timeout: 12_000 });
+    // A key given while a refresh is in flight runs the refresh again once it ends, not a second
+    // loop of refreshes beside the first (each asked for everything twice from then on).
+    let asked = 0;
+    await page.route('**/v1/models/payments/console', async (route) => {
+      asked++;
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
+    for (let i = 0; i < 2; i++) {
+      await page.click('#key-button');
+      await page.fill('#key', ADMIN);
+      await page.click('#key-form button[type=submit]');
+    }
+    await new Promise((r) => setTimeout(r, 20_000));
+    // One loop: about 5 in 20 s (every 5 s after each 1.5 s answer, one more for the second key); two loops: 8 or more.
+    expect(asked).toBeGreaterThanOrEqual(3);
+    expect(asked).toBeLessThanOrEqual(5);
     expect(problems).toEqual([]);
     await page.close();
-  });
+  }, 60_000);
 
   it('/ui/models/{name} of a model whose only versions are candidates lists them and promotes one', async () => {
     const store = new FsModelStore(join(dir, 'models'));

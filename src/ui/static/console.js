@@ -11,6 +11,8 @@
   var KEY = 'nce-ood.apiKey';
   var REFRESH_MS = 5000;
   var VERSIONS_REFRESH_MS = 30000;
+  /** Longest the refreshes wait for a text selection to end (one left on the page would stop them for good). */
+  var SELECTION_PAUSE_MS = 60000;
   /** A flagged record's values shown at once; more behind a toggle. */
   var VALUES_SHOWN = 12;
   /** The flagged records whose further values are open, by record. */
@@ -481,7 +483,13 @@
   }
 
   function drawFlaggedItems(list, c) {
+    // Records of one batch may share a time and a score (repeated records): each toggle's key counts
+    // the ones before it, so it stays the same record's through refreshes.
+    var seen = {};
     c.flagged.forEach(function (r) {
+      var base = (r.row !== undefined ? 'line ' + r.row : r.at) + ' ' + r.score;
+      seen[base] = (seen[base] || 0) + 1;
+      var key = seen[base] > 1 ? base + ' #' + seen[base] : base;
       var max = 0;
       r.contributions.forEach(function (x) {
         max = Math.max(max, Math.abs(x.value));
@@ -494,7 +502,7 @@
       });
       var head = h('p', { className: 'flagged-head' }, (r.row !== undefined ? 'line ' + r.row : when(r.at)) + ': score ' + num(r.score, 2) + ', percentile ' + pct(r.percentile));
       var item = h('li', { className: 'flagged-record' }, head, bars);
-      if (r.values) drawValues(item, r);
+      if (r.values) drawValues(item, r, key);
       list.appendChild(item);
     });
   }
@@ -503,7 +511,7 @@
    * A flagged record's values: the contributing features' first, at most VALUES_SHOWN; the rest
    * (a wide model has hundreds) behind a toggle, drawn when opened.
    */
-  function drawValues(item, r) {
+  function drawValues(item, r, key) {
     var top = r.contributions.map(function (x) {
       return x.feature;
     });
@@ -522,8 +530,7 @@
     item.appendChild(rows(h('table', { className: 'values' }, h('caption', { text: 'values' })), keys.slice(0, VALUES_SHOWN)));
     var rest = keys.slice(VALUES_SHOWN);
     if (rest.length === 0) return;
-    // Which record's toggle is open outlives the redraw of every refresh.
-    var key = (r.row !== undefined ? 'line ' + r.row : r.at) + ' ' + r.score;
+    // Which record's toggle is open (by its key) outlives the redraw of every refresh.
     var more = h('details', { className: 'more-values' }, h('summary', { text: rest.length + ' more values', 'data-key': key }));
     more.addEventListener('toggle', function () {
       if (more.open) openValues[key] = true;
@@ -827,6 +834,12 @@
   function every(step) {
     var timer = null;
     var asleep = false;
+    // A step in flight, and whether start() came meanwhile: it runs again once that one ends,
+    // instead of starting a second loop beside it (two loops asked for everything twice).
+    var busy = false;
+    var again = false;
+    // When the refreshes began to wait for a selection to end: after SELECTION_PAUSE_MS they go on.
+    var pausedAt = null;
     function later() {
       timer = setTimeout(tick, REFRESH_MS);
     }
@@ -837,13 +850,32 @@
         return;
       }
       if (selecting()) {
-        setStatus('Refresh paused while text is selected.');
-        return later();
+        if (pausedAt === null) pausedAt = Date.now();
+        if (Date.now() - pausedAt < SELECTION_PAUSE_MS) {
+          setStatus('Refresh paused while text is selected.');
+          return later();
+        }
+      } else {
+        pausedAt = null;
       }
-      step().then(later, function (e) {
-        failed(e);
-        if (!(e instanceof NeedKey)) later();
-      });
+      busy = true;
+      step().then(
+        function () {
+          ended(null);
+        },
+        function (e) {
+          failed(e);
+          ended(e);
+        },
+      );
+    }
+    function ended(e) {
+      busy = false;
+      if (again) {
+        again = false;
+        return tick();
+      }
+      if (!(e instanceof NeedKey)) later();
     }
     document.addEventListener('visibilitychange', function () {
       if (document.hidden || !asleep) return;
@@ -853,7 +885,9 @@
     return function start() {
       asleep = false;
       if (timer !== null) clearTimeout(timer);
-      tick();
+      timer = null;
+      if (busy) again = true;
+      else tick();
     };
   }
 
