@@ -10,7 +10,7 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import { settingsOrExit } from '../src/config';
 import { createTrainingMetrics, type TrainingMetrics, type TrainingOutcome, trainingOutcome } from '../src/metrics';
 import { failureCode, QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
-import { type JobCancel, lostConnection, openRedis, redisKeys } from '../src/store';
+import { type JobCancel, lostConnection, openRedis, redisKeys, redisRefusal } from '../src/store';
 import { createLogger, outageLog } from '../src/logger';
 
 /** Most a worker with no job running waits at shutdown for Redis to take its close. */
@@ -87,8 +87,16 @@ async function main(): Promise<void> {
   });
   // While Redis is away every reconnect attempt fails: one warning per outage, not an error each.
   const outage = outageLog(logger, { down: 'Redis is unreachable: the worker waits for it', up: 'Redis is reachable again' });
+  // Redis refusing the worker's commands for its state (a read-only replica, out of memory): BullMQ
+  // tries again at once, with a job running thousands of times a second, each an error (an outside
+  // probe: 61,793 error lines in 12 s of a read-only Redis). One warning per such spell, over once
+  // a write of the worker's goes through again (a lock renewed, a job taken or finished).
+  const refusing = outageLog(logger, { down: 'Redis refuses the worker\'s commands: it tries again until Redis takes them', up: 'Redis takes the worker\'s commands again' });
+  for (const event of ['active', 'completed', 'locksRenewed'] as const) worker.on(event, () => refusing.up());
   worker.on('error', (err) => {
+    const refused = redisRefusal(err);
     if (connection.status !== 'ready') outage.down(err.message);
+    else if (refused !== null) refusing.down(`${refused}: ${err.message.slice(0, 200)}`);
     // A run that outlived its lock (this worker stalled past JOB_LOCK_MS, or Redis lost the job):
     // the stalled-job check hands the job on, and the save refuses without the lock's job record.
     else if (LOCK_LOST.test(err.message)) logger.warn({ reason: err.message }, 'a training run lost its job\'s lock: the job runs again elsewhere, and this run saves nothing');
@@ -99,6 +107,15 @@ async function main(): Promise<void> {
     else logger.error({ err }, 'worker error');
   });
   connection.on('ready', () => outage.up());
+  // A run whose lock could not be renewed (this worker stalled past JOB_LOCK_MS, or Redis lost the
+  // job) stops, as a cancelled one does: the job runs again elsewhere, and this run trained on
+  // beside that one to its end, writing its own progress into the job, after it had completed too.
+  worker.on('lockRenewalFailed', (jobIds: string[]) => {
+    for (const id of jobIds) {
+      const reason: JobCancel = { id, code: 'WORKER_LOST', message: `this run of job ${id} lost its lock (its worker stalled past JOB_LOCK_MS, or Redis lost the job): it stopped, and the job runs again elsewhere` };
+      if (worker.cancelJob(id, JSON.stringify(reason))) logger.warn({ jobId: id }, 'a training run lost its job\'s lock: stopping it (the job runs again elsewhere)');
+    }
+  });
   // A job cancelled while this worker runs it (DELETE /v1/jobs/{id}, or its model deleted): its
   // training process hears of it and stops within about a second. One missed while this
   // connection was down trains on, but its save refuses while the job's mark is there.

@@ -135,9 +135,10 @@ export function lostConnection(e: unknown): boolean {
 /**
  * Redis's replies that refuse a command for the state Redis is in, not for the command: still
  * loading its data, a replica cut off from its primary, a script running too long, a snapshot it
- * cannot write, a cluster not ready, or a user the ACL does not allow the command.
+ * cannot write, a cluster not ready, a user the ACL does not allow the command, or a blocking
+ * command ended because the server turned replica.
  */
-const REFUSED_FOR_NOW = /\b(LOADING|MASTERDOWN|BUSY|MISCONF|CLUSTERDOWN|TRYAGAIN|NOPERM|NOAUTH|WRONGPASS)\b/;
+const REFUSED_FOR_NOW = /\b(LOADING|MASTERDOWN|BUSY|MISCONF|CLUSTERDOWN|TRYAGAIN|NOPERM|NOAUTH|WRONGPASS|UNBLOCKED)\b/;
 
 /**
  * Redis refusing a command: at `maxmemory` with noeviction ("OOM command not allowed", also inside
@@ -151,6 +152,12 @@ function refusal(e: unknown): { code: 'STORAGE_FULL' | 'STORE_UNAVAILABLE'; reas
   if (/\bREADONLY\b/.test(reasons)) return { code: 'STORE_UNAVAILABLE', reason: 'is a read-only replica' };
   const now = REFUSED_FOR_NOW.exec(reasons);
   return now ? { code: 'STORE_UNAVAILABLE', reason: `refused the command (${now[1]})` } : null;
+}
+
+/** What Redis refused a command for, where it refused it for its state (full, a read-only replica, ...), else null. */
+export function redisRefusal(e: unknown): string | null {
+  const refused = refusal(e);
+  return refused === null ? null : `the store (Redis) ${refused.reason}`;
 }
 
 /** The AppError for a client error that says the store cannot take the command now, or the error itself. */

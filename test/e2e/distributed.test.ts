@@ -208,6 +208,63 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect(versions[0].damaged).toBeUndefined();
   });
 
+  it('a worker that stalls past its lock stops its run once it resumes: the run that took the job over finishes it alone, and nothing changes the job after it completed', async () => {
+    const dataset = `stall-${suffix()}`;
+    const table = parseCsv(await readFile(DATA, 'utf8'));
+    expect((await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, splitCsv(table, 'train').csv, 'text/csv')).status).toBe(200);
+    const model = `stalled-${suffix()}`;
+    const other = await startWorker();
+    const started = await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 60, patience: 60, seed: 7, kernelPartner: false } });
+    const id = started.body.jobId as string;
+    await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${id}`)).body.progress.length >= 2 ? true : undefined), 60_000, 'two epochs');
+    const runsIt = (w: Running): boolean => w.output().split('\n').some((line) => line.includes('"msg":"training started"') && line.includes(`"jobId":"${id}"`));
+    const runner = workers.find(runsIt) as Running;
+    const taker = runner === other ? (workers.find((w) => w !== other && w.child.exitCode === null && w.child.signalCode === null) as Running) : other;
+    // The worker and its training process stop (a paused VM, a debugger): its lock expires, and the other worker takes the job.
+    const pids = [runner.child.pid as number, ...spawnSync('pgrep', ['-P', String(runner.child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)];
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      await eventually(async () => (runsIt(taker) ? true : undefined), 60_000, 'the job taken over');
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+    }
+    const job = await finished(apiB.url, id);
+    expect(job).toMatchObject({ state: 'completed', result: { model } });
+    const progress = job.progress.length;
+    await new Promise((r) => setTimeout(r, 4000));
+    expect((await call(apiB.url, 'GET', `/v1/jobs/${id}`)).body).toMatchObject({ state: 'completed', finishedAt: job.finishedAt });
+    expect((await call(apiB.url, 'GET', `/v1/jobs/${id}`)).body.progress).toHaveLength(progress);
+    expect((await call(apiB.url, 'GET', `/v1/models/${model}/versions`)).body.versions).toHaveLength(1);
+    // Resumed, the stale run stopped within a renewal and an epoch, instead of training on beside the other.
+    expect(runner.output()).toContain('lost its job\'s lock: stopping it');
+  }, 180_000);
+
+  it('Redis a read-only replica for a while, a job running: the workers warn once instead of an error per retry, and the job completes', async () => {
+    const dataset = `readonly-${suffix()}`;
+    const table = parseCsv(await readFile(DATA, 'utf8'));
+    expect((await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, splitCsv(table, 'train').csv, 'text/csv')).status).toBe(200);
+    const model = `readonly-${suffix()}`;
+    const started = await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 30, patience: 30, seed: 9, kernelPartner: false } });
+    await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${started.body.jobId}`)).body.progress.length >= 1 ? true : undefined), 60_000, 'an epoch');
+    const errors = (w: Running): number => w.output().split('"msg":"worker error"').length - 1;
+    const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    const admin = await openRedis(redis.url, 'commands');
+    try {
+      // A replica of a primary that is not there (port 1): it keeps its data and refuses every write.
+      await admin.call('REPLICAOF', '127.0.0.1', '1');
+      await new Promise((r) => setTimeout(r, 6000));
+      await admin.call('REPLICAOF', 'NO', 'ONE');
+    } finally {
+      admin.disconnect();
+    }
+    expect(await finished(apiB.url, started.body.jobId)).toMatchObject({ state: 'completed', result: { model } });
+    for (const w of live) {
+      expect(errors(w)).toBe(0);
+      expect(w.output().split('Redis refuses the worker').length - 1).toBeLessThanOrEqual(3);
+    }
+    expect(live.some((w) => w.output().includes('Redis refuses the worker'))).toBe(true);
+  }, 180_000);
+
   it('a cron schedule of every 3 seconds fires on the workers and yields a new version', async () => {
     const dataset = `sched-${suffix()}`;
     await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, { records: Array.from({ length: 80 }, (_, i) => ({ x: Math.sin(i), y: Math.cos(i) })) });
