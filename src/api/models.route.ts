@@ -35,6 +35,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
       calibration: {
         targetFpr: manifest.calibration.targetFpr,
         ...(manifest.calibration.contamination ? { contamination: manifest.calibration.contamination } : {}),
+        ...(manifest.calibration.tailShare ? { tailShare: manifest.calibration.tailShare } : {}),
         threshold: manifest.calibration.threshold,
         referenceCount: manifest.calibration.referenceCount,
       },
@@ -83,8 +84,14 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     // model's deletion, and so fails with MODEL_DELETED. Unscheduled after, a run fired between
     // the two was newer than the deletion and trained the model back (an outside probe: 2 of 12
     // deletes sent just before a firing).
-    const unscheduled = await deps.scheduler.delete(name);
+    // A full store (Redis at maxmemory, a full disk) refuses the schedule's removal, not the
+    // model's: the model goes first then, which frees its space, and the schedule after it.
+    let unscheduled = await deps.scheduler.delete(name).catch((e: unknown) => {
+      if (e instanceof AppError && e.code === 'STORAGE_FULL') return null;
+      throw e;
+    });
     const deleted = await deps.store.delete(name);
+    unscheduled ??= await deps.scheduler.delete(name);
     const pending = [...(await deps.queue.list({ model: name, state: 'running', limit: 1_000 })), ...(await deps.queue.list({ model: name, state: 'queued', limit: 1_000 }))];
     if (!deleted && !unscheduled && !pending.some((j) => j.createdAt > since)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     deps.models.announce(name);

@@ -7,6 +7,8 @@ import { KeyedSerial, makeFolder } from './files';
 import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
 
 const CURRENT = 'CURRENT';
+/** A write's error codes for a full disk or quota. */
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 const CANDIDATE = 'CANDIDATE';
 const JOB = 'JOB';
 /** Folder of one file per deleted model name: when it was deleted (see ModelStore.deletedAt). */
@@ -135,21 +137,40 @@ export class FsModelStore implements ModelStore {
     await this.forgetOldDeletions();
     return this.serial.run(name, async () => {
       const dir = join(this.root, name);
-      await makeFolder(join(this.root, TOMBSTONES));
-      await writeFile(join(this.root, TOMBSTONES, name), `${new Date().toISOString()}\n`);
-      if ((await this.currentVersion(name)) === null && (await this.versions(name)).length === 0) return false;
-      // Renamed away first, so readers see the whole model or none of it.
-      const doomed = join(this.root, `.deleted-${name}-${randomBytes(3).toString('hex')}`);
+      const remember = async (): Promise<void> => {
+        await makeFolder(join(this.root, TOMBSTONES));
+        await writeFile(join(this.root, TOMBSTONES, name), `${new Date().toISOString()}\n`);
+      };
+      // Remembered first, so a job enqueued before cannot bring the model back. On a full disk,
+      // after the model's files are gone: deleting is how space is freed, and it was refused.
+      let remembered = true;
       try {
-        await rename(dir, doomed);
+        await remember();
       } catch (e: unknown) {
-        // Gone meanwhile (another process sharing the directory): nothing left to delete.
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-        throw e;
+        if (!DISK_FULL.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+        remembered = false;
       }
-      await rm(doomed, { recursive: true, force: true });
-      return true;
+      try {
+        return await this.deleteFiles(name, dir);
+      } finally {
+        if (!remembered) await remember().catch(() => undefined);
+      }
     });
+  }
+
+  /** Removes a model's folder (renamed away first, so readers see the whole model or none of it); false when it has none. */
+  private async deleteFiles(name: string, dir: string): Promise<boolean> {
+    if ((await this.currentVersion(name)) === null && (await this.versions(name)).length === 0) return false;
+    const doomed = join(this.root, `.deleted-${name}-${randomBytes(3).toString('hex')}`);
+    try {
+      await rename(dir, doomed);
+    } catch (e: unknown) {
+      // Gone meanwhile (another process sharing the directory): nothing left to delete.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+    await rm(doomed, { recursive: true, force: true });
+    return true;
   }
 
   async deletedAt(name: string): Promise<Date | null> {
@@ -193,7 +214,7 @@ export class FsModelStore implements ModelStore {
       return 'ok';
     } catch (e: unknown) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOSPC' || code === 'EDQUOT') return 'full';
+      if (DISK_FULL.has(code ?? '')) return 'full';
       if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return 'read-only';
       throw e;
     } finally {

@@ -31,18 +31,17 @@ export class RedisDatasetStore implements DatasetStore {
   }
 
   async info(name: string): Promise<DatasetInfo | null> {
-    // One transaction: a PUT landing between two reads would pair one upload's meta with another's row count.
-    const [[, meta], [, rows]] = (await this.redis.multi().hgetall(redisKeys.datasetMeta(name)).llen(redisKeys.datasetRows(name)).exec()) as [[Error | null, Record<string, string>], [Error | null, number]];
-    return meta.columns === undefined ? null : toInfo(name, meta, rows);
+    // One script: a PUT landing between two reads would pair one upload's meta with another's row count.
+    const [meta, rows] = (await this.redis.eval(READ_DATASET, 2, redisKeys.datasetMeta(name), redisKeys.datasetRows(name), '')) as [string[], number];
+    const fields = hashOf(meta);
+    return fields.columns === undefined ? null : toInfo(name, fields, rows);
   }
 
   async records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }> {
-    const [[, meta], [, rows]] = (await this.redis.multi().hgetall(redisKeys.datasetMeta(name)).lrange(redisKeys.datasetRows(name), 0, -1).exec()) as [
-      [Error | null, Record<string, string>],
-      [Error | null, string[]],
-    ];
-    if (meta.columns === undefined) throw datasetNotFound(name);
-    return { info: toInfo(name, meta, rows.length), records: rows.map((r) => JSON.parse(r) as DataRecord) };
+    const [meta, rows] = (await this.redis.eval(READ_DATASET, 2, redisKeys.datasetMeta(name), redisKeys.datasetRows(name), 'rows')) as [string[], string[]];
+    const fields = hashOf(meta);
+    if (fields.columns === undefined) throw datasetNotFound(name);
+    return { info: toInfo(name, fields, rows.length), records: rows.map((r) => JSON.parse(r) as DataRecord) };
   }
 
   async put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
@@ -100,10 +99,41 @@ export class RedisDatasetStore implements DatasetStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    const results = await this.redis.multi().del(redisKeys.datasetMeta(name), redisKeys.datasetRows(name), redisKeys.datasetAppendKeys(name)).srem(redisKeys.datasets, name).exec();
-    return results?.[0]?.[1] !== 0;
+    const deleted = await this.redis.eval(DELETE_DATASET, 4, redisKeys.datasetMeta(name), redisKeys.datasetRows(name), redisKeys.datasetAppendKeys(name), redisKeys.datasets, name);
+    return deleted !== 0;
   }
 }
+
+/**
+ * KEYS: meta hash, rows list; ARGV[1] 'rows' for the rows themselves, else their count. Returns
+ * [the meta hash's fields and values in turn, the rows or their count]. One script, so a PUT cannot
+ * land between the two reads; not a MULTI, which Redis at `maxmemory` (noeviction) refuses whole,
+ * reads too, where it runs a script that only reads.
+ */
+const READ_DATASET = `
+local meta = redis.call('HGETALL', KEYS[1])
+if ARGV[1] == 'rows' then return {meta, redis.call('LRANGE', KEYS[2], 0, -1)} end
+return {meta, redis.call('LLEN', KEYS[2])}
+`;
+
+/** A hash's fields from HGETALL's reply in a script: field, value, field, value ... */
+function hashOf(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < pairs.length; i += 2) out[pairs[i] as string] = pairs[i + 1] as string;
+  return out;
+}
+
+/**
+ * KEYS: meta hash, rows list, append keys, the datasets set; ARGV: the name. Deletes the dataset's
+ * keys and unlists it; returns how many of the keys existed. A script, not a MULTI: Redis at
+ * `maxmemory` (noeviction) refuses every command queued in a MULTI, DEL too, and a script whose first
+ * write frees memory runs, so a full store can still be emptied through the API.
+ */
+const DELETE_DATASET = `
+local deleted = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('SREM', KEYS[4], ARGV[1])
+return deleted
+`;
 
 /**
  * KEYS: meta hash, rows list, append keys (sorted set). ARGV: updatedAt, maxRows (0 = all), the

@@ -4,12 +4,17 @@ import { AppError } from '../errors';
 import { cancelledBy, DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, SavedByAnotherRun, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
-/** Deletes a model's versions, current pointer and name, and announces it; 0 when there was none. */
+/**
+ * Deletes a model's versions, current pointer and name, records the deletion's time (KEYS[4], for
+ * ARGV[6] ms) and announces it; 0 when there was none (the time is recorded all the same).
+ */
 const DELETE_MODEL = `
 local versions = redis.call('ZRANGE', KEYS[1], 0, -1)
-if #versions == 0 and redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local existed = #versions > 0 or redis.call('EXISTS', KEYS[2]) == 1
 for _, v in ipairs(versions) do redis.call('DEL', ARGV[1] .. v) end
 redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[6])
+if not existed then return 0 end
 redis.call('SREM', KEYS[3], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
@@ -185,19 +190,23 @@ export class RedisModelStore implements ModelStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    await this.redis.set(redisKeys.deleted(name), String(Date.now()), 'PX', DELETION_MEMORY_MS);
     // One script, so a version saved while the model is being deleted cannot be orphaned or
-    // bring the model back: Redis runs it atomically.
+    // bring the model back: Redis runs it atomically, and its deletion time with it. Its first
+    // write is a DEL: Redis at maxmemory (noeviction) runs such a script whole, where the time
+    // written first was refused, and a full store could not be emptied through the API.
     const deleted = await this.redis.eval(
       DELETE_MODEL,
-      3,
+      4,
       redisKeys.versions(name),
       redisKeys.current(name),
       redisKeys.models,
+      redisKeys.deleted(name),
       redisKeys.version(name, ''),
       name,
       redisKeys.modelEvents,
       event({ model: name, version: null }),
+      String(Date.now()),
+      String(DELETION_MEMORY_MS),
     );
     return deleted === 1;
   }

@@ -2,6 +2,7 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import request from 'supertest';
 import type { Service } from '../../src/compose';
+import { AppError } from '../../src/errors';
 import { toArtifact, train } from '../../src/nce';
 import { normalRecords } from '../helpers/data';
 import { type EmbeddedService, startEmbedded } from '../helpers/service';
@@ -92,6 +93,33 @@ describe('storage faults in embedded mode', () => {
     fault = null;
     expect((await request(service.app).get('/readyz')).body).toMatchObject({ status: 'ready', store: 'ok' });
     expect((await fsp.readdir(join(dir, 'models'))).filter((f) => f.startsWith('.probe'))).toEqual([]);
+  });
+
+  it('DELETE of a model on a full disk answers 204 and frees its space: the deletion is remembered once that space is free', async () => {
+    await service.store.save('full', toArtifact(await train(normalRecords(200, 2, 3), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 200, backend: running.backend }));
+    // The disk is full until something is removed: the first write of the deletion's record fails.
+    let refused = 0;
+    failWrites('ENOSPC', (p) => p.includes(join(dir, 'models', '.deletions')) && refused++ === 0);
+    const deleted = await request(service.app).delete('/v1/models/full');
+    expect(deleted.status).toBe(204);
+    expect(refused).toBeGreaterThan(0);
+    expect(await service.store.versions('full')).toEqual([]);
+    expect((await request(service.app).get('/v1/models/full')).status).toBe(404);
+    expect(await service.store.deletedAt('full')).not.toBeNull();
+  });
+
+  it('DELETE of a model whose schedule a full store cannot take away yet (BullMQ removes it in a MULTI, which Redis at maxmemory refuses): the model goes first, freeing space, then the schedule', async () => {
+    await service.store.save('sched', toArtifact(await train(normalRecords(200, 2, 4), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 200, backend: running.backend }));
+    await service.scheduler.put('sched', { cron: '0 3 * * *', dataset: 'd' });
+    const unschedule = jest.spyOn(service.scheduler, 'delete').mockRejectedValueOnce(new AppError('STORAGE_FULL', 'the store (Redis) is full (maxmemory): nothing was changed'));
+    try {
+      expect((await request(service.app).delete('/v1/models/sched')).status).toBe(204);
+      expect(unschedule).toHaveBeenCalledTimes(2);
+    } finally {
+      unschedule.mockRestore();
+    }
+    expect(await service.store.versions('sched')).toEqual([]);
+    expect(await service.scheduler.get('sched')).toBeNull();
   });
 
   it('/readyz with the store unreachable and no model loaded: 503 not ready, saying when to look again', async () => {

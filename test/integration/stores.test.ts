@@ -733,6 +733,34 @@ describe('redis model store', () => {
   });
 });
 
+describe('a Redis at maxmemory', () => {
+  it('still deletes datasets and models (noeviction refuses every write that adds, and every command of a MULTI): deleting is how its space is freed', async () => {
+    const datasets = new RedisDatasetStore(redis);
+    const models = new RedisModelStore(redis);
+    const name = `full-${suffix()}`;
+    await datasets.put(name, ['f0', 'f1'], normalRecords(500, 2, 3));
+    await models.save(name, artifact);
+    const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+    await redis.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.config('SET', 'maxmemory', String(used - 20_000));
+    try {
+      await expect(redis.set(`filler-${suffix()}`, 'x'.repeat(1000))).rejects.toThrow(/OOM/);
+      // Reads go on too (Redis refuses a MULTI whole then, reads and all): the API lists and trains.
+      expect(await datasets.info(name)).toMatchObject({ name, rows: 500 });
+      expect((await datasets.records(name)).records).toHaveLength(500);
+      expect((await datasets.list()).map((d) => d.name)).toContain(name);
+      expect(await datasets.delete(name)).toBe(true);
+      expect(await models.delete(name)).toBe(true);
+      expect(await datasets.info(name)).toBeNull();
+      expect(await models.versions(name)).toEqual([]);
+      // The deletion is remembered all the same: a job enqueued before cannot bring the model back.
+      expect(await models.deletedAt(name)).not.toBeNull();
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+    }
+  });
+});
+
 describe('a guarded Redis store', () => {
   it('answers a write that Redis refuses at maxmemory (noeviction) with STORAGE_FULL, and writes nothing', async () => {
     const datasets = guardRedis(new RedisDatasetStore(redis), redis);
