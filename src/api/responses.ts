@@ -79,6 +79,7 @@ export const modelAnswer = z
       .object({
         targetFpr: z.number(),
         contamination: z.number().optional().describe('share of the reference stated as anomalies (training config `contamination`); absent when 0'),
+        tailShare: z.number().optional().describe("share of the held-out reference records the threshold flags where the reference's lower tail raised it above the order statistic at targetFpr (its lowest scores stand apart from the rest: likely anomalies); absent when it did not"),
         threshold: z.number(),
         referenceCount: z.number().int(),
       })

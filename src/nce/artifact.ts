@@ -108,6 +108,10 @@ export function fromArtifact(manifestText: string, weights: Buffer): { manifest:
   if (novelty !== undefined && !(Number.isFinite(novelty) && novelty >= 0 && novelty <= 1)) {
     throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has a calibration.novelty that is not a share between 0 and 1`);
   }
+  const tailShare = manifest.calibration?.tailShare;
+  if (tailShare !== undefined && !(Number.isFinite(tailShare) && tailShare > 0 && tailShare < 1)) {
+    throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has a calibration.tailShare that is not a share between 0 and 1`);
+  }
   const shares = manifest.calibration?.referenceShares;
   if (shares !== undefined && !(Array.isArray(shares) && shares.length === PERCENTILE_BINS && shares.every((v) => Number.isFinite(v) && v >= 0))) {
     throw new NceError('ARTIFACT_INVALID', `${MANIFEST_FILE} has calibration.referenceShares that are not ${PERCENTILE_BINS} non-negative numbers`);

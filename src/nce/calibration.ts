@@ -33,6 +33,13 @@ export interface Calibration {
    * that much less of the rest, so that `targetFpr` counts both. Absent when 0 (and in older artifacts).
    */
   novelty?: number;
+  /**
+   * Share of the held-out reference records (those without a value never seen) below the
+   * threshold where the reference's lower tail raised it above the order statistic of the share
+   * asked for (see {@link calibrate}): new records distributed as the reference are flagged that
+   * often. Absent when the tail did not raise it (and in older artifacts).
+   */
+  tailShare?: number;
   /** Scores below this are `ood`. */
   threshold: number;
   /** Reference score quantiles at evenly spaced levels 0..1. */
@@ -63,18 +70,18 @@ function keptShare(share: number, novelty: number): number {
 }
 
 /**
- * Calibrates on held-out reference scores. With `contamination` 0 they are taken as they are:
- * reference data that holds anomalies puts part of the `targetFpr` share among them, so clean
- * traffic is flagged less often than `targetFpr` (see `npm run bench:drift`). A stated
- * `contamination` c moves the threshold to the reference's share c + targetFpr (1 - c): the
+ * Calibrates on held-out reference scores. The threshold is the reference's order statistic at the
+ * share asked for (`targetFpr`), or, where that lies further out than the reference's lower tail
+ * reaches, the tail's point ({@link tailThreshold}): reference data that holds anomalies fills the
+ * lowest `targetFpr` of its scores with them, and the order statistic alone then sits among them,
+ * flagging clean traffic far less often than asked (musk, 3% anomalies: none of its clean records;
+ * satimage_2, 1.2%: 0.3%). With no anomalies there, the tail's point lies at or below the order
+ * statistic wherever the lower tail falls off at least as fast as an exponential, and a little above
+ * it where the tail is heavier (`npm run bench:drift` and the README's Scores section give both).
+ * A stated `contamination` c moves the threshold to the reference's share c + targetFpr (1 - c): the
  * lowest c of the reference taken as its anomalies, `targetFpr` of the rest below it, as
  * `contamination` does in PyOD. Clean traffic is then flagged at about `targetFpr` where the
- * anomalies score below the normal records, and more often where they mix with them. No share
- * is estimated from the scores themselves: leaving "far out" scores out (Tukey's 3 to 10 IQR),
- * cutting at gaps among the lowest scores, or extrapolating an exponential tail from the bulk were
- * measured (the README's Scores section) and rejected. Clean score distributions have long lower
- * tails: each rule raised the flagged share of clean traffic broadly, and none found anomalies
- * that overlap that tail.
+ * anomalies score below the normal records, and more often where they mix with them.
  * @param targetFpr - share of new records distributed as the reference's normal records that should be flagged
  * @param contamination - share of the reference records known or expected to be anomalies
  */
@@ -90,11 +97,17 @@ export function calibrate(referenceScores: ArrayLike<number>, targetFpr: number,
   const novelty = (n - kept.length) / n;
   const quantiles: number[] = [];
   for (let i = 0; i < QUANTILE_POINTS; i++) quantiles.push(quantileSorted(sorted, i / (QUANTILE_POINTS - 1)));
+  const share = keptShare(askedShare(targetFpr, contamination), novelty);
+  const atShare = thresholdAt(sorted, share);
+  // A stated contamination says where the anomalies end: the tail is not asked then.
+  const tail = contamination > 0 ? null : tailThreshold(sorted, share);
+  const raised = tail !== null && tail > atShare;
   const c: Calibration = {
     targetFpr,
     ...(contamination > 0 ? { contamination } : {}),
     ...(novelty > 0 ? { novelty } : {}),
-    threshold: thresholdAt(sorted, keptShare(askedShare(targetFpr, contamination), novelty)),
+    ...(raised ? { tailShare: shareBelow(sorted, tail) } : {}),
+    threshold: raised ? tail : atShare,
     quantiles,
     referenceCount: n,
   };
@@ -147,7 +160,8 @@ function spread(shares: number[], from: number, to: number, mass: number): void 
 /**
  * The share of new records distributed as the reference (its anomalies included) that the
  * threshold flags: the share asked for (`contamination`, plus `targetFpr` of the rest, values never
- * seen among them), or the share that carries a value never seen where that is more, or, with
+ * seen among them), or the share below a threshold the reference's tail raised (`tailShare`),
+ * or the share that carries a value never seen where that is more, or, with
  * too few held-out records to calibrate that share, the 1 / (n + 1) that fall below the lowest of
  * them (see {@link thresholdAt}).
  */
@@ -155,7 +169,7 @@ export function expectedFlaggedShare(c: Calibration): number {
   const novelty = c.novelty ?? 0;
   // The threshold is set on the records without such values: at least the lowest of them.
   const others = Math.round(c.referenceCount * (1 - novelty));
-  return novelty + (1 - novelty) * Math.max(keptShare(askedShare(c.targetFpr, c.contamination ?? 0), novelty), 1 / (others + 1));
+  return novelty + (1 - novelty) * Math.max(keptShare(askedShare(c.targetFpr, c.contamination ?? 0), novelty), c.tailShare ?? 0, 1 / (others + 1));
 }
 
 /**
@@ -203,6 +217,43 @@ export function thresholdAt(sorted: ArrayLike<number>, p: number): number {
   const below = Math.floor(rank);
   if (below >= n) return sorted[n - 1];
   return sorted[below - 1] + (rank - below) * (sorted[below] - sorted[below - 1]);
+}
+
+/** Shares of the reference whose order statistics the lower tail is fitted through (see {@link tailThreshold}). */
+const TAIL_FROM = 0.05;
+const TAIL_TO = 0.1;
+
+/**
+ * The score a new record falls below with probability `p` by the reference's lower tail taken as
+ * exponential (log P(score < s) linear in s) through its order statistics at shares 0.05 and 0.1,
+ * extrapolated down to `p`; null where `p` is not below 0.05, the reference is too small to
+ * calibrate `p` at a rank of its own (see {@link thresholdAt}), or the two order statistics tie.
+ * A cluster of anomalies in the lowest few percent of the reference (fewer than about 5%) moves
+ * neither order statistic much, so this point stays with the normal records' tail while the order
+ * statistic at `p` falls among the anomalies. The tail of a log density falls off about
+ * exponentially where the data's is Gaussian (a chi-square's), and faster where its scores are
+ * bounded below more sharply: there the point lies below the order statistic, and the order
+ * statistic stands.
+ */
+export function tailThreshold(sorted: ArrayLike<number>, p: number): number | null {
+  const n = sorted.length;
+  if (!(p > 0 && p < TAIL_FROM) || p * (n + 1) < 1) return null;
+  const from = thresholdAt(sorted, TAIL_FROM);
+  const to = thresholdAt(sorted, TAIL_TO);
+  if (!(to > from)) return null;
+  return from - ((to - from) / Math.log(TAIL_TO / TAIL_FROM)) * Math.log(TAIL_FROM / p);
+}
+
+/** Share of the sorted reference scores below `t`, interpolated between two of them as {@link thresholdAt} places ranks: its inverse. */
+function shareBelow(sorted: ArrayLike<number>, t: number): number {
+  const n = sorted.length;
+  let k = 0;
+  while (k < n && sorted[k] < t) k++;
+  if (k === 0) return 1 / (n + 1);
+  if (k === n) return n / (n + 1);
+  const lo = sorted[k - 1];
+  const hi = sorted[k];
+  return (k + (hi > lo ? (t - lo) / (hi - lo) : 0)) / (n + 1);
 }
 
 /** Largest {@link scoreTolerance}, in nats: far below a value never seen (1 nat or more) or the gap to the floor. */

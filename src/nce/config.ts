@@ -207,16 +207,20 @@ export const trainingConfigSchema = z
     maxRecordsPerEpoch: z.number().int().min(64).max(10_000_000).default(8192),
     /**
      * False-positive rate the `ood` threshold is set for: the share of new records distributed as the
-     * held-out reference records that it flags (see `thresholdAt`). @defaultValue 0.01
+     * held-out reference records that it flags (see `thresholdAt`), or the point the reference's
+     * lower tail gives for it where anomalies at the bottom of the reference pull that share's order
+     * statistic below it (see `calibrate`). @defaultValue 0.01
      */
     targetFpr: z.number().finite().min(0).max(0.5).default(0.01),
     /**
      * Share of the training records you know or expect to be anomalies (as `contamination` in
      * PyOD or scikit-learn). The threshold then flags that share of the held-out reference records
      * besides `targetFpr` of the rest: `targetFpr` of clean traffic where those anomalies score
-     * below the normal records, more where they mix with them (see `calibrate`). 0 takes the
-     * reference as clean: anomalies in it then take part of the `targetFpr` share, and clean
-     * traffic is flagged less often. Nothing is left out of the fit.
+     * below the normal records, more where they mix with them (see `calibrate`). 0 reads the
+     * reference's lower tail instead: a few percent of anomalies far below its normal records do
+     * not pull the threshold among them, more of them or anomalies mixed with the normal records
+     * take part of the `targetFpr` share, and clean traffic is flagged less often. Nothing is left
+     * out of the fit.
      * @defaultValue 0
      */
     contamination: z.number().finite().min(0).max(0.5).default(0),

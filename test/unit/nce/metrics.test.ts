@@ -54,7 +54,8 @@ describe('calibrate and percentileOf', () => {
     const flagged = (threshold: number): number => clean.filter((s) => s < threshold).length / clean.length;
     const asGiven = calibrate(reference, 0.01);
     const stated = calibrate(reference, 0.01, 0.03);
-    // As given, the anomalies fill the lowest 1% and the threshold sits among them.
+    // As given, the anomalies fill the lowest 1%, and normal scores' tail falls off faster than
+    // the exponential the reference's tail is read as: the threshold stays below the clean records.
     expect(flagged(asGiven.threshold)).toBeLessThan(0.002);
     expect(asGiven.contamination).toBeUndefined();
     // Stated, the threshold is the reference's 3% + 1% x 97% point: about 1% of the clean records.
@@ -65,6 +66,39 @@ describe('calibrate and percentileOf', () => {
     // Percentiles and drift shares are the reference's as it is, whatever is stated.
     expect(stated.quantiles).toEqual(asGiven.quantiles);
     expect(stated.referenceShares).toEqual(asGiven.referenceShares);
+  });
+
+  it('where about 1% of the reference are anomalies far below it, sets the threshold at the lower tail of the rest: about targetFpr of clean records flagged, where the order statistic flagged none', () => {
+    const rng = createRng(13);
+    // Log densities of Laplace-distributed records: an exponential lower tail.
+    const logDensity = (): number => Math.log(rng.uniform());
+    const clean = Array.from({ length: 40_000 }, logDensity);
+    const flagged = (threshold: number): number => clean.filter((s) => s < threshold).length / clean.length;
+    for (const share of [0.01, 0.015]) {
+      const anomalies = Math.round(2000 * share);
+      const reference = [...Array.from({ length: 2000 - anomalies }, logDensity), ...Array.from({ length: anomalies }, () => -40 + 2 * rng.normal())];
+      const c = calibrate(reference, 0.01);
+      expect(flagged(thresholdAt(Float64Array.from(reference).sort(), 0.01))).toBeLessThan(0.002);
+      expect(flagged(c.threshold)).toBeGreaterThan(0.003);
+      expect(flagged(c.threshold)).toBeLessThan(0.03);
+      // Records like the reference's, its anomalies among them, are flagged as often as the threshold's share of it.
+      expect(c.tailShare).toBeCloseTo(reference.filter((s) => s < c.threshold).length / 2001, 2);
+      expect(expectedFlaggedShare(c)).toBe(c.tailShare);
+      // Stated, the contamination says where the anomalies end: the order statistic above them, no tail.
+      const stated = calibrate(reference, 0.01, share);
+      expect(stated.tailShare).toBeUndefined();
+      expect(stated.threshold).toBe(thresholdAt(Float64Array.from(reference).sort(), share + 0.01 * (1 - share)));
+    }
+    // A clean reference of such scores: about targetFpr of clean records on average over 20
+    // references (the order statistic alone swings by a third at 1,000 records), under 3 times it at each.
+    const rates = Array.from({ length: 20 }, () => flagged(calibrate(Array.from({ length: 1000 }, logDensity), 0.01).threshold));
+    expect(rates.reduce((a, b) => a + b, 0) / rates.length).toBeGreaterThan(0.008);
+    expect(rates.reduce((a, b) => a + b, 0) / rates.length).toBeLessThan(0.015);
+    expect(Math.max(...rates)).toBeLessThan(0.03);
+    // Scores whose tail falls off faster (normal): the order statistic stands.
+    const normal = Array.from({ length: 1000 }, () => rng.normal());
+    expect(calibrate(normal, 0.01).threshold).toBe(thresholdAt(Float64Array.from(normal).sort(), 0.01));
+    expect(calibrate(normal, 0.01).tailShare).toBeUndefined();
   });
 
   it('counts held-out records that carried a value no other record had as flagged: the threshold flags that much less of the rest, the drift shares put them lowest', () => {
@@ -141,7 +175,9 @@ describe('calibrate and percentileOf', () => {
     for (const s of [modal - 1e-6, modal + 1e-6]) expect(percentileOf(tied, s)).toBe(percentileOf(tied, modal));
     expect(percentileOf(tied, modal)).toBeCloseTo(0.585, 2);
     // A threshold sitting on a run of ties: neither the run nor a repeat of it a hair lower is flagged.
-    const onRun = calibrate([...Array(10).fill(-2.802842), ...Array.from({ length: 990 }, (_, i) => i / 100)], 0.005);
+    // (A stated contamination, however small, keeps the threshold at the order statistic: the run
+    // of ties is 1% of the reference, below the rest, which its lower tail would read as anomalies.)
+    const onRun = calibrate([...Array(10).fill(-2.802842), ...Array.from({ length: 990 }, (_, i) => i / 100)], 0.005, 1e-4);
     expect(onRun.threshold).toBe(-2.802842);
     for (const s of [-2.802842, -2.802843, -2.8028415]) expect(isFlagged(onRun, s)).toBe(false);
     expect(isFlagged(onRun, -2.81)).toBe(true);
