@@ -291,6 +291,9 @@ export class ModelCache {
       entry.checkedAt = Date.now();
       return entry.served;
     }
+    // Damaged, with nothing older loaded (after a restart): refused as before, not read, checked
+    // and logged again at every request.
+    if (!entry && this.refused.get(name) === version) throw unloadable(name, version, TAMPERED);
     let read = false;
     try {
       const m = await this.store.load(name, version);
@@ -340,14 +343,22 @@ export class ModelCache {
         current.checkedAt = Date.now();
         return current.served;
       }
-      throw new AppError('MODEL_UNAVAILABLE', `model "${name}" version ${version} cannot be loaded: ${why(e)}`);
+      if (e instanceof NceError && e.code === 'ARTIFACT_TAMPERED') this.refused.set(name, version);
+      throw unloadable(name, version, why(e));
     }
   }
 }
 
+/** Why a damaged version did not load. */
+const TAMPERED = 'its files do not match their checksums (modified or damaged)';
+
+function unloadable(name: string, version: string, reason: string): AppError {
+  return new AppError('MODEL_UNAVAILABLE', `model "${name}" version ${version} cannot be loaded: ${reason}`);
+}
+
 /** Why a version did not load, in words that name no path of the server's. */
 function why(e: unknown): string {
-  if (e instanceof NceError && e.code === 'ARTIFACT_TAMPERED') return 'its files do not match their checksums (modified or damaged)';
+  if (e instanceof NceError && e.code === 'ARTIFACT_TAMPERED') return TAMPERED;
   if (e instanceof NceError && e.code === 'ARTIFACT_INVALID') return 'its artifact is missing, incomplete or of an unsupported format';
   return 'it could not be made ready to score';
 }

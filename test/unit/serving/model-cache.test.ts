@@ -321,6 +321,34 @@ describe('ModelCache', () => {
     }
   });
 
+  it('a damaged current version with nothing older loaded (after a restart) is refused at every request, but read and logged once; a new version loads', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'nce-cache-damaged-alone-'));
+    const own = new FsModelStore(root);
+    const bad = await own.save('m', artifact);
+    await writeFile(join(root, 'm', bad, 'weights.bin'), Buffer.alloc(64, 7));
+    const lines: { msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
+    let loads = 0;
+    const counting = new Proxy(own, {
+      get(target, prop) {
+        if (prop === 'load') return (n: string, v: string) => (loads++, target.load(n, v));
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const cache = new ModelCache(counting, logger);
+    try {
+      for (let i = 0; i < 5; i++) await expect(cache.get('m')).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE', message: expect.stringContaining('do not match their checksums') });
+      expect(loads).toBe(1);
+      expect(lines.filter((l) => l.msg === 'model version refused')).toHaveLength(1);
+      const good = await own.save('m', artifact);
+      expect((await cache.get('m')).version).toBe(good);
+    } finally {
+      cache.dispose();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('a model evicted while a check of it waited on the store is loaded again, not handed out disposed', async () => {
     let slow = false;
     const store2 = answering(async (n, own) => {
