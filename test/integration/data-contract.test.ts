@@ -326,6 +326,9 @@ describe('data contract', () => {
     expect(json.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/__proto__' });
     const ndjson = await request(app).put('/v1/datasets/proto').set('content-type', 'application/x-ndjson').send('{"a":1}\n{"__proto__":1,"a":2}\n');
     expect(ndjson.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/__proto__' });
+    // Halves of UTF-16 pairs, which print alike (as one replacement character) in the metrics' labels.
+    const halves = await request(app).put('/v1/datasets/proto').set('content-type', 'application/json').send('{"records":[{"\\ud800":1,"\\udc00":2,"a":3}]}');
+    expect(halves.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', detail: expect.stringContaining('well-formed Unicode') });
     const empty = await request(app).put('/v1/datasets/proto').send({ records: [{ '': 1, a: 2 }] });
     expect(empty.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/0/', detail: expect.stringContaining('cannot be empty') });
     const control = await request(app).put('/v1/datasets/proto').send({ records: [{ 'a\u0000b': 1 }] });
