@@ -71,7 +71,9 @@ export function jobsRouter(deps: { datasets: DatasetStore; models: ModelStore; q
     // still says running): it completes, so the answer says so, not that nothing was saved (an
     // outside probe: 2 of 20 cancels sent at the last epoch answered 202 "running", and the
     // versions were promoted).
-    const saved = after?.state === 'running' ? await deps.models.versionOfJob(job.payload.model, id) : null;
+    // The same where the queue has it queued again: a run that saved its version, then lost its
+    // lock, is handed back to the queue, and the next run finishes that version.
+    const saved = after?.state === 'running' || after?.state === 'queued' ? await deps.models.versionOfJob(job.payload.model, id) : null;
     if (after?.state === 'completed' || saved !== null) throw new AppError('JOB_FINISHED', `job "${id}" completed while it was being cancelled: its version${saved === null ? '' : ` ${saved}`} is saved (GET /v1/jobs/${id} shows it)`);
     res.status(202).location(`/v1/jobs/${id}`).json(after ?? job);
   });

@@ -84,14 +84,21 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     // model's deletion, and so fails with MODEL_DELETED. Unscheduled after, a run fired between
     // the two was newer than the deletion and trained the model back (an outside probe: 2 of 12
     // deletes sent just before a firing).
-    // A full store (Redis at maxmemory, a full disk) refuses the schedule's removal, not the
-    // model's: the model goes first then, which frees its space, and the schedule after it.
-    let unscheduled = await deps.scheduler.delete(name).catch((e: unknown) => {
+    // A full store that refuses the schedule's removal does not refuse the model's: the model goes
+    // first then, which frees its space, and the schedule after it.
+    const full = (e: unknown): null => {
       if (e instanceof AppError && e.code === 'STORAGE_FULL') return null;
       throw e;
-    });
+    };
+    let unscheduled = await deps.scheduler.delete(name).catch(full);
     const deleted = await deps.store.delete(name);
-    unscheduled ??= await deps.scheduler.delete(name);
+    let scheduleLeft: unknown = null;
+    if (unscheduled === null) {
+      unscheduled = await deps.scheduler.delete(name).catch((e: unknown) => {
+        scheduleLeft = full(e) ?? e;
+        return false;
+      });
+    }
     const pending = [...(await deps.queue.list({ model: name, state: 'running', limit: 1_000 })), ...(await deps.queue.list({ model: name, state: 'queued', limit: 1_000 }))];
     if (!deleted && !unscheduled && !pending.some((j) => j.createdAt > since)) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
     deps.models.announce(name);
@@ -99,6 +106,8 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     // enqueued since this request came, which trains the model anew.
     const stop = deletedMeanwhile(name);
     await Promise.all(pending.filter((j) => j.createdAt < asked).map((j) => deps.queue.cancel(j.id, { code: stop.code, message: stop.message })));
+    // Still too full to take the schedule away: the model is deleted, and the answer says what is left.
+    if (scheduleLeft !== null) throw new AppError('STORAGE_FULL', `model "${name}" was deleted, but the store is still too full to take its schedule away: free more space, then DELETE /v1/models/${name}/schedule (a run it fires once there is space would train the model again)`);
     res.status(204).end();
   });
   return router;

@@ -19,7 +19,8 @@ export interface ServedModelInfo {
   targetFpr: number;
   /**
    * The share of records distributed as its reference that its threshold flags: targetFpr, plus
-   * the stated contamination c of the reference (c + targetFpr (1 - c); see `calibrate`).
+   * the stated contamination c of the reference (c + targetFpr (1 - c)), or the share below a
+   * threshold the reference's lower tail raised (see `calibrate`).
    */
   expectedFlaggedRatio: number;
   /** How many held-out reference records the threshold was set from (its own uncertainty follows). */
@@ -176,7 +177,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
   perModel('nce_ood_model_target_fpr', 'False-positive rate the served version calibrated its ood threshold for', (m) => served.get(m)?.targetFpr);
   perModel(
     'nce_ood_model_expected_flagged_ratio',
-    'Share of records distributed as its reference data that the served version flags: targetFpr, or with a stated contamination c, c + targetFpr (1 - c); at least 1/(n + 1) for n held-out reference records, the share the lowest of them flags',
+    'Share of records distributed as its reference data that the served version flags: targetFpr, or with a stated contamination c, c + targetFpr (1 - c), or the share below a threshold the reference\'s lower tail raised; at least 1/(n + 1) for n held-out reference records, the share the lowest of them flags',
     (m) => served.get(m)?.expectedFlaggedRatio,
   );
   perModel(

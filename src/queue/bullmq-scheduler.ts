@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Cron } from 'croner';
-import { redisKeys } from '../store';
+import { redisFull, redisKeys } from '../store';
 import { jobOptions } from './bullmq-queue';
 import type { JobPayload, JobResult } from './job-queue';
 import { DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
@@ -66,7 +66,16 @@ export class BullMqScheduler implements Scheduler {
   }
 
   async delete(model: string): Promise<boolean> {
-    return this.locked(model, () => this.queue.removeJobScheduler(schedulerId(model)));
+    const remove = (): Promise<boolean> => this.queue.removeJobScheduler(schedulerId(model));
+    try {
+      return await this.locked(model, remove);
+    } catch (e: unknown) {
+      // Redis at maxmemory refuses the lock (a SET that adds), not the removal (a script that
+      // deletes): deleting is how its space is freed, and DELETE /v1/models/{name} unschedules
+      // first. A put racing it on another replica is refused by the full Redis too.
+      if (!redisFull(e)) throw e;
+      return remove();
+    }
   }
 
   /**

@@ -154,6 +154,11 @@ function refusal(e: unknown): { code: 'STORAGE_FULL' | 'STORE_UNAVAILABLE'; reas
   return now ? { code: 'STORE_UNAVAILABLE', reason: `refused the command (${now[1]})` } : null;
 }
 
+/** Whether Redis refused a command for being at `maxmemory` (noeviction). */
+export function redisFull(e: unknown): boolean {
+  return refusal(e)?.code === 'STORAGE_FULL';
+}
+
 /** What Redis refused a command for, where it refused it for its state (full, a read-only replica, ...), else null. */
 export function redisRefusal(e: unknown): string | null {
   const refused = refusal(e);

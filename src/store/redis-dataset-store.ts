@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
 import { appendFingerprint, type AppendOptions, type AppendResult, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, keyReused, newGeneration, REMEMBERED_APPEND_KEYS, shapeText } from './dataset-store';
+import { redisRefusal } from './redis-connection';
 import { redisKeys } from './redis-keys';
 import { exec } from './redis-model-store';
 
@@ -38,8 +39,19 @@ export class RedisDatasetStore implements DatasetStore {
   }
 
   async records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }> {
-    const [meta, rows] = (await this.redis.eval(READ_DATASET, 2, redisKeys.datasetMeta(name), redisKeys.datasetRows(name), 'rows')) as [string[], string[]];
-    const fields = hashOf(meta);
+    let fields: Record<string, string>;
+    let rows: string[];
+    try {
+      // A MULTI, not a script: a script copies every row into Lua's memory and holds Redis for
+      // all of it (4 s for 400,000 rows, against 0.27 s), where other clients get BUSY.
+      const [[, meta], [, list]] = (await this.redis.multi().hgetall(redisKeys.datasetMeta(name)).lrange(redisKeys.datasetRows(name), 0, -1).exec()) as [[Error | null, Record<string, string>], [Error | null, string[]]];
+      [fields, rows] = [meta, list];
+    } catch (e: unknown) {
+      // Redis at maxmemory refuses a MULTI whole, reads too: the script then, as for info().
+      if (redisRefusal(e) === null) throw e;
+      const [meta, list] = (await this.redis.eval(READ_DATASET, 2, redisKeys.datasetMeta(name), redisKeys.datasetRows(name), 'rows')) as [string[], string[]];
+      [fields, rows] = [hashOf(meta), list];
+    }
     if (fields.columns === undefined) throw datasetNotFound(name);
     return { info: toInfo(name, fields, rows.length), records: rows.map((r) => JSON.parse(r) as DataRecord) };
   }
@@ -108,7 +120,8 @@ export class RedisDatasetStore implements DatasetStore {
  * KEYS: meta hash, rows list; ARGV[1] 'rows' for the rows themselves, else their count. Returns
  * [the meta hash's fields and values in turn, the rows or their count]. One script, so a PUT cannot
  * land between the two reads; not a MULTI, which Redis at `maxmemory` (noeviction) refuses whole,
- * reads too, where it runs a script that only reads.
+ * reads too, where it runs a script that only reads. (The rows themselves only there: a script
+ * holds Redis for as long as it copies them.)
  */
 const READ_DATASET = `
 local meta = redis.call('HGETALL', KEYS[1])

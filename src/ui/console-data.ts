@@ -55,6 +55,7 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
       seconds: t.seconds,
       targetFpr: m.calibration.targetFpr,
       ...(m.calibration.contamination ? { contamination: m.calibration.contamination } : {}),
+      ...(m.calibration.tailShare ? { tailShare: m.calibration.tailShare } : {}),
       expectedFlagged: expectedFlaggedShare(m.calibration),
       threshold: m.calibration.threshold,
     },

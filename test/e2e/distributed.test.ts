@@ -237,6 +237,8 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect((await call(apiB.url, 'GET', `/v1/models/${model}/versions`)).body.versions).toHaveLength(1);
     // Resumed, the stale run stopped within a renewal and an epoch, instead of training on beside the other.
     expect(runner.output()).toContain('lost its job\'s lock: stopping it');
+    // One worker again, as the tests after this one expect.
+    await other.stop('SIGKILL');
   }, 180_000);
 
   it('Redis a read-only replica for a while, a job running: the workers warn once instead of an error per retry, and the job completes', async () => {

@@ -8,7 +8,8 @@ import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
 import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, describeVersions, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
-import { runTrainJob, storeVersion } from '../../src/queue';
+import { Queue } from 'bullmq';
+import { BullMqScheduler, type JobPayload, type JobResult, QUEUE_PREFIX, runTrainJob, storeVersion } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
 import { freePort, startRedis } from '../helpers/processes';
 import { KERNEL_PARTNER_NOISES } from '../../src/nce/config';
@@ -740,23 +741,33 @@ describe('a Redis at maxmemory', () => {
     const name = `full-${suffix()}`;
     await datasets.put(name, ['f0', 'f1'], normalRecords(500, 2, 3));
     await models.save(name, artifact);
+    const queue = new Queue<JobPayload, JobResult>(`full-${suffix()}`, { connection: redis, prefix: QUEUE_PREFIX });
+    const scheduler = new BullMqScheduler(queue, 1, redis);
+    await scheduler.put(name, { cron: '0 3 * * *', dataset: name });
     const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
     await redis.config('SET', 'maxmemory-policy', 'noeviction');
     await redis.config('SET', 'maxmemory', String(used - 20_000));
     try {
-      await expect(redis.set(`filler-${suffix()}`, 'x'.repeat(1000))).rejects.toThrow(/OOM/);
+      const full = (): Promise<unknown> => expect(redis.set(`filler-${suffix()}`, 'x'.repeat(1000))).rejects.toThrow(/OOM/);
+      await full();
       // Reads go on too (Redis refuses a MULTI whole then, reads and all): the API lists and trains.
       expect(await datasets.info(name)).toMatchObject({ name, rows: 500 });
       expect((await datasets.records(name)).records).toHaveLength(500);
       expect((await datasets.list()).map((d) => d.name)).toContain(name);
-      expect(await datasets.delete(name)).toBe(true);
+      // The schedule goes first, as DELETE /v1/models/{name} takes it: its lock between replicas is a write that adds.
+      expect(await scheduler.delete(name)).toBe(true);
+      expect(await scheduler.get(name)).toBeNull();
+      await full();
       expect(await models.delete(name)).toBe(true);
+      await full();
+      expect(await datasets.delete(name)).toBe(true);
       expect(await datasets.info(name)).toBeNull();
       expect(await models.versions(name)).toEqual([]);
       // The deletion is remembered all the same: a job enqueued before cannot bring the model back.
       expect(await models.deletedAt(name)).not.toBeNull();
     } finally {
       await redis.config('SET', 'maxmemory', '0');
+      await queue.close();
     }
   });
 });

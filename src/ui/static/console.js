@@ -361,7 +361,9 @@
   function flaggedByDesign(m) {
     var c = m.contamination || 0;
     var why;
-    if (m.expectedFlagged > c + m.targetFpr * (1 - c) + 1e-12) {
+    if (m.tailShare && m.expectedFlagged <= m.tailShare + 1e-12) {
+      why = 'targetFpr ' + pct(m.targetFpr) + ', with the threshold raised to where the lower tail of the other held-out scores puts it: their lowest ones stand apart, likely anomalies';
+    } else if (m.expectedFlagged > c + m.targetFpr * (1 - c) + 1e-12) {
       why = 'targetFpr ' + pct(m.targetFpr) + (c ? ' at contamination ' + pct(c) : '') + ', but ' + m.validationRows + ' held-out records are too few to calibrate it: the threshold is the lowest of their scores';
     } else {
       why = c ? 'the stated contamination ' + pct(c) + ' and targetFpr ' + pct(m.targetFpr) + ' of the rest' : 'targetFpr';

@@ -412,9 +412,15 @@ describe('DriftMonitor', () => {
     expect(stats.records).toBe(20);
     // The window is all in deciles 9 and 10 of x, against 10% each in the reference: PSI of that
     // mix, less the chance level of 100 reference and 20 window records.
-    // (The bins beyond the range, which the window leaves empty, count only an excess: see featurePsi.)
-    const expected = featurePsi(refs[0]!, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5, 0, 0], { reference: 100, window: 20 });
+    // (The bins beyond the range, which the window leaves empty, count only an excess: held at
+    // their reference shares, and taking off no chance level either.)
+    const ref = refs[0]!;
+    const window = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.5, 0, 0];
+    const outer = [0, ref.kind === 'numeric' ? ref.edges.length : -1];
+    const held = window.map((w, b) => (outer.includes(b) ? (ref.shares[b] as number) : w));
+    const expected = psi(ref.shares, held) - psiNoise(ref.shares, { reference: 100, window: 20 }, window.map((_, b) => outer.includes(b)));
     expect(expected).toBeGreaterThan(1);
+    expect(featurePsi(ref, window, { reference: 100, window: 20 })).toBeCloseTo(expected, 12);
     expect(stats.features).toHaveLength(1);
     expect(stats.features[0]!.psi).toBeCloseTo(expected, 12);
     // Scores: against uniform (no stored reference, size unknown), 20 window records by chance.
