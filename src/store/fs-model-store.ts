@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { storeConditionOf } from '../errors';
 import type { Artifact } from '../nce';
 import { loadArtifact, saveArtifact } from './artifact-files';
 import { KeyedSerial, makeFolder } from './files';
 import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
 
 const CURRENT = 'CURRENT';
-/** A write's error codes for a full disk or quota. */
-const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 const CANDIDATE = 'CANDIDATE';
 const JOB = 'JOB';
 /** Folder of one file per deleted model name: when it was deleted (see ModelStore.deletedAt). */
@@ -147,7 +146,7 @@ export class FsModelStore implements ModelStore {
       try {
         await remember();
       } catch (e: unknown) {
-        if (!DISK_FULL.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+        if (storeConditionOf((e as NodeJS.ErrnoException).code) !== 'STORAGE_FULL') throw e;
         remembered = false;
       }
       try {
@@ -214,7 +213,7 @@ export class FsModelStore implements ModelStore {
       return 'ok';
     } catch (e: unknown) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (DISK_FULL.has(code ?? '')) return 'full';
+      if (storeConditionOf(code) === 'STORAGE_FULL') return 'full';
       if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return 'read-only';
       throw e;
     } finally {

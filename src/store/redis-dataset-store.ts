@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
 import { appendFingerprint, type AppendOptions, type AppendResult, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, keyReused, newGeneration, REMEMBERED_APPEND_KEYS, shapeText } from './dataset-store';
-import { redisRefusal } from './redis-connection';
+import { redisFull } from './redis-connection';
 import { redisKeys } from './redis-keys';
 import { exec } from './redis-model-store';
 
@@ -48,7 +48,7 @@ export class RedisDatasetStore implements DatasetStore {
       [fields, rows] = [meta, list];
     } catch (e: unknown) {
       // Redis at maxmemory refuses a MULTI whole, reads too: the script then, as for info().
-      if (redisRefusal(e) === null) throw e;
+      if (!redisFull(e)) throw e;
       const [meta, list] = (await this.redis.eval(READ_DATASET, 2, redisKeys.datasetMeta(name), redisKeys.datasetRows(name), 'rows')) as [string[], string[]];
       [fields, rows] = [hashOf(meta), list];
     }
