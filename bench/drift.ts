@@ -13,9 +13,10 @@
  *   training config stated the train split's anomaly share as `contamination` (the same model,
  *   calibrated again on its held-out scores).
  *
- *   npm run bench:drift [-- --suite datasets,adbench] [--only a,b] [--window 1000] [--config cfg.json] [--out DIR] [--check]
+ *   npm run bench:drift [-- --suite datasets,adbench] [--suite-dir DIR] [--only a,b] [--window 1000] [--config cfg.json] [--out DIR] [--check]
  *
- * --config: a training config file (JSON) in place of the default. It writes drift.md and drift.csv
+ * --suite-dir DIR: a suite folder of one's own (CSVs with a split column and a baselines.csv, as
+ * the shared ones), named after the folder and run after --suite (alone with --suite ''). --config: a training config file (JSON) in place of the default. It writes drift.md and drift.csv
  * to --out (default bench/results). --check exits non-zero unless
  * the targets hold: PSI below 0.1 in 95% of windows of 500+ records; a 3-sd shift seen (PSI above
  * 0.25, both features in the top 3) on 90% of datasets; FPR within [0.005, 0.03] on every dataset
@@ -28,7 +29,7 @@ import { DriftMonitor, scoreKs, scorePsi } from '../src/metrics';
 import { calibrate, type DataRecord, Detector, initBackend, PERCENTILE_BINS, percentileBin, train } from '../src/nce';
 import { createRng, permutation } from '../src/nce/random';
 import { readCsv } from '../src/store';
-import { baselineRows, ROOT as root, SUITES } from './suites';
+import { addSuite, baselineRows, ROOT as root, SUITES } from './suites';
 
 const SHIFTS = [1, 2, 3];
 /** Windows this large or larger count for the false-alarm check. */
@@ -37,6 +38,7 @@ const JUDGED_WINDOW = 500;
 const { values } = parseArgs({
   options: {
     suite: { type: 'string', default: 'datasets,adbench' },
+    'suite-dir': { type: 'string', multiple: true },
     only: { type: 'string' },
     window: { type: 'string', default: '1000' },
     out: { type: 'string', default: join(root, 'bench', 'results') },
@@ -153,7 +155,8 @@ async function main(): Promise<void> {
   const seed = Number(values.seed);
   const only = values.only ? new Set(values.only.split(',')) : null;
   const rows: Row[] = [];
-  for (const suite of values.suite.split(',')) {
+  const extra = (values['suite-dir'] ?? []).map(addSuite);
+  for (const suite of [...values.suite.split(',').filter((x) => x !== ''), ...extra]) {
     if (!SUITES[suite]) throw new Error(`--suite: unknown suite "${suite}"`);
     for (const file of datasetsOf(suite)) {
       const name = file.replace(/^.*\//, '').replace(/\.csv$/, '');
