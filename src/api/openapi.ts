@@ -105,7 +105,7 @@ export function openApiDocument(): Record<string, unknown> {
     servers: [{ url: '/', description: 'this service: paths are relative to where the document is served' }],
     paths: {
       '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': answer('alive', 'HealthAnswer', { status: 'ok' }) } } },
-      '/readyz': { get: { summary: 'Readiness: store, backend, loaded models', security: [], responses: { '200': answer('ready, or degraded (the store is full, read-only or unreachable: loaded models still score)', 'ReadyAnswer', { status: 'ready', store: 'ok', backend: 'wasm', modelsLoaded: ['payments'] }), '503': answer('not ready: no store and no model to serve', 'ReadyAnswer') } } },
+      '/readyz': { get: { summary: 'Readiness: store, backend, loaded models', security: [], responses: { '200': answer('ready, or degraded (the store is full, read-only or unreachable: loaded models still score)', 'ReadyAnswer', { status: 'ready', store: 'ok', backend: 'wasm', modelsLoaded: ['payments'] }), '503': { ...answer('not ready: no store and no model to serve', 'ReadyAnswer'), headers: retryAfter } } } },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/v1/datasets': { get: { summary: 'List datasets', responses: { '200': answer('datasets', 'DatasetListAnswer') } } },
       '/v1/datasets/{name}': {

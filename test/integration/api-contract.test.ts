@@ -53,6 +53,14 @@ describe('the OpenAPI document', () => {
       .flatMap(([path, item]) => Object.entries(item).filter(([m]) => m !== 'parameters').map(([method, op]) => ({ at: `${method} ${path}`, op })));
     expect(ops.filter(({ op }) => !('400' in op.responses && '503' in op.responses)).map(({ at }) => at)).toEqual([]);
     expect(ops.find(({ at }) => at === 'post /v1/models/{name}/train')?.op.responses['503'].headers).toHaveProperty('Retry-After');
+    // The app sets a Retry-After on every 503, /readyz's "not ready" among them: the document says so for each.
+    const every = Object.entries(doc.paths as Record<string, Record<string, { responses?: Record<string, { headers?: Record<string, unknown> }> }>>).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([m]) => m !== 'parameters')
+        .map(([method, op]) => ({ at: `${method} ${path}`, unavailable: op.responses?.['503'] })),
+    );
+    expect(every.find(({ at }) => at === 'get /readyz')?.unavailable).toBeDefined();
+    expect(every.filter(({ unavailable }) => unavailable !== undefined && !unavailable.headers?.['Retry-After']).map(({ at }) => at)).toEqual([]);
   });
 
   it('gives every JSON request body an example a user can send as it is: the train example trains with the defaults', async () => {
