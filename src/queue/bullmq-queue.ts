@@ -86,7 +86,22 @@ export class BullMqQueue implements JobQueue {
   async counts(): Promise<Record<JobState, number> & { delayed: number }> {
     const c = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'waiting-children', 'active', 'completed', 'failed');
     const n = (k: string): number => c[k] ?? 0;
-    return { queued: n('waiting') + n('prioritized') + n('waiting-children'), delayed: n('delayed'), running: n('active'), completed: n('completed'), failed: n('failed') };
+    const waiting = n('waiting') + n('prioritized') + n('waiting-children');
+    return { queued: waiting - (await this.cancelledWaiting(waiting)), delayed: n('delayed'), running: n('active'), completed: n('completed'), failed: n('failed') };
+  }
+
+  /**
+   * How many of the waiting jobs were cancelled: each waits, first in line, for a worker to fail it
+   * without training, and would otherwise count against MAX_QUEUED_JOBS until then (all workers
+   * busy: as long as their runs), so cancelling queued jobs would not make room. Read among the
+   * first {@link KEPT_PER_STATE} in line of each kind, where {@link cancel} moves them.
+   */
+  private async cancelledWaiting(waiting: number): Promise<number> {
+    if (waiting === 0) return 0;
+    const ids = await this.queue.getRanges(['waiting', 'prioritized'], 0, KEPT_PER_STATE - 1, true);
+    if (ids.length === 0) return 0;
+    const marks = await this.redis.mget(ids.map(redisKeys.jobCancel));
+    return Math.min(waiting, marks.filter((m) => m !== null).length);
   }
 
   /**

@@ -91,7 +91,8 @@ export interface JobQueue {
   /**
    * How many jobs are in each state (finished ones as far as they are kept). Distributed mode
    * also counts `delayed` apart: jobs waiting for their time (a schedule's next run, a retry's
-   * backoff), which are not in `queued` here though `GET /v1/jobs` lists them as queued.
+   * backoff), which are not in `queued` here though `GET /v1/jobs` lists them as queued. `queued`
+   * counts the jobs that will train: a cancelled one that waits for a worker to fail it is left out.
    */
   counts(): Promise<Record<JobState, number> & { delayed?: number }>;
   /**

@@ -47,6 +47,15 @@ describe('queue deduplication', () => {
       expect(third.id).toBe(first.id);
       expect(second.id).toBe(first.id);
       expect((await a.enqueue(payload, { dedupeKey: 'another' })).created).toBe(true);
+      // No worker runs: cancelled queued jobs wait for one to fail them, and do not count as queued
+      // (MAX_QUEUED_JOBS), so cancelling makes room at once; GET still shows them queued till then.
+      const third2 = await a.enqueue(payload);
+      expect((await b.counts()).queued).toBe(3);
+      await b.cancel(first.id, { code: 'JOB_CANCELLED', message: 'cancelled' });
+      await a.cancel(third2.id, { code: 'JOB_CANCELLED', message: 'cancelled' });
+      expect((await a.counts()).queued).toBe(1);
+      expect((await b.counts()).queued).toBe(1);
+      expect((await a.get(first.id))?.state).toBe('queued');
     } finally {
       for (const q of queues) await q.close();
       for (const c of connections) await c.quit();
