@@ -339,7 +339,11 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const runs = values['from-runs'] ? readRuns(values['from-runs'], datasets, seeds) : await evaluate(datasets, seeds, base, jobs);
   const results = datasets.map((ds) => summarise(ds, runs.filter((r) => r.dataset === ds.name && r.suite === ds.suite && seeds.includes(r.seed))));
-  const perSuite = suites.map((s) => suiteSummary(s, results.filter((r) => r.ds.suite === s))).filter((s) => s.n > 0);
+  // A suite --only left no dataset of is left out of the report.
+  const perSuite = suites.flatMap((s) => {
+    const of = results.filter((r) => r.ds.suite === s);
+    return of.length > 0 ? [suiteSummary(s, of)] : [];
+  });
   const all = suiteSummary('all', results);
   const backend = runs[0].backend;
   const md = markdown(results, perSuite, all, seeds, backend);
