@@ -24,6 +24,9 @@ interface CodeInfo {
 type ServiceCode =
   | 'INVALID_REQUEST'
   | 'MALFORMED_BODY'
+  | 'MALFORMED_REQUEST'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
   | 'BODY_TOO_LARGE'
   | 'BATCH_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -63,6 +66,9 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   INVALID_CONFIG: { status: 400, retry: false, title: 'The training config is invalid', help: 'A training job\'s config has an unknown key or a value out of range; the message names it. A training request checks its config first and answers INVALID_REQUEST with a pointer into /config.' },
   INVALID_ARGUMENT: { status: 500, retry: false, title: 'The engine was called wrongly', help: 'A function of the engine was given an argument it cannot take: a defect, not bad input. The service logged it.' },
   MALFORMED_BODY: { status: 400, retry: false, title: 'The body could not be parsed', help: 'The body (or a data file given to the command line) is not valid JSON, CSV or NDJSON (a ragged CSV row, a line that is not JSON). The detail names the line.' },
+  MALFORMED_REQUEST: { status: 400, retry: false, title: 'The HTTP request could not be read', help: 'The request line or a header breaks HTTP/1.1 (a control character in a header value, two Content-Length headers, a Content-Length that is not a number or that the body overruns, a malformed chunk). The detail names what the HTTP parser found; nothing was done, and the connection is closed.' },
+  HEADERS_TOO_LARGE: { status: 431, retry: false, title: 'The request headers are too large', help: 'The request line and headers together are over Node\'s limit (16 KiB by default): nothing was done, and the connection is closed. Send fewer or shorter headers (a large cookie or token is the usual cause).' },
+  REQUEST_TIMEOUT: { status: 408, retry: true, title: 'The request took too long to arrive', help: 'The client did not send the request\'s headers within HTTP_HEADERS_TIMEOUT_MS or its whole body within HTTP_REQUEST_TIMEOUT_MS: nothing was done, and the connection is closed. Send it again, faster, or in smaller parts.' },
   BODY_TOO_LARGE: { status: 413, retry: false, title: 'The body is too large', help: 'The body is over MAX_BODY_BYTES (MAX_DATASET_BYTES for dataset uploads), or a dataset upload holds more than MAX_UPLOAD_VALUES values (rows x columns). Send fewer records per request; a dataset takes the rest as appends.' },
   DATASET_TOO_LARGE: { status: 413, retry: false, title: 'The dataset is too large to train on', help: 'The dataset holds more values (rows x feature columns) than MAX_TRAINING_VALUES: the process that trains holds every record in memory. Keep fewer rows (appends take ?maxRows=), leave columns out with exclude, or raise MAX_TRAINING_VALUES with the workers\' memory.' },
   UPLOADS_BUSY: { status: 503, retry: true, title: 'Too many dataset uploads at once', help: 'MAX_CONCURRENT_UPLOADS dataset uploads (PUT and appends) are being read by this replica, each held in memory until stored: nothing was stored. Retry after the Retry-After header\'s seconds.' },

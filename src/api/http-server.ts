@@ -1,5 +1,8 @@
 import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
+import { AppError, type ErrorCode } from '../errors';
+import { toProblem } from './problems';
 
 /** The HTTP limits of {@link createHttpServer}. */
 export interface HttpLimits {
@@ -10,9 +13,10 @@ export interface HttpLimits {
 
 /**
  * The API's HTTP server, with its limits set: headers within `headersTimeoutMs` and the whole
- * request within `requestTimeoutMs` (else 408 and the connection closes), at most
+ * request within `requestTimeoutMs` (else 408 `REQUEST_TIMEOUT` and the connection closes), at most
  * `maxConnections` open (more are closed on arrival). Keep-alive connections idle up to 65 s,
  * longer than common load balancers' 60 s, so a client never reuses one the server is closing.
+ * A request the HTTP parser refuses gets a problem document too (see {@link answerClientError}).
  */
 export function createHttpServer(app: Express, limits: HttpLimits): Server {
   const server = createServer(
@@ -27,5 +31,31 @@ export function createHttpServer(app: Express, limits: HttpLimits): Server {
     app,
   );
   server.maxConnections = limits.maxConnections;
+  server.on('clientError', answerClientError);
   return server;
+}
+
+/** The answer's code for each error Node's HTTP layer raises before a request reaches the app (any other: MALFORMED_REQUEST). */
+const CLIENT_ERRORS: Partial<Record<string, { code: ErrorCode; message: string }>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time (HTTP_HEADERS_TIMEOUT_MS for its headers, HTTP_REQUEST_TIMEOUT_MS for the whole of it): nothing was done' },
+  HPE_HEADER_OVERFLOW: { code: 'HEADERS_TOO_LARGE', message: 'the request line and headers are over the server\'s limit: nothing was done' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { code: 'BODY_TOO_LARGE', message: 'a chunk of the body carries more extension data than the server takes: nothing was done' },
+};
+
+/**
+ * Answers a request Node's HTTP parser refused, or one the timeouts cut off, with a problem
+ * document as every other refusal (Node's own answer is a bare status line), then closes the
+ * connection: what follows on it cannot be read. Nothing is written where an answer has begun or
+ * the client is gone.
+ */
+function answerClientError(err: Error & { code?: string; reason?: string }, socket: Duplex & { bytesWritten?: number }): void {
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket.bytesWritten ?? 0) > 0) {
+    socket.destroy();
+    return;
+  }
+  const known = CLIENT_ERRORS[err.code ?? ''];
+  const e = known ? new AppError(known.code, known.message) : new AppError('MALFORMED_REQUEST', `the HTTP request could not be read${err.reason ? ` (${err.reason.replace(/\.$/, '').toLowerCase()})` : ''}: nothing was done`);
+  const body = JSON.stringify(toProblem(e));
+  const reason = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' }[e.status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${e.status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
 }

@@ -62,6 +62,32 @@ describe('HTTP limits', () => {
     expect(ms).toBeLessThan(4000);
   });
 
+  it('a request the HTTP parser refuses gets a problem document naming what was wrong, and the connection closes', async () => {
+    /** The status, content type and problem of an answer on a raw socket. */
+    const problemOf = (answer: string): { status: number; type: string | undefined; problem: { code?: string; status?: number; detail?: string } } => {
+      const [head, body] = answer.split('\r\n\r\n');
+      return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1]), type: /content-type: ([^\r]+)/i.exec(head)?.[1], problem: JSON.parse(body) as { code?: string } };
+    };
+    const cases: [string, number, string, RegExp][] = [
+      ['POST /echo HTTP/1.1\r\nHost: x\r\nX-Key: a\u007fb\r\nContent-Length: 2\r\n\r\nhi', 400, 'MALFORMED_REQUEST', /could not be read \(.*header/],
+      ['POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nhi', 400, 'MALFORMED_REQUEST', /content-length/],
+      ['POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', 400, 'MALFORMED_REQUEST', /content-length/],
+      ['GARBAGE\r\n\r\n', 400, 'MALFORMED_REQUEST', /could not be read/],
+      [`GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE', /headers are over/],
+    ];
+    for (const [request, status, code, detail] of cases) {
+      const { answer } = await openAndWait(request);
+      const got = problemOf(answer);
+      expect({ status: got.status, type: got.type, code: got.problem.code, problemStatus: got.problem.status }).toEqual({ status, type: 'application/problem+json', code, problemStatus: status });
+      expect(got.problem.detail).toMatch(detail);
+    }
+    // The timeout's 408 is a problem document too.
+    const late = problemOf((await openAndWait('POST /echo HTTP/1.1\r\nHost: x\r\n')).answer);
+    expect([late.status, late.problem.code]).toEqual([408, 'REQUEST_TIMEOUT']);
+    // The server still answers.
+    expect((await openAndWait('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi')).answer).toMatch(/^HTTP\/1\.1 200[\s\S]*hi$/);
+  });
+
   it('the API logs a request the timeout cut off (Node answers its 408, which no route sees)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nce-limits-'));
     const lines: { msg: string; route?: string; method?: string; bodyRead?: boolean }[] = [];
