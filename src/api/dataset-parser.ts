@@ -4,7 +4,7 @@ import { canonicalName, type DataRecord, type FieldValue, MAX_FEATURES } from '.
 import { columnNameProblem, parseCsvStream, utf16Words } from '../store';
 import { type BodyLimitSetting, bodyText, charsetOf, isUtf8Charset, TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
-import { fieldValue, requestError } from './validation';
+import { fieldInTwoForms, fieldValue, nameInTwoForms, requestError } from './validation';
 
 /** A JSON dataset upload. */
 export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string(), fieldValue)).min(1) }).strict();
@@ -134,14 +134,10 @@ function canonicalNames(records: DataRecord[]): DataRecord[] {
   return records.map((r, i) => {
     const keys = Object.keys(r);
     if (keys.every((k) => canonicalName(k) === k)) return r;
+    const twice = nameInTwoForms(keys);
+    if (twice !== undefined) throw fieldInTwoForms(i, twice);
     const out: Record<string, FieldValue> = {};
-    for (const k of keys) {
-      const name = canonicalName(k);
-      if (Object.prototype.hasOwnProperty.call(out, name)) {
-        throw new AppError('INVALID_RECORD', `record ${i} has the field ${JSON.stringify(name)} twice, its name written in two Unicode forms`, `/records/${i}/${escapePointer(k)}`);
-      }
-      out[name] = r[k];
-    }
+    for (const k of keys) out[canonicalName(k)] = r[k];
     return out;
   });
 }

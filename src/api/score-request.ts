@@ -1,8 +1,8 @@
 /** The score route's request: its schemas, and the records of a JSON body as objects or as columns. */
 import { z } from 'zod';
-import { type DataRecord, NceError } from '../nce';
+import { canonicalName, type DataRecord, NceError } from '../nce';
 import { AppError, escapePointer } from '../errors';
-import { booleanCategory, fieldValue, requestError } from './validation';
+import { booleanCategory, fieldInTwoForms, fieldValue, nameInTwoForms, requestError } from './validation';
 
 /** The body of `POST /v1/models/{name}/score`. */
 export const scoreRequestSchema = z
@@ -60,9 +60,16 @@ export function parseJsonScoreRequest(input: unknown): ParsedScoreRequest {
     if ('records' in input) throw new AppError('INVALID_REQUEST', 'body: send the records either as "records" (objects) or as "columns" (arrays), not both', '/records');
     const parsed = columnarScoreRequestSchema.safeParse(input);
     if (!parsed.success) throw requestError(parsed.error.issues[0]);
+    const twice = nameInTwoForms(Object.keys(parsed.data.columns));
+    if (twice !== undefined) throw new AppError('INVALID_REQUEST', `the column ${JSON.stringify(canonicalName(twice))} is given twice, its name written in two Unicode forms`, `/columns/${escapePointer(twice)}`);
     return { records: recordsFromColumns(parsed.data.columns), layout: 'columns', ...(parsed.data.explain === undefined ? {} : { explain: parsed.data.explain }) };
   }
   const request = parseScoreRequest(input);
+  // A field in two Unicode forms: the engine would read one copy and pass over the other.
+  request.records.forEach((r, i) => {
+    const twice = nameInTwoForms(Object.keys(r));
+    if (twice !== undefined) throw fieldInTwoForms(i, twice);
+  });
   return { records: request.records as DataRecord[], layout: 'records', ...(request.explain === undefined ? {} : { explain: request.explain }) };
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkTrainingCost, featureColumns, heldOutCount, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
+import { canonicalName, checkTrainingCost, featureColumns, heldOutCount, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
 import { type DatasetStore, datasetNotFound, NAME_PATTERN } from '../store';
 import { AppError, escapePointer } from '../errors';
 import { trainingTooLarge } from '../queue';
@@ -8,6 +8,28 @@ import { trainingTooLarge } from '../queue';
  * A JSON boolean as the category it is: "true" or "false", as the same field of a CSV file reads,
  * so a field sent as booleans and one read from CSV text are one categorical feature.
  */
+/**
+ * The first of `names` that names the same field as an earlier one, written in another Unicode form
+ * ("Größe" typed in NFC and sent from macOS in NFD: see `canonicalName`), or undefined: such a
+ * record holds one field twice, and only one copy could be read.
+ */
+export function nameInTwoForms(names: readonly string[]): string | undefined {
+  // Only a name that changes in NFC can meet another there (the Kelvin sign meets a plain K).
+  if (names.every((k) => canonicalName(k) === k)) return undefined;
+  const seen = new Set<string>();
+  for (const k of names) {
+    const name = canonicalName(k);
+    if (seen.has(name)) return k;
+    seen.add(name);
+  }
+  return undefined;
+}
+
+/** The answer to a record holding the field `key` twice, its name in two Unicode forms (see {@link nameInTwoForms}). */
+export function fieldInTwoForms(record: number, key: string, pointer = `/records/${record}/${escapePointer(key)}`): AppError {
+  return new AppError('INVALID_RECORD', `record ${record} has the field ${JSON.stringify(canonicalName(key))} twice, its name written in two Unicode forms`, pointer);
+}
+
 export function booleanCategory(value: boolean): string {
   return value ? 'true' : 'false';
 }

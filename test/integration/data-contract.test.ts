@@ -232,6 +232,16 @@ describe('data contract', () => {
     const [asNfc, asNfd] = [await score(nfc), await score(nfd)];
     expect(asNfd.map((r) => r.score)).toEqual(asNfc.map((r) => r.score));
     expect(asNfd.map((r) => r.ood)).toEqual([false, true]);
+    // Both forms in one scored record, as objects or as columns (singly and in a batch for the
+    // scoring thread): refused as appends are, not scored with one copy and the other passed over.
+    for (const n of [1, 30]) {
+      const twice = await request(app).post('/v1/models/sizes/score').send({ records: Array.from({ length: n }, () => ({ amount: 21, [nfc]: 1.6, [nfd]: 9.9 })) });
+      expect(twice.status).toBe(400);
+      expect(twice.body).toMatchObject({ code: 'INVALID_RECORD', pointer: `/records/0/${nfd}`, detail: `record 0 has the field "${nfc}" twice, its name written in two Unicode forms` });
+    }
+    const twiceColumns = await request(app).post('/v1/models/sizes/score').send({ columns: { amount: [21], [nfc]: [1.6], [nfd]: [9.9] } });
+    expect(twiceColumns.status).toBe(400);
+    expect(twiceColumns.body).toMatchObject({ code: 'INVALID_REQUEST', pointer: `/columns/${nfd}`, detail: expect.stringContaining(`the column "${nfc}" is given twice`) });
     // A name the user copies in NFD into ?categorical= or a config's exclude names the column too.
     const declared = await request(app).put(`/v1/datasets/sizes-codes?categorical=${encodeURIComponent(nfd)}`).set('content-type', 'text/csv').send(csv);
     expect(declared.status).toBe(200);
