@@ -15,7 +15,8 @@ export function readTrainingConfig(file: string | undefined): TrainingConfig {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // A byte-order mark, as Windows Notepad saves UTF-8, is not part of the JSON (data files drop it too).
+    json = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e: unknown) {
     throw new UsageError(`${file}: config is not valid JSON (${messageOf(e)})`);
   }
