@@ -159,13 +159,16 @@ class CsvRecords {
 /**
  * Why `name` cannot name a column, or null: empty, control characters (a NUL in a header is a
  * file that is not text), "__proto__", which JSON readers (and request validation) drop, so
- * such a column would vanish from some records and not from others, or half of a UTF-16 pair.
+ * such a column would vanish from some records and not from others, spaces around it, which a CSV
+ * header loses, or half of a UTF-16 pair.
  */
 export function columnNameProblem(name: string): string | null {
   if (name === '') return 'a column name cannot be empty';
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) return `a column name cannot hold control characters${name.includes('\u0000') ? ' (NUL bytes between the letters: the text may be UTF-16 without its byte-order mark; save it as UTF-8)' : ''}`;
   if (name === '__proto__') return '"__proto__" cannot name a column';
+  // A CSV header is read trimmed: such a column could never be appended to or scored from CSV.
+  if (name.trim() !== name) return 'a column name cannot begin or end with spaces (CSV headers are read without them)';
   // Half of a UTF-16 pair (JSON's "\ud800"): two such names print alike, as the same replacement
   // character, in the metrics' feature labels, and no CSV can carry one.
   if (/\p{Cs}/u.test(name)) return 'a column name must be well-formed Unicode: it holds half of a UTF-16 surrogate pair';

@@ -343,6 +343,11 @@ describe('data contract', () => {
     expect(empty.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/0/', detail: expect.stringContaining('cannot be empty') });
     const control = await request(app).put('/v1/datasets/proto').send({ records: [{ 'a\u0000b': 1 }] });
     expect(control.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', detail: expect.stringContaining('control characters') });
+    // Spaces around a name, which a CSV header is read without: no CSV append or score could send it.
+    const spaced = await request(app).put('/v1/datasets/proto').send({ records: [{ ' a ': 1, b: 2 }] });
+    expect(spaced.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/0/ a ', detail: expect.stringContaining('cannot begin or end with spaces') });
+    const spacedLines = await request(app).put('/v1/datasets/proto').set('content-type', 'application/x-ndjson').send('{"a":1,"b":2}\n{"a":1,"b\u00a0":2}\n');
+    expect(spacedLines.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/b\u00a0', detail: expect.stringContaining('spaces') });
     expect((await request(app).get('/v1/datasets/proto')).status).toBe(404);
   });
 
