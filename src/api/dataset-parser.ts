@@ -5,6 +5,7 @@ import { columnNameProblem, parseCsvStream, utf16Words } from '../store';
 import { type BodyLimitSetting, bodyText, charsetOf, isUtf8Charset, TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
 import { fieldInTwoForms, fieldValue, nameInTwoForms, requestError } from './validation';
+import { repeatedKey, repeatedKeyError } from './json-keys';
 
 /** A JSON dataset upload. */
 export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string(), fieldValue)).min(1) }).strict();
@@ -184,6 +185,8 @@ async function parseNdjson(
       const utf16 = utf16Words(line, 'the body');
       throw new AppError('MALFORMED_BODY', `NDJSON line ${n} is not valid JSON${utf16 ? `: ${utf16}` : ''}`);
     }
+    const twice = repeatedKey(line);
+    if (twice !== null) throw repeatedKeyError(`/records/${records.length}${twice}`, n);
     try {
       if (parsed !== null && typeof parsed === 'object') {
         const fields = Object.keys(parsed).length;

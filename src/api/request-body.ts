@@ -4,6 +4,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import getRawBody from 'raw-body';
 import { AppError } from '../errors';
+import { repeatedKey, repeatedKeyError } from './json-keys';
 import { notUtf8Words, utf16Words, type Utf8Source } from '../store';
 
 /** Media types of JSON bodies. */
@@ -58,7 +59,7 @@ function isRecordLine(line: string): boolean {
  * whose Content-Length is over the limit is refused with 413 as soon as its headers arrive, where
  * body-parser reads it first.
  */
-export function body(limit: number, options: { tables?: boolean; setting?: BodyLimitSetting } = {}): RequestHandler {
+export function body(limit: number, options: { tables?: boolean; setting?: BodyLimitSetting; repeatedKeys?: 'passed' } = {}): RequestHandler {
   const accepted = options.tables ? [...JSON_TYPES, ...TABLE_TYPES] : JSON_TYPES;
   const check = (req: Request, _res: Response, next: NextFunction): void => {
     if (req.body === undefined && !req.is(accepted)) {
@@ -66,14 +67,17 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
     }
     next();
   };
-  const parse = express.json({ limit, type: JSON_TYPES, verify: refuseInvalidUtf8 });
+  // A JSON object that gives a key twice is refused (see repeatedKey), unless the route says
+  // otherwise: scoring, where the scan would cost about what JSON.parse does.
+  const keysOnce = options.repeatedKeys !== 'passed';
+  const parse = express.json({ limit, type: JSON_TYPES, verify: keysOnce ? verifyKeysOnce : refuseInvalidUtf8 });
   // body-parser's and raw-body's own error for a body over the limit, told as ours: the limit's setting is known here.
   const failed = (err: unknown, next: NextFunction): void => next((err as { type?: unknown } | null)?.type === 'entity.too.large' ? bodyTooLarge(limit, options.setting) : err);
   // One layer for both: every layer costs each request a dispatch.
   return (req, res, next) => {
     if (hasNoBody(req)) return next(new AppError('MALFORMED_BODY', `the request has no body: send ${options.tables ? 'the records as JSON, CSV or NDJSON' : 'a JSON object'}`));
     if (isCompressedJson(req)) {
-      readCompressedJson(req, limit, options.setting).then((value) => {
+      readCompressedJson(req, limit, options.setting, keysOnce).then((value) => {
         req.body = value;
         next();
       }, next);
@@ -90,7 +94,8 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
       } catch {
         return next(notJson(text));
       }
-      next();
+      const twice = keysOnce ? repeatedKey(text) : null;
+      next(twice === null ? undefined : repeatedKeyError(twice));
     });
   };
 }
@@ -153,6 +158,26 @@ function refuseInvalidUtf8(_req: unknown, _res: unknown, bytes: Buffer, encoding
 
 /** The `type` of body-parser's error for a body refused by {@link refuseInvalidUtf8}. */
 export const NOT_UTF8 = 'body.not.utf8';
+
+/**
+ * body-parser's `verify` hook where a key given twice is refused: {@link refuseInvalidUtf8}, then
+ * the scan for such a key over the text as body-parser will decode it (thrown with the type
+ * {@link REPEATED_KEY}, which the error handler answers with the error's `answer`). Text that is
+ * not JSON is left to the parse after it.
+ */
+function verifyKeysOnce(req: unknown, res: unknown, bytes: Buffer, encoding: string): void {
+  refuseInvalidUtf8(req, res, bytes, encoding);
+  let twice: string | null = null;
+  try {
+    twice = Buffer.isEncoding(encoding) ? repeatedKey(bytes.toString(encoding)) : null;
+  } catch {
+    // Not JSON (a key's escape that does not decode): JSON.parse names what is wrong.
+  }
+  if (twice !== null) throw Object.assign(new Error('a key given twice'), { type: REPEATED_KEY, answer: repeatedKeyError(twice) });
+}
+
+/** The `type` of body-parser's error for a body refused by {@link verifyKeysOnce}. */
+export const REPEATED_KEY = 'body.repeated.key';
 
 /** JSON.parse as body-parser's strict mode: an empty body is `{}`, a top level other than an object or array is refused. */
 function parseStrict(text: string): unknown {
@@ -243,12 +268,16 @@ function isCompressedJson(req: Request): boolean {
 }
 
 /** A compressed JSON body parsed as body-parser's strict mode does. */
-async function readCompressedJson(req: Request, limit: number, setting?: BodyLimitSetting): Promise<unknown> {
+async function readCompressedJson(req: Request, limit: number, setting: BodyLimitSetting | undefined, keysOnce: boolean): Promise<unknown> {
   let text = '';
   for await (const part of bodyText(req, limit, setting)) text += part;
+  let value: unknown;
   try {
-    return parseStrict(text);
+    value = parseStrict(text);
   } catch {
     throw notJson(text);
   }
+  const twice = keysOnce ? repeatedKey(text) : null;
+  if (twice !== null) throw repeatedKeyError(twice);
+  return value;
 }

@@ -133,7 +133,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     const model = deps.models.fresh(name);
     return model ? scoreWith(req, res, request, model) : modelNamed(name).then((m) => scoreWith(req, res, request, m));
   };
-  return [...deps.auth, body(deps.maxBytes, { tables: true }), (req, res) => {
+  return [...deps.auth, body(deps.maxBytes, { tables: true, repeatedKeys: 'passed' }), (req, res) => {
     const name = lookupModelName(req.params.name);
     // Looked at only when there is a query: most requests have none.
     if (req.url.includes('?')) onlyQuery(req.query, [], 'explanations are asked for in the JSON body, {"records": [...], "explain": true}');

@@ -210,3 +210,50 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
   });
 });
 
+
+describe('a JSON body that gives a key twice in one object', () => {
+  /** A dataset upload sent byte for byte; the answer's status and body. */
+  const put = async (dataset: string, body: string | Buffer, type: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${base}/v1/datasets/${dataset}`, { method: 'PUT', headers: { 'content-type': type, ...headers }, body });
+    return { status: res.status, body: JSON.parse(await res.text()) as { code?: string; pointer?: string; detail?: string; rows?: number } };
+  };
+
+  it('is refused naming the key, on every path a body is read on, and nothing is stored: JSON.parse would keep one value and drop the other', async () => {
+    const cases: [string, string][] = [
+      ['{"records":[{"a":1,"b":2}],"records":[{"a":3,"b":4},{"a":5,"b":6}]}', '/records'],
+      ['{"records":[{"a":1,"b":2},{"a":1,"b":2,"a":"x"}]}', '/records/1/a'],
+      ['{"records":[{"\\u0061":1,"a":2}]}', '/records/0/a'],
+    ];
+    for (const [body, pointer] of cases) {
+      const dataset = `twice-${suffix()}`;
+      for (const [type, sent, headers] of [
+        [DIRECT, body, {}],
+        [BODY_PARSER, body, {}],
+        [DIRECT, gzipSync(body), { 'content-encoding': 'gzip' }],
+      ] as [string, string | Buffer, Record<string, string>][]) {
+        const got = await put(dataset, sent, type, headers);
+        expect({ status: got.status, code: got.body.code, pointer: got.body.pointer }).toEqual({ status: 400, code: 'MALFORMED_BODY', pointer });
+        expect(got.body.detail).toMatch(/gives the key "a|records" twice in one object/);
+      }
+      // Sent chunked (no Content-Length), through body-parser as well.
+      const chunked = await fetch(`${base}/v1/datasets/${dataset}`, { method: 'PUT', headers: { 'content-type': DIRECT }, body: new Blob([body]).stream(), duplex: 'half' } as RequestInit);
+      expect({ status: chunked.status, pointer: ((await chunked.json()) as { pointer: string }).pointer }).toEqual({ status: 400, pointer });
+      expect((await fetch(`${base}/v1/datasets/${dataset}`)).status).toBe(404);
+    }
+    // An NDJSON line: named with its line and record.
+    const ndjson = await put(`twice-${suffix()}`, '{"a":1,"b":2}\n{"a":1,"b":2,"b":3}\n', 'application/x-ndjson');
+    expect(ndjson).toMatchObject({ status: 400, body: { code: 'MALFORMED_BODY', pointer: '/records/1/b', detail: expect.stringContaining('NDJSON line 2 gives the key "b" twice') } });
+    // A train request's config given twice, of which one would be dropped.
+    const train = await fetch(`${base}/v1/models/${name}/train`, { method: 'POST', headers: { 'content-type': DIRECT }, body: '{"dataset":"d","config":{"epochs":1},"config":{}}' });
+    expect({ status: train.status, pointer: ((await train.json()) as { pointer: string }).pointer }).toEqual({ status: 400, pointer: '/config' });
+    // The same keys in different objects, and keys written inside strings, are no repeat.
+    const fine = await put(`once-${suffix()}`, '{"records":[{"a":1,"b":"\\"a\\":2"},{"a":3,"b":"{\\"b\\":1,\\"b\\":2}"}]}', DIRECT);
+    expect(fine).toMatchObject({ status: 200, body: { rows: 2 } });
+  });
+
+  it('is scored with its last value, as JSON.parse reads it: scoring does not pay for the scan', async () => {
+    const twice = await answer('{"records":[{"f0":99999,"f0":1,"f1":2,"f2":3}]}', DIRECT);
+    expect(twice.status).toBe(200);
+    expect(twice).toEqual(await answer('{"records":[{"f0":1,"f1":2,"f2":3}]}', DIRECT));
+  });
+});
