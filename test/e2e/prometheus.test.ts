@@ -107,7 +107,13 @@ describe('monitoring with a real Prometheus', () => {
   });
 
   it('every dashboard query parses in Prometheus and reads a metric the service exports or a rule records', async () => {
-    const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: { title: string; type: string; targets: { expr: string; instant?: boolean; format?: string }[]; transformations?: { id: string }[] }[] };
+    // A table shows one row per series only from instant queries read as tables, and one row per
+    // model from several queries only once they are merged: range queries give a frame per series.
+    for (const table of dashboard.panels.filter((p) => p.type === 'table')) {
+      for (const t of table.targets) expect({ panel: table.title, instant: t.instant, format: t.format }).toEqual({ panel: table.title, instant: true, format: 'table' });
+      if (table.targets.length > 1) expect({ panel: table.title, merged: table.transformations?.some((x) => x.id === 'merge') }).toEqual({ panel: table.title, merged: true });
+    }
     const exported = new Set(
       (await (await fetch(`${serviceUrl}/metrics`)).text())
         .split('\n')

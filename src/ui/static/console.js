@@ -86,8 +86,12 @@
     return x.toFixed(digits === undefined ? 2 : digits);
   }
 
+  /** A share as a percentage; one that is not exactly 0 or 1 never reads as either (a flagged share of 0.99996 is not all records). */
   function pct(x) {
-    return x === null || x === undefined || !isFinite(x) ? 'n/a' : (100 * x).toFixed(x > 0 && x < 0.01 ? 2 : 1) + '%';
+    if (x === null || x === undefined || !isFinite(x)) return 'n/a';
+    if (x > 0 && x < 0.00005) return '<0.01%';
+    if (x < 1 && x >= 0.9995) return '>99.9%';
+    return (100 * x).toFixed(x > 0 && x < 0.01 ? 2 : 1) + '%';
   }
 
   function when(iso) {
