@@ -8,7 +8,7 @@ import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
 import type { DatasetStore, ModelStore } from '../store';
 import { accessOf, requireScope } from './auth';
-import { NOT_UTF8, notJson, notUtf8, REPEATED_KEY } from './request-body';
+import { NOT_UTF8, notJson, notUtf8 } from './request-body';
 import { rateLimitPerKey } from './rate-limit';
 import { withDeadline } from '../deadline';
 import { AppError, describe } from '../errors';
@@ -265,7 +265,6 @@ function bodyParserError(err: unknown): AppError | null {
   const type = (err as { type?: unknown } | null)?.type;
   if (type === 'entity.parse.failed') return notJson(typeof (err as { body?: unknown }).body === 'string' ? (err as { body: string }).body : undefined);
   if (type === NOT_UTF8) return (err as { answer?: AppError }).answer ?? notUtf8();
-  if (type === REPEATED_KEY) return (err as { answer: AppError }).answer;
   if (type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', `the body's charset "${String((err as { charset?: unknown }).charset)}" is not supported: send UTF-8 (charset=utf-8, or no charset)`);
   if (type === 'encoding.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${String((err as { encoding?: unknown }).encoding)}": send gzip, deflate, br or none`);
   if (typeof type === 'string' && type.startsWith('request.')) return new AppError('MALFORMED_BODY', 'the request body could not be read');

@@ -19,12 +19,14 @@ export const datasetJsonSchema = z.object({ records: z.array(z.record(z.string()
  * @param options.text - CSV columns whose fields stay text as written (categorical codes, see `TextColumns`)
  * @param options.maxColumns - most columns a record may have, checked on the header or first record before the rest is read
  * @param options.maxValues - most values (rows x columns) the body may hold, checked as it is read
+ * @param options.scoring - records to score, not store: read as JSON score bodies are, a key an
+ * NDJSON line gives twice keeping its last value, and fields that name no column passed over
  * @throws AppError MALFORMED_BODY naming the line, INVALID_RECORD naming record and field, BODY_TOO_LARGE, TOO_MANY_COLUMNS
  */
 export async function readDatasetBody(
   req: Request,
   limit: number,
-  options: { dataset?: readonly string[]; text?: readonly string[]; maxColumns?: number; maxValues?: number; setting?: BodyLimitSetting } = {},
+  options: { dataset?: readonly string[]; text?: readonly string[]; maxColumns?: number; maxValues?: number; setting?: BodyLimitSetting; scoring?: boolean } = {},
 ): Promise<{ columns: string[]; records: DataRecord[]; lines?: BodyLines }> {
   const { maxColumns = Infinity, maxValues = Infinity } = options;
   const notTooWide = (fields: number, whose: string): void => {
@@ -55,7 +57,7 @@ export async function readDatasetBody(
       ({ columns, records } = csv);
       lines = { format: 'CSV', of: csv.lines };
     } else {
-      const ndjson = await parseNdjson(source, (fields) => notTooWide(fields, 'the first record'), notTooMany);
+      const ndjson = await parseNdjson(source, (fields) => notTooWide(fields, 'the first record'), notTooMany, !options.scoring);
       lines = { format: 'NDJSON', of: ndjson.lines };
       records = await atLines(lines, () => canonicalNames(ndjson.records));
       columns = records.length ? Object.keys(records[0]) : [];
@@ -114,15 +116,24 @@ function onLine(e: unknown, format: BodyLines['format'], line: number | undefine
  * Refuses a record (of a raw, unvalidated list) with a field no column can be named: empty, with
  * control characters, or "__proto__", which validation would silently drop.
  */
-function reservedField(records: unknown, offset = 0): void {
+function reservedField(records: unknown, offset = 0, stored = true): void {
   if (!Array.isArray(records)) return;
   records.forEach((r, i) => {
     if (r === null || typeof r !== 'object') return;
     for (const key of Object.keys(r)) {
-      const why = columnNameProblem(key);
+      const why = columnNameProblem(key) ?? (stored ? storedNameProblem(key) : null);
       if (why) throw new AppError('INVALID_RECORD', `record ${i + offset} has a field ${JSON.stringify(key)}: ${why}`, `/records/${i + offset}/${escapePointer(key)}`);
     }
   });
+}
+
+/**
+ * Why `name` cannot name a stored column beyond {@link columnNameProblem}, or null: spaces around
+ * it. A CSV header is read trimmed, so no CSV append or score could ever send such a column. (A
+ * score request's field of such a name is no column: it is passed over.)
+ */
+function storedNameProblem(name: string): string | null {
+  return name.trim() !== name ? 'a column name cannot begin or end with spaces (CSV headers are read without them)' : null;
 }
 
 /**
@@ -163,11 +174,13 @@ function checkColumns(records: readonly DataRecord[], columns: readonly string[]
  * Records of an NDJSON body, a line at a time as its text arrives. Lines are split here, not by
  * readline: stopping early (a bad line) must end the source, whose later errors (more bad bytes,
  * the limit) would otherwise reach a readline interface that no longer listens, and crash.
+ * @param stored - records to store: a key a line gives twice, and spaces around a field's name, are refused
  */
 async function parseNdjson(
   source: AsyncIterable<string>,
   first: (fields: number) => void,
   values: (count: number, columns: number) => void,
+  stored: boolean,
 ): Promise<{ records: DataRecord[]; lines: number[] }> {
   let held = 0;
   const records: DataRecord[] = [];
@@ -185,7 +198,7 @@ async function parseNdjson(
       const utf16 = utf16Words(line, 'the body');
       throw new AppError('MALFORMED_BODY', `NDJSON line ${n} is not valid JSON${utf16 ? `: ${utf16}` : ''}`);
     }
-    const twice = repeatedKey(line);
+    const twice = stored ? repeatedKey(line) : null;
     if (twice !== null) throw repeatedKeyError(`/records/${records.length}${twice}`, n);
     try {
       if (parsed !== null && typeof parsed === 'object') {
@@ -194,7 +207,7 @@ async function parseNdjson(
         held += fields;
         values(held, fields);
       }
-      reservedField([parsed], records.length);
+      reservedField([parsed], records.length, stored);
       const r = value.safeParse(parsed);
       if (!r.success) {
         const issue = r.error.issues[0];

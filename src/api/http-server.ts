@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
 import { AppError, type ErrorCode } from '../errors';
@@ -45,12 +45,20 @@ const CLIENT_ERRORS: Partial<Record<string, { code: ErrorCode; message: string }
 /**
  * Answers a request Node's HTTP parser refused, or one the timeouts cut off, with a problem
  * document as every other refusal (Node's own answer is a bare status line), then closes the
- * connection: what follows on it cannot be read. Nothing is written where an answer has begun or
- * the client is gone.
+ * connection: what follows on it cannot be read. An earlier request of the connection whose
+ * answer is on its way (pipelined, or a body that overran its Content-Length) keeps it: the
+ * connection closes once that answer is sent, and nothing else is written, since the client would
+ * read a refusal as that request's answer. A timeout refuses the request it cut off (its handler
+ * still waits for the body) unless its answer has begun; nothing is written to a client gone.
  */
-function answerClientError(err: Error & { code?: string; reason?: string }, socket: Duplex & { bytesWritten?: number }): void {
-  if (err.code === 'ECONNRESET' || !socket.writable || (socket.bytesWritten ?? 0) > 0) {
+function answerClientError(err: Error & { code?: string; reason?: string }, socket: Duplex & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null }): void {
+  const inFlight = socket._httpMessage ?? null;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
     socket.destroy();
+    return;
+  }
+  if (inFlight && inFlight.req?.complete && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+    inFlight.once('close', () => socket.destroy());
     return;
   }
   const known = CLIENT_ERRORS[err.code ?? ''];

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import iconv from 'iconv-lite';
 import getRawBody from 'raw-body';
 import { AppError } from '../errors';
 import { repeatedKey, repeatedKeyError } from './json-keys';
@@ -70,7 +71,7 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
   // A JSON object that gives a key twice is refused (see repeatedKey), unless the route says
   // otherwise: scoring, where the scan would cost about what JSON.parse does.
   const keysOnce = options.repeatedKeys !== 'passed';
-  const parse = express.json({ limit, type: JSON_TYPES, verify: keysOnce ? verifyKeysOnce : refuseInvalidUtf8 });
+  const parse = express.json({ limit, type: JSON_TYPES, verify: keysOnce ? keepBytes : refuseInvalidUtf8 });
   // body-parser's and raw-body's own error for a body over the limit, told as ours: the limit's setting is known here.
   const failed = (err: unknown, next: NextFunction): void => next((err as { type?: unknown } | null)?.type === 'entity.too.large' ? bodyTooLarge(limit, options.setting) : err);
   // One layer for both: every layer costs each request a dispatch.
@@ -83,7 +84,16 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
       }, next);
       return;
     }
-    if (!isPlainJson(req)) return parse(req, res, (err?: unknown) => (err ? failed(err, next) : check(req, res, next)));
+    if (!isPlainJson(req)) {
+      return parse(req, res, (err?: unknown) => {
+        if (err) return failed(err, next);
+        // Scanned once body-parser's JSON.parse has accepted the text: never text that is not JSON.
+        const kept = keptBytes.get(req);
+        const twice = kept ? repeatedKey(iconv.decode(kept.bytes, kept.encoding)) : null;
+        if (twice !== null) return next(repeatedKeyError(twice));
+        check(req, res, next);
+      });
+    }
     getRawBody(req, { limit, length: req.headers['content-length'] }, (err, bytes) => {
       if (err) return failed(err, next);
       if (!isUtf8(bytes)) return next(notUtf8(bytes));
@@ -159,25 +169,18 @@ function refuseInvalidUtf8(_req: unknown, _res: unknown, bytes: Buffer, encoding
 /** The `type` of body-parser's error for a body refused by {@link refuseInvalidUtf8}. */
 export const NOT_UTF8 = 'body.not.utf8';
 
-/**
- * body-parser's `verify` hook where a key given twice is refused: {@link refuseInvalidUtf8}, then
- * the scan for such a key over the text as body-parser will decode it (thrown with the type
- * {@link REPEATED_KEY}, which the error handler answers with the error's `answer`). Text that is
- * not JSON is left to the parse after it.
- */
-function verifyKeysOnce(req: unknown, res: unknown, bytes: Buffer, encoding: string): void {
-  refuseInvalidUtf8(req, res, bytes, encoding);
-  let twice: string | null = null;
-  try {
-    twice = Buffer.isEncoding(encoding) ? repeatedKey(bytes.toString(encoding)) : null;
-  } catch {
-    // Not JSON (a key's escape that does not decode): JSON.parse names what is wrong.
-  }
-  if (twice !== null) throw Object.assign(new Error('a key given twice'), { type: REPEATED_KEY, answer: repeatedKeyError(twice) });
-}
+/** The bytes and charset of each body {@link keepBytes} saw, till body-parser has parsed it. */
+const keptBytes = new WeakMap<object, { bytes: Buffer; encoding: string }>();
 
-/** The `type` of body-parser's error for a body refused by {@link verifyKeysOnce}. */
-export const REPEATED_KEY = 'body.repeated.key';
+/**
+ * body-parser's `verify` hook where a key given twice is refused: {@link refuseInvalidUtf8}, and
+ * the bytes kept, to be decoded as body-parser decodes them (iconv-lite, so UTF-16 and UTF-32
+ * too) and scanned once its JSON.parse has accepted them.
+ */
+function keepBytes(req: object, res: unknown, bytes: Buffer, encoding: string): void {
+  refuseInvalidUtf8(req, res, bytes, encoding);
+  keptBytes.set(req, { bytes, encoding });
+}
 
 /** JSON.parse as body-parser's strict mode: an empty body is `{}`, a top level other than an object or array is refused. */
 function parseStrict(text: string): unknown {

@@ -65,12 +65,23 @@ export function parseJsonScoreRequest(input: unknown): ParsedScoreRequest {
     return { records: recordsFromColumns(parsed.data.columns), layout: 'columns', ...(parsed.data.explain === undefined ? {} : { explain: parsed.data.explain }) };
   }
   const request = parseScoreRequest(input);
-  // A field in two Unicode forms: the engine would read one copy and pass over the other.
-  request.records.forEach((r, i) => {
+  return { records: request.records as DataRecord[], layout: 'records', ...(request.explain === undefined ? {} : { explain: request.explain }) };
+}
+
+const NON_ASCII = /[^\u0020-\u007e]/;
+
+/**
+ * Refuses a record that holds a field of the model twice, its name in two Unicode forms (NFC and
+ * NFD): the engine would read one copy and pass over the other. Only where a feature's name is not
+ * printable ASCII (only such a name has two forms, see `nameInTwoForms`; control characters name no
+ * column), so other models pay nothing per record; tables (CSV, NDJSON) are refused so as they are read.
+ */
+export function checkOneFormEach(records: readonly DataRecord[], schema: readonly { name: string }[]): void {
+  if (!schema.some((f) => NON_ASCII.test(f.name))) return;
+  records.forEach((r, i) => {
     const twice = nameInTwoForms(Object.keys(r));
     if (twice !== undefined) throw fieldInTwoForms(i, twice);
   });
-  return { records: request.records as DataRecord[], layout: 'records', ...(request.explain === undefined ? {} : { explain: request.explain }) };
 }
 
 /** A record error of a columnar request, pointed at its column and row (`/columns/amount/3`). */

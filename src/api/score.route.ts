@@ -3,7 +3,7 @@ import { type ModelCache, sampleFlagged, type Scored, ScoringCancelled, type Sco
 import { body, TABLE_TYPES } from './request-body';
 import { atLines, readDatasetBody } from './dataset-parser';
 import { sendJsonBody } from './json-response';
-import { batchTooLarge, inColumns, parseJsonScoreRequest, type ParsedScoreRequest } from './score-request';
+import { batchTooLarge, checkOneFormEach, inColumns, parseJsonScoreRequest, type ParsedScoreRequest } from './score-request';
 import { lookupModelName, onlyQuery } from './validation';
 import { AppError, NoVersionError } from '../errors';
 import type { JobInfo } from '../queue';
@@ -85,6 +85,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   /** Scores a parsed request with its model and answers. */
   const scoreWith = (req: Request, res: Response, request: ParsedScoreRequest, model: ServedModel): void | Promise<void> => {
     const records = request.records;
+    if (request.layout === 'records') checkOneFormEach(records, model.manifest.schema);
     // Negotiated only when the Accept header names CSV at all: most requests carry none or */*.
     const accept = req.headers.accept === undefined ? undefined : mediaRanges(req.headers.accept);
     if (accept !== undefined) req.headers.accept = accept;
@@ -141,7 +142,7 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
     if (req.body === undefined && req.is(TABLE_TYPES)) {
       // The model first: its categorical fields are read as written ("02134"), as JSON sends them.
       return modelNamed(name)
-        .then((m) => readDatasetBody(req, deps.maxBytes, { text: categoricalNames(m.manifest.schema) }))
+        .then((m) => readDatasetBody(req, deps.maxBytes, { text: categoricalNames(m.manifest.schema), scoring: true }))
         .then(({ records, lines }) => atLines(lines, () => scoreNamed(req, res, name, { records, layout: 'table' })));
     }
     const input: unknown = req.body;

@@ -5,10 +5,6 @@ import { AppError, escapePointer } from '../errors';
 import { trainingTooLarge } from '../queue';
 
 /**
- * A JSON boolean as the category it is: "true" or "false", as the same field of a CSV file reads,
- * so a field sent as booleans and one read from CSV text are one categorical feature.
- */
-/**
  * The first of `names` that names the same field as an earlier one, written in another Unicode form
  * ("Größe" typed in NFC and sent from macOS in NFD: see `canonicalName`), or undefined: such a
  * record holds one field twice, and only one copy could be read.
@@ -30,6 +26,10 @@ export function fieldInTwoForms(record: number, key: string, pointer = `/records
   return new AppError('INVALID_RECORD', `record ${record} has the field ${JSON.stringify(canonicalName(key))} twice, its name written in two Unicode forms`, pointer);
 }
 
+/**
+ * A JSON boolean as the category it is: "true" or "false", as the same field of a CSV file reads,
+ * so a field sent as booleans and one read from CSV text are one categorical feature.
+ */
 export function booleanCategory(value: boolean): string {
   return value ? 'true' : 'false';
 }

@@ -111,8 +111,9 @@ function csvParseError(e: unknown, file: string): CsvError {
  * Columns whose fields stay text as written (trimmed; an empty one is missing) instead of being
  * typed: categorical codes that look like numbers ("02134", "2.10", "3.0") would lose their
  * leading zeros and trailing digits, and no longer match the same codes sent as JSON strings.
+ * `'all'`: every column (fields echoed back as they were written, such as ids).
  */
-export type TextColumns = readonly string[];
+export type TextColumns = readonly string[] | 'all';
 
 /** Turns CSV rows, header first, into typed records, checking each row as it arrives. */
 class CsvRecords {
@@ -131,7 +132,8 @@ class CsvRecords {
     if (this.header === null) {
       this.watch?.(record, 0);
       this.header = checkHeader(record, line, this.file);
-      this.asText = this.header.map((h) => this.text.includes(h));
+      const text = this.text;
+      this.asText = this.header.map((h) => text === 'all' || text.includes(h));
       return;
     }
     const header = this.header;
@@ -159,16 +161,13 @@ class CsvRecords {
 /**
  * Why `name` cannot name a column, or null: empty, control characters (a NUL in a header is a
  * file that is not text), "__proto__", which JSON readers (and request validation) drop, so
- * such a column would vanish from some records and not from others, spaces around it, which a CSV
- * header loses, or half of a UTF-16 pair.
+ * such a column would vanish from some records and not from others, or half of a UTF-16 pair.
  */
 export function columnNameProblem(name: string): string | null {
   if (name === '') return 'a column name cannot be empty';
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) return `a column name cannot hold control characters${name.includes('\u0000') ? ' (NUL bytes between the letters: the text may be UTF-16 without its byte-order mark; save it as UTF-8)' : ''}`;
   if (name === '__proto__') return '"__proto__" cannot name a column';
-  // A CSV header is read trimmed: such a column could never be appended to or scored from CSV.
-  if (name.trim() !== name) return 'a column name cannot begin or end with spaces (CSV headers are read without them)';
   // Half of a UTF-16 pair (JSON's "\ud800"): two such names print alike, as the same replacement
   // character, in the metrics' feature labels, and no CSV can carry one.
   if (/\p{Cs}/u.test(name)) return 'a column name must be well-formed Unicode: it holds half of a UTF-16 surrogate pair';

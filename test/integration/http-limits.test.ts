@@ -81,6 +81,21 @@ describe('HTTP limits', () => {
       expect({ status: got.status, type: got.type, code: got.problem.code, problemStatus: got.problem.status }).toEqual({ status, type: 'application/problem+json', code, problemStatus: status });
       expect(got.problem.detail).toMatch(detail);
     }
+    // On a kept-alive connection whose first answer was sent, the next request is refused all the same.
+    const kept = connect(port, '127.0.0.1');
+    sockets.push(kept);
+    let both = '';
+    kept.on('data', (b: Buffer) => (both += b.toString()));
+    const closed = new Promise((ok) => kept.once('close', ok));
+    kept.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi');
+    while (!both.endsWith('hi')) await new Promise((r) => setTimeout(r, 10));
+    kept.write(`GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    await closed;
+    expect(both).toMatch(/^HTTP\/1\.1 200[\s\S]*\r\n\r\nhiHTTP\/1\.1 431 [\s\S]*"code":"HEADERS_TOO_LARGE"/);
+    // Bytes after a request whose answer is on its way (a body longer than its Content-Length):
+    // that request is answered, nothing else is written (a refusal would read as its answer), and the connection closes.
+    const overrun = await openAndWait('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhiGARBAGE\r\n\r\n');
+    expect(overrun.answer).toMatch(/^HTTP\/1\.1 200[\s\S]*\r\n\r\nhi$/);
     // The timeout's 408 is a problem document too.
     const late = problemOf((await openAndWait('POST /echo HTTP/1.1\r\nHost: x\r\n')).answer);
     expect([late.status, late.problem.code]).toEqual([408, 'REQUEST_TIMEOUT']);

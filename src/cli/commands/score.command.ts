@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { categoricalNames, Detector, initBackend, type ModelState, NceError } from '../../nce';
+import { categoricalNames, type DataRecord, Detector, type FieldValue, initBackend, type ModelState, NceError } from '../../nce';
 import { CSV_HEADER, csvRows } from '../../serving';
-import { CsvError, type CsvTable, FsModelStore, loadArtifact, readCsv } from '../../store';
+import { CsvError, type CsvTable, FsModelStore, loadArtifact, readCsv, typeField } from '../../store';
 import { AppError } from '../../errors';
 import { columnList, modelOrArtifact, parseFlags, UsageError } from '../args';
 import type { CliContext } from '../context';
@@ -23,9 +23,12 @@ export async function scoreCommand(argv: string[], ctx: CliContext): Promise<voi
   const file = flags.data as string;
   const backend = await initBackend(ctx.backend);
   const { state, label } = await modelToScore(target, ctx);
-  // The model's categorical fields as written ("02134"), as the API takes them.
-  const table = readCsv(file, categoricalNames(state.schema));
+  // The model's categorical fields as written ("02134"), as the API takes them; with --keep every
+  // field as written, echoed so (ids of 17 digits, "000123", "1e3"), and the rest typed to score.
+  const categorical = categoricalNames(state.schema);
+  const table = readCsv(file, flags.keep === undefined ? categorical : 'all');
   const kept = keptColumns(flags.keep, table);
+  const records = flags.keep === undefined ? table.records : table.records.map((r) => typedExcept(r, categorical));
   const missing = state.schema.find((f) => !table.columns.includes(f.name));
   if (missing) throw new CsvError(file, 1, `missing column "${missing.name}" that the model was trained on`);
   const detector = new Detector(state);
@@ -34,7 +37,7 @@ export async function scoreCommand(argv: string[], ctx: CliContext): Promise<voi
     for (let start = 0; start < table.records.length; start += CHUNK) {
       let scored: string[];
       try {
-        scored = csvRows(detector.scoreRows(detector.encodeRecords(table.records.slice(start, start + CHUNK))));
+        scored = csvRows(detector.scoreRows(detector.encodeRecords(records.slice(start, start + CHUNK))));
       } catch (e: unknown) {
         if (e instanceof NceError && e.record !== undefined) {
           throw new CsvError(file, table.lines[start + e.record], `column "${e.field}": ${e.message.replace(/^record \d+ /, '')}`);
@@ -84,6 +87,13 @@ function keptColumns(flag: string | undefined, table: CsvTable): string[] {
   const clash = names.find((c) => results.includes(c));
   if (clash !== undefined) throw new UsageError(`--keep ${flag === 'all' ? 'all keeps' : 'names'} the column "${clash}", which the results have too: rename it in the file, or name the columns to keep without it`);
   return names;
+}
+
+/** A record read with every field as text, its fields typed as a CSV's are (see `typeField`) but those of `text`. */
+function typedExcept(record: DataRecord, text: readonly string[]): DataRecord {
+  const typed: Record<string, FieldValue> = Object.create(null) as Record<string, FieldValue>;
+  for (const [name, value] of Object.entries(record)) typed[name] = typeof value === 'string' && !text.includes(name) ? typeField(value) : value;
+  return typed;
 }
 
 /** One CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180). */
