@@ -23,10 +23,11 @@ function version(): string {
 /** Each command's usage line and what it does, for `nce-ood COMMAND --help`. */
 const HELP: Record<string, { usage: string; about: string }> = {
   train: {
-    usage: 'nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude COL,...] [--categorical COL,...]',
+    usage: 'nce-ood train --data FILE.csv (--model NAME [--force] [--allow-schema-change] | --artifact DIR) [--config cfg.json] [--exclude COL,...] [--categorical COL,...]',
     about: `Trains a model on the CSV's records and saves it: as a new version of NAME in the registry under
 MODELS_DIR (promoted when it passes the quality gate, or always with --force; exit code 3 when
-the gate kept it as a candidate, so the version served did not change), or as a folder DIR.
+the gate kept it as a candidate, so the version served did not change; a schema other than the
+current version's passes only with --allow-schema-change), or as a folder DIR.
 --config: a JSON file of training options; --exclude: columns left out (default: label,split);
 --categorical: columns of category codes that look like numbers. A column of numbers with a few
 texts ("n/a") is refused, naming its line: a missing value is an empty cell.`,

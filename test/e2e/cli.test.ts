@@ -113,6 +113,11 @@ describe('nce-ood eval', () => {
     const odd = cli('eval', '--data', join(dir, 'odd-split.csv'));
     expect(odd.status).toBe(1);
     expect(odd.stderr.trim().split('\n')).toEqual([expect.stringMatching(/odd-split\.csv:6: column "split" must be train or test, got "Test"$/)]);
+    // Test rows only: said in words, not an internal function's complaint.
+    await writeFile(join(dir, 'test-only.csv'), datasetCsv(true).trimEnd().split('\n').filter((l, i) => i === 0 || l.endsWith(',test')).join('\n') + '\n');
+    const testOnly = cli('eval', '--data', join(dir, 'test-only.csv'));
+    expect(testOnly.status).toBe(1);
+    expect(testOnly.stderr.trim()).toMatch(/test-only\.csv:1: no rows whose "split" is "train": eval trains on those/);
     const absent = cli('eval', '--data', join(dir, 'eval.csv'), '--config', join(dir, 'no-such.json'));
     expect(absent.status).toBe(1);
     expect(absent.stderr).toContain('no-such.json: cannot read config');
@@ -311,6 +316,19 @@ describe('nce-ood train and score', () => {
     }
   });
 
+  it('train --model keeps a version whose schema changed as a candidate, and --allow-schema-change accepts it', async () => {
+    expect(cli('train', '--data', join(dir, 'train.csv'), '--model', 'schemas', '--config', join(dir, 'fast.json')).status).toBe(0);
+    const lines = datasetCsv(false).trimEnd().split('\n');
+    await writeFile(join(dir, 'wider.csv'), lines.map((l, i) => `${l},${i === 0 ? 'extra' : i % 5}`).join('\n') + '\n');
+    const changed = cli('train', '--data', join(dir, 'wider.csv'), '--model', 'schemas', '--config', join(dir, 'fast.json'));
+    expect(changed.status).toBe(3);
+    expect(changed.stderr).toMatch(/SCHEMA_CHANGED: .*extra.*; train with --allow-schema-change to accept it/);
+    const accepted = cli('train', '--data', join(dir, 'wider.csv'), '--model', 'schemas', '--config', join(dir, 'fast.json'), '--allow-schema-change');
+    expect(accepted.status).toBe(0);
+    expect(accepted.stderr).toMatch(/now current/);
+    expect(cli('train', '--data', join(dir, 'train.csv'), '--artifact', join(dir, 'schemas-out'), '--allow-schema-change').stderr).toContain('--allow-schema-change applies to --model');
+  });
+
   it('train --model goes through the quality gate (--force promotes anyway), leaves label and split out, and score --model scores the current version with the columns --keep names', async () => {
     // A gate no model passes: the version stays a candidate, as the API would keep it.
     const strict = { ...process.env, MODELS_DIR: join(dir, 'registry'), QUALITY_GATE_MIN_VAL_AUC: '1' };
@@ -382,5 +400,20 @@ describe('nce-ood train and score', () => {
     expect(score(lines[2]!)).toBeLessThan(score(lines[1]!));
     expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'all').stdout.split('\n')[0]).toBe('id,x,y,kind,note,score,logRatio,logDensity,percentile,ood');
     expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'ident').stderr).toContain('--keep names "ident"');
+    // Kept columns are echoed as written: ids past 2^53, leading zeros, numbers in other spellings
+    // (read as numbers, 9007199254740993 would print as ...992 and 000123 as 123); the scores are those of the typed file.
+    await writeFile(join(dir, 'raw-ids.csv'), ['txn,acct,x,y,kind', '9007199254740993,000123,0,0,p', '9007199254740995,1e3,6,-6,q', ''].join('\n'));
+    const raw = cli('score', '--model', 'gated', '--data', join(dir, 'raw-ids.csv'), '--keep', 'txn,acct,x');
+    expect(raw.status).toBe(0);
+    const rawLines = raw.stdout.trim().split('\n');
+    expect(rawLines.map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['txn,acct,x', '9007199254740993,000123,0', '9007199254740995,1e3,6']);
+    const plain = cli('score', '--model', 'gated', '--data', join(dir, 'raw-ids.csv')).stdout.trim().split('\n');
+    expect(rawLines.map((l) => l.split(',').slice(3).join(','))).toEqual(plain);
+    // A report never overwrites its --data file.
+    const unwritten = readFileSync(join(dir, 'raw-ids.csv'), 'utf8');
+    const over = cli('report', '--model', 'gated', '--data', join(dir, 'raw-ids.csv'), '--out', join(dir, '.', 'raw-ids.csv'));
+    expect(over.status).toBe(2);
+    expect(over.stderr).toContain('is the --data file: the report would overwrite it');
+    expect(readFileSync(join(dir, 'raw-ids.csv'), 'utf8')).toBe(unwritten);
   });
 });

@@ -58,6 +58,7 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
       labels.push(label);
     }
   });
+  if (trainRows.length === 0) throw new CsvError(file, 1, `no rows whose "${splitCol}" is "train": eval trains on those and scores the "test" rows`);
   if (testRows.length === 0) throw new CsvError(file, 1, `no rows whose "${splitCol}" is "test"`);
   if (!labels.includes(0) || !labels.includes(1)) {
     throw new CsvError(file, 1, `every test row has "${labelCol}" ${labels[0]}: AUROC and AUPRC need test rows of both labels (1 = anomaly, 0 = normal)`);

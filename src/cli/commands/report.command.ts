@@ -1,5 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { statSync, writeFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { categoricalNames, type DataRecord, Detector, explain, initBackend, type Manifest, NceError } from '../../nce';
 import { DriftMonitor, driftReferenceOf, flaggedRecord, type FlaggedRecord, RecentTraffic, type TrafficView, type WindowContents } from '../../metrics';
 import { CsvError, type CsvTable, describeVersions, fileProblem, FsModelStore, NAME_PATTERN, readCsv } from '../../store';
@@ -25,6 +25,7 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
   const flags = parseFlags(argv, ['model', 'data', 'out', 'values'], ['model', 'out'], ['values']);
   const name = flags.model as string;
   if (flags.values !== undefined && flags.data === undefined) throw new UsageError('--values lists the values of --data\'s records: give --data too');
+  if (flags.data !== undefined && sameFile(flags.data, flags.out as string)) throw new UsageError(`--out ${flags.out as string} is the --data file: the report would overwrite it; name another file`);
   if (!NAME_PATTERN.test(name)) throw new UsageError('--model names a model in the registry (1-64 letters, digits, "_" or "-")');
   const store = new FsModelStore(ctx.modelsDir);
   const version = await store.currentVersion(name);
@@ -97,4 +98,17 @@ function scoreFile(file: string, table: CsvTable, name: string, version: string,
     detector.dispose();
   }
   return { percentiles, traffic };
+}
+
+/** Whether two paths name one file: the same path once resolved, or (links) the same device and inode. */
+function sameFile(a: string, b: string): boolean {
+  if (a === '-') return false;
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    // One of them does not exist (yet): not the same file.
+    return false;
+  }
 }

@@ -23,19 +23,23 @@ function splitNote(rows: readonly DataRecord[], byDefault: readonly string[]): s
 }
 
 /**
- * `nce-ood train --data FILE.csv (--model NAME [--force] | --artifact DIR) [--config cfg.json] [--exclude a,b] [--categorical c,d]`:
+ * `nce-ood train --data FILE.csv (--model NAME [--force] [--allow-schema-change] | --artifact DIR) [--config cfg.json] [--exclude a,b] [--categorical c,d]`:
  * `--model` stores the result as a new version of NAME in the registry under MODELS_DIR, through
- * the same quality gate as the API (a refused version stays a candidate unless `--force`), where a
+ * the same quality gate as the API (a refused version stays a candidate unless `--force`; one whose
+ * schema differs from the current version's, unless `--allow-schema-change`, as the API's
+ * `allowSchemaChange`), where a
  * running service picks it up; `--artifact` writes it into DIR (`--out` is the older spelling).
  * Columns named by `--exclude` are left out; by default `label` and `split`, when present.
  * Columns named by `--categorical` are categories even where they hold numbers. A column of numbers
  * with a few texts is refused, naming the line, as the API refuses such a dataset.
  */
 export async function trainCommand(argv: string[], ctx: CliContext): Promise<void | number> {
-  const flags = parseFlags(argv, ['data', 'model', 'artifact', 'out', 'config', 'exclude', 'categorical', 'force'], ['data'], ['force']);
+  const flags = parseFlags(argv, ['data', 'model', 'artifact', 'out', 'config', 'exclude', 'categorical', 'force', 'allow-schema-change'], ['data'], ['force', 'allow-schema-change']);
   if (flags.out !== undefined && flags.artifact !== undefined) throw new UsageError('--out is the older spelling of --artifact: give one');
   const target = modelOrArtifact({ model: flags.model, artifact: flags.artifact ?? flags.out });
   if (flags.force !== undefined && !('model' in target)) throw new UsageError('--force applies to --model (the registry), not to an artifact folder');
+  if (flags['allow-schema-change'] !== undefined && !('model' in target)) throw new UsageError('--allow-schema-change applies to --model (the registry), not to an artifact folder');
+  const allowSchemaChange = flags['allow-schema-change'] !== undefined ? { allowSchemaChange: true } : {};
   const config = readTrainingConfig(flags.config);
   // Declared categorical: their fields stay as written ("02134", "2.10"), not read as numbers.
   const categorical = columnList(flags.categorical ?? '');
@@ -67,9 +71,9 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   if ('model' in target) {
     const before = await currentVersionOf(models, target.model);
     if (before && trainedOn(before.manifest, fingerprint, trainingConfig)) return unchanged(target.model, before.version, ctx.modelsDir);
-    const again = flags.force === undefined ? await refusedAgain(models, target.model, fingerprint, trainingConfig, ctx.gate, { current: before }) : null;
+    const again = flags.force === undefined ? await refusedAgain(models, target.model, fingerprint, trainingConfig, ctx.gate, { current: before, ...allowSchemaChange }) : null;
     if (again) {
-      process.stderr.write(`model ${target.model} version ${again.version} in ${ctx.modelsDir} was trained on the same records with the same config and stays a candidate, not current: ${again.reason} (--force promotes a new training anyway); nothing saved\n`);
+      process.stderr.write(`model ${target.model} version ${again.version} in ${ctx.modelsDir} was trained on the same records with the same config and stays a candidate, not current: ${inCliWords(again.reason)} (--force promotes a new training anyway); nothing saved\n`);
       return EXIT_CANDIDATE;
     }
   }
@@ -88,13 +92,13 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   // Read again: another process may have saved a version while this one trained.
   const current = await currentVersionOf(models, target.model);
   if (current && sameTraining(current.manifest, artifact.manifest)) return unchanged(target.model, current.version, ctx.modelsDir);
-  const stored = await written(ctx.modelsDir, () => storeVersion(models, target.model, artifact, { gate: ctx.gate, force: flags.force !== undefined, keepVersions: ctx.keepVersions, current }));
+  const stored = await written(ctx.modelsDir, () => storeVersion(models, target.model, artifact, { gate: ctx.gate, force: flags.force !== undefined, keepVersions: ctx.keepVersions, current, ...allowSchemaChange }));
   const where = `model ${target.model} version ${stored.version} in ${ctx.modelsDir}`;
   if (stored.promoted) {
     process.stderr.write(`saved ${where}, now current (${threshold})\n`);
     return;
   }
-  process.stderr.write(`saved ${where} as a candidate, not current: ${stored.reason} (--force promotes it anyway)\n`);
+  process.stderr.write(`saved ${where} as a candidate, not current: ${inCliWords(stored.reason)} (--force promotes it anyway)\n`);
   // Not an error, but not what a pipeline that trains and then serves expects: the version served is unchanged.
   return EXIT_CANDIDATE;
 }
@@ -102,6 +106,11 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
 /** As a training job does: the same records and config as the current version's save nothing. */
 function unchanged(model: string, version: string, modelsDir: string): void {
   process.stderr.write(`model ${model} version ${version} in ${modelsDir} was trained on the same records with the same config and stays current: nothing saved\n`);
+}
+
+/** A quality gate's reason as the command line takes its advice: the API's `allowSchemaChange` is `--allow-schema-change` here. */
+function inCliWords(reason: string | undefined): string {
+  return (reason ?? '').replace('train with "allowSchemaChange": true', 'train with --allow-schema-change');
 }
 
 /** The exit code of `train --model` when the quality gate kept the new version as a candidate. */
