@@ -208,14 +208,16 @@ function emptyNameCause(header: readonly string[], i: number): string {
 
 /** Parses CSV text (see {@link readCsv}); `file` only names the source in errors. */
 export function parseCsv(text: string, file = '<csv>', textColumns: TextColumns = []): CsvTable {
-  let rows: { record: string[]; info: { lines: number } }[];
+  let rows: { record: string[]; info: { bytes: number } }[];
   try {
     rows = parse(text, CSV_OPTIONS) as unknown as typeof rows;
   } catch (e: unknown) {
     throw csvParseError(e, file);
   }
   const out = new CsvRecords(file, textColumns);
-  for (const { record, info } of rows) out.push(record, info.lines);
+  const lines = new LineCounter();
+  lines.push(Buffer.from(text));
+  for (const { record, info } of rows) out.push(record, lines.lineEnding(info.bytes));
   return out.table();
 }
 
@@ -228,10 +230,13 @@ export function parseCsv(text: string, file = '<csv>', textColumns: TextColumns 
 export async function parseCsvStream(source: AsyncIterable<Buffer | string>, file = '<csv>', textColumns: TextColumns = [], watch?: (columns: readonly string[], rows: number) => void): Promise<CsvTable> {
   const out = new CsvRecords(file, textColumns, watch);
   const parser = parseStream(CSV_OPTIONS);
+  const lines = new LineCounter();
   const feed = (async () => {
     try {
       for await (const chunk of source) {
         if (parser.destroyed) return;
+        // Counted before the parser sees them: its records then never end beyond what was counted.
+        lines.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
         // Backpressure: wait until the parser drains, or stops (a parse error destroys it).
         if (!parser.write(chunk)) {
           await new Promise<void>((resolve) => {
@@ -251,7 +256,7 @@ export async function parseCsvStream(source: AsyncIterable<Buffer | string>, fil
     }
   })();
   try {
-    for await (const row of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) out.push(row.record, row.info.lines);
+    for await (const row of parser as AsyncIterable<{ record: string[]; info: { bytes: number } }>) out.push(row.record, lines.lineEnding(row.info.bytes));
   } catch (e: unknown) {
     // csv-parse's own errors name the line; anything else (ours, or the source's) goes up as is.
     if (e instanceof CsvParseError) throw csvParseError(e, file);
@@ -261,3 +266,67 @@ export async function parseCsvStream(source: AsyncIterable<Buffer | string>, fil
   }
   return out.table();
 }
+
+/**
+ * The line each record of a CSV ends on, from the bytes csv-parse says it consumed through it.
+ * csv-parse's own count (`info.lines`) counts a CRLF inside a quoted field as two lines, so every
+ * error after such a field named the line below its row (an outside probe: a Windows export with
+ * a multi-line note). Here CRLF, LF and a lone CR are one line break each. Fed the bytes in order
+ * and asked about records in order, it holds only the bytes not yet counted.
+ */
+class LineCounter {
+  private readonly chunks: Buffer[] = [];
+  /** Offset of the first held chunk in the whole text, and the position counted to within it. */
+  private base = 0;
+  private at = 0;
+  /** Line breaks counted before `base + at`. */
+  private breaks = 0;
+  private total = 0;
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.total += chunk.length;
+  }
+
+  /** The line (from 1) on which the record ends that the first `bytes` bytes run through, its own line break after it excluded. */
+  lineEnding(bytes: number): number {
+    let end = Math.min(bytes, this.total);
+    // The record's own delimiter is not a line within it.
+    if (end > 0 && this.byteAt(end - 1) === LF) end--;
+    if (end > 0 && this.byteAt(end - 1) === CR) end--;
+    this.countTo(end);
+    return this.breaks + 1;
+  }
+
+  private byteAt(offset: number): number | undefined {
+    let o = offset - this.base;
+    for (const c of this.chunks) {
+      if (o < c.length) return c[o];
+      o -= c.length;
+    }
+    return undefined;
+  }
+
+  private countTo(end: number): void {
+    while (this.base + this.at < end && this.chunks.length > 0) {
+      const c = this.chunks[0];
+      const stop = Math.min(c.length, end - this.base);
+      for (let i = this.at; i < stop; i++) {
+        const b = c[i];
+        if (b === LF) this.breaks++;
+        // A lone CR: one not followed by LF (looked up across the chunk's end).
+        else if (b === CR && (i + 1 < c.length ? c[i + 1] : this.byteAt(this.base + i + 1)) !== LF) this.breaks++;
+      }
+      this.at = stop;
+      if (stop === c.length) {
+        this.chunks.shift();
+        this.base += c.length;
+        this.at = 0;
+      }
+    }
+  }
+}
+
+const LF = 0x0a;
+const CR = 0x0d;

@@ -1,4 +1,4 @@
-import { parseCsv, typeField } from '../../../src/store/csv-parser';
+import { parseCsv, parseCsvStream, typeField } from '../../../src/store/csv-parser';
 
 describe('typeField', () => {
   it.each([
@@ -33,6 +33,28 @@ describe('parseCsv', () => {
       { a: 2, b: 'y, z', c: 3 },
     ]);
     expect(t.lines).toEqual([2, 3]);
+  });
+
+  it('names the line a row ends on as an editor counts it: CRLF, LF and a lone CR are one line break each, inside quoted fields too, whole or streamed in any chunks', async () => {
+    const cases: [string, number[]][] = [
+      ['a,b\r\n"x\r\ny",1\r\nz,2\r\n', [3, 4]],
+      ['a,b\n"x\r\ny",1\nz,2', [3, 4]],
+      ['\ufeffa,b\r\n\r\n"x\r\ny",1\r\nz,2\r\n', [4, 5]],
+      ['a,b\n"\u00fc\ny\nw",1\n\nz,2\n', [4, 6]],
+      ['a,b\r"x",1\r"y",2\r', [2, 3]],
+    ];
+    for (const [text, lines] of cases) {
+      expect({ text, lines: parseCsv(text).lines }).toEqual({ text, lines });
+      // Streamed a byte (or a few) at a time: a CRLF split between chunks is still one break.
+      for (const size of [1, 2, 5]) {
+        const bytes = Buffer.from(text);
+        const chunks = Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+        const streamed = await parseCsvStream((async function* () { yield* chunks; })());
+        expect({ text, size, lines: streamed.lines }).toEqual({ text, size, lines });
+      }
+    }
+    // An error after a multi-line field names the row's own line.
+    expect(() => parseCsv('a,b\r\n"x\r\ny",1\r\n3\r\n', 'win.csv')).toThrow('win.csv:4: row has 1 fields but the header has 2');
   });
 
   it('strips a byte-order mark from the header', () => {
