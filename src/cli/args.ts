@@ -33,8 +33,13 @@ export function parseFlags<K extends string>(argv: string[], flags: readonly K[]
     if (given > 1) throw new UsageError(`--${f} is given ${given} times: give it once${switches.includes(f) ? '' : ' (a list is one comma-separated value, where the flag takes one)'}`);
   }
   for (const f of required) if (values[f] === undefined) throw new UsageError(`missing required flag --${f}`);
+  // "--data=" (a variable left unset): an empty path would read as "cannot read the file ''".
+  for (const f of flags) if (values[f] === '' && !EMPTY_MEANS_NONE.includes(f)) throw new UsageError(`--${f} is given an empty value`);
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === true ? 'true' : v])) as Record<K, string | undefined>;
 }
+
+/** Flags whose empty value means an empty list ("--exclude ''": leave nothing out). */
+const EMPTY_MEANS_NONE: readonly string[] = ['exclude', 'categorical'];
 
 /** Columns `train` leaves out unless `--exclude` says otherwise: a benchmark CSV's label and split. */
 export const DEFAULT_EXCLUDED = ['label', 'split'];

@@ -400,6 +400,9 @@ describe('nce-ood train and score', () => {
     expect(score(lines[2]!)).toBeLessThan(score(lines[1]!));
     expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'all').stdout.split('\n')[0]).toBe('id,x,y,kind,note,score,logRatio,logDensity,percentile,ood');
     expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'ident').stderr).toContain('--keep names "ident"');
+    expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'id,note,id').stderr).toContain('--keep names "id" twice');
+    const unset = cli('score', '--model', 'gated', '--data=');
+    expect([unset.status, unset.stderr.trim()]).toEqual([2, 'nce-ood score: --data is given an empty value (see nce-ood --help)']);
     // Kept columns are echoed as written: ids past 2^53, leading zeros, numbers in other spellings
     // (read as numbers, 9007199254740993 would print as ...992 and 000123 as 123); the scores are those of the typed file.
     await writeFile(join(dir, 'raw-ids.csv'), ['txn,acct,x,y,kind', '9007199254740993,000123,0,0,p', '9007199254740995,1e3,6,-6,q', ''].join('\n'));

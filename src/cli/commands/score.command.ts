@@ -80,6 +80,8 @@ async function modelToScore(target: { model: string } | { artifact: string }, ct
 function keptColumns(flag: string | undefined, table: CsvTable): string[] {
   if (flag === undefined) return [];
   const names = flag === 'all' ? table.columns : columnList(flag);
+  const twice = names.find((c, i) => names.indexOf(c) !== i);
+  if (twice !== undefined) throw new UsageError(`--keep names "${twice}" twice: name each column once`);
   const unknown = names.find((c) => !table.columns.includes(c));
   if (unknown !== undefined) throw new UsageError(`--keep names "${unknown}", which is not a column of the file`);
   // A kept "score" beside the result's score would make a header that names two columns alike.

@@ -77,7 +77,8 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
       return EXIT_CANDIDATE;
     }
   }
-  process.stderr.write(`training on ${records.length} records, ${columns.length} features${left}, backend ${backend}\n`);
+  const some = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  process.stderr.write(`training on ${some(records.length, 'record')}, ${some(columns.length, 'feature')}${left}, backend ${backend}\n`);
   const split = splitNote(table.records, byDefault);
   if (split) process.stderr.write(`${split}\n`);
   const result = await train(records, trainingConfig, { columns: table.columns, onEpoch: reportEpoch });
