@@ -131,6 +131,12 @@ const DATE = /^(\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s?(Z|[+
 /** Numbers written with thousands separators, a decimal comma, a currency sign or a per cent sign ("53,360", "33,6", "$178.15", "40%"). */
 const FORMATTED_NUMBER = /^[-+]?\s*[$€£¥]?\s*[-+]?(\d{1,3}([,. '\u00a0]\d{3})+|\d+)([.,]\d+)?\s*(%|[$€£¥]|EUR|USD)?$/i;
 
+/** Whether a text is a number written with formatting (see {@link FORMATTED_NUMBER}), not a plain decimal one. */
+export function isFormattedNumber(text: string): boolean {
+  const t = text.trim();
+  return FORMATTED_NUMBER.test(t) && !DECIMAL_TEXT.test(t);
+}
+
 /**
  * Why a categorical column's texts are likely misread, as a warning, or null: dates, numbers
  * written with formatting, numbers mixed with other texts, or a way of writing a missing value
@@ -147,7 +153,7 @@ function misreadText(name: string, present: readonly unknown[]): string | null {
     if (dates >= LOOKS_SHARE * texts.length) {
       return `column "${name}" holds dates (${example((t) => DATE.test(t))}), read as categories: a date never seen scores as an ordinary rare value, so a record of another year is not flagged for it; leave it out with exclude, or send what matters of it as numbers (an age in days, a day of the week)`;
     }
-    const isFormatted = (t: string): boolean => FORMATTED_NUMBER.test(t) && !DECIMAL_TEXT.test(t);
+    const isFormatted = isFormattedNumber;
     const formatted = texts.filter(isFormatted).length;
     if (formatted >= LOOKS_SHARE * texts.length) {
       return `column "${name}" holds numbers written with formatting (${example(isFormatted)}: thousands separators, a decimal comma, a currency or per cent sign), read as categories: an extreme amount scores as an ordinary rare label and is not flagged; send plain numbers (a decimal point, nothing else)`;
@@ -159,6 +165,10 @@ function misreadText(name: string, present: readonly unknown[]): string | null {
   const measurements = measured.some((x) => !Number.isInteger(x)) || new Set(measured).size > MAX_CODES;
   if (numbers >= 0.5 * present.length && other.length > 0 && measurements) {
     const some = [...new Set(other)].slice(0, 3).map((t) => JSON.stringify(t)).join(', ');
+    // The larger amounts written with thousands separators, the rest plain ("1,065" beside 735).
+    if (other.filter(isFormattedNumber).length >= LOOKS_SHARE * other.length) {
+      return `column "${name}" is plain numbers in ${numbers} of its ${present.length} values and numbers written with formatting in the rest (${some}: thousands separators, a decimal comma, a currency or per cent sign), so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; send plain numbers (a decimal point, nothing else)`;
+    }
     return `column "${name}" is numbers in ${numbers} of its ${present.length} values and text in the rest (${some}), so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; write missing values as empty cells (JSON null) and keep texts out of a numeric column`;
   }
   const markers = texts.filter(isMissingMarker);

@@ -16,7 +16,7 @@ export { resultsOf, resultValue, SCORE_FIELDS, type ScoreField, type ScoreFieldK
 export { encode, type Encoded, layoutOf } from './encoding';
 export { isArtifactFault, messageOf, NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';
-export { isMissingMarker, missingMarkers } from './data-checks';
+export { isFormattedNumber, isMissingMarker, missingMarkers } from './data-checks';
 export type { FittedNoise, NoiseSpec } from './noise';
 export { canonicalName, categoricalNames, categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type Feature, fieldOf, type FieldReader, type FieldValue, fieldReader, inferSchema } from './schema';
 export { checkTrainingCost, type EpochProgress, featureColumns, heldOutCount, MAX_FEATURES, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';

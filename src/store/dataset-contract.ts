@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, isMissingMarker, NceError } from '../nce';
+import { categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, isFormattedNumber, isMissingMarker, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
 export interface ColumnContract {
@@ -78,7 +78,12 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
       );
     }
     // "12" in JSON: a number sent as a string.
-    const quoted = text.trim() !== '' && Number.isFinite(Number(text)) ? ` Send numbers as JSON numbers (${text.trim()}, not "${text}").` : '';
+    const quoted =
+      text.trim() !== '' && Number.isFinite(Number(text))
+        ? ` Send numbers as JSON numbers (${text.trim()}, not "${text}").`
+        : isFormattedNumber(text)
+          ? ` It is a number written with formatting (thousands separators, a decimal comma, a currency or per cent sign): write plain numbers, with a decimal point and nothing else.`
+          : '';
     throw new NceError(
       'INVALID_RECORD',
       `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (in CSV, an empty cell).${quoted} If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,

@@ -286,6 +286,9 @@ describe('data contract', () => {
     expect(res.body.detail).not.toContain('CSV line');
     const quoted = await request(app).put('/v1/datasets/mixed').send({ records: records.map((r, i) => ({ ...r, amount: i === 3 ? '12' : i })) });
     expect(quoted.body).toMatchObject({ status: 400, pointer: '/records/3/amount', detail: expect.stringContaining('Send numbers as JSON numbers (12, not "12")') });
+    // A thousands separator: said so, not only what a category column would need.
+    const separated = await request(app).put('/v1/datasets/mixed').send({ records: records.map((r, i) => ({ ...r, amount: i === 3 ? '1,480' : i })) });
+    expect(separated.body).toMatchObject({ status: 400, pointer: '/records/3/amount', detail: expect.stringContaining('It is a number written with formatting (thousands separators') });
     // Missing values written as text, at any share: the column is numbers with values missing.
     const marked = records.map((r, i) => ({ ...r, amount: i % 7 === 2 ? 'n/a' : i }));
     const markedRes = await request(app).put('/v1/datasets/mixed').send({ records: marked });

@@ -87,6 +87,11 @@ describe('dataWarnings', () => {
     ]);
   });
 
+  it('says a column of plain numbers whose larger ones are written with thousands separators is that, not texts among numbers', () => {
+    const rows = Array.from({ length: 200 }, (_, i) => ({ proline: i % 4 === 0 ? `1,${String(100 + i).slice(-3)}` : 300 + i * 2.5 }));
+    expect(dataWarnings(rows, inferSchema(rows))).toEqual([expect.stringMatching(/^column "proline" is plain numbers in 150 of its 200 values and numbers written with formatting in the rest \("1,100", .*thousands separators.*send plain numbers/)]);
+  });
+
   it('takes a marker as common as any other value of its column for the category it is ("none" of edema: none, untreated, resistant)', () => {
     const rows = Array.from({ length: 200 }, (_, i) => ({ edema: i % 10 < 6 ? 'none' : i % 10 < 8 ? 'untreated' : 'resistant', vote: i % 10 < 1 ? 'NA' : i % 2 ? 'y' : 'n' }));
     expect(dataWarnings(rows, inferSchema(rows))).toEqual([expect.stringMatching(/^column "vote" holds "NA" in 20 of its 200 values, a way of writing a missing value/)]);
