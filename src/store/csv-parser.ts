@@ -5,7 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { canonicalName, type DataRecord, DECIMAL_TEXT, type FieldValue } from '../nce';
 import { notUtf8Words } from './utf8';
 
-/** A CSV file read into records, with the file line each record started on. */
+/** A CSV file read into records, with the file line each record ends on (its only line, but for a quoted field across lines). */
 export interface CsvTable {
   columns: string[];
   records: DataRecord[];
@@ -99,12 +99,16 @@ export function fileProblem(e: unknown): string {
  */
 const CSV_OPTIONS = { bom: true, info: true, skip_empty_lines: true, relax_column_count: true, trim: true } as const;
 
-/** A csv-parse failure as a CsvError naming the line. */
-function csvParseError(e: unknown, file: string): CsvError {
-  const err = e as { lines?: number; message?: string };
+/** A csv-parse failure as a CsvError naming the line, counted by `lines` where csv-parse said where it stopped (see {@link LineCounter}). */
+function csvParseError(e: unknown, file: string, lines: LineCounter): CsvError {
+  const err = e as { lines?: number; bytes?: number; message?: string };
+  const line = typeof err.bytes === 'number' ? lines.lineAt(err.bytes) : (err.lines ?? 0);
   // csv-parse counts fields from 0 ("field 1" is the second): named as the column, from 1.
-  const message = String(err.message).replace(/^Invalid[^:]*:\s*/, '').replace(/\bfield (\d+)/g, (_, i: string) => `column ${Number(i) + 1}`);
-  return new CsvError(file, err.lines ?? 0, `malformed CSV: ${message}`);
+  const message = String(err.message)
+    .replace(/^Invalid[^:]*:\s*/, '')
+    .replace(/\bfield (\d+)/g, (_, i: string) => `column ${Number(i) + 1}`)
+    .replace(/\bat line \d+/g, `at line ${line}`);
+  return new CsvError(file, line, `malformed CSV: ${message}`);
 }
 
 /**
@@ -209,14 +213,14 @@ function emptyNameCause(header: readonly string[], i: number): string {
 /** Parses CSV text (see {@link readCsv}); `file` only names the source in errors. */
 export function parseCsv(text: string, file = '<csv>', textColumns: TextColumns = []): CsvTable {
   let rows: { record: string[]; info: { bytes: number } }[];
+  const lines = new LineCounter();
+  lines.push(Buffer.from(text));
   try {
     rows = parse(text, CSV_OPTIONS) as unknown as typeof rows;
   } catch (e: unknown) {
-    throw csvParseError(e, file);
+    throw csvParseError(e, file, lines);
   }
   const out = new CsvRecords(file, textColumns);
-  const lines = new LineCounter();
-  lines.push(Buffer.from(text));
   for (const { record, info } of rows) out.push(record, lines.lineEnding(info.bytes));
   return out.table();
 }
@@ -259,7 +263,7 @@ export async function parseCsvStream(source: AsyncIterable<Buffer | string>, fil
     for await (const row of parser as AsyncIterable<{ record: string[]; info: { bytes: number } }>) out.push(row.record, lines.lineEnding(row.info.bytes));
   } catch (e: unknown) {
     // csv-parse's own errors name the line; anything else (ours, or the source's) goes up as is.
-    if (e instanceof CsvParseError) throw csvParseError(e, file);
+    if (e instanceof CsvParseError) throw csvParseError(e, file, lines);
     throw e;
   } finally {
     await feed;
@@ -275,8 +279,10 @@ export async function parseCsvStream(source: AsyncIterable<Buffer | string>, fil
  * and asked about records in order, it holds only the bytes not yet counted.
  */
 class LineCounter {
-  private readonly chunks: Buffer[] = [];
-  /** Offset of the first held chunk in the whole text, and the position counted to within it. */
+  /** Bytes not yet counted, from `head` on (counted chunks are let go, the array compacted now and then). */
+  private chunks: (Buffer | undefined)[] = [];
+  private head = 0;
+  /** Offset of chunk `head` in the whole text, and the position counted to within it. */
   private base = 0;
   private at = 0;
   /** Line breaks counted before `base + at`. */
@@ -295,13 +301,19 @@ class LineCounter {
     // The record's own delimiter is not a line within it.
     if (end > 0 && this.byteAt(end - 1) === LF) end--;
     if (end > 0 && this.byteAt(end - 1) === CR) end--;
-    this.countTo(end);
+    return this.lineAt(end);
+  }
+
+  /** The line (from 1) of the byte at `offset`: one more than the line breaks before it (counted forward only). */
+  lineAt(offset: number): number {
+    this.countTo(Math.min(offset, this.total));
     return this.breaks + 1;
   }
 
   private byteAt(offset: number): number | undefined {
     let o = offset - this.base;
-    for (const c of this.chunks) {
+    for (let k = this.head; k < this.chunks.length; k++) {
+      const c = this.chunks[k] as Buffer;
       if (o < c.length) return c[o];
       o -= c.length;
     }
@@ -309,8 +321,8 @@ class LineCounter {
   }
 
   private countTo(end: number): void {
-    while (this.base + this.at < end && this.chunks.length > 0) {
-      const c = this.chunks[0];
+    while (this.base + this.at < end && this.head < this.chunks.length) {
+      const c = this.chunks[this.head] as Buffer;
       const stop = Math.min(c.length, end - this.base);
       for (let i = this.at; i < stop; i++) {
         const b = c[i];
@@ -320,9 +332,14 @@ class LineCounter {
       }
       this.at = stop;
       if (stop === c.length) {
-        this.chunks.shift();
+        this.chunks[this.head++] = undefined;
         this.base += c.length;
         this.at = 0;
+        // Shifting one by one would copy the array for every chunk of a long record: quadratic.
+        if (this.head > 1024 && this.head * 2 > this.chunks.length) {
+          this.chunks = this.chunks.slice(this.head);
+          this.head = 0;
+        }
       }
     }
   }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -414,9 +414,17 @@ describe('nce-ood train and score', () => {
     expect(rawLines.map((l) => l.split(',').slice(3).join(','))).toEqual(plain);
     // A report never overwrites its --data file.
     const unwritten = readFileSync(join(dir, 'raw-ids.csv'), 'utf8');
-    const over = cli('report', '--model', 'gated', '--data', join(dir, 'raw-ids.csv'), '--out', join(dir, '.', 'raw-ids.csv'));
+    // Named through a link, or read on standard input from it: the same file, refused.
+    symlinkSync(join(dir, 'raw-ids.csv'), join(dir, 'raw-link.csv'));
+    const over = cli('report', '--model', 'gated', '--data', join(dir, 'raw-ids.csv'), '--out', join(dir, 'raw-link.csv'));
     expect(over.status).toBe(2);
     expect(over.stderr).toContain('is the --data file: the report would overwrite it');
+    const input = openSync(join(dir, 'raw-ids.csv'), 'r');
+    const piped = spawnSync(process.execPath, [BIN, 'report', '--model', 'gated', '--data', '-', '--out', join(dir, 'raw-ids.csv')], { encoding: 'utf8', env: { ...process.env, MODELS_DIR: join(dir, 'registry') }, stdio: [input, 'pipe', 'pipe'] });
+    closeSync(input);
+    expect([piped.status, piped.stderr]).toEqual([2, expect.stringContaining('is the --data file')]);
     expect(readFileSync(join(dir, 'raw-ids.csv'), 'utf8')).toBe(unwritten);
+    // Another file of the same name elsewhere is not.
+    expect(cli('report', '--model', 'gated', '--data', join(dir, 'raw-ids.csv'), '--out', join(dir, 'raw-ids.html')).status).toBe(0);
   });
 });

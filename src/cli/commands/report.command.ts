@@ -1,5 +1,5 @@
-import { statSync, writeFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { fstatSync, statSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { categoricalNames, type DataRecord, Detector, explain, initBackend, type Manifest, NceError } from '../../nce';
 import { DriftMonitor, driftReferenceOf, flaggedRecord, type FlaggedRecord, RecentTraffic, type TrafficView, type WindowContents } from '../../metrics';
 import { CsvError, type CsvTable, describeVersions, fileProblem, FsModelStore, NAME_PATTERN, readCsv } from '../../store';
@@ -100,15 +100,17 @@ function scoreFile(file: string, table: CsvTable, name: string, version: string,
   return { percentiles, traffic };
 }
 
-/** Whether two paths name one file: the same path once resolved, or (links) the same device and inode. */
-function sameFile(a: string, b: string): boolean {
-  if (a === '-') return false;
-  if (resolve(a) === resolve(b)) return true;
+/**
+ * Whether the report would be written over the file its data is read from (`-`: the file standard
+ * input reads, when it is one): the same device and inode, however the paths are spelt (relative,
+ * through links). An --out that does not exist yet is no data file.
+ */
+function sameFile(data: string, out: string): boolean {
   try {
-    const [x, y] = [statSync(a), statSync(b)];
-    return x.dev === y.dev && x.ino === y.ino;
+    const target = statSync(out);
+    const source = data === '-' ? fstatSync(0) : statSync(data);
+    return source.isFile() && source.dev === target.dev && source.ino === target.ino;
   } catch {
-    // One of them does not exist (yet): not the same file.
     return false;
   }
 }

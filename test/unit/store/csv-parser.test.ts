@@ -53,8 +53,12 @@ describe('parseCsv', () => {
         expect({ text, size, lines: streamed.lines }).toEqual({ text, size, lines });
       }
     }
-    // An error after a multi-line field names the row's own line.
+    // An error after a multi-line field names the row's own line, csv-parse's own errors too.
     expect(() => parseCsv('a,b\r\n"x\r\ny",1\r\n3\r\n', 'win.csv')).toThrow('win.csv:4: row has 1 fields but the header has 2');
+    expect(() => parseCsv('a,b\r\n"x\r\ny",1\r\n"x\r\ny",1\r\n1,"bad"x\r\n', 'win.csv')).toThrow(/^win\.csv:6: malformed CSV: .*at line 6\b/);
+    expect(() => parseCsv('a,b\n1,2\r\n3,4\r\n5,"bad"x', 'mixed.csv')).toThrow(/^mixed\.csv:4: malformed CSV/);
+    const bad = Buffer.from('a,b\r\n"x\r\ny",1\r\n1,"bad"x\r\n');
+    await expect(parseCsvStream((async function* () { for (let i = 0; i < bad.length; i += 3) yield bad.subarray(i, i + 3); })(), 'win.csv')).rejects.toThrow(/^win\.csv:4: malformed CSV/);
   });
 
   it('strips a byte-order mark from the header', () => {
