@@ -1,6 +1,6 @@
 /** The score route's request: its schemas, and the records of a JSON body as objects or as columns. */
 import { z } from 'zod';
-import { canonicalName, type DataRecord, NceError } from '../nce';
+import { canonicalName, type DataRecord, hasOtherForms, NceError } from '../nce';
 import { AppError, escapePointer } from '../errors';
 import { booleanCategory, fieldInTwoForms, fieldValue, nameInTwoForms, requestError } from './validation';
 
@@ -68,16 +68,19 @@ export function parseJsonScoreRequest(input: unknown): ParsedScoreRequest {
   return { records: request.records as DataRecord[], layout: 'records', ...(request.explain === undefined ? {} : { explain: request.explain }) };
 }
 
-const NON_ASCII = /[^\u0020-\u007e]/;
+/** Per model schema: whether a feature's name has other Unicode forms, found once. */
+const readsOtherForms = new WeakMap<readonly { name: string }[], boolean>();
 
 /**
  * Refuses a record that holds a field of the model twice, its name in two Unicode forms (NFC and
- * NFD): the engine would read one copy and pass over the other. Only where a feature's name is not
- * printable ASCII (only such a name has two forms, see `nameInTwoForms`; control characters name no
- * column), so other models pay nothing per record; tables (CSV, NDJSON) are refused so as they are read.
+ * NFD): the engine would read one copy and pass over the other. Only where a feature's name has
+ * other forms (`hasOtherForms`: the names the engine looks up under them), so other models pay
+ * nothing per record; tables (CSV, NDJSON) are refused so as they are read.
  */
 export function checkOneFormEach(records: readonly DataRecord[], schema: readonly { name: string }[]): void {
-  if (!schema.some((f) => NON_ASCII.test(f.name))) return;
+  let other = readsOtherForms.get(schema);
+  if (other === undefined) readsOtherForms.set(schema, (other = schema.some((f) => hasOtherForms(f.name))));
+  if (!other) return;
   records.forEach((r, i) => {
     const twice = nameInTwoForms(Object.keys(r));
     if (twice !== undefined) throw fieldInTwoForms(i, twice);

@@ -153,10 +153,9 @@ function misreadText(name: string, present: readonly unknown[]): string | null {
     if (dates >= LOOKS_SHARE * texts.length) {
       return `column "${name}" holds dates (${example((t) => DATE.test(t))}), read as categories: a date never seen scores as an ordinary rare value, so a record of another year is not flagged for it; leave it out with exclude, or send what matters of it as numbers (an age in days, a day of the week)`;
     }
-    const isFormatted = isFormattedNumber;
-    const formatted = texts.filter(isFormatted).length;
+    const formatted = texts.filter(isFormattedNumber).length;
     if (formatted >= LOOKS_SHARE * texts.length) {
-      return `column "${name}" holds numbers written with formatting (${example(isFormatted)}: thousands separators, a decimal comma, a currency or per cent sign), read as categories: an extreme amount scores as an ordinary rare label and is not flagged; send plain numbers (a decimal point, nothing else)`;
+      return `column "${name}" holds numbers written with formatting (${example(isFormattedNumber)}: thousands separators, a decimal comma, a currency or per cent sign), read as categories: an extreme amount scores as an ordinary rare label and is not flagged; send plain numbers (a decimal point, nothing else)`;
     }
   }
   const other = texts.filter((t) => !isMissingMarker(t));

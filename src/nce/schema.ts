@@ -56,6 +56,11 @@ export const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 /** Any character beyond ASCII: only such texts can have more than one Unicode form. */
 const NON_ASCII = /[\u0080-\uffff]/;
 
+/** Whether a name or text may have another Unicode form (it holds a character beyond ASCII): a field of such a name is looked up under its other forms too (see {@link fieldOf}). */
+export function hasOtherForms(text: string): boolean {
+  return NON_ASCII.test(text);
+}
+
 /** A boolean as writers spell it: JSON's and JavaScript's "true", pandas' "True", Excel's "TRUE". */
 const BOOLEAN_TEXT = /^(true|false)$/i;
 
