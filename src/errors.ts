@@ -99,7 +99,7 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   QUEUE_FULL: { status: 503, retry: true, title: 'Too many training jobs are queued', help: 'MAX_QUEUED_JOBS training jobs wait to run: nothing was enqueued. Retry after the Retry-After header\'s seconds, once the workers have taken some (GET /v1/jobs?state=queued lists them).' },
   STORAGE_FULL: { status: 507, retry: true, title: 'The store is out of space', help: 'The disk (or Redis memory) is full: nothing was changed. Free space, or lower MODEL_KEEP_VERSIONS, and retry.' },
   VERSION_DAMAGED: { status: 409, retry: false, title: 'The model version is damaged', help: 'The version\'s files do not match their checksums or are incomplete, so it cannot be promoted. Promote another version or retrain.' },
-  INSUFFICIENT_DATA: { status: 422, retry: false, title: 'The dataset is too small to train on', help: 'Training needs at least 20 records. Append more to the dataset and train again.' },
+  INSUFFICIENT_DATA: { status: 422, retry: false, title: 'The dataset is too small to train on', help: 'Training needs at least 20 records, and a gmm noise of a fixed component count a record per component among those q is fitted to. Append more to the dataset, or lower noise.components, and train again.' },
   INVALID_SETTINGS: { status: 500, retry: false, title: 'The settings are invalid', help: 'An environment variable has a value the service cannot use; the message lists every one. Fix them and start again.' },
   INTERNAL: { status: 500, retry: true, title: 'Internal error', help: 'Something failed that should not have. The service logged it with the request id; the answer carries no detail.' },
 };

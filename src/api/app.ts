@@ -109,9 +109,11 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
+  const doc = openApiDocument();
+  const routeOf = routeTo(doc);
   app.use((req: Request, res: Response, next: NextFunction) => {
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
-    const id = req.headers['x-request-id'] ?? randomUUID();
+    const id = requestIdOf(req);
     res.setHeader('x-request-id', id);
     const start = process.hrtime.bigint();
     res.on('finish', () => {
@@ -128,6 +130,19 @@ export function createApp(deps: AppDeps): Express {
       const route = routeLabel(req, res);
       logger.info({ reqId: id, method: req.method, route, ms: Math.round(Number(process.hrtime.bigint() - start) / 1e6), bodyRead: req.complete }, 'request closed before it was answered (the client left, or HTTP_REQUEST_TIMEOUT_MS cut it off)');
     });
+    // HTTP/1.1 requires a Host header (the server leaves refusing it to here, for a problem document).
+    if (req.headers.host === undefined && (req.httpVersionMajor > 1 || req.httpVersionMinor >= 1)) {
+      return next(new AppError('MALFORMED_REQUEST', 'the request has no Host header, which HTTP/1.1 requires: nothing was done'));
+    }
+    // OPTIONS answered here for every path alike (the routers would answer their own with a text
+    // list, the rest 405): the methods the path takes, or 404 for a path that is none of ours.
+    if (req.method === 'OPTIONS') {
+      const route = routeOf(req.path);
+      if (route === null) return next(new AppError('NOT_FOUND', `no route ${req.path}`));
+      res.locals.route = route.route;
+      res.set('allow', [...route.methods, 'OPTIONS'].join(', ')).status(204).end();
+      return;
+    }
     next();
   });
 
@@ -183,7 +198,6 @@ export function createApp(deps: AppDeps): Express {
     if (status === 'not ready') res.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
     res.status(status === 'not ready' ? 503 : 200).json({ status, store, backend: deps.backend, modelsLoaded });
   });
-  const doc = openApiDocument();
   app.get('/openapi.json', (_req, res) => {
     res.json(doc);
   });
@@ -193,10 +207,10 @@ export function createApp(deps: AppDeps): Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  const routeOf = documentedRoute(doc);
   app.use((req: Request, res: Response, next: NextFunction) => {
     const documented = routeOf(req.path);
-    if (documented === null) return next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`));
+    // A path of ours whose method matched nothing there (an unknown static file, a page's name): not found.
+    if (documented === null || documented.methods.includes(req.method)) return next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`));
     const allowed = documented.methods;
     // Counted under its route, as the route's own answers are, not among unmatched paths.
     res.locals.route = documented.route;
@@ -219,6 +233,8 @@ export function createApp(deps: AppDeps): Express {
     if (!e.isOperational) logger.error({ err, reqId: res.get('x-request-id') }, 'unexpected error');
     // Every 503 says when to try again: those that set their own (QUEUE_FULL, UPLOADS_BUSY) keep it.
     if (e.status === 503 && res.get('Retry-After') === undefined) res.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
+    // How to authenticate, as a 401 must say (RFC 9110).
+    if (e.status === 401) res.set('WWW-Authenticate', 'Bearer');
     res.status(e.status).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl.split('?')[0])));
   });
   return app;
@@ -237,6 +253,38 @@ function routeLabel(req: Request, res: Response): string {
 
 /** The keys of an OpenAPI path item that are HTTP methods. */
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/**
+ * The route of a path: an API route of the OpenAPI document ({@link documentedRoute}) or one of
+ * the pages beside it (the index, the document itself, metrics, the consoles, problem pages),
+ * which take GET and HEAD; null for a path that is none of these.
+ */
+function routeTo(doc: Record<string, unknown>): (path: string) => { route: string; methods: string[] } | null {
+  const documented = documentedRoute(doc);
+  const pages = PAGE_ROUTES.map((route) => ({ route, pattern: new RegExp(`^${route.replace(/:[a-z]+/g, '[^/]+')}/?$`, 'i') }));
+  return (path) => {
+    const found = documented(path);
+    if (found !== null) return found;
+    const page = pages.find((p) => p.pattern.test(path));
+    return page ? { route: page.route, methods: ['GET', 'HEAD'] } : null;
+  };
+}
+
+/** The app's paths outside the OpenAPI document: pages and documents, GET only. */
+const PAGE_ROUTES = ['/', '/openapi.json', '/metrics', '/docs', '/ui', '/ui/models/:name', '/ui/static/:file', '/problems/:slug'];
+
+/** Longest `X-Request-Id` taken from a client: longer ones, or any with other than printable ASCII, get one of ours. */
+const MAX_REQUEST_ID = 128;
+
+/**
+ * The request's id: the client's `X-Request-Id` when it is a usable one (up to
+ * {@link MAX_REQUEST_ID} printable ASCII characters), else a new UUID. It is echoed and logged on
+ * every line of the request: a client's 15 KB header would otherwise be too.
+ */
+function requestIdOf(req: Request): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && given.length <= MAX_REQUEST_ID && /^[\x21-\x7e]+$/.test(given) ? given : randomUUID();
+}
 
 /**
  * The route a path matches in the OpenAPI document, in Express's spelling (`/v1/models/:name`), with

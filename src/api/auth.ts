@@ -12,7 +12,7 @@ export type Access = 'open' | Scope;
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /** The key a request presents: `Authorization: Bearer KEY` (the scheme in any case, as RFC 9110 has it) or `X-API-Key: KEY` ('' for none). */
-function presentedKey(req: Request): string {
+export function presentedKey(req: Request): string {
   const bearer = /^bearer +(.*)$/i.exec(req.get('authorization') ?? '');
   return bearer ? bearer[1].trim() : (req.get('x-api-key') ?? '');
 }

@@ -27,11 +27,19 @@ export function createHttpServer(app: Express, limits: HttpLimits): Server {
       // How often those timeouts are checked: a tenth of the headers timeout, so slow clients
       // are cut off within 10% of it rather than up to Node's default 30 s late.
       connectionsCheckingInterval: Math.max(250, Math.floor(limits.headersTimeoutMs / 10)),
+      // A request without Host is refused by the app, as a problem document (Node's own answer is a bare 400).
+      requireHostHeader: false,
     },
     app,
   );
   server.maxConnections = limits.maxConnections;
   server.on('clientError', answerClientError);
+  // An expectation other than 100-continue is ignored, as RFC 9110 allows, rather than refused with Node's bare 417.
+  server.on('checkExpectation', app);
+  // CONNECT (a proxy's method) is refused as every method a path does not take; Node would close the connection without an answer.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    writeProblem(socket, new AppError('METHOD_NOT_ALLOWED', 'CONNECT is not taken: this server is no proxy'));
+  });
   return server;
 }
 
@@ -63,7 +71,12 @@ function answerClientError(err: Error & { code?: string; reason?: string }, sock
   }
   const known = CLIENT_ERRORS[err.code ?? ''];
   const e = known ? new AppError(known.code, known.message) : new AppError('MALFORMED_REQUEST', `the HTTP request could not be read${err.reason ? ` (${err.reason.replace(/\.$/, '').toLowerCase()})` : ''}: nothing was done`);
+  writeProblem(socket, e);
+}
+
+/** Writes a problem document on a connection the HTTP server does not answer itself, and closes it. */
+function writeProblem(socket: Duplex, e: AppError): void {
   const body = JSON.stringify(toProblem(e));
-  const reason = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' }[e.status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' }[e.status] ?? 'Error';
   socket.end(`HTTP/1.1 ${e.status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
 }

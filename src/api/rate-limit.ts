@@ -3,6 +3,7 @@ import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { ApiKey } from '../config';
 import { AppError } from '../errors';
+import { presentedKey } from './auth';
 
 /**
  * Requests per minute per API key (clients without a valid key: per IP address), counted in this
@@ -19,8 +20,8 @@ export function rateLimitPerKey(perMinute: number, keys: readonly ApiKey[] = [])
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: (req: Request) => {
-      const header = req.get('authorization') ?? '';
-      const key = header.startsWith('Bearer ') ? header.slice(7) : req.get('x-api-key');
+      // Read as the auth check reads it (any case of the scheme, any spaces): a valid key gets its own bucket whatever its spelling.
+      const key = presentedKey(req);
       // Only configured keys get a bucket of their own (hashed: the limiter never holds a key);
       // anything else, made-up keys included, shares its IP address's.
       const d = key ? digest(key) : null;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { cronProblem, type JobInfo, type JobQueue, type ScheduleInfo, type Scheduler, timezoneProblem } from '../queue';
 import { body } from './request-body';
 import { AppError } from '../errors';
-import type { DatasetStore } from '../store';
+import { type DatasetStore, NAME_PATTERN } from '../store';
 import { checkTrainable, checkTrainingConfig, lookupDatasetName, onlyQuery, requestError, validName } from './validation';
 
 /** The body of `PUT /v1/models/{name}/schedule`. */
@@ -13,6 +13,12 @@ export const scheduleRequestSchema = z.object({ cron: z.string().min(1).max(200)
 export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetStore; queue: JobQueue; maxBytes: number; maxTrainingValues: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
   const model = (raw: unknown): string => validName(raw, 'model');
+  const noSchedule = (raw: unknown): AppError => new AppError('NOT_FOUND', `model "${String(raw)}" has no schedule`);
+  // Looked up: a name no model could have has no schedule (404), as when it has none.
+  const scheduled = (raw: unknown): string => {
+    if (!NAME_PATTERN.test(String(raw))) throw noSchedule(raw);
+    return String(raw);
+  };
   router.put('/v1/models/:name/schedule', ...deps.writeAuth, body(deps.maxBytes), async (req, res) => {
     const name = model(req.params.name);
     onlyQuery(req.query, []);
@@ -35,13 +41,13 @@ export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetSt
   });
   router.get('/v1/models/:name/schedule', ...deps.readAuth, async (req, res) => {
     onlyQuery(req.query, []);
-    const s = await deps.scheduler.get(model(req.params.name));
-    if (!s) throw new AppError('NOT_FOUND', `model "${String(req.params.name)}" has no schedule`);
+    const s = await deps.scheduler.get(scheduled(req.params.name));
+    if (!s) throw noSchedule(req.params.name);
     res.json(await withLastRun(deps.queue, s));
   });
   router.delete('/v1/models/:name/schedule', ...deps.writeAuth, async (req, res) => {
     onlyQuery(req.query, []);
-    if (!(await deps.scheduler.delete(model(req.params.name)))) throw new AppError('NOT_FOUND', `model "${String(req.params.name)}" has no schedule`);
+    if (!(await deps.scheduler.delete(scheduled(req.params.name)))) throw noSchedule(req.params.name);
     res.status(204).end();
   });
   return router;

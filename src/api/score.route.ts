@@ -86,11 +86,12 @@ export function scoreHandlers(deps: ScoreRouteDeps): RequestHandler[] {
   const scoreWith = (req: Request, res: Response, request: ParsedScoreRequest, model: ServedModel): void | Promise<void> => {
     const records = request.records;
     if (request.layout === 'records') checkOneFormEach(records, model.manifest.schema);
-    // Negotiated only when the Accept header names CSV at all: most requests carry none or */*.
+    // Negotiated only when the Accept header names a text type at all (text/csv, or text/*, of which
+    // CSV is the one this route answers with): most requests carry none or */*.
     const accept = req.headers.accept === undefined ? undefined : mediaRanges(req.headers.accept);
     if (accept !== undefined) req.headers.accept = accept;
     // Explanations come as JSON only: CSV for them only when the client takes nothing else.
-    const csv = accept !== undefined && accept.includes('text/csv') && req.accepts(['application/json', 'text/csv']) === 'text/csv' && !(request.explain && req.accepts('application/json'));
+    const csv = accept !== undefined && accept.includes('text/') && req.accepts(['application/json', 'text/csv']) === 'text/csv' && !(request.explain && req.accepts('application/json'));
     if (csv && request.explain) throw new AppError('NOT_ACCEPTABLE', 'explanations come as JSON only: accept application/json, or leave explain out', '/explain');
     if (request.explain) {
       if (records.length > deps.maxExplain) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { canonicalName, checkTrainingCost, featureColumns, heldOutCount, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
+import { canonicalName, checkNoiseRecords, checkTrainingCost, featureColumns, heldOutCount, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
 import { type DatasetStore, datasetNotFound, NAME_PATTERN } from '../store';
 import { AppError, escapePointer } from '../errors';
 import { trainingTooLarge } from '../queue';
@@ -103,12 +103,18 @@ export function lookupDatasetName(raw: unknown, pointer?: string): string {
   return name;
 }
 
-/** Runs `check`; the engine's INVALID_CONFIG it throws is, to the API, a request whose /config part is wrong (a 400 pointing there). */
+/**
+ * Runs `check`; the engine's INVALID_CONFIG it throws is, to the API, a request whose /config part
+ * is wrong (a 400 pointing there), and its INSUFFICIENT_DATA a config the dataset is too small for
+ * (a 422 pointing there).
+ */
 function asConfigRequest<T>(check: () => T): T {
   try {
     return check();
   } catch (e: unknown) {
-    if (e instanceof NceError && e.code === 'INVALID_CONFIG') throw new AppError('INVALID_REQUEST', e.message, e.field ? `/config/${e.field.replace(/\./g, '/')}` : '/config');
+    if (e instanceof NceError && (e.code === 'INVALID_CONFIG' || e.code === 'INSUFFICIENT_DATA')) {
+      throw new AppError(e.code === 'INVALID_CONFIG' ? 'INVALID_REQUEST' : e.code, e.message, e.field ? `/config/${e.field.replace(/\./g, '/')}` : '/config');
+    }
     throw e;
   }
 }
@@ -120,7 +126,8 @@ export function checkTrainingConfig(config: unknown): TrainingConfig {
 
 /**
  * Refuses at once what a training job would fail on later: a dataset that does not exist (404)
- * or holds fewer records than training needs (422 INSUFFICIENT_DATA).
+ * or holds fewer records than training needs, or than its config's noise needs to fit (a gmm of
+ * more components than the records q is fitted to): 422 INSUFFICIENT_DATA.
  */
 export async function checkTrainable(datasets: DatasetStore, dataset: string, config: TrainingConfig, maxValues = Infinity): Promise<void> {
   const info = await datasets.info(dataset);
@@ -134,6 +141,7 @@ export async function checkTrainable(datasets: DatasetStore, dataset: string, co
   if (info.rows < MIN_TRAINING_RECORDS) {
     throw new AppError('INSUFFICIENT_DATA', `dataset "${dataset}" has ${info.rows} records; training needs at least ${MIN_TRAINING_RECORDS}`, '/dataset');
   }
+  asConfigRequest(() => checkNoiseRecords(config, info.rows));
 }
 
 /** Whether a field was refused for a JSON number too large for a double (1e400 parses as Infinity). */

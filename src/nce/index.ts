@@ -18,8 +18,8 @@ export { isArtifactFault, messageOf, NceError, type NceErrorCode } from './error
 export { auprc, auroc } from './metrics';
 export { isFormattedNumber, isMissingMarker, missingMarkers } from './data-checks';
 export type { FittedNoise, NoiseSpec } from './noise';
-export { canonicalName, categoricalNames, categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type Feature, fieldOf, type FieldReader, type FieldValue, fieldReader, hasOtherForms, inferSchema } from './schema';
-export { checkTrainingCost, type EpochProgress, featureColumns, heldOutCount, MAX_FEATURES, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';
+export { canonicalName, canonicalText, categoricalNames, categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type Feature, fieldOf, type FieldReader, type FieldValue, fieldReader, hasOtherForms, inferSchema } from './schema';
+export { checkNoiseRecords, checkTrainingCost, type EpochProgress, featureColumns, heldOutCount, MAX_FEATURES, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';
 export {
   type Artifact,
   FORMAT_VERSION,

@@ -7,7 +7,7 @@ import { NceError } from './errors';
 import { auroc } from './metrics';
 import { dataWarnings } from './data-checks';
 import { type Architecture, type DenseWeights, Mlp } from './model';
-import { type ContinuousNoise, DiscreteNoise, fitNoise, GaussianNoise, type NoiseSpec } from './noise';
+import { type ContinuousNoise, DiscreteNoise, fitNoise, GaussianNoise, GmmNoise, type NoiseSpec } from './noise';
 import { createRng, permutation, type Rng } from './random';
 import { featureReference, type FeatureReference } from './reference';
 import { type DataRecord, type Feature, inferSchema, quantileSorted } from './schema';
@@ -115,6 +115,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   if (records.length < MIN_TRAINING_RECORDS) {
     throw new NceError('INSUFFICIENT_DATA', `training needs at least ${MIN_TRAINING_RECORDS} records, got ${records.length}`);
   }
+  checkNoiseRecords(config, records.length);
   const started = Date.now();
   const rng = createRng(config.seed);
   // A value never seen is flagged, unless the reference shows such values come more often than the
@@ -130,7 +131,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
   const fit = takeEncoded(all, order.subarray(nVal), layout);
   const data: SplitData = { schema, layout, fit, val, valNovel: uniqueValues(all, layout, schema, order.subarray(0, nVal)) };
 
-  const drop = Math.floor(fit.n * config.contaminationTrim);
+  const drop = trimmedCount(fit.n, config.contaminationTrim);
   const reference = featureReference(records, schema);
   const warnings = dataWarnings(records, schema);
   const thin = calibrationWarning(nVal, config.targetFpr, config.contamination, config.validationSplit);
@@ -145,7 +146,7 @@ export async function train(records: readonly DataRecord[], configInput: unknown
     return said.length > 0 ? { ...r, training: { ...r.training, warnings: said } } : r;
   };
   const first = await trainOnce(data, config, options, 1, 0);
-  if (drop === 0 || fit.n - drop < MIN_TRAINING_RECORDS) return noted({ ...first, reference });
+  if (drop === 0) return noted({ ...first, reference });
   const detector = new Detector(first.state);
   let scores: Float64Array;
   try {
@@ -448,6 +449,42 @@ function fitsWholeReference(config: TrainingConfig): boolean {
 /** How many of `rows` reference records are held out for early stopping and calibration (at least one). */
 export function heldOutCount(rows: number, validationSplit: number): number {
   return Math.max(1, Math.round(rows * validationSplit));
+}
+
+/**
+ * How many of `fitRows` fit records the final pass leaves out (see `contaminationTrim`): 0 when
+ * there is no such pass, as when it would leave fewer than {@link MIN_TRAINING_RECORDS}.
+ */
+function trimmedCount(fitRows: number, contaminationTrim: number): number {
+  const drop = Math.floor(fitRows * contaminationTrim);
+  return fitRows - drop < MIN_TRAINING_RECORDS ? 0 : drop;
+}
+
+/**
+ * Refuses a config whose noise cannot be fitted to the records q is fitted to in a training on
+ * `rows` reference records (the fewest of its passes): a gmm of fixed `components`, a mixture's
+ * too, needs a record per component. A training request is checked so before its job is queued.
+ * @throws NceError INSUFFICIENT_DATA naming the field (noise.components, or a mixture component's)
+ */
+export function checkNoiseRecords(config: TrainingConfig, rows: number): void {
+  const held = heldOutCount(rows, config.validationSplit);
+  const trimmed = trimmedCount(rows - held, config.contaminationTrim);
+  const fitted = (fitsWholeReference(config) ? rows : rows - held) - trimmed;
+  const gmm = fixedGmms(config.noise, 'noise').find((g) => !GmmNoise.canFit(g.components, fitted));
+  if (!gmm) return;
+  const unfitted = `the ${held} held out${trimmed > 0 ? ` and the ${trimmed} the trimmed pass leaves out (contaminationTrim)` : ''} are not fitted`;
+  throw new NceError(
+    'INSUFFICIENT_DATA',
+    `${gmm.field} is ${gmm.components}, but a gmm noise needs a record per component to fit, and training on ${rows} records fits q to ${fitted} (${unfitted}): set ${gmm.field} to at most ${fitted}, leave it out (BIC then chooses the count), or train on more records`,
+    { field: gmm.field },
+  );
+}
+
+/** The gmm noises of `spec` (a mixture's included) whose component count is fixed, each with its config field (`at`: the spec's). */
+function fixedGmms(spec: NoiseSpec, at: string): { components: number; field: string }[] {
+  if (spec.type === 'gmm') return spec.components === undefined ? [] : [{ components: spec.components, field: `${at}.components` }];
+  if (spec.type === 'mixture') return spec.components.flatMap((c, i) => fixedGmms(c.noise, `${at}.components.${i}.noise`));
+  return [];
 }
 
 /**

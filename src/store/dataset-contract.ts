@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, isFormattedNumber, isMissingMarker, NceError } from '../nce';
+import { canonicalText, categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, isFormattedNumber, isMissingMarker, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
 export interface ColumnContract {
@@ -22,6 +22,17 @@ export const NUMERIC_COLUMN_SHARE = 0.9;
 function isNonFiniteNumberText(v: string): boolean {
   const t = v.trim();
   return /^[+-]?(nan|inf|infinity)$/i.test(t) || Math.abs(Number(t)) === Infinity;
+}
+
+/**
+ * Whether a text is a finite number as JSON writes it ("12", "-0.5", "1e3"; spaces around it
+ * aside): only then can "send it as a JSON number" be followed. Number() reads more ("0x10",
+ * "0b101", "Infinity", "+5", ".5"), none of which JSON allows; and a CSV field that is a decimal
+ * number was read as one, so only a JSON or NDJSON body can hold such a text.
+ */
+function isJsonNumberText(v: string): boolean {
+  const t = v.trim();
+  return /^-?(0|[1-9]\d*)(\.\d+)?(e[+-]?\d+)?$/i.test(t) && Number.isFinite(Number(t));
 }
 
 /** Who builds a contract, for the words of a refusal. */
@@ -78,12 +89,11 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
       );
     }
     // "12" in JSON: a number sent as a string.
-    const quoted =
-      text.trim() !== '' && Number.isFinite(Number(text))
-        ? ` Send numbers as JSON numbers (${text.trim()}, not "${text}").`
-        : isFormattedNumber(text)
-          ? ` It is a number written with formatting (thousands separators, a decimal comma, a currency or per cent sign): write plain numbers, with a decimal point and nothing else.`
-          : '';
+    const quoted = isJsonNumberText(text)
+      ? ` Send numbers as JSON numbers (${text.trim()}, not "${text}").`
+      : isFormattedNumber(text)
+        ? ` It is a number written with formatting (thousands separators, a decimal comma, a currency or per cent sign): write plain numbers, with a decimal point and nothing else.`
+        : '';
     throw new NceError(
       'INVALID_RECORD',
       `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (in CSV, an empty cell).${quoted} If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,
@@ -119,7 +129,7 @@ export function checkNumbersAsText(columns: readonly string[], records: readonly
     const text = records[first][name] as string;
     throw new NceError(
       'INVALID_RECORD',
-      `record ${first} field "${name}" is ${JSON.stringify(text)}, a number sent as text, and every value of the column is a number: it would be read as categories, not numbers. Send numbers as JSON numbers (${text}, not "${text}"); if the column holds codes, ${API_CALLER.declare(name)}. ${API_CALLER.outcome}`,
+      `record ${first} field "${name}" is ${JSON.stringify(text)}, a number sent as text, and every value of the column is a number: it would be read as categories, not numbers. Send numbers as JSON numbers${isJsonNumberText(text) ? ` (${text}, not "${text}")` : ''}; if the column holds codes, ${API_CALLER.declare(name)}. ${API_CALLER.outcome}`,
       { record: first, field: name },
     );
   }
@@ -169,7 +179,7 @@ export function checkContract(contract: readonly ColumnContract[], records: read
         }
       } else if (c.kind === 'numeric' && typeof v !== 'number') {
         // A number written as a JSON string reads as a number to a person: say what it is to the contract.
-        const asText = typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v));
+        const asText = typeof v === 'string' && isJsonNumberText(v);
         const what = asText ? `the text ${JSON.stringify(v)}, a number sent as text` : `${JSON.stringify(v)}, not a number`;
         const fix = asText ? `: send it as a JSON number (${v.trim()}, not ${JSON.stringify(v)})` : '';
         throw new NceError('INVALID_RECORD', `record ${i + offset} field "${c.name}" is ${what}, but the dataset's contract says numeric${fix}`, { record: i + offset, field: c.name });
@@ -185,7 +195,10 @@ export function checkContract(contract: readonly ColumnContract[], records: read
  * as scoring reads it (see `categoryCode`: the number it spells, its canonical text) is stored as
  * that category: 4, "4" or "04" appended to a column whose codes were uploaded as "4.0" (as pandas
  * writes integer codes of a column with a missing value) is "4.0", not a second category that
- * would split the code's records between two at the next training.
+ * would split the code's records between two at the next training. A value that is none of its
+ * categories is stored in its canonical form (see `canonicalText`), as the contract's categories
+ * are: "TRUE" in CSV and true in JSON, or a text in NFC and in NFD, appended apart, are stored as
+ * one category, not two spellings of it.
  */
 export function withCategories(records: readonly DataRecord[], names: readonly string[], contract: readonly ColumnContract[] = []): DataRecord[] {
   if (names.length === 0) return records as DataRecord[];
@@ -197,8 +210,12 @@ export function withCategories(records: readonly DataRecord[], names: readonly s
       const v = out[c];
       if (typeof v !== 'number' && typeof v !== 'string') return;
       const index = indexes[j];
-      const code = index ? categoryCode(index, v) : undefined;
-      out[c] = code === undefined ? String(v) : spellings[j][code];
+      if (!index) {
+        out[c] = String(v);
+        return;
+      }
+      const code = categoryCode(index, v);
+      out[c] = code === undefined ? canonicalText(String(v)) : spellings[j][code];
     });
     return out;
   });

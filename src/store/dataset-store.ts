@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../errors';
-import type { DataRecord } from '../nce';
+import { canonicalText, type DataRecord } from '../nce';
 import type { ColumnContract } from './dataset-contract';
 
 /** What is known about a stored dataset without reading its rows. */
@@ -83,9 +83,12 @@ export function keyReused(name: string, key: string): AppError {
 
 /**
  * What tells an append's records apart under its key: the SHA-256 of their fields and values, each
- * record's fields in name order, missing ones (null, or left out) left out. The same records have
- * one however they were sent (CSV, NDJSON or JSON, fields in any order, 10.00 or 10, an empty
- * cell or no field), as fields are taken by name.
+ * record's fields in name order, missing ones (null, or left out) left out, texts in their
+ * canonical form (see `canonicalText`). The same records have one however they were sent (CSV,
+ * NDJSON or JSON, fields in any order, 10.00 or 10, an empty cell or no field, JSON's true or
+ * Excel's TRUE, a text in NFC or NFD), as fields are taken by name and a category by its
+ * canonical form. Records spelt canonically hash as they did before texts were made so: a key
+ * remembered then still matches its retry.
  */
 export function appendFingerprint(records: readonly DataRecord[]): string {
   const hash = createHash('sha256');
@@ -93,7 +96,11 @@ export function appendFingerprint(records: readonly DataRecord[]): string {
     const names = Object.keys(r)
       .filter((n) => r[n] !== null && r[n] !== undefined)
       .sort();
-    hash.update(JSON.stringify(names.map((n) => [n, r[n]])));
+    const fields = names.map((n) => {
+      const v = r[n];
+      return [n, typeof v === 'string' ? canonicalText(v) : v];
+    });
+    hash.update(JSON.stringify(fields));
     hash.update('\n');
   }
   return hash.digest('base64url').slice(0, 22);

@@ -342,6 +342,13 @@ describe('data contract', () => {
     // Halves of UTF-16 pairs, which print alike (as one replacement character) in the metrics' labels.
     const halves = await request(app).put('/v1/datasets/proto').set('content-type', 'application/json').send('{"records":[{"\\ud800":1,"\\udc00":2,"a":3}]}');
     expect(halves.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', detail: expect.stringContaining('well-formed Unicode') });
+    // And in a value, stored as a category no CSV could send again: refused in uploads and appends alike.
+    const half = await request(app).put('/v1/datasets/proto').set('content-type', 'application/json').send('{"records":[{"a":"x"},{"a":"y\\ud800"}]}');
+    expect(half.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/a', detail: expect.stringContaining('half of a UTF-16 surrogate pair') });
+    expect((await request(app).put('/v1/datasets/whole').send({ records: [{ a: 'x' }, { a: 'y' }] })).status).toBe(200);
+    const appended = await request(app).post('/v1/datasets/whole/records').set('content-type', 'application/x-ndjson').send('{"a":"x"}\n{"a":"\\udc00"}\n');
+    expect(appended.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/a' });
+    expect((await request(app).get('/v1/datasets/whole')).body).toMatchObject({ rows: 2 });
     const empty = await request(app).put('/v1/datasets/proto').send({ records: [{ '': 1, a: 2 }] });
     expect(empty.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/0/', detail: expect.stringContaining('cannot be empty') });
     const control = await request(app).put('/v1/datasets/proto').send({ records: [{ 'a\u0000b': 1 }] });

@@ -127,6 +127,42 @@ describe('HTTP limits', () => {
     }
   });
 
+  it('the API answers what Node would answer bare or not at all: no Host (400), an expectation it ignores, CONNECT (405), each a problem document', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-limits-'));
+    const service = await composeEmbedded(loadSettings({ MODELS_DIR: join(dir, 'models'), DATASETS_DIR: join(dir, 'data') }), pino({ level: 'silent' }), await initBackend());
+    const api = createHttpServer(service.app, { headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxConnections: 10 });
+    try {
+      await new Promise<void>((ok) => api.listen(0, '127.0.0.1', ok));
+      const ask = async (text: string): Promise<{ status: number; head: string; body: string }> => {
+        const socket = connect((api.address() as AddressInfo).port, '127.0.0.1');
+        sockets.push(socket);
+        let answer = '';
+        socket.on('data', (b: Buffer) => (answer += b.toString()));
+        socket.write(text);
+        await new Promise((ok) => socket.once('close', ok));
+        const [head, body] = answer.split('\r\n\r\n');
+        return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1]), head, body };
+      };
+      const hostless = await ask('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+      expect(hostless.status).toBe(400);
+      expect(hostless.head).toMatch(/content-type: application\/problem\+json/i);
+      expect(hostless.head).toMatch(/x-request-id: /i);
+      expect(JSON.parse(hostless.body)).toMatchObject({ code: 'MALFORMED_REQUEST', detail: expect.stringContaining('no Host header') });
+      // HTTP/1.0 needs none.
+      expect((await ask('GET /healthz HTTP/1.0\r\n\r\n')).status).toBe(200);
+      expect((await ask('GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n')).status).toBe(200);
+      const proxy = await ask('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+      expect(proxy.status).toBe(405);
+      expect(JSON.parse(proxy.body)).toMatchObject({ code: 'METHOD_NOT_ALLOWED', detail: expect.stringContaining('CONNECT') });
+      // The server still answers.
+      expect((await ask('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status).toBe(200);
+    } finally {
+      await new Promise((ok) => api.close(ok));
+      await service.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('beyond maxConnections a new connection is closed on arrival, while the open ones still get answers', async () => {
     const held = await Promise.all(
       [0, 1, 2].map(async () => {

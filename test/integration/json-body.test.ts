@@ -184,6 +184,37 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
     expect((await answer('{"records":[{"f0":1,"f1":2,"f2":"Zürich"}]}', DIRECT)).body).toMatchObject({ code: 'INVALID_RECORD' });
   });
 
+  it('reads JSON declared as UTF-16 or UTF-32 only when it is well formed in it: what is not is refused, not replaced or dropped', async () => {
+    const text = '{"records":[{"f0":1,"f1":2,"f2":3}]}';
+    const utf32 = (s: string, bigEndian = false): Buffer => {
+      const out = Buffer.alloc(4 * [...s].length);
+      [...s].forEach((ch, i) => (bigEndian ? out.writeUInt32BE(ch.codePointAt(0) as number, 4 * i) : out.writeUInt32LE(ch.codePointAt(0) as number, 4 * i)));
+      return out;
+    };
+    const scored = await answer(text, DIRECT);
+    expect(scored.status).toBe(200);
+    for (const [bytes, charset] of [
+      [Buffer.from(text, 'utf16le'), 'utf-16le'],
+      [Buffer.from(text, 'utf16le').swap16(), 'utf-16be'],
+      [Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]), 'utf-16'],
+      [utf32(text), 'utf-32le'],
+      [utf32(text, true), 'utf-32be'],
+    ] as [Buffer, string][]) {
+      expect({ charset, ...(await answer(bytes, `application/json; charset=${charset}`)) }).toEqual({ charset, ...scored });
+    }
+    const refused = { status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringMatching(/^the body is not well-formed UTF-(16|32), as its charset \(utf-(16|32)le\) says it is: send UTF-8/) } };
+    // A stray last byte, half of a surrogate pair, a code point past U+10FFFF.
+    expect(await answer(Buffer.concat([Buffer.from(text, 'utf16le'), Buffer.from([0x20])]), 'application/json; charset=utf-16le')).toMatchObject(refused);
+    const half = Buffer.from(text.replace('3}', '"x"}'), 'utf16le');
+    half.writeUInt16LE(0xd800, half.indexOf(Buffer.from('x', 'utf16le')));
+    expect(await answer(half, 'application/json; charset=utf-16le')).toMatchObject(refused);
+    const beyond = utf32(text.replace('3}', '"x"}'));
+    beyond.writeUInt32LE(0x110000, beyond.indexOf(utf32('x')));
+    expect(await answer(beyond, 'application/json; charset=utf-32le')).toMatchObject(refused);
+    // Another Unicode form body-parser would decode (UTF-7) is not taken.
+    expect(await answer(text, 'application/json; charset=utf-7')).toMatchObject({ status: 415, body: { code: 'UNSUPPORTED_MEDIA_TYPE', detail: expect.stringContaining('charset "utf-7" is not supported') } });
+  });
+
   it('a CSV body is decompressed as its Content-Encoding says, its limit applies inflated, and bytes that are not UTF-8 or not compressed are a 400', async () => {
     const csv = `f0,f1,f2\n${'1,2,3\n'.repeat(5)}`;
     const post = (body: string | Buffer, headers: Record<string, string> = {}) =>

@@ -114,7 +114,9 @@ describe('POST /v1/models/:name/score', () => {
     expect(explainedCsv.status).toBe(406);
     expect(explainedCsv.body).toMatchObject({ code: 'NOT_ACCEPTABLE', pointer: '/explain' });
     // Media types are case-insensitive, and parameters other than q say nothing about the type.
-    for (const accept of ['TEXT/CSV', 'text/csv; charset=utf-8', 'Text/Csv;header=present, application/json;q=0.5']) {
+    // text/* takes CSV, the one text type the route answers with; text/html alone gets JSON, as before.
+    expect((await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('accept', 'text/html').send({ columns })).headers['content-type']).toContain('application/json');
+    for (const accept of ['TEXT/CSV', 'text/csv; charset=utf-8', 'Text/Csv;header=present, application/json;q=0.5', 'text/*']) {
       const again = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('accept', accept).send({ columns });
       expect([accept, again.headers['content-type']]).toEqual([accept, expect.stringContaining('text/csv')]);
       expect(again.text).toBe(asCsv.text);
@@ -336,5 +338,40 @@ describe('GET routes', () => {
     const metrics = (await request(app).get('/metrics')).text;
     expect(metrics).toContain('nce_ood_http_request_duration_seconds_count{method="PATCH",route="/v1/models/:name/versions/:version/promote",status="405"}');
     expect(metrics).not.toMatch(/route="unmatched",status="405"/);
+  });
+
+  it('the pages beside the API answer 405 with Allow to another method, and OPTIONS answers every path of ours alike: 204 with its methods, 404 for no path', async () => {
+    for (const path of ['/', '/openapi.json', '/metrics', '/docs', '/ui/', '/ui', `/ui/models/${name}`, '/problems/not-found']) {
+      const res = await request(app).post(path);
+      expect({ path, status: res.status, type: res.type, allow: res.headers.allow }).toEqual({ path, status: 405, type: 'application/problem+json', allow: 'GET, HEAD' });
+    }
+    // A page's route asked with its own method and not found there: 404, not 405.
+    expect((await request(app).get('/ui/static/nothing.js')).status).toBe(404);
+    const doc = openApiDocument() as { paths: Record<string, Record<string, unknown>> };
+    for (const template of [...Object.keys(doc.paths), '/docs']) {
+      const path = template.replace('{name}', name).replace('{version}', 'v1').replace('{id}', 'j1');
+      const res = await request(app).options(path);
+      expect({ path, status: res.status, allow: res.headers.allow?.split(', ').includes('OPTIONS') }).toEqual({ path, status: 204, allow: true });
+    }
+    expect((await request(app).options(`/v1/models/${name}/score`)).headers.allow).toBe('POST, OPTIONS');
+    expect((await request(app).options('/nothing')).body).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+  });
+
+  it('a schedule looked up under a name no model could have is not found (404), as a model is, not a bad request', async () => {
+    for (const method of ['get', 'delete'] as const) {
+      const res = await request(app)[method]('/v1/models/a.b/schedule').set('authorization', `Bearer ${ADMIN}`);
+      expect({ method, status: res.status, detail: res.body.detail }).toEqual({ method, status: 404, detail: 'model "a.b" has no schedule' });
+    }
+    expect((await request(app).get('/v1/models/a.b').set('authorization', `Bearer ${ADMIN}`)).status).toBe(404);
+  });
+
+  it('a 401 says how to authenticate, and a client\'s request id is echoed only when it is a short printable one', async () => {
+    const unauthorized = await request(app).get('/v1/models');
+    expect({ status: unauthorized.status, challenge: unauthorized.headers['www-authenticate'] }).toEqual({ status: 401, challenge: 'Bearer' });
+    expect((await request(app).get('/healthz').set('x-request-id', 'abc-123')).headers['x-request-id']).toBe('abc-123');
+    for (const id of ['x'.repeat(15_000), 'a b', 'é']) {
+      const echoed = (await request(app).get('/healthz').set('x-request-id', id)).headers['x-request-id'];
+      expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
+    }
   });
 });

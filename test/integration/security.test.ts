@@ -183,6 +183,8 @@ describe('security', () => {
     expect(over.body).toMatchObject({ code: 'RATE_LIMITED', status: 429 });
     expect(over.headers['retry-after']).toBeDefined();
     expect((await get(ADMIN)).status).toBe(200);
+    // The key counts in its bucket however its scheme is spelled (as the auth check reads it), not in its IP address's.
+    expect((await request(limited.app).get('/v1/models').set('authorization', `bearer  ${SCORER}`)).status).toBe(429);
     expect((await request(limited.app).get('/healthz')).status).toBe(200);
     // Made-up keys get no bucket of their own: they share their IP address's.
     const statuses = [];

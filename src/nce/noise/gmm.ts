@@ -29,6 +29,14 @@ export class GmmNoise implements ContinuousNoise {
   }
 
   /**
+   * Whether a mixture of `components` can be fitted to `rows` rows: EM needs a row a component at
+   * least, among the {@link MAX_FIT_ROWS} it sees at most.
+   */
+  static canFit(components: number, rows: number): boolean {
+    return components <= Math.min(MAX_FIT_ROWS, rows);
+  }
+
+  /**
    * Fits the mixture.
    * @param options.components - a fixed component count; otherwise 1..maxComponents by BIC
    * @param options.maxComponents - largest count tried (default 6)
@@ -37,7 +45,7 @@ export class GmmNoise implements ContinuousNoise {
   static fit(x: Matrix, rng: Rng, options: { components?: number; maxComponents?: number; scale?: number } = {}): GmmNoise {
     const idx = permutation(x.rows, rng).subarray(0, Math.min(MAX_FIT_ROWS, x.rows));
     const data = takeRows(x, idx);
-    if (options.components !== undefined && options.components > data.rows) {
+    if (options.components !== undefined && !GmmNoise.canFit(options.components, x.rows)) {
       throw new NceError('INSUFFICIENT_DATA', `a gmm noise of ${options.components} components needs at least as many records to fit, and has ${data.rows} (the held-out share is not fitted): lower noise.components, or train on more records`, { field: 'noise.components' });
     }
     const counts = options.components !== undefined ? [options.components] : range(1, options.maxComponents ?? 6);
