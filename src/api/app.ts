@@ -214,7 +214,7 @@ export function createApp(deps: AppDeps): Express {
     const allowed = documented.methods;
     // Counted under its route, as the route's own answers are, not among unmatched paths.
     res.locals.route = documented.route;
-    res.set('allow', allowed.join(', '));
+    res.set('allow', [...allowed, 'OPTIONS'].join(', '));
     next(new AppError('METHOD_NOT_ALLOWED', `${req.path} takes ${allowed.join(', ')}, not ${req.method}`));
   });
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
@@ -261,7 +261,7 @@ const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'
  */
 function routeTo(doc: Record<string, unknown>): (path: string) => { route: string; methods: string[] } | null {
   const documented = documentedRoute(doc);
-  const pages = PAGE_ROUTES.map((route) => ({ route, pattern: new RegExp(`^${route.replace(/:[a-z]+/g, '[^/]+')}/?$`, 'i') }));
+  const pages = PAGE_ROUTES.map((route) => ({ route, pattern: routePattern(route, /:[a-z]+/) }));
   return (path) => {
     const found = documented(path);
     if (found !== null) return found;
@@ -270,7 +270,15 @@ function routeTo(doc: Record<string, unknown>): (path: string) => { route: strin
   };
 }
 
-/** The app's paths outside the OpenAPI document: pages and documents, GET only. */
+/**
+ * A route's path pattern: its `param` parts (`{name}`, `:name`) match a path segment, the rest
+ * itself; with or without a trailing slash, and case-insensitive, as Express matches routes.
+ */
+function routePattern(template: string, param: RegExp): RegExp {
+  return new RegExp(`^${template.split(param).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+')}/?$`, 'i');
+}
+
+/** The app's paths outside the OpenAPI document: pages and documents, GET (and HEAD) only. */
 const PAGE_ROUTES = ['/', '/openapi.json', '/metrics', '/docs', '/ui', '/ui/models/:name', '/ui/static/:file', '/problems/:slug'];
 
 /** Longest `X-Request-Id` taken from a client: longer ones, or any with other than printable ASCII, get one of ours. */
@@ -293,8 +301,7 @@ function requestIdOf(req: Request): string {
  */
 export function documentedRoute(doc: Record<string, unknown>): (path: string) => { route: string; methods: string[] } | null {
   const routes = Object.entries((doc as { paths: Record<string, Record<string, unknown>> }).paths).map(([template, operations]) => {
-    // Case-insensitive, as Express matches routes.
-    const pattern = new RegExp(`^${template.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+')}/?$`, 'i');
+    const pattern = routePattern(template, /\{[^}]+\}/);
     // A path item also holds `parameters`, `summary` ...: only its HTTP methods are methods.
     const methods = Object.keys(operations)
       .filter((key) => HTTP_METHODS.includes(key))

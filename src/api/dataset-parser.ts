@@ -121,11 +121,12 @@ function reservedField(records: unknown, offset = 0, stored = true): void {
   if (!Array.isArray(records)) return;
   records.forEach((r, i) => {
     if (r === null || typeof r !== 'object') return;
-    for (const [key, value] of Object.entries(r)) {
+    for (const key of Object.keys(r)) {
       const why = columnNameProblem(key) ?? (stored ? storedNameProblem(key) : null);
       if (why) throw new AppError('INVALID_RECORD', `record ${i + offset} has a field ${JSON.stringify(key)}: ${why}`, `/records/${i + offset}/${escapePointer(key)}`);
       // Half of a UTF-16 pair (JSON's "\ud800") in a stored value: no CSV can send it again, and it prints as any other such half.
-      if (stored && typeof value === 'string' && /\p{Cs}/u.test(value)) {
+      const value: unknown = stored ? (r as Record<string, unknown>)[key] : undefined;
+      if (typeof value === 'string' && /\p{Cs}/u.test(value)) {
         throw new AppError('INVALID_RECORD', `record ${i + offset} field ${JSON.stringify(key)}: a value must be well-formed Unicode, and this one holds half of a UTF-16 surrogate pair`, `/records/${i + offset}/${escapePointer(key)}`);
       }
     }

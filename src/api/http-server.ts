@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
@@ -37,8 +38,15 @@ export function createHttpServer(app: Express, limits: HttpLimits): Server {
   // An expectation other than 100-continue is ignored, as RFC 9110 allows, rather than refused with Node's bare 417.
   server.on('checkExpectation', app);
   // CONNECT (a proxy's method) is refused as every method a path does not take; Node would close the connection without an answer.
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-    writeProblem(socket, new AppError('METHOD_NOT_ALLOWED', 'CONNECT is not taken: this server is no proxy'));
+  server.on('connect', (_req: IncomingMessage, socket: Duplex & { _httpMessage?: ServerResponse | null }) => {
+    // Pipelined after a request whose answer is on its way: that answer is sent and the connection closed, nothing else written (see answerClientError).
+    const inFlight = socket._httpMessage ?? null;
+    if (inFlight && !inFlight.writableFinished) {
+      inFlight.once('close', () => socket.destroy());
+      return;
+    }
+    // No method is taken for a proxy's target: an empty Allow says so (RFC 9110).
+    writeProblem(socket, new AppError('METHOD_NOT_ALLOWED', 'CONNECT is not taken: this server is no proxy'), { Allow: '', 'x-request-id': randomUUID() });
   });
   return server;
 }
@@ -74,9 +82,10 @@ function answerClientError(err: Error & { code?: string; reason?: string }, sock
   writeProblem(socket, e);
 }
 
-/** Writes a problem document on a connection the HTTP server does not answer itself, and closes it. */
-function writeProblem(socket: Duplex, e: AppError): void {
+/** Writes a problem document (with `headers` besides its own) on a connection the HTTP server does not answer itself, and closes it. */
+function writeProblem(socket: Duplex, e: AppError, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(toProblem(e));
   const reason = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' }[e.status] ?? 'Error';
-  socket.end(`HTTP/1.1 ${e.status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+  const more = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${e.status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${more}Connection: close\r\n\r\n${body}`, () => socket.destroy());
 }

@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { JobQueue } from '../queue';
-import type { DatasetStore, ModelStore } from '../store';
+import { type DatasetStore, type ModelStore, NAME_PATTERN } from '../store';
 import { body } from './request-body';
 import { AppError } from '../errors';
 import { checkTrainable, checkTrainingConfig, lookupDatasetName, onlyQuery, queryError, requestError, validName } from './validation';
@@ -49,7 +49,9 @@ export function jobsRouter(deps: { datasets: DatasetStore; models: ModelStore; q
     const parsed = jobListQuerySchema.safeParse(req.query);
     if (!parsed.success) throw queryError(parsed.error.issues[0]);
     const { model, state, limit } = parsed.data;
-    res.json({ jobs: await deps.queue.list({ limit, ...(model === undefined ? {} : { model: validName(model, 'model', '/model') }), ...(state === undefined ? {} : { state }) }) });
+    // A filter by a name no model could have matches no job, as one of a model never trained does.
+    if (model !== undefined && !NAME_PATTERN.test(model)) return void res.json({ jobs: [] });
+    res.json({ jobs: await deps.queue.list({ limit, ...(model === undefined ? {} : { model }), ...(state === undefined ? {} : { state }) }) });
   });
 
   router.get('/v1/jobs/:id', ...deps.readAuth, async (req, res) => {

@@ -175,33 +175,17 @@ function refuseInvalidUtf8(_req: unknown, _res: unknown, bytes: Buffer, encoding
  * Why a body declared in a charset other than UTF-8 cannot be read as it says, or null. body-parser
  * decodes any "utf-" charset iconv-lite knows, and decodes what is not well formed in it with
  * replacement characters (or drops it): a stray byte, half of a surrogate pair, a code point past
- * U+10FFFF would be stored as a new category. UTF-16 and UTF-32 must be well formed; any other
- * (UTF-7) is refused.
+ * U+10FFFF would be stored as a new category. UTF-16 and UTF-32 must be well formed: the text
+ * iconv-lite decodes (in the byte order it takes, from the name, a byte-order mark or a guess) holds
+ * no half of a surrogate pair and encodes back to the very bytes sent. Any other (UTF-7) is refused.
  */
 function wideProblem(bytes: Buffer, encoding: string): AppError | null {
   const charset = encoding.toLowerCase();
-  const utf16 = /^utf-?16(le|be)?$/.exec(charset);
-  const utf32 = /^utf-?32(le|be)?$/.exec(charset);
-  if (utf16 === null && utf32 === null) {
-    return new AppError('UNSUPPORTED_MEDIA_TYPE', `the body's charset "${encoding}" is not supported: send UTF-8 (charset=utf-8, or no charset)`);
-  }
-  const malformed = (): AppError => new AppError('MALFORMED_BODY', `the body is not well-formed ${utf16 ? 'UTF-16' : 'UTF-32'}, as its charset (${encoding}) says it is: send UTF-8`);
-  // Without an endianness in the name, a byte-order mark gives it (iconv-lite's reading), else little-endian.
-  const bigEndian = (utf16 ?? utf32)?.[1] === 'be' || ((utf16 ?? utf32)?.[1] === undefined && (utf16 ? bytes[0] === 0xfe && bytes[1] === 0xff : bytes.length >= 4 && bytes.readUInt32BE(0) === 0xfeff));
-  if (utf16) {
-    try {
-      new TextDecoder(bigEndian ? 'utf-16be' : 'utf-16le', { fatal: true }).decode(bytes);
-      return null;
-    } catch {
-      return malformed();
-    }
-  }
-  if (bytes.length % 4 !== 0) return malformed();
-  for (let i = 0; i < bytes.length; i += 4) {
-    const code = bigEndian ? bytes.readUInt32BE(i) : bytes.readUInt32LE(i);
-    if (code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return malformed();
-  }
-  return null;
+  const width = /^utf-16(le|be)?$/.test(charset) ? 16 : /^utf-32(le|be)?$/.test(charset) ? 32 : null;
+  if (width === null) return new AppError('UNSUPPORTED_MEDIA_TYPE', `the body's charset "${encoding}" is not supported: send UTF-8 (charset=utf-8, or no charset)`);
+  const text = iconv.decode(bytes, charset);
+  const same = ['le', 'be'].some((order) => ['', '\ufeff'].some((mark) => iconv.encode(mark + text, `utf-${width}${order}`).equals(bytes)));
+  return same && !/\p{Cs}/u.test(text) ? null : new AppError('MALFORMED_BODY', `the body is not well-formed UTF-${width}, as its charset (${encoding}) says it is: send UTF-8`);
 }
 
 /** The `type` of body-parser's error for a body refused by {@link refuseInvalidUtf8}. */

@@ -88,7 +88,9 @@ export function keyReused(name: string, key: string): AppError {
  * NDJSON or JSON, fields in any order, 10.00 or 10, an empty cell or no field, JSON's true or
  * Excel's TRUE, a text in NFC or NFD), as fields are taken by name and a category by its
  * canonical form. Records spelt canonically hash as they did before texts were made so: a key
- * remembered then still matches its retry.
+ * remembered then still matches its retry. One spelt otherwise (TRUE, a text in NFD) and retried
+ * across that upgrade (or between replicas of both releases) is told 422 IDEMPOTENCY_KEY_REUSED,
+ * its first append kept: a retry that is refused, never one appended twice.
  */
 export function appendFingerprint(records: readonly DataRecord[]): string {
   const hash = createHash('sha256');

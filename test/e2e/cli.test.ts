@@ -401,6 +401,7 @@ describe('nce-ood train and score', () => {
     expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'all').stdout.split('\n')[0]).toBe('id,x,y,kind,note,score,logRatio,logDensity,percentile,ood');
     expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'ident').stderr).toContain('--keep names "ident"');
     expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', 'id,note,id').stderr).toContain('--keep names "id" twice');
+    expect(cli('score', '--model', 'gated', '--data', join(dir, 'ids.csv'), '--keep', ',').stderr).toContain('--keep "," names no column');
     const unset = cli('score', '--model', 'gated', '--data=');
     expect([unset.status, unset.stderr.trim()]).toEqual([2, 'nce-ood score: --data is given an empty value (see nce-ood --help)']);
     // Kept columns are echoed as written: ids past 2^53, leading zeros, numbers in other spellings

@@ -153,6 +153,13 @@ describe('HTTP limits', () => {
       expect((await ask('GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n')).status).toBe(200);
       const proxy = await ask('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
       expect(proxy.status).toBe(405);
+      expect(proxy.head).toMatch(/\r\nallow: \r\n/i);
+      expect(proxy.head).toMatch(/x-request-id: [0-9a-f-]{36}/i);
+      // Pipelined after a request whose answer is on its way: that answer alone comes back, not the refusal as its answer.
+      const piped = await ask('GET /readyz HTTP/1.1\r\nHost: x\r\n\r\nCONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+      expect(piped.status).toBe(200);
+      expect(piped.body).toMatch(/^\{"status":"ready"/);
+      expect(piped.body).not.toContain('CONNECT');
       expect(JSON.parse(proxy.body)).toMatchObject({ code: 'METHOD_NOT_ALLOWED', detail: expect.stringContaining('CONNECT') });
       // The server still answers.
       expect((await ask('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status).toBe(200);

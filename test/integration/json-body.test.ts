@@ -199,9 +199,15 @@ describe('POST /v1/models/:name/score with a JSON body', () => {
       [Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]), 'utf-16'],
       [utf32(text), 'utf-32le'],
       [utf32(text, true), 'utf-32be'],
+      // Without a byte-order mark or an order in the name, in the order iconv-lite then takes (big-endian here).
+      [utf32(text, true), 'utf-32'],
     ] as [Buffer, string][]) {
       expect({ charset, ...(await answer(bytes, `application/json; charset=${charset}`)) }).toEqual({ charset, ...scored });
     }
+    // A big-endian body without a mark whose letters' low bytes would read as halves of surrogate pairs little-endian (ß: 00 DF).
+    const unusual = '{"records":[{"f0":1,"f1":2,"f2":"Größe"}]}';
+    const unmarked = await answer(Buffer.from(unusual, 'utf16le').swap16(), 'application/json; charset=utf-16');
+    expect(unmarked).toEqual(await answer(unusual, DIRECT));
     const refused = { status: 400, body: { code: 'MALFORMED_BODY', detail: expect.stringMatching(/^the body is not well-formed UTF-(16|32), as its charset \(utf-(16|32)le\) says it is: send UTF-8/) } };
     // A stray last byte, half of a surrogate pair, a code point past U+10FFFF.
     expect(await answer(Buffer.concat([Buffer.from(text, 'utf16le'), Buffer.from([0x20])]), 'application/json; charset=utf-16le')).toMatchObject(refused);

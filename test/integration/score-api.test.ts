@@ -332,7 +332,10 @@ describe('GET routes', () => {
       const allow = String(res.headers.allow).split(', ');
       expect(allow).toEqual(expect.arrayContaining(documented.map((m) => m.toUpperCase())));
       expect(allow.includes('HEAD')).toBe(documented.includes('get'));
-      expect(allow).toHaveLength(documented.length + (documented.includes('get') ? 1 : 0));
+      expect(allow.includes('OPTIONS')).toBe(true);
+      expect(allow).toHaveLength(documented.length + (documented.includes('get') ? 1 : 0) + 1);
+      // The same list OPTIONS answers with.
+      expect((await request(app).options(path)).headers.allow).toBe(res.headers.allow);
     }
     // Counted under its route's pattern, as that route's other answers are, not as an unmatched path.
     const metrics = (await request(app).get('/metrics')).text;
@@ -343,8 +346,10 @@ describe('GET routes', () => {
   it('the pages beside the API answer 405 with Allow to another method, and OPTIONS answers every path of ours alike: 204 with its methods, 404 for no path', async () => {
     for (const path of ['/', '/openapi.json', '/metrics', '/docs', '/ui/', '/ui', `/ui/models/${name}`, '/problems/not-found']) {
       const res = await request(app).post(path);
-      expect({ path, status: res.status, type: res.type, allow: res.headers.allow }).toEqual({ path, status: 405, type: 'application/problem+json', allow: 'GET, HEAD' });
+      expect({ path, status: res.status, type: res.type, allow: res.headers.allow }).toEqual({ path, status: 405, type: 'application/problem+json', allow: 'GET, HEAD, OPTIONS' });
     }
+    // A page's path is itself: its "." is no wildcard.
+    expect((await request(app).post('/openapi_json')).status).toBe(404);
     // A page's route asked with its own method and not found there: 404, not 405.
     expect((await request(app).get('/ui/static/nothing.js')).status).toBe(404);
     const doc = openApiDocument() as { paths: Record<string, Record<string, unknown>> };
@@ -363,6 +368,8 @@ describe('GET routes', () => {
       expect({ method, status: res.status, detail: res.body.detail }).toEqual({ method, status: 404, detail: 'model "a.b" has no schedule' });
     }
     expect((await request(app).get('/v1/models/a.b').set('authorization', `Bearer ${ADMIN}`)).status).toBe(404);
+    // Jobs filtered by such a name: none, as for a model never trained.
+    expect((await request(app).get('/v1/jobs?model=a.b').set('authorization', `Bearer ${ADMIN}`)).body).toEqual({ jobs: [] });
   });
 
   it('a 401 says how to authenticate, and a client\'s request id is echoed only when it is a short printable one', async () => {

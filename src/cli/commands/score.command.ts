@@ -80,6 +80,8 @@ async function modelToScore(target: { model: string } | { artifact: string }, ct
 function keptColumns(flag: string | undefined, table: CsvTable): string[] {
   if (flag === undefined) return [];
   const names = flag === 'all' ? table.columns : columnList(flag);
+  // "--keep ," names no column: said, not taken as a request to keep nothing.
+  if (names.length === 0) throw new UsageError(`--keep ${JSON.stringify(flag)} names no column: name the columns to keep (--keep id,amount), or all`);
   const twice = names.find((c, i) => names.indexOf(c) !== i);
   if (twice !== undefined) throw new UsageError(`--keep names "${twice}" twice: name each column once`);
   const unknown = names.find((c) => !table.columns.includes(c));
