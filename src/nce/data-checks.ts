@@ -153,21 +153,20 @@ function misreadText(name: string, present: readonly unknown[]): string | null {
     if (dates >= LOOKS_SHARE * texts.length) {
       return `column "${name}" holds dates (${example((t) => DATE.test(t))}), read as categories: a date never seen scores as an ordinary rare value, so a record of another year is not flagged for it; leave it out with exclude, or send what matters of it as numbers (an age in days, a day of the week)`;
     }
-    const formatted = texts.filter(isFormattedNumber).length;
-    if (formatted >= LOOKS_SHARE * texts.length) {
-      return `column "${name}" holds numbers written with formatting (${example(isFormattedNumber)}: thousands separators, a decimal comma, a currency or per cent sign), read as categories: an extreme amount scores as an ordinary rare label and is not flagged; send plain numbers (a decimal point, nothing else)`;
-    }
   }
   const other = texts.filter((t) => !isMissingMarker(t));
+  const some = [...new Set(other)].slice(0, 3).map((t) => JSON.stringify(t)).join(', ');
+  // Numbers written with formatting, alone or beside plain ones (the larger amounts with thousands
+  // separators, "1,065" beside 735), however many of each: never codes.
+  if (other.length > 0 && other.filter(isFormattedNumber).length >= LOOKS_SHARE * other.length) {
+    return numbers === 0
+      ? `column "${name}" holds numbers written with formatting (${example(isFormattedNumber)}: thousands separators, a decimal comma, a currency or per cent sign), read as categories: an extreme amount scores as an ordinary rare label and is not flagged; send plain numbers (a decimal point, nothing else)`
+      : `column "${name}" is plain numbers in ${numbers} of its ${present.length} values and numbers written with formatting in the rest (${some}: thousands separators, a decimal comma, a currency or per cent sign), so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; send plain numbers (a decimal point, nothing else)`;
+  }
   // Measurements (fractions, or many distinct values) with texts among them; a few integer codes
   // with a text code among them ("G" for a ground floor) are categories as they are.
   const measurements = measured.some((x) => !Number.isInteger(x)) || new Set(measured).size > MAX_CODES;
   if (numbers >= 0.5 * present.length && other.length > 0 && measurements) {
-    const some = [...new Set(other)].slice(0, 3).map((t) => JSON.stringify(t)).join(', ');
-    // The larger amounts written with thousands separators, the rest plain ("1,065" beside 735).
-    if (other.filter(isFormattedNumber).length >= LOOKS_SHARE * other.length) {
-      return `column "${name}" is plain numbers in ${numbers} of its ${present.length} values and numbers written with formatting in the rest (${some}: thousands separators, a decimal comma, a currency or per cent sign), so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; send plain numbers (a decimal point, nothing else)`;
-    }
     return `column "${name}" is numbers in ${numbers} of its ${present.length} values and text in the rest (${some}), so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; write missing values as empty cells (JSON null) and keep texts out of a numeric column`;
   }
   const markers = texts.filter(isMissingMarker);

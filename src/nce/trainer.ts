@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { calibrate, calibrationWarning, noveltyWarning } from './calibration';
+import { calibrate, calibrationWarning, noveltyWarning, outlyingLowWarning } from './calibration';
 import { defaultHiddenUnits, defaultMinRecordsPerEpoch, KERNEL_PARTNER_NOISES, resolveTrainingConfig, type ScoreKind, type TrainingConfig, usesKernelPartner } from './config';
 import { Detector, type ModelState, type PartnerState, SCORE_FLOOR } from './detector';
 import { concatEncoded, type Encoded, encode, layoutOf, type Layout, networkInput, takeEncoded } from './encoding';
@@ -295,8 +295,10 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
   const history = runs.flatMap((r) => r.history);
   const alone = config.kernelPartner === true && partners.length === 0 ? partnerlessWarning(layout.numeric.length, scoreKind) : null;
   const epochSeconds = history.reduce((s, h) => s + h.seconds, 0);
+  const calibration = calibrate(reference, config.targetFpr, config.contamination, data.valNovel);
+  const said = [alone, outlyingLowWarning(calibration, reference, data.valNovel)].filter((w): w is string => w !== null);
   return {
-    state: { ...partial, calibration: calibrate(reference, config.targetFpr, config.contamination, data.valNovel) },
+    state: { ...partial, calibration },
     heldOutScores: reference,
     config,
     training: {
@@ -313,7 +315,7 @@ async function trainOnce(data: SplitData, config: TrainingConfig, options: Train
       seconds,
       samplesPerSecond: runs.reduce((s, r) => s + r.samples, 0) / Math.max(1e-9, epochSeconds),
       history,
-      ...(alone ? { warnings: [alone] } : {}),
+      ...(said.length > 0 ? { warnings: said } : {}),
     },
   };
 }

@@ -67,7 +67,12 @@ describe('nce-ood eval', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const report = JSON.parse(lines[0]);
-    expect(Object.keys(report)).toEqual(['auroc', 'auprc', 'aurocOf', 'trainRows', 'testRows', 'fitSeconds', 'scoreRowsPerSecond', 'backend']);
+    expect(Object.keys(report)).toEqual(['auroc', 'auprc', 'aurocOf', 'atThreshold', 'trainRows', 'testRows', 'fitSeconds', 'scoreRowsPerSecond', 'backend']);
+    expect(report.atThreshold).toEqual({ threshold: expect.any(Number), targetFpr: 0.01, falsePositiveRate: expect.any(Number), recall: expect.any(Number) });
+    // Shares of the test rows of each label flagged: the far anomalies more often than the normal rows.
+    expect(report.atThreshold.falsePositiveRate).toBeGreaterThanOrEqual(0);
+    expect(report.atThreshold.recall).toBeGreaterThan(report.atThreshold.falsePositiveRate);
+    expect(report.atThreshold.recall).toBeLessThanOrEqual(1);
     expect(Object.keys(report.aurocOf)).toEqual(['logRatio', 'logDensity', 'logQ']);
     // The default score is logDensity: the same ranking, the same AUROC.
     expect(report.aurocOf.logDensity).toBeCloseTo(report.auroc, 9);
@@ -285,6 +290,10 @@ describe('nce-ood train and score', () => {
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { schema: { name: string }[]; config: { exclude: string[] } };
     expect(manifest.schema.map((f) => f.name)).toEqual(['x', 'y']);
     expect(manifest.config.exclude).toEqual(['kind', 'label', 'split']);
+    // --exclude replaces the default exclusions: what it leaves in of them is said to be a feature.
+    const partly = cli('train', '--data', join(dir, 'eval.csv'), '--artifact', join(dir, 'partly'), '--config', join(dir, 'exclude.json'), '--exclude', 'label');
+    expect(partly.status).toBe(0);
+    expect(partly.stderr).toContain('(split is a feature: --exclude replaces the default label,split; name it too to leave it out)');
   });
 
   it('when a flag is unknown or missing, exits 2 with one line naming it', () => {

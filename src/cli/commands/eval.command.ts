@@ -12,6 +12,11 @@ export interface EvalReport {
   auprc: number;
   /** AUROC of each NCE quantity of the same model taken alone as the score. */
   aurocOf: { logRatio: number; logDensity: number; logQ: number };
+  /**
+   * The `ood` flag as deployed: the model's threshold, the share of normal test rows it flags (its
+   * false-positive rate, to set beside the `targetFpr` it was calibrated for) and of anomalous ones (recall).
+   */
+  atThreshold: { threshold: number; targetFpr: number; falsePositiveRate: number; recall: number };
   trainRows: number;
   testRows: number;
   fitSeconds: number;
@@ -22,7 +27,8 @@ export interface EvalReport {
 /**
  * `nce-ood eval --data FILE.csv [--label-column label] [--split-column split] [--config cfg.json] [--categorical c,d]`:
  * trains on the `train` rows without label and split, scores the `test` rows, prints AUROC and AUPRC
- * with label 1 = anomaly and minus the score as the anomaly score. `--categorical` declares columns
+ * with label 1 = anomaly and minus the score as the anomaly score, and the `ood` flag's
+ * false-positive rate and recall at the model's threshold. `--categorical` declares columns
  * of codes written as numbers, as `train` does, so that a setup can be measured as it is deployed.
  */
 export async function evalCommand(argv: string[], ctx: CliContext): Promise<void> {
@@ -78,6 +84,7 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
     const scoreSeconds = Number(process.hrtime.bigint() - t1) / 1e9;
     const scores = results.map((s) => -s.score);
     // logDensity is null where q has no mass: the most anomalous a record can be.
+    const flaggedShare = (label: number): number => results.filter((r, i) => labels[i] === label && r.ood).length / labels.filter((l) => l === label).length;
     const aurocOf = (f: (r: (typeof results)[number]) => number | null): number => auroc(results.map((r) => -(f(r) ?? -Infinity)), labels);
     const report: EvalReport = {
       auroc: auroc(scores, labels),
@@ -86,6 +93,12 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<void
         logRatio: aurocOf((r) => r.logRatio),
         logDensity: aurocOf((r) => r.logDensity),
         logQ: aurocOf((r) => (r.logDensity === null ? null : r.logDensity - r.logRatio)),
+      },
+      atThreshold: {
+        threshold: result.state.calibration.threshold,
+        targetFpr: result.state.calibration.targetFpr,
+        falsePositiveRate: flaggedShare(0),
+        recall: flaggedShare(1),
       },
       trainRows: trainRows.length,
       testRows: testRows.length,

@@ -4,7 +4,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AppError } from '../../errors';
 import { checkMixedColumns, CsvError, fileProblem, FsModelStore, readCsv, saveArtifact, withCategories } from '../../store';
-import { columnList, excludedColumns, modelOrArtifact, parseFlags, UsageError } from '../args';
+import { columnList, DEFAULT_EXCLUDED, excludedColumns, modelOrArtifact, parseFlags, UsageError } from '../args';
 import { readTrainingConfig } from '../config-file';
 import { reportEpoch, reportTraining } from '../progress';
 import type { CliContext } from '../context';
@@ -63,6 +63,9 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   // The hint names what it can change: the default exclusions, not the config's own.
   const byDefault = flags.exclude === undefined ? excluded.filter((c) => !config.exclude.includes(c)) : [];
   const left = excluded.length > 0 ? ` (left out: ${excluded.join(', ')}${byDefault.length > 0 ? `; --exclude "" keeps ${byDefault.join(', ')}` : ''})` : '';
+  // --exclude replaces the default exclusions: a label or split column it does not name is a feature now, said so.
+  const kept = flags.exclude === undefined ? [] : DEFAULT_EXCLUDED.filter((c) => columns.includes(c));
+  const keptNote = kept.length > 0 ? ` (${kept.join(' and ')} ${kept.length === 1 ? 'is a feature' : 'are features'}: --exclude replaces the default ${DEFAULT_EXCLUDED.join(',')}; name ${kept.length === 1 ? 'it' : 'them'} too to leave ${kept.length === 1 ? 'it' : 'them'} out)` : '';
   // Over the file's columns, as a training job fingerprints its dataset's: the same file and
   // config trained through the API and here are the same training.
   const fingerprint = fingerprintRecords(records, table.columns);
@@ -78,7 +81,7 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
     }
   }
   const some = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
-  process.stderr.write(`training on ${some(records.length, 'record')}, ${some(columns.length, 'feature')}${left}, backend ${backend}\n`);
+  process.stderr.write(`training on ${some(records.length, 'record')}, ${some(columns.length, 'feature')}${left}${keptNote}, backend ${backend}\n`);
   const split = splitNote(table.records, byDefault);
   if (split) process.stderr.write(`${split}\n`);
   const result = await train(records, trainingConfig, { columns: table.columns, onEpoch: reportEpoch });

@@ -92,6 +92,14 @@ describe('dataWarnings', () => {
     expect(dataWarnings(rows, inferSchema(rows))).toEqual([expect.stringMatching(/^column "proline" is plain numbers in 150 of its 200 values and numbers written with formatting in the rest \("1,100", .*thousands separators.*send plain numbers/)]);
   });
 
+  it('says so too where the formatted numbers are most of the column, or sit beside a few plain integers (an outside probe: both were read as categories unsaid)', () => {
+    // Insulin in thousands: 140 of 334 written "1,575", the rest plain integers, many of them 0.
+    const half = Array.from({ length: 334 }, (_, i) => ({ insulin: i % 12 < 5 ? `${1 + (i % 3)},${String(500 + i).slice(-3)}` : (i % 29) * 15 }));
+    expect(dataWarnings(half, inferSchema(half))).toEqual([expect.stringMatching(/^column "insulin" is plain numbers in 194 of its 334 values and numbers written with formatting in the rest .*send plain numbers/)]);
+    const most = Array.from({ length: 100 }, (_, i) => ({ amount: i < 2 ? 0 : `${8 + (i % 5)},${String(100 + i).slice(-3)}` }));
+    expect(dataWarnings(most, inferSchema(most))).toEqual([expect.stringMatching(/^column "amount" is plain numbers in 2 of its 100 values and numbers written with formatting/)]);
+  });
+
   it('takes a marker as common as any other value of its column for the category it is ("none" of edema: none, untreated, resistant)', () => {
     const rows = Array.from({ length: 200 }, (_, i) => ({ edema: i % 10 < 6 ? 'none' : i % 10 < 8 ? 'untreated' : 'resistant', vote: i % 10 < 1 ? 'NA' : i % 2 ? 'y' : 'n' }));
     expect(dataWarnings(rows, inferSchema(rows))).toEqual([expect.stringMatching(/^column "vote" holds "NA" in 20 of its 200 values, a way of writing a missing value/)]);

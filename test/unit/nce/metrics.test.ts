@@ -1,5 +1,5 @@
 import { auprc, auroc, calibrate, isFlagged, percentileOf } from '../../../src/nce';
-import { calibrationWarning, expectedFlaggedShare, noveltyWarning, thresholdAt } from '../../../src/nce/calibration';
+import { calibrationWarning, expectedFlaggedShare, noveltyWarning, outlyingLowWarning, thresholdAt } from '../../../src/nce/calibration';
 import { createRng } from '../../../src/nce/random';
 
 describe('auroc', () => {
@@ -153,6 +153,30 @@ describe('calibrate and percentileOf', () => {
     expect(calibrationWarning(10, 0.01, 0.05, 0.2)).toMatch(/at contamination 0.05/);
     // targetFpr 0 puts the threshold at the lowest score, which still flags about 1 / (n + 1).
     expect(calibrationWarning(1000, 0, 0, 0.2)).toMatch(/^targetFpr 0 puts the ood threshold at the lowest of the 1000 held-out scores: about 0.0010 of clean records will still be flagged/);
+  });
+
+  it('warns when a few held-out records far below all the others set the threshold, and seldom on a clean reference', () => {
+    const rng = createRng(23);
+    // Exponential lower tails of 115 records (log densities of Gaussian data fall off about so).
+    const clean = (): number[] => Array.from({ length: 115 }, () => Math.log(rng.uniform()));
+    let warned = 0;
+    for (let t = 0; t < 1000; t++) {
+      const scores = clean();
+      if (outlyingLowWarning(calibrate(scores, 0.01), scores) !== null) warned++;
+    }
+    expect(warned / 1000).toBeLessThan(0.02);
+    // Two reference anomalies far out (an outside probe's digits: -9,177 and -4,082 below -223).
+    const scores = [...clean().slice(2), -9177, -4082];
+    const c = calibrate(scores, 0.01);
+    expect(c.threshold).toBeLessThan(-4000);
+    expect(outlyingLowWarning(c, scores)).toMatch(/^the ood threshold \(-[\d.e+]+\) is set by 2 held-out records scoring far below all the others \(-9177, -4082; .*likely anomalies in the reference/);
+    // Said as contamination, they are the anomalies it names: no warning; nor where they carry a value never seen (always flagged).
+    expect(outlyingLowWarning(calibrate(scores, 0.01, 0.02), scores)).toBeNull();
+    const novel = scores.map((_, i) => i >= scores.length - 2);
+    expect(outlyingLowWarning(calibrate(scores, 0.01, 0, novel), scores, novel)).toBeNull();
+    // 199 records or more: the tail raises the threshold itself.
+    const many = [...Array.from({ length: 198 }, () => Math.log(rng.uniform())), -9177, -4082];
+    expect(outlyingLowWarning(calibrate(many, 0.01), many)).toBeNull();
   });
 
   it('gives the share of reference scores below, clamped to [0, 1]', () => {
