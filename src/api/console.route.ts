@@ -68,8 +68,10 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
           const s = await summaryOf(name, version);
           return { name, version, createdAt: s.createdAt, valAuc: s.training.valAuc, ...served };
         } catch (e: unknown) {
-          if (e instanceof NceError) return { name, version, damaged: e.message, ...served };
-          throw e;
+          if (!(e instanceof NceError)) throw e;
+          // Deleted while listed (the model's delete, retention's pruning): gone, not damaged (an outside probe).
+          if (!(await deps.store.versions(name)).includes(version)) return null;
+          return { name, version, damaged: e.message, ...served };
         }
       }),
     );

@@ -70,10 +70,22 @@ export interface JobFilter {
   limit: number;
 }
 
-/** The jobs a filter selects from a collection of them: newest first, progress left out. */
+/** How far along a job in each state is: a job seen in two states is in the later one. */
+const STATE_ORDER: Record<JobState, number> = { queued: 0, running: 1, completed: 2, failed: 2 };
+
+/**
+ * The jobs a filter selects from a collection of them: newest first, progress left out, each job
+ * once, in the furthest state it was seen in: states read one after the other can catch a job
+ * moving between two of them in both (an outside probe: one job listed running and completed).
+ */
 export function selectJobs(jobs: Iterable<JobInfo>, filter: JobFilter): JobInfo[] {
+  const latest = new Map<string, JobInfo>();
+  for (const j of jobs) {
+    const seen = latest.get(j.id);
+    if (seen === undefined || STATE_ORDER[j.state] > STATE_ORDER[seen.state]) latest.set(j.id, j);
+  }
   const picked: JobInfo[] = [];
-  for (const j of jobs) if ((filter.model === undefined || j.payload.model === filter.model) && (filter.state === undefined || j.state === filter.state)) picked.push(j);
+  for (const j of latest.values()) if ((filter.model === undefined || j.payload.model === filter.model) && (filter.state === undefined || j.state === filter.state)) picked.push(j);
   picked.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
   return picked.slice(0, filter.limit).map((j) => ({ ...j, progress: [] }));
 }

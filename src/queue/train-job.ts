@@ -141,15 +141,17 @@ export async function storeVersion(
 }
 
 /**
- * The result of a job whose version was saved before its process died: a candidate stays one; a
- * version that passed the gate becomes current unless a newer version already is.
+ * The result of a job whose version a run of it saved before its process died or stalled: a
+ * candidate stays one; a version that passed the gate was made current by that save, in the same
+ * step (the Redis store's one script; the in-process queue never runs a job twice), and whatever is
+ * current now stands: an operator's rollback since is not undone (an outside probe: a rerun
+ * promoted the version again after a 200 answered the rollback). With the version's warnings, as
+ * the run that saved it would have answered.
  */
 async function finishSavedVersion(models: ModelStore, model: string, version: string): Promise<JobResult> {
   const reason = await models.candidateReason(model, version);
-  if (reason !== null) return { model, version, promoted: false, reason };
-  const current = await models.currentVersion(model);
-  if (current === null || current < version) await models.promote(model, version);
-  return { model, version, promoted: true };
+  const warnings = (await models.load(model, version)).manifest.training.warnings;
+  return { model, version, ...(reason === null ? { promoted: true } : { promoted: false, reason }), ...(warnings ? { warnings } : {}) };
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import request from 'supertest';
 import { PAGE_CSP } from '../../src/ui';
+import { NceError, toArtifact, train } from '../../src/nce';
 import { normalRecords } from '../helpers/data';
 import { type EmbeddedService, startEmbedded } from '../helpers/service';
 
@@ -218,5 +219,26 @@ describe('the console pages', () => {
       expect(res.status).toBe(404);
       expect(res.type).toBe('application/problem+json');
     }
+  });
+});
+
+describe('GET /v1/console while a model is deleted', () => {
+  it('leaves out a model whose version went while it was read (an outside probe: listed as damaged), and still lists a damaged one', async () => {
+    const running = await startEmbedded();
+    services.push(running);
+    const { app, store } = running.service;
+    const artifact = toArtifact(await train(normalRecords(100, 3, 1), { epochs: 2 }), { datasetFingerprint: 'x', datasetRows: 100, backend: running.backend });
+    await store.save('gone', artifact);
+    await store.save('broken', artifact);
+    const load = store.load.bind(store);
+    // The delete lands between the listing and the read of the artifact; the other model's artifact is damaged.
+    jest.spyOn(store, 'load').mockImplementation(async (name, version) => {
+      if (name === 'gone') await store.delete('gone');
+      if (name === 'gone' || name === 'broken') throw new NceError('ARTIFACT_INVALID', `no model artifact for ${name} version ${version}`);
+      return load(name, version);
+    });
+    const listed = (await request(app).get('/v1/console')).body.models as { name: string; damaged?: string }[];
+    expect(listed.map((m) => m.name)).toEqual(['broken']);
+    expect(listed[0].damaged).toContain('no model artifact');
   });
 });
