@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { UnrecoverableError, Worker } from 'bullmq';
+import { Job, UnrecoverableError, Worker } from 'bullmq';
 import { settingsOrExit } from '../src/config';
 import { createTrainingMetrics, type TrainingMetrics, type TrainingOutcome, trainingOutcome } from '../src/metrics';
 import { failureCode, QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
@@ -65,7 +65,9 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   worker.on('active', (job) => {
-    logger.info({ jobId: job.id, model: job.data.model, attempt: job.attemptsStarted }, 'training started');
+    // A job whose runs were lost beyond its limit is started once more only to be failed (BullMQ's deferred failure): no training starts.
+    if (job.deferredFailure) logger.warn({ jobId: job.id, model: job.data.model, reason: job.deferredFailure }, 'failing a job whose runs were all lost');
+    else logger.info({ jobId: job.id, model: job.data.model, attempt: job.attemptsStarted }, 'training started');
   });
   worker.on('completed', (job) => {
     count(metrics, trainingOutcome('completed'), job);
@@ -73,9 +75,16 @@ async function main(): Promise<void> {
   });
   // A run that ended without an answer (its worker died, or it lost its lock while Redis stalled)
   // is handed on by whichever worker finds it stalled: that worker counts it, as a run retried.
+  // Unless it was the job's last run: BullMQ then marks it to fail, and the failure counts it.
   worker.on('stalled', (jobId) => {
-    metrics.trainingJobs.inc({ outcome: 'retried' });
-    logger.warn({ jobId }, 'a training run was lost (its worker died or lost the job\'s lock): the job runs again');
+    void Job.fromId(worker, jobId).then(
+      (job) => {
+        if (job?.deferredFailure) return;
+        metrics.trainingJobs.inc({ outcome: 'retried' });
+        logger.warn({ jobId }, 'a training run was lost (its worker died or lost the job\'s lock): the job runs again');
+      },
+      (err: unknown) => logger.warn({ jobId, err }, 'a training run was lost, and the job could not be read to tell whether it runs again'),
+    );
   });
   worker.on('failed', (job, err) => {
     // Runs again when attempts are left and the error is not one that fails at once.

@@ -168,6 +168,18 @@ const WORKER_LOST: { code: ErrorCode; message: string } = {
   message: 'the workers running this job were lost (killed, or stopped before it finished) at each of its JOB_ATTEMPTS runs; train again, and check the workers for crashes or memory limits',
 };
 
+/**
+ * The runs a job had: BullMQ counts a run its worker was lost in (a stall) only in
+ * attemptsStarted, not in attemptsMade. A job failed for starting beyond JOB_ATTEMPTS
+ * (maxStartedAttempts), or for stalling beyond its limit (BullMQ marks the failure, and a worker
+ * starts the job once more only to fail it), is counted there once more, though that start never
+ * ran (an outside probe: 4 attempts of 3 after three lost runs).
+ */
+export function runsOf(job: Pick<Job, 'attemptsMade' | 'attemptsStarted' | 'failedReason'>): number {
+  const reason = job.failedReason ?? '';
+  return Math.max(job.attemptsMade, (job.attemptsStarted ?? 0) - (STARTED_BEYOND.test(reason) || STALLED.test(reason) ? 1 : 0));
+}
+
 function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
   const progress = job.progress as Partial<JobProgress> | number;
   const info: JobInfo = {
@@ -175,10 +187,7 @@ function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
     state,
     payload: job.data,
     progress: typeof progress === 'object' && Array.isArray(progress.epochs) ? progress.epochs : [],
-    // Runs started: BullMQ counts a run its worker was lost in (a stall) only there, not in
-    // attemptsMade; a run refused for starting beyond JOB_ATTEMPTS (maxStartedAttempts) is counted
-    // there too, though it never ran.
-    attempts: Math.max(job.attemptsMade, (job.attemptsStarted ?? 0) - (STARTED_BEYOND.test(job.failedReason ?? '') ? 1 : 0)),
+    attempts: runsOf(job),
     createdAt: new Date(job.timestamp).toISOString(),
   };
   if (job.processedOn) info.startedAt = new Date(job.processedOn).toISOString();

@@ -1,5 +1,6 @@
 import type { Artifact } from '../../../src/nce';
 import { type JobInfo, runTrainJob } from '../../../src/queue';
+import { runsOf } from '../../../src/queue/bullmq-queue';
 import { selectJobs } from '../../../src/queue/job-queue';
 import type { DatasetStore, ModelStore } from '../../../src/store';
 
@@ -47,5 +48,17 @@ describe('a job list read state by state', () => {
       ['a', 'completed'],
     ]);
     expect(selectJobs([job('a', 'running', '2026-01-01T00:00:01Z'), job('a', 'completed', '2026-01-01T00:00:01Z')], { limit: 10, state: 'running' })).toEqual([]);
+  });
+});
+
+describe('the runs a distributed job had', () => {
+  it('counts lost runs, and not the start BullMQ makes only to fail a job beyond its limits', () => {
+    // Two lost runs, then one that completed: BullMQ's attemptsMade says 1.
+    expect(runsOf({ attemptsMade: 1, attemptsStarted: 3, failedReason: '' })).toBe(3);
+    // Three lost runs of JOB_ATTEMPTS 3 (an outside probe read 4): a fourth start fails the job at once.
+    expect(runsOf({ attemptsMade: 0, attemptsStarted: 4, failedReason: 'job stalled more than allowable limit' })).toBe(3);
+    expect(runsOf({ attemptsMade: 0, attemptsStarted: 4, failedReason: 'job started more than allowable limit' })).toBe(3);
+    // Runs that failed with an error are counted by BullMQ itself.
+    expect(runsOf({ attemptsMade: 3, attemptsStarted: 3, failedReason: '[INVALID_RECORD] record 3' })).toBe(3);
   });
 });
