@@ -54,27 +54,28 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
   router.get('/v1/console', ...deps.auth, async (req, res) => {
     onlyQuery(req.query, []);
     const names = await deps.store.names();
-    const rows = await Promise.all(
-      names.map(async (name): Promise<ConsoleOverview['models'][number] | null> => {
-        const listed = await listedModel(deps.store, name);
-        if (listed === null) return null;
-        // Every version kept back by the quality gate: listed, so that its page (and Promote) can be found.
-        if (listed.version === null) return { name, ...listed, scored: 0, flagged: 0, psi: null };
-        const { version } = listed;
-        const traffic = deps.metrics.traffic.view(name);
-        const stats = deps.metrics.drift.stats(name);
-        const served = { scored: traffic?.version === version ? traffic.scored : 0, flagged: traffic?.version === version ? traffic.flagged : 0, psi: stats?.version === version ? stats.psi : null };
-        try {
-          const s = await summaryOf(name, version);
-          return { name, version, createdAt: s.createdAt, valAuc: s.training.valAuc, ...served };
-        } catch (e: unknown) {
-          if (!(e instanceof NceError)) throw e;
-          // Deleted while listed (the model's delete, retention's pruning): gone, not damaged (an outside probe).
-          if (!(await deps.store.versions(name)).includes(version)) return null;
-          return { name, version, damaged: e.message, ...served };
-        }
-      }),
-    );
+    const row = async (name: string, again = true): Promise<ConsoleOverview['models'][number] | null> => {
+      const listed = await listedModel(deps.store, name);
+      if (listed === null) return null;
+      // Every version kept back by the quality gate: listed, so that its page (and Promote) can be found.
+      if (listed.version === null) return { name, ...listed, scored: 0, flagged: 0, psi: null };
+      const { version } = listed;
+      const traffic = deps.metrics.traffic.view(name);
+      const stats = deps.metrics.drift.stats(name);
+      const served = { scored: traffic?.version === version ? traffic.scored : 0, flagged: traffic?.version === version ? traffic.flagged : 0, psi: stats?.version === version ? stats.psi : null };
+      try {
+        const s = await summaryOf(name, version);
+        return { name, version, createdAt: s.createdAt, valAuc: s.training.valAuc, ...served };
+      } catch (e: unknown) {
+        if (!(e instanceof NceError)) throw e;
+        // Deleted while listed (the model's delete, retention's pruning): gone, not damaged (an
+        // outside probe); the model as it is now, if it still is.
+        const versions = await deps.store.versions(name);
+        if (!versions.includes(version)) return again && versions.length > 0 ? row(name, false) : null;
+        return { name, version, damaged: e.message, ...served };
+      }
+    };
+    const rows = await Promise.all(names.map((name) => row(name)));
     const answer: ConsoleOverview = { access: deps.access(req) ?? 'score', models: rows.filter((r) => r !== null) };
     res.json(answer);
   });

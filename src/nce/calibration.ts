@@ -195,20 +195,19 @@ export function calibrationWarning(heldOut: number, targetFpr: number, contamina
 /** How many of the tail's scales (see {@link outlyingLowWarning}) the threshold may lie below the tail's point unsaid. */
 const FAR_BELOW_SCALES = 8;
 
-/** Least held-out records {@link outlyingLowWarning} judges by (fewer: {@link calibrationWarning} speaks), the tail's order statistics then of rank 5 and 10 at least. */
-const FAR_BELOW_MIN_RECORDS = 99;
 
 /**
  * A sentence for the training summary when the threshold lies far below where the reference's
  * lower tail puts the share asked for (more than {@link FAR_BELOW_SCALES} of its scales below
- * {@link tailThreshold}'s point), else null. That happens where the order statistic stands (fewer
- * than 199 held-out records at 0.01, where the tail may not raise it) and the lowest held-out
- * scores lie far out from all the others: likely anomalies in the reference, which then set the
- * threshold, so records scoring between them and the rest are never flagged (an outside probe:
- * digits, 115 held-out records, the two lowest at -9,177 and -4,082, the next at -223: no test
- * record flagged, anomalies included). A clean reference puts its lowest score that far out in
- * about 1% of trainings or fewer (simulated, 99 to 198 held-out records: exponential, chi-square
- * and Student-t tails, 0.4-0.9% at 115 records).
+ * {@link tailThreshold}'s point), else null. That happens where the order statistic stands (its
+ * rank p (n + 1) from 1 to 2: 99 to 198 held-out records at 0.01, where the tail may not raise it)
+ * and the lowest held-out scores lie far out from all the others: anomalies in the reference, or
+ * records rare in a way no other is, which then set the threshold, so records scoring between them
+ * and the rest are never flagged (an outside probe: digits, 115 held-out records, the two lowest at
+ * -9,177 and -4,082, the next at -223: no test record flagged, anomalies included). On a clean
+ * reference it fires in about 1% of trainings where the tail falls off exponentially (0.7-1.3% at
+ * 99 to 115 records; chi-square 1-2%), more where it is heavier (Student-t, 5 degrees of freedom:
+ * 2-3%; 3 degrees or a lognormal: 5-7%), simulated.
  */
 export function outlyingLowWarning(c: Calibration, referenceScores: ArrayLike<number>, novel?: ArrayLike<boolean>): string | null {
   if (c.contamination !== undefined) return null;
@@ -216,7 +215,9 @@ export function outlyingLowWarning(c: Calibration, referenceScores: ArrayLike<nu
   const sorted = Float64Array.from(Array.from(referenceScores).filter((_, i) => !novel?.[i])).sort();
   const n = sorted.length;
   const p = keptShare(askedShare(c.targetFpr, 0), c.novelty ?? 0);
-  if (!(p > 0 && p < TAIL_FROM) || n < FAR_BELOW_MIN_RECORDS) return null;
+  // Where the threshold is the order statistic at p with a rank of its own: fewer records are
+  // calibrationWarning's to speak of, and from rank 2 on the tail raises the threshold itself.
+  if (!(p > 0 && p < TAIL_FROM) || p * (n + 1) < 1 || p * (n + 1) >= TAIL_MIN_RANK) return null;
   const from = thresholdAt(sorted, TAIL_FROM);
   const to = thresholdAt(sorted, TAIL_TO);
   if (!(to > from)) return null;
@@ -226,7 +227,7 @@ export function outlyingLowWarning(c: Calibration, referenceScores: ArrayLike<nu
   if (!(c.threshold < far)) return null;
   const out = sorted.filter((x) => x < far);
   const fmt = (x: number): string => x.toPrecision(4);
-  return `the ood threshold (${fmt(c.threshold)}) is set by ${out.length === 1 ? 'one held-out record' : `${out.length} held-out records`} scoring far below all the others (${Array.from(out.subarray(0, 3), fmt).join(', ')}${out.length > 3 ? ' ...' : ''}; the rest of the reference's lower tail puts the share asked for near ${fmt(point)}): likely anomalies in the reference. Records scoring between them and the rest, anomalies included, are not flagged. Clean them from the reference, or state the reference's share of anomalies as contamination`;
+  return `the ood threshold (${fmt(c.threshold)}) is set by ${out.length === 1 ? 'one held-out record' : `${out.length} held-out records`} scoring far below all the others (${Array.from(out.subarray(0, 3), fmt).join(', ')}${out.length > 3 ? ' ...' : ''}; the rest of the reference's lower tail puts the share asked for near ${fmt(point)}): anomalies in the reference, or records rare in a way no other is. Records scoring between them and the rest, anomalies included, are not flagged. If they are anomalies, clean them from the reference, or state the reference's share of anomalies as contamination`;
 }
 
 /**

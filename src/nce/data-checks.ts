@@ -131,6 +131,15 @@ const DATE = /^(\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s?(Z|[+
 /** Numbers written with thousands separators, a decimal comma, a currency sign or a per cent sign ("53,360", "33,6", "$178.15", "40%"). */
 const FORMATTED_NUMBER = /^[-+]?\s*[$€£¥]?\s*[-+]?(\d{1,3}([,. '\u00a0]\d{3})+|\d+)([.,]\d+)?\s*(%|[$€£¥]|EUR|USD)?$/i;
 
+/** A currency or per cent sign in a number's text. */
+const CURRENCY_OR_PERCENT = /[$€£¥%]|EUR|USD/i;
+
+/** The value of an integer written in thousands groups ("1,575", "12 000 000"), else null. */
+function groupedValue(text: string): number | null {
+  const m = /^([-+]?\d{1,3})((?:[,. '\u00a0]\d{3})+)$/.exec(text.trim());
+  return m ? Number(m[1] + m[2].replace(/[^\d]/g, '')) : null;
+}
+
 /** Whether a text is a number written with formatting (see {@link FORMATTED_NUMBER}), not a plain decimal one. */
 export function isFormattedNumber(text: string): boolean {
   const t = text.trim();
@@ -156,16 +165,20 @@ function misreadText(name: string, present: readonly unknown[]): string | null {
   }
   const other = texts.filter((t) => !isMissingMarker(t));
   const some = [...new Set(other)].slice(0, 3).map((t) => JSON.stringify(t)).join(', ');
-  // Numbers written with formatting, alone or beside plain ones (the larger amounts with thousands
-  // separators, "1,065" beside 735), however many of each: never codes.
-  if (other.length > 0 && other.filter(isFormattedNumber).length >= LOOKS_SHARE * other.length) {
+  // Measurements (fractions, or many distinct values) with texts among them; a few integer codes
+  // with a text code among them ("G" for a ground floor) are categories as they are.
+  const measurements = measured.some((x) => !Number.isInteger(x)) || new Set(measured).size > MAX_CODES;
+  // Numbers written with formatting: alone; or beside plain ones that are measurements, or that
+  // the formatted ones outgrow (the larger amounts with thousands separators, "1,575" beside 735,
+  // however many of each), or that they carry a currency or per cent sign for. Not "1,2" beside
+  // codes 1 to 3 (a multiple choice), nor "02 134" beside zip codes written plain.
+  const largest = measured.reduce((a, b) => Math.max(a, b), -Infinity);
+  const formattedAmounts = (t: string): boolean => CURRENCY_OR_PERCENT.test(t) || (groupedValue(t) ?? -Infinity) > largest;
+  if (other.length > 0 && other.filter(isFormattedNumber).length >= LOOKS_SHARE * other.length && (numbers === 0 || measurements || other.some(formattedAmounts))) {
     return numbers === 0
       ? `column "${name}" holds numbers written with formatting (${example(isFormattedNumber)}: thousands separators, a decimal comma, a currency or per cent sign), read as categories: an extreme amount scores as an ordinary rare label and is not flagged; send plain numbers (a decimal point, nothing else)`
       : `column "${name}" is plain numbers in ${numbers} of its ${present.length} values and numbers written with formatting in the rest (${some}: thousands separators, a decimal comma, a currency or per cent sign), so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; send plain numbers (a decimal point, nothing else)`;
   }
-  // Measurements (fractions, or many distinct values) with texts among them; a few integer codes
-  // with a text code among them ("G" for a ground floor) are categories as they are.
-  const measurements = measured.some((x) => !Number.isInteger(x)) || new Set(measured).size > MAX_CODES;
   if (numbers >= 0.5 * present.length && other.length > 0 && measurements) {
     return `column "${name}" is numbers in ${numbers} of its ${present.length} values and text in the rest (${some}), so it is read as categories: the model takes its numbers for unrelated labels and cannot flag an extreme value there; write missing values as empty cells (JSON null) and keep texts out of a numeric column`;
   }

@@ -70,13 +70,17 @@ export interface JobFilter {
   limit: number;
 }
 
-/** How far along a job in each state is: a job seen in two states is in the later one. */
-const STATE_ORDER: Record<JobState, number> = { queued: 0, running: 1, completed: 2, failed: 2 };
+/**
+ * Which of two states a job seen in both is taken to be in: a finished one (a job does not leave
+ * it), else the first seen (queued and running follow each other both ways: a run starts, a lost
+ * or retried run goes back to the queue).
+ */
+const STATE_ORDER: Record<JobState, number> = { queued: 0, running: 0, completed: 1, failed: 1 };
 
 /**
  * The jobs a filter selects from a collection of them: newest first, progress left out, each job
- * once, in the furthest state it was seen in: states read one after the other can catch a job
- * moving between two of them in both (an outside probe: one job listed running and completed).
+ * once (see {@link STATE_ORDER}): states read one by one can catch a job moving between two of
+ * them in both (an outside probe: one job listed running and completed).
  */
 export function selectJobs(jobs: Iterable<JobInfo>, filter: JobFilter): JobInfo[] {
   const latest = new Map<string, JobInfo>();

@@ -142,15 +142,24 @@ export async function storeVersion(
 
 /**
  * The result of a job whose version a run of it saved before its process died or stalled: a
- * candidate stays one; a version that passed the gate was made current by that save, in the same
- * step (the Redis store's one script; the in-process queue never runs a job twice), and whatever is
- * current now stands: an operator's rollback since is not undone (an outside probe: a rerun
- * promoted the version again after a 200 answered the rollback). With the version's warnings, as
- * the run that saved it would have answered.
+ * candidate stays one. A version that passed the gate was made current by that save where the
+ * store does so in the same step (Redis), and whatever is current now stands: an operator's
+ * rollback since is not undone (an outside probe: a rerun promoted the version again after a 200
+ * answered the rollback). Where it takes two steps (files; the in-process queue reruns the job
+ * after a restart, when no request can have come between), the version becomes current unless a
+ * newer one already is, or nothing is (a first training). With the version's warnings, as the run
+ * that saved it would have answered (none where its artifact cannot be read).
  */
 async function finishSavedVersion(models: ModelStore, model: string, version: string): Promise<JobResult> {
   const reason = await models.candidateReason(model, version);
-  const warnings = (await models.load(model, version)).manifest.training.warnings;
+  if (reason === null) {
+    const current = await models.currentVersion(model);
+    if (current === null || (!models.savesCurrentAtOnce && current < version)) await models.promote(model, version);
+  }
+  const warnings = await models.load(model, version).then(
+    (m) => m.manifest.training.warnings,
+    () => undefined,
+  );
   return { model, version, ...(reason === null ? { promoted: true } : { promoted: false, reason }), ...(warnings ? { warnings } : {}) };
 }
 

@@ -27,6 +27,7 @@ function remembered(at: Date): boolean {
  * delete and a no-op, and a promote sees the model wholly before or wholly after a delete.
  */
 export class FsModelStore implements ModelStore {
+  readonly savesCurrentAtOnce = false;
   private readonly serial = new KeyedSerial();
 
   constructor(private readonly root: string) {}

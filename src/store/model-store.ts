@@ -48,6 +48,12 @@ export interface ModelStore {
    */
   save(name: string, artifact: Artifact, options?: SaveOptions): Promise<string>;
   /**
+   * Whether {@link ModelStore.save} makes the version current in the same step as it stores it
+   * (Redis: one script). Where it does not (files: the folder, then the pointer), a process that
+   * died between the two left a version that passed the gate and is not current.
+   */
+  readonly savesCurrentAtOnce: boolean;
+  /**
    * The version a job saved, newest first, or null: a job run again after a crash (between
    * saving its version and finishing) finds its own version instead of adding another.
    */

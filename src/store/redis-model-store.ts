@@ -85,6 +85,7 @@ return removed
  * `redisKeys.modelEvents` for the replicas to hot-swap.
  */
 export class RedisModelStore implements ModelStore {
+  readonly savesCurrentAtOnce = true;
   constructor(private readonly redis: Redis) {}
 
   async list(): Promise<string[]> {

@@ -294,6 +294,10 @@ describe('nce-ood train and score', () => {
     const partly = cli('train', '--data', join(dir, 'eval.csv'), '--artifact', join(dir, 'partly'), '--config', join(dir, 'exclude.json'), '--exclude', 'label');
     expect(partly.status).toBe(0);
     expect(partly.stderr).toContain('(split is a feature: --exclude replaces the default label,split; name it too to leave it out)');
+    // Not where --exclude "" asked to keep them.
+    const kept = cli('train', '--data', join(dir, 'eval.csv'), '--artifact', join(dir, 'kept'), '--config', join(dir, 'exclude.json'), '--exclude', '');
+    expect(kept.status).toBe(0);
+    expect(kept.stderr).not.toContain('--exclude replaces the default');
   });
 
   it('when a flag is unknown or missing, exits 2 with one line naming it', () => {

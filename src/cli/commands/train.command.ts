@@ -64,7 +64,8 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   const byDefault = flags.exclude === undefined ? excluded.filter((c) => !config.exclude.includes(c)) : [];
   const left = excluded.length > 0 ? ` (left out: ${excluded.join(', ')}${byDefault.length > 0 ? `; --exclude "" keeps ${byDefault.join(', ')}` : ''})` : '';
   // --exclude replaces the default exclusions: a label or split column it does not name is a feature now, said so.
-  const kept = flags.exclude === undefined ? [] : DEFAULT_EXCLUDED.filter((c) => columns.includes(c));
+  // Not when --exclude "" asked to keep them.
+  const kept = asked.length === 0 ? [] : DEFAULT_EXCLUDED.filter((c) => columns.includes(c));
   const keptNote = kept.length > 0 ? ` (${kept.join(' and ')} ${kept.length === 1 ? 'is a feature' : 'are features'}: --exclude replaces the default ${DEFAULT_EXCLUDED.join(',')}; name ${kept.length === 1 ? 'it' : 'them'} too to leave ${kept.length === 1 ? 'it' : 'them'} out)` : '';
   // Over the file's columns, as a training job fingerprints its dataset's: the same file and
   // config trained through the API and here are the same training.

@@ -98,6 +98,9 @@ describe('dataWarnings', () => {
     expect(dataWarnings(half, inferSchema(half))).toEqual([expect.stringMatching(/^column "insulin" is plain numbers in 194 of its 334 values and numbers written with formatting in the rest .*send plain numbers/)]);
     const most = Array.from({ length: 100 }, (_, i) => ({ amount: i < 2 ? 0 : `${8 + (i % 5)},${String(100 + i).slice(-3)}` }));
     expect(dataWarnings(most, inferSchema(most))).toEqual([expect.stringMatching(/^column "amount" is plain numbers in 2 of its 100 values and numbers written with formatting/)]);
+    // Codes are not: a multiple choice ("1,2" beside 1 to 3), product codes ("5,2" beside 10-15), zip codes with a space beside plain ones.
+    const codes = Array.from({ length: 200 }, (_, i) => ({ q5: i % 4 === 0 ? ['1,2', '2,3'][i % 2] : (i % 3) + 1, product: i % 5 === 0 ? '5,2' : 10 + (i % 6), zip: i % 2 ? '02 134' : 10001 + (i % 7) }));
+    expect(dataWarnings(codes, inferSchema(codes))).toEqual([]);
   });
 
   it('takes a marker as common as any other value of its column for the category it is ("none" of edema: none, untreated, resistant)', () => {

@@ -1,8 +1,12 @@
-import type { Artifact } from '../../../src/nce';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Artifact, toArtifact, train } from '../../../src/nce';
 import { type JobInfo, runTrainJob } from '../../../src/queue';
 import { runsOf } from '../../../src/queue/bullmq-queue';
 import { selectJobs } from '../../../src/queue/job-queue';
-import type { DatasetStore, ModelStore } from '../../../src/store';
+import { type DatasetStore, FsModelStore, type ModelStore } from '../../../src/store';
+import { normalRecords } from '../../helpers/data';
 
 /**
  * A job run again after a run of it saved its version (the process died, or stalled past its lock)
@@ -11,6 +15,7 @@ import type { DatasetStore, ModelStore } from '../../../src/store';
 describe('a training job whose version a run of it already saved', () => {
   const models = (current: string, candidate: string | null, promote: jest.Mock): ModelStore =>
     ({
+      savesCurrentAtOnce: true,
       versionOfJob: async () => 'v2',
       candidateReason: async () => candidate,
       currentVersion: async () => current,
@@ -21,6 +26,7 @@ describe('a training job whose version a run of it already saved', () => {
     throw new Error('a rerun trains nothing');
   });
   const payload = { kind: 'train' as const, model: 'm', dataset: 'd', config: {} };
+  const filePayload = { ...payload, model: 'f' };
   const datasets = {} as DatasetStore;
 
   it('leaves a rollback made since its save in force (an outside probe: the rerun promoted its version again), with the version\'s warnings', async () => {
@@ -29,6 +35,27 @@ describe('a training job whose version a run of it already saved', () => {
     expect(result).toEqual({ model: 'm', version: 'v2', promoted: true, warnings: ['a warning of its training'] });
     expect(promote).not.toHaveBeenCalled();
     expect(trainer).not.toHaveBeenCalled();
+  });
+
+  it('on files, where the save and the pointer are two steps, makes the version current when the process died between them (a first training too)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-rerun-'));
+    try {
+      const store = new FsModelStore(dir);
+      const artifact = toArtifact(await train(normalRecords(60, 3, 1), { epochs: 1 }), { datasetFingerprint: 'x', datasetRows: 60, backend: 'cpu' });
+      const first = await store.save('f', artifact, { jobId: 'job-1' });
+      // The process died after the folder, before the pointer.
+      await rm(join(dir, 'f', 'CURRENT'), { force: true });
+      expect(await store.currentVersion('f')).toBeNull();
+      expect(await runTrainJob(filePayload, { datasets, models: store, trainer }, 'job-1')).toMatchObject({ version: first, promoted: true });
+      expect(await store.currentVersion('f')).toBe(first);
+      // A retrain likewise: the version before it was current, its own is newer.
+      const second = await store.save('f', artifact, { jobId: 'job-2' });
+      await store.promote('f', first);
+      expect(await runTrainJob(filePayload, { datasets, models: store, trainer }, 'job-2')).toMatchObject({ version: second, promoted: true });
+      expect(await store.currentVersion('f')).toBe(second);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports a candidate as one, with its reason', async () => {
