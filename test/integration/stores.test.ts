@@ -73,18 +73,21 @@ describe.each(kinds)('%s stores', (kind, make) => {
     const name = `m-${suffix()}`;
     const v1 = await models.save(name, artifact);
     const v2 = await models.save(name, artifact, { jobId: 'job-1' });
-    // What a kill between saving v2 and moving CURRENT leaves: v2 stored, v1 still current.
+    // On files, what a kill between saving v2 and moving CURRENT leaves: v2 stored, v1 still
+    // current. In Redis the save moved it in the same step: v1 current again is a rollback since.
     await models.promote(name, v1);
     const v3 = await models.save(name, artifact, { jobId: 'job-2', candidate: 'SCHEMA_CHANGED: x' });
     expect(await models.versionOfJob(name, 'job-1')).toBe(v2);
     expect(await models.versionOfJob(name, 'job-9')).toBeNull();
     const trainer = jest.fn(() => Promise.resolve(artifact));
     const payload = { kind: 'train' as const, model: name, dataset: 'never-read', config: {} };
-    await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-1')).resolves.toEqual({ model: name, version: v2, promoted: true });
-    await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-2')).resolves.toEqual({ model: name, version: v3, promoted: false, reason: 'SCHEMA_CHANGED: x' });
+    // With the version's warnings, as the run that saved it would have answered.
+    const warnings = artifact.manifest.training.warnings ? { warnings: artifact.manifest.training.warnings } : {};
+    await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-1')).resolves.toEqual({ model: name, version: v2, promoted: true, ...warnings });
+    await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-2')).resolves.toEqual({ model: name, version: v3, promoted: false, reason: 'SCHEMA_CHANGED: x', ...warnings });
     expect(trainer).not.toHaveBeenCalled();
     expect(await models.versions(name)).toEqual([v1, v2, v3]);
-    expect(await models.currentVersion(name)).toBe(v2);
+    expect(await models.currentVersion(name)).toBe(models.savesCurrentAtOnce ? v1 : v2);
     // A job whose version is older than one promoted since leaves the newer one current.
     const v4 = await models.save(name, artifact);
     await expect(runTrainJob(payload, { datasets, models, trainer }, 'job-1')).resolves.toMatchObject({ version: v2 });
@@ -105,7 +108,7 @@ describe.each(kinds)('%s stores', (kind, make) => {
       return same;
     };
     const result = await runTrainJob({ kind: 'train', model: name, dataset, config: {} }, { datasets, models, trainer }, 'job-s');
-    expect(result).toEqual({ model: name, version: firstRun, promoted: true });
+    expect(result).toEqual({ model: name, version: firstRun, promoted: true, ...(same.manifest.training.warnings ? { warnings: same.manifest.training.warnings } : {}) });
     expect(await models.currentVersion(name)).toBe(firstRun);
     expect(await models.versions(name)).toHaveLength(2);
   });
@@ -696,7 +699,7 @@ describe('redis model store', () => {
     await expect(models.save(name, artifact, { jobId: 'job-1', whileExists: jobKey })).rejects.toEqual(new SavedByAnotherRun(first));
     expect(await models.versions(name)).toEqual([first]);
     // Through a job's store step: the result is the version the other run saved, current.
-    expect(await storeVersion(models, name, toArtifact(trained, { datasetFingerprint: 'y', datasetRows: 120, backend: 'wasm' }), { jobId: 'job-1', whileExists: jobKey })).toEqual({ model: name, version: first, promoted: true });
+    expect(await storeVersion(models, name, toArtifact(trained, { datasetFingerprint: 'y', datasetRows: 120, backend: 'wasm' }), { jobId: 'job-1', whileExists: jobKey })).toEqual({ model: name, version: first, promoted: true, ...(artifact.manifest.training.warnings ? { warnings: artifact.manifest.training.warnings } : {}) });
     expect(await models.versions(name)).toEqual([first]);
     // Another job saves; a job whose record is gone (Redis came back empty, or taken over) does not.
     const second = await models.save(name, artifact, { jobId: 'job-2', whileExists: jobKey });
