@@ -195,7 +195,6 @@ export function calibrationWarning(heldOut: number, targetFpr: number, contamina
 /** How many of the tail's scales (see {@link outlyingLowWarning}) the threshold may lie below the tail's point unsaid. */
 const FAR_BELOW_SCALES = 8;
 
-
 /**
  * A sentence for the training summary when the threshold lies far below where the reference's
  * lower tail puts the share asked for (more than {@link FAR_BELOW_SCALES} of its scales below
@@ -218,12 +217,10 @@ export function outlyingLowWarning(c: Calibration, referenceScores: ArrayLike<nu
   // Where the threshold is the order statistic at p with a rank of its own: fewer records are
   // calibrationWarning's to speak of, and from rank 2 on the tail raises the threshold itself.
   if (!(p > 0 && p < TAIL_FROM) || p * (n + 1) < 1 || p * (n + 1) >= TAIL_MIN_RANK) return null;
-  const from = thresholdAt(sorted, TAIL_FROM);
-  const to = thresholdAt(sorted, TAIL_TO);
-  if (!(to > from)) return null;
-  const scale = (to - from) / Math.log(TAIL_TO / TAIL_FROM);
-  const point = from - scale * Math.log(TAIL_FROM / p);
-  const far = point - FAR_BELOW_SCALES * scale;
+  const tail = lowerTail(sorted);
+  if (tail === null) return null;
+  const point = tail.at(p);
+  const far = point - FAR_BELOW_SCALES * tail.scale;
   if (!(c.threshold < far)) return null;
   const out = sorted.filter((x) => x < far);
   const fmt = (x: number): string => x.toPrecision(4);
@@ -285,10 +282,20 @@ const TAIL_MIN_RANK = 2;
 export function tailThreshold(sorted: ArrayLike<number>, p: number): number | null {
   const n = sorted.length;
   if (!(p > 0 && p < TAIL_FROM) || p * (n + 1) < TAIL_MIN_RANK) return null;
+  return lowerTail(sorted)?.at(p) ?? null;
+}
+
+/**
+ * The reference's lower tail taken as exponential through its order statistics at shares 0.05
+ * and 0.1: its scale (nats per factor e of probability) and the score a new record falls below
+ * with probability `p` by it; null where the two order statistics tie.
+ */
+function lowerTail(sorted: ArrayLike<number>): { scale: number; at: (p: number) => number } | null {
   const from = thresholdAt(sorted, TAIL_FROM);
   const to = thresholdAt(sorted, TAIL_TO);
   if (!(to > from)) return null;
-  return from - ((to - from) / Math.log(TAIL_TO / TAIL_FROM)) * Math.log(TAIL_FROM / p);
+  const scale = (to - from) / Math.log(TAIL_TO / TAIL_FROM);
+  return { scale, at: (p) => from - scale * Math.log(TAIL_FROM / p) };
 }
 
 /** Whether another reference score ties with `t` (within {@link scoreTolerance}) besides one at it. */

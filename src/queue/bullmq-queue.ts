@@ -149,10 +149,12 @@ function stateOf(s: string): JobState {
   return 'queued';
 }
 
-/** BullMQ's reason for a job whose workers were lost more often than the worker's `maxStalledCount`. */
-const STALLED = /stalled more than allowable limit/;
-/** BullMQ's reason for a run refused for starting beyond the worker's `maxStartedAttempts` (JOB_ATTEMPTS runs): its earlier runs were lost. */
-const STARTED_BEYOND = /started more than allowable limit/;
+/**
+ * BullMQ's reasons for a job failed because its runs were all lost: its workers lost more often
+ * than the worker's `maxStalledCount`, or a run refused for starting beyond its
+ * `maxStartedAttempts` (JOB_ATTEMPTS runs). Either way BullMQ starts the job once more only to fail it.
+ */
+const ALL_RUNS_LOST = /(stalled|started) more than allowable limit/;
 
 /**
  * The exit code of a training process that ended itself after a WebAssembly trap (EX_SOFTWARE): its
@@ -177,7 +179,7 @@ const WORKER_LOST: { code: ErrorCode; message: string } = {
  */
 export function runsOf(job: Pick<Job, 'attemptsMade' | 'attemptsStarted' | 'failedReason'>): number {
   const reason = job.failedReason ?? '';
-  return Math.max(job.attemptsMade, (job.attemptsStarted ?? 0) - (STARTED_BEYOND.test(reason) || STALLED.test(reason) ? 1 : 0));
+  return Math.max(job.attemptsMade, (job.attemptsStarted ?? 0) - (ALL_RUNS_LOST.test(reason) ? 1 : 0));
 }
 
 function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
@@ -199,7 +201,7 @@ function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {
     const died = PROCESS_DIED.exec(reason);
     info.error = m
       ? { code: m[1] as string, message: m[2] as string }
-      : STALLED.test(reason) || STARTED_BEYOND.test(reason)
+      : ALL_RUNS_LOST.test(reason)
         ? WORKER_LOST
         : died?.[1] === String(TRAPPED_EXIT_CODE)
           ? { code: 'WORKER_LOST', message: 'the training process handed this job\'s last run was ending, after a WebAssembly trap in the job it ran before (a fresh process takes the next job); train again' }
