@@ -78,7 +78,7 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     // first training too: a model that is only being trained is a model to delete.
     // A job enqueued before an earlier delete is already doomed (it fails at its start): it does
     // not make the model one to delete again.
-    const asked = new Date().toISOString();
+    const asked = (await deps.queue.now()).toISOString();
     const since = (await deps.store.deletedAt(name))?.toISOString() ?? '';
     // The schedule before the model: a run it fires until it is gone is enqueued before the
     // model's deletion, and so fails with MODEL_DELETED. Unscheduled after, a run fired between

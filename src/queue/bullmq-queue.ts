@@ -3,7 +3,7 @@ import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ErrorCode } from '../errors';
 import type { EpochProgress } from '../nce';
-import { type JobCancel, JOB_CANCEL_TTL_SECONDS, redisKeys } from '../store';
+import { type JobCancel, JOB_CANCEL_TTL_SECONDS, redisKeys, redisNowMs } from '../store';
 import { type JobError, type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobResult, type JobState, selectJobs } from './job-queue';
 
 /** The BullMQ queue the API enqueues training on and `npm run worker` consumes. */
@@ -53,6 +53,9 @@ export class BullMqQueue implements JobQueue {
     const job = await this.queue.add(payload.kind, payload, {
       ...jobOptions(this.attempts),
       jobId: id,
+      // Redis's clock, not this host's: a job enqueued before a model's deletion (also timed by
+      // Redis) must read as such on every host, or it could train the deleted model back.
+      timestamp: await redisNowMs(this.redis),
       // BullMQ's simple deduplication: ignored while the first job is not completed or failed.
       ...(options.dedupeKey === undefined ? {} : { deduplication: { id: options.dedupeKey } }),
     });
@@ -60,6 +63,10 @@ export class BullMqQueue implements JobQueue {
     const created = job.id === id;
     const stored = await this.get(job.id as string);
     return { ...(stored ?? toJobInfo(job, 'queued')), created };
+  }
+
+  async now(): Promise<Date> {
+    return new Date(await redisNowMs(this.redis));
   }
 
   async get(id: string): Promise<JobInfo | null> {

@@ -186,6 +186,10 @@ export class InProcessQueue implements JobQueue {
     if (dir) void this.writes.run(job.id, () => rm(join(dir, `${job.id}.json`), { force: true })).catch(() => undefined);
   }
 
+  now(): Promise<Date> {
+    return Promise.resolve(new Date());
+  }
+
   async enqueue(payload: JobPayload, options: { dedupeKey?: string } = {}): Promise<JobInfo & { created: boolean }> {
     if (this.closed) throw new Error('the queue is closed');
     const key = options.dedupeKey;

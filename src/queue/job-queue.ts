@@ -102,6 +102,11 @@ export interface JobQueue {
    */
   enqueue(payload: JobPayload, options?: { dedupeKey?: string }): Promise<JobInfo & { created: boolean }>;
   get(id: string): Promise<JobInfo | null>;
+  /**
+   * Now, on the clock jobs' `createdAt` is read from, and a model's deletion time (the store's):
+   * Redis's in distributed mode, whatever host asks.
+   */
+  now(): Promise<Date>;
   /** Jobs newest first, at most `limit`, those of `model` and in `state` when given (per-epoch progress left out). */
   list(filter: JobFilter): Promise<JobInfo[]>;
   /**

@@ -10,9 +10,12 @@ export const VERSION_PATTERN = /^\d{8}T\d{9}Z-[0-9a-f]{6}$/;
 
 let lastVersionMs = 0;
 
-/** A new, sortable, unique version id (strictly later than the previous one from this process). */
-export function newVersionId(): string {
-  lastVersionMs = Math.max(Date.now(), lastVersionMs + 1);
+/**
+ * A new, sortable, unique version id (strictly later than the previous one from this process), at
+ * `nowMs`: the store's clock, so that versions saved from different hosts sort by when they were saved.
+ */
+export function newVersionId(nowMs = Date.now()): string {
+  lastVersionMs = Math.max(nowMs, lastVersionMs + 1);
   const t = new Date(lastVersionMs).toISOString().replace(/[-:.]/g, '');
   return `${t.slice(0, 15)}${t.slice(15, 18)}Z-${randomBytes(3).toString('hex')}`;
 }

@@ -197,3 +197,13 @@ export function guardRedis<T extends object>(target: T, redis: Redis): T {
     },
   });
 }
+
+/**
+ * Redis's clock, in ms since the epoch. Every time compared across processes in distributed mode
+ * (a model's deletion, a job's enqueueing, a version's id) is read from it: hosts' clocks drift
+ * apart by seconds, one server's clock does not.
+ */
+export async function redisNowMs(redis: Redis): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}

@@ -2,18 +2,22 @@ import type { Redis } from 'ioredis';
 import { type Artifact, fromArtifact, NceError } from '../nce';
 import { AppError } from '../errors';
 import { cancelledBy, DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, SavedByAnotherRun, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
+import { redisNowMs } from './redis-connection';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
 /**
  * Deletes a model's versions, current pointer and name, records the deletion's time (KEYS[4], for
- * ARGV[6] ms) and announces it; 0 when there was none (the time is recorded all the same).
+ * ARGV[5] ms; Redis's clock, which jobs' enqueue times are read from too) and announces it; 0 when
+ * there was none (the time is recorded all the same).
  */
 const DELETE_MODEL = `
+local t = redis.call('TIME')
+local now = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
 local versions = redis.call('ZRANGE', KEYS[1], 0, -1)
 local existed = #versions > 0 or redis.call('EXISTS', KEYS[2]) == 1
 for _, v in ipairs(versions) do redis.call('DEL', ARGV[1] .. v) end
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[6])
+redis.call('SET', KEYS[4], now, 'PX', ARGV[5])
 if not existed then return 0 end
 redis.call('SREM', KEYS[3], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
@@ -118,7 +122,7 @@ export class RedisModelStore implements ModelStore {
   }
 
   async save(name: string, artifact: Artifact, options: SaveOptions = {}): Promise<string> {
-    const version = newVersionId();
+    const version = newVersionId(await redisNowMs(this.redis));
     const fields: (string | Buffer)[] = ['manifest', JSON.stringify(artifact.manifest), 'weights', artifact.weights];
     if (options.candidate !== undefined) fields.push('candidate', options.candidate);
     if (options.jobId !== undefined) fields.push('job', options.jobId);
@@ -206,7 +210,6 @@ export class RedisModelStore implements ModelStore {
       name,
       redisKeys.modelEvents,
       event({ model: name, version: null }),
-      String(Date.now()),
       String(DELETION_MEMORY_MS),
     );
     return deleted === 1;

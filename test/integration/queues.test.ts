@@ -27,6 +27,33 @@ describe('queue deduplication', () => {
     }
   });
 
+  it("distributed: a job's enqueue time and the queue's now are Redis's clock, whatever this host's reads", async () => {
+    const server = await startRedis();
+    const redis = await openRedis(server.url, 'commands');
+    const q = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redis, prefix: `clock-${Date.now()}` });
+    const realNow = Date.now.bind(Date);
+    const spy = jest.spyOn(Date, 'now');
+    try {
+      const queue = new BullMqQueue(q, 1, redis);
+      spy.mockImplementation(() => realNow() + 3_600_000);
+      const ahead = await queue.enqueue(payload);
+      const aheadNow = await queue.now();
+      spy.mockImplementation(() => realNow() - 3_600_000);
+      const behind = await queue.enqueue(payload);
+      spy.mockRestore();
+      const [seconds] = await redis.time();
+      const serverMs = Number(seconds) * 1000;
+      for (const at of [Date.parse(ahead.createdAt), Date.parse(behind.createdAt), aheadNow.getTime()]) expect(Math.abs(at - serverMs)).toBeLessThan(5000);
+      // Enqueued in that order, they read in that order.
+      expect(Date.parse(behind.createdAt)).toBeGreaterThanOrEqual(Date.parse(ahead.createdAt));
+    } finally {
+      spy.mockRestore();
+      await q.close();
+      await redis.quit();
+      await server.stop();
+    }
+  });
+
   it('distributed: of two replicas enqueueing with one key, exactly one creates the job', async () => {
     const server = await startRedis();
     const connections: Redis[] = [];

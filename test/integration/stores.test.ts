@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { type Artifact, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
-import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, describeVersions, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
+import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, describeVersions, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, redisNowMs, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { Queue } from 'bullmq';
 import { BullMqScheduler, type JobPayload, type JobResult, QUEUE_PREFIX, runTrainJob, storeVersion } from '../../src/queue';
@@ -690,6 +690,32 @@ describe('redis dataset store', () => {
 });
 
 describe('redis model store', () => {
+  it("times a deletion and names a version by Redis's clock, not this host's (hosts' clocks drift apart)", async () => {
+    const models = new RedisModelStore(redis);
+    const name = `clock-${suffix()}`;
+    const realNow = Date.now.bind(Date);
+    const spy = jest.spyOn(Date, 'now');
+    try {
+      // A replica an hour behind saves, one an hour ahead deletes.
+      spy.mockImplementation(() => realNow() - 3_600_000);
+      const version = await models.save(name, artifact);
+      spy.mockImplementation(() => realNow() + 3_600_000);
+      await models.delete(name);
+      spy.mockRestore();
+      const serverMs = await redisNowMs(redis);
+      const deletedAt = (await models.deletedAt(name))?.getTime() ?? 0;
+      expect(Math.abs(deletedAt - serverMs)).toBeLessThan(5000);
+      const stamp = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(version)?.slice(1).map(Number) ?? [];
+      const versionMs = Date.UTC(stamp[0] ?? 0, (stamp[1] ?? 1) - 1, stamp[2], stamp[3], stamp[4], stamp[5], stamp[6]);
+      expect(Math.abs(versionMs - serverMs)).toBeLessThan(5000);
+      // So a job enqueued just before the delete, on a host whose clock is behind the deleting
+      // one's, still cannot save: its enqueue time (Redis's too) is before the deletion's.
+      await expect(models.save(name, artifact, { unlessDeletedAfter: new Date(serverMs - 1000) })).rejects.toMatchObject({ code: 'MODEL_DELETED' });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('saves one version per job: another run of the same job saves nothing and names the one saved; a run whose job the queue no longer has saves nothing', async () => {
     const models = new RedisModelStore(redis);
     const name = `j-${suffix()}`;
