@@ -21,9 +21,29 @@ const apiKeys = z
       }
       keys.push({ scope, key });
     }
+    // Set but empty (",", " , "): not the open API unset asks for, which a typo must not give.
+    if (keys.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'holds no key (only commas and spaces): give scope:key pairs, or leave it unset for an open API' });
+      return z.NEVER;
+    }
     return keys;
   })
   .optional();
+
+/** What is wrong with a Redis URL, or null: the client would read a bad port or database as something else, or fail far from the setting. */
+export function redisUrlProblem(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'expected redis://[user:password@]host[:port][/db] or rediss://..., with a port of 1-65535';
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return 'expected redis://host:port or rediss://host:port';
+  if (u.hostname === '') return 'names no host';
+  if (u.port === '0') return 'port 0 is no port to connect to';
+  if (!/^\/?(\d{1,9})?$/.test(u.pathname)) return `the path "${u.pathname}" is no database number: expected /0, /1 ... or none (database 0)`;
+  return null;
+}
 
 /**
  * Settings read from the environment. This module is the only code that reads `process.env`;
@@ -67,6 +87,10 @@ export const settingsSchema = z.object({
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\/[^\s]+$/, 'expected redis://host:port or rediss://host:port')
+    .superRefine((url, ctx) => {
+      const problem = redisUrlProblem(url);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .optional(),
   /** `scope:key` pairs (scopes admin, score); unset = open API, with a warning. @defaultValue unset */
   API_KEYS: apiKeys,
@@ -210,14 +234,17 @@ export class SettingsError extends AppError {
 }
 
 /**
- * Parses settings from an environment (default: this process's); empty strings count as unset.
+ * Parses settings from an environment (default: this process's); empty strings count as unset,
+ * and a value of only white space is refused (a number would read it as 0: PORT " " a random port).
  * @throws SettingsError listing every bad variable
  */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const keys = Object.keys(settingsSchema.shape);
   const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => keys.includes(k) && v !== undefined && v !== ''));
-  const r = settingsSchema.safeParse(present);
-  if (!r.success) throw new SettingsError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const blank = Object.entries(present).filter(([, v]) => v?.trim() === '').map(([k]) => `${k}: blank (only white space); leave it unset for the default`);
+  const r = settingsSchema.safeParse(Object.fromEntries(Object.entries(present).filter(([, v]) => v?.trim() !== '')));
+  const problems = [...blank, ...(r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))];
+  if (!r.success || problems.length > 0) throw new SettingsError(problems);
   // Node's HTTP server refuses a headers timeout above the request timeout, with a message of its own.
   if (r.data.HTTP_HEADERS_TIMEOUT_MS > r.data.HTTP_REQUEST_TIMEOUT_MS) {
     throw new SettingsError([`HTTP_HEADERS_TIMEOUT_MS: ${r.data.HTTP_HEADERS_TIMEOUT_MS} is above HTTP_REQUEST_TIMEOUT_MS (${r.data.HTTP_REQUEST_TIMEOUT_MS}): a request's headers come within its whole time; lower it or raise HTTP_REQUEST_TIMEOUT_MS`]);

@@ -74,10 +74,12 @@ export async function openRedis(url: string, role: RedisRole, waitMs = REDIS_STA
       // Bounded: an address that accepts the connection but never answers would hold it forever.
       const left = Math.max(500, waitMs - (Date.now() - started));
       await withDeadline(redis.connect(), left, () => new Error(`no answer within ${Math.round(left / 1000)} s`));
+      await selectDatabase(redis, url);
       return redis;
     } catch (e: unknown) {
       // No client left reconnecting in the background after a failed attempt.
       redis.disconnect();
+      if (e instanceof AppError) throw e;
       const timedOut = e instanceof Error && e.message.startsWith('no answer within');
       const why = !timedOut && cause instanceof Error ? cause.message : e instanceof Error ? e.message : String(e);
       if (Date.now() - started >= waitMs) {
@@ -85,6 +87,21 @@ export async function openRedis(url: string, role: RedisRole, waitMs = REDIS_STA
       }
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+}
+
+/**
+ * Selects the URL's database again, to see the answer: the client selects it on connecting but
+ * only emits a refusal (a database the server does not have), then runs every command on database 0.
+ * @throws AppError INVALID_SETTINGS naming REDIS_URL
+ */
+async function selectDatabase(redis: Redis, url: string): Promise<void> {
+  const db = Number(new URL(url).pathname.slice(1) || 0);
+  if (db === 0) return;
+  try {
+    await redis.select(db);
+  } catch (e: unknown) {
+    throw new AppError('INVALID_SETTINGS', `invalid configuration: REDIS_URL: Redis at ${addressOf(url)} has no database ${db} (${e instanceof Error ? e.message : String(e)}); name one it has (0 to its "databases" setting less one)`, undefined, { cause: e });
   }
 }
 

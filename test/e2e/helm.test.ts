@@ -135,10 +135,34 @@ describe('the Helm chart', () => {
         return status;
       };
       for (const keys of ['admin:abcdefghij, score:abcdefghij', ' admin:abcdefghij ,', 'admin:abcd efgh']) expect(rendered(keys)).toBe(0);
-      for (const keys of ['admin:abc     ', 'admin:abcdefg', 'root:abcdefghij']) expect(rendered(keys)).not.toBe(0);
+      // No key at all (",") is refused too: the service would start open, as if unset.
+      for (const keys of ['admin:abc     ', 'admin:abcdefg', 'root:abcdefghij', ',', ' , ']) expect(rendered(keys)).not.toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('accepts the Redis URLs the service accepts, and only those (a database or port the client would misread)', () => {
+    for (const url of ['redis://cache', 'redis://:pw@cache:6379/2', 'rediss://user:pw@cache:6380/0', 'redis://cache:65535/', 'redis://[::1]:6379', 'redis://cache:6379/abc', 'redis://cache:notaport', 'redis://cache:99999', 'redis://cache:0', 'redis://cache:6379/1/2']) {
+      const status = helm('template', 'ood', CHART, ...KUBE, '--set', `redis.externalUrl=${url}`).status;
+      expect([url, status === 0]).toEqual([url, settingsSchema.safeParse({ REDIS_URL: url }).success]);
+    }
+  });
+
+  it('keeps every object name within 63 characters for the longest release name Helm takes', () => {
+    const release = 'a'.repeat(52) + 'b';
+    const r = helm('template', release, CHART, ...KUBE, '-f', PRODUCTION);
+    expect(r.status).toBe(0);
+    const names = parseAllDocuments(r.stdout).map((d) => (d.toJS() as { metadata?: { name?: string } } | null)?.metadata?.name ?? '');
+    expect(names.length).toBeGreaterThanOrEqual(8);
+    expect(names.filter((n) => n.length > 63)).toEqual([]);
+  });
+
+  it('reads API_KEYS from your own Secret without optional: a key misspelt there stops the pods rather than opening the API', () => {
+    const env = (docs: ReturnType<typeof render>): { name: string; valueFrom?: { secretKeyRef?: { optional?: boolean } } }[] =>
+      ((docs.find((d) => d.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { env: never[] }[] } } } }).spec.template.spec.containers[0]?.env ?? []);
+    expect(env(render()).find((e) => e.name === 'API_KEYS')?.valueFrom?.secretKeyRef?.optional).toBe(true);
+    expect(env(render('--set', 'secrets.existingSecret=mine')).find((e) => e.name === 'API_KEYS')?.valueFrom?.secretKeyRef?.optional).toBeUndefined();
   });
 
   it.each([

@@ -879,6 +879,21 @@ describe('openRedis', () => {
     await expect(refused).rejects.not.toMatchObject({ message: expect.stringContaining('s3cret') });
   });
 
+  it('uses the database the URL names, and refuses at once one the server does not have (the client would run on database 0)', async () => {
+    const db3 = await openRedis(`${redisServer.url}/3`, 'commands');
+    try {
+      await db3.set('which-db', '3');
+      expect(await redis.get('which-db')).toBeNull();
+    } finally {
+      await db3.del('which-db');
+      db3.disconnect();
+    }
+    const started = Date.now();
+    await expect(openRedis(`${redisServer.url}/99`, 'worker')).rejects.toMatchObject({ code: 'INVALID_SETTINGS', message: expect.stringMatching(/^invalid configuration: REDIS_URL: Redis at .* has no database 99 \(.*out of range.*\)/) });
+    // Not the 15 s an unreachable Redis is waited for: waiting cannot give it that database.
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it('gives up on an address that takes the connection but never answers, saying so', async () => {
     const silent = createServer(() => undefined);
     await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', () => ok()));

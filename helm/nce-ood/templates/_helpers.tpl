@@ -2,11 +2,12 @@
 {{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* At most 53 characters: objects add up to 10 ("-dashboard"), and Services and labels stop at 63. */}}
 {{- define "nce-ood.fullname" -}}
 {{- if contains .Chart.Name .Release.Name -}}
-{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- .Release.Name | trunc 53 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 53 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
@@ -65,7 +66,10 @@ env:
       secretKeyRef:
         name: {{ include "nce-ood.secretName" . }}
         key: API_KEYS
+        {{- /* The chart's own Secret leaves the key out for an open API; yours must hold it (empty for an open API): a key misspelt there stops the pods rather than opening the API. */}}
+        {{- if not .Values.secrets.existingSecret }}
         optional: true
+        {{- end }}
 {{- end -}}
 
 {{- define "nce-ood.pod" -}}

@@ -59,6 +59,23 @@ describe('loadSettings', () => {
     ]);
   });
 
+  it('refuses an API_KEYS of no key, which would open the API as unset does; a value of only white space; a Redis URL the client would misread', () => {
+    for (const keys of [',', ' , ', ',,']) expect(() => loadSettings({ API_KEYS: keys })).toThrow(/API_KEYS: holds no key/);
+    for (const name of ['PORT', 'WORKER_METRICS_PORT', 'SCORING_THREADS', 'RATE_LIMIT_PER_MINUTE', 'MAX_BODY_BYTES', 'API_KEYS', 'REDIS_URL']) {
+      for (const blank of [' ', '\t', ' \n ']) expect(() => loadSettings({ [name]: blank })).toThrow(new RegExp(`${name}: blank \\(only white space\\)`));
+    }
+    // A number around spaces is still that number.
+    expect(loadSettings({ PORT: ' 9090 ' }).PORT).toBe(9090);
+    for (const [url, why] of [
+      ['redis://127.0.0.1:6379/abc', /no database number/],
+      ['redis://127.0.0.1:6379/1/2', /no database number/],
+      ['redis://127.0.0.1:notaport', /port of 1-65535/],
+      ['redis://127.0.0.1:99999', /port of 1-65535/],
+      ['redis://127.0.0.1:0', /port 0/],
+    ] as const) expect(() => loadSettings({ REDIS_URL: url })).toThrow(new RegExp(`REDIS_URL: .*${why.source}`));
+    for (const url of ['redis://cache', 'redis://cache:6379/', 'redis://cache:6379/15', 'rediss://user:p%40ss@cache:6380/0', 'redis://[::1]:6379']) expect(loadSettings({ REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
+
   it('when several values are bad, names every variable at once', () => {
     try {
       loadSettings({ PORT: 'eighty', API_KEYS: 'root:x', TF_BACKEND: 'gpu', MAX_BATCH_RECORDS: '0', REDIS_URL: 'localhost:6379', DRIFT_RETRAIN: 'fraud' });
