@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Express } from 'express';
@@ -11,7 +11,7 @@ import { outageLog } from './logger';
 import { withDeadline } from './deadline';
 import { createMetrics, DEFAULT_RECENT_TRAFFIC, driftReferenceOf, type Metrics, type ServedModelInfo, trainingOutcome } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
-import { FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, makeFolder, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
+import { claimFolder, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, makeFolder, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
 
 /** The service, wired: what `npm start` runs and what the tests drive. */
 export interface Service extends Pick<AppDeps, 'store' | 'datasets' | 'queue' | 'scheduler' | 'models' | 'metrics'> {
@@ -49,6 +49,7 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
   const metrics = metricsFor(settings, backend);
   await usableFolder('MODELS_DIR', settings.MODELS_DIR);
   await usableFolder('DATASETS_DIR', settings.DATASETS_DIR);
+  const releases = await claimFolders(settings, logger);
   // Before anything writes: what a crash left half-written is removed, and said so.
   const leftovers = await sweepLeftovers(settings.MODELS_DIR, settings.DATASETS_DIR);
   if (leftovers.length > 0) logger.warn({ removed: leftovers }, 'removed what an earlier crash left behind');
@@ -87,7 +88,23 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
     await scheduler.stop();
     await queue.close(graceMs);
     models.dispose();
+    for (const release of releases) await release().catch((e: unknown) => logger.warn({ err: messageOf(e) }, 'shutdown: a folder\'s claim could not be released: the next start waits for it to go stale (10 s)'));
   });
+}
+
+/** Claims the embedded mode's folders for this process (once when both settings name one folder); see {@link claimFolder}. */
+async function claimFolders(settings: Settings, logger: Logger): Promise<(() => Promise<void>)[]> {
+  const lost = (setting: string) => (e: Error): void => logger.error({ err: e.message }, `${setting}: this process's claim on the folder was lost: another service could start on it`);
+  const releases = [await claimFolder('MODELS_DIR', settings.MODELS_DIR, lost('MODELS_DIR'))];
+  if ((await realpath(settings.DATASETS_DIR)) !== (await realpath(settings.MODELS_DIR))) {
+    try {
+      releases.push(await claimFolder('DATASETS_DIR', settings.DATASETS_DIR, lost('DATASETS_DIR')));
+    } catch (e: unknown) {
+      await releases[0]?.();
+      throw e;
+    }
+  }
+  return releases;
 }
 
 /**

@@ -13,4 +13,5 @@ export { COMMAND_TIMEOUT_MS, guardRedis, lostConnection, openRedis, type RedisRo
 export { KeyedSerial, makeFolder, writeFileAtomic } from './files';
 export { loadArtifact, saveArtifact } from './artifact-files';
 export { sweepLeftovers } from './sweep';
+export { claimFolder, SERVICE_LOCK } from './folder-lock';
 export { describeVersions, listedModel, type VersionSummary } from './version-list';

@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -17,7 +17,7 @@ import { Detector, explain, initBackend, type Manifest, modelFootprint, type Mod
 import { normalRecords, suffix } from '../helpers/data';
 import { listen } from '../helpers/service';
 
-// The same models directory served twice: every batch on a scoring thread, and none.
+// The same model served twice, from folders of its own (a folder belongs to one service): every batch on a scoring thread, and none.
 let dir: string;
 let threaded: Service;
 let inPlace: Service;
@@ -26,12 +26,19 @@ const name = `t-${suffix()}`;
 beforeAll(async () => {
   const backend = await initBackend();
   dir = await mkdtemp(join(tmpdir(), 'nce-threads-'));
-  const base = { MODELS_DIR: dir, DATASETS_DIR: join(dir, 'data') };
-  threaded = await composeEmbedded(loadSettings({ ...base, SCORING_THREADS: '1', SCORING_THREAD_MIN_RECORDS: '2' }), pino({ level: 'silent' }), backend);
-  inPlace = await composeEmbedded(loadSettings({ ...base, SCORING_THREADS: '0' }), pino({ level: 'silent' }), backend);
+  threaded = await composeEmbedded(loadSettings({ MODELS_DIR: join(dir, 'a'), DATASETS_DIR: join(dir, 'a-data'), SCORING_THREADS: '1', SCORING_THREAD_MIN_RECORDS: '2' }), pino({ level: 'silent' }), backend);
+  inPlace = await composeEmbedded(loadSettings({ MODELS_DIR: join(dir, 'b'), DATASETS_DIR: join(dir, 'b-data'), SCORING_THREADS: '0' }), pino({ level: 'silent' }), backend);
   const result = await train(normalRecords(300, 3, 7), { epochs: 3 });
   await threaded.store.save(name, toArtifact(result, { datasetFingerprint: 'test', datasetRows: 300, backend }));
+  await mirror(name);
 });
+
+/** Copies `model`'s current version from the threaded service's folder to the other's, version id and all (the folder first, then the pointer). */
+async function mirror(model: string): Promise<void> {
+  const version = String(await threaded.store.currentVersion(model));
+  await cp(join(dir, 'a', model, version), join(dir, 'b', model, version), { recursive: true });
+  await cp(join(dir, 'a', model, 'CURRENT'), join(dir, 'b', model, 'CURRENT'));
+}
 
 afterAll(async () => {
   await threaded.close();
@@ -140,6 +147,7 @@ describe('scoring threads', () => {
     const before = await post(threaded, { records });
     const next = await train(normalRecords(300, 3, 11, 2), { epochs: 3 });
     await threaded.store.save(name, toArtifact(next, { datasetFingerprint: 'test2', datasetRows: 300, backend: tf.getBackend() }));
+    await mirror(name);
     const version = await threaded.store.currentVersion(name);
     // Each service's model cache looks for a new version on its own schedule.
     const answeredByNewVersion = async (s: Service) => {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -6,7 +6,7 @@ import request from 'supertest';
 import { composeEmbedded } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { initBackend, toArtifact, train } from '../../src/nce';
-import { FsModelStore } from '../../src/store';
+import { FsModelStore, SERVICE_LOCK } from '../../src/store';
 import { normalRecords } from '../helpers/data';
 
 /** What a kill -9 leaves in the embedded mode's folders is swept at start-up, and nothing else. */
@@ -35,7 +35,8 @@ describe('start-up sweep', () => {
         expect((await readdir(join(models, 'm'))).sort()).toEqual([version, 'CURRENT']);
         expect((await readdir(models)).filter((f) => f.startsWith('.deleted'))).toEqual([]);
         expect(await readdir(join(models, '.jobs'))).not.toContain('job1.json.0123456789ab.tmp');
-        expect(await readdir(data)).toEqual(['d.json']);
+        // And the folder's claim (see the next test).
+        expect((await readdir(data)).sort()).toEqual([SERVICE_LOCK, 'd.json']);
         expect(lines.join('')).toContain('removed what an earlier crash left behind');
         const metrics = (await request(service.app).get('/metrics')).text;
         expect(metrics).toMatch(/^nce_ood_leftovers_removed_total 5$/m);
@@ -47,4 +48,42 @@ describe('start-up sweep', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+/** The embedded mode's folders belong to one service process: a second would sweep the first one's writes in progress and run its jobs twice. */
+describe('the folders of an embedded service', () => {
+  it('are refused to a second service, by name, while the first runs; free once it stops; taken over from a process that died without letting go', async () => {
+    const backend = await initBackend();
+    const dir = await mkdtemp(join(tmpdir(), 'nce-claim-'));
+    const silent = pino({ level: 'silent' });
+    const settings = (models: string, data: string) => loadSettings({ MODELS_DIR: join(dir, models), DATASETS_DIR: join(dir, data), SCORING_THREADS: '0' });
+    try {
+      const first = await composeEmbedded(settings('models', 'data'), silent, backend);
+      let firstOpen = true;
+      try {
+        await expect(composeEmbedded(settings('models', 'other-data'), silent, backend)).rejects.toThrow(/^MODELS_DIR ".*models" is in use by another nce-ood service process/);
+        // Its own models, the first one's datasets: refused too, and the models folder it claimed is let go.
+        await expect(composeEmbedded(settings('other-models', 'data'), silent, backend)).rejects.toThrow(/^DATASETS_DIR ".*data" is in use by another nce-ood service process/);
+        await first.close();
+        firstOpen = false;
+        const started = Date.now();
+        const second = await composeEmbedded(settings('other-models', 'data'), silent, backend);
+        await second.close();
+        expect(Date.now() - started).toBeLessThan(3000);
+      } finally {
+        if (firstOpen) await first.close();
+      }
+      // A claim nobody renews (its process was killed) is taken over.
+      await mkdir(join(dir, 'models', SERVICE_LOCK));
+      const longAgo = new Date(Date.now() - 60_000);
+      await utimes(join(dir, 'models', SERVICE_LOCK), longAgo, longAgo);
+      const started = Date.now();
+      // Both settings naming one folder: claimed once.
+      const again = await composeEmbedded(settings('models', 'models'), silent, backend);
+      await again.close();
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

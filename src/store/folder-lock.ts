@@ -1,0 +1,41 @@
+import { join } from 'node:path';
+import { lock } from 'proper-lockfile';
+
+/** The lock's folder inside a claimed folder (a dot name: no model, dataset or leftover). */
+export const SERVICE_LOCK = '.service.lock';
+
+/** A lock not renewed this long (its process died) is taken over. */
+const STALE_MS = 10_000;
+
+/** How long a starting service waits for a lock a dead process left to go stale. */
+const WAIT_MS = 12_000;
+
+/**
+ * Claims `dir` for this service process, until the returned release is called (at shutdown): the
+ * embedded mode's folders belong to one service, which removes what it finds half-written at start
+ * and runs the folder's queued jobs, so a second service on them would delete the first one's
+ * writes in progress and run its jobs twice. The command line's `train --model` takes no claim:
+ * it saves beside a running service, whose registry follows it. A process that died without
+ * releasing stops renewing its claim, which another process takes over after 10 s (a restart
+ * waits that long at most).
+ * @param onLost called when the claim can no longer be renewed (the lock folder was removed, the disk failed); the service keeps running
+ * @throws Error naming `setting` when another live process holds the claim
+ */
+export async function claimFolder(setting: string, dir: string, onLost: (e: Error) => void): Promise<() => Promise<void>> {
+  try {
+    return await lock(dir, {
+      lockfilePath: join(dir, SERVICE_LOCK),
+      stale: STALE_MS,
+      update: STALE_MS / 4,
+      retries: { retries: WAIT_MS / 1000, factor: 1, minTimeout: 1000, maxTimeout: 1000 },
+      onCompromised: onLost,
+    });
+  } catch (e: unknown) {
+    if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
+    throw new Error(
+      `${setting} "${dir}" is in use by another nce-ood service process: the embedded mode keeps one process per folder ` +
+        '(it removes what it finds half-written at start, and runs the folder\'s queued jobs); stop the other, give this one folders of its own, ' +
+        'or run several replicas in distributed mode (REDIS_URL)',
+    );
+  }
+}
