@@ -54,8 +54,9 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
   const leftovers = await sweepLeftovers(settings.MODELS_DIR, settings.DATASETS_DIR);
   if (leftovers.length > 0) logger.warn({ removed: leftovers }, 'removed what an earlier crash left behind');
   metrics.leftoversRemoved.inc(leftovers.length);
-  const store = new FsModelStore(settings.MODELS_DIR);
-  const datasets = new FsDatasetStore(settings.DATASETS_DIR);
+  // Made above: a folder gone later (moved, unmounted) is reported, not made again empty.
+  const store = new FsModelStore(settings.MODELS_DIR, { fixedRoot: true });
+  const datasets = new FsDatasetStore(settings.DATASETS_DIR, { fixedRoot: true });
   const models = modelCache(store, metrics, logger, settings);
   const queue = new InProcessQueue({
     datasets,

@@ -168,7 +168,10 @@ export function describe(e: unknown): AppError {
   const code = (e as { code?: unknown } | null)?.code;
   const condition = storeConditionOf(code);
   if (condition === 'STORAGE_FULL') return new AppError(condition, `the store could not write (${String(code)}): nothing was changed`, undefined, { cause: e });
-  if (condition === 'STORE_UNAVAILABLE') return new AppError(condition, `the store is not writable or not there (${String(code)}): nothing was changed`, undefined, { cause: e });
+  if (condition === 'STORE_UNAVAILABLE') {
+    const why = code === 'EMFILE' || code === 'ENFILE' ? 'the process is out of open files for now' : 'the store is not writable or not there';
+    return new AppError(condition, `${why} (${String(code)}): nothing was changed`, undefined, { cause: e });
+  }
   if (isErrorCode(code) && code !== 'INTERNAL') return new AppError(code, messageOf(e), undefined, { cause: e });
   return new AppError('INTERNAL', 'internal error', undefined, { cause: e, isOperational: false });
 }
@@ -177,12 +180,17 @@ export function describe(e: unknown): AppError {
  * The condition behind a filesystem errno, as answers and failed jobs name it (never the raw
  * errno), or null for one that says nothing about the store. ENOENT and ENOTDIR under a store
  * operation mean the store vanished under it (a read-only or unmounted volume reports that way too).
+ * A file past the process's size limit (EFBIG) is a full store; no file descriptor left (EMFILE,
+ * ENFILE: connections hold them too) is one unavailable for now.
  */
 export function storeConditionOf(errno: unknown): 'STORAGE_FULL' | 'STORE_UNAVAILABLE' | null {
   switch (errno) {
     case 'ENOSPC':
     case 'EDQUOT':
+    case 'EFBIG':
       return 'STORAGE_FULL';
+    case 'EMFILE':
+    case 'ENFILE':
     case 'EROFS':
     case 'EACCES':
     case 'EPERM':

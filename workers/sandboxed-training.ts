@@ -6,7 +6,7 @@ import { type SandboxedJob, UnrecoverableError } from 'bullmq';
 import { loadSettings, qualityGateOf } from '../src/config';
 import { describe } from '../src/errors';
 import { type EpochProgress, initBackend } from '../src/nce';
-import { failedReason, jobError, type JobPayload, type JobProgress, type JobResult, QUEUE_NAME, QUEUE_PREFIX, runTrainJob, trainArtifact, TRAPPED_EXIT_CODE } from '../src/queue';
+import { failedReason, jobError, type JobPayload, type JobResult, runKeys, runTrainJob, trainArtifact, TRAPPED_EXIT_CODE, writeRunProgress } from '../src/queue';
 import { cancelledBy, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../src/store';
 
 /** How long a job waits for this child's Redis connection to come back before it fails (and is retried). */
@@ -45,15 +45,7 @@ function isTrap(e: unknown): boolean {
   return e instanceof Error && e.name === 'RuntimeError';
 }
 
-/**
- * The job's record in BullMQ's keys: while this run trains, a stalled worker can lose the job to
- * another, or Redis can come back empty; the version is saved only while the record is there.
- */
-function jobKey(id: string | undefined): string | undefined {
-  return id === undefined ? undefined : `${QUEUE_PREFIX}:${QUEUE_NAME}:${id}`;
-}
-
-export default async function processTrainJob(job: SandboxedJob<JobPayload, JobResult>, _token?: string, signal?: AbortSignal): Promise<JobResult> {
+export default async function processTrainJob(job: SandboxedJob<JobPayload, JobResult>, token?: string, signal?: AbortSignal): Promise<JobResult> {
   try {
     // A failed start (Redis away) is retried by the next job, not remembered.
     opened ??= open().catch((e: unknown) => {
@@ -70,18 +62,23 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
     const cancel = job.id === undefined ? null : await deps.redis.get(redisKeys.jobCancel(job.id));
     if (cancel !== null && (job.id === undefined || (await deps.models.versionOfJob(job.data.model, job.id)) === null)) throw cancelledBy(cancel);
     const epochs: EpochProgress[] = [];
+    // This run's progress and its save, only while the job's lock holds its token (see runKeys).
+    const run = job.id === undefined ? null : runKeys(job.id, token);
     return await runTrainJob(job.data, {
       ...deps,
       trainer: async (input) => {
         const artifact = await trainArtifact(input, deps.backend, (p) => {
           epochs.push(p);
-          void job.updateProgress({ epochs: [...epochs] } satisfies JobProgress);
+          if (run !== null) void writeRunProgress(deps.redis, run, { epochs: [...epochs] });
         }, signal);
         // Cancelled as training ended: nothing is saved.
         signal?.throwIfAborted();
         return artifact;
       },
-    }, job.id, new Date(job.timestamp), { whileExists: jobKey(job.id), unlessCancelled: job.id === undefined ? undefined : redisKeys.jobCancel(job.id) });
+    }, job.id, new Date(job.timestamp), {
+      ...(run === null ? {} : run.token === undefined ? { whileExists: run.job } : { whileExists: run.lock, holding: run.token }),
+      unlessCancelled: job.id === undefined ? undefined : redisKeys.jobCancel(job.id),
+    });
   } catch (thrown: unknown) {
     if (isTrap(thrown)) {
       // A WebAssembly trap (its memory exhausted or corrupt) leaves this process's backend unusable:

@@ -27,6 +27,36 @@ export interface JobProgress {
   epochs: EpochProgress[];
 }
 
+/**
+ * Where a run of job `id` stands in BullMQ's keys: the job's record and its lock, which holds the
+ * run's token while the worker tracks that run. The worker can give a run up while its training
+ * process trains on (a write Redis refused, a lock it could not renew, the job taken over or
+ * Redis come back empty): such a run must neither save nor write the job's progress.
+ */
+export function runKeys(id: string, token: string | undefined): { job: string; lock: string; token: string | undefined } {
+  const job = `${QUEUE_PREFIX}:${QUEUE_NAME}:${id}`;
+  return { job, lock: `${job}:lock`, token };
+}
+
+/** Writes a run's progress into its job, only while the job's lock holds the run's token (or, without one, while the job exists). */
+const RUN_PROGRESS = `
+if ARGV[2] == '' then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+elseif redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'progress', ARGV[1])
+return 1
+`;
+
+/**
+ * Writes a run's progress from its training process, on that process's connection: sent to the
+ * worker instead (a sandboxed job's updateProgress), a write Redis refused there failed the whole
+ * run while the process trained on, and the worker handed the busy process the job's next run.
+ * Whether Redis took it is not waited for: a refused one is skipped, the next epoch writes again.
+ */
+export function writeRunProgress(redis: Redis, run: ReturnType<typeof runKeys>, progress: JobProgress): Promise<void> {
+  return redis.eval(RUN_PROGRESS, 2, run.job, run.lock, JSON.stringify(progress), run.token ?? '').then(() => undefined, () => undefined);
+}
+
 /** How the processor spells a failure in `failedReason`, so the code survives the trip. */
 export function failedReason(code: string, message: string): string {
   return `[${code}] ${message}`;

@@ -50,10 +50,10 @@ export async function runTrainJob(
   jobId?: string,
   enqueuedAt?: Date,
   /**
-   * Distributed mode's guards of the save: the job's record, which must still exist, and its
-   * cancellation mark, which must not (see `SaveOptions`).
+   * Distributed mode's guards of the save: the job's lock (or record), which must still exist and
+   * hold this run's token, and its cancellation mark, which must not (see `SaveOptions`).
    */
-  guard: { whileExists?: string | undefined; unlessCancelled?: string | undefined } = {},
+  guard: { whileExists?: string | undefined; holding?: string | undefined; unlessCancelled?: string | undefined } = {},
 ): Promise<JobResult> {
   const { model } = payload;
   const saved = jobId === undefined ? null : await deps.models.versionOfJob(model, jobId);
@@ -101,6 +101,7 @@ export async function runTrainJob(
     // Checked again as the version is written: a delete while the gate loaded the current version wins.
     ...(enqueuedAt === undefined ? {} : { unlessDeletedAfter: enqueuedAt }),
     ...(guard.whileExists === undefined ? {} : { whileExists: guard.whileExists }),
+    ...(guard.holding === undefined ? {} : { holding: guard.holding }),
     ...(guard.unlessCancelled === undefined ? {} : { unlessCancelled: guard.unlessCancelled }),
   });
   return { ...stored, ...warnings };
@@ -115,7 +116,7 @@ export async function storeVersion(
   models: ModelStore,
   model: string,
   artifact: Artifact,
-  options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null; unlessDeletedAfter?: Date; whileExists?: string; unlessCancelled?: string },
+  options: { gate?: QualityGate; allowSchemaChange?: boolean; force?: boolean; jobId?: string; keepVersions?: number; current?: CurrentVersion | null; unlessDeletedAfter?: Date; whileExists?: string; holding?: string; unlessCancelled?: string },
 ): Promise<JobResult> {
   const candidate = options.force ? null : await gateFailure(models, model, artifact.manifest, options.gate, { ...(options.allowSchemaChange ? { allowSchemaChange: true } : {}), ...(options.current === undefined ? {} : { current: options.current }) });
   // The version served before this save: the rollback retention keeps, even when older than the newest.
@@ -127,6 +128,7 @@ export async function storeVersion(
       ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
       ...(options.unlessDeletedAfter === undefined ? {} : { unlessDeletedAfter: options.unlessDeletedAfter }),
       ...(options.whileExists === undefined ? {} : { whileExists: options.whileExists }),
+      ...(options.holding === undefined ? {} : { holding: options.holding }),
       ...(options.unlessCancelled === undefined ? {} : { unlessCancelled: options.unlessCancelled }),
     });
   } catch (e: unknown) {

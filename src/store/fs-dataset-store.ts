@@ -54,7 +54,11 @@ const READ_ATTEMPTS = 5;
 export class FsDatasetStore implements DatasetStore {
   private readonly writes = new KeyedSerial();
 
-  constructor(private readonly root: string) {}
+  /** @param options.fixedRoot as FsModelStore's: a root gone since the start fails writes rather than being made again, empty. */
+  constructor(
+    private readonly root: string,
+    private readonly options: { fixedRoot?: boolean } = {},
+  ) {}
 
   async list(): Promise<DatasetInfo[]> {
     let files: string[];
@@ -140,7 +144,8 @@ export class FsDatasetStore implements DatasetStore {
    * until the summary's rename, the new one after. A failure leaves the old dataset as it was.
    */
   private async write(name: string, base: StoredInfo, records: readonly DataRecord[], appendKeys: string[]): Promise<StoredInfo> {
-    await makeFolder(this.root);
+    if (this.options.fixedRoot) await stat(this.root);
+    else await makeFolder(this.root);
     return this.withNewRows(name, base, (path) => writeRows(path, records), this.summaryOf(base, records.length, appendKeys));
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { storeConditionOf } from '../errors';
 import type { Artifact } from '../nce';
@@ -30,7 +30,20 @@ export class FsModelStore implements ModelStore {
   readonly savesCurrentAtOnce = false;
   private readonly serial = new KeyedSerial();
 
-  constructor(private readonly root: string) {}
+  /**
+   * @param options.fixedRoot the root was made at start (the service) and is not made again: a
+   * root gone since (moved, unmounted) fails writes (STORE_UNAVAILABLE) and readiness, instead of
+   * filling an empty folder made in its place. The command line makes it on first save.
+   */
+  constructor(
+    private readonly root: string,
+    private readonly options: { fixedRoot?: boolean } = {},
+  ) {}
+
+  private async ensureRoot(): Promise<void> {
+    if (this.options.fixedRoot) await stat(this.root);
+    else await makeFolder(this.root);
+  }
 
   async list(): Promise<string[]> {
     const names = (await readdirOrEmpty(this.root)).filter((n) => !n.startsWith('.'));
@@ -79,6 +92,7 @@ export class FsModelStore implements ModelStore {
     // comes after and removes this version with the rest.
     if (options.unlessDeletedAfter !== undefined && ((await this.deletedAt(name))?.getTime() ?? -Infinity) >= options.unlessDeletedAfter.getTime()) throw deletedMeanwhile(name);
     const dir = join(this.root, name);
+    await this.ensureRoot();
     await makeFolder(dir);
     const version = newVersionId();
     const tmp = join(dir, `.tmp-${version}`);
@@ -138,6 +152,7 @@ export class FsModelStore implements ModelStore {
     return this.serial.run(name, async () => {
       const dir = join(this.root, name);
       const remember = async (): Promise<void> => {
+        await this.ensureRoot();
         await makeFolder(join(this.root, TOMBSTONES));
         await writeFile(join(this.root, TOMBSTONES, name), `${new Date().toISOString()}\n`);
       };
@@ -208,7 +223,7 @@ export class FsModelStore implements ModelStore {
   async writable(): Promise<StoreWritability> {
     const probe = join(this.root, `.probe-${randomBytes(3).toString('hex')}`);
     try {
-      await makeFolder(this.root);
+      await this.ensureRoot();
       await writeFile(probe, 'probe\n');
       await unlink(probe);
       return 'ok';

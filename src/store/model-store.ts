@@ -108,6 +108,11 @@ export interface SaveOptions {
    */
   whileExists?: string;
   /**
+   * With `whileExists`, the value that key must hold: the run's token in the job's lock, so that a
+   * run the worker gave up on (the job failed, or ran again elsewhere) saves nothing (WORKER_LOST).
+   */
+  holding?: string;
+  /**
    * Refuse while this key exists (the job's cancellation mark, see `BullMqQueue.cancel`), failing
    * with the code and message it holds: a run that missed the announcement saves nothing either.
    * Checked in the write itself; stores without a queue ignore it.

@@ -151,11 +151,11 @@ export function lostConnection(e: unknown): boolean {
 
 /**
  * Redis's replies that refuse a command for the state Redis is in, not for the command: still
- * loading its data, a replica cut off from its primary, a script running too long, a snapshot it
- * cannot write, a cluster not ready, a user the ACL does not allow the command, or a blocking
+ * loading its data, a replica cut off from its primary, a script running too long, a snapshot or
+ * append-only file it cannot write, too few replicas for `min-replicas-to-write`, a cluster not ready, a user the ACL does not allow the command, or a blocking
  * command ended because the server turned replica.
  */
-const REFUSED_FOR_NOW = /\b(LOADING|MASTERDOWN|BUSY|MISCONF|CLUSTERDOWN|TRYAGAIN|NOPERM|NOAUTH|WRONGPASS|UNBLOCKED)\b/;
+const REFUSED_FOR_NOW = /\b(LOADING|MASTERDOWN|BUSY|MISCONF|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|NOPERM|NOAUTH|WRONGPASS|UNBLOCKED)\b/;
 
 /**
  * Redis refusing a command: at `maxmemory` with noeviction ("OOM command not allowed", also inside

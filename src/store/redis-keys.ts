@@ -15,6 +15,8 @@ export const redisKeys = {
   version: (model: string, version: string) => `${KEY_PREFIX}:model:${model}:v:${version}`,
   /** When the model was last deleted (milliseconds since the epoch), kept for a week. */
   deleted: (model: string) => `${KEY_PREFIX}:deletion:${model}`,
+  /** Written by readiness checks, to see whether Redis takes writes (it expires at once). */
+  readyProbe: `${KEY_PREFIX}:ready-probe`,
   /** Pub/sub channel announcing `{ model, version }` whenever a model's current version changes. */
   modelEvents: `${KEY_PREFIX}:model-events`,
   /** Set of dataset names. */

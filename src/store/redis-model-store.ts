@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { type Artifact, fromArtifact, NceError } from '../nce';
 import { AppError } from '../errors';
 import { cancelledBy, DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, SavedByAnotherRun, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
-import { redisNowMs } from './redis-connection';
+import { redisFull, redisNowMs, redisRefusal } from './redis-connection';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
 /**
@@ -25,10 +25,10 @@ return 1
 `;
 
 /**
- * Saves a version (its hash from ARGV 11 on, field and value pairs), lists it and, with ARGV[4]
+ * Saves a version (its hash from ARGV 12 on, field and value pairs), lists it and, with ARGV[4]
  * "1", makes it current and announces it; unless the model was deleted at or after ARGV[3] (ms, "" for
- * no check): 0 then; unless the key ARGV[9] ("" for no check) is gone, the job's record in the
- * queue: 'lost' then; unless a version (keys ARGV[8] .. id) already records the job ARGV[7] ("" for
+ * no check): 0 then; unless the key ARGV[9] ("" for no check) is gone, or holds other than ARGV[11] (when
+ * that is not ""), the job's record or lock in the queue: 'lost' then; unless a version (keys ARGV[8] .. id) already records the job ARGV[7] ("" for
  * no check): 'saved:<that version>' then; unless the job's cancellation mark ARGV[10] ("" for no
  * check) is set: 'cancelled:<the mark>' then (after 'saved:': a cancel that came after a run of the
  * job saved its version was answered 409, and that version stands). Nothing is written in those cases. One script, so a
@@ -39,7 +39,11 @@ if ARGV[3] ~= '' then
   local at = redis.call('GET', KEYS[5])
   if at and tonumber(at) >= tonumber(ARGV[3]) then return 0 end
 end
-if ARGV[9] ~= '' and redis.call('EXISTS', ARGV[9]) == 0 then return 'lost' end
+if ARGV[9] ~= '' then
+  if ARGV[11] == '' then
+    if redis.call('EXISTS', ARGV[9]) == 0 then return 'lost' end
+  elseif redis.call('GET', ARGV[9]) ~= ARGV[11] then return 'lost' end
+end
 if ARGV[7] ~= '' then
   for _, v in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
     if redis.call('HGET', ARGV[8] .. v, 'job') == ARGV[7] then return 'saved:' .. v end
@@ -49,7 +53,7 @@ if ARGV[10] ~= '' then
   local cancel = redis.call('GET', ARGV[10])
   if cancel then return 'cancelled:' .. cancel end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 11))
+redis.call('HSET', KEYS[1], unpack(ARGV, 12))
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[2])
 if ARGV[4] == '1' then
@@ -144,10 +148,11 @@ export class RedisModelStore implements ModelStore {
       redisKeys.version(name, ''),
       options.whileExists ?? '',
       options.unlessCancelled ?? '',
+      options.holding ?? '',
       ...fields,
     )) as number | string;
     if (typeof saved === 'string' && saved.startsWith('cancelled:')) throw cancelledBy(saved.slice('cancelled:'.length));
-    if (saved === 'lost') throw new AppError('WORKER_LOST', `the queue no longer has the job that trained this version of model "${name}" (another worker took it over, or Redis came back empty): nothing was saved`);
+    if (saved === 'lost') throw new AppError('WORKER_LOST', `this run no longer holds the job that trained this version of model "${name}" (the worker gave the run up, another worker took the job over, or Redis came back empty): nothing was saved`);
     if (typeof saved === 'string' && saved.startsWith('saved:')) throw new SavedByAnotherRun(saved.slice('saved:'.length));
     if (saved !== 1) throw deletedMeanwhile(name);
     return version;
@@ -176,7 +181,11 @@ export class RedisModelStore implements ModelStore {
     if (promoted !== 1) throw versionNotFound(name, version);
   }
 
-  /** Redis refuses writes when it is out of memory (maxmemory with noeviction) or a read-only replica. */
+  /**
+   * Redis refuses writes when it is out of memory (maxmemory with noeviction) or a read-only
+   * replica, which its INFO says; and for reasons it says only by refusing one (a snapshot or
+   * append-only file it cannot write, too few replicas): a write tells, as 'read-only'.
+   */
   async writable(): Promise<StoreWritability> {
     // One round trip: the default sections hold both memory and replication.
     const info = await this.redis.info();
@@ -184,7 +193,15 @@ export class RedisModelStore implements ModelStore {
     const max = Number(/maxmemory:(\d+)/.exec(info)?.[1] ?? 0);
     const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1] ?? '';
     if (max > 0 && used >= max && policy === 'noeviction') return 'full';
-    return /^role:slave/m.test(info) ? 'read-only' : 'ok';
+    if (/^role:slave/m.test(info)) return 'read-only';
+    try {
+      await this.redis.set(redisKeys.readyProbe, '1', 'PX', 1000);
+      return 'ok';
+    } catch (e: unknown) {
+      if (redisFull(e)) return 'full';
+      if (redisRefusal(e) !== null) return 'read-only';
+      throw e;
+    }
   }
 
   async prune(name: string, keep: number, spare: readonly string[] = []): Promise<string[]> {

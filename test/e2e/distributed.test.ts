@@ -267,6 +267,44 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     expect(live.some((w) => w.output().includes('Redis refuses the worker'))).toBe(true);
   }, 180_000);
 
+  it('Redis refusing writes for a few seconds within the lock (too few replicas), a job running: the run goes on, completes once and saves one version, and the worker takes the next job', async () => {
+    // One worker whose lock outlasts the refusal: the refusal must not end the run.
+    const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    for (const w of live) await w.stop('SIGTERM');
+    const port = await freePort();
+    const worker = run(process.execPath, ['dist/workers/bullmq-worker.js'], { REDIS_URL: redis.url, JOB_LOCK_MS: '30000', LOG_LEVEL: 'info', JOB_ATTEMPTS: '3', WORKER_METRICS_PORT: String(port) });
+    try {
+      const dataset = `noreplicas-${suffix()}`;
+      const table = parseCsv(await readFile(DATA, 'utf8'));
+      expect((await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, splitCsv(table, 'train').csv, 'text/csv')).status).toBe(200);
+      const model = `noreplicas-${suffix()}`;
+      const started = await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 40, patience: 40, seed: 11, kernelPartner: false } });
+      await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${started.body.jobId}`)).body.progress.length >= 1 ? true : undefined), 60_000, 'an epoch');
+      const admin = await openRedis(redis.url, 'commands');
+      try {
+        // Every write refused (NOREPLICAS), reads served: the run's progress writes among them.
+        await admin.config('SET', 'min-replicas-to-write', '1');
+        await new Promise((r) => setTimeout(r, 4000));
+      } finally {
+        await admin.config('SET', 'min-replicas-to-write', '0');
+        admin.disconnect();
+      }
+      const job = await finished(apiB.url, started.body.jobId);
+      expect(job).toMatchObject({ state: 'completed', attempts: 1, result: { model } });
+      const versions = (await call(apiB.url, 'GET', `/v1/models/${model}/versions`)).body.versions;
+      expect(versions).toHaveLength(1);
+      expect(versions[0]).toMatchObject({ version: job.result.version, current: true });
+      expect(worker.output()).not.toContain('"msg":"worker error"');
+      // The training process is free for the next job.
+      const next = await call(apiA.url, 'POST', `/v1/models/${model}-next/train`, { dataset, config: { epochs: 2, kernelPartner: false } });
+      expect(await finished(apiB.url, next.body.jobId)).toMatchObject({ state: 'completed', attempts: 1 });
+    } finally {
+      await worker.stop('SIGTERM');
+      // Workers as the tests after this one expect.
+      await startWorker();
+    }
+  }, 240_000);
+
   it('a cron schedule of every 3 seconds fires on the workers and yields a new version', async () => {
     const dataset = `sched-${suffix()}`;
     await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, { records: Array.from({ length: 80 }, (_, i) => ({ x: Math.sin(i), y: Math.cos(i) })) });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { BullMqQueue, InProcessQueue, type JobPayload, type JobResult, QUEUE_NAME } from '../../src/queue';
+import { BullMqQueue, InProcessQueue, type JobPayload, type JobProgress, type JobResult, QUEUE_NAME, runKeys, writeRunProgress } from '../../src/queue';
 import { FsDatasetStore, FsModelStore, openRedis } from '../../src/store';
 import { startRedis } from '../helpers/processes';
 
@@ -49,6 +49,36 @@ describe('queue deduplication', () => {
     } finally {
       spy.mockRestore();
       await q.close();
+      await redis.quit();
+      await server.stop();
+    }
+  });
+
+  it("distributed: a run's progress is written into its job only while the job's lock holds the run's token, and never makes a job that is gone", async () => {
+    const server = await startRedis();
+    const redis = await openRedis(server.url, 'commands');
+    try {
+      const run = runKeys('job-7', 'worker-1:token-a');
+      const progress = (epochs: number): JobProgress => ({ epochs: Array.from({ length: epochs }, (_, epoch) => ({ pass: 1, epoch, epochs: 10, loss: 0.5, valLoss: 0.5, valAuc: 0.5, seconds: 0.1 })) });
+      await redis.hset(run.job, 'name', 'train');
+      await redis.set(run.lock, 'worker-1:token-a');
+      await writeRunProgress(redis, run, progress(1));
+      expect(JSON.parse(String(await redis.hget(run.job, 'progress'))).epochs).toHaveLength(1);
+      // The worker gave the run up; the job runs again under another token.
+      await redis.set(run.lock, 'worker-2:token-b');
+      await writeRunProgress(redis, run, progress(2));
+      expect(JSON.parse(String(await redis.hget(run.job, 'progress'))).epochs).toHaveLength(1);
+      // Without a token: while the job exists, and a job that is gone is not made again.
+      await writeRunProgress(redis, runKeys('job-7', undefined), progress(3));
+      expect(JSON.parse(String(await redis.hget(run.job, 'progress'))).epochs).toHaveLength(3);
+      await writeRunProgress(redis, runKeys('job-8', undefined), progress(1));
+      expect(await redis.exists(runKeys('job-8', undefined).job)).toBe(0);
+      // A write Redis refuses is skipped, not thrown.
+      await redis.config('SET', 'min-replicas-to-write', '1');
+      await expect(writeRunProgress(redis, runKeys('job-7', undefined), progress(4))).resolves.toBeUndefined();
+      await redis.config('SET', 'min-replicas-to-write', '0');
+      expect(JSON.parse(String(await redis.hget(run.job, 'progress'))).epochs).toHaveLength(3);
+    } finally {
       await redis.quit();
       await server.stop();
     }

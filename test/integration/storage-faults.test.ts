@@ -134,6 +134,25 @@ describe('storage faults in embedded mode', () => {
     }
   });
 
+  it('folders moved away under the service (an unmounted volume): /readyz says the store is unreachable and an upload 503, with no empty folder made in their place; moved back, ready again', async () => {
+    const [models, data] = [join(dir, 'models'), join(dir, 'data')];
+    await fsp.rename(models, `${models}-away`);
+    await fsp.rename(data, `${data}-away`);
+    try {
+      expect((await request(service.app).get('/readyz')).body).toMatchObject({ store: 'unreachable' });
+      const put = await request(service.app).put('/v1/datasets/moved').send({ records: normalRecords(20, 2, 5) });
+      expect(put.status).toBe(503);
+      expect(put.body).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      await expect(fsp.access(models)).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(fsp.access(data)).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await fsp.rename(`${models}-away`, models);
+      await fsp.rename(`${data}-away`, data);
+    }
+    expect((await request(service.app).get('/readyz')).body).toMatchObject({ status: 'ready', store: 'ok' });
+    expect((await request(service.app).put('/v1/datasets/moved').send({ records: normalRecords(20, 2, 5) })).status).toBe(200);
+  });
+
   it('/readyz with the store unreachable and no model loaded: 503 not ready, saying when to look again', async () => {
     const list = jest.spyOn(service.store, 'list').mockRejectedValue(Object.assign(new Error('EIO: simulated'), { code: 'EIO' }));
     const loaded = jest.spyOn(service.models, 'loaded').mockReturnValue([]);

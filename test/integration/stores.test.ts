@@ -736,6 +736,21 @@ describe('redis model store', () => {
   });
 
 
+  it("saves a run's version only while the job's lock holds the run's token: a run its worker gave up on (the job failed, or ran again) saves nothing", async () => {
+    const models = new RedisModelStore(redis);
+    const name = `lock-${suffix()}`;
+    const lock = `test-queue:${name}:job:lock`;
+    await redis.set(lock, 'worker-2:token-b');
+    await expect(models.save(name, artifact, { jobId: 'job-1', whileExists: lock, holding: 'worker-1:token-a' })).rejects.toMatchObject({ code: 'WORKER_LOST' });
+    await redis.del(lock);
+    await expect(models.save(name, artifact, { jobId: 'job-1', whileExists: lock, holding: 'worker-1:token-a' })).rejects.toMatchObject({ code: 'WORKER_LOST' });
+    expect(await models.versions(name)).toEqual([]);
+    await redis.set(lock, 'worker-1:token-a');
+    const saved = await models.save(name, artifact, { jobId: 'job-1', whileExists: lock, holding: 'worker-1:token-a' });
+    expect(await models.versions(name)).toEqual([saved]);
+    await models.delete(name);
+  });
+
   it('refuses a version whose stored weights were changed, and announces every new current version', async () => {
     const models = new RedisModelStore(redis);
     const sub = await openRedis(redisServer.url, 'subscriber');
@@ -815,6 +830,24 @@ describe('a guarded Redis store', () => {
     } finally {
       await redis.config('SET', 'maxmemory', '0');
     }
+    expect(await datasets.info(name)).toBeNull();
+    expect(await models.versions(name)).toEqual([]);
+  });
+
+  it('answers writes Redis refuses for too few replicas (min-replicas-to-write) with STORE_UNAVAILABLE, and says it is not writable, which its INFO does not', async () => {
+    const datasets = guardRedis(new RedisDatasetStore(redis), redis);
+    const models = guardRedis(new RedisModelStore(redis), redis);
+    const name = `noreplicas-${suffix()}`;
+    expect(await models.writable()).toBe('ok');
+    await redis.config('SET', 'min-replicas-to-write', '1');
+    try {
+      await expect(datasets.put(name, ['f0', 'f1'], normalRecords(20, 2, 1))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('NOREPLICAS') });
+      await expect(models.save(name, artifact)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      expect(await models.writable()).toBe('read-only');
+    } finally {
+      await redis.config('SET', 'min-replicas-to-write', '0');
+    }
+    expect(await models.writable()).toBe('ok');
     expect(await datasets.info(name)).toBeNull();
     expect(await models.versions(name)).toEqual([]);
   });

@@ -57,6 +57,9 @@ describe('one table of store conditions', () => {
     ['EACCES', 'STORE_UNAVAILABLE', 503],
     ['EIO', 'STORE_UNAVAILABLE', 503],
     ['ENOENT', 'STORE_UNAVAILABLE', 503],
+    ['EFBIG', 'STORAGE_FULL', 507],
+    ['EMFILE', 'STORE_UNAVAILABLE', 503],
+    ['ENFILE', 'STORE_UNAVAILABLE', 503],
   ])('%s reads as %s both in an API answer (%i) and in a failed job', (errno, code, status) => {
     const problem = toProblem(describeError(errnoError(errno)));
     expect(problem).toMatchObject({ code, status });
@@ -64,6 +67,7 @@ describe('one table of store conditions', () => {
     expect(problem.detail).toContain(errno);
     expect(problem.detail).not.toContain('/srv');
     expect(describeError(errnoError(errno)).code).toBe(code);
+    if (errno === 'EMFILE') expect(problem.detail).toContain('out of open files');
   });
 
   it('an errno that says nothing about the store is internal: a 500 without its message, and INTERNAL in a job', () => {
