@@ -96,10 +96,12 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
 /** Claims the embedded mode's folders for this process (once when both settings name one folder); see {@link claimFolder}. */
 async function claimFolders(settings: Settings, logger: Logger): Promise<(() => Promise<void>)[]> {
   const lost = (setting: string) => (e: Error): void => logger.error({ err: e.message }, `${setting}: this process's claim on the folder was lost: another service could start on it`);
-  const releases = [await claimFolder('MODELS_DIR', settings.MODELS_DIR, lost('MODELS_DIR'))];
+  const unclaimed = (setting: string) => (e: Error): void => logger.warn({ err: e.message }, `${setting}: the folder cannot take this process's claim (it refuses writes): served without one`);
+  const claim = (setting: 'MODELS_DIR' | 'DATASETS_DIR'): Promise<() => Promise<void>> => claimFolder(setting, settings[setting], lost(setting), unclaimed(setting));
+  const releases = [await claim('MODELS_DIR')];
   if ((await realpath(settings.DATASETS_DIR)) !== (await realpath(settings.MODELS_DIR))) {
     try {
-      releases.push(await claimFolder('DATASETS_DIR', settings.DATASETS_DIR, lost('DATASETS_DIR')));
+      releases.push(await claim('DATASETS_DIR'));
     } catch (e: unknown) {
       await releases[0]?.();
       throw e;

@@ -117,8 +117,9 @@ async function main(): Promise<void> {
   });
   connection.on('ready', () => outage.up());
   // A run whose lock could not be renewed (this worker stalled past JOB_LOCK_MS, or Redis lost the
-  // job) stops, as a cancelled one does: the job runs again elsewhere, and this run trained on
-  // beside that one to its end, writing its own progress into the job, after it had completed too.
+  // job) stops, as a cancelled one does: the job runs again elsewhere, and this run would train on
+  // beside that one to its end for nothing (it no longer holds the job's lock, so it neither
+  // writes the job's progress nor saves a version).
   worker.on('lockRenewalFailed', (jobIds: string[]) => {
     for (const id of jobIds) {
       const reason: JobCancel = { id, code: 'WORKER_LOST', message: `this run of job ${id} lost its lock (its worker stalled past JOB_LOCK_MS, or Redis lost the job): it stopped, and the job runs again elsewhere` };

@@ -6,7 +6,7 @@ import { type SandboxedJob, UnrecoverableError } from 'bullmq';
 import { loadSettings, qualityGateOf } from '../src/config';
 import { describe } from '../src/errors';
 import { type EpochProgress, initBackend } from '../src/nce';
-import { failedReason, jobError, type JobPayload, type JobResult, runKeys, runTrainJob, trainArtifact, TRAPPED_EXIT_CODE, writeRunProgress } from '../src/queue';
+import { enqueuedAt, failedReason, jobError, type JobPayload, type JobResult, runKeys, runTrainJob, trainArtifact, TRAPPED_EXIT_CODE, writeRunProgress } from '../src/queue';
 import { cancelledBy, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, whenConnected } from '../src/store';
 
 /** How long a job waits for this child's Redis connection to come back before it fails (and is retried). */
@@ -75,7 +75,7 @@ export default async function processTrainJob(job: SandboxedJob<JobPayload, JobR
         signal?.throwIfAborted();
         return artifact;
       },
-    }, job.id, new Date(job.timestamp), {
+    }, job.id, enqueuedAt(job.data, job.timestamp), {
       ...(run === null ? {} : run.token === undefined ? { whileExists: run.job } : { whileExists: run.lock, holding: run.token }),
       unlessCancelled: job.id === undefined ? undefined : redisKeys.jobCancel(job.id),
     });

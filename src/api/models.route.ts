@@ -2,7 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import { isArtifactFault } from '../nce';
 import { deletedMeanwhile, describeVersions, listedModel, type ModelStore } from '../store';
 import { AppError } from '../errors';
-import type { JobQueue, Scheduler } from '../queue';
+import { enqueuedAt, type JobQueue, type Scheduler } from '../queue';
 import type { ModelCache } from '../serving';
 import { lookupModelName, onlyQuery } from './validation';
 
@@ -105,9 +105,9 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     // Its jobs stop now rather than train on for nothing (they could save nothing anyway); not one
     // enqueued since this request came, which trains the model anew.
     const stop = deletedMeanwhile(name);
-    await Promise.all(pending.filter((j) => j.createdAt < asked).map((j) => deps.queue.cancel(j.id, { code: stop.code, message: stop.message })));
+    await Promise.all(pending.filter((j) => enqueuedAt(j.payload, Date.parse(j.createdAt)).toISOString() < asked).map((j) => deps.queue.cancel(j.id, { code: stop.code, message: stop.message })));
     // Still too full to take the schedule away: the model is deleted, and the answer says what is left.
-    if (scheduleLeft !== null) throw new AppError('STORAGE_FULL', `model "${name}" was deleted, but the store is still too full to take its schedule away: free more space, then DELETE /v1/models/${name}/schedule (a run it fires once there is space would train the model again)`);
+    if (scheduleLeft !== null) throw new AppError('STORAGE_FULL', `model "${name}" was deleted, but the store is still too full to take its schedule away: free more space, then DELETE /v1/models/${name}/schedule (its runs fail with MODEL_DELETED until then, each a training for nothing)`);
     res.status(204).end();
   });
   return router;

@@ -41,6 +41,8 @@ export function redisUrlProblem(url: string): string | null {
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return 'expected redis://host:port or rediss://host:port';
   if (u.hostname === '') return 'names no host';
   if (u.port === '0') return 'port 0 is no port to connect to';
+  // The client reads ?db= too (over the path): one place for it, the one checked at start.
+  if (u.searchParams.has('db')) return 'give the database as the path (redis://host:6379/2), not as ?db=';
   if (!/^\/?(\d{1,9})?$/.test(u.pathname)) return `the path "${u.pathname}" is no database number: expected /0, /1 ... or none (database 0)`;
   return null;
 }

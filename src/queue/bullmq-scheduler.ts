@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Cron } from 'croner';
-import { redisFull, redisKeys } from '../store';
+import { redisFull, redisKeys, redisNowMs } from '../store';
 import { jobOptions } from './bullmq-queue';
 import type { JobPayload, JobResult } from './job-queue';
 import { DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
@@ -26,7 +26,8 @@ export class BullMqScheduler implements Scheduler {
     return this.locked(model, async () => {
       // Replacing a schedule keeps its creation time: its runs so far stay its runs. (Read and
       // written under the lock: a DELETE between them would leave a new schedule the old time.)
-      const since = (await this.get(model))?.since ?? new Date().toISOString();
+      // Redis's clock, as a model's deletion's: its runs count as enqueued then (see enqueuedAt).
+      const since = (await this.get(model))?.since ?? new Date(await redisNowMs(this.redis)).toISOString();
       const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule', scheduleSince: since };
       const tz = schedule.timezone ?? DEFAULT_TIMEZONE;
       await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron, tz }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });

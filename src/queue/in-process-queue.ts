@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { type Artifact, type BackendName, fromArtifact, messageOf } from '../nce';
 import { type DatasetStore, KeyedSerial, type ModelStore, writeFileAtomic } from '../store';
-import { type JobError, jobError, type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
+import { enqueuedAt, type JobError, jobError, type JobFilter, type JobInfo, type JobPayload, type JobQueue, type JobState, selectJobs } from './job-queue';
 import { type QualityGate, runTrainJob, type TrainInput } from './train-job';
 import type { TrainingThreadInput, TrainingThreadMessage } from './training-thread';
 import { withDeadline } from '../deadline';
@@ -335,7 +335,7 @@ export class InProcessQueue implements JobQueue {
               if (this.cancelling?.id === job.id) throw new Error('cancelled as its training ended');
               return artifact;
             },
-          }, job.id, new Date(job.createdAt));
+          }, job.id, enqueuedAt(job.payload, Date.parse(job.createdAt)));
           break;
       }
       job.state = 'completed';

@@ -15,6 +15,18 @@ export interface TrainJobPayload {
   scheduleSince?: string;
 }
 
+/**
+ * When a job counts as enqueued, against its model's deletion (a job enqueued before it saves
+ * nothing): a scheduled run from its schedule's creation, on the store's clock; any other job when
+ * it was enqueued (`createdAtMs`). A scheduled run is made by whichever host fires the schedule, on
+ * that host's clock; the schedule goes with its model, so its runs all come before a deletion,
+ * and a schedule made after one is newer than it.
+ */
+export function enqueuedAt(payload: TrainJobPayload, createdAtMs: number): Date {
+  const since = payload.trigger === 'schedule' && payload.scheduleSince !== undefined ? Date.parse(payload.scheduleSince) : NaN;
+  return new Date(Number.isNaN(since) ? createdAtMs : since);
+}
+
 /** Every job payload; switch on `kind`. */
 export type JobPayload = TrainJobPayload;
 

@@ -61,11 +61,15 @@ export async function makeFolder(dir: string): Promise<void> {
 }
 
 /**
- * Writes `path` (creating its directory) through a temporary file in that directory renamed over
- * it: readers, and a restart after a crash, see the old content or the new one, never part of it.
+ * Writes `path` (creating its directory, not the folders above it: a store's folder gone from
+ * under the service, as an unmounted volume, fails the write instead of being made again, empty)
+ * through a temporary file in that directory renamed over it: readers, and a restart after a
+ * crash, see the old content or the new one, never part of it.
  */
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  await makeFolder(dirname(path));
+  await mkdir(dirname(path)).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  });
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, data);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { lock } from 'proper-lockfile';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { storeConditionOf } from '../errors';
 
 /** The lock's folder inside a claimed folder (a dot name: no model, dataset or leftover). */
 export const SERVICE_LOCK = '.service.lock';
@@ -10,6 +11,9 @@ const STALE_MS = 10_000;
 /** How long a starting service waits for a lock a dead process left to go stale. */
 const WAIT_MS = 12_000;
 
+/** Listens to SIGXFSZ, doing nothing: a write past the file-size limit then fails with EFBIG (a 507), as without signal-exit. */
+function keepEfbig(): void {}
+
 /**
  * Claims `dir` for this service process, until the returned release is called (at shutdown): the
  * embedded mode's folders belong to one service, which removes what it finds half-written at start
@@ -17,25 +21,37 @@ const WAIT_MS = 12_000;
  * writes in progress and run its jobs twice. The command line's `train --model` takes no claim:
  * it saves beside a running service, whose registry follows it. A process that died without
  * releasing stops renewing its claim, which another process takes over after 10 s (a restart
- * waits that long at most).
+ * waits that long at most). A folder that cannot take the claim (read-only, full) is served
+ * without one, as such a store always was (degraded: its models score); `onUnclaimed` says so.
  * @param onLost called when the claim can no longer be renewed (the lock folder was removed, the disk failed); the service keeps running
  * @throws Error naming `setting` when another live process holds the claim
  */
-export async function claimFolder(setting: string, dir: string, onLost: (e: Error) => void): Promise<() => Promise<void>> {
-  try {
-    return await lock(dir, {
-      lockfilePath: join(dir, SERVICE_LOCK),
-      stale: STALE_MS,
-      update: STALE_MS / 4,
-      retries: { retries: WAIT_MS / 1000, factor: 1, minTimeout: 1000, maxTimeout: 1000 },
-      onCompromised: onLost,
-    });
-  } catch (e: unknown) {
-    if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
-    throw new Error(
-      `${setting} "${dir}" is in use by another nce-ood service process: the embedded mode keeps one process per folder ` +
-        '(it removes what it finds half-written at start, and runs the folder\'s queued jobs); stop the other, give this one folders of its own, ' +
-        'or run several replicas in distributed mode (REDIS_URL)',
-    );
+export async function claimFolder(setting: string, dir: string, onLost: (e: Error) => void, onUnclaimed: (e: Error) => void): Promise<() => Promise<void>> {
+  // Loaded only here, by the embedded service: its exit hooks (signal-exit, installed as it loads)
+  // turn SIGXFSZ, which Node ignores so that a write past the file-size limit fails with EFBIG,
+  // into the process's end, unless the signal has another listener.
+  const { lock } = await import('proper-lockfile');
+  if (!process.listeners('SIGXFSZ').includes(keepEfbig)) process.on('SIGXFSZ', keepEfbig);
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    try {
+      return await lock(dir, { lockfilePath: join(dir, SERVICE_LOCK), stale: STALE_MS, update: STALE_MS / 4, onCompromised: onLost });
+    } catch (e: unknown) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ELOCKED' && Date.now() < deadline) {
+        await sleep(1000);
+        continue;
+      }
+      if (code === 'ELOCKED') {
+        throw new Error(
+          `${setting} "${dir}" is in use by another nce-ood service process: the embedded mode keeps one process per folder ` +
+            '(it removes what it finds half-written at start, and runs the folder\'s queued jobs); stop the other, give this one folders of its own, ' +
+            'or run several replicas in distributed mode (REDIS_URL)',
+        );
+      }
+      if (storeConditionOf(code) === null) throw e;
+      onUnclaimed(e as Error);
+      return () => Promise.resolve();
+    }
   }
 }

@@ -347,7 +347,9 @@ async function writeRows(path: string, records: readonly DataRecord[]): Promise<
     for (let i = 0; i < records.length; i += RECORDS_PER_TURN) {
       if (i > 0) await yieldToEventLoop();
       const chunk = Buffer.from(linesOfBatch(records.slice(i, i + RECORDS_PER_TURN)));
-      await file.write(chunk);
+      // Whole: a write may take part of the bytes (at the file-size limit it takes what fits, and
+      // the next fails with EFBIG), and the rest is written, or fails, rather than lost.
+      for (let at = 0; at < chunk.length; ) at += (await file.write(chunk, at, chunk.length - at)).bytesWritten;
       bytes += chunk.length;
     }
     await file.sync();

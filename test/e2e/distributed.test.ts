@@ -278,8 +278,9 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
       const table = parseCsv(await readFile(DATA, 'utf8'));
       expect((await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, splitCsv(table, 'train').csv, 'text/csv')).status).toBe(200);
       const model = `noreplicas-${suffix()}`;
-      const started = await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 40, patience: 40, seed: 11, kernelPartner: false } });
+      const started = await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 200, patience: 200, seed: 11, kernelPartner: false } });
       await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${started.body.jobId}`)).body.progress.length >= 1 ? true : undefined), 60_000, 'an epoch');
+      // Long enough that it trains through the refusal: a save refused (the run ended within it) is retried, rightly.
       const admin = await openRedis(redis.url, 'commands');
       try {
         // Every write refused (NOREPLICAS), reads served: the run's progress writes among them.

@@ -49,6 +49,30 @@ describe('start-up', () => {
   });
 });
 
+describe('a file-size limit', () => {
+  it('reached by an upload (ulimit -f) answers 507 and stores none of it (a write that took part of its bytes was taken as whole), and the service goes on serving (the folder claim\'s exit hooks do not make SIGXFSZ its end)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-fsize-'));
+    const port = await freePort();
+    // 64 blocks of 1 KiB: room for the service's own small files, not for this dataset.
+    const api = run('bash', ['-c', `ulimit -f 64 && exec "${process.execPath}" dist/src/main.js`], { PORT: String(port), MODELS_DIR: join(dir, 'm'), DATASETS_DIR: join(dir, 'd'), LOG_LEVEL: 'warn' });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await eventually(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), 20_000, `the API: ${api.output()}`);
+      const put = (records: object[]) => fetch(`${url}/v1/datasets/big`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ records }) });
+      const big = await put(Array.from({ length: 3000 }, (_, i) => ({ a: i * 1.5, b: `text ${i} `.repeat(4) })));
+      expect(big.status).toBe(507);
+      expect(await big.json()).toMatchObject({ code: 'STORAGE_FULL', detail: expect.stringContaining('EFBIG') });
+      expect((await fetch(`${url}/healthz`)).ok).toBe(true);
+      expect((await fetch(`${url}/v1/datasets/big`)).status).toBe(404);
+      expect((await put([{ a: 1, b: 'x' }])).status).toBe(200);
+      expect(api.child.exitCode).toBeNull();
+    } finally {
+      await api.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('shutdown', () => {
   it('on SIGTERM with a slow upload still open, exits 0 once SHUTDOWN_MS has passed, not when the client gives up', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nce-shutdown-'));

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -19,8 +20,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A dataset store, a model store and its job journal of their own, under `dir`. */
+/** A dataset store, a model store and its job journal of their own, under `dir`; the models folder made, as the service makes it at start. */
 function stores(suffix: string): { datasets: FsDatasetStore; models: FsModelStore; journal: string; logger: Logger } {
+  mkdirSync(join(dir, `models${suffix}`), { recursive: true });
   return { datasets: new FsDatasetStore(join(dir, `data${suffix}`)), models: new FsModelStore(join(dir, `models${suffix}`)), journal: join(dir, `models${suffix}`, '.jobs'), logger: pino({ level: 'silent' }) };
 }
 

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { composeEmbedded } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { initBackend, toArtifact, train } from '../../src/nce';
-import { FsModelStore, SERVICE_LOCK } from '../../src/store';
+import { claimFolder, FsModelStore, SERVICE_LOCK } from '../../src/store';
 import { normalRecords } from '../helpers/data';
 
 /** What a kill -9 leaves in the embedded mode's folders is swept at start-up, and nothing else. */
@@ -86,4 +86,14 @@ describe('the folders of an embedded service', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('a folder that cannot take the claim (it refuses writes) is served without one, said at once, not after waiting for a claim', async () => {
+    const unclaimed: Error[] = [];
+    const started = Date.now();
+    // Writes refused in /sys (EPERM), as on a read-only volume: such a store starts degraded, its models scoring.
+    const release = await claimFolder('MODELS_DIR', '/sys', () => undefined, (e) => unclaimed.push(e));
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(unclaimed.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['EPERM']);
+    await expect(release()).resolves.toBeUndefined();
+  });
 });

@@ -137,9 +137,15 @@ describe('storage faults in embedded mode', () => {
   it('folders moved away under the service (an unmounted volume): /readyz says the store is unreachable and an upload 503, with no empty folder made in their place; moved back, ready again', async () => {
     const [models, data] = [join(dir, 'models'), join(dir, 'data')];
     await fsp.rename(models, `${models}-away`);
-    await fsp.rename(data, `${data}-away`);
     try {
       expect((await request(service.app).get('/readyz')).body).toMatchObject({ store: 'unreachable' });
+      // The job journal and the schedules live in the models folder too.
+      const train = await request(service.app).post('/v1/models/moved/train').send({ dataset: 'd', config: { epochs: 1 } });
+      expect([train.status, train.body.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+      const schedule = await request(service.app).put('/v1/models/moved/schedule').send({ cron: '0 3 * * *', dataset: 'd' });
+      expect([schedule.status, schedule.body.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+      await expect(fsp.access(models)).rejects.toMatchObject({ code: 'ENOENT' });
+      await fsp.rename(data, `${data}-away`);
       const put = await request(service.app).put('/v1/datasets/moved').send({ records: normalRecords(20, 2, 5) });
       expect(put.status).toBe(503);
       expect(put.body).toMatchObject({ code: 'STORE_UNAVAILABLE' });
@@ -147,7 +153,7 @@ describe('storage faults in embedded mode', () => {
       await expect(fsp.access(data)).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
       await fsp.rename(`${models}-away`, models);
-      await fsp.rename(`${data}-away`, data);
+      await fsp.rename(`${data}-away`, data).catch(() => undefined);
     }
     expect((await request(service.app).get('/readyz')).body).toMatchObject({ status: 'ready', store: 'ok' });
     expect((await request(service.app).put('/v1/datasets/moved').send({ records: normalRecords(20, 2, 5) })).status).toBe(200);

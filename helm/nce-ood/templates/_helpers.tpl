@@ -2,13 +2,25 @@
 {{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* At most 53 characters: objects add up to 10 ("-dashboard"), and Services and labels stop at 63. */}}
 {{- define "nce-ood.fullname" -}}
 {{- if contains .Chart.Name .Release.Name -}}
-{{- .Release.Name | trunc 53 | trimSuffix "-" -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 53 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+A part's name: the full name and the part ("api", "worker", "redis" ...), within the 63 characters
+of a Service or label. Cut only where the whole would pass 63, which Kubernetes refused anyway, so
+the names of installed releases do not change (a renamed volume claim would lose Redis's data).
+Called with (list $ "part").
+*/}}
+{{- define "nce-ood.part" -}}
+{{- $root := index . 0 -}}
+{{- $full := include "nce-ood.fullname" $root -}}
+{{- $part := index . 1 -}}
+{{- printf "%s-%s" ($full | trunc (int (sub 62 (len $part))) | trimSuffix "-") $part -}}
 {{- end -}}
 
 {{- define "nce-ood.labels" -}}
@@ -38,7 +50,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.redis.externalUrl -}}
 {{- .Values.redis.externalUrl -}}
 {{- else if .Values.redis.enabled -}}
-{{- printf "redis://%s-redis:6379/0" (include "nce-ood.fullname" .) -}}
+{{- printf "redis://%s:6379/0" (include "nce-ood.part" (list . "redis")) -}}
 {{- else -}}
 {{- fail "redis: set redis.externalUrl or redis.enabled=true (API replicas and workers share one Redis)" -}}
 {{- end -}}

@@ -72,6 +72,7 @@ describe('loadSettings', () => {
       ['redis://127.0.0.1:notaport', /port of 1-65535/],
       ['redis://127.0.0.1:99999', /port of 1-65535/],
       ['redis://127.0.0.1:0', /port 0/],
+      ['redis://127.0.0.1:6379?db=99', /not as \?db=/],
     ] as const) expect(() => loadSettings({ REDIS_URL: url })).toThrow(new RegExp(`REDIS_URL: .*${why.source}`));
     for (const url of ['redis://cache', 'redis://cache:6379/', 'redis://cache:6379/15', 'rediss://user:p%40ss@cache:6380/0', 'redis://[::1]:6379']) expect(loadSettings({ REDIS_URL: url }).REDIS_URL).toBe(url);
   });

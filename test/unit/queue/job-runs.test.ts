@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Artifact, toArtifact, train } from '../../../src/nce';
-import { type JobInfo, runTrainJob } from '../../../src/queue';
+import { enqueuedAt, type JobInfo, runTrainJob } from '../../../src/queue';
 import { runsOf } from '../../../src/queue/bullmq-queue';
 import { selectJobs } from '../../../src/queue/job-queue';
 import { type DatasetStore, FsModelStore, type ModelStore } from '../../../src/store';
@@ -87,5 +87,19 @@ describe('the runs a distributed job had', () => {
     expect(runsOf({ attemptsMade: 0, attemptsStarted: 4, failedReason: 'job started more than allowable limit' })).toBe(3);
     // Runs that failed with an error are counted by BullMQ itself.
     expect(runsOf({ attemptsMade: 3, attemptsStarted: 3, failedReason: '[INVALID_RECORD] record 3' })).toBe(3);
+  });
+});
+
+describe('enqueuedAt', () => {
+  const payload = { kind: 'train' as const, model: 'm', dataset: 'd', config: {} };
+  it("counts a scheduled run from its schedule's creation (on the store's clock), any other job from when it was enqueued", () => {
+    const created = Date.parse('2026-12-07T10:00:05.000Z');
+    // A run the schedule fired on a host whose clock runs 5 s ahead still counts from the schedule.
+    expect(enqueuedAt({ ...payload, trigger: 'schedule', scheduleSince: '2026-12-07T09:00:00.000Z' }, created).toISOString()).toBe('2026-12-07T09:00:00.000Z');
+    expect(enqueuedAt({ ...payload, trigger: 'drift' }, created).getTime()).toBe(created);
+    expect(enqueuedAt(payload, created).getTime()).toBe(created);
+    // A schedule stored before it carried its creation time, or one not a time: when enqueued.
+    expect(enqueuedAt({ ...payload, trigger: 'schedule' }, created).getTime()).toBe(created);
+    expect(enqueuedAt({ ...payload, trigger: 'schedule', scheduleSince: 'soon' }, created).getTime()).toBe(created);
   });
 });
