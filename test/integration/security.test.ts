@@ -10,6 +10,7 @@ import { loadSettings } from '../../src/config';
 import { openApiDocument } from '../../src/api/openapi';
 import { PAGE_CSP } from '../../src/ui';
 import { initBackend } from '../../src/nce';
+import { SERVICE_LOCK } from '../../src/store';
 
 const ADMIN = 'admin-key-SECRET-1234';
 const SCORER = 'score-key-SECRET-5678';
@@ -113,8 +114,8 @@ describe('security', () => {
     }
     // Nothing was written anywhere.
     expect(await readdir(dir)).toEqual(expect.not.arrayContaining(['etc', 'passwd']));
-    // The service made its folders at start-up; nothing is in them.
-    expect(await readdir(join(dir, 'data'))).toEqual([]);
+    // The service made its folders at start-up (and claimed them); nothing else is in them.
+    expect(await readdir(join(dir, 'data'))).toEqual([SERVICE_LOCK]);
   });
 
   it('keeps record values and keys out of the logs', async () => {
