@@ -3,14 +3,14 @@ import { z } from 'zod';
 import { cronProblem, type JobInfo, type JobQueue, type ScheduleInfo, type Scheduler, timezoneProblem } from '../queue';
 import { body } from './request-body';
 import { AppError } from '../errors';
-import { type DatasetStore, NAME_PATTERN } from '../store';
+import { type DatasetStore, type ModelStore, NAME_PATTERN } from '../store';
 import { checkTrainable, checkTrainingConfig, lookupDatasetName, onlyQuery, requestError, validName } from './validation';
 
 /** The body of `PUT /v1/models/{name}/schedule`. */
 export const scheduleRequestSchema = z.object({ cron: z.string().min(1).max(200), dataset: z.string(), config: z.unknown().optional(), timezone: z.string().min(1).max(64).optional() }).strict();
 
 /** Cron retraining per model. */
-export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetStore; queue: JobQueue; maxBytes: number; maxTrainingValues: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
+export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetStore; models: Pick<ModelStore, 'deletedAt'>; queue: JobQueue; maxBytes: number; maxTrainingValues: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
   const model = (raw: unknown): string => validName(raw, 'model');
   const noSchedule = (raw: unknown): AppError => new AppError('NOT_FOUND', `model "${String(raw)}" has no schedule`);
@@ -31,7 +31,7 @@ export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetSt
     if (zoneProblem) throw new AppError('INVALID_REQUEST', `timezone: ${zoneProblem}`, '/timezone');
     const dataset = lookupDatasetName(parsed.data.dataset, '/dataset');
     await checkTrainable(deps.datasets, dataset, checkTrainingConfig(config), deps.maxTrainingValues);
-    const info = await deps.scheduler.put(name, { cron, dataset, ...(config === undefined ? {} : { config }), ...(timezone === undefined ? {} : { timezone }) });
+    const info = await deps.scheduler.put(name, { cron, dataset, ...(config === undefined ? {} : { config }), ...(timezone === undefined ? {} : { timezone }) }, await deps.models.deletedAt(name));
     res.json(await withLastRun(deps.queue, info));
   });
   router.get('/v1/schedules', ...deps.readAuth, async (req, res) => {

@@ -5,7 +5,7 @@ import { Cron } from 'croner';
 import { redisFull, redisKeys, redisNowMs } from '../store';
 import { jobOptions } from './bullmq-queue';
 import type { JobPayload, JobResult } from './job-queue';
-import { DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
+import { DEFAULT_TIMEZONE, keptSince, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
 
 /** Longest a replica holds a model's schedule lock: a put or delete takes a few commands. */
 const LOCK_MS = 5000;
@@ -22,12 +22,12 @@ export class BullMqScheduler implements Scheduler {
     private readonly redis: Redis,
   ) {}
 
-  async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
+  async put(model: string, schedule: Schedule, modelDeletedAt?: Date | null): Promise<ScheduleInfo> {
     return this.locked(model, async () => {
       // Replacing a schedule keeps its creation time: its runs so far stay its runs. (Read and
       // written under the lock: a DELETE between them would leave a new schedule the old time.)
       // Redis's clock, as a model's deletion's: its runs count as enqueued then (see enqueuedAt).
-      const since = (await this.get(model))?.since ?? new Date(await redisNowMs(this.redis)).toISOString();
+      const since = keptSince((await this.get(model))?.since, modelDeletedAt) ?? new Date(await redisNowMs(this.redis)).toISOString();
       const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule', scheduleSince: since };
       const tz = schedule.timezone ?? DEFAULT_TIMEZONE;
       await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron, tz }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });

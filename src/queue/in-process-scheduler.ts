@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { messageOf } from '../nce';
 import { KeyedSerial, writeFileAtomic } from '../store';
 import type { JobQueue } from './job-queue';
-import { DEFAULT_TIMEZONE, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
+import { DEFAULT_TIMEZONE, keptSince, type Schedule, type ScheduleInfo, type Scheduler } from './scheduler';
 
 /** A schedule as its file holds it: with its creation time (absent in files from before it was kept). */
 type StoredSchedule = Schedule & { since?: string };
@@ -44,10 +44,10 @@ export class InProcessScheduler implements Scheduler {
     }
   }
 
-  async put(model: string, schedule: Schedule): Promise<ScheduleInfo> {
+  async put(model: string, schedule: Schedule, modelDeletedAt?: Date | null): Promise<ScheduleInfo> {
     return this.changes.run(model, async () => {
       // Replacing a schedule keeps its creation time: its runs so far stay its runs.
-      const stored: StoredSchedule = { ...schedule, since: this.timers.get(model)?.schedule.since ?? new Date().toISOString() };
+      const stored: StoredSchedule = { ...schedule, since: keptSince(this.timers.get(model)?.schedule.since, modelDeletedAt) ?? new Date().toISOString() };
       await writeFileAtomic(join(this.root, `${model}.json`), JSON.stringify(stored));
       this.arm(model, stored);
       return (await this.get(model)) as ScheduleInfo;

@@ -28,7 +28,12 @@ export interface ScheduleInfo extends Schedule {
 
 /** Cron retraining per model; `put` replaces a model's schedule. */
 export interface Scheduler {
-  put(model: string, schedule: Schedule): Promise<ScheduleInfo>;
+  /**
+   * @param modelDeletedAt the model's last deletion: a schedule kept across it (a PUT raced the
+   * delete, or a full store kept it) starts anew here, since its runs count as enqueued at its
+   * `since` (see enqueuedAt) and would all fail MODEL_DELETED
+   */
+  put(model: string, schedule: Schedule, modelDeletedAt?: Date | null): Promise<ScheduleInfo>;
   get(model: string): Promise<ScheduleInfo | null>;
   /** Every model's schedule, by model name. */
   list(): Promise<ScheduleInfo[]>;
@@ -71,4 +76,10 @@ export function timezoneProblem(timezone: string): string | null {
   } catch {
     return `"${timezone}" is not an IANA time zone (such as UTC, Europe/Berlin or America/New_York)`;
   }
+}
+
+/** The `since` a replacing PUT keeps: the stored one, unless the model was deleted after it (see {@link Scheduler.put}). */
+export function keptSince(stored: string | undefined, modelDeletedAt: Date | null | undefined): string | undefined {
+  if (stored === undefined || !modelDeletedAt) return stored;
+  return Date.parse(stored) > modelDeletedAt.getTime() ? stored : undefined;
 }

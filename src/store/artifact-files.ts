@@ -15,7 +15,8 @@ import { type Artifact, fromArtifact, type Manifest, MANIFEST_FILE, type ModelSt
  * a manifest is not a model.
  */
 export async function saveArtifact(dir: string, a: Artifact): Promise<void> {
-  // writeFileAtomic creates `dir`.
+  // And the folders above it: the command line's --artifact out/my-model makes out/ too.
+  await makeFolder(dir);
   await writeFileAtomic(join(dir, WEIGHTS_FILE), a.weights);
   await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(a.manifest, null, 2) + '\n');
 }

@@ -130,8 +130,8 @@ describe('nce-ood eval', () => {
 });
 
 describe('nce-ood train and score', () => {
-  it('trains a model directory, then scores a CSV into one result row per input row, in order', async () => {
-    const out = join(dir, 'model');
+  it('trains a model directory (its parent folders made too, as in the README\'s out/my-model), then scores a CSV into one result row per input row, in order', async () => {
+    const out = join(dir, 'out', 'model');
     const t = cli('train', '--data', join(dir, 'train.csv'), '--artifact', out, '--config', join(dir, 'fast.json'));
     expect(t.status).toBe(0);
     expect((await readdir(out)).sort()).toEqual(['manifest.json', 'weights.bin']);

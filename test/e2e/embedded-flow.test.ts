@@ -134,6 +134,12 @@ describe('embedded mode, end to end', () => {
     const anew = await request(app).put('/v1/models/sched/schedule').send({ cron: '0 3 * * *', dataset: 'sched' });
     expect(anew.body).toMatchObject({ lastRun: null, since: expect.any(String) });
     expect(Date.parse(anew.body.since as string)).toBeGreaterThan(Date.parse(berlin.body.since as string));
+    // A schedule that outlived a delete of its model (a PUT raced the delete, or a full store kept
+    // it) starts anew at its next PUT: its runs count from its since, which was before the deletion.
+    await service.store.delete('sched');
+    const deletedAt = (await service.store.deletedAt('sched'))?.getTime() ?? 0;
+    const kept = await request(app).put('/v1/models/sched/schedule').send({ cron: '0 4 * * *', dataset: 'sched' });
+    expect(Date.parse(kept.body.since as string)).toBeGreaterThan(deletedAt);
     expect((await request(app).delete('/v1/models/sched/schedule')).status).toBe(204);
   });
 

@@ -63,4 +63,23 @@ describe('embedded schedules', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('a PUT keeps its schedule\'s since, unless the model was deleted after it: then its runs would count as enqueued before the deletion and fail, so it starts anew', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-sched-'));
+    const scheduler = new InProcessScheduler(dir, pendingQueue().queue, pino({ level: 'silent' }));
+    try {
+      const first = await scheduler.put('m', { cron: '0 3 * * *', dataset: 'd' });
+      await new Promise((r) => setTimeout(r, 5));
+      expect((await scheduler.put('m', { cron: '0 4 * * *', dataset: 'd' }, null)).since).toBe(first.since);
+      const deletedAt = new Date();
+      await new Promise((r) => setTimeout(r, 5));
+      const anew = await scheduler.put('m', { cron: '0 4 * * *', dataset: 'd' }, deletedAt);
+      expect(Date.parse(String(anew.since))).toBeGreaterThan(deletedAt.getTime());
+      // And kept from then on.
+      expect((await scheduler.put('m', { cron: '0 5 * * *', dataset: 'd' }, deletedAt)).since).toBe(anew.since);
+    } finally {
+      await scheduler.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
