@@ -131,10 +131,13 @@ describe('nce-ood eval', () => {
 
 describe('nce-ood train and score', () => {
   it('trains a model directory (its parent folders made too, as in the README\'s out/my-model), then scores a CSV into one result row per input row, in order', async () => {
-    const out = join(dir, 'out', 'model');
+    const out = join(dir, 'model');
     const t = cli('train', '--data', join(dir, 'train.csv'), '--artifact', out, '--config', join(dir, 'fast.json'));
     expect(t.status).toBe(0);
     expect((await readdir(out)).sort()).toEqual(['manifest.json', 'weights.bin']);
+    const nested = join(dir, 'out', 'my-model');
+    expect(cli('train', '--data', join(dir, 'train.csv'), '--artifact', nested, '--config', join(dir, 'fast.json')).status).toBe(0);
+    expect((await readdir(nested)).sort()).toEqual(['manifest.json', 'weights.bin']);
 
     await writeFile(join(dir, 'probe.csv'), 'kind,y,x\np,0,0\nq,-6,6\np,,0.1\n');
     const s = cli('score', '--artifact', out, '--data', join(dir, 'probe.csv'));
