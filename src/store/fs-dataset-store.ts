@@ -60,12 +60,22 @@ export class FsDatasetStore implements DatasetStore {
     private readonly options: { fixedRoot?: boolean } = {},
   ) {}
 
+  /** `nothing`, unless the root is gone from under the service (see `fixedRoot`): STORE_UNAVAILABLE, not "no such dataset". */
+  private async nothingFound<T>(nothing: T): Promise<T> {
+    if (this.options.fixedRoot) {
+      await stat(this.root).catch((e: unknown) => {
+        throw new AppError('STORE_UNAVAILABLE', `the datasets folder is gone (${(e as NodeJS.ErrnoException).code ?? 'unreadable'}: moved or unmounted): nothing was read or changed`, undefined, { cause: e });
+      });
+    }
+    return nothing;
+  }
+
   async list(): Promise<DatasetInfo[]> {
     let files: string[];
     try {
       files = await readdir(this.root);
     } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.nothingFound([]);
       throw e;
     }
     const names = files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
@@ -92,7 +102,7 @@ export class FsDatasetStore implements DatasetStore {
       try {
         text = await readFile(this.file(name), 'utf8');
       } catch (e: unknown) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw datasetNotFound(name);
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw await this.nothingFound(datasetNotFound(name));
         throw e;
       }
       const end = text.indexOf('\n');
@@ -270,7 +280,7 @@ export class FsDatasetStore implements DatasetStore {
       const stored = parseStored(name, await firstLine(this.file(name)));
       return 'records' in stored ? legacyStored(stored) : stored;
     } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.nothingFound(null);
       throw e;
     }
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { storeConditionOf } from '../errors';
+import { AppError, storeConditionOf } from '../errors';
 import type { Artifact } from '../nce';
 import { loadArtifact, saveArtifact } from './artifact-files';
 import { KeyedSerial, makeFolder } from './files';
@@ -45,20 +45,34 @@ export class FsModelStore implements ModelStore {
     else await makeFolder(this.root);
   }
 
+  /**
+   * `nothing`, as a read that found nothing answers it, unless the root itself is gone from under
+   * the service (see `fixedRoot`): then STORE_UNAVAILABLE, so that loaded models go on scoring as
+   * through any store outage, instead of being unloaded as deleted.
+   */
+  private async nothingFound<T>(nothing: T): Promise<T> {
+    if (this.options.fixedRoot) {
+      await stat(this.root).catch((e: unknown) => {
+        throw new AppError('STORE_UNAVAILABLE', `the models folder is gone (${(e as NodeJS.ErrnoException).code ?? 'unreadable'}: moved or unmounted): nothing was read or changed`, undefined, { cause: e });
+      });
+    }
+    return nothing;
+  }
+
   async list(): Promise<string[]> {
-    const names = (await readdirOrEmpty(this.root)).filter((n) => !n.startsWith('.'));
+    const names = (await this.readdirOrNothing(this.root)).filter((n) => !n.startsWith('.'));
     const current = await Promise.all(names.map(async (n) => ((await this.currentVersion(n)) ? n : null)));
     return current.filter((n): n is string => n !== null).sort();
   }
 
   async names(): Promise<string[]> {
-    const names = (await readdirOrEmpty(this.root)).filter((n) => !n.startsWith('.'));
+    const names = (await this.readdirOrNothing(this.root)).filter((n) => !n.startsWith('.'));
     const held = await Promise.all(names.map(async (n) => ((await this.versions(n)).length > 0 ? n : null)));
     return held.filter((n): n is string => n !== null).sort();
   }
 
   async versions(name: string): Promise<string[]> {
-    return (await readdirOrEmpty(join(this.root, name))).filter((v) => VERSION_PATTERN.test(v)).sort();
+    return (await this.readdirOrNothing(join(this.root, name))).filter((v) => VERSION_PATTERN.test(v)).sort();
   }
 
   async currentVersion(name: string): Promise<string | null> {
@@ -66,7 +80,16 @@ export class FsModelStore implements ModelStore {
       const v = (await readFile(join(this.root, name, CURRENT), 'utf8')).trim();
       return VERSION_PATTERN.test(v) ? v : null;
     } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return this.nothingFound(null);
+      throw e;
+    }
+  }
+
+  private async readdirOrNothing(dir: string): Promise<string[]> {
+    try {
+      return await readdir(dir);
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.nothingFound([]);
       throw e;
     }
   }
@@ -245,11 +268,3 @@ export class FsModelStore implements ModelStore {
   }
 }
 
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (e: unknown) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-}

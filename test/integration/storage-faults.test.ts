@@ -136,9 +136,15 @@ describe('storage faults in embedded mode', () => {
 
   it('folders moved away under the service (an unmounted volume): /readyz says the store is unreachable and an upload 503, with no empty folder made in their place; moved back, ready again', async () => {
     const [models, data] = [join(dir, 'models'), join(dir, 'data')];
+    const score = () => request(service.app).post('/v1/models/m/score').send({ records: [{ f0: 0, f1: 0 }] });
+    expect((await score()).status).toBe(200);
     await fsp.rename(models, `${models}-away`);
     try {
-      expect((await request(service.app).get('/readyz')).body).toMatchObject({ store: 'unreachable' });
+      expect((await request(service.app).get('/readyz')).body).toMatchObject({ status: 'degraded', store: 'unreachable', modelsLoaded: expect.arrayContaining(['m']) });
+      // The model loaded goes on scoring past the cache's next look at the registry, as through any store outage: not unloaded as deleted.
+      await new Promise((r) => setTimeout(r, 1200));
+      const scored = await score();
+      expect([scored.status, scored.body.version]).toEqual([200, v1]);
       // The job journal and the schedules live in the models folder too.
       const train = await request(service.app).post('/v1/models/moved/train').send({ dataset: 'd', config: { epochs: 1 } });
       expect([train.status, train.body.code]).toEqual([503, 'STORE_UNAVAILABLE']);
@@ -149,6 +155,10 @@ describe('storage faults in embedded mode', () => {
       const put = await request(service.app).put('/v1/datasets/moved').send({ records: normalRecords(20, 2, 5) });
       expect(put.status).toBe(503);
       expect(put.body).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      // Reads and appends say the store is away, not that the datasets are gone.
+      for (const res of [await request(service.app).get('/v1/datasets'), await request(service.app).get('/v1/datasets/d'), await request(service.app).post('/v1/datasets/d/records').send({ records: normalRecords(2, 2, 6) })]) {
+        expect([res.status, res.body.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+      }
       await expect(fsp.access(models)).rejects.toMatchObject({ code: 'ENOENT' });
       await expect(fsp.access(data)).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
