@@ -46,19 +46,20 @@ export async function loadArtifact(dir: string, where = `in ${dir}`): Promise<{ 
  */
 export async function makeFolder(dir: string): Promise<void> {
   try {
-    await mkdir(dir);
+    await makeOneFolder(dir);
   } catch (e: unknown) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return;
     const parent = dirname(dir);
-    if (code !== 'ENOENT' || parent === dir) throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === dir) throw e;
     await makeFolder(parent);
-    try {
-      await mkdir(dir);
-    } catch (again: unknown) {
-      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
-    }
+    await makeOneFolder(dir);
   }
+}
+
+/** Creates `dir`, there already or not, but not the folders above it (ENOENT when they are missing). */
+async function makeOneFolder(dir: string): Promise<void> {
+  await mkdir(dir).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  });
 }
 
 /**
@@ -68,9 +69,7 @@ export async function makeFolder(dir: string): Promise<void> {
  * crash, see the old content or the new one, never part of it.
  */
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  await mkdir(dirname(path)).catch((e: unknown) => {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  });
+  await makeOneFolder(dirname(path));
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, data);

@@ -9,7 +9,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
 import { appendFingerprint, type AppendOptions, type AppendResult, datasetChanged, type DatasetInfo, type DatasetStore, datasetNotFound, keyReused, matchKey, newGeneration, REMEMBERED_APPEND_KEYS, rememberedKey, sameDataset } from './dataset-store';
-import { KeyedSerial, makeFolder, syncPath, writeFileAtomic } from './files';
+import { KeyedSerial, StoreRoot, syncPath, writeFileAtomic } from './files';
 
 /**
  * What a dataset's summary file holds: everything {@link DatasetInfo} says but its name, where its
@@ -54,20 +54,14 @@ const READ_ATTEMPTS = 5;
 export class FsDatasetStore implements DatasetStore {
   private readonly writes = new KeyedSerial();
 
-  /** @param options.fixedRoot as FsModelStore's: a root gone since the start fails writes rather than being made again, empty. */
+  private readonly rootFolder: StoreRoot;
+
+  /** @param options.fixedRoot as FsModelStore's (see StoreRoot): a root gone since the start is the store away, not datasets gone. */
   constructor(
     private readonly root: string,
-    private readonly options: { fixedRoot?: boolean } = {},
-  ) {}
-
-  /** `nothing`, unless the root is gone from under the service (see `fixedRoot`): STORE_UNAVAILABLE, not "no such dataset". */
-  private async nothingFound<T>(nothing: T): Promise<T> {
-    if (this.options.fixedRoot) {
-      await stat(this.root).catch((e: unknown) => {
-        throw new AppError('STORE_UNAVAILABLE', `the datasets folder is gone (${(e as NodeJS.ErrnoException).code ?? 'unreadable'}: moved or unmounted): nothing was read or changed`, undefined, { cause: e });
-      });
-    }
-    return nothing;
+    options: { fixedRoot?: boolean } = {},
+  ) {
+    this.rootFolder = new StoreRoot(root, 'datasets', options.fixedRoot);
   }
 
   async list(): Promise<DatasetInfo[]> {
@@ -75,7 +69,7 @@ export class FsDatasetStore implements DatasetStore {
     try {
       files = await readdir(this.root);
     } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.nothingFound([]);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.rootFolder.nothingFound([]);
       throw e;
     }
     const names = files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
@@ -102,7 +96,7 @@ export class FsDatasetStore implements DatasetStore {
       try {
         text = await readFile(this.file(name), 'utf8');
       } catch (e: unknown) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw await this.nothingFound(datasetNotFound(name));
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw await this.rootFolder.nothingFound(datasetNotFound(name));
         throw e;
       }
       const end = text.indexOf('\n');
@@ -154,8 +148,7 @@ export class FsDatasetStore implements DatasetStore {
    * until the summary's rename, the new one after. A failure leaves the old dataset as it was.
    */
   private async write(name: string, base: StoredInfo, records: readonly DataRecord[], appendKeys: string[]): Promise<StoredInfo> {
-    if (this.options.fixedRoot) await stat(this.root);
-    else await makeFolder(this.root);
+    await this.rootFolder.ensure();
     return this.withNewRows(name, base, (path) => writeRows(path, records), this.summaryOf(base, records.length, appendKeys));
   }
 
@@ -280,7 +273,7 @@ export class FsDatasetStore implements DatasetStore {
       const stored = parseStored(name, await firstLine(this.file(name)));
       return 'records' in stored ? legacyStored(stored) : stored;
     } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.nothingFound(null);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.rootFolder.nothingFound(null);
       throw e;
     }
   }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppError, storeConditionOf } from '../errors';
+import { storeConditionOf } from '../errors';
 import type { Artifact } from '../nce';
 import { loadArtifact, saveArtifact } from './artifact-files';
-import { KeyedSerial, makeFolder } from './files';
+import { KeyedSerial, makeFolder, StoreRoot } from './files';
 import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
 
 const CURRENT = 'CURRENT';
@@ -35,28 +35,15 @@ export class FsModelStore implements ModelStore {
    * root gone since (moved, unmounted) fails writes (STORE_UNAVAILABLE) and readiness, instead of
    * filling an empty folder made in its place. The command line makes it on first save.
    */
+  private readonly rootFolder: StoreRoot;
+
   constructor(
     private readonly root: string,
-    private readonly options: { fixedRoot?: boolean } = {},
-  ) {}
-
-  private async ensureRoot(): Promise<void> {
-    if (this.options.fixedRoot) await stat(this.root);
-    else await makeFolder(this.root);
-  }
-
-  /**
-   * `nothing`, as a read that found nothing answers it, unless the root itself is gone from under
-   * the service (see `fixedRoot`): then STORE_UNAVAILABLE, so that loaded models go on scoring as
-   * through any store outage, instead of being unloaded as deleted.
-   */
-  private async nothingFound<T>(nothing: T): Promise<T> {
-    if (this.options.fixedRoot) {
-      await stat(this.root).catch((e: unknown) => {
-        throw new AppError('STORE_UNAVAILABLE', `the models folder is gone (${(e as NodeJS.ErrnoException).code ?? 'unreadable'}: moved or unmounted): nothing was read or changed`, undefined, { cause: e });
-      });
-    }
-    return nothing;
+    options: { fixedRoot?: boolean } = {},
+  ) {
+    // A root gone from under the service reads as the store away, not as models deleted: the
+    // loaded ones go on scoring, as through any store outage.
+    this.rootFolder = new StoreRoot(root, 'models', options.fixedRoot);
   }
 
   async list(): Promise<string[]> {
@@ -80,7 +67,7 @@ export class FsModelStore implements ModelStore {
       const v = (await readFile(join(this.root, name, CURRENT), 'utf8')).trim();
       return VERSION_PATTERN.test(v) ? v : null;
     } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return this.nothingFound(null);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return this.rootFolder.nothingFound(null);
       throw e;
     }
   }
@@ -89,7 +76,7 @@ export class FsModelStore implements ModelStore {
     try {
       return await readdir(dir);
     } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.nothingFound([]);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.rootFolder.nothingFound([]);
       throw e;
     }
   }
@@ -115,7 +102,7 @@ export class FsModelStore implements ModelStore {
     // comes after and removes this version with the rest.
     if (options.unlessDeletedAfter !== undefined && ((await this.deletedAt(name))?.getTime() ?? -Infinity) >= options.unlessDeletedAfter.getTime()) throw deletedMeanwhile(name);
     const dir = join(this.root, name);
-    await this.ensureRoot();
+    await this.rootFolder.ensure();
     await makeFolder(dir);
     const version = newVersionId();
     const tmp = join(dir, `.tmp-${version}`);
@@ -175,7 +162,7 @@ export class FsModelStore implements ModelStore {
     return this.serial.run(name, async () => {
       const dir = join(this.root, name);
       const remember = async (): Promise<void> => {
-        await this.ensureRoot();
+        await this.rootFolder.ensure();
         await makeFolder(join(this.root, TOMBSTONES));
         await writeFile(join(this.root, TOMBSTONES, name), `${new Date().toISOString()}\n`);
       };
@@ -246,7 +233,7 @@ export class FsModelStore implements ModelStore {
   async writable(): Promise<StoreWritability> {
     const probe = join(this.root, `.probe-${randomBytes(3).toString('hex')}`);
     try {
-      await this.ensureRoot();
+      await this.rootFolder.ensure();
       await writeFile(probe, 'probe\n');
       await unlink(probe);
       return 'ok';
