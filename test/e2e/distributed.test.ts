@@ -73,6 +73,20 @@ function splitCsv(table: ReturnType<typeof parseCsv>, split: string): { features
   return { features, rows, csv: [features.join(','), ...rows.map((r) => features.map((c) => r[c]).join(','))].join('\n') };
 }
 
+/**
+ * The thyroid train split uploaded as a dataset of its own and a model of its own training on it
+ * through API A with `config`, once `epochs` epochs of it are done.
+ */
+async function trainingUnderway(name: string, config: object, epochs: number): Promise<{ dataset: string; model: string; jobId: string }> {
+  const dataset = `${name}-${suffix()}`;
+  const table = parseCsv(await readFile(DATA, 'utf8'));
+  expect((await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, splitCsv(table, 'train').csv, 'text/csv')).status).toBe(200);
+  const model = `${name}-${suffix()}`;
+  const jobId = (await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config })).body.jobId as string;
+  await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${jobId}`)).body.progress.length >= epochs ? true : undefined), 60_000, `${epochs} epoch(s)`);
+  return { dataset, model, jobId };
+}
+
 describe('distributed mode: two APIs, workers, one Redis', () => {
   it('trains through either API; both serve the new version within 2 s of completion; AUROC within 0.02 of `nce-ood eval`', async () => {
     const table = parseCsv(await readFile(DATA, 'utf8'));
@@ -180,12 +194,7 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
   });
 
   it('a job whose workers are killed with SIGKILL mid-training, twice in turn, is picked up again and completes, with no partial version', async () => {
-    const dataset = `big-${suffix()}`;
-    const table = parseCsv(await readFile(DATA, 'utf8'));
-    expect((await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, splitCsv(table, 'train').csv, 'text/csv')).status).toBe(200);
-    const model = `killed-${suffix()}`;
-    const started = await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 40, patience: 40, seed: 5 } });
-    await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${started.body.jobId}`)).body.progress.length >= 2 ? true : undefined), 60_000, 'two epochs');
+    const { model, jobId } = await trainingUnderway('killed', { epochs: 40, patience: 40, seed: 5 }, 2);
     await workers[0]?.stop('SIGKILL');
     expect((await call(apiA.url, 'GET', `/v1/models/${model}/versions`)).status).toBe(404);
     // The worker that takes the job over is lost too (as a rolling restart can do): BullMQ's
@@ -194,7 +203,7 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     await eventually(async () => (second.output().includes('"msg":"training started"') ? true : undefined), 30_000, 'the job taken over');
     await second.stop('SIGKILL');
     const third = await startWorker();
-    const job = await finished(apiB.url, started.body.jobId);
+    const job = await finished(apiB.url, jobId);
     // Three runs: the two lost ones count (BullMQ's attemptsMade alone says 1).
     expect(job).toMatchObject({ state: 'completed', attempts: 3, result: { model } });
     // The worker that found the second run lost counted it as retried, and the run it finished.
@@ -209,14 +218,8 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
   });
 
   it('a worker that stalls past its lock stops its run once it resumes: the run that took the job over finishes it alone, and nothing changes the job after it completed', async () => {
-    const dataset = `stall-${suffix()}`;
-    const table = parseCsv(await readFile(DATA, 'utf8'));
-    expect((await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, splitCsv(table, 'train').csv, 'text/csv')).status).toBe(200);
-    const model = `stalled-${suffix()}`;
     const other = await startWorker();
-    const started = await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 60, patience: 60, seed: 7, kernelPartner: false } });
-    const id = started.body.jobId as string;
-    await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${id}`)).body.progress.length >= 2 ? true : undefined), 60_000, 'two epochs');
+    const { model, jobId: id } = await trainingUnderway('stalled', { epochs: 60, patience: 60, seed: 7, kernelPartner: false }, 2);
     const runsIt = (w: Running): boolean => w.output().split('\n').some((line) => line.includes('"msg":"training started"') && line.includes(`"jobId":"${id}"`));
     const runner = workers.find(runsIt) as Running;
     const taker = runner === other ? (workers.find((w) => w !== other && w.child.exitCode === null && w.child.signalCode === null) as Running) : other;
@@ -242,12 +245,7 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
   }, 180_000);
 
   it('Redis a read-only replica for a while, a job running: the workers warn once instead of an error per retry, and the job completes', async () => {
-    const dataset = `readonly-${suffix()}`;
-    const table = parseCsv(await readFile(DATA, 'utf8'));
-    expect((await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, splitCsv(table, 'train').csv, 'text/csv')).status).toBe(200);
-    const model = `readonly-${suffix()}`;
-    const started = await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 30, patience: 30, seed: 9, kernelPartner: false } });
-    await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${started.body.jobId}`)).body.progress.length >= 1 ? true : undefined), 60_000, 'an epoch');
+    const { model, jobId } = await trainingUnderway('readonly', { epochs: 30, patience: 30, seed: 9, kernelPartner: false }, 1);
     const errors = (w: Running): number => w.output().split('"msg":"worker error"').length - 1;
     const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
     const admin = await openRedis(redis.url, 'commands');
@@ -259,7 +257,7 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     } finally {
       admin.disconnect();
     }
-    expect(await finished(apiB.url, started.body.jobId)).toMatchObject({ state: 'completed', result: { model } });
+    expect(await finished(apiB.url, jobId)).toMatchObject({ state: 'completed', result: { model } });
     for (const w of live) {
       expect(errors(w)).toBe(0);
       expect(w.output().split('Redis refuses the worker').length - 1).toBeLessThanOrEqual(3);
@@ -274,13 +272,8 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
     const port = await freePort();
     const worker = run(process.execPath, ['dist/workers/bullmq-worker.js'], { REDIS_URL: redis.url, JOB_LOCK_MS: '30000', LOG_LEVEL: 'info', JOB_ATTEMPTS: '3', WORKER_METRICS_PORT: String(port) });
     try {
-      const dataset = `noreplicas-${suffix()}`;
-      const table = parseCsv(await readFile(DATA, 'utf8'));
-      expect((await call(apiA.url, 'PUT', `/v1/datasets/${dataset}`, splitCsv(table, 'train').csv, 'text/csv')).status).toBe(200);
-      const model = `noreplicas-${suffix()}`;
-      const started = await call(apiA.url, 'POST', `/v1/models/${model}/train`, { dataset, config: { epochs: 200, patience: 200, seed: 11, kernelPartner: false } });
-      await eventually(async () => ((await call(apiA.url, 'GET', `/v1/jobs/${started.body.jobId}`)).body.progress.length >= 1 ? true : undefined), 60_000, 'an epoch');
       // Long enough that it trains through the refusal: a save refused (the run ended within it) is retried, rightly.
+      const { dataset, model, jobId } = await trainingUnderway('noreplicas', { epochs: 200, patience: 200, seed: 11, kernelPartner: false }, 1);
       const admin = await openRedis(redis.url, 'commands');
       try {
         // Every write refused (NOREPLICAS), reads served: the run's progress writes among them.
@@ -290,7 +283,7 @@ describe('distributed mode: two APIs, workers, one Redis', () => {
         await admin.config('SET', 'min-replicas-to-write', '0');
         admin.disconnect();
       }
-      const job = await finished(apiB.url, started.body.jobId);
+      const job = await finished(apiB.url, jobId);
       expect(job).toMatchObject({ state: 'completed', attempts: 1, result: { model } });
       const versions = (await call(apiB.url, 'GET', `/v1/models/${model}/versions`)).body.versions;
       expect(versions).toHaveLength(1);
