@@ -105,8 +105,11 @@ export class DriftRetrainer {
       const wait = this.waitMs(model, drift.version);
       if (now - since < wait) continue;
       try {
+        // Jobs are timed on the queue's clock (Redis's in distributed mode), which this host's may
+        // be minutes off: the wait is counted back on that clock.
+        const skew = await this.queueClockSkew();
         const job =
-          (await this.recentRetrain(model, now - Math.max(wait, MIN_BACKOFF_MS))) ??
+          (await this.recentRetrain(model, now + skew - Math.max(wait, MIN_BACKOFF_MS))) ??
           (await this.deps.queue.enqueue({ kind: 'train', model, dataset, config: await this.deps.configOf(model), trigger: 'drift' }, { dedupeKey: `drift-retrain:${model}` }));
         // Created here, or still pending from an earlier trigger (here or on another replica): a
         // retrain of this version is under way either way. Drift must stay high for the next,
@@ -123,6 +126,16 @@ export class DriftRetrainer {
       }
     }
     return triggered;
+  }
+
+  /**
+   * How far the queue's clock is ahead of this host's, in whole seconds: the waits are a minute
+   * or more, and a skew below a second (or the time the ask takes) does not matter.
+   */
+  private async queueClockSkew(): Promise<number> {
+    const asked = Date.now();
+    const queueNow = (await this.deps.queue.now()).getTime();
+    return Math.round((queueNow - (asked + Date.now()) / 2) / 1000) * 1000;
   }
 
   /**

@@ -4,10 +4,15 @@ import type { JobInfo, JobQueue } from '../../../src/queue';
 
 const AFTER = 60_000;
 
-/** A retrainer of model m on drift that stays at `drift` (changeable), against a queue whose jobs end at once unless `pending`. */
-function setUp(afterMs = AFTER) {
+/**
+ * A retrainer of model m on drift that stays at `drift` (changeable), against a queue whose jobs
+ * end at once unless `pending`, and whose clock runs `queueClockAheadMs` ahead of this host's.
+ */
+function setUp(afterMs = AFTER, queueClockAheadMs = 0) {
   const state: { drift: ModelDrift | null; pending: boolean; running: string | null; enqueued: number; counted: number; others: JobInfo[] } = { drift: { psi: 1, version: 'v1' }, pending: false, running: null, enqueued: 0, counted: 0, others: [] };
   const queue = {
+    // The clock jobs are timed on (Redis's in distributed mode), which this host's may be off.
+    now: async () => new Date(Date.now() + queueClockAheadMs),
     // The jobs other replicas enqueued, as the shared queue lists them.
     list: async () => state.others,
     enqueue: async () => {
@@ -129,6 +134,24 @@ describe('DriftRetrainer', () => {
       { ...state.others[0]!, id: 'schedule-1', payload: { kind: 'train', model: 'm', dataset: 'd', config: {}, trigger: 'schedule' }, createdAt: new Date(3 * AFTER).toISOString() },
     ];
     expect(await triggers(retrainer, AFTER + 1000, 3 * AFTER + 1000)).toEqual([3 * AFTER + 1000]);
+    expect(state.counted).toBe(1);
+  });
+
+  it.each([
+    ['behind', -10 * AFTER],
+    ['ahead of', 10 * AFTER],
+  ])("reads another replica's retrain times on the queue's clock, %s this host's by minutes", async (_, ahead) => {
+    // Enqueued half a wait ago on the queue's clock: this trigger's, not enqueued or counted again.
+    let { state, retrainer } = setUp(AFTER, ahead);
+    const other: JobInfo = { id: 'other-1', state: 'completed', payload: { kind: 'train', model: 'm', dataset: 'd', config: {}, trigger: 'drift' }, progress: [], createdAt: new Date(AFTER + ahead - AFTER / 2).toISOString() };
+    state.others = [other];
+    expect(await triggers(retrainer, 0, AFTER)).toEqual([]);
+    expect(state.enqueued).toBe(0);
+    expect(retrainer.waitMs('m', 'v1')).toBe(2 * AFTER);
+    // Enqueued two waits ago on the queue's clock: an earlier retrain, so this one is enqueued.
+    ({ state, retrainer } = setUp(AFTER, ahead));
+    state.others = [{ ...other, createdAt: new Date(AFTER + ahead - 2 * AFTER).toISOString() }];
+    expect(await triggers(retrainer, 0, AFTER)).toEqual([AFTER]);
     expect(state.counted).toBe(1);
   });
 
