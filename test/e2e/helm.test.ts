@@ -259,6 +259,13 @@ describe('the Helm chart', () => {
     expect(render('--set', 'redis.externalUrl=redis://r:6379').some((d) => d.kind === 'NetworkPolicy')).toBe(false);
   });
 
+  it("keeps the in-chart Redis's volume claim, and with it the models and datasets, through helm uninstall unless told not to", () => {
+    const claim = (...values: string[]) => render(...values).find((d) => d.kind === 'PersistentVolumeClaim') as never as { metadata: { annotations?: Record<string, string> } } | undefined;
+    expect(claim()?.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    expect(claim('--set', 'redis.persistence.keepOnUninstall=false')?.metadata.annotations?.['helm.sh/resource-policy']).toBeUndefined();
+    expect(claim('--set', 'redis.persistence.enabled=false')).toBeUndefined();
+  });
+
   it('refuses to render without any Redis', () => {
     const r = helm('template', 'ood', CHART, ...KUBE, '--set', 'redis.enabled=false');
     expect(r.status).not.toBe(0);
