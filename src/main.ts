@@ -1,4 +1,4 @@
-import { createHttpServer } from './api';
+import { createHttpServer, drainConnections } from './api';
 import { composeService } from './compose';
 import { settingsOrExit } from './config';
 import { createLogger } from './logger';
@@ -38,8 +38,9 @@ async function main(): Promise<void> {
     logger.info({ drainMs: settings.SHUTDOWN_MS }, 'shutting down');
     // One budget for everything: a training job gets what the requests left of it.
     const closeBy = Date.now() + settings.SHUTDOWN_MS;
-    // Idle keep-alive connections would hold close() open: they go now; requests in flight get
-    // SHUTDOWN_MS to finish, then whatever is still open (a slow upload) is cut.
+    // Idle keep-alive connections would hold close() open: they go now, and each busy one after
+    // its answer (Connection: close); requests in flight get SHUTDOWN_MS to finish, then
+    // whatever is still open (a slow upload) is cut.
     const deadline = setTimeout(() => {
       logger.warn('shutdown: closing connections still open after the drain time');
       server.closeAllConnections();
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
         },
       );
     });
-    server.closeIdleConnections();
+    drainConnections(server);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -63,6 +63,8 @@ export async function readDatasetBody(
       columns = records.length ? Object.keys(records[0]) : [];
     }
   } else {
+    // A bare array of records is what pandas' to_json(orient="records") writes: say how to send it.
+    if (Array.isArray(req.body)) throw new AppError('INVALID_REQUEST', 'the body is a JSON array: send the records wrapped as {"records": [...]}, or one JSON object per line as application/x-ndjson');
     const raw = (req.body as { records?: unknown } | undefined)?.records;
     // Before validation, which reads every field of every record (and copies each).
     if (Array.isArray(raw) && raw[0] !== null && typeof raw[0] === 'object') {

@@ -34,6 +34,7 @@ export function createHttpServer(app: Express, limits: HttpLimits): Server {
     app,
   );
   server.maxConnections = limits.maxConnections;
+  trackResponses(server);
   server.on('clientError', answerClientError);
   // An expectation other than 100-continue is ignored, as RFC 9110 allows, rather than refused with Node's bare 417.
   server.on('checkExpectation', app);
@@ -49,6 +50,41 @@ export function createHttpServer(app: Express, limits: HttpLimits): Server {
     writeProblem(socket, new AppError('METHOD_NOT_ALLOWED', 'CONNECT is not taken: this server is no proxy'), { Allow: '', 'x-request-id': randomUUID() });
   });
   return server;
+}
+
+/** Per server: the responses not yet finished, and whether it drains (see {@link drainConnections}). */
+const tracked = new WeakMap<Server, { open: Set<ServerResponse>; draining: boolean }>();
+
+/** Keeps the server's open responses, and closes a connection after its answer once the server drains. */
+function trackResponses(server: Server): void {
+  const state = { open: new Set<ServerResponse>(), draining: false };
+  tracked.set(server, state);
+  // Before the app: a request that arrives on a kept-alive connection while the server drains is
+  // answered, and that connection closed after it.
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (state.draining) res.setHeader('connection', 'close');
+    state.open.add(res);
+    res.once('close', () => {
+      state.open.delete(res);
+      // A connection whose answer went out before the drain began is idle now: it closes.
+      if (state.draining) setImmediate(() => server.closeIdleConnections());
+    });
+  });
+}
+
+/**
+ * Starts a graceful stop's drain: idle kept-alive connections close at once, and every other
+ * closes after the answer it carries, which says `Connection: close` where it has not been sent
+ * yet, so clients take their next request elsewhere instead of reusing the connection until the
+ * drain time runs out and it is cut under a request. `server.close()` then ends once they have.
+ */
+export function drainConnections(server: Server): void {
+  const state = tracked.get(server);
+  if (state) {
+    state.draining = true;
+    for (const res of state.open) if (!res.headersSent) res.setHeader('connection', 'close');
+  }
+  server.closeIdleConnections();
 }
 
 /** The answer's code for each error Node's HTTP layer raises before a request reaches the app (any other: MALFORMED_REQUEST). */

@@ -94,6 +94,13 @@ export function badNamePage(name: string, authRequired: boolean): string {
   return page('nce-ood: no such model', body, authRequired, [], ['console.css']);
 }
 
+/** A console path that is no page (`/ui/models/`, `/ui/typo`): the console's own 404, with a way back. */
+export function noPage(authRequired: boolean): string {
+  const body = `<main id="main" class="console" data-page="no-page"><h1>No such page</h1>
+<p class="summary">The console has the <a href="/ui/">list of models</a>, a page for each model (<code>/ui/models/{name}</code>) and the <a href="/docs">API</a>.</p></main>`;
+  return page('nce-ood: no such page', body, authRequired, [], ['console.css']);
+}
+
 /**
  * `GET /docs`: the interactive API console (swagger-ui, from the OpenAPI document), and the
  * route table as a section below it.

@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { asset } from './assets';
 import { NAME_PATTERN } from '../store';
-import { badNamePage, docsPage, indexPage, modelPage, PAGE_CSP } from './pages';
+import { badNamePage, docsPage, indexPage, modelPage, noPage, PAGE_CSP } from './pages';
 
 /** What the console's pages need to know of the service. */
 export interface UiOptions {
@@ -46,6 +46,14 @@ export function uiRouter(options: UiOptions): Router {
     } else {
       res.send(a.body);
     }
+  });
+  // Any other console path a browser asks for (a URL cut short by hand, a typo) gets a page
+  // saying so, not the API's problem document; a file under /ui/static stays a plain 404.
+  const missing = noPage(options.authRequired);
+  router.get(/^\/ui\/(?!static\/)/, (req, res, next) => {
+    if (!req.accepts('html')) return next();
+    res.status(404);
+    html(missing)(req, res);
   });
   return router;
 }

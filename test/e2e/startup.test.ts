@@ -1,5 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, freePort, ROOT, run, startApi } from '../helpers/processes';
@@ -92,6 +92,67 @@ describe('shutdown', () => {
       expect(took).toBeLessThan(10_000);
     } finally {
       socket.destroy();
+      await api.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Reads from `socket` until `done` holds for what arrived, or the socket ends; resolves with all of it. */
+function readUntil(socket: Socket, done: (text: string) => boolean): Promise<string> {
+  return new Promise((ok) => {
+    let text = '';
+    const finish = () => {
+      socket.off('data', onData);
+      ok(text);
+    };
+    const onData = (d: Buffer) => {
+      text += d.toString();
+      if (done(text)) finish();
+    };
+    socket.on('data', onData);
+    socket.once('close', finish);
+  });
+}
+
+describe('draining on SIGTERM', () => {
+  it('answers the request in flight on a kept-alive connection with Connection: close, and exits once it is out, not when SHUTDOWN_MS runs out', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-drain-'));
+    const api = await startApi({ MODELS_DIR: join(dir, 'm'), DATASETS_DIR: join(dir, 'd'), SHUTDOWN_MS: '20000' });
+    const port = Number(new URL(api.url).port);
+    const busy = connect(port, '127.0.0.1');
+    const idle = connect(port, '127.0.0.1');
+    try {
+      for (const s of [busy, idle]) {
+        await new Promise<void>((ok) => s.once('connect', () => ok()));
+        s.on('error', () => undefined);
+      }
+      // Both connections kept alive by a first answer; then an upload half sent on one of them.
+      for (const s of [busy, idle]) {
+        const first = readUntil(s, (t) => t.includes('\r\n\r\n') && t.trimEnd().endsWith('}'));
+        s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        expect(await first).toMatch(/^HTTP\/1\.1 200[^]*connection: keep-alive/i);
+      }
+      const body = JSON.stringify({ records: [{ a: 1 }, { a: 2 }] });
+      busy.write(`PUT /v1/datasets/drained HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      const code = new Promise<number | null>((ok) => api.child.once('exit', (c) => ok(c)));
+      const idleClosed = new Promise<void>((ok) => idle.once('close', () => ok()));
+      api.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      const answer = readUntil(busy, () => false);
+      busy.write(body.slice(10));
+      const text = await answer;
+      // The upload is answered, and the connection closed after it: the client goes elsewhere next.
+      expect(text).toMatch(/^HTTP\/1\.1 200/);
+      expect(text).toMatch(/\r\nconnection: close\r\n/i);
+      await idleClosed;
+      expect(await code).toBe(0);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      busy.destroy();
+      idle.destroy();
       await api.stop();
       await rm(dir, { recursive: true, force: true });
     }

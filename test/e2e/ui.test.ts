@@ -15,6 +15,8 @@ const INJECTED = '<img src=x onerror=alert(1)>';
 /** A feature name of 200 characters without a space. */
 const LONG_NAME = 'x'.repeat(200);
 const INJECTED_VALUE = '<svg onload=alert(2)>';
+/** A long category, as a user agent is. */
+const LONG_CATEGORY = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)';
 const AXE = readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let dir: string;
@@ -72,7 +74,7 @@ beforeAll(async () => {
   // Two versions, so the page has one to promote: the second (seed 2) is current.
   versions = [await train('payments', 'payments', { seed: 1 }), await train('payments', 'payments', { seed: 2 })];
   // A model whose feature name and category are markup: the pages must show them as text.
-  const xss = Array.from({ length: 120 }, (_, i) => ({ [INJECTED]: (i % 17) - 8 + (i % 5) / 10, kind: i % 3 === 0 ? INJECTED_VALUE : 'plain', [LONG_NAME]: i % 4 }));
+  const xss = Array.from({ length: 120 }, (_, i) => ({ [INJECTED]: (i % 17) - 8 + (i % 5) / 10, kind: [INJECTED_VALUE, 'plain', LONG_CATEGORY][i % 3]!, [LONG_NAME]: i % 4 }));
   expect((await call('PUT', '/v1/datasets/xss', { records: xss })).status).toBe(200);
   await train('xss', 'xss', { epochs: 5 });
   // Normal traffic, then payments with shifted amounts in three batches (the flagged sample takes a few per batch, spaced).
@@ -110,6 +112,26 @@ describe('the web console in a browser', () => {
     expect(await page.locator('#versions').isVisible()).toBe(true);
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it('refuses a key an HTTP header cannot carry (a typographic dash, an emoji) in the form, and forgets one stored before, asking again', async () => {
+    const { page, problems } = await openPage(null);
+    await page.goto(`${api.url}/ui/`);
+    await page.locator('#key').waitFor({ state: 'visible' });
+    await page.fill('#key', 'score\u2013key-\u{1f600}');
+    await page.click('#key-form button[type=submit]');
+    await page.getByText('cannot carry').waitFor();
+    expect(await page.evaluate("sessionStorage.getItem('nce-ood.apiKey')")).toBeNull();
+    expect(await page.locator('#key').isVisible()).toBe(true);
+    await page.close();
+    const stored = await openPage('cl\u00e9-\u{1f600}-key');
+    await stored.page.goto(`${api.url}/ui/`);
+    await stored.page.locator('#key').waitFor({ state: 'visible' });
+    await stored.page.fill('#key', SCORER);
+    await stored.page.click('#key-form button[type=submit]');
+    await stored.page.locator('#models-table tbody tr', { hasText: 'payments' }).waitFor();
+    expect([...problems, ...stored.problems]).toEqual([]);
+    await stored.page.close();
   });
 
   it('/ui/ asks for an API key, keeps it in session storage and never in the URL, then lists the models and datasets', async () => {
@@ -196,6 +218,20 @@ describe('the web console in a browser', () => {
     expect((await call('DELETE', `/v1/jobs/${started.body.jobId}`)).status).toBe(202);
     await page.getByText(new RegExp(`Its last training, job ${started.body.jobId}, failed: JOB_CANCELLED`)).waitFor({ timeout: 12_000 });
     await index.locator('#pending-list li', { hasText: 'first: its last training failed: JOB_CANCELLED' }).waitFor({ timeout: 12_000 });
+    // A name the page's lookups once found on every object (toString) is listed as any other.
+    const named = await call('POST', '/v1/models/toString/train', { dataset: 'first', config: { epochs: 1000, patience: 1000, kernelPartner: false } });
+    expect(named.status).toBe(202);
+    try {
+      // Read afresh: with no job under way the page asks for the job list only now and then.
+      await index.reload();
+      await index.locator('#pending-list li', { hasText: 'toString: training, job' }).waitFor({ timeout: 12_000 });
+    } finally {
+      expect((await call('DELETE', `/v1/jobs/${named.body.jobId}`)).status).toBe(202);
+    }
+    // A model without a version cannot be deleted: a failed first training leaves the list after a day.
+    await index.clock.setFixedTime(new Date(Date.now() + 25 * 3600_000));
+    await index.locator('#pending-list li', { hasText: 'first' }).waitFor({ state: 'detached', timeout: 20_000 });
+    expect(await index.locator('#pending').isHidden()).toBe(true);
     await index.close();
     expect(problems.filter((p) => !p.includes('404'))).toEqual([]);
     await page.close();
@@ -273,6 +309,25 @@ describe('the web console in a browser', () => {
     await page.locator('#datasets-table tbody tr', { hasText: 'xss' }).waitFor();
     expect(await page.locator('#datasets-table').getByText(`${INJECTED}, kind`).count()).toBe(1);
     expect(await page.locator('#main img').count()).toBe(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("at a phone's 375 px, the drift chart and a feature's distribution keep their bars: long names and categories are shortened to fit", async () => {
+    const { page, problems } = await openPage(ADMIN);
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.goto(`${api.url}/ui/models/xss`);
+    await page.locator('#feature-table button', { hasText: 'kind' }).click();
+    await page.locator('#feature-detail').waitFor({ state: 'visible' });
+    const area = (id: string): Promise<{ width: number; labels: string[] }> =>
+      page.evaluate(`(() => { const c = window.Chart.getChart(document.getElementById(${JSON.stringify(id)})); return { width: c.chartArea.right - c.chartArea.left, labels: c.data.labels }; })()`);
+    const drift = await area('feature-chart');
+    const detail = await area('feature-dist-chart');
+    // 32 characters of a name, or a long category, left 0 to 40 pixels of bars.
+    expect(drift.width).toBeGreaterThan(150);
+    expect(detail.width).toBeGreaterThan(150);
+    expect(Math.max(...drift.labels.map((l) => Array.from(l).length))).toBeLessThan(32);
+    expect(detail.labels.some((l) => l.endsWith('\u2026') && LONG_CATEGORY.startsWith(l.slice(0, -1)))).toBe(true);
     expect(problems).toEqual([]);
     await page.close();
   });

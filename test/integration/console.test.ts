@@ -203,6 +203,20 @@ describe('the console pages', () => {
     expect((await request(app).get('/ui/models/my-model_2')).status).toBe(200);
   });
 
+  it('answers a console path that is no page (a URL cut short, a typo) with a 404 page leading back, not the API\'s problem document', async () => {
+    for (const path of ['/ui/models/', '/ui/nope', '/ui/models/a/b']) {
+      const page = await request(app).get(path).set('accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
+      expect({ path, status: page.status, type: page.type }).toEqual({ path, status: 404, type: 'text/html' });
+      expect(page.headers['content-security-policy']).toBe(PAGE_CSP);
+      expect(page.text).toContain('No such page');
+      expect(page.text).toContain('href="/ui/"');
+    }
+    // A client that asks for JSON still gets the problem document.
+    const json = await request(app).get('/ui/nope').set('accept', 'application/json');
+    expect(json.status).toBe(404);
+    expect(json.type).toBe('application/problem+json');
+  });
+
   it('serves /docs from swagger-ui in node_modules, with the route table kept as a section', async () => {
     const docs = await request(app).get('/docs');
     expect(docs.status).toBe(200);

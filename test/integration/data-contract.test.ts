@@ -361,6 +361,18 @@ describe('data contract', () => {
     expect((await request(app).get('/v1/datasets/proto')).status).toBe(404);
   });
 
+  it('a bare JSON array of records (pandas to_json(orient="records")) is a 400 saying how to send it, in uploads and appends, and nothing is stored', async () => {
+    const { app } = running.service;
+    const records = [{ a: 1, b: 'x' }, { a: 2, b: 'y' }];
+    const upload = await request(app).put('/v1/datasets/bare').send(records);
+    expect(upload.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', detail: expect.stringContaining('{"records": [...]}') });
+    expect((await request(app).get('/v1/datasets/bare')).status).toBe(404);
+    expect((await request(app).put('/v1/datasets/bare').send({ records })).status).toBe(200);
+    const append = await request(app).post('/v1/datasets/bare/records').send(records);
+    expect(append.body).toMatchObject({ status: 400, detail: expect.stringContaining('application/x-ndjson') });
+    expect((await request(app).get('/v1/datasets/bare')).body).toMatchObject({ rows: 2 });
+  });
+
   it('appends racing replacements with other columns land only in the dataset they fit: 200 or 409 DATASET_CHANGED, and every stored row has the dataset\'s columns', async () => {
     const { app } = running.service;
     const rows = (keys: [string, string], n: number) => Array.from({ length: n }, (_, i) => ({ [keys[0]]: i, [keys[1]]: i + 1 }));

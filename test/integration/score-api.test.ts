@@ -157,6 +157,11 @@ describe('POST /v1/models/:name/score', () => {
     expect(res.body.code).toBe('MALFORMED_BODY');
   });
 
+  it('when the body is a bare JSON array of records (pandas to_json(orient="records")), answers 400 saying how to send them', async () => {
+    const res = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).send([{ f0: 0, f1: 0, f2: 0 }]);
+    expect(res.body).toMatchObject({ status: 400, code: 'INVALID_REQUEST', detail: expect.stringContaining('{"records": [...]}') });
+  });
+
   it('when the batch or the body is over its limit, answers 413', async () => {
     const many = { records: Array.from({ length: 51 }, () => ({ f0: 0, f1: 0, f2: 0 })) };
     expect((await score(many)).body).toMatchObject({ status: 413, code: 'BATCH_TOO_LARGE' });

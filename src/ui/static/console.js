@@ -117,10 +117,21 @@
   /** Most characters of a name on a chart axis. */
   var LABEL_CHARS = 32;
 
-  /** A name as a chart axis shows it: whole, or its first LABEL_CHARS characters and an ellipsis. */
-  function shortLabel(name) {
+  /**
+   * Most characters of a label on a chart of `width` pixels: LABEL_CHARS, fewer on a narrow
+   * screen, so that the labels take at most a third of it (about 7 pixels a character) and the
+   * bars keep the rest (an outside probe: 32 characters at 375 pixels left no bars, and cut the
+   * labels at the left).
+   */
+  function labelChars(width) {
+    return Math.max(8, Math.min(LABEL_CHARS, Math.floor((width || 0) / 3 / 7)));
+  }
+
+  /** A name as a chart axis shows it: whole, or its first `most` characters (LABEL_CHARS) and an ellipsis. */
+  function shortLabel(name, most) {
     var chars = Array.from(String(name));
-    return chars.length > LABEL_CHARS ? chars.slice(0, LABEL_CHARS - 1).join('') + '\u2026' : String(name);
+    var n = most || LABEL_CHARS;
+    return chars.length > n ? chars.slice(0, n - 1).join('') + '\u2026' : String(name);
   }
 
   /** A term and its value in a definition list. */
@@ -137,12 +148,22 @@
     this.message = message;
   }
 
+  /** Text an HTTP header can carry (visible Latin-1 and spaces). */
+  var HEADER_TEXT = /^[\x20-\x7e\xa0-\xff]+$/;
+
   function apiKey() {
+    var key = null;
     try {
-      return sessionStorage.getItem(KEY);
+      key = sessionStorage.getItem(KEY);
+      // One stored before the form checked keys: forgotten, and asked for again.
+      if (key !== null && !HEADER_TEXT.test(key)) {
+        sessionStorage.removeItem(KEY);
+        key = null;
+      }
     } catch {
       return null;
     }
+    return key;
   }
 
   function api(path, init) {
@@ -192,6 +213,13 @@
       event.preventDefault();
       var value = byId('key').value.trim();
       if (!value) return;
+      // A header carries Latin-1 only: a key with a typographic dash or quote pasted from a
+      // document, or an emoji, could never be sent, and stored it would fail every request.
+      if (!HEADER_TEXT.test(value)) {
+        byId('key-error').textContent = 'That key holds a character an HTTP header cannot carry (a typographic dash or quote, an emoji): API keys are plain ASCII. Type it again.';
+        byId('key').focus();
+        return;
+      }
       try {
         sessionStorage.setItem(KEY, value);
       } catch {
@@ -383,10 +411,12 @@
 
   function drawDrift(c) {
     var d = c.drift;
+    // A report's file is all there is: fewer records than drift needs is final, not a wait.
+    var tooFew = report ? 'not measured: it needs ' + d.minRecords + ' records, the file has ' + d.records : 'after ' + d.minRecords + ' records';
     var rows = [
-      ['Records in the window', String(d.records)],
-      ['Score PSI', d.psi === null ? 'after ' + d.minRecords + ' records' : num(d.psi, 3)],
-      ['Score KS', d.ks === null ? 'after ' + d.minRecords + ' records' : num(d.ks, 3)],
+      [report ? 'Records in the file' : 'Records in the window', String(d.records)],
+      ['Score PSI', d.psi === null ? tooFew : num(d.psi, 3)],
+      ['Score KS', d.ks === null ? tooFew : num(d.ks, 3)],
     ];
     // The drift window restarts when the served version changes; the Scores panel keeps a version's records.
     if (!report && c.scores.records > d.records) rows.splice(1, 0, ['Window since', 'this version was last made current (the Scores panel counts its ' + c.scores.records + ' recent records from before too)']);
@@ -399,7 +429,7 @@
         type: 'bar',
         data: {
           // Long names shortened on the axis (the tooltip, the table and the detail show them whole).
-          labels: ranked.map(function (f) { return shortLabel(f.feature); }),
+          labels: ranked.map(function (f) { return shortLabel(f.feature, labelChars(byId('feature-chart').parentNode.clientWidth)); }),
           datasets: [
             {
               label: 'PSI against the training data',
@@ -463,13 +493,21 @@
       {
         type: 'bar',
         data: {
-          labels: f.bins,
+          // A category may be long (a user agent): shortened on the axis, whole in the tooltip.
+          labels: f.bins.map(function (b) { return shortLabel(b, labelChars(byId('feature-dist-chart').parentNode.clientWidth)); }),
           datasets: [
             { label: 'training data', data: f.reference, backgroundColor: COLORS.reference },
             { label: report ? report.source.file || 'no data file' : 'window', data: f.window, backgroundColor: COLORS.window },
           ],
         },
-        options: { plugins: { threshold: {}, legend: { position: 'bottom' } }, scales: { y: { title: { display: true, text: 'share of records' } } } },
+        options: {
+          plugins: {
+            threshold: {},
+            legend: { position: 'bottom' },
+            tooltip: { callbacks: { title: function (items) { return items.length > 0 ? f.bins[items[0].dataIndex] : ''; } } },
+          },
+          scales: { y: { title: { display: true, text: 'share of records' } } },
+        },
       },
       'Distribution of feature ' + f.feature + ' in the training data and the window, version ' + c.version,
     );
@@ -693,7 +731,8 @@
           byId('versions').hidden = false;
           versionsOf = null;
           var summary = clear(byId('summary'));
-          summary.appendChild(document.createTextNode('Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. Promote one to serve it.'));
+          var canPromote = index.access === 'admin' || index.access === 'open';
+          summary.appendChild(document.createTextNode('Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. ' + (canPromote ? 'Promote one to serve it.' : 'An admin key can promote one to serve it (this key may not).')));
           drawVersions(name, v.versions, index.access);
           setUpdated();
         },
@@ -780,12 +819,28 @@
     });
   }
 
+  /** How long a model whose first training failed stays listed: a day to read why. */
+  var FAILED_LISTED_MS = 24 * 3600 * 1000;
+
+  /**
+   * Whether a failed first training still stands for its model: not when the model was deleted
+   * (MODEL_DELETED: it is gone), nor a day after it failed (cancelled or not): a model without a
+   * version cannot be deleted, so nothing else would take it off the list.
+   */
+  function stillPending(job) {
+    if (job.error && job.error.code === 'MODEL_DELETED') return false;
+    var at = Date.parse(job.finishedAt || job.createdAt);
+    return !(Date.now() - at > FAILED_LISTED_MS);
+  }
+
   /**
    * Models that have no version yet, from their newest training job: queued, running, or how it
-   * failed (a first training, or one cancelled). Each links to its page, which follows the job.
+   * failed (within a day, not cancelled: {@link stillPending}). Each links to its page, which
+   * follows the job.
    */
   function drawPending(models, jobs) {
-    var seen = {};
+    // No prototype: a model named toString or constructor is not already seen.
+    var seen = Object.create(null);
     models.forEach(function (m) {
       seen[m.name] = true;
     });
@@ -794,8 +849,8 @@
       var name = j.payload.model;
       if (seen[name]) return;
       seen[name] = true;
-      // A deleted model's jobs fail with MODEL_DELETED: it is gone, not waiting for a version.
-      if (j.state !== 'completed' && !(j.error && j.error.code === 'MODEL_DELETED')) pending.push(j);
+      if (j.state === 'completed' || (j.state === 'failed' && !stillPending(j))) return;
+      pending.push(j);
     });
     byId('pending').hidden = pending.length === 0;
     refill(byId('pending-list'), function (list) {
@@ -814,7 +869,7 @@
           'tr',
           null,
           h('th', { scope: 'row' }, link),
-          h('td', { text: m.version === null ? 'none: candidate ' + m.candidate + ' kept back (open to promote)' : m.version }),
+          h('td', { text: m.version === null ? 'none: candidate ' + m.candidate + ' kept back (an admin key can promote it on its page)' : m.version }),
           h('td', { text: m.damaged ? 'damaged: ' + m.damaged : m.createdAt ? when(m.createdAt) : 'n/a' }),
           h('td', { text: m.valAuc === undefined ? 'n/a' : num(m.valAuc, 3) }),
           h('td', { text: String(m.scored) }),
