@@ -9,6 +9,40 @@ import { lookupDatasetName, onlyQuery, validName } from './validation';
 /** The Retry-After of an UPLOADS_BUSY answer: about what reading a large upload takes. */
 export const UPLOADS_BUSY_RETRY_SECONDS = 10;
 
+/** How long an upload's body may arrive at any pace before {@link MIN_UPLOAD_BYTES_PER_SECOND} holds. */
+export const UPLOAD_GRACE_MS = 10_000;
+
+/**
+ * Least average pace of an upload's body, from its start, once {@link UPLOAD_GRACE_MS} has passed:
+ * an upload holds one of the few places while its body arrives, and two clients sending a byte
+ * every two seconds held both for HTTP_REQUEST_TIMEOUT_MS (2 minutes), every other upload refused
+ * meanwhile (an outside probe). A link this slow would take a quarter of an hour for a megabyte.
+ */
+export const MIN_UPLOAD_BYTES_PER_SECOND = 1024;
+
+/**
+ * Rejects once the body of `req` arrives slower than {@link MIN_UPLOAD_BYTES_PER_SECOND} on
+ * average after {@link UPLOAD_GRACE_MS} (read from its socket's byte count: a listener on the
+ * body would start it flowing before its parser reads it). `stop` ends the watch.
+ */
+function stalled(req: Request): { stopped: Promise<never>; stop: () => void } {
+  const started = Date.now();
+  const from = req.socket.bytesRead;
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      const seconds = (Date.now() - started) / 1000;
+      if (req.complete || seconds * 1000 < UPLOAD_GRACE_MS) return;
+      if ((req.socket.bytesRead - from) / seconds >= MIN_UPLOAD_BYTES_PER_SECOND) return;
+      clearInterval(timer);
+      reject(new AppError('REQUEST_TIMEOUT', `the body arrived at under ${MIN_UPLOAD_BYTES_PER_SECOND} bytes a second on average after ${UPLOAD_GRACE_MS / 1000} s, holding one of the few places uploads are read in (MAX_CONCURRENT_UPLOADS): nothing was stored; send it again over a faster link, or in smaller appends`));
+    }, 1000);
+    timer.unref();
+  });
+  stopped.catch(() => undefined);
+  return { stopped, stop: () => clearInterval(timer) };
+}
+
 /**
  * Lets at most `max` dataset uploads be read and stored at once in this process, refusing more
  * with 503 UPLOADS_BUSY before their bodies are read: an upload's records are held in memory until
@@ -17,7 +51,8 @@ export const UPLOADS_BUSY_RETRY_SECONDS = 10;
  * An upload holds its place until its handler is done with it, whether or not its client waits
  * for the answer (a client that timed out and retried would otherwise add one more body in memory
  * each time); only a client gone before its body ended frees it at once, since then no record of
- * it will be stored.
+ * it will be stored, and a body arriving too slowly ({@link MIN_UPLOAD_BYTES_PER_SECOND}) is
+ * refused with 408.
  * @returns a wrapper of upload handlers, which parses the body (`parse`) in the place too
  */
 export function fewAtOnce(max: number, parse: RequestHandler): (handle: (req: Request, res: Response) => Promise<void>) => RequestHandler {
@@ -37,10 +72,17 @@ export function fewAtOnce(max: number, parse: RequestHandler): (handle: (req: Re
       res.once('close', onClose);
     });
     cutOff.catch(() => undefined);
+    // Over the parse (JSON) and the handler, which reads CSV and NDJSON as they stream in.
+    const slow = stalled(req);
     try {
-      await Promise.race([new Promise<void>((resolve, reject) => parse(req, res, (e?: unknown) => (e ? reject(e) : resolve()))), cutOff]);
-      await Promise.race([handle(req, res), cutOff]);
+      await Promise.race([new Promise<void>((resolve, reject) => parse(req, res, (e?: unknown) => (e ? reject(e) : resolve()))), cutOff, slow.stopped]);
+      await Promise.race([handle(req, res), cutOff, slow.stopped]);
+    } catch (e: unknown) {
+      // The rest of a body too slow is not waited for: the connection closes after the answer.
+      if (e instanceof AppError && e.code === 'REQUEST_TIMEOUT') res.set('connection', 'close');
+      throw e;
     } finally {
+      slow.stop();
       if (onClose) res.off('close', onClose);
       reading--;
     }
@@ -67,7 +109,7 @@ export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number;
       res.json(
         await atLines(lines, () => {
           checkNumbersAsText(columns, typed, declared);
-          return deps.datasets.put(name, columns, typed);
+          return deps.datasets.put(name, columns, typed, declared);
         }),
       );
     }),

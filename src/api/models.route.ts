@@ -55,7 +55,9 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
     const name = lookupModelName(req.params.name);
     onlyQuery(req.query, []);
     const version = String(req.params.version);
-    if (!(await deps.store.versions(name)).includes(version)) throw new AppError('VERSION_NOT_FOUND', `model "${name}" has no version "${version}"`);
+    const versions = await deps.store.versions(name);
+    if (versions.length === 0) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist: it has no version to promote`);
+    if (!versions.includes(version)) throw new AppError('VERSION_NOT_FOUND', `model "${name}" has no version "${version}"`);
     try {
       await deps.store.promote(name, version);
     } catch (e: unknown) {

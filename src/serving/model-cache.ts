@@ -71,6 +71,8 @@ export class ModelCache {
   private registryDown = false;
   /** The version of each model that failed to load, so it is not read and refused again every check. */
   private readonly refused = new Map<string, string>();
+  /** Per model: the version whose refusal was last logged (each is logged once). */
+  private readonly reported = new Map<string, string>();
   /** Evicted models whose new current version is being read for their metrics (see checkEvicted). */
   private readonly following = new Set<string>();
   /** The timer of {@link ModelCache.watch}. */
@@ -270,19 +272,24 @@ export class ModelCache {
     const entry = held();
     if (version === null) {
       this.refused.delete(name);
+      this.reported.delete(name);
       if (entry) {
         retire(entry.served);
         this.entries.delete(name);
         this.logger.info({ model: name, version: entry.served.version }, 'model unloaded: the registry no longer has it (deleted)');
       }
       if (entry || this.evicted.delete(name)) this.onGone(name, 'deleted');
-      // Versions without a current one: the quality gate kept each as a candidate.
-      const candidates = await this.store.versions(name).catch(() => []);
-      if (candidates.length > 0) {
-        throw new AppError(
-          'MODEL_NOT_FOUND',
-          `model "${name}" has no current version: its ${candidates.length === 1 ? 'version is a candidate' : `${candidates.length} versions are candidates`} the quality gate held back (GET /v1/models/${name}/versions says why); promote one with POST /v1/models/${name}/versions/{version}/promote`,
-        );
+      // Versions without a current one: the quality gate kept each as a candidate, or (a store's
+      // files edited by hand) the pointer to the current one names none of them.
+      const versions = await this.store.versions(name).catch(() => []);
+      const newest = versions.at(-1);
+      if (newest !== undefined) {
+        const held = (await this.store.candidateReason(name, newest).catch(() => null)) !== null;
+        const n = versions.length;
+        const what = held
+          ? `its ${n === 1 ? 'version is a candidate' : `${n} versions are candidates`} the quality gate held back (GET /v1/models/${name}/versions says why)`
+          : `the registry's pointer to its current version names none of its ${n} version${n === 1 ? '' : 's'} (GET /v1/models/${name}/versions lists them)`;
+        throw new AppError('MODEL_NOT_FOUND', `model "${name}" has no current version: ${what}; promote one with POST /v1/models/${name}/versions/{version}/promote`);
       }
       throw new NoVersionError(name);
     }
@@ -315,6 +322,7 @@ export class ModelCache {
       this.onSwap(served, previous?.served);
       if (previous) retire(previous.served);
       this.refused.delete(name);
+      this.reported.delete(name);
       this.logger.info({ model: name, version }, 'model version loaded');
       return served;
     } catch (e: unknown) {
@@ -333,7 +341,10 @@ export class ModelCache {
         current.checkedAt = Date.now();
         return current.served;
       }
-      this.logger.error({ model: name, version, err: messageOf(e) }, 'model version refused');
+      // Logged once per version: a version that cannot be read (gone, damaged) is tried again at
+      // every check, and would fill the log at one line a second.
+      if (this.reported.get(name) !== version) this.logger.error({ model: name, version, err: messageOf(e) }, 'model version refused');
+      this.reported.set(name, version);
       if (current) {
         // A damaged artifact is not read (and refused) again at every check: only a newer version
         // is tried. A store that failed to answer is asked again.

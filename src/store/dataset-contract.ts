@@ -141,12 +141,14 @@ export function checkNumbersAsText(columns: readonly string[], records: readonly
  * allowed where the records had one. A column of numbers with a few texts is refused
  * (see {@link checkMixedColumns}). A dataset without records (possible in a store, not through
  * the API) gets numeric columns that are never missing.
+ * @param categorical - columns declared categorical (`?categorical=`), which stay so though every record misses them
  * @param caller - how the caller's user declares a column categorical, and what a refusal leaves undone
  * @throws NceError INVALID_RECORD naming the record and field
  */
 export async function contractOf(
   columns: readonly string[],
   records: readonly DataRecord[],
+  categorical: readonly string[] = [],
   caller: ContractCaller = API_CALLER,
 ): Promise<ColumnContract[]> {
   if (records.length === 0) return columns.map((name) => ({ name, kind: 'numeric', missing: false }));
@@ -158,8 +160,10 @@ export async function contractOf(
     await yieldToEventLoop();
     const [f] = inferSchema(records, [name]);
     // A column empty in every record is a feature of no values seen (see inferSchema); its
-    // contract is numeric and missing, so that numbers appended later stay numbers.
-    contract.push(f.kind === 'numeric' || f.categories.length === 0 ? { name: f.name, kind: 'numeric', missing: f.hasMissing } : { name: f.name, kind: 'categorical', missing: f.hasMissing, categories: f.categories });
+    // contract is numeric and missing, so that numbers appended later stay numbers, unless it was
+    // declared categorical: then texts appended later are its categories.
+    const numeric = f.kind === 'numeric' || (f.categories.length === 0 && !categorical.includes(name));
+    contract.push(numeric ? { name: f.name, kind: 'numeric', missing: f.hasMissing } : { name: f.name, kind: 'categorical', missing: f.hasMissing, categories: f.categories });
   }
   return contract;
 }

@@ -48,8 +48,11 @@ export interface DatasetStore {
   info(name: string): Promise<DatasetInfo | null>;
   /** Its records in order (throws when it does not exist). */
   records(name: string): Promise<{ info: DatasetInfo; records: DataRecord[] }>;
-  /** Creates or replaces a dataset; its contract is inferred from these records. */
-  put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo>;
+  /**
+   * Creates or replaces a dataset; its contract is inferred from these records, with the columns
+   * `categorical` names (`?categorical=`) categorical even where no record has a value there yet.
+   */
+  put(name: string, columns: readonly string[], records: readonly DataRecord[], categorical?: readonly string[]): Promise<DatasetInfo>;
   /**
    * Appends records (same columns); with `maxRows`, keeps only the newest that many. With
    * `expect`, appends only while the dataset is still the one the records were checked against

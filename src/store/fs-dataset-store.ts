@@ -134,10 +134,10 @@ export class FsDatasetStore implements DatasetStore {
     return records;
   }
 
-  put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
+  put(name: string, columns: readonly string[], records: readonly DataRecord[], categorical: readonly string[] = []): Promise<DatasetInfo> {
     return this.writes.run(name, async () => {
       const previous = await this.rowsOf(name);
-      const info = await this.write(name, { rows: 0, columns: [...columns], updatedAt: '', ...withSchema(await contractOf(columns, records)), generation: newGeneration() }, records, []);
+      const info = await this.write(name, { rows: 0, columns: [...columns], updatedAt: '', ...withSchema(await contractOf(columns, records, categorical)), generation: newGeneration() }, records, []);
       await this.dropRows(previous, info);
       return infoOf(name, info);
     });

@@ -56,9 +56,9 @@ export class RedisDatasetStore implements DatasetStore {
     return { info: toInfo(name, fields, rows.length), records: rows.map((r) => JSON.parse(r) as DataRecord) };
   }
 
-  async put(name: string, columns: readonly string[], records: readonly DataRecord[]): Promise<DatasetInfo> {
+  async put(name: string, columns: readonly string[], records: readonly DataRecord[], categorical: readonly string[] = []): Promise<DatasetInfo> {
     const updatedAt = new Date().toISOString();
-    const schema = await contractOf(columns, records);
+    const schema = await contractOf(columns, records, categorical);
     const generation = newGeneration();
     const tmp = `${redisKeys.datasetRows(name)}:tmp-${randomBytes(6).toString('hex')}`;
     try {

@@ -241,6 +241,10 @@ describe('nce-ood train and score', () => {
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^nce-ood train: --artifact ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: (it is a file, not a folder|a folder in its path is a file \\(ENOTDIR\\))`))]);
     }
+    // A folder no one can make one in, whatever the permissions say (root passes them all).
+    const proc = cli('train', '--data', file, '--artifact', '/proc/nce-ood-nope/model', '--config', join(dir, 'fast.json'));
+    expect({ status: proc.status, stderr: proc.stderr.trim() }).toEqual({ status: 2, stderr: expect.stringMatching(/^nce-ood train: --artifact \/proc\/nce-ood-nope\/model: cannot write in \/proc \(/) });
+    expect(proc.stderr).not.toContain('epoch');
     const models = spawnSync(process.execPath, [BIN, 'train', '--data', file, '--model', 'm'], { encoding: 'utf8', env: { ...process.env, MODELS_DIR: file } });
     expect(models.status).toBe(2);
     expect(models.stderr.trim()).toBe(`nce-ood train: MODELS_DIR ${file}: it is a file, not a folder (see nce-ood --help)`);

@@ -159,6 +159,37 @@ describe('draining on SIGTERM', () => {
   });
 });
 
+describe('a slow upload', () => {
+  it('sending a byte every 2 s is cut with 408 after the grace time, freeing its place for other uploads, not held for HTTP_REQUEST_TIMEOUT_MS', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-slow-upload-'));
+    const api = await startApi({ MODELS_DIR: join(dir, 'm'), DATASETS_DIR: join(dir, 'd'), MAX_CONCURRENT_UPLOADS: '1' });
+    const slow = connect(Number(new URL(api.url).port), '127.0.0.1');
+    let drip: NodeJS.Timeout | undefined;
+    const put = (name: string) => fetch(`${api.url}/v1/datasets/${name}`, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: 'a,b\n1,2\n3,4\n' });
+    try {
+      await new Promise<void>((ok) => slow.once('connect', () => ok()));
+      slow.on('error', () => undefined);
+      const answer = readUntil(slow, () => false);
+      const started = Date.now();
+      slow.write('PUT /v1/datasets/slow HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\na,b\n');
+      drip = setInterval(() => slow.write('1'), 2000);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await put('other')).status).toBe(503);
+      const text = await answer;
+      expect(text).toMatch(/^HTTP\/1\.1 408/);
+      expect(text).toContain('bytes a second');
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect((await put('other')).status).toBe(200);
+      expect((await fetch(`${api.url}/v1/datasets/slow`)).status).toBe(404);
+    } finally {
+      clearInterval(drip);
+      slow.destroy();
+      await api.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('shutdown while training (embedded)', () => {
   it('on SIGTERM exits within SHUTDOWN_MS though a long job trains, and the next start runs that job again to completion', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nce-shutdown-train-'));

@@ -129,6 +129,21 @@ describe('data contract', () => {
     expect(scored[0].score).toBe(scored[1].score);
   });
 
+  it('?categorical= keeps a column categorical though every uploaded record misses it, so the texts appended later are its categories', async () => {
+    const { app } = running.service;
+    for (const [name, send] of [
+      ['coupons-csv', (r: request.Test) => r.set('content-type', 'text/csv').send('v,coupon\n1,\n2,\n3,\n')],
+      ['coupons-json', (r: request.Test) => r.send({ records: [{ v: 1, coupon: null }, { v: 2, coupon: null }] })],
+    ] as const) {
+      const created = await send(request(app).put(`/v1/datasets/${name}?categorical=coupon`));
+      expect(created.body.schema).toContainEqual({ name: 'coupon', kind: 'categorical', missing: true, categories: [] });
+      expect((await request(app).post(`/v1/datasets/${name}/records`).send({ records: [{ v: 4, coupon: 'SAVE10' }, { v: 5, coupon: 10 }] })).status).toBe(200);
+      expect((await request(app).get(`/v1/datasets/${name}`)).body).toMatchObject({ rows: expect.any(Number), schema: expect.arrayContaining([{ name: 'coupon', kind: 'categorical', missing: true, categories: [] }]) });
+    }
+    // Undeclared, such a column stays numeric: numbers appended later are numbers.
+    expect((await request(app).put('/v1/datasets/coupons-plain').set('content-type', 'text/csv').send('v,coupon\n1,\n2,\n')).body.schema).toContainEqual({ name: 'coupon', kind: 'numeric', missing: true });
+  });
+
   it('declared categorical codes that look like numbers keep their text from CSV ("02134", "2.10"), and score alike sent as CSV or JSON', async () => {
     const { app } = running.service;
     const codes = ['02134', '2134', '2.10', '2.1', '3.0'];

@@ -248,7 +248,9 @@ describe('model versions', () => {
     expect(promoted.status).toBe(200);
     await new Promise((r) => setTimeout(r, 1100));
     expect((await score({ records: [{ f0: 0, f1: 0, f2: 0 }] })).body.version).toBe(oldest);
-    expect((await request(app).post(`/v1/models/${name}/versions/nope/promote`).set('authorization', `Bearer ${ADMIN}`)).status).toBe(404);
+    expect((await request(app).post(`/v1/models/${name}/versions/nope/promote`).set('authorization', `Bearer ${ADMIN}`)).body).toMatchObject({ status: 404, code: 'VERSION_NOT_FOUND' });
+    // A model that does not exist is named as such, not as a version it lacks.
+    expect((await request(app).post('/v1/models/nobody/versions/nope/promote').set('authorization', `Bearer ${ADMIN}`)).body).toMatchObject({ status: 404, code: 'MODEL_NOT_FOUND' });
     const damaged = versions.find((v) => v.damaged) as { version: string };
     const refused = await request(app).post(`/v1/models/${name}/versions/${damaged.version}/promote`).set('authorization', `Bearer ${ADMIN}`);
     expect(refused.body).toMatchObject({ status: 409, code: 'VERSION_DAMAGED' });

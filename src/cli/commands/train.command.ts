@@ -1,7 +1,7 @@
 import { type DataRecord, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../nce';
 import { currentVersionOf, refusedAgain, sameTraining, storeVersion, trainedOn } from '../../queue';
-import { accessSync, constants, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, rmdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { AppError } from '../../errors';
 import { checkMixedColumns, CsvError, fileProblem, FsModelStore, readCsv, saveArtifact, withCategories } from '../../store';
 import { columnList, DEFAULT_EXCLUDED, excludedColumns, modelOrArtifact, parseFlags, UsageError } from '../args';
@@ -157,8 +157,11 @@ function writableFolder(path: string, flag: string): void {
       throw new UsageError(`${flag} ${path}: ${fileProblem(e)}`);
     }
     if (!isFolder) throw new UsageError(`${flag} ${path}: ${at === resolve(path) ? 'it is a file, not a folder' : `${at} is a file, not a folder`}`);
+    // A folder made and removed, not a permission check: root passes every permission check,
+    // yet cannot make a folder in /proc or on a read-only mount, which training would find only
+    // at its end.
     try {
-      accessSync(at, constants.W_OK);
+      rmdirSync(mkdtempSync(join(at, '.nce-ood-check-')));
     } catch (e: unknown) {
       throw new UsageError(`${flag} ${path}: cannot write in ${at} (${fileProblem(e)})`);
     }

@@ -349,6 +349,29 @@ describe('ModelCache', () => {
     }
   });
 
+  it('a current-version pointer edited by hand: one naming a version that is not there is logged once while the loaded version serves on; one naming none says so, not that the gate held them back', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'nce-cache-pointer-'));
+    const own = new FsModelStore(root);
+    const good = await own.save('m', artifact);
+    const lines: { msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
+    const cache = new ModelCache(own, logger);
+    try {
+      await cache.get('m');
+      await writeFile(join(root, 'm', 'CURRENT'), '20261207T000000000Z-000000');
+      cache.watch(100);
+      await new Promise((r) => setTimeout(r, 800));
+      expect((await cache.get('m')).version).toBe(good);
+      expect(lines.filter((l) => l.msg === 'model version refused')).toHaveLength(1);
+      await writeFile(join(root, 'm', 'CURRENT'), 'garbage-version');
+      await new Promise((r) => setTimeout(r, 300));
+      await expect(cache.get('m')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND', message: expect.stringContaining("the registry's pointer to its current version names none of its 1 version") });
+    } finally {
+      cache.dispose();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('a model evicted while a check of it waited on the store is loaded again, not handed out disposed', async () => {
     let slow = false;
     const store2 = answering(async (n, own) => {
