@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
 import { AppError, type ErrorCode } from '../errors';
@@ -20,7 +21,8 @@ export interface HttpLimits {
  * A request the HTTP parser refuses gets a problem document too (see {@link answerClientError}).
  */
 export function createHttpServer(app: Express, limits: HttpLimits): Server {
-  const server = createServer(
+  const { handle, state } = connectionTracking(app, () => server.closeIdleConnections());
+  const server: Server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
@@ -31,13 +33,13 @@ export function createHttpServer(app: Express, limits: HttpLimits): Server {
       // A request without Host is refused by the app, as a problem document (Node's own answer is a bare 400).
       requireHostHeader: false,
     },
-    app,
+    handle,
   );
+  tracked.set(server, state);
   server.maxConnections = limits.maxConnections;
-  trackResponses(server);
   server.on('clientError', answerClientError);
   // An expectation other than 100-continue is ignored, as RFC 9110 allows, rather than refused with Node's bare 417.
-  server.on('checkExpectation', app);
+  server.on('checkExpectation', handle);
   // CONNECT (a proxy's method) is refused as every method a path does not take; Node would close the connection without an answer.
   server.on('connect', (_req: IncomingMessage, socket: Duplex & { _httpMessage?: ServerResponse | null }) => {
     // Pipelined after a request whose answer is on its way: that answer is sent and the connection closed, nothing else written (see answerClientError).
@@ -52,37 +54,78 @@ export function createHttpServer(app: Express, limits: HttpLimits): Server {
   return server;
 }
 
-/** Per server: the responses not yet finished, and whether it drains (see {@link drainConnections}). */
-const tracked = new WeakMap<Server, { open: Set<ServerResponse>; draining: boolean }>();
+/** Per server: each connection's answers not yet finished, oldest first, and whether it drains (see {@link drainConnections}). */
+interface Connections {
+  answers: Map<Socket, ServerResponse[]>;
+  draining: boolean;
+}
 
-/** Keeps the server's open responses, and closes a connection after its answer once the server drains. */
-function trackResponses(server: Server): void {
-  const state = { open: new Set<ServerResponse>(), draining: false };
-  tracked.set(server, state);
-  // Before the app: a request that arrives on a kept-alive connection while the server drains is
-  // answered, and that connection closed after it.
-  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-    if (state.draining) res.setHeader('connection', 'close');
-    state.open.add(res);
+const tracked = new WeakMap<Server, Connections>();
+
+/**
+ * The server's request handler: `app`, with each connection's answers kept in order (a client may
+ * pipeline several requests, which Node hands over at once and answers in turn), so that a
+ * draining server closes a connection after its last answer (see {@link drainConnections}). A
+ * connection's list goes with the connection: Node does not end the answers queued behind a
+ * connection that closes, and kept by answer they would stay for good.
+ */
+function connectionTracking(app: Express, closeIdle: () => void): { handle: (req: IncomingMessage, res: ServerResponse) => void; state: Connections } {
+  const state: Connections = { answers: new Map(), draining: false };
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket;
+    let answers = state.answers.get(socket);
+    if (!answers) {
+      const list: ServerResponse[] = [];
+      answers = list;
+      state.answers.set(socket, list);
+      socket.once('close', () => state.answers.delete(socket));
+    }
+    if (state.draining) {
+      const last = answers.at(-1);
+      if (last?.getHeader('connection') === 'close') {
+        // The connection closes after that answer, already on its way: a request behind it is not
+        // run (RFC 9112: none is processed after a close was sent), lest it act unanswered.
+        if (last.headersSent) return;
+        last.removeHeader('connection');
+      }
+      // A request on a kept-alive connection while the server drains: answered, then the
+      // connection closes.
+      res.setHeader('connection', 'close');
+    }
+    answers.push(res);
     res.once('close', () => {
-      state.open.delete(res);
+      const i = answers.indexOf(res);
+      if (i >= 0) answers.splice(i, 1);
       // A connection whose answer went out before the drain began is idle now: it closes.
-      if (state.draining) setImmediate(() => server.closeIdleConnections());
+      if (state.draining) setImmediate(closeIdle);
     });
-  });
+    app(req, res);
+  };
+  return { handle, state };
+}
+
+/** How many answers the server keeps for its open connections (see {@link connectionTracking}): for diagnostics and tests. */
+export function trackedAnswers(server: Server): number {
+  let n = 0;
+  for (const answers of tracked.get(server)?.answers.values() ?? []) n += answers.length;
+  return n;
 }
 
 /**
  * Starts a graceful stop's drain: idle kept-alive connections close at once, and every other
- * closes after the answer it carries, which says `Connection: close` where it has not been sent
- * yet, so clients take their next request elsewhere instead of reusing the connection until the
- * drain time runs out and it is cut under a request. `server.close()` then ends once they have.
+ * after its last answer (of several pipelined requests, the last), which says `Connection: close`
+ * where it has not been sent yet, so clients take their next request elsewhere instead of reusing
+ * the connection until the drain time runs out and it is cut under a request. `server.close()`
+ * then ends once they have.
  */
 export function drainConnections(server: Server): void {
   const state = tracked.get(server);
   if (state) {
     state.draining = true;
-    for (const res of state.open) if (!res.headersSent) res.setHeader('connection', 'close');
+    for (const answers of state.answers.values()) {
+      const last = answers.at(-1);
+      if (last && !last.headersSent) last.setHeader('connection', 'close');
+    }
   }
   server.closeIdleConnections();
 }

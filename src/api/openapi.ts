@@ -116,7 +116,7 @@ export function openApiDocument(): Record<string, unknown> {
           requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' }, example: 'amount,channel,hour\n38.5,web,14\n12.0,app,9\n' }, 'application/x-ndjson': { schema: { type: 'string' } }, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' }, example: DATASET_EXAMPLE } } },
           responses: {
             '200': answer('stored', 'DatasetAnswer', { name: 'payments', rows: 5000, columns: ['amount', 'channel'], updatedAt: '2026-12-04T10:14:50.026Z', schema: [{ name: 'amount', kind: 'numeric', missing: false }, { name: 'channel', kind: 'categorical', missing: false }] }),
-            ...errors(400, 401, 403, 413, 415, 503, 507),
+            ...errors(400, 401, 403, 408, 413, 415, 503, 507),
           },
         },
         get: { summary: 'Rows, columns and contract (schema: each column\'s kind and whether it may be missing, fixed when the dataset was created) of a dataset', responses: { '200': answer('summary', 'DatasetAnswer'), ...errors(404) } },
@@ -133,7 +133,7 @@ export function openApiDocument(): Record<string, unknown> {
             description: `the client's name for this append (visible ASCII): sent again after a lost answer, an append whose key is among the dataset's last ${REMEMBERED_APPEND_KEYS.toLocaleString('en-US')} since its last PUT appends nothing and answers 200 with Idempotent-Replayed: true`,
           },
         ],
-        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended; a 409 when a PUT replaced the dataset while the records were checked (nothing appended)', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' }, example: DATASET_EXAMPLE } } }, responses: { '200': answer('appended (or, with an Idempotency-Key already appended with these records, nothing appended again)', 'DatasetAnswer'), ...errors(400, 401, 403, 404, 409, 413, 415, 422, 503, 507) } },
+        post: { summary: 'Append records; a record that breaks the dataset\'s contract (text in a numeric column, null where none is allowed) is a 400 naming it, and nothing is appended; a 409 when a PUT replaced the dataset while the records were checked (nothing appended)', requestBody: { required: true, content: { 'text/csv': {}, 'application/x-ndjson': {}, 'application/json': { schema: { $ref: '#/components/schemas/DatasetJson' }, example: DATASET_EXAMPLE } } }, responses: { '200': answer('appended (or, with an Idempotency-Key already appended with these records, nothing appended again)', 'DatasetAnswer'), ...errors(400, 401, 403, 404, 408, 409, 413, 415, 422, 503, 507) } },
       },
       '/v1/models': { get: { summary: 'List models', responses: { '200': answer('models and their current versions', 'ModelListAnswer', { models: [{ name: 'payments', version: VERSION }] }) } } },
       '/v1/models/{name}': {

@@ -284,7 +284,8 @@ export class ModelCache {
       const versions = await this.store.versions(name).catch(() => []);
       const newest = versions.at(-1);
       if (newest !== undefined) {
-        const held = (await this.store.candidateReason(name, newest).catch(() => null)) !== null;
+        // A note that cannot be read is taken as the gate's: the usual case.
+        const held = (await this.store.candidateReason(name, newest).catch(() => 'unread')) !== null;
         const n = versions.length;
         const what = held
           ? `its ${n === 1 ? 'version is a candidate' : `${n} versions are candidates`} the quality gate held back (GET /v1/models/${name}/versions says why)`

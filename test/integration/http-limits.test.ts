@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import pino from 'pino';
-import { createHttpServer } from '../../src/api';
+import { createHttpServer, drainConnections, trackedAnswers } from '../../src/api';
 import { composeEmbedded } from '../../src/compose';
 import { loadSettings } from '../../src/config';
 import { initBackend } from '../../src/nce';
@@ -186,5 +186,74 @@ describe('HTTP limits', () => {
     const reply = new Promise<string>((ok) => first.once('data', (b: Buffer) => ok(b.toString())));
     first.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi');
     expect(await reply).toMatch(/^HTTP\/1\.1 200[\s\S]*hi$/);
+  });
+});
+
+describe('draining and pipelining', () => {
+  /** A server whose /slow answers after 300 ms and whose POST /effect counts its runs. */
+  async function pipelineServer(): Promise<{ server: Server; port: number; effects: () => number }> {
+    let effects = 0;
+    const app = express();
+    app.get('/slow', (_req, res) => void setTimeout(() => res.send('slow'), 300));
+    app.get('/quick', (_req, res) => void res.send('quick'));
+    app.post('/effect', (_req, res) => {
+      effects++;
+      res.send('done');
+    });
+    const s = createHttpServer(app, { headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxConnections: 50 });
+    await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
+    return { server: s, port: (s.address() as AddressInfo).port, effects: () => effects };
+  }
+
+  /** Writes `requests` on one connection, starts the drain after 100 ms, and resolves with all that came back before the connection closed. */
+  async function pipelinedThroughDrain(s: Server, p: number, requests: string): Promise<string> {
+    const socket = connect(p, '127.0.0.1');
+    await new Promise((ok) => socket.once('connect', ok));
+    let answer = '';
+    socket.on('data', (b: Buffer) => (answer += b.toString()));
+    const closed = new Promise((ok) => socket.once('close', ok));
+    socket.write(requests);
+    await new Promise((r) => setTimeout(r, 100));
+    drainConnections(s);
+    await closed;
+    return answer;
+  }
+
+  it('answers every request pipelined before the drain, and closes the connection after the last (a request run must not go unanswered)', async () => {
+    const { server: s, port: p, effects } = await pipelineServer();
+    try {
+      // The effect ran (and answered, behind the slow answer) before the drain: both answers come.
+      const answer = await pipelinedThroughDrain(s, p, 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nPOST /effect HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
+      expect(effects()).toBe(1);
+      expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200']);
+      expect(answer).toMatch(/\r\n\r\nslow/);
+      expect(answer).toMatch(/done$/);
+      // Two answers still to come: the first keeps the connection, the last says it closes.
+      const both = await pipelinedThroughDrain(s, p, 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+      const [first, last] = both.split(/(?=HTTP\/1\.1 )/);
+      expect(first).toMatch(/^HTTP\/1\.1 200[^]*slow$/);
+      expect(first).not.toMatch(/connection: close/i);
+      expect(last).toMatch(/^HTTP\/1\.1 200[^]*connection: close[^]*slow$/i);
+    } finally {
+      await new Promise((ok) => s.close(ok));
+    }
+  });
+
+  it('keeps nothing of the requests queued on connections that closed before answering them (a client pipelining and resetting cannot grow its memory)', async () => {
+    const { server: s, port: p } = await pipelineServer();
+    try {
+      for (let round = 0; round < 20; round++) {
+        const socket = connect(p, '127.0.0.1');
+        socket.on('error', () => undefined);
+        await new Promise((ok) => socket.once('connect', ok));
+        socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n' + 'GET /quick HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(50));
+        await new Promise((r) => setTimeout(r, 20));
+        socket.resetAndDestroy();
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      expect(trackedAnswers(s)).toBe(0);
+    } finally {
+      await new Promise((ok) => s.close(ok));
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { type DataRecord, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../nce';
 import { currentVersionOf, refusedAgain, sameTraining, storeVersion, trainedOn } from '../../queue';
-import { mkdtempSync, rmdirSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AppError } from '../../errors';
 import { checkMixedColumns, CsvError, fileProblem, FsModelStore, readCsv, saveArtifact, withCategories } from '../../store';
@@ -160,11 +160,13 @@ function writableFolder(path: string, flag: string): void {
     // A folder made and removed, not a permission check: root passes every permission check,
     // yet cannot make a folder in /proc or on a read-only mount, which training would find only
     // at its end.
+    let made: string;
     try {
-      rmdirSync(mkdtempSync(join(at, '.nce-ood-check-')));
+      made = mkdtempSync(join(at, '.nce-ood-check-'));
     } catch (e: unknown) {
       throw new UsageError(`${flag} ${path}: cannot write in ${at} (${fileProblem(e)})`);
     }
+    rmSync(made, { recursive: true, force: true });
     return;
   }
 }

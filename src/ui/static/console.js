@@ -216,7 +216,7 @@
       // A header carries Latin-1 only: a key with a typographic dash or quote pasted from a
       // document, or an emoji, could never be sent, and stored it would fail every request.
       if (!HEADER_TEXT.test(value)) {
-        byId('key-error').textContent = 'That key holds a character an HTTP header cannot carry (a typographic dash or quote, an emoji): API keys are plain ASCII. Type it again.';
+        byId('key-error').textContent = 'That key holds a character an HTTP header cannot carry (a typographic dash or quote, an emoji): type it again.';
         byId('key').focus();
         return;
       }
@@ -830,12 +830,12 @@
   function stillPending(job) {
     if (job.error && job.error.code === 'MODEL_DELETED') return false;
     var at = Date.parse(job.finishedAt || job.createdAt);
-    return !(Date.now() - at > FAILED_LISTED_MS);
+    return !Number.isFinite(at) || Date.now() - at <= FAILED_LISTED_MS;
   }
 
   /**
    * Models that have no version yet, from their newest training job: queued, running, or how it
-   * failed (within a day, not cancelled: {@link stillPending}). Each links to its page, which
+   * failed (within a day, cancelled or not: {@link stillPending}). Each links to its page, which
    * follows the job.
    */
   function drawPending(models, jobs) {
