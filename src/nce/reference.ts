@@ -64,6 +64,23 @@ export function featureReference(records: readonly DataRecord[], schema: readonl
   });
 }
 
+/**
+ * How far below a bin edge a value may lie and still count as the edge's: 1e-5 of the edge's
+ * size. Edges are training values (deciles, a value a decile of the records repeat, the lowest),
+ * and the same value comes back rounded by whatever carried it: through 32-bit floats (Parquet
+ * FLOAT, numpy float32, a feature store) or a CSV writer's 6 significant digits it lands a
+ * millionth below its edge, in the bin below, which may be the empty "below training" one. An
+ * outside probe: cardio's clean test records rounded through float32 read feature PSI 6.3 on a
+ * feature 95% at its lowest value (0.03 as stored), and 7 features over 0.25. The same tolerance
+ * holds above the highest training value. Scores tie within 1e-5 of their size likewise.
+ */
+const EDGE_TOLERANCE = 1e-5;
+
+/** Where values start counting as edge `e`'s bin (see {@link EDGE_TOLERANCE}). */
+function edgeFrom(e: number): number {
+  return e - EDGE_TOLERANCE * Math.abs(e);
+}
+
 /** Number of bins of a reference (the last one holds missing values). */
 export function binCount(ref: FeatureReference): number {
   return ref.kind === 'numeric' ? ref.edges.length + 2 : ref.categories.length + 2;
@@ -78,10 +95,11 @@ export type Binner = (value: FieldValue | undefined) => number;
  * features bins about twice as fast as with one closure per feature). Missing values (null,
  * absent, NaN, or not a number for a numeric feature) go to the last bin; a category not in the
  * reference to the one before it; a number to the bin of the first edge above it (a value equal to
- * an edge goes to the bin that edge opens).
+ * an edge, or below it by less than {@link EDGE_TOLERANCE} of its size, goes to the bin that edge
+ * opens; above the training range only beyond that tolerance).
  */
 export class Binning {
-  /** Numeric features' edges, feature j's from starts[j] to starts[j + 1]. */
+  /** Numeric features' edges, less their tolerance (see {@link EDGE_TOLERANCE}), feature j's from starts[j] to starts[j + 1]. */
   private readonly edges: Float64Array;
   private readonly starts: Int32Array;
   /** Per feature: its category indices (null for a numeric feature). */
@@ -95,7 +113,10 @@ export class Binning {
     this.categories = refs.map((ref, j) => {
       this.starts[j] = edges.length;
       if (ref.kind === 'numeric') {
-        edges.push(...ref.edges);
+        // Each edge moved down by the tolerance; the one above the training range (just past its
+        // highest value) up by it, so that the highest value rounded up stays within the range.
+        const last = ref.edges.length - 1;
+        edges.push(...ref.edges.map((e, k) => (ref.outer && k === last ? e + EDGE_TOLERANCE * Math.abs(e) : edgeFrom(e))));
         return null;
       }
       return categoryIndex(ref.categories);

@@ -359,6 +359,32 @@ describe('featureReference', () => {
     expect(featurePsi(ref!, share(clean.map((v, i) => (i % 4 === 0 ? 1 : v))), sizes)).toBeGreaterThan(0.25);
   });
 
+  it('reads the same values rounded on their way (through 32-bit floats, 6 significant digits) as no drift: edges are training values, and a repeated lowest value rounded down stays in its bin', () => {
+    const rng = createRng(21);
+    // A feature 90% at its lowest value (as cardio's is), the rest spread above it; another continuous.
+    const rows = (n: number) => Array.from({ length: n }, () => ({ f: rng.uniform() < 0.9 ? -0.278294946 : -0.278294946 + 3 * rng.uniform(), g: 1000 * rng.normal() }));
+    const reference = rows(2000);
+    const refs = featureReference(reference, inferSchema(reference));
+    const clean = rows(1000);
+    const psiOf = (values: { f: number; g: number }[]) =>
+      refs.map((ref) => {
+        const out = Array(binCount(ref)).fill(0);
+        for (const r of values) out[binner(ref)(r[ref.name as 'f' | 'g'])] += 1 / values.length;
+        return featurePsi(ref, out, { reference: reference.length, window: values.length });
+      });
+    const asStored = psiOf(clean);
+    expect(Math.max(...asStored)).toBeLessThan(0.1);
+    for (const round of [(v: number) => Math.fround(v), (v: number) => Number(v.toPrecision(6)), (v: number) => v * (1 + 1e-12), (v: number) => v * (1 - 1e-7)]) {
+      expect(Math.max(...psiOf(clean.map((r) => ({ f: round(r.f), g: round(r.g) }))))).toBeLessThan(0.1);
+    }
+    // The highest training value rounded up stays within the range.
+    const highest = Math.max(...reference.map((r) => r.g));
+    const g = refs[1]!;
+    expect(binner(g)(Math.fround(highest) >= highest ? Math.fround(highest) : highest * (1 + 1e-7))).toBe(binner(g)(highest));
+    // A value a thousandth below the lowest is still below the training range.
+    expect(binner(refs[0]!)(-0.278294946 * 1.001)).toBe(0);
+  });
+
   it('gives a value a decile or more of the records repeat a bin of its own: a zero-inflated column whose zeros fall from 70% to 50% reads as drift', () => {
     const rng = createRng(8);
     const column = (zeros: number, n: number) => Array.from({ length: n }, () => ({ zi: rng.uniform() < zeros ? 0 : 1 + Math.floor(rng.uniform() * 20) }));
