@@ -23,6 +23,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** A store of its own in a new folder with one version of model m saved, and a logger whose lines are kept. */
+async function ownStore(prefix: string): Promise<{ root: string; own: FsModelStore; good: string; lines: { msg: string }[]; logger: pino.Logger }> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const own = new FsModelStore(root);
+  const good = await own.save('m', artifact);
+  const lines: { msg: string }[] = [];
+  const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
+  return { root, own, good, lines, logger };
+}
+
 /** The shared store, with `currentVersion` answered by `answer` (which may ask the store's own). */
 function answering(answer: (name: string, own: (name: string) => Promise<string | null>) => Promise<string | null>): FsModelStore {
   return new Proxy(store, {
@@ -299,11 +309,7 @@ describe('ModelCache', () => {
   });
 
   it('a current version whose artifact is damaged is refused and logged once, not at every check; the loaded version serves on', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'nce-cache-damaged-'));
-    const own = new FsModelStore(root);
-    const good = await own.save('m', artifact);
-    const lines: { msg: string }[] = [];
-    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
+    const { root, own, good, lines, logger } = await ownStore('nce-cache-damaged-');
     const cache = new ModelCache(own, logger);
     try {
       await cache.get('m');
@@ -350,11 +356,7 @@ describe('ModelCache', () => {
   });
 
   it('a current-version pointer edited by hand: one naming a version that is not there is logged once while the loaded version serves on; one naming none says so, not that the gate held them back', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'nce-cache-pointer-'));
-    const own = new FsModelStore(root);
-    const good = await own.save('m', artifact);
-    const lines: { msg: string }[] = [];
-    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
+    const { root, own, good, lines, logger } = await ownStore('nce-cache-pointer-');
     const cache = new ModelCache(own, logger);
     try {
       await cache.get('m');
