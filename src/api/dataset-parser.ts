@@ -4,7 +4,7 @@ import { canonicalName, type DataRecord, type FieldValue, MAX_FEATURES } from '.
 import { columnNameProblem, parseCsvStream, utf16Words } from '../store';
 import { type BodyLimitSetting, bodyText, charsetOf, isUtf8Charset, TABLE_TYPES } from './request-body';
 import { AppError, describe, escapePointer } from '../errors';
-import { fieldInTwoForms, fieldValue, nameInTwoForms, requestError } from './validation';
+import { fieldInTwoForms, fieldValue, nameInTwoForms, refuseBareArray, requestError } from './validation';
 import { repeatedKey, repeatedKeyError } from './json-keys';
 
 /** A JSON dataset upload. */
@@ -63,8 +63,7 @@ export async function readDatasetBody(
       columns = records.length ? Object.keys(records[0]) : [];
     }
   } else {
-    // A bare array of records is what pandas' to_json(orient="records") writes: say how to send it.
-    if (Array.isArray(req.body)) throw new AppError('INVALID_REQUEST', 'the body is a JSON array: send the records wrapped as {"records": [...]}, or one JSON object per line as application/x-ndjson');
+    refuseBareArray(req.body);
     const raw = (req.body as { records?: unknown } | undefined)?.records;
     // Before validation, which reads every field of every record (and copies each).
     if (Array.isArray(raw) && raw[0] !== null && typeof raw[0] === 'object') {

@@ -71,15 +71,18 @@ const tracked = new WeakMap<Server, Connections>();
  */
 function connectionTracking(app: Express, closeIdle: () => void): { handle: (req: IncomingMessage, res: ServerResponse) => void; state: Connections } {
   const state: Connections = { answers: new Map(), draining: false };
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const socket = req.socket;
+  /** The connection's list of answers, made on its first request and dropped when it closes. */
+  const answersOf = (socket: Socket): ServerResponse[] => {
     let answers = state.answers.get(socket);
     if (!answers) {
-      const list: ServerResponse[] = [];
-      answers = list;
-      state.answers.set(socket, list);
+      answers = [];
+      state.answers.set(socket, answers);
       socket.once('close', () => state.answers.delete(socket));
     }
+    return answers;
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const answers = answersOf(req.socket);
     if (state.draining) {
       const last = answers.at(-1);
       if (last?.getHeader('connection') === 'close') {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { canonicalName, type DataRecord, hasOtherForms, NceError } from '../nce';
 import { AppError, escapePointer } from '../errors';
-import { booleanCategory, fieldInTwoForms, fieldValue, nameInTwoForms, requestError } from './validation';
+import { booleanCategory, fieldInTwoForms, fieldValue, nameInTwoForms, refuseBareArray, requestError } from './validation';
 
 /** The body of `POST /v1/models/{name}/score`. */
 export const scoreRequestSchema = z
@@ -56,8 +56,7 @@ export function recordsFromColumns(columns: Record<string, (number | string | nu
 
 /** A JSON score body, as records or as columns. */
 export function parseJsonScoreRequest(input: unknown): ParsedScoreRequest {
-  // A bare array of records is what pandas' to_json(orient="records") writes: say how to send it.
-  if (Array.isArray(input)) throw new AppError('INVALID_REQUEST', 'the body is a JSON array: send the records wrapped as {"records": [...]}, as columns ({"columns": {...}}), or one JSON object per line as application/x-ndjson');
+  refuseBareArray(input, ['as columns ({"columns": {...}})']);
   if (input !== null && typeof input === 'object' && 'columns' in input) {
     if ('records' in input) throw new AppError('INVALID_REQUEST', 'body: send the records either as "records" (objects) or as "columns" (arrays), not both', '/records');
     const parsed = columnarScoreRequestSchema.safeParse(input);

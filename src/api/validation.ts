@@ -37,6 +37,17 @@ export function booleanCategory(value: boolean): string {
 /** One field of a record as JSON carries it: a number, a string, null, or a boolean (see {@link booleanCategory}). */
 export const fieldValue = z.union([z.number(), z.string(), z.null(), z.boolean().transform(booleanCategory)]);
 
+/**
+ * Refuses a JSON body that is a bare array of records, as pandas' to_json(orient="records")
+ * writes it, saying how to send them: wrapped as `{"records": [...]}`, in the `others` forms the
+ * route also takes, or as NDJSON.
+ */
+export function refuseBareArray(body: unknown, others: readonly string[] = []): void {
+  if (!Array.isArray(body)) return;
+  const forms = ['wrapped as {"records": [...]}', ...others, 'one JSON object per line as application/x-ndjson'];
+  throw new AppError('INVALID_REQUEST', `the body is a JSON array: send the records ${forms.slice(0, -1).join(', ')}, or ${forms.at(-1)}`);
+}
+
 /** The AppError of the first zod issue of a request body, pointing at the offending part. */
 export function requestError(issue: z.core.$ZodIssue): AppError {
   const path = issue.path.map((p) => String(p));

@@ -76,9 +76,9 @@ export function featureReference(records: readonly DataRecord[], schema: readonl
  */
 const EDGE_TOLERANCE = 1e-5;
 
-/** Where values start counting as edge `e`'s bin (see {@link EDGE_TOLERANCE}). */
-function edgeFrom(e: number): number {
-  return e - EDGE_TOLERANCE * Math.abs(e);
+/** How far from edge `e` a value still counts as at it (see {@link EDGE_TOLERANCE}). */
+function edgeTolerance(e: number): number {
+  return EDGE_TOLERANCE * Math.abs(e);
 }
 
 /** Number of bins of a reference (the last one holds missing values). */
@@ -116,7 +116,7 @@ export class Binning {
         // Each edge moved down by the tolerance; the one above the training range (just past its
         // highest value) up by it, so that the highest value rounded up stays within the range.
         const last = ref.edges.length - 1;
-        edges.push(...ref.edges.map((e, k) => (ref.outer && k === last ? e + EDGE_TOLERANCE * Math.abs(e) : edgeFrom(e))));
+        edges.push(...ref.edges.map((e, k) => (ref.outer && k === last ? e + edgeTolerance(e) : e - edgeTolerance(e))));
         return null;
       }
       return categoryIndex(ref.categories);

@@ -127,11 +127,29 @@
     return Math.max(8, Math.min(LABEL_CHARS, Math.floor((width || 0) / 3 / 7)));
   }
 
-  /** A name as a chart axis shows it: whole, or its first `most` characters (LABEL_CHARS) and an ellipsis. */
+  /** A name as a chart axis shows it: whole, or its first `most` characters and an ellipsis. */
   function shortLabel(name, most) {
     var chars = Array.from(String(name));
-    var n = most || LABEL_CHARS;
-    return chars.length > n ? chars.slice(0, n - 1).join('') + '\u2026' : String(name);
+    return chars.length > most ? chars.slice(0, most - 1).join('') + '\u2026' : String(name);
+  }
+
+  /** The axis labels of the chart on canvas `id` for `names`, shortened to its width ({@link labelChars}). */
+  function axisLabels(id, names) {
+    var most = labelChars(byId(id).parentNode.clientWidth);
+    return names.map(function (name) {
+      return shortLabel(name, most);
+    });
+  }
+
+  /** Tooltip callbacks that title a bar with its whole name, `names[i]` for bar i (the axis may show it shortened). */
+  function wholeNames(names) {
+    return {
+      callbacks: {
+        title: function (items) {
+          return items.length > 0 ? String(names[items[0].dataIndex]) : '';
+        },
+      },
+    };
   }
 
   /** A term and its value in a definition list. */
@@ -422,6 +440,9 @@
     if (!report && c.scores.records > d.records) rows.splice(1, 0, ['Window since', 'this version was last made current (the Scores panel counts its ' + c.scores.records + ' recent records from before too)']);
     facts(byId('drift-facts'), rows);
     var ranked = d.features.slice(0, TOP_FEATURES);
+    var names = ranked.map(function (f) {
+      return f.feature;
+    });
     var hasPsi = d.psi !== null;
     var barChart = chart(
       'feature-chart',
@@ -429,7 +450,7 @@
         type: 'bar',
         data: {
           // Long names shortened on the axis (the tooltip, the table and the detail show them whole).
-          labels: ranked.map(function (f) { return shortLabel(f.feature, labelChars(byId('feature-chart').parentNode.clientWidth)); }),
+          labels: axisLabels('feature-chart', names),
           datasets: [
             {
               label: 'PSI against the training data',
@@ -443,7 +464,7 @@
           plugins: {
             threshold: {},
             legend: { display: false },
-            tooltip: { callbacks: { title: function (items) { return items.length > 0 ? ranked[items[0].dataIndex].feature : ''; } } },
+            tooltip: wholeNames(names),
           },
           scales: { x: { min: 0, title: { display: true, text: 'PSI (above 0.25: a large shift)' } } },
           onClick: function (_event, elements) {
@@ -494,7 +515,7 @@
         type: 'bar',
         data: {
           // A category may be long (a user agent): shortened on the axis, whole in the tooltip.
-          labels: f.bins.map(function (b) { return shortLabel(b, labelChars(byId('feature-dist-chart').parentNode.clientWidth)); }),
+          labels: axisLabels('feature-dist-chart', f.bins),
           datasets: [
             { label: 'training data', data: f.reference, backgroundColor: COLORS.reference },
             { label: report ? report.source.file || 'no data file' : 'window', data: f.window, backgroundColor: COLORS.window },
@@ -504,7 +525,7 @@
           plugins: {
             threshold: {},
             legend: { position: 'bottom' },
-            tooltip: { callbacks: { title: function (items) { return items.length > 0 ? f.bins[items[0].dataIndex] : ''; } } },
+            tooltip: wholeNames(f.bins),
           },
           scales: { y: { title: { display: true, text: 'share of records' } } },
         },
@@ -595,8 +616,13 @@
     );
   }
 
+  /** Whether a key of this access (the console's `access`: admin, score or open) may promote a version. */
+  function mayPromote(access) {
+    return access === 'admin' || access === 'open';
+  }
+
   function drawVersionRows(body, name, versions, access) {
-    var canPromote = !report && (access === 'admin' || access === 'open');
+    var canPromote = !report && mayPromote(access);
     versions
       .slice()
       .reverse()
@@ -731,8 +757,7 @@
           byId('versions').hidden = false;
           versionsOf = null;
           var summary = clear(byId('summary'));
-          var canPromote = index.access === 'admin' || index.access === 'open';
-          summary.appendChild(document.createTextNode('Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. ' + (canPromote ? 'Promote one to serve it.' : 'An admin key can promote one to serve it (this key may not).')));
+          summary.appendChild(document.createTextNode('Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. ' + (mayPromote(index.access) ? 'Promote one to serve it.' : 'An admin key can promote one to serve it (this key may not).')));
           drawVersions(name, v.versions, index.access);
           setUpdated();
         },
