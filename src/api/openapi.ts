@@ -158,14 +158,14 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/models/{name}/train': {
         parameters: [named('model')],
-        post: { summary: 'Train a new version on a stored dataset', requestBody: { required: true, ...json({ $ref: '#/components/schemas/TrainRequest' }, TRAIN_EXAMPLE) }, responses: { '202': answer('job accepted (recorded before this answer)', 'TrainAnswer', { jobId: JOB.id, state: 'queued' }), ...errors(400, 403, 404, 415, 422, 503, 507) } },
+        post: { summary: 'Train a new version on a stored dataset', requestBody: { required: true, ...json({ $ref: '#/components/schemas/TrainRequest' }, TRAIN_EXAMPLE) }, responses: { '202': answer('job accepted (recorded before this answer)', 'TrainAnswer', { jobId: JOB.id, state: 'queued' }), ...errors(400, 403, 404, 413, 415, 422, 503, 507) } },
       },
       '/v1/models/{name}/schedule': {
         parameters: [named('model')],
         put: {
           summary: 'Retrain on a cron schedule (5 fields, or 6 with seconds first, read in timezone, UTC by default); replaces the model\'s schedule',
           requestBody: { required: true, ...json({ $ref: '#/components/schemas/ScheduleRequest' }, { cron: '0 3 * * *', dataset: 'payments' }) },
-          responses: { '200': answer('the schedule with its next and last run', 'ScheduleAnswer', { model: 'payments', cron: '0 3 * * *', dataset: 'payments', timezone: 'UTC', nextRun: '2026-12-05T03:00:00.000Z', lastRun: null }), ...errors(400, 401, 403, 404, 415, 422, 503) },
+          responses: { '200': answer('the schedule with its next and last run', 'ScheduleAnswer', { model: 'payments', cron: '0 3 * * *', dataset: 'payments', timezone: 'UTC', nextRun: '2026-12-05T03:00:00.000Z', lastRun: null }), ...errors(400, 401, 403, 404, 413, 415, 422, 503) },
         },
         get: { summary: "The model's schedule, its time zone, next run and last run (the newest job it enqueued)", responses: { '200': answer('schedule', 'ScheduleAnswer'), ...errors(404) } },
         delete: { summary: 'Stop retraining on a schedule', responses: { '204': { description: 'deleted' }, ...errors(403, 404) } },

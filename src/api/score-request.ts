@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { canonicalName, type DataRecord, hasOtherForms, NceError } from '../nce';
 import { AppError, escapePointer } from '../errors';
-import { booleanCategory, fieldInTwoForms, fieldValue, nameInTwoForms, refuseBareArray, requestError } from './validation';
+import { booleanCategory, fieldInTwoForms, fieldValue, nameInTwoForms, refuseBareArray, requestError, textField } from './validation';
 
 /** The body of `POST /v1/models/{name}/score`. */
 export const scoreRequestSchema = z
@@ -92,7 +92,7 @@ export function checkOneFormEach(records: readonly DataRecord[], schema: readonl
 export function inColumns(e: unknown): unknown {
   if (!(e instanceof NceError) || e.record === undefined || e.field === undefined) return e;
   // Every row lacks it: the column is missing, not one of its rows.
-  if (/^record \d+ is missing field/.test(e.message)) return new AppError('INVALID_RECORD', `column "${e.field}" is missing: the model scores it (send one array per feature)`, '/columns');
+  if (/^record \d+ is missing field/.test(e.message)) return new AppError('INVALID_RECORD', `column "${e.field}" is missing: the model scores it (send one array per feature)`, `/columns/${escapePointer(e.field)}`);
   return new AppError('INVALID_RECORD', `column "${e.field}" row ${e.record}: ${e.message.replace(/^record \d+ field "[^"]*" /, '')}`, `/columns/${escapePointer(e.field)}/${e.record}`);
 }
 
@@ -117,8 +117,8 @@ export function parseScoreRequest(input: unknown): ScoreRequest {
 /**
  * The body itself when `scoreRequestSchema` accepts it, else null: exactly the bodies the schema
  * accepts (a property test holds the two together). An accepted body is used as it is, where the
- * schema would return a copy, with its booleans spelt "true" and "false" in place as the schema
- * spells them. The one difference is that a record's `__proto__` key, which the schema drops,
+ * schema would return a copy, with its booleans spelt "true" and "false" and its blank texts null
+ * (see `textField`) in place as the schema has them. The one difference is that a record's `__proto__` key, which the schema drops,
  * stays (the engine reads it like any field).
  */
 export function acceptedScoreRequest(input: unknown): ScoreRequest | null {
@@ -135,7 +135,9 @@ export function acceptedScoreRequest(input: unknown): ScoreRequest | null {
       if (key === '__proto__') continue;
       const v = (r as Record<string, unknown>)[key];
       if (typeof v === 'boolean') (r as Record<string, unknown>)[key] = booleanCategory(v);
-      else if (v !== null && typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) return null;
+      else if (typeof v === 'string') {
+        if (textField(v) === null) (r as Record<string, unknown>)[key] = null;
+      } else if (v !== null && !(typeof v === 'number' && Number.isFinite(v))) return null;
     }
   }
   return input as ScoreRequest;

@@ -34,8 +34,18 @@ export function booleanCategory(value: boolean): string {
   return value ? 'true' : 'false';
 }
 
-/** One field of a record as JSON carries it: a number, a string, null, or a boolean (see {@link booleanCategory}). */
-export const fieldValue = z.union([z.number(), z.string(), z.null(), z.boolean().transform(booleanCategory)]);
+/**
+ * A JSON text as the same field of a CSV file reads: one that is empty or only whitespace is a
+ * missing value (null), as an empty cell is, not a category of its own. Otherwise a record scored
+ * as JSON and as CSV, or uploaded one way and appended the other, would differ there: the one a
+ * category never seen (or a value refused by the dataset's contract), the other a missing value.
+ */
+export function textField(value: string): string | null {
+  return value.trim() === '' ? null : value;
+}
+
+/** One field of a record as JSON carries it: a number, a string (see {@link textField}), null, or a boolean (see {@link booleanCategory}). */
+export const fieldValue = z.union([z.number(), z.string().transform(textField), z.null(), z.boolean().transform(booleanCategory)]);
 
 /**
  * Refuses a JSON body that is a bare array of records, as pandas' to_json(orient="records")

@@ -228,6 +228,35 @@ describe('data contract', () => {
     expect(fromJson[1]?.ood).toBe(false);
   });
 
+  it('an empty or blank JSON text is a missing value, as an empty CSV cell is, in datasets (JSON, NDJSON, appends) and scoring', async () => {
+    const { app } = running.service;
+    // A tenth of the notes left empty: in JSON as "", in NDJSON as "  ".
+    const records = Array.from({ length: 120 }, (_, i) => ({ amount: 20 + (i % 9), note: i % 10 === 0 ? '' : i % 2 ? 'a' : 'b' }));
+    const created = await request(app).put('/v1/datasets/notes').send({ records });
+    expect(created.status).toBe(200);
+    expect(created.body.schema[1]).toEqual({ name: 'note', kind: 'categorical', missing: true, categories: ['a', 'b'] });
+    expect((await request(app).post('/v1/datasets/notes/records').set('content-type', 'application/x-ndjson').send('{"amount":21,"note":"  "}\n')).body.rows).toBe(121);
+    expect((await request(app).post('/v1/datasets/notes/records').set('content-type', 'text/csv').send('amount,note\n22,\n')).body.rows).toBe(122);
+    expect((await running.service.datasets.records('notes')).records.slice(-2)).toEqual([{ amount: 21, note: null }, { amount: 22, note: null }]);
+    // A dataset without missing notes refuses a blank one as the missing value it is, in either format.
+    expect((await request(app).put('/v1/datasets/notes2').set('content-type', 'text/csv').send(['amount,note', ...records.map((r) => `${r.amount},${r.note || 'a'}`)].join('\n'))).status).toBe(200);
+    const blank = await request(app).post('/v1/datasets/notes2/records').send({ records: [{ amount: 21, note: '' }] });
+    expect(blank.status).toBe(400);
+    expect(blank.body).toMatchObject({ code: 'INVALID_RECORD', pointer: '/records/0/note' });
+
+    const job = await finished((await request(app).post('/v1/models/notes/train').send({ dataset: 'notes', config: { epochs: 2 } })).body.jobId);
+    expect(job.result?.promoted).toBe(true);
+    const scores = async (body: object | string): Promise<{ score: number; ood: boolean }[]> => {
+      const req = request(app).post('/v1/models/notes/score');
+      return (await (typeof body === 'string' ? req.set('content-type', 'text/csv').send(body) : req.send(body))).body.results;
+    };
+    const asCsv = await scores('amount,note\n21,\n21,a\n');
+    expect(asCsv[0]?.ood).toBe(false);
+    for (const body of [{ records: [{ amount: 21, note: '' }, { amount: 21, note: 'a' }] }, { records: [{ amount: 21, note: ' \t' }, { amount: 21, note: 'a' }] }, { records: [{ amount: 21, note: null }, { amount: 21, note: 'a' }] }, { columns: { amount: [21, 21], note: ['', 'a'] } }]) {
+      expect((await scores(body)).map((r) => r.score)).toEqual(asCsv.map((r) => r.score));
+    }
+  });
+
   it('column names in another Unicode form (NFD, as macOS tools write them) name the same column in CSV, JSON, appends and scoring', async () => {
     const { app } = running.service;
     const nfc = 'Gr\u00f6\u00dfe';

@@ -139,7 +139,7 @@ describe('POST /v1/models/:name/score', () => {
     expect(wrongType.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/columns/f0/0', detail: 'column "f0" row 0 must be a number, a string, a boolean or null' });
     const { f2: _, ...lacking } = columns;
     const missingColumn = await score({ columns: lacking });
-    expect(missingColumn.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/columns', detail: expect.stringMatching(/^column "f2" is missing/) });
+    expect(missingColumn.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/columns/f2', detail: expect.stringMatching(/^column "f2" is missing/) });
     const badCsv = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send('f0,f1,f2\n1,2\n');
     expect(badCsv.body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', detail: expect.stringContaining('body:2') });
     // A bad cell of a CSV body is named by its line, as an editor numbers it (the header is line 1).

@@ -89,6 +89,12 @@ describe('uploads of more than MAX_UPLOAD_VALUES values', () => {
     const refused = await request(app).post('/v1/models/long/train').send({ dataset: 'long' });
     expect(refused.body).toMatchObject({ status: 413, code: 'DATASET_TOO_LARGE', pointer: '/dataset', detail: expect.stringContaining(`training takes at most ${MAX_TRAINING} (MAX_TRAINING_VALUES)`) });
     expect(refused.body.detail).toContain(`keep at most ${MAX_TRAINING / 10} rows`);
+    const scheduled = await request(app).put('/v1/models/long/schedule').send({ cron: '0 3 * * *', dataset: 'long' });
+    expect(scheduled.body).toMatchObject({ status: 413, code: 'DATASET_TOO_LARGE' });
+    // The API's description lists the answer on both routes.
+    const paths = (await request(app).get('/openapi.json')).body.paths;
+    expect(Object.keys(paths['/v1/models/{name}/train'].post.responses)).toContain('413');
+    expect(Object.keys(paths['/v1/models/{name}/schedule'].put.responses)).toContain('413');
     let read = 0;
     const datasets = { info: async () => ({ rows: 20_000, columns: names(10) }), records: async () => (read++, { records: [], info: {} }) } as unknown as DatasetStore;
     const models = { versionOfJob: async () => null, deletedAt: async () => null, versions: async () => [] } as unknown as ModelStore;
