@@ -16,7 +16,7 @@ export default tseslint.config(
     languageOptions: {
       sourceType: 'script',
       globals: {
-        window: 'readonly', document: 'readonly', location: 'readonly', sessionStorage: 'readonly', fetch: 'readonly',
+        window: 'readonly', document: 'readonly', location: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', AbortController: 'readonly',
         setTimeout: 'readonly', clearTimeout: 'readonly', MutationObserver: 'readonly', Chart: 'readonly', SwaggerUIBundle: 'readonly',
       },
     },

@@ -95,9 +95,17 @@ export async function composeEmbedded(settings: Settings, logger: Logger, backen
 
 /** Claims the embedded mode's folders for this process (once when both settings name one folder); see {@link claimFolder}. */
 async function claimFolders(settings: Settings, logger: Logger): Promise<(() => Promise<void>)[]> {
-  const lost = (setting: string) => (e: Error): void => logger.error({ err: e.message }, `${setting}: this process's claim on the folder was lost: another service could start on it`);
+  const lost = (setting: string) => (e: Error): void => logger.error({ err: e.message }, `${setting}: this process's claim on the folder was lost (it could not be renewed for 10 s): another service could start on it; taking it again as soon as the folder takes writes`);
   const unclaimed = (setting: string) => (e: Error): void => logger.warn({ err: e.message }, `${setting}: the folder cannot take this process's claim (it refuses writes): served without one`);
-  const claim = (setting: 'MODELS_DIR' | 'DATASETS_DIR'): Promise<() => Promise<void>> => claimFolder(setting, settings[setting], lost(setting), unclaimed(setting));
+  const retaken = (setting: string) => (): void => logger.info(`${setting}: this process's claim on the folder is taken again`);
+  // Another service started on the folder while the claim was lost: two would remove each other's
+  // writes in progress and run the folder's jobs twice. This one stops, as a second service
+  // started on a claimed folder does (SIGTERM: its requests in flight are answered first).
+  const taken = (setting: string) => (e: Error): void => {
+    logger.fatal({ err: e.message }, `${setting}: another nce-ood service process claimed the folder while this one could not renew its claim: stopping`);
+    process.kill(process.pid, 'SIGTERM');
+  };
+  const claim = (setting: 'MODELS_DIR' | 'DATASETS_DIR'): Promise<() => Promise<void>> => claimFolder(setting, settings[setting], lost(setting), unclaimed(setting), retaken(setting), taken(setting));
   const releases = [await claim('MODELS_DIR')];
   if ((await realpath(settings.DATASETS_DIR)) !== (await realpath(settings.MODELS_DIR))) {
     try {

@@ -23,19 +23,70 @@ function keepEfbig(): void {}
  * releasing stops renewing its claim, which another process takes over after 10 s (a restart
  * waits that long at most). A folder that cannot take the claim (read-only, full) is served
  * without one, as such a store always was (degraded: its models score); `onUnclaimed` says so.
- * @param onLost called when the claim can no longer be renewed (the lock folder was removed, the disk failed); the service keeps running
+ * A claim that could not be renewed for 10 s (the disk refused writes, the lock folder was removed)
+ * is lost: `onLost` says so, and it is taken again every 2.5 s until it is (`onRetaken`), or
+ * until another process is found holding it (`onTaken`: a service started on the folder meanwhile;
+ * this one must stop, or both would run the folder's jobs). Before, a lost claim was never taken
+ * again, and a second service started on the folder beside the first.
+ * @param onLost called when the claim can no longer be renewed; the service keeps running
  * @throws Error naming `setting` when another live process holds the claim
  */
-export async function claimFolder(setting: string, dir: string, onLost: (e: Error) => void, onUnclaimed: (e: Error) => void): Promise<() => Promise<void>> {
+export async function claimFolder(
+  setting: string,
+  dir: string,
+  onLost: (e: Error) => void,
+  onUnclaimed: (e: Error) => void,
+  onRetaken: () => void = () => undefined,
+  onTaken: (e: Error) => void = () => undefined,
+): Promise<() => Promise<void>> {
   // Loaded only here, by the embedded service: its exit hooks (signal-exit, installed as it loads)
   // turn SIGXFSZ, which Node ignores so that a write past the file-size limit fails with EFBIG,
   // into the process's end, unless the signal has another listener.
   const { lock } = await import('proper-lockfile');
   if (!process.listeners('SIGXFSZ').includes(keepEfbig)) process.on('SIGXFSZ', keepEfbig);
   const deadline = Date.now() + WAIT_MS;
+  let release: () => Promise<void>;
+  let retaking: NodeJS.Timeout | null = null;
+  let released = false;
+  const options = {
+    lockfilePath: join(dir, SERVICE_LOCK),
+    stale: STALE_MS,
+    update: STALE_MS / 4,
+    onCompromised: (e: Error): void => {
+      onLost(e);
+      retaking = setInterval(() => void retake(), STALE_MS / 4);
+      retaking.unref();
+    },
+  };
+  let trying = false;
+  const retake = async (): Promise<void> => {
+    if (trying || released) return;
+    trying = true;
+    try {
+      release = await lock(dir, options);
+      if (retaking) clearInterval(retaking);
+      retaking = null;
+      onRetaken();
+    } catch (e: unknown) {
+      // Still refused (the disk is read-only yet): tried again. Held by another live process: it
+      // started on the folder while this one could not renew its claim.
+      if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
+        if (retaking) clearInterval(retaking);
+        retaking = null;
+        onTaken(e as Error);
+      }
+    } finally {
+      trying = false;
+    }
+  };
   for (;;) {
     try {
-      return await lock(dir, { lockfilePath: join(dir, SERVICE_LOCK), stale: STALE_MS, update: STALE_MS / 4, onCompromised: onLost });
+      release = await lock(dir, options);
+      return () => {
+        released = true;
+        if (retaking) clearInterval(retaking);
+        return release();
+      };
     } catch (e: unknown) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ELOCKED' && Date.now() < deadline) {

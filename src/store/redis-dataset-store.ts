@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { AppError } from '../errors';
 import type { Redis } from 'ioredis';
 import type { DataRecord } from '../nce';
 import { type ColumnContract, contractOf } from './dataset-contract';
@@ -19,7 +20,7 @@ export const TMP_ROWS_TTL_SECONDS = 3600;
 /**
  * Datasets in Redis (distributed mode): a list of JSON records plus a meta hash. A replacement is
  * built under a temporary key (which expires, should the process die before renaming or deleting
- * it) and renamed into place in one MULTI with its meta; an append pushes
+ * it) and renamed into place in one script with its meta, once it holds every row; an append pushes
  * and trims in one script. Readers see the old dataset or the new one, never a mix.
  */
 export class RedisDatasetStore implements DatasetStore {
@@ -67,11 +68,24 @@ export class RedisDatasetStore implements DatasetStore {
         // without one, and a slow upload never loses its first rows to it.
         await exec(this.redis.multi().rpush(tmp, ...records.slice(i, i + CHUNK).map((r) => JSON.stringify(r))).expire(tmp, TMP_ROWS_TTL_SECONDS));
       }
-      const tx = this.redis.multi();
-      // The rename carries the expiry over: the dataset's rows then lose it.
-      if (records.length > 0) tx.rename(tmp, redisKeys.datasetRows(name)).persist(redisKeys.datasetRows(name));
-      else tx.del(redisKeys.datasetRows(name));
-      await exec(tx.del(redisKeys.datasetMeta(name), redisKeys.datasetAppendKeys(name)).hset(redisKeys.datasetMeta(name), { columns: JSON.stringify(columns), schema: JSON.stringify(schema), updatedAt, generation }).sadd(redisKeys.datasets, name));
+      const placed = await this.redis.eval(
+        PLACE_DATASET,
+        5,
+        tmp,
+        redisKeys.datasetRows(name),
+        redisKeys.datasetMeta(name),
+        redisKeys.datasetAppendKeys(name),
+        redisKeys.datasets,
+        String(records.length),
+        name,
+        JSON.stringify(columns),
+        JSON.stringify(schema),
+        updatedAt,
+        generation,
+      );
+      if (placed !== 1) {
+        throw new AppError('STORE_UNAVAILABLE', `dataset "${name}" was not replaced: Redis dropped the upload's rows while they were written (${Number(placed)} of ${records.length} left: evicted under a maxmemory-policy other than noeviction, or the store emptied meanwhile); nothing was changed, send it again`);
+      }
     } catch (e: unknown) {
       // Not awaited: where Redis stopped answering, the failure is answered now rather than after
       // a second timeout; the temporary key expires should this delete not land.
@@ -135,6 +149,32 @@ function hashOf(pairs: string[]): Record<string, string> {
   for (let i = 0; i + 1 < pairs.length; i += 2) out[pairs[i] as string] = pairs[i + 1] as string;
   return out;
 }
+
+/**
+ * KEYS: the upload's temporary rows, the rows list, meta hash, append keys, the datasets set. ARGV:
+ * how many rows the upload holds, the name, columns JSON, schema JSON, updatedAt, generation.
+ * Renames the rows into place (the rename carries the temporary key's expiry over: the dataset's
+ * rows then lose it) and writes the meta, in one step; returns 1, or, where the temporary key no
+ * longer holds every row (evicted: it is the key with an expiry a volatile maxmemory-policy drops
+ * first; or Redis emptied while it was written), how many it holds, and changes nothing. The
+ * MULTI this was ran its other commands after a failed rename, storing a part of the upload as
+ * the whole, or the new meta over the old rows.
+ */
+const PLACE_DATASET = `
+local n = tonumber(ARGV[1])
+if n > 0 then
+  local held = redis.call('LLEN', KEYS[1])
+  if held ~= n then return held end
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  redis.call('PERSIST', KEYS[2])
+else
+  redis.call('DEL', KEYS[2])
+end
+redis.call('DEL', KEYS[3], KEYS[4])
+redis.call('HSET', KEYS[3], 'columns', ARGV[3], 'schema', ARGV[4], 'updatedAt', ARGV[5], 'generation', ARGV[6])
+redis.call('SADD', KEYS[5], ARGV[2])
+return 1
+`;
 
 /**
  * KEYS: meta hash, rows list, append keys, the datasets set; ARGV: the name. Deletes the dataset's

@@ -58,6 +58,7 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
       ...(m.calibration.tailShare ? { tailShare: m.calibration.tailShare } : {}),
       expectedFlagged: expectedFlaggedShare(m.calibration),
       threshold: m.calibration.threshold,
+      warnings: t.warnings ?? [],
     },
     history: mainEpochs.map((h) => ({ pass: h.pass, epoch: h.epoch, loss: h.loss, valLoss: h.valLoss, valAuc: h.valAuc })),
     scores: scoreHistogram(m.calibration, traffic?.scores ?? []),

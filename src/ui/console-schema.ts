@@ -69,6 +69,7 @@ export const modelConsoleSchema = z
           .number()
           .describe('share of records like the reference the threshold flags: targetFpr (plus the stated contamination), or the share below a threshold the lower tail of the held-out scores raised (tailShare), or 1 / (n + 1) when the n held-out records are too few for that'),
         threshold: z.number(),
+        warnings: z.array(z.string()).describe("the training's warnings (the model's training.warnings): what in the data will make the model flag records for a reason likely not meant, a threshold calibrated on too few records; empty when none"),
       })
       .strict(),
     history: z

@@ -29,9 +29,10 @@ const KEY_FORM = `<section id="auth" class="card" hidden aria-labelledby="auth-h
 /** Markup of the model page's body, shared by the served page and the report. */
 export const MODEL_BODY = `<main id="main" class="console" data-page="model">${KEY_FORM}
 <h1 id="title">Model</h1>
-<p id="summary" class="summary"></p>
+<div id="summary" class="summary"></div>
 <section id="training" class="card" aria-labelledby="training-h"><h2 id="training-h">Training</h2>
 <div class="chart"><canvas id="history-chart" role="img" aria-label="Training history"></canvas></div>
+<div id="training-warnings" hidden><h3>Warnings</h3><ul class="warnings"></ul></div>
 <dl id="training-facts" class="facts"></dl>
 <details><summary>Training config and noise</summary><pre id="training-config"></pre></details></section>
 <section id="scores" class="card" aria-labelledby="scores-h"><h2 id="scores-h">Scores</h2>

@@ -204,7 +204,7 @@ describe('the console pages', () => {
   });
 
   it('answers a console path that is no page (a URL cut short, a typo) with a 404 page leading back, not the API\'s problem document', async () => {
-    for (const path of ['/ui/models/', '/ui/nope', '/ui/models/a/b']) {
+    for (const path of ['/ui/models/', '/ui/nope', '/ui/models/a/b', '/ui/models/%', '/ui/models/%C0%AE']) {
       const page = await request(app).get(path).set('accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
       expect({ path, status: page.status, type: page.type }).toEqual({ path, status: 404, type: 'text/html' });
       expect(page.headers['content-security-policy']).toBe(PAGE_CSP);

@@ -8,6 +8,7 @@ import { loadSettings } from '../../src/config';
 import { initBackend, toArtifact, train } from '../../src/nce';
 import { claimFolder, FsModelStore, SERVICE_LOCK } from '../../src/store';
 import { normalRecords } from '../helpers/data';
+import { eventually } from '../helpers/processes';
 
 /** What a kill -9 leaves in the embedded mode's folders is swept at start-up, and nothing else. */
 describe('start-up sweep', () => {
@@ -86,6 +87,33 @@ describe('the folders of an embedded service', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('a claim lost (it could not be renewed) is taken again once the folder allows; one another process took meanwhile is said, and left to it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-claim-'));
+    const { check, lock } = await import('proper-lockfile');
+    const lockfile = { lockfilePath: join(dir, SERVICE_LOCK), stale: 10_000 };
+    const events: string[] = [];
+    const release = await claimFolder('MODELS_DIR', dir, () => events.push('lost'), () => events.push('unclaimed'), () => events.push('retaken'), () => events.push('taken'));
+    try {
+      // The lock folder removed under it: the claim cannot be renewed, and is taken again.
+      await rm(join(dir, SERVICE_LOCK), { recursive: true });
+      await eventually(async () => (events.includes('retaken') ? true : undefined), 10_000, 'the claim taken again');
+      expect(events).toEqual(['lost', 'retaken']);
+      expect(await check(dir, lockfile)).toBe(true);
+      // Lost again, and another process claims the folder first: this one is told, and takes nothing back.
+      await rm(join(dir, SERVICE_LOCK), { recursive: true });
+      await eventually(async () => (events.length === 3 ? true : undefined), 10_000, 'the claim lost again');
+      const other = await lock(dir, lockfile);
+      await eventually(async () => (events.includes('taken') ? true : undefined), 10_000, 'the claim found taken');
+      expect(events).toEqual(['lost', 'retaken', 'lost', 'taken']);
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(events).toHaveLength(4);
+      await other();
+    } finally {
+      await release().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 
   it('a folder that cannot take the claim (it refuses writes) is served without one, said at once, not after waiting for a claim', async () => {
     const unclaimed: Error[] = [];

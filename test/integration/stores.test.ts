@@ -626,13 +626,11 @@ describe('redis dataset store', () => {
     await new RedisDatasetStore(redis).put(name, ['a'], rows);
     expect(await redis.ttl(redisKeys.datasetRows(name))).toBe(-1);
     // As a process that dies after writing the rows (3 chunks of 1,000): the rename never comes, nor the cleanup.
-    let transactions = 0;
     const dying = new Proxy(redis, {
       get(target, prop, receiver) {
-        if (prop === 'multi') {
+        if (prop === 'eval') {
           return () => {
-            if (++transactions > 3) throw new Error('process killed');
-            return target.multi();
+            throw new Error('process killed');
           };
         }
         if (prop === 'del') return async () => 0;
@@ -649,6 +647,36 @@ describe('redis dataset store', () => {
     expect((await new RedisDatasetStore(redis).records(name)).records).toHaveLength(2500);
     await redis.del(left[0]!);
     await new RedisDatasetStore(redis).delete(name);
+  });
+
+  it('changes nothing when Redis dropped some or all of an upload\'s rows while they were written (evicted, or emptied): 503, the old dataset whole', async () => {
+    const datasets = new RedisDatasetStore(redis);
+    const name = `d-${suffix()}`;
+    await datasets.put(name, ['x'], [{ x: 0 }, { x: 1 }]);
+    const before = await datasets.info(name);
+    const rows = Array.from({ length: 2500 }, (_, i) => ({ amount: i }));
+    // Before the rows are placed, the temporary key loses them: all (evicted, FLUSHALL), or the
+    // first chunks (emptied while the later ones were written).
+    for (const lose of [(tmp: string) => redis.del(tmp), (tmp: string) => redis.ltrim(tmp, 2000, -1)]) {
+      const losing = new Proxy(redis, {
+        get(target, prop, receiver) {
+          if (prop === 'eval') {
+            return async (script: string, keys: number, tmp: string, ...rest: string[]) => {
+              if (tmp.includes(':tmp-')) await lose(tmp);
+              return target.eval(script, keys, tmp, ...rest);
+            };
+          }
+          const v: unknown = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const refused = await new RedisDatasetStore(losing).put(name, ['amount'], rows).catch((e: unknown) => describeError(e));
+      expect(refused).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503, message: expect.stringContaining(`dataset "${name}" was not replaced`) });
+      expect(await datasets.info(name)).toEqual(before);
+      expect((await datasets.records(name)).records).toEqual([{ x: 0 }, { x: 1 }]);
+    }
+    expect(await redis.keys(`${redisKeys.datasetRows(name)}:tmp-*`)).toEqual([]);
+    await datasets.delete(name);
   });
 
   it('leaves no key behind when an append loses a race with a delete', async () => {

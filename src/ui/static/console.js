@@ -11,6 +11,11 @@
   var KEY = 'nce-ood.apiKey';
   var REFRESH_MS = 5000;
   var VERSIONS_REFRESH_MS = 30000;
+  /**
+   * Longest a request may go unanswered: a service that hangs (or a proxy that holds the
+   * connection) would otherwise stop the refreshes with "Updated ..." still on screen.
+   */
+  var REQUEST_TIMEOUT_MS = 20000;
   /** Longest the refreshes wait for a text selection to end (one left on the page would stop them for good). */
   var SELECTION_PAUSE_MS = 60000;
   /** A flagged record's values shown at once; more behind a toggle. */
@@ -111,7 +116,8 @@
 
   /** Says when the page last refreshed (not announced: it changes every few seconds). */
   function setUpdated() {
-    setStatus('Updated ' + new Date().toLocaleTimeString() + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+    // In UTC, as every other time on the page.
+    setStatus('Updated ' + new Date().toISOString().slice(11, 19) + ' UTC; refreshes every ' + REFRESH_MS / 1000 + ' s.');
   }
 
   /** Most characters of a name on a chart axis. */
@@ -184,11 +190,28 @@
     return key;
   }
 
+  /** Thrown when a request went unanswered for REQUEST_TIMEOUT_MS: what it asked may or may not have been done. */
+  function timedOut() {
+    return Object.assign(new Error('the service did not answer within ' + REQUEST_TIMEOUT_MS / 1000 + ' s'), { timedOut: true });
+  }
+
   function api(path, init) {
     var headers = { accept: 'application/json' };
     var key = apiKey();
     if (key) headers.authorization = 'Bearer ' + key;
-    return fetch(path, Object.assign({ headers: headers, credentials: 'same-origin', cache: 'no-store' }, init || {})).then(function (res) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () {
+      controller.abort();
+    }, REQUEST_TIMEOUT_MS);
+    return fetch(path, Object.assign({ headers: headers, credentials: 'same-origin', cache: 'no-store', signal: controller.signal }, init || {}))
+      .then(answered)
+      .catch(function (e) {
+        throw controller.signal.aborted ? timedOut() : e;
+      })
+      .finally(function () {
+        clearTimeout(timer);
+      });
+    function answered(res) {
       if (res.status === 401) {
         try {
           sessionStorage.removeItem(KEY);
@@ -206,13 +229,16 @@
           throw new Error('HTTP ' + res.status);
         },
       );
-    });
+    }
   }
 
   function askForKey(message) {
     var section = byId('auth');
     if (!section) return;
     section.hidden = false;
+    // A service restarted with API keys after the page opened without: the key can be changed from now on.
+    var button = byId('key-button');
+    if (button) button.hidden = false;
     byId('key-error').textContent = message || '';
     byId('key').focus();
   }
@@ -221,8 +247,8 @@
     var form = byId('key-form');
     if (!form) return;
     var button = byId('key-button');
-    if (button && authRequired) {
-      button.hidden = false;
+    if (button) {
+      button.hidden = !authRequired;
       button.addEventListener('click', function () {
         askForKey('');
       });
@@ -255,6 +281,8 @@
   function keyFirst(message) {
     askForKey(message);
     if (pageKind === 'model') showSections(false);
+    // The models page keeps nothing on screen that the key no longer reads (drawn again once one is given).
+    else if (main) main.classList.add('locked');
   }
 
   function failed(e) {
@@ -263,7 +291,9 @@
       setStatus('An API key is needed.', true);
       return;
     }
-    setStatus('Could not load: ' + (e && e.message ? e.message : String(e)), true);
+    // fetch's own TypeError ("Failed to fetch"): no answer at all.
+    var why = e instanceof TypeError ? 'the service cannot be reached' : e && e.message ? e.message : String(e);
+    setStatus('Could not load: ' + why + '.', true);
   }
 
   // ---- charts (Chart.js) ----
@@ -360,7 +390,8 @@
       // contaminationTrim's rows, not contamination's (which moves the threshold and leaves every row in).
       ['Rows left out of the fit (contaminationTrim)', String(m.trimmedRows)],
       ['Dataset rows', String(m.datasetRows)],
-      ['Epochs (best)', m.epochsRun + ' (' + m.bestEpoch + ')'],
+      // Best epoch 0: no epoch beat the start, p = q, so the model is its noise density alone (and the AUC is the start's).
+      ['Epochs (best)', m.epochsRun + (m.bestEpoch === 0 ? ' (none beat the start: the score is the noise density alone)' : ' (' + m.bestEpoch + ')')],
       // Of the classifier against its noise: not of detection (a model of data its noise describes well is near 0.5).
       ['Validation AUC (data vs noise, not detection)', num(m.valAuc, 3)],
       ['Validation loss', num(m.valLoss, 4)],
@@ -370,7 +401,19 @@
       ['Noise', [m.noise].concat(m.partnerNoises || []).map(function (n) { return n && n.type ? n.type : 'n/a'; }).join(' + ')],
       ['Backend', m.backend],
     ]);
+    drawWarnings(m.warnings || []);
     byId('training-config').textContent = JSON.stringify({ noise: m.noise, partnerNoises: m.partnerNoises || [], config: m.config }, null, 2);
+  }
+
+  /** The training's warnings (what in the data will make the model flag records for a reason likely not meant), above its facts. */
+  function drawWarnings(warnings) {
+    var box = byId('training-warnings');
+    if (!box) return;
+    box.hidden = warnings.length === 0;
+    var list = clear(box.querySelector('ul'));
+    warnings.forEach(function (w) {
+      list.appendChild(h('li', { text: w }));
+    });
   }
 
   function drawScores(c) {
@@ -660,17 +703,28 @@
     }, CONFIRM_MS);
   }
 
+  /** The version this page last promoted, while the page shows it current (its "is current" line is cleared once another is). */
+  var promotedTo = null;
+
   function promote(name, version) {
     var out = byId('promote-status');
+    promotedTo = null;
     out.textContent = 'Promoting ' + version + '...';
     api('/v1/models/' + encodeURIComponent(name) + '/versions/' + encodeURIComponent(version) + '/promote', { method: 'POST' }).then(
       function () {
         out.textContent = 'Version ' + version + ' is current.';
-        refreshModel(name, true);
+        promotedTo = version;
+        // Answers to requests sent before the promote are dropped (a slow one would draw the old
+        // version over the new), and the page is drawn again at once, versions too.
+        generation++;
+        refreshModel(name, true).catch(failed);
       },
       function (e) {
-        if (e instanceof NeedKey) return failed(e);
-        out.textContent = 'Not promoted: ' + e.message;
+        if (e instanceof NeedKey) {
+          out.textContent = 'Not promoted: the key was not accepted.';
+          return failed(e);
+        }
+        out.textContent = e.timedOut ? 'No answer to the promote within ' + REQUEST_TIMEOUT_MS / 1000 + ' s: the versions below say whether it was made.' : 'Not promoted: ' + e.message;
       },
     );
   }
@@ -714,17 +768,28 @@
    * model list (always 200) before asking for its page: asked for every few seconds, a model
    * that does not exist would answer 404s the browser logs as errors each time.
    */
-  var withoutCurrent = false;
+  // The first load too: a model without a current version (a first training, a typo) would log a 404.
+  var withoutCurrent = true;
+  /** Bumped by a promote: an answer to a request sent before it is not drawn. */
+  var generation = 0;
 
   function refreshModel(name, versionsToo) {
     if (withoutCurrent) return drawWithoutCurrent(name);
+    var asked = generation;
     return api('/v1/models/' + encodeURIComponent(name) + '/console').then(function (c) {
+      if (asked !== generation) return;
       showSections(true);
       drawModel(c);
+      if (promotedTo !== null && c.version !== promotedTo) {
+        // Another client promoted since: this page's "is current" line no longer holds.
+        promotedTo = null;
+        byId('promote-status').textContent = '';
+      }
       var stale = versionsToo || versionsOf !== c.version || Date.now() - versionsLoadedAt > VERSIONS_REFRESH_MS;
       setUpdated();
       if (!stale) return;
       return api('/v1/models/' + encodeURIComponent(name) + '/versions').then(function (v) {
+        if (asked !== generation) return;
         versionsLoadedAt = Date.now();
         versionsOf = c.version;
         drawVersions(name, v.versions, c.access);
@@ -803,33 +868,16 @@
     return 'Its training, job ' + job.id + ', is running: epoch ' + last.epoch + ' of at most ' + last.epochs + (last.partner ? ' of a kernel partner' : '') + ', validation loss ' + num(last.valLoss, 4) + '.';
   }
 
-  /** The job list the models page last read, and when (see {@link refreshIndex}). */
-  var lastJobs = { jobs: [] };
-  var jobsLoadedAt = 0;
-
   function refreshIndex() {
     // The job list only adds models in their first training: a key that may not read it, or a
-    // queue that cannot answer, leaves them out.
-    // Asked every refresh while a job is queued or running, else every VERSIONS_REFRESH_MS: the
-    // distributed queue reads the jobs it keeps to list them.
-    var busy = lastJobs.jobs.some(function (j) {
-      return j.state === 'queued' || j.state === 'running';
+    // queue that cannot answer, leaves them out. Asked every refresh: a first training started
+    // after the page opened shows within one (read every 30 s, one shorter than that never showed).
+    var jobs = api('/v1/jobs?limit=50').catch(function (e) {
+      if (e instanceof NeedKey) throw e;
+      return { jobs: [] };
     });
-    var jobs =
-      !busy && Date.now() - jobsLoadedAt < VERSIONS_REFRESH_MS
-        ? Promise.resolve(lastJobs)
-        : api('/v1/jobs?limit=50').then(
-            function (list) {
-              jobsLoadedAt = Date.now();
-              lastJobs = list;
-              return list;
-            },
-            function (e) {
-              if (e instanceof NeedKey) throw e;
-              return { jobs: [] };
-            },
-          );
     return Promise.all([api('/v1/console'), api('/v1/datasets'), jobs]).then(function (answers) {
+      main.classList.remove('locked');
       var models = answers[0].models;
       byId('models-empty').hidden = models.length > 0;
       refill(byId('models-table').querySelector('tbody'), function (body) {
