@@ -11,7 +11,7 @@ import { outageLog } from './logger';
 import { withDeadline } from './deadline';
 import { createMetrics, DEFAULT_RECENT_TRAFFIC, driftReferenceOf, type Metrics, type ServedModelInfo, trainingOutcome } from './metrics';
 import { BullMqQueue, BullMqScheduler, DriftRetrainer, InProcessQueue, InProcessScheduler, type JobInfo, type JobPayload, type JobQueue, type JobResult, QUEUE_NAME, QUEUE_PREFIX } from './queue';
-import { claimFolder, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, makeFolder, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
+import { claimFolder, evictionWarning, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, makeFolder, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, sweepLeftovers } from './store';
 
 /** The service, wired: what `npm start` runs and what the tests drive. */
 export interface Service extends Pick<AppDeps, 'store' | 'datasets' | 'queue' | 'scheduler' | 'models' | 'metrics'> {
@@ -127,6 +127,8 @@ export async function composeDistributed(settings: Settings, url: string, logger
   const metrics = metricsFor(settings, backend);
   const redis = await openRedis(url, 'commands');
   const subscriber = await openRedis(url, 'subscriber');
+  const evicts = evictionWarning(await redis.info('memory'));
+  if (evicts) logger.warn(evicts);
   // While Redis is away, their calls fail fast with STORE_UNAVAILABLE (503).
   const store = guardRedis(new RedisModelStore(redis), redis);
   const datasets = guardRedis(new RedisDatasetStore(redis), redis);

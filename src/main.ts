@@ -1,8 +1,18 @@
-import { createHttpServer, drainConnections } from './api';
+import { readFileSync } from 'node:fs';
+import { connectionCap, createHttpServer, drainConnections, FILES_KEPT, openFilesLimit } from './api';
 import { composeService } from './compose';
 import { settingsOrExit } from './config';
 import { createLogger } from './logger';
 import { initBackend, messageOf } from './nce';
+
+/** A file's text, or null where it cannot be read. */
+function readFileOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
 
 /** How long past SHUTDOWN_MS a shutdown may run before the process exits regardless. */
 const SHUTDOWN_OVERRUN_MS = 5000;
@@ -14,10 +24,18 @@ async function main(): Promise<void> {
   if (!settings.API_KEYS?.length) logger.warn('API_KEYS is not set: the API is open to anyone who can reach it');
   const backend = await initBackend(settings.TF_BACKEND);
   const service = await composeService(settings, logger, backend);
+  const filesLimit = openFilesLimit(readFileOrNull('/proc/self/limits'));
+  const maxConnections = connectionCap(settings.HTTP_MAX_CONNECTIONS, filesLimit);
+  if (maxConnections < settings.HTTP_MAX_CONNECTIONS) {
+    logger.warn(
+      { HTTP_MAX_CONNECTIONS: settings.HTTP_MAX_CONNECTIONS, openFilesLimit: filesLimit, maxConnections },
+      `HTTP_MAX_CONNECTIONS is more than the open-files limit leaves for connections: at most ${maxConnections} are held; raise the limit (ulimit -n) above HTTP_MAX_CONNECTIONS + ${FILES_KEPT}, or lower HTTP_MAX_CONNECTIONS`,
+    );
+  }
   const server = createHttpServer(service.app, {
     headersTimeoutMs: settings.HTTP_HEADERS_TIMEOUT_MS,
     requestTimeoutMs: settings.HTTP_REQUEST_TIMEOUT_MS,
-    maxConnections: settings.HTTP_MAX_CONNECTIONS,
+    maxConnections,
   });
   // A port already in use, or any listen error: one clear line and a non-zero exit, never a
   // process that runs without listening.

@@ -6,6 +6,30 @@ import type { Express } from 'express';
 import { AppError, type ErrorCode } from '../errors';
 import { toProblem } from './problems';
 
+/** Open files kept for everything but client connections: the stores' files, Redis, the scoring and training threads, logs. */
+export const FILES_KEPT = 256;
+
+/**
+ * The process's open-files limit (the soft RLIMIT_NOFILE, as `ulimit -n` sets it) from the text of
+ * /proc/self/limits, or null where there is none to read (not Linux) or it is unlimited.
+ */
+export function openFilesLimit(limitsText: string | null): number | null {
+  const soft = /^Max open files\s+(\S+)/m.exec(limitsText ?? '')?.[1];
+  const n = Number(soft);
+  return soft === undefined || !Number.isFinite(n) ? null : n;
+}
+
+/**
+ * The client connections the server may hold: `HTTP_MAX_CONNECTIONS`, or fewer where the
+ * open-files limit leaves less than that beside {@link FILES_KEPT} (at least 64). Past that limit
+ * every accept, file and Redis connection fails with EMFILE: the cap that keeps slow clients from
+ * exhausting the descriptors would never be reached (an outside probe: under `ulimit -n 1024`, 1,100
+ * half-sent requests left readiness, uploads and scoring unanswered until the header timeout).
+ */
+export function connectionCap(setting: number, filesLimit: number | null): number {
+  return filesLimit === null ? setting : Math.min(setting, Math.max(64, filesLimit - FILES_KEPT));
+}
+
 /** The HTTP limits of {@link createHttpServer}. */
 export interface HttpLimits {
   headersTimeoutMs: number;

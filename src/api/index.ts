@@ -1,4 +1,4 @@
 /** The HTTP API. */
 export { type AppDeps, createApp } from './app';
 export { toProblem } from './problems';
-export { createHttpServer, drainConnections, trackedAnswers, type HttpLimits } from './http-server';
+export { connectionCap, createHttpServer, drainConnections, FILES_KEPT, openFilesLimit, trackedAnswers, type HttpLimits } from './http-server';

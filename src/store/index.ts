@@ -9,7 +9,7 @@ export { FsDatasetStore } from './fs-dataset-store';
 export { RedisDatasetStore } from './redis-dataset-store';
 export { RedisModelStore } from './redis-model-store';
 export { type JobCancel, JOB_CANCEL_TTL_SECONDS, type ModelEvent, redisKeys } from './redis-keys';
-export { COMMAND_TIMEOUT_MS, guardRedis, lostConnection, openRedis, type RedisRole, redisFull, redisNowMs, redisRefusal, whenConnected } from './redis-connection';
+export { COMMAND_TIMEOUT_MS, evictionWarning, guardRedis, lostConnection, openRedis, type RedisRole, redisFull, redisNowMs, redisRefusal, whenConnected } from './redis-connection';
 export { KeyedSerial, makeFolder, writeFileAtomic } from './files';
 export { loadArtifact, saveArtifact } from './artifact-files';
 export { sweepLeftovers } from './sweep';

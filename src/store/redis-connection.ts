@@ -224,3 +224,16 @@ export async function redisNowMs(redis: Redis): Promise<number> {
   const [seconds, micros] = await redis.time();
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }
+
+/**
+ * A sentence for the start-up log when Redis evicts keys at its memory limit (a maxmemory-policy
+ * other than noeviction), else null: it would drop datasets, models, jobs and the markers with an
+ * expiry (an upload's rows while they are written, a model's deletion) first, without a word. With
+ * noeviction a full Redis refuses writes instead (507 STORAGE_FULL), and the service says so.
+ */
+export function evictionWarning(info: string): string | null {
+  const max = Number(/maxmemory:(\d+)/.exec(info)?.[1] ?? 0);
+  const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+  if (!(max > 0) || policy === undefined || policy === 'noeviction') return null;
+  return `Redis evicts keys at its memory limit (maxmemory-policy ${policy}): it can drop datasets, models and jobs without a word; run it with maxmemory-policy noeviction (a full Redis then refuses writes, answered 507)`;
+}
