@@ -300,6 +300,21 @@ describe('the web console in a browser', () => {
     await page.close();
   });
 
+  it('a model with a version: its page follows a retraining, and says how it failed, until a newer version is trained', async () => {
+    const started = await call('POST', '/v1/models/xss/train', { dataset: 'xss', config: { epochs: 1000, patience: 1000, kernelPartner: false } });
+    expect(started.status).toBe(202);
+    const { page, problems } = await openPage(SCORER);
+    await page.goto(`${api.url}/ui/models/xss`);
+    await page.locator('#retraining', { hasText: new RegExp(`^A retraining, job ${started.body.jobId}, is running: epoch \\d+ of at most 1000`) }).waitFor({ timeout: 20_000 });
+    expect((await call('DELETE', `/v1/jobs/${started.body.jobId}`)).status).toBe(202);
+    await page.locator('#retraining', { hasText: `Its last retraining, job ${started.body.jobId}, failed: JOB_CANCELLED` }).waitFor({ timeout: 12_000 });
+    // A newer version: the failure before it is no longer news.
+    await train('xss', 'xss', { epochs: 5 });
+    await page.locator('#retraining').waitFor({ state: 'hidden', timeout: 12_000 });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it("shows the training's warnings on the model page (a threshold calibrated on too few records)", async () => {
     const warnings = (await call('GET', '/v1/models/xss')).body.training.warnings as string[];
     expect(warnings.some((w) => w.includes('held-out records'))).toBe(true);

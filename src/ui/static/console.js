@@ -787,18 +787,47 @@
       }
       var stale = versionsToo || versionsOf !== c.version || Date.now() - versionsLoadedAt > VERSIONS_REFRESH_MS;
       setUpdated();
-      if (!stale) return;
-      return api('/v1/models/' + encodeURIComponent(name) + '/versions').then(function (v) {
+      var retraining = drawRetraining(name, c.model.createdAt, asked);
+      if (!stale) return retraining;
+      var versions = api('/v1/models/' + encodeURIComponent(name) + '/versions').then(function (v) {
         if (asked !== generation) return;
         versionsLoadedAt = Date.now();
         versionsOf = c.version;
         drawVersions(name, v.versions, c.access);
       });
+      return Promise.all([retraining, versions]);
     }, function (e) {
       if (!e || e.status !== 404) throw e;
       withoutCurrent = true;
       return drawWithoutCurrent(name);
     });
+  }
+
+  /**
+   * The model's newest training job where it says something the version shown does not: queued or
+   * running (its last epoch), or failed after this version was trained (a scheduled or drift
+   * retrain that failed would otherwise show nowhere on the page). The job list is only a hint: a
+   * key that may not read it, or a queue that cannot answer, leaves the line out.
+   */
+  function drawRetraining(name, versionCreatedAt, asked) {
+    var line = byId('retraining');
+    if (!line) return null;
+    return api('/v1/jobs?limit=1&model=' + encodeURIComponent(name))
+      .then(function (list) {
+        var job = list.jobs[0];
+        if (!job || job.state === 'completed') return null;
+        if (job.state === 'failed') return Date.parse(job.createdAt) > Date.parse(versionCreatedAt) ? job : null;
+        return api('/v1/jobs/' + encodeURIComponent(job.id));
+      })
+      .catch(function (e) {
+        if (e instanceof NeedKey) throw e;
+        return null;
+      })
+      .then(function (job) {
+        if (asked !== generation) return;
+        line.hidden = job === null;
+        line.textContent = job === null ? '' : jobLine(job, true);
+      });
   }
 
   /**
@@ -861,11 +890,13 @@
       });
   }
 
-  function jobLine(job) {
-    if (job.state === 'failed') return 'Its last training, job ' + job.id + ', failed: ' + (job.error ? job.error.code + ': ' + job.error.message : 'no reason given') + '.';
+  /** What a training job is doing or how it failed, of the model's first training or (`retraining`) of a new version. */
+  function jobLine(job, retraining) {
+    if (job.state === 'failed') return (retraining ? 'Its last retraining' : 'Its last training') + ', job ' + job.id + ', failed: ' + (job.error ? job.error.code + ': ' + job.error.message : 'no reason given') + '.';
+    var what = retraining ? 'A retraining' : 'Its training';
     var last = job.progress && job.progress.length ? job.progress[job.progress.length - 1] : null;
-    if (!last) return 'Its training, job ' + job.id + ', is ' + job.state + '.';
-    return 'Its training, job ' + job.id + ', is running: epoch ' + last.epoch + ' of at most ' + last.epochs + (last.partner ? ' of a kernel partner' : '') + ', validation loss ' + num(last.valLoss, 4) + '.';
+    if (!last) return what + ', job ' + job.id + ', is ' + job.state + '.';
+    return what + ', job ' + job.id + ', is running: epoch ' + last.epoch + ' of at most ' + last.epochs + (last.partner ? ' of a kernel partner' : '') + ', validation loss ' + num(last.valLoss, 4) + '.';
   }
 
   function refreshIndex() {
