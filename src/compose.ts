@@ -103,6 +103,8 @@ async function claimFolders(settings: Settings, logger: Logger): Promise<(() => 
   // started on a claimed folder does (SIGTERM: its requests in flight are answered first).
   const taken = (setting: string) => (e: Error): void => {
     logger.fatal({ err: e.message }, `${setting}: another nce-ood service process claimed the folder while this one could not renew its claim: stopping`);
+    // A failure to its supervisor, though it stops as on SIGTERM.
+    process.exitCode = 1;
     process.kill(process.pid, 'SIGTERM');
   };
   const claim = (setting: 'MODELS_DIR' | 'DATASETS_DIR'): Promise<() => Promise<void>> => claimFolder(setting, settings[setting], lost(setting), unclaimed(setting), retaken(setting), taken(setting));

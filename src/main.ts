@@ -72,7 +72,8 @@ async function main(): Promise<void> {
     server.close(() => {
       clearTimeout(deadline);
       service.close(Math.max(0, closeBy - Date.now())).then(
-        () => process.exit(0),
+        // 1 where the service stopped itself for a failure (see composeEmbedded's folder claims).
+        () => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
         (e: unknown) => {
           logger.warn({ err: messageOf(e) }, 'shutdown: releasing the service failed');
           process.exit(1);

@@ -10,7 +10,7 @@ import { Job, UnrecoverableError, Worker } from 'bullmq';
 import { settingsOrExit } from '../src/config';
 import { createTrainingMetrics, type TrainingMetrics, type TrainingOutcome, trainingOutcome } from '../src/metrics';
 import { failureCode, QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
-import { evictionWarning, type JobCancel, lostConnection, openRedis, redisKeys, redisRefusal } from '../src/store';
+import { type JobCancel, lostConnection, openRedis, redisKeys, redisRefusal } from '../src/store';
 import { createLogger, outageLog } from '../src/logger';
 
 /** Most a worker with no job running waits at shutdown for Redis to take its close. */
@@ -39,8 +39,6 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(settings.LOG_LEVEL, 'nce-ood-worker');
   const connection = await openRedis(settings.REDIS_URL, 'worker');
-  const evicts = evictionWarning(await connection.info('memory'));
-  if (evicts) logger.warn(evicts);
   const worker = new TrainingWorker(QUEUE_NAME, join(__dirname, 'sandboxed-training.js'), {
     connection,
     prefix: QUEUE_PREFIX,

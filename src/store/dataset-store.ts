@@ -93,7 +93,9 @@ export function keyReused(name: string, key: string): AppError {
  * canonical form. Records spelt canonically hash as they did before texts were made so: a key
  * remembered then still matches its retry. One spelt otherwise (TRUE, a text in NFD) and retried
  * across that upgrade (or between replicas of both releases) is told 422 IDEMPOTENCY_KEY_REUSED,
- * its first append kept: a retry that is refused, never one appended twice.
+ * its first append kept: a retry that is refused, never one appended twice. So is a JSON append
+ * of a blank text ("") retried across the release that reads such a text as missing (see the API's
+ * `textField`): it hashed as a text before, and hashes as the field left out now.
  */
 export function appendFingerprint(records: readonly DataRecord[]): string {
   const hash = createHash('sha256');

@@ -45,47 +45,60 @@ export async function claimFolder(
   const { lock } = await import('proper-lockfile');
   if (!process.listeners('SIGXFSZ').includes(keepEfbig)) process.on('SIGXFSZ', keepEfbig);
   const deadline = Date.now() + WAIT_MS;
-  let release: () => Promise<void>;
+  // The claim held now (null while it is lost), the timer taking a lost one again, the attempt in
+  // flight, and whether the service released it (at shutdown): nothing is taken again after that.
+  let held: (() => Promise<void>) | null = null;
   let retaking: NodeJS.Timeout | null = null;
+  let attempt: Promise<void> | null = null;
   let released = false;
+  const stopRetaking = (): void => {
+    if (retaking) clearInterval(retaking);
+    retaking = null;
+  };
   const options = {
     lockfilePath: join(dir, SERVICE_LOCK),
     stale: STALE_MS,
     update: STALE_MS / 4,
     onCompromised: (e: Error): void => {
+      held = null;
       onLost(e);
-      retaking = setInterval(() => void retake(), STALE_MS / 4);
+      if (released) return;
+      retaking = setInterval(() => {
+        attempt ??= retake().finally(() => {
+          attempt = null;
+        });
+      }, STALE_MS / 4);
       retaking.unref();
     },
   };
-  let trying = false;
   const retake = async (): Promise<void> => {
-    if (trying || released) return;
-    trying = true;
     try {
-      release = await lock(dir, options);
-      if (retaking) clearInterval(retaking);
-      retaking = null;
+      const got = await lock(dir, options);
+      // Released while this attempt was in flight: not kept past the service's end.
+      if (released) return await got().catch(() => undefined);
+      held = got;
+      stopRetaking();
       onRetaken();
     } catch (e: unknown) {
       // Still refused (the disk is read-only yet): tried again. Held by another live process: it
       // started on the folder while this one could not renew its claim.
-      if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
-        if (retaking) clearInterval(retaking);
-        retaking = null;
+      if ((e as NodeJS.ErrnoException).code === 'ELOCKED' && !released) {
+        stopRetaking();
         onTaken(e as Error);
       }
-    } finally {
-      trying = false;
     }
   };
   for (;;) {
     try {
-      release = await lock(dir, options);
-      return () => {
+      held = await lock(dir, options);
+      return async () => {
         released = true;
-        if (retaking) clearInterval(retaking);
-        return release();
+        stopRetaking();
+        await attempt;
+        // A claim lost and not taken again has nothing to release.
+        const claim = held;
+        held = null;
+        if (claim) await claim();
       };
     } catch (e: unknown) {
       const code = (e as NodeJS.ErrnoException).code;

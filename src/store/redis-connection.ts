@@ -232,8 +232,16 @@ export async function redisNowMs(redis: Redis): Promise<number> {
  * noeviction a full Redis refuses writes instead (507 STORAGE_FULL), and the service says so.
  */
 export function evictionWarning(info: string): string | null {
-  const max = Number(/maxmemory:(\d+)/.exec(info)?.[1] ?? 0);
-  const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
-  if (!(max > 0) || policy === undefined || policy === 'noeviction') return null;
+  const { max, policy } = memoryOf(info);
+  if (!(max > 0) || policy === '' || policy === 'noeviction') return null;
   return `Redis evicts keys at its memory limit (maxmemory-policy ${policy}): it can drop datasets, models and jobs without a word; run it with maxmemory-policy noeviction (a full Redis then refuses writes, answered 507)`;
+}
+
+/** Redis's memory in use, its limit (0: none) and its maxmemory-policy ('' if unsaid), from the text of INFO (its memory section). */
+export function memoryOf(info: string): { used: number; max: number; policy: string } {
+  return {
+    used: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0),
+    max: Number(/maxmemory:(\d+)/.exec(info)?.[1] ?? 0),
+    policy: /maxmemory_policy:(\S+)/.exec(info)?.[1] ?? '',
+  };
 }

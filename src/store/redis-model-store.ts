@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { type Artifact, fromArtifact, NceError } from '../nce';
 import { AppError } from '../errors';
 import { cancelledBy, DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, SavedByAnotherRun, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
-import { redisFull, redisNowMs, redisRefusal } from './redis-connection';
+import { memoryOf, redisFull, redisNowMs, redisRefusal } from './redis-connection';
 import { type ModelEvent, redisKeys } from './redis-keys';
 
 /**
@@ -189,9 +189,7 @@ export class RedisModelStore implements ModelStore {
   async writable(): Promise<StoreWritability> {
     // One round trip: the default sections hold both memory and replication.
     const info = await this.redis.info();
-    const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
-    const max = Number(/maxmemory:(\d+)/.exec(info)?.[1] ?? 0);
-    const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1] ?? '';
+    const { used, max, policy } = memoryOf(info);
     if (max > 0 && used >= max && policy === 'noeviction') return 'full';
     if (/^role:slave/m.test(info)) return 'read-only';
     try {

@@ -115,6 +115,22 @@ describe('the folders of an embedded service', () => {
     }
   }, 40_000);
 
+  it('a claim released at shutdown while lost releases nothing, and is not taken again after', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-claim-'));
+    const events: string[] = [];
+    const release = await claimFolder('MODELS_DIR', dir, () => events.push('lost'), () => events.push('unclaimed'), () => events.push('retaken'), () => events.push('taken'));
+    try {
+      await rm(join(dir, SERVICE_LOCK), { recursive: true });
+      await eventually(async () => (events.includes('lost') ? true : undefined), 10_000, 'the claim lost');
+      await expect(release()).resolves.toBeUndefined();
+      await new Promise((r) => setTimeout(r, 4000));
+      expect(events).toEqual(['lost']);
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it('a folder that cannot take the claim (it refuses writes) is served without one, said at once, not after waiting for a claim', async () => {
     const unclaimed: Error[] = [];
     const started = Date.now();

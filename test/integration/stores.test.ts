@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { type Artifact, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../src/nce';
 import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
-import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, describeVersions, evictionWarning, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, redisNowMs, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
+import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, describeVersions, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, redisNowMs, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
 import { Queue } from 'bullmq';
 import { BullMqScheduler, type JobPayload, type JobResult, QUEUE_PREFIX, runTrainJob, storeVersion } from '../../src/queue';
@@ -677,25 +677,6 @@ describe('redis dataset store', () => {
     }
     expect(await redis.keys(`${redisKeys.datasetRows(name)}:tmp-*`)).toEqual([]);
     await datasets.delete(name);
-  });
-
-  it('says at start when Redis would evict keys at its memory limit (a maxmemory-policy other than noeviction), and not otherwise', async () => {
-    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
-    const [, max] = (await redis.config('GET', 'maxmemory')) as [string, string];
-    try {
-      await redis.config('SET', 'maxmemory', '1gb');
-      await redis.config('SET', 'maxmemory-policy', 'volatile-lru');
-      expect(evictionWarning(await redis.info('memory'))).toMatch(/maxmemory-policy volatile-lru\): it can drop datasets, models and jobs/);
-      await redis.config('SET', 'maxmemory-policy', 'noeviction');
-      expect(evictionWarning(await redis.info('memory'))).toBeNull();
-      // No memory limit: nothing is evicted, whatever the policy.
-      await redis.config('SET', 'maxmemory', '0');
-      await redis.config('SET', 'maxmemory-policy', 'allkeys-lru');
-      expect(evictionWarning(await redis.info('memory'))).toBeNull();
-    } finally {
-      await redis.config('SET', 'maxmemory-policy', policy);
-      await redis.config('SET', 'maxmemory', max);
-    }
   });
 
   it('leaves no key behind when an append loses a race with a delete', async () => {

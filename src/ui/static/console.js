@@ -204,9 +204,12 @@
       controller.abort();
     }, REQUEST_TIMEOUT_MS);
     return fetch(path, Object.assign({ headers: headers, credentials: 'same-origin', cache: 'no-store', signal: controller.signal }, init || {}))
-      .then(answered)
+      .then(answered, function (e) {
+        // fetch's own failure: no answer at all (or none within the timeout).
+        throw controller.signal.aborted ? timedOut() : Object.assign(new Error('the service cannot be reached'), { unreachable: true, cause: e });
+      })
       .catch(function (e) {
-        throw controller.signal.aborted ? timedOut() : e;
+        throw controller.signal.aborted && !(e instanceof NeedKey) ? timedOut() : e;
       })
       .finally(function () {
         clearTimeout(timer);
@@ -291,9 +294,7 @@
       setStatus('An API key is needed.', true);
       return;
     }
-    // fetch's own TypeError ("Failed to fetch"): no answer at all.
-    var why = e instanceof TypeError ? 'the service cannot be reached' : e && e.message ? e.message : String(e);
-    setStatus('Could not load: ' + why + '.', true);
+    setStatus('Could not load: ' + (e && e.message ? e.message : String(e)) + '.', true);
   }
 
   // ---- charts (Chart.js) ----
@@ -798,10 +799,14 @@
       return Promise.all([retraining, versions]);
     }, function (e) {
       if (!e || e.status !== 404) throw e;
+      if (asked !== generation) return;
       withoutCurrent = true;
       return drawWithoutCurrent(name);
     });
   }
+
+  /** What {@link jobsOf} last read for the model page. */
+  var modelJobs = { at: 0, live: [], rest: [] };
 
   /**
    * The model's newest training job where it says something the version shown does not: queued or
@@ -812,9 +817,9 @@
   function drawRetraining(name, versionCreatedAt, asked) {
     var line = byId('retraining');
     if (!line) return null;
-    return api('/v1/jobs?limit=1&model=' + encodeURIComponent(name))
-      .then(function (list) {
-        var job = list.jobs[0];
+    return jobsOf('limit=1&model=' + encodeURIComponent(name), modelJobs)
+      .then(function (jobs) {
+        var job = jobs[0];
         if (!job || job.state === 'completed') return null;
         if (job.state === 'failed') return Date.parse(job.createdAt) > Date.parse(versionCreatedAt) ? job : null;
         return api('/v1/jobs/' + encodeURIComponent(job.id));
@@ -836,7 +841,10 @@
    * yet. Once the list shows a current version, the page draws the model again.
    */
   function drawWithoutCurrent(name) {
+    // As in refreshModel: a promote meanwhile makes these answers old news.
+    var asked = generation;
     return api('/v1/console').then(function (index) {
+      if (asked !== generation) return;
       var listed = index.models.filter(function (m) {
         return m.name === name;
       })[0];
@@ -844,9 +852,10 @@
         withoutCurrent = false;
         return refreshModel(name, true);
       }
-      if (!listed) return drawMissing(name);
+      if (!listed) return drawMissing(name, asked);
       return api('/v1/models/' + encodeURIComponent(name) + '/versions').then(
         function (v) {
+          if (asked !== generation) return;
           showSections(false);
           byId('versions').hidden = false;
           versionsOf = null;
@@ -858,7 +867,7 @@
         function (e) {
           // Deleted between the two answers.
           if (!e || e.status !== 404) throw e;
-          return drawMissing(name);
+          return drawMissing(name, asked);
         },
       );
     });
@@ -868,10 +877,10 @@
    * A model with no version: that there is none (yet), and its newest training job while one is
    * queued or running (its last epoch), or how its last one failed: a first training is watched here.
    */
-  function drawMissing(name) {
-    return api('/v1/jobs?limit=1&model=' + encodeURIComponent(name))
-      .then(function (list) {
-        var job = list.jobs[0];
+  function drawMissing(name, asked) {
+    return jobsOf('limit=1&model=' + encodeURIComponent(name), modelJobs)
+      .then(function (jobs) {
+        var job = jobs[0];
         if (!job || job.state === 'completed') return null;
         return job.state === 'failed' ? job : api('/v1/jobs/' + encodeURIComponent(job.id));
       })
@@ -880,6 +889,7 @@
         return null;
       })
       .then(function (job) {
+        if (asked !== generation) return;
         showSections(false);
         var summary = clear(byId('summary'));
         summary.appendChild(document.createTextNode('There is no model named "' + name + '" (yet): '));
@@ -899,13 +909,59 @@
     return what + ', job ' + job.id + ', is running: epoch ' + last.epoch + ' of at most ' + last.epochs + (last.partner ? ' of a kernel partner' : '') + ', validation loss ' + num(last.valLoss, 4) + '.';
   }
 
+  /**
+   * Training jobs, newest first, of the `query` (`limit=`, `model=`): those queued or running asked
+   * at every refresh (a training started after the page opened shows within one; those states hold
+   * few jobs), the rest (how the newest ended: failed, completed) every VERSIONS_REFRESH_MS, and at
+   * once when a job seen queued or running has ended since. The distributed queue reads up to 1,000
+   * finished jobs of each state to list them: asked of every open page every 5 s, that would weigh
+   * on Redis. The list is only a hint: a key that may not read it, or a queue that cannot answer,
+   * gives none.
+   */
+  function jobsOf(query, cache) {
+    var live = Promise.all([api('/v1/jobs?state=running&' + query), api('/v1/jobs?state=queued&' + query)]);
+    return live
+      .then(function (answers) {
+        var now = answers[0].jobs.concat(answers[1].jobs);
+        var ids = {};
+        now.forEach(function (j) {
+          ids[j.id] = true;
+        });
+        var ended = cache.live.some(function (id) {
+          return !ids[id];
+        });
+        cache.live = Object.keys(ids);
+        var rest =
+          !ended && Date.now() - cache.at < VERSIONS_REFRESH_MS
+            ? Promise.resolve(cache.rest)
+            : api('/v1/jobs?' + query).then(function (list) {
+                cache.at = Date.now();
+                cache.rest = list.jobs;
+                return list.jobs;
+              });
+        return rest.then(function (jobs) {
+          // Those the last full read saw queued or running are as the fresh lists have them now.
+          var finished = jobs.filter(function (j) {
+            return !ids[j.id] && j.state !== 'queued' && j.state !== 'running';
+          });
+          return now.concat(finished).sort(function (a, b) {
+            return Date.parse(b.createdAt) - Date.parse(a.createdAt);
+          });
+        });
+      })
+      .catch(function (e) {
+        if (e instanceof NeedKey) throw e;
+        return [];
+      });
+  }
+
+  /** What {@link jobsOf} last read for the models page. */
+  var indexJobs = { at: 0, live: [], rest: [] };
+
   function refreshIndex() {
-    // The job list only adds models in their first training: a key that may not read it, or a
-    // queue that cannot answer, leaves them out. Asked every refresh: a first training started
-    // after the page opened shows within one (read every 30 s, one shorter than that never showed).
-    var jobs = api('/v1/jobs?limit=50').catch(function (e) {
-      if (e instanceof NeedKey) throw e;
-      return { jobs: [] };
+    // The job list only adds models in their first training.
+    var jobs = jobsOf('limit=50', indexJobs).then(function (list) {
+      return { jobs: list };
     });
     return Promise.all([api('/v1/console'), api('/v1/datasets'), jobs]).then(function (answers) {
       main.classList.remove('locked');
