@@ -246,9 +246,15 @@ export function createApp(deps: AppDeps): Express {
  */
 export const UNAVAILABLE_RETRY_SECONDS = 5;
 
-/** The route pattern a request is counted and logged under: its route's, a 405's documented one, or "unmatched". */
+/**
+ * The route pattern a request is counted and logged under: its route's, or the one a route given
+ * as a regular expression names (`res.locals.route`: its source would be the label), a 405's
+ * documented one, or "unmatched".
+ */
 function routeLabel(req: Request, res: Response): string {
-  return req.route ? `${req.baseUrl}${String(req.route.path)}` : ((res.locals.route as string | undefined) ?? 'unmatched');
+  const path: unknown = req.route?.path;
+  if (typeof path === 'string') return `${req.baseUrl}${path}`;
+  return (res.locals.route as string | undefined) ?? 'unmatched';
 }
 
 /** The keys of an OpenAPI path item that are HTTP methods. */

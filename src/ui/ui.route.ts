@@ -52,12 +52,14 @@ export function uiRouter(options: UiOptions): Router {
   const missing = noPage(options.authRequired);
   router.get(/^\/ui\/(?!static\/)/, (req, res, next) => {
     if (!req.accepts('html')) return next();
+    res.locals.route = '/ui/*';
     res.status(404);
     html(missing)(req, res);
   });
   // A console path that is not percent-encoded UTF-8 (/ui/models/%): the same page, not the API's problem document.
   router.use((err: unknown, req: Request, res: Response, next: (e?: unknown) => void) => {
     if (!(err instanceof URIError) || !req.path.startsWith('/ui/') || !req.accepts('html')) return next(err);
+    res.locals.route = '/ui/*';
     res.status(404);
     html(missing)(req, res);
   });

@@ -211,6 +211,10 @@ describe('the console pages', () => {
       expect(page.text).toContain('No such page');
       expect(page.text).toContain('href="/ui/"');
     }
+    // Counted under one route label, not the source of the pattern that matched them.
+    const metrics = (await request(app).get('/metrics')).text;
+    expect(metrics).toMatch(/nce_ood_http_request_duration_seconds_count\{method="GET",route="\/ui\/\*",status="404"\} 5\n/);
+    expect(metrics).not.toContain('route="/^');
     // A client that asks for JSON still gets the problem document.
     const json = await request(app).get('/ui/nope').set('accept', 'application/json');
     expect(json.status).toBe(404);
