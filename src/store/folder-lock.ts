@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { storeConditionOf } from '../errors';
@@ -71,21 +72,31 @@ export async function claimFolder(
       retaking.unref();
     },
   };
+  // The lock's mtime when a retake last found it held: this process's own lost claim (a folder
+  // moved away and back within 10 s) is held until it goes stale, and is then taken again; another
+  // live process renews its claim, so the mtime moves.
+  let heldAt: number | null = null;
   const retake = async (): Promise<void> => {
     try {
       const got = await lock(dir, options);
       // Released while this attempt was in flight: not kept past the service's end.
       if (released) return await got().catch(() => undefined);
       held = got;
+      heldAt = null;
       stopRetaking();
       onRetaken();
     } catch (e: unknown) {
-      // Still refused (the disk is read-only yet): tried again. Held by another live process: it
-      // started on the folder while this one could not renew its claim.
-      if ((e as NodeJS.ErrnoException).code === 'ELOCKED' && !released) {
-        stopRetaking();
-        onTaken(e as Error);
+      // Still refused (the disk is read-only yet): tried again.
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED' || released) return;
+      const mtime = await stat(options.lockfilePath).then((s) => s.mtimeMs, () => null);
+      if (heldAt === null || mtime === null || mtime === heldAt) {
+        heldAt = mtime;
+        return;
       }
+      // Renewed since the last look: held by another live process, which started on the folder
+      // while this one could not renew its claim.
+      stopRetaking();
+      onTaken(e as Error);
     }
   };
   for (;;) {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -103,12 +103,32 @@ describe('the folders of an embedded service', () => {
       // Lost again, and another process claims the folder first: this one is told, and takes nothing back.
       await rm(join(dir, SERVICE_LOCK), { recursive: true });
       await eventually(async () => (events.length === 3 ? true : undefined), 10_000, 'the claim lost again');
+      // Another process renews its claim (every 5 s here, proper-lockfile's default): its mtime moves.
       const other = await lock(dir, lockfile);
-      await eventually(async () => (events.includes('taken') ? true : undefined), 10_000, 'the claim found taken');
+      await eventually(async () => (events.includes('taken') ? true : undefined), 20_000, 'the claim found taken');
       expect(events).toEqual(['lost', 'retaken', 'lost', 'taken']);
       await new Promise((r) => setTimeout(r, 3000));
       expect(events).toHaveLength(4);
       await other();
+    } finally {
+      await release().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('a claim lost while its folder was away a few seconds (an unmounted volume) is taken again, not taken for another process\'s', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-claim-'));
+    const events: string[] = [];
+    await mkdir(join(dir, 'models'));
+    const release = await claimFolder('MODELS_DIR', join(dir, 'models'), () => events.push('lost'), () => events.push('unclaimed'), () => events.push('retaken'), () => events.push('taken'));
+    try {
+      await rename(join(dir, 'models'), join(dir, 'away'));
+      await eventually(async () => (events.includes('lost') ? true : undefined), 10_000, 'the claim lost');
+      await new Promise((r) => setTimeout(r, 3000));
+      // Back with its lock as this process left it, not yet stale: held until it is, then taken again.
+      await rename(join(dir, 'away'), join(dir, 'models'));
+      await eventually(async () => (events.includes('retaken') ? true : undefined), 20_000, 'the claim taken again');
+      expect(events).toEqual(['lost', 'retaken']);
     } finally {
       await release().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
