@@ -809,6 +809,18 @@
   var modelJobs = { at: 0, live: [], rest: [] };
 
   /**
+   * The model's newest training job, or null where it completed: one queued or running read whole
+   * (for its last epoch), a failed one as listed (with its error).
+   */
+  function newestJob(name) {
+    return jobsOf('limit=1&model=' + encodeURIComponent(name), modelJobs).then(function (jobs) {
+      var job = jobs[0];
+      if (!job || job.state === 'completed') return null;
+      return job.state === 'failed' ? job : api('/v1/jobs/' + encodeURIComponent(job.id));
+    });
+  }
+
+  /**
    * The model's newest training job where it says something the version shown does not: queued or
    * running (its last epoch), or failed after this version was trained (a scheduled or drift
    * retrain that failed would otherwise show nowhere on the page). The job list is only a hint: a
@@ -817,12 +829,9 @@
   function drawRetraining(name, versionCreatedAt, asked) {
     var line = byId('retraining');
     if (!line) return null;
-    return jobsOf('limit=1&model=' + encodeURIComponent(name), modelJobs)
-      .then(function (jobs) {
-        var job = jobs[0];
-        if (!job || job.state === 'completed') return null;
-        if (job.state === 'failed') return Date.parse(job.createdAt) > Date.parse(versionCreatedAt) ? job : null;
-        return api('/v1/jobs/' + encodeURIComponent(job.id));
+    return newestJob(name)
+      .then(function (job) {
+        return job && job.state === 'failed' && !(Date.parse(job.createdAt) > Date.parse(versionCreatedAt)) ? null : job;
       })
       .catch(function (e) {
         if (e instanceof NeedKey) throw e;
@@ -878,12 +887,7 @@
    * queued or running (its last epoch), or how its last one failed: a first training is watched here.
    */
   function drawMissing(name, asked) {
-    return jobsOf('limit=1&model=' + encodeURIComponent(name), modelJobs)
-      .then(function (jobs) {
-        var job = jobs[0];
-        if (!job || job.state === 'completed') return null;
-        return job.state === 'failed' ? job : api('/v1/jobs/' + encodeURIComponent(job.id));
-      })
+    return newestJob(name)
       .catch(function () {
         // The job list is only a hint (a key that may not read it, a queue that cannot answer).
         return null;
