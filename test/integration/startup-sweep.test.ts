@@ -51,6 +51,19 @@ describe('start-up sweep', () => {
   });
 });
 
+/**
+ * A claim on `dir` whose callbacks log what befalls it, in order ('lost', 'unclaimed', 'retaken',
+ * 'taken'), and `seen`, which waits until an event has happened `count` times.
+ */
+async function watchedClaim(dir: string): Promise<{ events: string[]; release: () => Promise<void>; seen: (event: string, count?: number, ms?: number) => Promise<void> }> {
+  const events: string[] = [];
+  const release = await claimFolder('MODELS_DIR', dir, () => events.push('lost'), () => events.push('unclaimed'), () => events.push('retaken'), () => events.push('taken'));
+  const seen = async (event: string, count = 1, ms = 10_000): Promise<void> => {
+    await eventually(async () => (events.filter((e) => e === event).length >= count ? true : undefined), ms, `the claim ${event} (${count})`);
+  };
+  return { events, release, seen };
+}
+
 /** The embedded mode's folders belong to one service process: a second would sweep the first one's writes in progress and run its jobs twice. */
 describe('the folders of an embedded service', () => {
   it('are refused to a second service, by name, while the first runs; free once it stops; taken over from a process that died without letting go', async () => {
@@ -92,20 +105,19 @@ describe('the folders of an embedded service', () => {
     const dir = await mkdtemp(join(tmpdir(), 'nce-claim-'));
     const { check, lock } = await import('proper-lockfile');
     const lockfile = { lockfilePath: join(dir, SERVICE_LOCK), stale: 10_000 };
-    const events: string[] = [];
-    const release = await claimFolder('MODELS_DIR', dir, () => events.push('lost'), () => events.push('unclaimed'), () => events.push('retaken'), () => events.push('taken'));
+    const { events, release, seen } = await watchedClaim(dir);
     try {
       // The lock folder removed under it: the claim cannot be renewed, and is taken again.
       await rm(join(dir, SERVICE_LOCK), { recursive: true });
-      await eventually(async () => (events.includes('retaken') ? true : undefined), 10_000, 'the claim taken again');
+      await seen('retaken');
       expect(events).toEqual(['lost', 'retaken']);
       expect(await check(dir, lockfile)).toBe(true);
       // Lost again, and another process claims the folder first: this one is told, and takes nothing back.
       await rm(join(dir, SERVICE_LOCK), { recursive: true });
-      await eventually(async () => (events.length === 3 ? true : undefined), 10_000, 'the claim lost again');
+      await seen('lost', 2);
       // Another process renews its claim (every 5 s here, proper-lockfile's default): its mtime moves.
       const other = await lock(dir, lockfile);
-      await eventually(async () => (events.includes('taken') ? true : undefined), 20_000, 'the claim found taken');
+      await seen('taken', 1, 20_000);
       expect(events).toEqual(['lost', 'retaken', 'lost', 'taken']);
       await new Promise((r) => setTimeout(r, 3000));
       expect(events).toHaveLength(4);
@@ -118,16 +130,15 @@ describe('the folders of an embedded service', () => {
 
   it('a claim lost while its folder was away a few seconds (an unmounted volume) is taken again, not taken for another process\'s', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nce-claim-'));
-    const events: string[] = [];
     await mkdir(join(dir, 'models'));
-    const release = await claimFolder('MODELS_DIR', join(dir, 'models'), () => events.push('lost'), () => events.push('unclaimed'), () => events.push('retaken'), () => events.push('taken'));
+    const { events, release, seen } = await watchedClaim(join(dir, 'models'));
     try {
       await rename(join(dir, 'models'), join(dir, 'away'));
-      await eventually(async () => (events.includes('lost') ? true : undefined), 10_000, 'the claim lost');
+      await seen('lost');
       await new Promise((r) => setTimeout(r, 3000));
       // Back with its lock as this process left it, not yet stale: held until it is, then taken again.
       await rename(join(dir, 'away'), join(dir, 'models'));
-      await eventually(async () => (events.includes('retaken') ? true : undefined), 20_000, 'the claim taken again');
+      await seen('retaken', 1, 20_000);
       expect(events).toEqual(['lost', 'retaken']);
     } finally {
       await release().catch(() => undefined);
@@ -137,11 +148,10 @@ describe('the folders of an embedded service', () => {
 
   it('a claim released at shutdown while lost releases nothing, and is not taken again after', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nce-claim-'));
-    const events: string[] = [];
-    const release = await claimFolder('MODELS_DIR', dir, () => events.push('lost'), () => events.push('unclaimed'), () => events.push('retaken'), () => events.push('taken'));
+    const { events, release, seen } = await watchedClaim(dir);
     try {
       await rm(join(dir, SERVICE_LOCK), { recursive: true });
-      await eventually(async () => (events.includes('lost') ? true : undefined), 10_000, 'the claim lost');
+      await seen('lost');
       await expect(release()).resolves.toBeUndefined();
       await new Promise((r) => setTimeout(r, 4000));
       expect(events).toEqual(['lost']);
