@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { isArtifactFault } from '../nce';
+import { expectedFlaggedShare, isArtifactFault } from '../nce';
 import { deletedMeanwhile, describeVersions, listedModel, type ModelStore } from '../store';
 import { AppError } from '../errors';
 import { enqueuedAt, type JobQueue, type Scheduler } from '../queue';
@@ -36,8 +36,10 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
         targetFpr: manifest.calibration.targetFpr,
         ...(manifest.calibration.contamination ? { contamination: manifest.calibration.contamination } : {}),
         ...(manifest.calibration.tailShare ? { tailShare: manifest.calibration.tailShare } : {}),
+        ...(manifest.calibration.novelty ? { novelty: manifest.calibration.novelty } : {}),
         threshold: manifest.calibration.threshold,
         referenceCount: manifest.calibration.referenceCount,
+        expectedFlaggedShare: expectedFlaggedShare(manifest.calibration),
       },
       training: { trainRows: manifest.training.trainRows, validationRows: manifest.training.validationRows, valAuc: manifest.training.valAuc, seconds: manifest.training.seconds, ...(manifest.training.warnings ? { warnings: manifest.training.warnings } : {}) },
       dataset: manifest.dataset,

@@ -80,8 +80,10 @@ export const modelAnswer = z
         targetFpr: z.number(),
         contamination: z.number().optional().describe('share of the reference stated as anomalies (training config `contamination`); absent when 0'),
         tailShare: z.number().optional().describe("share of the held-out reference records the threshold flags where the reference's lower tail raised it above the order statistic at targetFpr (its lowest scores stand apart from the rest: likely anomalies); absent when it did not"),
+        novelty: z.number().optional().describe('share of the held-out reference records that carried a value no other reference record had (a category seen once, the only missing value of a field): about that share of new records will carry a value never seen, which is always flagged; absent when 0'),
         threshold: z.number(),
         referenceCount: z.number().int(),
+        expectedFlaggedShare: z.number().describe('share of new records distributed as the reference that the ood flag is expected to flag: what nce_ood_model_expected_flagged_ratio exports and the flagged-rate alerts compare with (targetFpr, raised by contamination, tailShare, novelty, or 1/(n + 1) for n held-out records too few for targetFpr)'),
       })
       .strict(),
     training: z

@@ -104,6 +104,8 @@ describe('the OpenAPI document', () => {
     await holds('ModelListAnswer', await request(app).get('/v1/models'));
     const model = await holds('ModelAnswer', await request(app).get('/v1/models/m'));
     expect(model.calibration.contamination).toBe(0.05);
+    // What the threshold is expected to flag: the stated 5%, plus targetFpr of the rest, at least.
+    expect(model.calibration.expectedFlaggedShare).toBeGreaterThanOrEqual(0.05 + 0.01 * 0.95 - 1e-12);
     const { versions } = await holds('VersionListAnswer', await request(app).get('/v1/models/m/versions'));
     await holds('PromoteAnswer', await request(app).post(`/v1/models/m/versions/${versions[0]!.version}/promote`));
     await holds('ScheduleAnswer', await request(app).put('/v1/models/m/schedule').send({ cron: '0 3 * * *', dataset: 'd' }));
