@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { canonicalName, checkNoiseRecords, checkTrainingCost, featureColumns, heldOutCount, MIN_TRAINING_RECORDS, NceError, resolveTrainingConfig, type TrainingConfig } from '../nce';
+import { canonicalName, checkNoiseRecords, checkTrainingCost, featureColumns, heldOutCount, MIN_TRAINING_RECORDS, NceError, nearestKey, resolveTrainingConfig, type TrainingConfig } from '../nce';
 import { type DatasetStore, datasetNotFound, NAME_PATTERN } from '../store';
 import { AppError, escapePointer } from '../errors';
 import { trainingTooLarge } from '../queue';
@@ -58,10 +58,20 @@ export function refuseBareArray(body: unknown, others: readonly string[] = []): 
   throw new AppError('INVALID_REQUEST', `the body is a JSON array: send the records ${forms.slice(0, -1).join(', ')}, or ${forms.at(-1)}`);
 }
 
-/** The AppError of the first zod issue of a request body, pointing at the offending part. */
-export function requestError(issue: z.core.$ZodIssue): AppError {
+/**
+ * The AppError of the first zod issue of a request body, pointing at the offending part; an
+ * unknown key of the body (`schema`'s) is pointed at and, where one of the keys the body takes is
+ * within two edits of it, named as what was likely meant (`"explian"`: did you mean "explain"?).
+ */
+export function requestError(issue: z.core.$ZodIssue, schema?: { shape: object }): AppError {
   const path = issue.path.map((p) => String(p));
   const pointer = '/' + path.map(escapePointer).join('/');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    const near = path.length === 0 && schema !== undefined ? nearestKey(key, Object.keys(schema.shape)) : null;
+    const takes = path.length === 0 && schema !== undefined ? `; the body takes ${Object.keys(schema.shape).join(', ')}` : '';
+    return new AppError('INVALID_REQUEST', `${path.length ? path.join('.') + ': ' : ''}unknown field ${JSON.stringify(key)}${near ? ` (did you mean "${near}"?)` : takes}`, `${pointer === '/' ? '' : pointer}/${escapePointer(key)}`);
+  }
   if (path[0] === 'records' && path.length >= 3) {
     return new AppError('INVALID_RECORD', `record ${path[1]} field "${path[2]}" must be a ${outOfRange(issue) ? 'finite number (this one is beyond ±1.8e308)' : 'number, a string, a boolean or null'}`, pointer);
   }

@@ -273,7 +273,7 @@ export function resolveTrainingConfig(input: unknown): TrainingConfig {
   const issues = r.error.issues.map((i) => {
     if (i.code === 'unrecognized_keys') {
       return i.keys.map((k) => {
-        const near = i.path.length === 0 ? nearest(k, Object.keys(trainingConfigSchema.shape)) : null;
+        const near = i.path.length === 0 ? nearestKey(k, Object.keys(trainingConfigSchema.shape)) : null;
         return `${[...i.path, k].join('.')}: unknown key${near ? ` (did you mean "${near}"?)` : ''}`;
       }).join('; ');
     }
@@ -284,8 +284,8 @@ export function resolveTrainingConfig(input: unknown): TrainingConfig {
   throw new NceError('INVALID_CONFIG', `invalid training config: ${issues.join('; ')}`, { field });
 }
 
-/** The candidate closest to `key` in edit distance, if it is within 2 edits. */
-function nearest(key: string, candidates: readonly string[]): string | null {
+/** The candidate closest to `key` in edit distance, if it is within 2 edits (case aside): what a misspelt key likely meant. */
+export function nearestKey(key: string, candidates: readonly string[]): string | null {
   const best = closest(key, [...candidates]);
   return distance(key.toLowerCase(), best.toLowerCase()) <= 2 ? best : null;
 }

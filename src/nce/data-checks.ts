@@ -52,15 +52,17 @@ const MIN_ROWS = 20;
  * - a column of numbers with missing values written as text ("n/a"), read as categories (see
  *   {@link missingMarkers}); a dataset's contract refuses it, a file given to the
  *   command line's eval does not.
- * - a column named as a label usually is (`label`, `class`, `target`, `is_anomaly` ...): a label
- *   among the features is learnt as one, and every record scored must carry it.
+ * - a column named as a label usually is (`label`, `class`, `target`, `is_anomaly` ...) and holding
+ *   at most {@link LABEL_MAX_VALUES} distinct values, as classes or a flag do: a label among the
+ *   features is learnt as one, and every record scored must carry it.
  * Nothing is changed: the user decides, with `exclude`.
  */
 export function dataWarnings(records: readonly DataRecord[], schema: readonly Feature[]): string[] {
   if (records.length < MIN_ROWS) return [];
   const warnings: string[] = [];
   for (const f of schema) {
-    if (LABEL_NAMES.test(f.name)) {
+    // A label holds a few classes or a flag; a coordinate named y, or a measured target, many values.
+    if (LABEL_NAMES.test(f.name) && fewValues(records, f.name)) {
       warnings.push(`column "${f.name}" is named like the records' label: it is a feature of this model, learnt with the others, and every record scored must carry it; if it labels the records (known anomalies, classes), leave it out with exclude (the command line leaves a column named label out by default)`);
     }
   }
@@ -111,6 +113,21 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
     warnings.push(`${empty.length === 1 ? `column ${named(empty)} is` : `columns ${named(empty)} are`} empty in every record: a new record with any value there will be flagged for it alone; leave ${empty.length === 1 ? 'it' : 'them'} out with exclude unless that is meant`);
   }
   return warnings;
+}
+
+/** Most distinct values a column named like a label holds for the label warning: classes or a flag, not a measurement. */
+const LABEL_MAX_VALUES = 20;
+
+/** Whether the records hold at most {@link LABEL_MAX_VALUES} distinct values in the field `name`. */
+function fewValues(records: readonly DataRecord[], name: string): boolean {
+  const seen = new Set<unknown>();
+  for (const r of records) {
+    const v = r[name];
+    if (v === null || v === undefined) continue;
+    seen.add(v);
+    if (seen.size > LABEL_MAX_VALUES) return false;
+  }
+  return true;
 }
 
 /** Names a column of labels usually has, whatever their case. */

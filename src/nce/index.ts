@@ -4,6 +4,7 @@ export { type Calibration, calibrate, expectedFlaggedShare, isFlagged, PERCENTIL
 export {
   DEFAULT_NOISE,
   DEFAULT_TRAINING_CONFIG,
+  nearestKey,
   resolveTrainingConfig,
   type ScoreKind,
   type TrainingConfig,

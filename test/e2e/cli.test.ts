@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { closeSync, cpSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -447,5 +447,16 @@ describe('nce-ood train and score', () => {
     expect(readFileSync(join(dir, 'raw-ids.csv'), 'utf8')).toBe(unwritten);
     // Another file of the same name elsewhere is not.
     expect(cli('report', '--model', 'gated', '--data', join(dir, 'raw-ids.csv'), '--out', join(dir, 'raw-ids.html')).status).toBe(0);
+    // A damaged current version (a byte of its weights changed) is named, model and version, by score and report.
+    cpSync(join(dir, 'registry'), join(dir, 'damaged'), { recursive: true });
+    const weights = join(dir, 'damaged', 'gated', current, 'weights.bin');
+    const bytes = readFileSync(weights);
+    bytes[0] ^= 0xff;
+    writeFileSync(weights, bytes);
+    const damaged = { ...process.env, MODELS_DIR: join(dir, 'damaged') };
+    for (const args of [['score', '--model', 'gated', '--data', join(dir, 'ids.csv')], ['report', '--model', 'gated', '--out', join(dir, 'damaged.html')]]) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: damaged });
+      expect([r.status, r.stderr.trim().split('\n')]).toEqual([1, [expect.stringMatching(new RegExp(`^nce-ood ${args[0]}: model "gated" version ${current} cannot be loaded: .*sha256.*make another version current`))]]);
+    }
   });
 });

@@ -6,7 +6,7 @@ import { CsvError, type CsvTable, describeVersions, fileProblem, FsModelStore, N
 import { modelConsole, reportHtml } from '../../ui';
 import { AppError } from '../../errors';
 import { parseFlags, UsageError } from '../args';
-import type { CliContext } from '../context';
+import { type CliContext, loadCurrent } from '../context';
 
 /** Records scored per forward pass: bounds memory on large files. */
 const CHUNK = 4096;
@@ -27,10 +27,7 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
   if (flags.values !== undefined && flags.data === undefined) throw new UsageError('--values lists the values of --data\'s records: give --data too');
   if (flags.data !== undefined && sameFile(flags.data, flags.out as string)) throw new UsageError(`--out ${flags.out as string} is the --data file: the report would overwrite it; name another file`);
   if (!NAME_PATTERN.test(name)) throw new UsageError('--model names a model in the registry (1-64 letters, digits, "_" or "-")');
-  const store = new FsModelStore(ctx.modelsDir);
-  const version = await store.currentVersion(name);
-  if (version === null) throw new AppError('MODEL_NOT_FOUND', `no model "${name}" in ${ctx.modelsDir} (MODELS_DIR)`);
-  const loaded = await store.load(name, version);
+  const { version, loaded } = await loadCurrent(ctx, name);
   const keepValues = flags.values !== undefined;
   // The file is one window, seen at one instant.
   const now = Date.now();
@@ -52,7 +49,7 @@ export async function reportCommand(argv: string[], ctx: CliContext): Promise<vo
   }
   const data = {
     console: modelConsole({ name, version, manifest: loaded.manifest, window, traffic, minRecords: ctx.driftMinRecords, access: 'open', rawValues: keepValues }),
-    versions: await describeVersions(store, name),
+    versions: await describeVersions(new FsModelStore(ctx.modelsDir), name),
     source: { file: flags.data === undefined ? null : basename(flags.data), rows, createdAt: new Date().toISOString() },
   };
   try {

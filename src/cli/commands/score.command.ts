@@ -2,10 +2,9 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { categoricalNames, type DataRecord, Detector, type FieldValue, initBackend, type ModelState, NceError } from '../../nce';
 import { CSV_HEADER, csvRows } from '../../serving';
-import { CsvError, type CsvTable, FsModelStore, loadArtifact, readCsv, typeField } from '../../store';
-import { AppError } from '../../errors';
+import { CsvError, type CsvTable, loadArtifact, readCsv, typeField } from '../../store';
 import { columnList, modelOrArtifact, parseFlags, UsageError } from '../args';
-import type { CliContext } from '../context';
+import { type CliContext, loadCurrent } from '../context';
 
 /** Records scored per forward pass: bounds memory on large files. */
 const CHUNK = 4096;
@@ -70,10 +69,8 @@ async function modelToScore(target: { model: string } | { artifact: string }, ct
       throw e;
     }
   }
-  const store = new FsModelStore(ctx.modelsDir);
-  const version = await store.currentVersion(target.model);
-  if (version === null) throw new AppError('MODEL_NOT_FOUND', `no model "${target.model}" in ${ctx.modelsDir} (MODELS_DIR); for a model folder, use --artifact DIR`);
-  return { state: (await store.load(target.model, version)).state, label: `model ${target.model} version ${version}` };
+  const { version, loaded } = await loadCurrent(ctx, target.model, '; for a model folder, use --artifact DIR');
+  return { state: loaded.state, label: `model ${target.model} version ${version}` };
 }
 
 /** The input columns `--keep` names, each checked against the file's header. */

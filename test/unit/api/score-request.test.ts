@@ -32,6 +32,14 @@ describe('parseScoreRequest', () => {
     expect(() => parseScoreRequest(body)).toThrow(expect.objectContaining({ code: 'INVALID_RECORD', pointer: '/records/1/b' }));
   });
 
+  it('points at an unknown key of the body, naming the key likely meant', () => {
+    const misspelt = JSON.parse('{"records":[{"a":1}],"explian":true}') as unknown;
+    expect(() => parseScoreRequest(misspelt)).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', pointer: '/explian', message: 'unknown field "explian" (did you mean "explain"?)' }));
+    // Nothing near: the keys the body takes are listed instead.
+    const other = JSON.parse('{"records":[{"a":1}],"model":"m"}') as unknown;
+    expect(() => parseScoreRequest(other)).toThrow(expect.objectContaining({ pointer: '/model', message: 'unknown field "model"; the body takes records, explain' }));
+  });
+
   it('takes a JSON boolean as the category "true" or "false", as a CSV file spells it', () => {
     const body = JSON.parse('{"records":[{"foreign":true,"amount":3},{"foreign":false,"amount":null}]}') as unknown;
     expect(parseScoreRequest(body).records).toEqual([{ foreign: 'true', amount: 3 }, { foreign: 'false', amount: null }]);

@@ -41,6 +41,14 @@ describe('dataWarnings', () => {
     expect(dataWarnings(named, inferSchema(named))).toEqual([]);
   });
 
+  it('leaves a measurement named like a label alone (a coordinate y): labels are a few classes or a flag', () => {
+    const plane = records.map(({ amount }, i) => ({ x: amount, y: Math.sin(i) * 10 }));
+    expect(dataWarnings(plane, inferSchema(plane))).toEqual([]);
+    // Twenty classes still read as a label.
+    const classes = records.map(({ amount }, i) => ({ x: amount, y: i % 20 }));
+    expect(dataWarnings(classes, inferSchema(classes))).toEqual([expect.stringMatching(/^column "y" is named like the records' label/)]);
+  });
+
   it('says nothing of ordinary columns, of small data, or of a column that has missing values', () => {
     const plain = records.map(({ amount, channel }) => ({ amount, channel }));
     expect(dataWarnings(plain, inferSchema(plain))).toEqual([]);
