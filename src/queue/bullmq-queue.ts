@@ -142,7 +142,7 @@ export class BullMqQueue implements JobQueue {
   }
 
   /**
-   * Marks the job cancelled (for a week) and tells the workers: the one running it stops it at the
+   * Marks the job cancelled (for a week; a job cancelled already keeps its first reason) and tells the workers: the one running it stops it at the
    * next turn of its event loop (about a second), and its save refuses while the mark is there. A queued job is moved to run
    * next (a delayed one, such as a schedule's next run, at once), where a worker fails it without
    * training, and lets go of its deduplication key, so a drift retrain can be enqueued anew. A job
@@ -151,9 +151,12 @@ export class BullMqQueue implements JobQueue {
   async cancel(id: string, reason: JobError): Promise<JobInfo | null> {
     const before = await this.get(id);
     if (!before || before.state === 'completed' || before.state === 'failed') return before;
-    const cancel: JobCancel = { id, ...reason };
-    await this.redis.set(redisKeys.jobCancel(id), JSON.stringify(cancel), 'EX', JOB_CANCEL_TTL_SECONDS);
-    await this.redis.publish(redisKeys.jobCancels, JSON.stringify(cancel));
+    // The first cancel's reason stands: a job cancelled (202) and then its model deleted before a
+    // worker failed it still fails JOB_CANCELLED, not MODEL_DELETED (an outside probe). Said again
+    // to the workers, and the job moved again, in case the first cancel stopped before doing so.
+    const mark = JSON.stringify({ id, ...reason } satisfies JobCancel);
+    const first = await this.redis.set(redisKeys.jobCancel(id), mark, 'EX', JOB_CANCEL_TTL_SECONDS, 'NX');
+    await this.redis.publish(redisKeys.jobCancels, first === null ? ((await this.redis.get(redisKeys.jobCancel(id))) ?? mark) : mark);
     const job = await Job.fromId<JobPayload, JobResult>(this.queue, id);
     if (job && before.state === 'queued') {
       // Each a move the job may have made meanwhile (taken by a worker, fired): the mark holds it then.

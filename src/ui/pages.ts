@@ -32,7 +32,7 @@ export const MODEL_BODY = `<main id="main" class="console" data-page="model">${K
 <div id="summary" class="summary"></div>
 <section id="training" class="card" aria-labelledby="training-h"><h2 id="training-h">Training</h2>
 <div class="chart"><canvas id="history-chart" role="img" aria-label="Training history"></canvas></div>
-<p id="retraining" class="note" role="status" hidden></p>
+<p id="retraining" class="note" hidden></p>
 <div id="training-warnings" hidden><h3>Warnings</h3><ul class="warnings"></ul></div>
 <dl id="training-facts" class="facts"></dl>
 <details><summary>Training config and noise</summary><pre id="training-config"></pre></details></section>

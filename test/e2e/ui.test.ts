@@ -14,6 +14,8 @@ const SCORER = 'score-key-ui-test-0002';
 const INJECTED = '<img src=x onerror=alert(1)>';
 /** A feature name of 200 characters without a space. */
 const LONG_NAME = 'x'.repeat(200);
+/** A user's pause before confirming a promote: a second activation sooner is the same gesture (a double-click), which does not confirm. */
+const CONFIRM_PAUSE_MS = 800;
 const INJECTED_VALUE = '<svg onload=alert(2)>';
 /** A long category, as a user agent is. */
 const LONG_CATEGORY = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)';
@@ -282,9 +284,13 @@ describe('the web console in a browser', () => {
     expect(await seriousViolations(page, await AXE)).toEqual([]);
     // Promote the older version: it becomes current, and the page says so.
     const older = page.locator('#versions-table tbody tr', { hasText: versions[0] as string });
-    // The first click only asks; nothing is promoted until the second.
-    await older.locator('button', { hasText: 'Promote' }).click();
+    // The first click only asks; nothing is promoted until the second, a deliberate moment later.
+    // A double-click only asks too: its second click lands on the button its first armed (at some
+    // widths the armed button does not move), and must not confirm.
+    await older.getByRole('button', { name: `Promote version ${versions[0] as string}` }).dblclick();
     await older.locator('button', { hasText: 'Click again to promote' }).waitFor();
+    expect(await page.locator('#promote-status').textContent()).toMatch(new RegExp(`^Promote version ${versions[0] as string}\\? Activate its button again within 5 s`));
+    await page.waitForTimeout(CONFIRM_PAUSE_MS);
     expect((await call('GET', '/v1/models/payments')).body.version).toBe(versions[1]);
     // By keyboard: Enter on the armed button promotes it.
     await older.locator('button', { hasText: 'Click again to promote' }).focus();
@@ -313,6 +319,12 @@ describe('the web console in a browser', () => {
     // jobs, within 30 s (each refresh reads only the queued and running ones).
     await train('xss', 'xss', { epochs: 5 });
     await page.locator('#retraining').waitFor({ state: 'hidden', timeout: 40_000 });
+    // A retraining the gate kept back (its schema changed: a column left out) is said, and its
+    // candidate row is drawn within a refresh or two, not at the versions' next 30 s read.
+    const kept = await call('POST', '/v1/models/xss/train', { dataset: 'xss', config: { epochs: 5, exclude: ['kind'] } });
+    expect(kept.status).toBe(202);
+    await page.locator('#retraining', { hasText: new RegExp(`^Its last retraining, job ${kept.body.jobId}, kept version \\S+ back as a candidate: SCHEMA_CHANGED`) }).waitFor({ timeout: 40_000 });
+    await page.locator('#versions-table tbody tr', { hasText: 'candidate: SCHEMA_CHANGED' }).waitFor({ timeout: 12_000 });
     expect(problems).toEqual([]);
     await page.close();
   });
@@ -354,6 +366,7 @@ describe('the web console in a browser', () => {
     hold = true;
     await eventually(async () => (held ? true : undefined), 12_000, 'a refresh held');
     await row.locator('button', { hasText: 'Promote' }).click();
+    await page.waitForTimeout(CONFIRM_PAUSE_MS);
     await row.locator('button', { hasText: 'Click again to promote' }).click();
     await page.locator('#promote-status', { hasText: `Version ${other} is current.` }).waitFor();
     await page.locator('#summary', { hasText: `Version ${other},` }).waitFor({ timeout: 4000 });
@@ -376,6 +389,7 @@ describe('the web console in a browser', () => {
     await page.goto(`${api.url}/ui/models/payments`);
     const button = page.locator('#versions-table button', { hasText: 'Promote' }).first();
     await button.click();
+    await page.waitForTimeout(CONFIRM_PAUSE_MS);
     await page.locator('#versions-table button', { hasText: 'Click again to promote' }).click();
     // The form asks for a key; the sections wait under it, the versions' line saying what happened.
     await page.locator('#auth').waitFor({ state: 'visible' });
@@ -603,6 +617,7 @@ describe('the web console in a browser', () => {
     const row = page.locator('#versions-table tbody tr', { hasText: candidate });
     expect(await row.textContent()).toContain('candidate: LOW_VAL_AUC: for the test');
     await row.locator('button', { hasText: 'Promote' }).click();
+    await page.waitForTimeout(CONFIRM_PAUSE_MS);
     await row.locator('button', { hasText: 'Click again to promote' }).click();
     await page.locator('#promote-status', { hasText: 'is current' }).waitFor();
     await page.locator('#summary', { hasText: `Version ${candidate}` }).waitFor();

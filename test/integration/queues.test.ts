@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { BullMqQueue, InProcessQueue, type JobPayload, type JobProgress, type JobResult, QUEUE_NAME, runKeys, writeRunProgress } from '../../src/queue';
-import { FsDatasetStore, FsModelStore, openRedis } from '../../src/store';
+import { FsDatasetStore, FsModelStore, openRedis, redisKeys } from '../../src/store';
 import { startRedis } from '../helpers/processes';
 
 const payload: JobPayload = { kind: 'train', model: 'm', dataset: 'no-such-dataset', config: {} };
@@ -113,6 +113,9 @@ describe('queue deduplication', () => {
       expect((await a.counts()).queued).toBe(1);
       expect((await b.counts()).queued).toBe(1);
       expect((await a.get(first.id))?.state).toBe('queued');
+      // Its model deleted before a worker fails it: the cancel the user was answered 202 for stands.
+      await a.cancel(first.id, { code: 'MODEL_DELETED', message: 'deleted' });
+      expect(JSON.parse((await redisA.get(redisKeys.jobCancel(first.id))) ?? '{}')).toMatchObject({ id: first.id, code: 'JOB_CANCELLED' });
     } finally {
       for (const q of queues) await q.close();
       for (const c of connections) await c.quit();

@@ -23,6 +23,12 @@
   /** The flagged records whose further values are open, by record. */
   var openValues = {};
   var CONFIRM_MS = 5000;
+  /**
+   * A second activation sooner than this after the first is part of the same gesture (a
+   * double-click, Enter pressed twice) and does not confirm: an outside probe's double-click on
+   * Promote promoted at once, its second click landing on the button the first had just armed.
+   */
+  var CONFIRM_AFTER_MS = 600;
   var TOP_FEATURES = 15;
   var COLORS = { reference: 'rgba(90, 100, 115, 0.55)', window: 'rgba(0, 102, 204, 0.6)', loss: '#b35900', valLoss: '#7a3e9d', auc: '#0066cc', threshold: '#b00020', psi: '#0066cc', selected: '#b35900' };
 
@@ -114,10 +120,14 @@
     if (live) live.textContent = announce ? text : '';
   }
 
+  /** When the page was last drawn from fresh answers (UTC), or null before the first. */
+  var updatedAt = null;
+
   /** Says when the page last refreshed (not announced: it changes every few seconds). */
   function setUpdated() {
     // In UTC, as every other time on the page.
-    setStatus('Updated ' + new Date().toISOString().slice(11, 19) + ' UTC; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+    updatedAt = new Date().toISOString().slice(11, 19) + ' UTC';
+    setStatus('Updated ' + updatedAt + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
   }
 
   /** Most characters of a name on a chart axis. */
@@ -235,10 +245,16 @@
     }
   }
 
-  function askForKey(message) {
+  /** The key form's label: a key is needed, or (`another`, from the header's button) one in use may be changed. */
+  var KEY_LABEL = { needed: 'This service needs an API key', another: 'Another API key (Escape keeps the one in use)' };
+
+  function askForKey(message, another) {
     var section = byId('auth');
     if (!section) return;
     section.hidden = false;
+    var label = section.querySelector('label[for="key"]');
+    if (label) label.textContent = another ? KEY_LABEL.another : KEY_LABEL.needed;
+    section.setAttribute('data-another', another ? 'true' : '');
     // A service restarted with API keys after the page opened without: the key can be changed from now on.
     var button = byId('key-button');
     if (button) button.hidden = false;
@@ -253,9 +269,16 @@
     if (button) {
       button.hidden = !authRequired;
       button.addEventListener('click', function () {
-        askForKey('');
+        askForKey('', true);
       });
     }
+    // Opened to change a key that works: Escape closes it, and focus goes back to its button.
+    form.addEventListener('keydown', function (event) {
+      if (event.key !== 'Escape' || byId('auth').getAttribute('data-another') !== 'true') return;
+      byId('key').value = '';
+      byId('auth').hidden = true;
+      if (button) button.focus();
+    });
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       var value = byId('key').value.trim();
@@ -274,6 +297,10 @@
       }
       byId('key').value = '';
       byId('auth').hidden = true;
+      // Focus was in the form, now hidden: it goes to the status line, which says how the key fares.
+      var status = byId('status');
+      status.setAttribute('tabindex', '-1');
+      status.focus();
       // Another key may allow other actions (promote): the versions are drawn again for it.
       versionsLoadedAt = 0;
       start();
@@ -294,7 +321,8 @@
       setStatus('An API key is needed.', true);
       return;
     }
-    setStatus('Could not load: ' + (e && e.message ? e.message : String(e)) + '.', true);
+    // What is on the page is as old as the last refresh that drew it: said, since it stays.
+    setStatus('Could not load: ' + (e && e.message ? e.message : String(e)) + '.' + (updatedAt ? ' Shown as of ' + updatedAt + '.' : ''), true);
   }
 
   // ---- charts (Chart.js) ----
@@ -348,6 +376,8 @@
     }
     if (existing) existing.destroy();
     config.options.animation = false;
+    // Numbers as the rest of the page writes them (a decimal point), whatever the browser's locale.
+    config.options.locale = 'en-US';
     config.options.responsive = true;
     config.options.maintainAspectRatio = false;
     config.plugins = [thresholdLine];
@@ -419,10 +449,12 @@
 
   function drawScores(c) {
     var s = c.scores;
-    // Bin centres; records beyond the range count in the outermost bins.
+    // Bin centres; records beyond the range count in the outermost bins, labelled by their inner
+    // edges (the first bin holds every score below its upper edge, not only those below its centre).
     var labels = s.reference.map(function (_v, i) {
-      var centre = num((s.edges[i] + s.edges[i + 1]) / 2, 1);
-      return i === 0 ? '<= ' + centre : i === s.reference.length - 1 ? '>= ' + centre : centre;
+      if (i === 0) return '< ' + num(s.edges[1], 1);
+      if (i === s.reference.length - 1) return '>= ' + num(s.edges[i], 1);
+      return num((s.edges[i] + s.edges[i + 1]) / 2, 1);
     });
     var windowName = report ? report.source.file || 'no data file' : 'recent traffic';
     chart(
@@ -674,7 +706,7 @@
         var status = v.damaged ? 'damaged: ' + v.damaged : v.current ? 'current' : v.candidate ? 'candidate: ' + v.candidate : 'previous';
         var action = null;
         if (canPromote && !v.current && !v.damaged) {
-          action = h('button', { type: 'button', 'data-key': v.version, onclick: function (event) { onSecondClick(event.currentTarget, function () { promote(name, v.version); }); } }, 'Promote');
+          action = h('button', { type: 'button', 'data-key': v.version, 'aria-label': 'Promote version ' + v.version, onclick: function (event) { onSecondClick(event, 'Click again to promote', 'Promote version ' + v.version + '? Activate its button again within ' + CONFIRM_MS / 1000 + ' s to make it current.', function () { promote(name, v.version); }); } }, 'Promote');
         }
         body.appendChild(
           h('tr', { className: v.current ? 'current' : '' }, h('td', { text: v.version }), h('td', { text: status }), h('td', { text: when(v.createdAt) }), h('td', { text: v.valAuc === undefined ? 'n/a' : num(v.valAuc, 3) }), h('td', { text: v.trainRows === undefined ? 'n/a' : String(v.trainRows) }), h('td', null, action)),
@@ -683,24 +715,33 @@
   }
 
   /**
-   * Acts on a second click within CONFIRM_MS: the first one only asks (a promote changes what
-   * every client is scored with, so one stray click must not do it).
+   * Acts on a second activation of the button within CONFIRM_MS, and at least CONFIRM_AFTER_MS
+   * after the first: the first one only asks, on the button (`armed`) and on the promote status
+   * line, which screen readers read (`question`), since a promote changes what every client is
+   * scored with and one stray click, or a double-click, must not do it.
    */
-  function onSecondClick(button, act) {
+  function onSecondClick(event, armed, question, act) {
+    var button = event.currentTarget;
     var label = button.getAttribute('data-label') || button.textContent;
-    if (button.getAttribute('data-armed') === 'true') {
-      button.removeAttribute('data-armed');
+    var armedAt = Number(button.getAttribute('data-armed-at'));
+    if (armedAt > 0) {
+      // The same gesture as the one that armed it: the button keeps asking.
+      if (Date.now() - armedAt < CONFIRM_AFTER_MS || event.detail > 1) return;
+      button.removeAttribute('data-armed-at');
       button.textContent = label;
       act();
       return;
     }
-    button.setAttribute('data-armed', 'true');
+    button.setAttribute('data-armed-at', String(Date.now()));
     button.setAttribute('data-label', label);
-    button.textContent = 'Click again to ' + label.toLowerCase();
+    button.textContent = armed;
+    var status = byId('promote-status');
+    status.textContent = question;
     setTimeout(function () {
-      if (button.getAttribute('data-armed') !== 'true') return;
-      button.removeAttribute('data-armed');
+      if (!button.getAttribute('data-armed-at')) return;
+      button.removeAttribute('data-armed-at');
       button.textContent = label;
+      if (status.textContent === question) status.textContent = '';
     }, CONFIRM_MS);
   }
 
@@ -726,12 +767,18 @@
           return failed(e);
         }
         out.textContent = e.timedOut ? 'No answer to the promote within ' + REQUEST_TIMEOUT_MS / 1000 + ' s: the versions below say whether it was made.' : 'Not promoted: ' + e.message;
+        // The versions as they are now (the one refused may have been found damaged, or deleted).
+        refreshModel(name, true).catch(failed);
       },
     );
   }
 
+  /** Whether this page has shown its model (a version, or candidates): gone since, it was deleted. */
+  var modelShown = false;
+
   function drawModel(c) {
     lastConsole = c;
+    modelShown = true;
     byId('title').textContent = c.name;
     document.title = 'nce-ood: ' + c.name;
     byId('summary').textContent =
@@ -786,7 +833,8 @@
         promotedTo = null;
         byId('promote-status').textContent = '';
       }
-      var stale = versionsToo || versionsOf !== c.version || Date.now() - versionsLoadedAt > VERSIONS_REFRESH_MS;
+      // A training that ended since the versions were read may have added one (a candidate the gate kept back).
+      var stale = versionsToo || versionsOf !== c.version || Date.now() - versionsLoadedAt > VERSIONS_REFRESH_MS || modelJobs.endedAt > versionsLoadedAt;
       setUpdated();
       var retraining = drawRetraining(name, c.model.createdAt, asked);
       if (!stale) return retraining;
@@ -806,7 +854,7 @@
   }
 
   /** What {@link jobsOf} last read for the model page. */
-  var modelJobs = { at: 0, live: [], rest: [] };
+  var modelJobs = { at: 0, live: [], rest: [], endedAt: 0 };
 
   /**
    * The model's newest training job, or null where it completed: one queued or running read whole
@@ -815,15 +863,21 @@
   function newestJob(name) {
     return jobsOf('limit=1&model=' + encodeURIComponent(name), modelJobs).then(function (jobs) {
       var job = jobs[0];
-      if (!job || job.state === 'completed') return null;
-      return job.state === 'failed' ? job : api('/v1/jobs/' + encodeURIComponent(job.id));
+      if (!job || (job.state === 'completed' && !keptBack(job))) return null;
+      return job.state === 'failed' || job.state === 'completed' ? job : api('/v1/jobs/' + encodeURIComponent(job.id));
     });
+  }
+
+  /** Whether a completed job's version was kept back as a candidate (the quality gate, a schema change). */
+  function keptBack(job) {
+    return !!job.result && job.result.promoted === false;
   }
 
   /**
    * The model's newest training job where it says something the version shown does not: queued or
-   * running (its last epoch), or failed after this version was trained (a scheduled or drift
-   * retrain that failed would otherwise show nowhere on the page). The job list is only a hint: a
+   * running (its last epoch), or failed or kept back as a candidate after this version was trained
+   * (a scheduled or drift retrain that failed would otherwise show nowhere on the page, and one the
+   * gate kept back only as a row of the versions table). The job list is only a hint: a
    * key that may not read it, or a queue that cannot answer, leaves the line out.
    */
   function drawRetraining(name, versionCreatedAt, asked) {
@@ -831,7 +885,7 @@
     if (!line) return null;
     return newestJob(name)
       .then(function (job) {
-        return job && job.state === 'failed' && !(Date.parse(job.createdAt) > Date.parse(versionCreatedAt)) ? null : job;
+        return job && (job.state === 'failed' || job.state === 'completed') && !(Date.parse(job.createdAt) > Date.parse(versionCreatedAt)) ? null : job;
       })
       .catch(function (e) {
         if (e instanceof NeedKey) throw e;
@@ -868,6 +922,8 @@
           showSections(false);
           byId('versions').hidden = false;
           versionsOf = null;
+          modelShown = true;
+          document.title = 'nce-ood: ' + name;
           var summary = clear(byId('summary'));
           summary.appendChild(document.createTextNode('Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. ' + (mayPromote(index.access) ? 'Promote one to serve it.' : 'An admin key can promote one to serve it (this key may not).')));
           drawVersions(name, v.versions, index.access);
@@ -895,11 +951,14 @@
       .then(function (job) {
         if (asked !== generation) return;
         showSections(false);
+        document.title = 'nce-ood: ' + name;
         var summary = clear(byId('summary'));
-        summary.appendChild(document.createTextNode('There is no model named "' + name + '" (yet): '));
+        // Shown on this page before: it was deleted meanwhile, not yet to come.
+        summary.appendChild(document.createTextNode('There is no model named "' + name + '"' + (modelShown ? ' any more (it was deleted): ' : ' (yet): ')));
         summary.appendChild(h('a', { href: '/ui/' }, 'see the models there are'));
         summary.appendChild(document.createTextNode('. This page shows it once it is trained.'));
-        if (job) summary.appendChild(h('p', { id: 'training-job', text: jobLine(job) }));
+        // A completed job of a model not there: it was deleted since (a kept-back version goes with it).
+        if (job && job.state !== 'completed') summary.appendChild(h('p', { id: 'training-job', text: jobLine(job) }));
         setUpdated();
       });
   }
@@ -907,6 +966,7 @@
   /** What a training job is doing or how it failed, of the model's first training or (`retraining`) of a new version. */
   function jobLine(job, retraining) {
     if (job.state === 'failed') return (retraining ? 'Its last retraining' : 'Its last training') + ', job ' + job.id + ', failed: ' + (job.error ? job.error.code + ': ' + job.error.message : 'no reason given') + '.';
+    if (job.state === 'completed') return 'Its last retraining, job ' + job.id + ', kept version ' + job.result.version + ' back as a candidate: ' + (job.result.reason || 'no reason given') + '. It serves only if promoted (Versions, below).';
     var what = retraining ? 'A retraining' : 'Its training';
     var last = job.progress && job.progress.length ? job.progress[job.progress.length - 1] : null;
     if (!last) return what + ', job ' + job.id + ', is ' + job.state + '.';
@@ -935,13 +995,24 @@
           return !ids[id];
         });
         cache.live = Object.keys(ids);
+        if (ended) cache.endedAt = Date.now();
         var rest =
           !ended && Date.now() - cache.at < VERSIONS_REFRESH_MS
             ? Promise.resolve(cache.rest)
-            : api('/v1/jobs?' + query).then(function (list) {
+            : Promise.all([api('/v1/jobs?' + query), cache.failedToo ? api('/v1/jobs?state=failed&' + query) : { jobs: [] }]).then(function (lists) {
+                // Failed ones read apart too (the models page): newer jobs of other models, say 50
+                // retrains that changed nothing, would otherwise push a failed first training off the list.
+                var listed = {};
+                lists[0].jobs.forEach(function (j) {
+                  listed[j.id] = true;
+                });
                 cache.at = Date.now();
-                cache.rest = list.jobs;
-                return list.jobs;
+                cache.rest = lists[0].jobs.concat(
+                  lists[1].jobs.filter(function (j) {
+                    return !listed[j.id];
+                  }),
+                );
+                return cache.rest;
               });
         return rest.then(function (jobs) {
           // Those the last full read saw queued or running are as the fresh lists have them now.
@@ -960,7 +1031,7 @@
   }
 
   /** What {@link jobsOf} last read for the models page. */
-  var indexJobs = { at: 0, live: [], rest: [] };
+  var indexJobs = { at: 0, live: [], rest: [], endedAt: 0, failedToo: true };
 
   function refreshIndex() {
     // The job list only adds models in their first training.
