@@ -237,7 +237,25 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, setting
   );
   followRegistry();
   cache.watch();
+  void warmUp(store, cache, settings.MODEL_CACHE_MAX, logger);
   return cache;
+}
+
+/**
+ * Loads the current versions of the registry's models, in turn, as many as the cache holds: their
+ * served-version gauges (model info, age, expected flagged share, on which the dashboard's model
+ * list and the flagged-rate alerts depend) are there from the start, not from each one's first
+ * scoring after a restart (an outside probe: a scheduled model nobody scored had none). A model
+ * without a current version, or that fails to load, is passed over: scoring says why.
+ */
+async function warmUp(store: ModelStore, cache: ModelCache, max: number, logger: Logger): Promise<void> {
+  const names = await store.list().catch(() => [] as string[]);
+  let loaded = 0;
+  for (const name of names.slice(0, max)) {
+    if (cache.disposed) return;
+    if (await cache.get(name).then(() => true, () => false)) loaded++;
+  }
+  if (loaded > 0) logger.info({ models: loaded }, 'current versions loaded at start');
 }
 
 /** Drift-triggered retraining for the models DRIFT_RETRAIN opts in, checked every few seconds. */

@@ -107,7 +107,7 @@ export interface TrainingMetrics {
 function training(registry: Registry): Omit<TrainingMetrics, 'registry'> {
   const trainingJobs = new Counter({
     name: 'nce_ood_training_jobs_total',
-    help: 'Runs of training jobs by outcome: completed, failed (for good), retried (a transient failure with attempts left, or a run lost with its worker), cancelled (model deleted)',
+    help: 'Runs of training jobs by outcome: completed, failed (for good), retried (a transient failure with attempts left, or a run lost with its worker), cancelled (by DELETE /v1/jobs/{id}, or its model deleted)',
     labelNames: ['outcome'],
     registers: [registry],
   });
@@ -177,7 +177,7 @@ export function createMetrics(driftOptions: DriftOptions = DEFAULT_DRIFT_OPTIONS
   perModel('nce_ood_model_target_fpr', 'False-positive rate the served version calibrated its ood threshold for', (m) => served.get(m)?.targetFpr);
   perModel(
     'nce_ood_model_expected_flagged_ratio',
-    'Share of records distributed as its reference data that the served version flags: targetFpr, or with a stated contamination c, c + targetFpr (1 - c), or the share below a threshold the reference\'s lower tail raised; at least 1/(n + 1) for n held-out reference records, the share the lowest of them flags',
+    'Share of records distributed as its reference data that the served version flags: targetFpr, or with a stated contamination c, c + targetFpr (1 - c), or the share below a threshold the reference\'s lower tail raised; at least the share of held-out records with a value no other reference record had (always flagged), and 1/(n + 1) for n held-out reference records, the share the lowest of them flags',
     (m) => served.get(m)?.expectedFlaggedRatio,
   );
   perModel(

@@ -244,7 +244,15 @@ export class ModelCache {
     });
   }
 
+  /** Whether {@link dispose} was called: the service is stopping, and nothing more is loaded. */
+  get disposed(): boolean {
+    return this.stopped;
+  }
+
+  private stopped = false;
+
   dispose(): void {
+    this.stopped = true;
     clearInterval(this.watching);
     for (const e of this.entries.values()) retire(e.served);
     this.entries.clear();
@@ -306,6 +314,8 @@ export class ModelCache {
     try {
       const m = await this.store.load(name, version);
       read = true;
+      // Disposed meanwhile (the service stopping): a detector made now would never be disposed.
+      if (this.stopped) throw new AppError('MODEL_UNAVAILABLE', `model "${name}" was not loaded: the service is stopping`);
       const detector = new Detector(m.state);
       try {
         detector.warmUp();
@@ -327,6 +337,8 @@ export class ModelCache {
       this.logger.info({ model: name, version }, 'model version loaded');
       return served;
     } catch (e: unknown) {
+      // Stopping: nothing to retry, refuse or log.
+      if (this.stopped) throw e;
       // Deleted or replaced while it loaded (a DELETE or promote raced this refresh): what the
       // store says now decides, once.
       const outage = !read && !isArtifactFault(e);

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,17 @@ afterAll(async () => {
 describe('the service (npm start) in embedded mode', () => {
   it('serves a model trained with `nce-ood train --model`, answers bad input with problem+json, logs no record values, and stops on SIGTERM', async () => {
     const url = `http://127.0.0.1:${port}`;
+    // Before any scoring, the model in the registry has its served-version gauges (loaded at
+    // start): the dashboard lists it, and the flagged-rate alerts watch it.
+    const version = readFileSync(join(dir, 'models', 'payments', 'CURRENT'), 'utf8').trim();
+    let metrics = '';
+    for (let i = 0; i < 50 && !metrics.includes('nce_ood_model_expected_flagged_ratio{model="payments"}'); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      metrics = await (await fetch(`${url}/metrics`)).text();
+    }
+    expect(metrics).toMatch(new RegExp(`^nce_ood_model_info\\{[^}]*model="payments"[^}]*version="${version}"`, 'm'));
+    expect(metrics).toMatch(/^nce_ood_model_expected_flagged_ratio\{model="payments"\} 0\.0\d+$/m);
+    expect(logs).toContain('current versions loaded at start');
     const ok = await fetch(`${url}/v1/models/payments/score`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
