@@ -54,9 +54,15 @@ export function featureReference(records: readonly DataRecord[], schema: readonl
       // the bin counts one record more when the extreme is unique (a continuous reading: about
       // 1 / (n + 2)) and none when it repeats (a count's zeros, a constant, an integer code),
       // where clean traffic never lands beyond it and the bin's share of 0 keeps it from reading
-      // as drift.
+      // as drift; but see `gridded`.
+      // A reading on a grid (whole mg/dL, a price in cents) repeats its extremes by chance alone:
+      // an extreme that at most two records hold, of a feature of many values, counts as one
+      // held once (a probe's glucose readings, the highest twice among 200: 3.5% of clean records
+      // above it read as feature PSI 0.3 against a share of 0).
+      const gridded = distinctCount(present) >= GRID_VALUES;
+      const rare = (at: number, step: number): boolean => present[at + step] !== present[at] || (gridded && present[at + 2 * step] !== present[at]);
       const ref: FeatureReference = { name: f.name, kind: 'numeric', edges: [lowest, ...edges, above], shares: [], outer: true };
-      const beyond = [...(lowest !== present[1] ? [0] : []), ...(highest !== present[present.length - 2] ? [edges.length + 2] : [])];
+      const beyond = [...(rare(0, 1) ? [0] : []), ...(rare(present.length - 1, -1) ? [edges.length + 2] : [])];
       return { ...ref, shares: shares(ref, records, beyond) };
     }
     const ref: FeatureReference = { name: f.name, kind: 'categorical', categories: f.categories.slice(0, REFERENCE_CATEGORIES), shares: [] };
@@ -168,6 +174,16 @@ function shares(ref: FeatureReference, records: readonly DataRecord[], unseen: r
   for (const r of records) counts[bin(r[ref.name])]++;
   for (const b of unseen) counts[b]++;
   return counts.map((c) => c / Math.max(1, records.length + unseen.length));
+}
+
+/** Fewest distinct values of a numeric feature whose extremes, held by two records, still leave room beyond them (see featureReference). */
+const GRID_VALUES = 2 * NUMERIC_BINS;
+
+/** How many distinct values sorted `values` hold. */
+function distinctCount(values: readonly number[]): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (i === 0 || values[i] !== values[i - 1]) n++;
+  return n;
 }
 
 /** The smallest number above finite `x`. */

@@ -314,6 +314,26 @@ describe('featureReference', () => {
     expect(samplePsi(ref!.shares, share(rpm(1000, 0)), sizes)).toBeLessThan(0.05);
   });
 
+  it('a reading rounded to whole units, whose extremes repeat in the reference, leaves room beyond them: clean traffic reads as no drift, a sentinel as drift', () => {
+    const rng = createRng(14);
+    // Glucose-like: mg/dL as whole numbers, 200 reference rows; each extreme held by two rows.
+    const reading = () => Math.round(120 + 25 * rng.normal());
+    const reference = Array.from({ length: 200 }, () => ({ glucose: reading() }));
+    const values = reference.map((r) => r.glucose).sort((a, b) => a - b);
+    reference.push({ glucose: values[0]! }, { glucose: values.at(-1)! });
+    const [ref] = featureReference(reference, inferSchema(reference));
+    expect(ref!.shares[0]).toBeCloseTo(1 / (reference.length + 2), 12);
+    expect(ref!.shares[ref!.shares.length - 2]).toBeCloseTo(1 / (reference.length + 2), 12);
+    const psiOf = (vals: number[]) => {
+      const out = Array(binCount(ref!)).fill(0);
+      for (const v of vals) out[binner(ref!)(v)] += 1 / vals.length;
+      return samplePsi(ref!.shares, out, { reference: reference.length, window: vals.length });
+    };
+    const clean = Array.from({ length: 1000 }, reading);
+    expect(psiOf(clean)).toBeLessThan(0.1);
+    expect(psiOf(clean.map((v, i) => (i % 10 === 0 ? 999 : v)))).toBeGreaterThan(0.25);
+  });
+
   it('on a small reference, reads clean traffic of a constant, an integer code and a continuous reading as no drift, and values beyond their range as drift', () => {
     const rng = createRng(13);
     const rows = (n: number) => Array.from({ length: n }, () => ({ constant: 5, code: 1 + Math.floor(rng.uniform() * 10), reading: 20 + 3 * rng.normal() }));
