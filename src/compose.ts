@@ -267,6 +267,7 @@ function driftRetrainer(settings: Settings, metrics: Metrics, models: ModelCache
     afterMs,
     drift: (model) => metrics.drift.stats(model),
     configOf: async (model) => (await models.get(model)).manifest.config,
+    servedSince: async (model) => Date.parse((await models.get(model)).manifest.createdAt),
     queue,
     logger,
     onTrigger: (model) => metrics.driftRetrains.inc({ model }),

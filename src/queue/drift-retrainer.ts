@@ -59,6 +59,8 @@ export class DriftRetrainer {
    * last one's job (found pending again, it is the same retrain and counts once).
    */
   private readonly streaks = new Map<string, { version: string; count: number; job: string }>();
+  /** The versions whose streak was read back from the queue (or tried: once each). */
+  private readonly recovered = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -70,6 +72,11 @@ export class DriftRetrainer {
       drift: (model: string) => ModelDrift | null;
       /** The training config of the version being served (a retrain keeps it). */
       configOf: (model: string) => Promise<unknown>;
+      /**
+       * When the version being served was trained (ms): drift retrains of the model enqueued since
+       * are that version's streak, read back from the queue after a restart (see {@link recover}).
+       */
+      servedSince?: (model: string) => Promise<number>;
       queue: JobQueue;
       logger: Logger;
       onTrigger: (model: string) => void;
@@ -99,6 +106,7 @@ export class DriftRetrainer {
         this.aboveSince.delete(model);
         continue;
       }
+      await this.recover(model, drift.version);
       const above = this.aboveSince.get(model);
       const since = above?.version === drift.version ? above.since : now;
       this.aboveSince.set(model, { version: drift.version, since });
@@ -126,6 +134,27 @@ export class DriftRetrainer {
       }
     }
     return triggered;
+  }
+
+  /**
+   * Reads back, once per served version this process has no streak for (a restart, or another
+   * replica's retrains), the drift retrains of the model enqueued since that version was trained:
+   * kept in memory only, the backoff started over at every restart, and a service that restarts
+   * often (deploys, a crash loop) retrained a refused version at the base wait for ever (an
+   * outside probe). The queue keeps finished jobs, so the count survives; a queue that cannot
+   * answer leaves the streak as it is.
+   */
+  private async recover(model: string, version: string): Promise<void> {
+    const key = `${model}\u0000${version}`;
+    if (this.deps.servedSince === undefined || this.recovered.has(key) || this.streaks.get(model)?.version === version) return;
+    this.recovered.add(key);
+    try {
+      const since = await this.deps.servedSince(model);
+      const jobs = (await this.deps.queue.list({ model, limit: RECENT_JOBS })).filter((j) => j.payload.kind === 'train' && j.payload.trigger === 'drift' && Date.parse(j.createdAt) >= since);
+      if (jobs.length > 0 && this.streaks.get(model)?.version !== version) this.streaks.set(model, { version, count: jobs.length, job: jobs[0]!.id });
+    } catch (e: unknown) {
+      this.deps.logger.warn({ model, err: messageOf(e) }, 'drift retrains of the served version not read back: its backoff starts over');
+    }
   }
 
   /**

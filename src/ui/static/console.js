@@ -1043,7 +1043,7 @@
       var models = answers[0].models;
       byId('models-empty').hidden = models.length > 0;
       refill(byId('models-table').querySelector('tbody'), function (body) {
-        drawModelRows(body, models);
+        drawModelRows(body, models, answers[0].access);
       });
       drawPending(models, answers[2].jobs);
       var datasets = clear(byId('datasets-table').querySelector('tbody'));
@@ -1096,17 +1096,19 @@
     });
   }
 
-  function drawModelRows(body, models) {
+  function drawModelRows(body, models, access) {
     models.forEach(function (m) {
+      // Kept back: nothing served, so no training time or AUC of a served version (the candidates' are on its page).
+      var unserved = m.version === null && !m.damaged;
       var link = h('a', { href: '/ui/models/' + encodeURIComponent(m.name), 'data-key': m.name }, m.name);
       body.appendChild(
         h(
           'tr',
           null,
           h('th', { scope: 'row' }, link),
-          h('td', { text: m.version === null ? 'none: candidate ' + m.candidate + ' kept back (an admin key can promote it on its page)' : m.version }),
-          h('td', { text: m.damaged ? 'damaged: ' + m.damaged : m.createdAt ? when(m.createdAt) : 'n/a' }),
-          h('td', { text: m.valAuc === undefined ? 'n/a' : num(m.valAuc, 3) }),
+          h('td', { text: m.version === null ? 'none: candidate ' + m.candidate + ' kept back (' + (mayPromote(access) ? 'promote it' : 'an admin key can promote it') + ' on its page)' : m.version }),
+          h('td', { text: m.damaged ? 'damaged: ' + m.damaged : m.createdAt ? when(m.createdAt) : unserved ? 'none served' : 'n/a' }),
+          h('td', { text: m.valAuc === undefined ? (unserved ? 'none served' : 'n/a') : num(m.valAuc, 3) }),
           h('td', { text: String(m.scored) }),
           h('td', { text: m.scored ? pct(m.flagged / m.scored) : 'n/a' }),
           h('td', { text: m.psi === null ? 'n/a' : num(m.psi, 3) }),

@@ -8,7 +8,7 @@ const AFTER = 60_000;
  * A retrainer of model m on drift that stays at `drift` (changeable), against a queue whose jobs
  * end at once unless `pending`, and whose clock runs `queueClockAheadMs` ahead of this host's.
  */
-function setUp(afterMs = AFTER, queueClockAheadMs = 0) {
+function setUp(afterMs = AFTER, queueClockAheadMs = 0, servedSince?: number) {
   const state: { drift: ModelDrift | null; pending: boolean; running: string | null; enqueued: number; counted: number; others: JobInfo[] } = { drift: { psi: 1, version: 'v1' }, pending: false, running: null, enqueued: 0, counted: 0, others: [] };
   const queue = {
     // The clock jobs are timed on (Redis's in distributed mode), which this host's may be off.
@@ -28,6 +28,7 @@ function setUp(afterMs = AFTER, queueClockAheadMs = 0) {
     afterMs,
     drift: () => state.drift,
     configOf: async () => ({}),
+    ...(servedSince === undefined ? {} : { servedSince: async () => servedSince }),
     queue,
     logger: pino({ level: 'silent' }),
     onTrigger: () => state.counted++,
@@ -161,6 +162,21 @@ describe('DriftRetrainer', () => {
     expect(await retrainer.check(100_000)).toEqual([]);
     expect(state.enqueued).toBe(0);
     expect(retrainer.waitMs('m', 'v1')).toBe(2 * MIN_BACKOFF_MS);
+  });
+
+  it('after a restart, reads back the drift retrains enqueued since the served version was trained: the backoff goes on, not over', async () => {
+    const drift = (id: string, at: number): JobInfo => ({ id, state: 'completed', payload: { kind: 'train', model: 'm', dataset: 'd', config: {}, trigger: 'drift' }, progress: [], createdAt: new Date(at).toISOString(), result: { model: 'm', version: 'v1', promoted: true, unchanged: true } });
+    const day = 24 * 3600_000;
+    // v1 trained at -10 days; two drift retrains of it since, both unchanged; one before it (it made v1).
+    const { state, retrainer } = setUp(AFTER, 0, -10 * day);
+    state.others = [drift('r3', -2 * day), drift('r2', -3 * day), drift('r1', -11 * day)];
+    // Drift high from 0: the third retrain waits 4 afterMs, as it would have without the restart.
+    expect(await triggers(retrainer, 0, 5 * AFTER)).toEqual([4 * AFTER]);
+    expect(retrainer.waitMs('m', 'v1')).toBe(8 * AFTER);
+    // Without the version's time to read them back by (older callers), it starts over.
+    const fresh = setUp();
+    fresh.state.others = state.others;
+    expect(retrainer.waitMs('m', 'v1')).toBeGreaterThan(fresh.retrainer.waitMs('m', 'v1'));
   });
 
   it('never retrains without a window or with drift below the line', async () => {
