@@ -135,9 +135,13 @@ describe('nce-ood train and score', () => {
     const t = cli('train', '--data', join(dir, 'train.csv'), '--artifact', out, '--config', join(dir, 'fast.json'));
     expect(t.status).toBe(0);
     expect((await readdir(out)).sort()).toEqual(['manifest.json', 'weights.bin']);
+    expect(t.stderr).not.toContain('replacing');
     const nested = join(dir, 'out', 'my-model');
     expect(cli('train', '--data', join(dir, 'train.csv'), '--artifact', nested, '--config', join(dir, 'fast.json')).status).toBe(0);
     expect((await readdir(nested)).sort()).toEqual(['manifest.json', 'weights.bin']);
+    // Trained again into the same folder: the model there is replaced, and that is said.
+    const again = cli('train', '--data', join(dir, 'train.csv'), '--artifact', nested, '--config', join(dir, 'fast.json'));
+    expect([again.status, again.stderr]).toEqual([0, expect.stringMatching(/saved .*my-model \(ood threshold -?[\d.]+\), replacing the model that was there\n$/)]);
 
     await writeFile(join(dir, 'probe.csv'), 'kind,y,x\np,0,0\nq,-6,6\np,,0.1\n');
     const s = cli('score', '--artifact', out, '--data', join(dir, 'probe.csv'));

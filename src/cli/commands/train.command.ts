@@ -1,6 +1,6 @@
 import { type DataRecord, fingerprintRecords, initBackend, NceError, toArtifact, train } from '../../nce';
 import { currentVersionOf, refusedAgain, sameTraining, storeVersion, trainedOn } from '../../queue';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AppError } from '../../errors';
 import { checkMixedColumns, CsvError, fileProblem, FsModelStore, readCsv, saveArtifact, withCategories } from '../../store';
@@ -90,8 +90,10 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<voi
   reportTraining(result.training);
   const threshold = `ood threshold ${result.state.calibration.threshold.toFixed(3)}`;
   if ('artifact' in target) {
+    // A model already there is replaced, as an output file is; said, since it cannot be undone.
+    const replaced = existsSync(join(target.artifact, 'manifest.json'));
     await written(target.artifact, () => saveArtifact(target.artifact, artifact));
-    process.stderr.write(`saved ${target.artifact} (${threshold})\n`);
+    process.stderr.write(`saved ${target.artifact} (${threshold})${replaced ? ', replacing the model that was there' : ''}\n`);
     return;
   }
   // Read again: another process may have saved a version while this one trained.
