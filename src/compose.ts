@@ -242,18 +242,24 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, setting
 }
 
 /**
- * Loads the current versions of the registry's models, in turn, as many as the cache holds: their
+ * Loads the current versions of the registry's models, in turn, while the cache holds them: their
  * served-version gauges (model info, age, expected flagged share, on which the dashboard's model
  * list and the flagged-rate alerts depend) are there from the start, not from each one's first
- * scoring after a restart (an outside probe: a scheduled model nobody scored had none). A model
- * without a current version, or that fails to load, is passed over: scoring says why.
+ * scoring after a restart (an outside probe: a scheduled model nobody scored had none). It stops
+ * at MODEL_CACHE_MAX models or the first that made the cache evict another (MODEL_CACHE_MEGABYTES):
+ * loading more would only unload what it loaded. A model without a current version, or that fails
+ * to load, is passed over: scoring says why. As a first request would, each load builds its model
+ * on the event loop, before traffic, and in distributed mode reads its artifact from Redis.
  */
 async function warmUp(store: ModelStore, cache: ModelCache, max: number, logger: Logger): Promise<void> {
   const names = await store.list().catch(() => [] as string[]);
   let loaded = 0;
   for (const name of names.slice(0, max)) {
     if (cache.disposed) return;
-    if (await cache.get(name).then(() => true, () => false)) loaded++;
+    const before = cache.loadedCount;
+    if (!(await cache.get(name).then(() => true, () => false))) continue;
+    loaded++;
+    if (cache.loadedCount <= before) break;
   }
   if (loaded > 0) logger.info({ models: loaded }, 'current versions loaded at start');
 }
@@ -267,7 +273,6 @@ function driftRetrainer(settings: Settings, metrics: Metrics, models: ModelCache
     afterMs,
     drift: (model) => metrics.drift.stats(model),
     configOf: async (model) => (await models.get(model)).manifest.config,
-    servedSince: async (model) => Date.parse((await models.get(model)).manifest.createdAt),
     queue,
     logger,
     onTrigger: (model) => metrics.driftRetrains.inc({ model }),

@@ -73,7 +73,7 @@ export async function readDatasetBody(
     }
     reservedField(raw);
     const parsed = datasetJsonSchema.safeParse(req.body);
-    if (!parsed.success) throw requestError(parsed.error.issues[0], datasetJsonSchema);
+    if (!parsed.success) throw requestError(parsed.error.issues, datasetJsonSchema);
     records = canonicalNames(parsed.data.records);
     columns = Object.keys(records[0]);
   }

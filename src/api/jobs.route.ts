@@ -30,7 +30,7 @@ export function jobsRouter(deps: { datasets: DatasetStore; models: ModelStore; q
     const model = validName(req.params.name, 'model');
     onlyQuery(req.query, []);
     const parsed = trainRequestSchema.safeParse(req.body);
-    if (!parsed.success) throw requestError(parsed.error.issues[0], trainRequestSchema);
+    if (!parsed.success) throw requestError(parsed.error.issues, trainRequestSchema);
     const dataset = lookupDatasetName(parsed.data.dataset, '/dataset');
     await checkTrainable(deps.datasets, dataset, checkTrainingConfig(parsed.data.config), deps.maxTrainingValues);
     // Counted before adding: concurrent requests may pass it together, so the bound holds to

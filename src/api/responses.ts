@@ -153,6 +153,7 @@ export const jobAnswer = z
         allowSchemaChange: z.boolean().optional(),
         trigger: z.enum(['schedule', 'drift']).optional(),
         scheduleSince: z.string().optional().describe('of a scheduled job: when the schedule that enqueued it was created'),
+        servedVersion: z.string().optional().describe('of a drift retrain: the version served when its drift stayed high'),
       })
       .strict(),
     progress: z.array(epochProgress),

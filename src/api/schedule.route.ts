@@ -23,7 +23,7 @@ export function scheduleRouter(deps: { scheduler: Scheduler; datasets: DatasetSt
     const name = model(req.params.name);
     onlyQuery(req.query, []);
     const parsed = scheduleRequestSchema.safeParse(req.body);
-    if (!parsed.success) throw requestError(parsed.error.issues[0], scheduleRequestSchema);
+    if (!parsed.success) throw requestError(parsed.error.issues, scheduleRequestSchema);
     const { cron, timezone, config } = parsed.data;
     const problem = cronProblem(cron);
     if (problem) throw new AppError('INVALID_REQUEST', `cron: ${problem}`, '/cron');

@@ -60,7 +60,7 @@ export function parseJsonScoreRequest(input: unknown): ParsedScoreRequest {
   if (input !== null && typeof input === 'object' && 'columns' in input) {
     if ('records' in input) throw new AppError('INVALID_REQUEST', 'body: send the records either as "records" (objects) or as "columns" (arrays), not both', '/records');
     const parsed = columnarScoreRequestSchema.safeParse(input);
-    if (!parsed.success) throw requestError(parsed.error.issues[0], columnarScoreRequestSchema);
+    if (!parsed.success) throw requestError(parsed.error.issues, columnarScoreRequestSchema);
     const twice = nameInTwoForms(Object.keys(parsed.data.columns));
     if (twice !== undefined) throw new AppError('INVALID_REQUEST', `the column ${JSON.stringify(canonicalName(twice))} is given twice, its name written in two Unicode forms`, `/columns/${escapePointer(twice)}`);
     return { records: recordsFromColumns(parsed.data.columns), layout: 'columns', ...(parsed.data.explain === undefined ? {} : { explain: parsed.data.explain }) };
@@ -110,7 +110,7 @@ export function parseScoreRequest(input: unknown): ScoreRequest {
   const valid = acceptedScoreRequest(input);
   if (valid) return valid;
   const parsed = scoreRequestSchema.safeParse(input);
-  if (!parsed.success) throw requestError(parsed.error.issues[0], scoreRequestSchema);
+  if (!parsed.success) throw requestError(parsed.error.issues, scoreRequestSchema);
   return parsed.data;
 }
 

@@ -63,7 +63,11 @@ export function refuseBareArray(body: unknown, others: readonly string[] = []): 
  * unknown key of the body (`schema`'s) is pointed at and, where one of the keys the body takes is
  * within two edits of it, named as what was likely meant (`"explian"`: did you mean "explain"?).
  */
-export function requestError(issue: z.core.$ZodIssue, schema?: { shape: object }): AppError {
+export function requestError(issues: z.core.$ZodIssue | readonly z.core.$ZodIssue[], schema?: { shape: object }): AppError {
+  const all: readonly z.core.$ZodIssue[] = Array.isArray(issues) ? (issues as readonly z.core.$ZodIssue[]) : [issues as z.core.$ZodIssue];
+  // A misspelt key of the body is two issues: the key unknown, and the one it meant missing,
+  // which zod lists first. The unknown key names both.
+  const issue = all.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ?? all[0]!;
   const path = issue.path.map((p) => String(p));
   const pointer = '/' + path.map(escapePointer).join('/');
   if (issue.code === 'unrecognized_keys') {

@@ -286,6 +286,8 @@ export function resolveTrainingConfig(input: unknown): TrainingConfig {
 
 /** The candidate closest to `key` in edit distance, if it is within 2 edits (case aside): what a misspelt key likely meant. */
 export function nearestKey(key: string, candidates: readonly string[]): string | null {
-  const best = closest(key, [...candidates]);
-  return distance(key.toLowerCase(), best.toLowerCase()) <= 2 ? best : null;
+  if (candidates.length === 0) return null;
+  const lower = candidates.map((c) => c.toLowerCase());
+  const best = closest(key.toLowerCase(), lower);
+  return distance(key.toLowerCase(), best) <= 2 ? candidates[lower.indexOf(best)]! : null;
 }

@@ -155,8 +155,8 @@ export class BullMqQueue implements JobQueue {
     // worker failed it still fails JOB_CANCELLED, not MODEL_DELETED (an outside probe). Said again
     // to the workers, and the job moved again, in case the first cancel stopped before doing so.
     const mark = JSON.stringify({ id, ...reason } satisfies JobCancel);
-    const first = await this.redis.set(redisKeys.jobCancel(id), mark, 'EX', JOB_CANCEL_TTL_SECONDS, 'NX');
-    await this.redis.publish(redisKeys.jobCancels, first === null ? ((await this.redis.get(redisKeys.jobCancel(id))) ?? mark) : mark);
+    const standing = (await this.redis.eval(KEEP_FIRST_CANCEL, 1, redisKeys.jobCancel(id), mark, JOB_CANCEL_TTL_SECONDS)) as string;
+    await this.redis.publish(redisKeys.jobCancels, standing);
     const job = await Job.fromId<JobPayload, JobResult>(this.queue, id);
     if (job && before.state === 'queued') {
       // Each a move the job may have made meanwhile (taken by a worker, fired): the mark holds it then.
@@ -171,6 +171,18 @@ export class BullMqQueue implements JobQueue {
     await this.queue.close();
   }
 }
+
+/**
+ * Sets a job's cancel mark (ARGV[1]) for ARGV[2] seconds unless one is there, whose expiry it
+ * renews; returns the mark that stands. One script: a mark expiring between a refused SET NX and
+ * the GET after it would leave the job unmarked after a 202.
+ */
+const KEEP_FIRST_CANCEL = `
+local set = redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX')
+if set then return ARGV[1] end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return redis.call('GET', KEYS[1])
+`;
 
 /** Most jobs read per state when listing: as many finished ones as the queue keeps. */
 const KEPT_PER_STATE = 1000;

@@ -23,6 +23,9 @@ export const MIN_BACKOFF_MS = 60_000;
 /** How many of a model's newest jobs are looked through for a drift retrain another replica enqueued. */
 const RECENT_JOBS = 20;
 
+/** How many of a model's newest jobs are looked through for the served version's drift retrains (see DriftRetrainer.recover). */
+const RECOVERED_JOBS = 200;
+
 /** A model's score drift now: the PSI (null while the window is too small) and the version it is of. */
 export interface ModelDrift {
   psi: number | null;
@@ -59,8 +62,8 @@ export class DriftRetrainer {
    * last one's job (found pending again, it is the same retrain and counts once).
    */
   private readonly streaks = new Map<string, { version: string; count: number; job: string }>();
-  /** The versions whose streak was read back from the queue (or tried: once each). */
-  private readonly recovered = new Set<string>();
+  /** Per model: the served version whose streak was last read back from the queue (or tried). */
+  private readonly recoveredFor = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -72,11 +75,6 @@ export class DriftRetrainer {
       drift: (model: string) => ModelDrift | null;
       /** The training config of the version being served (a retrain keeps it). */
       configOf: (model: string) => Promise<unknown>;
-      /**
-       * When the version being served was trained (ms): drift retrains of the model enqueued since
-       * are that version's streak, read back from the queue after a restart (see {@link recover}).
-       */
-      servedSince?: (model: string) => Promise<number>;
       queue: JobQueue;
       logger: Logger;
       onTrigger: (model: string) => void;
@@ -118,7 +116,7 @@ export class DriftRetrainer {
         const skew = await this.queueClockSkew();
         const job =
           (await this.recentRetrain(model, now + skew - Math.max(wait, MIN_BACKOFF_MS))) ??
-          (await this.deps.queue.enqueue({ kind: 'train', model, dataset, config: await this.deps.configOf(model), trigger: 'drift' }, { dedupeKey: `drift-retrain:${model}` }));
+          (await this.deps.queue.enqueue({ kind: 'train', model, dataset, config: await this.deps.configOf(model), trigger: 'drift', servedVersion: drift.version }, { dedupeKey: `drift-retrain:${model}` }));
         // Created here, or still pending from an earlier trigger (here or on another replica): a
         // retrain of this version is under way either way. Drift must stay high for the next,
         // longer wait before another; only the replica whose enqueue created the job counts it.
@@ -137,20 +135,20 @@ export class DriftRetrainer {
   }
 
   /**
-   * Reads back, once per served version this process has no streak for (a restart, or another
-   * replica's retrains), the drift retrains of the model enqueued since that version was trained:
-   * kept in memory only, the backoff started over at every restart, and a service that restarts
-   * often (deploys, a crash loop) retrained a refused version at the base wait for ever (an
-   * outside probe). The queue keeps finished jobs, so the count survives; a queue that cannot
-   * answer leaves the streak as it is.
+   * Reads back, when a version is served that this process has no streak for (after a restart, a
+   * rollback, or on a replica that did not enqueue them), that version's drift retrains that left
+   * it served, as their jobs name it (`servedVersion`): kept in memory only, the backoff started
+   * over at every restart, and a service that restarts often (deploys, a crash loop) retrained a
+   * refused version at the base wait for ever (an outside probe). The queue keeps finished jobs,
+   * so the count survives; a queue that cannot answer leaves the streak as it is.
    */
   private async recover(model: string, version: string): Promise<void> {
-    const key = `${model}\u0000${version}`;
-    if (this.deps.servedSince === undefined || this.recovered.has(key) || this.streaks.get(model)?.version === version) return;
-    this.recovered.add(key);
+    if (this.recoveredFor.get(model) === version || this.streaks.get(model)?.version === version) return;
+    this.recoveredFor.set(model, version);
     try {
-      const since = await this.deps.servedSince(model);
-      const jobs = (await this.deps.queue.list({ model, limit: RECENT_JOBS })).filter((j) => j.payload.kind === 'train' && j.payload.trigger === 'drift' && Date.parse(j.createdAt) >= since);
+      const jobs = (await this.deps.queue.list({ model, limit: RECOVERED_JOBS })).filter(
+        (j) => j.payload.kind === 'train' && j.payload.trigger === 'drift' && j.payload.servedVersion === version && !(j.state === 'completed' && j.result?.promoted === true && j.result.unchanged !== true),
+      );
       if (jobs.length > 0 && this.streaks.get(model)?.version !== version) this.streaks.set(model, { version, count: jobs.length, job: jobs[0]!.id });
     } catch (e: unknown) {
       this.deps.logger.warn({ model, err: messageOf(e) }, 'drift retrains of the served version not read back: its backoff starts over');

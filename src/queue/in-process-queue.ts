@@ -247,7 +247,8 @@ export class InProcessQueue implements JobQueue {
       this.fail(job, reason);
       this.deps.onFinished?.(job, 0);
     } else if (job.state === 'running') {
-      this.cancelling = { id, reason };
+      // A second cancel while the first stops it (its model deleted meanwhile): the first reason stands.
+      if (this.cancelling?.id !== id) this.cancelling = { id, reason };
       this.deps.logger.info({ jobId: id, code: reason.code }, 'job cancelled: stopping its training');
       // This job's run: once it settles the next job may start, which this must not wait for.
       const run = this.running;

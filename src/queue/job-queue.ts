@@ -13,6 +13,8 @@ export interface TrainJobPayload {
   trigger?: 'schedule' | 'drift';
   /** Of a scheduled job: when its schedule was created (`ScheduleInfo.since`), which tells its runs from an earlier, deleted schedule's. */
   scheduleSince?: string;
+  /** Of a drift retrain: the version served when drift stayed high on it (its retrains that left it served set its backoff, see DriftRetrainer). */
+  servedVersion?: string;
 }
 
 /**

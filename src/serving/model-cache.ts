@@ -244,6 +244,11 @@ export class ModelCache {
     });
   }
 
+  /** How many models are loaded now (evicted ones, still served, not counted). */
+  get loadedCount(): number {
+    return this.entries.size;
+  }
+
   /** Whether {@link dispose} was called: the service is stopping, and nothing more is loaded. */
   get disposed(): boolean {
     return this.stopped;

@@ -616,6 +616,17 @@ describe('the web console in a browser', () => {
     await page.getByText('Model "cand" has no current version').waitFor();
     const row = page.locator('#versions-table tbody tr', { hasText: candidate });
     expect(await row.textContent()).toContain('candidate: LOW_VAL_AUC: for the test');
+    // Enter held down arms the button and then repeats: not a confirmation, whatever its length.
+    await row.locator('button', { hasText: 'Promote' }).focus();
+    await page.keyboard.down('Enter');
+    await row.locator('button', { hasText: 'Click again to promote' }).waitFor();
+    await page.waitForTimeout(CONFIRM_PAUSE_MS);
+    await page.keyboard.down('Enter');
+    await page.keyboard.up('Enter');
+    await page.waitForTimeout(500);
+    expect((await call('GET', '/v1/models/cand')).status).toBe(404);
+    // Disarmed after 5 s, as it is.
+    await row.locator('button', { hasText: /^Promote$/ }).waitFor({ timeout: 8000 });
     await row.locator('button', { hasText: 'Promote' }).click();
     await page.waitForTimeout(CONFIRM_PAUSE_MS);
     await row.locator('button', { hasText: 'Click again to promote' }).click();

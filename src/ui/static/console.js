@@ -27,6 +27,7 @@
    * A second activation sooner than this after the first is part of the same gesture (a
    * double-click, Enter pressed twice) and does not confirm: an outside probe's double-click on
    * Promote promoted at once, its second click landing on the button the first had just armed.
+   * Nor does one before the key or pointer that armed it was let go (Enter held down repeats).
    */
   var CONFIRM_AFTER_MS = 600;
   var TOP_FEATURES = 15;
@@ -726,11 +727,22 @@
     var armedAt = Number(button.getAttribute('data-armed-at'));
     if (armedAt > 0) {
       // The same gesture as the one that armed it: the button keeps asking.
-      if (Date.now() - armedAt < CONFIRM_AFTER_MS || event.detail > 1) return;
+      if (Date.now() - armedAt < CONFIRM_AFTER_MS || button.getAttribute('data-held') === 'true') return;
       button.removeAttribute('data-armed-at');
       button.textContent = label;
       act();
       return;
+    }
+    // Let go of since (a key up, a pointer up: a click's own pointer up comes before it, a Space
+    // key's up too, an Enter's after it), a second activation may confirm.
+    button.setAttribute('data-held', 'true');
+    if (!button.getAttribute('data-release-watched')) {
+      button.setAttribute('data-release-watched', 'true');
+      var release = function () {
+        button.removeAttribute('data-held');
+      };
+      button.addEventListener('keyup', release);
+      button.addEventListener('pointerup', release);
     }
     button.setAttribute('data-armed-at', String(Date.now()));
     button.setAttribute('data-label', label);

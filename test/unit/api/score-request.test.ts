@@ -35,6 +35,12 @@ describe('parseScoreRequest', () => {
   it('points at an unknown key of the body, naming the key likely meant', () => {
     const misspelt = JSON.parse('{"records":[{"a":1}],"explian":true}') as unknown;
     expect(() => parseScoreRequest(misspelt)).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', pointer: '/explian', message: 'unknown field "explian" (did you mean "explain"?)' }));
+    // A misspelt required key: the one it meant is missing too, and named.
+    const missing = JSON.parse('{"recrods":[{"a":1}]}') as unknown;
+    expect(() => parseScoreRequest(missing)).toThrow(expect.objectContaining({ pointer: '/recrods', message: 'unknown field "recrods" (did you mean "records"?)' }));
+    // Case aside.
+    const shouted = JSON.parse('{"records":[{"a":1}],"EXPLAIN":true}') as unknown;
+    expect(() => parseScoreRequest(shouted)).toThrow(expect.objectContaining({ pointer: '/EXPLAIN', message: 'unknown field "EXPLAIN" (did you mean "explain"?)' }));
     // Nothing near: the keys the body takes are listed instead.
     const other = JSON.parse('{"records":[{"a":1}],"model":"m"}') as unknown;
     expect(() => parseScoreRequest(other)).toThrow(expect.objectContaining({ pointer: '/model', message: 'unknown field "model"; the body takes records, explain' }));

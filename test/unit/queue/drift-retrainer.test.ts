@@ -8,14 +8,15 @@ const AFTER = 60_000;
  * A retrainer of model m on drift that stays at `drift` (changeable), against a queue whose jobs
  * end at once unless `pending`, and whose clock runs `queueClockAheadMs` ahead of this host's.
  */
-function setUp(afterMs = AFTER, queueClockAheadMs = 0, servedSince?: number) {
-  const state: { drift: ModelDrift | null; pending: boolean; running: string | null; enqueued: number; counted: number; others: JobInfo[] } = { drift: { psi: 1, version: 'v1' }, pending: false, running: null, enqueued: 0, counted: 0, others: [] };
+function setUp(afterMs = AFTER, queueClockAheadMs = 0) {
+  const state: { drift: ModelDrift | null; pending: boolean; running: string | null; enqueued: number; counted: number; others: JobInfo[]; enqueuedPayloads: unknown[] } = { drift: { psi: 1, version: 'v1' }, pending: false, running: null, enqueued: 0, counted: 0, others: [], enqueuedPayloads: [] };
   const queue = {
     // The clock jobs are timed on (Redis's in distributed mode), which this host's may be off.
     now: async () => new Date(Date.now() + queueClockAheadMs),
     // The jobs other replicas enqueued, as the shared queue lists them.
     list: async () => state.others,
-    enqueue: async () => {
+    enqueue: async (payload: unknown) => {
+      state.enqueuedPayloads.push(payload);
       // A retrain still running is handed back as it is, as the queue's dedupe does.
       if (state.running) return { id: state.running, created: false } as JobInfo & { created: boolean };
       state.enqueued++;
@@ -28,7 +29,6 @@ function setUp(afterMs = AFTER, queueClockAheadMs = 0, servedSince?: number) {
     afterMs,
     drift: () => state.drift,
     configOf: async () => ({}),
-    ...(servedSince === undefined ? {} : { servedSince: async () => servedSince }),
     queue,
     logger: pino({ level: 'silent' }),
     onTrigger: () => state.counted++,
@@ -164,19 +164,34 @@ describe('DriftRetrainer', () => {
     expect(retrainer.waitMs('m', 'v1')).toBe(2 * MIN_BACKOFF_MS);
   });
 
-  it('after a restart, reads back the drift retrains enqueued since the served version was trained: the backoff goes on, not over', async () => {
-    const drift = (id: string, at: number): JobInfo => ({ id, state: 'completed', payload: { kind: 'train', model: 'm', dataset: 'd', config: {}, trigger: 'drift' }, progress: [], createdAt: new Date(at).toISOString(), result: { model: 'm', version: 'v1', promoted: true, unchanged: true } });
+  it('after a restart, reads back the served version\'s drift retrains that left it served: the backoff goes on, not over', async () => {
     const day = 24 * 3600_000;
-    // v1 trained at -10 days; two drift retrains of it since, both unchanged; one before it (it made v1).
-    const { state, retrainer } = setUp(AFTER, 0, -10 * day);
-    state.others = [drift('r3', -2 * day), drift('r2', -3 * day), drift('r1', -11 * day)];
-    // Drift high from 0: the third retrain waits 4 afterMs, as it would have without the restart.
+    const drift = (id: string, servedVersion: string, result: JobInfo['result'] | null): JobInfo => ({
+      id,
+      state: result === null ? 'failed' : 'completed',
+      payload: { kind: 'train', model: 'm', dataset: 'd', config: {}, trigger: 'drift', servedVersion },
+      progress: [],
+      createdAt: new Date(-day).toISOString(),
+      ...(result === null ? {} : { result }),
+    });
+    const { state, retrainer } = setUp();
+    state.others = [
+      // Two of v1 that left it served: one changed nothing, one failed.
+      drift('r4', 'v1', { model: 'm', version: 'v1', promoted: true, unchanged: true }),
+      drift('r3', 'v1', null),
+      // One of v1 that made v2 current (v1 served again since: rolled back), and one of v0.
+      drift('r2', 'v1', { model: 'm', version: 'v2', promoted: true }),
+      drift('r1', 'v0', { model: 'm', version: 'v1', promoted: true }),
+    ];
+    // Drift high from 0: the third retrain of v1 waits 4 afterMs, as without the restart.
     expect(await triggers(retrainer, 0, 5 * AFTER)).toEqual([4 * AFTER]);
     expect(retrainer.waitMs('m', 'v1')).toBe(8 * AFTER);
-    // Without the version's time to read them back by (older callers), it starts over.
+    // Its job names the version it retrains, for the next restart.
+    expect(state.enqueuedPayloads.at(-1)).toMatchObject({ trigger: 'drift', servedVersion: 'v1' });
+    // With no such history, the first retrain comes after afterMs.
     const fresh = setUp();
-    fresh.state.others = state.others;
-    expect(retrainer.waitMs('m', 'v1')).toBeGreaterThan(fresh.retrainer.waitMs('m', 'v1'));
+    fresh.state.others = state.others.filter((j) => j.payload.servedVersion !== 'v1');
+    expect(await triggers(fresh.retrainer, 0, 2 * AFTER)).toEqual([AFTER]);
   });
 
   it('never retrains without a window or with drift below the line', async () => {
