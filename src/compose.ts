@@ -254,14 +254,15 @@ function modelCache(store: ModelStore, metrics: Metrics, logger: Logger, setting
 async function warmUp(store: ModelStore, cache: ModelCache, max: number, logger: Logger): Promise<void> {
   const names = await store.list().catch(() => [] as string[]);
   let loaded = 0;
-  for (const name of names.slice(0, max)) {
-    if (cache.disposed) return;
+  for (const name of names) {
+    // A model that fails to load (a damaged version) takes no place.
+    if (cache.disposed || loaded >= max) break;
     const before = cache.loadedCount;
     if (!(await cache.get(name).then(() => true, () => false))) continue;
     loaded++;
     if (cache.loadedCount <= before) break;
   }
-  if (loaded > 0) logger.info({ models: loaded }, 'current versions loaded at start');
+  if (loaded > 0 && !cache.disposed) logger.info({ models: loaded }, 'current versions loaded at start');
 }
 
 /** Drift-triggered retraining for the models DRIFT_RETRAIN opts in, checked every few seconds. */

@@ -110,7 +110,8 @@ export function parseScoreRequest(input: unknown): ScoreRequest {
   const valid = acceptedScoreRequest(input);
   if (valid) return valid;
   const parsed = scoreRequestSchema.safeParse(input);
-  if (!parsed.success) throw requestError(parsed.error.issues, scoreRequestSchema);
+  // Both forms' keys for what a misspelt one meant.
+  if (!parsed.success) throw requestError(parsed.error.issues, { shape: { ...scoreRequestSchema.shape, ...columnarScoreRequestSchema.shape } });
   return parsed.data;
 }
 

@@ -27,9 +27,9 @@
    * A second activation sooner than this after the first is part of the same gesture (a
    * double-click, Enter pressed twice) and does not confirm: an outside probe's double-click on
    * Promote promoted at once, its second click landing on the button the first had just armed.
-   * Nor does one before the key or pointer that armed it was let go (Enter held down repeats).
+   * 0.9 s: the longest double-click interval systems offer (a probe's clicks 650 ms apart promoted at 600).
    */
-  var CONFIRM_AFTER_MS = 600;
+  var CONFIRM_AFTER_MS = 900;
   var TOP_FEATURES = 15;
   var COLORS = { reference: 'rgba(90, 100, 115, 0.55)', window: 'rgba(0, 102, 204, 0.6)', loss: '#b35900', valLoss: '#7a3e9d', auc: '#0066cc', threshold: '#b00020', psi: '#0066cc', selected: '#b35900' };
 
@@ -707,7 +707,11 @@
         var status = v.damaged ? 'damaged: ' + v.damaged : v.current ? 'current' : v.candidate ? 'candidate: ' + v.candidate : 'previous';
         var action = null;
         if (canPromote && !v.current && !v.damaged) {
-          action = h('button', { type: 'button', 'data-key': v.version, 'aria-label': 'Promote version ' + v.version, onclick: function (event) { onSecondClick(event, 'Click again to promote', 'Promote version ' + v.version + '? Activate its button again within ' + CONFIRM_MS / 1000 + ' s to make it current.', function () { promote(name, v.version); }); } }, 'Promote');
+          action = h('button', { type: 'button', 'data-key': v.version, 'aria-label': 'Promote version ' + v.version, onclick: function (event) { onSecondClick(event, 'Promote version ' + v.version + '? Activate its button again within ' + CONFIRM_MS / 1000 + ' s to make it current.', function () { promote(name, v.version); }); } }, isArmed(v.version) ? ARMED_LABEL : 'Promote');
+          // A key held down repeats its activation: not a second, deliberate one.
+          action.addEventListener('keydown', function (event) {
+            if (event.repeat && (event.key === 'Enter' || event.key === ' ')) event.preventDefault();
+          });
         }
         body.appendChild(
           h('tr', { className: v.current ? 'current' : '' }, h('td', { text: v.version }), h('td', { text: status }), h('td', { text: when(v.createdAt) }), h('td', { text: v.valAuc === undefined ? 'n/a' : num(v.valAuc, 3) }), h('td', { text: v.trainRows === undefined ? 'n/a' : String(v.trainRows) }), h('td', null, action)),
@@ -715,46 +719,58 @@
       });
   }
 
+  /** A promote button's label while it waits for the second activation. */
+  var ARMED_LABEL = 'Click again to promote';
+  /**
+   * The promote button asked last: its key (the version) and when. Kept here, not on the button,
+   * since the versions table is drawn again every refresh or two (a candidate-only model's at every
+   * one), which would otherwise lose a first click made just before (an outside probe: a second
+   * click 1.2 s later only armed the new button).
+   */
+  var armed = null;
+
+  function isArmed(key) {
+    return armed !== null && armed.key === key && Date.now() - armed.at < CONFIRM_MS;
+  }
+
   /**
    * Acts on a second activation of the button within CONFIRM_MS, and at least CONFIRM_AFTER_MS
-   * after the first: the first one only asks, on the button (`armed`) and on the promote status
-   * line, which screen readers read (`question`), since a promote changes what every client is
-   * scored with and one stray click, or a double-click, must not do it.
+   * after the first: the first one only asks, on the button and on the promote status line,
+   * which screen readers read (`question`), since a promote changes what every client is scored
+   * with and one stray click, or a double-click, must not do it. A key held down does not repeat
+   * its activation (see drawVersionRows).
    */
-  function onSecondClick(event, armed, question, act) {
+  function onSecondClick(event, question, act) {
     var button = event.currentTarget;
-    var label = button.getAttribute('data-label') || button.textContent;
-    var armedAt = Number(button.getAttribute('data-armed-at'));
-    if (armedAt > 0) {
-      // The same gesture as the one that armed it: the button keeps asking.
-      if (Date.now() - armedAt < CONFIRM_AFTER_MS || button.getAttribute('data-held') === 'true') return;
-      button.removeAttribute('data-armed-at');
-      button.textContent = label;
+    var key = button.getAttribute('data-key');
+    if (isArmed(key)) {
+      // The same gesture as the one that armed it (a double-click): the button keeps asking.
+      if (Date.now() - armed.at < CONFIRM_AFTER_MS) return;
+      armed = null;
+      button.textContent = 'Promote';
       act();
       return;
     }
-    // Let go of since (a key up, a pointer up: a click's own pointer up comes before it, a Space
-    // key's up too, an Enter's after it), a second activation may confirm.
-    button.setAttribute('data-held', 'true');
-    if (!button.getAttribute('data-release-watched')) {
-      button.setAttribute('data-release-watched', 'true');
-      var release = function () {
-        button.removeAttribute('data-held');
-      };
-      button.addEventListener('keyup', release);
-      button.addEventListener('pointerup', release);
-    }
-    button.setAttribute('data-armed-at', String(Date.now()));
-    button.setAttribute('data-label', label);
-    button.textContent = armed;
+    var stamp = { key: key, at: Date.now() };
+    armed = stamp;
+    promoteButtons().forEach(function (b) {
+      b.textContent = b.getAttribute('data-key') === key ? ARMED_LABEL : 'Promote';
+    });
     var status = byId('promote-status');
     status.textContent = question;
     setTimeout(function () {
-      if (!button.getAttribute('data-armed-at')) return;
-      button.removeAttribute('data-armed-at');
-      button.textContent = label;
+      if (armed !== stamp) return;
+      armed = null;
+      // The button as drawn now (the table may have been drawn again meanwhile).
+      promoteButtons().forEach(function (b) {
+        if (b.getAttribute('data-key') === key) b.textContent = 'Promote';
+      });
       if (status.textContent === question) status.textContent = '';
     }, CONFIRM_MS);
+  }
+
+  function promoteButtons() {
+    return Array.prototype.slice.call(document.querySelectorAll('#versions-table button[data-key]'));
   }
 
   /** The version this page last promoted, while the page shows it current (its "is current" line is cleared once another is). */
@@ -1011,7 +1027,7 @@
         var rest =
           !ended && Date.now() - cache.at < VERSIONS_REFRESH_MS
             ? Promise.resolve(cache.rest)
-            : Promise.all([api('/v1/jobs?' + query), cache.failedToo ? api('/v1/jobs?state=failed&' + query) : { jobs: [] }]).then(function (lists) {
+            : Promise.all([api('/v1/jobs?' + query), cache.failedToo ? api('/v1/jobs?state=failed&' + query.replace(/(^|&)limit=\d+/, '$1limit=' + FAILED_READ)) : { jobs: [] }]).then(function (lists) {
                 // Failed ones read apart too (the models page): newer jobs of other models, say 50
                 // retrains that changed nothing, would otherwise push a failed first training off the list.
                 var listed = {};
@@ -1041,6 +1057,9 @@
         return [];
       });
   }
+
+  /** Failed jobs the models page reads (the API's most): another model's retrains failing again and again would push a failed first training out of fewer. */
+  var FAILED_READ = 1000;
 
   /** What {@link jobsOf} last read for the models page. */
   var indexJobs = { at: 0, live: [], rest: [], endedAt: 0, failedToo: true };

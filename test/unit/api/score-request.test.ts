@@ -41,9 +41,11 @@ describe('parseScoreRequest', () => {
     // Case aside.
     const shouted = JSON.parse('{"records":[{"a":1}],"EXPLAIN":true}') as unknown;
     expect(() => parseScoreRequest(shouted)).toThrow(expect.objectContaining({ pointer: '/EXPLAIN', message: 'unknown field "EXPLAIN" (did you mean "explain"?)' }));
+    // The columns form's key too.
+    expect(() => parseScoreRequest(JSON.parse('{"colums":{"a":[1]}}'))).toThrow(expect.objectContaining({ pointer: '/colums', message: 'unknown field "colums" (did you mean "columns"?)' }));
     // Nothing near: the keys the body takes are listed instead.
     const other = JSON.parse('{"records":[{"a":1}],"model":"m"}') as unknown;
-    expect(() => parseScoreRequest(other)).toThrow(expect.objectContaining({ pointer: '/model', message: 'unknown field "model"; the body takes records, explain' }));
+    expect(() => parseScoreRequest(other)).toThrow(expect.objectContaining({ pointer: '/model', message: 'unknown field "model"; the body takes records, explain, columns' }));
   });
 
   it('takes a JSON boolean as the category "true" or "false", as a CSV file spells it', () => {
