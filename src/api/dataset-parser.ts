@@ -218,7 +218,7 @@ async function parseNdjson(
       const r = value.safeParse(parsed);
       if (!r.success) {
         const issue = r.error.issues[0];
-        throw requestError({ ...issue, path: ['records', records.length, ...issue.path] } as typeof issue);
+        throw requestError([{ ...issue, path: ['records', records.length, ...issue.path] } as typeof issue]);
       }
       records.push(r.data);
       lines.push(n);

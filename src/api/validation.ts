@@ -59,15 +59,14 @@ export function refuseBareArray(body: unknown, others: readonly string[] = []): 
 }
 
 /**
- * The AppError of the first zod issue of a request body, pointing at the offending part; an
+ * The AppError of a request body's zod issues (the first, or an unknown key of the body), pointing at the offending part; an
  * unknown key of the body (`schema`'s) is pointed at and, where one of the keys the body takes is
  * within two edits of it, named as what was likely meant (`"explian"`: did you mean "explain"?).
  */
-export function requestError(issues: z.core.$ZodIssue | readonly z.core.$ZodIssue[], schema?: { shape: object }): AppError {
-  const all: readonly z.core.$ZodIssue[] = Array.isArray(issues) ? (issues as readonly z.core.$ZodIssue[]) : [issues as z.core.$ZodIssue];
+export function requestError(issues: readonly z.core.$ZodIssue[], schema?: { shape: object }): AppError {
   // A misspelt key of the body is two issues: the key unknown, and the one it meant missing,
   // which zod lists first. The unknown key names both.
-  const issue = all.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ?? all[0]!;
+  const issue = issues.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ?? issues[0]!;
   const path = issue.path.map((p) => String(p));
   const pointer = '/' + path.map(escapePointer).join('/');
   if (issue.code === 'unrecognized_keys') {

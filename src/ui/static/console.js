@@ -1027,7 +1027,7 @@
         var rest =
           !ended && Date.now() - cache.at < VERSIONS_REFRESH_MS
             ? Promise.resolve(cache.rest)
-            : Promise.all([api('/v1/jobs?' + query), cache.failedToo ? api('/v1/jobs?state=failed&' + query.replace(/(^|&)limit=\d+/, '$1limit=' + FAILED_READ)) : { jobs: [] }]).then(function (lists) {
+            : Promise.all([api('/v1/jobs?' + query), cache.failed ? api('/v1/jobs?state=failed&' + cache.failed) : { jobs: [] }]).then(function (lists) {
                 // Failed ones read apart too (the models page): newer jobs of other models, say 50
                 // retrains that changed nothing, would otherwise push a failed first training off the list.
                 var listed = {};
@@ -1058,11 +1058,12 @@
       });
   }
 
-  /** Failed jobs the models page reads (the API's most): another model's retrains failing again and again would push a failed first training out of fewer. */
-  var FAILED_READ = 1000;
-
-  /** What {@link jobsOf} last read for the models page. */
-  var indexJobs = { at: 0, live: [], rest: [], endedAt: 0, failedToo: true };
+  /**
+   * What {@link jobsOf} last read for the models page, and its query of failed jobs besides: the
+   * API's most (another model's retrains failing again and again would push a failed first
+   * training out of fewer).
+   */
+  var indexJobs = { at: 0, live: [], rest: [], endedAt: 0, failed: 'limit=1000' };
 
   function refreshIndex() {
     // The job list only adds models in their first training.
