@@ -202,6 +202,16 @@
   }
 
   /** Thrown when a request went unanswered for REQUEST_TIMEOUT_MS: what it asked may or may not have been done. */
+  /**
+   * Where a hint (the job list) failed: a key that may not read it, or a queue that cannot answer,
+   * leaves it out, but a key refused or a service that did not answer at all is the page's failure
+   * (said at once: swallowed, a hang caught in a job read showed "Updated" until the next refresh
+   * hung too, 45 s instead of 20).
+   */
+  function hintFailed(e) {
+    if (e instanceof NeedKey || (e && e.timedOut)) throw e;
+  }
+
   function timedOut() {
     return Object.assign(new Error('the service did not answer within ' + REQUEST_TIMEOUT_MS / 1000 + ' s'), { timedOut: true });
   }
@@ -916,7 +926,7 @@
         return job && (job.state === 'failed' || job.state === 'completed') && !(Date.parse(job.createdAt) > Date.parse(versionCreatedAt)) ? null : job;
       })
       .catch(function (e) {
-        if (e instanceof NeedKey) throw e;
+        hintFailed(e);
         return null;
       })
       .then(function (job) {
@@ -972,8 +982,8 @@
    */
   function drawMissing(name, asked) {
     return newestJob(name)
-      .catch(function () {
-        // The job list is only a hint (a key that may not read it, a queue that cannot answer).
+      .catch(function (e) {
+        hintFailed(e);
         return null;
       })
       .then(function (job) {
@@ -1053,7 +1063,7 @@
         });
       })
       .catch(function (e) {
-        if (e instanceof NeedKey) throw e;
+        hintFailed(e);
         return [];
       });
   }
