@@ -55,7 +55,7 @@ export async function readDatasetBody(
         else notTooMany(rows * header.length, header.length);
       });
       ({ columns, records } = csv);
-      lines = { format: 'CSV', of: csv.lines };
+      lines = { format: 'CSV', of: csv.lines, header: { line: csv.headerLine, columns: csv.columns } };
     } else {
       const ndjson = await parseNdjson(source, (fields) => notTooWide(fields, 'the first record'), notTooMany, !options.scoring);
       lines = { format: 'NDJSON', of: ndjson.lines };
@@ -90,6 +90,8 @@ export interface BodyLines {
   format: 'CSV' | 'NDJSON';
   /** The 1-based line of each record. */
   of: readonly number[];
+  /** A CSV body's header: its line and columns. A field no record has is missing from it. */
+  header?: { line: number; columns: readonly string[] };
 }
 
 /**
@@ -101,9 +103,20 @@ export async function atLines<T>(lines: BodyLines | undefined, check: () => T | 
     return await check();
   } catch (e: unknown) {
     if (!lines) throw e;
-    const record = /^\/records\/(\d+)/.exec(describe(e).pointer ?? '')?.[1];
-    throw onLine(e, lines.format, record === undefined ? undefined : lines.of[Number(record)]);
+    const at = /^\/records\/(\d+)(?:\/(.*))?$/.exec(describe(e).pointer ?? '');
+    if (at === null) throw e;
+    // A field missing from a CSV record is missing from the header, on its line.
+    const field = at[2]?.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (lines.header && field !== undefined && !lines.header.columns.includes(field)) throw onHeader(e, lines.header.line);
+    throw onLine(e, lines.format, lines.of[Number(at[1])]);
   }
+}
+
+/** An error naming a field a CSV header lacks, as the header's: "CSV line 1 (the header): no column ...". */
+function onHeader(e: unknown, line: number): unknown {
+  const err = describe(e);
+  const message = err.message.replace(/^record \d+ is missing field/, 'no column');
+  return new AppError(err.code, `CSV line ${line} (the header): ${message}`, err.pointer, { cause: e });
 }
 
 /** An error naming a record, to name its line too (as it was without a line). */

@@ -199,14 +199,16 @@ const FAR_BELOW_SCALES = 8;
  * A sentence for the training summary when the threshold lies far below where the reference's
  * lower tail puts the share asked for (more than {@link FAR_BELOW_SCALES} of its scales below
  * {@link tailThreshold}'s point), else null. That happens where the order statistic stands (its
- * rank p (n + 1) from 1 to 2: 99 to 198 held-out records at 0.01, where the tail may not raise it)
- * and the lowest held-out scores lie far out from all the others: anomalies in the reference, or
- * records rare in a way no other is, which then set the threshold, so records scoring between them
- * and the rest are never flagged (an outside probe: digits, 115 held-out records, the two lowest at
- * -9,177 and -4,082, the next at -223: no test record flagged, anomalies included). On a clean
- * reference it fires in about 1% of trainings where the tail falls off exponentially (0.7-1.3% at
- * 99 to 115 records; chi-square 1-2%), more where it is heavier (Student-t, 5 degrees of freedom:
- * 2-3%; 3 degrees or a lognormal: 5-7%), simulated.
+ * rank p (n + 1) below 2: 39 to 198 held-out records at 0.01, where the tail may not raise it;
+ * below 99 it is the lowest score) and the lowest held-out scores lie far out from all the others:
+ * anomalies in the reference, or records rare in a way no other is, which then set the threshold,
+ * so records scoring between them and the rest are never flagged (outside probes: digits, 115
+ * held-out records, the two lowest at -9,177 and -4,082, the next at -223: no test record flagged,
+ * anomalies included; 540 features, 60 held-out records, the lowest at -1,921 and clean records
+ * near -82: a record with one field 5 times its size scored -1,666, not flagged). On a clean
+ * reference it fires in 1-2% of trainings where the tail falls off exponentially (39 to 115
+ * records; chi-square 0.5-2%), more where it is heavier (Student-t, 5 degrees of freedom: 3-4%;
+ * a lognormal: 6-8%), simulated.
  */
 export function outlyingLowWarning(c: Calibration, referenceScores: ArrayLike<number>, novel?: ArrayLike<boolean>): string | null {
   if (c.contamination !== undefined) return null;
@@ -214,9 +216,10 @@ export function outlyingLowWarning(c: Calibration, referenceScores: ArrayLike<nu
   const sorted = Float64Array.from(Array.from(referenceScores).filter((_, i) => !novel?.[i])).sort();
   const n = sorted.length;
   const p = keptShare(askedShare(c.targetFpr, 0), c.novelty ?? 0);
-  // Where the threshold is the order statistic at p with a rank of its own: fewer records are
-  // calibrationWarning's to speak of, and from rank 2 on the tail raises the threshold itself.
-  if (!(p > 0 && p < TAIL_FROM) || p * (n + 1) < 1 || p * (n + 1) >= TAIL_MIN_RANK) return null;
+  // Where the threshold is an order statistic below rank 2 (the lowest score where records are
+  // too few for p, which calibrationWarning speaks of only in general): from rank 2 on the tail
+  // raises the threshold itself. The tail's two order statistics need ranks of 2 or more.
+  if (!(p > 0 && p < TAIL_FROM) || TAIL_FROM * (n + 1) < TAIL_MIN_RANK || p * (n + 1) >= TAIL_MIN_RANK) return null;
   const tail = lowerTail(sorted);
   if (tail === null) return null;
   const point = tail.at(p);

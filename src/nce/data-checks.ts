@@ -157,6 +157,17 @@ function groupedValue(text: string): number | null {
   return m ? Number(m[1] + m[2].replace(/[^\d]/g, '')) : null;
 }
 
+/**
+ * Whether a text is a finite number as JSON writes it ("12", "-0.5", "1e3"; spaces around it
+ * aside): only then can "send it as a JSON number" be followed. Number() reads more ("0x10",
+ * "0b101", "Infinity", "+5", ".5"), none of which JSON allows; and a CSV field that is a decimal
+ * number was read as one, so only a JSON or NDJSON body can hold such a text.
+ */
+export function isJsonNumberText(v: string): boolean {
+  const t = v.trim();
+  return /^-?(0|[1-9]\d*)(\.\d+)?(e[+-]?\d+)?$/i.test(t) && Number.isFinite(Number(t));
+}
+
 /** Whether a text is a number written with formatting (see {@link FORMATTED_NUMBER}), not a plain decimal one. */
 export function isFormattedNumber(text: string): boolean {
   const t = text.trim();

@@ -1,4 +1,5 @@
 import { distance } from 'fastest-levenshtein';
+import { isFormattedNumber, isJsonNumberText } from './data-checks';
 import { NceError } from './errors';
 import { float32, float64, int32 } from './arrays';
 import { categoryCode, categoryIndex, type DataRecord, type Feature, fieldOf, type FieldReader, type FieldValue, fieldReader } from './schema';
@@ -167,7 +168,13 @@ function gotValue(v: unknown): string {
   if (typeof v !== 'string') return v === undefined ? 'undefined' : typeof v;
   // A JSON boolean is read as the category "true" or "false": the client may have sent one.
   const boolean = /^(true|false)$/i.test(v) ? ', as a JSON boolean is read' : '';
-  return `the text ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}${boolean}`;
+  // "38.5" in JSON: a number sent as a string (a CSV body reads it as the number).
+  const hint = isJsonNumberText(v)
+    ? `: send numbers as JSON numbers (${v.trim()}, not "${v}")`
+    : isFormattedNumber(v)
+      ? ': a number written with formatting (thousands separators, a decimal comma, a currency or per cent sign); send plain numbers'
+      : '';
+  return `the text ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}${boolean}${hint}`;
 }
 
 /**

@@ -17,7 +17,7 @@ export { resultsOf, resultValue, SCORE_FIELDS, type ScoreField, type ScoreFieldK
 export { encode, type Encoded, layoutOf } from './encoding';
 export { isArtifactFault, messageOf, NceError, type NceErrorCode } from './errors';
 export { auprc, auroc } from './metrics';
-export { isFormattedNumber, isMissingMarker, missingMarkers } from './data-checks';
+export { isFormattedNumber, isJsonNumberText, isMissingMarker, missingMarkers } from './data-checks';
 export type { FittedNoise, NoiseSpec } from './noise';
 export { canonicalName, canonicalText, categoricalNames, categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type Feature, fieldOf, type FieldReader, type FieldValue, fieldReader, hasOtherForms, inferSchema } from './schema';
 export { checkNoiseRecords, checkTrainingCost, type EpochProgress, featureColumns, heldOutCount, MAX_FEATURES, MIN_TRAINING_RECORDS, train, type TrainingSummary, type TrainResult } from './trainer';

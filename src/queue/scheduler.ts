@@ -58,7 +58,11 @@ export function cronProblem(cron: string): string | null {
     parsed.stop();
     if (next === null) return `"${cron}" never fires`;
   } catch (e: unknown) {
-    return messageOf(e);
+    // croner's words ("CronPattern: Invalid value for dayOfWeek: 2030"), with the fields spelt out:
+    // a sixth field is seconds first, never a year (as Quartz crons end).
+    const what = messageOf(e).replace(/^CronPattern:\s*/, '');
+    const order = fields === 6 ? 'with 6 fields: second minute hour day-of-month month day-of-week; a year is not taken' : 'fields: minute hour day-of-month month day-of-week';
+    return `"${cron}": ${what.charAt(0).toLowerCase()}${what.slice(1)} (${order})`;
   }
   try {
     parseExpression(cron);

@@ -10,6 +10,8 @@ export interface CsvTable {
   columns: string[];
   records: DataRecord[];
   lines: number[];
+  /** The line of the header (1 unless blank lines come first). */
+  headerLine: number;
 }
 
 /** How errors name standard input (read as the file "-"). */
@@ -122,6 +124,7 @@ export type TextColumns = readonly string[] | 'all';
 /** Turns CSV rows, header first, into typed records, checking each row as it arrives. */
 class CsvRecords {
   private header: string[] | null = null;
+  private headerLine = 1;
   private asText: boolean[] = [];
   readonly records: DataRecord[] = [];
   readonly lines: number[] = [];
@@ -136,6 +139,7 @@ class CsvRecords {
     if (this.header === null) {
       this.watch?.(record, 0);
       this.header = checkHeader(record, line, this.file);
+      this.headerLine = line;
       const text = this.text;
       this.asText = this.header.map((h) => text === 'all' || text.includes(h));
       return;
@@ -158,7 +162,7 @@ class CsvRecords {
 
   table(): CsvTable {
     if (this.header === null) throw new CsvError(this.file, 1, 'empty file: expected a header row');
-    return { columns: this.header, records: this.records, lines: this.lines };
+    return { columns: this.header, records: this.records, lines: this.lines, headerLine: this.headerLine };
   }
 }
 

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { canonicalText, categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, isFormattedNumber, isMissingMarker, NceError } from '../nce';
+import { canonicalText, categoryCode, categoryIndex, type DataRecord, DECIMAL_TEXT, type FieldValue, inferSchema, isFormattedNumber, isJsonNumberText, isMissingMarker, NceError } from '../nce';
 
 /** What a dataset's column may hold, fixed when the dataset is created (PUT). */
 export interface ColumnContract {
@@ -22,17 +22,6 @@ export const NUMERIC_COLUMN_SHARE = 0.9;
 function isNonFiniteNumberText(v: string): boolean {
   const t = v.trim();
   return /^[+-]?(nan|inf|infinity)$/i.test(t) || Math.abs(Number(t)) === Infinity;
-}
-
-/**
- * Whether a text is a finite number as JSON writes it ("12", "-0.5", "1e3"; spaces around it
- * aside): only then can "send it as a JSON number" be followed. Number() reads more ("0x10",
- * "0b101", "Infinity", "+5", ".5"), none of which JSON allows; and a CSV field that is a decimal
- * number was read as one, so only a JSON or NDJSON body can hold such a text.
- */
-function isJsonNumberText(v: string): boolean {
-  const t = v.trim();
-  return /^-?(0|[1-9]\d*)(\.\d+)?(e[+-]?\d+)?$/i.test(t) && Number.isFinite(Number(t));
 }
 
 /** Who builds a contract, for the words of a refusal. */
@@ -96,7 +85,7 @@ export function checkMixedColumns(columns: readonly string[], records: readonly 
         : '';
     throw new NceError(
       'INVALID_RECORD',
-      `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values are numbers: a numeric column holds finite numbers, and a missing value is null (in CSV, an empty cell).${quoted} If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,
+      `record ${at} field "${name}" is ${JSON.stringify(text)}, but ${numbers} of the column's ${numbers + texts} values ${numbers === 1 ? 'is a number' : 'are numbers'}: a numeric column holds finite numbers, and a missing value is null (in CSV, an empty cell).${quoted} If the column holds categories (codes), ${caller.declare(name)}. ${caller.outcome}`,
       { record: at, field: name },
     );
   }

@@ -145,6 +145,11 @@ describe('POST /v1/models/:name/score', () => {
     // A bad cell of a CSV body is named by its line, as an editor numbers it (the header is line 1).
     const textCell = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send('f0,f1,f2\n1,2,3\n1,x,3\n');
     expect(textCell.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/f1', detail: expect.stringMatching(/^CSV line 3: /) });
+    // A column the header lacks is the header's fault, on its line, not the first row's.
+    const noColumn = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send('f0,F2\n1,2\n');
+    expect(noColumn.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', detail: expect.stringMatching(/^CSV line 1 \(the header\): no column "f[12]"/) });
+    const noColumnLater = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send('\nf0,f1,F2\n1,2,3\n');
+    expect(noColumnLater.body.detail).toMatch(/^CSV line 2 \(the header\): no column "f2" \(it has "F2": field names must match the model's exactly/);
     const empty = await request(app).post(`/v1/models/${name}/score`).set('authorization', `Bearer ${SCORER}`).set('content-type', 'text/csv').send('f0,f1,f2\n');
     expect(empty.body).toMatchObject({ status: 400, detail: 'the body has no records' });
     const tooMany = await score({ columns: { f0: Array(51).fill(0), f1: Array(51).fill(0), f2: Array(51).fill(0) } });

@@ -93,8 +93,9 @@ describe('encode and networkInput', () => {
 
   it('when a numeric field holds a string, names the record (with offset) and field', () => {
     expect(() => encode(schema, [{ n: 1, c: 'a', m: 1 }, { n: '1', c: 'a', m: 1 }], 10)).toThrow(
-      expect.objectContaining({ code: 'INVALID_RECORD', record: 11, field: 'n', message: expect.stringContaining('record 11 field "n" must be a number (got the text "1")') }),
+      expect.objectContaining({ code: 'INVALID_RECORD', record: 11, field: 'n', message: 'record 11 field "n" must be a number (got the text "1": send numbers as JSON numbers (1, not "1"))' }),
     );
+    expect(() => encode(schema, [{ n: '1,575.00', c: 'a', m: 1 }])).toThrow(expect.objectContaining({ message: expect.stringMatching(/got the text "1,575.00": a number written with formatting .* send plain numbers\)$/) }));
     // A JSON boolean reaches the engine as the category text it stands for, and is quoted as such.
     expect(() => encode(schema, [{ n: 'true', c: 'a', m: 1 }])).toThrow(expect.objectContaining({ message: 'record 0 field "n" must be a number (got the text "true", as a JSON boolean is read)' }));
     expect(() => encode(schema, [{ n: 'x'.repeat(100), c: 'a', m: 1 }])).toThrow(expect.objectContaining({ message: `record 0 field "n" must be a number (got the text "${'x'.repeat(40)}…")` }));
