@@ -38,11 +38,14 @@ export function runKeys(id: string, token: string | undefined): { job: string; l
   return { job, lock: `${job}:lock`, token };
 }
 
-/** Writes a run's progress into its job, only while the job's lock holds the run's token (or, without one, while the job exists). */
+/**
+ * Writes a run's progress into its job, only while the job exists and its lock holds the run's
+ * token (when it has one): an HSET into a job whose record Redis lost (evicted, deleted) made a
+ * record of progress alone, which every job listing then read (an outside probe: 500s).
+ */
 const RUN_PROGRESS = `
-if ARGV[2] == '' then
-  if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-elseif redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'progress', ARGV[1])
 return 1
 `;
@@ -106,7 +109,7 @@ export class BullMqQueue implements JobQueue {
     // Unknown ids (BullMQ's own key names among them) are never read as job hashes.
     if (state === 'unknown') return null;
     const job = await Job.fromId<JobPayload, JobResult>(this.queue, id);
-    if (!job) return null;
+    if (!job || !isWhole(job)) return null;
     return toJobInfo(job, stateOf(state));
   }
 
@@ -115,7 +118,7 @@ export class BullMqQueue implements JobQueue {
     // Each state's newest jobs (BullMQ keeps at most 1,000 finished ones of each kind), then the
     // filter over all of them: the model is not indexed.
     const found = await Promise.all(
-      states.map(async (state) => (await this.queue.getJobs(BULL_STATES[state], 0, KEPT_PER_STATE - 1, false)).filter((j): j is Job<JobPayload, JobResult> => Boolean(j)).map((j) => toJobInfo(j, state))),
+      states.map(async (state) => (await this.queue.getJobs(BULL_STATES[state], 0, KEPT_PER_STATE - 1, false)).filter((j): j is Job<JobPayload, JobResult> => Boolean(j) && isWhole(j)).map((j) => toJobInfo(j, state))),
     );
     return selectJobs(found.flat(), filter);
   }
@@ -232,6 +235,16 @@ const WORKER_LOST: { code: ErrorCode; message: string } = {
 export function runsOf(job: Pick<Job, 'attemptsMade' | 'attemptsStarted' | 'failedReason'>): number {
   const reason = job.failedReason ?? '';
   return Math.max(job.attemptsMade, (job.attemptsStarted ?? 0) - (ALL_RUNS_LOST.test(reason) ? 1 : 0));
+}
+
+/**
+ * Whether a job's record is whole: its time of creation and its payload. Redis can lose part of
+ * one (an evicting memory policy, a key deleted by hand, a write landing after the record went):
+ * such a job is no job the API can show, and one of them must not fail a whole listing.
+ */
+function isWhole(job: Job<JobPayload, JobResult>): boolean {
+  const data = job.data as Partial<JobPayload> | undefined;
+  return Number.isFinite(job.timestamp) && job.timestamp > 0 && typeof data === 'object' && data !== null && typeof data.model === 'string';
 }
 
 function toJobInfo(job: Job<JobPayload, JobResult>, state: JobState): JobInfo {

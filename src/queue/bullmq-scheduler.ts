@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Cron } from 'croner';
+import { messageOf } from '../nce';
 import { redisFull, redisKeys, redisNowMs } from '../store';
 import { jobOptions } from './bullmq-queue';
 import type { JobPayload, JobResult } from './job-queue';
@@ -30,7 +31,17 @@ export class BullMqScheduler implements Scheduler {
       const since = keptSince((await this.get(model))?.since, modelDeletedAt) ?? new Date(await redisNowMs(this.redis)).toISOString();
       const payload: JobPayload = { kind: 'train', model, dataset: schedule.dataset, config: schedule.config ?? {}, trigger: 'schedule', scheduleSince: since };
       const tz = schedule.timezone ?? DEFAULT_TIMEZONE;
-      await this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron, tz }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });
+      const upsert = (): Promise<unknown> => this.queue.upsertJobScheduler(schedulerId(model), { pattern: schedule.cron, tz }, { name: payload.kind, data: payload, opts: jobOptions(this.attempts) });
+      try {
+        await upsert();
+      } catch (e: unknown) {
+        if (!SLOT_TAKEN.test(messageOf(e))) throw e;
+        // The scheduler's record was lost (evicted, deleted) while its next run waited: that run's
+        // job holds the slot the new scheduler's first run takes, and every put failed on it (an
+        // outside probe: 500s until the slot passed). The orphan goes; the new scheduler makes it again.
+        await this.removeWaitingRuns(model);
+        await upsert();
+      }
       const written = await this.get(model);
       if (written) return written;
       // As written (not there any more only where a delete ran meanwhile without the lock: one
@@ -38,6 +49,13 @@ export class BullMqScheduler implements Scheduler {
       const next = new Cron(schedule.cron, { timezone: tz }).nextRun();
       return { model, ...schedule, timezone: tz, nextRun: next ? next.toISOString() : null, since };
     });
+  }
+
+  /** Removes the waiting runs (delayed, waiting) of a model's scheduler: jobs `repeat:<scheduler id>:<ms>`. */
+  private async removeWaitingRuns(model: string): Promise<void> {
+    const prefix = `repeat:${schedulerId(model)}:`;
+    const waiting = await this.queue.getJobs(['delayed', 'waiting', 'prioritized'], 0, -1, true);
+    for (const job of waiting) if (job?.id?.startsWith(prefix)) await this.queue.remove(job.id);
   }
 
   async get(model: string): Promise<ScheduleInfo | null> {
@@ -106,6 +124,9 @@ export class BullMqScheduler implements Scheduler {
 
 /** The id of a model's BullMQ job scheduler: this, then the model's name. */
 const SCHEDULER_PREFIX = 'retrain:';
+
+/** BullMQ's refusal of a scheduler whose run's slot a job already holds (its error codes -10 and -11). */
+const SLOT_TAKEN = /Cannot create job scheduler iteration/;
 
 function schedulerId(model: string): string {
   return `${SCHEDULER_PREFIX}${model}`;

@@ -28,7 +28,7 @@ return 1
  * Saves a version (its hash from ARGV 12 on, field and value pairs), lists it and, with ARGV[4]
  * "1", makes it current and announces it; unless the model was deleted at or after ARGV[3] (ms, "" for
  * no check): 0 then; unless the key ARGV[9] ("" for no check) is gone, or holds other than ARGV[11] (when
- * that is not ""), the job's record or lock in the queue: 'lost' then; unless a version (keys ARGV[8] .. id) already records the job ARGV[7] ("" for
+ * that is not ""), the job's record or lock in the queue (a lock's job record gone too): 'lost' then; unless a version (keys ARGV[8] .. id) already records the job ARGV[7] ("" for
  * no check): 'saved:<that version>' then; unless the job's cancellation mark ARGV[10] ("" for no
  * check) is set: 'cancelled:<the mark>' then (after 'saved:': a cancel that came after a run of the
  * job saved its version was answered 409, and that version stands). Nothing is written in those cases. One script, so a
@@ -42,7 +42,9 @@ end
 if ARGV[9] ~= '' then
   if ARGV[11] == '' then
     if redis.call('EXISTS', ARGV[9]) == 0 then return 'lost' end
-  elseif redis.call('GET', ARGV[9]) ~= ARGV[11] then return 'lost' end
+  elseif redis.call('GET', ARGV[9]) ~= ARGV[11] then return 'lost'
+  -- The lock is the job's record's key and ':lock' (BullMQ's layout): the record must be there too.
+  elseif string.sub(ARGV[9], -5) == ':lock' and redis.call('EXISTS', string.sub(ARGV[9], 1, -6)) == 0 then return 'lost' end
 end
 if ARGV[7] ~= '' then
   for _, v in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do

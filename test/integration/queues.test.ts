@@ -73,12 +73,39 @@ describe('queue deduplication', () => {
       expect(JSON.parse(String(await redis.hget(run.job, 'progress'))).epochs).toHaveLength(3);
       await writeRunProgress(redis, runKeys('job-8', undefined), progress(1));
       expect(await redis.exists(runKeys('job-8', undefined).job)).toBe(0);
+      // Nor with a token: a job whose record Redis lost (evicted) while its lock held is not made again.
+      const evicted = runKeys('job-9', 'worker-1:token-a');
+      await redis.set(evicted.lock, 'worker-1:token-a');
+      await writeRunProgress(redis, evicted, progress(1));
+      expect(await redis.exists(evicted.job)).toBe(0);
       // A write Redis refuses is skipped, not thrown.
       await redis.config('SET', 'min-replicas-to-write', '1');
       await expect(writeRunProgress(redis, runKeys('job-7', undefined), progress(4))).resolves.toBeUndefined();
       await redis.config('SET', 'min-replicas-to-write', '0');
       expect(JSON.parse(String(await redis.hget(run.job, 'progress'))).epochs).toHaveLength(3);
     } finally {
+      await redis.quit();
+      await server.stop();
+    }
+  });
+
+  it('distributed: a job whose record Redis lost in part is no job to show, and fails no listing', async () => {
+    const server = await startRedis();
+    const redis = await openRedis(server.url, 'commands');
+    const q = new Queue<JobPayload, JobResult>(QUEUE_NAME, { connection: redis, prefix: `torn-${Date.now()}` });
+    try {
+      const queue = new BullMqQueue(q, 1, redis);
+      const whole = await queue.enqueue(payload);
+      const torn = await queue.enqueue({ ...payload, model: 'other' });
+      // What an evicted record came back as (an outside probe): its progress alone, still listed as waiting.
+      const key = `${q.opts.prefix}:${QUEUE_NAME}:${torn.id}`;
+      await redis.del(key);
+      await redis.hset(key, 'progress', '{"epochs":[]}');
+      expect((await queue.list({ limit: 100 })).map((j) => j.id)).toEqual([whole.id]);
+      expect(await queue.get(torn.id)).toBeNull();
+      expect(await queue.get(whole.id)).toMatchObject({ id: whole.id, state: 'queued' });
+    } finally {
+      await q.close();
       await redis.quit();
       await server.stop();
     }

@@ -774,8 +774,12 @@ describe('redis model store', () => {
     await expect(models.save(name, artifact, { jobId: 'job-1', whileExists: lock, holding: 'worker-1:token-a' })).rejects.toMatchObject({ code: 'WORKER_LOST' });
     expect(await models.versions(name)).toEqual([]);
     await redis.set(lock, 'worker-1:token-a');
+    // The lock holds the token, but the job's record is gone (evicted): the run is lost all the same.
+    await expect(models.save(name, artifact, { jobId: 'job-1', whileExists: lock, holding: 'worker-1:token-a' })).rejects.toMatchObject({ code: 'WORKER_LOST' });
+    await redis.hset(lock.slice(0, -':lock'.length), 'name', 'train');
     const saved = await models.save(name, artifact, { jobId: 'job-1', whileExists: lock, holding: 'worker-1:token-a' });
     expect(await models.versions(name)).toEqual([saved]);
+    await redis.del(lock.slice(0, -':lock'.length));
     await models.delete(name);
   });
 
@@ -803,6 +807,28 @@ describe('redis model store', () => {
       { model: name, version: null },
     ]);
     await sub.quit();
+  });
+});
+
+describe('a BullMQ scheduler whose record Redis lost', () => {
+  it('is put again, though its orphaned next run holds the slot the new one takes', async () => {
+    const name = `lost-${suffix()}`;
+    const queue = new Queue<JobPayload, JobResult>(`lost-${suffix()}`, { connection: redis, prefix: QUEUE_PREFIX });
+    const scheduler = new BullMqScheduler(queue, 1, redis);
+    try {
+      await scheduler.put(name, { cron: '0 0 1 1 *', dataset: name });
+      // What an evicting Redis did (an outside probe): the scheduler's record gone, its next run still delayed.
+      await redis.del(`${QUEUE_PREFIX}:${queue.name}:repeat:retrain:${name}`);
+      await redis.zrem(`${QUEUE_PREFIX}:${queue.name}:repeat`, `retrain:${name}`);
+      expect(await scheduler.get(name)).toBeNull();
+      expect(await scheduler.put(name, { cron: '0 0 1 1 *', dataset: name })).toMatchObject({ model: name, cron: '0 0 1 1 *' });
+      expect(await scheduler.get(name)).toMatchObject({ model: name, dataset: name });
+      // One run waits for the slot, the new scheduler's.
+      expect((await queue.getDelayed()).filter((j) => j.id?.startsWith(`repeat:retrain:${name}:`))).toHaveLength(1);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
   });
 });
 
