@@ -12,6 +12,7 @@ import { createTrainingMetrics, type TrainingMetrics, type TrainingOutcome, trai
 import { failureCode, QUEUE_NAME, QUEUE_PREFIX } from '../src/queue';
 import { type JobCancel, lostConnection, openRedis, redisKeys, redisRefusal } from '../src/store';
 import { createLogger, outageLog } from '../src/logger';
+import { failChildStartOnExit } from './child-start';
 
 /** Most a worker with no job running waits at shutdown for Redis to take its close. */
 const IDLE_SHUTDOWN_MS = 3000;
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(settings.LOG_LEVEL, 'nce-ood-worker');
   const connection = await openRedis(settings.REDIS_URL, 'worker');
+  failChildStartOnExit();
   const worker = new TrainingWorker(QUEUE_NAME, join(__dirname, 'sandboxed-training.js'), {
     connection,
     prefix: QUEUE_PREFIX,
