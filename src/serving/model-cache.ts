@@ -223,7 +223,17 @@ export class ModelCache {
       return;
     }
     if (!entry) {
-      void this.checkEvicted(name);
+      if (this.evicted.has(name)) {
+        void this.checkEvicted(name);
+        return;
+      }
+      // A model this cache never held (a new one, trained here or on another replica): loaded now
+      // while the cache has room for it, so its served-version gauges (on which the dashboard's
+      // model list and the flagged-rate alerts depend) are there before its first scoring (an
+      // outside probe: a new model had none until scored). Only with room: fewer models than
+      // MODEL_CACHE_MAX, and fewer bytes than MODEL_CACHE_MEGABYTES, held.
+      const held = [...this.entries.values()].reduce((sum, e) => sum + e.bytes, 0);
+      if (this.entries.size < this.maxModels && held < this.maxBytes) this.get(name).catch(() => undefined);
       return;
     }
     this.get(name).catch(() => undefined);

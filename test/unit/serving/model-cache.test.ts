@@ -286,6 +286,35 @@ describe('ModelCache', () => {
     }
   });
 
+  it('a new model announced (trained here or on another replica) is loaded at once while the cache has room, so its gauges are there before it is scored; never beyond MODEL_CACHE_MAX', async () => {
+    const swapped: string[] = [];
+    const cache = new ModelCache(store, pino({ level: 'silent' }), (served) => void swapped.push(served.name), () => undefined, 2);
+    const settled = async (count: number): Promise<void> => {
+      for (let i = 0; i < 50 && cache.loaded().length < count; i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    try {
+      cache.announce('a');
+      await settled(1);
+      expect(cache.loaded()).toEqual(['a']);
+      expect(swapped).toEqual(['a']);
+      cache.announce('b');
+      await settled(2);
+      expect(cache.loaded().sort()).toEqual(['a', 'b']);
+      // Full: a third is loaded when first scored, not announced.
+      cache.announce('c');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(cache.loaded().sort()).toEqual(['a', 'b']);
+      // A model announced that does not exist (deleted meanwhile) loads nothing and throws nothing.
+      const roomy = new ModelCache(store, pino({ level: 'silent' }));
+      roomy.announce('no-such-model');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(roomy.loaded()).toEqual([]);
+      roomy.dispose();
+    } finally {
+      cache.dispose();
+    }
+  });
+
   it('a delete announced while a background check is under way: the next request waits for that check and the load after it, and finds the model gone', async () => {
     const name = `gone-${Date.now()}`;
     await store.save(name, artifact);
