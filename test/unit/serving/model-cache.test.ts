@@ -290,7 +290,7 @@ describe('ModelCache', () => {
     const swapped: string[] = [];
     const cache = new ModelCache(store, pino({ level: 'silent' }), (served) => void swapped.push(served.name), () => undefined, 2);
     const settled = async (count: number): Promise<void> => {
-      for (let i = 0; i < 50 && cache.loaded().length < count; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 500 && cache.loaded().length < count; i++) await new Promise((r) => setTimeout(r, 20));
     };
     try {
       cache.announce('a');
