@@ -19,12 +19,15 @@ let guarded = false;
 export function failChildStartOnExit(): void {
   if (guarded) return;
   guarded = true;
-  const proto = Child.prototype as unknown as ChildStart;
+  const proto = Child.prototype as unknown as Partial<ChildStart>;
   const initChild = proto.initChild;
+  // A BullMQ that has no such method any more starts its processes its own way: left alone.
+  if (typeof initChild !== 'function') return;
   proto.initChild = function (this: Child): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const exited = (code: number | null, signal: string | null): void => {
-        reject(new Error(`the training process exited while it started (exit code ${code}, signal ${signal})`));
+        // BullMQ's words for a process that died under a run, which the job's failure is read by (WORKER_LOST).
+        reject(new Error(`Unexpected exit code: ${code} signal: ${signal} (the training process exited while it started)`));
       };
       this.once('exit', exited);
       initChild.call(this).then(resolve, reject).finally(() => this.off('exit', exited));

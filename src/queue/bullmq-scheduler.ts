@@ -36,10 +36,12 @@ export class BullMqScheduler implements Scheduler {
         await upsert();
       } catch (e: unknown) {
         if (!SLOT_TAKEN.test(messageOf(e))) throw e;
-        // The scheduler's record was lost (evicted, deleted) while its next run waited: that run's
-        // job holds the slot the new scheduler's first run takes, and every put failed on it (an
-        // outside probe: 500s until the slot passed). The orphan goes; the new scheduler makes it again.
-        await this.removeWaitingRuns(model);
+        // A job of this model's scheduler already holds the slot the new scheduler's first run
+        // takes: the next run of a scheduler whose record was lost (evicted, deleted), or one
+        // cancelled (failed) before the schedule was deleted and put again. Every put failed on it
+        // until the slot passed (an outside probe: 500s; with a yearly cron, for a year). That job
+        // goes, unless it runs now; the new scheduler makes its own.
+        await this.removeSlotJob(model, schedule.cron, tz);
         await upsert();
       }
       const written = await this.get(model);
@@ -51,11 +53,16 @@ export class BullMqScheduler implements Scheduler {
     });
   }
 
-  /** Removes the waiting runs (delayed, waiting) of a model's scheduler: jobs `repeat:<scheduler id>:<ms>`. */
-  private async removeWaitingRuns(model: string): Promise<void> {
-    const prefix = `repeat:${schedulerId(model)}:`;
-    const waiting = await this.queue.getJobs(['delayed', 'waiting', 'prioritized'], 0, -1, true);
-    for (const job of waiting) if (job?.id?.startsWith(prefix)) await this.queue.remove(job.id);
+  /**
+   * Removes the job that holds the slot of a scheduler's next run, `repeat:<scheduler id>:<ms>` (as
+   * BullMQ names it: the cron's next time from now), whatever its state but running.
+   */
+  private async removeSlotJob(model: string, cron: string, tz: string): Promise<void> {
+    const next = new Cron(cron, { timezone: tz }).nextRun();
+    if (next === null) return;
+    const id = `repeat:${schedulerId(model)}:${next.getTime()}`;
+    const state = await this.queue.getJobState(id);
+    if (state !== 'unknown' && state !== 'active') await this.queue.remove(id);
   }
 
   async get(model: string): Promise<ScheduleInfo | null> {
@@ -125,7 +132,7 @@ export class BullMqScheduler implements Scheduler {
 /** The id of a model's BullMQ job scheduler: this, then the model's name. */
 const SCHEDULER_PREFIX = 'retrain:';
 
-/** BullMQ's refusal of a scheduler whose run's slot a job already holds (its error codes -10 and -11). */
+/** BullMQ's refusal of a scheduler whose next run's slot a job already holds (its error code -10). */
 const SLOT_TAKEN = /Cannot create job scheduler iteration/;
 
 function schedulerId(model: string): string {

@@ -30,7 +30,7 @@ describe('a sandboxed training process killed while it starts', () => {
       const done = await queue.getJob(job.id as string);
       // Two runs: the one whose process died as it started, failed, then the one that trained.
       expect(done?.attemptsMade).toBe(2);
-      expect((done?.stacktrace ?? []).join('\n')).toContain('the training process exited while it started (exit code null, signal SIGKILL)');
+      expect((done?.stacktrace ?? []).join('\n')).toContain('Unexpected exit code: null signal: SIGKILL (the training process exited while it started)');
       expect(await done?.getState()).toBe('completed');
     } finally {
       await worker.close(true);

@@ -8,7 +8,7 @@ import { TMP_ROWS_TTL_SECONDS } from '../../src/store/redis-dataset-store';
 import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-connection';
 import { type DatasetInfo, type DatasetStore, DELETION_MEMORY_MS, describeVersions, FsDatasetStore, FsModelStore, type ModelEvent, type ModelStore, guardRedis, openRedis, RedisDatasetStore, RedisModelStore, redisKeys, redisNowMs, REMEMBERED_APPEND_KEYS, SavedByAnotherRun, sweepLeftovers, whenConnected } from '../../src/store';
 import { describe as describeError } from '../../src/errors';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { BullMqScheduler, type JobPayload, type JobResult, QUEUE_PREFIX, runTrainJob, storeVersion } from '../../src/queue';
 import { normalRecords, suffix } from '../helpers/data';
 import { freePort, startRedis } from '../helpers/processes';
@@ -824,7 +824,22 @@ describe('a BullMQ scheduler whose record Redis lost', () => {
       expect(await scheduler.put(name, { cron: '0 0 1 1 *', dataset: name })).toMatchObject({ model: name, cron: '0 0 1 1 *' });
       expect(await scheduler.get(name)).toMatchObject({ model: name, dataset: name });
       // One run waits for the slot, the new scheduler's.
-      expect((await queue.getDelayed()).filter((j) => j.id?.startsWith(`repeat:retrain:${name}:`))).toHaveLength(1);
+      const runs = (await queue.getDelayed()).filter((j) => j.id?.startsWith(`repeat:retrain:${name}:`));
+      expect(runs).toHaveLength(1);
+      // That run failed (a cancel fails it), then the schedule deleted and put again: the failed job holds the slot.
+      const [run] = runs;
+      await run.promote();
+      const workerConnection = await openRedis(redisServer.url, 'worker');
+      const worker = new Worker(queue.name, null, { connection: workerConnection, prefix: QUEUE_PREFIX, autorun: false });
+      const taken = await worker.getNextJob('token-1');
+      expect(taken?.id).toBe(run.id);
+      await taken?.moveToFailed(new Error('JOB_CANCELLED: cancelled'), 'token-1', false);
+      await worker.close();
+      await workerConnection.quit();
+      expect(await queue.getJobState(run.id as string)).toBe('failed');
+      await scheduler.delete(name);
+      expect(await scheduler.put(name, { cron: '0 0 1 1 *', dataset: name })).toMatchObject({ model: name, cron: '0 0 1 1 *' });
+      expect(await queue.getJobState(run.id as string)).toBe('delayed');
     } finally {
       await queue.obliterate({ force: true });
       await queue.close();
