@@ -115,7 +115,7 @@ export async function atLines<T>(lines: BodyLines | undefined, check: () => T | 
 /** An error naming a field a CSV header lacks, as the header's: "CSV line 1 (the header): no column ...". */
 function onHeader(e: unknown, line: number): unknown {
   const err = describe(e);
-  const message = err.message.replace(/^record \d+ is missing field/, 'no column');
+  const message = err.message.replace(/^record \d+ (?:is missing field|has no field)/, 'no column');
   return new AppError(err.code, `CSV line ${line} (the header): ${message}`, err.pointer, { cause: e });
 }
 

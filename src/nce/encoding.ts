@@ -170,7 +170,7 @@ function gotValue(v: unknown): string {
   const boolean = /^(true|false)$/i.test(v) ? ', as a JSON boolean is read' : '';
   // "38.5" in JSON: a number sent as a string (a CSV body reads it as the number).
   const hint = isJsonNumberText(v)
-    ? `: send numbers as JSON numbers (${v.trim()}, not "${v}")`
+    ? `: send numbers as JSON numbers${v.length > 40 ? '' : ` (${v.trim()}, not "${v}")`}`
     : isFormattedNumber(v)
       ? ': a number written with formatting (thousands separators, a decimal comma, a currency or per cent sign); send plain numbers'
       : '';

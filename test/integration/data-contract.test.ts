@@ -454,6 +454,9 @@ describe('data contract', () => {
     const res = await request(app).post('/v1/datasets/lines/records').set('content-type', 'text/csv').send('amount,channel\n12,web\n,web\n');
     expect(res.body).toMatchObject({ status: 400, code: 'INVALID_RECORD', pointer: '/records/1/amount' });
     expect(res.body.detail).toMatch(/^CSV line 3: record 1 field "amount" is missing/);
+    // A column the header lacks is the header's, on its line.
+    const noColumn = await request(app).post('/v1/datasets/lines/records').set('content-type', 'text/csv').send('amount\n12\n');
+    expect(noColumn.body).toMatchObject({ status: 400, detail: expect.stringMatching(/^CSV line 1 \(the header\): no column "channel"/) });
     expect((await request(app).get('/v1/datasets/lines')).body.rows).toBe(20);
   });
 
