@@ -61,6 +61,7 @@ const INDEX_BODY = `<main id="main" class="console" data-page="index">${KEY_FORM
 <p id="models-empty" class="note" hidden>No models yet: upload a dataset and train one (see the API page).</p>
 <section id="pending" hidden aria-labelledby="pending-h"><h2 id="pending-h">Models without a version yet</h2><ul id="pending-list"></ul></section>
 <h2>Datasets</h2>
+<p id="datasets-failure" class="note" hidden></p>
 <div class="table-scroll" tabindex="0" role="region" aria-label="Datasets, scrollable"><table id="datasets-table"><thead><tr><th scope="col">Dataset</th><th scope="col">Rows</th><th scope="col">Columns</th><th scope="col">Updated</th></tr></thead><tbody></tbody></table></div>
 </main>`;
 

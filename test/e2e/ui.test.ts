@@ -288,12 +288,12 @@ describe('the web console in a browser', () => {
     // A double-click only asks too: its second click lands on the button its first armed (at some
     // widths the armed button does not move), and must not confirm.
     await older.getByRole('button', { name: `Promote version ${versions[0] as string}` }).dblclick();
-    await older.locator('button', { hasText: 'Click again to promote' }).waitFor();
+    await older.locator('button', { hasText: 'Press again to promote' }).waitFor();
     expect(await page.locator('#promote-status').textContent()).toMatch(new RegExp(`^Promote version ${versions[0] as string}\\? Activate its button again within 5 s`));
     await page.waitForTimeout(CONFIRM_PAUSE_MS);
     expect((await call('GET', '/v1/models/payments')).body.version).toBe(versions[1]);
     // By keyboard: Enter on the armed button promotes it.
-    await older.locator('button', { hasText: 'Click again to promote' }).focus();
+    await older.locator('button', { hasText: 'Press again to promote' }).focus();
     await page.keyboard.press('Enter');
     await page.locator('#promote-status', { hasText: 'is current' }).waitFor();
     await page.locator('#summary', { hasText: versions[0] as string }).waitFor();
@@ -367,7 +367,7 @@ describe('the web console in a browser', () => {
     await eventually(async () => (held ? true : undefined), 12_000, 'a refresh held');
     await row.locator('button', { hasText: 'Promote' }).click();
     await page.waitForTimeout(CONFIRM_PAUSE_MS);
-    await row.locator('button', { hasText: 'Click again to promote' }).click();
+    await row.locator('button', { hasText: 'Press again to promote' }).click();
     await page.locator('#promote-status', { hasText: `Version ${other} is current.` }).waitFor();
     await page.locator('#summary', { hasText: `Version ${other},` }).waitFor({ timeout: 4000 });
     // The held answer (the old version) arrives and is not drawn.
@@ -390,7 +390,7 @@ describe('the web console in a browser', () => {
     const button = page.locator('#versions-table button', { hasText: 'Promote' }).first();
     await button.click();
     await page.waitForTimeout(CONFIRM_PAUSE_MS);
-    await page.locator('#versions-table button', { hasText: 'Click again to promote' }).click();
+    await page.locator('#versions-table button', { hasText: 'Press again to promote' }).click();
     // The form asks for a key; the sections wait under it, the versions' line saying what happened.
     await page.locator('#auth').waitFor({ state: 'visible' });
     await eventually(async () => ((await page.locator('#promote-status').textContent()) === 'Not promoted: the key was not accepted.' ? true : undefined), 5000, 'the promote status');
@@ -416,6 +416,51 @@ describe('the web console in a browser', () => {
     expect(await index.page.locator('#models-table').isHidden()).toBe(true);
     expect(await index.page.locator('#datasets-table').isHidden()).toBe(true);
     await index.page.close();
+  });
+
+  it('the models page lists every queued first training, keeps its models refreshing when only the datasets fail to read, and announces an outage once', async () => {
+    const { page, problems } = await openPage(ADMIN);
+    // 60 first trainings queued (MAX_QUEUED_JOBS allows 100): the page asked for 50 and showed those.
+    const queued = Array.from({ length: 60 }, (_, i) => ({ id: `job-${i}`, state: 'queued', payload: { kind: 'train', model: `q-${String(i).padStart(2, '0')}`, dataset: 'payments', config: {} }, progress: [], attempts: 0, createdAt: new Date(Date.now() - i * 1000).toISOString() }));
+    await page.route('**/v1/jobs?state=queued*', (route) => {
+      const limit = Number(new URL(route.request().url()).searchParams.get('limit') ?? 50);
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ jobs: queued.slice(0, limit) }) });
+    });
+    await page.route('**/v1/datasets', (route) => route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ status: 503, code: 'STORE_UNAVAILABLE', detail: 'the datasets folder is gone' }) }));
+    await page.goto(`${api.url}/ui/`);
+    await page.locator('#datasets-failure', { hasText: 'Datasets could not be read: the datasets folder is gone.' }).waitFor();
+    expect(await page.locator('#pending-list li').count()).toBe(60);
+    await page.locator('#models-table tbody tr', { hasText: 'payments' }).waitFor();
+    const first = await page.locator('#status').textContent();
+    expect(first).toMatch(/^Updated /);
+    // The models go on refreshing.
+    await eventually(async () => ((await page.locator('#status').textContent()) !== first ? true : undefined), 15_000, 'a later refresh');
+    expect(await page.locator('#status').textContent()).toMatch(/^Updated /);
+    // The service gone: the failure is announced once, not at every refresh.
+    await page.evaluate(`(() => {
+      window.announced = [];
+      const live = document.getElementById('announce');
+      new MutationObserver(() => window.announced.push(live.textContent)).observe(live, { childList: true, characterData: true, subtree: true });
+    })()`);
+    await page.route('**/v1/**', (route) => route.abort());
+    await page.locator('#status', { hasText: 'Could not load' }).waitFor({ timeout: 15_000 });
+    await new Promise((r) => setTimeout(r, 11_000));
+    const announced = (await page.evaluate('window.announced.filter((t) => t !== "")')) as string[];
+    expect(announced).toHaveLength(1);
+    expect(announced[0]).toMatch(/^Could not load: /);
+    expect(problems.filter((p) => !/Failed to load resource|net::ERR_FAILED/.test(p))).toEqual([]);
+    await page.close();
+  });
+
+  it('with no key in use, the key button asks for one and Escape does not hide the form', async () => {
+    const { page } = await openPage(null);
+    await page.goto(`${api.url}/ui/models/payments`);
+    await page.locator('#auth').waitFor({ state: 'visible' });
+    await page.locator('#key-button').click();
+    expect(await page.locator('label[for="key"]').textContent()).toBe('This service needs an API key');
+    await page.locator('#key').press('Escape');
+    expect(await page.locator('#auth').isVisible()).toBe(true);
+    await page.close();
   });
 
   it('shows a feature and a category named as markup as text, and runs none of it', async () => {
@@ -619,7 +664,7 @@ describe('the web console in a browser', () => {
     // Enter held down arms the button and then repeats: not a confirmation, whatever its length.
     await row.locator('button', { hasText: 'Promote' }).focus();
     await page.keyboard.down('Enter');
-    await row.locator('button', { hasText: 'Click again to promote' }).waitFor();
+    await row.locator('button', { hasText: 'Press again to promote' }).waitFor();
     await page.waitForTimeout(CONFIRM_PAUSE_MS);
     await page.keyboard.down('Enter');
     await page.keyboard.up('Enter');
@@ -630,7 +675,7 @@ describe('the web console in a browser', () => {
     // Activated as assistive technology does, a click event with no pointer or key around it: twice promotes.
     await row.locator('button', { hasText: 'Promote' }).dispatchEvent('click');
     await page.waitForTimeout(CONFIRM_PAUSE_MS);
-    await row.locator('button', { hasText: 'Click again to promote' }).dispatchEvent('click');
+    await row.locator('button', { hasText: 'Press again to promote' }).dispatchEvent('click');
     await page.locator('#promote-status', { hasText: 'is current' }).waitFor();
     await page.locator('#summary', { hasText: `Version ${candidate}` }).waitFor();
     expect((await call('GET', '/v1/models/cand')).body.version).toBe(candidate);

@@ -118,7 +118,8 @@
     var s = byId('status');
     if (s) s.textContent = text;
     var live = byId('announce');
-    if (live) live.textContent = announce ? text : '';
+    // The same failure at every refresh of an outage is announced once (a screen reader heard it every 5 s).
+    if (live && !(announce && live.textContent === text)) live.textContent = announce ? text : '';
   }
 
   /** When the page was last drawn from fresh answers (UTC), or null before the first. */
@@ -280,7 +281,9 @@
     if (button) {
       button.hidden = !authRequired;
       button.addEventListener('click', function () {
-        askForKey('', true);
+        // "Another" key only where one is in use: with none stored, the form asks for one, and
+        // Escape does not hide it (an outside probe was left with a blank page and no refreshes).
+        askForKey('', Boolean(apiKey()));
       });
     }
     // Opened to change a key that works: Escape closes it, and focus goes back to its button.
@@ -717,7 +720,7 @@
         var status = v.damaged ? 'damaged: ' + v.damaged : v.current ? 'current' : v.candidate ? 'candidate: ' + v.candidate : 'previous';
         var action = null;
         if (canPromote && !v.current && !v.damaged) {
-          action = h('button', { type: 'button', 'data-key': v.version, 'aria-label': 'Promote version ' + v.version, onclick: function (event) { onSecondClick(event, 'Promote version ' + v.version + '? Activate its button again within ' + CONFIRM_MS / 1000 + ' s to make it current.', function () { promote(name, v.version); }); } }, isArmed(v.version) ? ARMED_LABEL : 'Promote');
+          action = labelPromote(h('button', { type: 'button', 'data-key': v.version, onclick: function (event) { onSecondClick(event, 'Promote version ' + v.version + '? Activate its button again within ' + CONFIRM_MS / 1000 + ' s to make it current.', function () { promote(name, v.version); }); } }), isArmed(v.version));
           // A key held down repeats its activation: not a second, deliberate one.
           action.addEventListener('keydown', function (event) {
             if (event.repeat && (event.key === 'Enter' || event.key === ' ')) event.preventDefault();
@@ -730,7 +733,18 @@
   }
 
   /** A promote button's label while it waits for the second activation. */
-  var ARMED_LABEL = 'Click again to promote';
+  var ARMED_LABEL = 'Press again to promote';
+
+  /**
+   * A promote button's text and its spoken name, which holds the text (voice control says what it
+   * sees; the name adds the version): "Promote", or once pressed, "Press again to promote".
+   */
+  function labelPromote(button, armedNow) {
+    var version = button.getAttribute('data-key');
+    button.textContent = armedNow ? ARMED_LABEL : 'Promote';
+    button.setAttribute('aria-label', armedNow ? ARMED_LABEL + ' version ' + version : 'Promote version ' + version);
+    return button;
+  }
   /**
    * The promote button asked last: its key (the version) and when. Kept here, not on the button,
    * since the versions table is drawn again every refresh or two (a candidate-only model's at every
@@ -757,14 +771,14 @@
       // The same gesture as the one that armed it (a double-click): the button keeps asking.
       if (Date.now() - armed.at < CONFIRM_AFTER_MS) return;
       armed = null;
-      button.textContent = 'Promote';
+      labelPromote(button, false);
       act();
       return;
     }
     var stamp = { key: key, at: Date.now() };
     armed = stamp;
     promoteButtons().forEach(function (b) {
-      b.textContent = b.getAttribute('data-key') === key ? ARMED_LABEL : 'Promote';
+      labelPromote(b, b.getAttribute('data-key') === key);
     });
     var status = byId('promote-status');
     status.textContent = question;
@@ -773,7 +787,7 @@
       armed = null;
       // The button as drawn now (the table may have been drawn again meanwhile).
       promoteButtons().forEach(function (b) {
-        if (b.getAttribute('data-key') === key) b.textContent = 'Promote';
+        if (b.getAttribute('data-key') === key) labelPromote(b, false);
       });
       if (status.textContent === question) status.textContent = '';
     }, CONFIRM_MS);
@@ -1013,15 +1027,18 @@
 
   /**
    * Training jobs, newest first, of the `query` (`limit=`, `model=`): those queued or running asked
-   * at every refresh (a training started after the page opened shows within one; those states hold
-   * few jobs), the rest (how the newest ended: failed, completed) every VERSIONS_REFRESH_MS, and at
+   * at every refresh, all of them (a training started after the page opened shows within one;
+   * MAX_QUEUED_JOBS bounds them), the rest (how the newest ended: failed, completed) every VERSIONS_REFRESH_MS, and at
    * once when a job seen queued or running has ended since. The distributed queue reads up to 1,000
    * finished jobs of each state to list them: asked of every open page every 5 s, that would weigh
    * on Redis. The list is only a hint: a key that may not read it, or a queue that cannot answer,
    * gives none.
    */
   function jobsOf(query, cache) {
-    var live = Promise.all([api('/v1/jobs?state=running&' + query), api('/v1/jobs?state=queued&' + query)]);
+    // Every queued and running job (MAX_QUEUED_JOBS of them may wait, 100 by default): a limit of
+    // 50 left first trainings beyond it off the page (an outside probe: 60 queued, 10 not shown).
+    var liveQuery = query.replace(/(^|&)limit=\d+/, '$1limit=1000');
+    var live = Promise.all([api('/v1/jobs?state=running&' + liveQuery), api('/v1/jobs?state=queued&' + liveQuery)]);
     return live
       .then(function (answers) {
         var now = answers[0].jobs.concat(answers[1].jobs);
@@ -1080,16 +1097,27 @@
     var jobs = jobsOf('limit=50', indexJobs).then(function (list) {
       return { jobs: list };
     });
-    return Promise.all([api('/v1/console'), api('/v1/datasets'), jobs]).then(function (answers) {
+    // A datasets read that fails (its folder or store away) is said in its own section: the models
+    // table, read from elsewhere, goes on refreshing (an outside probe: it stopped with it).
+    var datasetsRead = api('/v1/datasets').catch(function (e) {
+      hintFailed(e);
+      return { failure: e && e.message ? e.message : String(e) };
+    });
+    return Promise.all([api('/v1/console'), datasetsRead, jobs]).then(function (answers) {
       main.classList.remove('locked');
       var models = answers[0].models;
-      byId('models-empty').hidden = models.length > 0;
       refill(byId('models-table').querySelector('tbody'), function (body) {
         drawModelRows(body, models, answers[0].access);
       });
-      drawPending(models, answers[2].jobs);
+      var pending = drawPending(models, answers[2].jobs);
+      var empty = byId('models-empty');
+      empty.hidden = models.length > 0;
+      empty.textContent = pending > 0 ? 'No model has a version yet: ' + pending + (pending === 1 ? ' is' : ' are') + ' in training, below.' : 'No models yet: upload a dataset and train one (see the API page).';
       var datasets = clear(byId('datasets-table').querySelector('tbody'));
-      answers[1].datasets.forEach(function (d) {
+      var failure = byId('datasets-failure');
+      failure.hidden = !answers[1].failure;
+      failure.textContent = answers[1].failure ? 'Datasets could not be read: ' + answers[1].failure + '.' : '';
+      (answers[1].datasets || []).forEach(function (d) {
         datasets.appendChild(h('tr', null, h('th', { scope: 'row', text: d.name }), h('td', { text: String(d.rows) }), h('td', { text: columnList(d.columns) }), h('td', { text: when(d.updatedAt) })));
       });
       setUpdated();
@@ -1136,6 +1164,7 @@
         list.appendChild(h('li', null, h('a', { href: '/ui/models/' + encodeURIComponent(j.payload.model), 'data-key': j.payload.model }, j.payload.model), document.createTextNode(': ' + state)));
       });
     });
+    return pending.length;
   }
 
   function drawModelRows(body, models, access) {
