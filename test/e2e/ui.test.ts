@@ -429,7 +429,7 @@ describe('the web console in a browser', () => {
     await page.route('**/v1/datasets', (route) => route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ status: 503, code: 'STORE_UNAVAILABLE', detail: 'the datasets folder is gone' }) }));
     await page.goto(`${api.url}/ui/`);
     await page.locator('#datasets-failure', { hasText: 'Datasets could not be read: the datasets folder is gone.' }).waitFor();
-    expect(await page.locator('#pending-list li').count()).toBe(60);
+    expect(await page.locator('#pending-list li', { hasText: /^q-\d\d: training, job job-\d+ queued$/ }).count()).toBe(60);
     await page.locator('#models-table tbody tr', { hasText: 'payments' }).waitFor();
     const first = await page.locator('#status').textContent();
     expect(first).toMatch(/^Updated /);

@@ -324,7 +324,12 @@
   /** Asks for a key before anything else: a model page draws no empty boxes under the prompt. */
   function keyFirst(message) {
     askForKey(message);
-    if (pageKind === 'model') showSections(false);
+    if (pageKind === 'model') {
+      showSections(false);
+      // Nor the summary's figures, which the key no longer reads (drawn again once one is given).
+      var summary = byId('summary');
+      if (summary) summary.textContent = '';
+    }
     // The models page keeps nothing on screen that the key no longer reads (drawn again once one is given).
     else if (main) main.classList.add('locked');
   }
@@ -494,7 +499,7 @@
         ? !report && c.traffic.scored > 0
           ? 'None of the ' + c.traffic.scored + ' records this version scored on this replica is recent enough for the window (DRIFT_WINDOW_SECONDS): the reference alone is shown.'
           : 'No records scored by this version yet: the reference alone is shown.'
-        : s.records + (report ? ' records of the file; ' : ' recent records scored by this version; ') + pct(s.outside) + ' of them lie outside the range shown and count in the outermost bars (as the reference\'s lowest scores count in the first). Records below the threshold are flagged ood: ' + flaggedByDesign(c.model) + '.';
+        : s.records + (report ? ' records of the file; ' : ' recent records scored by this version; ') + (s.outside > 0 ? pct(s.outside) + ' of them lie outside the range shown and count in the outermost bars (as the reference\'s lowest scores count in the first). ' : 'all within the range shown. ') + 'Records below the threshold are flagged ood: ' + flaggedByDesign(c.model) + '.';
   }
 
   /** What share of records like the reference the threshold flags, and why when it is not targetFpr. */
@@ -581,7 +586,8 @@
   }
 
   function selectFeature(name) {
-    selectedFeature = name;
+    // A pressed feature's button pressed again closes its detail (the button is a toggle).
+    selectedFeature = selectedFeature === name ? null : name;
     if (lastConsole) drawDrift(lastConsole);
     var detail = byId('feature-detail');
     if (detail && detail.scrollIntoView) detail.scrollIntoView({ block: 'nearest' });
@@ -629,7 +635,7 @@
       c.flagged.length === 0
         ? 'No flagged records ' + (report ? 'in the file.' : 'sampled yet.')
         : (report ? 'Flagged rows of the file, the last ones' : 'The most recent flagged records (a bounded sample)') +
-          ', with the features that lowered their score most.' +
+          ', with the features that moved their score most (negative: lowered it).' +
           (c.rawValues ? '' : ' Values are not shown' + (report ? '.' : ' (CONSOLE_RAW_VALUES, or a key without admin scope).'));
     // Redrawn with focus kept on the same record's toggle (its data-key).
     refill(byId('flagged-list'), function (list) {
@@ -800,12 +806,29 @@
   /** The version this page last promoted, while the page shows it current (its "is current" line is cleared once another is). */
   var promotedTo = null;
 
+  /** Whether a promote's answer is awaited. */
+  var promoting = false;
+
   function promote(name, version) {
     var out = byId('promote-status');
+    if (promoting) return;
     promotedTo = null;
+    // One promote at a time: another press waits for its answer (it could be sent twice). Marked
+    // aria-disabled, not disabled, which would take keyboard focus off the button pressed.
+    promoting = true;
     out.textContent = 'Promoting ' + version + '...';
+    promoteButtons().forEach(function (b) {
+      b.setAttribute('aria-disabled', 'true');
+    });
+    var done = function () {
+      promoting = false;
+      promoteButtons().forEach(function (b) {
+        b.removeAttribute('aria-disabled');
+      });
+    };
     api('/v1/models/' + encodeURIComponent(name) + '/versions/' + encodeURIComponent(version) + '/promote', { method: 'POST' }).then(
       function () {
+        done();
         out.textContent = 'Version ' + version + ' is current.';
         promotedTo = version;
         // Answers to requests sent before the promote are dropped (a slow one would draw the old
@@ -814,11 +837,12 @@
         refreshModel(name, true).catch(failed);
       },
       function (e) {
+        done();
         if (e instanceof NeedKey) {
           out.textContent = 'Not promoted: the key was not accepted.';
           return failed(e);
         }
-        out.textContent = e.timedOut ? 'No answer to the promote within ' + REQUEST_TIMEOUT_MS / 1000 + ' s: the versions below say whether it was made.' : 'Not promoted: ' + e.message;
+        out.textContent = e.timedOut ? 'No answer to the promote within ' + REQUEST_TIMEOUT_MS / 1000 + ' s: the versions below say whether it was made.' : 'Not promoted: ' + e.message + '.';
         // The versions as they are now (the one refused may have been found damaged, or deleted).
         refreshModel(name, true).catch(failed);
       },
