@@ -48,6 +48,8 @@ describe('the service (npm start) in embedded mode', () => {
     }
     expect(metrics).toMatch(new RegExp(`^nce_ood_model_info\\{[^}]*model="payments"[^}]*version="${version}"`, 'm'));
     expect(metrics).toMatch(/^nce_ood_model_expected_flagged_ratio\{model="payments"\} 0\.0\d+$/m);
+    // Said once the warm-up has gone through the registry, after the load that made the gauges.
+    for (let i = 0; i < 50 && !logs.includes('current versions loaded at start'); i++) await new Promise((r) => setTimeout(r, 100));
     expect(logs).toContain('current versions loaded at start');
     const ok = await fetch(`${url}/v1/models/payments/score`, {
       method: 'POST',
