@@ -207,3 +207,8 @@ export function storeConditionOf(errno: unknown): 'STORAGE_FULL' | 'STORE_UNAVAI
 export function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
+
+/** The segment an RFC 6901 escaped one stands for: {@link escapePointer} undone. */
+export function unescapePointer(segment: string): string {
+  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
+}

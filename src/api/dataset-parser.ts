@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { canonicalName, type DataRecord, type FieldValue, MAX_FEATURES } from '../nce';
 import { columnNameProblem, parseCsvStream, utf16Words } from '../store';
 import { type BodyLimitSetting, bodyText, charsetOf, isUtf8Charset, TABLE_TYPES } from './request-body';
-import { AppError, describe, escapePointer } from '../errors';
+import { AppError, describe, escapePointer, unescapePointer } from '../errors';
 import { fieldInTwoForms, fieldValue, nameInTwoForms, refuseBareArray, requestError } from './validation';
 import { repeatedKey, repeatedKeyError } from './json-keys';
 
@@ -106,7 +106,7 @@ export async function atLines<T>(lines: BodyLines | undefined, check: () => T | 
     const at = /^\/records\/(\d+)(?:\/(.*))?$/.exec(describe(e).pointer ?? '');
     if (at === null) throw e;
     // A field missing from a CSV record is missing from the header, on its line.
-    const field = at[2]?.replace(/~1/g, '/').replace(/~0/g, '~');
+    const field = at[2] === undefined ? undefined : unescapePointer(at[2]);
     if (lines.header && field !== undefined && !lines.header.columns.includes(field)) throw onHeader(e, lines.header.line);
     throw onLine(e, lines.format, lines.of[Number(at[1])]);
   }

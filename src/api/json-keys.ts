@@ -1,5 +1,5 @@
 /** Keys a JSON text repeats within one object, which JSON.parse passes over. */
-import { AppError, escapePointer } from '../errors';
+import { AppError, escapePointer, unescapePointer } from '../errors';
 
 /**
  * The first key a JSON text gives twice within one object, as a JSON pointer to it (`/records/3/a`),
@@ -68,7 +68,7 @@ export function repeatedKey(text: string): string | null {
 
 /** The answer to a JSON body (or an NDJSON `line`) that gives a key twice within one object (`where`: its pointer, see {@link repeatedKey}). */
 export function repeatedKeyError(where: string, line?: number): AppError {
-  const key = where.slice(where.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~');
+  const key = unescapePointer(where.slice(where.lastIndexOf('/') + 1));
   return new AppError('MALFORMED_BODY', `${line === undefined ? 'the body' : `NDJSON line ${line}`} gives the key ${JSON.stringify(key)} twice in one object (at ${where}): JSON readers keep one of the two values and drop the other; send each key once`, where);
 }
 

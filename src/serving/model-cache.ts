@@ -3,7 +3,7 @@ import { outageLog } from '../logger';
 import { Detector, isArtifactFault, type Manifest, messageOf, modelFootprint, NceError } from '../nce';
 import type { ModelStore } from '../store';
 import { AppError, NoVersionError } from '../errors';
-import { unloadBeyond } from './loaded-limits';
+import { hasRoom, unloadBeyond } from './loaded-limits';
 
 /** How long a model's current version is trusted before the store is asked again. */
 export const REFRESH_MS = 1000;
@@ -232,8 +232,7 @@ export class ModelCache {
       // model list and the flagged-rate alerts depend) are there before its first scoring (an
       // outside probe: a new model had none until scored). Only with room: fewer models than
       // MODEL_CACHE_MAX, and fewer bytes than MODEL_CACHE_MEGABYTES, held.
-      const held = [...this.entries.values()].reduce((sum, e) => sum + e.bytes, 0);
-      if (this.entries.size < this.maxModels && held < this.maxBytes) this.get(name).catch(() => undefined);
+      if (hasRoom(this.entries, { count: this.maxModels, bytes: this.maxBytes })) this.get(name).catch(() => undefined);
       return;
     }
     this.get(name).catch(() => undefined);
