@@ -60,7 +60,7 @@ export function cronProblem(cron: string): string | null {
   } catch (e: unknown) {
     // croner's words ("CronPattern: Invalid value for dayOfWeek: 2030"), with the fields spelt out:
     // a sixth field is seconds first, never a year (as Quartz crons end).
-    const what = messageOf(e).replace(/^CronPattern:\s*/, '');
+    const what = outOfRange(cron, messageOf(e)) ?? messageOf(e).replace(/^CronPattern:\s*/, '');
     const order = fields === 6 ? 'with 6 fields: second minute hour day-of-month month day-of-week; a year is not taken' : 'fields: minute hour day-of-month month day-of-week';
     return `"${cron}": ${what.charAt(0).toLowerCase()}${what.slice(1)} (${order})`;
   }
@@ -70,6 +70,29 @@ export function cronProblem(cron: string): string | null {
   } catch (e: unknown) {
     return `"${cron}": ${messageOf(e)} (the nearest weekday W, ? and # in a list are not taken)`;
   }
+}
+
+/** The values each of croner's fields takes, by its name in croner's messages, in the cron's words. */
+const CRON_FIELDS: Record<string, { name: string; fromEnd: number; allowed: string }> = {
+  second: { name: 'second', fromEnd: 6, allowed: '0-59' },
+  minute: { name: 'minute', fromEnd: 5, allowed: '0-59' },
+  hour: { name: 'hour', fromEnd: 4, allowed: '0-23' },
+  day: { name: 'day-of-month', fromEnd: 3, allowed: '1-31, or L' },
+  month: { name: 'month', fromEnd: 2, allowed: '1-12, or JAN-DEC' },
+  dayOfWeek: { name: 'day-of-week', fromEnd: 1, allowed: '0-7 (0 and 7 are Sunday), or SUN-SAT' },
+};
+
+/**
+ * croner's "Invalid value for day: 31" in the cron's own terms, or null for another message:
+ * croner names the value it holds, which for days of the month and months counts from 0 (`32`
+ * reads as 31, `0` as -1), so the field's text and the values it takes are said instead.
+ */
+function outOfRange(cron: string, message: string): string | null {
+  const field = CRON_FIELDS[/Invalid value for (\w+):/.exec(message)?.[1] ?? ''];
+  if (field === undefined) return null;
+  const parts = cron.trim().split(/\s+/);
+  const text = parts[parts.length - field.fromEnd];
+  return `${field.name} ${JSON.stringify(text)} is out of range: it takes ${field.allowed}`;
 }
 
 /** Checks an IANA time zone name (e.g. Europe/Berlin); returns the problem or null. */
