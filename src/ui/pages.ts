@@ -27,8 +27,8 @@ const KEY_FORM = `<section id="auth" class="card" hidden aria-labelledby="auth-h
 <p class="note">The key stays in this tab's session storage; it is sent in the Authorization header, never in a URL.</p></section>`;
 
 /** Markup of the model page's body, shared by the served page and the report. */
-export const MODEL_BODY = `<main id="main" class="console" data-page="model">${KEY_FORM}
-<h1 id="title">Model</h1>
+export const MODEL_BODY = `<main id="main" class="console" data-page="model">
+<h1 id="title">Model</h1>${KEY_FORM}
 <div id="summary" class="summary"></div>
 <section id="training" class="card" aria-labelledby="training-h"><h2 id="training-h">Training</h2>
 <div class="chart"><canvas id="history-chart" role="img" aria-label="Training history"></canvas></div>
@@ -53,8 +53,8 @@ export const MODEL_BODY = `<main id="main" class="console" data-page="model">${K
 <p id="promote-status" role="status" tabindex="-1"></p></section>
 </main>`;
 
-const INDEX_BODY = `<main id="main" class="console" data-page="index">${KEY_FORM}
-<h1>Models</h1>
+const INDEX_BODY = `<main id="main" class="console" data-page="index">
+<h1>Models</h1>${KEY_FORM}
 <p id="models-caption" class="table-caption">Each model's current version and its recent traffic on this replica</p>
 <div class="table-scroll" tabindex="0" role="region" aria-label="Models, scrollable"><table id="models-table" aria-labelledby="models-caption">
 <thead><tr><th scope="col">Model</th><th scope="col">Version</th><th scope="col">Trained</th><th scope="col" title="How well the classifier tells held-out reference records from samples of its noise: a training diagnostic, not how well the model finds anomalies. Near 0.5 is usual when the noise is close to the data, near 1 where columns hold counts, codes or 0/1 flags (the noise never takes their exact values).">Validation AUC (data vs noise)</th><th scope="col">Records scored</th><th scope="col">Flagged</th><th scope="col">Score PSI</th></tr></thead><tbody></tbody></table></div>

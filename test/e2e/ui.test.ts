@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -452,6 +452,30 @@ describe('the web console in a browser', () => {
     await page.close();
   });
 
+  it('with no model served yet, the models page counts trainings under way apart from first trainings that failed', async () => {
+    const { page, problems } = await openPage(ADMIN);
+    const at = (s: number): string => new Date(Date.now() - s * 1000).toISOString();
+    const job = (i: number, state: string): Loose => ({ id: `job-${state}-${i}`, state, payload: { kind: 'train', model: `${state}-${i}`, dataset: 'payments', config: {} }, progress: [], attempts: 0, createdAt: at(i + 1) });
+    const lists: Record<string, Loose[]> = {
+      queued: [job(0, 'queued'), job(1, 'queued')],
+      running: [],
+      failed: [{ ...job(2, 'failed'), error: { code: 'JOB_CANCELLED', message: 'cancelled' }, finishedAt: at(1) }],
+    };
+    await page.route('**/v1/jobs?*', (route) => {
+      const state = new URL(route.request().url()).searchParams.get('state');
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ jobs: state === null ? [] : (lists[state] ?? []) }) });
+    });
+    await page.route('**/v1/console', async (route) => {
+      const real = (await (await route.fetch()).json()) as Loose;
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...real, models: [] }) });
+    });
+    await page.goto(`${api.url}/ui/`);
+    await page.locator('#models-empty', { hasText: 'No model has a version yet: 2 are in training, 1 failed its first training (below).' }).waitFor();
+    expect(await page.locator('#pending-list li').allTextContents()).toEqual(['queued-0: training, job job-queued-0 queued', 'queued-1: training, job job-queued-1 queued', 'failed-2: its last training failed: JOB_CANCELLED']);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('with no key in use, the key button asks for one and Escape does not hide the form', async () => {
     const { page } = await openPage(null);
     await page.goto(`${api.url}/ui/models/payments`);
@@ -661,8 +685,14 @@ describe('the web console in a browser', () => {
     await page.getByText('Model "cand" has no current version').waitFor();
     const row = page.locator('#versions-table tbody tr', { hasText: candidate });
     expect(await row.textContent()).toContain('candidate: LOW_VAL_AUC: for the test');
-    // Enter held down arms the button and then repeats: not a confirmation, whatever its length.
+    // Focus on its Promote button stays there through a refresh (the page redraws this model's
+    // versions at every one; an outside probe's focus went to the summary each time).
     await row.locator('button', { hasText: 'Promote' }).focus();
+    const refreshed = await page.locator('#status').textContent();
+    await eventually(async () => ((await page.locator('#status').textContent()) !== refreshed ? true : undefined), 15_000, 'a refresh');
+    await page.waitForTimeout(500);
+    expect(await page.evaluate('document.activeElement && document.activeElement.getAttribute("data-key")')).toBe(candidate);
+    // Enter held down arms the button and then repeats: not a confirmation, whatever its length.
     await page.keyboard.down('Enter');
     await row.locator('button', { hasText: 'Press again to promote' }).waitFor();
     await page.waitForTimeout(CONFIRM_PAUSE_MS);
@@ -680,6 +710,33 @@ describe('the web console in a browser', () => {
     await page.locator('#summary', { hasText: `Version ${candidate}` }).waitFor();
     expect((await call('GET', '/v1/models/cand')).body.version).toBe(candidate);
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('a model whose current version is damaged: its page says why it cannot score and lists its versions, to promote another', async () => {
+    // Built in a registry of its own and moved in whole, so the service never reads the version before it is damaged.
+    const aside = new FsModelStore(join(dir, 'aside'));
+    const current = (await call('GET', '/v1/models/payments')).body.version as string;
+    const loaded = await new FsModelStore(join(dir, 'models')).load('payments', current);
+    const weights = await readFile(join(dir, 'models', 'payments', current, 'weights.bin'));
+    const good = await aside.save('broken', { manifest: loaded.manifest, weights });
+    const bad = await aside.save('broken', { manifest: loaded.manifest, weights });
+    await writeFile(join(dir, 'aside', 'broken', bad, 'weights.bin'), weights.subarray(0, 100));
+    await rename(join(dir, 'aside', 'broken'), join(dir, 'models', 'broken'));
+    expect((await call('GET', '/v1/models/broken/console')).status).toBe(503);
+    const { page, problems } = await openPage(ADMIN);
+    await page.goto(`${api.url}/ui/models/broken`);
+    await page.getByText('Model "broken" cannot score').waitFor();
+    expect(await page.locator('#summary').textContent()).toContain('Promote another version below to serve it.');
+    expect(await page.locator('#versions-table tbody tr', { hasText: bad }).textContent()).toContain('damaged');
+    const row = page.locator('#versions-table tbody tr', { hasText: good });
+    await row.locator('button', { hasText: 'Promote' }).click();
+    await page.waitForTimeout(CONFIRM_PAUSE_MS);
+    await row.locator('button', { hasText: 'Press again to promote' }).click();
+    await page.locator('#summary', { hasText: `Version ${good}` }).waitFor();
+    expect((await call('GET', '/v1/models/broken')).body.version).toBe(good);
+    // The browser logged the 503s the page was answered before the promote; nothing else.
+    expect(problems.filter((p) => !/503/.test(p))).toEqual([]);
     await page.close();
   });
 

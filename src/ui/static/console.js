@@ -31,7 +31,9 @@
    */
   var CONFIRM_AFTER_MS = 900;
   var TOP_FEATURES = 15;
-  var COLORS = { reference: 'rgba(90, 100, 115, 0.55)', window: 'rgba(0, 102, 204, 0.6)', loss: '#b35900', valLoss: '#7a3e9d', auc: '#0066cc', threshold: '#b00020', psi: '#0066cc', selected: '#b35900' };
+  // Bars at 3:1 or more against the white chart (the reference's grey 3.6:1, the window's blue 5.6:1);
+  // the window's narrower bar stands on the reference's, so both show where they overlap.
+  var COLORS = { reference: 'rgba(90, 100, 115, 0.75)', window: '#0066cc', loss: '#b35900', valLoss: '#7a3e9d', auc: '#0066cc', threshold: '#b00020', psi: '#0066cc', selected: '#b35900' };
 
   var embedded = document.getElementById('console-data');
   var report = embedded ? JSON.parse(embedded.textContent) : null;
@@ -130,7 +132,20 @@
     // In UTC, as every other time on the page.
     updatedAt = new Date().toISOString().slice(11, 19) + ' UTC';
     setStatus('Updated ' + updatedAt + '; refreshes every ' + REFRESH_MS / 1000 + ' s.');
+    scrollStops();
   }
+
+  /**
+   * A table's scrolling region is a tab stop (to scroll it with the keyboard) only while it has
+   * something to scroll: otherwise it is one more stop that does nothing. One that has focus keeps it.
+   */
+  function scrollStops() {
+    document.querySelectorAll('.table-scroll').forEach(function (region) {
+      if (region.scrollWidth > region.clientWidth + 1) region.setAttribute('tabindex', '0');
+      else if (region !== document.activeElement) region.removeAttribute('tabindex');
+    });
+  }
+  window.addEventListener('resize', scrollStops);
 
   /** Most characters of a name on a chart axis. */
   var LABEL_CHARS = 32;
@@ -726,7 +741,9 @@
         var status = v.damaged ? 'damaged: ' + v.damaged : v.current ? 'current' : v.candidate ? 'candidate: ' + v.candidate : 'previous';
         var action = null;
         if (canPromote && !v.current && !v.damaged) {
-          action = labelPromote(h('button', { type: 'button', 'data-key': v.version, onclick: function (event) { onSecondClick(event, 'Promote version ' + v.version + '? Activate its button again within ' + CONFIRM_MS / 1000 + ' s to make it current.', function () { promote(name, v.version); }); } }), isArmed(v.version));
+          // A version of other features changes what every client must send: the question says so.
+          var schema = v.candidate && /^SCHEMA_CHANGED/.test(v.candidate) ? ' Its features differ from the current version\'s (' + v.candidate.replace(/^SCHEMA_CHANGED:\s*/, '') + '): clients must then send records of its features.' : '';
+          action = labelPromote(h('button', { type: 'button', 'data-key': v.version, onclick: function (event) { onSecondClick(event, 'Promote version ' + v.version + '?' + schema + ' Activate its button again within ' + CONFIRM_MS / 1000 + ' s to make it current.', function () { promote(name, v.version); }); } }), isArmed(v.version));
           // A key held down repeats its activation: not a second, deliberate one.
           action.addEventListener('keydown', function (event) {
             if (event.repeat && (event.key === 'Enter' || event.key === ' ')) event.preventDefault();
@@ -774,8 +791,12 @@
     var button = event.currentTarget;
     var key = button.getAttribute('data-key');
     if (isArmed(key)) {
-      // The same gesture as the one that armed it (a double-click): the button keeps asking.
-      if (Date.now() - armed.at < CONFIRM_AFTER_MS) return;
+      // The same gesture as the one that armed it (a double-click): the button keeps asking, and
+      // the status line says why this press did nothing.
+      if (Date.now() - armed.at < CONFIRM_AFTER_MS) {
+        byId('promote-status').textContent = question + ' (A press within ' + CONFIRM_AFTER_MS / 1000 + ' s of the first, as a double-click, does not count.)';
+        return;
+      }
       armed = null;
       labelPromote(button, false);
       act();
@@ -870,13 +891,18 @@
   var versionsLoadedAt = 0;
   var versionsOf = null;
 
-  /** Shows the model page's sections, or (no such model) hides them and says so, linking to the list. */
-  function showSections(shown) {
+  /**
+   * Shows the model page's sections, or (no such model) hides them and says so, linking to the
+   * list; `kept` (the versions, of a model without a current version) stays shown, never hidden
+   * for a moment: focus on its Promote button would be lost at every refresh.
+   */
+  function showSections(shown, kept) {
     var active = document.activeElement;
     var lost = false;
     document.querySelectorAll('main > section.card:not(#auth)').forEach(function (section) {
-      if (!shown && section.contains(active)) lost = true;
-      section.hidden = !shown;
+      var hide = !shown && section !== kept;
+      if (hide && section.contains(active)) lost = true;
+      section.hidden = hide;
     });
     // A control that was focused in a section now hidden (the model was deleted): focus goes to
     // the line that says so, not back to the top of the document.
@@ -909,24 +935,54 @@
         promotedTo = null;
         byId('promote-status').textContent = '';
       }
-      // A training that ended since the versions were read may have added one (a candidate the gate kept back).
-      var stale = versionsToo || versionsOf !== c.version || Date.now() - versionsLoadedAt > VERSIONS_REFRESH_MS || modelJobs.endedAt > versionsLoadedAt;
       setUpdated();
-      var retraining = drawRetraining(name, c.model.createdAt, asked);
-      if (!stale) return retraining;
-      var versions = api('/v1/models/' + encodeURIComponent(name) + '/versions').then(function (v) {
-        if (asked !== generation) return;
-        versionsLoadedAt = Date.now();
-        versionsOf = c.version;
-        drawVersions(name, v.versions, c.access);
+      // After the retraining line, which reads the jobs: a training that ended since the versions
+      // were read may have added one (a candidate the gate kept back), which the line names.
+      return drawRetraining(name, c.model.createdAt, asked, c.access).then(function () {
+        var stale = versionsToo || versionsOf !== c.version || Date.now() - versionsLoadedAt > VERSIONS_REFRESH_MS || modelJobs.endedAt > versionsLoadedAt;
+        if (!stale || asked !== generation) return;
+        return api('/v1/models/' + encodeURIComponent(name) + '/versions').then(function (v) {
+          if (asked !== generation) return;
+          versionsLoadedAt = Date.now();
+          versionsOf = c.version;
+          drawVersions(name, v.versions, c.access);
+        });
       });
-      return Promise.all([retraining, versions]);
     }, function (e) {
+      if (asked !== generation) throw e;
+      if (e && e.status === 503) return drawUnloadable(name, e, asked);
       if (!e || e.status !== 404) throw e;
-      if (asked !== generation) return;
       withoutCurrent = true;
       return drawWithoutCurrent(name);
     });
+  }
+
+  /**
+   * A model whose current version cannot be loaded (its files damaged, or a registry this replica
+   * cannot reach and a model it does not hold): why, and its versions, to promote another from
+   * here. Where the versions cannot be read either, the first failure is what the page says.
+   */
+  function drawUnloadable(name, cause, asked) {
+    return Promise.all([api('/v1/console'), api('/v1/models/' + encodeURIComponent(name) + '/versions')]).then(
+      function (answers) {
+        if (asked !== generation) return;
+        var access = answers[0].access;
+        showSections(false, byId('versions'));
+        versionsOf = null;
+        modelShown = true;
+        document.title = 'nce-ood: ' + name;
+        var others = answers[1].versions.filter(function (v) {
+          return !v.current && !v.damaged;
+        });
+        var next = others.length === 0 ? 'No other version can be served: train one.' : mayPromote(access) ? 'Promote another version below to serve it.' : 'An admin key can promote another version below (this key may not).';
+        clear(byId('summary')).appendChild(document.createTextNode('Model "' + name + '" cannot score: ' + cause.message + (/[.!?]$/.test(cause.message) ? ' ' : '. ') + next));
+        drawVersions(name, answers[1].versions, access);
+        setUpdated();
+      },
+      function () {
+        throw cause;
+      },
+    );
   }
 
   /** What {@link jobsOf} last read for the model page. */
@@ -956,9 +1012,9 @@
    * gate kept back only as a row of the versions table). The job list is only a hint: a
    * key that may not read it, or a queue that cannot answer, leaves the line out.
    */
-  function drawRetraining(name, versionCreatedAt, asked) {
+  function drawRetraining(name, versionCreatedAt, asked, access) {
     var line = byId('retraining');
-    if (!line) return null;
+    if (!line) return Promise.resolve();
     return newestJob(name)
       .then(function (job) {
         return job && (job.state === 'failed' || job.state === 'completed') && !(Date.parse(job.createdAt) > Date.parse(versionCreatedAt)) ? null : job;
@@ -970,7 +1026,7 @@
       .then(function (job) {
         if (asked !== generation) return;
         line.hidden = job === null;
-        line.textContent = job === null ? '' : jobLine(job, true);
+        line.textContent = job === null ? '' : jobLine(job, true, access);
       });
   }
 
@@ -995,8 +1051,7 @@
       return api('/v1/models/' + encodeURIComponent(name) + '/versions').then(
         function (v) {
           if (asked !== generation) return;
-          showSections(false);
-          byId('versions').hidden = false;
+          showSections(false, byId('versions'));
           versionsOf = null;
           modelShown = true;
           document.title = 'nce-ood: ' + name;
@@ -1039,10 +1094,13 @@
       });
   }
 
-  /** What a training job is doing or how it failed, of the model's first training or (`retraining`) of a new version. */
-  function jobLine(job, retraining) {
+  /**
+   * What a training job is doing or how it failed, of the model's first training or (`retraining`)
+   * of a new version; `access`, the key's, says who may promote a version kept back.
+   */
+  function jobLine(job, retraining, access) {
     if (job.state === 'failed') return (retraining ? 'Its last retraining' : 'Its last training') + ', job ' + job.id + ', failed: ' + (job.error ? job.error.code + ': ' + job.error.message : 'no reason given') + '.';
-    if (job.state === 'completed') return 'Its last retraining, job ' + job.id + ', kept version ' + job.result.version + ' back as a candidate: ' + (job.result.reason || 'no reason given') + '. It serves only if promoted (Versions, below).';
+    if (job.state === 'completed') return 'Its last retraining, job ' + job.id + ', kept version ' + job.result.version + ' back as a candidate: ' + (job.result.reason || 'no reason given') + '. It serves only if promoted' + (mayPromote(access) ? ' (Versions, below).' : ', which an admin key can do (this key may not).');
     var what = retraining ? 'A retraining' : 'Its training';
     var last = job.progress && job.progress.length ? job.progress[job.progress.length - 1] : null;
     if (!last) return what + ', job ' + job.id + ', is ' + job.state + '.';
@@ -1136,7 +1194,10 @@
       var pending = drawPending(models, answers[2].jobs);
       var empty = byId('models-empty');
       empty.hidden = models.length > 0;
-      empty.textContent = pending > 0 ? 'No model has a version yet: ' + pending + (pending === 1 ? ' is' : ' are') + ' in training, below.' : 'No models yet: upload a dataset and train one (see the API page).';
+      var parts = [];
+      if (pending.training > 0) parts.push(pending.training + (pending.training === 1 ? ' is' : ' are') + ' in training');
+      if (pending.failed > 0) parts.push(pending.failed + (pending.failed === 1 ? ' failed its' : ' failed their') + ' first training');
+      empty.textContent = parts.length > 0 ? 'No model has a version yet: ' + parts.join(', ') + ' (below).' : 'No models yet: upload a dataset and train one (see the API page).';
       var datasets = clear(byId('datasets-table').querySelector('tbody'));
       var failure = byId('datasets-failure');
       failure.hidden = !answers[1].failure;
@@ -1188,7 +1249,10 @@
         list.appendChild(h('li', null, h('a', { href: '/ui/models/' + encodeURIComponent(j.payload.model), 'data-key': j.payload.model }, j.payload.model), document.createTextNode(': ' + state)));
       });
     });
-    return pending.length;
+    var failed = pending.filter(function (j) {
+      return j.state === 'failed';
+    }).length;
+    return { training: pending.length - failed, failed: failed };
   }
 
   function drawModelRows(body, models, access) {
@@ -1245,7 +1309,7 @@
       if (selecting()) {
         if (pausedAt === null) pausedAt = Date.now();
         if (Date.now() - pausedAt < SELECTION_PAUSE_MS) {
-          setStatus('Refresh paused while text is selected.');
+          setStatus('Refresh paused while text is selected.' + (updatedAt ? ' Shown as of ' + updatedAt + '.' : ''));
           return later();
         }
       } else {
