@@ -12,7 +12,9 @@ export const trainRequestSchema = z.object({ dataset: z.string(), config: z.unkn
 /** The query of `GET /v1/jobs`. */
 export const jobListQuerySchema = z
   .object({
-    model: z.string().optional(),
+    // Empty (`?model=`, a client's variable left unset) is refused: read as no filter, or as a name
+    // no model has, it would list every model's jobs or none, and say nothing of the mistake.
+    model: z.string().min(1, 'a model name; leave the parameter out to list every model\'s jobs').optional(),
     state: z.enum(['queued', 'running', 'completed', 'failed']).optional(),
     // Digits only: "1e3", "0x10" or " 50" are not what a client meant to send.
     limit: z.string().regex(/^[0-9]+$/, 'expected a whole number of digits').transform(Number).pipe(z.number().int().min(1).max(1000)).default(50),

@@ -382,6 +382,10 @@ describe('GET routes', () => {
     expect((await request(app).get('/v1/models/a.b').set('authorization', `Bearer ${ADMIN}`)).status).toBe(404);
     // Jobs filtered by such a name: none, as for a model never trained.
     expect((await request(app).get('/v1/jobs?model=a.b').set('authorization', `Bearer ${ADMIN}`)).body).toEqual({ jobs: [] });
+    // An empty filter (a client's variable left unset) is a mistake said, not every job or none.
+    const empty = await request(app).get('/v1/jobs?model=').set('authorization', `Bearer ${ADMIN}`);
+    expect({ status: empty.status, type: empty.type }).toEqual({ status: 400, type: 'application/problem+json' });
+    expect(empty.body.detail).toContain('model');
   });
 
   it('a 401 says how to authenticate, and a client\'s request id is echoed only when it is a short printable one', async () => {
