@@ -223,7 +223,8 @@ export function openApiDocument(): Record<string, unknown> {
                 'text/csv': { schema: { type: 'string' }, example: 'score,logRatio,logDensity,percentile,ood\n-9.91,0.12,-9.91,0.42,false\n' },
               },
             },
-            ...errors(400, 401, 403, 404, 406, 413, 415, 429, 503),
+            // No 403: a key of either scope scores.
+            ...errors(400, 401, 404, 406, 413, 415, 429, 503),
           },
         },
       },
