@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
@@ -71,7 +71,13 @@ export class InProcessScheduler implements Scheduler {
       const t = this.timers.get(model);
       if (!t) return false;
       // The file first: a delete that fails leaves the schedule running, as it is still stored.
-      await rm(join(this.root, `${model}.json`), { force: true });
+      // A file already gone is deleted; a folder gone (the models volume moved or unmounted) is
+      // a store away (503), not a delete: the file is still there, and its schedule would come back
+      // at the next start.
+      await rm(join(this.root, `${model}.json`)).catch(async (e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        await stat(this.root);
+      });
       t.cron.stop();
       this.timers.delete(model);
       return true;

@@ -246,7 +246,8 @@ export class FsDatasetStore implements DatasetStore {
       try {
         await rm(this.file(name));
       } catch (e: unknown) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        // Not found, unless the folder itself is gone (moved, unmounted): then the store is away.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.rootFolder.nothingFound(false);
         throw e;
       }
       await this.dropRows(stored, null);

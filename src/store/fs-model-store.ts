@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { storeConditionOf } from '../errors';
 import type { Artifact } from '../nce';
 import { loadArtifact, saveArtifact } from './artifact-files';
-import { KeyedSerial, makeFolder, StoreRoot } from './files';
+import { KeyedSerial, makeFolder, StoreRoot, syncPath } from './files';
 import { DELETION_MEMORY_MS, type LoadedModel, type ModelStore, newVersionId, type SaveOptions, type StoreWritability, VERSION_PATTERN, deletedMeanwhile, versionNotFound, versionsToPrune } from './model-store';
 
 const CURRENT = 'CURRENT';
@@ -250,8 +250,18 @@ export class FsModelStore implements ModelStore {
   private async setCurrent(name: string, version: string): Promise<void> {
     const dir = join(this.root, name);
     const pointer = join(dir, `.${CURRENT}-${version}-${randomBytes(3).toString('hex')}`);
-    await writeFile(pointer, version + '\n');
-    await rename(pointer, join(dir, CURRENT));
+    try {
+      await writeFile(pointer, version + '\n');
+      // On the disk before the rename makes it the pointer: after a power loss an empty CURRENT
+      // would name none of the model's versions, and nothing would be served until a promote.
+      await syncPath(pointer);
+      await rename(pointer, join(dir, CURRENT));
+    } catch (e: unknown) {
+      // A full or read-only disk: no pointer file left behind beside the one that stands.
+      await rm(pointer, { force: true }).catch(() => undefined);
+      throw e;
+    }
+    await syncPath(dir).catch(() => undefined);
   }
 }
 

@@ -18,16 +18,18 @@ let service: Service;
 let v1: string;
 
 /** The failure writes get now: an errno code for the paths `when` picks, or none. */
-let fault: { code: string; when: (path: string) => boolean } | null = null;
+let fault: { code: string; when: (path: string) => boolean; partial?: boolean } | null = null;
 
 jest.mock('node:fs/promises', () => {
   const actual = jest.requireActual<typeof import('node:fs/promises')>('node:fs/promises');
   return {
     ...actual,
-    writeFile: (path: Parameters<typeof actual.writeFile>[0], ...rest: unknown[]) =>
-      fault && fault.when(String(path))
-        ? Promise.reject(Object.assign(new Error(`${fault.code}: simulated`), { code: fault.code }))
-        : (actual.writeFile as (...a: unknown[]) => Promise<void>)(path, ...rest),
+    // `partial`: the file is made, empty, before the write fails, as on a full disk.
+    writeFile: async (path: Parameters<typeof actual.writeFile>[0], ...rest: unknown[]) => {
+      if (!fault || !fault.when(String(path))) return (actual.writeFile as (...a: unknown[]) => Promise<void>)(path, ...rest);
+      if (fault.partial) await actual.writeFile(path, '');
+      throw Object.assign(new Error(`${fault.code}: simulated`), { code: fault.code });
+    },
     // A disk that fills mid-append: part of the text lands, then the write fails.
     appendFile: async (path: Parameters<typeof actual.appendFile>[0], data: string, ...rest: unknown[]) => {
       if (!fault || !fault.when(String(path))) return (actual.appendFile as (...a: unknown[]) => Promise<void>)(path, data, ...rest);
@@ -138,6 +140,7 @@ describe('storage faults in embedded mode', () => {
     const [models, data] = [join(dir, 'models'), join(dir, 'data')];
     const score = () => request(service.app).post('/v1/models/m/score').send({ records: [{ f0: 0, f1: 0 }] });
     expect((await score()).status).toBe(200);
+    expect((await request(service.app).put('/v1/models/m/schedule').send({ cron: '0 3 1 1 *', dataset: 'd' })).status).toBe(200);
     await fsp.rename(models, `${models}-away`);
     try {
       expect((await request(service.app).get('/readyz')).body).toMatchObject({ status: 'degraded', store: 'unreachable', modelsLoaded: expect.arrayContaining(['m']) });
@@ -150,8 +153,14 @@ describe('storage faults in embedded mode', () => {
       expect([train.status, train.body.code]).toEqual([503, 'STORE_UNAVAILABLE']);
       const schedule = await request(service.app).put('/v1/models/moved/schedule').send({ cron: '0 3 * * *', dataset: 'd' });
       expect([schedule.status, schedule.body.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+      // Nor are deletes: a schedule's (its file would bring it back at the next start) and a dataset's (it is not "not found").
+      const unscheduled = await request(service.app).delete('/v1/models/m/schedule');
+      expect([unscheduled.status, unscheduled.body.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+      expect((await request(service.app).get('/v1/models/m/schedule')).status).toBe(200);
       await expect(fsp.access(models)).rejects.toMatchObject({ code: 'ENOENT' });
       await fsp.rename(data, `${data}-away`);
+      const dropped = await request(service.app).delete('/v1/datasets/d');
+      expect([dropped.status, dropped.body.code]).toEqual([503, 'STORE_UNAVAILABLE']);
       const put = await request(service.app).put('/v1/datasets/moved').send({ records: normalRecords(20, 2, 5) });
       expect(put.status).toBe(503);
       expect(put.body).toMatchObject({ code: 'STORE_UNAVAILABLE' });
@@ -167,6 +176,8 @@ describe('storage faults in embedded mode', () => {
     }
     expect((await request(service.app).get('/readyz')).body).toMatchObject({ status: 'ready', store: 'ok' });
     expect((await request(service.app).put('/v1/datasets/moved').send({ records: normalRecords(20, 2, 5) })).status).toBe(200);
+    expect((await request(service.app).get('/v1/datasets/d')).status).toBe(200);
+    expect((await request(service.app).delete('/v1/models/m/schedule')).status).toBe(204);
   });
 
   it('/readyz with the store unreachable and no model loaded: 503 not ready, saying when to look again', async () => {
@@ -257,5 +268,15 @@ describe('storage faults in embedded mode', () => {
     fault = null;
     expect(await service.store.currentVersion('m')).toBe(v1);
     expect((await request(service.app).get('/healthz')).status).toBe(200);
+  });
+
+  it('a full disk during a promote: 507, the current version unchanged, and no pointer file left behind', async () => {
+    const v3 = await service.store.save('m', toArtifact(await train(normalRecords(200, 2, 4), { epochs: 2 }), { datasetFingerprint: 'z', datasetRows: 200, backend: 'wasm' }), { candidate: 'kept back' });
+    fault = { code: 'ENOSPC', when: (p) => p.includes(`${join(dir, 'models', 'm')}/.CURRENT-`), partial: true };
+    const promoted = await request(service.app).post(`/v1/models/m/versions/${v3}/promote`);
+    expect([promoted.status, promoted.body.code]).toEqual([507, 'STORAGE_FULL']);
+    fault = null;
+    expect(await service.store.currentVersion('m')).toBe(v1);
+    expect((await fsp.readdir(join(dir, 'models', 'm'))).filter((f) => f.startsWith('.CURRENT'))).toEqual([]);
   });
 });
