@@ -11,7 +11,9 @@ import { notUtf8Words, utf16Words, type Utf8Source } from '../store';
 /** Media types of JSON bodies. */
 export const JSON_TYPES = ['application/json', 'application/*+json'];
 /** Media types a dataset upload may use besides JSON. */
-export const TABLE_TYPES = ['text/csv', 'application/x-ndjson'];
+/** NDJSON's media types: JSON Lines tools send the other spellings of the same format. */
+export const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
+export const TABLE_TYPES = ['text/csv', ...NDJSON_TYPES];
 
 /**
  * The answer to a body that is not JSON (or, as body-parser's strict mode has it, whose top level
@@ -64,7 +66,9 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
   const accepted = options.tables ? [...JSON_TYPES, ...TABLE_TYPES] : JSON_TYPES;
   const check = (req: Request, _res: Response, next: NextFunction): void => {
     if (req.body === undefined && !req.is(accepted)) {
-      return next(new AppError('UNSUPPORTED_MEDIA_TYPE', `send ${accepted.join(', ')}${req.get('content-type') ? `, not ${req.get('content-type')}` : ''}`));
+      // NDJSON named once, by its usual type: the other spellings are taken too.
+      const named = accepted.filter((t) => !NDJSON_TYPES.includes(t) || t === NDJSON_TYPES[0]);
+      return next(new AppError('UNSUPPORTED_MEDIA_TYPE', `send ${named.join(', ')}${req.get('content-type') ? `, not ${req.get('content-type')}` : ''}`));
     }
     next();
   };

@@ -300,6 +300,8 @@ describe('a JSON body that gives a key twice in one object', () => {
     // A field no feature reads, its name with spaces around: passed over in both, as any unread field.
     expect(await answer('{"records":[{"f0":1,"f1":2,"f2":3," x ":5}]}', DIRECT)).toEqual(once);
     expect(await answer('{"f0":1,"f1":2,"f2":3," x ":5}\n', 'application/x-ndjson')).toEqual(once);
+    // JSON Lines under the media types its tools send.
+    for (const type of ['application/jsonl', 'application/x-jsonlines']) expect(await answer('{"f0":1,"f1":2,"f2":3}\n', type)).toEqual(once);
   });
 
   it('answers the same read directly as through body-parser on a route that refuses it, whatever the text', async () => {
