@@ -104,6 +104,7 @@ export function openApiDocument(): Record<string, unknown> {
     security: auth,
     servers: [{ url: '/', description: 'this service: paths are relative to where the document is served' }],
     paths: {
+      '/': { get: { summary: 'Links to the web console, this document, metrics, the models and health', security: [], responses: { '200': answer('links', 'RootAnswer', { name: 'nce-ood', links: { console: '/ui/', docs: '/docs', openapi: '/openapi.json', metrics: '/metrics', models: '/v1/models', health: '/healthz', ready: '/readyz' } }) } } },
       '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': answer('alive', 'HealthAnswer', { status: 'ok' }) } } },
       '/readyz': { get: { summary: 'Readiness: store, backend, loaded models', security: [], responses: { '200': answer('ready, or degraded (the store is full, read-only or unreachable: loaded models still score)', 'ReadyAnswer', { status: 'ready', store: 'ok', backend: 'wasm', modelsLoaded: ['payments'] }), '503': { ...answer('not ready: no store and no model to serve', 'ReadyAnswer'), headers: retryAfter } } } },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
