@@ -10,9 +10,9 @@ import { notUtf8Words, utf16Words, type Utf8Source } from '../store';
 
 /** Media types of JSON bodies. */
 export const JSON_TYPES = ['application/json', 'application/*+json'];
-/** Media types a dataset upload may use besides JSON. */
 /** NDJSON's media types: JSON Lines tools send the other spellings of the same format. */
 export const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
+/** Media types a dataset upload may use besides JSON. */
 export const TABLE_TYPES = ['text/csv', ...NDJSON_TYPES];
 
 /**

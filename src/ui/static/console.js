@@ -967,22 +967,30 @@
       function (answers) {
         if (asked !== generation) return;
         var access = answers[0].access;
-        showSections(false, byId('versions'));
-        versionsOf = null;
-        modelShown = true;
-        document.title = 'nce-ood: ' + name;
         var others = answers[1].versions.filter(function (v) {
           return !v.current && !v.damaged;
         });
         var next = others.length === 0 ? 'No other version can be served: train one.' : mayPromote(access) ? 'Promote another version below to serve it.' : 'An admin key can promote another version below (this key may not).';
-        clear(byId('summary')).appendChild(document.createTextNode('Model "' + name + '" cannot score: ' + cause.message + (/[.!?]$/.test(cause.message) ? ' ' : '. ') + next));
-        drawVersions(name, answers[1].versions, access);
-        setUpdated();
+        drawVersionsAlone(name, answers[1].versions, access, 'Model "' + name + '" cannot score: ' + cause.message + (/[.!?]$/.test(cause.message) ? ' ' : '. ') + next);
       },
       function () {
         throw cause;
       },
     );
+  }
+
+  /**
+   * The model page with its versions alone (no version it can serve: all candidates, or the current
+   * one cannot be loaded), under `summary`, which says why: to promote one from here.
+   */
+  function drawVersionsAlone(name, versions, access, summary) {
+    showSections(false, byId('versions'));
+    versionsOf = null;
+    modelShown = true;
+    document.title = 'nce-ood: ' + name;
+    clear(byId('summary')).appendChild(document.createTextNode(summary));
+    drawVersions(name, versions, access);
+    setUpdated();
   }
 
   /** What {@link jobsOf} last read for the model page. */
@@ -1051,14 +1059,7 @@
       return api('/v1/models/' + encodeURIComponent(name) + '/versions').then(
         function (v) {
           if (asked !== generation) return;
-          showSections(false, byId('versions'));
-          versionsOf = null;
-          modelShown = true;
-          document.title = 'nce-ood: ' + name;
-          var summary = clear(byId('summary'));
-          summary.appendChild(document.createTextNode('Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. ' + (mayPromote(index.access) ? 'Promote one to serve it.' : 'An admin key can promote one to serve it (this key may not).')));
-          drawVersions(name, v.versions, index.access);
-          setUpdated();
+          drawVersionsAlone(name, v.versions, index.access, 'Model "' + name + '" has no current version: the quality gate kept every version below as a candidate. ' + (mayPromote(index.access) ? 'Promote one to serve it.' : 'An admin key can promote one to serve it (this key may not).'));
         },
         function (e) {
           // Deleted between the two answers.
