@@ -165,7 +165,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(modelsRouter({ store: deps.store, models: deps.models, scheduler: deps.scheduler, queue: deps.queue, auth: scoreAuth, adminAuth }));
-  app.use(consoleRouter({ store: deps.store, models: deps.models, metrics, auth: scoreAuth, access: accessOf(settings.API_KEYS), rawValues: settings.CONSOLE_RAW_VALUES, minRecords: settings.DRIFT_MIN_RECORDS }));
+  app.use(consoleRouter({ store: deps.store, models: deps.models, metrics, auth: scoreAuth, access: accessOf(settings.API_KEYS), rawValues: settings.CONSOLE_RAW_VALUES, minRecords: settings.DRIFT_MIN_RECORDS, scheduler: deps.scheduler }));
   app.use(datasetsRouter({ datasets: deps.datasets, maxBytes: settings.MAX_DATASET_BYTES, maxColumns: settings.MAX_DATASET_COLUMNS, maxValues: settings.MAX_UPLOAD_VALUES, maxUploads: settings.MAX_CONCURRENT_UPLOADS, readAuth: scoreAuth, writeAuth: adminAuth }));
   app.use(scheduleRouter({ scheduler: deps.scheduler, datasets: deps.datasets, models: deps.store, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, maxTrainingValues: settings.MAX_TRAINING_VALUES, readAuth: scoreAuth, writeAuth: adminAuth }));
   app.use(jobsRouter({ datasets: deps.datasets, models: deps.store, queue: deps.queue, maxBytes: settings.MAX_BODY_BYTES, maxQueued: settings.MAX_QUEUED_JOBS, maxTrainingValues: settings.MAX_TRAINING_VALUES, readAuth: scoreAuth, writeAuth: adminAuth }));

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics';
 import { listedModel, type ModelStore } from '../store';
 import { type Access, type ConsoleOverview, modelConsole } from '../ui';
 import type { ModelCache } from '../serving';
+import type { Scheduler } from '../queue';
 import { lookupModelName, onlyQuery } from './validation';
 import { sendJsonMaybeGzipped } from './json-response';
 
@@ -20,6 +21,8 @@ export interface ConsoleRouteDeps {
   rawValues: 'admin' | 'off';
   /** DRIFT_MIN_RECORDS. */
   minRecords: number;
+  /** The retraining schedules, for a model page's schedule line. */
+  scheduler: Pick<Scheduler, 'get'>;
 }
 
 /** Versions summarised at most; a version never changes, so a summary never goes stale. */
@@ -85,6 +88,11 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
     onlyQuery(req.query, []);
     const m = await deps.models.get(name);
     const access = deps.access(req) ?? 'score';
+    // The page's schedule line is a hint: a scheduler that cannot answer (Redis away) leaves it out.
+    const schedule = await deps.scheduler.get(name).then(
+      (s) => (s === null ? null : { cron: s.cron, timezone: s.timezone, dataset: s.dataset, nextRun: s.nextRun }),
+      () => undefined,
+    );
     await sendJsonMaybeGzipped(
       req,
       res,
@@ -98,6 +106,7 @@ export function consoleRouter(deps: ConsoleRouteDeps): Router {
         access,
         rawValues: deps.rawValues === 'admin' && access !== 'score',
         maxFeatures: CONSOLE_DRIFT_FEATURES,
+        schedule,
       }),
     );
   });

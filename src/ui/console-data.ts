@@ -1,6 +1,6 @@
 import { type Calibration, expectedFlaggedShare, type FeatureReference, type Manifest, percentileOf } from '../nce';
 import type { FlaggedRecord, TrafficView, WindowContents } from '../metrics';
-import type { Access, FeatureDrift, ModelConsole } from './console-schema';
+import type { Access, ConsoleSchedule, FeatureDrift, ModelConsole } from './console-schema';
 
 /** Bins of the score histogram. */
 export const SCORE_BINS = 40;
@@ -21,6 +21,8 @@ export interface ConsoleInput {
   rawValues: boolean;
   /** Most features whose drift is given, the most drifted (all when absent); `drift.featureCount` says how many there are. */
   maxFeatures?: number;
+  /** The model's retraining schedule; null when it has none, absent when unknown. */
+  schedule?: ConsoleSchedule | null;
 }
 
 /** The data of a model page: training, scores, drift, flagged records (what `GET /v1/models/{name}/console` answers). */
@@ -72,6 +74,7 @@ export function modelConsole(input: ConsoleInput): ModelConsole {
     },
     traffic: { scored: traffic?.scored ?? 0, flagged: traffic?.flagged ?? 0 },
     flagged: (traffic?.sample ?? []).map((f) => (input.rawValues ? f : withoutValues(f))),
+    ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
   };
 }
 

@@ -97,6 +97,12 @@ export const modelConsoleSchema = z
       .strict(),
     traffic: z.object({ scored: z.number().int(), flagged: z.number().int() }).strict().describe('records scored and flagged by this version on this replica'),
     flagged: z.array(flaggedRecordSchema).describe('the newest flagged records of a bounded sample, newest first'),
+    schedule: z
+      .object({ cron: z.string(), timezone: z.string(), dataset: z.string(), nextRun: isoTime.nullable().describe('null when no worker takes jobs (distributed mode) or the cron fires no more') })
+      .strict()
+      .nullable()
+      .optional()
+      .describe("the model's retraining schedule (PUT /v1/models/{name}/schedule); null when it has none, absent when the scheduler could not be asked (Redis away) and in a report"),
   })
   .strict();
 
@@ -126,3 +132,4 @@ export type Access = z.infer<typeof accessSchema>;
 export type ModelConsole = z.infer<typeof modelConsoleSchema>;
 export type ConsoleOverview = z.infer<typeof consoleOverviewSchema>;
 export type FeatureDrift = z.infer<typeof featureDriftSchema>;
+export type ConsoleSchedule = NonNullable<ModelConsole['schedule']>;

@@ -33,6 +33,7 @@ export const MODEL_BODY = `<main id="main" class="console" data-page="model">
 <section id="training" class="card" aria-labelledby="training-h"><h2 id="training-h">Training</h2>
 <div class="chart"><canvas id="history-chart" role="img" aria-label="Training history"></canvas></div>
 <p id="retraining" class="note" hidden></p>
+<p id="schedule" class="note" hidden></p>
 <div id="training-warnings" hidden><h3>Warnings</h3><ul class="warnings"></ul></div>
 <dl id="training-facts" class="facts"></dl>
 <details><summary>Training config and noise</summary><pre id="training-config"></pre></details></section>

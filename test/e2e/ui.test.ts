@@ -306,6 +306,26 @@ describe('the web console in a browser', () => {
     await page.close();
   });
 
+  it("shows the model's retraining schedule, and hides the line once the schedule is deleted", async () => {
+    const put = await call('PUT', '/v1/models/payments/schedule', { cron: '0 3 * * 1', dataset: 'payments', timezone: 'Europe/Berlin' });
+    expect(put.status).toBe(200);
+    try {
+      const { page, problems } = await openPage(SCORER);
+      await page.goto(`${api.url}/ui/models/payments`);
+      const line = page.locator('#schedule');
+      await line.waitFor();
+      const text = await line.textContent();
+      expect(text).toContain('cron "0 3 * * 1" (Europe/Berlin), on dataset "payments"');
+      expect(text).toContain(`next run ${String(put.body.nextRun).replace('T', ' ').slice(0, 19)} UTC`);
+      expect((await call('DELETE', '/v1/models/payments/schedule')).status).toBe(204);
+      await line.waitFor({ state: 'hidden', timeout: 15_000 });
+      expect(problems).toEqual([]);
+      await page.close();
+    } finally {
+      await call('DELETE', '/v1/models/payments/schedule');
+    }
+  });
+
   it('a model with a version: its page follows a retraining, and says how it failed until a later training completes', async () => {
     const started = await call('POST', '/v1/models/xss/train', { dataset: 'xss', config: { epochs: 1000, patience: 1000, kernelPartner: false } });
     expect(started.status).toBe(202);

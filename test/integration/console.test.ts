@@ -98,6 +98,18 @@ describe('GET /v1/models/:name/console', () => {
     expect(plain.body.drift.features).toHaveLength(50);
   });
 
+  it("gives the model's retraining schedule: null without one, its cron, time zone, dataset and next run with one", async () => {
+    expect((await request(app).get('/v1/models/m/console')).body.schedule).toBeNull();
+    const put = await request(app).put('/v1/models/m/schedule').send({ cron: '30 2 * * *', dataset: 'd', timezone: 'Asia/Tokyo' });
+    expect(put.status).toBe(200);
+    try {
+      const { schedule } = (await request(app).get('/v1/models/m/console')).body;
+      expect(schedule).toEqual({ cron: '30 2 * * *', timezone: 'Asia/Tokyo', dataset: 'd', nextRun: put.body.nextRun });
+    } finally {
+      expect((await request(app).delete('/v1/models/m/schedule')).status).toBe(204);
+    }
+  });
+
   it('an unknown model is a 404 problem', async () => {
     const res = await request(app).get('/v1/models/nope/console');
     expect(res.status).toBe(404);

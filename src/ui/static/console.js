@@ -881,9 +881,24 @@
     byId('summary').textContent =
       'Version ' + c.version + ', trained ' + when(c.model.createdAt) + '.' + (report && report.source.file === null ? '' : ' ' + c.traffic.scored + (c.traffic.scored === 1 ? ' record' : ' records') + ' scored, ' + c.traffic.flagged + ' flagged (' + pct(c.traffic.scored ? c.traffic.flagged / c.traffic.scored : null) + ')' + (report ? ' in ' + report.source.file + '.' : ' by this version on this replica.'));
     drawHistory(c);
+    drawSchedule(c.schedule);
     drawScores(c);
     drawDrift(c);
     drawFlagged(c);
+  }
+
+  /**
+   * The model's retraining schedule, when it has one: its cron, time zone, dataset and next run.
+   * Left out where the service could not say (its scheduler unreachable).
+   */
+  function drawSchedule(schedule) {
+    var line = byId('schedule');
+    if (!line) return;
+    line.hidden = !schedule;
+    line.textContent = !schedule
+      ? ''
+      : 'Retrained on a schedule: cron "' + schedule.cron + '" (' + schedule.timezone + '), on dataset "' + schedule.dataset + '"; ' +
+        (schedule.nextRun ? 'next run ' + when(schedule.nextRun) + '.' : 'no next run is due (in distributed mode: no worker takes jobs).');
   }
 
   // ---- pages ----
