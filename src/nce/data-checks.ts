@@ -68,6 +68,7 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
   }
   const constant: string[] = [];
   const empty: string[] = [];
+  const writtenMissing = new Map<string, MarkedColumn>();
   for (const f of schema) {
     const values = records.map((r) => r[f.name]);
     if (values.every((v) => v === null || v === undefined)) {
@@ -86,10 +87,9 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
       continue;
     }
     const looks = f.kind === 'numeric' ? null : misreadText(f.name, present);
-    if (looks) {
-      warnings.push(looks);
-      continue;
-    }
+    if (typeof looks === 'string') warnings.push(looks);
+    else if (looks) writtenMissing.set(f.name, looks);
+    if (looks) continue;
     if (present.length < values.length) continue;
     if (values.every((v) => v === values[0])) {
       constant.push(f.name);
@@ -106,6 +106,7 @@ export function dataWarnings(records: readonly DataRecord[], schema: readonly Fe
     const like = monotonic(numbers) ? `${numbers[1] > numbers[0] ? 'rises' : 'falls'} with every record, like a row number, an id or a timestamp` : range ? `holds every integer from ${range.min} to ${range.max} once, like a row number or an id` : null;
     if (like) warnings.push(`column "${f.name}" ${like}: new records will lie beyond its training range and be flagged for it alone; leave it out with exclude unless that is meant`);
   }
+  warnings.push(...markedWarnings(writtenMissing));
   if (constant.length > 0) {
     warnings.push(`${constant.length === 1 ? `column ${named(constant)} has` : `columns ${named(constant)} have`} one value in every record: a new record with another value there will be flagged for it alone; leave ${constant.length === 1 ? 'it' : 'them'} out with exclude unless that is meant`);
   }
@@ -180,7 +181,7 @@ export function isFormattedNumber(text: string): boolean {
  * kept as a category. Read as categories, none of them can be flagged for an extreme value: a
  * date or an amount never seen scores as an ordinary rare label.
  */
-function misreadText(name: string, present: readonly unknown[]): string | null {
+function misreadText(name: string, present: readonly unknown[]): string | MarkedColumn | null {
   const texts = present.filter((v): v is string => typeof v === 'string').map((t) => t.trim());
   const measured = present.filter((v): v is number => typeof v === 'number');
   const numbers = measured.length;
@@ -217,10 +218,36 @@ function misreadText(name: string, present: readonly unknown[]): string | null {
   for (const t of texts) counts.set(t, (counts.get(t) ?? 0) + 1);
   const commonest = Math.max(0, ...[...counts].filter(([t]) => !isMissingMarker(t)).map(([, c]) => c));
   const ownCategory = markers.length > 0 && [...counts].some(([t, c]) => isMissingMarker(t) && c >= commonest);
-  if (markers.length > 0 && numbers === 0 && !ownCategory) {
-    return `column "${name}" holds ${JSON.stringify(markers[0])}${new Set(markers).size > 1 ? ' and the like' : ''} in ${markers.length} of its ${present.length} values, a way of writing a missing value, kept as a category of its own: a record sent with null there is flagged as a missing value training never had; send ${JSON.stringify(markers[0])} as the data does, or upload missing values as empty cells (JSON null)`;
-  }
+  if (markers.length > 0 && numbers === 0 && !ownCategory) return { marker: markers[0], alike: new Set(markers).size > 1, count: markers.length, of: present.length };
   return null;
+}
+
+/** A column whose texts write a missing value one way ("NA"), kept as a category (see {@link misreadText}). */
+interface MarkedColumn {
+  marker: string;
+  /** Other ways too ("NA" and "n/a"). */
+  alike: boolean;
+  count: number;
+  of: number;
+}
+
+/**
+ * The warnings of columns that write a missing value as text: one per column, or one for all
+ * the columns that write it alike (R's exports write "NA" in every column of y/n answers: sixteen
+ * warnings of one thing were a wall of text).
+ */
+function markedWarnings(marked: ReadonlyMap<string, MarkedColumn>): string[] {
+  const byMarker = new Map<string, string[]>();
+  for (const [name, m] of marked) byMarker.set(m.marker, [...(byMarker.get(m.marker) ?? []), name]);
+  return [...byMarker].map(([marker, names]) => {
+    const quoted = JSON.stringify(marker);
+    const cost = `a record sent with null there is flagged as a missing value training never had; send ${quoted} as the data does, or upload missing values as empty cells (JSON null)`;
+    if (names.length === 1) {
+      const m = marked.get(names[0]) as MarkedColumn;
+      return `column "${names[0]}" holds ${quoted}${m.alike ? ' and the like' : ''} in ${m.count} of its ${m.of} values, a way of writing a missing value, kept as a category of its own: ${cost}`;
+    }
+    return `columns ${named(names)} hold ${quoted} (in ${names.map((n) => (marked.get(n) as MarkedColumn).count).reduce((a, b) => a + b, 0)} values in all), a way of writing a missing value, kept as a category of its own in each: ${cost}`;
+  });
 }
 
 /** Up to five column names, quoted, then how many more. */

@@ -90,8 +90,8 @@ describe('dataWarnings', () => {
       expect.stringMatching(/^column "income" holds numbers written with formatting \("10,100": .*send plain numbers/),
       expect.stringMatching(/^column "price" holds numbers written with formatting \("\$0\.00"/),
       expect.stringMatching(/^column "glucose" is numbers in 171 of its 200 values and text in the rest \("err", "x"\), so it is read as categories/),
-      expect.stringMatching(/^column "vote" holds "NA" in 20 of its 200 values, a way of writing a missing value, kept as a category of its own: a record sent with null there is flagged/),
       expect.stringMatching(/^column "rare" is empty in 195 of 200 records/),
+      expect.stringMatching(/^column "vote" holds "NA" in 20 of its 200 values, a way of writing a missing value, kept as a category of its own: a record sent with null there is flagged/),
     ]);
   });
 
@@ -114,6 +114,15 @@ describe('dataWarnings', () => {
   it('takes a marker as common as any other value of its column for the category it is ("none" of edema: none, untreated, resistant)', () => {
     const rows = Array.from({ length: 200 }, (_, i) => ({ edema: i % 10 < 6 ? 'none' : i % 10 < 8 ? 'untreated' : 'resistant', vote: i % 10 < 1 ? 'NA' : i % 2 ? 'y' : 'n' }));
     expect(dataWarnings(rows, inferSchema(rows))).toEqual([expect.stringMatching(/^column "vote" holds "NA" in 20 of its 200 values, a way of writing a missing value/)]);
+  });
+
+  it('puts the columns that write a missing value alike in one sentence (an outside probe: R\'s export of 16 y/n answers gave 16 warnings of one thing)', () => {
+    const votes = Array.from({ length: 200 }, (_, i) => Object.fromEntries(Array.from({ length: 16 }, (_, j) => [`V${j + 1}`, (i + j) % 10 === 0 ? 'NA' : (i * (j + 1)) % 3 ? 'y' : 'n'])));
+    const w = dataWarnings(votes, inferSchema(votes));
+    expect(w).toEqual([expect.stringMatching(/^columns "V1", "V2", "V3", "V4", "V5" and 11 more hold "NA" \(in 320 values in all\), a way of writing a missing value, kept as a category of its own in each: a record sent with null there is flagged/)]);
+    // Another marker elsewhere is its own sentence.
+    const mixed = votes.map((r, i) => ({ ...r, smoker: i % 10 === 3 ? 'n/a' : i % 2 ? 'yes' : 'no' }));
+    expect(dataWarnings(mixed, inferSchema(mixed))).toEqual([expect.stringMatching(/^columns "V1"/), expect.stringMatching(/^column "smoker" holds "n\/a" in 20 of its 200 values/)]);
   });
 
   it('puts many one-value columns in one sentence', () => {
