@@ -168,27 +168,55 @@ describe('calibrate and percentileOf', () => {
       }
       expect(warned / 1000).toBeLessThan(0.025);
     }
-    // Two reference anomalies far out (an outside probe's digits: -9,177 and -4,082 below -223).
-    const scores = [...clean().slice(2), -9177, -4082];
-    const c = calibrate(scores, 0.01);
-    expect(c.threshold).toBeLessThan(-4000);
-    expect(outlyingLowWarning(c, scores)).toMatch(/^the ood threshold \(-[\d.e+]+\) is set by 2 held-out records scoring far below all the others \(-9177, -4082; .*anomalies in the reference, or records rare in a way no other is/);
-    // Too few records for targetFpr: the threshold is the lowest score, and the warning says so
-    // (calibrationWarning speaks only of the count); so at 40 records (an outside probe: 60 held-out
-    // records of 540 features, the lowest at -1,921, clean records near -82).
-    expect(outlyingLowWarning(calibrate(scores, 0.001), scores)).toMatch(/is set by 2 held-out records scoring far below/);
-    const few = [...clean().slice(0, 39), -1921];
-    expect(outlyingLowWarning(calibrate(few, 0.01), few)).toMatch(/^the ood threshold \(-1921\) is set by one held-out record scoring far below all the others \(-1921;/);
+    // A record far below a bulk whose middle is wide and whose lower tail is short (uniform
+    // scores): within the far-out fence of the quartiles, so it sets the threshold, but far below
+    // where the tail puts the share asked for.
+    const uniform = [...Array.from({ length: 99 }, (_, i) => -10 + i / 10), -25];
+    const c = calibrate(uniform, 0.01);
+    // Rank 0.01 (100 + 1) = 1.01: a hundredth of the way from it to the next.
+    expect(c.threshold).toBeCloseTo(-25 + 0.01 * 15, 9);
+    expect(outlyingLowWarning(c, uniform)).toMatch(/^the ood threshold \(-24\.85\) is set by one held-out record scoring far below all the others \(-25\.00;.*anomalies in the reference, or records rare in a way no other is/);
+    // Said as contamination, it is the anomaly it names: no warning; nor where it carries a value never seen (always flagged).
+    expect(outlyingLowWarning(calibrate(uniform, 0.01, 0.02), uniform)).toBeNull();
+    const novel = uniform.map((_, i) => i === uniform.length - 1);
+    expect(outlyingLowWarning(calibrate(uniform, 0.01, 0, novel), uniform, novel)).toBeNull();
     // Under 39 records, the tail's order statistics have no rank of 2: nothing to measure "far" by.
-    const fewer = [...clean().slice(0, 37), -1921];
+    const fewer = [...uniform.slice(0, 37), -25];
     expect(outlyingLowWarning(calibrate(fewer, 0.01), fewer)).toBeNull();
-    // Said as contamination, they are the anomalies it names: no warning; nor where they carry a value never seen (always flagged).
-    expect(outlyingLowWarning(calibrate(scores, 0.01, 0.02), scores)).toBeNull();
-    const novel = scores.map((_, i) => i >= scores.length - 2);
-    expect(outlyingLowWarning(calibrate(scores, 0.01, 0, novel), scores, novel)).toBeNull();
-    // 199 records or more: the tail raises the threshold itself.
-    const many = [...Array.from({ length: 198 }, () => Math.log(rng.uniform())), -9177, -4082];
-    expect(outlyingLowWarning(calibrate(many, 0.01), many)).toBeNull();
+  });
+
+  it('sets the threshold on the rest where a few held-out records lie beyond the far-out fence (4 interquartile ranges below the lower quartile), from 30 records to where the tail speaks', () => {
+    const rng = createRng(29);
+    const clean = (n: number): number[] => Array.from({ length: n }, () => Math.log(rng.uniform()));
+    // Two reference anomalies far out (an outside probe's digits: -9,177 and -4,082 below -223).
+    const rest = clean(113);
+    const scores = [...rest, -9177, -4082];
+    const c = calibrate(scores, 0.01);
+    const lowest = Math.min(...rest);
+    // The order statistic of the rest at rank 0.01 (113 + 1) < 2: the lowest of them, or near it.
+    expect(c.threshold).toBeGreaterThanOrEqual(lowest);
+    expect(c.threshold).toBeLessThan(Math.min(...rest.filter((x) => x > lowest)));
+    // The share of the held-out records below it: the two, and rank 1.14 of the rest.
+    expect(c.tailShare).toBeCloseTo((2 + 0.01 * 114) / 116, 6);
+    expect(outlyingLowWarning(c, scores)).toBeNull();
+    // One far out among 39 (an outside probe: 60 held-out records of 540 features, the lowest at -1,921, clean records near -82).
+    const few = [...clean(39), -1921];
+    // Set among the clean ones (one of them may lie beyond the fence too, and is flagged with it).
+    expect(calibrate(few, 0.01).threshold).toBeGreaterThanOrEqual(Math.min(...few.slice(0, 39)));
+    // Under 30 records the quartiles say too little: the lowest score stands.
+    const tiny = [...clean(28), -1921];
+    expect(calibrate(tiny, 0.01).threshold).toBe(-1921);
+    // None beyond the fence: the order statistic as before; nor with a stated contamination.
+    const plain = clean(100);
+    expect(calibrate(plain, 0.01).threshold).toBe(thresholdAt(Float64Array.from(plain).sort(), 0.01));
+    expect(calibrate(scores, 0.01, 0.02).threshold).toBe(thresholdAt(Float64Array.from(scores).sort(), 0.02 + 0.01 * 0.98));
+    // On clean references of 30 to 198 exponential-tailed scores, about targetFpr of new ones is flagged still (1 / (n + 1) below 99).
+    for (const n of [40, 120]) {
+      let flagged = 0;
+      const trials = 4000;
+      for (let t = 0; t < trials; t++) if (Math.log(rng.uniform()) < calibrate(clean(n), 0.01).threshold) flagged++;
+      expect(flagged / trials).toBeLessThan(Math.max(0.01, 1 / (n + 1)) + 0.008);
+    }
   });
 
   it('gives the share of reference scores below, clamped to [0, 1]', () => {
