@@ -79,7 +79,7 @@ export const modelAnswer = z
       .object({
         targetFpr: z.number(),
         contamination: z.number().optional().describe('share of the reference stated as anomalies (training config `contamination`); absent when 0'),
-        tailShare: z.number().optional().describe("share of the held-out reference records the threshold flags where the reference's lower tail raised it above the order statistic at targetFpr (its lowest scores stand apart from the rest: likely anomalies); absent when it did not"),
+        tailShare: z.number().optional().describe("share of the held-out reference records the threshold flags where it was raised above the order statistic at targetFpr because the lowest held-out scores stand apart from the rest (likely anomalies): to the point the reference's lower tail gives, or, from 30 to 198 held-out records at 0.01, to the order statistic of the scores above the far-out fence (4 interquartile ranges below the lower quartile); absent when it was not"),
         novelty: z.number().optional().describe('share of the held-out reference records that carried a value no other reference record had (a category seen once, the only missing value of a field): about that share of new records will carry a value never seen, which is always flagged; absent when 0'),
         threshold: z.number(),
         referenceCount: z.number().int(),

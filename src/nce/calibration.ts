@@ -35,9 +35,10 @@ export interface Calibration {
   novelty?: number;
   /**
    * Share of the held-out reference records (those without a value never seen) below the
-   * threshold where the reference's lower tail raised it above the order statistic of the share
-   * asked for (see {@link calibrate}): new records distributed as the reference are flagged that
-   * often. Absent when the tail did not raise it (and in older artifacts).
+   * threshold where the reference's lower tail, or the far-out fence, raised it above the order
+   * statistic of the share asked for (see {@link calibrate}, {@link fencedThreshold}): new records
+   * distributed as the reference are flagged that often. Absent when neither raised it (and in
+   * older artifacts).
    */
   tailShare?: number;
   /** Scores below this are `ood`. */

@@ -64,7 +64,7 @@ export const modelConsoleSchema = z
         seconds: z.number(),
         targetFpr: z.number(),
         contamination: z.number().optional().describe('the share of the reference the training config said are anomalies (absent when 0)'),
-        tailShare: z.number().optional().describe("share of the held-out records below the threshold where the lower tail of their scores raised it above the order statistic at targetFpr (absent when it did not)"),
+        tailShare: z.number().optional().describe("share of the held-out records below the threshold where their lowest scores, standing apart, had it raised above the order statistic at targetFpr (by the lower tail of the others, or the far-out fence); absent when it was not"),
         expectedFlagged: z
           .number()
           .describe('share of records like the reference the threshold flags: targetFpr (plus the stated contamination), or the share below a threshold the lower tail of the held-out scores raised (tailShare), or 1 / (n + 1) when the n held-out records are too few for that'),

@@ -522,7 +522,7 @@
     var c = m.contamination || 0;
     var why;
     if (m.tailShare && m.expectedFlagged <= m.tailShare + 1e-12) {
-      why = 'targetFpr ' + pct(m.targetFpr) + ', with the threshold raised to where the lower tail of the other held-out scores puts it: their lowest ones stand apart, likely anomalies';
+      why = 'targetFpr ' + pct(m.targetFpr) + ', with the threshold raised above the lowest held-out scores, which stand apart from the others (likely anomalies): set where the lower tail of the others puts it, or among the others';
     } else if (m.expectedFlagged > c + m.targetFpr * (1 - c) + 1e-12) {
       why = 'targetFpr ' + pct(m.targetFpr) + (c ? ' at contamination ' + pct(c) : '') + ', but ' + m.validationRows + ' held-out records are too few to calibrate it: the threshold is the lowest of their scores';
     } else {
