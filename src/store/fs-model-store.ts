@@ -115,7 +115,21 @@ export class FsModelStore implements ModelStore {
       await rm(tmp, { recursive: true, force: true });
       throw e;
     }
-    if (options.candidate === undefined) await this.setCurrent(name, version);
+    if (options.candidate === undefined) {
+      try {
+        await this.setCurrent(name, version);
+      } catch (e: unknown) {
+        // The pointer still names the version before (setCurrent failed before its rename): the
+        // new one goes too, as a failed save leaves nothing behind (its job says nothing was
+        // changed; left, it was listed and could be promoted). Renamed out of the version list
+        // first; a temporary folder left by a crash is the start-up sweep's.
+        const away = join(dir, `.tmp-unsaved-${version}`);
+        await rename(join(dir, version), away)
+          .then(() => rm(away, { recursive: true, force: true }))
+          .catch(() => undefined);
+        throw e;
+      }
+    }
     return version;
   }
 

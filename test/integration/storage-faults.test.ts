@@ -221,6 +221,19 @@ describe('storage faults in embedded mode', () => {
     expect(scored.body).toMatchObject({ version: v1 });
   });
 
+  it('a full disk when the version just written is made current: the job fails saying nothing was changed, and that version is not left behind to be promoted (an outside probe: it stayed, listed and promotable)', async () => {
+    const before = await service.store.versions('m');
+    const current = await service.store.currentVersion('m');
+    fault = { code: 'ENOSPC', when: (p) => p.includes(`${join(dir, 'models', 'm')}/.CURRENT-`), partial: true };
+    const started = await request(service.app).post('/v1/models/m/train').send({ dataset: 'd', config: { epochs: 2, seed: 11 } });
+    const job = await finished(started.body.jobId);
+    expect(job).toMatchObject({ state: 'failed', error: { code: 'STORAGE_FULL', message: 'the store could not write (ENOSPC): nothing was changed' } });
+    fault = null;
+    expect(await service.store.versions('m')).toEqual(before);
+    expect(await service.store.currentVersion('m')).toBe(current);
+    expect((await fsp.readdir(join(dir, 'models', 'm'))).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
   it('a disk full under the job journal too: the job fails saying so in words, and its record is written once the disk has room, so a restart does not run it again', async () => {
     failWrites('ENOSPC', (p) => p.includes(join(dir, 'models')) && p.includes('weights.bin'));
     const started = await request(service.app).post('/v1/models/m/train').send({ dataset: 'd', config: { epochs: 2 } });
