@@ -1,6 +1,6 @@
 import { type Request, type RequestHandler, type Response, Router } from 'express';
 import { checkContract, checkNumbersAsText, type DatasetStore, datasetNotFound, withCategories } from '../store';
-import { body } from './request-body';
+import { body, stalled } from './request-body';
 import { atLines, readDatasetBody } from './dataset-parser';
 import { AppError } from '../errors';
 import { canonicalName, categoricalNames } from '../nce';
@@ -8,40 +8,6 @@ import { lookupDatasetName, onlyQuery, validName } from './validation';
 
 /** The Retry-After of an UPLOADS_BUSY answer: about what reading a large upload takes. */
 export const UPLOADS_BUSY_RETRY_SECONDS = 10;
-
-/** How long an upload's body may arrive at any pace before {@link MIN_UPLOAD_BYTES_PER_SECOND} holds. */
-export const UPLOAD_GRACE_MS = 10_000;
-
-/**
- * Least average pace of an upload's body, from its start, once {@link UPLOAD_GRACE_MS} has passed:
- * an upload holds one of the few places while its body arrives, and two clients sending a byte
- * every two seconds held both for HTTP_REQUEST_TIMEOUT_MS (2 minutes), every other upload refused
- * meanwhile (an outside probe). A link this slow would take a quarter of an hour for a megabyte.
- */
-export const MIN_UPLOAD_BYTES_PER_SECOND = 1024;
-
-/**
- * Rejects once the body of `req` arrives slower than {@link MIN_UPLOAD_BYTES_PER_SECOND} on
- * average after {@link UPLOAD_GRACE_MS} (read from its socket's byte count: a listener on the
- * body would start it flowing before its parser reads it). `stop` ends the watch.
- */
-function stalled(req: Request): { stopped: Promise<never>; stop: () => void } {
-  const started = Date.now();
-  const from = req.socket.bytesRead;
-  let timer: NodeJS.Timeout | undefined;
-  const stopped = new Promise<never>((_, reject) => {
-    timer = setInterval(() => {
-      const seconds = (Date.now() - started) / 1000;
-      if (req.complete || seconds * 1000 < UPLOAD_GRACE_MS) return;
-      if ((req.socket.bytesRead - from) / seconds >= MIN_UPLOAD_BYTES_PER_SECOND) return;
-      clearInterval(timer);
-      reject(new AppError('REQUEST_TIMEOUT', `the body arrived at under ${MIN_UPLOAD_BYTES_PER_SECOND} bytes a second on average after ${UPLOAD_GRACE_MS / 1000} s, holding one of the few places uploads are read in (MAX_CONCURRENT_UPLOADS): nothing was stored; send it again over a faster link, or in smaller appends`));
-    }, 1000);
-    timer.unref();
-  });
-  stopped.catch(() => undefined);
-  return { stopped, stop: () => clearInterval(timer) };
-}
 
 /**
  * Lets at most `max` dataset uploads be read and stored at once in this process, refusing more
@@ -73,7 +39,7 @@ export function fewAtOnce(max: number, parse: RequestHandler): (handle: (req: Re
     });
     cutOff.catch(() => undefined);
     // Over the parse (JSON) and the handler, which reads CSV and NDJSON as they stream in.
-    const slow = stalled(req);
+    const slow = stalled(req, `holding one of the few places uploads are read in (MAX_CONCURRENT_UPLOADS): nothing was stored; send it again over a faster link, or in smaller appends`);
     try {
       await Promise.race([new Promise<void>((resolve, reject) => parse(req, res, (e?: unknown) => (e ? reject(e) : resolve()))), cutOff, slow.stopped]);
       await Promise.race([handle(req, res), cutOff, slow.stopped]);
@@ -92,7 +58,8 @@ export function fewAtOnce(max: number, parse: RequestHandler): (handle: (req: Re
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
 export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; maxColumns: number; maxValues: number; maxUploads: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
-  const upload = fewAtOnce(deps.maxUploads, body(deps.maxBytes, { tables: true, setting: 'MAX_DATASET_BYTES' }));
+  // The upload's own pace watch (fewAtOnce) covers its parse: body's would say it less well.
+  const upload = fewAtOnce(deps.maxUploads, body(deps.maxBytes, { tables: true, setting: 'MAX_DATASET_BYTES', pace: false }));
 
   router.put(
     '/v1/datasets/:name',

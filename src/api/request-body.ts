@@ -62,7 +62,7 @@ function isRecordLine(line: string): boolean {
  * whose Content-Length is over the limit is refused with 413 as soon as its headers arrive, where
  * body-parser reads it first.
  */
-export function body(limit: number, options: { tables?: boolean; setting?: BodyLimitSetting; repeatedKeys?: 'passed' } = {}): RequestHandler {
+export function body(limit: number, options: { tables?: boolean; setting?: BodyLimitSetting; repeatedKeys?: 'passed'; pace?: false } = {}): RequestHandler {
   const accepted = options.tables ? [...JSON_TYPES, ...TABLE_TYPES] : JSON_TYPES;
   const check = (req: Request, _res: Response, next: NextFunction): void => {
     if (req.body === undefined && !req.is(accepted)) {
@@ -79,8 +79,7 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
   // body-parser's and raw-body's own error for a body over the limit, told as ours: the limit's setting is known here.
   const failed = (err: unknown, next: NextFunction): void => next((err as { type?: unknown } | null)?.type === 'entity.too.large' ? bodyTooLarge(limit, options.setting) : err);
   // One layer for both: every layer costs each request a dispatch.
-  return (req, res, next) => {
-    if (hasNoBody(req)) return next(new AppError('MALFORMED_BODY', `the request has no body: send ${options.tables ? 'the records as JSON, CSV or NDJSON' : 'a JSON object'}`));
+  const read: RequestHandler = (req, res, next) => {
     if (isCompressedJson(req)) {
       readCompressedJson(req, limit, options.setting, keysOnce).then((value) => {
         req.body = value;
@@ -112,6 +111,60 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
       next(twice === null ? undefined : repeatedKeyError(twice));
     });
   };
+  return (req, res, next) => {
+    if (hasNoBody(req)) return next(new AppError('MALFORMED_BODY', `the request has no body: send ${options.tables ? 'the records as JSON, CSV or NDJSON' : 'a JSON object'}`));
+    if (options.pace === false) return read(req, res, next);
+    // A body too slow is answered 408 at once, its connection closed after the answer; whichever
+    // of that and the read comes first goes on, the other is dropped.
+    const slow = stalled(req, 'holding a connection of the few the service keeps (HTTP_MAX_CONNECTIONS): nothing was done; send it again over a faster link');
+    let settled = false;
+    const once = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      slow.stop();
+      if (err instanceof AppError && err.code === 'REQUEST_TIMEOUT') res.set('connection', 'close');
+      next(err);
+    };
+    slow.stopped.catch(once);
+    read(req, res, once);
+  };
+}
+
+/** How long a request's body may arrive at any pace before {@link MIN_BODY_BYTES_PER_SECOND} holds. */
+export const BODY_GRACE_MS = 10_000;
+
+/**
+ * Least average pace of a request's body, from its start, once {@link BODY_GRACE_MS} has passed.
+ * A body arriving slower holds its connection, and the connections are bounded
+ * (HTTP_MAX_CONNECTIONS): two clients sending a byte every two seconds held both upload places for
+ * HTTP_REQUEST_TIMEOUT_MS (2 minutes), and 4,096 such scoring requests held every connection, the
+ * health probes' too, for as long (outside probes). A link this slow would take a quarter of an
+ * hour for a megabyte.
+ */
+export const MIN_BODY_BYTES_PER_SECOND = 1024;
+
+/**
+ * Rejects once the body of `req` arrives slower than {@link MIN_BODY_BYTES_PER_SECOND} on average
+ * after {@link BODY_GRACE_MS} (read from its socket's byte count: a listener on the body would
+ * start it flowing before its parser reads it), with 408 REQUEST_TIMEOUT saying `holding`: what
+ * the slow body held and what became of it. `stop` ends the watch.
+ */
+export function stalled(req: Request, holding: string): { stopped: Promise<never>; stop: () => void } {
+  const started = Date.now();
+  const from = req.socket.bytesRead;
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      const seconds = (Date.now() - started) / 1000;
+      if (req.complete || seconds * 1000 < BODY_GRACE_MS) return;
+      if ((req.socket.bytesRead - from) / seconds >= MIN_BODY_BYTES_PER_SECOND) return;
+      clearInterval(timer);
+      reject(new AppError('REQUEST_TIMEOUT', `the body arrived at under ${MIN_BODY_BYTES_PER_SECOND} bytes a second on average after ${BODY_GRACE_MS / 1000} s, ${holding}`));
+    }, 1000);
+    timer.unref();
+  });
+  stopped.catch(() => undefined);
+  return { stopped, stop: () => clearInterval(timer) };
 }
 
 /** A request without a body, or with an empty one (Content-Length 0), which no route of this API takes. */

@@ -190,6 +190,36 @@ describe('a slow upload', () => {
   });
 });
 
+describe('a slow request body', () => {
+  it('a scoring request sending a byte every 2 s is cut with 408 after the grace time, not held for HTTP_REQUEST_TIMEOUT_MS (an outside probe: 4,096 of them held every connection, the health probes\' too, for 2 minutes)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nce-slow-body-'));
+    const api = await startApi({ MODELS_DIR: join(dir, 'm'), DATASETS_DIR: join(dir, 'd') });
+    const slow = connect(Number(new URL(api.url).port), '127.0.0.1');
+    let drip: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((ok) => slow.once('connect', () => ok()));
+      slow.on('error', () => undefined);
+      const answer = readUntil(slow, () => false);
+      const started = Date.now();
+      slow.write('POST /v1/models/m/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"records":[');
+      drip = setInterval(() => slow.write('1'), 2000);
+      const text = await answer;
+      expect(text).toMatch(/^HTTP\/1\.1 408/);
+      expect(text).toMatch(/\r\nconnection: close\r\n/i);
+      expect(text).toContain('"code":"REQUEST_TIMEOUT"');
+      expect(text).toContain('bytes a second');
+      expect(Date.now() - started).toBeLessThan(20_000);
+      // The service goes on answering.
+      expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+    } finally {
+      clearInterval(drip);
+      slow.destroy();
+      await api.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('shutdown while training (embedded)', () => {
   it('on SIGTERM exits within SHUTDOWN_MS though a long job trains, and the next start runs that job again to completion', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nce-shutdown-train-'));
