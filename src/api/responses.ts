@@ -72,7 +72,20 @@ export const modelAnswer = z
     name: z.string(),
     version,
     createdAt: isoTime,
-    features: z.array(z.object({ name: z.string(), kind: z.enum(['numeric', 'categorical']), hasMissing: z.boolean() }).strict()),
+    features: z.array(
+      z
+        .object({
+          name: z.string(),
+          kind: z.enum(['numeric', 'categorical']),
+          hasMissing: z.boolean(),
+          categories: z.number().int().optional().describe('categorical: how many of its values the model keeps apart'),
+          unseenValues: z
+            .enum(['flagged', 'pooled'])
+            .optional()
+            .describe("categorical: how a value training never had scores: 'flagged' (always ood), or 'pooled' with the reference's rare values as one \"other\" (a field of many values seen once, where new ones are common: Good-Turing), scored as a rare value and not flagged by itself"),
+        })
+        .strict(),
+    ),
     scoreKind: z.enum(['logDensity', 'logRatio', 'productOfExperts']),
     noise: z.unknown().describe('the noise spec q was fitted from'),
     calibration: z

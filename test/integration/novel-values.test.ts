@@ -74,6 +74,20 @@ describe('values training never had', () => {
     }
   });
 
+  it('GET /v1/models/{name} says per categorical feature how many values it keeps and whether a value never seen is flagged or pooled as "other" (an outside probe: a town typo passed unflagged, and nothing showed why)', async () => {
+    const { app } = running.service;
+    const records = Array.from({ length: 600 }, (_, i) => ({ x: Math.sin(i), merchant: `m${i % 300}`, channel: ['web', 'app'][i % 2] as string }));
+    expect((await request(app).put('/v1/datasets/pooled').send({ records })).status).toBe(200);
+    const started = await request(app).post('/v1/models/pooled/train').send({ dataset: 'pooled', config: { epochs: 2, kernelPartner: false } });
+    expect((await finished(started.body.jobId)).state).toBe('completed');
+    const { features } = (await request(app).get('/v1/models/pooled')).body;
+    expect(features).toEqual([
+      { name: 'x', kind: 'numeric', hasMissing: false },
+      { name: 'merchant', kind: 'categorical', hasMissing: false, categories: 64, unseenValues: 'pooled' },
+      { name: 'channel', kind: 'categorical', hasMissing: false, categories: 2, unseenValues: 'flagged' },
+    ]);
+  });
+
   it('a small reference whose field has many values seen once: unseen values are common there, pooled as "other" and not flagged by themselves; a field without such values still flags them', async () => {
     await initBackend();
     const rng = createRng(5);
