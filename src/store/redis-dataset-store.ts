@@ -14,8 +14,12 @@ const CHUNK = 1000;
 /**
  * Seconds a replacement's rows under construction live unless renamed into place: a process that
  * dies while writing them (or loses Redis meanwhile) cannot delete them, and Redis drops them.
+ * Each chunk written renews it, so it need only outlast the pause between two chunks (a Redis
+ * command waits 5 s at most before the upload fails). An hour, before, let a few killed uploads of
+ * a few hundred thousand rows hold their rows for that long (an outside probe: 224,000 rows left),
+ * enough to fill a Redis that does not evict, where every write then answers 507.
  */
-export const TMP_ROWS_TTL_SECONDS = 3600;
+export const TMP_ROWS_TTL_SECONDS = 300;
 
 /**
  * Datasets in Redis (distributed mode): a list of JSON records plus a meta hash. A replacement is
