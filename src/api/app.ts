@@ -8,7 +8,7 @@ import type { Settings } from '../config';
 import type { Metrics } from '../metrics';
 import type { DatasetStore, ModelStore } from '../store';
 import { accessOf, requireScope } from './auth';
-import { NOT_UTF8, notJson, notUtf8 } from './request-body';
+import { bodyPace, NOT_UTF8, notJson, notUtf8 } from './request-body';
 import { rateLimitPerKey } from './rate-limit';
 import { withDeadline } from '../deadline';
 import { AppError, describe } from '../errors';
@@ -146,6 +146,8 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
+  app.use(bodyPace((e, req, res) => answerError(e, req, res, () => undefined)));
+
   // The API first, scoring at its head: every layer before a route costs each of its requests a match.
   if (settings.RATE_LIMIT_PER_MINUTE > 0) app.use('/v1', rateLimitPerKey(settings.RATE_LIMIT_PER_MINUTE, settings.API_KEYS));
   const scoreAuth = requireScope(settings.API_KEYS, 'score');
@@ -217,8 +219,13 @@ export function createApp(deps: AppDeps): Express {
     res.set('allow', [...allowed, 'OPTIONS'].join(', '));
     next(new AppError('METHOD_NOT_ALLOWED', `${req.path} takes ${allowed.join(', ')}, not ${req.method}`));
   });
-  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => answerError(err, req, res, next));
+  return app;
+
+  /** Answers an error as a problem document (see the error middleware above). */
+  function answerError(err: unknown, req: Request, res: Response, next: NextFunction): void {
+    // Cut for its slow body, and answered so: the route's read of it failing after is no news.
+    if (res.headersSent) return res.locals.paceCut === true ? undefined : next(err);
     // The client hung up while its request was being read (or shutdown cut a slow upload): no one
     // to answer, and no fault of the service; the response's close logs it, as every request left
     // unanswered. Judged by the client's socket, never by the error's code alone: a store that
@@ -236,8 +243,7 @@ export function createApp(deps: AppDeps): Express {
     // How to authenticate, as a 401 must say (RFC 9110).
     if (e.status === 401) res.set('WWW-Authenticate', 'Bearer');
     res.status(e.status).type('application/problem+json').send(JSON.stringify(toProblem(e, req.originalUrl.split('?')[0])));
-  });
-  return app;
+  }
 }
 
 /**

@@ -17,7 +17,7 @@ export const UPLOADS_BUSY_RETRY_SECONDS = 10;
  * An upload holds its place until its handler is done with it, whether or not its client waits
  * for the answer (a client that timed out and retried would otherwise add one more body in memory
  * each time); only a client gone before its body ended frees it at once, since then no record of
- * it will be stored, and a body arriving too slowly ({@link MIN_UPLOAD_BYTES_PER_SECOND}) is
+ * it will be stored, and a body arriving too slowly (MIN_BODY_BYTES_PER_SECOND (see `stalled`)) is
  * refused with 408.
  * @returns a wrapper of upload handlers, which parses the body (`parse`) in the place too
  */
@@ -39,6 +39,7 @@ export function fewAtOnce(max: number, parse: RequestHandler): (handle: (req: Re
     });
     cutOff.catch(() => undefined);
     // Over the parse (JSON) and the handler, which reads CSV and NDJSON as they stream in.
+    res.locals.paceWatched = true;
     const slow = stalled(req, `holding one of the few places uploads are read in (MAX_CONCURRENT_UPLOADS): nothing was stored; send it again over a faster link, or in smaller appends`);
     try {
       await Promise.race([new Promise<void>((resolve, reject) => parse(req, res, (e?: unknown) => (e ? reject(e) : resolve()))), cutOff, slow.stopped]);
@@ -58,8 +59,7 @@ export function fewAtOnce(max: number, parse: RequestHandler): (handle: (req: Re
 /** Dataset routes: create/replace, append with retention, inspect, list, delete. */
 export function datasetsRouter(deps: { datasets: DatasetStore; maxBytes: number; maxColumns: number; maxValues: number; maxUploads: number; readAuth: RequestHandler[]; writeAuth: RequestHandler[] }): Router {
   const router = Router();
-  // The upload's own pace watch (fewAtOnce) covers its parse: body's would say it less well.
-  const upload = fewAtOnce(deps.maxUploads, body(deps.maxBytes, { tables: true, setting: 'MAX_DATASET_BYTES', pace: false }));
+  const upload = fewAtOnce(deps.maxUploads, body(deps.maxBytes, { tables: true, setting: 'MAX_DATASET_BYTES' }));
 
   router.put(
     '/v1/datasets/:name',

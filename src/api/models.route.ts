@@ -29,7 +29,8 @@ export function modelsRouter(deps: { store: ModelStore; models: ModelCache; sche
       name,
       version,
       createdAt: manifest.createdAt,
-      features: manifest.schema.map((f) => ({ name: f.name, kind: f.kind, hasMissing: f.hasMissing, ...(f.kind === 'categorical' ? { categories: f.categories.length, unseenValues: f.hasOther ? ('pooled' as const) : ('flagged' as const) } : {}) })),
+      // An artifact from before hasOther was recorded pools, as the encoding reads it (absent is true).
+      features: manifest.schema.map((f) => ({ name: f.name, kind: f.kind, hasMissing: f.hasMissing, ...(f.kind === 'categorical' ? { categories: f.categories.length, unseenValues: f.hasOther === false ? ('flagged' as const) : ('pooled' as const) } : {}) })),
       scoreKind: manifest.scoreKind,
       noise: manifest.noise.spec,
       calibration: {

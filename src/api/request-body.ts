@@ -62,7 +62,7 @@ function isRecordLine(line: string): boolean {
  * whose Content-Length is over the limit is refused with 413 as soon as its headers arrive, where
  * body-parser reads it first.
  */
-export function body(limit: number, options: { tables?: boolean; setting?: BodyLimitSetting; repeatedKeys?: 'passed'; pace?: false } = {}): RequestHandler {
+export function body(limit: number, options: { tables?: boolean; setting?: BodyLimitSetting; repeatedKeys?: 'passed' } = {}): RequestHandler {
   const accepted = options.tables ? [...JSON_TYPES, ...TABLE_TYPES] : JSON_TYPES;
   const check = (req: Request, _res: Response, next: NextFunction): void => {
     if (req.body === undefined && !req.is(accepted)) {
@@ -113,20 +113,7 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
   };
   return (req, res, next) => {
     if (hasNoBody(req)) return next(new AppError('MALFORMED_BODY', `the request has no body: send ${options.tables ? 'the records as JSON, CSV or NDJSON' : 'a JSON object'}`));
-    if (options.pace === false) return read(req, res, next);
-    // A body too slow is answered 408 at once, its connection closed after the answer; whichever
-    // of that and the read comes first goes on, the other is dropped.
-    const slow = stalled(req, 'holding a connection of the few the service keeps (HTTP_MAX_CONNECTIONS): nothing was done; send it again over a faster link');
-    let settled = false;
-    const once = (err?: unknown): void => {
-      if (settled) return;
-      settled = true;
-      slow.stop();
-      if (err instanceof AppError && err.code === 'REQUEST_TIMEOUT') res.set('connection', 'close');
-      next(err);
-    };
-    slow.stopped.catch(once);
-    read(req, res, once);
+    read(req, res, next);
   };
 }
 
@@ -156,7 +143,8 @@ export function stalled(req: Request, holding: string): { stopped: Promise<never
   const stopped = new Promise<never>((_, reject) => {
     timer = setInterval(() => {
       const seconds = (Date.now() - started) / 1000;
-      if (req.complete || seconds * 1000 < BODY_GRACE_MS) return;
+      if (req.complete) return clearInterval(timer);
+      if (seconds * 1000 < BODY_GRACE_MS) return;
       if ((req.socket.bytesRead - from) / seconds >= MIN_BODY_BYTES_PER_SECOND) return;
       clearInterval(timer);
       reject(new AppError('REQUEST_TIMEOUT', `the body arrived at under ${MIN_BODY_BYTES_PER_SECOND} bytes a second on average after ${BODY_GRACE_MS / 1000} s, ${holding}`));
@@ -165,6 +153,38 @@ export function stalled(req: Request, holding: string): { stopped: Promise<never
   });
   stopped.catch(() => undefined);
   return { stopped, stop: () => clearInterval(timer) };
+}
+
+/**
+ * Watches the pace of every request body from the first middleware on: a body too slow is
+ * answered 408 REQUEST_TIMEOUT (by `answer`) at once, the connection closed after the answer,
+ * whether a route reads it as JSON, streams it as CSV or NDJSON, or refused the request before
+ * reading it (a 401, a 404: the body is then drained so the client gets its answer, and a slow one
+ * held the connection for HTTP_REQUEST_TIMEOUT_MS). Where an answer was already sent, the
+ * connection is closed. `res.locals.paceCut` marks it: the route's read fails after, with no one
+ * to answer. A dataset upload that has its place watches its own pace (`res.locals.paceWatched`,
+ * see `fewAtOnce`), and says what it held.
+ */
+export function bodyPace(answer: (e: unknown, req: Request, res: Response) => void): RequestHandler {
+  return (req, res, next) => {
+    if (req.complete || !(Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined)) return next();
+    const slow = stalled(req, 'holding a connection of the few the service keeps (HTTP_MAX_CONNECTIONS): nothing was done; send it again over a faster link');
+    // Not at the answer's end: a body refused unread is still arriving (drained, see the error
+    // middleware), and must keep its pace. The watch stops itself once the body is in.
+    const stop = (): void => slow.stop();
+    req.once('close', stop);
+    slow.stopped.catch((e: unknown) => {
+      if (res.locals.paceWatched === true) return;
+      res.locals.paceCut = true;
+      if (res.headersSent) {
+        req.socket.destroy();
+        return;
+      }
+      res.set('connection', 'close');
+      answer(e, req, res);
+    });
+    next();
+  };
 }
 
 /** A request without a body, or with an empty one (Content-Length 0), which no route of this API takes. */

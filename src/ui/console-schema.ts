@@ -98,7 +98,7 @@ export const modelConsoleSchema = z
     traffic: z.object({ scored: z.number().int(), flagged: z.number().int() }).strict().describe('records scored and flagged by this version on this replica'),
     flagged: z.array(flaggedRecordSchema).describe('the newest flagged records of a bounded sample, newest first'),
     schedule: z
-      .object({ cron: z.string(), timezone: z.string(), dataset: z.string(), nextRun: isoTime.nullable().describe('null when no worker takes jobs (distributed mode) or the cron fires no more') })
+      .object({ cron: z.string(), timezone: z.string(), dataset: z.string(), nextRun: isoTime.nullable().describe('null when the cron fires no more; in the past when no worker takes jobs (distributed mode)') })
       .strict()
       .nullable()
       .optional()

@@ -191,29 +191,47 @@ describe('a slow upload', () => {
 });
 
 describe('a slow request body', () => {
-  it('a scoring request sending a byte every 2 s is cut with 408 after the grace time, not held for HTTP_REQUEST_TIMEOUT_MS (an outside probe: 4,096 of them held every connection, the health probes\' too, for 2 minutes)', async () => {
+  it('sending a byte every 2 s, a scoring request is cut with 408 after the grace time, as JSON or CSV, and one refused unread (404) has its connection closed, none held for HTTP_REQUEST_TIMEOUT_MS (an outside probe: 4,096 of them held every connection, the health probes\' too, for 2 minutes)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nce-slow-body-'));
     const api = await startApi({ MODELS_DIR: join(dir, 'm'), DATASETS_DIR: join(dir, 'd') });
-    const slow = connect(Number(new URL(api.url).port), '127.0.0.1');
+    const sockets: Socket[] = [];
     let drip: NodeJS.Timeout | undefined;
     try {
-      await new Promise<void>((ok) => slow.once('connect', () => ok()));
-      slow.on('error', () => undefined);
-      const answer = readUntil(slow, () => false);
+      const slowly = async (head: string): Promise<{ text: Promise<string>; closed: Promise<void> }> => {
+        const socket = connect(Number(new URL(api.url).port), '127.0.0.1');
+        sockets.push(socket);
+        await new Promise<void>((ok) => socket.once('connect', () => ok()));
+        socket.on('error', () => undefined);
+        const closed = new Promise<void>((ok) => socket.once('close', () => ok()));
+        const text = readUntil(socket, () => false);
+        socket.write(head);
+        return { text, closed };
+      };
+      // A model to score, so that a CSV body is read (streamed) by the route, not refused unread.
+      const send = (path: string, body: unknown, method = 'POST') => fetch(`${api.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ jobId?: string; state?: string }>);
+      await send('/v1/datasets/m', { records: Array.from({ length: 100 }, (_, i) => ({ a: Math.sin(i), b: Math.cos(i) })) }, 'PUT');
+      const { jobId } = await send('/v1/models/m/train', { dataset: 'm', config: { epochs: 1, kernelPartner: false } });
+      for (let i = 0; i < 600 && (await fetch(`${api.url}/v1/jobs/${jobId}`).then((r) => r.json() as Promise<{ state: string }>)).state !== 'completed'; i++) await new Promise((r) => setTimeout(r, 100));
       const started = Date.now();
-      slow.write('POST /v1/models/m/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"records":[');
-      drip = setInterval(() => slow.write('1'), 2000);
-      const text = await answer;
-      expect(text).toMatch(/^HTTP\/1\.1 408/);
-      expect(text).toMatch(/\r\nconnection: close\r\n/i);
-      expect(text).toContain('"code":"REQUEST_TIMEOUT"');
-      expect(text).toContain('bytes a second');
+      const json = await slowly('POST /v1/models/m/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"records":[');
+      const csv = await slowly('POST /v1/models/m/score HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\na,b\n');
+      const refused = await slowly('POST /v1/no-such-route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
+      drip = setInterval(() => sockets.forEach((s) => s.writable && s.write('1')), 2000);
+      for (const slow of [json, csv]) {
+        const text = await slow.text;
+        expect(text).toMatch(/^HTTP\/1\.1 408/);
+        expect(text).toMatch(/\r\nconnection: close\r\n/i);
+        expect(text).toContain('"code":"REQUEST_TIMEOUT"');
+        expect(text).toContain('bytes a second');
+      }
+      await refused.closed;
+      expect(await refused.text).toMatch(/^HTTP\/1\.1 404/);
       expect(Date.now() - started).toBeLessThan(20_000);
       // The service goes on answering.
       expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
     } finally {
       clearInterval(drip);
-      slow.destroy();
+      sockets.forEach((s) => s.destroy());
       await api.stop();
       await rm(dir, { recursive: true, force: true });
     }

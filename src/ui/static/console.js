@@ -898,7 +898,11 @@
     line.textContent = !schedule
       ? ''
       : 'Retrained on a schedule: cron "' + schedule.cron + '" (' + schedule.timezone + '), on dataset "' + schedule.dataset + '"; ' +
-        (schedule.nextRun ? 'next run ' + when(schedule.nextRun) + '.' : 'no next run is due (in distributed mode: no worker takes jobs).');
+        (schedule.nextRun === null
+          ? 'its cron fires no more.'
+          : Date.parse(schedule.nextRun) < Date.now() - 60000
+            ? 'its next run, ' + when(schedule.nextRun) + ', is overdue: no worker is taking jobs (distributed mode).'
+            : 'next run ' + when(schedule.nextRun) + '.');
   }
 
   // ---- pages ----

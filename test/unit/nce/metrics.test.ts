@@ -206,6 +206,9 @@ describe('calibrate and percentileOf', () => {
     // Under 30 records the quartiles say too little: the lowest score stands.
     const tiny = [...clean(28), -1921];
     expect(calibrate(tiny, 0.01).threshold).toBe(-1921);
+    // More than a tenth beyond it is a part of the data (a subpopulation scoring low), not a few anomalies: no fence.
+    const part = [...clean(90), ...Array.from({ length: 12 }, (_, i) => -60 - i)];
+    expect(calibrate(part, 0.01).threshold).toBe(thresholdAt(Float64Array.from(part).sort(), 0.01));
     // None beyond the fence: the order statistic as before; nor with a stated contamination.
     const plain = clean(100);
     expect(calibrate(plain, 0.01).threshold).toBe(thresholdAt(Float64Array.from(plain).sort(), 0.01));
