@@ -17,7 +17,7 @@ export const UPLOADS_BUSY_RETRY_SECONDS = 10;
  * An upload holds its place until its handler is done with it, whether or not its client waits
  * for the answer (a client that timed out and retried would otherwise add one more body in memory
  * each time); only a client gone before its body ended frees it at once, since then no record of
- * it will be stored, and a body arriving too slowly (MIN_BODY_BYTES_PER_SECOND (see `stalled`)) is
+ * it will be stored, and a body arriving too slowly (see `stalled`) is
  * refused with 408.
  * @returns a wrapper of upload handlers, which parses the body (`parse`) in the place too
  */

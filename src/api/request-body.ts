@@ -79,7 +79,8 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
   // body-parser's and raw-body's own error for a body over the limit, told as ours: the limit's setting is known here.
   const failed = (err: unknown, next: NextFunction): void => next((err as { type?: unknown } | null)?.type === 'entity.too.large' ? bodyTooLarge(limit, options.setting) : err);
   // One layer for both: every layer costs each request a dispatch.
-  const read: RequestHandler = (req, res, next) => {
+  return (req, res, next) => {
+    if (hasNoBody(req)) return next(new AppError('MALFORMED_BODY', `the request has no body: send ${options.tables ? 'the records as JSON, CSV or NDJSON' : 'a JSON object'}`));
     if (isCompressedJson(req)) {
       readCompressedJson(req, limit, options.setting, keysOnce).then((value) => {
         req.body = value;
@@ -110,10 +111,6 @@ export function body(limit: number, options: { tables?: boolean; setting?: BodyL
       const twice = keysOnce ? repeatedKey(text) : null;
       next(twice === null ? undefined : repeatedKeyError(twice));
     });
-  };
-  return (req, res, next) => {
-    if (hasNoBody(req)) return next(new AppError('MALFORMED_BODY', `the request has no body: send ${options.tables ? 'the records as JSON, CSV or NDJSON' : 'a JSON object'}`));
-    read(req, res, next);
   };
 }
 
@@ -171,8 +168,7 @@ export function bodyPace(answer: (e: unknown, req: Request, res: Response) => vo
     const slow = stalled(req, 'holding a connection of the few the service keeps (HTTP_MAX_CONNECTIONS): nothing was done; send it again over a faster link');
     // Not at the answer's end: a body refused unread is still arriving (drained, see the error
     // middleware), and must keep its pace. The watch stops itself once the body is in.
-    const stop = (): void => slow.stop();
-    req.once('close', stop);
+    req.once('close', slow.stop);
     slow.stopped.catch((e: unknown) => {
       if (res.locals.paceWatched === true) return;
       res.locals.paceCut = true;

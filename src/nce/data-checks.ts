@@ -237,16 +237,17 @@ interface MarkedColumn {
  * warnings of one thing were a wall of text).
  */
 function markedWarnings(marked: ReadonlyMap<string, MarkedColumn>): string[] {
-  const byMarker = new Map<string, string[]>();
-  for (const [name, m] of marked) byMarker.set(m.marker, [...(byMarker.get(m.marker) ?? []), name]);
-  return [...byMarker].map(([marker, names]) => {
+  const byMarker = new Map<string, [string, MarkedColumn][]>();
+  for (const [name, m] of marked) byMarker.set(m.marker, [...(byMarker.get(m.marker) ?? []), [name, m]]);
+  return [...byMarker].map(([marker, columns]) => {
     const quoted = JSON.stringify(marker);
     const cost = `a record sent with null there is flagged as a missing value training never had; send ${quoted} as the data does, or upload missing values as empty cells (JSON null)`;
-    if (names.length === 1) {
-      const m = marked.get(names[0]) as MarkedColumn;
-      return `column "${names[0]}" holds ${quoted}${m.alike ? ' and the like' : ''} in ${m.count} of its ${m.of} values, a way of writing a missing value, kept as a category of its own: ${cost}`;
+    if (columns.length === 1) {
+      const [[name, m]] = columns;
+      return `column "${name}" holds ${quoted}${m.alike ? ' and the like' : ''} in ${m.count} of its ${m.of} values, a way of writing a missing value, kept as a category of its own: ${cost}`;
     }
-    return `columns ${named(names)} hold ${quoted} (in ${names.map((n) => (marked.get(n) as MarkedColumn).count).reduce((a, b) => a + b, 0)} values in all), a way of writing a missing value, kept as a category of its own in each: ${cost}`;
+    const count = columns.reduce((sum, [, m]) => sum + m.count, 0);
+    return `columns ${named(columns.map(([name]) => name))} hold ${quoted} (in ${count} values in all), a way of writing a missing value, kept as a category of its own in each: ${cost}`;
   });
 }
 
